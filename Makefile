@@ -1,0 +1,105 @@
+# secfaas build.  Sources are picked up by directory (wildcards), so adding a
+# module or a resource type is adding a file; no edits here.
+#
+#   make deps     install the Debian packages the build and tests need (idempotent)
+#   make          build ./build/secfaas
+#   make test     unit tests + suites (starts the local AWS/Kubernetes simulators itself)
+#   make check    the same tests under ASan+UBSan (build-asan/)
+#   make demo     deps + build, then plan/apply/show/destroy an example cluster locally
+#   make fuzz     build and run the libFuzzer targets briefly (clang)
+#   make lint     clang-tidy, cppcheck, shellcheck, banned-call scan
+#   make install  PREFIX=/usr/local DESTDIR=
+#   make clean
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CC      ?= cc
+B       ?= build
+SAN     ?=
+V       ?= 0
+Q       := $(if $(filter 1,$(V)),,@)
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+PKGS    := libcurl jansson yaml-0.1 sqlite3 openssl libxml-2.0 libgit2
+OPT     ?= -O2 -g
+WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
+           -Wmissing-prototypes -Wvla -Wno-format-nonliteral -Wno-format-truncation
+SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SANFLAGS := $(if $(SAN),$(SANITIZE))
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+ALL_CFLAGS := $(OPT) $(WARN) $(SANFLAGS) -D_GNU_SOURCE -DSECFAAS_VERSION='"$(VERSION)"' \
+              -I. -Ilib $(PKG_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS := $(SANFLAGS) $(LDFLAGS)
+LIBS    := $(PKG_LIBS) -lpthread -lm
+
+LIBSRC  := $(filter-out provisioner/main.c,$(wildcard lib/*.c provisioner/*.c resources/*.c state/*.c aws/*.c kube/*.c))
+EMBED   := $(sort $(wildcard manifests/*.yaml manifests/*.sh manifests/*.toml manifests/*.tmpl manifests/*/*.yaml))
+LIBOBJ  := $(LIBSRC:%.c=$(B)/obj/%.o) $(B)/obj/gen/embedded.o
+TESTSRC := $(wildcard tests/unit/test_*.c)
+TESTBIN := $(TESTSRC:tests/unit/%.c=$(B)/tests/%)
+TESTSUP := $(filter-out $(TESTSRC),$(wildcard tests/unit/*.c))
+TESTSUPOBJ := $(TESTSUP:%.c=$(B)/obj/%.o)
+
+.PHONY: all deps test check demo fuzz lint install clean unit bench
+all: $(B)/secfaas
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo '  CC      $<')
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/gen/embedded.c: $(EMBED) tools/embed.sh
+	@mkdir -p $(dir $@)
+	sh tools/embed.sh $@ $(EMBED)
+
+$(B)/obj/gen/embedded.o: $(B)/gen/embedded.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(B)/libsecfaas.a: $(LIBOBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/secfaas: $(B)/obj/provisioner/main.o $(B)/libsecfaas.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/tests/%: $(B)/obj/tests/unit/%.o $(TESTSUPOBJ) $(B)/libsecfaas.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+unit: $(TESTBIN) $(B)/secfaas
+
+# The runner executes every unit binary and every tests/*/test.sh suite and
+# ends with "N passed, N failed".
+test: unit
+	SECFAAS_BUILD=$(abspath $(B)) tests/run
+
+check:
+	$(MAKE) B=build-asan SAN=1 OPT="-O1 -g" test
+
+deps:
+	@sh tools/deps.sh
+
+demo: deps
+	$(MAKE) all
+	sh tools/demo.sh $(abspath $(B))/secfaas
+
+fuzz:
+	$(MAKE) -f tests/fuzz/fuzz.mk
+
+lint:
+	sh tools/lint.sh
+
+bench: all
+	sh bench/run.sh $(abspath $(B))/secfaas
+
+install: $(B)/secfaas
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/secfaas
+	install -m 0755 $(B)/secfaas $(DESTDIR)$(PREFIX)/bin/secfaas
+	cp -R manifests $(DESTDIR)$(PREFIX)/share/secfaas/
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(LIBOBJ:.o=.d) $(B)/obj/provisioner/main.d $(TESTSRC:tests/unit/%.c=$(B)/obj/tests/unit/%.d)

@@ -1,0 +1,53 @@
+/*
+ * cli.h - what every `secfaas <command>` handler receives.
+ *
+ * main.c parses the global options into struct sf_cli, finds the command in
+ * the table (commands.c), does the setup the command's `need` flags ask for,
+ * and calls the handler with the remaining arguments.  Handlers are the only
+ * code that prints results and chooses exit codes (see SF_EXIT_*).
+ */
+#ifndef SF_CLI_H
+#define SF_CLI_H
+
+#include <stdio.h>
+
+#include "err.h"
+
+/* Documented exit codes (README "Exit codes"). */
+enum {
+	SF_EXIT_OK = 0,      /* success, or no changes */
+	SF_EXIT_ERROR = 1,   /* any error: bad input, lock conflict, stale plan, leftovers, interrupt */
+	SF_EXIT_CHANGES = 2, /* only with --detailed-exitcode: the plan has changes */
+};
+
+struct sf_cli {
+	const char *argv0;
+	const char *state_path;   /* --state; default .secfaas/<workspace>.db */
+	const char *region;       /* --region */
+	const char *profile;      /* --profile */
+	int json;                 /* --json */
+	int color;                /* resolved: TTY && !NO_COLOR && !--no-color */
+	int parallelism;          /* --parallelism N (default 10) */
+	int auto_approve;         /* --auto-approve */
+	int detailed_exitcode;    /* --detailed-exitcode */
+	int input;                /* may prompt (stdin is a TTY and not --input=false) */
+	int lock;                 /* --lock=false turns off */
+	double lock_timeout_s;    /* --lock-timeout DUR */
+	FILE *out;                /* stdout */
+	FILE *errf;               /* stderr */
+};
+
+/* Print one error line "secfaas: <where>: error: <msg>; <hint>" to stderr
+ * (color-aware) and return SF_EXIT_ERROR. */
+int sf_cli_error(struct sf_cli *cli, const struct sf_err *err);
+int sf_cli_errorf(struct sf_cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Option scanning shared by command handlers: accepts --name, --name=value,
+ * --name value, and the single-dash -name forms. Returns 1 and sets *value
+ * (NULL for flags) if argv[*i] matches `name`; advances *i past a separate
+ * value when takes_value. */
+int sf_opt_match(int argc, char **argv, int *i, const char *name, int takes_value, const char **value);
+
+typedef int (*sf_cmd_fn)(struct sf_cli *cli, int argc, char **argv);
+
+#endif

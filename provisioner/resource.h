@@ -1,0 +1,96 @@
+/*
+ * resource.h - the contract between the engine and a resource type.
+ *
+ * A resource type is one file under resources/ that fills a const struct
+ * sf_rtype: an attribute table (names, types, flags) plus CRUD functions
+ * that only make API calls.  The engine owns everything generic: diffing
+ * by attribute flags, the dependency graph, journaling, retries of the
+ * whole step, progress output, tainting.  Adding a type is: one file, its
+ * tests, and one row in resources/registry.c.
+ *
+ * Attribute values are jansson values (string, integer, boolean, array,
+ * object).  `want` holds the desired attributes after references are
+ * resolved; `out` must hold every attribute (desired + computed), including
+ * "id" when the object has a provider id.
+ *
+ * The idempotency rule that makes resume-after-kill work:
+ *   create() must be idempotent under c->token.  The engine writes an intent
+ *   row with the token before calling create(); if the process dies, the
+ *   next apply calls create() again with the same token, and the type must
+ *   find and adopt what the first call made (AWS ClientToken /
+ *   clientRequestToken, or a `secfaas:token` tag looked up before creating)
+ *   and then continue waiting for it, never create a second one.
+ *
+ * Long waits call c->progress() each poll and stop early when *c->cancel is
+ * set (first Ctrl-C), returning SF_EINTR; the engine then records the
+ * resource as still `creating` so the next apply resumes the wait.
+ */
+#ifndef SF_RESOURCE_H
+#define SF_RESOURCE_H
+
+#include <jansson.h>
+
+#include "err.h"
+
+enum sf_atype { SF_AT_STRING, SF_AT_INT, SF_AT_BOOL, SF_AT_LIST, SF_AT_MAP, SF_AT_ANY };
+
+enum sf_attr_flags {
+	SF_ATTR_REQUIRED = 1 << 0,     /* must be set in the spec */
+	SF_ATTR_OPTIONAL = 1 << 1,     /* may be set; absent means provider default */
+	SF_ATTR_COMPUTED = 1 << 2,     /* known only after create (ids, ARNs, endpoints) */
+	SF_ATTR_FORCE_NEW = 1 << 3,    /* changing it replaces the object */
+	SF_ATTR_SENSITIVE = 1 << 4,    /* never printed; encrypted in state */
+	SF_ATTR_IGNORE_DRIFT = 1 << 5, /* managed remotely (autoscaled sizes): not diffed */
+	SF_ATTR_WRITE_ONLY = 1 << 6,   /* sent on create/update, not readable back */
+};
+
+struct sf_attr_def {
+	const char *name;
+	enum sf_atype type;
+	unsigned flags;
+	const char *doc; /* one line, shown by `secfaas help types` */
+};
+
+struct sf_rctx;
+typedef void (*sf_progress_fn)(struct sf_rctx *c, const char *status);
+
+struct sf_rctx {
+	const char *address;       /* "local_file.a" */
+	const char *token;         /* idempotency token of this operation (<= 32 chars) */
+	struct sf_err *err;        /* fill on failure */
+	void *provider;            /* run-wide clients (struct sf_providers *), borrowed */
+	volatile int *cancel;      /* non-zero: stop waiting, return SF_EINTR */
+	sf_progress_fn progress;   /* may be NULL */
+	void *engine;              /* engine-private */
+	/* Record the provider id as soon as it is known, before a long wait,
+	 * so a killed run can at least destroy what exists. May be NULL. */
+	int (*record_id)(struct sf_rctx *c, const char *id);
+	double timeout_s;          /* overall budget for this operation; 0 = type default */
+};
+
+struct sf_change; /* engine's per-resource plan entry (plan.h) */
+
+struct sf_rtype {
+	const char *name;                 /* "local_file", "aws_vpc" */
+	int schema_version;
+	const struct sf_attr_def *attrs;  /* terminated by {NULL} */
+	int create_before_destroy;        /* replacements create the new one first */
+
+	int (*create)(struct sf_rctx *c, const json_t *want, json_t **out);
+	/* SF_ENOTFOUND when the object is gone. */
+	int (*read)(struct sf_rctx *c, const json_t *prior, json_t **out);
+	/* NULL: every change to a non-computed attribute forces replacement. */
+	int (*update)(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out);
+	/* Succeeds (0) if already gone. */
+	int (*destroy)(struct sf_rctx *c, const json_t *prior);
+	/* Optional: validate desired attributes beyond types (0 or SF_EINVAL
+	 * with err->msg naming the attribute). */
+	int (*validate)(const json_t *want, struct sf_err *err);
+};
+
+/* Registry (resources/registry.c): sorted by name. */
+const struct sf_rtype *sf_rtype_find(const char *name);
+const struct sf_rtype *const *sf_rtype_all(size_t *n);
+const struct sf_attr_def *sf_rtype_attr(const struct sf_rtype *t, const char *name);
+
+#endif

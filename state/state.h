@@ -1,0 +1,191 @@
+/*
+ * state.h - the SQLite state store: resources, operations journal, run
+ * history and snapshots, locks, encrypted sensitive attributes.
+ *
+ * Why SQLite: one file, transactions, WAL for concurrent readers, and
+ * crash safety we would otherwise hand-roll.  Every transition the apply
+ * engine makes is its own transaction, so a run killed at any instant leaves
+ * a consistent file that the next `apply` resumes from.
+ *
+ * Identity: `lineage` (UUID set once at creation) and `serial` (+1 for every
+ * committed write transaction).  Saved plans record both; apply refuses a
+ * plan whose lineage/serial no longer match.
+ *
+ * Calling steps:
+ *   1. sf_state_open(&st, path, &opts, &err)      creates (opts.create), migrates
+ *   2. sf_lock_acquire(st, "apply", timeout, &holder, id, &err) before writing
+ *   3. sf_state_backup(st, &err) before a mutating command
+ *   4. sf_state_begin / sf_state_put / sf_journal_* / sf_state_commit
+ *   5. sf_lock_release(st, id, &err); sf_state_close(st)
+ *
+ * Threads: a handle may be shared by threads; every public function takes
+ * the handle's (recursive) mutex, and begin..commit holds it, so keep
+ * transactions short and never wait on the network inside one.
+ *
+ * Ownership: struct sf_resource and everything in it is owned by the caller
+ * of the function that returned it; free with sf_resource_free() or
+ * sf_resource_list_free().  json_t members hold one reference each.
+ * Strings passed in are borrowed (copied when stored).
+ */
+#ifndef SF_STATE_H
+#define SF_STATE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+struct sf_state;
+
+struct sf_state_opts {
+	int create;              /* create the file (and parent dir) if missing */
+	int readonly;            /* open read-only: no migrations, no writes */
+	double busy_timeout_s;   /* SQLite busy timeout; 0 = 5 s */
+	/* Encryption key sources, first non-NULL wins; all NULL = look at
+	 * SECFAAS_STATE_PASSPHRASE, SECFAAS_STATE_KEY_FILE, then "<path>.key"
+	 * (created 0600 with a random key the first time a secret is written). */
+	const char *passphrase;  /* >= 16 chars; PBKDF2-SHA512, 600000 iterations, salt in meta */
+	const char *key_file;    /* 32 raw bytes or 64 hex chars */
+};
+
+enum sf_rstatus {
+	SF_RS_CREATING = 0, /* intent written, create may or may not have happened */
+	SF_RS_CREATED = 1,  /* exists and matches `attrs` as of last write */
+	SF_RS_TAINTED = 2,  /* create failed half-way; next plan replaces it */
+	SF_RS_DELETING = 3, /* delete intent written */
+	SF_RS_LEAKED = 4,   /* delete gave up; object may still exist remotely */
+};
+const char *sf_rstatus_name(enum sf_rstatus s);   /* "creating", ... */
+int sf_rstatus_parse(const char *s, enum sf_rstatus *out);
+
+struct sf_resource {
+	char *address;        /* "local_file.a", unique key */
+	char *type;           /* "local_file" */
+	char *id;             /* provider id; NULL until known */
+	enum sf_rstatus status;
+	json_t *attrs;        /* object of attributes; sensitive ones decrypted */
+	json_t *sensitive;    /* array of attribute names stored encrypted; may be NULL */
+	json_t *deps;         /* array of addresses this resource depends on; may be NULL */
+	char *token;          /* idempotency token of the current create; may be NULL */
+	int schema_version;   /* of the resource type that wrote attrs */
+	double updated_at;    /* unix seconds */
+};
+void sf_resource_free(struct sf_resource *r);
+void sf_resource_list_free(struct sf_resource **v, size_t n);
+
+int sf_state_open(struct sf_state **out, const char *path, const struct sf_state_opts *opts,
+		  struct sf_err *err);
+void sf_state_close(struct sf_state *st); /* NULL ok; releases nothing but the handle */
+const char *sf_state_path(const struct sf_state *st);
+const char *sf_state_lineage(struct sf_state *st);
+int64_t sf_state_serial(struct sf_state *st);
+int sf_state_schema_version(void); /* newest schema this build writes */
+
+/* VACUUM INTO "<path>.backup" (replacing an older backup). */
+int sf_state_backup(struct sf_state *st, struct sf_err *err);
+
+/* Explicit transaction (BEGIN IMMEDIATE). Calls below made outside one run
+ * in their own implicit transaction. Commit bumps serial by one if anything
+ * was written. Not nestable. */
+int sf_state_begin(struct sf_state *st, struct sf_err *err);
+int sf_state_commit(struct sf_state *st, struct sf_err *err);
+void sf_state_rollback(struct sf_state *st);
+
+/* Resources. get: SF_ENOTFOUND if absent. list: sorted by address. put:
+ * insert or replace by address, encrypting attrs named in r->sensitive
+ * (AES-256-GCM, AAD = address + "\0" + attribute). SF_ECRYPTO on a wrong
+ * key, never garbage. */
+int sf_state_get(struct sf_state *st, const char *address, struct sf_resource **out,
+		 struct sf_err *err);
+int sf_state_list(struct sf_state *st, struct sf_resource ***out, size_t *n, struct sf_err *err);
+int sf_state_put(struct sf_state *st, const struct sf_resource *r, struct sf_err *err);
+int sf_state_remove(struct sf_state *st, const char *address, struct sf_err *err);
+/* Rename address src to dst (same type required; SF_ECONFLICT if dst exists). */
+int sf_state_rename(struct sf_state *st, const char *src, const char *dst, struct sf_err *err);
+
+/* Key/value outputs and metadata (e.g. "workspace", "git_sha"). get: SF_ENOTFOUND. */
+int sf_state_meta_get(struct sf_state *st, const char *key, char **out, struct sf_err *err);
+int sf_state_meta_set(struct sf_state *st, const char *key, const char *value, struct sf_err *err);
+
+/* Deterministic idempotency token: hex SHA-256 of lineage|address|op|generation,
+ * cut to 32 chars (fits EC2 ClientToken 64 and EKS clientRequestToken). */
+void sf_state_token(struct sf_state *st, const char *address, const char *op, int generation,
+		    char out[33]);
+
+/* Operations journal: an intent row before every cloud call, the result
+ * right after. op: "create", "update", "delete", "read". */
+struct sf_journal_entry {
+	int64_t id, run_id;
+	char *address, *op, *token, *detail; /* detail: JSON text or NULL */
+	int done, ok;
+	char *result;                         /* JSON text or NULL */
+	double started, finished;
+};
+int sf_journal_intent(struct sf_state *st, int64_t run_id, const char *address, const char *op,
+		      const char *token, const char *detail_json, int64_t *out_id, struct sf_err *err);
+int sf_journal_result(struct sf_state *st, int64_t id, int ok, const char *result_json,
+		      struct sf_err *err);
+/* Intents without a result (a run died between intent and result). */
+int sf_journal_open(struct sf_state *st, struct sf_journal_entry **out, size_t *n, struct sf_err *err);
+/* Entries for one address (NULL = all), oldest first, at most `limit` (0 = all). */
+int sf_journal_list(struct sf_state *st, const char *address, size_t limit,
+		    struct sf_journal_entry **out, size_t *n, struct sf_err *err);
+void sf_journal_free(struct sf_journal_entry *v, size_t n);
+
+/* Run history. */
+struct sf_run_info {
+	const char *command;      /* "apply", "destroy", ... */
+	const char *spec_digest;  /* hex sha256 of the spec snapshot; may be NULL */
+	const char *git_sha;      /* commit the spec came from; may be NULL */
+	const char *plan_summary; /* JSON {"add":N,"change":N,"destroy":N}; may be NULL */
+};
+struct sf_run {
+	int64_t id;
+	double started, finished;      /* finished 0 while running / if it died */
+	char *who, *host, *command, *spec_digest, *git_sha, *plan_summary, *result, *summary;
+	int64_t serial_before, serial_after;
+};
+int sf_state_run_begin(struct sf_state *st, const struct sf_run_info *ri, int64_t *out_id,
+		       struct sf_err *err);
+/* result: "ok", "error", "interrupted"; summary: JSON text or NULL. */
+int sf_state_run_end(struct sf_state *st, int64_t run_id, const char *result, const char *summary,
+		     struct sf_err *err);
+int sf_state_runs(struct sf_state *st, struct sf_run **out, size_t *n, struct sf_err *err); /* newest first */
+void sf_run_free(struct sf_run *v, size_t n);
+
+/* Snapshots: JSON of all resources (secrets stay encrypted) at the current
+ * serial; keeps the newest 20. restore writes the snapshot's resources as
+ * a new serial (never rewinds the serial). */
+int sf_state_snapshot(struct sf_state *st, struct sf_err *err);
+int sf_state_snapshots(struct sf_state *st, int64_t **serials, double **times, size_t *n,
+		       struct sf_err *err);
+int sf_state_restore(struct sf_state *st, int64_t serial, struct sf_err *err);
+
+/* Locks: one writer per state file. */
+struct sf_lock_info {
+	char id[37];
+	char operation[32];
+	char who[128];       /* "user@host" */
+	char host[128];
+	int pid;
+	char version[32];
+	double created, heartbeat;
+	char info[256];      /* free text, e.g. "spec@<sha>" */
+};
+/* Acquire or fail. timeout_s = 0: fail fast; else retry until then.
+ * A lock held by a dead PID on this host is reclaimed silently.
+ * On SF_ELOCKED, *holder (if non-NULL) describes the lock in the way. */
+int sf_lock_acquire(struct sf_state *st, const char *operation, const char *info, double timeout_s,
+		    struct sf_lock_info *holder, char id_out[37], struct sf_err *err);
+int sf_lock_heartbeat(struct sf_state *st, const char *id, struct sf_err *err);
+int sf_lock_release(struct sf_state *st, const char *id, struct sf_err *err);
+/* SF_ENOTFOUND if unlocked. */
+int sf_lock_get(struct sf_state *st, struct sf_lock_info *out, struct sf_err *err);
+/* Removes the lock only if `id` matches exactly. A lock whose heartbeat is
+ * fresh (< 5 min) and whose PID is alive needs force=1. */
+int sf_lock_force_unlock(struct sf_state *st, const char *id, int force, struct sf_err *err);
+/* 1 if heartbeat older than 5 minutes, or same host and PID dead. */
+int sf_lock_is_stale(const struct sf_lock_info *li, double now);
+
+#endif
