@@ -41,6 +41,7 @@ TESTBIN := $(TESTSRC:tests/unit/%.c=$(B)/tests/%)
 TESTSUP := $(filter-out $(TESTSRC),$(wildcard tests/unit/*.c))
 TESTSUPOBJ := $(TESTSUP:%.c=$(B)/obj/%.o)
 
+.SECONDARY:
 .PHONY: all deps test check demo fuzz lint install clean unit bench
 all: $(B)/secfaas
 
