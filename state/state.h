@@ -162,6 +162,15 @@ int sf_state_snapshots(struct sf_state *st, int64_t **serials, double **times, s
 		       struct sf_err *err);
 int sf_state_restore(struct sf_state *st, int64_t serial, struct sf_err *err);
 
+/* Phase timings behind "typical 9-16m" in progress lines: record how long a
+ * phase took (e.g. type "eks_cluster", phase "create"); typical returns the
+ * 10th..90th percentile of the newest 50 samples in *lo..*hi and the
+ * sample count in *n (0: no data, lo = hi = 0). Bookkeeping: no serial bump. */
+int sf_state_timing_add(struct sf_state *st, const char *type, const char *phase, double seconds,
+			struct sf_err *err);
+int sf_state_timing_typical(struct sf_state *st, const char *type, const char *phase, double *lo,
+			    double *hi, size_t *n, struct sf_err *err);
+
 /* Locks: one writer per state file. */
 struct sf_lock_info {
 	char id[37];

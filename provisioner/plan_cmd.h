@@ -1,0 +1,22 @@
+/* plan_cmd.h - plan-related helpers shared by cmd_plan.c and cmd_apply.c. */
+#ifndef SF_PLAN_CMD_H
+#define SF_PLAN_CMD_H
+
+#include "plan.h"
+#include "run.h"
+
+struct sf_plan_args {
+	const char *spec;
+	const char *out;
+	struct sf_plan_opts opts;
+	const char **replace, **targets; /* owned arrays, borrowed strings */
+};
+
+/* Parse plan/apply/destroy arguments. 0 or SF_EXIT_ERROR (printed). */
+int sf_parse_plan_args(struct sf_cli *cli, const char *cmd, int argc, char **argv, struct sf_plan_args *pa);
+void sf_plan_args_release(struct sf_plan_args *pa);
+/* Validate --replace/--target against the config, then plan. */
+int sf_make_plan(struct sf_cli *cli, struct sf_ws *ws, struct sf_plan_args *pa, struct sf_plan *plan);
+void sf_print_plan(struct sf_cli *cli, const struct sf_plan *plan);
+
+#endif

@@ -1,0 +1,1 @@
+"""awssim: a faithful local AWS simulator for secfaas tests (see ../README.md)."""

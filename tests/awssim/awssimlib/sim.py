@@ -1,0 +1,522 @@
+"""The simulator core: identities, per-account/region state, dispatch,
+call counting, fault rules and the admin API.
+
+Calling steps (from server.py): Sim(opts) once; for every AWS request
+sim.handle(req) -> Reply; for /_awssim/ paths sim.admin(method, path, query,
+body) -> Reply.  One re-entrant lock serialises all state changes; the clock
+ticker thread advances state machines (sim.tick) between requests.
+"""
+import base64
+import collections
+import configparser
+import json
+import os
+import random
+import re
+import threading
+import time
+import traceback
+from urllib.parse import parse_qsl
+
+from . import sigv4
+from .core import AwsError, Clock, iso, request_id
+from .wire import (SERVICES, Api, AwsError as _E, check, error_body, parse_json, parse_query,  # noqa: F401
+                   parse_rest_json, serialize_json, serialize_xml)
+
+DEFAULT_ACCOUNT = "123456789012"
+DEFAULT_AKID = "AKIAIOSFODNN7EXAMPLE"
+DEFAULT_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+DEFAULT_ARN = "arn:aws:iam::123456789012:user/secfaas-test"
+
+SIGNING_NAMES = {"ec2": "ec2", "iam": "iam", "sts": "sts", "eks": "eks", "ssm": "ssm", "tagging": "tagging"}
+
+# Protocol-specific codes for auth failures: kind -> {protocol/service: (code, status)}
+AUTH_CODES = {
+    "missing": {"ec2": ("MissingAuthenticationToken", 401), "query": ("MissingAuthenticationToken", 403),
+                "json": ("MissingAuthenticationTokenException", 403), "rest-json": ("MissingAuthenticationTokenException", 403)},
+    "incomplete": {"ec2": ("IncompleteSignature", 400), "query": ("IncompleteSignature", 400),
+                   "json": ("IncompleteSignatureException", 400), "rest-json": ("IncompleteSignatureException", 400)},
+    "unknown_key": {"ec2": ("AuthFailure", 401), "query": ("InvalidClientTokenId", 403),
+                    "json": ("UnrecognizedClientException", 403), "rest-json": ("UnrecognizedClientException", 403)},
+    "bad_signature": {"ec2": ("AuthFailure", 401), "query": ("SignatureDoesNotMatch", 403),
+                      "json": ("InvalidSignatureException", 403), "rest-json": ("InvalidSignatureException", 403)},
+    "expired_sig": {"ec2": ("RequestExpired", 400), "query": ("SignatureDoesNotMatch", 403),
+                    "json": ("InvalidSignatureException", 403), "rest-json": ("InvalidSignatureException", 403)},
+    "expired_token": {"ec2": ("RequestExpired", 400), "query": ("ExpiredToken", 403),
+                      "json": ("ExpiredTokenException", 403), "rest-json": ("ExpiredTokenException", 403)},
+}
+
+THROTTLE = {"ec2": ("RequestLimitExceeded", 503, "Request limit exceeded."),
+            "iam": ("Throttling", 400, "Rate exceeded"), "sts": ("Throttling", 400, "Rate exceeded"),
+            "elbv2": ("Throttling", 400, "Rate exceeded"), "elb": ("Throttling", 400, "Rate exceeded"),
+            "eks": ("ThrottlingException", 429, "Rate exceeded"), "ssm": ("ThrottlingException", 400, "Rate exceeded"),
+            "tagging": ("ThrottledException", 400, "Rate exceeded")}
+HTTP500 = {"ec2": "InternalError", "eks": "ServerException", "ssm": "InternalServerError"}
+HTTP503 = {"ec2": "Unavailable", "eks": "ServiceUnavailableException", "ssm": "ServiceUnavailable"}
+
+
+class Reply:
+    def __init__(self, status=200, headers=None, body=b"", action=None, delay=0.0):
+        self.status = status
+        self.headers = headers or {}
+        self.body = body
+        self.action = action      # None | "reset" | "truncate"
+        self.delay = delay        # seconds to sleep before answering (latency fault)
+
+
+class Request:
+    """A parsed HTTP request as the server saw it."""
+
+    def __init__(self, method, raw_path, raw_query, header_pairs, body, scheme, base_url):
+        self.method = method
+        self.raw_path = raw_path
+        self.raw_query = raw_query
+        self.header_pairs = header_pairs
+        self.headers = {}
+        for n, v in header_pairs:
+            self.headers.setdefault(n.lower(), v)
+        self.body = body
+        self.scheme = scheme
+        self.base_url = base_url
+
+
+class Ctx:
+    """What a service operation sees: who calls, where, and the simulator."""
+
+    def __init__(self, sim, api_key, op, account, region, identity, rid):
+        self.sim = sim
+        self.service = api_key
+        self.op = op
+        self.account = account
+        self.region = region
+        self.identity = identity
+        self.rid = rid
+
+    @property
+    def now(self):
+        return self.sim.clock.now()
+
+    def state(self, region=None):
+        return self.sim.scope(self.account, region or self.region)
+
+    def gstate(self):
+        return self.sim.scope(self.account, "global")
+
+    @property
+    def partition(self):
+        if self.region.startswith("cn-"):
+            return "aws-cn"
+        if self.region.startswith("us-gov-"):
+            return "aws-us-gov"
+        return "aws"
+
+
+class Sim:
+    def __init__(self, timescale=1.0, default_region="us-east-1", state_dir=None, log=None):
+        self.clock = Clock(timescale)
+        self.lock = threading.RLock()
+        self.default_region = default_region
+        self.state_dir = state_dir
+        self.log = log or (lambda msg: None)
+        self.base_url = None
+        self.ca_path = None
+        t0 = time.time()
+        self.apis = {k: Api(k) for k in SERVICES}
+        self.log(f"loaded {len(self.apis)} service models in {time.time() - t0:.2f}s")
+        self.keys = {}
+        self.add_key(DEFAULT_AKID, DEFAULT_SECRET, DEFAULT_ACCOUNT, DEFAULT_ARN)
+        self.scopes = {}
+        self.calls = collections.Counter()
+        self.errors = collections.Counter()
+        self.faults = []
+        self.rng = random.Random()
+        from . import svc_ec2, svc_eks, svc_elb, svc_iam, svc_ssm, svc_sts, svc_tagging
+        self.services = {
+            "ec2": svc_ec2.EC2(self), "iam": svc_iam.IAM(self), "sts": svc_sts.STS(self),
+            "eks": svc_eks.EKS(self), "ssm": svc_ssm.SSM(self), "elbv2": svc_elb.ELBv2(self),
+            "elb": svc_elb.ELB(self), "tagging": svc_tagging.Tagging(self),
+        }
+        self.pending = set()   # background activations (kubesim starts) in flight
+        self.pending_cv = threading.Condition(self.lock)
+
+    # ------------------------------------------------------------ identity
+    def add_key(self, akid, secret, account, arn, token=None, expires=None, user_id=None):
+        self.keys[akid] = {"akid": akid, "secret": secret, "account": account, "arn": arn, "token": token,
+                           "expires": expires, "userId": user_id or ("AIDA" + akid[4:].upper())[:21]}
+
+    def load_credentials(self, path):
+        with open(path) as fh:
+            text = fh.read()
+        if text.lstrip().startswith(("[", "{")) and text.lstrip()[:2] != "[d" and _looks_json(text):
+            data = json.loads(text)
+            for e in data if isinstance(data, list) else [data]:
+                acct = e.get("account", DEFAULT_ACCOUNT)
+                self.add_key(e["accessKeyId"], e["secretAccessKey"], acct,
+                             e.get("arn", f"arn:aws:iam::{acct}:user/{e.get('user', 'awssim')}"))
+            return
+        cp = configparser.ConfigParser()
+        cp.read_string(text)
+        for sec in cp.sections():
+            s = cp[sec]
+            acct = s.get("account", DEFAULT_ACCOUNT)
+            self.add_key(s["aws_access_key_id"], s["aws_secret_access_key"], acct,
+                         s.get("arn", f"arn:aws:iam::{acct}:user/{sec}"))
+
+    def lookup_key(self, akid):
+        return self.keys.get(akid)
+
+    # --------------------------------------------------------------- state
+    def scope(self, account, region):
+        key = (account, region)
+        if key not in self.scopes:
+            self.scopes[key] = collections.defaultdict(dict)
+        return self.scopes[key]
+
+    def reset(self):
+        with self.lock:
+            for svc in self.services.values():
+                if hasattr(svc, "shutdown"):
+                    svc.shutdown()
+            self.scopes = {}
+            self.calls.clear()
+            self.errors.clear()
+            self.faults = []
+            self.clock.reset()
+            for k in [k for k, v in self.keys.items() if v.get("token")]:
+                del self.keys[k]
+
+    def shutdown(self):
+        with self.lock:
+            for svc in self.services.values():
+                if hasattr(svc, "shutdown"):
+                    svc.shutdown()
+
+    def tick(self):
+        with self.lock:
+            now = self.clock.now()
+            for svc in self.services.values():
+                if hasattr(svc, "tick"):
+                    svc.tick(now)
+
+    def inventory(self, account=None, region=None):
+        with self.lock:
+            self.tick()
+            out = collections.defaultdict(list)
+            for (acct, reg), st in sorted(self.scopes.items()):
+                if account and acct != account or region and reg not in (region, "global"):
+                    continue
+                for svc in self.services.values():
+                    if hasattr(svc, "inventory"):
+                        for typ, items in svc.inventory(acct, reg, st).items():
+                            for it in items:
+                                it.setdefault("account", acct)
+                                if reg != "global":
+                                    it.setdefault("region", reg)
+                                out[typ].append(it)
+            out = {k: v for k, v in out.items() if v}
+            return {"resources": out, "count": sum(len(v) for v in out.values())}
+
+    # --------------------------------------------------------------- faults
+    def _fault_for(self, api_key, op):
+        hits = []
+        with self.lock:
+            for rule in list(self.faults):
+                want = rule.get("operation", "*")
+                if want not in ("*", op, f"{api_key}:{op}"):
+                    continue
+                if rule.get("service") and rule["service"] != api_key:
+                    continue
+                if "rate" in rule and self.rng.random() >= float(rule["rate"]):
+                    continue
+                if "count" in rule:
+                    rule["count"] = int(rule["count"]) - 1
+                    if rule["count"] <= 0:
+                        self.faults.remove(rule)
+                hits.append(rule)
+        return hits
+
+    # -------------------------------------------------------------- routing
+    def _protocol_guess(self, req, form):
+        if "x-amz-target" in req.headers:
+            return "json", "ssm"
+        if req.raw_path.startswith(("/clusters", "/tags", "/addons", "/cluster-registrations")):
+            return "rest-json", "eks"
+        version = form.get("Version", "")
+        if version == "2016-11-15":
+            return "ec2", "ec2"
+        for key in ("iam", "sts", "elbv2", "elb"):
+            if self.apis[key].version == version:
+                return "query", key
+        return "query", "sts"
+
+    def handle(self, req):
+        rid = request_id()
+        query_pairs = sigv4.split_query(req.raw_query)
+        form = {}
+        form_pairs = []
+        ctype = req.headers.get("content-type", "")
+        if req.method == "POST" and "x-www-form-urlencoded" in ctype:
+            form_pairs = parse_qsl(req.body.decode("utf-8", "replace"), keep_blank_values=True)
+        elif req.method == "GET" and any(k == "Action" for k, _ in query_pairs):
+            form_pairs = [(k, v) for k, v in query_pairs if not k.startswith("X-Amz-")]
+        for k, v in form_pairs:
+            form.setdefault(k, v)
+        proto, api_key = self._protocol_guess(req, form)
+        try:
+            scope = sigv4.scope_of(req.headers, query_pairs)
+        except sigv4.AuthError as e:
+            return self._auth_error(api_key, proto, e, rid)
+        if scope is not None:
+            svc = scope["service"]
+            if svc == "elasticloadbalancing":
+                api_key = "elbv2" if form.get("Version") == "2015-12-01" else "elb"
+            elif svc in SIGNING_NAMES:
+                api_key = svc
+            else:
+                return self._error(api_key, proto, AwsError(
+                    "UnknownService", f"awssim does not simulate service '{svc}'", 400), rid)
+        api = self.apis[api_key]
+        proto = api.protocol
+        # ---- operation
+        labels = {}
+        try:
+            if proto in ("query", "ec2"):
+                op = form.get("Action")
+                if not op:
+                    raise AwsError("MissingAction", "Missing Action", 400)
+                if op not in api.ops:
+                    raise AwsError("InvalidAction", f"Could not find operation {op} for version {api.version}", 400)
+            elif proto == "json":
+                target = req.headers.get("x-amz-target", "")
+                prefix, _, op = target.partition(".")
+                if prefix != api.metadata.get("targetPrefix") or op not in api.ops:
+                    raise AwsError("UnknownOperationException", f"Unknown operation {target}", 400)
+            else:
+                m = api.match_rest(req.method, req.raw_path, dict(query_pairs))
+                if m is None:
+                    raise AwsError("UnknownOperationException",
+                                   f"No operation matches {req.method} {req.raw_path}", 404)
+                op, labels = m
+        except AwsError as e:
+            return self._error(api_key, proto, e, rid)
+        # ---- authentication
+        now_wall = time.time()
+        sim_now = self.clock.now()
+        identity = None
+        region = scope["region"] if scope else self.default_region
+        try:
+            if "authorization" in req.headers:
+                identity, scope = sigv4.verify_header(req.method, req.raw_path, query_pairs, req.header_pairs,
+                                                      req.body, self.lookup_key, now_wall, sim_now)
+            elif scope is not None:
+                identity, scope = sigv4.verify_presigned(req.method, req.raw_path, query_pairs,
+                                                         req.header_pairs, req.body, self.lookup_key, sim_now)
+                if api_key != "sts" or op != "GetCallerIdentity":
+                    raise sigv4.AuthError("incomplete", "awssim accepts presigned URLs only for STS GetCallerIdentity")
+            elif not (api_key == "sts" and op in ("AssumeRoleWithWebIdentity", "AssumeRoleWithSAML")):
+                raise sigv4.AuthError("missing", "Request is missing Authentication Token" if proto != "ec2"
+                                      else "AWS was not able to validate the provided access credentials")
+        except sigv4.AuthError as e:
+            self._count(api_key, op, AUTH_CODES[e.kind][proto][0])
+            return self._auth_error(api_key, proto, e, rid)
+        if api_key == "iam" and scope and scope["region"] not in ("us-east-1", "cn-north-1", "us-gov-west-1"):
+            err = AwsError("SignatureDoesNotMatch", "Credential should be scoped to a valid region. ", 403)
+            self._count(api_key, op, err.code)
+            return self._error(api_key, proto, err, rid)
+        # ---- faults
+        delay = 0.0
+        for rule in self._fault_for(api_key, op):
+            kind = rule.get("kind", "throttle")
+            if kind == "latency":
+                delay += float(rule.get("ms", 0)) / 1000.0
+                continue
+            self._count(api_key, op, "fault:" + kind)
+            if kind == "throttle":
+                code, status, msg = THROTTLE[api_key]
+                r = self._error(api_key, proto, AwsError(code, msg, status), rid)
+            elif kind in ("http500", "500"):
+                code = HTTP500.get(api_key, "InternalFailure")
+                r = self._error(api_key, proto, AwsError(code, "We encountered an internal error. Please try again.",
+                                                         500, sender=False), rid)
+            elif kind in ("http503", "503"):
+                code = HTTP503.get(api_key, "ServiceUnavailable")
+                r = self._error(api_key, proto, AwsError(code, "Service is unavailable. Please try again.",
+                                                         503, sender=False), rid)
+            elif kind == "reset":
+                r = Reply(action="reset")
+            elif kind == "truncate":
+                r = self._dispatch(api, api_key, proto, op, req, form_pairs, query_pairs, labels, identity, region, rid)
+                r.action = "truncate"
+            else:
+                continue
+            r.delay = delay
+            return r
+        r = self._dispatch(api, api_key, proto, op, req, form_pairs, query_pairs, labels, identity, region, rid)
+        r.delay = delay
+        return r
+
+    def _dispatch(self, api, api_key, proto, op, req, form_pairs, query_pairs, labels, identity, region, rid):
+        try:
+            if proto in ("query", "ec2"):
+                params, problems = parse_query(api, op, form_pairs)
+            elif proto == "json":
+                params, problems = parse_json(api, op, req.body)
+            else:
+                params, problems = parse_rest_json(api, op, labels, query_pairs, req.headers, req.body)
+            check(api, op, params, problems)
+            account = identity["account"] if identity else DEFAULT_ACCOUNT
+            if api_key == "iam":
+                region = "global"
+            ctx = Ctx(self, api_key, op, account, region, identity, rid)
+            ctx.request = req
+            svc = self.services[api_key]
+            fn = getattr(svc, op, None)
+            if fn is None:
+                raise AwsError("NotImplemented" if proto != "ec2" else "Unsupported",
+                               f"awssim: {api_key} {op} is in the AWS model but not simulated", 501)
+            with self.lock:
+                self.tick()
+                result = fn(ctx, params)
+            if proto in ("query", "ec2"):
+                body = serialize_xml(api, op, result, rid)
+                hdrs = {"Content-Type": "text/xml;charset=UTF-8", "x-amzn-RequestId": rid}
+            else:
+                body = serialize_json(api, op, result)
+                hdrs = {"Content-Type": "application/x-amz-json-1.1" if proto == "json" else "application/json",
+                        "x-amzn-RequestId": rid}
+            self._count(api_key, op, None)
+            return Reply(200, hdrs, body)
+        except AwsError as e:
+            self._count(api_key, op, e.code)
+            return self._error(api_key, proto, e, rid)
+        except Exception as e:  # a simulator bug: say so loudly, in the protocol's shape
+            self.log("internal error in %s %s: %s\n%s" % (api_key, op, e, traceback.format_exc()))
+            self._count(api_key, op, "awssim-bug")
+            return self._error(api_key, proto, AwsError("InternalFailure", f"awssim bug: {e}", 500, sender=False), rid)
+
+    def _count(self, api_key, op, err):
+        with self.lock:
+            self.calls[f"{api_key}:{op}"] += 1
+            if err:
+                self.errors[f"{api_key}:{op}:{err}"] += 1
+
+    def _error(self, api_key, proto, err, rid):
+        status, hdrs, body = error_body(api_key, proto, err, rid, self.apis[api_key].metadata.get("xmlNamespace", ""))
+        hdrs["x-amzn-RequestId"] = rid
+        return Reply(status, hdrs, body)
+
+    def _auth_error(self, api_key, proto, e, rid):
+        code, status = AUTH_CODES[e.kind][proto]
+        msg = e.message
+        if proto == "ec2" and e.kind in ("unknown_key", "bad_signature"):
+            msg = "AWS was not able to validate the provided access credentials"
+        return self._error(api_key, proto, AwsError(code, msg, status), rid)
+
+    # ---------------------------------------------------------------- admin
+    def admin(self, method, path, query, body):
+        try:
+            data = json.loads(body.decode() or "{}") if body else {}
+        except ValueError:
+            return _json_reply(400, {"error": "body is not JSON"})
+        q = dict(parse_qsl(query))
+        p = path[len("/_awssim"):]
+        if p == "/health":
+            return _json_reply(200, {"ok": True})
+        if p == "/inventory" and method == "GET":
+            return _json_reply(200, self.inventory(q.get("account"), q.get("region")))
+        if p == "/calls" and method == "GET":
+            with self.lock:
+                return _json_reply(200, {"calls": dict(self.calls), "errors": dict(self.errors),
+                                         "total": sum(self.calls.values())})
+        if p == "/reset" and method == "POST":
+            self.reset()
+            return _json_reply(200, {"ok": True})
+        if p == "/clock":
+            if method == "POST":
+                self.clock.advance(float(data.get("advance", 0)))
+                self.tick()
+                self.wait_pending(60)
+                self.tick()
+            now = self.clock.now()
+            return _json_reply(200, {"now": iso(now), "epoch": now, "offset": self.clock.offset,
+                                     "timescale": self.clock.timescale})
+        if p == "/faults":
+            with self.lock:
+                if method == "POST":
+                    rules = data.get("rules", data if isinstance(data, list) else [data])
+                    for r in rules:
+                        if r.get("kind", "throttle") not in ("throttle", "http500", "500", "http503", "503",
+                                                             "latency", "reset", "truncate"):
+                            return _json_reply(400, {"error": f"unknown fault kind {r.get('kind')}"})
+                        self.faults.append(dict(r))
+                    if "seed" in data:
+                        self.rng.seed(data["seed"])
+                elif method == "DELETE":
+                    self.faults = []
+                return _json_reply(200, {"rules": self.faults})
+        if p == "/config" and method == "GET":
+            return _json_reply(200, {"url": self.base_url, "ca": self.ca_path, "account": DEFAULT_ACCOUNT,
+                                     "accessKeyId": DEFAULT_AKID, "secretAccessKey": DEFAULT_SECRET,
+                                     "region": self.default_region, "timescale": self.clock.timescale})
+        m = re.fullmatch(r"/eks/clusters/([^/]+)/nodegroups", p)
+        if m and method == "GET":
+            with self.lock:
+                self.tick()
+                r = self.services["eks"].admin_nodegroups(m.group(1), q.get("account"), q.get("region"))
+            return _json_reply(200 if r is not None else 404, r if r is not None else {"error": "no such cluster"})
+        if p == "/elb/load-balancers" and method == "POST":
+            with self.lock:
+                self.tick()
+                try:
+                    r = self.services["elbv2"].admin_create(data)
+                except AwsError as e:
+                    return _json_reply(e.status, {"error": e.message, "code": e.code})
+            return _json_reply(200, r)
+        m = re.fullmatch(r"/elb/load-balancers/([^/]+)", p)
+        if m and method == "DELETE":
+            with self.lock:
+                self.tick()
+                ok = self.services["elbv2"].admin_delete(m.group(1))
+            return _json_reply(200 if ok else 404, {"deleted": ok})
+        return _json_reply(404, {"error": f"no admin endpoint {method} {path}"})
+
+    # ------------------------------------------------------- activations
+    def start_pending(self, key, fn):
+        """Run fn() on a thread (e.g. starting a kubesim), tracked by key."""
+        with self.lock:
+            if key in self.pending:
+                return
+            self.pending.add(key)
+
+        def run():
+            try:
+                fn()
+            except Exception:
+                self.log("activation %s failed:\n%s" % (key, traceback.format_exc()))
+            finally:
+                with self.lock:
+                    self.pending.discard(key)
+                    self.pending_cv.notify_all()
+        threading.Thread(target=run, daemon=True).start()
+
+    def wait_pending(self, timeout):
+        deadline = time.time() + timeout
+        with self.lock:
+            while self.pending and time.time() < deadline:
+                self.pending_cv.wait(timeout=max(0.0, deadline - time.time()))
+
+
+def _looks_json(text):
+    try:
+        json.loads(text)
+        return True
+    except ValueError:
+        return False
+
+
+def _json_reply(status, obj):
+    return Reply(status, {"Content-Type": "application/json"}, json.dumps(obj, indent=1, sort_keys=True).encode())
+
+
+def b64(s):
+    return base64.b64encode(s if isinstance(s, bytes) else s.encode()).decode()

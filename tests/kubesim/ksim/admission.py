@@ -1,0 +1,305 @@
+"""The admission chain, in a real API server's order, for every create/update.
+
+1. MutatingAdmissionPolicies (admissionregistration.k8s.io/v1, served only
+   from --version 1.36) with their bindings: ApplyConfiguration (merged like
+   server-side apply) or JSONPatch mutations written in the CEL subset of
+   cel.py.  A policy whose expression does not compile or fails to evaluate
+   fails; with failurePolicy Fail (the default) the request is refused.
+2. RuntimeClass plugin (pod CREATE): unknown class -> 403, scheduling
+   nodeSelector merged (conflict -> 403), tolerations added, overhead set.
+3. PodSecurity "baseline" for namespaces labelled
+   pod-security.kubernetes.io/enforce=baseline|restricted (host namespaces,
+   privileged containers and hostPath volumes only).
+4. ValidatingAdmissionPolicies whose bindings carry Deny (or Warn) actions.
+Matching uses matchConstraints.resourceRules / excludeResourceRules,
+namespaceSelector and objectSelector of policy and binding, and
+matchConditions.
+"""
+import threading
+
+from . import cel, ssa
+from .util import ApiError, deep, labels_match, selector_from_obj
+
+REASON_CODES = {"Invalid": 422, "Forbidden": 403, "Unauthorized": 401, "RequestEntityTooLarge": 413}
+
+
+class PolicyError(Exception):
+    pass
+
+
+class Admission:
+    def __init__(self, cluster):
+        self.cluster = cluster
+        self.compiled = {}
+        self.local = threading.local()
+
+    # warnings for the current request (VAP Warn action) -> Warning headers
+    def take_warnings(self):
+        w = getattr(self.local, "warnings", [])
+        self.local.warnings = []
+        return w
+
+    def warn(self, msg):
+        if not hasattr(self.local, "warnings"):
+            self.local.warnings = []
+        self.local.warnings.append(msg)
+
+    def compile(self, expr):
+        if expr not in self.compiled:
+            try:
+                self.compiled[expr] = cel.compile_expr(expr)
+            except cel.CelError as e:
+                self.compiled[expr] = e
+        c = self.compiled[expr]
+        if isinstance(c, cel.CelError):
+            raise c
+        return c
+
+    def eval(self, expr, env):
+        return cel.evaluate(self.compile(expr), env)
+
+    # ---- matching ----------------------------------------------------------
+
+    def ns_labels(self, rt, obj):
+        if rt.kind == "Namespace":
+            return (obj.get("metadata") or {}).get("labels") or {}
+        if not rt.namespaced:
+            return None
+        ns = self.cluster.store.get(("", "namespaces"), "", obj["metadata"].get("namespace", ""))
+        return ((ns or {}).get("metadata") or {}).get("labels") or {}
+
+    @staticmethod
+    def rule_match(rule, rt, version, op):
+        def has(lst, v):
+            return lst is not None and ("*" in lst or v in lst)
+        return (has(rule.get("operations"), op) and has(rule.get("apiGroups"), rt.group)
+                and has(rule.get("apiVersions"), version)
+                and (has(rule.get("resources"), rt.plural) or "*/*" in (rule.get("resources") or [])))
+
+    def resources_match(self, mr, rt, version, op, obj, optional_rules):
+        if not mr:
+            return not optional_rules
+        rules = mr.get("resourceRules")
+        if rules is not None or not optional_rules:
+            if not any(self.rule_match(r, rt, version, op) for r in rules or []):
+                return False
+        if any(self.rule_match(r, rt, version, op) for r in mr.get("excludeResourceRules") or []):
+            return False
+        nsl = self.ns_labels(rt, obj)
+        if mr.get("namespaceSelector") and nsl is not None:
+            if not labels_match(selector_from_obj(mr["namespaceSelector"]), nsl):
+                return False
+        if mr.get("objectSelector"):
+            if not labels_match(selector_from_obj(mr["objectSelector"]), (obj.get("metadata") or {}).get("labels")):
+                return False
+        return True
+
+    def env(self, rt, op, obj, old, user, dry_run, policy):
+        md = obj.get("metadata") or {}
+        nso = None
+        if rt.namespaced:
+            nso = deep(self.cluster.store.get(("", "namespaces"), "", md.get("namespace", "")))
+        e = {"object": obj, "oldObject": old, "params": None, "namespaceObject": nso,
+             "request": {"operation": op, "namespace": md.get("namespace", ""), "name": md.get("name", ""),
+                         "kind": {"group": rt.group, "version": rt.versions[0], "kind": rt.kind},
+                         "resource": {"group": rt.group, "version": rt.versions[0], "resource": rt.plural},
+                         "userInfo": {"username": user.get("username", ""), "groups": user.get("groups", [])},
+                         "dryRun": bool(dry_run)}}
+        cache = {}
+        defs = {v.get("name"): v.get("expression") for v in (policy.get("spec") or {}).get("variables") or []}
+
+        def var(name):
+            if name not in cache:
+                if name not in defs:
+                    raise cel.CelError("no such key: %s" % name)
+                cache[name] = self.eval(defs[name], e)
+            return cache[name]
+        e["@vars"] = var
+        return e
+
+    def bindings(self, plural_binding, plural_policy, rt, version, op, obj):
+        """[(policy, binding)] whose match rules select this request, sorted by binding name."""
+        st = self.cluster.store
+        out = []
+        for b in st.list(("admissionregistration.k8s.io", plural_binding)):
+            pname = (b.get("spec") or {}).get("policyName")
+            p = st.get(("admissionregistration.k8s.io", plural_policy), "", pname)
+            if p is None:
+                continue
+            pspec = p.get("spec") or {}
+            if not self.resources_match(pspec.get("matchConstraints"), rt, version, op, obj, False):
+                continue
+            if not self.resources_match((b.get("spec") or {}).get("matchResources"), rt, version, op, obj, True):
+                continue
+            out.append((p, b))
+        return out
+
+    def match_conditions(self, policy, env):
+        for mc in (policy.get("spec") or {}).get("matchConditions") or []:
+            v = self.eval(mc.get("expression", ""), env)
+            if v is not True:
+                return False
+        return True
+
+    # ---- the chain -----------------------------------------------------------
+
+    def admit(self, rt, op, obj, old, user, dry_run):
+        if rt.group == "admissionregistration.k8s.io":
+            return obj
+        version = rt.versions[0]
+        if ("admissionregistration.k8s.io", "mutatingadmissionpolicies") in self.cluster.registry.types:
+            obj = self.mutating(rt, version, op, obj, old, user, dry_run)
+        if rt.kind == "Pod" and op == "CREATE":
+            obj = self.runtime_class(rt, obj)
+            self.pod_security(rt, obj)
+        self.validating(rt, version, op, obj, old, user, dry_run)
+        return obj
+
+    def mutating(self, rt, version, op, obj, old, user, dry_run):
+        for p, b in self.bindings("mutatingadmissionpolicybindings", "mutatingadmissionpolicies",
+                                  rt, version, op, obj):
+            pspec = p.get("spec") or {}
+            pname, bname = p["metadata"]["name"], b["metadata"]["name"]
+            try:
+                env = self.env(rt, op, obj, old, user, dry_run, p)
+                if pspec.get("paramKind"):
+                    raise cel.CelError("paramKind is not supported by kubesim")
+                if not self.match_conditions(p, env):
+                    continue
+                new = deep(obj)
+                for m in pspec.get("mutations") or []:
+                    env["object"] = new
+                    pt = m.get("patchType")
+                    if pt == "ApplyConfiguration":
+                        res = self.eval((m.get("applyConfiguration") or {}).get("expression", ""), env)
+                        if not isinstance(res, dict):
+                            raise cel.CelError("applyConfiguration must evaluate to an Object")
+                        new = ssa.merge(new, ssa.drop_nulls(res), (), True)
+                    elif pt == "JSONPatch":
+                        res = self.eval((m.get("jsonPatch") or {}).get("expression", ""), env)
+                        if not isinstance(res, list):
+                            raise cel.CelError("jsonPatch must evaluate to a list of JSONPatch")
+                        try:
+                            new = ssa.json_patch(new, res)
+                        except ssa.PatchError as e:
+                            raise cel.CelError(str(e))
+                    else:
+                        raise cel.CelError("unsupported patchType %r" % pt)
+                obj = new
+            except cel.CelError as e:
+                if pspec.get("failurePolicy", "Fail") == "Ignore":
+                    continue
+                raise ApiError(403, "MutatingAdmissionPolicy '%s' with binding '%s' denied request: "
+                               "failed to apply mutation: %s" % (pname, bname, e), reason="Forbidden",
+                               details={"name": obj["metadata"].get("name", ""), "kind": rt.plural,
+                                        "group": rt.group})
+        return obj
+
+    def runtime_class(self, rt, pod):
+        spec = pod.setdefault("spec", {})
+        name = spec.get("runtimeClassName")
+        if not name:
+            return pod
+        md = pod["metadata"]
+        pname = md.get("name") or md.get("generateName", "")
+
+        def deny(msg):
+            return ApiError(403, 'pods "%s" is forbidden: %s' % (pname, msg), reason="Forbidden",
+                            details={"name": pname, "kind": "pods"})
+        rc = self.cluster.store.get(("node.k8s.io", "runtimeclasses"), "", name)
+        if rc is None:
+            raise deny('pod rejected: RuntimeClass "%s" not found' % name)
+        fixed = (rc.get("overhead") or {}).get("podFixed")
+        if fixed:
+            if spec.get("overhead") and spec["overhead"] != fixed:
+                raise deny("pod rejected: Pod's Overhead doesn't match RuntimeClass's defined Overhead")
+            spec["overhead"] = deep(fixed)
+        sched = rc.get("scheduling") or {}
+        sel = spec.get("nodeSelector") or {}
+        for k, v in (sched.get("nodeSelector") or {}).items():
+            if k in sel and sel[k] != v:
+                raise deny("conflict: runtimeClass.scheduling.nodeSelector[%s] = %s; pod.spec.nodeSelector[%s] = %s"
+                           % (k, v, k, sel[k]))
+            sel[k] = v
+        if sel:
+            spec["nodeSelector"] = sel
+        tols = spec.get("tolerations") or []
+        for t in sched.get("tolerations") or []:
+            if t not in tols:
+                tols.append(deep(t))
+        if tols:
+            spec["tolerations"] = tols
+        return pod
+
+    def pod_security(self, rt, pod):
+        nsl = self.ns_labels(rt, pod) or {}
+        level = nsl.get("pod-security.kubernetes.io/enforce")
+        if level not in ("baseline", "restricted"):
+            return
+        spec = pod.get("spec") or {}
+        bad = []
+        hostns = [k for k in ("hostNetwork", "hostPID", "hostIPC") if spec.get(k)]
+        if hostns:
+            bad.append("host namespaces (%s)" % ", ".join("%s=true" % k for k in hostns))
+        priv = [c.get("name") for c in (spec.get("containers") or []) + (spec.get("initContainers") or [])
+                if ((c.get("securityContext") or {}).get("privileged"))]
+        if priv:
+            bad.append("privileged (%s)" % ", ".join('container "%s" must not set securityContext.privileged=true' % n
+                                                     for n in priv))
+        hp = [v.get("name") for v in spec.get("volumes") or [] if "hostPath" in v]
+        if hp:
+            bad.append("hostPath volumes (%s)" % ", ".join('volume "%s"' % n for n in hp))
+        if bad:
+            md = pod["metadata"]
+            pname = md.get("name") or md.get("generateName", "")
+            raise ApiError(403, 'pods "%s" is forbidden: violates PodSecurity "%s:latest": %s'
+                           % (pname, level, ", ".join(bad)), details={"name": pname, "kind": "pods"})
+
+    def validating(self, rt, version, op, obj, old, user, dry_run):
+        for p, b in self.bindings("validatingadmissionpolicybindings", "validatingadmissionpolicies",
+                                  rt, version, op, obj):
+            pspec = p.get("spec") or {}
+            actions = (b.get("spec") or {}).get("validationActions") or []
+            pname, bname = p["metadata"]["name"], b["metadata"]["name"]
+            fail = pspec.get("failurePolicy", "Fail") != "Ignore"
+            try:
+                env = self.env(rt, op, obj, old, user, dry_run, p)
+                if pspec.get("paramKind"):
+                    raise cel.CelError("paramKind is not supported by kubesim")
+                if not self.match_conditions(p, env):
+                    continue
+            except cel.CelError as e:
+                if fail:
+                    self.decide(actions, pname, bname, "failed to evaluate matchConditions: %s" % e, "Invalid")
+                continue
+            for v in pspec.get("validations") or []:
+                expr = v.get("expression", "")
+                reason = v.get("reason") or "Invalid"
+                try:
+                    ok = self.eval(expr, env)
+                    if ok is not True and ok is not False:
+                        raise cel.CelError("expression must return a bool")
+                except cel.CelError as e:
+                    if fail:
+                        self.decide(actions, pname, bname, "expression '%s' resulted in error: %s" % (expr, e), reason)
+                    continue
+                if ok:
+                    continue
+                msg = v.get("message")
+                if v.get("messageExpression"):
+                    try:
+                        m = self.eval(v["messageExpression"], env)
+                        if isinstance(m, str) and m.strip():
+                            msg = m
+                    except cel.CelError:
+                        pass
+                self.decide(actions, pname, bname, msg or "failed expression: %s" % expr, reason)
+
+    def decide(self, actions, pname, bname, msg, reason):
+        if "Warn" in actions:
+            self.warn("Validation failed for ValidatingAdmissionPolicy '%s' with binding '%s': %s"
+                      % (pname, bname, msg))
+        if "Deny" in actions:
+            raise ApiError(REASON_CODES.get(reason, 422),
+                           "ValidatingAdmissionPolicy '%s' with binding '%s' denied request: %s"
+                           % (pname, bname, msg), reason=reason)
