@@ -110,9 +110,7 @@ int sf_xml_to_json(const char *xml, size_t n, json_t **out, char **root_name, st
 		line[strcspn(line, "\n")] = 0;
 		/* The document ends before its root closes: a cut-off reply. */
 		int truncated = code == XML_ERR_TAG_NOT_FINISHED || code == XML_ERR_DOCUMENT_END ||
-				code == XML_ERR_LTSLASH_REQUIRED || code == XML_ERR_GT_REQUIRED ||
-				(ctx->input && ctx->input->cur >= ctx->input->end && code != XML_ERR_DOCUMENT_EMPTY &&
-				 code != XML_ERR_DOCUMENT_START);
+				code == XML_ERR_LTSLASH_REQUIRED || code == XML_ERR_GT_REQUIRED;
 		rc = sf_fail(err, truncated ? SF_ETRANSIENT : SF_EPROTO, "%s XML reply: %s",
 			     truncated ? "truncated" : "malformed", line);
 		goto done;

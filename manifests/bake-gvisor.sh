@@ -114,7 +114,6 @@ case $BASE in
 http://* | https://*) ;;
 *) die "base URL '$BASE' must start with http:// or https://" ;;
 esac
-curl_extra=""
 if [ "$SECFAAS_BAKE_TEST" = 1 ]; then
 	hostport=${BASE#*://}
 	hostport=${hostport%%/*}
@@ -127,7 +126,9 @@ if [ "$SECFAAS_BAKE_TEST" = 1 ]; then
 		;;
 	*) die "SECFAAS_BAKE_TEST=1: refusing non-loopback base URL $BASE" ;;
 	esac
-	curl_extra="--noproxy *"
+	# Never send test traffic through a proxy.
+	no_proxy="*" NO_PROXY="*"
+	export no_proxy NO_PROXY
 fi
 
 for tool in curl sha512sum sha256sum tar mktemp; do
@@ -157,8 +158,7 @@ mkdir "$dl"
 
 # fetch NAME: download $URL/NAME into $dl/NAME. 0 ok, 4 = HTTP 404, else dies.
 fetch() {
-	# shellcheck disable=SC2086 # curl_extra is deliberately split
-	code=$(curl -sSL $curl_extra --retry 3 --connect-timeout 20 --max-time 600 \
+	code=$(curl -sSL --retry 3 --connect-timeout 20 --max-time 600 \
 		-o "$dl/$1" -w '%{http_code}' "$URL/$1") || die "download of $URL/$1 failed (curl exit $?)"
 	case $code in
 	200) return 0 ;;

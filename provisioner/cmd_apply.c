@@ -122,10 +122,11 @@ static int execute(struct sf_cli *cli, struct sf_ws *ws, struct sf_plan *plan, c
 		return sf_cli_error(cli, &err);
 	}
 	free(sha);
+	ws->prov.run_id = run_id;
 	struct ui u = {cli, PTHREAD_MUTEX_INITIALIZER};
 	struct sf_apply_opts o = {
 		.parallelism = cli->parallelism,
-		.providers = NULL,
+		.providers = &ws->prov,
 		.run_id = run_id,
 		.cancel = sf_run_cancel_flag(),
 		.event = on_event,
@@ -343,7 +344,8 @@ int cmd_refresh(struct sf_cli *cli, int argc, char **argv)
 			continue;
 		json_t *live = NULL;
 		volatile int cancel = 0;
-		struct sf_rctx ctx = {.address = res[i]->address, .token = res[i]->token, .err = &err, .cancel = &cancel};
+		struct sf_rctx ctx = {.address = res[i]->address, .token = res[i]->token, .err = &err, .cancel = &cancel,
+				      .provider = &ws.prov};
 		int x = t->read(&ctx, res[i]->attrs, &live);
 		if (x == SF_ENOTFOUND) {
 			sf_err_clear(&err);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "commands_aws.h"
 #include "log.h"
 #include "schema.h"
 #include "state/state.h"
@@ -55,6 +56,9 @@ static const struct sf_cmd commands[] = {
 	 "examples:\n"
 	 "  secfaas destroy examples/minimal.yaml\n"
 	 "  secfaas destroy --state .secfaas/fn-staging.db --auto-approve\n"},
+	{"eks-token", cmd_eks_token, "print an EKS bearer token as a kubectl ExecCredential",
+	 SF_EKS_TOKEN_USAGE
+	 "\nexample:\n  secfaas eks-token --cluster fn-staging --region eu-west-1\n"},
 	{"force-unlock", cmd_force_unlock, "remove a stale state lock by its exact ID",
 	 "usage: secfaas force-unlock LOCK_ID [--force] [SPEC]\n"
 	 "\n"
@@ -119,6 +123,8 @@ static const struct sf_cmd commands[] = {
 	 "  secfaas validate examples/minimal.yaml\n"
 	 "  secfaas validate specs/ --json\n"},
 	{"version", cmd_version, "print the version", "usage: secfaas version [--json]\n"},
+	{"whoami", cmd_whoami, "show the AWS identity and where its credentials came from",
+	 SF_WHOAMI_USAGE "\nexample:\n  AWS_PROFILE=ci secfaas whoami --json\n"},
 };
 
 const struct sf_cmd *sf_cmd_all(size_t *n)

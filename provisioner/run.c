@@ -139,6 +139,15 @@ int sf_run_open(struct sf_cli *cli, struct sf_ws *ws, const char *workspace, con
 	if (!ws->state_path && sf_run_state_path(cli, workspace, &ws->state_path) != 0)
 		return SF_EXIT_ERROR;
 	struct sf_state_opts so = {.create = create};
+	if (!ws->prov_init) {
+		sf_providers_init(&ws->prov);
+		ws->prov_init = 1;
+		const char *region = json_string_value(json_object_get(ws->cfg.metadata, "region"));
+		ws->prov.region = cli->region ? cli->region : region;
+		ws->prov.profile = cli->profile;
+		ws->prov.workspace = ws->cfg.workspace;
+		ws->prov.metadata = ws->cfg.metadata;
+	}
 	if (sf_state_open(&ws->st, ws->state_path, &so, &err) < 0) {
 		if (err.code == SF_ENOTFOUND && !create)
 			sf_err_hint(&err, "nothing has been applied for this workspace yet");
@@ -158,6 +167,7 @@ int sf_run_open(struct sf_cli *cli, struct sf_ws *ws, const char *workspace, con
 		}
 		ws->locked = 1;
 	}
+	ws->prov.lineage = sf_state_lineage(ws->st);
 	if (backup && sf_state_backup(ws->st, &err) < 0)
 		return sf_cli_error(cli, &err);
 	return 0;
@@ -170,6 +180,8 @@ void sf_run_close(struct sf_ws *ws)
 		if (sf_lock_release(ws->st, ws->lock_id, &err) < 0)
 			fprintf(stderr, "secfaas: warning: could not release lock %s: %s\n", ws->lock_id, err.msg);
 	}
+	if (ws->prov_init)
+		sf_providers_release(&ws->prov);
 	sf_state_close(ws->st);
 	sf_config_release(&ws->cfg);
 	sf_specset_release(&ws->set);

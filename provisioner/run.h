@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "providers.h"
 #include "spec.h"
 #include "state/state.h"
 
@@ -21,6 +22,8 @@ struct sf_ws {
 	char lock_id[37];
 	int locked;
 	char *state_path;
+	struct sf_providers prov; /* initialised by sf_run_open */
+	int prov_init;
 };
 
 /* Default spec path when none is given: $SECFAAS_SPEC, else ./secfaas.yaml. */

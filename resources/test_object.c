@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,6 +37,7 @@ static const struct sf_attr_def attrs[] = {
 	{"delay_ms", SF_AT_INT, SF_ATTR_OPTIONAL, "sleep this long in create/update/delete (cancellable)"},
 	{"gate", SF_AT_STRING, SF_ATTR_OPTIONAL, "FIFO opened for writing in create (blocks until read)"},
 	{"gate_at", SF_AT_STRING, SF_ATTR_OPTIONAL, "before (default) or after the object exists"},
+	{"gate_hold", SF_AT_BOOL, SF_ATTR_OPTIONAL, "after signalling the gate, block until killed or interrupted"},
 	{"created_at", SF_AT_STRING, SF_ATTR_COMPUTED, "creation time"},
 	{NULL, 0, 0, NULL},
 };
@@ -49,6 +51,36 @@ static int fail_on(const json_t *want, const char *what)
 {
 	const char *f = sget(want, "fail_on");
 	return f && !strcmp(f, what);
+}
+
+/* Count operations in flight per directory (<dir>/.inflight holds "cur max"),
+ * so tests can check the engine's parallelism bound without timing. */
+static void inflight(const char *dir, int delta)
+{
+	char *lk = xasprintf("%s/.inflight.lock", dir), *cnt = xasprintf("%s/.inflight", dir);
+	int fd = open(lk, O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+	if (fd >= 0 && flock(fd, LOCK_EX) == 0) {
+		long cur = 0, max = 0;
+		FILE *f = fopen(cnt, "r");
+		if (f) {
+			if (fscanf(f, "%ld %ld", &cur, &max) != 2)
+				cur = max = 0;
+			fclose(f);
+		}
+		cur += delta;
+		if (cur > max)
+			max = cur;
+		f = fopen(cnt, "w");
+		if (f) {
+			fprintf(f, "%ld %ld\n", cur, max);
+			fclose(f);
+		}
+		flock(fd, LOCK_UN);
+	}
+	if (fd >= 0)
+		close(fd);
+	free(lk);
+	free(cnt);
 }
 
 static int delay(struct sf_rctx *c, const json_t *want)
@@ -77,6 +109,13 @@ static void gate(const json_t *want, const char *at)
 		ssize_t w = write(fd, "x", 1);
 		(void)w;
 		close(fd);
+	}
+	/* Hold: opening the FIFO for reading blocks until a writer appears,
+	 * which the test never provides; a signal (EINTR) or kill ends it. */
+	if (json_is_true(json_object_get(want, "gate_hold"))) {
+		fd = open(g, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0)
+			close(fd);
 	}
 }
 
@@ -134,11 +173,22 @@ static int write_obj(struct sf_rctx *c, const char *dir, const char *id, const j
 	return rc;
 }
 
+static int to_create_inner(struct sf_rctx *c, const json_t *want, json_t **out);
+
 static int to_create(struct sf_rctx *c, const json_t *want, json_t **out)
 {
 	const char *dir = sget(want, "dir");
 	if (fail_on(want, "create"))
 		return sf_fail(c->err, SF_ERROR, "injected failure on create");
+	inflight(dir, 1);
+	int rc = to_create_inner(c, want, out);
+	inflight(dir, -1);
+	return rc;
+}
+
+static int to_create_inner(struct sf_rctx *c, const json_t *want, json_t **out)
+{
+	const char *dir = sget(want, "dir");
 	gate(want, "before");
 	char *id = find_by_token(dir, c->token);
 	char created[32];

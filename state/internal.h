@@ -33,6 +33,7 @@ struct sf_state {
 	sqlite3 *db;
 	char *path;
 	int readonly;
+	int busy_ms;
 	char lineage[37];
 
 	/* explicit transaction (sf_state_begin): mutex held across calls */

@@ -133,7 +133,7 @@ static int insert_lock(struct sf_state *st, const char *id, const char *operatio
 static int try_acquire(struct sf_state *st, const char *operation, const char *info,
 		       struct sf_lock_info *holder, char id_out[37], struct sf_err *err)
 {
-	struct sf_lock_info cur;
+	struct sf_lock_info cur = {0};
 	int rc = st_exec(st, "BEGIN IMMEDIATE", err);
 	if (rc < 0)
 		return rc;
@@ -180,7 +180,7 @@ int sf_lock_acquire(struct sf_state *st, const char *operation, const char *info
 	if (!operation || !*operation)
 		return sf_fail(err, SF_EINVAL, "a lock needs an operation name");
 	double deadline = sf_mono() + (timeout_s > 0 ? timeout_s : 0);
-	struct sf_lock_info cur;
+	struct sf_lock_info cur = {0};
 	int rc;
 	for (;;) {
 		st_enter(st);
@@ -265,7 +265,7 @@ int sf_lock_get(struct sf_state *st, struct sf_lock_info *out, struct sf_err *er
 
 int sf_lock_force_unlock(struct sf_state *st, const char *id, int force, struct sf_err *err)
 {
-	struct sf_lock_info cur;
+	struct sf_lock_info cur = {0};
 	int changes = 0;
 	st_enter(st);
 	int rc = st->readonly ? sf_fail(err, SF_EINVAL, "state %s was opened read-only", st->path)

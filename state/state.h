@@ -74,10 +74,18 @@ struct sf_resource {
 void sf_resource_free(struct sf_resource *r);
 void sf_resource_list_free(struct sf_resource **v, size_t n);
 
+/* Errors: SF_ENOTFOUND no file (and !create); SF_ECORRUPT not SQLite, a
+ * foreign SQLite file, damaged/truncated, newer schema, or (readonly) an
+ * older schema needing an upgrade - such files are never modified;
+ * SF_EIO unwritable directory/file; SF_EINVAL passphrase < 16 chars.
+ * The file and "<path>.key"/"<path>.backup" are created 0600. */
 int sf_state_open(struct sf_state **out, const char *path, const struct sf_state_opts *opts,
 		  struct sf_err *err);
 void sf_state_close(struct sf_state *st); /* NULL ok; releases nothing but the handle */
 const char *sf_state_path(const struct sf_state *st);
+/* Both re-read from the file (another process may have written). lineage:
+ * borrowed, valid until the next call on st; NULL on a read error.
+ * serial: -1 on a read error. */
 const char *sf_state_lineage(struct sf_state *st);
 int64_t sf_state_serial(struct sf_state *st);
 int sf_state_schema_version(void); /* newest schema this build writes */
@@ -87,7 +95,16 @@ int sf_state_backup(struct sf_state *st, struct sf_err *err);
 
 /* Explicit transaction (BEGIN IMMEDIATE). Calls below made outside one run
  * in their own implicit transaction. Commit bumps serial by one if anything
- * was written. Not nestable. */
+ * was written. Not nestable.
+ *
+ * What counts as "written" (bumps the serial): resources (put, remove,
+ * rename, restore), journal rows and meta_set.  Bookkeeping does not: locks,
+ * run history, snapshots, phase timings, schema migrations - so a plan
+ * taken under a lock still matches after the lock is released.
+ * Inside a transaction each call is a savepoint: a call that fails undoes
+ * only its own partial work.  After a full disk or I/O error SQLite rolls
+ * the whole transaction back; later calls and commit then fail with SF_EIO
+ * and nothing is committed.  Rollback is always safe to call. */
 int sf_state_begin(struct sf_state *st, struct sf_err *err);
 int sf_state_commit(struct sf_state *st, struct sf_err *err);
 void sf_state_rollback(struct sf_state *st);
@@ -95,7 +112,13 @@ void sf_state_rollback(struct sf_state *st);
 /* Resources. get: SF_ENOTFOUND if absent. list: sorted by address. put:
  * insert or replace by address, encrypting attrs named in r->sensitive
  * (AES-256-GCM, AAD = address + "\0" + attribute). SF_ECRYPTO on a wrong
- * key, never garbage. */
+ * key, never garbage.
+ * Sensitive names are top-level attribute names; any JSON value (string,
+ * object, ...) is sealed whole and comes back with its type. The key is
+ * loaded/derived on the first secret read or write, not at open, so
+ * states without secrets never pay for PBKDF2. put does not modify r;
+ * updated_at is set to now. rename re-seals secrets under the new address
+ * and rewrites other resources' deps that named src. */
 int sf_state_get(struct sf_state *st, const char *address, struct sf_resource **out,
 		 struct sf_err *err);
 int sf_state_list(struct sf_state *st, struct sf_resource ***out, size_t *n, struct sf_err *err);
@@ -104,7 +127,10 @@ int sf_state_remove(struct sf_state *st, const char *address, struct sf_err *err
 /* Rename address src to dst (same type required; SF_ECONFLICT if dst exists). */
 int sf_state_rename(struct sf_state *st, const char *src, const char *dst, struct sf_err *err);
 
-/* Key/value outputs and metadata (e.g. "workspace", "git_sha"). get: SF_ENOTFOUND. */
+/* Key/value outputs and metadata (e.g. "workspace", "git_sha"). get: SF_ENOTFOUND;
+ * *out owned (free()). set: value NULL deletes the key. The store's own keys
+ * (lineage, serial, created_at, created_by, secfaas_version, kdf_salt,
+ * key_check, key_source) can be read but not set (SF_EINVAL). */
 int sf_state_meta_get(struct sf_state *st, const char *key, char **out, struct sf_err *err);
 int sf_state_meta_set(struct sf_state *st, const char *key, const char *value, struct sf_err *err);
 
@@ -122,13 +148,17 @@ struct sf_journal_entry {
 	char *result;                         /* JSON text or NULL */
 	double started, finished;
 };
+/* run_id <= 0: no run; else it must exist (SF_EINVAL). detail/result must be
+ * valid JSON or NULL, and must never hold secrets (stored in clear).
+ * result: SF_ENOTFOUND for an unknown id, SF_ECONFLICT if already resolved. */
 int sf_journal_intent(struct sf_state *st, int64_t run_id, const char *address, const char *op,
 		      const char *token, const char *detail_json, int64_t *out_id, struct sf_err *err);
 int sf_journal_result(struct sf_state *st, int64_t id, int ok, const char *result_json,
 		      struct sf_err *err);
 /* Intents without a result (a run died between intent and result). */
 int sf_journal_open(struct sf_state *st, struct sf_journal_entry **out, size_t *n, struct sf_err *err);
-/* Entries for one address (NULL = all), oldest first, at most `limit` (0 = all). */
+/* Entries for one address (NULL = all), oldest first, at most `limit` (0 = all):
+ * with a limit, the newest `limit` entries (like tail), still oldest first. */
 int sf_journal_list(struct sf_state *st, const char *address, size_t limit,
 		    struct sf_journal_entry **out, size_t *n, struct sf_err *err);
 void sf_journal_free(struct sf_journal_entry *v, size_t n);
@@ -152,14 +182,19 @@ int sf_state_run_begin(struct sf_state *st, const struct sf_run_info *ri, int64_
 int sf_state_run_end(struct sf_state *st, int64_t run_id, const char *result, const char *summary,
 		     struct sf_err *err);
 int sf_state_runs(struct sf_state *st, struct sf_run **out, size_t *n, struct sf_err *err); /* newest first */
+/* run_end: SF_ENOTFOUND if the run does not exist or has already ended. */
 void sf_run_free(struct sf_run *v, size_t n);
 
 /* Snapshots: JSON of all resources (secrets stay encrypted) at the current
  * serial; keeps the newest 20. restore writes the snapshot's resources as
  * a new serial (never rewinds the serial). */
 int sf_state_snapshot(struct sf_state *st, struct sf_err *err);
+/* Newest first; *serials and *times are owned (free()); times may be NULL. */
 int sf_state_snapshots(struct sf_state *st, int64_t **serials, double **times, size_t *n,
 		       struct sf_err *err);
+/* Snapshots the current content first (so a restore can be undone), then
+ * replaces all resources. SF_ENOTFOUND if no snapshot at `serial`.
+ * snapshot/restore inside a transaction with pending writes: SF_EINVAL. */
 int sf_state_restore(struct sf_state *st, int64_t serial, struct sf_err *err);
 
 /* Phase timings behind "typical 9-16m" in progress lines: record how long a
@@ -187,6 +222,9 @@ struct sf_lock_info {
  * On SF_ELOCKED, *holder (if non-NULL) describes the lock in the way. */
 int sf_lock_acquire(struct sf_state *st, const char *operation, const char *info, double timeout_s,
 		    struct sf_lock_info *holder, char id_out[37], struct sf_err *err);
+/* heartbeat/release: SF_ENOTFOUND when `id` no longer holds the lock (someone
+ * force-unlocked it): the run should stop writing. acquire refuses inside a
+ * transaction (SF_EINVAL); while waiting it does not hold the handle mutex. */
 int sf_lock_heartbeat(struct sf_state *st, const char *id, struct sf_err *err);
 int sf_lock_release(struct sf_state *st, const char *id, struct sf_err *err);
 /* SF_ENOTFOUND if unlocked. */

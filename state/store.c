@@ -20,6 +20,7 @@
 #include <libgen.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -139,11 +140,25 @@ int st_sqlfail(struct sf_state *st, int src, struct sf_err *err, const char *wha
 	case SQLITE_CANTOPEN:
 	case SQLITE_PERM:
 	case SQLITE_IOERR:
-	case SQLITE_AUTH:
-		sf_fail(err, SF_EIO, "cannot write state %s while %s: %s%s%s", st->path, what, msg,
-			sys ? ": " : "", sys ? strerror(sys) : "");
-		return sf_err_hint(err, "check that the state file and its directory are writable "
-					"and the disk is not full");
+	case SQLITE_AUTH: {
+		/* SQLite's own words ("unable to open database file") do not
+		 * say why; the usual reason is a directory or file we may not
+		 * write (WAL needs <state>-wal and <state>-shm beside it). */
+		char *dir = xstrdup(st->path);
+		const char *d = dirname(dir);
+		if (access(d, W_OK) < 0)
+			sf_fail(err, SF_EIO, "cannot use state %s: its directory %s is not writable (%s)",
+				st->path, d, strerror(errno));
+		else if (access(st->path, W_OK) < 0 && errno != ENOENT)
+			sf_fail(err, SF_EIO, "cannot use state %s: the file is not writable (%s)", st->path,
+				strerror(errno));
+		else
+			sf_fail(err, SF_EIO, "cannot use state %s while %s: %s%s%s", st->path, what, msg,
+				sys ? ": " : "", sys ? strerror(sys) : "");
+		free(dir);
+		return sf_err_hint(err, "secfaas writes the state file and its -wal and -shm files "
+					"beside it; make the directory writable or choose another --state");
+	}
 	case SQLITE_CORRUPT:
 	case SQLITE_NOTADB:
 		sf_fail(err, SF_ECORRUPT, "state file %s is corrupt (%s while %s)", st->path, msg, what);
@@ -481,6 +496,9 @@ static int open_db(struct sf_state *st, int flags, struct sf_err *err)
 	if (src != SQLITE_OK)
 		return st_sqlfail(st, src, err, "opening");
 	sqlite3_extended_result_codes(st->db, 1);
+	/* Also for the probe: another process may be creating the file
+	 * (still in rollback-journal mode, so readers wait too). */
+	sqlite3_busy_timeout(st->db, st->busy_ms);
 	return 0;
 }
 
@@ -494,15 +512,24 @@ static int probe(struct sf_state *st, int create, int *fresh, int64_t *uv, struc
 	*fresh = 0;
 	if ((rc = open_db(st, SQLITE_OPEN_READONLY, err)) < 0)
 		goto done;
-	if ((rc = query_int(st, "PRAGMA application_id", &app, err)) < 0 ||
-	    (rc = query_int(st, "PRAGMA user_version", uv, err)) < 0 ||
-	    (rc = query_int(st, "SELECT count(*) FROM sqlite_master", &nobj, err)) < 0) {
-		if (err && err->code == SF_ECORRUPT) {
-			sf_fail(err, SF_ECORRUPT, "state file %s is not a secfaas state file or is corrupt "
-						  "(%s)", st->path, sqlite3_errmsg(st->db));
-		}
-		goto done;
+	/* One statement, so one read transaction: a process creating the
+	 * file concurrently is seen either before or after its commit. */
+	sqlite3_stmt *s = NULL;
+	if ((rc = st_prepare(st, "SELECT (SELECT application_id FROM pragma_application_id), "
+				 "(SELECT user_version FROM pragma_user_version), "
+				 "(SELECT count(*) FROM sqlite_master)", &s, err)) < 0)
+		goto corrupt;
+	int src = sqlite3_step(s);
+	if (src == SQLITE_ROW) {
+		app = sqlite3_column_int64(s, 0);
+		*uv = sqlite3_column_int64(s, 1);
+		nobj = sqlite3_column_int64(s, 2);
+	} else {
+		rc = st_sqlfail(st, src, err, "reading the database header");
 	}
+	sqlite3_finalize(s);
+	if (rc < 0)
+		goto corrupt;
 	if (app == 0 && *uv == 0 && nobj == 0) {
 		if (!create) {
 			rc = sf_fail(err, SF_ECORRUPT, "state file %s is an empty database, not a secfaas "
@@ -542,6 +569,11 @@ static int probe(struct sf_state *st, int create, int *fresh, int64_t *uv, struc
 			     (long long)*uv);
 		goto done;
 	}
+	goto done;
+corrupt:
+	if (rc == SF_ECORRUPT)
+		sf_fail(err, SF_ECORRUPT, "state file %s is not a secfaas state file or is corrupt (%s)",
+			st->path, sqlite3_errmsg(st->db));
 done:
 	free(ver);
 	free(lineage);
@@ -550,6 +582,34 @@ done:
 		st->db = NULL;
 	}
 	return rc;
+}
+
+/* Switch to WAL (persistent in the file; a no-op once set).  Changing the
+ * journal mode needs an exclusive lock, and SQLite may answer SQLITE_BUSY
+ * without consulting the busy handler when another process is creating the
+ * same file, so retry briefly ourselves until the busy timeout. */
+static int set_wal(struct sf_state *st, struct sf_err *err)
+{
+	double deadline = sf_mono() + st->busy_ms / 1000.0;
+	for (;;) {
+		sqlite3_stmt *s = NULL;
+		int rc = st_prepare(st, "PRAGMA journal_mode = WAL", &s, err);
+		if (rc < 0)
+			return rc;
+		int src = sqlite3_step(s);
+		const char *mode = src == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0) : NULL;
+		int wal = mode && !strcmp(mode, "wal");
+		if (src == SQLITE_ROW && !wal)
+			rc = sf_fail(err, SF_EIO, "cannot switch state %s to WAL mode (got %s)", st->path,
+				     mode ? mode : "nothing");
+		else if (src != SQLITE_ROW && ((src & 0xff) != SQLITE_BUSY || sf_mono() > deadline))
+			rc = st_sqlfail(st, src, err, "switching to WAL mode");
+		sqlite3_finalize(s);
+		if (rc < 0 || wal)
+			return rc;
+		struct timespec ts = {0, 20 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
 }
 
 /* The first 16 bytes of every SQLite 3 database. */
@@ -611,7 +671,9 @@ int sf_state_open(struct sf_state **out, const char *path, const struct sf_state
 {
 	static const struct sf_state_opts defaults;
 	struct sf_state *st = NULL;
-	int rc = 0, fresh = 0, created = 0;
+	int rc = 0, fresh = 0, created = 0; /* created: informational; a file we made but
+					     * could not initialise is left empty, and the
+					     * next create treats it as new */
 	int64_t uv = 0;
 	char *ck = NULL;
 	*out = NULL;
@@ -648,6 +710,7 @@ int sf_state_open(struct sf_state **out, const char *path, const struct sf_state
 	st->passphrase = pass ? xstrdup(pass) : NULL;
 	st->key_file = !pass && kf ? xstrdup(kf) : NULL;
 
+	st->busy_ms = (int)((opts->busy_timeout_s > 0 ? opts->busy_timeout_s : 5.0) * 1000);
 	if ((rc = check_file(path, opts->create, opts->readonly, &created, err)) < 0)
 		goto done;
 	if ((rc = probe(st, opts->create, &fresh, &uv, err)) < 0)
@@ -660,17 +723,8 @@ int sf_state_open(struct sf_state **out, const char *path, const struct sf_state
 	}
 	if ((rc = open_db(st, opts->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE, err)) < 0)
 		goto done;
-	double bt = opts->busy_timeout_s > 0 ? opts->busy_timeout_s : 5.0;
-	sqlite3_busy_timeout(st->db, (int)(bt * 1000));
-	if (!opts->readonly) {
-		if ((rc = query_text(st, "PRAGMA journal_mode = WAL", NULL, &ck, err)) < 0)
-			goto done;
-		if (!ck || strcmp(ck, "wal")) {
-			rc = sf_fail(err, SF_EIO, "cannot switch state %s to WAL mode (got %s)", path,
-				     ck ? ck : "nothing");
-			goto done;
-		}
-	}
+	if (!opts->readonly && (rc = set_wal(st, err)) < 0)
+		goto done;
 	if ((rc = st_exec(st, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON", err)) < 0)
 		goto done;
 	if (!opts->readonly && (fresh || uv < sf_state_schema_version()) &&
@@ -696,22 +750,6 @@ int sf_state_open(struct sf_state **out, const char *path, const struct sf_state
 	rc = 0;
 done:
 	free(ck);
-	if (st && created && fresh) {
-		/* We made the file and could not initialise it: leave no
-		 * half-made state behind to confuse the next run. */
-		if (st->db) {
-			sqlite3_close_v2(st->db);
-			st->db = NULL;
-		}
-		char *side = NULL;
-		unlink(path);
-		side = xasprintf("%s-wal", path);
-		unlink(side);
-		free(side);
-		side = xasprintf("%s-shm", path);
-		unlink(side);
-		free(side);
-	}
 	handle_free(st);
 	return rc;
 }

@@ -95,7 +95,7 @@ check "shellcheck the rendered script" shellcheck -s sh "$SCRIPT"
 
 # bake [ENV=VALUE...]: run the rendered script in test mode; output in $TMPDIR/out.
 bake() {
-	env SECFAAS_BAKE_TEST=1 SECFAAS_BAKE_NO_POWEROFF=1 "$@" sh "$SCRIPT" >"$TMPDIR/out" 2>&1
+	timeout 120 env SECFAAS_BAKE_TEST=1 SECFAAS_BAKE_NO_POWEROFF=1 "$@" sh "$SCRIPT" >"$TMPDIR/out" 2>&1
 }
 # empty_prefix DIR: nothing installed (missing or empty).
 empty_prefix() { [ ! -e "$1" ] || [ -z "$(ls -A "$1")" ]; }

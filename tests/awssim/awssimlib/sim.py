@@ -114,6 +114,7 @@ class Ctx:
 class Sim:
     def __init__(self, timescale=1.0, default_region="us-east-1", state_dir=None, log=None):
         self.clock = Clock(timescale)
+        self.timescale0 = float(timescale)
         self.lock = threading.RLock()
         self.default_region = default_region
         self.state_dir = state_dir
@@ -182,6 +183,7 @@ class Sim:
             self.errors.clear()
             self.faults = []
             self.clock.reset()
+            self.clock.timescale = self.timescale0
             for k in [k for k, v in self.keys.items() if v.get("token")]:
                 del self.keys[k]
 
@@ -433,6 +435,11 @@ class Sim:
             return _json_reply(200, {"ok": True})
         if p == "/clock":
             if method == "POST":
+                if "timescale" in data:
+                    ts = float(data["timescale"])
+                    if ts <= 0:
+                        return _json_reply(400, {"error": "timescale must be > 0"})
+                    self.clock.timescale = ts
                 self.clock.advance(float(data.get("advance", 0)))
                 self.tick()
                 self.wait_pending(60)

@@ -9,6 +9,7 @@ cluster admin here, everything else is 401.  Verified tokens are cached for
 30 s (the real authenticator caches too).  static mode accepts one token.
 """
 import base64
+import http.client
 import json
 import re
 import ssl
@@ -65,6 +66,8 @@ class Authenticator:
             url = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode("utf-8")
         except (ValueError, UnicodeDecodeError):
             raise unauthorized()
+        if not url.isprintable() or " " in url:
+            raise unauthorized()
         p = urllib.parse.urlsplit(url)
         if p.scheme not in ("https", "http") or not is_loopback_host(p.hostname):
             # Only loopback: a token must never make us talk to the real STS.
@@ -87,7 +90,7 @@ class Authenticator:
         try:
             with urllib.request.urlopen(req, timeout=10, context=self.ctx if p.scheme == "https" else None) as r:
                 body = r.read()
-        except (urllib.error.URLError, OSError, ValueError):
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException):
             raise unauthorized()
         arn, account = parse_identity(body)
         if not arn or account != self.cfg.account:

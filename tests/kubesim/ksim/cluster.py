@@ -10,7 +10,6 @@ as one a client POSTs.  Every method takes the store lock itself.
 import base64
 import json
 import random
-import string
 
 import yaml
 
@@ -18,7 +17,7 @@ from . import ssa
 from .admission import Admission
 from .registry import Registry, crd_type
 from .store import Store
-from .util import (ApiError, canon, deep, forbidden, invalid, labels_match, new_uid,
+from .util import (ApiError, canon, deep, invalid, labels_match, new_uid,
                    not_found, now_rfc3339, parse_label_selector, parse_field_selector,
                    fields_match, selector_from_obj, valid_dns_label, valid_subdomain)
 
@@ -639,5 +638,3 @@ def parse_body(raw, ctype):
     except (ValueError, yaml.YAMLError, UnicodeDecodeError) as e:
         raise ApiError(400, "error decoding body: %s" % e)
 
-
-_ = (forbidden, string)

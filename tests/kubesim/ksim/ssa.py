@@ -337,10 +337,12 @@ def apply(live, applied, manager, force, api_version, t, builtin):
     still = set(mine_new)
     for e in others:
         still |= e["set"]
-    for p in sorted(prev - mine_new, key=len, reverse=True):
-        if p in still or any(q[:len(p)] == p for q in still):
-            continue
-        remove_at(base, p)
+    gone = {p for p in prev - mine_new if p not in still and not any(q[:len(p)] == p for q in still)}
+    # Remove outermost paths only: removing a list item's key field first
+    # would make the item itself impossible to find.
+    for p in sorted(gone, key=len):
+        if not any(p[:i] in gone for i in range(len(p))):
+            remove_at(base, p)
     merged = merge(base, strip_for_fields(applied), (), builtin)
     for k in ("apiVersion", "kind"):
         if k in applied:

@@ -8,7 +8,6 @@ import datetime
 import ipaddress
 import json
 import re
-import threading
 import time
 import urllib.parse
 import uuid
@@ -241,4 +240,3 @@ def log(msg):
     sys.stderr.flush()
 
 
-_lock = threading.Lock()

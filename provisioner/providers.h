@@ -1,0 +1,44 @@
+/*
+ * providers.h - run-wide clients handed to resource types as rctx.provider.
+ *
+ * Why lazy: `plan` of a Stack of local files, `validate`, `state …` must not
+ * need AWS credentials.  The AWS client is created on first use by
+ * sf_providers_aws(), once, under a mutex (resource operations run on
+ * several threads), and its failure is remembered so every resource
+ * reports the same one-line cause.
+ *
+ * Ownership: the command handler owns struct sf_providers (stack or heap),
+ * calls sf_providers_init() and sf_providers_release(); resource types only
+ * borrow it.
+ */
+#ifndef SF_PROVIDERS_H
+#define SF_PROVIDERS_H
+
+#include <jansson.h>
+#include <pthread.h>
+
+#include "err.h"
+
+struct sf_aws;
+
+struct sf_providers {
+	const char *region;      /* metadata.region or --region; NULL: environment/profile */
+	const char *profile;     /* --profile */
+	const char *workspace;   /* metadata.name */
+	const char *lineage;     /* state lineage, for ownership tags */
+	const json_t *metadata;  /* the workspace's metadata (tags, ttl), borrowed */
+	int64_t run_id;
+
+	pthread_mutex_t mu;
+	struct sf_aws *aws;
+	int aws_tried;
+	struct sf_err aws_err;
+	void *kube;              /* Kubernetes client cache (kube/), opaque here */
+};
+
+void sf_providers_init(struct sf_providers *p);
+void sf_providers_release(struct sf_providers *p);
+/* Borrowed client or NULL with err (the same error every time). */
+struct sf_aws *sf_providers_aws(struct sf_providers *p, struct sf_err *err);
+
+#endif

@@ -1,0 +1,93 @@
+"""Starting and stopping the per-cluster Kubernetes simulator (tests/kubesim).
+
+Contract with tests/kubesim (keep exactly): when an EKS cluster turns ACTIVE,
+awssim makes a per-cluster CA + server cert for 127.0.0.1, runs
+  kubesim --cluster NAME --region R --account ACCT --port 0 --port-file F
+          --cert CERT --key KEY --aws-url URL [--aws-ca CA] --timescale X
+waits for F, and reports endpoint https://127.0.0.1:<port>.  Without the
+kubesim executable the endpoint is https://127.0.0.1:9 and a warning is
+logged.  AWSSIM_KUBESIM=/path overrides the executable, AWSSIM_KUBESIM=none
+disables it.
+"""
+import os
+import signal
+import subprocess
+import time
+
+from .tlsgen import cluster_material
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_KUBESIM = os.path.join(os.path.dirname(HERE), "kubesim", "kubesim")
+START_TIMEOUT = 30.0
+
+
+def kubesim_path():
+    p = os.environ.get("AWSSIM_KUBESIM")
+    if p == "none":
+        return None
+    p = p or DEFAULT_KUBESIM
+    return p if os.path.isfile(p) and os.access(p, os.X_OK) else None
+
+
+class KubeProc:
+    """A running kubesim for one cluster (or a placeholder without one)."""
+
+    def __init__(self, proc, port, ca_pem, workdir):
+        self.proc = proc
+        self.port = port
+        self.ca_pem = ca_pem
+        self.workdir = workdir
+
+    @property
+    def endpoint(self):
+        return f"https://127.0.0.1:{self.port}"
+
+    def stop(self):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+        except OSError:
+            pass
+
+
+def start(sim, cluster, region, account):
+    """Start kubesim for a cluster; returns a KubeProc (port 9 when absent)."""
+    workdir = os.path.join(sim.state_dir, "clusters", f"{account}-{region}-{cluster}")
+    ca_pem, cert, key = cluster_material(workdir, cluster)
+    exe = kubesim_path()
+    if exe is None:
+        sim.log(f"warning: tests/kubesim/kubesim not found; cluster {cluster} endpoint is https://127.0.0.1:9")
+        return KubeProc(None, 9, ca_pem, workdir)
+    port_file = os.path.join(workdir, "port")
+    if os.path.exists(port_file):
+        os.unlink(port_file)
+    args = [exe, "--cluster", cluster, "--region", region, "--account", account, "--port", "0",
+            "--port-file", port_file, "--cert", cert, "--key", key, "--aws-url", sim.base_url,
+            "--timescale", repr(sim.clock.timescale)]
+    if sim.ca_path:
+        args += ["--aws-ca", sim.ca_path]
+    log = open(os.path.join(workdir, "kubesim.log"), "ab")
+    proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL, cwd=workdir)
+    log.close()
+    deadline = time.time() + START_TIMEOUT
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"kubesim for {cluster} exited with {proc.returncode}; see {workdir}/kubesim.log")
+        try:
+            with open(port_file) as fh:
+                text = fh.read().strip()
+            if text:
+                port = int(text)
+                sim.log(f"kubesim for cluster {cluster} on port {port} (pid {proc.pid})")
+                return KubeProc(proc, port, ca_pem, workdir)
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.02)
+    proc.kill()
+    proc.wait()
+    raise RuntimeError(f"kubesim for {cluster} did not write {port_file} within {START_TIMEOUT}s")

@@ -1,0 +1,255 @@
+"""EC2 and SSM through boto3: VPC networking with AWS's dependency rules,
+tags and filters, pagination, launch templates, instances (state machine,
+waiters, ClientToken idempotency), the AMI bake flow (console marker,
+CreateImage, snapshots), SSM public AMI parameters."""
+import base64
+import unittest
+
+from botocore.exceptions import ClientError
+
+from common import REGION, advance, client, inventory, reset
+
+
+def code(e):
+    return e.response["Error"]["Code"]
+
+
+def tags(d):
+    return [{"Key": k, "Value": v} for k, v in d.items()]
+
+
+class Ec2Base(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        reset()
+        cls.ec2 = client("ec2")
+        cls.ssm = client("ssm")
+
+    def net(self, cidr="10.1.0.0/16"):
+        vpc = self.ec2.create_vpc(CidrBlock=cidr, TagSpecifications=[{"ResourceType": "vpc", "Tags": tags(
+            {"secfaas:stack": "t"})}])["Vpc"]["VpcId"]
+        base = cidr.split(".")
+        subs = [self.ec2.create_subnet(VpcId=vpc, CidrBlock=f"{base[0]}.{base[1]}.{i}.0/24",
+                                       AvailabilityZone=f"{REGION}{z}")["Subnet"]["SubnetId"]
+                for i, z in ((1, "a"), (2, "b"))]
+        return vpc, subs
+
+    def ami(self, ver="1.31", arch="x86_64"):
+        return self.ssm.get_parameter(Name=f"/aws/service/eks/optimized-ami/{ver}/amazon-linux-2023/{arch}/"
+                                           "standard/recommended/image_id")["Parameter"]["Value"]
+
+
+class NetworkTest(Ec2Base):
+    def test_vpc_dependency_rules(self):
+        reset()
+        ec2 = self.ec2
+        vpc, subs = self.net()
+        igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+        ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+        with self.assertRaises(ClientError) as cm:
+            ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+        self.assertEqual(code(cm.exception), "Resource.AlreadyAssociated")
+        rtb = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+        ec2.create_route(RouteTableId=rtb, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
+        with self.assertRaises(ClientError) as cm:
+            ec2.create_route(RouteTableId=rtb, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
+        self.assertEqual(code(cm.exception), "RouteAlreadyExists")
+        assoc = ec2.associate_route_table(RouteTableId=rtb, SubnetId=subs[0])["AssociationId"]
+        sg = ec2.create_security_group(GroupName="web", Description="web", VpcId=vpc)["GroupId"]
+        perm = [{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+        ec2.authorize_security_group_ingress(GroupId=sg, IpPermissions=perm)
+        with self.assertRaises(ClientError) as cm:
+            ec2.authorize_security_group_ingress(GroupId=sg, IpPermissions=perm)
+        self.assertEqual(code(cm.exception), "InvalidPermission.Duplicate")
+        g = ec2.describe_security_groups(GroupIds=[sg])["SecurityGroups"][0]
+        self.assertEqual(g["IpPermissions"][0]["FromPort"], 443)
+        self.assertEqual(g["IpPermissionsEgress"][0]["IpProtocol"], "-1")
+        with self.assertRaises(ClientError) as cm:
+            ec2.create_security_group(GroupName="web", Description="web", VpcId=vpc)
+        self.assertEqual(code(cm.exception), "InvalidGroup.Duplicate")
+        eni = ec2.create_network_interface(SubnetId=subs[1], Groups=[sg], Description="manual")["NetworkInterface"]
+        self.assertEqual(eni["Status"], "available")
+        checks = [(lambda: ec2.delete_vpc(VpcId=vpc), "DependencyViolation"),
+                  (lambda: ec2.delete_security_group(GroupId=sg), "DependencyViolation"),
+                  (lambda: ec2.delete_subnet(SubnetId=subs[1]), "DependencyViolation"),
+                  (lambda: ec2.delete_internet_gateway(InternetGatewayId=igw), "DependencyViolation"),
+                  (lambda: ec2.delete_route_table(RouteTableId=rtb), "DependencyViolation")]
+        for fn, want in checks:
+            with self.assertRaises(ClientError) as cm:
+                fn()
+            self.assertEqual(code(cm.exception), want)
+        default_sg = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc]},
+                                                           {"Name": "group-name", "Values": ["default"]}])
+        with self.assertRaises(ClientError) as cm:
+            ec2.delete_security_group(GroupId=default_sg["SecurityGroups"][0]["GroupId"])
+        self.assertEqual(code(cm.exception), "CannotDelete")
+        # tear down in the right order
+        ec2.delete_network_interface(NetworkInterfaceId=eni["NetworkInterfaceId"])
+        ec2.delete_security_group(GroupId=sg)
+        ec2.disassociate_route_table(AssociationId=assoc)
+        ec2.delete_route_table(RouteTableId=rtb)
+        ec2.detach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+        ec2.delete_internet_gateway(InternetGatewayId=igw)
+        for s in subs:
+            ec2.delete_subnet(SubnetId=s)
+        ec2.delete_vpc(VpcId=vpc)
+        with self.assertRaises(ClientError) as cm:
+            ec2.describe_vpcs(VpcIds=[vpc])
+        self.assertEqual(code(cm.exception), "InvalidVpcID.NotFound")
+        self.assertEqual(inventory(), {})
+
+    def test_filters_tags_pagination_azs(self):
+        ec2 = self.ec2
+        azs = ec2.describe_availability_zones()["AvailabilityZones"]
+        self.assertEqual([z["ZoneName"] for z in azs], [f"{REGION}a", f"{REGION}b", f"{REGION}c"])
+        vpc, subs = self.net("10.2.0.0/16")
+        ec2.create_tags(Resources=[subs[0]], Tags=tags({"kubernetes.io/role/elb": "1"}))
+        got = ec2.describe_subnets(Filters=[{"Name": "tag-key", "Values": ["kubernetes.io/role/elb"]}])["Subnets"]
+        self.assertEqual([s["SubnetId"] for s in got], [subs[0]])
+        got = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]},
+                                            {"Name": "availability-zone", "Values": [f"{REGION}b"]}])["Subnets"]
+        self.assertEqual([s["SubnetId"] for s in got], [subs[1]])
+        got = ec2.describe_vpcs(Filters=[{"Name": "tag:secfaas:stack", "Values": ["t*"]}])["Vpcs"]
+        self.assertIn(vpc, [v["VpcId"] for v in got])
+        with self.assertRaises(ClientError) as cm:
+            ec2.describe_vpcs(Filters=[{"Name": "no-such-filter", "Values": ["x"]}])
+        self.assertEqual(code(cm.exception), "InvalidParameterValue")
+        ec2.delete_tags(Resources=[subs[0]], Tags=[{"Key": "kubernetes.io/role/elb"}])
+        self.assertEqual(ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [subs[0]]}])["Tags"], [])
+        for i in range(7):
+            ec2.create_security_group(GroupName=f"pg{i}", Description="x", VpcId=vpc)
+        page = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc]}], MaxResults=5)
+        self.assertEqual(len(page["SecurityGroups"]), 5)
+        self.assertIn("NextToken", page)
+        allsg = [g for p in ec2.get_paginator("describe_security_groups").paginate(
+            Filters=[{"Name": "vpc-id", "Values": [vpc]}], PaginationConfig={"PageSize": 5})
+            for g in p["SecurityGroups"]]
+        self.assertEqual(len(allsg), 8)  # 7 + default
+
+
+class InstanceTest(Ec2Base):
+    def test_launch_template_versions(self):
+        ec2 = self.ec2
+        ud = base64.b64encode(b"#!/bin/sh\necho hi\n").decode()
+        lt = ec2.create_launch_template(LaunchTemplateName="lt1", LaunchTemplateData={
+            "ImageId": self.ami(), "InstanceType": "m5.large", "UserData": ud,
+            "MetadataOptions": {"HttpTokens": "required", "HttpPutResponseHopLimit": 2}})["LaunchTemplate"]
+        self.assertEqual(lt["LatestVersionNumber"], 1)
+        with self.assertRaises(ClientError) as cm:
+            ec2.create_launch_template(LaunchTemplateName="lt1", LaunchTemplateData={"ImageId": self.ami()})
+        self.assertEqual(code(cm.exception), "InvalidLaunchTemplateName.AlreadyExistsException")
+        v2 = ec2.create_launch_template_version(LaunchTemplateId=lt["LaunchTemplateId"], SourceVersion="1",
+                                                LaunchTemplateData={"InstanceType": "m5.xlarge"})
+        self.assertEqual(v2["LaunchTemplateVersion"]["VersionNumber"], 2)
+        d = ec2.describe_launch_template_versions(LaunchTemplateId=lt["LaunchTemplateId"], Versions=["$Latest"])
+        data = d["LaunchTemplateVersions"][0]["LaunchTemplateData"]
+        self.assertEqual(data["InstanceType"], "m5.xlarge")
+        self.assertEqual(data["UserData"], ud)
+        self.assertEqual(data["MetadataOptions"]["HttpTokens"], "required")
+        ec2.modify_launch_template(LaunchTemplateId=lt["LaunchTemplateId"], DefaultVersion="2")
+        d = ec2.describe_launch_templates(LaunchTemplateNames=["lt1"])["LaunchTemplates"][0]
+        self.assertEqual(d["DefaultVersionNumber"], 2)
+        with self.assertRaises(ClientError) as cm:
+            ec2.describe_launch_template_versions(LaunchTemplateId=lt["LaunchTemplateId"], Versions=["9"])
+        self.assertEqual(code(cm.exception), "InvalidLaunchTemplateId.VersionNotFound")
+        ec2.delete_launch_template(LaunchTemplateId=lt["LaunchTemplateId"])
+
+    def test_instances_idempotency_and_waiters(self):
+        ec2 = self.ec2
+        vpc, subs = self.net("10.3.0.0/16")
+        args = dict(ImageId=self.ami(), InstanceType="m5.large", MinCount=2, MaxCount=2, SubnetId=subs[0],
+                    ClientToken="run-1", TagSpecifications=[{"ResourceType": "instance", "Tags": tags({"n": "1"})}])
+        r1 = ec2.run_instances(**args)
+        r2 = ec2.run_instances(**args)
+        self.assertEqual(r1["ReservationId"], r2["ReservationId"])
+        ids = [i["InstanceId"] for i in r1["Instances"]]
+        self.assertEqual(len(ids), 2)
+        with self.assertRaises(ClientError) as cm:
+            ec2.run_instances(**dict(args, InstanceType="m5.xlarge"))
+        self.assertEqual(code(cm.exception), "IdempotentParameterMismatch")
+        with self.assertRaises(ClientError) as cm:
+            ec2.run_instances(**dict(args, ClientToken="run-2", InstanceType="m6g.large"))
+        self.assertEqual(code(cm.exception), "InvalidParameterValue")
+        with self.assertRaises(ClientError) as cm:
+            ec2.run_instances(**dict(args, ClientToken="run-3", ImageId="ami-0123456789abcdef0"))
+        self.assertEqual(code(cm.exception), "InvalidAMIID.NotFound")
+        ec2.get_waiter("instance_running").wait(InstanceIds=ids, WaiterConfig={"Delay": 0.05, "MaxAttempts": 200})
+        with self.assertRaises(ClientError) as cm:
+            ec2.delete_subnet(SubnetId=subs[0])
+        self.assertEqual(code(cm.exception), "DependencyViolation")
+        got = ec2.describe_instances(Filters=[{"Name": "tag:n", "Values": ["1"]},
+                                              {"Name": "instance-state-name", "Values": ["running"]}])
+        self.assertEqual(sorted(i["InstanceId"] for r in got["Reservations"] for i in r["Instances"]), sorted(ids))
+        ec2.stop_instances(InstanceIds=ids[:1])
+        ec2.get_waiter("instance_stopped").wait(InstanceIds=ids[:1], WaiterConfig={"Delay": 0.05, "MaxAttempts": 200})
+        with self.assertRaises(ClientError) as cm:
+            ec2.describe_instances(InstanceIds=["i-0123456789abcdef0"])
+        self.assertEqual(code(cm.exception), "InvalidInstanceID.NotFound")
+        ec2.terminate_instances(InstanceIds=ids)
+        ec2.get_waiter("instance_terminated").wait(InstanceIds=ids, WaiterConfig={"Delay": 0.05, "MaxAttempts": 200})
+        ec2.delete_subnet(SubnetId=subs[0])
+
+    def test_bake_flow(self):
+        ec2 = self.ec2
+        vpc, subs = self.net("10.4.0.0/16")
+        key = "9f2c" * 16
+        script = (f"#!/bin/bash\nset -euo pipefail\nKEY={key}\ndnf install -y runsc\n"
+                  "echo \"SECFAAS-BAKE-OK ${KEY}\" > /dev/console\npoweroff\n")
+        r = ec2.run_instances(ImageId=self.ami("1.32", "arm64"), InstanceType="m7g.large", MinCount=1, MaxCount=1,
+                              SubnetId=subs[0], UserData=script, InstanceInitiatedShutdownBehavior="stop",
+                              MetadataOptions={"HttpTokens": "required"})
+        iid = r["Instances"][0]["InstanceId"]
+        ec2.get_waiter("instance_stopped").wait(InstanceIds=[iid], WaiterConfig={"Delay": 0.05, "MaxAttempts": 400})
+        out = ec2.get_console_output(InstanceId=iid)["Output"]
+        self.assertIn(f"SECFAAS-BAKE-OK {key}", out)
+        img = ec2.create_image(InstanceId=iid, Name=f"secfaas-gvisor-{key[:16]}", TagSpecifications=[
+            {"ResourceType": "image", "Tags": tags({"secfaas:bake-key": key})},
+            {"ResourceType": "snapshot", "Tags": tags({"secfaas:bake-key": key})}])["ImageId"]
+        with self.assertRaises(ClientError) as cm:
+            ec2.create_image(InstanceId=iid, Name=f"secfaas-gvisor-{key[:16]}")
+        self.assertEqual(code(cm.exception), "InvalidAMIName.Duplicate")
+        d = ec2.describe_images(Owners=["self"], Filters=[{"Name": "tag:secfaas:bake-key", "Values": [key]}])
+        self.assertEqual(d["Images"][0]["State"], "pending")
+        ec2.get_waiter("image_available").wait(ImageIds=[img], WaiterConfig={"Delay": 0.05, "MaxAttempts": 400})
+        d = ec2.describe_images(ImageIds=[img])["Images"][0]
+        self.assertEqual(d["Architecture"], "arm64")
+        snap = d["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"]
+        s = ec2.describe_snapshots(OwnerIds=["self"], SnapshotIds=[snap])["Snapshots"][0]
+        self.assertEqual(s["State"], "completed")
+        with self.assertRaises(ClientError) as cm:
+            ec2.delete_snapshot(SnapshotId=snap)
+        self.assertEqual(code(cm.exception), "InvalidSnapshot.InUse")
+        ec2.terminate_instances(InstanceIds=[iid])
+        ec2.deregister_image(ImageId=img)
+        # the snapshot outlives the image, as in AWS: a classic leak
+        self.assertEqual(len(ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]), 1)
+        ec2.delete_snapshot(SnapshotId=snap)
+        self.assertEqual(ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"], [])
+
+    def test_public_amis_and_ssm(self):
+        ec2, ssm = self.ec2, self.ssm
+        for ver in ("1.29", "1.30", "1.31", "1.32", "1.33"):
+            for arch in ("x86_64", "arm64"):
+                ami = self.ami(ver, arch)
+                img = ec2.describe_images(ImageIds=[ami])["Images"][0]
+                self.assertEqual(img["Architecture"], arch)
+                self.assertEqual(img["OwnerId"], "602401143452")
+        rel = ssm.get_parameter(Name="/aws/service/eks/optimized-ami/1.31/amazon-linux-2023/x86_64/standard/"
+                                     "recommended/release_version")["Parameter"]["Value"]
+        self.assertTrue(rel.startswith("1.31."))
+        with self.assertRaises(ClientError) as cm:
+            ssm.get_parameter(Name="/aws/service/eks/optimized-ami/1.20/amazon-linux-2023/x86_64/standard/"
+                                   "recommended/image_id")
+        self.assertEqual(code(cm.exception), "ParameterNotFound")
+        amazon = ec2.describe_images(Owners=["amazon"], Filters=[{"Name": "name", "Values": ["*-1.33-*"]}])["Images"]
+        self.assertGreaterEqual(len(amazon), 2)
+
+    def test_clock_advance_completes_transitions(self):
+        ec2 = self.ec2
+        vpc, subs = self.net("10.5.0.0/16")
+        iid = ec2.run_instances(ImageId=self.ami(), InstanceType="t3.small", MinCount=1, MaxCount=1,
+                                SubnetId=subs[0])["Instances"][0]["InstanceId"]
+        advance(60)
+        st = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["State"]["Name"]
+        self.assertEqual(st, "running")
+        ec2.terminate_instances(InstanceIds=[iid])

@@ -1,0 +1,307 @@
+#!/bin/sh
+# Engine and CLI end-to-end tests with the test_object and local_file
+# resource types: plan/apply/destroy cycles, in-place updates, forced
+# replacement, taint, failure isolation, parallelism bound, kill -9 resume
+# without duplicates, saved plans and staleness, locks, interrupts, bad input.
+# Synchronisation uses FIFO gates (test_object `gate`), never sleeps.
+. "$SECFAAS_SRC/tests/lib.sh"
+S=$SECFAAS
+export NO_COLOR=1
+
+# stack FILE: write a Stack spec from stdin resources (indented 4 spaces)
+stack() {
+	{
+		printf 'apiVersion: secfaas.dev/v1alpha1\nkind: Stack\nmetadata: {name: t}\nspec:\n  resources:\n'
+		cat
+	} >"$1"
+}
+
+nobjs() { ls objs 2>/dev/null | grep -c '\.json$'; }
+
+# ---------------------------------------------------------------- lifecycle
+t_begin "create, no-op, update in place, replace, remove"
+mkdir objs
+stack s.yaml <<'Y'
+    - {type: test_object, name: a, attributes: {dir: objs, content: one, kind: k1}}
+    - {type: test_object, name: b, attributes: {dir: objs, content: "b uses ${test_object.a.id}"}}
+Y
+t_rc 2 "plan shows changes" $S plan s.yaml --detailed-exitcode
+t_grep "plan summary" "Plan: 2 to add, 0 to change, 0 to destroy." .out
+t_rc 0 "apply" $S apply s.yaml --auto-approve
+t_grep "apply summary" "Apply complete! Resources: 2 added, 0 changed, 0 destroyed." .out
+t_eq "two objects" "$(nobjs)" 2
+ida=$($S state list | awk '$1=="test_object.a"{print $2}')
+t_ok "b content references a's id" grep -q "b uses $ida" objs/*.json
+t_rc 0 "second plan is empty" $S plan s.yaml --detailed-exitcode
+t_grep "no changes" "No changes." .out
+sed -i 's/content: one/content: two/' s.yaml
+t_rc 2 "update plan" $S plan s.yaml --detailed-exitcode
+t_grep "update symbol" "~ test_object.a" .out
+t_grep "update attr" '~ content = "one" -> "two"' .out
+t_grep "update count" "Plan: 0 to add, 1 to change, 0 to destroy." .out
+t_rc 0 "apply update" $S apply s.yaml --auto-approve
+t_grep "changed" "0 added, 1 changed, 0 destroyed" .out
+t_eq "same id after update" "$($S state list | awk '$1=="test_object.a"{print $2}')" "$ida"
+sed -i 's/kind: k1/kind: k2/' s.yaml
+t_rc 2 "replace plan" $S plan s.yaml --detailed-exitcode
+t_grep "replace symbol" "-/+ test_object.a" .out
+t_grep "forcing attribute" '"k1" -> "k2"  # forces replacement' .out
+t_grep "dependent b updates (a's id is unknown)" "~ test_object.b" .out
+t_rc 0 "apply replace" $S apply s.yaml --auto-approve
+t_eq "still two objects" "$(nobjs)" 2
+t_ok "old object gone" test ! -e "objs/$ida.json"
+t_rc 0 "converged" $S plan s.yaml --detailed-exitcode
+stack s.yaml <<'Y'
+    - {type: test_object, name: a, attributes: {dir: objs, content: two, kind: k2}}
+Y
+t_rc 2 "removal plan" $S plan s.yaml --detailed-exitcode
+t_grep "destroy reason" "test_object.b will be destroyed (it is no longer in the spec)" .out
+t_rc 0 "apply removal" $S apply s.yaml --auto-approve
+t_eq "one object" "$(nobjs)" 1
+t_rc 0 "destroy" $S destroy s.yaml --auto-approve
+t_grep "destroyed" "0 added, 0 changed, 1 destroyed" .out
+t_eq "nothing left" "$(nobjs)" 0
+t_rc 0 "state empty" $S state list --state .secfaas/t.db
+t_eq "no rows" "$(cat .out)" ""
+t_end
+
+# ---------------------------------------------------------------- failures
+t_begin "failure isolates branches and taints the failed create"
+mkdir objs
+stack s.yaml <<'Y'
+    - {type: test_object, name: bad, attributes: {dir: objs, fail_on: create_after}}
+    - {type: test_object, name: child, attributes: {dir: objs, content: "${test_object.bad.id}"}}
+    - {type: test_object, name: other, attributes: {dir: objs, content: independent}}
+Y
+t_rc 1 "apply fails" $S apply s.yaml --auto-approve
+t_grep "error names resource" "test_object.bad: error: injected failure after the object was created" .err
+t_grep "dependent skipped" "test_object.child: skipped because test_object.bad failed" .err
+t_grep "summary counts" "1 added, 0 changed, 0 destroyed, 1 failed, 1 not started" .out
+t_rc 0 "state list" $S state list
+t_grep "tainted" "tainted" .out
+t_grep "independent branch done" "test_object.other" .out
+sed -i 's/, fail_on: create_after//' s.yaml
+t_rc 2 "plan replaces tainted" $S plan s.yaml --detailed-exitcode
+t_grep "tainted headline" "test_object.bad is tainted, so must be replaced" .out
+t_rc 0 "apply recovers" $S apply s.yaml --auto-approve
+t_eq "bad's first object was deleted; three objects" "$(nobjs)" 3
+t_rc 0 "converged" $S plan s.yaml --detailed-exitcode
+t_end
+
+# ---------------------------------------------------------------- parallelism
+t_begin "parallelism bound"
+mkdir objs
+{
+	for i in 1 2 3 4 5 6; do echo "    - {type: test_object, name: p$i, attributes: {dir: objs, delay_ms: 300}}"; done
+} | stack s.yaml
+t_rc 0 "apply -parallelism=2" $S apply s.yaml -auto-approve -parallelism=2
+t_eq "never more than 2 in flight" "$(awk '{print $2}' objs/.inflight)" 2
+$S destroy s.yaml --auto-approve >/dev/null 2>&1
+rm -f objs/.inflight
+t_rc 0 "apply --parallelism 10" $S apply s.yaml --auto-approve --parallelism 10
+t_eq "all 6 at once" "$(awk '{print $2}' objs/.inflight)" 6
+t_end
+
+# ---------------------------------------------------------------- kill -9
+for at in before after; do
+	t_begin "kill -9 mid-create ($at the object exists) then resume"
+	mkdir objs
+	mkfifo gate
+	stack s.yaml <<Y
+    - {type: test_object, name: first, attributes: {dir: objs}}
+    - {type: test_object, name: victim, attributes: {dir: objs, gate: gate, gate_at: $at, gate_hold: true, content: "\${test_object.first.id}"}}
+    - {type: test_object, name: last, attributes: {dir: objs, content: "\${test_object.victim.id}"}}
+Y
+	$S apply s.yaml --auto-approve >apply.log 2>&1 &
+	pid=$!
+	cat gate >/dev/null # returns once victim's create reached the gate
+	kill -9 $pid
+	wait $pid 2>/dev/null
+	t_rc 0 "state after kill" $S state list --lock=false
+	t_grep "victim left creating" "creating" .out
+	sed -i 's/, gate: gate, gate_at: [a-z]*, gate_hold: true//' s.yaml
+	t_rc 2 "plan resumes" $S plan s.yaml --detailed-exitcode
+	t_grep "resume headline" "test_object.victim will be created (resuming an interrupted create)" .out
+	t_rc 0 "re-apply" $S apply s.yaml --auto-approve
+	t_eq "no duplicates: exactly 3 objects" "$(nobjs)" 3
+	t_rc 0 "converged" $S plan s.yaml --detailed-exitcode
+	t_end
+done
+
+# ---------------------------------------------------------------- saved plans
+t_begin "saved plans: apply exactly once, stale and foreign plans refused"
+mkdir objs
+stack s.yaml <<'Y'
+    - {type: test_object, name: a, attributes: {dir: objs, content: ver1}}
+Y
+t_rc 0 "plan --out" $S plan s.yaml --out p1
+t_ok "plan file is private" test "$(stat -c %a p1)" = 600
+t_rc 0 "show plan" $S show p1
+t_grep "show renders the plan" "+ test_object.a" .out
+t_rc 0 "apply saved plan (no prompt, no TTY)" $S apply p1
+t_rc 1 "same plan again is stale" $S apply p1
+t_grep "stale message" "is stale: the state changed since it was made" .err
+sed -i 's/ver1/ver2/' s.yaml
+t_rc 0 "plan v2" $S plan s.yaml -out p2
+mkdir other && cd other && mkdir objs && $S apply ../s.yaml --auto-approve >/dev/null 2>&1
+t_rc 1 "plan from another state refused" $S apply ../p2
+t_grep "lineage message" "was made for another state" "$T_DIR/.err"
+cd ..
+t_rc 0 "p2 applies on its own state" $S apply p2
+t_rc 1 "garbage plan file" sh -c "echo '{\"x\":1}' > junk && $S apply junk"
+t_grep "foreign plan" "is not a secfaas plan file" .err
+t_end
+
+# ---------------------------------------------------------------- locks
+t_begin "locks: conflict shows holder, dead holder reclaimed, force-unlock"
+mkdir objs
+mkfifo gate
+stack s.yaml <<'Y'
+    - {type: test_object, name: a, attributes: {dir: objs, gate: gate, delay_ms: 60000}}
+Y
+$S apply s.yaml --auto-approve >apply.log 2>&1 &
+pid=$!
+# once create passed the gate the apply holds the lock and sits in its delay
+cat gate >/dev/null
+t_rc 1 "second run fails fast" $S plan s.yaml
+t_grep "lock error" "state is locked" .err
+t_grep "holder operation" "Operation: apply" .err
+t_grep "holder pid" "(pid $pid)" .err
+lockid=$(sed -n 's/^  ID: *//p' .err)
+t_rc 1 "force-unlock with a wrong id" $S force-unlock 00000000-0000-4000-8000-000000000000 --state .secfaas/t.db
+t_grep "wrong id" "00000000-0000-4000-8000-000000000000" .err
+t_rc 1 "force-unlock of a live fresh lock needs --force" $S force-unlock "$lockid" --state .secfaas/t.db
+kill -9 $pid
+wait $pid 2>/dev/null
+t_rc 0 "dead holder on this host is reclaimed" $S state list --state .secfaas/t.db
+sed -i 's/, gate: gate, delay_ms: 60000//' s.yaml
+t_rc 0 "apply after reclaim" $S apply s.yaml --auto-approve
+t_eq "one object" "$(nobjs)" 1
+t_end
+
+# ---------------------------------------------------------------- interrupt
+t_begin "first Ctrl-C stops scheduling, saves state; rerun converges"
+mkdir objs
+mkfifo gate
+stack s.yaml <<'Y'
+    - {type: test_object, name: slow, attributes: {dir: objs, gate: gate, gate_at: after, delay_ms: 60000}}
+    - {type: test_object, name: next, attributes: {dir: objs, content: "${test_object.slow.id}"}}
+Y
+$S apply s.yaml --auto-approve >apply.log 2>&1 &
+pid=$!
+cat gate >/dev/null
+kill -INT $pid
+wait $pid
+rc=$?
+t_eq "interrupted apply exits 1" "$rc" 1
+t_grep "notice" "interrupt received" apply.log
+t_grep "summary says interrupted" "Apply interrupted" apply.log
+t_rc 0 "state readable, lock released" $S state list
+t_grep "slow kept as creating (resumable)" "creating" .out
+sed -i 's/, gate: gate, gate_at: after, delay_ms: 60000//' s.yaml
+t_rc 0 "rerun" $S apply s.yaml --auto-approve
+t_eq "two objects, no duplicate" "$(nobjs)" 2
+t_end
+
+# ---------------------------------------------------------------- bad input
+t_begin "bad specs: precise errors, exit 1, nothing touched"
+cat >bad.yaml <<'Y'
+apiVersion: secfaas.dev/v1alpha1
+kind: Stack
+metadata: {name: t}
+spec:
+  resources:
+    - {type: test_objekt, name: a, attributes: {dir: x}}
+    - {type: test_object, name: b, attributes: {dri: x}}
+    - {type: test_object, name: c, attributes: {dir: x, delay_ms: soon}}
+    - {type: test_object, name: d, attributes: {dir: x, content: "${test_object.nope.id}"}}
+Y
+t_rc 1 "validate fails" $S validate bad.yaml
+t_grep "unknown type with hint" 'bad.yaml:6:14: error: spec.resources[0].type: unknown resource type "test_objekt"; did you mean "test_object"?' .err
+t_grep "unknown attribute with hint" 'bad.yaml:7:49: error: spec.resources[1].attributes: test_object has no attribute "dri"; did you mean "dir"?' .err
+t_grep "wrong type" 'bad.yaml:8:67: error: spec.resources[2].attributes.delay_ms: expected an integer' .err
+t_grep "all errors in one run" "4 errors found" .err
+t_rc 1 "plan fails the same way" $S plan bad.yaml
+t_ok "no state written" test ! -e .secfaas
+cat >ref.yaml <<'Y'
+apiVersion: secfaas.dev/v1alpha1
+kind: Stack
+metadata: {name: t}
+spec:
+  resources:
+    - {type: test_object, name: d, attributes: {dir: x, content: "${test_object.nope.id}"}}
+    - {type: test_object, name: x, attributes: {dir: x, content: "${test_object.y.id}"}}
+    - {type: test_object, name: y, attributes: {dir: x, content: "${test_object.x.id}"}}
+Y
+t_rc 1 "bad reference and cycle" $S validate ref.yaml
+t_grep "undeclared reference" 'reference to undeclared resource "test_object.nope"' .err
+t_rc 1 "cycle named" $S validate ref2.yaml
+printf 'apiVersion: secfaas.dev/v1alpha1\nkind: Stack\nmetadata: {name: t}\nspec:\n  resources:\n    - {type: test_object, name: x, attributes: {dir: x, content: "${test_object.y.id}"}}\n    - {type: test_object, name: y, attributes: {dir: x, content: "${test_object.x.id}"}}\n' >cyc.yaml
+t_rc 1 "cycle" $S validate cyc.yaml
+t_grep "cycle path" "dependency cycle: test_object.x -> test_object.y -> test_object.x" .err
+printf 'kind: Stack\nkind: Stack\n' >dup.yaml
+t_rc 1 "duplicate key" $S validate dup.yaml
+t_grep "duplicate key" 'dup.yaml:2:1: error: duplicate key "kind" (first defined at line 1)' .err
+printf 'apiVersion: v1\n  bad: [\n' >syn.yaml
+t_rc 1 "yaml syntax" $S validate syn.yaml
+t_grep "syntax position" "syn.yaml:2:" .err
+t_rc 1 "missing spec file" $S plan nothere.yaml
+t_grep "missing file" "nothere.yaml" .err
+t_rc 1 "unknown command" $S aplpy
+t_grep "did you mean" 'did you mean "apply"?' .err
+t_rc 1 "unknown option" $S plan --bogus
+t_grep "unknown option" "unknown option --bogus for plan" .err
+t_rc 1 "apply without TTY needs --auto-approve" sh -c "$S apply bad.yaml </dev/null"
+t_end
+
+t_begin "apply without a TTY refuses to prompt"
+mkdir objs
+stack s.yaml <<'Y'
+    - {type: test_object, name: a, attributes: {dir: objs}}
+Y
+t_rc 1 "no tty" sh -c "$S apply s.yaml </dev/null"
+t_grep "explains" "re-run with --auto-approve" .err
+t_eq "nothing created" "$(nobjs)" 0
+t_end
+
+t_begin "secrets never printed; JSON plan shape"
+mkdir objs
+stack s.yaml <<'Y'
+    - {type: test_object, name: a, attributes: {dir: objs, secret: "s3cr3t-VALUE"}}
+Y
+t_rc 0 "json plan" $S plan s.yaml --json
+t_nogrep "json plan has no secret" "s3cr3t-VALUE" .out
+t_grep "format" '"format_version": "1.0"' .out
+t_grep "sensitive flag" '"secret": true' .out
+t_rc 0 "human plan" $S plan s.yaml
+t_nogrep "human plan has no secret" "s3cr3t-VALUE" .out
+t_grep "redacted" "secret     = (sensitive value)" .out
+t_rc 0 "apply" $S apply s.yaml --auto-approve
+t_nogrep "apply output has no secret" "s3cr3t-VALUE" .out
+t_rc 0 "show" $S show
+t_nogrep "show has no secret" "s3cr3t-VALUE" .out
+t_ok "state file has no plaintext secret" sh -c "! grep -a -q 's3cr3t-VALUE' .secfaas/t.db .secfaas/t.db-wal 2>/dev/null"
+t_rc 0 "state show json" $S state show test_object.a --json
+t_nogrep "state show has no secret" "s3cr3t-VALUE" .out
+t_end
+
+t_begin "state rm / mv with backup, history"
+mkdir objs
+stack s.yaml <<'Y'
+    - {type: test_object, name: a, attributes: {dir: objs}}
+    - {type: test_object, name: b, attributes: {dir: objs}}
+Y
+t_rc 0 "apply" $S apply s.yaml --auto-approve
+t_rc 0 "mv" $S state mv test_object.b test_object.c
+t_grep "mv output" "Moved test_object.b to test_object.c" .out
+t_ok "backup exists" test -s .secfaas/t.db.backup
+t_rc 2 "after mv: c removed from spec -> destroy, b created" $S plan s.yaml --detailed-exitcode
+t_grep "c destroyed" "test_object.c will be destroyed" .out
+t_rc 0 "rm" $S state rm test_object.c
+t_grep "rm output" "Removed test_object.c" .out
+t_rc 1 "rm unknown" $S state rm test_object.zzz
+t_rc 0 "history" $S state history
+t_grep "history has apply" "apply" .out
+t_end
+
+finish

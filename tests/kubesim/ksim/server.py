@@ -1,0 +1,603 @@
+"""HTTP routing: authentication, faults, admin paths, the REST API and watch.
+
+Sim bundles one cluster's pieces; Handler (one thread per connection, HTTP/1.1
+keep-alive, TLS handshake in the worker thread) turns requests into Cluster
+calls and ApiErrors into Status bodies.  Admin paths under /_kubesim/ need no
+token (the server only listens on loopback):
+  GET    /_kubesim/state[?full=1]   objects, pods' runtime handlers, LBs, log
+  GET    /_kubesim/requests         the last 5000 requests (method, path, code)
+  POST   /_kubesim/faults           add a fault (see README)
+  GET    /_kubesim/faults, DELETE /_kubesim/faults
+  POST   /_kubesim/compact          forget the watch event log (410 tests)
+"""
+import json
+import re
+import threading
+import time
+import traceback
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from .auth import Authenticator
+from .cluster import Cluster, parse_body
+from .controllers import Controllers
+from .gateway import Gateway
+from .util import ApiError, Clock, fields_match, labels_match, log, parse_field_selector, parse_label_selector
+
+ANON_PATHS = ("/version", "/healthz", "/livez", "/readyz")
+
+
+class Sim:
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.clock = Clock(cfg.timescale)
+        self.cluster = Cluster(cfg, self.clock)
+        self.auth = Authenticator(cfg)
+        self.ctl = Controllers(self.cluster, self.clock)
+        self.gateway = Gateway(self.cluster, self.ctl, cfg.lenient_proxy)
+        self.ctl.gateway = self.gateway
+        self.nodeports = NodePorts(self)
+        self.ctl.hooks.append(self.nodeports.sync)
+        self.faults = []
+        self.requests = []
+        self.flock = threading.Lock()
+
+    def start(self):
+        self.ctl.start()
+
+    def take_fault(self, method, path):
+        with self.flock:
+            for f in self.faults:
+                if f.get("method", "*") not in ("*", method):
+                    continue
+                if "path" in f and f["path"] != path:
+                    continue
+                if "pathPrefix" in f and not path.startswith(f["pathPrefix"]):
+                    continue
+                if "pathRegex" in f and not re.search(f["pathRegex"], path):
+                    continue
+                if f.get("times", 1) > 0:
+                    f["times"] = f.get("times", 1) - 1
+                    if f["times"] == 0:
+                        self.faults.remove(f)
+                f["hits"] = f.get("hits", 0) + 1
+                return dict(f)
+        return None
+
+    def state(self, full):
+        c = self.cluster
+        with c.lock:
+            objs = []
+            for key, o in c.store.all():
+                rt = c.registry.types.get(key)
+                if rt is None:
+                    continue
+                objs.append(c.out(rt, o) if full else {
+                    "apiVersion": rt.gv(), "kind": rt.kind, "namespace": o["metadata"].get("namespace", ""),
+                    "name": o["metadata"]["name"], "resourceVersion": o["metadata"].get("resourceVersion")})
+            pods = []
+            for p in c.store.list(("", "pods")):
+                info = self.ctl.pod_info.get(p["metadata"]["uid"], {})
+                pods.append({"namespace": p["metadata"]["namespace"], "name": p["metadata"]["name"],
+                             "node": (p.get("spec") or {}).get("nodeName"),
+                             "runtimeClassName": (p.get("spec") or {}).get("runtimeClassName"),
+                             "handler": info.get("handler"), "phase": (p.get("status") or {}).get("phase")})
+            return {"cluster": self.cfg.cluster, "version": "v1.%d" % self.cfg.minor,
+                    "resourceVersion": str(c.store.rv), "eventLog": {"firstResourceVersion": str(c.store.first_rv),
+                                                                     "events": len(c.store.events)},
+                    "objects": objs, "pods": pods,
+                    "loadBalancers": [dict(v, service=k) for k, v in self.ctl.lbs.items()],
+                    "nodePorts": self.nodeports.describe(), "nodePortIP": self.cfg.nodeport_ip,
+                    "faults": self.faults}
+
+
+class NodePorts:
+    """Plain-HTTP listeners on <nodeport-ip>:<nodePort> for Services that front
+    the OpenFaaS gateway (NodePort and LoadBalancer types), so basic auth
+    reaches the gateway the way it does through a real NodePort or LB."""
+
+    def __init__(self, sim):
+        self.sim = sim
+        self.servers = {}
+        self.failed = set()
+        self.next = 0
+
+    def describe(self):
+        return {str(p): "%s:%d" % (self.sim.cfg.nodeport_ip, p) for p in self.servers}
+
+    def sync(self):
+        if time.monotonic() < self.next:
+            return
+        self.next = time.monotonic() + 0.1
+        c = self.sim.cluster
+        want = set()
+        with c.lock:
+            for s in c.store.list(("", "services")):
+                spec = s.get("spec") or {}
+                if spec.get("type") in ("NodePort", "LoadBalancer") and not s["metadata"].get("deletionTimestamp") \
+                        and self.sim.gateway.is_gateway_service(s):
+                    want |= {p["nodePort"] for p in spec.get("ports") or [] if p.get("nodePort")}
+        for p in list(self.servers):
+            if p not in want:
+                srv = self.servers.pop(p)
+                threading.Thread(target=lambda: (srv.shutdown(), srv.server_close()), daemon=True).start()
+        for p in want - set(self.servers) - self.failed:
+            try:
+                srv = ThreadingHTTPServer((self.sim.cfg.nodeport_ip, p), NodePortHandler)
+            except OSError as e:
+                log("nodePort %d on %s: %s" % (p, self.sim.cfg.nodeport_ip, e))
+                self.failed.add(p)
+                continue
+            srv.daemon_threads = True
+            srv.sim = self.sim
+            self.servers[p] = srv
+            threading.Thread(target=srv.serve_forever, daemon=True).start()
+
+
+class NodePortHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def handle_any(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(n) if n else b""
+        code, hdrs, data = self.server.sim.gateway.handle(self.command, self.path, dict(self.headers.items()), body)
+        self.send_response(code)
+        for k, v in hdrs.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PUT = do_DELETE = handle_any
+
+
+class TLSServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, addr, sim, ssl_ctx):
+        self.sim = sim
+        self.ssl_ctx = ssl_ctx
+        super().__init__(addr, Handler)
+
+    def get_request(self):
+        sock, addr = self.socket.accept()
+        # Handshake happens on first read, in the worker thread.
+        return self.ssl_ctx.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "kubesim"
+    sys_version = ""
+
+    def log_message(self, fmt, *args):
+        if self.server.sim.cfg.verbose:
+            log("%s %s" % (self.address_string(), fmt % args))
+
+    def setup(self):
+        try:
+            self.request.do_handshake()
+        except (OSError, ValueError):
+            pass
+        super().setup()
+
+    def handle_one_request(self):
+        try:
+            super().handle_one_request()
+        except (ConnectionError, OSError):
+            self.close_connection = True
+
+    # ---- I/O ---------------------------------------------------------------
+
+    def read_body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            out = b""
+            while True:
+                size = int(self.rfile.readline().strip().split(b";")[0] or b"0", 16)
+                if size == 0:
+                    self.rfile.readline()
+                    return out
+                out += self.rfile.read(size)
+                self.rfile.readline()
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n > 0 else b""
+
+    def send(self, code, body, ctype="application/json", headers=None):
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-cache, private")
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        for w in self.server.sim.cluster.admission.take_warnings():
+            self.send_header("Warning", '299 - "%s"' % w.replace('"', "'"))
+        self.end_headers()
+        self.wfile.write(data)
+        self.code = code
+
+    def send_error_status(self, e):
+        self.send(e.code, e.status(), headers=e.headers)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = lambda self: self.dispatch()
+
+    def dispatch(self):
+        sim = self.server.sim
+        self.code = 0
+        u = urllib.parse.urlsplit(self.path)
+        path = u.path
+        q = {k: v[-1] for k, v in urllib.parse.parse_qs(u.query, keep_blank_values=True).items()}
+        try:
+            body = self.read_body()
+            if path.startswith("/_kubesim/"):
+                return self.admin(path, q, body)
+            f = sim.take_fault(self.command, path)
+            if f:
+                if f.get("delay"):
+                    time.sleep(float(f["delay"]))
+                code = int(f.get("code") or 0)
+                if code:
+                    hdrs = {}
+                    if f.get("retryAfter") is not None:
+                        hdrs["Retry-After"] = str(f["retryAfter"])
+                    if f.get("nonJson"):
+                        self.send(code, (f.get("message") or "upstream not ready").encode(), "text/plain", hdrs)
+                        return
+                    e = ApiError(code, f.get("message") or "injected fault", reason=f.get("reason"), headers=hdrs)
+                    if code == 429 and f.get("retryAfter") is not None:
+                        e.details = {"retryAfterSeconds": int(f["retryAfter"])}
+                    if code == 409 and f.get("reason") is None:
+                        e.reason = "Conflict"
+                    raise e
+            auth = self.headers.get("Authorization")
+            if auth is None and path in ANON_PATHS:
+                user = {"username": "system:anonymous", "groups": ["system:unauthenticated"]}
+            else:
+                user = sim.auth.authenticate(auth)
+            self.route(path, q, body, user)
+        except ApiError as e:
+            self.send_error_status(e)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        except Exception as e:
+            log("internal error on %s %s: %s\n%s" % (self.command, self.path, e, traceback.format_exc()))
+            try:
+                self.send_error_status(ApiError(500, "kubesim internal error: %s" % e))
+            except OSError:
+                pass
+        finally:
+            with sim.flock:
+                sim.requests.append({"method": self.command, "path": path, "query": u.query,
+                                     "code": self.code, "contentType": self.headers.get("Content-Type"),
+                                     "userAgent": self.headers.get("User-Agent")})
+                del sim.requests[:-5000]
+
+    # ---- admin ---------------------------------------------------------------
+
+    def admin(self, path, q, body):
+        sim = self.server.sim
+        if path == "/_kubesim/state" and self.command == "GET":
+            return self.send(200, sim.state(q.get("full") in ("1", "true")))
+        if path == "/_kubesim/requests" and self.command == "GET":
+            with sim.flock:
+                return self.send(200, list(sim.requests))
+        if path == "/_kubesim/faults":
+            if self.command == "GET":
+                return self.send(200, sim.faults)
+            if self.command == "DELETE":
+                with sim.flock:
+                    sim.faults = []
+                return self.send(200, {"faults": []})
+            if self.command == "POST":
+                try:
+                    f = json.loads(body or b"{}")
+                    fl = f if isinstance(f, list) else [f]
+                    if not all(isinstance(x, dict) for x in fl):
+                        raise ValueError("a fault is an object")
+                except ValueError as e:
+                    raise ApiError(400, "bad fault: %s" % e)
+                with sim.flock:
+                    sim.faults.extend(fl)
+                return self.send(201, {"faults": sim.faults})
+        if path == "/_kubesim/compact" and self.command == "POST":
+            with sim.cluster.lock:
+                sim.cluster.store.compact()
+                return self.send(200, {"firstResourceVersion": str(sim.cluster.store.first_rv)})
+        raise ApiError(404, "unknown admin path %s" % path)
+
+    # ---- routing ----------------------------------------------------------
+
+    def route(self, path, q, body, user):
+        sim = self.server.sim
+        reg = sim.cluster.registry
+        m = self.command
+        if path == "/version":
+            return self.send(200, {"major": "1", "minor": str(sim.cfg.minor),
+                                   "gitVersion": "v1.%d.0-eks-kubesim" % sim.cfg.minor, "gitCommit": "kubesim",
+                                   "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z",
+                                   "goVersion": "go1.24.0", "compiler": "gc", "platform": "linux/amd64"})
+        if path in ("/healthz", "/livez", "/readyz"):
+            return self.send(200, b"ok", "text/plain")
+        with sim.cluster.lock:
+            if path in ("/api", "/api/"):
+                return self.send(200, reg.api_versions())
+            if path in ("/apis", "/apis/"):
+                return self.send(200, reg.api_group_list())
+            if path == "/openapi/v3":
+                return self.send(200, reg.openapi_index())
+            if path.startswith("/openapi/v3/"):
+                parts = path[len("/openapi/v3/"):].split("/")
+                doc = None
+                if parts[0] == "api" and len(parts) == 2:
+                    doc = reg.openapi_doc("", parts[1])
+                elif parts[0] == "apis" and len(parts) == 3:
+                    doc = reg.openapi_doc(parts[1], parts[2])
+                if doc is None:
+                    raise ApiError(404, "the server could not find the requested resource")
+                return self.send(200, doc)
+        segs = [s for s in path.split("/") if s]
+        if len(segs) >= 2 and segs[0] == "api":
+            group, version, rest = "", segs[1], segs[2:]
+        elif len(segs) >= 3 and segs[0] == "apis":
+            group, version, rest = segs[1], segs[2], segs[3:]
+        elif len(segs) == 2 and segs[0] == "apis":
+            with sim.cluster.lock:
+                g = reg.api_group(segs[1])
+            if g is None:
+                raise ApiError(404, "the server could not find the requested resource")
+            return self.send(200, g)
+        else:
+            raise ApiError(404, "the server could not find the requested resource")
+        if not rest:
+            with sim.cluster.lock:
+                rl = reg.resource_list(group, version)
+            if rl is None or m != "GET":
+                raise ApiError(404, "the server could not find the requested resource")
+            return self.send(200, rl)
+        ns = None
+        if rest[0] == "namespaces" and len(rest) >= 3 and group == "" and rest[2] in ("status", "finalize") \
+                and len(rest) == 3:
+            plural, name, sub, ns = "namespaces", rest[1], rest[2], None
+            extra = []
+        elif rest[0] == "namespaces" and len(rest) >= 3:
+            ns, plural = rest[1], rest[2]
+            name = rest[3] if len(rest) > 3 else None
+            sub = rest[4] if len(rest) > 4 else None
+            extra = rest[5:]
+        else:
+            plural = rest[0]
+            name = rest[1] if len(rest) > 1 else None
+            sub = rest[2] if len(rest) > 2 else None
+            extra = rest[3:]
+        with sim.cluster.lock:
+            rt = reg.lookup(group, version, plural)
+        if rt is None:
+            raise ApiError(404, "the server could not find the requested resource")
+        if ns is not None and not rt.namespaced:
+            raise ApiError(404, "the server could not find the requested resource")
+        if rt.namespaced and ns is None and name is not None:
+            raise ApiError(404, "the server could not find the requested resource")
+        if sub == "proxy" and rt.kind == "Service":
+            rest_path = "/" + "/".join(extra)
+            if path.endswith("/") and extra:
+                rest_path += "/"
+            qs = urllib.parse.urlsplit(self.path).query
+            code, hdrs, data = sim.gateway.proxy(ns, name, m, rest_path + ("?" + qs if qs else ""),
+                                                 dict(self.headers.items()), body)
+            ctype = hdrs.pop("Content-Type", "text/plain")
+            return self.send(code, data, ctype, hdrs)
+        if sub is not None and (sub not in rt.subresources or extra or sub == "proxy"):
+            raise ApiError(404, "the server could not find the requested resource")
+        self.api(rt, version, ns or "", name, sub, q, body, user)
+
+    def api(self, rt, version, ns, name, sub, q, body, user):
+        c = self.server.sim.cluster
+        m = self.command
+        dry = q.get("dryRun") == "All"
+        manager = q.get("fieldManager") or (self.headers.get("User-Agent") or "unknown").split("/")[0]
+        if name is None:
+            if m == "GET":
+                if q.get("watch") in ("1", "true", "True"):
+                    return self.watch(rt, version, ns, q)
+                items, rv = c.list(rt, ns if rt.namespaced and ns else None, q.get("labelSelector", ""),
+                                   q.get("fieldSelector", ""))
+                with c.lock:
+                    out = [c.out(rt, o, version) for o in items]
+                return self.send(200, {"kind": rt.kind + "List", "apiVersion": rt.gv(version),
+                                       "metadata": {"resourceVersion": rv}, "items": out})
+            if m == "POST":
+                if rt.namespaced and not ns:
+                    raise ApiError(404, "the server could not find the requested resource")
+                obj = c.create(rt, version, ns, parse_body(body, self.headers.get("Content-Type")), manager, dry, user)
+                with c.lock:
+                    return self.send(201, c.out(rt, obj, version))
+            if m == "DELETE":
+                items, _ = c.list(rt, ns or None, q.get("labelSelector", ""), q.get("fieldSelector", ""))
+                for o in items:
+                    try:
+                        c.delete(rt, o["metadata"].get("namespace", ""), o["metadata"]["name"],
+                                 self.delete_opts(q, body), dry)
+                    except ApiError:
+                        pass
+                return self.send(200, {"kind": rt.kind + "List", "apiVersion": rt.gv(version), "metadata": {},
+                                       "items": [c.out(rt, o, version) for o in items]})
+            raise ApiError(405, "the server does not allow this method on the requested resource")
+        if sub == "scale":
+            return self.scale(rt, version, ns, name, q, body, user, manager, dry)
+        if m == "GET":
+            obj = c.get(rt, ns, name)
+            with c.lock:
+                return self.send(200, c.out(rt, obj, version))
+        if m == "PUT":
+            obj = c.replace(rt, version, ns, name, parse_body(body, self.headers.get("Content-Type")), manager,
+                            dry, user, sub)
+            with c.lock:
+                return self.send(200, c.out(rt, obj, version))
+        if m == "PATCH":
+            force = q.get("force") in ("true", "1", "True")
+            if (self.headers.get("Content-Type") or "").startswith("application/apply-patch"):
+                manager = q.get("fieldManager")  # required for apply: no User-Agent default
+            code, obj = c.patch(rt, version, ns, name, self.headers.get("Content-Type"), body, manager, force,
+                                dry, user, sub)
+            with c.lock:
+                return self.send(code, c.out(rt, obj, version))
+        if m == "DELETE":
+            opts = self.delete_opts(q, body)
+            dry = dry or "All" in (opts.get("dryRun") or [])
+            code, out = c.delete(rt, ns, name, opts, dry)
+            with c.lock:
+                if out.get("kind") != "Status":
+                    out = c.out(rt, out, version)
+                return self.send(code, out)
+        if m == "POST":
+            raise ApiError(405, "the server does not allow this method on the requested resource")
+        raise ApiError(405, "method not allowed")
+
+    def delete_opts(self, q, body):
+        opts = {}
+        if body and body.strip():
+            try:
+                opts = json.loads(body)
+            except ValueError as e:
+                raise ApiError(400, "error decoding DeleteOptions: %s" % e)
+            if not isinstance(opts, dict):
+                opts = {}
+        if q.get("propagationPolicy"):
+            opts["propagationPolicy"] = q["propagationPolicy"]
+        if opts.get("propagationPolicy") not in (None, "Background", "Foreground", "Orphan"):
+            raise ApiError(422, 'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: "%s"'
+                           % opts["propagationPolicy"])
+        return opts
+
+    def scale(self, rt, version, ns, name, q, body, user, manager, dry):
+        c = self.server.sim.cluster
+        obj = c.get(rt, ns, name)
+
+        def as_scale(o):
+            sel = ((o.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+            return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+                    "metadata": {"name": name, "namespace": ns, "uid": o["metadata"]["uid"],
+                                 "resourceVersion": o["metadata"]["resourceVersion"],
+                                 "creationTimestamp": o["metadata"].get("creationTimestamp")},
+                    "spec": {"replicas": (o.get("spec") or {}).get("replicas", 1)},
+                    "status": {"replicas": (o.get("status") or {}).get("replicas", 0),
+                               "selector": ",".join("%s=%s" % kv for kv in sel.items())}}
+        if self.command == "GET":
+            return self.send(200, as_scale(obj))
+        if self.command not in ("PUT", "PATCH"):
+            raise ApiError(405, "method not allowed")
+        try:
+            req = json.loads(body or b"{}")
+            if self.command == "PATCH" and "json-patch" in (self.headers.get("Content-Type") or ""):
+                from .ssa import json_patch
+                req = json_patch(as_scale(obj), req)
+            replicas = int(req["spec"]["replicas"])
+        except (ValueError, KeyError, TypeError) as e:
+            raise ApiError(400, "invalid Scale: %s" % e)
+        patch = json.dumps({"spec": {"replicas": replicas}}).encode()
+        _, obj = c.patch(rt, version, ns, name, "application/merge-patch+json", patch, manager, False, dry, user)
+        return self.send(200, as_scale(obj))
+
+    # ---- watch -------------------------------------------------------------
+
+    def watch(self, rt, version, ns, q):
+        c = self.server.sim.cluster
+        st = c.store
+        lreq = parse_label_selector(q.get("labelSelector", ""))
+        freq = parse_field_selector(q.get("fieldSelector", ""))
+        try:
+            timeout = min(float(q.get("timeoutSeconds") or 1800), 3600)
+        except ValueError:
+            raise ApiError(400, "invalid timeoutSeconds")
+        deadline = time.monotonic() + timeout
+        rvq = q.get("resourceVersion", "")
+
+        def match(o):
+            if o is None:
+                return False
+            if rt.namespaced and ns and o["metadata"].get("namespace") != ns:
+                return False
+            return labels_match(lreq, o["metadata"].get("labels")) and fields_match(freq, o)
+
+        def convert(ev):
+            _, typ, key, _, _, obj, old = ev
+            if key != rt.key:
+                return None
+            now_m, old_m = match(obj), match(old)
+            if typ == "ADDED" and now_m:
+                return "ADDED", obj
+            if typ == "MODIFIED":
+                if now_m and old_m:
+                    return "MODIFIED", obj
+                if now_m:
+                    return "ADDED", obj
+                if old_m:
+                    return "DELETED", obj
+            if typ == "DELETED" and (now_m or old_m):
+                return "DELETED", obj
+            return None
+
+        with c.lock:
+            if rvq in ("", "0"):
+                last = st.rv
+                initial = [("ADDED", o) for o in st.list(rt.key, ns or None) if match(o)]
+            else:
+                try:
+                    last = int(rvq)
+                except ValueError:
+                    raise ApiError(400, "invalid resourceVersion %r" % rvq)
+                evs = st.events_since(last)
+                initial = [x for x in (convert(e) for e in evs) if x]
+                if evs:
+                    last = evs[-1][0]
+            initial = [(t, c.out(rt, o, version)) for t, o in initial]
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Cache-Control", "no-cache, private")
+        self.end_headers()
+        self.code = 200
+        self.close_connection = True
+
+        def emit(typ, obj):
+            data = json.dumps({"type": typ, "object": obj}).encode() + b"\n"
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.flush()
+
+        try:
+            for t, o in initial:
+                emit(t, o)
+            stop = self.server.sim.ctl.stop
+            while not stop.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                with c.lock:
+                    if st.rv <= last:
+                        c.store.cond.wait(min(left, 1.0))
+                    try:
+                        evs = st.events_since(last)
+                    except ApiError as e:
+                        out = [("ERROR", e.status())]
+                        evs = None
+                    if evs is not None:
+                        out = []
+                        for e in evs:
+                            x = convert(e)
+                            if x:
+                                out.append((x[0], c.out(rt, x[1], version)))
+                        if evs:
+                            last = evs[-1][0]
+                for t, o in out:
+                    emit(t, o)
+                if evs is None:
+                    break
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            pass
+

@@ -1,0 +1,104 @@
+# tests/lib.sh - helpers for shell test suites (sourced).
+#
+#   . tests/lib.sh
+#   t_begin "name"; ...; t_ok "what" test-command...; t_end
+#   finish   # prints "N passed, N failed" and exits non-zero on failures
+#
+# Every case runs in its own directory under $TMPDIR; assertions print the
+# command's output on failure so CI logs say why.
+
+: "${SECFAAS:?SECFAAS must point at the secfaas binary}"
+T_PASS=0
+T_FAIL=0
+T_CASE=""
+T_CASE_FAILED=0
+T_ROOT=${TMPDIR:-/tmp}/suite.$$
+mkdir -p "$T_ROOT"
+
+t_begin() {
+	T_CASE=$1
+	T_CASE_FAILED=0
+	T_DIR="$T_ROOT/$(echo "$1" | tr -c 'a-zA-Z0-9_\n-' '_')"
+	rm -rf "$T_DIR"
+	mkdir -p "$T_DIR"
+	cd "$T_DIR" || exit 2
+}
+
+t_fail() {
+	echo "FAIL [$T_CASE]: $*"
+	T_CASE_FAILED=1
+}
+
+# t_ok DESCRIPTION COMMAND... : command must succeed
+t_ok() {
+	d=$1
+	shift
+	if ! "$@" >"$T_DIR/.out" 2>&1; then
+		t_fail "$d (command failed: $*)"
+		sed 's/^/    | /' "$T_DIR/.out" | tail -n 30
+	fi
+}
+
+# t_rc WANT DESCRIPTION COMMAND... : exit status must equal WANT; output in $T_DIR/.out
+t_rc() {
+	want=$1
+	d=$2
+	shift 2
+	"$@" >"$T_DIR/.out" 2>"$T_DIR/.err"
+	got=$?
+	if [ "$got" -ne "$want" ]; then
+		t_fail "$d: exit $got, want $want ($*)"
+		sed 's/^/    out| /' "$T_DIR/.out" | tail -n 30
+		sed 's/^/    err| /' "$T_DIR/.err" | tail -n 30
+	fi
+}
+
+# t_grep DESCRIPTION PATTERN FILE : FILE must contain the fixed string
+t_grep() {
+	if ! grep -qF -- "$2" "$3"; then
+		t_fail "$1: \"$2\" not in $3"
+		sed 's/^/    | /' "$3" | tail -n 30
+	fi
+}
+
+t_nogrep() {
+	if grep -qF -- "$2" "$3"; then
+		t_fail "$1: \"$2\" unexpectedly in $3"
+		grep -nF -- "$2" "$3" | head -n 5 | sed 's/^/    | /'
+	fi
+}
+
+t_eq() { # DESCRIPTION GOT WANT
+	if [ "$2" != "$3" ]; then
+		t_fail "$1: got \"$2\", want \"$3\""
+	fi
+}
+
+t_end() {
+	if [ "$T_CASE_FAILED" -eq 0 ]; then
+		T_PASS=$((T_PASS + 1))
+		[ -z "${VERBOSE:-}" ] || echo "ok   $T_CASE"
+	else
+		T_FAIL=$((T_FAIL + 1))
+	fi
+	cd "$T_ROOT" || exit 2
+}
+
+finish() {
+	echo "$T_PASS passed, $T_FAIL failed"
+	[ "$T_FAIL" -eq 0 ]
+	exit $?
+}
+
+# Refuse non-loopback endpoints (project rule for every test).
+require_loopback() {
+	for url in "$@"; do
+		case "$url" in
+		http://127.* | https://127.* | http://\[::1\]* | https://\[::1\]* | http://localhost* | https://localhost*) ;;
+		*)
+			echo "refusing to run: endpoint $url is not on loopback"
+			exit 2
+			;;
+		esac
+	done
+}
