@@ -11,6 +11,6 @@ void sf_cluster_lower(const struct sf_doc *doc, struct sf_config *c, struct sf_d
 {
 	(void)c;
 	if (!sf_rtype_find("aws_vpc"))
-		sf_diag_error(d, &doc->root->pos,
+		sf_diag_add(d, SF_SEV_WARNING, &doc->root->pos,
 			      "kind Cluster: this secfaas build has no AWS resource types yet; use `secfaas validate` or `secfaas render` for Cluster specs");
 }

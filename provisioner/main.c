@@ -89,6 +89,20 @@ static const struct sf_cmd commands[] = {
 	 "\n"
 	 "example:\n"
 	 "  secfaas refresh examples/minimal.yaml\n"},
+	{"render", cmd_render, "print node user data, containerd/runsc config or the bake script",
+	 "usage: secfaas render node-config SPEC --node-group NAME [--artifact user-data|containerd|runsc]\n"
+	 "                      [--endpoint URL --ca BASE64] [--containerd-major 1|2]\n"
+	 "       secfaas render bake-script SPEC [--arch x86_64|aarch64] [--base-ami ami-...]\n"
+	 "\n"
+	 "Prints exactly what apply puts into a node group's launch template (AL2023 MIME\n"
+	 "user data with the nodeadm NodeConfig, the containerd fragment adding the runsc\n"
+	 "handler, runsc.toml) or the AMI bake script. Offline; the cluster endpoint and CA\n"
+	 "are placeholders until the cluster exists.\n"
+	 "\n"
+	 "examples:\n"
+	 "  secfaas render node-config examples/minimal.yaml --node-group sandbox\n"
+	 "  secfaas render node-config examples/minimal.yaml --node-group sandbox --artifact containerd --containerd-major 1\n"
+	 "  secfaas render bake-script examples/minimal.yaml --arch x86_64\n"},
 	{"show", cmd_show, "show the state or a saved plan",
 	 "usage: secfaas show [PLANFILE] [--json]\n"
 	 "\n"

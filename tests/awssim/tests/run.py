@@ -24,7 +24,7 @@ def main():
     base = tempfile.mkdtemp(prefix="awssim-test-")
     plain = os.path.join(base, "plain")
     tls = os.path.join(base, "tls")
-    os.environ.setdefault("AWSSIM_KUBESIM", os.environ.get("AWSSIM_TEST_KUBESIM", "none"))
+    os.environ["AWSSIM_KUBESIM"] = "none"
     os.environ["AWSSIM_STRICT"] = "1"
     for k in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
               "AWS_ENDPOINT_URL", "AWS_CA_BUNDLE", "AWS_DEFAULT_REGION", "AWS_REGION"):
@@ -37,7 +37,9 @@ def main():
     os.environ["AWS_DATA_PATH"] = write_client_models(os.path.join(base, "models"))
     try:
         e1 = start(plain)
+        os.environ["AWSSIM_KUBESIM"] = os.path.join(HERE, "fake_kubesim")
         e2 = start(tls, "--tls")
+        os.environ["AWSSIM_KUBESIM"] = "none"
         import common
         common.require_loopback(e1["AWSSIM_URL"])
         common.require_loopback(e2["AWSSIM_URL"])
