@@ -1,10 +1,15 @@
-/* types.h - the resource type tables registered in registry.c. */
+/* types.h - resource type tables (see registry.c). */
 #ifndef SF_TYPES_H
 #define SF_TYPES_H
 
 #include "provisioner/resource.h"
 
+/* core */
 extern const struct sf_rtype sf_rt_local_file;
 extern const struct sf_rtype sf_rt_test_object;
+
+/* family tables, NULL-terminated: aws_registry.c, k8s_registry.c */
+extern const struct sf_rtype *const sf_rt_aws_registry[];
+extern const struct sf_rtype *const sf_rt_k8s_registry[];
 
 #endif

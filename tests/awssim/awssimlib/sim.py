@@ -10,7 +10,6 @@ import base64
 import collections
 import configparser
 import json
-import os
 import random
 import re
 import threading
@@ -20,8 +19,8 @@ from urllib.parse import parse_qsl
 
 from . import sigv4
 from .core import AwsError, Clock, iso, request_id
-from .wire import (SERVICES, Api, AwsError as _E, check, error_body, parse_json, parse_query,  # noqa: F401
-                   parse_rest_json, serialize_json, serialize_xml)
+from .wire import (SERVICES, Api, check, error_body, parse_json, parse_query, parse_rest_json, serialize_json,
+                   serialize_xml)
 
 DEFAULT_ACCOUNT = "123456789012"
 DEFAULT_AKID = "AKIAIOSFODNN7EXAMPLE"

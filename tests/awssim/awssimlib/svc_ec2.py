@@ -1036,8 +1036,7 @@ class EC2:
         def make():
             name = p["LaunchTemplateName"]
             if any(x["LaunchTemplateName"] == name for x in st["lts"].values()):
-                raise AwsError("InvalidLaunchTemplateName.AlreadyExistsException", f"Launch template name already "
-                               f"in use.", 400)
+                raise AwsError("InvalidLaunchTemplateName.AlreadyExistsException", "Launch template name already in use.", 400)
             data = self._lt_data(ctx, p["LaunchTemplateData"])
             lid = ec2id("lt")
             lt = {"LaunchTemplateId": lid, "LaunchTemplateName": name, "CreateTime": ctx.now,
@@ -1428,7 +1427,7 @@ class EC2:
                            "an image can be created.", 400)
         name = p["Name"]
         if not re.fullmatch(r"[A-Za-z0-9()\[\] ./\-'@_]{3,128}", name):
-            raise AwsError("InvalidAMIName.Malformed", f"AMI names must be between 3 and 128 characters long, and may "
+            raise AwsError("InvalidAMIName.Malformed", "AMI names must be between 3 and 128 characters long, and may "
                            "contain letters, numbers, '(', ')', '.', '-', '/', '_', '[', ']', ' ', '@' and ''' only", 400)
         for img in st["images"].values():
             if img["Name"] == name:
@@ -1537,7 +1536,7 @@ class EC2:
     # ============================================================== clock
     def _boot_console(self, inst, region):
         host = inst["PrivateDnsName"].split(".")[0]
-        return [f"[    0.000000] Linux version 6.1.0-awssim (Amazon Linux 2023)\r\n",
+        return ["[    0.000000] Linux version 6.1.0-awssim (Amazon Linux 2023)\r\n",
                 f"[    2.104000] cloud-init[1200]: Cloud-init v. 22.2.2 running 'init' ({host})\r\n",
                 f"[    3.500000] cloud-init[1300]: ci-info: {inst['PrivateIpAddress']} {region}\r\n"]
 
@@ -1584,7 +1583,7 @@ class EC2:
                     inst["_next"] = (at + T_INSTANCE_TERMINATING * self.sim.clock.timescale, "terminated")
                 else:
                     self._set_state(inst, "stopping")
-                    inst["StateTransitionReason"] = f"Client.InstanceInitiatedShutdown: Instance initiated shutdown"
+                    inst["StateTransitionReason"] = "Client.InstanceInitiatedShutdown: Instance initiated shutdown"
                     inst["StateReason"] = {"Code": "Client.InstanceInitiatedShutdown",
                                            "Message": "Client.InstanceInitiatedShutdown: Instance initiated shutdown"}
                     inst["_next"] = (at + T_INSTANCE_STOPPING * self.sim.clock.timescale, "stopped")

@@ -19,7 +19,7 @@ from email import message_from_bytes
 import yaml
 
 from . import kubehook
-from .core import AwsError, hexid, paginate, upper_id
+from .core import AwsError, hexid, paginate
 
 SUPPORTED = ["1.29", "1.30", "1.31", "1.32", "1.33"]
 DEFAULT_VERSION = "1.32"
@@ -225,7 +225,7 @@ class EKS:
     def DeleteCluster(self, ctx, p):
         c = self._c(ctx, p["name"])
         if c["_nodegroups"]:
-            raise AwsError("ResourceInUseException", f"Cluster has nodegroups attached", 409,
+            raise AwsError("ResourceInUseException", "Cluster has nodegroups attached", 409,
                            extra={"clusterName": c["name"]})
         if c["status"] != "DELETING":
             c["status"] = "DELETING"
@@ -308,7 +308,7 @@ class EKS:
         c = self._c(ctx, p["name"])
         self._active(c)
         cur, new = c["version"], p["version"]
-        if new not in SUPPORTED or SUPPORTED.index(new) != SUPPORTED.index(cur) + 1 if cur in SUPPORTED else True:
+        if cur not in SUPPORTED or new not in SUPPORTED or SUPPORTED.index(new) != SUPPORTED.index(cur) + 1:
             raise _ip(f"Unsupported Kubernetes minor version update from {cur} to {new}", clusterName=c["name"])
         for ng in c["_nodegroups"].values():
             if ng["version"] != cur:
@@ -699,7 +699,7 @@ class EKS:
             raise _ip(f"The specified principalArn is invalid: invalid arn {principal}", clusterName=c["name"])
         kind, name = m.group(3), m.group(4).rsplit("/", 1)[-1]
         if username is None:
-            username = (f"system:node:{{{{EC2PrivateDNSName}}}}" if typ == "EC2_LINUX"
+            username = ("system:node:{{EC2PrivateDNSName}}" if typ == "EC2_LINUX"
                         else f"arn:aws:sts::{m.group(2)}:assumed-role/{name}/{{{{SessionName}}}}" if kind == "role"
                         else principal)
         if typ == "EC2_LINUX":
@@ -714,8 +714,8 @@ class EKS:
     def _entry(self, c, principal):
         e = c["_access"].get(principal)
         if e is None:
-            raise AwsError("ResourceNotFoundException", f"The specified principalArn could not be found. You can "
-                           f"view your available access entries with 'list-access-entries'.", 404,
+            raise AwsError("ResourceNotFoundException", "The specified principalArn could not be found. You can "
+                           "view your available access entries with 'list-access-entries'.", 404,
                            extra={"clusterName": c["name"]})
         return e
 
@@ -1006,5 +1006,3 @@ class EKS:
                 inv["eks:access-entry"].append({"id": f"{c['name']}/{e['principalArn']}", "type": e["type"]})
         return inv
 
-
-_ = upper_id

@@ -60,7 +60,7 @@ class ELBv2(_Base):
             by = {lb["LoadBalancerName"]: lb for lb in st["elbv2"].values()}
             miss = [n for n in p["Names"] if n not in by]
             if miss:
-                raise AwsError("LoadBalancerNotFound", f"One or more load balancers not found", 400)
+                raise AwsError("LoadBalancerNotFound", "One or more load balancers not found", 400)
             items = [by[n] for n in p["Names"]]
         else:
             items = sorted(st["elbv2"].values(), key=lambda x: x["CreatedTime"])

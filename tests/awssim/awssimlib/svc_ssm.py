@@ -8,7 +8,6 @@ for Kubernetes 1.29-1.33 with the AMIs that EC2 pre-registers in each region
 import re
 
 from .core import AwsError
-from .svc_ec2 import AMI_DATE
 
 PARAM_RE = re.compile(r"^/aws/service/eks/optimized-ami/(\d+\.\d+)/amazon-linux-2023/(x86_64|arm64)/"
                       r"(standard|nvidia|neuron)/recommended/(image_id|release_version)$")

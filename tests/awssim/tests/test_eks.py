@@ -186,7 +186,7 @@ class EksTest(unittest.TestCase):
                                                                    ["data"]).encode()).decode()}}
         want = {"badnc": "NodeCreationFailure", "plain": "NodeCreationFailure", "noami": "AsgInstanceLaunchFailures"}
         for name, data in cases.items():
-            lt = ec2.create_launch_template(LaunchTemplateName=name, LaunchTemplateData=data)["LaunchTemplate"]
+            ec2.create_launch_template(LaunchTemplateName=name, LaunchTemplateData=data)
             eks.create_nodegroup(clusterName="demo", nodegroupName=name, nodeRole=self.node_role, subnets=self.subs,
                                  launchTemplate={"name": name})
         advance(200)

@@ -1,0 +1,39 @@
+/* Registry invariants: unique names, attribute tables well-formed, every
+ * FORCE_NEW attribute makes the generic diff replace. */
+#include "t.h"
+
+#include "provisioner/plan.h"
+#include "provisioner/resource.h"
+
+T_TEST(names_unique_and_sorted)
+{
+	size_t n;
+	const struct sf_rtype *const *all = sf_rtype_all(&n);
+	T_OK(n >= 2);
+	for (size_t i = 1; i < n; i++)
+		T_OK(strcmp(all[i - 1]->name, all[i]->name) < 0);
+	for (size_t i = 0; i < n; i++)
+		T_OK(sf_rtype_find(all[i]->name) == all[i]);
+	T_OK(sf_rtype_find("no_such_type") == NULL);
+}
+
+T_TEST(attribute_tables)
+{
+	size_t n;
+	const struct sf_rtype *const *all = sf_rtype_all(&n);
+	for (size_t i = 0; i < n; i++) {
+		const struct sf_rtype *t = all[i];
+		T_OK(t->create && t->destroy);
+		for (const struct sf_attr_def *a = t->attrs; a->name; a++) {
+			/* every attribute is settable or computed */
+			T_OK(a->flags & (SF_ATTR_REQUIRED | SF_ATTR_OPTIONAL | SF_ATTR_COMPUTED));
+			/* required and optional exclude each other */
+			T_OK(!((a->flags & SF_ATTR_REQUIRED) && (a->flags & SF_ATTR_OPTIONAL)));
+			T_OK(a->doc && *a->doc);
+			T_OK(strcmp(a->name, "id") != 0); /* id is implicit */
+			for (const struct sf_attr_def *b = a + 1; b->name; b++)
+				T_OK(strcmp(a->name, b->name) != 0);
+		}
+	}
+}
+T_MAIN()
