@@ -56,3 +56,8 @@ void sf_cluster_render_in(const json_t *cluster, const json_t *ng, const char *e
 			  struct sf_taint **taints);
 #define SF_PENDING_ENDPOINT "https://pending-cluster-endpoint.invalid"
 #define SF_PENDING_CA "cGVuZGluZy1jbHVzdGVyLWNh" /* base64("pending-cluster-ca") */
+
+/* Kubernetes objects of a cluster (RuntimeClass, OpenFaaS, admission
+ * guard), lowered after the AWS resources (cluster_lower_k8s.c).
+ * `cluster` is the normalised JSON. */
+void sf_cluster_lower_k8s(const json_t *cluster, struct sf_config *c, struct sf_diags *d);
