@@ -12,11 +12,12 @@ a local OCI image from busybox-static, and a minimal CRI client.
       Prints every substitution on stdout.
   sandbox.py image OUT.tar NAME...
       OCI image archive of /bin/busybox (static) under each NAME.
-  sandbox.py cri SOCKET HANDLER IMAGE CMD [CMD...]
+  sandbox.py cri SOCKET HANDLER IMAGE [--no-stop] CMD [CMD...]
       Over CRI (runtime.v1 gRPC, HTTP/2 through curl on the unix socket):
       RunPodSandbox with runtime_handler=HANDLER, PodSandboxStatus,
       CreateContainer + StartContainer from IMAGE, ExecSync each CMD (a
-      shell command line), then StopPodSandbox + RemovePodSandbox. Prints
+      shell command line), then StopPodSandbox + RemovePodSandbox (not with
+      --no-stop: the caller tears the pod down; see README.md). Prints
       JSON {handler, sandbox_id, results: [{cmd, exit_code, stdout, stderr}]}.
 
 Test tooling only: nothing here is shipped. Needs Python 3.11 (tomllib).
@@ -335,7 +336,7 @@ def call(sock, method, msg, timeout=60):
     return decode(out[5:5 + n])
 
 
-def cmd_cri(sock, handler, image, cmds):
+def cmd_cri(sock, handler, image, cmds, stop=True):
     ver = call(sock, "Version", f_str(1, "v1"))
     result = {"runtime": (ver.get(2, [b""])[0] + b" " + ver.get(3, [b""])[0]).decode(),
               "handler": None, "sandbox_id": None, "results": []}
@@ -346,7 +347,8 @@ def cmd_cri(sock, handler, image, cmds):
     linux = f_bytes(2, f_bytes(1, nsopts))
     logdir = os.path.join(os.path.dirname(sock), "pod-logs", uid)
     os.makedirs(logdir, exist_ok=True)
-    pod_config = (f_bytes(1, meta) + f_str(2, "sandbox-test") + f_str(3, logdir) +
+    # No hostname: with the node network there is no UTS namespace to set it in.
+    pod_config = (f_bytes(1, meta) + f_str(3, logdir) +
                   f_map(6, {"secfaas.dev/test": "sandbox"}) + f_bytes(8, linux))
     pod_id = None
     try:
@@ -373,7 +375,7 @@ def cmd_cri(sock, handler, image, cmds):
                 "exit_code": r.get(3, [0])[0],
             })
     finally:
-        if pod_id:
+        if pod_id and stop:
             try:
                 call(sock, "StopPodSandbox", f_str(1, pod_id), timeout=60)
                 call(sock, "RemovePodSandbox", f_str(1, pod_id), timeout=60)
@@ -389,8 +391,9 @@ def main(argv):
     elif len(argv) >= 3 and argv[0] == "image":
         cmd_image(argv[1], argv[2:])
     elif len(argv) >= 5 and argv[0] == "cri":
+        stop = argv[4] != "--no-stop"
         try:
-            cmd_cri(argv[1], argv[2], argv[3], argv[4:])
+            cmd_cri(argv[1], argv[2], argv[3], argv[4 if stop else 5:], stop)
         except CRIError as e:
             sys.exit("CRI: %s" % e)
     else:

@@ -16,8 +16,12 @@
 static int dead_pid(void)
 {
 	pid_t k = fork();
-	if (k == 0)
+	if (k == 0) {
+		/* exec, so a valgrind run does not report the parent's open
+		 * handles as this child's leaks */
+		execl("/bin/true", "true", (char *)NULL);
 		_exit(0);
+	}
 	int status;
 	waitpid(k, &status, 0);
 	return (int)k;

@@ -4,6 +4,7 @@
 with unittest, stops both by their recorded PIDs, and prints the final
 "N passed, N failed" line."""
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,6 +36,7 @@ def main():
     sys.path.insert(0, os.path.dirname(HERE))
     from awssimlib.wire import write_client_models
     os.environ["AWS_DATA_PATH"] = write_client_models(os.path.join(base, "models"))
+    failed = 1
     try:
         e1 = start(plain)
         os.environ["AWSSIM_KUBESIM"] = os.path.join(HERE, "fake_kubesim")
@@ -56,8 +58,9 @@ def main():
         subprocess.run([CTL, "stop", tls])
         for d in (plain, tls):
             log = os.path.join(d, "awssim.log")
-            if os.path.exists(log) and os.environ.get("AWSSIM_SHOW_LOG"):
+            if os.path.exists(log) and (os.environ.get("AWSSIM_SHOW_LOG") or failed):
                 print(open(log).read())
+        shutil.rmtree(base, ignore_errors=True)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed or passed == 0 else 0
 

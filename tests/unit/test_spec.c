@@ -1,0 +1,196 @@
+/*
+ * Spec loader and schema validation: a table of bad inputs, each with the
+ * exact "file:line:col: error: ..." line it must produce, plus good inputs
+ * that must load cleanly.  All errors of a document are reported in one run.
+ */
+#include "t.h"
+
+#include "provisioner/config.h"
+#include "provisioner/kinds.h"
+#include "provisioner/schema.h"
+#include "provisioner/spec.h"
+#include "util.h"
+
+/* Render diagnostics as the CLI prints them. Owned string. */
+static char *diag_text(const struct sf_diags *d)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	sf_diags_print(d, f, 0);
+	fclose(f);
+	return buf;
+}
+
+static char *check(const char *yaml, int *nerrors)
+{
+	struct sf_specset set = SF_SPECSET_INIT;
+	struct sf_diags d = SF_DIAGS_INIT;
+	struct sf_config cfg = SF_CONFIG_INIT;
+	if (sf_spec_load_buffer(&set, "s.yaml", yaml, strlen(yaml), &d) == 0)
+		sf_config_build(&cfg, &set, NULL, &d);
+	char *t = diag_text(&d);
+	*nerrors = (int)d.nerrors;
+	sf_config_release(&cfg);
+	sf_diags_release(&d);
+	sf_specset_release(&set);
+	return t;
+}
+
+#define HDR "apiVersion: secfaas.dev/v1alpha1\nkind: Cluster\nmetadata: {name: c1, region: eu-west-1}\nspec:\n"
+#define NET "  kubernetesVersion: \"1.31\"\n  network: {cidr: 10.40.0.0/16}\n  gvisor: {release: \"20250113.0\"}\n"
+#define NG "  nodeGroups:\n    - {name: sys, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}}\n"
+
+static const struct {
+	const char *name, *yaml, *want;
+} bad[] = {
+	/* YAML level */
+	{"syntax", "a: [1, 2\n", "s.yaml:2:1: error: invalid YAML"},
+	{"duplicate key", "kind: Stack\nkind: Cluster\n", "s.yaml:2:1: error: duplicate key \"kind\" (first defined at line 1)"},
+	{"alias", "a: &x 1\nb: *x\n", "s.yaml:2:4: error: YAML aliases (*x) are not supported"},
+	{"not a mapping", "- 1\n- 2\n", "s.yaml:1:1: error: a spec document must be a mapping"},
+	/* envelope */
+	{"missing apiVersion", "kind: Stack\nmetadata: {name: a}\nspec: {resources: []}\n",
+	 "s.yaml:1:1: error: document: missing required field \"apiVersion\""},
+	{"wrong apiVersion", "apiVersion: secfaas.dev/v2\nkind: Stack\nmetadata: {name: a}\nspec: {resources: []}\n",
+	 "s.yaml:1:13: error: apiVersion: unsupported apiVersion \"secfaas.dev/v2\""},
+	{"bad kind", "apiVersion: secfaas.dev/v1alpha1\nkind: Clustr\nmetadata: {name: a}\nspec: {}\n",
+	 "s.yaml:2:7: error: kind: \"Clustr\" is not one of Cluster, Stack; did you mean \"Cluster\"?"},
+	{"unknown envelope field", "apiVersion: secfaas.dev/v1alpha1\nkind: Stack\nmetdata: {name: a}\nspec: {resources: []}\n",
+	 "s.yaml:3:1: error: : unknown field \"metdata\"; did you mean \"metadata\"?"},
+	{"bad name", "apiVersion: secfaas.dev/v1alpha1\nkind: Stack\nmetadata: {name: Bad_Name}\nspec: {resources: []}\n",
+	 "s.yaml:3:18: error: metadata.name: \"Bad_Name\" must be 1-63 lowercase letters"},
+	{"unknown region", "apiVersion: secfaas.dev/v1alpha1\nkind: Stack\nmetadata: {name: a, region: eu-west-9}\nspec: {resources: []}\n",
+	 "s.yaml:3:29: error: metadata.region: unknown region \"eu-west-9\"; did you mean \"eu-west-1\"?"},
+	{"bad ttl", "apiVersion: secfaas.dev/v1alpha1\nkind: Stack\nmetadata: {name: a, ttl: soon}\nspec: {resources: []}\n",
+	 "s.yaml:3:26: error: metadata.ttl: \"soon\" is not a duration"},
+	/* Cluster schema */
+	{"k8s version", HDR "  kubernetesVersion: \"1.21\"\n  network: {cidr: 10.40.0.0/16}\n" NG,
+	 "s.yaml:5:22: error: spec.kubernetesVersion: \"1.21\" is not one of 1.29, 1.30, 1.31, 1.32, 1.33"},
+	{"bad cidr", HDR "  kubernetesVersion: \"1.31\"\n  network: {cidr: 10.40.0.0/33}\n" NG,
+	 "s.yaml:6:19: error: spec.network.cidr: \"10.40.0.0/33\" is not an IPv4 CIDR"},
+	{"host bits", HDR "  kubernetesVersion: \"1.31\"\n  network: {cidr: 10.40.0.1/16}\n" NG,
+	 "s.yaml:6:19: error: spec.network.cidr: \"10.40.0.1/16\" has host bits set"},
+	{"overlap", HDR "  kubernetesVersion: \"1.31\"\n  network: {cidr: 10.40.0.0/16, serviceCidr: 10.40.0.0/20}\n" NG,
+	 "error: spec.network.serviceCidr: 10.40.0.0/20 overlaps the VPC CIDR 10.40.0.0/16"},
+	{"too few AZs", HDR "  kubernetesVersion: \"1.31\"\n  network: {cidr: 10.40.0.0/16, availabilityZones: 1}\n" NG,
+	 "s.yaml:6:52: error: spec.network.availabilityZones: 1 is out of range (2 to 6)"},
+	{"instance type", HDR NET "  nodeGroups:\n    - {name: sys, instanceTypes: [large], scaling: {min: 1, max: 2}}\n",
+	 "error: spec.nodeGroups[0].instanceTypes[0]: \"large\" is not an EC2 instance type like m6i.large"},
+	{"arch mix", HDR NET "  nodeGroups:\n    - {name: sys, instanceTypes: [m6i.large, m6g.large], scaling: {min: 1, max: 2}}\n",
+	 "error: spec.nodeGroups[0].instanceTypes[1]: m6g.large is arm64 but m6i.large is x86_64"},
+	{"taint effect", HDR NET "  nodeGroups:\n    - name: sys\n      instanceTypes: [m6i.large]\n      scaling: {min: 1, max: 2}\n      taints: [{key: a, effect: NoScheduel}]\n",
+	 "s.yaml:12:33: error: spec.nodeGroups[0].taints[0].effect: \"NoScheduel\" is not one of NoSchedule, PreferNoSchedule, NoExecute; did you mean \"NoSchedule\"?"},
+	{"release format", HDR "  kubernetesVersion: \"1.31\"\n  network: {cidr: 10.40.0.0/16}\n  gvisor: {release: latest}\n" NG,
+	 "s.yaml:7:21: error: spec.gvisor.release: \"latest\" is not a gVisor release"},
+	{"label syntax", HDR NET "  nodeGroups:\n    - name: sys\n      instanceTypes: [m6i.large]\n      scaling: {min: 1, max: 2}\n      labels: {\"bad key!\": x}\n",
+	 "error: spec.nodeGroups[0].labels: \"bad key!\" is not a valid label key"},
+	{"duplicate node groups", HDR NET "  nodeGroups:\n    - {name: a, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}}\n    - {name: a, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}}\n",
+	 "s.yaml:10:14: error: spec.nodeGroups[1].name: duplicate node group name \"a\" (also at line 9)"},
+	{"scaling order", HDR NET "  nodeGroups:\n    - {name: a, instanceTypes: [m6i.large], scaling: {min: 3, max: 2}}\n",
+	 "error: spec.nodeGroups[0].scaling.max: 2 is less than min 3"},
+	{"wrong type int", HDR NET "  nodeGroups:\n    - {name: a, instanceTypes: [m6i.large], scaling: {min: \"1\", max: 2}}\n",
+	 "s.yaml:9:60: error: spec.nodeGroups[0].scaling.min: expected an integer, got a string"},
+	{"missing required", HDR NET "  nodeGroups:\n    - {name: a, instanceTypes: [m6i.large]}\n",
+	 "s.yaml:9:7: error: spec.nodeGroups[0]: missing required field \"scaling\""},
+	{"gvisor without release", HDR "  kubernetesVersion: \"1.31\"\n  network: {cidr: 10.40.0.0/16}\n  nodeGroups:\n    - {name: a, runtime: gvisor, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}}\n",
+	 "spec.nodeGroups[0]: runtime gvisor needs spec.gvisor.release"},
+	{"openfaas licence", HDR NET "  nodeGroups:\n    - {name: a, runtime: gvisor, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}}\n  openfaas: {enabled: true}\n",
+	 "spec.openfaas: OpenFaaS CE is licensed under its EULA"},
+	{"openfaas without gvisor", HDR NET NG "  openfaas: {acceptLicense: true}\n",
+	 "spec.openfaas: functions must run under gVisor, but no node group has runtime: gvisor"},
+	{"unknown spec field", HDR NET NG "  nodegroups: []\n",
+	 "s.yaml:10:3: error: spec: unknown field \"nodegroups\"; did you mean \"nodeGroups\"?"},
+	{"ami id", HDR NET "  nodeGroups:\n    - {name: a, ami: ami-XYZ, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}}\n",
+	 "error: spec.nodeGroups[0].ami: \"ami-XYZ\" is not an AMI id"},
+};
+
+T_TEST(bad_inputs)
+{
+	for (size_t i = 0; i < SF_ARRAY_LEN(bad); i++) {
+		int n = 0;
+		char *t = check(bad[i].yaml, &n);
+		if (!n || !strstr(t, bad[i].want))
+			T_FAILF("case \"%s\": want \"%s\"\n    got:\n%s", bad[i].name, bad[i].want, t);
+		free(t);
+	}
+}
+
+T_TEST(all_errors_reported_at_once)
+{
+	int n = 0;
+	char *t = check(HDR "  kubernetesVersion: \"1.21\"\n  network: {cidr: 10.40.0.0/33, availabilityZones: 9}\n"
+			    "  nodeGroups:\n    - {name: A, instanceTypes: [xx], scaling: {min: 1, max: 2}}\n",
+			&n);
+	T_EQ(n, 5);
+	free(t);
+}
+
+T_TEST(good_specs_load)
+{
+	const char *files[] = {"examples/minimal.yaml", "examples/stack.yaml"};
+	for (size_t i = 0; i < SF_ARRAY_LEN(files); i++) {
+		struct sf_specset set = SF_SPECSET_INIT;
+		struct sf_diags d = SF_DIAGS_INIT;
+		char *p = xasprintf("%s/%s", t_srcdir(), files[i]);
+		T_EQ(sf_spec_load_path(&set, p, &d), 0);
+		for (size_t k = 0; k < set.n; k++)
+			sf_kind_validate(&set.docs[k], &d);
+		if (d.nerrors) {
+			char *t = diag_text(&d);
+			T_FAILF("%s: %s", files[i], t);
+			free(t);
+		}
+		free(p);
+		sf_diags_release(&d);
+		sf_specset_release(&set);
+	}
+}
+
+T_TEST(multi_document_and_workspaces)
+{
+	const char *y = "apiVersion: secfaas.dev/v1alpha1\nkind: Stack\nmetadata: {name: a}\nspec: {resources: []}\n---\n"
+			"apiVersion: secfaas.dev/v1alpha1\nkind: Stack\nmetadata: {name: b}\nspec: {resources: []}\n---\n";
+	struct sf_specset set = SF_SPECSET_INIT;
+	struct sf_diags d = SF_DIAGS_INIT;
+	T_EQ(sf_spec_load_buffer(&set, "m.yaml", y, strlen(y), &d), 0);
+	T_EQ(set.n, 2);
+	const char **ws;
+	T_EQ(sf_config_workspaces(&set, &ws), 2);
+	T_STREQ(ws[1], "b");
+	free(ws);
+	struct sf_config cfg = SF_CONFIG_INIT;
+	T_EQ(sf_config_build(&cfg, &set, NULL, &d), -1); /* two workspaces, none chosen */
+	char *t = diag_text(&d);
+	T_CONTAINS(t, "choose one with --workspace NAME");
+	free(t);
+	sf_config_release(&cfg);
+	struct sf_config cfg2 = SF_CONFIG_INIT;
+	sf_diags_release(&d);
+	T_EQ(sf_config_build(&cfg2, &set, "b", &d), 0);
+	T_STREQ(cfg2.workspace, "b");
+	sf_config_release(&cfg2);
+	sf_diags_release(&d);
+	sf_specset_release(&set);
+}
+
+T_TEST(scalars_keep_their_text)
+{
+	/* kubernetesVersion: 1.30 unquoted must stay "1.30", not the float 1.3 */
+	const char *y = HDR "  kubernetesVersion: 1.30\n  network: {cidr: 10.40.0.0/16}\n" NG;
+	int n = 0;
+	char *t = check(y, &n);
+	T_CONTAINS(t, "warning"); /* only the no-AWS-types warning, no error */
+	T_EQ(n, 0);
+	free(t);
+}
+
+T_TEST(did_you_mean)
+{
+	const char *c[] = {"nodeGroups", "network", "gvisor"};
+	T_STREQ(sf_did_you_mean("nodegroups", c, 3), "nodeGroups");
+	T_STREQ(sf_did_you_mean("netwrk", c, 3), "network");
+	T_OK(sf_did_you_mean("zzzzzzzz", c, 3) == NULL);
+}
+
+T_MAIN()
