@@ -3,7 +3,8 @@
 #
 #   make deps     install the Debian packages the build and tests need (idempotent)
 #   make          build ./build/secfaas
-#   make test     unit tests + suites (starts the local AWS/Kubernetes simulators itself)
+#   make test     deps, then unit tests + suites (the suites start the local AWS and
+#                 Kubernetes simulators and a private containerd themselves)
 #   make check    the same tests under ASan+UBSan (build-asan/)
 #   make demo     deps + build, then plan/apply/show/destroy an example cluster locally
 #   make fuzz     build and run the libFuzzer targets briefly (clang)
@@ -73,7 +74,8 @@ unit: $(TESTBIN) $(B)/secfaas
 
 # The runner executes every unit binary and every tests/*/test.sh suite and
 # ends with "N passed, N failed".
-test: unit
+test: deps
+	$(MAKE) unit
 	SECFAAS_BUILD=$(abspath $(B)) tests/run
 
 check:

@@ -38,12 +38,19 @@ static void print_resource(struct sf_cli *cli, const struct sf_resource *r)
 {
 	fprintf(cli->out, "# %s%s\n", r->address,
 		r->status == SF_RS_CREATED ? "" : r->status == SF_RS_TAINTED ? " (tainted)" : r->status == SF_RS_CREATING ? " (creating: interrupted)" : r->status == SF_RS_DELETING ? " (deleting: interrupted)" : " (leaked)");
-	fprintf(cli->out, "  id     = %s\n", r->id ? r->id : "(none)");
 	json_t *o = redact(r);
+	const char *k0;
+	json_t *v0;
+	int w0 = 6;
+	json_object_foreach(o, k0, v0) if ((int)strlen(k0) > w0) w0 = (int)strlen(k0);
+	fprintf(cli->out, "  %-*s = %s\n", w0, "id", r->id ? r->id : "(none)");
 	const char *k;
 	json_t *v;
 	int width = 0;
+	json_object_del(o, "id"); /* printed above */
 	json_object_foreach(o, k, v) if ((int)strlen(k) > width) width = (int)strlen(k);
+	if (width < 6)
+		width = 6;
 	json_object_foreach(o, k, v)
 	{
 		char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);

@@ -62,6 +62,17 @@ static int write_it(struct sf_rctx *c, const json_t *want, json_t **out)
 		return sf_fail(c->err, SF_EINVAL, "local_file needs path and content");
 	if (parse_mode(want, &mode, c->err) < 0)
 		return c->err->code;
+	/* Parent directories are created like Terraform's local_file does. */
+	char *dir = xstrdup(path);
+	char *slash = strrchr(dir, '/');
+	int mk = 0;
+	if (slash && slash != dir) {
+		*slash = 0;
+		mk = sf_mkdir_p(dir, 0755, c->err);
+	}
+	free(dir);
+	if (mk < 0)
+		return c->err->code;
 	if (sf_write_file_atomic(path, content, strlen(content), (int)mode, c->err) < 0)
 		return c->err->code;
 	if (chmod(path, mode) < 0)

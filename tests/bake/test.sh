@@ -17,6 +17,7 @@
 # message names the file, nothing installed; 404 -> clear message; only
 # loopback base URLs under SECFAAS_BAKE_TEST=1; shellcheck clean.
 set -u
+# shellcheck source=tests/bake/lib.sh
 . "${SECFAAS_SRC:-.}/tests/bake/lib.sh"
 SRC=$SECFAAS_SRC
 PY=/usr/bin/python3

@@ -8,6 +8,7 @@
 # busybox-static, curl (HTTP/2), python3 >= 3.11: missing -> FAIL with
 # "install with make deps" (never a silent skip).
 set -u
+# shellcheck source=tests/bake/lib.sh
 . "${SECFAAS_SRC:-.}/tests/bake/lib.sh"
 SRC=$SECFAAS_SRC
 PY=/usr/bin/python3
@@ -67,6 +68,17 @@ fi
 HANDLER=$("$DRIVER" handler)
 check "RuntimeClass handler constant is runsc" test "$HANDLER" = runsc
 "$DRIVER" fragment --containerd-major 1 >"$W/fragment.toml"
+# The user-facing CLI must print these same bytes; then run the CLI's copy.
+if [ -x "${SECFAAS:-}" ] && "$SECFAAS" render --help >/dev/null 2>&1; then
+	if "$SECFAAS" render node-config "$SRC/examples/minimal.yaml" --node-group sandbox --containerd-major 1 \
+		--artifact containerd >"$W/cli-fragment.toml" 2>"$W/cli.err" &&
+		cmp -s "$W/cli-fragment.toml" "$W/fragment.toml"; then
+		ok "secfaas render node-config --artifact containerd prints the same fragment"
+		cp "$W/cli-fragment.toml" "$W/fragment.toml"
+	else
+		fail "secfaas render node-config fragment differs from render.c's: $(cat "$W/cli.err")"
+	fi
+fi
 "$DRIVER" runsc-toml --platform ptrace >"$W/runsc.toml" # runsc 20221219 has no systrap
 "$DRIVER" node-bundle --containerd-major 1 --platform ptrace >"$W/bundle.txt"
 awk '/^# ---- containerd-fragment.toml ----$/ { on = 1; next } /^# ---- / { on = 0 } on' "$W/bundle.txt" >"$W/bundle-fragment.toml"

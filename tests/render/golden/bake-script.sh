@@ -39,7 +39,7 @@ set -eu
 : "${SECFAAS_GVISOR_PREFIX:=/usr/local}"
 : "${SECFAAS_RUNSC_TOML_PATH:=/etc/containerd/runsc.toml}"
 : "${SECFAAS_GVISOR_ARCH:=x86_64}"
-: "${SECFAAS_BAKE_KEY:=7e66750d9da2a83b7ebcef3cec8182668e941d339407f13cdd6afcd193d16add}"
+: "${SECFAAS_BAKE_KEY:=6f0af150832e9f8c6344d4f92de8322a8c345533c5a0cf9bd0a7c595d98782da}"
 secfaas_runsc_toml() {
 	cat <<'SECFAAS_RUNSC_TOML'
 # runsc.toml - read by containerd-shim-runsc-v1 (ConfigPath); rendered by secfaas
@@ -121,7 +121,6 @@ case $BASE in
 http://* | https://*) ;;
 *) die "base URL '$BASE' must start with http:// or https://" ;;
 esac
-curl_extra=""
 if [ "$SECFAAS_BAKE_TEST" = 1 ]; then
 	hostport=${BASE#*://}
 	hostport=${hostport%%/*}
@@ -134,7 +133,9 @@ if [ "$SECFAAS_BAKE_TEST" = 1 ]; then
 		;;
 	*) die "SECFAAS_BAKE_TEST=1: refusing non-loopback base URL $BASE" ;;
 	esac
-	curl_extra="--noproxy *"
+	# Never send test traffic through a proxy.
+	no_proxy="*" NO_PROXY="*"
+	export no_proxy NO_PROXY
 fi
 
 for tool in curl sha512sum sha256sum tar mktemp; do
@@ -164,8 +165,7 @@ mkdir "$dl"
 
 # fetch NAME: download $URL/NAME into $dl/NAME. 0 ok, 4 = HTTP 404, else dies.
 fetch() {
-	# shellcheck disable=SC2086 # curl_extra is deliberately split
-	code=$(curl -sSL $curl_extra --retry 3 --connect-timeout 20 --max-time 600 \
+	code=$(curl -sSL --retry 3 --connect-timeout 20 --max-time 600 \
 		-o "$dl/$1" -w '%{http_code}' "$URL/$1") || die "download of $URL/$1 failed (curl exit $?)"
 	case $code in
 	200) return 0 ;;

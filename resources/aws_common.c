@@ -1,0 +1,266 @@
+/* aws_common.c - shared helpers of the AWS resource types (see aws_common.h). */
+#include "resources/aws_common.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "provisioner/providers.h"
+#include "util.h"
+
+struct sf_aws *ax_client(struct sf_rctx *c)
+{
+	if (!c->provider) {
+		sf_fail(c->err, SF_EINVAL, "%s: no AWS provider in this run", c->address);
+		return NULL;
+	}
+	return sf_providers_aws((struct sf_providers *)c->provider, c->err);
+}
+
+const char *ax_s(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+double ax_delay(double official_s)
+{
+	const char *e = getenv("SECFAAS_POLL_SCALE");
+	double scale = 1.0;
+	if (e && *e) {
+		char *end = NULL;
+		double v = strtod(e, &end);
+		if (end && !*end && v >= 0)
+			scale = v;
+	}
+	double d = official_s * scale;
+	return d < 0.001 ? 0.001 : d;
+}
+
+int ax_sleep(struct sf_rctx *c, double s)
+{
+	double end = sf_mono() + s;
+	for (;;) {
+		if (c->cancel && *c->cancel)
+			return sf_fail(c->err, SF_EINTR, "%s: interrupted while waiting", c->address);
+		double left = end - sf_mono();
+		if (left <= 0)
+			return 0;
+		if (left > 0.05)
+			left = 0.05;
+		struct timespec ts = {(time_t)left, (long)((left - (double)(time_t)left) * 1e9)};
+		nanosleep(&ts, NULL);
+	}
+}
+
+int ax_wait(struct sf_rctx *c, ax_poll_fn poll, void *ctx, double delay_s, double timeout_s, const char *what)
+{
+	double start = sf_mono();
+	double budget = c->timeout_s > 0 ? c->timeout_s : timeout_s;
+	char status[128];
+	for (;;) {
+		status[0] = 0;
+		int r = poll(c, ctx, status, sizeof status);
+		if (r < 0)
+			return r;
+		if (r > 0)
+			return 0;
+		double el = sf_mono() - start;
+		if (c->progress) {
+			char d[32], line[256];
+			sf_duration_fmt(d, sizeof d, el);
+			snprintf(line, sizeof line, "%s: %s (%s elapsed)", what, status[0] ? status : "waiting", d);
+			c->progress(c, line);
+		}
+		if (el + delay_s > budget) {
+			char d[32];
+			sf_duration_fmt(d, sizeof d, budget);
+			sf_fail(c->err, SF_ETIMEOUT, "%s: %s still %s after %s", c->address, what,
+				status[0] ? status : "pending", d);
+			return sf_err_hint(c->err, "run apply again to keep waiting; the object is recorded in state");
+		}
+		int s = ax_sleep(c, delay_s);
+		if (s < 0)
+			return s;
+	}
+}
+
+int ax_retry_conflict(struct sf_rctx *c, ax_op_fn op, void *ctx, double timeout_s, const char *what)
+{
+	double start = sf_mono(), wait = ax_delay(1.0), cap = ax_delay(30.0);
+	for (int attempt = 1;; attempt++) {
+		int rc = op(c, ctx);
+		if (rc != SF_ECONFLICT)
+			return rc;
+		if (sf_mono() - start + wait > timeout_s) {
+			sf_err_prefix(c->err, "%s: gave up after %d attempts: ", what, attempt);
+			return rc;
+		}
+		sf_debug("%s: %s: %s (attempt %d), retrying", c->address, what, c->err->msg, attempt);
+		if (c->progress) {
+			char line[256];
+			snprintf(line, sizeof line, "%s: waiting for dependencies (attempt %d)", what, attempt);
+			c->progress(c, line);
+		}
+		int s = ax_sleep(c, wait);
+		if (s < 0)
+			return s;
+		sf_err_clear(c->err);
+		wait *= 2;
+		if (wait > cap)
+			wait = cap;
+	}
+}
+
+const char *ax_workspace(struct sf_rctx *c)
+{
+	const struct sf_providers *p = c->provider;
+	return p && p->workspace ? p->workspace : "";
+}
+
+json_t *ax_tags(struct sf_rctx *c, const json_t *want, int with_token)
+{
+	const struct sf_providers *p = c->provider;
+	json_t *t = json_object();
+	const json_t *user = json_object_get(want, "tags");
+	if (json_is_object(user))
+		json_object_update(t, (json_t *)user);
+	if (p && p->workspace)
+		json_object_set_new(t, "secfaas:workspace", json_string(p->workspace));
+	if (p && p->lineage)
+		json_object_set_new(t, "secfaas:lineage", json_string(p->lineage));
+	json_object_set_new(t, "secfaas:address", json_string(c->address));
+	if (with_token && c->token)
+		json_object_set_new(t, "secfaas:token", json_string(c->token));
+	const char *ttl = p && p->metadata ? ax_s(p->metadata, "ttl") : NULL;
+	double secs;
+	if (ttl && sf_duration_parse(ttl, &secs) == 0) {
+		char ts[40];
+		sf_time_rfc3339(ts, sizeof ts, sf_now() + secs);
+		json_object_set_new(t, "secfaas:expires-at", json_string(ts));
+	}
+	return t;
+}
+
+json_t *ax_tag_list(const json_t *tags)
+{
+	json_t *l = json_array();
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)tags, k, v)
+	{
+		const char *s = json_string_value(v);
+		json_array_append_new(l, json_pack("{s:s, s:s}", "Key", k, "Value", s ? s : ""));
+	}
+	return l;
+}
+
+json_t *ax_tags_from_list(const json_t *list)
+{
+	json_t *o = json_object();
+	size_t i;
+	json_t *e;
+	json_array_foreach(list, i, e)
+	{
+		const char *k = ax_s(e, "key") ? ax_s(e, "key") : ax_s(e, "Key");
+		const char *v = ax_s(e, "value") ? ax_s(e, "value") : ax_s(e, "Value");
+		if (k)
+			json_object_set_new(o, k, json_string(v ? v : ""));
+	}
+	return o;
+}
+
+json_t *ax_user_tags(const json_t *tags)
+{
+	json_t *o = json_object();
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)tags, k, v)
+	{
+		if (!strncmp(k, "secfaas:", 8) || !strncmp(k, "aws:", 4))
+			continue;
+		json_object_set(o, k, v);
+	}
+	return o;
+}
+
+json_t *ax_ec2_tagspec(const char *rt, const json_t *tags)
+{
+	return json_pack("[{s:s, s:o}]", "ResourceType", rt, "Tag", ax_tag_list(tags));
+}
+
+int ax_ec2_find_token(struct sf_rctx *c, const char *action, const char *list_key, const char *id_key, char **id)
+{
+	*id = NULL;
+	if (!c->token)
+		return 0;
+	struct sf_aws *a = ax_client(c);
+	if (!a)
+		return c->err->code;
+	json_t *p = json_pack("{s:[{s:s, s:[s]}]}", "Filter", "Name", "tag:secfaas:token", "Value", c->token);
+	json_t *all = NULL;
+	int rc = sf_aws_query_all(a, "ec2", action, p, list_key, &all, c->err);
+	json_decref(p);
+	if (rc < 0)
+		return rc;
+	size_t i;
+	json_t *e;
+	json_array_foreach(all, i, e)
+	{
+		const char *s = ax_s(e, id_key);
+		/* Terminated instances and deleted things linger in listings. */
+		const char *st = ax_s(json_object_get(e, "instanceState"), "name");
+		if (st && (!strcmp(st, "terminated") || !strcmp(st, "shutting-down")))
+			continue;
+		if (s) {
+			*id = xstrdup(s);
+			break;
+		}
+	}
+	json_decref(all);
+	return 0;
+}
+
+int ax_ec2_sync_tags(struct sf_rctx *c, const char *id, const json_t *have_tags, const json_t *want_tags)
+{
+	struct sf_aws *a = ax_client(c);
+	if (!a)
+		return c->err->code;
+	json_t *add = json_object(), *del = json_array();
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)want_tags, k, v)
+	{
+		const json_t *h = json_object_get(have_tags, k);
+		if (!h || !json_equal(h, v))
+			json_object_set(add, k, v);
+	}
+	json_object_foreach((json_t *)have_tags, k, v)
+	{
+		if (!json_object_get(want_tags, k) && strncmp(k, "secfaas:", 8) && strncmp(k, "aws:", 4))
+			json_array_append_new(del, json_pack("{s:s}", "Key", k));
+	}
+	int rc = 0;
+	json_t *out = NULL;
+	if (json_object_size(add)) {
+		json_t *p = json_pack("{s:[s], s:o}", "ResourceId", id, "Tag", ax_tag_list(add));
+		rc = sf_aws_query(a, "ec2", "CreateTags", p, &out, c->err);
+		json_decref(p);
+		json_decref(out);
+		out = NULL;
+	}
+	if (!rc && json_array_size(del)) {
+		json_t *p = json_pack("{s:[s], s:O}", "ResourceId", id, "Tag", del);
+		rc = sf_aws_query(a, "ec2", "DeleteTags", p, &out, c->err);
+		json_decref(p);
+		json_decref(out);
+	}
+	json_decref(add);
+	json_decref(del);
+	return rc;
+}
+
+json_t *ax_out(const json_t *want)
+{
+	return json_deep_copy(want);
+}

@@ -1,0 +1,87 @@
+/*
+ * aws_common.h - helpers shared by the AWS resource types (resources/aws_*.c).
+ *
+ * Why: every AWS type needs the same handful of things — the run's shared
+ * client, ownership tags (secfaas:workspace, secfaas:lineage,
+ * secfaas:address, secfaas:token, secfaas:expires-at from metadata.ttl),
+ * EC2 tag specifications, "find what a killed run already made" by the
+ * secfaas:token tag, cancellable waits that report progress with elapsed
+ * time, and DependencyViolation retries with backoff up to a deadline.
+ * Keeping them here keeps each type file about its API calls only.
+ *
+ * Calling steps (inside a type's create/read/update/destroy):
+ *   struct sf_aws *a = ax_client(c);  if (!a) return c->err->code;
+ *   json_t *tags = ax_tags(c, want, 1);          // user tags + ownership tags
+ *   json_t *spec = ax_ec2_tagspec("vpc", tags);  // TagSpecification param
+ *   ... sf_aws_query(a, "ec2", "CreateVpc", params, &out, c->err) ...
+ *   ax_wait(c, poll, ctx, delay, timeout, "vpc available");
+ *
+ * Poll delays are the official waiter delays scaled by SECFAAS_POLL_SCALE
+ * (default 1; test suites running the simulator with --timescale set it so
+ * a simulated 10-minute cluster is not polled every 30 real seconds).
+ *
+ * Ownership: every json_t returned is a new reference (json_decref); every
+ * char * returned is owned by the caller (free).  The client is borrowed
+ * from the run's providers.
+ */
+#ifndef SF_AWS_COMMON_H
+#define SF_AWS_COMMON_H
+
+#include <jansson.h>
+
+#include "aws/client.h"
+#include "provisioner/resource.h"
+
+/* The shared client, or NULL with c->err filled. */
+struct sf_aws *ax_client(struct sf_rctx *c);
+
+/* String member or NULL. */
+const char *ax_s(const json_t *o, const char *k);
+
+/* Official delay scaled by SECFAAS_POLL_SCALE (never below 1 ms). */
+double ax_delay(double official_s);
+/* Sleep, waking every 50 ms to check *c->cancel: 0 or SF_EINTR. */
+int ax_sleep(struct sf_rctx *c, double s);
+
+/* Poll until done. poll returns 1 when done, 0 to keep waiting (filling
+ * status, e.g. "CREATING"), or a negative error.  Reports
+ * "<what>: <status> (<elapsed>)" through c->progress each poll.  Stops with
+ * SF_EINTR on cancel and SF_ETIMEOUT after timeout_s (c->timeout_s wins when
+ * set). */
+typedef int (*ax_poll_fn)(struct sf_rctx *c, void *ctx, char *status, size_t n);
+int ax_wait(struct sf_rctx *c, ax_poll_fn poll, void *ctx, double delay_s, double timeout_s, const char *what);
+
+/* Run op until it stops failing with DependencyViolation / DeleteConflict /
+ * ResourceInUse / InvalidNetworkInterface.InUse (SF_ECONFLICT), with
+ * backoff from 1 s (scaled) doubling to 30 s, until timeout_s. */
+typedef int (*ax_op_fn)(struct sf_rctx *c, void *ctx);
+int ax_retry_conflict(struct sf_rctx *c, ax_op_fn op, void *ctx, double timeout_s, const char *what);
+
+/* Tags for a new object: want["tags"] (user tags, desired) plus ownership
+ * tags; with_token adds secfaas:token=<c->token>.  New object. */
+json_t *ax_tags(struct sf_rctx *c, const json_t *want, int with_token);
+/* [{"Key":k,"Value":v}...] from an object of tags. */
+json_t *ax_tag_list(const json_t *tags);
+/* Object of tags from an EC2 tagSet / IAM Tags list ({"key"|"Key","value"|"Value"}). */
+json_t *ax_tags_from_list(const json_t *list);
+/* Only the user-visible part: drops secfaas:* and aws:* keys. */
+json_t *ax_user_tags(const json_t *tags);
+/* EC2 TagSpecification param: [{"ResourceType":rt,"Tag":[...]}]. */
+json_t *ax_ec2_tagspec(const char *rt, const json_t *tags);
+
+/* EC2: find an object by tag secfaas:token=<c->token> with a Describe call
+ * (action, list key such as "vpcSet", id key such as "vpcId").  0 and *id
+ * (owned) when found, 0 and *id NULL when not, or an error. */
+int ax_ec2_find_token(struct sf_rctx *c, const char *action, const char *list_key, const char *id_key, char **id);
+
+/* EC2: make the user tags of `id` equal `want_tags` (CreateTags for new or
+ * changed keys, DeleteTags for removed ones; ownership tags untouched). */
+int ax_ec2_sync_tags(struct sf_rctx *c, const char *id, const json_t *have_tags, const json_t *want_tags);
+
+/* "secfaas:workspace" value of the run (may be ""). */
+const char *ax_workspace(struct sf_rctx *c);
+
+/* Output = copy of want with computed members set by the caller. */
+json_t *ax_out(const json_t *want);
+
+#endif
