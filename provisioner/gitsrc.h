@@ -63,7 +63,7 @@ struct sf_gitsrc_result {
 #define SF_GITSRC_RESULT_INIT {{0}, {0}, NULL, NULL, 0, NULL, 0, 0}
 
 /* Load every spec file under o->subpath at o->ref into set (non-recursive,
- * *.yaml/*.yml, sorted, like sf_spec_load_path).  Returns 0, or -1 with
+ * .yaml and .yml files, sorted, like sf_spec_load_path).  Returns 0, or -1 with
  * diagnostics in d: not a repository, clone/fetch failure, unknown ref,
  * missing subpath, no spec files, dirty tree (naming the files), YAML errors.
  * res is filled as far as known even on failure (sha once resolved). */

@@ -264,3 +264,96 @@ json_t *ax_out(const json_t *want)
 {
 	return json_deep_copy(want);
 }
+
+int ax_ec2(struct sf_rctx *c, const char *action, json_t *params, json_t **out)
+{
+	struct sf_aws *a = ax_client(c);
+	json_t *o = NULL;
+	if (!params)
+		params = json_object();
+	int rc = a ? sf_aws_query(a, "ec2", action, params, &o, c->err) : c->err->code;
+	json_decref(params);
+	if (out)
+		*out = o;
+	else
+		json_decref(o);
+	return rc;
+}
+
+int ax_iam(struct sf_rctx *c, const char *action, json_t *params, json_t **out)
+{
+	struct sf_aws *a = ax_client(c);
+	json_t *o = NULL;
+	int rc = a ? sf_aws_query(a, "iam", action, params, &o, c->err) : c->err->code;
+	json_decref(params);
+	if (out)
+		*out = o;
+	else
+		json_decref(o);
+	return rc;
+}
+
+int ax_eks(struct sf_rctx *c, const char *method, const char *path, json_t *body, json_t **out)
+{
+	struct sf_aws *a = ax_client(c);
+	json_t *o = NULL;
+	int rc = a ? sf_aws_rest_json(a, "eks", method, path, NULL, body, &o, c->err) : c->err->code;
+	json_decref(body);
+	if (out)
+		*out = o;
+	else
+		json_decref(o);
+	return rc;
+}
+
+int ax_ec2_describe_one(struct sf_rctx *c, const char *action, const char *idparam, const char *id,
+			const char *list_key, json_t **obj)
+{
+	*obj = NULL;
+	if (!id)
+		return sf_fail(c->err, SF_ENOTFOUND, "%s: no id recorded", c->address);
+	json_t *out = NULL;
+	int rc = ax_ec2(c, action, json_pack("{s:[s]}", idparam, id), &out);
+	if (rc < 0)
+		return rc;
+	json_t *l = json_object_get(out, list_key);
+	json_t *e = json_array_get(l, 0);
+	if (!e) {
+		json_decref(out);
+		return sf_fail(c->err, SF_ENOTFOUND, "%s: %s not found", c->address, id);
+	}
+	*obj = json_incref(e);
+	json_decref(out);
+	return 0;
+}
+
+int ax_sweep_enis(struct sf_rctx *c, const char *filter, const char *value)
+{
+	json_t *out = NULL;
+	int rc = ax_ec2(c, "DescribeNetworkInterfaces",
+			json_pack("{s:[{s:s, s:[s]}, {s:s, s:[s]}]}", "Filter", "Name", filter, "Value", value, "Name",
+				  "status", "Value", "available"),
+			&out);
+	if (rc < 0)
+		return rc;
+	int n = 0;
+	size_t i;
+	json_t *e;
+	json_array_foreach(json_object_get(out, "networkInterfaceSet"), i, e)
+	{
+		const char *id = ax_s(e, "networkInterfaceId");
+		if (!id)
+			continue;
+		rc = ax_ec2(c, "DeleteNetworkInterface", json_pack("{s:s}", "NetworkInterfaceId", id), NULL);
+		if (rc == SF_ENOTFOUND) {
+			sf_err_clear(c->err);
+			rc = 0;
+		}
+		if (rc < 0)
+			break;
+		sf_info("%s: swept leftover network interface %s", c->address, id);
+		n++;
+	}
+	json_decref(out);
+	return rc < 0 ? rc : n;
+}

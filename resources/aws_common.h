@@ -85,3 +85,19 @@ const char *ax_workspace(struct sf_rctx *c);
 json_t *ax_out(const json_t *want);
 
 #endif
+
+/* EC2: Describe one object by id (idparam "VpcId", list key "vpcSet").
+ * 0 and *obj (new ref), SF_ENOTFOUND when absent, or an error. */
+int ax_ec2_describe_one(struct sf_rctx *c, const char *action, const char *idparam, const char *id,
+			const char *list_key, json_t **obj);
+
+/* EC2 call with params built by the caller (stolen: decref'd here); reply
+ * dropped unless out is non-NULL. */
+int ax_ec2(struct sf_rctx *c, const char *action, json_t *params, json_t **out);
+/* The same for IAM (query) and EKS (rest-json; body stolen, may be NULL). */
+int ax_iam(struct sf_rctx *c, const char *action, json_t *params, json_t **out);
+int ax_eks(struct sf_rctx *c, const char *method, const char *path, json_t *body, json_t **out);
+
+/* Delete the `available` ENIs matching one filter (e.g. "subnet-id",
+ * "group-id", "vpc-id"): the ENI sweep of teardown. Count deleted or error. */
+int ax_sweep_enis(struct sf_rctx *c, const char *filter, const char *value);

@@ -31,6 +31,14 @@ file_static /bin/busybox || prereq "/bin/busybox is not static (package busybox-
 "$PY" -c 'import tomllib' 2>/dev/null || prereq "$PY has no tomllib (needs Python 3.11)"
 curl -V | grep -q HTTP2 || prereq "curl has no HTTP/2 support"
 
+# The runc shim puts its sockets in /run/containerd/s (not configurable in
+# 1.6); remember what was there so teardown removes only ours.
+SHIM_DIR=/run/containerd/s
+had_run_containerd=0
+[ -d /run/containerd ] && had_run_containerd=1
+pre_sockets=""
+for f in "$SHIM_DIR"/*; do [ -e "$f" ] && pre_sockets="$pre_sockets ${f##*/}"; done
+
 # ---- teardown: everything by PID, then the mounts under $W ----
 # Processes are found by our private paths in their command lines ($W is a
 # fresh mktemp dir), never by program name.
@@ -48,6 +56,11 @@ teardown() {
 		cd_pid=""
 	fi
 	for pid in $(our_pids); do kill -9 "$pid" 2>/dev/null; done
+	for f in "$SHIM_DIR"/*; do
+		[ -e "$f" ] || continue
+		case " $pre_sockets " in *" ${f##*/} "*) ;; *) rm -f "$f" ;; esac
+	done
+	if [ "$had_run_containerd" = 0 ]; then rmdir "$SHIM_DIR" /run/containerd 2>/dev/null; fi
 	# Unmount deepest first (rootfs overlays, sandbox shm).
 	if [ -d "$W" ]; then
 		awk -v w="$W/" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | sort -r |

@@ -1,0 +1,280 @@
+/* wait.c - readiness logic and polling waits (see kube.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kube/internal.h"
+#include "util.h"
+
+static long long ival(const json_t *o, const char *k)
+{
+	return json_integer_value(json_object_get(o, k));
+}
+
+static const json_t *condition(const json_t *obj, const char *type)
+{
+	size_t i;
+	json_t *c;
+	json_array_foreach(json_object_get(json_object_get(obj, "status"), "conditions"), i, c)
+	{
+		const char *t = json_string_value(json_object_get(c, "type"));
+		if (t && !strcmp(t, type))
+			return c;
+	}
+	return NULL;
+}
+
+static int cond_true(const json_t *obj, const char *type)
+{
+	const char *s = json_string_value(json_object_get(condition(obj, type), "status"));
+	return s && !strcmp(s, "True");
+}
+
+/* kubectl rollout status (deployment_status_viewer): generation observed,
+ * no ProgressDeadlineExceeded, all replicas updated, no old ones left, and
+ * the updated ones available. */
+int sf_kube_deployment_ready(const json_t *dep, char *why, size_t n)
+{
+	const json_t *md = json_object_get(dep, "metadata"), *spec = json_object_get(dep, "spec"),
+		     *st = json_object_get(dep, "status");
+	const char *name = json_string_value(json_object_get(md, "name"));
+	long long gen = ival(md, "generation"), obs = ival(st, "observedGeneration");
+	long long want = json_is_integer(json_object_get(spec, "replicas")) ? ival(spec, "replicas") : 1;
+	long long upd = ival(st, "updatedReplicas"), rep = ival(st, "replicas"), avail = ival(st, "availableReplicas");
+	if (gen > obs) {
+		snprintf(why, n, "deployment %s: waiting for the spec update to be observed", name ? name : "?");
+		return 0;
+	}
+	const json_t *prog = condition(dep, "Progressing");
+	const char *reason = json_string_value(json_object_get(prog, "reason"));
+	if (reason && !strcmp(reason, "ProgressDeadlineExceeded")) {
+		snprintf(why, n, "deployment %s exceeded its progress deadline", name ? name : "?");
+		const json_t *rf = condition(dep, "ReplicaFailure");
+		const char *m = json_string_value(json_object_get(rf, "message"));
+		if (m) {
+			size_t l = strlen(why);
+			snprintf(why + l, n - l, ": %s", m);
+		}
+		return -1;
+	}
+	if (upd < want) {
+		snprintf(why, n, "deployment %s: %lld of %lld updated replicas", name ? name : "?", upd, want);
+		const json_t *rf = condition(dep, "ReplicaFailure");
+		const char *m = json_string_value(json_object_get(rf, "message"));
+		if (m && cond_true(dep, "ReplicaFailure")) {
+			size_t l = strlen(why);
+			snprintf(why + l, n - l, " (%s)", m);
+		}
+		return 0;
+	}
+	if (rep > upd) {
+		snprintf(why, n, "deployment %s: %lld old replicas pending termination", name ? name : "?", rep - upd);
+		return 0;
+	}
+	if (avail < upd) {
+		snprintf(why, n, "deployment %s: %lld of %lld updated replicas available", name ? name : "?", avail, upd);
+		return 0;
+	}
+	snprintf(why, n, "deployment %s rolled out", name ? name : "?");
+	return 1;
+}
+
+int sf_kube_crd_ready(const json_t *crd, char *why, size_t n)
+{
+	const char *name = json_string_value(json_object_get(json_object_get(crd, "metadata"), "name"));
+	if (cond_true(crd, "Established")) {
+		snprintf(why, n, "crd %s established", name ? name : "?");
+		return 1;
+	}
+	const json_t *na = condition(crd, "NamesAccepted");
+	const char *s = json_string_value(json_object_get(na, "status"));
+	if (s && !strcmp(s, "False")) {
+		snprintf(why, n, "crd %s: names not accepted: %s", name ? name : "?",
+			 json_string_value(json_object_get(na, "message")) ? json_string_value(json_object_get(na, "message"))
+									    : "conflict");
+		return -1;
+	}
+	snprintf(why, n, "crd %s: waiting for Established", name ? name : "?");
+	return 0;
+}
+
+int sf_kube_node_ready(const json_t *node, const json_t *labels)
+{
+	const json_t *have = json_object_get(json_object_get(node, "metadata"), "labels");
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)labels, k, v)
+	{
+		const char *hv = json_string_value(json_object_get(have, k));
+		if (!hv || !json_string_value(v) || strcmp(hv, json_string_value(v)))
+			return 0;
+	}
+	return cond_true(node, "Ready");
+}
+
+int sf_kube_object_ready(const json_t *obj, char *why, size_t n)
+{
+	const char *kind = json_string_value(json_object_get(obj, "kind"));
+	const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+	if (!kind)
+		kind = "";
+	if (!strcmp(kind, "Deployment"))
+		return sf_kube_deployment_ready(obj, why, n);
+	if (!strcmp(kind, "CustomResourceDefinition"))
+		return sf_kube_crd_ready(obj, why, n);
+	if (!strcmp(kind, "Namespace")) {
+		const char *ph = json_string_value(json_object_get(json_object_get(obj, "status"), "phase"));
+		if (ph && !strcmp(ph, "Terminating")) {
+			snprintf(why, n, "namespace %s is still terminating", name ? name : "?");
+			return 0;
+		}
+		snprintf(why, n, "namespace %s active", name ? name : "?");
+		return 1;
+	}
+	if (!strcmp(kind, "Service")) {
+		const char *type = json_string_value(json_object_get(json_object_get(obj, "spec"), "type"));
+		if (type && !strcmp(type, "LoadBalancer")) {
+			const json_t *ing = json_array_get(json_object_get(json_object_get(json_object_get(obj, "status"), "loadBalancer"),
+							    "ingress"),
+					     0);
+			if (!json_object_get(ing, "hostname") && !json_object_get(ing, "ip")) {
+				snprintf(why, n, "service %s: waiting for a load balancer", name ? name : "?");
+				return 0;
+			}
+		}
+	}
+	snprintf(why, n, "%s %s ready", kind, name ? name : "?");
+	return 1;
+}
+
+static double wait_timeout(const struct sf_kube_wait *w)
+{
+	return w && w->timeout_s > 0 ? w->timeout_s : 300;
+}
+
+/* One poll step: sleep the interval in small slices, watching cancel. */
+static int pause_step(const struct sf_kube_wait *w, struct sf_err *err)
+{
+	double iv = w && w->interval_s > 0 ? w->interval_s : 1.0, end = sf_mono() + iv;
+	while (sf_mono() < end) {
+		if (w && w->cancel && *w->cancel)
+			return sf_fail(err, SF_EINTR, "interrupted while waiting");
+		struct timespec ts = {0, 20 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
+static void report(const struct sf_kube_wait *w, const char *status)
+{
+	if (w && w->progress)
+		w->progress(w->ctx, status);
+}
+
+int sf_kube_wait_ready(struct sf_kube *k, const json_t *obj, const struct sf_kube_wait *w, struct sf_err *err)
+{
+	const char *av = json_string_value(json_object_get(obj, "apiVersion"));
+	const char *kind = json_string_value(json_object_get(obj, "kind"));
+	const json_t *md = json_object_get(obj, "metadata");
+	const char *name = json_string_value(json_object_get(md, "name"));
+	const char *ns = json_string_value(json_object_get(md, "namespace"));
+	double end = sf_mono() + wait_timeout(w);
+	char why[512] = "";
+	for (;;) {
+		json_t *live = NULL;
+		struct sf_err e = SF_ERR_INIT;
+		int rc = sf_kube_get(k, av, kind, ns, name, &live, &e);
+		if (rc < 0 && rc != SF_ENOTFOUND && rc != SF_ETRANSIENT && rc != SF_ETHROTTLED) {
+			if (err)
+				*err = e;
+			return rc;
+		}
+		if (rc == 0) {
+			int r = sf_kube_object_ready(live, why, sizeof why);
+			json_decref(live);
+			if (r > 0)
+				return 0;
+			if (r < 0)
+				return sf_fail(err, SF_ERROR, "%s", why);
+		} else {
+			snprintf(why, sizeof why, "%s %s: %s", kind, name, e.msg);
+		}
+		report(w, why);
+		if (sf_mono() > end)
+			return sf_fail(err, SF_ETIMEOUT, "timed out after %.0fs: %s", wait_timeout(w), why);
+		if ((rc = pause_step(w, err)) < 0)
+			return rc;
+	}
+}
+
+int sf_kube_wait_gone(struct sf_kube *k, const char *api_version, const char *kind, const char *ns,
+		      const char *name, const struct sf_kube_wait *w, struct sf_err *err)
+{
+	double end = sf_mono() + wait_timeout(w);
+	for (;;) {
+		json_t *live = NULL;
+		struct sf_err e = SF_ERR_INIT;
+		int rc = sf_kube_get(k, api_version, kind, ns, name, &live, &e);
+		if (rc == SF_ENOTFOUND)
+			return 0;
+		if (rc < 0 && rc != SF_ETRANSIENT && rc != SF_ETHROTTLED) {
+			if (err)
+				*err = e;
+			return rc;
+		}
+		char why[400];
+		const json_t *fin = json_object_get(json_object_get(live, "metadata"), "finalizers");
+		snprintf(why, sizeof why, "%s %s%s%s still exists%s%s", kind, ns ? ns : "", ns ? "/" : "", name,
+			 json_array_size(fin) ? ", finalizer " : "",
+			 json_array_size(fin) ? json_string_value(json_array_get(fin, 0)) : "");
+		json_decref(live);
+		report(w, why);
+		if (sf_mono() > end)
+			return sf_fail(err, SF_ETIMEOUT, "timed out after %.0fs: %s", wait_timeout(w), why);
+		if ((rc = pause_step(w, err)) < 0)
+			return rc;
+	}
+}
+
+int sf_kube_wait_nodes(struct sf_kube *k, const json_t *labels, int count, const struct sf_kube_wait *w,
+		       struct sf_err *err)
+{
+	double end = sf_mono() + wait_timeout(w);
+	struct sf_buf sel = SF_BUF_INIT;
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)labels, key, v) sf_buf_printf(&sel, "%s%s=%s", sel.len ? "," : "", key,
+								    json_string_value(v) ? json_string_value(v) : "");
+	int rc;
+	for (;;) {
+		json_t *list = NULL;
+		struct sf_err e = SF_ERR_INIT;
+		rc = sf_kube_list(k, "v1", "Node", NULL, sf_buf_cstr(&sel), &list, &e);
+		if (rc < 0 && rc != SF_ETRANSIENT && rc != SF_ETHROTTLED) {
+			if (err)
+				*err = e;
+			break;
+		}
+		int ready = 0;
+		size_t i;
+		json_t *node;
+		json_array_foreach(json_object_get(list, "items"), i, node) ready += sf_kube_node_ready(node, labels);
+		json_decref(list);
+		if (ready >= count) {
+			rc = 0;
+			break;
+		}
+		char why[300];
+		snprintf(why, sizeof why, "%d of %d nodes Ready with %s", ready, count, sf_buf_cstr(&sel));
+		report(w, why);
+		if (sf_mono() > end) {
+			rc = sf_fail(err, SF_ETIMEOUT, "timed out after %.0fs: %s", wait_timeout(w), why);
+			break;
+		}
+		if ((rc = pause_step(w, err)) < 0)
+			break;
+	}
+	sf_buf_release(&sel);
+	return rc;
+}

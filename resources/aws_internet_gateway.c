@@ -1,0 +1,152 @@
+/*
+ * aws_internet_gateway.c - aws_internet_gateway: an internet gateway
+ * attached to one VPC (the attachment is part of the resource: a gateway
+ * is useless unattached, and detaching is the first step of deleting it).
+ */
+#include <string.h>
+
+#include "resources/aws_common.h"
+#include "resources/types_aws.h"
+#include "util.h"
+
+static const struct sf_attr_def attrs[] = {
+	{"vpc_id", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "VPC to attach to"},
+	{"tags", SF_AT_MAP, SF_ATTR_OPTIONAL, "tags (ownership tags are added)"},
+	{"id", SF_AT_STRING, SF_ATTR_COMPUTED, "igw-..."},
+	{NULL, 0, 0, NULL},
+};
+
+static int attached_to(const json_t *g, const char *vpc)
+{
+	size_t i;
+	json_t *a;
+	json_array_foreach(json_object_get(g, "attachmentSet"), i, a)
+	{
+		const char *v = ax_s(a, "vpcId");
+		if (v && !strcmp(v, vpc))
+			return 1;
+	}
+	return 0;
+}
+
+static int igw_create(struct sf_rctx *c, const json_t *want, json_t **out)
+{
+	char *id = NULL;
+	int rc = ax_ec2_find_token(c, "DescribeInternetGateways", "internetGatewaySet", "internetGatewayId", &id);
+	if (rc < 0)
+		return rc;
+	if (!id) {
+		json_t *tags = ax_tags(c, want, 1), *o = NULL;
+		rc = ax_ec2(c, "CreateInternetGateway",
+			    json_pack("{s:o}", "TagSpecification", ax_ec2_tagspec("internet-gateway", tags)), &o);
+		json_decref(tags);
+		if (rc < 0)
+			return rc;
+		id = xstrdup(ax_s(json_object_get(o, "internetGateway"), "internetGatewayId"));
+		json_decref(o);
+		if (!id)
+			return sf_fail(c->err, SF_EPROTO, "%s: CreateInternetGateway returned no id", c->address);
+	}
+	if (c->record_id)
+		c->record_id(c, id);
+	json_t *g = NULL;
+	rc = ax_ec2_describe_one(c, "DescribeInternetGateways", "InternetGatewayId", id, "internetGatewaySet", &g);
+	if (!rc && !attached_to(g, ax_s(want, "vpc_id")))
+		rc = ax_ec2(c, "AttachInternetGateway",
+			    json_pack("{s:s, s:s}", "InternetGatewayId", id, "VpcId", ax_s(want, "vpc_id")), NULL);
+	json_decref(g);
+	if (!rc) {
+		*out = ax_out(want);
+		json_object_set_new(*out, "id", json_string(id));
+	}
+	free(id);
+	return rc;
+}
+
+static int igw_read(struct sf_rctx *c, const json_t *prior, json_t **out)
+{
+	json_t *g = NULL;
+	int rc = ax_ec2_describe_one(c, "DescribeInternetGateways", "InternetGatewayId", ax_s(prior, "id"),
+				     "internetGatewaySet", &g);
+	if (rc < 0)
+		return rc;
+	*out = json_deep_copy(prior);
+	const char *vpc = ax_s(prior, "vpc_id");
+	if (vpc && !attached_to(g, vpc))
+		json_object_set_new(*out, "vpc_id", json_string("(detached)"));
+	if (json_object_get(prior, "tags")) {
+		json_t *t = ax_tags_from_list(json_object_get(g, "tagSet"));
+		json_object_set_new(*out, "tags", ax_user_tags(t));
+		json_decref(t);
+	}
+	json_decref(g);
+	return 0;
+}
+
+static int igw_update(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out)
+{
+	json_t *empty = json_object();
+	const json_t *ht = json_object_get(prior, "tags"), *wt = json_object_get(want, "tags");
+	int rc = ax_ec2_sync_tags(c, ax_s(prior, "id"), ht ? ht : empty, wt ? wt : empty);
+	json_decref(empty);
+	if (rc < 0)
+		return rc;
+	*out = ax_out(want);
+	json_object_set(*out, "id", json_object_get(prior, "id"));
+	return 0;
+}
+
+static int del_once(struct sf_rctx *c, void *ctx)
+{
+	const char *id = ctx;
+	json_t *g = NULL;
+	int rc = ax_ec2_describe_one(c, "DescribeInternetGateways", "InternetGatewayId", id, "internetGatewaySet", &g);
+	if (rc < 0)
+		return rc;
+	size_t i;
+	json_t *a;
+	json_array_foreach(json_object_get(g, "attachmentSet"), i, a)
+	{
+		const char *vpc = ax_s(a, "vpcId");
+		if (!vpc)
+			continue;
+		rc = ax_ec2(c, "DetachInternetGateway", json_pack("{s:s, s:s}", "InternetGatewayId", id, "VpcId", vpc),
+			    NULL);
+		if (rc < 0)
+			break;
+	}
+	json_decref(g);
+	if (!rc)
+		rc = ax_ec2(c, "DeleteInternetGateway", json_pack("{s:s}", "InternetGatewayId", id), NULL);
+	return rc;
+}
+
+static int igw_destroy(struct sf_rctx *c, const json_t *prior)
+{
+	char *found = NULL;
+	const char *id = ax_s(prior, "id");
+	if (!id) {
+		int rc = ax_ec2_find_token(c, "DescribeInternetGateways", "internetGatewaySet", "internetGatewayId",
+					   &found);
+		if (rc < 0 || !found)
+			return rc;
+		id = found;
+	}
+	int rc = ax_retry_conflict(c, del_once, (void *)id, 900, "deleting the internet gateway");
+	if (rc == SF_ENOTFOUND) {
+		sf_err_clear(c->err);
+		rc = 0;
+	}
+	free(found);
+	return rc;
+}
+
+const struct sf_rtype sf_rt_aws_internet_gateway = {
+	.name = "aws_internet_gateway",
+	.schema_version = 1,
+	.attrs = attrs,
+	.create = igw_create,
+	.read = igw_read,
+	.update = igw_update,
+	.destroy = igw_destroy,
+};

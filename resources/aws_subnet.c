@@ -1,0 +1,125 @@
+/*
+ * aws_subnet.c - aws_subnet: one subnet in one availability zone.
+ *
+ * Public subnets map public IPs on launch and carry the ELB role tag
+ * kubernetes.io/role/elb=1 (private ones kubernetes.io/role/internal-elb=1),
+ * set by the lowering in `tags`.  Destroy sweeps available ENIs left in the
+ * subnet (load balancers, the VPC CNI) and retries DependencyViolation.
+ */
+#include <string.h>
+
+#include "resources/aws_common.h"
+#include "resources/types_aws.h"
+#include "util.h"
+
+static const struct sf_attr_def attrs[] = {
+	{"vpc_id", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "VPC id"},
+	{"cidr_block", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "IPv4 CIDR inside the VPC"},
+	{"availability_zone", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "zone name, e.g. eu-west-1a"},
+	{"public", SF_AT_BOOL, SF_ATTR_OPTIONAL | SF_ATTR_FORCE_NEW, "map public IPs on launch"},
+	{"tags", SF_AT_MAP, SF_ATTR_OPTIONAL, "tags (ownership tags are added)"},
+	{"id", SF_AT_STRING, SF_ATTR_COMPUTED, "subnet-..."},
+	{NULL, 0, 0, NULL},
+};
+
+static int sn_create(struct sf_rctx *c, const json_t *want, json_t **out)
+{
+	char *id = NULL;
+	int rc = ax_ec2_find_token(c, "DescribeSubnets", "subnetSet", "subnetId", &id);
+	if (rc < 0)
+		return rc;
+	if (!id) {
+		json_t *tags = ax_tags(c, want, 1), *o = NULL;
+		rc = ax_ec2(c, "CreateSubnet",
+			    json_pack("{s:s, s:s, s:s, s:o}", "VpcId", ax_s(want, "vpc_id"), "CidrBlock",
+				      ax_s(want, "cidr_block"), "AvailabilityZone", ax_s(want, "availability_zone"),
+				      "TagSpecification", ax_ec2_tagspec("subnet", tags)),
+			    &o);
+		json_decref(tags);
+		if (rc < 0)
+			return rc;
+		id = xstrdup(ax_s(json_object_get(o, "subnet"), "subnetId"));
+		json_decref(o);
+		if (!id)
+			return sf_fail(c->err, SF_EPROTO, "%s: CreateSubnet returned no subnetId", c->address);
+	}
+	if (c->record_id)
+		c->record_id(c, id);
+	if (json_is_true(json_object_get(want, "public")))
+		rc = ax_ec2(c, "ModifySubnetAttribute",
+			    json_pack("{s:s, s:{s:b}}", "SubnetId", id, "MapPublicIpOnLaunch", "Value", 1), NULL);
+	if (!rc) {
+		*out = ax_out(want);
+		json_object_set_new(*out, "id", json_string(id));
+	}
+	free(id);
+	return rc;
+}
+
+static int sn_read(struct sf_rctx *c, const json_t *prior, json_t **out)
+{
+	json_t *v = NULL;
+	int rc = ax_ec2_describe_one(c, "DescribeSubnets", "SubnetId", ax_s(prior, "id"), "subnetSet", &v);
+	if (rc < 0)
+		return rc;
+	*out = json_deep_copy(prior);
+	json_object_set(*out, "cidr_block", json_object_get(v, "cidrBlock"));
+	json_object_set(*out, "availability_zone", json_object_get(v, "availabilityZone"));
+	if (json_object_get(prior, "tags")) {
+		json_t *t = ax_tags_from_list(json_object_get(v, "tagSet"));
+		json_object_set_new(*out, "tags", ax_user_tags(t));
+		json_decref(t);
+	}
+	json_decref(v);
+	return 0;
+}
+
+static int sn_update(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out)
+{
+	json_t *empty = json_object();
+	const json_t *ht = json_object_get(prior, "tags"), *wt = json_object_get(want, "tags");
+	int rc = ax_ec2_sync_tags(c, ax_s(prior, "id"), ht ? ht : empty, wt ? wt : empty);
+	json_decref(empty);
+	if (rc < 0)
+		return rc;
+	*out = ax_out(want);
+	json_object_set(*out, "id", json_object_get(prior, "id"));
+	return 0;
+}
+
+static int del_once(struct sf_rctx *c, void *ctx)
+{
+	int rc = ax_sweep_enis(c, "subnet-id", ctx);
+	if (rc >= 0)
+		rc = ax_ec2(c, "DeleteSubnet", json_pack("{s:s}", "SubnetId", (const char *)ctx), NULL);
+	return rc < 0 ? rc : 0;
+}
+
+static int sn_destroy(struct sf_rctx *c, const json_t *prior)
+{
+	char *found = NULL;
+	const char *id = ax_s(prior, "id");
+	if (!id) {
+		int rc = ax_ec2_find_token(c, "DescribeSubnets", "subnetSet", "subnetId", &found);
+		if (rc < 0 || !found)
+			return rc;
+		id = found;
+	}
+	int rc = ax_retry_conflict(c, del_once, (void *)id, 900, "deleting the subnet");
+	if (rc == SF_ENOTFOUND) {
+		sf_err_clear(c->err);
+		rc = 0;
+	}
+	free(found);
+	return rc;
+}
+
+const struct sf_rtype sf_rt_aws_subnet = {
+	.name = "aws_subnet",
+	.schema_version = 1,
+	.attrs = attrs,
+	.create = sn_create,
+	.read = sn_read,
+	.update = sn_update,
+	.destroy = sn_destroy,
+};

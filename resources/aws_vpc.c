@@ -1,0 +1,197 @@
+/*
+ * aws_vpc.c - aws_vpc: the cluster's VPC with DNS support and hostnames on.
+ *
+ * Create adopts a VPC tagged secfaas:token=<token> (a killed run's) before
+ * creating one.  Destroy is the last network step of a teardown: it sweeps
+ * what Kubernetes and EKS left in the VPC (available ENIs, security groups
+ * tagged kubernetes.io/cluster/<cluster_name>) and retries
+ * DependencyViolation with backoff until its deadline, then reports what is
+ * still in the way.
+ */
+#include <string.h>
+
+#include "log.h"
+#include "resources/aws_common.h"
+#include "resources/types_aws.h"
+#include "util.h"
+
+static const struct sf_attr_def attrs[] = {
+	{"cidr_block", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "IPv4 CIDR of the VPC"},
+	{"cluster_name", SF_AT_STRING, SF_ATTR_OPTIONAL | SF_ATTR_FORCE_NEW,
+	 "EKS cluster whose Kubernetes-made security groups are swept on destroy"},
+	{"tags", SF_AT_MAP, SF_ATTR_OPTIONAL, "tags (ownership tags are added)"},
+	{"id", SF_AT_STRING, SF_ATTR_COMPUTED, "vpc-..."},
+	{NULL, 0, 0, NULL},
+};
+
+static int poll_available(struct sf_rctx *c, void *ctx, char *status, size_t n)
+{
+	json_t *v = NULL;
+	int rc = ax_ec2_describe_one(c, "DescribeVpcs", "VpcId", ctx, "vpcSet", &v);
+	if (rc < 0)
+		return rc;
+	const char *st = ax_s(v, "state");
+	snprintf(status, n, "%s", st ? st : "?");
+	rc = st && !strcmp(st, "available");
+	json_decref(v);
+	return rc;
+}
+
+static int vpc_create(struct sf_rctx *c, const json_t *want, json_t **out)
+{
+	char *id = NULL;
+	int rc = ax_ec2_find_token(c, "DescribeVpcs", "vpcSet", "vpcId", &id);
+	if (rc < 0)
+		return rc;
+	if (!id) {
+		json_t *tags = ax_tags(c, want, 1), *o = NULL;
+		rc = ax_ec2(c, "CreateVpc",
+			    json_pack("{s:s, s:o}", "CidrBlock", ax_s(want, "cidr_block"), "TagSpecification",
+				      ax_ec2_tagspec("vpc", tags)),
+			    &o);
+		json_decref(tags);
+		if (rc < 0)
+			return rc;
+		id = xstrdup(ax_s(json_object_get(o, "vpc"), "vpcId"));
+		json_decref(o);
+		if (!id)
+			return sf_fail(c->err, SF_EPROTO, "%s: CreateVpc returned no vpcId", c->address);
+	}
+	if (c->record_id)
+		c->record_id(c, id);
+	rc = ax_wait(c, poll_available, id, ax_delay(2), 300, "vpc");
+	if (!rc)
+		rc = ax_ec2(c, "ModifyVpcAttribute", json_pack("{s:s, s:{s:b}}", "VpcId", id, "EnableDnsSupport", "Value", 1),
+			    NULL);
+	if (!rc)
+		rc = ax_ec2(c, "ModifyVpcAttribute",
+			    json_pack("{s:s, s:{s:b}}", "VpcId", id, "EnableDnsHostnames", "Value", 1), NULL);
+	if (!rc) {
+		*out = ax_out(want);
+		json_object_set_new(*out, "id", json_string(id));
+	}
+	free(id);
+	return rc;
+}
+
+static int vpc_read(struct sf_rctx *c, const json_t *prior, json_t **out)
+{
+	json_t *v = NULL;
+	int rc = ax_ec2_describe_one(c, "DescribeVpcs", "VpcId", ax_s(prior, "id"), "vpcSet", &v);
+	if (rc < 0)
+		return rc;
+	*out = json_deep_copy(prior);
+	json_object_set(*out, "cidr_block", json_object_get(v, "cidrBlock"));
+	if (json_object_get(prior, "tags")) {
+		json_t *t = ax_tags_from_list(json_object_get(v, "tagSet"));
+		json_object_set_new(*out, "tags", ax_user_tags(t));
+		json_decref(t);
+	}
+	json_decref(v);
+	return 0;
+}
+
+static int vpc_update(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out)
+{
+	json_t *empty = json_object();
+	const json_t *ht = json_object_get(prior, "tags"), *wt = json_object_get(want, "tags");
+	int rc = ax_ec2_sync_tags(c, ax_s(prior, "id"), ht ? ht : empty, wt ? wt : empty);
+	json_decref(empty);
+	if (rc < 0)
+		return rc;
+	*out = ax_out(want);
+	json_object_set(*out, "id", json_object_get(prior, "id"));
+	return 0;
+}
+
+/* Security groups Kubernetes (or the EKS cluster) made in this VPC. */
+static int sweep_groups(struct sf_rctx *c, const char *vpc, const char *cluster)
+{
+	if (!cluster)
+		return 0;
+	char *tag = xasprintf("tag-key");
+	char *key = xasprintf("kubernetes.io/cluster/%s", cluster);
+	json_t *out = NULL;
+	int rc = ax_ec2(c, "DescribeSecurityGroups",
+			json_pack("{s:[{s:s, s:[s]}, {s:s, s:[s]}]}", "Filter", "Name", "vpc-id", "Value", vpc, "Name", tag,
+				  "Value", key),
+			&out);
+	free(tag);
+	free(key);
+	if (rc < 0)
+		return rc;
+	size_t i;
+	json_t *g;
+	json_array_foreach(json_object_get(out, "securityGroupInfo"), i, g)
+	{
+		const char *gid = ax_s(g, "groupId");
+		const char *addr = NULL;
+		json_t *t = ax_tags_from_list(json_object_get(g, "tagSet"));
+		addr = ax_s(t, "secfaas:address");
+		int ours = addr != NULL; /* secfaas-managed groups have their own resource */
+		json_decref(t);
+		if (!gid || ours)
+			continue;
+		ax_sweep_enis(c, "group-id", gid);
+		rc = ax_ec2(c, "DeleteSecurityGroup", json_pack("{s:s}", "GroupId", gid), NULL);
+		if (rc == SF_ENOTFOUND) {
+			sf_err_clear(c->err);
+			rc = 0;
+		}
+		if (rc < 0)
+			break;
+		sf_info("%s: swept Kubernetes security group %s", c->address, gid);
+	}
+	json_decref(out);
+	return rc;
+}
+
+struct del {
+	const char *id, *cluster;
+};
+
+static int del_once(struct sf_rctx *c, void *ctx)
+{
+	struct del *d = ctx;
+	int rc = ax_sweep_enis(c, "vpc-id", d->id);
+	if (rc >= 0)
+		rc = sweep_groups(c, d->id, d->cluster);
+	if (rc >= 0)
+		rc = ax_ec2(c, "DeleteVpc", json_pack("{s:s}", "VpcId", d->id), NULL);
+	return rc < 0 ? rc : 0;
+}
+
+static int vpc_destroy(struct sf_rctx *c, const json_t *prior)
+{
+	char *found = NULL;
+	const char *id = ax_s(prior, "id");
+	if (!id) {
+		int rc = ax_ec2_find_token(c, "DescribeVpcs", "vpcSet", "vpcId", &found);
+		if (rc < 0)
+			return rc;
+		if (!found)
+			return 0;
+		id = found;
+	}
+	struct del d = {id, ax_s(prior, "cluster_name")};
+	int rc = ax_retry_conflict(c, del_once, &d, 900, "deleting the VPC");
+	if (rc == SF_ENOTFOUND) {
+		sf_err_clear(c->err);
+		rc = 0;
+	}
+	if (rc == SF_ECONFLICT)
+		sf_err_hint(c->err, "something outside secfaas still uses %s; list it with: aws ec2 describe-network-interfaces --filters Name=vpc-id,Values=%s",
+			    id, id);
+	free(found);
+	return rc;
+}
+
+const struct sf_rtype sf_rt_aws_vpc = {
+	.name = "aws_vpc",
+	.schema_version = 1,
+	.attrs = attrs,
+	.create = vpc_create,
+	.read = vpc_read,
+	.update = vpc_update,
+	.destroy = vpc_destroy,
+};
