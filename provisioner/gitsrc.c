@@ -111,14 +111,6 @@ static int cred_cb(git_credential **out, const char *url, const char *user, unsi
 	return GIT_PASSTHROUGH;
 }
 
-/* Mirror refspec: the cache's refs/heads and refs/tags are the remote's, so
- * "main", "v1" and HEAD resolve exactly as they would in the origin. */
-static int mirror_remote_cb(git_remote **out, git_repository *repo, const char *name, const char *url, void *payload)
-{
-	(void)payload;
-	return git_remote_create_with_fetchspec(out, repo, name, url, "+refs/*:refs/*");
-}
-
 static int cache_path_for(char **out, const char *cache_dir, const char *url)
 {
 	char hex[65];
@@ -137,13 +129,30 @@ static int cache_path_for(char **out, const char *cache_dir, const char *url)
 	return 0;
 }
 
-static int fetch_cached(git_repository *repo, const char *url, struct sf_err *err)
+/* Point the cache's HEAD at the remote's default branch, so a load without
+ * --ref means what it means in the origin.  A remote with a detached HEAD
+ * leaves ours as is. */
+static void follow_remote_head(git_repository *repo, git_remote *remote, const git_remote_callbacks *cb)
+{
+	git_buf branch = GIT_BUF_INIT;
+	if (git_remote_connect(remote, GIT_DIRECTION_FETCH, cb, NULL, NULL) < 0)
+		return; /* the fetch that follows reports the connection error */
+	if (git_remote_default_branch(&branch, remote) == 0 && git_repository_set_head(repo, branch.ptr) < 0)
+		sf_debug("git: cannot set HEAD to %s: %s", branch.ptr, git_msg());
+	git_remote_disconnect(remote);
+	git_buf_dispose(&branch);
+}
+
+/* Fetch everything into the bare mirror cache.  The refspec is
+ * a mirror (every ref to the same name) so the cache's branches and tags are the remote's, and
+ * "main", "v1" and HEAD resolve exactly as they would in the origin. */
+static int fetch_cached(git_repository *repo, const char *url, const char *verb, struct sf_err *err)
 {
 	git_remote *remote = NULL;
 	int rc;
 	if (git_remote_lookup(&remote, repo, "origin") < 0) {
-		rc = sf_fail(err, SF_ECORRUPT, "git cache %s has no origin remote: %s", git_repository_path(repo),
-			     git_msg());
+		rc = sf_fail(err, SF_ECORRUPT, "git cache %s has no origin remote (remove it to re-clone): %s",
+			     git_repository_path(repo), git_msg());
 		goto done;
 	}
 	if (strcmp(git_remote_url(remote) ? git_remote_url(remote) : "", url)) {
@@ -157,9 +166,10 @@ static int fetch_cached(git_repository *repo, const char *url, struct sf_err *er
 	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_ALL;
 	fo.callbacks.credentials = cred_cb;
 	if (git_remote_fetch(remote, NULL, &fo, "secfaas fetch") < 0) {
-		rc = sf_fail(err, SF_ETRANSIENT, "cannot fetch %s: %s", url, git_msg());
+		rc = sf_fail(err, SF_ETRANSIENT, "cannot %s %s: %s", verb, url, git_msg());
 		goto done;
 	}
+	follow_remote_head(repo, remote, &fo.callbacks);
 	rc = 0;
 done:
 	git_remote_free(remote);
@@ -180,16 +190,15 @@ static int clone_cached(git_repository **out, const char *url, const char *path,
 	char *tmp = xasprintf("%s.tmp-%ld", path, (long)getpid());
 	git_repository *repo = NULL;
 	int rc;
-	git_clone_options co;
-	git_clone_options_init(&co, GIT_CLONE_OPTIONS_VERSION);
-	co.bare = 1;
-	co.remote_cb = mirror_remote_cb;
-	co.fetch_opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_ALL;
-	co.fetch_opts.callbacks.credentials = cred_cb;
-	if (git_clone(&repo, url, tmp, &co) < 0) {
-		rc = sf_fail(err, SF_ETRANSIENT, "cannot clone %s: %s", url, git_msg());
+	git_remote *remote = NULL;
+	if (git_repository_init(&repo, tmp, 1) < 0 ||
+	    git_remote_create_with_fetchspec(&remote, repo, "origin", url, "+refs/*:refs/*") < 0) {
+		rc = sf_fail(err, SF_EIO, "cannot create git cache %s: %s", tmp, git_msg());
 		goto done;
 	}
+	git_remote_free(remote);
+	if ((rc = fetch_cached(repo, url, "clone", err)) < 0)
+		goto done;
 	git_repository_free(repo);
 	repo = NULL;
 	if (rename(tmp, path) < 0 && errno != ENOTEMPTY && errno != EEXIST) {
@@ -256,7 +265,7 @@ static int open_source(git_repository **out, char **repo_path, int *is_local, co
 		git_object_free(obj);
 		if (!have) {
 			sf_debug("git: fetching %s into %s", o->repo, path);
-			if ((rc = fetch_cached(repo, o->repo, err)) < 0)
+			if ((rc = fetch_cached(repo, o->repo, "fetch", err)) < 0)
 				goto done;
 		}
 	} else {

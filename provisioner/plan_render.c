@@ -74,10 +74,10 @@ static void line_diff(FILE *out, const char *a, const char *b, const char *ind, 
 		if (i < na && j < nb && !strcmp(la[i], lb[j])) {
 			fprintf(out, "%s    %s\n", ind, la[i]);
 			i++, j++;
-		} else if (j < nb && (i == na || T(i, j + 1) >= T(i + 1, j))) {
-			fprintf(out, "%s  %s+%s %s\n", ind, c->add, c->off, lb[j++]);
-		} else {
+		} else if (i < na && (j == nb || T(i + 1, j) >= T(i, j + 1))) {
 			fprintf(out, "%s  %s-%s %s\n", ind, c->del, c->off, la[i++]);
+		} else {
+			fprintf(out, "%s  %s+%s %s\n", ind, c->add, c->off, lb[j++]);
 		}
 	}
 #undef T

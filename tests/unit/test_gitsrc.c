@@ -164,7 +164,7 @@ T_TEST(gitsrc_content_follows_refs)
 	T_EQ(l.r.dirty, 0);
 	T_EQ(l.r.nfiles, 1);
 	char *want = xasprintf("%s@%.7s:clusters/b.yaml", repo, c);
-	T_STREQ(l.set.docs[0].file, want);
+	T_STREQ(l.set.n ? l.set.docs[0].file : "", want);
 	free(want);
 	unload(&l);
 
@@ -261,7 +261,7 @@ T_TEST(gitsrc_dirty_detection)
 	T_EQ(l.r.ndirty, 1);
 	T_STREQ(l.r.sha, c);
 	T_STREQ(desired_of(&l.set, "beta"), "7");
-	T_CONTAINS(l.set.docs[0].file, "+dirty:clusters/b.yaml");
+	T_CONTAINS(l.set.n ? l.set.docs[0].file : "", "+dirty:clusters/b.yaml");
 	unload(&l);
 
 	/* Staged-only change is dirty too; so is an untracked yaml. */
@@ -346,7 +346,7 @@ T_TEST(gitsrc_file_url_clone_and_fetch)
 	T_STREQ(l.r.sha, c);
 	T_STREQ(l.names, "beta");
 	T_CONTAINS(l.r.repo_path, "/cache/");
-	T_CONTAINS(l.set.docs[0].file, url);
+	T_CONTAINS(l.set.n ? l.set.docs[0].file : "", url);
 	char *cached = xstrdup(l.r.repo_path);
 	unload(&l);
 

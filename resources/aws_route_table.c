@@ -1,0 +1,200 @@
+/*
+ * aws_route_table.c - aws_route_table: a route table with its subnet
+ * associations and, when gateway_id is set, the default route through it.
+ *
+ * Routes and associations are part of the table rather than resources of
+ * their own: they cannot outlive it, and associations are the only part
+ * that changes in place (subnets added or removed).
+ */
+#include <string.h>
+
+#include "resources/aws_common.h"
+#include "resources/types_aws.h"
+#include "util.h"
+
+static const struct sf_attr_def attrs[] = {
+	{"vpc_id", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "VPC id"},
+	{"gateway_id", SF_AT_STRING, SF_ATTR_OPTIONAL | SF_ATTR_FORCE_NEW, "internet gateway for 0.0.0.0/0"},
+	{"subnet_ids", SF_AT_LIST, SF_ATTR_OPTIONAL, "subnets associated with the table"},
+	{"tags", SF_AT_MAP, SF_ATTR_OPTIONAL, "tags (ownership tags are added)"},
+	{"id", SF_AT_STRING, SF_ATTR_COMPUTED, "rtb-..."},
+	{NULL, 0, 0, NULL},
+};
+
+static int in_list(const json_t *l, const char *s)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach(l, i, e) if (json_string_value(e) && !strcmp(json_string_value(e), s)) return 1;
+	return 0;
+}
+
+/* Associate every wanted subnet, disassociate the others. */
+static int sync_assoc(struct sf_rctx *c, const char *id, const json_t *want_subnets)
+{
+	json_t *t = NULL;
+	int rc = ax_ec2_describe_one(c, "DescribeRouteTables", "RouteTableId", id, "routeTableSet", &t);
+	if (rc < 0)
+		return rc;
+	json_t *have = json_array();
+	size_t i;
+	json_t *a;
+	json_array_foreach(json_object_get(t, "associationSet"), i, a)
+	{
+		const char *sn = ax_s(a, "subnetId"), *aid = ax_s(a, "routeTableAssociationId");
+		if (!sn || !aid)
+			continue;
+		if (!in_list(want_subnets, sn)) {
+			rc = ax_ec2(c, "DisassociateRouteTable", json_pack("{s:s}", "AssociationId", aid), NULL);
+			if (rc < 0)
+				break;
+		} else {
+			json_array_append_new(have, json_string(sn));
+		}
+	}
+	json_array_foreach(want_subnets, i, a)
+	{
+		if (rc < 0)
+			break;
+		const char *sn = json_string_value(a);
+		if (sn && !in_list(have, sn))
+			rc = ax_ec2(c, "AssociateRouteTable", json_pack("{s:s, s:s}", "RouteTableId", id, "SubnetId", sn),
+				    NULL);
+	}
+	json_decref(have);
+	json_decref(t);
+	return rc;
+}
+
+static int rt_create(struct sf_rctx *c, const json_t *want, json_t **out)
+{
+	char *id = NULL;
+	int rc = ax_ec2_find_token(c, "DescribeRouteTables", "routeTableSet", "routeTableId", &id);
+	if (rc < 0)
+		return rc;
+	if (!id) {
+		json_t *tags = ax_tags(c, want, 1), *o = NULL;
+		rc = ax_ec2(c, "CreateRouteTable",
+			    json_pack("{s:s, s:o}", "VpcId", ax_s(want, "vpc_id"), "TagSpecification",
+				      ax_ec2_tagspec("route-table", tags)),
+			    &o);
+		json_decref(tags);
+		if (rc < 0)
+			return rc;
+		id = xstrdup(ax_s(json_object_get(o, "routeTable"), "routeTableId"));
+		json_decref(o);
+		if (!id)
+			return sf_fail(c->err, SF_EPROTO, "%s: CreateRouteTable returned no id", c->address);
+	}
+	if (c->record_id)
+		c->record_id(c, id);
+	const char *gw = ax_s(want, "gateway_id");
+	if (gw) {
+		rc = ax_ec2(c, "CreateRoute",
+			    json_pack("{s:s, s:s, s:s}", "RouteTableId", id, "DestinationCidrBlock", "0.0.0.0/0",
+				      "GatewayId", gw),
+			    NULL);
+		if (rc == SF_ECONFLICT && !strcmp(c->err->aws_code, "RouteAlreadyExists")) {
+			sf_err_clear(c->err); /* a resumed create made it already */
+			rc = 0;
+		}
+	}
+	json_t *empty = json_array();
+	const json_t *sn = json_object_get(want, "subnet_ids");
+	if (!rc)
+		rc = sync_assoc(c, id, sn ? sn : empty);
+	json_decref(empty);
+	if (!rc) {
+		*out = ax_out(want);
+		json_object_set_new(*out, "id", json_string(id));
+	}
+	free(id);
+	return rc;
+}
+
+static int rt_read(struct sf_rctx *c, const json_t *prior, json_t **out)
+{
+	json_t *t = NULL;
+	int rc = ax_ec2_describe_one(c, "DescribeRouteTables", "RouteTableId", ax_s(prior, "id"), "routeTableSet", &t);
+	if (rc < 0)
+		return rc;
+	*out = json_deep_copy(prior);
+	if (json_object_get(prior, "subnet_ids")) {
+		/* keep the spec's order for subnets still associated */
+		json_t *live = json_array(), *l = json_array();
+		size_t i;
+		json_t *a;
+		json_array_foreach(json_object_get(t, "associationSet"), i, a) if (ax_s(a, "subnetId"))
+			json_array_append_new(live, json_string(ax_s(a, "subnetId")));
+		json_array_foreach(json_object_get(prior, "subnet_ids"), i, a) if (json_string_value(a) &&
+										   in_list(live, json_string_value(a)))
+			json_array_append(l, a);
+		json_array_foreach(live, i, a) if (!in_list(l, json_string_value(a))) json_array_append(l, a);
+		json_object_set_new(*out, "subnet_ids", l);
+		json_decref(live);
+	}
+	if (json_object_get(prior, "tags")) {
+		json_t *tg = ax_tags_from_list(json_object_get(t, "tagSet"));
+		json_object_set_new(*out, "tags", ax_user_tags(tg));
+		json_decref(tg);
+	}
+	json_decref(t);
+	return 0;
+}
+
+static int rt_update(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out)
+{
+	const char *id = ax_s(prior, "id");
+	json_t *e1 = json_array(), *e2 = json_object();
+	const json_t *sn = json_object_get(want, "subnet_ids");
+	int rc = sync_assoc(c, id, sn ? sn : e1);
+	const json_t *ht = json_object_get(prior, "tags"), *wt = json_object_get(want, "tags");
+	if (!rc)
+		rc = ax_ec2_sync_tags(c, id, ht ? ht : e2, wt ? wt : e2);
+	json_decref(e1);
+	json_decref(e2);
+	if (rc < 0)
+		return rc;
+	*out = ax_out(want);
+	json_object_set(*out, "id", json_object_get(prior, "id"));
+	return 0;
+}
+
+static int del_once(struct sf_rctx *c, void *ctx)
+{
+	json_t *empty = json_array();
+	int rc = sync_assoc(c, ctx, empty);
+	json_decref(empty);
+	if (!rc)
+		rc = ax_ec2(c, "DeleteRouteTable", json_pack("{s:s}", "RouteTableId", (const char *)ctx), NULL);
+	return rc;
+}
+
+static int rt_destroy(struct sf_rctx *c, const json_t *prior)
+{
+	char *found = NULL;
+	const char *id = ax_s(prior, "id");
+	if (!id) {
+		int rc = ax_ec2_find_token(c, "DescribeRouteTables", "routeTableSet", "routeTableId", &found);
+		if (rc < 0 || !found)
+			return rc;
+		id = found;
+	}
+	int rc = ax_retry_conflict(c, del_once, (void *)id, 600, "deleting the route table");
+	if (rc == SF_ENOTFOUND) {
+		sf_err_clear(c->err);
+		rc = 0;
+	}
+	free(found);
+	return rc;
+}
+
+const struct sf_rtype sf_rt_aws_route_table = {
+	.name = "aws_route_table",
+	.schema_version = 1,
+	.attrs = attrs,
+	.create = rt_create,
+	.read = rt_read,
+	.update = rt_update,
+	.destroy = rt_destroy,
+};

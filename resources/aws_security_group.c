@@ -1,0 +1,131 @@
+/*
+ * aws_security_group.c - aws_security_group: a VPC security group, with
+ * an optional "all traffic from members of this group" ingress rule (what
+ * the extra cluster security group given to EKS needs).  Egress stays the
+ * AWS default (all).  Destroy sweeps available ENIs using the group and
+ * retries DependencyViolation.
+ */
+#include <string.h>
+
+#include "resources/aws_common.h"
+#include "resources/types_aws.h"
+#include "util.h"
+
+static const struct sf_attr_def attrs[] = {
+	{"vpc_id", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "VPC id"},
+	{"name", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "group name, unique in the VPC"},
+	{"description", SF_AT_STRING, SF_ATTR_OPTIONAL | SF_ATTR_FORCE_NEW, "group description"},
+	{"self_ingress", SF_AT_BOOL, SF_ATTR_OPTIONAL | SF_ATTR_FORCE_NEW, "allow all traffic between members"},
+	{"tags", SF_AT_MAP, SF_ATTR_OPTIONAL, "tags (ownership tags are added)"},
+	{"id", SF_AT_STRING, SF_ATTR_COMPUTED, "sg-..."},
+	{NULL, 0, 0, NULL},
+};
+
+static int sg_create(struct sf_rctx *c, const json_t *want, json_t **out)
+{
+	char *id = NULL;
+	int rc = ax_ec2_find_token(c, "DescribeSecurityGroups", "securityGroupInfo", "groupId", &id);
+	if (rc < 0)
+		return rc;
+	if (!id) {
+		json_t *tags = ax_tags(c, want, 1), *o = NULL;
+		const char *desc = ax_s(want, "description");
+		rc = ax_ec2(c, "CreateSecurityGroup",
+			    json_pack("{s:s, s:s, s:s, s:o}", "VpcId", ax_s(want, "vpc_id"), "GroupName", ax_s(want, "name"),
+				      "GroupDescription", desc ? desc : "managed by secfaas", "TagSpecification",
+				      ax_ec2_tagspec("security-group", tags)),
+			    &o);
+		json_decref(tags);
+		if (rc < 0)
+			return rc;
+		id = xstrdup(ax_s(o, "groupId"));
+		json_decref(o);
+		if (!id)
+			return sf_fail(c->err, SF_EPROTO, "%s: CreateSecurityGroup returned no groupId", c->address);
+	}
+	if (c->record_id)
+		c->record_id(c, id);
+	if (json_is_true(json_object_get(want, "self_ingress"))) {
+		rc = ax_ec2(c, "AuthorizeSecurityGroupIngress",
+			    json_pack("{s:s, s:[{s:s, s:[{s:s}]}]}", "GroupId", id, "IpPermissions", "IpProtocol", "-1",
+				      "Groups", "GroupId", id),
+			    NULL);
+		if (rc < 0 && !strcmp(c->err->aws_code, "InvalidPermission.Duplicate")) {
+			sf_err_clear(c->err);
+			rc = 0;
+		}
+	}
+	if (!rc) {
+		*out = ax_out(want);
+		json_object_set_new(*out, "id", json_string(id));
+	}
+	free(id);
+	return rc;
+}
+
+static int sg_read(struct sf_rctx *c, const json_t *prior, json_t **out)
+{
+	json_t *g = NULL;
+	int rc = ax_ec2_describe_one(c, "DescribeSecurityGroups", "GroupId", ax_s(prior, "id"), "securityGroupInfo", &g);
+	if (rc < 0)
+		return rc;
+	*out = json_deep_copy(prior);
+	json_object_set(*out, "name", json_object_get(g, "groupName"));
+	if (json_object_get(prior, "tags")) {
+		json_t *t = ax_tags_from_list(json_object_get(g, "tagSet"));
+		json_object_set_new(*out, "tags", ax_user_tags(t));
+		json_decref(t);
+	}
+	json_decref(g);
+	return 0;
+}
+
+static int sg_update(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out)
+{
+	json_t *empty = json_object();
+	const json_t *ht = json_object_get(prior, "tags"), *wt = json_object_get(want, "tags");
+	int rc = ax_ec2_sync_tags(c, ax_s(prior, "id"), ht ? ht : empty, wt ? wt : empty);
+	json_decref(empty);
+	if (rc < 0)
+		return rc;
+	*out = ax_out(want);
+	json_object_set(*out, "id", json_object_get(prior, "id"));
+	return 0;
+}
+
+static int del_once(struct sf_rctx *c, void *ctx)
+{
+	int rc = ax_sweep_enis(c, "group-id", ctx);
+	if (rc >= 0)
+		rc = ax_ec2(c, "DeleteSecurityGroup", json_pack("{s:s}", "GroupId", (const char *)ctx), NULL);
+	return rc < 0 ? rc : 0;
+}
+
+static int sg_destroy(struct sf_rctx *c, const json_t *prior)
+{
+	char *found = NULL;
+	const char *id = ax_s(prior, "id");
+	if (!id) {
+		int rc = ax_ec2_find_token(c, "DescribeSecurityGroups", "securityGroupInfo", "groupId", &found);
+		if (rc < 0 || !found)
+			return rc;
+		id = found;
+	}
+	int rc = ax_retry_conflict(c, del_once, (void *)id, 900, "deleting the security group");
+	if (rc == SF_ENOTFOUND) {
+		sf_err_clear(c->err);
+		rc = 0;
+	}
+	free(found);
+	return rc;
+}
+
+const struct sf_rtype sf_rt_aws_security_group = {
+	.name = "aws_security_group",
+	.schema_version = 1,
+	.attrs = attrs,
+	.create = sg_create,
+	.read = sg_read,
+	.update = sg_update,
+	.destroy = sg_destroy,
+};
