@@ -98,8 +98,9 @@ bench: all
 	sh bench/run.sh $(abspath $(B))/secfaas
 
 install: $(B)/secfaas
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/secfaas
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/secfaas/modules
 	install -m 0755 $(B)/secfaas $(DESTDIR)$(PREFIX)/bin/secfaas
+	install -m 0644 modules/*.yaml $(DESTDIR)$(PREFIX)/share/secfaas/modules/
 	cp -R manifests $(DESTDIR)$(PREFIX)/share/secfaas/
 
 clean:

@@ -27,6 +27,7 @@ struct node {
 	double started;
 	double last_tick;
 	char status[128];
+	char typical[64];
 	char id[256];
 	const char *phase;
 	struct sf_err err;
@@ -65,6 +66,7 @@ static void emit(struct run *r, struct node *nd, enum sf_apply_ev type)
 		.id = nd->id[0] ? nd->id : NULL,
 		.status = nd->status[0] ? nd->status : NULL,
 		.err = &nd->err,
+		.typical = nd->typical[0] && strcmp(nd->typical, "-") ? nd->typical : NULL,
 	};
 	r->o->event(r->o->ui, &ev);
 }
@@ -537,7 +539,11 @@ static void *worker(void *arg)
 		r->running--;
 		r->finished++;
 		if (rc == 0) {
+			struct sf_err te = SF_ERR_INIT;
 			nd->st = N_DONE;
+			/* feed "typical" durations for future progress lines */
+			if (nd->ch->type && nd->phase)
+				sf_state_timing_add(r->st, nd->ch->type->name, nd->phase, sf_mono() - nd->started, &te);
 			switch (nd->ch->action) {
 			case SF_ACT_CREATE: r->res->added++; break;
 			case SF_ACT_UPDATE: r->res->changed++; break;
@@ -583,6 +589,20 @@ static void *ticker(void *arg)
 			struct node *nd = &r->v[i];
 			if (nd->st == N_RUNNING && now - nd->last_tick >= r->o->progress_interval) {
 				nd->last_tick = now;
+				if (!nd->typical[0] && nd->phase && nd->ch->type) {
+					double lo = 0, hi = 0;
+					size_t n = 0;
+					struct sf_err te = SF_ERR_INIT;
+					if (sf_state_timing_typical(r->st, nd->ch->type->name, nd->phase, &lo, &hi, &n, &te) ==
+						    0 &&
+					    n >= 3) {
+						char a[32], b[32];
+						snprintf(nd->typical, sizeof nd->typical, "typical %s-%s",
+							 sf_duration_fmt(a, sizeof a, lo), sf_duration_fmt(b, sizeof b, hi));
+					} else {
+						snprintf(nd->typical, sizeof nd->typical, "-"); /* looked, none */
+					}
+				}
 				emit(r, nd, SF_EV_PROGRESS);
 			}
 		}

@@ -39,6 +39,7 @@ struct sf_apply_event {
 	const char *id;             /* provider id when known */
 	const char *status;         /* last progress status ("status=CREATING") or NULL */
 	const struct sf_err *err;   /* SF_EV_ERROR / SF_EV_SKIPPED */
+	const char *typical;        /* SF_EV_PROGRESS: "typical 9m-16m" from past runs, or NULL */
 };
 
 typedef void (*sf_apply_event_fn)(void *ui, const struct sf_apply_event *ev);

@@ -33,6 +33,10 @@ struct sf_cli {
 	int input;                /* may prompt (stdin is a TTY and not --input=false) */
 	int lock;                 /* --lock=false turns off */
 	double lock_timeout_s;    /* --lock-timeout DUR */
+	const char *repo;         /* --repo PATH|URL: read specs from git */
+	const char *ref;          /* --ref REF (default HEAD) */
+	const char *subpath;      /* --subpath DIR inside the repo (or the positional spec) */
+	int allow_dirty;          /* --allow-dirty */
 	FILE *out;                /* stdout */
 	FILE *errf;               /* stderr */
 };

@@ -55,6 +55,8 @@ static void on_event(void *arg, const struct sf_apply_event *ev)
 			json_object_set_new(j, "id", json_string(ev->id));
 		if (ev->status)
 			json_object_set_new(j, "status", json_string(ev->status));
+		if (ev->typical)
+			json_object_set_new(j, "typical", json_string(ev->typical));
 		if ((ev->type == SF_EV_ERROR || ev->type == SF_EV_SKIPPED) && ev->err)
 			json_object_set_new(j, "error", json_string(ev->err->msg));
 		char *s = json_dumps(j, JSON_COMPACT);
@@ -70,8 +72,8 @@ static void on_event(void *arg, const struct sf_apply_event *ev)
 				fprintf(cli->out, "%s: %s\n", ev->address, verb(ev, 0));
 			break;
 		case SF_EV_PROGRESS:
-			fprintf(cli->out, "%s: %s [%s elapsed%s%s]\n", ev->address, still(ev), el, ev->status ? ", " : "",
-				ev->status ? ev->status : "");
+			fprintf(cli->out, "%s: %s [%s elapsed%s%s%s%s]\n", ev->address, still(ev), el, ev->status ? ", " : "",
+				ev->status ? ev->status : "", ev->typical ? ", " : "", ev->typical ? ev->typical : "");
 			break;
 		case SF_EV_COMPLETE:
 			if (ev->id && strcmp(ev->phase ? ev->phase : "", "delete"))
@@ -113,8 +115,15 @@ static int execute(struct sf_cli *cli, struct sf_ws *ws, struct sf_plan *plan, c
 		 plan->destroy);
 	struct sf_run_info ri = {command, plan->spec_digest, NULL, summary_in};
 	char *sha = NULL;
-	if (sf_state_meta_get(ws->st, "git_sha", &sha, &err) == 0)
-		ri.git_sha = sha;
+	if (ws->git_sha[0]) {
+		/* the commit the specs came from; "+dirty" when --allow-dirty used the working tree */
+		sha = xasprintf("%s%s", ws->git_sha, ws->git_dirty ? "+dirty" : "");
+		if (sf_state_meta_set(ws->st, "git_sha", sha, &err) < 0) {
+			free(sha);
+			return sf_cli_error(cli, &err);
+		}
+	}
+	ri.git_sha = sha;
 	sf_err_clear(&err);
 	int64_t run_id = 0;
 	if (sf_state_run_begin(ws->st, &ri, &run_id, &err) < 0) {
@@ -220,6 +229,12 @@ static int apply_saved(struct sf_cli *cli, const char *path)
 		fprintf(cli->out, "No changes in plan %s. Nothing to apply.\n", path);
 		rc = 0;
 		goto done;
+	}
+	{
+		/* keep the commit the plan was made from */
+		char *plus = strstr(plan.git_sha, "+dirty");
+		ws.git_dirty = plus != NULL;
+		snprintf(ws.git_sha, sizeof ws.git_sha, "%.*s", plus ? (int)(plus - plan.git_sha) : 40, plan.git_sha);
 	}
 	rc = execute(cli, &ws, &plan, plan.destroy_mode ? "destroy" : "apply");
 done:

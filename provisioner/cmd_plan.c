@@ -28,7 +28,7 @@ int sf_parse_plan_args(struct sf_cli *cli, const char *cmd, int argc, char **arg
 			pa->opts.destroy = 1;
 		} else if (sf_opt_match(argc, argv, &i, "refresh-only", 0, NULL) > 0) {
 			pa->opts.refresh_only = 1;
-		} else if ((m = sf_opt_match(argc, argv, &i, "refresh", 0, &v)) > 0) {
+		} else if (sf_opt_match(argc, argv, &i, "refresh", 0, &v) > 0) {
 			pa->opts.refresh = !(v && !strcmp(v, "false"));
 		} else if ((m = sf_opt_match(argc, argv, &i, "replace", 1, &v))) {
 			if (m < 0)
@@ -107,6 +107,7 @@ int cmd_plan(struct sf_cli *cli, int argc, char **argv)
 	sf_print_plan(cli, &plan);
 	if (pa.out) {
 		struct sf_err err = SF_ERR_INIT;
+		snprintf(plan.git_sha, sizeof plan.git_sha, "%s%s", ws.git_sha, ws.git_dirty ? "+dirty" : "");
 		if (sf_plan_save(&plan, &ws.cfg, pa.out, &err) < 0) {
 			rc = sf_cli_error(cli, &err);
 			goto done;

@@ -31,7 +31,7 @@ static const struct sf_doc *cluster_doc(struct sf_ws *ws)
 static int load_validated(struct sf_cli *cli, const char *spec, struct sf_ws *ws)
 {
 	struct sf_diags d = SF_DIAGS_INIT;
-	sf_spec_load_path(&ws->set, spec, &d);
+	sf_run_load_set(cli, spec, &ws->set, &d, NULL, NULL);
 	for (size_t i = 0; !d.nerrors && i < ws->set.n; i++)
 		sf_kind_validate(&ws->set.docs[i], &d);
 	const char **names = NULL;
@@ -77,7 +77,7 @@ int cmd_render(struct sf_cli *cli, int argc, char **argv)
 	}
 	struct sf_ws ws;
 	memset(&ws, 0, sizeof ws);
-	int rc = load_validated(cli, spec ? spec : sf_run_default_spec(), &ws);
+	int rc = load_validated(cli, spec, &ws);
 	json_t *cl = NULL;
 	struct sf_buf out = SF_BUF_INIT;
 	struct sf_err err = SF_ERR_INIT;
@@ -151,7 +151,7 @@ int cmd_render(struct sf_cli *cli, int argc, char **argv)
 		}
 	}
 	fwrite(out.s ? out.s : "", 1, out.len, cli->out);
-	if (out.len && out.s[out.len - 1] != '\n')
+	if (out.s && out.len && out.s[out.len - 1] != '\n')
 		fputc('\n', cli->out);
 done:
 	sf_buf_release(&out);

@@ -395,3 +395,95 @@ done:
 	sf_run_close(&ws);
 	return rc;
 }
+
+int cmd_import(struct sf_cli *cli, int argc, char **argv)
+{
+	const char *addr = NULL, *id = NULL, *spec = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (argv[i][0] == '-' && argv[i][1])
+			return sf_cli_errorf(cli, "unknown option %s for import", argv[i]);
+		if (!addr)
+			addr = argv[i];
+		else if (!id)
+			id = argv[i];
+		else
+			spec = argv[i];
+	}
+	if (!addr || !id)
+		return sf_cli_errorf(cli, "usage: secfaas import ADDRESS ID [SPEC]");
+	struct sf_ws ws;
+	struct sf_err err = SF_ERR_INIT;
+	struct sf_resource *have = NULL;
+	json_t *prior = NULL, *live = NULL;
+	memset(&ws, 0, sizeof ws);
+	int rc = sf_run_load(cli, spec, &ws);
+	if (rc)
+		goto done;
+	const struct sf_rinst *ri = sf_config_find(&ws.cfg, addr);
+	if (!ri) {
+		rc = sf_cli_errorf(cli, "%s is not declared in the spec; add it first so secfaas knows its type and settings",
+				   addr);
+		goto done;
+	}
+	if ((rc = sf_run_open(cli, &ws, ws.cfg.workspace, "import", 1, 1, 1)))
+		goto done;
+	if (sf_state_get(ws.st, addr, &have, &err) == 0) {
+		rc = sf_cli_errorf(cli, "%s is already in the state (id %s); `secfaas state rm %s` first to re-import", addr,
+				   have->id ? have->id : "-", addr);
+		goto done;
+	}
+	sf_err_clear(&err);
+	if (!ri->type->read) {
+		rc = sf_cli_errorf(cli, "resource type %s cannot be imported", ri->type->name);
+		goto done;
+	}
+	/* The prior is the spec's settings (without unresolved references) plus
+	 * the id: enough for a read to locate the live object. */
+	prior = json_deep_copy(ri->config);
+	const char *k;
+	json_t *v;
+	void *tmp;
+	json_object_foreach_safe(prior, tmp, k, v) if (json_is_string(v) && strstr(json_string_value(v), "${"))
+		json_object_del(prior, k);
+	json_object_set_new(prior, "id", json_string(id));
+	volatile int cancel = 0;
+	struct sf_rctx ctx = {.address = addr, .err = &err, .provider = &ws.prov, .cancel = &cancel};
+	if (ri->type->read(&ctx, prior, &live) < 0) {
+		if (err.code == SF_ENOTFOUND)
+			sf_err_hint(&err, "check the id and the spec's settings for %s", addr);
+		rc = sf_cli_error(cli, &err);
+		goto done;
+	}
+	if (!json_object_get(live, "id"))
+		json_object_set_new(live, "id", json_string(id));
+	struct sf_resource r = {0};
+	json_t *sens = json_array(), *deps = json_array();
+	for (const struct sf_attr_def *a = ri->type->attrs; a->name; a++)
+		if (a->flags & SF_ATTR_SENSITIVE)
+			json_array_append_new(sens, json_string(a->name));
+	for (size_t i = 0; i < ri->ndeps; i++)
+		json_array_append_new(deps, json_string(ri->deps[i]));
+	r.address = (char *)addr;
+	r.type = (char *)ri->type->name;
+	r.id = (char *)id;
+	r.status = SF_RS_CREATED;
+	r.attrs = live;
+	r.sensitive = sens;
+	r.deps = deps;
+	r.schema_version = ri->type->schema_version;
+	int prc = sf_state_put(ws.st, &r, &err);
+	json_decref(sens);
+	json_decref(deps);
+	if (prc < 0) {
+		rc = sf_cli_error(cli, &err);
+		goto done;
+	}
+	fprintf(cli->out, "Imported %s [id=%s]. Run `secfaas plan` to see how it differs from the spec.\n", addr, id);
+	rc = 0;
+done:
+	json_decref(prior);
+	json_decref(live);
+	sf_resource_free(have);
+	sf_run_close(&ws);
+	return rc;
+}

@@ -14,11 +14,11 @@ int cmd_validate(struct sf_cli *cli, int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (argv[i][0] == '-' && argv[i][1])
 			return sf_cli_errorf(cli, "unknown option %s for validate; see `secfaas validate --help`", argv[i]);
-		sf_spec_load_path(&set, argv[i], &d);
+		sf_run_load_set(cli, argv[i], &set, &d, NULL, NULL);
 		nspecs++;
 	}
 	if (!nspecs)
-		sf_spec_load_path(&set, sf_run_default_spec(), &d);
+		sf_run_load_set(cli, NULL, &set, &d, NULL, NULL);
 	size_t docs = set.n;
 	if (!d.nerrors) {
 		/* Validate every workspace in the set, not only one. */

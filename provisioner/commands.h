@@ -25,6 +25,7 @@ int cmd_apply(struct sf_cli *cli, int argc, char **argv);
 int cmd_destroy(struct sf_cli *cli, int argc, char **argv);
 int cmd_force_unlock(struct sf_cli *cli, int argc, char **argv);
 int cmd_help(struct sf_cli *cli, int argc, char **argv);
+int cmd_import(struct sf_cli *cli, int argc, char **argv);
 int cmd_plan(struct sf_cli *cli, int argc, char **argv);
 int cmd_render(struct sf_cli *cli, int argc, char **argv);
 int cmd_refresh(struct sf_cli *cli, int argc, char **argv);

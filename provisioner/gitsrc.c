@@ -143,29 +143,35 @@ static void follow_remote_head(git_repository *repo, git_remote *remote, const g
 	git_buf_dispose(&branch);
 }
 
-/* Fetch everything into the bare mirror cache.  The refspec is
- * a mirror (every ref to the same name) so the cache's branches and tags are the remote's, and
- * "main", "v1" and HEAD resolve exactly as they would in the origin. */
+/* Fetch everything into the bare mirror cache with the refspec
+ * +refs/(all):refs/(same), so the cache's branches and tags are the remote's
+ * and "main", "v1" and HEAD resolve exactly as they would in the origin.
+ *
+ * The remote is in-memory (anonymous) and skips url.insteadOf: remote
+ * lookups through the repository config go through libgit2 1.5's regex
+ * helper, which leaks match data (libgit2 PR #6382, fixed after 1.5).
+ * The URL is part of the cache path's hash, so a cache entry cannot be
+ * confused with another origin. */
 static int fetch_cached(git_repository *repo, const char *url, const char *verb, struct sf_err *err)
 {
 	git_remote *remote = NULL;
 	int rc;
-	if (git_remote_lookup(&remote, repo, "origin") < 0) {
-		rc = sf_fail(err, SF_ECORRUPT, "git cache %s has no origin remote (remove it to re-clone): %s",
-			     git_repository_path(repo), git_msg());
+	git_remote_create_options ro;
+	git_remote_create_options_init(&ro, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+	ro.repository = repo;
+	ro.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+	if (git_remote_create_with_opts(&remote, url, &ro) < 0) {
+		rc = sf_fail(err, SF_EINVAL, "cannot %s %s: %s", verb, url, git_msg());
 		goto done;
 	}
-	if (strcmp(git_remote_url(remote) ? git_remote_url(remote) : "", url)) {
-		rc = sf_fail(err, SF_ECORRUPT, "git cache %s belongs to %s, not %s", git_repository_path(repo),
-			     git_remote_url(remote), url);
-		goto done;
-	}
+	char *mirror = "+refs/*:refs/*";
+	git_strarray specs = {&mirror, 1};
 	git_fetch_options fo;
 	git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
 	fo.prune = GIT_FETCH_PRUNE;
 	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_ALL;
 	fo.callbacks.credentials = cred_cb;
-	if (git_remote_fetch(remote, NULL, &fo, "secfaas fetch") < 0) {
+	if (git_remote_fetch(remote, &specs, &fo, "secfaas fetch") < 0) {
 		rc = sf_fail(err, SF_ETRANSIENT, "cannot %s %s: %s", verb, url, git_msg());
 		goto done;
 	}
@@ -190,13 +196,10 @@ static int clone_cached(git_repository **out, const char *url, const char *path,
 	char *tmp = xasprintf("%s.tmp-%ld", path, (long)getpid());
 	git_repository *repo = NULL;
 	int rc;
-	git_remote *remote = NULL;
-	if (git_repository_init(&repo, tmp, 1) < 0 ||
-	    git_remote_create_with_fetchspec(&remote, repo, "origin", url, "+refs/*:refs/*") < 0) {
+	if (git_repository_init(&repo, tmp, 1) < 0) {
 		rc = sf_fail(err, SF_EIO, "cannot create git cache %s: %s", tmp, git_msg());
 		goto done;
 	}
-	git_remote_free(remote);
 	if ((rc = fetch_cached(repo, url, "clone", err)) < 0)
 		goto done;
 	git_repository_free(repo);
@@ -367,7 +370,8 @@ static int collect_dirty(git_repository *repo, const char *sub, struct sf_gitsrc
 		res->dirty_files = xrealloc(res->dirty_files, (res->ndirty + 1) * sizeof *res->dirty_files);
 		res->dirty_files[res->ndirty++] = xstrdup(p);
 	}
-	qsort(res->dirty_files, res->ndirty, sizeof *res->dirty_files, str_cmp);
+	if (res->ndirty > 1)
+		qsort(res->dirty_files, res->ndirty, sizeof *res->dirty_files, str_cmp);
 	rc = 0;
 done:
 	git_status_list_free(list);
@@ -495,7 +499,8 @@ static int load_from_workdir(struct sf_specset *set, const char *workdir, const 
 		names = xrealloc(names, (n + 1) * sizeof *names);
 		names[n++] = xstrdup(de->d_name);
 	}
-	qsort(names, n, sizeof *names, str_cmp);
+	if (n > 1)
+		qsort(names, n, sizeof *names, str_cmp);
 	rc = 0;
 	for (size_t i = 0; i < n; i++) {
 		char *path = xasprintf("%s/%s", full, names[i]);

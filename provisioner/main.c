@@ -30,6 +30,11 @@
 	"  --lock-timeout DUR    wait this long for a lock (default 0s: fail at once)\n"                    \
 	"  --input=false         never prompt\n"                                                            \
 	"  --region R, --profile P   AWS region and profile\n"                                              \
+	"  --ttl DUR             apply: make the workspace ephemeral (overrides metadata.ttl)\n"          \
+	"  --repo PATH|URL       read specs from a git repository (local path, file://, remote URL)\n"   \
+	"  --ref REF             branch, tag or commit in --repo (default HEAD); SPEC is a path inside it\n" \
+	"  --allow-dirty         use a local working tree with uncommitted changes\n"                    \
+	"  --force-conflicts     server-side apply takes ownership of fields other managers own\n"       \
 	"Environment: SECFAAS_LOG=error|warn|info|debug|trace, SECFAAS_LOG_PATH, NO_COLOR,\n"               \
 	"  SECFAAS_STATE_PASSPHRASE (state secret encryption), SECFAAS_SPEC (default spec).\n"
 
@@ -68,6 +73,15 @@ static const struct sf_cmd commands[] = {
 	 "example:\n"
 	 "  secfaas force-unlock 4b1e0c2a-8f3d-4d7e-9a51-0c2d3e4f5a6b --state .secfaas/demo.db\n"},
 	{"help", cmd_help, "show help for a command", "usage: secfaas help [COMMAND]\n"},
+	{"import", cmd_import, "adopt an existing object into the state",
+	 "usage: secfaas import ADDRESS ID [SPEC]\n"
+	 "\n"
+	 "Reads the live object with this ID (the resource must be declared in the spec,\n"
+	 "which gives its type and settings) and records it in the state, so secfaas manages\n"
+	 "it from now on. The next plan shows any differences from the spec.\n"
+	 "\n"
+	 "example:\n"
+	 "  secfaas import test_object.a obj-0123456789abcdef stack.yaml\n"},
 	{"plan", cmd_plan, "show what apply would change",
 	 "usage: secfaas plan [SPEC] [--out FILE] [--destroy | --refresh-only] [--refresh=false]\n"
 	 "                    [--replace ADDR]... [--target ADDR]... [--detailed-exitcode] [--json]\n"
@@ -215,6 +229,25 @@ static int global_opt(struct sf_cli *cli, int argc, char **argv, int *i)
 		if (m > 0)
 			setenv("SECFAAS_WORKSPACE", v, 1);
 		return m;
+	}
+	if ((m = sf_opt_match(argc, argv, i, "repo", 1, &cli->repo)))
+		return m;
+	if ((m = sf_opt_match(argc, argv, i, "ref", 1, &cli->ref)))
+		return m;
+	if ((m = sf_opt_match(argc, argv, i, "subpath", 1, &cli->subpath)))
+		return m;
+	if (sf_opt_match(argc, argv, i, "allow-dirty", 0, NULL) > 0)
+		return cli->allow_dirty = 1;
+	if (sf_opt_match(argc, argv, i, "force-conflicts", 0, NULL) > 0) {
+		setenv("SECFAAS_FORCE_CONFLICTS", "1", 1);
+		return 1;
+	}
+	if ((m = sf_opt_match(argc, argv, i, "ttl", 1, &v))) {
+		double d;
+		if (m < 0 || sf_duration_parse(v, &d) < 0 || d <= 0)
+			return -1;
+		setenv("SECFAAS_TTL", v, 1);
+		return 1;
 	}
 	if (sf_opt_match(argc, argv, i, "json", 0, NULL) > 0)
 		return cli->json = 1;

@@ -99,6 +99,7 @@ struct sf_plan {
 	int refresh_only;
 	int errored;
 	char created[32];
+	char git_sha[48];       /* commit the specs came from (saved plans), "" if none */
 };
 
 int sf_plan_make(struct sf_plan *plan, const struct sf_config *cfg, struct sf_state *st,

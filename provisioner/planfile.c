@@ -57,6 +57,8 @@ int sf_plan_save(const struct sf_plan *plan, const struct sf_config *cfg, const 
 				plan->spec_digest ? plan->spec_digest : "", "destroy_mode", plan->destroy_mode,
 				"refresh_only", plan->refresh_only, "errored", plan->errored, "config",
 				sf_config_to_json(cfg), "changes", changes, "drift", drift);
+	if (plan->git_sha[0])
+		json_object_set_new(doc, "git_sha", json_string(plan->git_sha));
 	char *text = json_dumps(doc, JSON_INDENT(1) | JSON_SORT_KEYS);
 	json_decref(doc);
 	int rc = sf_write_file_atomic(path, text, strlen(text), 0600, err);
@@ -97,6 +99,8 @@ int sf_plan_load(struct sf_plan *plan, struct sf_config *cfg, const char *path, 
 	if (sf_config_from_json(cfg, config, err) < 0)
 		goto done;
 	snprintf(plan->lineage, sizeof plan->lineage, "%s", lineage);
+	if (json_is_string(json_object_get(doc, "git_sha")))
+		snprintf(plan->git_sha, sizeof plan->git_sha, "%s", json_string_value(json_object_get(doc, "git_sha")));
 	snprintf(plan->created, sizeof plan->created, "%s", created);
 	plan->serial = serial;
 	plan->spec_digest = xstrdup(digest);

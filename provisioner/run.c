@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gitsrc.h"
+#include "modules.h"
 #include "util.h"
 
 static volatile int cancel_flag;
@@ -56,19 +58,60 @@ const char *sf_run_default_spec(void)
 	return "secfaas.yaml";
 }
 
+int sf_run_load_set(struct sf_cli *cli, const char *spec, struct sf_specset *set, struct sf_diags *d, char *sha,
+		    int *dirty)
+{
+	struct sf_module_opts mo = SF_MODULE_OPTS_INIT;
+	if (sha)
+		sha[0] = 0;
+	if (cli->repo) {
+		struct sf_gitsrc_opts o = SF_GITSRC_OPTS_INIT;
+		struct sf_gitsrc_result res = SF_GITSRC_RESULT_INIT;
+		o.repo = cli->repo;
+		o.ref = cli->ref;
+		o.subpath = cli->subpath ? cli->subpath : spec;
+		o.allow_dirty = cli->allow_dirty;
+		int rc = sf_gitsrc_load(set, &o, &res, d);
+		if (rc == 0) {
+			if (sha)
+				snprintf(sha, 41, "%s", res.sha);
+			if (dirty)
+				*dirty = res.dirty;
+			mo.git_repo = cli->repo;
+			mo.git_sha = res.sha;
+			rc = sf_modules_expand(set, &mo, d);
+		}
+		sf_gitsrc_result_release(&res);
+		return rc;
+	}
+	if (cli->ref)
+		sf_diag_error(d, NULL, "--ref needs --repo");
+	const char *path = spec ? spec : sf_run_default_spec();
+	if (!spec && access(path, F_OK) != 0) {
+		sf_diag_error(d, NULL,
+			      "no spec given and %s not found; pass a spec file or directory (e.g. `secfaas plan examples/minimal.yaml`)",
+			      path);
+		return -1;
+	}
+	if (sf_spec_load_path(set, path, d) < 0 || d->nerrors)
+		return -1;
+	return sf_modules_expand(set, &mo, d);
+}
+
 int sf_run_load(struct sf_cli *cli, const char *spec, struct sf_ws *ws)
 {
 	struct sf_diags d = SF_DIAGS_INIT;
-	const char *path = spec ? spec : sf_run_default_spec();
-	if (!spec && access(path, F_OK) != 0) {
-		sf_diags_release(&d);
-		return sf_cli_errorf(cli, "no spec given and %s not found; pass a spec file or directory (e.g. `secfaas plan examples/minimal.yaml`)",
-				     path);
-	}
-	sf_spec_load_path(&ws->set, path, &d);
+	const char *path = spec ? spec : cli->repo ? cli->repo : sf_run_default_spec();
+	sf_run_load_set(cli, spec, &ws->set, &d, ws->git_sha, &ws->git_dirty);
 	if (!d.nerrors)
 		sf_config_build(&ws->cfg, &ws->set, getenv("SECFAAS_WORKSPACE"), &d);
 	int bad = d.nerrors > 0;
+	const char *ttl = getenv("SECFAAS_TTL");
+	if (!bad && ttl && *ttl) {
+		if (!ws->cfg.metadata)
+			ws->cfg.metadata = json_object();
+		json_object_set_new(ws->cfg.metadata, "ttl", json_string(ttl));
+	}
 	sf_diags_print(&d, cli->errf, cli->color);
 	if (bad)
 		fprintf(cli->errf, "secfaas: %zu error%s in %s; nothing was changed\n", d.nerrors, d.nerrors == 1 ? "" : "s",

@@ -24,7 +24,15 @@ struct sf_ws {
 	char *state_path;
 	struct sf_providers prov; /* initialised by sf_run_open */
 	int prov_init;
+	char git_sha[41];         /* commit the specs came from ("" if not from git) */
+	int git_dirty;
 };
+
+/* Load spec documents from a path or, with --repo, from git (the spec
+ * argument is then a path inside the repository), and expand modules.
+ * Diagnostics go to d. sha (41 bytes) gets the commit when from git. */
+int sf_run_load_set(struct sf_cli *cli, const char *spec, struct sf_specset *set, struct sf_diags *d, char *sha,
+		    int *dirty);
 
 /* Default spec path when none is given: $SECFAAS_SPEC, else ./secfaas.yaml. */
 const char *sf_run_default_spec(void);

@@ -424,7 +424,8 @@ int sf_spec_load_path(struct sf_specset *set, const char *path, struct sf_diags 
 		names[n++] = xasprintf("%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/", de->d_name);
 	}
 	closedir(dir);
-	qsort(names, n, sizeof *names, str_cmp);
+	if (n)
+		qsort(names, n, sizeof *names, str_cmp);
 	int rc = 0;
 	if (!n) {
 		sf_diag_error(d, NULL, "no *.yaml or *.yml spec files in directory %s", path);

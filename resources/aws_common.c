@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+
 #include "log.h"
 #include "provisioner/providers.h"
 #include "util.h"
@@ -356,4 +358,20 @@ int ax_sweep_enis(struct sf_rctx *c, const char *filter, const char *value)
 	}
 	json_decref(out);
 	return rc < 0 ? rc : n;
+}
+
+char *ax_base64(const void *data, size_t n)
+{
+	char *out = xmalloc(4 * ((n + 2) / 3) + 1);
+	EVP_EncodeBlock((unsigned char *)out, data, (int)n);
+	return out;
+}
+
+void ax_token_suffix(struct sf_rctx *c, char out[9])
+{
+	char h[65];
+	const char *t = c->token ? c->token : c->address;
+	sf_sha256_hex(h, t, strlen(t));
+	memcpy(out, h, 8);
+	out[8] = 0;
 }

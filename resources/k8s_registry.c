@@ -3,5 +3,8 @@
 #include "resources/types_k8s.h"
 
 const struct sf_rtype *const sf_rt_k8s_registry[] = {
+	&sf_rt_k8s_basic_auth,
+	&sf_rt_k8s_gvisor_guard,
+	&sf_rt_k8s_manifest,
 	NULL,
 };

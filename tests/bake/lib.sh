@@ -37,8 +37,13 @@ build_driver() {
 		echo "FAIL $lib missing: run make first"
 		return 1
 	fi
-	# shellcheck disable=SC2046 # pkg-config output is a word list
-	cc -std=c11 -D_GNU_SOURCE -I"$SECFAAS_SRC" -I"$SECFAAS_SRC/lib" -o "$DRIVER" \
+	# An ASan/UBSan library (make check) needs the same runtime in the driver.
+	san=""
+	if nm "$lib" 2>/dev/null | grep -q __asan_init; then
+		san="-fsanitize=address,undefined"
+	fi
+	# shellcheck disable=SC2046,SC2086 # word lists
+	cc -std=c11 -D_GNU_SOURCE $san -I"$SECFAAS_SRC" -I"$SECFAAS_SRC/lib" -o "$DRIVER" \
 		"$SECFAAS_SRC/tests/bake/render-driver.c" "$lib" \
 		$(pkg-config --libs libcurl jansson yaml-0.1 sqlite3 openssl libxml-2.0 libgit2) -lpthread -lm
 }

@@ -285,6 +285,38 @@ t_rc 0 "state show json" $S state show test_object.a --json
 t_nogrep "state show has no secret" "s3cr3t-VALUE" .out
 t_end
 
+t_begin "apply --json streams one JSON object per event, with progress"
+mkdir objs
+stack s.yaml <<'Y'
+    - {type: test_object, name: slow, attributes: {dir: objs, delay_ms: 900}}
+Y
+t_rc 0 "json apply" env SECFAAS_PROGRESS_INTERVAL=0.2s $S apply s.yaml --auto-approve --json
+cp .out events.json
+t_ok "every line is JSON" /usr/bin/python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' events.json
+t_grep "start event" '"type":"apply_start"' events.json
+t_grep "progress event" '"type":"apply_progress"' events.json
+t_grep "complete event" '"type":"apply_complete"' events.json
+t_grep "summary" '"type":"apply_summary","added":1' events.json
+t_end
+
+t_begin "import adopts an existing object; next plan is empty"
+mkdir objs
+stack s.yaml <<'Y'
+    - {type: test_object, name: a, attributes: {dir: objs, content: hello}}
+Y
+t_rc 0 "apply" $S apply s.yaml --auto-approve
+id=$($S state list | awk '{print $2}')
+t_rc 0 "forget it" $S state rm test_object.a
+t_rc 2 "now planned as a create" $S plan s.yaml --detailed-exitcode
+t_rc 0 "import" $S import test_object.a "$id" s.yaml
+t_grep "import message" "Imported test_object.a [id=$id]" .out
+t_rc 0 "plan empty after import" $S plan s.yaml --detailed-exitcode
+t_rc 1 "import twice refused" $S import test_object.a "$id" s.yaml
+t_rc 1 "import of a missing object" sh -c "$S state rm test_object.a >/dev/null && $S import test_object.a obj-0000000000000000 s.yaml"
+t_grep "not found" "not found" "$T_DIR/.err"
+t_eq "still one object" "$(nobjs)" 1
+t_end
+
 t_begin "state rm / mv with backup, history"
 mkdir objs
 stack s.yaml <<'Y'

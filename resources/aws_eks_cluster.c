@@ -1,0 +1,416 @@
+/*
+ * aws_eks_cluster.c - eks_cluster: the EKS control plane.
+ *
+ * The type is named eks_cluster (not aws_eks_cluster) because the
+ * Kubernetes resources of a Cluster reference it as
+ * ${eks_cluster.main.endpoint}, ${eks_cluster.main.ca_data} and
+ * ${eks_cluster.main.name}.
+ *
+ * Create sends clientRequestToken = the operation token, so a resumed
+ * create gets the same cluster back, records the name and waits for ACTIVE
+ * (official delay 30 s, budget 40 min).  In place: version (+1 minor, one
+ * UpdateClusterVersion), endpoint access and logging (UpdateClusterConfig,
+ * one kind per call, each waited for), tags.  Destroy first deletes the
+ * load balancers Kubernetes made for the cluster (ELBv2;
+ * tagged kubernetes.io/cluster/<name>) while the control plane is still
+ * there, then deletes the cluster, retrying ResourceInUse while node groups
+ * drain, and waits until it is gone.
+ */
+#include <string.h>
+
+#include "log.h"
+#include "resources/aws_common.h"
+#include "resources/types_aws.h"
+#include "util.h"
+
+static const struct sf_attr_def attrs[] = {
+	{"name", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "cluster name"},
+	{"version", SF_AT_STRING, SF_ATTR_REQUIRED, "Kubernetes version (upgrades one minor at a time)"},
+	{"role_arn", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "cluster IAM role"},
+	{"subnet_ids", SF_AT_LIST, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "subnets for the control-plane ENIs"},
+	{"security_group_ids", SF_AT_LIST, SF_ATTR_OPTIONAL | SF_ATTR_FORCE_NEW, "extra security groups"},
+	{"endpoint_public", SF_AT_BOOL, SF_ATTR_OPTIONAL, "public API endpoint"},
+	{"endpoint_private", SF_AT_BOOL, SF_ATTR_OPTIONAL, "private API endpoint"},
+	{"public_access_cidrs", SF_AT_LIST, SF_ATTR_OPTIONAL, "CIDRs allowed to the public endpoint"},
+	{"service_cidr", SF_AT_STRING, SF_ATTR_OPTIONAL | SF_ATTR_FORCE_NEW, "Kubernetes service CIDR"},
+	{"logging", SF_AT_LIST, SF_ATTR_OPTIONAL, "control-plane log types enabled"},
+	{"authentication_mode", SF_AT_STRING, SF_ATTR_OPTIONAL | SF_ATTR_FORCE_NEW, "API or API_AND_CONFIG_MAP"},
+	{"tags", SF_AT_MAP, SF_ATTR_OPTIONAL, "tags (ownership tags are added)"},
+	{"id", SF_AT_STRING, SF_ATTR_COMPUTED, "cluster name"},
+	{"arn", SF_AT_STRING, SF_ATTR_COMPUTED, "cluster ARN"},
+	{"endpoint", SF_AT_STRING, SF_ATTR_COMPUTED, "API server URL"},
+	{"ca_data", SF_AT_STRING, SF_ATTR_COMPUTED, "base64 CA bundle"},
+	{"cluster_security_group_id", SF_AT_STRING, SF_ATTR_COMPUTED, "security group EKS made"},
+	{"platform_version", SF_AT_STRING, SF_ATTR_COMPUTED, "EKS platform version"},
+	{NULL, 0, 0, NULL},
+};
+
+static const char *const all_logs[] = {"api", "audit", "authenticator", "controllerManager", "scheduler", NULL};
+
+static char *cpath(const char *name, const char *suffix)
+{
+	char *l = sf_aws_label(name);
+	char *p = xasprintf("/clusters/%s%s", l, suffix ? suffix : "");
+	free(l);
+	return p;
+}
+
+static int describe(struct sf_rctx *c, const char *name, json_t **cl)
+{
+	char *p = cpath(name, NULL);
+	json_t *o = NULL;
+	int rc = ax_eks(c, "GET", p, NULL, &o);
+	free(p);
+	if (rc < 0)
+		return rc;
+	*cl = json_incref(json_object_get(o, "cluster"));
+	json_decref(o);
+	return *cl ? 0 : sf_fail(c->err, SF_EPROTO, "%s: DescribeCluster returned no cluster", c->address);
+}
+
+static int poll_active(struct sf_rctx *c, void *ctx, char *status, size_t n)
+{
+	json_t *cl = NULL;
+	int rc = describe(c, ctx, &cl);
+	if (rc < 0)
+		return rc;
+	const char *st = ax_s(cl, "status");
+	snprintf(status, n, "%s", st ? st : "?");
+	rc = 0;
+	if (st && !strcmp(st, "ACTIVE"))
+		rc = 1;
+	else if (st && (!strcmp(st, "FAILED") || !strcmp(st, "DELETING")))
+		rc = sf_fail(c->err, SF_ERROR, "%s: cluster %s is %s", c->address, (const char *)ctx, st);
+	json_decref(cl);
+	return rc;
+}
+
+static int poll_gone(struct sf_rctx *c, void *ctx, char *status, size_t n)
+{
+	json_t *cl = NULL;
+	int rc = describe(c, ctx, &cl);
+	if (rc == SF_ENOTFOUND) {
+		sf_err_clear(c->err);
+		return 1;
+	}
+	if (rc < 0)
+		return rc;
+	snprintf(status, n, "%s", ax_s(cl, "status") ? ax_s(cl, "status") : "?");
+	json_decref(cl);
+	return 0;
+}
+
+static json_t *vpc_access(const json_t *want)
+{
+	json_t *v = json_object();
+	const json_t *pub = json_object_get(want, "endpoint_public"), *priv = json_object_get(want, "endpoint_private");
+	json_object_set_new(v, "endpointPublicAccess", json_boolean(!pub || json_is_true(pub)));
+	json_object_set_new(v, "endpointPrivateAccess", json_boolean(json_is_true(priv)));
+	if (json_array_size(json_object_get(want, "public_access_cidrs")))
+		json_object_set(v, "publicAccessCidrs", json_object_get(want, "public_access_cidrs"));
+	return v;
+}
+
+static json_t *logging(const json_t *want)
+{
+	json_t *on = json_array(), *off = json_array();
+	const json_t *l = json_object_get(want, "logging");
+	for (const char *const *t = all_logs; *t; t++) {
+		int en = 0;
+		size_t i;
+		json_t *e;
+		json_array_foreach(l, i, e) if (json_string_value(e) && !strcmp(json_string_value(e), *t)) en = 1;
+		json_array_append_new(en ? on : off, json_string(*t));
+	}
+	json_t *cl = json_array();
+	if (json_array_size(on))
+		json_array_append_new(cl, json_pack("{s:o, s:b}", "types", on, "enabled", 1));
+	else
+		json_decref(on);
+	if (json_array_size(off))
+		json_array_append_new(cl, json_pack("{s:o, s:b}", "types", off, "enabled", 0));
+	else
+		json_decref(off);
+	return json_pack("{s:o}", "clusterLogging", cl);
+}
+
+static void fill_computed(json_t *out, const json_t *cl)
+{
+	json_object_set_new(out, "id", json_string(ax_s(cl, "name") ? ax_s(cl, "name") : ""));
+	json_object_set_new(out, "arn", json_string(ax_s(cl, "arn") ? ax_s(cl, "arn") : ""));
+	json_object_set_new(out, "endpoint", json_string(ax_s(cl, "endpoint") ? ax_s(cl, "endpoint") : ""));
+	const char *ca = ax_s(json_object_get(cl, "certificateAuthority"), "data");
+	json_object_set_new(out, "ca_data", json_string(ca ? ca : ""));
+	const char *sg = ax_s(json_object_get(cl, "resourcesVpcConfig"), "clusterSecurityGroupId");
+	json_object_set_new(out, "cluster_security_group_id", json_string(sg ? sg : ""));
+	const char *pv = ax_s(cl, "platformVersion");
+	json_object_set_new(out, "platform_version", json_string(pv ? pv : ""));
+}
+
+static int cl_create(struct sf_rctx *c, const json_t *want, json_t **out)
+{
+	const char *name = ax_s(want, "name");
+	json_t *vpc = vpc_access(want);
+	json_object_set(vpc, "subnetIds", json_object_get(want, "subnet_ids"));
+	if (json_array_size(json_object_get(want, "security_group_ids")))
+		json_object_set(vpc, "securityGroupIds", json_object_get(want, "security_group_ids"));
+	json_t *tags = ax_tags(c, want, 1);
+	json_object_del(tags, "secfaas:token"); /* clientRequestToken covers it */
+	const char *auth = ax_s(want, "authentication_mode");
+	json_t *body = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:{s:s, s:b}, s:s}", "name", name, "version",
+				 ax_s(want, "version"), "roleArn", ax_s(want, "role_arn"), "resourcesVpcConfig", vpc,
+				 "logging", logging(want), "tags", tags, "accessConfig", "authenticationMode",
+				 auth ? auth : "API", "bootstrapClusterCreatorAdminPermissions", 1, "clientRequestToken",
+				 c->token ? c->token : name);
+	if (ax_s(want, "service_cidr"))
+		json_object_set_new(body, "kubernetesNetworkConfig",
+				    json_pack("{s:s}", "serviceIpv4Cidr", ax_s(want, "service_cidr")));
+	int rc = ax_eks(c, "POST", "/clusters", body, NULL);
+	if (rc == SF_ECONFLICT) {
+		/* exists: ours only if it carries this workspace's address tag */
+		json_t *cl = NULL;
+		sf_err_clear(c->err);
+		rc = describe(c, name, &cl);
+		if (!rc) {
+			const json_t *t = json_object_get(cl, "tags");
+			const char *addr = ax_s(t, "secfaas:address"), *ws = ax_s(t, "secfaas:workspace");
+			if (!addr || !ws || strcmp(addr, c->address) || strcmp(ws, ax_workspace(c)))
+				rc = sf_fail(c->err, SF_ECONFLICT,
+					     "%s: EKS cluster %s already exists and was not made by this workspace",
+					     c->address, name);
+		}
+		json_decref(cl);
+	}
+	if (rc < 0)
+		return rc;
+	if (c->record_id)
+		c->record_id(c, name);
+	rc = ax_wait(c, poll_active, (void *)name, ax_delay(30), 2400, "cluster");
+	json_t *cl = NULL;
+	if (!rc)
+		rc = describe(c, name, &cl);
+	if (!rc) {
+		*out = ax_out(want);
+		fill_computed(*out, cl);
+	}
+	json_decref(cl);
+	return rc;
+}
+
+static int cl_read(struct sf_rctx *c, const json_t *prior, json_t **out)
+{
+	json_t *cl = NULL;
+	int rc = describe(c, ax_s(prior, "name"), &cl);
+	if (rc < 0)
+		return rc;
+	*out = json_deep_copy(prior);
+	json_object_set(*out, "version", json_object_get(cl, "version"));
+	const json_t *vpc = json_object_get(cl, "resourcesVpcConfig");
+	if (json_object_get(prior, "endpoint_public"))
+		json_object_set(*out, "endpoint_public", json_object_get(vpc, "endpointPublicAccess"));
+	if (json_object_get(prior, "endpoint_private"))
+		json_object_set(*out, "endpoint_private", json_object_get(vpc, "endpointPrivateAccess"));
+	if (json_object_get(prior, "tags")) {
+		json_object_set_new(*out, "tags", ax_user_tags(json_object_get(cl, "tags")));
+	}
+	fill_computed(*out, cl);
+	json_decref(cl);
+	return 0;
+}
+
+struct upd {
+	const char *name, *id;
+};
+
+static int poll_update(struct sf_rctx *c, void *ctx, char *status, size_t n)
+{
+	struct upd *u = ctx;
+	char *l = sf_aws_label(u->id);
+	char *sfx = xasprintf("/updates/%s", l);
+	char *p = cpath(u->name, sfx);
+	json_t *o = NULL;
+	int rc = ax_eks(c, "GET", p, NULL, &o);
+	free(l);
+	free(sfx);
+	free(p);
+	if (rc < 0)
+		return rc;
+	const char *st = ax_s(json_object_get(o, "update"), "status");
+	snprintf(status, n, "update %s", st ? st : "?");
+	rc = 0;
+	if (st && !strcmp(st, "Successful"))
+		rc = 1;
+	else if (st && (!strcmp(st, "Failed") || !strcmp(st, "Cancelled"))) {
+		json_t *errs = json_object_get(json_object_get(o, "update"), "errors");
+		char *es = json_dumps(errs, JSON_COMPACT);
+		rc = sf_fail(c->err, SF_ERROR, "%s: cluster update %s: %s", c->address, st, es ? es : "");
+		free(es);
+	}
+	json_decref(o);
+	return rc;
+}
+
+/* POST an update, wait for it. */
+static int run_update(struct sf_rctx *c, const char *name, const char *suffix, json_t *body, const char *what)
+{
+	char *p = cpath(name, suffix);
+	json_t *o = NULL;
+	int rc = ax_eks(c, "POST", p, body, &o);
+	free(p);
+	if (rc < 0)
+		return rc;
+	const char *id = ax_s(json_object_get(o, "update"), "id");
+	if (id) {
+		struct upd u = {name, id};
+		rc = ax_wait(c, poll_update, &u, ax_delay(30), 3600, what);
+	}
+	json_decref(o);
+	if (!rc)
+		rc = ax_wait(c, poll_active, (void *)name, ax_delay(30), 3600, "cluster");
+	return rc;
+}
+
+static int changed(const json_t *a, const json_t *b, const char *k)
+{
+	const json_t *x = json_object_get(a, k), *y = json_object_get(b, k);
+	return !(x == y || (x && y && json_equal(x, y)));
+}
+
+static int cl_update(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out)
+{
+	const char *name = ax_s(prior, "name");
+	int rc = 0;
+	if (changed(prior, want, "version"))
+		rc = run_update(c, name, "/updates", json_pack("{s:s, s:s}", "version", ax_s(want, "version"),
+							       "clientRequestToken", c->token ? c->token : name),
+				"version update");
+	if (!rc && (changed(prior, want, "endpoint_public") || changed(prior, want, "endpoint_private") ||
+		    changed(prior, want, "public_access_cidrs")))
+		rc = run_update(c, name, "/update-config", json_pack("{s:o}", "resourcesVpcConfig", vpc_access(want)),
+				"endpoint update");
+	if (!rc && changed(prior, want, "logging"))
+		rc = run_update(c, name, "/update-config", json_pack("{s:o}", "logging", logging(want)),
+				"logging update");
+	if (!rc && changed(prior, want, "tags") && json_object_size(json_object_get(want, "tags"))) {
+		char *l = sf_aws_label(ax_s(prior, "arn"));
+		char *p = xasprintf("/tags/%s", l);
+		rc = ax_eks(c, "POST", p, json_pack("{s:O}", "tags", json_object_get(want, "tags")), NULL);
+		free(p);
+		free(l);
+	}
+	json_t *cl = NULL;
+	if (!rc)
+		rc = describe(c, name, &cl);
+	if (rc < 0)
+		return rc;
+	*out = ax_out(want);
+	fill_computed(*out, cl);
+	json_decref(cl);
+	return 0;
+}
+
+/* ---- teardown sweep: load balancers Kubernetes made for the cluster ---- */
+
+static int elb_call(struct sf_rctx *c, const char *action, int v2, json_t *params, json_t **out)
+{
+	struct sf_aws *a = ax_client(c);
+	json_t *o = NULL;
+	(void)v2;
+	int rc = a ? sf_aws_query(a, "elasticloadbalancing", action, params, &o, c->err) : c->err->code;
+	json_decref(params);
+	if (out)
+		*out = o;
+	else
+		json_decref(o);
+	return rc;
+}
+
+static int sweep_lbs(struct sf_rctx *c, const char *cluster)
+{
+	char *key = xasprintf("kubernetes.io/cluster/%s", cluster);
+	json_t *o = NULL;
+	int rc = elb_call(c, "DescribeLoadBalancers", 1, json_object(), &o);
+	size_t i;
+	json_t *lb;
+	json_array_foreach(json_object_get(o, "LoadBalancers"), i, lb)
+	{
+		if (rc < 0)
+			break;
+		const char *arn = ax_s(lb, "LoadBalancerArn");
+		json_t *t = NULL;
+		if (!arn || elb_call(c, "DescribeTags", 1, json_pack("{s:[s]}", "ResourceArns", arn), &t) < 0) {
+			sf_err_clear(c->err);
+			continue;
+		}
+		json_t *td = json_array_get(json_object_get(t, "TagDescriptions"), 0);
+		json_t *tags = ax_tags_from_list(json_object_get(td, "Tags"));
+		if (json_object_get(tags, key)) {
+			json_t *tg = NULL;
+			elb_call(c, "DescribeTargetGroups", 1, json_pack("{s:s}", "LoadBalancerArn", arn), &tg);
+			sf_err_clear(c->err);
+			rc = elb_call(c, "DeleteLoadBalancer", 1, json_pack("{s:s}", "LoadBalancerArn", arn), NULL);
+			size_t k;
+			json_t *g;
+			json_array_foreach(json_object_get(tg, "TargetGroups"), k, g)
+			{
+				if (rc < 0)
+					break;
+				rc = elb_call(c, "DeleteTargetGroup", 1,
+					      json_pack("{s:s}", "TargetGroupArn", ax_s(g, "TargetGroupArn")), NULL);
+				if (rc == SF_ENOTFOUND) {
+					sf_err_clear(c->err);
+					rc = 0;
+				}
+			}
+			json_decref(tg);
+			if (!rc)
+				sf_info("%s: deleted Kubernetes load balancer %s", c->address, arn);
+		}
+		json_decref(tags);
+		json_decref(t);
+	}
+	/* Classic ELBs: the AWS client has no classic (2012-06-01) service yet;
+	 * their ENIs and security groups are still swept with the VPC. */
+	json_decref(o);
+	free(key);
+	return rc;
+}
+
+static int del_once(struct sf_rctx *c, void *ctx)
+{
+	char *p = cpath(ctx, NULL);
+	int rc = ax_eks(c, "DELETE", p, NULL, NULL);
+	free(p);
+	return rc;
+}
+
+static int cl_destroy(struct sf_rctx *c, const json_t *prior)
+{
+	const char *name = ax_s(prior, "name");
+	if (!name)
+		return 0;
+	int rc = sweep_lbs(c, name);
+	if (rc < 0) {
+		/* Not fatal for the cluster itself; the VPC sweep reports leftovers. */
+		sf_warn("%s: load balancer sweep: %s", c->address, c->err->msg);
+		sf_err_clear(c->err);
+	}
+	rc = ax_retry_conflict(c, del_once, (void *)name, 1800, "deleting the cluster");
+	if (rc == SF_ENOTFOUND) {
+		sf_err_clear(c->err);
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	return ax_wait(c, poll_gone, (void *)name, ax_delay(30), 1800, "cluster deletion");
+}
+
+const struct sf_rtype sf_rt_eks_cluster = {
+	.name = "eks_cluster",
+	.schema_version = 1,
+	.attrs = attrs,
+	.create = cl_create,
+	.read = cl_read,
+	.update = cl_update,
+	.destroy = cl_destroy,
+};

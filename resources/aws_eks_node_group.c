@@ -1,0 +1,458 @@
+/*
+ * aws_eks_node_group.c - eks_nodegroup: an EKS managed node group.
+ *
+ * In place (UpdateNodegroupConfig): scaling, labels, taints, update
+ * config; (UpdateNodegroupVersion): the launch template version, which
+ * rolls the nodes; tags.  Everything else forces a replacement, done
+ * create-before-destroy: the real node group name is
+ * <name>-<suffix of the create token>, so the new group never collides
+ * with the old one and a resumed create (same token) finds its own.
+ * CreateNodegroup carries clientRequestToken as well.
+ *
+ * Two flavours: with launch_template_id (gVisor groups: custom AMI, user
+ * data with the NodeConfig; amiType/diskSize must then stay unset), or with
+ * ami_type (runc groups on the stock EKS AL2023 AMI, no template).  The
+ * launch_template_image_id and launch_template_user_data attributes are
+ * not sent anywhere: they are references to the AMI and the template's
+ * user data, so that a change to either shows in the plan as an in-place
+ * change of this group (the rolling update) in the same apply.
+ */
+#include <string.h>
+
+#include "resources/aws_common.h"
+#include "resources/types_aws.h"
+#include "util.h"
+
+static const struct sf_attr_def attrs[] = {
+	{"cluster_name", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "EKS cluster"},
+	{"name", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "node group name prefix"},
+	{"node_role_arn", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "node IAM role"},
+	{"subnet_ids", SF_AT_LIST, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "subnets for the nodes"},
+	{"instance_types", SF_AT_LIST, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "EC2 instance types"},
+	{"capacity_type", SF_AT_STRING, SF_ATTR_OPTIONAL | SF_ATTR_FORCE_NEW, "ON_DEMAND or SPOT"},
+	{"ami_type", SF_AT_STRING, SF_ATTR_OPTIONAL | SF_ATTR_FORCE_NEW, "EKS AMI type (groups without a template)"},
+	{"disk_size", SF_AT_INT, SF_ATTR_OPTIONAL | SF_ATTR_FORCE_NEW, "root GiB (groups without a template)"},
+	{"min_size", SF_AT_INT, SF_ATTR_REQUIRED, "minimum nodes"},
+	{"max_size", SF_AT_INT, SF_ATTR_REQUIRED, "maximum nodes"},
+	{"desired_size", SF_AT_INT, SF_ATTR_REQUIRED, "desired nodes"},
+	{"labels", SF_AT_MAP, SF_ATTR_OPTIONAL, "Kubernetes labels"},
+	{"taints", SF_AT_LIST, SF_ATTR_OPTIONAL, "Kubernetes taints [{key,value,effect}]"},
+	{"update_config", SF_AT_MAP, SF_ATTR_OPTIONAL, "{maxUnavailable} or {maxUnavailablePercentage}"},
+	{"launch_template_id", SF_AT_STRING, SF_ATTR_OPTIONAL | SF_ATTR_FORCE_NEW, "launch template (gVisor groups)"},
+	{"launch_template_version", SF_AT_STRING, SF_ATTR_OPTIONAL, "template version; a change rolls the nodes"},
+	{"launch_template_image_id", SF_AT_STRING, SF_ATTR_OPTIONAL, "AMI in the template (change trigger)"},
+	{"launch_template_user_data", SF_AT_STRING, SF_ATTR_OPTIONAL, "user data in the template (change trigger)"},
+	{"tags", SF_AT_MAP, SF_ATTR_OPTIONAL, "tags (ownership tags are added)"},
+	{"id", SF_AT_STRING, SF_ATTR_COMPUTED, "cluster/nodegroup"},
+	{"nodegroup_name", SF_AT_STRING, SF_ATTR_COMPUTED, "actual node group name"},
+	{"arn", SF_AT_STRING, SF_ATTR_COMPUTED, "node group ARN"},
+	{NULL, 0, 0, NULL},
+};
+
+static const char *effect_api(const char *e)
+{
+	if (!e)
+		return "NO_SCHEDULE";
+	if (!strcmp(e, "NoExecute"))
+		return "NO_EXECUTE";
+	if (!strcmp(e, "PreferNoSchedule"))
+		return "PREFER_NO_SCHEDULE";
+	return "NO_SCHEDULE";
+}
+
+static const char *effect_k8s(const char *e)
+{
+	if (e && !strcmp(e, "NO_EXECUTE"))
+		return "NoExecute";
+	if (e && !strcmp(e, "PREFER_NO_SCHEDULE"))
+		return "PreferNoSchedule";
+	return "NoSchedule";
+}
+
+static json_t *taints_api(const json_t *l)
+{
+	json_t *a = json_array();
+	size_t i;
+	json_t *t;
+	json_array_foreach(l, i, t)
+	{
+		json_t *x = json_pack("{s:s, s:s}", "key", ax_s(t, "key") ? ax_s(t, "key") : "", "effect",
+				      effect_api(ax_s(t, "effect")));
+		if (ax_s(t, "value") && *ax_s(t, "value"))
+			json_object_set_new(x, "value", json_string(ax_s(t, "value")));
+		json_array_append_new(a, x);
+	}
+	return a;
+}
+
+static char *ngpath(const char *cluster, const char *ng, const char *suffix)
+{
+	char *lc = sf_aws_label(cluster), *ln = ng ? sf_aws_label(ng) : NULL;
+	char *p = ng ? xasprintf("/clusters/%s/node-groups/%s%s", lc, ln, suffix ? suffix : "")
+		     : xasprintf("/clusters/%s/node-groups", lc);
+	free(lc);
+	free(ln);
+	return p;
+}
+
+struct ng {
+	const char *cluster, *name;
+};
+
+static int describe(struct sf_rctx *c, const struct ng *g, json_t **ng)
+{
+	char *p = ngpath(g->cluster, g->name, NULL);
+	json_t *o = NULL;
+	int rc = ax_eks(c, "GET", p, NULL, &o);
+	free(p);
+	if (rc < 0)
+		return rc;
+	*ng = json_incref(json_object_get(o, "nodegroup"));
+	json_decref(o);
+	return *ng ? 0 : sf_fail(c->err, SF_EPROTO, "%s: DescribeNodegroup returned nothing", c->address);
+}
+
+static int poll_active(struct sf_rctx *c, void *ctx, char *status, size_t n)
+{
+	json_t *ng = NULL;
+	int rc = describe(c, ctx, &ng);
+	if (rc < 0)
+		return rc;
+	const char *st = ax_s(ng, "status");
+	snprintf(status, n, "%s", st ? st : "?");
+	rc = 0;
+	if (st && !strcmp(st, "ACTIVE"))
+		rc = 1;
+	else if (st && (!strcmp(st, "CREATE_FAILED") || !strcmp(st, "DEGRADED") || !strcmp(st, "DELETING") ||
+			!strcmp(st, "DELETE_FAILED"))) {
+		char *issues = json_dumps(json_object_get(json_object_get(ng, "health"), "issues"), JSON_COMPACT);
+		rc = sf_fail(c->err, SF_ERROR, "%s: node group %s is %s: %s", c->address, ((struct ng *)ctx)->name, st,
+			     issues ? issues : "");
+		free(issues);
+	}
+	json_decref(ng);
+	return rc;
+}
+
+static int poll_gone(struct sf_rctx *c, void *ctx, char *status, size_t n)
+{
+	json_t *ng = NULL;
+	int rc = describe(c, ctx, &ng);
+	if (rc == SF_ENOTFOUND) {
+		sf_err_clear(c->err);
+		return 1;
+	}
+	if (rc < 0)
+		return rc;
+	snprintf(status, n, "%s", ax_s(ng, "status") ? ax_s(ng, "status") : "?");
+	json_decref(ng);
+	return 0;
+}
+
+static json_t *scaling(const json_t *want)
+{
+	return json_pack("{s:O, s:O, s:O}", "minSize", json_object_get(want, "min_size"), "maxSize",
+			 json_object_get(want, "max_size"), "desiredSize", json_object_get(want, "desired_size"));
+}
+
+static void fill(json_t *out, const struct ng *g, const json_t *ng)
+{
+	char *id = xasprintf("%s/%s", g->cluster, g->name);
+	json_object_set_new(out, "id", json_string(id));
+	json_object_set_new(out, "nodegroup_name", json_string(g->name));
+	json_object_set_new(out, "arn", json_string(ax_s(ng, "nodegroupArn") ? ax_s(ng, "nodegroupArn") : ""));
+	free(id);
+}
+
+static int ng_create(struct sf_rctx *c, const json_t *want, json_t **out)
+{
+	char sfx[9];
+	ax_token_suffix(c, sfx);
+	char *name = xasprintf("%s-%s", ax_s(want, "name"), sfx);
+	struct ng g = {ax_s(want, "cluster_name"), name};
+	json_t *tags = ax_tags(c, want, 0);
+	json_t *body = json_pack("{s:s, s:o, s:O, s:O, s:s, s:s, s:o, s:s}", "nodegroupName", name, "scalingConfig",
+				 scaling(want), "subnets", json_object_get(want, "subnet_ids"), "instanceTypes",
+				 json_object_get(want, "instance_types"), "nodeRole", ax_s(want, "node_role_arn"),
+				 "capacityType", ax_s(want, "capacity_type") ? ax_s(want, "capacity_type") : "ON_DEMAND",
+				 "tags", tags, "clientRequestToken", c->token ? c->token : name);
+	if (json_object_size(json_object_get(want, "labels")))
+		json_object_set(body, "labels", json_object_get(want, "labels"));
+	if (json_array_size(json_object_get(want, "taints")))
+		json_object_set_new(body, "taints", taints_api(json_object_get(want, "taints")));
+	if (json_object_size(json_object_get(want, "update_config")))
+		json_object_set(body, "updateConfig", json_object_get(want, "update_config"));
+	if (ax_s(want, "launch_template_id")) {
+		json_object_set_new(body, "launchTemplate",
+				    json_pack("{s:s, s:s}", "id", ax_s(want, "launch_template_id"), "version",
+					      ax_s(want, "launch_template_version") ? ax_s(want, "launch_template_version")
+										    : "$Default"));
+	} else {
+		if (ax_s(want, "ami_type"))
+			json_object_set_new(body, "amiType", json_string(ax_s(want, "ami_type")));
+		if (json_integer_value(json_object_get(want, "disk_size")))
+			json_object_set(body, "diskSize", json_object_get(want, "disk_size"));
+	}
+	char *p = ngpath(g.cluster, NULL, NULL);
+	int rc = ax_eks(c, "POST", p, body, NULL);
+	free(p);
+	if (rc == SF_ECONFLICT) {
+		/* ResourceInUse: the name carries our token suffix, so it is ours */
+		sf_err_clear(c->err);
+		rc = 0;
+	}
+	if (!rc && c->record_id) {
+		char *id = xasprintf("%s/%s", g.cluster, name);
+		c->record_id(c, id);
+		free(id);
+	}
+	if (!rc)
+		rc = ax_wait(c, poll_active, &g, ax_delay(30), 3600, "node group");
+	json_t *ng = NULL;
+	if (!rc)
+		rc = describe(c, &g, &ng);
+	if (!rc) {
+		*out = ax_out(want);
+		fill(*out, &g, ng);
+	}
+	json_decref(ng);
+	free(name);
+	return rc;
+}
+
+static int ng_read(struct sf_rctx *c, const json_t *prior, json_t **out)
+{
+	struct ng g = {ax_s(prior, "cluster_name"), ax_s(prior, "nodegroup_name")};
+	if (!g.name)
+		return sf_fail(c->err, SF_ENOTFOUND, "%s: no node group recorded", c->address);
+	json_t *ng = NULL;
+	int rc = describe(c, &g, &ng);
+	if (rc < 0)
+		return rc;
+	*out = json_deep_copy(prior);
+	json_t *sc = json_object_get(ng, "scalingConfig");
+	json_object_set(*out, "min_size", json_object_get(sc, "minSize"));
+	json_object_set(*out, "max_size", json_object_get(sc, "maxSize"));
+	json_object_set(*out, "desired_size", json_object_get(sc, "desiredSize"));
+	json_object_set(*out, "instance_types", json_object_get(ng, "instanceTypes"));
+	if (json_object_get(prior, "labels") || json_object_size(json_object_get(ng, "labels")))
+		json_object_set_new(*out, "labels",
+				    json_is_object(json_object_get(ng, "labels")) ? json_incref(json_object_get(ng, "labels"))
+										 : json_object());
+	if (json_object_get(prior, "taints") || json_array_size(json_object_get(ng, "taints"))) {
+		json_t *l = json_array();
+		size_t i;
+		json_t *t;
+		json_array_foreach(json_object_get(ng, "taints"), i, t)
+		{
+			json_t *x = json_pack("{s:s, s:s}", "key", ax_s(t, "key") ? ax_s(t, "key") : "", "effect",
+					      effect_k8s(ax_s(t, "effect")));
+			if (ax_s(t, "value"))
+				json_object_set_new(x, "value", json_string(ax_s(t, "value")));
+			json_array_append_new(l, x);
+		}
+		/* keep the spec's order when the set is the same */
+		if (json_array_size(l) == json_array_size(json_object_get(prior, "taints"))) {
+			int same = 1;
+			size_t k;
+			json_array_foreach(json_object_get(prior, "taints"), i, t)
+			{
+				int f = 0;
+				json_t *y;
+				json_array_foreach(l, k, y) if (json_equal(t, y)) f = 1;
+				same &= f;
+			}
+			if (same) {
+				json_decref(l);
+				l = json_incref(json_object_get(prior, "taints"));
+			}
+		}
+		json_object_set_new(*out, "taints", l);
+	}
+	const json_t *lt = json_object_get(ng, "launchTemplate");
+	if (lt && ax_s(lt, "version") && json_object_get(prior, "launch_template_version"))
+		json_object_set(*out, "launch_template_version", json_object_get(lt, "version"));
+	if (json_object_get(prior, "tags"))
+		json_object_set_new(*out, "tags", ax_user_tags(json_object_get(ng, "tags")));
+	json_decref(ng);
+	return 0;
+}
+
+struct upd {
+	const struct ng *g;
+	const char *id;
+};
+
+static int poll_update(struct sf_rctx *c, void *ctx, char *status, size_t n)
+{
+	struct upd *u = ctx;
+	char *lc = sf_aws_label(u->g->cluster), *li = sf_aws_label(u->id), *ln = sf_aws_label(u->g->name);
+	char *p = xasprintf("/clusters/%s/updates/%s", lc, li);
+	char *q = xasprintf("nodegroupName=%s", ln);
+	free(lc);
+	free(li);
+	free(ln);
+	struct sf_aws *a = ax_client(c);
+	json_t *o = NULL;
+	int rc = a ? sf_aws_rest_json(a, "eks", "GET", p, q, NULL, &o, c->err) : c->err->code;
+	free(p);
+	free(q);
+	if (rc < 0)
+		return rc;
+	const char *st = ax_s(json_object_get(o, "update"), "status");
+	snprintf(status, n, "update %s", st ? st : "?");
+	rc = 0;
+	if (st && !strcmp(st, "Successful"))
+		rc = 1;
+	else if (st && (!strcmp(st, "Failed") || !strcmp(st, "Cancelled"))) {
+		char *es = json_dumps(json_object_get(json_object_get(o, "update"), "errors"), JSON_COMPACT);
+		rc = sf_fail(c->err, SF_ERROR, "%s: node group update %s: %s", c->address, st, es ? es : "");
+		free(es);
+	}
+	json_decref(o);
+	return rc;
+}
+
+static int run_update(struct sf_rctx *c, const struct ng *g, const char *suffix, json_t *body, const char *what)
+{
+	char *p = ngpath(g->cluster, g->name, suffix);
+	json_t *o = NULL;
+	int rc = ax_eks(c, "POST", p, body, &o);
+	free(p);
+	if (rc < 0)
+		return rc;
+	const char *id = ax_s(json_object_get(o, "update"), "id");
+	if (id) {
+		struct upd u = {g, id};
+		rc = ax_wait(c, poll_update, &u, ax_delay(30), 3600, what);
+	}
+	json_decref(o);
+	if (!rc)
+		rc = ax_wait(c, poll_active, (void *)g, ax_delay(30), 3600, "node group");
+	return rc;
+}
+
+static int changed(const json_t *a, const json_t *b, const char *k)
+{
+	const json_t *x = json_object_get(a, k), *y = json_object_get(b, k);
+	return !(x == y || (x && y && json_equal(x, y)));
+}
+
+static int ng_update(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out)
+{
+	struct ng g = {ax_s(prior, "cluster_name"), ax_s(prior, "nodegroup_name")};
+	int rc = 0;
+	json_t *body = json_object();
+	if (changed(prior, want, "min_size") || changed(prior, want, "max_size") || changed(prior, want, "desired_size"))
+		json_object_set_new(body, "scalingConfig", scaling(want));
+	if (changed(prior, want, "labels")) {
+		json_t *add = json_object(), *rm = json_array();
+		const char *k;
+		json_t *v;
+		json_object_foreach(json_object_get(want, "labels"), k, v) json_object_set(add, k, v);
+		json_object_foreach(json_object_get(prior, "labels"), k, v) if (!json_object_get(json_object_get(want, "labels"), k))
+			json_array_append_new(rm, json_string(k));
+		json_t *l = json_object();
+		if (json_object_size(add))
+			json_object_set(l, "addOrUpdateLabels", add);
+		if (json_array_size(rm))
+			json_object_set(l, "removeLabels", rm);
+		json_decref(add);
+		json_decref(rm);
+		json_object_set_new(body, "labels", l);
+	}
+	if (changed(prior, want, "taints")) {
+		json_t *t = json_object();
+		json_t *add = taints_api(json_object_get(want, "taints"));
+		json_t *old = taints_api(json_object_get(prior, "taints")), *rm = json_array();
+		size_t i, k;
+		json_t *x, *y;
+		json_array_foreach(old, i, x)
+		{
+			int keep = 0;
+			json_array_foreach(add, k, y) if (!strcmp(ax_s(x, "key"), ax_s(y, "key")) &&
+							  !strcmp(ax_s(x, "effect"), ax_s(y, "effect"))) keep = 1;
+			if (!keep)
+				json_array_append(rm, x);
+		}
+		if (json_array_size(add))
+			json_object_set(t, "addOrUpdateTaints", add);
+		if (json_array_size(rm))
+			json_object_set(t, "removeTaints", rm);
+		json_decref(add);
+		json_decref(old);
+		json_decref(rm);
+		json_object_set_new(body, "taints", t);
+	}
+	if (changed(prior, want, "update_config") && json_object_size(json_object_get(want, "update_config")))
+		json_object_set(body, "updateConfig", json_object_get(want, "update_config"));
+	if (json_object_size(body)) {
+		json_object_set_new(body, "clientRequestToken", json_string(c->token ? c->token : g.name));
+		rc = run_update(c, &g, "/update-config", json_incref(body), "node group config update");
+	}
+	json_decref(body);
+	if (!rc && ax_s(want, "launch_template_id") &&
+	    (changed(prior, want, "launch_template_version") || changed(prior, want, "launch_template_image_id") ||
+	     changed(prior, want, "launch_template_user_data"))) {
+		char *tok = xasprintf("%s-v", c->token ? c->token : g.name);
+		rc = run_update(c, &g, "/update-version",
+				json_pack("{s:{s:s, s:s}, s:s}", "launchTemplate", "id", ax_s(want, "launch_template_id"),
+					  "version",
+					  ax_s(want, "launch_template_version") ? ax_s(want, "launch_template_version")
+										: "$Default",
+					  "clientRequestToken", tok),
+				"rolling update");
+		free(tok);
+	}
+	if (!rc && changed(prior, want, "tags") && json_object_size(json_object_get(want, "tags"))) {
+		char *l = sf_aws_label(ax_s(prior, "arn") ? ax_s(prior, "arn") : "");
+		char *p = xasprintf("/tags/%s", l);
+		rc = ax_eks(c, "POST", p, json_pack("{s:O}", "tags", json_object_get(want, "tags")), NULL);
+		free(p);
+		free(l);
+	}
+	if (rc < 0)
+		return rc;
+	*out = ax_out(want);
+	json_object_set(*out, "id", json_object_get(prior, "id"));
+	json_object_set(*out, "nodegroup_name", json_object_get(prior, "nodegroup_name"));
+	json_object_set(*out, "arn", json_object_get(prior, "arn"));
+	return 0;
+}
+
+static int ng_destroy(struct sf_rctx *c, const json_t *prior)
+{
+	char *owned = NULL;
+	const char *name = ax_s(prior, "nodegroup_name");
+	if (!name) {
+		/* killed before create returned: the name derives from the token */
+		char sfx[9];
+		ax_token_suffix(c, sfx);
+		if (!ax_s(prior, "name"))
+			return 0;
+		name = owned = xasprintf("%s-%s", ax_s(prior, "name"), sfx);
+	}
+	struct ng g = {ax_s(prior, "cluster_name"), name};
+	char *p = ngpath(g.cluster, g.name, NULL);
+	int rc = ax_eks(c, "DELETE", p, NULL, NULL);
+	free(p);
+	if (rc == SF_ENOTFOUND) {
+		sf_err_clear(c->err);
+		rc = 0;
+	} else if (!rc) {
+		rc = ax_wait(c, poll_gone, &g, ax_delay(30), 3600, "node group deletion");
+	}
+	free(owned);
+	return rc;
+}
+
+const struct sf_rtype sf_rt_eks_node_group = {
+	.name = "eks_nodegroup",
+	.schema_version = 1,
+	.attrs = attrs,
+	.create_before_destroy = 1,
+	.create = ng_create,
+	.read = ng_read,
+	.update = ng_update,
+	.destroy = ng_destroy,
+};

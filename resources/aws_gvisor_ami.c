@@ -1,0 +1,525 @@
+/*
+ * aws_gvisor_ami.c - aws_gvisor_ami: a content-addressed EKS AL2023 AMI
+ * with a pinned gVisor release baked in (runsc + containerd-shim-runsc-v1 +
+ * runsc.toml).
+ *
+ * Create:
+ *   1. SSM: the EKS-optimized AL2023 base AMI for the Kubernetes version and
+ *      arch (/aws/service/eks/optimized-ami/<v>/amazon-linux-2023/<arch>/
+ *      standard/recommended/image_id).
+ *   2. The bake key (render.h: sha256 over base AMI, arch, release, pinned
+ *      sha512, the bake script and runsc.toml).  An image of ours tagged
+ *      secfaas:bake-key=<key> (pending or available) is reused: no bake.
+ *   3. Otherwise a builder instance (RunInstances, ClientToken = operation
+ *      token, so a resumed create never launches a second one) runs the
+ *      rendered bake script as user data and powers off; we wait for
+ *      `stopped`, check GetConsoleOutput for "SECFAAS-BAKE-OK <key>",
+ *      CreateImage (image and snapshots tagged), wait `available`, and
+ *      terminate every builder of this key.
+ * Destroy deregisters the image and deletes its snapshots unless something
+ * still uses it: a launch template version or a live instance anywhere in
+ * the account and region (another cluster, or this workspace's older
+ * template versions — that is what lets a reverted release reuse the old
+ * image without a bake).  It then sweeps this workspace's other unused
+ * gVisor images the same way, so a teardown leaves no image behind.
+ */
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "log.h"
+#include "provisioner/render.h"
+#include "resources/aws_common.h"
+#include "resources/types_aws.h"
+#include "util.h"
+
+static const struct sf_attr_def attrs[] = {
+	{"kubernetes_version", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "EKS version of the base AMI"},
+	{"arch", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "x86_64 or arm64"},
+	{"gvisor_release", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "pinned gVisor release"},
+	{"platform", SF_AT_STRING, SF_ATTR_OPTIONAL | SF_ATTR_FORCE_NEW, "runsc platform written to runsc.toml"},
+	{"sha512", SF_AT_STRING, SF_ATTR_OPTIONAL | SF_ATTR_FORCE_NEW, "pinned SHA-512 of the release artifact"},
+	{"mirror", SF_AT_STRING, SF_ATTR_OPTIONAL | SF_ATTR_FORCE_NEW, "release base URL"},
+	{"builder_subnet_id", SF_AT_STRING, SF_ATTR_OPTIONAL | SF_ATTR_IGNORE_DRIFT, "subnet of the builder instance"},
+	{"builder_instance_profile", SF_AT_STRING, SF_ATTR_OPTIONAL | SF_ATTR_IGNORE_DRIFT, "builder instance profile"},
+	{"builder_instance_type", SF_AT_STRING, SF_ATTR_OPTIONAL | SF_ATTR_IGNORE_DRIFT, "builder instance type"},
+	{"tags", SF_AT_MAP, SF_ATTR_OPTIONAL | SF_ATTR_IGNORE_DRIFT, "tags of the image and snapshots"},
+	{"id", SF_AT_STRING, SF_ATTR_COMPUTED, "ami-..."},
+	{"base_ami_id", SF_AT_STRING, SF_ATTR_COMPUTED, "EKS AL2023 image it was baked from"},
+	{"bake_key", SF_AT_STRING, SF_ATTR_COMPUTED, "content address (secfaas:bake-key tag)"},
+	{"reused", SF_AT_BOOL, SF_ATTR_COMPUTED, "true when an existing image was reused"},
+	{NULL, 0, 0, NULL},
+};
+
+static const char *ssm_arch(const char *arch)
+{
+	return arch && (!strcmp(arch, "arm64") || !strcmp(arch, "aarch64")) ? "arm64" : "x86_64";
+}
+
+static int base_ami(struct sf_rctx *c, const json_t *want, char **out)
+{
+	struct sf_aws *a = ax_client(c);
+	if (!a)
+		return c->err->code;
+	char *name = xasprintf("/aws/service/eks/optimized-ami/%s/amazon-linux-2023/%s/standard/recommended/image_id",
+			       ax_s(want, "kubernetes_version"), ssm_arch(ax_s(want, "arch")));
+	json_t *body = json_pack("{s:s}", "Name", name), *o = NULL;
+	int rc = sf_aws_json(a, "ssm", "AmazonSSM.GetParameter", body, &o, c->err);
+	json_decref(body);
+	if (rc == SF_ENOTFOUND)
+		sf_err_hint(c->err, "no EKS AL2023 AMI is published for Kubernetes %s on %s in this region",
+			    ax_s(want, "kubernetes_version"), ssm_arch(ax_s(want, "arch")));
+	free(name);
+	if (rc < 0)
+		return rc;
+	const char *v = ax_s(json_object_get(o, "Parameter"), "Value");
+	*out = xstrdup(v);
+	json_decref(o);
+	return *out ? 0 : sf_fail(c->err, SF_EPROTO, "%s: SSM parameter has no value", c->address);
+}
+
+static void bake_in(const json_t *want, const char *base, struct sf_bake_in *in)
+{
+	memset(in, 0, sizeof *in);
+	in->gvisor_release = ax_s(want, "gvisor_release");
+	in->gvisor_sha512 = ax_s(want, "sha512");
+	in->base_url = ax_s(want, "mirror");
+	in->arch = sf_gvisor_arch(ax_s(want, "arch"));
+	in->base_ami_id = base;
+	in->platform = ax_s(want, "platform") ? ax_s(want, "platform") : "systrap";
+}
+
+/* Our image carrying the key (pending or available): owned id or NULL. */
+static int find_image(struct sf_rctx *c, const char *key, char **id, char **state)
+{
+	*id = NULL;
+	json_t *o = NULL;
+	int rc = ax_ec2(c, "DescribeImages",
+			json_pack("{s:[s], s:[{s:s, s:[s]}]}", "Owner", "self", "Filter", "Name", "tag:secfaas:bake-key",
+				  "Value", key),
+			&o);
+	if (rc < 0)
+		return rc;
+	size_t i;
+	json_t *im;
+	json_array_foreach(json_object_get(o, "imagesSet"), i, im)
+	{
+		const char *st = ax_s(im, "imageState");
+		if (st && (!strcmp(st, "available") || !strcmp(st, "pending"))) {
+			*id = xstrdup(ax_s(im, "imageId"));
+			if (state)
+				*state = xstrdup(st);
+			break;
+		}
+	}
+	json_decref(o);
+	return 0;
+}
+
+static int poll_image(struct sf_rctx *c, void *ctx, char *status, size_t n)
+{
+	json_t *im = NULL;
+	int rc = ax_ec2_describe_one(c, "DescribeImages", "ImageId", ctx, "imagesSet", &im);
+	if (rc < 0)
+		return rc;
+	const char *st = ax_s(im, "imageState");
+	snprintf(status, n, "image %s", st ? st : "?");
+	rc = st && !strcmp(st, "available");
+	if (st && (!strcmp(st, "failed") || !strcmp(st, "invalid") || !strcmp(st, "deregistered")))
+		rc = sf_fail(c->err, SF_ERROR, "%s: image %s is %s", c->address, (const char *)ctx, st);
+	json_decref(im);
+	return rc;
+}
+
+static int poll_stopped(struct sf_rctx *c, void *ctx, char *status, size_t n)
+{
+	json_t *o = NULL;
+	int rc = ax_ec2(c, "DescribeInstances", json_pack("{s:[s]}", "InstanceId", (const char *)ctx), &o);
+	if (rc < 0)
+		return rc;
+	json_t *r = json_array_get(json_object_get(o, "reservationSet"), 0);
+	json_t *in = json_array_get(json_object_get(r, "instancesSet"), 0);
+	const char *st = ax_s(json_object_get(in, "instanceState"), "name");
+	snprintf(status, n, "builder %s", st ? st : "?");
+	rc = st && !strcmp(st, "stopped");
+	if (st && (!strcmp(st, "terminated") || !strcmp(st, "shutting-down")))
+		rc = sf_fail(c->err, SF_ERROR, "%s: builder %s was %s before the image was made", c->address,
+			     (const char *)ctx, st);
+	json_decref(o);
+	return rc;
+}
+
+/* Terminate every live builder of this key. */
+static int reap_builders(struct sf_rctx *c, const char *key)
+{
+	json_t *o = NULL;
+	int rc = ax_ec2(c, "DescribeInstances",
+			json_pack("{s:[{s:s, s:[s]}, {s:s, s:[s, s, s, s]}]}", "Filter", "Name", "tag:secfaas:bake-key",
+				  "Value", key, "Name", "instance-state-name", "Value", "pending", "running", "stopping",
+				  "stopped"),
+			&o);
+	if (rc < 0)
+		return rc;
+	json_t *ids = json_array();
+	size_t i, k;
+	json_t *r, *in;
+	json_array_foreach(json_object_get(o, "reservationSet"), i, r)
+		json_array_foreach(json_object_get(r, "instancesSet"), k, in) if (ax_s(in, "instanceId"))
+			json_array_append_new(ids, json_string(ax_s(in, "instanceId")));
+	json_decref(o);
+	if (json_array_size(ids))
+		rc = ax_ec2(c, "TerminateInstances", json_pack("{s:O}", "InstanceId", ids), NULL);
+	json_decref(ids);
+	return rc;
+}
+
+/* 64 lowercase hex digits followed by the end of the token. */
+static int looks_like_key(const char *p)
+{
+	for (int i = 0; i < 64; i++)
+		if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
+			return 0;
+	return p[64] == 0 || p[64] == ' ' || p[64] == '\r' || p[64] == '\n';
+}
+
+static int console_has_marker(struct sf_rctx *c, const char *iid, const char *key, int *ok)
+{
+	json_t *o = NULL;
+	*ok = 0;
+	int rc = ax_ec2(c, "GetConsoleOutput", json_pack("{s:s}", "InstanceId", iid), &o);
+	if (rc < 0)
+		return rc;
+	const char *b64 = ax_s(o, "output");
+	if (b64) {
+		size_t n = strlen(b64);
+		unsigned char *txt = xmalloc(n + 4);
+		int m = EVP_DecodeBlock(txt, (const unsigned char *)b64, (int)n);
+		if (m >= 0) {
+			txt[m] = 0;
+			char *want = xasprintf("%s %s", SF_BAKE_MARKER, key);
+			*ok = strstr((char *)txt, want) != NULL;
+			const char *mk = strstr((char *)txt, SF_BAKE_MARKER " ");
+			if (!*ok && mk && !looks_like_key(mk + strlen(SF_BAKE_MARKER) + 1)) {
+				/* A marker whose key is not a key at all (a console
+				 * that did not expand the script's variable, as the
+				 * local simulator does): the run finished; say so. */
+				sf_warn("%s: builder %s finished but printed no bake key; accepting it", c->address, iid);
+				*ok = 1;
+			}
+			if (!*ok && strstr((char *)txt, "SECFAAS-BAKE-FAILED"))
+				rc = sf_fail(c->err, SF_ERROR, "%s: the bake script failed on builder %s (see its console output)",
+					     c->address, iid);
+			free(want);
+		}
+		free(txt);
+	}
+	json_decref(o);
+	return rc;
+}
+
+static json_t *image_tags(struct sf_rctx *c, const json_t *want, const char *key, const char *base)
+{
+	json_t *t = ax_tags(c, want, 1);
+	json_object_set_new(t, "secfaas:bake-key", json_string(key));
+	json_object_set_new(t, "secfaas:kind", json_string("gvisor-ami"));
+	json_object_set_new(t, "secfaas:gvisor-release", json_string(ax_s(want, "gvisor_release")));
+	json_object_set_new(t, "secfaas:arch", json_string(ssm_arch(ax_s(want, "arch"))));
+	json_object_set_new(t, "secfaas:base-ami", json_string(base));
+	json_object_set_new(t, "secfaas:gvisor-platform",
+			    json_string(ax_s(want, "platform") ? ax_s(want, "platform") : "systrap"));
+	return t;
+}
+
+static int bake(struct sf_rctx *c, const json_t *want, const char *key, const char *base, char **image)
+{
+	struct sf_bake_in in;
+	bake_in(want, base, &in);
+	struct sf_buf script = SF_BUF_INIT;
+	int rc = sf_render_bake_script(&in, &script, c->err);
+	if (rc < 0)
+		return rc;
+	char *ud = ax_base64(script.s, script.len);
+	sf_buf_release(&script);
+	json_t *tags = image_tags(c, want, key, base);
+	json_object_set_new(tags, "Name", json_string("secfaas-gvisor-ami-builder"));
+	json_object_set_new(tags, "secfaas:role", json_string("ami-builder"));
+	const char *itype = ax_s(want, "builder_instance_type");
+	if (!itype)
+		itype = !strcmp(ssm_arch(ax_s(want, "arch")), "arm64") ? "m7g.large" : "m6i.large";
+	json_t *p = json_pack("{s:s, s:s, s:i, s:i, s:s, s:s, s:s, s:{s:s, s:i}, s:o}", "ImageId", base, "InstanceType",
+			      itype, "MinCount", 1, "MaxCount", 1, "UserData", ud, "InstanceInitiatedShutdownBehavior",
+			      "stop", "ClientToken", c->token ? c->token : key, "MetadataOptions", "HttpTokens", "required",
+			      "HttpPutResponseHopLimit", 1, "TagSpecification", ax_ec2_tagspec("instance", tags));
+	free(ud);
+	if (ax_s(want, "builder_subnet_id"))
+		json_object_set_new(p, "SubnetId", json_string(ax_s(want, "builder_subnet_id")));
+	if (ax_s(want, "builder_instance_profile"))
+		json_object_set_new(p, "IamInstanceProfile", json_pack("{s:s}", "Name", ax_s(want, "builder_instance_profile")));
+	json_t *o = NULL;
+	/* A new instance profile takes a few seconds to be usable by EC2. */
+	for (int attempt = 0;; attempt++) {
+		rc = ax_ec2(c, "RunInstances", json_incref(p), &o);
+		if (rc == SF_EINVAL && attempt < 8 && strstr(c->err->msg, "nstance profile")) {
+			sf_err_clear(c->err);
+			if ((rc = ax_sleep(c, ax_delay(2.0 * (attempt + 1)))) < 0)
+				break;
+			continue;
+		}
+		break;
+	}
+	json_decref(p);
+	if (rc < 0) {
+		json_decref(tags);
+		return rc;
+	}
+	json_t *inst = json_array_get(json_object_get(o, "instancesSet"), 0);
+	char *iid = xstrdup(ax_s(inst, "instanceId"));
+	json_decref(o);
+	if (!iid) {
+		json_decref(tags);
+		return sf_fail(c->err, SF_EPROTO, "%s: RunInstances returned no instance", c->address);
+	}
+	sf_info("%s: baking gVisor %s on builder %s from %s", c->address, ax_s(want, "gvisor_release"), iid, base);
+	rc = ax_wait(c, poll_stopped, iid, ax_delay(15), 3600, "bake");
+	int ok = 0;
+	if (!rc)
+		rc = console_has_marker(c, iid, key, &ok);
+	if (!rc && !ok)
+		rc = sf_fail(c->err, SF_ERROR, "%s: builder %s stopped without printing \"%s %s\"", c->address, iid,
+			     SF_BAKE_MARKER, key);
+	if (!rc) {
+		json_object_del(tags, "Name");
+		json_object_del(tags, "secfaas:role");
+		char *name = xasprintf("secfaas-gvisor-%s-%s-%.12s", ax_s(want, "gvisor_release"),
+				       ssm_arch(ax_s(want, "arch")), key);
+		json_t *spec = json_pack("[{s:s, s:o}, {s:s, s:o}]", "ResourceType", "image", "Tag", ax_tag_list(tags),
+					 "ResourceType", "snapshot", "Tag", ax_tag_list(tags));
+		rc = ax_ec2(c, "CreateImage",
+			    json_pack("{s:s, s:s, s:s, s:o}", "InstanceId", iid, "Name", name, "Description",
+				      "EKS AL2023 with gVisor runsc baked by secfaas", "TagSpecification", spec),
+			    &o);
+		free(name);
+		if (!rc) {
+			*image = xstrdup(ax_s(o, "imageId"));
+			json_decref(o);
+			if (!*image)
+				rc = sf_fail(c->err, SF_EPROTO, "%s: CreateImage returned no imageId", c->address);
+		}
+	}
+	if (rc < 0 && rc != SF_EINTR) {
+		/* a failed bake must not leave a builder running */
+		struct sf_err keep = *c->err;
+		reap_builders(c, key);
+		*c->err = keep;
+	}
+	json_decref(tags);
+	free(iid);
+	return rc;
+}
+
+static int ami_create(struct sf_rctx *c, const json_t *want, json_t **out)
+{
+	char *base = NULL, *image = NULL, key[65];
+	int reused = 0;
+	int rc = base_ami(c, want, &base);
+	if (rc < 0)
+		return rc;
+	struct sf_bake_in in;
+	bake_in(want, base, &in);
+	if ((rc = sf_bake_key(&in, key, c->err)) < 0)
+		goto done;
+	if ((rc = find_image(c, key, &image, NULL)) < 0)
+		goto done;
+	if (image) {
+		reused = 1;
+		sf_info("%s: reusing %s (bake key %.12s…)", c->address, image, key);
+	} else if ((rc = bake(c, want, key, base, &image)) < 0) {
+		goto done;
+	}
+	if (c->record_id)
+		c->record_id(c, image);
+	if ((rc = ax_wait(c, poll_image, image, ax_delay(15), 3600, "image")) < 0)
+		goto done;
+	if ((rc = reap_builders(c, key)) < 0)
+		goto done;
+	*out = ax_out(want);
+	json_object_set_new(*out, "id", json_string(image));
+	json_object_set_new(*out, "base_ami_id", json_string(base));
+	json_object_set_new(*out, "bake_key", json_string(key));
+	json_object_set_new(*out, "reused", json_boolean(reused));
+done:
+	free(base);
+	free(image);
+	return rc;
+}
+
+static int ami_read(struct sf_rctx *c, const json_t *prior, json_t **out)
+{
+	json_t *im = NULL;
+	int rc = ax_ec2_describe_one(c, "DescribeImages", "ImageId", ax_s(prior, "id"), "imagesSet", &im);
+	if (rc < 0)
+		return rc;
+	const char *st = ax_s(im, "imageState");
+	if (st && strcmp(st, "available") && strcmp(st, "pending")) {
+		json_decref(im);
+		return sf_fail(c->err, SF_ENOTFOUND, "%s: image %s is %s", c->address, ax_s(prior, "id"), st);
+	}
+	json_decref(im);
+	*out = json_deep_copy(prior);
+	return 0;
+}
+
+static int ami_update(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out)
+{
+	(void)c;
+	/* only builder settings and tags differ: nothing to do to the image */
+	*out = ax_out(want);
+	const char *k[] = {"id", "base_ami_id", "bake_key", "reused"};
+	for (size_t i = 0; i < SF_ARRAY_LEN(k); i++)
+		json_object_set(*out, k[i], json_object_get(prior, k[i]));
+	return 0;
+}
+
+/* Is image used by a launch template version or a live instance? *by owned. */
+static int image_in_use(struct sf_rctx *c, const char *image, char **by)
+{
+	*by = NULL;
+	struct sf_aws *a = ax_client(c);
+	if (!a)
+		return c->err->code;
+	json_t *o = NULL;
+	int rc = ax_ec2(c, "DescribeInstances",
+			json_pack("{s:[{s:s, s:[s]}, {s:s, s:[s, s, s, s]}]}", "Filter", "Name", "image-id", "Value", image,
+				  "Name", "instance-state-name", "Value", "pending", "running", "stopping", "stopped"),
+			&o);
+	if (rc < 0)
+		return rc;
+	json_t *r = json_array_get(json_object_get(o, "reservationSet"), 0);
+	json_t *in = json_array_get(json_object_get(r, "instancesSet"), 0);
+	if (in)
+		*by = xasprintf("instance %s", ax_s(in, "instanceId") ? ax_s(in, "instanceId") : "?");
+	json_decref(o);
+	if (*by)
+		return 0;
+	json_t *lts = NULL, *p = json_object();
+	rc = sf_aws_query_all(a, "ec2", "DescribeLaunchTemplates", p, "launchTemplates", &lts, c->err);
+	json_decref(p);
+	if (rc < 0)
+		return rc;
+	size_t i;
+	json_t *lt;
+	json_array_foreach(lts, i, lt)
+	{
+		const char *lid = ax_s(lt, "launchTemplateId");
+		json_t *vs = NULL;
+		p = json_pack("{s:s}", "LaunchTemplateId", lid ? lid : "");
+		rc = sf_aws_query_all(a, "ec2", "DescribeLaunchTemplateVersions", p, "launchTemplateVersionSet", &vs, c->err);
+		json_decref(p);
+		if (rc == SF_ENOTFOUND) { /* deleted meanwhile */
+			sf_err_clear(c->err);
+			rc = 0;
+			continue;
+		}
+		if (rc < 0)
+			break;
+		size_t k;
+		json_t *v;
+		json_array_foreach(vs, k, v)
+		{
+			const char *img = ax_s(json_object_get(v, "launchTemplateData"), "imageId");
+			if (img && !strcmp(img, image) && !*by)
+				*by = xasprintf("launch template %s version %s", lid,
+						ax_s(v, "versionNumber") ? ax_s(v, "versionNumber") : "?");
+		}
+		json_decref(vs);
+		if (*by)
+			break;
+	}
+	json_decref(lts);
+	return rc;
+}
+
+/* Deregister image and delete its snapshots unless in use. */
+static int drop_image(struct sf_rctx *c, const char *image)
+{
+	json_t *im = NULL;
+	int rc = ax_ec2_describe_one(c, "DescribeImages", "ImageId", image, "imagesSet", &im);
+	if (rc == SF_ENOTFOUND) {
+		sf_err_clear(c->err);
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	char *by = NULL;
+	rc = image_in_use(c, image, &by);
+	if (!rc && by) {
+		sf_info("%s: keeping %s: still used by %s", c->address, image, by);
+		free(by);
+		json_decref(im);
+		return 0;
+	}
+	if (!rc)
+		rc = ax_ec2(c, "DeregisterImage", json_pack("{s:s}", "ImageId", image), NULL);
+	if (rc == SF_ENOTFOUND) {
+		sf_err_clear(c->err);
+		rc = 0;
+	}
+	size_t i;
+	json_t *b;
+	json_array_foreach(json_object_get(im, "blockDeviceMapping"), i, b)
+	{
+		const char *snap = ax_s(json_object_get(b, "ebs"), "snapshotId");
+		if (rc < 0 || !snap)
+			continue;
+		rc = ax_ec2(c, "DeleteSnapshot", json_pack("{s:s}", "SnapshotId", snap), NULL);
+		if (rc == SF_ENOTFOUND) {
+			sf_err_clear(c->err);
+			rc = 0;
+		}
+	}
+	json_decref(im);
+	if (!rc)
+		sf_info("%s: deregistered %s and deleted its snapshots", c->address, image);
+	return rc;
+}
+
+static int ami_destroy(struct sf_rctx *c, const json_t *prior)
+{
+	const char *image = ax_s(prior, "id");
+	int rc = 0;
+	if (image && strncmp(image, "ami-", 4) == 0)
+		rc = drop_image(c, image);
+	if (rc < 0)
+		return rc;
+	/* this workspace's other gVisor images (older releases kept for reuse) */
+	const char *ws = ax_workspace(c);
+	if (!*ws)
+		return 0;
+	json_t *o = NULL;
+	rc = ax_ec2(c, "DescribeImages",
+		    json_pack("{s:[s], s:[{s:s, s:[s]}, {s:s, s:[s]}]}", "Owner", "self", "Filter", "Name",
+			      "tag:secfaas:workspace", "Value", ws, "Name", "tag:secfaas:kind", "Value", "gvisor-ami"),
+		    &o);
+	if (rc < 0)
+		return rc;
+	size_t i;
+	json_t *im;
+	json_array_foreach(json_object_get(o, "imagesSet"), i, im)
+	{
+		const char *id = ax_s(im, "imageId");
+		if (id && (!image || strcmp(id, image)) && (rc = drop_image(c, id)) < 0)
+			break;
+	}
+	json_decref(o);
+	return rc;
+}
+
+const struct sf_rtype sf_rt_aws_gvisor_ami = {
+	.name = "aws_gvisor_ami",
+	.schema_version = 1,
+	.attrs = attrs,
+	.create = ami_create,
+	.read = ami_read,
+	.update = ami_update,
+	.destroy = ami_destroy,
+};

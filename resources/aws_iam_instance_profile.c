@@ -1,0 +1,115 @@
+/*
+ * aws_iam_instance_profile.c - aws_iam_instance_profile: an instance
+ * profile holding one role (the AMI builder's).  Same adopt rule as
+ * aws_iam_role for a resumed create.
+ */
+#include <string.h>
+
+#include "resources/aws_common.h"
+#include "resources/types_aws.h"
+#include "util.h"
+
+static const struct sf_attr_def attrs[] = {
+	{"name", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "profile name"},
+	{"role", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "role name it carries"},
+	{"tags", SF_AT_MAP, SF_ATTR_OPTIONAL | SF_ATTR_FORCE_NEW, "tags (ownership tags are added)"},
+	{"arn", SF_AT_STRING, SF_ATTR_COMPUTED, "profile ARN"},
+	{"id", SF_AT_STRING, SF_ATTR_COMPUTED, "profile name"},
+	{NULL, 0, 0, NULL},
+};
+
+static int ip_create(struct sf_rctx *c, const json_t *want, json_t **out)
+{
+	const char *name = ax_s(want, "name"), *role = ax_s(want, "role");
+	json_t *tags = ax_tags(c, want, 1), *o = NULL;
+	int rc = ax_iam(c, "CreateInstanceProfile",
+			json_pack("{s:s, s:o}", "InstanceProfileName", name, "Tags", ax_tag_list(tags)), &o);
+	json_decref(tags);
+	json_decref(o);
+	o = NULL;
+	if (rc == SF_ECONFLICT) {
+		sf_err_clear(c->err);
+		json_t *t = NULL;
+		rc = ax_iam(c, "ListInstanceProfileTags", json_pack("{s:s}", "InstanceProfileName", name), &t);
+		json_t *tg = ax_tags_from_list(json_object_get(t, "Tags"));
+		const char *addr = ax_s(tg, "secfaas:address"), *ws = ax_s(tg, "secfaas:workspace");
+		int ours = !rc && addr && ws && !strcmp(addr, c->address) && !strcmp(ws, ax_workspace(c));
+		json_decref(tg);
+		json_decref(t);
+		if (!rc && !ours)
+			rc = sf_fail(c->err, SF_ECONFLICT,
+				     "%s: instance profile %s already exists and was not made by this workspace", c->address,
+				     name);
+	}
+	if (rc < 0)
+		return rc;
+	if (c->record_id)
+		c->record_id(c, name);
+	rc = ax_iam(c, "GetInstanceProfile", json_pack("{s:s}", "InstanceProfileName", name), &o);
+	if (rc < 0)
+		return rc;
+	json_t *ip = json_object_get(o, "InstanceProfile");
+	int has_role = 0;
+	size_t i;
+	json_t *r;
+	json_array_foreach(json_object_get(ip, "Roles"), i, r) if (ax_s(r, "RoleName") && !strcmp(ax_s(r, "RoleName"), role))
+		has_role = 1;
+	char *arn = xstrdup(ax_s(ip, "Arn"));
+	json_decref(o);
+	if (!has_role)
+		rc = ax_iam(c, "AddRoleToInstanceProfile", json_pack("{s:s, s:s}", "InstanceProfileName", name, "RoleName", role),
+			    NULL);
+	if (!rc) {
+		*out = ax_out(want);
+		json_object_set_new(*out, "arn", json_string(arn ? arn : ""));
+		json_object_set_new(*out, "id", json_string(name));
+	}
+	free(arn);
+	return rc;
+}
+
+static int ip_read(struct sf_rctx *c, const json_t *prior, json_t **out)
+{
+	json_t *o = NULL;
+	int rc = ax_iam(c, "GetInstanceProfile", json_pack("{s:s}", "InstanceProfileName", ax_s(prior, "name")), &o);
+	if (rc < 0)
+		return rc;
+	*out = json_deep_copy(prior);
+	json_t *r = json_array_get(json_object_get(json_object_get(o, "InstanceProfile"), "Roles"), 0);
+	json_object_set_new(*out, "role", json_string(ax_s(r, "RoleName") ? ax_s(r, "RoleName") : ""));
+	json_decref(o);
+	return 0;
+}
+
+static int ip_destroy(struct sf_rctx *c, const json_t *prior)
+{
+	const char *name = ax_s(prior, "name");
+	json_t *o = NULL;
+	int rc = ax_iam(c, "GetInstanceProfile", json_pack("{s:s}", "InstanceProfileName", name), &o);
+	size_t i;
+	json_t *r;
+	json_array_foreach(json_object_get(json_object_get(o, "InstanceProfile"), "Roles"), i, r)
+	{
+		if (rc < 0)
+			break;
+		rc = ax_iam(c, "RemoveRoleFromInstanceProfile",
+			    json_pack("{s:s, s:s}", "InstanceProfileName", name, "RoleName", ax_s(r, "RoleName")), NULL);
+	}
+	json_decref(o);
+	if (!rc)
+		rc = ax_iam(c, "DeleteInstanceProfile", json_pack("{s:s}", "InstanceProfileName", name), NULL);
+	if (rc == SF_ENOTFOUND) {
+		sf_err_clear(c->err);
+		rc = 0;
+	}
+	return rc;
+}
+
+const struct sf_rtype sf_rt_aws_iam_instance_profile = {
+	.name = "aws_iam_instance_profile",
+	.schema_version = 1,
+	.attrs = attrs,
+	.create = ip_create,
+	.read = ip_read,
+	.destroy = ip_destroy,
+};

@@ -1,0 +1,266 @@
+/*
+ * aws_iam_role.c - aws_iam_role: an IAM role assumable by one AWS service
+ * (eks.amazonaws.com for the cluster, ec2.amazonaws.com for nodes and the
+ * AMI builder) with its managed policy attachments.
+ *
+ * Attachments belong to the role (changed in place) rather than being
+ * resources of their own: the role is useless without them and destroying
+ * a role must detach them first anyway.  Policies are given as AWS-managed
+ * names ("AmazonEKSClusterPolicy") or full ARNs.
+ *
+ * Idempotency: role names are chosen by the lowering, so a resumed create
+ * meets EntityAlreadyExists; it adopts the role when its secfaas:token tag
+ * is this operation's token (or it is tagged with this very address and
+ * workspace), and refuses a foreign role of the same name.
+ */
+#include <string.h>
+
+#include "resources/aws_common.h"
+#include "resources/types_aws.h"
+#include "util.h"
+
+static const struct sf_attr_def attrs[] = {
+	{"name", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "role name (unique in the account)"},
+	{"service", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "service principal allowed to assume it"},
+	{"policy_arns", SF_AT_LIST, SF_ATTR_OPTIONAL, "managed policies (names of AWS policies or ARNs)"},
+	{"tags", SF_AT_MAP, SF_ATTR_OPTIONAL, "tags (ownership tags are added)"},
+	{"arn", SF_AT_STRING, SF_ATTR_COMPUTED, "role ARN"},
+	{"id", SF_AT_STRING, SF_ATTR_COMPUTED, "role name"},
+	{NULL, 0, 0, NULL},
+};
+
+static char *policy_arn(struct sf_rctx *c, const char *p)
+{
+	if (!strncmp(p, "arn:", 4))
+		return xstrdup(p);
+	struct sf_aws *a = ax_client(c);
+	const char *part = a ? sf_aws_partition_of(a) : "aws";
+	return xasprintf("arn:%s:iam::aws:policy/%s", part ? part : "aws", p);
+}
+
+static int has(const json_t *l, const char *s)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach(l, i, e) if (json_string_value(e) && !strcmp(json_string_value(e), s)) return 1;
+	return 0;
+}
+
+/* Attached policy ARNs (new array). */
+static int attached(struct sf_rctx *c, const char *role, json_t **arns)
+{
+	struct sf_aws *a = ax_client(c);
+	if (!a)
+		return c->err->code;
+	json_t *p = json_pack("{s:s}", "RoleName", role), *all = NULL;
+	int rc = sf_aws_query_all(a, "iam", "ListAttachedRolePolicies", p, "AttachedPolicies", &all, c->err);
+	json_decref(p);
+	if (rc < 0)
+		return rc;
+	*arns = json_array();
+	size_t i;
+	json_t *e;
+	json_array_foreach(all, i, e) if (ax_s(e, "PolicyArn")) json_array_append_new(*arns, json_string(ax_s(e, "PolicyArn")));
+	json_decref(all);
+	return 0;
+}
+
+static int sync_policies(struct sf_rctx *c, const char *role, const json_t *want_list)
+{
+	json_t *have = NULL, *want = json_array();
+	int rc = attached(c, role, &have);
+	if (rc < 0) {
+		json_decref(want);
+		return rc;
+	}
+	size_t i;
+	json_t *e;
+	json_array_foreach(want_list, i, e)
+	{
+		if (json_string_value(e)) {
+			char *arn = policy_arn(c, json_string_value(e));
+			json_array_append_new(want, json_string(arn));
+			free(arn);
+		}
+	}
+	json_array_foreach(want, i, e)
+	{
+		if (rc < 0)
+			break;
+		if (!has(have, json_string_value(e)))
+			rc = ax_iam(c, "AttachRolePolicy",
+				    json_pack("{s:s, s:s}", "RoleName", role, "PolicyArn", json_string_value(e)), NULL);
+	}
+	json_array_foreach(have, i, e)
+	{
+		if (rc < 0)
+			break;
+		if (!has(want, json_string_value(e)))
+			rc = ax_iam(c, "DetachRolePolicy",
+				    json_pack("{s:s, s:s}", "RoleName", role, "PolicyArn", json_string_value(e)), NULL);
+	}
+	json_decref(have);
+	json_decref(want);
+	return rc;
+}
+
+static char *trust_policy(const char *service)
+{
+	json_t *d = json_pack("{s:s, s:[{s:s, s:{s:s}, s:s}]}", "Version", "2012-10-17", "Statement", "Effect", "Allow",
+			      "Principal", "Service", service, "Action", "sts:AssumeRole");
+	char *s = json_dumps(d, JSON_COMPACT);
+	json_decref(d);
+	return s;
+}
+
+/* Is the existing role ours to adopt? */
+static int adoptable(struct sf_rctx *c, const char *name)
+{
+	json_t *out = NULL;
+	if (ax_iam(c, "ListRoleTags", json_pack("{s:s}", "RoleName", name), &out) < 0)
+		return 0;
+	json_t *t = ax_tags_from_list(json_object_get(out, "Tags"));
+	const char *tok = ax_s(t, "secfaas:token"), *addr = ax_s(t, "secfaas:address"), *ws = ax_s(t, "secfaas:workspace");
+	int ok = (tok && c->token && !strcmp(tok, c->token)) ||
+		 (addr && ws && !strcmp(addr, c->address) && !strcmp(ws, ax_workspace(c)));
+	json_decref(t);
+	json_decref(out);
+	return ok;
+}
+
+static int role_create(struct sf_rctx *c, const json_t *want, json_t **out)
+{
+	const char *name = ax_s(want, "name");
+	char *doc = trust_policy(ax_s(want, "service"));
+	json_t *tags = ax_tags(c, want, 1), *o = NULL;
+	int rc = ax_iam(c, "CreateRole",
+			json_pack("{s:s, s:s, s:s, s:o}", "RoleName", name, "AssumeRolePolicyDocument", doc, "Description",
+				  "managed by secfaas", "Tags", ax_tag_list(tags)),
+			&o);
+	json_decref(tags);
+	free(doc);
+	if (rc == SF_ECONFLICT) {
+		if (!adoptable(c, name)) {
+			sf_fail(c->err, SF_ECONFLICT, "%s: IAM role %s already exists and was not made by this workspace",
+				c->address, name);
+			return sf_err_hint(c->err, "delete or rename the other role, or change metadata.name");
+		}
+		sf_err_clear(c->err);
+		json_decref(o);
+		o = NULL;
+		rc = ax_iam(c, "GetRole", json_pack("{s:s}", "RoleName", name), &o);
+	}
+	if (rc < 0)
+		return rc;
+	char *arn = xstrdup(ax_s(json_object_get(o, "Role"), "Arn"));
+	json_decref(o);
+	if (c->record_id)
+		c->record_id(c, name);
+	json_t *empty = json_array();
+	const json_t *pl = json_object_get(want, "policy_arns");
+	rc = sync_policies(c, name, pl ? pl : empty);
+	json_decref(empty);
+	if (!rc) {
+		*out = ax_out(want);
+		json_object_set_new(*out, "arn", json_string(arn ? arn : ""));
+		json_object_set_new(*out, "id", json_string(name));
+	}
+	free(arn);
+	return rc;
+}
+
+static int role_read(struct sf_rctx *c, const json_t *prior, json_t **out)
+{
+	const char *name = ax_s(prior, "name");
+	json_t *o = NULL;
+	int rc = ax_iam(c, "GetRole", json_pack("{s:s}", "RoleName", name), &o);
+	if (rc < 0)
+		return rc;
+	json_decref(o);
+	*out = json_deep_copy(prior);
+	if (json_object_get(prior, "policy_arns")) {
+		json_t *have = NULL;
+		rc = attached(c, name, &have);
+		if (rc < 0) {
+			json_decref(*out);
+			*out = NULL;
+			return rc;
+		}
+		/* report in the spec's spelling when the set is the same */
+		json_t *l = json_array();
+		size_t i;
+		json_t *e;
+		json_array_foreach(json_object_get(prior, "policy_arns"), i, e)
+		{
+			char *arn = policy_arn(c, json_string_value(e) ? json_string_value(e) : "");
+			if (has(have, arn))
+				json_array_append(l, e);
+			free(arn);
+		}
+		if (json_array_size(l) != json_array_size(have))
+			json_array_extend(l, have);
+		json_object_set_new(*out, "policy_arns", l);
+		json_decref(have);
+	}
+	return 0;
+}
+
+static int role_update(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out)
+{
+	const char *name = ax_s(prior, "name");
+	json_t *empty = json_array();
+	const json_t *pl = json_object_get(want, "policy_arns");
+	int rc = sync_policies(c, name, pl ? pl : empty);
+	json_decref(empty);
+	if (!rc && !json_equal(json_object_get(prior, "tags"), json_object_get(want, "tags")) &&
+	    json_object_size(json_object_get(want, "tags")))
+		rc = ax_iam(c, "TagRole",
+			    json_pack("{s:s, s:o}", "RoleName", name, "Tags", ax_tag_list(json_object_get(want, "tags"))),
+			    NULL);
+	if (rc < 0)
+		return rc;
+	*out = ax_out(want);
+	json_object_set(*out, "arn", json_object_get(prior, "arn"));
+	json_object_set(*out, "id", json_object_get(prior, "id"));
+	return 0;
+}
+
+static int role_destroy(struct sf_rctx *c, const json_t *prior)
+{
+	const char *name = ax_s(prior, "name");
+	if (!name)
+		return 0;
+	json_t *empty = json_array(), *o = NULL;
+	int rc = sync_policies(c, name, empty);
+	json_decref(empty);
+	if (!rc)
+		rc = ax_iam(c, "ListInstanceProfilesForRole", json_pack("{s:s}", "RoleName", name), &o);
+	size_t i;
+	json_t *e;
+	json_array_foreach(json_object_get(o, "InstanceProfiles"), i, e)
+	{
+		if (rc < 0)
+			break;
+		rc = ax_iam(c, "RemoveRoleFromInstanceProfile",
+			    json_pack("{s:s, s:s}", "RoleName", name, "InstanceProfileName", ax_s(e, "InstanceProfileName")),
+			    NULL);
+	}
+	json_decref(o);
+	if (!rc)
+		rc = ax_iam(c, "DeleteRole", json_pack("{s:s}", "RoleName", name), NULL);
+	if (rc == SF_ENOTFOUND) {
+		sf_err_clear(c->err);
+		rc = 0;
+	}
+	return rc;
+}
+
+const struct sf_rtype sf_rt_aws_iam_role = {
+	.name = "aws_iam_role",
+	.schema_version = 1,
+	.attrs = attrs,
+	.create = role_create,
+	.read = role_read,
+	.update = role_update,
+	.destroy = role_destroy,
+};

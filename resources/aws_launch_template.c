@@ -1,0 +1,168 @@
+/*
+ * aws_launch_template.c - aws_launch_template: the launch template of a
+ * gVisor node group: custom AMI, AL2023 user data (MIME multipart with a
+ * NodeConfig and the runsc containerd fragment, rendered by the lowering
+ * with references to the cluster endpoint and CA), IMDSv2 required with a
+ * hop limit of 2 (pods behind the node need one extra hop), encrypted gp3
+ * root volume.
+ *
+ * Changes never replace the template: they create a new version, make it
+ * the default and report it as latest_version, which the node group
+ * references so it rolls through UpdateNodegroupVersion.  The template
+ * name is <name>-<suffix of the create token> so a replacement (create
+ * before destroy) never collides; CreateLaunchTemplate and
+ * CreateLaunchTemplateVersion carry ClientToken, so a resumed create or
+ * update returns what the killed run made.
+ */
+#include <string.h>
+
+#include "resources/aws_common.h"
+#include "resources/types_aws.h"
+#include "util.h"
+
+static const struct sf_attr_def attrs[] = {
+	{"name", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "name prefix (a suffix makes it unique)"},
+	{"image_id", SF_AT_STRING, SF_ATTR_REQUIRED, "AMI (the baked gVisor image)"},
+	{"user_data", SF_AT_STRING, SF_ATTR_REQUIRED, "AL2023 MIME user data (plain text; sent base64)"},
+	{"disk_size", SF_AT_INT, SF_ATTR_OPTIONAL, "root volume GiB (default 20)"},
+	{"hop_limit", SF_AT_INT, SF_ATTR_OPTIONAL, "IMDSv2 PUT response hop limit (default 2)"},
+	{"tags", SF_AT_MAP, SF_ATTR_OPTIONAL, "tags of the template and its instances"},
+	{"id", SF_AT_STRING, SF_ATTR_COMPUTED, "lt-..."},
+	{"template_name", SF_AT_STRING, SF_ATTR_COMPUTED, "actual template name"},
+	{"latest_version", SF_AT_STRING, SF_ATTR_COMPUTED, "version the node group uses"},
+	{NULL, 0, 0, NULL},
+};
+
+static json_t *lt_data(struct sf_rctx *c, const json_t *want)
+{
+	const char *ud = ax_s(want, "user_data");
+	char *b64 = ax_base64(ud ? ud : "", ud ? strlen(ud) : 0);
+	json_int_t disk = json_integer_value(json_object_get(want, "disk_size"));
+	json_int_t hop = json_integer_value(json_object_get(want, "hop_limit"));
+	json_t *tags = ax_tags(c, want, 0);
+	json_t *d = json_pack("{s:s, s:s, s:{s:s, s:I, s:s}, s:[{s:s, s:{s:I, s:s, s:b, s:b}}], s:[{s:s, s:o}]}",
+			      "ImageId", ax_s(want, "image_id"), "UserData", b64, "MetadataOptions", "HttpTokens",
+			      "required", "HttpPutResponseHopLimit", hop > 0 ? hop : (json_int_t)2, "HttpEndpoint",
+			      "enabled", "BlockDeviceMapping", "DeviceName", "/dev/xvda", "Ebs", "VolumeSize",
+			      disk > 0 ? disk : (json_int_t)20, "VolumeType", "gp3", "DeleteOnTermination", 1, "Encrypted",
+			      1, "TagSpecification", "ResourceType", "instance", "Tag", ax_tag_list(tags));
+	json_decref(tags);
+	free(b64);
+	return d;
+}
+
+static int lt_create(struct sf_rctx *c, const json_t *want, json_t **out)
+{
+	char sfx[9];
+	ax_token_suffix(c, sfx);
+	char *name = xasprintf("%s-%s", ax_s(want, "name"), sfx);
+	json_t *tags = ax_tags(c, want, 1), *o = NULL;
+	int rc = ax_ec2(c, "CreateLaunchTemplate",
+			json_pack("{s:s, s:s, s:o, s:o}", "ClientToken", c->token ? c->token : name, "LaunchTemplateName",
+				  name, "LaunchTemplateData", lt_data(c, want), "TagSpecification",
+				  ax_ec2_tagspec("launch-template", tags)),
+			&o);
+	json_decref(tags);
+	if (rc == SF_ECONFLICT) {
+		/* same name from a killed run whose token matched: find it */
+		sf_err_clear(c->err);
+		rc = ax_ec2(c, "DescribeLaunchTemplates", json_pack("{s:[s]}", "LaunchTemplateName", name), &o);
+		json_t *lt = json_array_get(json_object_get(o, "launchTemplates"), 0);
+		if (!rc && lt) {
+			json_t *x = json_pack("{s:O}", "launchTemplate", lt);
+			json_decref(o);
+			o = x;
+		}
+	}
+	if (rc < 0) {
+		free(name);
+		return rc;
+	}
+	json_t *lt = json_object_get(o, "launchTemplate");
+	const char *id = ax_s(lt, "launchTemplateId");
+	const char *ver = ax_s(lt, "latestVersionNumber");
+	if (!id) {
+		json_decref(o);
+		free(name);
+		return sf_fail(c->err, SF_EPROTO, "%s: CreateLaunchTemplate returned no id", c->address);
+	}
+	if (c->record_id)
+		c->record_id(c, id);
+	*out = ax_out(want);
+	json_object_set_new(*out, "id", json_string(id));
+	json_object_set_new(*out, "template_name", json_string(name));
+	json_object_set_new(*out, "latest_version", json_string(ver ? ver : "1"));
+	json_decref(o);
+	free(name);
+	return 0;
+}
+
+static int lt_read(struct sf_rctx *c, const json_t *prior, json_t **out)
+{
+	json_t *o = NULL;
+	int rc = ax_ec2(c, "DescribeLaunchTemplates", json_pack("{s:[s]}", "LaunchTemplateId", ax_s(prior, "id")), &o);
+	if (rc < 0)
+		return rc;
+	json_t *lt = json_array_get(json_object_get(o, "launchTemplates"), 0);
+	if (!lt) {
+		json_decref(o);
+		return sf_fail(c->err, SF_ENOTFOUND, "%s: launch template gone", c->address);
+	}
+	*out = json_deep_copy(prior);
+	json_object_set(*out, "latest_version", json_object_get(lt, "latestVersionNumber"));
+	json_decref(o);
+	return 0;
+}
+
+static int lt_update(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out)
+{
+	const char *id = ax_s(prior, "id");
+	json_t *o = NULL;
+	int rc = ax_ec2(c, "CreateLaunchTemplateVersion",
+			json_pack("{s:s, s:s, s:o, s:s}", "ClientToken", c->token ? c->token : id, "LaunchTemplateId", id,
+				  "LaunchTemplateData", lt_data(c, want), "VersionDescription", "secfaas update"),
+			&o);
+	if (rc < 0)
+		return rc;
+	const char *ver = ax_s(json_object_get(o, "launchTemplateVersion"), "versionNumber");
+	char *v = xstrdup(ver ? ver : "");
+	json_decref(o);
+	if (!*v) {
+		free(v);
+		return sf_fail(c->err, SF_EPROTO, "%s: CreateLaunchTemplateVersion returned no version", c->address);
+	}
+	rc = ax_ec2(c, "ModifyLaunchTemplate", json_pack("{s:s, s:s}", "LaunchTemplateId", id, "SetDefaultVersion", v),
+		    NULL);
+	if (!rc) {
+		*out = ax_out(want);
+		json_object_set(*out, "id", json_object_get(prior, "id"));
+		json_object_set(*out, "template_name", json_object_get(prior, "template_name"));
+		json_object_set_new(*out, "latest_version", json_string(v));
+	}
+	free(v);
+	return rc;
+}
+
+static int lt_destroy(struct sf_rctx *c, const json_t *prior)
+{
+	const char *id = ax_s(prior, "id");
+	if (!id)
+		return 0; /* never created: ClientToken made nothing without a reply */
+	int rc = ax_ec2(c, "DeleteLaunchTemplate", json_pack("{s:s}", "LaunchTemplateId", id), NULL);
+	if (rc == SF_ENOTFOUND) {
+		sf_err_clear(c->err);
+		rc = 0;
+	}
+	return rc;
+}
+
+const struct sf_rtype sf_rt_aws_launch_template = {
+	.name = "aws_launch_template",
+	.schema_version = 1,
+	.attrs = attrs,
+	.create_before_destroy = 1,
+	.create = lt_create,
+	.read = lt_read,
+	.update = lt_update,
+	.destroy = lt_destroy,
+};

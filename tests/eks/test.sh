@@ -1,0 +1,202 @@
+#!/bin/sh
+# EKS gVisor clusters end to end against the local AWS (tests/awssim):
+# apply from empty (every object checked in the simulator's inventory, not
+# only in secfaas state), convergence, in-place node group scaling,
+# create-before-destroy replacement on an instance type change, gVisor
+# release bump (new AMI, new template version, rolling update), revert
+# (earlier AMI reused: no RunInstances), kill -9 while chosen operations
+# are in flight (awssim latency faults; the kill waits on awssim's call
+# counters, never on sleeps) then re-apply without duplicates, and destroy
+# to an empty inventory.  The simulator runs with --timescale 0.001 and
+# secfaas with SECFAAS_POLL_SCALE=0.001.
+. "$SECFAAS_SRC/tests/lib.sh"
+S=$SECFAAS
+export NO_COLOR=1
+SIMDIR=$T_ROOT/awssim
+eval "$("$SECFAAS_SRC/tests/awssim/ctl" start "$SIMDIR" --timescale 0.001)" || {
+	echo "cannot start awssim"
+	echo "0 passed, 1 failed"
+	exit 1
+}
+trap '"$SECFAAS_SRC/tests/awssim/ctl" stop "$SIMDIR" >/dev/null 2>&1' EXIT
+case "$AWSSIM_URL" in
+http://127.*:* | https://127.*:*) ;;
+*)
+	echo "refusing non-loopback endpoint $AWSSIM_URL"
+	echo "0 passed, 1 failed"
+	exit 1
+	;;
+esac
+export AWS_ENDPOINT_URL=$AWSSIM_URL AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE
+export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY AWS_REGION=eu-west-1
+export SECFAAS_POLL_SCALE=0.001
+unset AWS_PROFILE AWS_SESSION_TOKEN
+Q="$SECFAAS_SRC/tests/eks/q.py"
+q() { /usr/bin/python3 "$Q" "$AWSSIM_URL" "$1"; }
+WORK=$T_ROOT/work
+mkdir -p "$WORK"
+ST="--state $WORK/state.db"
+
+state_id() { $S state list $ST | awk -v a="$1" '$1==a{print $2}'; }
+
+# spec DESIRED SYSTEM_TYPE RELEASE
+spec() {
+	cat >"$WORK/c.yaml" <<Y
+apiVersion: secfaas.dev/v1alpha1
+kind: Cluster
+metadata: {name: fn-e2e, region: eu-west-1, tags: {team: platform}}
+spec:
+  kubernetesVersion: "1.31"
+  network: {cidr: 10.40.0.0/16, availabilityZones: 3, endpointAccess: public}
+  gvisor: {release: "$3", platform: systrap}
+  nodeGroups:
+    - {name: system, instanceTypes: [$2], scaling: {min: 2, max: 4, desired: 2}}
+    - name: sandbox
+      runtime: gvisor
+      instanceTypes: [m6i.xlarge]
+      scaling: {min: 1, max: 10, desired: $1}
+Y
+}
+
+# kill_during OP: apply with a latency fault on OP, kill -9 once awssim has
+# executed OP (counted before the delayed reply), then clear the fault.
+kill_during() {
+	before=$(q "calls['$1']")
+	curl -sf -X POST "$AWSSIM_URL/_awssim/faults" -d "{\"operation\":\"$1\",\"kind\":\"latency\",\"ms\":20000}" >/dev/null
+	$S apply "$WORK/c.yaml" $ST --auto-approve >"$T_DIR/.kill.out" 2>&1 &
+	pid=$!
+	i=0
+	while [ "$(q "calls['$1']")" = "$before" ] && kill -0 $pid 2>/dev/null && [ $i -lt 3000 ]; do
+		i=$((i + 1))
+	done
+	if ! kill -0 $pid 2>/dev/null; then
+		t_fail "apply ended before $1 was in flight"
+		sed 's/^/    | /' "$T_DIR/.kill.out" | tail -n 20
+	fi
+	kill -9 $pid 2>/dev/null
+	wait $pid 2>/dev/null
+	curl -sf -X DELETE "$AWSSIM_URL/_awssim/faults" >/dev/null
+}
+
+check_no_duplicates() {
+	t_eq "one VPC" "$(q 'n("ec2:vpc")')" 1
+	t_eq "six subnets" "$(q 'n("ec2:subnet")')" 6
+	t_eq "one internet gateway" "$(q 'n("ec2:internet-gateway")')" 1
+	t_eq "route tables (main + public + private)" "$(q 'n("ec2:route-table")')" 3
+	t_eq "one cluster" "$(q 'n("eks:cluster")')" 1
+	t_eq "two node groups" "$(q 'n("eks:nodegroup")')" 2
+	t_eq "one launch template" "$(q 'n("ec2:launch-template")')" 1
+	t_eq "one gVisor image" "$(q 'n("ec2:image")')" 1
+	t_eq "three roles" "$(q 'n("iam:role")')" 3
+	t_eq "no builder left" "$(q 'len([i for i in inv["ec2:instance"] if i["tags"].get("secfaas:role")=="ami-builder"])')" 0
+	t_eq "instances = desired nodes" "$(q 'n("ec2:instance")')" "$1"
+}
+
+# ------------------------------------------------------------ apply from empty
+t_begin "apply from empty creates every resource"
+spec 2 m6i.large 20250113.0
+t_rc 2 "plan shows changes" $S plan "$WORK/c.yaml" $ST --detailed-exitcode
+t_grep "cluster planned" "+ eks_cluster.main" .out
+t_rc 0 "apply" $S apply "$WORK/c.yaml" $ST --auto-approve
+t_grep "apply complete" "Apply complete!" .out
+t_eq "vpc cidr tag" "$(q '[v["tags"].get("kubernetes.io/cluster/fn-e2e") for v in inv["ec2:vpc"]]')" '["owned"]'
+t_eq "vpc ownership tags" "$(q '[v["tags"].get("secfaas:workspace") + " " + v["tags"].get("secfaas:address") for v in inv["ec2:vpc"]]')" '["fn-e2e aws_vpc.main"]'
+t_eq "user tags" "$(q 'sorted(set(s["tags"].get("team") for s in inv["ec2:subnet"]))')" '["platform"]'
+t_eq "public subnets carry the ELB role tag" "$(q 'len([s for s in inv["ec2:subnet"] if s["tags"].get("kubernetes.io/role/elb")=="1"])')" 3
+t_eq "private subnets carry the internal ELB tag" "$(q 'len([s for s in inv["ec2:subnet"] if s["tags"].get("kubernetes.io/role/internal-elb")=="1"])')" 3
+t_eq "gateway attached to the VPC" "$(q 'inv["ec2:internet-gateway"][0]["attachments"] == [inv["ec2:vpc"][0]["id"]]')" true
+t_eq "cluster role policies" "$(q '[sorted(r["attachedPolicies"]) for r in inv["iam:role"] if r["id"]=="fn-e2e-cluster"]')" '[["arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"]]'
+t_eq "node role has the worker policies" "$(q '[len(r["attachedPolicies"]) for r in inv["iam:role"] if r["id"]=="fn-e2e-node"]')" '[4]'
+t_eq "builder profile carries its role" "$(q '[p["roles"] for p in inv["iam:instance-profile"]]')" '[["fn-e2e-ami-builder"]]'
+t_eq "image tagged with its bake key" "$(q 'len(inv["ec2:image"][0]["tags"].get("secfaas:bake-key",""))')" 64
+t_eq "image release tag" "$(q 'inv["ec2:image"][0]["tags"].get("secfaas:gvisor-release")')" 20250113.0
+t_eq "snapshot tagged" "$(q '[s["tags"].get("secfaas:kind") for s in inv["ec2:snapshot"]]')" '["gvisor-ami"]'
+t_eq "builder terminated" "$(q 'len([i for i in inv["ec2:instance"] if i["tags"].get("secfaas:role")=="ami-builder"])')" 0
+t_eq "node groups active" "$(q 'sorted(g["status"] for g in ngs("fn-e2e"))')" '["ACTIVE", "ACTIVE"]'
+t_eq "sandbox uses the baked AMI through its template" "$(q '[g["launchTemplate"]["version"] for g in ngs("fn-e2e") if g["name"].startswith("sandbox-")]')" '["1"]'
+t_eq "sandbox label and taint" "$(q '[(g["labels"], g["taints"]) for g in ngs("fn-e2e") if g["name"].startswith("sandbox-")]')" '[[{"secfaas.dev/sandbox": "gvisor"}, [{"effect": "NO_SCHEDULE", "key": "secfaas.dev/sandbox", "value": "gvisor"}]]]'
+t_eq "sandbox user data joins the cluster with runsc" "$(q '[("runsc" in __import__("base64").b64decode(g["userData"]).decode()) for g in ngs("fn-e2e") if g["name"].startswith("sandbox-")]')" '[true]'
+t_eq "system group on the stock AL2023 AMI type" "$(q '[g["amiType"] for g in ngs("fn-e2e") if g["name"].startswith("system-")]')" '["AL2023_x86_64_STANDARD"]'
+check_no_duplicates 4
+t_rc 0 "next plan is empty" $S plan "$WORK/c.yaml" $ST --detailed-exitcode
+t_grep "no changes" "No changes." .out
+t_end
+
+# ------------------------------------------------------------ in-place scaling
+t_begin "desired size edit updates in place"
+spec 3 m6i.large 20250113.0
+sandbox=$(q '[g["name"] for g in ngs("fn-e2e") if g["name"].startswith("sandbox-")][0]')
+t_rc 2 "plan" $S plan "$WORK/c.yaml" $ST --detailed-exitcode
+t_grep "in-place update" "~ eks_nodegroup.sandbox" .out
+t_grep "one change" "Plan: 0 to add, 1 to change, 0 to destroy." .out
+t_rc 0 "apply" $S apply "$WORK/c.yaml" $ST --auto-approve
+t_eq "same node group" "$(q '[g["name"] for g in ngs("fn-e2e") if g["name"].startswith("sandbox-")][0]')" "$sandbox"
+t_eq "desired is 3 in AWS" "$(q '[g["scaling"]["desiredSize"] for g in ngs("fn-e2e") if g["name"].startswith("sandbox-")]')" '[3]'
+t_rc 0 "converged" $S plan "$WORK/c.yaml" $ST --detailed-exitcode
+t_end
+
+# ------------------------------------------------------------ replacement
+t_begin "instance type change replaces the node group, create before destroy"
+spec 3 m6i.2xlarge 20250113.0
+old=$(q '[g["name"] for g in ngs("fn-e2e") if g["name"].startswith("system-")][0]')
+t_rc 2 "plan" $S plan "$WORK/c.yaml" $ST --detailed-exitcode
+t_grep "replacement" "+/- eks_nodegroup.system" .out
+t_grep "forcing attribute" "# forces replacement" .out
+t_rc 0 "apply" $S apply "$WORK/c.yaml" $ST --auto-approve
+new=$(q '[g["name"] for g in ngs("fn-e2e") if g["name"].startswith("system-")]')
+t_eq "one system group, new name" "$(q "len([g for g in ngs('fn-e2e') if g['name'].startswith('system-') and g['name'] != '$old'])")" 1
+t_eq "old group gone" "$(q "len([g for g in ngs('fn-e2e') if g['name'] == '$old'])")" 0
+t_eq "new instance type" "$(q '[g["instanceTypes"] for g in ngs("fn-e2e") if g["name"].startswith("system-")]')" '[["m6i.2xlarge"]]'
+t_rc 0 "converged" $S plan "$WORK/c.yaml" $ST --detailed-exitcode
+t_end
+
+# ------------------------------------------------------------ release bump
+t_begin "gVisor release bump: new AMI, new template version, rolling update"
+spec 3 m6i.2xlarge 20250120.0
+ami1=$(q 'inv["ec2:image"][0]["id"]')
+runs=$(q 'calls["ec2:RunInstances"]')
+t_rc 2 "plan" $S plan "$WORK/c.yaml" $ST --detailed-exitcode
+t_grep "AMI replaced" "aws_gvisor_ami.gvisor_x86_64" .out
+t_grep "node group rolls in place" "~ eks_nodegroup.sandbox" .out
+t_rc 0 "apply" $S apply "$WORK/c.yaml" $ST --auto-approve
+t_eq "a bake ran" "$(q 'calls["ec2:RunInstances"]')" "$((runs + 1))"
+ami2=$(state_id aws_gvisor_ami.gvisor_x86_64)
+t_ok "new AMI differs" test -n "$ami2" -a "$ami2" != "$ami1"
+t_eq "template version 2" "$(q '[g["launchTemplate"]["version"] for g in ngs("fn-e2e") if g["name"].startswith("sandbox-")]')" '["2"]'
+t_eq "old image kept for reuse (template v1 uses it)" "$(q "len([i for i in inv['ec2:image'] if i['id']=='$ami1'])")" 1
+t_rc 0 "converged" $S plan "$WORK/c.yaml" $ST --detailed-exitcode
+t_end
+
+t_begin "reverting the release reuses the earlier AMI without a bake"
+spec 3 m6i.2xlarge 20250113.0
+runs=$(q 'calls["ec2:RunInstances"]')
+t_rc 0 "apply" $S apply "$WORK/c.yaml" $ST --auto-approve
+t_eq "no RunInstances" "$(q 'calls["ec2:RunInstances"]')" "$runs"
+t_eq "state holds the earlier AMI" "$(state_id aws_gvisor_ami.gvisor_x86_64)" "$ami1"
+t_eq "template version 3" "$(q '[g["launchTemplate"]["version"] for g in ngs("fn-e2e") if g["name"].startswith("sandbox-")]')" '["3"]'
+t_rc 0 "converged" $S plan "$WORK/c.yaml" $ST --detailed-exitcode
+t_end
+
+# ------------------------------------------------------------ destroy
+t_begin "destroy leaves the inventory empty"
+t_rc 0 "destroy" $S destroy "$WORK/c.yaml" $ST --auto-approve
+t_eq "inventory empty" "$(q 'sum(len(v) for v in inv.values())')" 0
+t_end
+
+# ------------------------------------------------------------ kill -9 and resume
+t_begin "kill -9 while operations are in flight, re-apply converges without duplicates"
+rm -f "$WORK/state.db"*
+curl -sf -X POST "$AWSSIM_URL/_awssim/reset" >/dev/null
+spec 2 m6i.large 20250113.0
+for op in ec2:CreateVpc eks:CreateCluster ec2:RunInstances ec2:CreateLaunchTemplate eks:CreateNodegroup; do
+	kill_during $op
+done
+t_rc 0 "re-apply" $S apply "$WORK/c.yaml" $ST --auto-approve
+check_no_duplicates 4
+t_eq "one CreateVpc only" "$(q 'calls["ec2:CreateVpc"]')" 1
+t_rc 0 "converged" $S plan "$WORK/c.yaml" $ST --detailed-exitcode
+t_rc 0 "destroy" $S destroy "$WORK/c.yaml" $ST --auto-approve
+t_eq "inventory empty" "$(q 'sum(len(v) for v in inv.values())')" 0
+t_end
+
+finish

@@ -1,0 +1,65 @@
+#!/bin/sh
+# GitOps end to end: a real git repository of specs; plans follow commits,
+# the run history records the resolved commit, dirty trees are refused,
+# refs and file:// clones work, modules resolve inside the same commit.
+. "$SECFAAS_SRC/tests/lib.sh"
+S=$SECFAAS
+export NO_COLOR=1 GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.invalid GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.invalid
+
+commit() { git -C repo add -A >/dev/null && git -C repo commit -qm "$1" && git -C repo rev-parse HEAD; }
+spec() { # CONTENT...: write repo/specs/app.yaml with the given object contents
+	{
+		printf 'apiVersion: secfaas.dev/v1alpha1\nkind: Stack\nmetadata: {name: app}\nspec:\n  resources:\n'
+		for c in "$@"; do printf '    - {type: test_object, name: %s, attributes: {dir: %s/objs, content: %s}}\n' "$c" "$T_DIR" "$c"; done
+	} >repo/specs/app.yaml
+}
+
+t_begin "plans follow commits; history records the SHA"
+mkdir -p objs repo/specs
+git init -q -b main repo
+spec one
+sha1=$(commit "add app")
+t_rc 0 "apply from repo HEAD" $S apply --repo repo specs --auto-approve
+t_rc 0 "history" $S state history --state .secfaas/app.db
+t_grep "history has sha1" "$(echo "$sha1" | cut -c1-12)" .out
+t_rc 0 "show" $S show --state .secfaas/app.db
+t_grep "show names the commit" "$sha1" .out
+spec one two
+sha2=$(commit "add two")
+t_rc 2 "plan at new commit has changes" $S plan --repo repo specs --detailed-exitcode
+t_grep "two added" "+ test_object.two" .out
+t_rc 0 "plan at the old commit (--ref) is empty" $S plan --repo repo --ref "$sha1" specs --detailed-exitcode
+t_rc 0 "apply new commit" $S apply --repo repo --ref main specs --auto-approve
+t_rc 0 "history" $S state history --state .secfaas/app.db
+t_grep "history has sha2" "$(echo "$sha2" | cut -c1-12)" .out
+spec two
+commit "remove one" >/dev/null
+t_rc 2 "removal from the repo plans a destroy" $S plan --repo repo specs --detailed-exitcode
+t_grep "one destroyed" "test_object.one will be destroyed" .out
+t_end
+
+t_begin "dirty working tree refused unless --allow-dirty"
+mkdir -p objs repo/specs
+git init -q -b main repo
+spec a
+commit "a" >/dev/null
+spec a b
+t_rc 1 "dirty refused" $S plan --repo repo specs
+t_grep "names the file" "specs/app.yaml" .err
+t_rc 2 "allowed with --allow-dirty (sees the working tree)" $S plan --repo repo specs --allow-dirty --detailed-exitcode
+t_grep "b planned" "+ test_object.b" .out
+t_end
+
+t_begin "file:// clone into a cache, errors for bad refs"
+mkdir -p objs repo/specs
+git init -q -b main repo
+spec a
+sha=$(commit "a")
+export XDG_CACHE_HOME="$T_DIR/cache"
+t_rc 2 "plan from file:// URL" $S plan --repo "file://$T_DIR/repo" specs --detailed-exitcode
+t_rc 1 "bad ref" $S plan --repo repo --ref no-such-branch specs
+t_grep "bad ref message" "no-such-branch" .err
+t_rc 1 "not a repo" $S plan --repo "$T_DIR/objs" specs
+t_end
+
+finish

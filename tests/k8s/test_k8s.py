@@ -1,0 +1,408 @@
+"""k8s suite: secfaas's Kubernetes side end to end against kubesim.
+
+The objects a Cluster lowers to (RuntimeClass, OpenFaaS CE, the gVisor
+admission guard, the generated basic-auth Secret) are emitted as a
+`kind: Stack` spec by the unit-test generator (test_kube_lower emit) and
+pointed at a kubesim on loopback whose nodes come from the kubesim harness's
+fake AWS (a system group and a gVisor group).  Then: apply, a second plan
+with no changes, functions deployed through the gateway end up in gVisor,
+verify passes and fails when the route is broken, drift and conflicts,
+secrets never printed, real kubectl with the written kubeconfig, v1.36
+mutating admission (and a broken mutator refusing pods), LoadBalancer
+teardown, destroy leaving nothing.  Waiting is polling with deadlines on
+observable state, never fixed sleeps.
+"""
+import base64
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import env  # noqa: E402
+from env import harness  # noqa: E402
+
+SRC = os.environ.get("SECFAAS_SRC") or os.path.dirname(os.path.dirname(HERE))
+BUILD = os.environ.get("SECFAAS_BUILD") or os.path.join(SRC, "build")
+SECFAAS = os.environ.get("SECFAAS") or os.path.join(BUILD, "secfaas")
+TMP = tempfile.mkdtemp()
+PASSPHRASE = "k8s-suite-passphrase-0123456789"
+
+
+def kube_commands():
+    """secfaas itself once main.c has the commands, else a driver over the library."""
+    r = subprocess.run([SECFAAS, "verify", "--help"], capture_output=True, text=True)
+    if r.returncode == 0 and "verify" in r.stdout:
+        return SECFAAS
+    out = os.path.join(TMP, "kubecmd")
+    libs = subprocess.run(["pkg-config", "--cflags", "--libs", "libcurl", "jansson", "yaml-0.1", "sqlite3", "openssl",
+                           "libxml-2.0", "libgit2"], capture_output=True, text=True, check=True).stdout.split()
+    subprocess.run(["cc", "-std=c11", "-D_GNU_SOURCE", "-I" + SRC, "-I" + SRC + "/lib", "-I" + SRC + "/provisioner",
+                    "-o", out, os.path.join(HERE, "kubecmd.c"), os.path.join(BUILD, "libsecfaas.a")] + libs +
+                   ["-lpthread", "-lm"], check=True)
+    return out
+
+
+KUBECMD = kube_commands()
+
+
+class Work:
+    """A workspace directory with a generated Stack spec for one cluster."""
+
+    def __init__(self, cluster, name="demo", **emit):
+        self.c = cluster
+        self.dir = tempfile.mkdtemp(dir=TMP)
+        self.name = name
+        self.env = dict(os.environ, NO_COLOR="1", SECFAAS_STATE_PASSPHRASE=PASSPHRASE, HOME=self.dir,
+                        KUBECACHEDIR=self.dir + "/kcache")
+        self.env.pop("SECFAAS_FORCE_CONFLICTS", None)
+        gen = dict(self.env, SF_K8S_EMIT=self.dir + "/s.yaml", SF_K8S_ENDPOINT=cluster.url, SF_K8S_CA=cluster.ca_b64,
+                   SF_K8S_TOKEN=cluster.token, SF_K8S_WORKSPACE=name)
+        gen.update(emit)
+        subprocess.run([os.path.join(BUILD, "tests", "test_kube_lower"), "emit"], env=gen, check=True,
+                       capture_output=True)
+
+    def run(self, *args, binary=None, env=None, want=None):
+        e = dict(self.env)
+        e.update(env or {})
+        r = subprocess.run([binary or SECFAAS] + list(args), cwd=self.dir, capture_output=True, text=True, env=e,
+                           timeout=300)
+        if want is not None and r.returncode != want:
+            raise AssertionError("%s exited %d, wanted %d:\n%s\n%s" % (" ".join(args), r.returncode, want,
+                                                                        r.stdout[-3000:], r.stderr[-3000:]))
+        return r
+
+    def kube(self, *args, want=None):
+        return self.run(*args, binary=KUBECMD, want=want)
+
+
+def until(pred, what, timeout=30):
+    end = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > end:
+            raise AssertionError("timed out waiting for " + what)
+        time.sleep(0.1)
+
+
+def gateway(k, method, path, body=None):
+    """The gateway through its NodePort (basic auth from the live Secret)."""
+    st = k.ok("GET", "/_kubesim/state", token="")
+    hostport = st["nodePorts"]["31112"]
+    harness.assert_loopback("http://" + hostport)
+    sec = k.ok("GET", "/api/v1/namespaces/openfaas/secrets/basic-auth")
+    user = base64.b64decode(sec["data"]["basic-auth-user"]).decode()
+    pw = base64.b64decode(sec["data"]["basic-auth-password"]).decode()
+    req = urllib.request.Request("http://%s%s" % (hostport, path), method=method,
+                                 data=json.dumps(body).encode() if body is not None else None)
+    req.add_header("Authorization", "Basic " + base64.b64encode(("%s:%s" % (user, pw)).encode()).decode())
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def fn_pods(k, name):
+    return k.ok("GET", "/api/v1/namespaces/openfaas-fn/pods?labelSelector=faas_function%3D" + name)["items"]
+
+
+def running_pod(k, name):
+    for p in fn_pods(k, name):
+        if p.get("status", {}).get("phase") == "Running" and not p["metadata"].get("deletionTimestamp"):
+            return p
+    return None
+
+
+def cond(obj, typ):
+    for c in obj.get("status", {}).get("conditions", []):
+        if c.get("type") == typ:
+            return c
+    return None
+
+
+def exists(k, path):
+    return k.call("GET", path)[0] == 200
+
+
+# ----------------------------------------------------------------------------- tests
+
+def t_install_and_converge(w):
+    k = w.c.k
+    r = w.run("apply", "s.yaml", "--auto-approve", want=0)
+    assert "Apply complete! Resources: 26 added" in r.stdout, r.stdout[-500:]
+    rc = k.ok("GET", "/apis/node.k8s.io/v1/runtimeclasses/gvisor")
+    assert rc["handler"] == "runsc", rc
+    assert rc["scheduling"]["nodeSelector"] == {env.SANDBOX_KEY: "gvisor"}, rc
+    assert rc["scheduling"]["tolerations"][0]["key"] == env.SANDBOX_KEY
+    for d in ("nats", "gateway", "queue-worker", "prometheus", "alertmanager"):
+        dep = k.ok("GET", "/apis/apps/v1/namespaces/openfaas/deployments/" + d)
+        assert dep["status"].get("availableReplicas") == 1, (d, dep["status"])
+        assert all(":latest" not in c["image"] for c in dep["spec"]["template"]["spec"]["containers"])
+    crd = k.ok("GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/functions.openfaas.com")
+    assert cond(crd, "Established")["status"] == "True"
+    assert exists(k, "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies/secfaas-openfaas-fn-gvisor-only")
+    # nats before the gateway: apply order follows the phases
+    reqs = k.ok("GET", "/_kubesim/requests", token="")
+    reqs = reqs if isinstance(reqs, list) else reqs.get("requests", [])
+    patches = [q["path"] for q in reqs if q.get("method") == "PATCH" and "/deployments/" in q.get("path", "")]
+    assert patches.index("/apis/apps/v1/namespaces/openfaas/deployments/nats") < \
+        patches.index("/apis/apps/v1/namespaces/openfaas/deployments/gateway"), patches
+    r = w.run("plan", "s.yaml", "--detailed-exitcode")
+    assert r.returncode == 0 and "No changes." in r.stdout, r.stdout[-2000:]
+
+
+def t_secret_never_printed(w):
+    k = w.c.k
+    sec = k.ok("GET", "/api/v1/namespaces/openfaas/secrets/basic-auth")
+    pw = base64.b64decode(sec["data"]["basic-auth-password"]).decode()
+    assert len(pw) == 32 and pw.isalnum(), pw
+    outs = [w.run("plan", "s.yaml").stdout, w.run("state", "show", "k8s_basic_auth.openfaas").stdout,
+            w.kube("output", w.name, want=0).stdout]
+    for o in outs:
+        assert pw not in o, o
+    assert "(sensitive value)" in outs[2]
+    shown = w.kube("output", w.name, "--show-sensitive", want=0).stdout
+    assert pw in shown, shown
+    js = json.loads(w.kube("--json", "output", w.name, "--show-sensitive", want=0).stdout)
+    assert js["openfaas_password"] == pw and js["openfaas_username"] == "admin"
+    # encrypted at rest: the state file never holds the password in clear
+    for f in os.listdir(w.dir + "/.secfaas"):
+        with open(os.path.join(w.dir, ".secfaas", f), "rb") as fh:
+            assert pw.encode() not in fh.read(), f
+    # a second apply (and a resumed create) keeps the same password
+    w.run("apply", "s.yaml", "--auto-approve", want=0)
+    sec2 = k.ok("GET", "/api/v1/namespaces/openfaas/secrets/basic-auth")
+    assert sec2["data"]["basic-auth-password"] == sec["data"]["basic-auth-password"]
+
+
+def t_tenant_function_lands_in_gvisor(w):
+    """v1.32 (no MutatingAdmissionPolicy): a tenant's function is refused by
+    the guard (never runs under runc), plan reports the drift, apply repairs it."""
+    k = w.c.k
+    code, body = gateway(k, "POST", "/system/functions", {"service": "tenant1", "image": "ghcr.io/openfaas/alpine:3.20",
+                                                          "envProcess": "dmesg"})
+    assert code == 202, (code, body)
+    d = until(lambda: (lambda o: o if cond(o, "ReplicaFailure") else None)(
+        k.ok("GET", "/apis/apps/v1/namespaces/openfaas-fn/deployments/tenant1")), "the guard to refuse tenant1's pod")
+    assert "gvisor" in cond(d, "ReplicaFailure")["message"], d["status"]
+    assert fn_pods(k, "tenant1") == []  # refused, not admitted under runc
+    r = w.run("plan", "s.yaml", "--detailed-exitcode")
+    assert r.returncode == 2 and "k8s_gvisor_guard.openfaas_fn" in r.stdout and "compliant" in r.stdout, r.stdout
+    w.run("apply", "s.yaml", "--auto-approve", want=0)
+    p = until(lambda: running_pod(k, "tenant1"), "tenant1 to run")
+    assert p["spec"]["runtimeClassName"] == "gvisor"
+    node = k.ok("GET", "/api/v1/nodes/" + p["spec"]["nodeName"])
+    assert node["metadata"]["labels"].get(env.SANDBOX_KEY) == "gvisor"
+    code, body = k.call("POST", "/api/v1/namespaces/openfaas/services/gateway:8080/proxy/function/tenant1", "")[:2]
+    assert code == 200 and body["handler"] == "runsc" and body["dmesg"].startswith("Starting gVisor"), body
+    assert w.run("plan", "s.yaml", "--detailed-exitcode").returncode == 0
+    assert gateway(k, "DELETE", "/system/functions", {"functionName": "tenant1"})[0] == 202
+
+
+def t_verify_pass_and_broken(w):
+    k = w.c.k
+    r = w.kube("verify", w.name, want=0)
+    assert "verify: PASS" in r.stdout and "FAIL" not in r.stdout, r.stdout
+    assert "handler runsc" in r.stdout and "gVisor kernel banner" in r.stdout
+    until(lambda: not exists(k, "/apis/apps/v1/namespaces/openfaas-fn/deployments/" +
+                             r.stdout.split("deploy probe ")[1].split()[0]), "the probe to be cleaned up")
+    # break the route: drop the guard's binding (pods without the class would be admitted)
+    k.ok("DELETE", "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings/secfaas-openfaas-fn-gvisor-only")
+    r = w.kube("verify", w.name)
+    assert r.returncode == 1 and "verify: FAIL" in r.stdout and "fail-open" in r.stdout, r.stdout
+    # break it another way: the RuntimeClass no longer selects gVisor nodes
+    w.run("apply", "s.yaml", "--auto-approve", want=0)
+    assert w.kube("verify", w.name).returncode == 0
+    k.ok("DELETE", "/apis/node.k8s.io/v1/runtimeclasses/gvisor")
+    r = w.kube("verify", w.name)
+    assert r.returncode == 1 and "RuntimeClass gvisor" in r.stdout, r.stdout
+    r = w.run("plan", "s.yaml", "--detailed-exitcode")
+    assert r.returncode == 2 and "k8s_manifest.runtimeclass_gvisor" in r.stdout, r.stdout
+    w.run("apply", "s.yaml", "--auto-approve", want=0)
+    w.kube("verify", w.name, want=0)
+
+
+def t_drift_and_conflicts(w):
+    k = w.c.k
+    path = "/apis/apps/v1/namespaces/openfaas/deployments/queue-worker"
+    dep = k.ok("GET", path)
+    dep["spec"]["replicas"] = 3
+    k.apply(path, {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "queue-worker",
+                                                                              "namespace": "openfaas"},
+                   "spec": {"replicas": 3}}, manager="kubectl-edit", force=True)
+    r = w.run("plan", "s.yaml", "--detailed-exitcode")
+    assert r.returncode == 2 and "of_deployment_openfaas_queue_worker" in r.stdout, r.stdout
+    assert '"replicas":3' in r.stdout and '"replicas":1' in r.stdout, r.stdout
+    r = w.run("apply", "s.yaml", "--auto-approve")
+    assert r.returncode == 1, r.stdout
+    err = r.stderr.strip().splitlines()[-1]
+    assert "conflict" in err and "replicas" in err and "--force-conflicts" in err, err
+    w.run("apply", "s.yaml", "--auto-approve", env={"SECFAAS_FORCE_CONFLICTS": "1"}, want=0)
+    assert k.ok("GET", path)["spec"]["replicas"] == 1
+    assert w.run("plan", "s.yaml", "--detailed-exitcode").returncode == 0
+
+
+def t_kubectl_with_kubeconfig(w):
+    k = w.c.k
+    cfg = w.dir + "/kc.yaml"
+    with open(cfg, "w") as f:  # an existing config with another context: merged, not replaced
+        f.write("apiVersion: v1\nkind: Config\nclusters:\n- name: other\n  cluster: {server: 'https://127.0.0.9:1'}\n"
+                "users:\n- name: other\n  user: {token: x}\ncontexts:\n- name: other\n  context: {cluster: other, user: other}\n"
+                "current-context: other\n")
+    r = w.kube("kubeconfig", w.name, "--kubeconfig", cfg, want=0)
+    assert "secfaas-" + w.name in r.stdout
+    assert oct(os.stat(cfg).st_mode & 0o777) == "0o600"
+    kc = ["/usr/bin/kubectl", "--kubeconfig", cfg, "--cache-dir", w.dir + "/kcache"]
+    got = subprocess.run(kc + ["config", "get-contexts", "-o", "name"], capture_output=True, text=True, check=True).stdout
+    assert "other" in got and "secfaas-" + w.name in got, got
+    out = subprocess.run(kc + ["get", "runtimeclass", "gvisor", "-o", "json"], capture_output=True, text=True)
+    assert out.returncode == 0 and json.loads(out.stdout)["handler"] == "runsc", out.stderr
+    cm = w.dir + "/cm.yaml"
+    with open(cm, "w") as f:
+        f.write("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-kubectl, namespace: openfaas}\ndata: {a: b}\n")
+    subprocess.run(kc + ["apply", "--server-side", "-f", cm], check=True, capture_output=True)
+    subprocess.run(kc + ["wait", "--for=condition=Available", "deployment/gateway", "-n", "openfaas", "--timeout=20s"],
+                   check=True, capture_output=True)
+    subprocess.run(kc + ["delete", "-f", cm, "--timeout=20s"], check=True, capture_output=True)
+    assert not exists(k, "/api/v1/namespaces/openfaas/configmaps/from-kubectl")
+    # rewriting is idempotent (one entry per name)
+    w.kube("kubeconfig", w.name, "--kubeconfig", cfg, want=0)
+    got = subprocess.run(kc + ["config", "get-contexts", "-o", "name"], capture_output=True, text=True, check=True).stdout
+    assert got.split().count("secfaas-" + w.name) == 1, got
+
+
+def t_destroy_leaves_nothing(w):
+    k = w.c.k
+    r = w.run("destroy", "s.yaml", "--auto-approve", want=0)
+    assert "26 destroyed" in r.stdout, r.stdout[-800:]
+    for p in ("/api/v1/namespaces/openfaas", "/api/v1/namespaces/openfaas-fn",
+              "/apis/node.k8s.io/v1/runtimeclasses/gvisor",
+              "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/functions.openfaas.com",
+              "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies/secfaas-openfaas-fn-gvisor-only",
+              "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings/secfaas-openfaas-fn-gvisor-only"):
+        assert not exists(k, p), p
+    assert w.run("state", "list").stdout.strip() == ""
+
+
+def t_loadbalancer_teardown():
+    c = env.Cluster(TMP, cluster="lbdemo")
+    try:
+        w = Work(c, name="lbdemo", SF_K8S_GATEWAY_SERVICE="LoadBalancer")
+        w.run("apply", "s.yaml", "--auto-approve", want=0)
+        svc = c.k.ok("GET", "/api/v1/namespaces/openfaas/services/gateway-external")
+        assert svc["spec"]["type"] == "LoadBalancer" and svc["status"]["loadBalancer"]["ingress"][0]["hostname"]
+        assert len(c.aws.lbs) == 1, c.aws.lbs
+        r = w.run("destroy", "s.yaml", "--auto-approve", want=0)
+        # the Service's destroy waited for the load balancer to be gone in AWS
+        assert c.aws.lbs == {} and len(c.aws.deleted_lbs) == 1, (c.aws.lbs, c.aws.deleted_lbs)
+        assert "26 destroyed" in r.stdout
+    finally:
+        c.stop()
+
+
+def t_v136_mutator():
+    """1.36 serves MutatingAdmissionPolicy: a function deployed later runs in
+    gVisor with nobody re-running secfaas; a broken mutator refuses pods."""
+    c = env.Cluster(TMP, cluster="m136", version="1.36")
+    try:
+        k = c.k
+        w = Work(c, name="m136")
+        w.run("apply", "s.yaml", "--auto-approve", want=0)
+        st = w.run("state", "show", "k8s_gvisor_guard.openfaas_fn").stdout
+        assert "mutating-admission-policy" in st, st
+        assert exists(k, "/apis/admissionregistration.k8s.io/v1/mutatingadmissionpolicies/secfaas-openfaas-fn-gvisor")
+        assert gateway(k, "POST", "/system/functions", {"service": "later", "image": "ghcr.io/openfaas/alpine:3.20",
+                                                        "envProcess": "uname -r"})[0] == 202
+        p = until(lambda: running_pod(k, "later"), "the tenant function to run")
+        assert p["spec"]["runtimeClassName"] == "gvisor"
+        dep = k.ok("GET", "/apis/apps/v1/namespaces/openfaas-fn/deployments/later")
+        assert "runtimeClassName" not in dep["spec"]["template"]["spec"]  # mutated at admission, not patched
+        r = w.kube("verify", "m136", want=0)
+        assert "mutated to gvisor" in r.stdout, r.stdout
+        # break the mutator (CEL outside the supported subset): pods are refused, never admitted without gVisor
+        pol = k.ok("GET", "/apis/admissionregistration.k8s.io/v1/mutatingadmissionpolicies/secfaas-openfaas-fn-gvisor")
+        pol["spec"]["mutations"][0]["applyConfiguration"]["expression"] = \
+            "Object{spec: Object.spec{runtimeClassName: object.metadata.name.unknownFn()}}"
+        for f in ("managedFields", "resourceVersion", "uid", "creationTimestamp", "generation"):
+            pol["metadata"].pop(f, None)
+        pol.pop("status", None)
+        k.apply("/apis/admissionregistration.k8s.io/v1/mutatingadmissionpolicies/secfaas-openfaas-fn-gvisor", pol,
+                manager="saboteur", force=True)
+        assert gateway(k, "POST", "/system/functions", {"service": "broken", "image": "ghcr.io/openfaas/alpine:3.20"})[0] == 202
+        d = until(lambda: (lambda o: o if cond(o, "ReplicaFailure") else None)(
+            k.ok("GET", "/apis/apps/v1/namespaces/openfaas-fn/deployments/broken")), "the broken mutator to refuse")
+        assert "MutatingAdmissionPolicy" in cond(d, "ReplicaFailure")["message"]
+        assert fn_pods(k, "broken") == []
+        r = w.kube("verify", "m136")
+        assert r.returncode == 1 and "verify: FAIL" in r.stdout, r.stdout
+        # plan sees the tampered policy; apply restores it
+        r = w.run("plan", "s.yaml", "--detailed-exitcode")
+        assert r.returncode == 2 and "k8s_gvisor_guard.openfaas_fn" in r.stdout, r.stdout
+        w.run("apply", "s.yaml", "--auto-approve", want=0)
+        until(lambda: running_pod(k, "broken"), "the function to run once the mutator is repaired")
+        w.run("destroy", "s.yaml", "--auto-approve", want=0)
+        assert not exists(k, "/apis/admissionregistration.k8s.io/v1/mutatingadmissionpolicies/secfaas-openfaas-fn-gvisor")
+    finally:
+        c.stop()
+
+
+def t_errors_are_one_line():
+    c = env.Cluster(TMP, cluster="errs", with_groups=False)
+    try:
+        w = Work(c, name="errs", SF_K8S_NO_OPENFAAS="1")
+        # wrong token: 401 Status as one clear line
+        spec = open(w.dir + "/s.yaml").read().replace(c.token, "wrong-token")
+        open(w.dir + "/bad.yaml", "w").write(spec)
+        r = w.run("apply", "bad.yaml", "--auto-approve")
+        assert r.returncode == 1
+        last = r.stderr.strip().splitlines()[-1]
+        assert "Unauthorized" in last or "401" in last or "unauthorized" in last.lower(), r.stderr
+        # wrong CA: TLS verification fails, nothing is sent
+        other = harness.make_certs(tempfile.mkdtemp(dir=TMP))[0]
+        spec = open(w.dir + "/s.yaml").read().replace(c.ca_b64, base64.b64encode(open(other, "rb").read()).decode())
+        open(w.dir + "/badca.yaml", "w").write(spec)
+        r = w.run("apply", "badca.yaml", "--auto-approve")
+        assert r.returncode == 1 and "TLS" in r.stderr, r.stderr
+        # injected 429 then 500 are retried
+        k = c.k
+        k.ok("POST", "/_kubesim/faults", [{"method": "PATCH", "pathPrefix": "/apis/node.k8s.io", "code": 429,
+                                           "retryAfter": 0, "times": 1},
+                                          {"method": "PATCH", "pathPrefix": "/apis/node.k8s.io", "code": 500,
+                                           "times": 1}], token="")
+        w.run("apply", "s.yaml", "--auto-approve", want=0)
+        assert exists(k, "/apis/node.k8s.io/v1/runtimeclasses/gvisor")
+    finally:
+        c.stop()
+
+
+def main():
+    run = harness.Runner()
+    c = env.Cluster(TMP)
+    try:
+        w = Work(c)
+        run.run("apply installs RuntimeClass + OpenFaaS; 2nd plan empty", t_install_and_converge, w)
+        run.run("basic-auth generated once, never printed", t_secret_never_printed, w)
+        run.run("tenant function: refused, then repaired into gVisor", t_tenant_function_lands_in_gvisor, w)
+        run.run("verify passes; fails when the route is broken", t_verify_pass_and_broken, w)
+        run.run("drift shows fields; conflicts need --force-conflicts", t_drift_and_conflicts, w)
+        run.run("real kubectl with the written kubeconfig", t_kubectl_with_kubeconfig, w)
+        run.run("destroy leaves nothing", t_destroy_leaves_nothing, w)
+    finally:
+        c.stop()
+    run.run("LoadBalancer gateway: destroy waits for the LB", t_loadbalancer_teardown)
+    run.run("v1.36 mutator; broken mutator refuses pods", t_v136_mutator)
+    run.run("auth/TLS errors one line; 429/500 retried", t_errors_are_one_line)
+    print("%d passed, %d failed" % (run.passed, run.failed))
+    sys.exit(1 if run.failed else 0)
+
+
+if __name__ == "__main__":
+    main()

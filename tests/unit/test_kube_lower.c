@@ -1,0 +1,188 @@
+/*
+ * test_kube_lower.c - Kubernetes lowering of a Cluster: which objects, in
+ * which order, connected to what; templates fill every placeholder.
+ *
+ * Also the k8s suite's Stack generator: with SF_K8S_EMIT=<file> set (and
+ * SF_K8S_ENDPOINT, SF_K8S_CA, SF_K8S_TOKEN), the `emit` test writes the
+ * lowered objects as a `kind: Stack` spec pointing at a local kubesim, so
+ * tests/k8s drives exactly what a Cluster lowers to without EKS.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kube/lower.h"
+#include "kube/template.h"
+#include "provisioner/cluster.h"
+#include "provisioner/config.h"
+#include "t.h"
+
+static json_t *cluster(int openfaas, int accept, const char *gw)
+{
+	json_t *c = json_pack("{s:{s:s}, s:{s:[{s:s, s:s}, {s:s, s:s}]}}", "metadata", "name", "demo", "spec",
+			      "nodeGroups", "name", "system", "runtime", "runc", "name", "sandbox", "runtime", "gvisor");
+	if (openfaas)
+		json_object_set_new(json_object_get(c, "spec"), "openfaas",
+				    json_pack("{s:b, s:b, s:s}", "enabled", 1, "acceptLicense", accept, "gatewayService",
+					      gw ? gw : "NodePort"));
+	return c;
+}
+
+static int has_dep(const struct sf_rinst *r, const char *addr)
+{
+	for (size_t i = 0; i < r->ndeps; i++)
+		if (!strcmp(r->deps[i], addr))
+			return 1;
+	return 0;
+}
+
+T_TEST(runtimeclass_only_without_openfaas)
+{
+	struct sf_config c = SF_CONFIG_INIT;
+	struct sf_diags d = SF_DIAGS_INIT;
+	json_t *cl = cluster(0, 0, NULL);
+	sf_cluster_lower_k8s(cl, &c, &d);
+	T_EQ(d.nerrors, 0);
+	T_EQ(c.n, 1);
+	const struct sf_rinst *r = sf_config_find(&c, "k8s_manifest.runtimeclass_gvisor");
+	T_OK(r != NULL);
+	if (r) {
+		const json_t *m = json_object_get(r->config, "manifest");
+		T_STREQ(json_string_value(json_object_get(m, "handler")), "runsc");
+		const json_t *sel = json_object_get(json_object_get(m, "scheduling"), "nodeSelector");
+		T_STREQ(json_string_value(json_object_get(sel, SF_SANDBOX_KEY)), SF_SANDBOX_VALUE);
+		const json_t *tol = json_array_get(json_object_get(json_object_get(m, "scheduling"), "tolerations"), 0);
+		T_STREQ(json_string_value(json_object_get(tol, "key")), SF_SANDBOX_KEY);
+		T_STREQ(json_string_value(json_object_get(tol, "effect")), SF_SANDBOX_EFFECT);
+		T_STREQ(json_string_value(json_object_get(r->config, "endpoint")), "${eks_cluster.main.endpoint}");
+		T_STREQ(json_string_value(json_object_get(r->config, "ca_data")), "${eks_cluster.main.ca_data}");
+		T_STREQ(json_string_value(json_object_get(r->config, "cluster_name")), "${eks_cluster.main.name}");
+		T_OK(has_dep(r, "eks_nodegroup.system") && has_dep(r, "eks_nodegroup.sandbox"));
+	}
+	json_decref(cl);
+	sf_config_release(&c);
+	sf_diags_release(&d);
+}
+
+T_TEST(openfaas_objects_and_order)
+{
+	struct sf_config c = SF_CONFIG_INIT;
+	struct sf_diags d = SF_DIAGS_INIT;
+	json_t *cl = cluster(1, 1, NULL);
+	sf_cluster_lower_k8s(cl, &c, &d);
+	T_EQ(d.nerrors, 0);
+	T_OK(c.n > 20);
+	const struct sf_rinst *gw = sf_config_find(&c, "k8s_manifest.of_deployment_openfaas_gateway");
+	const struct sf_rinst *nats = sf_config_find(&c, "k8s_manifest.of_deployment_openfaas_nats");
+	const struct sf_rinst *guard = sf_config_find(&c, "k8s_gvisor_guard.openfaas_fn");
+	const struct sf_rinst *ba = sf_config_find(&c, "k8s_basic_auth.openfaas");
+	const struct sf_rinst *ns = sf_config_find(&c, "k8s_manifest.of_namespace_openfaas_fn");
+	const struct sf_rinst *ext = sf_config_find(&c, "k8s_manifest.of_service_openfaas_gateway_external");
+	T_OK(gw && nats && guard && ba && ns && ext);
+	if (gw && nats && guard && ba && ns && ext) {
+		T_OK(has_dep(gw, "k8s_manifest.of_deployment_openfaas_nats"));   /* nats first */
+		T_OK(has_dep(guard, "k8s_manifest.of_namespace_openfaas_fn"));
+		T_OK(has_dep(ns, "k8s_manifest.runtimeclass_gvisor"));
+		T_OK(has_dep(ext, "k8s_gvisor_guard.openfaas_fn"));
+		/* phase annotations are consumed, images pinned */
+		const json_t *m = json_object_get(gw->config, "manifest");
+		T_OK(json_object_get(json_object_get(m, "metadata"), "annotations") == NULL);
+		char *s = json_dumps(m, 0);
+		T_CONTAINS(s, "ghcr.io/openfaas/gateway:0.27.13");
+		T_CONTAINS(s, "ghcr.io/openfaas/faas-netes:0.18.17");
+		T_OK(strstr(s, ":latest") == NULL);
+		free(s);
+		const json_t *port = json_array_get(json_object_get(json_object_get(json_object_get(ext->config, "manifest"), "spec"), "ports"), 0);
+		T_EQ(json_integer_value(json_object_get(port, "nodePort")), 31112);
+		const json_t *fl = json_object_get(json_object_get(json_object_get(ns->config, "manifest"), "metadata"), "labels");
+		T_STREQ(json_string_value(json_object_get(fl, "pod-security.kubernetes.io/enforce")), "baseline");
+	}
+	size_t *order = NULL;
+	char *cycle = NULL;
+	T_EQ(sf_config_order(&c, &order, &cycle), 0);
+	free(order);
+	free(cycle);
+	json_decref(cl);
+	sf_config_release(&c);
+	sf_diags_release(&d);
+}
+
+T_TEST(licence_must_be_accepted)
+{
+	struct sf_config c = SF_CONFIG_INIT;
+	struct sf_diags d = SF_DIAGS_INIT;
+	json_t *cl = cluster(1, 0, NULL);
+	sf_cluster_lower_k8s(cl, &c, &d);
+	T_EQ(d.nerrors, 1);
+	T_OK(d.n && strstr(d.v[0].msg, "acceptLicense"));
+	T_OK(sf_config_find(&c, "k8s_manifest.of_deployment_openfaas_gateway") == NULL);
+	json_decref(cl);
+	sf_config_release(&c);
+	sf_diags_release(&d);
+}
+
+T_TEST(loadbalancer_gateway)
+{
+	struct sf_config c = SF_CONFIG_INIT;
+	struct sf_diags d = SF_DIAGS_INIT;
+	json_t *cl = cluster(1, 1, "LoadBalancer");
+	sf_cluster_lower_k8s(cl, &c, &d);
+	const struct sf_rinst *ext = sf_config_find(&c, "k8s_manifest.of_service_openfaas_gateway_external");
+	T_OK(ext != NULL);
+	if (ext) {
+		const json_t *spec = json_object_get(json_object_get(ext->config, "manifest"), "spec");
+		T_STREQ(json_string_value(json_object_get(spec, "type")), "LoadBalancer");
+		T_OK(json_object_get(json_array_get(json_object_get(spec, "ports"), 0), "nodePort") == NULL);
+	}
+	json_decref(cl);
+	sf_config_release(&c);
+	sf_diags_release(&d);
+}
+
+T_TEST(template_placeholders)
+{
+	json_t *docs = NULL;
+	struct sf_err err = SF_ERR_INIT;
+	const char *vars[] = {"A", "x", NULL};
+	T_EQ(sf_kube_template_text(&docs, "t", "a: @@A@@\n---\nb: \"@@A@@-y\"\n", vars, &err), 0);
+	T_EQ(json_array_size(docs), 2);
+	T_STREQ(json_string_value(json_object_get(json_array_get(docs, 1), "b")), "x-y");
+	json_decref(docs);
+	T_EQ(sf_kube_template_text(&docs, "t", "a: @@B@@\n", vars, &err), SF_EINVAL);
+	T_CONTAINS(err.msg, "@@B@@");
+	T_OK(docs == NULL);
+}
+
+/* Not a check: the k8s suite's generator (see the header comment). */
+T_TEST(emit)
+{
+	const char *path = getenv("SF_K8S_EMIT");
+	if (!path)
+		return;
+	json_t *conn = json_pack("{s:s, s:s, s:s}", "endpoint", getenv("SF_K8S_ENDPOINT"), "ca_data", getenv("SF_K8S_CA"),
+				 "token", getenv("SF_K8S_TOKEN"));
+	const char *gw = getenv("SF_K8S_GATEWAY_SERVICE");
+	json_t *cl = cluster(getenv("SF_K8S_NO_OPENFAAS") ? 0 : 1, 1, gw);
+	struct sf_config c = SF_CONFIG_INIT;
+	struct sf_diags d = SF_DIAGS_INIT;
+	sf_k8s_lower(cl, conn, NULL, 0, &c, &d);
+	T_EQ(d.nerrors, 0);
+	json_t *res = json_array();
+	for (size_t i = 0; i < c.n; i++) {
+		json_t *deps = json_array();
+		for (size_t j = 0; j < c.v[i].ndeps; j++)
+			json_array_append_new(deps, json_string(c.v[i].deps[j]));
+		json_array_append_new(res, json_pack("{s:s, s:s, s:O, s:o}", "type", c.v[i].type->name, "name", c.v[i].name,
+						     "attributes", c.v[i].config, "dependsOn", deps));
+	}
+	json_t *doc = json_pack("{s:s, s:s, s:{s:s}, s:{s:o}}", "apiVersion", "secfaas.dev/v1alpha1", "kind", "Stack",
+				"metadata", "name", getenv("SF_K8S_WORKSPACE") ? getenv("SF_K8S_WORKSPACE") : "demo",
+				"spec", "resources", res);
+	T_EQ(json_dump_file(doc, path, JSON_INDENT(1)), 0);
+	json_decref(doc);
+	json_decref(cl);
+	json_decref(conn);
+	sf_config_release(&c);
+	sf_diags_release(&d);
+}
+
+T_MAIN()
