@@ -199,20 +199,20 @@ void sf_cluster_lower(const struct sf_doc *doc, struct sf_config *c, struct sf_d
 	static const char *const builder_pol[] = {"AmazonSSMManagedInstanceCore", NULL};
 	n = xasprintf("%s-cluster", name);
 	add(c, "aws_iam_role", "cluster",
-	    json_pack("{s:s, s:s, s:o, s:O}", "name", n, "service", "eks.amazonaws.com", "policy_arns",
+	    json_pack("{s:s, s:s, s:o, s:O*}", "name", n, "service", "eks.amazonaws.com", "policy_arns",
 		      policies(cluster_pol), "tags", tags),
 	    pos, NULL);
 	free(n);
 	n = xasprintf("%s-node", name);
 	add(c, "aws_iam_role", "node",
-	    json_pack("{s:s, s:s, s:o, s:O}", "name", n, "service", "ec2.amazonaws.com", "policy_arns", policies(node_pol),
+	    json_pack("{s:s, s:s, s:o, s:O*}", "name", n, "service", "ec2.amazonaws.com", "policy_arns", policies(node_pol),
 		      "tags", tags),
 	    pos, NULL);
 	free(n);
 	if (bakes_x86 || bakes_arm) {
 		n = xasprintf("%s-ami-builder", name);
 		add(c, "aws_iam_role", "ami_builder",
-		    json_pack("{s:s, s:s, s:o, s:O}", "name", n, "service", "ec2.amazonaws.com", "policy_arns",
+		    json_pack("{s:s, s:s, s:o, s:O*}", "name", n, "service", "ec2.amazonaws.com", "policy_arns",
 			      policies(builder_pol), "tags", tags),
 		    pos, NULL);
 		add(c, "aws_iam_instance_profile", "ami_builder",
@@ -222,7 +222,7 @@ void sf_cluster_lower(const struct sf_doc *doc, struct sf_config *c, struct sf_d
 
 	/* ---- network ---- */
 	add(c, "aws_vpc", "main",
-	    json_pack("{s:O, s:s, s:O}", "cidr_block", json_object_get(net, "cidr"), "cluster_name", name, "tags", tags),
+	    json_pack("{s:O*, s:s, s:O*}", "cidr_block", json_object_get(net, "cidr"), "cluster_name", name, "tags", tags),
 	    pos, NULL);
 	int naz = (int)json_integer_value(json_object_get(net, "availabilityZones"));
 	if (naz < 2)
@@ -255,18 +255,18 @@ void sf_cluster_lower(const struct sf_doc *doc, struct sf_config *c, struct sf_d
 			free(sn);
 		}
 	}
-	add(c, "aws_internet_gateway", "main", json_pack("{s:o, s:O}", "vpc_id", ref("aws_vpc.main", "id"), "tags", tags),
+	add(c, "aws_internet_gateway", "main", json_pack("{s:o, s:O*}", "vpc_id", ref("aws_vpc.main", "id"), "tags", tags),
 	    pos, NULL);
 	add(c, "aws_route_table", "public",
-	    json_pack("{s:o, s:o, s:O, s:O}", "vpc_id", ref("aws_vpc.main", "id"), "gateway_id",
+	    json_pack("{s:o, s:o, s:O*, s:O*}", "vpc_id", ref("aws_vpc.main", "id"), "gateway_id",
 		      ref("aws_internet_gateway.main", "id"), "subnet_ids", pub_ids, "tags", tags),
 	    pos, NULL);
 	add(c, "aws_route_table", "private",
-	    json_pack("{s:o, s:O, s:O}", "vpc_id", ref("aws_vpc.main", "id"), "subnet_ids", priv_ids, "tags", tags), pos,
+	    json_pack("{s:o, s:O*, s:O*}", "vpc_id", ref("aws_vpc.main", "id"), "subnet_ids", priv_ids, "tags", tags), pos,
 	    NULL);
 	n = xasprintf("%s-cluster-shared", name);
 	add(c, "aws_security_group", "cluster",
-	    json_pack("{s:o, s:s, s:s, s:b, s:O}", "vpc_id", ref("aws_vpc.main", "id"), "name", n, "description",
+	    json_pack("{s:o, s:s, s:s, s:b, s:O*}", "vpc_id", ref("aws_vpc.main", "id"), "name", n, "description",
 		      "secfaas: control plane and nodes of the cluster", "self_ingress", 1, "tags", tags),
 	    pos, NULL);
 	free(n);
@@ -276,7 +276,7 @@ void sf_cluster_lower(const struct sf_doc *doc, struct sf_config *c, struct sf_d
 	json_t *all_ids = json_array();
 	json_array_extend(all_ids, priv_ids);
 	json_array_extend(all_ids, pub_ids);
-	json_t *ekc = json_pack("{s:s, s:O, s:o, s:O, s:[o], s:b, s:b, s:O, s:O}", "name", name, "version",
+	json_t *ekc = json_pack("{s:s, s:O*, s:o, s:O*, s:[o], s:b, s:b, s:O*, s:O*}", "name", name, "version",
 				json_object_get(spec, "kubernetesVersion"), "role_arn", ref("aws_iam_role.cluster", "arn"),
 				"subnet_ids", all_ids, "security_group_ids", ref("aws_security_group.cluster", "id"),
 				"endpoint_public", access && strcmp(access, "private") != 0, "endpoint_private",
@@ -297,7 +297,7 @@ void sf_cluster_lower(const struct sf_doc *doc, struct sf_config *c, struct sf_d
 	for (int k = 0; k < 2; k++) {
 		if (!(k == 0 ? bakes_x86 : bakes_arm))
 			continue;
-		json_t *ac = json_pack("{s:O, s:s, s:O, s:O, s:o, s:o, s:O}", "kubernetes_version",
+		json_t *ac = json_pack("{s:O*, s:s, s:O*, s:O*, s:o, s:o, s:O*}", "kubernetes_version",
 				       json_object_get(spec, "kubernetesVersion"), "arch", k == 0 ? "x86_64" : "arm64",
 				       "gvisor_release", json_object_get(gv, "release"), "platform",
 				       json_object_get(gv, "platform"), "builder_subnet_id", ref("aws_subnet.public_a", "id"),
@@ -318,7 +318,7 @@ void sf_cluster_lower(const struct sf_doc *doc, struct sf_config *c, struct sf_d
 		const struct sf_node *gn = ngs_node && i < ngs_node->n ? ngs_node->vals[i] : NULL;
 		const struct sf_pos *gp = gn ? &gn->pos : pos;
 		const json_t *sc = json_object_get(ng, "scaling");
-		json_t *ngc = json_pack("{s:o, s:s, s:o, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O}", "cluster_name",
+		json_t *ngc = json_pack("{s:o, s:s, s:o, s:O*, s:O*, s:O*, s:O*, s:O*, s:O*, s:O*, s:O*, s:O*}", "cluster_name",
 					ref("eks_cluster.main", "name"), "name", g, "node_role_arn",
 					ref("aws_iam_role.node", "arn"), "subnet_ids", pub_ids, "instance_types",
 					json_object_get(ng, "instanceTypes"), "capacity_type",
@@ -344,10 +344,20 @@ void sf_cluster_lower(const struct sf_doc *doc, struct sf_config *c, struct sf_d
 			char *tn = xasprintf("%s-%s", name, g);
 			json_t *ltags = json_deep_copy(tags);
 			json_object_set_new(ltags, "eks:nodegroup-name", json_string(g));
-			add(c, "aws_launch_template", ltname,
-			    json_pack("{s:s, s:O, s:s, s:O, s:i, s:o}", "name", tn, "image_id", image, "user_data", ud,
-				      "disk_size", json_object_get(ng, "diskSize"), "hop_limit", 2, "tags", ltags),
-			    gp, NULL);
+			json_t *ltc = json_pack("{s:s, s:O*, s:s, s:O*, s:i, s:o}", "name", tn, "image_id", image, "user_data",
+						ud, "disk_size", json_object_get(ng, "diskSize"), "hop_limit", 2, "tags", ltags);
+			if (json_object_get(ng, "ami")) {
+				/* a given image is checked before the template uses it */
+				const struct sf_node *an = gn ? sf_node_get(gn, "ami") : NULL;
+				char *where = an ? xasprintf("%s:%d:%d", an->pos.file ? an->pos.file : "", an->pos.line,
+							     an->pos.col)
+						 : xstrdup(g);
+				json_object_set_new(ltc, "image_check",
+						    json_pack("{s:s, s:O*, s:s}", "arch", ng_arch(ng), "gvisor_release",
+							      json_object_get(gv, "release"), "where", where));
+				free(where);
+			}
+			add(c, "aws_launch_template", ltname, ltc, gp, NULL);
 			json_object_set_new(ngc, "launch_template_id", ref(lt_addr, "id"));
 			json_object_set_new(ngc, "launch_template_version", ref(lt_addr, "latest_version"));
 			json_object_set(ngc, "launch_template_image_id", image);

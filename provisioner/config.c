@@ -336,7 +336,8 @@ int sf_config_build(struct sf_config *out, const struct sf_specset *set, const c
 			if (!sf_config_find(out, out->v[i].deps[j]))
 				sf_diag_error(d, &out->v[i].pos, "%s: dependsOn names undeclared resource \"%s\"",
 					      out->v[i].address, out->v[i].deps[j]);
-		qsort(out->v[i].deps, out->v[i].ndeps, sizeof *out->v[i].deps, str_cmp);
+		if (out->v[i].ndeps)
+			qsort(out->v[i].deps, out->v[i].ndeps, sizeof *out->v[i].deps, str_cmp);
 	}
 	if (d->nerrors > before)
 		return -1;

@@ -27,6 +27,8 @@ static const struct sf_attr_def attrs[] = {
 	{"disk_size", SF_AT_INT, SF_ATTR_OPTIONAL, "root volume GiB (default 20)"},
 	{"hop_limit", SF_AT_INT, SF_ATTR_OPTIONAL, "IMDSv2 PUT response hop limit (default 2)"},
 	{"tags", SF_AT_MAP, SF_ATTR_OPTIONAL, "tags of the template and its instances"},
+	{"image_check", SF_AT_MAP, SF_ATTR_OPTIONAL | SF_ATTR_IGNORE_DRIFT,
+	 "for a given (not baked) AMI: {arch, gvisor_release, where}; checked before use"},
 	{"id", SF_AT_STRING, SF_ATTR_COMPUTED, "lt-..."},
 	{"template_name", SF_AT_STRING, SF_ATTR_COMPUTED, "actual template name"},
 	{"latest_version", SF_AT_STRING, SF_ATTR_COMPUTED, "version the node group uses"},
@@ -51,8 +53,48 @@ static json_t *lt_data(struct sf_rctx *c, const json_t *want)
 	return d;
 }
 
+/* A given AMI must exist, be available, match the node arch and carry the
+ * gVisor tags secfaas bakes with (secfaas:kind, secfaas:gvisor-release). */
+static int check_image(struct sf_rctx *c, const json_t *want)
+{
+	const json_t *chk = json_object_get(want, "image_check");
+	if (!json_is_object(chk))
+		return 0;
+	const char *image = ax_s(want, "image_id"), *where = ax_s(chk, "where");
+	const char *arch = ax_s(chk, "arch"), *rel = ax_s(chk, "gvisor_release");
+	json_t *im = NULL;
+	int rc = ax_ec2_describe_one(c, "DescribeImages", "ImageId", image, "imagesSet", &im);
+	if (rc == SF_ENOTFOUND)
+		rc = sf_fail(c->err, SF_EINVAL, "ami %s does not exist in this account and region", image);
+	if (rc < 0)
+		goto done;
+	const char *st = ax_s(im, "imageState"), *ia = ax_s(im, "architecture");
+	json_t *tags = ax_tags_from_list(json_object_get(im, "tagSet"));
+	const char *kind = ax_s(tags, "secfaas:kind"), *irel = ax_s(tags, "secfaas:gvisor-release");
+	if (!st || strcmp(st, "available"))
+		rc = sf_fail(c->err, SF_EINVAL, "ami %s is %s, not available", image, st ? st : "in an unknown state");
+	else if (arch && ia && strcmp(ia, arch))
+		rc = sf_fail(c->err, SF_EINVAL, "ami %s is %s but the node group's instance types are %s", image, ia, arch);
+	else if (!kind || strcmp(kind, "gvisor-ami") || !irel)
+		rc = sf_fail(c->err, SF_EINVAL, "ami %s carries no secfaas gVisor tags (secfaas:kind=gvisor-ami, secfaas:gvisor-release)",
+			     image);
+	else if (rel && strcmp(rel, irel))
+		rc = sf_fail(c->err, SF_EINVAL, "ami %s has gVisor %s but spec.gvisor.release is %s", image, irel, rel);
+	json_decref(tags);
+	if (rc < 0)
+		sf_err_hint(c->err, "bake one with `secfaas bake SPEC`, or drop `ami:` to let apply bake it");
+done:
+	if (rc < 0 && where)
+		sf_err_where(c->err, "%s", where);
+	json_decref(im);
+	return rc;
+}
+
 static int lt_create(struct sf_rctx *c, const json_t *want, json_t **out)
 {
+	int crc = check_image(c, want);
+	if (crc < 0)
+		return crc;
 	char sfx[9];
 	ax_token_suffix(c, sfx);
 	char *name = xasprintf("%s-%s", ax_s(want, "name"), sfx);
@@ -118,7 +160,10 @@ static int lt_update(struct sf_rctx *c, const json_t *prior, const json_t *want,
 {
 	const char *id = ax_s(prior, "id");
 	json_t *o = NULL;
-	int rc = ax_ec2(c, "CreateLaunchTemplateVersion",
+	int rc = check_image(c, want);
+	if (rc < 0)
+		return rc;
+	rc = ax_ec2(c, "CreateLaunchTemplateVersion",
 			json_pack("{s:s, s:s, s:o, s:s}", "ClientToken", c->token ? c->token : id, "LaunchTemplateId", id,
 				  "LaunchTemplateData", lt_data(c, want), "VersionDescription", "secfaas update"),
 			&o);

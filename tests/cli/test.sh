@@ -6,6 +6,21 @@
 # Synchronisation uses FIFO gates (test_object `gate`), never sleeps.
 . "$SECFAAS_SRC/tests/lib.sh"
 S=$SECFAAS
+
+# wait_gate FIFO PID: block until the apply PID reaches the gate. If the apply
+# dies first (a crash must not hang the suite) fail instead of waiting forever.
+wait_gate() {
+	( while kill -0 "$2" 2>/dev/null; do sleep 0.2; done; exec 3>"$1"; exec 3>&- ) &
+	watcher=$!
+	cat "$1" >"$T_DIR/.gate"
+	kill "$watcher" 2>/dev/null
+	wait "$watcher" 2>/dev/null
+	if ! kill -0 "$2" 2>/dev/null; then
+		t_fail "apply exited before reaching the gate: $(tail -n 5 "$T_DIR/apply.log" 2>/dev/null)"
+		return 1
+	fi
+	return 0
+}
 export NO_COLOR=1
 
 # stack FILE: write a Stack spec from stdin resources (indented 4 spaces)
@@ -114,7 +129,7 @@ for at in before after; do
 Y
 	$S apply s.yaml --auto-approve >apply.log 2>&1 &
 	pid=$!
-	cat gate >/dev/null # returns once victim's create reached the gate
+	wait_gate gate $pid # returns once victim's create reached the gate
 	kill -9 $pid
 	wait $pid 2>/dev/null
 	t_rc 0 "state after kill" $S state list --lock=false
@@ -162,7 +177,7 @@ Y
 $S apply s.yaml --auto-approve >apply.log 2>&1 &
 pid=$!
 # once create passed the gate the apply holds the lock and sits in its delay
-cat gate >/dev/null
+wait_gate gate $pid
 t_rc 1 "second run fails fast" $S plan s.yaml
 t_grep "lock error" "state is locked" .err
 t_grep "holder operation" "Operation: apply" .err
@@ -189,7 +204,7 @@ stack s.yaml <<'Y'
 Y
 $S apply s.yaml --auto-approve >apply.log 2>&1 &
 pid=$!
-cat gate >/dev/null
+wait_gate gate $pid
 kill -INT $pid
 wait $pid
 rc=$?

@@ -30,7 +30,8 @@ T_TEST(attribute_tables)
 			/* required and optional exclude each other */
 			T_OK(!((a->flags & SF_ATTR_REQUIRED) && (a->flags & SF_ATTR_OPTIONAL)));
 			T_OK(a->doc && *a->doc);
-			T_OK(strcmp(a->name, "id") != 0); /* id is implicit */
+			/* id is the provider id: computed only, never set by a spec */
+			T_OK(strcmp(a->name, "id") != 0 || a->flags == SF_ATTR_COMPUTED);
 			for (const struct sf_attr_def *b = a + 1; b->name; b++)
 				T_OK(strcmp(a->name, b->name) != 0);
 		}
