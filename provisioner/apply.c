@@ -128,6 +128,21 @@ static char *result_json(const struct sf_err *e)
 	return s;
 }
 
+/* After a failed provider call: store the row's new status and the journal
+ * result together. Best effort: the failure being reported matters more
+ * than a second one writing it down (which is logged). */
+static void record_failure(struct run *r, struct sf_resource *row, enum sf_rstatus status, int64_t jid,
+			   const char *res)
+{
+	struct sf_err e = SF_ERR_INIT;
+	row->status = status;
+	if (sf_state_begin(r->st, &e) == 0 && sf_state_put(r->st, row, &e) == 0 &&
+	    sf_journal_result(r->st, jid, 0, res, &e) == 0 && sf_state_commit(r->st, &e) == 0)
+		return;
+	sf_state_rollback(r->st);
+	sf_warn("%s: could not record the failure in the state: %s", row->address, e.msg);
+}
+
 static int record_id_cb(struct sf_rctx *c, const char *id)
 {
 	struct wctx *w = (struct wctx *)c;
@@ -258,12 +273,7 @@ static int step_create(struct wctx *w, const json_t *want, const char *resume_to
 		 * same token. Failed: `tainted` so the next plan replaces it. */
 		struct sf_resource *row = NULL;
 		if (sf_state_get(r->st, ch->address, &row, &e2) == 0) {
-			row->status = rc == SF_EINTR ? SF_RS_CREATING : SF_RS_TAINTED;
-			if (sf_state_begin(r->st, &e2) == 0 && sf_state_put(r->st, row, &e2) == 0 &&
-			    sf_journal_result(r->st, jid, 0, res, &e2) == 0)
-				sf_state_commit(r->st, &e2);
-			else
-				sf_state_rollback(r->st);
+			record_failure(r, row, rc == SF_EINTR ? SF_RS_CREATING : SF_RS_TAINTED, jid, res);
 			sf_resource_free(row);
 		}
 	}
@@ -366,12 +376,7 @@ static int step_delete(struct wctx *w)
 	} else {
 		/* The object still exists: put the status back (an interrupted
 		 * delete stays `deleting` so the next apply finishes it). */
-		row->status = rc == SF_EINTR ? SF_RS_DELETING : prev;
-		if (sf_state_begin(r->st, &e2) == 0 && sf_state_put(r->st, row, &e2) == 0 &&
-		    sf_journal_result(r->st, jid, 0, res, &e2) == 0)
-			sf_state_commit(r->st, &e2);
-		else
-			sf_state_rollback(r->st);
+		record_failure(r, row, rc == SF_EINTR ? SF_RS_DELETING : prev, jid, res);
 	}
 	free(res);
 	sf_resource_free(row);

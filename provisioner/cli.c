@@ -61,3 +61,11 @@ int sf_opt_match(int argc, char **argv, int *i, const char *name, int takes_valu
 	}
 	return 1;
 }
+
+void sf_cli_print_json(struct sf_cli *cli, json_t *j)
+{
+	char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
+	fprintf(cli->out, "%s\n", s ? s : "null");
+	free(s);
+	json_decref(j);
+}

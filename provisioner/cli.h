@@ -9,6 +9,7 @@
 #ifndef SF_CLI_H
 #define SF_CLI_H
 
+#include <jansson.h>
 #include <stdio.h>
 
 #include "err.h"
@@ -51,6 +52,10 @@ int sf_cli_errorf(struct sf_cli *cli, const char *fmt, ...) __attribute__((forma
  * (NULL for flags) if argv[*i] matches `name`; advances *i past a separate
  * value when takes_value. */
 int sf_opt_match(int argc, char **argv, int *i, const char *name, int takes_value, const char **value);
+
+/* Print j as indented, key-sorted JSON plus a newline on cli->out and drop
+ * the reference (steals j; NULL prints "null"). */
+void sf_cli_print_json(struct sf_cli *cli, json_t *j);
 
 typedef int (*sf_cmd_fn)(struct sf_cli *cli, int argc, char **argv);
 

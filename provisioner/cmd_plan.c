@@ -79,10 +79,7 @@ void sf_print_plan(struct sf_cli *cli, const struct sf_plan *plan)
 {
 	if (cli->json) {
 		json_t *j = sf_plan_render_json(plan);
-		char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
-		fprintf(cli->out, "%s\n", s);
-		free(s);
-		json_decref(j);
+		sf_cli_print_json(cli, j);
 	} else {
 		sf_plan_render_human(plan, cli->out, cli->color);
 	}

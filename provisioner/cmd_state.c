@@ -103,10 +103,7 @@ static int state_list(struct sf_cli *cli, int argc, char **argv)
 				sf_rstatus_name(res[i]->status));
 	}
 	if (arr) {
-		char *s = json_dumps(arr, JSON_INDENT(2));
-		fprintf(cli->out, "%s\n", s);
-		free(s);
-		json_decref(arr);
+		sf_cli_print_json(cli, arr);
 	}
 done:
 	sf_resource_list_free(res, n);
@@ -133,10 +130,7 @@ static int state_show(struct sf_cli *cli, int argc, char **argv)
 	}
 	if (cli->json) {
 		json_t *j = resource_json(r);
-		char *s = json_dumps(j, JSON_INDENT(2));
-		fprintf(cli->out, "%s\n", s);
-		free(s);
-		json_decref(j);
+		sf_cli_print_json(cli, j);
 	} else {
 		print_resource(cli, r);
 	}
@@ -244,10 +238,7 @@ static int state_history(struct sf_cli *cli, int argc, char **argv)
 				runs[i].git_sha ? runs[i].git_sha : "-");
 	}
 	if (arr) {
-		char *s = json_dumps(arr, JSON_INDENT(2));
-		fprintf(cli->out, "%s\n", s);
-		free(s);
-		json_decref(arr);
+		sf_cli_print_json(cli, arr);
 	}
 done:
 	sf_run_free(runs, n);
@@ -291,10 +282,7 @@ int cmd_show(struct sf_cli *cli, int argc, char **argv)
 				cfg.workspace, (long long)plan.serial);
 			if (cli->json) {
 				json_t *j = sf_plan_render_json(&plan);
-				char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
-				fprintf(cli->out, "%s\n", s);
-				free(s);
-				json_decref(j);
+				sf_cli_print_json(cli, j);
 			} else {
 				sf_plan_render_human(&plan, cli->out, cli->color);
 			}
@@ -329,10 +317,7 @@ int cmd_show(struct sf_cli *cli, int argc, char **argv)
 					    json_pack("{s:s?, s:s?, s:s?, s:s?}", "command", runs[0].command, "result",
 						      runs[0].result, "spec_digest", runs[0].spec_digest, "git_sha",
 						      runs[0].git_sha));
-		char *s = json_dumps(j, JSON_INDENT(2));
-		fprintf(cli->out, "%s\n", s);
-		free(s);
-		json_decref(j);
+		sf_cli_print_json(cli, j);
 	} else {
 		fprintf(cli->out, "State %s (lineage %s, serial %lld): %zu resource%s\n", ws.state_path,
 			sf_state_lineage(ws.st), (long long)sf_state_serial(ws.st), n, n == 1 ? "" : "s");

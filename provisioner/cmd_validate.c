@@ -49,10 +49,7 @@ int cmd_validate(struct sf_cli *cli, int argc, char **argv)
 		}
 		json_t *j = json_pack("{s:b, s:i, s:i, s:o}", "valid", !d.nerrors, "error_count", (int)d.nerrors,
 				      "documents", (int)docs, "diagnostics", diags);
-		char *s = json_dumps(j, JSON_INDENT(2));
-		fprintf(cli->out, "%s\n", s);
-		free(s);
-		json_decref(j);
+		sf_cli_print_json(cli, j);
 	} else {
 		sf_diags_print(&d, cli->errf, cli->color);
 		if (d.nerrors)
