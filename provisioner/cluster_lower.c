@@ -12,7 +12,7 @@
  *   images   aws_gvisor_ami.<arch> per arch of gVisor groups without `ami:`
  *   nodes    aws_launch_template.<group> per gVisor group;
  *            eks_nodegroup.<group> per group
- *   control  eks_cluster.main
+ *   control  eks_cluster.main; eks_access_entry.admin_<i> per access.admins
  *   then the Kubernetes objects (sf_cluster_lower_k8s).
  *
  * Parallelism falls out of the references: the cluster needs only the
@@ -291,6 +291,20 @@ void sf_cluster_lower(const struct sf_doc *doc, struct sf_config *c, struct sf_d
 		json_object_set_new(ekc, "authentication_mode", json_string(auth));
 	json_decref(all_ids);
 	add(c, "eks_cluster", "main", ekc, spec_node ? &spec_node->pos : pos, NULL);
+
+	/* ---- access entries: extra cluster admins ---- */
+	const json_t *admins = json_object_get(json_object_get(spec, "access"), "admins");
+	json_array_foreach(admins, i, ng)
+	{
+		if (!json_is_string(ng))
+			continue;
+		char *an = xasprintf("admin_%zu", i);
+		add(c, "eks_access_entry", an,
+		    json_pack("{s:o, s:O, s:s, s:O*}", "cluster_name", ref("eks_cluster.main", "name"), "principal_arn", ng,
+			      "policy", "AmazonEKSClusterAdminPolicy", "tags", tags),
+		    pos, NULL);
+		free(an);
+	}
 
 	/* ---- gVisor images ---- */
 	const json_t *gv = json_object_get(spec, "gvisor");

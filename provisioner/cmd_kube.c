@@ -589,13 +589,13 @@ static int verify_run(struct sf_cli *cli, struct sf_kube *k, const struct target
 	/* 5. wait for a running pod; repair (as apply does) when no mutator */
 	double end = sf_mono() + timeout_s;
 	int repaired = 0, running = 0;
+	double refused_since = 0, refused_grace = sf_mono() + 10;
 	char *sel = xasprintf("faas_function=%s", fn);
 	const json_t *p = NULL;
 	while (sf_mono() < end && !running) {
 		json_t *dep = NULL;
 		sf_err_clear(&err);
-		if (!mutator && !repaired &&
-		    sf_kube_get(k, "apps/v1", "Deployment", "openfaas-fn", fn, &dep, &err) == 0) {
+		if (sf_kube_get(k, "apps/v1", "Deployment", "openfaas-fn", fn, &dep, &err) == 0 && !mutator && !repaired) {
 			const char *dc = sget(json_object_get(json_object_get(json_object_get(dep, "spec"), "template"), "spec"),
 					      "runtimeClassName");
 			if (!dc) {
@@ -603,6 +603,29 @@ static int verify_run(struct sf_cli *cli, struct sf_kube *k, const struct target
 				repaired = sf_kube_merge_patch(k, "apps/v1", "Deployment", "openfaas-fn", fn, patch, NULL, &err) == 0;
 				json_decref(patch);
 			}
+		}
+		/* Refused at admission even after the repair (or by the mutator):
+		 * the route is broken and waiting longer will not help. */
+		const json_t *rf = NULL;
+		size_t ci;
+		json_t *cv;
+		json_array_foreach(json_object_get(json_object_get(dep, "status"), "conditions"), ci, cv)
+		{
+			const char *ct = sget(cv, "type"), *cs = sget(cv, "status");
+			if (ct && cs && !strcmp(ct, "ReplicaFailure") && !strcmp(cs, "True"))
+				rf = cv;
+		}
+		if (rf && (repaired || mutator || sf_mono() > refused_grace)) {
+			if (!refused_since)
+				refused_since = sf_mono();
+			else if (sf_mono() - refused_since > 5) {
+				check(r, 0, "probe pods refused at admission: %s", sget(rf, "message") ? sget(rf, "message") : "?");
+				json_decref(dep);
+				free(sel);
+				goto done;
+			}
+		} else {
+			refused_since = 0;
 		}
 		json_decref(dep);
 		json_decref(list);

@@ -55,7 +55,9 @@ static int diag_cmp(const void *a, const void *b)
 
 void sf_diags_print(const struct sf_diags *d, FILE *f, int color)
 {
-	struct sf_diag *v = xmalloc((d->n ? d->n : 1) * sizeof *v);
+	if (!d->n)
+		return;
+	struct sf_diag *v = xmalloc(d->n * sizeof *v);
 	memcpy(v, d->v, d->n * sizeof *v);
 	/* qsort is not stable; diag_cmp falls back to original address order,
 	 * which is why we sort a copy whose order matches insertion. */

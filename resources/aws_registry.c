@@ -12,6 +12,7 @@ const struct sf_rtype *const sf_rt_aws_registry[] = {
 	&sf_rt_aws_security_group,
 	&sf_rt_aws_subnet,
 	&sf_rt_aws_vpc,
+	&sf_rt_eks_access_entry,
 	&sf_rt_eks_cluster,
 	&sf_rt_eks_node_group,
 	NULL,
