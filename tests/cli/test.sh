@@ -279,6 +279,21 @@ t_grep "explains" "re-run with --auto-approve" .err
 t_eq "nothing created" "$(nobjs)" 0
 t_end
 
+t_begin "apply asks on a terminal: 'no' cancels, 'yes' applies"
+mkdir objs
+stack s.yaml <<'Y'
+    - {type: test_object, name: a, attributes: {dir: objs}}
+Y
+# script(1) gives the command a pseudo-terminal and feeds it our stdin
+printf 'no\n' | script -qec "$S apply s.yaml" /dev/null >tty.out 2>&1
+t_grep "prompt shown" "Only 'yes' will be accepted" tty.out
+t_grep "cancelled" "Apply cancelled." tty.out
+t_eq "nothing created" "$(nobjs)" 0
+printf 'yes\n' | script -qec "$S apply s.yaml" /dev/null >tty.out 2>&1
+t_grep "applied" "Resources: 1 added" tty.out
+t_eq "created" "$(nobjs)" 1
+t_end
+
 t_begin "secrets never printed; JSON plan shape"
 mkdir objs
 stack s.yaml <<'Y'
