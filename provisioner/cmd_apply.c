@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "plan_cmd.h"
 #include "run.h"
+#include "ttl.h"
 #include "util.h"
 
 struct ui {
@@ -106,13 +107,46 @@ static double progress_interval(struct sf_cli *cli)
 	return cli->input ? 10 : 60;
 }
 
+/* Record the workspace's expiry (metadata.ttl or --ttl) when it is first
+ * applied or when the ttl changes; `gc` destroys it once it has passed. */
+static int record_expiry(struct sf_cli *cli, struct sf_ws *ws, int destroy)
+{
+	struct sf_err err = SF_ERR_INIT;
+	const char *ttl = json_string_value(json_object_get(ws->cfg.metadata, "ttl"));
+	if (destroy || !ws->cfg.metadata)
+		return 0;
+	char *old_ttl = NULL;
+	sf_state_meta_get(ws->st, "ttl", &old_ttl, &err);
+	sf_err_clear(&err);
+	int rc = 0;
+	if (!ttl) {
+		if (old_ttl && (sf_state_meta_set(ws->st, "ttl", NULL, &err) < 0 ||
+				sf_state_meta_set(ws->st, "expires_at", NULL, &err) < 0))
+			rc = sf_cli_error(cli, &err);
+	} else if (!old_ttl || strcmp(old_ttl, ttl)) {
+		char at[40];
+		if (sf_ttl_expiry(ttl, sf_now(), at, sizeof at, &err) < 0 ||
+		    sf_state_meta_set(ws->st, "ttl", ttl, &err) < 0 ||
+		    sf_state_meta_set(ws->st, "expires_at", at, &err) < 0)
+			rc = sf_cli_error(cli, &err);
+		else if (!cli->json)
+			fprintf(cli->out, "Workspace %s is ephemeral: expires at %s (ttl %s); `secfaas gc` removes it after that.\n",
+				ws->cfg.workspace, at, ttl);
+	}
+	free(old_ttl);
+	return rc;
+}
+
 /* Execute a plan against an open, locked workspace. */
-static int execute(struct sf_cli *cli, struct sf_ws *ws, struct sf_plan *plan, const char *command)
+
+int sf_cmd_execute(struct sf_cli *cli, struct sf_ws *ws, struct sf_plan *plan, const char *command)
 {
 	struct sf_err err = SF_ERR_INIT;
 	char summary_in[128];
 	snprintf(summary_in, sizeof summary_in, "{\"add\":%d,\"change\":%d,\"destroy\":%d}", plan->add, plan->change,
 		 plan->destroy);
+	if (record_expiry(cli, ws, plan->destroy_mode))
+		return SF_EXIT_ERROR;
 	struct sf_run_info ri = {command, plan->spec_digest, NULL, summary_in};
 	char *sha = NULL;
 	if (ws->git_sha[0]) {
@@ -236,7 +270,7 @@ static int apply_saved(struct sf_cli *cli, const char *path)
 		ws.git_dirty = plus != NULL;
 		snprintf(ws.git_sha, sizeof ws.git_sha, "%.*s", plus ? (int)(plus - plan.git_sha) : 40, plan.git_sha);
 	}
-	rc = execute(cli, &ws, &plan, plan.destroy_mode ? "destroy" : "apply");
+	rc = sf_cmd_execute(cli, &ws, &plan, plan.destroy_mode ? "destroy" : "apply");
 done:
 	sf_plan_release(&plan);
 	sf_run_close(&ws);
@@ -299,7 +333,7 @@ static int plan_and_apply(struct sf_cli *cli, int argc, char **argv, const char 
 	}
 	if (!cli->json)
 		fprintf(cli->out, "\n");
-	rc = execute(cli, &ws, &plan, command);
+	rc = sf_cmd_execute(cli, &ws, &plan, command);
 	if (rc == SF_EXIT_OK && cli->detailed_exitcode)
 		rc = SF_EXIT_CHANGES;
 done:

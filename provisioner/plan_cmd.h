@@ -20,3 +20,7 @@ int sf_make_plan(struct sf_cli *cli, struct sf_ws *ws, struct sf_plan_args *pa, 
 void sf_print_plan(struct sf_cli *cli, const struct sf_plan *plan);
 
 #endif
+
+/* Execute a plan on an open, locked workspace: run history, events,
+ * summary, expiry bookkeeping. Returns an exit code. (cmd_apply.c) */
+int sf_cmd_execute(struct sf_cli *cli, struct sf_ws *ws, struct sf_plan *plan, const char *command);

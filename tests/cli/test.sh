@@ -347,6 +347,31 @@ t_grep "not found" "not found" "$T_DIR/.err"
 t_eq "still one object" "$(nobjs)" 1
 t_end
 
+t_begin "ephemeral workspaces: ttl recorded, gc destroys only expired ones"
+mkdir objs
+stack s.yaml <<'Y'
+    - {type: test_object, name: a, attributes: {dir: objs}}
+Y
+sed 's/name: t}/name: keep}/' s.yaml >keep.yaml
+t_rc 0 "apply with --ttl" $S apply s.yaml --auto-approve --ttl 2h
+t_grep "expiry announced" "Workspace t is ephemeral: expires at" .out
+t_rc 0 "a permanent workspace" $S apply keep.yaml --auto-approve
+t_eq "two objects" "$(nobjs)" 2
+t_rc 0 "gc now: nothing expired" $S gc --auto-approve
+t_grep "kept" "kept" .out
+t_eq "still two" "$(nobjs)" 2
+later=$(date -u -d '+3 hours' +%Y-%m-%dT%H:%M:%SZ)
+t_rc 0 "gc dry-run in 3h lists" $S gc --now "$later"
+t_grep "would destroy" "would destroy 1 resource(s)" .out
+t_eq "dry run deletes nothing" "$(nobjs)" 2
+t_rc 0 "gc in 3h destroys the expired one" $S gc --now "$later" --auto-approve
+t_grep "destroying" "destroying 1 resource(s)" .out
+t_eq "only the permanent object left" "$(nobjs)" 1
+t_rc 0 "expired state is empty" $S state list --state .secfaas/t.db
+t_eq "no rows" "$(cat .out)" ""
+t_rc 0 "permanent untouched" $S plan keep.yaml --detailed-exitcode
+t_end
+
 t_begin "state rm / mv with backup, history"
 mkdir objs
 stack s.yaml <<'Y'
