@@ -142,6 +142,11 @@ int sf_kube_status_error(long status, const char *body, const char *what, struct
  * deletionTimestamp): what apply sends and what diffs compare. */
 json_t *sf_kube_strip(const json_t *obj);
 
+/* The field diff behind plan: m (the manifest) with live's values wherever
+ * dry (what applying m gives, from a server-side dry run) differs from live.
+ * Equal dry and live give m unchanged. All three borrowed; new reference. */
+json_t *sf_kube_project(const json_t *m, const json_t *dry, const json_t *live);
+
 /* Base64 → owned NUL-terminated bytes; NULL if invalid. */
 char *sf_kube_b64decode(const char *s, size_t *len);
 

@@ -289,3 +289,31 @@ int sf_kube_merge_patch(struct sf_kube *k, const char *api_version, const char *
 	free(path);
 	return rc;
 }
+
+json_t *sf_kube_project(const json_t *m, const json_t *dry, const json_t *live)
+{
+	if (json_equal(dry, live))
+		return json_deep_copy(m);
+	if (json_is_object(m) && json_is_object(dry) && json_is_object(live)) {
+		json_t *o = json_object();
+		const char *key;
+		json_t *v;
+		json_object_foreach((json_t *)m, key, v)
+		{
+			json_t *lv = json_object_get(live, key);
+			if (!lv)
+				continue; /* removed outside: absent in the projection */
+			json_object_set_new(o, key, sf_kube_project(v, json_object_get(dry, key), lv));
+		}
+		return o;
+	}
+	if (json_is_array(m) && json_is_array(dry) && json_is_array(live) && json_array_size(m) == json_array_size(dry) &&
+	    json_array_size(dry) == json_array_size(live)) {
+		json_t *a = json_array();
+		for (size_t i = 0; i < json_array_size(m); i++)
+			json_array_append_new(a, sf_kube_project(json_array_get(m, i), json_array_get(dry, i),
+								 json_array_get(live, i)));
+		return a;
+	}
+	return live ? json_deep_copy(live) : json_null();
+}

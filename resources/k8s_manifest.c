@@ -174,36 +174,6 @@ static int destroy(struct sf_rctx *c, const json_t *prior)
 	return destroy_manifest(c, k, manifest_of(prior));
 }
 
-/* The manifest as it is live: keep m's shape, but where the dry run (what
- * applying m gives) differs from live, take live's value. */
-static json_t *project(const json_t *m, const json_t *dry, const json_t *live)
-{
-	if (json_equal(dry, live))
-		return json_deep_copy(m);
-	if (json_is_object(m) && json_is_object(dry) && json_is_object(live)) {
-		json_t *o = json_object();
-		const char *key;
-		json_t *v;
-		json_object_foreach((json_t *)m, key, v)
-		{
-			json_t *lv = json_object_get(live, key);
-			if (!lv)
-				continue; /* removed outside: absent in the projection */
-			json_t *p = project(v, json_object_get(dry, key), lv);
-			json_object_set_new(o, key, p);
-		}
-		return o;
-	}
-	if (json_is_array(m) && json_is_array(dry) && json_is_array(live) && json_array_size(m) == json_array_size(dry) &&
-	    json_array_size(dry) == json_array_size(live)) {
-		json_t *a = json_array();
-		for (size_t i = 0; i < json_array_size(m); i++)
-			json_array_append_new(a, project(json_array_get(m, i), json_array_get(dry, i), json_array_get(live, i)));
-		return a;
-	}
-	return live ? json_deep_copy(live) : json_null();
-}
-
 static int read_(struct sf_rctx *c, const json_t *prior, json_t **out)
 {
 	const json_t *m = manifest_of(prior);
@@ -227,7 +197,7 @@ static int read_(struct sf_rctx *c, const json_t *prior, json_t **out)
 	ls = sf_kube_strip(live);
 	ds = sf_kube_strip(dry);
 	*out = json_deep_copy(prior);
-	json_object_set_new(*out, "manifest", project(m, ds, ls));
+	json_object_set_new(*out, "manifest", sf_kube_project(m, ds, ls));
 	const char *uid = mstr(live, "metadata", "uid");
 	if (uid)
 		json_object_set_new(*out, "uid", json_string(uid));
