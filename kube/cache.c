@@ -1,4 +1,5 @@
 /* cache.c - per-run Kubernetes clients in the providers slot (see cache.h). */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,8 +10,44 @@
 struct cache_ent {
 	char *key;
 	struct sf_kube *k;
-	struct cache_ent *next;
+	struct cache_ent *next;        /* in the providers' list */
+	struct cache_ent *gnext, *gprev; /* in the process-wide list */
 };
+
+/* Every live entry is also on a process-wide list, freed at exit, so a
+ * command whose providers are released without sf_kube_cache_release()
+ * does not leak the clients (and their tokens) past the run. */
+static pthread_mutex_t all_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct cache_ent *all_head;
+static pthread_once_t atexit_once = PTHREAD_ONCE_INIT;
+
+static void unlink_global(struct cache_ent *e)
+{
+	if (e->gprev)
+		e->gprev->gnext = e->gnext;
+	else
+		all_head = e->gnext;
+	if (e->gnext)
+		e->gnext->gprev = e->gprev;
+}
+
+static void free_all_at_exit(void)
+{
+	pthread_mutex_lock(&all_mu);
+	while (all_head) {
+		struct cache_ent *e = all_head;
+		unlink_global(e);
+		sf_kube_free(e->k);
+		free(e->key);
+		free(e);
+	}
+	pthread_mutex_unlock(&all_mu);
+}
+
+static void register_atexit(void)
+{
+	atexit(free_all_at_exit);
+}
 
 static char *conn_key(const struct sf_kube_conn *c)
 {
@@ -56,6 +93,13 @@ struct sf_kube *sf_kube_for(struct sf_providers *p, const struct sf_kube_conn *c
 		e->k = k;
 		e->next = p->kube;
 		p->kube = e;
+		pthread_once(&atexit_once, register_atexit);
+		pthread_mutex_lock(&all_mu);
+		e->gnext = all_head;
+		if (all_head)
+			all_head->gprev = e;
+		all_head = e;
+		pthread_mutex_unlock(&all_mu);
 	}
 	pthread_mutex_unlock(&p->mu);
 	free(key);
@@ -67,6 +111,10 @@ void sf_kube_cache_release(struct sf_providers *p)
 	if (!p)
 		return;
 	struct cache_ent *e = p->kube;
+	pthread_mutex_lock(&all_mu);
+	for (struct cache_ent *x = e; x; x = x->next)
+		unlink_global(x);
+	pthread_mutex_unlock(&all_mu);
 	while (e) {
 		struct cache_ent *n = e->next;
 		sf_kube_free(e->k);

@@ -223,11 +223,17 @@ int sf_kube_wait_gone(struct sf_kube *k, const char *api_version, const char *ki
 				*err = e;
 			return rc;
 		}
-		char why[400];
+		char why[512];
 		const json_t *fin = json_object_get(json_object_get(live, "metadata"), "finalizers");
-		snprintf(why, sizeof why, "%s %s%s%s still exists%s%s", kind, ns ? ns : "", ns ? "/" : "", name,
+		/* A LoadBalancer Service names its cloud load balancer, so a
+		 * timeout tells the user exactly what may be left in AWS. */
+		const json_t *ing = json_array_get(
+			json_object_get(json_object_get(json_object_get(live, "status"), "loadBalancer"), "ingress"), 0);
+		const char *lb = json_string_value(json_object_get(ing, "hostname"));
+		snprintf(why, sizeof why, "%s %s%s%s still exists%s%s%s%s", kind, ns ? ns : "", ns ? "/" : "", name,
 			 json_array_size(fin) ? ", finalizer " : "",
-			 json_array_size(fin) ? json_string_value(json_array_get(fin, 0)) : "");
+			 json_array_size(fin) ? json_string_value(json_array_get(fin, 0)) : "", lb ? ", load balancer " : "",
+			 lb ? lb : "");
 		json_decref(live);
 		report(w, why);
 		if (sf_mono() > end)

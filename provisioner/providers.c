@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "aws/client.h"
+#include "kube/cache.h"
 
 void sf_providers_init(struct sf_providers *p)
 {
@@ -15,6 +16,7 @@ void sf_providers_release(struct sf_providers *p)
 {
 	if (!p)
 		return;
+	sf_kube_cache_release(p);
 	sf_aws_free(p->aws);
 	pthread_mutex_destroy(&p->mu);
 	memset(p, 0, sizeof *p);

@@ -39,6 +39,14 @@ double ax_delay(double official_s)
 	return d < 0.001 ? 0.001 : d;
 }
 
+double ax_deadline(double official_s)
+{
+	/* scaled like the delays, but never so short that slow hosts
+	 * (sanitizers, valgrind) time out on the calls themselves */
+	double d = ax_delay(official_s), floor = official_s < 20 ? official_s : 20;
+	return d > floor ? d : floor;
+}
+
 int ax_sleep(struct sf_rctx *c, double s)
 {
 	double end = sf_mono() + s;
@@ -58,7 +66,7 @@ int ax_sleep(struct sf_rctx *c, double s)
 int ax_wait(struct sf_rctx *c, ax_poll_fn poll, void *ctx, double delay_s, double timeout_s, const char *what)
 {
 	double start = sf_mono();
-	double budget = c->timeout_s > 0 ? c->timeout_s : timeout_s;
+	double budget = c->timeout_s > 0 ? c->timeout_s : ax_deadline(timeout_s);
 	char status[128];
 	for (;;) {
 		status[0] = 0;
@@ -90,6 +98,7 @@ int ax_wait(struct sf_rctx *c, ax_poll_fn poll, void *ctx, double delay_s, doubl
 int ax_retry_conflict(struct sf_rctx *c, ax_op_fn op, void *ctx, double timeout_s, const char *what)
 {
 	double start = sf_mono(), wait = ax_delay(1.0), cap = ax_delay(30.0);
+	timeout_s = ax_deadline(timeout_s);
 	for (int attempt = 1;; attempt++) {
 		int rc = op(c, ctx);
 		if (rc != SF_ECONFLICT)
@@ -374,4 +383,29 @@ void ax_token_suffix(struct sf_rctx *c, char out[9])
 	sf_sha256_hex(h, t, strlen(t));
 	memcpy(out, h, 8);
 	out[8] = 0;
+}
+
+char *ax_blockers(struct sf_rctx *c, const char *filter, const char *value)
+{
+	json_t *out = NULL;
+	struct sf_err keep = *c->err;
+	int rc = ax_ec2(c, "DescribeNetworkInterfaces",
+			json_pack("{s:[{s:s, s:[s]}]}", "Filter", "Name", filter, "Value", value), &out);
+	*c->err = keep;
+	if (rc < 0)
+		return NULL;
+	struct sf_buf b = SF_BUF_INIT;
+	size_t i;
+	json_t *e;
+	json_array_foreach(json_object_get(out, "networkInterfaceSet"), i, e)
+	{
+		if (i >= 8) {
+			sf_buf_printf(&b, ", ...");
+			break;
+		}
+		sf_buf_printf(&b, "%s%s (%s, %s)", i ? ", " : "", ax_s(e, "networkInterfaceId") ? ax_s(e, "networkInterfaceId") : "?",
+			      ax_s(e, "description") ? ax_s(e, "description") : "", ax_s(e, "status") ? ax_s(e, "status") : "?");
+	}
+	json_decref(out);
+	return b.len ? sf_buf_detach(&b) : (sf_buf_release(&b), NULL);
 }

@@ -16,9 +16,10 @@
  *   ... sf_aws_query(a, "ec2", "CreateVpc", params, &out, c->err) ...
  *   ax_wait(c, poll, ctx, delay, timeout, "vpc available");
  *
- * Poll delays are the official waiter delays scaled by SECFAAS_POLL_SCALE
- * (default 1; test suites running the simulator with --timescale set it so
- * a simulated 10-minute cluster is not polled every 30 real seconds).
+ * Poll delays and wait/retry deadlines are the official values scaled by
+ * SECFAAS_POLL_SCALE (default 1; test suites running the simulator with
+ * --timescale set it so a simulated 10-minute cluster is not polled every
+ * 30 real seconds, and a deadline means the same simulated time).
  *
  * Ownership: every json_t returned is a new reference (json_decref); every
  * char * returned is owned by the caller (free).  The client is borrowed
@@ -40,6 +41,9 @@ const char *ax_s(const json_t *o, const char *k);
 
 /* Official delay scaled by SECFAAS_POLL_SCALE (never below 1 ms). */
 double ax_delay(double official_s);
+/* A wait/retry deadline: the official value scaled the same way, but not
+ * below min(official, 20 s). */
+double ax_deadline(double official_s);
 /* Sleep, waking every 50 ms to check *c->cancel: 0 or SF_EINTR. */
 int ax_sleep(struct sf_rctx *c, double s);
 
@@ -83,6 +87,10 @@ const char *ax_workspace(struct sf_rctx *c);
 
 /* Output = copy of want with computed members set by the caller. */
 json_t *ax_out(const json_t *want);
+
+/* "eni-1 (description, status), ..." of the ENIs matching one filter, for
+ * the message of a teardown that gave up (owned), or NULL when none. */
+char *ax_blockers(struct sf_rctx *c, const char *filter, const char *value);
 
 #endif
 

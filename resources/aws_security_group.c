@@ -116,6 +116,12 @@ static int sg_destroy(struct sf_rctx *c, const json_t *prior)
 		sf_err_clear(c->err);
 		rc = 0;
 	}
+	if (rc == SF_ECONFLICT) {
+		char *left = ax_blockers(c, "group-id", id);
+		if (left)
+			sf_err_hint(c->err, "still in use by %s; delete them (or what owns them) and run destroy again", left);
+		free(left);
+	}
 	free(found);
 	return rc;
 }

@@ -110,6 +110,12 @@ static int sn_destroy(struct sf_rctx *c, const json_t *prior)
 		sf_err_clear(c->err);
 		rc = 0;
 	}
+	if (rc == SF_ECONFLICT) {
+		char *left = ax_blockers(c, "subnet-id", id);
+		if (left)
+			sf_err_hint(c->err, "still in use by %s; delete them (or what owns them) and run destroy again", left);
+		free(left);
+	}
 	free(found);
 	return rc;
 }

@@ -179,9 +179,12 @@ static int vpc_destroy(struct sf_rctx *c, const json_t *prior)
 		sf_err_clear(c->err);
 		rc = 0;
 	}
-	if (rc == SF_ECONFLICT)
-		sf_err_hint(c->err, "something outside secfaas still uses %s; list it with: aws ec2 describe-network-interfaces --filters Name=vpc-id,Values=%s",
-			    id, id);
+	if (rc == SF_ECONFLICT) {
+		char *left = ax_blockers(c, "vpc-id", id);
+		if (left)
+			sf_err_hint(c->err, "still in use by %s; delete them (or what owns them) and run destroy again", left);
+		free(left);
+	}
 	free(found);
 	return rc;
 }

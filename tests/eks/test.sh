@@ -183,6 +183,22 @@ t_rc 0 "destroy" $S destroy "$WORK/c.yaml" $ST --auto-approve
 t_eq "inventory empty" "$(q 'sum(len(v) for v in inv.values())')" 0
 t_end
 
+# ------------------------------------------------------------ full example
+t_begin "examples/full.yaml: apply, converge, destroy with a Kubernetes load balancer left behind"
+FS="--state $WORK/full.db"
+t_rc 0 "apply full" $S apply "$SECFAAS_SRC/examples/full.yaml" $FS --auto-approve
+t_eq "three node groups active" "$(q 'sorted(g["status"] for g in ngs("fn-full"))')" '["ACTIVE", "ACTIVE", "ACTIVE"]'
+t_eq "two gVisor images (x86_64 and arm64)" "$(q 'sorted(i["tags"]["secfaas:arch"] for i in inv["ec2:image"])')" '["arm64", "x86_64"]'
+t_eq "spot sandbox" "$(q '[g["capacityType"] for g in ngs("fn-full") if g["name"].startswith("sandbox-") and not g["name"].startswith("sandbox-arm-")]')" '["SPOT"]'
+t_eq "admin access entry" "$(q 'len([e for e in inv["eks:access-entry"] if e["id"].endswith("role/platform-admins")])')" 1
+t_eq "expiry tag from metadata.ttl" "$(q 'all("secfaas:expires-at" in v["tags"] for v in inv["ec2:vpc"])')" true
+t_rc 0 "converged" $S plan "$SECFAAS_SRC/examples/full.yaml" $FS --detailed-exitcode
+curl -sf -X POST "$AWSSIM_URL/_awssim/elb/load-balancers" -d '{"cluster":"fn-full","namespace":"openfaas","service":"gateway-external","type":"nlb"}' >/dev/null
+t_eq "a Kubernetes NLB exists" "$(q 'n("elbv2:load-balancer")')" 1
+t_rc 0 "destroy full" $S destroy "$SECFAAS_SRC/examples/full.yaml" $FS --auto-approve
+t_eq "inventory empty (LB, its ENIs and SG swept)" "$(q 'sum(len(v) for v in inv.values())')" 0
+t_end
+
 # ------------------------------------------------------------ kill -9 and resume
 t_begin "kill -9 while operations are in flight, re-apply converges without duplicates"
 rm -f "$WORK/state.db"*

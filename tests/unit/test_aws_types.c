@@ -1,0 +1,383 @@
+/*
+ * test_aws_types.c - the Cluster lowering (which AWS resources, wired how,
+ * so that nothing serialises needlessly) and the AWS resource types over
+ * recorded replies (aws/replay): the adopt-by-token path of a resumed
+ * create sends no second Create call, a fresh create tags the token, the
+ * content-addressed AMI is reused without RunInstances, a given `ami:` is
+ * checked with its spec position, and the shared helpers.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "provisioner/cluster.h"
+#include "provisioner/config.h"
+#include "provisioner/providers.h"
+#include "resources/aws_common.h"
+#include "resources/types_aws.h"
+#include "t.h"
+#include "tests/aws/fixture.h"
+
+static const char *SPEC_MIN =
+	"apiVersion: secfaas.dev/v1alpha1\n"
+	"kind: Cluster\n"
+	"metadata: {name: demo, region: eu-west-1, tags: {team: t}}\n"
+	"spec:\n"
+	"  kubernetesVersion: \"1.31\"\n"
+	"  network: {cidr: 10.40.0.0/16, availabilityZones: 3}\n"
+	"  gvisor: {release: \"20250113.0\"}\n"
+	"  nodeGroups:\n"
+	"    - {name: system, instanceTypes: [m6i.large], scaling: {min: 2, max: 4}}\n"
+	"    - name: sandbox\n"
+	"      runtime: gvisor\n"
+	"      instanceTypes: [m6i.xlarge]\n"
+	"      scaling: {min: 1, max: 10, desired: 2}\n";
+
+/* Lower a spec text; *set must be released by the caller. */
+static int lower(const char *text, struct sf_specset *set, struct sf_config *c, struct sf_diags *d)
+{
+	char *p = xasprintf("%s/c%d.yaml", t_tmpdir(), rand());
+	FILE *f = fopen(p, "w");
+	fputs(text, f);
+	fclose(f);
+	sf_spec_load_path(set, p, d);
+	int rc = d->nerrors ? -1 : sf_config_build(c, set, NULL, d);
+	free(p);
+	return rc;
+}
+
+static int has_dep(const struct sf_config *c, const char *addr, const char *dep)
+{
+	const struct sf_rinst *r = sf_config_find(c, addr);
+	for (size_t i = 0; r && i < r->ndeps; i++)
+		if (!strcmp(r->deps[i], dep))
+			return 1;
+	return 0;
+}
+
+/* Transitive dependency? */
+static int depends(const struct sf_config *c, const char *addr, const char *dep, int depth)
+{
+	const struct sf_rinst *r = sf_config_find(c, addr);
+	if (!r || depth > 64)
+		return 0;
+	for (size_t i = 0; i < r->ndeps; i++)
+		if (!strcmp(r->deps[i], dep) || depends(c, r->deps[i], dep, depth + 1))
+			return 1;
+	return 0;
+}
+
+static const char *attr(const struct sf_config *c, const char *addr, const char *k)
+{
+	const struct sf_rinst *r = sf_config_find(c, addr);
+	return r ? json_string_value(json_object_get(r->config, k)) : NULL;
+}
+
+T_TEST(lowering_builds_the_graph)
+{
+	struct sf_specset set = SF_SPECSET_INIT;
+	struct sf_config c = SF_CONFIG_INIT;
+	struct sf_diags d = SF_DIAGS_INIT;
+	T_EQ(lower(SPEC_MIN, &set, &c, &d), 0);
+	T_EQ(d.nerrors, 0);
+	static const char *const want[] = {
+		"aws_iam_role.cluster", "aws_iam_role.node", "aws_iam_role.ami_builder", "aws_iam_instance_profile.ami_builder",
+		"aws_vpc.main", "aws_subnet.public_a", "aws_subnet.public_c", "aws_subnet.private_b",
+		"aws_internet_gateway.main", "aws_route_table.public", "aws_route_table.private",
+		"aws_security_group.cluster", "eks_cluster.main", "aws_gvisor_ami.gvisor_x86_64",
+		"aws_launch_template.sandbox", "eks_nodegroup.sandbox", "eks_nodegroup.system", NULL};
+	for (int i = 0; want[i]; i++)
+		if (!sf_config_find(&c, want[i]))
+			T_FAILF("missing %s", want[i]);
+	T_OK(!sf_config_find(&c, "aws_launch_template.system")); /* runc: stock AMI type */
+	T_STREQ(attr(&c, "eks_nodegroup.system", "ami_type"), "AL2023_x86_64_STANDARD");
+	/* the cluster does not wait for the bake or the node role ... */
+	T_OK(!depends(&c, "eks_cluster.main", "aws_gvisor_ami.gvisor_x86_64", 0));
+	T_OK(!depends(&c, "eks_cluster.main", "aws_iam_role.node", 0));
+	T_OK(!depends(&c, "aws_gvisor_ami.gvisor_x86_64", "eks_cluster.main", 0));
+	/* ... the bake needs the way out, the builder profile */
+	T_OK(has_dep(&c, "aws_gvisor_ami.gvisor_x86_64", "aws_route_table.public"));
+	T_OK(has_dep(&c, "aws_gvisor_ami.gvisor_x86_64", "aws_iam_instance_profile.ami_builder"));
+	/* the template needs the cluster (endpoint, CA) and the image */
+	T_OK(has_dep(&c, "aws_launch_template.sandbox", "eks_cluster.main"));
+	T_OK(has_dep(&c, "aws_launch_template.sandbox", "aws_gvisor_ami.gvisor_x86_64"));
+	T_OK(has_dep(&c, "eks_nodegroup.sandbox", "aws_launch_template.sandbox"));
+	T_OK(has_dep(&c, "eks_nodegroup.sandbox", "aws_iam_role.node"));
+	const char *ud = attr(&c, "aws_launch_template.sandbox", "user_data");
+	T_OK(ud != NULL);
+	if (ud) {
+		T_CONTAINS(ud, "${eks_cluster.main.endpoint}");
+		T_CONTAINS(ud, "${eks_cluster.main.ca_data}");
+		T_CONTAINS(ud, "application/node.eks.aws");
+		T_CONTAINS(ud, "runsc");
+		T_OK(!strstr(ud, SF_PENDING_ENDPOINT));
+	}
+	/* subnets: inside the VPC, disjoint, AZs a..c */
+	static const char *const sn[] = {"public_a", "public_b", "public_c", "private_a", "private_b", "private_c"};
+	uint32_t vn, nets[6];
+	int vb, bits[6];
+	T_EQ(sf_parse_cidr("10.40.0.0/16", &vn, &vb), 0);
+	for (int i = 0; i < 6; i++) {
+		char *a = xasprintf("aws_subnet.%s", sn[i]);
+		T_EQ(sf_parse_cidr(attr(&c, a, "cidr_block"), &nets[i], &bits[i]), 0);
+		T_OK(sf_cidrs_overlap(vn, vb, nets[i], bits[i]) && bits[i] > vb);
+		for (int k = 0; k < i; k++)
+			T_OK(!sf_cidrs_overlap(nets[i], bits[i], nets[k], bits[k]));
+		const char *az = attr(&c, a, "availability_zone");
+		T_OK(az && az[strlen(az) - 1] == 'a' + (i % 3));
+		free(a);
+	}
+	const json_t *tags = json_object_get(sf_config_find(&c, "aws_subnet.public_b")->config, "tags");
+	T_STREQ(json_string_value(json_object_get(tags, "kubernetes.io/role/elb")), "1");
+	T_STREQ(json_string_value(json_object_get(tags, "kubernetes.io/cluster/demo")), "owned");
+	T_STREQ(json_string_value(json_object_get(tags, "team")), "t");
+	sf_config_release(&c);
+	sf_specset_release(&set);
+	sf_diags_release(&d);
+}
+
+T_TEST(lowering_given_ami_plans_no_bake)
+{
+	struct sf_specset set = SF_SPECSET_INIT;
+	struct sf_config c = SF_CONFIG_INIT;
+	struct sf_diags d = SF_DIAGS_INIT;
+	char *text = xasprintf("%s      ami: ami-0123456789abcdef0\n", SPEC_MIN);
+	T_EQ(lower(text, &set, &c, &d), 0);
+	T_OK(!sf_config_find(&c, "aws_gvisor_ami.gvisor_x86_64"));
+	T_OK(!sf_config_find(&c, "aws_iam_role.ami_builder"));
+	T_STREQ(attr(&c, "aws_launch_template.sandbox", "image_id"), "ami-0123456789abcdef0");
+	const json_t *chk = json_object_get(sf_config_find(&c, "aws_launch_template.sandbox")->config, "image_check");
+	T_STREQ(json_string_value(json_object_get(chk, "arch")), "x86_64");
+	T_CONTAINS(json_string_value(json_object_get(chk, "where")), ".yaml:14:12");
+	free(text);
+	sf_config_release(&c);
+	sf_specset_release(&set);
+	sf_diags_release(&d);
+}
+
+T_TEST(lowering_needs_a_region)
+{
+	struct sf_specset set = SF_SPECSET_INIT;
+	struct sf_config c = SF_CONFIG_INIT;
+	struct sf_diags d = SF_DIAGS_INIT;
+	unsetenv("AWS_REGION");
+	unsetenv("AWS_DEFAULT_REGION");
+	char *text = xstrdup(SPEC_MIN);
+	char *r = strstr(text, ", region: eu-west-1");
+	memmove(r, r + strlen(", region: eu-west-1"), strlen(r + strlen(", region: eu-west-1")) + 1);
+	lower(text, &set, &c, &d);
+	T_EQ(d.nerrors, 1);
+	free(text);
+	sf_config_release(&c);
+	sf_specset_release(&set);
+	sf_diags_release(&d);
+}
+
+/* ---- resource types over recorded replies ---- */
+
+struct rt {
+	struct fx f;
+	struct sf_providers p;
+	struct sf_err err;
+	volatile int cancel;
+	struct sf_rctx c;
+	char ids[4][64];
+	int nids;
+};
+
+static int rec_id(struct sf_rctx *c, const char *id)
+{
+	struct rt *t = (struct rt *)((char *)c - offsetof(struct rt, c));
+	if (t->nids < 4)
+		snprintf(t->ids[t->nids++], sizeof t->ids[0], "%s", id);
+	return 0;
+}
+
+static void rt_open(struct rt *t, const char *address)
+{
+	memset(t, 0, sizeof *t);
+	fx_clean_env();
+	setenv("AWS_ACCESS_KEY_ID", FX_AKID, 1);
+	setenv("AWS_SECRET_ACCESS_KEY", FX_SECRET, 1);
+	setenv("SECFAAS_POLL_SCALE", "0.0001", 1);
+	if (fx_open(&t->f, NULL) < 0)
+		abort();
+	sf_providers_init(&t->p);
+	t->p.workspace = "demo";
+	t->p.lineage = "lin-1";
+	t->p.aws = t->f.c; /* the replayed client, created already */
+	t->p.aws_tried = 1;
+	t->c.address = address;
+	t->c.token = "0123456789abcdef0123456789abcdef";
+	t->c.err = &t->err;
+	t->c.provider = &t->p;
+	t->c.cancel = &t->cancel;
+	t->c.record_id = rec_id;
+}
+
+static void rt_close(struct rt *t)
+{
+	t->p.aws = NULL; /* owned by the fixture */
+	sf_providers_release(&t->p);
+	fx_close(&t->f);
+}
+
+/* count requests containing s */
+static int sent(struct rt *t, const char *s)
+{
+	int n = 0;
+	for (size_t i = 0; i < sf_replay_count(t->f.rp); i++)
+		if (strstr(sf_replay_request(t->f.rp, i), s))
+			n++;
+	return n;
+}
+
+#define EC2(body) "HTTP/1.1 200 OK\nContent-Type: text/xml\n\n<R xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><requestId>r</requestId>" body "</R>"
+
+T_TEST(vpc_resumed_create_adopts_by_token)
+{
+	struct rt t;
+	rt_open(&t, "aws_vpc.main");
+	sf_replay_add(t.f.rp, "Action=DescribeVpcs && tag%3Asecfaas%3Atoken",
+		      EC2("<vpcSet><item><vpcId>vpc-0aa</vpcId><state>available</state></item></vpcSet>"), 1);
+	sf_replay_add(t.f.rp, "Action=DescribeVpcs && VpcId.1=vpc-0aa",
+		      EC2("<vpcSet><item><vpcId>vpc-0aa</vpcId><state>available</state></item></vpcSet>"), -1);
+	sf_replay_add(t.f.rp, "Action=ModifyVpcAttribute", EC2("<return>true</return>"), 2);
+	json_t *want = json_pack("{s:s}", "cidr_block", "10.40.0.0/16"), *out = NULL;
+	T_EQ(sf_rt_aws_vpc.create(&t.c, want, &out), 0);
+	T_EQ(sent(&t, "Action=CreateVpc"), 0);
+	T_STREQ(json_string_value(json_object_get(out, "id")), "vpc-0aa");
+	T_EQ(t.nids, 1);
+	T_STREQ(t.ids[0], "vpc-0aa");
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	json_decref(out);
+	json_decref(want);
+	rt_close(&t);
+}
+
+T_TEST(vpc_fresh_create_tags_ownership_and_token)
+{
+	struct rt t;
+	rt_open(&t, "aws_vpc.main");
+	sf_replay_add(t.f.rp, "Action=DescribeVpcs && tag%3Asecfaas%3Atoken", EC2("<vpcSet/>"), 1);
+	sf_replay_add(t.f.rp, "Action=CreateVpc", EC2("<vpc><vpcId>vpc-0bb</vpcId><state>pending</state></vpc>"), 1);
+	sf_replay_add(t.f.rp, "Action=DescribeVpcs && VpcId.1=vpc-0bb",
+		      EC2("<vpcSet><item><vpcId>vpc-0bb</vpcId><state>pending</state></item></vpcSet>"), 1);
+	sf_replay_add(t.f.rp, "Action=DescribeVpcs && VpcId.1=vpc-0bb",
+		      EC2("<vpcSet><item><vpcId>vpc-0bb</vpcId><state>available</state></item></vpcSet>"), 1);
+	sf_replay_add(t.f.rp, "Action=ModifyVpcAttribute", EC2("<return>true</return>"), 2);
+	json_t *want = json_pack("{s:s, s:{s:s}}", "cidr_block", "10.40.0.0/16", "tags", "team", "t"), *out = NULL;
+	T_EQ(sf_rt_aws_vpc.create(&t.c, want, &out), 0);
+	T_EQ(sent(&t, "Action=CreateVpc"), 1);
+	T_EQ(sent(&t, "secfaas%3Atoken&TagSpecification.1.Tag.4.Value=0123456789abcdef0123456789abcdef") +
+		     sent(&t, "Value=0123456789abcdef0123456789abcdef"),
+	     2);
+	T_EQ(sent(&t, "Value=aws_vpc.main"), 1);
+	T_EQ(sent(&t, "EnableDnsHostnames.Value=true"), 1);
+	T_EQ(sent(&t, "Action=DescribeVpcs && VpcId.1=vpc-0bb"), 2); /* waited for available */
+	T_STREQ(json_string_value(json_object_get(out, "id")), "vpc-0bb");
+	json_decref(out);
+	json_decref(want);
+	rt_close(&t);
+}
+
+T_TEST(gvisor_ami_reused_by_bake_key_without_a_builder)
+{
+	struct rt t;
+	rt_open(&t, "aws_gvisor_ami.gvisor_x86_64");
+	sf_replay_add(t.f.rp, "AmazonSSM.GetParameter && amazon-linux-2023/x86_64/standard",
+		      "HTTP/1.1 200 OK\nContent-Type: application/x-amz-json-1.1\n\n"
+		      "{\"Parameter\":{\"Name\":\"x\",\"Type\":\"String\",\"Value\":\"ami-0base\"}}",
+		      1);
+	sf_replay_add(t.f.rp, "Action=DescribeImages && tag%3Asecfaas%3Abake-key",
+		      EC2("<imagesSet><item><imageId>ami-0baked</imageId><imageState>available</imageState></item></imagesSet>"), 1);
+	sf_replay_add(t.f.rp, "Action=DescribeImages && ImageId.1=ami-0baked",
+		      EC2("<imagesSet><item><imageId>ami-0baked</imageId><imageState>available</imageState></item></imagesSet>"), 1);
+	sf_replay_add(t.f.rp, "Action=DescribeInstances", EC2("<reservationSet/>"), 1);
+	json_t *want = json_pack("{s:s, s:s, s:s}", "kubernetes_version", "1.31", "arch", "x86_64", "gvisor_release",
+				 "20250113.0"),
+	       *out = NULL;
+	T_EQ(sf_rt_aws_gvisor_ami.create(&t.c, want, &out), 0);
+	T_EQ(sent(&t, "Action=RunInstances"), 0);
+	T_EQ(sent(&t, "Action=CreateImage"), 0);
+	T_STREQ(json_string_value(json_object_get(out, "id")), "ami-0baked");
+	T_STREQ(json_string_value(json_object_get(out, "base_ami_id")), "ami-0base");
+	T_OK(json_is_true(json_object_get(out, "reused")));
+	T_EQ(strlen(json_string_value(json_object_get(out, "bake_key"))), 64);
+	/* the key is the one render.h derives from the inputs */
+	T_EQ(sent(&t, json_string_value(json_object_get(out, "bake_key"))), 1);
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	json_decref(out);
+	json_decref(want);
+	rt_close(&t);
+}
+
+T_TEST(launch_template_refuses_a_foreign_ami_with_the_spec_position)
+{
+	struct rt t;
+	rt_open(&t, "aws_launch_template.sandbox");
+	sf_replay_add(t.f.rp, "Action=DescribeImages && ImageId.1=ami-0plain",
+		      EC2("<imagesSet><item><imageId>ami-0plain</imageId><imageState>available</imageState>"
+			  "<architecture>x86_64</architecture><tagSet/></item></imagesSet>"),
+		      1);
+	json_t *want = json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:s}}", "name", "demo-sandbox", "image_id", "ami-0plain",
+				 "user_data", "x", "image_check", "arch", "x86_64", "gvisor_release", "20250113.0", "where",
+				 "c.yaml:14:12"),
+	       *out = NULL;
+	T_EQ(sf_rt_aws_launch_template.create(&t.c, want, &out), SF_EINVAL);
+	T_CONTAINS(t.err.msg, "carries no secfaas gVisor tags");
+	T_STREQ(t.err.where, "c.yaml:14:12");
+	T_EQ(sent(&t, "Action=CreateLaunchTemplate"), 0);
+	json_decref(want);
+	rt_close(&t);
+}
+
+T_TEST(launch_template_refuses_an_arch_mismatch)
+{
+	struct rt t;
+	rt_open(&t, "aws_launch_template.sandbox");
+	sf_replay_add(t.f.rp, "Action=DescribeImages && ImageId.1=ami-0arm",
+		      EC2("<imagesSet><item><imageId>ami-0arm</imageId><imageState>available</imageState>"
+			  "<architecture>arm64</architecture><tagSet><item><key>secfaas:kind</key><value>gvisor-ami</value></item>"
+			  "<item><key>secfaas:gvisor-release</key><value>20250113.0</value></item></tagSet></item></imagesSet>"),
+		      1);
+	json_t *want = json_pack("{s:s, s:s, s:s, s:{s:s}}", "name", "demo-sandbox", "image_id", "ami-0arm", "user_data",
+				 "x", "image_check", "arch", "x86_64"),
+	       *out = NULL;
+	T_EQ(sf_rt_aws_launch_template.create(&t.c, want, &out), SF_EINVAL);
+	T_CONTAINS(t.err.msg, "is arm64 but the node group's instance types are x86_64");
+	json_decref(want);
+	rt_close(&t);
+}
+
+T_TEST(helpers_tags_and_suffix)
+{
+	struct rt t;
+	rt_open(&t, "aws_subnet.public_a");
+	json_t *want = json_pack("{s:{s:s}}", "tags", "team", "t");
+	json_t *tags = ax_tags(&t.c, want, 1);
+	T_STREQ(json_string_value(json_object_get(tags, "team")), "t");
+	T_STREQ(json_string_value(json_object_get(tags, "secfaas:workspace")), "demo");
+	T_STREQ(json_string_value(json_object_get(tags, "secfaas:lineage")), "lin-1");
+	T_STREQ(json_string_value(json_object_get(tags, "secfaas:address")), "aws_subnet.public_a");
+	T_STREQ(json_string_value(json_object_get(tags, "secfaas:token")), t.c.token);
+	json_t *user = ax_user_tags(tags);
+	T_EQ(json_object_size(user), 1);
+	char a[9], b[9];
+	ax_token_suffix(&t.c, a);
+	ax_token_suffix(&t.c, b);
+	T_STREQ(a, b);
+	T_EQ(strlen(a), 8);
+	t.c.token = "ffffffffffffffffffffffffffffffff";
+	ax_token_suffix(&t.c, b);
+	T_OK(strcmp(a, b) != 0);
+	char *b64 = ax_base64("hi!", 3);
+	T_STREQ(b64, "aGkh");
+	free(b64);
+	json_decref(user);
+	json_decref(tags);
+	json_decref(want);
+	rt_close(&t);
+}
+
+T_MAIN()
