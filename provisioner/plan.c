@@ -167,6 +167,23 @@ static int in_list(const char *s, const char **v, size_t n)
 	return 0;
 }
 
+/* Unresolved references become JSON null in `after` (specs never hold null
+ * values), so any null inside a value means part of it is known only after
+ * apply, e.g. a list of subnet ids still being created. */
+static int has_unknown(const json_t *v)
+{
+	if (!v || json_is_null(v))
+		return v != NULL;
+	size_t i;
+	const char *k;
+	json_t *x;
+	if (json_is_array(v))
+		json_array_foreach(v, i, x) if (has_unknown(x)) return 1;
+	if (json_is_object(v))
+		json_object_foreach((json_t *)v, k, x) if (has_unknown(x)) return 1;
+	return 0;
+}
+
 /* Compare desired vs before attribute by attribute; fill c->attrs and the action. */
 static void diff_attrs(struct sf_change *c, int unknown_any)
 {
@@ -178,7 +195,7 @@ static void diff_attrs(struct sf_change *c, int unknown_any)
 			continue;
 		const json_t *want = json_object_get(c->after, a->name);
 		const json_t *have = c->before ? json_object_get(c->before, a->name) : NULL;
-		int unknown = want && json_is_null(want); /* null in `after` marks unknown */
+		int unknown = has_unknown(want);
 		if (!want && (a->flags & SF_ATTR_COMPUTED))
 			continue; /* optional+computed: provider default kept */
 		if (!unknown && ((!want && !have) || (want && have && json_equal(want, have))))
@@ -214,7 +231,7 @@ static void all_attrs(struct sf_change *c)
 		}
 		if (!want)
 			continue;
-		int unknown = json_is_null(want);
+		int unknown = has_unknown(want);
 		int f = have && !json_equal(want, have) && ((a->flags & SF_ATTR_FORCE_NEW) || !c->type->update);
 		attr_add(c, a->name, have, want, unknown, f, (a->flags & SF_ATTR_SENSITIVE) != 0);
 	}

@@ -453,6 +453,114 @@ def t_eks_token_and_exec_plugin():
         subprocess.run([ctl, "stop", d], capture_output=True)
 
 
+CLUSTER_SPEC = """apiVersion: secfaas.dev/v1alpha1
+kind: Cluster
+metadata: {name: fn-k8s, region: eu-west-1}
+spec:
+  kubernetesVersion: "1.31"
+  network: {cidr: 10.50.0.0/16, availabilityZones: 2, endpointAccess: public}
+  gvisor: {release: "20250113.0", platform: systrap}
+  nodeGroups:
+    - {name: system, instanceTypes: [m6i.large], scaling: {min: 2, max: 3, desired: 2}}
+    - {name: sandbox, runtime: gvisor, instanceTypes: [m6i.xlarge], scaling: {min: 1, max: 3, desired: 2}}
+  openfaas: {enabled: true, acceptLicense: true, gatewayService: NodePort}
+"""
+
+
+def t_cluster_end_to_end():
+    """The whole path: a Cluster spec against the local AWS (which starts a
+    kubesim for the EKS cluster): apply installs RuntimeClass + OpenFaaS, a
+    second plan is empty, a tenant function lands under gVisor, verify passes
+    (and fails with the route broken), kubectl works through the exec
+    plugin, destroy leaves the inventory empty."""
+    d = tempfile.mkdtemp(dir=TMP)
+    ctl = os.path.join(SRC, "tests", "awssim", "ctl")
+    url = subprocess.run(["sh", "-c", 'eval "$("$0" start "$1" --timescale 0.001)" && echo "$AWSSIM_URL"', ctl, d],
+                         capture_output=True, text=True, check=True).stdout.split()[-1]
+    harness.assert_loopback(url)
+    wd = tempfile.mkdtemp(dir=TMP)
+    e = dict(os.environ, NO_COLOR="1", HOME=wd, AWS_ACCESS_KEY_ID="AKIAIOSFODNN7EXAMPLE",
+             AWS_SECRET_ACCESS_KEY="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", AWS_REGION="eu-west-1",
+             AWS_ENDPOINT_URL=url, SECFAAS_POLL_SCALE="0.001", SECFAAS_STATE_PASSPHRASE=PASSPHRASE)
+    for v in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "SECFAAS_FORCE_CONFLICTS"):
+        e.pop(v, None)
+
+    def run(*a, binary=SECFAAS, want=None):
+        r = subprocess.run([binary] + list(a), cwd=wd, env=e, capture_output=True, text=True, timeout=600)
+        if want is not None and r.returncode != want:
+            raise AssertionError("%s -> %d\n%s\n%s" % (" ".join(a), r.returncode, r.stdout[-2500:], r.stderr[-2500:]))
+        return r
+
+    def q(expr):
+        return json.loads(subprocess.run(["/usr/bin/python3", os.path.join(SRC, "tests", "eks", "q.py"), url, expr],
+                                         capture_output=True, text=True, check=True).stdout)
+    try:
+        with open(wd + "/c.yaml", "w") as f:
+            f.write(CLUSTER_SPEC)
+        r = run("apply", "c.yaml", "--auto-approve", want=0)
+        assert "k8s_manifest.of_deployment_openfaas_gateway: Creation complete" in r.stdout, r.stdout[-1500:]
+        r = run("plan", "c.yaml", "--detailed-exitcode")
+        assert r.returncode == 0 and "No changes." in r.stdout, r.stdout[-2500:]
+        out = json.loads(run("--json", "output", "fn-k8s", binary=KUBECMD, want=0).stdout)
+        api = out["endpoint"]
+        harness.assert_loopback(api)
+        assert out["openfaas_password"] == "(sensitive value)"
+
+        # real kubectl through the exec plugin (secfaas eks-token)
+        run("kubeconfig", "fn-k8s", binary=KUBECMD, want=0)
+        cfg = open(wd + "/.kube/config").read()
+        if KUBECMD != SECFAAS:
+            with open(wd + "/.kube/config", "w") as f:
+                f.write(cfg.replace(KUBECMD, SECFAAS))
+        rc = json.loads(run("get", "runtimeclass", "gvisor", "-o", "json", binary="/usr/bin/kubectl", want=0).stdout)
+        assert rc["handler"] == "runsc" and rc["scheduling"]["nodeSelector"] == {env.SANDBOX_KEY: "gvisor"}, rc
+        run("wait", "--for=condition=Available", "deployment/gateway", "-n", "openfaas", "--timeout=30s",
+            binary="/usr/bin/kubectl", want=0)
+        sec = json.loads(run("get", "secret", "basic-auth", "-n", "openfaas", "-o", "json", binary="/usr/bin/kubectl",
+                             want=0).stdout)
+        pw = base64.b64decode(sec["data"]["basic-auth-password"]).decode()
+
+        # a tenant deploys through the gateway NodePort (found through kubesim's admin API)
+        import ssl
+        import yaml
+        ca = base64.b64decode(yaml.safe_load(cfg)["clusters"][0]["cluster"]["certificate-authority-data"]).decode()
+        st = json.load(urllib.request.urlopen(api + "/_kubesim/state", timeout=10,
+                                              context=ssl.create_default_context(cadata=ca)))
+        hostport = st["nodePorts"]["31112"]
+        harness.assert_loopback("http://" + hostport)
+        req = urllib.request.Request("http://%s/system/functions" % hostport, method="POST", data=json.dumps(
+            {"service": "tenant", "image": "ghcr.io/openfaas/alpine:3.20", "envProcess": "dmesg"}).encode())
+        req.add_header("Authorization", "Basic " + base64.b64encode(("admin:" + pw).encode()).decode())
+        assert urllib.request.urlopen(req, timeout=10).status == 202
+        until(lambda: run("plan", "c.yaml", "--detailed-exitcode").returncode == 2, "plan to report the function", 30)
+        run("apply", "c.yaml", "--auto-approve", want=0)
+
+        def tenant_running():
+            pods = json.loads(run("get", "pods", "-n", "openfaas-fn", "-l", "faas_function=tenant", "-o", "json",
+                                  binary="/usr/bin/kubectl", want=0).stdout)["items"]
+            return [p for p in pods if p.get("status", {}).get("phase") == "Running"]
+        p = until(tenant_running, "tenant function running", 60)[0]
+        assert p["spec"]["runtimeClassName"] == "gvisor"
+        node = json.loads(run("get", "node", p["spec"]["nodeName"], "-o", "json", binary="/usr/bin/kubectl",
+                              want=0).stdout)
+        assert node["metadata"]["labels"].get(env.SANDBOX_KEY) == "gvisor"
+        assert node["metadata"]["labels"]["eks.amazonaws.com/nodegroup"].startswith("sandbox")
+
+        r = run("verify", "fn-k8s", binary=KUBECMD, want=0)
+        assert "verify: PASS" in r.stdout, r.stdout
+        run("delete", "validatingadmissionpolicybinding", "secfaas-openfaas-fn-gvisor-only", binary="/usr/bin/kubectl",
+            want=0)
+        r = run("verify", "fn-k8s", binary=KUBECMD)
+        assert r.returncode == 1 and "fail-open" in r.stdout, r.stdout
+        run("apply", "c.yaml", "--auto-approve", want=0)
+        run("verify", "fn-k8s", binary=KUBECMD, want=0)
+
+        r = run("destroy", "c.yaml", "--auto-approve", want=0)
+        assert q('sum(len(v) for v in inv.values())') == 0, q('{k: len(v) for k, v in inv.items() if v}')
+    finally:
+        subprocess.run([ctl, "stop", d], capture_output=True)
+
+
 def main():
     run = harness.Runner()
     c = env.Cluster(TMP)
@@ -471,6 +579,7 @@ def main():
     run.run("v1.36 mutator; broken mutator refuses pods", t_v136_mutator)
     run.run("auth/TLS errors one line; 429/500 retried", t_errors_are_one_line)
     run.run("EKS token via STS; kubectl exec plugin", t_eks_token_and_exec_plugin)
+    run.run("Cluster end to end on awssim + kubesim", t_cluster_end_to_end)
     print("%d passed, %d failed" % (run.passed, run.failed))
     sys.exit(1 if run.failed else 0)
 

@@ -222,6 +222,16 @@ static void rt_close(struct rt *t)
 	fx_close(&t->f);
 }
 
+/* count requests containing a and b */
+static int sent2(struct rt *t, const char *a, const char *b)
+{
+	int n = 0;
+	for (size_t i = 0; i < sf_replay_count(t->f.rp); i++)
+		if (strstr(sf_replay_request(t->f.rp, i), a) && strstr(sf_replay_request(t->f.rp, i), b))
+			n++;
+	return n;
+}
+
 /* count requests containing s */
 static int sent(struct rt *t, const char *s)
 {
@@ -232,19 +242,23 @@ static int sent(struct rt *t, const char *s)
 	return n;
 }
 
-#define EC2(body) "HTTP/1.1 200 OK\nContent-Type: text/xml\n\n<R xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><requestId>r</requestId>" body "</R>"
+#define EC2(act, body)                                                                                      \
+	"HTTP/1.1 200 OK\nContent-Type: text/xml\n\n<" act "Response xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">" \
+	"<requestId>r</requestId>" body "</" act "Response>"
 
 T_TEST(vpc_resumed_create_adopts_by_token)
 {
 	struct rt t;
 	rt_open(&t, "aws_vpc.main");
 	sf_replay_add(t.f.rp, "Action=DescribeVpcs && tag%3Asecfaas%3Atoken",
-		      EC2("<vpcSet><item><vpcId>vpc-0aa</vpcId><state>available</state></item></vpcSet>"), 1);
+		      EC2("DescribeVpcs", "<vpcSet><item><vpcId>vpc-0aa</vpcId><state>available</state></item></vpcSet>"), 1);
 	sf_replay_add(t.f.rp, "Action=DescribeVpcs && VpcId.1=vpc-0aa",
-		      EC2("<vpcSet><item><vpcId>vpc-0aa</vpcId><state>available</state></item></vpcSet>"), -1);
-	sf_replay_add(t.f.rp, "Action=ModifyVpcAttribute", EC2("<return>true</return>"), 2);
+		      EC2("DescribeVpcs", "<vpcSet><item><vpcId>vpc-0aa</vpcId><state>available</state></item></vpcSet>"), -1);
+	sf_replay_add(t.f.rp, "Action=ModifyVpcAttribute", EC2("ModifyVpcAttribute", "<return>true</return>"), 2);
 	json_t *want = json_pack("{s:s}", "cidr_block", "10.40.0.0/16"), *out = NULL;
 	T_EQ(sf_rt_aws_vpc.create(&t.c, want, &out), 0);
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
 	T_EQ(sent(&t, "Action=CreateVpc"), 0);
 	T_STREQ(json_string_value(json_object_get(out, "id")), "vpc-0aa");
 	T_EQ(t.nids, 1);
@@ -259,22 +273,22 @@ T_TEST(vpc_fresh_create_tags_ownership_and_token)
 {
 	struct rt t;
 	rt_open(&t, "aws_vpc.main");
-	sf_replay_add(t.f.rp, "Action=DescribeVpcs && tag%3Asecfaas%3Atoken", EC2("<vpcSet/>"), 1);
-	sf_replay_add(t.f.rp, "Action=CreateVpc", EC2("<vpc><vpcId>vpc-0bb</vpcId><state>pending</state></vpc>"), 1);
+	sf_replay_add(t.f.rp, "Action=DescribeVpcs && tag%3Asecfaas%3Atoken", EC2("DescribeVpcs", "<vpcSet/>"), 1);
+	sf_replay_add(t.f.rp, "Action=CreateVpc", EC2("CreateVpc", "<vpc><vpcId>vpc-0bb</vpcId><state>pending</state></vpc>"), 1);
 	sf_replay_add(t.f.rp, "Action=DescribeVpcs && VpcId.1=vpc-0bb",
-		      EC2("<vpcSet><item><vpcId>vpc-0bb</vpcId><state>pending</state></item></vpcSet>"), 1);
+		      EC2("DescribeVpcs", "<vpcSet><item><vpcId>vpc-0bb</vpcId><state>pending</state></item></vpcSet>"), 1);
 	sf_replay_add(t.f.rp, "Action=DescribeVpcs && VpcId.1=vpc-0bb",
-		      EC2("<vpcSet><item><vpcId>vpc-0bb</vpcId><state>available</state></item></vpcSet>"), 1);
-	sf_replay_add(t.f.rp, "Action=ModifyVpcAttribute", EC2("<return>true</return>"), 2);
+		      EC2("DescribeVpcs", "<vpcSet><item><vpcId>vpc-0bb</vpcId><state>available</state></item></vpcSet>"), 1);
+	sf_replay_add(t.f.rp, "Action=ModifyVpcAttribute", EC2("ModifyVpcAttribute", "<return>true</return>"), 2);
 	json_t *want = json_pack("{s:s, s:{s:s}}", "cidr_block", "10.40.0.0/16", "tags", "team", "t"), *out = NULL;
 	T_EQ(sf_rt_aws_vpc.create(&t.c, want, &out), 0);
 	T_EQ(sent(&t, "Action=CreateVpc"), 1);
-	T_EQ(sent(&t, "secfaas%3Atoken&TagSpecification.1.Tag.4.Value=0123456789abcdef0123456789abcdef") +
-		     sent(&t, "Value=0123456789abcdef0123456789abcdef"),
-	     2);
-	T_EQ(sent(&t, "Value=aws_vpc.main"), 1);
+	T_EQ(sent2(&t, "Action=CreateVpc", "Key=secfaas%3Atoken"), 1);
+	T_EQ(sent2(&t, "Action=CreateVpc", "Value=0123456789abcdef0123456789abcdef"), 1);
+	T_EQ(sent2(&t, "Action=CreateVpc", "Value=aws_vpc.main"), 1);
+	T_EQ(sent2(&t, "Action=CreateVpc", "Key=team&TagSpecification.1.Tag.1.Value=t"), 1);
 	T_EQ(sent(&t, "EnableDnsHostnames.Value=true"), 1);
-	T_EQ(sent(&t, "Action=DescribeVpcs && VpcId.1=vpc-0bb"), 2); /* waited for available */
+	T_EQ(sent2(&t, "Action=DescribeVpcs", "VpcId.1=vpc-0bb"), 2); /* waited for available */
 	T_STREQ(json_string_value(json_object_get(out, "id")), "vpc-0bb");
 	json_decref(out);
 	json_decref(want);
@@ -287,25 +301,28 @@ T_TEST(gvisor_ami_reused_by_bake_key_without_a_builder)
 	rt_open(&t, "aws_gvisor_ami.gvisor_x86_64");
 	sf_replay_add(t.f.rp, "AmazonSSM.GetParameter && amazon-linux-2023/x86_64/standard",
 		      "HTTP/1.1 200 OK\nContent-Type: application/x-amz-json-1.1\n\n"
-		      "{\"Parameter\":{\"Name\":\"x\",\"Type\":\"String\",\"Value\":\"ami-0base\"}}",
+		      "{\"Parameter\":{\"Name\":\"x\",\"Type\":\"String\",\"Value\":\"ami-0123456789abcdef0\"}}",
 		      1);
 	sf_replay_add(t.f.rp, "Action=DescribeImages && tag%3Asecfaas%3Abake-key",
-		      EC2("<imagesSet><item><imageId>ami-0baked</imageId><imageState>available</imageState></item></imagesSet>"), 1);
-	sf_replay_add(t.f.rp, "Action=DescribeImages && ImageId.1=ami-0baked",
-		      EC2("<imagesSet><item><imageId>ami-0baked</imageId><imageState>available</imageState></item></imagesSet>"), 1);
-	sf_replay_add(t.f.rp, "Action=DescribeInstances", EC2("<reservationSet/>"), 1);
+		      EC2("DescribeImages", "<imagesSet><item><imageId>ami-0fedcba9876543210</imageId><imageState>available</imageState></item></imagesSet>"), 1);
+	sf_replay_add(t.f.rp, "Action=DescribeImages && ImageId.1=ami-0fedcba9876543210",
+		      EC2("DescribeImages", "<imagesSet><item><imageId>ami-0fedcba9876543210</imageId><imageState>available</imageState></item></imagesSet>"), 1);
+	sf_replay_add(t.f.rp, "Action=DescribeInstances", EC2("DescribeInstances", "<reservationSet/>"), 1);
 	json_t *want = json_pack("{s:s, s:s, s:s}", "kubernetes_version", "1.31", "arch", "x86_64", "gvisor_release",
 				 "20250113.0"),
 	       *out = NULL;
 	T_EQ(sf_rt_aws_gvisor_ami.create(&t.c, want, &out), 0);
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
 	T_EQ(sent(&t, "Action=RunInstances"), 0);
 	T_EQ(sent(&t, "Action=CreateImage"), 0);
-	T_STREQ(json_string_value(json_object_get(out, "id")), "ami-0baked");
-	T_STREQ(json_string_value(json_object_get(out, "base_ami_id")), "ami-0base");
+	T_STREQ(json_string_value(json_object_get(out, "id")), "ami-0fedcba9876543210");
+	T_STREQ(json_string_value(json_object_get(out, "base_ami_id")), "ami-0123456789abcdef0");
 	T_OK(json_is_true(json_object_get(out, "reused")));
 	T_EQ(strlen(json_string_value(json_object_get(out, "bake_key"))), 64);
-	/* the key is the one render.h derives from the inputs */
-	T_EQ(sent(&t, json_string_value(json_object_get(out, "bake_key"))), 1);
+	/* the key searched for (image) and reaped by (builders) is the one returned */
+	T_EQ(sent2(&t, "Action=DescribeImages", json_string_value(json_object_get(out, "bake_key"))), 1);
+	T_EQ(sent2(&t, "Action=DescribeInstances", json_string_value(json_object_get(out, "bake_key"))), 1);
 	T_EQ(sf_replay_unmatched(t.f.rp), 0);
 	json_decref(out);
 	json_decref(want);
@@ -317,7 +334,7 @@ T_TEST(launch_template_refuses_a_foreign_ami_with_the_spec_position)
 	struct rt t;
 	rt_open(&t, "aws_launch_template.sandbox");
 	sf_replay_add(t.f.rp, "Action=DescribeImages && ImageId.1=ami-0plain",
-		      EC2("<imagesSet><item><imageId>ami-0plain</imageId><imageState>available</imageState>"
+		      EC2("DescribeImages", "<imagesSet><item><imageId>ami-0plain</imageId><imageState>available</imageState>"
 			  "<architecture>x86_64</architecture><tagSet/></item></imagesSet>"),
 		      1);
 	json_t *want = json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:s}}", "name", "demo-sandbox", "image_id", "ami-0plain",
@@ -337,7 +354,7 @@ T_TEST(launch_template_refuses_an_arch_mismatch)
 	struct rt t;
 	rt_open(&t, "aws_launch_template.sandbox");
 	sf_replay_add(t.f.rp, "Action=DescribeImages && ImageId.1=ami-0arm",
-		      EC2("<imagesSet><item><imageId>ami-0arm</imageId><imageState>available</imageState>"
+		      EC2("DescribeImages", "<imagesSet><item><imageId>ami-0arm</imageId><imageState>available</imageState>"
 			  "<architecture>arm64</architecture><tagSet><item><key>secfaas:kind</key><value>gvisor-ami</value></item>"
 			  "<item><key>secfaas:gvisor-release</key><value>20250113.0</value></item></tagSet></item></imagesSet>"),
 		      1);
