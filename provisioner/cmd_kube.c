@@ -573,8 +573,14 @@ static int verify_run(struct sf_cli *cli, struct sf_kube *k, const struct target
 	sf_random(rb, sizeof rb);
 	sf_hex(rnd, rb, sizeof rb);
 	fn = xasprintf("secfaas-verify-%s", rnd);
-	char *req = xasprintf("{\"service\":\"%s\",\"image\":\"ghcr.io/openfaas/alpine:3.20\",\"envProcess\":\"dmesg\","
-			      "\"labels\":{\"secfaas.dev/probe\":\"verify\"}}", fn);
+	/* The documented OpenFaaS smoke-test image (openfaas.md §6); a
+	 * registry mirror can be named with SECFAAS_VERIFY_IMAGE. */
+	const char *img = getenv("SECFAAS_VERIFY_IMAGE");
+	json_t *reqj = json_pack("{s:s, s:s, s:s, s:{s:s}}", "service", fn, "image",
+				 img && *img ? img : "ghcr.io/openfaas/alpine:latest", "envProcess", "dmesg", "labels",
+				 "secfaas.dev/probe", "verify");
+	char *req = json_dumps(reqj, JSON_COMPACT);
+	json_decref(reqj);
 	sf_err_clear(&err);
 	long st = gw_call(h, gw, "POST", "/system/functions", user, pw, req, &body, &err);
 	free(req);

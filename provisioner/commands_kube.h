@@ -12,7 +12,8 @@
  *       proves its pod ran with RuntimeClass gvisor on a gVisor node (pod,
  *       node and the function's own report / gVisor kernel banner); checks
  *       the admission guard fails closed; prints a pass/fail report, exits 1
- *       on any failure, and always removes its probe.
+ *       on any failure, and always removes its probe.  Probe image:
+ *       ghcr.io/openfaas/alpine:latest (SECFAAS_VERIFY_IMAGE overrides it).
  *   secfaas output [NAME] [--show-sensitive] [--json]
  *       the workspace's outputs: API endpoint, gateway URL, OpenFaaS user and
  *       password (shown only with --show-sensitive).

@@ -12,6 +12,7 @@
 
 #include "commands.h"
 #include "commands_aws.h"
+#include "commands_kube.h"
 #include "log.h"
 #include "schema.h"
 #include "state/state.h"
@@ -93,6 +94,10 @@ static const struct sf_cmd commands[] = {
 	 "\n"
 	 "example:\n"
 	 "  secfaas import test_object.a obj-0123456789abcdef stack.yaml\n"},
+	{"kubeconfig", cmd_kubeconfig, "write or merge a kubeconfig for a cluster (exec: secfaas eks-token)",
+	 SF_KUBECONFIG_USAGE "\nexample:\n  secfaas kubeconfig fn-staging --kubeconfig ~/.kube/config && kubectl get nodes\n"},
+	{"output", cmd_output, "print workspace outputs (OpenFaaS gateway, admin password on request)",
+	 SF_OUTPUT_USAGE "\nexample:\n  secfaas output --state .secfaas/fn-staging.db openfaas_password --show-sensitive\n"},
 	{"plan", cmd_plan, "show what apply would change",
 	 "usage: secfaas plan [SPEC] [--out FILE] [--destroy | --refresh-only] [--refresh=false]\n"
 	 "                    [--replace ADDR]... [--target ADDR]... [--detailed-exitcode] [--json]\n"
@@ -161,6 +166,8 @@ static const struct sf_cmd commands[] = {
 	 "examples:\n"
 	 "  secfaas validate examples/minimal.yaml\n"
 	 "  secfaas validate specs/ --json\n"},
+	{"verify", cmd_verify, "prove functions run under gVisor: deploy, invoke and inspect a probe",
+	 SF_VERIFY_USAGE "\nexample:\n  secfaas verify fn-staging\n"},
 	{"version", cmd_version, "print the version", "usage: secfaas version [--json]\n"},
 	{"whoami", cmd_whoami, "show the AWS identity and where its credentials came from",
 	 SF_WHOAMI_USAGE "\nexample:\n  AWS_PROFILE=ci secfaas whoami --json\n"},

@@ -491,6 +491,34 @@ static int ami_destroy(struct sf_rctx *c, const json_t *prior)
 		rc = drop_image(c, image);
 	if (rc < 0)
 		return rc;
+	if (!image && c->token) {
+		/* killed mid-bake: the builder and any image carry the token */
+		json_t *o = NULL;
+		rc = ax_ec2(c, "DescribeInstances",
+			    json_pack("{s:[{s:s, s:[s]}, {s:s, s:[s, s, s, s]}]}", "Filter", "Name", "tag:secfaas:token",
+				      "Value", c->token, "Name", "instance-state-name", "Value", "pending", "running",
+				      "stopping", "stopped"),
+			    &o);
+		json_t *ids = json_array();
+		size_t i, k;
+		json_t *r, *in;
+		json_array_foreach(json_object_get(o, "reservationSet"), i, r)
+			json_array_foreach(json_object_get(r, "instancesSet"), k, in) if (ax_s(in, "instanceId"))
+				json_array_append_new(ids, json_string(ax_s(in, "instanceId")));
+		json_decref(o);
+		if (!rc && json_array_size(ids))
+			rc = ax_ec2(c, "TerminateInstances", json_pack("{s:O}", "InstanceId", ids), NULL);
+		json_decref(ids);
+		if (rc < 0)
+			return rc;
+		char *found = NULL;
+		rc = ax_ec2_find_token(c, "DescribeImages", "imagesSet", "imageId", &found);
+		if (!rc && found)
+			rc = drop_image(c, found);
+		free(found);
+		if (rc < 0)
+			return rc;
+	}
 	/* this workspace's other gVisor images (older releases kept for reuse) */
 	const char *ws = ax_workspace(c);
 	if (!*ws)

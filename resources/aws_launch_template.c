@@ -191,9 +191,20 @@ static int lt_update(struct sf_rctx *c, const json_t *prior, const json_t *want,
 static int lt_destroy(struct sf_rctx *c, const json_t *prior)
 {
 	const char *id = ax_s(prior, "id");
-	if (!id)
-		return 0; /* never created: ClientToken made nothing without a reply */
-	int rc = ax_ec2(c, "DeleteLaunchTemplate", json_pack("{s:s}", "LaunchTemplateId", id), NULL);
+	json_t *p;
+	if (id) {
+		p = json_pack("{s:s}", "LaunchTemplateId", id);
+	} else {
+		/* killed before the id was recorded: the name derives from the token */
+		char sfx[9];
+		if (!ax_s(prior, "name"))
+			return 0;
+		ax_token_suffix(c, sfx);
+		char *name = xasprintf("%s-%s", ax_s(prior, "name"), sfx);
+		p = json_pack("{s:s}", "LaunchTemplateName", name);
+		free(name);
+	}
+	int rc = ax_ec2(c, "DeleteLaunchTemplate", p, NULL);
 	if (rc == SF_ENOTFOUND) {
 		sf_err_clear(c->err);
 		rc = 0;

@@ -215,4 +215,16 @@ t_rc 0 "destroy" $S destroy "$WORK/c.yaml" $ST --auto-approve
 t_eq "inventory empty" "$(q 'sum(len(v) for v in inv.values())')" 0
 t_end
 
+for op in ec2:RunInstances ec2:CreateLaunchTemplate eks:CreateNodegroup; do
+	t_begin "kill -9 during $op, then destroy without re-applying leaves nothing"
+	rm -f "$WORK/state.db"*
+	curl -sf -X POST "$AWSSIM_URL/_awssim/reset" >/dev/null
+	spec 2 m6i.large 20250113.0
+	kill_during $op
+	t_rc 0 "destroy" $S destroy "$WORK/c.yaml" $ST --auto-approve
+	t_eq "inventory empty" "$(q 'sum(len(v) for v in inv.values())')" 0
+	t_eq "no live instance" "$(q 'n("ec2:instance")')" 0
+	t_end
+done
+
 finish
