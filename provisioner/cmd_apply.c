@@ -293,6 +293,14 @@ static int plan_and_apply(struct sf_cli *cli, int argc, char **argv, const char 
 	}
 	if (destroy)
 		pa.opts.destroy = 1;
+	if (pa.all) {
+		if (destroy) {
+			rc = sf_cli_errorf(cli, "destroy takes one workspace; use `secfaas apply --all --prune` to remove workspaces deleted from the spec");
+			goto done;
+		}
+		rc = sf_cmd_apply_all(cli, &pa, argv);
+		goto done;
+	}
 	if (!destroy && pa.spec && looks_like_plan_file(pa.spec)) {
 		rc = apply_saved(cli, pa.spec);
 		goto done;

@@ -6,6 +6,7 @@
 #include "plan.h"
 #include "plan_cmd.h"
 #include "run.h"
+#include "schema.h"
 #include "util.h"
 
 int sf_parse_plan_args(struct sf_cli *cli, const char *cmd, int argc, char **argv, struct sf_plan_args *pa)
@@ -24,6 +25,15 @@ int sf_parse_plan_args(struct sf_cli *cli, const char *cmd, int argc, char **arg
 		} else if ((m = sf_opt_match(argc, argv, &i, "out", 1, &pa->out))) {
 			if (m < 0 || !pa->out)
 				return sf_cli_errorf(cli, "--out needs a file name");
+		} else if (sf_opt_match(argc, argv, &i, "all", 0, NULL) > 0) {
+			pa->all = 1;
+		} else if (sf_opt_match(argc, argv, &i, "prune", 0, NULL) > 0) {
+			pa->prune = 1;
+		} else if ((m = sf_opt_match(argc, argv, &i, "cluster-parallelism", 1, &v))) {
+			long long n = 0;
+			if (m < 0 || !sf_scalar_is_int(v, &n) || n < 1 || n > 64)
+				return sf_cli_errorf(cli, "--cluster-parallelism needs a number from 1 to 64");
+			pa->cluster_parallelism = (int)n;
 		} else if (sf_opt_match(argc, argv, &i, "destroy", 0, NULL) > 0) {
 			pa->opts.destroy = 1;
 		} else if (sf_opt_match(argc, argv, &i, "refresh-only", 0, NULL) > 0) {
@@ -46,6 +56,10 @@ int sf_parse_plan_args(struct sf_cli *cli, const char *cmd, int argc, char **arg
 	pa->opts.targets = pa->targets;
 	if (pa->opts.destroy && pa->opts.refresh_only)
 		return sf_cli_errorf(cli, "--destroy and --refresh-only exclude each other");
+	if (pa->prune && !pa->all)
+		return sf_cli_errorf(cli, "--prune only makes sense with --all");
+	if (pa->all && (pa->opts.nreplace || pa->opts.ntargets || pa->out))
+		return sf_cli_errorf(cli, "--all cannot be combined with --replace, --target or --out");
 	if (pa->opts.destroy && pa->opts.nreplace)
 		return sf_cli_errorf(cli, "--replace cannot be combined with --destroy");
 	return 0;
@@ -95,6 +109,10 @@ int cmd_plan(struct sf_cli *cli, int argc, char **argv)
 	int rc = sf_parse_plan_args(cli, "plan", argc, argv, &pa);
 	if (rc)
 		goto done;
+	if (pa.all) {
+		rc = sf_cmd_plan_all(cli, &pa);
+		goto done;
+	}
 	if ((rc = sf_run_load(cli, pa.spec, &ws)))
 		goto done;
 	if ((rc = sf_run_open(cli, &ws, ws.cfg.workspace, "plan", 1, 1, 0)))

@@ -10,7 +10,14 @@ struct sf_plan_args {
 	const char *out;
 	struct sf_plan_opts opts;
 	const char **replace, **targets; /* owned arrays, borrowed strings */
+	int all;                         /* --all: every workspace in the spec */
+	int prune;                       /* --prune: destroy workspaces no longer in the spec */
+	int cluster_parallelism;         /* --cluster-parallelism N for apply --all (default 2) */
 };
+
+/* plan --all / apply --all (cmd_all.c). */
+int sf_cmd_plan_all(struct sf_cli *cli, struct sf_plan_args *pa);
+int sf_cmd_apply_all(struct sf_cli *cli, struct sf_plan_args *pa, char **argv0);
 
 /* Parse plan/apply/destroy arguments. 0 or SF_EXIT_ERROR (printed). */
 int sf_parse_plan_args(struct sf_cli *cli, const char *cmd, int argc, char **argv, struct sf_plan_args *pa);

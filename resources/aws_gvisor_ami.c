@@ -491,8 +491,9 @@ static int ami_destroy(struct sf_rctx *c, const json_t *prior)
 		rc = drop_image(c, image);
 	if (rc < 0)
 		return rc;
-	if (!image && c->token) {
-		/* killed mid-bake: the builder and any image carry the token */
+	if (c->token) {
+		/* killed mid-bake: the builder (and, before the id was
+		 * recorded, the image) carry the operation token */
 		json_t *o = NULL;
 		rc = ax_ec2(c, "DescribeInstances",
 			    json_pack("{s:[{s:s, s:[s]}, {s:s, s:[s, s, s, s]}]}", "Filter", "Name", "tag:secfaas:token",
@@ -512,7 +513,8 @@ static int ami_destroy(struct sf_rctx *c, const json_t *prior)
 		if (rc < 0)
 			return rc;
 		char *found = NULL;
-		rc = ax_ec2_find_token(c, "DescribeImages", "imagesSet", "imageId", &found);
+		if (!image)
+			rc = ax_ec2_find_token(c, "DescribeImages", "imagesSet", "imageId", &found);
 		if (!rc && found)
 			rc = drop_image(c, found);
 		free(found);

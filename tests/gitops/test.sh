@@ -62,6 +62,32 @@ t_grep "bad ref message" "no-such-branch" .err
 t_rc 1 "not a repo" $S plan --repo "$T_DIR/objs" specs
 t_end
 
+t_begin "plan --all / apply --all over a repo of clusters; --prune for removed specs"
+mkdir -p objs repo/specs
+git init -q -b main repo
+for w in alpha beta; do
+	printf 'apiVersion: secfaas.dev/v1alpha1\nkind: Stack\nmetadata: {name: %s}\nspec:\n  resources:\n    - {type: test_object, name: a, attributes: {dir: %s/objs, content: %s}}\n' "$w" "$T_DIR" "$w" >"repo/specs/$w.yaml"
+done
+commit "two clusters" >/dev/null
+t_rc 2 "plan --all sees both" $S plan --all --repo repo specs --detailed-exitcode
+t_grep "alpha row" "alpha                            1       0        0  changes" .out
+t_grep "beta row" "beta                             1       0        0  changes" .out
+t_rc 1 "apply --all needs --auto-approve" $S apply --all --repo repo specs
+t_rc 0 "apply --all" $S apply --all --repo repo specs --auto-approve --cluster-parallelism 2
+t_grep "applied alpha" "alpha                            1       0        0  applied" .out
+t_ok "one state per workspace" test -f .secfaas/alpha.db -a -f .secfaas/beta.db
+t_eq "two objects" "$(ls objs | grep -c json)" 2
+t_rc 0 "plan --all now empty" $S plan --all --repo repo specs --detailed-exitcode
+git -C repo rm -q specs/beta.yaml
+commit "drop beta" >/dev/null
+t_rc 0 "removed spec is only listed without --prune" $S plan --all --repo repo specs --detailed-exitcode
+t_grep "listed" "beta                             0       0        0  not in the spec (add --prune to destroy it)" .out
+t_rc 2 "with --prune it is a planned destroy" $S plan --all --prune --repo repo specs --detailed-exitcode
+t_grep "prune destroy" "test_object.a will be destroyed" .out
+t_rc 0 "apply --all --prune" $S apply --all --prune --repo repo specs --auto-approve
+t_eq "one object left" "$(ls objs | grep -c json)" 1
+t_end
+
 t_begin "modules from the project: expansion and caller-positioned input errors"
 cp "$SECFAAS_SRC/examples/modules.yaml" ok.yaml
 t_rc 0 "module spec validates" env SECFAAS_MODULE_PATH="$SECFAAS_SRC/modules" $S validate ok.yaml
