@@ -77,6 +77,8 @@ run_suite() { # label
 	expect "$L ec2 create vpc" '"vpcId":"vpc-' "$DRIVE" query ec2 CreateVpc '{"CidrBlock":"10.0.0.0/16","TagSpecification":[{"ResourceType":"vpc","Tag":[{"Key":"secfaas:stack","Value":"it"}]}]}'
 	expect "$L ec2 filter" '"vpcSet":[{' "$DRIVE" query ec2 DescribeVpcs '{"Filter":[{"Name":"tag:secfaas:stack","Value":["it"]}]}'
 	expect "$L ec2 notfound" "error not_found InvalidVpcID.NotFound 400" "$DRIVE" query ec2 DeleteVpc '{"VpcId":"vpc-0000000000000dead"}'
+	expect "$L iam create web-identity role" '"Arn":"arn:aws:iam::123456789012:role/ci-role"' "$DRIVE" query iam CreateRole \
+		'{"RoleName":"ci-role","AssumeRolePolicyDocument":"{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"Federated\":\"arn:aws:iam::123456789012:oidc-provider/token.actions.example.com\"},\"Action\":\"sts:AssumeRoleWithWebIdentity\"}]}"}'
 	expect "$L iam create role" '"Arn":"arn:aws:iam::123456789012:role/it-role"' "$DRIVE" query iam CreateRole \
 		'{"RoleName":"it-role","AssumeRolePolicyDocument":"{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"arn:aws:iam::123456789012:root\"},\"Action\":\"sts:AssumeRole\"}]}","Tags":[{"Key":"a","Value":"b"}]}'
 	expect "$L iam conflict" "error conflict EntityAlreadyExists 409" "$DRIVE" query iam CreateRole \
@@ -125,6 +127,15 @@ EOC
 	expect "$L profile keys source" "profile base" env AWS_PROFILE=base "$DRIVE" whoami
 	expect "$L assume-role chain" "assumed-role/it-role/" env AWS_PROFILE=chain "$DRIVE" whoami
 	expect "$L credential_process" "credential-process (profile proc)" env AWS_PROFILE=proc "$DRIVE" whoami
+	# web identity: the unsigned AssumeRoleWithWebIdentity at the simulator's STS
+	# a CI-style OIDC token: {"alg":"RS256"}.{"iss":...,"sub":"repo:x","aud":"sts.amazonaws.com"}.sig
+	b64u() { printf '%s' "$1" | base64 -w0 | tr '+/' '-_' | tr -d '='; }
+	printf '%s.%s.c2ln' "$(b64u '{"alg":"RS256"}')" \
+		"$(b64u '{"iss":"https://token.actions.example.com","sub":"repo:x","aud":"sts.amazonaws.com"}')" >"$T/wi-token"
+	expect "$L web identity" "assumed-role/ci-role/" env AWS_PROFILE= AWS_CONFIG_FILE="$T/none" AWS_SHARED_CREDENTIALS_FILE="$T/none" \
+		AWS_WEB_IDENTITY_TOKEN_FILE="$T/wi-token" AWS_ROLE_ARN=arn:aws:iam::123456789012:role/ci-role AWS_ROLE_SESSION_NAME=ci "$DRIVE" whoami
+	expect "$L web identity source" "web-identity" env AWS_PROFILE= AWS_CONFIG_FILE="$T/none" AWS_SHARED_CREDENTIALS_FILE="$T/none" \
+		AWS_WEB_IDENTITY_TOKEN_FILE="$T/wi-token" AWS_ROLE_ARN=arn:aws:iam::123456789012:role/ci-role "$DRIVE" whoami
 	expect "$L no credentials" "error auth - 0: sts GetCallerIdentity: no AWS credentials found" env AWS_PROFILE= AWS_CONFIG_FILE="$T/none" AWS_SHARED_CREDENTIALS_FILE="$T/none" "$DRIVE" whoami
 }
 
