@@ -12,6 +12,7 @@
 
 #include "commands.h"
 #include "commands_aws.h"
+#include "commands_eks.h"
 #include "commands_kube.h"
 #include "log.h"
 #include "schema.h"
@@ -53,6 +54,8 @@ static const struct sf_cmd commands[] = {
 	 "  secfaas apply examples/minimal.yaml\n"
 	 "  secfaas plan cluster.yaml --out tfplan && secfaas apply tfplan\n"
 	 "  secfaas apply cluster.yaml --auto-approve --parallelism 4\n"},
+	{"bake", cmd_bake, "bake (or find) the gVisor AMI of a spec and print its id",
+	 SF_BAKE_USAGE "\nexample:\n  secfaas bake examples/minimal.yaml --arch x86_64\n"},
 	{"destroy", cmd_destroy, "destroy everything the state tracks for a workspace",
 	 "usage: secfaas destroy [SPEC] [--auto-approve]\n"
 	 "\n"

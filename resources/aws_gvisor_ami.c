@@ -20,8 +20,9 @@
  * still uses it: a launch template version or a live instance anywhere in
  * the account and region (another cluster, or this workspace's older
  * template versions — that is what lets a reverted release reuse the old
- * image without a bake).  It then sweeps this workspace's other unused
- * gVisor images the same way, so a teardown leaves no image behind.
+ * image without a bake).  When the workspace has no launch template left
+ * (a teardown, not a replacement) it also sweeps the workspace's other
+ * unused gVisor images, so a teardown leaves no image behind.
  */
 #include <string.h>
 
@@ -521,11 +522,23 @@ static int ami_destroy(struct sf_rctx *c, const json_t *prior)
 		if (rc < 0)
 			return rc;
 	}
-	/* this workspace's other gVisor images (older releases kept for reuse) */
+	/* This workspace's other gVisor images (older releases kept for reuse,
+	 * images baked ahead by `secfaas bake`) go only with the workspace:
+	 * while one of its launch templates exists this is a replacement, and
+	 * they are what a revert or the next apply reuses. */
 	const char *ws = ax_workspace(c);
 	if (!*ws)
 		return 0;
 	json_t *o = NULL;
+	rc = ax_ec2(c, "DescribeLaunchTemplates",
+		    json_pack("{s:[{s:s, s:[s]}]}", "Filter", "Name", "tag:secfaas:workspace", "Value", ws), &o);
+	if (rc < 0)
+		return rc;
+	size_t nlt = json_array_size(json_object_get(o, "launchTemplates"));
+	json_decref(o);
+	o = NULL;
+	if (nlt)
+		return 0;
 	rc = ax_ec2(c, "DescribeImages",
 		    json_pack("{s:[s], s:[{s:s, s:[s]}, {s:s, s:[s]}]}", "Owner", "self", "Filter", "Name",
 			      "tag:secfaas:workspace", "Value", ws, "Name", "tag:secfaas:kind", "Value", "gvisor-ami"),

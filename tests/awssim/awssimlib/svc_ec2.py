@@ -103,21 +103,38 @@ def user_data_text(raw):
 
 
 def bake_key(script):
-    """The key a bake script would print after SECFAAS-BAKE-OK, or None."""
-    m = re.search(r"SECFAAS-BAKE-OK[ \t]+([^\s\"'`;|&)]+)", script)
+    """The key a bake script would print after SECFAAS-BAKE-OK, or None.
+
+    Emulates just enough of the shell: the marker must be on a command line
+    (comments do not print), and a variable is resolved through plain
+    assignments, ${VAR:-default} and the `: "${VAR:=value}"` default idiom,
+    the way the bake script sets its parameters."""
+    lines = [l for l in script.splitlines() if not l.lstrip().startswith("#")]
+    body = "\n".join(lines)
+    m = re.search(r"SECFAAS-BAKE-OK[ \t]+([^\s\"'`;|&)]+)", body)
     if not m:
         return None
-    tok = m.group(1)
-    vm = re.fullmatch(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", tok)
+    return _shell_value(m.group(1), body, 0)
+
+
+def _shell_value(tok, body, depth):
+    if depth > 8:
+        return None
+    vm = re.fullmatch(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}?", tok)
     if not vm:
         return tok
-    var = vm.group(1)
-    am = None
-    for am in re.finditer(rf"(?m)^\s*(?:export\s+|readonly\s+|local\s+)?{var}=(\"([^\"]*)\"|'([^']*)'|(\S*))", script):
-        pass
-    if am is None:
-        return None
-    return am.group(2) if am.group(2) is not None else am.group(3) if am.group(3) is not None else am.group(4)
+    var, default = vm.group(1), vm.group(2)
+    val = None
+    for am in re.finditer(rf"(?m)^\s*(?:export\s+|readonly\s+|local\s+)?{var}=(\"([^\"]*)\"|'([^']*)'|(\S*))", body):
+        val = am.group(2) if am.group(2) is not None else am.group(3) if am.group(3) is not None else am.group(4)
+    for dm in re.finditer(rf"(?m)^\s*:\s+\"?\$\{{{var}:=([^}}]*)\}}\"?", body):
+        if val is None or val == "":
+            val = dm.group(1)
+    if val is not None and val.startswith("$"):
+        val = _shell_value(val, body, depth + 1)
+    if not val:
+        return default
+    return val
 
 
 class EC2:
