@@ -342,6 +342,11 @@ int main(int argc, char **argv)
 		if (!g)
 			rest[nrest++] = argv[i];
 	}
+	/* --region is the standard AWS region setting for everything this run
+	 * does (the client and the Cluster lowering); metadata.region still wins
+	 * for a spec that names one. */
+	if (cli.region)
+		setenv("AWS_REGION", cli.region, 1);
 	int rc;
 	if (!nrest) {
 		usage_all(want_help ? stdout : stderr);

@@ -22,6 +22,8 @@ export AWS_ENDPOINT_URL="$AWSSIM_URL" AWS_CA_BUNDLE AWS_REGION=eu-west-1
 export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 export AWS_CONFIG_FILE="$work/aws-config" AWS_SHARED_CREDENTIALS_FILE="$work/aws-credentials"
 export SECFAAS_STATE_PASSPHRASE="demo passphrase, not for production"
+# The simulator runs AWS's state machines 1000x faster; poll it as often.
+export SECFAAS_POLL_SCALE=0.001
 echo "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL (TLS verified with the simulator's test CA)"
 cd "$work"
 cp -R "$top/examples" .
