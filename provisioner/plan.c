@@ -410,6 +410,19 @@ int sf_plan_make(struct sf_plan *plan, const struct sf_config *cfg, struct sf_st
 	if (opts->refresh_only)
 		for (size_t i = 0; i < plan->n; i++)
 			plan->v[i].action = SF_ACT_NOOP;
+	/* Live checks some types need before anything is changed. */
+	for (size_t i = 0; opts->refresh && !opts->refresh_only && i < plan->n; i++) {
+		struct sf_change *c = &plan->v[i];
+		if (!c->type || !c->type->plan_check || c->action == SF_ACT_NOOP || c->action == SF_ACT_DELETE)
+			continue;
+		volatile int cancel = 0;
+		struct sf_rctx ctx = {.address = c->address, .err = err, .provider = opts->providers, .cancel = &cancel};
+		if (c->type->plan_check(&ctx, c->after) < 0) {
+			if (!err->code)
+				sf_fail(err, SF_EINVAL, "%s: plan-time check failed", c->address);
+			goto done;
+		}
+	}
 	if (opts->ntargets) {
 		/* keep targets and, transitively, what they depend on */
 		int *keep = xcalloc(plan->n, sizeof *keep);

@@ -86,6 +86,12 @@ struct sf_rtype {
 	/* Optional: validate desired attributes beyond types (0 or SF_EINVAL
 	 * with err->msg naming the attribute). */
 	int (*validate)(const json_t *want, struct sf_err *err);
+	/* Optional: checks against live objects at plan time (e.g. a named AMI
+	 * exists and matches); called for planned creates/updates when plan
+	 * refreshes. `want` may hold unknown values (JSON null). Fill c->err
+	 * (with `where` = file:line:col when known) and return < 0 to fail the
+	 * plan. */
+	int (*plan_check)(struct sf_rctx *c, const json_t *want);
 };
 
 /* Registry (resources/registry.c): sorted by name. */

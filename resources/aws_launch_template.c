@@ -61,6 +61,8 @@ static int check_image(struct sf_rctx *c, const json_t *want)
 	if (!json_is_object(chk))
 		return 0;
 	const char *image = ax_s(want, "image_id"), *where = ax_s(chk, "where");
+	if (!image)
+		return 0; /* baked image: not known yet, nothing to check */
 	const char *arch = ax_s(chk, "arch"), *rel = ax_s(chk, "gvisor_release");
 	json_t *im = NULL;
 	int rc = ax_ec2_describe_one(c, "DescribeImages", "ImageId", image, "imagesSet", &im);
@@ -88,6 +90,13 @@ done:
 		sf_err_where(c->err, "%s", where);
 	json_decref(im);
 	return rc;
+}
+
+/* At plan time too, so a wrong `ami:` fails `secfaas plan` with the spec's
+ * file:line:col before anything is created. */
+static int lt_plan_check(struct sf_rctx *c, const json_t *want)
+{
+	return check_image(c, want);
 }
 
 static int lt_create(struct sf_rctx *c, const json_t *want, json_t **out)
@@ -221,4 +230,5 @@ const struct sf_rtype sf_rt_aws_launch_template = {
 	.read = lt_read,
 	.update = lt_update,
 	.destroy = lt_destroy,
+	.plan_check = lt_plan_check,
 };

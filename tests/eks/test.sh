@@ -209,6 +209,30 @@ else
 	echo "note: secfaas bake is not wired into main.c yet; its case is skipped (provisioner/commands_eks.h)"
 fi
 
+# ------------------------------------------------------------ given AMI, checked at plan time
+t_begin "a named ami: that does not exist fails plan with the spec position, nothing created"
+curl -sf -X POST "$AWSSIM_URL/_awssim/reset" >/dev/null
+cat >"$WORK/ami.yaml" <<Y
+apiVersion: secfaas.dev/v1alpha1
+kind: Cluster
+metadata: {name: fn-ami, region: eu-west-1}
+spec:
+  kubernetesVersion: "1.31"
+  network: {cidr: 10.40.0.0/16}
+  nodeGroups:
+    - {name: system, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}}
+    - name: sandbox
+      runtime: gvisor
+      ami: ami-0123456789abcdef0
+      instanceTypes: [m6i.xlarge]
+      scaling: {min: 1, max: 2}
+Y
+t_rc 1 "plan refuses" $S plan "$WORK/ami.yaml" --state "$WORK/ami.db"
+t_grep "position and cause" "ami.yaml:11:12: error: ami ami-0123456789abcdef0 does not exist" .err
+t_grep "cause" "ami-0123456789abcdef0 does not exist" .err
+t_eq "nothing created" "$(q 'sum(len(v) for v in inv.values())')" 0
+t_end
+
 # ------------------------------------------------------------ full example
 t_begin "examples/full.yaml: apply, converge, destroy with a Kubernetes load balancer left behind"
 FS="--state $WORK/full.db"
