@@ -14,6 +14,10 @@ static const struct sf_aws_service services[] = {
 	{"eks", "EKS", "eks", "eks", "eks", SF_PROTO_REST_JSON, "2017-11-01", NULL, 0},
 	{"elasticloadbalancing", "ELASTIC_LOAD_BALANCING_V2", "elastic_load_balancing_v2", "elasticloadbalancing",
 	 "elasticloadbalancing", SF_PROTO_QUERY, "2015-12-01", NULL, 0},
+	/* Classic ELB: same endpoint and signing name, its own API version and
+	 * endpoint override name (serviceId "Elastic Load Balancing"). */
+	{"elb", "ELASTIC_LOAD_BALANCING", "elastic_load_balancing", "elasticloadbalancing", "elasticloadbalancing",
+	 SF_PROTO_QUERY, "2012-06-01", NULL, 0},
 	{"iam", "IAM", "iam", "iam", "iam", SF_PROTO_QUERY, "2010-05-08", NULL, 1},
 	{"ssm", "SSM", "ssm", "ssm", "ssm", SF_PROTO_JSON, NULL, "1.1", 0},
 	{"sts", "STS", "sts", "sts", "sts", SF_PROTO_QUERY, "2011-06-15", NULL, 0},

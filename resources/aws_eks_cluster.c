@@ -315,8 +315,7 @@ static int elb_call(struct sf_rctx *c, const char *action, int v2, json_t *param
 {
 	struct sf_aws *a = ax_client(c);
 	json_t *o = NULL;
-	(void)v2;
-	int rc = a ? sf_aws_query(a, "elasticloadbalancing", action, params, &o, c->err) : c->err->code;
+	int rc = a ? sf_aws_query(a, v2 ? "elasticloadbalancing" : "elb", action, params, &o, c->err) : c->err->code;
 	json_decref(params);
 	if (out)
 		*out = o;
@@ -369,8 +368,34 @@ static int sweep_lbs(struct sf_rctx *c, const char *cluster)
 		json_decref(tags);
 		json_decref(t);
 	}
-	/* Classic ELBs: the AWS client has no classic (2012-06-01) service yet;
-	 * their ENIs and security groups are still swept with the VPC. */
+	json_decref(o);
+	o = NULL;
+	/* Classic ELBs (the in-tree cloud provider makes these). */
+	int crc = elb_call(c, "DescribeLoadBalancers", 0, json_object(), &o);
+	if (crc < 0) {
+		sf_warn("%s: classic load balancers: %s", c->address, c->err->msg);
+		sf_err_clear(c->err);
+	}
+	json_array_foreach(json_object_get(o, "LoadBalancerDescriptions"), i, lb)
+	{
+		if (rc < 0)
+			break;
+		const char *name = ax_s(lb, "LoadBalancerName");
+		json_t *t = NULL;
+		if (!name || elb_call(c, "DescribeTags", 0, json_pack("{s:[s]}", "LoadBalancerNames", name), &t) < 0) {
+			sf_err_clear(c->err);
+			continue;
+		}
+		json_t *td = json_array_get(json_object_get(t, "TagDescriptions"), 0);
+		json_t *tags = ax_tags_from_list(json_object_get(td, "Tags"));
+		if (json_object_get(tags, key)) {
+			rc = elb_call(c, "DeleteLoadBalancer", 0, json_pack("{s:s}", "LoadBalancerName", name), NULL);
+			if (!rc)
+				sf_info("%s: deleted Kubernetes classic load balancer %s", c->address, name);
+		}
+		json_decref(tags);
+		json_decref(t);
+	}
 	json_decref(o);
 	free(key);
 	return rc;

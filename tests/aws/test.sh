@@ -77,6 +77,8 @@ run_suite() { # label
 	expect "$L ec2 create vpc" '"vpcId":"vpc-' "$DRIVE" query ec2 CreateVpc '{"CidrBlock":"10.0.0.0/16","TagSpecification":[{"ResourceType":"vpc","Tag":[{"Key":"secfaas:stack","Value":"it"}]}]}'
 	expect "$L ec2 filter" '"vpcSet":[{' "$DRIVE" query ec2 DescribeVpcs '{"Filter":[{"Name":"tag:secfaas:stack","Value":["it"]}]}'
 	expect "$L ec2 notfound" "error not_found InvalidVpcID.NotFound 400" "$DRIVE" query ec2 DeleteVpc '{"VpcId":"vpc-0000000000000dead"}'
+	# classic ELB (2012-06-01) shares the elasticloadbalancing endpoint and signing name
+	expect "$L classic elb query" '"LoadBalancerDescriptions"' "$DRIVE" query elb DescribeLoadBalancers '{}'
 	expect "$L iam create web-identity role" '"Arn":"arn:aws:iam::123456789012:role/ci-role"' "$DRIVE" query iam CreateRole \
 		'{"RoleName":"ci-role","AssumeRolePolicyDocument":"{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"Federated\":\"arn:aws:iam::123456789012:oidc-provider/token.actions.example.com\"},\"Action\":\"sts:AssumeRoleWithWebIdentity\"}]}"}'
 	expect "$L iam create role" '"Arn":"arn:aws:iam::123456789012:role/it-role"' "$DRIVE" query iam CreateRole \
