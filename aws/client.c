@@ -30,8 +30,9 @@ struct sf_aws {
 	char *ca_bundle;
 	double timeout_s, connect_timeout_s;
 	struct sf_creds_provider *creds;
-	pthread_mutex_t mu; /* guards skew */
+	pthread_mutex_t mu; /* guards skew and server_date */
 	double skew;        /* server time - local time, seconds */
+	double server_date; /* Date header of the last reply (unix s); 0: none yet */
 };
 
 typedef int (*decode_fn)(const char *service, const char *op, long status, const struct sf_hdrs *h,
@@ -65,6 +66,14 @@ const char *sf_aws_partition_of(const struct sf_aws *c)
 struct sf_retry *sf_aws_retry_state(struct sf_aws *c)
 {
 	return &c->retry;
+}
+
+double sf_aws_server_date(struct sf_aws *c)
+{
+	pthread_mutex_lock(&c->mu);
+	double d = c->server_date;
+	pthread_mutex_unlock(&c->mu);
+	return d;
 }
 
 static double now_skewed(struct sf_aws *c)
@@ -158,6 +167,13 @@ static int do_call(struct sf_aws *c, const struct call *k, json_t **out, struct 
 		sf_hdrs_release(&h);
 		if (trc == 0) {
 			json_t *doc = NULL;
+			double sd;
+			const char *dh = sf_hdrs_get(&resp.headers, "Date");
+			if (dh && sf_http_date_parse(dh, &sd) == 0) {
+				pthread_mutex_lock(&c->mu);
+				c->server_date = sd;
+				pthread_mutex_unlock(&c->mu);
+			}
 			rc = k->decode(k->service, k->op, resp.status, &resp.headers, sf_buf_cstr(&resp.body),
 				       resp.body.len, &doc, rid, &aerr);
 			sf_debug("aws: %s %s -> HTTP %ld%s%s attempt %d/%d %.3fs request-id %s", k->service, k->op,

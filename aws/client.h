@@ -62,6 +62,11 @@ void sf_aws_free(struct sf_aws *c);
 const char *sf_aws_region(const struct sf_aws *c);
 const char *sf_aws_partition_of(const struct sf_aws *c);
 struct sf_retry *sf_aws_retry_state(struct sf_aws *c);
+/* The server's clock: the Date header of the last reply this client got
+ * (unix seconds, 1 s resolution), 0 before any reply.  `gc` takes "now"
+ * from it (after a signed STS GetCallerIdentity) so expiry follows the
+ * service's clock, not a skewed local one. */
+double sf_aws_server_date(struct sf_aws *c);
 
 /* Query protocol (ec2, iam, sts, elasticloadbalancing). params: JSON object
  * with wire member names (see query.h for flattening). */

@@ -4,7 +4,7 @@
 # (< 50 ms, < 30 MB) as ratios (< 1.00 meets the goal). A benchmark, not a
 # test: it never fails on slowness.
 set -eu
-S=${1:?usage: run.sh SECFAAS_BINARY}
+S=${1:-${SECFAAS:?usage: run.sh SECFAAS_BINARY (or SECFAAS=...)}}
 N=${N:-200}
 RUNS=${RUNS:-20}
 d=$(mktemp -d "${TMPDIR:-/tmp}/plan-noop.XXXXXX")
