@@ -293,11 +293,11 @@ static int global_opt(struct sf_cli *cli, int argc, char **argv, int *i)
 			return -1;
 		return 1;
 	}
-	if ((m = sf_opt_match(argc, argv, i, "lock", 0, &v))) {
+	if (sf_opt_match(argc, argv, i, "lock", 0, &v) > 0) {
 		cli->lock = !(v && !strcmp(v, "false"));
 		return 1;
 	}
-	if ((m = sf_opt_match(argc, argv, i, "input", 0, &v))) {
+	if (sf_opt_match(argc, argv, i, "input", 0, &v) > 0) {
 		if (v && !strcmp(v, "false"))
 			cli->input = 0;
 		return 1;
@@ -316,7 +316,8 @@ int main(int argc, char **argv)
 	cli.lock = 1;
 	cli.input = isatty(0);
 	const char *nc = getenv("NO_COLOR");
-	cli.color = isatty(1) && !(nc && *nc) && getenv("TERM") && strcmp(getenv("TERM"), "dumb");
+	const char *term = getenv("TERM");
+	cli.color = isatty(1) && !(nc && *nc) && term && strcmp(term, "dumb");
 	if (sf_log_init() < 0)
 		fprintf(stderr, "secfaas: warning: SECFAAS_LOG must be one of error, warn, info, debug, trace; using warn\n");
 	curl_global_init(CURL_GLOBAL_DEFAULT);

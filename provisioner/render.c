@@ -639,7 +639,7 @@ static int bake_script(const struct sf_bake_in *in, const char *sha, const char 
 int sf_bake_key_text(const struct sf_bake_in *in, struct sf_buf *out, struct sf_err *err)
 {
 	int rc;
-	char sha[129], script_sha[65], toml_sha[65];
+	char sha[129] = "", script_sha[65], toml_sha[65];
 	struct sf_buf script = SF_BUF_INIT, toml = SF_BUF_INIT;
 
 	if ((rc = check_bake_in(in, sha, err)) < 0)

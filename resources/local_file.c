@@ -57,7 +57,7 @@ static int write_it(struct sf_rctx *c, const json_t *want, json_t **out)
 {
 	const char *path = json_string_value(json_object_get(want, "path"));
 	const char *content = json_string_value(json_object_get(want, "content"));
-	mode_t mode;
+	mode_t mode = 0644;
 	if (!path || !content)
 		return sf_fail(c->err, SF_EINVAL, "local_file needs path and content");
 	if (parse_mode(want, &mode, c->err) < 0)

@@ -1,0 +1,183 @@
+#!/bin/sh
+# `secfaas gc` against the local AWS (tests/awssim): the state phase removes
+# an ephemeral cluster once the simulator's clock passes its TTL (and not
+# before); the tag sweep removes every object of a cluster whose state
+# database was deleted and of an object a killed run never recorded, while a
+# workspace with a live state is never touched; --dry-run deletes nothing;
+# without working credentials the sweep says it was skipped.  Every
+# assertion is made on the simulator's inventory, not on secfaas output
+# alone.  The simulator runs with --timescale 0.001 and secfaas with
+# SECFAAS_POLL_SCALE=0.001.
+#
+# awssim's HTTP Date header follows the wall clock, not its simulated clock,
+# so the cases that move the simulated clock pass it to gc with --now (read
+# from /_awssim/clock here, in the test; product code never calls the admin
+# API).  The TTL is 10 minutes and the clock moves 11: awssim honours an EKS
+# token for 15 simulated minutes after its wall-clock signing time, and the
+# state phase deletes Kubernetes objects through the API server.
+. "$SECFAAS_SRC/tests/lib.sh"
+S=$SECFAAS
+export NO_COLOR=1
+SIMDIR=$T_ROOT/awssim
+eval "$("$SECFAAS_SRC/tests/awssim/ctl" start "$SIMDIR" --timescale 0.001)" || {
+	echo "cannot start awssim"
+	echo "0 passed, 1 failed"
+	exit 1
+}
+trap '"$SECFAAS_SRC/tests/awssim/ctl" stop "$SIMDIR" >/dev/null 2>&1' EXIT
+case "$AWSSIM_URL" in
+http://127.*:* | https://127.*:*) ;;
+*)
+	echo "refusing non-loopback endpoint $AWSSIM_URL"
+	echo "0 passed, 1 failed"
+	exit 1
+	;;
+esac
+export AWS_ENDPOINT_URL=$AWSSIM_URL AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE
+export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY AWS_REGION=eu-west-1
+export SECFAAS_POLL_SCALE=0.001
+# never let the credential chain look past the environment (no IMDS traffic)
+export AWS_EC2_METADATA_DISABLED=true AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_CONFIG_FILE=/nonexistent
+unset AWS_PROFILE AWS_SESSION_TOKEN
+Q="$SECFAAS_SRC/tests/eks/q.py"
+q() { /usr/bin/python3 "$Q" "$AWSSIM_URL" "$1"; }
+# objects of one workspace (by its ownership tag) across every kind
+nws() { q "sum(1 for v in inv.values() for o in v if o.get('tags', {}).get('secfaas:workspace') == '$1')"; }
+total() { q 'sum(len(v) for v in inv.values())'; }
+simnow() { curl -sf "$AWSSIM_URL/_awssim/clock" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["now"])'; }
+WORK=$T_ROOT/work
+SD=$WORK/states
+mkdir -p "$SD"
+
+# spec NAME CIDR-OCTET [TTL]
+spec() {
+	ttl=${3:+, ttl: $3}
+	cat >"$WORK/$1.yaml" <<Y
+apiVersion: secfaas.dev/v1alpha1
+kind: Cluster
+metadata: {name: $1, region: eu-west-1$ttl}
+spec:
+  kubernetesVersion: "1.31"
+  network: {cidr: 10.$2.0.0/16, availabilityZones: 2, endpointAccess: public}
+  gvisor: {release: "20250113.0", platform: systrap}
+  nodeGroups:
+    - {name: system, instanceTypes: [m6i.large], scaling: {min: 1, max: 2, desired: 1}}
+    - {name: sandbox, runtime: gvisor, instanceTypes: [m6i.large], scaling: {min: 1, max: 2, desired: 1}}
+Y
+}
+apply() { $S apply "$WORK/$1.yaml" --state "$SD/$1.db" --auto-approve; }
+
+# ------------------------------------------------------------ a live workspace
+t_begin "a permanent cluster with a live state"
+spec gc-live 50
+t_rc 0 "apply" apply gc-live
+live=$(nws gc-live)
+t_ok "it has tagged objects" test "$live" -gt 10
+t_rc 0 "gc keeps it" $S gc --state-dir "$SD" --auto-approve
+t_grep "sweep ran and kept it" "objects of workspaces with a live state" .out
+t_grep "nothing orphaned" "sweep found no orphaned or expired objects" .out
+t_eq "untouched" "$(nws gc-live)" "$live"
+t_end
+
+# ------------------------------------------------------------ (1) TTL expiry
+t_begin "an ephemeral cluster goes once the local AWS's clock passes its ttl, not before"
+spec gc-ttl 51 10m
+t_rc 0 "apply with ttl 10m" apply gc-ttl
+n=$(nws gc-ttl)
+t_ok "it has tagged objects" test "$n" -gt 10
+t_eq "objects carry the expiry" "$(q "len(set(o['tags'].get('secfaas:expires-at','') for v in inv.values() for o in v if o.get('tags',{}).get('secfaas:workspace')=='gc-ttl') - {''}) > 0")" true
+t_rc 0 "gc before expiry (server clock)" $S gc --state-dir "$SD" --auto-approve
+t_grep "kept" "gc-ttl.db: expires" .out
+t_eq "nothing removed" "$(nws gc-ttl)" "$n"
+curl -sf -X POST "$AWSSIM_URL/_awssim/clock" -d '{"advance": 300}' >/dev/null
+t_rc 0 "gc 5 min later" $S gc --state-dir "$SD" --auto-approve --now "$(simnow)"
+t_eq "still nothing removed" "$(nws gc-ttl)" "$n"
+curl -sf -X POST "$AWSSIM_URL/_awssim/clock" -d '{"advance": 360}' >/dev/null
+# (4) dry run after expiry: lists, deletes nothing
+t_rc 0 "gc --dry-run after expiry" $S gc --state-dir "$SD" --dry-run --auto-approve --now "$(simnow)"
+t_grep "would destroy" "expired at" .out
+t_grep "would destroy from state" "would destroy" .out
+t_eq "dry run removed nothing" "$(nws gc-ttl)" "$n"
+t_rc 0 "gc after expiry" $S gc --state-dir "$SD" --auto-approve --now "$(simnow)"
+t_grep "destroyed from state" "destroying" .out
+t_eq "ephemeral cluster gone from AWS" "$(nws gc-ttl)" 0
+t_eq "live workspace untouched" "$(nws gc-live)" "$live"
+t_rc 0 "gc again: nothing to do" $S gc --state-dir "$SD" --auto-approve --now "$(simnow)"
+t_eq "live workspace still untouched" "$(nws gc-live)" "$live"
+t_end
+
+# ------------------------------------------------------------ (2) lost state
+t_begin "deleting the state database and running gc removes every tagged object"
+spec gc-lost 52
+t_rc 0 "apply" apply gc-lost
+n=$(nws gc-lost)
+t_ok "it has tagged objects" test "$n" -gt 10
+rm -f "$SD/gc-lost.db" "$SD/gc-lost.db".*
+t_rc 0 "gc without credentials that work" env AWS_SECRET_ACCESS_KEY=wrong-secret-key-for-the-test \
+	$S gc --state-dir "$SD" --auto-approve
+t_grep "skipped with the reason" "gc: sweep skipped: " .out
+t_eq "nothing removed" "$(nws gc-lost)" "$n"
+t_rc 0 "gc lists without --auto-approve" $S gc --state-dir "$SD"
+t_grep "orphans listed" "would delete eks cluster" .out
+t_grep "reason given" "no state knows workspace gc-lost" .out
+t_eq "listing removed nothing" "$(nws gc-lost)" "$n"
+t_rc 0 "gc --dry-run --auto-approve lists" $S gc --state-dir "$SD" --dry-run --auto-approve
+would=$(grep -c "^would delete " .out)
+t_nogrep "only gc-lost listed" "workspace gc-live" .out
+t_grep "dry-run count" "sweep found $would orphaned or expired object(s)" .out
+t_ok "every gc-lost object listed" test "$would" -ge "$n"
+t_eq "dry run removed nothing" "$(nws gc-lost)" "$n"
+t_rc 0 "gc --auto-approve" $S gc --state-dir "$SD" --auto-approve
+t_grep "report" "gc: sweep deleted $would object(s), 0 left" .out
+t_grep "deleted cluster reported" "deleted eks cluster arn:aws:eks:eu-west-1:" .out
+t_grep "deleted vpc reported" "deleted vpc vpc-" .out
+t_eq "every gc-lost object gone" "$(nws gc-lost)" 0
+t_eq "no untagged leftovers of it (cluster SG, ENIs, instances)" "$(q "sum(1 for v in inv.values() for o in v if 'gc-lost' in str(o))")" 0
+t_eq "live workspace untouched" "$(nws gc-live)" "$live"
+t_end
+
+# ------------------------------------------------------------ (5) killed run
+t_begin "an object a killed run never recorded is swept; what the state knows is kept"
+spec gc-kill 53
+before=$(q "calls['eks:CreateCluster']")
+curl -sf -X POST "$AWSSIM_URL/_awssim/faults" -d '{"operation":"eks:CreateCluster","kind":"latency","ms":20000}' >/dev/null
+$S apply "$WORK/gc-kill.yaml" --state "$SD/gc-kill.db" --auto-approve >"$T_DIR/.kill.out" 2>&1 &
+pid=$!
+i=0
+while [ "$(q "calls['eks:CreateCluster']")" = "$before" ] && kill -0 $pid 2>/dev/null && [ $i -lt 3000 ]; do
+	i=$((i + 1))
+done
+kill -0 $pid 2>/dev/null || t_fail "apply ended before CreateCluster was in flight"
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+curl -sf -X DELETE "$AWSSIM_URL/_awssim/faults" >/dev/null
+t_eq "the cluster exists in AWS" "$(q "n('eks:cluster')")" 2
+# The run died before its intent reached the state: forget the intent (and
+# the creating row) the way it would look had the kill come a moment earlier.
+/usr/bin/python3 - "$SD/gc-kill.db" <<'P'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("DELETE FROM journal WHERE address = 'eks_cluster.main'")
+db.execute("DELETE FROM resources WHERE address = 'eks_cluster.main'")
+db.commit()
+P
+vpcs=$(q "len([o for o in inv['ec2:vpc'] if o['tags'].get('secfaas:workspace')=='gc-kill'])")
+t_eq "its VPC exists" "$vpcs" 1
+t_rc 0 "gc --auto-approve" $S gc --state-dir "$SD" --auto-approve
+t_grep "the unrecorded cluster is reported" "deleted eks cluster arn:aws:eks:eu-west-1:123456789012:cluster/gc-kill" .out
+t_eq "unrecorded cluster gone" "$(q "len([c for c in inv['eks:cluster'] if c['id']=='gc-kill'])")" 0
+t_eq "recorded VPC kept" "$(q "len([o for o in inv['ec2:vpc'] if o['tags'].get('secfaas:workspace')=='gc-kill'])")" 1
+t_eq "live workspace untouched" "$(nws gc-live)" "$live"
+t_rc 0 "destroy from the state removes the rest" $S destroy "$WORK/gc-kill.yaml" --state "$SD/gc-kill.db" --auto-approve
+t_eq "gc-kill gone" "$(nws gc-kill)" 0
+t_end
+
+# ------------------------------------------------------------ clean up
+t_begin "destroying the live workspace leaves the inventory empty"
+t_rc 0 "destroy" $S destroy "$WORK/gc-live.yaml" --state "$SD/gc-live.db" --auto-approve
+t_rc 0 "final gc finds nothing" $S gc --state-dir "$SD" --auto-approve
+t_grep "nothing orphaned" "sweep found no orphaned or expired objects" .out
+t_eq "inventory empty" "$(total)" 0
+t_end
+
+finish
