@@ -189,8 +189,8 @@ static int is_known(const char *workspace, const char *lineage, const char *addr
 }
 
 /* Phase 2. Returns the exit status contribution (0 or SF_EXIT_ERROR). */
-static int sweep(struct sf_cli *cli, struct known *k, const char *unreadable, const char *at, double *now, int act,
-		 int aws_found)
+static int sweep(struct sf_cli *cli, struct known *k, const char *unreadable, const struct sf_err *aws_err, double now,
+		 int act, int aws_found)
 {
 	struct sf_providers p;
 	struct sf_err err = SF_ERR_INIT;
@@ -205,18 +205,16 @@ static int sweep(struct sf_cli *cli, struct known *k, const char *unreadable, co
 		rc = SF_EXIT_ERROR;
 		goto done;
 	}
-	double server;
-	if (sf_aws_sweep_now(&p, &server, &err) < 0) {
-		fprintf(cli->out, "gc: sweep skipped: %s%s%s\n", err.msg, err.hint[0] ? "; " : "", err.hint);
+	if (aws_err->code) {
+		fprintf(cli->out, "gc: sweep skipped: %s%s%s\n", aws_err->msg, aws_err->hint[0] ? "; " : "",
+			aws_err->hint);
 		if (aws_found) {
 			fprintf(cli->out, "gc: %d expired workspace(s) held AWS objects that could not be swept\n", aws_found);
 			rc = SF_EXIT_ERROR;
 		}
 		goto done;
 	}
-	if (!at)
-		*now = server;
-	int n = sf_aws_sweep(&p, is_known, k, *now, !act, &rep, &left, &err);
+	int n = sf_aws_sweep(&p, is_known, k, now, !act, &rep, &left, &err);
 	fputs(sf_buf_cstr(&rep), cli->out);
 	if (n < 0) {
 		rc = sf_cli_error(cli, &err);
@@ -274,6 +272,7 @@ int cmd_gc(struct sf_cli *cli, int argc, char **argv)
 	 * take "now" from AWS's clock when the sweep will talk to AWS anyway. */
 	struct known k = {NULL, 0};
 	char *unreadable = NULL;
+	struct sf_err aws_err = SF_ERR_INIT;
 	if (!no_sweep) {
 		for (size_t i = 0; i <= n; i++) {
 			const char *path = i < n ? paths[i] : cli->state_path; /* --state: one more known state */
@@ -283,14 +282,14 @@ int cmd_gc(struct sf_cli *cli, int argc, char **argv)
 				unreadable = xstrdup(path);
 			}
 		}
-		if (!at && !unreadable) {
+		if (!unreadable) {
+			/* also proves the credentials before anything is deleted */
 			struct sf_providers p;
-			struct sf_err err = SF_ERR_INIT;
 			double server;
 			sf_providers_init(&p);
 			p.region = cli->region;
 			p.profile = cli->profile;
-			if (sf_aws_sweep_now(&p, &server, &err) == 0)
+			if (sf_aws_sweep_now(&p, &server, &aws_err) == 0 && !at)
 				now = server;
 			sf_providers_release(&p);
 		}
@@ -308,7 +307,7 @@ int cmd_gc(struct sf_cli *cli, int argc, char **argv)
 	else
 		fprintf(cli->out, "gc: %d expired workspace(s), %d could not be removed\n", found, failed);
 	int rc = failed ? SF_EXIT_ERROR : SF_EXIT_OK;
-	if (!no_sweep && sweep(cli, &k, unreadable, at, &now, act, aws_found) != SF_EXIT_OK)
+	if (!no_sweep && sweep(cli, &k, unreadable, &aws_err, now, act, aws_found) != SF_EXIT_OK)
 		rc = SF_EXIT_ERROR;
 	known_release(&k);
 	free(unreadable);

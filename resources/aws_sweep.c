@@ -335,7 +335,7 @@ static int del_instance(struct sf_rctx *c, const struct obj *o)
 	return ax_wait(c, poll_terminated, o->id, ax_delay(15), 600, "instance termination");
 }
 
-static int delete_one(struct sweep *s, struct sf_rctx *c, const struct obj *o)
+static int delete_one(struct sf_rctx *c, const struct obj *o)
 {
 	json_t *prior = NULL;
 	int rc = 0;
@@ -401,7 +401,6 @@ static int delete_one(struct sweep *s, struct sf_rctx *c, const struct obj *o)
 	case K_N:
 		break;
 	}
-	(void)s;
 	json_decref(prior);
 	return rc;
 }
@@ -480,7 +479,7 @@ int sf_aws_sweep(struct sf_providers *p, sf_sweep_known_fn is_known, void *ctx, 
 		c.err = &e;
 		c.provider = p;
 		sf_info("gc: deleting %s %s (%s)", k, label, o->reason);
-		int r = delete_one(&s, &c, o);
+		int r = delete_one(&c, o);
 		if (r < 0) {
 			(*left)++;
 			sf_buf_printf(report, "left %s %s: %s: %s%s%s\n", k, label, o->reason, e.msg, e.hint[0] ? "; " : "",

@@ -11,7 +11,7 @@ shift
 	echo "#include \"provisioner/embed.h\""
 	n=0
 	for f in "$@"; do
-		echo "static const unsigned char e$n[] = {"
+		echo "static const unsigned char e${n}[] = {"
 		od -An -v -tx1 "$f" | sed 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'
 		echo "0x00};"
 		n=$((n + 1))

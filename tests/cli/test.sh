@@ -31,7 +31,7 @@ stack() {
 	} >"$1"
 }
 
-nobjs() { ls objs 2>/dev/null | grep -c '\.json$'; }
+nobjs() { find objs -maxdepth 1 -name '*.json' 2>/dev/null | wc -l; }
 
 # ---------------------------------------------------------------- lifecycle
 t_begin "create, no-op, update in place, replace, remove"

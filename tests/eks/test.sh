@@ -143,7 +143,6 @@ t_rc 2 "plan" $S plan "$WORK/c.yaml" $ST --detailed-exitcode
 t_grep "replacement" "+/- eks_nodegroup.system" .out
 t_grep "forcing attribute" "# forces replacement" .out
 t_rc 0 "apply" $S apply "$WORK/c.yaml" $ST --auto-approve
-new=$(q '[g["name"] for g in ngs("fn-e2e") if g["name"].startswith("system-")]')
 t_eq "one system group, new name" "$(q "len([g for g in ngs('fn-e2e') if g['name'].startswith('system-') and g['name'] != '$old'])")" 1
 t_eq "old group gone" "$(q "len([g for g in ngs('fn-e2e') if g['name'] == '$old'])")" 0
 t_eq "new instance type" "$(q '[g["instanceTypes"] for g in ngs("fn-e2e") if g["name"].startswith("system-")]')" '[["m6i.2xlarge"]]'

@@ -54,7 +54,7 @@ t_begin "file:// clone into a cache, errors for bad refs"
 mkdir -p objs repo/specs
 git init -q -b main repo
 spec a
-sha=$(commit "a")
+commit "a" >/dev/null
 export XDG_CACHE_HOME="$T_DIR/cache"
 t_rc 2 "plan from file:// URL" $S plan --repo "file://$T_DIR/repo" specs --detailed-exitcode
 t_rc 1 "bad ref" $S plan --repo repo --ref no-such-branch specs
@@ -76,7 +76,7 @@ t_rc 1 "apply --all needs --auto-approve" $S apply --all --repo repo specs
 t_rc 0 "apply --all" $S apply --all --repo repo specs --auto-approve --cluster-parallelism 2
 t_grep "applied alpha" "alpha                            1       0        0  applied" .out
 t_ok "one state per workspace" test -f .secfaas/alpha.db -a -f .secfaas/beta.db
-t_eq "two objects" "$(ls objs | grep -c json)" 2
+t_eq "two objects" "$(find objs -maxdepth 1 -name "*.json" | wc -l)" 2
 t_rc 0 "plan --all now empty" $S plan --all --repo repo specs --detailed-exitcode
 git -C repo rm -q specs/beta.yaml
 commit "drop beta" >/dev/null
@@ -85,7 +85,7 @@ t_grep "listed" "beta                             0       0        0  not in the
 t_rc 2 "with --prune it is a planned destroy" $S plan --all --prune --repo repo specs --detailed-exitcode
 t_grep "prune destroy" "test_object.a will be destroyed" .out
 t_rc 0 "apply --all --prune" $S apply --all --prune --repo repo specs --auto-approve
-t_eq "one object left" "$(ls objs | grep -c json)" 1
+t_eq "one object left" "$(find objs -maxdepth 1 -name "*.json" | wc -l)" 1
 t_end
 
 t_begin "modules from the project: expansion and caller-positioned input errors"
