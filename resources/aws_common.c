@@ -409,3 +409,41 @@ char *ax_blockers(struct sf_rctx *c, const char *filter, const char *value)
 	json_decref(out);
 	return b.len ? sf_buf_detach(&b) : (sf_buf_release(&b), NULL);
 }
+
+int ax_ec2_update_tags(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out)
+{
+	json_t *empty = json_object();
+	const json_t *ht = json_object_get(prior, "tags"), *wt = json_object_get(want, "tags");
+	int rc = ax_ec2_sync_tags(c, ax_s(prior, "id"), ht ? ht : empty, wt ? wt : empty);
+	json_decref(empty);
+	if (rc < 0)
+		return rc;
+	*out = ax_out(want);
+	json_object_set(*out, "id", json_object_get(prior, "id"));
+	return 0;
+}
+
+int ax_ec2_destroy(struct sf_rctx *c, const json_t *prior, const struct ax_ec2_kind *k, ax_op_fn del_once)
+{
+	char *found = NULL;
+	const char *id = ax_s(prior, "id");
+	if (!id) {
+		int rc = ax_ec2_find_token(c, k->describe, k->set_key, k->id_key, &found);
+		if (rc < 0 || !found)
+			return rc;
+		id = found;
+	}
+	int rc = ax_retry_conflict(c, del_once, (void *)id, k->timeout_s, k->what);
+	if (rc == SF_ENOTFOUND) {
+		sf_err_clear(c->err);
+		rc = 0;
+	}
+	if (rc == SF_ECONFLICT && k->blocker_filter) {
+		char *left = ax_blockers(c, k->blocker_filter, id);
+		if (left)
+			sf_err_hint(c->err, "still in use by %s; delete them (or what owns them) and run destroy again", left);
+		free(left);
+	}
+	free(found);
+	return rc;
+}

@@ -92,7 +92,6 @@ json_t *ax_out(const json_t *want);
  * the message of a teardown that gave up (owned), or NULL when none. */
 char *ax_blockers(struct sf_rctx *c, const char *filter, const char *value);
 
-#endif
 
 /* EC2: Describe one object by id (idparam "VpcId", list key "vpcSet").
  * 0 and *obj (new ref), SF_ENOTFOUND when absent, or an error. */
@@ -116,3 +115,22 @@ char *ax_base64(const void *data, size_t n);
  * [a-z0-9]), so a create-before-destroy replacement gets a fresh name and a
  * resumed create the same one. out >= 9 bytes. */
 void ax_token_suffix(struct sf_rctx *c, char out[9]);
+
+/* The in-place update of EC2 objects whose other attributes force a
+ * replacement: sync the tags, and return `want` plus the prior id. */
+int ax_ec2_update_tags(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out);
+
+/* How to delete one kind of EC2 object (ax_ec2_destroy). */
+struct ax_ec2_kind {
+	const char *describe, *set_key, *id_key; /* find by token when no id was recorded */
+	const char *blocker_filter;              /* ENI filter naming what still uses it, or NULL */
+	double timeout_s;                        /* DependencyViolation retry budget */
+	const char *what;                        /* "deleting the subnet" */
+};
+
+/* Delete by id (or, when a killed run never recorded it, by token),
+ * retrying DependencyViolation until the deadline; already gone is success;
+ * when giving up, the hint names what still uses it. del_once gets the id. */
+int ax_ec2_destroy(struct sf_rctx *c, const json_t *prior, const struct ax_ec2_kind *k, ax_op_fn del_once);
+
+#endif

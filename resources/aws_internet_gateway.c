@@ -83,19 +83,6 @@ static int igw_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 	return 0;
 }
 
-static int igw_update(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out)
-{
-	json_t *empty = json_object();
-	const json_t *ht = json_object_get(prior, "tags"), *wt = json_object_get(want, "tags");
-	int rc = ax_ec2_sync_tags(c, ax_s(prior, "id"), ht ? ht : empty, wt ? wt : empty);
-	json_decref(empty);
-	if (rc < 0)
-		return rc;
-	*out = ax_out(want);
-	json_object_set(*out, "id", json_object_get(prior, "id"));
-	return 0;
-}
-
 static int del_once(struct sf_rctx *c, void *ctx)
 {
 	const char *id = ctx;
@@ -121,24 +108,11 @@ static int del_once(struct sf_rctx *c, void *ctx)
 	return rc;
 }
 
+static const struct ax_ec2_kind kind = {"DescribeInternetGateways", "internetGatewaySet", "internetGatewayId", NULL, 900, "deleting the internet gateway"};
+
 static int igw_destroy(struct sf_rctx *c, const json_t *prior)
 {
-	char *found = NULL;
-	const char *id = ax_s(prior, "id");
-	if (!id) {
-		int rc = ax_ec2_find_token(c, "DescribeInternetGateways", "internetGatewaySet", "internetGatewayId",
-					   &found);
-		if (rc < 0 || !found)
-			return rc;
-		id = found;
-	}
-	int rc = ax_retry_conflict(c, del_once, (void *)id, 900, "deleting the internet gateway");
-	if (rc == SF_ENOTFOUND) {
-		sf_err_clear(c->err);
-		rc = 0;
-	}
-	free(found);
-	return rc;
+	return ax_ec2_destroy(c, prior, &kind, del_once);
 }
 
 const struct sf_rtype sf_rt_aws_internet_gateway = {
@@ -147,6 +121,6 @@ const struct sf_rtype sf_rt_aws_internet_gateway = {
 	.attrs = attrs,
 	.create = igw_create,
 	.read = igw_read,
-	.update = igw_update,
+	.update = ax_ec2_update_tags,
 	.destroy = igw_destroy,
 };

@@ -80,19 +80,6 @@ static int sg_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 	return 0;
 }
 
-static int sg_update(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out)
-{
-	json_t *empty = json_object();
-	const json_t *ht = json_object_get(prior, "tags"), *wt = json_object_get(want, "tags");
-	int rc = ax_ec2_sync_tags(c, ax_s(prior, "id"), ht ? ht : empty, wt ? wt : empty);
-	json_decref(empty);
-	if (rc < 0)
-		return rc;
-	*out = ax_out(want);
-	json_object_set(*out, "id", json_object_get(prior, "id"));
-	return 0;
-}
-
 static int del_once(struct sf_rctx *c, void *ctx)
 {
 	int rc = ax_sweep_enis(c, "group-id", ctx);
@@ -101,29 +88,11 @@ static int del_once(struct sf_rctx *c, void *ctx)
 	return rc < 0 ? rc : 0;
 }
 
+static const struct ax_ec2_kind kind = {"DescribeSecurityGroups", "securityGroupInfo", "groupId", "group-id", 900, "deleting the security group"};
+
 static int sg_destroy(struct sf_rctx *c, const json_t *prior)
 {
-	char *found = NULL;
-	const char *id = ax_s(prior, "id");
-	if (!id) {
-		int rc = ax_ec2_find_token(c, "DescribeSecurityGroups", "securityGroupInfo", "groupId", &found);
-		if (rc < 0 || !found)
-			return rc;
-		id = found;
-	}
-	int rc = ax_retry_conflict(c, del_once, (void *)id, 900, "deleting the security group");
-	if (rc == SF_ENOTFOUND) {
-		sf_err_clear(c->err);
-		rc = 0;
-	}
-	if (rc == SF_ECONFLICT) {
-		char *left = ax_blockers(c, "group-id", id);
-		if (left)
-			sf_err_hint(c->err, "still in use by %s; delete them (or what owns them) and run destroy again", left);
-		free(left);
-	}
-	free(found);
-	return rc;
+	return ax_ec2_destroy(c, prior, &kind, del_once);
 }
 
 const struct sf_rtype sf_rt_aws_security_group = {
@@ -132,6 +101,6 @@ const struct sf_rtype sf_rt_aws_security_group = {
 	.attrs = attrs,
 	.create = sg_create,
 	.read = sg_read,
-	.update = sg_update,
+	.update = ax_ec2_update_tags,
 	.destroy = sg_destroy,
 };

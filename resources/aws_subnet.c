@@ -74,19 +74,6 @@ static int sn_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 	return 0;
 }
 
-static int sn_update(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out)
-{
-	json_t *empty = json_object();
-	const json_t *ht = json_object_get(prior, "tags"), *wt = json_object_get(want, "tags");
-	int rc = ax_ec2_sync_tags(c, ax_s(prior, "id"), ht ? ht : empty, wt ? wt : empty);
-	json_decref(empty);
-	if (rc < 0)
-		return rc;
-	*out = ax_out(want);
-	json_object_set(*out, "id", json_object_get(prior, "id"));
-	return 0;
-}
-
 static int del_once(struct sf_rctx *c, void *ctx)
 {
 	int rc = ax_sweep_enis(c, "subnet-id", ctx);
@@ -95,29 +82,11 @@ static int del_once(struct sf_rctx *c, void *ctx)
 	return rc < 0 ? rc : 0;
 }
 
+static const struct ax_ec2_kind kind = {"DescribeSubnets", "subnetSet", "subnetId", "subnet-id", 900, "deleting the subnet"};
+
 static int sn_destroy(struct sf_rctx *c, const json_t *prior)
 {
-	char *found = NULL;
-	const char *id = ax_s(prior, "id");
-	if (!id) {
-		int rc = ax_ec2_find_token(c, "DescribeSubnets", "subnetSet", "subnetId", &found);
-		if (rc < 0 || !found)
-			return rc;
-		id = found;
-	}
-	int rc = ax_retry_conflict(c, del_once, (void *)id, 900, "deleting the subnet");
-	if (rc == SF_ENOTFOUND) {
-		sf_err_clear(c->err);
-		rc = 0;
-	}
-	if (rc == SF_ECONFLICT) {
-		char *left = ax_blockers(c, "subnet-id", id);
-		if (left)
-			sf_err_hint(c->err, "still in use by %s; delete them (or what owns them) and run destroy again", left);
-		free(left);
-	}
-	free(found);
-	return rc;
+	return ax_ec2_destroy(c, prior, &kind, del_once);
 }
 
 const struct sf_rtype sf_rt_aws_subnet = {
@@ -126,6 +95,6 @@ const struct sf_rtype sf_rt_aws_subnet = {
 	.attrs = attrs,
 	.create = sn_create,
 	.read = sn_read,
-	.update = sn_update,
+	.update = ax_ec2_update_tags,
 	.destroy = sn_destroy,
 };

@@ -91,19 +91,6 @@ static int vpc_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 	return 0;
 }
 
-static int vpc_update(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out)
-{
-	json_t *empty = json_object();
-	const json_t *ht = json_object_get(prior, "tags"), *wt = json_object_get(want, "tags");
-	int rc = ax_ec2_sync_tags(c, ax_s(prior, "id"), ht ? ht : empty, wt ? wt : empty);
-	json_decref(empty);
-	if (rc < 0)
-		return rc;
-	*out = ax_out(want);
-	json_object_set(*out, "id", json_object_get(prior, "id"));
-	return 0;
-}
-
 /* Security groups Kubernetes (or the EKS cluster) made in this VPC. */
 static int sweep_groups(struct sf_rctx *c, const char *vpc, const char *cluster)
 {
@@ -195,6 +182,6 @@ const struct sf_rtype sf_rt_aws_vpc = {
 	.attrs = attrs,
 	.create = vpc_create,
 	.read = vpc_read,
-	.update = vpc_update,
+	.update = ax_ec2_update_tags,
 	.destroy = vpc_destroy,
 };

@@ -80,27 +80,45 @@ t_eq "untouched" "$(nws gc-live)" "$live"
 t_end
 
 # ------------------------------------------------------------ (1) TTL expiry
+# gc-ttl's state is in the state directory: the state phase destroys it.
+# gc-exp's state lives elsewhere and is only named with --state: gc knows it
+# (so the sweep keeps it while it is alive) but does not destroy it from
+# state, so once expired it is the sweep, by its secfaas:expires-at tags, that
+# removes it.
 t_begin "an ephemeral cluster goes once the local AWS's clock passes its ttl, not before"
 spec gc-ttl 51 10m
+spec gc-exp 54 10m
+mkdir -p "$WORK/elsewhere"
+XS="--state $WORK/elsewhere/gc-exp.db"
 t_rc 0 "apply with ttl 10m" apply gc-ttl
+t_rc 0 "apply another with ttl 10m, state elsewhere" $S apply "$WORK/gc-exp.yaml" $XS --auto-approve
 n=$(nws gc-ttl)
+x=$(nws gc-exp)
 t_ok "it has tagged objects" test "$n" -gt 10
 t_eq "objects carry the expiry" "$(q "len(set(o['tags'].get('secfaas:expires-at','') for v in inv.values() for o in v if o.get('tags',{}).get('secfaas:workspace')=='gc-ttl') - {''}) > 0")" true
-t_rc 0 "gc before expiry (server clock)" $S gc --state-dir "$SD" --auto-approve
+t_rc 0 "gc before expiry (server clock)" $S gc --state-dir "$SD" $XS --auto-approve
 t_grep "kept" "gc-ttl.db: expires" .out
+t_grep "sweep kept both" "sweep found no orphaned or expired objects" .out
 t_eq "nothing removed" "$(nws gc-ttl)" "$n"
+t_eq "nothing of gc-exp removed" "$(nws gc-exp)" "$x"
 curl -sf -X POST "$AWSSIM_URL/_awssim/clock" -d '{"advance": 300}' >/dev/null
-t_rc 0 "gc 5 min later" $S gc --state-dir "$SD" --auto-approve --now "$(simnow)"
+t_rc 0 "gc 5 min later" $S gc --state-dir "$SD" $XS --auto-approve --now "$(simnow)"
 t_eq "still nothing removed" "$(nws gc-ttl)" "$n"
+t_eq "still nothing of gc-exp removed" "$(nws gc-exp)" "$x"
 curl -sf -X POST "$AWSSIM_URL/_awssim/clock" -d '{"advance": 360}' >/dev/null
 # (4) dry run after expiry: lists, deletes nothing
-t_rc 0 "gc --dry-run after expiry" $S gc --state-dir "$SD" --dry-run --auto-approve --now "$(simnow)"
+t_rc 0 "gc --dry-run after expiry" $S gc --state-dir "$SD" $XS --dry-run --auto-approve --now "$(simnow)"
 t_grep "would destroy" "expired at" .out
 t_grep "would destroy from state" "would destroy" .out
+t_grep "sweep would delete by expiry" "would delete eks cluster arn:aws:eks:eu-west-1:123456789012:cluster/gc-exp: workspace gc-exp expired at" .out
 t_eq "dry run removed nothing" "$(nws gc-ttl)" "$n"
-t_rc 0 "gc after expiry" $S gc --state-dir "$SD" --auto-approve --now "$(simnow)"
+t_eq "dry run removed nothing of gc-exp" "$(nws gc-exp)" "$x"
+t_rc 0 "gc after expiry" $S gc --state-dir "$SD" $XS --auto-approve --now "$(simnow)"
 t_grep "destroyed from state" "destroying" .out
+t_grep "swept by expiry" "deleted eks cluster arn:aws:eks:eu-west-1:123456789012:cluster/gc-exp: workspace gc-exp expired at" .out
 t_eq "ephemeral cluster gone from AWS" "$(nws gc-ttl)" 0
+t_eq "expired cluster with a state elsewhere gone from AWS" "$(nws gc-exp)" 0
+t_eq "no untagged leftovers of them" "$(q "sum(1 for v in inv.values() for o in v if 'gc-ttl' in str(o) or 'gc-exp' in str(o))")" 0
 t_eq "live workspace untouched" "$(nws gc-live)" "$live"
 t_rc 0 "gc again: nothing to do" $S gc --state-dir "$SD" --auto-approve --now "$(simnow)"
 t_eq "live workspace still untouched" "$(nws gc-live)" "$live"
