@@ -547,18 +547,20 @@ static int resolve(struct sf_creds_provider *p, struct sf_aws_creds *out, struct
 	}
 	if (env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") || env("AWS_CONTAINER_CREDENTIALS_FULL_URI"))
 		return container(p, out, err);
+	struct sf_err ierr = SF_ERR_INIT;
 	if (!truthy(getenv("AWS_EC2_METADATA_DISABLED"))) {
-		struct sf_err ierr = SF_ERR_INIT;
 		rc = imds(p, out, &ierr);
 		if (rc == 0)
 			return 0;
-		if (rc != SF_ENOTFOUND) {
-			if (err)
-				*err = ierr;
-			return rc;
-		}
 	}
-	sf_fail(err, SF_EAUTH, "no AWS credentials found");
+	/* Instance metadata is the last resort: off EC2 it fails in whatever
+	 * way the network does, so name it as the last thing tried rather than
+	 * as the cause. */
+	if (ierr.code && ierr.code != SF_ENOTFOUND)
+		sf_fail(err, SF_EAUTH, "no AWS credentials found (environment, shared files, container; EC2 instance metadata: %s)",
+			ierr.msg);
+	else
+		sf_fail(err, SF_EAUTH, "no AWS credentials found");
 	return sf_err_hint(err, "set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run on a host with an "
 				"instance/container role");
 }

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "apply.h"
+#include "aws/client.h"
 #include "commands.h"
 #include "plan_cmd.h"
 #include "run.h"
@@ -107,6 +108,31 @@ static double progress_interval(struct sf_cli *cli)
 	return cli->input ? 10 : 60;
 }
 
+/* Resolve AWS credentials once before the first operation when the plan
+ * touches AWS (or Kubernetes on EKS), so a missing or expired credential is
+ * one clear error instead of one per resource, and nothing is journaled. */
+static int preflight_aws(struct sf_cli *cli, struct sf_ws *ws, const struct sf_plan *plan)
+{
+	int needs = 0;
+	for (size_t i = 0; i < plan->n && !needs; i++) {
+		const char *t = plan->v[i].type ? plan->v[i].type->name : "";
+		needs = plan->v[i].action != SF_ACT_NOOP &&
+			(!strncmp(t, "aws_", 4) || !strncmp(t, "eks_", 4) || !strncmp(t, "k8s_", 4));
+	}
+	if (!needs)
+		return 0;
+	struct sf_err err = SF_ERR_INIT;
+	struct sf_aws *a = sf_providers_aws(&ws->prov, &err);
+	struct sf_aws_creds cr;
+	memset(&cr, 0, sizeof cr);
+	if (!a || sf_aws_credentials(a, &cr, &err) < 0) {
+		sf_err_prefix(&err, "before changing anything: ");
+		return sf_cli_error(cli, &err);
+	}
+	sf_aws_creds_release(&cr);
+	return 0;
+}
+
 /* Record the workspace's expiry (metadata.ttl or --ttl) when it is first
  * applied or when the ttl changes; `gc` destroys it once it has passed. */
 static int record_expiry(struct sf_cli *cli, struct sf_ws *ws, int destroy)
@@ -146,6 +172,8 @@ int sf_cmd_execute(struct sf_cli *cli, struct sf_ws *ws, struct sf_plan *plan, c
 	snprintf(summary_in, sizeof summary_in, "{\"add\":%d,\"change\":%d,\"destroy\":%d}", plan->add, plan->change,
 		 plan->destroy);
 	if (record_expiry(cli, ws, plan->destroy_mode))
+		return SF_EXIT_ERROR;
+	if (preflight_aws(cli, ws, plan))
 		return SF_EXIT_ERROR;
 	struct sf_run_info ri = {command, plan->spec_digest, NULL, summary_in};
 	char *sha = NULL;

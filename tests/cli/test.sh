@@ -269,6 +269,15 @@ t_grep "unknown option" "unknown option --bogus for plan" .err
 t_rc 1 "apply without TTY needs --auto-approve" sh -c "$S apply bad.yaml </dev/null"
 t_end
 
+t_begin "missing AWS credentials: one clear error before anything is journaled"
+t_rc 1 "apply a cluster without credentials" env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY AWS_REGION=eu-west-1 \
+	AWS_EC2_METADATA_DISABLED=true $S apply "$SECFAAS_SRC/examples/minimal.yaml" --auto-approve
+t_grep "one line" "secfaas: error: before changing anything: no AWS credentials found" .err
+t_eq "exactly one error line" "$(grep -c 'error' .err)" 1
+t_rc 0 "state has nothing" $S state list --state .secfaas/fn-minimal.db
+t_eq "no rows" "$(cat .out)" ""
+t_end
+
 t_begin "apply without a TTY refuses to prompt"
 mkdir objs
 stack s.yaml <<'Y'
