@@ -76,17 +76,24 @@ static const struct sf_cmd commands[] = {
 	 "\n"
 	 "example:\n"
 	 "  secfaas force-unlock 4b1e0c2a-8f3d-4d7e-9a51-0c2d3e4f5a6b --state .secfaas/demo.db\n"},
-	{"gc", cmd_gc, "destroy ephemeral workspaces whose ttl has passed",
-	 "usage: secfaas gc [--dry-run] [--auto-approve] [--state-dir DIR] [--now TIME]\n"
+	{"gc", cmd_gc, "destroy expired ephemeral workspaces and sweep AWS for orphaned secfaas objects",
+	 "usage: secfaas gc [--dry-run] [--auto-approve] [--state-dir DIR] [--now TIME] [--no-sweep]\n"
 	 "\n"
-	 "Checks every state file in DIR (default .secfaas) for an expiry recorded from\n"
-	 "metadata.ttl or `apply --ttl`, and destroys the expired workspaces from their state,\n"
-	 "each under its own lock. Without --auto-approve it only lists them. --now evaluates\n"
-	 "expiry as of another time (planning a clean-up). Exit 1 if anything expired is left.\n"
+	 "1. Every state file in DIR (default .secfaas) with an expiry recorded from\n"
+	 "   metadata.ttl or `apply --ttl` that has passed is destroyed from its state,\n"
+	 "   under its own lock.\n"
+	 "2. Then (unless --no-sweep) AWS is searched for objects tagged secfaas:workspace\n"
+	 "   that no readable state knows (a lost state file, a run killed before its\n"
+	 "   intent was written) or whose secfaas:expires-at has passed, and they are deleted\n"
+	 "   in dependency order. Objects without secfaas tags, and objects a live state\n"
+	 "   recorded, are never touched (docs/gc.md).\n"
+	 "\n"
+	 "Without --auto-approve (or with --dry-run) gc only lists. \"Now\" is the AWS\n"
+	 "server's time (--now overrides). Exit 1 if anything expired or orphaned is left.\n"
 	 "\n"
 	 "examples:\n"
-	 "  secfaas gc                       # list what has expired\n"
-	 "  secfaas gc --auto-approve        # destroy it (cron/CI)\n"},
+	 "  secfaas gc                       # list what has expired or leaked\n"
+	 "  secfaas gc --auto-approve        # remove it (cron/CI)\n"},
 	{"help", cmd_help, "show help for a command", "usage: secfaas help [COMMAND]\n"},
 	{"import", cmd_import, "adopt an existing object into the state",
 	 "usage: secfaas import ADDRESS ID [SPEC]\n"

@@ -123,8 +123,11 @@ static int list_ec2(struct sweep *s, enum kind k, const char *action, const char
 			/* the cluster whose Kubernetes-made groups block the VPC */
 			const char *key;
 			json_t *v;
-			json_object_foreach(tags, key, v) if (!strncmp(key, "kubernetes.io/cluster/", 22) && !cl) cl =
-				xstrdup(key + 22);
+			json_object_foreach(tags, key, v)
+			{
+				if (!cl && !strncmp(key, "kubernetes.io/cluster/", 22))
+					cl = xstrdup(key + 22);
+			}
 			parent = cl;
 		} else if (k == K_ENI) {
 			state = ax_s(e, "status");
@@ -163,14 +166,17 @@ static int list_instances(struct sweep *s)
 		return rc;
 	size_t i, j;
 	json_t *r, *in;
-	json_array_foreach(all, i, r) json_array_foreach(json_object_get(r, "instancesSet"), j, in)
+	json_array_foreach(all, i, r)
 	{
-		json_t *tags = ax_tags_from_list(json_object_get(in, "tagSet"));
-		/* EKS launched it for a node group: the node group owns it */
-		if (!ax_s(tags, "eks:nodegroup-name"))
-			add(s, K_INSTANCE, ax_s(in, "instanceId"), NULL, NULL, tags,
-			    ax_s(json_object_get(in, "instanceState"), "name"));
-		json_decref(tags);
+		json_array_foreach(json_object_get(r, "instancesSet"), j, in)
+		{
+			json_t *tags = ax_tags_from_list(json_object_get(in, "tagSet"));
+			/* EKS launched it for a node group: the node group owns it */
+			if (!ax_s(tags, "eks:nodegroup-name"))
+				add(s, K_INSTANCE, ax_s(in, "instanceId"), NULL, NULL, tags,
+				    ax_s(json_object_get(in, "instanceState"), "name"));
+			json_decref(tags);
+		}
 	}
 	json_decref(all);
 	return 0;
@@ -318,9 +324,11 @@ static int poll_terminated(struct sf_rctx *c, void *ctx, char *status, size_t n)
 	const char *st = NULL;
 	size_t i, j;
 	json_t *r, *in;
-	json_array_foreach(json_object_get(o, "reservationSet"), i, r) json_array_foreach(json_object_get(r, "instancesSet"),
-											  j, in) st =
-		ax_s(json_object_get(in, "instanceState"), "name");
+	json_array_foreach(json_object_get(o, "reservationSet"), i, r)
+	{
+		json_array_foreach(json_object_get(r, "instancesSet"), j, in)
+			st = ax_s(json_object_get(in, "instanceState"), "name");
+	}
 	int done = !st || !strcmp(st, "terminated");
 	snprintf(status, n, "%s", st ? st : "gone");
 	json_decref(o);

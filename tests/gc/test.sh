@@ -77,6 +77,8 @@ t_rc 0 "gc keeps it" $S gc --state-dir "$SD" --auto-approve
 t_grep "sweep ran and kept it" "objects of workspaces with a live state" .out
 t_grep "nothing orphaned" "sweep found no orphaned or expired objects" .out
 t_eq "untouched" "$(nws gc-live)" "$live"
+t_rc 0 "gc --no-sweep skips the AWS phase" $S gc --state-dir "$SD" --no-sweep --auto-approve
+t_nogrep "no sweep output" "sweep" .out
 t_end
 
 # ------------------------------------------------------------ (1) TTL expiry
@@ -188,6 +190,33 @@ t_eq "recorded VPC kept" "$(q "len([o for o in inv['ec2:vpc'] if o['tags'].get('
 t_eq "live workspace untouched" "$(nws gc-live)" "$live"
 t_rc 0 "destroy from the state removes the rest" $S destroy "$WORK/gc-kill.yaml" --state "$SD/gc-kill.db" --auto-approve
 t_eq "gc-kill gone" "$(nws gc-kill)" 0
+t_end
+
+# ------------------------------------------------------------ (5) killed mid-bake, state lost
+t_begin "a run killed mid-bake whose state is lost: builder instance, image and the rest are swept"
+spec gc-bake 55
+# a release no other workspace baked yet, so this apply must bake
+sed -i 's/release: "20250113.0"/release: "20250120.0"/' "$WORK/gc-bake.yaml"
+before=$(q "calls['ec2:CreateImage']")
+curl -sf -X POST "$AWSSIM_URL/_awssim/faults" -d '{"operation":"ec2:CreateImage","kind":"latency","ms":20000}' >/dev/null
+$S apply "$WORK/gc-bake.yaml" --state "$SD/gc-bake.db" --auto-approve >"$T_DIR/.kill.out" 2>&1 &
+pid=$!
+i=0
+while [ "$(q "calls['ec2:CreateImage']")" = "$before" ] && kill -0 $pid 2>/dev/null && [ $i -lt 3000 ]; do
+	i=$((i + 1))
+done
+kill -0 $pid 2>/dev/null || t_fail "apply ended before CreateImage was in flight"
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+curl -sf -X DELETE "$AWSSIM_URL/_awssim/faults" >/dev/null
+rm -f "$SD/gc-bake.db" "$SD/gc-bake.db".*
+t_eq "the builder instance is alive" "$(q "len([i for i in inv['ec2:instance'] if i['tags'].get('secfaas:workspace')=='gc-bake'])")" 1
+t_rc 0 "gc --auto-approve" $S gc --state-dir "$SD" --auto-approve
+t_grep "builder reported" "deleted ec2 instance i-" .out
+t_grep "nothing left" ", 0 left" .out
+t_eq "every gc-bake object gone" "$(q "sum(1 for v in inv.values() for o in v if 'gc-bake' in str(o))")" 0
+t_eq "no instance, image or snapshot of it" "$(q "len([o for k in ('ec2:instance','ec2:image','ec2:snapshot') for o in inv[k] if o.get('tags',{}).get('secfaas:workspace')=='gc-bake'])")" 0
+t_eq "live workspace untouched" "$(nws gc-live)" "$live"
 t_end
 
 # ------------------------------------------------------------ clean up
