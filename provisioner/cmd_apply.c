@@ -109,15 +109,15 @@ static double progress_interval(struct sf_cli *cli)
 }
 
 /* Resolve AWS credentials once before the first operation when the plan
- * touches AWS (or Kubernetes on EKS), so a missing or expired credential is
+ * touches AWS resources (Kubernetes objects may use a static token), so a missing or expired credential is
  * one clear error instead of one per resource, and nothing is journaled. */
 static int preflight_aws(struct sf_cli *cli, struct sf_ws *ws, const struct sf_plan *plan)
 {
 	int needs = 0;
 	for (size_t i = 0; i < plan->n && !needs; i++) {
-		const char *t = plan->v[i].type ? plan->v[i].type->name : "";
-		needs = plan->v[i].action != SF_ACT_NOOP &&
-			(!strncmp(t, "aws_", 4) || !strncmp(t, "eks_", 4) || !strncmp(t, "k8s_", 4));
+		const struct sf_rtype *t = plan->v[i].type;
+		needs = t && plan->v[i].action != SF_ACT_NOOP &&
+			(!strncmp(t->name, "aws_", 4) || !strncmp(t->name, "eks_", 4));
 	}
 	if (!needs)
 		return 0;
