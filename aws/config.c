@@ -402,6 +402,27 @@ static const char *configured_url(const struct sf_aws_config *cfg, const struct 
 	return v && *v ? v : NULL;
 }
 
+/* Per-partition facts endpoints are built from (endpoints.json): the DNS
+ * suffix, the host label of the partition-global IAM endpoint, and the
+ * region global endpoints are signed in. */
+struct partition {
+	const char *name, *dns_suffix, *iam_label, *global_region;
+};
+
+static const struct partition partitions[] = {
+	{"aws", "amazonaws.com", "iam", "us-east-1"},
+	{"aws-cn", "amazonaws.com.cn", "iam.cn-north-1", "cn-north-1"},
+	{"aws-us-gov", "amazonaws.com", "iam.us-gov", "us-gov-west-1"},
+};
+
+static const struct partition *partition_find(const char *name)
+{
+	for (size_t i = 0; i < SF_ARRAY_LEN(partitions); i++)
+		if (!strcmp(partitions[i].name, name))
+			return &partitions[i];
+	return &partitions[0];
+}
+
 int sf_aws_resolve_endpoint(const struct sf_aws_config *cfg, const char *service, const char *region,
 			    struct sf_aws_endpoint *out, struct sf_err *err)
 {
@@ -412,22 +433,15 @@ int sf_aws_resolve_endpoint(const struct sf_aws_config *cfg, const char *service
 	if (!region || !region_ok(region))
 		return sf_fail(err, SF_EINVAL, "unknown AWS region \"%s\"", region ? region : "(null)");
 	const char *part = sf_aws_partition(region);
-	const char *suffix = !strcmp(part, "aws-cn") ? "amazonaws.com.cn" : "amazonaws.com";
+	const struct partition *pt = partition_find(part);
+	const char *suffix = pt->dns_suffix;
 	snprintf(out->partition, sizeof out->partition, "%s", part);
 	snprintf(out->signing_name, sizeof out->signing_name, "%s", svc->signing_name);
 	snprintf(out->signing_region, sizeof out->signing_region, "%s", region);
 
-	if (svc->global) { /* IAM */
-		if (!strcmp(part, "aws-cn")) {
-			snprintf(out->url, sizeof out->url, "https://iam.cn-north-1.amazonaws.com.cn");
-			snprintf(out->signing_region, sizeof out->signing_region, "cn-north-1");
-		} else if (!strcmp(part, "aws-us-gov")) {
-			snprintf(out->url, sizeof out->url, "https://iam.us-gov.amazonaws.com");
-			snprintf(out->signing_region, sizeof out->signing_region, "us-gov-west-1");
-		} else {
-			snprintf(out->url, sizeof out->url, "https://iam.amazonaws.com");
-			snprintf(out->signing_region, sizeof out->signing_region, "us-east-1");
-		}
+	if (svc->global) { /* IAM: one endpoint per partition, signed in its home region */
+		snprintf(out->url, sizeof out->url, "https://%s.%s", pt->iam_label, suffix);
+		snprintf(out->signing_region, sizeof out->signing_region, "%s", pt->global_region);
 	} else if (!strcmp(svc->id, "sts") && !strcmp(part, "aws")) {
 		const char *mode = sf_aws_config_setting(cfg, "AWS_STS_REGIONAL_ENDPOINTS", "sts_regional_endpoints");
 		int legacy = 0;
@@ -436,8 +450,8 @@ int sf_aws_resolve_endpoint(const struct sf_aws_config *cfg, const char *service
 				if (!strcmp(region, sts_legacy_regions[i]))
 					legacy = 1;
 		if (legacy) {
-			snprintf(out->url, sizeof out->url, "https://sts.amazonaws.com");
-			snprintf(out->signing_region, sizeof out->signing_region, "us-east-1");
+			snprintf(out->url, sizeof out->url, "https://sts.%s", suffix);
+			snprintf(out->signing_region, sizeof out->signing_region, "%s", pt->global_region);
 		} else {
 			snprintf(out->url, sizeof out->url, "https://sts.%s.%s", region, suffix);
 		}

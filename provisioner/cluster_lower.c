@@ -197,6 +197,8 @@ void sf_cluster_lower(const struct sf_doc *doc, struct sf_config *c, struct sf_d
 	static const char *const node_pol[] = {"AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly",
 					      "AmazonEKS_CNI_Policy", "AmazonSSMManagedInstanceCore", NULL};
 	static const char *const builder_pol[] = {"AmazonSSMManagedInstanceCore", NULL};
+	/* "service" is the IAM service principal the role trusts (a policy
+	 * name, not an endpoint). */
 	n = xasprintf("%s-cluster", name);
 	add(c, "aws_iam_role", "cluster",
 	    json_pack("{s:s, s:s, s:o, s:O*}", "name", n, "service", "eks.amazonaws.com", "policy_arns",

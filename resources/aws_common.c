@@ -447,3 +447,9 @@ int ax_ec2_destroy(struct sf_rctx *c, const json_t *prior, const struct ax_ec2_k
 	free(found);
 	return rc;
 }
+
+int ax_changed(const json_t *a, const json_t *b, const char *k)
+{
+	const json_t *x = json_object_get(a, k), *y = json_object_get(b, k);
+	return !(x == y || (x && y && json_equal(x, y)));
+}

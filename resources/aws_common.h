@@ -116,6 +116,9 @@ char *ax_base64(const void *data, size_t n);
  * resumed create the same one. out >= 9 bytes. */
 void ax_token_suffix(struct sf_rctx *c, char out[9]);
 
+/* 1 if attribute k differs between a and b (absent on one side counts). */
+int ax_changed(const json_t *a, const json_t *b, const char *k);
+
 /* The in-place update of EC2 objects whose other attributes force a
  * replacement: sync the tags, and return `want` plus the prior id. */
 int ax_ec2_update_tags(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out);

@@ -270,28 +270,22 @@ static int run_update(struct sf_rctx *c, const char *name, const char *suffix, j
 	return rc;
 }
 
-static int changed(const json_t *a, const json_t *b, const char *k)
-{
-	const json_t *x = json_object_get(a, k), *y = json_object_get(b, k);
-	return !(x == y || (x && y && json_equal(x, y)));
-}
-
 static int cl_update(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out)
 {
 	const char *name = ax_s(prior, "name");
 	int rc = 0;
-	if (changed(prior, want, "version"))
+	if (ax_changed(prior, want, "version"))
 		rc = run_update(c, name, "/updates", json_pack("{s:s, s:s}", "version", ax_s(want, "version"),
 							       "clientRequestToken", c->token ? c->token : name),
 				"version update");
-	if (!rc && (changed(prior, want, "endpoint_public") || changed(prior, want, "endpoint_private") ||
-		    changed(prior, want, "public_access_cidrs")))
+	if (!rc && (ax_changed(prior, want, "endpoint_public") || ax_changed(prior, want, "endpoint_private") ||
+		    ax_changed(prior, want, "public_access_cidrs")))
 		rc = run_update(c, name, "/update-config", json_pack("{s:o}", "resourcesVpcConfig", vpc_access(want)),
 				"endpoint update");
-	if (!rc && changed(prior, want, "logging"))
+	if (!rc && ax_changed(prior, want, "logging"))
 		rc = run_update(c, name, "/update-config", json_pack("{s:o}", "logging", logging(want)),
 				"logging update");
-	if (!rc && changed(prior, want, "tags") && json_object_size(json_object_get(want, "tags"))) {
+	if (!rc && ax_changed(prior, want, "tags") && json_object_size(json_object_get(want, "tags"))) {
 		char *l = sf_aws_label(ax_s(prior, "arn"));
 		char *p = xasprintf("/tags/%s", l);
 		rc = ax_eks(c, "POST", p, json_pack("{s:O}", "tags", json_object_get(want, "tags")), NULL);

@@ -332,20 +332,14 @@ static int run_update(struct sf_rctx *c, const struct ng *g, const char *suffix,
 	return rc;
 }
 
-static int changed(const json_t *a, const json_t *b, const char *k)
-{
-	const json_t *x = json_object_get(a, k), *y = json_object_get(b, k);
-	return !(x == y || (x && y && json_equal(x, y)));
-}
-
 static int ng_update(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out)
 {
 	struct ng g = {ax_s(prior, "cluster_name"), ax_s(prior, "nodegroup_name")};
 	int rc = 0;
 	json_t *body = json_object();
-	if (changed(prior, want, "min_size") || changed(prior, want, "max_size") || changed(prior, want, "desired_size"))
+	if (ax_changed(prior, want, "min_size") || ax_changed(prior, want, "max_size") || ax_changed(prior, want, "desired_size"))
 		json_object_set_new(body, "scalingConfig", scaling(want));
-	if (changed(prior, want, "labels")) {
+	if (ax_changed(prior, want, "labels")) {
 		json_t *add = json_object(), *rm = json_array();
 		const char *k;
 		json_t *v;
@@ -361,7 +355,7 @@ static int ng_update(struct sf_rctx *c, const json_t *prior, const json_t *want,
 		json_decref(rm);
 		json_object_set_new(body, "labels", l);
 	}
-	if (changed(prior, want, "taints")) {
+	if (ax_changed(prior, want, "taints")) {
 		json_t *t = json_object();
 		json_t *add = taints_api(json_object_get(want, "taints"));
 		json_t *old = taints_api(json_object_get(prior, "taints")), *rm = json_array();
@@ -384,7 +378,7 @@ static int ng_update(struct sf_rctx *c, const json_t *prior, const json_t *want,
 		json_decref(rm);
 		json_object_set_new(body, "taints", t);
 	}
-	if (changed(prior, want, "update_config") && json_object_size(json_object_get(want, "update_config")))
+	if (ax_changed(prior, want, "update_config") && json_object_size(json_object_get(want, "update_config")))
 		json_object_set(body, "updateConfig", json_object_get(want, "update_config"));
 	if (json_object_size(body)) {
 		json_object_set_new(body, "clientRequestToken", json_string(c->token ? c->token : g.name));
@@ -392,8 +386,8 @@ static int ng_update(struct sf_rctx *c, const json_t *prior, const json_t *want,
 	}
 	json_decref(body);
 	if (!rc && ax_s(want, "launch_template_id") &&
-	    (changed(prior, want, "launch_template_version") || changed(prior, want, "launch_template_image_id") ||
-	     changed(prior, want, "launch_template_user_data"))) {
+	    (ax_changed(prior, want, "launch_template_version") || ax_changed(prior, want, "launch_template_image_id") ||
+	     ax_changed(prior, want, "launch_template_user_data"))) {
 		char *tok = xasprintf("%s-v", c->token ? c->token : g.name);
 		rc = run_update(c, &g, "/update-version",
 				json_pack("{s:{s:s, s:s}, s:s}", "launchTemplate", "id", ax_s(want, "launch_template_id"),
@@ -404,7 +398,7 @@ static int ng_update(struct sf_rctx *c, const json_t *prior, const json_t *want,
 				"rolling update");
 		free(tok);
 	}
-	if (!rc && changed(prior, want, "tags") && json_object_size(json_object_get(want, "tags"))) {
+	if (!rc && ax_changed(prior, want, "tags") && json_object_size(json_object_get(want, "tags"))) {
 		char *l = sf_aws_label(ax_s(prior, "arn") ? ax_s(prior, "arn") : "");
 		char *p = xasprintf("/tags/%s", l);
 		rc = ax_eks(c, "POST", p, json_pack("{s:O}", "tags", json_object_get(want, "tags")), NULL);
