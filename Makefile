@@ -35,7 +35,7 @@ ALL_LDFLAGS := $(SANFLAGS) $(LDFLAGS)
 LIBS    := $(PKG_LIBS) -lpthread -lm
 
 LIBSRC  := $(filter-out provisioner/main.c,$(wildcard lib/*.c provisioner/*.c resources/*.c state/*.c aws/*.c kube/*.c))
-EMBED   := $(sort $(wildcard manifests/*.yaml manifests/*.sh manifests/*.toml manifests/*.tmpl manifests/*/*.yaml))
+EMBED   := $(sort $(wildcard manifests/*.yaml manifests/*.sh manifests/*.toml manifests/*.tmpl manifests/*/*.yaml manifests/*/*.py))
 LIBOBJ  := $(LIBSRC:%.c=$(B)/obj/%.o) $(B)/obj/gen/embedded.o
 TESTSRC := $(wildcard tests/unit/test_*.c)
 TESTBIN := $(TESTSRC:tests/unit/%.c=$(B)/tests/%)

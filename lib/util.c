@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -426,4 +427,11 @@ int sf_url_is_loopback(const char *url)
 	    b < 256 && c >= 0 && c < 256 && d >= 0 && d < 256)
 		return p[used] == 0 || p[used] == ':' || p[used] == '/';
 	return 0;
+}
+
+char *sf_b64encode(const void *data, size_t n)
+{
+	char *out = xmalloc(4 * ((n + 2) / 3) + 1);
+	EVP_EncodeBlock((unsigned char *)out, data, (int)n);
+	return out;
 }

@@ -65,6 +65,8 @@ int sf_random(void *out, size_t n);
 void sf_uuid4(char out[37]);
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void sf_hex(char *out, const unsigned char *in, size_t n);
+/* Standard base64 (with padding) of n bytes; owned. */
+char *sf_b64encode(const void *data, size_t n);
 /* SHA-256 hex digest (65 bytes) of data. */
 void sf_sha256_hex(char out[65], const void *data, size_t n);
 

@@ -145,6 +145,13 @@ void sf_k8s_lower(const json_t *cluster, const json_t *conn, const char *const *
 	json_object_set_new(a, "namespace", json_string("openfaas-fn"));
 	json_object_set_new(a, "runtime_class", json_string("gvisor"));
 	json_object_set_new(a, "compliant", json_true());
+	json_object_set_new(a, "webhook_namespace", json_string("openfaas"));
+	const char *mut = json_string_value(json_object_get(of, "mutator"));
+	if (mut)
+		json_object_set_new(a, "mutate", json_string(mut));
+	const char *wimg = json_string_value(json_object_get(of, "webhookImage"));
+	if (wimg)
+		json_object_set_new(a, "webhook_image", json_string(wimg));
 	add(&l, &sf_rt_k8s_gvisor_guard, "openfaas_fn", a, 2);
 	a = with_conn(&l);
 	json_object_set_new(a, "namespace", json_string("openfaas"));

@@ -541,9 +541,35 @@ static int verify_run(struct sf_cli *cli, struct sf_kube *k, const struct target
 	if (arc == 0)
 		check(r, mutator, "admission: a pod without a RuntimeClass in openfaas-fn was %s",
 		      mutator ? "mutated to gvisor" : "ADMITTED without gVisor (route broken: fail-open)");
-	else
-		check(r, arc == SF_EINVAL || arc == SF_EAUTH, "admission: a pod without a RuntimeClass in openfaas-fn is refused (%s)",
-		      err.msg);
+	else if (arc == SF_EINVAL || arc == SF_EAUTH)
+		check(r, 1, "admission: a pod without a RuntimeClass in openfaas-fn is refused (%s)", err.msg);
+	else /* e.g. the webhook is down: closed, but no function can start */
+		check(r, 0, "admission: the mutator failed, so every function pod is refused (fail-closed): %s", err.msg);
+
+	/* 3b. the deny guard, on its own: with a mutator in front the probe
+	 * above passes even when the guard is gone, and then a broken mutator
+	 * would fail open. */
+	json_t *vap = NULL, *vapb = NULL;
+	sf_err_clear(&err);
+	const char *gname = "secfaas-openfaas-fn-gvisor-only";
+	int g1 = sf_kube_get(k, "admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy", NULL, gname, &vap, &err);
+	int g2 = g1 == 0 ? sf_kube_get(k, "admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding", NULL, gname,
+				       &vapb, &err)
+			 : g1;
+	const json_t *acts = json_object_get(json_object_get(vapb, "spec"), "validationActions");
+	int deny = 0;
+	size_t ai;
+	json_t *av;
+	json_array_foreach(acts, ai, av) deny |= json_string_value(av) && !strcmp(json_string_value(av), "Deny");
+	const char *fp = sget(json_object_get(vap, "spec"), "failurePolicy");
+	int guard_ok = g2 == 0 && deny && (!fp || !strcmp(fp, "Fail"));
+	check(r, guard_ok, "admission guard %s: %s", gname,
+	      guard_ok ? "policy and Deny binding in place"
+	      : g2 == SF_ENOTFOUND ? "policy or binding MISSING (fail-open if the mutator breaks)"
+	      : g2 < 0 ? err.msg
+		       : "not denying with failurePolicy Fail (fail-open if the mutator breaks)");
+	json_decref(vap);
+	json_decref(vapb);
 
 	/* 4. gateway */
 	sf_err_clear(&err);

@@ -27,6 +27,7 @@ static const char *const capacity[] = {"ON_DEMAND", "SPOT", NULL};
 static const char *const auth_modes[] = {"API", "API_AND_CONFIG_MAP", NULL};
 static const char *const log_types[] = {"api", "audit", "authenticator", "controllerManager", "scheduler", NULL};
 static const char *const gw_types[] = {"NodePort", "LoadBalancer", "ClusterIP", NULL};
+static const char *const mutators[] = {"auto", "policy", "webhook", NULL};
 
 int sf_parse_cidr(const char *s, uint32_t *net, int *bits)
 {
@@ -324,6 +325,9 @@ static const struct sf_schema openfaas_fields[] = {
 	{"enabled", SF_S_BOOL, 0, 0, 0, 0, 0, 0, 0, "install OpenFaaS CE (default true when the section exists)"},
 	{"acceptLicense", SF_S_BOOL, 0, 0, 0, 0, 0, 0, 0, "acknowledge the OpenFaaS CE EULA (required)"},
 	{"gatewayService", SF_S_STRING, 0, 0, 0, gw_types, 0, 0, 0, "gateway-external Service type (default NodePort)"},
+	{"mutator", SF_S_STRING, 0, 0, 0, mutators, 0, 0, 0,
+	 "how function pods get the gVisor class at admission: auto (default: MutatingAdmissionPolicy on 1.36+, else webhook), policy, webhook"},
+	{"webhookImage", SF_S_STRING, 0, 0, 0, 0, 0, 0, 0, "Python image the admission webhook runs from (default pinned; set for a registry mirror)"},
 	{NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0},
 };
 

@@ -260,8 +260,15 @@ static int refresh_one(struct sf_change *c, const struct sf_resource *r, const s
 		if (!(a->flags & (SF_ATTR_REQUIRED | SF_ATTR_OPTIONAL)) || (a->flags & SF_ATTR_IGNORE_DRIFT))
 			continue;
 		const json_t *x = json_object_get(r->attrs, a->name), *y = json_object_get(*live, a->name);
-		if ((x || y) && !(x && y && json_equal(x, y)))
-			drift_add(plan, c->address, "%s changed outside secfaas", a->name);
+		/* A type whose drift is a verdict (k8s_gvisor_guard's compliant)
+		 * says why in a computed "drift" string; show it. */
+		const char *why = json_string_value(json_object_get(*live, "drift"));
+		if ((x || y) && !(x && y && json_equal(x, y))) {
+			char *what = why && *why ? xasprintf("%s changed outside secfaas (%s)", a->name, why)
+						 : xasprintf("%s changed outside secfaas", a->name);
+			drift_add(plan, c->address, "%s", what);
+			free(what);
+		}
 	}
 	return 0;
 }

@@ -77,7 +77,9 @@ struct sf_rtype {
 	int create_before_destroy;        /* replacements create the new one first */
 
 	int (*create)(struct sf_rctx *c, const json_t *want, json_t **out);
-	/* SF_ENOTFOUND when the object is gone. */
+	/* SF_ENOTFOUND when the object is gone.  A type whose drift is a
+	 * verdict rather than a field may return a computed string attribute
+	 * "drift" saying why; plan prints it next to the changed attribute. */
 	int (*read)(struct sf_rctx *c, const json_t *prior, json_t **out);
 	/* NULL: every change to a non-computed attribute forces replacement. */
 	int (*update)(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out);

@@ -369,13 +369,6 @@ int ax_sweep_enis(struct sf_rctx *c, const char *filter, const char *value)
 	return rc < 0 ? rc : n;
 }
 
-char *ax_base64(const void *data, size_t n)
-{
-	char *out = xmalloc(4 * ((n + 2) / 3) + 1);
-	EVP_EncodeBlock((unsigned char *)out, data, (int)n);
-	return out;
-}
-
 void ax_token_suffix(struct sf_rctx *c, char out[9])
 {
 	char h[65];

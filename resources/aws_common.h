@@ -109,8 +109,6 @@ int ax_eks(struct sf_rctx *c, const char *method, const char *path, json_t *body
  * "group-id", "vpc-id"): the ENI sweep of teardown. Count deleted or error. */
 int ax_sweep_enis(struct sf_rctx *c, const char *filter, const char *value);
 
-/* Standard base64 of data (owned). */
-char *ax_base64(const void *data, size_t n);
 /* A short, name-safe suffix derived from the operation token (8 chars of
  * [a-z0-9]), so a create-before-destroy replacement gets a fresh name and a
  * resumed create the same one. out >= 9 bytes. */

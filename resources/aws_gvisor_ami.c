@@ -239,7 +239,7 @@ static int bake(struct sf_rctx *c, const json_t *want, const char *key, const ch
 	int rc = sf_render_bake_script(&in, &script, c->err);
 	if (rc < 0)
 		return rc;
-	char *ud = ax_base64(script.s, script.len);
+	char *ud = sf_b64encode(script.s, script.len);
 	sf_buf_release(&script);
 	json_t *tags = image_tags(c, want, key, base);
 	json_object_set_new(tags, "Name", json_string("secfaas-gvisor-ami-builder"));

@@ -38,7 +38,7 @@ static const struct sf_attr_def attrs[] = {
 static json_t *lt_data(struct sf_rctx *c, const json_t *want)
 {
 	const char *ud = ax_s(want, "user_data");
-	char *b64 = ax_base64(ud ? ud : "", ud ? strlen(ud) : 0);
+	char *b64 = sf_b64encode(ud ? ud : "", ud ? strlen(ud) : 0);
 	json_int_t disk = json_integer_value(json_object_get(want, "disk_size"));
 	json_int_t hop = json_integer_value(json_object_get(want, "hop_limit"));
 	json_t *tags = ax_tags(c, want, 0);

@@ -40,14 +40,6 @@ static const char *user_of(const json_t *a)
 	return sget(a, "username") ? sget(a, "username") : "admin";
 }
 
-static char *b64(const char *s)
-{
-	size_t n = strlen(s);
-	unsigned char *out = xmalloc(4 * ((n + 2) / 3) + 1);
-	EVP_EncodeBlock(out, (const unsigned char *)s, (int)n);
-	return (char *)out;
-}
-
 static int gen_password(char out[PW_LEN + 1], struct sf_err *err)
 {
 	static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -73,7 +65,7 @@ static char *live_password(const json_t *secret)
 
 static int apply_secret(struct sf_kube *k, const json_t *want, const char *pw, struct sf_err *err)
 {
-	char *u = b64(user_of(want)), *p = b64(pw);
+	char *u = sf_b64encode(user_of(want), strlen(user_of(want))), *p = sf_b64encode(pw, strlen(pw));
 	json_t *labels = json_object_get(want, "labels");
 	json_t *obj = json_pack("{s:s, s:s, s:{s:s, s:s, s:o}, s:s, s:{s:s, s:s}}", "apiVersion", "v1", "kind", "Secret",
 				"metadata", "name", sget(want, "name"), "namespace", sget(want, "namespace"), "labels",

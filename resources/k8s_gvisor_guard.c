@@ -6,25 +6,34 @@
  *   1. the deny guard: a ValidatingAdmissionPolicy + binding refusing any pod
  *      in the namespace without the class, or with host namespaces or
  *      privileged containers (manifests/k8s/gvisor-guard.yaml);
- *   2. the mutator, when discovery shows the API server serves
- *      MutatingAdmissionPolicy in admissionregistration.k8s.io/v1 (1.36+):
- *      sets the class on every pod created there, so functions deployed
- *      through the gateway later need no secfaas run
- *      (manifests/k8s/gvisor-mutator.yaml);
+ *   2. the mutator, which sets the class (and the sandbox node selector and
+ *      toleration) on every pod created there, so functions deployed
+ *      through the gateway later need no secfaas run.  Which one comes from
+ *      discovery, not from the spec (`mutate: auto`):
+ *        - MutatingAdmissionPolicy (manifests/k8s/gvisor-mutator.yaml) where
+ *          the API server serves it in admissionregistration.k8s.io/v1
+ *          (1.36+): in-process, nothing to run;
+ *        - otherwise a mutating webhook run in the cluster
+ *          (resources/gvisor_webhook.h), failurePolicy Fail;
+ *      switching (e.g. after a control-plane upgrade) removes the other;
  *   3. a self-test with dry-run pods: one without the class must be refused
  *      (or, with the mutator, come back with the class), one with the class
  *      must be admitted, a hostNetwork one must be refused;
  *   4. repair: every function Deployment (label faas_function) whose pod
  *      template lacks the class gets a merge patch that sets it.
- * read reports `compliant: false` when a policy is missing, the self-test
- * fails or a function Deployment lacks the class, so plan shows the drift
- * and apply repairs it.
+ * read reports `compliant: false` (and why, in `drift`) when a policy or
+ * webhook object is missing or tampered with, the webhook is unavailable or
+ * its certificate due, the self-test fails, the server now calls for the
+ * other mutator, or (without a mutator) a function Deployment lacks the
+ * class; plan shows it and apply repairs it.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "kube/kube.h"
 #include "kube/template.h"
+#include "resources/gvisor_webhook.h"
 #include "provisioner/cluster.h"
 #include "resources/types_k8s.h"
 #include "util.h"
@@ -35,10 +44,20 @@ static const struct sf_attr_def attrs[] = {
 	SF_K8S_CONN_ATTRS,
 	{"namespace", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "namespace whose pods must run in gVisor"},
 	{"runtime_class", SF_AT_STRING, SF_ATTR_REQUIRED, "the gVisor RuntimeClass name"},
-	{"mutate", SF_AT_STRING, SF_ATTR_OPTIONAL, "auto (default: mutator where served) or off (deny guard only)"},
+	{"mutate", SF_AT_STRING, SF_ATTR_OPTIONAL,
+	 "auto (default: admission policy where served, else webhook), policy, webhook, or off (deny guard only)"},
+	{"webhook_namespace", SF_AT_STRING, SF_ATTR_OPTIONAL | SF_ATTR_FORCE_NEW, "where the webhook server runs (default openfaas)"},
+	{"webhook_image", SF_AT_STRING, SF_ATTR_OPTIONAL, "Python image for the webhook server (default pinned; for mirrors)"},
 	{"compliant", SF_AT_BOOL, SF_ATTR_OPTIONAL, "desired true; read reports false on drift (missing policy, unpatched function)"},
-	{"mutator", SF_AT_STRING, SF_ATTR_COMPUTED, "mutating-admission-policy or none"},
+	{"mutator", SF_AT_STRING, SF_ATTR_COMPUTED, "mutating-admission-policy, webhook or none"},
+	{"drift", SF_AT_STRING, SF_ATTR_COMPUTED, "why read found the route not compliant (empty when it is)"},
 	{"repaired", SF_AT_INT, SF_ATTR_COMPUTED, "function Deployments patched by the last apply"},
+	{"webhook_ca_key", SF_AT_STRING, SF_ATTR_COMPUTED | SF_ATTR_SENSITIVE, "webhook CA key"},
+	{"webhook_ca_cert", SF_AT_STRING, SF_ATTR_COMPUTED, "webhook CA certificate"},
+	{"webhook_ca_bundle", SF_AT_STRING, SF_ATTR_COMPUTED, "caBundle of the webhook configuration"},
+	{"webhook_tls_key", SF_AT_STRING, SF_ATTR_COMPUTED | SF_ATTR_SENSITIVE, "webhook serving key"},
+	{"webhook_tls_cert", SF_AT_STRING, SF_ATTR_COMPUTED, "webhook serving certificate"},
+	{"webhook_tls_expires", SF_AT_STRING, SF_ATTR_COMPUTED, "when the serving certificate expires (renewed 30 days before)"},
 	{NULL, 0, 0, NULL},
 };
 
@@ -50,8 +69,8 @@ static const char *sget(const json_t *o, const char *k)
 static int validate(const json_t *want, struct sf_err *err)
 {
 	const char *m = sget(want, "mutate");
-	if (m && strcmp(m, "auto") && strcmp(m, "off"))
-		return sf_fail(err, SF_EINVAL, "mutate must be auto or off, not \"%s\"", m);
+	if (m && strcmp(m, "auto") && strcmp(m, "policy") && strcmp(m, "webhook") && strcmp(m, "off"))
+		return sf_fail(err, SF_EINVAL, "mutate must be auto, policy, webhook or off, not \"%s\"", m);
 	return 0;
 }
 
@@ -179,43 +198,129 @@ static int unpatched(struct sf_kube *k, const json_t *a, int fix, struct sf_err 
 	return n;
 }
 
-static int converge(struct sf_rctx *c, const json_t *want, json_t **out)
+enum mode { M_NONE, M_POLICY, M_WEBHOOK };
+static const char *const mode_names[] = {"none", "mutating-admission-policy", "webhook"};
+
+static enum mode mode_of(const json_t *a)
+{
+	const char *m = sget(a, "mutator");
+	for (int i = 0; m && i < 3; i++)
+		if (!strcmp(m, mode_names[i]))
+			return (enum mode)i;
+	return M_NONE;
+}
+
+/* Which mutator `want` asks for on this server. */
+static int choose(struct sf_kube *k, const json_t *want, enum mode *out, struct sf_err *err)
+{
+	const char *m = sget(want, "mutate");
+	int serves = sf_kube_serves(k, MAP_GV, "MutatingAdmissionPolicy");
+	if (m && !strcmp(m, "off"))
+		*out = M_NONE;
+	else if (m && !strcmp(m, "webhook"))
+		*out = M_WEBHOOK;
+	else if (m && !strcmp(m, "policy") && !serves)
+		return sf_fail(err, SF_EINVAL,
+			       "mutate: policy needs MutatingAdmissionPolicy in %s (Kubernetes 1.36 or later), which this API server does not serve; use mutate: auto",
+			       MAP_GV);
+	else
+		*out = serves ? M_POLICY : M_WEBHOOK;
+	return 0;
+}
+
+/* Delete the objects of a mutator no longer wanted (absent is fine). */
+static int remove_mutator(struct sf_kube *k, const json_t *a, enum mode m, struct sf_err *err)
+{
+	if (m == M_WEBHOOK)
+		return sf_gvw_delete(k, a, err);
+	if (m != M_POLICY)
+		return 0;
+	json_t *all = NULL, *guard = NULL;
+	int rc = objects(a, 1, &all, err);
+	if (rc == 0)
+		rc = objects(a, 0, &guard, err);
+	/* The policy documents follow the guard's; bindings before policies. */
+	for (size_t i = json_array_size(all); rc == 0 && i-- > json_array_size(guard);) {
+		const json_t *o = json_array_get(all, i);
+		rc = sf_kube_delete(k, sget(o, "apiVersion"), sget(o, "kind"), NULL, sget(json_object_get(o, "metadata"), "name"),
+				    NULL, err);
+	}
+	json_decref(all);
+	json_decref(guard);
+	return rc;
+}
+
+/* The self-test right after a mutator was (re)applied: a real API server
+ * picks up new admission configuration within a second or so, so a refusal
+ * is retried briefly before it counts. */
+static int self_test_settled(struct sf_rctx *c, struct sf_kube *k, const json_t *a, int mutator)
+{
+	double end = sf_mono() + 15;
+	for (;;) {
+		sf_err_clear(c->err);
+		int rc = self_test(k, a, mutator, c->err);
+		if (rc == 0 || !mutator || sf_mono() > end || (c->cancel && *c->cancel))
+			return rc;
+		struct timespec ts = {0, 500000000L};
+		nanosleep(&ts, NULL);
+	}
+}
+
+static int converge(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out)
 {
 	struct sf_kube *k = sf_k8s_client(c, want);
 	if (!k)
 		return c->err->code ? c->err->code : SF_ERROR;
-	const char *m = sget(want, "mutate");
-	int mutator = !(m && !strcmp(m, "off")) && sf_kube_serves(k, MAP_GV, "MutatingAdmissionPolicy");
-	json_t *docs = NULL;
-	int rc = objects(want, mutator, &docs, c->err);
+	enum mode m = M_NONE, was = prior ? mode_of(prior) : M_NONE;
+	int rc = choose(k, want, &m, c->err);
+	if (rc < 0)
+		return rc;
+	json_t *res = json_deep_copy(want), *docs = NULL;
+	json_object_set_new(res, "mutator", json_string(mode_names[m]));
+	if (m == M_WEBHOOK && (rc = sf_gvw_tls(prior, res, time(NULL), NULL, c->err)) < 0)
+		goto out;
+	/* The deny guard first, so the namespace fails closed from here on. */
+	if ((rc = objects(res, m == M_POLICY, &docs, c->err)) < 0)
+		goto out;
 	size_t i;
 	json_t *o;
 	json_array_foreach(docs, i, o) if (rc == 0) rc = sf_kube_apply(k, o, SF_KUBE_FORCE, NULL, c->err);
+	if (rc == 0 && m == M_WEBHOOK) {
+		struct sf_kube_wait w;
+		sf_k8s_wait_opts(c, &w, 300);
+		if (c->progress)
+			c->progress(c, "rolling out the gVisor admission webhook");
+		rc = sf_gvw_apply(k, res, &w, c->err);
+	}
+	if (rc == 0 && was != m && prior)
+		rc = remove_mutator(k, prior, was, c->err);
+	if (rc < 0 || (rc = self_test_settled(c, k, res, m != M_NONE)) < 0)
+		goto out;
+	int fixed = unpatched(k, res, 1, c->err);
+	if (fixed < 0) {
+		rc = fixed;
+		goto out;
+	}
+	json_object_set_new(res, "repaired", json_integer(fixed));
+	json_object_set_new(res, "drift", json_string(""));
+	if (!json_object_get(res, "compliant"))
+		json_object_set_new(res, "compliant", json_true());
+	*out = res;
+	res = NULL;
+out:
 	json_decref(docs);
-	if (rc < 0)
-		return rc;
-	if ((rc = self_test(k, want, mutator, c->err)) < 0)
-		return rc;
-	int fixed = unpatched(k, want, 1, c->err);
-	if (fixed < 0)
-		return fixed;
-	*out = json_deep_copy(want);
-	json_object_set_new(*out, "mutator", json_string(mutator ? "mutating-admission-policy" : "none"));
-	json_object_set_new(*out, "repaired", json_integer(fixed));
-	if (!json_object_get(*out, "compliant"))
-		json_object_set_new(*out, "compliant", json_true());
-	return 0;
+	json_decref(res);
+	return rc;
 }
 
 static int create(struct sf_rctx *c, const json_t *want, json_t **out)
 {
-	return converge(c, want, out);
+	return converge(c, NULL, want, out);
 }
 
 static int update(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out)
 {
-	(void)prior;
-	return converge(c, want, out);
+	return converge(c, prior, want, out);
 }
 
 static int read_(struct sf_rctx *c, const json_t *prior, json_t **out)
@@ -223,39 +328,49 @@ static int read_(struct sf_rctx *c, const json_t *prior, json_t **out)
 	struct sf_kube *k = sf_k8s_client(c, prior);
 	if (!k)
 		return c->err->code ? c->err->code : SF_ERROR;
-	const char *mut = sget(prior, "mutator");
-	int mutator = mut && !strcmp(mut, "mutating-admission-policy");
+	enum mode m = mode_of(prior), want_m = m;
+	char why[512] = "";
+	struct sf_err e = SF_ERR_INIT;
+	if (choose(k, prior, &want_m, &e) == 0 && want_m != m)
+		snprintf(why, sizeof why, "the API server now calls for the %s mutator (was %s)", mode_names[want_m],
+			 mode_names[m]);
 	json_t *docs = NULL;
-	int rc = objects(prior, mutator, &docs, c->err), compliant = 1;
+	int rc = objects(prior, m == M_POLICY, &docs, c->err);
 	size_t i;
 	json_t *o;
 	json_array_foreach(docs, i, o)
 	{
 		json_t *live = NULL;
-		struct sf_err e = SF_ERR_INIT;
-		int g = sf_kube_get(k, sget(o, "apiVersion"), sget(o, "kind"), NULL,
-				    sget(json_object_get(o, "metadata"), "name"), &live, &e);
+		sf_err_clear(&e);
+		const char *kind = sget(o, "kind"), *name = sget(json_object_get(o, "metadata"), "name");
+		int g = rc < 0 ? 0 : sf_kube_get(k, sget(o, "apiVersion"), kind, NULL, name, &live, &e);
 		json_decref(live);
-		if (g == SF_ENOTFOUND)
-			compliant = 0;
-		else if (g < 0 && rc == 0) {
+		if (g == SF_ENOTFOUND && !why[0])
+			snprintf(why, sizeof why, "%s %s is missing", kind, name);
+		else if (g < 0 && g != SF_ENOTFOUND) {
 			*c->err = e;
 			rc = g;
 		}
 	}
 	json_decref(docs);
+	if (rc == 0 && m == M_WEBHOOK && !why[0])
+		rc = sf_gvw_check(k, prior, time(NULL), why, sizeof why, c->err);
 	if (rc < 0)
 		return rc;
-	struct sf_err e = SF_ERR_INIT;
-	if (compliant && self_test(k, prior, mutator, &e) < 0)
-		compliant = 0;
-	int n = unpatched(k, prior, 0, c->err);
+	sf_err_clear(&e);
+	if (!why[0] && self_test(k, prior, m != M_NONE, &e) < 0)
+		snprintf(why, sizeof why, "%s", e.msg);
+	/* With a mutator, a function Deployment without the class is fine (its
+	 * pods get it at admission; apply still patches it, so pods keep the class
+	 * if the mutator breaks), and a tenant's deploy must not show as drift. */
+	int n = m == M_NONE ? unpatched(k, prior, 0, c->err) : 0;
 	if (n < 0)
 		return n;
-	if (n > 0)
-		compliant = 0;
+	if (n > 0 && !why[0])
+		snprintf(why, sizeof why, "%d function Deployment(s) without RuntimeClass %s", n, sget(prior, "runtime_class"));
 	*out = json_deep_copy(prior);
-	json_object_set_new(*out, "compliant", json_boolean(compliant));
+	json_object_set_new(*out, "compliant", json_boolean(!why[0]));
+	json_object_set_new(*out, "drift", json_string(why));
 	return 0;
 }
 
@@ -264,15 +379,16 @@ static int destroy(struct sf_rctx *c, const json_t *prior)
 	struct sf_kube *k = sf_k8s_client(c, prior);
 	if (!k)
 		return c->err->code ? c->err->code : SF_ERROR;
+	/* Mutators first (pods stop depending on the webhook server at once),
+	 * the deny guard last. */
+	int rc = remove_mutator(k, prior, mode_of(prior), c->err);
 	json_t *docs = NULL;
-	int rc = objects(prior, 1, &docs, c->err);
-	size_t i;
-	json_t *o;
-	/* Reverse order: bindings before their policies. */
-	for (i = json_array_size(docs); rc == 0 && i-- > 0;) {
-		o = json_array_get(docs, i);
-		rc = sf_kube_delete(k, sget(o, "apiVersion"), sget(o, "kind"), NULL,
-				    sget(json_object_get(o, "metadata"), "name"), NULL, c->err);
+	if (rc == 0)
+		rc = objects(prior, 0, &docs, c->err);
+	for (size_t i = json_array_size(docs); rc == 0 && i-- > 0;) {
+		const json_t *o = json_array_get(docs, i);
+		rc = sf_kube_delete(k, sget(o, "apiVersion"), sget(o, "kind"), NULL, sget(json_object_get(o, "metadata"), "name"),
+				    NULL, c->err);
 	}
 	json_decref(docs);
 	return rc;

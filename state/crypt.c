@@ -71,9 +71,7 @@ void sf_crypt_kcv(const unsigned char key[SF_CRYPT_KEY_LEN], char out[65])
 
 char *sf_b64_encode(const unsigned char *in, size_t n)
 {
-	char *out = xmalloc(4 * ((n + 2) / 3) + 1);
-	EVP_EncodeBlock((unsigned char *)out, in, (int)n);
-	return out;
+	return sf_b64encode(in, n);
 }
 
 int sf_b64_decode(const char *in, unsigned char **out, size_t *n)

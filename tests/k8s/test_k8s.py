@@ -62,8 +62,12 @@ class Work:
         self.env = dict(os.environ, NO_COLOR="1", SECFAAS_STATE_PASSPHRASE=PASSPHRASE, HOME=self.dir,
                         KUBECACHEDIR=self.dir + "/kcache")
         self.env.pop("SECFAAS_FORCE_CONFLICTS", None)
-        gen = dict(self.env, SF_K8S_EMIT=self.dir + "/s.yaml", SF_K8S_ENDPOINT=cluster.url, SF_K8S_CA=cluster.ca_b64,
-                   SF_K8S_TOKEN=cluster.token, SF_K8S_WORKSPACE=name)
+        self.emit(**emit)
+
+    def emit(self, **emit):
+        """(Re)write s.yaml from the lowering, e.g. emit(SF_K8S_MUTATOR="webhook")."""
+        gen = dict(self.env, SF_K8S_EMIT=self.dir + "/s.yaml", SF_K8S_ENDPOINT=self.c.url, SF_K8S_CA=self.c.ca_b64,
+                   SF_K8S_TOKEN=self.c.token, SF_K8S_WORKSPACE=self.name)
         gen.update(emit)
         subprocess.run([os.path.join(BUILD, "tests", "test_kube_lower"), "emit"], env=gen, check=True,
                        capture_output=True)
@@ -192,28 +196,156 @@ def t_secret_never_printed(w):
     assert json.loads(w.kube("--json", "output", w.name, "--show-sensitive", want=0).stdout)["openfaas_password"] == pw
 
 
+WEBHOOK = "/apis/apps/v1/namespaces/openfaas/deployments/secfaas-gvisor-webhook"
+MWC = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/secfaas-openfaas-fn-gvisor"
+
+
+def refused_deployment(k, name):
+    """Deployment `name` in openfaas-fn once its pod creates are refused."""
+    return until(lambda: (lambda o: o if cond(o, "ReplicaFailure") else None)(
+        k.ok("GET", "/apis/apps/v1/namespaces/openfaas-fn/deployments/" + name)), "pods of %s to be refused" % name)
+
+
+def dry_pod(k):
+    """Dry-run create of a plain pod in openfaas-fn: (status, body)."""
+    return k.call("POST", "/api/v1/namespaces/openfaas-fn/pods?dryRun=All",
+                  {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "probe"},
+                   "spec": {"containers": [{"name": "c", "image": "ghcr.io/openfaas/alpine:3.20"}]}})[:2]
+
+
 def t_tenant_function_lands_in_gvisor(w):
-    """v1.32 (no MutatingAdmissionPolicy): a tenant's function is refused by
-    the guard (never runs under runc), plan reports the drift, apply repairs it."""
+    """v1.32 (no MutatingAdmissionPolicy): the webhook secfaas runs in the
+    cluster mutates a tenant's function pod into gVisor, with nobody
+    re-running secfaas; plan stays clean."""
     k = w.c.k
+    st = w.run("state", "show", "k8s_gvisor_guard.openfaas_fn", want=0).stdout
+    assert "webhook" in st and "mutating-admission-policy" not in st, st
+    assert "BEGIN PRIVATE KEY" not in st and "BEGIN CERTIFICATE" in st, st
     code, body = gateway(k, "POST", "/system/functions", {"service": "tenant1", "image": "ghcr.io/openfaas/alpine:3.20",
                                                           "envProcess": "dmesg"})
     assert code == 202, (code, body)
-    d = until(lambda: (lambda o: o if cond(o, "ReplicaFailure") else None)(
-        k.ok("GET", "/apis/apps/v1/namespaces/openfaas-fn/deployments/tenant1")), "the guard to refuse tenant1's pod")
-    assert "gvisor" in cond(d, "ReplicaFailure")["message"], d["status"]
-    assert fn_pods(k, "tenant1") == []  # refused, not admitted under runc
-    r = w.run("plan", "s.yaml", "--detailed-exitcode")
-    assert r.returncode == 2 and "k8s_gvisor_guard.openfaas_fn" in r.stdout and "compliant" in r.stdout, r.stdout
-    w.run("apply", "s.yaml", "--auto-approve", want=0)
     p = until(lambda: running_pod(k, "tenant1"), "tenant1 to run")
     assert p["spec"]["runtimeClassName"] == "gvisor"
+    assert p["spec"]["nodeSelector"] == {env.SANDBOX_KEY: "gvisor"}, p["spec"]
+    dep = k.ok("GET", "/apis/apps/v1/namespaces/openfaas-fn/deployments/tenant1")
+    assert "runtimeClassName" not in dep["spec"]["template"]["spec"]  # mutated at admission, not patched
     node = k.ok("GET", "/api/v1/nodes/" + p["spec"]["nodeName"])
     assert node["metadata"]["labels"].get(env.SANDBOX_KEY) == "gvisor"
     code, body = k.call("POST", "/api/v1/namespaces/openfaas/services/gateway:8080/proxy/function/tenant1", "")[:2]
     assert code == 200 and body["handler"] == "runsc" and "Starting gVisor" in body["dmesg"], body
-    assert w.run("plan", "s.yaml", "--detailed-exitcode").returncode == 0
+    r = w.run("plan", "s.yaml", "--detailed-exitcode")
+    assert r.returncode == 0, r.stdout[-1500:]
+    # the webhook server is the shipped code: its log shows the request
+    pods = k.ok("GET", "/api/v1/namespaces/openfaas/pods?labelSelector=app.kubernetes.io%2Fname%3Dsecfaas-gvisor-webhook")
+    logs = "".join(k.call("GET", "/api/v1/namespaces/openfaas/pods/%s/log" % q["metadata"]["name"])[1] or ""
+                   for q in pods["items"]) if pods["items"] else ""
+    assert "patched=True" in logs, logs[-800:]
     assert gateway(k, "DELETE", "/system/functions", {"functionName": "tenant1"})[0] == 202
+
+
+def t_webhook_code():
+    """The shipped webhook server's decisions, case by case, with its
+    patches applied by kubesim's RFC 6902 implementation."""
+    import importlib.util
+    sys.path.insert(0, os.path.join(SRC, "tests", "kubesim"))
+    from ksim import ssa
+    os.environ.update(RUNTIME_CLASS="gvisor", SANDBOX_KEY=env.SANDBOX_KEY, SANDBOX_VALUE="gvisor",
+                      SANDBOX_EFFECT="NoSchedule", GUARDED_NAMESPACE="openfaas-fn")
+    spec = importlib.util.spec_from_file_location("gvwebhook", os.path.join(SRC, "manifests", "k8s", "gvisor-webhook.py"))
+    wh = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(wh)
+    tol = {"key": env.SANDBOX_KEY, "operator": "Equal", "value": "gvisor", "effect": "NoSchedule"}
+
+    def review(pod, ns="openfaas-fn", op="CREATE", kind="Pod"):
+        out = wh.review(json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                                    "request": {"uid": "u-1", "kind": {"group": "", "version": "v1", "kind": kind},
+                                                "operation": op, "namespace": ns, "object": pod}}).encode())
+        r = out["response"]
+        assert out["kind"] == "AdmissionReview" and r["uid"] == "u-1" and r["allowed"] is True, out
+        if "patch" not in r:
+            return None
+        assert r["patchType"] == "JSONPatch"
+        return ssa.json_patch(json.loads(json.dumps(pod)), json.loads(base64.b64decode(r["patch"])))
+
+    # faas-netes CE shape: empty nodeSelector, no class, no tolerations
+    got = review({"spec": {"nodeSelector": {}, "containers": [{"name": "fn"}]}})
+    assert got["spec"]["runtimeClassName"] == "gvisor"
+    assert got["spec"]["nodeSelector"] == {env.SANDBOX_KEY: "gvisor"} and got["spec"]["tolerations"] == [tol], got
+    # other selectors and tolerations are kept; another class is replaced
+    got = review({"spec": {"runtimeClassName": "runc-fast", "nodeSelector": {"a": "b"},
+                           "tolerations": [{"key": "x", "operator": "Exists"}]}})
+    assert got["spec"]["runtimeClassName"] == "gvisor" and got["spec"]["nodeSelector"] == {"a": "b", env.SANDBOX_KEY: "gvisor"}
+    assert got["spec"]["tolerations"] == [{"key": "x", "operator": "Exists"}, tol], got
+    # already compliant: no patch; other namespaces, kinds and operations: untouched
+    assert review({"spec": {"runtimeClassName": "gvisor", "nodeSelector": {env.SANDBOX_KEY: "gvisor"},
+                            "tolerations": [tol]}}) is None
+    assert review({"spec": {}}, ns="openfaas") is None
+    assert review({"spec": {}}, op="UPDATE") is None
+    assert review({"spec": {}}, kind="Service") is None
+    for bad in (b"not json", b"[]", b'{"kind":"AdmissionReview","request":{}}',
+                b'{"kind":"AdmissionReview","request":{"uid":"u","kind":{"kind":"Pod"},"operation":"CREATE",'
+                b'"namespace":"openfaas-fn","object":{"spec":"x"}}}'):
+        try:
+            wh.review(bad)
+            raise AssertionError("accepted %r" % bad)
+        except ValueError:
+            pass
+
+
+def t_webhook_broken_fails_closed(w):
+    """The webhook down, fail-open-tampered or untrusted: pods are refused
+    (never admitted under runc), verify fails, plan shows the drift naming
+    it, apply repairs it."""
+    k = w.c.k
+    # 1. server down: scaled to zero by someone else
+    k.call("PATCH", WEBHOOK, {"spec": {"replicas": 0}}, ctype="application/merge-patch+json")
+    until(lambda: dry_pod(k)[0] == 500, "pod creates to fail with the webhook down")
+    code, body = dry_pod(k)
+    assert "failed calling webhook" in json.dumps(body) and "gvisor.secfaas.dev" in json.dumps(body), body
+    assert gateway(k, "POST", "/system/functions", {"service": "down1", "image": "ghcr.io/openfaas/alpine:3.20"})[0] == 202
+    d = refused_deployment(k, "down1")
+    assert "failed calling webhook" in cond(d, "ReplicaFailure")["message"], d["status"]
+    assert fn_pods(k, "down1") == []
+    r = w.kube("verify", w.name)
+    assert r.returncode == 1 and "verify: FAIL" in r.stdout, r.stdout
+    r = w.run("plan", "s.yaml", "--detailed-exitcode")
+    assert r.returncode == 2 and "k8s_gvisor_guard.openfaas_fn" in r.stdout and "not available" in r.stdout, r.stdout
+    w.run("apply", "s.yaml", "--auto-approve", want=0)
+    p = until(lambda: running_pod(k, "down1"), "down1 to run once the webhook is back")
+    assert p["spec"]["runtimeClassName"] == "gvisor"
+    assert k.ok("GET", WEBHOOK)["spec"]["replicas"] == 2
+    # 2. fail-open tampering: failurePolicy Ignore
+    mwc = k.ok("GET", MWC)
+    for f in ("managedFields", "resourceVersion", "uid", "creationTimestamp", "generation"):
+        mwc["metadata"].pop(f, None)
+    mwc["webhooks"][0]["failurePolicy"] = "Ignore"
+    k.apply(MWC, mwc, manager="saboteur", force=True)
+    r = w.run("plan", "s.yaml", "--detailed-exitcode")
+    assert r.returncode == 2 and "failurePolicy" in r.stdout, r.stdout
+    # 3. a caBundle that does not sign the server's certificate (the cluster CA)
+    mwc["webhooks"][0]["failurePolicy"] = "Fail"
+    mwc["webhooks"][0]["clientConfig"]["caBundle"] = w.c.ca_b64
+    k.apply(MWC, mwc, manager="saboteur", force=True)
+    until(lambda: dry_pod(k)[0] == 500, "pod creates to fail with an untrusted server")
+    assert "x509" in json.dumps(dry_pod(k)[1]), dry_pod(k)
+    r = w.run("plan", "s.yaml", "--detailed-exitcode")
+    assert r.returncode == 2 and "caBundle" in r.stdout, r.stdout
+    w.run("apply", "s.yaml", "--auto-approve", want=0)
+    mwc = k.ok("GET", MWC)
+    assert mwc["webhooks"][0]["failurePolicy"] == "Fail" and mwc["webhooks"][0]["clientConfig"]["caBundle"] != w.c.ca_b64
+    code, body = dry_pod(k)
+    assert code == 201 and body["spec"]["runtimeClassName"] == "gvisor", (code, body)
+    assert w.run("plan", "s.yaml", "--detailed-exitcode").returncode == 0
+    assert gateway(k, "DELETE", "/system/functions", {"functionName": "down1"})[0] == 202
+    # the serving key is encrypted at rest and never printed
+    key = base64.b64decode(k.ok("GET", "/api/v1/namespaces/openfaas/secrets/secfaas-gvisor-webhook-tls")
+                           ["data"]["tls.key"]).decode()
+    body = "".join(key.strip().splitlines()[1:-1])
+    assert len(body) > 60
+    for f in os.listdir(w.dir + "/.secfaas"):
+        with open(os.path.join(w.dir, ".secfaas", f), "rb") as fh:
+            data = fh.read()
+            assert body[:40].encode() not in data and b"BEGIN PRIVATE KEY" not in data, f
 
 
 def t_verify_pass_and_broken(w):
@@ -296,7 +428,8 @@ def t_destroy_leaves_nothing(w):
               "/apis/node.k8s.io/v1/runtimeclasses/gvisor",
               "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/functions.openfaas.com",
               "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies/secfaas-openfaas-fn-gvisor-only",
-              "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings/secfaas-openfaas-fn-gvisor-only"):
+              "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings/secfaas-openfaas-fn-gvisor-only",
+              MWC, WEBHOOK):
         assert not exists(k, p), p
     assert w.run("state", "list").stdout.strip() == ""
 
@@ -328,6 +461,7 @@ def t_v136_mutator():
         st = w.run("state", "show", "k8s_gvisor_guard.openfaas_fn").stdout
         assert "mutating-admission-policy" in st, st
         assert exists(k, "/apis/admissionregistration.k8s.io/v1/mutatingadmissionpolicies/secfaas-openfaas-fn-gvisor")
+        assert not exists(k, MWC) and not exists(k, WEBHOOK)  # in-process policy: no server to run
         assert gateway(k, "POST", "/system/functions", {"service": "later", "image": "ghcr.io/openfaas/alpine:3.20",
                                                         "envProcess": "uname -r"})[0] == 202
         p = until(lambda: running_pod(k, "later"), "the tenant function to run")
@@ -357,6 +491,20 @@ def t_v136_mutator():
         assert r.returncode == 2 and "k8s_gvisor_guard.openfaas_fn" in r.stdout, r.stdout
         w.run("apply", "s.yaml", "--auto-approve", want=0)
         until(lambda: running_pod(k, "broken"), "the function to run once the mutator is repaired")
+        # mutator: webhook on 1.36, then back to auto: each switch removes the other mutator
+        w.emit(SF_K8S_MUTATOR="webhook")
+        w.run("apply", "s.yaml", "--auto-approve", want=0)
+        assert exists(k, MWC) and exists(k, WEBHOOK)
+        assert not exists(k, "/apis/admissionregistration.k8s.io/v1/mutatingadmissionpolicies/secfaas-openfaas-fn-gvisor")
+        assert gateway(k, "POST", "/system/functions", {"service": "viahook", "image": "ghcr.io/openfaas/alpine:3.20"})[0] == 202
+        assert until(lambda: running_pod(k, "viahook"), "a function mutated by the webhook")["spec"]["runtimeClassName"] == "gvisor"
+        w.emit()
+        r = w.run("plan", "s.yaml", "--detailed-exitcode")
+        assert r.returncode == 2 and "k8s_gvisor_guard.openfaas_fn" in r.stdout, r.stdout
+        w.run("apply", "s.yaml", "--auto-approve", want=0)
+        assert exists(k, "/apis/admissionregistration.k8s.io/v1/mutatingadmissionpolicies/secfaas-openfaas-fn-gvisor")
+        until(lambda: not exists(k, MWC) and not exists(k, WEBHOOK), "the webhook to be removed")
+        assert w.run("plan", "s.yaml", "--detailed-exitcode").returncode == 0
         w.run("destroy", "s.yaml", "--auto-approve", want=0)
         assert not exists(k, "/apis/admissionregistration.k8s.io/v1/mutatingadmissionpolicies/secfaas-openfaas-fn-gvisor")
     finally:
@@ -532,8 +680,7 @@ def t_cluster_end_to_end():
             {"service": "tenant", "image": "ghcr.io/openfaas/alpine:3.20", "envProcess": "dmesg"}).encode())
         req.add_header("Authorization", "Basic " + base64.b64encode(("admin:" + pw).encode()).decode())
         assert urllib.request.urlopen(req, timeout=10).status == 202
-        until(lambda: run("plan", "c.yaml", "--detailed-exitcode").returncode == 2, "plan to report the function", 30)
-        run("apply", "c.yaml", "--auto-approve", want=0)
+        # nobody re-runs secfaas: the in-cluster webhook puts it into gVisor
 
         def tenant_running():
             pods = json.loads(run("get", "pods", "-n", "openfaas-fn", "-l", "faas_function=tenant", "-o", "json",
@@ -545,6 +692,8 @@ def t_cluster_end_to_end():
                               want=0).stdout)
         assert node["metadata"]["labels"].get(env.SANDBOX_KEY) == "gvisor"
         assert node["metadata"]["labels"]["eks.amazonaws.com/nodegroup"].startswith("sandbox")
+        r = run("plan", "c.yaml", "--detailed-exitcode")
+        assert r.returncode == 0 and "No changes." in r.stdout, r.stdout[-2500:]
 
         r = run("verify", "fn-k8s", binary=KUBECMD, want=0)
         assert "verify: PASS" in r.stdout, r.stdout
@@ -568,13 +717,15 @@ def main():
         w = Work(c)
         run.run("apply installs RuntimeClass + OpenFaaS; 2nd plan empty", t_install_and_converge, w)
         run.run("basic-auth generated once, never printed", t_secret_never_printed, w)
-        run.run("tenant function: refused, then repaired into gVisor", t_tenant_function_lands_in_gvisor, w)
+        run.run("tenant function lands in gVisor via the webhook, no re-run", t_tenant_function_lands_in_gvisor, w)
+        run.run("webhook down/tampered/untrusted: refused, drift, repaired", t_webhook_broken_fails_closed, w)
         run.run("verify passes; fails when the route is broken", t_verify_pass_and_broken, w)
         run.run("drift shows fields; conflicts need --force-conflicts", t_drift_and_conflicts, w)
         run.run("real kubectl with the written kubeconfig", t_kubectl_with_kubeconfig, w)
         run.run("destroy leaves nothing", t_destroy_leaves_nothing, w)
     finally:
         c.stop()
+    run.run("webhook server code: patches and refusals", t_webhook_code)
     run.run("LoadBalancer gateway: destroy waits for the LB", t_loadbalancer_teardown)
     run.run("v1.36 mutator; broken mutator refuses pods", t_v136_mutator)
     run.run("auth/TLS errors one line; 429/500 retried", t_errors_are_one_line)

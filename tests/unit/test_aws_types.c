@@ -388,7 +388,7 @@ T_TEST(helpers_tags_and_suffix)
 	t.c.token = "ffffffffffffffffffffffffffffffff";
 	ax_token_suffix(&t.c, b);
 	T_OK(strcmp(a, b) != 0);
-	char *b64 = ax_base64("hi!", 3);
+	char *b64 = sf_b64encode("hi!", 3);
 	T_STREQ(b64, "aGkh");
 	free(b64);
 	json_decref(user);

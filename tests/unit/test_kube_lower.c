@@ -162,6 +162,9 @@ T_TEST(emit)
 				 "token", getenv("SF_K8S_TOKEN"));
 	const char *gw = getenv("SF_K8S_GATEWAY_SERVICE");
 	json_t *cl = cluster(getenv("SF_K8S_NO_OPENFAAS") ? 0 : 1, 1, gw);
+	const char *mut = getenv("SF_K8S_MUTATOR");
+	if (mut && *mut)
+		json_object_set_new(json_object_get(json_object_get(cl, "spec"), "openfaas"), "mutator", json_string(mut));
 	struct sf_config c = SF_CONFIG_INIT;
 	struct sf_diags d = SF_DIAGS_INIT;
 	sf_k8s_lower(cl, conn, NULL, 0, &c, &d);

@@ -1,24 +1,38 @@
-"""The admission chain, in a real API server's order, for every create/update.
+"""The admission chain, in a real API server's order, for every create, update
+and delete.  Owned by the kubesim suite (tests/kubesim).
 
-1. MutatingAdmissionPolicies (admissionregistration.k8s.io/v1, served only
-   from --version 1.36) with their bindings: ApplyConfiguration (merged like
-   server-side apply) or JSONPatch mutations written in the CEL subset of
-   cel.py.  A policy whose expression does not compile or fails to evaluate
-   fails; with failurePolicy Fail (the default) the request is refused.
-2. RuntimeClass plugin (pod CREATE): unknown class -> 403, scheduling
-   nodeSelector merged (conflict -> 403), tolerations added, overhead set.
-3. PodSecurity "baseline" for namespaces labelled
-   pod-security.kubernetes.io/enforce=baseline|restricted (host namespaces,
-   privileged containers and hostPath volumes only).
-4. ValidatingAdmissionPolicies whose bindings carry Deny (or Warn) actions.
-Matching uses matchConstraints.resourceRules / excludeResourceRules,
-namespaceSelector and objectSelector of policy and binding, and
-matchConditions.
+Mutating phase (create/update):
+ 1. In-tree mutating plugins: RuntimeClass (pod CREATE): unknown class -> 403,
+    overhead.podFixed set (a different preset -> 403), scheduling nodeSelector
+    merged (conflict -> 403), tolerations added.
+ 2. MutatingAdmissionPolicies (admissionregistration.k8s.io/v1, served only
+    from --version 1.36) with their bindings: ApplyConfiguration (merged like
+    server-side apply) or JSONPatch mutations written in the CEL subset of
+    cel.py.  A policy whose expression does not compile or fails to evaluate
+    fails; with failurePolicy Fail (the default) the request is refused.
+ 3. Mutating admission webhooks (webhooks.py), called for real.
+ 4. Reinvocation: if a policy or webhook changed the object, the in-tree
+    plugins run again (so a class a webhook set gets its RuntimeClass
+    scheduling and overhead) and webhooks with reinvocationPolicy IfNeeded
+    that ran before a later change are called once more.
+Validating phase:
+ 5. PodSecurity "baseline" for namespaces labelled
+    pod-security.kubernetes.io/enforce=baseline|restricted (host namespaces,
+    privileged containers and hostPath volumes only; pod CREATE).
+ 6. ValidatingAdmissionPolicies whose bindings carry Deny (or Warn) actions.
+ 7. Validating admission webhooks.
+DELETE requests meet the mutating webhooks (which may not patch), the
+ValidatingAdmissionPolicies and the validating webhooks, with object null and
+oldObject set.  Policy matching uses matchConstraints.resourceRules /
+excludeResourceRules (with subresources and scope), namespaceSelector and
+objectSelector of policy and binding, and matchConditions.  Admission
+configuration objects themselves are exempt, as on a real server.
 """
 import threading
 
 from . import cel, ssa
-from .util import ApiError, deep, labels_match, selector_from_obj
+from .util import ApiError, canon, deep, labels_match, selector_from_obj
+from .webhooks import Webhooks
 
 REASON_CODES = {"Invalid": 422, "Forbidden": 403, "Unauthorized": 401, "RequestEntityTooLarge": 413}
 
@@ -27,11 +41,41 @@ class PolicyError(Exception):
     pass
 
 
+class Attrs:
+    """admission.Attributes: what the request is, for policies and webhooks."""
+
+    def __init__(self, rt, version, op, obj, old, user, dry_run, sub=None, manager=None, delete_opts=None):
+        self.rt, self.version, self.op = rt, version, op
+        self.obj, self.old, self.user, self.dry_run = obj, old, user or {}, dry_run
+        self.sub, self.manager, self.delete_opts = sub or "", manager, delete_opts or {}
+        md = ((obj if obj is not None else old) or {}).get("metadata") or {}
+        self.name = md.get("name", "")
+        if rt.kind == "Namespace" and not self.sub:
+            self.ns = md.get("name", "")
+        else:
+            self.ns = md.get("namespace", "") if rt.namespaced else ""
+
+    def options(self):
+        if self.op == "DELETE":
+            o = {"kind": "DeleteOptions", "apiVersion": "meta.k8s.io/v1"}
+            for k in ("gracePeriodSeconds", "preconditions", "orphanDependents", "propagationPolicy"):
+                if self.delete_opts.get(k) is not None:
+                    o[k] = self.delete_opts[k]
+        else:
+            o = {"kind": "CreateOptions" if self.op == "CREATE" else "UpdateOptions", "apiVersion": "meta.k8s.io/v1"}
+            if self.manager:
+                o["fieldManager"] = self.manager
+        if self.dry_run:
+            o["dryRun"] = ["All"]
+        return o
+
+
 class Admission:
     def __init__(self, cluster):
         self.cluster = cluster
         self.compiled = {}
         self.local = threading.local()
+        self.webhooks = Webhooks(cluster, self)
 
     # warnings for the current request (VAP Warn action) -> Warning headers
     def take_warnings(self):
@@ -69,33 +113,47 @@ class Admission:
         return ((ns or {}).get("metadata") or {}).get("labels") or {}
 
     @staticmethod
-    def rule_match(rule, rt, version, op):
+    def rule_match(rule, rt, version, op, sub=""):
+        """A (Named)RuleWithOperations, as the real rules.Matcher reads it."""
         def has(lst, v):
-            return lst is not None and ("*" in lst or v in lst)
-        return (has(rule.get("operations"), op) and has(rule.get("apiGroups"), rt.group)
-                and has(rule.get("apiVersions"), version)
-                and (has(rule.get("resources"), rt.plural) or "*/*" in (rule.get("resources") or [])))
+            return isinstance(lst, list) and ("*" in lst or v in lst)
+        if not (has(rule.get("operations"), op) and has(rule.get("apiGroups"), rt.group)
+                and has(rule.get("apiVersions"), version)):
+            return False
+        scope = rule.get("scope") or "*"
+        if scope == "Namespaced" and (rt.kind == "Namespace" or not rt.namespaced):
+            return False
+        if scope == "Cluster" and rt.namespaced:
+            return False
+        for rs in rule.get("resources") or []:
+            res, _, s = rs.partition("/")
+            if (res == "*" or res == rt.plural) and (s == "*" or s == (sub or "")):
+                return True
+        return False
 
-    def resources_match(self, mr, rt, version, op, obj, optional_rules):
+    def resources_match(self, mr, rt, version, op, obj, optional_rules, old=None, sub=""):
         if not mr:
             return not optional_rules
         rules = mr.get("resourceRules")
         if rules is not None or not optional_rules:
-            if not any(self.rule_match(r, rt, version, op) for r in rules or []):
+            if not any(self.rule_match(r, rt, version, op, sub) for r in rules or []):
                 return False
-        if any(self.rule_match(r, rt, version, op) for r in mr.get("excludeResourceRules") or []):
+        if any(self.rule_match(r, rt, version, op, sub) for r in mr.get("excludeResourceRules") or []):
             return False
-        nsl = self.ns_labels(rt, obj)
+        subject = obj if obj is not None else old
+        nsl = self.ns_labels(rt, subject)
         if mr.get("namespaceSelector") and nsl is not None:
             if not labels_match(selector_from_obj(mr["namespaceSelector"]), nsl):
                 return False
         if mr.get("objectSelector"):
-            if not labels_match(selector_from_obj(mr["objectSelector"]), (obj.get("metadata") or {}).get("labels")):
+            req = selector_from_obj(mr["objectSelector"])
+            if not any(o is not None and labels_match(req, (o.get("metadata") or {}).get("labels"))
+                       for o in (obj, old)):
                 return False
         return True
 
     def env(self, rt, op, obj, old, user, dry_run, policy):
-        md = obj.get("metadata") or {}
+        md = ((obj if obj is not None else old) or {}).get("metadata") or {}
         nso = None
         if rt.namespaced:
             nso = deep(self.cluster.store.get(("", "namespaces"), "", md.get("namespace", "")))
@@ -117,7 +175,7 @@ class Admission:
         e["@vars"] = var
         return e
 
-    def bindings(self, plural_binding, plural_policy, rt, version, op, obj):
+    def bindings(self, plural_binding, plural_policy, rt, version, op, obj, old=None, sub=""):
         """[(policy, binding)] whose match rules select this request, sorted by binding name."""
         st = self.cluster.store
         out = []
@@ -127,9 +185,10 @@ class Admission:
             if p is None:
                 continue
             pspec = p.get("spec") or {}
-            if not self.resources_match(pspec.get("matchConstraints"), rt, version, op, obj, False):
+            if not self.resources_match(pspec.get("matchConstraints"), rt, version, op, obj, False, old, sub):
                 continue
-            if not self.resources_match((b.get("spec") or {}).get("matchResources"), rt, version, op, obj, True):
+            if not self.resources_match((b.get("spec") or {}).get("matchResources"), rt, version, op, obj, True,
+                                        old, sub):
                 continue
             out.append((p, b))
         return out
@@ -143,21 +202,54 @@ class Admission:
 
     # ---- the chain -----------------------------------------------------------
 
-    def admit(self, rt, op, obj, old, user, dry_run):
+    def admit(self, rt, op, obj, old, user, dry_run, sub=None, manager=None):
+        """Create/update: the mutating then the validating phase; returns the admitted object."""
         if rt.group == "admissionregistration.k8s.io":
-            return obj
+            return obj  # policy and webhook configurations are exempt from admission
         version = rt.versions[0]
+        a = Attrs(rt, version, op, obj, old, user, dry_run, sub, manager)
+        # mutating phase, round 0
+        obj = self.in_tree(a, obj)
+        changed = False
         if ("admissionregistration.k8s.io", "mutatingadmissionpolicies") in self.cluster.registry.types:
-            obj = self.mutating(rt, version, op, obj, old, user, dry_run)
-        if rt.kind == "Pod" and op == "CREATE":
-            obj = self.runtime_class(rt, obj)
+            before = canon(obj)
+            obj = self.mutating(rt, version, op, obj, old, user, dry_run, sub)
+            changed = canon(obj) != before
+        a.obj = obj
+        state = {"round": 0}
+        obj, wchanged = self.webhooks.mutate(a, state)
+        if changed or wchanged:
+            # reinvocation: in-tree plugins again, then IfNeeded webhooks that ran before a later change
+            obj = self.in_tree(a, obj)
+            a.obj = obj
+            state["round"] = 1
+            obj, _ = self.webhooks.mutate(a, state)
+        # validating phase
+        if rt.kind == "Pod" and op == "CREATE" and not a.sub:
             self.pod_security(rt, obj)
-        self.validating(rt, version, op, obj, old, user, dry_run)
+        self.validating(rt, version, op, obj, old, user, dry_run, sub)
+        a.obj = obj
+        self.webhooks.validate(a)
         return obj
 
-    def mutating(self, rt, version, op, obj, old, user, dry_run):
+    def admit_delete(self, rt, obj, user, dry_run, opts):
+        """DELETE: webhooks see object null and oldObject; ValidatingAdmissionPolicies too."""
+        if rt.group == "admissionregistration.k8s.io":
+            return
+        version = rt.versions[0]
+        a = Attrs(rt, version, "DELETE", None, obj, user, dry_run, delete_opts=opts)
+        self.webhooks.mutate(a, {"round": 0})
+        self.validating(rt, version, "DELETE", None, obj, user, dry_run)
+        self.webhooks.validate(a)
+
+    def in_tree(self, a, obj):
+        if a.rt.kind == "Pod" and a.op == "CREATE" and not a.sub:
+            obj = self.runtime_class(a.rt, obj)
+        return obj
+
+    def mutating(self, rt, version, op, obj, old, user, dry_run, sub=None):
         for p, b in self.bindings("mutatingadmissionpolicybindings", "mutatingadmissionpolicies",
-                                  rt, version, op, obj):
+                                  rt, version, op, obj, old, sub or ""):
             pspec = p.get("spec") or {}
             pname, bname = p["metadata"]["name"], b["metadata"]["name"]
             try:
@@ -191,7 +283,7 @@ class Admission:
                     continue
                 raise ApiError(403, "MutatingAdmissionPolicy '%s' with binding '%s' denied request: "
                                "failed to apply mutation: %s" % (pname, bname, e), reason="Forbidden",
-                               details={"name": obj["metadata"].get("name", ""), "kind": rt.plural,
+                               details={"name": (obj.get("metadata") or {}).get("name", ""), "kind": rt.plural,
                                         "group": rt.group})
         return obj
 
@@ -255,9 +347,9 @@ class Admission:
             raise ApiError(403, 'pods "%s" is forbidden: violates PodSecurity "%s:latest": %s'
                            % (pname, level, ", ".join(bad)), details={"name": pname, "kind": "pods"})
 
-    def validating(self, rt, version, op, obj, old, user, dry_run):
+    def validating(self, rt, version, op, obj, old, user, dry_run, sub=None):
         for p, b in self.bindings("validatingadmissionpolicybindings", "validatingadmissionpolicies",
-                                  rt, version, op, obj):
+                                  rt, version, op, obj, old, sub or ""):
             pspec = p.get("spec") or {}
             actions = (b.get("spec") or {}).get("validationActions") or []
             pname, bname = p["metadata"]["name"], b["metadata"]["name"]

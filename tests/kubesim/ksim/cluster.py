@@ -13,7 +13,7 @@ import random
 
 import yaml
 
-from . import ssa
+from . import ssa, webhooks
 from .admission import Admission
 from .registry import Registry, crd_type
 from .store import Store
@@ -23,6 +23,9 @@ from .util import (ApiError, canon, deep, invalid, labels_match, new_uid,
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 ADMIN = {"username": "kubernetes-admin", "groups": ["system:masters", "system:authenticated"]}
+# who the simulated controllers are when they delete (garbage collector, namespace controller, ...)
+CONTROLLER = {"username": "system:kube-controller-manager", "groups": ["system:authenticated"]}
+WEBHOOK_KINDS = ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")
 
 
 def rand_suffix(n=5):
@@ -182,6 +185,8 @@ class Cluster:
             spec.setdefault("matchConstraints", {}).setdefault("matchPolicy", "Equivalent")
             if kind == "MutatingAdmissionPolicy":
                 spec.setdefault("reinvocationPolicy", "Never")
+        elif kind in WEBHOOK_KINDS:
+            webhooks.default_config(kind, obj)
         elif kind == "CustomResourceDefinition" and isinstance(spec, dict):
             spec.setdefault("scope", "Namespaced")
             spec.setdefault("conversion", {"strategy": "None"})
@@ -294,6 +299,22 @@ class Cluster:
         elif rt.kind.endswith("PolicyBinding"):
             if not (spec or {}).get("policyName"):
                 causes.append(("spec.policyName", "FieldValueRequired", "Required value"))
+        elif rt.kind in WEBHOOK_KINDS:
+            causes += webhooks.validate_config(rt.kind, obj, old, self.admission.compile)
+        elif rt.kind == "PodDisruptionBudget":
+            spec = spec if isinstance(spec, dict) else {}
+            if spec.get("minAvailable") is not None and spec.get("maxUnavailable") is not None:
+                causes.append(webhooks.f_invalid("spec", spec, "minAvailable and maxUnavailable cannot be both set"))
+            for k in ("minAvailable", "maxUnavailable"):
+                v = spec.get(k)
+                if v is None:
+                    continue
+                if isinstance(v, bool) or not isinstance(v, (int, str)) or (isinstance(v, int) and v < 0):
+                    causes.append(webhooks.f_invalid("spec." + k, v, "must be greater than or equal to 0"))
+                elif isinstance(v, str) and not (v.endswith("%") and v[:-1].isdigit() and int(v[:-1]) <= 100):
+                    causes.append(webhooks.f_invalid("spec." + k, v, "a valid percent string must be a numeric "
+                                                     "string followed by an ending '%' (e.g. '1%',  or '93%', regex "
+                                                     "used for validation is '[0-9]+%')"))
         if causes:
             raise invalid(rt, name, causes)
 
@@ -310,6 +331,8 @@ class Cluster:
     # ---- writing ---------------------------------------------------------
 
     def generation_changed(self, rt, old, new):
+        if rt.kind in WEBHOOK_KINDS:
+            return canon(old.get("webhooks")) != canon(new.get("webhooks"))
         if rt.builtin:
             return canon(old.get("spec")) != canon(new.get("spec"))
         strip = lambda o: {k: v for k, v in o.items() if k not in ("metadata", "status", "apiVersion", "kind")}
@@ -356,9 +379,11 @@ class Cluster:
                     new["status"] = deep(old["status"])
                 else:
                     new.pop("status", None)
+        if rt.kind in WEBHOOK_KINDS:
+            webhooks.check_decodable(rt.kind, new)
         self.default(rt, new, old)
         op = "CREATE" if old is None else "UPDATE"
-        new = self.admission.admit(rt, op, new, old, user, dry_run)
+        new = self.admission.admit(rt, op, new, old, user, dry_run, sub=sub, manager=manager)
         md = new["metadata"]
         if old is None and not md.get("name"):
             # Like the registry: generateName is resolved after admission.
@@ -521,6 +546,28 @@ class Cluster:
         obj, _ = self.commit(rt, version, new, old, manager, dry_run, user, entries=entries, sub=sub)
         return (201 if old is None else 200), obj
 
+    def store_legacy(self, rt, body):
+        """Admin path: store an object the way an older API version would have
+        let it in (defaults applied, no validation) -- e.g. a webhook
+        configuration with sideEffects Some, which v1 refuses to create but a
+        real cluster upgraded from v1beta1 can still hold.  Create only."""
+        with self.lock:
+            body = deep(body)
+            self.check_body(rt, rt.versions[0], (body.get("metadata") or {}).get("namespace", ""), body)
+            md = body["metadata"]
+            if not md.get("name"):
+                raise ApiError(400, "metadata.name is required")
+            self.check_namespace(rt, md.get("namespace"), True)
+            self.check_exists(rt, md)
+            for k in ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields"):
+                md.pop(k, None)
+            md["uid"] = new_uid()
+            md["creationTimestamp"] = now_rfc3339()
+            if rt.generation:
+                md["generation"] = 1
+            self.default(rt, body, None)
+            return self.store.put(rt.key, body)
+
     def set_status(self, rt, obj, status):
         """Controllers: replace status, writing only on change."""
         with self.lock:
@@ -544,7 +591,7 @@ class Cluster:
 
     # ---- deleting --------------------------------------------------------
 
-    def delete(self, rt, ns, name, opts, dry_run):
+    def delete(self, rt, ns, name, opts, dry_run, user=None):
         """Returns (200, body): the object while finalizers hold it, else a Status."""
         with self.lock:
             obj = self.get(rt, ns, name)
@@ -558,6 +605,8 @@ class Cluster:
             policy = opts.get("propagationPolicy")
             if not policy and opts.get("orphanDependents") is True:
                 policy = "Orphan"
+            if not obj["metadata"].get("deletionTimestamp"):
+                self.admission.admit_delete(rt, obj, user or CONTROLLER, dry_run, opts)
             if dry_run:
                 return 200, self.status_ok(rt, obj)
             new = deep(obj)
@@ -583,6 +632,9 @@ class Cluster:
                     obj = self.store.put(rt.key, new, obj)
                 return 200, obj
             self.store.remove(rt.key, obj)
+            if rt.kind == "CustomResourceDefinition":
+                # as the real CRD finalizer does: the instances and the endpoints go with the CRD
+                self.unregister_crd(obj)
             return 200, self.status_ok(rt, obj)
 
     def status_ok(self, rt, obj):

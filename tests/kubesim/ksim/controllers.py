@@ -6,13 +6,16 @@ One thread ticks every 20 ms under the store lock; calls to the local AWS
 (seconds, multiplied by --timescale): CRD Established 0.5, namespace
 finalization 1, pod scheduling 0.2, container start 1, load balancer
 hostname 2, load balancer cleanup 1, node-group poll 1, failed pod create
-retry 1.
+retry 1.  Containers of official Python images are run for real by the
+process runner (runner.py) from the kubelet step; PodDisruptionBudget status
+is computed from the ready pods.
 """
 import base64
 import email
 import email.policy
 import hashlib
 import json
+import math
 import ssl
 import threading
 import time
@@ -23,6 +26,7 @@ import urllib.request
 import yaml
 
 from .cluster import ADMIN
+from .runner import Runner
 from .util import ApiError, canon, deep, labels_match, log, now_rfc3339, selector_from_obj
 
 DELAYS = {"crd": 0.5, "ns": 1.0, "schedule": 0.2, "start": 1.0, "lb": 2.0, "lb_cleanup": 1.0,
@@ -160,6 +164,7 @@ class Controllers:
         self.hooks = []        # called every tick outside the lock
         self.node_groups = None
         self.aws_ctx = ssl.create_default_context(cafile=cluster.cfg.aws_ca) if cluster.cfg.aws_ca else None
+        self.runner = Runner(cluster, clock, self.event)
 
     def start(self):
         threading.Thread(target=self.loop, name="controllers", daemon=True).start()
@@ -184,6 +189,7 @@ class Controllers:
                     j()
                 for h in self.hooks:
                     h()
+                self.c.admission.take_warnings()  # warnings of controller writes have no client to go to
             except Exception as e:  # a controller bug must not kill the simulator
                 import traceback
                 log("controller error: %s\n%s" % (e, traceback.format_exc()))
@@ -195,6 +201,7 @@ class Controllers:
         self.gc()
         self.deployments()
         self.pods()
+        self.pdbs()
         self.services()
 
     # ---- AWS admin API --------------------------------------------------
@@ -377,14 +384,20 @@ class Controllers:
                                            once_key=(uid, "FailedCreate", msg))
                                 break
                 for p in sorted(new, key=lambda p: p["metadata"]["creationTimestamp"], reverse=True)[:max(0, len(new) - desired)]:
-                    self.c.delete(prt, ns, p["metadata"]["name"], {}, False)
+                    self.try_delete(prt, ns, p["metadata"]["name"])
                     new.remove(p)
                 avail_new = sum(1 for p in new if pod_ready(p))
                 if old and avail_new >= desired:
                     for p in old:
-                        self.c.delete(prt, ns, p["metadata"]["name"], {}, False)
+                        self.try_delete(prt, ns, p["metadata"]["name"])
                     old = []
             self.deployment_status(drt, d, new, old, desired, rsname)
+
+    def try_delete(self, rt, ns, name):
+        try:
+            self.c.delete(rt, ns, name, {}, False)
+        except ApiError as e:  # e.g. refused by a validating webhook: try again next tick
+            log("delete %s/%s: %s" % (ns, name, e.message))
 
     def make_pod(self, d, tmpl, h, rsname):
         tmd = deep(tmpl.get("metadata") or {})
@@ -456,6 +469,8 @@ class Controllers:
         prt = self.c.rt("", "pods")
         nodes = {n["metadata"]["name"]: n for n in self.c.store.list(("", "nodes"))}
         load = {}
+        self.runner.sync({p["metadata"]["uid"] for p in self.c.store.list(prt.key)
+                          if not p["metadata"].get("deletionTimestamp")})
         for p in self.c.store.list(prt.key):
             nn = (p.get("spec") or {}).get("nodeName")
             if nn:
@@ -489,9 +504,10 @@ class Controllers:
             node = nodes.get(nn)
             if node is None:
                 # The node went away with its node group: the pod goes too.
-                self.c.delete(prt, md["namespace"], md["name"], {}, False)
+                self.try_delete(prt, md["namespace"], md["name"])
                 continue
-            if (p.get("status") or {}).get("phase") == "Running":
+            real = self.runner.wants(p)
+            if not real and (p.get("status") or {}).get("phase") == "Running":
                 continue
             handler = "runc"
             rcn = spec.get("runtimeClassName")
@@ -516,6 +532,9 @@ class Controllers:
                                 conds=[("PodScheduled", "True", "", ""), ("Initialized", "True", "", ""),
                                        ("Ready", "False", "ContainersNotReady", "containers with unready status"),
                                        ("ContainersReady", "False", "ContainersNotReady", "containers with unready status")])
+                continue
+            if real:
+                self.runner.kubelet(p, node)
                 continue
             self.pod_status(p, phase="Running", running=True, node=node,
                             conds=[("PodReadyToStartContainers", "True", "", ""), ("Initialized", "True", "", ""),
@@ -565,6 +584,46 @@ class Controllers:
         if waiting or running:
             st["containerStatuses"] = css
         self.c.set_status(self.c.rt("", "pods"), p, st)
+
+    # ---- pod disruption budgets ---------------------------------------------------------
+
+    def pdbs(self):
+        brt = self.c.rt("policy", "poddisruptionbudgets")
+        for b in self.c.store.list(brt.key):
+            spec = b.get("spec") or {}
+            ns = b["metadata"]["namespace"]
+            sel = spec.get("selector")
+            pods = []
+            if sel is not None:  # policy/v1: a null selector selects nothing, {} everything
+                req = selector_from_obj(sel)
+                pods = [p for p in self.c.store.list(("", "pods"), ns)
+                        if not p["metadata"].get("deletionTimestamp") and labels_match(req, p["metadata"].get("labels"))]
+            expected = len(pods)
+            healthy = sum(1 for p in pods if pod_ready(p))
+
+            def count(v):
+                if isinstance(v, str) and v.endswith("%"):
+                    return int(math.ceil(expected * int(v[:-1] or 0) / 100.0))
+                return int(v or 0)
+            if spec.get("maxUnavailable") is not None:
+                desired = max(0, expected - count(spec["maxUnavailable"]))
+            elif spec.get("minAvailable") is not None:
+                desired = count(spec["minAvailable"])
+            else:
+                desired = expected
+            allowed = max(0, healthy - desired)
+            prev = {c["type"]: c for c in (b.get("status") or {}).get("conditions") or []}
+            status = "True" if allowed > 0 else "False"
+            cond = {"type": "DisruptionAllowed", "status": status,
+                    "reason": "SufficientPods" if allowed > 0 else "InsufficientPods", "message": "",
+                    "observedGeneration": b["metadata"].get("generation", 1),
+                    "lastTransitionTime": now_rfc3339()}
+            pc = prev.get("DisruptionAllowed")
+            if pc and pc.get("status") == status:
+                cond["lastTransitionTime"] = pc.get("lastTransitionTime", cond["lastTransitionTime"])
+            self.c.set_status(brt, b, {"observedGeneration": b["metadata"].get("generation", 1),
+                                       "disruptionsAllowed": allowed, "currentHealthy": healthy,
+                                       "desiredHealthy": desired, "expectedPods": expected, "conditions": [cond]})
 
     # ---- services / load balancers --------------------------------------------------------
 

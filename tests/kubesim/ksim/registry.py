@@ -1,7 +1,9 @@
 """Resource types the simulator serves, and the discovery/OpenAPI documents.
 
 A ResType is keyed by (group, plural).  Built-in types are fixed at start
-(admissionregistration MutatingAdmissionPolicy only from --version 1.36);
+(admissionregistration MutatingAdmissionPolicy only from --version 1.36;
+Mutating/ValidatingWebhookConfiguration and policy/v1 PodDisruptionBudget
+always);
 custom resources appear when their CRD becomes Established and disappear with
 it.  Discovery is plain (non-aggregated) JSON: kubectl falls back to it.
 """
@@ -48,7 +50,7 @@ def builtin_types(minor):
         ResType("", ["v1"], "Secret", "secrets", True),
         ResType("", ["v1"], "ConfigMap", "configmaps", True, ["cm"]),
         ResType("", ["v1"], "Service", "services", True, ["svc"], ["status", "proxy"], categories=["all"]),
-        ResType("", ["v1"], "Pod", "pods", True, ["po"], ["status"], categories=["all"]),
+        ResType("", ["v1"], "Pod", "pods", True, ["po"], ["status", "log"], categories=["all"]),
         ResType("", ["v1"], "Event", "events", True, ["ev"]),
         ResType("", ["v1"], "Endpoints", "endpoints", True, ["ep"]),
         ResType("apps", ["v1"], "Deployment", "deployments", True, ["deploy"], ["status", "scale"],
@@ -62,6 +64,12 @@ def builtin_types(minor):
         ResType("rbac.authorization.k8s.io", ["v1"], "ClusterRoleBinding", "clusterrolebindings", False),
         ResType("rbac.authorization.k8s.io", ["v1"], "Role", "roles", True),
         ResType("rbac.authorization.k8s.io", ["v1"], "RoleBinding", "rolebindings", True),
+        ResType("policy", ["v1"], "PodDisruptionBudget", "poddisruptionbudgets", True, ["pdb"], ["status"],
+                generation=True),
+        ResType("admissionregistration.k8s.io", ["v1"], "MutatingWebhookConfiguration",
+                "mutatingwebhookconfigurations", False, generation=True),
+        ResType("admissionregistration.k8s.io", ["v1"], "ValidatingWebhookConfiguration",
+                "validatingwebhookconfigurations", False, generation=True),
         ResType("admissionregistration.k8s.io", ["v1"], "ValidatingAdmissionPolicy",
                 "validatingadmissionpolicies", False, subresources=["status"], generation=True),
         ResType("admissionregistration.k8s.io", ["v1"], "ValidatingAdmissionPolicyBinding",
@@ -172,6 +180,9 @@ class Registry:
                 if s == "proxy":
                     res.append({"name": rt.plural + "/proxy", "singularName": "", "namespaced": rt.namespaced,
                                 "kind": "ServiceProxyOptions", "verbs": ["create", "delete", "get", "patch", "update"]})
+                elif s == "log":
+                    res.append({"name": rt.plural + "/log", "singularName": "", "namespaced": rt.namespaced,
+                                "kind": rt.kind, "verbs": ["get"]})
                 elif s == "scale":
                     res.append({"name": rt.plural + "/scale", "singularName": "", "namespaced": rt.namespaced,
                                 "group": "autoscaling", "version": "v1", "kind": "Scale",

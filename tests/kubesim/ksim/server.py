@@ -9,9 +9,14 @@ token (the server only listens on loopback):
   POST   /_kubesim/faults           add a fault (see README)
   GET    /_kubesim/faults, DELETE /_kubesim/faults
   POST   /_kubesim/compact          forget the watch event log (410 tests)
+  POST   /_kubesim/legacy-objects   store an object as an older API version let it in
+                                    (webhook configurations with sideEffects Some/Unknown)
+Pods of official Python images run as real processes (runner.py); their logs
+are served at GET /api/v1/namespaces/<ns>/pods/<name>/log.
 """
 import json
 import re
+import socket
 import threading
 import time
 import traceback
@@ -34,6 +39,7 @@ class Sim:
         self.cluster = Cluster(cfg, self.clock)
         self.auth = Authenticator(cfg)
         self.ctl = Controllers(self.cluster, self.clock)
+        self.runner = self.ctl.runner
         self.gateway = Gateway(self.cluster, self.ctl, cfg.lenient_proxy)
         self.ctl.gateway = self.gateway
         self.nodeports = NodePorts(self)
@@ -44,6 +50,11 @@ class Sim:
 
     def start(self):
         self.ctl.start()
+
+    def shutdown(self):
+        """Stop the controllers and kill every process the runner started."""
+        self.ctl.stop.set()
+        self.runner.shutdown()
 
     def take_fault(self, method, path):
         with self.flock:
@@ -88,7 +99,7 @@ class Sim:
                     "objects": objs, "pods": pods,
                     "loadBalancers": [dict(v, service=k) for k, v in self.ctl.lbs.items()],
                     "nodePorts": self.nodeports.describe(), "nodePortIP": self.cfg.nodeport_ip,
-                    "faults": self.faults}
+                    "processes": self.runner.describe(), "faults": self.faults}
 
 
 class NodePorts:
@@ -130,8 +141,17 @@ class NodePorts:
                 continue
             srv.daemon_threads = True
             srv.sim = self.sim
+            srv.get_request = nodelay_accept(srv)
             self.servers[p] = srv
             threading.Thread(target=srv.serve_forever, daemon=True).start()
+
+
+def nodelay_accept(srv):
+    def get_request():
+        sock, addr = srv.socket.accept()
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock, addr
+    return get_request
 
 
 class NodePortHandler(BaseHTTPRequestHandler):
@@ -165,6 +185,9 @@ class TLSServer(ThreadingHTTPServer):
 
     def get_request(self):
         sock, addr = self.socket.accept()
+        # http.server writes the headers and the body separately: without TCP_NODELAY every answer
+        # waits ~40 ms for the client's delayed ACK (Nagle).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         # Handshake happens on first read, in the worker thread.
         return self.ssl_ctx.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
 
@@ -303,6 +326,19 @@ class Handler(BaseHTTPRequestHandler):
                 with sim.flock:
                     sim.faults.extend(fl)
                 return self.send(201, {"faults": sim.faults})
+        if path == "/_kubesim/legacy-objects" and self.command == "POST":
+            c = sim.cluster
+            obj = parse_body(body, self.headers.get("Content-Type"))
+            if not isinstance(obj, dict) or not obj.get("apiVersion") or not obj.get("kind"):
+                raise ApiError(400, "a legacy object needs apiVersion and kind")
+            api = obj.get("apiVersion") or ""
+            group, _, version = api.rpartition("/")
+            with c.lock:
+                rt = c.registry.by_kind(group, obj.get("kind"))
+                if rt is None or version not in rt.versions:
+                    raise ApiError(404, "no kind %s in %s" % (obj.get("kind"), api))
+                stored = c.store_legacy(rt, obj)
+                return self.send(201, c.out(rt, stored))
         if path == "/_kubesim/compact" and self.command == "POST":
             with sim.cluster.lock:
                 sim.cluster.store.compact()
@@ -420,7 +456,7 @@ class Handler(BaseHTTPRequestHandler):
                 for o in items:
                     try:
                         c.delete(rt, o["metadata"].get("namespace", ""), o["metadata"]["name"],
-                                 self.delete_opts(q, body), dry)
+                                 self.delete_opts(q, body), dry, user)
                     except ApiError:
                         pass
                 return self.send(200, {"kind": rt.kind + "List", "apiVersion": rt.gv(version), "metadata": {},
@@ -428,6 +464,10 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(405, "the server does not allow this method on the requested resource")
         if sub == "scale":
             return self.scale(rt, version, ns, name, q, body, user, manager, dry)
+        if sub == "log":
+            if m != "GET":
+                raise ApiError(405, "the server does not allow this method on the requested resource")
+            return self.pod_log(ns, name, q)
         if m == "GET":
             obj = c.get(rt, ns, name)
             with c.lock:
@@ -448,7 +488,7 @@ class Handler(BaseHTTPRequestHandler):
         if m == "DELETE":
             opts = self.delete_opts(q, body)
             dry = dry or "All" in (opts.get("dryRun") or [])
-            code, out = c.delete(rt, ns, name, opts, dry)
+            code, out = c.delete(rt, ns, name, opts, dry, user)
             with c.lock:
                 if out.get("kind") != "Status":
                     out = c.out(rt, out, version)
@@ -499,8 +539,36 @@ class Handler(BaseHTTPRequestHandler):
         except (ValueError, KeyError, TypeError) as e:
             raise ApiError(400, "invalid Scale: %s" % e)
         patch = json.dumps({"spec": {"replicas": replicas}}).encode()
-        _, obj = c.patch(rt, version, ns, name, "application/merge-patch+json", patch, manager, False, dry, user)
+        _, obj = c.patch(rt, version, ns, name, "application/merge-patch+json", patch, manager, False, dry, user,
+                         sub="scale")
         return self.send(200, as_scale(obj))
+
+    def pod_log(self, ns, name, q):
+        """GET pods/<name>/log: text/plain, ?container= ?tailLines= ?limitBytes= ?previous= (no follow)."""
+        c = self.server.sim.cluster
+        with c.lock:
+            pod = c.get(c.rt("", "pods"), ns, name)
+            names = [x.get("name") for x in (pod.get("spec") or {}).get("containers") or []]
+            cname = q.get("container") or ""
+            if not cname:
+                if len(names) != 1:
+                    raise ApiError(400, "a container name must be specified for pod %s, choose one of: [%s]"
+                                   % (name, " ".join(names)))
+                cname = names[0]
+            if cname not in names:
+                raise ApiError(400, "container %s is not valid for pod %s" % (cname, name))
+            try:
+                tail = int(q["tailLines"]) if q.get("tailLines") not in (None, "") else None
+                limit = int(q["limitBytes"]) if q.get("limitBytes") not in (None, "") else None
+            except ValueError:
+                raise ApiError(400, "tailLines and limitBytes must be integers")
+            data = self.server.sim.runner.log(pod, cname, q.get("previous") in ("true", "1", "True"))
+        if tail is not None and tail >= 0:
+            lines = data.splitlines(keepends=True)
+            data = b"".join(lines[-tail:]) if tail else b""
+        if limit is not None and limit > 0:
+            data = data[:limit]
+        return self.send(200, data, "text/plain")
 
     # ---- watch -------------------------------------------------------------
 

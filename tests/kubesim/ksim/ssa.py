@@ -19,6 +19,7 @@ ASSOC = {
     "volumeDevices": ("devicePath",), "imagePullSecrets": ("name",),
     "conditions": ("type",), "hostAliases": ("ip",), "resourceClaims": ("name",),
     "ownerReferences": ("uid",), "topologySpreadConstraints": ("topologyKey", "whenUnsatisfiable"),
+    "webhooks": ("name",),  # Mutating/ValidatingWebhookConfiguration: listType=map, key name
 }
 SETS = {"finalizers"}
 GRANULAR = {"labels", "annotations", "data", "stringData", "binaryData", "nodeSelector",
@@ -445,81 +446,153 @@ class PatchError(Exception):
 
 
 def _ptr(path):
+    """RFC 6901: a JSON pointer as its unescaped reference tokens."""
+    if not isinstance(path, str):
+        raise PatchError("JSON pointer must be a string, got %r" % (path,))
     if path == "":
         return []
     if not path.startswith("/"):
-        raise PatchError("invalid JSON pointer %r" % path)
+        raise PatchError('invalid JSON pointer "%s": must start with "/"' % path)
+    # ~1 first, then ~0, so that "~01" decodes to "~1" (RFC 6901 section 4)
     return [p.replace("~1", "/").replace("~0", "~") for p in path[1:].split("/")]
 
 
+def _index(tok, size, allow_end):
+    """An array index token: '-' (append, only where allow_end) or a
+    non-negative decimal without leading zeros, within bounds."""
+    if tok == "-" and allow_end:
+        return size
+    if not tok.isdigit() or (len(tok) > 1 and tok[0] == "0"):
+        raise PatchError("invalid array index %r" % tok)
+    i = int(tok)
+    if i > size or (i == size and not allow_end):
+        raise PatchError("array index %d out of bounds (length %d)" % (i, size))
+    return i
+
+
+def json_equal(a, b):
+    """JSON value equality: numbers compare by value, booleans are not numbers."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b))
+    return type(a) is type(b) and a == b
+
+
 def json_patch(doc, ops):
-    """RFC 6902: add, remove, replace, test, move, copy."""
+    """RFC 6902 JSON patch: add, remove, replace, move, copy, test.  Array
+    indexes must be in range ('-' appends for add/move/copy targets);
+    ~0 and ~1 escapes are decoded; any failure raises PatchError and leaves
+    the input untouched (a copy is patched)."""
     doc = deep(doc)
     if not isinstance(ops, list):
-        raise PatchError("a JSON patch must be a list")
+        raise PatchError("a JSON patch must be a list of operations")
 
-    def parent(parts):
+    def show(parts):
+        return "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts) if parts else ""
+
+    def container(parts, what):
         cur = doc
-        for p in parts[:-1]:
+        for i, p in enumerate(parts[:-1]):
             if isinstance(cur, list):
-                cur = cur[int(p)]
+                try:
+                    cur = cur[_index(p, len(cur), False)]
+                except PatchError:
+                    raise PatchError("%s operation does not apply: doc is missing path: %s"
+                                     % (what, show(parts)))
             elif isinstance(cur, dict) and p in cur:
                 cur = cur[p]
             else:
-                raise PatchError("path not found: /" + "/".join(parts))
+                raise PatchError("%s operation does not apply: doc is missing path: %s" % (what, show(parts)))
+        if not isinstance(cur, (list, dict)):
+            raise PatchError("%s operation does not apply: doc is missing path: %s" % (what, show(parts)))
         return cur
 
-    def get(parts):
-        cur = doc
-        for p in parts:
-            try:
-                cur = cur[int(p)] if isinstance(cur, list) else cur[p]
-            except (KeyError, IndexError, ValueError, TypeError):
-                raise PatchError("path not found: /" + "/".join(parts))
-        return cur
-
-    def add(parts, val):
-        par = parent(parts)
+    def get(parts, what):
+        if not parts:
+            return doc
+        par = container(parts, what)
         last = parts[-1]
         if isinstance(par, list):
-            if last == "-":
-                par.append(val)
-            else:
-                par.insert(int(last), val)
-        elif isinstance(par, dict):
-            par[last] = val
+            try:
+                return par[_index(last, len(par), False)]
+            except PatchError:
+                raise PatchError("%s operation does not apply: doc is missing path: %s" % (what, show(parts)))
+        if last not in par:
+            raise PatchError("%s operation does not apply: doc is missing key: %s" % (what, show(parts)))
+        return par[last]
+
+    def add(parts, val, what="add"):
+        nonlocal doc
+        if not parts:
+            doc = val
+            return
+        par = container(parts, what)
+        last = parts[-1]
+        if isinstance(par, list):
+            par.insert(_index(last, len(par), True), val)
         else:
-            raise PatchError("cannot add at /" + "/".join(parts))
+            par[last] = val
 
-    def remove(parts):
-        par = parent(parts)
-        try:
-            if isinstance(par, list):
-                return par.pop(int(parts[-1]))
-            return par.pop(parts[-1])
-        except (KeyError, IndexError, ValueError):
-            raise PatchError("path not found: /" + "/".join(parts))
+    def remove(parts, what="remove"):
+        nonlocal doc
+        if not parts:
+            raise PatchError("%s operation does not apply: cannot remove the whole document" % what)
+        par = container(parts, what)
+        last = parts[-1]
+        if isinstance(par, list):
+            try:
+                return par.pop(_index(last, len(par), False))
+            except PatchError:
+                raise PatchError("%s operation does not apply: doc is missing path: %s" % (what, show(parts)))
+        if last not in par:
+            raise PatchError("Unable to remove nonexistent key: %s: missing value" % last)
+        return par.pop(last)
 
-    for op in ops:
+    for n, op in enumerate(ops):
+        if not isinstance(op, dict):
+            raise PatchError("patch operation %d is not an object" % n)
         kind = op.get("op")
-        parts = _ptr(op.get("path", ""))
+        if "path" not in op:
+            raise PatchError("%s operation missing path" % kind)
+        parts = _ptr(op["path"])
+        if kind in ("add", "replace", "test") and "value" not in op:
+            raise PatchError("%s operation missing value" % kind)
         if kind == "add":
-            if not parts:
-                doc = deep(op.get("value"))
-            else:
-                add(parts, deep(op.get("value")))
+            add(parts, deep(op["value"]))
         elif kind == "remove":
             remove(parts)
         elif kind == "replace":
-            remove(parts)
-            add(parts, deep(op.get("value")))
+            get(parts, "replace")
+            if not parts:
+                doc = deep(op["value"])
+            else:
+                par = container(parts, "replace")
+                if isinstance(par, list):
+                    par[_index(parts[-1], len(par), False)] = deep(op["value"])
+                else:
+                    par[parts[-1]] = deep(op["value"])
         elif kind == "test":
-            if get(parts) != op.get("value"):
-                raise PatchError("test failed at " + op.get("path", ""))
+            if not json_equal(get(parts, "test"), op["value"]):
+                raise PatchError("testing value %s failed: test failed" % op["path"])
         elif kind in ("move", "copy"):
-            src = _ptr(op.get("from", ""))
-            val = remove(src) if kind == "move" else deep(get(src))
-            add(parts, val)
+            if "from" not in op:
+                raise PatchError("%s operation missing from" % kind)
+            src = _ptr(op["from"])
+            if kind == "move":
+                if parts[:len(src)] == src and len(parts) > len(src):
+                    raise PatchError("move operation does not apply: a value cannot be moved into one of its children")
+                if parts == src:
+                    get(src, "move")
+                    continue
+                val = remove(src, "move")
+            else:
+                val = deep(get(src, "copy"))
+            add(parts, val, kind)
         else:
-            raise PatchError("unsupported JSON patch op %r" % kind)
+            raise PatchError("Unexpected kind: %s" % (kind,))
     return doc

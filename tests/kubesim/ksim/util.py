@@ -27,14 +27,16 @@ class ApiError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
-        self.reason = reason or REASONS.get(code, "Unknown")
+        # reason "" is kept as empty (a webhook's Status may carry none); None means "from the code"
+        self.reason = REASONS.get(code, "Unknown") if reason is None else reason
         self.details = details
         self.headers = headers or {}
 
     def status(self):
         st = {"kind": "Status", "apiVersion": "v1", "metadata": {},
-              "status": "Failure", "message": self.message,
-              "reason": self.reason, "code": self.code}
+              "status": "Failure", "message": self.message, "code": self.code}
+        if self.reason:
+            st["reason"] = self.reason
         if self.details:
             st["details"] = self.details
         return st
@@ -50,6 +52,8 @@ def invalid(rt, name, causes):
     """422 Invalid; causes = [(field, reason, message)]."""
     kind = rt.kind + ("." + rt.group if rt.group else "")
     msgs = ", ".join("%s: %s" % (f, m) for f, _, m in causes)
+    if len(causes) > 1:  # an aggregate of several field errors prints as a list
+        msgs = "[" + msgs + "]"
     return ApiError(422, '%s "%s" is invalid: %s' % (kind, name, msgs),
                     details={"name": name, "group": rt.group, "kind": rt.kind,
                              "causes": [{"reason": r, "message": m, "field": f}

@@ -1,4 +1,5 @@
-"""Test helpers: certificates, a fake local AWS, a kubesim process, clients.
+"""Test helpers: certificates, a fake local AWS, a fake admission webhook
+server, a kubesim process, clients.
 
 FakeAWS stands in for tests/awssim's admin API until (and besides) the real
 one: GET /_awssim/eks/clusters/<c>/nodegroups, POST/DELETE
@@ -10,6 +11,7 @@ import base64
 import http.client
 import json
 import os
+import socket
 import ssl
 import subprocess
 import sys
@@ -47,6 +49,109 @@ def make_certs(d):
     return d + "/ca.pem", d + "/srv.pem", d + "/srv.key"
 
 
+def make_serving_certs(d, prefix, san, cn="kubesim-webhook"):
+    """A CA and a serving certificate signed by it (EC P-256, openssl):
+    returns (ca.pem, cert.pem, key.pem).  san is an openssl subjectAltName
+    value, e.g. 'DNS:secfaas-gvisor-webhook.openfaas.svc' or 'IP:127.0.0.1'."""
+    def run(*a):
+        subprocess.run(a, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = os.path.join(d, prefix)
+    run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        "-keyout", p + "-ca.key", "-out", p + "-ca.pem", "-days", "2", "-subj", "/CN=%s-ca" % cn)
+    run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        "-keyout", p + ".key", "-out", p + ".csr", "-subj", "/CN=%s" % cn)
+    with open(p + ".ext", "w") as f:
+        f.write("subjectAltName=%s\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n" % san)
+    run("openssl", "x509", "-req", "-in", p + ".csr", "-CA", p + "-ca.pem", "-CAkey", p + "-ca.key",
+        "-CAcreateserial", "-out", p + ".pem", "-days", "2", "-extfile", p + ".ext")
+    return p + "-ca.pem", p + ".pem", p + ".key"
+
+
+class FakeWebhook:
+    """An HTTPS admission webhook server on 127.0.0.1 for tests.
+
+    handlers: path -> fn(review) returning a response dict (wrapped into an
+    AdmissionReview with the request's uid unless it already is one), or a
+    tuple (status, bytes) to answer raw.  Every call is recorded in .calls as
+    {"path", "query", "headers", "review"}.  The certificate names IP:127.0.0.1
+    only (so https://localhost/... fails hostname verification)."""
+
+    def __init__(self, tmp):
+        self.ca, cert, key = make_serving_certs(tmp, "fakewh", "IP:127.0.0.1", "fake-webhook")
+        self.ca_b64 = base64.b64encode(open(self.ca, "rb").read()).decode()
+        self.handlers = {}
+        self.calls = []
+        self.lock = threading.Lock()
+        outer = self
+
+        class H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                u = urllib.parse.urlsplit(self.path)
+                n = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(n)
+                try:
+                    review = json.loads(raw)
+                except ValueError:
+                    review = None
+                with outer.lock:
+                    outer.calls.append({"path": u.path, "query": u.query, "headers": dict(self.headers.items()),
+                                        "review": review})
+                    fn = outer.handlers.get(u.path)
+                if fn is None:
+                    return self.raw(404, b"no handler")
+                out = fn(review)
+                if isinstance(out, tuple):
+                    return self.raw(*out)
+                if out.get("kind") != "AdmissionReview":
+                    out = dict(out)
+                    out.setdefault("uid", review["request"]["uid"])
+                    out = {"apiVersion": review.get("apiVersion"), "kind": "AdmissionReview", "response": out}
+                self.raw(200, json.dumps(out).encode(), "application/json")
+
+            def raw(self, code, data, ctype="text/plain"):
+                self.send_response(code)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        class S(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request, client_address):
+                pass  # failed handshakes are what some tests provoke
+
+            def get_request(self):
+                sock, addr = self.socket.accept()
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                return ctx.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        self.srv = S(("127.0.0.1", 0), H)
+        self.port = self.srv.server_address[1]
+        self.url = "https://127.0.0.1:%d" % self.port
+        assert_loopback(self.url)
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def calls_to(self, path):
+        with self.lock:
+            return [c for c in self.calls if c["path"] == path]
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+def patch_b64(ops):
+    return base64.b64encode(json.dumps(ops).encode()).decode()
+
+
 def node_config(labels=None, taints=None, runsc=True, containerd2=True):
     flags = []
     if labels:
@@ -71,6 +176,16 @@ def node_config(labels=None, taints=None, runsc=True, containerd2=True):
     mime = ('MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="SECFAAS"\n\n--SECFAAS\n'
             "Content-Type: application/node.eks.aws\n\n" + nc + "\n--SECFAAS--\n")
     return base64.b64encode(mime.encode()).decode()
+
+
+class NoDelayServer(ThreadingHTTPServer):
+    """http.server writes headers and body separately: TCP_NODELAY avoids a
+    ~40 ms delayed-ACK stall on every answer."""
+
+    def get_request(self):
+        sock, addr = self.socket.accept()
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock, addr
 
 
 class FakeAWS:
@@ -138,7 +253,7 @@ class FakeAWS:
                     return self.reply(200, {})
                 self.reply(404, {})
 
-        self.srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.srv = NoDelayServer(("127.0.0.1", 0), H)
         self.srv.daemon_threads = True
         self.url = "http://127.0.0.1:%d" % self.srv.server_address[1]
         assert_loopback(self.url)
@@ -178,7 +293,10 @@ class Kubesim:
             args += ["--aws-url", aws.url]
         args += list(extra)
         self.log = open(self.tmp + "/kubesim.log", "w")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        # TMPDIR: what kubesim's process runner writes for pods lands in the test's own directory,
+        # even when a test kills kubesim with -9 and it cannot clean up
+        env = dict(os.environ, TMPDIR=self.tmp)
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + 15
         # Startup: the port file appears atomically once the server listens.
         while not os.path.exists(portf):

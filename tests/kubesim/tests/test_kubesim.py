@@ -1,10 +1,13 @@
 #!/usr/bin/python3
-"""kubesim suite: API semantics, controllers, admission, gateway, and the real
-kubectl against it.  Prints 'N passed, N failed'; exits non-zero on failure."""
+"""kubesim suite: API semantics, controllers, admission (policies and real
+HTTPS webhooks), the process runner, the gateway, secfaas's gVisor webhook run
+for real, and the real kubectl against it.  Prints 'N passed, N failed';
+exits non-zero on failure."""
 import base64
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -12,6 +15,7 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 from harness import (ACCOUNT, FakeAWS, Kubesim, Runner, assert_loopback, group,  # noqa: E402
                      node_config, KUBESIM)
 
@@ -714,6 +718,758 @@ def t_gateway_map(k, aws):
 
 
 # ---------------------------------------------------------------------------
+# Process runner: pods of the official Python image run for real
+# ---------------------------------------------------------------------------
+
+RUNNER_SCRIPT = r"""
+import json, os, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+keys = ("CFG", "POD_IP", "POD_NAME", "NS", "NODE", "SA", "SECRET_VAL", "CM_VAL", "HOME", "LANG", "HOSTNAME",
+        "FROM_a", "EXPANDED", "TMPDIR", "PYTHONDONTWRITEBYTECODE")
+print("argv " + json.dumps(sys.argv[1:]))
+print("env " + json.dumps({k: os.environ.get(k) for k in keys}))
+print("data " + open(os.environ["CFG"]).read().strip())
+print("labels " + open(sys.argv[1].split("=", 1)[1]).read().replace("\n", ";"))
+print("mode " + oct(os.stat(os.environ["CFG"]).st_mode & 0o777), flush=True)
+class H(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200 if self.path == "/healthz" else 404)
+        self.end_headers()
+    def log_message(self, *a):
+        sys.stderr.write("served %s\n" % self.path)
+        sys.stderr.flush()
+HTTPServer((os.environ["POD_IP"], 8080), H).serve_forever()
+"""
+
+
+def py_pod(name, command, **spec):
+    p = pod(name, "run")
+    p["spec"]["containers"] = [{"name": "main", "image": "python:3.12-slim", "command": command}]
+    p["spec"].update(spec)
+    return p
+
+
+def t_runner(k, aws):
+    aws.set_groups(standard_groups())
+    k.watch_until("/api/v1/nodes", lambda o: o["metadata"]["labels"].get("eks.amazonaws.com/nodegroup") == "system")
+    k.ok("POST", "/api/v1/namespaces", ns("run"))
+    P = "/api/v1/namespaces/run/pods"
+    k.ok("POST", "/api/v1/namespaces/run/configmaps", {"apiVersion": "v1", "kind": "ConfigMap",
+                                                      "metadata": {"name": "scripts"},
+                                                      "data": {"main.py": RUNNER_SCRIPT, "data.txt": "hello data\n",
+                                                               "a": "from-envfrom"}})
+    k.ok("POST", "/api/v1/namespaces/run/secrets", {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+                                                   "stringData": {"token": "s3cr3t"}})
+    main = py_pod("ok", ["python3", "/scripts/main.py"], volumes=[
+        {"name": "scripts", "configMap": {"name": "scripts", "defaultMode": 0o440}},
+        {"name": "podinfo", "downwardAPI": {"items": [{"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}}]}}])
+    main["metadata"]["labels"] = {"app": "ok", "tier": "t1"}
+    c = main["spec"]["containers"][0]
+    c["args"] = ["--labels=/etc/podinfo/labels", "$(POD_NAME)", "$$(POD_NAME)"]
+    c["ports"] = [{"name": "http", "containerPort": 8080}]
+    c["readinessProbe"] = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 2}
+    c["volumeMounts"] = [{"name": "scripts", "mountPath": "/scripts"}, {"name": "podinfo", "mountPath": "/etc/podinfo"}]
+    c["envFrom"] = [{"prefix": "FROM_", "configMapRef": {"name": "scripts"}}]
+    c["env"] = [{"name": "CFG", "value": "/scripts/data.txt"},
+                {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+                {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                {"name": "NS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+                {"name": "NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
+                {"name": "SA", "valueFrom": {"fieldRef": {"fieldPath": "spec.serviceAccountName"}}},
+                {"name": "SECRET_VAL", "valueFrom": {"secretKeyRef": {"name": "s", "key": "token"}}},
+                {"name": "CM_VAL", "valueFrom": {"configMapKeyRef": {"name": "scripts", "key": "a"}}},
+                {"name": "EXPANDED", "value": "x-$(POD_NAME)-y"}]
+    main["spec"]["containers"].append({"name": "sidecar", "image": "busybox:1.36"})
+    k.ok("POST", P, main)
+    p = k.watch_until(P, lambda o: cond(o, "Ready").get("status") == "True", field_name="ok")
+    ip = p["status"]["podIP"]
+    assert ip.startswith("127.0.") and ip != "127.0.0.1", ip
+    assert {cs["name"]: cs["ready"] for cs in p["status"]["containerStatuses"]} == {"main": True, "sidecar": True}
+    out = k.ok("GET", P + "/ok/log?container=main")
+    lines = {ln.split(" ", 1)[0]: ln.split(" ", 1)[1] for ln in out.splitlines() if " " in ln}
+    argv = json.loads(lines["argv"])
+    assert argv[0].startswith("--labels=/") and argv[0].endswith("/volumes/podinfo/labels") and \
+        "/etc/podinfo" not in argv[0], argv  # mountPath rewritten
+    assert argv[1:] == ["ok", "$(POD_NAME)"], argv
+    env = json.loads(lines["env"])
+    assert env["CFG"].endswith("/volumes/scripts/data.txt") and env["POD_IP"] == ip, env
+    assert (env["POD_NAME"], env["NS"], env["SA"], env["SECRET_VAL"], env["CM_VAL"], env["FROM_a"]) == \
+        ("ok", "run", "default", "s3cr3t", "from-envfrom", "from-envfrom"), env
+    assert env["NODE"] == p["spec"]["nodeName"] and env["EXPANDED"] == "x-ok-y" and env["HOSTNAME"] == "ok", env
+    assert (env["HOME"], env["LANG"], env["TMPDIR"]) == ("/tmp", "C.UTF-8", None), env  # kubesim's env not inherited
+    assert lines["data"] == "hello data" and lines["mode"] == "0o440", lines
+    assert 'app="ok"' in lines["labels"] and 'tier="t1"' in lines["labels"], lines
+    # the readiness probe really reached the process (named port, the pod IP)
+    assert "served /healthz" in out, out
+    code, st, _ = k.call("GET", P + "/ok/log")
+    assert code == 400 and st["message"] == \
+        "a container name must be specified for pod ok, choose one of: [main sidecar]", st
+    assert k.call("GET", P + "/ok/log?container=sidecar")[1] == ""  # simulated: prints nothing
+    # deleting the pod kills the process
+    proc = [x for x in k.ok("GET", "/_kubesim/state", token="")["processes"] if x["pod"] == "ok"]
+    assert len(proc) == 1 and proc[0]["running"] and pid_alive(proc[0]["pid"]), proc
+    k.ok("DELETE", P + "/ok")
+    wait_for("pod ok's process to exit", lambda: not pid_alive(proc[0]["pid"]))
+
+    # crash loop: immediate first restart, then back-off (CrashLoopBackOff), logs and previous logs
+    k.ok("POST", P, py_pod("crash", ["python", "-c", "import os; print('run in', os.getcwd() != '/'); raise SystemExit(3)"]))
+    p = k.watch_until(P, lambda o: ((o.get("status") or {}).get("containerStatuses") or [{}])[0].get("state", {})
+                      .get("waiting", {}).get("reason") == "CrashLoopBackOff", field_name="crash")
+    cs = p["status"]["containerStatuses"][0]
+    assert cs["restartCount"] >= 1 and cs["lastState"]["terminated"]["exitCode"] == 3, cs
+    assert cs["lastState"]["terminated"]["reason"] == "Error" and not cs["ready"], cs
+    assert cs["state"]["waiting"]["message"].startswith("back-off 10s restarting failed container=main pod=crash_run("), cs
+    assert p["status"]["phase"] == "Running" and cond(p, "Ready")["status"] == "False", p["status"]
+    assert k.ok("GET", P + "/crash/log") == "run in True\n"
+    assert k.ok("GET", P + "/crash/log?previous=true") == "run in True\n"
+    # restartPolicy Never: a clean exit is Succeeded
+    k.ok("POST", P, py_pod("once", ["/usr/local/bin/python3.12", "-c", "print('once')"], restartPolicy="Never"))
+    p = k.watch_until(P, lambda o: (o.get("status") or {}).get("phase") == "Succeeded", field_name="once")
+    assert p["status"]["containerStatuses"][0]["state"]["terminated"]["reason"] == "Completed", p["status"]
+    code, st, _ = k.call("GET", P + "/once/log?previous=true")
+    assert code == 400 and "previous terminated container" in st["message"], st
+    # a missing ConfigMap: ContainerCreating with the real FailedMount event, until it exists
+    mp = py_pod("mount", ["python3", "/cfg/x.py"], restartPolicy="Never",
+                volumes=[{"name": "cfg", "configMap": {"name": "later"}}])
+    mp["spec"]["containers"][0]["volumeMounts"] = [{"name": "cfg", "mountPath": "/cfg", "readOnly": True}]
+    k.ok("POST", P, mp)
+    k.watch_until("/api/v1/namespaces/run/events", lambda e: e["reason"] == "FailedMount" and
+                  e["involvedObject"]["name"] == "mount")
+    evs = k.ok("GET", "/api/v1/namespaces/run/events?fieldSelector=involvedObject.name%3Dmount")["items"]
+    assert any(e["message"] == 'MountVolume.SetUp failed for volume "cfg" : configmap "later" not found' for e in evs), evs
+    p = k.ok("GET", P + "/mount")
+    assert p["status"]["phase"] == "Pending" and \
+        p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] == "ContainerCreating", p["status"]
+    code, st, _ = k.call("GET", P + "/mount/log")
+    assert code == 400 and st["message"] == 'container "main" in pod "mount" is waiting to start: ContainerCreating', st
+    k.ok("POST", "/api/v1/namespaces/run/configmaps", {"apiVersion": "v1", "kind": "ConfigMap",
+                                                      "metadata": {"name": "later"}, "data": {"x.py": "print('mounted')"}})
+    k.watch_until(P, lambda o: (o.get("status") or {}).get("phase") == "Succeeded", field_name="mount")
+    assert k.ok("GET", P + "/mount/log") == "mounted\n"
+    # a missing Secret key reference: CreateContainerConfigError
+    k.ok("POST", P, py_pod("envmiss", ["python3", "-c", "pass"], containers=[
+        {"name": "main", "image": "docker.io/library/python:3.13", "command": ["python3", "-c", "pass"],
+         "env": [{"name": "X", "valueFrom": {"secretKeyRef": {"name": "nope", "key": "k"}}}]}]))
+    p = k.watch_until(P, lambda o: ((o.get("status") or {}).get("containerStatuses") or [{}])[0].get("state", {})
+                      .get("waiting", {}).get("reason") == "CreateContainerConfigError", field_name="envmiss")
+    assert p["status"]["containerStatuses"][0]["state"]["waiting"]["message"] == 'secret "nope" not found', p["status"]
+    # liveness failures restart the process (Killing event), readiness keeps it unready meanwhile
+    k.ok("POST", P, py_pod("live", ["python3", "-c", "import time; print('alive', flush=True); time.sleep(60)"],
+                           containers=[{"name": "main", "image": "library/python:3.13", "command": [
+                               "python3", "-c", "import time; print('alive', flush=True); time.sleep(60)"],
+                               "livenessProbe": {"tcpSocket": {"port": 9}, "failureThreshold": 1}}]))
+    k.watch_until(P, lambda o: ((o.get("status") or {}).get("containerStatuses") or [{}])[0].get("restartCount", 0)
+                  >= 1, field_name="live")
+    evs = k.ok("GET", "/api/v1/namespaces/run/events?fieldSelector=involvedObject.name%3Dlive")["items"]
+    assert any(e["reason"] == "Killing" and e["message"] == "Container main failed liveness probe, will be restarted"
+               for e in evs), evs
+    assert any(e["reason"] == "Unhealthy" and e["message"].startswith("Liveness probe failed: dial tcp 127.0.")
+               for e in evs), evs
+    # the namespace goes: every process goes with its pod
+    pids = [x["pid"] for x in k.ok("GET", "/_kubesim/state", token="")["processes"] if x["namespace"] == "run"
+            and x["pid"]]
+    k.ok("DELETE", "/api/v1/namespaces/run")
+    k.watch_gone("/api/v1/namespaces", "run")
+    wait_for("the run namespace's processes to exit", lambda: not any(pid_alive(x) for x in pids))
+
+
+# ---------------------------------------------------------------------------
+# Admission webhooks against a fake HTTPS webhook server in this process
+# ---------------------------------------------------------------------------
+
+MWC_API = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
+VWC_API = "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"
+
+
+def hook_cfg(kind, name, hook_name, url, ca_b64, case=None, **kw):
+    """A one-webhook configuration for pods in namespace wh (optionally only pods labelled wh-case=case)."""
+    h = {"name": hook_name, "admissionReviewVersions": ["v1"], "sideEffects": "None",
+         "clientConfig": {"url": url, "caBundle": ca_b64},
+         "rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"]}],
+         "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "wh"}}}
+    if case:
+        h["objectSelector"] = {"matchLabels": {"wh-case": case}}
+    h.update(kw)
+    return {"apiVersion": "admissionregistration.k8s.io/v1", "kind": kind, "metadata": {"name": name},
+            "webhooks": [h]}
+
+
+def wh_pod(name, case, **spec):
+    p = pod(name, "wh", spec)
+    p["metadata"]["labels"] = {"wh-case": case}
+    return p
+
+
+def t_webhook_calls(k):
+    """Review shape, JSON patch ops, reinvocation, selectors, matchConditions, warnings, denials,
+    dry run, DELETE/UPDATE, and every way a call can fail (with failurePolicy Fail and Ignore)."""
+    fake = harness.FakeWebhook(tempfile.mkdtemp(dir=TMP))
+    try:
+        _webhook_calls(k, fake)
+    finally:
+        fake.close()
+
+
+def _webhook_calls(k, fake):
+    k.ok("POST", "/api/v1/namespaces", ns("wh"))
+    u = fake.url
+
+    def mk(cfg, api=MWC_API):
+        code, o, _ = k.call("POST", api, cfg)
+        assert code == 201, (code, o)
+        return o
+
+    def rm(name, api=MWC_API):
+        k.ok("DELETE", api + "/" + name)
+
+    # -- review shape, RFC 6902 patch, UPDATE and DELETE reviews ----------------------------------
+    patch_ops = [{"op": "test", "path": "/metadata/annotations/old", "value": "1"},
+                 {"op": "move", "from": "/metadata/annotations/old", "path": "/metadata/annotations/moved"},
+                 {"op": "copy", "from": "/metadata/annotations/cp", "path": "/metadata/labels/copied"},
+                 {"op": "add", "path": "/metadata/labels/example.com~1x", "value": "y"},
+                 {"op": "add", "path": "/metadata/labels/tilde~0key", "value": "t"},
+                 {"op": "replace", "path": "/spec/containers/0/image", "value": "busybox:1.37"},
+                 {"op": "remove", "path": "/spec/tolerations/0"},
+                 {"op": "add", "path": "/spec/tolerations/-", "value": {"key": "b", "operator": "Exists"}}]
+
+    def mutate(review):
+        req = review["request"]
+        if req["operation"] == "CREATE" and (req["object"]["metadata"].get("annotations") or {}).get("old"):
+            return {"allowed": True, "patchType": "JSONPatch", "patch": harness.patch_b64(patch_ops)}
+        return {"allowed": True}
+    fake.handlers["/mutate"] = mutate
+    cfg = hook_cfg("MutatingWebhookConfiguration", "a-shape", "shape.kubesim.test", u + "/mutate", fake.ca_b64,
+                   "shape", timeoutSeconds=7)
+    cfg["webhooks"][0]["rules"][0]["operations"] = ["CREATE", "UPDATE", "DELETE"]
+    o = mk(cfg)
+    h = o["webhooks"][0]
+    assert (h["failurePolicy"], h["matchPolicy"], h["reinvocationPolicy"], h["rules"][0]["scope"]) == \
+        ("Fail", "Equivalent", "Never", "*"), h
+    src_pod = wh_pod("shape", "shape", tolerations=[{"key": "a", "operator": "Exists"}])
+    src_pod["metadata"]["annotations"] = {"old": "1", "cp": "v"}
+    code, p, _ = k.call("POST", "/api/v1/namespaces/wh/pods?fieldManager=wh-test", src_pod)
+    assert code == 201, (code, p)
+    md = p["metadata"]
+    assert md["annotations"] == {"moved": "1", "cp": "v"}, md
+    assert md["labels"] == {"wh-case": "shape", "copied": "v", "example.com/x": "y", "tilde~key": "t"}, md
+    assert p["spec"]["containers"][0]["image"] == "busybox:1.37"
+    assert p["spec"]["tolerations"] == [{"key": "b", "operator": "Exists"}], p["spec"]
+    call = fake.calls_to("/mutate")[-1]
+    assert call["query"] == "timeout=7s", call
+    assert call["headers"]["Content-Type"] == "application/json", call["headers"]
+    assert call["headers"]["Host"] == "127.0.0.1:%d" % fake.port, call["headers"]
+    rv = call["review"]
+    assert rv["apiVersion"] == "admission.k8s.io/v1" and rv["kind"] == "AdmissionReview", rv
+    req = rv["request"]
+    assert req["kind"] == {"group": "", "version": "v1", "kind": "Pod"} == req["requestKind"], req
+    assert req["resource"] == {"group": "", "version": "v1", "resource": "pods"} == req["requestResource"], req
+    assert (req["name"], req["namespace"], req["operation"], req["dryRun"]) == ("shape", "wh", "CREATE", False), req
+    assert "subResource" not in req and req["oldObject"] is None and len(req["uid"]) == 36, req
+    assert req["object"]["kind"] == "Pod" and req["object"]["metadata"]["annotations"]["old"] == "1", req
+    assert req["options"] == {"kind": "CreateOptions", "apiVersion": "meta.k8s.io/v1", "fieldManager": "wh-test"}, req
+    assert req["userInfo"]["username"] and "system:masters" in req["userInfo"]["groups"], req["userInfo"]
+    k.ok("PATCH", "/api/v1/namespaces/wh/pods/shape", {"metadata": {"labels": {"more": "1"}}},
+         "application/merge-patch+json")
+    req = fake.calls_to("/mutate")[-1]["review"]["request"]
+    assert req["operation"] == "UPDATE" and req["oldObject"]["metadata"]["labels"].get("more") is None, req
+    assert req["object"]["metadata"]["labels"]["more"] == "1" and req["options"]["kind"] == "UpdateOptions", req
+    k.ok("DELETE", "/api/v1/namespaces/wh/pods/shape", {"propagationPolicy": "Background"})
+    req = fake.calls_to("/mutate")[-1]["review"]["request"]
+    assert req["operation"] == "DELETE" and req["object"] is None and req["oldObject"]["metadata"]["name"] == "shape"
+    assert req["options"] == {"kind": "DeleteOptions", "apiVersion": "meta.k8s.io/v1",
+                              "propagationPolicy": "Background"}, req["options"]
+    # dry run: dryRun true, options.dryRun, nothing stored
+    n = len(fake.calls_to("/mutate"))
+    code, p, _ = k.call("POST", "/api/v1/namespaces/wh/pods?dryRun=All", src_pod)
+    assert code == 201 and p["metadata"]["annotations"] == {"moved": "1", "cp": "v"}, (code, p)
+    req = fake.calls_to("/mutate")[n]["review"]["request"]
+    assert req["dryRun"] is True and req["options"]["dryRun"] == ["All"], req
+    assert k.call("GET", "/api/v1/namespaces/wh/pods/shape")[0] == 404
+    # a patch that does not apply: 500 whatever the failurePolicy
+    k.ok("PATCH", MWC_API + "/a-shape", [{"op": "replace", "path": "/webhooks/0/failurePolicy", "value": "Ignore"}],
+         "application/json-patch+json")
+    bad = wh_pod("badpatch", "shape")
+    bad["metadata"]["annotations"] = {"old": "2", "cp": "v"}
+    code, st, _ = k.call("POST", "/api/v1/namespaces/wh/pods", bad)
+    assert code == 500 and st["message"] == "Internal error occurred: testing value /metadata/annotations/old failed: " \
+        "test failed", (code, st)
+    # objectSelector: a pod without the label is not sent
+    n = len(fake.calls_to("/mutate"))
+    assert k.call("POST", "/api/v1/namespaces/wh/pods", pod("unlabelled", "wh"))[0] == 201
+    assert len(fake.calls_to("/mutate")) == n
+    rm("a-shape")
+
+    # -- reinvocation: r1 (IfNeeded) runs again after r2 (later config) changed the object -------
+    def r1(review):
+        labels = review["request"]["object"]["metadata"].get("labels") or {}
+        seen = "yes" if labels.get("r2") else "no"
+        return {"allowed": True, "patchType": "JSONPatch", "patch": harness.patch_b64(
+            [{"op": "add", "path": "/metadata/annotations", "value": {"r1-saw-r2": seen}}])}
+
+    def r2(review):
+        return {"allowed": True, "patchType": "JSONPatch", "patch": harness.patch_b64(
+            [{"op": "add", "path": "/metadata/labels/r2", "value": "yes"}])}
+    fake.handlers["/r1"], fake.handlers["/r2"] = r1, r2
+    mk(hook_cfg("MutatingWebhookConfiguration", "r1", "r1.kubesim.test", u + "/r1", fake.ca_b64, "reinvoke",
+                reinvocationPolicy="IfNeeded"))
+    mk(hook_cfg("MutatingWebhookConfiguration", "r2", "r2.kubesim.test", u + "/r2", fake.ca_b64, "reinvoke"))
+    code, p, _ = k.call("POST", "/api/v1/namespaces/wh/pods", wh_pod("reinv", "reinvoke"))
+    assert code == 201 and p["metadata"]["annotations"] == {"r1-saw-r2": "yes"}, p["metadata"]
+    assert p["metadata"]["labels"]["r2"] == "yes"
+    assert len(fake.calls_to("/r1")) == 2 and len(fake.calls_to("/r2")) == 1, fake.calls
+    rm("r1")
+    rm("r2")
+
+    # -- matchConditions ---------------------------------------------------------------------------
+    fake.handlers["/mc"] = lambda review: {"allowed": True}
+    mk(hook_cfg("MutatingWebhookConfiguration", "mc", "mc.kubesim.test", u + "/mc", fake.ca_b64, "mc",
+                matchConditions=[{"name": "prefixed", "expression": "object.metadata.name.startsWith('mc-')"}]))
+    assert k.call("POST", "/api/v1/namespaces/wh/pods", wh_pod("mc-yes", "mc"))[0] == 201
+    assert k.call("POST", "/api/v1/namespaces/wh/pods", wh_pod("no-mc", "mc"))[0] == 201
+    assert [c["review"]["request"]["name"] for c in fake.calls_to("/mc")] == ["mc-yes"], fake.calls_to("/mc")
+    k.ok("PATCH", MWC_API + "/mc", [{"op": "replace", "path": "/webhooks/0/matchConditions/0/expression",
+                                     "value": "object.metadata.nothere == 'x'"}], "application/json-patch+json")
+    code, st, _ = k.call("POST", "/api/v1/namespaces/wh/pods", wh_pod("mc-err", "mc"))
+    assert code == 403 and st["message"].startswith(
+        'pods "mc-err" is forbidden: expression \'object.metadata.nothere == \'x\'\' resulted in error: '), (code, st)
+    rm("mc")
+
+    # -- validating webhooks: denial (real message and code), warnings, no patches ---------------------
+    def deny(review):
+        name = review["request"]["object"]["metadata"]["name"]
+        if name == "deny-me":
+            return {"allowed": False, "status": {"code": 403, "reason": "Forbidden",
+                                                 "message": "pod name deny-me is not allowed"}}
+        if name == "deny-plain":
+            return {"allowed": False, "status": {"message": "no reason given"}}
+        if name == "deny-bare":
+            return {"allowed": False}
+        if name == "patchy":
+            return {"allowed": True, "patchType": "JSONPatch", "patch": harness.patch_b64([])}
+        return {"allowed": True, "warnings": ["wh: looked at " + name]}
+    fake.handlers["/validate"] = deny
+    mk(hook_cfg("ValidatingWebhookConfiguration", "deny", "deny.kubesim.test", u + "/validate", fake.ca_b64, "deny"),
+       VWC_API)
+    code, st, _ = k.call("POST", "/api/v1/namespaces/wh/pods", wh_pod("deny-me", "deny"))
+    assert code == 403 and st["reason"] == "Forbidden", (code, st)
+    assert st["message"] == 'admission webhook "deny.kubesim.test" denied the request: pod name deny-me is not allowed'
+    assert k.call("GET", "/api/v1/namespaces/wh/pods/deny-me")[0] == 404
+    code, st, _ = k.call("POST", "/api/v1/namespaces/wh/pods", wh_pod("deny-plain", "deny"))
+    assert code == 400 and st["message"] == \
+        'admission webhook "deny.kubesim.test" denied the request: no reason given', (code, st)
+    code, st, _ = k.call("POST", "/api/v1/namespaces/wh/pods", wh_pod("deny-bare", "deny"))
+    assert code == 400 and st["message"] == \
+        'admission webhook "deny.kubesim.test" denied the request without explanation', (code, st)
+    code, p, hdr = k.call("POST", "/api/v1/namespaces/wh/pods", wh_pod("allowed", "deny"))
+    assert code == 201 and "wh: looked at allowed" in (hdr.get("Warning") or ""), (code, dict(hdr))
+    code, st, _ = k.call("POST", "/api/v1/namespaces/wh/pods", wh_pod("patchy", "deny"))
+    assert code == 500 and st["message"].endswith(
+        "received invalid webhook response: validating webhook may not return response.patch"), (code, st)
+    # sideEffects Some (only storable the way a cluster upgraded from v1beta1 holds it): no dry run
+    some = hook_cfg("ValidatingWebhookConfiguration", "some", "some.kubesim.test", u + "/validate", fake.ca_b64, "deny",
+                    sideEffects="Some")
+    code, st, _ = k.call("POST", VWC_API, some)
+    assert code == 422 and st["details"]["causes"][0]["field"] == "webhooks[0].sideEffects", (code, st)
+    k.ok("POST", "/_kubesim/legacy-objects", some, token="")
+    code, st, _ = k.call("POST", "/api/v1/namespaces/wh/pods?dryRun=All", wh_pod("dry-some", "deny"))
+    assert code == 400 and st["reason"] == "BadRequest" and \
+        st["message"] == 'admission webhook "some.kubesim.test" does not support dry run', (code, st)
+    assert k.call("POST", "/api/v1/namespaces/wh/pods", wh_pod("real-some", "deny"))[0] == 201
+    # ratcheting: the stored Some may stay on update
+    k.ok("PATCH", VWC_API + "/some", [{"op": "replace", "path": "/webhooks/0/timeoutSeconds", "value": 3}],
+         "application/json-patch+json")
+    rm("some", VWC_API)
+    rm("deny", VWC_API)
+
+    # -- failures to call: failurePolicy Fail -> 500 with the real message; Ignore -> admitted ----------
+    fake.handlers["/slow"] = lambda review: (time.sleep(2.5), {"allowed": True})[1]
+    fake.handlers["/e500"] = lambda review: (500, b"boom")
+    fake.handlers["/e400"] = lambda review: (400, b"bad")
+    fake.handlers["/garbage"] = lambda review: (200, b"this is not json")
+    fake.handlers["/wronguid"] = lambda review: {"allowed": True, "uid": "not-the-uid"}
+    fake.handlers["/v1beta1"] = lambda review: {"apiVersion": "admission.k8s.io/v1beta1", "kind": "AdmissionReview",
+                                                "response": {"uid": review["request"]["uid"], "allowed": True}}
+    fake.handlers["/patchnotype"] = lambda review: {"allowed": True, "patch": harness.patch_b64([])}
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    cport = closed.getsockname()[1]
+    closed.close()  # nothing listens there now
+    cases = [
+        ("refused", "https://127.0.0.1:%d/x" % cport, 10,
+         'Post "https://127.0.0.1:%d/x?timeout=10s": dial tcp 127.0.0.1:%d: connect: connection refused' % (cport, cport)),
+        ("slow", u + "/slow", 1, 'Post "%s/slow?timeout=1s": context deadline exceeded' % u),
+        ("e500", u + "/e500", 10, 'an error on the server ("boom") has prevented the request from succeeding'),
+        ("e400", u + "/e400", 10, "the server rejected our request for an unknown reason"),
+        ("garbage", u + "/garbage", 10, "couldn't get version/kind; json parse error"),
+        ("wronguid", u + "/wronguid", 10, 'received invalid webhook response: expected response.uid="'),
+        ("v1beta1", u + "/v1beta1", 10, "received invalid webhook response: expected webhook response of "
+                                        "admission.k8s.io/v1, Kind=AdmissionReview, got admission.k8s.io/v1beta1"),
+        ("patchnotype", u + "/patchnotype", 10, "webhook returned response.patch but not response.patchType"),
+        ("hostname", "https://localhost:%d/mutate" % fake.port, 10,
+         "tls: failed to verify certificate: x509: certificate is valid for 127.0.0.1, not localhost"),
+        ("offbox", "https://10.9.8.7/x", 10, "kubesim: refusing to call a webhook URL that is not https on a "
+                                             "loopback host"),
+    ]
+    for case, url, timeout, want in cases:
+        mk(hook_cfg("MutatingWebhookConfiguration", "f-" + case, case + ".fail.kubesim.test", url, fake.ca_b64, case,
+                    timeoutSeconds=timeout))
+        t0 = time.monotonic()
+        code, st, _ = k.call("POST", "/api/v1/namespaces/wh/pods", wh_pod("f-" + case, case))
+        took = time.monotonic() - t0
+        assert code == 500 and st["reason"] == "InternalError", (case, code, st)
+        prefix = 'Internal error occurred: failed calling webhook "%s.fail.kubesim.test": ' % case
+        assert st["message"].startswith(prefix) and want in st["message"], (case, st["message"])
+        assert st["details"]["causes"][0]["message"] == st["message"][len("Internal error occurred: "):], st
+        if case == "slow":
+            assert 0.9 <= took < 2.4, took  # the real deadline, not the server's 2.5 s
+        k.ok("PATCH", MWC_API + "/f-" + case, [{"op": "replace", "path": "/webhooks/0/failurePolicy",
+                                                "value": "Ignore"}], "application/json-patch+json")
+        code, p, _ = k.call("POST", "/api/v1/namespaces/wh/pods", wh_pod("i-" + case, case))
+        assert code == 201, (case, code, p)
+        rm("f-" + case)
+    assert not [c for c in fake.calls if c["path"] == "/x"]  # never reached: refused / off-box
+
+    # -- rules: "*/*" sees subresources and namespaces, never webhook/policy configurations ---------
+    fake.handlers["/all"] = lambda review: {"allowed": True}
+    allc = hook_cfg("ValidatingWebhookConfiguration", "catch-all", "all.kubesim.test", u + "/all", fake.ca_b64)
+    allc["webhooks"][0].update(namespaceSelector={}, rules=[{"operations": ["*"], "apiGroups": ["*"],
+                                                             "apiVersions": ["*"], "resources": ["*/*"]}])
+    mk(allc, VWC_API)
+    scoped = hook_cfg("ValidatingWebhookConfiguration", "ns-scoped", "scoped.kubesim.test", u + "/scoped", fake.ca_b64)
+    fake.handlers["/scoped"] = lambda review: {"allowed": True}
+    scoped["webhooks"][0].update(namespaceSelector={}, rules=[{"operations": ["CREATE"], "apiGroups": ["*"],
+                                                               "apiVersions": ["*"], "resources": ["*"],
+                                                               "scope": "Namespaced"}])
+    mk(scoped, VWC_API)
+    mk(hook_cfg("MutatingWebhookConfiguration", "unseen", "unseen.kubesim.test", u + "/x", fake.ca_b64, "none"))
+    k.ok("POST", "/api/v1/namespaces", ns("wh2"))
+    k.ok("POST", "/api/v1/namespaces/wh/pods", pod("st", "wh"))
+    k.ok("PATCH", "/api/v1/namespaces/wh/pods/st/status", {"status": {"message": "x"}}, "application/merge-patch+json")
+    seen = [c["review"]["request"] for c in fake.calls_to("/all")]
+    res = [(r["resource"]["resource"], r.get("subResource", ""), r["operation"]) for r in seen]
+    assert ("namespaces", "", "CREATE") in res and ("pods", "", "CREATE") in res, res
+    assert ("pods", "status", "UPDATE") in res, res
+    assert not [r for r in res if r[0].endswith("webhookconfigurations")], res  # exempt
+    nsreq = [r for r in seen if r["resource"]["resource"] == "namespaces"][0]
+    assert nsreq["name"] == "wh2" and nsreq["namespace"] == "wh2", nsreq
+    st_req = [r for r in seen if r.get("subResource") == "status"][0]
+    assert st_req["requestSubResource"] == "status" and st_req["kind"]["kind"] == "Pod", st_req
+    scoped_res = [c["review"]["request"]["resource"]["resource"] for c in fake.calls_to("/scoped")]
+    assert "pods" in scoped_res and "namespaces" not in scoped_res, scoped_res
+    for name in ("catch-all", "ns-scoped"):
+        rm(name, VWC_API)
+    rm("unseen")
+    assert not [c for c in fake.calls_to("/all") if "webhookconfigurations" in c["review"]["request"]["resource"]
+                ["resource"]]
+
+
+def t_webhook_validation(k):
+    """f) invalid configurations: 422 with the real field paths (API and kubectl)."""
+    bad = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
+           "metadata": {"name": "bad"},
+           "webhooks": [
+               {"name": "short-name", "clientConfig": {"url": "https://127.0.0.1/x",
+                                                       "service": {"name": "s", "namespace": "n"}}},
+               {"name": "a.b.c", "clientConfig": {"url": "http://127.0.0.1/x"}, "sideEffects": "Some",
+                "admissionReviewVersions": ["v2"], "failurePolicy": "Sometimes", "timeoutSeconds": 31,
+                "reinvocationPolicy": "Always",
+                "rules": [{"operations": ["*", "CREATE"], "apiGroups": [], "apiVersions": ["v1"],
+                           "resources": ["pods"], "scope": "Everywhere"}]},
+               {"name": "a.b.c", "clientConfig": {"service": {"name": "s", "namespace": "n", "port": 70000,
+                                                              "path": "no-slash"}},
+                "sideEffects": "None", "admissionReviewVersions": ["v1"]}]}
+    code, st, _ = k.call("POST", MWC_API, bad)
+    assert code == 422 and st["reason"] == "Invalid", (code, st)
+    assert st["message"].startswith('MutatingWebhookConfiguration.admissionregistration.k8s.io "bad" is invalid: ['), st
+    causes = {(c["field"], c["reason"]) for c in st["details"]["causes"]}
+    want = {("webhooks[0].name", "FieldValueInvalid"), ("webhooks[0].clientConfig", "FieldValueRequired"),
+            ("webhooks[0].sideEffects", "FieldValueRequired"),
+            ("webhooks[0].admissionReviewVersions", "FieldValueRequired"),
+            ("webhooks[1].clientConfig.url", "FieldValueInvalid"), ("webhooks[1].sideEffects", "FieldValueNotSupported"),
+            ("webhooks[1].admissionReviewVersions", "FieldValueInvalid"),
+            ("webhooks[1].failurePolicy", "FieldValueNotSupported"), ("webhooks[1].timeoutSeconds", "FieldValueInvalid"),
+            ("webhooks[1].reinvocationPolicy", "FieldValueNotSupported"),
+            ("webhooks[1].rules[0].operations", "FieldValueInvalid"),
+            ("webhooks[1].rules[0].apiGroups", "FieldValueRequired"),
+            ("webhooks[1].rules[0].scope", "FieldValueNotSupported"),
+            ("webhooks[2].name", "FieldValueDuplicate"), ("webhooks[2].clientConfig.service.port", "FieldValueInvalid"),
+            ("webhooks[2].clientConfig.service.path", "FieldValueInvalid")}
+    assert want <= causes, sorted(want - causes)
+    msgs = {c["field"]: c["message"] for c in st["details"]["causes"]}
+    assert msgs["webhooks[0].name"] == \
+        'Invalid value: "short-name": should be a domain with at least three segments separated by dots', msgs
+    assert msgs["webhooks[0].clientConfig"] == "Required value: exactly one of url or service is required", msgs
+    assert msgs["webhooks[0].sideEffects"] == "Required value: must specify one of None, NoneOnDryRun", msgs
+    assert msgs["webhooks[1].sideEffects"] == \
+        'Unsupported value: "Some": supported values: "None", "NoneOnDryRun"', msgs
+    assert msgs["webhooks[1].clientConfig.url"] == ('Invalid value: "http": \'https\' is the only allowed URL scheme; '
+                                                    'desired format: https://host[/path]'), msgs
+    assert msgs["webhooks[1].timeoutSeconds"] == \
+        "Invalid value: 31: the timeout value must be between 1 and 30 seconds", msgs
+    assert msgs["webhooks[1].admissionReviewVersions"] == \
+        'Invalid value: []string{"v2"}: must include at least one of v1, v1beta1', msgs
+    assert msgs["webhooks[2].name"] == 'Duplicate value: "a.b.c"', msgs
+    assert not k.ok("GET", MWC_API)["items"]
+    # a validating configuration with a bad base64 caBundle cannot even be decoded (400)
+    vbad = hook_cfg("ValidatingWebhookConfiguration", "vbad", "v.kubesim.test", "https://127.0.0.1/x", "%%%")
+    code, st, _ = k.call("POST", VWC_API, vbad)
+    assert code == 400 and "illegal base64" in st["message"], (code, st)
+    # the real kubectl shows the same
+    d = tempfile.mkdtemp(dir=TMP)
+    kc = k.kubeconfig(d + "/kubeconfig")
+    with open(d + "/bad.json", "w") as f:
+        json.dump(bad, f)
+    r = kubectl(kc, d + "/cache", "apply", "--server-side", "-f", d + "/bad.json", check=False)
+    assert r.returncode != 0 and 'is invalid' in r.stderr and "webhooks[0].name" in r.stderr, r.stderr
+    # a good one applies with kubectl, defaults written back; webhooks merge by name under SSA
+    good = hook_cfg("MutatingWebhookConfiguration", "good", "good.kubesim.test", "https://127.0.0.1:1/x", "")
+    good["webhooks"][0]["clientConfig"] = {"service": {"name": "svc", "namespace": "ns1", "path": "/mutate"}}
+    with open(d + "/good.json", "w") as f:
+        json.dump(good, f)
+    r = kubectl(kc, d + "/cache", "apply", "--server-side", "-f", d + "/good.json")
+    assert "serverside-applied" in r.stdout, r.stdout
+    o = k.ok("GET", MWC_API + "/good")
+    h = o["webhooks"][0]
+    assert h["clientConfig"]["service"]["port"] == 443 and h["timeoutSeconds"] == 10 and h["objectSelector"] == {}, h
+    assert "f:webhooks" in json.dumps(o["metadata"]["managedFields"]), o["metadata"]["managedFields"]
+    k.ok("DELETE", MWC_API + "/good")
+    # discovery lists the new kinds
+    adm = {r["name"]: r for r in k.ok("GET", "/apis/admissionregistration.k8s.io/v1")["resources"]}
+    assert adm["mutatingwebhookconfigurations"]["namespaced"] is False and "validatingwebhookconfigurations" in adm
+    pol = {r["name"]: r for r in k.ok("GET", "/apis/policy/v1")["resources"]}
+    assert pol["poddisruptionbudgets"]["namespaced"] is True and "poddisruptionbudgets/status" in pol
+    core = {r["name"]: r for r in k.ok("GET", "/api/v1")["resources"]}
+    assert core["pods/log"]["verbs"] == ["get"], core["pods/log"]
+    code, st, _ = k.call("POST", "/apis/policy/v1/namespaces/default/poddisruptionbudgets",
+                         {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "both"},
+                          "spec": {"minAvailable": 1, "maxUnavailable": 1, "selector": {}}})
+    assert code == 422 and st["details"]["causes"][0]["field"] == "spec", st
+
+
+# ---------------------------------------------------------------------------
+# secfaas's gVisor mutating webhook, run for real (manifests/k8s/gvisor-webhook.*)
+# ---------------------------------------------------------------------------
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
+WH_MANIFEST = os.path.join(REPO, "manifests", "k8s", "gvisor-webhook.yaml")
+WH_SERVER = os.path.join(REPO, "manifests", "k8s", "gvisor-webhook.py")
+SANDBOX_KEY = "secfaas.dev/sandbox"
+WH_SUBST = {"NAMESPACE": "openfaas-fn", "WEBHOOK_NAMESPACE": "openfaas", "RUNTIME_CLASS": "gvisor",
+            "SANDBOX_KEY": SANDBOX_KEY, "SANDBOX_VALUE": "gvisor", "SANDBOX_EFFECT": "NoSchedule",
+            "POLICY": "secfaas-openfaas-fn-gvisor", "IMAGE": "docker.io/library/python:3.13.5-alpine3.22",
+            "CONFIG_SHA256": "5" * 64}
+WH_SVC = "secfaas-gvisor-webhook"
+WH_TOLERATION = {"key": SANDBOX_KEY, "operator": "Equal", "value": "gvisor", "effect": "NoSchedule"}
+WH_EXTRA_TOLERATION = {"key": "secfaas.dev/extra", "operator": "Exists", "effect": "NoExecute"}
+WH_RC = {"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass", "metadata": {"name": "gvisor"}, "handler": "runsc",
+         "overhead": {"podFixed": {"cpu": "250m", "memory": "96Mi"}},
+         "scheduling": {"nodeSelector": {SANDBOX_KEY: "gvisor"}, "tolerations": [WH_TOLERATION, WH_EXTRA_TOLERATION]}}
+WH_MWC_PATH = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/" + WH_SUBST["POLICY"]
+WH_PODS = "/api/v1/namespaces/openfaas/pods"
+WH_SELECTOR = "app.kubernetes.io/name=" + WH_SVC
+
+
+def b64(path_or_bytes):
+    data = open(path_or_bytes, "rb").read() if isinstance(path_or_bytes, str) else path_or_bytes
+    return base64.b64encode(data).decode()
+
+
+def sandbox_groups():
+    labels = {SANDBOX_KEY: "gvisor"}
+    return [group("system", 2, labels={"role": "system"}, user_data=node_config(runsc=False)),
+            group("gvisor", 2, labels=labels, taints=[{"key": SANDBOX_KEY, "value": "gvisor", "effect": "NO_SCHEDULE"}],
+                  user_data=node_config(labels, ["%s=gvisor:NoSchedule" % SANDBOX_KEY], runsc=True))]
+
+
+def render_gvisor_webhook(ca, cert, key):
+    """The shipped manifest with its @@...@@ placeholders, key pair, server code and caBundle filled in."""
+    import yaml
+    with open(WH_MANIFEST) as f:
+        text = f.read()
+    for k, v in WH_SUBST.items():
+        text = text.replace("@@%s@@" % k, v)
+    assert "@@" not in text, "unsubstituted placeholder in %s" % WH_MANIFEST
+    docs = [d for d in yaml.safe_load_all(text) if d]
+    with open(WH_SERVER) as f:
+        server = f.read()
+    for d in docs:
+        if d["kind"] == "Secret":
+            d["data"] = {"tls.crt": b64(cert), "tls.key": b64(key)}
+        elif d["kind"] == "ConfigMap":
+            d["data"] = {"webhook.py": server}
+        elif d["kind"] == "MutatingWebhookConfiguration":
+            for h in d["webhooks"]:
+                h["clientConfig"]["caBundle"] = b64(ca)
+    return docs
+
+
+def wh_processes(k):
+    return [p for p in k.ok("GET", "/_kubesim/state", token="")["processes"] if p["namespace"] == "openfaas"]
+
+
+def pid_alive(pid):
+    """True while pid is a live (non-zombie) process."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_for(what, fn, timeout=15, interval=0.05):
+    """Poll fn() until it returns something truthy (no fixed sleeps: a deadline)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for %s" % what)
+        time.sleep(interval)
+
+
+def no_webhook_msg(port=443):
+    return ('Internal error occurred: failed calling webhook "gvisor.secfaas.dev": failed to call webhook: '
+            'Post "https://%s.openfaas.svc:%d/mutate?timeout=5s": no endpoints available for service "%s"'
+            % (WH_SVC, port, WH_SVC))
+
+
+def t_gvisor_webhook(k, aws):
+    """a) mutation (+dry run, other namespace, RuntimeClass merge after reinvocation), b) scaled to 0:
+    500 + ReplicaFailure, d) failurePolicy Ignore, c) wrong caBundle, h) kubectl logs, g) kill -9."""
+    d = tempfile.mkdtemp(dir=TMP)
+    cache = d + "/cache"
+    kc = k.kubeconfig(d + "/kubeconfig")
+    aws.set_groups(sandbox_groups())
+    k.watch_until("/api/v1/nodes", lambda o: o["metadata"]["labels"].get(SANDBOX_KEY) == "gvisor")
+    k.apply("/api/v1/namespaces/openfaas", ns("openfaas"))
+    k.apply("/api/v1/namespaces/openfaas-fn", ns("openfaas-fn"))
+    k.apply("/apis/node.k8s.io/v1/runtimeclasses/gvisor", WH_RC)
+    ca, cert, key = harness.make_serving_certs(d, "gvwh", "DNS:%s.openfaas.svc" % WH_SVC)
+    wrong_ca, _, _ = harness.make_serving_certs(d, "other", "DNS:%s.openfaas.svc" % WH_SVC, "someone-else")
+    docs = render_gvisor_webhook(ca, cert, key)
+    kinds = [x["kind"] for x in docs]
+    for want in ("ServiceAccount", "Secret", "ConfigMap", "Deployment", "Service", "PodDisruptionBudget",
+                 "MutatingWebhookConfiguration"):
+        assert want in kinds, kinds
+    import yaml
+    with open(d + "/server.yaml", "w") as f:
+        yaml.safe_dump_all([x for x in docs if x["kind"] != "MutatingWebhookConfiguration"], f)
+    with open(d + "/config.yaml", "w") as f:
+        yaml.safe_dump_all([x for x in docs if x["kind"] == "MutatingWebhookConfiguration"], f)
+    # the server first (real kubectl, server-side apply), the configuration once it is available
+    r = kubectl(kc, cache, "apply", "--server-side", "--field-manager", "secfaas", "-f", d + "/server.yaml")
+    assert "deployment.apps/%s serverside-applied" % WH_SVC in r.stdout, r.stdout
+    assert "poddisruptionbudget.policy/%s serverside-applied" % WH_SVC in r.stdout, r.stdout
+    kubectl(kc, cache, "wait", "--for=condition=Available", "deploy/" + WH_SVC, "-n", "openfaas", "--timeout=30s")
+    pods = k.ok("GET", WH_PODS + "?labelSelector=" + WH_SELECTOR)["items"]
+    assert len(pods) == 2, pods
+    procs = wh_processes(k)
+    assert len(procs) == 2 and all(p["running"] and p["ready"] for p in procs), procs
+    ips = {p["status"]["podIP"] for p in pods}
+    assert ips == {p["ip"] for p in procs} and all(ip.startswith("127.0.") for ip in ips), (ips, procs)
+    assert all(pid_alive(p["pid"]) for p in procs)
+    c0 = pods[0]["status"]["containerStatuses"][0]
+    assert c0["ready"] and "running" in c0["state"] and c0["restartCount"] == 0, c0
+    pdb = k.watch_until("/apis/policy/v1/namespaces/openfaas/poddisruptionbudgets",
+                        lambda o: (o.get("status") or {}).get("currentHealthy") == 2, field_name=WH_SVC)
+    assert pdb["status"]["desiredHealthy"] == 1 and pdb["status"]["disruptionsAllowed"] == 1, pdb["status"]
+    r = kubectl(kc, cache, "apply", "--server-side", "--field-manager", "secfaas", "-f", d + "/config.yaml")
+    assert "mutatingwebhookconfiguration.admissionregistration.k8s.io/%s serverside-applied" % WH_SUBST["POLICY"] \
+        in r.stdout, r.stdout
+    mwc = k.ok("GET", WH_MWC_PATH)
+    h = mwc["webhooks"][0]
+    assert h["timeoutSeconds"] == 5 and h["objectSelector"] == {} and h["clientConfig"]["service"]["port"] == 443, h
+    assert mwc["metadata"]["generation"] == 1
+
+    # a) a plain pod in openfaas-fn comes back in gVisor; the RuntimeClass merge ran after the webhook
+    code, p, _ = k.call("POST", "/api/v1/namespaces/openfaas-fn/pods", pod("plain", "openfaas-fn"))
+    assert code == 201, (code, p)
+    ps = p["spec"]
+    assert ps["runtimeClassName"] == "gvisor" and ps["nodeSelector"] == {SANDBOX_KEY: "gvisor"}, ps
+    assert WH_TOLERATION in ps["tolerations"] and WH_EXTRA_TOLERATION in ps["tolerations"], ps["tolerations"]
+    assert ps["tolerations"].count(WH_TOLERATION) == 1, ps["tolerations"]
+    assert ps["overhead"] == WH_RC["overhead"]["podFixed"], ps
+    code, p, _ = k.call("POST", "/api/v1/namespaces/openfaas-fn/pods?dryRun=All", pod("dry", "openfaas-fn"))
+    assert code == 201 and p["spec"]["runtimeClassName"] == "gvisor" and p["spec"].get("overhead"), (code, p)
+    assert k.call("GET", "/api/v1/namespaces/openfaas-fn/pods/dry")[0] == 404
+    code, p, _ = k.call("POST", "/api/v1/namespaces/default/pods", pod("elsewhere", "default"))
+    assert code == 201 and "runtimeClassName" not in p["spec"] and "tolerations" not in p["spec"], p
+    # a function Deployment's pods are mutated too, and run under runsc on the sandbox nodes
+    k.apply("/apis/apps/v1/namespaces/openfaas-fn/deployments/fn", deployment("fn", "openfaas-fn"))
+    k.watch_until("/apis/apps/v1/namespaces/openfaas-fn/deployments",
+                  lambda o: (o.get("status") or {}).get("availableReplicas") == 1, field_name="fn")
+    fnp = k.ok("GET", "/api/v1/namespaces/openfaas-fn/pods?labelSelector=app%3Dfn")["items"]
+    state = k.ok("GET", "/_kubesim/state", token="")
+    assert [x["handler"] for x in state["pods"] if x["name"] == fnp[0]["metadata"]["name"]] == ["runsc"], state["pods"]
+
+    # h) kubectl logs: the webhook's own request log (reinvocation: patched, then re-checked unpatched)
+    r = kubectl(kc, cache, "logs", "-n", "openfaas", "-l", WH_SELECTOR, "--tail=-1", "--prefix")
+    assert r.stdout.count("patched=True") >= 3 and "patched=False" in r.stdout, r.stdout
+    assert "gvisor-webhook: serving https://127.0." in r.stdout, r.stdout
+    r = kubectl(kc, cache, "logs", "-n", "openfaas", pods[0]["metadata"]["name"])
+    assert "serving https://%s:8443/mutate for namespace openfaas-fn" % pods[0]["status"]["podIP"] in r.stdout, r.stdout
+    code, txt, hdr = k.call("GET", WH_PODS + "/%s/log?container=webhook&tailLines=1" % pods[0]["metadata"]["name"])
+    assert code == 200 and hdr["Content-Type"].startswith("text/plain") and txt.count("\n") == 1, (code, txt)
+
+    # b) scaled to 0: the processes stop, pod creation fails closed (500, nothing stored), ReplicaFailure
+    kubectl(kc, cache, "scale", "deploy/" + WH_SVC, "-n", "openfaas", "--replicas=0")
+    for p in pods:
+        k.watch_gone(WH_PODS, p["metadata"]["name"])
+    wait_for("webhook processes to exit", lambda: not wh_processes(k) and not any(pid_alive(p["pid"]) for p in procs))
+    code, st, _ = k.call("POST", "/api/v1/namespaces/openfaas-fn/pods", pod("refused", "openfaas-fn"))
+    assert code == 500 and st["reason"] == "InternalError" and st["message"] == no_webhook_msg(), (code, st)
+    assert k.call("GET", "/api/v1/namespaces/openfaas-fn/pods/refused")[0] == 404
+    # d) failurePolicy Ignore with the server down: admitted, unmutated (before any
+    # Deployment retries in the window: they would be admitted unmutated too)
+    k.ok("PATCH", WH_MWC_PATH, [{"op": "replace", "path": "/webhooks/0/failurePolicy", "value": "Ignore"}],
+         "application/json-patch+json")
+    code, p, _ = k.call("POST", "/api/v1/namespaces/openfaas-fn/pods", pod("ignored", "openfaas-fn"))
+    assert code == 201 and "runtimeClassName" not in p["spec"] and "overhead" not in p["spec"], (code, p)
+    k.ok("DELETE", "/api/v1/namespaces/openfaas-fn/pods/ignored")
+    k.ok("PATCH", WH_MWC_PATH, [{"op": "replace", "path": "/webhooks/0/failurePolicy", "value": "Fail"}],
+         "application/json-patch+json")
+    assert k.ok("GET", WH_MWC_PATH)["metadata"]["generation"] == 3
+    k.apply("/apis/apps/v1/namespaces/openfaas-fn/deployments/fn2", deployment("fn2", "openfaas-fn"))
+    dep = k.watch_until("/apis/apps/v1/namespaces/openfaas-fn/deployments", lambda o: cond(o, "ReplicaFailure"),
+                        field_name="fn2")
+    assert cond(dep, "ReplicaFailure")["message"] == no_webhook_msg(), cond(dep, "ReplicaFailure")
+    assert not k.ok("GET", "/api/v1/namespaces/openfaas-fn/pods?labelSelector=app%3Dfn2")["items"]
+    evs = k.ok("GET", "/api/v1/namespaces/openfaas-fn/events?fieldSelector=involvedObject.name%3Dfn2")["items"]
+    assert any(e["reason"] == "FailedCreate" and e["message"] == "Error creating: " + no_webhook_msg() for e in evs), evs
+    # back to 2 replicas: new processes, the stuck Deployment recovers with mutated pods
+    kubectl(kc, cache, "scale", "deploy/" + WH_SVC, "-n", "openfaas", "--replicas=2")
+    k.watch_until("/apis/apps/v1/namespaces/openfaas-fn/deployments",
+                  lambda o: (o.get("status") or {}).get("availableReplicas") == 1, field_name="fn2")
+    fn2 = k.ok("GET", "/api/v1/namespaces/openfaas-fn/pods?labelSelector=app%3Dfn2")["items"]
+    assert fn2[0]["spec"]["runtimeClassName"] == "gvisor", fn2
+    def two_ready():
+        ps = wh_processes(k)
+        return ps if len(ps) == 2 and all(p["ready"] for p in ps) else None
+    procs = wait_for("2 ready webhook processes", two_ready)
+
+    # c) a caBundle that did not sign the serving certificate: TLS verification fails, fail closed
+    k.ok("PATCH", WH_MWC_PATH, [{"op": "replace", "path": "/webhooks/0/clientConfig/caBundle", "value": b64(wrong_ca)}],
+         "application/json-patch+json")
+    code, st, _ = k.call("POST", "/api/v1/namespaces/openfaas-fn/pods", pod("badca", "openfaas-fn"))
+    assert code == 500 and st["message"].startswith(
+        'Internal error occurred: failed calling webhook "gvisor.secfaas.dev": failed to call webhook: Post '
+        '"https://%s.openfaas.svc:443/mutate?timeout=5s": ' % WH_SVC), st
+    assert st["message"].endswith("tls: failed to verify certificate: x509: certificate signed by unknown authority"), st
+    k.ok("PATCH", WH_MWC_PATH, [{"op": "replace", "path": "/webhooks/0/clientConfig/caBundle", "value": b64(ca)}],
+         "application/json-patch+json")
+    code, p, _ = k.call("POST", "/api/v1/namespaces/openfaas-fn/pods", pod("goodca", "openfaas-fn"))
+    assert code == 201 and p["spec"]["runtimeClassName"] == "gvisor", (code, p)
+
+    # g) kill -9 of kubesim: PR_SET_PDEATHSIG takes the webhook processes with it
+    pids = [p["pid"] for p in procs]
+    assert len(pids) == 2 and all(pid_alive(x) for x in pids), procs
+    os.kill(k.proc.pid, 9)
+    k.proc.wait(10)
+    wait_for("webhook processes to die with kubesim", lambda: not any(pid_alive(x) for x in pids), timeout=10)
+
+
+# ---------------------------------------------------------------------------
 # STS tokens
 # ---------------------------------------------------------------------------
 
@@ -769,6 +1525,7 @@ def main():
         run.run("nodes follow node groups (labels, taints, runsc)", t_nodes, k, aws)
         run.run("deployments, RuntimeClass admission, scheduling", t_workloads, k, aws)
         run.run("LoadBalancer Service lifecycle", t_loadbalancer, k, aws)
+        run.run("process runner: python pods for real", t_runner, k, aws)
         run.run("ValidatingAdmissionPolicy deny guard", t_vap_guard, k)
         run.run("kubectl (static token)", t_kubectl, k, aws, False)
         run.run("kubectl (exec credential plugin)", t_kubectl, k, aws, True)
@@ -787,6 +1544,17 @@ def main():
     k = Kubesim(TMP, aws=aws, mode="sts")
     try:
         run.run("STS presigned-URL tokens", t_sts, k, aws)
+    finally:
+        k.stop()
+    k = Kubesim(TMP)
+    try:
+        run.run("webhook configurations: defaults, 422 field paths", t_webhook_validation, k)
+        run.run("webhook calls: review, patches, reinvocation, failures", t_webhook_calls, k)
+    finally:
+        k.stop()
+    k = Kubesim(TMP, aws=aws)
+    try:
+        run.run("gVisor webhook for real: mutate, fail closed, TLS, logs, kill -9", t_gvisor_webhook, k, aws)
     finally:
         k.stop()
     aws.close()
