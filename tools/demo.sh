@@ -32,22 +32,24 @@ step "who am I (SigV4-signed STS call over TLS)"
 "$S" whoami
 
 step "validate the example gVisor cluster spec (offline)"
-"$S" validate examples/minimal.yaml
+"$S" validate examples/functions.yaml
 
 step "render what a sandbox node boots with: NodeConfig user data, containerd runsc handler, runsc.toml"
 "$S" render node-config examples/minimal.yaml --node-group sandbox
 
-if "$S" plan examples/minimal.yaml >/dev/null 2>plan.err && ! grep -q "no AWS resource types" plan.err; then
-	step "plan the cluster"
-	"$S" plan examples/minimal.yaml
-	step "apply it (IAM, VPC, AMI bake, launch templates, EKS, node groups, RuntimeClass)"
-	"$S" apply examples/minimal.yaml --auto-approve --parallelism 10
+if "$S" plan examples/functions.yaml >/dev/null 2>plan.err && ! grep -q "no AWS resource types" plan.err; then
+	step "plan the cluster (examples/functions.yaml: minimal.yaml plus OpenFaaS CE)"
+	"$S" plan examples/functions.yaml
+	step "apply it (IAM, VPC, AMI bake, launch templates, EKS, node groups, RuntimeClass, gVisor admission, OpenFaaS)"
+	"$S" apply examples/functions.yaml --auto-approve --parallelism 10
 	step "show the state"
-	"$S" show --state .secfaas/fn-minimal.db
+	"$S" show --state .secfaas/fn-functions.db
 	step "a second plan has nothing to do"
-	"$S" plan examples/minimal.yaml --detailed-exitcode
+	"$S" plan examples/functions.yaml --detailed-exitcode
+	step "verify: deploy a probe function through the OpenFaaS gateway and prove it ran under gVisor"
+	"$S" verify fn-functions
 	step "destroy it, leaving nothing behind in the local AWS"
-	"$S" destroy examples/minimal.yaml --auto-approve
+	"$S" destroy examples/functions.yaml --auto-approve
 	curl -s --cacert "$AWS_CA_BUNDLE" "$AWSSIM_URL/_awssim/inventory" >inventory.json
 	python3 -c 'import json,sys; inv=json.load(open("inventory.json")); left={k:v for k,v in inv.items() if v}; print("local AWS inventory after destroy:", left or "empty"); sys.exit(1 if left else 0)'
 else
