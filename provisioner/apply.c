@@ -421,15 +421,36 @@ static int run_node(struct wctx *w)
 			rc = step_create(w, want, NULL);
 			break;
 		}
-		char *key = xasprintf("deposed:%s", ch->address);
-		char *oldj = json_dumps(old->attrs, JSON_COMPACT);
-		sf_state_meta_set(r->st, key, oldj, &e);
+		/* One key per deposed object, so a replacement that fails again
+		 * cannot overwrite the record of an earlier one.  Sensitive values
+		 * are left out: meta is not encrypted, and destroy goes by id. */
+		unsigned char rb[4];
+		char id[9];
+		sf_random(rb, sizeof rb);
+		sf_hex(id, rb, sizeof rb);
+		char *key = xasprintf(SF_DEPOSED_PREFIX "%s#%s", ch->address, id);
+		json_t *keep = json_deep_copy(old->attrs);
+		for (const struct sf_attr_def *ad = ch->type->attrs; ad->name; ad++)
+			if (ad->flags & SF_ATTR_SENSITIVE)
+				json_object_del(keep, ad->name);
+		char *oldj = json_dumps(keep, JSON_COMPACT);
+		json_decref(keep);
+		if (sf_state_meta_set(r->st, key, oldj, &w->node->err) < 0) {
+			/* no record, no replacement: the old object must not be lost */
+			rc = w->node->err.code;
+			free(oldj);
+			free(key);
+			sf_resource_free(old);
+			break;
+		}
 		rc = step_create(w, want, old->status == SF_RS_CREATING ? old->token : NULL);
 		if (!rc) {
 			w->node->phase = "delete";
 			rc = ch->type->destroy(&w->rc, old->attrs);
-			if (!rc)
-				sf_state_meta_set(r->st, key, "", &e);
+			if (!rc || rc == SF_ENOTFOUND) {
+				rc = 0;
+				sf_state_meta_set(r->st, key, NULL, &e);
+			}
 		}
 		free(oldj);
 		free(key);
@@ -437,6 +458,17 @@ static int run_node(struct wctx *w)
 		break;
 	}
 	case SF_ACT_DELETE:
+		if (ch->reason == SF_REASON_DEPOSED) {
+			/* The old object of an interrupted replacement: it has no row
+			 * of its own; its record goes once it is gone. */
+			w->node->phase = "delete";
+			rc = ch->type->destroy(&w->rc, ch->before);
+			if (rc == SF_ENOTFOUND)
+				rc = 0;
+			if (rc == 0 && sf_state_meta_set(r->st, ch->deposed_key, NULL, &w->node->err) < 0)
+				rc = w->node->err.code;
+			break;
+		}
 		rc = step_delete(w);
 		break;
 	case SF_ACT_NOOP:
@@ -671,6 +703,9 @@ int sf_apply(const struct sf_plan *plan, const struct sf_config *cfg, struct sf_
 				add_wait(&r.v[i], j);
 			if (a_del && changes_dep(b, a->address) &&
 			    (b_del || b->action == SF_ACT_REPLACE || b->action == SF_ACT_REPLACE_CBD))
+				add_wait(&r.v[i], j);
+			/* a deposed object goes after its replacement exists */
+			if (a->reason == SF_REASON_DEPOSED && !b_del && !strcmp(a->address, b->address))
 				add_wait(&r.v[i], j);
 		}
 	}

@@ -39,6 +39,7 @@ const char *sf_reason_name(enum sf_reason r)
 	case SF_REASON_GONE: return "deleted_outside";
 	case SF_REASON_NO_CONFIG: return "no_config";
 	case SF_REASON_DESTROY: return "destroy";
+	case SF_REASON_DEPOSED: return "deposed";
 	}
 	return NULL;
 }
@@ -46,6 +47,7 @@ const char *sf_reason_name(enum sf_reason r)
 static void change_release(struct sf_change *c)
 {
 	free(c->address);
+	free(c->deposed_key);
 	json_decref(c->before);
 	json_decref(c->after);
 	for (size_t i = 0; i < c->nattrs; i++) {
@@ -273,6 +275,48 @@ static int refresh_one(struct sf_change *c, const struct sf_resource *r, const s
 	return 0;
 }
 
+/* Old objects of create-before-destroy replacements whose destroy did not
+ * happen (killed, or failed): apply records them under "deposed:<addr>#<id>"
+ * before creating the new object.  Each becomes a delete of its own, after
+ * whatever the same address does and before the deletion of what it
+ * depended on (the deps of the address's current row). */
+static int plan_deposed(struct sf_plan *plan, struct sf_state *st, struct sf_resource **res, size_t nres,
+			struct sf_err *err)
+{
+	char **keys = NULL, **vals = NULL;
+	size_t n = 0;
+	if (sf_state_meta_list(st, SF_DEPOSED_PREFIX, &keys, &vals, &n, err) < 0)
+		return err->code;
+	for (size_t i = 0; i < n; i++) {
+		json_t *attrs = vals[i][0] ? json_loads(vals[i], 0, NULL) : NULL;
+		char *addr = xstrdup(keys[i] + strlen(SF_DEPOSED_PREFIX)), *hash = strrchr(addr, '#');
+		if (hash)
+			*hash = 0;
+		char *dot = strchr(addr, '.');
+		char *tname = dot ? xstrndup(addr, (size_t)(dot - addr)) : xstrdup(addr);
+		const struct sf_rtype *t = sf_rtype_find(tname);
+		if (json_is_object(attrs) && t) {
+			struct sf_change *c = plan_add(plan, addr, t);
+			c->action = SF_ACT_DELETE;
+			c->reason = SF_REASON_DEPOSED;
+			c->before = json_incref(attrs);
+			c->deposed_key = xstrdup(keys[i]);
+			for (size_t r = 0; r < nres; r++)
+				if (!strcmp(res[r]->address, addr))
+					deps_from_json(c, res[r]->deps);
+			all_attrs(c);
+		}
+		json_decref(attrs);
+		free(tname);
+		free(addr);
+		free(keys[i]);
+		free(vals[i]);
+	}
+	free(keys);
+	free(vals);
+	return 0;
+}
+
 static int plan_destroy(struct sf_plan *plan, struct sf_resource **res, size_t nres)
 {
 	for (size_t i = 0; i < nres; i++) {
@@ -450,6 +494,8 @@ int sf_plan_make(struct sf_plan *plan, const struct sf_config *cfg, struct sf_st
 		free(keep);
 	}
 summarise:
+	if (!plan->refresh_only && plan_deposed(plan, st, res, nres, err) < 0)
+		goto done;
 	qsort(plan->v, plan->n, sizeof *plan->v, cmp_change);
 	for (size_t i = 0; i < plan->n; i++) {
 		switch (plan->v[i].action) {

@@ -24,6 +24,9 @@
 #include "config.h"
 #include "state/state.h"
 
+/* State meta keys of deposed objects: SF_DEPOSED_PREFIX "<address>#<id>". */
+#define SF_DEPOSED_PREFIX "deposed:"
+
 enum sf_action {
 	SF_ACT_NOOP = 0,
 	SF_ACT_CREATE,
@@ -42,6 +45,7 @@ enum sf_reason {
 	SF_REASON_GONE,          /* deleted outside secfaas (refresh found nothing) */
 	SF_REASON_NO_CONFIG,     /* removed from the spec */
 	SF_REASON_DESTROY,       /* destroy mode */
+	SF_REASON_DEPOSED,       /* the old object of an interrupted create-before-destroy */
 };
 
 const char *sf_action_name(enum sf_action a);  /* "create", "update", ... */
@@ -68,6 +72,7 @@ struct sf_change {
 	size_t ndeps;
 	enum sf_rstatus prior_status; /* when before != NULL */
 	int has_prior;
+	char *deposed_key;      /* SF_REASON_DEPOSED: the state meta key holding it */
 };
 
 struct sf_drift {

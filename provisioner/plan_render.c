@@ -165,7 +165,9 @@ static const char *headline(const struct sf_change *ch)
 						       : "must be replaced (new one first)";
 	case SF_ACT_DELETE:
 		return ch->reason == SF_REASON_NO_CONFIG ? "will be destroyed (it is no longer in the spec)"
-							 : "will be destroyed";
+		       : ch->reason == SF_REASON_DEPOSED
+			       ? "(deposed object: the old one of an interrupted create-before-destroy replacement) will be destroyed"
+			       : "will be destroyed";
 	case SF_ACT_NOOP: return "";
 	}
 	return "";
@@ -270,6 +272,8 @@ json_t *sf_plan_render_json(const struct sf_plan *plan)
 				      change);
 		if (sf_reason_name(ch->reason))
 			json_object_set_new(r, "action_reason", json_string(sf_reason_name(ch->reason)));
+		if (ch->deposed_key && strchr(ch->deposed_key, '#'))
+			json_object_set_new(r, "deposed", json_string(strrchr(ch->deposed_key, '#') + 1));
 		json_array_append_new(rc, r);
 	}
 	json_t *drift = json_array();

@@ -46,6 +46,9 @@ int sf_plan_save(const struct sf_plan *plan, const struct sf_config *cfg, const 
 						(int)c->reason, "before", c->before, "after", c->after, "attrs", attrs,
 						"deps", strv(c->deps, c->ndeps), "has_prior", c->has_prior, "prior_status",
 						(int)c->prior_status));
+		if (c->deposed_key)
+			json_object_set_new(json_array_get(changes, json_array_size(changes) - 1), "deposed_key",
+					    json_string(c->deposed_key));
 	}
 	json_t *drift = json_array();
 	for (size_t i = 0; i < plan->ndrift; i++)
@@ -133,6 +136,12 @@ int sf_plan_load(struct sf_plan *plan, struct sf_config *cfg, const char *path, 
 		ch->after = after && !json_is_null(after) ? json_incref(after) : NULL;
 		ch->has_prior = has_prior;
 		ch->prior_status = (enum sf_rstatus)prior_status;
+		const char *dk = json_string_value(json_object_get(c, "deposed_key"));
+		ch->deposed_key = dk ? xstrdup(dk) : NULL;
+		if (ch->reason == SF_REASON_DEPOSED && (!dk || ch->action != SF_ACT_DELETE || !ch->before)) {
+			sf_fail(err, SF_ECORRUPT, "%s: change %zu is a deposed delete without its record", path, i);
+			goto done;
+		}
 		ch->ndeps = 0;
 		ch->deps = xcalloc(json_array_size(deps) + 1, sizeof *ch->deps);
 		for (size_t k = 0; k < json_array_size(deps); k++)

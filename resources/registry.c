@@ -19,6 +19,7 @@
 static const struct sf_rtype *const core[] = {
 	&sf_rt_local_file,
 	&sf_rt_test_object,
+	&sf_rt_test_object_cbd,
 	NULL,
 };
 

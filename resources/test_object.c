@@ -293,3 +293,17 @@ const struct sf_rtype sf_rt_test_object = {
 	.update = to_update,
 	.destroy = to_destroy,
 };
+
+/* The same object with create-before-destroy replacements (like EKS node
+ * groups and launch templates), so the engine's handling of the old,
+ * "deposed" object can be tested with kill -9 between the two steps. */
+const struct sf_rtype sf_rt_test_object_cbd = {
+	.name = "test_object_cbd",
+	.schema_version = 1,
+	.attrs = attrs,
+	.create_before_destroy = 1,
+	.create = to_create,
+	.read = to_read,
+	.update = to_update,
+	.destroy = to_destroy,
+};

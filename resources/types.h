@@ -7,6 +7,7 @@
 /* core */
 extern const struct sf_rtype sf_rt_local_file;
 extern const struct sf_rtype sf_rt_test_object;
+extern const struct sf_rtype sf_rt_test_object_cbd;
 
 /* family tables, NULL-terminated: aws_registry.c, k8s_registry.c */
 extern const struct sf_rtype *const sf_rt_aws_registry[];

@@ -133,6 +133,10 @@ int sf_state_rename(struct sf_state *st, const char *src, const char *dst, struc
  * key_check, key_source) can be read but not set (SF_EINVAL). */
 int sf_state_meta_get(struct sf_state *st, const char *key, char **out, struct sf_err *err);
 int sf_state_meta_set(struct sf_state *st, const char *key, const char *value, struct sf_err *err);
+/* Every key starting with prefix, in key order, with its value (owned
+ * arrays of owned strings; free each and both arrays). */
+int sf_state_meta_list(struct sf_state *st, const char *prefix, char ***keys, char ***vals, size_t *n,
+		       struct sf_err *err);
 
 /* Deterministic idempotency token: hex SHA-256 of lineage|address|op|generation,
  * cut to 32 chars (fits EC2 ClientToken 64 and EKS clientRequestToken). */

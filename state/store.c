@@ -840,6 +840,32 @@ done:
 	return rc;
 }
 
+int sf_state_meta_list(struct sf_state *st, const char *prefix, char ***keys, char ***vals, size_t *n,
+		       struct sf_err *err)
+{
+	*keys = *vals = NULL;
+	*n = 0;
+	st_enter(st);
+	sqlite3_stmt *s = NULL;
+	int rc = st_prepare(st, "SELECT key, value FROM meta WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key", &s, err);
+	if (rc == 0) {
+		st_bind_text(s, 1, prefix);
+		int src;
+		while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+			*keys = xrealloc(*keys, (*n + 1) * sizeof **keys);
+			*vals = xrealloc(*vals, (*n + 1) * sizeof **vals);
+			(*keys)[*n] = xstrdup((const char *)sqlite3_column_text(s, 0));
+			(*vals)[*n] = xstrdup(sqlite3_column_text(s, 1) ? (const char *)sqlite3_column_text(s, 1) : "");
+			(*n)++;
+		}
+		if (src != SQLITE_DONE)
+			rc = st_sqlfail(st, src, err, "reading state metadata");
+	}
+	sqlite3_finalize(s);
+	st_leave(st);
+	return rc;
+}
+
 /* ---- backup, token, status names ---------------------------------------- */
 
 int sf_state_backup(struct sf_state *st, struct sf_err *err)

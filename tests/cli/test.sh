@@ -143,6 +143,45 @@ Y
 	t_end
 done
 
+# ------------------------------------------------ kill -9 mid create-before-destroy
+for finish in apply destroy; do
+	t_begin "kill -9 between new and old object of a create-before-destroy replacement, then $finish"
+	mkdir objs
+	mkfifo gate
+	stack s.yaml <<'Y'
+    - {type: test_object_cbd, name: a, attributes: {dir: objs, kind: k1}}
+    - {type: test_object, name: b, attributes: {dir: objs, content: "uses ${test_object_cbd.a.id}"}}
+Y
+	t_rc 0 "apply v1" $S apply s.yaml --auto-approve
+	sed -i 's/kind: k1}/kind: k2, gate: gate, gate_at: after, gate_hold: true}/' s.yaml
+	t_rc 2 "replacement planned new-first" $S plan s.yaml --detailed-exitcode
+	t_grep "cbd headline" "test_object_cbd.a must be replaced (new one first)" .out
+	$S apply s.yaml --auto-approve >apply.log 2>&1 &
+	pid=$!
+	wait_gate gate $pid # the new object exists, the old one is not yet destroyed
+	kill -9 $pid
+	wait $pid 2>/dev/null
+	t_eq "old and new a both exist, plus b" "$(nobjs)" 3
+	sed -i 's/, gate: gate, gate_at: after, gate_hold: true//' s.yaml
+	if [ "$finish" = apply ]; then
+		t_rc 2 "plan after kill" $S plan s.yaml --detailed-exitcode
+		t_grep "deposed delete planned" "test_object_cbd.a (deposed object: the old one of an interrupted create-before-destroy replacement) will be destroyed" .out
+		t_grep "new one resumed" "test_object_cbd.a will be created (resuming an interrupted create)" .out
+		t_rc 0 "plan --json" $S plan s.yaml --json
+		t_grep "json reason" '"action_reason": "deposed"' .out
+		t_rc 0 "re-apply" $S apply s.yaml --auto-approve
+		t_eq "no orphan: the new a and b" "$(nobjs)" 2
+		t_ok "the survivor is the new one" grep -q '"kind": *"k2"' $(grep -l k2 objs/*.json)
+		t_eq "nothing of k1 left" "$(grep -l k1 objs/*.json | wc -l)" 0
+		t_rc 0 "converged" $S plan s.yaml --detailed-exitcode
+	else
+		t_rc 0 "destroy after kill" $S destroy s.yaml --auto-approve
+		t_eq "destroy removes the deposed object too" "$(nobjs)" 0
+		t_rc 0 "nothing left planned" $S plan s.yaml --destroy --detailed-exitcode
+	fi
+	t_end
+done
+
 # ---------------------------------------------------------------- saved plans
 t_begin "saved plans: apply exactly once, stale and foreign plans refused"
 mkdir objs
