@@ -496,7 +496,8 @@ int sf_plan_make(struct sf_plan *plan, const struct sf_config *cfg, struct sf_st
 summarise:
 	if (!plan->refresh_only && plan_deposed(plan, st, res, nres, err) < 0)
 		goto done;
-	qsort(plan->v, plan->n, sizeof *plan->v, cmp_change);
+	if (plan->n) /* qsort(NULL, 0) is undefined */
+		qsort(plan->v, plan->n, sizeof *plan->v, cmp_change);
 	for (size_t i = 0; i < plan->n; i++) {
 		switch (plan->v[i].action) {
 		case SF_ACT_CREATE: plan->add++; break;
