@@ -415,6 +415,22 @@ static const struct partition partitions[] = {
 	{"aws-us-gov", "amazonaws.com", "iam.us-gov", "us-gov-west-1"},
 };
 
+/* Service principals that differ from the commercial spelling (IAM user
+ * guide for the China regions; EKS there keeps eks.amazonaws.com). */
+static const struct {
+	const char *partition, *service, *principal;
+} principals[] = {
+	{"aws-cn", "ec2.amazonaws.com", "ec2.amazonaws.com.cn"},
+};
+
+const char *sf_aws_service_principal(const char *partition, const char *service)
+{
+	for (size_t i = 0; partition && service && i < SF_ARRAY_LEN(principals); i++)
+		if (!strcmp(principals[i].partition, partition) && !strcmp(principals[i].service, service))
+			return principals[i].principal;
+	return service;
+}
+
 static const struct partition *partition_find(const char *name)
 {
 	for (size_t i = 0; i < SF_ARRAY_LEN(partitions); i++)

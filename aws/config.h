@@ -85,6 +85,11 @@ int sf_aws_resolve_endpoint(const struct sf_aws_config *cfg, const char *service
 
 /* Partition name for a region ("aws-cn" for cn-north-1). */
 const char *sf_aws_partition(const char *region);
+/* The IAM service principal of `service` (given in its commercial spelling,
+ * "ec2.amazonaws.com") as trust policies in `partition` must name it: most
+ * keep that spelling (eks.amazonaws.com in aws-cn too), a few take the
+ * partition's DNS suffix (ec2.amazonaws.com.cn).  Borrowed. */
+const char *sf_aws_service_principal(const char *partition, const char *service);
 
 /* Settings with env first, then profile: CA bundle, max attempts, retry mode. Borrowed/NULL. */
 const char *sf_aws_config_setting(const struct sf_aws_config *cfg, const char *env, const char *key);

@@ -104,10 +104,15 @@ static int sync_policies(struct sf_rctx *c, const char *role, const json_t *want
 	return rc;
 }
 
-static char *trust_policy(const char *service)
+/* The trust policy, naming the service as the client's partition spells it
+ * (the attribute keeps the commercial spelling, so a spec means the same
+ * in every partition). */
+static char *trust_policy(struct sf_rctx *c, const char *service)
 {
+	struct sf_aws *a = ax_client(c);
+	const char *principal = sf_aws_service_principal(a ? sf_aws_partition_of(a) : "aws", service);
 	json_t *d = json_pack("{s:s, s:[{s:s, s:{s:s}, s:s}]}", "Version", "2012-10-17", "Statement", "Effect", "Allow",
-			      "Principal", "Service", service, "Action", "sts:AssumeRole");
+			      "Principal", "Service", principal, "Action", "sts:AssumeRole");
 	char *s = json_dumps(d, JSON_COMPACT);
 	json_decref(d);
 	return s;
@@ -131,7 +136,7 @@ static int adoptable(struct sf_rctx *c, const char *name)
 static int role_create(struct sf_rctx *c, const json_t *want, json_t **out)
 {
 	const char *name = ax_s(want, "name");
-	char *doc = trust_policy(ax_s(want, "service"));
+	char *doc = trust_policy(c, ax_s(want, "service"));
 	json_t *tags = ax_tags(c, want, 1), *o = NULL;
 	int rc = ax_iam(c, "CreateRole",
 			json_pack("{s:s, s:s, s:s, s:o}", "RoleName", name, "AssumeRolePolicyDocument", doc, "Description",

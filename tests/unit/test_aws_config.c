@@ -126,6 +126,15 @@ struct ep_case {
 	const char *service, *region, *url, *signing_region, *partition;
 };
 
+T_TEST(service_principals_follow_the_partition)
+{
+	T_STREQ(sf_aws_service_principal("aws", "ec2.amazonaws.com"), "ec2.amazonaws.com");
+	T_STREQ(sf_aws_service_principal("aws-cn", "ec2.amazonaws.com"), "ec2.amazonaws.com.cn");
+	T_STREQ(sf_aws_service_principal("aws-cn", "eks.amazonaws.com"), "eks.amazonaws.com");
+	T_STREQ(sf_aws_service_principal("aws-us-gov", "ec2.amazonaws.com"), "ec2.amazonaws.com");
+	T_STREQ(sf_aws_service_principal(sf_aws_partition("cn-northwest-1"), "ec2.amazonaws.com"), "ec2.amazonaws.com.cn");
+}
+
 T_TEST(endpoint_table_partitions_and_globals)
 {
 	static const struct ep_case cases[] = {
