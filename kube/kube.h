@@ -103,6 +103,10 @@ int sf_kube_list(struct sf_kube *k, const char *api_version, const char *kind, c
 /* propagation: "Background", "Foreground", "Orphan" or NULL. A 404 is success. */
 int sf_kube_delete(struct sf_kube *k, const char *api_version, const char *kind, const char *ns, const char *name,
 		   const char *propagation, struct sf_err *err);
+/* Delete every object of the array (manifests: apiVersion, kind,
+ * metadata.name/namespace), last first, so what a template lists after its
+ * dependencies goes before them. Absent objects are fine. */
+int sf_kube_delete_objects(struct sf_kube *k, const json_t *objs, struct sf_err *err);
 /* application/merge-patch+json; 404 when the object is gone. */
 int sf_kube_merge_patch(struct sf_kube *k, const char *api_version, const char *kind, const char *ns,
 			const char *name, const json_t *patch, json_t **out, struct sf_err *err);

@@ -274,6 +274,18 @@ int sf_kube_delete(struct sf_kube *k, const char *api_version, const char *kind,
 	return rc;
 }
 
+int sf_kube_delete_objects(struct sf_kube *k, const json_t *objs, struct sf_err *err)
+{
+	int rc = 0;
+	for (size_t i = json_array_size(objs); rc == 0 && i-- > 0;) {
+		const json_t *o = json_array_get(objs, i), *md = json_object_get(o, "metadata");
+		rc = sf_kube_delete(k, json_string_value(json_object_get(o, "apiVersion")),
+				    json_string_value(json_object_get(o, "kind")), json_string_value(json_object_get(md, "namespace")),
+				    json_string_value(json_object_get(md, "name")), NULL, err);
+	}
+	return rc;
+}
+
 int sf_kube_merge_patch(struct sf_kube *k, const char *api_version, const char *kind, const char *ns,
 			const char *name, const json_t *patch, json_t **out, struct sf_err *err)
 {

@@ -254,36 +254,43 @@ static int drift(char *why, size_t n, const char *fmt, ...)
 	return 0;
 }
 
+/* A Deployment's pod template: its config hash annotation and first image. */
+static const char *tmpl_hash(const json_t *dep)
+{
+	const json_t *md = json_object_get(json_object_get(json_object_get(dep, "spec"), "template"), "metadata");
+	return sget(json_object_get(md, "annotations"), "secfaas.dev/config-sha256");
+}
+
+static const char *tmpl_image(const json_t *dep)
+{
+	const json_t *ps = json_object_get(json_object_get(json_object_get(dep, "spec"), "template"), "spec");
+	return sget(json_array_get(json_object_get(ps, "containers"), 0), "image");
+}
+
+static int str_eq(const char *a, const char *b)
+{
+	return a && b && !strcmp(a, b);
+}
+
 /* Compare one live object with what secfaas applies. 1 same, 0 drifted. */
-static int same(const json_t *want, const json_t *live, const char *a_hash, char *why, size_t n)
+static int same(const json_t *want, const json_t *live, char *why, size_t n)
 {
 	const char *kind = sget(want, "kind");
 	if (!strcmp(kind, "MutatingWebhookConfiguration")) {
 		const json_t *lw = json_array_get(json_object_get(live, "webhooks"), 0);
 		const json_t *ww = json_array_get(json_object_get(want, "webhooks"), 0);
-		const char *fp = sget(lw, "failurePolicy");
-		if (json_array_size(json_object_get(live, "webhooks")) != 1 || !fp || strcmp(fp, "Fail"))
+		if (json_array_size(json_object_get(live, "webhooks")) != 1 || !str_eq(sget(lw, "failurePolicy"), "Fail"))
 			return drift(why, n, "webhook configuration %s is not the single failurePolicy: Fail webhook",
 				     name_of(want));
 		if (!json_equal(json_object_get(lw, "namespaceSelector"), json_object_get(ww, "namespaceSelector")) ||
 		    !json_equal(json_object_get(lw, "rules"), json_object_get(ww, "rules")))
 			return drift(why, n, "webhook configuration %s no longer selects the pods it must mutate", name_of(want));
-		const char *lb = sget(json_object_get(lw, "clientConfig"), "caBundle");
-		const char *wb = sget(json_object_get(ww, "clientConfig"), "caBundle");
-		if (!lb || !wb || strcmp(lb, wb))
+		if (!str_eq(sget(json_object_get(lw, "clientConfig"), "caBundle"),
+			    sget(json_object_get(ww, "clientConfig"), "caBundle")))
 			return drift(why, n, "webhook configuration %s trusts a different caBundle", name_of(want));
 	} else if (!strcmp(kind, "Deployment")) {
 		char r[256];
-		const json_t *tmpl = json_object_get(json_object_get(live, "spec"), "template");
-		const char *h = sget(json_object_get(json_object_get(tmpl, "metadata"), "annotations"), "secfaas.dev/config-sha256");
-		const char *img = sget(json_array_get(json_object_get(json_object_get(tmpl, "spec"), "containers"), 0), "image");
-		const char *wimg = sget(json_array_get(json_object_get(json_object_get(json_object_get(json_object_get(want, "spec"),
-											       "template"),
-										"spec"),
-								"containers"),
-					      0),
-				       "image");
-		if (!h || strcmp(h, a_hash) || !img || !wimg || strcmp(img, wimg))
+		if (!str_eq(tmpl_hash(live), tmpl_hash(want)) || !str_eq(tmpl_image(live), tmpl_image(want)))
 			return drift(why, n, "webhook Deployment %s/%s runs other code, image or certificates", ns_of(want),
 				     name_of(want));
 		json_int_t want_n = json_integer_value(json_object_get(json_object_get(want, "spec"), "replicas"));
@@ -310,9 +317,6 @@ int sf_gvw_check(struct sf_kube *k, const json_t *a, time_t now, char *why, size
 	int rc = sf_gvw_objects(a, &docs, err), ok = 1;
 	if (rc < 0)
 		return rc;
-	const struct sf_embedded *script = sf_embedded_find(SCRIPT);
-	char hash[65];
-	config_hash(a, script->data, hash);
 	size_t i;
 	json_t *o;
 	json_array_foreach(docs, i, o)
@@ -327,7 +331,7 @@ int sf_gvw_check(struct sf_kube *k, const json_t *a, time_t now, char *why, size
 			*err = e;
 			rc = g;
 		} else {
-			ok = same(o, live, hash, why, n);
+			ok = same(o, live, why, n);
 		}
 		json_decref(live);
 		if (rc < 0 || !ok)
@@ -340,12 +344,10 @@ int sf_gvw_check(struct sf_kube *k, const json_t *a, time_t now, char *why, size
 int sf_gvw_delete(struct sf_kube *k, const json_t *a, struct sf_err *err)
 {
 	json_t *docs = NULL;
-	int rc = sf_gvw_objects(a, &docs, err);
 	/* The configuration (last) first, then the server in reverse order. */
-	for (size_t i = json_array_size(docs); rc == 0 && i-- > 0;) {
-		const json_t *o = json_array_get(docs, i);
-		rc = sf_kube_delete(k, sget(o, "apiVersion"), sget(o, "kind"), ns_of(o), name_of(o), NULL, err);
-	}
+	int rc = sf_gvw_objects(a, &docs, err);
+	if (rc == 0)
+		rc = sf_kube_delete_objects(k, docs, err);
 	json_decref(docs);
 	return rc;
 }

@@ -74,24 +74,33 @@ static int validate(const json_t *want, struct sf_err *err)
 	return 0;
 }
 
-/* The guard (and maybe mutator) objects for these attributes. */
-static int objects(const json_t *a, int with_mutator, json_t **out, struct sf_err *err)
+#define GUARD_YAML "manifests/k8s/gvisor-guard.yaml"
+#define POLICY_YAML "manifests/k8s/gvisor-mutator.yaml"
+
+/* The objects of one template (GUARD_YAML, POLICY_YAML) for these attributes. */
+static int docs_of(const json_t *a, const char *file, json_t **out, struct sf_err *err)
 {
 	const char *ns = sget(a, "namespace"), *rc_name = sget(a, "runtime_class");
 	char *policy = xasprintf("secfaas-%s-gvisor", ns);
 	const char *vars[] = {"NAMESPACE", ns, "RUNTIME_CLASS", rc_name, "POLICY", policy, "SANDBOX_KEY", SF_SANDBOX_KEY,
 			      "SANDBOX_VALUE", SF_SANDBOX_VALUE, "SANDBOX_EFFECT", SF_SANDBOX_EFFECT, NULL};
-	json_t *docs = NULL, *mut = NULL;
-	int rc = sf_kube_template(&docs, "manifests/k8s/gvisor-guard.yaml", vars, err);
-	if (rc == 0 && with_mutator && (rc = sf_kube_template(&mut, "manifests/k8s/gvisor-mutator.yaml", vars, err)) == 0)
-		json_array_extend(docs, mut);
-	json_decref(mut);
+	int rc = sf_kube_template(out, file, vars, err);
 	free(policy);
+	return rc;
+}
+
+/* The guard (and maybe the policy mutator) objects for these attributes. */
+static int objects(const json_t *a, int with_policy, json_t **out, struct sf_err *err)
+{
+	json_t *mut = NULL;
+	int rc = docs_of(a, GUARD_YAML, out, err);
+	if (rc == 0 && with_policy && (rc = docs_of(a, POLICY_YAML, &mut, err)) == 0)
+		json_array_extend(*out, mut);
+	json_decref(mut);
 	if (rc < 0) {
-		json_decref(docs);
-		docs = NULL;
+		json_decref(*out);
+		*out = NULL;
 	}
-	*out = docs;
 	return rc;
 }
 
@@ -235,18 +244,11 @@ static int remove_mutator(struct sf_kube *k, const json_t *a, enum mode m, struc
 		return sf_gvw_delete(k, a, err);
 	if (m != M_POLICY)
 		return 0;
-	json_t *all = NULL, *guard = NULL;
-	int rc = objects(a, 1, &all, err);
-	if (rc == 0)
-		rc = objects(a, 0, &guard, err);
-	/* The policy documents follow the guard's; bindings before policies. */
-	for (size_t i = json_array_size(all); rc == 0 && i-- > json_array_size(guard);) {
-		const json_t *o = json_array_get(all, i);
-		rc = sf_kube_delete(k, sget(o, "apiVersion"), sget(o, "kind"), NULL, sget(json_object_get(o, "metadata"), "name"),
-				    NULL, err);
-	}
-	json_decref(all);
-	json_decref(guard);
+	json_t *docs = NULL;
+	int rc = docs_of(a, POLICY_YAML, &docs, err);
+	if (rc == 0) /* bindings (listed last) before their policies */
+		rc = sf_kube_delete_objects(k, docs, err);
+	json_decref(docs);
 	return rc;
 }
 
@@ -384,12 +386,9 @@ static int destroy(struct sf_rctx *c, const json_t *prior)
 	int rc = remove_mutator(k, prior, mode_of(prior), c->err);
 	json_t *docs = NULL;
 	if (rc == 0)
-		rc = objects(prior, 0, &docs, c->err);
-	for (size_t i = json_array_size(docs); rc == 0 && i-- > 0;) {
-		const json_t *o = json_array_get(docs, i);
-		rc = sf_kube_delete(k, sget(o, "apiVersion"), sget(o, "kind"), NULL, sget(json_object_get(o, "metadata"), "name"),
-				    NULL, c->err);
-	}
+		rc = docs_of(prior, GUARD_YAML, &docs, c->err);
+	if (rc == 0)
+		rc = sf_kube_delete_objects(k, docs, c->err);
 	json_decref(docs);
 	return rc;
 }
