@@ -317,6 +317,58 @@ int ax_eks(struct sf_rctx *c, const char *method, const char *path, json_t *body
 	return rc;
 }
 
+struct eks_upd {
+	const char *cluster, *nodegroup, *id, *noun;
+};
+
+static int poll_eks_update(struct sf_rctx *c, void *ctx, char *status, size_t n)
+{
+	struct eks_upd *u = ctx;
+	char *lc = sf_aws_label(u->cluster), *li = sf_aws_label(u->id);
+	char *ln = u->nodegroup ? sf_aws_label(u->nodegroup) : NULL;
+	char *p = xasprintf("/clusters/%s/updates/%s", lc, li), *q = ln ? xasprintf("nodegroupName=%s", ln) : NULL;
+	struct sf_aws *a = ax_client(c);
+	json_t *o = NULL;
+	int rc = a ? sf_aws_rest_json(a, "eks", "GET", p, q, NULL, &o, c->err) : c->err->code;
+	free(lc);
+	free(li);
+	free(ln);
+	free(p);
+	free(q);
+	if (rc < 0)
+		return rc;
+	const char *st = ax_s(json_object_get(o, "update"), "status");
+	snprintf(status, n, "update %s", st ? st : "?");
+	rc = 0;
+	if (st && !strcmp(st, "Successful"))
+		rc = 1;
+	else if (st && (!strcmp(st, "Failed") || !strcmp(st, "Cancelled"))) {
+		char *es = json_dumps(json_object_get(json_object_get(o, "update"), "errors"), JSON_COMPACT);
+		rc = sf_fail(c->err, SF_ERROR, "%s: %s update %s: %s", c->address, u->noun, st, es ? es : "");
+		free(es);
+	}
+	json_decref(o);
+	return rc;
+}
+
+int ax_eks_update(struct sf_rctx *c, const char *path, const char *cluster, const char *nodegroup, json_t *body,
+		  const char *what, ax_poll_fn active, void *active_ctx, const char *noun)
+{
+	json_t *o = NULL;
+	int rc = ax_eks(c, "POST", path, body, &o);
+	if (rc < 0)
+		return rc;
+	const char *id = ax_s(json_object_get(o, "update"), "id");
+	if (id) {
+		struct eks_upd u = {cluster, nodegroup, id, noun};
+		rc = ax_wait(c, poll_eks_update, &u, ax_delay(30), 3600, what);
+	}
+	json_decref(o);
+	if (!rc)
+		rc = ax_wait(c, active, active_ctx, ax_delay(30), 3600, noun);
+	return rc;
+}
+
 int ax_ec2_describe_one(struct sf_rctx *c, const char *action, const char *idparam, const char *id,
 			const char *list_key, json_t **obj)
 {
@@ -445,4 +497,13 @@ int ax_changed(const json_t *a, const json_t *b, const char *k)
 {
 	const json_t *x = json_object_get(a, k), *y = json_object_get(b, k);
 	return !(x == y || (x && y && json_equal(x, y)));
+}
+
+void ax_ec2_read_tags(json_t *out, const json_t *prior, const json_t *obj)
+{
+	if (!json_object_get(prior, "tags"))
+		return;
+	json_t *t = ax_tags_from_list(json_object_get(obj, "tagSet"));
+	json_object_set_new(out, "tags", ax_user_tags(t));
+	json_decref(t);
 }

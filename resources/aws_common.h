@@ -70,6 +70,9 @@ json_t *ax_tag_list(const json_t *tags);
 json_t *ax_tags_from_list(const json_t *list);
 /* Only the user-visible part: drops secfaas:* and aws:* keys. */
 json_t *ax_user_tags(const json_t *tags);
+/* read: out.tags = the user tags of an EC2 object's tagSet, when the prior
+ * attributes manage tags at all (ownership tags are never user tags). */
+void ax_ec2_read_tags(json_t *out, const json_t *prior, const json_t *obj);
 /* EC2 TagSpecification param: [{"ResourceType":rt,"Tag":[...]}]. */
 json_t *ax_ec2_tagspec(const char *rt, const json_t *tags);
 
@@ -104,6 +107,12 @@ int ax_ec2(struct sf_rctx *c, const char *action, json_t *params, json_t **out);
 /* The same for IAM (query) and EKS (rest-json; body stolen, may be NULL). */
 int ax_iam(struct sf_rctx *c, const char *action, json_t *params, json_t **out);
 int ax_eks(struct sf_rctx *c, const char *method, const char *path, json_t *body, json_t **out);
+/* An EKS update of a cluster, or of its node group when nodegroup is set:
+ * POST body (stolen) to path, wait for the returned update (DescribeUpdate)
+ * to succeed, then for the object to be ACTIVE again with active(active_ctx).
+ * what names the update in progress lines, noun the object ("node group"). */
+int ax_eks_update(struct sf_rctx *c, const char *path, const char *cluster, const char *nodegroup, json_t *body,
+		  const char *what, ax_poll_fn active, void *active_ctx, const char *noun);
 
 /* Delete the `available` ENIs matching one filter (e.g. "subnet-id",
  * "group-id", "vpc-id"): the ENI sweep of teardown. Count deleted or error. */

@@ -218,55 +218,12 @@ static int cl_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 	return 0;
 }
 
-struct upd {
-	const char *name, *id;
-};
-
-static int poll_update(struct sf_rctx *c, void *ctx, char *status, size_t n)
-{
-	struct upd *u = ctx;
-	char *l = sf_aws_label(u->id);
-	char *sfx = xasprintf("/updates/%s", l);
-	char *p = cpath(u->name, sfx);
-	json_t *o = NULL;
-	int rc = ax_eks(c, "GET", p, NULL, &o);
-	free(l);
-	free(sfx);
-	free(p);
-	if (rc < 0)
-		return rc;
-	const char *st = ax_s(json_object_get(o, "update"), "status");
-	snprintf(status, n, "update %s", st ? st : "?");
-	rc = 0;
-	if (st && !strcmp(st, "Successful"))
-		rc = 1;
-	else if (st && (!strcmp(st, "Failed") || !strcmp(st, "Cancelled"))) {
-		json_t *errs = json_object_get(json_object_get(o, "update"), "errors");
-		char *es = json_dumps(errs, JSON_COMPACT);
-		rc = sf_fail(c->err, SF_ERROR, "%s: cluster update %s: %s", c->address, st, es ? es : "");
-		free(es);
-	}
-	json_decref(o);
-	return rc;
-}
-
 /* POST an update, wait for it. */
 static int run_update(struct sf_rctx *c, const char *name, const char *suffix, json_t *body, const char *what)
 {
 	char *p = cpath(name, suffix);
-	json_t *o = NULL;
-	int rc = ax_eks(c, "POST", p, body, &o);
+	int rc = ax_eks_update(c, p, name, NULL, body, what, poll_active, (void *)name, "cluster");
 	free(p);
-	if (rc < 0)
-		return rc;
-	const char *id = ax_s(json_object_get(o, "update"), "id");
-	if (id) {
-		struct upd u = {name, id};
-		rc = ax_wait(c, poll_update, &u, ax_delay(30), 3600, what);
-	}
-	json_decref(o);
-	if (!rc)
-		rc = ax_wait(c, poll_active, (void *)name, ax_delay(30), 3600, "cluster");
 	return rc;
 }
 

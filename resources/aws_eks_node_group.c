@@ -278,57 +278,11 @@ static int ng_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 	return 0;
 }
 
-struct upd {
-	const struct ng *g;
-	const char *id;
-};
-
-static int poll_update(struct sf_rctx *c, void *ctx, char *status, size_t n)
-{
-	struct upd *u = ctx;
-	char *lc = sf_aws_label(u->g->cluster), *li = sf_aws_label(u->id), *ln = sf_aws_label(u->g->name);
-	char *p = xasprintf("/clusters/%s/updates/%s", lc, li);
-	char *q = xasprintf("nodegroupName=%s", ln);
-	free(lc);
-	free(li);
-	free(ln);
-	struct sf_aws *a = ax_client(c);
-	json_t *o = NULL;
-	int rc = a ? sf_aws_rest_json(a, "eks", "GET", p, q, NULL, &o, c->err) : c->err->code;
-	free(p);
-	free(q);
-	if (rc < 0)
-		return rc;
-	const char *st = ax_s(json_object_get(o, "update"), "status");
-	snprintf(status, n, "update %s", st ? st : "?");
-	rc = 0;
-	if (st && !strcmp(st, "Successful"))
-		rc = 1;
-	else if (st && (!strcmp(st, "Failed") || !strcmp(st, "Cancelled"))) {
-		char *es = json_dumps(json_object_get(json_object_get(o, "update"), "errors"), JSON_COMPACT);
-		rc = sf_fail(c->err, SF_ERROR, "%s: node group update %s: %s", c->address, st, es ? es : "");
-		free(es);
-	}
-	json_decref(o);
-	return rc;
-}
-
 static int run_update(struct sf_rctx *c, const struct ng *g, const char *suffix, json_t *body, const char *what)
 {
 	char *p = ngpath(g->cluster, g->name, suffix);
-	json_t *o = NULL;
-	int rc = ax_eks(c, "POST", p, body, &o);
+	int rc = ax_eks_update(c, p, g->cluster, g->name, body, what, poll_active, (void *)g, "node group");
 	free(p);
-	if (rc < 0)
-		return rc;
-	const char *id = ax_s(json_object_get(o, "update"), "id");
-	if (id) {
-		struct upd u = {g, id};
-		rc = ax_wait(c, poll_update, &u, ax_delay(30), 3600, what);
-	}
-	json_decref(o);
-	if (!rc)
-		rc = ax_wait(c, poll_active, (void *)g, ax_delay(30), 3600, "node group");
 	return rc;
 }
 

@@ -74,11 +74,7 @@ static int igw_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 	const char *vpc = ax_s(prior, "vpc_id");
 	if (vpc && !attached_to(g, vpc))
 		json_object_set_new(*out, "vpc_id", json_string("(detached)"));
-	if (json_object_get(prior, "tags")) {
-		json_t *t = ax_tags_from_list(json_object_get(g, "tagSet"));
-		json_object_set_new(*out, "tags", ax_user_tags(t));
-		json_decref(t);
-	}
+	ax_ec2_read_tags(*out, prior, g);
 	json_decref(g);
 	return 0;
 }

@@ -133,11 +133,7 @@ static int rt_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 		json_object_set_new(*out, "subnet_ids", l);
 		json_decref(live);
 	}
-	if (json_object_get(prior, "tags")) {
-		json_t *tg = ax_tags_from_list(json_object_get(t, "tagSet"));
-		json_object_set_new(*out, "tags", ax_user_tags(tg));
-		json_decref(tg);
-	}
+	ax_ec2_read_tags(*out, prior, t);
 	json_decref(t);
 	return 0;
 }

@@ -71,11 +71,7 @@ static int sg_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 		return rc;
 	*out = json_deep_copy(prior);
 	json_object_set(*out, "name", json_object_get(g, "groupName"));
-	if (json_object_get(prior, "tags")) {
-		json_t *t = ax_tags_from_list(json_object_get(g, "tagSet"));
-		json_object_set_new(*out, "tags", ax_user_tags(t));
-		json_decref(t);
-	}
+	ax_ec2_read_tags(*out, prior, g);
 	json_decref(g);
 	return 0;
 }

@@ -65,11 +65,7 @@ static int sn_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 	*out = json_deep_copy(prior);
 	json_object_set(*out, "cidr_block", json_object_get(v, "cidrBlock"));
 	json_object_set(*out, "availability_zone", json_object_get(v, "availabilityZone"));
-	if (json_object_get(prior, "tags")) {
-		json_t *t = ax_tags_from_list(json_object_get(v, "tagSet"));
-		json_object_set_new(*out, "tags", ax_user_tags(t));
-		json_decref(t);
-	}
+	ax_ec2_read_tags(*out, prior, v);
 	json_decref(v);
 	return 0;
 }
