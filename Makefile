@@ -34,7 +34,7 @@ ALL_CFLAGS := $(OPT) $(WARN) $(SANFLAGS) -D_GNU_SOURCE -DSECFAAS_VERSION='"$(VER
 ALL_LDFLAGS := $(SANFLAGS) $(LDFLAGS)
 LIBS    := $(PKG_LIBS) -lpthread -lm
 
-LIBSRC  := $(filter-out provisioner/main.c,$(wildcard lib/*.c provisioner/*.c resources/*.c state/*.c aws/*.c kube/*.c))
+LIBSRC  := $(filter-out provisioner/cli/main.c,$(wildcard lib/*.c provisioner/*/*.c resources/*.c state/*.c aws/*.c kube/*.c))
 EMBED   := $(sort $(wildcard manifests/*.yaml manifests/*.sh manifests/*.toml manifests/*.tmpl manifests/*/*.yaml manifests/*/*.py))
 LIBOBJ  := $(LIBSRC:%.c=$(B)/obj/%.o) $(B)/obj/gen/embedded.o
 TESTSRC := $(wildcard tests/unit/test_*.c)
@@ -63,7 +63,7 @@ $(B)/libsecfaas.a: $(LIBOBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/secfaas: $(B)/obj/provisioner/main.o $(B)/libsecfaas.a
+$(B)/secfaas: $(B)/obj/provisioner/cli/main.o $(B)/libsecfaas.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(B)/tests/%: $(B)/obj/tests/unit/%.o $(TESTSUPOBJ) $(B)/libsecfaas.a
@@ -106,4 +106,4 @@ install: $(B)/secfaas
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(LIBOBJ:.o=.d) $(B)/obj/provisioner/main.d $(TESTSRC:tests/unit/%.c=$(B)/obj/tests/unit/%.d)
+-include $(LIBOBJ:.o=.d) $(B)/obj/provisioner/cli/main.d $(TESTSRC:tests/unit/%.c=$(B)/obj/tests/unit/%.d)

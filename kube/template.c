@@ -2,9 +2,9 @@
 #include <string.h>
 
 #include "kube/template.h"
-#include "provisioner/embed.h"
-#include "provisioner/schema.h"
-#include "provisioner/spec.h"
+#include "embed.h"
+#include "provisioner/spec/schema.h"
+#include "provisioner/spec/spec.h"
 #include "util.h"
 
 static const char *lookup(const char *const *vars, const char *name, size_t n)

@@ -3,7 +3,7 @@
  *
  * Why: the objects secfaas applies (RuntimeClass, the gVisor admission
  * guard, OpenFaaS CE) are reviewed YAML files pinned to exact image
- * versions, compiled into the binary (provisioner/embed.h).  A template
+ * versions, compiled into the binary (lib/embed.h).  A template
  * holds @@NAME@@ placeholders (never ${...}, which is the spec's reference
  * syntax) that the caller fills in; the result is parsed with the spec's
  * YAML loader, one JSON object per document.

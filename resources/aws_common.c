@@ -8,7 +8,7 @@
 #include <openssl/evp.h>
 
 #include "log.h"
-#include "provisioner/providers.h"
+#include "resources/providers.h"
 #include "util.h"
 
 struct sf_aws *ax_client(struct sf_rctx *c)

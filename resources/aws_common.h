@@ -31,7 +31,7 @@
 #include <jansson.h>
 
 #include "aws/client.h"
-#include "provisioner/resource.h"
+#include "provisioner/engine/resource.h"
 
 /* The shared client, or NULL with c->err filled. */
 struct sf_aws *ax_client(struct sf_rctx *c);

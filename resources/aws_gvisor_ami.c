@@ -29,7 +29,7 @@
 #include <openssl/evp.h>
 
 #include "log.h"
-#include "provisioner/render.h"
+#include "provisioner/node/render.h"
 #include "resources/aws_common.h"
 #include "resources/types_aws.h"
 #include "util.h"

@@ -38,7 +38,7 @@
 #define SF_AWS_SWEEP_H
 
 #include "err.h"
-#include "provisioner/providers.h"
+#include "resources/providers.h"
 #include "util.h"
 
 /* 1 when a state knows the object with these ownership tags

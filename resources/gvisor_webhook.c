@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "embed.h"
 #include "kube/kube.h"
 #include "kube/template.h"
 #include "pki.h"
-#include "provisioner/cluster.h"
-#include "provisioner/embed.h"
+#include "provisioner/kinds/cluster.h"
 #include "util.h"
 
 #define NAME "secfaas-gvisor-webhook"

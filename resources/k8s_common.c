@@ -1,8 +1,8 @@
 /* k8s_common.c - helpers shared by the k8s_* resource types (types_k8s.h). */
 #include <string.h>
 
-#include "kube/cache.h"
 #include "kube/kube.h"
+#include "resources/kube_cache.h"
 #include "resources/types_k8s.h"
 
 struct sf_kube *sf_k8s_client(struct sf_rctx *c, const json_t *attrs)

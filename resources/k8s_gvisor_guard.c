@@ -33,8 +33,8 @@
 
 #include "kube/kube.h"
 #include "kube/template.h"
+#include "provisioner/kinds/cluster.h"
 #include "resources/gvisor_webhook.h"
-#include "provisioner/cluster.h"
 #include "resources/types_k8s.h"
 #include "util.h"
 

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "provisioner/resource.h"
+#include "provisioner/engine/resource.h"
 #include "resources/types.h"
 #include "util.h"
 

@@ -2,7 +2,7 @@
 #ifndef SF_TYPES_H
 #define SF_TYPES_H
 
-#include "provisioner/resource.h"
+#include "provisioner/engine/resource.h"
 
 /* core */
 extern const struct sf_rtype sf_rt_local_file;

@@ -2,7 +2,7 @@
 #ifndef SF_TYPES_AWS_H
 #define SF_TYPES_AWS_H
 
-#include "provisioner/resource.h"
+#include "provisioner/engine/resource.h"
 
 extern const struct sf_rtype sf_rt_aws_iam_role;
 extern const struct sf_rtype sf_rt_aws_iam_instance_profile;

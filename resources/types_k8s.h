@@ -6,7 +6,7 @@
  * (for the EKS token) and an optional static `token` (sensitive; tests
  * against kubesim).  Cluster lowering fills them with references to
  * eks_cluster.main.  The clients themselves are shared per run through
- * kube/cache.h.
+ * resources/kube_cache.h.
  *
  *   k8s_manifest     one object, server-side applied; plan diffs come from a
  *                    server-side dry run compared with the live object
@@ -19,7 +19,7 @@
 #ifndef SF_TYPES_K8S_H
 #define SF_TYPES_K8S_H
 
-#include "provisioner/resource.h"
+#include "provisioner/engine/resource.h"
 
 struct sf_kube;
 struct sf_kube_wait;

@@ -1,6 +1,6 @@
 /*
  * render-driver.c - test helper for tests/bake and tests/sandbox: calls the
- * provisioner/render.h functions directly (the same ones `secfaas render`
+ * provisioner/node/render.h functions directly (the same ones `secfaas render`
  * prints), so the suites run what secfaas renders, and exposes the
  * SF_RUNTIME_HANDLER constant so the sandbox test can compare it with the
  * table name in the rendered containerd fragment.
@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "provisioner/render.h"
+#include "provisioner/node/render.h"
 
 int main(int argc, char **argv)
 {

@@ -1,6 +1,6 @@
 #!/bin/sh
 # tests/bake: the gVisor bake script (manifests/bake-gvisor.sh, as rendered by
-# provisioner/render.c) against a release mirror served on 127.0.0.1.
+# provisioner/node/render.c) against a release mirror served on 127.0.0.1.
 #
 # The mirror holds releases built from Debian's runsc binary (/usr/bin/runsc,
 # 20221219). Debian ships no containerd-shim-runsc-v1, so the tarballs carry a

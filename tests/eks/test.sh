@@ -205,7 +205,7 @@ if $S help 2>&1 | grep -q "^ *bake "; then
 	t_eq "inventory empty" "$(q 'sum(len(v) for v in inv.values())')" 0
 	t_end
 else
-	echo "note: secfaas bake is not wired into main.c yet; its case is skipped (provisioner/commands_eks.h)"
+	echo "note: secfaas bake is not wired into main.c yet; its case is skipped (provisioner/cli/commands_eks.h)"
 fi
 
 # ------------------------------------------------------------ given AMI, checked at plan time

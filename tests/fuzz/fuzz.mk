@@ -14,7 +14,7 @@ FCFLAGS   := -g -O1 -std=c11 -D_GNU_SOURCE -DSECFAAS_VERSION='"fuzz"' -I. -Ilib 
              -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
              $(shell pkg-config --cflags $(PKGS))
 FLIBS     := $(shell pkg-config --libs $(PKGS)) -lpthread -lm
-SRCS      := $(wildcard lib/*.c) $(filter-out aws/replay.c,$(wildcard aws/*.c)) provisioner/spec.c
+SRCS      := $(filter-out lib/embed.c,$(wildcard lib/*.c)) $(filter-out aws/replay.c,$(wildcard aws/*.c)) provisioner/spec/spec.c
 OBJS      := $(SRCS:%.c=$(FB)/obj/%.o)
 TARGETS   := $(patsubst tests/fuzz/%.c,$(FB)/%,$(wildcard tests/fuzz/fuzz_*.c))
 

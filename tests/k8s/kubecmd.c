@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands_kube.h"
 #include "log.h"
+#include "provisioner/cli/commands_kube.h"
 #include "util.h"
 
 int main(int argc, char **argv)

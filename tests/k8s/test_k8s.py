@@ -43,7 +43,7 @@ def kube_commands():
     libs = subprocess.run(["pkg-config", "--cflags", "--libs", "libcurl", "jansson", "yaml-0.1", "sqlite3", "openssl",
                            "libxml-2.0", "libgit2"], capture_output=True, text=True, check=True).stdout.split()
     san = ["-fsanitize=address,undefined"] if "asan" in os.path.basename(os.path.normpath(BUILD)) else []
-    subprocess.run(["cc"] + san + ["-std=c11", "-D_GNU_SOURCE", "-I" + SRC, "-I" + SRC + "/lib", "-I" + SRC + "/provisioner",
+    subprocess.run(["cc"] + san + ["-std=c11", "-D_GNU_SOURCE", "-I" + SRC, "-I" + SRC + "/lib",
                     "-o", out, os.path.join(HERE, "kubecmd.c"), os.path.join(BUILD, "libsecfaas.a")] + libs +
                    ["-lpthread", "-lm"], check=True)
     return out

@@ -1,7 +1,7 @@
 #!/bin/sh
 # tests/sandbox: the containerd fragment secfaas renders, run on a real
 # containerd 1.6 + runsc (Debian) through CRI with the RuntimeClass handler
-# name from provisioner/render.h. What is substituted and what still
+# name from provisioner/node/render.h. What is substituted and what still
 # matches a node: README.md here and docs/sandbox.md.
 #
 # Needs root and the Debian packages runsc, containerd (with runc),

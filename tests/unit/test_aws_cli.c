@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "provisioner/commands_aws.h"
+#include "provisioner/cli/commands_aws.h"
 #include "tests/aws/fixture.h"
 
 static char *run(sf_cmd_fn fn, int argc, char **argv, int *code, char **errtext)

@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "provisioner/cluster.h"
-#include "provisioner/config.h"
-#include "provisioner/providers.h"
+#include "provisioner/engine/config.h"
+#include "provisioner/kinds/cluster.h"
 #include "resources/aws_common.h"
+#include "resources/providers.h"
 #include "resources/types_aws.h"
 #include "t.h"
 #include "tests/aws/fixture.h"

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "provisioner/gitsrc.h"
+#include "provisioner/kinds/gitsrc.h"
 #include "util.h"
 
 static void git_env(void)

@@ -4,9 +4,9 @@
 
 #include <string.h>
 
+#include "embed.h"
 #include "kube/kube.h"
 #include "pki.h"
-#include "provisioner/embed.h"
 #include "resources/gvisor_webhook.h"
 #include "util.h"
 

@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kube/lower.h"
 #include "kube/template.h"
-#include "provisioner/cluster.h"
-#include "provisioner/config.h"
+#include "provisioner/engine/config.h"
+#include "provisioner/kinds/cluster.h"
+#include "provisioner/kinds/lower_k8s.h"
 #include "t.h"
 
 static json_t *cluster(int openfaas, int accept, const char *gw)

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "provisioner/gitsrc.h"
-#include "provisioner/kinds.h"
-#include "provisioner/modules.h"
+#include "provisioner/kinds/gitsrc.h"
+#include "provisioner/kinds/kinds.h"
+#include "provisioner/kinds/modules.h"
 #include "util.h"
 
 static char *path_in(const char *rel)

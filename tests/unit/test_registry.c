@@ -2,8 +2,8 @@
  * FORCE_NEW attribute makes the generic diff replace. */
 #include "t.h"
 
-#include "provisioner/plan.h"
-#include "provisioner/resource.h"
+#include "provisioner/engine/plan.h"
+#include "provisioner/engine/resource.h"
 
 T_TEST(names_unique_and_sorted)
 {

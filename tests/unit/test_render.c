@@ -1,12 +1,12 @@
-/* Unit tests for provisioner/render.c: golden files under tests/render/golden/
+/* Unit tests for provisioner/node/render.c: golden files under tests/render/golden/
  * (UPDATE_GOLDEN=1 rewrites them; review the diff like code), determinism,
  * the bake key, and bad-input checks. */
 #include "t.h"
 
 #include <yaml.h>
 
-#include "provisioner/embed.h"
-#include "provisioner/render.h"
+#include "embed.h"
+#include "provisioner/node/render.h"
 #include "util.h"
 
 #define CA "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUMvakNDQWVhZ0F3SUJBZ0lCQURBTkJna3Foa2lHOXcwQkFRc0ZBREFWTVJNd0VRWURWUVFERXdwcmRXSmwKY201bGRHVnpNQjRYRFRJMU1ETXhNakV3TWpFeU1Gb1hEVE0xTURNeE1ERXdNakV5TUZvd0ZURVRNQkVHQTFVRQo="

@@ -5,10 +5,10 @@
  */
 #include "t.h"
 
-#include "provisioner/config.h"
-#include "provisioner/kinds.h"
-#include "provisioner/schema.h"
-#include "provisioner/spec.h"
+#include "provisioner/engine/config.h"
+#include "provisioner/kinds/kinds.h"
+#include "provisioner/spec/schema.h"
+#include "provisioner/spec/spec.h"
 #include "util.h"
 
 /* Render diagnostics as the CLI prints them. Owned string. */

@@ -1,7 +1,7 @@
 /* test_ttl.c - ephemeral cluster expiry helpers. */
 #include "t.h"
 
-#include "provisioner/ttl.h"
+#include "provisioner/kinds/ttl.h"
 #include "util.h"
 
 /* 2026-05-02T10:14:07Z */

@@ -1,0 +1,342 @@
+/*
+ * cmd_all.c - `plan --all` and `apply --all`: every workspace (cluster) in a
+ * spec directory or repository, each with its own state file.
+ *
+ * plan --all plans the workspaces one after another in this process and ends
+ * with a summary table; with --prune, state files whose workspace is no longer
+ * in the spec are planned for destruction (without it they are only listed,
+ * so deleting a file from a repo never destroys a cluster by accident).
+ * apply --all runs one child `secfaas apply` (or `destroy` for pruned
+ * workspaces) per workspace, at most --cluster-parallelism at once, each under
+ * its own state lock, and prints each child's output in one piece when it
+ * ends, so logs of parallel clusters do not interleave.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "provisioner/cli/commands.h"
+#include "provisioner/cli/plan_cmd.h"
+#include "provisioner/cli/run.h"
+#include "util.h"
+
+struct wsrow {
+	char *name;
+	int in_spec;       /* 0: state only (prune candidate) */
+	int add, change, destroy;
+	int errored;
+	int rc;            /* apply --all: child exit status */
+	pid_t pid;
+	char *log;         /* apply --all: captured output file */
+};
+
+static void rows_free(struct wsrow *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].name);
+		if (v[i].log) {
+			unlink(v[i].log);
+			free(v[i].log);
+		}
+	}
+	free(v);
+}
+
+/* Workspaces in the spec, then state files in .secfaas/ without a spec. */
+static int collect(struct sf_cli *cli, struct sf_plan_args *pa, struct wsrow **out, size_t *n)
+{
+	struct sf_specset set = SF_SPECSET_INIT;
+	struct sf_diags d = SF_DIAGS_INIT;
+	*out = NULL;
+	*n = 0;
+	if (cli->state_path)
+		return sf_cli_errorf(cli, "--all uses one state per workspace under .secfaas/; drop --state");
+	sf_run_load_set(cli, pa->spec, &set, &d, NULL, NULL);
+	if (d.nerrors) {
+		sf_diags_print(&d, cli->errf, cli->color);
+		sf_diags_release(&d);
+		sf_specset_release(&set);
+		return SF_EXIT_ERROR;
+	}
+	const char **names;
+	size_t nn = sf_config_workspaces(&set, &names);
+	struct wsrow *v = xcalloc(nn + 1, sizeof *v);
+	for (size_t i = 0; i < nn; i++) {
+		v[i].name = xstrdup(names[i]);
+		v[i].in_spec = 1;
+	}
+	size_t k = nn;
+	free(names);
+	DIR *dir = opendir(".secfaas");
+	struct dirent *de;
+	while (dir && (de = readdir(dir))) {
+		size_t l = strlen(de->d_name);
+		if (l <= 3 || strcmp(de->d_name + l - 3, ".db"))
+			continue;
+		char *name = xstrndup(de->d_name, l - 3);
+		int known = 0;
+		for (size_t i = 0; i < k; i++)
+			if (!strcmp(v[i].name, name))
+				known = 1;
+		if (known) {
+			free(name);
+			continue;
+		}
+		v = xrealloc(v, (k + 1) * sizeof *v);
+		memset(&v[k], 0, sizeof v[k]);
+		v[k++].name = name;
+	}
+	if (dir)
+		closedir(dir);
+	sf_diags_release(&d);
+	sf_specset_release(&set);
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+static void summary(struct sf_cli *cli, struct wsrow *v, size_t n, int apply, int prune)
+{
+	if (cli->json)
+		return;
+	fprintf(cli->out, "\n%-28s %5s %7s %8s  %s\n", "WORKSPACE", "ADD", "CHANGE", "DESTROY", "RESULT");
+	for (size_t i = 0; i < n; i++) {
+		const char *res;
+		if (!v[i].in_spec && !prune)
+			res = "not in the spec (add --prune to destroy it)";
+		else if (v[i].errored || (apply && v[i].rc))
+			res = "error";
+		else if (!v[i].add && !v[i].change && !v[i].destroy)
+			res = "no changes";
+		else
+			res = apply ? "applied" : "changes";
+		fprintf(cli->out, "%-28s %5d %7d %8d  %s\n", v[i].name, v[i].add, v[i].change, v[i].destroy, res);
+	}
+}
+
+static int plan_one(struct sf_cli *cli, struct sf_plan_args *pa, struct wsrow *row, json_t *jall)
+{
+	struct sf_ws ws;
+	struct sf_plan plan;
+	memset(&ws, 0, sizeof ws);
+	memset(&plan, 0, sizeof plan);
+	struct sf_plan_opts saved = pa->opts;
+	int rc;
+	if (row->in_spec) {
+		setenv("SECFAAS_WORKSPACE", row->name, 1);
+		rc = sf_run_load(cli, pa->spec, &ws);
+	} else {
+		ws.state_path = xasprintf(".secfaas/%s.db", row->name);
+		pa->opts.destroy = 1;
+		rc = 0;
+	}
+	if (!rc)
+		rc = sf_run_open(cli, &ws, row->in_spec ? row->name : NULL, "plan", row->in_spec, 1, 0);
+	if (!rc)
+		rc = sf_make_plan(cli, &ws, pa, &plan);
+	pa->opts = saved;
+	if (rc) {
+		row->errored = 1;
+	} else {
+		row->add = plan.add;
+		row->change = plan.change;
+		row->destroy = plan.destroy;
+		if (jall)
+			json_object_set_new(jall, row->name, sf_plan_render_json(&plan));
+		else {
+			fprintf(cli->out, "\n=== workspace %s%s ===\n", row->name, row->in_spec ? "" : " (removed from the spec: destroy)");
+			sf_plan_render_human(&plan, cli->out, cli->color);
+		}
+	}
+	sf_plan_release(&plan);
+	sf_run_close(&ws);
+	return rc;
+}
+
+int sf_cmd_plan_all(struct sf_cli *cli, struct sf_plan_args *pa)
+{
+	struct wsrow *v;
+	size_t n;
+	int rc = collect(cli, pa, &v, &n);
+	if (rc)
+		return rc;
+	json_t *jall = cli->json ? json_object() : NULL;
+	int errors = 0, changes = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i].in_spec && !pa->prune)
+			continue;
+		if (plan_one(cli, pa, &v[i], jall))
+			errors++;
+		if (v[i].add || v[i].change || v[i].destroy)
+			changes = 1;
+	}
+	unsetenv("SECFAAS_WORKSPACE");
+	summary(cli, v, n, 0, pa->prune);
+	if (jall) {
+		json_t *sum = json_array();
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(sum, json_pack("{s:s, s:b, s:b, s:i, s:i, s:i}", "workspace", v[i].name, "in_spec",
+							     v[i].in_spec, "errored", v[i].errored, "add", v[i].add, "change",
+							     v[i].change, "destroy", v[i].destroy));
+		sf_cli_print_json(cli, json_pack("{s:o, s:o}", "workspaces", jall, "summary", sum));
+	}
+	rows_free(v, n);
+	if (errors)
+		return SF_EXIT_ERROR;
+	return cli->detailed_exitcode && changes ? SF_EXIT_CHANGES : SF_EXIT_OK;
+}
+
+/* Child process command line for one workspace. Owned array of borrowed or
+ * owned strings (owned ones listed in *own). */
+static char **child_argv(struct sf_cli *cli, struct sf_plan_args *pa, const struct wsrow *row, char **own, size_t *nown)
+{
+	char **a = xcalloc(32, sizeof *a);
+	size_t k = 0;
+	*nown = 0;
+	a[k++] = own[(*nown)++] = xstrdup("/proc/self/exe");
+	if (row->in_spec) {
+		a[k++] = "apply";
+		if (pa->spec)
+			a[k++] = (char *)pa->spec;
+		a[k++] = "--workspace";
+		a[k++] = row->name;
+		if (cli->repo) {
+			a[k++] = "--repo";
+			a[k++] = (char *)cli->repo;
+		}
+		if (cli->ref) {
+			a[k++] = "--ref";
+			a[k++] = (char *)cli->ref;
+		}
+		if (cli->allow_dirty)
+			a[k++] = "--allow-dirty";
+	} else {
+		a[k++] = "destroy";
+		a[k++] = "--state";
+		a[k++] = own[(*nown)++] = xasprintf(".secfaas/%s.db", row->name);
+	}
+	a[k++] = "--auto-approve";
+	a[k++] = "--input=false";
+	a[k++] = own[(*nown)++] = xasprintf("--parallelism=%d", cli->parallelism);
+	if (cli->region) {
+		a[k++] = "--region";
+		a[k++] = (char *)cli->region;
+	}
+	if (cli->profile) {
+		a[k++] = "--profile";
+		a[k++] = (char *)cli->profile;
+	}
+	if (cli->json)
+		a[k++] = "--json";
+	if (!cli->lock)
+		a[k++] = "--lock=false";
+	a[k] = NULL;
+	return a;
+}
+
+static void print_log(struct sf_cli *cli, struct wsrow *row)
+{
+	char *text = NULL;
+	struct sf_err err = SF_ERR_INIT;
+	if (!cli->json)
+		fprintf(cli->out, "\n=== workspace %s%s (exit %d) ===\n", row->name, row->in_spec ? "" : " (pruned)", row->rc);
+	if (sf_read_file(&text, NULL, row->log, 0, &err) == 0)
+		fputs(text, cli->out);
+	free(text);
+	fflush(cli->out);
+}
+
+/* Read "Resources: N added, M changed, K destroyed" back from a child's log. */
+static void scan_counts(struct wsrow *row)
+{
+	char *text = NULL;
+	struct sf_err err = SF_ERR_INIT;
+	if (sf_read_file(&text, NULL, row->log, 0, &err) < 0)
+		return;
+	const char *p = strstr(text, "Resources: ");
+	if (p)
+		sscanf(p, "Resources: %d added, %d changed, %d destroyed", &row->add, &row->change, &row->destroy);
+	else if ((p = strstr(text, "\"type\":\"apply_summary\"")))
+		sscanf(p, "\"type\":\"apply_summary\",\"added\":%d,\"changed\":%d,\"destroyed\":%d", &row->add, &row->change,
+		       &row->destroy);
+	free(text);
+}
+
+int sf_cmd_apply_all(struct sf_cli *cli, struct sf_plan_args *pa, char **argv0)
+{
+	(void)argv0;
+	if (!cli->auto_approve)
+		return sf_cli_errorf(cli, "apply --all runs unattended; review with `secfaas plan --all` and re-run with --auto-approve");
+	struct wsrow *v;
+	size_t n;
+	int rc = collect(cli, pa, &v, &n);
+	if (rc)
+		return rc;
+	int limit = pa->cluster_parallelism > 0 ? pa->cluster_parallelism : 2;
+	size_t next = 0, running = 0, failed = 0;
+	fflush(cli->out);
+	fflush(cli->errf);
+	for (;;) {
+		while ((int)running < limit && next < n) {
+			struct wsrow *row = &v[next++];
+			if (!row->in_spec && !pa->prune)
+				continue;
+			char tmpl[] = "/tmp/secfaas-all.XXXXXX";
+			int fd = mkstemp(tmpl);
+			if (fd < 0) {
+				row->rc = 1;
+				failed++;
+				continue;
+			}
+			row->log = xstrdup(tmpl);
+			char *own[4];
+			size_t nown;
+			char **args = child_argv(cli, pa, row, own, &nown);
+			pid_t pid = fork();
+			if (pid == 0) {
+				dup2(fd, 1);
+				dup2(fd, 2);
+				close(fd);
+				execv("/proc/self/exe", args);
+				_exit(127);
+			}
+			close(fd);
+			for (size_t i = 0; i < nown; i++)
+				free(own[i]);
+			free(args);
+			if (pid < 0) {
+				row->rc = 1;
+				failed++;
+				continue;
+			}
+			row->pid = pid;
+			running++;
+		}
+		if (!running)
+			break;
+		int status;
+		pid_t done = wait(&status);
+		if (done < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (size_t i = 0; i < n; i++)
+			if (v[i].pid == done) {
+				v[i].rc = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+				v[i].pid = 0;
+				if (v[i].rc)
+					failed++;
+				scan_counts(&v[i]);
+				print_log(cli, &v[i]);
+				running--;
+			}
+	}
+	summary(cli, v, n, 1, pa->prune);
+	rows_free(v, n);
+	return failed ? SF_EXIT_ERROR : SF_EXIT_OK;
+}

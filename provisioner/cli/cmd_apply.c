@@ -1,0 +1,469 @@
+/*
+ * cmd_apply.c - `secfaas apply`, `destroy` and `refresh`: plan (or load a
+ * saved plan), confirm, execute, record the run, print a summary.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "aws/client.h"
+#include "provisioner/cli/commands.h"
+#include "provisioner/cli/plan_cmd.h"
+#include "provisioner/cli/run.h"
+#include "provisioner/engine/apply.h"
+#include "provisioner/kinds/ttl.h"
+#include "util.h"
+
+struct ui {
+	struct sf_cli *cli;
+	pthread_mutex_t mu;
+};
+
+static const char *verb(const struct sf_apply_event *ev, int done)
+{
+	const char *p = ev->phase ? ev->phase : sf_action_name(ev->action);
+	if (!strcmp(p, "create"))
+		return done ? "Creation complete" : "Creating...";
+	if (!strcmp(p, "update"))
+		return done ? "Modifications complete" : "Modifying...";
+	return done ? "Destruction complete" : "Destroying...";
+}
+
+static const char *still(const struct sf_apply_event *ev)
+{
+	const char *p = ev->phase ? ev->phase : "";
+	if (!strcmp(p, "create"))
+		return "Still creating...";
+	if (!strcmp(p, "update"))
+		return "Still modifying...";
+	return "Still destroying...";
+}
+
+static void on_event(void *arg, const struct sf_apply_event *ev)
+{
+	struct ui *u = arg;
+	struct sf_cli *cli = u->cli;
+	char el[32], ts[32];
+	sf_duration_fmt(el, sizeof el, ev->elapsed);
+	pthread_mutex_lock(&u->mu);
+	if (cli->json) {
+		static const char *types[] = {"apply_start", "apply_progress", "apply_complete", "apply_errored",
+					      "apply_skipped"};
+		json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:f}", "type", types[ev->type], "@timestamp",
+				      sf_time_rfc3339(ts, sizeof ts, sf_now()), "address", ev->address, "action",
+				      ev->phase ? ev->phase : sf_action_name(ev->action), "elapsed_seconds", ev->elapsed);
+		if (ev->id)
+			json_object_set_new(j, "id", json_string(ev->id));
+		if (ev->status)
+			json_object_set_new(j, "status", json_string(ev->status));
+		if (ev->typical)
+			json_object_set_new(j, "typical", json_string(ev->typical));
+		if ((ev->type == SF_EV_ERROR || ev->type == SF_EV_SKIPPED) && ev->err)
+			json_object_set_new(j, "error", json_string(ev->err->msg));
+		char *s = json_dumps(j, JSON_COMPACT);
+		fprintf(cli->out, "%s\n", s);
+		free(s);
+		json_decref(j);
+	} else {
+		switch (ev->type) {
+		case SF_EV_START:
+			if (ev->id)
+				fprintf(cli->out, "%s: %s [id=%s]\n", ev->address, verb(ev, 0), ev->id);
+			else
+				fprintf(cli->out, "%s: %s\n", ev->address, verb(ev, 0));
+			break;
+		case SF_EV_PROGRESS:
+			fprintf(cli->out, "%s: %s [%s elapsed%s%s%s%s]\n", ev->address, still(ev), el, ev->status ? ", " : "",
+				ev->status ? ev->status : "", ev->typical ? ", " : "", ev->typical ? ev->typical : "");
+			break;
+		case SF_EV_COMPLETE:
+			if (ev->id && strcmp(ev->phase ? ev->phase : "", "delete"))
+				fprintf(cli->out, "%s: %s after %s [id=%s]\n", ev->address, verb(ev, 1), el, ev->id);
+			else
+				fprintf(cli->out, "%s: %s after %s\n", ev->address, verb(ev, 1), el);
+			break;
+		case SF_EV_ERROR: {
+			char buf[1400];
+			sf_err_format(ev->err, buf, sizeof buf);
+			fprintf(cli->errf, "%s%s: %s%s\n", cli->color ? "\033[31m" : "", ev->address, buf,
+				cli->color ? "\033[0m" : "");
+			break;
+		}
+		case SF_EV_SKIPPED:
+			fprintf(cli->errf, "%s: %s\n", ev->address, ev->err ? ev->err->msg : "skipped");
+			break;
+		}
+	}
+	fflush(cli->out);
+	pthread_mutex_unlock(&u->mu);
+}
+
+static double progress_interval(struct sf_cli *cli)
+{
+	const char *e = getenv("SECFAAS_PROGRESS_INTERVAL");
+	double v;
+	if (e && sf_duration_parse(e, &v) == 0 && v > 0)
+		return v;
+	return cli->input ? 10 : 60;
+}
+
+/* Resolve AWS credentials once before the first operation when the plan
+ * touches AWS resources (Kubernetes objects may use a static token), so a missing or expired credential is
+ * one clear error instead of one per resource, and nothing is journaled. */
+static int preflight_aws(struct sf_cli *cli, struct sf_ws *ws, const struct sf_plan *plan)
+{
+	int needs = 0;
+	for (size_t i = 0; i < plan->n && !needs; i++) {
+		const struct sf_rtype *t = plan->v[i].type;
+		needs = t && plan->v[i].action != SF_ACT_NOOP &&
+			(!strncmp(t->name, "aws_", 4) || !strncmp(t->name, "eks_", 4));
+	}
+	if (!needs)
+		return 0;
+	struct sf_err err = SF_ERR_INIT;
+	struct sf_aws *a = sf_providers_aws(&ws->prov, &err);
+	struct sf_aws_creds cr;
+	memset(&cr, 0, sizeof cr);
+	if (!a || sf_aws_credentials(a, &cr, &err) < 0) {
+		sf_err_prefix(&err, "before changing anything: ");
+		return sf_cli_error(cli, &err);
+	}
+	sf_aws_creds_release(&cr);
+	return 0;
+}
+
+/* Record the workspace's expiry (metadata.ttl or --ttl) when it is first
+ * applied or when the ttl changes; `gc` destroys it once it has passed. */
+static int record_expiry(struct sf_cli *cli, struct sf_ws *ws, int destroy)
+{
+	struct sf_err err = SF_ERR_INIT;
+	const char *ttl = json_string_value(json_object_get(ws->cfg.metadata, "ttl"));
+	if (destroy || !ws->cfg.metadata)
+		return 0;
+	char *old_ttl = NULL;
+	sf_state_meta_get(ws->st, "ttl", &old_ttl, &err);
+	sf_err_clear(&err);
+	int rc = 0;
+	if (!ttl) {
+		if (old_ttl && (sf_state_meta_set(ws->st, "ttl", NULL, &err) < 0 ||
+				sf_state_meta_set(ws->st, "expires_at", NULL, &err) < 0))
+			rc = sf_cli_error(cli, &err);
+	} else if (!old_ttl || strcmp(old_ttl, ttl)) {
+		char at[40];
+		if (sf_ttl_expiry(ttl, sf_now(), at, sizeof at, &err) < 0 ||
+		    sf_state_meta_set(ws->st, "ttl", ttl, &err) < 0 ||
+		    sf_state_meta_set(ws->st, "expires_at", at, &err) < 0)
+			rc = sf_cli_error(cli, &err);
+		else if (!cli->json)
+			fprintf(cli->out, "Workspace %s is ephemeral: expires at %s (ttl %s); `secfaas gc` removes it after that.\n",
+				ws->cfg.workspace, at, ttl);
+	}
+	free(old_ttl);
+	return rc;
+}
+
+/* Execute a plan against an open, locked workspace. */
+
+int sf_cmd_execute(struct sf_cli *cli, struct sf_ws *ws, struct sf_plan *plan, const char *command)
+{
+	struct sf_err err = SF_ERR_INIT;
+	char summary_in[128];
+	snprintf(summary_in, sizeof summary_in, "{\"add\":%d,\"change\":%d,\"destroy\":%d}", plan->add, plan->change,
+		 plan->destroy);
+	if (record_expiry(cli, ws, plan->destroy_mode))
+		return SF_EXIT_ERROR;
+	if (preflight_aws(cli, ws, plan))
+		return SF_EXIT_ERROR;
+	struct sf_run_info ri = {command, plan->spec_digest, NULL, summary_in};
+	char *sha = NULL;
+	if (ws->git_sha[0]) {
+		/* the commit the specs came from; "+dirty" when --allow-dirty used the working tree */
+		sha = xasprintf("%s%s", ws->git_sha, ws->git_dirty ? "+dirty" : "");
+		if (sf_state_meta_set(ws->st, "git_sha", sha, &err) < 0) {
+			free(sha);
+			return sf_cli_error(cli, &err);
+		}
+	}
+	ri.git_sha = sha;
+	sf_err_clear(&err);
+	int64_t run_id = 0;
+	if (sf_state_run_begin(ws->st, &ri, &run_id, &err) < 0) {
+		free(sha);
+		return sf_cli_error(cli, &err);
+	}
+	free(sha);
+	ws->prov.run_id = run_id;
+	struct ui u = {cli, PTHREAD_MUTEX_INITIALIZER};
+	struct sf_apply_opts o = {
+		.parallelism = cli->parallelism,
+		.providers = &ws->prov,
+		.run_id = run_id,
+		.cancel = sf_run_cancel_flag(),
+		.event = on_event,
+		.ui = &u,
+		.progress_interval = progress_interval(cli),
+		.lock_id = ws->locked ? ws->lock_id : NULL,
+	};
+	struct sf_apply_result res;
+	sf_run_signals_install(cli);
+	int rc = sf_apply(plan, &ws->cfg, ws->st, &o, &res, &err);
+	char summary[256], dur[32];
+	snprintf(summary, sizeof summary,
+		 "{\"added\":%d,\"changed\":%d,\"destroyed\":%d,\"failed\":%d,\"skipped\":%d,\"seconds\":%.3f}", res.added,
+		 res.changed, res.destroyed, res.failed, res.skipped, res.seconds);
+	struct sf_err e2 = SF_ERR_INIT;
+	sf_state_run_end(ws->st, run_id, rc == 0 ? "ok" : rc == SF_EINTR ? "interrupted" : "error", summary, &e2);
+	if (sf_state_snapshot(ws->st, &e2) < 0)
+		fprintf(cli->errf, "secfaas: warning: could not record a state snapshot: %s\n", e2.msg);
+	sf_duration_fmt(dur, sizeof dur, res.seconds);
+	if (cli->json) {
+		fprintf(cli->out,
+			"{\"type\":\"%s\",\"added\":%d,\"changed\":%d,\"destroyed\":%d,\"failed\":%d,\"skipped\":%d,\"seconds\":%.3f}\n",
+			rc == 0 ? "apply_summary" : "apply_failed", res.added, res.changed, res.destroyed, res.failed,
+			res.skipped, res.seconds);
+	} else if (rc == 0) {
+		fprintf(cli->out, "\n%sApply complete!%s Resources: %d added, %d changed, %d destroyed. (%s)\n",
+			cli->color ? "\033[1;32m" : "", cli->color ? "\033[0m" : "", res.added, res.changed, res.destroyed,
+			dur);
+	} else {
+		fprintf(cli->out, "\nApply %s after %s: %d added, %d changed, %d destroyed, %d failed, %d not started.\n",
+			rc == SF_EINTR ? "interrupted" : "failed", dur, res.added, res.changed, res.destroyed, res.failed,
+			res.skipped);
+	}
+	if (rc != 0)
+		return sf_cli_error(cli, &err);
+	return SF_EXIT_OK;
+}
+
+static int looks_like_plan_file(const char *path)
+{
+	struct stat st;
+	size_t l = strlen(path);
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	if ((l > 5 && !strcmp(path + l - 5, ".yaml")) || (l > 4 && !strcmp(path + l - 4, ".yml")))
+		return 0;
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	int c;
+	while ((c = fgetc(f)) == ' ' || c == '\n' || c == '\t' || c == '\r')
+		;
+	fclose(f);
+	return c == '{';
+}
+
+static int apply_saved(struct sf_cli *cli, const char *path)
+{
+	struct sf_ws ws;
+	struct sf_plan plan;
+	struct sf_err err = SF_ERR_INIT;
+	memset(&ws, 0, sizeof ws);
+	int rc;
+	if (sf_plan_load(&plan, &ws.cfg, path, &err) < 0) {
+		rc = sf_cli_error(cli, &err);
+		goto done;
+	}
+	if (plan.errored) {
+		rc = sf_cli_errorf(cli, "plan %s is marked errored (planning failed); run `secfaas plan` again", path);
+		goto done;
+	}
+	if ((rc = sf_run_open(cli, &ws, ws.cfg.workspace, "apply", 1, 1, 1)))
+		goto done;
+	const char *lineage = sf_state_lineage(ws.st);
+	int64_t serial = sf_state_serial(ws.st);
+	if (strcmp(plan.lineage, lineage)) {
+		sf_fail(&err, SF_ESTALE, "plan %s was made for another state (lineage %s; %s has %s)", path, plan.lineage,
+			ws.state_path, lineage);
+		sf_err_hint(&err, "use --state to pick the state the plan was made for, or plan again");
+		rc = sf_cli_error(cli, &err);
+		goto done;
+	}
+	if (plan.serial != serial) {
+		sf_fail(&err, SF_ESTALE, "plan %s is stale: the state changed since it was made (serial %lld, now %lld)",
+			path, (long long)plan.serial, (long long)serial);
+		sf_err_hint(&err, "run `secfaas plan --out %s` again", path);
+		rc = sf_cli_error(cli, &err);
+		goto done;
+	}
+	if (!sf_plan_has_changes(&plan)) {
+		fprintf(cli->out, "No changes in plan %s. Nothing to apply.\n", path);
+		rc = 0;
+		goto done;
+	}
+	{
+		/* keep the commit the plan was made from */
+		char *plus = strstr(plan.git_sha, "+dirty");
+		ws.git_dirty = plus != NULL;
+		snprintf(ws.git_sha, sizeof ws.git_sha, "%.*s", plus ? (int)(plus - plan.git_sha) : 40, plan.git_sha);
+	}
+	rc = sf_cmd_execute(cli, &ws, &plan, plan.destroy_mode ? "destroy" : "apply");
+done:
+	sf_plan_release(&plan);
+	sf_run_close(&ws);
+	return rc;
+}
+
+static int plan_and_apply(struct sf_cli *cli, int argc, char **argv, const char *command, int destroy)
+{
+	struct sf_plan_args pa;
+	struct sf_ws ws;
+	struct sf_plan plan;
+	memset(&ws, 0, sizeof ws);
+	memset(&plan, 0, sizeof plan);
+	int rc = sf_parse_plan_args(cli, command, argc, argv, &pa);
+	if (rc)
+		goto done;
+	if (pa.out) {
+		rc = sf_cli_errorf(cli, "--out belongs to `secfaas plan`; apply runs the plan it makes");
+		goto done;
+	}
+	if (destroy)
+		pa.opts.destroy = 1;
+	if (pa.all) {
+		if (destroy) {
+			rc = sf_cli_errorf(cli, "destroy takes one workspace; use `secfaas apply --all --prune` to remove workspaces deleted from the spec");
+			goto done;
+		}
+		rc = sf_cmd_apply_all(cli, &pa, argv);
+		goto done;
+	}
+	if (!destroy && pa.spec && looks_like_plan_file(pa.spec)) {
+		rc = apply_saved(cli, pa.spec);
+		goto done;
+	}
+	if (destroy && !pa.spec && cli->state_path) {
+		/* destroy from state alone: the spec is not needed to delete */
+		ws.cfg.workspace = NULL;
+	} else if ((rc = sf_run_load(cli, pa.spec, &ws))) {
+		goto done;
+	}
+	if ((rc = sf_run_open(cli, &ws, ws.cfg.workspace, command, !destroy, 1, 1)))
+		goto done;
+	if ((rc = sf_make_plan(cli, &ws, &pa, &plan)))
+		goto done;
+	if (!sf_plan_has_changes(&plan)) {
+		if (!cli->json)
+			sf_plan_render_human(&plan, cli->out, cli->color);
+		else
+			sf_print_plan(cli, &plan);
+		rc = SF_EXIT_OK;
+		goto done;
+	}
+	if (!cli->json)
+		sf_plan_render_human(&plan, cli->out, cli->color);
+	if (!cli->auto_approve) {
+		int ok = sf_run_confirm(cli, destroy ? "Do you really want to destroy all resources in this workspace?"
+						     : "Do you want to perform these actions?",
+					"--auto-approve");
+		if (ok < 0) {
+			rc = SF_EXIT_ERROR;
+			goto done;
+		}
+		if (!ok) {
+			fprintf(cli->out, "\n%s cancelled.\n", destroy ? "Destroy" : "Apply");
+			rc = SF_EXIT_ERROR;
+			goto done;
+		}
+	}
+	if (!cli->json)
+		fprintf(cli->out, "\n");
+	rc = sf_cmd_execute(cli, &ws, &plan, command);
+	if (rc == SF_EXIT_OK && cli->detailed_exitcode)
+		rc = SF_EXIT_CHANGES;
+done:
+	sf_plan_release(&plan);
+	sf_run_close(&ws);
+	sf_plan_args_release(&pa);
+	return rc;
+}
+
+int cmd_apply(struct sf_cli *cli, int argc, char **argv)
+{
+	return plan_and_apply(cli, argc, argv, "apply", 0);
+}
+
+int cmd_destroy(struct sf_cli *cli, int argc, char **argv)
+{
+	return plan_and_apply(cli, argc, argv, "destroy", 1);
+}
+
+int cmd_refresh(struct sf_cli *cli, int argc, char **argv)
+{
+	struct sf_plan_args pa;
+	struct sf_ws ws;
+	struct sf_plan plan;
+	struct sf_err err = SF_ERR_INIT;
+	struct sf_resource **res = NULL;
+	size_t nres = 0;
+	memset(&ws, 0, sizeof ws);
+	memset(&plan, 0, sizeof plan);
+	int rc = sf_parse_plan_args(cli, "refresh", argc, argv, &pa);
+	if (rc)
+		goto done;
+	pa.opts.refresh_only = 1;
+	if ((rc = sf_run_load(cli, pa.spec, &ws)) || (rc = sf_run_open(cli, &ws, ws.cfg.workspace, "refresh", 0, 1, 1)) ||
+	    (rc = sf_make_plan(cli, &ws, &pa, &plan)))
+		goto done;
+	sf_print_plan(cli, &plan);
+	if (!plan.ndrift) {
+		rc = SF_EXIT_OK;
+		goto done;
+	}
+	if (!cli->auto_approve) {
+		int ok = sf_run_confirm(cli, "Update the state to match the live objects?", "--auto-approve");
+		if (ok <= 0) {
+			rc = SF_EXIT_ERROR;
+			goto done;
+		}
+	}
+	if (sf_state_list(ws.st, &res, &nres, &err) < 0) {
+		rc = sf_cli_error(cli, &err);
+		goto done;
+	}
+	int updated = 0, removed = 0;
+	for (size_t i = 0; i < nres; i++) {
+		const struct sf_rtype *t = sf_rtype_find(res[i]->type);
+		if (!t || !t->read || res[i]->status != SF_RS_CREATED)
+			continue;
+		json_t *live = NULL;
+		volatile int cancel = 0;
+		struct sf_rctx ctx = {.address = res[i]->address, .token = res[i]->token, .err = &err, .cancel = &cancel,
+				      .provider = &ws.prov};
+		int x = t->read(&ctx, res[i]->attrs, &live);
+		if (x == SF_ENOTFOUND) {
+			sf_err_clear(&err);
+			if (sf_state_remove(ws.st, res[i]->address, &err) < 0) {
+				rc = sf_cli_error(cli, &err);
+				goto done;
+			}
+			removed++;
+			continue;
+		}
+		if (x < 0) {
+			rc = sf_cli_error(cli, &err);
+			goto done;
+		}
+		if (!json_equal(live, res[i]->attrs)) {
+			json_decref(res[i]->attrs);
+			res[i]->attrs = live;
+			live = NULL;
+			if (sf_state_put(ws.st, res[i], &err) < 0) {
+				rc = sf_cli_error(cli, &err);
+				goto done;
+			}
+			updated++;
+		}
+		json_decref(live);
+	}
+	fprintf(cli->out, "\nRefresh complete: %d resource(s) updated, %d removed from state (deleted outside secfaas).\n",
+		updated, removed);
+	rc = SF_EXIT_OK;
+done:
+	sf_resource_list_free(res, nres);
+	sf_plan_release(&plan);
+	sf_run_close(&ws);
+	sf_plan_args_release(&pa);
+	return rc;
+}

@@ -1,0 +1,315 @@
+/*
+ * cmd_gc.c - `secfaas gc`: destroy ephemeral workspaces whose TTL passed,
+ * then sweep AWS for secfaas-tagged objects no state knows.
+ *
+ * Phase 1 (state): every state file under the state directory (default
+ * .secfaas/) that recorded an expiry (metadata.ttl or `apply --ttl`) and is
+ * past it is destroyed from its state alone, under its own lock, exactly
+ * like `secfaas destroy --state FILE --auto-approve`.
+ *
+ * Phase 2 (sweep, unless --no-sweep): resources/aws_sweep.h lists every AWS
+ * object tagged secfaas:workspace in the region and deletes, in dependency
+ * order, those no state here knows (lineage unknown, or lineage known but
+ * neither its address nor its operation token is in that state) and those
+ * whose secfaas:expires-at passed.  "now" is the AWS service's clock (the
+ * Date of a signed STS call), --now overrides.  Without credentials the
+ * sweep is skipped with the reason.
+ *
+ * Without --auto-approve (or with --dry-run) gc only lists.  The exit
+ * status is 1 if anything expired or orphaned could not be removed, so
+ * schedulers notice leaks.
+ */
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "provisioner/cli/commands.h"
+#include "provisioner/cli/plan_cmd.h"
+#include "provisioner/cli/run.h"
+#include "provisioner/kinds/ttl.h"
+#include "resources/aws_sweep.h"
+#include "resources/providers.h"
+#include "util.h"
+
+/* Does this state hold AWS objects (types aws_* / eks_*)? */
+static int has_aws(struct sf_state *st)
+{
+	struct sf_resource **v = NULL;
+	size_t n = 0;
+	struct sf_err err = SF_ERR_INIT;
+	int aws = 0;
+	if (sf_state_list(st, &v, &n, &err) < 0)
+		return 1; /* unknown: assume it does */
+	for (size_t i = 0; i < n && !aws; i++)
+		aws = !strncmp(v[i]->type, "aws_", 4) || !strncmp(v[i]->type, "eks_", 4);
+	sf_resource_list_free(v, n);
+	return aws;
+}
+
+static int gc_one(struct sf_cli *cli, const char *path, double now, int act, int *found, int *failed, int *aws_found)
+{
+	struct sf_ws ws;
+	struct sf_err err = SF_ERR_INIT;
+	struct sf_plan plan;
+	char *exp = NULL;
+	memset(&ws, 0, sizeof ws);
+	memset(&plan, 0, sizeof plan);
+	ws.state_path = xstrdup(path);
+	int rc = sf_run_open(cli, &ws, NULL, "gc", 0, act, act);
+	if (rc) {
+		(*failed)++;
+		goto done;
+	}
+	if (sf_state_meta_get(ws.st, "expires_at", &exp, &err) < 0) {
+		rc = 0; /* not ephemeral */
+		goto done;
+	}
+	double left = 0;
+	sf_ttl_remaining(exp, now, &left);
+	if (sf_ttl_expired(exp, now) != 1) {
+		char d[32];
+		fprintf(cli->out, "%s: expires %s (in %s); kept\n", path, exp, sf_duration_fmt(d, sizeof d, left));
+		goto done;
+	}
+	(*found)++;
+	if (has_aws(ws.st))
+		(*aws_found)++;
+	struct sf_plan_opts po = {.destroy = 1, .providers = &ws.prov};
+	if (sf_plan_make(&plan, &ws.cfg, ws.st, &po, &err) < 0) {
+		(*failed)++;
+		rc = sf_cli_error(cli, &err);
+		goto done;
+	}
+	if (!act) {
+		fprintf(cli->out, "%s: expired at %s; would destroy %d resource(s)\n", path, exp, plan.destroy);
+		goto done;
+	}
+	fprintf(cli->out, "%s: expired at %s; destroying %d resource(s)\n", path, exp, plan.destroy);
+	if (sf_plan_has_changes(&plan) && (rc = sf_cmd_execute(cli, &ws, &plan, "gc")) != 0) {
+		(*failed)++;
+		goto done;
+	}
+	if (sf_state_meta_set(ws.st, "expires_at", NULL, &err) < 0 || sf_state_meta_set(ws.st, "ttl", NULL, &err) < 0) {
+		(*failed)++;
+		rc = sf_cli_error(cli, &err);
+	}
+done:
+	free(exp);
+	sf_plan_release(&plan);
+	sf_run_close(&ws);
+	return rc;
+}
+
+/* What the readable states know, for the sweep's is_known. */
+struct known_state {
+	char *workspace; /* file name without .db */
+	char *lineage;
+	json_t *names;   /* object: addresses and operation tokens -> true */
+};
+
+struct known {
+	struct known_state *v;
+	size_t n;
+};
+
+static void known_release(struct known *k)
+{
+	for (size_t i = 0; i < k->n; i++) {
+		free(k->v[i].workspace);
+		free(k->v[i].lineage);
+		json_decref(k->v[i].names);
+	}
+	free(k->v);
+}
+
+/* Read one state without locking it (a running apply holds the lock and is
+ * exactly the case whose objects must count as known). */
+static int known_add(struct known *k, const char *path, struct sf_err *err)
+{
+	struct sf_state *st = NULL;
+	struct sf_state_opts so = {.readonly = 1};
+	struct sf_journal_entry *j = NULL;
+	struct sf_resource **r = NULL;
+	size_t nj = 0, nr = 0;
+	int rc = sf_state_open(&st, path, &so, err);
+	if (rc < 0)
+		goto done;
+	const char *lin = sf_state_lineage(st);
+	if (!lin) {
+		rc = sf_fail(err, SF_EIO, "cannot read the lineage of %s", path);
+		goto done;
+	}
+	if ((rc = sf_journal_list(st, NULL, 0, &j, &nj, err)) < 0)
+		goto done;
+	json_t *names = json_object();
+	for (size_t i = 0; i < nj; i++) {
+		if (j[i].address)
+			json_object_set_new(names, j[i].address, json_true());
+		if (j[i].token)
+			json_object_set_new(names, j[i].token, json_true());
+	}
+	/* imported resources may have no journal rows; a state with secrets
+	 * whose key is missing still knows its lineage, so count it whole */
+	if (sf_state_list(st, &r, &nr, err) < 0) {
+		sf_err_clear(err);
+		json_decref(names);
+		names = NULL;
+	}
+	for (size_t i = 0; i < nr && names; i++)
+		json_object_set_new(names, r[i]->address, json_true());
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	size_t bl = strlen(base);
+	k->v = xrealloc(k->v, (k->n + 1) * sizeof *k->v);
+	k->v[k->n++] = (struct known_state){xstrndup(base, bl > 3 && !strcmp(base + bl - 3, ".db") ? bl - 3 : bl),
+					     xstrdup(lin), names};
+done:
+	sf_resource_list_free(r, nr);
+	sf_journal_free(j, nj);
+	sf_state_close(st);
+	return rc;
+}
+
+static int is_known(const char *workspace, const char *lineage, const char *address, const char *token, void *ctx)
+{
+	const struct known *k = ctx;
+	for (size_t i = 0; i < k->n; i++) {
+		const struct known_state *s = &k->v[i];
+		if (lineage ? strcmp(lineage, s->lineage) != 0 : strcmp(workspace, s->workspace) != 0)
+			continue;
+		/* the state exists; it knows the object if it ever recorded its
+		 * address or the operation that made it (a run killed before its
+		 * intent was written made an object the state never heard of) */
+		if (!s->names || (!address && !token) || (address && json_object_get(s->names, address)) ||
+		    (token && json_object_get(s->names, token)))
+			return 1;
+	}
+	return 0;
+}
+
+/* Phase 2. Returns the exit status contribution (0 or SF_EXIT_ERROR). */
+static int sweep(struct sf_cli *cli, struct known *k, const char *unreadable, const struct sf_err *aws_err, double now,
+		 int act, int aws_found)
+{
+	struct sf_providers p;
+	struct sf_err err = SF_ERR_INIT;
+	struct sf_buf rep = SF_BUF_INIT;
+	int rc = SF_EXIT_OK, left = 0;
+	sf_providers_init(&p);
+	p.region = cli->region;
+	p.profile = cli->profile;
+	if (unreadable) {
+		fprintf(cli->out, "gc: sweep skipped: state %s could not be read, so its objects could not be told from orphans; fix or move it and run gc again\n",
+			unreadable);
+		rc = SF_EXIT_ERROR;
+		goto done;
+	}
+	if (aws_err->code) {
+		fprintf(cli->out, "gc: sweep skipped: %s%s%s\n", aws_err->msg, aws_err->hint[0] ? "; " : "",
+			aws_err->hint);
+		if (aws_found) {
+			fprintf(cli->out, "gc: %d expired workspace(s) held AWS objects that could not be swept\n", aws_found);
+			rc = SF_EXIT_ERROR;
+		}
+		goto done;
+	}
+	int n = sf_aws_sweep(&p, is_known, k, now, !act, &rep, &left, &err);
+	fputs(sf_buf_cstr(&rep), cli->out);
+	if (n < 0) {
+		rc = sf_cli_error(cli, &err);
+	} else if (!n) {
+		fprintf(cli->out, "gc: sweep found no orphaned or expired objects\n");
+	} else if (!act) {
+		fprintf(cli->out, "gc: sweep found %d orphaned or expired object(s); run `secfaas gc --auto-approve` to delete them\n",
+			n);
+	} else {
+		fprintf(cli->out, "gc: sweep deleted %d object(s), %d left\n", n - left, left);
+		if (left)
+			rc = SF_EXIT_ERROR;
+	}
+done:
+	sf_buf_release(&rep);
+	sf_providers_release(&p);
+	return rc;
+}
+
+int cmd_gc(struct sf_cli *cli, int argc, char **argv)
+{
+	const char *dir = ".secfaas", *at = NULL;
+	int dry = 0, no_sweep = 0;
+	for (int i = 1; i < argc; i++) {
+		int m;
+		if (sf_opt_match(argc, argv, &i, "dry-run", 0, NULL) > 0)
+			dry = 1;
+		else if (sf_opt_match(argc, argv, &i, "no-sweep", 0, NULL) > 0)
+			no_sweep = 1;
+		else if ((m = sf_opt_match(argc, argv, &i, "state-dir", 1, &dir)) || (m = sf_opt_match(argc, argv, &i, "now", 1, &at))) {
+			if (m < 0)
+				return sf_cli_errorf(cli, "%s needs a value", argv[i]);
+		} else
+			return sf_cli_errorf(cli, "unknown argument %s for gc; see `secfaas gc --help`", argv[i]);
+	}
+	double now = sf_now();
+	if (at && sf_time_parse(at, &now) < 0)
+		return sf_cli_errorf(cli, "--now must be an RFC 3339 UTC time like 2026-05-02T10:14:07Z");
+	int act = !dry && cli->auto_approve;
+	DIR *d = opendir(dir);
+	if (!d)
+		return sf_cli_errorf(cli, "cannot read state directory %s; pass --state-dir DIR", dir);
+	char **paths = NULL;
+	size_t n = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		if (l > 3 && !strcmp(de->d_name + l - 3, ".db")) {
+			paths = xrealloc(paths, (n + 1) * sizeof *paths);
+			paths[n++] = xasprintf("%s/%s", dir, de->d_name);
+		}
+	}
+	closedir(d);
+	/* Learn what every state knows before phase 1 changes anything, and
+	 * take "now" from AWS's clock when the sweep will talk to AWS anyway. */
+	struct known k = {NULL, 0};
+	char *unreadable = NULL;
+	struct sf_err aws_err = SF_ERR_INIT;
+	if (!no_sweep) {
+		for (size_t i = 0; i <= n; i++) {
+			const char *path = i < n ? paths[i] : cli->state_path; /* --state: one more known state */
+			struct sf_err err = SF_ERR_INIT;
+			if (path && known_add(&k, path, &err) < 0 && !unreadable) {
+				sf_warn("gc: %s", err.msg);
+				unreadable = xstrdup(path);
+			}
+		}
+		if (!unreadable) {
+			/* also proves the credentials before anything is deleted */
+			struct sf_providers p;
+			double server;
+			sf_providers_init(&p);
+			p.region = cli->region;
+			p.profile = cli->profile;
+			if (sf_aws_sweep_now(&p, &server, &aws_err) == 0 && !at)
+				now = server;
+			sf_providers_release(&p);
+		}
+	}
+	int found = 0, failed = 0, aws_found = 0;
+	for (size_t i = 0; i < n; i++) {
+		gc_one(cli, paths[i], now, act, &found, &failed, &aws_found);
+		free(paths[i]);
+	}
+	free(paths);
+	if (!found)
+		fprintf(cli->out, "gc: nothing has expired (%zu state file%s checked)\n", n, n == 1 ? "" : "s");
+	else if (!act)
+		fprintf(cli->out, "gc: %d expired workspace(s); run `secfaas gc --auto-approve` to destroy them\n", found);
+	else
+		fprintf(cli->out, "gc: %d expired workspace(s), %d could not be removed\n", found, failed);
+	int rc = failed ? SF_EXIT_ERROR : SF_EXIT_OK;
+	if (!no_sweep && sweep(cli, &k, unreadable, &aws_err, now, act, aws_found) != SF_EXIT_OK)
+		rc = SF_EXIT_ERROR;
+	known_release(&k);
+	free(unreadable);
+	return rc;
+}

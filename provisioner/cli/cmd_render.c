@@ -1,0 +1,161 @@
+/*
+ * cmd_render.c - `secfaas render node-config|bake-script`: print exactly the
+ * node-side artifacts apply would put into launch templates and AMI builds,
+ * from the spec alone (offline).  The cluster endpoint and CA are known only
+ * after the cluster exists; until then (or without --endpoint/--ca)
+ * clearly-marked placeholders are used.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "provisioner/cli/commands.h"
+#include "provisioner/cli/run.h"
+#include "provisioner/kinds/cluster.h"
+#include "provisioner/kinds/kinds.h"
+#include "provisioner/node/render.h"
+#include "util.h"
+
+static const struct sf_doc *cluster_doc(struct sf_ws *ws)
+{
+	for (size_t i = 0; i < ws->set.n; i++) {
+		const struct sf_doc *d = &ws->set.docs[i];
+		const char *kind = sf_node_str(sf_node_get(d->root, "kind"));
+		const char *name = sf_node_str(sf_node_get(sf_node_get(d->root, "metadata"), "name"));
+		if (kind && !strcmp(kind, "Cluster") && name && ws->cfg.workspace && !strcmp(name, ws->cfg.workspace))
+			return d;
+	}
+	return NULL;
+}
+
+/* Load + validate without lowering (render works before AWS types exist). */
+static int load_validated(struct sf_cli *cli, const char *spec, struct sf_ws *ws)
+{
+	struct sf_diags d = SF_DIAGS_INIT;
+	sf_run_load_set(cli, spec, &ws->set, &d, NULL, NULL);
+	for (size_t i = 0; !d.nerrors && i < ws->set.n; i++)
+		sf_kind_validate(&ws->set.docs[i], &d);
+	const char **names = NULL;
+	size_t n = d.nerrors ? 0 : sf_config_workspaces(&ws->set, &names);
+	const char *want = getenv("SECFAAS_WORKSPACE");
+	if (!d.nerrors) {
+		if (want)
+			ws->cfg.workspace = xstrdup(want);
+		else if (n == 1)
+			ws->cfg.workspace = xstrdup(names[0]);
+		else
+			sf_diag_error(&d, NULL, "the spec holds %zu workspaces; choose one with --workspace NAME", n);
+	}
+	free(names);
+	int bad = d.nerrors > 0;
+	sf_diags_print(&d, cli->errf, cli->color);
+	sf_diags_release(&d);
+	return bad ? SF_EXIT_ERROR : 0;
+}
+
+int cmd_render(struct sf_cli *cli, int argc, char **argv)
+{
+	const char *what = argc > 1 ? argv[1] : NULL, *spec = NULL, *ng_name = NULL, *endpoint = NULL, *ca = NULL;
+	const char *artifact = NULL, *arch = NULL, *base_ami = NULL, *cmajor = NULL;
+	if (!what || (strcmp(what, "node-config") && strcmp(what, "bake-script")))
+		return sf_cli_errorf(cli, "usage: secfaas render node-config SPEC --node-group NAME | render bake-script SPEC");
+	for (int i = 2; i < argc; i++) {
+		int m = 0;
+		if ((m = sf_opt_match(argc, argv, &i, "node-group", 1, &ng_name)) ||
+		    (m = sf_opt_match(argc, argv, &i, "endpoint", 1, &endpoint)) ||
+		    (m = sf_opt_match(argc, argv, &i, "ca", 1, &ca)) ||
+		    (m = sf_opt_match(argc, argv, &i, "artifact", 1, &artifact)) ||
+		    (m = sf_opt_match(argc, argv, &i, "containerd-major", 1, &cmajor)) ||
+		    (m = sf_opt_match(argc, argv, &i, "arch", 1, &arch)) ||
+		    (m = sf_opt_match(argc, argv, &i, "base-ami", 1, &base_ami))) {
+			if (m < 0)
+				return sf_cli_errorf(cli, "option %s needs a value", argv[i]);
+		} else if (argv[i][0] == '-') {
+			return sf_cli_errorf(cli, "unknown option %s for render; see `secfaas render --help`", argv[i]);
+		} else {
+			spec = argv[i];
+		}
+	}
+	struct sf_ws ws;
+	memset(&ws, 0, sizeof ws);
+	int rc = load_validated(cli, spec, &ws);
+	json_t *cl = NULL;
+	struct sf_buf out = SF_BUF_INIT;
+	struct sf_err err = SF_ERR_INIT;
+	if (rc)
+		goto done;
+	const struct sf_doc *doc = cluster_doc(&ws);
+	if (!doc) {
+		rc = sf_cli_errorf(cli, "workspace %s has no kind: Cluster document to render", ws.cfg.workspace);
+		goto done;
+	}
+	cl = sf_cluster_normalize(doc);
+	if (!strcmp(what, "node-config")) {
+		if (!ng_name) {
+			rc = sf_cli_errorf(cli, "render node-config needs --node-group NAME");
+			goto done;
+		}
+		const json_t *ng = sf_cluster_nodegroup(cl, ng_name);
+		if (!ng) {
+			rc = sf_cli_errorf(cli, "no node group \"%s\" in %s", ng_name, ws.cfg.workspace);
+			goto done;
+		}
+		int major = 2;
+		if (cmajor && (!sf_scalar_is_int(cmajor, NULL) || (strcmp(cmajor, "1") && strcmp(cmajor, "2")))) {
+			rc = sf_cli_errorf(cli, "--containerd-major must be 1 or 2");
+			goto done;
+		}
+		if (cmajor)
+			major = cmajor[0] - '0';
+		struct sf_node_render_in in;
+		struct sf_kv *labels = NULL;
+		struct sf_taint *taints = NULL;
+		sf_cluster_render_in(cl, ng, endpoint, ca, major, &in, &labels, &taints);
+		int r;
+		if (!artifact)
+			r = sf_render_node_bundle(&in, &out, &err);
+		else if (!strcmp(artifact, "user-data"))
+			r = sf_render_user_data(&in, &out, &err);
+		else if (!strcmp(artifact, "containerd"))
+			r = sf_render_containerd_fragment(&in, &out, &err);
+		else if (!strcmp(artifact, "runsc"))
+			r = sf_render_runsc_toml(in.platform, &out, &err);
+		else
+			r = sf_fail(&err, SF_EINVAL, "--artifact must be user-data, containerd or runsc");
+		free(labels);
+		free(taints);
+		if (r < 0) {
+			rc = sf_cli_error(cli, &err);
+			goto done;
+		}
+		if (strcmp(json_string_value(json_object_get(ng, "runtime")), "gvisor"))
+			fprintf(cli->errf, "secfaas: note: node group %s has runtime runc; its nodes get the runsc handler only with runtime: gvisor\n",
+				ng_name);
+		if (!endpoint || !ca)
+			fprintf(cli->errf, "secfaas: note: the cluster endpoint and CA are placeholders until the cluster exists (or pass --endpoint and --ca)\n");
+	} else {
+		const json_t *gv = json_object_get(json_object_get(cl, "spec"), "gvisor");
+		if (!json_is_object(gv)) {
+			rc = sf_cli_errorf(cli, "%s has no spec.gvisor section; nothing to bake", ws.cfg.workspace);
+			goto done;
+		}
+		struct sf_bake_in bi = {0};
+		bi.gvisor_release = json_string_value(json_object_get(gv, "release"));
+		bi.gvisor_sha512 = json_string_value(json_object_get(gv, "sha512"));
+		bi.base_url = json_string_value(json_object_get(gv, "mirror"));
+		bi.platform = json_string_value(json_object_get(gv, "platform"));
+		bi.arch = arch;
+		bi.base_ami_id = base_ami;
+		if (sf_render_bake_script(&bi, &out, &err) < 0) {
+			rc = sf_cli_error(cli, &err);
+			goto done;
+		}
+	}
+	fwrite(out.s ? out.s : "", 1, out.len, cli->out);
+	if (out.s && out.len && out.s[out.len - 1] != '\n')
+		fputc('\n', cli->out);
+done:
+	sf_buf_release(&out);
+	json_decref(cl);
+	sf_run_close(&ws);
+	return rc;
+}

@@ -1,0 +1,384 @@
+/*
+ * main.c - global options, the command table, dispatch, exit codes.
+ *
+ * Global options may appear before or after the command name, GNU style
+ * (--name, --name=value, --name value) or Terraform's single dash
+ * (-auto-approve).  Handlers get the remaining arguments.
+ */
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "provisioner/cli/commands.h"
+#include "provisioner/cli/commands_aws.h"
+#include "provisioner/cli/commands_eks.h"
+#include "provisioner/cli/commands_kube.h"
+#include "provisioner/spec/schema.h"
+#include "state/state.h"
+#include "util.h"
+
+#define GLOBAL_HELP                                                                                         \
+	"Global options (before or after the command; -name works like --name):\n"                          \
+	"  --state PATH          state file (default .secfaas/<metadata.name>.db)\n"                       \
+	"  --workspace NAME      pick one workspace when the spec holds several\n"                          \
+	"  --json                machine-readable output\n"                                                 \
+	"  --no-color            no ANSI colors (also NO_COLOR=1, or stdout not a terminal)\n"              \
+	"  --parallelism N       concurrent operations during apply (default 10)\n"                         \
+	"  --auto-approve        do not ask before applying or destroying\n"                                \
+	"  --detailed-exitcode   plan/apply: exit 2 when there are changes, 0 when none, 1 on error\n"      \
+	"  --lock=false          do not lock the state (dangerous)\n"                                       \
+	"  --lock-timeout DUR    wait this long for a lock (default 0s: fail at once)\n"                    \
+	"  --input=false         never prompt\n"                                                            \
+	"  --region R, --profile P   AWS region and profile\n"                                              \
+	"  --ttl DUR             apply: make the workspace ephemeral (overrides metadata.ttl)\n"          \
+	"  --repo PATH|URL       read specs from a git repository (local path, file://, remote URL)\n"   \
+	"  --ref REF             branch, tag or commit in --repo (default HEAD); SPEC is a path inside it\n" \
+	"  --allow-dirty         use a local working tree with uncommitted changes\n"                    \
+	"  --force-conflicts     server-side apply takes ownership of fields other managers own\n"       \
+	"Environment: SECFAAS_LOG=error|warn|info|debug|trace, SECFAAS_LOG_PATH, NO_COLOR,\n"               \
+	"  SECFAAS_STATE_PASSPHRASE (state secret encryption), SECFAAS_SPEC (default spec).\n"
+
+static const struct sf_cmd commands[] = {
+	{"apply", cmd_apply, "create or update infrastructure to match the spec",
+	 "usage: secfaas apply [SPEC | PLANFILE] [--auto-approve] [--replace ADDR]... [--target ADDR]...\n"
+	 "\n"
+	 "Plans, shows the plan, asks for 'yes' (on a terminal), then applies it as a\n"
+	 "dependency graph (--parallelism N at once). With a saved PLANFILE from\n"
+	 "`secfaas plan --out`, applies exactly that plan without asking, and refuses it if\n"
+	 "the state changed since it was made. Interrupted or killed runs are resumed by\n"
+	 "running apply again.\n"
+	 "\n"
+	 "examples:\n"
+	 "  secfaas apply examples/minimal.yaml\n"
+	 "  secfaas plan cluster.yaml --out tfplan && secfaas apply tfplan\n"
+	 "  secfaas apply cluster.yaml --auto-approve --parallelism 4\n"},
+	{"bake", cmd_bake, "bake (or find) the gVisor AMI of a spec and print its id",
+	 SF_BAKE_USAGE "\nexample:\n  secfaas bake examples/minimal.yaml --arch x86_64\n"},
+	{"destroy", cmd_destroy, "destroy everything the state tracks for a workspace",
+	 "usage: secfaas destroy [SPEC] [--auto-approve]\n"
+	 "\n"
+	 "Plans the destruction of every resource in the workspace's state, shows it, asks\n"
+	 "for 'yes', then deletes in reverse dependency order.\n"
+	 "\n"
+	 "examples:\n"
+	 "  secfaas destroy examples/minimal.yaml\n"
+	 "  secfaas destroy --state .secfaas/fn-staging.db --auto-approve\n"},
+	{"eks-token", cmd_eks_token, "print an EKS bearer token as a kubectl ExecCredential",
+	 SF_EKS_TOKEN_USAGE
+	 "\nexample:\n  secfaas eks-token --cluster fn-staging --region eu-west-1\n"},
+	{"force-unlock", cmd_force_unlock, "remove a stale state lock by its exact ID",
+	 "usage: secfaas force-unlock LOCK_ID [--force] [SPEC]\n"
+	 "\n"
+	 "Removes the lock only if LOCK_ID matches it exactly. A lock with a fresh\n"
+	 "heartbeat held by a live process needs --force.\n"
+	 "\n"
+	 "example:\n"
+	 "  secfaas force-unlock 4b1e0c2a-8f3d-4d7e-9a51-0c2d3e4f5a6b --state .secfaas/demo.db\n"},
+	{"gc", cmd_gc, "destroy expired ephemeral workspaces and sweep AWS for orphaned secfaas objects",
+	 "usage: secfaas gc [--dry-run] [--auto-approve] [--state-dir DIR] [--now TIME] [--no-sweep]\n"
+	 "\n"
+	 "1. Every state file in DIR (default .secfaas) with an expiry recorded from\n"
+	 "   metadata.ttl or `apply --ttl` that has passed is destroyed from its state,\n"
+	 "   under its own lock.\n"
+	 "2. Then (unless --no-sweep) AWS is searched for objects tagged secfaas:workspace\n"
+	 "   that no readable state knows (a lost state file, a run killed before its\n"
+	 "   intent was written) or whose secfaas:expires-at has passed, and they are deleted\n"
+	 "   in dependency order. Objects without secfaas tags, and objects a live state\n"
+	 "   recorded, are never touched (docs/gc.md).\n"
+	 "\n"
+	 "Without --auto-approve (or with --dry-run) gc only lists. \"Now\" is the AWS\n"
+	 "server's time (--now overrides). Exit 1 if anything expired or orphaned is left.\n"
+	 "\n"
+	 "examples:\n"
+	 "  secfaas gc                       # list what has expired or leaked\n"
+	 "  secfaas gc --auto-approve        # remove it (cron/CI)\n"},
+	{"help", cmd_help, "show help for a command", "usage: secfaas help [COMMAND]\n"},
+	{"import", cmd_import, "adopt an existing object into the state",
+	 "usage: secfaas import ADDRESS ID [SPEC]\n"
+	 "\n"
+	 "Reads the live object with this ID (the resource must be declared in the spec,\n"
+	 "which gives its type and settings) and records it in the state, so secfaas manages\n"
+	 "it from now on. The next plan shows any differences from the spec.\n"
+	 "\n"
+	 "example:\n"
+	 "  secfaas import test_object.a obj-0123456789abcdef stack.yaml\n"},
+	{"kubeconfig", cmd_kubeconfig, "write or merge a kubeconfig for a cluster (exec: secfaas eks-token)",
+	 SF_KUBECONFIG_USAGE "\nexample:\n  secfaas kubeconfig fn-staging --kubeconfig ~/.kube/config && kubectl get nodes\n"},
+	{"output", cmd_output, "print workspace outputs (OpenFaaS gateway, admin password on request)",
+	 SF_OUTPUT_USAGE "\nexample:\n  secfaas output --state .secfaas/fn-staging.db openfaas_password --show-sensitive\n"},
+	{"plan", cmd_plan, "show what apply would change",
+	 "usage: secfaas plan [SPEC] [--out FILE] [--destroy | --refresh-only] [--refresh=false]\n"
+	 "                    [--replace ADDR]... [--target ADDR]... [--detailed-exitcode] [--json]\n"
+	 "\n"
+	 "Reads the spec (a file or a directory of *.yaml), refreshes recorded resources,\n"
+	 "and prints the changes per attribute: + create, ~ update in place, -/+ replace\n"
+	 "(the forcing attribute is marked), +/- replace creating the new one first,\n"
+	 "- destroy. --out saves the plan for `secfaas apply FILE`.\n"
+	 "\n"
+	 "examples:\n"
+	 "  secfaas plan examples/minimal.yaml\n"
+	 "  secfaas plan specs/ --detailed-exitcode --json > plan.json; echo $?\n"
+	 "  secfaas plan cluster.yaml --out tfplan\n"},
+	{"refresh", cmd_refresh, "update the state from the live objects (after review)",
+	 "usage: secfaas refresh [SPEC] [--auto-approve]\n"
+	 "\n"
+	 "Same as `plan --refresh-only`, then asks before writing the refreshed\n"
+	 "attributes to the state.\n"
+	 "\n"
+	 "example:\n"
+	 "  secfaas refresh examples/minimal.yaml\n"},
+	{"render", cmd_render, "print node user data, containerd/runsc config or the bake script",
+	 "usage: secfaas render node-config SPEC --node-group NAME [--artifact user-data|containerd|runsc]\n"
+	 "                      [--endpoint URL --ca BASE64] [--containerd-major 1|2]\n"
+	 "       secfaas render bake-script SPEC [--arch x86_64|aarch64] [--base-ami ami-...]\n"
+	 "\n"
+	 "Prints exactly what apply puts into a node group's launch template (AL2023 MIME\n"
+	 "user data with the nodeadm NodeConfig, the containerd fragment adding the runsc\n"
+	 "handler, runsc.toml) or the AMI bake script. Offline; the cluster endpoint and CA\n"
+	 "are placeholders until the cluster exists.\n"
+	 "\n"
+	 "examples:\n"
+	 "  secfaas render node-config examples/minimal.yaml --node-group sandbox\n"
+	 "  secfaas render node-config examples/minimal.yaml --node-group sandbox --artifact containerd --containerd-major 1\n"
+	 "  secfaas render bake-script examples/minimal.yaml --arch x86_64\n"},
+	{"show", cmd_show, "show the state or a saved plan",
+	 "usage: secfaas show [PLANFILE] [--json]\n"
+	 "\n"
+	 "Without a plan file, shows every resource in the workspace's state with its\n"
+	 "attributes (secrets redacted) and the last run.\n"
+	 "\n"
+	 "examples:\n"
+	 "  secfaas show --state .secfaas/demo.db\n"
+	 "  secfaas show tfplan --json\n"},
+	{"state", cmd_state, "inspect and edit the state: list, show, rm, mv, history",
+	 "usage: secfaas state list [GLOB]\n"
+	 "       secfaas state show ADDRESS\n"
+	 "       secfaas state rm ADDRESS...\n"
+	 "       secfaas state mv SOURCE DESTINATION\n"
+	 "       secfaas state history\n"
+	 "\n"
+	 "No cloud calls. rm and mv lock the state, back it up to <state>.backup first,\n"
+	 "and print what changed. `rm` makes secfaas forget an object without deleting it.\n"
+	 "\n"
+	 "examples:\n"
+	 "  secfaas state list --state .secfaas/demo.db\n"
+	 "  secfaas state list 'local_file.*'\n"
+	 "  secfaas state mv local_file.old local_file.new\n"},
+	{"validate", cmd_validate, "check specs offline (schema, references, cycles)",
+	 "usage: secfaas validate [SPEC...] [--json]\n"
+	 "\n"
+	 "Checks every document: apiVersion, kind, unknown fields, types, required\n"
+	 "fields, enums, references and cycles. Reports all errors as file:line:col.\n"
+	 "Needs no credentials and touches nothing.\n"
+	 "\n"
+	 "examples:\n"
+	 "  secfaas validate examples/minimal.yaml\n"
+	 "  secfaas validate specs/ --json\n"},
+	{"verify", cmd_verify, "prove functions run under gVisor: deploy, invoke and inspect a probe",
+	 SF_VERIFY_USAGE "\nexample:\n  secfaas verify fn-staging\n"},
+	{"version", cmd_version, "print the version", "usage: secfaas version [--json]\n"},
+	{"whoami", cmd_whoami, "show the AWS identity and where its credentials came from",
+	 SF_WHOAMI_USAGE "\nexample:\n  AWS_PROFILE=ci secfaas whoami --json\n"},
+};
+
+const struct sf_cmd *sf_cmd_all(size_t *n)
+{
+	*n = SF_ARRAY_LEN(commands);
+	return commands;
+}
+
+const struct sf_cmd *sf_cmd_find(const char *name)
+{
+	for (size_t i = 0; i < SF_ARRAY_LEN(commands); i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+int sf_cmd_help(struct sf_cli *cli, const char *name, FILE *f)
+{
+	(void)cli;
+	const struct sf_cmd *c = sf_cmd_find(name);
+	if (!c)
+		return SF_EXIT_ERROR;
+	fputs(c->usage, f);
+	fputs("\n", f);
+	fputs(GLOBAL_HELP, f);
+	return SF_EXIT_OK;
+}
+
+static void usage_all(FILE *f)
+{
+	fprintf(f, "usage: secfaas [global options] COMMAND [args]\n\n"
+		   "secfaas provisions EKS clusters whose function pods run in gVisor sandboxes,\n"
+		   "declaratively: plan, then apply; state in SQLite.\n\ncommands:\n");
+	for (size_t i = 0; i < SF_ARRAY_LEN(commands); i++)
+		fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\n%s\nRun `secfaas COMMAND --help` for a command's options and examples.\n", GLOBAL_HELP);
+}
+
+int cmd_help(struct sf_cli *cli, int argc, char **argv)
+{
+	if (argc > 1) {
+		if (sf_cmd_help(cli, argv[1], cli->out) != 0)
+			return sf_cli_errorf(cli, "unknown command \"%s\"; run `secfaas help`", argv[1]);
+		return 0;
+	}
+	usage_all(cli->out);
+	return 0;
+}
+
+int cmd_version(struct sf_cli *cli, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	if (cli->json)
+		fprintf(cli->out, "{\"secfaas_version\":\"%s\",\"state_schema\":%d,\"curl\":\"%s\"}\n", SECFAAS_VERSION,
+			sf_state_schema_version(), curl_version_info(CURLVERSION_NOW)->version);
+	else
+		fprintf(cli->out, "secfaas %s\n", SECFAAS_VERSION);
+	return 0;
+}
+
+/* Consume a global option at argv[*i]; 1 if consumed, 0 if not, -1 on error. */
+static int global_opt(struct sf_cli *cli, int argc, char **argv, int *i)
+{
+	const char *v = NULL;
+	int m;
+	if ((m = sf_opt_match(argc, argv, i, "state", 1, &cli->state_path)))
+		return m;
+	if ((m = sf_opt_match(argc, argv, i, "region", 1, &cli->region)))
+		return m;
+	if ((m = sf_opt_match(argc, argv, i, "profile", 1, &cli->profile)))
+		return m;
+	if ((m = sf_opt_match(argc, argv, i, "workspace", 1, &v))) {
+		if (m > 0)
+			setenv("SECFAAS_WORKSPACE", v, 1);
+		return m;
+	}
+	if ((m = sf_opt_match(argc, argv, i, "repo", 1, &cli->repo)))
+		return m;
+	if ((m = sf_opt_match(argc, argv, i, "ref", 1, &cli->ref)))
+		return m;
+	if ((m = sf_opt_match(argc, argv, i, "subpath", 1, &cli->subpath)))
+		return m;
+	if (sf_opt_match(argc, argv, i, "allow-dirty", 0, NULL) > 0)
+		return cli->allow_dirty = 1;
+	if (sf_opt_match(argc, argv, i, "force-conflicts", 0, NULL) > 0) {
+		setenv("SECFAAS_FORCE_CONFLICTS", "1", 1);
+		return 1;
+	}
+	if ((m = sf_opt_match(argc, argv, i, "ttl", 1, &v))) {
+		double d;
+		if (m < 0 || sf_duration_parse(v, &d) < 0 || d <= 0)
+			return -1;
+		setenv("SECFAAS_TTL", v, 1);
+		return 1;
+	}
+	if (sf_opt_match(argc, argv, i, "json", 0, NULL) > 0)
+		return cli->json = 1;
+	if (sf_opt_match(argc, argv, i, "no-color", 0, NULL) > 0) {
+		cli->color = 0;
+		setenv("NO_COLOR", "1", 1);
+		return 1;
+	}
+	if (sf_opt_match(argc, argv, i, "auto-approve", 0, NULL) > 0)
+		return cli->auto_approve = 1;
+	if (sf_opt_match(argc, argv, i, "detailed-exitcode", 0, NULL) > 0)
+		return cli->detailed_exitcode = 1;
+	if ((m = sf_opt_match(argc, argv, i, "parallelism", 1, &v))) {
+		long long n;
+		if (m < 0 || !sf_scalar_is_int(v, &n) || n < 1 || n > 256)
+			return -1;
+		cli->parallelism = (int)n;
+		return 1;
+	}
+	if ((m = sf_opt_match(argc, argv, i, "lock-timeout", 1, &v))) {
+		if (m < 0 || sf_duration_parse(v, &cli->lock_timeout_s) < 0)
+			return -1;
+		return 1;
+	}
+	if (sf_opt_match(argc, argv, i, "lock", 0, &v) > 0) {
+		cli->lock = !(v && !strcmp(v, "false"));
+		return 1;
+	}
+	if (sf_opt_match(argc, argv, i, "input", 0, &v) > 0) {
+		if (v && !strcmp(v, "false"))
+			cli->input = 0;
+		return 1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct sf_cli cli;
+	memset(&cli, 0, sizeof cli);
+	cli.argv0 = argv[0];
+	cli.out = stdout;
+	cli.errf = stderr;
+	cli.parallelism = 10;
+	cli.lock = 1;
+	cli.input = isatty(0);
+	const char *nc = getenv("NO_COLOR");
+	const char *term = getenv("TERM");
+	cli.color = isatty(1) && !(nc && *nc) && term && strcmp(term, "dumb");
+	if (sf_log_init() < 0)
+		fprintf(stderr, "secfaas: warning: SECFAAS_LOG must be one of error, warn, info, debug, trace; using warn\n");
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+
+	/* Split argv: globals out, the rest (command + its args) kept in order. */
+	char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
+	int nrest = 0, want_help = 0;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--")) {
+			while (++i < argc)
+				rest[nrest++] = argv[i];
+			break;
+		}
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h") || !strcmp(argv[i], "-help")) {
+			want_help = 1;
+			continue;
+		}
+		int g = global_opt(&cli, argc, argv, &i);
+		if (g < 0) {
+			free(rest);
+			return sf_cli_errorf(&cli, "option %s needs a valid value; see `secfaas help`", argv[i]);
+		}
+		if (!g)
+			rest[nrest++] = argv[i];
+	}
+	/* --region is the standard AWS region setting for everything this run
+	 * does (the client and the Cluster lowering); metadata.region still wins
+	 * for a spec that names one. */
+	if (cli.region)
+		setenv("AWS_REGION", cli.region, 1);
+	int rc;
+	if (!nrest) {
+		usage_all(want_help ? stdout : stderr);
+		rc = want_help ? 0 : SF_EXIT_ERROR;
+	} else {
+		const struct sf_cmd *c = sf_cmd_find(rest[0]);
+		if (!c) {
+			const char *names[SF_ARRAY_LEN(commands)];
+			for (size_t i = 0; i < SF_ARRAY_LEN(commands); i++)
+				names[i] = commands[i].name;
+			const char *hint = sf_did_you_mean(rest[0], names, SF_ARRAY_LEN(commands));
+			rc = hint ? sf_cli_errorf(&cli, "unknown command \"%s\"; did you mean \"%s\"?", rest[0], hint)
+				  : sf_cli_errorf(&cli, "unknown command \"%s\"; run `secfaas help`", rest[0]);
+		} else if (want_help) {
+			rc = sf_cmd_help(&cli, c->name, stdout);
+		} else {
+			rc = c->run(&cli, nrest, rest);
+		}
+	}
+	free(rest);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "secfaas: error: could not write output\n");
+		rc = SF_EXIT_ERROR;
+	}
+	curl_global_cleanup();
+	return rc;
+}

@@ -1,0 +1,33 @@
+/* plan_cmd.h - plan-related helpers shared by cmd_plan.c and cmd_apply.c. */
+#ifndef SF_PLAN_CMD_H
+#define SF_PLAN_CMD_H
+
+#include "provisioner/cli/run.h"
+#include "provisioner/engine/plan.h"
+
+struct sf_plan_args {
+	const char *spec;
+	const char *out;
+	struct sf_plan_opts opts;
+	const char **replace, **targets; /* owned arrays, borrowed strings */
+	int all;                         /* --all: every workspace in the spec */
+	int prune;                       /* --prune: destroy workspaces no longer in the spec */
+	int cluster_parallelism;         /* --cluster-parallelism N for apply --all (default 2) */
+};
+
+/* plan --all / apply --all (cmd_all.c). */
+int sf_cmd_plan_all(struct sf_cli *cli, struct sf_plan_args *pa);
+int sf_cmd_apply_all(struct sf_cli *cli, struct sf_plan_args *pa, char **argv0);
+
+/* Parse plan/apply/destroy arguments. 0 or SF_EXIT_ERROR (printed). */
+int sf_parse_plan_args(struct sf_cli *cli, const char *cmd, int argc, char **argv, struct sf_plan_args *pa);
+void sf_plan_args_release(struct sf_plan_args *pa);
+/* Validate --replace/--target against the config, then plan. */
+int sf_make_plan(struct sf_cli *cli, struct sf_ws *ws, struct sf_plan_args *pa, struct sf_plan *plan);
+void sf_print_plan(struct sf_cli *cli, const struct sf_plan *plan);
+
+#endif
+
+/* Execute a plan on an open, locked workspace: run history, events,
+ * summary, expiry bookkeeping. Returns an exit code. (cmd_apply.c) */
+int sf_cmd_execute(struct sf_cli *cli, struct sf_ws *ws, struct sf_plan *plan, const char *command);

@@ -1,0 +1,756 @@
+/*
+ * apply.c - the graph walker (see apply.h).
+ *
+ * Structure: one node per change that is not a no-op; `waits[i]` lists the
+ * nodes i must wait for.  A scheduler (mutex + condvar) hands ready nodes to
+ * `parallelism` worker threads; a ticker thread emits "still ..." progress
+ * and the lock heartbeat.  Each node runs its steps (delete and/or create,
+ * or update) with state transitions written around every provider call.
+ */
+#include "provisioner/engine/apply.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "util.h"
+
+enum nstate { N_WAITING, N_RUNNING, N_DONE, N_FAILED, N_SKIPPED };
+
+struct node {
+	const struct sf_change *ch;
+	size_t *waits;
+	size_t nwaits;
+	enum nstate st;
+	double started;
+	double last_tick;
+	char status[128];
+	char typical[64];
+	char id[256];
+	const char *phase;
+	struct sf_err err;
+};
+
+struct run {
+	const struct sf_plan *plan;
+	const struct sf_config *cfg;
+	struct sf_state *st;
+	const struct sf_apply_opts *o;
+	struct node *v;
+	size_t n;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	size_t running, finished;
+	int stop_ticker;
+	struct sf_apply_result *res;
+};
+
+struct wctx {
+	struct sf_rctx rc;
+	struct run *run;
+	struct node *node;
+};
+
+static void emit(struct run *r, struct node *nd, enum sf_apply_ev type)
+{
+	if (!r->o->event)
+		return;
+	struct sf_apply_event ev = {
+		.type = type,
+		.address = nd->ch->address,
+		.action = nd->ch->action,
+		.phase = nd->phase,
+		.elapsed = nd->started ? sf_mono() - nd->started : 0,
+		.id = nd->id[0] ? nd->id : NULL,
+		.status = nd->status[0] ? nd->status : NULL,
+		.err = &nd->err,
+		.typical = nd->typical[0] && strcmp(nd->typical, "-") ? nd->typical : NULL,
+	};
+	r->o->event(r->o->ui, &ev);
+}
+
+/* ---- state transitions (each its own transaction) ---- */
+
+static int put_row(struct run *r, const struct sf_change *ch, enum sf_rstatus status, const json_t *attrs,
+		   const char *id, const char *token, const char *const *deps, size_t ndeps, struct sf_err *err)
+{
+	struct sf_resource res = {0};
+	res.address = (char *)ch->address;
+	res.type = (char *)ch->type->name;
+	res.id = (char *)id;
+	res.status = status;
+	res.attrs = (json_t *)attrs;
+	res.token = (char *)token;
+	res.schema_version = ch->type->schema_version;
+	json_t *sens = json_array(), *dv = json_array();
+	for (const struct sf_attr_def *a = ch->type->attrs; a->name; a++)
+		if (a->flags & SF_ATTR_SENSITIVE)
+			json_array_append_new(sens, json_string(a->name));
+	for (size_t i = 0; i < ndeps; i++)
+		json_array_append_new(dv, json_string(deps[i]));
+	res.sensitive = sens;
+	res.deps = dv;
+	int rc = sf_state_put(r->st, &res, err);
+	json_decref(sens);
+	json_decref(dv);
+	return rc;
+}
+
+/* Run fn inside BEGIN..COMMIT; on failure roll back. */
+#define TX(r, err, body)                                                         \
+	do {                                                                     \
+		if (sf_state_begin((r)->st, (err)) < 0)                          \
+			return (err)->code;                                      \
+		int tx_rc_ = (body);                                             \
+		if (tx_rc_ < 0) {                                                \
+			sf_state_rollback((r)->st);                              \
+			return tx_rc_;                                           \
+		}                                                                \
+		if (sf_state_commit((r)->st, (err)) < 0)                         \
+			return (err)->code;                                      \
+	} while (0)
+
+static int journal(struct run *r, const char *addr, const char *op, const char *token, int64_t *id, struct sf_err *err)
+{
+	return sf_journal_intent(r->st, r->o->run_id, addr, op, token, NULL, id, err);
+}
+
+static char *result_json(const struct sf_err *e)
+{
+	if (!e || !e->code)
+		return xstrdup("{\"ok\":true}");
+	json_t *j = json_pack("{s:b, s:s, s:s, s:s}", "ok", 0, "code", sf_code_name(e->code), "message", e->msg,
+			      "aws_code", e->aws_code);
+	char *s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	return s;
+}
+
+/* After a failed provider call: store the row's new status and the journal
+ * result together. Best effort: the failure being reported matters more
+ * than a second one writing it down (which is logged). */
+static void record_failure(struct run *r, struct sf_resource *row, enum sf_rstatus status, int64_t jid,
+			   const char *res)
+{
+	struct sf_err e = SF_ERR_INIT;
+	row->status = status;
+	if (sf_state_begin(r->st, &e) == 0 && sf_state_put(r->st, row, &e) == 0 &&
+	    sf_journal_result(r->st, jid, 0, res, &e) == 0 && sf_state_commit(r->st, &e) == 0)
+		return;
+	sf_state_rollback(r->st);
+	sf_warn("%s: could not record the failure in the state: %s", row->address, e.msg);
+}
+
+static int record_id_cb(struct sf_rctx *c, const char *id)
+{
+	struct wctx *w = (struct wctx *)c;
+	struct sf_err e = SF_ERR_INIT;
+	pthread_mutex_lock(&w->run->mu);
+	snprintf(w->node->id, sizeof w->node->id, "%s", id ? id : "");
+	pthread_mutex_unlock(&w->run->mu);
+	/* Keep the row `creating` but remember the id, so a killed run can still
+	 * destroy the object even if create never returned. */
+	struct sf_resource *row = NULL;
+	if (sf_state_get(w->run->st, w->node->ch->address, &row, &e) < 0)
+		return e.code;
+	free(row->id);
+	row->id = xstrdup(id);
+	json_object_set_new(row->attrs, "id", json_string(id));
+	int rc = sf_state_put(w->run->st, row, &e);
+	sf_resource_free(row);
+	if (rc < 0)
+		sf_warn("%s: could not record id %s: %s", w->node->ch->address, id, e.msg);
+	return rc;
+}
+
+static void progress_cb(struct sf_rctx *c, const char *status)
+{
+	struct wctx *w = (struct wctx *)c;
+	pthread_mutex_lock(&w->run->mu);
+	snprintf(w->node->status, sizeof w->node->status, "%s", status ? status : "");
+	pthread_mutex_unlock(&w->run->mu);
+}
+
+/* Reference lookup at apply time: dependencies are done, read their state. */
+struct alookup {
+	struct run *r;
+	json_t *held; /* array keeping looked-up rows' attrs alive */
+};
+
+static const json_t *apply_ref(const char *addr, const char *attr, void *ctx)
+{
+	struct alookup *al = ctx;
+	struct sf_resource *row = NULL;
+	struct sf_err e = SF_ERR_INIT;
+	if (sf_state_get(al->r->st, addr, &row, &e) < 0)
+		return NULL;
+	json_t *a = json_incref(row->attrs);
+	if (row->id && !json_object_get(a, "id"))
+		json_object_set_new(a, "id", json_string(row->id));
+	sf_resource_free(row);
+	json_array_append_new(al->held, a);
+	const json_t *v = json_object_get(a, attr);
+	return v && !json_is_null(v) ? v : NULL;
+}
+
+static int resolve_want(struct run *r, const struct sf_change *ch, json_t **want, struct sf_err *err)
+{
+	const struct sf_rinst *ri = sf_config_find(r->cfg, ch->address);
+	if (!ri)
+		return sf_fail(err, SF_ECORRUPT, "%s is planned but not in the configuration", ch->address);
+	struct alookup al = {r, json_array()};
+	int unknown = 0;
+	*want = sf_refs_resolve(ri->config, apply_ref, &al, &unknown);
+	json_decref(al.held);
+	if (unknown) {
+		json_decref(*want);
+		*want = NULL;
+		return sf_fail(err, SF_EDEPEND, "%s: a referenced value is still unknown after its dependencies ran",
+			       ch->address);
+	}
+	if (ch->type->validate && ch->type->validate(*want, err) < 0) {
+		json_decref(*want);
+		*want = NULL;
+		return err->code;
+	}
+	return 0;
+}
+
+static int create_generation(struct run *r, const char *addr)
+{
+	struct sf_journal_entry *v = NULL;
+	size_t n = 0;
+	struct sf_err e = SF_ERR_INIT;
+	int gen = 0;
+	if (sf_journal_list(r->st, addr, 0, &v, &n, &e) == 0)
+		for (size_t i = 0; i < n; i++)
+			if (!strcmp(v[i].op, "create"))
+				gen++;
+	sf_journal_free(v, n);
+	return gen;
+}
+
+static int step_create(struct wctx *w, const json_t *want, const char *resume_token)
+{
+	struct run *r = w->run;
+	struct node *nd = w->node;
+	const struct sf_change *ch = nd->ch;
+	struct sf_err *err = &nd->err;
+	char token[33];
+	if (resume_token && *resume_token)
+		snprintf(token, sizeof token, "%s", resume_token);
+	else
+		sf_state_token(r->st, ch->address, "create", create_generation(r, ch->address), token);
+	const struct sf_rinst *ri = sf_config_find(r->cfg, ch->address);
+	int64_t jid = 0;
+	nd->phase = "create";
+	TX(r, err, put_row(r, ch, SF_RS_CREATING, want, NULL, token, (const char *const *)ri->deps, ri->ndeps, err) < 0
+			   ? err->code
+			   : journal(r, ch->address, "create", token, &jid, err));
+	emit(r, nd, SF_EV_START);
+	w->rc.token = token;
+	json_t *out = NULL;
+	int rc = ch->type->create(&w->rc, want, &out);
+	if (rc == 0 && !out)
+		rc = sf_fail(err, SF_EPROTO, "%s: create returned no attributes", ch->address);
+	struct sf_err e2 = SF_ERR_INIT;
+	char *res = result_json(rc ? err : NULL);
+	if (rc == 0) {
+		const char *id = json_string_value(json_object_get(out, "id"));
+		if (id)
+			snprintf(nd->id, sizeof nd->id, "%s", id);
+		if (sf_state_begin(r->st, &e2) < 0 ||
+		    put_row(r, ch, SF_RS_CREATED, out, id, token, (const char *const *)ri->deps, ri->ndeps, &e2) < 0 ||
+		    sf_journal_result(r->st, jid, 1, res, &e2) < 0 || sf_state_commit(r->st, &e2) < 0) {
+			sf_state_rollback(r->st);
+			*err = e2;
+			rc = e2.code ? e2.code : SF_EIO;
+		}
+	} else {
+		/* Interrupted: leave `creating` so the next apply resumes with the
+		 * same token. Failed: `tainted` so the next plan replaces it. */
+		struct sf_resource *row = NULL;
+		if (sf_state_get(r->st, ch->address, &row, &e2) == 0) {
+			record_failure(r, row, rc == SF_EINTR ? SF_RS_CREATING : SF_RS_TAINTED, jid, res);
+			sf_resource_free(row);
+		}
+	}
+	free(res);
+	json_decref(out);
+	return rc;
+}
+
+static int step_update(struct wctx *w, const json_t *prior, const json_t *want)
+{
+	struct run *r = w->run;
+	struct node *nd = w->node;
+	const struct sf_change *ch = nd->ch;
+	struct sf_err *err = &nd->err;
+	struct sf_resource *row = NULL;
+	int64_t jid = 0;
+	nd->phase = "update";
+	if (sf_state_get(r->st, ch->address, &row, err) < 0)
+		return err->code;
+	if (row->id)
+		snprintf(nd->id, sizeof nd->id, "%s", row->id);
+	char token[33];
+	sf_state_token(r->st, ch->address, "update", (int)sf_state_serial(r->st), token);
+	if (journal(r, ch->address, "update", token, &jid, err) < 0) {
+		sf_resource_free(row);
+		return err->code;
+	}
+	emit(r, nd, SF_EV_START);
+	w->rc.token = token;
+	json_t *out = NULL;
+	int rc = ch->type->update(&w->rc, prior ? prior : row->attrs, want, &out);
+	char *res = result_json(rc ? err : NULL);
+	struct sf_err e2 = SF_ERR_INIT;
+	if (rc == 0) {
+		const struct sf_rinst *ri = sf_config_find(r->cfg, ch->address);
+		if (sf_state_begin(r->st, &e2) < 0 ||
+		    put_row(r, ch, SF_RS_CREATED, out ? out : want, row->id, row->token, (const char *const *)ri->deps,
+			    ri->ndeps, &e2) < 0 ||
+		    sf_journal_result(r->st, jid, 1, res, &e2) < 0 || sf_state_commit(r->st, &e2) < 0) {
+			sf_state_rollback(r->st);
+			*err = e2;
+			rc = e2.code ? e2.code : SF_EIO;
+		}
+	} else {
+		sf_journal_result(r->st, jid, 0, res, &e2);
+	}
+	free(res);
+	json_decref(out);
+	sf_resource_free(row);
+	return rc;
+}
+
+static int step_delete(struct wctx *w)
+{
+	struct run *r = w->run;
+	struct node *nd = w->node;
+	const struct sf_change *ch = nd->ch;
+	struct sf_err *err = &nd->err;
+	struct sf_resource *row = NULL;
+	int64_t jid = 0;
+	nd->phase = "delete";
+	int grc = sf_state_get(r->st, ch->address, &row, err);
+	if (grc == SF_ENOTFOUND) {
+		sf_err_clear(err);
+		return 0; /* already gone from state */
+	}
+	if (grc < 0)
+		return err->code;
+	if (row->id)
+		snprintf(nd->id, sizeof nd->id, "%s", row->id);
+	enum sf_rstatus prev = row->status;
+	row->status = SF_RS_DELETING;
+	char token[33];
+	sf_state_token(r->st, ch->address, "delete", 0, token);
+	if (sf_state_begin(r->st, err) < 0 || sf_state_put(r->st, row, err) < 0 ||
+	    journal(r, ch->address, "delete", token, &jid, err) < 0 || sf_state_commit(r->st, err) < 0) {
+		sf_state_rollback(r->st);
+		sf_resource_free(row);
+		return err->code ? err->code : SF_EIO;
+	}
+	emit(r, nd, SF_EV_START);
+	w->rc.token = row->token;
+	json_t *prior = json_incref(row->attrs);
+	if (row->id && !json_object_get(prior, "id")) {
+		json_decref(prior);
+		prior = json_deep_copy(row->attrs);
+		json_object_set_new(prior, "id", json_string(row->id));
+	}
+	int rc = ch->type->destroy(&w->rc, prior);
+	json_decref(prior);
+	char *res = result_json(rc ? err : NULL);
+	struct sf_err e2 = SF_ERR_INIT;
+	if (rc == 0) {
+		if (sf_state_begin(r->st, &e2) < 0 || sf_state_remove(r->st, ch->address, &e2) < 0 ||
+		    sf_journal_result(r->st, jid, 1, res, &e2) < 0 || sf_state_commit(r->st, &e2) < 0) {
+			sf_state_rollback(r->st);
+			*err = e2;
+			rc = e2.code ? e2.code : SF_EIO;
+		}
+	} else {
+		/* The object still exists: put the status back (an interrupted
+		 * delete stays `deleting` so the next apply finishes it). */
+		record_failure(r, row, rc == SF_EINTR ? SF_RS_DELETING : prev, jid, res);
+	}
+	free(res);
+	sf_resource_free(row);
+	return rc;
+}
+
+static int run_node(struct wctx *w)
+{
+	const struct sf_change *ch = w->node->ch;
+	struct run *r = w->run;
+	json_t *want = NULL;
+	int rc = 0;
+	if (ch->action != SF_ACT_DELETE && resolve_want(r, ch, &want, &w->node->err) < 0)
+		return w->node->err.code;
+	switch (ch->action) {
+	case SF_ACT_CREATE: {
+		const char *resume = NULL;
+		struct sf_resource *row = NULL;
+		struct sf_err e = SF_ERR_INIT;
+		if (sf_state_get(r->st, ch->address, &row, &e) == 0 && row->status == SF_RS_CREATING)
+			resume = row->token;
+		rc = step_create(w, want, resume);
+		sf_resource_free(row);
+		break;
+	}
+	case SF_ACT_UPDATE:
+		rc = step_update(w, NULL, want);
+		break;
+	case SF_ACT_REPLACE:
+		rc = step_delete(w);
+		if (!rc && !(r->o->cancel && *r->o->cancel))
+			rc = step_create(w, want, NULL);
+		else if (!rc)
+			rc = sf_fail(&w->node->err, SF_EINTR, "interrupted between delete and create");
+		break;
+	case SF_ACT_REPLACE_CBD: {
+		/* Create the new object first; the type gives it a distinct
+		 * identity. Keep the old row's attributes to destroy it after. */
+		struct sf_resource *old = NULL;
+		struct sf_err e = SF_ERR_INIT;
+		if (sf_state_get(r->st, ch->address, &old, &e) < 0) {
+			rc = step_create(w, want, NULL);
+			break;
+		}
+		/* One key per deposed object, so a replacement that fails again
+		 * cannot overwrite the record of an earlier one.  Sensitive values
+		 * are left out: meta is not encrypted, and destroy goes by id. */
+		unsigned char rb[4];
+		char id[9];
+		sf_random(rb, sizeof rb);
+		sf_hex(id, rb, sizeof rb);
+		char *key = xasprintf(SF_DEPOSED_PREFIX "%s#%s", ch->address, id);
+		json_t *keep = json_deep_copy(old->attrs);
+		for (const struct sf_attr_def *ad = ch->type->attrs; ad->name; ad++)
+			if (ad->flags & SF_ATTR_SENSITIVE)
+				json_object_del(keep, ad->name);
+		char *oldj = json_dumps(keep, JSON_COMPACT);
+		json_decref(keep);
+		if (sf_state_meta_set(r->st, key, oldj, &w->node->err) < 0) {
+			/* no record, no replacement: the old object must not be lost */
+			rc = w->node->err.code;
+			free(oldj);
+			free(key);
+			sf_resource_free(old);
+			break;
+		}
+		rc = step_create(w, want, old->status == SF_RS_CREATING ? old->token : NULL);
+		if (!rc) {
+			w->node->phase = "delete";
+			rc = ch->type->destroy(&w->rc, old->attrs);
+			if (!rc || rc == SF_ENOTFOUND) {
+				rc = 0;
+				sf_state_meta_set(r->st, key, NULL, &e);
+			}
+		}
+		free(oldj);
+		free(key);
+		sf_resource_free(old);
+		break;
+	}
+	case SF_ACT_DELETE:
+		if (ch->reason == SF_REASON_DEPOSED) {
+			/* The old object of an interrupted replacement: it has no row
+			 * of its own; its record goes once it is gone. */
+			w->node->phase = "delete";
+			rc = ch->type->destroy(&w->rc, ch->before);
+			if (rc == SF_ENOTFOUND)
+				rc = 0;
+			if (rc == 0 && sf_state_meta_set(r->st, ch->deposed_key, NULL, &w->node->err) < 0)
+				rc = w->node->err.code;
+			break;
+		}
+		rc = step_delete(w);
+		break;
+	case SF_ACT_NOOP:
+		break;
+	}
+	json_decref(want);
+	return rc;
+}
+
+/* ---- scheduler ---- */
+
+static int ready(struct run *r, size_t i)
+{
+	struct node *nd = &r->v[i];
+	if (nd->st != N_WAITING)
+		return 0;
+	for (size_t k = 0; k < nd->nwaits; k++)
+		if (r->v[nd->waits[k]].st != N_DONE)
+			return 0;
+	return 1;
+}
+
+/* Mark every node that (transitively) waits on a failed/skipped one. */
+static void propagate_skips(struct run *r)
+{
+	int changed = 1;
+	while (changed) {
+		changed = 0;
+		for (size_t i = 0; i < r->n; i++) {
+			struct node *nd = &r->v[i];
+			if (nd->st != N_WAITING)
+				continue;
+			for (size_t k = 0; k < nd->nwaits; k++) {
+				struct node *dep = &r->v[nd->waits[k]];
+				if (dep->st == N_FAILED || dep->st == N_SKIPPED) {
+					nd->st = N_SKIPPED;
+					sf_fail(&nd->err, SF_EDEPEND, "skipped because %s %s", dep->ch->address,
+						dep->st == N_FAILED ? "failed" : "was skipped");
+					r->finished++;
+					r->res->skipped++;
+					emit(r, nd, SF_EV_SKIPPED);
+					changed = 1;
+					break;
+				}
+			}
+		}
+	}
+}
+
+static void *worker(void *arg)
+{
+	struct run *r = arg;
+	pthread_mutex_lock(&r->mu);
+	for (;;) {
+		if (r->finished == r->n)
+			break;
+		int cancelled = r->o->cancel && *r->o->cancel;
+		ssize_t pick = -1;
+		if (!cancelled)
+			for (size_t i = 0; i < r->n && pick < 0; i++)
+				if (ready(r, i))
+					pick = (ssize_t)i;
+		if (pick < 0) {
+			if (cancelled && r->running == 0) {
+				/* Nothing in flight: mark the rest skipped and finish. */
+				for (size_t i = 0; i < r->n; i++)
+					if (r->v[i].st == N_WAITING) {
+						r->v[i].st = N_SKIPPED;
+						sf_fail(&r->v[i].err, SF_EINTR, "not started: interrupted");
+						r->finished++;
+						r->res->skipped++;
+					}
+				pthread_cond_broadcast(&r->cv);
+				break;
+			}
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 100 * 1000 * 1000; /* re-check cancel regularly */
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+			continue;
+		}
+		struct node *nd = &r->v[pick];
+		nd->st = N_RUNNING;
+		nd->started = nd->last_tick = sf_mono();
+		r->running++;
+		pthread_mutex_unlock(&r->mu);
+
+		struct wctx w = {0};
+		w.rc.address = nd->ch->address;
+		w.rc.err = &nd->err;
+		w.rc.provider = r->o->providers;
+		w.rc.cancel = r->o->cancel;
+		w.rc.progress = progress_cb;
+		w.rc.record_id = record_id_cb;
+		w.rc.engine = r;
+		w.run = r;
+		w.node = nd;
+		int rc = run_node(&w);
+
+		pthread_mutex_lock(&r->mu);
+		r->running--;
+		r->finished++;
+		if (rc == 0) {
+			struct sf_err te = SF_ERR_INIT;
+			nd->st = N_DONE;
+			/* feed "typical" durations for future progress lines */
+			if (nd->ch->type && nd->phase)
+				sf_state_timing_add(r->st, nd->ch->type->name, nd->phase, sf_mono() - nd->started, &te);
+			switch (nd->ch->action) {
+			case SF_ACT_CREATE: r->res->added++; break;
+			case SF_ACT_UPDATE: r->res->changed++; break;
+			case SF_ACT_REPLACE:
+			case SF_ACT_REPLACE_CBD: r->res->added++; r->res->destroyed++; break;
+			case SF_ACT_DELETE: r->res->destroyed++; break;
+			case SF_ACT_NOOP: break;
+			}
+			emit(r, nd, SF_EV_COMPLETE);
+		} else {
+			nd->st = N_FAILED;
+			if (!nd->err.code)
+				sf_fail(&nd->err, rc, "%s failed", nd->ch->address);
+			if (rc == SF_EINTR)
+				r->res->interrupted = 1;
+			else
+				r->res->failed++;
+			emit(r, nd, SF_EV_ERROR);
+			propagate_skips(r);
+		}
+		pthread_cond_broadcast(&r->cv);
+	}
+	pthread_mutex_unlock(&r->mu);
+	return NULL;
+}
+
+static void *ticker(void *arg)
+{
+	struct run *r = arg;
+	double last_hb = sf_mono();
+	pthread_mutex_lock(&r->mu);
+	while (!r->stop_ticker) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 200 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+		double now = sf_mono();
+		for (size_t i = 0; i < r->n; i++) {
+			struct node *nd = &r->v[i];
+			if (nd->st == N_RUNNING && now - nd->last_tick >= r->o->progress_interval) {
+				nd->last_tick = now;
+				if (!nd->typical[0] && nd->phase && nd->ch->type) {
+					double lo = 0, hi = 0;
+					size_t n = 0;
+					struct sf_err te = SF_ERR_INIT;
+					if (sf_state_timing_typical(r->st, nd->ch->type->name, nd->phase, &lo, &hi, &n, &te) ==
+						    0 &&
+					    n >= 3) {
+						char a[32], b[32];
+						snprintf(nd->typical, sizeof nd->typical, "typical %s-%s",
+							 sf_duration_fmt(a, sizeof a, lo), sf_duration_fmt(b, sizeof b, hi));
+					} else {
+						snprintf(nd->typical, sizeof nd->typical, "-"); /* looked, none */
+					}
+				}
+				emit(r, nd, SF_EV_PROGRESS);
+			}
+		}
+		if (r->o->lock_id && now - last_hb >= 30) {
+			struct sf_err e = SF_ERR_INIT;
+			last_hb = now;
+			pthread_mutex_unlock(&r->mu);
+			if (sf_lock_heartbeat(r->st, r->o->lock_id, &e) < 0)
+				sf_warn("lock heartbeat failed: %s", e.msg);
+			pthread_mutex_lock(&r->mu);
+		}
+	}
+	pthread_mutex_unlock(&r->mu);
+	return NULL;
+}
+
+static int changes_dep(const struct sf_change *c, const char *addr)
+{
+	for (size_t i = 0; i < c->ndeps; i++)
+		if (!strcmp(c->deps[i], addr))
+			return 1;
+	return 0;
+}
+
+static void add_wait(struct node *nd, size_t j)
+{
+	for (size_t k = 0; k < nd->nwaits; k++)
+		if (nd->waits[k] == j)
+			return;
+	nd->waits = xrealloc(nd->waits, (nd->nwaits + 1) * sizeof *nd->waits);
+	nd->waits[nd->nwaits++] = j;
+}
+
+int sf_apply(const struct sf_plan *plan, const struct sf_config *cfg, struct sf_state *st,
+	     const struct sf_apply_opts *opts, struct sf_apply_result *res, struct sf_err *err)
+{
+	struct run r = {0};
+	memset(res, 0, sizeof *res);
+	double t0 = sf_mono();
+	r.plan = plan;
+	r.cfg = cfg;
+	r.st = st;
+	r.o = opts;
+	r.res = res;
+	pthread_mutex_init(&r.mu, NULL);
+	pthread_cond_init(&r.cv, NULL);
+	r.v = xcalloc(plan->n ? plan->n : 1, sizeof *r.v);
+	for (size_t i = 0; i < plan->n; i++)
+		if (plan->v[i].action != SF_ACT_NOOP)
+			r.v[r.n++].ch = &plan->v[i];
+	/* Edges: creates/updates wait for the dependencies they reference;
+	 * deletes wait for the deletion of whatever depended on them. */
+	for (size_t i = 0; i < r.n; i++) {
+		const struct sf_change *a = r.v[i].ch;
+		for (size_t j = 0; j < r.n; j++) {
+			const struct sf_change *b = r.v[j].ch;
+			if (i == j)
+				continue;
+			int a_del = a->action == SF_ACT_DELETE, b_del = b->action == SF_ACT_DELETE;
+			if (!a_del && !b_del && changes_dep(a, b->address))
+				add_wait(&r.v[i], j);
+			if (a_del && changes_dep(b, a->address) &&
+			    (b_del || b->action == SF_ACT_REPLACE || b->action == SF_ACT_REPLACE_CBD))
+				add_wait(&r.v[i], j);
+			/* a deposed object goes after its replacement exists */
+			if (a->reason == SF_REASON_DEPOSED && !b_del && !strcmp(a->address, b->address))
+				add_wait(&r.v[i], j);
+		}
+	}
+	int par = opts->parallelism > 0 ? opts->parallelism : 1;
+	if ((size_t)par > r.n)
+		par = r.n ? (int)r.n : 1;
+	pthread_t *th = xcalloc((size_t)par, sizeof *th);
+	pthread_t tick;
+	int have_tick = pthread_create(&tick, NULL, ticker, &r) == 0;
+	int nth = 0;
+	if (r.n)
+		for (; nth < par; nth++)
+			if (pthread_create(&th[nth], NULL, worker, &r) != 0)
+				break;
+	if (r.n && nth == 0)
+		worker(&r); /* could not start threads: run inline */
+	for (int i = 0; i < nth; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_lock(&r.mu);
+	r.stop_ticker = 1;
+	pthread_cond_broadcast(&r.cv);
+	pthread_mutex_unlock(&r.mu);
+	if (have_tick)
+		pthread_join(tick, NULL);
+	res->seconds = sf_mono() - t0;
+
+	int rc = 0;
+	const struct sf_err *first = NULL;
+	for (size_t i = 0; i < r.n; i++)
+		if (r.v[i].st == N_FAILED && r.v[i].err.code != SF_EINTR && !first)
+			first = &r.v[i].err;
+	if (first) {
+		*err = *first;
+		if (res->failed > 1)
+			sf_fail(err, first->code, "%d operations failed; first: %s", res->failed, first->msg);
+		rc = first->code ? first->code : SF_ERROR;
+	} else if (res->interrupted || (opts->cancel && *opts->cancel && res->skipped)) {
+		res->interrupted = 1;
+		rc = sf_fail(err, SF_EINTR, "interrupted; state saved, run apply again to continue");
+	}
+	for (size_t i = 0; i < r.n; i++)
+		free(r.v[i].waits);
+	free(r.v);
+	free(th);
+	pthread_mutex_destroy(&r.mu);
+	pthread_cond_destroy(&r.cv);
+	return rc;
+}

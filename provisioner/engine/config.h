@@ -1,0 +1,84 @@
+/*
+ * config.h - the desired configuration: resource instances lowered from spec
+ * documents, with references and dependencies resolved to addresses.
+ *
+ * Kinds: each document's `kind` selects a lowering function (kinds.c).
+ * `Stack` lists resources directly; `Cluster` (the gVisor EKS cluster) is
+ * lowered into the resource graph its issue defines.  All documents in a
+ * spec path that share metadata.name form one workspace (one state file).
+ *
+ * References: a string attribute may contain ${type.name.attr}; a value that
+ * is exactly one reference takes the referenced value's type.  "$${" is a
+ * literal "${".  References create dependency edges; `dependsOn` adds more.
+ *
+ * Ownership: struct sf_config owns its instances; release with
+ * sf_config_release().  Instances reference spec positions, so the specset
+ * must outlive the config when positions are used (validate, plan errors).
+ */
+#ifndef SF_CONFIG_H
+#define SF_CONFIG_H
+
+#include <jansson.h>
+
+#include "provisioner/engine/resource.h"
+#include "provisioner/spec/spec.h"
+
+struct sf_rinst {
+	char *address;                /* "local_file.a" */
+	char *name;                   /* "a" */
+	const struct sf_rtype *type;
+	json_t *config;               /* desired attributes (may hold ${...} strings) */
+	char **deps;                  /* sorted, unique addresses */
+	size_t ndeps;
+	struct sf_pos pos;            /* where it was declared (file borrowed from the specset) */
+};
+
+struct sf_config {
+	char *workspace;              /* metadata.name shared by the documents */
+	char *kind;                   /* kind of the first document */
+	json_t *metadata;             /* metadata of the first document (region, tags, ttl) */
+	struct sf_rinst *v;
+	size_t n;
+	char *digest;                 /* spec digest (from the specset) */
+};
+#define SF_CONFIG_INIT {NULL, NULL, NULL, NULL, 0, NULL}
+
+/* Names of the workspaces (metadata.name) in a loaded set, in first-seen
+ * order. Returns count; *out owned (free the array, not the strings, which
+ * are borrowed from the set). */
+size_t sf_config_workspaces(const struct sf_specset *set, const char ***out);
+
+/* Validate every document in `set` (apiVersion, kind, metadata, kind
+ * schema) and lower the documents of `workspace` (NULL: the set must hold
+ * exactly one) into `out`. All problems go to d; returns 0 if none. */
+int sf_config_build(struct sf_config *out, const struct sf_specset *set, const char *workspace,
+		    struct sf_diags *d);
+void sf_config_release(struct sf_config *c);
+const struct sf_rinst *sf_config_find(const struct sf_config *c, const char *address);
+
+/* Add an instance (used by kind lowerings). Takes a reference to config. */
+struct sf_rinst *sf_config_add(struct sf_config *c, const struct sf_rtype *t, const char *name,
+			       json_t *config, const struct sf_pos *pos);
+
+/* Topological order of c->v (dependencies first) into *order (owned).
+ * -1 and *cycle (owned "a -> b -> a") on a cycle. */
+int sf_config_order(const struct sf_config *c, size_t **order, char **cycle);
+
+/* Add a dependency edge (deduplicated). */
+void sf_rinst_add_dep(struct sf_rinst *r, const char *addr);
+
+/* Serialise for plan files and read back (types looked up in the registry).
+ * from_json: SF_EINVAL/SF_ECORRUPT with err on unknown type or bad shape. */
+json_t *sf_config_to_json(const struct sf_config *c);
+int sf_config_from_json(struct sf_config *out, const json_t *j, struct sf_err *err);
+
+/* References. Call fn for every ${addr.attr} in v (strings, recursively). */
+typedef void (*sf_ref_fn)(const char *addr, const char *attr, void *ctx);
+void sf_refs_walk(const json_t *v, sf_ref_fn fn, void *ctx);
+/* Resolve references in v with lookup(addr, attr) → borrowed value or NULL
+ * (unknown). Returns a new value; *unknown set if any reference was unknown
+ * (those positions hold JSON null in the result). */
+typedef const json_t *(*sf_ref_lookup_fn)(const char *addr, const char *attr, void *ctx);
+json_t *sf_refs_resolve(const json_t *v, sf_ref_lookup_fn lookup, void *ctx, int *unknown);
+
+#endif

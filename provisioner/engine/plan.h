@@ -1,0 +1,127 @@
+/*
+ * plan.h - diff desired configuration against state (+ live reads) into a
+ * list of per-resource changes; render it for people and machines; save
+ * and load plan files.
+ *
+ * Calling steps:
+ *   1. sf_plan_make(&plan, &config, state, &opts, providers, &err)
+ *   2. sf_plan_render_human(&plan, out, color) / sf_plan_render_json(&plan)
+ *   3. sf_plan_save(&plan, &config, path, &err) → apply later with
+ *      sf_plan_load(&plan, &config, path, &err) + lineage/serial check
+ *   4. sf_plan_release(&plan)
+ *
+ * Actions are a small closed enum; a replacement names the attributes that
+ * force it and a reason.  Counting follows Terraform: a replacement counts
+ * once in "add" and once in "destroy".
+ */
+#ifndef SF_PLAN_H
+#define SF_PLAN_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "provisioner/engine/config.h"
+#include "state/state.h"
+
+/* State meta keys of deposed objects: SF_DEPOSED_PREFIX "<address>#<id>". */
+#define SF_DEPOSED_PREFIX "deposed:"
+
+enum sf_action {
+	SF_ACT_NOOP = 0,
+	SF_ACT_CREATE,
+	SF_ACT_UPDATE,
+	SF_ACT_REPLACE,      /* destroy then create  (-/+) */
+	SF_ACT_REPLACE_CBD,  /* create then destroy  (+/-) */
+	SF_ACT_DELETE,
+};
+
+enum sf_reason {
+	SF_REASON_NONE = 0,
+	SF_REASON_CANNOT_UPDATE, /* a force-new attribute changed */
+	SF_REASON_TAINTED,       /* a previous create failed half-way */
+	SF_REASON_BY_REQUEST,    /* --replace ADDR */
+	SF_REASON_RESUME,        /* a killed run left it creating/deleting */
+	SF_REASON_GONE,          /* deleted outside secfaas (refresh found nothing) */
+	SF_REASON_NO_CONFIG,     /* removed from the spec */
+	SF_REASON_DESTROY,       /* destroy mode */
+	SF_REASON_DEPOSED,       /* the old object of an interrupted create-before-destroy */
+};
+
+const char *sf_action_name(enum sf_action a);  /* "create", "update", ... */
+const char *sf_reason_name(enum sf_reason r);  /* "tainted", ... or NULL */
+
+struct sf_attr_change {
+	char *name;
+	json_t *before, *after; /* NULL = absent; after NULL with unknown = known after apply */
+	int unknown;            /* after is known only after apply */
+	int forces;             /* this attribute forces replacement */
+	int sensitive;
+};
+
+struct sf_change {
+	char *address;
+	const struct sf_rtype *type;
+	enum sf_action action;
+	enum sf_reason reason;
+	json_t *before;         /* prior attributes (state/refreshed); NULL for create */
+	json_t *after;          /* desired attributes with known references resolved; NULL for delete */
+	struct sf_attr_change *attrs;
+	size_t nattrs;
+	char **deps;            /* for create/update: config deps; for delete: state deps */
+	size_t ndeps;
+	enum sf_rstatus prior_status; /* when before != NULL */
+	int has_prior;
+	char *deposed_key;      /* SF_REASON_DEPOSED: the state meta key holding it */
+};
+
+struct sf_drift {
+	char *address;
+	char *what;             /* one line: "content changed", "deleted outside secfaas" */
+};
+
+struct sf_plan_opts {
+	int destroy;            /* plan to destroy everything in state */
+	int refresh;            /* read live objects first (default 1) */
+	int refresh_only;       /* only report drift */
+	const char **replace;   /* addresses to replace (--replace) */
+	size_t nreplace;
+	const char **targets;   /* limit to these addresses and their dependencies */
+	size_t ntargets;
+	void *providers;        /* passed to resource reads as rctx.provider */
+};
+
+struct sf_plan {
+	struct sf_change *v;
+	size_t n;
+	struct sf_drift *drift;
+	size_t ndrift;
+	int add, change, destroy;
+	char lineage[64];
+	int64_t serial;
+	char *spec_digest;
+	int destroy_mode;
+	int refresh_only;
+	int errored;
+	char created[32];
+	char git_sha[48];       /* commit the specs came from (saved plans), "" if none */
+};
+
+int sf_plan_make(struct sf_plan *plan, const struct sf_config *cfg, struct sf_state *st,
+		 const struct sf_plan_opts *opts, struct sf_err *err);
+void sf_plan_release(struct sf_plan *plan);
+int sf_plan_has_changes(const struct sf_plan *plan);
+const struct sf_change *sf_plan_find(const struct sf_plan *plan, const char *address);
+
+/* Human form (cli-and-state.md §2). */
+void sf_plan_render_human(const struct sf_plan *plan, FILE *out, int color);
+/* Terraform-shaped JSON (format_version 1.0): new reference. */
+json_t *sf_plan_render_json(const struct sf_plan *plan);
+
+/* Plan files: JSON with tool version, lineage, serial, config snapshot and
+ * changes; written 0600. load: SF_ECORRUPT on a foreign/garbled file,
+ * SF_ESTALE with a clear message on version mismatch. */
+int sf_plan_save(const struct sf_plan *plan, const struct sf_config *cfg, const char *path, struct sf_err *err);
+int sf_plan_load(struct sf_plan *plan, struct sf_config *cfg, const char *path, struct sf_err *err);
+
+#endif

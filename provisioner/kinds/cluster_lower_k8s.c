@@ -1,0 +1,191 @@
+/* cluster_lower_k8s.c - Kubernetes objects of a Cluster (see provisioner/kinds/lower_k8s.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kube/template.h"
+#include "provisioner/kinds/cluster.h"
+#include "provisioner/kinds/lower_k8s.h"
+#include "provisioner/node/render.h"
+#include "resources/types_k8s.h"
+#include "util.h"
+
+#define PHASE_ANN "secfaas.dev/phase"
+#define MAX_PHASE 8
+
+struct lowering {
+	struct sf_config *c;
+	struct sf_diags *d;
+	const json_t *conn;
+	struct sf_pos pos;
+	/* addresses per phase; phase p depends on all of phase p-1 */
+	char **phase[MAX_PHASE + 1];
+	size_t nphase[MAX_PHASE + 1];
+};
+
+static void phase_add(struct lowering *l, int p, const char *addr)
+{
+	l->phase[p] = xrealloc(l->phase[p], (l->nphase[p] + 1) * sizeof *l->phase[p]);
+	l->phase[p][l->nphase[p]++] = xstrdup(addr);
+}
+
+static void deps_on_phase(struct lowering *l, struct sf_rinst *r, int p)
+{
+	for (size_t i = 0; p >= 0 && i < l->nphase[p]; i++)
+		sf_rinst_add_dep(r, l->phase[p][i]);
+}
+
+static json_t *with_conn(const struct lowering *l)
+{
+	json_t *a = json_object();
+	sf_k8s_copy_conn(a, l->conn);
+	return a;
+}
+
+/* "of_deployment_openfaas_gateway": lower-case kind, namespace and name
+ * with '-' and '.' as '_'. */
+static char *inst_name(const char *prefix, const json_t *obj)
+{
+	const json_t *md = json_object_get(obj, "metadata");
+	const char *kind = json_string_value(json_object_get(obj, "kind"));
+	const char *ns = json_string_value(json_object_get(md, "namespace"));
+	const char *name = json_string_value(json_object_get(md, "name"));
+	char *s = xasprintf("%s%s_%s%s%s", prefix, kind ? kind : "object", ns ? ns : "", ns ? "_" : "", name ? name : "");
+	for (char *p = s; *p; p++) {
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+		else if (*p == '-' || *p == '.')
+			*p = '_';
+	}
+	return s;
+}
+
+static struct sf_rinst *add(struct lowering *l, const struct sf_rtype *t, const char *name, json_t *attrs, int p)
+{
+	struct sf_rinst *r = sf_config_add(l->c, t, name, attrs, &l->pos);
+	json_decref(attrs);
+	deps_on_phase(l, r, p - 1);
+	phase_add(l, p, r->address);
+	return r;
+}
+
+/* Add one k8s_manifest per document whose phase (base + its annotation)
+ * is in [lo, hi]; the phase annotation is consumed. */
+static void add_docs(struct lowering *l, const char *prefix, json_t *docs, int base_phase, int lo, int hi)
+{
+	size_t i;
+	json_t *o;
+	json_array_foreach(docs, i, o)
+	{
+		json_t *md = json_object_get(o, "metadata");
+		json_t *ann = json_object_get(md, "annotations");
+		const char *ph = json_string_value(json_object_get(ann, PHASE_ANN));
+		int p = base_phase + (ph ? (int)strtol(ph, NULL, 10) : 0);
+		if (p < 0 || p > MAX_PHASE)
+			p = MAX_PHASE;
+		if (p < lo || p > hi)
+			continue;
+		if (ann) {
+			json_object_del(ann, PHASE_ANN);
+			if (!json_object_size(ann))
+				json_object_del(md, "annotations");
+		}
+		json_t *a = with_conn(l);
+		json_object_set(a, "manifest", o);
+		char *name = inst_name(prefix, o);
+		add(l, &sf_rt_k8s_manifest, name, a, p);
+		free(name);
+	}
+}
+
+void sf_k8s_lower(const json_t *cluster, const json_t *conn, const char *const *deps, size_t ndeps,
+		  struct sf_config *c, struct sf_diags *d)
+{
+	struct lowering l;
+	memset(&l, 0, sizeof l);
+	l.c = c;
+	l.d = d;
+	l.conn = conn;
+	struct sf_err err = SF_ERR_INIT;
+	json_t *docs = NULL;
+	const json_t *spec = json_object_get(cluster, "spec");
+	const json_t *of = json_object_get(spec, "openfaas");
+	int openfaas = json_is_object(of) && !json_is_false(json_object_get(of, "enabled"));
+
+	/* Phase 0: the RuntimeClass, after the node groups exist. */
+	const char *rc_vars[] = {"RUNTIME_CLASS", "gvisor", "HANDLER", SF_RUNTIME_HANDLER, "SANDBOX_KEY", SF_SANDBOX_KEY,
+				 "SANDBOX_VALUE", SF_SANDBOX_VALUE, "SANDBOX_EFFECT", SF_SANDBOX_EFFECT, NULL};
+	if (sf_kube_template(&docs, "manifests/k8s/runtimeclass-gvisor.yaml", rc_vars, &err) < 0)
+		goto fail;
+	json_t *a = with_conn(&l);
+	json_object_set(a, "manifest", json_array_get(docs, 0));
+	struct sf_rinst *rc = add(&l, &sf_rt_k8s_manifest, "runtimeclass_gvisor", a, 0);
+	for (size_t i = 0; i < ndeps; i++)
+		sf_rinst_add_dep(rc, deps[i]);
+	json_decref(docs);
+	docs = NULL;
+	if (!openfaas)
+		goto done;
+	if (!json_is_true(json_object_get(of, "acceptLicense"))) {
+		sf_diag_add(d, SF_SEV_ERROR, NULL,
+			    "spec.openfaas: OpenFaaS CE needs acceptLicense: true (EULA: commercial use is one installation per company for at most 60 days)");
+		goto done;
+	}
+	const char *type = json_string_value(json_object_get(of, "gatewayService"));
+	if (!type)
+		type = "NodePort";
+	const char *of_vars[] = {"GATEWAY_SERVICE_TYPE", type, "GATEWAY_NODEPORT",
+				 !strcmp(type, "NodePort") ? "nodePort: 31112" : "", NULL};
+	if (sf_kube_template(&docs, "manifests/openfaas/openfaas-ce.yaml", of_vars, &err) < 0)
+		goto fail;
+	/* OpenFaaS phases start at 1 (after the RuntimeClass); the guard and
+	 * the Secret sit in phase 2, after the namespaces and CRD, and before
+	 * anything that runs pods. */
+	add_docs(&l, "of_", docs, 1, 0, 2);
+	a = with_conn(&l);
+	json_object_set_new(a, "namespace", json_string("openfaas-fn"));
+	json_object_set_new(a, "runtime_class", json_string("gvisor"));
+	json_object_set_new(a, "compliant", json_true());
+	json_object_set_new(a, "webhook_namespace", json_string("openfaas"));
+	const char *mut = json_string_value(json_object_get(of, "mutator"));
+	if (mut)
+		json_object_set_new(a, "mutate", json_string(mut));
+	const char *wimg = json_string_value(json_object_get(of, "webhookImage"));
+	if (wimg)
+		json_object_set_new(a, "webhook_image", json_string(wimg));
+	add(&l, &sf_rt_k8s_gvisor_guard, "openfaas_fn", a, 2);
+	a = with_conn(&l);
+	json_object_set_new(a, "namespace", json_string("openfaas"));
+	json_object_set_new(a, "name", json_string("basic-auth"));
+	json_object_set_new(a, "labels", json_pack("{s:s}", "app", "openfaas"));
+	add(&l, &sf_rt_k8s_basic_auth, "openfaas", a, 2);
+	add_docs(&l, "of_", docs, 1, 3, MAX_PHASE);
+	goto done;
+fail:
+	sf_diag_add(d, SF_SEV_ERROR, NULL, "kubernetes objects: %s", err.msg);
+done:
+	json_decref(docs);
+	for (int p = 0; p <= MAX_PHASE; p++) {
+		for (size_t i = 0; i < l.nphase[p]; i++)
+			free(l.phase[p][i]);
+		free(l.phase[p]);
+	}
+}
+
+void sf_cluster_lower_k8s(const json_t *cluster, struct sf_config *c, struct sf_diags *d)
+{
+	json_t *conn = json_pack("{s:s, s:s, s:s}", "endpoint", "${eks_cluster.main.endpoint}", "ca_data",
+				 "${eks_cluster.main.ca_data}", "cluster_name", "${eks_cluster.main.name}");
+	const json_t *ngs = json_object_get(json_object_get(cluster, "spec"), "nodeGroups");
+	size_t n = json_array_size(ngs), k = 0;
+	char **deps = xcalloc(n + 1, sizeof *deps);
+	for (size_t i = 0; i < n; i++) {
+		const char *name = json_string_value(json_object_get(json_array_get(ngs, i), "name"));
+		if (name)
+			deps[k++] = xasprintf("eks_nodegroup.%s", name);
+	}
+	sf_k8s_lower(cluster, conn, (const char *const *)deps, k, c, d);
+	for (size_t i = 0; i < k; i++)
+		free(deps[i]);
+	free(deps);
+	json_decref(conn);
+}

@@ -1,0 +1,101 @@
+/* kinds.c - the kind table and document envelope (see kinds.h). */
+#include "provisioner/kinds/kinds.h"
+
+#include <ctype.h>
+#include <string.h>
+
+#include "util.h"
+
+static const struct sf_kind *const kinds[] = {&sf_kind_cluster, &sf_kind_stack};
+
+const struct sf_kind *sf_kind_find(const char *name)
+{
+	for (size_t i = 0; i < SF_ARRAY_LEN(kinds); i++)
+		if (name && !strcmp(kinds[i]->name, name))
+			return kinds[i];
+	return NULL;
+}
+
+void sf_check_dns_label(const struct sf_node *n, struct sf_diags *d, const char *path)
+{
+	const char *s = n->scalar;
+	size_t len = strlen(s);
+	int ok = len > 0 && len <= 63 && islower((unsigned char)s[0]);
+	for (size_t i = 0; ok && i < len; i++)
+		if (!(islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]) || s[i] == '-'))
+			ok = 0;
+	if (ok && s[len - 1] == '-')
+		ok = 0;
+	if (!ok)
+		sf_diag_error(d, &n->pos,
+			      "%s: \"%s\" must be 1-63 lowercase letters, digits or '-', starting with a letter and not ending with '-'",
+			      path, s);
+}
+
+void sf_check_region(const struct sf_node *n, struct sf_diags *d, const char *path)
+{
+	/* Partition prefixes secfaas knows how to build endpoints for. */
+	static const char *const known[] = {
+		"af-south-1", "ap-east-1", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-south-1",
+		"ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4",
+		"ap-southeast-5", "ap-southeast-7", "ca-central-1", "ca-west-1", "cn-north-1", "cn-northwest-1",
+		"eu-central-1", "eu-central-2", "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-2",
+		"eu-west-3", "il-central-1", "me-central-1", "me-south-1", "mx-central-1", "sa-east-1",
+		"us-east-1", "us-east-2", "us-gov-east-1", "us-gov-west-1", "us-west-1", "us-west-2",
+	};
+	for (size_t i = 0; i < SF_ARRAY_LEN(known); i++)
+		if (!strcmp(known[i], n->scalar))
+			return;
+	const char *hint = sf_did_you_mean(n->scalar, known, SF_ARRAY_LEN(known));
+	if (hint)
+		sf_diag_error(d, &n->pos, "%s: unknown region \"%s\"; did you mean \"%s\"?", path, n->scalar, hint);
+	else
+		sf_diag_error(d, &n->pos, "%s: unknown region \"%s\"", path, n->scalar);
+}
+
+static const struct sf_schema metadata_fields[] = {
+	{"name", SF_S_STRING, SF_S_REQUIRED, 0, 0, 0, 0, 0, sf_check_dns_label, "workspace and cluster name"},
+	{"region", SF_S_STRING, 0, 0, 0, 0, 0, 0, sf_check_region, "AWS region (else AWS_REGION / profile)"},
+	{"tags", SF_S_MAP, 0, 0, 0, 0, 0, 0, 0, "tags added to every AWS resource"},
+	{"labels", SF_S_MAP, 0, 0, 0, 0, 0, 0, 0, "free-form labels"},
+	{"ttl", SF_S_DURATION, 0, 0, 0, 0, 0, 0, 0, "ephemeral cluster lifetime, e.g. 4h (secfaas gc)"},
+	{NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+};
+
+static void check_api_version(const struct sf_node *n, struct sf_diags *d, const char *path)
+{
+	if (strcmp(n->scalar, SF_API_VERSION))
+		sf_diag_error(d, &n->pos, "%s: unsupported apiVersion \"%s\"; this secfaas reads %s", path, n->scalar,
+			      SF_API_VERSION);
+}
+
+void sf_kind_validate(const struct sf_doc *doc, struct sf_diags *d)
+{
+	const struct sf_node *root = doc->root;
+	if (root->type != SF_N_MAP) {
+		sf_diag_error(d, &root->pos, "a spec document must be a mapping with apiVersion, kind, metadata and spec");
+		return;
+	}
+	static const char *const kind_names[] = {"Cluster", "Stack"};
+	const struct sf_node *kn = sf_node_get(root, "kind");
+	const struct sf_kind *k = sf_kind_find(sf_node_str(kn));
+	static const char *const enum_kinds[] = {"Cluster", "Stack", NULL};
+	(void)kind_names;
+	struct sf_schema envelope_fields[] = {
+		{"apiVersion", SF_S_STRING, SF_S_REQUIRED, 0, 0, 0, 0, 0, check_api_version, 0},
+		{"kind", SF_S_STRING, SF_S_REQUIRED, 0, 0, enum_kinds, 0, 0, 0, 0},
+		{"metadata", SF_S_OBJECT, SF_S_REQUIRED, metadata_fields, 0, 0, 0, 0, 0, 0},
+		{"spec", k ? k->spec->type : SF_S_ANY, SF_S_REQUIRED, k ? k->spec->fields : NULL, 0, 0, 0, 0,
+		 k ? k->spec->check : NULL, 0},
+		{NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+	};
+	struct sf_schema envelope = {"document", SF_S_OBJECT, 0, envelope_fields, 0, 0, 0, 0, 0, 0};
+	sf_schema_validate(&envelope, root, "", d);
+}
+
+void sf_kind_lower(const struct sf_doc *doc, struct sf_config *c, struct sf_diags *d)
+{
+	const struct sf_kind *k = sf_kind_find(sf_node_str(sf_node_get(doc->root, "kind")));
+	if (k && k->lower)
+		k->lower(doc, c, d);
+}

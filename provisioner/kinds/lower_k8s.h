@@ -1,0 +1,34 @@
+/*
+ * lower.h - the Kubernetes objects of a Cluster as resource instances
+ * (implemented in provisioner/kinds/cluster_lower_k8s.c).
+ *
+ * sf_cluster_lower_k8s() (cluster.h) is the Cluster kind's entry point: it
+ * connects every object to eks_cluster.main (${eks_cluster.main.endpoint},
+ * .ca_data, .name) and makes the first objects depend on every
+ * eks_nodegroup.<name>, so destroy removes them (LoadBalancer Services
+ * waited for) before the node groups and the cluster.  sf_k8s_lower() is
+ * the same with the connection and the dependencies given explicitly
+ * (tests point it at a local kubesim).
+ *
+ * What is added:
+ *   k8s_manifest.runtimeclass_gvisor        always (manifests/k8s/runtimeclass-gvisor.yaml)
+ *   k8s_manifest.of_<kind>_<ns>_<name>      OpenFaaS CE objects, when spec.openfaas is enabled
+ *   k8s_gvisor_guard.openfaas_fn            the fail-closed admission route for openfaas-fn
+ *   k8s_basic_auth.openfaas                 the gateway's generated basic-auth Secret
+ * Objects are chained by their secfaas.dev/phase annotation: each depends
+ * on every object of the phase before.
+ */
+#ifndef SF_KUBE_LOWER_H
+#define SF_KUBE_LOWER_H
+
+#include <jansson.h>
+
+struct sf_config;
+struct sf_diags;
+
+/* conn: object with endpoint/ca_data/cluster_name/token (borrowed, copied
+ * into each instance). deps: addresses the first objects depend on. */
+void sf_k8s_lower(const json_t *cluster, const json_t *conn, const char *const *deps, size_t ndeps,
+		  struct sf_config *c, struct sf_diags *d);
+
+#endif

@@ -1,0 +1,41 @@
+/* providers.c - see providers.h. */
+#include "resources/providers.h"
+
+#include <string.h>
+
+#include "aws/client.h"
+#include "resources/kube_cache.h"
+
+void sf_providers_init(struct sf_providers *p)
+{
+	memset(p, 0, sizeof *p);
+	pthread_mutex_init(&p->mu, NULL);
+}
+
+void sf_providers_release(struct sf_providers *p)
+{
+	if (!p)
+		return;
+	sf_kube_cache_release(p);
+	sf_aws_free(p->aws);
+	pthread_mutex_destroy(&p->mu);
+	memset(p, 0, sizeof *p);
+}
+
+struct sf_aws *sf_providers_aws(struct sf_providers *p, struct sf_err *err)
+{
+	pthread_mutex_lock(&p->mu);
+	if (!p->aws_tried) {
+		p->aws_tried = 1;
+		struct sf_aws_opts o = SF_AWS_OPTS_INIT;
+		o.region = p->region;
+		o.profile = p->profile;
+		if (sf_aws_new(&p->aws, &o, &p->aws_err) < 0)
+			p->aws = NULL;
+	}
+	struct sf_aws *c = p->aws;
+	if (!c && err)
+		*err = p->aws_err;
+	pthread_mutex_unlock(&p->mu);
+	return c;
+}
