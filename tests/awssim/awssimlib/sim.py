@@ -27,7 +27,8 @@ DEFAULT_AKID = "AKIAIOSFODNN7EXAMPLE"
 DEFAULT_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 DEFAULT_ARN = "arn:aws:iam::123456789012:user/secfaas-test"
 
-SIGNING_NAMES = {"ec2": "ec2", "iam": "iam", "sts": "sts", "eks": "eks", "ssm": "ssm", "tagging": "tagging"}
+SIGNING_NAMES = {"ec2": "ec2", "iam": "iam", "sts": "sts", "eks": "eks", "ssm": "ssm", "tagging": "tagging",
+                 "kms": "kms", "pricing": "pricing"}
 
 # Protocol-specific codes for auth failures: kind -> {protocol/service: (code, status)}
 AUTH_CODES = {
@@ -49,8 +50,10 @@ THROTTLE = {"ec2": ("RequestLimitExceeded", 503, "Request limit exceeded."),
             "iam": ("Throttling", 400, "Rate exceeded"), "sts": ("Throttling", 400, "Rate exceeded"),
             "elbv2": ("Throttling", 400, "Rate exceeded"), "elb": ("Throttling", 400, "Rate exceeded"),
             "eks": ("ThrottlingException", 429, "Rate exceeded"), "ssm": ("ThrottlingException", 400, "Rate exceeded"),
-            "tagging": ("ThrottledException", 400, "Rate exceeded")}
-HTTP500 = {"ec2": "InternalError", "eks": "ServerException", "ssm": "InternalServerError"}
+            "tagging": ("ThrottledException", 400, "Rate exceeded"),
+            "kms": ("ThrottlingException", 400, "Rate exceeded"), "pricing": ("ThrottlingException", 400, "Rate exceeded")}
+HTTP500 = {"ec2": "InternalError", "eks": "ServerException", "ssm": "InternalServerError", "kms": "KMSInternalException",
+           "pricing": "InternalErrorException"}
 HTTP503 = {"ec2": "Unavailable", "eks": "ServiceUnavailableException", "ssm": "ServiceUnavailable"}
 
 
@@ -130,11 +133,12 @@ class Sim:
         self.errors = collections.Counter()
         self.faults = []
         self.rng = random.Random()
-        from . import svc_ec2, svc_eks, svc_elb, svc_iam, svc_ssm, svc_sts, svc_tagging
+        from . import svc_ec2, svc_eks, svc_elb, svc_iam, svc_kms, svc_pricing, svc_ssm, svc_sts, svc_tagging
         self.services = {
             "ec2": svc_ec2.EC2(self), "iam": svc_iam.IAM(self), "sts": svc_sts.STS(self),
             "eks": svc_eks.EKS(self), "ssm": svc_ssm.SSM(self), "elbv2": svc_elb.ELBv2(self),
-            "elb": svc_elb.ELB(self), "tagging": svc_tagging.Tagging(self),
+            "elb": svc_elb.ELB(self), "tagging": svc_tagging.Tagging(self), "kms": svc_kms.KMS(self),
+            "pricing": svc_pricing.Pricing(self),
         }
         self.pending = set()   # background activations (kubesim starts) in flight
         self.pending_cv = threading.Condition(self.lock)
@@ -239,8 +243,12 @@ class Sim:
     # -------------------------------------------------------------- routing
     def _protocol_guess(self, req, form):
         if "x-amz-target" in req.headers:
+            prefix = req.headers["x-amz-target"].partition(".")[0]
+            for key in ("ssm", "kms", "pricing"):
+                if self.apis[key].metadata.get("targetPrefix") == prefix:
+                    return "json", key
             return "json", "ssm"
-        if req.raw_path.startswith(("/clusters", "/tags", "/addons", "/cluster-registrations")):
+        if req.raw_path.startswith(("/clusters", "/tags", "/addons", "/cluster-registrations", "/cluster-versions")):
             return "rest-json", "eks"
         version = form.get("Version", "")
         if version == "2016-11-15":

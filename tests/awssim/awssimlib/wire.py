@@ -34,6 +34,8 @@ SERVICES = {
     "elbv2": ("elbv2", "2015-12-01"),
     "elb": ("elb", "2012-06-01"),
     "tagging": ("resourcegroupstaggingapi", "2017-01-26"),
+    "kms": ("kms", "2014-11-01"),
+    "pricing": ("pricing", "2017-10-15"),
 }
 
 # Which error code a validation failure takes, per service (what AWS sends).
@@ -46,6 +48,8 @@ VALIDATION_CODE = {
     "ssm": "ValidationException",
     "eks": "InvalidParameterException",
     "tagging": "InvalidParameterException",
+    "kms": "ValidationException",
+    "pricing": "ValidationException",
 }
 
 
