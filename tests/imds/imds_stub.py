@@ -43,7 +43,9 @@ it listens, then one JSON line per request on stdout; stops on SIGTERM or
 SIGINT):
     imds_stub.py [--bind ADDR] [--port N] [--hop-limit N]
                  [--http-tokens required|optional] [--role NAME | --no-role]
-                 [--http-endpoint enabled|disabled]
+                 [--http-endpoint enabled|disabled] [--credentials-file F]
+(F: JSON object with at least AccessKeyId, SecretAccessKey, Token,
+Expiration, served as the role's credentials.)
 
 Test tooling only: nothing here is shipped.
 """
@@ -130,8 +132,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
-        stub._event(peer=self.client_address[0], method=self.command, path=self.path, status=code,
-                    ttl=hop)
+        stub._event(peer=self.client_address[0], peer_port=self.client_address[1], method=self.command,
+                    path=self.path, status=code, ttl=hop)
 
     def _error(self, code, headers=()):
         self._reply(code, _error_body(code), headers)
@@ -224,11 +226,16 @@ class ImdsStub:
     role: instance profile role name, or None for an instance without one.
     clock: seconds since the epoch (time.time); tests pass their own to
     expire tokens without waiting.  on_event: called with each event dict.
+    An event is one answered request: {time, peer, peer_port, method, path,
+    status, ttl} where ttl is the hop limit the reply was sent with, or None
+    for the system default.
+    credentials: the role credentials to serve (dict, copied); default:
+    random fake values of EC2's shape, readable as .credentials.
     """
 
     def __init__(self, bind="169.254.169.254", port=80, hop_limit=1, http_tokens="required",
                  role="secfaas-node-role", http_endpoint="enabled", instance_id=None,
-                 region="eu-west-1", clock=time.time, on_event=None):
+                 region="eu-west-1", clock=time.time, on_event=None, credentials=None):
         if not isinstance(hop_limit, int) or isinstance(hop_limit, bool) or not 1 <= hop_limit <= 64:
             raise ValueError("hop_limit must be an integer 1..64 (EC2's range), got %r" % (hop_limit,))
         if http_tokens not in ("required", "optional"):
@@ -256,6 +263,11 @@ class ImdsStub:
             "Token": base64.b64encode(os.urandom(96)).decode(),
             "Expiration": _iso(now + CREDENTIAL_LIFETIME),
         }
+        if credentials is not None:
+            missing = [k for k in ("AccessKeyId", "SecretAccessKey", "Token", "Expiration") if k not in credentials]
+            if missing:
+                raise ValueError("credentials lack %s" % ", ".join(missing))
+            self.credentials.update(credentials)
         self.events = []
         self._tokens = {}
         self._cond = threading.Condition()
@@ -381,6 +393,7 @@ def main(argv=None):
     ap.add_argument("--http-endpoint", default="enabled", choices=("enabled", "disabled"))
     ap.add_argument("--role", default="secfaas-node-role")
     ap.add_argument("--no-role", action="store_true", help="an instance without an instance profile")
+    ap.add_argument("--credentials-file", help="JSON credentials to serve for the role")
     a = ap.parse_args(argv)
     out_lock = threading.Lock()
 
@@ -390,9 +403,13 @@ def main(argv=None):
             sys.stdout.flush()
 
     try:
+        creds = None
+        if a.credentials_file:
+            with open(a.credentials_file) as f:
+                creds = json.load(f)
         stub = ImdsStub(bind=a.bind, port=a.port, hop_limit=a.hop_limit, http_tokens=a.http_tokens,
                         http_endpoint=a.http_endpoint, role=None if a.no_role else a.role,
-                        on_event=lambda ev: emit(json.dumps(ev, sort_keys=True)))
+                        credentials=creds, on_event=lambda ev: emit(json.dumps(ev, sort_keys=True)))
         stub.start()
     except (ValueError, OSError) as e:
         sys.exit("imds_stub: cannot serve on %s port %d: %s" % (a.bind, a.port, e))

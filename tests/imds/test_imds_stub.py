@@ -97,6 +97,7 @@ class TokenPut(Base):
         ev = [e for e in self.stub.events if e["method"] == "PUT"]
         self.assertEqual(ev[0]["ttl"], 1)
         self.assertEqual(ev[0]["peer"], "127.0.0.1")
+        self.assertIsInstance(ev[0]["peer_port"], int)
         self.assertIsNone([e for e in self.stub.events if e["method"] == "GET"][0]["ttl"])
 
 
@@ -213,6 +214,18 @@ class Arguments(unittest.TestCase):
                 with self.assertRaises(ValueError):
                     ImdsStub(bind="127.0.0.1", port=0, **kw)
 
+    def test_given_credentials_served(self):
+        creds = {"AccessKeyId": "ASIAFAKEFAKEFAKEFAKE", "SecretAccessKey": "s" * 40, "Token": "t",
+                 "Expiration": "2030-01-01T00:00:00Z"}
+        with ImdsStub(bind="127.0.0.1", port=0, role="r", credentials=creds) as s:
+            h = {"X-aws-ec2-metadata-token": token(s)}
+            st, _, body = request(s, "GET", "/latest/meta-data/iam/security-credentials/r", h)
+            got = json.loads(body)
+            self.assertEqual({k: got[k] for k in creds}, creds)
+            self.assertEqual(got["Code"], "Success")
+        with self.assertRaises(ValueError):
+            ImdsStub(bind="127.0.0.1", port=0, credentials={"AccessKeyId": "x"})
+
     def test_wait_event_times_out(self):
         with ImdsStub(bind="127.0.0.1", port=0) as s:
             t0 = time.monotonic()
@@ -236,8 +249,13 @@ class Arguments(unittest.TestCase):
 
 class Script(unittest.TestCase):
     def test_script_mode(self):
+        creds = os.path.join(os.environ.get("TMPDIR", "/tmp"), "imds-creds-%d.json" % os.getpid())
+        with open(creds, "w") as f:
+            json.dump({"AccessKeyId": "ASIASCRIPTSCRIPTSCRI", "SecretAccessKey": "k" * 40, "Token": "tok",
+                       "Expiration": "2030-01-01T00:00:00Z"}, f)
+        self.addCleanup(os.unlink, creds)
         p = subprocess.Popen([sys.executable, os.path.join(HERE, "imds_stub.py"), "--bind", "127.0.0.1",
-                              "--port", "0", "--hop-limit", "2", "--role", "r1"],
+                              "--port", "0", "--hop-limit", "2", "--role", "r1", "--credentials-file", creds],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             ready = p.stdout.readline().split()
@@ -251,11 +269,15 @@ class Script(unittest.TestCase):
             c.request("GET", "/latest/meta-data/iam/security-credentials/", headers={"X-aws-ec2-metadata-token": t})
             r = c.getresponse()
             self.assertEqual((r.status, r.read()), (200, b"r1"))
+            c.request("GET", "/latest/meta-data/iam/security-credentials/r1", headers={"X-aws-ec2-metadata-token": t})
+            r = c.getresponse()
+            self.assertEqual(json.loads(r.read())["AccessKeyId"], "ASIASCRIPTSCRIPTSCRI")
             c.close()
             ev = json.loads(p.stdout.readline())
             self.assertEqual((ev["method"], ev["status"], ev["ttl"], ev["peer"]), ("PUT", 200, 2, "127.0.0.1"))
-            ev = json.loads(p.stdout.readline())
-            self.assertEqual((ev["method"], ev["status"], ev["ttl"]), ("GET", 200, None))
+            for _ in range(2):
+                ev = json.loads(p.stdout.readline())
+                self.assertEqual((ev["method"], ev["status"], ev["ttl"]), ("GET", 200, None))
         finally:
             p.terminate()
             self.assertEqual(p.wait(timeout=30), 0)
