@@ -1,11 +1,19 @@
 #!/bin/sh
 # tests/sandbox: the containerd fragment secfaas renders, run on a real
 # containerd 1.6 + runsc (Debian) through CRI with the RuntimeClass handler
-# name from provisioner/node/render.h. What is substituted and what still
-# matches a node: README.md here and docs/sandbox.md.
+# name from provisioner/node/render.h, pods in their own network namespaces one
+# routed hop behind a "node" namespace (hoplimit.py).  What is substituted
+# and what still matches a node: README.md here and docs/sandbox.md.
+#
+# Everything that starts a process runs in a private mount + PID namespace
+# (this script re-runs itself there): when the suite ends or is killed, even
+# with SIGKILL, the kernel ends every process it started and drops its
+# mounts and network namespaces.  Pods' cgroups are under a per-run parent
+# that teardown removes (and a later run removes if this one was killed).
 #
 # Needs root and the Debian packages runsc, containerd (with runc),
-# busybox-static, curl (HTTP/2), python3 >= 3.11: missing -> FAIL with
+# containernetworking-plugins, busybox-static, curl (HTTP/2), util-linux,
+# iproute2, python3 >= 3.11: missing -> FAIL with
 # "install with make deps" (never a silent skip).
 set -u
 # shellcheck source=tests/bake/lib.sh
@@ -13,67 +21,180 @@ set -u
 SRC=$SECFAAS_SRC
 PY=/usr/bin/python3
 HELPER="$SRC/tests/sandbox/sandbox.py"
-W=$TMPDIR/sb
+HOPS="$SRC/tests/sandbox/hoplimit.py"
+W=${SB_W:-$TMPDIR/sb}
 SOCK=$W/containerd.sock
-cd_pid=""
+NODE_NS=$W/ns/node
 
-prereq() {
-	fail "$*: install with make deps"
-	finish
-	exit 1
-}
-[ "$(id -u)" -eq 0 ] || prereq "tests/sandbox must run as root (CI does)"
-for b in /usr/bin/runsc containerd ctr containerd-shim-runc-v2 runc /bin/busybox curl "$PY"; do
-	command -v "$b" >/dev/null 2>&1 || prereq "$b missing (packages runsc containerd busybox-static curl python3)"
-done
-file_static() { "$PY" -c 'import sys; d=open(sys.argv[1],"rb").read(); sys.exit(b"/lib64/ld-linux" in d or b"/lib/ld-linux" in d)' "$1"; }
-file_static /bin/busybox || prereq "/bin/busybox is not static (package busybox-static)"
-"$PY" -c 'import tomllib' 2>/dev/null || prereq "$PY has no tomllib (needs Python 3.11)"
-curl -V | grep -q HTTP2 || prereq "curl has no HTTP/2 support"
-
-# The runc shim puts its sockets in /run/containerd/s (not configurable in
-# 1.6); remember what was there so teardown removes only ours.
-SHIM_DIR=/run/containerd/s
-had_run_containerd=0
-[ -d /run/containerd ] && had_run_containerd=1
-pre_sockets=""
-for f in "$SHIM_DIR"/*; do [ -e "$f" ] && pre_sockets="$pre_sockets ${f##*/}"; done
-
-# ---- teardown: everything by PID, then the mounts under $W ----
-# Processes are found by our private paths in their command lines ($W is a
-# fresh mktemp dir), never by program name.
-our_pids() {
-	for p in /proc/[0-9]*; do
-		pid=${p#/proc/}
-		[ "$pid" = "$$" ] && continue
-		if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "$W/"; then echo "$pid"; fi
+# cgroup_mounts: every mounted cgroup hierarchy (v1 controllers, v2).
+cgroup_mounts() { awk '$9 == "cgroup" || $9 == "cgroup2" { print $5 }' /proc/self/mountinfo; }
+# rm_cgroups PARENT: remove PARENT's cgroup directories, deepest first
+# (rmdir only: a cgroup that still holds a process stays).
+rm_cgroups() {
+	for m in $(cgroup_mounts); do
+		[ -d "$m/$1" ] && find "$m/$1" -depth -type d -exec rmdir {} + 2>/dev/null
 	done
+	return 0
 }
-teardown() {
-	if [ -n "$cd_pid" ]; then
-		kill "$cd_pid" 2>/dev/null
-		wait "$cd_pid" 2>/dev/null
-		cd_pid=""
+cgroups_left() { for m in $(cgroup_mounts); do [ -d "$m/$1" ] && echo "$m/$1"; done; }
+# procs_naming TEXT: live processes whose command line contains TEXT, other
+# than this lister and the shells it runs under.
+procs_naming() {
+	"$PY" -c '
+import os, sys
+needle, skip, p = sys.argv[1].encode(), set(), os.getpid()
+while p > 1:
+    skip.add(p)
+    p = int(open("/proc/%d/stat" % p).read().rsplit(")", 1)[1].split()[1])
+for d in os.listdir("/proc"):
+    if d.isdigit() and int(d) not in skip:
+        try:
+            if needle in open("/proc/%s/cmdline" % d, "rb").read():
+                print(d)
+        except OSError:
+            pass
+' "$1"
+}
+# waited CMD...: run CMD in the background and wait for it, so that a signal's
+# trap runs at once instead of after CMD (sh defers traps while a
+# foreground command runs).
+waited() {
+	"$@" &
+	wait $!
+}
+
+if [ "${SB_INNER:-}" != 1 ]; then
+	# ---- outer: the host's view; starts the inner run and checks what it left ----
+	prereq() {
+		fail "$*: install with make deps"
+		finish
+		exit 1
+	}
+	[ "$(id -u)" -eq 0 ] || prereq "tests/sandbox must run as root (CI does)"
+	for b in /usr/bin/runsc containerd ctr containerd-shim-runc-v2 runc /bin/busybox curl "$PY" unshare nsenter \
+		setpriv ip /usr/lib/cni/ptp /usr/lib/cni/host-local /usr/lib/cni/loopback; do
+		command -v "$b" >/dev/null 2>&1 ||
+			prereq "$b missing (packages runsc containerd containernetworking-plugins busybox-static curl util-linux iproute2 python3)"
+	done
+	file_static() { "$PY" -c 'import sys; d=open(sys.argv[1],"rb").read(); sys.exit(b"/lib64/ld-linux" in d or b"/lib/ld-linux" in d)' "$1"; }
+	file_static /bin/busybox || prereq "/bin/busybox is not static (package busybox-static)"
+	"$PY" -c 'import tomllib' 2>/dev/null || prereq "$PY has no tomllib (needs Python 3.11)"
+	curl -V | grep -q HTTP2 || prereq "curl has no HTTP/2 support"
+	mkdir -p "$W"
+
+	# A per-run cgroup parent named after this process and its start time;
+	# parents of runs whose process is gone are removed first (empty ones
+	# only: rmdir refuses a cgroup that is in use).
+	start_time() { awk '{ sub(/^.*\) /, ""); print $20 }' "/proc/$1/stat" 2>/dev/null; }
+	CG=secfaas-sandbox-$$-$(start_time $$)
+	for m in $(cgroup_mounts); do
+		for d in "$m"/secfaas-sandbox-*-*; do
+			[ -d "$d" ] || continue
+			n=${d##*/secfaas-sandbox-}
+			pid=${n%%-*}
+			[ "$(start_time "$pid")" = "${n#*-}" ] && continue
+			rm_cgroups "${d##*/}"
+		done
+	done
+
+	inner=""
+	interrupted=0
+	trap 'interrupted=1; [ -n "$inner" ] && kill -KILL "$inner" 2>/dev/null' INT TERM
+	# --pdeathsig: if this shell dies, even by SIGKILL, unshare gets
+	# SIGKILL; --kill-child: then the namespace's first process (the inner
+	# run) gets SIGTERM and tears down; if it is killed outright, so is
+	# every process in its PID namespace, and only empty cgroups remain
+	# (removed by the next run, above).
+	SB_INNER=1 SB_W=$W SB_CGROUP_PARENT=/$CG setpriv --pdeathsig KILL -- \
+		unshare --mount --propagation private --pid --fork --kill-child=TERM --mount-proc -- /bin/sh "$0" &
+	inner=$!
+	wait "$inner"
+	rc=$?
+	# wait returns early on a trapped signal; the inner run is being killed
+	while kill -0 "$inner" 2>/dev/null; do wait "$inner"; done
+	[ "$interrupted" = 1 ] && fail "interrupted"
+	counts=$(cat "$W/inner.counts" 2>/dev/null)
+	if [ -n "$counts" ]; then
+		PASS=$((PASS + ${counts% *}))
+		FAIL=$((FAIL + ${counts#* }))
+	else
+		fail "inner run ended (exit $rc) without its counts"
 	fi
-	for pid in $(our_pids); do kill -9 "$pid" 2>/dev/null; done
-	for f in "$SHIM_DIR"/*; do
-		[ -e "$f" ] || continue
-		case " $pre_sockets " in *" ${f##*/} "*) ;; *) rm -f "$f" ;; esac
+	# What the host sees afterwards: no process, mount or cgroup of this
+	# run; no interface of ours in the host's network namespace.
+	check "host: no process of this run left" test -z "$(procs_naming "$W/")"
+	check "host: no mount under the work directory" sh -c "! grep -qF ' $W/' /proc/self/mountinfo"
+	if [ -n "$(cgroups_left "$CG")" ]; then
+		# The inner run was killed before its teardown.  Its processes are
+		# gone (a PID namespace's first process exits only after all
+		# others), so its cgroups are empty and can go now.
+		rm_cgroups "$CG"
+		[ "$interrupted" = 1 ] || [ -z "$counts" ] || fail "inner teardown left cgroups"
+	fi
+	check "host: no cgroup of this run left" test -z "$(cgroups_left "$CG")"
+	# nitro0 and the pods' host-side veths (their names recorded in node)
+	# must have died with the node and imds namespaces.
+	leaked=""
+	for n in nitro0 $(cat "$W/veths" 2>/dev/null); do
+		ip link show dev "$n" >/dev/null 2>&1 && leaked="$leaked $n"
 	done
-	if [ "$had_run_containerd" = 0 ]; then rmdir "$SHIM_DIR" /run/containerd 2>/dev/null; fi
-	# Unmount deepest first (rootfs overlays, sandbox shm).
+	check "host: no interface of the test in the host's network namespace" test -z "$leaked"
+	finish
+	exit
+fi
+
+# ---- inner: PID 1 of a private PID namespace, in a private mount namespace ----
+cd_pid=""
+# A private /run: containerd 1.6's shims put their sockets in
+# /run/containerd/s (not configurable); here they vanish with the namespace.
+if ! mount -t tmpfs -o mode=0755 secfaas-run /run; then
+	fail "cannot mount a private /run"
+	echo "$PASS $FAIL" >"$W/inner.counts"
+	exit 1
+fi
+inner_finish() {
+	echo "$PASS $FAIL" >"$W/inner.counts"
+	echo "inner: $PASS passed, $FAIL failed"
+}
+# Teardown: every other process in this PID namespace (kill -1 from PID 1
+# reaches exactly those), then the mounts under $W (the network namespaces'
+# bind mounts among them), then the pods' cgroups.
+live_pids() {
+	"$PY" -c '
+import os
+skip, p = {1}, os.getpid()
+while p > 1:  # this lister and the shells it runs under
+    skip.add(p)
+    p = int(open("/proc/%d/stat" % p).read().rsplit(")", 1)[1].split()[1])
+for d in os.listdir("/proc"):
+    if d.isdigit() and int(d) not in skip:
+        try:
+            st = open("/proc/%s/stat" % d).read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if st != "Z":
+            print(d)
+'
+}
+torn_down=0
+teardown() {
+	[ "$torn_down" = 1 ] && return
+	torn_down=1
+	kill -KILL -1 2>/dev/null
+	i=0
+	while [ -n "$(live_pids)" ] && [ $i -lt 300 ]; do i=$((i + 1)); done
 	if [ -d "$W" ]; then
 		awk -v w="$W/" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
 			while read -r m; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; done
 	fi
+	[ -n "${SB_CGROUP_PARENT:-}" ] && rm_cgroups "${SB_CGROUP_PARENT#/}"
 }
-trap teardown EXIT
+trap 'teardown; inner_finish' EXIT
 trap 'exit 1' INT TERM
 
 mkdir -p "$W"
 if ! build_driver; then
 	fail "render driver does not build"
-	finish
 	exit 1
 fi
 
@@ -108,7 +229,6 @@ if "$PY" "$HELPER" config "$SRC/tests/sandbox/base-config.toml" "$W/fragment.tom
 	ok "merge base config + rendered fragment"
 else
 	fail "merge: $(cat "$W/subst.out")"
-	finish
 	exit 1
 fi
 sed 's/^/    substitution: /' "$W/subst.out"
@@ -131,31 +251,43 @@ EOF
 }
 check "config dump has the rendered runsc runtime and runc stays default" dump_has
 
+# ---- the network: node and imds namespaces, CNI for pods ----
+if "$PY" "$HOPS" net-up "$W" >"$W/net.out" 2>&1; then
+	ok "network namespaces node and imds, veth between them, CNI ptp for pods"
+	sed 's/^/    /' "$W/net.out"
+else
+	fail "network setup: $(cat "$W/net.out")"
+	exit 1
+fi
+
 # ---- a private containerd on the test config ----
 "$PY" "$HELPER" image "$W/image.tar" secfaas.local/pause:test secfaas.local/busybox:test
-containerd --config "$W/test.toml" >"$W/containerd.log" 2>&1 &
+# containerd runs in the node namespace: the CNI plugins it calls wire each
+# pod into node, never into the host's network namespace.
+nsenter --net="$NODE_NS" containerd --config "$W/test.toml" >"$W/containerd.log" 2>&1 &
 cd_pid=$!
-if ctr --connect-timeout 30s -a "$SOCK" version >/dev/null 2>&1; then
+if waited ctr --connect-timeout 30s -a "$SOCK" version >/dev/null 2>&1; then
 	ok "private containerd is up (pid $cd_pid)"
 else
 	fail "private containerd did not start:"
 	tail -n 20 "$W/containerd.log"
-	finish
 	exit 1
 fi
 check "CRI plugin loaded" sh -c "ctr -a '$SOCK' plugins ls | grep -qE 'io.containerd.grpc.v1 +cri .* ok'"
-check "image imported (no registry)" sh -c "ctr -a '$SOCK' -n k8s.io images import '$W/image.tar' >/dev/null"
+check "image imported (no registry)" waited sh -c "ctr -a '$SOCK' -n k8s.io images import '$W/image.tar' >/dev/null"
 
 # field JSON EXPR: evaluate a Python expression over the CRI result `r`.
 field() { "$PY" -c 'import json,sys; r=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
 HOST_KREL=$(uname -r)
 
 # ---- the gVisor pod, through the rendered handler name ----
-if timeout 120 "$PY" "$HELPER" cri "$SOCK" "$HANDLER" secfaas.local/busybox:test --no-stop \
+if waited timeout 120 "$PY" "$HELPER" cri "$SOCK" "$HANDLER" secfaas.local/busybox:test --no-stop \
 	'uname -r' 'dmesg' 'cat /proc/sys/kernel/osrelease; echo rc=$?' >"$W/gvisor.json" 2>"$W/gvisor.err"; then
 	ok "pod with runtime_handler=$HANDLER ran a container"
 	cat "$W/gvisor.json"
 	check "CRI reports handler $HANDLER for the pod" test "$(field "$W/gvisor.json" 'r["handler"]')" = "$HANDLER"
+	check "the pod has its own network namespace and an IP from the CNI" \
+		sh -c "'$PY' -c 'import json,sys; r=json.load(open(sys.argv[1])); sys.exit(not (r[\"netns\"] and r[\"ip\"].startswith(\"10.200.0.\")))' '$W/gvisor.json'"
 	krel=$(field "$W/gvisor.json" 'r["results"][0]["stdout"].strip()')
 	check "uname -r in the pod ($krel) differs from the host ($HOST_KREL)" test "$krel" != "$HOST_KREL"
 	case $krel in 4.4.0 | *-gvisor) ok "uname -r is gVisor's ($krel)" ;; *) fail "uname -r $krel is not gVisor's (4.4.0 or *-gvisor)" ;; esac
@@ -167,7 +299,7 @@ else
 fi
 
 # ---- control: the runc handler shows the host kernel ----
-if timeout 120 "$PY" "$HELPER" cri "$SOCK" runc secfaas.local/busybox:test 'uname -r' 'dmesg 2>&1' >"$W/runc.json" 2>"$W/runc.err"; then
+if waited timeout 120 "$PY" "$HELPER" cri "$SOCK" runc secfaas.local/busybox:test 'uname -r' 'dmesg 2>&1' >"$W/runc.json" 2>"$W/runc.err"; then
 	ok "control pod with runtime_handler=runc ran"
 	check "control: uname -r is the host's" test "$(field "$W/runc.json" 'r["results"][0]["stdout"].strip()')" = "$HOST_KREL"
 	check "control: no gVisor banner" sh -c "'$PY' -c 'import json,sys; r=json.load(open(sys.argv[1])); sys.exit(\"Starting gVisor\" in r[\"results\"][1][\"stdout\"])' '$W/runc.json'"
@@ -176,12 +308,13 @@ else
 fi
 
 # ---- a handler name the config does not define is refused by containerd ----
-if timeout 60 "$PY" "$HELPER" cri "$SOCK" gvisor secfaas.local/busybox:test 'true' >"$W/nohandler.json" 2>"$W/nohandler.err"; then
+if waited timeout 60 "$PY" "$HELPER" cri "$SOCK" gvisor secfaas.local/busybox:test 'true' >"$W/nohandler.json" 2>"$W/nohandler.err"; then
 	fail "unknown handler gvisor was accepted"
 else ok "unknown handler refused"; fi
 check "refusal names the missing runtime" grep -q 'no runtime for "gvisor" is configured' "$W/nohandler.err"
 
+nsenter --net="$NODE_NS" ip -o link show type veth | awk -F': ' '{ sub(/@.*/, "", $2); if ($2 != "eth0") print $2 }' >"$W/veths"
 teardown
-check "no process of ours left" test -z "$(our_pids)"
+check "no process of ours left" test -z "$(live_pids)"
 check "no mount of ours left" sh -c "! grep -qF ' $W/' /proc/self/mountinfo"
-finish
+check "no cgroup of ours left" test -z "$(cgroups_left "${SB_CGROUP_PARENT#/}")"
