@@ -2,8 +2,10 @@
 # tests/sandbox: the containerd fragment secfaas renders, run on a real
 # containerd 1.6 + runsc (Debian) through CRI with the RuntimeClass handler
 # name from provisioner/node/render.h, pods in their own network namespaces one
-# routed hop behind a "node" namespace (hoplimit.py).  What is substituted
-# and what still matches a node: README.md here and docs/sandbox.md.
+# routed hop behind a "node" namespace; and the IMDS hop limit of the
+# rendered launch template proven on real packets (hoplimit.py).  What is
+# substituted and what still matches a node: README.md here and
+# docs/sandbox.md.
 #
 # Everything that starts a process runs in a private mount + PID namespace
 # (this script re-runs itself there): when the suite ends or is killed, even
@@ -13,7 +15,7 @@
 #
 # Needs root and the Debian packages runsc, containerd (with runc),
 # containernetworking-plugins, busybox-static, curl (HTTP/2), util-linux,
-# iproute2, python3 >= 3.11: missing -> FAIL with
+# iproute2, python3 >= 3.11 with python3-yaml: missing -> FAIL with
 # "install with make deps" (never a silent skip).
 set -u
 # shellcheck source=tests/bake/lib.sh
@@ -78,7 +80,7 @@ if [ "${SB_INNER:-}" != 1 ]; then
 	done
 	file_static() { "$PY" -c 'import sys; d=open(sys.argv[1],"rb").read(); sys.exit(b"/lib64/ld-linux" in d or b"/lib/ld-linux" in d)' "$1"; }
 	file_static /bin/busybox || prereq "/bin/busybox is not static (package busybox-static)"
-	"$PY" -c 'import tomllib' 2>/dev/null || prereq "$PY has no tomllib (needs Python 3.11)"
+	"$PY" -c 'import tomllib, yaml' 2>/dev/null || prereq "$PY has no tomllib or yaml (Python 3.11, python3-yaml)"
 	curl -V | grep -q HTTP2 || prereq "curl has no HTTP/2 support"
 	mkdir -p "$W"
 
@@ -260,6 +262,14 @@ else
 	exit 1
 fi
 
+# ---- the hop limit secfaas renders for the gVisor node group ----
+if waited "$PY" "$HOPS" rendered "${SECFAAS:-}" "$SRC/examples/minimal.yaml" "$W" >"$W/rendered.json" 2>"$W/rendered.err"; then
+	ok "secfaas plan --json of examples/minimal.yaml shows the gVisor launch template's hop limit"
+	sed 's/^/    /' "$W/rendered.json"
+else
+	fail "rendered hop limit: $(cat "$W/rendered.err")"
+fi
+
 # ---- a private containerd on the test config ----
 "$PY" "$HELPER" image "$W/image.tar" secfaas.local/pause:test secfaas.local/busybox:test
 # containerd runs in the node namespace: the CNI plugins it calls wire each
@@ -312,6 +322,20 @@ if waited timeout 60 "$PY" "$HELPER" cri "$SOCK" gvisor secfaas.local/busybox:te
 	fail "unknown handler gvisor was accepted"
 else ok "unknown handler refused"; fi
 check "refusal names the missing runtime" grep -q 'no runtime for "gvisor" is configured' "$W/nohandler.err"
+
+# ---- the IMDS hop limit on real packets ----
+if [ -s "$W/rendered.json" ]; then
+	waited timeout 900 "$PY" "$HOPS" proof "$W" "$SOCK" "$HANDLER" secfaas.local/busybox:test "$W/rendered.json" \
+		"$SRC/tests/sandbox/pending-cases" >"$W/proof.out" 2>&1
+	prc=$?
+	cat "$W/proof.out"
+	PASS=$((PASS + $(grep -c '^ok ' "$W/proof.out")))
+	FAIL=$((FAIL + $(grep -c '^FAIL ' "$W/proof.out")))
+	if [ $prc -ne 0 ] && ! grep -q '^FAIL ' "$W/proof.out"; then
+		fail "hop limit proof exited $prc"
+		tail -n 30 "$W/containerd.log"
+	fi
+fi
 
 nsenter --net="$NODE_NS" ip -o link show type veth | awk -F': ' '{ sub(/@.*/, "", $2); if ($2 != "eth0") print $2 }' >"$W/veths"
 teardown
