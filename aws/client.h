@@ -37,7 +37,7 @@
 
 #include "aws/config.h"
 #include "aws/creds.h"
-#include "aws/http.h"
+#include "http.h"
 #include "aws/retry.h"
 #include "aws/waiter.h"
 #include "err.h"

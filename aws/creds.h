@@ -43,7 +43,7 @@
 #include <jansson.h>
 
 #include "aws/config.h"
-#include "aws/http.h"
+#include "http.h"
 #include "aws/retry.h"
 #include "err.h"
 

@@ -20,7 +20,7 @@
 
 #include <jansson.h>
 
-#include "aws/http.h"
+#include "http.h"
 #include "err.h"
 
 char *sf_json_proto_encode(const json_t *body); /* "{}" for NULL */

@@ -27,7 +27,7 @@
 
 #include <jansson.h>
 
-#include "aws/http.h"
+#include "http.h"
 #include "err.h"
 
 /* Append "Action=..&Version=..&<flattened params>" to out. params may be

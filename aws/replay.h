@@ -29,7 +29,7 @@
 
 #include <stddef.h>
 
-#include "aws/http.h"
+#include "http.h"
 #include "err.h"
 
 struct sf_replay;

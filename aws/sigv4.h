@@ -31,7 +31,7 @@
 
 #include <stddef.h>
 
-#include "aws/http.h"
+#include "http.h"
 
 struct sf_sigv4_params {
 	const char *service;       /* signing name: "ec2", "sts", "eks" ... */

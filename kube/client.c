@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "aws/client.h"
-#include "aws/http.h"
+#include "http.h"
 #include "kube/internal.h"
 #include "log.h"
 #include "util.h"

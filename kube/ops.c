@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aws/http.h"
+#include "http.h"
 #include "kube/internal.h"
 #include "util.h"
 

@@ -13,7 +13,7 @@
 #include <yaml.h>
 
 #include "aws/client.h"
-#include "aws/http.h"
+#include "http.h"
 #include "kube/kube.h"
 #include "provisioner/cli/commands_kube.h"
 #include "provisioner/cli/run.h"

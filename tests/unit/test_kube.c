@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aws/http.h"
+#include "http.h"
 #include "kube/kube.h"
 #include "t.h"
 #include "util.h"

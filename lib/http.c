@@ -1,5 +1,5 @@
 /* http.c - see http.h. libcurl transport, header lists, URI encoding. */
-#include "aws/http.h"
+#include "http.h"
 
 #include <ctype.h>
 #include <curl/curl.h>

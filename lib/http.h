@@ -31,8 +31,8 @@
  * set for timeouts), SF_EPROTO for a reply larger than the body cap, and
  * SF_EINVAL for a bad URL or CA bundle.
  */
-#ifndef SF_AWS_HTTP_H
-#define SF_AWS_HTTP_H
+#ifndef SF_HTTP_H
+#define SF_HTTP_H
 
 #include <stddef.h>
 
