@@ -25,7 +25,7 @@ struct sf_aws {
 	char *region;
 	struct sf_http *http;
 	int own_http;
-	const struct sf_aws_clock *clock;
+	const struct sf_clock *clock;
 	struct sf_retry retry;
 	char *ca_bundle;
 	double timeout_s, connect_timeout_s;
@@ -160,7 +160,8 @@ static int do_call(struct sf_aws *c, const struct call *k, json_t **out, struct 
 		rq.body_len = k->body_len;
 		rq.timeout_s = c->timeout_s;
 		rq.connect_timeout_s = c->connect_timeout_s;
-		rq.ca_bundle = c->ca_bundle;
+		rq.ca_file = c->ca_bundle;
+		rq.ca_hint = "AWS_CA_BUNDLE, or ca_bundle in the profile";
 		double t0 = sf_mono();
 		int trc = sf_http_send(c->http, &rq, &resp, &aerr);
 		double dt = sf_mono() - t0;
@@ -216,7 +217,8 @@ static int do_call(struct sf_aws *c, const struct call *k, json_t **out, struct 
 			sf_debug("aws: retry quota exhausted; not retrying %s %s", k->service, k->op);
 			goto done;
 		}
-		double d = sf_retry_delay(attempt - 1, c->clock->rand01(c->clock->ctx), c->retry.cap_s);
+		struct sf_backoff bo = sf_retry_backoff(&c->retry);
+		double d = sf_backoff_delay(&bo, attempt - 1, c->clock->rand01(c->clock->ctx));
 		sf_debug("aws: retrying %s %s in %.2fs (%s)", k->service, k->op, d, aerr.aws_code[0] ? aerr.aws_code : aerr.msg);
 		c->clock->sleep(c->clock->ctx, d);
 	}
@@ -316,7 +318,7 @@ int sf_aws_new(struct sf_aws **out, const struct sf_aws_opts *opts, struct sf_er
 	struct sf_aws *c = xcalloc(1, sizeof *c);
 	pthread_mutex_init(&c->mu, NULL);
 	*out = NULL;
-	c->clock = opts->clock ? opts->clock : sf_aws_clock_default();
+	c->clock = opts->clock ? opts->clock : sf_clock_system();
 	c->timeout_s = opts->timeout_s > 0 ? opts->timeout_s : 60;
 	c->connect_timeout_s = opts->connect_timeout_s > 0 ? opts->connect_timeout_s : 10;
 	sf_retry_init(&c->retry, 3);

@@ -1,7 +1,7 @@
 /*
  * client.h - the public entry point to AWS: one client, four protocols.
  *
- * Why: resource types (issue 6) describe calls as data — service,
+ * Why: resource types describe calls as data — service,
  * operation, a JSON object of parameters — and get JSON back, whatever the
  * wire protocol.  Adding an operation needs no new C code.  The client
  * bundles what every call needs: config/profile, region, endpoint
@@ -48,7 +48,7 @@ struct sf_aws_opts {
 	const char *region;                /* --region override; NULL: env/profile */
 	const char *profile;               /* --profile; NULL: AWS_PROFILE/default */
 	struct sf_http *http;              /* NULL: libcurl pool (owned by the client) */
-	const struct sf_aws_clock *clock;  /* NULL: system clock */
+	const struct sf_clock *clock;  /* NULL: system clock */
 	struct sf_aws_config *config;      /* NULL: load the shared files */
 	int max_attempts;                  /* 0: AWS_MAX_ATTEMPTS / profile / 3 */
 	double timeout_s;                  /* per attempt; 0: 60 */

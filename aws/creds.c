@@ -23,7 +23,7 @@
 struct sf_creds_provider {
 	const struct sf_aws_config *cfg;
 	struct sf_http *http;
-	const struct sf_aws_clock *clock;
+	const struct sf_clock *clock;
 	struct sf_creds_sts sts;
 	pthread_mutex_t mu;
 	struct sf_aws_creds cached;
@@ -566,13 +566,13 @@ static int resolve(struct sf_creds_provider *p, struct sf_aws_creds *out, struct
 }
 
 int sf_creds_provider_new(struct sf_creds_provider **out, const struct sf_aws_config *cfg, struct sf_http *http,
-			  const struct sf_aws_clock *clock, const struct sf_creds_sts *sts, struct sf_err *err)
+			  const struct sf_clock *clock, const struct sf_creds_sts *sts, struct sf_err *err)
 {
 	(void)err;
 	struct sf_creds_provider *p = xcalloc(1, sizeof *p);
 	p->cfg = cfg;
 	p->http = http;
-	p->clock = clock ? clock : sf_aws_clock_default();
+	p->clock = clock ? clock : sf_clock_system();
 	if (sts)
 		p->sts = *sts;
 	pthread_mutex_init(&p->mu, NULL);

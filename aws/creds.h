@@ -70,7 +70,7 @@ struct sf_creds_sts {
 struct sf_creds_provider;
 
 int sf_creds_provider_new(struct sf_creds_provider **out, const struct sf_aws_config *cfg, struct sf_http *http,
-			  const struct sf_aws_clock *clock, const struct sf_creds_sts *sts, struct sf_err *err);
+			  const struct sf_clock *clock, const struct sf_creds_sts *sts, struct sf_err *err);
 void sf_creds_provider_free(struct sf_creds_provider *p);
 
 /* Current credentials (cached/refreshed). SF_EAUTH with a hint when none

@@ -223,10 +223,13 @@ static int replay_send(void *ctx, const struct sf_http_req *req, struct sf_http_
 		rc = sf_fail(err, SF_EPROTO, "replay: unexpected request %s %s", req->method, req->url);
 		sf_warn("replay: no rule matches request:\n%s", rendered);
 	} else if (!strncmp(raw, "!reset", 6)) {
-		rc = sf_fail(err, SF_ETRANSIENT, "connection to %s failed: Connection reset by peer (replay)", req->url);
+		rc = sf_http_fail(err, SF_HTTP_DROPPED, req, resp, "Connection reset by peer (replay)");
 	} else if (!strncmp(raw, "!timeout", 8)) {
-		resp->timed_out = 1;
-		rc = sf_fail(err, SF_ETRANSIENT, "request to %s timed out (replay)", req->url);
+		rc = sf_http_fail(err, SF_HTTP_TIMEOUT, req, resp, "no reply (replay)");
+	} else if (!strncmp(raw, "!refused", 8)) {
+		rc = sf_http_fail(err, SF_HTTP_CONNECT, req, resp, "Connection refused (replay)");
+	} else if (!strncmp(raw, "!untrusted", 10)) {
+		rc = sf_http_fail(err, SF_HTTP_UNTRUSTED, req, resp, "unable to get local issuer certificate (replay)");
 	} else {
 		rc = sf_replay_parse_response(raw, raw_len, resp, err);
 	}

@@ -1,7 +1,7 @@
 /*
  * replay.h - a recorded-reply transport for tests (no network at all).
  *
- * Why: unit tests for aws/ and for resource types (issue 6) must exercise
+ * Why: unit tests for aws/ and for resource types must exercise
  * the real request pipeline (encoding, signing, decoding, retries) without
  * AWS.  A replay is a list of rules "when the request contains these
  * strings, answer with this raw HTTP response"; a request no rule matches
@@ -17,8 +17,10 @@
  *
  * Replies: raw HTTP ("HTTP/1.1 200 OK\nContent-Type: text/xml\n\n<body>"),
  * or from a file (tests/aws/replies/NAME.http, same format; the body is every
- * byte after the blank line).  Two special replies simulate the network:
- * "!reset" (connection reset: SF_ETRANSIENT) and "!timeout".
+ * byte after the blank line).  Special replies simulate the network, with
+ * the errors the libcurl transport gives (sf_http_fail): "!reset"
+ * (connection reset), "!timeout", "!refused" and "!untrusted" (a TLS
+ * certificate not trusted).
  *
  * Ownership: the replay owns its rules and recorded requests; the struct
  * sf_http returned by sf_replay_http() is owned by the replay (do not

@@ -2,48 +2,11 @@
 #include "aws/retry.h"
 
 #include <errno.h>
-#include <math.h>
-#include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "aws/awserr.h"
 #include "util.h"
-
-static double sys_now(void *ctx)
-{
-	(void)ctx;
-	return sf_now();
-}
-
-static void sys_sleep(void *ctx, double s)
-{
-	(void)ctx;
-	if (s <= 0)
-		return;
-	struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
-		/* a signal (SIGINT) ends the nap: callers check their cancel flag */
-		break;
-	}
-}
-
-static double sys_rand(void *ctx)
-{
-	(void)ctx;
-	uint64_t v = 0;
-	if (sf_random(&v, sizeof v) < 0)
-		return 0.5;
-	return (double)(v >> 11) / (double)(UINT64_C(1) << 53);
-}
-
-const struct sf_aws_clock *sf_aws_clock_default(void)
-{
-	static const struct sf_aws_clock c = {sys_now, sys_sleep, sys_rand, NULL};
-	return &c;
-}
 
 void sf_retry_init(struct sf_retry *r, int max_attempts)
 {
@@ -61,11 +24,8 @@ void sf_retry_destroy(struct sf_retry *r)
 
 int sf_retry_classify(int transport_rc, int timed_out, long status, const char *aws_code, const char *message)
 {
-	if (transport_rc < 0) {
-		if (transport_rc != SF_ETRANSIENT)
-			return SF_RETRY_NO;
-		return timed_out ? SF_RETRY_TIMEOUT : SF_RETRY_TRANSIENT;
-	}
+	if (transport_rc < 0)
+		return sf_retry_classify_http(transport_rc, timed_out, 0);
 	if (aws_code && *aws_code) {
 		if (sf_aws_code_is_skew(aws_code, message))
 			return SF_RETRY_SKEW;
@@ -74,11 +34,7 @@ int sf_retry_classify(int transport_rc, int timed_out, long status, const char *
 		if (sf_aws_code_is_transient(aws_code))
 			return SF_RETRY_TRANSIENT;
 	}
-	if (status == 429)
-		return SF_RETRY_THROTTLE;
-	if (status == 500 || status == 502 || status == 503 || status == 504)
-		return SF_RETRY_TRANSIENT;
-	return SF_RETRY_NO;
+	return sf_retry_classify_http(0, 0, status);
 }
 
 int sf_retry_acquire(struct sf_retry *r, int kind)
@@ -110,16 +66,10 @@ int sf_retry_tokens(struct sf_retry *r)
 	return t;
 }
 
-double sf_retry_delay(int i, double rand01, double cap_s)
+struct sf_backoff sf_retry_backoff(const struct sf_retry *r)
 {
-	double base = i >= 30 ? cap_s : ldexp(1.0, i);
-	if (base > cap_s)
-		base = cap_s;
-	if (rand01 < 0)
-		rand01 = 0;
-	if (rand01 >= 1)
-		rand01 = 0.999999;
-	return rand01 * base;
+	struct sf_backoff b = {r->max_attempts, 1.0, r->cap_s};
+	return b;
 }
 
 int sf_retry_parse_settings(const char *max_attempts, const char *mode, int *out, struct sf_err *err)
@@ -139,18 +89,5 @@ int sf_retry_parse_settings(const char *max_attempts, const char *mode, int *out
 			return sf_fail(err, SF_EINVAL, "max attempts \"%s\" must be a number from 1 to 50", max_attempts);
 		*out = (int)v;
 	}
-	return 0;
-}
-
-int sf_http_date_parse(const char *s, double *out)
-{
-	struct tm tm;
-	memset(&tm, 0, sizeof tm);
-	if (!s)
-		return -1;
-	const char *e = strptime(s, "%a, %d %b %Y %H:%M:%S", &tm);
-	if (!e)
-		return -1;
-	*out = (double)timegm(&tm);
 	return 0;
 }

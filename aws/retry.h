@@ -1,23 +1,26 @@
 /*
- * retry.h - the SDKs' "standard" retry mode, and the injectable clock.
+ * retry.h - the SDKs' "standard" retry mode: AWS's rules on top of the
+ * shared backoff (backoff.h).
  *
  * Why: AWS asks clients to back off the same way everywhere; doing it like
  * the SDKs keeps secfaas a good citizen under throttling and lets one
- * flaky 503 pass unnoticed.  Rules (aws-wire.md section 7):
+ * flaky 503 pass unnoticed.  Rules:
  *   - max attempts 3 (AWS_MAX_ATTEMPTS / profile max_attempts);
- *   - delay before retry i (0-based) = rand[0,1) * min(2^i, 20) seconds;
- *   - retry on connection errors/timeouts, HTTP 500/502/503/504, 429, the
- *     throttling and transient code sets (awserr.h);
+ *   - delay before retry i (0-based) = rand[0,1) * min(2^i, 20) seconds
+ *     (sf_backoff_delay with SF_AWS_BACKOFF);
+ *   - retry on what backoff.h calls retryable (connection errors and
+ *     timeouts, HTTP 500/502/503/504, 429) and on the throttling and
+ *     transient AWS error codes (awserr.h);
  *   - a retry quota of 500 tokens per client: a retry costs 5 (10 after a
  *     timeout), an empty bucket means no retry, a success refunds the
  *     retry's cost (or 1 when it needed no retry);
  *   - clock skew: RequestTimeTooSkewed & co. take the offset from the
  *     server's Date header and re-sign once.
- * Time, sleeping and randomness go through struct sf_aws_clock so tests
- * run a 15-minute backoff in microseconds.
+ * Time, sleeping and randomness go through a struct sf_clock (clock.h) so
+ * tests run a 15-minute backoff in microseconds.
  *
  * Calling steps: sf_retry_init(&r, max); per attempt: classify, acquire,
- * sleep sf_retry_delay(...), then sf_retry_success() on success.
+ * sleep sf_backoff_delay(...), then sf_retry_success() on success.
  * struct sf_retry is thread-safe (internal mutex); release with
  * sf_retry_destroy().
  */
@@ -26,18 +29,9 @@
 
 #include <pthread.h>
 
+#include "backoff.h"
+#include "clock.h"
 #include "err.h"
-
-struct sf_aws_clock {
-	double (*now)(void *ctx);             /* wall clock, Unix seconds */
-	void (*sleep)(void *ctx, double secs);
-	double (*rand01)(void *ctx);          /* uniform [0,1) */
-	void *ctx;
-};
-/* System clock, nanosleep, getrandom. Static, never NULL. */
-const struct sf_aws_clock *sf_aws_clock_default(void);
-
-enum sf_retry_kind { SF_RETRY_NO = 0, SF_RETRY_TRANSIENT, SF_RETRY_THROTTLE, SF_RETRY_TIMEOUT, SF_RETRY_SKEW };
 
 #define SF_RETRY_QUOTA 500
 #define SF_RETRY_COST 5
@@ -54,8 +48,9 @@ struct sf_retry {
 void sf_retry_init(struct sf_retry *r, int max_attempts);
 void sf_retry_destroy(struct sf_retry *r);
 
-/* What to do after a failed attempt. transport_rc is the transport's
- * return (0 when an HTTP status arrived); aws_code/message may be NULL. */
+/* What to do after a failed attempt (enum sf_retry_kind). transport_rc is
+ * the transport's return (0 when an HTTP status arrived); aws_code/message
+ * may be NULL.  AWS codes first, then the shared HTTP rules. */
 int sf_retry_classify(int transport_rc, int timed_out, long status, const char *aws_code, const char *message);
 
 /* Take quota for a retry of `kind`: returns the cost (> 0), or 0 when the
@@ -65,15 +60,11 @@ int sf_retry_acquire(struct sf_retry *r, int kind);
 void sf_retry_success(struct sf_retry *r, int cost);
 int sf_retry_tokens(struct sf_retry *r);
 
-/* Backoff before retry number `i` (0 for the first retry). */
-double sf_retry_delay(int i, double rand01, double cap_s);
+/* The backoff of standard mode for this quota's attempts (base 1 s, cap 20 s). */
+struct sf_backoff sf_retry_backoff(const struct sf_retry *r);
 
 /* Max attempts from AWS_MAX_ATTEMPTS / AWS_RETRY_MODE values (either may be
  * NULL): 3 by default, legacy mode 5. SF_EINVAL for junk. */
 int sf_retry_parse_settings(const char *max_attempts, const char *mode, int *out, struct sf_err *err);
-
-/* Server time from an HTTP Date header ("Sat, 01 Mar 2025 10:15:00 GMT");
- * 0 and *out set, or -1. */
-int sf_http_date_parse(const char *s, double *out);
 
 #endif

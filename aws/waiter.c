@@ -87,7 +87,7 @@ int sf_wait(const struct sf_waiter_def *def, sf_wait_poll_fn poll, void *ctx, co
 	static const struct sf_wait_opts defaults = SF_WAIT_OPTS_INIT;
 	if (!o)
 		o = &defaults;
-	const struct sf_aws_clock *clk = o->clock ? o->clock : sf_aws_clock_default();
+	const struct sf_clock *clk = o->clock ? o->clock : sf_clock_system();
 	double start = clk->now(clk->ctx);
 	double timeout = o->timeout_s > 0 ? o->timeout_s : def->delay_s * def->max_attempts;
 	double deadline = start + timeout;

@@ -54,7 +54,7 @@ struct sf_wait_opts {
 	void (*progress)(void *ctx, const char *waiter, const char *status, int attempt, double elapsed_s);
 	void *progress_ctx;
 	volatile sig_atomic_t *cancel;
-	const struct sf_aws_clock *clock; /* NULL: system */
+	const struct sf_clock *clock; /* NULL: system */
 };
 #define SF_WAIT_OPTS_INIT {0, NULL, NULL, NULL, NULL}
 

@@ -1,19 +1,20 @@
 /* client.c - connection, token, transport and error mapping (see kube.h). */
-#include <curl/curl.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "aws/client.h"
+#include "clock.h"
 #include "http.h"
 #include "kube/internal.h"
 #include "log.h"
 #include "util.h"
 
-#define KUBE_MAX_BODY (32u << 20)
 #define KUBE_ATTEMPTS 5
+#define KUBE_BACKOFF_BASE_S 0.2
+#define KUBE_BACKOFF_CAP_S 20.0
+#define KUBE_RETRY_AFTER_MAX_S 30.0
 
 char *sf_kube_b64decode(const char *s, size_t *len)
 {
@@ -74,11 +75,23 @@ int sf_kube_new(struct sf_kube **out, const struct sf_kube_conn *conn, struct sf
 	k->role_arn = xstrdup(conn->role_arn);
 	k->static_token = conn->token && *conn->token ? xstrdup(conn->token) : NULL;
 	k->aws = aws;
-	k->http = conn->http;
+	k->timeout_s = conn->timeout_s > 0 ? conn->timeout_s : 60;
+	k->backoff = (struct sf_backoff){conn->max_attempts > 0 ? conn->max_attempts : KUBE_ATTEMPTS, KUBE_BACKOFF_BASE_S,
+					 KUBE_BACKOFF_CAP_S};
+	k->clock = conn->clock ? conn->clock : sf_clock_system();
 	if (!k->static_token && (!aws || !k->cluster || !*k->cluster)) {
 		sf_kube_free(k);
 		return sf_fail(err, SF_EAUTH, "no credentials for %s: need a cluster name and AWS credentials, or a token",
 			       conn->endpoint);
+	}
+	k->http = conn->http;
+	if (!k->http) {
+		int rc = sf_http_curl_new(&k->http, err);
+		if (rc < 0) {
+			sf_kube_free(k);
+			return rc;
+		}
+		k->own_http = 1;
 	}
 	pthread_mutex_init(&k->mu, NULL);
 	k->mu_init = 1;
@@ -104,6 +117,8 @@ void sf_kube_free(struct sf_kube *k)
 	free(k->disc);
 	if (k->mu_init)
 		pthread_mutex_destroy(&k->mu);
+	if (k->own_http)
+		sf_http_free(k->http);
 	free(k);
 }
 
@@ -135,90 +150,6 @@ static int bearer(struct sf_kube *k, int force, char **out, struct sf_err *err)
 	if (rc == 0)
 		*out = xstrdup(k->token);
 	pthread_mutex_unlock(&k->mu);
-	return rc;
-}
-
-static size_t on_body(char *p, size_t sz, size_t n, void *ud)
-{
-	struct sf_buf *b = ud;
-	sf_buf_append(b, p, sz * n);
-	return b->overflow ? 0 : sz * n;
-}
-
-static size_t on_header(char *p, size_t sz, size_t n, void *ud)
-{
-	struct sf_hdrs *h = ud;
-	size_t len = sz * n;
-	char *colon = memchr(p, ':', len);
-	if (colon) {
-		char *name = xstrndup(p, (size_t)(colon - p));
-		const char *v = colon + 1;
-		size_t vl = len - (size_t)(v - p);
-		while (vl && (*v == ' ' || *v == '\t'))
-			v++, vl--;
-		while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
-			vl--;
-		char *val = xstrndup(v, vl);
-		sf_hdrs_add(h, name, val);
-		free(name);
-		free(val);
-	}
-	return len;
-}
-
-/* One HTTP exchange with libcurl, trusting only the cluster CA. */
-static int curl_send(struct sf_kube *k, const struct sf_http_req *rq, struct sf_http_resp *rs, struct sf_err *err)
-{
-	CURL *c = curl_easy_init();
-	if (!c)
-		return sf_fail(err, SF_ERROR, "cannot initialise libcurl");
-	struct curl_slist *hl = NULL;
-	for (size_t i = 0; rq->headers && i < rq->headers->n; i++) {
-		char *line = xasprintf("%s: %s", rq->headers->v[i].name, rq->headers->v[i].value);
-		hl = curl_slist_append(hl, line);
-		free(line);
-	}
-	hl = curl_slist_append(hl, "Expect:");
-	rs->body.cap = KUBE_MAX_BODY;
-	curl_easy_setopt(c, CURLOPT_URL, rq->url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (k->ca_pem) {
-		struct curl_blob blob = {k->ca_pem, k->ca_len, CURL_BLOB_COPY};
-		curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &blob);
-	}
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)((rq->timeout_s > 0 ? rq->timeout_s : 60) * 1000));
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &rs->body);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &rs->headers);
-	if (rq->body) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, rq->body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)rq->body_len);
-	}
-	CURLcode cc = curl_easy_perform(c);
-	int rc = 0;
-	if (cc != CURLE_OK) {
-		if (rs->body.overflow)
-			rc = sf_fail(err, SF_EPROTO, "reply from %s is larger than %u bytes", k->endpoint, KUBE_MAX_BODY);
-		else if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE ||
-			 cc == CURLE_SSL_CERTPROBLEM)
-			rc = sf_fail(err, SF_EAUTH, "TLS verification of %s failed: %s (is the cluster CA right?)",
-				     k->endpoint, curl_easy_strerror(cc));
-		else {
-			rs->timed_out = cc == CURLE_OPERATION_TIMEDOUT;
-			rc = sf_fail(err, SF_ETRANSIENT, "cannot reach %s: %s", k->endpoint, curl_easy_strerror(cc));
-		}
-	} else {
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rs->status);
-	}
-	curl_slist_free_all(hl);
-	curl_easy_cleanup(c);
 	return rc;
 }
 
@@ -280,28 +211,12 @@ int sf_kube_status_error(long status, const char *body, const char *what, struct
 	return code;
 }
 
-static double retry_after(const struct sf_http_resp *rs, int attempt)
-{
-	const char *ra = sf_hdrs_get(&rs->headers, "Retry-After");
-	char *end = NULL;
-	double s = ra ? strtod(ra, &end) : -1;
-	if (ra && end != ra && s >= 0 && s <= 30)
-		return s;
-	return 0.2 * (1 << attempt);
-}
-
-static void nap(double s)
-{
-	struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-	nanosleep(&ts, NULL);
-}
-
 static int do_request(struct sf_kube *k, const char *method, const char *path, const char *ctype, const char *body,
 		      struct sf_http_resp *rs, struct sf_err *err)
 {
 	char *url = xasprintf("%s%s", k->endpoint, path);
 	int rc = 0, reauthed = 0;
-	for (int attempt = 0; attempt < KUBE_ATTEMPTS; attempt++) {
+	for (int attempt = 1;; attempt++) {
 		char *tok = NULL;
 		if ((rc = bearer(k, 0, &tok, err)) < 0)
 			break;
@@ -309,27 +224,22 @@ static int do_request(struct sf_kube *k, const char *method, const char *path, c
 		char *auth = xasprintf("Bearer %s", tok);
 		sf_hdrs_add(&hd, "Authorization", auth);
 		sf_hdrs_add(&hd, "Accept", "application/json");
-		sf_hdrs_add(&hd, "User-Agent", "secfaas/" SECFAAS_VERSION);
 		if (ctype)
 			sf_hdrs_add(&hd, "Content-Type", ctype);
 		struct sf_http_req rq = {.method = method, .url = url, .headers = &hd, .body = body,
-					 .body_len = body ? strlen(body) : 0, .timeout_s = 60, .max_body = KUBE_MAX_BODY};
-		sf_http_resp_reset(rs);
+					 .body_len = body ? strlen(body) : 0, .timeout_s = k->timeout_s,
+					 .ca_pem = k->ca_pem, .ca_pem_len = k->ca_len,
+					 .ca_hint = "the cluster's CA data (ca_data; EKS certificateAuthority.data)"};
 		double t0 = sf_mono();
-		rc = k->http ? sf_http_send(k->http, &rq, rs, err) : curl_send(k, &rq, rs, err);
+		rc = sf_http_send(k->http, &rq, rs, err);
 		sf_debug("kube %s %s -> %ld (%.0f ms, attempt %d)", method, path, rs->status, (sf_mono() - t0) * 1000,
-			 attempt + 1);
+			 attempt);
 		free(auth);
 		free(tok);
 		sf_hdrs_release(&hd);
-		if (rc == SF_ETRANSIENT && attempt + 1 < KUBE_ATTEMPTS) {
-			nap(0.2 * (1 << attempt));
-			continue;
-		}
-		if (rc < 0)
-			break;
-		if (rs->status == 401 && !reauthed && !k->static_token) {
-			/* The token may have expired early (clock skew): mint once more. */
+		if (rc == 0 && rs->status == 401 && !reauthed && !k->static_token) {
+			/* The token may have expired early (clock skew): mint once more,
+			 * without counting an attempt. */
 			reauthed = 1;
 			char *fresh = NULL;
 			if ((rc = bearer(k, 1, &fresh, err)) < 0)
@@ -338,11 +248,13 @@ static int do_request(struct sf_kube *k, const char *method, const char *path, c
 			attempt--;
 			continue;
 		}
-		if ((rs->status == 429 || rs->status >= 500) && attempt + 1 < KUBE_ATTEMPTS) {
-			nap(retry_after(rs, attempt));
-			continue;
-		}
-		break;
+		int kind = sf_retry_classify_http(rc, rs->timed_out, rc == 0 ? rs->status : 0);
+		if (kind == SF_RETRY_NO || attempt >= k->backoff.max_attempts)
+			break;
+		double d = rc == 0 ? sf_retry_after(sf_hdrs_get(&rs->headers, "Retry-After"), KUBE_RETRY_AFTER_MAX_S) : -1;
+		if (d < 0)
+			d = sf_backoff_delay(&k->backoff, attempt - 1, k->clock->rand01(k->clock->ctx));
+		k->clock->sleep(k->clock->ctx, d);
 	}
 	free(url);
 	return rc;

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <strings.h>
 
+#include "backoff.h"
 #include "kube/kube.h"
 
 struct sf_kube_disc {
@@ -19,7 +20,11 @@ struct sf_kube {
 	size_t ca_len;
 	char *cluster, *role_arn, *static_token;
 	struct sf_aws *aws;       /* borrowed */
-	struct sf_http *http;     /* borrowed, tests */
+	struct sf_http *http;     /* borrowed, or owned when own_http */
+	int own_http;
+	double timeout_s;
+	struct sf_backoff backoff;
+	const struct sf_clock *clock; /* borrowed */
 	pthread_mutex_t mu;       /* token and discovery cache */
 	int mu_init;
 	char *token;

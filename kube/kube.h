@@ -3,7 +3,8 @@
  *
  * Why: secfaas configures clusters through the API itself (no kubectl, no
  * helm at run time).  A client knows the endpoint, trusts exactly the
- * cluster CA (CURLOPT_CAINFO_BLOB, peer and host verified), and carries a
+ * cluster CA (given to the shared transport, http.h, with every request;
+ * peer and host always verified), and carries a
  * bearer token: a static one (tests against kubesim --token-mode static) or
  * an EKS token minted by sf_eks_token() from the AWS client, cached until a
  * minute before expiry and refreshed once on a 401.  On top of raw requests
@@ -24,15 +25,16 @@
  * Ownership: inputs are borrowed (the conn strings are copied).  Every
  * json_t **out is a new reference the caller decrefs (NULL on failure).
  * Thread safety: a client may be used from several threads at once (token
- * and discovery caches are under a mutex; each request uses its own curl
- * handle).
+ * and discovery caches are under a mutex; the transport's keep-alive pool
+ * is thread-safe).
  *
  * Errors (struct sf_err): SF_ENOTFOUND (404), SF_ECONFLICT (409, incl. SSA
  * field-manager conflicts, whose fields are listed), SF_EAUTH (401/403 other
  * than admission), SF_EINVAL (400/422, admission denials with their
  * message), SF_ETHROTTLED/SF_ETRANSIENT (429/5xx after retries),
- * SF_ETIMEOUT/SF_EINTR from waits.  err->http_status and err->aws_code
- * (the Status reason) are set.
+ * SF_ETIMEOUT/SF_EINTR from waits; transport failures (refused, reset,
+ * timeout, untrusted certificate) exactly as http.h reports them for every
+ * caller.  err->http_status and err->aws_code (the Status reason) are set.
  */
 #ifndef SF_KUBE_H
 #define SF_KUBE_H
@@ -42,6 +44,7 @@
 #include "err.h"
 
 struct sf_aws;
+struct sf_clock;
 struct sf_http;
 
 struct sf_kube_conn {
@@ -50,7 +53,10 @@ struct sf_kube_conn {
 	const char *cluster;      /* EKS cluster name, for the token */
 	const char *role_arn;     /* optional role to assume for the token */
 	const char *token;        /* static bearer token; wins over the EKS token */
-	struct sf_http *http;     /* tests: custom transport (CA ignored); NULL: libcurl */
+	struct sf_http *http;     /* borrowed transport (tests: a double); NULL: own libcurl pool */
+	double timeout_s;         /* per attempt; 0: 60 */
+	int max_attempts;         /* 0: 5 */
+	const struct sf_clock *clock; /* backoff sleeps; NULL: system clock */
 };
 
 struct sf_kube;
@@ -62,7 +68,8 @@ const char *sf_kube_endpoint(const struct sf_kube *k);
 /* Raw request. path includes the query. body may be NULL. Returns 0 for 2xx
  * with *out the parsed JSON body (JSON null when empty or not JSON), else the
  * mapped error. *status (optional) gets the HTTP status either way.
- * 429/5xx are retried (Retry-After honoured) up to 5 attempts. */
+ * Connection failures, 429 and 500/502/503/504 are retried with the shared
+ * backoff (backoff.h; Retry-After honoured up to 30 s) up to max_attempts. */
 int sf_kube_request(struct sf_kube *k, const char *method, const char *path, const char *content_type,
 		    const char *body, long *status, json_t **out, struct sf_err *err);
 /* The same, but hands back the raw body (owned, NUL-terminated) and never

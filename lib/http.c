@@ -1,12 +1,15 @@
-/* http.c - see http.h. libcurl transport, header lists, URI encoding. */
+/* http.c - see http.h. libcurl transport, the failure mapping, header
+ * lists, URI encoding. */
 #include "http.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 /* ---- header lists ---- */
 
@@ -147,6 +150,135 @@ void sf_http_free(struct sf_http *h)
 	free(h);
 }
 
+/* ---- failures ---- */
+
+/* "https://host:port" of a URL: what a message may show (the path and
+ * query can carry presigned credentials). */
+static void endpoint_of(char *out, size_t n, const char *url)
+{
+	const char *p = url ? strstr(url, "://") : NULL;
+	size_t len;
+	if (!url)
+		url = "(no URL)";
+	if (p) {
+		p += 3;
+		len = (size_t)(p - url) + strcspn(p, "/?#");
+		const char *at = memchr(p, '@', len - (size_t)(p - url));
+		if (at) { /* never show userinfo */
+			snprintf(out, n, "%.*s%.*s", (int)(p - url), url, (int)(len - (size_t)(at + 1 - url)), at + 1);
+			return;
+		}
+	} else {
+		len = strcspn(url, "?#");
+	}
+	snprintf(out, n, "%.*s", (int)len, url);
+}
+
+int sf_http_fail(struct sf_err *err, enum sf_http_failure f, const struct sf_http_req *req,
+		 struct sf_http_resp *resp, const char *detail)
+{
+	char ep[192];
+	const char *why = detail && *detail ? detail : "no detail";
+	size_t cap = req->max_body ? req->max_body : SF_HTTP_MAX_BODY;
+	int rc;
+	endpoint_of(ep, sizeof ep, req->url);
+	switch (f) {
+	case SF_HTTP_CONNECT:
+		rc = sf_fail(err, SF_ETRANSIENT, "cannot connect to %s: %s", ep, why);
+		sf_err_hint(err, "check the endpoint and that the service is up and reachable (proxy variables apply); "
+				 "nothing was sent");
+		break;
+	case SF_HTTP_TIMEOUT:
+		if (resp)
+			resp->timed_out = 1;
+		rc = sf_fail(err, SF_ETRANSIENT, "request to %s timed out: %s", ep, why);
+		sf_err_hint(err, "the network or the service is slow; the request may have been applied");
+		break;
+	case SF_HTTP_DROPPED:
+		rc = sf_fail(err, SF_ETRANSIENT, "connection to %s broke before the reply was complete: %s", ep, why);
+		sf_err_hint(err, "the request may have been applied; run the command again to continue");
+		break;
+	case SF_HTTP_TLS:
+		rc = sf_fail(err, SF_ETRANSIENT, "TLS handshake with %s failed: %s", ep, why);
+		sf_err_hint(err, "check that the endpoint speaks HTTPS on this port");
+		break;
+	case SF_HTTP_UNTRUSTED:
+		rc = sf_fail(err, SF_ERROR, "TLS verification of %s failed: its certificate is not trusted (%s)", ep,
+			     why);
+		sf_err_hint(err, "if this is the right endpoint, trust the CA that signed its certificate%s%s",
+			    req->ca_hint ? ": " : "", req->ca_hint ? req->ca_hint : "");
+		break;
+	case SF_HTTP_BAD_CA:
+		rc = sf_fail(err, SF_EINVAL, "cannot load the CA bundle %s for %s: %s",
+			     req->ca_pem ? "(in memory)" : req->ca_file ? req->ca_file : "(system)", ep, why);
+		sf_err_hint(err, "give a readable PEM file of CA certificates");
+		break;
+	case SF_HTTP_BAD_URL:
+		rc = sf_fail(err, SF_EINVAL, "bad endpoint URL %s: %s", ep, why);
+		break;
+	case SF_HTTP_TOO_LARGE:
+		rc = sf_fail(err, SF_EPROTO, "reply from %s is larger than %zu bytes", ep, cap);
+		break;
+	case SF_HTTP_CANCELLED:
+		rc = sf_fail(err, SF_EINTR, "request to %s cancelled", ep);
+		break;
+	default:
+		rc = sf_fail(err, SF_ETRANSIENT, "request to %s failed: %s", ep, why);
+		break;
+	}
+	return rc;
+}
+
+/* Which failure a libcurl code is: the one table from CURLcode to errors. */
+static enum sf_http_failure curl_failure(CURLcode cc, int overflow)
+{
+	switch (cc) {
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+		return SF_HTTP_CONNECT;
+	case CURLE_OPERATION_TIMEDOUT:
+		return SF_HTTP_TIMEOUT;
+	case CURLE_WRITE_ERROR:
+		return overflow ? SF_HTTP_TOO_LARGE : SF_HTTP_DROPPED;
+	case CURLE_PARTIAL_FILE:
+	case CURLE_GOT_NOTHING:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+		return SF_HTTP_DROPPED;
+	case CURLE_SSL_CONNECT_ERROR:
+		return SF_HTTP_TLS;
+	case CURLE_PEER_FAILED_VERIFICATION:
+		return SF_HTTP_UNTRUSTED;
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CRL_BADFILE:
+		return SF_HTTP_BAD_CA;
+	case CURLE_URL_MALFORMAT:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		return SF_HTTP_BAD_URL;
+	case CURLE_ABORTED_BY_CALLBACK:
+		return SF_HTTP_CANCELLED;
+	default:
+		return SF_HTTP_OTHER;
+	}
+}
+
+int sf_http_date_parse(const char *s, double *out)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof tm);
+	if (!s)
+		return -1;
+	const char *e = strptime(s, "%a, %d %b %Y %H:%M:%S", &tm);
+	if (!e)
+		return -1;
+	*out = (double)timegm(&tm);
+	return 0;
+}
+
 /* ---- libcurl transport ---- */
 
 #define POOL_MAX 16
@@ -232,13 +364,49 @@ static void pool_put(struct curl_pool *p, CURL *c)
 		curl_easy_cleanup(c);
 }
 
+/* The library's words for a failure, minus what varies from one run to
+ * the next (libcurl's "after 3 ms" and byte counts), so the same failure
+ * reads the same for every caller. */
+static const char *curl_detail(CURL *c, CURLcode cc, enum sf_http_failure f, const char *ebuf,
+			       const struct sf_http_req *req, char *buf, size_t n)
+{
+	long oserr = 0;
+	curl_off_t pre = 0;
+	switch (f) {
+	case SF_HTTP_CONNECT:
+		if (curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &oserr) == CURLE_OK && oserr > 0)
+			return strerror_r((int)oserr, buf, n);
+		break;
+	case SF_HTTP_TIMEOUT:
+		/* nothing was sent yet: the connect (TCP + TLS) timeout fired */
+		if (curl_easy_getinfo(c, CURLINFO_PRETRANSFER_TIME_T, &pre) == CURLE_OK && pre == 0)
+			snprintf(buf, n, "no connection within %gs", req->connect_timeout_s > 0 ? req->connect_timeout_s : 10);
+		else
+			snprintf(buf, n, "no complete reply within %gs", req->timeout_s > 0 ? req->timeout_s : 60);
+		return buf;
+	default:
+		break;
+	}
+	return ebuf[0] ? ebuf : curl_easy_strerror(cc);
+}
+
+/* libcurl's progress callback: the way out of a transfer in flight. */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	volatile int *cancel = ud;
+	return *cancel ? 1 : 0;
+}
+
 static int curl_send(void *ctx, const struct sf_http_req *req, struct sf_http_resp *resp, struct sf_err *err)
 {
 	struct curl_pool *pool = ctx;
 	int rc = SF_ERROR;
 	struct curl_slist *hl = NULL;
 	char ebuf[CURL_ERROR_SIZE] = {0};
-	struct recv_ctx rctx = {resp, req->max_body ? req->max_body : 32u << 20, 0};
+	struct recv_ctx rctx = {resp, req->max_body ? req->max_body : SF_HTTP_MAX_BODY, 0};
+	if (req->cancel && *req->cancel)
+		return sf_http_fail(err, SF_HTTP_CANCELLED, req, resp, NULL);
 	CURL *c = pool_get(pool);
 	if (!c)
 		return sf_fail(err, SF_ERROR, "cannot create a libcurl handle");
@@ -249,8 +417,12 @@ static int curl_send(void *ctx, const struct sf_http_req *req, struct sf_http_re
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (req->ca_bundle && *req->ca_bundle)
-		curl_easy_setopt(c, CURLOPT_CAINFO, req->ca_bundle);
+	if (req->ca_pem) {
+		struct curl_blob blob = {(void *)req->ca_pem, req->ca_pem_len, CURL_BLOB_COPY};
+		curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &blob);
+	} else if (req->ca_file && *req->ca_file) {
+		curl_easy_setopt(c, CURLOPT_CAINFO, req->ca_file);
+	}
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
 			 (long)((req->connect_timeout_s > 0 ? req->connect_timeout_s : 10) * 1000));
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)((req->timeout_s > 0 ? req->timeout_s : 60) * 1000));
@@ -260,6 +432,11 @@ static int curl_send(void *ctx, const struct sf_http_req *req, struct sf_http_re
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, &rctx);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "secfaas/" SECFAAS_VERSION);
+	if (req->cancel) {
+		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)req->cancel);
+		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	}
 
 	const char *m = req->method ? req->method : "GET";
 	if (!strcmp(m, "GET")) {
@@ -287,37 +464,11 @@ static int curl_send(void *ctx, const struct sf_http_req *req, struct sf_http_re
 	if (cc == CURLE_OK) {
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
 		rc = 0;
-		goto done;
+	} else {
+		char dbuf[160];
+		enum sf_http_failure f = curl_failure(cc, rctx.overflow);
+		rc = sf_http_fail(err, f, req, resp, curl_detail(c, cc, f, ebuf, req, dbuf, sizeof dbuf));
 	}
-	const char *why = ebuf[0] ? ebuf : curl_easy_strerror(cc);
-	switch (cc) {
-	case CURLE_WRITE_ERROR:
-		if (rctx.overflow) {
-			rc = sf_fail(err, SF_EPROTO, "reply from %s is larger than %zu bytes", req->url, rctx.cap);
-			break;
-		}
-		rc = sf_fail(err, SF_ETRANSIENT, "receiving from %s: %s", req->url, why);
-		break;
-	case CURLE_OPERATION_TIMEDOUT:
-		resp->timed_out = 1;
-		rc = sf_fail(err, SF_ETRANSIENT, "request to %s timed out: %s", req->url, why);
-		break;
-	case CURLE_URL_MALFORMAT:
-	case CURLE_UNSUPPORTED_PROTOCOL:
-		rc = sf_fail(err, SF_EINVAL, "bad endpoint URL %s: %s", req->url, why);
-		break;
-	case CURLE_SSL_CACERT_BADFILE:
-		rc = sf_fail(err, SF_EINVAL, "cannot load CA bundle %s: %s", req->ca_bundle ? req->ca_bundle : "(system)", why);
-		break;
-	case CURLE_PEER_FAILED_VERIFICATION:
-		rc = sf_fail(err, SF_ERROR, "TLS certificate of %s not trusted: %s", req->url, why);
-		sf_err_hint(err, "set AWS_CA_BUNDLE (or ca_bundle in the profile) to the CA that signed it");
-		break;
-	default:
-		rc = sf_fail(err, SF_ETRANSIENT, "connection to %s failed: %s", req->url, why);
-		break;
-	}
-done:
 	curl_slist_free_all(hl);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
 	pool_put(pool, c);

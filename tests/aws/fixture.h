@@ -81,7 +81,7 @@ static FX_UNUSED void fx_clean_env(void)
 
 struct fx {
 	struct fx_clock clk;
-	struct sf_aws_clock clock;
+	struct sf_clock clock;
 	struct sf_replay *rp;
 	struct sf_aws *c;
 	struct sf_err err;
@@ -93,7 +93,7 @@ static FX_UNUSED int fx_open(struct fx *f, const char *region)
 	memset(f, 0, sizeof *f);
 	f->clk.t = FX_T0;
 	f->clk.rand = 0.5;
-	f->clock = (struct sf_aws_clock){fx_now, fx_sleep, fx_rand, &f->clk};
+	f->clock = (struct sf_clock){fx_now, fx_sleep, fx_rand, &f->clk};
 	f->rp = sf_replay_new();
 	struct sf_aws_opts o = SF_AWS_OPTS_INIT;
 	o.region = region ? region : "eu-west-1";

@@ -32,7 +32,7 @@ static char *sts_reply(const char *action, const char *akid, const char *exp)
 struct env {
 	struct fx_srv srv;
 	struct fx_clock clk;
-	struct sf_aws_clock clock;
+	struct sf_clock clock;
 	struct sf_aws *c;
 };
 
@@ -56,7 +56,7 @@ static void env_start(struct env *e)
 	free(u);
 	e->clk.t = FX_T0;
 	e->clk.rand = 0.5;
-	e->clock = (struct sf_aws_clock){fx_now, fx_sleep, fx_rand, &e->clk};
+	e->clock = (struct sf_clock){fx_now, fx_sleep, fx_rand, &e->clk};
 }
 
 /* Client (curl transport) for profile (NULL: env/AWS_PROFILE). */
