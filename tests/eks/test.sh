@@ -46,7 +46,7 @@ apiVersion: secfaas.dev/v1alpha1
 kind: Cluster
 metadata: {name: fn-e2e, region: eu-west-1, tags: {team: platform}}
 spec:
-  kubernetesVersion: "1.31"
+  kubernetesVersion: "1.33"
   network: {cidr: 10.40.0.0/16, availabilityZones: 3, endpointAccess: public}
   gvisor: {release: "$3", platform: systrap}
   nodeGroups:
@@ -216,7 +216,7 @@ apiVersion: secfaas.dev/v1alpha1
 kind: Cluster
 metadata: {name: fn-ami, region: eu-west-1}
 spec:
-  kubernetesVersion: "1.31"
+  kubernetesVersion: "1.33"
   network: {cidr: 10.40.0.0/16}
   nodeGroups:
     - {name: system, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}}
