@@ -8,11 +8,21 @@ waits for F, and reports endpoint https://127.0.0.1:<port>.  Without the
 kubesim executable the endpoint is https://127.0.0.1:9 and a warning is
 logged.  AWSSIM_KUBESIM=/path overrides the executable, AWSSIM_KUBESIM=none
 disables it.
+
+Network policy: when the vpc-cni add-on's configuration values turn
+enableNetworkPolicy on or off (or the add-on goes away), awssim calls
+set_network_policy(), which posts {"enforce": true|false} to the cluster's
+kubesim at POST /_kubesim/network-policy.  The same state is readable at
+GET /_awssim/eks/clusters/NAME/addons ("networkPolicy").
 """
+import json
 import os
 import signal
+import ssl
 import subprocess
 import time
+import urllib.error
+import urllib.request
 
 from .tlsgen import cluster_material
 
@@ -91,3 +101,26 @@ def start(sim, cluster, region, account):
     proc.kill()
     proc.wait()
     raise RuntimeError(f"kubesim for {cluster} did not write {port_file} within {START_TIMEOUT}s")
+
+
+def set_network_policy(cluster, enabled, timeout=10.0):
+    """Tell a cluster's kubesim whether NetworkPolicy is enforced, as the VPC CNI
+    add-on's network policy agent would (vpc-cni configuration values
+    {"enableNetworkPolicy": "true"}): POST /_kubesim/network-policy
+    {"enforce": true|false} on the cluster endpoint, TLS verified with the
+    cluster's CA.  cluster: the KubeProc that start() returned.  Raises
+    RuntimeError when kubesim does not answer 2xx (the caller retries);
+    returns quietly for the placeholder without a kubesim process."""
+    if cluster.proc is None:
+        return
+    ctx = ssl.create_default_context(cadata=cluster.ca_pem.decode())
+    req = urllib.request.Request(cluster.endpoint + "/_kubesim/network-policy", method="POST",
+                                 data=json.dumps({"enforce": bool(enabled)}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, context=ctx, timeout=timeout) as r:
+            r.read()
+    except urllib.error.HTTPError as e:
+        raise RuntimeError(f"kubesim answered {e.code} to POST /_kubesim/network-policy") from None
+    except (urllib.error.URLError, OSError) as e:
+        raise RuntimeError(f"kubesim unreachable for POST /_kubesim/network-policy: {e}") from None

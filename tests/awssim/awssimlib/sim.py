@@ -478,6 +478,12 @@ class Sim:
                 self.tick()
                 r = self.services["eks"].admin_nodegroups(m.group(1), q.get("account"), q.get("region"))
             return _json_reply(200 if r is not None else 404, r if r is not None else {"error": "no such cluster"})
+        m = re.fullmatch(r"/eks/clusters/([^/]+)/addons", p)
+        if m and method == "GET":
+            with self.lock:
+                self.tick()
+                r = self.services["eks"].admin_addons(m.group(1), q.get("account"), q.get("region"))
+            return _json_reply(200 if r is not None else 404, r if r is not None else {"error": "no such cluster"})
         if p == "/elb/load-balancers" and method == "POST":
             with self.lock:
                 self.tick()

@@ -21,9 +21,9 @@ import re
 from email import message_from_bytes
 
 from .core import AwsError, apply_filters, ec2id, iso, paginate, tags_from_list, tags_to_list
+from .eks_catalog import VERSIONS as K8S_VERSIONS  # EKS-optimized AMIs exist for every EKS version
 from .wire import conform
 
-K8S_VERSIONS = ["1.29", "1.30", "1.31", "1.32", "1.33"]
 AMI_FLAVORS = [("x86_64", "standard"), ("arm64", "standard"), ("x86_64", "nvidia"), ("arm64", "nvidia"),
                ("x86_64", "neuron")]
 AMI_OWNER = "602401143452"

@@ -1,35 +1,52 @@
-"""EKS: clusters, node groups, updates, access entries, tags.
+"""EKS: clusters, node groups, updates, access entries, add-ons, Pod Identity
+associations, Kubernetes versions and upgrade insights, tags.
 
 Per (account, region) scope: eks_clusters[name] holds the cluster in the
 model's output form plus private fields (_nodegroups, _updates, _access,
-_next timer, _kube process).  State machines (scaled by --timescale):
-cluster CREATING (600 s) -> ACTIVE (after kubesim is up) ; UPDATING (120 s /
-version 480 s) ; DELETING (300 s) -> gone.  Node group CREATING (180 s) ->
-ACTIVE or CREATE_FAILED (health.issues: bad AL2023 NodeConfig user data, AMI
-missing, launch failures) ; UPDATING (120 s) ; DELETING (120 s) -> gone.
+_addons, _pia, _next timer, _kube process).  State machines (scaled by
+--timescale): cluster CREATING (600 s) -> ACTIVE (after kubesim is up) ;
+UPDATING (120 s / version 480 s) ; DELETING (300 s) -> gone.  Node group
+CREATING (180 s) -> ACTIVE or CREATE_FAILED (health.issues: bad AL2023
+NodeConfig user data, AMI missing, launch failures) ; UPDATING (config
+120 s; version: a rolling replacement, setup 60 s then 120 s per batch of
+updateConfig.maxUnavailable nodes) ; DELETING (120 s) -> gone.  Add-on
+CREATING (60 s) -> ACTIVE, DEGRADED (coredns without nodes) or CREATE_FAILED
+(ConfigurationConflict) ; UPDATING (60 s) ; DELETING (30 s) -> gone.
 Node groups launch real simulated EC2 instances (tagged eks:*), so their
 ENIs block subnet/VPC deletion like in AWS.
+
+Kubernetes versions, their support status on the simulated clock and the
+add-on catalog live in eks_catalog.py.  When the vpc-cni add-on's
+configuration turns network policy on or off, the cluster's kubesim is told
+through kubehook.set_network_policy.
 """
 import base64
 import json
 import re
+import secrets
+import time
 import uuid
 from email import message_from_bytes
 
 import yaml
 
+from . import eks_catalog as cat
 from . import kubehook
 from .core import AwsError, hexid, paginate
 
-SUPPORTED = ["1.29", "1.30", "1.31", "1.32", "1.33"]
-DEFAULT_VERSION = "1.32"
 T_CLUSTER_CREATE = 600
 T_CLUSTER_DELETE = 300
 T_CLUSTER_UPDATE = 120
 T_CLUSTER_VERSION = 480
 T_NG_CREATE = 180
 T_NG_UPDATE = 120
+T_NG_SETUP = 60
+T_NG_BATCH = 120
 T_NG_DELETE = 120
+T_ADDON_CREATE = 60
+T_ADDON_UPDATE = 60
+T_ADDON_DELETE = 30
+PODS_PRINCIPAL = "pods.eks.amazonaws.com"
 
 ACCESS_POLICIES = ["AmazonEKSAdminPolicy", "AmazonEKSClusterAdminPolicy", "AmazonEKSEditPolicy",
                    "AmazonEKSViewPolicy", "AmazonEKSAdminViewPolicy"]
@@ -138,9 +155,9 @@ class EKS:
                 return {"cluster": self._out(old)}
             raise AwsError("ResourceInUseException", f"Cluster already exists with name: {name}", 409,
                            extra={"clusterName": name})
-        version = p.get("version", DEFAULT_VERSION)
-        if version not in SUPPORTED:
-            raise _ip(f"unsupported Kubernetes version {version}", clusterName=name)
+        version = p.get("version") or cat.default_version(ctx.now)
+        if version not in cat.available(ctx.now):
+            raise _ip("unsupported Kubernetes version", clusterName=name)
         if self._role_ok(ctx, p["roleArn"], "eks.amazonaws.com") is None:
             raise _ip(f"Role with arn: {p['roleArn']}, could not be assumed because it does not exist or the "
                       "trusted entity is not correct", clusterName=name)
@@ -195,9 +212,12 @@ class EKS:
                                                                             "controllerManager", "scheduler"],
                                                                   "enabled": False}]},
              "identity": {"oidc": {"issuer": f"https://oidc.eks.{ctx.region}.amazonaws.com/id/{oidc}"}},
-             "status": "CREATING", "platformVersion": "eks.1", "tags": dict(p.get("tags") or {}),
+             "status": "CREATING", "platformVersion": cat.CALENDAR[version][5], "tags": dict(p.get("tags") or {}),
              "accessConfig": {"authenticationMode": mode, "bootstrapClusterCreatorAdminPermissions": bootstrap},
+             "upgradePolicy": {"supportType": (p.get("upgradePolicy") or {}).get("supportType", "EXTENDED")},
              "_nodegroups": {}, "_updates": {}, "_access": {}, "_sg": csg["GroupId"], "_enis": enis,
+             "_addons": {}, "_pia": {}, "_insights": {}, "_netpol": False,
+             "_self_managed": set(cat.SELF_MANAGED) if p.get("bootstrapSelfManagedAddons", True) else set(),
              "_next": (self._later(T_CLUSTER_CREATE), "ACTIVE"), "_region": ctx.region, "_account": ctx.account}
         if p.get("clientRequestToken"):
             c["clientRequestToken"] = p["clientRequestToken"]
@@ -232,10 +252,10 @@ class EKS:
             c["_next"] = (self._later(T_CLUSTER_DELETE), "GONE")
         return {"cluster": self._out(c)}
 
-    def _new_update(self, c, ng, typ, params):
+    def _new_update(self, c, ng, typ, params, addon=None):
         uid = str(uuid.uuid4())
         u = {"id": uid, "status": "InProgress", "type": typ, "params": params, "createdAt": self.sim.clock.now(),
-             "errors": [], "_ng": ng}
+             "errors": [], "_ng": ng, "_addon": addon}
         c["_updates"][uid] = u
         return u
 
@@ -308,23 +328,51 @@ class EKS:
         c = self._c(ctx, p["name"])
         self._active(c)
         cur, new = c["version"], p["version"]
-        if cur not in SUPPORTED or new not in SUPPORTED or SUPPORTED.index(new) != SUPPORTED.index(cur) + 1:
+        if new not in cat.CALENDAR or cur not in cat.CALENDAR or cat.minor(new) != cat.minor(cur) + 1:
             raise _ip(f"Unsupported Kubernetes minor version update from {cur} to {new}", clusterName=c["name"])
-        for ng in c["_nodegroups"].values():
-            if ng["version"] != cur:
-                raise _ip(f"Nodegroup {ng['nodegroupName']} must be updated to match cluster version {cur} "
-                          "before updating cluster version", clusterName=c["name"])
+        if new not in cat.available(ctx.now):
+            raise _ip("unsupported Kubernetes version", clusterName=c["name"])
+        # Kubelets may trail the API server by KUBELET_SKEW minors; a group that would fall
+        # further behind blocks the upgrade (upgrade insights do not block: EKS rolled that back).
+        behind = sorted(ng["nodegroupName"] for ng in c["_nodegroups"].values()
+                        if cat.minor(ng["version"]) < cat.minor(new) - cat.KUBELET_SKEW)
+        if behind:
+            raise _ip(f"Nodegroups {', '.join(behind)} must be updated to match cluster version {cur} before "
+                      "updating cluster version", clusterName=c["name"])
         u = self._new_update(c, None, "VersionUpdate", [{"type": "Version", "value": new},
-                                                         {"type": "PlatformVersion", "value": "eks.1"}])
+                                                         {"type": "PlatformVersion", "value": cat.CALENDAR[new][5]}])
         u["_apply"] = ("version", new)
         u["_next"] = self._later(T_CLUSTER_VERSION)
         c["status"] = "UPDATING"
         return {"update": self._out(u)}
 
+    def DescribeClusterVersions(self, ctx, p):
+        now = ctx.now
+        versions = [v for v in reversed(cat.VERSIONS) if cat.status(v, now) is not None]
+        if not p.get("includeAll"):
+            versions = [v for v in versions if cat.status(v, now) != "UNSUPPORTED"]
+        if p.get("clusterType") not in (None, "eks"):
+            versions = []
+        if p.get("clusterVersions"):
+            versions = [v for v in versions if v in p["clusterVersions"]]
+        if p.get("versionStatus"):
+            versions = [v for v in versions if cat.status(v, now) == p["versionStatus"]]
+        if p.get("status"):
+            versions = [v for v in versions if cat.status(v, now).lower().replace("_", "-") == p["status"]]
+        if p.get("defaultOnly"):
+            versions = [v for v in versions if v == cat.default_version(now)]
+        page, nxt = paginate([cat.version_info(v, now) for v in versions], p.get("nextToken"),
+                             p.get("maxResults"), 100)
+        out = {"clusterVersions": page}
+        if nxt:
+            out["nextToken"] = nxt
+        return out
+
     def DescribeUpdate(self, ctx, p):
         c = self._c(ctx, p["name"])
         u = c["_updates"].get(p["updateId"])
-        if u is None or (p.get("nodegroupName") or None) != u["_ng"]:
+        if u is None or (p.get("nodegroupName") or None) != u["_ng"] or \
+                (p.get("addonName") or None) != u.get("_addon"):
             raise AwsError("ResourceNotFoundException", f"No update found for ID: {p['updateId']}", 404,
                            extra={"clusterName": c["name"]})
         return {"update": self._out(u)}
@@ -332,9 +380,12 @@ class EKS:
     def ListUpdates(self, ctx, p):
         c = self._c(ctx, p["name"])
         ng = p.get("nodegroupName")
+        addon = p.get("addonName")
         if ng:
             self._ng(c, ng)
-        ids = [u["id"] for u in c["_updates"].values() if u["_ng"] == ng]
+        if addon:
+            self._addon(c, addon)
+        ids = [u["id"] for u in c["_updates"].values() if u["_ng"] == ng and u.get("_addon") == addon]
         page, nxt = paginate(ids, p.get("nextToken"), p.get("maxResults"), 100)
         out = {"updateIds": page}
         if nxt:
@@ -352,6 +403,12 @@ class EKS:
             for e in c["_access"].values():
                 if e["accessEntryArn"] == arn:
                     return e
+            for a in c["_addons"].values():
+                if a["addonArn"] == arn:
+                    return a
+            for x in c["_pia"].values():
+                if x["associationArn"] == arn:
+                    return x
         raise AwsError("NotFoundException", f"Resource {arn} not found", 404)
 
     def TagResource(self, ctx, p):
@@ -494,6 +551,24 @@ class EKS:
             raise _ip(f"Minimum capacity {sc['minSize']} can't be greater than desired size {sc['desiredSize']}", **extra)
         if sc["desiredSize"] > sc["maxSize"]:
             raise _ip(f"Desired capacity {sc['desiredSize']} can't be greater than max size {sc['maxSize']}", **extra)
+
+    def _release_for(self, ctx, ami_type, version):
+        """releaseVersion of the EKS-optimized AMI for ami_type and Kubernetes version (or None)."""
+        if ami_type not in AMI_ARCH:
+            return None
+        arch, flavor = AMI_ARCH[ami_type]
+        for i in self.sim.services["ec2"].public_images(ctx.region).values():
+            if i["_k8s"] == version and i["Architecture"] == arch and i["_flavor"] == flavor:
+                return i["_release"]
+        return None
+
+    def _batch_size(self, ng):
+        uc = ng.get("updateConfig") or {}
+        if uc.get("maxUnavailable"):
+            return uc["maxUnavailable"]
+        if uc.get("maxUnavailablePercentage"):
+            return max(1, ng["scalingConfig"]["desiredSize"] * uc["maxUnavailablePercentage"] // 100)
+        return 1
 
     def _image_for(self, ctx, ng):
         ec2 = self.sim.services["ec2"]
@@ -660,29 +735,33 @@ class EKS:
                         new["releaseVersion"] = ami
         if ng["amiType"] != "CUSTOM":
             version = p.get("version") or c["version"]
+            if version not in cat.CALENDAR or cat.minor(version) > cat.minor(c["version"]):
+                raise _ip(f"Requested Nodegroup Kubernetes version {version} is newer than the cluster Kubernetes "
+                          f"version {c['version']}", **extra)
+            if cat.minor(version) < cat.minor(ng["version"]):
+                raise _ip(f"Requested Nodegroup Kubernetes version {version} is older than the node group's "
+                          f"version {ng['version']}; node groups cannot be downgraded", **extra)
             if version != ng["version"]:
-                if version != c["version"]:
-                    raise _ip(f"Requested Nodegroup Kubernetes version {version} must match the cluster version "
-                              f"{c['version']}", **extra)
                 params.append({"type": "Version", "value": version})
                 new["version"] = version
-            if p.get("releaseVersion") and p["releaseVersion"] != ng["releaseVersion"]:
-                params.append({"type": "ReleaseVersion", "value": p["releaseVersion"]})
-                new["releaseVersion"] = p["releaseVersion"]
-            elif "version" in new:
-                arch, flavor = AMI_ARCH[ng["amiType"]]
-                for i in self.sim.services["ec2"].public_images(ctx.region).values():
-                    if i["_k8s"] == new["version"] and i["Architecture"] == arch and i["_flavor"] == flavor:
-                        new["releaseVersion"] = i["_release"]
-                        params.append({"type": "ReleaseVersion", "value": i["_release"]})
+            allowed = self._release_for(ctx, ng["amiType"], version)
+            if p.get("releaseVersion") and p["releaseVersion"] != allowed:
+                raise _ip(f"Requested Nodegroup release version {p['releaseVersion']} is invalid. Allowed release "
+                          f"version is {allowed}", **extra)
+            if allowed and allowed != ng["releaseVersion"]:
+                params.append({"type": "ReleaseVersion", "value": allowed})
+                new["releaseVersion"] = allowed
         elif p.get("version") or p.get("releaseVersion"):
             raise _ip("You cannot specify the field kubernetesVersion or releaseVersion when using custom AMIs.",
                       **extra)
+        elif "_lt" in new and ng["version"] != c["version"]:
+            # EKS cannot read a custom AMI's kubelet: a new template version counts as the cluster's.
+            new["version"] = c["version"]
         if not params:
             raise _ip("Nodegroup is already at the requested version", **extra)
         u = self._new_update(c, ng["nodegroupName"], "VersionUpdate", params)
         u["_apply"] = ("ngversion", new)
-        u["_next"] = self._later(T_NG_UPDATE)
+        u["_next"] = self._later(T_NG_SETUP)
         ng["status"] = "UPDATING"
         ng["modifiedAt"] = ctx.now
         return {"update": self._out(u)}
@@ -809,6 +888,524 @@ class EKS:
         pols = [{"name": n, "arn": f"arn:aws:eks::aws:cluster-access-policy/{n}"} for n in ACCESS_POLICIES]
         return {"accessPolicies": pols}
 
+    # ------------------------------------------------------------ add-ons
+    def _addon(self, c, name):
+        a = c["_addons"].get(name)
+        if a is None:
+            raise AwsError("ResourceNotFoundException", f"No addon: {name} found in cluster: {c['name']}", 404,
+                           extra={"clusterName": c["name"], "addonName": name})
+        return a
+
+    def _addon_cluster(self, c, name):
+        if c["status"] not in ("ACTIVE", "UPDATING"):
+            extra = {"clusterName": c["name"]}
+            if name:
+                extra["addonName"] = name
+            raise AwsError("InvalidRequestException", f"Cluster '{c['name']}' is in {c['status']} state; the "
+                           "operation needs an ACTIVE cluster", 400, extra=extra)
+
+    def _parse_config(self, c, name, text, version):
+        """configurationValues (JSON or YAML) checked against the add-on's schema, or {} when empty."""
+        extra = {"clusterName": c["name"], "addonName": name}
+        if text is None or not text.strip():
+            return {}
+        try:
+            value = json.loads(text)
+        except ValueError:
+            try:
+                value = yaml.safe_load(text)
+            except yaml.YAMLError as e:
+                raise _ip(f"ConfigurationValue provided in request is not supported: Json schema validation failed "
+                          f"with error: [$: is not valid JSON or YAML ({str(e).splitlines()[0]})]", **extra)
+        errors = cat.validate_config(cat.ADDONS[name]["schema"], value)
+        if errors:
+            raise _ip("ConfigurationValue provided in request is not supported: Json schema validation failed with "
+                      f"error: [{', '.join(errors)}]", **extra)
+        return value
+
+    def _pods_trust_ok(self, role, session_tags=True):
+        """Does the role's trust policy let EKS Pod Identity assume it (and tag the session)?"""
+        try:
+            doc = json.loads(role["_doc"])
+        except ValueError:
+            return False
+        need = {"sts:assumerole"} | ({"sts:tagsession"} if session_tags else set())
+        got = set()
+        stmts = doc.get("Statement", [])
+        for s in stmts if isinstance(stmts, list) else [stmts]:
+            if not isinstance(s, dict) or s.get("Effect") != "Allow" or s.get("Condition"):
+                continue
+            pr = s.get("Principal")
+            svc = pr.get("Service") if isinstance(pr, dict) else None
+            if PODS_PRINCIPAL not in (svc if isinstance(svc, list) else [svc]):
+                continue
+            acts = s.get("Action", [])
+            for a in acts if isinstance(acts, list) else [acts]:
+                a = a.lower()
+                got |= need if a in ("sts:*", "*") else {a}
+        return need <= got
+
+    def _pia_role(self, ctx, c, role_arn, session_tags=True, **extra):
+        role = self.sim.services["iam"].role_by_arn(ctx.account, role_arn)
+        if role is None:
+            raise _ip(f"Role provided in the request does not exist: {role_arn}", clusterName=c["name"], **extra)
+        if not self._pods_trust_ok(role, session_tags):
+            raise _ip("Trust policy of the role provided is invalid", clusterName=c["name"], **extra)
+        return role
+
+    def _new_pia(self, ctx, c, namespace, sa, role_arn, tags=None, owner=None, session_tags=True, target=None,
+                 policy=None):
+        for x in c["_pia"].values():
+            if x["namespace"] == namespace and x["serviceAccount"] == sa:
+                raise AwsError("ResourceInUseException", f"Association already exists: {x['associationId']}", 409,
+                               extra={"clusterName": c["name"]})
+        aid = "a-" + "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(17))
+        x = {"clusterName": c["name"], "namespace": namespace, "serviceAccount": sa, "roleArn": role_arn,
+             "associationArn": f"arn:{ctx.partition}:eks:{ctx.region}:{ctx.account}:podidentityassociation/"
+             f"{c['name']}/{aid}", "associationId": aid, "tags": dict(tags or {}), "createdAt": ctx.now,
+             "modifiedAt": ctx.now, "disableSessionTags": not session_tags}
+        if owner:
+            x["ownerArn"] = owner
+        if target:
+            x["targetRoleArn"] = target
+            x["externalId"] = str(uuid.uuid4())
+        if policy:
+            x["policy"] = policy
+        c["_pia"][aid] = x
+        return x
+
+    def _addon_pias(self, ctx, c, name, wanted, owner_arn, namespace):
+        """Validate an add-on's podIdentityAssociations; returns [(serviceAccount, roleArn)]."""
+        allowed = {x["serviceAccount"] for x in cat.ADDONS[name]["podIdentity"]}
+        out = []
+        for item in wanted or []:
+            if item["serviceAccount"] not in allowed:
+                raise _ip(f"Service account {item['serviceAccount']} is not used by add-on {name}; supported: "
+                          f"{', '.join(sorted(allowed)) or 'none'}", clusterName=c["name"], addonName=name)
+            role = self.sim.services["iam"].role_by_arn(ctx.account, item["roleArn"])
+            if role is None or not self._pods_trust_ok(role):
+                raise _ip("Trust policy of the role provided is invalid. Follow the official documentation to resolve "
+                          "the issue.", clusterName=c["name"], addonName=name)
+            for x in c["_pia"].values():
+                if x["namespace"] == namespace and x["serviceAccount"] == item["serviceAccount"] and \
+                        x.get("ownerArn") != owner_arn:
+                    raise AwsError("ResourceInUseException", f"Association already exists: {x['associationId']}",
+                                   409, extra={"clusterName": c["name"], "addonName": name})
+            out.append((item["serviceAccount"], item["roleArn"]))
+        return out
+
+    def _sync_addon_pias(self, ctx, c, a, pairs):
+        for aid in [aid for aid, x in c["_pia"].items() if x.get("ownerArn") == a["addonArn"]]:
+            del c["_pia"][aid]
+        a["podIdentityAssociations"] = [
+            self._new_pia(ctx, c, a["_namespace"], sa, role, owner=a["addonArn"])["associationArn"]
+            for sa, role in pairs]
+
+    def CreateAddon(self, ctx, p):
+        c = self._c(ctx, p["clusterName"])
+        name = p["addonName"]
+        extra = {"clusterName": c["name"], "addonName": name}
+        old = c["_addons"].get(name)
+        if old is not None:
+            if p.get("clientRequestToken") and old.get("_token") == p["clientRequestToken"]:
+                return {"addon": self._out(old)}
+            raise AwsError("ResourceInUseException", "Addon already exists.", 409, extra=extra)
+        if name not in cat.ADDONS:
+            raise _ip("Addon specified is not supported", **extra)
+        self._addon_cluster(c, name)
+        version = p.get("addonVersion") or cat.default_addon_version(name, c["version"])
+        if not cat.compatible(name, version, c["version"]):
+            raise _ip("Addon version specified is not supported", **extra)
+        config = self._parse_config(c, name, p.get("configurationValues"), version)
+        if p.get("serviceAccountRoleArn") and \
+                self.sim.services["iam"].role_by_arn(ctx.account, p["serviceAccountRoleArn"]) is None:
+            raise _ip(f"Role provided in the request does not exist: {p['serviceAccountRoleArn']}", **extra)
+        namespace = (p.get("namespaceConfig") or {}).get("namespace") or "kube-system"
+        arn = f"arn:{ctx.partition}:eks:{ctx.region}:{ctx.account}:addon/{c['name']}/{name}/{uuid.uuid4()}"
+        pairs = self._addon_pias(ctx, c, name, p.get("podIdentityAssociations"), arn, namespace)
+        a = {"addonName": name, "clusterName": c["name"], "status": "CREATING", "addonVersion": version,
+             "health": {"issues": []}, "addonArn": arn, "createdAt": ctx.now, "modifiedAt": ctx.now,
+             "tags": dict(p.get("tags") or {}), "publisher": "eks", "owner": "aws",
+             "_token": p.get("clientRequestToken"), "_config": config, "_namespace": namespace,
+             "_resolve": p.get("resolveConflicts") or "NONE", "_next": self._later(T_ADDON_CREATE)}
+        if p.get("configurationValues") is not None:
+            a["configurationValues"] = p["configurationValues"]
+        if p.get("serviceAccountRoleArn"):
+            a["serviceAccountRoleArn"] = p["serviceAccountRoleArn"]
+        if p.get("namespaceConfig"):
+            a["namespaceConfig"] = {"namespace": namespace}
+        c["_addons"][name] = a
+        self._sync_addon_pias(ctx, c, a, pairs)
+        return {"addon": self._out(a)}
+
+    def DescribeAddon(self, ctx, p):
+        c = self._c(ctx, p["clusterName"])
+        return {"addon": self._out(self._addon(c, p["addonName"]))}
+
+    def ListAddons(self, ctx, p):
+        c = self._c(ctx, p["clusterName"])
+        page, nxt = paginate(sorted(c["_addons"]), p.get("nextToken"), p.get("maxResults"), 100)
+        out = {"addons": page}
+        if nxt:
+            out["nextToken"] = nxt
+        return out
+
+    def UpdateAddon(self, ctx, p):
+        c = self._c(ctx, p["clusterName"])
+        a = self._addon(c, p["addonName"])
+        name = a["addonName"]
+        extra = {"clusterName": c["name"], "addonName": name}
+        if a["status"] in ("CREATING", "UPDATING", "DELETING"):
+            raise AwsError("ResourceInUseException", f"Addon {name} cannot be updated as it is currently in "
+                           f"{a['status']} state", 409, extra=extra)
+        self._addon_cluster(c, name)
+        params, new = [], {}
+        if p.get("addonVersion") and not cat.compatible(name, p["addonVersion"], c["version"]):
+            raise _ip("Addon version specified is not supported", **extra)
+        if p.get("addonVersion") and p["addonVersion"] != a["addonVersion"]:
+            params.append({"type": "AddonVersion", "value": p["addonVersion"]})
+            new["addonVersion"] = p["addonVersion"]
+        if "configurationValues" in p:
+            new["_config"] = self._parse_config(c, name, p["configurationValues"], new.get("addonVersion"))
+            new["configurationValues"] = p["configurationValues"]
+            params.append({"type": "ConfigurationValues", "value": p["configurationValues"]})
+        if p.get("serviceAccountRoleArn") is not None:
+            if p["serviceAccountRoleArn"] and \
+                    self.sim.services["iam"].role_by_arn(ctx.account, p["serviceAccountRoleArn"]) is None:
+                raise _ip(f"Role provided in the request does not exist: {p['serviceAccountRoleArn']}", **extra)
+            new["serviceAccountRoleArn"] = p["serviceAccountRoleArn"]
+            params.append({"type": "ServiceAccountRoleArn", "value": p["serviceAccountRoleArn"]})
+        if p.get("resolveConflicts"):
+            params.append({"type": "ResolveConflicts", "value": p["resolveConflicts"]})
+        if "podIdentityAssociations" in p:
+            new["_pias"] = self._addon_pias(ctx, c, name, p["podIdentityAssociations"], a["addonArn"],
+                                            a["_namespace"])
+            params.append({"type": "PodIdentityAssociations",
+                           "value": json.dumps([dict(serviceAccount=s, roleArn=r) for s, r in new["_pias"]])})
+        u = self._new_update(c, None, "AddonUpdate", params, addon=name)
+        u["_apply"] = ("addon", new)
+        u["_next"] = self._later(T_ADDON_UPDATE)
+        a["status"] = "UPDATING"
+        a["modifiedAt"] = ctx.now
+        return {"update": self._out(u)}
+
+    def _finish_addon_update(self, ctx, c, u, val):
+        a = c["_addons"].get(u["_addon"])
+        if a is None or a["status"] != "UPDATING":
+            u["status"] = "Cancelled"
+            return
+        for k, v in val.items():
+            if k == "_pias":
+                self._sync_addon_pias(ctx, c, a, v)
+            elif k == "serviceAccountRoleArn" and not v:
+                a.pop(k, None)
+            else:
+                a[k] = v
+        u["status"] = "Successful"
+        c["_self_managed"].discard(a["addonName"])
+        a["status"] = self._addon_health(c, a)
+        a["modifiedAt"] = ctx.now
+
+    def DeleteAddon(self, ctx, p):
+        c = self._c(ctx, p["clusterName"])
+        a = self._addon(c, p["addonName"])
+        if a["status"] != "DELETING":
+            a["status"] = "DELETING"
+            a["_preserve"] = bool(p.get("preserve"))
+            a["_next"] = self._later(T_ADDON_DELETE)
+            a["modifiedAt"] = ctx.now
+        return {"addon": self._out(a)}
+
+    def DescribeAddonVersions(self, ctx, p):
+        names = [p["addonName"]] if p.get("addonName") else sorted(cat.ADDONS)
+        out = []
+        for name in names:
+            info = cat.ADDONS.get(name)
+            if info is None or (p.get("types") and info["type"] not in p["types"]) or \
+                    (p.get("publishers") and "eks" not in p["publishers"]) or \
+                    (p.get("owners") and "aws" not in p["owners"]):
+                continue
+            k8s = p.get("kubernetesVersion")
+            versions = []
+            for v, compat in cat.addon_versions(name, k8s):
+                versions.append({
+                    "addonVersion": v, "architecture": ["amd64", "arm64"], "computeTypes": ["ec2", "hybrid"],
+                    "compatibilities": [{"clusterVersion": kv, "platformVersions": ["*"],
+                                         "defaultVersion": cat.default_addon_version(name, kv) == v}
+                                        for kv in reversed(compat) if kv in cat.CALENDAR],
+                    "requiresConfiguration": False, "requiresIamPermissions": bool(info["podIdentity"])})
+            if versions:
+                out.append({"addonName": name, "type": info["type"], "addonVersions": versions, "publisher": "eks",
+                            "owner": "aws", "defaultNamespace": "kube-system"})
+        page, nxt = paginate(out, p.get("nextToken"), p.get("maxResults"), 100)
+        res = {"addons": page}
+        if nxt:
+            res["nextToken"] = nxt
+        return res
+
+    def DescribeAddonConfiguration(self, ctx, p):
+        name, version = p["addonName"], p["addonVersion"]
+        if name not in cat.ADDONS:
+            raise AwsError("ResourceNotFoundException", "Addon specified is not supported", 404,
+                           extra={"addonName": name})
+        if not cat.known_version(name, version):
+            raise _ip("Addon version specified is not supported", addonName=name)
+        return {"addonName": name, "addonVersion": version,
+                "configurationSchema": json.dumps(cat.ADDONS[name]["schema"], sort_keys=True),
+                "podIdentityConfiguration": [dict(x) for x in cat.ADDONS[name]["podIdentity"]]}
+
+    def _has_nodes(self, ctx_state, c):
+        for ng in c["_nodegroups"].values():
+            if ng["status"] in ("ACTIVE", "UPDATING", "DEGRADED"):
+                for iid in ng["_instances"]:
+                    inst = ctx_state["instances"].get(iid)
+                    if inst and inst["State"]["Name"] == "running":
+                        return True
+        return False
+
+    def _addon_health(self, c, a):
+        """ACTIVE, or DEGRADED for a Deployment add-on (coredns) with no node to run on."""
+        if a["addonName"] == "coredns" and not self._has_nodes(self.sim.scope(c["_account"], c["_region"]), c):
+            a["health"] = {"issues": [{"code": "InsufficientNumberOfReplicas", "message": "The add-on is unhealthy "
+                                       "because it doesn't have the desired number of replicas.",
+                                       "resourceIds": []}]}
+            return "DEGRADED"
+        a["health"] = {"issues": []}
+        return "ACTIVE"
+
+    def _conflicts(self, c, a):
+        """Fields the add-on would take from a self-managed install of the same component."""
+        if a["addonName"] not in c["_self_managed"] or a["_resolve"] == "OVERWRITE" or not a["_config"]:
+            return []
+        kind, obj = cat.ADDONS[a["addonName"]]["object"]
+        fields = {"enableNetworkPolicy": '.spec.template.spec.containers[name="aws-network-policy-agent"].args',
+                  "env": f'.spec.template.spec.containers[name="{obj}"].env',
+                  "resources": f'.spec.template.spec.containers[name="{obj}"].resources'}
+        return [f"{kind} {obj} - {fields.get(k, '.spec.template.spec.' + k)}" for k in sorted(a["_config"])]
+
+    def _tick_addon(self, ctx, c, a, now):
+        if a["status"] == "DEGRADED":
+            a["status"] = self._addon_health(c, a)
+            return
+        nxt = a.get("_next")
+        if not nxt or nxt > now:
+            return
+        a.pop("_next")
+        if a["status"] == "CREATING":
+            conflicts = self._conflicts(c, a)
+            if conflicts:
+                a["status"] = "CREATE_FAILED"
+                a["health"] = {"issues": [{"code": "ConfigurationConflict", "message": "Conflicts found when trying "
+                                           "to apply. Will not continue due to resolve conflicts mode. Conflicts:\n" +
+                                           "\n".join(conflicts), "resourceIds": []}]}
+            else:
+                c["_self_managed"].discard(a["addonName"])
+                a["status"] = self._addon_health(c, a)
+            a["modifiedAt"] = now
+        elif a["status"] == "DELETING":
+            if a["addonName"] == "vpc-cni" and a["_preserve"]:
+                c["_netpol_preserved"] = self._netpol_of(a)
+            if a["_preserve"]:
+                c["_self_managed"].add(a["addonName"])
+            for aid in [aid for aid, x in c["_pia"].items() if x.get("ownerArn") == a["addonArn"]]:
+                del c["_pia"][aid]
+            del c["_addons"][a["addonName"]]
+
+    @staticmethod
+    def _netpol_of(a):
+        return str((a.get("_config") or {}).get("enableNetworkPolicy", "false")).lower() == "true"
+
+    def _netpol_wanted(self, c):
+        a = c["_addons"].get("vpc-cni")
+        if a is not None and a["status"] in ("ACTIVE", "UPDATING", "DEGRADED", "DELETING"):
+            return self._netpol_of(a)
+        if a is None:
+            return bool(c.get("_netpol_preserved"))
+        return bool(c.get("_netpol_preserved")) if a["status"] in ("CREATING", "CREATE_FAILED") else False
+
+    def _tell_netpol(self, ctx, c):
+        """Keep the cluster's kubesim told whether the VPC CNI enforces NetworkPolicy."""
+        want = self._netpol_wanted(c)
+        if want == c.get("_netpol"):
+            return
+        c["_netpol"] = want
+        key = (ctx.account, ctx.region, c["name"])
+        kp = self.kube.get(key)
+        if kp is None or kp.proc is None:
+            return
+
+        def send():
+            sent = None
+            for _ in range(20):
+                with self.sim.lock:
+                    value = c.get("_netpol")
+                if value == sent:
+                    return
+                try:
+                    kubehook.set_network_policy(kp, value)
+                    sent = value
+                except Exception as e:   # kubesim busy or without the endpoint: say so, retry
+                    self.sim.log(f"network-policy hook for cluster {c['name']}: {e}")
+                    time.sleep(0.2)
+        self.sim.start_pending(("netpol",) + key, send)
+
+    # ------------------------------------------------- pod identity
+    def _pia_get(self, c, aid):
+        x = c["_pia"].get(aid)
+        if x is None:
+            raise AwsError("ResourceNotFoundException", f"Association not found: {aid}", 404,
+                           extra={"clusterName": c["name"]})
+        return x
+
+    def CreatePodIdentityAssociation(self, ctx, p):
+        c = self._c(ctx, p["clusterName"])
+        self._addon_cluster(c, None)
+        for k in ("namespace", "serviceAccount"):
+            if not re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", p[k]) or len(p[k]) > 253:
+                raise _ip(f"The {k} '{p[k]}' is not a valid Kubernetes name", clusterName=c["name"])
+        if p.get("clientRequestToken"):
+            for x in c["_pia"].values():
+                if x.get("_token") == p["clientRequestToken"]:
+                    return {"association": self._out(x)}
+        session_tags = not p.get("disableSessionTags")
+        self._pia_role(ctx, c, p["roleArn"], session_tags)
+        x = self._new_pia(ctx, c, p["namespace"], p["serviceAccount"], p["roleArn"], p.get("tags"),
+                          session_tags=session_tags, target=p.get("targetRoleArn"), policy=p.get("policy"))
+        x["_token"] = p.get("clientRequestToken")
+        return {"association": self._out(x)}
+
+    def DescribePodIdentityAssociation(self, ctx, p):
+        c = self._c(ctx, p["clusterName"])
+        return {"association": self._out(self._pia_get(c, p["associationId"]))}
+
+    def ListPodIdentityAssociations(self, ctx, p):
+        c = self._c(ctx, p["clusterName"])
+        items = [{k: x[k] for k in ("clusterName", "namespace", "serviceAccount", "associationArn", "associationId",
+                                    "ownerArn") if k in x}
+                 for x in sorted(c["_pia"].values(), key=lambda x: (x["namespace"], x["serviceAccount"]))
+                 if (not p.get("namespace") or x["namespace"] == p["namespace"]) and
+                 (not p.get("serviceAccount") or x["serviceAccount"] == p["serviceAccount"])]
+        page, nxt = paginate(items, p.get("nextToken"), p.get("maxResults"), 100)
+        out = {"associations": page}
+        if nxt:
+            out["nextToken"] = nxt
+        return out
+
+    def _not_owned(self, c, x):
+        if x.get("ownerArn"):
+            raise AwsError("InvalidRequestException", f"Association {x['associationId']} is managed by "
+                           f"{x['ownerArn']}; change it through that add-on", 400, extra={"clusterName": c["name"]})
+
+    def UpdatePodIdentityAssociation(self, ctx, p):
+        c = self._c(ctx, p["clusterName"])
+        x = self._pia_get(c, p["associationId"])
+        self._not_owned(c, x)
+        session_tags = not p.get("disableSessionTags", x.get("disableSessionTags", False))
+        role = p.get("roleArn") or x["roleArn"]
+        self._pia_role(ctx, c, role, session_tags)
+        x["roleArn"] = role
+        x["disableSessionTags"] = not session_tags
+        if "targetRoleArn" in p:
+            if p["targetRoleArn"]:
+                x["targetRoleArn"] = p["targetRoleArn"]
+                x.setdefault("externalId", str(uuid.uuid4()))
+            else:
+                x.pop("targetRoleArn", None)
+                x.pop("externalId", None)
+        if "policy" in p:
+            x["policy"] = p["policy"]
+        x["modifiedAt"] = ctx.now
+        return {"association": self._out(x)}
+
+    def DeletePodIdentityAssociation(self, ctx, p):
+        c = self._c(ctx, p["clusterName"])
+        x = self._pia_get(c, p["associationId"])
+        self._not_owned(c, x)
+        del c["_pia"][x["associationId"]]
+        return {"association": self._out(x)}
+
+    # -------------------------------------------------------- insights
+    def _insights(self, ctx, c):
+        """Upgrade-readiness insights for the next Kubernetes version, computed from the cluster now."""
+        nxt = cat.next_version(c["version"])
+        if nxt is None:
+            return []
+        out = []
+        incompatible = [a for a in c["_addons"].values() if not cat.compatible(a["addonName"], a["addonVersion"], nxt)]
+        out.append({
+            "name": "Amazon EKS add-on version compatibility", "category": "UPGRADE_READINESS",
+            "kubernetesVersion": nxt,
+            "description": "Checks version of installed EKS add-ons to ensure they are compatible with the next "
+                           "version of Kubernetes.",
+            "recommendation": "Upgrade your EKS add-on to a newer version that is supported by the next Kubernetes "
+                              "version.",
+            "additionalInfo": {"Amazon EKS add-ons": "https://docs.aws.amazon.com/eks/latest/userguide/"
+                                                     "eks-add-ons.html"},
+            "status": ("ERROR", "One or more add-ons are not compatible with the next Kubernetes version.")
+            if incompatible else ("PASSING", "All installed EKS add-on versions are compatible with next Kubernetes "
+                                  "version."),
+            "resources": [{"insightStatus": {"status": "ERROR" if a in incompatible else "PASSING",
+                                             "reason": f"{a['addonName']} {a['addonVersion']}"},
+                           "arn": a["addonArn"]} for a in c["_addons"].values()],
+            "summary": {"addonCompatibilityDetails": [
+                {"name": a["addonName"], "compatibleVersions": [v for v, _ in cat.addon_versions(a["addonName"], nxt)]}
+                for a in incompatible]}})
+        behind = [ng for ng in c["_nodegroups"].values()
+                  if cat.minor(ng["version"]) < cat.minor(nxt) - cat.KUBELET_SKEW]
+        out.append({
+            "name": "Kubelet version skew", "category": "UPGRADE_READINESS", "kubernetesVersion": nxt,
+            "description": "Checks for worker nodes whose kubelet would be more than "
+                           f"{cat.KUBELET_SKEW} minor versions behind the control plane after the upgrade.",
+            "recommendation": "Upgrade your worker nodes to the same Kubernetes version as the control plane before "
+                              "upgrading the control plane.",
+            "additionalInfo": {"Kubernetes version skew policy": "https://kubernetes.io/releases/"
+                                                                 "version-skew-policy/#kubelet"},
+            "status": ("ERROR", "Node groups would exceed the supported kubelet version skew.") if behind else
+            ("PASSING", "No kubelet version skew issues detected."),
+            "resources": [{"insightStatus": {"status": "ERROR" if ng in behind else "PASSING",
+                                             "reason": f"kubelet {ng['version']}"},
+                           "arn": ng["nodegroupArn"]} for ng in c["_nodegroups"].values()],
+            "summary": {}})
+        for ins in out:
+            ins["id"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{c['arn']}/{ins['name']}/{nxt}"))
+            seen = c["_insights"].get(ins["id"])
+            if seen is None or seen[0] != ins["status"][0]:
+                c["_insights"][ins["id"]] = (ins["status"][0], ctx.now)
+            ins["lastTransitionTime"] = c["_insights"][ins["id"]][1]
+            ins["lastRefreshTime"] = ctx.now
+        return out
+
+    @staticmethod
+    def _insight_summary(ins):
+        return {"id": ins["id"], "name": ins["name"], "category": ins["category"],
+                "kubernetesVersion": ins["kubernetesVersion"], "lastRefreshTime": ins["lastRefreshTime"],
+                "lastTransitionTime": ins["lastTransitionTime"], "description": ins["description"],
+                "insightStatus": {"status": ins["status"][0], "reason": ins["status"][1]}}
+
+    def ListInsights(self, ctx, p):
+        c = self._c(ctx, p["clusterName"])
+        f = p.get("filter") or {}
+        items = [self._insight_summary(i) for i in self._insights(ctx, c)
+                 if (not f.get("categories") or i["category"] in f["categories"]) and
+                 (not f.get("kubernetesVersions") or i["kubernetesVersion"] in f["kubernetesVersions"]) and
+                 (not f.get("statuses") or i["status"][0] in f["statuses"])]
+        page, nxt = paginate(items, p.get("nextToken"), p.get("maxResults"), 100)
+        out = {"insights": page}
+        if nxt:
+            out["nextToken"] = nxt
+        return out
+
+    def DescribeInsight(self, ctx, p):
+        c = self._c(ctx, p["clusterName"])
+        for i in self._insights(ctx, c):
+            if i["id"] == p["id"]:
+                out = self._insight_summary(i)
+                out.update({"recommendation": i["recommendation"], "additionalInfo": i["additionalInfo"],
+                            "resources": i["resources"], "categorySpecificSummary": i["summary"]})
+                return {"insight": out}
+        raise AwsError("ResourceNotFoundException", f"No insight found for id: {p['id']}", 404,
+                       extra={"clusterName": c["name"]})
+
     # --------------------------------------------------------------- tick
     def tick(self, now):
         for (acct, region), st in list(self.sim.scopes.items()):
@@ -830,11 +1427,15 @@ class EKS:
             elif nxt[1] == "GONE" and c["status"] == "DELETING":
                 self._remove_cluster(ctx, st, c)
                 return
-        for u in c["_updates"].values():
-            if u["status"] == "InProgress" and u.get("_next") and u["_next"] <= now:
+        for u in list(c["_updates"].values()):
+            while u["status"] == "InProgress" and u.get("_next") and u["_next"] <= now:
                 self._finish_update(ctx, c, u)
         for ng in list(c["_nodegroups"].values()):
             self._tick_ng(ctx, st, c, ng, now)
+        for a in list(c["_addons"].values()):
+            self._tick_addon(ctx, c, a, now)
+        if c["status"] in ("ACTIVE", "UPDATING"):
+            self._tell_netpol(ctx, c)
 
     def _activate(self, key, c):
         acct, region, name = key
@@ -864,6 +1465,12 @@ class EKS:
 
     def _finish_update(self, ctx, c, u):
         kind, val = u["_apply"]
+        if kind == "ngversion":
+            self._step_ngversion(ctx, c, u, val)
+            return
+        if kind == "addon":
+            self._finish_addon_update(ctx, c, u, val)
+            return
         u["status"] = "Successful"
         if kind == "accessConfig":
             c["accessConfig"]["authenticationMode"] = val["authenticationMode"]
@@ -874,6 +1481,7 @@ class EKS:
                 c["resourcesVpcConfig"][k] = v
         elif kind == "version":
             c["version"] = val
+            c["platformVersion"] = cat.CALENDAR[val][5]
         elif kind == "ngconfig":
             ng = c["_nodegroups"].get(u["_ng"])
             if ng:
@@ -883,30 +1491,43 @@ class EKS:
                 ng["status"] = "ACTIVE"
                 ng["modifiedAt"] = ctx.now
             return
-        elif kind == "ngversion":
-            ng = c["_nodegroups"].get(u["_ng"])
-            if ng:
-                problem = self._user_data_problem(ctx, c, ng, val.get("_lt"))
-                if problem is None and val.get("releaseVersion") and ng["amiType"] == "CUSTOM":
-                    img = self.sim.services["ec2"].find_image(ctx, val["releaseVersion"])
-                    if img is None:
-                        problem = f"The image id '[{val['releaseVersion']}]' does not exist"
-                if problem:
-                    u["status"] = "Failed"
-                    u["errors"] = [{"errorCode": "NodeCreationFailure", "errorMessage": "Instances failed to join "
-                                    f"the kubernetes cluster: {problem}", "resourceIds": list(ng["_instances"])}]
-                else:
-                    old = list(ng["_instances"])
-                    for k, v in val.items():
-                        ng[k] = v
-                    if "_lt" in val:
-                        ng["launchTemplate"] = val["_lt"]
-                    self._terminate(ctx, ng, old)
-                    self._launch(ctx, c, ng, ng["scalingConfig"]["desiredSize"])
+        c["status"] = "ACTIVE"
+
+    def _step_ngversion(self, ctx, c, u, val):
+        """One step of a managed node group's rolling update: after the setup phase, replace
+        updateConfig's maxUnavailable old nodes per batch with nodes of the new version."""
+        ng = c["_nodegroups"].get(u["_ng"])
+        if ng is None or ng["status"] != "UPDATING":
+            u["status"] = "Cancelled"
+            return
+        if u.get("_old") is None:
+            problem = self._user_data_problem(ctx, c, ng, val.get("_lt"))
+            if problem is None and val.get("releaseVersion") and ng["amiType"] == "CUSTOM":
+                if self.sim.services["ec2"].find_image(ctx, val["releaseVersion"]) is None:
+                    problem = f"The image id '[{val['releaseVersion']}]' does not exist"
+            if problem:
+                u["status"] = "Failed"
+                u["errors"] = [{"errorCode": "NodeCreationFailure", "errorMessage": "Instances failed to join the "
+                                f"kubernetes cluster: {problem}", "resourceIds": list(ng["_instances"])}]
                 ng["status"] = "ACTIVE"
                 ng["modifiedAt"] = ctx.now
+                return
+            u["_old"] = list(ng["_instances"])
+            for k, v in val.items():
+                ng[k] = v
+            if "_lt" in val:
+                ng["launchTemplate"] = val["_lt"]
+        old = [i for i in u["_old"] if i in ng["_instances"]]
+        batch = old[:self._batch_size(ng)]
+        self._launch(ctx, c, ng, len(batch))
+        self._terminate(ctx, ng, batch)
+        u["_old"] = old[len(batch):]
+        if u["_old"]:
+            u["_next"] += T_NG_BATCH * self.sim.clock.timescale
             return
-        c["status"] = "ACTIVE"
+        u["status"] = "Successful"
+        ng["status"] = "ACTIVE"
+        ng["modifiedAt"] = ctx.now
 
     def _reconcile(self, ctx, c, ng):
         st = ctx.state()
@@ -979,7 +1600,8 @@ class EKS:
             for iid in ng["_instances"]:
                 inst = st["instances"].get(iid)
                 if inst:
-                    insts.append({"id": iid, "state": inst["State"]["Name"], "privateIp": inst.get("PrivateIpAddress"),
+                    insts.append({"id": iid, "state": inst["State"]["Name"], "imageId": inst.get("ImageId"),
+                                  "privateIp": inst.get("PrivateIpAddress"),
                                   "privateDnsName": inst.get("PrivateDnsName"), "subnet": inst["SubnetId"],
                                   "az": inst["Placement"]["AvailabilityZone"], "instanceType": inst["InstanceType"]})
             out.append({"name": ng["nodegroupName"], "status": ng["status"], "labels": ng["labels"],
@@ -994,15 +1616,42 @@ class EKS:
                         "health": ng["health"]})
         return out
 
+    def admin_addons(self, name, account=None, region=None):
+        """What kubesim needs to run the add-ons: versions, parsed configuration values, the
+        effective network-policy switch and the Pod Identity associations."""
+        found = self.find_cluster(name, account, region)
+        if found is None:
+            return None
+        _, _, _, c = found
+        return {"cluster": c["name"], "version": c["version"], "networkPolicy": self._netpol_wanted(c),
+                "selfManaged": sorted(c["_self_managed"]),
+                "addons": [{"name": a["addonName"], "version": a["addonVersion"], "status": a["status"],
+                            "configuration": a.get("_config") or {}, "namespace": a["_namespace"],
+                            "serviceAccountRoleArn": a.get("serviceAccountRoleArn")}
+                           for a in c["_addons"].values()],
+                "podIdentityAssociations": [{"id": x["associationId"], "namespace": x["namespace"],
+                                             "serviceAccount": x["serviceAccount"], "roleArn": x["roleArn"],
+                                             "targetRoleArn": x.get("targetRoleArn"),
+                                             "disableSessionTags": x["disableSessionTags"],
+                                             "ownerArn": x.get("ownerArn")} for x in c["_pia"].values()]}
+
     def inventory(self, account, region, st):
         if region == "global":
             return {}
-        inv = {"eks:cluster": [], "eks:nodegroup": [], "eks:access-entry": []}
+        inv = {"eks:cluster": [], "eks:nodegroup": [], "eks:access-entry": [], "eks:addon": [],
+               "eks:pod-identity-association": []}
         for c in st.get("eks_clusters", {}).values():
             inv["eks:cluster"].append({"id": c["name"], "arn": c["arn"], "status": c["status"], "tags": c["tags"]})
             for ng in c["_nodegroups"].values():
                 inv["eks:nodegroup"].append({"id": f"{c['name']}/{ng['nodegroupName']}", "status": ng["status"]})
             for e in c["_access"].values():
                 inv["eks:access-entry"].append({"id": f"{c['name']}/{e['principalArn']}", "type": e["type"]})
+            for a in c["_addons"].values():
+                inv["eks:addon"].append({"id": f"{c['name']}/{a['addonName']}", "status": a["status"],
+                                         "version": a["addonVersion"]})
+            for x in c["_pia"].values():
+                inv["eks:pod-identity-association"].append({
+                    "id": f"{c['name']}/{x['associationId']}", "serviceAccount": f"{x['namespace']}/"
+                    f"{x['serviceAccount']}", "roleArn": x["roleArn"], "owner": x.get("ownerArn")})
         return inv
 

@@ -2,7 +2,7 @@
 
 GetParameter/GetParameters/GetParametersByPath answer
 /aws/service/eks/optimized-ami/<k8s>/amazon-linux-2023/<arch>/<flavor>/recommended/{image_id,release_version}
-for Kubernetes 1.29-1.33 with the AMIs that EC2 pre-registers in each region
+for every Kubernetes version of eks_catalog.py with the AMIs that EC2 pre-registers in each region
 (owner amazon); anything else is ParameterNotFound.
 """
 import re

@@ -95,3 +95,23 @@ class CliTest(unittest.TestCase):
             self.assertEqual(admin("GET", "config", base=url)["url"], url)
         finally:
             del os.environ["AWSSIM_CA"]
+
+    def test_cli_versions_kms_pricing(self):
+        """Operations Debian's models lack, through the CLI with the merged models (AWS_DATA_PATH)."""
+        import tempfile
+        reset()
+        (dflt,) = json.loads(self.aws("eks", "describe-cluster-versions", "--default-only").stdout)["clusterVersions"]
+        self.assertEqual(dflt["versionStatus"], "STANDARD_SUPPORT")
+        kms = client("kms")
+        key = kms.create_key()["KeyMetadata"]["KeyId"]
+        dk = kms.generate_data_key(KeyId=key, KeySpec="AES_256", EncryptionContext={"workspace": "prod"})
+        with tempfile.NamedTemporaryFile("wb", suffix=".bin") as blob:
+            blob.write(dk["CiphertextBlob"])
+            blob.flush()
+            back = json.loads(self.aws("kms", "decrypt", "--ciphertext-blob", f"fileb://{blob.name}",
+                                       "--encryption-context", "workspace=prod").stdout)
+        self.assertEqual(base64.b64decode(back["Plaintext"]), dk["Plaintext"])
+        prices = json.loads(self.aws("pricing", "get-products", "--service-code", "AmazonEKS", "--filters",
+                                     "Type=TERM_MATCH,Field=regionCode,Value=eu-west-1", region="us-east-1").stdout)
+        usage = sorted(json.loads(p)["product"]["attributes"]["usagetype"] for p in prices["PriceList"])
+        self.assertEqual(usage, ["EU-AmazonEKS-Hours:extendedSupport", "EU-AmazonEKS-Hours:perCluster"])

@@ -47,9 +47,12 @@ class EksTest(unittest.TestCase):
                                             AvailabilityZone=f"{REGION}{z}")["Subnet"]["SubnetId"]
                      for i, z in ((1, "a"), (2, "b"))]
         advance(10)  # IAM propagation
+        # the two newest versions EKS offers today (the calendar moves with the clock)
+        offered = [v["clusterVersion"] for v in self.eks.describe_cluster_versions()["clusterVersions"]]
+        self.old, self.new = offered[1], offered[0]
 
     def create_cluster(self, name="demo", **kw):
-        return self.eks.create_cluster(name=name, roleArn=self.cluster_role, version="1.31",
+        return self.eks.create_cluster(name=name, roleArn=self.cluster_role, version=self.old,
                                        resourcesVpcConfig={"subnetIds": self.subs}, **kw)["cluster"]
 
     def test_cluster_lifecycle_nodegroups_and_teardown(self):
@@ -73,8 +76,8 @@ class EksTest(unittest.TestCase):
         sgs = ec2.describe_security_groups(Filters=[{"Name": "tag:aws:eks:cluster-name", "Values": ["demo"]}])
         self.assertEqual(len(sgs["SecurityGroups"]), 1)
         # custom-AMI node group with a correct NodeConfig
-        ami = self.ssm.get_parameter(Name="/aws/service/eks/optimized-ami/1.31/amazon-linux-2023/x86_64/standard/"
-                                          "recommended/image_id")["Parameter"]["Value"]
+        ami = self.ssm.get_parameter(Name=f"/aws/service/eks/optimized-ami/{self.old}/amazon-linux-2023/x86_64/"
+                                          "standard/recommended/image_id")["Parameter"]["Value"]
         ud = nodeconfig("demo", c["endpoint"], c["certificateAuthority"]["data"])
         lt = ec2.create_launch_template(LaunchTemplateName="ng1-lt", LaunchTemplateData={
             "ImageId": ami, "InstanceType": "m5.large",
@@ -175,8 +178,8 @@ class EksTest(unittest.TestCase):
         eks.get_waiter("cluster_active").wait(name="demo", WaiterConfig=W)
         c = eks.describe_cluster(name="demo")["cluster"]
         bad_ud = nodeconfig("other-cluster", c["endpoint"], c["certificateAuthority"]["data"])
-        ami = self.ssm.get_parameter(Name="/aws/service/eks/optimized-ami/1.31/amazon-linux-2023/x86_64/standard/"
-                                          "recommended/image_id")["Parameter"]["Value"]
+        ami = self.ssm.get_parameter(Name=f"/aws/service/eks/optimized-ami/{self.old}/amazon-linux-2023/x86_64/"
+                                          "standard/recommended/image_id")["Parameter"]["Value"]
         cases = {"badnc": {"ImageId": ami, "InstanceType": "m5.large",
                            "UserData": base64.b64encode(bad_ud.encode()).decode()},
                  "plain": {"ImageId": ami, "InstanceType": "m5.large",
@@ -207,10 +210,12 @@ class EksTest(unittest.TestCase):
             eks.describe_cluster(name="nope")
         self.assertEqual(code(cm.exception), "ResourceNotFoundException")
         self.assertEqual(cm.exception.response["ResponseMetadata"]["HTTPStatusCode"], 404)
+        admin("POST", "clock", {"timescale": 1})   # the 8 s propagation delay must not pass on a busy machine
         fresh = self.iam.create_role(RoleName="fresh", AssumeRolePolicyDocument=trust("eks.amazonaws.com"))["Role"]
         with self.assertRaises(ClientError) as cm:   # IAM propagation delay
             eks.create_cluster(name="fresh", roleArn=fresh["Arn"], resourcesVpcConfig={"subnetIds": self.subs})
         self.assertIn("could not be assumed", cm.exception.response["Error"]["Message"])
+        admin("POST", "clock", {"timescale": 0.001})
         self.create_cluster()
         with self.assertRaises(ClientError) as cm:
             eks.create_nodegroup(clusterName="demo", nodegroupName="early", nodeRole=self.node_role,
@@ -220,7 +225,7 @@ class EksTest(unittest.TestCase):
         u = eks.update_cluster_config(name="demo", accessConfig={"authenticationMode": "API"})["update"]
         self.assertEqual(u["type"], "AccessConfigUpdate")
         with self.assertRaises(ClientError) as cm:
-            eks.update_cluster_version(name="demo", version="1.32")
+            eks.update_cluster_version(name="demo", version=self.new)
         self.assertEqual(code(cm.exception), "ResourceInUseException")
         advance(200)
         self.assertEqual(eks.describe_update(name="demo", updateId=u["id"])["update"]["status"], "Successful")
@@ -228,12 +233,12 @@ class EksTest(unittest.TestCase):
             eks.update_cluster_config(name="demo", accessConfig={"authenticationMode": "CONFIG_MAP"})
         self.assertEqual(code(cm.exception), "InvalidParameterException")
         with self.assertRaises(ClientError) as cm:
-            eks.update_cluster_version(name="demo", version="1.33")
+            eks.update_cluster_version(name="demo", version=self.old)
         self.assertEqual(code(cm.exception), "InvalidParameterException")
-        v = eks.update_cluster_version(name="demo", version="1.32")["update"]
+        v = eks.update_cluster_version(name="demo", version=self.new)["update"]
         advance(600)
         self.assertEqual(eks.describe_update(name="demo", updateId=v["id"])["update"]["status"], "Successful")
-        self.assertEqual(eks.describe_cluster(name="demo")["cluster"]["version"], "1.32")
+        self.assertEqual(eks.describe_cluster(name="demo")["cluster"]["version"], self.new)
         # tags
         arn = eks.describe_cluster(name="demo")["cluster"]["arn"]
         eks.tag_resource(resourceArn=arn, tags={"a": "1"})
