@@ -709,6 +709,12 @@ done:
 	return rc;
 }
 
+int sf_eks_mint(void *aws, const char *cluster, const char *role_arn, char **token, double *expires,
+		struct sf_err *err)
+{
+	return sf_eks_token(aws, cluster, role_arn, token, expires, err);
+}
+
 char *sf_eks_exec_credential(const char *token, double expires, const char *api_version)
 {
 	char ts[32];

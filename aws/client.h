@@ -122,6 +122,11 @@ int sf_aws_credentials(struct sf_aws *c, struct sf_aws_creds *out, struct sf_err
  * role_arn (optional) is assumed first. *token owned; *expires = now + 14 min. */
 int sf_eks_token(struct sf_aws *c, const char *cluster, const char *role_arn, char **token, double *expires,
 		 struct sf_err *err);
+/* sf_eks_token with the client as an untyped context: the shape of a
+ * Kubernetes token source (kube/kube.h), so whoever holds both clients can
+ * wire them without kube/ depending on aws/. */
+int sf_eks_mint(void *aws, const char *cluster, const char *role_arn, char **token, double *expires,
+		struct sf_err *err);
 /* ExecCredential JSON (owned) for the token; api_version NULL: v1beta1. */
 char *sf_eks_exec_credential(const char *token, double expires, const char *api_version);
 

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aws/client.h"
 #include "clock.h"
 #include "http.h"
 #include "kube/internal.h"
@@ -51,7 +50,8 @@ char *sf_kube_b64decode(const char *s, size_t *len)
 	return (char *)out;
 }
 
-int sf_kube_new(struct sf_kube **out, const struct sf_kube_conn *conn, struct sf_aws *aws, struct sf_err *err)
+int sf_kube_new(struct sf_kube **out, const struct sf_kube_conn *conn, const struct sf_kube_token_source *tokens,
+		struct sf_err *err)
 {
 	*out = NULL;
 	if (!conn->endpoint || !*conn->endpoint)
@@ -74,12 +74,13 @@ int sf_kube_new(struct sf_kube **out, const struct sf_kube_conn *conn, struct sf
 	k->cluster = xstrdup(conn->cluster);
 	k->role_arn = xstrdup(conn->role_arn);
 	k->static_token = conn->token && *conn->token ? xstrdup(conn->token) : NULL;
-	k->aws = aws;
+	if (tokens)
+		k->tokens = *tokens;
 	k->timeout_s = conn->timeout_s > 0 ? conn->timeout_s : 60;
 	k->backoff = (struct sf_backoff){conn->max_attempts > 0 ? conn->max_attempts : KUBE_ATTEMPTS, KUBE_BACKOFF_BASE_S,
 					 KUBE_BACKOFF_CAP_S};
 	k->clock = conn->clock ? conn->clock : sf_clock_system();
-	if (!k->static_token && (!aws || !k->cluster || !*k->cluster)) {
+	if (!k->static_token && (!k->tokens.mint || !k->cluster || !*k->cluster)) {
 		sf_kube_free(k);
 		return sf_fail(err, SF_EAUTH, "no credentials for %s: need a cluster name and AWS credentials, or a token",
 			       conn->endpoint);
@@ -140,7 +141,7 @@ static int bearer(struct sf_kube *k, int force, char **out, struct sf_err *err)
 	if (force || !k->token || sf_now() > k->token_expires - 60) {
 		char *t = NULL;
 		double exp = 0;
-		rc = sf_eks_token(k->aws, k->cluster, k->role_arn, &t, &exp, err);
+		rc = k->tokens.mint(k->tokens.ctx, k->cluster, k->role_arn, &t, &exp, err);
 		if (rc == 0) {
 			free(k->token);
 			k->token = t;

@@ -19,7 +19,7 @@ struct sf_kube {
 	char *ca_pem;
 	size_t ca_len;
 	char *cluster, *role_arn, *static_token;
-	struct sf_aws *aws;       /* borrowed */
+	struct sf_kube_token_source tokens; /* ctx borrowed */
 	struct sf_http *http;     /* borrowed, or owned when own_http */
 	int own_http;
 	double timeout_s;

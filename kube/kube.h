@@ -6,7 +6,8 @@
  * cluster CA (given to the shared transport, http.h, with every request;
  * peer and host always verified), and carries a
  * bearer token: a static one (tests against kubesim --token-mode static) or
- * an EKS token minted by sf_eks_token() from the AWS client, cached until a
+ * one minted by a token source the caller supplies (for EKS, sf_eks_mint
+ * of aws/client.h: kube/ itself knows nothing of AWS), cached until a
  * minute before expiry and refreshed once on a 401.  On top of raw requests
  * it offers what the resource types need: kind → resource discovery with a
  * static fallback table, server-side apply (fieldManager "secfaas"; force
@@ -17,8 +18,9 @@
  *
  * Calling steps:
  *   1. struct sf_kube_conn c = {.endpoint = ..., .ca_b64 = ..., .cluster = ...};
- *      struct sf_kube *k; sf_kube_new(&k, &c, aws, &err);      (aws may be NULL
- *      with a static token)
+ *      struct sf_kube_token_source ts = {sf_eks_mint, aws};
+ *      struct sf_kube *k; sf_kube_new(&k, &c, &ts, &err);      (the source may
+ *      be NULL with a static token)
  *   2. sf_kube_apply(k, obj, SF_KUBE_DRYRUN, &out, &err); sf_kube_get(...); ...
  *   3. sf_kube_free(k);
  *
@@ -43,7 +45,6 @@
 
 #include "err.h"
 
-struct sf_aws;
 struct sf_clock;
 struct sf_http;
 
@@ -59,9 +60,21 @@ struct sf_kube_conn {
 	const struct sf_clock *clock; /* backoff sleeps; NULL: system clock */
 };
 
+/* Where bearer tokens come from when the connection has no static one:
+ * mint a token for `cluster` (assuming role_arn first when it is set);
+ * *token owned (free), *expires in Unix seconds.  ctx is borrowed and must
+ * outlive the client. */
+struct sf_kube_token_source {
+	int (*mint)(void *ctx, const char *cluster, const char *role_arn, char **token, double *expires,
+		    struct sf_err *err);
+	void *ctx;
+};
+
 struct sf_kube;
 
-int sf_kube_new(struct sf_kube **out, const struct sf_kube_conn *conn, struct sf_aws *aws, struct sf_err *err);
+/* tokens may be NULL when conn->token is set; copied. */
+int sf_kube_new(struct sf_kube **out, const struct sf_kube_conn *conn, const struct sf_kube_token_source *tokens,
+		struct sf_err *err);
 void sf_kube_free(struct sf_kube *k);
 const char *sf_kube_endpoint(const struct sf_kube *k);
 

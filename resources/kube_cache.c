@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aws/client.h"
 #include "resources/kube_cache.h"
 #include "resources/providers.h"
 #include "util.h"
@@ -86,7 +87,8 @@ struct sf_kube *sf_kube_for(struct sf_providers *p, const struct sf_kube_conn *c
 	for (struct cache_ent *e = p->kube; e; e = e->next)
 		if (!strcmp(e->key, key))
 			k = e->k;
-	if (!k && sf_kube_new(&k, conn, aws, err) == 0) {
+	struct sf_kube_token_source eks = {sf_eks_mint, aws};
+	if (!k && sf_kube_new(&k, conn, aws ? &eks : NULL, err) == 0) {
 		struct cache_ent *e = xcalloc(1, sizeof *e);
 		e->key = key;
 		key = NULL;

@@ -121,7 +121,8 @@ static int connect_target(struct sf_cli *cli, const struct target *t, struct sf_
 		if (sf_aws_new(aws, &o, err) < 0)
 			return err->code;
 	}
-	return sf_kube_new(k, &c, *aws, err);
+	struct sf_kube_token_source eks = {sf_eks_mint, *aws};
+	return sf_kube_new(k, &c, *aws ? &eks : NULL, err);
 }
 
 /* ------------------------------------------------------------ kubeconfig */

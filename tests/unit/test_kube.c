@@ -360,4 +360,54 @@ T_TEST(base64_and_strip)
 	json_decref(st);
 }
 
+/* A token source as the caller supplies it (kube/ knows nothing of AWS). */
+struct minter {
+	int calls;
+	char cluster[32], role[64];
+};
+
+static int mint(void *ctx, const char *cluster, const char *role_arn, char **token, double *expires,
+		struct sf_err *err)
+{
+	(void)err;
+	struct minter *m = ctx;
+	m->calls++;
+	snprintf(m->cluster, sizeof m->cluster, "%s", cluster);
+	snprintf(m->role, sizeof m->role, "%s", role_arn ? role_arn : "");
+	*token = xasprintf("tok-%d", m->calls);
+	*expires = sf_now() + 14 * 60;
+	return 0;
+}
+
+T_TEST(token_source_minted_once_and_again_after_a_401)
+{
+	struct script s = {.n = 3,
+			   .r = {{200, "{}", NULL},
+				 {401, "{\"kind\":\"Status\",\"reason\":\"Unauthorized\",\"code\":401}", NULL},
+				 {200, "{}", NULL}}};
+	struct sf_http *h = sf_http_wrap(&fake_ops, &s);
+	struct minter m = {0, "", ""};
+	struct sf_kube_token_source src = {mint, &m};
+	struct sf_kube_conn c = {.endpoint = "https://127.0.0.1:6443", .cluster = "prod",
+				 .role_arn = "arn:aws:iam::111122223333:role/deploy", .http = h};
+	struct sf_kube *k = NULL;
+	struct sf_err err = SF_ERR_INIT;
+	T_EQ(sf_kube_new(&k, &c, &src, &err), 0);
+	T_EQ(m.calls, 0); /* minted on first use */
+	T_EQ(sf_kube_request(k, "GET", "/version", NULL, NULL, NULL, NULL, &err), 0);
+	T_EQ(sf_kube_request(k, "GET", "/version", NULL, NULL, NULL, NULL, &err), 0);
+	T_EQ(m.calls, 2); /* cached for the first two requests, fresh after the 401 */
+	T_STREQ(m.cluster, "prod");
+	T_STREQ(m.role, "arn:aws:iam::111122223333:role/deploy");
+	T_STREQ(s.auth[0], "Bearer tok-1");
+	T_STREQ(s.auth[1], "Bearer tok-1");
+	T_STREQ(s.auth[2], "Bearer tok-2");
+	sf_kube_free(k);
+	/* no static token and no source: refused before any request */
+	T_EQ(sf_kube_new(&k, &c, NULL, &err), SF_EAUTH);
+	T_EQ(s.nreq, 3);
+	sf_http_free(h);
+	script_release(&s);
+}
+
 T_MAIN()
