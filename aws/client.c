@@ -63,6 +63,11 @@ const char *sf_aws_partition_of(const struct sf_aws *c)
 	return sf_aws_partition(c->region);
 }
 
+const struct sf_clock *sf_aws_clock(const struct sf_aws *c)
+{
+	return c->clock;
+}
+
 struct sf_retry *sf_aws_retry_state(struct sf_aws *c)
 {
 	return &c->retry;
@@ -514,88 +519,6 @@ int sf_aws_query_all(struct sf_aws *c, const char *service, const char *action, 
 	}
 	*out = cc.all;
 	return 0;
-}
-
-/* ---- waiters ---- */
-
-struct wait_ctx {
-	struct sf_aws *c;
-	const struct sf_waiter_def *def;
-	const json_t *args;
-	json_t *last;
-};
-
-/* "/clusters/{name}" with {x} replaced by the encoded args[x]. */
-static int expand_path(const char *tmpl, const json_t *args, char **out, struct sf_err *err)
-{
-	struct sf_buf b = SF_BUF_INIT;
-	const char *p = tmpl;
-	while (*p) {
-		if (*p != '{') {
-			sf_buf_putc(&b, *p++);
-			continue;
-		}
-		const char *e = strchr(p, '}');
-		if (!e)
-			break;
-		char key[64];
-		snprintf(key, sizeof key, "%.*s", (int)(e - p - 1), p + 1);
-		const char *v = json_string_value(json_object_get(args, key));
-		if (!v) {
-			sf_buf_release(&b);
-			return sf_fail(err, SF_EINVAL, "waiter argument \"%s\" missing", key);
-		}
-		char *enc = sf_aws_label(v);
-		sf_buf_puts(&b, enc);
-		free(enc);
-		p = e + 1;
-	}
-	*out = sf_buf_detach(&b);
-	return 0;
-}
-
-static int wait_poll(void *ctx, json_t **statuses, struct sf_err *err)
-{
-	struct wait_ctx *w = ctx;
-	json_t *doc = NULL;
-	int rc;
-	if (w->def->path) {
-		char *path = NULL;
-		rc = expand_path(w->def->path, w->args, &path, err);
-		if (rc == 0)
-			rc = sf_aws_rest_json(w->c, w->def->service, "GET", path, NULL, NULL, &doc, err);
-		free(path);
-	} else {
-		rc = sf_aws_query(w->c, w->def->service, w->def->operation, w->args, &doc, err);
-	}
-	if (rc < 0)
-		return rc;
-	*statuses = sf_json_path_strings(doc, w->def->status_path);
-	json_decref(w->last);
-	w->last = doc;
-	return 0;
-}
-
-int sf_aws_wait(struct sf_aws *c, const char *waiter, const json_t *args, const struct sf_wait_opts *o,
-		json_t **last, struct sf_err *err)
-{
-	const struct sf_waiter_def *def = sf_aws_waiter_find(waiter);
-	if (last)
-		*last = NULL;
-	if (!def)
-		return sf_fail(err, SF_EINVAL, "unknown waiter \"%s\"", waiter ? waiter : "(null)");
-	struct sf_wait_opts opts = SF_WAIT_OPTS_INIT;
-	if (o)
-		opts = *o;
-	if (!opts.clock)
-		opts.clock = c->clock;
-	struct wait_ctx w = {c, def, args, NULL};
-	int rc = sf_wait(def, wait_poll, &w, &opts, NULL, err);
-	if (last)
-		*last = w.last;
-	else
-		json_decref(w.last);
-	return rc;
 }
 
 /* ---- identity and EKS token ---- */

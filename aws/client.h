@@ -62,6 +62,8 @@ void sf_aws_free(struct sf_aws *c);
 const char *sf_aws_region(const struct sf_aws *c);
 const char *sf_aws_partition_of(const struct sf_aws *c);
 struct sf_retry *sf_aws_retry_state(struct sf_aws *c);
+/* The client's clock (opts.clock or the system's); borrowed. */
+const struct sf_clock *sf_aws_clock(const struct sf_aws *c);
 /* The server's clock: the Date header of the last reply this client got
  * (unix seconds, 1 s resolution), 0 before any reply.  `gc` takes "now"
  * from it (after a signed STS GetCallerIdentity) so expiry follows the
@@ -99,12 +101,6 @@ int sf_aws_json_pages(struct sf_aws *c, const char *service, const char *target,
 /* Convenience: concatenate the list at `list_key` of every page into *out. */
 int sf_aws_query_all(struct sf_aws *c, const char *service, const char *action, const json_t *params,
 		     const char *list_key, json_t **out, struct sf_err *err);
-
-/* Named waiter (waiter.h table: "eks.ClusterActive", "ec2.InstanceRunning" ...).
- * args: labels for rest-json paths ({"name":"prod"}) or the query
- * parameters ({"InstanceId":["i-1"]}). *last (optional) is the final reply. */
-int sf_aws_wait(struct sf_aws *c, const char *waiter, const json_t *args, const struct sf_wait_opts *o,
-		json_t **last, struct sf_err *err);
 
 struct sf_aws_identity {
 	char account[32];

@@ -1,34 +1,57 @@
-/* waiter.c - see waiter.h. Delays and acceptors from the official waiters-2.json files. */
+/* waiter.c - see waiter.h. Delays and acceptors of the official rows from
+ * the services' waiters-2.json files. */
 #include "aws/waiter.h"
 
 #include <stdio.h>
 #include <string.h>
 
+#include "aws/client.h"
 #include "util.h"
+#include "wait.h"
 
 static const struct sf_waiter_def waiters[] = {
-	{"eks.ClusterActive", "eks", "DescribeCluster", "/clusters/{name}", "cluster.status", 30, 40,
-	 {"ACTIVE"}, {"DELETING", "FAILED"}, 0, 0},
-	{"eks.ClusterDeleted", "eks", "DescribeCluster", "/clusters/{name}", "cluster.status", 30, 40,
-	 {NULL}, {"ACTIVE", "CREATING", "PENDING"}, 1, 0},
-	{"eks.NodegroupActive", "eks", "DescribeNodegroup", "/clusters/{clusterName}/node-groups/{nodegroupName}",
-	 "nodegroup.status", 30, 80, {"ACTIVE"}, {"CREATE_FAILED", "DEGRADED"}, 0, 0},
-	{"eks.NodegroupDeleted", "eks", "DescribeNodegroup", "/clusters/{clusterName}/node-groups/{nodegroupName}",
-	 "nodegroup.status", 30, 40, {NULL}, {"DELETE_FAILED"}, 1, 0},
-	{"eks.UpdateSuccessful", "eks", "DescribeUpdate", "/clusters/{name}/updates/{updateId}", "update.status", 30, 40,
-	 {"Successful"}, {"Failed", "Cancelled"}, 0, 0},
-	{"ec2.ImageAvailable", "ec2", "DescribeImages", NULL, "imagesSet[].imageState", 15, 40, {"available"},
-	 {"failed", "deregistered", "error"}, 0, 1},
-	{"ec2.InstanceRunning", "ec2", "DescribeInstances", NULL, "reservationSet[].instancesSet[].instanceState.name",
-	 15, 40, {"running"}, {"shutting-down", "terminated", "stopping"}, 0, 1},
-	{"ec2.InstanceStopped", "ec2", "DescribeInstances", NULL, "reservationSet[].instancesSet[].instanceState.name",
-	 15, 40, {"stopped"}, {"pending", "terminated"}, 0, 1},
-	{"ec2.InstanceTerminated", "ec2", "DescribeInstances", NULL,
-	 "reservationSet[].instancesSet[].instanceState.name", 15, 40, {"terminated"}, {"pending", "stopping"}, 1, 0},
-	{"ec2.NatGatewayAvailable", "ec2", "DescribeNatGateways", NULL, "natGatewaySet[].state", 15, 40,
-	 {"available"}, {"failed", "deleting", "deleted"}, 0, 1},
-	{"ec2.NatGatewayDeleted", "ec2", "DescribeNatGateways", NULL, "natGatewaySet[].state", 15, 40, {"deleted"},
-	 {NULL}, 1, 0},
+	{.name = "eks.ClusterActive", .service = "eks", .operation = "DescribeCluster", .path = "/clusters/{name}",
+	 .status_path = "cluster.status", .delay_s = 30, .max_attempts = 40, .success = {"ACTIVE"},
+	 .failure = {"DELETING", "FAILED"}, .failure_msg = "cluster {name} is {status}"},
+	{.name = "eks.ClusterDeleted", .service = "eks", .operation = "DescribeCluster", .path = "/clusters/{name}",
+	 .status_path = "cluster.status", .delay_s = 30, .max_attempts = 40, .failure = {"ACTIVE", "CREATING", "PENDING"},
+	 .notfound_success = 1},
+	/* secfaas: a node group being deleted or broken will not become ACTIVE either */
+	{.name = "eks.NodegroupActive", .service = "eks", .operation = "DescribeNodegroup",
+	 .path = "/clusters/{clusterName}/node-groups/{nodegroupName}", .status_path = "nodegroup.status", .delay_s = 30,
+	 .max_attempts = 80, .success = {"ACTIVE"}, .failure = {"CREATE_FAILED", "DEGRADED", "DELETING", "DELETE_FAILED"},
+	 .failure_msg = "node group {nodegroupName} is {status}: {detail}", .detail_path = "nodegroup.health.issues"},
+	{.name = "eks.NodegroupDeleted", .service = "eks", .operation = "DescribeNodegroup",
+	 .path = "/clusters/{clusterName}/node-groups/{nodegroupName}", .status_path = "nodegroup.status", .delay_s = 30,
+	 .max_attempts = 40, .failure = {"DELETE_FAILED"}, .notfound_success = 1},
+	/* secfaas: DescribeUpdate, of a cluster and of one of its node groups */
+	{.name = "eks.UpdateSuccessful", .service = "eks", .operation = "DescribeUpdate",
+	 .path = "/clusters/{name}/updates/{updateId}", .status_path = "update.status", .delay_s = 30, .max_attempts = 40,
+	 .success = {"Successful"}, .failure = {"Failed", "Cancelled"}, .failure_msg = "cluster update {status}: {detail}",
+	 .detail_path = "update.errors", .label = "update"},
+	{.name = "eks.NodegroupUpdateSuccessful", .service = "eks", .operation = "DescribeUpdate",
+	 .path = "/clusters/{name}/updates/{updateId}", .query = "nodegroupName={nodegroupName}",
+	 .status_path = "update.status", .delay_s = 30, .max_attempts = 40, .success = {"Successful"},
+	 .failure = {"Failed", "Cancelled"}, .failure_msg = "node group update {status}: {detail}",
+	 .detail_path = "update.errors", .label = "update"},
+	{.name = "ec2.ImageAvailable", .service = "ec2", .operation = "DescribeImages",
+	 .status_path = "imagesSet[].imageState", .delay_s = 15, .max_attempts = 40, .success = {"available"},
+	 .failure = {"failed", "deregistered", "error"}, .notfound_retry = 1},
+	{.name = "ec2.InstanceRunning", .service = "ec2", .operation = "DescribeInstances",
+	 .status_path = "reservationSet[].instancesSet[].instanceState.name", .delay_s = 15, .max_attempts = 40,
+	 .success = {"running"}, .failure = {"shutting-down", "terminated", "stopping"}, .notfound_retry = 1},
+	{.name = "ec2.InstanceStopped", .service = "ec2", .operation = "DescribeInstances",
+	 .status_path = "reservationSet[].instancesSet[].instanceState.name", .delay_s = 15, .max_attempts = 40,
+	 .success = {"stopped"}, .failure = {"pending", "terminated"}, .notfound_retry = 1},
+	{.name = "ec2.InstanceTerminated", .service = "ec2", .operation = "DescribeInstances",
+	 .status_path = "reservationSet[].instancesSet[].instanceState.name", .delay_s = 15, .max_attempts = 40,
+	 .success = {"terminated"}, .failure = {"pending", "stopping"}, .notfound_success = 1},
+	{.name = "ec2.NatGatewayAvailable", .service = "ec2", .operation = "DescribeNatGateways",
+	 .status_path = "natGatewaySet[].state", .delay_s = 15, .max_attempts = 40, .success = {"available"},
+	 .failure = {"failed", "deleting", "deleted"}, .notfound_retry = 1},
+	{.name = "ec2.NatGatewayDeleted", .service = "ec2", .operation = "DescribeNatGateways",
+	 .status_path = "natGatewaySet[].state", .delay_s = 15, .max_attempts = 40, .success = {"deleted"},
+	 .notfound_success = 1},
 };
 
 const struct sf_waiter_def *sf_aws_waiter_find(const char *name)
@@ -73,6 +96,19 @@ json_t *sf_json_path_strings(const json_t *doc, const char *path)
 	return out;
 }
 
+/* The member at a dotted path ("nodegroup.health.issues"), borrowed. */
+static const json_t *member_at(const json_t *doc, const char *path)
+{
+	char key[128];
+	while (doc && path && *path) {
+		size_t n = strcspn(path, ".");
+		snprintf(key, sizeof key, "%.*s", (int)n, path);
+		doc = json_object_get(doc, key);
+		path += path[n] ? n + 1 : n;
+	}
+	return doc;
+}
+
 static int in_list(const char *s, const char *const *list, int max)
 {
 	for (int i = 0; i < max && list[i]; i++)
@@ -81,92 +117,199 @@ static int in_list(const char *s, const char *const *list, int max)
 	return 0;
 }
 
-int sf_wait(const struct sf_waiter_def *def, sf_wait_poll_fn poll, void *ctx, const struct sf_wait_opts *o,
-	    char **last_status, struct sf_err *err)
+/* A template's {x} replaced by vars[x] (a string, or an array's first
+ * string); encode: percent-encode the values (paths, queries).  Owned, or
+ * NULL with err when a name is missing. */
+static char *expand(const char *tmpl, const json_t *vars, int encode, struct sf_err *err)
+{
+	struct sf_buf b = SF_BUF_INIT;
+	const char *p = tmpl;
+	while (*p) {
+		const char *e = *p == '{' ? strchr(p, '}') : NULL;
+		if (!e) {
+			sf_buf_putc(&b, *p++);
+			continue;
+		}
+		char key[64];
+		snprintf(key, sizeof key, "%.*s", (int)(e - p - 1), p + 1);
+		const json_t *v = json_object_get(vars, key);
+		const char *s = json_is_array(v) ? json_string_value(json_array_get(v, 0)) : json_string_value(v);
+		if (!s) {
+			sf_buf_release(&b);
+			sf_fail(err, SF_EINVAL, "waiter argument \"%s\" missing", key);
+			return NULL;
+		}
+		if (encode)
+			sf_uri_encode(&b, s, strlen(s), 0);
+		else
+			sf_buf_puts(&b, s);
+		p = e + 1;
+	}
+	return sf_buf_detach(&b);
+}
+
+/* The failure message of def for this reply: SF_WAITER_FAILURE with err
+ * set to code and the expanded template. */
+static int failed(const struct sf_waiter_def *def, const char *tmpl, const json_t *args, const char *status,
+		  const json_t *doc, int code, int *verdict, struct sf_err *err)
+{
+	json_t *vars = json_is_object(args) ? json_deep_copy(args) : json_object();
+	char *detail = def->detail_path ? json_dumps(member_at(doc, def->detail_path), JSON_COMPACT) : NULL;
+	json_object_set_new(vars, "status", json_string(status));
+	json_object_set_new(vars, "detail", json_string(detail ? detail : ""));
+	char *msg = expand(tmpl, vars, 0, NULL);
+	sf_fail(err, code, "%s", msg ? msg : tmpl);
+	free(msg);
+	free(detail);
+	json_decref(vars);
+	*verdict = SF_WAITER_FAILURE;
+	return 0;
+}
+
+static int call(struct sf_aws *c, const struct sf_waiter_def *def, const json_t *args, json_t **doc,
+		struct sf_err *err)
+{
+	if (!def->path)
+		return sf_aws_query(c, def->service, def->operation, args, doc, err);
+	char *path = expand(def->path, args, 1, err), *query = NULL;
+	int rc = path ? 0 : SF_EINVAL;
+	if (!rc && def->query && !(query = expand(def->query, args, 1, err)))
+		rc = SF_EINVAL;
+	if (!rc)
+		rc = sf_aws_rest_json(c, def->service, "GET", path, query, NULL, doc, err);
+	free(path);
+	free(query);
+	return rc;
+}
+
+int sf_aws_waiter_poll(struct sf_aws *c, const struct sf_waiter_def *def, const json_t *args, int *verdict,
+		       char *status, size_t n, json_t **doc, struct sf_err *err)
+{
+	json_t *reply = NULL, *st = NULL;
+	*verdict = SF_WAITER_PENDING;
+	if (n)
+		status[0] = 0;
+	if (doc)
+		*doc = NULL;
+	struct sf_err cerr = SF_ERR_INIT;
+	int rc = call(c, def, args, &reply, &cerr);
+	if (rc < 0 && rc != SF_ENOTFOUND) {
+		if (err)
+			*err = cerr;
+		return rc;
+	}
+	size_t nst = 0, nok = 0;
+	int failure = 0, missing = rc == SF_ENOTFOUND;
+	if (!missing) {
+		st = sf_json_path_strings(reply, def->status_path);
+		size_t i;
+		json_t *s;
+		json_array_foreach(st, i, s)
+		{
+			const char *v = json_string_value(s);
+			snprintf(status, n, "%s", v);
+			nst++;
+			failure |= in_list(v, def->failure, 5);
+			nok += in_list(v, def->success, 4);
+		}
+		missing = nst == 0 && def->empty_is_notfound;
+	}
+	if (missing) {
+		snprintf(status, n, "not found");
+		if (def->notfound_success)
+			*verdict = SF_WAITER_SUCCESS;
+		else if (def->notfound_retry)
+			*verdict = SF_WAITER_PENDING;
+		else if (rc == SF_ENOTFOUND) { /* not an acceptor: the service's own error */
+			if (err)
+				*err = cerr;
+			json_decref(st);
+			json_decref(reply);
+			return rc;
+		} else {
+			failed(def, def->notfound_msg ? def->notfound_msg : "not found", args, status, reply, SF_ENOTFOUND,
+			       verdict, err);
+		}
+	} else if (failure) {
+		failed(def, def->failure_msg ? def->failure_msg : "reached failure state {status}", args, status, reply,
+		       SF_ERROR, verdict, err);
+	} else if (nst > 0 && nok == nst) {
+		*verdict = SF_WAITER_SUCCESS;
+	}
+	json_decref(st);
+	if (doc)
+		*doc = reply;
+	else
+		json_decref(reply);
+	return 0;
+}
+
+/* ---- sf_aws_wait: a row on the shared loop with the SDK's defaults ---- */
+
+struct run_ctx {
+	struct sf_aws *c;
+	const struct sf_waiter_def *def;
+	const json_t *args;
+	const struct sf_wait_opts *o;
+	json_t *last;
+};
+
+static int run_poll(void *ctx, char *status, size_t n, struct sf_err *err)
+{
+	struct run_ctx *r = ctx;
+	json_t *doc = NULL;
+	int verdict;
+	int rc = sf_aws_waiter_poll(r->c, r->def, r->args, &verdict, status, n, &doc, err);
+	if (rc < 0)
+		return rc;
+	json_decref(r->last);
+	r->last = doc;
+	if (verdict == SF_WAITER_FAILURE) {
+		sf_err_prefix(err, "%s: ", r->def->name);
+		return err ? err->code : SF_ERROR;
+	}
+	return verdict == SF_WAITER_SUCCESS ? SF_WAIT_DONE : SF_WAIT_PENDING;
+}
+
+static double run_delay(void *ctx, int attempt, double elapsed_s)
+{
+	const struct sf_waiter_def *def = ctx;
+	return def->delay ? def->delay(def, attempt, elapsed_s) : def->delay_s;
+}
+
+static void run_progress(void *ctx, const char *status, int attempt, double elapsed_s)
+{
+	struct run_ctx *r = ctx;
+	r->o->progress(r->o->progress_ctx, r->def->name, status, attempt, elapsed_s);
+}
+
+int sf_aws_wait(struct sf_aws *c, const char *waiter, const json_t *args, const struct sf_wait_opts *o,
+		json_t **last, struct sf_err *err)
 {
 	static const struct sf_wait_opts defaults = SF_WAIT_OPTS_INIT;
+	const struct sf_waiter_def *def = sf_aws_waiter_find(waiter);
+	if (last)
+		*last = NULL;
+	if (!def)
+		return sf_fail(err, SF_EINVAL, "unknown waiter \"%s\"", waiter ? waiter : "(null)");
 	if (!o)
 		o = &defaults;
-	const struct sf_clock *clk = o->clock ? o->clock : sf_clock_system();
-	double start = clk->now(clk->ctx);
-	double timeout = o->timeout_s > 0 ? o->timeout_s : def->delay_s * def->max_attempts;
-	double deadline = start + timeout;
-	char last[128] = "";
-	int rc = SF_ERROR;
-
-	for (int attempt = 1;; attempt++) {
-		if (o->cancel && *o->cancel) {
-			rc = sf_fail(err, SF_EINTR, "waiting for %s interrupted", def->name);
-			goto done;
-		}
-		json_t *st = NULL;
-		struct sf_err perr = SF_ERR_INIT;
-		int prc = poll(ctx, &st, &perr);
-		const char *shown = "";
-		int success = 0, failure = 0;
-		if (prc == SF_ENOTFOUND) {
-			snprintf(last, sizeof last, "not found");
-			shown = last;
-			if (def->notfound_success)
-				success = 1;
-			else if (!def->notfound_retry) {
-				if (err)
-					*err = perr;
-				rc = prc;
-				goto done;
-			}
-		} else if (prc < 0) {
-			if (err)
-				*err = perr;
-			rc = prc;
-			goto done;
-		} else {
-			size_t i, nok = 0, n = json_array_size(st);
-			json_t *s;
-			json_array_foreach(st, i, s)
-			{
-				const char *v = json_string_value(s);
-				if (!v)
-					continue;
-				snprintf(last, sizeof last, "%s", v);
-				if (in_list(v, def->failure, 5))
-					failure = 1;
-				if (in_list(v, def->success, 4))
-					nok++;
-			}
-			shown = last;
-			success = n > 0 && nok == n && !failure;
-		}
-		json_decref(st);
-		double now = clk->now(clk->ctx);
-		if (o->progress)
-			o->progress(o->progress_ctx, def->name, shown, attempt, now - start);
-		if (failure) {
-			rc = sf_fail(err, SF_ERROR, "%s: reached failure state %s", def->name, last);
-			goto done;
-		}
-		if (success) {
-			rc = 0;
-			goto done;
-		}
-		if (attempt >= def->max_attempts || now + def->delay_s > deadline) {
-			char d[32];
-			rc = sf_fail(err, SF_ETIMEOUT, "%s: still %s after %s (%d polls)", def->name,
-				     *last ? last : "unknown", sf_duration_fmt(d, sizeof d, now - start), attempt);
-			sf_err_hint(err, "the resource may still converge; rerun later or raise the timeout");
-			goto done;
-		}
-		/* sleep in short slices so the cancel flag is honoured promptly */
-		double until = now + def->delay_s;
-		while (clk->now(clk->ctx) < until) {
-			if (o->cancel && *o->cancel)
-				break;
-			double left = until - clk->now(clk->ctx);
-			clk->sleep(clk->ctx, left < 0.5 ? left : 0.5);
-		}
-	}
-done:
-	if (last_status)
-		*last_status = xstrdup(last);
+	struct run_ctx r = {c, def, args, o, NULL};
+	struct sf_wait_loop w = {
+		.name = def->name,
+		.delay = run_delay,
+		.delay_ctx = (void *)def,
+		.max_attempts = def->max_attempts,
+		.timeout_s = o->timeout_s > 0 ? o->timeout_s : def->delay_s * def->max_attempts,
+		.clock = o->clock ? o->clock : sf_aws_clock(c),
+		.cancel = o->cancel,
+		.progress = o->progress ? run_progress : NULL,
+		.progress_ctx = &r,
+	};
+	int rc = sf_wait_run(&w, run_poll, &r, NULL, err);
+	if (last)
+		*last = r.last;
+	else
+		json_decref(r.last);
 	return rc;
 }

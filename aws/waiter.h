@@ -1,27 +1,41 @@
 /*
- * waiter.h - poll until a resource reaches a state, like the SDK waiters.
+ * waiter.h - named AWS waiters: poll a Describe call until a resource
+ * reaches a state, like the SDK waiters.
  *
- * Why: EKS clusters take ~10 minutes, nodegroups ~5, AMIs up to 15; every
- * resource type needs the same loop with the official delays, an overall
- * deadline, a progress line for the CLI and Ctrl-C.  The loop is generic
- * (sf_wait with a poll callback); the named waiters of the official
- * waiters-2.json files are rows in a table (sf_aws_waiter_find), run by
- * sf_aws_wait in client.h.
+ * Why: EKS clusters take ~10 minutes, node groups ~5, AMIs up to 15, and
+ * every resource type waits for something.  What a wait polls and how it
+ * decides is data, a `struct sf_waiter_def` row: the call (service,
+ * operation, rest-json path and query, or query parameters), where the
+ * status is in the reply, which statuses mean success or failure, what a
+ * missing object means, the delay between polls and how many polls, and
+ * how to word a failure.  The official rows of waiters-2.json (and a few
+ * of secfaas's own) are in one table looked up by name; a resource type
+ * with its own semantics keeps its rows next to its code.  The loop
+ * itself (deadline, progress, cancellation, the clock) is the shared one
+ * of wait.h; sf_aws_wait() runs a row on it with the SDK's defaults, and
+ * the resource types run rows with their own deadlines and messages
+ * (resources/aws_common.h, ax_wait).
  *
- * A poll yields a list of status strings (one per resource, e.g. every
- * instance's state) or reports "not found".  Acceptors: success when all
- * statuses are in `success` (or not found and notfound_success); failure
- * when any status is in `failure`; otherwise sleep `delay_s` and poll again,
- * up to max_attempts polls or the deadline, whichever is first.
+ * Acceptors, per poll: the statuses are every string at status_path ("a.b"
+ * follows members, "a[].b" walks an array).  Success when there is at
+ * least one and all are in `success`; failure when any is in `failure`;
+ * otherwise keep waiting.  A NotFound error (or, with empty_is_notfound,
+ * a reply without any status) is success with notfound_success, more
+ * waiting with notfound_retry, else an error.
+ *
+ * Templates (path, query, failure_msg, notfound_msg) name arguments in
+ * braces: "{name}" is args["name"] (a string, or the first string of an
+ * array, so {"ImageId":["ami-1"]} gives "ami-1"); messages may also use
+ * {status} and {detail} (detail_path in the reply, as compact JSON).  In
+ * path and query the values are percent-encoded.
  *
  * Calling steps:
  *   struct sf_wait_opts o = SF_WAIT_OPTS_INIT; o.timeout_s = 1800;
- *   sf_wait(def, my_poll, ctx, &o, &last, err);   free(last);
+ *   sf_aws_wait(c, "eks.ClusterActive", args, &o, &last, err);   json_decref(last);
  *
- * Time goes through o.clock (tests inject a fake one; nothing really
- * sleeps).  Errors: SF_ETIMEOUT (deadline/attempts), SF_EINTR (cancel flag
- * set), SF_ERROR for a failure state (message names it), or the poll's own
- * error (a NotFound that is not an acceptor, AccessDenied ...).
+ * Errors: SF_ETIMEOUT (deadline/attempts), SF_EINTR (cancel flag set),
+ * SF_ERROR for a failure state, SF_ENOTFOUND for a missing object, or the
+ * call's own error (AccessDenied ...).
  */
 #ifndef SF_AWS_WAITER_H
 #define SF_AWS_WAITER_H
@@ -29,24 +43,38 @@
 #include <jansson.h>
 #include <signal.h>
 
-#include "aws/retry.h"
+#include "clock.h"
 #include "err.h"
+
+struct sf_aws;
+struct sf_waiter_def;
+
+/* Seconds to pause after poll number `attempt`, elapsed_s into the wait
+ * (both in the official time scale). */
+typedef double (*sf_waiter_delay_fn)(const struct sf_waiter_def *def, int attempt, double elapsed_s);
 
 struct sf_waiter_def {
 	const char *name;          /* "eks.ClusterActive" */
 	const char *service;       /* "eks", "ec2" */
 	const char *operation;     /* "DescribeCluster" */
-	const char *path;          /* rest-json: "/clusters/{name}" ({x} from args, encoded); NULL for query */
+	const char *path;          /* rest-json: "/clusters/{name}"; NULL: query protocol, args are the parameters */
+	const char *query;         /* rest-json query template ("nodegroupName={nodegroupName}"); may be NULL */
 	const char *status_path;   /* "cluster.status", "reservationSet[].instancesSet[].instanceState.name" */
-	double delay_s;
-	int max_attempts;
+	double delay_s;            /* between polls */
+	sf_waiter_delay_fn delay;  /* NULL: delay_s; else a strategy (e.g. poll faster near the usual end) */
+	int max_attempts;          /* sf_aws_wait's default deadline is delay_s * max_attempts */
 	const char *success[4];
 	const char *failure[5];
 	int notfound_success;      /* deleted waiters */
 	int notfound_retry;        /* eventual consistency right after a create */
+	int empty_is_notfound;     /* a reply without any status means the object is gone */
+	const char *failure_msg;   /* "cluster {name} is {status}"; NULL: "reached failure state {status}" */
+	const char *detail_path;   /* reply member given to failure_msg as {detail}; may be NULL */
+	const char *notfound_msg;  /* with empty_is_notfound and no acceptor: "{VpcId} not found" */
+	const char *label;         /* progress lines show "<label> <status>"; may be NULL */
 };
 
-/* Named waiter or NULL. */
+/* Named row of the table, or NULL. */
 const struct sf_waiter_def *sf_aws_waiter_find(const char *name);
 
 struct sf_wait_opts {
@@ -54,17 +82,28 @@ struct sf_wait_opts {
 	void (*progress)(void *ctx, const char *waiter, const char *status, int attempt, double elapsed_s);
 	void *progress_ctx;
 	volatile sig_atomic_t *cancel;
-	const struct sf_clock *clock; /* NULL: system */
+	const struct sf_clock *clock; /* NULL: the client's */
 };
 #define SF_WAIT_OPTS_INIT {0, NULL, NULL, NULL, NULL}
 
-/* poll: fill *statuses with a new JSON array of strings and return 0, or
- * return SF_ENOTFOUND when the resource does not exist, or another error. */
-typedef int (*sf_wait_poll_fn)(void *ctx, json_t **statuses, struct sf_err *err);
+/* Run the named waiter on the shared loop with the SDK's defaults.  args:
+ * labels of the path and query ({"name":"prod"}) or the query parameters
+ * ({"InstanceId":["i-1"]}); borrowed.  *last (optional) is the final reply
+ * (new reference, NULL when none). */
+int sf_aws_wait(struct sf_aws *c, const char *waiter, const json_t *args, const struct sf_wait_opts *o,
+		json_t **last, struct sf_err *err);
 
-/* *last_status (optional, owned) receives the last status seen, "" if none. */
-int sf_wait(const struct sf_waiter_def *def, sf_wait_poll_fn poll, void *ctx, const struct sf_wait_opts *o,
-	    char **last_status, struct sf_err *err);
+enum sf_waiter_verdict { SF_WAITER_PENDING = 0, SF_WAITER_SUCCESS, SF_WAITER_FAILURE };
+/* One poll of def: the call, then the acceptors.  Returns 0 and *verdict;
+ * for SF_WAITER_FAILURE err says why (a failure state: SF_ERROR with the
+ * expanded failure_msg; a reply without the object: SF_ENOTFOUND with
+ * notfound_msg) without naming the waiter, so each caller prefixes its own
+ * subject.  status (n bytes) gets the last status seen ("not found" for a
+ * missing object, "" for none).  *doc (optional) takes the reply.  A
+ * negative return is the call's own error as the client filled it (a
+ * NotFound that is not an acceptor, AccessDenied ...). */
+int sf_aws_waiter_poll(struct sf_aws *c, const struct sf_waiter_def *def, const json_t *args, int *verdict,
+		       char *status, size_t n, json_t **doc, struct sf_err *err);
 
 /* Collect the strings at `path` in doc ("a.b[].c": [] walks an array) into a
  * new JSON array. */

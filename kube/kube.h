@@ -131,8 +131,10 @@ int sf_kube_delete_objects(struct sf_kube *k, const json_t *objs, struct sf_err 
 int sf_kube_merge_patch(struct sf_kube *k, const char *api_version, const char *kind, const char *ns,
 			const char *name, const json_t *patch, json_t **out, struct sf_err *err);
 
-/* Waiting. Polls every interval_s (default 1 s) until done, the timeout
- * (SF_ETIMEOUT, naming what was still missing) or *cancel (SF_EINTR). */
+/* Waiting, on the shared loop (wait.h). Polls every interval_s (default
+ * 1 s) until done, the timeout (SF_ETIMEOUT, naming what was still
+ * missing; no poll is started that would end past it) or *cancel
+ * (SF_EINTR, looked at before every poll and while pausing). */
 struct sf_kube_wait {
 	double timeout_s;         /* 0: 300 */
 	double interval_s;        /* 0: 1 */

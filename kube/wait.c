@@ -2,10 +2,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "kube/internal.h"
 #include "util.h"
+#include "wait.h"
 
 static long long ival(const json_t *o, const char *k)
 {
@@ -153,134 +153,152 @@ static double wait_timeout(const struct sf_kube_wait *w)
 	return w && w->timeout_s > 0 ? w->timeout_s : 300;
 }
 
-/* One poll step: sleep the interval in small slices, watching cancel. */
-static int pause_step(const struct sf_kube_wait *w, struct sf_err *err)
+static void report(void *ctx, const char *status, int attempt, double elapsed_s)
 {
-	double iv = w && w->interval_s > 0 ? w->interval_s : 1.0, end = sf_mono() + iv;
-	while (sf_mono() < end) {
-		if (w && w->cancel && *w->cancel)
-			return sf_fail(err, SF_EINTR, "interrupted while waiting");
-		struct timespec ts = {0, 20 * 1000 * 1000};
-		nanosleep(&ts, NULL);
-	}
-	return 0;
-}
-
-static void report(const struct sf_kube_wait *w, const char *status)
-{
+	const struct sf_kube_wait *w = ctx;
+	(void)attempt, (void)elapsed_s;
 	if (w && w->progress)
 		w->progress(w->ctx, status);
 }
 
+/* Run poll on the shared loop (wait.h) with w's interval, timeout, cancel
+ * flag and progress; timeouts and interrupts worded as kube.h says. */
+static int run(const struct sf_kube_wait *w, sf_wait_poll_fn poll, void *ctx, struct sf_err *err)
+{
+	struct sf_wait_loop loop = {
+		.name = "kubernetes",
+		.delay_s = w && w->interval_s > 0 ? w->interval_s : 1.0,
+		.timeout_s = wait_timeout(w),
+		.cancel = w ? w->cancel : NULL,
+		.progress = report,
+		.progress_ctx = (void *)w,
+	};
+	struct sf_wait_result res;
+	int rc = sf_wait_run(&loop, poll, ctx, &res, err);
+	if (rc == SF_EINTR)
+		return sf_fail(err, SF_EINTR, "interrupted while waiting");
+	if (rc == SF_ETIMEOUT) {
+		sf_fail(err, SF_ETIMEOUT, "timed out after %.0fs: %s", wait_timeout(w), res.status);
+		if (err)
+			err->hint[0] = 0; /* the status says what is missing */
+		return SF_ETIMEOUT;
+	}
+	return rc;
+}
+
+/* Errors a wait rides out: the object may not exist yet, the API server
+ * may be busy. Others end it. */
+static int passing(int rc)
+{
+	return rc == SF_ENOTFOUND || rc == SF_ETRANSIENT || rc == SF_ETHROTTLED;
+}
+
+struct ready_ctx {
+	struct sf_kube *k;
+	const char *av, *kind, *ns, *name;
+};
+
+static int poll_ready(void *ctx, char *why, size_t n, struct sf_err *err)
+{
+	struct ready_ctx *r = ctx;
+	json_t *live = NULL;
+	struct sf_err e = SF_ERR_INIT;
+	int rc = sf_kube_get(r->k, r->av, r->kind, r->ns, r->name, &live, &e);
+	if (rc < 0 && !passing(rc)) {
+		if (err)
+			*err = e;
+		return rc;
+	}
+	if (rc < 0) {
+		snprintf(why, n, "%s %s: %s", r->kind, r->name, e.msg);
+		return SF_WAIT_PENDING;
+	}
+	int ready = sf_kube_object_ready(live, why, n);
+	json_decref(live);
+	if (ready < 0)
+		return sf_fail(err, SF_ERROR, "%s", why);
+	return ready > 0 ? SF_WAIT_DONE : SF_WAIT_PENDING;
+}
+
 int sf_kube_wait_ready(struct sf_kube *k, const json_t *obj, const struct sf_kube_wait *w, struct sf_err *err)
 {
-	const char *av = json_string_value(json_object_get(obj, "apiVersion"));
-	const char *kind = json_string_value(json_object_get(obj, "kind"));
 	const json_t *md = json_object_get(obj, "metadata");
-	const char *name = json_string_value(json_object_get(md, "name"));
-	const char *ns = json_string_value(json_object_get(md, "namespace"));
-	double end = sf_mono() + wait_timeout(w);
-	char why[512] = "";
-	for (;;) {
-		json_t *live = NULL;
-		struct sf_err e = SF_ERR_INIT;
-		int rc = sf_kube_get(k, av, kind, ns, name, &live, &e);
-		if (rc < 0 && rc != SF_ENOTFOUND && rc != SF_ETRANSIENT && rc != SF_ETHROTTLED) {
-			if (err)
-				*err = e;
-			return rc;
-		}
-		if (rc == 0) {
-			int r = sf_kube_object_ready(live, why, sizeof why);
-			json_decref(live);
-			if (r > 0)
-				return 0;
-			if (r < 0)
-				return sf_fail(err, SF_ERROR, "%s", why);
-		} else {
-			snprintf(why, sizeof why, "%s %s: %s", kind, name, e.msg);
-		}
-		report(w, why);
-		if (sf_mono() > end)
-			return sf_fail(err, SF_ETIMEOUT, "timed out after %.0fs: %s", wait_timeout(w), why);
-		if ((rc = pause_step(w, err)) < 0)
-			return rc;
+	struct ready_ctx r = {k, json_string_value(json_object_get(obj, "apiVersion")),
+			      json_string_value(json_object_get(obj, "kind")), json_string_value(json_object_get(md, "namespace")),
+			      json_string_value(json_object_get(md, "name"))};
+	return run(w, poll_ready, &r, err);
+}
+
+static int poll_gone(void *ctx, char *why, size_t n, struct sf_err *err)
+{
+	struct ready_ctx *r = ctx;
+	json_t *live = NULL;
+	struct sf_err e = SF_ERR_INIT;
+	int rc = sf_kube_get(r->k, r->av, r->kind, r->ns, r->name, &live, &e);
+	if (rc == SF_ENOTFOUND)
+		return SF_WAIT_DONE;
+	if (rc < 0 && !passing(rc)) {
+		if (err)
+			*err = e;
+		return rc;
 	}
+	const json_t *fin = json_object_get(json_object_get(live, "metadata"), "finalizers");
+	/* A LoadBalancer Service names its cloud load balancer, so a
+	 * timeout tells the user exactly what may be left in AWS. */
+	const json_t *ing = json_array_get(
+		json_object_get(json_object_get(json_object_get(live, "status"), "loadBalancer"), "ingress"), 0);
+	const char *lb = json_string_value(json_object_get(ing, "hostname"));
+	snprintf(why, n, "%s %s%s%s still exists%s%s%s%s", r->kind, r->ns ? r->ns : "", r->ns ? "/" : "", r->name,
+		 json_array_size(fin) ? ", finalizer " : "", json_array_size(fin) ? json_string_value(json_array_get(fin, 0)) : "",
+		 lb ? ", load balancer " : "", lb ? lb : "");
+	json_decref(live);
+	return SF_WAIT_PENDING;
 }
 
 int sf_kube_wait_gone(struct sf_kube *k, const char *api_version, const char *kind, const char *ns,
 		      const char *name, const struct sf_kube_wait *w, struct sf_err *err)
 {
-	double end = sf_mono() + wait_timeout(w);
-	for (;;) {
-		json_t *live = NULL;
-		struct sf_err e = SF_ERR_INIT;
-		int rc = sf_kube_get(k, api_version, kind, ns, name, &live, &e);
-		if (rc == SF_ENOTFOUND)
-			return 0;
-		if (rc < 0 && rc != SF_ETRANSIENT && rc != SF_ETHROTTLED) {
-			if (err)
-				*err = e;
-			return rc;
-		}
-		char why[512];
-		const json_t *fin = json_object_get(json_object_get(live, "metadata"), "finalizers");
-		/* A LoadBalancer Service names its cloud load balancer, so a
-		 * timeout tells the user exactly what may be left in AWS. */
-		const json_t *ing = json_array_get(
-			json_object_get(json_object_get(json_object_get(live, "status"), "loadBalancer"), "ingress"), 0);
-		const char *lb = json_string_value(json_object_get(ing, "hostname"));
-		snprintf(why, sizeof why, "%s %s%s%s still exists%s%s%s%s", kind, ns ? ns : "", ns ? "/" : "", name,
-			 json_array_size(fin) ? ", finalizer " : "",
-			 json_array_size(fin) ? json_string_value(json_array_get(fin, 0)) : "", lb ? ", load balancer " : "",
-			 lb ? lb : "");
-		json_decref(live);
-		report(w, why);
-		if (sf_mono() > end)
-			return sf_fail(err, SF_ETIMEOUT, "timed out after %.0fs: %s", wait_timeout(w), why);
-		if ((rc = pause_step(w, err)) < 0)
-			return rc;
+	struct ready_ctx r = {k, api_version, kind, ns, name};
+	return run(w, poll_gone, &r, err);
+}
+
+struct nodes_ctx {
+	struct sf_kube *k;
+	const json_t *labels;
+	int count;
+	const char *selector;
+};
+
+static int poll_nodes(void *ctx, char *why, size_t n, struct sf_err *err)
+{
+	struct nodes_ctx *x = ctx;
+	json_t *list = NULL;
+	struct sf_err e = SF_ERR_INIT;
+	int rc = sf_kube_list(x->k, "v1", "Node", NULL, x->selector, &list, &e);
+	if (rc < 0 && rc != SF_ETRANSIENT && rc != SF_ETHROTTLED) {
+		if (err)
+			*err = e;
+		return rc;
 	}
+	int ready = 0;
+	size_t i;
+	json_t *node;
+	json_array_foreach(json_object_get(list, "items"), i, node) ready += sf_kube_node_ready(node, x->labels);
+	json_decref(list);
+	snprintf(why, n, "%d of %d nodes Ready with %s", ready, x->count, x->selector);
+	return ready >= x->count ? SF_WAIT_DONE : SF_WAIT_PENDING;
 }
 
 int sf_kube_wait_nodes(struct sf_kube *k, const json_t *labels, int count, const struct sf_kube_wait *w,
 		       struct sf_err *err)
 {
-	double end = sf_mono() + wait_timeout(w);
 	struct sf_buf sel = SF_BUF_INIT;
 	const char *key;
 	json_t *v;
 	json_object_foreach((json_t *)labels, key, v) sf_buf_printf(&sel, "%s%s=%s", sel.len ? "," : "", key,
 								    json_string_value(v) ? json_string_value(v) : "");
-	int rc;
-	for (;;) {
-		json_t *list = NULL;
-		struct sf_err e = SF_ERR_INIT;
-		rc = sf_kube_list(k, "v1", "Node", NULL, sf_buf_cstr(&sel), &list, &e);
-		if (rc < 0 && rc != SF_ETRANSIENT && rc != SF_ETHROTTLED) {
-			if (err)
-				*err = e;
-			break;
-		}
-		int ready = 0;
-		size_t i;
-		json_t *node;
-		json_array_foreach(json_object_get(list, "items"), i, node) ready += sf_kube_node_ready(node, labels);
-		json_decref(list);
-		if (ready >= count) {
-			rc = 0;
-			break;
-		}
-		char why[300];
-		snprintf(why, sizeof why, "%d of %d nodes Ready with %s", ready, count, sf_buf_cstr(&sel));
-		report(w, why);
-		if (sf_mono() > end) {
-			rc = sf_fail(err, SF_ETIMEOUT, "timed out after %.0fs: %s", wait_timeout(w), why);
-			break;
-		}
-		if ((rc = pause_step(w, err)) < 0)
-			break;
-	}
+	struct nodes_ctx x = {k, labels, count, sf_buf_cstr(&sel)};
+	int rc = run(w, poll_nodes, &x, err);
 	sf_buf_release(&sel);
 	return rc;
 }

@@ -7,9 +7,11 @@
 
 #include <openssl/evp.h>
 
+#include "clock.h"
 #include "log.h"
 #include "resources/providers.h"
 #include "util.h"
+#include "wait.h"
 
 struct sf_aws *ax_client(struct sf_rctx *c)
 {
@@ -25,7 +27,8 @@ const char *ax_s(const json_t *o, const char *k)
 	return json_string_value(json_object_get(o, k));
 }
 
-double ax_delay(double official_s)
+/* SECFAAS_POLL_SCALE: official time -> time on this run's clock. */
+static double poll_scale(void)
 {
 	const char *e = getenv("SECFAAS_POLL_SCALE");
 	double scale = 1.0;
@@ -35,7 +38,12 @@ double ax_delay(double official_s)
 		if (end && !*end && v >= 0)
 			scale = v;
 	}
-	double d = official_s * scale;
+	return scale;
+}
+
+double ax_delay(double official_s)
+{
+	double d = official_s * poll_scale();
 	return d < 0.001 ? 0.001 : d;
 }
 
@@ -49,50 +57,94 @@ double ax_deadline(double official_s)
 
 int ax_sleep(struct sf_rctx *c, double s)
 {
-	double end = sf_mono() + s;
-	for (;;) {
-		if (c->cancel && *c->cancel)
-			return sf_fail(c->err, SF_EINTR, "%s: interrupted while waiting", c->address);
-		double left = end - sf_mono();
-		if (left <= 0)
-			return 0;
-		if (left > 0.05)
-			left = 0.05;
-		struct timespec ts = {(time_t)left, (long)((left - (double)(time_t)left) * 1e9)};
-		nanosleep(&ts, NULL);
-	}
+	if (sf_clock_nap(sf_clock_monotonic(), s, c->cancel) < 0)
+		return sf_fail(c->err, SF_EINTR, "%s: interrupted while waiting", c->address);
+	return 0;
 }
 
-int ax_wait(struct sf_rctx *c, ax_poll_fn poll, void *ctx, double delay_s, double timeout_s, const char *what)
+struct ax_wait_ctx {
+	struct sf_rctx *c;
+	struct sf_aws *a;
+	const struct sf_waiter_def *def;
+	const json_t *args;
+	const char *what;
+	double scale;
+};
+
+static int ax_poll(void *ctx, char *status, size_t n, struct sf_err *err)
 {
-	double start = sf_mono();
+	struct ax_wait_ctx *w = ctx;
+	char st[96];
+	int verdict;
+	int rc = sf_aws_waiter_poll(w->a, w->def, w->args, &verdict, st, sizeof st, NULL, err);
+	if (rc < 0)
+		return rc;
+	const char *label = w->def->label;
+	snprintf(status, n, "%s%s%s", label ? label : "", label ? " " : "", st[0] ? st : "?");
+	if (verdict == SF_WAITER_FAILURE)
+		return sf_err_prefix(err, "%s: ", w->c->address);
+	return verdict == SF_WAITER_SUCCESS ? SF_WAIT_DONE : SF_WAIT_PENDING;
+}
+
+/* The row's delay (or strategy, fed the official time), scaled. */
+static double ax_pause(void *ctx, int attempt, double elapsed_s)
+{
+	struct ax_wait_ctx *w = ctx;
+	const struct sf_waiter_def *def = w->def;
+	double scale = w->scale > 0 ? w->scale : 1;
+	return ax_delay(def->delay ? def->delay(def, attempt, elapsed_s / scale) : def->delay_s);
+}
+
+static void ax_progress(void *ctx, const char *status, int attempt, double elapsed_s)
+{
+	struct ax_wait_ctx *w = ctx;
+	(void)attempt;
+	if (!w->c->progress)
+		return;
+	char d[32], line[256];
+	sf_duration_fmt(d, sizeof d, elapsed_s);
+	snprintf(line, sizeof line, "%s: %s (%s elapsed)", w->what, status[0] ? status : "waiting", d);
+	w->c->progress(w->c, line);
+}
+
+static int wait_with(struct sf_rctx *c, struct sf_aws *a, const struct sf_waiter_def *def, const json_t *args,
+		     double timeout_s, const char *what)
+{
+	struct ax_wait_ctx w = {c, a, def, args, what, poll_scale()};
 	double budget = c->timeout_s > 0 ? c->timeout_s : ax_deadline(timeout_s);
-	char status[128];
-	for (;;) {
-		status[0] = 0;
-		int r = poll(c, ctx, status, sizeof status);
-		if (r < 0)
-			return r;
-		if (r > 0)
-			return 0;
-		double el = sf_mono() - start;
-		if (c->progress) {
-			char d[32], line[256];
-			sf_duration_fmt(d, sizeof d, el);
-			snprintf(line, sizeof line, "%s: %s (%s elapsed)", what, status[0] ? status : "waiting", d);
-			c->progress(c, line);
-		}
-		if (el + delay_s > budget) {
-			char d[32];
-			sf_duration_fmt(d, sizeof d, budget);
-			sf_fail(c->err, SF_ETIMEOUT, "%s: %s still %s after %s", c->address, what,
-				status[0] ? status : "pending", d);
-			return sf_err_hint(c->err, "run apply again to keep waiting; the object is recorded in state");
-		}
-		int s = ax_sleep(c, delay_s);
-		if (s < 0)
-			return s;
+	struct sf_wait_loop loop = {
+		.name = def->name,
+		.delay = ax_pause,
+		.delay_ctx = &w,
+		.timeout_s = budget,
+		.cancel = c->cancel,
+		.progress = ax_progress,
+		.progress_ctx = &w,
+	};
+	struct sf_wait_result res;
+	int rc = sf_wait_run(&loop, ax_poll, &w, &res, c->err);
+	if (rc == SF_EINTR)
+		return sf_fail(c->err, SF_EINTR, "%s: interrupted while waiting", c->address);
+	if (rc == SF_ETIMEOUT) {
+		char d[32];
+		sf_duration_fmt(d, sizeof d, budget);
+		sf_fail(c->err, SF_ETIMEOUT, "%s: %s still %s after %s", c->address, what,
+			res.status[0] ? res.status : "pending", d);
+		return sf_err_hint(c->err, "run apply again to keep waiting; the object is recorded in state");
 	}
+	return rc;
+}
+
+int ax_wait(struct sf_rctx *c, const struct sf_waiter_def *def, json_t *args, double timeout_s, const char *what)
+{
+	struct sf_aws *a = ax_client(c);
+	int rc = a ? 0 : c->err->code;
+	if (!rc && !def)
+		rc = sf_fail(c->err, SF_EINVAL, "%s: no such waiter for %s", c->address, what);
+	if (!rc)
+		rc = wait_with(c, a, def, args, timeout_s, what);
+	json_decref(args);
+	return rc;
 }
 
 int ax_retry_conflict(struct sf_rctx *c, ax_op_fn op, void *ctx, double timeout_s, const char *what)
@@ -317,55 +369,37 @@ int ax_eks(struct sf_rctx *c, const char *method, const char *path, json_t *body
 	return rc;
 }
 
-struct eks_upd {
-	const char *cluster, *nodegroup, *id, *noun;
-};
-
-static int poll_eks_update(struct sf_rctx *c, void *ctx, char *status, size_t n)
+int ax_eks_describe(struct sf_rctx *c, const char *path, const char *key, json_t **obj)
 {
-	struct eks_upd *u = ctx;
-	char *lc = sf_aws_label(u->cluster), *li = sf_aws_label(u->id);
-	char *ln = u->nodegroup ? sf_aws_label(u->nodegroup) : NULL;
-	char *p = xasprintf("/clusters/%s/updates/%s", lc, li), *q = ln ? xasprintf("nodegroupName=%s", ln) : NULL;
-	struct sf_aws *a = ax_client(c);
 	json_t *o = NULL;
-	int rc = a ? sf_aws_rest_json(a, "eks", "GET", p, q, NULL, &o, c->err) : c->err->code;
-	free(lc);
-	free(li);
-	free(ln);
-	free(p);
-	free(q);
+	*obj = NULL;
+	int rc = ax_eks(c, "GET", path, NULL, &o);
 	if (rc < 0)
 		return rc;
-	const char *st = ax_s(json_object_get(o, "update"), "status");
-	snprintf(status, n, "update %s", st ? st : "?");
-	rc = 0;
-	if (st && !strcmp(st, "Successful"))
-		rc = 1;
-	else if (st && (!strcmp(st, "Failed") || !strcmp(st, "Cancelled"))) {
-		char *es = json_dumps(json_object_get(json_object_get(o, "update"), "errors"), JSON_COMPACT);
-		rc = sf_fail(c->err, SF_ERROR, "%s: %s update %s: %s", c->address, u->noun, st, es ? es : "");
-		free(es);
-	}
+	*obj = json_incref(json_object_get(o, key));
 	json_decref(o);
-	return rc;
+	return *obj ? 0 : sf_fail(c->err, SF_EPROTO, "%s: GET %s returned no %s", c->address, path, key);
 }
 
 int ax_eks_update(struct sf_rctx *c, const char *path, const char *cluster, const char *nodegroup, json_t *body,
-		  const char *what, ax_poll_fn active, void *active_ctx, const char *noun)
+		  const char *what)
 {
 	json_t *o = NULL;
 	int rc = ax_eks(c, "POST", path, body, &o);
 	if (rc < 0)
 		return rc;
 	const char *id = ax_s(json_object_get(o, "update"), "id");
-	if (id) {
-		struct eks_upd u = {cluster, nodegroup, id, noun};
-		rc = ax_wait(c, poll_eks_update, &u, ax_delay(30), 3600, what);
-	}
+	/* the arguments of both waits, for a cluster and for a node group */
+	json_t *args = json_pack("{s:s, s:s, s:s?, s:s?}", "name", cluster, "clusterName", cluster, "updateId", id,
+				 "nodegroupName", nodegroup);
+	if (id)
+		rc = ax_wait(c, sf_aws_waiter_find(nodegroup ? "eks.NodegroupUpdateSuccessful" : "eks.UpdateSuccessful"),
+			     json_incref(args), 3600, what);
 	json_decref(o);
 	if (!rc)
-		rc = ax_wait(c, active, active_ctx, ax_delay(30), 3600, noun);
+		rc = ax_wait(c, sf_aws_waiter_find(nodegroup ? "eks.NodegroupActive" : "eks.ClusterActive"),
+			     json_incref(args), 3600, nodegroup ? "node group" : "cluster");
+	json_decref(args);
 	return rc;
 }
 

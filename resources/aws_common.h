@@ -14,7 +14,7 @@
  *   json_t *tags = ax_tags(c, want, 1);          // user tags + ownership tags
  *   json_t *spec = ax_ec2_tagspec("vpc", tags);  // TagSpecification param
  *   ... sf_aws_query(a, "ec2", "CreateVpc", params, &out, c->err) ...
- *   ax_wait(c, poll, ctx, delay, timeout, "vpc available");
+ *   ax_wait(c, &vpc_available, args, 300, "vpc");          // a named waiter
  *
  * Poll delays and wait/retry deadlines are the official values scaled by
  * SECFAAS_POLL_SCALE (default 1; test suites running the simulator with
@@ -47,13 +47,16 @@ double ax_deadline(double official_s);
 /* Sleep, waking every 50 ms to check *c->cancel: 0 or SF_EINTR. */
 int ax_sleep(struct sf_rctx *c, double s);
 
-/* Poll until done. poll returns 1 when done, 0 to keep waiting (filling
- * status, e.g. "CREATING"), or a negative error.  Reports
- * "<what>: <status> (<elapsed>)" through c->progress each poll.  Stops with
- * SF_EINTR on cancel and SF_ETIMEOUT after timeout_s (c->timeout_s wins when
- * set). */
-typedef int (*ax_poll_fn)(struct sf_rctx *c, void *ctx, char *status, size_t n);
-int ax_wait(struct sf_rctx *c, ax_poll_fn poll, void *ctx, double delay_s, double timeout_s, const char *what);
+/* Wait through a named waiter (aws/waiter.h; a row of the table found
+ * with sf_aws_waiter_find(), or the type's own): polls the row's call with
+ * args (stolen: decref'd here) at the row's delay, scaled, reporting
+ * "<what>: <status> (<elapsed> elapsed)" through c->progress after each
+ * poll.  Ends with 0 on success; SF_ERROR or SF_ENOTFOUND
+ * "<address>: <the row's message>" for a failure state or a missing
+ * object; the call's own error; SF_EINTR on *c->cancel; SF_ETIMEOUT after
+ * timeout_s (the official budget, scaled as ax_deadline; c->timeout_s wins
+ * when set). */
+int ax_wait(struct sf_rctx *c, const struct sf_waiter_def *def, json_t *args, double timeout_s, const char *what);
 
 /* Run op until it stops failing with DependencyViolation / DeleteConflict /
  * ResourceInUse / InvalidNetworkInterface.InUse (SF_ECONFLICT), with
@@ -107,12 +110,16 @@ int ax_ec2(struct sf_rctx *c, const char *action, json_t *params, json_t **out);
 /* The same for IAM (query) and EKS (rest-json; body stolen, may be NULL). */
 int ax_iam(struct sf_rctx *c, const char *action, json_t *params, json_t **out);
 int ax_eks(struct sf_rctx *c, const char *method, const char *path, json_t *body, json_t **out);
+/* EKS GET of one object at path: 0 and *obj (new reference) = the reply's
+ * member key ("cluster", "nodegroup"); SF_EPROTO when the reply has none. */
+int ax_eks_describe(struct sf_rctx *c, const char *path, const char *key, json_t **obj);
 /* An EKS update of a cluster, or of its node group when nodegroup is set:
- * POST body (stolen) to path, wait for the returned update (DescribeUpdate)
- * to succeed, then for the object to be ACTIVE again with active(active_ctx).
- * what names the update in progress lines, noun the object ("node group"). */
+ * POST body (stolen) to path, wait for the returned update to succeed
+ * (eks.UpdateSuccessful / eks.NodegroupUpdateSuccessful), then for the
+ * object to be ACTIVE again (eks.ClusterActive / eks.NodegroupActive).
+ * what names the update in progress lines. */
 int ax_eks_update(struct sf_rctx *c, const char *path, const char *cluster, const char *nodegroup, json_t *body,
-		  const char *what, ax_poll_fn active, void *active_ctx, const char *noun);
+		  const char *what);
 
 /* Delete the `available` ENIs matching one filter (e.g. "subnet-id",
  * "group-id", "vpc-id"): the ENI sweep of teardown. Count deleted or error. */

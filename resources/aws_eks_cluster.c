@@ -58,47 +58,17 @@ static char *cpath(const char *name, const char *suffix)
 static int describe(struct sf_rctx *c, const char *name, json_t **cl)
 {
 	char *p = cpath(name, NULL);
-	json_t *o = NULL;
-	int rc = ax_eks(c, "GET", p, NULL, &o);
+	int rc = ax_eks_describe(c, p, "cluster", cl);
 	free(p);
-	if (rc < 0)
-		return rc;
-	*cl = json_incref(json_object_get(o, "cluster"));
-	json_decref(o);
-	return *cl ? 0 : sf_fail(c->err, SF_EPROTO, "%s: DescribeCluster returned no cluster", c->address);
-}
-
-static int poll_active(struct sf_rctx *c, void *ctx, char *status, size_t n)
-{
-	json_t *cl = NULL;
-	int rc = describe(c, ctx, &cl);
-	if (rc < 0)
-		return rc;
-	const char *st = ax_s(cl, "status");
-	snprintf(status, n, "%s", st ? st : "?");
-	rc = 0;
-	if (st && !strcmp(st, "ACTIVE"))
-		rc = 1;
-	else if (st && (!strcmp(st, "FAILED") || !strcmp(st, "DELETING")))
-		rc = sf_fail(c->err, SF_ERROR, "%s: cluster %s is %s", c->address, (const char *)ctx, st);
-	json_decref(cl);
 	return rc;
 }
 
-static int poll_gone(struct sf_rctx *c, void *ctx, char *status, size_t n)
-{
-	json_t *cl = NULL;
-	int rc = describe(c, ctx, &cl);
-	if (rc == SF_ENOTFOUND) {
-		sf_err_clear(c->err);
-		return 1;
-	}
-	if (rc < 0)
-		return rc;
-	snprintf(status, n, "%s", ax_s(cl, "status") ? ax_s(cl, "status") : "?");
-	json_decref(cl);
-	return 0;
-}
+/* Deleting: done when DescribeCluster says NotFound, whatever the status
+ * until then (right after DeleteCluster it may still read ACTIVE). */
+static const struct sf_waiter_def cluster_gone = {
+	.name = "eks_cluster.gone", .service = "eks", .operation = "DescribeCluster", .path = "/clusters/{name}",
+	.status_path = "cluster.status", .delay_s = 30, .notfound_success = 1,
+};
 
 static json_t *vpc_access(const json_t *want)
 {
@@ -185,7 +155,7 @@ static int cl_create(struct sf_rctx *c, const json_t *want, json_t **out)
 		return rc;
 	if (c->record_id)
 		c->record_id(c, name);
-	rc = ax_wait(c, poll_active, (void *)name, ax_delay(30), 2400, "cluster");
+	rc = ax_wait(c, sf_aws_waiter_find("eks.ClusterActive"), json_pack("{s:s}", "name", name), 2400, "cluster");
 	json_t *cl = NULL;
 	if (!rc)
 		rc = describe(c, name, &cl);
@@ -222,7 +192,7 @@ static int cl_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 static int run_update(struct sf_rctx *c, const char *name, const char *suffix, json_t *body, const char *what)
 {
 	char *p = cpath(name, suffix);
-	int rc = ax_eks_update(c, p, name, NULL, body, what, poll_active, (void *)name, "cluster");
+	int rc = ax_eks_update(c, p, name, NULL, body, what);
 	free(p);
 	return rc;
 }
@@ -378,7 +348,7 @@ static int cl_destroy(struct sf_rctx *c, const json_t *prior)
 	}
 	if (rc < 0)
 		return rc;
-	return ax_wait(c, poll_gone, (void *)name, ax_delay(30), 1800, "cluster deletion");
+	return ax_wait(c, &cluster_gone, json_pack("{s:s}", "name", name), 1800, "cluster deletion");
 }
 
 const struct sf_rtype sf_rt_eks_cluster = {

@@ -102,51 +102,23 @@ struct ng {
 static int describe(struct sf_rctx *c, const struct ng *g, json_t **ng)
 {
 	char *p = ngpath(g->cluster, g->name, NULL);
-	json_t *o = NULL;
-	int rc = ax_eks(c, "GET", p, NULL, &o);
+	int rc = ax_eks_describe(c, p, "nodegroup", ng);
 	free(p);
-	if (rc < 0)
-		return rc;
-	*ng = json_incref(json_object_get(o, "nodegroup"));
-	json_decref(o);
-	return *ng ? 0 : sf_fail(c->err, SF_EPROTO, "%s: DescribeNodegroup returned nothing", c->address);
-}
-
-static int poll_active(struct sf_rctx *c, void *ctx, char *status, size_t n)
-{
-	json_t *ng = NULL;
-	int rc = describe(c, ctx, &ng);
-	if (rc < 0)
-		return rc;
-	const char *st = ax_s(ng, "status");
-	snprintf(status, n, "%s", st ? st : "?");
-	rc = 0;
-	if (st && !strcmp(st, "ACTIVE"))
-		rc = 1;
-	else if (st && (!strcmp(st, "CREATE_FAILED") || !strcmp(st, "DEGRADED") || !strcmp(st, "DELETING") ||
-			!strcmp(st, "DELETE_FAILED"))) {
-		char *issues = json_dumps(json_object_get(json_object_get(ng, "health"), "issues"), JSON_COMPACT);
-		rc = sf_fail(c->err, SF_ERROR, "%s: node group %s is %s: %s", c->address, ((struct ng *)ctx)->name, st,
-			     issues ? issues : "");
-		free(issues);
-	}
-	json_decref(ng);
 	return rc;
 }
 
-static int poll_gone(struct sf_rctx *c, void *ctx, char *status, size_t n)
+/* Deleting: done when DescribeNodegroup says NotFound, whatever the
+ * status until then. */
+static const struct sf_waiter_def nodegroup_gone = {
+	.name = "eks_nodegroup.gone", .service = "eks", .operation = "DescribeNodegroup",
+	.path = "/clusters/{clusterName}/node-groups/{nodegroupName}", .status_path = "nodegroup.status", .delay_s = 30,
+	.notfound_success = 1,
+};
+
+/* Arguments of the node group waiters (new reference). */
+static json_t *ng_args(const struct ng *g)
 {
-	json_t *ng = NULL;
-	int rc = describe(c, ctx, &ng);
-	if (rc == SF_ENOTFOUND) {
-		sf_err_clear(c->err);
-		return 1;
-	}
-	if (rc < 0)
-		return rc;
-	snprintf(status, n, "%s", ax_s(ng, "status") ? ax_s(ng, "status") : "?");
-	json_decref(ng);
-	return 0;
+	return json_pack("{s:s, s:s}", "clusterName", g->cluster, "nodegroupName", g->name);
 }
 
 static json_t *scaling(const json_t *want)
@@ -207,7 +179,7 @@ static int ng_create(struct sf_rctx *c, const json_t *want, json_t **out)
 		free(id);
 	}
 	if (!rc)
-		rc = ax_wait(c, poll_active, &g, ax_delay(30), 3600, "node group");
+		rc = ax_wait(c, sf_aws_waiter_find("eks.NodegroupActive"), ng_args(&g), 3600, "node group");
 	json_t *ng = NULL;
 	if (!rc)
 		rc = describe(c, &g, &ng);
@@ -281,7 +253,7 @@ static int ng_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 static int run_update(struct sf_rctx *c, const struct ng *g, const char *suffix, json_t *body, const char *what)
 {
 	char *p = ngpath(g->cluster, g->name, suffix);
-	int rc = ax_eks_update(c, p, g->cluster, g->name, body, what, poll_active, (void *)g, "node group");
+	int rc = ax_eks_update(c, p, g->cluster, g->name, body, what);
 	free(p);
 	return rc;
 }
@@ -388,7 +360,7 @@ static int ng_destroy(struct sf_rctx *c, const json_t *prior)
 		sf_err_clear(c->err);
 		rc = 0;
 	} else if (!rc) {
-		rc = ax_wait(c, poll_gone, &g, ax_delay(30), 3600, "node group deletion");
+		rc = ax_wait(c, &nodegroup_gone, ng_args(&g), 3600, "node group deletion");
 	}
 	free(owned);
 	return rc;

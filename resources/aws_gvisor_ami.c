@@ -117,38 +117,22 @@ static int find_image(struct sf_rctx *c, const char *key, char **id, char **stat
 	return 0;
 }
 
-static int poll_image(struct sf_rctx *c, void *ctx, char *status, size_t n)
-{
-	json_t *im = NULL;
-	int rc = ax_ec2_describe_one(c, "DescribeImages", "ImageId", ctx, "imagesSet", &im);
-	if (rc < 0)
-		return rc;
-	const char *st = ax_s(im, "imageState");
-	snprintf(status, n, "image %s", st ? st : "?");
-	rc = st && !strcmp(st, "available");
-	if (st && (!strcmp(st, "failed") || !strcmp(st, "invalid") || !strcmp(st, "deregistered")))
-		rc = sf_fail(c->err, SF_ERROR, "%s: image %s is %s", c->address, (const char *)ctx, st);
-	json_decref(im);
-	return rc;
-}
+/* The image we made or reuse: failed images are final, and one that is not
+ * there at all is an error (nothing will make it appear). */
+static const struct sf_waiter_def image_usable = {
+	.name = "aws_gvisor_ami.image", .service = "ec2", .operation = "DescribeImages",
+	.status_path = "imagesSet[].imageState", .delay_s = 15, .success = {"available"},
+	.failure = {"failed", "invalid", "deregistered"}, .empty_is_notfound = 1,
+	.failure_msg = "image {ImageId} is {status}", .notfound_msg = "{ImageId} not found", .label = "image",
+};
 
-static int poll_stopped(struct sf_rctx *c, void *ctx, char *status, size_t n)
-{
-	json_t *o = NULL;
-	int rc = ax_ec2(c, "DescribeInstances", json_pack("{s:[s]}", "InstanceId", (const char *)ctx), &o);
-	if (rc < 0)
-		return rc;
-	json_t *r = json_array_get(json_object_get(o, "reservationSet"), 0);
-	json_t *in = json_array_get(json_object_get(r, "instancesSet"), 0);
-	const char *st = ax_s(json_object_get(in, "instanceState"), "name");
-	snprintf(status, n, "builder %s", st ? st : "?");
-	rc = st && !strcmp(st, "stopped");
-	if (st && (!strcmp(st, "terminated") || !strcmp(st, "shutting-down")))
-		rc = sf_fail(c->err, SF_ERROR, "%s: builder %s was %s before the image was made", c->address,
-			     (const char *)ctx, st);
-	json_decref(o);
-	return rc;
-}
+/* The builder powers itself off when the bake script is done. */
+static const struct sf_waiter_def builder_stopped = {
+	.name = "aws_gvisor_ami.builder", .service = "ec2", .operation = "DescribeInstances",
+	.status_path = "reservationSet[].instancesSet[].instanceState.name", .delay_s = 15, .success = {"stopped"},
+	.failure = {"terminated", "shutting-down"},
+	.failure_msg = "builder {InstanceId} was {status} before the image was made", .label = "builder",
+};
 
 /* Terminate every live builder of this key. */
 static int reap_builders(struct sf_rctx *c, const char *key)
@@ -281,7 +265,7 @@ static int bake(struct sf_rctx *c, const json_t *want, const char *key, const ch
 		return sf_fail(c->err, SF_EPROTO, "%s: RunInstances returned no instance", c->address);
 	}
 	sf_info("%s: baking gVisor %s on builder %s from %s", c->address, ax_s(want, "gvisor_release"), iid, base);
-	rc = ax_wait(c, poll_stopped, iid, ax_delay(15), 3600, "bake");
+	rc = ax_wait(c, &builder_stopped, json_pack("{s:[s]}", "InstanceId", iid), 3600, "bake");
 	int ok = 0;
 	if (!rc)
 		rc = console_has_marker(c, iid, key, &ok);
@@ -339,7 +323,7 @@ static int ami_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	}
 	if (c->record_id)
 		c->record_id(c, image);
-	if ((rc = ax_wait(c, poll_image, image, ax_delay(15), 3600, "image")) < 0)
+	if ((rc = ax_wait(c, &image_usable, json_pack("{s:[s]}", "ImageId", image), 3600, "image")) < 0)
 		goto done;
 	if ((rc = reap_builders(c, key)) < 0)
 		goto done;

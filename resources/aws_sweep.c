@@ -313,34 +313,21 @@ static int gone_ok(struct sf_rctx *c, int rc)
 	return rc;
 }
 
-static int poll_terminated(struct sf_rctx *c, void *ctx, char *status, size_t n)
-{
-	json_t *o = NULL;
-	int rc = ax_ec2(c, "DescribeInstances",
-			json_pack("{s:[{s:s, s:[s]}]}", "Filter", "Name", "instance-id", "Value", (const char *)ctx),
-			&o);
-	if (rc < 0)
-		return rc;
-	const char *st = NULL;
-	size_t i, j;
-	json_t *r, *in;
-	json_array_foreach(json_object_get(o, "reservationSet"), i, r)
-	{
-		json_array_foreach(json_object_get(r, "instancesSet"), j, in)
-			st = ax_s(json_object_get(in, "instanceState"), "name");
-	}
-	int done = !st || !strcmp(st, "terminated");
-	snprintf(status, n, "%s", st ? st : "gone");
-	json_decref(o);
-	return done;
-}
+/* Terminated, or gone from DescribeInstances altogether. */
+static const struct sf_waiter_def instance_gone = {
+	.name = "sweep.instance_gone", .service = "ec2", .operation = "DescribeInstances",
+	.status_path = "reservationSet[].instancesSet[].instanceState.name", .delay_s = 15, .success = {"terminated"},
+	.empty_is_notfound = 1, .notfound_success = 1,
+};
 
 static int del_instance(struct sf_rctx *c, const struct obj *o)
 {
 	int rc = gone_ok(c, ax_ec2(c, "TerminateInstances", json_pack("{s:[s]}", "InstanceId", o->id), NULL));
 	if (rc < 0)
 		return rc;
-	return ax_wait(c, poll_terminated, o->id, ax_delay(15), 600, "instance termination");
+	return ax_wait(c, &instance_gone,
+		       json_pack("{s:[{s:s, s:[s]}]}", "Filter", "Name", "instance-id", "Value", o->id), 600,
+		       "instance termination");
 }
 
 static int delete_one(struct sf_rctx *c, const struct obj *o)

@@ -24,18 +24,10 @@ static const struct sf_attr_def attrs[] = {
 	{NULL, 0, 0, NULL},
 };
 
-static int poll_available(struct sf_rctx *c, void *ctx, char *status, size_t n)
-{
-	json_t *v = NULL;
-	int rc = ax_ec2_describe_one(c, "DescribeVpcs", "VpcId", ctx, "vpcSet", &v);
-	if (rc < 0)
-		return rc;
-	const char *st = ax_s(v, "state");
-	snprintf(status, n, "%s", st ? st : "?");
-	rc = st && !strcmp(st, "available");
-	json_decref(v);
-	return rc;
-}
+static const struct sf_waiter_def vpc_available = {
+	.name = "aws_vpc.available", .service = "ec2", .operation = "DescribeVpcs", .status_path = "vpcSet[].state",
+	.delay_s = 2, .success = {"available"}, .empty_is_notfound = 1, .notfound_msg = "{VpcId} not found",
+};
 
 static int vpc_create(struct sf_rctx *c, const json_t *want, json_t **out)
 {
@@ -59,7 +51,7 @@ static int vpc_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	}
 	if (c->record_id)
 		c->record_id(c, id);
-	rc = ax_wait(c, poll_available, id, ax_delay(2), 300, "vpc");
+	rc = ax_wait(c, &vpc_available, json_pack("{s:[s]}", "VpcId", id), 300, "vpc");
 	if (!rc)
 		rc = ax_ec2(c, "ModifyVpcAttribute", json_pack("{s:s, s:{s:b}}", "VpcId", id, "EnableDnsSupport", "Value", 1),
 			    NULL);

@@ -397,4 +397,96 @@ T_TEST(helpers_tags_and_suffix)
 	rt_close(&t);
 }
 
+/* ---- waiting through named waiters (ax_wait) ---- */
+
+#define EKS_CLUSTER(status) "HTTP/1.1 200 OK\nContent-Type: application/json\n\n{\"cluster\":{\"name\":\"prod\",\"status\":\"" status "\"}}"
+
+struct lines {
+	int n;
+	char last[256];
+	volatile int *cancel_after; /* raised after this many lines (cancel test) */
+	int at;
+};
+static struct lines g_lines;
+
+static void record_line(struct sf_rctx *c, const char *line)
+{
+	(void)c;
+	g_lines.n++;
+	snprintf(g_lines.last, sizeof g_lines.last, "%s", line);
+	if (g_lines.cancel_after && g_lines.n >= g_lines.at)
+		*g_lines.cancel_after = 1;
+}
+
+static int wait_cluster(struct rt *t)
+{
+	return ax_wait(&t->c, sf_aws_waiter_find("eks.ClusterActive"), json_pack("{s:s}", "name", "prod"), 2400,
+		       "cluster");
+}
+
+T_TEST(waits_report_progress_and_name_the_object)
+{
+	struct rt t;
+	rt_open(&t, "eks_cluster.main");
+	memset(&g_lines, 0, sizeof g_lines);
+	t.c.progress = record_line;
+	sf_replay_add(t.f.rp, "GET https://eks.eu-west-1.amazonaws.com/clusters/prod\n", EKS_CLUSTER("CREATING"), 2);
+	sf_replay_add(t.f.rp, "GET https://eks.eu-west-1.amazonaws.com/clusters/prod\n", EKS_CLUSTER("ACTIVE"), 1);
+	T_EQ(wait_cluster(&t), 0);
+	T_EQ(sf_replay_count(t.f.rp), 3);
+	T_EQ(g_lines.n, 3);
+	T_CONTAINS(g_lines.last, "cluster: ACTIVE (");
+	T_CONTAINS(g_lines.last, " elapsed)");
+
+	/* a failure state: the address, the row's words, no more polls */
+	sf_replay_add(t.f.rp, "/clusters/prod\n", EKS_CLUSTER("FAILED"), 1);
+	T_EQ(wait_cluster(&t), SF_ERROR);
+	T_STREQ(t.err.msg, "eks_cluster.main: cluster prod is FAILED");
+	T_EQ(sf_replay_count(t.f.rp), 4);
+
+	/* node groups name their health issues */
+	sf_replay_add(t.f.rp, "/clusters/prod/node-groups/ng-1\n",
+		      "HTTP/1.1 200 OK\nContent-Type: application/json\n\n{\"nodegroup\":{\"status\":\"DEGRADED\",\"health\":"
+		      "{\"issues\":[{\"code\":\"AsgInstanceLaunchFailures\"}]}}}",
+		      1);
+	T_EQ(ax_wait(&t.c, sf_aws_waiter_find("eks.NodegroupActive"),
+		     json_pack("{s:s, s:s}", "clusterName", "prod", "nodegroupName", "ng-1"), 3600, "node group"),
+	     SF_ERROR);
+	T_STREQ(t.err.msg, "eks_cluster.main: node group ng-1 is DEGRADED: [{\"code\":\"AsgInstanceLaunchFailures\"}]");
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	rt_close(&t);
+}
+
+T_TEST(waits_time_out_and_stop_on_cancel)
+{
+	struct rt t;
+	rt_open(&t, "eks_cluster.main");
+	memset(&g_lines, 0, sizeof g_lines);
+	t.c.progress = record_line;
+	sf_replay_add(t.f.rp, "/clusters/prod\n", EKS_CLUSTER("CREATING"), -1);
+	/* the operation's budget wins over the type's; polls every 3 ms (scaled 30 s) */
+	t.c.timeout_s = 0.05;
+	T_EQ(wait_cluster(&t), SF_ETIMEOUT);
+	T_STREQ(t.err.msg, "eks_cluster.main: cluster still CREATING after 0s");
+	T_CONTAINS(t.err.hint, "run apply again");
+	T_OK(sf_replay_count(t.f.rp) >= 1);
+
+	/* cancelled before: nothing is sent */
+	size_t before = sf_replay_count(t.f.rp);
+	t.c.timeout_s = 0;
+	t.cancel = 1;
+	T_EQ(wait_cluster(&t), SF_EINTR);
+	T_STREQ(t.err.msg, "eks_cluster.main: interrupted while waiting");
+	T_EQ(sf_replay_count(t.f.rp), before);
+
+	/* cancelled by the second progress report: two polls, then out */
+	t.cancel = 0;
+	memset(&g_lines, 0, sizeof g_lines);
+	g_lines.cancel_after = &t.cancel;
+	g_lines.at = 2;
+	T_EQ(wait_cluster(&t), SF_EINTR);
+	T_EQ(sf_replay_count(t.f.rp), before + 2);
+	rt_close(&t);
+}
+
 T_MAIN()
