@@ -581,6 +581,35 @@ T_TEST(body_cap_cancel_and_bad_ca_file)
 	env_close(&v);
 }
 
+/* The replay's network failures are the transport's: same codes, same
+ * wording up to the library's own detail. */
+T_TEST(replay_fails_like_the_network)
+{
+	static const struct {
+		const char *reply;
+		int code;
+		const char *msg;
+	} cases[] = {
+		{"!refused", SF_ETRANSIENT, "cannot connect to https://localhost:7: "},
+		{"!timeout", SF_ETRANSIENT, "request to https://localhost:7 timed out: "},
+		{"!reset", SF_ETRANSIENT, "connection to https://localhost:7 broke before the reply was complete: "},
+		{"!untrusted", SF_ERROR, "TLS verification of https://localhost:7 failed: its certificate is not trusted ("},
+	};
+	struct sf_replay *rp = sf_replay_new();
+	for (size_t i = 0; i < SF_ARRAY_LEN(cases); i++) {
+		struct sf_http_req rq = {.method = "GET", .url = "https://localhost:7/p?q=1"};
+		struct sf_http_resp rs = SF_HTTP_RESP_INIT;
+		struct sf_err e = SF_ERR_INIT;
+		sf_replay_add(rp, "", cases[i].reply, 1);
+		T_EQ(sf_http_send(sf_replay_http(rp), &rq, &rs, &e), cases[i].code);
+		T_OK(!strncmp(e.msg, cases[i].msg, strlen(cases[i].msg)));
+		T_OK(e.hint[0] != 0);
+		T_EQ(rs.timed_out, !strcmp(cases[i].reply, "!timeout"));
+		sf_http_resp_release(&rs);
+	}
+	sf_replay_free(rp);
+}
+
 T_TEST(classification_is_shared)
 {
 	T_EQ(sf_retry_classify_http(SF_ETRANSIENT, 0, 0), SF_RETRY_TRANSIENT);
