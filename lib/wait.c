@@ -15,6 +15,8 @@ int sf_wait_run(const struct sf_wait_loop *w, sf_wait_poll_fn poll, void *ctx, s
 	if (!res)
 		res = &local;
 	memset(res, 0, sizeof *res);
+	if (w->max_attempts <= 0 && w->timeout_s <= 0) /* never wait without an end */
+		return sf_fail(err, SF_EINVAL, "%s: a wait needs a deadline or a number of polls", name);
 	double start = clk->now(clk->ctx);
 	for (;;) {
 		if (w->cancel && *w->cancel)

@@ -21,7 +21,8 @@
  *   struct sf_wait_result res;
  *   rc = sf_wait_run(&w, my_poll, ctx, &res, err);
  *
- * Errors: 0 when a poll said SF_WAIT_DONE; a poll's own error as it
+ * Errors: SF_EINVAL when the loop has neither a deadline nor a poll
+ * budget; 0 when a poll said SF_WAIT_DONE; a poll's own error as it
  * returned it (a failure state, a failed call); SF_ETIMEOUT when the next
  * poll would be past the deadline or max_attempts polls were made; SF_EINTR
  * as soon as *cancel is set (looked at before every poll and while

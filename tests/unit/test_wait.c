@@ -113,6 +113,11 @@ T_TEST(deadline_and_poll_budget)
 	T_EQ(sf_wait_run(&r.w, scripted, &s, &res, &e), SF_ETIMEOUT);
 	T_EQ(res.attempts, 3);
 	T_EQ(s.n, 3);
+
+	r.w.max_attempts = 0; /* neither: refused, nothing polled */
+	s.n = 0;
+	T_EQ(sf_wait_run(&r.w, scripted, &s, &res, &e), SF_EINVAL);
+	T_EQ(s.n, 0);
 }
 
 T_TEST(cancel_before_the_first_poll_and_while_pausing)
