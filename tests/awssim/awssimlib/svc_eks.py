@@ -261,7 +261,7 @@ class EKS:
 
     def UpdateClusterConfig(self, ctx, p):
         c = self._c(ctx, p["name"])
-        kinds = [k for k in ("resourcesVpcConfig", "logging", "accessConfig") if p.get(k)]
+        kinds = [k for k in ("resourcesVpcConfig", "logging", "accessConfig", "upgradePolicy") if p.get(k)]
         if len(kinds) != 1:
             raise _ip("Only one type of update can be allowed." if kinds else "No changes needed",
                       clusterName=c["name"])
@@ -277,6 +277,14 @@ class EKS:
             if order.index(new) < order.index(cur):
                 raise _ip(f"Unsupported authentication mode update from {cur} to {new}", clusterName=c["name"])
             u = self._new_update(c, None, "AccessConfigUpdate", [{"type": "AuthenticationMode", "value": new}])
+        elif k == "upgradePolicy":
+            want = v.get("supportType", c["upgradePolicy"]["supportType"])
+            if want == c["upgradePolicy"]["supportType"]:
+                raise _ip(f"Cluster is already at the desired upgrade policy support type {want}",
+                          clusterName=c["name"])
+            u = self._new_update(c, None, "UpgradePolicyUpdate", [{"type": "UpgradePolicy",
+                                                                   "value": json.dumps({"supportType": want})}])
+            v = {"supportType": want}
         elif k == "logging":
             if v == c["logging"]:
                 raise _ip("No changes needed for the logging config provided", clusterName=c["name"])
@@ -1476,6 +1484,8 @@ class EKS:
             c["accessConfig"]["authenticationMode"] = val["authenticationMode"]
         elif kind == "logging":
             c["logging"] = val
+        elif kind == "upgradePolicy":
+            c["upgradePolicy"] = dict(val)
         elif kind == "resourcesVpcConfig":
             for k, v in val.items():
                 c["resourcesVpcConfig"][k] = v

@@ -190,6 +190,12 @@ class VersionsTest(unittest.TestCase):
                            resourcesVpcConfig={"subnetIds": self.subs})
         eks.get_waiter("cluster_active").wait(name="ad", WaiterConfig=W)
         admin("POST", "clock", {"timescale": 1})
+        u = eks.update_cluster_config(name="ad", upgradePolicy={"supportType": "STANDARD"})["update"]
+        self.assertEqual((u["type"], u["params"][0]["type"]), ("UpgradePolicyUpdate", "UpgradePolicy"))
+        advance(130)
+        self.assertEqual(eks.describe_cluster(name="ad")["cluster"]["upgradePolicy"], {"supportType": "STANDARD"})
+        self.assertEqual(code(self.err(eks.update_cluster_config, name="ad",
+                                       upgradePolicy={"supportType": "STANDARD"})), "InvalidParameterException")
         kp = eks.describe_addon_versions(kubernetesVersion=start, addonName="kube-proxy")["addons"][0]
         default = [v["addonVersion"] for v in kp["addonVersions"]
                    if any(c["defaultVersion"] and c["clusterVersion"] == start for c in v["compatibilities"])]
