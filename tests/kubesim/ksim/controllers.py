@@ -32,6 +32,9 @@ from .util import ApiError, canon, deep, labels_match, log, now_rfc3339, selecto
 DELAYS = {"crd": 0.5, "ns": 1.0, "schedule": 0.2, "start": 1.0, "lb": 2.0, "lb_cleanup": 1.0,
           "node_poll": 1.0, "retry": 1.0}
 LB_FINALIZER = "service.kubernetes.io/load-balancer-cleanup"
+# Real seconds below which a deadline covering real processes is never scaled
+# (see Controllers.progress_deadline).
+REAL_FLOOR = 120.0
 CTRL_USER = {"username": "system:serviceaccount:kube-system:replicaset-controller",
              "groups": ["system:serviceaccounts", "system:authenticated"]}
 
@@ -363,7 +366,7 @@ class Controllers:
             desired = spec.get("replicas", 1)
             now = time.monotonic()
             if self.progress.get(uid, (None,))[0] != h:
-                self.progress[uid] = (h, now)
+                self.progress[uid] = (h, now, -1)
             deleting = bool(md.get("deletionTimestamp"))
             if not deleting and not spec.get("paused"):
                 if len(new) < desired:
@@ -374,6 +377,7 @@ class Controllers:
                             try:
                                 created = self.c.create(prt, "v1", ns, pod, "kube-controller-manager", False, CTRL_USER)
                                 new.append(created)
+                                self.made_progress(uid)
                                 self.fail.pop(uid, None)
                                 self.event(d, "Deployment", "SuccessfulCreate",
                                            "Created pod: %s" % created["metadata"]["name"], "Normal")
@@ -392,6 +396,23 @@ class Controllers:
                         self.try_delete(prt, ns, p["metadata"]["name"])
                     old = []
             self.deployment_status(drt, d, new, old, desired, rsname)
+
+    def made_progress(self, uid, available=None):
+        h, _, avail = self.progress[uid]
+        self.progress[uid] = (h, time.monotonic(), avail if available is None else available)
+
+    def progress_deadline(self, d):
+        """Real seconds a Deployment may go without progress.  Scaled like every
+        simulated delay, except that a template with containers the runner starts
+        as real processes is never given less than min(nominal, REAL_FLOOR): those
+        processes start at the machine's speed, not the simulation's, and a busy
+        machine must not turn a healthy rollout into ProgressDeadlineExceeded."""
+        nominal = (d.get("spec") or {}).get("progressDeadlineSeconds", 600)
+        scaled = self.clock.delay(nominal)
+        tmpl = ((d.get("spec") or {}).get("template") or {})
+        if Runner.wants(tmpl):
+            return max(scaled, min(nominal, REAL_FLOOR))
+        return scaled
 
     def try_delete(self, rt, ns, name):
         try:
@@ -439,13 +460,16 @@ class Controllers:
         else:
             conds.append(cond("Available", "False", "MinimumReplicasUnavailable",
                               "Deployment does not have minimum availability."))
+        if avail_new > self.progress[uid][2]:
+            # a newly available pod is progress: the deadline starts over (as the real
+            # controller refreshes the Progressing condition)
+            self.made_progress(uid, avail_new)
         started = self.progress[uid][1]
-        deadline = (d.get("spec") or {}).get("progressDeadlineSeconds", 600)
         if complete:
             conds.append(cond("Progressing", "True", "NewReplicaSetAvailable",
                               'ReplicaSet "%s" has successfully progressed.' % rsname))
         elif prev.get("Progressing", {}).get("reason") == "ProgressDeadlineExceeded" or \
-                time.monotonic() - started > self.clock.delay(deadline):
+                time.monotonic() - started > self.progress_deadline(d):
             conds.append(cond("Progressing", "False", "ProgressDeadlineExceeded",
                               'ReplicaSet "%s" has timed out progressing.' % rsname))
         else:

@@ -34,9 +34,10 @@ at least one such container is a "process pod":
 * Lifecycle: started when the simulated kubelet would start the container.
   Readiness: httpGet (HTTP/HTTPS, certificates not verified, like the
   kubelet; port by number or container port name), tcpSocket, exec/grpc
-  (treated as success); no readiness probe -> ready once running.  Probe
-  periods are scaled by --timescale with a floor (0.1 s; 1 s for liveness and
-  startup probes, so a slow interpreter start is not killed).  Liveness (or
+  (treated as success); no readiness probe -> ready once running.  Readiness
+  periods are scaled by --timescale (floor 0.1 s); liveness and startup probes
+  run at real speed (periodSeconds, initialDelaySeconds unscaled), since they
+  kill a process that starts at the machine's speed.  Liveness (or
   startup) failures past failureThreshold kill and restart the process.  An
   exit makes the container terminated, restartCount++, and it restarts per
   restartPolicy with the kubelet's back-off (immediately after the first
@@ -594,9 +595,11 @@ class Runner:
         return True, ""  # exec and grpc probes: not run, taken as success
 
     def prober(self, pr, ctr, inst, kind, probe):
-        scale = self.clock.timescale
-        floor = 0.1 if kind == "Readiness" else 1.0
-        period = max((probe.get("periodSeconds") or 10) * scale, floor)
+        # Readiness only gates traffic: its period scales (floor 0.1 s).  Liveness and
+        # startup probes kill a real process that starts at the machine's speed, so
+        # they run at real speed, as the kubelet runs them.
+        scale = self.clock.timescale if kind == "Readiness" else 1.0
+        period = max((probe.get("periodSeconds") or 10) * scale, 0.1)
         fth = probe.get("failureThreshold") or 3
         sth = probe.get("successThreshold") or 1
         if kind != "Startup":

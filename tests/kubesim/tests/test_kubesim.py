@@ -857,7 +857,8 @@ def t_runner(k, aws):
     k.ok("POST", P, py_pod("live", ["python3", "-c", "import time; print('alive', flush=True); time.sleep(60)"],
                            containers=[{"name": "main", "image": "library/python:3.13", "command": [
                                "python3", "-c", "import time; print('alive', flush=True); time.sleep(60)"],
-                               "livenessProbe": {"tcpSocket": {"port": 9}, "failureThreshold": 1}}]))
+                               "livenessProbe": {"tcpSocket": {"port": 9}, "failureThreshold": 1,
+                                                 "periodSeconds": 1}}]))
     k.watch_until(P, lambda o: ((o.get("status") or {}).get("containerStatuses") or [{}])[0].get("restartCount", 0)
                   >= 1, field_name="live")
     evs = k.ok("GET", "/api/v1/namespaces/run/events?fieldSelector=involvedObject.name%3Dlive")["items"]
@@ -1557,6 +1558,8 @@ def main():
         run.run("gVisor webhook for real: mutate, fail closed, TLS, logs, kill -9", t_gvisor_webhook, k, aws)
     finally:
         k.stop()
+    import test_realspeed
+    test_realspeed.register(run, Kubesim, TMP, aws)
     aws.close()
     if not run.failed:
         shutil.rmtree(TMP, ignore_errors=True)
