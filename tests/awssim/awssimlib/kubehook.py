@@ -4,6 +4,7 @@ Contract with tests/kubesim (keep exactly): when an EKS cluster turns ACTIVE,
 awssim makes a per-cluster CA + server cert for 127.0.0.1, runs
   kubesim --cluster NAME --region R --account ACCT --port 0 --port-file F
           --cert CERT --key KEY --aws-url URL [--aws-ca CA] --timescale X
+          --cluster-ca CA.pem
 waits for F, and reports endpoint https://127.0.0.1:<port>.  Without the
 kubesim executable the endpoint is https://127.0.0.1:9 and a warning is
 logged.  AWSSIM_KUBESIM=/path overrides the executable, AWSSIM_KUBESIM=none
@@ -78,7 +79,7 @@ def start(sim, cluster, region, account):
         os.unlink(port_file)
     args = [exe, "--cluster", cluster, "--region", region, "--account", account, "--port", "0",
             "--port-file", port_file, "--cert", cert, "--key", key, "--aws-url", sim.base_url,
-            "--timescale", repr(sim.clock.timescale)]
+            "--timescale", repr(sim.clock.timescale), "--cluster-ca", os.path.join(workdir, "ca.pem")]
     if sim.ca_path:
         args += ["--aws-ca", sim.ca_path]
     log = open(os.path.join(workdir, "kubesim.log"), "ab")

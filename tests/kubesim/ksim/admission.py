@@ -2,9 +2,14 @@
 and delete.  Owned by the kubesim suite (tests/kubesim).
 
 Mutating phase (create/update):
- 1. In-tree mutating plugins: RuntimeClass (pod CREATE): unknown class -> 403,
-    overhead.podFixed set (a different preset -> 403), scheduling nodeSelector
-    merged (conflict -> 403), tolerations added.
+ 1. In-tree mutating plugins, in the real order (pod CREATE): LimitRanger
+    (Container defaults, quota.py), ServiceAccount (default account, which
+    must exist -> 403; the kube-api-access projected volume mounted at
+    /var/run/secrets/kubernetes.io/serviceaccount unless
+    automountServiceAccountToken -- the pod's, else the account's -- is
+    false), RuntimeClass (unknown class -> 403, overhead.podFixed set (a
+    different preset -> 403), scheduling nodeSelector merged (conflict ->
+    403), tolerations added).
  2. MutatingAdmissionPolicies (admissionregistration.k8s.io/v1, served only
     from --version 1.36) with their bindings: ApplyConfiguration (merged like
     server-side apply) or JSONPatch mutations written in the CEL subset of
@@ -15,12 +20,13 @@ Mutating phase (create/update):
     plugins run again (so a class a webhook set gets its RuntimeClass
     scheduling and overhead) and webhooks with reinvocationPolicy IfNeeded
     that ran before a later change are called once more.
-Validating phase:
- 5. PodSecurity "baseline" for namespaces labelled
-    pod-security.kubernetes.io/enforce=baseline|restricted (host namespaces,
-    privileged containers and hostPath volumes only; pod CREATE).
+Validating phase (generateName is resolved first, as the registry does):
+ 5. LimitRanger (min/max/ratio, pod CREATE) and PodSecurity (podsecurity.py):
+    pods are refused at the namespace's enforce level and warned at its warn
+    level; workload templates and namespace label changes only warn.
  6. ValidatingAdmissionPolicies whose bindings carry Deny (or Warn) actions.
  7. Validating admission webhooks.
+ 8. ResourceQuota (quota.py), last, on every namespaced CREATE.
 DELETE requests meet the mutating webhooks (which may not patch), the
 ValidatingAdmissionPolicies and the validating webhooks, with object null and
 oldObject set.  Policy matching uses matchConstraints.resourceRules /
@@ -28,13 +34,23 @@ excludeResourceRules (with subresources and scope), namespaceSelector and
 objectSelector of policy and binding, and matchConditions.  Admission
 configuration objects themselves are exempt, as on a real server.
 """
+import random
 import threading
 
-from . import cel, ssa
+from . import cel, podsecurity, quota, ssa
 from .util import ApiError, canon, deep, labels_match, selector_from_obj
 from .webhooks import Webhooks
 
 REASON_CODES = {"Invalid": 422, "Forbidden": 403, "Unauthorized": 401, "RequestEntityTooLarge": 413}
+SA_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
+SA_VOLUME_PREFIX = "kube-api-access-"
+
+
+def forbidden(rt, name, msg):
+    det = {"name": name, "group": rt.group, "kind": rt.plural}
+    if not rt.group:
+        del det["group"]  # omitempty
+    return ApiError(403, '%s "%s" is forbidden: %s' % (rt.gr(), name, msg), reason="Forbidden", details=det)
 
 
 class PolicyError(Exception):
@@ -224,12 +240,27 @@ class Admission:
             a.obj = obj
             state["round"] = 1
             obj, _ = self.webhooks.mutate(a, state)
-        # validating phase
+        # validating phase (the registry has resolved generateName by now, as the real one has)
+        md = obj.get("metadata") or {}
+        if op == "CREATE" and not md.get("name") and md.get("generateName"):
+            from .cluster import rand_suffix
+            md["name"] = md["generateName"] + rand_suffix()
+            self.cluster.check_exists(rt, md)
+            a.name = md["name"]
         if rt.kind == "Pod" and op == "CREATE" and not a.sub:
+            self.limit_ranger_validate(rt, obj)
             self.pod_security(rt, obj)
+        elif (rt.group, rt.kind) in podsecurity.WORKLOADS and op in ("CREATE", "UPDATE") and not a.sub:
+            self.pod_security_workload(rt, obj)
+        elif rt.kind == "Namespace" and op in ("CREATE", "UPDATE") and not a.sub:
+            self.pod_security_namespace(obj, old)
         self.validating(rt, version, op, obj, old, user, dry_run, sub)
         a.obj = obj
         self.webhooks.validate(a)
+        if op == "CREATE" and rt.namespaced and not a.sub:
+            msg = quota.check(self.cluster.store, self.cluster.registry, rt, obj, None)
+            if msg:
+                raise forbidden(rt, md.get("name", ""), msg)
         return obj
 
     def admit_delete(self, rt, obj, user, dry_run, opts):
@@ -243,9 +274,58 @@ class Admission:
         self.webhooks.validate(a)
 
     def in_tree(self, a, obj):
+        """The in-tree mutating plugins, in the real order: LimitRanger, ServiceAccount, RuntimeClass."""
         if a.rt.kind == "Pod" and a.op == "CREATE" and not a.sub:
+            quota.limit_ranger_admit(obj, self.limit_ranges(obj))
+            obj = self.service_account(a.rt, obj)
             obj = self.runtime_class(a.rt, obj)
         return obj
+
+    def limit_ranges(self, obj):
+        return self.cluster.store.list(("", "limitranges"), obj["metadata"].get("namespace", ""))
+
+    def limit_ranger_validate(self, rt, pod):
+        msg = quota.limit_ranger_validate(pod, self.limit_ranges(pod))
+        if msg:
+            raise forbidden(rt, pod["metadata"].get("name", ""), msg)
+
+    def service_account(self, rt, pod):
+        """The ServiceAccount plugin: default account, the account must exist, and the
+        kube-api-access projected volume mounted at SA_MOUNT in every container unless
+        automountServiceAccountToken (the pod's, else the account's) is false."""
+        spec = pod.setdefault("spec", {})
+        md = pod["metadata"]
+        name = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
+        spec["serviceAccountName"] = name
+        spec["serviceAccount"] = name
+        sa = self.cluster.store.get(("", "serviceaccounts"), md.get("namespace", ""), name)
+        if sa is None:
+            raise forbidden(rt, md.get("name") or md.get("generateName", ""),
+                            'error looking up service account %s/%s: serviceaccount "%s" not found'
+                            % (md.get("namespace", ""), name, name))
+        auto = spec.get("automountServiceAccountToken")
+        if auto is None:
+            auto = sa.get("automountServiceAccountToken")
+        if auto is False:
+            return pod
+        cs = [c for c in (spec.get("initContainers") or []) + (spec.get("containers") or []) if isinstance(c, dict)]
+        vols = spec.setdefault("volumes", [])
+        vname = next((v.get("name") for v in vols if isinstance(v, dict)
+                      and str(v.get("name", "")).startswith(SA_VOLUME_PREFIX) and "projected" in v), None)
+        if vname is None:
+            if any(m.get("mountPath") == SA_MOUNT for c in cs for m in c.get("volumeMounts") or []):
+                return pod
+            vname = SA_VOLUME_PREFIX + "".join(random.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(5))
+            vols.append({"name": vname, "projected": {"defaultMode": 420, "sources": [
+                {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {
+                    "apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}}]}})
+        for c in cs:
+            mounts = c.setdefault("volumeMounts", [])
+            if not any(m.get("mountPath") == SA_MOUNT for m in mounts):
+                mounts.append({"name": vname, "readOnly": True, "mountPath": SA_MOUNT})
+        return pod
 
     def mutating(self, rt, version, op, obj, old, user, dry_run, sub=None):
         for p, b in self.bindings("mutatingadmissionpolicybindings", "mutatingadmissionpolicies",
@@ -324,28 +404,57 @@ class Admission:
         return pod
 
     def pod_security(self, rt, pod):
+        """PodSecurity for a pod: the enforce level refuses, the warn level warns."""
         nsl = self.ns_labels(rt, pod) or {}
-        level = nsl.get("pod-security.kubernetes.io/enforce")
-        if level not in ("baseline", "restricted"):
-            return
-        spec = pod.get("spec") or {}
-        bad = []
-        hostns = [k for k in ("hostNetwork", "hostPID", "hostIPC") if spec.get(k)]
-        if hostns:
-            bad.append("host namespaces (%s)" % ", ".join("%s=true" % k for k in hostns))
-        priv = [c.get("name") for c in (spec.get("containers") or []) + (spec.get("initContainers") or [])
-                if ((c.get("securityContext") or {}).get("privileged"))]
-        if priv:
-            bad.append("privileged (%s)" % ", ".join('container "%s" must not set securityContext.privileged=true' % n
-                                                     for n in priv))
-        hp = [v.get("name") for v in spec.get("volumes") or [] if "hostPath" in v]
-        if hp:
-            bad.append("hostPath volumes (%s)" % ", ".join('volume "%s"' % n for n in hp))
+        md, spec = pod["metadata"], pod.get("spec") or {}
+        level, shown = podsecurity.policy(nsl, "enforce")
+        bad = podsecurity.evaluate(level, md, spec)
         if bad:
-            md = pod["metadata"]
-            pname = md.get("name") or md.get("generateName", "")
-            raise ApiError(403, 'pods "%s" is forbidden: violates PodSecurity "%s:latest": %s'
-                           % (pname, level, ", ".join(bad)), details={"name": pname, "kind": "pods"})
+            raise forbidden(rt, md.get("name") or md.get("generateName", ""),
+                            'violates PodSecurity "%s": %s' % (shown, podsecurity.summary(bad)))
+        level, shown = podsecurity.policy(nsl, "warn")
+        bad = podsecurity.evaluate(level, md, spec)
+        if bad:
+            self.warn('would violate PodSecurity "%s": %s' % (shown, podsecurity.summary(bad)))
+
+    def pod_security_workload(self, rt, obj):
+        """Workload resources are never refused; their pod template earns warnings for the
+        namespace's enforce and warn levels (what a pod created from it would meet)."""
+        ns = self.cluster.store.get(("", "namespaces"), "", obj["metadata"].get("namespace", ""))
+        nsl = ((ns or {}).get("metadata") or {}).get("labels") or {}
+        spec = obj.get("spec") or {}
+        if obj.get("kind") == "CronJob":
+            spec = ((spec.get("jobTemplate") or {}).get("spec") or {})
+        tmpl = spec.get("template") or {}
+        seen = set()
+        for mode in ("enforce", "warn"):
+            level, shown = podsecurity.policy(nsl, mode)
+            bad = podsecurity.evaluate(level, tmpl.get("metadata"), tmpl.get("spec"))
+            if bad and shown not in seen:
+                seen.add(shown)
+                self.warn('would violate PodSecurity "%s": %s' % (shown, podsecurity.summary(bad)))
+
+    def pod_security_namespace(self, ns, old):
+        """A new or changed enforce level is checked against the namespace's pods: warnings only."""
+        new_l = (ns.get("metadata") or {}).get("labels") or {}
+        old_l = ((old or {}).get("metadata") or {}).get("labels") or {}
+        level, shown = podsecurity.policy(new_l, "enforce")
+        if old is None or podsecurity.policy(old_l, "enforce")[1] == shown or level == "privileged":
+            return
+        groups = {}
+        for p in self.cluster.store.list(("", "pods"), ns["metadata"]["name"]):
+            bad = podsecurity.evaluate(level, p["metadata"], p.get("spec"))
+            if bad:
+                groups.setdefault(", ".join(r for r, _ in bad), []).append(p["metadata"]["name"])
+        if not groups:
+            return
+        self.warn('existing pods in namespace "%s" violate the new PodSecurity enforce level "%s"'
+                  % (ns["metadata"]["name"], shown))
+        for reasons, names in sorted(groups.items(), key=lambda kv: kv[1][0]):
+            if len(names) == 1:
+                self.warn("%s: %s" % (names[0], reasons))
+            else:
+                self.warn("%s (and %d other pods): %s" % (names[0], len(names) - 1, reasons))
 
     def validating(self, rt, version, op, obj, old, user, dry_run, sub=None):
         for p, b in self.bindings("validatingadmissionpolicybindings", "validatingadmissionpolicies",

@@ -7,10 +7,15 @@ it with 'x-k8s-aws-id: <cluster>' so the local AWS verifies the signature and
 the 15-minute window, and map the returned ARN: any principal of --account is
 cluster admin here, everything else is 401.  Verified tokens are cached for
 30 s (the real authenticator caches too).  static mode accepts one token.
+In both modes the tokens kubesim writes into pods' projected service-account
+volumes authenticate as their ServiceAccount.
 """
 import base64
+import hashlib
+import hmac
 import http.client
 import json
+import os
 import re
 import ssl
 import threading
@@ -37,6 +42,7 @@ class Authenticator:
         self.cache = {}
         self.lock = threading.Lock()
         self.ctx = None
+        self.sa_key = os.urandom(32)
         if cfg.aws_ca:
             self.ctx = ssl.create_default_context(cafile=cfg.aws_ca)
 
@@ -45,6 +51,9 @@ class Authenticator:
         if not header or not header.startswith("Bearer "):
             raise unauthorized()
         token = header[7:].strip()
+        sa = self.service_account(token)
+        if sa is not None:
+            return sa
         if self.cfg.token_mode == "static":
             if self.cfg.static_token and token == self.cfg.static_token:
                 return {"username": "kubernetes-admin", "groups": ["system:masters", "system:authenticated"]}
@@ -57,6 +66,27 @@ class Authenticator:
         with self.lock:
             self.cache[token] = (time.monotonic() + 30, user)
         return user
+
+    def issue(self, ns, name, pod_uid):
+        """A token for a pod's projected service-account volume: authenticates as
+        system:serviceaccount:<ns>:<name> (kubesim signs it; RBAC is not enforced)."""
+        body = base64.urlsafe_b64encode(json.dumps([ns, name, pod_uid]).encode()).decode().rstrip("=")
+        mac = hmac.new(self.sa_key, body.encode(), hashlib.sha256).hexdigest()
+        return "ksim-sa.%s.%s" % (body, mac)
+
+    def service_account(self, token):
+        parts = token.split(".")
+        if len(parts) != 3 or parts[0] != "ksim-sa":
+            return None
+        want = hmac.new(self.sa_key, parts[1].encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(want, parts[2]):
+            raise unauthorized()
+        try:
+            ns, name, _ = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        except (ValueError, TypeError):
+            raise unauthorized()
+        return {"username": "system:serviceaccount:%s:%s" % (ns, name),
+                "groups": ["system:serviceaccounts", "system:serviceaccounts:" + ns, "system:authenticated"]}
 
     def verify_sts(self, token):
         if not token.startswith(PREFIX) or len(token) > 8192:

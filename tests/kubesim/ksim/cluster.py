@@ -13,7 +13,7 @@ import random
 
 import yaml
 
-from . import ssa, webhooks
+from . import quota, ssa, webhooks
 from .admission import Admission
 from .registry import Registry, crd_type
 from .store import Store
@@ -26,6 +26,14 @@ ADMIN = {"username": "kubernetes-admin", "groups": ["system:masters", "system:au
 # who the simulated controllers are when they delete (garbage collector, namespace controller, ...)
 CONTROLLER = {"username": "system:kube-controller-manager", "groups": ["system:authenticated"]}
 WEBHOOK_KINDS = ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")
+ROOT_CA_DESCRIPTION = ("Contains a CA bundle that can be used to verify the kube-apiserver when using internal "
+                       "endpoints such as the internal service IP or kubernetes.default.svc. No other usage is "
+                       "guaranteed across distributions of Kubernetes clusters.")
+
+
+def quantity_ok(v):
+    from .quantity import valid
+    return valid(v)
 
 
 def rand_suffix(n=5):
@@ -151,6 +159,14 @@ class Cluster:
                 self.default_pod_spec(tmpl["spec"])
         elif kind == "Pod" and isinstance(spec, dict):
             self.default_pod_spec(spec)
+            # SetDefaults_Pod: a resource with a limit and no request requests its limit
+            for c in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+                if isinstance(c, dict) and isinstance((c.get("resources") or {}).get("limits"), dict):
+                    req = c["resources"].setdefault("requests", {})
+                    for k, v in c["resources"]["limits"].items():
+                        req.setdefault(k, v)
+        elif kind == "LimitRange":
+            quota.default_limit_range(obj)
         elif kind == "Service" and isinstance(spec, dict):
             spec.setdefault("type", "ClusterIP")
             spec.setdefault("sessionAffinity", "None")
@@ -296,6 +312,13 @@ class Cluster:
                     base64.b64decode(v, validate=True)
                 except Exception:
                     causes.append(("data[%s]" % k, "FieldValueInvalid", "Invalid value: illegal base64 data"))
+        elif rt.kind == "LimitRange":
+            causes += quota.validate_limit_range(obj)
+        elif rt.kind == "ResourceQuota":
+            for k, v in ((spec or {}).get("hard") or {}).items():
+                if not quantity_ok(v):
+                    causes.append(("spec.hard[%s]" % k, "FieldValueInvalid", 'Invalid value: "%s": quantities must '
+                                   "match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'" % v))
         elif rt.kind.endswith("PolicyBinding"):
             if not (spec or {}).get("policyName"):
                 causes.append(("spec.policyName", "FieldValueRequired", "Required value"))
@@ -417,10 +440,39 @@ class Cluster:
                            details={"name": md["name"], "group": rt.group, "kind": rt.plural})
 
     def after_write(self, rt, obj, old):
+        if rt.kind == "Namespace" and old is None:
+            self.namespace_defaults(obj["metadata"]["name"])
         if rt.kind == "Service":
             for p in (obj.get("spec") or {}).get("ports") or []:
                 if p.get("nodePort"):
                     self.used_node_ports.add(p["nodePort"])
+
+    def namespace_defaults(self, ns):
+        """What the ServiceAccount and root-CA publisher controllers put in every new
+        namespace: ServiceAccount "default" and ConfigMap kube-root-ca.crt.  A real
+        cluster adds them within milliseconds; kubesim adds them with the namespace,
+        so a pod created right after its namespace never races them."""
+        t = now_rfc3339()
+        objs = [(("", "serviceaccounts"), {"apiVersion": "v1", "kind": "ServiceAccount",
+                                           "metadata": {"name": "default", "namespace": ns}}),
+                (("", "configmaps"), {"apiVersion": "v1", "kind": "ConfigMap",
+                                      "metadata": {"name": "kube-root-ca.crt", "namespace": ns, "annotations": {
+                                          "kubernetes.io/description": ROOT_CA_DESCRIPTION}},
+                                      "data": {"ca.crt": self.cluster_ca()}})]
+        for key, o in objs:
+            if self.store.get(key, ns, o["metadata"]["name"]) is None:
+                o["metadata"].update(uid=new_uid(), creationTimestamp=t)
+                self.store.put(key, o)
+
+    def cluster_ca(self):
+        path = getattr(self.cfg, "cluster_ca", None)
+        if path:
+            try:
+                with open(path) as f:
+                    return f.read()
+            except OSError:
+                pass
+        return ""
 
     def create(self, rt, version, ns, body, manager, dry_run, user):
         with self.lock:

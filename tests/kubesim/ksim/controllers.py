@@ -25,6 +25,7 @@ import urllib.request
 
 import yaml
 
+from . import quota
 from .cluster import ADMIN
 from .runner import Runner
 from .util import ApiError, canon, deep, labels_match, log, now_rfc3339, selector_from_obj
@@ -206,6 +207,7 @@ class Controllers:
         self.pods()
         self.pdbs()
         self.services()
+        self.quotas()
 
     # ---- AWS admin API --------------------------------------------------
 
@@ -648,6 +650,16 @@ class Controllers:
             self.c.set_status(brt, b, {"observedGeneration": b["metadata"].get("generation", 1),
                                        "disruptionsAllowed": allowed, "currentHealthy": healthy,
                                        "desiredHealthy": desired, "expectedPods": expected, "conditions": [cond]})
+
+    # ---- resource quotas ---------------------------------------------------------------------
+
+    def quotas(self):
+        """The quota controller: status.hard and status.used follow spec and usage."""
+        qrt = self.c.rt("", "resourcequotas")
+        for q in self.c.store.list(qrt.key):
+            st = quota.status_for(self.c.store, self.c.registry, q)
+            if canon(st) != canon(q.get("status") or {}):
+                self.c.set_status(qrt, q, st)
 
     # ---- services / load balancers --------------------------------------------------------
 

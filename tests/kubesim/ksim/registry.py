@@ -53,6 +53,8 @@ def builtin_types(minor):
         ResType("", ["v1"], "Pod", "pods", True, ["po"], ["status", "log"], categories=["all"]),
         ResType("", ["v1"], "Event", "events", True, ["ev"]),
         ResType("", ["v1"], "Endpoints", "endpoints", True, ["ep"]),
+        ResType("", ["v1"], "ResourceQuota", "resourcequotas", True, ["quota"], ["status"]),
+        ResType("", ["v1"], "LimitRange", "limitranges", True, ["limits"]),
         ResType("apps", ["v1"], "Deployment", "deployments", True, ["deploy"], ["status", "scale"],
                 generation=True, categories=["all"]),
         ResType("apps", ["v1"], "ReplicaSet", "replicasets", True, ["rs"], ["status", "scale"],

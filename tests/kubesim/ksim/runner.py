@@ -169,6 +169,7 @@ class Runner:
         self.ip_base = random.randint(1, 200)
         self.ip_seq = 0
         self.parent = os.getpid()
+        self.token_issuer = None   # Authenticator.issue, set by the server
         self.insecure = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         self.insecure.check_hostname = False
         self.insecure.verify_mode = ssl.CERT_NONE
@@ -179,6 +180,9 @@ class Runner:
             except (OSError, AttributeError):
                 _LIBC = None
         atexit.register(self.shutdown)
+
+    def issue_token(self, ns, sa, uid):
+        return self.token_issuer(ns, sa, uid) if self.token_issuer else "kubesim-service-account-token"
 
     @staticmethod
     def wants(pod):
@@ -390,8 +394,9 @@ class Runner:
                     elif "downwardAPI" in s:
                         files += self._downward(pod, (s["downwardAPI"] or {}).get("items"), mode)
                     elif "serviceAccountToken" in s:
-                        files.append(((s["serviceAccountToken"] or {}).get("path", "token"),
-                                      b"kubesim-does-not-issue-service-account-tokens", mode))
+                        spec = pod.get("spec") or {}
+                        tok = self.issue_token(ns, spec.get("serviceAccountName") or "default", pod["metadata"]["uid"])
+                        files.append(((s["serviceAccountToken"] or {}).get("path", "token"), tok.encode(), mode))
             # emptyDir, hostPath (never the host's files) and the rest: an empty directory
             for rel, data, mode in files:
                 self._write(d, rel, data, mode)

@@ -40,6 +40,7 @@ class Sim:
         self.auth = Authenticator(cfg)
         self.ctl = Controllers(self.cluster, self.clock)
         self.runner = self.ctl.runner
+        self.runner.token_issuer = self.auth.issue
         self.gateway = Gateway(self.cluster, self.ctl, cfg.lenient_proxy)
         self.ctl.gateway = self.gateway
         self.nodeports = NodePorts(self)
@@ -238,7 +239,8 @@ class Handler(BaseHTTPRequestHandler):
         for k, v in (headers or {}).items():
             self.send_header(k, v)
         for w in self.server.sim.cluster.admission.take_warnings():
-            self.send_header("Warning", '299 - "%s"' % w.replace('"', "'"))
+            # RFC 7234 warn-text: a quoted-string, inner quotes and backslashes escaped (as the real server)
+            self.send_header("Warning", '299 - "%s"' % w.replace("\\", "\\\\").replace('"', '\\"'))
         self.end_headers()
         self.wfile.write(data)
         self.code = code

@@ -286,7 +286,7 @@ class Kubesim:
         portf = self.tmp + "/port"
         args = [KUBESIM, "--cluster", cluster, "--region", "eu-west-1", "--account", ACCOUNT, "--port", "0",
                 "--port-file", portf, "--cert", cert, "--key", key, "--timescale", str(timescale),
-                "--token-mode", mode]
+                "--token-mode", mode, "--cluster-ca", self.ca]
         if mode == "static":
             args += ["--static-token", token]
         if aws:

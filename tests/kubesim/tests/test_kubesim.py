@@ -16,6 +16,7 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+import test_admission  # noqa: E402
 from harness import (ACCOUNT, FakeAWS, Kubesim, Runner, assert_loopback, group,  # noqa: E402
                      node_config, KUBESIM)
 
@@ -1528,6 +1529,7 @@ def main():
         run.run("LoadBalancer Service lifecycle", t_loadbalancer, k, aws)
         run.run("process runner: python pods for real", t_runner, k, aws)
         run.run("ValidatingAdmissionPolicy deny guard", t_vap_guard, k)
+        test_admission.register(run, k, aws)
         run.run("kubectl (static token)", t_kubectl, k, aws, False)
         run.run("kubectl (exec credential plugin)", t_kubectl, k, aws, True)
     finally:
