@@ -4,7 +4,7 @@ Contract with tests/kubesim (keep exactly): when an EKS cluster turns ACTIVE,
 awssim makes a per-cluster CA + server cert for 127.0.0.1, runs
   kubesim --cluster NAME --region R --account ACCT --port 0 --port-file F
           --cert CERT --key KEY --aws-url URL [--aws-ca CA] --timescale X
-          --cluster-ca CA.pem
+          --cluster-ca CA.pem [--service-cidr CIDR --control-plane-ips IP,IP]
 waits for F, and reports endpoint https://127.0.0.1:<port>.  Without the
 kubesim executable the endpoint is https://127.0.0.1:9 and a warning is
 logged.  AWSSIM_KUBESIM=/path overrides the executable, AWSSIM_KUBESIM=none
@@ -15,6 +15,10 @@ enableNetworkPolicy on or off (or the add-on goes away), awssim calls
 set_network_policy(), which posts {"enforce": true|false} to the cluster's
 kubesim at POST /_kubesim/network-policy.  The same state is readable at
 GET /_awssim/eks/clusters/NAME/addons ("networkPolicy").
+
+awssim's node-group admin listing carries each group's MetadataOptions
+(metadata_options) and subnet CIDRs, which kubesim's per-node metadata service
+and pod addresses use.
 """
 import json
 import os
@@ -66,6 +70,38 @@ class KubeProc:
             pass
 
 
+# MetadataOptions of the launch template EKS makes for a node group that names none of its own
+EKS_DEFAULT_METADATA = {"HttpTokens": "required", "HttpPutResponseHopLimit": 2, "HttpEndpoint": "enabled"}
+
+
+def metadata_options(has_launch_template, lt_data):
+    """The MetadataOptions a node group's instances run with, for kubesim's metadata service:
+    the launch template's over EC2's instance defaults (as awssim's RunInstances applies them),
+    or EKS's default template (tokens required, hop limit 2) when the group has none."""
+    if not has_launch_template:
+        return dict(EKS_DEFAULT_METADATA)
+    mo = (lt_data or {}).get("MetadataOptions") or {}
+    return {"HttpTokens": mo.get("HttpTokens", "optional"),
+            "HttpPutResponseHopLimit": int(mo.get("HttpPutResponseHopLimit", 1)),
+            "HttpEndpoint": mo.get("HttpEndpoint", "enabled")}
+
+
+def cluster_network(sim, cluster, region, account):
+    """(service CIDR, control-plane ENI addresses) from the cluster's record, for kubesim's
+    Service default/kubernetes and its pod network; (None, []) when not found."""
+    eks = sim.services.get("eks") if hasattr(sim, "services") else None
+    if eks is None:
+        return None, []
+    with sim.lock:
+        found = eks.find_cluster(cluster, account, region)
+        if found is None:
+            return None, []
+        _, _, st, c = found
+        cidr = (c.get("kubernetesNetworkConfig") or {}).get("serviceIpv4Cidr")
+        ips = [st["enis"][e].get("PrivateIpAddress") for e in c.get("_enis") or [] if e in st.get("enis", {})]
+    return cidr, [ip for ip in ips if ip]
+
+
 def start(sim, cluster, region, account):
     """Start kubesim for a cluster; returns a KubeProc (port 9 when absent)."""
     workdir = os.path.join(sim.state_dir, "clusters", f"{account}-{region}-{cluster}")
@@ -82,6 +118,11 @@ def start(sim, cluster, region, account):
             "--timescale", repr(sim.clock.timescale), "--cluster-ca", os.path.join(workdir, "ca.pem")]
     if sim.ca_path:
         args += ["--aws-ca", sim.ca_path]
+    svc_cidr, cp_ips = cluster_network(sim, cluster, region, account)
+    if svc_cidr:
+        args += ["--service-cidr", svc_cidr]
+    if cp_ips:
+        args += ["--control-plane-ips", ",".join(cp_ips)]
     log = open(os.path.join(workdir, "kubesim.log"), "ab")
     proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL, cwd=workdir)
     log.close()

@@ -8,12 +8,13 @@ through these methods, so a pod a controller creates meets the same admission
 as one a client POSTs.  Every method takes the store lock itself.
 """
 import base64
+import ipaddress
 import json
 import random
 
 import yaml
 
-from . import quota, ssa, webhooks
+from . import netpol, quota, ssa, webhooks
 from .admission import Admission
 from .registry import Registry, crd_type
 from .store import Store
@@ -26,6 +27,24 @@ ADMIN = {"username": "kubernetes-admin", "groups": ["system:masters", "system:au
 # who the simulated controllers are when they delete (garbage collector, namespace controller, ...)
 CONTROLLER = {"username": "system:kube-controller-manager", "groups": ["system:authenticated"]}
 WEBHOOK_KINDS = ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")
+COREFILE = """.:53 {
+    errors
+    health {
+        lameduck 5s
+      }
+    ready
+    kubernetes cluster.local in-addr.arpa ip6.arpa {
+      pods insecure
+      fallthrough in-addr.arpa ip6.arpa
+    }
+    prometheus :9153
+    forward . /etc/resolv.conf
+    cache 30
+    loop
+    reload
+    loadbalance
+}
+"""
 ROOT_CA_DESCRIPTION = ("Contains a CA bundle that can be used to verify the kube-apiserver when using internal "
                        "endpoints such as the internal service IP or kubernetes.default.svc. No other usage is "
                        "guaranteed across distributions of Kubernetes clusters.")
@@ -48,6 +67,8 @@ class Cluster:
         self.store = Store()
         self.admission = Admission(self)
         self.lock = self.store.lock
+        self.network = None     # network.Network, set by the server
+        self.service_net = ipaddress.ip_network(getattr(cfg, "service_cidr", None) or "10.100.0.0/16")
         self.next_ip = 10
         self.used_node_ports = set()
         self.warnings = []
@@ -60,9 +81,77 @@ class Cluster:
                         {"apiVersion": "v1", "kind": "Service",
                          "metadata": {"name": "kubernetes", "namespace": "default",
                                       "labels": {"component": "apiserver", "provider": "kubernetes"}},
-                         "spec": {"type": "ClusterIP", "clusterIP": "10.100.0.1",
+                         "spec": {"type": "ClusterIP", "clusterIP": self.service_ip(1),
                                   "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 443}]}},
                         "kube-apiserver", False, ADMIN)
+            cps = list(getattr(cfg, "control_plane_ips", None) or [])
+            if cps:
+                self.create(self.rt("", "endpoints"), "v1", "default",
+                            {"apiVersion": "v1", "kind": "Endpoints",
+                             "metadata": {"name": "kubernetes", "namespace": "default",
+                                          "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+                             "subsets": [{"addresses": [{"ip": ip} for ip in cps],
+                                          "ports": [{"name": "https", "port": 443, "protocol": "TCP"}]}]},
+                            "kube-apiserver", False, ADMIN)
+            self.add_coredns()
+
+    def service_ip(self, n):
+        return str(self.service_net.network_address + n)
+
+    def add_coredns(self):
+        """What every EKS cluster starts with: the CoreDNS Deployment and Service kube-dns
+        (ClusterIP = the service CIDR's .10).  Its pods run once nodes exist; kubesim
+        answers DNS from their network namespaces (dns.py)."""
+        labels = {"k8s-app": "kube-dns", "eks.amazonaws.com/component": "coredns"}
+        objs = [
+            (("", "serviceaccounts"), {"apiVersion": "v1", "kind": "ServiceAccount",
+                                       "metadata": {"name": "coredns", "namespace": "kube-system"}}),
+            (("", "configmaps"), {"apiVersion": "v1", "kind": "ConfigMap",
+                                  "metadata": {"name": "coredns", "namespace": "kube-system",
+                                               "labels": {"eks.amazonaws.com/component": "coredns",
+                                                          "k8s-app": "kube-dns"}},
+                                  "data": {"Corefile": COREFILE}}),
+            (("", "services"), {"apiVersion": "v1", "kind": "Service",
+                                "metadata": {"name": "kube-dns", "namespace": "kube-system",
+                                             "labels": {"eks.amazonaws.com/component": "kube-dns",
+                                                        "k8s-app": "kube-dns",
+                                                        "kubernetes.io/cluster-service": "true",
+                                                        "kubernetes.io/name": "CoreDNS"}},
+                                "spec": {"clusterIP": self.service_ip(10), "selector": {"k8s-app": "kube-dns"},
+                                         "ports": [{"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
+                                                   {"name": "dns-tcp", "port": 53, "protocol": "TCP",
+                                                    "targetPort": 53},
+                                                   {"name": "metrics", "port": 9153, "protocol": "TCP",
+                                                    "targetPort": 9153}]}}),
+            (("apps", "deployments"), {
+                "apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "coredns", "namespace": "kube-system", "labels": labels},
+                "spec": {"replicas": 2, "selector": {"matchLabels": labels},
+                         "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
+                         "template": {"metadata": {"labels": labels}, "spec": {
+                             "serviceAccountName": "coredns", "priorityClassName": "system-cluster-critical",
+                             "dnsPolicy": "Default",
+                             "tolerations": [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"},
+                                             {"key": "CriticalAddonsOnly", "operator": "Exists"}],
+                             "volumes": [{"name": "config-volume", "configMap": {
+                                 "name": "coredns", "items": [{"key": "Corefile", "path": "Corefile"}]}}],
+                             "containers": [{
+                                 "name": "coredns", "args": ["-conf", "/etc/coredns/Corefile"],
+                                 "image": "602401143452.dkr.ecr.%s.amazonaws.com/eks/coredns:v1.11.4-eksbuild.2"
+                                          % self.cfg.region,
+                                 "ports": [{"name": "dns", "containerPort": 53, "protocol": "UDP"},
+                                           {"name": "dns-tcp", "containerPort": 53, "protocol": "TCP"},
+                                           {"name": "metrics", "containerPort": 9153, "protocol": "TCP"}],
+                                 "volumeMounts": [{"name": "config-volume", "mountPath": "/etc/coredns",
+                                                   "readOnly": True}],
+                                 "resources": {"limits": {"memory": "170Mi"},
+                                               "requests": {"cpu": "100m", "memory": "70Mi"}},
+                                 "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                                     "capabilities": {"add": ["NET_BIND_SERVICE"],
+                                                                      "drop": ["ALL"]}}}]}}}})]
+        for key, o in objs:
+            rt = self.registry.types[key]
+            self.create(rt, "v1", "kube-system", o, "eks", False, ADMIN)
 
     def rt(self, group, plural):
         return self.registry.types.get((group, plural))
@@ -167,6 +256,8 @@ class Cluster:
                         req.setdefault(k, v)
         elif kind == "LimitRange":
             quota.default_limit_range(obj)
+        elif kind == "NetworkPolicy":
+            netpol.default_policy(obj)
         elif kind == "Service" and isinstance(spec, dict):
             spec.setdefault("type", "ClusterIP")
             spec.setdefault("sessionAffinity", "None")
@@ -238,8 +329,15 @@ class Cluster:
                     p.setdefault("protocol", "TCP")
 
     def alloc_ip(self):
-        self.next_ip += 1
-        return "10.100.%d.%d" % (self.next_ip // 250, self.next_ip % 250 + 2)
+        """The next free ClusterIP of the service CIDR (.1 and .10 are kubernetes and kube-dns)."""
+        taken = {((o.get("spec") or {}).get("clusterIP")) for o in self.store.list(("", "services"))}
+        while True:
+            self.next_ip += 1
+            if self.next_ip >= self.service_net.num_addresses - 1:
+                raise ApiError(422, "Internal error occurred: failed to allocate a serviceIP: range is full")
+            ip = self.service_ip(self.next_ip)
+            if ip not in taken:
+                return ip
 
     def alloc_node_port(self):
         for port in range(30000, 32768):
@@ -314,6 +412,8 @@ class Cluster:
                     causes.append(("data[%s]" % k, "FieldValueInvalid", "Invalid value: illegal base64 data"))
         elif rt.kind == "LimitRange":
             causes += quota.validate_limit_range(obj)
+        elif rt.kind == "NetworkPolicy":
+            causes += netpol.validate_policy(obj)
         elif rt.kind == "ResourceQuota":
             for k, v in ((spec or {}).get("hard") or {}).items():
                 if not quantity_ok(v):

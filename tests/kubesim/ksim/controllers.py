@@ -27,7 +27,8 @@ import yaml
 
 from . import quota
 from .cluster import ADMIN
-from .runner import Runner
+from .network import is_coredns
+from .runner import Runner, node_ip
 from .util import ApiError, canon, deep, labels_match, log, now_rfc3339, selector_from_obj
 
 DELAYS = {"crd": 0.5, "ns": 1.0, "schedule": 0.2, "start": 1.0, "lb": 2.0, "lb_cleanup": 1.0,
@@ -208,6 +209,8 @@ class Controllers:
         self.pdbs()
         self.services()
         self.quotas()
+        if self.c.network is not None:
+            self.c.network.refresh()
 
     # ---- AWS admin API --------------------------------------------------
 
@@ -495,8 +498,11 @@ class Controllers:
         prt = self.c.rt("", "pods")
         nodes = {n["metadata"]["name"]: n for n in self.c.store.list(("", "nodes"))}
         load = {}
-        self.runner.sync({p["metadata"]["uid"] for p in self.c.store.list(prt.key)
-                          if not p["metadata"].get("deletionTimestamp")})
+        live = {p["metadata"]["uid"] for p in self.c.store.list(prt.key) if not p["metadata"].get("deletionTimestamp")}
+        self.runner.sync(live)
+        net = self.c.network
+        if net is not None:
+            net.sync(live)
         for p in self.c.store.list(prt.key):
             nn = (p.get("spec") or {}).get("nodeName")
             if nn:
@@ -562,6 +568,17 @@ class Controllers:
             if real:
                 self.runner.kubelet(p, node)
                 continue
+            if net is not None and net.enabled and is_coredns(p):
+                try:
+                    pn = net.serve_dns(p, nn, node_ip(node))
+                    if (p.get("status") or {}).get("podIP") != pn.ip:
+                        st = deep(p.get("status") or {})
+                        st["podIP"], st["podIPs"] = pn.ip, [{"ip": pn.ip}]
+                        p = self.c.set_status(prt, p, st) or p
+                except (OSError, RuntimeError) as e:
+                    self.event(p, "Pod", "FailedCreatePodSandBox", "Failed to create pod sandbox: %s" % e,
+                               once_key=(uid, "sandbox"))
+                    continue
             self.pod_status(p, phase="Running", running=True, node=node,
                             conds=[("PodReadyToStartContainers", "True", "", ""), ("Initialized", "True", "", ""),
                                    ("Ready", "True", "", ""), ("ContainersReady", "True", "", ""),
@@ -591,8 +608,14 @@ class Controllers:
             st["hostIP"] = addrs.get("InternalIP", "")
             st["hostIPs"] = [{"ip": st["hostIP"]}]
             if not st.get("podIP"):
-                h = int(hashlib.sha256(p["metadata"]["uid"].encode()).hexdigest()[:4], 16)
-                st["podIP"] = "10.0.%d.%d" % (128 + h % 100, h % 250 + 2)
+                net = self.c.network
+                if (p.get("spec") or {}).get("hostNetwork"):
+                    st["podIP"] = st["hostIP"]
+                elif net is not None and net.enabled:
+                    st["podIP"] = net.alloc(p["metadata"]["uid"], node["metadata"]["name"], st["hostIP"])
+                else:
+                    h = int(hashlib.sha256(p["metadata"]["uid"].encode()).hexdigest()[:4], 16)
+                    st["podIP"] = "10.0.%d.%d" % (128 + h % 100, h % 250 + 2)
                 st["podIPs"] = [{"ip": st["podIP"]}]
             st.setdefault("startTime", t)
         css = []
@@ -780,6 +803,7 @@ class Controllers:
     def sync_nodes(self, groups):
         nrt = self.c.rt("", "nodes")
         want = {}
+        net_want = {}           # node -> (InternalIP, subnet CIDR or None, MetadataOptions)
         for g in groups:
             if not isinstance(g, dict) or g.get("status") not in ("ACTIVE", "UPDATING", "DEGRADED"):
                 continue
@@ -801,16 +825,22 @@ class Controllers:
             gnum = int(hashlib.sha256(name.encode()).hexdigest()[:4], 16) % 200 + 20
             insts = [x for x in g.get("instances") or [] if isinstance(x, dict) and x.get("state") == "running"]
             slots = []
+            cidrs = {s.get("id"): s.get("cidr") for s in g.get("subnets") or [] if isinstance(s, dict)}
+            mopts = g.get("metadataOptions") or g.get("MetadataOptions")
             if g.get("instances") is not None and isinstance(g.get("instances"), list):
                 for i, x in enumerate(insts):
                     slots.append((x.get("privateDnsName") or "ip-10-0-%d-%d.%s.compute.internal"
                                   % (gnum, 10 + i, self.c.cfg.region),
                                   x.get("az") or azs[i % len(azs)], x.get("privateIp") or "10.0.%d.%d" % (gnum, 10 + i),
                                   x.get("instanceType") or itype, x.get("id")))
+                    net_want[slots[-1][0]] = (slots[-1][2], cidrs.get(x.get("subnet")),
+                                              dict(mopts or {}, instanceId=x.get("id"), role=g.get("nodeRole", "")
+                                                   .rsplit("/", 1)[-1] or None))
             else:
                 for i in range(size):
                     slots.append(("ip-10-0-%d-%d.%s.compute.internal" % (gnum, 10 + i, self.c.cfg.region),
                                   azs[i % len(azs)], "10.0.%d.%d" % (gnum, 10 + i), itype, None))
+                    net_want[slots[-1][0]] = (slots[-1][2], None, dict(mopts or {}))
             for nname, zone, ip, itype, iid in slots:
                 labels = {"beta.kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux",
                           "kubernetes.io/arch": "amd64", "kubernetes.io/os": "linux",
@@ -830,6 +860,8 @@ class Controllers:
                     if tt not in taints:
                         taints.append(tt)
                 want[nname] = (labels, taints, handlers, zone, ip, iid)
+        if self.c.network is not None:
+            self.c.network.sync_nodes(net_want)
         existing = {n["metadata"]["name"]: n for n in self.c.store.list(nrt.key)}
         for nname, n in existing.items():
             if nname not in want and (n["metadata"].get("labels") or {}).get("eks.amazonaws.com/nodegroup"):

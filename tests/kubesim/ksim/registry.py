@@ -60,6 +60,8 @@ def builtin_types(minor):
         ResType("apps", ["v1"], "ReplicaSet", "replicasets", True, ["rs"], ["status", "scale"],
                 generation=True, categories=["all"]),
         ResType("node.k8s.io", ["v1"], "RuntimeClass", "runtimeclasses", False),
+        ResType("networking.k8s.io", ["v1"], "NetworkPolicy", "networkpolicies", True, ["netpol"],
+                generation=True),
         ResType("apiextensions.k8s.io", ["v1"], "CustomResourceDefinition", "customresourcedefinitions",
                 False, ["crd", "crds"], ["status"], generation=True),
         ResType("rbac.authorization.k8s.io", ["v1"], "ClusterRole", "clusterroles", False),

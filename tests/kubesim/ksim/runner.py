@@ -70,6 +70,7 @@ import tempfile
 import threading
 import time
 
+from . import dns, netns
 from .util import ApiError, canon, deep, is_loopback_host, log, now_rfc3339
 
 PYTHON_REPOS = ("python", "library/python", "docker.io/library/python", "index.docker.io/library/python")
@@ -90,7 +91,7 @@ def is_python_image(image):
     return repo in PYTHON_REPOS
 
 
-def _preexec(parent_pid):
+def _preexec(parent_pid, netfd=None, binds=(), hostname=None):
     libc = _LIBC
 
     def fn():  # runs in the child between fork and exec: no locks, no imports
@@ -98,7 +99,16 @@ def _preexec(parent_pid):
             libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if os.getppid() != parent_pid:  # the parent died before prctl: do not outlive it
             os._exit(1)
+        if netfd is not None and netns.pod_preexec(netfd, binds, hostname) != 0:
+            raise OSError("cannot enter the pod's namespaces")
     return fn
+
+
+def node_ip(node):
+    for a in (node.get("status") or {}).get("addresses") or []:
+        if a.get("type") == "InternalIP":
+            return a.get("address")
+    return None
 
 
 class ConfigError(Exception):
@@ -141,10 +151,13 @@ class Ctr:
 
 
 class PodRun:
-    def __init__(self, pod, ip, directory):
+    def __init__(self, pod, ip, directory, node=None, net=None):
         md = pod["metadata"]
         self.uid, self.ns, self.name = md["uid"], md.get("namespace", ""), md["name"]
         self.ip = ip
+        self.node = node        # node name
+        self.net = net          # network.PodNet in netns mode
+        self.binds = []         # (pod file, host path) bind-mounted for each process
         self.dir = directory
         self.ctrs = {}
         self.started = now_rfc3339()
@@ -255,6 +268,9 @@ class Runner:
                         pass
                 self.procs.pop(inst.pid, None)
             shutil.rmtree(pr.dir, ignore_errors=True)
+            if pr.net is not None:
+                with self.c.lock:
+                    self.c.network.teardown_pod(pr.uid)
         threading.Thread(target=reap, name="reap-" + pr.name, daemon=True).start()
 
     @staticmethod
@@ -497,11 +513,12 @@ class Runner:
                 kind, _, what = res.partition(".")
                 val = ((spec.get("resources") or {}).get(kind) or {}).get(what)
                 k8s[name] = str(val) if val is not None else ("2" if what == "cpu" else "7935224832")
+        kip = self.c.service_ip(1)
         env = {"PATH": BASE_PATH, "HOME": "/tmp", "LANG": "C.UTF-8", "HOSTNAME": pod["metadata"]["name"],
-               "KUBERNETES_SERVICE_HOST": "10.100.0.1", "KUBERNETES_SERVICE_PORT": "443",
-               "KUBERNETES_SERVICE_PORT_HTTPS": "443", "KUBERNETES_PORT": "tcp://10.100.0.1:443",
-               "KUBERNETES_PORT_443_TCP": "tcp://10.100.0.1:443", "KUBERNETES_PORT_443_TCP_PROTO": "tcp",
-               "KUBERNETES_PORT_443_TCP_PORT": "443", "KUBERNETES_PORT_443_TCP_ADDR": "10.100.0.1"}
+               "KUBERNETES_SERVICE_HOST": kip, "KUBERNETES_SERVICE_PORT": "443",
+               "KUBERNETES_SERVICE_PORT_HTTPS": "443", "KUBERNETES_PORT": "tcp://%s:443" % kip,
+               "KUBERNETES_PORT_443_TCP": "tcp://%s:443" % kip, "KUBERNETES_PORT_443_TCP_PROTO": "tcp",
+               "KUBERNETES_PORT_443_TCP_PORT": "443", "KUBERNETES_PORT_443_TCP_ADDR": kip}
         for k, v in k8s.items():
             env[k] = self.rewrite(v, mounts)
         return env, k8s
@@ -547,8 +564,15 @@ class Runner:
                     return cp.get("containerPort")
         return None
 
-    def run_probe(self, probe, ip, spec):
+    def dial(self, pr, host, port, timeout):
+        """A TCP connection for the kubelet: from the pod's node in netns mode, else loopback."""
+        if pr is not None and pr.net is not None:
+            return self.c.network.connect_from_node(pr.node, (host, port), timeout)
+        return socket.create_connection((host, port), timeout=timeout)
+
+    def run_probe(self, probe, ip, spec, pr=None):
         timeout = probe.get("timeoutSeconds") or 1
+        in_net = pr is not None and pr.net is not None
         if "httpGet" in probe:
             hg = probe["httpGet"] or {}
             port = self.port_of(hg.get("port"), spec)
@@ -558,13 +582,12 @@ class Runner:
             url = "%s://%s:%s%s" % (scheme.lower(), host, port, path)
             if port is None:
                 return False, 'Get "%s": invalid port %r' % (url, hg.get("port"))
-            if not is_loopback_host(host):
+            if not in_net and not is_loopback_host(host):
                 return False, 'Get "%s": dial tcp %s:%d: connect: connection refused' % (url, host, port)
             try:
-                if scheme == "HTTPS":
-                    conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=self.insecure)
-                else:
-                    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+                raw = self.dial(pr, host, port, timeout)
+                conn = http.client.HTTPConnection(host, port, timeout=timeout)
+                conn.sock = self.insecure.wrap_socket(raw, server_hostname=host) if scheme == "HTTPS" else raw
                 headers = {"User-Agent": "kube-probe/1.%d" % self.c.cfg.minor, "Accept": "*/*"}
                 for h in hg.get("httpHeaders") or []:
                     headers[h.get("name", "")] = h.get("value", "")
@@ -588,10 +611,10 @@ class Runner:
             ts = probe["tcpSocket"] or {}
             port = self.port_of(ts.get("port"), spec)
             host = ts.get("host") or ip
-            if port is None or not is_loopback_host(host):
+            if port is None or (not in_net and not is_loopback_host(host)):
                 return False, "dial tcp %s:%s: connect: connection refused" % (host, port)
             try:
-                socket.create_connection((host, port), timeout=timeout).close()
+                self.dial(pr, host, port, timeout).close()
                 return True, ""
             except socket.timeout:
                 return False, "dial tcp %s:%d: i/o timeout" % (host, port)
@@ -615,7 +638,7 @@ class Runner:
             return
         succ = fail = 0
         while not inst.stop.is_set():
-            ok, msg = self.run_probe(probe, pr.ip, ctr.spec)
+            ok, msg = self.run_probe(probe, pr.ip, ctr.spec, pr)
             if inst.stop.is_set():
                 return
             if ok:
@@ -637,6 +660,28 @@ class Runner:
 
     # ---- the kubelet step (controller thread, store lock held) --------------------------------
 
+    def pod_files(self, pod, pr):
+        """/etc/resolv.conf, /etc/hosts for the pod's private mount namespace (the kubelet writes
+        these too): ClusterFirst -> the kube-dns Service; hostNetwork keeps the node's (Default)
+        unless dnsPolicy is ClusterFirstWithHostNet."""
+        spec = pod.get("spec") or {}
+        etc = os.path.join(pr.dir, "etc")
+        os.makedirs(etc, exist_ok=True)
+        policy = spec.get("dnsPolicy") or "ClusterFirst"
+        host_net = bool(spec.get("hostNetwork"))
+        files = []
+        if policy == "ClusterFirstWithHostNet" or (policy == "ClusterFirst" and not host_net):
+            files.append(("resolv.conf", dns.resolv_conf(pr.ns, self.c.service_ip(10), self.c.cfg.region)))
+        if not host_net:
+            files.append(("hosts", dns.hosts_file(pr.ip, pr.name)))
+        for fname, content in files:
+            path = os.path.join(etc, fname)
+            with open(path, "w") as f:
+                f.write(content)
+            target = os.path.realpath("/etc/" + fname)
+            if os.path.isfile(target):
+                pr.binds.append((path.encode(), target.encode()))
+
     def kubelet(self, pod, node):
         uid = pod["metadata"]["uid"]
         pr = self.pods.get(uid)
@@ -648,11 +693,23 @@ class Runner:
                 return
             if self.root is None:
                 self.root = tempfile.mkdtemp(prefix="kubesim-pods-")
-            ports = sorted({cp.get("containerPort") for c in (pod.get("spec") or {}).get("containers") or []
-                            if is_python_image(c.get("image")) for cp in c.get("ports") or []
-                            if cp.get("containerPort") and (cp.get("protocol") or "TCP") == "TCP"})
-            pr = PodRun(pod, self.alloc_ip(ports), tempfile.mkdtemp(prefix=pod["metadata"]["name"][:40] + "-",
-                                                                      dir=self.root))
+            net = self.c.network
+            d = tempfile.mkdtemp(prefix=pod["metadata"]["name"][:40] + "-", dir=self.root)
+            if net is not None and net.enabled:
+                try:
+                    pn = net.setup_pod(pod, node["metadata"]["name"], node_ip(node))
+                except (OSError, RuntimeError) as e:
+                    shutil.rmtree(d, ignore_errors=True)
+                    msg = "Failed to create pod sandbox: %s" % e
+                    self.event(pod, "Pod", "FailedCreatePodSandBox", msg, once_key=(uid, "sandbox", msg))
+                    return
+                pr = PodRun(pod, pn.ip, d, node["metadata"]["name"], pn)
+                self.pod_files(pod, pr)
+            else:
+                ports = sorted({cp.get("containerPort") for c in (pod.get("spec") or {}).get("containers") or []
+                                if is_python_image(c.get("image")) for cp in c.get("ports") or []
+                                if cp.get("containerPort") and (cp.get("protocol") or "TCP") == "TCP"})
+                pr = PodRun(pod, self.alloc_ip(ports), d, node["metadata"]["name"])
             os.makedirs(os.path.join(pr.dir, "logs"), exist_ok=True)
             try:
                 pr.vols = self.write_volumes(pod, pr)
@@ -743,10 +800,14 @@ class Runner:
                 return
             logf = open(log_path, "ab")
             try:
+                netfd = pr.net.fd if pr.net is not None else None
+                host_net = pr.net is not None and pr.net.host_network
                 proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=logf,
                                         stderr=subprocess.STDOUT, close_fds=True, start_new_session=True,
-                                        preexec_fn=_preexec(self.parent))
-            except OSError as e:
+                                        pass_fds=(netfd,) if netfd is not None else (),
+                                        preexec_fn=_preexec(self.parent, netfd, list(pr.binds),
+                                                            None if host_net else pr.name.encode()[:63]))
+            except (OSError, subprocess.SubprocessError) as e:
                 proc = None
                 err = e
             finally:

@@ -11,6 +11,8 @@ token (the server only listens on loopback):
   POST   /_kubesim/compact          forget the watch event log (410 tests)
   POST   /_kubesim/legacy-objects   store an object as an older API version let it in
                                     (webhook configurations with sideEffects Some/Unknown)
+  GET|POST /_kubesim/network-policy  {"enforce": true|false}: NetworkPolicy enforcement on/off
+  POST   /_kubesim/connect          connection attempts from inside pods' network namespaces
 Pods of official Python images run as real processes (runner.py); their logs
 are served at GET /api/v1/namespaces/<ns>/pods/<name>/log.
 """
@@ -27,6 +29,7 @@ from .auth import Authenticator
 from .cluster import Cluster, parse_body
 from .controllers import Controllers
 from .gateway import Gateway
+from .network import Network
 from .util import ApiError, Clock, fields_match, labels_match, log, parse_field_selector, parse_label_selector
 
 ANON_PATHS = ("/version", "/healthz", "/livez", "/readyz")
@@ -37,6 +40,8 @@ class Sim:
         self.cfg = cfg
         self.clock = Clock(cfg.timescale)
         self.cluster = Cluster(cfg, self.clock)
+        self.network = Network(self.cluster, cfg)
+        self.cluster.network = self.network
         self.auth = Authenticator(cfg)
         self.ctl = Controllers(self.cluster, self.clock)
         self.runner = self.ctl.runner
@@ -49,13 +54,15 @@ class Sim:
         self.requests = []
         self.flock = threading.Lock()
 
-    def start(self):
+    def start(self, api_port):
+        self.network.start(api_port)
         self.ctl.start()
 
     def shutdown(self):
         """Stop the controllers and kill every process the runner started."""
         self.ctl.stop.set()
         self.runner.shutdown()
+        self.network.shutdown()
 
     def take_fault(self, method, path):
         with self.flock:
@@ -100,7 +107,8 @@ class Sim:
                     "objects": objs, "pods": pods,
                     "loadBalancers": [dict(v, service=k) for k, v in self.ctl.lbs.items()],
                     "nodePorts": self.nodeports.describe(), "nodePortIP": self.cfg.nodeport_ip,
-                    "processes": self.runner.describe(), "faults": self.faults}
+                    "processes": self.runner.describe(), "faults": self.faults,
+                    "network": self.network.describe()}
 
 
 class NodePorts:
@@ -341,6 +349,31 @@ class Handler(BaseHTTPRequestHandler):
                     raise ApiError(404, "no kind %s in %s" % (obj.get("kind"), api))
                 stored = c.store_legacy(rt, obj)
                 return self.send(201, c.out(rt, stored))
+        if path == "/_kubesim/network-policy":
+            net = sim.network
+            if self.command == "POST":
+                try:
+                    req = json.loads(body or b"{}")
+                    on = req["enforce"]
+                    if not isinstance(on, bool):
+                        raise ValueError("enforce must be true or false")
+                except (ValueError, KeyError, TypeError) as e:
+                    raise ApiError(400, "bad request: %s (body: {\"enforce\": true|false})" % e)
+                if on and not net.enabled:
+                    raise ApiError(409, "NetworkPolicy cannot be enforced: pods are not in network namespaces (%s)"
+                                   % net.why)
+                with sim.cluster.lock:
+                    net.set_enforce(on)
+            elif self.command != "GET":
+                raise ApiError(405, "GET or POST")
+            with sim.cluster.lock:
+                d = net.describe()
+                rv = str(sim.cluster.store.rv)
+            return self.send(200, {"enforce": d["enforce"], "mode": d["mode"], "resourceVersion": rv,
+                                   "appliedResourceVersion": d["appliedResourceVersion"],
+                                   "lastRefreshSeconds": d["lastRefreshSeconds"]})
+        if path == "/_kubesim/connect" and self.command == "POST":
+            return self.send(200, self.connect_probes(body))
         if path == "/_kubesim/compact" and self.command == "POST":
             with sim.cluster.lock:
                 sim.cluster.store.compact()
@@ -498,6 +531,47 @@ class Handler(BaseHTTPRequestHandler):
         if m == "POST":
             raise ApiError(405, "the server does not allow this method on the requested resource")
         raise ApiError(405, "method not allowed")
+
+    def connect_probes(self, body):
+        """POST /_kubesim/connect {"probes": [{"from": "ns/pod" | "node/<name>", "host": ip, "port": n,
+        "protocol": "TCP"|"UDP", "timeout": s}]}: connection attempts made from inside those
+        network namespaces (a test's `kubectl exec <pod> -- connect`), all at once."""
+        sim = self.server.sim
+        net = sim.network
+        try:
+            req = json.loads(body or b"{}")
+            probes = req["probes"]
+            assert isinstance(probes, list)
+        except (ValueError, KeyError, AssertionError) as e:
+            raise ApiError(400, "bad request: %s" % e)
+        if not net.enabled:
+            raise ApiError(409, "pods have no network namespaces (%s)" % net.why)
+        fds = []
+        with sim.cluster.lock:
+            for pr in probes:
+                src = str(pr.get("from", ""))
+                if src.startswith("node/"):
+                    fd = net.source_fd(node=src[5:])
+                else:
+                    nsname, _, pname = src.partition("/")
+                    pod = sim.cluster.store.get(("", "pods"), nsname, pname)
+                    fd = net.source_fd(uid=pod["metadata"]["uid"]) if pod else None
+                if fd is None:
+                    raise ApiError(404, "%s has no network namespace" % src)
+                fds.append(fd)
+        results = [None] * len(probes)
+
+        def one(i):
+            pr = probes[i]
+            ok, err = net.probe(fds[i], pr.get("host"), int(pr.get("port", 0)), pr.get("protocol"),
+                                float(pr.get("timeout", 1.0)))
+            results[i] = {"ok": ok, "error": err}
+        threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(len(probes))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return {"results": results}
 
     def delete_opts(self, q, body):
         opts = {}

@@ -19,9 +19,10 @@ it.  Three parts:
   targetPort (number or container port name), verified against caBundle with
   the name "<service>.<namespace>.svc" -- or to clientConfig.url (https and a
   loopback host only; anything else is refused without sending a byte), with
-  "?timeout=<N>s" and a real N-second deadline.  Pod IPs that are not
-  loopback (simulated pods, 10.0.x.y) are never dialled: nothing listens
-  there, so the call fails as "connection refused" would.
+  "?timeout=<N>s" and a real N-second deadline.  A pod in kubesim's pod
+  network (network.py) is dialled from a control-plane address, so
+  NetworkPolicies apply to the call as on EKS; other pod IPs (simulated
+  pods) are never dialled: the call fails as "connection refused" would.
 
 Failures to call (no endpoints, refused, TLS, deadline, non-200, malformed or
 mismatched reviews) honour failurePolicy: Fail -> 500 InternalError with the
@@ -665,15 +666,22 @@ class Webhooks:
             if r <= 0:
                 raise socket.timeout()
             return r
-        if not is_loopback_host(t.host):
-            # A simulated pod (10.0.x.y): nothing listens there, and kubesim never sends traffic off loopback.
+        net = self.c.network
+        in_net = net is not None and net.enabled and net.has_presence(t.host)
+        if not is_loopback_host(t.host) and not in_net:
+            # A simulated pod: nothing listens there, and kubesim never sends traffic anywhere but loopback
+            # and its own network namespaces.
             raise fail("dial tcp %s: connect: connection refused" % addr)
         path = urllib.parse.urlsplit(t.display)
         target_path = (path.path or "/") + "?" + path.query
         raw = None
         try:
             try:
-                raw = socket.create_connection((t.host, t.port), timeout=left())
+                if in_net:
+                    # from the control plane's ENI address, through the pod network (policies apply)
+                    raw = net.connect_from_control_plane((t.host, t.port), left())
+                else:
+                    raw = socket.create_connection((t.host, t.port), timeout=left())
             except ConnectionRefusedError:
                 raise fail("dial tcp %s: connect: connection refused" % addr)
             except OSError as e:

@@ -307,6 +307,7 @@ class Kubesim:
         self.url = "https://127.0.0.1:%d" % self.port
         assert_loopback(self.url)
         self.ctx = ssl.create_default_context(cafile=self.ca)
+        self.local = threading.local()
 
     def stop(self):
         self.proc.terminate()
@@ -318,8 +319,8 @@ class Kubesim:
         self.log.close()
 
     def call(self, method, path, body=None, ctype="application/json", token=None, headers=None, timeout=30):
-        """(status, parsed body or text, response headers)."""
-        conn = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ctx, timeout=timeout)
+        """(status, parsed body or text, response headers).  One keep-alive connection per
+        thread (a TLS handshake per call made long suites slow); a dropped one is redialled once."""
         h = {"Accept": "application/json"}
         tok = self.token if token is None else token
         if tok:
@@ -329,10 +330,36 @@ class Kubesim:
             if not isinstance(body, (bytes, str)):
                 body = json.dumps(body)
         h.update(headers or {})
-        conn.request(method, path, body=body, headers=h)
-        r = conn.getresponse()
-        data = r.read()
-        conn.close()
+        for attempt in (0, 1):
+            conn = getattr(self.local, "conn", None)
+            if conn is None:
+                conn = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ctx, timeout=timeout)
+                self.local.conn = conn
+            conn.timeout = timeout
+            if conn.sock is not None:
+                conn.sock.settimeout(timeout)
+            try:
+                conn.request(method, path, body=body, headers=h)
+                r = conn.getresponse()
+                data = r.read()
+                break
+            except (TimeoutError, socket.timeout):
+                conn.close()
+                self.local.conn = None
+                raise
+            except (OSError, http.client.HTTPException) as e:
+                # the server closed the kept-alive connection (after a watch, say): redial once
+                conn.close()
+                self.local.conn = None
+                if attempt:
+                    raise e
+            except BaseException:
+                conn.close()
+                self.local.conn = None
+                raise
+        if r.getheader("Connection", "").lower() == "close":
+            conn.close()
+            self.local.conn = None
         try:
             parsed = json.loads(data)
         except ValueError:
@@ -424,8 +451,10 @@ class Runner:
             fn(*args)
             self.passed += 1
             print("ok   %-55s %.1fs" % (name, time.monotonic() - t0), flush=True)
+            return True
         except Exception as e:
             import traceback
             self.failed += 1
             print("FAIL %-55s %s" % (name, e), flush=True)
             traceback.print_exc()
+            return False

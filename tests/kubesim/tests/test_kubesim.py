@@ -743,6 +743,15 @@ HTTPServer((os.environ["POD_IP"], 8080), H).serve_forever()
 """
 
 
+def pod_ip_ok(k, ip):
+    """A process pod's IP: loopback 127.0.x.y (x >= 1) without network namespaces, else an address of
+    its node's subnet (never loopback)."""
+    mode = k.ok("GET", "/_kubesim/network-policy", token="")["mode"]
+    if mode == "loopback":
+        return ip.startswith("127.0.") and ip != "127.0.0.1"
+    return not ip.startswith("127.") and ip.startswith("10.0.")
+
+
 def py_pod(name, command, **spec):
     p = pod(name, "run")
     p["spec"]["containers"] = [{"name": "main", "image": "python:3.12-slim", "command": command}]
@@ -784,7 +793,7 @@ def t_runner(k, aws):
     k.ok("POST", P, main)
     p = k.watch_until(P, lambda o: cond(o, "Ready").get("status") == "True", field_name="ok")
     ip = p["status"]["podIP"]
-    assert ip.startswith("127.0.") and ip != "127.0.0.1", ip
+    assert pod_ip_ok(k, ip), ip
     assert {cs["name"]: cs["ready"] for cs in p["status"]["containerStatuses"]} == {"main": True, "sidecar": True}
     out = k.ok("GET", P + "/ok/log?container=main")
     lines = {ln.split(" ", 1)[0]: ln.split(" ", 1)[1] for ln in out.splitlines() if " " in ln}
@@ -865,7 +874,8 @@ def t_runner(k, aws):
     evs = k.ok("GET", "/api/v1/namespaces/run/events?fieldSelector=involvedObject.name%3Dlive")["items"]
     assert any(e["reason"] == "Killing" and e["message"] == "Container main failed liveness probe, will be restarted"
                for e in evs), evs
-    assert any(e["reason"] == "Unhealthy" and e["message"].startswith("Liveness probe failed: dial tcp 127.0.")
+    live_ip = k.ok("GET", P + "/live")["status"]["podIP"]
+    assert any(e["reason"] == "Unhealthy" and e["message"].startswith("Liveness probe failed: dial tcp %s:9" % live_ip)
                for e in evs), evs
     # the namespace goes: every process goes with its pod
     pids = [x["pid"] for x in k.ok("GET", "/_kubesim/state", token="")["processes"] if x["namespace"] == "run"
@@ -1369,7 +1379,7 @@ def t_gvisor_webhook(k, aws):
     procs = wh_processes(k)
     assert len(procs) == 2 and all(p["running"] and p["ready"] for p in procs), procs
     ips = {p["status"]["podIP"] for p in pods}
-    assert ips == {p["ip"] for p in procs} and all(ip.startswith("127.0.") for ip in ips), (ips, procs)
+    assert ips == {p["ip"] for p in procs} and all(pod_ip_ok(k, ip) for ip in ips), (ips, procs)
     assert all(pid_alive(p["pid"]) for p in procs)
     c0 = pods[0]["status"]["containerStatuses"][0]
     assert c0["ready"] and "running" in c0["state"] and c0["restartCount"] == 0, c0
@@ -1408,7 +1418,7 @@ def t_gvisor_webhook(k, aws):
     # h) kubectl logs: the webhook's own request log (reinvocation: patched, then re-checked unpatched)
     r = kubectl(kc, cache, "logs", "-n", "openfaas", "-l", WH_SELECTOR, "--tail=-1", "--prefix")
     assert r.stdout.count("patched=True") >= 3 and "patched=False" in r.stdout, r.stdout
-    assert "gvisor-webhook: serving https://127.0." in r.stdout, r.stdout
+    assert "gvisor-webhook: serving https://%s:8443" % pods[0]["status"]["podIP"] in r.stdout, r.stdout
     r = kubectl(kc, cache, "logs", "-n", "openfaas", pods[0]["metadata"]["name"])
     assert "serving https://%s:8443/mutate for namespace openfaas-fn" % pods[0]["status"]["podIP"] in r.stdout, r.stdout
     code, txt, hdr = k.call("GET", WH_PODS + "/%s/log?container=webhook&tailLines=1" % pods[0]["metadata"]["name"])
@@ -1562,6 +1572,8 @@ def main():
         k.stop()
     import test_realspeed
     test_realspeed.register(run, Kubesim, TMP, aws)
+    import test_network
+    test_network.register(run, Kubesim, TMP, aws)
     aws.close()
     if not run.failed:
         shutil.rmtree(TMP, ignore_errors=True)
