@@ -1600,10 +1600,11 @@ class EKS:
         ctx = Ctx(self.sim, "eks", "admin", acct, reg, {"arn": ""}, "admin")
         out = []
         for ng in c["_nodegroups"].values():
-            ud = None
+            ud, ltd = None, None
             if ng.get("_lt"):
                 try:
-                    ud = ec2.resolve_lt(ctx, ng["_lt"])[1]["LaunchTemplateData"].get("UserData")
+                    ltd = ec2.resolve_lt(ctx, ng["_lt"])[1]["LaunchTemplateData"]
+                    ud = ltd.get("UserData")
                 except AwsError:
                     ud = None
             insts = []
@@ -1618,8 +1619,10 @@ class EKS:
                         "taints": ng["taints"], "scaling": ng["scalingConfig"],
                         "instanceTypes": ng["instanceTypes"] or [
                             ec2.resolve_lt(ctx, ng["_lt"])[1]["LaunchTemplateData"].get("InstanceType")] if ng.get("_lt") else ng["instanceTypes"],
-                        "subnets": [{"id": s, "az": st["subnets"][s]["AvailabilityZone"] if s in st["subnets"] else None}
+                        "subnets": [{"id": s, "az": st["subnets"][s]["AvailabilityZone"] if s in st["subnets"] else None,
+                                     "cidr": st["subnets"][s].get("CidrBlock") if s in st["subnets"] else None}
                                     for s in ng["subnets"]],
+                        "metadataOptions": kubehook.metadata_options(bool(ng.get("_lt")), ltd),
                         "amiType": ng["amiType"], "version": ng["version"], "releaseVersion": ng["releaseVersion"],
                         "capacityType": ng["capacityType"], "nodeRole": ng["nodeRole"],
                         "launchTemplate": ng.get("_lt"), "userData": ud, "instances": insts,
