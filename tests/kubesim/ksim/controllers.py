@@ -37,6 +37,11 @@ LB_FINALIZER = "service.kubernetes.io/load-balancer-cleanup"
 # Real seconds below which a deadline covering real processes is never scaled
 # (see Controllers.progress_deadline).
 REAL_FLOOR = 120.0
+# Controller passes a Deployment is given without progress before ProgressDeadlineExceeded,
+# whatever the scaled deadline says: the simulated controllers themselves need real time (a
+# pod goes through scheduling, start, readiness and a status write, one pass each), and a busy
+# machine stretches every pass.  50 passes are 1 s on an idle machine.
+MIN_TICKS = 50
 CTRL_USER = {"username": "system:serviceaccount:kube-system:replicaset-controller",
              "groups": ["system:serviceaccounts", "system:authenticated"]}
 
@@ -163,7 +168,8 @@ class Controllers:
         self.lb_busy = set()
         self.jobs = []
         self.fail = {}         # deployment uid -> (message, next retry)
-        self.progress = {}     # deployment uid -> (template hash, start)
+        self.progress = {}     # deployment uid -> (template hash, start, available, tick at start)
+        self.ticks = 0         # controller passes so far
         self.events_sent = set()
         self.stop = threading.Event()
         self.hooks = []        # called every tick outside the lock
@@ -188,6 +194,7 @@ class Controllers:
         while not self.stop.is_set():
             try:
                 with self.c.lock:
+                    self.ticks += 1
                     self.tick()
                 jobs, self.jobs = self.jobs, []
                 for j in jobs:
@@ -371,7 +378,7 @@ class Controllers:
             desired = spec.get("replicas", 1)
             now = time.monotonic()
             if self.progress.get(uid, (None,))[0] != h:
-                self.progress[uid] = (h, now, -1)
+                self.progress[uid] = (h, now, -1, self.ticks)
             deleting = bool(md.get("deletionTimestamp"))
             if not deleting and not spec.get("paused"):
                 if len(new) < desired:
@@ -403,8 +410,8 @@ class Controllers:
             self.deployment_status(drt, d, new, old, desired, rsname)
 
     def made_progress(self, uid, available=None):
-        h, _, avail = self.progress[uid]
-        self.progress[uid] = (h, time.monotonic(), avail if available is None else available)
+        h, _, avail, _ = self.progress[uid]
+        self.progress[uid] = (h, time.monotonic(), avail if available is None else available, self.ticks)
 
     def progress_deadline(self, d):
         """Real seconds a Deployment may go without progress.  Scaled like every
@@ -469,12 +476,12 @@ class Controllers:
             # a newly available pod is progress: the deadline starts over (as the real
             # controller refreshes the Progressing condition)
             self.made_progress(uid, avail_new)
-        started = self.progress[uid][1]
+        started, since_tick = self.progress[uid][1], self.progress[uid][3]
         if complete:
             conds.append(cond("Progressing", "True", "NewReplicaSetAvailable",
                               'ReplicaSet "%s" has successfully progressed.' % rsname))
         elif prev.get("Progressing", {}).get("reason") == "ProgressDeadlineExceeded" or \
-                time.monotonic() - started > self.progress_deadline(d):
+                (time.monotonic() - started > self.progress_deadline(d) and self.ticks - since_tick >= MIN_TICKS):
             conds.append(cond("Progressing", "False", "ProgressDeadlineExceeded",
                               'ReplicaSet "%s" has timed out progressing.' % rsname))
         else:

@@ -11,6 +11,7 @@ import base64
 import http.client
 import json
 import os
+import random
 import socket
 import ssl
 import subprocess
@@ -291,6 +292,11 @@ class Kubesim:
             args += ["--static-token", token]
         if aws:
             args += ["--aws-url", aws.url]
+        if "--nodeport-ip" not in extra:
+            # not the default derived from the cluster name: another run of this suite on the same
+            # machine (same cluster names) would hold the same NodePort listeners
+            args += ["--nodeport-ip", "127.%d.%d.%d" % (random.randint(1, 254), random.randint(1, 254),
+                                                          random.randint(2, 254))]
         args += list(extra)
         self.log = open(self.tmp + "/kubesim.log", "w")
         # TMPDIR: what kubesim's process runner writes for pods lands in the test's own directory,
