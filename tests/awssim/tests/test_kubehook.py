@@ -53,6 +53,11 @@ class KubeHook(unittest.TestCase):
                                ("--port", "0"), ("--aws-url", cfg["url"]), ("--aws-ca", ca)):
                 self.assertEqual(argv[argv.index(flag) + 1], want, flag)
             self.assertIn("--timescale", argv)
+            # the cluster's service CIDR and control-plane ENI addresses reach kubesim's pod network
+            self.assertEqual(argv[argv.index("--service-cidr") + 1], "172.20.0.0/16")
+            cps = argv[argv.index("--control-plane-ips") + 1].split(",")
+            self.assertEqual(len(cps), 2)
+            self.assertTrue(all(ip.startswith("10.8.") for ip in cps), cps)
             self.assertEqual(fake["nodegroups"], [])
             eks.delete_cluster(name="hooked")
             admin("POST", "clock", {"advance": 400}, base=url)
