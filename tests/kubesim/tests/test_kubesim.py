@@ -1279,6 +1279,7 @@ WH_RC = {"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass", "metadata": {"n
 WH_MWC_PATH = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/" + WH_SUBST["POLICY"]
 WH_PODS = "/api/v1/namespaces/openfaas/pods"
 WH_SELECTOR = "app.kubernetes.io/name=" + WH_SVC
+WH_LABELS = {"app.kubernetes.io/name": WH_SVC}
 
 
 def b64(path_or_bytes):
@@ -1472,6 +1473,33 @@ def t_gvisor_webhook(k, aws):
          "application/json-patch+json")
     code, p, _ = k.call("POST", "/api/v1/namespaces/openfaas-fn/pods", pod("goodca", "openfaas-fn"))
     assert code == 201 and p["spec"]["runtimeClassName"] == "gvisor", (code, p)
+
+    # i) NetworkPolicy enforced: the API server calls the webhook from the control plane's addresses
+    # (Endpoints default/kubernetes), so a default-deny ingress in openfaas makes the call time out
+    # (fail closed) until a policy lets the control plane in, as on EKS with the VPC CNI's agent
+    if k.ok("GET", "/_kubesim/network-policy", token="")["mode"] == "netns":
+        k.ok("POST", "/_kubesim/network-policy", {"enforce": True}, token="")
+        NP = "/apis/networking.k8s.io/v1/namespaces/openfaas/networkpolicies"
+        k.ok("POST", NP, {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                          "metadata": {"name": "deny-all-ingress"}, "spec": {"podSelector": {}, "ingress": []}})
+
+        def applied():
+            st = k.ok("GET", "/_kubesim/network-policy", token="")
+            return int(st["appliedResourceVersion"]) >= int(st["resourceVersion"])
+        wait_for("rules loaded", applied)
+        code, st, _ = k.call("POST", "/api/v1/namespaces/openfaas-fn/pods", pod("walled", "openfaas-fn"))
+        assert code == 500 and st["message"].endswith("/mutate?timeout=5s\": context deadline exceeded"), (code, st)
+        cps = [a["ip"] for a in k.ok("GET", "/api/v1/namespaces/default/endpoints/kubernetes")["subsets"][0]
+               ["addresses"]]
+        k.ok("POST", NP, {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                          "metadata": {"name": "control-plane-to-webhook"},
+                          "spec": {"podSelector": {"matchLabels": WH_LABELS},
+                                   "ingress": [{"from": [{"ipBlock": {"cidr": ip + "/32"}} for ip in cps],
+                                                "ports": [{"port": 8443}]}]}})
+        wait_for("rules loaded", applied)
+        code, p, _ = k.call("POST", "/api/v1/namespaces/openfaas-fn/pods", pod("let-in", "openfaas-fn"))
+        assert code == 201 and p["spec"]["runtimeClassName"] == "gvisor", (code, p)
+        k.ok("POST", "/_kubesim/network-policy", {"enforce": False}, token="")
 
     # g) kill -9 of kubesim: PR_SET_PDEATHSIG takes the webhook processes with it
     pids = [p["pid"] for p in procs]

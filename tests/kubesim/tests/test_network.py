@@ -432,6 +432,38 @@ def t_kill9_leaves_nothing(k, before):
     assert host_view() == before, (host_view(), before)
 
 
+def t_kubehook_switch(k):
+    """awssim's hook switches enforcement the way the VPC CNI add-on would."""
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                    "awssim"))
+    from awssimlib import kubehook
+    kp = kubehook.KubeProc(k.proc, k.port, open(k.ca, "rb").read(), k.tmp)
+    kubehook.set_network_policy(kp, False)
+    assert k.ok("GET", "/_kubesim/network-policy", token="")["enforce"] is False
+    kubehook.set_network_policy(kp, True)
+    assert k.ok("GET", "/_kubesim/network-policy", token="")["enforce"] is True
+    kubehook.set_network_policy(kubehook.KubeProc(None, 9, b"", k.tmp), True)  # no kubesim: nothing to do
+
+
+def t_loopback_mode(Kubesim, tmp, aws):
+    """Without the pod network (not root, or --pod-network loopback): pods on 127.0.x.y, and
+    enforcement refused rather than silently off."""
+    k = Kubesim(tmp, aws=aws, extra=["--pod-network", "loopback"])
+    try:
+        aws.set_groups([group("system", 1)])
+        k.watch_until("/api/v1/nodes", lambda o: True)
+        k.ok("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "lo"}})
+        k.ok("POST", "/api/v1/namespaces/lo/pods", server_pod("a", "lo"))
+        p = k.watch_until("/api/v1/namespaces/lo/pods", ready, field_name="a", timeout=60)
+        assert p["status"]["podIP"].startswith("127.0."), p["status"]
+        code, body, _ = k.call("POST", "/_kubesim/network-policy", {"enforce": True}, token="")
+        assert code == 409 and "not in network namespaces" in body["message"], (code, body)
+        assert k.ok("GET", "/_kubesim/network-policy", token="")["mode"] == "loopback"
+    finally:
+        k.stop()
+
+
 def register(run, Kubesim, tmp, aws):
     before = host_view() if shutil.which("nft") and os.geteuid() == 0 else None
     net_k = Kubesim(tmp, aws=aws)
@@ -442,6 +474,7 @@ def register(run, Kubesim, tmp, aws):
             return
         run.run("NetworkPolicy: validation and defaults as the API server", t_policy_validation, net_k)
         run.run("NetworkPolicy enforcement switch (off = accepted, not enforced)", t_enforcement_switch, net_k, net)
+        run.run("awssim's kubehook switches enforcement", t_kubehook_switch, net_k)
         run.run("NetworkPolicy: %d upstream conformance cases on real packets" % len(netpol_cases.CASES),
                 t_conformance, net_k, net)
         run.run("Services: DNAT before policy, no endpoints refuses, kubernetes, cluster DNS",
@@ -452,3 +485,4 @@ def register(run, Kubesim, tmp, aws):
     finally:
         if not killed:
             net_k.stop()
+    run.run("loopback mode: pods on 127.0.x.y, enforcement refused", t_loopback_mode, Kubesim, tmp, aws)
