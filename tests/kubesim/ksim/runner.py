@@ -7,10 +7,13 @@ any tag or digest) run as local processes of /usr/bin/python3; every other
 container stays simulated (Running/Ready after the start delay).  A pod with
 at least one such container is a "process pod":
 
-* Pod IP: a unique loopback address 127.0.<b>.<c> (b >= 1; never the
-  --nodeport-ip, whose second octet is >= 1 only by coincidence and is
-  skipped; 127.0.0.x stays for the API server and the tests), chosen so that
-  every declared TCP containerPort is free on it.
+* Pod IP: with the pod network (network.py, root) an address of the node's
+  subnet in the pod's own network namespace (hostNetwork: the node's), the
+  pod's /etc/resolv.conf and /etc/hosts bind-mounted in a private mount
+  namespace, its name as hostname; else a unique loopback address
+  127.0.<b>.<c> (b >= 1; never the --nodeport-ip; 127.0.0.x stays for the API
+  server and the tests), chosen so that every declared TCP containerPort is
+  free on it.
 * command/args as Kubernetes combines them with the image's (no entrypoint,
   CMD ["python3"]); "python", "python3", "python3.X" or any path ending in
   /python or /python3* becomes /usr/bin/python3; $(VAR) references expand.
@@ -29,8 +32,8 @@ at least one such container is a "process pod":
   volumeMount's mountPath used as a path prefix in command, args, env values
   and workingDir is rewritten to the directory holding that volume (e.g.
   /app/webhook.py -> <pod dir>/volumes/app/webhook.py).  The process runs as
-  kubesim's user in the host's network namespace; securityContext,
-  resources and readOnlyRootFilesystem are not enforced.
+  kubesim's user; securityContext, resources and readOnlyRootFilesystem are
+  not enforced.
 * Lifecycle: started when the simulated kubelet would start the container.
   Readiness: httpGet (HTTP/HTTPS, certificates not verified, like the
   kubelet; port by number or container port name), tcpSocket, exec/grpc
