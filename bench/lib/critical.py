@@ -1,0 +1,486 @@
+"""critical.py - honest critical path and call floor of one create or destroy run.
+
+Why: a client that measures its own operations cannot tell how long it lagged
+behind AWS (each operation's measured time already includes its polling lag).
+Here every duration comes from the simulator's own transition log
+(GET /_awssim/transitions: when an object really became ACTIVE, running,
+available, propagated or gone on the simulated clock) and every call count
+from its call log, so the figures mean the same for secfaas and for any peer.
+
+CRITICAL PATH (the fastest any client could possibly be, given what AWS did
+in this run).  A zero-latency client starts every object the instant the
+objects it needs are ready; the critical path is the longest chain of AWS's
+own durations through that dependency graph:
+  create: an object's duration is the AWS-timed part of its life, from the
+    call that started it to the state that makes it usable:
+      IAM role          created -> propagated (usable by EKS/EC2)
+      instance profile  AddRoleToInstanceProfile -> propagated
+      EC2 instance      pending -> running, or -> stopped for an instance
+                        that powers itself off (the AMI builder)
+      AMI               pending -> available
+      EKS cluster       CREATING -> ACTIVE;  EKS node group  CREATING -> ACTIVE
+      everything else (VPC, subnets, gateway, route tables, security groups,
+      launch templates, access entries) is ready when its call returns: 0 s.
+    Dependencies are what AWS itself requires, read back from AWS after the
+    run: a cluster needs its role; a node group its cluster, node role and
+    launch template; a launch template whose user data carries the cluster
+    endpoint needs the ACTIVE cluster, and its image; an image its builder
+    instance; an instance its instance profile; a profile its roles.
+  destroy: a node group DELETING -> gone; its instances shutting-down ->
+    terminated (AWS starts them when the group is gone); a cluster
+    DELETING -> gone, once its node groups are gone; everything else is gone
+    when its call returns, once the cluster and the instances are gone.
+  The ratio printed is the client's process wall time / critical path.
+  Kubernetes objects (RuntimeClass, OpenFaaS) are not AWS objects: their time
+  is overhead on this scale.
+
+CALL FLOOR (the fewest AWS calls that make, or remove, exactly these objects
+and observe their readiness).  Counted from the objects found in AWS after
+the run and the durations above:
+  create
+    IAM role          1 CreateRole (tags inline) + 1 AttachRolePolicy per
+                      managed policy + 1 PutRolePolicy per inline policy
+    instance profile  1 CreateInstanceProfile + 1 AddRoleToInstanceProfile
+    VPC               1 CreateVpc (tags inline) + 1 ModifyVpcAttribute for
+                      DNS hostnames if on (DNS support is on by default)
+    subnet            1 CreateSubnet + 1 ModifySubnetAttribute if it maps
+                      public IPs
+    internet gateway  1 Create + 1 Attach
+    route table       1 Create + 1 CreateRoute per route + 1
+                      AssociateRouteTable per subnet
+    security group    1 Create + 1 AuthorizeSecurityGroupIngress if it has
+                      ingress rules (one call takes them all) + 2 if its
+                      egress is not the default (revoke, authorize)
+    launch template   1 CreateLaunchTemplate
+    AMI bake          1 ssm GetParameter (base AMI) + 1 RunInstances + polls
+                      until stopped + 1 GetConsoleOutput (the bake's proof)
+                      + 1 CreateImage + polls until available + 1
+                      TerminateInstances
+    EKS cluster       1 CreateCluster + polls until ACTIVE (its last reply
+                      carries the endpoint and CA)
+    EKS node groups   1 CreateNodegroup each + polls until the last of the
+                      groups created together is ACTIVE + 1 read of each
+                      other group
+    access entry      1 CreateAccessEntry + 1 AssociateAccessPolicy per policy
+                      (the creator's and the node roles' entries are EKS's)
+  destroy
+    node groups       1 DeleteNodegroup each + polls until the last is gone
+                      + 1 read of each other group
+    EKS cluster       1 DeleteCluster + polls until gone
+    instances (EKS's) 0, plus polls for termination if that ends after the
+                      cluster is gone
+    launch template, security group, subnet, route table, VPC: 1 delete each
+                      (deleting a subnet removes its route-table association)
+    internet gateway  1 Detach + 1 Delete
+    IAM role          1 DetachRolePolicy per managed policy + 1
+                      DeleteRolePolicy per inline policy + 1 DeleteRole
+    instance profile  1 RemoveRoleFromInstanceProfile + 1 DeleteInstanceProfile
+    AMI               1 DeregisterImage + 1 DeleteSnapshot
+  "polls" are one Describe call per official waiter delay (botocore's
+  waiters-2.json: EKS ClusterActive/NodegroupActive/ClusterDeleted/
+  NodegroupDeleted every 30 s; EC2 InstanceStopped/ImageAvailable/
+  InstanceTerminated every 15 s), the first one delay after the call that
+  started the wait: ceil(duration / delay) calls.  No read is needed for
+  anything else (tags ride on the create calls; AZ names and the caller's
+  identity are known offline).
+The client's count is every AWS call in the run's window of the call log,
+failed ones included, except the presigned STS GetCallerIdentity calls the
+cluster's API server makes to check the client's bearer tokens (AWS, not the
+client, sends those).
+"""
+import base64
+import math
+
+WAITER_DELAY = {"cluster": 30.0, "nodegroup": 30.0, "instance": 15.0, "image": 15.0}
+
+
+def _tr(obj):
+    return obj["transitions"]
+
+
+def _at(obj, state, after=None):
+    for t in _tr(obj):
+        if t["state"] == state and (after is None or t["at"] >= after):
+            return t["at"]
+    return None
+
+
+def objects_in(window, kind):
+    """Objects the window created (kind="create": first transition inside it)
+    or removed (kind="destroy": gone inside it)."""
+    lo, hi = window["from"] - 1e-6, window["to"] + 1e-6
+    out = []
+    for o in window["transitions"] or []:
+        ts = _tr(o)
+        if not ts:
+            continue
+        if kind == "create":
+            if lo <= ts[0]["at"] <= hi:
+                out.append(o)
+        else:
+            gone = [t for t in ts if t["state"] in ("deleted", "terminated") and lo <= t["at"] <= hi]
+            if gone:
+                out.append(o)
+    return out
+
+
+def client_calls(window):
+    """{op: n} of the client's calls (presigned STS from the API server left out)."""
+    if window.get("log") is None:
+        return dict(window["calls"])
+    out = {}
+    for c in window["log"]:
+        if c.get("auth") == "presigned":
+            continue
+        k = "%s:%s" % (c["service"], c["operation"])
+        out[k] = out.get(k, 0) + 1
+    return out
+
+
+# ---------------------------------------------------------------- snapshot
+def snapshot(sim, window):
+    """Read back from AWS (boto3, after the window closed) what the floor and
+    the dependency graph need about the objects the window created."""
+    created = objects_in(window, "create")
+    ids = {}
+    for o in created:
+        ids.setdefault(o["type"], []).append(o["id"])
+    ec2, eks, iam = sim.boto("ec2"), sim.boto("eks"), sim.boto("iam")
+    snap = {"roles": {}, "profiles": {}, "vpcs": {}, "subnets": {}, "igws": {}, "rtbs": {}, "sgs": {}, "lts": {},
+            "instances": {}, "images": {}, "clusters": {}, "nodegroups": {}, "access": {}}
+
+    def gone(e):
+        return any(k in str(e) for k in ("NotFound", "NoSuchEntity", "does not exist", "ResourceNotFound"))
+
+    for name in ids.get("iam:role", []):
+        try:
+            att = iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]
+            inl = iam.list_role_policies(RoleName=name)["PolicyNames"]
+        except Exception as e:
+            if gone(e):
+                continue
+            raise
+        snap["roles"][name] = {"attached": len(att), "inline": len(inl)}
+    for name in ids.get("iam:instance-profile", []):
+        try:
+            ip = iam.get_instance_profile(InstanceProfileName=name)["InstanceProfile"]
+        except Exception as e:
+            if gone(e):
+                continue
+            raise
+        snap["profiles"][name] = {"arn": ip["Arn"], "roles": [r["RoleName"] for r in ip["Roles"]]}
+    for vid in ids.get("ec2:vpc", []):
+        try:
+            h = ec2.describe_vpc_attribute(VpcId=vid, Attribute="enableDnsHostnames")["EnableDnsHostnames"]["Value"]
+            s = ec2.describe_vpc_attribute(VpcId=vid, Attribute="enableDnsSupport")["EnableDnsSupport"]["Value"]
+        except Exception as e:
+            if gone(e):
+                continue
+            raise
+        snap["vpcs"][vid] = {"dns_hostnames": h, "dns_support": s}
+    if ids.get("ec2:subnet"):
+        for s in ec2.describe_subnets(Filters=[{"Name": "subnet-id", "Values": ids["ec2:subnet"]}])["Subnets"]:
+            snap["subnets"][s["SubnetId"]] = {"public": bool(s.get("MapPublicIpOnLaunch"))}
+    if ids.get("ec2:internet-gateway"):
+        for g in ec2.describe_internet_gateways(Filters=[{"Name": "internet-gateway-id",
+                                                          "Values": ids["ec2:internet-gateway"]}])["InternetGateways"]:
+            snap["igws"][g["InternetGatewayId"]] = {"attached": len(g.get("Attachments", []))}
+    if ids.get("ec2:route-table"):
+        for r in ec2.describe_route_tables(Filters=[{"Name": "route-table-id",
+                                                     "Values": ids["ec2:route-table"]}])["RouteTables"]:
+            if any(a.get("Main") for a in r.get("Associations", [])):
+                continue   # the VPC's main table comes with the VPC
+            snap["rtbs"][r["RouteTableId"]] = {
+                "routes": len([x for x in r.get("Routes", []) if x.get("Origin") == "CreateRoute"]),
+                "assoc": len([a for a in r.get("Associations", []) if a.get("SubnetId")])}
+    if ids.get("ec2:security-group"):
+        for g in ec2.describe_security_groups(Filters=[{"Name": "group-id",
+                                                        "Values": ids["ec2:security-group"]}])["SecurityGroups"]:
+            tags = {t["Key"]: t["Value"] for t in g.get("Tags", [])}
+            if g["GroupName"] == "default" or "aws:eks:cluster-name" in tags or \
+                    "kubernetes.io/service-name" in tags:
+                continue   # made by the VPC, by EKS or by Kubernetes
+            eg = g.get("IpPermissionsEgress", [])
+            default_egress = len(eg) == 1 and eg[0].get("IpProtocol") == "-1" and \
+                [r.get("CidrIp") for r in eg[0].get("IpRanges", [])] == ["0.0.0.0/0"]
+            snap["sgs"][g["GroupId"]] = {"ingress": bool(g.get("IpPermissions")), "default_egress": default_egress}
+    for lid in ids.get("ec2:launch-template", []):
+        try:
+            v = ec2.describe_launch_template_versions(LaunchTemplateId=lid, Versions=["$Latest"])
+        except Exception as e:
+            if gone(e):
+                continue
+            raise
+        d = v["LaunchTemplateVersions"][0]["LaunchTemplateData"]
+        ud = ""
+        if d.get("UserData"):
+            try:
+                ud = base64.b64decode(d["UserData"]).decode("utf-8", "replace")
+            except ValueError:
+                ud = ""
+        snap["lts"][lid] = {"image": d.get("ImageId"), "user_data": ud}
+    if ids.get("ec2:instance"):
+        for r in ec2.describe_instances(InstanceIds=ids["ec2:instance"])["Reservations"]:
+            for i in r["Instances"]:
+                tags = {t["Key"]: t["Value"] for t in i.get("Tags", [])}
+                snap["instances"][i["InstanceId"]] = {
+                    "eks": tags.get("eks:nodegroup-name"), "eks_cluster": tags.get("eks:cluster-name"),
+                    "profile": (i.get("IamInstanceProfile") or {}).get("Arn"), "subnet": i.get("SubnetId")}
+    if ids.get("ec2:image"):
+        for im in ec2.describe_images(ImageIds=ids["ec2:image"])["Images"]:
+            snaps = [b["Ebs"]["SnapshotId"] for b in im.get("BlockDeviceMappings", []) if b.get("Ebs", {}).get("SnapshotId")]
+            src = None
+            if snaps:
+                for s in ec2.describe_snapshots(SnapshotIds=snaps)["Snapshots"]:
+                    desc = s.get("Description", "")
+                    if "CreateImage(" in desc:
+                        src = desc.split("CreateImage(", 1)[1].split(")", 1)[0]
+            snap["images"][im["ImageId"]] = {"instance": src, "snapshots": len(snaps)}
+    for name in ids.get("eks:cluster", []):
+        try:
+            c = eks.describe_cluster(name=name)["cluster"]
+        except Exception as e:
+            if gone(e):
+                continue
+            raise
+        snap["clusters"][name] = {"role": c["roleArn"].rsplit("/", 1)[-1], "endpoint": c.get("endpoint") or "",
+                                  "creator": None}
+        entries = []
+        try:
+            for pa in eks.list_access_entries(clusterName=name).get("accessEntries", []):
+                e = eks.describe_access_entry(clusterName=name, principalArn=pa)["accessEntry"]
+                pols = eks.list_associated_access_policies(clusterName=name, principalArn=pa)
+                entries.append({"principal": pa, "type": e.get("type"),
+                                "policies": len(pols.get("associatedAccessPolicies", []))})
+        except Exception as e:
+            if "InvalidRequest" not in str(e) and "not supported" not in str(e).lower():
+                raise   # CONFIG_MAP clusters have no access entries
+        snap["access"][name] = entries
+    for key in ids.get("eks:nodegroup", []):
+        cl, ng = key.split("/", 1)
+        try:
+            g = eks.describe_nodegroup(clusterName=cl, nodegroupName=ng)["nodegroup"]
+        except Exception as e:
+            if gone(e):
+                continue
+            raise
+        snap["nodegroups"][key] = {"cluster": cl, "role": g["nodeRole"].rsplit("/", 1)[-1],
+                                   "lt": (g.get("launchTemplate") or {}).get("id")}
+    return snap
+
+
+# ----------------------------------------------------------- critical path
+def _longest(nodes):
+    """nodes: key -> {"dur", "deps"[, "t0"]}; returns (length, path)."""
+    memo = {}
+
+    def fin(k, depth=0):
+        if k not in memo:
+            if depth > len(nodes):
+                raise ValueError("cycle in the dependency graph at %s" % k)
+            n = nodes[k]
+            best = max(((fin(d, depth + 1), d) for d in n["deps"] if d in nodes), default=(0.0, None))
+            memo[k] = (best[0] + n["dur"], best[1])
+        return memo[k][0]
+
+    if not nodes:
+        return 0.0, []
+    last = max(nodes, key=fin)
+    path = [last]
+    while memo[path[-1]][1]:
+        path.append(memo[path[-1]][1])
+    return fin(last), list(reversed(path))
+
+
+def _call_times(window, op):
+    return sorted(c["at"] for c in window.get("log") or [] if "%s:%s" % (c["service"], c["operation"]) == op)
+
+
+def _span(a, b):
+    """(start, duration) of a timed transition a -> b; (a, 0) when b never came."""
+    if a is None:
+        return None, 0.0
+    return a, max(0.0, (b if b is not None else a) - a)
+
+
+def critical_create(window, snap, creator_arn=None):
+    objs = {(o["type"], o["id"]): o for o in objects_in(window, "create")}
+    nodes = {}
+    add_role = _call_times(window, "iam:AddRoleToInstanceProfile")
+
+    def node(key, span, deps):
+        nodes[key] = {"t0": span[0], "dur": span[1], "deps": [d for d in deps if d[1]]}
+
+    for (typ, oid), o in objs.items():
+        t0 = _tr(o)[0]["at"]
+        if typ == "iam:role":
+            node(("role", oid), _span(t0, _at(o, "propagated")), [])
+        elif typ == "iam:instance-profile":
+            p = _at(o, "propagated")
+            start = max([t for t in add_role if p is not None and t <= p + 1e-6] or [t0])
+            node(("profile", oid), _span(start, p),
+                 [("role", r) for r in snap["profiles"].get(oid, {}).get("roles", [])])
+        elif typ == "ec2:instance":
+            info = snap["instances"].get(oid, {})
+            if info.get("eks"):
+                continue   # EKS's node: part of its node group's time
+            stop, term = _at(o, "stopped"), _at(o, "shutting-down")
+            end = stop if stop is not None and (term is None or stop <= term) else _at(o, "running")
+            node(("instance", oid), _span(t0, end), [("profile", (info.get("profile") or "").rsplit("/", 1)[-1])])
+        elif typ == "ec2:image":
+            node(("image", oid), _span(t0, _at(o, "available")),
+                 [("instance", snap["images"].get(oid, {}).get("instance"))])
+        elif typ == "eks:cluster":
+            node(("cluster", oid), _span(_at(o, "CREATING"), _at(o, "ACTIVE")),
+                 [("role", snap["clusters"].get(oid, {}).get("role"))])
+        elif typ == "ec2:launch-template":
+            lt = snap["lts"].get(oid, {})
+            deps = [("image", lt.get("image"))]
+            for name, c in snap["clusters"].items():
+                if c.get("endpoint") and c["endpoint"] in lt.get("user_data", ""):
+                    deps.append(("cluster", name))
+            node(("lt", oid), (t0, 0.0), deps)
+        elif typ == "eks:nodegroup":
+            g = snap["nodegroups"].get(oid, {})
+            node(("nodegroup", oid), _span(_at(o, "CREATING"), _at(o, "ACTIVE")),
+                 [("cluster", g.get("cluster", oid.split("/")[0])), ("role", g.get("role")), ("lt", g.get("lt"))])
+    return _result(nodes, window)
+
+
+def _result(nodes, window):
+    """The critical path, and along it when each step really started (the
+    client's lag shows there): [(kind, id, duration, ideal start, actual start)],
+    times relative to the window's start."""
+    cp, path = _longest(nodes)
+    out, ideal = [], 0.0
+    for k in path:
+        t0 = nodes[k].get("t0")
+        out.append((k[0], k[1], nodes[k]["dur"], ideal, None if t0 is None else t0 - window["from"]))
+        ideal += nodes[k]["dur"]
+    ends = [n["t0"] + n["dur"] for n in nodes.values() if n.get("t0") is not None]
+    return {"cp": cp, "path": out, "last_ready": (max(ends) - window["from"]) if ends else None,
+            "wall": window["to"] - window["from"]}
+
+
+def critical_destroy(window, snap):
+    objs = {(o["type"], o["id"]): o for o in objects_in(window, "destroy")}
+    nodes = {}
+    lo = window["from"]
+    for (typ, oid), o in objs.items():
+        if typ == "eks:nodegroup":
+            t0, d = _span(_at(o, "DELETING", lo), _at(o, "deleted", lo))
+            nodes[("nodegroup", oid)] = {"t0": t0, "dur": d, "deps": []}
+    for (typ, oid), o in objs.items():
+        if typ == "eks:cluster":
+            t0, d = _span(_at(o, "DELETING", lo), _at(o, "deleted", lo))
+            deps = [k for k in nodes if k[0] == "nodegroup" and k[1].split("/")[0] == oid]
+            nodes[("cluster", oid)] = {"t0": t0, "dur": d, "deps": deps}
+        elif typ == "ec2:instance":
+            info = snap["instances"].get(oid, {})
+            if not info.get("eks"):
+                continue   # only EKS's nodes are terminated by AWS as part of a destroy
+            t0, d = _span(_at(o, "shutting-down", lo), _at(o, "terminated", lo))
+            ng = [k for k in nodes if k[0] == "nodegroup" and k[1] == "%s/%s" % (info["eks_cluster"], info["eks"])]
+            nodes[("instance", oid)] = {"t0": t0, "dur": d, "deps": ng}
+    return _result(nodes, window)
+
+
+# -------------------------------------------------------------------- floor
+def _polls(duration, kind):
+    return max(1, int(math.ceil(duration / WAITER_DELAY[kind] - 1e-9))) if duration > 0 else 1
+
+
+def _sibling_polls(durs, kind):
+    """polls to see every one of a set of objects started together done."""
+    if not durs:
+        return 0
+    return _polls(max(durs), kind) + len(durs) - 1
+
+
+def floor_create(window, snap, timescale, creator_arn=None):
+    """{"total": n, "items": {what: n}}; durations in AWS seconds (sim / timescale)."""
+    objs = {(o["type"], o["id"]): o for o in objects_in(window, "create")}
+    items = {}
+
+    def add(k, n):
+        items[k] = items.get(k, 0) + n
+
+    for r in snap["roles"].values():
+        add("iam role", 1 + r["attached"] + r["inline"])
+    for p in snap["profiles"].values():
+        add("iam instance profile", 1 + len(p["roles"]))
+    for v in snap["vpcs"].values():
+        add("vpc", 1 + (1 if v["dns_hostnames"] else 0) + (0 if v["dns_support"] else 1))
+    for s in snap["subnets"].values():
+        add("subnet", 1 + (1 if s["public"] else 0))
+    for g in snap["igws"].values():
+        add("internet gateway", 1 + g["attached"])
+    for r in snap["rtbs"].values():
+        add("route table", 1 + r["routes"] + r["assoc"])
+    for g in snap["sgs"].values():
+        add("security group", 1 + (1 if g["ingress"] else 0) + (0 if g["default_egress"] else 2))
+    for _ in snap["lts"]:
+        add("launch template", 1)
+    for (typ, oid), o in objs.items():
+        if typ == "ec2:instance" and not snap["instances"].get(oid, {}).get("eks"):
+            t0 = _tr(o)[0]["at"]
+            stop = _at(o, "stopped")
+            d = ((stop or t0) - t0) / timescale
+            add("ami bake (builder)", 1 + 1 + _polls(d, "instance") + 1 + 1 + 1)
+        elif typ == "ec2:image":
+            d = ((_at(o, "available") or _tr(o)[0]["at"]) - _tr(o)[0]["at"]) / timescale
+            add("ami bake (image)", _polls(d, "image"))
+        elif typ == "eks:cluster":
+            d = ((_at(o, "ACTIVE") or 0) - (_at(o, "CREATING") or 0)) / timescale
+            add("eks cluster", 1 + _polls(d, "cluster"))
+    groups = {}   # a cluster's node groups need only the cluster: made together
+    for (typ, oid), o in objs.items():
+        if typ == "eks:nodegroup":
+            cr = _at(o, "CREATING")
+            groups.setdefault(oid.split("/")[0], []).append(((_at(o, "ACTIVE") or cr or 0) - (cr or 0)) / timescale)
+    for durs in groups.values():
+        add("eks node groups", len(durs) + _sibling_polls(durs, "nodegroup"))
+    for cl, entries in snap["access"].items():
+        roles = {n["role"] for n in snap["nodegroups"].values() if n["cluster"] == cl}
+        for e in entries:
+            p = e["principal"]
+            if e["type"] != "STANDARD" or (creator_arn and p == creator_arn) or p.rsplit("/", 1)[-1] in roles:
+                continue
+            add("eks access entry", 1 + e["policies"])
+    return {"total": sum(items.values()), "items": items}
+
+
+def floor_destroy(window, snap, timescale):
+    objs = {(o["type"], o["id"]): o for o in objects_in(window, "destroy")}
+    items = {}
+
+    def add(k, n):
+        items[k] = items.get(k, 0) + n
+
+    groups, cluster_gone, term = {}, {}, []
+    for (typ, oid), o in objs.items():
+        d0, d1 = _at(o, "DELETING", window["from"]), _at(o, "deleted", window["from"])
+        if typ == "eks:nodegroup":
+            groups.setdefault(oid.split("/")[0], []).append(((d1 or 0) - (d0 or d1 or 0)) / timescale)
+        elif typ == "eks:cluster":
+            add("eks cluster", 1 + _polls(((d1 or 0) - (d0 or d1 or 0)) / timescale, "cluster"))
+            cluster_gone[oid] = d1 or 0
+        elif typ == "ec2:instance" and snap["instances"].get(oid, {}).get("eks"):
+            term.append(_at(o, "terminated", window["from"]) or 0)
+    for durs in groups.values():
+        add("eks node groups", len(durs) + _sibling_polls(durs, "nodegroup"))
+    if term and max(term) > max(cluster_gone.values() or [0]):
+        add("eks nodes (termination)", _polls((max(term) - max(cluster_gone.values() or [0])) / timescale, "instance"))
+    for k, name in (("lts", "launch template"), ("sgs", "security group"), ("subnets", "subnet"),
+                    ("rtbs", "route table"), ("vpcs", "vpc")):
+        for _ in snap[k]:
+            add(name, 1)
+    for g in snap["igws"].values():
+        add("internet gateway", 1 + g["attached"])
+    for r in snap["roles"].values():
+        add("iam role", r["attached"] + r["inline"] + 1)
+    for p in snap["profiles"].values():
+        add("iam instance profile", len(p["roles"]) + 1)
+    for im in snap["images"].values():
+        add("ami", 1 + im["snapshots"])
+    return {"total": sum(items.values()), "items": items}
