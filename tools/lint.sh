@@ -29,6 +29,6 @@ for f in $(git ls-files 'lib/*.c' 'provisioner/*.c' 'resources/*.c' 'state/*.c' 
 	fi
 done
 echo "lint: shellcheck"
-shellcheck -s sh -S warning tools/*.sh tests/run tests/lib.sh tests/*/test.sh bench/*.sh bench/*/run.sh .ci/run manifests/*.sh 2>&1 || rc=1
+shellcheck -s sh -S warning tools/*.sh tests/run tests/lib.sh tests/*/test.sh bench/*.sh bench/*/run.sh bench/peers/*/*.sh .ci/run manifests/*.sh 2>&1 || rc=1
 [ $rc -eq 0 ] && echo "lint: clean"
 exit $rc

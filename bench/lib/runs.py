@@ -165,3 +165,49 @@ def secfaas_steps(run, secfaas):
         ("destroy", "destroy", lambda r: [secfaas, "destroy", r.spec_used, "--state", state, "--auto-approve"], env,
          lambda rc, out: None),
     ]
+
+
+def _peer_env(r):
+    return {"BENCH_SLEEP_SCALE": repr(r.timescale), "PYTHONPATH": os.path.join(r.src, "bench", "peers", "timescale"),
+            "AWS_DATA_PATH": r.sim.client_models()}
+
+
+def ansible_steps(run):
+    book = os.path.join(run.src, "bench", "peers", "ansible", "cluster.yml")
+
+    def argv(state):
+        return lambda r: ["ansible-playbook", "-i", "localhost,", "-c", "local", "-e",
+                          "ansible_python_interpreter=/usr/bin/python3", "-e", "state=" + state,
+                          "-e", "ami_id=" + (r.ami or ""), book]
+
+    def env(r):
+        e = _peer_env(r)
+        e.update({"AWS_URL": r.sim.url, "HOME": r.dir, "ANSIBLE_LOCAL_TEMP": os.path.join(r.dir, "ansible-tmp"),
+                  "ANSIBLE_REMOTE_TEMP": os.path.join(r.dir, "ansible-tmp"), "ANSIBLE_NOCOLOR": "1",
+                  "ANSIBLE_LOCALHOST_WARNING": "false", "ANSIBLE_DEPRECATION_WARNINGS": "false",
+                  "ANSIBLE_RETRY_FILES_ENABLED": "false"})
+        return e
+
+    def changes(rc, out):
+        m = re.findall(r"changed=(\d+)", out)
+        return int(m[-1]) if m else None
+
+    return [("create", "create", argv("present"), env, changes),
+            ("again", "again", argv("present"), env, changes),
+            ("destroy", "destroy", argv("absent"), env, changes)]
+
+
+def awscli_steps(run):
+    script = os.path.join(run.src, "bench", "peers", "awscli", "cluster.sh")
+
+    def env(r):
+        e = _peer_env(r)
+        e.update({"AMI_ID": r.ami or "", "RETRY_SLEEP": repr(2.0 * r.timescale), "HOME": r.dir})
+        return e
+
+    def changes(rc, out):
+        return None   # the script cannot tell; a failing second run says enough
+
+    return [("create", "create", lambda r: ["sh", script, "create"], env, changes),
+            ("again", "again", lambda r: ["sh", script, "create"], env, changes),
+            ("destroy", "destroy", lambda r: ["sh", script, "destroy"], env, changes)]
