@@ -51,7 +51,7 @@ def main():
     for name, r in zip(specs, runs):
         print()
         label = "examples/%s.yaml%s" % (name, " (pre-baked AMI)" if r.prebaked else "")
-        bad += report.cp_section(label, r)
+        bad += report.cp_section(label, r, "apply-critical-path " + name)
     if not keep:
         if bad:
             print("work files kept in %s" % work)

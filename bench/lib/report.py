@@ -39,7 +39,7 @@ def _path(cp):
     return out
 
 
-def cp_section(label, r):
+def cp_section(label, r, short=None):
     """Critical-path report of one secfaas run; returns 1 when the run failed."""
     print("== %s" % label)
     if r.error:
@@ -58,9 +58,9 @@ def cp_section(label, r):
     for st in (c, d):
         print("   floor (%s): %s" % (st.label, ", ".join("%s %d" % kv for kv in sorted(st.floor["items"].items()))))
         print("   calls (%s): %s" % (st.label, _ops(st.calls)))
-    summary("%-34s create %s x crit.path, %s x floor; destroy %s x crit.path, %s x floor "
+    summary("%-27s create %s x crit.path, %s x floor; destroy %s x crit.path, %s x floor "
             "(goals <= %.2f, <= %.1f)" % (
-                label, _fmt(_ratio(c.wall, c.cp["cp"])), _fmt(_ratio(c.ncalls, c.floor["total"]), "%.2f"),
+                short or label, _fmt(_ratio(c.wall, c.cp["cp"])), _fmt(_ratio(c.ncalls, c.floor["total"]), "%.2f"),
                 _fmt(_ratio(d.wall, d.cp["cp"])), _fmt(_ratio(d.ncalls, d.floor["total"]), "%.2f"), GOAL_CP, GOAL_FLOOR))
     if a is not None:
         print("   second apply: %s, %d calls (%d mutating), %.1f s" % (
@@ -142,19 +142,27 @@ def peer_table(base, peers):
         print("%s second run: %s" % (r.name, _second(st(r, "again"))))
     for r in peers:
         if r.error or base.error:
-            summary("peer %-29s FAILED" % r.name)
+            summary("peer %-22s FAILED" % r.name)
             continue
         sb, sp = base.results, r.results
 
         def tot(res, attr, labels=("create", "destroy")):
             return sum(getattr(res[k], attr) for k in labels if k in res)
 
-        summary("peer %-29s / secfaas: wall %.2f, calls %.2f, CPU %.2f, memory %.2f, second run calls %.2f "
-                "(goal > 1)" % (
+        again = sp.get("again")
+        if again is None or "again" not in sb:
+            second = "-"
+        elif again.rc != 0:
+            second = "fails"
+        elif again.mutating or again.changes:
+            second = "changes things"
+        else:
+            second = "%.2f" % (again.wall / max(1e-9, sb["again"].wall))
+        summary("peer %-22s / secfaas: create+destroy wall %.2f, calls %.2f; CPU %.2f, memory %.2f; second run "
+                "wall %s (goal > 1)" % (
                     r.name, tot(sp, "wall") / tot(sb, "wall"), tot(sp, "ncalls") / max(1, tot(sb, "ncalls")),
                     tot(sp, "cpu", sp.keys()) / max(1e-9, tot(sb, "cpu", sb.keys())),
-                    max(x.rss_mb for x in sp.values()) / max(x.rss_mb for x in sb.values()),
-                    sp["again"].ncalls / max(1, sb["again"].ncalls) if "again" in sp and "again" in sb else 0))
+                    max(x.rss_mb for x in sp.values()) / max(x.rss_mb for x in sb.values()), second))
     for r in cols:
         if r.error:
             print("%s FAILED: %s (work files: %s)" % (r.name, r.error, r.dir))
