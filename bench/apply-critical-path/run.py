@@ -13,9 +13,10 @@ non-zero only when a run fails or leaves something behind.
 
 Environment: SECFAAS (binary, default build/secfaas), TIMESCALE (default
 0.1: a 10-minute EKS create takes 60 s), SEED (duration jitter, default 7),
-CONSISTENCY (IAM propagation windows; default 0 = off, since secfaas does not
-retry them yet), SPECS (default "minimal full"), BENCH_DIR (keep the work
-files there instead of a temporary directory).
+CONSISTENCY (the simulator's --consistency-delay-scale; default 0: every
+window off, because secfaas does not yet retry IAM propagation at this speed),
+SPECS (default "minimal full"), BENCH_DIR (keep the work files there instead
+of a temporary directory).
 """
 import os
 import shutil
@@ -34,7 +35,7 @@ def main():
     secfaas = os.environ.get("SECFAAS") or os.path.join(SRC, "build", "secfaas")
     ts = float(os.environ.get("TIMESCALE") or 0.1)
     seed = int(os.environ.get("SEED") or 7)
-    cons = float(os.environ.get("CONSISTENCY") or 0)
+    cons = os.environ.get("CONSISTENCY") or "0"
     specs = (os.environ.get("SPECS") or "minimal full").split()
     keep = os.environ.get("BENCH_DIR")
     work = keep or tempfile.mkdtemp(prefix="secfaas-bench-cp.")

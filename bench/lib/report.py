@@ -11,7 +11,7 @@ GOAL_FLOOR = 1.1
 
 def setting_line(ts, seed, cons):
     return ("local AWS: timescale %g (a 600 s EKS cluster create takes %.0f s), durations +-15 %% (seed %d), "
-            "IAM propagation windows %s" % (ts, 600 * ts, seed, "off" if not cons else "x%g" % cons))
+            "eventual-consistency windows %s" % (ts, 600 * ts, seed, cons))
 
 
 def _ratio(a, b):

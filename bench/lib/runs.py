@@ -47,7 +47,7 @@ class Step:
 
 
 class Run:
-    def __init__(self, name, src, workdir, timescale, seed=None, spec=None, prebaked=False, consistency=0.0):
+    def __init__(self, name, src, workdir, timescale, seed=None, spec=None, prebaked=False, consistency=None):
         self.name, self.src, self.dir = name, src, workdir
         self.timescale, self.seed, self.spec, self.prebaked = timescale, seed, spec, prebaked
         self.consistency = consistency

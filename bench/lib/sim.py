@@ -55,7 +55,7 @@ class Sim:
         if self.seed is not None and self._supports("--seed"):
             args += ["--seed", str(self.seed)]
         if self.consistency is not None and self._supports("--consistency-delay-scale"):
-            args += ["--consistency-delay-scale", repr(float(self.consistency))]
+            args += ["--consistency-delay-scale", str(self.consistency)]
         out = subprocess.run(args, check=True, stdout=subprocess.PIPE, universal_newlines=True).stdout
         env = dict(line.split("=", 1) for line in out.split() if "=" in line)
         self.url = env["AWSSIM_URL"]

@@ -14,8 +14,8 @@ fails on slowness; it exits non-zero only when secfaas fails or a tool
 leaves objects behind after its destroy.
 
 Environment: SECFAAS, TIMESCALE (default 0.1), SEED (default 7), CONSISTENCY
-(default 0: IAM propagation windows off, as secfaas does not retry them yet),
-PEERS (default "ansible awscli"), BENCH_DIR (keep work files there).
+(the simulator's --consistency-delay-scale, default 0), PEERS (default
+"ansible awscli"), BENCH_DIR (keep work files there).
 Peers are pointed at the local AWS only through standard settings
 (AWS_URL / --endpoint-url from AWS_ENDPOINT_URL, AWS_CA_BUNDLE, the
 documented test keys) and refuse a non-loopback endpoint themselves.
@@ -52,7 +52,7 @@ def main():
     secfaas = os.environ.get("SECFAAS") or os.path.join(SRC, "build", "secfaas")
     ts = float(os.environ.get("TIMESCALE") or 0.1)
     seed = int(os.environ.get("SEED") or 7)
-    cons = float(os.environ.get("CONSISTENCY") or 0)
+    cons = os.environ.get("CONSISTENCY") or "0"
     keep = os.environ.get("BENCH_DIR")
     work = keep or tempfile.mkdtemp(prefix="secfaas-bench-peers.")
     spec = os.path.join(SRC, "examples", "minimal.yaml")
