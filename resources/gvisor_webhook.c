@@ -13,7 +13,7 @@
 #include "kube/kube.h"
 #include "kube/template.h"
 #include "pki.h"
-#include "provisioner/kinds/cluster.h"
+#include "provisioner/node/render.h"
 #include "util.h"
 
 #define NAME "secfaas-gvisor-webhook"

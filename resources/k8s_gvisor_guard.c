@@ -33,7 +33,7 @@
 
 #include "kube/kube.h"
 #include "kube/template.h"
-#include "provisioner/kinds/cluster.h"
+#include "provisioner/node/render.h"
 #include "resources/gvisor_webhook.h"
 #include "resources/types_k8s.h"
 #include "util.h"

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "provisioner/engine/config.h"
+#include "provisioner/node/render.h"
 #include "provisioner/spec/schema.h"
 
 const struct sf_schema *sf_cluster_schema(void);
@@ -24,14 +25,6 @@ int sf_instance_type_arch(const char *t, const char **arch);
 int sf_label_key_ok(const char *k);
 int sf_label_value_ok(const char *v);
 
-#endif
-
-/* The label and taint every `runtime: gvisor` node group carries, and that
- * the gvisor RuntimeClass selects and tolerates.  One definition so the
- * node side and the Kubernetes side cannot drift apart. */
-#define SF_SANDBOX_KEY "secfaas.dev/sandbox"
-#define SF_SANDBOX_VALUE "gvisor"
-#define SF_SANDBOX_EFFECT "NoSchedule"
 #define SF_DEFAULT_SERVICE_CIDR "172.20.0.0/16"
 
 /* The Cluster document as normalised JSON: metadata + spec with defaults
@@ -61,3 +54,5 @@ void sf_cluster_render_in(const json_t *cluster, const json_t *ng, const char *e
  * guard), lowered after the AWS resources (cluster_lower_k8s.c).
  * `cluster` is the normalised JSON. */
 void sf_cluster_lower_k8s(const json_t *cluster, struct sf_config *c, struct sf_diags *d);
+
+#endif

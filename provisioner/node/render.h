@@ -44,6 +44,13 @@
 /* The CRI runtime handler: the containerd runtime table name and the
  * RuntimeClass `handler`.  Everything that renders either uses this. */
 #define SF_RUNTIME_HANDLER "runsc"
+/* The label and taint every `runtime: gvisor` node group carries, and that
+ * the gvisor RuntimeClass selects and tolerates (the admission guard and
+ * webhook pin pods to them).  One definition so the node side and the
+ * Kubernetes side cannot drift apart. */
+#define SF_SANDBOX_KEY "secfaas.dev/sandbox"
+#define SF_SANDBOX_VALUE "gvisor"
+#define SF_SANDBOX_EFFECT "NoSchedule"
 /* The shim runtime_type in that table (containerd-shim-runsc-v1). */
 #define SF_RUNSC_RUNTIME_TYPE "io.containerd.runsc.v1"
 /* Where the bake script writes runsc.toml and the fragment points ConfigPath. */
