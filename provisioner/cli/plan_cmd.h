@@ -1,4 +1,5 @@
-/* plan_cmd.h - plan-related helpers shared by cmd_plan.c and cmd_apply.c. */
+/* plan_cmd.h - plan-related helpers shared by the plan, apply and --all
+ * commands (plan_args.c, cmd_all.c, cmd_apply.c). */
 #ifndef SF_PLAN_CMD_H
 #define SF_PLAN_CMD_H
 

@@ -1,0 +1,98 @@
+/* plan_args.c - argument parsing, planning and printing shared by `plan`,
+ * `apply`, `destroy`, `refresh` and their --all forms (see plan_cmd.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "provisioner/cli/plan_cmd.h"
+#include "provisioner/spec/schema.h"
+#include "util.h"
+
+int sf_parse_plan_args(struct sf_cli *cli, const char *cmd, int argc, char **argv, struct sf_plan_args *pa)
+{
+	memset(pa, 0, sizeof *pa);
+	pa->opts.refresh = 1;
+	pa->replace = xcalloc((size_t)argc + 1, sizeof *pa->replace);
+	pa->targets = xcalloc((size_t)argc + 1, sizeof *pa->targets);
+	for (int i = 1; i < argc; i++) {
+		const char *v = NULL;
+		int m;
+		if (argv[i][0] != '-' || !argv[i][1]) {
+			if (pa->spec)
+				return sf_cli_errorf(cli, "%s takes one spec path; got \"%s\" and \"%s\"", cmd, pa->spec, argv[i]);
+			pa->spec = argv[i];
+		} else if ((m = sf_opt_match(argc, argv, &i, "out", 1, &pa->out))) {
+			if (m < 0 || !pa->out)
+				return sf_cli_errorf(cli, "--out needs a file name");
+		} else if (sf_opt_match(argc, argv, &i, "all", 0, NULL) > 0) {
+			pa->all = 1;
+		} else if (sf_opt_match(argc, argv, &i, "prune", 0, NULL) > 0) {
+			pa->prune = 1;
+		} else if ((m = sf_opt_match(argc, argv, &i, "cluster-parallelism", 1, &v))) {
+			long long n = 0;
+			if (m < 0 || !sf_scalar_is_int(v, &n) || n < 1 || n > 64)
+				return sf_cli_errorf(cli, "--cluster-parallelism needs a number from 1 to 64");
+			pa->cluster_parallelism = (int)n;
+		} else if (sf_opt_match(argc, argv, &i, "destroy", 0, NULL) > 0) {
+			pa->opts.destroy = 1;
+		} else if (sf_opt_match(argc, argv, &i, "refresh-only", 0, NULL) > 0) {
+			pa->opts.refresh_only = 1;
+		} else if (sf_opt_match(argc, argv, &i, "refresh", 0, &v) > 0) {
+			pa->opts.refresh = !(v && !strcmp(v, "false"));
+		} else if ((m = sf_opt_match(argc, argv, &i, "replace", 1, &v))) {
+			if (m < 0)
+				return sf_cli_errorf(cli, "--replace needs a resource address");
+			pa->replace[pa->opts.nreplace++] = v;
+		} else if ((m = sf_opt_match(argc, argv, &i, "target", 1, &v))) {
+			if (m < 0)
+				return sf_cli_errorf(cli, "--target needs a resource address");
+			pa->targets[pa->opts.ntargets++] = v;
+		} else {
+			return sf_cli_errorf(cli, "unknown option %s for %s; see `secfaas %s --help`", argv[i], cmd, cmd);
+		}
+	}
+	pa->opts.replace = pa->replace;
+	pa->opts.targets = pa->targets;
+	if (pa->opts.destroy && pa->opts.refresh_only)
+		return sf_cli_errorf(cli, "--destroy and --refresh-only exclude each other");
+	if (pa->prune && !pa->all)
+		return sf_cli_errorf(cli, "--prune only makes sense with --all");
+	if (pa->all && (pa->opts.nreplace || pa->opts.ntargets || pa->out))
+		return sf_cli_errorf(cli, "--all cannot be combined with --replace, --target or --out");
+	if (pa->opts.destroy && pa->opts.nreplace)
+		return sf_cli_errorf(cli, "--replace cannot be combined with --destroy");
+	return 0;
+}
+
+void sf_plan_args_release(struct sf_plan_args *pa)
+{
+	free(pa->replace);
+	free(pa->targets);
+}
+
+int sf_make_plan(struct sf_cli *cli, struct sf_ws *ws, struct sf_plan_args *pa, struct sf_plan *plan)
+{
+	struct sf_err err = SF_ERR_INIT;
+	for (size_t i = 0; i < pa->opts.nreplace; i++)
+		if (!sf_config_find(&ws->cfg, pa->replace[i]))
+			return sf_cli_errorf(cli, "--replace %s: no such resource in the spec", pa->replace[i]);
+	for (size_t i = 0; i < pa->opts.ntargets; i++)
+		if (!sf_config_find(&ws->cfg, pa->targets[i]))
+			return sf_cli_errorf(cli, "--target %s: no such resource in the spec", pa->targets[i]);
+	if (pa->opts.ntargets)
+		fprintf(cli->errf, "secfaas: warning: --target limits the plan to %zu resource(s) and their dependencies; the result may not match the spec as a whole\n",
+			pa->opts.ntargets);
+	pa->opts.providers = &ws->prov;
+	if (sf_plan_make(plan, &ws->cfg, ws->st, &pa->opts, &err) < 0)
+		return sf_cli_error(cli, &err);
+	return 0;
+}
+
+void sf_print_plan(struct sf_cli *cli, const struct sf_plan *plan)
+{
+	if (cli->json) {
+		json_t *j = sf_plan_render_json(plan);
+		sf_cli_print_json(cli, j);
+	} else {
+		sf_plan_render_human(plan, cli->out, cli->color);
+	}
+}
