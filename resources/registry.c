@@ -6,7 +6,8 @@
  * k8s_registry.c.  Adding a type: write resources/<type>.c defining
  * `const struct sf_rtype sf_rt_<type>`, declare it in the family header and
  * add one row to the family table.  Names are unique across families (a
- * unit test checks it).
+ * unit test checks it).  sf_types() is the registry main hands to the
+ * engine.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -25,16 +26,6 @@ static const struct sf_rtype *const core[] = {
 
 static const struct sf_rtype *const *const families[] = {core, sf_rt_aws_registry, sf_rt_k8s_registry};
 
-const struct sf_rtype *sf_rtype_find(const char *name)
-{
-	if (!name)
-		return NULL;
-	for (size_t f = 0; f < SF_ARRAY_LEN(families); f++)
-		for (const struct sf_rtype *const *t = families[f]; *t; t++)
-			if (!strcmp((*t)->name, name))
-				return *t;
-	return NULL;
-}
 
 static int cmp_type(const void *a, const void *b)
 {
@@ -43,6 +34,7 @@ static int cmp_type(const void *a, const void *b)
 
 static const struct sf_rtype **all;
 static size_t nall;
+static struct sf_registry registry;
 static pthread_once_t all_once = PTHREAD_ONCE_INIT;
 
 static void build_all(void)
@@ -56,6 +48,8 @@ static void build_all(void)
 		for (const struct sf_rtype *const *t = families[f]; *t; t++)
 			all[k++] = *t;
 	qsort(all, nall, sizeof *all, cmp_type);
+	registry.types = all;
+	registry.n = nall;
 }
 
 const struct sf_rtype *const *sf_rtype_all(size_t *n)
@@ -65,10 +59,13 @@ const struct sf_rtype *const *sf_rtype_all(size_t *n)
 	return all;
 }
 
-const struct sf_attr_def *sf_rtype_attr(const struct sf_rtype *t, const char *name)
+const struct sf_registry *sf_types(void)
 {
-	for (const struct sf_attr_def *a = t->attrs; a->name; a++)
-		if (!strcmp(a->name, name))
-			return a;
-	return NULL;
+	pthread_once(&all_once, build_all);
+	return &registry;
+}
+
+const struct sf_rtype *sf_rtype_find(const char *name)
+{
+	return sf_registry_find(sf_types(), name);
 }

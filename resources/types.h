@@ -1,4 +1,8 @@
-/* types.h - resource type tables (see registry.c). */
+/*
+ * types.h - resource type tables (see registry.c) and the registry over
+ * all of them.  The engine is handed sf_types(); layers above the types
+ * (kinds, commands) may look types up directly.
+ */
 #ifndef SF_TYPES_H
 #define SF_TYPES_H
 
@@ -12,5 +16,12 @@ extern const struct sf_rtype sf_rt_test_object_cbd;
 /* family tables, NULL-terminated: aws_registry.c, k8s_registry.c */
 extern const struct sf_rtype *const sf_rt_aws_registry[];
 extern const struct sf_rtype *const sf_rt_k8s_registry[];
+
+/* Every type, sorted by name; built once, never freed (borrowed). */
+const struct sf_registry *sf_types(void);
+/* The type named `name`, or NULL (also for NULL). */
+const struct sf_rtype *sf_rtype_find(const char *name);
+/* All types sorted by name; *n gets the count (borrowed array). */
+const struct sf_rtype *const *sf_rtype_all(size_t *n);
 
 #endif

@@ -13,6 +13,7 @@
 #include "provisioner/cli/run.h"
 #include "provisioner/engine/apply.h"
 #include "provisioner/kinds/ttl.h"
+#include "resources/types.h"
 #include "util.h"
 
 struct ui {
@@ -261,7 +262,7 @@ static int apply_saved(struct sf_cli *cli, const char *path)
 	struct sf_err err = SF_ERR_INIT;
 	memset(&ws, 0, sizeof ws);
 	int rc;
-	if (sf_plan_load(&plan, &ws.cfg, path, &err) < 0) {
+	if (sf_plan_load(&plan, &ws.cfg, path, sf_types(), &err) < 0) {
 		rc = sf_cli_error(cli, &err);
 		goto done;
 	}

@@ -30,6 +30,7 @@
 #include "provisioner/kinds/ttl.h"
 #include "resources/aws_sweep.h"
 #include "resources/providers.h"
+#include "resources/types.h"
 #include "util.h"
 
 /* Does this state hold AWS objects (types aws_* / eks_*)? */
@@ -75,7 +76,7 @@ static int gc_one(struct sf_cli *cli, const char *path, double now, int act, int
 	(*found)++;
 	if (has_aws(ws.st))
 		(*aws_found)++;
-	struct sf_plan_opts po = {.destroy = 1, .providers = &ws.prov};
+	struct sf_plan_opts po = {.destroy = 1, .providers = &ws.prov, .types = sf_types()};
 	if (sf_plan_make(&plan, &ws.cfg, ws.st, &po, &err) < 0) {
 		(*failed)++;
 		rc = sf_cli_error(cli, &err);

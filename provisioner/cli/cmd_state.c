@@ -10,6 +10,7 @@
 #include "provisioner/cli/commands.h"
 #include "provisioner/cli/run.h"
 #include "provisioner/engine/plan.h"
+#include "resources/types.h"
 #include "util.h"
 
 /* Open the state named by --state, or by a spec argument's workspace. */
@@ -277,7 +278,7 @@ int cmd_show(struct sf_cli *cli, int argc, char **argv)
 	if (arg && !strstr(arg, ".yaml") && !strstr(arg, ".yml")) {
 		struct sf_plan plan;
 		struct sf_config cfg = SF_CONFIG_INIT;
-		if (sf_plan_load(&plan, &cfg, arg, &err) == 0) {
+		if (sf_plan_load(&plan, &cfg, arg, sf_types(), &err) == 0) {
 			fprintf(cli->errf, "Plan %s (made %s for workspace %s, state serial %lld)\n", arg, plan.created,
 				cfg.workspace, (long long)plan.serial);
 			if (cli->json) {

@@ -3,7 +3,7 @@
 
 #include "provisioner/cli/commands.h"
 #include "provisioner/cli/run.h"
-#include "provisioner/engine/config.h"
+#include "provisioner/kinds/kinds.h"
 #include "util.h"
 
 int cmd_validate(struct sf_cli *cli, int argc, char **argv)

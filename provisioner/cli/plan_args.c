@@ -5,12 +5,14 @@
 
 #include "provisioner/cli/plan_cmd.h"
 #include "provisioner/spec/schema.h"
+#include "resources/types.h"
 #include "util.h"
 
 int sf_parse_plan_args(struct sf_cli *cli, const char *cmd, int argc, char **argv, struct sf_plan_args *pa)
 {
 	memset(pa, 0, sizeof *pa);
 	pa->opts.refresh = 1;
+	pa->opts.types = sf_types();
 	pa->replace = xcalloc((size_t)argc + 1, sizeof *pa->replace);
 	pa->targets = xcalloc((size_t)argc + 1, sizeof *pa->targets);
 	for (int i = 1; i < argc; i++) {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "provisioner/kinds/gitsrc.h"
+#include "provisioner/kinds/kinds.h"
 #include "provisioner/kinds/modules.h"
 #include "util.h"
 

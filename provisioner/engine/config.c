@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "provisioner/engine/graph.h"
-#include "provisioner/kinds/kinds.h"
+#include "provisioner/spec/schema.h"
 #include "util.h"
 
 size_t sf_config_workspaces(const struct sf_specset *set, const char ***out)
@@ -261,14 +261,14 @@ static void check_ref(const char *addr, const char *attr, void *ctx)
 	sf_rinst_add_dep(rc->r, addr);
 }
 
-int sf_config_build(struct sf_config *out, const struct sf_specset *set, const char *workspace,
-		    struct sf_diags *d)
+int sf_config_assemble(struct sf_config *out, const struct sf_specset *set, const char *workspace,
+		       const struct sf_lowering *low, struct sf_diags *d)
 {
 	size_t before = d->nerrors;
 	/* 1. Validate every document's envelope and kind schema, so `validate`
 	 *    reports all errors in all documents. */
 	for (size_t i = 0; i < set->n; i++)
-		sf_kind_validate(&set->docs[i], d);
+		low->validate(&set->docs[i], d);
 	if (d->nerrors > before)
 		return -1;
 
@@ -312,7 +312,7 @@ int sf_config_build(struct sf_config *out, const struct sf_specset *set, const c
 			out->kind = xstrdup(sf_node_str(sf_node_get(doc->root, "kind")));
 			out->metadata = sf_node_to_json(sf_node_get(doc->root, "metadata"));
 		}
-		sf_kind_lower(doc, out, d);
+		low->lower(doc, out, d);
 	}
 	if (d->nerrors > before)
 		return -1;
@@ -396,7 +396,8 @@ json_t *sf_config_to_json(const struct sf_config *c)
 			 "digest", c->digest ? c->digest : "", "metadata", c->metadata, "resources", res);
 }
 
-int sf_config_from_json(struct sf_config *out, const json_t *j, struct sf_err *err)
+int sf_config_from_json(struct sf_config *out, const json_t *j, const struct sf_registry *types,
+			struct sf_err *err)
 {
 	const char *ws = NULL, *kind = NULL, *digest = NULL;
 	json_t *res = NULL, *meta = NULL;
@@ -415,7 +416,7 @@ int sf_config_from_json(struct sf_config *out, const json_t *j, struct sf_err *e
 		json_t *conf = NULL, *deps = NULL;
 		if (json_unpack(r, "{s:s, s:s, s:o, s:o}", "type", &type, "name", &name, "config", &conf, "deps", &deps) < 0)
 			return sf_fail(err, SF_ECORRUPT, "plan file: resource %zu is malformed", i);
-		const struct sf_rtype *t = sf_rtype_find(type);
+		const struct sf_rtype *t = sf_registry_find(types, type);
 		if (!t)
 			return sf_fail(err, SF_ECORRUPT, "plan file: unknown resource type %s (made by another secfaas version?)",
 				       type);

@@ -2,10 +2,12 @@
  * config.h - the desired configuration: resource instances lowered from spec
  * documents, with references and dependencies resolved to addresses.
  *
- * Kinds: each document's `kind` selects a lowering function (kinds.c).
- * `Stack` lists resources directly; `Cluster` (the gVisor EKS cluster) is
- * lowered into the resource graph its issue defines.  All documents in a
- * spec path that share metadata.name form one workspace (one state file).
+ * Kinds: the layer above the engine validates each document and lowers it
+ * into instances (provisioner/kinds/: `Stack` lists resources directly,
+ * `Cluster` becomes the gVisor EKS resource graph); it hands those two
+ * functions in as struct sf_lowering, so the engine never names a kind.
+ * All documents in a spec path that share metadata.name form one
+ * workspace (one state file).
  *
  * References: a string attribute may contain ${type.name.attr}; a value that
  * is exactly one reference takes the referenced value's type.  "$${" is a
@@ -48,11 +50,20 @@ struct sf_config {
  * are borrowed from the set). */
 size_t sf_config_workspaces(const struct sf_specset *set, const char ***out);
 
-/* Validate every document in `set` (apiVersion, kind, metadata, kind
- * schema) and lower the documents of `workspace` (NULL: the set must hold
- * exactly one) into `out`. All problems go to d; returns 0 if none. */
-int sf_config_build(struct sf_config *out, const struct sf_specset *set, const char *workspace,
-		    struct sf_diags *d);
+/* What turns documents into instances (provided by the kinds above). */
+struct sf_lowering {
+	/* Envelope and schema checks of one document; problems go to d. */
+	void (*validate)(const struct sf_doc *doc, struct sf_diags *d);
+	/* Add the instances of one validated document to c. */
+	void (*lower)(const struct sf_doc *doc, struct sf_config *c, struct sf_diags *d);
+};
+
+/* Validate every document in `set` with low->validate and lower the
+ * documents of `workspace` (NULL: the set must hold exactly one) into
+ * `out` with low->lower; then check addresses, references and cycles.
+ * All problems go to d; returns 0 if none. */
+int sf_config_assemble(struct sf_config *out, const struct sf_specset *set, const char *workspace,
+		       const struct sf_lowering *low, struct sf_diags *d);
 void sf_config_release(struct sf_config *c);
 const struct sf_rinst *sf_config_find(const struct sf_config *c, const char *address);
 
@@ -67,10 +78,11 @@ int sf_config_order(const struct sf_config *c, size_t **order, char **cycle);
 /* Add a dependency edge (deduplicated). */
 void sf_rinst_add_dep(struct sf_rinst *r, const char *addr);
 
-/* Serialise for plan files and read back (types looked up in the registry).
+/* Serialise for plan files and read back (types looked up in `types`).
  * from_json: SF_EINVAL/SF_ECORRUPT with err on unknown type or bad shape. */
 json_t *sf_config_to_json(const struct sf_config *c);
-int sf_config_from_json(struct sf_config *out, const json_t *j, struct sf_err *err);
+int sf_config_from_json(struct sf_config *out, const json_t *j, const struct sf_registry *types,
+			struct sf_err *err);
 
 /* References. Call fn for every ${addr.attr} in v (strings, recursively). */
 typedef void (*sf_ref_fn)(const char *addr, const char *attr, void *ctx);

@@ -280,8 +280,8 @@ static int refresh_one(struct sf_change *c, const struct sf_resource *r, const s
  * before creating the new object.  Each becomes a delete of its own, after
  * whatever the same address does and before the deletion of what it
  * depended on (the deps of the address's current row). */
-static int plan_deposed(struct sf_plan *plan, struct sf_state *st, struct sf_resource **res, size_t nres,
-			struct sf_err *err)
+static int plan_deposed(struct sf_plan *plan, struct sf_state *st, const struct sf_registry *types,
+			struct sf_resource **res, size_t nres, struct sf_err *err)
 {
 	char **keys = NULL, **vals = NULL;
 	size_t n = 0;
@@ -294,7 +294,7 @@ static int plan_deposed(struct sf_plan *plan, struct sf_state *st, struct sf_res
 			*hash = 0;
 		char *dot = strchr(addr, '.');
 		char *tname = dot ? xstrndup(addr, (size_t)(dot - addr)) : xstrdup(addr);
-		const struct sf_rtype *t = sf_rtype_find(tname);
+		const struct sf_rtype *t = sf_registry_find(types, tname);
 		if (json_is_object(attrs) && t) {
 			struct sf_change *c = plan_add(plan, addr, t);
 			c->action = SF_ACT_DELETE;
@@ -317,10 +317,10 @@ static int plan_deposed(struct sf_plan *plan, struct sf_state *st, struct sf_res
 	return 0;
 }
 
-static int plan_destroy(struct sf_plan *plan, struct sf_resource **res, size_t nres)
+static int plan_destroy(struct sf_plan *plan, const struct sf_registry *types, struct sf_resource **res, size_t nres)
 {
 	for (size_t i = 0; i < nres; i++) {
-		const struct sf_rtype *t = sf_rtype_find(res[i]->type);
+		const struct sf_rtype *t = sf_registry_find(types, res[i]->type);
 		struct sf_change *c = plan_add(plan, res[i]->address, t);
 		c->action = SF_ACT_DELETE;
 		c->reason = SF_REASON_DESTROY;
@@ -352,17 +352,21 @@ int sf_plan_make(struct sf_plan *plan, const struct sf_config *cfg, struct sf_st
 	plan->destroy_mode = opts->destroy;
 	plan->refresh_only = opts->refresh_only;
 	sf_time_rfc3339(plan->created, sizeof plan->created, sf_now());
+	if (!opts->types) {
+		sf_fail(err, SF_ERROR, "internal: a plan needs the resource type registry");
+		goto done;
+	}
 	if (sf_state_list(st, &res, &nres, err) < 0)
 		goto done;
 	for (size_t i = 0; i < nres; i++)
-		if (!sf_rtype_find(res[i]->type)) {
+		if (!sf_registry_find(opts->types, res[i]->type)) {
 			sf_fail(err, SF_ECORRUPT, "state holds %s of type %s, which this secfaas does not know",
 				res[i]->address, res[i]->type);
 			sf_err_hint(err, "use the secfaas version that wrote it, or `secfaas state rm %s`", res[i]->address);
 			goto done;
 		}
 	if (opts->destroy) {
-		plan_destroy(plan, res, nres);
+		plan_destroy(plan, opts->types, res, nres);
 		goto summarise;
 	}
 	if (sf_config_order(cfg, &order, &cycle) < 0) {
@@ -449,7 +453,7 @@ int sf_plan_make(struct sf_plan *plan, const struct sf_config *cfg, struct sf_st
 	for (size_t i = 0; i < nres; i++) {
 		if (sf_config_find(cfg, res[i]->address))
 			continue;
-		struct sf_change *c = plan_add(plan, res[i]->address, sf_rtype_find(res[i]->type));
+		struct sf_change *c = plan_add(plan, res[i]->address, sf_registry_find(opts->types, res[i]->type));
 		c->action = SF_ACT_DELETE;
 		c->reason = SF_REASON_NO_CONFIG;
 		c->before = json_incref(res[i]->attrs);
@@ -494,7 +498,7 @@ int sf_plan_make(struct sf_plan *plan, const struct sf_config *cfg, struct sf_st
 		free(keep);
 	}
 summarise:
-	if (!plan->refresh_only && plan_deposed(plan, st, res, nres, err) < 0)
+	if (!plan->refresh_only && plan_deposed(plan, st, opts->types, res, nres, err) < 0)
 		goto done;
 	if (plan->n) /* qsort(NULL, 0) is undefined */
 		qsort(plan->v, plan->n, sizeof *plan->v, cmp_change);

@@ -4,10 +4,10 @@
  * and load plan files.
  *
  * Calling steps:
- *   1. sf_plan_make(&plan, &config, state, &opts, providers, &err)
+ *   1. sf_plan_make(&plan, &config, state, &opts, &err)  (opts.types: the registry)
  *   2. sf_plan_render_human(&plan, out, color) / sf_plan_render_json(&plan)
  *   3. sf_plan_save(&plan, &config, path, &err) → apply later with
- *      sf_plan_load(&plan, &config, path, &err) + lineage/serial check
+ *      sf_plan_load(&plan, &config, path, types, &err) + lineage/serial check
  *   4. sf_plan_release(&plan)
  *
  * Actions are a small closed enum; a replacement names the attributes that
@@ -89,6 +89,7 @@ struct sf_plan_opts {
 	const char **targets;   /* limit to these addresses and their dependencies */
 	size_t ntargets;
 	void *providers;        /* passed to resource reads as rctx.provider */
+	const struct sf_registry *types; /* types state rows may name (required), borrowed */
 };
 
 struct sf_plan {
@@ -122,6 +123,7 @@ json_t *sf_plan_render_json(const struct sf_plan *plan);
  * changes; written 0600. load: SF_ECORRUPT on a foreign/garbled file,
  * SF_ESTALE with a clear message on version mismatch. */
 int sf_plan_save(const struct sf_plan *plan, const struct sf_config *cfg, const char *path, struct sf_err *err);
-int sf_plan_load(struct sf_plan *plan, struct sf_config *cfg, const char *path, struct sf_err *err);
+int sf_plan_load(struct sf_plan *plan, struct sf_config *cfg, const char *path, const struct sf_registry *types,
+		 struct sf_err *err);
 
 #endif

@@ -69,7 +69,8 @@ int sf_plan_save(const struct sf_plan *plan, const struct sf_config *cfg, const 
 	return rc;
 }
 
-int sf_plan_load(struct sf_plan *plan, struct sf_config *cfg, const char *path, struct sf_err *err)
+int sf_plan_load(struct sf_plan *plan, struct sf_config *cfg, const char *path, const struct sf_registry *types,
+		 struct sf_err *err)
 {
 	char *text = NULL;
 	size_t len = 0;
@@ -99,7 +100,7 @@ int sf_plan_load(struct sf_plan *plan, struct sf_config *cfg, const char *path, 
 		sf_err_hint(err, "run `secfaas plan` again with this version");
 		goto done;
 	}
-	if (sf_config_from_json(cfg, config, err) < 0)
+	if (sf_config_from_json(cfg, config, types, err) < 0)
 		goto done;
 	snprintf(plan->lineage, sizeof plan->lineage, "%s", lineage);
 	if (json_is_string(json_object_get(doc, "git_sha")))
@@ -125,7 +126,7 @@ int sf_plan_load(struct sf_plan *plan, struct sf_config *cfg, const char *path, 
 		}
 		struct sf_change *ch = &plan->v[plan->n++];
 		ch->address = xstrdup(addr);
-		ch->type = sf_rtype_find(type);
+		ch->type = sf_registry_find(types, type);
 		if (!ch->type) {
 			sf_fail(err, SF_ECORRUPT, "%s: unknown resource type %s", path, type);
 			goto done;

@@ -6,7 +6,7 @@
  * that only make API calls.  The engine owns everything generic: diffing
  * by attribute flags, the dependency graph, journaling, retries of the
  * whole step, progress output, tainting.  Adding a type is: one file, its
- * tests, and one row in resources/registry.c.
+ * tests, and one row in its family table (resources/registry.c).
  *
  * Attribute values are jansson values (string, integer, boolean, array,
  * object).  `want` holds the desired attributes after references are
@@ -96,9 +96,19 @@ struct sf_rtype {
 	int (*plan_check)(struct sf_rctx *c, const json_t *want);
 };
 
-/* Registry (resources/registry.c): sorted by name. */
-const struct sf_rtype *sf_rtype_find(const char *name);
-const struct sf_rtype *const *sf_rtype_all(size_t *n);
+/* The resource types a run knows, handed to the engine by its caller
+ * (the product's table is resources/registry.c, tests may build their
+ * own).  The engine never reaches up for a table itself: a plan, a saved
+ * plan or a configuration read back from JSON names types only through
+ * the registry it was given. */
+struct sf_registry {
+	const struct sf_rtype *const *types; /* sorted by name, borrowed */
+	size_t n;
+};
+
+/* The type named `name` in r, or NULL (also for a NULL name). */
+const struct sf_rtype *sf_registry_find(const struct sf_registry *r, const char *name);
+/* The attribute `name` of t, or NULL. */
 const struct sf_attr_def *sf_rtype_attr(const struct sf_rtype *t, const char *name);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "provisioner/engine/config.h"
+#include "provisioner/kinds/kinds.h"
 #include "provisioner/node/render.h"
 #include "provisioner/spec/schema.h"
 

@@ -41,6 +41,7 @@
 
 #include "provisioner/kinds/cluster.h"
 #include "provisioner/node/render.h"
+#include "resources/types.h"
 #include "util.h"
 
 static const struct sf_rtype *T(const char *name)

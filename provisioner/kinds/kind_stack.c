@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "provisioner/kinds/kinds.h"
+#include "resources/types.h"
 #include "util.h"
 
 static int is_whole_ref(const struct sf_node *n)

@@ -99,3 +99,10 @@ void sf_kind_lower(const struct sf_doc *doc, struct sf_config *c, struct sf_diag
 	if (k && k->lower)
 		k->lower(doc, c, d);
 }
+
+int sf_config_build(struct sf_config *out, const struct sf_specset *set, const char *workspace,
+		    struct sf_diags *d)
+{
+	static const struct sf_lowering kinds_lowering = {sf_kind_validate, sf_kind_lower};
+	return sf_config_assemble(out, set, workspace, &kinds_lowering, d);
+}

@@ -28,6 +28,11 @@ void sf_kind_validate(const struct sf_doc *doc, struct sf_diags *d);
 /* Lower one (validated) document. */
 void sf_kind_lower(const struct sf_doc *doc, struct sf_config *c, struct sf_diags *d);
 
+/* The configuration of one workspace from a loaded set: the engine's
+ * sf_config_assemble() with these kinds (see config.h for the contract). */
+int sf_config_build(struct sf_config *out, const struct sf_specset *set, const char *workspace,
+		    struct sf_diags *d);
+
 /* The Stack kind (kind_stack.c). */
 extern const struct sf_kind sf_kind_stack;
 /* The Cluster kind (kind_cluster.c). */

@@ -3,7 +3,7 @@
 #include "t.h"
 
 #include "provisioner/engine/plan.h"
-#include "provisioner/engine/resource.h"
+#include "resources/types.h"
 
 T_TEST(names_unique_and_sorted)
 {
