@@ -171,6 +171,7 @@ Y
 		t_grep "json reason" '"action_reason": "deposed"' .out
 		t_rc 0 "re-apply" $S apply s.yaml --auto-approve
 		t_eq "no orphan: the new a and b" "$(nobjs)" 2
+		# shellcheck disable=SC2046 # one object file name per word
 		t_ok "the survivor is the new one" grep -q '"kind": *"k2"' $(grep -l k2 objs/*.json)
 		t_eq "nothing of k1 left" "$(grep -l k1 objs/*.json | wc -l)" 0
 		t_rc 0 "converged" $S plan s.yaml --detailed-exitcode
