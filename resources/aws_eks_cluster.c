@@ -20,6 +20,7 @@
 
 #include "log.h"
 #include "resources/aws_common.h"
+#include "resources/aws_sweep.h"
 #include "resources/types_aws.h"
 #include "util.h"
 
@@ -351,6 +352,37 @@ static int cl_destroy(struct sf_rctx *c, const json_t *prior)
 	return ax_wait(c, &cluster_gone, json_pack("{s:s}", "name", name), 1800, "cluster deletion");
 }
 
+/* ---- gc sweep ---- */
+
+static int cl_sweep_list(struct sf_sweep *s, const struct sf_sweep_hook *h)
+{
+	json_t *names = NULL;
+	int rc = ax_sweep_eks_clusters(s, &names);
+	size_t i;
+	json_t *e;
+	json_array_foreach(names, i, e)
+	{
+		const char *name = json_string_value(e);
+		if (rc < 0)
+			break;
+		if (!name)
+			continue;
+		char *lab = sf_aws_label(name), *path = xasprintf("/clusters/%s", lab);
+		json_t *c = NULL;
+		rc = ax_sweep_eks_get(s, path, "cluster", &c);
+		if (c)
+			sf_sweep_add(s, h, name, NULL, ax_s(c, "arn"), json_object_get(c, "tags"),
+				     json_pack("{s:s}", "name", name));
+		json_decref(c);
+		free(path);
+		free(lab);
+	}
+	json_decref(names);
+	return rc < 0 ? rc : 0;
+}
+
+static const struct sf_sweep_hook cl_sweep = {"eks cluster", SF_SWEEP_CLUSTER, cl_sweep_list, NULL, NULL};
+
 const struct sf_rtype sf_rt_eks_cluster = {
 	.name = "eks_cluster",
 	.schema_version = 1,
@@ -359,4 +391,5 @@ const struct sf_rtype sf_rt_eks_cluster = {
 	.read = cl_read,
 	.update = cl_update,
 	.destroy = cl_destroy,
+	.sweep = &cl_sweep,
 };

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "resources/aws_common.h"
+#include "resources/aws_sweep.h"
 #include "resources/types_aws.h"
 #include "util.h"
 
@@ -366,6 +367,53 @@ static int ng_destroy(struct sf_rctx *c, const json_t *prior)
 	return rc;
 }
 
+/* ---- gc sweep ---- */
+
+/* Node groups of every cluster; a cluster cannot go while its node groups
+ * stay, so they follow it. */
+static int ng_sweep_list(struct sf_sweep *s, const struct sf_sweep_hook *h)
+{
+	json_t *clusters = NULL;
+	int rc = ax_sweep_eks_clusters(s, &clusters);
+	size_t i, j;
+	json_t *e, *g;
+	json_array_foreach(clusters, i, e)
+	{
+		const char *cl = json_string_value(e);
+		if (rc < 0)
+			break;
+		if (!cl)
+			continue;
+		char *lab = sf_aws_label(cl), *path = xasprintf("/clusters/%s/node-groups", lab);
+		json_t *ngs = NULL;
+		rc = ax_sweep_eks_names(s, path, "nodegroups", &ngs);
+		free(path);
+		json_array_foreach(ngs, j, g)
+		{
+			const char *gn = json_string_value(g);
+			if (rc < 0 || !gn)
+				break;
+			char *gl = sf_aws_label(gn);
+			path = xasprintf("/clusters/%s/node-groups/%s", lab, gl);
+			json_t *o = NULL;
+			rc = ax_sweep_eks_get(s, path, "nodegroup", &o);
+			free(path);
+			free(gl);
+			if (o)
+				sf_sweep_add(s, h, gn, cl, ax_s(o, "nodegroupArn"), json_object_get(o, "tags"),
+					     json_pack("{s:s, s:s}", "cluster_name", cl, "nodegroup_name", gn));
+			json_decref(o);
+		}
+		json_decref(ngs);
+		free(lab);
+	}
+	json_decref(clusters);
+	return rc < 0 ? rc : 0;
+}
+
+static const struct sf_sweep_hook ng_sweep = {"eks node group", SF_SWEEP_NODEGROUP, ng_sweep_list, NULL,
+					      "eks cluster"};
+
 const struct sf_rtype sf_rt_eks_node_group = {
 	.name = "eks_nodegroup",
 	.schema_version = 1,
@@ -375,4 +423,5 @@ const struct sf_rtype sf_rt_eks_node_group = {
 	.read = ng_read,
 	.update = ng_update,
 	.destroy = ng_destroy,
+	.sweep = &ng_sweep,
 };

@@ -31,6 +31,7 @@
 #include "log.h"
 #include "provisioner/node/render.h"
 #include "resources/aws_common.h"
+#include "resources/aws_sweep.h"
 #include "resources/types_aws.h"
 #include "util.h"
 
@@ -541,6 +542,16 @@ static int ami_destroy(struct sf_rctx *c, const json_t *prior)
 	return rc;
 }
 
+/* An image is deregistered together with its snapshots (ami_destroy). */
+/* ---- gc sweep ---- */
+
+static int ami_sweep_list(struct sf_sweep *s, const struct sf_sweep_hook *h)
+{
+	return ax_sweep_ec2(s, h, "DescribeImages", "imagesSet", "imageId", json_pack("{s:[s]}", "Owner", "self"), NULL);
+}
+
+static const struct sf_sweep_hook ami_sweep = {"image", SF_SWEEP_IMAGE, ami_sweep_list, NULL, NULL};
+
 const struct sf_rtype sf_rt_aws_gvisor_ami = {
 	.name = "aws_gvisor_ami",
 	.schema_version = 1,
@@ -549,4 +560,5 @@ const struct sf_rtype sf_rt_aws_gvisor_ami = {
 	.read = ami_read,
 	.update = ami_update,
 	.destroy = ami_destroy,
+	.sweep = &ami_sweep,
 };

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "resources/aws_common.h"
+#include "resources/aws_sweep.h"
 #include "resources/types_aws.h"
 #include "util.h"
 
@@ -105,6 +106,15 @@ static int ip_destroy(struct sf_rctx *c, const json_t *prior)
 	return rc;
 }
 
+/* ---- gc sweep ---- */
+
+static int ip_sweep_list(struct sf_sweep *s, const struct sf_sweep_hook *h)
+{
+	return ax_sweep_iam(s, h, "ListInstanceProfiles", "InstanceProfiles", "InstanceProfileName", "ListInstanceProfileTags");
+}
+
+static const struct sf_sweep_hook ip_sweep = {"instance profile", SF_SWEEP_INSTANCE_PROFILE, ip_sweep_list, NULL, NULL};
+
 const struct sf_rtype sf_rt_aws_iam_instance_profile = {
 	.name = "aws_iam_instance_profile",
 	.schema_version = 1,
@@ -112,4 +122,5 @@ const struct sf_rtype sf_rt_aws_iam_instance_profile = {
 	.create = ip_create,
 	.read = ip_read,
 	.destroy = ip_destroy,
+	.sweep = &ip_sweep,
 };

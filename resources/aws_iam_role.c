@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "resources/aws_common.h"
+#include "resources/aws_sweep.h"
 #include "resources/types_aws.h"
 #include "util.h"
 
@@ -260,6 +261,15 @@ static int role_destroy(struct sf_rctx *c, const json_t *prior)
 	return rc;
 }
 
+/* ---- gc sweep ---- */
+
+static int role_sweep_list(struct sf_sweep *s, const struct sf_sweep_hook *h)
+{
+	return ax_sweep_iam(s, h, "ListRoles", "Roles", "RoleName", "ListRoleTags");
+}
+
+static const struct sf_sweep_hook role_sweep = {"iam role", SF_SWEEP_ROLE, role_sweep_list, NULL, NULL};
+
 const struct sf_rtype sf_rt_aws_iam_role = {
 	.name = "aws_iam_role",
 	.schema_version = 1,
@@ -268,4 +278,5 @@ const struct sf_rtype sf_rt_aws_iam_role = {
 	.read = role_read,
 	.update = role_update,
 	.destroy = role_destroy,
+	.sweep = &role_sweep,
 };

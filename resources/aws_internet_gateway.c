@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "resources/aws_common.h"
+#include "resources/aws_sweep.h"
 #include "resources/types_aws.h"
 #include "util.h"
 
@@ -111,6 +112,15 @@ static int igw_destroy(struct sf_rctx *c, const json_t *prior)
 	return ax_ec2_destroy(c, prior, &kind, del_once);
 }
 
+/* ---- gc sweep ---- */
+
+static int igw_sweep_list(struct sf_sweep *s, const struct sf_sweep_hook *h)
+{
+	return ax_sweep_ec2(s, h, "DescribeInternetGateways", "internetGatewaySet", "internetGatewayId", NULL, NULL);
+}
+
+static const struct sf_sweep_hook igw_sweep = {"internet gateway", SF_SWEEP_INTERNET_GATEWAY, igw_sweep_list, NULL, NULL};
+
 const struct sf_rtype sf_rt_aws_internet_gateway = {
 	.name = "aws_internet_gateway",
 	.schema_version = 1,
@@ -119,4 +129,5 @@ const struct sf_rtype sf_rt_aws_internet_gateway = {
 	.read = igw_read,
 	.update = ax_ec2_update_tags,
 	.destroy = igw_destroy,
+	.sweep = &igw_sweep,
 };

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "resources/aws_common.h"
+#include "resources/aws_sweep.h"
 #include "resources/types_aws.h"
 #include "util.h"
 
@@ -221,6 +222,15 @@ static int lt_destroy(struct sf_rctx *c, const json_t *prior)
 	return rc;
 }
 
+/* ---- gc sweep ---- */
+
+static int lt_sweep_list(struct sf_sweep *s, const struct sf_sweep_hook *h)
+{
+	return ax_sweep_ec2(s, h, "DescribeLaunchTemplates", "launchTemplates", "launchTemplateId", NULL, NULL);
+}
+
+static const struct sf_sweep_hook lt_sweep = {"launch template", SF_SWEEP_LAUNCH_TEMPLATE, lt_sweep_list, NULL, NULL};
+
 const struct sf_rtype sf_rt_aws_launch_template = {
 	.name = "aws_launch_template",
 	.schema_version = 1,
@@ -231,4 +241,5 @@ const struct sf_rtype sf_rt_aws_launch_template = {
 	.update = lt_update,
 	.destroy = lt_destroy,
 	.plan_check = lt_plan_check,
+	.sweep = &lt_sweep,
 };

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "resources/aws_common.h"
+#include "resources/aws_sweep.h"
 #include "resources/types_aws.h"
 #include "util.h"
 
@@ -185,6 +186,30 @@ static int rt_destroy(struct sf_rctx *c, const json_t *prior)
 	return rc;
 }
 
+/* ---- gc sweep ---- */
+
+/* A main route table goes with its VPC; it cannot be deleted alone. */
+static json_t *rtb_sweep_prior(const char *id, const json_t *item, const json_t *tags)
+{
+	(void)tags;
+	size_t j;
+	json_t *as;
+	json_array_foreach(json_object_get(item, "associationSet"), j, as)
+	{
+		json_t *m = json_object_get(as, "main");
+		if (json_is_true(m) || (json_is_string(m) && !strcmp(json_string_value(m), "true")))
+			return NULL;
+	}
+	return json_pack("{s:s}", "id", id);
+}
+
+static int rtb_sweep_list(struct sf_sweep *s, const struct sf_sweep_hook *h)
+{
+	return ax_sweep_ec2(s, h, "DescribeRouteTables", "routeTableSet", "routeTableId", NULL, rtb_sweep_prior);
+}
+
+static const struct sf_sweep_hook rtb_sweep = {"route table", SF_SWEEP_ROUTE_TABLE, rtb_sweep_list, NULL, NULL};
+
 const struct sf_rtype sf_rt_aws_route_table = {
 	.name = "aws_route_table",
 	.schema_version = 1,
@@ -193,4 +218,5 @@ const struct sf_rtype sf_rt_aws_route_table = {
 	.read = rt_read,
 	.update = rt_update,
 	.destroy = rt_destroy,
+	.sweep = &rtb_sweep,
 };

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "resources/aws_common.h"
+#include "resources/aws_sweep.h"
 #include "resources/types_aws.h"
 #include "util.h"
 
@@ -91,6 +92,15 @@ static int sg_destroy(struct sf_rctx *c, const json_t *prior)
 	return ax_ec2_destroy(c, prior, &kind, del_once);
 }
 
+/* ---- gc sweep ---- */
+
+static int sg_sweep_list(struct sf_sweep *s, const struct sf_sweep_hook *h)
+{
+	return ax_sweep_ec2(s, h, "DescribeSecurityGroups", "securityGroupInfo", "groupId", NULL, NULL);
+}
+
+static const struct sf_sweep_hook sg_sweep = {"security group", SF_SWEEP_SECURITY_GROUP, sg_sweep_list, NULL, NULL};
+
 const struct sf_rtype sf_rt_aws_security_group = {
 	.name = "aws_security_group",
 	.schema_version = 1,
@@ -99,4 +109,5 @@ const struct sf_rtype sf_rt_aws_security_group = {
 	.read = sg_read,
 	.update = ax_ec2_update_tags,
 	.destroy = sg_destroy,
+	.sweep = &sg_sweep,
 };

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "resources/aws_common.h"
+#include "resources/aws_sweep.h"
 #include "resources/types_aws.h"
 #include "util.h"
 
@@ -85,6 +86,15 @@ static int sn_destroy(struct sf_rctx *c, const json_t *prior)
 	return ax_ec2_destroy(c, prior, &kind, del_once);
 }
 
+/* ---- gc sweep ---- */
+
+static int subnet_sweep_list(struct sf_sweep *s, const struct sf_sweep_hook *h)
+{
+	return ax_sweep_ec2(s, h, "DescribeSubnets", "subnetSet", "subnetId", NULL, NULL);
+}
+
+static const struct sf_sweep_hook subnet_sweep = {"subnet", SF_SWEEP_SUBNET, subnet_sweep_list, NULL, NULL};
+
 const struct sf_rtype sf_rt_aws_subnet = {
 	.name = "aws_subnet",
 	.schema_version = 1,
@@ -93,4 +103,5 @@ const struct sf_rtype sf_rt_aws_subnet = {
 	.read = sn_read,
 	.update = ax_ec2_update_tags,
 	.destroy = sn_destroy,
+	.sweep = &subnet_sweep,
 };

@@ -1,64 +1,54 @@
 /*
- * aws_sweep.h - find and delete AWS objects secfaas made that no state owns
- * any more (a lost state file, a run killed before its intent was written)
- * or whose ephemeral lifetime (secfaas:expires-at) has passed.
+ * aws_sweep.h - what the AWS types' sweep hooks share (see sweep.h): one
+ * EC2 Describe or IAM listing filtered by the ownership tag, the EKS name
+ * listings, the sweep's clock, and the AWS kinds that are not resource
+ * types (instances EKS did not launch, snapshots, network interfaces).
  *
- * Why: `secfaas gc` first destroys expired workspaces from their state
- * files; this is its second half, the safety net that works from AWS's
- * side.  It only ever looks at objects carrying the `secfaas:workspace`
- * ownership tag that every AWS resource type puts on what it creates; an
- * object without it is never listed, let alone deleted.
- *
- * What is deleted: an object whose secfaas:lineage (or, when it has none,
- * secfaas:workspace) is not known to any state (is_known returns 0), or
- * whose secfaas:expires-at is before `now`; node groups of a cluster being
- * deleted go with it.  Deletion runs in dependency order — node groups,
- * clusters, instances, launch templates, images, snapshots, ENIs, security
- * groups, route tables, subnets, internet gateways, VPCs, instance
- * profiles, roles — through the resource types' own destroy functions
- * where a describe gives their prior attributes (one deletion path per
- * type: DependencyViolation retries, bounded waits, policy detaching), else
- * through the API directly.  Every wait and retry has a deadline (the
- * types' official ones scaled by SECFAAS_POLL_SCALE), so a sweep never
- * hangs.  Instances that EKS launched for a node group are left to the node
- * group.
- *
- * Calling steps:
- *   struct sf_providers p; sf_providers_init(&p); p.region = ...;
- *   double now; if (sf_aws_sweep_now(&p, &now, &err) < 0) ... // no credentials
- *   struct sf_buf rep = SF_BUF_INIT; int left;
- *   int n = sf_aws_sweep(&p, known, ctx, now, dry_run, &rep, &left, &err);
- *   print sf_buf_cstr(&rep); sf_buf_release(&rep); sf_providers_release(&p);
- *
- * Ownership: the providers and ctx are borrowed; the report buffer is the
- * caller's (lines are appended: "deleted KIND ID: REASON", "would delete
- * ...", "left KIND ID: REASON: ERROR").
+ * A type's hook lives in its own file, e.g. for a VPC:
+ *   static int vpc_sweep_list(struct sf_sweep *s, const struct sf_sweep_hook *h)
+ *   {
+ *           return ax_sweep_ec2(s, h, "DescribeVpcs", "vpcSet", "vpcId", NULL, vpc_prior);
+ *   }
+ *   static const struct sf_sweep_hook vpc_sweep = {"vpc", SF_SWEEP_VPC, vpc_sweep_list, NULL, NULL};
+ * and `.sweep = &vpc_sweep` in its sf_rtype.
  */
 #ifndef SF_AWS_SWEEP_H
 #define SF_AWS_SWEEP_H
 
-#include "err.h"
-#include "resources/providers.h"
-#include "util.h"
+#include <jansson.h>
 
-/* 1 when a state knows the object with these ownership tags
- * (secfaas:workspace, secfaas:lineage, secfaas:address, secfaas:token; any
- * but workspace may be NULL when the object lacks that tag), else 0. */
-typedef int (*sf_sweep_known_fn)(const char *workspace, const char *lineage, const char *address, const char *token,
-				 void *ctx);
+#include "resources/sweep.h"
 
-/* "now" as the AWS service sees it: a signed STS GetCallerIdentity (which
- * also proves the credentials work) and its reply's Date header; local time
- * when the reply had none.  < 0 with err when AWS cannot be reached or the
- * credentials are refused. */
-int sf_aws_sweep_now(struct sf_providers *p, double *now, struct sf_err *err);
+/* Builds the prior attributes for destroy from one listed item and its
+ * tags (as an object); returns a new object, or NULL to skip the item. */
+typedef json_t *(*ax_sweep_prior_fn)(const char *id, const json_t *item, const json_t *tags);
 
-/* Sweep the providers' account and region.  Returns the number of objects
- * selected for deletion (deleted, would delete with dry_run, or left), or
- * < 0 when the listing itself failed (err filled; nothing was deleted).
- * *left counts the selected objects still present afterwards (0 on
- * dry_run). */
-int sf_aws_sweep(struct sf_providers *p, sf_sweep_known_fn is_known, void *ctx, double now, int dry_run,
-		 struct sf_buf *report, int *left, struct sf_err *err);
+/* One EC2 Describe<action> with the ownership tag filter (paginated);
+ * extra members (e.g. Owner=self) are merged into the parameters (stolen).
+ * Each item's id is item[id_key]; prior may be NULL ({"id": id}). */
+int ax_sweep_ec2(struct sf_sweep *s, const struct sf_sweep_hook *h, const char *action, const char *list_key,
+		 const char *id_key, json_t *extra, ax_sweep_prior_fn prior);
+
+/* IAM lists carry no tags: one List<tags_action> call per entity; the
+ * prior is {"name": name}. */
+int ax_sweep_iam(struct sf_sweep *s, const struct sf_sweep_hook *h, const char *list_action, const char *list_key,
+		 const char *name_key, const char *tags_action);
+
+/* The names of every EKS cluster (new array in *out). */
+int ax_sweep_eks_clusters(struct sf_sweep *s, json_t **out);
+/* GET an EKS path and take one member of the reply (new reference in
+ * *obj); *obj NULL when the object was deleted while we looked. */
+int ax_sweep_eks_get(struct sf_sweep *s, const char *path, const char *member, json_t **obj);
+/* The names in every page of GET path (new array in *out). */
+int ax_sweep_eks_names(struct sf_sweep *s, const char *path, const char *key, json_t **out);
+
+/* The AWS provider's sweep clock (provider.h): STS GetCallerIdentity, the
+ * reply's Date header. */
+int ax_sweep_now(struct sf_providers *p, double *now, struct sf_err *err);
+/* The region swept, for messages. */
+const char *ax_sweep_scope(struct sf_providers *p);
+
+/* Instances (not launched by EKS), snapshots and network interfaces. */
+extern const struct sf_sweep_hook *const ax_sweep_extra[];
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "resources/aws_common.h"
+#include "resources/aws_sweep.h"
 #include "resources/types_aws.h"
 #include "util.h"
 
@@ -164,6 +165,30 @@ static int vpc_destroy(struct sf_rctx *c, const json_t *prior)
 	return rc;
 }
 
+/* ---- gc sweep ---- */
+
+/* The cluster whose Kubernetes-made groups block the VPC (vpc_destroy
+ * removes them first). */
+static json_t *vpc_sweep_prior(const char *id, const json_t *item, const json_t *tags)
+{
+	(void)item;
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)tags, key, v)
+	{
+		if (!strncmp(key, "kubernetes.io/cluster/", 22))
+			return json_pack("{s:s, s:s}", "id", id, "cluster_name", key + 22);
+	}
+	return json_pack("{s:s}", "id", id);
+}
+
+static int vpc_sweep_list(struct sf_sweep *s, const struct sf_sweep_hook *h)
+{
+	return ax_sweep_ec2(s, h, "DescribeVpcs", "vpcSet", "vpcId", NULL, vpc_sweep_prior);
+}
+
+static const struct sf_sweep_hook vpc_sweep = {"vpc", SF_SWEEP_VPC, vpc_sweep_list, NULL, NULL};
+
 const struct sf_rtype sf_rt_aws_vpc = {
 	.name = "aws_vpc",
 	.schema_version = 1,
@@ -172,4 +197,5 @@ const struct sf_rtype sf_rt_aws_vpc = {
 	.read = vpc_read,
 	.update = ax_ec2_update_tags,
 	.destroy = vpc_destroy,
+	.sweep = &vpc_sweep,
 };

@@ -1,31 +1,62 @@
 /*
- * registry.c - every resource type secfaas knows.
- *
- * Three tables, one per family, so the families evolve independently:
- * core types below, AWS types in aws_registry.c, Kubernetes types in
- * k8s_registry.c.  Adding a type: write resources/<type>.c defining
- * `const struct sf_rtype sf_rt_<type>`, declare it in the family header and
- * add one row to the family table.  Names are unique across families (a
- * unit test checks it).  sf_types() is the registry main hands to the
- * engine.
+ * registry.c - every resource type secfaas knows, from the provider
+ * descriptors (provider.h): the core types below, the AWS types in
+ * aws_provider.c, the Kubernetes types in k8s_provider.c.  Names are
+ * unique across providers (a unit test checks it).  sf_types() is the
+ * registry the commands hand to the engine.
  */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "provisioner/engine/resource.h"
+#include "resources/provider.h"
 #include "resources/types.h"
 #include "util.h"
 
-static const struct sf_rtype *const core[] = {
-	&sf_rt_local_file,
-	&sf_rt_test_object,
-	&sf_rt_test_object_cbd,
-	NULL,
+/* The core provider: local files, and the engine's test types. */
+#define CORE_TYPES(X) \
+	X(local_file)    \
+	X(test_object)   \
+	X(test_object_cbd)
+
+#define DECLARE(n) extern const struct sf_rtype sf_rt_##n;
+CORE_TYPES(DECLARE)
+#define ROW(n) &sf_rt_##n,
+static const struct sf_rtype *const core[] = {CORE_TYPES(ROW) NULL};
+
+const struct sf_provider sf_provider_core = {
+	.name = "core",
+	.types = core,
 };
 
-static const struct sf_rtype *const *const families[] = {core, sf_rt_aws_registry, sf_rt_k8s_registry};
+static const struct sf_provider *const providers[] = {&sf_provider_core, &sf_provider_aws, &sf_provider_k8s};
 
+const struct sf_provider *const *sf_provider_all(size_t *n)
+{
+	*n = SF_ARRAY_LEN(providers);
+	return providers;
+}
+
+const struct sf_provider *sf_provider_of(const struct sf_rtype *t)
+{
+	for (size_t f = 0; t && f < SF_ARRAY_LEN(providers); f++)
+		for (const struct sf_rtype *const *x = providers[f]->types; *x; x++)
+			if (*x == t)
+				return providers[f];
+	return NULL;
+}
+
+int sf_provider_sweeps(const struct sf_provider *prov)
+{
+	if (!prov)
+		return 0;
+	if (prov->sweep_extra && prov->sweep_extra[0])
+		return 1;
+	for (const struct sf_rtype *const *t = prov->types; *t; t++)
+		if ((*t)->sweep)
+			return 1;
+	return 0;
+}
 
 static int cmp_type(const void *a, const void *b)
 {
@@ -39,13 +70,13 @@ static pthread_once_t all_once = PTHREAD_ONCE_INIT;
 
 static void build_all(void)
 {
-	for (size_t f = 0; f < SF_ARRAY_LEN(families); f++)
-		for (const struct sf_rtype *const *t = families[f]; *t; t++)
+	for (size_t f = 0; f < SF_ARRAY_LEN(providers); f++)
+		for (const struct sf_rtype *const *t = providers[f]->types; *t; t++)
 			nall++;
 	all = xcalloc(nall + 1, sizeof *all);
 	size_t k = 0;
-	for (size_t f = 0; f < SF_ARRAY_LEN(families); f++)
-		for (const struct sf_rtype *const *t = families[f]; *t; t++)
+	for (size_t f = 0; f < SF_ARRAY_LEN(providers); f++)
+		for (const struct sf_rtype *const *t = providers[f]->types; *t; t++)
 			all[k++] = *t;
 	qsort(all, nall, sizeof *all, cmp_type);
 	registry.types = all;

@@ -1,6 +1,6 @@
 /*
- * types.h - resource type tables (see registry.c) and the registry over
- * all of them.  The engine is handed sf_types(); layers above the types
+ * types.h - the registry over every provider's resource types (registry.c,
+ * provider.h).  The engine is handed sf_types(); layers above the types
  * (kinds, commands) may look types up directly.
  */
 #ifndef SF_TYPES_H
@@ -12,10 +12,6 @@
 extern const struct sf_rtype sf_rt_local_file;
 extern const struct sf_rtype sf_rt_test_object;
 extern const struct sf_rtype sf_rt_test_object_cbd;
-
-/* family tables, NULL-terminated: aws_registry.c, k8s_registry.c */
-extern const struct sf_rtype *const sf_rt_aws_registry[];
-extern const struct sf_rtype *const sf_rt_k8s_registry[];
 
 /* Every type, sorted by name; built once, never freed (borrowed). */
 const struct sf_registry *sf_types(void);

@@ -7,12 +7,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "aws/client.h"
 #include "provisioner/cli/commands.h"
 #include "provisioner/cli/plan_cmd.h"
 #include "provisioner/cli/run.h"
 #include "provisioner/engine/apply.h"
 #include "provisioner/kinds/ttl.h"
+#include "resources/provider.h"
 #include "resources/types.h"
 #include "util.h"
 
@@ -109,28 +109,26 @@ static double progress_interval(struct sf_cli *cli)
 	return cli->input ? 10 : 60;
 }
 
-/* Resolve AWS credentials once before the first operation when the plan
- * touches AWS resources (Kubernetes objects may use a static token), so a missing or expired credential is
- * one clear error instead of one per resource, and nothing is journaled. */
-static int preflight_aws(struct sf_cli *cli, struct sf_ws *ws, const struct sf_plan *plan)
+/* Before the first operation, run the preflight (credentials) of every
+ * provider with planned changes, once each, so a missing or expired
+ * credential is one clear error instead of one per resource, and nothing
+ * is journaled. */
+static int preflight(struct sf_cli *cli, struct sf_ws *ws, const struct sf_plan *plan)
 {
-	int needs = 0;
-	for (size_t i = 0; i < plan->n && !needs; i++) {
-		const struct sf_rtype *t = plan->v[i].type;
-		needs = t && plan->v[i].action != SF_ACT_NOOP &&
-			(!strncmp(t->name, "aws_", 4) || !strncmp(t->name, "eks_", 4));
+	size_t np;
+	const struct sf_provider *const *ps = sf_provider_all(&np);
+	for (size_t k = 0; k < np; k++) {
+		int needs = 0;
+		for (size_t i = 0; i < plan->n && !needs && ps[k]->preflight; i++)
+			needs = plan->v[i].action != SF_ACT_NOOP && sf_provider_of(plan->v[i].type) == ps[k];
+		if (!needs)
+			continue;
+		struct sf_err err = SF_ERR_INIT;
+		if (ps[k]->preflight(&ws->prov, &err) < 0) {
+			sf_err_prefix(&err, "before changing anything: ");
+			return sf_cli_error(cli, &err);
+		}
 	}
-	if (!needs)
-		return 0;
-	struct sf_err err = SF_ERR_INIT;
-	struct sf_aws *a = sf_providers_aws(&ws->prov, &err);
-	struct sf_aws_creds cr;
-	memset(&cr, 0, sizeof cr);
-	if (!a || sf_aws_credentials(a, &cr, &err) < 0) {
-		sf_err_prefix(&err, "before changing anything: ");
-		return sf_cli_error(cli, &err);
-	}
-	sf_aws_creds_release(&cr);
 	return 0;
 }
 
@@ -174,7 +172,7 @@ int sf_cmd_execute(struct sf_cli *cli, struct sf_ws *ws, struct sf_plan *plan, c
 		 plan->destroy);
 	if (record_expiry(cli, ws, plan->destroy_mode))
 		return SF_EXIT_ERROR;
-	if (preflight_aws(cli, ws, plan))
+	if (preflight(cli, ws, plan))
 		return SF_EXIT_ERROR;
 	struct sf_run_info ri = {command, plan->spec_digest, NULL, summary_in};
 	char *sha = NULL;

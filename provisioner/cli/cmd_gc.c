@@ -7,8 +7,9 @@
  * past it is destroyed from its state alone, under its own lock, exactly
  * like `secfaas destroy --state FILE --auto-approve`.
  *
- * Phase 2 (sweep, unless --no-sweep): resources/aws_sweep.h lists every AWS
- * object tagged secfaas:workspace in the region and deletes, in dependency
+ * Phase 2 (sweep, unless --no-sweep): resources/sweep.h lists every AWS
+ * object tagged secfaas:workspace in the region (the sweep hooks of the
+ * providers' types, provider.h) and deletes, in dependency
  * order, those no state here knows (lineage unknown, or lineage known but
  * neither its address nor its operation token is in that state) and those
  * whose secfaas:expires-at passed.  "now" is the AWS service's clock (the
@@ -28,12 +29,13 @@
 #include "provisioner/cli/plan_cmd.h"
 #include "provisioner/cli/run.h"
 #include "provisioner/kinds/ttl.h"
-#include "resources/aws_sweep.h"
+#include "resources/provider.h"
 #include "resources/providers.h"
+#include "resources/sweep.h"
 #include "resources/types.h"
 #include "util.h"
 
-/* Does this state hold AWS objects (types aws_* / eks_*)? */
+/* Does this state hold objects of a provider the sweep covers (AWS)? */
 static int has_aws(struct sf_state *st)
 {
 	struct sf_resource **v = NULL;
@@ -43,7 +45,7 @@ static int has_aws(struct sf_state *st)
 	if (sf_state_list(st, &v, &n, &err) < 0)
 		return 1; /* unknown: assume it does */
 	for (size_t i = 0; i < n && !aws; i++)
-		aws = !strncmp(v[i]->type, "aws_", 4) || !strncmp(v[i]->type, "eks_", 4);
+		aws = sf_provider_sweeps(sf_provider_of(sf_rtype_find(v[i]->type)));
 	sf_resource_list_free(v, n);
 	return aws;
 }
@@ -215,7 +217,7 @@ static int sweep(struct sf_cli *cli, struct known *k, const char *unreadable, co
 		}
 		goto done;
 	}
-	int n = sf_aws_sweep(&p, is_known, k, now, !act, &rep, &left, &err);
+	int n = sf_sweep(&p, is_known, k, now, !act, &rep, &left, &err);
 	fputs(sf_buf_cstr(&rep), cli->out);
 	if (n < 0) {
 		rc = sf_cli_error(cli, &err);
@@ -290,7 +292,7 @@ int cmd_gc(struct sf_cli *cli, int argc, char **argv)
 			sf_providers_init(&p);
 			p.region = cli->region;
 			p.profile = cli->profile;
-			if (sf_aws_sweep_now(&p, &server, &aws_err) == 0 && !at)
+			if (sf_sweep_now(&p, &server, &aws_err) == 0 && !at)
 				now = server;
 			sf_providers_release(&p);
 		}

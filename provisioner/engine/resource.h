@@ -68,7 +68,8 @@ struct sf_rctx {
 	double timeout_s;          /* overall budget for this operation; 0 = type default */
 };
 
-struct sf_change; /* engine's per-resource plan entry (plan.h) */
+struct sf_change;     /* engine's per-resource plan entry (plan.h) */
+struct sf_sweep_hook; /* gc's sweep of one kind (resources/sweep.h) */
 
 struct sf_rtype {
 	const char *name;                 /* "local_file", "aws_vpc" */
@@ -94,6 +95,9 @@ struct sf_rtype {
 	 * (with `where` = file:line:col when known) and return < 0 to fail the
 	 * plan. */
 	int (*plan_check)(struct sf_rctx *c, const json_t *want);
+	/* Optional: how `secfaas gc` finds objects of this type that no state
+	 * owns and deletes them (resources/sweep.h); the engine never uses it. */
+	const struct sf_sweep_hook *sweep;
 };
 
 /* The resource types a run knows, handed to the engine by its caller
