@@ -1,0 +1,552 @@
+/*
+ * test_engine.c - the engine (provisioner/engine/) on its own: the graph,
+ * configuration assembly with a lowering handed in, the diff rules of
+ * sf_plan_make (including: every FORCE_NEW attribute of every registered
+ * type yields a replacement), and sf_apply with the test_object type
+ * (create with references, replace, taint and skip on failure, destroy).
+ *
+ * The lowering here is the test's own (documents list resources directly),
+ * so the engine is exercised without the kinds above it; the type registry
+ * is the product's (sf_types()).
+ */
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "provisioner/engine/apply.h"
+#include "provisioner/engine/config.h"
+#include "provisioner/engine/graph.h"
+#include "provisioner/engine/plan.h"
+#include "provisioner/spec/schema.h"
+#include "resources/types.h"
+#include "t.h"
+#include "util.h"
+
+/* ---- graph ------------------------------------------------------------ */
+
+static size_t pos_of(const size_t *order, size_t n, size_t node)
+{
+	for (size_t i = 0; i < n; i++)
+		if (order[i] == node)
+			return i;
+	return n;
+}
+
+T_TEST(graph_orders_dependencies_first)
+{
+	const char *names[] = {"app", "db", "net", "dns", "lonely"};
+	struct sf_graph g;
+	sf_graph_init(&g, 5, names);
+	sf_graph_edge(&g, 0, 1); /* app needs db */
+	sf_graph_edge(&g, 0, 3); /* app needs dns */
+	sf_graph_edge(&g, 1, 2); /* db needs net */
+	sf_graph_edge(&g, 3, 2); /* dns needs net */
+	sf_graph_edge(&g, 0, 1); /* duplicate edge: deduplicated */
+	size_t order[5];
+	char *cycle = NULL;
+	T_EQ(sf_graph_toposort(&g, order, &cycle), 0);
+	T_OK(cycle == NULL);
+	T_OK(pos_of(order, 5, 2) < pos_of(order, 5, 1));
+	T_OK(pos_of(order, 5, 2) < pos_of(order, 5, 3));
+	T_OK(pos_of(order, 5, 1) < pos_of(order, 5, 0));
+	T_OK(pos_of(order, 5, 3) < pos_of(order, 5, 0));
+	T_OK(pos_of(order, 5, 4) < 5);
+	sf_graph_release(&g);
+}
+
+T_TEST(graph_names_the_cycle)
+{
+	const char *names[] = {"a", "b", "c"};
+	struct sf_graph g;
+	sf_graph_init(&g, 3, names);
+	sf_graph_edge(&g, 0, 1);
+	sf_graph_edge(&g, 1, 2);
+	sf_graph_edge(&g, 2, 0);
+	size_t order[3];
+	char *cycle = NULL;
+	T_EQ(sf_graph_toposort(&g, order, &cycle), -1);
+	T_CONTAINS(cycle, " -> ");
+	T_CONTAINS(cycle, "a");
+	T_CONTAINS(cycle, "b");
+	T_CONTAINS(cycle, "c");
+	free(cycle);
+	sf_graph_release(&g);
+}
+
+/* ---- configuration with a lowering handed in ---------------------------- */
+
+/* Documents of the form
+ *   kind: T
+ *   metadata: {name: ws}
+ *   resources: [{type: test_object, name: a, attrs: {...}, dependsOn: [...]}]
+ * lowered straight into instances. */
+static int validated;
+
+static void t_validate(const struct sf_doc *doc, struct sf_diags *d)
+{
+	validated++;
+	if (!sf_node_get(doc->root, "resources"))
+		sf_diag_error(d, &doc->root->pos, "no resources");
+}
+
+static void t_lower(const struct sf_doc *doc, struct sf_config *c, struct sf_diags *d)
+{
+	const struct sf_node *rs = sf_node_get(doc->root, "resources");
+	for (size_t i = 0; rs && i < rs->n; i++) {
+		const struct sf_node *r = rs->vals[i];
+		const struct sf_rtype *t = sf_rtype_find(sf_node_str(sf_node_get(r, "type")));
+		if (!t) {
+			sf_diag_error(d, &r->pos, "unknown type");
+			continue;
+		}
+		json_t *attrs = sf_node_to_json(sf_node_get(r, "attrs"));
+		struct sf_rinst *ri = sf_config_add(c, t, sf_node_str(sf_node_get(r, "name")), attrs ? attrs : json_object(),
+						    &r->pos);
+		json_decref(attrs);
+		const struct sf_node *dep = sf_node_get(r, "dependsOn");
+		for (size_t j = 0; dep && j < dep->n; j++)
+			sf_rinst_add_dep(ri, sf_node_str(dep->vals[j]));
+	}
+}
+
+static const struct sf_lowering lowering = {t_validate, t_lower};
+
+/* Assemble yaml into cfg (caller releases cfg and set); returns errors. */
+static size_t assemble(const char *yaml, struct sf_specset *set, struct sf_config *cfg, char **diag)
+{
+	struct sf_diags d = SF_DIAGS_INIT;
+	if (sf_spec_load_buffer(set, "e.yaml", yaml, strlen(yaml), &d) == 0)
+		sf_config_assemble(cfg, set, NULL, &lowering, &d);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	sf_diags_print(&d, f, 0);
+	fclose(f);
+	size_t n = d.nerrors;
+	sf_diags_release(&d);
+	*diag = buf;
+	return n;
+}
+
+#define DOC(dir, body) "kind: T\nmetadata: {name: ws}\nresources:\n" body
+
+T_TEST(config_references_become_dependencies)
+{
+	struct sf_specset set = SF_SPECSET_INIT;
+	struct sf_config cfg = SF_CONFIG_INIT;
+	char *diag = NULL;
+	validated = 0;
+	T_EQ(assemble(DOC("x", "  - {type: test_object, name: a, attrs: {dir: /x}}\n"
+				"  - {type: test_object, name: b, attrs: {dir: /x, content: '${test_object.a.id}'}}\n"
+				"  - {type: test_object, name: c, attrs: {dir: /x}, dependsOn: [test_object.b]}\n"),
+		      &set, &cfg, &diag),
+	     0);
+	T_STREQ(diag, "");
+	T_EQ(validated, 1);
+	T_STREQ(cfg.workspace, "ws");
+	T_STREQ(cfg.kind, "T");
+	T_EQ(cfg.n, 3);
+	const struct sf_rinst *b = sf_config_find(&cfg, "test_object.b"), *c = sf_config_find(&cfg, "test_object.c");
+	T_OK(b && b->ndeps == 1 && !strcmp(b->deps[0], "test_object.a"));
+	T_OK(c && c->ndeps == 1 && !strcmp(c->deps[0], "test_object.b"));
+	size_t *order = NULL;
+	char *cycle = NULL;
+	T_EQ(sf_config_order(&cfg, &order, &cycle), 0);
+	T_STREQ(cfg.v[order[0]].address, "test_object.a");
+	T_STREQ(cfg.v[order[2]].address, "test_object.c");
+	free(order);
+	free(diag);
+	sf_config_release(&cfg);
+	sf_specset_release(&set);
+}
+
+T_TEST(config_reports_bad_references_duplicates_and_cycles)
+{
+	struct {
+		const char *yaml, *want;
+	} cases[] = {
+		{DOC("x", "  - {type: test_object, name: a, attrs: {dir: /x, content: '${test_object.zz.id}'}}\n"),
+		 "reference to undeclared resource \"test_object.zz\""},
+		{DOC("x", "  - {type: test_object, name: a, attrs: {dir: /x}}\n"
+			  "  - {type: test_object, name: b, attrs: {dir: /x, content: '${test_object.a.contnet}'}}\n"),
+		 "did you mean \"content\""},
+		{DOC("x", "  - {type: test_object, name: a, attrs: {dir: /x}}\n"
+			  "  - {type: test_object, name: a, attrs: {dir: /y}}\n"),
+		 "duplicate resource test_object.a"},
+		{DOC("x", "  - {type: test_object, name: a, attrs: {dir: /x}, dependsOn: [test_object.b]}\n"
+			  "  - {type: test_object, name: b, attrs: {dir: /x, content: '${test_object.a.id}'}}\n"),
+		 "dependency cycle"},
+		{DOC("x", "  - {type: test_object, name: a, attrs: {dir: /x}, dependsOn: [test_object.q]}\n"),
+		 "dependsOn names undeclared resource \"test_object.q\""},
+		{"kind: T\nmetadata: {name: ws}\n", "no resources"},
+	};
+	for (size_t i = 0; i < SF_ARRAY_LEN(cases); i++) {
+		struct sf_specset set = SF_SPECSET_INIT;
+		struct sf_config cfg = SF_CONFIG_INIT;
+		char *diag = NULL;
+		T_OK(assemble(cases[i].yaml, &set, &cfg, &diag) > 0);
+		T_CONTAINS(diag, cases[i].want);
+		T_CONTAINS(diag, "e.yaml:");
+		free(diag);
+		sf_config_release(&cfg);
+		sf_specset_release(&set);
+	}
+}
+
+/* ---- diff rules -------------------------------------------------------- */
+
+static struct sf_state *fresh_state(const char *name)
+{
+	char *p = xasprintf("%s/%s.db", t_tmpdir(), name);
+	struct sf_state *st = NULL;
+	struct sf_state_opts o = {.create = 1};
+	struct sf_err err = SF_ERR_INIT;
+	unlink(p);
+	if (sf_state_open(&st, p, &o, &err) < 0)
+		T_FAILF("state %s: %s", p, err.msg);
+	free(p);
+	return st;
+}
+
+static void put(struct sf_state *st, const char *address, const char *type, enum sf_rstatus status, json_t *attrs)
+{
+	struct sf_resource r;
+	memset(&r, 0, sizeof r);
+	r.address = (char *)address;
+	r.type = (char *)type;
+	r.id = (char *)json_string_value(json_object_get(attrs, "id"));
+	r.status = status;
+	r.attrs = attrs;
+	r.schema_version = 1;
+	struct sf_err err = SF_ERR_INIT;
+	if (sf_state_put(st, &r, &err) < 0)
+		T_FAILF("put %s: %s", address, err.msg);
+}
+
+/* A value of the attribute's type; `which` picks one of two distinct ones. */
+static json_t *value_of(enum sf_atype t, int which)
+{
+	const char *s = which ? "two" : "one";
+	switch (t) {
+	case SF_AT_STRING: return json_string(s);
+	case SF_AT_INT: return json_integer(which ? 2 : 1);
+	case SF_AT_BOOL: return json_boolean(which);
+	case SF_AT_LIST: return json_pack("[s]", s);
+	case SF_AT_MAP: return json_pack("{s:s}", "k", s);
+	case SF_AT_ANY: return json_string(s);
+	}
+	return json_null();
+}
+
+/* Every settable attribute of t set to its first value. */
+static json_t *full_attrs(const struct sf_rtype *t)
+{
+	json_t *o = json_object();
+	for (const struct sf_attr_def *a = t->attrs; a->name; a++)
+		if (a->flags & (SF_ATTR_REQUIRED | SF_ATTR_OPTIONAL))
+			json_object_set_new(o, a->name, value_of(a->type, 0));
+	return o;
+}
+
+/* Plan one instance of t (attributes want) against a state holding it
+ * with attributes have (NULL: absent) in status st_status. */
+static int plan_one(const struct sf_rtype *t, json_t *have, enum sf_rstatus st_status, json_t *want,
+		    const struct sf_plan_opts *extra, struct sf_plan *plan)
+{
+	static int seq;
+	char name[32];
+	snprintf(name, sizeof name, "diff%d", seq++);
+	struct sf_state *st = fresh_state(name);
+	char *addr = xasprintf("%s.x", t->name);
+	if (have)
+		put(st, addr, t->name, st_status, have);
+	struct sf_config cfg = SF_CONFIG_INIT;
+	cfg.workspace = xstrdup("ws");
+	if (want)
+		sf_config_add(&cfg, t, "x", want, NULL);
+	struct sf_plan_opts o = {.refresh = 0, .types = sf_types()};
+	if (extra) {
+		o = *extra;
+		o.types = sf_types();
+	}
+	struct sf_err err = SF_ERR_INIT;
+	int rc = sf_plan_make(plan, &cfg, st, &o, &err);
+	if (rc < 0)
+		T_FAILF("plan %s: %s", addr, err.msg);
+	free(addr);
+	sf_config_release(&cfg);
+	sf_state_close(st);
+	return rc;
+}
+
+T_TEST(every_force_new_attribute_replaces)
+{
+	size_t n, checked = 0;
+	const struct sf_rtype *const *all = sf_rtype_all(&n);
+	for (size_t i = 0; i < n; i++) {
+		const struct sf_rtype *t = all[i];
+		for (const struct sf_attr_def *a = t->attrs; a->name; a++) {
+			if (!(a->flags & SF_ATTR_FORCE_NEW))
+				continue;
+			/* a force-new attribute the spec cannot set, or one
+			 * whose drift is ignored, would never replace anything */
+			T_OK(a->flags & (SF_ATTR_REQUIRED | SF_ATTR_OPTIONAL));
+			T_OK(!(a->flags & SF_ATTR_IGNORE_DRIFT));
+			json_t *have = full_attrs(t), *want = full_attrs(t);
+			json_object_set_new(have, "id", json_string("obj-1"));
+			json_object_set_new(want, a->name, value_of(a->type, 1));
+			struct sf_plan plan;
+			if (plan_one(t, have, SF_RS_CREATED, want, NULL, &plan) == 0) {
+				const struct sf_change *c = sf_plan_find(&plan, plan.n ? plan.v[0].address : "");
+				enum sf_action want_act = t->create_before_destroy ? SF_ACT_REPLACE_CBD : SF_ACT_REPLACE;
+				if (!c || c->action != want_act || c->reason != SF_REASON_CANNOT_UPDATE)
+					T_FAILF("%s.%s: changing it planned %s, want %s", t->name, a->name,
+						c ? sf_action_name(c->action) : "nothing", sf_action_name(want_act));
+				int forces = 0;
+				for (size_t k = 0; c && k < c->nattrs; k++)
+					if (!strcmp(c->attrs[k].name, a->name))
+						forces = c->attrs[k].forces;
+				if (!forces)
+					T_FAILF("%s.%s: the change is not marked as forcing replacement", t->name, a->name);
+				checked++;
+			}
+			sf_plan_release(&plan);
+			json_decref(have);
+			json_decref(want);
+		}
+	}
+	T_OK(checked >= 10); /* the AWS types alone have more */
+}
+
+T_TEST(diff_rules)
+{
+	const struct sf_rtype *t = sf_rtype_find("test_object");
+	T_OK(t && t->update);
+	json_t *base = json_pack("{s:s, s:s, s:s, s:s}", "id", "obj-1", "dir", "/d", "kind", "k1", "content", "c1");
+	json_t *same = json_pack("{s:s, s:s, s:s}", "dir", "/d", "kind", "k1", "content", "c1");
+	json_t *edited = json_pack("{s:s, s:s, s:s}", "dir", "/d", "kind", "k1", "content", "c2");
+	struct {
+		const char *what;
+		json_t *have;
+		enum sf_rstatus status;
+		json_t *want;
+		struct sf_plan_opts opts;
+		enum sf_action act;
+		enum sf_reason reason;
+	} cases[] = {
+		{"absent: create", NULL, SF_RS_CREATED, same, {0}, SF_ACT_CREATE, SF_REASON_NONE},
+		{"unchanged: nothing", base, SF_RS_CREATED, same, {0}, SF_ACT_NOOP, SF_REASON_NONE},
+		{"updatable attribute: update", base, SF_RS_CREATED, edited, {0}, SF_ACT_UPDATE, SF_REASON_NONE},
+		{"removed from the spec: delete", base, SF_RS_CREATED, NULL, {0}, SF_ACT_DELETE, SF_REASON_NO_CONFIG},
+		{"tainted: replace", base, SF_RS_TAINTED, same, {0}, SF_ACT_REPLACE, SF_REASON_TAINTED},
+		{"killed while creating: resume", base, SF_RS_CREATING, same, {0}, SF_ACT_CREATE, SF_REASON_RESUME},
+		{"killed while deleting: replace", base, SF_RS_DELETING, same, {0}, SF_ACT_REPLACE, SF_REASON_RESUME},
+		{"--replace", base, SF_RS_CREATED, same, {.replace = (const char *[]){"test_object.x"}, .nreplace = 1},
+		 SF_ACT_REPLACE, SF_REASON_BY_REQUEST},
+		{"destroy mode", base, SF_RS_CREATED, same, {.destroy = 1}, SF_ACT_DELETE, SF_REASON_DESTROY},
+	};
+	for (size_t i = 0; i < SF_ARRAY_LEN(cases); i++) {
+		struct sf_plan plan;
+		T_EQ(plan_one(t, cases[i].have, cases[i].status, cases[i].want, &cases[i].opts, &plan), 0);
+		const struct sf_change *c = sf_plan_find(&plan, "test_object.x");
+		if (!c || c->action != cases[i].act || c->reason != cases[i].reason)
+			T_FAILF("%s: planned %s (%s), want %s (%s)", cases[i].what, c ? sf_action_name(c->action) : "nothing",
+				c && sf_reason_name(c->reason) ? sf_reason_name(c->reason) : "-", sf_action_name(cases[i].act),
+				sf_reason_name(cases[i].reason) ? sf_reason_name(cases[i].reason) : "-");
+		T_EQ(sf_plan_has_changes(&plan), cases[i].act != SF_ACT_NOOP);
+		sf_plan_release(&plan);
+	}
+	/* A type without update replaces on any change. */
+	const struct sf_rtype *lf = sf_rtype_find("local_file");
+	if (lf && !lf->update) {
+		json_t *h = full_attrs(lf), *w = full_attrs(lf);
+		json_object_set_new(h, "id", json_string("f"));
+		for (const struct sf_attr_def *a = lf->attrs; a->name; a++)
+			if ((a->flags & SF_ATTR_OPTIONAL) && !(a->flags & SF_ATTR_FORCE_NEW)) {
+				json_object_set_new(w, a->name, value_of(a->type, 1));
+				break;
+			}
+		struct sf_plan plan;
+		T_EQ(plan_one(lf, h, SF_RS_CREATED, w, NULL, &plan), 0);
+		T_OK(plan.n == 1 && plan.v[0].action == SF_ACT_REPLACE);
+		sf_plan_release(&plan);
+		json_decref(h);
+		json_decref(w);
+	}
+	json_decref(base);
+	json_decref(same);
+	json_decref(edited);
+}
+
+T_TEST(plan_refuses_unknown_types_and_needs_a_registry)
+{
+	struct sf_state *st = fresh_state("unknown");
+	put(st, "gone_type.x", "gone_type", SF_RS_CREATED, json_pack("{s:s}", "id", "x"));
+	struct sf_config cfg = SF_CONFIG_INIT;
+	struct sf_plan plan;
+	struct sf_err err = SF_ERR_INIT;
+	struct sf_plan_opts o = {.types = sf_types()};
+	T_OK(sf_plan_make(&plan, &cfg, st, &o, &err) < 0);
+	T_EQ(err.code, SF_ECORRUPT);
+	T_CONTAINS(err.msg, "gone_type.x of type gone_type");
+	sf_plan_release(&plan);
+	struct sf_plan_opts none = {0};
+	sf_err_clear(&err);
+	T_OK(sf_plan_make(&plan, &cfg, st, &none, &err) < 0);
+	T_CONTAINS(err.msg, "registry");
+	sf_plan_release(&plan);
+	sf_state_close(st);
+}
+
+/* ---- apply with the test type ----------------------------------------- */
+
+static int count_objects(const char *dir)
+{
+	DIR *d = opendir(dir);
+	int n = 0;
+	struct dirent *e;
+	while (d && (e = readdir(d)))
+		if (strstr(e->d_name, ".json"))
+			n++;
+	if (d)
+		closedir(d);
+	return n;
+}
+
+struct run {
+	struct sf_state *st;
+	struct sf_config cfg;
+	struct sf_plan plan;
+	struct sf_apply_result res;
+};
+
+/* Plan cfg against st (with refresh) and apply it. */
+static int plan_apply(struct sf_state *st, struct sf_config *cfg, int destroy, struct sf_apply_result *res,
+		      struct sf_plan *plan)
+{
+	struct sf_err err = SF_ERR_INIT;
+	struct sf_plan_opts po = {.refresh = 1, .destroy = destroy, .types = sf_types()};
+	if (sf_plan_make(plan, cfg, st, &po, &err) < 0) {
+		T_FAILF("plan: %s", err.msg);
+		return -1;
+	}
+	volatile int cancel = 0;
+	struct sf_apply_opts ao = {.parallelism = 4, .cancel = &cancel, .progress_interval = 60};
+	return sf_apply(plan, cfg, st, &ao, res, &err);
+}
+
+static void add_obj(struct sf_config *c, const char *name, const char *dir, const char *kind, const char *content,
+		    const char *fail_on, const char *dep)
+{
+	json_t *a = json_pack("{s:s, s:s, s:s, s:s*}", "dir", dir, "kind", kind, "content", content, "fail_on", fail_on);
+	struct sf_rinst *r = sf_config_add(c, sf_rtype_find("test_object"), name, a, NULL);
+	json_decref(a);
+	if (dep)
+		sf_rinst_add_dep(r, dep);
+}
+
+static char *state_attr(struct sf_state *st, const char *addr, const char *attr, enum sf_rstatus *status)
+{
+	struct sf_resource *r = NULL;
+	struct sf_err err = SF_ERR_INIT;
+	if (sf_state_get(st, addr, &r, &err) < 0)
+		return NULL;
+	char *v = xstrdup(json_string_value(json_object_get(r->attrs, attr)));
+	if (status)
+		*status = r->status;
+	sf_resource_free(r);
+	return v;
+}
+
+T_TEST(apply_creates_replaces_and_destroys)
+{
+	char *dir = xasprintf("%s/objs", t_tmpdir());
+	mkdir(dir, 0700);
+	struct sf_state *st = fresh_state("apply");
+	struct sf_plan plan;
+	struct sf_apply_result res;
+
+	/* b's content is a's id: known only once a exists */
+	struct sf_config c1 = SF_CONFIG_INIT;
+	c1.workspace = xstrdup("ws");
+	add_obj(&c1, "a", dir, "k1", "hello", NULL, NULL);
+	add_obj(&c1, "b", dir, "k1", "${test_object.a.id}", NULL, "test_object.a");
+	T_EQ(plan_apply(st, &c1, 0, &res, &plan), 0);
+	T_EQ(res.added, 2);
+	T_EQ(res.failed, 0);
+	T_EQ(count_objects(dir), 2);
+	enum sf_rstatus s = SF_RS_TAINTED;
+	char *aid = state_attr(st, "test_object.a", "id", &s);
+	char *bcontent = state_attr(st, "test_object.b", "content", NULL);
+	T_EQ(s, SF_RS_CREATED);
+	T_OK(aid && bcontent && !strcmp(aid, bcontent));
+	sf_plan_release(&plan);
+
+	/* the same configuration again: nothing to do */
+	T_EQ(plan_apply(st, &c1, 0, &res, &plan), 0);
+	for (size_t i = 0; i < plan.n; i++)
+		if (plan.v[i].action != SF_ACT_NOOP)
+			for (size_t k = 0; k < plan.v[i].nattrs; k++)
+				T_FAILF("%s: %s %s", plan.v[i].address, sf_action_name(plan.v[i].action), plan.v[i].attrs[k].name);
+	T_EQ(sf_plan_has_changes(&plan), 0);
+	T_EQ(res.added + res.changed + res.destroyed, 0);
+	sf_plan_release(&plan);
+	sf_config_release(&c1);
+
+	/* kind is force-new: a is replaced, b follows a's new id in place */
+	struct sf_config c2 = SF_CONFIG_INIT;
+	c2.workspace = xstrdup("ws");
+	add_obj(&c2, "a", dir, "k2", "hello", NULL, NULL);
+	add_obj(&c2, "b", dir, "k1", "${test_object.a.id}", NULL, "test_object.a");
+	T_EQ(plan_apply(st, &c2, 0, &res, &plan), 0);
+	T_OK(sf_plan_find(&plan, "test_object.a")->action == SF_ACT_REPLACE);
+	T_EQ(count_objects(dir), 2);
+	char *aid2 = state_attr(st, "test_object.a", "id", NULL);
+	char *bcontent2 = state_attr(st, "test_object.b", "content", NULL);
+	T_OK(aid2 && strcmp(aid, aid2));
+	T_OK(aid2 && bcontent2 && !strcmp(aid2, bcontent2));
+	sf_plan_release(&plan);
+
+	/* destroy: everything goes, dependents first */
+	T_EQ(plan_apply(st, &c2, 1, &res, &plan), 0);
+	T_EQ(res.destroyed, 2);
+	T_EQ(count_objects(dir), 0);
+	T_OK(state_attr(st, "test_object.a", "id", NULL) == NULL);
+	sf_plan_release(&plan);
+	sf_config_release(&c2);
+	free(aid);
+	free(aid2);
+	free(bcontent);
+	free(bcontent2);
+	sf_state_close(st);
+	free(dir);
+}
+
+T_TEST(apply_failure_taints_and_skips_dependents_only)
+{
+	char *dir = xasprintf("%s/fail", t_tmpdir());
+	mkdir(dir, 0700);
+	struct sf_state *st = fresh_state("fail");
+	struct sf_config c = SF_CONFIG_INIT;
+	c.workspace = xstrdup("ws");
+	add_obj(&c, "bad", dir, "k", "x", "create_after", NULL);
+	add_obj(&c, "child", dir, "k", "${test_object.bad.id}", NULL, "test_object.bad");
+	add_obj(&c, "other", dir, "k", "y", NULL, NULL);
+	struct sf_plan plan;
+	struct sf_apply_result res;
+	T_OK(plan_apply(st, &c, 0, &res, &plan) < 0);
+	T_EQ(res.failed, 1);
+	T_EQ(res.skipped, 1);
+	T_EQ(res.added, 1); /* the independent branch went on */
+	enum sf_rstatus s = SF_RS_CREATED;
+	char *id = state_attr(st, "test_object.bad", "id", &s);
+	T_EQ(s, SF_RS_TAINTED); /* it exists half-made: the next plan replaces it */
+	T_OK(state_attr(st, "test_object.child", "id", NULL) == NULL);
+	sf_plan_release(&plan);
+	free(id);
+	sf_config_release(&c);
+	sf_state_close(st);
+	free(dir);
+}
+
+T_MAIN()
