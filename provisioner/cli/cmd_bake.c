@@ -1,11 +1,22 @@
 /*
- * cmd_bake.c - `secfaas bake SPEC`: the aws_gvisor_ami resource type run on
- * its own, outside a plan, so one image can be baked once and named with
+ * cmd_bake.c - `secfaas bake SPEC`: the workspace's gVisor image baked on
+ * its own, ahead of apply, so one image can be baked once and named with
  * `ami:` by many clusters (or reused by apply through its bake key).
  *
- * The operation token is derived from (workspace, arch, bake inputs), so
- * re-running an interrupted bake adopts its builder instance (RunInstances
- * ClientToken) instead of launching a second one.
+ * A bake is a one-node plan run by the engine: the aws_gvisor_ami instance
+ * the Cluster's lowering would add (attributes from the cluster model,
+ * sf_cluster_image_attrs), planned against and applied through a bake
+ * journal of its own, the state file "<workspace state>.bake" (".db"
+ * replaced), under its lock.  So an interrupted bake is resumed by the
+ * next one with the same operation token (adopting its builder instance
+ * instead of launching a second), progress and Ctrl-C behave as in apply,
+ * and every cloud call is journaled.
+ *
+ * A bake never deletes or changes an image: when the journal holds an
+ * image baked from other inputs, the journal forgets it (the image stays,
+ * owned by whoever uses it) and the bake creates - or, by bake key, finds
+ * - the one for the current inputs.  The workspace's own state is only
+ * read (its builder network, and its lineage for the ownership tags).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -14,39 +25,62 @@
 #include "log.h"
 #include "provisioner/cli/commands_eks.h"
 #include "provisioner/cli/run.h"
+#include "provisioner/engine/apply.h"
 #include "provisioner/kinds/cluster.h"
-#include "resources/types_aws.h"
+#include "resources/types.h"
 #include "util.h"
 
-static const struct sf_doc *cluster_doc(struct sf_ws *ws)
+/* attr of address in st (owned) or NULL. */
+static char *state_attr(struct sf_state *st, const char *address, const char *attr)
 {
-	for (size_t i = 0; i < ws->set.n; i++) {
-		const struct sf_doc *d = &ws->set.docs[i];
-		const char *kind = sf_node_str(sf_node_get(d->root, "kind"));
-		const char *name = sf_node_str(sf_node_get(sf_node_get(d->root, "metadata"), "name"));
-		if (kind && !strcmp(kind, "Cluster") && name && ws->cfg.workspace && !strcmp(name, ws->cfg.workspace))
-			return d;
-	}
-	return NULL;
-}
-
-static void progress(struct sf_rctx *c, const char *status)
-{
-	sf_info("%s: %s", c->address, status ? status : "");
-}
-
-/* id attribute of address in the workspace's state (owned) or NULL. */
-static char *state_attr(struct sf_ws *ws, const char *address, const char *attr)
-{
-	if (!ws->st)
+	if (!st)
 		return NULL;
 	struct sf_resource *r = NULL;
 	struct sf_err e = SF_ERR_INIT;
-	if (sf_state_get(ws->st, address, &r, &e) < 0)
+	if (sf_state_get(st, address, &r, &e) < 0)
 		return NULL;
 	char *v = xstrdup(json_string_value(json_object_get(r->attrs, attr)));
 	sf_resource_free(r);
 	return v;
+}
+
+static void on_event(void *ui, const struct sf_apply_event *ev)
+{
+	(void)ui;
+	if (ev->type == SF_EV_PROGRESS)
+		sf_info("%s: %s", ev->address, ev->status ? ev->status : "");
+}
+
+/* The journal's path next to the workspace state: x.db → x.bake. */
+static char *journal_path(const char *state_path)
+{
+	size_t l = strlen(state_path);
+	if (l > 3 && !strcmp(state_path + l - 3, ".db"))
+		return xasprintf("%.*s.bake", (int)(l - 3), state_path);
+	return xasprintf("%s.bake", state_path);
+}
+
+/* Plan the one instance against the journal; forget a journal row made
+ * from other inputs (a bake never deletes or changes an image) and plan
+ * again.  0 or an exit code (printed). */
+static int plan_bake(struct sf_cli *cli, struct sf_ws *journal, struct sf_config *cfg, const char *address,
+		     struct sf_providers *prov, struct sf_plan *plan)
+{
+	const char *targets[] = {address};
+	struct sf_plan_opts po = {.refresh = 1, .targets = targets, .ntargets = 1, .providers = prov,
+				  .types = sf_types()};
+	struct sf_err err = SF_ERR_INIT;
+	for (int round = 0; round < 2; round++) {
+		if (sf_plan_make(plan, cfg, journal->st, &po, &err) < 0)
+			return sf_cli_error(cli, &err);
+		const struct sf_change *c = sf_plan_find(plan, address);
+		if (!c || c->action == SF_ACT_NOOP || c->action == SF_ACT_CREATE)
+			return 0;
+		sf_plan_release(plan);
+		if (sf_state_remove(journal->st, address, &err) < 0)
+			return sf_cli_error(cli, &err);
+	}
+	return sf_cli_errorf(cli, "bake: the journal %s keeps planning changes to %s", journal->state_path, address);
 }
 
 int cmd_bake(struct sf_cli *cli, int argc, char **argv)
@@ -65,69 +99,55 @@ int cmd_bake(struct sf_cli *cli, int argc, char **argv)
 			spec = argv[i];
 		}
 	}
-	struct sf_ws ws;
+	struct sf_ws ws, journal;
+	struct sf_cluster cl;
+	struct sf_config cfg = SF_CONFIG_INIT;
+	struct sf_plan plan;
 	memset(&ws, 0, sizeof ws);
-	json_t *cl = NULL, *want = NULL, *out = NULL;
-	char *sub_state = NULL, *prof_state = NULL, *address = NULL;
+	memset(&journal, 0, sizeof journal);
+	memset(&cl, 0, sizeof cl);
+	memset(&plan, 0, sizeof plan);
+	json_t *want = NULL, *out = NULL;
+	char *sub_state = NULL, *prof_state = NULL, *address = NULL, *path = NULL;
 	int rc = sf_run_load(cli, spec, &ws);
 	if (rc)
 		goto done;
-	const struct sf_doc *doc = cluster_doc(&ws);
+	const struct sf_doc *doc = sf_cluster_doc(&ws.set, ws.cfg.workspace);
 	if (!doc) {
 		rc = sf_cli_errorf(cli, "workspace %s has no kind: Cluster document to bake for", ws.cfg.workspace);
 		goto done;
 	}
-	cl = sf_cluster_normalize(doc);
-	const json_t *spec_j = json_object_get(cl, "spec");
-	const json_t *gv = json_object_get(spec_j, "gvisor");
-	if (!json_is_object(gv)) {
+	sf_cluster_load(&cl, doc);
+	if (!cl.gvisor.set) {
 		rc = sf_cli_errorf(cli, "%s: spec.gvisor is not set; there is nothing to bake", ws.cfg.workspace);
 		goto done;
 	}
-	if (!arch) {
-		size_t i;
-		json_t *ng;
-		json_array_foreach(json_object_get(spec_j, "nodeGroups"), i, ng)
-		{
-			const char *rt = json_string_value(json_object_get(ng, "runtime"));
-			if (rt && !strcmp(rt, "gvisor") && !arch)
-				arch = json_string_value(json_object_get(ng, "arch"));
-		}
-	}
 	if (!arch)
-		arch = "x86_64";
+		arch = sf_cluster_bake_arch(&cl);
 	if (!strcmp(arch, "aarch64"))
 		arch = "arm64";
 	if (strcmp(arch, "x86_64") && strcmp(arch, "arm64")) {
 		rc = sf_cli_errorf(cli, "--arch must be x86_64 or arm64, not %s", arch);
 		goto done;
 	}
-	/* the workspace's builder network, when it has been applied */
-	char *path = NULL;
-	if (sf_run_state_path(cli, ws.cfg.workspace, &path) == 0 && access(path, F_OK) == 0 &&
-	    sf_run_open(cli, &ws, ws.cfg.workspace, "bake", 0, 0, 0) == 0) {
-		sub_state = state_attr(&ws, "aws_subnet.public_a", "id");
-		prof_state = state_attr(&ws, "aws_iam_instance_profile.ami_builder", "name");
+	/* the workspace's builder network (and lineage), when it has been applied */
+	if (sf_run_state_path(cli, ws.cfg.workspace, &path) != 0) {
+		rc = SF_EXIT_ERROR;
+		goto done;
 	}
-	free(path);
+	if (access(path, F_OK) == 0 && sf_run_open(cli, &ws, ws.cfg.workspace, "bake", 0, 0, 0) == 0) {
+		sub_state = state_attr(ws.st, "aws_subnet.public_a", "id");
+		prof_state = state_attr(ws.st, "aws_iam_instance_profile.ami_builder", "name");
+	}
 	if (!subnet)
 		subnet = sub_state;
 	if (!profile)
 		profile = prof_state;
-	want = json_pack("{s:O, s:s, s:O, s:O}", "kubernetes_version", json_object_get(spec_j, "kubernetesVersion"),
-			 "arch", arch, "gvisor_release", json_object_get(gv, "release"), "platform",
-			 json_object_get(gv, "platform"));
-	if (json_object_get(gv, "sha512"))
-		json_object_set(want, "sha512", json_object_get(gv, "sha512"));
-	if (json_object_get(gv, "mirror"))
-		json_object_set(want, "mirror", json_object_get(gv, "mirror"));
+	want = sf_cluster_image_attrs(&cl, arch, cl.user_tags);
 	if (subnet)
 		json_object_set_new(want, "builder_subnet_id", json_string(subnet));
 	if (profile)
 		json_object_set_new(want, "builder_instance_profile", json_string(profile));
-	json_t *md = json_object_get(json_object_get(cl, "metadata"), "tags");
-	if (json_is_object(md))
-		json_object_set(want, "tags", md);
 
 	if (!ws.prov_init) {
 		sf_providers_init(&ws.prov);
@@ -139,31 +159,54 @@ int cmd_bake(struct sf_cli *cli, int argc, char **argv)
 	ws.prov.workspace = ws.cfg.workspace;
 	ws.prov.metadata = ws.cfg.metadata;
 
-	char *keytext = json_dumps(want, JSON_SORT_KEYS | JSON_COMPACT);
-	char *seed = xasprintf("bake\n%s\n%s", ws.cfg.workspace, keytext);
-	char h[65], token[33];
-	sf_sha256_hex(h, seed, strlen(seed));
-	memcpy(token, h, 32);
-	token[32] = 0;
-	free(seed);
-	free(keytext);
+	/* the one-node plan, journaled in the bake journal */
+	journal.state_path = journal_path(path);
+	if ((rc = sf_run_open(cli, &journal, ws.cfg.workspace, "bake", 1, 1, 0)))
+		goto done;
 	address = xasprintf("aws_gvisor_ami.gvisor_%s", arch);
+	cfg.workspace = xstrdup(ws.cfg.workspace);
+	sf_config_add(&cfg, sf_rtype_find("aws_gvisor_ami"), address + strlen("aws_gvisor_ami."), want, NULL);
+	if ((rc = plan_bake(cli, &journal, &cfg, address, &ws.prov, &plan)))
+		goto done;
+	int reused = !sf_plan_has_changes(&plan);
+	if (!reused) {
+		struct sf_err err = SF_ERR_INIT;
+		struct sf_run_info ri = {"bake", ws.cfg.digest, NULL, NULL};
+		int64_t run_id = 0;
+		if (sf_state_run_begin(journal.st, &ri, &run_id, &err) < 0) {
+			rc = sf_cli_error(cli, &err);
+			goto done;
+		}
+		ws.prov.run_id = run_id;
+		sf_run_signals_install(cli);
+		struct sf_apply_opts ao = {.parallelism = 1, .providers = &ws.prov, .run_id = run_id,
+					   .cancel = sf_run_cancel_flag(), .event = on_event, .progress_interval = 10,
+					   .lock_id = journal.locked ? journal.lock_id : NULL};
+		struct sf_apply_result res;
+		int r = sf_apply(&plan, &cfg, journal.st, &ao, &res, &err);
+		struct sf_err e2 = SF_ERR_INIT;
+		sf_state_run_end(journal.st, run_id, r == 0 ? "ok" : r == SF_EINTR ? "interrupted" : "error", NULL, &e2);
+		if (r != 0) {
+			rc = sf_cli_error(cli, &err);
+			goto done;
+		}
+	}
+	struct sf_resource *row = NULL;
 	struct sf_err err = SF_ERR_INIT;
-	sf_run_signals_install(cli);
-	struct sf_rctx ctx = {.address = address, .token = token, .err = &err, .provider = &ws.prov,
-			      .cancel = sf_run_cancel_flag(), .progress = progress};
-	if (sf_rt_aws_gvisor_ami.create(&ctx, want, &out) < 0) {
+	if (sf_state_get(journal.st, address, &row, &err) < 0) {
 		rc = sf_cli_error(cli, &err);
 		goto done;
 	}
+	out = json_incref(row->attrs);
+	sf_resource_free(row);
+	reused = reused || json_is_true(json_object_get(out, "reused"));
 	if (cli->json) {
 		char *s = json_dumps(out, JSON_SORT_KEYS | JSON_INDENT(2));
 		fprintf(cli->out, "%s\n", s);
 		free(s);
 	} else {
 		fprintf(cli->out, "%s\n", json_string_value(json_object_get(out, "id")));
-		fprintf(cli->errf, "%s %s (bake key %s, base %s)\n",
-			json_is_true(json_object_get(out, "reused")) ? "reused" : "baked",
+		fprintf(cli->errf, "%s %s (bake key %s, base %s)\n", reused ? "reused" : "baked",
 			json_string_value(json_object_get(out, "id")), json_string_value(json_object_get(out, "bake_key")),
 			json_string_value(json_object_get(out, "base_ami_id")));
 	}
@@ -171,10 +214,14 @@ int cmd_bake(struct sf_cli *cli, int argc, char **argv)
 done:
 	json_decref(out);
 	json_decref(want);
-	json_decref(cl);
+	sf_plan_release(&plan);
+	sf_config_release(&cfg);
+	sf_cluster_release(&cl);
 	free(sub_state);
 	free(prof_state);
 	free(address);
+	free(path);
+	sf_run_close(&journal);
 	sf_run_close(&ws);
 	return rc;
 }

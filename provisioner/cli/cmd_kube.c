@@ -17,7 +17,7 @@
 #include "kube/kube.h"
 #include "provisioner/cli/commands_kube.h"
 #include "provisioner/cli/run.h"
-#include "provisioner/kinds/cluster.h"
+#include "provisioner/node/render.h"
 #include "provisioner/spec/schema.h"
 #include "provisioner/spec/spec.h"
 #include "util.h"

@@ -15,18 +15,6 @@
 #include "provisioner/node/render.h"
 #include "util.h"
 
-static const struct sf_doc *cluster_doc(struct sf_ws *ws)
-{
-	for (size_t i = 0; i < ws->set.n; i++) {
-		const struct sf_doc *d = &ws->set.docs[i];
-		const char *kind = sf_node_str(sf_node_get(d->root, "kind"));
-		const char *name = sf_node_str(sf_node_get(sf_node_get(d->root, "metadata"), "name"));
-		if (kind && !strcmp(kind, "Cluster") && name && ws->cfg.workspace && !strcmp(name, ws->cfg.workspace))
-			return d;
-	}
-	return NULL;
-}
-
 /* Load + validate without lowering (render works before AWS types exist). */
 static int load_validated(struct sf_cli *cli, const char *spec, struct sf_ws *ws)
 {
@@ -78,23 +66,25 @@ int cmd_render(struct sf_cli *cli, int argc, char **argv)
 	struct sf_ws ws;
 	memset(&ws, 0, sizeof ws);
 	int rc = load_validated(cli, spec, &ws);
-	json_t *cl = NULL;
+	struct sf_cluster cl;
+	int loaded = 0;
 	struct sf_buf out = SF_BUF_INIT;
 	struct sf_err err = SF_ERR_INIT;
 	if (rc)
 		goto done;
-	const struct sf_doc *doc = cluster_doc(&ws);
+	const struct sf_doc *doc = sf_cluster_doc(&ws.set, ws.cfg.workspace);
 	if (!doc) {
 		rc = sf_cli_errorf(cli, "workspace %s has no kind: Cluster document to render", ws.cfg.workspace);
 		goto done;
 	}
-	cl = sf_cluster_normalize(doc);
+	sf_cluster_load(&cl, doc);
+	loaded = 1;
 	if (!strcmp(what, "node-config")) {
 		if (!ng_name) {
 			rc = sf_cli_errorf(cli, "render node-config needs --node-group NAME");
 			goto done;
 		}
-		const json_t *ng = sf_cluster_nodegroup(cl, ng_name);
+		const struct sf_nodegroup *ng = sf_cluster_group(&cl, ng_name);
 		if (!ng) {
 			rc = sf_cli_errorf(cli, "no node group \"%s\" in %s", ng_name, ws.cfg.workspace);
 			goto done;
@@ -107,9 +97,7 @@ int cmd_render(struct sf_cli *cli, int argc, char **argv)
 		if (cmajor)
 			major = cmajor[0] - '0';
 		struct sf_node_render_in in;
-		struct sf_kv *labels = NULL;
-		struct sf_taint *taints = NULL;
-		sf_cluster_render_in(cl, ng, endpoint, ca, major, &in, &labels, &taints);
+		sf_cluster_render_in(&cl, ng, endpoint, ca, major, &in);
 		int r;
 		if (!artifact)
 			r = sf_render_node_bundle(&in, &out, &err);
@@ -121,28 +109,25 @@ int cmd_render(struct sf_cli *cli, int argc, char **argv)
 			r = sf_render_runsc_toml(in.platform, &out, &err);
 		else
 			r = sf_fail(&err, SF_EINVAL, "--artifact must be user-data, containerd or runsc");
-		free(labels);
-		free(taints);
 		if (r < 0) {
 			rc = sf_cli_error(cli, &err);
 			goto done;
 		}
-		if (strcmp(json_string_value(json_object_get(ng, "runtime")), "gvisor"))
+		if (ng->runtime != SF_RUNTIME_GVISOR)
 			fprintf(cli->errf, "secfaas: note: node group %s has runtime runc; its nodes get the runsc handler only with runtime: gvisor\n",
 				ng_name);
 		if (!endpoint || !ca)
 			fprintf(cli->errf, "secfaas: note: the cluster endpoint and CA are placeholders until the cluster exists (or pass --endpoint and --ca)\n");
 	} else {
-		const json_t *gv = json_object_get(json_object_get(cl, "spec"), "gvisor");
-		if (!json_is_object(gv)) {
+		if (!cl.gvisor.set) {
 			rc = sf_cli_errorf(cli, "%s has no spec.gvisor section; nothing to bake", ws.cfg.workspace);
 			goto done;
 		}
 		struct sf_bake_in bi = {0};
-		bi.gvisor_release = json_string_value(json_object_get(gv, "release"));
-		bi.gvisor_sha512 = json_string_value(json_object_get(gv, "sha512"));
-		bi.base_url = json_string_value(json_object_get(gv, "mirror"));
-		bi.platform = json_string_value(json_object_get(gv, "platform"));
+		bi.gvisor_release = cl.gvisor.release;
+		bi.gvisor_sha512 = cl.gvisor.sha512;
+		bi.base_url = cl.gvisor.mirror;
+		bi.platform = cl.gvisor.platform;
 		bi.arch = arch;
 		bi.base_ami_id = base_ami;
 		if (sf_render_bake_script(&bi, &out, &err) < 0) {
@@ -155,7 +140,8 @@ int cmd_render(struct sf_cli *cli, int argc, char **argv)
 		fputc('\n', cli->out);
 done:
 	sf_buf_release(&out);
-	json_decref(cl);
+	if (loaded)
+		sf_cluster_release(&cl);
 	sf_run_close(&ws);
 	return rc;
 }

@@ -1,6 +1,6 @@
 /*
- * commands_eks.h - `secfaas bake`, implemented in cmd_bake.c (the lead
- * wires it into the command table in main.c).
+ * commands_eks.h - `secfaas bake`, implemented in cmd_bake.c (a row of
+ * the command table in main.c).
  *
  *   secfaas bake SPEC [--arch x86_64|arm64] [--subnet-id ID]
  *                     [--instance-profile NAME] [--json]
@@ -11,6 +11,8 @@
  *       profile; without the flags they are taken from the workspace's
  *       state (aws_subnet.public_a, aws_iam_instance_profile.ami_builder)
  *       when it has been applied.  Global --region/--profile/--state apply.
+ *       The bake is journaled in "<state>.bake" next to the workspace state
+ *       (".db" replaced), so an interrupted bake resumes where it stopped.
  *
  * argv[0] is the command name.  Exit 0 and the image id on stdout, 1 on
  * any error (printed).

@@ -1,7 +1,23 @@
 /*
- * cluster.h - the Cluster kind: schema helpers and lowering into the
- * resource graph (IAM, network, AMI bake, launch templates, EKS, node
- * groups, Kubernetes objects).
+ * cluster.h - the Cluster kind: its schema (cluster_schema.c), the typed
+ * cluster model built once from a validated document (cluster_model.c),
+ * and its lowering into the resource graph (cluster_lower*.c: IAM,
+ * network, control plane, images, node groups, Kubernetes objects).
+ *
+ * Why a model: lowering, `secfaas render`, `secfaas bake` and their
+ * commands must agree on every default (availability zones, service CIDR,
+ * platform, architecture, the sandbox label and taint of gVisor groups)
+ * and on what makes a group gVisor.  They all read struct sf_cluster;
+ * nothing re-decides a default from the document.
+ *
+ * Calling steps:
+ *   struct sf_cluster cl;
+ *   if (sf_cluster_load(&cl, doc) == 0) { ... read cl ... }
+ *   sf_cluster_release(&cl);
+ *
+ * Ownership: struct sf_cluster owns `json` (the normalised document) and
+ * the arrays (groups, their labels and taints); every string and json_t
+ * member is borrowed from `json`, so it lives until sf_cluster_release().
  */
 #ifndef SF_CLUSTER_H
 #define SF_CLUSTER_H
@@ -13,10 +29,10 @@
 #include "provisioner/node/render.h"
 #include "provisioner/spec/schema.h"
 
-const struct sf_schema *sf_cluster_schema(void);
+/* ---- schema (cluster_schema.c) ---- */
 
-/* Lower a validated Cluster document into c (cluster_lower.c). */
-void sf_cluster_lower(const struct sf_doc *doc, struct sf_config *c, struct sf_diags *d);
+extern const struct sf_schema sf_cluster_spec_schema;
+const struct sf_schema *sf_cluster_schema(void);
 
 /* 0 ok; -1 malformed; -2 host bits set. */
 int sf_parse_cidr(const char *s, uint32_t *net, int *bits);
@@ -26,34 +42,98 @@ int sf_instance_type_arch(const char *t, const char **arch);
 int sf_label_key_ok(const char *k);
 int sf_label_value_ok(const char *v);
 
+/* ---- the model (cluster_model.c) ---- */
+
 #define SF_DEFAULT_SERVICE_CIDR "172.20.0.0/16"
-
-/* The Cluster document as normalised JSON: metadata + spec with defaults
- * filled in (availabilityZones 3, endpointAccess public, serviceCidr,
- * gvisor.platform systrap, per group runtime runc, capacityType ON_DEMAND,
- * diskSize 20, scaling.desired = min, arch from instance types, and for
- * gvisor groups the sandbox label and taint). New reference. */
-json_t *sf_cluster_normalize(const struct sf_doc *doc);
-
-/* The node group named `name` in a normalised cluster, or NULL (borrowed). */
-const json_t *sf_cluster_nodegroup(const json_t *cluster, const char *name);
-
-/* Fill a node render input (render.h) from a normalised cluster and one of
- * its node groups. Label/taint arrays are allocated into *labels / *taints
- * (free() them); strings are borrowed from the JSON. endpoint/ca may be
- * NULL (placeholders are used, for previews before the cluster exists). */
-struct sf_node_render_in;
-struct sf_kv;
-struct sf_taint;
-void sf_cluster_render_in(const json_t *cluster, const json_t *ng, const char *endpoint, const char *ca_b64,
-			  int containerd_major, struct sf_node_render_in *in, struct sf_kv **labels,
-			  struct sf_taint **taints);
+/* Placeholders for the cluster's endpoint and CA before it exists (node
+ * configuration previews; lowering replaces them with references). */
 #define SF_PENDING_ENDPOINT "https://pending-cluster-endpoint.invalid"
 #define SF_PENDING_CA "cGVuZGluZy1jbHVzdGVyLWNh" /* base64("pending-cluster-ca") */
 
+enum sf_runtime { SF_RUNTIME_RUNC, SF_RUNTIME_GVISOR };
+
+struct sf_nodegroup {
+	const char *name;
+	enum sf_runtime runtime;
+	const char *arch;              /* "x86_64" | "arm64", from the instance types */
+	const char *capacity_type;     /* ON_DEMAND | SPOT */
+	const char *ami;               /* a given image (`ami:`), or NULL */
+	int bakes;                     /* gVisor without `ami`: runs the baked image of its arch */
+	long long disk_size, min, max, desired;
+	const json_t *instance_types;  /* array of strings */
+	const json_t *labels_json;     /* object; gVisor groups include the sandbox label */
+	const json_t *taints_json;     /* array of {key, value, effect}; gVisor: with the sandbox taint */
+	const json_t *update_config;   /* object as written, or NULL */
+	struct sf_kv *labels;          /* the same labels and taints for rendering */
+	size_t n_labels;
+	struct sf_taint *taints;
+	size_t n_taints;
+	const struct sf_node *node;    /* its document node (positions), may be NULL */
+};
+
+struct sf_cluster {
+	const char *name;
+	const char *region;            /* metadata.region, else AWS_REGION / AWS_DEFAULT_REGION; NULL: none */
+	const json_t *user_tags;       /* metadata.tags, or NULL */
+	const char *kubernetes_version;
+	struct {
+		const char *cidr;
+		uint32_t net;          /* parsed cidr */
+		int bits;
+		int azs;               /* availability zones (>= 2) */
+		const char *endpoint_access; /* public | private | public-and-private */
+		const json_t *public_access_cidrs; /* array, or NULL */
+		const char *service_cidr;
+	} network;
+	struct {
+		int set;               /* spec.gvisor present */
+		const char *release, *platform, *sha512, *mirror; /* platform defaults to systrap */
+	} gvisor;
+	const char *auth_mode;         /* API | API_AND_CONFIG_MAP */
+	const json_t *admins;          /* array of principal ARNs, or NULL */
+	const json_t *logging;         /* array of log types, or NULL */
+	struct sf_nodegroup *groups;
+	size_t n_groups;
+	int bakes_x86_64, bakes_arm64; /* some gVisor group bakes an image of that arch */
+	const struct sf_doc *doc;      /* borrowed */
+	json_t *json;                  /* {metadata, spec} with every default spelled out (owned) */
+};
+
+/* The Cluster document of `workspace` in a loaded set, or NULL (borrowed). */
+const struct sf_doc *sf_cluster_doc(const struct sf_specset *set, const char *workspace);
+
+/* Build the model of a validated Cluster document.  0, or -1 when the
+ * document lacks what a model needs (validation reports why). */
+int sf_cluster_load(struct sf_cluster *out, const struct sf_doc *doc);
+void sf_cluster_release(struct sf_cluster *c);
+
+/* The node group named `name`, or NULL (borrowed). */
+const struct sf_nodegroup *sf_cluster_group(const struct sf_cluster *c, const char *name);
+
+/* The arch `secfaas bake` bakes when none is asked for: the first gVisor
+ * group's, else x86_64. */
+const char *sf_cluster_bake_arch(const struct sf_cluster *c);
+
+/* Fill a node render input (render.h) for group g; everything is borrowed
+ * from the model.  endpoint/ca_b64 NULL: the SF_PENDING_* placeholders. */
+void sf_cluster_render_in(const struct sf_cluster *c, const struct sf_nodegroup *g, const char *endpoint,
+			  const char *ca_b64, int containerd_major, struct sf_node_render_in *in);
+
+/* The gVisor image of one arch as aws_gvisor_ami attributes: Kubernetes
+ * version, arch, release, platform, pinned SHA-512 and mirror when set,
+ * and `tags` when not NULL (copied).  The builder network is the caller's
+ * (references in lowering, the applied network or flags in bake).  New
+ * object. */
+json_t *sf_cluster_image_attrs(const struct sf_cluster *c, const char *arch, const json_t *tags);
+
+/* ---- lowering (cluster_lower*.c) ---- */
+
+/* Lower a validated Cluster document into c. */
+void sf_cluster_lower(const struct sf_doc *doc, struct sf_config *c, struct sf_diags *d);
+
 /* Kubernetes objects of a cluster (RuntimeClass, OpenFaaS, admission
  * guard), lowered after the AWS resources (cluster_lower_k8s.c).
- * `cluster` is the normalised JSON. */
+ * `cluster` is the model's normalised JSON (struct sf_cluster.json). */
 void sf_cluster_lower_k8s(const json_t *cluster, struct sf_config *c, struct sf_diags *d);
 
 #endif

@@ -1,0 +1,381 @@
+/*
+ * cluster_schema.c - the schema of `kind: Cluster` and its domain checks,
+ * so `secfaas validate` catches mistakes offline with file:line:col:
+ * Kubernetes version, CIDRs and their overlap, AZ count, instance type
+ * syntax and architecture mix, label and taint syntax, gVisor release
+ * format, duplicate node group names, the OpenFaaS CE licence
+ * acknowledgement.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "provisioner/kinds/cluster.h"
+#include "provisioner/kinds/kinds.h"
+#include "util.h"
+
+static const char *const k8s_versions[] = {"1.29", "1.30", "1.31", "1.32", "1.33", NULL};
+static const char *const endpoint_access[] = {"public", "private", "public-and-private", NULL};
+static const char *const runtimes[] = {"runc", "gvisor", NULL};
+static const char *const platforms[] = {"systrap", "ptrace", "kvm", NULL};
+static const char *const effects[] = {"NoSchedule", "PreferNoSchedule", "NoExecute", NULL};
+static const char *const capacity[] = {"ON_DEMAND", "SPOT", NULL};
+static const char *const auth_modes[] = {"API", "API_AND_CONFIG_MAP", NULL};
+static const char *const log_types[] = {"api", "audit", "authenticator", "controllerManager", "scheduler", NULL};
+static const char *const gw_types[] = {"NodePort", "LoadBalancer", "ClusterIP", NULL};
+static const char *const mutators[] = {"auto", "policy", "webhook", NULL};
+
+int sf_parse_cidr(const char *s, uint32_t *net, int *bits)
+{
+	unsigned a, b, c, d;
+	int n, used = 0;
+	if (sscanf(s, "%u.%u.%u.%u/%d%n", &a, &b, &c, &d, &n, &used) != 5 || s[used] || a > 255 || b > 255 ||
+	    c > 255 || d > 255 || n < 0 || n > 32)
+		return -1;
+	uint32_t ip = (a << 24) | (b << 16) | (c << 8) | d;
+	uint32_t mask = n ? 0xffffffffu << (32 - n) : 0;
+	if (ip & ~mask)
+		return -2; /* host bits set */
+	*net = ip;
+	*bits = n;
+	return 0;
+}
+
+int sf_cidrs_overlap(uint32_t a, int abits, uint32_t b, int bbits)
+{
+	int bits = abits < bbits ? abits : bbits;
+	uint32_t mask = bits ? 0xffffffffu << (32 - bits) : 0;
+	return (a & mask) == (b & mask);
+}
+
+static void check_vpc_cidr(const struct sf_node *n, struct sf_diags *d, const char *path)
+{
+	uint32_t net;
+	int bits;
+	int rc = sf_parse_cidr(n->scalar, &net, &bits);
+	if (rc == -2)
+		sf_diag_error(d, &n->pos, "%s: \"%s\" has host bits set; use the network address", path, n->scalar);
+	else if (rc < 0)
+		sf_diag_error(d, &n->pos, "%s: \"%s\" is not an IPv4 CIDR like 10.40.0.0/16", path, n->scalar);
+	else if (bits < 16 || bits > 24)
+		sf_diag_error(d, &n->pos, "%s: prefix /%d is outside /16../24 (a VPC allows /16 to /28, and secfaas needs room for public and private subnets in every AZ)",
+			      path, bits);
+}
+
+static void check_service_cidr(const struct sf_node *n, struct sf_diags *d, const char *path)
+{
+	uint32_t net;
+	int bits;
+	int rc = sf_parse_cidr(n->scalar, &net, &bits);
+	if (rc < 0)
+		sf_diag_error(d, &n->pos, "%s: \"%s\" is not a network CIDR like 172.20.0.0/16", path, n->scalar);
+	else if (bits < 12 || bits > 24)
+		sf_diag_error(d, &n->pos, "%s: EKS requires a service CIDR between /12 and /24", path);
+}
+
+static void check_release(const struct sf_node *n, struct sf_diags *d, const char *path)
+{
+	const char *s = n->scalar;
+	int ok = strlen(s) >= 8;
+	for (int i = 0; ok && i < 8; i++)
+		ok = isdigit((unsigned char)s[i]);
+	if (ok && s[8]) {
+		ok = s[8] == '.' && s[9];
+		for (const char *p = s + 9; ok && *p; p++)
+			ok = isdigit((unsigned char)*p);
+	}
+	if (ok) {
+		int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+		int m = (s[4] - '0') * 10 + (s[5] - '0'), dd = (s[6] - '0') * 10 + (s[7] - '0');
+		ok = y >= 2018 && m >= 1 && m <= 12 && dd >= 1 && dd <= 31;
+	}
+	if (!ok)
+		sf_diag_error(d, &n->pos, "%s: \"%s\" is not a gVisor release (YYYYMMDD or YYYYMMDD.N, e.g. 20250113.0)",
+			      path, s);
+}
+
+static void check_sha512(const struct sf_node *n, struct sf_diags *d, const char *path)
+{
+	const char *s = n->scalar;
+	int ok = strlen(s) == 128;
+	for (const char *p = s; ok && *p; p++)
+		ok = isxdigit((unsigned char)*p);
+	if (!ok)
+		sf_diag_error(d, &n->pos, "%s: expected 128 hex digits (a SHA-512)", path);
+}
+
+int sf_instance_type_arch(const char *t, const char **arch)
+{
+	/* family[generation][attributes].size, e.g. m6i.large, c7gn.xlarge */
+	const char *dot = strchr(t, '.');
+	if (!dot || dot == t || !dot[1] || strchr(dot + 1, '.'))
+		return -1;
+	const char *p = t;
+	if (!islower((unsigned char)*p))
+		return -1;
+	while (islower((unsigned char)*p))
+		p++;
+	if (!isdigit((unsigned char)*p))
+		return -1;
+	while (isdigit((unsigned char)*p))
+		p++;
+	const char *attrs = p;
+	for (; p < dot; p++)
+		if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '-'))
+			return -1;
+	for (p = dot + 1; *p; p++)
+		if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p)))
+			return -1;
+	/* Graviton: a 'g' in the attribute letters right after the generation
+	 * (m6g, c7gn, r8gd, x2gd, t4g); 'a' is AMD, 'i' Intel. */
+	*arch = (attrs < dot && *attrs == 'g') ? "arm64" : "x86_64";
+	return 0;
+}
+
+static void check_instance_types(const struct sf_node *n, struct sf_diags *d, const char *path)
+{
+	const char *first_arch = NULL;
+	for (size_t i = 0; i < n->n; i++) {
+		const char *arch;
+		const struct sf_node *v = n->vals[i];
+		if (sf_instance_type_arch(v->scalar, &arch) < 0) {
+			sf_diag_error(d, &v->pos, "%s[%zu]: \"%s\" is not an EC2 instance type like m6i.large", path, i,
+				      v->scalar);
+			continue;
+		}
+		if (!first_arch)
+			first_arch = arch;
+		else if (strcmp(first_arch, arch))
+			sf_diag_error(d, &v->pos, "%s[%zu]: %s is %s but %s is %s; one node group needs one architecture",
+				      path, i, v->scalar, arch, n->vals[0]->scalar, first_arch);
+	}
+}
+
+int sf_label_key_ok(const char *k)
+{
+	const char *slash = strchr(k, '/');
+	const char *name = slash ? slash + 1 : k;
+	if (slash) {
+		size_t pl = (size_t)(slash - k);
+		if (!pl || pl > 253)
+			return 0;
+		for (const char *p = k; p < slash; p++)
+			if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '-' || *p == '.'))
+				return 0;
+	}
+	size_t nl = strlen(name);
+	if (!nl || nl > 63 || !isalnum((unsigned char)name[0]) || !isalnum((unsigned char)name[nl - 1]))
+		return 0;
+	for (const char *p = name; *p; p++)
+		if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '_' || *p == '.'))
+			return 0;
+	return 1;
+}
+
+int sf_label_value_ok(const char *v)
+{
+	size_t l = strlen(v);
+	if (!l)
+		return 1;
+	if (l > 63 || !isalnum((unsigned char)v[0]) || !isalnum((unsigned char)v[l - 1]))
+		return 0;
+	for (const char *p = v; *p; p++)
+		if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '_' || *p == '.'))
+			return 0;
+	return 1;
+}
+
+static void check_labels(const struct sf_node *n, struct sf_diags *d, const char *path)
+{
+	for (size_t i = 0; i < n->n; i++) {
+		const char *k = n->keys[i]->scalar, *v = sf_node_str(n->vals[i]);
+		if (!sf_label_key_ok(k))
+			sf_diag_error(d, &n->keys[i]->pos,
+				      "%s: \"%s\" is not a valid label key ([prefix/]name, name 1-63 alphanumerics, '-', '_', '.')",
+				      path, k);
+		else if (strstr(k, "kubernetes.io/") || strstr(k, "k8s.io/"))
+			sf_diag_error(d, &n->keys[i]->pos,
+				      "%s: \"%s\" uses a reserved kubernetes.io/k8s.io prefix that kubelets may not set", path, k);
+		if (v && !sf_label_value_ok(v))
+			sf_diag_error(d, &n->vals[i]->pos, "%s.%s: \"%s\" is not a valid label value", path, k, v);
+	}
+}
+
+static void check_taint(const struct sf_node *n, struct sf_diags *d, const char *path)
+{
+	const struct sf_node *k = sf_node_get(n, "key"), *v = sf_node_get(n, "value");
+	if (k && !sf_label_key_ok(k->scalar))
+		sf_diag_error(d, &k->pos, "%s.key: \"%s\" is not a valid taint key", path, k->scalar);
+	if (v && sf_node_str(v) && !sf_label_value_ok(v->scalar))
+		sf_diag_error(d, &v->pos, "%s.value: \"%s\" is not a valid taint value", path, v->scalar);
+}
+
+static void check_ami(const struct sf_node *n, struct sf_diags *d, const char *path)
+{
+	const char *s = n->scalar;
+	size_t l = strlen(s);
+	int ok = !strncmp(s, "ami-", 4) && (l == 12 || l == 21);
+	for (size_t i = 4; ok && i < l; i++)
+		ok = isxdigit((unsigned char)s[i]) && !isupper((unsigned char)s[i]);
+	if (!ok)
+		sf_diag_error(d, &n->pos, "%s: \"%s\" is not an AMI id like ami-0123456789abcdef0", path, s);
+}
+
+static void check_scaling(const struct sf_node *n, struct sf_diags *d, const char *path)
+{
+	long long mn = 0, mx = 0, ds = 0;
+	const struct sf_node *nmin = sf_node_get(n, "min"), *nmax = sf_node_get(n, "max"), *nd = sf_node_get(n, "desired");
+	sf_scalar_is_int(sf_node_str(nmin), &mn);
+	sf_scalar_is_int(sf_node_str(nmax), &mx);
+	if (mx < mn)
+		sf_diag_error(d, &nmax->pos, "%s.max: %lld is less than min %lld", path, mx, mn);
+	if (nd && sf_scalar_is_int(sf_node_str(nd), &ds) && (ds < mn || ds > mx))
+		sf_diag_error(d, &nd->pos, "%s.desired: %lld is outside min..max (%lld..%lld)", path, ds, mn, mx);
+}
+
+static const struct sf_schema taint_fields[] = {
+	{"key", SF_S_STRING, SF_S_REQUIRED | SF_S_NONEMPTY, 0, 0, 0, 0, 0, 0, "taint key"},
+	{"value", SF_S_STRING, 0, 0, 0, 0, 0, 0, 0, "taint value"},
+	{"effect", SF_S_STRING, SF_S_REQUIRED, 0, 0, effects, 0, 0, 0, "NoSchedule, PreferNoSchedule or NoExecute"},
+	{NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+};
+static const struct sf_schema taint_item = {"taint", SF_S_OBJECT, 0, taint_fields, 0, 0, 0, 0, check_taint, 0};
+
+static const struct sf_schema scaling_fields[] = {
+	{"min", SF_S_INT, SF_S_REQUIRED, 0, 0, 0, 0, 1000, 0, "minimum nodes"},
+	{"max", SF_S_INT, SF_S_REQUIRED, 0, 0, 0, 1, 1000, 0, "maximum nodes"},
+	{"desired", SF_S_INT, 0, 0, 0, 0, 0, 1000, 0, "desired nodes (default min; autoscaler-managed after create)"},
+	{NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+};
+
+static const struct sf_schema update_fields[] = {
+	{"maxUnavailable", SF_S_INT, 0, 0, 0, 0, 1, 100, 0, "nodes updated at once"},
+	{"maxUnavailablePercentage", SF_S_INT, 0, 0, 0, 0, 1, 100, 0, "percent of nodes updated at once"},
+	{NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+};
+
+static const struct sf_schema ng_fields[] = {
+	{"name", SF_S_STRING, SF_S_REQUIRED, 0, 0, 0, 0, 0, sf_check_dns_label, "node group name, unique"},
+	{"runtime", SF_S_STRING, 0, 0, 0, runtimes, 0, 0, 0, "runc (default) or gvisor"},
+	{"instanceTypes", SF_S_LIST, SF_S_REQUIRED | SF_S_NONEMPTY, 0, 0, 0, 1, 20, check_instance_types,
+	 "EC2 instance types, one architecture"},
+	{"capacityType", SF_S_STRING, 0, 0, 0, capacity, 0, 0, 0, "ON_DEMAND (default) or SPOT"},
+	{"diskSize", SF_S_INT, 0, 0, 0, 0, 20, 16384, 0, "root volume GiB (default 20)"},
+	{"ami", SF_S_STRING, 0, 0, 0, 0, 0, 0, check_ami, "existing gVisor AMI instead of baking"},
+	{"scaling", SF_S_OBJECT, SF_S_REQUIRED, scaling_fields, 0, 0, 0, 0, check_scaling, "node counts"},
+	{"labels", SF_S_MAP, 0, 0, 0, 0, 0, 0, check_labels, "Kubernetes node labels"},
+	{"taints", SF_S_LIST, 0, 0, &taint_item, 0, 0, 50, 0, "Kubernetes node taints"},
+	{"updateConfig", SF_S_OBJECT, 0, update_fields, 0, 0, 0, 0, 0, "rolling update settings"},
+	{NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+};
+
+static void check_nodegroups(const struct sf_node *n, struct sf_diags *d, const char *path)
+{
+	for (size_t i = 0; i < n->n; i++) {
+		const struct sf_node *ni = sf_node_get(n->vals[i], "name");
+		for (size_t j = 0; ni && j < i; j++) {
+			const struct sf_node *nj = sf_node_get(n->vals[j], "name");
+			if (nj && !strcmp(sf_node_str(ni), sf_node_str(nj)))
+				sf_diag_error(d, &ni->pos, "%s[%zu].name: duplicate node group name \"%s\" (also at line %d)",
+					      path, i, ni->scalar, nj->pos.line);
+		}
+	}
+}
+
+static const struct sf_schema ng_item = {"nodeGroup", SF_S_OBJECT, 0, ng_fields, 0, 0, 0, 0, 0, 0};
+
+static const struct sf_schema network_fields[] = {
+	{"cidr", SF_S_STRING, SF_S_REQUIRED, 0, 0, 0, 0, 0, check_vpc_cidr, "VPC CIDR, /16 to /24"},
+	{"availabilityZones", SF_S_INT, 0, 0, 0, 0, 2, 6, 0, "AZs to spread subnets over (default 3; EKS needs 2)"},
+	{"endpointAccess", SF_S_STRING, 0, 0, 0, endpoint_access, 0, 0, 0, "API endpoint: public (default), private, public-and-private"},
+	{"publicAccessCidrs", SF_S_LIST, 0, 0, 0, 0, 0, 0, 0, "CIDRs allowed to reach a public endpoint"},
+	{"serviceCidr", SF_S_STRING, 0, 0, 0, 0, 0, 0, check_service_cidr, "Kubernetes service CIDR (default 172.20.0.0/16)"},
+	{NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+};
+
+static void check_network(const struct sf_node *n, struct sf_diags *d, const char *path)
+{
+	const struct sf_node *v = sf_node_get(n, "cidr"), *s = sf_node_get(n, "serviceCidr");
+	uint32_t a, b;
+	int ab, bb;
+	if (v && s && sf_parse_cidr(v->scalar, &a, &ab) == 0 && sf_parse_cidr(s->scalar, &b, &bb) == 0 &&
+	    sf_cidrs_overlap(a, ab, b, bb))
+		sf_diag_error(d, &s->pos, "%s.serviceCidr: %s overlaps the VPC CIDR %s", path, s->scalar, v->scalar);
+}
+
+static const struct sf_schema gvisor_fields[] = {
+	{"release", SF_S_STRING, SF_S_REQUIRED, 0, 0, 0, 0, 0, check_release, "pinned gVisor release, e.g. 20250113.0"},
+	{"platform", SF_S_STRING, 0, 0, 0, platforms, 0, 0, 0, "systrap (default), ptrace or kvm (metal instances)"},
+	{"sha512", SF_S_STRING, 0, 0, 0, 0, 0, 0, check_sha512, "expected SHA-512 of the release artifact (optional pin)"},
+	{"mirror", SF_S_STRING, 0, 0, 0, 0, 0, 0, 0, "release base URL (default the official gVisor bucket)"},
+	{NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+};
+
+static const struct sf_schema access_fields[] = {
+	{"authenticationMode", SF_S_STRING, 0, 0, 0, auth_modes, 0, 0, 0, "API (default) or API_AND_CONFIG_MAP"},
+	{"admins", SF_S_LIST, 0, 0, 0, 0, 0, 0, 0, "IAM principal ARNs given cluster admin"},
+	{NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+};
+
+static const struct sf_schema openfaas_fields[] = {
+	{"enabled", SF_S_BOOL, 0, 0, 0, 0, 0, 0, 0, "install OpenFaaS CE (default true when the section exists)"},
+	{"acceptLicense", SF_S_BOOL, 0, 0, 0, 0, 0, 0, 0, "acknowledge the OpenFaaS CE EULA (required)"},
+	{"gatewayService", SF_S_STRING, 0, 0, 0, gw_types, 0, 0, 0, "gateway-external Service type (default NodePort)"},
+	{"mutator", SF_S_STRING, 0, 0, 0, mutators, 0, 0, 0,
+	 "how function pods get the gVisor class at admission: auto (default: MutatingAdmissionPolicy on 1.36+, else webhook), policy, webhook"},
+	{"webhookImage", SF_S_STRING, 0, 0, 0, 0, 0, 0, 0, "Python image the admission webhook runs from (default pinned; set for a registry mirror)"},
+	{NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+};
+
+static void check_openfaas(const struct sf_node *n, struct sf_diags *d, const char *path)
+{
+	int enabled = 1, accepted = 0;
+	sf_scalar_is_bool(sf_node_str(sf_node_get(n, "enabled")), &enabled);
+	sf_scalar_is_bool(sf_node_str(sf_node_get(n, "acceptLicense")), &accepted);
+	if (enabled && !accepted)
+		sf_diag_error(d, &n->pos,
+			      "%s: OpenFaaS CE is licensed under its EULA (commercial use: one installation per company for at most 60 days); set acceptLicense: true to acknowledge it, or enabled: false",
+			      path);
+}
+
+static void check_cluster_spec(const struct sf_node *n, struct sf_diags *d, const char *path)
+{
+	(void)path;
+	const struct sf_node *ngs = sf_node_get(n, "nodeGroups");
+	int has_gvisor = 0;
+	for (size_t i = 0; ngs && i < ngs->n; i++)
+		if (sf_node_str(sf_node_get(ngs->vals[i], "runtime")) &&
+		    !strcmp(sf_node_str(sf_node_get(ngs->vals[i], "runtime")), "gvisor")) {
+			has_gvisor = 1;
+			if (!sf_node_get(n, "gvisor") && !sf_node_get(ngs->vals[i], "ami"))
+				sf_diag_error(d, &ngs->vals[i]->pos,
+					      "spec.nodeGroups[%zu]: runtime gvisor needs spec.gvisor.release (to bake an AMI) or an ami", i);
+		}
+	const struct sf_node *of = sf_node_get(n, "openfaas");
+	int of_enabled = 1;
+	if (of)
+		sf_scalar_is_bool(sf_node_str(sf_node_get(of, "enabled")), &of_enabled);
+	if (of && of_enabled && !has_gvisor)
+		sf_diag_error(d, &of->pos, "spec.openfaas: functions must run under gVisor, but no node group has runtime: gvisor");
+}
+
+static const struct sf_schema cluster_fields[] = {
+	{"kubernetesVersion", SF_S_STRING, SF_S_REQUIRED, 0, 0, k8s_versions, 0, 0, 0, "EKS Kubernetes version"},
+	{"network", SF_S_OBJECT, SF_S_REQUIRED, network_fields, 0, 0, 0, 0, check_network, "VPC layout"},
+	{"gvisor", SF_S_OBJECT, 0, gvisor_fields, 0, 0, 0, 0, 0, "gVisor release baked into sandbox AMIs"},
+	{"nodeGroups", SF_S_LIST, SF_S_REQUIRED | SF_S_NONEMPTY, 0, &ng_item, 0, 1, 30, check_nodegroups, "managed node groups"},
+	{"access", SF_S_OBJECT, 0, access_fields, 0, 0, 0, 0, 0, "EKS access entries"},
+	{"logging", SF_S_LIST, 0, 0, &(const struct sf_schema){"logType", SF_S_STRING, 0, 0, 0, log_types, 0, 0, 0, 0},
+	 0, 0, 0, 0, "control plane log types"},
+	{"openfaas", SF_S_OBJECT, 0, openfaas_fields, 0, 0, 0, 0, check_openfaas, "OpenFaaS CE with every function in gVisor"},
+	{NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+};
+
+const struct sf_schema sf_cluster_spec_schema = {"spec", SF_S_OBJECT, 0, cluster_fields, 0, 0, 0, 0,
+						  check_cluster_spec, 0};
+
+const struct sf_schema *sf_cluster_schema(void)
+{
+	return &sf_cluster_spec_schema;
+}
