@@ -95,6 +95,7 @@ struct sf_kube *sf_kube_for(struct sf_providers *p, const struct sf_kube_conn *c
 		e->k = k;
 		e->next = p->kube;
 		p->kube = e;
+		p->kube_release = sf_kube_cache_release;
 		pthread_once(&atexit_once, register_atexit);
 		pthread_mutex_lock(&all_mu);
 		e->gnext = all_head;

@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "aws/client.h"
-#include "resources/kube_cache.h"
 
 void sf_providers_init(struct sf_providers *p)
 {
@@ -16,7 +15,8 @@ void sf_providers_release(struct sf_providers *p)
 {
 	if (!p)
 		return;
-	sf_kube_cache_release(p);
+	if (p->kube_release)
+		p->kube_release(p);
 	sf_aws_free(p->aws);
 	pthread_mutex_destroy(&p->mu);
 	memset(p, 0, sizeof *p);

@@ -33,7 +33,9 @@ struct sf_providers {
 	struct sf_aws *aws;
 	int aws_tried;
 	struct sf_err aws_err;
-	void *kube;              /* Kubernetes client cache (kube/), opaque here */
+	void *kube;              /* Kubernetes client cache (kube_cache.c), opaque here */
+	/* Frees the kube slot; set by whoever fills it (kube_cache.c). */
+	void (*kube_release)(struct sf_providers *p);
 };
 
 void sf_providers_init(struct sf_providers *p);

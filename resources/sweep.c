@@ -147,10 +147,9 @@ static int by_rank_id(const void *x, const void *y)
 }
 
 /* Every hook of every provider, by rank. Owned array. */
-static struct hook_ref *hooks(size_t *n)
+static struct hook_ref *hooks(const struct sf_provider *const *ps, size_t np, size_t *n)
 {
-	size_t np, k = 0;
-	const struct sf_provider *const *ps = sf_provider_all(&np);
+	size_t k = 0;
 	struct hook_ref *v = NULL;
 	for (size_t i = 0; i < np; i++) {
 		for (const struct sf_rtype *const *t = ps[i]->types; *t; t++)
@@ -169,14 +168,17 @@ static struct hook_ref *hooks(size_t *n)
 	return v;
 }
 
-int sf_sweep_now(struct sf_providers *p, double *now, struct sf_err *err)
+int sf_sweep_now(struct sf_providers *p, const struct sf_provider *const *provs, size_t nprovs, double *now,
+		 struct sf_err *err)
 {
 	*now = sf_now();
-	size_t np;
-	const struct sf_provider *const *ps = sf_provider_all(&np);
-	for (size_t i = 0; i < np; i++)
-		if (ps[i]->sweep_now && sf_provider_sweeps(ps[i]))
-			return ps[i]->sweep_now(p, now, err);
+	size_t nh = 0;
+	for (size_t i = 0; i < nprovs; i++) {
+		struct hook_ref *hs = hooks(&provs[i], 1, &nh);
+		free(hs);
+		if (provs[i]->sweep_now && nh)
+			return provs[i]->sweep_now(p, now, err);
+	}
 	return 0;
 }
 
@@ -189,12 +191,12 @@ static int delete_one(struct sf_rctx *c, const struct sf_swept *o)
 	return sf_fail(c->err, SF_ERROR, "%s: no way to delete a %s", c->address, o->hook->kind);
 }
 
-int sf_sweep(struct sf_providers *p, sf_sweep_known_fn is_known, void *ctx, double now, int dry_run,
-	     struct sf_buf *report, int *left, struct sf_err *err)
+int sf_sweep(struct sf_providers *p, const struct sf_provider *const *provs, size_t nprovs, sf_sweep_known_fn is_known,
+	     void *ctx, double now, int dry_run, struct sf_buf *report, int *left, struct sf_err *err)
 {
 	struct sf_sweep s = {.p = p, .known = is_known, .ctx = ctx, .now = now, .err = err};
 	size_t nh = 0;
-	struct hook_ref *hs = hooks(&nh);
+	struct hook_ref *hs = hooks(provs, nprovs, &nh);
 	int rc = 0;
 	*left = 0;
 	/* List everything first so a dry run shows the whole picture and the

@@ -27,11 +27,11 @@
  * `follows` another kind (node groups follow their cluster) go when their
  * parent goes, whoever made them.
  *
- * Calling steps (secfaas gc):
+ * Calling steps (secfaas gc; provs/nprovs from sf_provider_all()):
  *   struct sf_providers p; sf_providers_init(&p); p.region = ...;
- *   double now; if (sf_sweep_now(&p, &now, &err) < 0) ... // no credentials
+ *   double now; if (sf_sweep_now(&p, provs, nprovs, &now, &err) < 0) ... // no credentials
  *   struct sf_buf rep = SF_BUF_INIT; int left;
- *   int n = sf_sweep(&p, known, ctx, now, dry_run, &rep, &left, &err);
+ *   int n = sf_sweep(&p, provs, nprovs, known, ctx, now, dry_run, &rep, &left, &err);
  *   print sf_buf_cstr(&rep); sf_buf_release(&rep); sf_providers_release(&p);
  *
  * Ownership: the providers and ctx are borrowed; the report buffer is the
@@ -71,6 +71,7 @@ enum sf_sweep_rank {
 };
 
 struct sf_sweep;      /* one run of the sweep (sweep.c) */
+struct sf_provider;   /* provider.h */
 struct sf_sweep_hook;
 
 /* One listed object, as its hook's destroy sees it. */
@@ -122,14 +123,15 @@ typedef int (*sf_sweep_known_fn)(const char *workspace, const char *lineage, con
  * credentials work, and its reply's Date header); local time when none
  * answered with one.  < 0 with err when the provider cannot be reached or
  * the credentials are refused. */
-int sf_sweep_now(struct sf_providers *p, double *now, struct sf_err *err);
+int sf_sweep_now(struct sf_providers *p, const struct sf_provider *const *provs, size_t nprovs, double *now,
+		 struct sf_err *err);
 
-/* Sweep every provider that has hooks, in the providers' account and
- * region.  Returns the number of objects selected for deletion (deleted,
+/* Sweep every provider in provs that has hooks, in the account and
+ * region of the clients p.  Returns the number of objects selected for deletion (deleted,
  * would delete with dry_run, or left), or < 0 when a listing failed (err
  * filled; nothing was deleted).  *left counts the selected objects still
  * present afterwards (0 on dry_run). */
-int sf_sweep(struct sf_providers *p, sf_sweep_known_fn is_known, void *ctx, double now, int dry_run,
-	     struct sf_buf *report, int *left, struct sf_err *err);
+int sf_sweep(struct sf_providers *p, const struct sf_provider *const *provs, size_t nprovs, sf_sweep_known_fn is_known,
+	     void *ctx, double now, int dry_run, struct sf_buf *report, int *left, struct sf_err *err);
 
 #endif

@@ -217,7 +217,9 @@ static int sweep(struct sf_cli *cli, struct known *k, const char *unreadable, co
 		}
 		goto done;
 	}
-	int n = sf_sweep(&p, is_known, k, now, !act, &rep, &left, &err);
+	size_t np;
+	const struct sf_provider *const *provs = sf_provider_all(&np);
+	int n = sf_sweep(&p, provs, np, is_known, k, now, !act, &rep, &left, &err);
 	fputs(sf_buf_cstr(&rep), cli->out);
 	if (n < 0) {
 		rc = sf_cli_error(cli, &err);
@@ -292,7 +294,9 @@ int cmd_gc(struct sf_cli *cli, int argc, char **argv)
 			sf_providers_init(&p);
 			p.region = cli->region;
 			p.profile = cli->profile;
-			if (sf_sweep_now(&p, &server, &aws_err) == 0 && !at)
+			size_t np;
+			const struct sf_provider *const *provs = sf_provider_all(&np);
+			if (sf_sweep_now(&p, provs, np, &server, &aws_err) == 0 && !at)
 				now = server;
 			sf_providers_release(&p);
 		}

@@ -27,7 +27,8 @@ struct cl_lower {
 	json_t *priv_ids;         /* ${aws_subnet.private_<z>.id} references (owned) */
 };
 
-/* Add an instance of `type` (steals conf); dep: an extra dependency or NULL. */
+/* Add an instance of `type` (steals conf); dep: an extra dependency or NULL
+ * (cluster_lower_common.c). */
 void cl_add(struct cl_lower *l, const char *type, const char *name, json_t *conf, const struct sf_pos *pos,
 	    const char *dep);
 /* "${addr.attr}" as a new JSON string. */
