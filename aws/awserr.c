@@ -21,7 +21,7 @@ static int ends_with(const char *s, const char *suf)
 	return n >= k && !strcmp(s + n - k, suf);
 }
 
-/* The SDKs' standard-mode sets (aws-wire.md section 7). */
+/* The codes the AWS SDKs' "standard" retry mode treats as throttling. */
 static const char *const throttle_codes[] = {
 	"Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
 	"TooManyRequestsException", "ProvisionedThroughputExceededException", "TransactionInProgressException",

@@ -35,7 +35,8 @@
 
 enum sf_aws_protocol { SF_PROTO_EC2 = 1, SF_PROTO_QUERY, SF_PROTO_REST_JSON, SF_PROTO_JSON };
 
-/* Static facts about a service (aws-wire.md section 1). */
+/* Static facts about a service: its endpoint prefix, signing name and wire
+ * protocol, as the AWS service models declare them. */
 struct sf_aws_service {
 	const char *id;           /* our name: "ec2", "iam", "sts", "eks", "ssm", "elasticloadbalancing" (v2), "elb" (classic) */
 	const char *env_id;       /* AWS_ENDPOINT_URL_<env_id> */

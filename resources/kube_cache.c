@@ -1,4 +1,4 @@
-/* cache.c - per-run Kubernetes clients in the providers slot (see cache.h). */
+/* kube_cache.c - per-run Kubernetes clients in the providers slot (see kube_cache.h). */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>

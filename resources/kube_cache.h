@@ -1,5 +1,5 @@
 /*
- * cache.h - Kubernetes clients shared by the resource operations of a run.
+ * kube_cache.h - Kubernetes clients shared by the resource operations of a run.
  *
  * Why: every k8s_* resource carries its connection (endpoint, CA, cluster
  * name, optional static token) as attributes, but one apply should mint one
@@ -9,8 +9,8 @@
  *
  * Calling steps (resource types):
  *   struct sf_kube *k = sf_kube_for(c->provider, &conn, c->err);   borrowed
- * and, once per run, from whoever releases the providers:
- *   sf_kube_cache_release(p);
+ * The first client also sets providers.kube_release, so
+ * sf_providers_release() frees them all (sf_kube_cache_release()).
  *
  * Ownership: the returned client is borrowed; it lives until
  * sf_kube_cache_release().  With a NULL provider (unit tests) a fresh client

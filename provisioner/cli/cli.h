@@ -2,9 +2,9 @@
  * cli.h - what every `secfaas <command>` handler receives.
  *
  * main.c parses the global options into struct sf_cli, finds the command in
- * the table (commands.c), does the setup the command's `need` flags ask for,
- * and calls the handler with the remaining arguments.  Handlers are the only
- * code that prints results and chooses exit codes (see SF_EXIT_*).
+ * its table (commands.h declares the rows), and calls the handler with the
+ * remaining arguments.  Handlers are the only code that prints results and
+ * chooses exit codes (see SF_EXIT_*).
  */
 #ifndef SF_CLI_H
 #define SF_CLI_H

@@ -600,7 +600,7 @@ static int verify_run(struct sf_cli *cli, struct sf_kube *k, const struct target
 	sf_random(rb, sizeof rb);
 	sf_hex(rnd, rb, sizeof rb);
 	fn = xasprintf("secfaas-verify-%s", rnd);
-	/* The documented OpenFaaS smoke-test image (openfaas.md §6); a
+	/* The smoke-test image the OpenFaaS documentation uses; a
 	 * registry mirror can be named with SECFAAS_VERIFY_IMAGE. */
 	const char *img = getenv("SECFAAS_VERIFY_IMAGE");
 	json_t *reqj = json_pack("{s:s, s:s, s:s, s:{s:s}}", "service", fn, "image",

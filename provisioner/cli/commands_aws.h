@@ -1,6 +1,6 @@
 /*
  * commands_aws.h - the AWS-facing commands implemented in cmd_whoami.c and
- * cmd_eks_token.c (the lead wires them into the command table in main.c).
+ * cmd_eks_token.c (rows of the command table in main.c).
  *
  *   secfaas whoami [--json]
  *       account, ARN, user id, region and the credential source in use.

@@ -1,6 +1,6 @@
 /*
- * commands_kube.h - the Kubernetes-facing commands in cmd_kube.c (the lead
- * wires them into the command table in main.c).
+ * commands_kube.h - the Kubernetes-facing commands in cmd_kube.c (rows of
+ * the command table in main.c).
  *
  *   secfaas kubeconfig NAME [--kubeconfig PATH]
  *       writes or merges cluster/user/context "secfaas-NAME" into PATH

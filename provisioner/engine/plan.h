@@ -114,7 +114,9 @@ void sf_plan_release(struct sf_plan *plan);
 int sf_plan_has_changes(const struct sf_plan *plan);
 const struct sf_change *sf_plan_find(const struct sf_plan *plan, const char *address);
 
-/* Human form (cli-and-state.md §2). */
+/* Human form, Terraform's layout: one block per change with +/~/-/-+ markers,
+ * attributes before -> after, "(known after apply)", sensitive values
+ * hidden, the reason for a replacement, then "Plan: N to add, ...". */
 void sf_plan_render_human(const struct sf_plan *plan, FILE *out, int color);
 /* Terraform-shaped JSON (format_version 1.0): new reference. */
 json_t *sf_plan_render_json(const struct sf_plan *plan);

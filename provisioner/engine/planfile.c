@@ -5,7 +5,7 @@
  * lineage and serial when planned, the configuration snapshot (so apply
  * needs no spec), and the changes.  Apply refuses a file from another
  * secfaas version, another state (lineage), a state that changed since
- * (serial), or an errored plan (cli-and-state.md §4); those checks are in
+ * (serial), or an errored plan, as Terraform does; those checks are in
  * cmd_apply.c because they need the open state.
  *
  * Plan files can hold sensitive values from the spec; like Terraform's,

@@ -1,5 +1,5 @@
 /*
- * lower.h - the Kubernetes objects of a Cluster as resource instances
+ * lower_k8s.h - the Kubernetes objects of a Cluster as resource instances
  * (implemented in provisioner/kinds/cluster_lower_k8s.c).
  *
  * sf_cluster_lower_k8s() (cluster.h) is the Cluster kind's entry point: it

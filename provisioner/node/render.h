@@ -10,8 +10,9 @@
  * and in the sandbox test (tests/sandbox runs exactly this fragment on a real
  * containerd + runsc).  Keeping them together, deterministic (labels and
  * taints sorted) and free of I/O makes them golden-testable
- * (tests/unit/test_render.c, tests/render/golden/).  Facts and sources:
- * /work/shared/reference/gvisor-node.md sections 1-4.
+ * (tests/unit/test_render.c, tests/render/golden/).  The facts follow the
+ * gVisor containerd quick start, the AL2023 nodeadm NodeConfig and the
+ * containerd CRI runtime configuration documentation.
  *
  * Calling steps:
  *   1. Fill struct sf_node_render_in (borrowed strings; labels/taints arrays

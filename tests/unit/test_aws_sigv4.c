@@ -1,6 +1,6 @@
 /*
  * SigV4: the data-driven suite over AWS's published vectors
- * (tests/aws/sigv4, copied from shared/testdata/sigv4, Apache-2.0), plus
+ * (tests/aws/sigv4, the AWS SigV4 test suite, Apache-2.0), plus
  * presigning and the path/query building blocks.
  *
  * Each case directory holds X.req (input) and X.creq / X.sts / X.authz
