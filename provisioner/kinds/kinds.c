@@ -38,11 +38,12 @@ void sf_kind_validate(const struct sf_doc *doc, struct sf_diags *d)
 		sf_diag_error(d, &root->pos, "a spec document must be a mapping with apiVersion, kind, metadata and spec");
 		return;
 	}
-	static const char *const kind_names[] = {"Cluster", "Stack"};
 	const struct sf_node *kn = sf_node_get(root, "kind");
 	const struct sf_kind *k = sf_kind_find(sf_node_str(kn));
-	static const char *const enum_kinds[] = {"Cluster", "Stack", NULL};
-	(void)kind_names;
+	const char *enum_kinds[SF_ARRAY_LEN(kinds) + 1];
+	for (size_t i = 0; i < SF_ARRAY_LEN(kinds); i++)
+		enum_kinds[i] = kinds[i]->name;
+	enum_kinds[SF_ARRAY_LEN(kinds)] = NULL;
 	struct sf_schema envelope_fields[] = {
 		{"apiVersion", SF_S_STRING, SF_S_REQUIRED, 0, 0, 0, 0, 0, check_api_version, 0},
 		{"kind", SF_S_STRING, SF_S_REQUIRED, 0, 0, enum_kinds, 0, 0, 0, 0},
