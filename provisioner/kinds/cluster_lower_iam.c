@@ -12,36 +12,32 @@ static json_t *policies(const char *const *p)
 	return a;
 }
 
+/* aws_iam_role.<res> named <cluster>-<suffix>, trusted by `service` (the
+ * IAM service principal, a policy name, not an endpoint). */
+static void role(struct cl_lower *l, const char *res, const char *suffix, const char *service,
+		 const char *const *pol)
+{
+	char *n = xasprintf("%s-%s", l->cl->name, suffix);
+	cl_add(l, "aws_iam_role", res,
+	       json_pack("{s:s, s:s, s:o, s:O*}", "name", n, "service", service, "policy_arns", policies(pol), "tags",
+			 l->tags),
+	       l->pos, NULL);
+	free(n);
+}
+
 /* The cluster role, the node role, and (only when some gVisor group bakes)
  * the AMI builder's role and instance profile. */
 void cl_lower_iam(struct cl_lower *l)
 {
-	const char *name = l->cl->name;
-	char *n;
 	static const char *const cluster_pol[] = {"AmazonEKSClusterPolicy", NULL};
 	static const char *const node_pol[] = {"AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly",
 					      "AmazonEKS_CNI_Policy", "AmazonSSMManagedInstanceCore", NULL};
 	static const char *const builder_pol[] = {"AmazonSSMManagedInstanceCore", NULL};
-	/* "service" is the IAM service principal the role trusts (a policy
-	 * name, not an endpoint). */
-	n = xasprintf("%s-cluster", name);
-	cl_add(l, "aws_iam_role", "cluster",
-	       json_pack("{s:s, s:s, s:o, s:O*}", "name", n, "service", "eks.amazonaws.com", "policy_arns",
-			 policies(cluster_pol), "tags", l->tags),
-	       l->pos, NULL);
-	free(n);
-	n = xasprintf("%s-node", name);
-	cl_add(l, "aws_iam_role", "node",
-	       json_pack("{s:s, s:s, s:o, s:O*}", "name", n, "service", "ec2.amazonaws.com", "policy_arns",
-			 policies(node_pol), "tags", l->tags),
-	       l->pos, NULL);
-	free(n);
+	role(l, "cluster", "cluster", "eks.amazonaws.com", cluster_pol);
+	role(l, "node", "node", "ec2.amazonaws.com", node_pol);
 	if (l->cl->bakes_x86_64 || l->cl->bakes_arm64) {
-		n = xasprintf("%s-ami-builder", name);
-		cl_add(l, "aws_iam_role", "ami_builder",
-		       json_pack("{s:s, s:s, s:o, s:O*}", "name", n, "service", "ec2.amazonaws.com", "policy_arns",
-				 policies(builder_pol), "tags", l->tags),
-		       l->pos, NULL);
+		role(l, "ami_builder", "ami-builder", "ec2.amazonaws.com", builder_pol);
+		char *n = xasprintf("%s-ami-builder", l->cl->name);
 		cl_add(l, "aws_iam_instance_profile", "ami_builder",
 		       json_pack("{s:s, s:o}", "name", n, "role", cl_ref("aws_iam_role.ami_builder", "name")), l->pos,
 		       NULL);
