@@ -5,7 +5,8 @@
 #   finish   # prints "N passed, N failed" and exits non-zero on failures
 #
 # Every case runs in its own directory under $TMPDIR; assertions print the
-# command's output on failure so CI logs say why.
+# command's output on failure so CI logs say why.  The local AWS is started
+# with sim_awssim (tests/sim.sh, sourced here).
 
 : "${SECFAAS:?SECFAAS must point at the secfaas binary}"
 T_PASS=0
@@ -14,6 +15,8 @@ T_CASE=""
 T_CASE_FAILED=0
 T_ROOT=${TMPDIR:-/tmp}/suite.$$
 mkdir -p "$T_ROOT"
+# shellcheck source=tests/sim.sh
+. "${SECFAAS_SRC:-$(pwd)}/tests/sim.sh"
 
 t_begin() {
 	T_CASE=$1

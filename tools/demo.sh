@@ -6,9 +6,12 @@ set -eu
 S=${1:?usage: demo.sh SECFAAS_BINARY}
 top=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/secfaas-demo.XXXXXX")
-sim="$work/awssim"
+# shellcheck disable=SC2034 # read by tests/sim.sh
+SIM_SRC=$top
+# shellcheck source=tests/sim.sh
+. "$top/tests/sim.sh"
 cleanup() {
-	"$top/tests/awssim/ctl" stop "$sim" >/dev/null 2>&1 || true
+	sim_stop_all
 	rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
@@ -16,10 +19,8 @@ trap cleanup EXIT INT TERM
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
 step "starting the local AWS (tests/awssim) on loopback, 1 simulated minute = 60 ms"
-eval "$("$top/tests/awssim/ctl" start "$sim" --tls --timescale 0.001)"
-case "$AWSSIM_URL" in https://127.0.0.1:*) ;; *) echo "demo: refusing non-loopback endpoint $AWSSIM_URL"; exit 1 ;; esac
-export AWS_ENDPOINT_URL="$AWSSIM_URL" AWS_CA_BUNDLE AWS_REGION=eu-west-1
-export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
+sim_awssim "$work/awssim" --tls --timescale 0.001 || exit 1
+sim_aws_env
 export AWS_CONFIG_FILE="$work/aws-config" AWS_SHARED_CREDENTIALS_FILE="$work/aws-credentials"
 export SECFAAS_STATE_PASSPHRASE="demo passphrase, not for production"
 # The simulator runs AWS's state machines 1000x faster; poll it as often.

@@ -12,13 +12,15 @@ T=${TMPDIR:-/tmp}/awsint.$$
 mkdir -p "$T"
 pass=0
 fail=0
+# shellcheck disable=SC2034 # read by tests/sim.sh
+SIM_SRC=$SRC
+# shellcheck source=tests/sim.sh
+. "$SRC/tests/sim.sh"
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 
 finish() {
-	for d in "$T/sim-http" "$T/sim-https"; do
-		[ -f "$d/pid" ] && sh "$SRC/tests/awssim/ctl" stop "$d" >/dev/null 2>&1
-	done
+	sim_stop_all
 	rm -rf "$T"
 	echo "$pass passed, $fail failed"
 	[ "$fail" -eq 0 ]
@@ -56,14 +58,6 @@ expect() { # name, want-substring, command...
 	shift 2
 	out=$("$@" 2>&1)
 	case "$out" in *"$want"*) ok ;; *) bad "$name: wanted '$want', got: $out" ;; esac
-}
-
-start_sim() { # dir [--tls]
-	eval "$(sh "$SRC/tests/awssim/ctl" start "$@")" || return 1
-	case "$AWSSIM_URL" in http://127.0.0.1:* | https://127.0.0.1:*) ;; *)
-		echo "refusing non-loopback simulator URL $AWSSIM_URL"
-		return 1 ;;
-	esac
 }
 
 run_suite() { # label
@@ -142,16 +136,16 @@ EOC
 }
 
 S=$T/sim-http
-if start_sim "$S"; then
+if sim_awssim "$S"; then
 	CA=
 	run_suite http
-	sh "$SRC/tests/awssim/ctl" stop "$S" >/dev/null 2>&1
+	sim_stop_all
 else
 	bad "awssim (http) did not start"
 fi
 
 S=$T/sim-https
-if start_sim "$S" --tls; then
+if sim_awssim "$S" --tls; then
 	CA=$S/tls/ca.pem
 	case "$AWSSIM_URL" in https://*) ok ;; *) bad "https simulator URL is $AWSSIM_URL" ;; esac
 	run_suite https
