@@ -68,6 +68,6 @@ if [ $all -eq 1 ]; then
 fi
 
 echo "lint: shellcheck"
-shellcheck -s sh -S warning tools/*.sh tests/run tests/lib.sh tests/*/test.sh bench/*.sh bench/*/run.sh bench/peers/*/*.sh .ci/run manifests/*.sh 2>&1 || rc=1
+shellcheck -s sh -S warning tools/*.sh tests/run tests/lib.sh tests/sim.sh tests/*/test.sh bench/*.sh bench/*/run.sh bench/peers/*/*.sh .ci/run manifests/*.sh 2>&1 || rc=1
 [ $rc -eq 0 ] && echo "lint: clean"
 exit $rc
