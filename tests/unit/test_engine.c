@@ -381,7 +381,9 @@ T_TEST(diff_rules)
 T_TEST(plan_refuses_unknown_types_and_needs_a_registry)
 {
 	struct sf_state *st = fresh_state("unknown");
-	put(st, "gone_type.x", "gone_type", SF_RS_CREATED, json_pack("{s:s}", "id", "x"));
+	json_t *attrs = json_pack("{s:s}", "id", "x");
+	put(st, "gone_type.x", "gone_type", SF_RS_CREATED, attrs);
+	json_decref(attrs);
 	struct sf_config cfg = SF_CONFIG_INIT;
 	struct sf_plan plan;
 	struct sf_err err = SF_ERR_INIT;
