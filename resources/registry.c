@@ -15,9 +15,10 @@
 
 /* The core provider: local files, and the engine's test types. */
 #define CORE_TYPES(X) \
-	X(local_file)    \
-	X(test_object)   \
-	X(test_object_cbd)
+	X(local_file)      \
+	X(test_object)     \
+	X(test_object_cbd) \
+	X(test_object_keep)
 
 #define DECLARE(n) extern const struct sf_rtype sf_rt_##n;
 CORE_TYPES(DECLARE)

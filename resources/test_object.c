@@ -31,6 +31,7 @@
 static const struct sf_attr_def attrs[] = {
 	{"dir", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "directory holding the objects"},
 	{"content", SF_AT_STRING, SF_ATTR_OPTIONAL, "payload, updatable in place"},
+	{"data", SF_AT_ANY, SF_ATTR_OPTIONAL, "structured payload (maps, lists), updatable in place"},
 	{"kind", SF_AT_STRING, SF_ATTR_OPTIONAL | SF_ATTR_FORCE_NEW, "changing it replaces the object"},
 	{"secret", SF_AT_STRING, SF_ATTR_OPTIONAL | SF_ATTR_SENSITIVE, "a sensitive value (only its hash is stored remotely)"},
 	{"fail_on", SF_AT_STRING, SF_ATTR_OPTIONAL, "inject a failure: create, create_after, update, delete, read"},
@@ -302,6 +303,19 @@ const struct sf_rtype sf_rt_test_object_cbd = {
 	.schema_version = 1,
 	.attrs = attrs,
 	.create_before_destroy = 1,
+	.create = to_create,
+	.read = to_read,
+	.update = to_update,
+	.destroy = to_destroy,
+};
+
+/* Replacements make a new object and keep the old one (like gVisor images
+ * kept for reuse), so plan and apply wording for kept objects is tested. */
+const struct sf_rtype sf_rt_test_object_keep = {
+	.name = "test_object_keep",
+	.schema_version = 1,
+	.attrs = attrs,
+	.keep_replaced = 1,
 	.create = to_create,
 	.read = to_read,
 	.update = to_update,

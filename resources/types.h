@@ -12,6 +12,7 @@
 extern const struct sf_rtype sf_rt_local_file;
 extern const struct sf_rtype sf_rt_test_object;
 extern const struct sf_rtype sf_rt_test_object_cbd;
+extern const struct sf_rtype sf_rt_test_object_keep;
 
 /* Every type, sorted by name; built once, never freed (borrowed). */
 const struct sf_registry *sf_types(void);

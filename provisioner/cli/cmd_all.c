@@ -149,7 +149,7 @@ static int plan_one(struct sf_cli *cli, struct sf_plan_args *pa, struct wsrow *r
 			json_object_set_new(jall, row->name, sf_plan_render_json(&plan));
 		else {
 			fprintf(cli->out, "\n=== workspace %s%s ===\n", row->name, row->in_spec ? "" : " (removed from the spec: destroy)");
-			sf_plan_render_human(&plan, cli->out, cli->color);
+			sf_print_plan(cli, &plan, pa->full);
 		}
 	}
 	sf_plan_release(&plan);

@@ -343,15 +343,13 @@ static int plan_and_apply(struct sf_cli *cli, int argc, char **argv, const char 
 	if ((rc = sf_make_plan(cli, &ws, &pa, &plan)))
 		goto done;
 	if (!sf_plan_has_changes(&plan)) {
-		if (!cli->json)
-			sf_plan_render_human(&plan, cli->out, cli->color);
-		else
-			sf_print_plan(cli, &plan);
+		sf_print_plan(cli, &plan, pa.full);
 		rc = SF_EXIT_OK;
 		goto done;
 	}
+	/* the plan once, then the events (with --json only the events) */
 	if (!cli->json)
-		sf_plan_render_human(&plan, cli->out, cli->color);
+		sf_print_plan(cli, &plan, pa.full);
 	if (!cli->auto_approve) {
 		int ok = sf_run_confirm(cli, destroy ? "Do you really want to destroy all resources in this workspace?"
 						     : "Do you want to perform these actions?",
@@ -405,7 +403,7 @@ int cmd_refresh(struct sf_cli *cli, int argc, char **argv)
 	if ((rc = sf_run_load(cli, pa.spec, &ws)) || (rc = sf_run_open(cli, &ws, ws.cfg.workspace, "refresh", 0, 1, 1)) ||
 	    (rc = sf_make_plan(cli, &ws, &pa, &plan)))
 		goto done;
-	sf_print_plan(cli, &plan);
+	sf_print_plan(cli, &plan, pa.full);
 	if (!plan.ndrift) {
 		rc = SF_EXIT_OK;
 		goto done;

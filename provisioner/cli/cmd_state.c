@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "provisioner/cli/commands.h"
+#include "provisioner/cli/plan_cmd.h"
 #include "provisioner/cli/run.h"
 #include "provisioner/engine/plan.h"
 #include "resources/types.h"
@@ -267,9 +268,18 @@ int cmd_state(struct sf_cli *cli, int argc, char **argv)
 
 int cmd_show(struct sf_cli *cli, int argc, char **argv)
 {
-	const char *arg = argc > 1 ? argv[1] : NULL;
-	if (arg && arg[0] == '-')
-		return sf_cli_errorf(cli, "unknown option %s for show", arg);
+	const char *arg = NULL;
+	int full = 0;
+	for (int i = 1; i < argc; i++) {
+		if (sf_opt_match(argc, argv, &i, "full", 0, NULL) > 0)
+			full = 1;
+		else if (argv[i][0] == '-')
+			return sf_cli_errorf(cli, "unknown option %s for show", argv[i]);
+		else if (!arg)
+			arg = argv[i];
+		else
+			return sf_cli_errorf(cli, "show takes one plan file or spec; got \"%s\" and \"%s\"", arg, argv[i]);
+	}
 	struct sf_ws ws;
 	struct sf_err err = SF_ERR_INIT;
 	memset(&ws, 0, sizeof ws);
@@ -281,12 +291,7 @@ int cmd_show(struct sf_cli *cli, int argc, char **argv)
 		if (sf_plan_load(&plan, &cfg, arg, sf_types(), &err) == 0) {
 			fprintf(cli->errf, "Plan %s (made %s for workspace %s, state serial %lld)\n", arg, plan.created,
 				cfg.workspace, (long long)plan.serial);
-			if (cli->json) {
-				json_t *j = sf_plan_render_json(&plan);
-				sf_cli_print_json(cli, j);
-			} else {
-				sf_plan_render_human(&plan, cli->out, cli->color);
-			}
+			sf_print_plan(cli, &plan, full);
 			sf_plan_release(&plan);
 			sf_config_release(&cfg);
 			return 0;

@@ -29,6 +29,8 @@ int sf_parse_plan_args(struct sf_cli *cli, const char *cmd, int argc, char **arg
 			pa->all = 1;
 		} else if (sf_opt_match(argc, argv, &i, "prune", 0, NULL) > 0) {
 			pa->prune = 1;
+		} else if (sf_opt_match(argc, argv, &i, "full", 0, NULL) > 0) {
+			pa->full = 1;
 		} else if ((m = sf_opt_match(argc, argv, &i, "cluster-parallelism", 1, &v))) {
 			long long n = 0;
 			if (m < 0 || !sf_scalar_is_int(v, &n) || n < 1 || n > 64)
@@ -89,12 +91,14 @@ int sf_make_plan(struct sf_cli *cli, struct sf_ws *ws, struct sf_plan_args *pa, 
 	return 0;
 }
 
-void sf_print_plan(struct sf_cli *cli, const struct sf_plan *plan)
+void sf_print_plan(struct sf_cli *cli, const struct sf_plan *plan, int full)
 {
 	if (cli->json) {
 		json_t *j = sf_plan_render_json(plan);
 		sf_cli_print_json(cli, j);
 	} else {
-		sf_plan_render_human(plan, cli->out, cli->color);
+		struct sf_plan_render_opts o = {cli->color, full};
+		sf_plan_render_changes(plan, cli->out, &o);
+		sf_plan_render_summary(plan, cli->out, cli->color);
 	}
 }

@@ -14,6 +14,7 @@ struct sf_plan_args {
 	int all;                         /* --all: every workspace in the spec */
 	int prune;                       /* --prune: destroy workspaces no longer in the spec */
 	int cluster_parallelism;         /* --cluster-parallelism N for apply --all (default 2) */
+	int full;                        /* --full: long created values printed in full */
 };
 
 /* plan --all / apply --all (cmd_all.c). */
@@ -25,7 +26,8 @@ int sf_parse_plan_args(struct sf_cli *cli, const char *cmd, int argc, char **arg
 void sf_plan_args_release(struct sf_plan_args *pa);
 /* Validate --replace/--target against the config, then plan. */
 int sf_make_plan(struct sf_cli *cli, struct sf_ws *ws, struct sf_plan_args *pa, struct sf_plan *plan);
-void sf_print_plan(struct sf_cli *cli, const struct sf_plan *plan);
+/* The plan as JSON (--json) or for people; full: see sf_plan_render_opts. */
+void sf_print_plan(struct sf_cli *cli, const struct sf_plan *plan, int full);
 
 #endif
 

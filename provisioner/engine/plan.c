@@ -91,6 +91,31 @@ const struct sf_change *sf_plan_find(const struct sf_plan *plan, const char *add
 	return NULL;
 }
 
+void sf_plan_count(struct sf_plan *plan)
+{
+	plan->add = plan->change = plan->destroy = plan->kept = 0;
+	for (size_t i = 0; i < plan->n; i++) {
+		struct sf_change *c = &plan->v[i];
+		int replace = c->action == SF_ACT_REPLACE || c->action == SF_ACT_REPLACE_CBD;
+		c->keep_old = replace && c->type && c->type->keep_replaced &&
+			      (c->reason == SF_REASON_CANNOT_UPDATE || c->reason == SF_REASON_BY_REQUEST);
+		switch (c->action) {
+		case SF_ACT_CREATE: plan->add++; break;
+		case SF_ACT_UPDATE: plan->change++; break;
+		case SF_ACT_REPLACE:
+		case SF_ACT_REPLACE_CBD:
+			plan->add++;
+			if (c->keep_old)
+				plan->kept++;
+			else
+				plan->destroy++;
+			break;
+		case SF_ACT_DELETE: plan->destroy++; break;
+		case SF_ACT_NOOP: break;
+		}
+	}
+}
+
 static struct sf_change *plan_add(struct sf_plan *plan, const char *address, const struct sf_rtype *t)
 {
 	plan->v = xrealloc(plan->v, (plan->n + 1) * sizeof *plan->v);
@@ -502,16 +527,7 @@ summarise:
 		goto done;
 	if (plan->n) /* qsort(NULL, 0) is undefined */
 		qsort(plan->v, plan->n, sizeof *plan->v, cmp_change);
-	for (size_t i = 0; i < plan->n; i++) {
-		switch (plan->v[i].action) {
-		case SF_ACT_CREATE: plan->add++; break;
-		case SF_ACT_UPDATE: plan->change++; break;
-		case SF_ACT_REPLACE:
-		case SF_ACT_REPLACE_CBD: plan->add++; plan->destroy++; break;
-		case SF_ACT_DELETE: plan->destroy++; break;
-		case SF_ACT_NOOP: break;
-		}
-	}
+	sf_plan_count(plan);
 	rc = 0;
 done:
 	sf_resource_list_free(res, nres);

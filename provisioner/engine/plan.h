@@ -73,6 +73,8 @@ struct sf_change {
 	enum sf_rstatus prior_status; /* when before != NULL */
 	int has_prior;
 	char *deposed_key;      /* SF_REASON_DEPOSED: the state meta key holding it */
+	int keep_old;           /* a replacement whose old object stays (type keep_replaced):
+				 * counted as an add only, never destroyed by the apply */
 };
 
 struct sf_drift {
@@ -98,6 +100,7 @@ struct sf_plan {
 	struct sf_drift *drift;
 	size_t ndrift;
 	int add, change, destroy;
+	int kept;               /* replacements keeping their old object (not in destroy) */
 	char lineage[64];
 	int64_t serial;
 	char *spec_digest;
@@ -112,12 +115,24 @@ int sf_plan_make(struct sf_plan *plan, const struct sf_config *cfg, struct sf_st
 		 const struct sf_plan_opts *opts, struct sf_err *err);
 void sf_plan_release(struct sf_plan *plan);
 int sf_plan_has_changes(const struct sf_plan *plan);
+/* Set add/change/destroy/kept and each change's keep_old from the actions
+ * (after making a plan or reading one back). */
+void sf_plan_count(struct sf_plan *plan);
 const struct sf_change *sf_plan_find(const struct sf_plan *plan, const char *address);
 
-/* Human form, Terraform's layout: one block per change with +/~/-/-+ markers,
- * attributes before -> after, "(known after apply)", sensitive values
- * hidden, the reason for a replacement, then "Plan: N to add, ...". */
+/* Human form, Terraform's layout: the drift block and the changes
+ * (sf_plan_render_changes), then the "Plan: N to add, ..." line or "No
+ * changes." (sf_plan_render_summary).  Callers that print something between
+ * the two (the cost and time estimate) call them separately. */
 void sf_plan_render_human(const struct sf_plan *plan, FILE *out, int color);
+struct sf_plan_render_opts {
+	int color;  /* ANSI colours */
+	int full;   /* print every created nested value in full (default: a value
+		     * longer than SF_PLAN_COLLAPSE_LINES lines is one summary line) */
+};
+#define SF_PLAN_COLLAPSE_LINES 16
+void sf_plan_render_changes(const struct sf_plan *plan, FILE *out, const struct sf_plan_render_opts *o);
+void sf_plan_render_summary(const struct sf_plan *plan, FILE *out, int color);
 /* Terraform-shaped JSON (format_version 1.0): new reference. */
 json_t *sf_plan_render_json(const struct sf_plan *plan);
 

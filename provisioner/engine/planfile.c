@@ -164,15 +164,8 @@ int sf_plan_load(struct sf_plan *plan, struct sf_config *cfg, const char *path, 
 			x->forces = f;
 			x->sensitive = s;
 		}
-		switch (ch->action) {
-		case SF_ACT_CREATE: plan->add++; break;
-		case SF_ACT_UPDATE: plan->change++; break;
-		case SF_ACT_REPLACE:
-		case SF_ACT_REPLACE_CBD: plan->add++; plan->destroy++; break;
-		case SF_ACT_DELETE: plan->destroy++; break;
-		case SF_ACT_NOOP: break;
-		}
 	}
+	sf_plan_count(plan);
 	for (size_t i = 0; i < json_array_size(drift); i++) {
 		const char *a = NULL, *w = NULL;
 		if (json_unpack(json_array_get(drift, i), "{s:s,s:s}", "address", &a, "what", &w) < 0)

@@ -76,6 +76,11 @@ struct sf_rtype {
 	int schema_version;
 	const struct sf_attr_def *attrs;  /* terminated by {NULL} */
 	int create_before_destroy;        /* replacements create the new one first */
+	/* A replacement makes a new object and keeps the old one instead of
+	 * destroying it (gVisor images: older releases stay for a revert or
+	 * for launch template versions that still name them); the old ones
+	 * go when the address itself is destroyed.  Not for tainted objects. */
+	int keep_replaced;
 
 	int (*create)(struct sf_rctx *c, const json_t *want, json_t **out);
 	/* SF_ENOTFOUND when the object is gone.  A type whose drift is a
