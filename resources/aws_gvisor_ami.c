@@ -23,6 +23,10 @@
  * image without a bake).  When the workspace has no launch template left
  * (a teardown, not a replacement) it also sweeps the workspace's other
  * unused gVisor images, so a teardown leaves no image behind.
+ * A replacement (new release or base AMI) never calls destroy: the type is
+ * keep_replaced, so the old image stays for a revert or for template
+ * versions that still name it, the apply reports it "kept for reuse", and
+ * it goes with that teardown sweep.
  */
 #include <string.h>
 
@@ -556,6 +560,7 @@ const struct sf_rtype sf_rt_aws_gvisor_ami = {
 	.name = "aws_gvisor_ami",
 	.schema_version = 1,
 	.attrs = attrs,
+	.keep_replaced = 1,
 	.create = ami_create,
 	.read = ami_read,
 	.update = ami_update,

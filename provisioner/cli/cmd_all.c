@@ -257,8 +257,10 @@ static void scan_counts(struct wsrow *row)
 	struct sf_err err = SF_ERR_INIT;
 	if (sf_read_file(&text, NULL, row->log, 0, &err) < 0)
 		return;
-	const char *p = strstr(text, "Resources: ");
-	if (p)
+	const char *p;
+	if ((p = strstr(text, "Destroy complete! Resources: ")))
+		sscanf(p, "Destroy complete! Resources: %d destroyed", &row->destroy);
+	else if ((p = strstr(text, "Resources: ")))
 		sscanf(p, "Resources: %d added, %d changed, %d destroyed", &row->add, &row->change, &row->destroy);
 	else if ((p = strstr(text, "\"type\":\"apply_summary\"")))
 		sscanf(p, "\"type\":\"apply_summary\",\"added\":%d,\"changed\":%d,\"destroyed\":%d", &row->add, &row->change,

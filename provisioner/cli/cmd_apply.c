@@ -45,12 +45,17 @@ static void on_event(void *arg, const struct sf_apply_event *ev)
 {
 	struct ui *u = arg;
 	struct sf_cli *cli = u->cli;
-	char el[32], ts[32];
+	char el[32], ts[32], who[512];
 	sf_duration_fmt(el, sizeof el, ev->elapsed);
+	/* the old object of a replacement is named as Terraform does */
+	if (ev->deposed)
+		snprintf(who, sizeof who, "%s (deposed object %s)", ev->address, ev->deposed);
+	else
+		snprintf(who, sizeof who, "%s", ev->address);
 	pthread_mutex_lock(&u->mu);
 	if (cli->json) {
-		static const char *types[] = {"apply_start", "apply_progress", "apply_complete", "apply_errored",
-					      "apply_skipped"};
+		static const char *types[] = {"apply_start",   "apply_progress", "apply_complete",
+					      "apply_errored", "apply_skipped",  "apply_kept"};
 		json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:f}", "type", types[ev->type], "@timestamp",
 				      sf_time_rfc3339(ts, sizeof ts, sf_now()), "address", ev->address, "action",
 				      ev->phase ? ev->phase : sf_action_name(ev->action), "elapsed_seconds", ev->elapsed);
@@ -60,6 +65,8 @@ static void on_event(void *arg, const struct sf_apply_event *ev)
 			json_object_set_new(j, "status", json_string(ev->status));
 		if (ev->typical)
 			json_object_set_new(j, "typical", json_string(ev->typical));
+		if (ev->deposed)
+			json_object_set_new(j, "deposed", json_string(ev->deposed));
 		if ((ev->type == SF_EV_ERROR || ev->type == SF_EV_SKIPPED) && ev->err)
 			json_object_set_new(j, "error", json_string(ev->err->msg));
 		char *s = json_dumps(j, JSON_COMPACT);
@@ -70,19 +77,23 @@ static void on_event(void *arg, const struct sf_apply_event *ev)
 		switch (ev->type) {
 		case SF_EV_START:
 			if (ev->id)
-				fprintf(cli->out, "%s: %s [id=%s]\n", ev->address, verb(ev, 0), ev->id);
+				fprintf(cli->out, "%s: %s [id=%s]\n", who, verb(ev, 0), ev->id);
 			else
-				fprintf(cli->out, "%s: %s\n", ev->address, verb(ev, 0));
+				fprintf(cli->out, "%s: %s\n", who, verb(ev, 0));
 			break;
 		case SF_EV_PROGRESS:
-			fprintf(cli->out, "%s: %s [%s elapsed%s%s%s%s]\n", ev->address, still(ev), el, ev->status ? ", " : "",
+			fprintf(cli->out, "%s: %s [%s elapsed%s%s%s%s]\n", who, still(ev), el, ev->status ? ", " : "",
 				ev->status ? ev->status : "", ev->typical ? ", " : "", ev->typical ? ev->typical : "");
 			break;
 		case SF_EV_COMPLETE:
 			if (ev->id && strcmp(ev->phase ? ev->phase : "", "delete"))
-				fprintf(cli->out, "%s: %s after %s [id=%s]\n", ev->address, verb(ev, 1), el, ev->id);
+				fprintf(cli->out, "%s: %s after %s [id=%s]\n", who, verb(ev, 1), el, ev->id);
 			else
-				fprintf(cli->out, "%s: %s after %s\n", ev->address, verb(ev, 1), el);
+				fprintf(cli->out, "%s: %s after %s\n", who, verb(ev, 1), el);
+			break;
+		case SF_EV_KEPT:
+			fprintf(cli->out, "%s: Kept %s for reuse (the new one replaces it; it is not destroyed)\n", who,
+				ev->id ? ev->id : "the old object");
 			break;
 		case SF_EV_ERROR: {
 			char buf[1400];
@@ -216,19 +227,35 @@ int sf_cmd_execute(struct sf_cli *cli, struct sf_ws *ws, struct sf_plan *plan, c
 	if (sf_state_snapshot(ws->st, &e2) < 0)
 		fprintf(cli->errf, "secfaas: warning: could not record a state snapshot: %s\n", e2.msg);
 	sf_duration_fmt(dur, sizeof dur, res.seconds);
+	int destroy = plan->destroy_mode;
+	const char *Verb = destroy ? "Destroy" : "Apply";
 	if (cli->json) {
 		fprintf(cli->out,
-			"{\"type\":\"%s\",\"added\":%d,\"changed\":%d,\"destroyed\":%d,\"failed\":%d,\"skipped\":%d,\"seconds\":%.3f}\n",
-			rc == 0 ? "apply_summary" : "apply_failed", res.added, res.changed, res.destroyed, res.failed,
-			res.skipped, res.seconds);
+			"{\"type\":\"%s\",\"added\":%d,\"changed\":%d,\"destroyed\":%d,\"kept\":%d,\"failed\":%d,\"skipped\":%d,\"seconds\":%.3f}\n",
+			rc == 0 ? "apply_summary" : "apply_failed", res.added, res.changed, res.destroyed, res.kept,
+			res.failed, res.skipped, res.seconds);
+	} else if (rc == 0 && destroy) {
+		fprintf(cli->out, "\n%sDestroy complete!%s Resources: %d destroyed. (%s)\n", cli->color ? "\033[1;32m" : "",
+			cli->color ? "\033[0m" : "", res.destroyed, dur);
 	} else if (rc == 0) {
-		fprintf(cli->out, "\n%sApply complete!%s Resources: %d added, %d changed, %d destroyed. (%s)\n",
-			cli->color ? "\033[1;32m" : "", cli->color ? "\033[0m" : "", res.added, res.changed, res.destroyed,
-			dur);
+		fprintf(cli->out, "\n%sApply complete!%s Resources: %d added, %d changed, %d destroyed.", cli->color ? "\033[1;32m" : "",
+			cli->color ? "\033[0m" : "", res.added, res.changed, res.destroyed);
+		if (res.kept)
+			fprintf(cli->out, " %d kept for reuse.", res.kept);
+		fprintf(cli->out, " (%s)\n", dur);
 	} else {
-		fprintf(cli->out, "\nApply %s after %s: %d added, %d changed, %d destroyed, %d failed, %d not started.\n",
+		fprintf(cli->out, "\n%s %s after %s: %d added, %d changed, %d destroyed, %d failed, %d not started.\n", Verb,
 			rc == SF_EINTR ? "interrupted" : "failed", dur, res.added, res.changed, res.destroyed, res.failed,
 			res.skipped);
+		/* what to do next: the state holds every finished step */
+		if (rc == SF_EINTR)
+			fprintf(cli->out, "The state is saved. Run `secfaas %s` again to continue where it stopped.\n",
+				command);
+		else
+			fprintf(cli->out,
+				"The state is saved. Fix the error%s above, then run `secfaas %s` again to continue:\n"
+				"finished steps are not repeated%s.\n",
+				res.failed > 1 ? "s" : "", command, destroy ? "" : " and failed creates are replaced");
 	}
 	if (rc != 0)
 		return sf_cli_error(cli, &err);

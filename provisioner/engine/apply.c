@@ -29,6 +29,7 @@ struct node {
 	char status[128];
 	char typical[64];
 	char id[256];
+	char deposed[24];   /* the step works on a deposed object: its key */
 	const char *phase;
 	struct sf_err err;
 };
@@ -67,8 +68,39 @@ static void emit(struct run *r, struct node *nd, enum sf_apply_ev type)
 		.status = nd->status[0] ? nd->status : NULL,
 		.err = &nd->err,
 		.typical = nd->typical[0] && strcmp(nd->typical, "-") ? nd->typical : NULL,
+		.deposed = nd->deposed[0] ? nd->deposed : NULL,
 	};
 	r->o->event(r->o->ui, &ev);
+}
+
+/* A step begins: its phase, clock and id (the object it works on). */
+static void step_start(struct run *r, struct node *nd, const char *phase, const char *id, const char *deposed)
+{
+	pthread_mutex_lock(&r->mu);
+	nd->phase = phase;
+	nd->started = nd->last_tick = sf_mono();
+	nd->typical[0] = 0;
+	nd->status[0] = 0;
+	snprintf(nd->id, sizeof nd->id, "%s", id ? id : "");
+	snprintf(nd->deposed, sizeof nd->deposed, "%s", deposed ? deposed : "");
+	pthread_mutex_unlock(&r->mu);
+	emit(r, nd, SF_EV_START);
+}
+
+/* A step succeeded: feed "typical" durations for future runs and say so. */
+static void step_done(struct run *r, struct node *nd)
+{
+	struct sf_err te = SF_ERR_INIT;
+	if (nd->ch->type && nd->phase)
+		sf_state_timing_add(r->st, nd->ch->type->name, nd->phase, sf_mono() - nd->started, &te);
+	emit(r, nd, SF_EV_COMPLETE);
+}
+
+/* The deposed key's id part ("deposed:addr#1a2b3c4d" -> "1a2b3c4d"). */
+static const char *deposed_label(const char *key)
+{
+	const char *h = key ? strrchr(key, '#') : NULL;
+	return h ? h + 1 : key;
 }
 
 /* ---- state transitions (each its own transaction) ---- */
@@ -245,11 +277,11 @@ static int step_create(struct wctx *w, const json_t *want, const char *resume_to
 		sf_state_token(r->st, ch->address, "create", create_generation(r, ch->address), token);
 	const struct sf_rinst *ri = sf_config_find(r->cfg, ch->address);
 	int64_t jid = 0;
-	nd->phase = "create";
 	TX(r, err, put_row(r, ch, SF_RS_CREATING, want, NULL, token, (const char *const *)ri->deps, ri->ndeps, err) < 0
 			   ? err->code
 			   : journal(r, ch->address, "create", token, &jid, err));
-	emit(r, nd, SF_EV_START);
+	/* a new object: never the id of the one it replaces */
+	step_start(r, nd, "create", NULL, NULL);
 	w->rc.token = token;
 	json_t *out = NULL;
 	int rc = ch->type->create(&w->rc, want, &out);
@@ -279,6 +311,8 @@ static int step_create(struct wctx *w, const json_t *want, const char *resume_to
 	}
 	free(res);
 	json_decref(out);
+	if (rc == 0)
+		step_done(r, nd);
 	return rc;
 }
 
@@ -290,18 +324,15 @@ static int step_update(struct wctx *w, const json_t *prior, const json_t *want)
 	struct sf_err *err = &nd->err;
 	struct sf_resource *row = NULL;
 	int64_t jid = 0;
-	nd->phase = "update";
 	if (sf_state_get(r->st, ch->address, &row, err) < 0)
 		return err->code;
-	if (row->id)
-		snprintf(nd->id, sizeof nd->id, "%s", row->id);
 	char token[33];
 	sf_state_token(r->st, ch->address, "update", (int)sf_state_serial(r->st), token);
 	if (journal(r, ch->address, "update", token, &jid, err) < 0) {
 		sf_resource_free(row);
 		return err->code;
 	}
-	emit(r, nd, SF_EV_START);
+	step_start(r, nd, "update", row->id, NULL);
 	w->rc.token = token;
 	json_t *out = NULL;
 	int rc = ch->type->update(&w->rc, prior ? prior : row->attrs, want, &out);
@@ -323,6 +354,8 @@ static int step_update(struct wctx *w, const json_t *prior, const json_t *want)
 	free(res);
 	json_decref(out);
 	sf_resource_free(row);
+	if (rc == 0)
+		step_done(r, nd);
 	return rc;
 }
 
@@ -334,7 +367,6 @@ static int step_delete(struct wctx *w)
 	struct sf_err *err = &nd->err;
 	struct sf_resource *row = NULL;
 	int64_t jid = 0;
-	nd->phase = "delete";
 	int grc = sf_state_get(r->st, ch->address, &row, err);
 	if (grc == SF_ENOTFOUND) {
 		sf_err_clear(err);
@@ -342,8 +374,6 @@ static int step_delete(struct wctx *w)
 	}
 	if (grc < 0)
 		return err->code;
-	if (row->id)
-		snprintf(nd->id, sizeof nd->id, "%s", row->id);
 	enum sf_rstatus prev = row->status;
 	row->status = SF_RS_DELETING;
 	char token[33];
@@ -354,7 +384,7 @@ static int step_delete(struct wctx *w)
 		sf_resource_free(row);
 		return err->code ? err->code : SF_EIO;
 	}
-	emit(r, nd, SF_EV_START);
+	step_start(r, nd, "delete", row->id, NULL);
 	w->rc.token = row->token;
 	json_t *prior = json_incref(row->attrs);
 	if (row->id && !json_object_get(prior, "id")) {
@@ -380,6 +410,81 @@ static int step_delete(struct wctx *w)
 	}
 	free(res);
 	sf_resource_free(row);
+	if (rc == 0)
+		step_done(r, nd);
+	return rc;
+}
+
+/* A replacement that keeps the old object (kept for reuse): only the new
+ * one is made; the old one is reported, not destroyed. */
+static int replace_keep(struct wctx *w, const json_t *want)
+{
+	struct run *r = w->run;
+	const struct sf_change *ch = w->node->ch;
+	char old[256] = "";
+	struct sf_resource *row = NULL;
+	struct sf_err e = SF_ERR_INIT;
+	if (sf_state_get(r->st, ch->address, &row, &e) == 0 && row->id)
+		snprintf(old, sizeof old, "%s", row->id);
+	sf_resource_free(row);
+	int rc = step_create(w, want, NULL);
+	if (!rc && old[0]) {
+		pthread_mutex_lock(&r->mu);
+		snprintf(w->node->id, sizeof w->node->id, "%s", old);
+		pthread_mutex_unlock(&r->mu);
+		emit(r, w->node, SF_EV_KEPT);
+	}
+	return rc;
+}
+
+/* Create-before-destroy: the new object first (the type gives it a
+ * distinct identity), then the old one, recorded as deposed in between so
+ * a killed run still destroys it later. */
+static int replace_cbd(struct wctx *w, const json_t *want)
+{
+	struct run *r = w->run;
+	const struct sf_change *ch = w->node->ch;
+	int rc;
+	struct sf_resource *old = NULL;
+	struct sf_err e = SF_ERR_INIT;
+	if (sf_state_get(r->st, ch->address, &old, &e) < 0)
+		return step_create(w, want, NULL);
+	/* One key per deposed object, so a replacement that fails again
+	 * cannot overwrite the record of an earlier one.  Sensitive values
+	 * are left out: meta is not encrypted, and destroy goes by id. */
+	unsigned char rb[4];
+	char id[9];
+	sf_random(rb, sizeof rb);
+	sf_hex(id, rb, sizeof rb);
+	char *key = xasprintf(SF_DEPOSED_PREFIX "%s#%s", ch->address, id);
+	json_t *keep = json_deep_copy(old->attrs);
+	for (const struct sf_attr_def *ad = ch->type->attrs; ad->name; ad++)
+		if (ad->flags & SF_ATTR_SENSITIVE)
+			json_object_del(keep, ad->name);
+	char *oldj = json_dumps(keep, JSON_COMPACT);
+	json_decref(keep);
+	if (sf_state_meta_set(r->st, key, oldj, &w->node->err) < 0) {
+		/* no record, no replacement: the old object must not be lost */
+		rc = w->node->err.code;
+		free(oldj);
+		free(key);
+		sf_resource_free(old);
+		return rc;
+	}
+	rc = step_create(w, want, old->status == SF_RS_CREATING ? old->token : NULL);
+	if (!rc) {
+		/* the old object, now deposed, goes once the new one exists */
+		step_start(r, w->node, "delete", old->id, deposed_label(key));
+		rc = ch->type->destroy(&w->rc, old->attrs);
+		if (!rc || rc == SF_ENOTFOUND) {
+			rc = 0;
+			sf_state_meta_set(r->st, key, NULL, &e);
+			step_done(r, w->node);
+		}
+	}
+	free(oldj);
+	free(key);
+	sf_resource_free(old);
 	return rc;
 }
 
@@ -406,67 +511,32 @@ static int run_node(struct wctx *w)
 		rc = step_update(w, NULL, want);
 		break;
 	case SF_ACT_REPLACE:
-		rc = step_delete(w);
-		if (!rc && !(r->o->cancel && *r->o->cancel))
-			rc = step_create(w, want, NULL);
-		else if (!rc)
-			rc = sf_fail(&w->node->err, SF_EINTR, "interrupted between delete and create");
+	case SF_ACT_REPLACE_CBD:
+		if (ch->keep_old) {
+			rc = replace_keep(w, want);
+		} else if (ch->action == SF_ACT_REPLACE_CBD) {
+			rc = replace_cbd(w, want);
+		} else {
+			rc = step_delete(w);
+			if (!rc && !(r->o->cancel && *r->o->cancel))
+				rc = step_create(w, want, NULL);
+			else if (!rc)
+				rc = sf_fail(&w->node->err, SF_EINTR, "interrupted between delete and create");
+		}
 		break;
-	case SF_ACT_REPLACE_CBD: {
-		/* Create the new object first; the type gives it a distinct
-		 * identity. Keep the old row's attributes to destroy it after. */
-		struct sf_resource *old = NULL;
-		struct sf_err e = SF_ERR_INIT;
-		if (sf_state_get(r->st, ch->address, &old, &e) < 0) {
-			rc = step_create(w, want, NULL);
-			break;
-		}
-		/* One key per deposed object, so a replacement that fails again
-		 * cannot overwrite the record of an earlier one.  Sensitive values
-		 * are left out: meta is not encrypted, and destroy goes by id. */
-		unsigned char rb[4];
-		char id[9];
-		sf_random(rb, sizeof rb);
-		sf_hex(id, rb, sizeof rb);
-		char *key = xasprintf(SF_DEPOSED_PREFIX "%s#%s", ch->address, id);
-		json_t *keep = json_deep_copy(old->attrs);
-		for (const struct sf_attr_def *ad = ch->type->attrs; ad->name; ad++)
-			if (ad->flags & SF_ATTR_SENSITIVE)
-				json_object_del(keep, ad->name);
-		char *oldj = json_dumps(keep, JSON_COMPACT);
-		json_decref(keep);
-		if (sf_state_meta_set(r->st, key, oldj, &w->node->err) < 0) {
-			/* no record, no replacement: the old object must not be lost */
-			rc = w->node->err.code;
-			free(oldj);
-			free(key);
-			sf_resource_free(old);
-			break;
-		}
-		rc = step_create(w, want, old->status == SF_RS_CREATING ? old->token : NULL);
-		if (!rc) {
-			w->node->phase = "delete";
-			rc = ch->type->destroy(&w->rc, old->attrs);
-			if (!rc || rc == SF_ENOTFOUND) {
-				rc = 0;
-				sf_state_meta_set(r->st, key, NULL, &e);
-			}
-		}
-		free(oldj);
-		free(key);
-		sf_resource_free(old);
-		break;
-	}
 	case SF_ACT_DELETE:
 		if (ch->reason == SF_REASON_DEPOSED) {
 			/* The old object of an interrupted replacement: it has no row
 			 * of its own; its record goes once it is gone. */
-			w->node->phase = "delete";
+			step_start(r, w->node, "delete", json_string_value(json_object_get(ch->before, "id")),
+				   deposed_label(ch->deposed_key));
 			rc = ch->type->destroy(&w->rc, ch->before);
 			if (rc == SF_ENOTFOUND)
 				rc = 0;
 			if (rc == 0 && sf_state_meta_set(r->st, ch->deposed_key, NULL, &w->node->err) < 0)
 				rc = w->node->err.code;
+			if (rc == 0)
+				step_done(r, w->node);
 			break;
 		}
 		rc = step_delete(w);
@@ -557,6 +627,7 @@ static void *worker(void *arg)
 		struct node *nd = &r->v[pick];
 		nd->st = N_RUNNING;
 		nd->started = nd->last_tick = sf_mono();
+		nd->phase = NULL;
 		r->running++;
 		pthread_mutex_unlock(&r->mu);
 
@@ -576,20 +647,22 @@ static void *worker(void *arg)
 		r->running--;
 		r->finished++;
 		if (rc == 0) {
-			struct sf_err te = SF_ERR_INIT;
+			/* each step already reported its completion */
 			nd->st = N_DONE;
-			/* feed "typical" durations for future progress lines */
-			if (nd->ch->type && nd->phase)
-				sf_state_timing_add(r->st, nd->ch->type->name, nd->phase, sf_mono() - nd->started, &te);
 			switch (nd->ch->action) {
 			case SF_ACT_CREATE: r->res->added++; break;
 			case SF_ACT_UPDATE: r->res->changed++; break;
 			case SF_ACT_REPLACE:
-			case SF_ACT_REPLACE_CBD: r->res->added++; r->res->destroyed++; break;
+			case SF_ACT_REPLACE_CBD:
+				r->res->added++;
+				if (nd->ch->keep_old)
+					r->res->kept++;
+				else
+					r->res->destroyed++;
+				break;
 			case SF_ACT_DELETE: r->res->destroyed++; break;
 			case SF_ACT_NOOP: break;
 			}
-			emit(r, nd, SF_EV_COMPLETE);
 		} else {
 			nd->st = N_FAILED;
 			if (!nd->err.code)
@@ -624,7 +697,7 @@ static void *ticker(void *arg)
 		double now = sf_mono();
 		for (size_t i = 0; i < r->n; i++) {
 			struct node *nd = &r->v[i];
-			if (nd->st == N_RUNNING && now - nd->last_tick >= r->o->progress_interval) {
+			if (nd->st == N_RUNNING && nd->phase && now - nd->last_tick >= r->o->progress_interval) {
 				nd->last_tick = now;
 				if (!nd->typical[0] && nd->phase && nd->ch->type) {
 					double lo = 0, hi = 0;

@@ -13,7 +13,10 @@
  *    or return SF_EINTR at their next poll, leaving resumable `creating`.
  *
  * Output goes through the event callback (cmd_apply.c renders lines or
- * JSON); this module prints nothing.
+ * JSON); this module prints nothing.  Every step of a change has its own
+ * start and completion: a replacement reports the old object's destroy and
+ * the new object's create (create-before-destroy: the new one first, then
+ * the old one marked `deposed`), and a kept old object says so.
  */
 #ifndef SF_APPLY_H
 #define SF_APPLY_H
@@ -28,6 +31,7 @@ enum sf_apply_ev {
 	SF_EV_COMPLETE,  /* operation finished */
 	SF_EV_ERROR,     /* operation failed (err) */
 	SF_EV_SKIPPED,   /* not started: a dependency failed or we were interrupted */
+	SF_EV_KEPT,      /* a replaced object kept for reuse instead of destroyed (id: the old one) */
 };
 
 struct sf_apply_event {
@@ -40,6 +44,8 @@ struct sf_apply_event {
 	const char *status;         /* last progress status ("status=CREATING") or NULL */
 	const struct sf_err *err;   /* SF_EV_ERROR / SF_EV_SKIPPED */
 	const char *typical;        /* SF_EV_PROGRESS: "typical 9m-16m" from past runs, or NULL */
+	const char *deposed;        /* the step works on the old object of a replacement:
+				     * its deposed key ("1a2b3c4d"), else NULL */
 };
 
 typedef void (*sf_apply_event_fn)(void *ui, const struct sf_apply_event *ev);
@@ -57,6 +63,7 @@ struct sf_apply_opts {
 
 struct sf_apply_result {
 	int added, changed, destroyed;
+	int kept;                   /* replaced objects kept for reuse (not in destroyed) */
 	int failed, skipped;
 	int interrupted;
 	double seconds;

@@ -74,7 +74,8 @@ t_grep "destroy reason" "test_object.b will be destroyed (it is no longer in the
 t_rc 0 "apply removal" $S apply s.yaml --auto-approve
 t_eq "one object" "$(nobjs)" 1
 t_rc 0 "destroy" $S destroy s.yaml --auto-approve
-t_grep "destroyed" "0 added, 0 changed, 1 destroyed" .out
+t_grep "destroy wording" "Destroy complete! Resources: 1 destroyed." .out
+t_nogrep "not an apply" "Apply complete" .out
 t_eq "nothing left" "$(nobjs)" 0
 t_rc 0 "state empty" $S state list --state .secfaas/t.db
 t_eq "no rows" "$(cat .out)" ""
@@ -182,6 +183,40 @@ Y
 	fi
 	t_end
 done
+
+# ------------------------------------------- replacements tell both objects apart
+t_begin "create-before-destroy names the new and the old object; a kept object is not destroyed"
+mkdir objs
+stack s.yaml <<'Y'
+    - {type: test_object_cbd, name: g, attributes: {dir: objs, kind: k1}}
+    - {type: test_object_keep, name: img, attributes: {dir: objs, kind: r1}}
+Y
+t_rc 0 "apply v1" $S apply s.yaml --auto-approve
+oldg=$($S state list | awk '$1=="test_object_cbd.g"{print $2}')
+oldi=$($S state list | awk '$1=="test_object_keep.img"{print $2}')
+sed -i 's/kind: k1/kind: k2/; s/kind: r1/kind: r2/' s.yaml
+t_rc 0 "apply v2" $S apply s.yaml --auto-approve
+cp .out v2.out
+t_eq "apply prints the plan once" "$(grep -c "will perform the following actions" v2.out)" 1
+newg=$($S state list | awk '$1=="test_object_cbd.g"{print $2}')
+newi=$($S state list | awk '$1=="test_object_keep.img"{print $2}')
+t_ok "new ids" test "$newg" != "$oldg" -a "$newi" != "$oldi"
+t_grep "new group's completion" "test_object_cbd.g: Creation complete after" v2.out
+t_grep "new group's id on completion" "[id=$newg]" v2.out
+t_grep "old group destroyed as deposed, by its id" "(deposed object" v2.out
+t_grep "old group's id" "Destroying... [id=$oldg]" v2.out
+t_nogrep "no create announced with the old id" "Creating... [id=$oldg]" v2.out
+t_grep "kept line names the old image" "test_object_keep.img: Kept $oldi for reuse" v2.out
+t_grep "kept not counted destroyed" "Resources: 2 added, 0 changed, 1 destroyed. 1 kept for reuse." v2.out
+t_ok "the kept object still exists" test -e "objs/$oldi.json"
+t_ok "the replaced group is gone" test ! -e "objs/$oldg.json"
+t_rc 0 "apply --json events" sh -c "sed -i 's/kind: k2/kind: k3/; s/kind: r2/kind: r3/' s.yaml && $S apply s.yaml --auto-approve --json"
+t_grep "json deposed event" '"deposed":' .out
+t_grep "json kept event" '"type":"apply_kept"' .out
+t_grep "json summary counts the kept one" '"kept":1' .out
+t_rc 0 "destroy after replacements" $S destroy s.yaml --auto-approve
+t_grep "destroy counts the current objects only" "Destroy complete! Resources: 2 destroyed." .out
+t_end
 
 # ---------------------------------------------------------------- saved plans
 t_begin "saved plans: apply exactly once, stale and foreign plans refused"
