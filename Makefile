@@ -11,7 +11,8 @@
 #   make lint     layer check (tools/layers.txt), banned calls, cppcheck, clang-tidy
 #                 (bugprone), shellcheck: the quick checks, run before committing
 #   make lint-all lint + the slow analyzers (clang-tidy clang-analyzer-*)
-#   make install  PREFIX=/usr/local DESTDIR=
+#   make install  PREFIX=/usr/local DESTDIR= (binary, modules, manifests, man page,
+#                 bash/zsh/fish completion)
 #   make clean
 
 PREFIX  ?= /usr/local
@@ -43,10 +44,13 @@ TESTSRC := $(wildcard tests/unit/test_*.c)
 TESTBIN := $(TESTSRC:tests/unit/%.c=$(B)/tests/%)
 TESTSUP := $(filter-out $(TESTSRC),$(wildcard tests/unit/*.c))
 TESTSUPOBJ := $(TESTSUP:%.c=$(B)/obj/%.o)
+# The man page and completion scripts are printed by the binary from the
+# tables --help uses (provisioner/cli/cmd_completion.c).
+DOCS    := $(B)/secfaas.1 $(B)/completion/secfaas.bash $(B)/completion/_secfaas $(B)/completion/secfaas.fish
 
 .SECONDARY:
 .PHONY: all deps test check demo fuzz lint lint-all install clean unit bench
-all: $(B)/secfaas
+all: $(B)/secfaas $(DOCS)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -67,6 +71,21 @@ $(B)/libsecfaas.a: $(LIBOBJ)
 
 $(B)/secfaas: $(B)/obj/provisioner/cli/main.o $(B)/libsecfaas.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/secfaas.1: $(B)/secfaas
+	$(B)/secfaas completion man >$@.tmp && mv $@.tmp $@
+
+$(B)/completion/secfaas.bash: $(B)/secfaas
+	@mkdir -p $(dir $@)
+	$(B)/secfaas completion bash >$@.tmp && mv $@.tmp $@
+
+$(B)/completion/_secfaas: $(B)/secfaas
+	@mkdir -p $(dir $@)
+	$(B)/secfaas completion zsh >$@.tmp && mv $@.tmp $@
+
+$(B)/completion/secfaas.fish: $(B)/secfaas
+	@mkdir -p $(dir $@)
+	$(B)/secfaas completion fish >$@.tmp && mv $@.tmp $@
 
 $(B)/tests/%: $(B)/obj/tests/unit/%.o $(TESTSUPOBJ) $(B)/libsecfaas.a
 	@mkdir -p $(dir $@)
@@ -103,9 +122,15 @@ lint-all: all
 bench: all
 	sh bench/run.sh $(abspath $(B))/secfaas
 
-install: $(B)/secfaas
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/secfaas/modules
+install: $(B)/secfaas $(DOCS)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/secfaas/modules \
+		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/zsh/vendor-completions $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
 	install -m 0755 $(B)/secfaas $(DESTDIR)$(PREFIX)/bin/secfaas
+	install -m 0644 $(B)/secfaas.1 $(DESTDIR)$(PREFIX)/share/man/man1/secfaas.1
+	install -m 0644 $(B)/completion/secfaas.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/secfaas
+	install -m 0644 $(B)/completion/_secfaas $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_secfaas
+	install -m 0644 $(B)/completion/secfaas.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/secfaas.fish
 	install -m 0644 modules/*.yaml $(DESTDIR)$(PREFIX)/share/secfaas/modules/
 	cp -R manifests $(DESTDIR)$(PREFIX)/share/secfaas/
 

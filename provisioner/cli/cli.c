@@ -5,7 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "provisioner/spec/schema.h"
 #include "util.h"
+
+/* Parsed by global_opt in main.c; keep the two in step (tests/help checks
+ * every name here is in the help text). */
+const char sf_cli_global_options[] = "state= workspace= json no-color parallelism= auto-approve detailed-exitcode "
+				     "lock=false lock-timeout= input=false region= profile= ttl= repo= ref= "
+				     "subpath= allow-dirty force-conflicts help";
 
 int sf_cli_error(struct sf_cli *cli, const struct sf_err *err)
 {
@@ -68,4 +75,39 @@ void sf_cli_print_json(struct sf_cli *cli, json_t *j)
 	fprintf(cli->out, "%s\n", s ? s : "null");
 	free(s);
 	json_decref(j);
+}
+
+/* The option name in arg: "--auto-aprove=x" -> "auto-aprove" (owned). */
+static char *option_name(const char *arg)
+{
+	const char *a = arg + (arg[1] == '-' ? 2 : 1);
+	return xstrndup(a, strcspn(a, "="));
+}
+
+/* Append the option names of a list ("out= full lock=false") to v. */
+static size_t option_names(const char *list, char **v, size_t n, size_t cap)
+{
+	for (const char *p = list ? list : ""; *p && n < cap;) {
+		size_t l = strcspn(p, " ");
+		if (l)
+			v[n++] = xstrndup(p, strcspn(p, "= ") < l ? strcspn(p, "= ") : l);
+		p += l + (p[l] == ' ');
+	}
+	return n;
+}
+
+int sf_cli_unknown_option(struct sf_cli *cli, const char *cmd, const char *arg)
+{
+	char *names[128];
+	size_t n = option_names(cli->cmd_options, names, 0, SF_ARRAY_LEN(names));
+	n = option_names(sf_cli_global_options, names, n, SF_ARRAY_LEN(names));
+	char *want = option_name(arg);
+	const char *hint = *want ? sf_did_you_mean(want, (const char *const *)names, n) : NULL;
+	int rc = hint ? sf_cli_errorf(cli, "unknown option %s for %s; did you mean --%s? (see `secfaas %s --help`)", arg,
+				      cmd, hint, cmd)
+		      : sf_cli_errorf(cli, "unknown option %s for %s; see `secfaas %s --help`", arg, cmd, cmd);
+	free(want);
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	return rc;
 }

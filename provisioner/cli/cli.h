@@ -38,9 +38,19 @@ struct sf_cli {
 	const char *ref;          /* --ref REF (default HEAD) */
 	const char *subpath;      /* --subpath DIR inside the repo (or the positional spec) */
 	int allow_dirty;          /* --allow-dirty */
+	const char *cmd_options;  /* the running command's options (sf_cmd.options), set by main */
 	FILE *out;                /* stdout */
 	FILE *errf;               /* stderr */
 };
+
+/* The error for an option `arg` that command `cmd` does not take, naming
+ * the closest of cli->cmd_options and the global options ("did you mean
+ * --auto-approve?"); returns the exit code. */
+int sf_cli_unknown_option(struct sf_cli *cli, const char *cmd, const char *arg);
+/* Options every command takes, space-separated without dashes: "state="
+ * takes a value, "lock=false" is a literal form (the format of
+ * sf_cmd.options; main.c parses them). */
+extern const char sf_cli_global_options[];
 
 /* Print one error line "secfaas: <where>: error: <msg>; <hint>" to stderr
  * (color-aware) and return SF_EXIT_ERROR. */

@@ -94,7 +94,7 @@ int cmd_bake(struct sf_cli *cli, int argc, char **argv)
 			if (m < 0)
 				return sf_cli_errorf(cli, "option %s needs a value", argv[i]);
 		} else if (argv[i][0] == '-') {
-			return sf_cli_errorf(cli, "unknown option %s for bake; see `secfaas help bake`", argv[i]);
+			return sf_cli_unknown_option(cli, "bake", argv[i]);
 		} else {
 			spec = argv[i];
 		}

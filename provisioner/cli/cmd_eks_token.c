@@ -47,6 +47,8 @@ int cmd_eks_token(struct sf_cli *cli, int argc, char **argv)
 		} else if (sf_opt_match(argc, argv, &i, "help", 0, NULL) == 1) {
 			fputs(SF_EKS_TOKEN_USAGE, cli->out);
 			return SF_EXIT_OK;
+		} else if (argv[i][0] == '-') {
+			return sf_cli_unknown_option(cli, "eks-token", argv[i]);
 		} else {
 			return sf_cli_errorf(cli, "unexpected argument %s for eks-token; see `secfaas eks-token --help`",
 					     argv[i]);

@@ -252,7 +252,9 @@ int cmd_gc(struct sf_cli *cli, int argc, char **argv)
 		else if ((m = sf_opt_match(argc, argv, &i, "state-dir", 1, &dir)) || (m = sf_opt_match(argc, argv, &i, "now", 1, &at))) {
 			if (m < 0)
 				return sf_cli_errorf(cli, "%s needs a value", argv[i]);
-		} else
+		} else if (argv[i][0] == '-')
+			return sf_cli_unknown_option(cli, "gc", argv[i]);
+		else
 			return sf_cli_errorf(cli, "unknown argument %s for gc; see `secfaas gc --help`", argv[i]);
 	}
 	double now = sf_now();

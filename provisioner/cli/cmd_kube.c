@@ -286,6 +286,8 @@ int cmd_kubeconfig(struct sf_cli *cli, int argc, char **argv)
 			path_opt = v;
 		} else if (argv[i][0] != '-' && !name) {
 			name = argv[i];
+		} else if (argv[i][0] == '-') {
+			return sf_cli_unknown_option(cli, "kubeconfig", argv[i]);
 		} else {
 			return sf_cli_errorf(cli, "unexpected argument %s for kubeconfig; see `secfaas kubeconfig --help`", argv[i]);
 		}
@@ -374,6 +376,8 @@ int cmd_output(struct sf_cli *cli, int argc, char **argv)
 			show = 1;
 		else if (argv[i][0] != '-' && !name)
 			name = argv[i];
+		else if (argv[i][0] == '-')
+			return sf_cli_unknown_option(cli, "output", argv[i]);
 		else
 			return sf_cli_errorf(cli, "unexpected argument %s for output; see `secfaas output --help`", argv[i]);
 	}
@@ -766,6 +770,8 @@ int cmd_verify(struct sf_cli *cli, int argc, char **argv)
 				return sf_cli_errorf(cli, "--timeout needs a duration like 3m; see `secfaas verify --help`");
 		} else if (argv[i][0] != '-' && !name) {
 			name = argv[i];
+		} else if (argv[i][0] == '-') {
+			return sf_cli_unknown_option(cli, "verify", argv[i]);
 		} else {
 			return sf_cli_errorf(cli, "unexpected argument %s for verify; see `secfaas verify --help`", argv[i]);
 		}

@@ -58,7 +58,7 @@ int cmd_render(struct sf_cli *cli, int argc, char **argv)
 			if (m < 0)
 				return sf_cli_errorf(cli, "option %s needs a value", argv[i]);
 		} else if (argv[i][0] == '-') {
-			return sf_cli_errorf(cli, "unknown option %s for render; see `secfaas render --help`", argv[i]);
+			return sf_cli_unknown_option(cli, "render", argv[i]);
 		} else {
 			spec = argv[i];
 		}

@@ -81,7 +81,7 @@ static int state_list(struct sf_cli *cli, int argc, char **argv)
 	const char *glob = NULL, *spec = NULL;
 	for (int i = 2; i < argc; i++) {
 		if (argv[i][0] == '-')
-			return sf_cli_errorf(cli, "unknown option %s for state list", argv[i]);
+			return sf_cli_unknown_option(cli, "state", argv[i]);
 		if (strchr(argv[i], '/') || strstr(argv[i], ".yaml") || strstr(argv[i], ".yml"))
 			spec = argv[i];
 		else
@@ -274,7 +274,7 @@ int cmd_show(struct sf_cli *cli, int argc, char **argv)
 		if (sf_opt_match(argc, argv, &i, "full", 0, NULL) > 0)
 			full = 1;
 		else if (argv[i][0] == '-')
-			return sf_cli_errorf(cli, "unknown option %s for show", argv[i]);
+			return sf_cli_unknown_option(cli, "show", argv[i]);
 		else if (!arg)
 			arg = argv[i];
 		else
@@ -355,7 +355,7 @@ int cmd_force_unlock(struct sf_cli *cli, int argc, char **argv)
 		if (sf_opt_match(argc, argv, &i, "force", 0, NULL) > 0)
 			force = 1;
 		else if (argv[i][0] == '-')
-			return sf_cli_errorf(cli, "unknown option %s for force-unlock", argv[i]);
+			return sf_cli_unknown_option(cli, "force-unlock", argv[i]);
 		else if (!id)
 			id = argv[i];
 		else
@@ -392,7 +392,7 @@ int cmd_import(struct sf_cli *cli, int argc, char **argv)
 	const char *addr = NULL, *id = NULL, *spec = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (argv[i][0] == '-' && argv[i][1])
-			return sf_cli_errorf(cli, "unknown option %s for import", argv[i]);
+			return sf_cli_unknown_option(cli, "import", argv[i]);
 		if (!addr)
 			addr = argv[i];
 		else if (!id)

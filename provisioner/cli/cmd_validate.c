@@ -13,7 +13,7 @@ int cmd_validate(struct sf_cli *cli, int argc, char **argv)
 	int nspecs = 0;
 	for (int i = 1; i < argc; i++) {
 		if (argv[i][0] == '-' && argv[i][1])
-			return sf_cli_errorf(cli, "unknown option %s for validate; see `secfaas validate --help`", argv[i]);
+			return sf_cli_unknown_option(cli, "validate", argv[i]);
 		sf_run_load_set(cli, argv[i], &set, &d, NULL, NULL);
 		nspecs++;
 	}

@@ -25,6 +25,8 @@ int cmd_whoami(struct sf_cli *cli, int argc, char **argv)
 		} else if (sf_opt_match(argc, argv, &i, "help", 0, NULL) == 1) {
 			fputs(SF_WHOAMI_USAGE, cli->out);
 			return SF_EXIT_OK;
+		} else if (argv[i][0] == '-') {
+			return sf_cli_unknown_option(cli, "whoami", argv[i]);
 		} else {
 			return sf_cli_errorf(cli, "unexpected argument %s for whoami; see `secfaas whoami --help`", argv[i]);
 		}

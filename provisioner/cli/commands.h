@@ -14,14 +14,31 @@ struct sf_cmd {
 	sf_cmd_fn run;
 	const char *summary; /* one line for `secfaas help` */
 	const char *usage;   /* full --help text */
+	/* The command's own options, space-separated, without dashes: "out="
+	 * takes a value, "lock=false" is a literal form.  Completion, the man
+	 * page and "did you mean" read this list; the suite checks it against
+	 * --help. */
+	const char *options;
+	const char *words;   /* subcommands or fixed first words ("list show ...") */
+};
+
+/* An environment variable secfaas reads, for --help, the man page and
+ * completion's documentation. */
+struct sf_envvar {
+	const char *name;
+	const char *help;
 };
 
 const struct sf_cmd *sf_cmd_find(const char *name);
 const struct sf_cmd *sf_cmd_all(size_t *n);
+/* Their --help text (lines of "  --name  what"). */
+const char *sf_cli_global_help(void);
+const struct sf_envvar *sf_cli_env(size_t *n);
 /* Print usage for a command (for --help and usage errors). */
 int sf_cmd_help(struct sf_cli *cli, const char *name, FILE *f);
 
 int cmd_apply(struct sf_cli *cli, int argc, char **argv);
+int cmd_completion(struct sf_cli *cli, int argc, char **argv);
 int cmd_destroy(struct sf_cli *cli, int argc, char **argv);
 int cmd_force_unlock(struct sf_cli *cli, int argc, char **argv);
 int cmd_gc(struct sf_cli *cli, int argc, char **argv);

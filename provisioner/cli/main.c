@@ -35,39 +35,100 @@
 	"  --ttl DUR             apply: make the workspace ephemeral (overrides metadata.ttl)\n"          \
 	"  --repo PATH|URL       read specs from a git repository (local path, file://, remote URL)\n"   \
 	"  --ref REF             branch, tag or commit in --repo (default HEAD); SPEC is a path inside it\n" \
+	"  --subpath DIR         with --repo: the directory inside it that holds the specs\n"            \
 	"  --allow-dirty         use a local working tree with uncommitted changes\n"                    \
 	"  --force-conflicts     server-side apply takes ownership of fields other managers own\n"       \
-	"Environment: SECFAAS_LOG=error|warn|info|debug|trace, SECFAAS_LOG_PATH, NO_COLOR,\n"               \
-	"  SECFAAS_STATE_PASSPHRASE (state secret encryption), SECFAAS_SPEC (default spec).\n"
+	"  --help, -h            this help\n"
+
+/* Every variable secfaas itself reads (the cli suite checks the sources
+ * against this table); AWS's standard variables are AWS's. */
+static const struct sf_envvar env_vars[] = {
+	{"SECFAAS_LOG", "log level on stderr: error, warn (default), info, debug, trace; secrets are redacted"},
+	{"SECFAAS_LOG_PATH", "also append the log to this file"},
+	{"NO_COLOR", "no ANSI colors (like --no-color)"},
+	{"SECFAAS_SPEC", "the spec when no SPEC argument is given (default ./secfaas.yaml)"},
+	{"SECFAAS_WORKSPACE", "the workspace when the spec holds several (like --workspace)"},
+	{"SECFAAS_STATE_PASSPHRASE",
+	 "passphrase (16+ characters) for the state's sensitive attributes (AES-256-GCM, PBKDF2-SHA512 key)"},
+	{"SECFAAS_STATE_KEY_FILE", "file holding the state key (default <state>.key, created mode 0600)"},
+	{"SECFAAS_TTL", "apply: make the workspace ephemeral for this long (like --ttl)"},
+	{"SECFAAS_FORCE_CONFLICTS", "1: server-side apply takes fields other managers own (like --force-conflicts)"},
+	{"SECFAAS_MODULE_PATH", "colon-separated directories searched for modules before the installed ones"},
+	{"SECFAAS_POLL_SCALE",
+	 "multiply AWS waiters' poll delays (default 1; 0.001 against a simulator running 1000x faster)"},
+	{"SECFAAS_PROGRESS_INTERVAL",
+	 "how often apply prints \"Still creating...\" for a long operation (default 10s)"},
+	{"SECFAAS_VERIFY_IMAGE", "verify: the probe function's image (default ghcr.io/openfaas/alpine:latest)"},
+};
+
+const char *sf_cli_global_help(void)
+{
+	return GLOBAL_HELP;
+}
+
+const struct sf_envvar *sf_cli_env(size_t *n)
+{
+	*n = SF_ARRAY_LEN(env_vars);
+	return env_vars;
+}
+
+static void env_help(FILE *f)
+{
+	fputs("Environment:\n", f);
+	for (size_t i = 0; i < SF_ARRAY_LEN(env_vars); i++)
+		fprintf(f, "  %-26s %s\n", env_vars[i].name, env_vars[i].help);
+	fputs("  and AWS's standard variables (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, AWS_CA_BUNDLE, ...)\n", f);
+}
 
 static const struct sf_cmd commands[] = {
 	{"apply", cmd_apply, "create or update infrastructure to match the spec",
 	 "usage: secfaas apply [SPEC | PLANFILE] [--auto-approve] [--replace ADDR]... [--target ADDR]...\n"
+	 "                     [--destroy] [--refresh=false] [--full]\n"
+	 "       secfaas apply --all [--prune] [--cluster-parallelism N] --auto-approve [SPECDIR]\n"
 	 "\n"
 	 "Plans, shows the plan, asks for 'yes' (on a terminal), then applies it as a\n"
 	 "dependency graph (--parallelism N at once). With a saved PLANFILE from\n"
 	 "`secfaas plan --out`, applies exactly that plan without asking, and refuses it if\n"
 	 "the state changed since it was made. Interrupted or killed runs are resumed by\n"
-	 "running apply again.\n"
+	 "running apply again. --full prints long created values (manifests) in full.\n"
+	 "--all applies every workspace (cluster) in the spec directory, N at once\n"
+	 "(--cluster-parallelism, default 2); --prune also destroys workspaces whose spec\n"
+	 "was removed.\n"
 	 "\n"
 	 "examples:\n"
 	 "  secfaas apply examples/minimal.yaml\n"
 	 "  secfaas plan cluster.yaml --out tfplan && secfaas apply tfplan\n"
-	 "  secfaas apply cluster.yaml --auto-approve --parallelism 4\n"},
+	 "  secfaas apply cluster.yaml --auto-approve --parallelism 4\n",
+	 "destroy refresh=false replace= target= all prune cluster-parallelism= full", NULL},
 	{"bake", cmd_bake, "bake (or find) the gVisor AMI of a spec and print its id",
-	 SF_BAKE_USAGE "\nexample:\n  secfaas bake examples/minimal.yaml --arch x86_64\n"},
+	 SF_BAKE_USAGE "\nexample:\n  secfaas bake examples/minimal.yaml --arch x86_64\n",
+	 "arch= subnet-id= instance-profile=", NULL},
+	{"completion", cmd_completion, "print a shell completion script (bash, zsh, fish) or the man page",
+	 "usage: secfaas completion bash|zsh|fish|man\n"
+	 "\n"
+	 "Prints a completion script for the shell, made from the same command and option\n"
+	 "tables as --help, or the man page (roff).\n"
+	 "\n"
+	 "examples:\n"
+	 "  source <(secfaas completion bash)\n"
+	 "  secfaas completion zsh > \"${fpath[1]}/_secfaas\"\n"
+	 "  secfaas completion fish > ~/.config/fish/completions/secfaas.fish\n"
+	 "  secfaas completion man | man -l -\n",
+	 "", "bash zsh fish man"},
 	{"destroy", cmd_destroy, "destroy everything the state tracks for a workspace",
-	 "usage: secfaas destroy [SPEC] [--auto-approve]\n"
+	 "usage: secfaas destroy [SPEC] [--auto-approve] [--target ADDR]... [--refresh=false] [--full]\n"
 	 "\n"
 	 "Plans the destruction of every resource in the workspace's state, shows it, asks\n"
 	 "for 'yes', then deletes in reverse dependency order.\n"
 	 "\n"
 	 "examples:\n"
 	 "  secfaas destroy examples/minimal.yaml\n"
-	 "  secfaas destroy --state .secfaas/fn-staging.db --auto-approve\n"},
+	 "  secfaas destroy --state .secfaas/fn-staging.db --auto-approve\n",
+	 "refresh=false target= full", NULL},
 	{"eks-token", cmd_eks_token, "print an EKS bearer token as a kubectl ExecCredential",
 	 SF_EKS_TOKEN_USAGE
-	 "\nexample:\n  secfaas eks-token --cluster fn-staging --region eu-west-1\n"},
+	 "\nexample:\n  secfaas eks-token --cluster fn-staging --region eu-west-1\n",
+	 "cluster= role-arn=", NULL},
 	{"force-unlock", cmd_force_unlock, "remove a stale state lock by its exact ID",
 	 "usage: secfaas force-unlock LOCK_ID [--force] [SPEC]\n"
 	 "\n"
@@ -75,7 +136,8 @@ static const struct sf_cmd commands[] = {
 	 "heartbeat held by a live process needs --force.\n"
 	 "\n"
 	 "example:\n"
-	 "  secfaas force-unlock 4b1e0c2a-8f3d-4d7e-9a51-0c2d3e4f5a6b --state .secfaas/demo.db\n"},
+	 "  secfaas force-unlock 4b1e0c2a-8f3d-4d7e-9a51-0c2d3e4f5a6b --state .secfaas/demo.db\n",
+	 "force", NULL},
 	{"gc", cmd_gc, "destroy expired ephemeral workspaces and sweep AWS for orphaned secfaas objects",
 	 "usage: secfaas gc [--dry-run] [--auto-approve] [--state-dir DIR] [--now TIME] [--no-sweep]\n"
 	 "\n"
@@ -93,8 +155,10 @@ static const struct sf_cmd commands[] = {
 	 "\n"
 	 "examples:\n"
 	 "  secfaas gc                       # list what has expired or leaked\n"
-	 "  secfaas gc --auto-approve        # remove it (cron/CI)\n"},
-	{"help", cmd_help, "show help for a command", "usage: secfaas help [COMMAND]\n"},
+	 "  secfaas gc --auto-approve        # remove it (cron/CI)\n",
+	 "dry-run no-sweep state-dir= now=", NULL},
+	{"help", cmd_help, "show help for a command", "usage: secfaas help [COMMAND]\n",
+	 "", NULL},
 	{"import", cmd_import, "adopt an existing object into the state",
 	 "usage: secfaas import ADDRESS ID [SPEC]\n"
 	 "\n"
@@ -103,32 +167,41 @@ static const struct sf_cmd commands[] = {
 	 "it from now on. The next plan shows any differences from the spec.\n"
 	 "\n"
 	 "example:\n"
-	 "  secfaas import test_object.a obj-0123456789abcdef stack.yaml\n"},
+	 "  secfaas import test_object.a obj-0123456789abcdef stack.yaml\n",
+	 "", NULL},
 	{"kubeconfig", cmd_kubeconfig, "write or merge a kubeconfig for a cluster (exec: secfaas eks-token)",
-	 SF_KUBECONFIG_USAGE "\nexample:\n  secfaas kubeconfig fn-staging --kubeconfig ~/.kube/config && kubectl get nodes\n"},
+	 SF_KUBECONFIG_USAGE "\nexample:\n  secfaas kubeconfig fn-staging --kubeconfig ~/.kube/config && kubectl get nodes\n",
+	 "kubeconfig=", NULL},
 	{"output", cmd_output, "print workspace outputs (OpenFaaS gateway, admin password on request)",
-	 SF_OUTPUT_USAGE "\nexample:\n  secfaas output --state .secfaas/fn-staging.db openfaas_password --show-sensitive\n"},
+	 SF_OUTPUT_USAGE "\nexample:\n  secfaas output --state .secfaas/fn-staging.db openfaas_password --show-sensitive\n",
+	 "show-sensitive", NULL},
 	{"plan", cmd_plan, "show what apply would change",
 	 "usage: secfaas plan [SPEC] [--out FILE] [--destroy | --refresh-only] [--refresh=false]\n"
-	 "                    [--replace ADDR]... [--target ADDR]... [--detailed-exitcode] [--json]\n"
+	 "                    [--replace ADDR]... [--target ADDR]... [--detailed-exitcode] [--json] [--full]\n"
+	 "       secfaas plan --all [--prune] [SPECDIR]\n"
 	 "\n"
 	 "Reads the spec (a file or a directory of *.yaml), refreshes recorded resources,\n"
 	 "and prints the changes per attribute: + create, ~ update in place, -/+ replace\n"
 	 "(the forcing attribute is marked), +/- replace creating the new one first,\n"
-	 "- destroy. --out saves the plan for `secfaas apply FILE`.\n"
+	 "- destroy. --out saves the plan for `secfaas apply FILE`. Updates hide unchanged\n"
+	 "attributes; a long created value (a manifest) is one line unless --full.\n"
+	 "--all plans every workspace in the spec directory and ends with a summary table;\n"
+	 "--prune also plans destroying the workspaces whose spec was removed.\n"
 	 "\n"
 	 "examples:\n"
 	 "  secfaas plan examples/minimal.yaml\n"
 	 "  secfaas plan specs/ --detailed-exitcode --json > plan.json; echo $?\n"
-	 "  secfaas plan cluster.yaml --out tfplan\n"},
+	 "  secfaas plan cluster.yaml --out tfplan\n",
+	 "out= destroy refresh-only refresh=false replace= target= all prune full", NULL},
 	{"refresh", cmd_refresh, "update the state from the live objects (after review)",
-	 "usage: secfaas refresh [SPEC] [--auto-approve]\n"
+	 "usage: secfaas refresh [SPEC] [--auto-approve] [--target ADDR]... [--full]\n"
 	 "\n"
 	 "Same as `plan --refresh-only`, then asks before writing the refreshed\n"
 	 "attributes to the state.\n"
 	 "\n"
 	 "example:\n"
-	 "  secfaas refresh examples/minimal.yaml\n"},
+	 "  secfaas refresh examples/minimal.yaml\n",
+	 "refresh=false target= full", NULL},
 	{"render", cmd_render, "print node user data, containerd/runsc config or the bake script",
 	 "usage: secfaas render node-config SPEC --node-group NAME [--artifact user-data|containerd|runsc]\n"
 	 "                      [--endpoint URL --ca BASE64] [--containerd-major 1|2]\n"
@@ -142,16 +215,18 @@ static const struct sf_cmd commands[] = {
 	 "examples:\n"
 	 "  secfaas render node-config examples/minimal.yaml --node-group sandbox\n"
 	 "  secfaas render node-config examples/minimal.yaml --node-group sandbox --artifact containerd --containerd-major 1\n"
-	 "  secfaas render bake-script examples/minimal.yaml --arch x86_64\n"},
+	 "  secfaas render bake-script examples/minimal.yaml --arch x86_64\n",
+	 "node-group= artifact= endpoint= ca= containerd-major= arch= base-ami=", "node-config bake-script"},
 	{"show", cmd_show, "show the state or a saved plan",
-	 "usage: secfaas show [PLANFILE] [--json]\n"
+	 "usage: secfaas show [PLANFILE] [--json] [--full]\n"
 	 "\n"
 	 "Without a plan file, shows every resource in the workspace's state with its\n"
 	 "attributes (secrets redacted) and the last run.\n"
 	 "\n"
 	 "examples:\n"
 	 "  secfaas show --state .secfaas/demo.db\n"
-	 "  secfaas show tfplan --json\n"},
+	 "  secfaas show tfplan --json\n",
+	 "full", NULL},
 	{"state", cmd_state, "inspect and edit the state: list, show, rm, mv, history",
 	 "usage: secfaas state list [GLOB]\n"
 	 "       secfaas state show ADDRESS\n"
@@ -165,7 +240,8 @@ static const struct sf_cmd commands[] = {
 	 "examples:\n"
 	 "  secfaas state list --state .secfaas/demo.db\n"
 	 "  secfaas state list 'local_file.*'\n"
-	 "  secfaas state mv local_file.old local_file.new\n"},
+	 "  secfaas state mv local_file.old local_file.new\n",
+	 "", "list show rm mv history"},
 	{"validate", cmd_validate, "check specs offline (schema, references, cycles)",
 	 "usage: secfaas validate [SPEC...] [--json]\n"
 	 "\n"
@@ -175,12 +251,16 @@ static const struct sf_cmd commands[] = {
 	 "\n"
 	 "examples:\n"
 	 "  secfaas validate examples/minimal.yaml\n"
-	 "  secfaas validate specs/ --json\n"},
+	 "  secfaas validate specs/ --json\n",
+	 "", NULL},
 	{"verify", cmd_verify, "prove functions run under gVisor: deploy, invoke and inspect a probe",
-	 SF_VERIFY_USAGE "\nexample:\n  secfaas verify fn-staging\n"},
-	{"version", cmd_version, "print the version", "usage: secfaas version [--json]\n"},
+	 SF_VERIFY_USAGE "\nexample:\n  secfaas verify fn-staging\n",
+	 "timeout=", NULL},
+	{"version", cmd_version, "print the version", "usage: secfaas version [--json]\n",
+	 "", NULL},
 	{"whoami", cmd_whoami, "show the AWS identity and where its credentials came from",
-	 SF_WHOAMI_USAGE "\nexample:\n  AWS_PROFILE=ci secfaas whoami --json\n"},
+	 SF_WHOAMI_USAGE "\nexample:\n  AWS_PROFILE=ci secfaas whoami --json\n",
+	 "", NULL},
 };
 
 const struct sf_cmd *sf_cmd_all(size_t *n)
@@ -206,6 +286,7 @@ int sf_cmd_help(struct sf_cli *cli, const char *name, FILE *f)
 	fputs(c->usage, f);
 	fputs("\n", f);
 	fputs(GLOBAL_HELP, f);
+	env_help(f);
 	return SF_EXIT_OK;
 }
 
@@ -216,7 +297,9 @@ static void usage_all(FILE *f)
 		   "declaratively: plan, then apply; state in SQLite.\n\ncommands:\n");
 	for (size_t i = 0; i < SF_ARRAY_LEN(commands); i++)
 		fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
-	fprintf(f, "\n%s\nRun `secfaas COMMAND --help` for a command's options and examples.\n", GLOBAL_HELP);
+	fprintf(f, "\n%s", GLOBAL_HELP);
+	env_help(f);
+	fprintf(f, "\nRun `secfaas COMMAND --help` for a command's options and examples.\n");
 }
 
 int cmd_help(struct sf_cli *cli, int argc, char **argv)
@@ -371,6 +454,7 @@ int main(int argc, char **argv)
 		} else if (want_help) {
 			rc = sf_cmd_help(&cli, c->name, stdout);
 		} else {
+			cli.cmd_options = c->options;
 			rc = c->run(&cli, nrest, rest);
 		}
 	}

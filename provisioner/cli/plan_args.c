@@ -51,7 +51,7 @@ int sf_parse_plan_args(struct sf_cli *cli, const char *cmd, int argc, char **arg
 				return sf_cli_errorf(cli, "--target needs a resource address");
 			pa->targets[pa->opts.ntargets++] = v;
 		} else {
-			return sf_cli_errorf(cli, "unknown option %s for %s; see `secfaas %s --help`", argv[i], cmd, cmd);
+			return sf_cli_unknown_option(cli, cmd, argv[i]);
 		}
 	}
 	pa->opts.replace = pa->replace;
