@@ -4,6 +4,7 @@
  * through kube/.
  */
 #include <limits.h>
+#include <netdb.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
 #include <time.h>
@@ -365,22 +366,162 @@ done:
 	return rc;
 }
 
+/* ------------------------------------------------------------ the gateway */
+
+/* Does `host` resolve to an address?  A load balancer's DNS name can lag
+ * its creation by minutes, or not resolve from where secfaas runs. */
+static int resolves(const char *host)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
+	int ok = getaddrinfo(host, NULL, &hints, &ai) == 0;
+	if (ai)
+		freeaddrinfo(ai);
+	return ok;
+}
+
+/* A node's ExternalIP and the gateway's NodePort (owned) or NULL. */
+static char *node_port_url(struct sf_kube *k, const json_t *port, struct sf_err *err)
+{
+	json_t *nodes = NULL;
+	char *url = NULL;
+	long long np = json_integer_value(json_object_get(port, "nodePort"));
+	if (np <= 0) {
+		sf_fail(err, SF_ENOTFOUND, "gateway-external has no NodePort");
+		return NULL;
+	}
+	if (sf_kube_list(k, "v1", "Node", NULL, NULL, &nodes, err) < 0)
+		return NULL;
+	size_t i, j;
+	json_t *n, *a;
+	json_array_foreach(json_object_get(nodes, "items"), i, n)
+		json_array_foreach(json_object_get(json_object_get(n, "status"), "addresses"), j, a)
+			if (!url && sget(a, "type") && !strcmp(sget(a, "type"), "ExternalIP") && sget(a, "address"))
+				url = xasprintf("http://%s:%lld", sget(a, "address"), np);
+	json_decref(nodes);
+	if (!url)
+		sf_fail(err, SF_ENOTFOUND, "no node has an ExternalIP for the gateway NodePort %lld", np);
+	return url;
+}
+
+/* Gateway base URL for the /system/ calls (the API server's service proxy
+ * strips Authorization): the LoadBalancer address, else a node's
+ * ExternalIP and the NodePort of gateway-external.  A load balancer name
+ * that does not resolve falls back to the NodePort every LoadBalancer
+ * Service also has; *note (owned, may stay NULL) says so.  Owned or NULL
+ * (why in err). */
+static char *gateway_url(struct sf_kube *k, char **note, struct sf_err *err)
+{
+	json_t *svc = NULL;
+	char *url = NULL;
+	*note = NULL;
+	if (sf_kube_get(k, "v1", "Service", "openfaas", "gateway-external", &svc, err) < 0)
+		return NULL;
+	const json_t *spec = json_object_get(svc, "spec");
+	const json_t *port = json_array_get(json_object_get(spec, "ports"), 0);
+	const json_t *ing = json_array_get(json_object_get(json_object_get(json_object_get(svc, "status"), "loadBalancer"), "ingress"), 0);
+	const char *type = sget(spec, "type");
+	const char *host = sget(ing, "hostname"), *ip = sget(ing, "ip");
+	if (type && !strcmp(type, "LoadBalancer") && (ip || (host && resolves(host)))) {
+		url = xasprintf("http://%s:%lld", ip ? ip : host, json_integer_value(json_object_get(port, "port")));
+	} else if (type && !strcmp(type, "LoadBalancer")) {
+		url = node_port_url(k, port, err);
+		if (url)
+			*note = host ? xasprintf("the load balancer %s does not resolve; using the node port", host)
+				     : xstrdup("the load balancer has no address yet; using the node port");
+	} else if (type && !strcmp(type, "ClusterIP")) {
+		sf_fail(err, SF_ENOTFOUND, "gateway-external is a ClusterIP Service: reachable only inside the cluster");
+	} else {
+		url = node_port_url(k, port, err);
+	}
+	json_decref(svc);
+	return url;
+}
+
 /* ------------------------------------------------------------ output */
+
+/* The outputs, in the order they print; sensitive ones are hidden in
+ * listings and null in --json unless --show-sensitive. */
+static const struct {
+	const char *name;
+	int sensitive;
+	const char *help;
+} outputs[] = {
+	{"cluster_name", 0, "the EKS cluster's name"},
+	{"cluster_endpoint", 0, "the Kubernetes API endpoint"},
+	{"kubeconfig_context", 0, "the context `secfaas kubeconfig NAME` writes"},
+	{"gateway_url", 0, "the OpenFaaS gateway (load balancer, else a node's address and the node port)"},
+	{"openfaas_username", 0, "the OpenFaaS gateway's basic-auth user"},
+	{"openfaas_password", 1, "its password"},
+};
+
+static int output_index(const char *name)
+{
+	for (size_t i = 0; i < SF_ARRAY_LEN(outputs); i++)
+		if (!strcmp(outputs[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+/* The workspace's outputs as JSON (new reference); values that cannot be
+ * known are absent.  Only `want` (or all when -1) is computed, so asking for
+ * the endpoint never calls the cluster. *gw_err says why gateway_url is
+ * missing, *gw_note how it was reached. */
+static json_t *collect_outputs(struct sf_cli *cli, const char *ws, const struct target *t, int want, char **gw_note,
+			       struct sf_err *gw_err)
+{
+	json_t *o = json_object();
+	if (sget(t->conn, "cluster_name"))
+		json_object_set_new(o, "cluster_name", json_string(sget(t->conn, "cluster_name")));
+	json_object_set_new(o, "cluster_endpoint", json_string(sget(t->conn, "endpoint")));
+	if (ws)
+		json_object_set_new(o, "kubeconfig_context", json_pack("s+", "secfaas-", ws));
+	if (t->password) {
+		json_object_set_new(o, "openfaas_username", json_string(t->username));
+		json_object_set_new(o, "openfaas_password", json_string(t->password));
+	}
+	if (want < 0 || !strcmp(outputs[want].name, "gateway_url")) {
+		struct sf_aws *aws = NULL;
+		struct sf_kube *k = NULL;
+		char *url = NULL;
+		if (connect_target(cli, t, &aws, &k, gw_err) == 0)
+			url = gateway_url(k, gw_note, gw_err);
+		if (url)
+			json_object_set_new(o, "gateway_url", json_string(url));
+		free(url);
+		sf_kube_free(k);
+		sf_aws_free(aws);
+	}
+	return o;
+}
 
 int cmd_output(struct sf_cli *cli, int argc, char **argv)
 {
-	const char *name = NULL;
-	int show = 0;
+	const char *name = NULL, *pick = NULL;
+	int show = 0, raw = 0;
 	for (int i = 1; i < argc; i++) {
 		if (sf_opt_match(argc, argv, &i, "show-sensitive", 0, NULL) > 0)
 			show = 1;
-		else if (argv[i][0] != '-' && !name)
-			name = argv[i];
+		else if (sf_opt_match(argc, argv, &i, "raw", 0, NULL) > 0)
+			raw = 1;
 		else if (argv[i][0] == '-')
 			return sf_cli_unknown_option(cli, "output", argv[i]);
-		else
-			return sf_cli_errorf(cli, "unexpected argument %s for output; see `secfaas output --help`", argv[i]);
+		else if (output_index(argv[i]) >= 0 && !pick)
+			pick = argv[i];
+		else if (!name && !strchr(argv[i], '_'))
+			name = argv[i];
+		else {
+			const char *names[SF_ARRAY_LEN(outputs)];
+			for (size_t k = 0; k < SF_ARRAY_LEN(outputs); k++)
+				names[k] = outputs[k].name;
+			const char *hint = sf_did_you_mean(argv[i], names, SF_ARRAY_LEN(outputs));
+			return sf_cli_errorf(cli, "output: no output named \"%s\"%s%s%s; see `secfaas output --help`", argv[i],
+					     hint ? "; did you mean \"" : "", hint ? hint : "", hint ? "\"?" : "");
+		}
 	}
+	if (raw && !pick)
+		return sf_cli_errorf(cli, "output --raw needs an output name, e.g. `secfaas output --raw gateway_url`");
+	if (raw && cli->json)
+		return sf_cli_errorf(cli, "output: --raw and --json exclude each other");
 	struct sf_ws ws;
 	struct target t;
 	memset(&ws, 0, sizeof ws);
@@ -390,27 +531,63 @@ int cmd_output(struct sf_cli *cli, int argc, char **argv)
 		sf_run_close(&ws);
 		return rc;
 	}
-	json_t *o = json_pack("{s:s, s:s?}", "endpoint", sget(t.conn, "endpoint"), "cluster_name", sget(t.conn, "cluster_name"));
-	if (t.password) {
-		json_object_set_new(o, "openfaas_username", json_string(t.username));
-		json_object_set_new(o, "openfaas_password", json_string(show ? t.password : "(sensitive value)"));
-	}
-	if (cli->json) {
-		char *s = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
-		fprintf(cli->out, "%s\n", s);
-		free(s);
+	int want = pick ? output_index(pick) : -1;
+	char *note = NULL;
+	struct sf_err gerr = SF_ERR_INIT;
+	json_t *o = collect_outputs(cli, ws.cfg.workspace ? ws.cfg.workspace : name, &t, want, &note, &gerr);
+	if (pick) {
+		/* one output, asked for by name: its value, sensitive or not */
+		const json_t *v = json_object_get(o, pick);
+		if (!v) {
+			if (!strcmp(pick, "gateway_url"))
+				rc = sf_cli_errorf(cli, "output gateway_url: %s", gerr.msg[0] ? gerr.msg : "unknown");
+			else
+				rc = sf_cli_errorf(cli, "output %s: workspace %s has none (OpenFaaS not installed?)", pick,
+						   name ? name : "(default)");
+		} else if (cli->json) {
+			sf_cli_print_json(cli, json_incref((json_t *)v));
+		} else {
+			fprintf(cli->out, raw ? "%s" : "%s\n", json_string_value(v));
+		}
+		if (note && !raw)
+			fprintf(cli->errf, "secfaas: note: %s\n", note);
+	} else if (cli->json) {
+		/* Terraform's shape: name -> {value, type, sensitive}; sensitive
+		 * values are null unless --show-sensitive */
+		json_t *j = json_object();
+		for (size_t i = 0; i < SF_ARRAY_LEN(outputs); i++) {
+			const json_t *v = json_object_get(o, outputs[i].name);
+			if (!v)
+				continue;
+			json_object_set_new(j, outputs[i].name,
+					    json_pack("{s:O, s:s, s:b}", "value",
+						      outputs[i].sensitive && !show ? json_null() : v, "type", "string",
+						      "sensitive", outputs[i].sensitive));
+		}
+		sf_cli_print_json(cli, j);
 	} else {
-		const char *k;
-		json_t *v;
-		json_object_foreach(o, k, v) if (json_is_string(v)) fprintf(cli->out, "%-18s = %s\n", k, json_string_value(v));
-		if (t.password && !show)
-			fprintf(cli->out, "\n(sensitive values hidden; `secfaas output %s --show-sensitive` prints them)\n",
-				name ? name : "");
+		int hidden = 0;
+		for (size_t i = 0; i < SF_ARRAY_LEN(outputs); i++) {
+			const json_t *v = json_object_get(o, outputs[i].name);
+			if (!v)
+				continue;
+			hidden |= outputs[i].sensitive && !show;
+			fprintf(cli->out, "%-18s = %s\n", outputs[i].name,
+				outputs[i].sensitive && !show ? "(sensitive value)" : json_string_value(v));
+		}
+		if (!json_object_get(o, "gateway_url") && t.password)
+			fprintf(cli->errf, "secfaas: warning: gateway_url unknown: %s\n", gerr.msg);
+		if (note)
+			fprintf(cli->errf, "secfaas: note: gateway_url: %s\n", note);
+		if (hidden)
+			fprintf(cli->out, "\n(sensitive values hidden; `secfaas output %s%sopenfaas_password` or --show-sensitive prints them)\n",
+				name ? name : "", name ? " " : "");
 	}
+	free(note);
 	json_decref(o);
 	target_release(&t);
 	sf_run_close(&ws);
-	return SF_EXIT_OK;
+	return rc;
 }
 
 /* ------------------------------------------------------------ verify */
@@ -438,40 +615,6 @@ static void nap_ms(long ms)
 {
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 	nanosleep(&ts, NULL);
-}
-
-/* Gateway base URL for the /system/ calls (the API server's service proxy strips
- * Authorization): the LoadBalancer address, else a node's ExternalIP and
- * the NodePort of gateway-external. Owned or NULL (why in err). */
-static char *gateway_url(struct sf_kube *k, struct sf_err *err)
-{
-	json_t *svc = NULL, *nodes = NULL;
-	char *url = NULL;
-	if (sf_kube_get(k, "v1", "Service", "openfaas", "gateway-external", &svc, err) < 0)
-		return NULL;
-	const json_t *spec = json_object_get(svc, "spec");
-	const json_t *port = json_array_get(json_object_get(spec, "ports"), 0);
-	const json_t *ing = json_array_get(json_object_get(json_object_get(json_object_get(svc, "status"), "loadBalancer"), "ingress"), 0);
-	const char *type = sget(spec, "type");
-	if (type && !strcmp(type, "LoadBalancer") && (sget(ing, "hostname") || sget(ing, "ip"))) {
-		url = xasprintf("http://%s:%lld", sget(ing, "hostname") ? sget(ing, "hostname") : sget(ing, "ip"),
-				json_integer_value(json_object_get(port, "port")));
-	} else if (json_integer_value(json_object_get(port, "nodePort")) > 0 &&
-		   sf_kube_list(k, "v1", "Node", NULL, NULL, &nodes, err) == 0) {
-		size_t i, j;
-		json_t *n, *a;
-		json_array_foreach(json_object_get(nodes, "items"), i, n) json_array_foreach(
-			json_object_get(json_object_get(n, "status"), "addresses"), j, a) if (!url && sget(a, "type") &&
-										 !strcmp(sget(a, "type"), "ExternalIP"))
-			url = xasprintf("http://%s:%lld", sget(a, "address"), json_integer_value(json_object_get(port, "nodePort")));
-		if (!url)
-			sf_fail(err, SF_ENOTFOUND, "no node has an ExternalIP for the gateway NodePort");
-	} else if (!err->code) {
-		sf_fail(err, SF_ENOTFOUND, "gateway-external has neither a load balancer address nor a NodePort");
-	}
-	json_decref(svc);
-	json_decref(nodes);
-	return url;
 }
 
 /* Call the gateway with basic auth. *body owned. Returns HTTP status or < 0. */
@@ -591,9 +734,14 @@ static int verify_run(struct sf_cli *cli, struct sf_kube *k, const struct target
 		goto done;
 	}
 	sf_err_clear(&err);
-	if (!(gw = gateway_url(k, &err))) {
+	char *note = NULL;
+	if (!(gw = gateway_url(k, &note, &err))) {
 		check(r, 0, "gateway address: %s", err.msg);
 		goto done;
+	}
+	if (note) {
+		fprintf(r->cli->out, "  note: %s (%s)\n", note, gw);
+		free(note);
 	}
 	if (sf_http_curl_new(&h, &err) < 0) {
 		check(r, 0, "gateway client: %s", err.msg);

@@ -14,9 +14,10 @@
  *       the admission guard fails closed; prints a pass/fail report, exits 1
  *       on any failure, and always removes its probe.  Probe image:
  *       ghcr.io/openfaas/alpine:latest (SECFAAS_VERIFY_IMAGE overrides it).
- *   secfaas output [NAME] [--show-sensitive] [--json]
- *       the workspace's outputs: API endpoint, gateway URL, OpenFaaS user and
- *       password (shown only with --show-sensitive).
+ *   secfaas output [NAME] [OUTPUT] [--raw] [--show-sensitive] [--json]
+ *       the workspace's outputs (cluster name and endpoint, kubeconfig
+ *       context, gateway URL, OpenFaaS user and password); one by name,
+ *       --raw for scripts; sensitive values hidden in listings.
  *
  * NAME is the workspace (metadata.name; state .secfaas/NAME.db, or --state).
  * The connection comes from state: eks_cluster.main (endpoint, ca_data,
@@ -37,10 +38,14 @@
 	"Deploy a probe function through the OpenFaaS gateway, invoke it, and prove it ran under\n" \
 	"RuntimeClass gvisor on a gVisor node. Prints a report; exits 1 if any check fails.\n"
 
-#define SF_OUTPUT_USAGE                                                                   \
-	"usage: secfaas output [NAME] [--show-sensitive] [--json]\n"                      \
-	"Print the workspace's outputs (endpoint, gateway URL, OpenFaaS credentials).\n" \
-	"Sensitive values are shown only with --show-sensitive.\n"
+#define SF_OUTPUT_USAGE                                                                          \
+	"usage: secfaas output [NAME] [OUTPUT] [--raw] [--show-sensitive] [--json]\n"            \
+	"Print workspace NAME's outputs: cluster_name, cluster_endpoint, kubeconfig_context,\n"  \
+	"gateway_url, openfaas_username, openfaas_password.  gateway_url is read from the\n"    \
+	"cluster: the load balancer, else (or when its name does not resolve) a node's\n"       \
+	"address and the node port.  Listings hide sensitive values (null with --json)\n"      \
+	"unless --show-sensitive; one OUTPUT asked for by name is printed as is, and with\n"   \
+	"--raw without quotes or newline, for scripts.\n"
 
 int cmd_kubeconfig(struct sf_cli *cli, int argc, char **argv);
 int cmd_verify(struct sf_cli *cli, int argc, char **argv);

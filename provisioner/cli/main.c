@@ -173,8 +173,9 @@ static const struct sf_cmd commands[] = {
 	 SF_KUBECONFIG_USAGE "\nexample:\n  secfaas kubeconfig fn-staging --kubeconfig ~/.kube/config && kubectl get nodes\n",
 	 "kubeconfig=", NULL},
 	{"output", cmd_output, "print workspace outputs (OpenFaaS gateway, admin password on request)",
-	 SF_OUTPUT_USAGE "\nexample:\n  secfaas output --state .secfaas/fn-staging.db openfaas_password --show-sensitive\n",
-	 "show-sensitive", NULL},
+	 SF_OUTPUT_USAGE "\nexamples:\n  secfaas output fn-staging\n"
+			 "  curl -u admin:\"$(secfaas output fn-staging --raw openfaas_password)\" \"$(secfaas output fn-staging --raw gateway_url)/system/functions\"\n",
+	 "raw show-sensitive", NULL},
 	{"plan", cmd_plan, "show what apply would change",
 	 "usage: secfaas plan [SPEC] [--out FILE] [--destroy | --refresh-only] [--refresh=false]\n"
 	 "                    [--replace ADDR]... [--target ADDR]... [--detailed-exitcode] [--json] [--full]\n"
