@@ -7,6 +7,8 @@
 #                 Kubernetes simulators and a private containerd themselves)
 #   make check    the same tests under ASan+UBSan (build-asan/)
 #   make demo     deps + build, then plan/apply/show/destroy an example cluster locally
+#   make sim      start the local AWS and Kubernetes simulators, print the export lines
+#                 a secfaas session needs, run until Ctrl-C (tools/sim)
 #   make fuzz     build and run the libFuzzer targets briefly (clang)
 #   make lint     layer check (tools/layers.txt), banned calls, cppcheck, clang-tidy
 #                 (bugprone), shellcheck: the quick checks, run before committing
@@ -49,7 +51,7 @@ TESTSUPOBJ := $(TESTSUP:%.c=$(B)/obj/%.o)
 DOCS    := $(B)/secfaas.1 $(B)/completion/secfaas.bash $(B)/completion/_secfaas $(B)/completion/secfaas.fish
 
 .SECONDARY:
-.PHONY: all deps test check demo fuzz lint lint-all install clean unit bench
+.PHONY: all deps test check demo sim fuzz lint lint-all install clean unit bench
 all: $(B)/secfaas $(DOCS)
 
 $(B)/obj/%.o: %.c
@@ -108,6 +110,10 @@ deps:
 demo: deps
 	$(MAKE) all
 	sh tools/demo.sh $(abspath $(B))/secfaas
+
+sim: deps
+	$(MAKE) all
+	sh tools/sim
 
 fuzz:
 	$(MAKE) -f tests/fuzz/fuzz.mk
