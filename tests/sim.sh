@@ -4,11 +4,14 @@
 # a port the kernel picks, loopback only, stopped when the script ends.
 #
 #   . "$SECFAAS_SRC/tests/sim.sh"          (SIM_SRC: the tree, default from SECFAAS_SRC)
-#   sim_awssim DIR [--tls] [--timescale X] [--credentials F]
+#   sim_awssim DIR [--tls] [--timescale X] [--credentials F] [--consistency-delay-scale S]
 #       starts awssim with its files in DIR (tests/awssim/ctl start), sets
 #       AWSSIM_URL, AWSSIM_PID (and AWS_CA_BUNDLE with --tls), refuses an
 #       endpoint that is not on 127.0.0.0/8, and remembers DIR for
 #       sim_stop_all.  Prints why and returns 1 when it could not start.
+#       AWS's eventual-consistency windows are scaled by SIM_CONSISTENCY
+#       (tests/awssim/README.md, "Eventual consistency") unless the caller
+#       passes --consistency-delay-scale itself.
 #   sim_aws_env
 #       exports what a secfaas run against that simulator needs: the
 #       endpoint (and its test CA), the documented example access key, the
@@ -17,10 +20,16 @@
 #       stops every simulator started here (call it from the EXIT trap).
 SIM_SRC=${SIM_SRC:-${SECFAAS_SRC:-$(pwd)}}
 SIM_DIRS=""
+# Off until secfaas retries the refusals AWS sends while a change propagates.
+SIM_CONSISTENCY=${SIM_CONSISTENCY:-0}
 
 sim_awssim() {
 	sim_dir=$1
 	shift
+	case " $* " in
+	*" --consistency-delay-scale "*) ;;
+	*) set -- "$@" --consistency-delay-scale "$SIM_CONSISTENCY" ;;
+	esac
 	sim_env=$(sh "$SIM_SRC/tests/awssim/ctl" start "$sim_dir" "$@") || {
 		echo "cannot start awssim (see $sim_dir/awssim.log)"
 		return 1

@@ -5,10 +5,13 @@ Every service module raises AwsError; the server turns it into the error
 shape of the protocol the request came in with.  Times inside the simulator
 are POSIX seconds on the simulated clock (wall clock + an offset that the
 admin API can advance); durations of AWS state machines are multiplied by
-the --timescale factor.
+the --timescale factor and carry a seeded jitter (real AWS never takes the
+same time twice, and a fixed duration that is a multiple of a client's poll
+interval would hide that client's polling lag).
 """
 import fnmatch
 import os
+import random
 import secrets
 import threading
 import time
@@ -28,29 +31,60 @@ class AwsError(Exception):
         self.sender = sender
 
 
-class Clock:
-    """Simulated time = wall time + offset; durations scaled by timescale."""
+# Every AWS duration is drawn from [base * (1 - JITTER), base * (1 + JITTER)].
+JITTER = 0.15
 
-    def __init__(self, timescale=1.0):
+
+class Clock:
+    """Simulated time = wall time + offset; durations scaled by timescale.
+
+    Durations are jittered by a random generator seeded with `seed`, so a run
+    is reproducible: the same seed and the same sequence of calls give the
+    same durations.  reset() re-seeds it."""
+
+    def __init__(self, timescale=1.0, seed=None):
         self.timescale = float(timescale)
         self.offset = 0.0
+        self.seed = seed if seed is not None else random.SystemRandom().randrange(1, 2 ** 31)
+        self.rng = random.Random(self.seed)
         self._lock = threading.Lock()
+        self._held = threading.local()
 
     def now(self):
+        held = getattr(self._held, "t", None)
+        if held is not None:
+            return held
         with self._lock:
             return time.time() + self.offset
+
+    def hold(self):
+        """Freeze now() for this thread (one AWS request happens at one instant)."""
+        self._held.t = None
+        self._held.t = self.now()
+
+    def release(self):
+        self._held.t = None
 
     def advance(self, seconds):
         with self._lock:
             self.offset += float(seconds)
 
-    def later(self, aws_seconds):
-        """Simulated deadline for something that takes aws_seconds in AWS."""
-        return self.now() + aws_seconds * self.timescale
+    def factor(self):
+        with self._lock:
+            return self.rng.uniform(1.0 - JITTER, 1.0 + JITTER)
+
+    def span(self, aws_seconds, jitter=True):
+        """Simulated seconds that something taking aws_seconds in AWS lasts here."""
+        return aws_seconds * (self.factor() if jitter else 1.0) * self.timescale
+
+    def later(self, aws_seconds, jitter=True):
+        """Simulated deadline for something that takes about aws_seconds in AWS."""
+        return self.now() + self.span(aws_seconds, jitter)
 
     def reset(self):
         with self._lock:
             self.offset = 0.0
+            self.rng.seed(self.seed)
 
 
 def iso(ts, millis=False):

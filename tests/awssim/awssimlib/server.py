@@ -4,6 +4,10 @@ Binds 127.0.0.1 only, serves every simulated service on one port with a
 ThreadingHTTPServer (HTTP/1.1 keep-alive), writes the chosen port to
 --port-file atomically once it accepts connections, and exits cleanly on
 SIGTERM/SIGINT, stopping the per-cluster kubesim children it started.
+
+Each reply (status line, headers and body) goes out in one write on a socket
+with TCP_NODELAY: written in two pieces, the body of a keep-alive reply waits
+for the client's delayed ACK of the headers (Nagle), about 40 ms a request.
 """
 import argparse
 import os
@@ -32,9 +36,30 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "awssim"
     sys_version = ""
 
+    def setup(self):
+        super().setup()
+        try:
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+
     def log_message(self, fmt, *args):
         if os.environ.get("AWSSIM_LOG"):
             log(self.address_string() + " " + fmt % args)
+
+    def _reply(self, status, headers, body, close=False, truncate=False):
+        """Status line, headers and (all or half of the) body in one write."""
+        self.log_request(status)
+        reason = self.responses.get(status, ("",))[0]
+        lines = [f"{self.protocol_version} {status} {reason}", f"Server: {self.version_string()}",
+                 f"Date: {self.date_time_string()}"]
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        lines.append(f"Content-Length: {len(body)}")
+        if close:
+            lines.append("Connection: close")
+            self.close_connection = True
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        self.wfile.write(head + (body[:len(body) // 2] if truncate else body))
 
     def _read_body(self):
         te = self.headers.get("Transfer-Encoding", "")
@@ -83,24 +108,15 @@ class Handler(BaseHTTPRequestHandler):
             except OSError:
                 pass
             return
-        self.send_response(reply.status)
-        for k, v in reply.headers.items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(reply.body)))
         if reply.action == "truncate":
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if reply.action == "truncate":
-            self.wfile.write(reply.body[:len(reply.body) // 2])
-            self.wfile.flush()
-            self.close_connection = True
+            self._reply(reply.status, reply.headers, reply.body, close=True, truncate=True)
             try:
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 self.connection.close()
             except OSError:
                 pass
             return
-        self.wfile.write(reply.body)
+        self._reply(reply.status, reply.headers, reply.body)
 
     def finish(self):
         try:
@@ -154,13 +170,19 @@ def main(argv=None):
     ap.add_argument("--state-dir")
     ap.add_argument("--region", default=os.environ.get("AWSSIM_REGION", "us-east-1"),
                     help="region assumed for unsigned requests (default us-east-1)")
+    ap.add_argument("--seed", type=int, help="seed of the duration jitter (default: random, logged)")
+    ap.add_argument("--consistency-delay-scale", type=float, default=1.0,
+                    help="multiplies every eventual-consistency window; 0 turns them off (default 1)")
     a = ap.parse_args(argv)
     if a.timescale <= 0:
         ap.error("--timescale must be > 0")
+    if a.consistency_delay_scale < 0:
+        ap.error("--consistency-delay-scale must be >= 0")
     own_state = a.state_dir is None
     state_dir = a.state_dir or tempfile.mkdtemp(prefix="awssim-")
     os.makedirs(state_dir, exist_ok=True)
-    sim = Sim(timescale=a.timescale, default_region=a.region, state_dir=state_dir, log=log)
+    sim = Sim(timescale=a.timescale, default_region=a.region, state_dir=state_dir, log=log, seed=a.seed,
+              consistency_scale=a.consistency_delay_scale)
     if a.credentials:
         sim.load_credentials(a.credentials)
     srv = Server(("127.0.0.1", a.port), Handler)
@@ -193,7 +215,8 @@ def main(argv=None):
     signal.signal(signal.SIGINT, on_signal)
     if a.port_file:
         write_atomic(a.port_file, f"{port}\n")
-    log(f"serving {sim.base_url} (timescale {a.timescale}, state {state_dir})")
+    log(f"serving {sim.base_url} (timescale {a.timescale}, seed {sim.clock.seed}, consistency delay scale "
+        f"{a.consistency_delay_scale}, state {state_dir})")
     try:
         srv.serve_forever(poll_interval=0.1)
     finally:

@@ -5,6 +5,12 @@ Calling steps (from server.py): Sim(opts) once; for every AWS request
 sim.handle(req) -> Reply; for /_awssim/ paths sim.admin(method, path, query,
 body) -> Reply.  One re-entrant lock serialises all state changes; the clock
 ticker thread advances state machines (sim.tick) between requests.
+
+Every request lands in the call log (service, operation, whether the
+operation mutates, HTTP status, error code, fault applied), so a reliability
+suite can list every mutating call and what happened to it.  Eventual
+consistency windows (CONSISTENCY) are multiplied by consistency_scale
+(--consistency-delay-scale, admin POST /_awssim/consistency; 0 turns them off).
 """
 import base64
 import collections
@@ -19,6 +25,7 @@ from urllib.parse import parse_qsl
 
 from . import sigv4
 from .core import AwsError, Clock, iso, request_id
+from .timeline import Timeline
 from .wire import (SERVICES, Api, check, error_body, parse_json, parse_query, parse_rest_json, serialize_json,
                    serialize_xml)
 
@@ -55,6 +62,27 @@ THROTTLE = {"ec2": ("RequestLimitExceeded", 503, "Request limit exceeded."),
 HTTP500 = {"ec2": "InternalError", "eks": "ServerException", "ssm": "InternalServerError", "kms": "KMSInternalException",
            "pricing": "InternalErrorException"}
 HTTP503 = {"ec2": "Unavailable", "eks": "ServiceUnavailableException", "ssm": "ServiceUnavailable"}
+
+# Eventual consistency: AWS seconds (before jitter and --consistency-delay-scale)
+# during which a change is not yet seen by other calls.  Sources in README.md.
+CONSISTENCY = {
+    "iam.role": 8.0,               # new role: not assumable by EKS / STS AssumeRole
+    "iam.instance-profile": 10.0,  # new profile, or role added to it: not usable by RunInstances
+    "ec2.id": 2.0,                 # new EC2 resource id: unknown to other calls, not listed
+    "ec2.tags": 1.5,               # CreateTags / DeleteTags: not seen by reads and filters
+}
+
+# Operations that do not change anything (everything else is "mutating" in the call log).
+READ_PREFIXES = ("Describe", "Get", "List", "Search", "Lookup")
+READ_ONLY = {"sts:AssumeRole", "sts:AssumeRoleWithWebIdentity", "sts:AssumeRoleWithSAML", "sts:GetSessionToken",
+             "sts:GetCallerIdentity", "sts:GetAccessKeyInfo", "sts:DecodeAuthorizationMessage"}
+CALL_LOG_MAX = 200000
+
+
+def mutating(api_key, op):
+    if not op or f"{api_key}:{op}" in READ_ONLY:
+        return False
+    return not op.startswith(READ_PREFIXES)
 
 
 class Reply:
@@ -114,9 +142,16 @@ class Ctx:
 
 
 class Sim:
-    def __init__(self, timescale=1.0, default_region="us-east-1", state_dir=None, log=None):
-        self.clock = Clock(timescale)
+    def __init__(self, timescale=1.0, default_region="us-east-1", state_dir=None, log=None, seed=None,
+                 consistency_scale=1.0):
+        self.clock = Clock(timescale, seed)
         self.timescale0 = float(timescale)
+        self.consistency_scale = float(consistency_scale)
+        self.consistency_scale0 = self.consistency_scale
+        self.timeline = Timeline()
+        self.call_log = collections.deque(maxlen=CALL_LOG_MAX)
+        self.call_seq = 0
+        self._cur = threading.local()
         self.lock = threading.RLock()
         self.default_region = default_region
         self.state_dir = state_dir
@@ -187,6 +222,10 @@ class Sim:
             self.faults = []
             self.clock.reset()
             self.clock.timescale = self.timescale0
+            self.consistency_scale = self.consistency_scale0
+            self.timeline.reset()
+            self.call_log.clear()
+            self.call_seq = 0
             for k in [k for k, v in self.keys.items() if v.get("token")]:
                 del self.keys[k]
 
@@ -199,9 +238,21 @@ class Sim:
     def tick(self):
         with self.lock:
             now = self.clock.now()
+            before = self.timeline.eks_deadlines(self.scopes)
             for svc in self.services.values():
                 if hasattr(svc, "tick"):
                     svc.tick(now)
+            self.timeline.watch_eks(self.scopes, before, now)
+
+    def lag(self, kind):
+        """Simulated seconds of an eventual-consistency window (0 when turned off)."""
+        if self.consistency_scale <= 0:
+            return 0.0
+        return self.clock.span(CONSISTENCY[kind] * self.consistency_scale)
+
+    def record(self, account, region, typ, oid, state, at=None):
+        """A state transition for GET /_awssim/transitions."""
+        self.timeline.record(account, region, typ, oid, state, self.clock.now() if at is None else at)
 
     def inventory(self, account=None, region=None):
         with self.lock:
@@ -259,7 +310,27 @@ class Sim:
         return "query", "sts"
 
     def handle(self, req):
+        info = {"service": None, "operation": None, "error": None, "fault": None}
+        self._cur.info = info
+        try:
+            r = self._handle(req, info)
+        finally:
+            self._cur.info = None
+        with self.lock:
+            self.call_seq += 1
+            svc, op = info["service"], info["operation"]
+            self.call_log.append({"seq": self.call_seq, "at": self.clock.now(), "service": svc, "operation": op,
+                                  "mutating": mutating(svc, op), "status": r.status if r.action != "reset" else None,
+                                  "error": info["error"], "fault": info["fault"],
+                                  "latencyMs": int(round(r.delay * 1000)) if r.delay else 0,
+                                  "requestId": info.get("rid")})
+            if svc == "eks" and mutating(svc, op):
+                self.timeline.watch_eks(self.scopes, {}, info.get("at") or self.clock.now())
+        return r
+
+    def _handle(self, req, info):
         rid = request_id()
+        info["rid"] = rid
         query_pairs = sigv4.split_query(req.raw_query)
         form = {}
         form_pairs = []
@@ -286,6 +357,8 @@ class Sim:
                     "UnknownService", f"awssim does not simulate service '{svc}'", 400), rid)
         api = self.apis[api_key]
         proto = api.protocol
+        info["service"] = api_key
+        info["operation"] = form.get("Action") or None
         # ---- operation
         labels = {}
         try:
@@ -307,7 +380,9 @@ class Sim:
                                    f"No operation matches {req.method} {req.raw_path}", 404)
                 op, labels = m
         except AwsError as e:
+            info["error"] = e.code
             return self._error(api_key, proto, e, rid)
+        info["operation"] = op
         # ---- authentication
         now_wall = time.time()
         sim_now = self.clock.now()
@@ -338,8 +413,11 @@ class Sim:
             kind = rule.get("kind", "throttle")
             if kind == "latency":
                 delay += float(rule.get("ms", 0)) / 1000.0
+                info["fault"] = info["fault"] or "latency"
                 continue
-            self._count(api_key, op, "fault:" + kind)
+            info["fault"] = kind
+            self._count(api_key, op, "fault:" + kind, call=kind != "truncate")
+            code = None
             if kind == "throttle":
                 code, status, msg = THROTTLE[api_key]
                 r = self._error(api_key, proto, AwsError(code, msg, status), rid)
@@ -358,6 +436,8 @@ class Sim:
                 r.action = "truncate"
             else:
                 continue
+            if code:
+                info["error"] = code
             r.delay = delay
             return r
         r = self._dispatch(api, api_key, proto, op, req, form_pairs, query_pairs, labels, identity, region, rid)
@@ -385,7 +465,14 @@ class Sim:
                                f"awssim: {api_key} {op} is in the AWS model but not simulated", 501)
             with self.lock:
                 self.tick()
-                result = fn(ctx, params)
+                self.clock.hold()
+                info = getattr(self._cur, "info", None)
+                if info is not None:
+                    info["at"] = self.clock.now()
+                try:
+                    result = fn(ctx, params)
+                finally:
+                    self.clock.release()
             if proto in ("query", "ec2"):
                 body = serialize_xml(api, op, result, rid)
                 hdrs = {"Content-Type": "text/xml;charset=UTF-8", "x-amzn-RequestId": rid}
@@ -403,11 +490,15 @@ class Sim:
             self._count(api_key, op, "awssim-bug")
             return self._error(api_key, proto, AwsError("InternalFailure", f"awssim bug: {e}", 500, sender=False), rid)
 
-    def _count(self, api_key, op, err):
+    def _count(self, api_key, op, err, call=True):
         with self.lock:
-            self.calls[f"{api_key}:{op}"] += 1
+            if call:
+                self.calls[f"{api_key}:{op}"] += 1
             if err:
                 self.errors[f"{api_key}:{op}:{err}"] += 1
+        info = getattr(self._cur, "info", None)
+        if info is not None and err and not err.startswith("fault:"):
+            info["error"] = err
 
     def _error(self, api_key, proto, err, rid):
         status, hdrs, body = error_body(api_key, proto, err, rid, self.apis[api_key].metadata.get("xmlNamespace", ""))
@@ -435,8 +526,32 @@ class Sim:
             return _json_reply(200, self.inventory(q.get("account"), q.get("region")))
         if p == "/calls" and method == "GET":
             with self.lock:
-                return _json_reply(200, {"calls": dict(self.calls), "errors": dict(self.errors),
-                                         "total": sum(self.calls.values())})
+                out = {"calls": dict(self.calls), "errors": dict(self.errors), "total": sum(self.calls.values()),
+                       "mutating": dict(collections.Counter(f"{c['service']}:{c['operation']}" for c in self.call_log
+                                                            if c["mutating"])),
+                       "seq": self.call_seq}
+                if q.get("log") not in (None, "", "0", "false"):
+                    since = int(q.get("since") or 0)
+                    out["log"] = [dict(c, time=iso(c["at"], millis=True)) for c in self.call_log if c["seq"] > since]
+                return _json_reply(200, out)
+        if p == "/transitions" and method == "GET":
+            with self.lock:
+                self.tick()
+            objs = self.timeline.query(q.get("type"), q.get("id"), q.get("account"), q.get("region"))
+            return _json_reply(200, {"objects": objs, "count": len(objs)})
+        if p == "/consistency":
+            if method == "POST":
+                try:
+                    scale = float(data.get("scale", self.consistency_scale))
+                except (TypeError, ValueError):
+                    return _json_reply(400, {"error": "scale must be a number"})
+                if scale < 0:
+                    return _json_reply(400, {"error": "scale must be >= 0"})
+                with self.lock:
+                    self.tick()
+                    self.consistency_scale = scale
+            return _json_reply(200, {"scale": self.consistency_scale, "delays": dict(CONSISTENCY),
+                                     "timescale": self.clock.timescale})
         if p == "/reset" and method == "POST":
             self.reset()
             return _json_reply(200, {"ok": True})
@@ -471,7 +586,8 @@ class Sim:
         if p == "/config" and method == "GET":
             return _json_reply(200, {"url": self.base_url, "ca": self.ca_path, "account": DEFAULT_ACCOUNT,
                                      "accessKeyId": DEFAULT_AKID, "secretAccessKey": DEFAULT_SECRET,
-                                     "region": self.default_region, "timescale": self.clock.timescale})
+                                     "region": self.default_region, "timescale": self.clock.timescale,
+                                     "seed": self.clock.seed, "consistencyDelayScale": self.consistency_scale})
         m = re.fullmatch(r"/eks/clusters/([^/]+)/nodegroups", p)
         if m and method == "GET":
             with self.lock:
@@ -516,6 +632,7 @@ class Sim:
             finally:
                 with self.lock:
                     self.pending.discard(key)
+                    self.timeline.watch_eks(self.scopes, {}, self.clock.now())
                     self.pending_cv.notify_all()
         threading.Thread(target=run, daemon=True).start()
 

@@ -345,6 +345,7 @@ class EC2:
                "_tags": self._tagspec(p, "vpc"), "_created": ctx.now, "_dns": {"EnableDnsSupport": True,
                                                                                "EnableDnsHostnames": False}}
         st["vpcs"][vid] = vpc
+        self.sim.record(ctx.account, ctx.region, "ec2:vpc", vid, "available")
         rtb = self._new_rtb(ctx, vid, {})
         assoc = ec2id("rtbassoc")
         rtb["Associations"].append({"Main": True, "RouteTableAssociationId": assoc, "RouteTableId": rtb["RouteTableId"],
@@ -356,10 +357,31 @@ class EC2:
         return {"Vpc": self._out(vpc)}
 
     def _vpc_getters(self):
+        assoc = lambda v: v["CidrBlockAssociationSet"]  # noqa: E731
         return {"vpc-id": lambda v: [v["VpcId"]], "cidr": lambda v: [v["CidrBlock"]],
-                "cidr-block-association.cidr-block": lambda v: [v["CidrBlock"]],
+                # not in the DescribeVpcs documentation, but EC2 accepts it (Ansible's ec2_vpc_net sends it)
+                "cidr-block": lambda v: [v["CidrBlock"]],
+                "cidr-block-association.cidr-block": lambda v: [a["CidrBlock"] for a in assoc(v)],
+                "cidr-block-association.association-id": lambda v: [a["AssociationId"] for a in assoc(v)],
+                "cidr-block-association.state": lambda v: [a["CidrBlockState"]["State"] for a in assoc(v)],
+                "ipv6-cidr-block-association.ipv6-cidr-block": lambda v: [],
+                "ipv6-cidr-block-association.association-id": lambda v: [],
+                "ipv6-cidr-block-association.state": lambda v: [],
+                "ipv6-cidr-block-association.ipv6-pool": lambda v: [],
                 "state": lambda v: [v["State"]], "is-default": lambda v: [str(v["IsDefault"]).lower()],
                 "owner-id": lambda v: [v["OwnerId"]], "dhcp-options-id": lambda v: [v["DhcpOptionsId"]]}
+
+    def _classic_link(self, ctx, p):
+        # EC2-Classic is retired: EC2 answers the ClassicLink calls this way in every region.
+        raise AwsError("UnsupportedOperation", "The functionality you requested is not available in this region.",
+                       400)
+
+    def DescribeVpcClassicLink(self, ctx, p):
+        self._dry(p)
+        return self._classic_link(ctx, p)
+
+    def DescribeVpcClassicLinkDnsSupport(self, ctx, p):
+        return self._classic_link(ctx, p)
 
     def DescribeVpcs(self, ctx, p):
         return self._describe(ctx, "vpcs", p.get("VpcIds"), p.get("Filters"), self._vpc_getters(), p, "Vpcs", "VpcId")
@@ -394,7 +416,9 @@ class EC2:
         for t in ("rtbs", "sgs"):
             for rid in [k for k, r in st[t].items() if r["VpcId"] == vid]:
                 del st[t][rid]
+                self.sim.record(ctx.account, ctx.region, "ec2:" + RESOURCE_TYPE[t], rid, "deleted")
         del st["vpcs"][vid]
+        self.sim.record(ctx.account, ctx.region, "ec2:vpc", vid, "deleted")
         return {}
 
     # ============================================================= subnets
@@ -434,6 +458,7 @@ class EC2:
                                                  "EnableResourceNameDnsAAAARecord": False},
                "_tags": self._tagspec(p, "subnet"), "_created": ctx.now, "_next_ip": 4}
         st["subnets"][sid] = sub
+        self.sim.record(ctx.account, ctx.region, "ec2:subnet", sid, "available")
         return {"Subnet": self._out(sub)}
 
     def _subnet_getters(self):
@@ -466,6 +491,7 @@ class EC2:
         for rtb in st["rtbs"].values():
             rtb["Associations"] = [a for a in rtb["Associations"] if a.get("SubnetId") != sid]
         del st["subnets"][sid]
+        self.sim.record(ctx.account, ctx.region, "ec2:subnet", sid, "deleted")
         return {}
 
     def alloc_ip(self, sub):
@@ -486,6 +512,7 @@ class EC2:
         igw = {"InternetGatewayId": gid, "Attachments": [], "OwnerId": ctx.account,
                "_tags": self._tagspec(p, "internet-gateway"), "_created": ctx.now}
         ctx.state()["igws"][gid] = igw
+        self.sim.record(ctx.account, ctx.region, "ec2:internet-gateway", gid, "detached")
         return {"InternetGateway": self._out(igw)}
 
     def DescribeInternetGateways(self, ctx, p):
@@ -510,6 +537,7 @@ class EC2:
                                "attached", 400)
         igw["Attachments"] = [{"VpcId": vpc["VpcId"], "State": "available"}]
         self._refresh_blackholes(st)
+        self.sim.record(ctx.account, ctx.region, "ec2:internet-gateway", igw["InternetGatewayId"], "attached")
         return {}
 
     def DetachInternetGateway(self, ctx, p):
@@ -521,6 +549,7 @@ class EC2:
                            f"network {p['VpcId']}", 400)
         igw["Attachments"] = []
         self._refresh_blackholes(st)
+        self.sim.record(ctx.account, ctx.region, "ec2:internet-gateway", igw["InternetGatewayId"], "detached")
         return {}
 
     def DeleteInternetGateway(self, ctx, p):
@@ -531,6 +560,7 @@ class EC2:
             raise _dependency("internetGateway", igw["InternetGatewayId"])
         del st["igws"][igw["InternetGatewayId"]]
         self._refresh_blackholes(st)
+        self.sim.record(ctx.account, ctx.region, "ec2:internet-gateway", igw["InternetGatewayId"], "deleted")
         return {}
 
     # ======================================================== route tables
@@ -543,6 +573,7 @@ class EC2:
                                                   "Origin": "CreateRouteTable", "State": "active"}],
                "_tags": tags, "_created": ctx.now}
         st["rtbs"][rid] = rtb
+        self.sim.record(ctx.account, ctx.region, "ec2:route-table", rid, "available")
         return rtb
 
     def CreateRouteTable(self, ctx, p):
@@ -684,6 +715,7 @@ class EC2:
         if rtb.get("_main") or rtb["Associations"]:
             raise _dependency("routeTable", rtb["RouteTableId"])
         del st["rtbs"][rtb["RouteTableId"]]
+        self.sim.record(ctx.account, ctx.region, "ec2:route-table", rtb["RouteTableId"], "deleted")
         return {}
 
     # ===================================================== security groups
@@ -693,6 +725,7 @@ class EC2:
               "_tags": tags, "_rules": [], "_created": ctx.now}
         sg["_rules"].append(self._rule(sg, True, "-1", None, None, {"cidr": "0.0.0.0/0"}))
         ctx.state()["sgs"][gid] = sg
+        self.sim.record(ctx.account, ctx.region, "ec2:security-group", gid, "available")
         return sg
 
     def _rule(self, sg, egress, proto, frm, to, peer, desc=None):
@@ -905,6 +938,7 @@ class EC2:
         if used:
             raise AwsError("DependencyViolation", f"resource {gid} has a dependent object", 400)
         del st["sgs"][gid]
+        self.sim.record(ctx.account, ctx.region, "ec2:security-group", gid, "deleted")
         return {}
 
     # ======================================================= network ENIs
@@ -1060,6 +1094,7 @@ class EC2:
                   "CreatedBy": ctx.identity["arn"], "DefaultVersionNumber": 1, "LatestVersionNumber": 1,
                   "_tags": self._tagspec(p, "launch-template"), "_versions": {}, "_created": ctx.now}
             st["lts"][lid] = lt
+            self.sim.record(ctx.account, ctx.region, "ec2:launch-template", lid, "available")
             self._new_version(ctx, lt, 1, data, p.get("VersionDescription"))
             return {"LaunchTemplate": self._out(lt)}
         return self._idem(ctx, "CreateLaunchTemplate", p, make)
@@ -1133,6 +1168,7 @@ class EC2:
         st = ctx.state()
         lt = self._lt(st, p.get("LaunchTemplateId"), p.get("LaunchTemplateName"))
         del st["lts"][lt["LaunchTemplateId"]]
+        self.sim.record(ctx.account, ctx.region, "ec2:launch-template", lt["LaunchTemplateId"], "deleted")
         return {"LaunchTemplate": self._out(lt)}
 
     def DeleteLaunchTemplateVersions(self, ctx, p):
@@ -1156,8 +1192,9 @@ class EC2:
         return {"SuccessfullyDeletedLaunchTemplateVersions": ok, "UnsuccessfullyDeletedLaunchTemplateVersions": bad}
 
     # =========================================================== instances
-    def _set_state(self, inst, name):
+    def _set_state(self, inst, name, at=None):
         inst["State"] = {"Code": STATE_CODES[name], "Name": name}
+        self.sim.record(inst["_owner"], inst["_region"], "ec2:instance", inst["InstanceId"], name, at)
 
     def RunInstances(self, ctx, p):
         self._dry(p)
@@ -1231,7 +1268,7 @@ class EC2:
             pname = "arn" if ipspec.get("Arn") else "name"
             if prof is None or not prof["_roles"] or prof["_ready"] > ctx.now:
                 raise AwsError("InvalidParameterValue", f"Value ({key}) for parameter iamInstanceProfile.{pname} "
-                               "is invalid. Invalid IAM Instance Profile " + pname, 400)
+                               "is invalid. Invalid IAM Instance Profile " + {"arn": "ARN"}.get(pname, pname), 400)
             profile_out = {"Arn": prof["Arn"], "Id": prof["InstanceProfileId"]}
         user_data = b""
         if cfg.get("UserData"):
@@ -1278,6 +1315,7 @@ class EC2:
                         "CapacityReservationPreference": "open"}, "HibernationOptions": {"Configured": False},
                     "EnclaveOptions": {"Enabled": False}, "BootMode": "uefi-preferred",
                     "_tags": dict(tags), "_created": ctx.now, "_reservation": rid, "_owner": ctx.account,
+                    "_region": ctx.region,
                     "_eni": eni["NetworkInterfaceId"], "_user_data": user_data, "_root_size": root_size,
                     "_shutdown": cfg.get("InstanceInitiatedShutdownBehavior", "stop"), "_console": [],
                     "_next": (self.sim.clock.later(T_INSTANCE_PENDING), "running"), "_eks": eks}
@@ -1452,7 +1490,9 @@ class EC2:
         ami = ec2id("ami")
         snap = ec2id("snap")
         size = inst["_root_size"]
+        done = self.sim.clock.later(T_IMAGE)
         st["snapshots"][snap] = {
+            "_done": done,
             "SnapshotId": snap, "VolumeId": inst["BlockDeviceMappings"][0]["Ebs"]["VolumeId"], "State": "pending",
             "Progress": "0%", "StartTime": ctx.now, "VolumeSize": size, "OwnerId": ctx.account,
             "Description": f"Created by CreateImage({inst['InstanceId']}) for {ami}", "Encrypted": False,
@@ -1468,10 +1508,12 @@ class EC2:
                    "SnapshotId": snap, "VolumeSize": size, "VolumeType": "gp3", "DeleteOnTermination": True,
                    "Encrypted": False}}],
                "_tags": self._tagspec(p, "image"), "_created": ctx.now, "_snap": snap,
-               "_next": (self.sim.clock.later(T_IMAGE), "available")}
+               "_next": (done, "available")}
         if p.get("Description"):
             img["Description"] = p["Description"]
         st["images"][ami] = img
+        self.sim.record(ctx.account, ctx.region, "ec2:image", ami, "pending")
+        self.sim.record(ctx.account, ctx.region, "ec2:snapshot", snap, "pending")
         out = {"ImageId": ami}
         return out
 
@@ -1521,6 +1563,7 @@ class EC2:
             raise AwsError("AuthFailure", f"Not authorized for image:{ami}", 400)
         self._get(st, "images", ami)
         del st["images"][ami]
+        self.sim.record(ctx.account, ctx.region, "ec2:image", ami, "deleted")
         return {}
 
     def _snap_getters(self):
@@ -1548,6 +1591,7 @@ class EC2:
                 raise AwsError("InvalidSnapshot.InUse", f"The snapshot {snap['SnapshotId']} is currently in use by "
                                f"{img['ImageId']}", 400)
         del st["snapshots"][snap["SnapshotId"]]
+        self.sim.record(ctx.account, ctx.region, "ec2:snapshot", snap["SnapshotId"], "deleted")
         return {}
 
     # ============================================================== clock
@@ -1565,14 +1609,12 @@ class EC2:
                 self._tick_instance(st, region, inst, now)
             for img in st.get("images", {}).values():
                 if img.get("_next") and img["_next"][0] <= now:
-                    img["State"] = img["_next"][1]
-                    img.pop("_next")
-                    snap = st["snapshots"].get(img["_snap"])
-                    if snap:
-                        snap["State"], snap["Progress"] = "completed", "100%"
+                    at, img["State"] = img.pop("_next")
+                    self.sim.record(acct, region, "ec2:image", img["ImageId"], img["State"], at)
             for snap in st.get("snapshots", {}).values():
-                if snap["State"] == "pending" and now - snap["StartTime"] > T_IMAGE * self.sim.clock.timescale:
+                if snap["State"] == "pending" and snap["_done"] <= now:
                     snap["State"], snap["Progress"] = "completed", "100%"
+                    self.sim.record(acct, region, "ec2:snapshot", snap["SnapshotId"], "completed", snap["_done"])
 
     def _tick_instance(self, st, region, inst, now):
         for _ in range(4):
@@ -1582,13 +1624,13 @@ class EC2:
             at, state = nxt
             inst.pop("_next")
             if state == "running":
-                self._set_state(inst, "running")
+                self._set_state(inst, "running", at)
                 inst["_console"] = self._boot_console(inst, region)
                 text = user_data_text(inst["_user_data"]) if inst["_user_data"] else ""
                 key = bake_key(text) if "SECFAAS-BAKE-OK" in text else None
                 inst["_bake"] = key
                 if re.search(r"(?m)^\s*(poweroff|shutdown\b|halt\b|systemctl\s+poweroff)", text):
-                    inst["_next"] = (at + T_BAKE * self.sim.clock.timescale, "poweroff")
+                    inst["_next"] = (at + self.sim.clock.span(T_BAKE), "poweroff")
             elif state == "poweroff":
                 if inst["State"]["Name"] != "running":
                     continue
@@ -1596,18 +1638,18 @@ class EC2:
                     inst["_console"].append(f"[  180.000000] cloud-init[2100]: SECFAAS-BAKE-OK {inst['_bake']}\r\n")
                 inst["_console"].append("[  181.000000] reboot: Power down\r\n")
                 if inst["_shutdown"] == "terminate":
-                    self._set_state(inst, "shutting-down")
-                    inst["_next"] = (at + T_INSTANCE_TERMINATING * self.sim.clock.timescale, "terminated")
+                    self._set_state(inst, "shutting-down", at)
+                    inst["_next"] = (at + self.sim.clock.span(T_INSTANCE_TERMINATING), "terminated")
                 else:
-                    self._set_state(inst, "stopping")
+                    self._set_state(inst, "stopping", at)
                     inst["StateTransitionReason"] = "Client.InstanceInitiatedShutdown: Instance initiated shutdown"
                     inst["StateReason"] = {"Code": "Client.InstanceInitiatedShutdown",
                                            "Message": "Client.InstanceInitiatedShutdown: Instance initiated shutdown"}
-                    inst["_next"] = (at + T_INSTANCE_STOPPING * self.sim.clock.timescale, "stopped")
+                    inst["_next"] = (at + self.sim.clock.span(T_INSTANCE_STOPPING), "stopped")
             elif state == "stopped":
-                self._set_state(inst, "stopped")
+                self._set_state(inst, "stopped", at)
             elif state == "terminated":
-                self._set_state(inst, "terminated")
+                self._set_state(inst, "terminated", at)
                 eni = st["enis"].get(inst["_eni"])
                 if eni:
                     self.release_eni(None, eni, st)
@@ -1616,6 +1658,7 @@ class EC2:
                 inst["_next"] = (at + T_TERMINATED_VISIBLE, "gone")
             elif state == "gone":
                 st["instances"].pop(inst["InstanceId"], None)
+                self.sim.record(inst["_owner"], region, "ec2:instance", inst["InstanceId"], "deleted", at)
                 return
 
     # ========================================================== inventory

@@ -235,7 +235,7 @@ class ELBv2(_Base):
                     continue
                 if lg[1] == "available":
                     e["Status"] = "available"
-                    e["_linger"] = (lg[0] + T_ENI_AVAILABLE * self.sim.clock.timescale, "gone")
+                    e["_linger"] = (lg[0] + self.sim.clock.span(T_ENI_AVAILABLE), "gone")
                 else:
                     ec2.release_eni(None, e, st)
             for sg in list(st.get("sgs", {}).values()):

@@ -5,15 +5,13 @@ Rules enforced like AWS: NoSuchEntity (404), EntityAlreadyExists (409),
 DeleteConflict (409) when a role still has policies or instance profiles,
 LimitExceeded (409) for a second role in an instance profile,
 MalformedPolicyDocument (400).  Policy documents are returned URL-encoded.
-A fresh role or instance profile becomes usable by EKS/EC2 only after a short
-propagation delay (8 s, scaled), as in AWS.
+A fresh role or instance profile becomes usable by EKS/EC2/STS only after a
+propagation delay (sim.lag: "iam.role" / "iam.instance-profile"), as in AWS.
 """
 import json
 from urllib.parse import quote
 
 from .core import AwsError, paginate, upper_id, tags_from_list, tags_to_list
-
-PROPAGATION = 8.0
 
 AWS_MANAGED = [
     "AmazonEKSClusterPolicy", "AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy",
@@ -120,13 +118,15 @@ class IAM:
              "Arn": f"arn:{ctx.partition}:iam::{ctx.account}:role{path}{name}", "CreateDate": ctx.now,
              "MaxSessionDuration": p.get("MaxSessionDuration", 3600),
              "_doc": p["AssumeRolePolicyDocument"], "_tags": tags_from_list(p.get("Tags")),
-             "_attached": [], "_inline": {}, "_ready": self.sim.clock.later(PROPAGATION)}
+             "_attached": [], "_inline": {}, "_ready": ctx.now + self.sim.lag("iam.role")}
         if p.get("Description") is not None:
             r["Description"] = p["Description"]
         if p.get("PermissionsBoundary"):
             r["PermissionsBoundary"] = {"PermissionsBoundaryType": "Policy",
                                         "PermissionsBoundaryArn": p["PermissionsBoundary"]}
         g["roles"][name] = r
+        self.sim.record(ctx.account, "global", "iam:role", name, "created")
+        self.sim.record(ctx.account, "global", "iam:role", name, "propagated", r["_ready"])
         return {"Role": self._out_role(r)}
 
     def GetRole(self, ctx, p):
@@ -162,6 +162,7 @@ class IAM:
         if any(r["RoleName"] in ip["_roles"] for ip in g["profiles"].values()):
             raise AwsError("DeleteConflict", "Cannot delete entity, must remove roles from instance profile first.", 409)
         del g["roles"][r["RoleName"]]
+        self.sim.record(ctx.account, "global", "iam:role", r["RoleName"], "deleted")
         return {}
 
     def TagRole(self, ctx, p):
@@ -292,8 +293,10 @@ class IAM:
         path = p.get("Path", "/")
         ip = {"Path": path, "InstanceProfileName": name, "InstanceProfileId": upper_id("AIPA"),
               "Arn": f"arn:{ctx.partition}:iam::{ctx.account}:instance-profile{path}{name}", "CreateDate": ctx.now,
-              "_roles": [], "_tags": tags_from_list(p.get("Tags")), "_ready": self.sim.clock.later(PROPAGATION)}
+              "_roles": [], "_tags": tags_from_list(p.get("Tags")),
+              "_ready": ctx.now + self.sim.lag("iam.instance-profile")}
         g["profiles"][name] = ip
+        self.sim.record(ctx.account, "global", "iam:instance-profile", name, "created")
         return {"InstanceProfile": self._out_profile(g, ip)}
 
     def GetInstanceProfile(self, ctx, p):
@@ -305,6 +308,7 @@ class IAM:
         if ip["_roles"]:
             raise AwsError("DeleteConflict", "Cannot delete entity, must remove roles from instance profile first.", 409)
         del g["profiles"][ip["InstanceProfileName"]]
+        self.sim.record(ctx.account, "global", "iam:instance-profile", ip["InstanceProfileName"], "deleted")
         return {}
 
     def AddRoleToInstanceProfile(self, ctx, p):
@@ -313,7 +317,9 @@ class IAM:
         if ip["_roles"]:
             raise AwsError("LimitExceeded", "Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1", 409)
         ip["_roles"].append(r["RoleName"])
-        ip["_ready"] = self.sim.clock.later(PROPAGATION)
+        ip["_ready"] = ctx.now + self.sim.lag("iam.instance-profile")
+        self.sim.record(ctx.account, "global", "iam:instance-profile", ip["InstanceProfileName"], "propagated",
+                        ip["_ready"])
         return {}
 
     def RemoveRoleFromInstanceProfile(self, ctx, p):

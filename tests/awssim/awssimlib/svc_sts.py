@@ -3,8 +3,9 @@
 Temporary credentials (ASIA... + session token) are registered with the
 simulator so later requests signed with them are accepted until their
 Expiration on the simulated clock, then refused with ExpiredToken.
-AssumeRole checks that the role exists and that its trust policy allows the
-caller (AccessDenied otherwise); AssumeRoleWithWebIdentity (unsigned, as in
+AssumeRole checks that the role exists, has propagated through IAM (a role
+created seconds ago is refused) and that its trust policy allows the caller
+(AccessDenied otherwise); AssumeRoleWithWebIdentity (unsigned, as in
 AWS) checks for a Federated principal and a JWT-shaped token.
 """
 import base64
@@ -96,7 +97,7 @@ class STS:
         caller = ctx.identity["arn"]
         denied = AwsError("AccessDenied", f"User: {caller} is not authorized to perform: sts:AssumeRole on "
                           f"resource: {p['RoleArn']}", 403)
-        if role is None:
+        if role is None or role["_ready"] > ctx.now:   # a new role is refused until IAM has propagated it
             raise denied
         cands = {caller, ctx.identity["account"], f"arn:{m.group(1)}:iam::{ctx.identity['account']}:root"}
         am = re.match(r"^arn:[^:]+:sts::(\d+):assumed-role/([^/]+)/", caller)
@@ -121,7 +122,7 @@ class STS:
             raise AwsError("ExpiredTokenException", "Token expired: current date/time " f"{int(ctx.now)} "
                            f"must be before the expiration date/time {int(exp)}", 400)
         denied = AwsError("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity", 403)
-        if role is None:
+        if role is None or role["_ready"] > ctx.now:
             raise denied
         iss = str(claims.get("iss", "")).replace("https://", "")
         cands = {f"arn:{m.group(1)}:iam::{m.group(2)}:oidc-provider/{iss}", iss}

@@ -68,6 +68,11 @@ def advance(seconds):
     return admin("POST", "clock", {"advance": seconds})
 
 
+def consistency(scale):
+    """Multiply awssim's eventual-consistency windows (0 = off, as the suite starts)."""
+    return admin("POST", "consistency", {"scale": scale})
+
+
 def inventory():
     return admin("GET", "inventory")["resources"]
 

@@ -10,7 +10,7 @@ import unittest
 
 from botocore.exceptions import ClientError
 
-from common import ACCOUNT, REGION, admin, advance, client, inventory, reset
+from common import ACCOUNT, REGION, admin, advance, client, consistency, inventory, reset
 
 W = {"Delay": 0.05, "MaxAttempts": 400}
 
@@ -137,6 +137,15 @@ class EksTest(unittest.TestCase):
             eks.get_waiter("nodegroup_deleted").wait(clusterName="demo", nodegroupName=n, WaiterConfig=W)
         eks.delete_cluster(name="demo")
         eks.get_waiter("cluster_deleted").wait(name="demo", WaiterConfig=W)
+        # the simulated times at which the cluster and the node group really changed state
+        ts = admin("GET", "clock")["timescale"]
+        tl = admin("GET", "transitions?type=eks:cluster&id=demo")["objects"][0]["transitions"]
+        self.assertEqual([t["state"] for t in tl], ["CREATING", "ACTIVE", "DELETING", "deleted"])
+        self.assertGreaterEqual(tl[1]["at"] - tl[0]["at"], 600 * 0.85 * ts)
+        tl = admin("GET", "transitions?type=eks:nodegroup&id=demo/ng1")["objects"][0]["transitions"]
+        self.assertEqual([t["state"] for t in tl], ["CREATING", "ACTIVE", "UPDATING", "ACTIVE", "DELETING", "deleted"])
+        self.assertGreaterEqual(tl[1]["at"] - tl[0]["at"], 180 * 0.85 * ts - 1e-6)   # at its deadline,
+        self.assertLessEqual(tl[1]["at"] - tl[0]["at"], 180 * 1.15 * ts + 1e-6)      # not when a poll saw it
         # the NLB (and its SG/ENIs) leaked because the Service was never deleted: sweep it.
         # Real-time scale from here so the lingering ENIs stay put until the clock moves.
         admin("POST", "clock", {"timescale": 1})
@@ -155,7 +164,7 @@ class EksTest(unittest.TestCase):
         enis = ec2.describe_network_interfaces(Filters=[{"Name": "vpc-id", "Values": [self.vpc]}])
         self.assertTrue(enis["NetworkInterfaces"])
         self.assertTrue(all(e["Description"].startswith("ELB ") for e in enis["NetworkInterfaces"]))
-        advance(100)
+        advance(120)  # in-use for 90 s +- jitter, then available for as long
         enis = ec2.describe_network_interfaces(Filters=[{"Name": "vpc-id", "Values": [self.vpc]}])
         self.assertEqual({e["Status"] for e in enis["NetworkInterfaces"]}, {"available"})
         advance(100)
@@ -192,7 +201,7 @@ class EksTest(unittest.TestCase):
             ec2.create_launch_template(LaunchTemplateName=name, LaunchTemplateData=data)
             eks.create_nodegroup(clusterName="demo", nodegroupName=name, nodeRole=self.node_role, subnets=self.subs,
                                  launchTemplate={"name": name})
-        advance(200)
+        advance(250)  # 180 s +- jitter
         for name in cases:
             ng = eks.describe_nodegroup(clusterName="demo", nodegroupName=name)["nodegroup"]
             self.assertEqual(ng["status"], "CREATE_FAILED", name)
@@ -210,12 +219,18 @@ class EksTest(unittest.TestCase):
             eks.describe_cluster(name="nope")
         self.assertEqual(code(cm.exception), "ResourceNotFoundException")
         self.assertEqual(cm.exception.response["ResponseMetadata"]["HTTPStatusCode"], 404)
-        admin("POST", "clock", {"timescale": 1})   # the 8 s propagation delay must not pass on a busy machine
-        fresh = self.iam.create_role(RoleName="fresh", AssumeRolePolicyDocument=trust("eks.amazonaws.com"))["Role"]
-        with self.assertRaises(ClientError) as cm:   # IAM propagation delay
-            eks.create_cluster(name="fresh", roleArn=fresh["Arn"], resourcesVpcConfig={"subnetIds": self.subs})
-        self.assertIn("could not be assumed", cm.exception.response["Error"]["Message"])
-        admin("POST", "clock", {"timescale": 0.001})
+        consistency(1000)   # IAM propagation: 8 s x 1000 at timescale 0.001, seconds of real time
+        try:
+            fresh = self.iam.create_role(RoleName="fresh", AssumeRolePolicyDocument=trust("eks.amazonaws.com"))
+            with self.assertRaises(ClientError) as cm:
+                eks.create_cluster(name="fresh", roleArn=fresh["Role"]["Arn"],
+                                   resourcesVpcConfig={"subnetIds": self.subs})
+        finally:
+            consistency(0)
+        self.assertEqual(code(cm.exception), "InvalidParameterException")
+        self.assertEqual(cm.exception.response["Error"]["Message"],
+                         f"Role with arn: {fresh['Role']['Arn']}, could not be assumed because it does not exist or "
+                         "the trusted entity is not correct")
         self.create_cluster()
         with self.assertRaises(ClientError) as cm:
             eks.create_nodegroup(clusterName="demo", nodegroupName="early", nodeRole=self.node_role,
