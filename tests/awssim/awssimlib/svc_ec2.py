@@ -1,8 +1,9 @@
 """EC2: VPC networking, ENIs, launch templates, instances, images, snapshots, tags.
+Elastic IPs, NAT gateways and VPC endpoints are in ec2_egress.py (a mixin).
 
 State per (account, region) scope, one dict per resource table:
-vpcs subnets igws rtbs sgs enis lts instances images snapshots, plus
-"idem" for ClientToken replies.  Resources are kept in the model's output
+vpcs subnets igws rtbs sgs enis lts instances images snapshots eips nats
+vpces, plus "idem" for ClientToken replies.  Resources are kept in the model's output
 form (member names) with private "_" keys (tags as a dict, timers).  Public
 EKS-optimized AL2023 AMIs are per-region and shared by all accounts.
 
@@ -21,6 +22,7 @@ import re
 from email import message_from_bytes
 
 from .core import AwsError, apply_filters, ec2id, iso, paginate, tags_from_list, tags_to_list
+from .ec2_egress import Egress
 from .eks_catalog import VERSIONS as K8S_VERSIONS  # EKS-optimized AMIs exist for every EKS version
 from .wire import conform
 
@@ -39,10 +41,12 @@ T_IMAGE = 300
 STATE_CODES = {"pending": 0, "running": 16, "shutting-down": 32, "terminated": 48, "stopping": 64, "stopped": 80}
 
 PREFIX_TABLE = {"vpc": "vpcs", "subnet": "subnets", "igw": "igws", "rtb": "rtbs", "sg": "sgs", "eni": "enis",
-                "lt": "lts", "i": "instances", "ami": "images", "snap": "snapshots"}
+                "lt": "lts", "i": "instances", "ami": "images", "snap": "snapshots", "eipalloc": "eips",
+                "nat": "nats", "vpce": "vpces"}
 RESOURCE_TYPE = {"vpcs": "vpc", "subnets": "subnet", "igws": "internet-gateway", "rtbs": "route-table",
                  "sgs": "security-group", "enis": "network-interface", "lts": "launch-template",
-                 "instances": "instance", "images": "image", "snapshots": "snapshot"}
+                 "instances": "instance", "images": "image", "snapshots": "snapshot", "eips": "elastic-ip",
+                 "nats": "natgateway", "vpces": "vpc-endpoint"}
 NOTFOUND = {
     "vpcs": ("InvalidVpcID.NotFound", "The vpc ID '{}' does not exist"),
     "subnets": ("InvalidSubnetID.NotFound", "The subnet ID '{}' does not exist"),
@@ -54,12 +58,17 @@ NOTFOUND = {
     "instances": ("InvalidInstanceID.NotFound", "The instance ID '{}' does not exist"),
     "images": ("InvalidAMIID.NotFound", "The image id '[{}]' does not exist"),
     "snapshots": ("InvalidSnapshot.NotFound", "The snapshot '{}' does not exist."),
+    "eips": ("InvalidAllocationID.NotFound", "The allocation ID '{}' does not exist"),
+    "nats": ("NatGatewayNotFound", "The Nat Gateway {} was not found"),
+    "vpces": ("InvalidVpcEndpointId.NotFound", "The VpcEndpoint Id '{}' does not exist"),
 }
 MALFORMED = {"vpcs": "InvalidVpcID.Malformed", "subnets": "InvalidSubnetID.Malformed",
              "igws": "InvalidInternetGatewayID.Malformed", "rtbs": "InvalidRouteTableID.Malformed",
              "sgs": "InvalidGroupId.Malformed", "enis": "InvalidNetworkInterfaceID.Malformed",
              "lts": "InvalidLaunchTemplateId.Malformed", "instances": "InvalidInstanceID.Malformed",
-             "images": "InvalidAMIID.Malformed", "snapshots": "InvalidSnapshotID.Malformed"}
+             "images": "InvalidAMIID.Malformed", "snapshots": "InvalidSnapshotID.Malformed",
+             "eips": "InvalidAllocationID.Malformed", "nats": "NatGatewayMalformed",
+             "vpces": "InvalidVpcEndpointId.Malformed"}
 ID_PREFIX = {v: k for k, v in PREFIX_TABLE.items()}
 
 ARM_FAMILY = re.compile(r"^(a1|[a-z]+\d+g[a-z]*)\.")
@@ -137,10 +146,12 @@ def _shell_value(tok, body, depth):
     return val
 
 
-class EC2:
+class EC2(Egress):
     def __init__(self, sim):
         self.sim = sim
         self._public = {}
+
+    _zones = staticmethod(zones)
 
     # ============================================================ helpers
     def public_images(self, region):
@@ -177,6 +188,13 @@ class EC2:
         if r.get("_tags"):
             o["Tags"] = tags_to_list(r["_tags"])
         return o
+
+    def _is_visible(self, r, now):
+        return True
+
+    def _visible_items(self, st, table, now):
+        items = [r for r in st[table].values() if self._is_visible(r, now)]
+        return sorted(items, key=lambda r: r.get("_created", 0))
 
     def _get(self, st, table, rid):
         r = st[table].get(rid)
@@ -410,7 +428,9 @@ class EC2:
                 or any(a["VpcId"] == vid for g in st["igws"].values() for a in g["Attachments"])
                 or any(r["VpcId"] == vid and not r.get("_main") for r in st["rtbs"].values())
                 or any(g["VpcId"] == vid and not g.get("_default") for g in st["sgs"].values())
-                or any(e["VpcId"] == vid for e in st["enis"].values()))
+                or any(e["VpcId"] == vid for e in st["enis"].values())
+                or any(n["VpcId"] == vid and n["State"] not in ("deleted", "failed") for n in st["nats"].values())
+                or any(e["VpcId"] == vid for e in st["vpces"].values()))
         if deps:
             raise _dependency("vpc", vid)
         for t in ("rtbs", "sgs"):
@@ -486,7 +506,8 @@ class EC2:
         sid = p["SubnetId"]
         self._get(st, "subnets", sid)
         if any(e["SubnetId"] == sid for e in st["enis"].values()) or any(
-                i["SubnetId"] == sid and i["State"]["Name"] != "terminated" for i in st["instances"].values()):
+                i["SubnetId"] == sid and i["State"]["Name"] != "terminated" for i in st["instances"].values()) or any(
+                n["SubnetId"] == sid and n["State"] not in ("deleted", "failed") for n in st["nats"].values()):
             raise _dependency("subnet", sid)
         for rtb in st["rtbs"].values():
             rtb["Associations"] = [a for a in rtb["Associations"] if a.get("SubnetId") != sid]
@@ -547,6 +568,9 @@ class EC2:
         if not any(a["VpcId"] == p["VpcId"] for a in igw["Attachments"]):
             raise AwsError("Gateway.NotAttached", f"resource {igw['InternetGatewayId']} is not attached to "
                            f"network {p['VpcId']}", 400)
+        if any(e["VpcId"] == p["VpcId"] and e.get("Association") for e in st["enis"].values()):
+            raise AwsError("DependencyViolation", f"Network {p['VpcId']} has some mapped public address(es). "
+                           "Please unmap those public address(es) before detaching the gateway.", 400)
         igw["Attachments"] = []
         self._refresh_blackholes(st)
         self.sim.record(ctx.account, ctx.region, "ec2:internet-gateway", igw["InternetGatewayId"], "detached")
@@ -612,6 +636,9 @@ class EC2:
                     g = st["igws"].get(gid)
                     ok = g is not None and any(a["VpcId"] == rtb["VpcId"] for a in g["Attachments"])
                     r["State"] = "active" if ok else "blackhole"
+                elif r.get("NatGatewayId"):
+                    n = st["nats"].get(r["NatGatewayId"])
+                    r["State"] = "active" if n is not None and n["State"] in ("pending", "available") else "blackhole"
 
     def _route_target(self, st, rtb, p):
         targets = [k for k in ("GatewayId", "NatGatewayId", "NetworkInterfaceId", "InstanceId",
@@ -626,6 +653,13 @@ class EC2:
         if k == "GatewayId" and v.startswith("igw-"):
             g = self._get(st, "igws", v)
             if not any(a["VpcId"] == rtb["VpcId"] for a in g["Attachments"]):
+                raise AwsError("InvalidParameterValue", f"route table {rtb['RouteTableId']} and network gateway "
+                               f"{v} belong to different networks", 400)
+        elif k == "NatGatewayId":
+            n = st["nats"].get(v)
+            if n is None or n["State"] in ("deleted", "failed") or not self._is_visible(n, self.sim.clock.now()):
+                raise AwsError("InvalidNatGatewayID.NotFound", f"The natGateway ID '{v}' does not exist", 400)
+            if n["VpcId"] != rtb["VpcId"]:
                 raise AwsError("InvalidParameterValue", f"route table {rtb['RouteTableId']} and network gateway "
                                f"{v} belong to different networks", 400)
         elif k == "NetworkInterfaceId":
@@ -714,6 +748,9 @@ class EC2:
         rtb = self._get(st, "rtbs", p["RouteTableId"])
         if rtb.get("_main") or rtb["Associations"]:
             raise _dependency("routeTable", rtb["RouteTableId"])
+        for e in st["vpces"].values():
+            if rtb["RouteTableId"] in e["RouteTableIds"]:
+                e["RouteTableIds"].remove(rtb["RouteTableId"])
         del st["rtbs"][rtb["RouteTableId"]]
         self.sim.record(ctx.account, ctx.region, "ec2:route-table", rtb["RouteTableId"], "deleted")
         return {}
@@ -943,7 +980,7 @@ class EC2:
 
     # ======================================================= network ENIs
     def create_eni(self, ctx, sub, desc, group_ids, tags, requester=None, itype="interface", status="available",
-                   private_ip=None):
+                   private_ip=None, no_groups=False):
         st = ctx.state()
         groups = []
         for gid in group_ids:
@@ -952,7 +989,7 @@ class EC2:
                 raise AwsError("InvalidParameter", f"Security group {gid} and subnet {sub['SubnetId']} belong "
                                "to different networks.", 400)
             groups.append({"GroupId": gid, "GroupName": sg["GroupName"]})
-        if not groups:
+        if not groups and not no_groups:
             dflt = [g for g in st["sgs"].values() if g["VpcId"] == sub["VpcId"] and g.get("_default")]
             groups = [{"GroupId": g["GroupId"], "GroupName": g["GroupName"]} for g in dflt]
         ip = private_ip or self.alloc_ip(sub)
@@ -996,7 +1033,12 @@ class EC2:
                 "requester-id": lambda e: [e.get("RequesterId", "")],
                 "availability-zone": lambda e: [e["AvailabilityZone"]],
                 "private-ip-address": lambda e: [e["PrivateIpAddress"]], "owner-id": lambda e: [e["OwnerId"]],
-                "mac-address": lambda e: [e["MacAddress"]]}
+                "mac-address": lambda e: [e["MacAddress"]],
+                "association.public-ip": lambda e: [e["Association"]["PublicIp"]] if e.get("Association") else [],
+                "association.allocation-id": lambda e: [e["Association"]["AllocationId"]] if e.get("Association")
+                else [],
+                "association.association-id": lambda e: [e["Association"]["AssociationId"]] if e.get("Association")
+                else []}
 
     def DescribeNetworkInterfaces(self, ctx, p):
         return self._describe(ctx, "enis", p.get("NetworkInterfaceIds"), p.get("Filters"), self._eni_getters(), p,
@@ -1607,6 +1649,7 @@ class EC2:
                 continue
             for iid, inst in list(st.get("instances", {}).items()):
                 self._tick_instance(st, region, inst, now)
+            self.tick_egress(acct, region, st, now)
             for img in st.get("images", {}).values():
                 if img.get("_next") and img["_next"][0] <= now:
                     at, img["State"] = img.pop("_next")
@@ -1686,6 +1729,7 @@ class EC2:
                             for i in st.get("images", {}).values()]
         inv["ec2:snapshot"] = [{"id": s["SnapshotId"], "state": s["State"], "tags": s["_tags"]}
                                for s in st.get("snapshots", {}).values()]
+        inv.update(self.inventory_egress(st))
         return inv
 
 

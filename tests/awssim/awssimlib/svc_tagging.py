@@ -1,11 +1,13 @@
 """Resource Groups Tagging API: GetResources over the simulated resources
-(EKS clusters, EC2 networking/instances/images, load balancers) by tag
+(EKS clusters, EC2 networking/instances/images, Elastic IPs, NAT gateways,
+VPC endpoints, load balancers) by tag
 filters and resource type, so `secfaas gc` can find expired stacks by tag."""
 from .core import paginate, tags_to_list
 
 EC2_TYPES = {"vpcs": "vpc", "subnets": "subnet", "igws": "internet-gateway", "rtbs": "route-table",
              "sgs": "security-group", "enis": "network-interface", "lts": "launch-template",
-             "instances": "instance", "images": "image", "snapshots": "snapshot"}
+             "instances": "instance", "images": "image", "snapshots": "snapshot", "eips": "elastic-ip",
+             "nats": "natgateway", "vpces": "vpc-endpoint"}
 
 
 class Tagging:
@@ -17,7 +19,8 @@ class Tagging:
         out = []
         for table, rtype in EC2_TYPES.items():
             for rid, r in st[table].items():
-                if table == "instances" and r["State"]["Name"] == "terminated":
+                if table == "instances" and r["State"]["Name"] == "terminated" or \
+                        table == "nats" and r["State"] == "deleted":
                     continue
                 owner = "" if table == "images" else ctx.account
                 out.append((f"arn:{ctx.partition}:ec2:{ctx.region}:{ctx.account if owner == '' else owner}:"
