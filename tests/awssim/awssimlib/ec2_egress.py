@@ -95,6 +95,7 @@ class Egress:
              "NetworkBorderGroup": group, "_tags": self._tagspec(p, "elastic-ip"), "_created": ctx.now,
              "_owner": ctx.account, "_region": ctx.region}
         st["eips"][aid] = a
+        self._born(ctx, a)
         self.sim.record(ctx.account, ctx.region, "ec2:elastic-ip", aid, "allocated")
         return {"PublicIp": ip, "AllocationId": aid, "PublicIpv4Pool": "amazon", "NetworkBorderGroup": group,
                 "Domain": "vpc"}
@@ -281,6 +282,7 @@ class Egress:
                 n["NatGatewayAddresses"] = [addr]
                 n["_next"] = (self.sim.clock.later(T_NAT_CREATE), "available")
             st["nats"][nid] = n
+            self._born(ctx, n, *([st["enis"][n["_eni"]]] if n["_eni"] else []))
             self.sim.record(ctx.account, ctx.region, "ec2:nat-gateway", nid, "pending")
             out = {"NatGateway": self._nat_out(n)}
             if p.get("ClientToken"):
@@ -436,6 +438,7 @@ class Egress:
             rtb["Routes"].append({"DestinationPrefixListId": pl, "GatewayId": e["VpcEndpointId"],
                                   "Origin": "CreateRoute", "State": "active"})
         st["vpces"][e["VpcEndpointId"]] = e
+        self._born(ctx, e)
         self.sim.record(ctx.account, ctx.region, "ec2:vpc-endpoint", e["VpcEndpointId"], "available")
         return self._endpoint_reply(e, p)
 
@@ -493,6 +496,7 @@ class Egress:
         e["DnsOptions"] = {"DnsRecordIpType": "ipv4"}
         e["_next"] = (self.sim.clock.later(T_VPCE_CREATE), "available")
         st["vpces"][vid] = e
+        self._born(ctx, e, *[st["enis"][x] for x in e["NetworkInterfaceIds"]])
         self.sim.record(ctx.account, ctx.region, "ec2:vpc-endpoint", vid, "pending")
         return self._endpoint_reply(e, p)
 

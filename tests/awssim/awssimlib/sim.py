@@ -70,6 +70,7 @@ CONSISTENCY = {
     "iam.instance-profile": 10.0,  # new profile, or role added to it: not usable by RunInstances
     "ec2.id": 2.0,                 # new EC2 resource id: unknown to other calls, not listed
     "ec2.tags": 1.5,               # CreateTags / DeleteTags: not seen by reads and filters
+    "ec2.attribute": 1.5,          # ModifyVpcAttribute / ModifySubnetAttribute: not seen by reads yet
 }
 
 # Operations that do not change anything (everything else is "mutating" in the call log).

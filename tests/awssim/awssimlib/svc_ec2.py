@@ -12,6 +12,13 @@ deletes, InvalidGroup.Duplicate, RouteAlreadyExists, InvalidPermission.*,
 Resource.AlreadyAssociated, IdempotentParameterMismatch, IncorrectInstanceState,
 InvalidAMIName.Duplicate, InvalidSnapshot.InUse, *.NotFound with AWS's texts.
 Instance and image state machines advance in tick() on the simulated clock.
+
+Eventual consistency (sim.lag, scaled by --consistency-delay-scale): an id
+made by a Create call is unknown to other calls (*.NotFound, left out of
+listings) until its "_visible" time; CreateTags/DeleteTags and
+Modify*Attribute take effect for readers only after a lag (queued in
+meta["q"], applied by tick()).  Resources EC2 makes itself for EKS or ELB
+are visible at once.
 """
 import base64
 import gzip
@@ -189,8 +196,46 @@ class EC2(Egress):
             o["Tags"] = tags_to_list(r["_tags"])
         return o
 
-    def _is_visible(self, r, now):
-        return True
+    def _is_visible(self, r, now=None):
+        v = r.get("_visible")
+        return v is None or v <= (self.sim.clock.now() if now is None else now)
+
+    def _born(self, ctx, *resources):
+        """A resource made by an API call: other calls see its id only after the EC2 id lag."""
+        lag = self.sim.lag("ec2.id")
+        for r in resources:
+            if lag > 0:
+                r["_visible"] = ctx.now + lag
+        return resources[0] if resources else None
+
+    def lookup(self, st, table, rid):
+        """For other services (EKS): the resource if this caller can see it yet, else None."""
+        r = st[table].get(rid)
+        return r if r is not None and self._is_visible(r) else None
+
+    def _eventually(self, ctx, kind, key, fn):
+        """Apply fn now, or once the consistency lag of `kind` has passed (in order per key)."""
+        lag = self.sim.lag(kind)
+        if lag <= 0:
+            fn()
+            return
+        meta = ctx.state()["meta"]
+        q = meta.setdefault("q", [])
+        last = meta.setdefault("qlast", {})
+        due = max(ctx.now + lag, last.get(key, 0.0))
+        last[key] = due
+        q.append((due, len(q), fn))
+
+    def _apply_due(self, st, now):
+        q = st.get("meta", {}).get("q")
+        if not q:
+            return
+        due = sorted(x for x in q if x[0] <= now)
+        if not due:
+            return
+        st["meta"]["q"] = [x for x in q if x[0] > now]
+        for _, _, fn in due:
+            fn()
 
     def _visible_items(self, st, table, now):
         items = [r for r in st[table].values() if self._is_visible(r, now)]
@@ -198,7 +243,7 @@ class EC2(Egress):
 
     def _get(self, st, table, rid):
         r = st[table].get(rid)
-        if r is None:
+        if r is None or not self._is_visible(r):
             if not re.fullmatch(rf"{ID_PREFIX[table]}-[0-9a-f]{{8,17}}", rid or ""):
                 raise AwsError(MALFORMED[table], f"Invalid id: \"{rid}\"", 400)
             code, msg = NOTFOUND[table]
@@ -220,7 +265,7 @@ class EC2(Egress):
 
     def _describe(self, ctx, table, ids, filters, getters, p, key, id_key, limit_min=5, public=None):
         st = ctx.state()
-        pool = dict(st[table])
+        pool = {k: v for k, v in st[table].items() if self._is_visible(v, ctx.now)}
         if public:
             pool.update(public)
         if ids:
@@ -305,21 +350,28 @@ class EC2(Egress):
     def CreateTags(self, ctx, p):
         st = ctx.state()
         targets = [self._find_any(st, rid) for rid in p["Resources"]]
+        new = tags_from_list(p["Tags"])
         for r in targets:
-            r.setdefault("_tags", {}).update(tags_from_list(p["Tags"]))
-            if len(r["_tags"]) > 50:
+            if len(set(r.get("_tags", {})) | set(new)) > 50:
                 raise AwsError("TagLimitExceeded", "The maximum number of Tags for a resource has been reached.", 400)
+        for rid, r in zip(p["Resources"], targets):
+            self._eventually(ctx, "ec2.tags", "tags:" + rid, lambda r=r: r.setdefault("_tags", {}).update(new))
         return {}
 
     def DeleteTags(self, ctx, p):
         st = ctx.state()
+        gone = list(p.get("Tags") or [])
+
+        def drop(r):
+            tags = r.setdefault("_tags", {})
+            for t in gone:
+                if t["Key"] in tags and ("Value" not in t or tags[t["Key"]] == t["Value"]):
+                    del tags[t["Key"]]
+            if not gone:
+                tags.clear()
         for rid in p["Resources"]:
             r = self._find_any(st, rid)
-            for t in p.get("Tags") or []:
-                if t["Key"] in r.get("_tags", {}) and ("Value" not in t or r["_tags"][t["Key"]] == t["Value"]):
-                    del r["_tags"][t["Key"]]
-            if not p.get("Tags"):
-                r["_tags"] = {}
+            self._eventually(ctx, "ec2.tags", "tags:" + rid, lambda r=r: drop(r))
         return {}
 
     def DescribeTags(self, ctx, p):
@@ -327,6 +379,8 @@ class EC2(Egress):
         rows = []
         for table, rtype in RESOURCE_TYPE.items():
             for rid, r in st[table].items():
+                if not self._is_visible(r, ctx.now):
+                    continue
                 for k, v in r.get("_tags", {}).items():
                     rows.append({"ResourceId": rid, "ResourceType": rtype, "Key": k, "Value": v, "_tags": {}})
         getters = {"resource-id": lambda t: [t["ResourceId"]], "resource-type": lambda t: [t["ResourceType"]],
@@ -372,6 +426,7 @@ class EC2(Egress):
         sg = self._new_sg(ctx, vid, "default", "default VPC security group", {})
         sg["_default"] = True
         sg["_rules"].append(self._rule(sg, False, "-1", None, None, {"group": sg["GroupId"]}))
+        self._born(ctx, vpc, rtb, sg)
         return {"Vpc": self._out(vpc)}
 
     def _vpc_getters(self):
@@ -406,9 +461,15 @@ class EC2(Egress):
 
     def ModifyVpcAttribute(self, ctx, p):
         vpc = self._get(ctx.state(), "vpcs", p["VpcId"])
-        for k in ("EnableDnsSupport", "EnableDnsHostnames"):
-            if k in p:
-                vpc["_dns"][k] = p[k].get("Value", False)
+        keys = [k for k in ("EnableDnsSupport", "EnableDnsHostnames") if k in p]
+        if len(keys) > 1:
+            raise AwsError("InvalidParameterCombination", "Fields for multiple attribute types specified: "
+                           "enableDnsSupport, enableDnsHostnames", 400)
+        if not keys:
+            return {}
+        k = keys[0]
+        val = p[k].get("Value", False)
+        self._eventually(ctx, "ec2.attribute", f"attr:{vpc['VpcId']}:{k}", lambda: vpc["_dns"].__setitem__(k, val))
         return {}
 
     def DescribeVpcAttribute(self, ctx, p):
@@ -478,6 +539,7 @@ class EC2(Egress):
                                                  "EnableResourceNameDnsAAAARecord": False},
                "_tags": self._tagspec(p, "subnet"), "_created": ctx.now, "_next_ip": 4}
         st["subnets"][sid] = sub
+        self._born(ctx, sub)
         self.sim.record(ctx.account, ctx.region, "ec2:subnet", sid, "available")
         return {"Subnet": self._out(sub)}
 
@@ -497,7 +559,9 @@ class EC2(Egress):
     def ModifySubnetAttribute(self, ctx, p):
         sub = self._get(ctx.state(), "subnets", p["SubnetId"])
         if "MapPublicIpOnLaunch" in p:
-            sub["MapPublicIpOnLaunch"] = p["MapPublicIpOnLaunch"].get("Value", False)
+            val = p["MapPublicIpOnLaunch"].get("Value", False)
+            self._eventually(ctx, "ec2.attribute", f"attr:{sub['SubnetId']}:MapPublicIpOnLaunch",
+                             lambda: sub.__setitem__("MapPublicIpOnLaunch", val))
         return {}
 
     def DeleteSubnet(self, ctx, p):
@@ -533,6 +597,7 @@ class EC2(Egress):
         igw = {"InternetGatewayId": gid, "Attachments": [], "OwnerId": ctx.account,
                "_tags": self._tagspec(p, "internet-gateway"), "_created": ctx.now}
         ctx.state()["igws"][gid] = igw
+        self._born(ctx, igw)
         self.sim.record(ctx.account, ctx.region, "ec2:internet-gateway", gid, "detached")
         return {"InternetGateway": self._out(igw)}
 
@@ -607,7 +672,7 @@ class EC2(Egress):
         self._get(st, "vpcs", p["VpcId"])
 
         def make():
-            rtb = self._new_rtb(ctx, p["VpcId"], self._tagspec(p, "route-table"))
+            rtb = self._born(ctx, self._new_rtb(ctx, p["VpcId"], self._tagspec(p, "route-table")))
             return {"RouteTable": self._out(rtb)}
         return self._idem(ctx, "CreateRouteTable", p, make)
 
@@ -785,7 +850,7 @@ class EC2(Egress):
         if any(g["VpcId"] == p["VpcId"] and g["GroupName"] == name for g in st["sgs"].values()):
             raise AwsError("InvalidGroup.Duplicate", f"The security group '{name}' already exists for VPC "
                            f"'{p['VpcId']}'", 400)
-        sg = self._new_sg(ctx, p["VpcId"], name, p["Description"], self._tagspec(p, "security-group"))
+        sg = self._born(ctx, self._new_sg(ctx, p["VpcId"], name, p["Description"], self._tagspec(p, "security-group")))
         out = {"GroupId": sg["GroupId"]}
         if sg["_tags"]:
             out["Tags"] = tags_to_list(sg["_tags"])
@@ -948,6 +1013,8 @@ class EC2(Egress):
         st = ctx.state()
         rows = []
         for sg in st["sgs"].values():
+            if not self._is_visible(sg, ctx.now):
+                continue
             for r in sg["_rules"]:
                 rows.append(dict(self._rule_out(sg, r), _gid=sg["GroupId"], _tags={}))
         if p.get("SecurityGroupRuleIds"):
@@ -1017,6 +1084,7 @@ class EC2(Egress):
         def make():
             eni = self.create_eni(ctx, sub, p.get("Description"), p.get("Groups") or [],
                                   self._tagspec(p, "network-interface"), private_ip=p.get("PrivateIpAddress"))
+            self._born(ctx, eni)
             return {"NetworkInterface": self._out(eni), "ClientToken": p.get("ClientToken")}
         return self._idem(ctx, "CreateNetworkInterface", p, make)
 
@@ -1065,13 +1133,13 @@ class EC2(Egress):
     def _lt(self, st, lt_id=None, name=None):
         if lt_id:
             lt = st["lts"].get(lt_id)
-            if lt is None:
+            if lt is None or not self._is_visible(lt):
                 raise AwsError("InvalidLaunchTemplateId.NotFound", f"The specified launch template, with template "
                                f"ID {lt_id}, does not exist.", 400)
             return lt
         if name:
             for lt in st["lts"].values():
-                if lt["LaunchTemplateName"] == name:
+                if lt["LaunchTemplateName"] == name and self._is_visible(lt):
                     return lt
             raise AwsError("InvalidLaunchTemplateName.NotFoundException", f"The specified launch template, with "
                            f"template name {name}, does not exist.", 400)
@@ -1136,6 +1204,7 @@ class EC2(Egress):
                   "CreatedBy": ctx.identity["arn"], "DefaultVersionNumber": 1, "LatestVersionNumber": 1,
                   "_tags": self._tagspec(p, "launch-template"), "_versions": {}, "_created": ctx.now}
             st["lts"][lid] = lt
+            self._born(ctx, lt)
             self.sim.record(ctx.account, ctx.region, "ec2:launch-template", lid, "available")
             self._new_version(ctx, lt, 1, data, p.get("VersionDescription"))
             return {"LaunchTemplate": self._out(lt)}
@@ -1245,6 +1314,9 @@ class EC2(Egress):
 
         def make():
             rid = self.launch(ctx, p)
+            st = ctx.state()
+            for inst in [i for i in st["instances"].values() if i["_reservation"] == rid]:
+                self._born(ctx, inst, st["enis"][inst["_eni"]])
             return lambda: self._reservation(ctx, rid)
         return self._idem(ctx, "RunInstances", p, make)
 
@@ -1413,7 +1485,8 @@ class EC2(Egress):
                 self._get(st, "instances", i)
             items = [st["instances"][i] for i in ids]
         else:
-            items = sorted(st["instances"].values(), key=lambda i: (i["_created"], i["InstanceId"]))
+            items = sorted((i for i in st["instances"].values() if self._is_visible(i, ctx.now)),
+                           key=lambda i: (i["_created"], i["InstanceId"]))
         items = apply_filters(items, p.get("Filters"), self._inst_getters(), "instances")
         mr = p.get("MaxResults")
         if mr is not None and ids:
@@ -1437,8 +1510,8 @@ class EC2(Egress):
 
     def DescribeInstanceStatus(self, ctx, p):
         st = ctx.state()
-        items = [st["instances"][i] for i in p.get("InstanceIds") or []] if p.get("InstanceIds") else \
-            list(st["instances"].values())
+        items = [self._get(st, "instances", i) for i in p.get("InstanceIds") or []] if p.get("InstanceIds") else \
+            [i for i in st["instances"].values() if self._is_visible(i, ctx.now)]
         if not p.get("IncludeAllInstances"):
             items = [i for i in items if i["State"]["Name"] == "running"]
         ok = {"Status": "ok", "Details": [{"Name": "reachability", "Status": "passed"}]}
@@ -1449,7 +1522,8 @@ class EC2(Egress):
     def _change(self, ctx, p, fn, key):
         st = ctx.state()
         out = []
-        missing = [i for i in p["InstanceIds"] if i not in st["instances"]]
+        missing = [i for i in p["InstanceIds"] if i not in st["instances"] or
+                   not self._is_visible(st["instances"][i], ctx.now)]
         if missing:
             if len(missing) > 1:
                 raise AwsError("InvalidInstanceID.NotFound", "The instance IDs '" + ", ".join(missing) +
@@ -1554,6 +1628,7 @@ class EC2(Egress):
         if p.get("Description"):
             img["Description"] = p["Description"]
         st["images"][ami] = img
+        self._born(ctx, img, st["snapshots"][snap])
         self.sim.record(ctx.account, ctx.region, "ec2:image", ami, "pending")
         self.sim.record(ctx.account, ctx.region, "ec2:snapshot", snap, "pending")
         out = {"ImageId": ami}
@@ -1573,7 +1648,8 @@ class EC2(Egress):
         st = ctx.state()
         public = self.public_images(ctx.region)
         pool = dict(public)
-        pool.update(st["images"])
+        own = {k: v for k, v in st["images"].items() if self._is_visible(v, ctx.now)}
+        pool.update(own)
         ids = p.get("ImageIds")
         if ids:
             missing = [i for i in ids if i not in pool]
@@ -1583,7 +1659,7 @@ class EC2(Egress):
                 raise AwsError("InvalidAMIID.NotFound", "The image id '[" + ", ".join(missing) + "]' does not exist", 400)
             items = [pool[i] for i in ids]
         else:
-            items = list(st["images"].values()) + list(public.values())
+            items = list(own.values()) + list(public.values())
         owners = p.get("Owners")
         if owners:
             ok = set()
@@ -1647,6 +1723,7 @@ class EC2(Egress):
         for (acct, region), st in list(self.sim.scopes.items()):
             if region == "global":
                 continue
+            self._apply_due(st, now)
             for iid, inst in list(st.get("instances", {}).items()):
                 self._tick_instance(st, region, inst, now)
             self.tick_egress(acct, region, st, now)

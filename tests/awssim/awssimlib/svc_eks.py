@@ -165,7 +165,7 @@ class EKS:
         ec2 = self.sim.services["ec2"]
         subs = []
         for sid in vpc.get("subnetIds") or []:
-            sub = st["subnets"].get(sid)
+            sub = ec2.lookup(st, "subnets", sid)   # EC2's eventual consistency: a new id may be unknown yet
             if sub is None:
                 raise _ip(f"The subnet ID '{sid}' does not exist (Service: AmazonEC2; Status Code: 400; Error Code: "
                           "InvalidSubnetID.NotFound)", clusterName=name)
@@ -176,7 +176,7 @@ class EKS:
             raise _ip("Subnets must all be in the same VPC", clusterName=name)
         vpc_id = subs[0]["VpcId"]
         for gid in vpc.get("securityGroupIds") or []:
-            sg = st["sgs"].get(gid)
+            sg = ec2.lookup(st, "sgs", gid)
             if sg is None or sg["VpcId"] != vpc_id:
                 raise _ip(f"The security group '{gid}' does not exist or is not in VPC {vpc_id}", clusterName=name)
         acc = p.get("accessConfig") or {}
@@ -459,7 +459,7 @@ class EKS:
                       "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly] are attached", **extra)
         subs = []
         for sid in p["subnets"]:
-            sub = st["subnets"].get(sid)
+            sub = ec2.lookup(st, "subnets", sid)
             if sub is None:
                 raise _ip(f"Subnet {sid} does not exist", **extra)
             if sub["VpcId"] != c["resourcesVpcConfig"]["vpcId"]:

@@ -1,6 +1,9 @@
 """Eventual consistency, on the simulated clock: a new IAM role is refused by
 STS and EKS and a new instance profile by RunInstances (AWS's exact texts)
-until IAM has propagated them.  The suite runs with the windows off; each
+until IAM has propagated them; a new EC2 id is unknown to every other call
+(EC2, and EKS's checks of subnets) and missing from listings for a moment;
+CreateTags/DeleteTags and attribute changes reach readers late.  The suite
+runs with the windows off; each
 test turns them on with a scale that makes them last seconds of real time
 (so a busy machine cannot outrun them) and moves the simulated clock past
 them instead of waiting."""
@@ -11,8 +14,9 @@ from botocore.exceptions import ClientError
 
 from common import ACCOUNT, REGION, admin, advance, client, consistency, reset
 
-# With timescale 0.001 a window of W AWS seconds lasts W x SCALE / 1000 real seconds.
-SCALE = 1000
+# With timescale 0.001 a window of W AWS seconds lasts W x SCALE / 1000 real seconds:
+# the shortest one here (1.5 s) lasts over 12 s of real time.
+SCALE = 10000
 
 
 def code(e):
@@ -47,7 +51,8 @@ class Admin(unittest.TestCase):
         got = consistency(2.5)
         try:
             self.assertEqual(got["scale"], 2.5)
-            self.assertEqual(set(got["delays"]), {"iam.role", "iam.instance-profile", "ec2.id", "ec2.tags"})
+            self.assertEqual(set(got["delays"]), {"iam.role", "iam.instance-profile", "ec2.id", "ec2.tags",
+                                                  "ec2.attribute"})
             self.assertEqual(admin("GET", "config")["consistencyDelayScale"], 2.5)
         finally:
             consistency(0)
@@ -95,3 +100,102 @@ class Iam(Base):
         iam, sts = client("iam"), client("sts")
         arn = iam.create_role(RoleName="now", AssumeRolePolicyDocument=trust({"AWS": ACCOUNT}))["Role"]["Arn"]
         sts.assume_role(RoleArn=arn, RoleSessionName="sess")
+
+
+class Ec2(Base):
+    def test_new_ids_unknown_to_other_calls(self):
+        ec2 = client("ec2")
+        vpc = ec2.create_vpc(CidrBlock="10.51.0.0/16")["Vpc"]["VpcId"]
+        with self.assertRaises(ClientError) as cm:
+            ec2.describe_vpcs(VpcIds=[vpc])
+        self.assertEqual((code(cm.exception), msg(cm.exception)), ("InvalidVpcID.NotFound",
+                                                                   f"The vpc ID '{vpc}' does not exist"))
+        self.assertEqual(ec2.describe_vpcs()["Vpcs"], [])       # not listed yet either
+        with self.assertRaises(ClientError) as cm:
+            ec2.create_subnet(VpcId=vpc, CidrBlock="10.51.1.0/24", AvailabilityZone=REGION + "a")
+        self.assertEqual(code(cm.exception), "InvalidVpcID.NotFound")
+        with self.assertRaises(ClientError) as cm:
+            ec2.create_tags(Resources=[vpc], Tags=[{"Key": "k", "Value": "v"}])
+        self.assertEqual(code(cm.exception), "InvalidVpcID.NotFound")
+        self.past("ec2.id")
+        self.assertEqual([v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"]], [vpc])
+        subs = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.51.{i}.0/24", AvailabilityZone=REGION + z)["Subnet"]
+                ["SubnetId"] for i, z in ((1, "a"), (2, "b"))]
+        sg = ec2.create_security_group(GroupName="web", Description="web", VpcId=vpc)["GroupId"]
+        with self.assertRaises(ClientError) as cm:
+            ec2.authorize_security_group_ingress(GroupId=sg, IpPermissions=[{
+                "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+        self.assertEqual((code(cm.exception), msg(cm.exception)), ("InvalidGroup.NotFound",
+                                                                   f"The security group '{sg}' does not exist"))
+        self.assertEqual(ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"], [])
+        # EKS asks EC2 about the subnets and gets the same answer
+        consistency(0)
+        iam = client("iam")
+        role = iam.create_role(RoleName="eks", AssumeRolePolicyDocument=trust({"Service": "eks.amazonaws.com"}))
+        consistency(SCALE)
+        with self.assertRaises(ClientError) as cm:
+            client("eks").create_cluster(name="early", roleArn=role["Role"]["Arn"],
+                                         resourcesVpcConfig={"subnetIds": subs})
+        self.assertEqual(code(cm.exception), "InvalidParameterException")
+        self.assertEqual(msg(cm.exception), f"The subnet ID '{subs[0]}' does not exist (Service: AmazonEC2; Status "
+                                            "Code: 400; Error Code: InvalidSubnetID.NotFound)")
+        rtb = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+        lt = ec2.create_launch_template(LaunchTemplateName="lt-1", LaunchTemplateData={"InstanceType": "m5.large"})
+        for call, want in ((lambda: ec2.associate_route_table(RouteTableId=rtb, SubnetId=subs[0]),
+                            "InvalidRouteTableID.NotFound"),
+                           (lambda: ec2.describe_route_tables(RouteTableIds=[rtb]), "InvalidRouteTableID.NotFound"),
+                           (lambda: ec2.describe_launch_templates(
+                               LaunchTemplateIds=[lt["LaunchTemplate"]["LaunchTemplateId"]]),
+                            "InvalidLaunchTemplateId.NotFound")):
+            with self.assertRaises(ClientError) as cm:
+                call()
+            self.assertEqual(code(cm.exception), want)
+        self.past("ec2.id")
+        ec2.associate_route_table(RouteTableId=rtb, SubnetId=subs[0])
+        self.assertEqual(len(ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]), 2)
+        # the canonical case of the EC2 documentation: an instance just launched
+        ami = client("ssm").get_parameter(Name="/aws/service/eks/optimized-ami/1.31/amazon-linux-2023/x86_64/"
+                                               "standard/recommended/image_id")["Parameter"]["Value"]
+        iid = ec2.run_instances(ImageId=ami, InstanceType="m5.large", MinCount=1, MaxCount=1,
+                                SubnetId=subs[0])["Instances"][0]["InstanceId"]
+        with self.assertRaises(ClientError) as cm:
+            ec2.describe_instances(InstanceIds=[iid])
+        self.assertEqual(code(cm.exception), "InvalidInstanceID.NotFound")
+        with self.assertRaises(ClientError) as cm:
+            ec2.terminate_instances(InstanceIds=[iid])
+        self.assertEqual(code(cm.exception), "InvalidInstanceID.NotFound")
+        self.past("ec2.id")
+        self.assertEqual(ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["InstanceId"],
+                         iid)
+
+    def test_tags_and_attributes_reach_readers_late(self):
+        consistency(0)
+        ec2 = client("ec2")
+        vpc = ec2.create_vpc(CidrBlock="10.52.0.0/16", TagSpecifications=[{"ResourceType": "vpc", "Tags": [
+            {"Key": "at-create", "Value": "1"}]}])["Vpc"]["VpcId"]
+        consistency(SCALE)
+        # tags given at creation come with the resource; later ones lag
+        self.assertEqual(len(ec2.describe_vpcs(Filters=[{"Name": "tag:at-create", "Values": ["1"]}])["Vpcs"]), 1)
+        ec2.create_tags(Resources=[vpc], Tags=[{"Key": "owner", "Value": "ci"}])
+        self.assertEqual(ec2.describe_vpcs(Filters=[{"Name": "tag:owner", "Values": ["ci"]}])["Vpcs"], [])
+        self.assertEqual(ec2.describe_tags(Filters=[{"Name": "key", "Values": ["owner"]}])["Tags"], [])
+        ec2.delete_tags(Resources=[vpc], Tags=[{"Key": "at-create"}])
+        self.assertEqual(len(ec2.describe_vpcs(Filters=[{"Name": "tag:at-create", "Values": ["1"]}])["Vpcs"]), 1)
+        ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+        self.assertFalse(ec2.describe_vpc_attribute(VpcId=vpc, Attribute="enableDnsHostnames")
+                         ["EnableDnsHostnames"]["Value"])
+        self.past("ec2.tags")
+        got = ec2.describe_vpcs(VpcIds=[vpc])["Vpcs"][0]["Tags"]
+        self.assertEqual(got, [{"Key": "owner", "Value": "ci"}])   # applied in order: create, then delete
+        self.assertTrue(ec2.describe_vpc_attribute(VpcId=vpc, Attribute="enableDnsHostnames")
+                        ["EnableDnsHostnames"]["Value"])
+        with self.assertRaises(ClientError) as cm:
+            ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True}, EnableDnsSupport={"Value": True})
+        self.assertEqual(code(cm.exception), "InvalidParameterCombination")
+
+    def test_off_means_read_after_write(self):
+        consistency(0)
+        ec2 = client("ec2")
+        vpc = ec2.create_vpc(CidrBlock="10.53.0.0/16")["Vpc"]["VpcId"]
+        ec2.create_tags(Resources=[vpc], Tags=[{"Key": "k", "Value": "v"}])
+        self.assertEqual(ec2.describe_vpcs(VpcIds=[vpc])["Vpcs"][0]["Tags"], [{"Key": "k", "Value": "v"}])
