@@ -325,8 +325,6 @@ class Sim:
                                   "error": info["error"], "fault": info["fault"],
                                   "latencyMs": int(round(r.delay * 1000)) if r.delay else 0,
                                   "requestId": info.get("rid")})
-            if svc == "eks" and mutating(svc, op):
-                self.timeline.watch_eks(self.scopes, {}, info.get("at") or self.clock.now())
         return r
 
     def _handle(self, req, info):
@@ -467,12 +465,11 @@ class Sim:
             with self.lock:
                 self.tick()
                 self.clock.hold()
-                info = getattr(self._cur, "info", None)
-                if info is not None:
-                    info["at"] = self.clock.now()
                 try:
                     result = fn(ctx, params)
                 finally:
+                    if api_key == "eks":   # under the same lock hold: no tick can see the change first
+                        self.timeline.watch_eks(self.scopes, {}, self.clock.now())
                     self.clock.release()
             if proto in ("query", "ec2"):
                 body = serialize_xml(api, op, result, rid)

@@ -112,12 +112,15 @@ class EksTest(unittest.TestCase):
         with self.assertRaises(ClientError) as cm:
             eks.delete_cluster(name="demo")
         self.assertEqual(code(cm.exception), "ResourceInUseException")
-        # update config -> UPDATING -> Successful
+        # update config -> UPDATING -> Successful (at real-time scale, so a slow machine cannot
+        # let the 2-minute update finish before the test looks)
+        admin("POST", "clock", {"timescale": 1})
         u = eks.update_nodegroup_config(clusterName="demo", nodegroupName="ng1",
                                         scalingConfig={"desiredSize": 3})["update"]
         self.assertEqual(eks.describe_nodegroup(clusterName="demo", nodegroupName="ng1")["nodegroup"]["status"],
                          "UPDATING")
         advance(200)
+        admin("POST", "clock", {"timescale": 0.001})
         d = eks.describe_update(name="demo", updateId=u["id"], nodegroupName="ng1")["update"]
         self.assertEqual(d["status"], "Successful")
         self.assertEqual(len(admin("GET", "eks/clusters/demo/nodegroups")[0]["instances"]), 3)
@@ -219,7 +222,7 @@ class EksTest(unittest.TestCase):
             eks.describe_cluster(name="nope")
         self.assertEqual(code(cm.exception), "ResourceNotFoundException")
         self.assertEqual(cm.exception.response["ResponseMetadata"]["HTTPStatusCode"], 404)
-        consistency(1000)   # IAM propagation: 8 s x 1000 at timescale 0.001, seconds of real time
+        consistency(10000)   # IAM propagation: 8 s x 10000 at timescale 0.001, over a minute of real time
         try:
             fresh = self.iam.create_role(RoleName="fresh", AssumeRolePolicyDocument=trust("eks.amazonaws.com"))
             with self.assertRaises(ClientError) as cm:
