@@ -76,7 +76,10 @@ CONSISTENCY = {
 # Operations that do not change anything (everything else is "mutating" in the call log).
 READ_PREFIXES = ("Describe", "Get", "List", "Search", "Lookup")
 READ_ONLY = {"sts:AssumeRole", "sts:AssumeRoleWithWebIdentity", "sts:AssumeRoleWithSAML", "sts:GetSessionToken",
-             "sts:GetCallerIdentity", "sts:GetAccessKeyInfo", "sts:DecodeAuthorizationMessage"}
+             "sts:GetCallerIdentity", "sts:GetAccessKeyInfo", "sts:DecodeAuthorizationMessage",
+             "kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext",
+             "kms:GenerateDataKeyPair", "kms:GenerateDataKeyPairWithoutPlaintext", "kms:GenerateRandom", "kms:Sign",
+             "kms:Verify", "kms:GenerateMac", "kms:VerifyMac"}
 CALL_LOG_MAX = 200000
 
 
