@@ -26,7 +26,7 @@ State per (account, region) scope: tables eips, nats, vpces; timers in
 import hashlib
 import ipaddress
 
-from .core import AwsError, apply_filters, ec2id, paginate, tags_to_list
+from .core import AwsError, apply_filters, ec2id, paginate
 
 EIP_LIMIT = 5                 # Elastic IPs per region (default quota)
 T_NAT_CREATE = 95             # pending -> available
@@ -603,5 +603,3 @@ class Egress:
                                  for e in st.get("vpces", {}).values()],
         }
 
-
-_ = tags_to_list
