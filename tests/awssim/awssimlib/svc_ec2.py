@@ -1125,6 +1125,9 @@ class EC2(Egress):
     def release_eni(self, ctx, eni, st=None):
         st = st if st is not None else ctx.state()
         st["enis"].pop(eni["NetworkInterfaceId"], None)
+        for a in st["eips"].values():   # an Elastic IP mapped to it is disassociated, not released
+            if a.get("NetworkInterfaceId") == eni["NetworkInterfaceId"]:
+                self._unmap_eip(a, st)
         sub = st["subnets"].get(eni["SubnetId"])
         if sub:
             sub["AvailableIpAddressCount"] += 1

@@ -225,6 +225,26 @@ class Egress(unittest.TestCase):
                                                ["NetworkInterfaceId"]),
                  "Gateway.NotAttached")
 
+    def test_instance_address_follows_the_instance(self):
+        ec2 = self.ec2
+        vpc, pub, _, igw = self.network("10.66.0.0/16")
+        ami = client("ssm").get_parameter(Name="/aws/service/eks/optimized-ami/1.31/amazon-linux-2023/x86_64/"
+                                               "standard/recommended/image_id")["Parameter"]["Value"]
+        iid = ec2.run_instances(ImageId=ami, InstanceType="m5.large", MinCount=1, MaxCount=1,
+                                SubnetId=pub[0])["Instances"][0]["InstanceId"]
+        advance(30)
+        alloc = ec2.allocate_address()["AllocationId"]
+        ec2.associate_address(AllocationId=alloc, InstanceId=iid)
+        a = ec2.describe_addresses(Filters=[{"Name": "instance-id", "Values": [iid]}])["Addresses"]
+        self.assertEqual([x["AllocationId"] for x in a], [alloc])
+        self.err(lambda: ec2.detach_internet_gateway(InternetGatewayId=igw, VpcId=vpc), "DependencyViolation")
+        ec2.terminate_instances(InstanceIds=[iid])
+        advance(60)
+        a = ec2.describe_addresses(AllocationIds=[alloc])["Addresses"][0]
+        self.assertNotIn("AssociationId", a)     # disassociated with the instance, still allocated
+        ec2.detach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+        ec2.release_address(AllocationId=alloc)
+
     def test_vpc_endpoints(self):
         ec2 = self.ec2
         vpc, pub, priv, _ = self.network("10.63.0.0/16", igw=False)
