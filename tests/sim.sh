@@ -20,8 +20,9 @@
 #       stops every simulator started here (call it from the EXIT trap).
 SIM_SRC=${SIM_SRC:-${SECFAAS_SRC:-$(pwd)}}
 SIM_DIRS=""
-# Off until secfaas retries the refusals AWS sends while a change propagates.
-SIM_CONSISTENCY=${SIM_CONSISTENCY:-0}
+# EC2's windows off until secfaas retries the refusals EC2 sends while a new
+# id or tag propagates; IAM propagation on, as it always was.
+SIM_CONSISTENCY=${SIM_CONSISTENCY:-ec2=0}
 
 sim_awssim() {
 	sim_dir=$1

@@ -542,17 +542,22 @@ def t_errors_are_one_line():
         c.stop()
 
 
+def start_awssim(d, timescale):
+    """The local AWS with its files in d, started as every suite starts it
+    (tests/sim.sh); returns its URL."""
+    out = subprocess.run(["sh", "-c", '. "$0" && sim_awssim "$1" --timescale "$2" >&2 && echo "$AWSSIM_URL"',
+                          os.path.join(SRC, "tests", "sim.sh"), d, timescale],
+                         env=dict(os.environ, SIM_SRC=SRC), capture_output=True, text=True, check=True).stdout.split()
+    return out[-1]
+
+
 def t_eks_token_and_exec_plugin():
     """No static token: the client mints EKS tokens from AWS credentials
     (presigned STS, verified by kubesim against the local AWS), and the
     kubeconfig's exec plugin (`secfaas eks-token`) works for kubectl."""
     d = tempfile.mkdtemp(dir=TMP)
     ctl = os.path.join(SRC, "tests", "awssim", "ctl")
-    # eventual-consistency windows off until secfaas retries them
-    out = subprocess.run(["sh", "-c", 'eval "$("$0" start "$1" --timescale 0.01 --consistency-delay-scale 0)" && '
-                          'echo "$AWSSIM_URL"', ctl, d],
-                         capture_output=True, text=True, check=True).stdout.split()
-    url = out[-1]
+    url = start_awssim(d, "0.01")
     harness.assert_loopback(url)
 
     class Aws:
@@ -625,9 +630,7 @@ def t_cluster_end_to_end():
     plugin, destroy leaves the inventory empty."""
     d = tempfile.mkdtemp(dir=TMP)
     ctl = os.path.join(SRC, "tests", "awssim", "ctl")
-    url = subprocess.run(["sh", "-c", 'eval "$("$0" start "$1" --timescale 0.001 --consistency-delay-scale 0)" && '
-                          'echo "$AWSSIM_URL"', ctl, d],
-                         capture_output=True, text=True, check=True).stdout.split()[-1]
+    url = start_awssim(d, "0.001")
     harness.assert_loopback(url)
     wd = tempfile.mkdtemp(dir=TMP)
     e = dict(os.environ, NO_COLOR="1", HOME=wd, AWS_ACCESS_KEY_ID="AKIAIOSFODNN7EXAMPLE",

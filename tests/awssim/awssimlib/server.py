@@ -21,7 +21,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from .sim import Request, Sim
+from .sim import Request, Sim, parse_consistency
 
 MAX_BODY = 16 * 1024 * 1024
 
@@ -171,18 +171,21 @@ def main(argv=None):
     ap.add_argument("--region", default=os.environ.get("AWSSIM_REGION", "us-east-1"),
                     help="region assumed for unsigned requests (default us-east-1)")
     ap.add_argument("--seed", type=int, help="seed of the duration jitter (default: random, logged)")
-    ap.add_argument("--consistency-delay-scale", type=float, default=1.0,
-                    help="multiplies every eventual-consistency window; 0 turns them off (default 1)")
+    ap.add_argument("--consistency-delay-scale", default="1", metavar="X|KIND=X,...",
+                    help="multiplies the eventual-consistency windows: one number for all, or per window or "
+                         "family (ec2=0,iam.role=2); 0 turns a window off (default 1)")
     a = ap.parse_args(argv)
     if a.timescale <= 0:
         ap.error("--timescale must be > 0")
-    if a.consistency_delay_scale < 0:
-        ap.error("--consistency-delay-scale must be >= 0")
+    try:
+        parse_consistency(a.consistency_delay_scale)
+    except ValueError as e:
+        ap.error(f"--consistency-delay-scale: {e}")
     own_state = a.state_dir is None
     state_dir = a.state_dir or tempfile.mkdtemp(prefix="awssim-")
     os.makedirs(state_dir, exist_ok=True)
     sim = Sim(timescale=a.timescale, default_region=a.region, state_dir=state_dir, log=log, seed=a.seed,
-              consistency_scale=a.consistency_delay_scale)
+              consistency=a.consistency_delay_scale)
     if a.credentials:
         sim.load_credentials(a.credentials)
     srv = Server(("127.0.0.1", a.port), Handler)

@@ -9,8 +9,9 @@ ticker thread advances state machines (sim.tick) between requests.
 Every request lands in the call log (service, operation, whether the
 operation mutates, HTTP status, error code, fault applied), so a reliability
 suite can list every mutating call and what happened to it.  Eventual
-consistency windows (CONSISTENCY) are multiplied by consistency_scale
-(--consistency-delay-scale, admin POST /_awssim/consistency; 0 turns them off).
+consistency windows (CONSISTENCY) are multiplied by a scale, one for all of
+them or per window family (--consistency-delay-scale "0" or "ec2=0,iam=2",
+admin POST /_awssim/consistency; 0 turns a window off).
 """
 import base64
 import collections
@@ -83,6 +84,29 @@ READ_ONLY = {"sts:AssumeRole", "sts:AssumeRoleWithWebIdentity", "sts:AssumeRoleW
 CALL_LOG_MAX = 200000
 
 
+def parse_consistency(text):
+    """'X' or 'X,KIND=Y,…' or 'KIND=Y,…' -> (default scale, {kind or family: scale}).
+
+    KIND is a window name ("ec2.tags") or a family ("ec2", "iam"); the longest
+    match wins and anything not named keeps the default (1 unless given)."""
+    default, per = 1.0, {}
+    for part in filter(None, (x.strip() for x in str(text).split(","))):
+        name, eq, val = part.rpartition("=")
+        try:
+            scale = float(val)
+        except ValueError:
+            raise ValueError(f"not a number: {val!r}")
+        if scale < 0:
+            raise ValueError(f"scale must be >= 0: {part!r}")
+        if not eq:
+            default = scale
+        elif any(k == name or k.startswith(name + ".") for k in CONSISTENCY):
+            per[name] = scale
+        else:
+            raise ValueError(f"no consistency window {name!r} (known: {', '.join(sorted(CONSISTENCY))})")
+    return default, per
+
+
 def mutating(api_key, op):
     if not op or f"{api_key}:{op}" in READ_ONLY:
         return False
@@ -147,11 +171,11 @@ class Ctx:
 
 class Sim:
     def __init__(self, timescale=1.0, default_region="us-east-1", state_dir=None, log=None, seed=None,
-                 consistency_scale=1.0):
+                 consistency="1"):
         self.clock = Clock(timescale, seed)
         self.timescale0 = float(timescale)
-        self.consistency_scale = float(consistency_scale)
-        self.consistency_scale0 = self.consistency_scale
+        self.consistency = parse_consistency(consistency)
+        self.consistency0 = self.consistency
         self.timeline = Timeline()
         self.call_log = collections.deque(maxlen=CALL_LOG_MAX)
         self.call_seq = 0
@@ -226,7 +250,7 @@ class Sim:
             self.faults = []
             self.clock.reset()
             self.clock.timescale = self.timescale0
-            self.consistency_scale = self.consistency_scale0
+            self.consistency = self.consistency0
             self.timeline.reset()
             self.call_log.clear()
             self.call_seq = 0
@@ -248,11 +272,21 @@ class Sim:
                     svc.tick(now)
             self.timeline.watch_eks(self.scopes, before, now)
 
+    def consistency_scale(self, kind):
+        default, per = self.consistency
+        best = max((k for k in per if kind == k or kind.startswith(k + ".")), key=len, default=None)
+        return per[best] if best is not None else default
+
     def lag(self, kind):
         """Simulated seconds of an eventual-consistency window (0 when turned off)."""
-        if self.consistency_scale <= 0:
+        scale = self.consistency_scale(kind)
+        if scale <= 0:
             return 0.0
-        return self.clock.span(CONSISTENCY[kind] * self.consistency_scale)
+        return self.clock.span(CONSISTENCY[kind] * scale)
+
+    def _consistency_json(self):
+        return {"scale": self.consistency[0], "scales": dict(self.consistency[1]), "delays": dict(CONSISTENCY),
+                "effective": {k: self.consistency_scale(k) for k in CONSISTENCY}, "timescale": self.clock.timescale}
 
     def record(self, account, region, typ, oid, state, at=None):
         """A state transition for GET /_awssim/transitions."""
@@ -542,17 +576,15 @@ class Sim:
             return _json_reply(200, {"objects": objs, "count": len(objs)})
         if p == "/consistency":
             if method == "POST":
+                spec = [str(data.get("scale", 1))] + [f"{k}={v}" for k, v in (data.get("scales") or {}).items()]
                 try:
-                    scale = float(data.get("scale", self.consistency_scale))
-                except (TypeError, ValueError):
-                    return _json_reply(400, {"error": "scale must be a number"})
-                if scale < 0:
-                    return _json_reply(400, {"error": "scale must be >= 0"})
+                    setting = parse_consistency(",".join(spec))
+                except ValueError as e:
+                    return _json_reply(400, {"error": str(e)})
                 with self.lock:
                     self.tick()
-                    self.consistency_scale = scale
-            return _json_reply(200, {"scale": self.consistency_scale, "delays": dict(CONSISTENCY),
-                                     "timescale": self.clock.timescale})
+                    self.consistency = setting
+            return _json_reply(200, self._consistency_json())
         if p == "/reset" and method == "POST":
             self.reset()
             return _json_reply(200, {"ok": True})
@@ -588,7 +620,8 @@ class Sim:
             return _json_reply(200, {"url": self.base_url, "ca": self.ca_path, "account": DEFAULT_ACCOUNT,
                                      "accessKeyId": DEFAULT_AKID, "secretAccessKey": DEFAULT_SECRET,
                                      "region": self.default_region, "timescale": self.clock.timescale,
-                                     "seed": self.clock.seed, "consistencyDelayScale": self.consistency_scale})
+                                     "seed": self.clock.seed, "consistencyDelayScale": self.consistency[0],
+                                     "consistencyDelayScales": dict(self.consistency[1])})
         m = re.fullmatch(r"/eks/clusters/([^/]+)/nodegroups", p)
         if m and method == "GET":
             with self.lock:

@@ -54,10 +54,24 @@ class Admin(unittest.TestCase):
             self.assertEqual(set(got["delays"]), {"iam.role", "iam.instance-profile", "ec2.id", "ec2.tags",
                                                   "ec2.attribute"})
             self.assertEqual(admin("GET", "config")["consistencyDelayScale"], 2.5)
+            # per family or window, the longest name wins; the rest keep the default
+            got = admin("POST", "consistency", {"scale": 1, "scales": {"ec2": 0, "ec2.tags": 3}})
+            self.assertEqual(got["effective"], {"iam.role": 1, "iam.instance-profile": 1, "ec2.id": 0,
+                                                "ec2.tags": 3, "ec2.attribute": 0})
         finally:
             consistency(0)
-        with self.assertRaises(Exception):
-            consistency(-1)
+        for bad in ({"scale": -1}, {"scales": {"nosuch": 1}}, {"scale": "x"}):
+            with self.assertRaises(Exception):
+                admin("POST", "consistency", bad)
+
+    def test_cli_flag_per_family(self):
+        from awssimlib.sim import parse_consistency
+        self.assertEqual(parse_consistency("0"), (0.0, {}))
+        self.assertEqual(parse_consistency("ec2=0"), (1.0, {"ec2": 0.0}))
+        self.assertEqual(parse_consistency("2,iam.role=0"), (2.0, {"iam.role": 0.0}))
+        for bad in ("-1", "ec2=x", "s3=1"):
+            with self.assertRaises(ValueError):
+                parse_consistency(bad)
 
 
 class Iam(Base):
