@@ -140,7 +140,7 @@ class VersionsTest(unittest.TestCase):
         for v in chain[:3]:
             u = eks.update_cluster_version(name="up", version=v)["update"]
             self.assertEqual(u["type"], "VersionUpdate")
-            advance(500)
+            advance(560)   # 480 s +- 15 % jitter
             self.assertEqual(eks.describe_update(name="up", updateId=u["id"])["update"]["status"], "Successful")
         cur = chain[2]
         self.assertEqual(eks.describe_cluster(name="up")["cluster"]["version"], cur)
@@ -167,12 +167,12 @@ class VersionsTest(unittest.TestCase):
         self.assertEqual(eks.describe_nodegroup(clusterName="up", nodegroupName="g")["nodegroup"]["status"],
                          "UPDATING")
         seen = []
-        for step in (61, 120):
+        for step in (70, 140):    # setup 60 s and a batch 120 s, each +- 15 % jitter
             advance(step)
             now = {i["id"] for i in admin("GET", "eks/clusters/up/nodegroups")[0]["instances"]}
             seen.append((len(before - now), len(now - before), len(now)))
             self.assertEqual(eks.describe_update(name="up", updateId=u["id"], nodegroupName="g")["update"]["status"],
-                             "InProgress" if step == 61 else "Successful")
+                             "InProgress" if step == 70 else "Successful")
         self.assertEqual(seen, [(2, 2, 4), (4, 4, 4)])
         admin("POST", "clock", {"timescale": 0.001})
         ng = eks.describe_nodegroup(clusterName="up", nodegroupName="g")["nodegroup"]
@@ -215,7 +215,7 @@ class VersionsTest(unittest.TestCase):
         # insights do not block the upgrade (EKS rolled that enforcement back); afterwards the
         # old version cannot be chosen again and the add-on must move to a compatible one
         u = eks.update_cluster_version(name="ad", version=offered[0])["update"]
-        advance(500)
+        advance(560)   # 480 s +- 15 % jitter
         self.assertEqual(eks.describe_update(name="ad", updateId=u["id"])["update"]["status"], "Successful")
         e = self.err(eks.update_addon, clusterName="ad", addonName="kube-proxy", addonVersion=default[0],
                      resolveConflicts="OVERWRITE", configurationValues='{"mode": "iptables"}')
