@@ -47,10 +47,12 @@ Y
 }
 
 # kill_during OP: apply with a latency fault on OP, kill -9 once awssim has
-# executed OP (counted before the delayed reply), then clear the fault.
+# executed OP (counted before the delayed reply), then clear the fault.  Every
+# other call is slowed too, so the rest of the apply cannot run far ahead
+# (finish the AMI bake, say) in the time it takes to notice OP and kill.
 kill_during() {
 	before=$(q "calls['$1']")
-	curl -sf -X POST "$AWSSIM_URL/_awssim/faults" -d "{\"operation\":\"$1\",\"kind\":\"latency\",\"ms\":20000}" >/dev/null
+	curl -sf -X POST "$AWSSIM_URL/_awssim/faults" -d "{\"rules\":[{\"operation\":\"$1\",\"kind\":\"latency\",\"ms\":20000},{\"operation\":\"*\",\"kind\":\"latency\",\"ms\":250}]}" >/dev/null
 	$S apply "$WORK/c.yaml" $ST --auto-approve >"$T_DIR/.kill.out" 2>&1 &
 	pid=$!
 	i=0
