@@ -553,7 +553,10 @@ int sf_gitsrc_load(struct sf_specset *set, const struct sf_gitsrc_opts *o, struc
 	memcpy(res->short_sha, res->sha, 7);
 	res->short_sha[7] = 0;
 
-	if (is_local && is_head_commit(repo, commit)) {
+	/* The working tree matters only when no ref was named: an explicit
+	 * --ref (even the checked-out commit or branch) is read from the
+	 * repository, so uncommitted edits neither block nor leak into it. */
+	if (is_local && (!o->ref || !*o->ref || !strcmp(o->ref, "HEAD")) && is_head_commit(repo, commit)) {
 		if (collect_dirty(repo, sub, res, &err) < 0)
 			goto fail;
 		if (res->ndirty && !o->allow_dirty) {

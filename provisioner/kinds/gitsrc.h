@@ -14,8 +14,9 @@
  * into the cache dir and fetched on every later load (skipped when the ref
  * is a full SHA already present, so pinned loads work offline).
  *
- * Dirty rule: the working tree matters only when the requested ref resolves
- * to the checked-out HEAD commit; asking for another ref reads that commit.
+ * Dirty rule: the working tree matters only when no ref is named (or
+ * "HEAD") in a local checkout; any named ref, even the checked-out branch
+ * or commit, is read from the repository and never refused as dirty.
  * "Dirty" means a tracked file under the subpath differs from HEAD (index or
  * working tree) or an untracked *.yaml / *.yml file exists under it.
  *

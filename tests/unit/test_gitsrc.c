@@ -254,6 +254,18 @@ T_TEST(gitsrc_dirty_detection)
 	T_STREQ(l.names, "alpha");
 	unload(&l);
 
+	/* So does the checkout's own commit or branch, named with --ref: a
+	 * pinned commit is read from the repository, whatever the tree holds. */
+	load(&l, repo, c, "clusters", 0);
+	T_EQ(l.rc, 0);
+	T_EQ(l.r.dirty, 0);
+	T_STREQ(desired_of(&l.set, "beta"), "1");
+	unload(&l);
+	load(&l, repo, "main", "clusters", 0);
+	T_EQ(l.rc, 0);
+	T_STREQ(desired_of(&l.set, "beta"), "1");
+	unload(&l);
+
 	/* --allow-dirty: the working tree content, flagged. */
 	load(&l, repo, NULL, "clusters", 1);
 	T_EQ(l.rc, 0);
