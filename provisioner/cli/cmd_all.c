@@ -167,8 +167,12 @@ int sf_cmd_plan_all(struct sf_cli *cli, struct sf_plan_args *pa)
 	json_t *jall = cli->json ? json_object() : NULL;
 	int errors = 0, changes = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (!v[i].in_spec && !pa->prune)
+		if (!v[i].in_spec && !pa->prune) {
+			/* a workspace whose spec is gone is pending work (a destroy
+			 * under --prune): --detailed-exitcode must not call it clean */
+			changes = 1;
 			continue;
+		}
 		if (plan_one(cli, pa, &v[i], jall))
 			errors++;
 		if (v[i].add || v[i].change || v[i].destroy)

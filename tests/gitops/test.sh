@@ -80,7 +80,7 @@ t_eq "two objects" "$(find objs -maxdepth 1 -name "*.json" | wc -l)" 2
 t_rc 0 "plan --all now empty" $S plan --all --repo repo specs --detailed-exitcode
 git -C repo rm -q specs/beta.yaml
 commit "drop beta" >/dev/null
-t_rc 0 "removed spec is only listed without --prune" $S plan --all --repo repo specs --detailed-exitcode
+t_rc 2 "removed spec is only listed without --prune, and counts as a change" $S plan --all --repo repo specs --detailed-exitcode
 t_grep "listed" "beta                             0       0        0  not in the spec (add --prune to destroy it)" .out
 t_rc 2 "with --prune it is a planned destroy" $S plan --all --prune --repo repo specs --detailed-exitcode
 t_grep "prune destroy" "test_object.a will be destroyed" .out
