@@ -1,4 +1,6 @@
-/* cmd_validate.c - `secfaas validate`: offline checks, every error at file:line:col. */
+/* cmd_validate.c - `secfaas validate`: offline checks, every error at
+ * file:line:col; `secfaas schema`: the same rules as a JSON Schema. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "provisioner/cli/commands.h"
@@ -60,4 +62,17 @@ int cmd_validate(struct sf_cli *cli, int argc, char **argv)
 	sf_diags_release(&d);
 	sf_specset_release(&set);
 	return rc;
+}
+
+int cmd_schema(struct sf_cli *cli, int argc, char **argv)
+{
+	if (argc > 1)
+		return argv[1][0] == '-' ? sf_cli_unknown_option(cli, "schema", argv[1])
+					 : sf_cli_errorf(cli, "schema takes no arguments; see `secfaas schema --help`");
+	json_t *j = sf_kinds_json_schema();
+	char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	fprintf(cli->out, "%s\n", s ? s : "null");
+	free(s);
+	json_decref(j);
+	return SF_EXIT_OK;
 }

@@ -47,6 +47,7 @@ int cmd_import(struct sf_cli *cli, int argc, char **argv);
 int cmd_plan(struct sf_cli *cli, int argc, char **argv);
 int cmd_render(struct sf_cli *cli, int argc, char **argv);
 int cmd_refresh(struct sf_cli *cli, int argc, char **argv);
+int cmd_schema(struct sf_cli *cli, int argc, char **argv);
 int cmd_show(struct sf_cli *cli, int argc, char **argv);
 int cmd_state(struct sf_cli *cli, int argc, char **argv);
 int cmd_validate(struct sf_cli *cli, int argc, char **argv);

@@ -218,6 +218,19 @@ static const struct sf_cmd commands[] = {
 	 "  secfaas render node-config examples/minimal.yaml --node-group sandbox --artifact containerd --containerd-major 1\n"
 	 "  secfaas render bake-script examples/minimal.yaml --arch x86_64\n",
 	 "node-group= artifact= endpoint= ca= containerd-major= arch= base-ami=", "node-config bake-script"},
+	{"schema", cmd_schema, "print a JSON Schema of spec documents for editors",
+	 "usage: secfaas schema\n"
+	 "\n"
+	 "Prints a JSON Schema (draft 2020-12) of one spec document, generated from the\n"
+	 "same tables `secfaas validate` checks against: fields, types, enums, ranges,\n"
+	 "required fields. Checks across fields (CIDR overlaps, node group names) stay\n"
+	 "with validate. Point your editor's YAML language server at it.\n"
+	 "\n"
+	 "examples:\n"
+	 "  secfaas schema > secfaas.schema.json\n"
+	 "  # first line of a spec, for yaml-language-server:\n"
+	 "  # yaml-language-server: $schema=./secfaas.schema.json\n",
+	 "", NULL},
 	{"show", cmd_show, "show the state or a saved plan",
 	 "usage: secfaas show [PLANFILE] [--json] [--full]\n"
 	 "\n"

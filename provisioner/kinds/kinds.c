@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "provisioner/spec/spec.h"
+
 #include "util.h"
 
 static const struct sf_kind *const kinds[] = {&sf_kind_cluster, &sf_kind_stack};
@@ -68,4 +70,144 @@ int sf_config_build(struct sf_config *out, const struct sf_specset *set, const c
 {
 	static const struct sf_lowering kinds_lowering = {sf_kind_validate, sf_kind_lower};
 	return sf_config_assemble(out, set, workspace, &kinds_lowering, d);
+}
+
+/* ---- JSON Schema (secfaas schema) ---- */
+
+/* What a check hook enforces, where a JSON Schema can say it too. */
+static void check_keywords(const struct sf_schema *s, json_t *out)
+{
+	if (s->check == sf_check_dns_label) {
+		json_object_set_new(out, "pattern", json_string("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"));
+		json_object_set_new(out, "maxLength", json_integer(63));
+	}
+}
+
+static json_t *schema_of(const struct sf_schema *s);
+
+/* A value that may also be left empty (YAML null): validation treats an
+ * optional field's null as absent. */
+static json_t *nullable(json_t *x)
+{
+	json_t *t = json_object_get(x, "type"), *e = json_object_get(x, "enum");
+	if (e)
+		json_array_append_new(e, json_null());
+	if (json_is_string(t))
+		json_object_set_new(x, "type", json_pack("[s, s]", json_string_value(t), "null"));
+	else if (json_is_array(t))
+		json_array_append_new(t, json_string("null"));
+	return x;
+}
+
+/* An object in a spec may also be a module call, expanded before
+ * validation (modules.h). */
+static json_t *or_module(const struct sf_schema *s, json_t *x)
+{
+	if (s->type != SF_S_OBJECT)
+		return x;
+	return json_pack("{s:[o, {s:s}]}", "anyOf", x, "$ref", "#/$defs/moduleCall");
+}
+
+static json_t *schema_of(const struct sf_schema *s)
+{
+	static const struct sf_schema str = {"value", SF_S_STRING, 0, 0, 0, 0, 0, 0, 0, 0};
+	json_t *o = json_object();
+	switch (s->type) {
+	case SF_S_ANY:
+		break;
+	case SF_S_STRING:
+		if (s->enums) {
+			json_t *e = json_array();
+			for (size_t i = 0; s->enums[i]; i++)
+				json_array_append_new(e, json_string(s->enums[i]));
+			json_object_set_new(o, "enum", e);
+		} else {
+			/* any scalar: `version: 1.30` is read as its text */
+			json_object_set_new(o, "type", json_pack("[s, s, s]", "string", "number", "boolean"));
+			if (s->flags & SF_S_NONEMPTY)
+				json_object_set_new(o, "minLength", json_integer(1));
+		}
+		break;
+	case SF_S_DURATION:
+		json_object_set_new(o, "type", json_pack("[s, s]", "string", "number"));
+		json_object_set_new(o, "pattern",
+				    json_string("^(([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(ms|s|m|h|d)?)+$"));
+		break;
+	case SF_S_INT:
+		json_object_set_new(o, "type", json_string("integer"));
+		if (s->min < s->max) {
+			json_object_set_new(o, "minimum", json_integer(s->min));
+			json_object_set_new(o, "maximum", json_integer(s->max));
+		}
+		break;
+	case SF_S_BOOL:
+		json_object_set_new(o, "type", json_string("boolean"));
+		break;
+	case SF_S_LIST:
+		json_object_set_new(o, "type", json_string("array"));
+		json_object_set_new(o, "items", or_module(s->item ? s->item : &str, schema_of(s->item ? s->item : &str)));
+		if (s->max > 0) {
+			json_object_set_new(o, "minItems", json_integer(s->min));
+			json_object_set_new(o, "maxItems", json_integer(s->max));
+		} else if (s->flags & SF_S_NONEMPTY) {
+			json_object_set_new(o, "minItems", json_integer(1));
+		}
+		break;
+	case SF_S_MAP:
+		json_object_set_new(o, "type", json_string("object"));
+		/* tags and labels may have empty values */
+		json_object_set_new(o, "additionalProperties", s->item ? schema_of(s->item) : nullable(schema_of(&str)));
+		break;
+	case SF_S_OBJECT: {
+		json_t *props = json_object(), *req = json_array();
+		for (const struct sf_schema *f = s->fields; f && f->name; f++) {
+			json_t *x = schema_of(f);
+			if (!(f->flags & SF_S_REQUIRED))
+				x = nullable(x);
+			else
+				json_array_append_new(req, json_string(f->name));
+			if (f->doc)
+				json_object_set_new(x, "description", json_string(f->doc));
+			json_object_set_new(props, f->name, or_module(f, x));
+		}
+		json_object_set_new(o, "type", json_string("object"));
+		json_object_set_new(o, "properties", props);
+		if (json_array_size(req))
+			json_object_set_new(o, "required", req);
+		else
+			json_decref(req);
+		json_object_set_new(o, "additionalProperties", json_false());
+		break;
+	}
+	}
+	check_keywords(s, o);
+	return o;
+}
+
+json_t *sf_kinds_json_schema(void)
+{
+	const struct sf_schema meta = {"metadata", SF_S_OBJECT, SF_S_REQUIRED, metadata_fields, 0, 0, 0, 0, 0, 0};
+	json_t *kinds_enum = json_array(), *per_kind = json_array();
+	for (size_t i = 0; i < SF_ARRAY_LEN(kinds); i++) {
+		json_array_append_new(kinds_enum, json_string(kinds[i]->name));
+		json_t *spec = schema_of(kinds[i]->spec);
+		if (kinds[i]->doc)
+			json_object_set_new(spec, "description", json_string(kinds[i]->doc));
+		json_array_append_new(per_kind, json_pack("{s:{s:{s:{s:s}}, s:[s]}, s:{s:{s:o}}}", "if", "properties", "kind",
+							  "const", kinds[i]->name, "required", "kind", "then",
+							  "properties", "spec", spec));
+	}
+	json_t *module_call = json_pack(
+		"{s:s, s:s, s:[s], s:{s:{s:s, s:s}, s:{s:s, s:s}}, s:b}", "description",
+		"a module call, expanded before validation: {module: NAME, inputs: {...}}", "type", "object", "required",
+		"module", "properties", "module", "type", "string", "description", "module name, path or git+URL//PATH@REF",
+		"inputs", "type", "object", "description", "the module's typed inputs", "additionalProperties", 0);
+	return json_pack("{s:s, s:s, s:s, s:s, s:[s, s, s, s], s:{s:{s:s}, s:{s:o}, s:o, s:{s:s}}, s:o, s:b, s:{s:o}}",
+			 "$schema", "https://json-schema.org/draft/2020-12/schema", "title", "secfaas spec document",
+			 "description", "One YAML document of a secfaas spec (generated by `secfaas schema` from the "
+					"tables `secfaas validate` uses; checks across fields stay with validate).",
+			 "type", "object", "required", "apiVersion", "kind", "metadata", "spec", "properties",
+			 "apiVersion", "const", SF_API_VERSION, "kind", "enum", kinds_enum, "metadata",
+			 schema_of(&meta), "spec", "type", "object", "allOf", per_kind, "additionalProperties", 0,
+			 "$defs", "moduleCall", module_call);
 }

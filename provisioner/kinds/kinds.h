@@ -33,6 +33,12 @@ void sf_kind_lower(const struct sf_doc *doc, struct sf_config *c, struct sf_diag
 int sf_config_build(struct sf_config *out, const struct sf_specset *set, const char *workspace,
 		    struct sf_diags *d);
 
+/* A JSON Schema (draft 2020-12) of one spec document, made from the kind
+ * table and the same schema rows validation uses, for editors' YAML
+ * language servers.  Checks across fields and most check hooks (CIDRs,
+ * regions) stay with validation.  New reference. */
+json_t *sf_kinds_json_schema(void);
+
 /* The Stack kind (kind_stack.c). */
 extern const struct sf_kind sf_kind_stack;
 /* The Cluster kind (kind_cluster.c). */

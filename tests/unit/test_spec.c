@@ -105,9 +105,26 @@ static const struct {
 	 "error: spec.nodeGroups[0].ami: \"ami-XYZ\" is not an AMI id"},
 };
 
+/* With SECFAAS_SPEC_CASES set to a directory, each case is also written
+ * there as NN.yaml with its name in NN.name, so tests/schema can check the
+ * JSON Schema (secfaas schema) against this same table. */
+static void dump_case(size_t i)
+{
+	const char *dir = getenv("SECFAAS_SPEC_CASES");
+	if (!dir || !*dir)
+		return;
+	struct sf_err err = SF_ERR_INIT;
+	char *y = xasprintf("%s/%02zu.yaml", dir, i), *nm = xasprintf("%s/%02zu.name", dir, i);
+	T_OK(sf_write_file_atomic(y, bad[i].yaml, strlen(bad[i].yaml), 0644, &err) == 0);
+	T_OK(sf_write_file_atomic(nm, bad[i].name, strlen(bad[i].name), 0644, &err) == 0);
+	free(y);
+	free(nm);
+}
+
 T_TEST(bad_inputs)
 {
 	for (size_t i = 0; i < SF_ARRAY_LEN(bad); i++) {
+		dump_case(i);
 		int n = 0;
 		char *t = check(bad[i].yaml, &n);
 		if (!n || !strstr(t, bad[i].want))

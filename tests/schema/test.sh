@@ -1,0 +1,95 @@
+#!/bin/sh
+# `secfaas schema` against `secfaas validate`: the JSON Schema is a valid
+# draft 2020-12 schema; every example validates under both; every case of
+# the bad-input table (tests/unit/test_spec.c, written out by test_spec) is
+# rejected by validate and, unless listed below as beyond what a JSON
+# Schema can say, by the schema too.  Uses Debian's python3-jsonschema.
+. "$SECFAAS_SRC/tests/lib.sh"
+S=$SECFAAS
+export NO_COLOR=1
+PY=/usr/bin/python3
+
+# Cases the JSON Schema cannot express, and why (anything else in the table
+# must be rejected by the schema).
+beyond='syntax|YAML syntax, before any JSON
+duplicate key|YAML-level: a parser keeps one value
+alias|YAML-level: aliases are resolved before any schema
+unknown region|the region list is a check hook (did-you-mean over a table)
+bad cidr|CIDR syntax is a check hook
+host bits|CIDR arithmetic
+overlap|two fields compared
+instance type|instance type syntax is a check hook
+arch mix|two list items compared
+release format|release syntax is a check hook
+label syntax|label key syntax is a check hook
+duplicate node groups|names compared across items
+scaling order|two fields compared
+gvisor without release|a rule across fields
+openfaas licence|a rule across fields
+openfaas without gvisor|a rule across sections
+ami id|AMI id syntax is a check hook'
+
+cat >"$T_ROOT/check.py" <<'PY'
+import json, sys, yaml, jsonschema
+schema = json.load(open(sys.argv[1]))
+jsonschema.Draft202012Validator.check_schema(schema)
+v = jsonschema.Draft202012Validator(schema)
+bad = 0
+for path in sys.argv[2:]:
+    try:
+        docs = [d for d in yaml.safe_load_all(open(path)) if d is not None]
+    except yaml.YAMLError as e:
+        print("%s: REJECTED (YAML: %s)" % (path, str(e).splitlines()[0]))
+        continue
+    errs = [e for d in docs for e in v.iter_errors(json.loads(json.dumps(d, default=str)))]
+    print("%s: %s%s" % (path, "REJECTED" if errs else "ACCEPTED", (" (" + errs[0].message[:120] + ")") if errs else ""))
+PY
+
+t_begin "secfaas schema is a valid draft 2020-12 JSON Schema"
+t_rc 0 "schema" $S schema
+cp .out schema.json
+t_ok "meta-schema check" $PY "$T_ROOT/check.py" schema.json
+t_grep "from the kind table" '"Cluster"' schema.json
+t_grep "field docs" '"description": "managed node groups"' schema.json
+t_end
+
+t_begin "every example validates under validate and under the schema"
+for f in "$SECFAAS_SRC"/examples/*.yaml; do
+	t_rc 0 "validate $(basename "$f")" env SECFAAS_MODULE_PATH="$SECFAAS_SRC/modules" $S validate "$f"
+done
+$S schema >schema.json
+$PY "$T_ROOT/check.py" schema.json "$SECFAAS_SRC"/examples/*.yaml >res.txt 2>&1
+t_eq "examples accepted" "$(grep -c ': ACCEPTED' res.txt)" "$(ls "$SECFAAS_SRC"/examples/*.yaml | wc -l)"
+grep -v ': ACCEPTED' res.txt | sed 's/^/    | /'
+t_end
+
+t_begin "the schema rejects what validate rejects, wherever a JSON Schema can say it"
+mkdir cases
+t_ok "the bad-input table written out" env SECFAAS_SPEC_CASES="$T_DIR/cases" "$SECFAAS_BUILD/tests/test_spec"
+n=$(ls cases/*.yaml | wc -l)
+t_ok "the table has cases" test "$n" -ge 25
+$S schema >schema.json
+$PY "$T_ROOT/check.py" schema.json cases/*.yaml >res.txt 2>&1
+expressible=0
+for y in cases/*.yaml; do
+	name=$(cat "${y%.yaml}.name")
+	$S validate "$y" >/dev/null 2>&1 && t_fail "validate accepts \"$name\""
+	got=$(grep -F "$y: " res.txt)
+	if printf '%s\n' "$beyond" | grep -q "^$name|"; then
+		continue
+	fi
+	expressible=$((expressible + 1))
+	case $got in
+	*": REJECTED"*) ;;
+	*) t_fail "the schema accepts \"$name\", which validate rejects: $got" ;;
+	esac
+done
+t_ok "most cases are the schema's to reject" test "$expressible" -ge 10
+# every listed exception is still in the table (a stale list hides nothing)
+printf '%s\n' "$beyond" | cut -d'|' -f1 | while read -r name; do
+	grep -qxF "$name" cases/*.name || echo "$name"
+done >stale.txt
+t_eq "no stale exceptions" "$(cat stale.txt)" ""
+t_end
+
+finish
