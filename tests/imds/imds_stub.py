@@ -123,6 +123,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         stub = self._stub()
         if hop is not None:
             set_hop_limit(self.connection, hop)
+        # Recorded before the reply goes out: a client that has read its
+        # reply must find the event already there, on a busy machine too.
+        stub._event(peer=self.client_address[0], peer_port=self.client_address[1], method=self.command,
+                    path=self.path, status=code, ttl=hop)
         self.send_response(code, REASONS.get(code))
         ctype = "text/html" if code >= 400 else "text/plain"
         self.send_header("Content-Type", ctype)
@@ -132,8 +136,6 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
-        stub._event(peer=self.client_address[0], peer_port=self.client_address[1], method=self.command,
-                    path=self.path, status=code, ttl=hop)
 
     def _error(self, code, headers=()):
         self._reply(code, _error_body(code), headers)
