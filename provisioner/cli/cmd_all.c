@@ -147,7 +147,7 @@ static int plan_one(struct sf_cli *cli, struct sf_plan_args *pa, struct wsrow *r
 		row->destroy = plan.destroy;
 		if (jall)
 			json_object_set_new(jall, row->name, sf_plan_render_json(&plan));
-		else {
+		else if (!pa->summary) {
 			fprintf(cli->out, "\n=== workspace %s%s ===\n", row->name, row->in_spec ? "" : " (removed from the spec: destroy)");
 			sf_print_plan(cli, &plan, pa->full);
 		}

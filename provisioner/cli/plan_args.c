@@ -31,6 +31,8 @@ int sf_parse_plan_args(struct sf_cli *cli, const char *cmd, int argc, char **arg
 			pa->prune = 1;
 		} else if (sf_opt_match(argc, argv, &i, "full", 0, NULL) > 0) {
 			pa->full = 1;
+		} else if (sf_opt_match(argc, argv, &i, "summary", 0, NULL) > 0) {
+			pa->summary = 1;
 		} else if ((m = sf_opt_match(argc, argv, &i, "cluster-parallelism", 1, &v))) {
 			long long n = 0;
 			if (m < 0 || !sf_scalar_is_int(v, &n) || n < 1 || n > 64)
@@ -60,6 +62,8 @@ int sf_parse_plan_args(struct sf_cli *cli, const char *cmd, int argc, char **arg
 		return sf_cli_errorf(cli, "--destroy and --refresh-only exclude each other");
 	if (pa->prune && !pa->all)
 		return sf_cli_errorf(cli, "--prune only makes sense with --all");
+	if (pa->summary && !pa->all)
+		return sf_cli_errorf(cli, "--summary only makes sense with plan --all");
 	if (pa->all && (pa->opts.nreplace || pa->opts.ntargets || pa->out))
 		return sf_cli_errorf(cli, "--all cannot be combined with --replace, --target or --out");
 	if (pa->opts.destroy && pa->opts.nreplace)

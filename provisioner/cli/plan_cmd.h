@@ -15,6 +15,7 @@ struct sf_plan_args {
 	int prune;                       /* --prune: destroy workspaces no longer in the spec */
 	int cluster_parallelism;         /* --cluster-parallelism N for apply --all (default 2) */
 	int full;                        /* --full: long created values printed in full */
+	int summary;                     /* plan --all --summary: the table only */
 };
 
 /* plan --all / apply --all (cmd_all.c). */

@@ -72,6 +72,12 @@ commit "two clusters" >/dev/null
 t_rc 2 "plan --all sees both" $S plan --all --repo repo specs --detailed-exitcode
 t_grep "alpha row" "alpha                            1       0        0  changes" .out
 t_grep "beta row" "beta                             1       0        0  changes" .out
+t_grep "a section per workspace" "=== workspace alpha ===" .out
+t_rc 2 "plan --all --summary" $S plan --all --summary --repo repo specs --detailed-exitcode
+t_grep "the table" "alpha                            1       0        0  changes" .out
+t_nogrep "no sections" "=== workspace" .out
+t_nogrep "no resource blocks" "will be created" .out
+t_rc 1 "--summary needs --all" $S plan --summary --repo repo specs
 t_rc 1 "apply --all needs --auto-approve" $S apply --all --repo repo specs
 t_rc 0 "apply --all" $S apply --all --repo repo specs --auto-approve --cluster-parallelism 2
 t_grep "applied alpha" "alpha                            1       0        0  applied" .out

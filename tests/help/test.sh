@@ -129,7 +129,7 @@ t_eq "no roff warnings" "$(cat groff.err)" ""
 for c in $cmds; do
 	grep -qE "^   $c\$" page.txt || t_fail "the man page has no section for $c"
 done
-t_grep "usage text" "secfaas plan --all [--prune] [SPECDIR]" page.txt
+t_grep "usage text" "secfaas plan --all [--prune] [--summary] [SPECDIR]" page.txt
 t_grep "environment" "SECFAAS_POLL_SCALE" page.txt
 t_grep "exit status" "EXIT STATUS" page.txt
 t_end
