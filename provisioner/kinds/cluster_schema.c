@@ -13,9 +13,9 @@
 
 #include "provisioner/kinds/cluster.h"
 #include "provisioner/kinds/kinds.h"
+#include "resources/eks_versions.h"
 #include "util.h"
 
-static const char *const k8s_versions[] = {"1.29", "1.30", "1.31", "1.32", "1.33", NULL};
 static const char *const endpoint_access[] = {"public", "private", "public-and-private", NULL};
 static const char *const runtimes[] = {"runc", "gvisor", NULL};
 static const char *const platforms[] = {"systrap", "ptrace", "kvm", NULL};
@@ -361,7 +361,8 @@ static void check_cluster_spec(const struct sf_node *n, struct sf_diags *d, cons
 }
 
 static const struct sf_schema cluster_fields[] = {
-	{"kubernetesVersion", SF_S_STRING, SF_S_REQUIRED, 0, 0, k8s_versions, 0, 0, 0, "EKS Kubernetes version"},
+	{"kubernetesVersion", SF_S_STRING, SF_S_REQUIRED, 0, 0, sf_eks_version_names, 0, 0, 0,
+	 "EKS Kubernetes version (upgrades one minor version per apply)"},
 	{"network", SF_S_OBJECT, SF_S_REQUIRED, network_fields, 0, 0, 0, 0, check_network, "VPC layout"},
 	{"gvisor", SF_S_OBJECT, 0, gvisor_fields, 0, 0, 0, 0, 0, "gVisor release baked into sandbox AMIs"},
 	{"nodeGroups", SF_S_LIST, SF_S_REQUIRED | SF_S_NONEMPTY, 0, &ng_item, 0, 1, 30, check_nodegroups, "managed node groups"},

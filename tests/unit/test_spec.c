@@ -66,7 +66,7 @@ static const struct {
 	 "s.yaml:3:26: error: metadata.ttl: \"soon\" is not a duration"},
 	/* Cluster schema */
 	{"k8s version", HDR "  kubernetesVersion: \"1.21\"\n  network: {cidr: 10.40.0.0/16}\n" NG,
-	 "s.yaml:5:22: error: spec.kubernetesVersion: \"1.21\" is not one of 1.29, 1.30, 1.31, 1.32, 1.33"},
+	 "s.yaml:5:22: error: spec.kubernetesVersion: \"1.21\" is not one of 1.29, 1.30, 1.31, 1.32, 1.33, 1.34, 1.35, 1.36"},
 	{"bad cidr", HDR "  kubernetesVersion: \"1.31\"\n  network: {cidr: 10.40.0.0/33}\n" NG,
 	 "s.yaml:6:19: error: spec.network.cidr: \"10.40.0.0/33\" is not an IPv4 CIDR"},
 	{"host bits", HDR "  kubernetesVersion: \"1.31\"\n  network: {cidr: 10.40.0.1/16}\n" NG,
