@@ -21,6 +21,7 @@
 #include "log.h"
 #include "resources/aws_common.h"
 #include "resources/aws_sweep.h"
+#include "resources/eks_versions.h"
 #include "resources/types_aws.h"
 #include "util.h"
 
@@ -198,14 +199,38 @@ static int run_update(struct sf_rctx *c, const char *name, const char *suffix, j
 	return rc;
 }
 
+/* One minor version up.  A run killed during an earlier attempt may have
+ * left the update in flight or done: wait until the cluster is ACTIVE
+ * again and ask it which version it runs before asking for another. */
+static int version_step(struct sf_rctx *c, const char *name, const char *want)
+{
+	int rc = ax_wait(c, sf_aws_waiter_find("eks.ClusterActive"), json_pack("{s:s}", "name", name), 3600, "cluster");
+	json_t *cl = NULL;
+	if (!rc)
+		rc = describe(c, name, &cl);
+	if (rc < 0)
+		return rc;
+	const char *have = ax_s(cl, "version");
+	int same = have && !strcmp(have, want);
+	json_decref(cl);
+	if (same)
+		return 0;
+	if (c->progress) {
+		char *m = xasprintf("control plane %s -> %s", have ? have : "?", want);
+		c->progress(c, m);
+		free(m);
+	}
+	return run_update(c, name, "/updates",
+			  json_pack("{s:s, s:s}", "version", want, "clientRequestToken", c->token ? c->token : name),
+			  "version update");
+}
+
 static int cl_update(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out)
 {
 	const char *name = ax_s(prior, "name");
 	int rc = 0;
 	if (ax_changed(prior, want, "version"))
-		rc = run_update(c, name, "/updates", json_pack("{s:s, s:s}", "version", ax_s(want, "version"),
-							       "clientRequestToken", c->token ? c->token : name),
-				"version update");
+		rc = version_step(c, name, ax_s(want, "version"));
 	if (!rc && (ax_changed(prior, want, "endpoint_public") || ax_changed(prior, want, "endpoint_private") ||
 		    ax_changed(prior, want, "public_access_cidrs")))
 		rc = run_update(c, name, "/update-config", json_pack("{s:o}", "resourcesVpcConfig", vpc_access(want)),
@@ -228,6 +253,107 @@ static int cl_update(struct sf_rctx *c, const json_t *prior, const json_t *want,
 	*out = ax_out(want);
 	fill_computed(*out, cl);
 	json_decref(cl);
+	return 0;
+}
+
+/* ---- plan-time review: the version's support and the upgrade path ---- */
+
+/* What EKS says about `version` (DescribeClusterVersions with includeAll,
+ * so versions out of support are listed too): 0 with its status and
+ * dates, or SF_ENOTFOUND when EKS does not list it. */
+static int eks_version_info(struct sf_rctx *c, const char *version, enum sf_eks_support *st, time_t *std_end,
+			    time_t *ext_end)
+{
+	struct sf_aws *a = ax_client(c);
+	if (!a)
+		return c->err->code;
+	char *q = xasprintf("clusterVersions=%s&includeAll=true", version);
+	json_t *o = NULL;
+	int rc = sf_aws_rest_json(a, "eks", "GET", "/cluster-versions", q, NULL, &o, c->err);
+	free(q);
+	if (rc < 0)
+		return rc;
+	rc = SF_ENOTFOUND;
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(o, "clusterVersions"), i, v)
+	{
+		const char *cv = ax_s(v, "clusterVersion"), *vs = ax_s(v, "versionStatus");
+		if (!cv || strcmp(cv, version))
+			continue;
+		*std_end = (time_t)json_number_value(json_object_get(v, "endOfStandardSupportDate"));
+		*ext_end = (time_t)json_number_value(json_object_get(v, "endOfExtendedSupportDate"));
+		*st = !vs				   ? sf_eks_support_at(0, *std_end, *ext_end, (time_t)sf_now())
+		      : !strcmp(vs, "STANDARD_SUPPORT") ? SF_EKS_STANDARD
+		      : !strcmp(vs, "EXTENDED_SUPPORT") ? SF_EKS_EXTENDED
+							 : SF_EKS_UNSUPPORTED;
+		rc = 0;
+	}
+	json_decref(o);
+	return rc;
+}
+
+/* Upgrades go one minor version per apply (EKS's own rule for the
+ * control plane, and the point where add-ons and every node group catch up
+ * before the next step); a downgrade does not exist.  Then what EKS says
+ * about the version: a new cluster on a version out of support is refused
+ * here rather than by CreateCluster half-way through an apply; extended
+ * support (it costs extra) and the last weeks of standard support are
+ * warnings. */
+static int cl_plan_review(struct sf_rctx *c, const json_t *before, const json_t *want)
+{
+	const char *to = ax_s(want, "version"), *from = before ? ax_s(before, "version") : NULL;
+	if (!to)
+		return 0;
+	int mt = sf_eks_minor(to), mf = sf_eks_minor(from);
+	if (from && mf >= 0 && mt >= 0 && mt < mf)
+		return sf_fail(c->err, SF_EINVAL,
+			       "%s: Kubernetes %s -> %s is a downgrade; EKS clusters cannot go back to an older version",
+			       c->address, from, to);
+	if (from && mf >= 0 && mt > mf + 1) {
+		sf_fail(c->err, SF_EINVAL, "%s: Kubernetes %s -> %s skips %d minor version%s; EKS upgrades one at a time",
+			c->address, from, to, mt - mf - 1, mt - mf - 1 > 1 ? "s" : "");
+		sf_err_hint(c->err,
+			    "set kubernetesVersion: \"1.%d\" and apply (control plane, then every node group), then the next",
+			    mf + 1);
+		return SF_EINVAL;
+	}
+	enum sf_eks_support st = SF_EKS_STANDARD;
+	time_t std_end = 0, ext_end = 0;
+	int rc = eks_version_info(c, to, &st, &std_end, &ext_end);
+	if (rc == SF_ENOTFOUND) {
+		sf_err_clear(c->err);
+		if (from && !strcmp(from, to))
+			return 0; /* the cluster runs it, whatever the list says */
+		return sf_fail(c->err, SF_EINVAL, "%s: EKS does not offer Kubernetes %s in this region", c->address, to);
+	}
+	if (rc < 0) {
+		/* The list is advice, not a gate: fall back to the built-in calendar. */
+		const struct sf_eks_version *v = sf_eks_version_find(to);
+		char *m = xasprintf("EKS's version list could not be read (%s); support dates from the built-in calendar",
+				    c->err->msg);
+		if (c->warn)
+			c->warn(c, m);
+		free(m);
+		sf_err_clear(c->err);
+		if (!v)
+			return 0;
+		std_end = sf_eks_day(v->end_standard);
+		ext_end = sf_eks_day(v->end_extended);
+		st = sf_eks_version_support(v, (time_t)sf_now());
+	}
+	if (st == SF_EKS_UNSUPPORTED && !before) {
+		sf_fail(c->err, SF_EINVAL, "%s: Kubernetes %s is out of EKS support; EKS creates no new clusters on it",
+			c->address, to);
+		sf_err_hint(c->err, "choose a version in standard support (secfaas validate lists the known ones)");
+		return SF_EINVAL;
+	}
+	struct sf_aws *a = ax_client(c);
+	double now = a ? sf_aws_server_date(a) : 0;
+	char *note = sf_eks_support_note(to, st, std_end, ext_end, (time_t)(now > 0 ? now : sf_now()));
+	if (note && c->warn)
+		c->warn(c, note);
+	free(note);
 	return 0;
 }
 
@@ -391,5 +517,6 @@ const struct sf_rtype sf_rt_eks_cluster = {
 	.read = cl_read,
 	.update = cl_update,
 	.destroy = cl_destroy,
+	.plan_review = cl_plan_review,
 	.sweep = &cl_sweep,
 };

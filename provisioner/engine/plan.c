@@ -71,6 +71,11 @@ void sf_plan_release(struct sf_plan *plan)
 		free(plan->drift[i].what);
 	}
 	free(plan->drift);
+	for (size_t i = 0; i < plan->nwarnings; i++) {
+		free(plan->warnings[i].address);
+		free(plan->warnings[i].what);
+	}
+	free(plan->warnings);
 	free(plan->spec_digest);
 	memset(plan, 0, sizeof *plan);
 }
@@ -124,6 +129,16 @@ static struct sf_change *plan_add(struct sf_plan *plan, const char *address, con
 	c->address = xstrdup(address);
 	c->type = t;
 	return c;
+}
+
+/* rctx.warn during plan_review: ctx.engine is the plan. */
+static void warn_add(struct sf_rctx *c, const char *msg)
+{
+	struct sf_plan *plan = c->engine;
+	plan->warnings = xrealloc(plan->warnings, (plan->nwarnings + 1) * sizeof *plan->warnings);
+	plan->warnings[plan->nwarnings].address = xstrdup(c->address);
+	plan->warnings[plan->nwarnings].what = xstrdup(msg);
+	plan->nwarnings++;
 }
 
 static void drift_add(struct sf_plan *plan, const char *address, const char *fmt, const char *arg)
@@ -500,6 +515,19 @@ int sf_plan_make(struct sf_plan *plan, const struct sf_config *cfg, struct sf_st
 		if (c->type->plan_check(&ctx, c->after) < 0) {
 			if (!err->code)
 				sf_fail(err, SF_EINVAL, "%s: plan-time check failed", c->address);
+			goto done;
+		}
+	}
+	for (size_t i = 0; opts->refresh && !opts->refresh_only && i < plan->n; i++) {
+		struct sf_change *c = &plan->v[i];
+		if (!c->type || !c->type->plan_review || c->action == SF_ACT_DELETE)
+			continue;
+		volatile int cancel = 0;
+		struct sf_rctx ctx = {.address = c->address, .err = err, .provider = opts->providers, .cancel = &cancel,
+				      .engine = plan, .warn = warn_add};
+		if (c->type->plan_review(&ctx, c->action == SF_ACT_CREATE ? NULL : c->before, c->after) < 0) {
+			if (!err->code)
+				sf_fail(err, SF_EINVAL, "%s: plan-time review failed", c->address);
 			goto done;
 		}
 	}

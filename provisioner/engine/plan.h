@@ -99,6 +99,8 @@ struct sf_plan {
 	size_t n;
 	struct sf_drift *drift;
 	size_t ndrift;
+	struct sf_drift *warnings; /* plan_review warnings: address + one line */
+	size_t nwarnings;
 	int add, change, destroy;
 	int kept;               /* replacements keeping their old object (not in destroy) */
 	char lineage[64];

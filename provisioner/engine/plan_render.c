@@ -448,6 +448,12 @@ void sf_plan_render_changes(const struct sf_plan *plan, FILE *out, const struct 
 			fprintf(out, "  %s~%s %s: %s\n", c.chg, c.off, plan->drift[i].address, plan->drift[i].what);
 		fprintf(out, "\n");
 	}
+	if (plan->nwarnings) {
+		fprintf(out, "%sWarnings:%s\n\n", c.bold, c.off);
+		for (size_t i = 0; i < plan->nwarnings; i++)
+			fprintf(out, "  %s!%s %s: %s\n", c.chg, c.off, plan->warnings[i].address, plan->warnings[i].what);
+		fprintf(out, "\n");
+	}
 	if (!sf_plan_has_changes(plan))
 		return;
 	fprintf(out, "secfaas will perform the following actions:\n\n");
@@ -558,5 +564,12 @@ json_t *sf_plan_render_json(const struct sf_plan *plan)
 			      "destroy_mode", plan->destroy_mode, "has_changes", sf_plan_has_changes(plan));
 	if (plan->kept)
 		json_object_set_new(json_object_get(j, "summary"), "kept", json_integer(plan->kept));
+	if (plan->nwarnings) { /* only when there are some: older readers see the same document */
+		json_t *w = json_array();
+		for (size_t i = 0; i < plan->nwarnings; i++)
+			json_array_append_new(w, json_pack("{s:s, s:s}", "address", plan->warnings[i].address, "message",
+							   plan->warnings[i].what));
+		json_object_set_new(j, "warnings", w);
+	}
 	return j;
 }

@@ -66,6 +66,9 @@ struct sf_rctx {
 	 * so a killed run can at least destroy what exists. May be NULL. */
 	int (*record_id)(struct sf_rctx *c, const char *id);
 	double timeout_s;          /* overall budget for this operation; 0 = type default */
+	/* Plan time only (plan_review): add one warning line to the plan,
+	 * shown with the address above the changes. May be NULL. */
+	void (*warn)(struct sf_rctx *c, const char *msg);
 };
 
 struct sf_change;     /* engine's per-resource plan entry (plan.h) */
@@ -100,6 +103,14 @@ struct sf_rtype {
 	 * (with `where` = file:line:col when known) and return < 0 to fail the
 	 * plan. */
 	int (*plan_check)(struct sf_rctx *c, const json_t *want);
+	/* Optional: a review of the object against what the provider says
+	 * now, with the prior object in view: called for every address the
+	 * plan keeps (create, update, replacement and no-op) when plan
+	 * refreshes.  `before` is the refreshed object (NULL for a create),
+	 * `want` the desired attributes (unknown values are JSON null).  It
+	 * may add warnings through c->warn (a version leaving support), and
+	 * fail the plan like plan_check (a step the provider refuses). */
+	int (*plan_review)(struct sf_rctx *c, const json_t *before, const json_t *want);
 	/* Optional: how `secfaas gc` finds objects of this type that no state
 	 * owns and deletes them (resources/sweep.h); the engine never uses it. */
 	const struct sf_sweep_hook *sweep;
