@@ -2,8 +2,20 @@
  * aws_eks_node_group.c - eks_nodegroup: an EKS managed node group.
  *
  * In place (UpdateNodegroupConfig): scaling, labels, taints, update
- * config; (UpdateNodegroupVersion): the launch template version, which
- * rolls the nodes; tags.  Everything else forces a replacement, done
+ * config; (UpdateNodegroupVersion): the launch template version, or for
+ * groups on an EKS AMI type the Kubernetes version and AMI release, which
+ * roll the nodes (updateConfig's batch size); tags.
+ *
+ * desired_size follows the Terraform EKS module: it is sent at create and
+ * when the spec changes it, and otherwise belongs to whoever scales the
+ * group (the cluster autoscaler): read keeps the last value secfaas set, so
+ * a size the autoscaler chose is not drift, and a change of min/max sends
+ * the live desired size, clamped into the new range.
+ *
+ * Version updates are resumable: a run killed while one rolls finds the
+ * group UPDATING; the next waits for it to finish and asks the group what
+ * it runs before asking for another update (EKS refuses one that changes
+ * nothing).  Everything else forces a replacement, done
  * create-before-destroy: the real node group name is
  * <name>-<suffix of the create token>, so the new group never collides
  * with the old one and a resumed create (same token) finds its own.
@@ -35,7 +47,7 @@ static const struct sf_attr_def attrs[] = {
 	{"disk_size", SF_AT_INT, SF_ATTR_OPTIONAL | SF_ATTR_FORCE_NEW, "root GiB (groups without a template)"},
 	{"min_size", SF_AT_INT, SF_ATTR_REQUIRED, "minimum nodes"},
 	{"max_size", SF_AT_INT, SF_ATTR_REQUIRED, "maximum nodes"},
-	{"desired_size", SF_AT_INT, SF_ATTR_REQUIRED, "desired nodes"},
+	{"desired_size", SF_AT_INT, SF_ATTR_REQUIRED, "desired nodes (sent at create and when the spec changes it)"},
 	{"labels", SF_AT_MAP, SF_ATTR_OPTIONAL, "Kubernetes labels"},
 	{"taints", SF_AT_LIST, SF_ATTR_OPTIONAL, "Kubernetes taints [{key,value,effect}]"},
 	{"update_config", SF_AT_MAP, SF_ATTR_OPTIONAL, "{maxUnavailable} or {maxUnavailablePercentage}"},
@@ -43,6 +55,8 @@ static const struct sf_attr_def attrs[] = {
 	{"launch_template_version", SF_AT_STRING, SF_ATTR_OPTIONAL, "template version; a change rolls the nodes"},
 	{"launch_template_image_id", SF_AT_STRING, SF_ATTR_OPTIONAL, "AMI in the template (change trigger)"},
 	{"launch_template_user_data", SF_AT_STRING, SF_ATTR_OPTIONAL, "user data in the template (change trigger)"},
+	{"version", SF_AT_STRING, SF_ATTR_OPTIONAL, "Kubernetes version (groups without a template; default the cluster's)"},
+	{"release_version", SF_AT_STRING, SF_ATTR_OPTIONAL, "EKS AMI release (groups without a template; default newest)"},
 	{"tags", SF_AT_MAP, SF_ATTR_OPTIONAL, "tags (ownership tags are added)"},
 	{"id", SF_AT_STRING, SF_ATTR_COMPUTED, "cluster/nodegroup"},
 	{"nodegroup_name", SF_AT_STRING, SF_ATTR_COMPUTED, "actual node group name"},
@@ -165,6 +179,10 @@ static int ng_create(struct sf_rctx *c, const json_t *want, json_t **out)
 			json_object_set_new(body, "amiType", json_string(ax_s(want, "ami_type")));
 		if (json_integer_value(json_object_get(want, "disk_size")))
 			json_object_set(body, "diskSize", json_object_get(want, "disk_size"));
+		if (ax_s(want, "version"))
+			json_object_set_new(body, "version", json_string(ax_s(want, "version")));
+		if (ax_s(want, "release_version"))
+			json_object_set_new(body, "releaseVersion", json_string(ax_s(want, "release_version")));
 	}
 	char *p = ngpath(g.cluster, NULL, NULL);
 	int rc = ax_eks(c, "POST", p, body, NULL);
@@ -206,7 +224,13 @@ static int ng_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 	json_t *sc = json_object_get(ng, "scalingConfig");
 	json_object_set(*out, "min_size", json_object_get(sc, "minSize"));
 	json_object_set(*out, "max_size", json_object_get(sc, "maxSize"));
-	json_object_set(*out, "desired_size", json_object_get(sc, "desiredSize"));
+	/* desired_size stays what secfaas last set (the autoscaler owns it) */
+	if (!json_object_get(prior, "desired_size"))
+		json_object_set(*out, "desired_size", json_object_get(sc, "desiredSize"));
+	if (!ax_s(prior, "launch_template_id") && ax_s(ng, "version"))
+		json_object_set_new(*out, "version", json_string(ax_s(ng, "version")));
+	if (ax_s(prior, "release_version") && ax_s(ng, "releaseVersion"))
+		json_object_set_new(*out, "release_version", json_string(ax_s(ng, "releaseVersion")));
 	json_object_set(*out, "instance_types", json_object_get(ng, "instanceTypes"));
 	if (json_object_get(prior, "labels") || json_object_size(json_object_get(ng, "labels")))
 		json_object_set_new(*out, "labels",
@@ -259,13 +283,79 @@ static int run_update(struct sf_rctx *c, const struct ng *g, const char *suffix,
 	return rc;
 }
 
+/* One rolling update to the wanted template version, or Kubernetes
+ * version and release, unless the group already runs it (a killed run's
+ * update may have finished meanwhile). */
+static int version_update(struct sf_rctx *c, const struct ng *g, const json_t *want)
+{
+	json_t *args = ng_args(g);
+	int rc = ax_wait(c, sf_aws_waiter_find("eks.NodegroupActive"), args, 3600, "node group");
+	json_t *ng = NULL;
+	if (!rc)
+		rc = describe(c, g, &ng);
+	if (rc < 0)
+		return rc;
+	const char *lt = ax_s(want, "launch_template_id");
+	const char *ltv = ax_s(want, "launch_template_version") ? ax_s(want, "launch_template_version") : "$Default";
+	const char *v = ax_s(want, "version"), *rv = ax_s(want, "release_version");
+	const char *have_v = ax_s(ng, "version"), *have_rv = ax_s(ng, "releaseVersion");
+	const char *have_ltv = ax_s(json_object_get(ng, "launchTemplate"), "version");
+	json_t *body;
+	char *what;
+	if (lt) {
+		if (have_ltv && strcmp(ltv, "$Default") && !strcmp(have_ltv, ltv)) {
+			json_decref(ng);
+			return 0;
+		}
+		body = json_pack("{s:{s:s, s:s}}", "launchTemplate", "id", lt, "version", ltv);
+		what = xasprintf("rolling update to launch template version %s", ltv);
+	} else {
+		int same_v = !v || (have_v && !strcmp(have_v, v)), same_rv = !rv || (have_rv && !strcmp(have_rv, rv));
+		if (same_v && same_rv) {
+			json_decref(ng);
+			return 0;
+		}
+		body = json_object();
+		if (v)
+			json_object_set_new(body, "version", json_string(v));
+		if (rv)
+			json_object_set_new(body, "releaseVersion", json_string(rv));
+		what = xasprintf("rolling update %s -> Kubernetes %s", have_v ? have_v : "?", v ? v : have_v ? have_v : "?");
+	}
+	json_decref(ng);
+	if (c->progress)
+		c->progress(c, what);
+	char *tok = xasprintf("%s-v", c->token ? c->token : g->name);
+	json_object_set_new(body, "clientRequestToken", json_string(tok));
+	rc = run_update(c, g, "/update-version", body, what);
+	free(tok);
+	free(what);
+	return rc;
+}
+
 static int ng_update(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out)
 {
 	struct ng g = {ax_s(prior, "cluster_name"), ax_s(prior, "nodegroup_name")};
 	int rc = 0;
 	json_t *body = json_object();
-	if (ax_changed(prior, want, "min_size") || ax_changed(prior, want, "max_size") || ax_changed(prior, want, "desired_size"))
+	if (ax_changed(prior, want, "desired_size")) {
 		json_object_set_new(body, "scalingConfig", scaling(want));
+	} else if (ax_changed(prior, want, "min_size") || ax_changed(prior, want, "max_size")) {
+		/* the autoscaler's size, kept inside the new bounds */
+		json_t *ng = NULL;
+		rc = describe(c, &g, &ng);
+		if (rc < 0) {
+			json_decref(body);
+			return rc;
+		}
+		json_t *sc = scaling(want);
+		json_int_t d = json_integer_value(json_object_get(json_object_get(ng, "scalingConfig"), "desiredSize"));
+		json_int_t lo = json_integer_value(json_object_get(want, "min_size"));
+		json_int_t hi = json_integer_value(json_object_get(want, "max_size"));
+		json_object_set_new(sc, "desiredSize", json_integer(d < lo ? lo : d > hi ? hi : d));
+		json_object_set_new(body, "scalingConfig", sc);
+		json_decref(ng);
+	}
 	if (ax_changed(prior, want, "labels")) {
 		json_t *add = json_object(), *rm = json_array();
 		const char *k;
@@ -314,17 +404,12 @@ static int ng_update(struct sf_rctx *c, const json_t *prior, const json_t *want,
 	json_decref(body);
 	if (!rc && ax_s(want, "launch_template_id") &&
 	    (ax_changed(prior, want, "launch_template_version") || ax_changed(prior, want, "launch_template_image_id") ||
-	     ax_changed(prior, want, "launch_template_user_data"))) {
-		char *tok = xasprintf("%s-v", c->token ? c->token : g.name);
-		rc = run_update(c, &g, "/update-version",
-				json_pack("{s:{s:s, s:s}, s:s}", "launchTemplate", "id", ax_s(want, "launch_template_id"),
-					  "version",
-					  ax_s(want, "launch_template_version") ? ax_s(want, "launch_template_version")
-										: "$Default",
-					  "clientRequestToken", tok),
-				"rolling update");
-		free(tok);
-	}
+	     ax_changed(prior, want, "launch_template_user_data")))
+		rc = version_update(c, &g, want);
+	else if (!rc && !ax_s(want, "launch_template_id") &&
+		 ((ax_s(want, "version") && ax_changed(prior, want, "version")) ||
+		  (ax_s(want, "release_version") && ax_changed(prior, want, "release_version"))))
+		rc = version_update(c, &g, want);
 	if (!rc && ax_changed(prior, want, "tags") && json_object_size(json_object_get(want, "tags"))) {
 		char *l = sf_aws_label(ax_s(prior, "arn") ? ax_s(prior, "arn") : "");
 		char *p = xasprintf("/tags/%s", l);

@@ -64,6 +64,8 @@ struct sf_nodegroup {
 	const json_t *labels_json;     /* object; gVisor groups include the sandbox label */
 	const json_t *taints_json;     /* array of {key, value, effect}; gVisor: with the sandbox taint */
 	const json_t *update_config;   /* object as written, or NULL */
+	const char *kubernetes_version; /* runc groups: a pinned kubelet version, or NULL (the cluster's) */
+	const char *release_version;   /* runc groups: a pinned EKS AMI release, or NULL (the newest) */
 	struct sf_kv *labels;          /* the same labels and taints for rendering */
 	size_t n_labels;
 	struct sf_taint *taints;

@@ -111,6 +111,13 @@ void cl_lower_nodes(struct cl_lower *l)
 			json_object_set_new(ngc, "ami_type", json_string(!strcmp(g->arch, "arm64") ? "AL2023_ARM_64_STANDARD"
 												 : "AL2023_x86_64_STANDARD"));
 			json_object_set_new(ngc, "disk_size", json_integer(g->disk_size));
+			/* The control plane's version by reference: the group's
+			 * version update runs after the control plane's, in the
+			 * same apply (EKS's order, and the kubelet skew rule). */
+			json_object_set_new(ngc, "version", g->kubernetes_version ? json_string(g->kubernetes_version)
+										  : cl_ref("eks_cluster.main", "version"));
+			if (g->release_version)
+				json_object_set_new(ngc, "release_version", json_string(g->release_version));
 		}
 		cl_add(l, "eks_nodegroup", g->name, ngc, gp, NULL);
 	}

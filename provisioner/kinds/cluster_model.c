@@ -148,6 +148,8 @@ static void load_group(struct sf_nodegroup *g, const json_t *ng, const struct sf
 	g->labels_json = json_object_get(ng, "labels");
 	g->taints_json = json_object_get(ng, "taints");
 	g->update_config = opt(ng, "updateConfig", is_object);
+	g->kubernetes_version = str(ng, "kubernetesVersion");
+	g->release_version = str(ng, "releaseVersion");
 	g->node = node;
 	g->labels = xcalloc(json_object_size(g->labels_json) + 1, sizeof *g->labels);
 	g->taints = xcalloc(json_array_size(g->taints_json) + 1, sizeof *g->taints);

@@ -267,6 +267,10 @@ static const struct sf_schema ng_fields[] = {
 	{"labels", SF_S_MAP, 0, 0, 0, 0, 0, 0, check_labels, "Kubernetes node labels"},
 	{"taints", SF_S_LIST, 0, 0, &taint_item, 0, 0, 50, 0, "Kubernetes node taints"},
 	{"updateConfig", SF_S_OBJECT, 0, update_fields, 0, 0, 0, 0, 0, "rolling update settings"},
+	{"kubernetesVersion", SF_S_STRING, 0, 0, 0, sf_eks_version_names, 0, 0, 0,
+	 "runc groups: pin the kubelet version (default the cluster's; at most 3 minor versions behind it)"},
+	{"releaseVersion", SF_S_STRING, 0, 0, 0, 0, 0, 0, 0,
+	 "runc groups: pin the EKS AMI release, e.g. 1.35.6-20261120 (default the newest for the version)"},
 	{NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0},
 };
 
@@ -344,14 +348,38 @@ static void check_cluster_spec(const struct sf_node *n, struct sf_diags *d, cons
 	(void)path;
 	const struct sf_node *ngs = sf_node_get(n, "nodeGroups");
 	int has_gvisor = 0;
-	for (size_t i = 0; ngs && i < ngs->n; i++)
-		if (sf_node_str(sf_node_get(ngs->vals[i], "runtime")) &&
-		    !strcmp(sf_node_str(sf_node_get(ngs->vals[i], "runtime")), "gvisor")) {
+	int cm = sf_eks_minor(sf_node_str(sf_node_get(n, "kubernetesVersion")));
+	for (size_t i = 0; ngs && i < ngs->n; i++) {
+		const char *rt = sf_node_str(sf_node_get(ngs->vals[i], "runtime"));
+		const struct sf_node *kv = sf_node_get(ngs->vals[i], "kubernetesVersion");
+		const struct sf_node *rv = sf_node_get(ngs->vals[i], "releaseVersion");
+		int gvisor = rt && !strcmp(rt, "gvisor");
+		if (gvisor) {
 			has_gvisor = 1;
 			if (!sf_node_get(n, "gvisor") && !sf_node_get(ngs->vals[i], "ami"))
 				sf_diag_error(d, &ngs->vals[i]->pos,
 					      "spec.nodeGroups[%zu]: runtime gvisor needs spec.gvisor.release (to bake an AMI) or an ami", i);
 		}
+		/* gVisor groups run the image baked for the cluster's version
+		 * (or the given ami), so their version is the image's. */
+		if (gvisor && (kv || rv))
+			sf_diag_error(d, kv ? &kv->pos : &rv->pos,
+				      "spec.nodeGroups[%zu].%s: a gVisor group runs the image baked for the cluster's Kubernetes version; only runc groups pin theirs",
+				      i, kv ? "kubernetesVersion" : "releaseVersion");
+		int gm = kv ? sf_eks_minor(sf_node_str(kv)) : -1;
+		if (!gvisor && gm >= 0 && cm >= 0 && gm > cm)
+			sf_diag_error(d, &kv->pos,
+				      "spec.nodeGroups[%zu].kubernetesVersion: %s is newer than the cluster's %s; kubelets may not be newer than the API server",
+				      i, sf_node_str(kv), sf_node_str(sf_node_get(n, "kubernetesVersion")));
+		else if (!gvisor && gm >= 0 && cm >= 0 && gm < cm - SF_EKS_KUBELET_SKEW)
+			sf_diag_error(d, &kv->pos,
+				      "spec.nodeGroups[%zu].kubernetesVersion: %s is %d minor versions behind the cluster's %s; kubelets may trail the API server by at most %d",
+				      i, sf_node_str(kv), cm - gm, sf_node_str(sf_node_get(n, "kubernetesVersion")),
+				      SF_EKS_KUBELET_SKEW);
+		if (!gvisor && rv && kv && sf_node_str(rv) && strncmp(sf_node_str(rv), sf_node_str(kv), strlen(sf_node_str(kv))))
+			sf_diag_error(d, &rv->pos, "spec.nodeGroups[%zu].releaseVersion: %s is not a release of Kubernetes %s",
+				      i, sf_node_str(rv), sf_node_str(kv));
+	}
 	const struct sf_node *of = sf_node_get(n, "openfaas");
 	int of_enabled = 1;
 	if (of)

@@ -103,6 +103,14 @@ static const struct {
 	 "s.yaml:10:3: error: spec: unknown field \"nodegroups\"; did you mean \"nodeGroups\"?"},
 	{"ami id", HDR NET "  nodeGroups:\n    - {name: a, ami: ami-XYZ, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}}\n",
 	 "error: spec.nodeGroups[0].ami: \"ami-XYZ\" is not an AMI id"},
+	{"node group newer than the cluster", HDR NET "  nodeGroups:\n    - {name: a, kubernetesVersion: \"1.32\", instanceTypes: [m6i.large], scaling: {min: 1, max: 2}}\n",
+	 "s.yaml:9:36: error: spec.nodeGroups[0].kubernetesVersion: 1.32 is newer than the cluster's 1.31; kubelets may not be newer than the API server"},
+	{"node group beyond the kubelet skew", HDR "  kubernetesVersion: \"1.35\"\n  network: {cidr: 10.40.0.0/16}\n  nodeGroups:\n    - {name: a, kubernetesVersion: \"1.31\", instanceTypes: [m6i.large], scaling: {min: 1, max: 2}}\n",
+	 "spec.nodeGroups[0].kubernetesVersion: 1.31 is 4 minor versions behind the cluster's 1.35; kubelets may trail the API server by at most 3"},
+	{"gVisor group pins a version", HDR NET "  nodeGroups:\n    - {name: a, runtime: gvisor, kubernetesVersion: \"1.31\", instanceTypes: [m6i.large], scaling: {min: 1, max: 2}}\n",
+	 "spec.nodeGroups[0].kubernetesVersion: a gVisor group runs the image baked for the cluster's Kubernetes version; only runc groups pin theirs"},
+	{"release of another version", HDR NET "  nodeGroups:\n    - {name: a, kubernetesVersion: \"1.30\", releaseVersion: 1.31.9-20261120, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}}\n",
+	 "spec.nodeGroups[0].releaseVersion: 1.31.9-20261120 is not a release of Kubernetes 1.30"},
 };
 
 /* With SECFAAS_SPEC_CASES set to a directory, each case is also written

@@ -1,0 +1,191 @@
+#!/bin/sh
+# Cluster lifecycle against the local AWS (tests/awssim): the Kubernetes
+# version's support as EKS reports it (plan warns for extended support,
+# refuses a new cluster on a version out of support), upgrades one minor
+# version per apply with the control plane first and then every node group
+# (the runc group through its version, the gVisor group through a re-baked
+# image and a new launch template version), a skip of two minors refused at
+# plan time, a kill -9 while the node groups roll resumed by the next apply,
+# and a desired size chosen by an autoscaler that is not planned back.
+# Every expectation is read from the simulator (inventory, node groups,
+# call counters), not from secfaas state.  awssim runs with --timescale
+# 0.001 and secfaas with SECFAAS_POLL_SCALE=0.001.
+. "$SECFAAS_SRC/tests/lib.sh"
+S=$SECFAAS
+export NO_COLOR=1
+trap sim_stop_all EXIT
+sim_awssim "$T_ROOT/awssim" --timescale 0.001 || {
+	echo "0 passed, 1 failed"
+	exit 1
+}
+sim_aws_env
+export SECFAAS_POLL_SCALE=0.001
+Q="$SECFAAS_SRC/tests/eks/q.py"
+q() { /usr/bin/python3 "$Q" "$AWSSIM_URL" "$1"; }
+eks() { /usr/bin/python3 "$SECFAAS_SRC/tests/lifecycle/eks_call.py" "$AWSSIM_URL" "$@"; }
+# The support status the simulator's calendar gives a version on its clock.
+status_of() {
+	/usr/bin/python3 -c 'import json, sys, urllib.request
+sys.path.insert(0, sys.argv[1])
+from awssimlib import eks_catalog
+now = json.load(urllib.request.urlopen(sys.argv[2] + "/_awssim/clock"))["epoch"]
+print(eks_catalog.status(sys.argv[3], now))' "$SECFAAS_SRC/tests/awssim" "$AWSSIM_URL" "$1"
+}
+WORK=$T_ROOT/work
+mkdir -p "$WORK"
+ST="--state $WORK/state.db"
+
+# spec VERSION [SANDBOX_MAX]
+spec() {
+	cat >"$WORK/c.yaml" <<Y
+apiVersion: secfaas.dev/v1alpha1
+kind: Cluster
+metadata: {name: fn-life, region: eu-west-1}
+spec:
+  kubernetesVersion: "$1"
+  network: {cidr: 10.40.0.0/16, availabilityZones: 2}
+  gvisor: {release: "20250113.0"}
+  nodeGroups:
+    - name: system
+      instanceTypes: [m6i.large]
+      scaling: {min: 2, max: 4}
+      updateConfig: {maxUnavailable: 1}
+    - name: sandbox
+      runtime: gvisor
+      instanceTypes: [m6i.xlarge]
+      scaling: {min: 1, max: ${2:-10}, desired: 2}
+Y
+}
+cluster_version() {
+	eks DescribeCluster '{"name": "fn-life"}' | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["cluster"]["version"])'
+}
+group() { q "[g[\"$2\"] for g in ngs(\"fn-life\") if g[\"name\"].startswith(\"$1-\")]"; }
+
+# ------------------------------------------------------------ versions from EKS
+t_begin "a version out of EKS support is refused at plan time for a new cluster"
+spec 1.30
+t_eq "the simulator's calendar has 1.30 out of support" "$(status_of 1.30)" UNSUPPORTED
+t_rc 1 "plan refuses" $S plan "$WORK/c.yaml" $ST
+t_grep "says why" "eks_cluster.main: Kubernetes 1.30 is out of EKS support; EKS creates no new clusters on it" .err
+t_eq "nothing created" "$(q 'sum(len(v) for v in inv.values())')" 0
+t_end
+
+t_begin "plan warns when the version is in extended support (cost), with the end day and the next version"
+spec 1.34
+st34=$(status_of 1.34)
+t_rc 2 "plan" $S plan "$WORK/c.yaml" $ST --detailed-exitcode
+if [ "$st34" = EXTENDED_SUPPORT ]; then
+	t_grep "warning block" "Warnings:" .out
+	t_grep "extended support and its cost" "eks_cluster.main: Kubernetes 1.34 is in EKS extended support since 2026-12-02 (an extra charge per cluster hour)" .out
+	t_grep "next version" "next 1.35" .out
+	t_rc 0 "plan --json" $S plan "$WORK/c.yaml" $ST --json
+	t_eq "json warnings" "$(/usr/bin/python3 -c 'import json,sys; print([w["address"] for w in json.load(open(sys.argv[1]))["warnings"]])' .out)" "['eks_cluster.main']"
+else
+	t_nogrep "no warning in standard support" "extended support" .out
+fi
+t_eq "DescribeClusterVersions was asked" "$(q 'calls["eks:DescribeClusterVersions"] > 0')" true
+t_end
+
+t_begin "a version in standard support plans without a warning"
+spec 1.36
+t_eq "1.36 is in standard support" "$(status_of 1.36)" STANDARD_SUPPORT
+t_rc 2 "plan" $S plan "$WORK/c.yaml" $ST --detailed-exitcode
+t_nogrep "no warning" "Warnings:" .out
+t_end
+
+# ------------------------------------------------------------ upgrades
+t_begin "apply 1.34 with a runc and a gVisor group"
+spec 1.34
+t_rc 0 "apply" $S apply "$WORK/c.yaml" $ST --auto-approve
+t_eq "cluster on 1.34" "$(cluster_version)" 1.34
+t_eq "runc group on 1.34" "$(group system version)" '["1.34"]'
+t_eq "gVisor group on 1.34" "$(group sandbox version)" '["1.34"]'
+t_rc 0 "converged" $S plan "$WORK/c.yaml" $ST --detailed-exitcode
+t_end
+
+t_begin "skipping a minor version is refused at plan time, with the way forward"
+spec 1.36
+calls=$(q 'calls["eks:UpdateClusterVersion"]')
+t_rc 1 "plan refuses" $S plan "$WORK/c.yaml" $ST
+t_grep "says why" "eks_cluster.main: Kubernetes 1.34 -> 1.36 skips 1 minor version; EKS upgrades one at a time" .err
+t_grep "says what to do" 'set kubernetesVersion: "1.35" and apply' .err
+t_rc 1 "apply refuses too" $S apply "$WORK/c.yaml" $ST --auto-approve
+t_eq "no upgrade was asked for" "$(q 'calls["eks:UpdateClusterVersion"]')" "$calls"
+t_end
+
+t_begin "1.34 -> 1.35: control plane, then the runc group's version, then the gVisor group's new image"
+spec 1.35
+t_rc 2 "plan" $S plan "$WORK/c.yaml" $ST --detailed-exitcode
+t_grep "control plane" '~ eks_cluster.main' .out
+t_grep "runc group follows" '"1.34" -> "1.35"' .out
+t_grep "a new image for the gVisor group" "aws_gvisor_ami.gvisor_x86_64" .out
+t_grep "gVisor group rolls" "~ eks_nodegroup.sandbox" .out
+t_nogrep "no warning in standard support" "Warnings:" .out
+t_rc 0 "apply" $S apply "$WORK/c.yaml" $ST --auto-approve
+t_eq "cluster on 1.35" "$(cluster_version)" 1.35
+t_eq "runc group on 1.35" "$(group system version)" '["1.35"]'
+t_eq "runc group on the 1.35 AMI release" "$(q '[g["releaseVersion"].startswith("1.35") for g in ngs("fn-life") if g["name"].startswith("system-")]')" '[true]'
+t_eq "gVisor group on 1.35" "$(group sandbox version)" '["1.35"]'
+t_eq "gVisor group on template version 2" "$(q '[g["launchTemplate"]["version"] for g in ngs("fn-life") if g["name"].startswith("sandbox-")]')" '["2"]'
+t_eq "every node runs its group's new image" "$(q 'all(i["imageId"] == ([g for g in ngs("fn-life") if g["name"].startswith("sandbox-")][0]["releaseVersion"]) for g in ngs("fn-life") if g["name"].startswith("sandbox-") for i in g["instances"])')" true
+t_eq "same node groups (no replacement)" "$(q 'n("eks:nodegroup")')" 2
+t_rc 0 "converged" $S plan "$WORK/c.yaml" $ST --detailed-exitcode
+t_end
+
+t_begin "1.35 -> 1.36 killed while the node groups roll; the next apply resumes"
+spec 1.36
+before=$(q 'calls["eks:UpdateNodegroupVersion"]')
+curl -sf -X POST "$AWSSIM_URL/_awssim/faults" -d '{"operation":"eks:UpdateNodegroupVersion","kind":"latency","ms":20000}' >/dev/null
+$S apply "$WORK/c.yaml" $ST --auto-approve >"$T_DIR/.kill.out" 2>&1 &
+pid=$!
+i=0
+while [ "$(q 'calls["eks:UpdateNodegroupVersion"]')" = "$before" ] && kill -0 $pid 2>/dev/null && [ $i -lt 3000 ]; do
+	i=$((i + 1))
+done
+kill -0 $pid 2>/dev/null || t_fail "apply ended before a node group update was in flight"
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+curl -sf -X DELETE "$AWSSIM_URL/_awssim/faults" >/dev/null
+t_eq "the control plane had moved" "$(cluster_version)" 1.36
+t_rc 0 "re-apply" $S apply "$WORK/c.yaml" $ST --auto-approve
+t_eq "runc group on 1.36" "$(group system version)" '["1.36"]'
+t_eq "gVisor group on 1.36" "$(group sandbox version)" '["1.36"]'
+t_eq "node groups active" "$(group system status) $(group sandbox status)" '["ACTIVE"] ["ACTIVE"]'
+t_eq "two node groups, two images at most" "$(q 'n("eks:nodegroup")')" 2
+t_rc 0 "converged" $S plan "$WORK/c.yaml" $ST --detailed-exitcode
+t_end
+
+# ------------------------------------------------------------ autoscaler
+t_begin "a desired size changed by an autoscaler is not planned back"
+sandbox=$(q '[g["name"] for g in ngs("fn-life") if g["name"].startswith("sandbox-")][0]')
+t_ok "autoscaler scales the gVisor group to 5" eks UpdateNodegroupConfig \
+	"{\"clusterName\": \"fn-life\", \"nodegroupName\": \"$sandbox\", \"scalingConfig\": {\"desiredSize\": 5}}"
+# the config update settles on the simulator's clock (timescale 0.001)
+i=0
+while [ "$(group sandbox status)" != '["ACTIVE"]' ] && [ $i -lt 3000 ]; do i=$((i + 1)); done
+t_eq "5 in AWS" "$(q '[g["scaling"]["desiredSize"] for g in ngs("fn-life") if g["name"].startswith("sandbox-")]')" '[5]'
+t_rc 0 "no changes" $S plan "$WORK/c.yaml" $ST --detailed-exitcode
+t_nogrep "no drift either" "desired_size" .out
+t_end
+
+t_begin "raising max keeps the autoscaler's size; changing desired in the spec applies it"
+spec 1.36 12
+t_rc 2 "plan" $S plan "$WORK/c.yaml" $ST --detailed-exitcode
+t_grep "max changes" 'max_size' .out
+t_nogrep "desired untouched" 'desired_size' .out
+t_rc 0 "apply" $S apply "$WORK/c.yaml" $ST --auto-approve
+t_eq "still 5 in AWS, max 12" "$(q '[(g["scaling"]["desiredSize"], g["scaling"]["maxSize"]) for g in ngs("fn-life") if g["name"].startswith("sandbox-")]')" '[[5, 12]]'
+sed -i 's/desired: 2}/desired: 4}/' "$WORK/c.yaml"
+t_rc 2 "plan shows the spec's change" $S plan "$WORK/c.yaml" $ST --detailed-exitcode
+t_grep "desired 2 -> 4" '2 -> 4' .out
+t_rc 0 "apply" $S apply "$WORK/c.yaml" $ST --auto-approve
+t_eq "4 in AWS" "$(q '[g["scaling"]["desiredSize"] for g in ngs("fn-life") if g["name"].startswith("sandbox-")]')" '[4]'
+t_rc 0 "converged" $S plan "$WORK/c.yaml" $ST --detailed-exitcode
+t_end
+
+t_begin "destroy leaves the inventory empty"
+t_rc 0 "destroy" $S destroy "$WORK/c.yaml" $ST --auto-approve
+t_eq "inventory empty" "$(q 'sum(len(v) for v in inv.values())')" 0
+t_end
+
+finish
