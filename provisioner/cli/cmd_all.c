@@ -8,12 +8,15 @@
  * so deleting a file from a repo never destroys a cluster by accident).
  * apply --all runs one child `secfaas apply` (or `destroy` for pruned
  * workspaces) per workspace, at most --cluster-parallelism at once, each under
- * its own state lock, and prints each child's output in one piece when it
- * ends, so logs of parallel clusters do not interleave.
+ * its own state lock.  Each child's lines are streamed as they come, whole
+ * lines only, prefixed "[workspace] " (with --json: the JSON lines as they
+ * are), so a CI log shows every cluster's progress while it happens; the
+ * child's output is also kept in a file to read its counts from at the end.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -32,11 +35,15 @@ struct wsrow {
 	int rc;            /* apply --all: child exit status */
 	pid_t pid;
 	char *log;         /* apply --all: captured output file */
+	int out;           /* apply --all: read end of the child's stdout+stderr, -1 when closed */
+	int logfd;         /* apply --all: the log file, -1 when closed */
+	struct sf_buf line; /* apply --all: the unfinished last line */
 };
 
 static void rows_free(struct wsrow *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
+		sf_buf_release(&v[i].line);
 		free(v[i].name);
 		if (v[i].log) {
 			unlink(v[i].log);
@@ -242,16 +249,53 @@ static char **child_argv(struct sf_cli *cli, struct sf_plan_args *pa, const stru
 	return a;
 }
 
-static void print_log(struct sf_cli *cli, struct wsrow *row)
+/* One line of a child, prefixed with its workspace (JSON lines as they are). */
+static void emit_line(struct sf_cli *cli, const struct wsrow *row, const char *s, size_t len)
 {
-	char *text = NULL;
-	struct sf_err err = SF_ERR_INIT;
-	if (!cli->json)
-		fprintf(cli->out, "\n=== workspace %s%s (exit %d) ===\n", row->name, row->in_spec ? "" : " (pruned)", row->rc);
-	if (sf_read_file(&text, NULL, row->log, 0, &err) == 0)
-		fputs(text, cli->out);
-	free(text);
+	if (cli->json)
+		fprintf(cli->out, "%.*s\n", (int)len, s);
+	else
+		fprintf(cli->out, "[%s%s] %.*s\n", row->name, row->in_spec ? "" : ", pruned", (int)len, s);
+}
+
+/* Read what the child wrote: keep it in the log, print its whole lines.
+ * Returns 0 at end of output (the pipe is closed then), 1 otherwise. */
+static int pump(struct sf_cli *cli, struct wsrow *row)
+{
+	char buf[8192];
+	ssize_t r = read(row->out, buf, sizeof buf);
+	if (r < 0 && errno == EINTR)
+		return 1;
+	if (r <= 0) {
+		if (row->line.len)
+			emit_line(cli, row, sf_buf_cstr(&row->line), row->line.len);
+		sf_buf_release(&row->line);
+		close(row->out);
+		row->out = -1;
+		fflush(cli->out);
+		return 0;
+	}
+	for (ssize_t off = 0; off < r;) {
+		ssize_t w = write(row->logfd, buf + off, (size_t)(r - off));
+		if (w <= 0)
+			break; /* the counts may be missing; the output is still shown */
+		off += w;
+	}
+	sf_buf_append(&row->line, buf, (size_t)r);
+	const char *s = sf_buf_cstr(&row->line), *nl;
+	size_t used = 0;
+	while ((nl = memchr(s + used, '\n', row->line.len - used))) {
+		emit_line(cli, row, s + used, (size_t)(nl - (s + used)));
+		used = (size_t)(nl - s) + 1;
+	}
+	if (used) {
+		char *rest = xstrndup(s + used, row->line.len - used);
+		sf_buf_release(&row->line);
+		sf_buf_puts(&row->line, rest);
+		free(rest);
+	}
 	fflush(cli->out);
+	return 1;
 }
 
 /* Read "Resources: N added, M changed, K destroyed" back from a child's log. */
@@ -291,6 +335,7 @@ int sf_cmd_apply_all(struct sf_cli *cli, struct sf_plan_args *pa, char **argv0)
 			struct wsrow *row = &v[next++];
 			if (!row->in_spec && !pa->prune)
 				continue;
+			row->out = row->logfd = -1;
 			char tmpl[] = "/tmp/secfaas-all.XXXXXX";
 			int fd = mkstemp(tmpl);
 			if (fd < 0) {
@@ -299,48 +344,77 @@ int sf_cmd_apply_all(struct sf_cli *cli, struct sf_plan_args *pa, char **argv0)
 				continue;
 			}
 			row->log = xstrdup(tmpl);
+			int pfd[2];
+			if (pipe(pfd) < 0) {
+				close(fd);
+				row->rc = 1;
+				failed++;
+				continue;
+			}
 			char *own[4];
 			size_t nown;
 			char **args = child_argv(cli, pa, row, own, &nown);
 			pid_t pid = fork();
 			if (pid == 0) {
-				dup2(fd, 1);
-				dup2(fd, 2);
+				dup2(pfd[1], 1);
+				dup2(pfd[1], 2);
+				close(pfd[0]);
+				close(pfd[1]);
 				close(fd);
 				execv("/proc/self/exe", args);
 				_exit(127);
 			}
-			close(fd);
+			close(pfd[1]);
 			for (size_t i = 0; i < nown; i++)
 				free(own[i]);
 			free(args);
 			if (pid < 0) {
+				close(pfd[0]);
+				close(fd);
 				row->rc = 1;
 				failed++;
 				continue;
 			}
+			fcntl(pfd[0], F_SETFD, FD_CLOEXEC);
+			fcntl(fd, F_SETFD, FD_CLOEXEC);
+			row->out = pfd[0];
+			row->logfd = fd;
 			row->pid = pid;
 			running++;
 		}
 		if (!running)
 			break;
-		int status;
-		pid_t done = wait(&status);
-		if (done < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
+		/* every running child's output, as it comes */
+		struct pollfd *pf = xcalloc(n, sizeof *pf);
+		size_t *who = xcalloc(n, sizeof *who), np = 0;
 		for (size_t i = 0; i < n; i++)
-			if (v[i].pid == done) {
-				v[i].rc = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
-				v[i].pid = 0;
-				if (v[i].rc)
-					failed++;
-				scan_counts(&v[i]);
-				print_log(cli, &v[i]);
-				running--;
+			if (v[i].pid > 0 && v[i].out >= 0) {
+				pf[np].fd = v[i].out;
+				pf[np].events = POLLIN;
+				who[np++] = i;
 			}
+		int pr = poll(pf, np, -1);
+		for (size_t k = 0; pr > 0 && k < np; k++) {
+			struct wsrow *row = &v[who[k]];
+			if (!pf[k].revents || pump(cli, row))
+				continue;
+			/* end of its output: the child is done (or about to be) */
+			int status = 0;
+			while (waitpid(row->pid, &status, 0) < 0 && errno == EINTR)
+				;
+			row->rc = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+			row->pid = 0;
+			close(row->logfd);
+			row->logfd = -1;
+			if (row->rc)
+				failed++;
+			scan_counts(row);
+			running--;
+		}
+		free(pf);
+		free(who);
+		if (pr < 0 && errno != EINTR)
+			break;
 	}
 	summary(cli, v, n, 1, pa->prune);
 	rows_free(v, n);

@@ -94,6 +94,32 @@ t_rc 0 "apply --all --prune" $S apply --all --prune --repo repo specs --auto-app
 t_eq "one object left" "$(find objs -maxdepth 1 -name "*.json" | wc -l)" 1
 t_end
 
+t_begin "apply --all streams each workspace's lines with its name while they happen"
+mkdir -p objs repo/specs
+git init -q -b main repo
+mkfifo gate.fifo out.fifo
+printf 'apiVersion: secfaas.dev/v1alpha1\nkind: Stack\nmetadata: {name: alpha}\nspec:\n  resources:\n    - {type: test_object, name: a, attributes: {dir: %s/objs, gate: %s/gate.fifo}}\n' "$T_DIR" "$T_DIR" >repo/specs/alpha.yaml
+printf 'apiVersion: secfaas.dev/v1alpha1\nkind: Stack\nmetadata: {name: beta}\nspec:\n  resources:\n    - {type: test_object, name: b, attributes: {dir: %s/objs}}\n' "$T_DIR" >repo/specs/beta.yaml
+commit "two clusters" >/dev/null
+$S apply --all --repo repo specs --auto-approve >out.fifo 2>&1 &
+pid=$!
+exec 3<out.fifo
+# alpha waits at its gate until this test reads it, so its "Creating..."
+# line can only be seen now if it is streamed (the bound only ends a hang)
+timeout 120 sh -c 'while IFS= read -r l; do printf "%s\n" "$l"; case $l in "[alpha] test_object.a: Creating...") exit 0 ;; esac; done; exit 1' <&3 >seen.txt
+t_eq "alpha's line arrived while alpha was still running" "$?" 0
+cat gate.fifo >/dev/null
+cat <&3 >>seen.txt
+exec 3<&-
+wait $pid
+t_eq "apply --all succeeds" "$?" 0
+t_grep "beta's lines, prefixed" "[beta] test_object.b: Creation complete after" seen.txt
+t_grep "alpha finished" "[alpha] test_object.a: Creation complete after" seen.txt
+t_grep "alpha's summary line" "[alpha] Apply complete! Resources: 1 added, 0 changed, 0 destroyed." seen.txt
+t_grep "the table" "alpha                            1       0        0  applied" seen.txt
+t_eq "no unprefixed resource lines" "$(grep -c '^test_object' seen.txt)" 0
+t_end
+
 t_begin "modules from the project: expansion and caller-positioned input errors"
 cp "$SECFAAS_SRC/examples/modules.yaml" ok.yaml
 t_rc 0 "module spec validates" env SECFAAS_MODULE_PATH="$SECFAAS_SRC/modules" $S validate ok.yaml
