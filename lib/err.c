@@ -3,15 +3,32 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "text.h"
+
+/* Format into dst[n]: one line (a remote message's newlines become
+ * spaces), control characters escaped and an over-long text elided in the
+ * middle (text.h), so a message echoing a hostile or huge value can neither
+ * drive the terminal nor lose its end. */
 static void vset(char *dst, size_t n, const char *fmt, va_list ap)
 {
-	vsnprintf(dst, n, fmt, ap);
-	/* Keep the one-line promise even if a remote message had newlines. */
-	for (char *p = dst; *p; p++)
+	va_list aq;
+	va_copy(aq, ap);
+	int len = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	char *raw = len >= 0 ? malloc((size_t)len + 1) : NULL;
+	if (!raw) {
+		vsnprintf(dst, n, fmt, ap);
+		return;
+	}
+	vsnprintf(raw, (size_t)len + 1, fmt, ap);
+	for (char *p = raw; *p; p++)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
+	sf_text_escape(dst, n, raw, (size_t)len);
+	free(raw);
 }
 
 int sf_fail(struct sf_err *err, int code, const char *fmt, ...)

@@ -10,11 +10,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <yaml.h>
 
+#include "text.h"
 #include "util.h"
 
 /* ---- diagnostics ---- */
@@ -33,8 +35,12 @@ void sf_diag_add(struct sf_diags *d, enum sf_severity sev, const struct sf_pos *
 		memset(&g->pos, 0, sizeof g->pos);
 	va_list ap;
 	va_start(ap, fmt);
-	g->msg = xvasprintf(fmt, ap);
+	char *raw = xvasprintf(fmt, ap);
 	va_end(ap);
+	/* Messages echo spec text: escaped and bounded (text.h). */
+	g->msg = xmalloc(SF_DIAG_MAX + 1);
+	sf_text_escape(g->msg, SF_DIAG_MAX + 1, raw, strlen(raw));
+	free(raw);
 	if (sev == SF_SEV_ERROR)
 		d->nerrors++;
 }
@@ -67,11 +73,13 @@ void sf_diags_print(const struct sf_diags *d, FILE *f, int color)
 		const char *sev = g->sev == SF_SEV_ERROR ? "error" : "warning";
 		const char *on = color ? (g->sev == SF_SEV_ERROR ? "\033[1;31m" : "\033[1;33m") : "";
 		const char *off = color ? "\033[0m" : "";
+		char file[512];
+		if (g->pos.file) /* a file name is outside text too */
+			sf_text_escape(file, sizeof file, g->pos.file, strlen(g->pos.file));
 		if (g->pos.file && g->pos.line)
-			fprintf(f, "%s:%d:%d: %s%s:%s %s\n", g->pos.file, g->pos.line, g->pos.col, on, sev,
-				off, g->msg);
+			fprintf(f, "%s:%d:%d: %s%s:%s %s\n", file, g->pos.line, g->pos.col, on, sev, off, g->msg);
 		else if (g->pos.file)
-			fprintf(f, "%s: %s%s:%s %s\n", g->pos.file, on, sev, off, g->msg);
+			fprintf(f, "%s: %s%s:%s %s\n", file, on, sev, off, g->msg);
 		else
 			fprintf(f, "%s%s:%s %s\n", on, sev, off, g->msg);
 	}
@@ -115,13 +123,66 @@ static struct sf_node *node_new(enum sf_ntype t, const char *file, const yaml_ma
 
 static void node_push(struct sf_node *parent, struct sf_node *key, struct sf_node *val)
 {
-	/* Exact-size growth: spec mappings and lists are small. */
-	parent->vals = xrealloc(parent->vals, (parent->n + 1) * sizeof *parent->vals);
-	if (parent->type == SF_N_MAP) {
-		parent->keys = xrealloc(parent->keys, (parent->n + 1) * sizeof *parent->keys);
-		parent->keys[parent->n] = key;
+	/* Capacity is implied by the count (0, then 4, 8, 16, ...): the arrays
+	 * grow geometrically without a capacity field, so a mapping with 100k
+	 * keys costs linear time, not 100k reallocations of a growing array. */
+	size_t n = parent->n;
+	if (n == 0 || (n >= 4 && !(n & (n - 1)))) {
+		size_t cap = n ? 2 * n : 4;
+		parent->vals = xrealloc(parent->vals, cap * sizeof *parent->vals);
+		if (parent->type == SF_N_MAP)
+			parent->keys = xrealloc(parent->keys, cap * sizeof *parent->keys);
 	}
+	if (parent->type == SF_N_MAP)
+		parent->keys[n] = key;
 	parent->vals[parent->n++] = val;
+}
+
+/* ---- duplicate keys ----
+ * A mapping's keys go into an open-addressing hash set while it is parsed,
+ * so finding a duplicate is one probe per key, not a scan of every earlier
+ * key (quadratic: 100k keys took minutes). */
+
+struct keyset {
+	size_t *slot; /* index + 1 into the mapping's keys; 0 = empty */
+	size_t cap;   /* power of two */
+	size_t n;
+};
+
+static uint64_t key_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+/* The earlier key node equal to keys[idx], or NULL after adding it. */
+static struct sf_node *keyset_add(struct keyset *ks, struct sf_node *const *keys, size_t idx)
+{
+	if (2 * (ks->n + 1) > ks->cap) {
+		size_t ncap = ks->cap ? 2 * ks->cap : 16;
+		size_t *ns = xcalloc(ncap, sizeof *ns);
+		for (size_t i = 0; i < ks->cap; i++) {
+			if (!ks->slot[i])
+				continue;
+			size_t j = key_hash(keys[ks->slot[i] - 1]->scalar) & (ncap - 1);
+			while (ns[j])
+				j = (j + 1) & (ncap - 1);
+			ns[j] = ks->slot[i];
+		}
+		free(ks->slot);
+		ks->slot = ns;
+		ks->cap = ncap;
+	}
+	const char *k = keys[idx]->scalar;
+	size_t j = key_hash(k) & (ks->cap - 1);
+	for (; ks->slot[j]; j = (j + 1) & (ks->cap - 1))
+		if (!strcmp(keys[ks->slot[j] - 1]->scalar, k))
+			return keys[ks->slot[j] - 1];
+	ks->slot[j] = idx + 1;
+	ks->n++;
+	return NULL;
 }
 
 struct sf_node *sf_node_get(const struct sf_node *n, const char *key)
@@ -240,18 +301,19 @@ static struct sf_node *parse_node(struct parse *ps, yaml_event_t *ev, int depth)
 	}
 	case YAML_MAPPING_START_EVENT: {
 		struct sf_node *n = node_new(SF_N_MAP, ps->file, &ev->start_mark);
+		struct keyset ks = {NULL, 0, 0};
 		for (;;) {
 			yaml_event_t e;
 			if (next_event(ps, &e) < 0)
-				return n;
+				break;
 			if (e.type == YAML_MAPPING_END_EVENT) {
 				yaml_event_delete(&e);
-				return n;
+				break;
 			}
 			struct sf_node *key = parse_node(ps, &e, depth + 1);
 			yaml_event_delete(&e);
 			if (!key)
-				return n;
+				break;
 			if (key->type != SF_N_SCALAR) {
 				sf_diag_error(ps->d, &key->pos, "mapping keys must be plain strings, not a %s",
 					      sf_ntype_name(key->type));
@@ -264,22 +326,24 @@ static struct sf_node *parse_node(struct parse *ps, yaml_event_t *ev, int depth)
 			yaml_event_t ve;
 			if (next_event(ps, &ve) < 0) {
 				node_free(key);
-				return n;
+				break;
 			}
 			struct sf_node *val = parse_node(ps, &ve, depth + 1);
 			yaml_event_delete(&ve);
 			if (!val) {
 				node_free(key);
-				return n;
+				break;
 			}
-			struct sf_node *prev = key->scalar ? sf_node_key(n, key->scalar) : NULL;
+			node_push(n, key, val);
+			struct sf_node *prev = key->scalar ? keyset_add(&ks, n->keys, n->n - 1) : NULL;
 			if (prev) {
 				sf_diag_error(ps->d, &key->pos, "duplicate key \"%s\" (first defined at line %d)",
 					      key->scalar, prev->pos.line);
 				ps->failed = 1;
 			}
-			node_push(n, key, val);
 		}
+		free(ks.slot);
+		return n;
 	}
 	default:
 		break;
@@ -336,6 +400,7 @@ int sf_spec_load_buffer(struct sf_specset *set, const char *name, const char *bu
 	}
 	yaml_parser_set_input_string(&ps.p, (const unsigned char *)buf, len);
 	int index = 0;
+	size_t ndocs = 0;
 	for (;;) {
 		yaml_event_t ev;
 		if (next_event(&ps, &ev) < 0)
@@ -363,16 +428,24 @@ int sf_spec_load_buffer(struct sf_specset *set, const char *name, const char *bu
 			}
 			yaml_event_delete(&end);
 			/* An empty document ("---" alone) is skipped, as kubectl does. */
-			if (root && root->type != SF_N_NULL)
+			if (root && root->type != SF_N_NULL) {
 				set_add_doc(set, file, index, root);
-			else
+				ndocs++;
+			} else {
 				node_free(root);
+			}
 			index++;
 			continue;
 		}
 		yaml_event_delete(&ev);
 	}
 	yaml_parser_delete(&ps.p);
+	if (!ps.failed && !ndocs && d->nerrors == before) {
+		/* Name the file: "no documents" alone would leave the user to
+		 * guess which of a directory's files is empty. */
+		struct sf_pos pos = {file, 0, 0};
+		sf_diag_error(d, &pos, "no spec documents in this file (it is empty or holds only comments)");
+	}
 	return d->nerrors > before ? -1 : 0;
 }
 

@@ -72,6 +72,11 @@ struct sf_diags {
 };
 #define SF_DIAGS_INIT {NULL, 0, 0, 0}
 
+/* Longest message kept (bytes): messages echo spec values, and a 10 MB
+ * value must not make a 10 MB line; longer ones lose their middle, control
+ * characters are escaped (lib/text.h). */
+#define SF_DIAG_MAX 1024
+
 void sf_diag_add(struct sf_diags *d, enum sf_severity sev, const struct sf_pos *pos,
 		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 #define sf_diag_error(d, pos, ...) sf_diag_add((d), SF_SEV_ERROR, (pos), __VA_ARGS__)
@@ -80,8 +85,9 @@ void sf_diags_print(const struct sf_diags *d, FILE *f, int color);
 void sf_diags_release(struct sf_diags *d);
 
 /* Load one file, or every *.yaml / *.yml in a directory (sorted, not
- * recursive). YAML syntax errors, duplicate keys, aliases and unreadable
- * files become diagnostics. Returns 0 if no error diagnostics were added,
+ * recursive). YAML syntax errors, duplicate keys, aliases, unreadable
+ * files and files without any document (empty, only comments) become
+ * diagnostics naming the file. Returns 0 if no error diagnostics were added,
  * else -1. */
 int sf_spec_load_path(struct sf_specset *set, const char *path, struct sf_diags *d);
 /* Same for an in-memory buffer named `name` (used for git blobs and tests). */

@@ -217,4 +217,94 @@ T_TEST(did_you_mean)
 	T_OK(sf_did_you_mean("zzzzzzzz", c, 3) == NULL);
 }
 
+/* An empty or comment-only file is an error that names the file (a
+ * directory of specs would otherwise leave the user to guess which). */
+T_TEST(empty_files_are_named)
+{
+	const char *inputs[] = {"", "# only a comment\n", "---\n---\n", "\n\n"};
+	for (size_t i = 0; i < SF_ARRAY_LEN(inputs); i++) {
+		struct sf_specset set = SF_SPECSET_INIT;
+		struct sf_diags d = SF_DIAGS_INIT;
+		T_EQ(sf_spec_load_buffer(&set, "dir/empty.yaml", inputs[i], strlen(inputs[i]), &d), -1);
+		char *t = diag_text(&d);
+		T_CONTAINS(t, "dir/empty.yaml: error: no spec documents in this file (it is empty or holds only comments)");
+		free(t);
+		sf_diags_release(&d);
+		sf_specset_release(&set);
+	}
+	/* a comment next to a document is fine */
+	struct sf_specset set = SF_SPECSET_INIT;
+	struct sf_diags d = SF_DIAGS_INIT;
+	const char *y = "# c\napiVersion: secfaas.dev/v1alpha1\nkind: Stack\nmetadata: {name: a}\nspec: {resources: []}\n";
+	T_EQ(sf_spec_load_buffer(&set, "ok.yaml", y, strlen(y), &d), 0);
+	T_EQ(d.n, 0);
+	sf_diags_release(&d);
+	sf_specset_release(&set);
+}
+
+/* Spec text echoed in a message cannot drive the terminal: ESC, BEL, C1
+ * controls and bidi overrides come out escaped; file names too. */
+T_TEST(control_characters_escaped)
+{
+	const char *y = "apiVersion: secfaas.dev/v1alpha1\nkind: Stack\n"
+			"metadata: {name: \"\\e]0;pwned\\a\\e[2Jx\\u202e\\x9b\"}\nspec: {resources: []}\n";
+	int n = 0;
+	char *t = check(y, &n);
+	T_EQ(n, 1);
+	T_CONTAINS(t, "metadata.name: \"\\x1B]0;pwned\\x07\\x1B[2Jx\\u202E\\u009B\" must be");
+	for (const char *p = t; *p; p++)
+		if ((unsigned char)*p < 0x20 && *p != '\n')
+			T_FAILF("raw control byte 0x%02x in: %s", (unsigned char)*p, t);
+	free(t);
+	struct sf_specset set = SF_SPECSET_INIT;
+	struct sf_diags d = SF_DIAGS_INIT;
+	sf_spec_load_buffer(&set, "evil\033[2J.yaml", "", 0, &d);
+	t = diag_text(&d);
+	T_CONTAINS(t, "evil\\x1B[2J.yaml: error:");
+	free(t);
+	sf_diags_release(&d);
+	sf_specset_release(&set);
+}
+
+/* A huge value echoed in a message gives a bounded line that keeps both
+ * ends (the path and what to do). */
+T_TEST(messages_are_bounded)
+{
+	size_t big = (size_t)10 << 20;
+	char *v = xmalloc(big + 1);
+	memset(v, 'x', big);
+	v[big] = 0;
+	struct sf_diags d = SF_DIAGS_INIT;
+	struct sf_pos pos = {"s.yaml", 3, 5};
+	sf_diag_error(&d, &pos, "metadata.tags.big: \"%s\" is longer than 256 characters", v);
+	T_OK(strlen(d.v[0].msg) <= SF_DIAG_MAX);
+	T_OK(!strncmp(d.v[0].msg, "metadata.tags.big: \"xxx", 23));
+	T_CONTAINS(d.v[0].msg, "bytes elided]");
+	T_CONTAINS(d.v[0].msg, "xxx\" is longer than 256 characters");
+	sf_diags_release(&d);
+	free(v);
+}
+
+/* Duplicate keys are found in a mapping of any size, naming the first
+ * occurrence (a hash set per mapping; bench/spec-keys shows it is linear). */
+T_TEST(duplicate_keys_in_a_large_mapping)
+{
+	struct sf_buf b = SF_BUF_INIT;
+	sf_buf_puts(&b, "labels:\n");
+	for (int i = 0; i < 100000; i++)
+		sf_buf_printf(&b, "  k%d: v\n", i);
+	sf_buf_puts(&b, "  k77: again\n  k99999: again\n");
+	struct sf_specset set = SF_SPECSET_INIT;
+	struct sf_diags d = SF_DIAGS_INIT;
+	T_EQ(sf_spec_load_buffer(&set, "big.yaml", sf_buf_cstr(&b), b.len, &d), -1);
+	char *t = diag_text(&d);
+	T_CONTAINS(t, "big.yaml:100002:3: error: duplicate key \"k77\" (first defined at line 79)");
+	T_CONTAINS(t, "big.yaml:100003:3: error: duplicate key \"k99999\" (first defined at line 100001)");
+	T_EQ(d.nerrors, 2);
+	free(t);
+	sf_diags_release(&d);
+	sf_specset_release(&set);
+	sf_buf_release(&b);
+}
+
 T_MAIN()

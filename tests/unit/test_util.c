@@ -3,6 +3,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "text.h"
 #include "util.h"
 
 T_TEST(err_format_one_line)
@@ -89,6 +90,50 @@ T_TEST(redaction)
 	T_STREQ(out, "a=1&X-Amz-Security-Token=REDACTED&b=2");
 	sf_log_redact(out, sizeof out, "{\"password\":\"hunter2\",\"user\":\"admin\"}");
 	T_STREQ(out, "{\"password\":\"REDACTED\",\"user\":\"admin\"}");
+}
+
+T_TEST(text_escape)
+{
+	char out[256];
+	T_STREQ(sf_text_escape(out, sizeof out, "plain \xc3\xa9t\xc3\xa9", 11), "plain \xc3\xa9t\xc3\xa9");
+	T_STREQ(sf_text_escape(out, sizeof out, "a\nb\tc\rd", 7), "a\\nb\\tc\\rd");
+	T_STREQ(sf_text_escape(out, sizeof out, "\033[2J\a\x7f", 6), "\\x1B[2J\\x07\\x7F");
+	/* C1 CSI (U+009B), right-to-left override, isolates */
+	T_STREQ(sf_text_escape(out, sizeof out, "\xc2\x9b\xe2\x80\xae\xe2\x81\xa6", 8), "\\u009B\\u202E\\u2066");
+	/* not UTF-8: a lone continuation byte, an overlong form, a surrogate */
+	T_STREQ(sf_text_escape(out, sizeof out, "\x80\xc0\xaf\xed\xa0\x80", 6), "\\x80\\xC0\\xAF\\xED\\xA0\\x80");
+	T_STREQ(sf_text_escape(out, sizeof out, "nul\0x", 5), "nul\\x00x");
+	T_OK(sf_text_is_clean("ok \xc3\xa9", 5));
+	T_OK(!sf_text_is_clean("\033", 1));
+	/* too long: head and tail kept, the middle counted */
+	char big[1000];
+	memset(big, 'a', 500);
+	memset(big + 500, 'z', 500);
+	sf_text_escape(out, 128, big, sizeof big);
+	T_OK(strlen(out) <= 127);
+	T_OK(!strncmp(out, "aaaa", 4));
+	T_CONTAINS(out, "bytes elided]...zz");
+	T_OK(out[strlen(out) - 1] == 'z');
+	/* escapes are never cut in half at the edges of the elision */
+	char ctl[600];
+	memset(ctl, '\033', sizeof ctl);
+	sf_text_escape(out, 100, ctl, sizeof ctl);
+	T_OK(strstr(out, "\\x1B...[") != NULL);
+	T_OK(strstr(out, "]...\\x1B") != NULL);
+}
+
+T_TEST(err_messages_escaped_and_bounded)
+{
+	struct sf_err e = SF_ERR_INIT;
+	sf_fail(&e, SF_EINVAL, "ttl \"%s\" is not a duration", "\033]0;x\a");
+	T_STREQ(e.msg, "ttl \"\\x1B]0;x\\x07\" is not a duration");
+	char *big = xmalloc(100001);
+	memset(big, 'v', 100000);
+	big[100000] = 0;
+	sf_fail(&e, SF_EINVAL, "value \"%s\" is too long; shorten it", big);
+	T_OK(strlen(e.msg) < sizeof e.msg);
+	T_CONTAINS(e.msg, "vvv\" is too long; shorten it");
+	free(big);
 }
 
 T_MAIN()
