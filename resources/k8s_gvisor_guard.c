@@ -31,6 +31,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "imageref.h"
 #include "kube/kube.h"
 #include "kube/template.h"
 #include "provisioner/node/render.h"
@@ -66,11 +67,45 @@ static const char *sget(const json_t *o, const char *k)
 	return json_string_value(json_object_get(o, k));
 }
 
+/* RFC 1123 label (max 63) or, with dots allowed, subdomain (max 253): the
+ * names Kubernetes accepts for namespaces and RuntimeClasses. */
+static int dns_name_ok(const char *s, size_t max, int dots)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (!n || n > max)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		int an = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+		if (an)
+			continue;
+		if (c == '-' && i && i + 1 < n && s[i + 1] != '.' && s[i - 1] != '.')
+			continue;
+		if (c == '.' && dots && i && i + 1 < n && s[i - 1] != '.')
+			continue;
+		return 0;
+	}
+	return 1;
+}
+
 static int validate(const json_t *want, struct sf_err *err)
 {
-	const char *m = sget(want, "mutate");
+	const char *m = sget(want, "mutate"), *img = sget(want, "webhook_image");
+	char why[160];
 	if (m && strcmp(m, "auto") && strcmp(m, "policy") && strcmp(m, "webhook") && strcmp(m, "off"))
 		return sf_fail(err, SF_EINVAL, "mutate must be auto, policy, webhook or off, not \"%s\"", m);
+	/* These names end up inside the guard's CEL expressions and messages. */
+	if (sget(want, "namespace") && !dns_name_ok(sget(want, "namespace"), 63, 0))
+		return sf_fail(err, SF_EINVAL, "namespace \"%s\" is not a Kubernetes namespace name (RFC 1123 label)",
+			       sget(want, "namespace"));
+	if (sget(want, "webhook_namespace") && !dns_name_ok(sget(want, "webhook_namespace"), 63, 0))
+		return sf_fail(err, SF_EINVAL, "webhook_namespace \"%s\" is not a Kubernetes namespace name (RFC 1123 label)",
+			       sget(want, "webhook_namespace"));
+	if (sget(want, "runtime_class") && !dns_name_ok(sget(want, "runtime_class"), 253, 1))
+		return sf_fail(err, SF_EINVAL, "runtime_class \"%s\" is not a RuntimeClass name (RFC 1123 subdomain)",
+			       sget(want, "runtime_class"));
+	if (img && sf_image_ref_parse(img, NULL, why, sizeof why) < 0)
+		return sf_fail(err, SF_EINVAL, "webhook_image \"%s\" is not an image reference: %s", img, why);
 	return 0;
 }
 

@@ -97,6 +97,25 @@ static void add_docs(struct lowering *l, const char *prefix, json_t *docs, int b
 	}
 }
 
+/* The gateway's fixed NodePort (OpenFaaS's documented 31112), set on the
+ * parsed Service rather than written into the template's text. */
+static void set_gateway_node_port(json_t *docs)
+{
+	size_t i;
+	json_t *o;
+	json_array_foreach(docs, i, o)
+	{
+		const json_t *md = json_object_get(o, "metadata");
+		const char *kind = json_string_value(json_object_get(o, "kind"));
+		const char *name = json_string_value(json_object_get(md, "name"));
+		if (!kind || !name || strcmp(kind, "Service") || strcmp(name, "gateway-external"))
+			continue;
+		json_t *port = json_array_get(json_object_get(json_object_get(o, "spec"), "ports"), 0);
+		if (json_is_object(port))
+			json_object_set_new(port, "nodePort", json_integer(31112));
+	}
+}
+
 void sf_k8s_lower(const json_t *cluster, const json_t *conn, const char *const *deps, size_t ndeps,
 		  struct sf_config *c, struct sf_diags *d)
 {
@@ -133,10 +152,11 @@ void sf_k8s_lower(const json_t *cluster, const json_t *conn, const char *const *
 	const char *type = json_string_value(json_object_get(of, "gatewayService"));
 	if (!type)
 		type = "NodePort";
-	const char *of_vars[] = {"GATEWAY_SERVICE_TYPE", type, "GATEWAY_NODEPORT",
-				 !strcmp(type, "NodePort") ? "nodePort: 31112" : "", NULL};
+	const char *of_vars[] = {"GATEWAY_SERVICE_TYPE", type, NULL};
 	if (sf_kube_template(&docs, "manifests/openfaas/openfaas-ce.yaml", of_vars, &err) < 0)
 		goto fail;
+	if (!strcmp(type, "NodePort"))
+		set_gateway_node_port(docs);
 	/* OpenFaaS phases start at 1 (after the RuntimeClass); the guard and
 	 * the Secret sit in phase 2, after the namespaces and CRD, and before
 	 * anything that runs pods. */

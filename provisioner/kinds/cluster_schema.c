@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "imageref.h"
 #include "provisioner/kinds/cluster.h"
 #include "provisioner/kinds/kinds.h"
 #include "resources/eks_versions.h"
@@ -322,13 +323,21 @@ static const struct sf_schema access_fields[] = {
 	{NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0},
 };
 
+static void check_image(const struct sf_node *n, struct sf_diags *d, const char *path)
+{
+	char why[160];
+	if (sf_image_ref_parse(n->scalar, NULL, why, sizeof why) < 0)
+		sf_diag_error(d, &n->pos, "%s: \"%s\" is not an image reference ([registry/]repository[:tag][@sha256:digest]): %s",
+			      path, n->scalar, why);
+}
+
 static const struct sf_schema openfaas_fields[] = {
 	{"enabled", SF_S_BOOL, 0, 0, 0, 0, 0, 0, 0, "install OpenFaaS CE (default true when the section exists)"},
 	{"acceptLicense", SF_S_BOOL, 0, 0, 0, 0, 0, 0, 0, "acknowledge the OpenFaaS CE EULA (required)"},
 	{"gatewayService", SF_S_STRING, 0, 0, 0, gw_types, 0, 0, 0, "gateway-external Service type (default NodePort)"},
 	{"mutator", SF_S_STRING, 0, 0, 0, mutators, 0, 0, 0,
 	 "how function pods get the gVisor class at admission: auto (default: MutatingAdmissionPolicy on 1.36+, else webhook), policy, webhook"},
-	{"webhookImage", SF_S_STRING, 0, 0, 0, 0, 0, 0, 0, "Python image the admission webhook runs from (default pinned; set for a registry mirror)"},
+	{"webhookImage", SF_S_STRING, 0, 0, 0, 0, 0, 0, check_image, "Python image the admission webhook runs from (default pinned; set for a registry mirror)"},
 	{NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0},
 };
 

@@ -54,6 +54,31 @@ static json_t *attr_to_json(enum sf_atype t, const struct sf_node *n)
 	return sf_node_to_json(n);
 }
 
+/* Does any scalar under n hold a ${...} reference? */
+static int has_ref(const struct sf_node *n)
+{
+	if (!n)
+		return 0;
+	if (n->type == SF_N_SCALAR)
+		return strstr(n->scalar, "${") != NULL;
+	for (size_t i = 0; i < n->n; i++)
+		if (has_ref(n->vals[i]))
+			return 1;
+	return 0;
+}
+
+/* The attributes of one resource as the configuration holds them. */
+static json_t *stack_attrs(const struct sf_rtype *t, const struct sf_node *attrs)
+{
+	json_t *conf = json_object();
+	for (size_t k = 0; attrs && k < attrs->n; k++) {
+		const struct sf_attr_def *a = sf_rtype_attr(t, attrs->keys[k]->scalar);
+		if (a && attrs->vals[k]->type != SF_N_NULL)
+			json_object_set_new(conf, a->name, attr_to_json(a->type, attrs->vals[k]));
+	}
+	return conf;
+}
+
 static void check_resource(const struct sf_node *n, struct sf_diags *d, const char *path)
 {
 	const char *type = sf_node_str(sf_node_get(n, "type"));
@@ -105,6 +130,15 @@ static void check_resource(const struct sf_node *n, struct sf_diags *d, const ch
 			sf_diag_error(d, attrs ? &attrs->pos : &n->pos, "%s: %s requires attribute \"%s\"", path, t->name,
 				      t->attrs[i].name);
 	free(names);
+	/* The type's own rules, offline, when every value is already known
+	 * (apply checks again once references are resolved). */
+	if (t->validate && !has_ref(attrs)) {
+		json_t *conf = stack_attrs(t, attrs);
+		struct sf_err err = SF_ERR_INIT;
+		if (t->validate(conf, &err) < 0)
+			sf_diag_error(d, attrs ? &attrs->pos : &n->pos, "%s.attributes: %s", path, err.msg);
+		json_decref(conf);
+	}
 }
 
 static void check_name(const struct sf_node *n, struct sf_diags *d, const char *path)
@@ -146,13 +180,7 @@ static void stack_lower(const struct sf_doc *doc, struct sf_config *c, struct sf
 		const struct sf_rtype *t = sf_rtype_find(sf_node_str(sf_node_get(r, "type")));
 		if (!t)
 			continue;
-		const struct sf_node *attrs = sf_node_get(r, "attributes");
-		json_t *conf = json_object();
-		for (size_t k = 0; attrs && k < attrs->n; k++) {
-			const struct sf_attr_def *a = sf_rtype_attr(t, attrs->keys[k]->scalar);
-			if (a && attrs->vals[k]->type != SF_N_NULL)
-				json_object_set_new(conf, a->name, attr_to_json(a->type, attrs->vals[k]));
-		}
+		json_t *conf = stack_attrs(t, sf_node_get(r, "attributes"));
 		struct sf_rinst *ri = sf_config_add(c, t, sf_node_str(sf_node_get(r, "name")), conf, &r->pos);
 		json_decref(conf);
 		const struct sf_node *deps = sf_node_get(r, "dependsOn");

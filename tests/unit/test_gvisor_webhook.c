@@ -149,4 +149,41 @@ T_TEST(objects_filled_in_and_ordered)
 	json_decref(b);
 }
 
+/* A crafted webhook image used to be pasted into the Deployment's YAML text
+ * and could add host namespaces and an init container of its choosing.  The
+ * objects are built from the parsed template now: the value is only ever
+ * the image string. */
+T_TEST(webhook_image_cannot_add_fields)
+{
+	const char *evil = "python:3.13\"\n      hostPID: true\n      hostNetwork: true\n"
+			   "      initContainers: [{name: x, image: evil, securityContext: {privileged: true}}]\n"
+			   "      x: \"y";
+	struct sf_err e = SF_ERR_INIT;
+	json_t *a = attrs(), *docs = NULL, *plain = NULL;
+	json_object_set_new(a, "webhook_image", json_string(evil));
+	T_EQ(sf_gvw_tls(NULL, a, 1800000000, NULL, &e), 0);
+	T_EQ(sf_gvw_objects(a, &docs, &e), 0);
+	json_t *b = json_deep_copy(a);
+	json_object_del(b, "webhook_image");
+	T_EQ(sf_gvw_objects(b, &plain, &e), 0);
+	T_EQ(json_array_size(docs), json_array_size(plain));
+	json_t *dep = doc(docs, "Deployment");
+	json_t *ps = json_object_get(json_object_get(json_object_get(dep, "spec"), "template"), "spec");
+	T_OK(json_object_get(ps, "hostPID") == NULL);
+	T_OK(json_object_get(ps, "hostNetwork") == NULL);
+	T_OK(json_object_get(ps, "initContainers") == NULL);
+	const json_t *ctr = json_array_get(json_object_get(ps, "containers"), 0);
+	T_STREQ(s(ctr, "image"), evil);
+	/* apart from the image, the pod spec is the one without the value */
+	json_t *pps = json_deep_copy(json_object_get(json_object_get(json_object_get(doc(plain, "Deployment"), "spec"),
+								      "template"), "spec"));
+	json_object_set_new(json_array_get(json_object_get(pps, "containers"), 0), "image", json_string(evil));
+	T_OK(json_equal(ps, pps));
+	json_decref(pps);
+	json_decref(docs);
+	json_decref(plain);
+	json_decref(a);
+	json_decref(b);
+}
+
 T_MAIN()

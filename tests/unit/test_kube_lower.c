@@ -10,10 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "embed.h"
+#include "imageref.h"
 #include "kube/template.h"
 #include "provisioner/engine/config.h"
 #include "provisioner/kinds/cluster.h"
 #include "provisioner/kinds/lower_k8s.h"
+#include "resources/gvisor_webhook.h"
 #include "t.h"
 
 static json_t *cluster(int openfaas, int accept, const char *gw)
@@ -143,13 +146,93 @@ T_TEST(template_placeholders)
 	json_t *docs = NULL;
 	struct sf_err err = SF_ERR_INIT;
 	const char *vars[] = {"A", "x", NULL};
-	T_EQ(sf_kube_template_text(&docs, "t", "a: @@A@@\n---\nb: \"@@A@@-y\"\n", vars, &err), 0);
+	T_EQ(sf_kube_template_text(&docs, "t", "a: \"@@A@@\"\n---\nb: \"@@A@@-y\"\n", vars, &err), 0);
 	T_EQ(json_array_size(docs), 2);
 	T_STREQ(json_string_value(json_object_get(json_array_get(docs, 1), "b")), "x-y");
 	json_decref(docs);
-	T_EQ(sf_kube_template_text(&docs, "t", "a: @@B@@\n", vars, &err), SF_EINVAL);
+	T_EQ(sf_kube_template_text(&docs, "t", "a: \"@@B@@\"\n", vars, &err), SF_EINVAL);
 	T_CONTAINS(err.msg, "@@B@@");
 	T_OK(docs == NULL);
+	/* a placeholder in a comment needs no value; keys are filled too */
+	T_EQ(sf_kube_template_text(&docs, "t", "# @@B@@\n\"@@A@@\": v\n", vars, &err), 0);
+	T_STREQ(json_string_value(json_object_get(json_array_get(docs, 0), "x")), "v");
+	json_decref(docs);
+}
+
+/* Values are data: filled into the parsed strings, a value can neither add
+ * a field nor end its string; inside a longer string (CEL, messages) only
+ * name characters are allowed. */
+T_TEST(template_values_are_data)
+{
+	json_t *docs = NULL;
+	struct sf_err err = SF_ERR_INIT;
+	const char *evil[] = {"V", "x\"\nhostPID: true\n---\nkind: Evil\nz: \"", NULL};
+	T_EQ(sf_kube_template_text(&docs, "t", "spec:\n  image: \"@@V@@\"\n", evil, &err), 0);
+	T_EQ(json_array_size(docs), 1);
+	const json_t *spec = json_object_get(json_array_get(docs, 0), "spec");
+	T_EQ(json_object_size(spec), 1);
+	T_STREQ(json_string_value(json_object_get(spec, "image")), evil[1]);
+	json_decref(docs);
+	const char *cel[] = {"RC", "gvisor' || true || '", NULL};
+	T_EQ(sf_kube_template_text(&docs, "t", "expression: \"object.spec.runtimeClassName == '@@RC@@'\"\n", cel, &err),
+	     SF_EINVAL);
+	T_CONTAINS(err.msg, "inside a longer string");
+	T_OK(docs == NULL);
+	const char *ok[] = {"RC", "gvisor", NULL};
+	T_EQ(sf_kube_template_text(&docs, "t", "expression: \"object.spec.runtimeClassName == '@@RC@@'\"\n", ok, &err), 0);
+	T_STREQ(json_string_value(json_object_get(json_array_get(docs, 0), "expression")),
+		"object.spec.runtimeClassName == 'gvisor'");
+	json_decref(docs);
+}
+
+
+static void collect_images(const json_t *j, const char *file, int *n)
+{
+	if (json_is_array(j)) {
+		size_t i;
+		json_t *x;
+		json_array_foreach(j, i, x) collect_images(x, file, n);
+		return;
+	}
+	if (!json_is_object(j))
+		return;
+	const char *k;
+	json_t *x;
+	json_object_foreach((json_t *)j, k, x)
+	{
+		if (!strcmp(k, "image") && json_is_string(x) && !strstr(json_string_value(x), "@@")) {
+			char why[160];
+			(*n)++;
+			if (sf_image_ref_parse(json_string_value(x), NULL, why, sizeof why) < 0)
+				T_FAILF("%s: image \"%s\": %s", file, json_string_value(x), why);
+		} else {
+			collect_images(x, file, n);
+		}
+	}
+}
+
+/* Every image the embedded manifests pin is a valid reference. */
+T_TEST(embedded_images_are_references)
+{
+	int n = 0;
+	char why[160];
+	for (const struct sf_embedded *e = sf_embedded_files; e->name; e++) {
+		size_t l = strlen(e->name);
+		if (l < 5 || strcmp(e->name + l - 5, ".yaml"))
+			continue;
+		struct sf_specset set = SF_SPECSET_INIT;
+		struct sf_diags d = SF_DIAGS_INIT;
+		sf_spec_load_buffer(&set, e->name, e->data, e->len, &d);
+		for (size_t i = 0; i < set.n; i++) {
+			json_t *j = sf_node_to_json(set.docs[i].root);
+			collect_images(j, e->name, &n);
+			json_decref(j);
+		}
+		sf_diags_release(&d);
+		sf_specset_release(&set);
+	}
+	T_OK(n >= 5);
+	T_EQ(sf_image_ref_parse(SF_GVW_IMAGE, NULL, why, sizeof why), 0);
 }
 
 /* Not a check: the k8s suite's generator (see the header comment). */

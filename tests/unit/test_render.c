@@ -421,6 +421,70 @@ T_TEST(bad_bake_inputs)
 	sf_buf_release(&b);
 }
 
+/* No value reaches the user data or the bake script as text that could
+ * change their structure: every hostile form of every text input is either
+ * refused (nothing appended) or, for the YAML NodeConfig, emitted as one
+ * quoted scalar by libyaml. */
+T_TEST(hostile_values_never_become_structure)
+{
+	static const char *const hostile[] = {
+		"x\"\nkind: Evil", "x'; reboot; '", "$(reboot)", "`reboot`", "x\n--" SF_USERDATA_BOUNDARY "\nContent-Type: text/x-shellscript",
+		"${IFS}reboot", "x}\"; reboot; : \"${y", "x\\", "x\r\n",
+	};
+	struct sf_err err = SF_ERR_INIT;
+	struct sf_buf b = SF_BUF_INIT;
+	for (size_t i = 0; i < SF_ARRAY_LEN(hostile); i++) {
+		const char *h = hostile[i];
+		struct sf_kv lab[] = {{"a", h}}, labk[] = {{h, "v"}};
+		struct sf_taint tv[] = {{"a", h, "NoSchedule"}}, tk[] = {{h, "v", "NoSchedule"}};
+		struct sf_node_render_in in;
+#define REFUSED(mutation)                                                                    \
+	do {                                                                                 \
+		in = sample_in(2);                                                           \
+		mutation;                                                                    \
+		b.len = 0;                                                                   \
+		if (sf_render_user_data(&in, &b, &err) != SF_EINVAL || b.len)                \
+			T_FAILF("user data accepted %s = \"%s\"", #mutation, h);             \
+	} while (0)
+		REFUSED(in.cluster_name = h);
+		REFUSED(in.api_endpoint = h);
+		REFUSED(in.ca_b64 = h);
+		REFUSED(in.service_cidr = h);
+		REFUSED(in.platform = h);
+		REFUSED(in.gvisor_release = h);
+		REFUSED(in.node_group = h);
+		REFUSED((in.labels = lab, in.n_labels = 1));
+		REFUSED((in.labels = labk, in.n_labels = 1));
+		REFUSED((in.taints = tv, in.n_taints = 1));
+		REFUSED((in.taints = tk, in.n_taints = 1));
+#undef REFUSED
+		struct sf_bake_in bi;
+#define REFUSED(mutation)                                                                    \
+	do {                                                                                 \
+		bi = sample_bake();                                                          \
+		mutation;                                                                    \
+		b.len = 0;                                                                   \
+		if (sf_render_bake_script(&bi, &b, &err) != SF_EINVAL || b.len)              \
+			T_FAILF("bake script accepted %s = \"%s\"", #mutation, h);           \
+	} while (0)
+		REFUSED(bi.gvisor_release = h);
+		REFUSED(bi.gvisor_sha512 = h);
+		REFUSED(bi.base_url = h);
+		char *url = xasprintf("https://mirror.example/%s", h);
+		REFUSED(bi.base_url = url);
+		free(url);
+		REFUSED(bi.install_prefix = h);
+		char *pfx = xasprintf("/opt/%s", h);
+		REFUSED(bi.install_prefix = pfx);
+		free(pfx);
+		REFUSED(bi.runsc_toml_path = h);
+		REFUSED(bi.platform = h);
+		REFUSED(bi.arch = h);
+#undef REFUSED
+	}
+	sf_buf_release(&b);
+}
+
 /* The embedded template is not runnable as is: its parameter block is empty. */
 T_TEST(embedded_template_is_unrendered)
 {

@@ -101,6 +101,15 @@ static const struct {
 	 "spec.openfaas: functions must run under gVisor, but no node group has runtime: gvisor"},
 	{"unknown spec field", HDR NET NG "  nodegroups: []\n",
 	 "s.yaml:10:3: error: spec: unknown field \"nodegroups\"; did you mean \"nodeGroups\"?"},
+	{"webhook image", HDR NET "  nodeGroups:\n    - {name: a, runtime: gvisor, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}}\n"
+			  "  openfaas: {acceptLicense: true, webhookImage: \"python:3.13\\\"\\n      hostPID: true\\n      x: \\\"y\"}\n",
+	 "s.yaml:10:49: error: spec.openfaas.webhookImage: \"python:3.13\"\\n      hostPID: true\\n      x: \"y\" is not an image reference"},
+	{"guard namespace in a stack", "apiVersion: secfaas.dev/v1alpha1\nkind: Stack\nmetadata: {name: a}\nspec:\n  resources:\n"
+				       "    - {type: k8s_gvisor_guard, name: g, attributes: {endpoint: \"https://127.0.0.1:1\", namespace: \"fn' || true || '\", runtime_class: gvisor}}\n",
+	 "error: spec.resources[0].attributes: namespace \"fn' || true || '\" is not a Kubernetes namespace name"},
+	{"guard image in a stack", "apiVersion: secfaas.dev/v1alpha1\nkind: Stack\nmetadata: {name: a}\nspec:\n  resources:\n"
+				   "    - {type: k8s_gvisor_guard, name: g, attributes: {endpoint: \"https://127.0.0.1:1\", namespace: fn, runtime_class: gvisor, webhook_image: \"a b\"}}\n",
+	 "error: spec.resources[0].attributes: webhook_image \"a b\" is not an image reference"},
 	{"ami id", HDR NET "  nodeGroups:\n    - {name: a, ami: ami-XYZ, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}}\n",
 	 "error: spec.nodeGroups[0].ami: \"ami-XYZ\" is not an AMI id"},
 	{"node group newer than the cluster", HDR NET "  nodeGroups:\n    - {name: a, kubernetesVersion: \"1.32\", instanceTypes: [m6i.large], scaling: {min: 1, max: 2}}\n",

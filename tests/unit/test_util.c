@@ -3,6 +3,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "imageref.h"
 #include "text.h"
 #include "util.h"
 
@@ -134,6 +135,56 @@ T_TEST(err_messages_escaped_and_bounded)
 	T_OK(strlen(e.msg) < sizeof e.msg);
 	T_CONTAINS(e.msg, "vvv\" is too long; shorten it");
 	free(big);
+}
+
+T_TEST(image_references)
+{
+	static const char *const good[] = {
+		"python", "python:3.13.5-alpine3.22", "docker.io/library/python:3.13.5-alpine3.22",
+		"ghcr.io/openfaas/gateway:0.27.12", "localhost/x", "localhost:5000/team/app:v1",
+		"registry.example.com:443/a/b/c", "[::1]:5000/app", "10.0.0.1:5000/app_x__y.z-w",
+		"python@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+		"mirror.example/python:3.13@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+		"a---b/c", "UPPER.example/app",
+	};
+	static const struct {
+		const char *ref, *why;
+	} bad[] = {
+		{"", "must not be empty"},
+		{"python:3.13\"\n  hostPID: true", "tag"},
+		{"python:3.13\"x", "tag has a character outside"},
+		{"Python", "must be lowercase"},
+		{"python:", "a tag is 1 to 128"},
+		{"python:-x", "a tag starts with"},
+		{"python@sha256:abc", "64 lowercase hex"},
+		{"python@md5:0123456789abcdef0123456789abcdef", "sha256, sha384 or sha512"},
+		{"python@sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef", "lowercase hex"},
+		{"reg-.example/app", "registry host"},
+		{"reg.example:99999x/app", "registry port"},
+		{"reg.example/", "repository path"},
+		{"a//b", "path component"},
+		{"a/b c", "path component"},
+		{"a_-b", "path component"},
+		{"app.", "path component"},
+		{"@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "repository name"},
+	};
+	char why[160];
+	struct sf_image_ref r;
+	for (size_t i = 0; i < SF_ARRAY_LEN(good); i++)
+		if (sf_image_ref_parse(good[i], &r, why, sizeof why) < 0)
+			T_FAILF("\"%s\" refused: %s", good[i], why);
+	for (size_t i = 0; i < SF_ARRAY_LEN(bad); i++) {
+		why[0] = 0;
+		if (sf_image_ref_parse(bad[i].ref, &r, why, sizeof why) == 0 || !strstr(why, bad[i].why))
+			T_FAILF("\"%s\": want a refusal with \"%s\", got \"%s\"", bad[i].ref, bad[i].why, why);
+	}
+	T_EQ(sf_image_ref_parse("localhost:5000/team/app:v1", &r, why, sizeof why), 0);
+	T_EQ(r.domain_len, 14);
+	T_EQ(r.path_len, 8);
+	T_EQ(r.tag_len, 2);
+	T_EQ(sf_image_ref_parse("team/app", &r, why, sizeof why), 0);
+	T_EQ(r.domain_len, 0);
+	T_EQ(r.path_len, 8);
 }
 
 T_MAIN()
