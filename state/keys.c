@@ -269,3 +269,15 @@ int st_open_attrs(struct sf_state *st, const char *address, json_t *attrs, const
 	}
 	return 0;
 }
+
+int sf_state_seal_attrs(struct sf_state *st, const char *address, json_t *attrs, const json_t *names,
+			struct sf_err *err)
+{
+	return st_seal_attrs(st, address, attrs, names, err);
+}
+
+int sf_state_open_attrs(struct sf_state *st, const char *address, json_t *attrs, const json_t *names,
+			struct sf_err *err)
+{
+	return st_open_attrs(st, address, attrs, names, err);
+}

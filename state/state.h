@@ -127,6 +127,19 @@ int sf_state_remove(struct sf_state *st, const char *address, struct sf_err *err
 /* Rename address src to dst (same type required; SF_ECONFLICT if dst exists). */
 int sf_state_rename(struct sf_state *st, const char *src, const char *dst, struct sf_err *err);
 
+/* Secrets kept outside the state (saved plans) under the state's key: the
+ * members of attrs named in `names` are replaced by {"$enc": envelope}
+ * (seal) or restored from one (open), exactly as sf_state_put seals a row,
+ * with AAD = address + "\0" + attribute.  Callers pick an address no row
+ * can have (e.g. "plan:<lineage>:<address>") so a plan's ciphertext cannot
+ * stand in for a state row's.  seal loads or creates the key like a first
+ * secret write (it writes the key check value, not the serial).  SF_ECRYPTO
+ * on a wrong key or a tampered value. */
+int sf_state_seal_attrs(struct sf_state *st, const char *address, json_t *attrs, const json_t *names,
+			struct sf_err *err);
+int sf_state_open_attrs(struct sf_state *st, const char *address, json_t *attrs, const json_t *names,
+			struct sf_err *err);
+
 /* Key/value outputs and metadata (e.g. "workspace", "git_sha"). get: SF_ENOTFOUND;
  * *out owned (free()). set: value NULL deletes the key. The store's own keys
  * (lineage, serial, created_at, created_by, secfaas_version, kdf_salt,

@@ -315,6 +315,10 @@ static int apply_saved(struct sf_cli *cli, const char *path)
 		rc = sf_cli_error(cli, &err);
 		goto done;
 	}
+	if (sf_plan_unseal(&plan, &ws.cfg, ws.st, &err) < 0) {
+		rc = sf_cli_error(cli, &err);
+		goto done;
+	}
 	if (!sf_plan_has_changes(&plan)) {
 		fprintf(cli->out, "No changes in plan %s. Nothing to apply.\n", path);
 		rc = 0;

@@ -32,7 +32,7 @@ int cmd_plan(struct sf_cli *cli, int argc, char **argv)
 	if (pa.out) {
 		struct sf_err err = SF_ERR_INIT;
 		snprintf(plan.git_sha, sizeof plan.git_sha, "%s%s", ws.git_sha, ws.git_dirty ? "+dirty" : "");
-		if (sf_plan_save(&plan, &ws.cfg, pa.out, &err) < 0) {
+		if (sf_plan_save(&plan, &ws.cfg, ws.st, pa.out, &err) < 0) {
 			rc = sf_cli_error(cli, &err);
 			goto done;
 		}

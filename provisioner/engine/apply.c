@@ -120,6 +120,12 @@ static int put_row(struct run *r, const struct sf_change *ch, enum sf_rstatus st
 	for (const struct sf_attr_def *a = ch->type->attrs; a->name; a++)
 		if (a->flags & SF_ATTR_SENSITIVE)
 			json_array_append_new(sens, json_string(a->name));
+	/* values built from another resource's secret are sealed too */
+	const char *k;
+	json_t *v;
+	json_object_foreach(ch->sens, k, v) if (!sf_rtype_attr(ch->type, k) ||
+						!(sf_rtype_attr(ch->type, k)->flags & SF_ATTR_SENSITIVE))
+		json_array_append_new(sens, json_string(k));
 	for (size_t i = 0; i < ndeps; i++)
 		json_array_append_new(dv, json_string(deps[i]));
 	res.sensitive = sens;

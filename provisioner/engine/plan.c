@@ -59,6 +59,13 @@ static void change_release(struct sf_change *c)
 	for (size_t i = 0; i < c->ndeps; i++)
 		free(c->deps[i]);
 	free(c->deps);
+	json_decref(c->sens);
+}
+
+int sf_change_sensitive(const struct sf_change *c, const char *name)
+{
+	const struct sf_attr_def *a = c->type ? sf_rtype_attr(c->type, name) : NULL;
+	return (a && (a->flags & SF_ATTR_SENSITIVE)) || json_is_true(json_object_get(c->sens, name));
 }
 
 void sf_plan_release(struct sf_plan *plan)
@@ -159,7 +166,49 @@ static void attr_add(struct sf_change *c, const char *name, const json_t *before
 	a->after = after && !unknown ? json_deep_copy(after) : NULL;
 	a->unknown = unknown;
 	a->forces = forces;
-	a->sensitive = sensitive;
+	a->sensitive = sensitive || sf_change_sensitive(c, name);
+}
+
+/* ---- sensitivity of values that use secrets ----
+ * A value built from a sensitive attribute (`content: "${k8s_basic_auth.x.
+ * password}"`) is as secret as it, though its own attribute is not flagged:
+ * otherwise plan would print the resolved secret.  Resources are planned in
+ * dependency order, so a reference to such a derived value is seen too. */
+
+struct sens_walk {
+	const struct sf_config *cfg;
+	const struct sf_plan *plan;
+	int hit;
+};
+
+static void sens_ref(const char *addr, const char *attr, void *ctx)
+{
+	struct sens_walk *w = ctx;
+	char top[256];
+	snprintf(top, sizeof top, "%s", attr);
+	top[strcspn(top, ".[")] = 0;
+	const struct sf_rinst *t = sf_config_find(w->cfg, addr);
+	const struct sf_attr_def *a = t ? sf_rtype_attr(t->type, top) : NULL;
+	const struct sf_change *pc = sf_plan_find(w->plan, addr);
+	if ((a && (a->flags & SF_ATTR_SENSITIVE)) || (pc && json_is_true(json_object_get(pc->sens, top))))
+		w->hit = 1;
+}
+
+static void mark_sensitive_refs(struct sf_change *c, const struct sf_config *cfg, const struct sf_plan *plan,
+				const json_t *config)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)config, k, v)
+	{
+		struct sens_walk w = {cfg, plan, 0};
+		sf_refs_walk(v, sens_ref, &w);
+		if (!w.hit)
+			continue;
+		if (!c->sens)
+			c->sens = json_object();
+		json_object_set_new(c->sens, k, json_true());
+	}
 }
 
 static void deps_copy(struct sf_change *c, char **deps, size_t n)
@@ -424,6 +473,7 @@ int sf_plan_make(struct sf_plan *plan, const struct sf_config *cfg, struct sf_st
 		deps_copy(c, ri->deps, ri->ndeps);
 		int unknown = 0;
 		c->after = sf_refs_resolve(ri->config, plan_ref, &pl, &unknown);
+		mark_sensitive_refs(c, cfg, plan, ri->config);
 		if (r && strcmp(r->type, ri->type->name)) {
 			sf_fail(err, SF_ECONFLICT, "%s is a %s in state but a %s in the spec", ri->address, r->type,
 				ri->type->name);

@@ -75,7 +75,14 @@ struct sf_change {
 	char *deposed_key;      /* SF_REASON_DEPOSED: the state meta key holding it */
 	int keep_old;           /* a replacement whose old object stays (type keep_replaced):
 				 * counted as an add only, never destroyed by the apply */
+	json_t *sens;           /* {name: true} of attributes whose value uses another
+				 * resource's sensitive attribute; NULL if none */
 };
+
+/* Is attribute `name` of the change secret: flagged sensitive by its type,
+ * or its value uses a sensitive attribute (directly or through another
+ * such value)?  Plan output, JSON and plan files hide exactly these. */
+int sf_change_sensitive(const struct sf_change *c, const char *name);
 
 struct sf_drift {
 	char *address;
@@ -139,10 +146,22 @@ void sf_plan_render_summary(const struct sf_plan *plan, FILE *out, int color);
 json_t *sf_plan_render_json(const struct sf_plan *plan);
 
 /* Plan files: JSON with tool version, lineage, serial, config snapshot and
- * changes; written 0600. load: SF_ECORRUPT on a foreign/garbled file,
- * SF_ESTALE with a clear message on version mismatch. */
-int sf_plan_save(const struct sf_plan *plan, const struct sf_config *cfg, const char *path, struct sf_err *err);
+ * changes; written 0600.  No secret is in clear: sensitive values the
+ * configuration sets are sealed with the state's key (sf_state_seal_attrs),
+ * and the before/after values of sensitive attributes in the changes are
+ * left out (apply reads prior values from the state, not from the plan),
+ * keeping only whether they are set and whether they change.
+ * save: st is the state the plan was made against.  load: SF_ECORRUPT on a
+ * foreign/garbled file, SF_ESTALE with a clear message on version mismatch;
+ * the configuration's sealed values stay sealed until sf_plan_unseal (after
+ * apply has opened the state and checked the lineage). */
+int sf_plan_save(const struct sf_plan *plan, const struct sf_config *cfg, struct sf_state *st, const char *path,
+		 struct sf_err *err);
 int sf_plan_load(struct sf_plan *plan, struct sf_config *cfg, const char *path, const struct sf_registry *types,
 		 struct sf_err *err);
+/* The same for a plan file's bytes already read (`path` names it in messages). */
+int sf_plan_parse(struct sf_plan *plan, struct sf_config *cfg, const char *path, const char *text, size_t len,
+		  const struct sf_registry *types, struct sf_err *err);
+int sf_plan_unseal(const struct sf_plan *plan, struct sf_config *cfg, struct sf_state *st, struct sf_err *err);
 
 #endif

@@ -509,16 +509,21 @@ static json_t *actions_json(const struct sf_change *ch)
 }
 
 /* Copy of attrs with sensitive attributes nulled; sens gets {name:true}. */
-static json_t *redacted(const struct sf_rtype *t, const json_t *attrs, json_t *sens)
+static json_t *redacted(const struct sf_change *ch, const json_t *attrs, json_t *sens)
 {
 	if (!attrs)
 		return json_null();
 	json_t *o = json_deep_copy(attrs);
-	for (const struct sf_attr_def *a = t ? t->attrs : NULL; a && a->name; a++)
-		if ((a->flags & SF_ATTR_SENSITIVE) && json_object_get(o, a->name)) {
-			json_object_set_new(o, a->name, json_null());
-			json_object_set_new(sens, a->name, json_true());
-		}
+	const char *k;
+	json_t *v;
+	void *tmp;
+	json_object_foreach_safe(o, tmp, k, v)
+	{
+		if (!sf_change_sensitive(ch, k))
+			continue;
+		json_object_set_new(sens, k, json_true());
+		json_object_set_new(o, k, json_null());
+	}
 	return o;
 }
 
@@ -529,7 +534,7 @@ json_t *sf_plan_render_json(const struct sf_plan *plan)
 		const struct sf_change *ch = &plan->v[i];
 		const char *dot = strchr(ch->address, '.');
 		json_t *bs = json_object(), *as = json_object(), *unknown = json_object(), *paths = json_array();
-		json_t *after = ch->action == SF_ACT_DELETE ? json_null() : redacted(ch->type, ch->after, as);
+		json_t *after = ch->action == SF_ACT_DELETE ? json_null() : redacted(ch, ch->after, as);
 		for (size_t k = 0; k < ch->nattrs; k++) {
 			if (ch->attrs[k].unknown) {
 				json_object_set_new(unknown, ch->attrs[k].name, json_true());
@@ -540,7 +545,7 @@ json_t *sf_plan_render_json(const struct sf_plan *plan)
 				json_array_append_new(paths, json_pack("[s]", ch->attrs[k].name));
 		}
 		json_t *change = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "actions", actions_json(ch), "before",
-					   redacted(ch->type, ch->before, bs), "after", after, "after_unknown", unknown,
+					   redacted(ch, ch->before, bs), "after", after, "after_unknown", unknown,
 					   "before_sensitive", bs, "after_sensitive", as, "replace_paths", paths);
 		json_t *r = json_pack("{s:s, s:s, s:s, s:o}", "address", ch->address, "type",
 				      ch->type ? ch->type->name : "?", "name", dot ? dot + 1 : ch->address, "change",

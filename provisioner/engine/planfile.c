@@ -8,8 +8,19 @@
  * (serial), or an errored plan, as Terraform does; those checks are in
  * cmd_apply.c because they need the open state.
  *
- * Plan files can hold sensitive values from the spec; like Terraform's,
- * treat them as secrets (0600, do not commit them).
+ * No secret is in a plan file in clear, so the file can be kept as a CI
+ * artifact (docs/ci-workflow.md says what it holds):
+ *   - sensitive values the configuration sets (a static API token, a
+ *     test_object secret) are needed by apply: they are sealed with the
+ *     state's key, AAD "plan:<lineage>:<address>" + attribute, and opened
+ *     by sf_plan_unseal once apply holds that state;
+ *   - the changes' before/after values of sensitive attributes (generated
+ *     passwords, the webhook's CA and TLS keys, values built from them) are
+ *     only for display, and apply reads prior values from the state: they
+ *     are replaced by markers that keep whether a value is set and whether
+ *     it changes, nothing else.
+ * The file is still written 0600: it holds the configuration and the
+ * resource ids.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +29,76 @@
 #include "util.h"
 
 #define PLAN_FORMAT "secfaas-plan"
-#define PLAN_FORMAT_VERSION 1
+#define PLAN_FORMAT_VERSION 2 /* 2: secrets sealed or left out */
+#define REDACTED "$sensitive"
+
+/* The address a sealed configuration value is bound to (not a state row's). */
+static char *seal_address(const char *lineage, const char *address)
+{
+	return xasprintf("plan:%s:%s", lineage, address);
+}
+
+/* Names of the type's sensitive attributes present in conf, or NULL. */
+static json_t *sensitive_names(const struct sf_rtype *t, const json_t *conf)
+{
+	json_t *names = NULL;
+	for (const struct sf_attr_def *a = t ? t->attrs : NULL; a && a->name; a++) {
+		if (!(a->flags & SF_ATTR_SENSITIVE) || !json_object_get(conf, a->name))
+			continue;
+		if (!names)
+			names = json_array();
+		json_array_append_new(names, json_string(a->name));
+	}
+	return names;
+}
+
+/* The configuration snapshot with every sensitive value sealed. */
+static json_t *config_sealed(const struct sf_config *cfg, const char *lineage, struct sf_state *st,
+			     struct sf_err *err)
+{
+	json_t *j = sf_config_to_json(cfg);
+	size_t i;
+	json_t *r;
+	json_array_foreach(json_object_get(j, "resources"), i, r)
+	{
+		const struct sf_rtype *t = cfg->v[i].type; /* sf_config_to_json keeps the order */
+		json_t *names = sensitive_names(t, json_object_get(r, "config"));
+		if (!names)
+			continue;
+		json_t *conf = json_deep_copy(json_object_get(r, "config")); /* not the live config */
+		char *addr = seal_address(lineage, json_string_value(json_object_get(r, "address")));
+		int rc = st ? sf_state_seal_attrs(st, addr, conf, names, err)
+			    : sf_fail(err, SF_EINVAL, "a plan with sensitive values needs its state to seal them");
+		free(addr);
+		json_decref(names);
+		json_object_set_new(r, "config", conf);
+		if (rc < 0) {
+			json_decref(j);
+			return NULL;
+		}
+	}
+	return j;
+}
+
+/* A display marker for a secret: equal markers for equal values, so a plan
+ * read back still tells "changes" from "stays". */
+static json_t *marker(const char *which)
+{
+	return json_pack("{s:s}", REDACTED, which);
+}
+
+/* Copy of attrs with the change's sensitive attributes replaced by markers. */
+static json_t *redact(const struct sf_change *c, const json_t *attrs, const char *which)
+{
+	if (!attrs)
+		return NULL;
+	json_t *o = json_deep_copy(attrs);
+	const char *k;
+	json_t *v;
+	void *tmp;
+	json_object_foreach_safe(o, tmp, k, v) if (sf_change_sensitive(c, k)) json_object_set_new(o, k, marker(which));
+	return o;
+}
 
 static json_t *strv(char **v, size_t n)
 {
@@ -28,27 +108,42 @@ static json_t *strv(char **v, size_t n)
 	return a;
 }
 
-int sf_plan_save(const struct sf_plan *plan, const struct sf_config *cfg, const char *path, struct sf_err *err)
+int sf_plan_save(const struct sf_plan *plan, const struct sf_config *cfg, struct sf_state *st, const char *path,
+		 struct sf_err *err)
 {
+	json_t *config = config_sealed(cfg, plan->lineage, st, err);
+	if (!config)
+		return err->code;
 	json_t *changes = json_array();
 	for (size_t i = 0; i < plan->n; i++) {
 		const struct sf_change *c = &plan->v[i];
 		json_t *attrs = json_array();
 		for (size_t k = 0; k < c->nattrs; k++) {
 			const struct sf_attr_change *a = &c->attrs[k];
-			json_array_append_new(attrs, json_pack("{s:s, s:O?, s:O?, s:b, s:b, s:b}", "name", a->name, "before",
-							       a->before, "after", a->after, "unknown", a->unknown, "forces",
-							       a->forces, "sensitive", a->sensitive));
+			json_t *b = a->before, *af = a->after;
+			if (a->sensitive) {
+				b = a->before ? marker("before") : NULL;
+				af = !a->after ? NULL : a->before && json_equal(a->before, a->after) ? marker("before")
+												: marker("after");
+			} else {
+				json_incref(b);
+				json_incref(af);
+			}
+			json_array_append_new(attrs, json_pack("{s:s, s:o?, s:o?, s:b, s:b, s:b}", "name", a->name, "before",
+							       b, "after", af, "unknown", a->unknown, "forces", a->forces,
+							       "sensitive", a->sensitive));
 		}
 		json_array_append_new(changes,
-				      json_pack("{s:s, s:s, s:i, s:i, s:O?, s:O?, s:o, s:o, s:b, s:i}", "address", c->address,
+				      json_pack("{s:s, s:s, s:i, s:i, s:o?, s:o?, s:o, s:o, s:b, s:i}", "address", c->address,
 						"type", c->type ? c->type->name : "", "action", (int)c->action, "reason",
-						(int)c->reason, "before", c->before, "after", c->after, "attrs", attrs,
-						"deps", strv(c->deps, c->ndeps), "has_prior", c->has_prior, "prior_status",
-						(int)c->prior_status));
+						(int)c->reason, "before", redact(c, c->before, "before"), "after",
+						redact(c, c->after, "after"), "attrs", attrs, "deps", strv(c->deps, c->ndeps),
+						"has_prior", c->has_prior, "prior_status", (int)c->prior_status));
+		json_t *last = json_array_get(changes, json_array_size(changes) - 1);
 		if (c->deposed_key)
-			json_object_set_new(json_array_get(changes, json_array_size(changes) - 1), "deposed_key",
-					    json_string(c->deposed_key));
+			json_object_set_new(last, "deposed_key", json_string(c->deposed_key));
+		if (c->sens)
+			json_object_set(last, "sensitive_refs", c->sens);
 	}
 	json_t *drift = json_array();
 	for (size_t i = 0; i < plan->ndrift; i++)
@@ -58,8 +153,8 @@ int sf_plan_save(const struct sf_plan *plan, const struct sf_config *cfg, const 
 				"format_version", PLAN_FORMAT_VERSION, "secfaas_version", SECFAAS_VERSION, "created",
 				plan->created, "lineage", plan->lineage, "serial", (json_int_t)plan->serial, "spec_digest",
 				plan->spec_digest ? plan->spec_digest : "", "destroy_mode", plan->destroy_mode,
-				"refresh_only", plan->refresh_only, "errored", plan->errored, "config",
-				sf_config_to_json(cfg), "changes", changes, "drift", drift);
+				"refresh_only", plan->refresh_only, "errored", plan->errored, "config", config, "changes",
+				changes, "drift", drift);
 	if (plan->git_sha[0])
 		json_object_set_new(doc, "git_sha", json_string(plan->git_sha));
 	char *text = json_dumps(doc, JSON_INDENT(1) | JSON_SORT_KEYS);
@@ -77,9 +172,17 @@ int sf_plan_load(struct sf_plan *plan, struct sf_config *cfg, const char *path, 
 	memset(plan, 0, sizeof *plan);
 	if (sf_read_file(&text, &len, path, (size_t)256 << 20, err) < 0)
 		return err->code;
+	int rc = sf_plan_parse(plan, cfg, path, text, len, types, err);
+	free(text);
+	return rc;
+}
+
+int sf_plan_parse(struct sf_plan *plan, struct sf_config *cfg, const char *path, const char *text, size_t len,
+		  const struct sf_registry *types, struct sf_err *err)
+{
+	memset(plan, 0, sizeof *plan);
 	json_error_t je;
 	json_t *doc = json_loadb(text, len, 0, &je);
-	free(text);
 	const char *format = NULL, *version = NULL, *created = NULL, *lineage = NULL, *digest = NULL;
 	int fv = 0, destroy = 0, refresh_only = 0, errored = 0;
 	json_int_t serial = 0;
@@ -137,6 +240,8 @@ int sf_plan_load(struct sf_plan *plan, struct sf_config *cfg, const char *path, 
 		ch->after = after && !json_is_null(after) ? json_incref(after) : NULL;
 		ch->has_prior = has_prior;
 		ch->prior_status = (enum sf_rstatus)prior_status;
+		if (json_is_object(json_object_get(c, "sensitive_refs")))
+			ch->sens = json_deep_copy(json_object_get(c, "sensitive_refs"));
 		const char *dk = json_string_value(json_object_get(c, "deposed_key"));
 		ch->deposed_key = dk ? xstrdup(dk) : NULL;
 		if (ch->reason == SF_REASON_DEPOSED && (!dk || ch->action != SF_ACT_DELETE || !ch->before)) {
@@ -181,4 +286,32 @@ done:
 	if (rc < 0 && !err->code)
 		sf_fail(err, SF_ECORRUPT, "cannot read plan %s", path);
 	return rc < 0 ? err->code : 0;
+}
+
+int sf_plan_unseal(const struct sf_plan *plan, struct sf_config *cfg, struct sf_state *st, struct sf_err *err)
+{
+	for (size_t i = 0; i < cfg->n; i++) {
+		struct sf_rinst *ri = &cfg->v[i];
+		json_t *names = sensitive_names(ri->type, ri->config);
+		if (!names)
+			continue;
+		size_t k;
+		json_t *nm;
+		int rc = 0;
+		json_array_foreach(names, k, nm)
+		{
+			const json_t *v = json_object_get(ri->config, json_string_value(nm));
+			if (!json_is_string(json_object_get(v, "$enc")))
+				rc = sf_fail(err, SF_ECORRUPT, "plan file: %s.%s is not sealed (the file was altered)", ri->address,
+					     json_string_value(nm));
+		}
+		char *addr = seal_address(plan->lineage, ri->address);
+		if (rc == 0)
+			rc = sf_state_open_attrs(st, addr, ri->config, names, err);
+		free(addr);
+		json_decref(names);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
 }

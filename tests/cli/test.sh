@@ -428,6 +428,47 @@ t_rc 0 "state show json" $S state show test_object.a --json
 t_nogrep "state show has no secret" "s3cr3t-VALUE" .out
 t_end
 
+t_begin "saved plans hold no secret in clear; values built from secrets are secret"
+mkdir objs
+stack s.yaml <<'Y'
+    - {type: test_object, name: a, attributes: {dir: objs, secret: "s3cr3t-VALUE", content: one}}
+    - {type: test_object, name: b, attributes: {dir: objs, content: "pw=${test_object.a.secret}"}}
+    - {type: test_object, name: c, attributes: {dir: objs, content: "again ${test_object.b.content}"}}
+Y
+t_rc 0 "plan --out" $S plan s.yaml --out p1.plan
+t_nogrep "plan output has no derived secret" "s3cr3t-VALUE" .out
+t_grep "derived value redacted" "content    = (sensitive value)" .out
+t_ok "plan file has no secret" sh -c "! grep -q 's3cr3t-VALUE' p1.plan"
+t_ok "plan file seals the spec's secret" grep -q '"\$enc"' p1.plan
+t_rc 0 "json plan" $S plan s.yaml --json
+t_nogrep "json plan has no derived secret" "s3cr3t-VALUE" .out
+t_rc 0 "apply the saved plan" $S apply p1.plan
+t_grep "applied" "Resources: 3 added" .out
+sha=$(printf '%s' s3cr3t-VALUE | sha256sum | cut -d' ' -f1)
+t_ok "apply opened the sealed secret" grep -q "$sha" objs/*.json
+t_ok "the derived value reached its object" grep -q "pw=s3cr3t-VALUE" objs/*.json
+t_ok "state seals the derived value too" sh -c "! grep -a -q 's3cr3t-VALUE' .secfaas/t.db .secfaas/t.db-wal 2>/dev/null"
+t_rc 0 "state show" $S state show test_object.b
+t_grep "derived value hidden in state show" "(sensitive value)" .out
+sed -i 's/content: one/content: two/' s.yaml
+t_rc 0 "plan --out over a state holding the secret" $S plan s.yaml --out p2.plan
+t_ok "second plan file has no secret" sh -c "! grep -q 's3cr3t-VALUE' p2.plan"
+t_rc 0 "apply it" $S apply p2.plan
+t_grep "updated" "1 changed" .out
+# a plan file whose sealed value was swapped for clear text is refused
+t_rc 0 "third plan" $S plan s.yaml --out p3.plan --replace test_object.a
+python3 - p3.plan <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+for r in d["config"]["resources"]:
+    if "secret" in r["config"]:
+        r["config"]["secret"] = "planted"
+json.dump(d, open(sys.argv[1], "w"))
+PY
+t_rc 1 "tampered plan refused" $S apply p3.plan
+t_grep "names the value" "test_object.a.secret is not sealed" .err
+t_end
+
 t_begin "apply --json streams one JSON object per event, with progress"
 mkdir objs
 stack s.yaml <<'Y'

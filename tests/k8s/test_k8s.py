@@ -186,10 +186,27 @@ def t_secret_never_printed(w):
     w.run("apply", "s.yaml", "--auto-approve", want=0)
     sec2 = k.ok("GET", "/api/v1/namespaces/openfaas/secrets/basic-auth")
     assert sec2["data"]["basic-auth-password"] == sec["data"]["basic-auth-password"]
+    # a saved plan holds no secret in clear: not the admin password, not the
+    # webhook's CA or TLS keys (all in the prior state), not the API token the
+    # spec gives (sealed with the state's key; apply opens it)
+    tls = k.ok("GET", "/api/v1/namespaces/openfaas/secrets/secfaas-gvisor-webhook-tls")
+    tls_key = base64.b64decode(tls["data"]["tls.key"]).decode()
+    assert "PRIVATE KEY" in tls_key
+    w.run("plan", "s.yaml", "--out", "noop.plan", want=0)
+    with open(w.dir + "/noop.plan") as f:
+        text = f.read()
+    for secret, what in ((pw, "admin password"), ("PRIVATE KEY", "a private key"), (w.c.token, "API token")):
+        assert secret not in text, "the plan file holds the %s in clear" % what
+    assert '"$enc"' in text and '"$sensitive"' in text
     # a create that finds the Secret (state lost, or a run killed after the
-    # write) adopts its password instead of generating a new one
+    # write) adopts its password instead of generating a new one; through a
+    # saved plan, so apply must open the sealed token to reach the cluster
     w.run("state", "rm", "k8s_basic_auth.openfaas", want=0)
-    r = w.run("apply", "s.yaml", "--auto-approve", want=0)
+    w.run("plan", "s.yaml", "--out", "adopt.plan", want=0)
+    with open(w.dir + "/adopt.plan") as f:
+        text = f.read()
+    assert w.c.token not in text and pw not in text and "PRIVATE KEY" not in text
+    r = w.run("apply", "adopt.plan", want=0)
     assert "1 added" in r.stdout, r.stdout[-500:]
     sec3 = k.ok("GET", "/api/v1/namespaces/openfaas/secrets/basic-auth")
     assert sec3["data"]["basic-auth-password"] == sec["data"]["basic-auth-password"]
