@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
@@ -233,10 +234,25 @@ int sf_duration_parse(const char *s, double *out)
 	double total = 0;
 	const char *p = s;
 	while (*p) {
+		/* digits [. digits] only: strtod alone would also take "nan",
+		 * "inf", "1e400", "0x1p3", signs and leading spaces, and a TTL of
+		 * NaN compares as neither too short nor too long */
+		const char *q = p;
+		while (*q >= '0' && *q <= '9')
+			q++;
+		if (q == p)
+			return -1;
+		if (*q == '.') {
+			const char *f = ++q;
+			while (*q >= '0' && *q <= '9')
+				q++;
+			if (q == f)
+				return -1;
+		}
 		char *end;
 		errno = 0;
 		double v = strtod(p, &end);
-		if (end == p || errno || v < 0)
+		if (end != q || errno || !isfinite(v))
 			return -1;
 		p = end;
 		double mult = 1;
@@ -252,6 +268,8 @@ int sf_duration_parse(const char *s, double *out)
 		default: return -1;
 		}
 		total += v * mult;
+		if (!isfinite(total))
+			return -1;
 	}
 	*out = total;
 	return 0;

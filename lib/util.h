@@ -56,7 +56,10 @@ char *sf_time_rfc3339(char *buf, size_t n, double t);
 int sf_time_parse(const char *s, double *out);
 /* "2m10s", "45s", "1h3m" into buf. */
 char *sf_duration_fmt(char *buf, size_t n, double secs);
-/* Parse "90s", "5m", "4h", "1h30m", "2d", plain seconds. 0 ok, -1 bad. */
+/* Parse "90s", "5m", "4h", "1h30m", "2d", "1.5h", "250ms", plain seconds:
+ * unsigned decimal numbers each followed by a unit (a lone number is
+ * seconds); never NaN, infinite, negative, exponent or hex forms.  0 ok,
+ * -1 bad. */
 int sf_duration_parse(const char *s, double *out);
 
 /* Random bytes from the OS (getrandom). 0 ok, -1 on failure. */

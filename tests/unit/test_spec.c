@@ -64,6 +64,10 @@ static const struct {
 	 "s.yaml:3:29: error: metadata.region: unknown region \"eu-west-9\"; did you mean \"eu-west-1\"?"},
 	{"bad ttl", "apiVersion: secfaas.dev/v1alpha1\nkind: Stack\nmetadata: {name: a, ttl: soon}\nspec: {resources: []}\n",
 	 "s.yaml:3:26: error: metadata.ttl: \"soon\" is not a duration"},
+	{"nan ttl", "apiVersion: secfaas.dev/v1alpha1\nkind: Stack\nmetadata: {name: a, ttl: nan}\nspec: {resources: []}\n",
+	 "s.yaml:3:26: error: metadata.ttl: \"nan\" is not a duration"},
+	{"infinite ttl", "apiVersion: secfaas.dev/v1alpha1\nkind: Stack\nmetadata: {name: a, ttl: infh}\nspec: {resources: []}\n",
+	 "s.yaml:3:26: error: metadata.ttl: \"infh\" is not a duration"},
 	/* Cluster schema */
 	{"k8s version", HDR "  kubernetesVersion: \"1.21\"\n  network: {cidr: 10.40.0.0/16}\n" NG,
 	 "s.yaml:5:22: error: spec.kubernetesVersion: \"1.21\" is not one of 1.29, 1.30, 1.31, 1.32, 1.33, 1.34, 1.35, 1.36"},

@@ -33,6 +33,9 @@ T_TEST(ttl_rejects_bad_values)
 	T_CONTAINS(err.msg, "at least one second");
 	T_EQ(sf_ttl_expiry("400d", T0, at, sizeof at, &err), SF_EINVAL);
 	T_CONTAINS(err.msg, "longer than a year");
+	T_EQ(sf_ttl_expiry("nan", T0, at, sizeof at, &err), SF_EINVAL);
+	T_CONTAINS(err.msg, "is not a duration");
+	T_EQ(sf_ttl_expiry("-4h", T0, at, sizeof at, &err), SF_EINVAL);
 	T_EQ(sf_ttl_expiry(NULL, T0, at, sizeof at, &err), SF_EINVAL);
 	T_EQ(sf_ttl_expiry("4h", T0, at, 8, &err), SF_EINVAL);
 }

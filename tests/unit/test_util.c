@@ -29,6 +29,20 @@ T_TEST(duration_parse_and_format)
 	T_EQ(sf_duration_parse("4x", &d), -1);
 	T_EQ(sf_duration_parse("", &d), -1);
 	T_EQ(sf_duration_parse("-3s", &d), -1);
+	T_EQ(sf_duration_parse("1.5h", &d), 0);
+	T_EQ((long)d, 5400);
+	T_EQ(sf_duration_parse("250ms", &d), 0);
+	/* strtod would take all of these; a TTL must not */
+	static const char *const bad[] = {"nan", "NaN", "inf", "infinity", "nanh", "infh", "1e400s", "1e3",
+					  "0x10", " 5s", "+5s", "5 s", "5s ", ".5s", "5.s", "1h-5m"};
+	for (size_t i = 0; i < SF_ARRAY_LEN(bad); i++)
+		if (sf_duration_parse(bad[i], &d) != -1)
+			T_FAILF("\"%s\" parsed as a duration (%g)", bad[i], d);
+	char huge[402];
+	memset(huge, '9', 400);
+	huge[400] = 'd';
+	huge[401] = 0;
+	T_EQ(sf_duration_parse(huge, &d), -1); /* overflows to infinity */
 	char b[32];
 	T_STREQ(sf_duration_fmt(b, sizeof b, 130), "2m10s");
 	T_STREQ(sf_duration_fmt(b, sizeof b, 12), "12s");
