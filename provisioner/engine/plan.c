@@ -194,6 +194,23 @@ static void sens_ref(const char *addr, const char *attr, void *ctx)
 		w->hit = 1;
 }
 
+/* The state row's own list: what was sealed when it was written stays
+ * secret in every plan that shows the row (a destroy, a removed resource,
+ * a spec that no longer uses the secret). */
+static void mark_row_sensitive(struct sf_change *c, const struct sf_resource *r)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(r->sensitive, i, v)
+	{
+		if (!json_is_string(v))
+			continue;
+		if (!c->sens)
+			c->sens = json_object();
+		json_object_set_new(c->sens, json_string_value(v), json_true());
+	}
+}
+
 static void mark_sensitive_refs(struct sf_change *c, const struct sf_config *cfg, const struct sf_plan *plan,
 				const json_t *config)
 {
@@ -417,6 +434,7 @@ static int plan_destroy(struct sf_plan *plan, const struct sf_registry *types, s
 		c->has_prior = 1;
 		c->prior_status = res[i]->status;
 		deps_from_json(c, res[i]->deps);
+		mark_row_sensitive(c, res[i]);
 		all_attrs(c);
 	}
 	return 0;
@@ -487,6 +505,7 @@ int sf_plan_make(struct sf_plan *plan, const struct sf_config *cfg, struct sf_st
 		c->has_prior = 1;
 		c->prior_status = r->status;
 		c->before = json_incref(r->attrs);
+		mark_row_sensitive(c, r);
 		switch (r->status) {
 		case SF_RS_CREATING:
 			c->action = SF_ACT_CREATE;
@@ -550,6 +569,7 @@ int sf_plan_make(struct sf_plan *plan, const struct sf_config *cfg, struct sf_st
 		c->has_prior = 1;
 		c->prior_status = res[i]->status;
 		deps_from_json(c, res[i]->deps);
+		mark_row_sensitive(c, res[i]);
 		all_attrs(c);
 	}
 	if (opts->refresh_only)

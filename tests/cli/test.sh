@@ -455,6 +455,9 @@ t_rc 0 "plan --out over a state holding the secret" $S plan s.yaml --out p2.plan
 t_ok "second plan file has no secret" sh -c "! grep -q 's3cr3t-VALUE' p2.plan"
 t_rc 0 "apply it" $S apply p2.plan
 t_grep "updated" "1 changed" .out
+t_rc 0 "destroy plan" $S plan s.yaml --destroy --out d.plan
+t_nogrep "destroy plan output has no secret" "s3cr3t-VALUE" .out
+t_ok "destroy plan file has no secret" sh -c "! grep -q 's3cr3t-VALUE' d.plan"
 # a plan file whose sealed value was swapped for clear text is refused
 t_rc 0 "third plan" $S plan s.yaml --out p3.plan --replace test_object.a
 python3 - p3.plan <<'PY'
