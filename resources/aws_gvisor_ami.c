@@ -57,6 +57,19 @@ static const struct sf_attr_def attrs[] = {
 	{NULL, 0, 0, NULL},
 };
 
+/* Offline, so a bad mirror fails at validate, not at bake time after the
+ * builder's VPC, roles and instance exist. */
+static int ami_validate(const json_t *want, struct sf_err *err)
+{
+	const char *m = ax_s(want, "mirror"), *rel = ax_s(want, "gvisor_release");
+	char why[320];
+	if (rel && !sf_gvisor_release_valid(rel))
+		return sf_fail(err, SF_EINVAL, "gvisor_release \"%s\": use yyyymmdd or yyyymmdd.n", rel);
+	if (m && sf_gvisor_mirror_check(m, ax_s(want, "sha512") != NULL, why, sizeof why) < 0)
+		return sf_fail(err, SF_EINVAL, "mirror \"%s\" %s", m, why);
+	return 0;
+}
+
 static const char *ssm_arch(const char *arch)
 {
 	return arch && (!strcmp(arch, "arm64") || !strcmp(arch, "aarch64")) ? "arm64" : "x86_64";
@@ -561,6 +574,7 @@ const struct sf_rtype sf_rt_aws_gvisor_ami = {
 	.schema_version = 1,
 	.attrs = attrs,
 	.keep_replaced = 1,
+	.validate = ami_validate,
 	.create = ami_create,
 	.read = ami_read,
 	.update = ami_update,

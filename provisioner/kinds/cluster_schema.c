@@ -14,6 +14,7 @@
 #include "imageref.h"
 #include "provisioner/kinds/cluster.h"
 #include "provisioner/kinds/kinds.h"
+#include "provisioner/node/render.h"
 #include "resources/eks_versions.h"
 #include "util.h"
 
@@ -313,9 +314,20 @@ static const struct sf_schema gvisor_fields[] = {
 	{"release", SF_S_STRING, SF_S_REQUIRED, 0, 0, 0, 0, 0, check_release, "pinned gVisor release, e.g. 20250113.0"},
 	{"platform", SF_S_STRING, 0, 0, 0, platforms, 0, 0, 0, "systrap (default), ptrace or kvm (metal instances)"},
 	{"sha512", SF_S_STRING, 0, 0, 0, 0, 0, 0, check_sha512, "expected SHA-512 of the release artifact (optional pin)"},
-	{"mirror", SF_S_STRING, 0, 0, 0, 0, 0, 0, 0, "release base URL (default the official gVisor bucket)"},
+	{"mirror", SF_S_STRING, 0, 0, 0, 0, 0, 0, 0, "release base URL, https:// unless sha512 pins the release (default the official gVisor bucket)"},
 	{NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0},
 };
+
+/* The mirror is checked here, not only when the bake script is rendered:
+ * by then the VPC, roles and builder exist. */
+static void check_gvisor(const struct sf_node *n, struct sf_diags *d, const char *path)
+{
+	const struct sf_node *m = sf_node_get(n, "mirror");
+	const char *url = sf_node_str(m);
+	char why[320];
+	if (url && sf_gvisor_mirror_check(url, sf_node_str(sf_node_get(n, "sha512")) != NULL, why, sizeof why) < 0)
+		sf_diag_error(d, &m->pos, "%s.mirror: \"%s\" %s", path, url, why);
+}
 
 static const struct sf_schema access_fields[] = {
 	{"authenticationMode", SF_S_STRING, 0, 0, 0, auth_modes, 0, 0, 0, "API (default) or API_AND_CONFIG_MAP"},
@@ -401,7 +413,7 @@ static const struct sf_schema cluster_fields[] = {
 	{"kubernetesVersion", SF_S_STRING, SF_S_REQUIRED, 0, 0, sf_eks_version_names, 0, 0, 0,
 	 "EKS Kubernetes version (upgrades one minor version per apply)"},
 	{"network", SF_S_OBJECT, SF_S_REQUIRED, network_fields, 0, 0, 0, 0, check_network, "VPC layout"},
-	{"gvisor", SF_S_OBJECT, 0, gvisor_fields, 0, 0, 0, 0, 0, "gVisor release baked into sandbox AMIs"},
+	{"gvisor", SF_S_OBJECT, 0, gvisor_fields, 0, 0, 0, 0, check_gvisor, "gVisor release baked into sandbox AMIs"},
 	{"nodeGroups", SF_S_LIST, SF_S_REQUIRED | SF_S_NONEMPTY, 0, &ng_item, 0, 1, 30, check_nodegroups, "managed node groups"},
 	{"access", SF_S_OBJECT, 0, access_fields, 0, 0, 0, 0, 0, "EKS access entries"},
 	{"logging", SF_S_LIST, 0, 0, &(const struct sf_schema){"logType", SF_S_STRING, 0, 0, 0, log_types, 0, 0, 0, 0},

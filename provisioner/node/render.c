@@ -555,6 +555,77 @@ static int shell_safe(const char *s)
 	return s && all_chars(s, "-._:/@%+=,~");
 }
 
+int sf_gvisor_mirror_check(const char *url, int pinned, char *why, size_t n)
+{
+	const char *p;
+	int plain = 0;
+	if (!strncmp(url, "https://", 8)) {
+		p = url + 8;
+	} else if (!strncmp(url, "http://", 7)) {
+		p = url + 7;
+		plain = 1;
+	} else {
+		snprintf(why, n, "must start with https://");
+		return -1;
+	}
+	size_t auth = strcspn(p, "/");
+	if (memchr(p, '@', auth)) {
+		snprintf(why, n, "carries credentials (user@host); a release mirror is public and the URL is "
+				 "written into the builder's user data");
+		return -1;
+	}
+	const char *host = p;
+	while (isalnum((unsigned char)*p) || *p == '-' || *p == '.')
+		p++;
+	size_t hl = (size_t)(p - host);
+	if (!hl || *host == '.' || *host == '-') {
+		snprintf(why, n, "has no host name after the scheme");
+		return -1;
+	}
+	/* this machine: nobody on the network sits between */
+	int loopback = hl == 9 && !strncmp(host, "localhost", 9);
+	if (!loopback && hl > 4 && !strncmp(host, "127.", 4)) {
+		loopback = 1;
+		for (const char *h = host; h < p; h++)
+			if (!isdigit((unsigned char)*h) && *h != '.')
+				loopback = 0;
+	}
+	if (plain && !pinned && !loopback) {
+		snprintf(why, n, "is plain http://, which lets anyone on the builder's network swap runsc and its "
+				 "checksum file; use https://, or pin the release with gvisor.sha512");
+		return -1;
+	}
+	if (*p == ':') {
+		const char *port = ++p;
+		long v = 0;
+		while (isdigit((unsigned char)*p) && p - port < 6)
+			v = v * 10 + (*p++ - '0');
+		if (p == port || v < 1 || v > 65535 || isdigit((unsigned char)*p)) {
+			snprintf(why, n, "has a port that is not 1-65535");
+			return -1;
+		}
+	}
+	if (*p && *p != '/') {
+		snprintf(why, n, "may hold only host[:port] before the path (no credentials)");
+		return -1;
+	}
+	for (; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("-._~/%+=,:", *p)) {
+			if (isprint((unsigned char)*p))
+				snprintf(why, n,
+					 "has '%c' at offset %zu; only letters, digits and - . _ ~ / %% + = , : may "
+					 "follow the host (no query, fragment, quotes, spaces or shell characters)",
+					 *p, (size_t)(p - url));
+			else
+				snprintf(why, n,
+					 "has the byte 0x%02x at offset %zu; only letters, digits and - . _ ~ / %% + = , : "
+					 "may follow the host",
+					 (unsigned char)*p, (size_t)(p - url));
+			return -1;
+		}
+	return 0;
+}
+
 static int check_bake_in(const struct sf_bake_in *in, char sha[129], struct sf_err *err)
 {
 	if (!in)
@@ -574,10 +645,10 @@ static int check_bake_in(const struct sf_bake_in *in, char sha[129], struct sf_e
 		}
 		sha[128] = 0;
 	}
-	if (in->base_url && (strncmp(in->base_url, "http", 4) || !strstr(in->base_url, "://") ||
+	char why[256] = "has characters a shell would interpret";
+	if (in->base_url && (sf_gvisor_mirror_check(in->base_url, sha[0] != 0, why, sizeof why) < 0 ||
 			     !shell_safe(in->base_url)))
-		return sf_fail(err, SF_EINVAL, "gVisor base URL \"%s\" must be an http(s) URL without quotes or spaces",
-			       in->base_url);
+		return sf_fail(err, SF_EINVAL, "gVisor base URL \"%s\" %s", in->base_url, why);
 	if (in->install_prefix && (in->install_prefix[0] != '/' || !shell_safe(in->install_prefix)))
 		return sf_fail(err, SF_EINVAL, "install prefix \"%s\" must be an absolute path of plain characters",
 			       in->install_prefix);

@@ -156,6 +156,15 @@ int sf_gvisor_release_valid(const char *release);
  * from 2023-06 on (conservative: default since mid-2023; 20221219 verified
  * without it); ptrace and kvm always.  0 otherwise (also for unknown names). */
 int sf_gvisor_platform_supported(const char *release, const char *platform);
+/* 0 if `url` may be the gVisor release base URL (gvisor.mirror) the bake
+ * script downloads runsc from: https://host[:port][/path] of plain
+ * characters (letters, digits, - . _ ~ / % + = , :), no credentials, query
+ * or fragment.  http:// only when `pinned` (a gvisor.sha512 is given) or
+ * the host is this machine (localhost, 127.x.y.z): otherwise anyone on the
+ * builder's network could swap runsc and its .sha512 together.  The bake
+ * script applies the same rule to its environment overrides.  -1
+ * otherwise, with the reason in why[n]. */
+int sf_gvisor_mirror_check(const char *url, int pinned, char *why, size_t n);
 /* Normalised arch ("x86_64"/"aarch64") for x86_64|amd64|aarch64|arm64, else NULL. */
 const char *sf_gvisor_arch(const char *arch);
 

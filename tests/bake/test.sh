@@ -190,6 +190,10 @@ if bake SECFAAS_GVISOR_BASE_URL=https://storage.googleapis.com/gvisor/releases/r
 	fail "non-loopback base URL accepted in test mode"
 else ok "non-loopback base URL refused in test mode"; fi
 check "refusal names the URL" has "refusing non-loopback base URL https://storage.googleapis.com"
+if bake SECFAAS_GVISOR_BASE_URL="http://mirror.example/gvisor" SECFAAS_GVISOR_PREFIX="$P7"; then
+	fail "plain http mirror without a pin accepted"
+else ok "plain http mirror without a pin refused"; fi
+check "http refusal says why" has "is plain http:// and no SHA-512 pins the release"
 if bake SECFAAS_GVISOR_BASE_URL="http://127.0.0.1.example.com:$PORT" SECFAAS_GVISOR_PREFIX="$P7"; then
 	fail "127.0.0.1.example.com accepted as loopback"
 else ok "127.0.0.1.example.com refused as non-loopback"; fi

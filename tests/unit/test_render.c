@@ -384,6 +384,62 @@ T_TEST(bake_key_content_address)
 	T_STREQ(k, base);
 }
 
+T_TEST(gvisor_mirror_rules)
+{
+	static const struct {
+		const char *url;
+		int pinned, ok;
+	} cases[] = {
+		{"https://storage.googleapis.com/gvisor/releases/release", 0, 1},
+		{"https://mirror.example:8443/gvisor/", 0, 1},
+		{"https://mirror.example", 0, 1},
+		{"http://mirror.example/gvisor", 0, 0}, /* swappable on the network */
+		{"http://mirror.example/gvisor", 1, 1}, /* the pin catches a swap */
+		{"http://127.0.0.1:8080/releases", 0, 1},
+		{"http://localhost/releases", 0, 1},
+		{"http://127.0.0.1.example.com/releases", 0, 0},
+		{"HTTPS://mirror.example/", 0, 0},
+		{"ftp://mirror.example/", 1, 0},
+		{"https://", 0, 0},
+		{"https://-x/", 0, 0},
+		{"https://user:pw@mirror.example/", 0, 0},
+		{"https://mirror.example:0/", 0, 0},
+		{"https://mirror.example:65536/", 0, 0},
+		{"https://mirror.example:443x/", 0, 0},
+		{"https://mirror.example/a?b=c", 0, 0},
+		{"https://mirror.example/a#b", 0, 0},
+		{"https://mirror.example/a b", 0, 0},
+		{"https://mirror.example/a;reboot", 0, 0},
+		{"https://mirror.example/$(reboot)", 0, 0},
+		{"https://mirror.example/`id`", 0, 0},
+		{"https://mirror.example/a\"b", 0, 0},
+		{"https://mirror.example/a\nb", 0, 0},
+		{"https://mirror.example/\x1b[31m", 0, 0},
+	};
+	for (size_t i = 0; i < SF_ARRAY_LEN(cases); i++) {
+		char why[320] = "";
+		int rc = sf_gvisor_mirror_check(cases[i].url, cases[i].pinned, why, sizeof why);
+		if ((rc == 0) != cases[i].ok)
+			T_FAILF("mirror \"%s\" (pinned %d): %s", cases[i].url, cases[i].pinned,
+				rc ? why : "accepted");
+		if (rc && !*why)
+			T_FAILF("mirror \"%s\": refused without a reason", cases[i].url);
+	}
+	/* the refusal never echoes a raw control byte */
+	char why[320];
+	T_EQ(sf_gvisor_mirror_check("https://m.example/\x1b[2J", 0, why, sizeof why), -1);
+	T_CONTAINS(why, "byte 0x1b");
+	/* pinned http renders */
+	struct sf_bake_in in = sample_bake();
+	struct sf_buf b = SF_BUF_INIT;
+	struct sf_err err = SF_ERR_INIT;
+	in.base_url = "http://mirror.example/gvisor";
+	in.gvisor_sha512 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+			   "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	T_EQ(sf_render_bake_script(&in, &b, &err), 0);
+	sf_buf_release(&b);
+}
+
 T_TEST(bad_bake_inputs)
 {
 	struct sf_err err = SF_ERR_INIT;
@@ -404,6 +460,7 @@ T_TEST(bad_bake_inputs)
 	BAD(in.gvisor_sha512 = "abc", "sha512");
 	BAD(in.base_url = "ftp://x", "base URL");
 	BAD(in.base_url = "https://x/$(reboot)", "base URL");
+	BAD(in.base_url = "http://mirror.example/gvisor", "plain http://");
 	BAD(in.install_prefix = "relative", "install prefix");
 	BAD(in.install_prefix = "/a b", "install prefix");
 	BAD(in.runsc_toml_path = "/etc/\"x", "runsc.toml path");

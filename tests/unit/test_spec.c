@@ -114,6 +114,18 @@ static const struct {
 	{"guard image in a stack", "apiVersion: secfaas.dev/v1alpha1\nkind: Stack\nmetadata: {name: a}\nspec:\n  resources:\n"
 				   "    - {type: k8s_gvisor_guard, name: g, attributes: {endpoint: \"https://127.0.0.1:1\", namespace: fn, runtime_class: gvisor, webhook_image: \"a b\"}}\n",
 	 "error: spec.resources[0].attributes: webhook_image \"a b\" is not an image reference"},
+	{"http mirror without a pin", HDR "  kubernetesVersion: \"1.31\"\n  network: {cidr: 10.40.0.0/16}\n"
+				      "  gvisor: {release: \"20250113.0\", mirror: \"http://mirror.example/gvisor\"}\n" NG,
+	 "s.yaml:7:43: error: spec.gvisor.mirror: \"http://mirror.example/gvisor\" is plain http://"},
+	{"mirror with shell characters", HDR "  kubernetesVersion: \"1.31\"\n  network: {cidr: 10.40.0.0/16}\n"
+					 "  gvisor: {release: \"20250113.0\", mirror: \"https://m.example/$(reboot)\"}\n" NG,
+	 "s.yaml:7:43: error: spec.gvisor.mirror: \"https://m.example/$(reboot)\" has '$' at offset 18"},
+	{"mirror with credentials", HDR "  kubernetesVersion: \"1.31\"\n  network: {cidr: 10.40.0.0/16}\n"
+				    "  gvisor: {release: \"20250113.0\", mirror: \"https://u:p@m.example/g\"}\n" NG,
+	 "error: spec.gvisor.mirror: \"https://u:p@m.example/g\" carries credentials"},
+	{"mirror of an image in a stack", "apiVersion: secfaas.dev/v1alpha1\nkind: Stack\nmetadata: {name: a, region: eu-west-1}\nspec:\n  resources:\n"
+					  "    - {type: aws_gvisor_ami, name: g, attributes: {kubernetes_version: \"1.31\", arch: x86_64, gvisor_release: \"20250113.0\", mirror: \"http://m.example/g\"}}\n",
+	 "error: spec.resources[0].attributes: mirror \"http://m.example/g\" is plain http://"},
 	{"ami id", HDR NET "  nodeGroups:\n    - {name: a, ami: ami-XYZ, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}}\n",
 	 "error: spec.nodeGroups[0].ami: \"ami-XYZ\" is not an AMI id"},
 	{"node group newer than the cluster", HDR NET "  nodeGroups:\n    - {name: a, kubernetesVersion: \"1.32\", instanceTypes: [m6i.large], scaling: {min: 1, max: 2}}\n",
@@ -152,6 +164,20 @@ T_TEST(bad_inputs)
 			T_FAILF("case \"%s\": want \"%s\"\n    got:\n%s", bad[i].name, bad[i].want, t);
 		free(t);
 	}
+}
+
+/* http:// is fine once a SHA-512 pins what is downloaded */
+T_TEST(pinned_http_mirror_accepted)
+{
+	int n = 0;
+	char *t = check(HDR "  kubernetesVersion: \"1.31\"\n  network: {cidr: 10.40.0.0/16}\n"
+			    "  gvisor:\n    release: \"20250113.0\"\n    mirror: \"http://mirror.example/gvisor/releases\"\n"
+			    "    sha512: \"" "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+			    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"\n" NG,
+			&n);
+	if (n)
+		T_FAILF("pinned http mirror refused: %s", t);
+	free(t);
 }
 
 T_TEST(all_errors_reported_at_once)

@@ -39,7 +39,7 @@ set -eu
 : "${SECFAAS_GVISOR_PREFIX:=/usr/local}"
 : "${SECFAAS_RUNSC_TOML_PATH:=/etc/containerd/runsc.toml}"
 : "${SECFAAS_GVISOR_ARCH:=x86_64}"
-: "${SECFAAS_BAKE_KEY:=6f0af150832e9f8c6344d4f92de8322a8c345533c5a0cf9bd0a7c595d98782da}"
+: "${SECFAAS_BAKE_KEY:=6822b9a41d832417c4c5918f3732584e8d3794c4e9ed24bb248ba01fbb4e5b47}"
 secfaas_runsc_toml() {
 	cat <<'SECFAAS_RUNSC_TOML'
 # runsc.toml - read by containerd-shim-runsc-v1 (ConfigPath); rendered by secfaas
@@ -117,22 +117,30 @@ if [ -n "$SECFAAS_GVISOR_ARCH" ] && [ "$SECFAAS_GVISOR_ARCH" != "$ARCH" ]; then
 	die "this builder is $ARCH but the image is keyed for $SECFAAS_GVISOR_ARCH: wrong base AMI or instance type"
 fi
 
+hostport=${BASE#*://}
+hostport=${hostport%%/*}
+loopback=0
+case $hostport in
+'[::1]' | '[::1]:'*) loopback=1 ;;
+localhost | localhost:*) loopback=1 ;;
+127.*)
+	host=${hostport%%:*}
+	case $host in *[!0-9.]*) ;; *) loopback=1 ;; esac
+	;;
+esac
+# Plain http:// only when a SHA-512 pins the release or the mirror is this
+# machine: otherwise anyone on the builder's network could swap runsc and its
+# .sha512 together.
 case $BASE in
-http://* | https://*) ;;
-*) die "base URL '$BASE' must start with http:// or https://" ;;
+https://*) ;;
+http://*)
+	[ -n "$SECFAAS_GVISOR_SHA512" ] || [ $loopback = 1 ] ||
+		die "base URL '$BASE' is plain http:// and no SHA-512 pins the release: anyone on the network could swap runsc and its checksum file; use https:// or pin it"
+	;;
+*) die "base URL '$BASE' must start with https://" ;;
 esac
 if [ "$SECFAAS_BAKE_TEST" = 1 ]; then
-	hostport=${BASE#*://}
-	hostport=${hostport%%/*}
-	case $hostport in
-	'[::1]' | '[::1]:'*) ;;
-	localhost | localhost:*) ;;
-	127.*)
-		host=${hostport%%:*}
-		case $host in *[!0-9.]*) die "SECFAAS_BAKE_TEST=1: refusing non-loopback base URL $BASE" ;; esac
-		;;
-	*) die "SECFAAS_BAKE_TEST=1: refusing non-loopback base URL $BASE" ;;
-	esac
+	[ $loopback = 1 ] || die "SECFAAS_BAKE_TEST=1: refusing non-loopback base URL $BASE"
 	# Never send test traffic through a proxy.
 	no_proxy="*" NO_PROXY="*"
 	export no_proxy NO_PROXY
