@@ -12,14 +12,17 @@ real time spent on a busy machine cannot push a gateway past a state the
 test wants to see."""
 import json
 import os
+import re
 import subprocess
 import unittest
+import xml.etree.ElementTree as ET
 
 import botocore
+import botocore.loaders
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from common import AKID, REGION, SECRET, admin, advance, client, inventory, reset
+from common import AKID, REGION, SECRET, admin, advance, client, inventory, raw, reset
 
 AWS = "/usr/bin/aws"
 
@@ -224,6 +227,86 @@ class Egress(unittest.TestCase):
                                                    SubnetId=sub2["Subnet"]["SubnetId"])["NetworkInterface"]
                                                ["NetworkInterfaceId"]),
                  "Gateway.NotAttached")
+
+    def test_nat_failures_as_botocore_documents_them(self):
+        """Every failure awssim gives a NAT gateway carries a FailureCode the
+        EC2 model lists and the FailureMessage the model documents for that
+        code, with the real id in place of its xxxxxxxx."""
+        shapes = botocore.loaders.Loader().load_service_model("ec2", "service-2")["shapes"]
+        doc = shapes["NatGateway"]["members"]
+        codes = re.findall(r"<code>([^<]+)</code>", doc["FailureCode"]["documentation"])
+        texts = dict(re.findall(r'For ([A-Za-z.]+): "([^"]+)"', doc["FailureMessage"]["documentation"]))
+        self.assertEqual(sorted(texts), sorted(codes))
+
+        def documented(n):
+            self.assertEqual(n["State"], "failed")
+            self.assertIn(n["FailureCode"], codes)
+            pattern = re.escape(texts[n["FailureCode"]]).replace("xxxxxxxx", "[0-9a-f]{8,17}")
+            self.assertRegex(n["FailureMessage"], "^" + pattern + "$")
+            return n["FailureCode"]
+
+        ec2 = self.ec2
+        vpc, pub, _, _ = self.network("10.63.0.0/16", igw=False)
+        eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
+        no_igw = ec2.create_nat_gateway(SubnetId=pub[0], AllocationId=eip)["NatGateway"]["NatGatewayId"]
+        igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+        advance(30)
+        ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+        ok = ec2.create_nat_gateway(SubnetId=pub[0], AllocationId=eip)["NatGateway"]["NatGatewayId"]
+        taken = ec2.create_nat_gateway(SubnetId=pub[1], AllocationId=eip)["NatGateway"]["NatGatewayId"]
+        # a /28 has 11 usable addresses: fill them with interfaces, then a gateway finds none
+        full = ec2.create_subnet(VpcId=vpc, CidrBlock="10.63.99.0/28", AvailabilityZone=REGION + "c")
+        full = full["Subnet"]["SubnetId"]
+        while ec2.describe_subnets(SubnetIds=[full])["Subnets"][0]["AvailableIpAddressCount"]:
+            ec2.create_network_interface(SubnetId=full)
+        eip2 = ec2.allocate_address(Domain="vpc")["AllocationId"]
+        crowded = ec2.create_nat_gateway(SubnetId=full, AllocationId=eip2)["NatGateway"]["NatGatewayId"]
+        advance(200)
+        got = {n["NatGatewayId"]: n for n in ec2.describe_nat_gateways(
+            NatGatewayIds=[no_igw, ok, taken, crowded])["NatGateways"]}
+        self.assertEqual(got[ok]["State"], "available")
+        self.assertNotIn("FailureCode", got[ok])
+        self.assertEqual([documented(got[x]) for x in (no_igw, taken, crowded)],
+                         ["Gateway.NotAttached", "Resource.AlreadyAssociated", "InsufficientFreeAddressesInSubnet"])
+        self.assertIn(vpc, got[no_igw]["FailureMessage"])
+        self.assertIn(eip, got[taken]["FailureMessage"])
+
+    def test_required_members_from_the_model(self):
+        """Each required member of the new operations (botocore's EC2 model),
+        left out of a request that has the others, gets EC2's error shape:
+        400, <Response><Errors><Error> with MissingParameter naming it, and a
+        RequestID."""
+        model = botocore.loaders.Loader().load_service_model("ec2", "service-2")
+        shapes = model["shapes"]
+        ops = ["AllocateAddress", "AssociateAddress", "DisassociateAddress", "ReleaseAddress", "DescribeAddresses",
+               "CreateNatGateway", "DeleteNatGateway", "DescribeNatGateways", "CreateVpcEndpoint",
+               "DeleteVpcEndpoints", "DescribeVpcEndpoints", "DescribeVpcEndpointServices"]
+        def wire(inp, name):
+            m = inp["members"][name]
+            w = m.get("queryName") or m.get("locationName", name)[:1].upper() + m.get("locationName", name)[1:]
+            return w + ".1" if shapes[m["shape"]]["type"] == "list" else w
+
+        seen = 0
+        for op in ops:
+            inp = shapes[model["operations"][op]["input"]["shape"]]
+            required = inp.get("required", [])
+            for missing in required:
+                body = f"Action={op}&Version=2016-11-15"
+                for name in required:
+                    if name != missing:
+                        body += f"&{wire(inp, name)}=x-0123456789abcdef0"
+                with self.subTest(op=op, missing=missing):
+                    status, _, data = raw("POST", "ec2", "/", body.encode(),
+                                          {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+                    root = ET.fromstring(data)
+                    self.assertEqual((status, root.tag), (400, "Response"), data)
+                    self.assertEqual(root.findtext("Errors/Error/Code"), "MissingParameter", data)
+                    # named as the member or as it goes on the wire (VpcEndpointId.N)
+                    named = root.findtext("Errors/Error/Message")
+                    self.assertTrue(named.endswith((" " + missing, " " + wire(inp, missing).split(".")[0])), named)
+                    self.assertTrue(root.findtext("RequestID"))
+                    seen += 1
+        self.assertGreaterEqual(seen, 5)   # SubnetId, NatGatewayId, VpcId, ServiceName, VpcEndpointIds
 
     def test_instance_address_follows_the_instance(self):
         ec2 = self.ec2
