@@ -33,7 +33,11 @@ from .tlsgen import cluster_material
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_KUBESIM = os.path.join(os.path.dirname(HERE), "kubesim", "kubesim")
-START_TIMEOUT = 30.0
+# How long a kubesim may take to write its port file.  Not an expectation but
+# a ceiling against a hung process: a kubesim that fails exits, which ends the
+# wait at once, and on a machine running other test suites a start has been
+# seen to take half a minute (as has awssim's own).
+START_TIMEOUT = 600.0
 
 
 def kubesim_path():

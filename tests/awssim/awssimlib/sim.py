@@ -82,6 +82,9 @@ READ_ONLY = {"sts:AssumeRole", "sts:AssumeRoleWithWebIdentity", "sts:AssumeRoleW
              "kms:GenerateDataKeyPair", "kms:GenerateDataKeyPairWithoutPlaintext", "kms:GenerateRandom", "kms:Sign",
              "kms:Verify", "kms:GenerateMac", "kms:VerifyMac"}
 CALL_LOG_MAX = 200000
+# POST /_awssim/clock waits for the work it set off (kubesim starts, network-
+# policy calls), each of which gives up after kubehook.START_TIMEOUT.
+PENDING_WAIT = 660.0
 
 
 def parse_consistency(text):
@@ -597,7 +600,9 @@ class Sim:
                     self.clock.timescale = ts
                 self.clock.advance(float(data.get("advance", 0)))
                 self.tick()
-                self.wait_pending(60)
+                # kubesim starts and network-policy calls: each is bounded by
+                # kubehook.START_TIMEOUT, so this waits for them to end
+                self.wait_pending(PENDING_WAIT)
                 self.tick()
             now = self.clock.now()
             return _json_reply(200, {"now": iso(now), "epoch": now, "offset": self.clock.offset,

@@ -1244,7 +1244,10 @@ class EKS:
 
         def send():
             sent = None
-            for _ in range(20):
+            # retried while kubesim runs (busy or not answering yet), for as long
+            # as a kubesim may take to start
+            give_up = time.monotonic() + kubehook.START_TIMEOUT
+            while time.monotonic() < give_up and kp.proc.poll() is None:
                 with self.sim.lock:
                     value = c.get("_netpol")
                 if value == sent:
