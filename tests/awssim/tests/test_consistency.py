@@ -3,10 +3,10 @@ STS and EKS and a new instance profile by RunInstances (AWS's exact texts)
 until IAM has propagated them; a new EC2 id is unknown to every other call
 (EC2, and EKS's checks of subnets) and missing from listings for a moment;
 CreateTags/DeleteTags and attribute changes reach readers late.  The suite
-runs with the windows off; each
-test turns them on with a scale that makes them last seconds of real time
-(so a busy machine cannot outrun them) and moves the simulated clock past
-them instead of waiting."""
+runs with the windows off; each test turns them on with a scale and the clock
+at real-time scale, so they last hours of real time (no load on the machine
+lets one pass before the test looks), and moves the simulated clock past them
+instead of waiting."""
 import json
 import unittest
 
@@ -14,8 +14,8 @@ from botocore.exceptions import ClientError
 
 from common import ACCOUNT, REGION, admin, advance, client, consistency, reset
 
-# With timescale 0.001 a window of W AWS seconds lasts W x SCALE / 1000 real seconds:
-# the shortest one here (1.5 s) lasts over 12 s of real time.
+# At timescale 1 a window of W AWS seconds lasts W x SCALE real seconds: the
+# shortest one here (1.5 s) over four hours.
 SCALE = 10000
 
 
@@ -35,10 +35,13 @@ def trust(principal):
 class Base(unittest.TestCase):
     def setUp(self):
         reset()
+        self.timescale = admin("GET", "clock")["timescale"]
+        admin("POST", "clock", {"timescale": 1})
         consistency(SCALE)
 
     def tearDown(self):
         consistency(0)
+        admin("POST", "clock", {"timescale": self.timescale})
 
     def past(self, kind):
         """Advance the simulated clock past the longest window of this kind."""
