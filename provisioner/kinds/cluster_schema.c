@@ -295,7 +295,7 @@ static const struct sf_schema network_fields[] = {
 	{"cidr", SF_S_STRING, SF_S_REQUIRED, 0, 0, 0, 0, 0, check_vpc_cidr, "VPC CIDR, /16 to /24"},
 	{"availabilityZones", SF_S_INT, 0, 0, 0, 0, 2, 6, 0, "AZs to spread subnets over (default 3; EKS needs 2)"},
 	{"endpointAccess", SF_S_STRING, 0, 0, 0, endpoint_access, 0, 0, 0, "API endpoint: public (default), private, public-and-private"},
-	{"publicAccessCidrs", SF_S_LIST, 0, 0, 0, 0, 0, 0, 0, "CIDRs allowed to reach a public endpoint"},
+	{"publicAccessCidrs", SF_S_LIST, 0, 0, 0, 0, 0, 0, sf_check_public_cidrs, "CIDRs allowed to reach a public endpoint"},
 	{"serviceCidr", SF_S_STRING, 0, 0, 0, 0, 0, 0, check_service_cidr, "Kubernetes service CIDR (default 172.20.0.0/16)"},
 	{NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0},
 };
@@ -331,7 +331,7 @@ static void check_gvisor(const struct sf_node *n, struct sf_diags *d, const char
 
 static const struct sf_schema access_fields[] = {
 	{"authenticationMode", SF_S_STRING, 0, 0, 0, auth_modes, 0, 0, 0, "API (default) or API_AND_CONFIG_MAP"},
-	{"admins", SF_S_LIST, 0, 0, 0, 0, 0, 0, 0, "IAM principal ARNs given cluster admin"},
+	{"admins", SF_S_LIST, 0, 0, 0, 0, 0, 0, sf_check_principal_arns, "IAM principal ARNs given cluster admin"},
 	{NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0},
 };
 

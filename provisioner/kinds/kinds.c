@@ -20,7 +20,7 @@ const struct sf_kind *sf_kind_find(const char *name)
 static const struct sf_schema metadata_fields[] = {
 	{"name", SF_S_STRING, SF_S_REQUIRED, 0, 0, 0, 0, 0, sf_check_dns_label, "workspace and cluster name"},
 	{"region", SF_S_STRING, 0, 0, 0, 0, 0, 0, sf_check_region, "AWS region (else AWS_REGION / profile)"},
-	{"tags", SF_S_MAP, 0, 0, 0, 0, 0, 0, 0, "tags added to every AWS resource"},
+	{"tags", SF_S_MAP, 0, 0, 0, 0, 0, 0, sf_check_aws_tags, "tags added to every AWS resource"},
 	{"labels", SF_S_MAP, 0, 0, 0, 0, 0, 0, 0, "free-form labels"},
 	{"ttl", SF_S_DURATION, 0, 0, 0, 0, 0, 0, 0, "ephemeral cluster lifetime, e.g. 4h (secfaas gc)"},
 	{NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0},

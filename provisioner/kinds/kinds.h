@@ -47,5 +47,21 @@ extern const struct sf_kind sf_kind_cluster;
 /* Shared checks usable by kind schemas. */
 void sf_check_dns_label(const struct sf_node *n, struct sf_diags *d, const char *path);
 void sf_check_region(const struct sf_node *n, struct sf_diags *d, const char *path);
+/* AWS tags (metadata.tags): what every service secfaas tags would refuse,
+ * found offline.  Keys 1-128 and values 0-256 characters (code points, not
+ * bytes) of letters, digits, spaces and _ . : / = + - @ (IAM's and EKS's
+ * common rule); no aws: (AWS's) or secfaas: (ownership) prefix; at most
+ * SF_USER_TAGS_MAX of them, because AWS allows 50 per resource and secfaas
+ * adds up to 14 of its own (the gVisor image builder: 5 ownership tags, 6
+ * image facts, the cluster tag, Name and role). */
+#define SF_USER_TAGS_MAX 36
+void sf_check_aws_tags(const struct sf_node *n, struct sf_diags *d, const char *path);
+/* A list of IAM principal ARNs an EKS access entry accepts
+ * (arn:PARTITION:iam::ACCOUNT:role/... or user/...; no STS sessions, no
+ * duplicates: EKS allows one access entry per principal). */
+void sf_check_principal_arns(const struct sf_node *n, struct sf_diags *d, const char *path);
+/* EKS publicAccessCidrs: IPv4 CIDRs without host bits, at most 40 (EKS's
+ * quota), no duplicates. */
+void sf_check_public_cidrs(const struct sf_node *n, struct sf_diags *d, const char *path);
 
 #endif

@@ -126,6 +126,31 @@ static const struct {
 	{"mirror of an image in a stack", "apiVersion: secfaas.dev/v1alpha1\nkind: Stack\nmetadata: {name: a, region: eu-west-1}\nspec:\n  resources:\n"
 					  "    - {type: aws_gvisor_ami, name: g, attributes: {kubernetes_version: \"1.31\", arch: x86_64, gvisor_release: \"20250113.0\", mirror: \"http://m.example/g\"}}\n",
 	 "error: spec.resources[0].attributes: mirror \"http://m.example/g\" is plain http://"},
+	/* what AWS would refuse mid-apply, found offline */
+	{"tag key prefix", "apiVersion: secfaas.dev/v1alpha1\nkind: Stack\nmetadata: {name: a, tags: {\"AWS:team\": x}}\nspec: {resources: []}\n",
+	 "s.yaml:3:28: error: metadata.tags: tag key \"AWS:team\": the aws: prefix is reserved for AWS"},
+	{"ownership tag", "apiVersion: secfaas.dev/v1alpha1\nkind: Stack\nmetadata: {name: a, tags: {\"secfaas:token\": x}}\nspec: {resources: []}\n",
+	 "error: metadata.tags: tag key \"secfaas:token\": the secfaas: prefix is reserved"},
+	{"tag key character", "apiVersion: secfaas.dev/v1alpha1\nkind: Stack\nmetadata: {name: a, tags: {\"a;b\": x}}\nspec: {resources: []}\n",
+	 "error: metadata.tags: tag key \"a;b\" has a character AWS refuses at byte 1"},
+	{"tag value character", "apiVersion: secfaas.dev/v1alpha1\nkind: Stack\nmetadata: {name: a, tags: {team: \"a\\u202eb\"}}\nspec: {resources: []}\n",
+	 "error: metadata.tags.team: tag value has a character AWS refuses at byte 1"},
+	{"admin is a session", HDR NET NG "  access: {admins: [\"arn:aws:sts::123456789012:assumed-role/ops/alice\"]}\n",
+	 "s.yaml:10:21: error: spec.access.admins[0]: \"arn:aws:sts::123456789012:assumed-role/ops/alice\" is an STS session"},
+	{"admin account", HDR NET NG "  access: {admins: [\"arn:aws:iam::12345:role/ops\"]}\n",
+	 "error: spec.access.admins[0]: \"arn:aws:iam::12345:role/ops\" needs a 12-digit account id"},
+	{"admin twice", HDR NET NG "  access: {admins: [\"arn:aws:iam::123456789012:role/ops\", \"arn:aws:iam::123456789012:user/a\", \"arn:aws:iam::123456789012:role/ops\"]}\n",
+	 "error: spec.access.admins[2]: \"arn:aws:iam::123456789012:role/ops\" is listed twice (also at line 10); EKS keeps one access entry per principal"},
+	{"admin partition", HDR NET NG "  access: {admins: [\"arn:amazon:iam::123456789012:role/ops\"]}\n",
+	 "has an unknown partition"},
+	{"public cidr host bits", HDR "  kubernetesVersion: \"1.31\"\n  network: {cidr: 10.40.0.0/16, publicAccessCidrs: [203.0.113.7/24]}\n" NG,
+	 "s.yaml:6:53: error: spec.network.publicAccessCidrs[0]: \"203.0.113.7/24\" has host bits set"},
+	{"public cidr syntax", HDR "  kubernetesVersion: \"1.31\"\n  network: {cidr: 10.40.0.0/16, publicAccessCidrs: [\"0.0.0.0/0; x\"]}\n" NG,
+	 "error: spec.network.publicAccessCidrs[0]: \"0.0.0.0/0; x\" is not an IPv4 CIDR"},
+	{"public cidr twice", HDR "  kubernetesVersion: \"1.31\"\n  network: {cidr: 10.40.0.0/16, publicAccessCidrs: [203.0.113.0/24, 203.0.113.0/24]}\n" NG,
+	 "error: spec.network.publicAccessCidrs[1]: \"203.0.113.0/24\" is listed twice (also at line 6)"},
+	{"cluster name too long for IAM", "apiVersion: secfaas.dev/v1alpha1\nkind: Cluster\nmetadata: {name: a2345678901234567890123456789012345678901234567890123, region: eu-west-1}\nspec:\n" NET NG,
+	 "s.yaml:3:18: error: metadata.name: a Cluster's name has at most 52 characters (its IAM role <name>-ami-builder must fit IAM's 64), not 53"},
 	{"ami id", HDR NET "  nodeGroups:\n    - {name: a, ami: ami-XYZ, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}}\n",
 	 "error: spec.nodeGroups[0].ami: \"ami-XYZ\" is not an AMI id"},
 	{"node group newer than the cluster", HDR NET "  nodeGroups:\n    - {name: a, kubernetesVersion: \"1.32\", instanceTypes: [m6i.large], scaling: {min: 1, max: 2}}\n",
@@ -307,6 +332,61 @@ T_TEST(control_characters_escaped)
 
 /* A huge value echoed in a message gives a bounded line that keeps both
  * ends (the path and what to do). */
+/* AWS allows 50 tags per resource and secfaas adds up to 14: 36 pass, 37
+ * are refused; lengths count characters, not bytes; a 10 MB value is
+ * refused without being echoed. */
+T_TEST(tag_limits)
+{
+	struct sf_buf y = SF_BUF_INIT;
+	for (int n = 36; n <= 37; n++) {
+		sf_buf_reset(&y);
+		sf_buf_printf(&y, "apiVersion: secfaas.dev/v1alpha1\nkind: Stack\nmetadata:\n  name: a\n  tags:\n");
+		for (int i = 0; i < n; i++)
+			sf_buf_printf(&y, "    k%d: v\n", i);
+		sf_buf_printf(&y, "spec: {resources: []}\n");
+		int ne = 0;
+		char *t = check(y.s, &ne);
+		if (n == 36 && ne)
+			T_FAILF("36 tags refused: %s", t);
+		if (n == 37)
+			T_CONTAINS(t, "s.yaml:42:5: error: metadata.tags: 37 tags; AWS allows 50 per resource and secfaas adds up to 14 of its own, so at most 36");
+		free(t);
+	}
+	/* 128 characters of two bytes each: a valid key; 129 are not */
+	for (int n = 128; n <= 129; n++) {
+		sf_buf_reset(&y);
+		sf_buf_printf(&y, "apiVersion: secfaas.dev/v1alpha1\nkind: Stack\nmetadata:\n  name: a\n  tags:\n    \"");
+		for (int i = 0; i < n; i++)
+			sf_buf_printf(&y, "\xc3\xa9");
+		sf_buf_printf(&y, "\": \"T\xc3\xbcr \xe6\x9d\xb1\xe4\xba\xac @ =+-_.:/\"\nspec: {resources: []}\n");
+		int ne = 0;
+		char *t = check(y.s, &ne);
+		if (n == 128 && ne)
+			T_FAILF("a 128-character key refused: %s", t);
+		if (n == 129)
+			T_CONTAINS(t, "metadata.tags: tag key of 129 characters; AWS allows 1 to 128");
+		free(t);
+	}
+	size_t big = (size_t)10 << 20;
+	sf_buf_reset(&y);
+	sf_buf_printf(&y, "apiVersion: secfaas.dev/v1alpha1\nkind: Stack\nmetadata:\n  name: a\n  tags:\n    big: ");
+	size_t at = y.len;
+	for (size_t i = 0; i < big; i += 4096) {
+		char chunk[4096];
+		memset(chunk, 'x', sizeof chunk);
+		sf_buf_append(&y, chunk, sizeof chunk);
+	}
+	T_OK(y.len - at == big);
+	sf_buf_printf(&y, "\nspec: {resources: []}\n");
+	int ne = 0;
+	char *t = check(y.s, &ne);
+	T_EQ(ne, 1);
+	T_CONTAINS(t, "s.yaml:6:10: error: metadata.tags.big: tag value of 10485760 characters; AWS allows at most 256");
+	T_OK(strlen(t) < 200);
+	free(t);
+	sf_buf_release(&y);
+}
+
 T_TEST(messages_are_bounded)
 {
 	size_t big = (size_t)10 << 20;
