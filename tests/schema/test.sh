@@ -27,7 +27,18 @@ scaling order|two fields compared
 gvisor without release|a rule across fields
 openfaas licence|a rule across fields
 openfaas without gvisor|a rule across sections
-ami id|AMI id syntax is a check hook'
+ami id|AMI id syntax is a check hook
+webhook image|image reference syntax is a check hook
+guard namespace in a stack|Stack resource attributes are checked by their type, not the document schema
+guard image in a stack|Stack resource attributes are checked by their type, not the document schema
+http mirror without a pin|two fields compared (http:// only with a SHA-512 pin)
+mirror with shell characters|URL character rules are a check hook
+mirror with credentials|URL userinfo is a check hook
+mirror of an image in a stack|Stack resource attributes are checked by their type, not the document schema
+node group newer than the cluster|two versions compared
+node group beyond the kubelet skew|two versions compared
+gVisor group pins a version|a rule across fields
+release of another version|two fields compared'
 
 cat >"$T_ROOT/check.py" <<'PY'
 import json, sys, yaml, jsonschema
