@@ -34,7 +34,7 @@ apiVersion: secfaas.dev/v1alpha1
 kind: Cluster
 metadata: {name: fn-e2e, region: eu-west-1, tags: {team: platform}}
 spec:
-  kubernetesVersion: "1.33"
+  kubernetesVersion: "1.35"
   network: {cidr: 10.40.0.0/16, availabilityZones: 3, endpointAccess: public}
   gvisor: {release: "$3", platform: systrap}
   nodeGroups:
@@ -87,6 +87,7 @@ t_begin "apply from empty creates every resource"
 spec 2 m6i.large 20250113.0
 t_rc 2 "plan shows changes" $S plan "$WORK/c.yaml" $ST --detailed-exitcode
 t_grep "cluster planned" "+ eks_cluster.main" .out
+t_nogrep "a version in standard support plans without warnings" "Warnings:" .out
 t_rc 0 "apply" $S apply "$WORK/c.yaml" $ST --auto-approve
 t_grep "apply complete" "Apply complete!" .out
 t_eq "vpc cidr tag" "$(q '[v["tags"].get("kubernetes.io/cluster/fn-e2e") for v in inv["ec2:vpc"]]')" '["owned"]'
@@ -206,7 +207,7 @@ apiVersion: secfaas.dev/v1alpha1
 kind: Cluster
 metadata: {name: fn-ami, region: eu-west-1}
 spec:
-  kubernetesVersion: "1.33"
+  kubernetesVersion: "1.35"
   network: {cidr: 10.40.0.0/16}
   nodeGroups:
     - {name: system, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}}
@@ -226,6 +227,7 @@ t_end
 t_begin "examples/full.yaml: apply, converge, destroy with a Kubernetes load balancer left behind"
 FS="--state $WORK/full.db"
 t_rc 0 "apply full" $S apply "$SECFAAS_SRC/examples/full.yaml" $FS --auto-approve
+t_nogrep "examples/full.yaml is on a version in standard support" "Warnings:" .out
 t_eq "three node groups active" "$(q 'sorted(g["status"] for g in ngs("fn-full"))')" '["ACTIVE", "ACTIVE", "ACTIVE"]'
 t_eq "two gVisor images (x86_64 and arm64)" "$(q 'sorted(i["tags"]["secfaas:arch"] for i in inv["ec2:image"])')" '["arm64", "x86_64"]'
 t_eq "spot sandbox" "$(q '[g["capacityType"] for g in ngs("fn-full") if g["name"].startswith("sandbox-") and not g["name"].startswith("sandbox-arm-")]')" '["SPOT"]'

@@ -45,7 +45,7 @@ apiVersion: secfaas.dev/v1alpha1
 kind: Cluster
 metadata: {name: $1, region: eu-west-1$ttl}
 spec:
-  kubernetesVersion: "1.33"
+  kubernetesVersion: "1.35"
   network: {cidr: 10.$2.0.0/16, availabilityZones: 2, endpointAccess: public}
   gvisor: {release: "20250113.0", platform: systrap}
   nodeGroups:

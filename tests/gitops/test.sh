@@ -125,7 +125,7 @@ cp "$SECFAAS_SRC/examples/modules.yaml" ok.yaml
 t_rc 0 "module spec validates" env SECFAAS_MODULE_PATH="$SECFAAS_SRC/modules" $S validate ok.yaml
 t_rc 0 "expanded node group renders with the sandbox taint" env SECFAAS_MODULE_PATH="$SECFAAS_SRC/modules" $S render node-config ok.yaml --node-group sandbox --artifact user-data
 t_grep "taint" "--register-with-taints=secfaas.dev/sandbox=gvisor:NoSchedule" .out
-printf 'apiVersion: secfaas.dev/v1alpha1\nkind: Cluster\nmetadata: {name: x}\nspec:\n  kubernetesVersion: "1.31"\n  network: {module: vpc-3az, inputs: {cidr: 10.50.0.0/16, azs: 3}}\n  nodeGroups:\n    - {module: gvisor-node-group, inputs: {nmae: s}}\n' >bad.yaml
+printf 'apiVersion: secfaas.dev/v1alpha1\nkind: Cluster\nmetadata: {name: x}\nspec:\n  kubernetesVersion: "1.35"\n  network: {module: vpc-3az, inputs: {cidr: 10.50.0.0/16, azs: 3}}\n  nodeGroups:\n    - {module: gvisor-node-group, inputs: {nmae: s}}\n' >bad.yaml
 t_rc 1 "bad inputs" env SECFAAS_MODULE_PATH="$SECFAAS_SRC/modules" $S validate bad.yaml
 t_grep "unknown input at caller" 'bad.yaml:6:59: error: module vpc-3az has no input "azs"' .err
 t_grep "did you mean" 'bad.yaml:8:44: error: module gvisor-node-group has no input "nmae"; did you mean "name"?' .err

@@ -631,7 +631,7 @@ CLUSTER_SPEC = """apiVersion: secfaas.dev/v1alpha1
 kind: Cluster
 metadata: {name: fn-k8s, region: eu-west-1}
 spec:
-  kubernetesVersion: "1.33"
+  kubernetesVersion: "1.35"
   network: {cidr: 10.50.0.0/16, availabilityZones: 2, endpointAccess: public}
   gvisor: {release: "20250113.0", platform: systrap}
   nodeGroups:
