@@ -51,6 +51,10 @@ struct call {
 	int explicit_signer;                /* use `signer` instead of the provider */
 	const struct sf_aws_creds *signer;  /* NULL with explicit_signer: unsigned */
 	decode_fn decode;
+	/* Not safe to repeat blindly (see sf_aws_query_once): no retry after
+	 * a failure whose outcome is unknown; *unknown tells the caller. */
+	int once;
+	int *unknown;
 };
 
 const char *sf_aws_region(const struct sf_aws *c)
@@ -109,6 +113,24 @@ static void split_url(const char *url, char **origin, char **host, char **base)
 	while (bl && b[bl - 1] == '/')
 		b[--bl] = 0;
 	*base = b;
+}
+
+/* After a failed attempt: may AWS have carried the request out?  Yes
+ * unless it answered with an error that says it did not: a 4xx with an
+ * error code, or a throttling/transient refusal (AWS checks those before
+ * acting).  A transport failure (the request may have arrived), a 5xx, or
+ * a 2xx whose body was cut or unreadable leave the outcome unknown. */
+static int outcome_unknown(int trc, long status, int rc, int kind)
+{
+	if (trc < 0)
+		return 1;
+	if (kind == SF_RETRY_THROTTLE)
+		return 0;
+	if (status >= 500)
+		return 1;
+	if (status >= 200 && status < 300)
+		return rc < 0; /* truncated or unparsable reply */
+	return 0;
 }
 
 static int do_call(struct sf_aws *c, const struct call *k, json_t **out, struct sf_err *err)
@@ -198,6 +220,15 @@ static int do_call(struct sf_aws *c, const struct call *k, json_t **out, struct 
 		int kind = sf_retry_classify(trc, resp.timed_out, trc == 0 ? resp.status : 0, aerr.aws_code, aerr.msg);
 		if (trc == 0 && rc == SF_ETRANSIENT && kind == SF_RETRY_NO)
 			kind = SF_RETRY_TRANSIENT; /* truncated body */
+		if (k->once && outcome_unknown(trc, resp.status, rc, kind)) {
+			if (k->unknown)
+				*k->unknown = 1;
+			if (err)
+				*err = aerr;
+			sf_debug("aws: %s %s: outcome unknown (%s); not repeated blindly", k->service, k->op,
+				 aerr.aws_code[0] ? aerr.aws_code : aerr.msg);
+			goto done;
+		}
 		if (err)
 			*err = aerr;
 		if (kind == SF_RETRY_SKEW) {
@@ -241,7 +272,7 @@ done:
 /* ---- protocols ---- */
 
 static int query_call(struct sf_aws *c, const char *service, const char *action, const json_t *params, int explicit_signer,
-		      const struct sf_aws_creds *signer, json_t **out, struct sf_err *err)
+		      const struct sf_aws_creds *signer, int *unknown, json_t **out, struct sf_err *err)
 {
 	const struct sf_aws_service *svc = sf_aws_service_find(service);
 	*out = NULL;
@@ -251,7 +282,10 @@ static int query_call(struct sf_aws *c, const char *service, const char *action,
 	int rc = sf_query_encode(&body, action, svc->version, params, svc->protocol == SF_PROTO_EC2, err);
 	if (rc == 0) {
 		struct call k = {svc->id, action, "POST", "/", NULL, "application/x-www-form-urlencoded; charset=utf-8",
-				 NULL, sf_buf_cstr(&body), body.len, explicit_signer, signer, sf_query_decode};
+				 NULL, sf_buf_cstr(&body), body.len, explicit_signer, signer, sf_query_decode, unknown != NULL,
+				 unknown};
+		if (unknown)
+			*unknown = 0;
 		rc = do_call(c, &k, out, err);
 	}
 	sf_buf_release(&body);
@@ -261,11 +295,17 @@ static int query_call(struct sf_aws *c, const char *service, const char *action,
 int sf_aws_query(struct sf_aws *c, const char *service, const char *action, const json_t *params, json_t **out,
 		 struct sf_err *err)
 {
-	return query_call(c, service, action, params, 0, NULL, out, err);
+	return query_call(c, service, action, params, 0, NULL, NULL, out, err);
 }
 
-int sf_aws_rest_json(struct sf_aws *c, const char *service, const char *method, const char *path,
-		     const char *query, const json_t *body, json_t **out, struct sf_err *err)
+int sf_aws_query_once(struct sf_aws *c, const char *service, const char *action, const json_t *params, json_t **out,
+		      int *unknown, struct sf_err *err)
+{
+	return query_call(c, service, action, params, 0, NULL, unknown, out, err);
+}
+
+static int rest_json_call(struct sf_aws *c, const char *service, const char *method, const char *path,
+			  const char *query, const json_t *body, int *unknown, json_t **out, struct sf_err *err)
 {
 	const struct sf_aws_service *svc = sf_aws_service_find(service);
 	*out = NULL;
@@ -274,11 +314,25 @@ int sf_aws_rest_json(struct sf_aws *c, const char *service, const char *method, 
 	char *b = body ? sf_json_proto_encode(body) : NULL;
 	char *op = xasprintf("%s %s", method, path);
 	struct call k = {svc->id, op, method, path, query, b ? "application/json" : NULL, NULL, b, b ? strlen(b) : 0,
-			 0, NULL, sf_json_proto_decode};
+			 0, NULL, sf_json_proto_decode, unknown != NULL, unknown};
+	if (unknown)
+		*unknown = 0;
 	int rc = do_call(c, &k, out, err);
 	free(b);
 	free(op);
 	return rc;
+}
+
+int sf_aws_rest_json(struct sf_aws *c, const char *service, const char *method, const char *path,
+		     const char *query, const json_t *body, json_t **out, struct sf_err *err)
+{
+	return rest_json_call(c, service, method, path, query, body, NULL, out, err);
+}
+
+int sf_aws_rest_json_once(struct sf_aws *c, const char *service, const char *method, const char *path,
+			  const char *query, const json_t *body, json_t **out, int *unknown, struct sf_err *err)
+{
+	return rest_json_call(c, service, method, path, query, body, unknown, out, err);
 }
 
 int sf_aws_json(struct sf_aws *c, const char *service, const char *target, const json_t *body, json_t **out,
@@ -293,7 +347,7 @@ int sf_aws_json(struct sf_aws *c, const char *service, const char *target, const
 	snprintf(ctype, sizeof ctype, "application/x-amz-json-%s", svc->json_version);
 	const char *dot = strrchr(target, '.');
 	struct call k = {svc->id, dot ? dot + 1 : target, "POST", "/", NULL, ctype, target, b, strlen(b), 0, NULL,
-			 sf_json_proto_decode};
+			 sf_json_proto_decode, 0, NULL};
 	int rc = do_call(c, &k, out, err);
 	free(b);
 	return rc;
@@ -311,7 +365,7 @@ char *sf_aws_label(const char *s)
 static int sts_hook(void *ctx, const struct sf_aws_creds *signer, const char *action, const json_t *params,
 		    json_t **out, struct sf_err *err)
 {
-	return query_call(ctx, "sts", action, params, 1, signer, out, err);
+	return query_call(ctx, "sts", action, params, 1, signer, NULL, out, err);
 }
 
 int sf_aws_new(struct sf_aws **out, const struct sf_aws_opts *opts, struct sf_err *err)
@@ -585,7 +639,7 @@ int sf_eks_token(struct sf_aws *c, const char *cluster, const char *role_arn, ch
 		json_t *res = NULL;
 		json_t *params = json_pack("{s:s, s:s, s:i}", "RoleArn", role_arn, "RoleSessionName", "secfaas-eks-token",
 					   "DurationSeconds", 900);
-		rc = query_call(c, "sts", "AssumeRole", params, 1, &cr, &res, err);
+		rc = query_call(c, "sts", "AssumeRole", params, 1, &cr, NULL, &res, err);
 		json_decref(params);
 		if (rc == 0)
 			rc = sf_creds_from_json(json_object_get(res, "Credentials"), &assumed, "sts AssumeRole", err);

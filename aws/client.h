@@ -75,10 +75,25 @@ double sf_aws_server_date(struct sf_aws *c);
 int sf_aws_query(struct sf_aws *c, const char *service, const char *action, const json_t *params, json_t **out,
 		 struct sf_err *err);
 
+/* The same for a call that must not be repeated blindly: a create with
+ * no client token, an attach, detach, associate or disassociate, whose
+ * retry would make a second object or read "not found" / "already
+ * associated" for what the first attempt did.  It is retried only after
+ * answers that say AWS did not act (throttling, 4xx).  After a failure
+ * whose outcome is unknown (timeout, reset, truncated or unparsable reply,
+ * 5xx) it returns that error with *unknown = 1, so the caller can look at
+ * what is there before trying again (resources/aws_common.c does). */
+int sf_aws_query_once(struct sf_aws *c, const char *service, const char *action, const json_t *params, json_t **out,
+		      int *unknown, struct sf_err *err);
+
 /* rest-json (eks). path has labels already encoded (sf_aws_label), query
  * without '?' (may be NULL), body may be NULL (no body for GET/DELETE). */
 int sf_aws_rest_json(struct sf_aws *c, const char *service, const char *method, const char *path,
 		     const char *query, const json_t *body, json_t **out, struct sf_err *err);
+
+/* rest-json, not repeated blindly (see sf_aws_query_once). */
+int sf_aws_rest_json_once(struct sf_aws *c, const char *service, const char *method, const char *path,
+			  const char *query, const json_t *body, json_t **out, int *unknown, struct sf_err *err);
 
 /* json 1.1 (ssm): target "AmazonSSM.GetParameter". */
 int sf_aws_json(struct sf_aws *c, const char *service, const char *target, const json_t *body, json_t **out,

@@ -206,6 +206,59 @@ T_TEST(malformed_and_truncated_replies)
 		  3);
 }
 
+/* A call that must not be repeated blindly: one attempt when the outcome
+ * is unknown (cut reply, 5xx), with *unknown set for the caller's look-up;
+ * definite refusals are not unknown, and throttling is still retried. */
+static int once(const char *first, const char *then, int *unknown, size_t *requests, struct sf_err *e)
+{
+	struct fx f;
+	env_keys();
+	T_EQ(fx_open(&f, NULL), 0);
+	if (!strncmp(first, "HTTP/", 5))
+		sf_replay_add(f.rp, "", first, 1);
+	else
+		fx_reply(&f, "", first, 1);
+	if (then)
+		fx_reply(&f, "", then, -1);
+	json_t *out = NULL;
+	*unknown = -1;
+	int rc = sf_aws_query_once(f.c, "ec2", "DescribeImages", NULL, &out, unknown, e);
+	*requests = sf_replay_count(f.rp);
+	json_decref(out);
+	fx_close(&f);
+	return rc;
+}
+
+T_TEST(once_calls_report_an_unknown_outcome_instead_of_repeating)
+{
+	int unknown;
+	size_t n;
+	struct sf_err e = SF_ERR_INIT;
+	/* the reply was cut after the call ran: a blind repeat would make a second VPC */
+	T_EQ(once("HTTP/1.1 200 OK\n\n<DescribeImagesResponse><imagesSet><item><imageId>ami-1</imageId>", "ec2_describe_images.http",
+		  &unknown, &n, &e),
+	     SF_ETRANSIENT);
+	T_EQ(unknown, 1);
+	T_EQ(n, 1);
+	sf_err_clear(&e);
+	T_EQ(once("ec2_internal_500.http", "ec2_describe_images.http", &unknown, &n, &e),
+	     SF_ETRANSIENT);
+	T_EQ(unknown, 1);
+	T_EQ(n, 1);
+	sf_err_clear(&e);
+	/* a definite answer: AWS did not act, nothing to look up */
+	T_EQ(once("ec2_error_dependency.http", NULL, &unknown, &n, &e),
+	     SF_ECONFLICT);
+	T_EQ(unknown, 0);
+	T_EQ(n, 1);
+	sf_err_clear(&e);
+	/* throttled: AWS refused before acting, so it is retried as usual */
+	T_EQ(once("ec2_error_throttle.http", "ec2_describe_images.http", &unknown, &n, &e),
+	     0);
+	T_EQ(unknown, 0);
+	T_EQ(n, 2);
+}
+
 T_TEST(iam_global_endpoint_and_result_unwrapping)
 {
 	struct fx f;
