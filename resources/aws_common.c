@@ -541,3 +541,155 @@ void ax_ec2_read_tags(json_t *out, const json_t *prior, const json_t *obj)
 	json_object_set_new(out, "tags", ax_user_tags(t));
 	json_decref(t);
 }
+
+/* ---- calls that must not be repeated blindly (see aws_common.h) ---- */
+
+static int call_once(struct sf_rctx *c, const char *service, const char *op, const json_t *params, json_t **out,
+		     int *unknown)
+{
+	struct sf_aws *a = ax_client(c);
+	*out = NULL;
+	*unknown = 0;
+	if (!a)
+		return c->err->code;
+	return sf_aws_query_once(a, service, op, params, out, unknown, c->err);
+}
+
+/* The id at id_key, at the top of the reply or one object down. */
+static const char *reply_id(const json_t *o, const char *key)
+{
+	const char *id = ax_s(o, key);
+	const char *k;
+	json_t *v;
+	if (id)
+		return id;
+	json_object_foreach((json_t *)o, k, v)
+	{
+		if (json_is_object(v) && ax_s(v, key))
+			return ax_s(v, key);
+	}
+	return NULL;
+}
+
+static int create_find(struct sf_rctx *c, const struct ax_create_def *d, char **id)
+{
+	*id = NULL;
+	if (d->find)
+		return d->find(c, d->find_ctx, id);
+	if (!d->describe)
+		return 0;
+	return ax_ec2_find_token(c, d->describe, d->set_key, d->id_key, id);
+}
+
+int ax_create(struct sf_rctx *c, const struct ax_create_def *d, json_t *params, json_t **reply, char **id)
+{
+	int rc = 0, unknown = 0;
+	*id = NULL;
+	if (reply)
+		*reply = NULL;
+	if (c->resumed) {
+		rc = create_find(c, d, id);
+		if (rc < 0 || *id) {
+			if (*id)
+				sf_info("%s: found the object an interrupted %s made: %s", c->address, d->op, *id);
+			json_decref(params);
+			return rc;
+		}
+	}
+	for (int attempt = 1; attempt <= AX_ONCE_TRIES; attempt++) {
+		json_t *o = NULL;
+		int was_unknown = unknown;
+		rc = call_once(c, d->service, d->op, params, &o, &unknown);
+		if (rc == 0) {
+			const char *got = reply_id(o, d->id_key);
+			if (!got) {
+				json_decref(o);
+				rc = sf_fail(c->err, SF_EPROTO, "%s: %s returned no %s", c->address, d->op, d->id_key);
+				break;
+			}
+			*id = xstrdup(got);
+			if (reply)
+				*reply = o;
+			else
+				json_decref(o);
+			break;
+		}
+		json_decref(o);
+		/* Unknown outcome, or a refusal right after one (the name is
+		 * now taken by what the lost reply made): look first. */
+		if (!unknown && !(was_unknown && rc != SF_ETHROTTLED && rc != SF_EAUTH && rc != SF_EINTR))
+			break;
+		struct sf_err keep = *c->err;
+		int frc = create_find(c, d, id);
+		if (frc < 0) {
+			rc = frc;
+			break;
+		}
+		if (*id) {
+			sf_info("%s: the reply to %s was lost; it made %s", c->address, d->op, *id);
+			sf_err_clear(c->err);
+			rc = 0;
+			break;
+		}
+		*c->err = keep;
+		if (!unknown)
+			break;
+		sf_debug("%s: %s: outcome unknown and nothing made yet; sending it again", c->address, d->op);
+	}
+	json_decref(params);
+	if (rc < 0 && unknown)
+		sf_err_hint(c->err, "the reply was lost %d times and nothing was found under this operation's token; "
+				    "run apply again",
+			    AX_ONCE_TRIES);
+	return rc;
+}
+
+int ax_change(struct sf_rctx *c, const struct ax_change_def *d, const void *ctx, json_t *params, json_t **reply)
+{
+	int rc = 0, unknown = 0;
+	if (reply)
+		*reply = NULL;
+	for (int attempt = 1; attempt <= AX_ONCE_TRIES; attempt++) {
+		json_t *o = NULL;
+		rc = call_once(c, d->service, d->op, params, &o, &unknown);
+		if (rc == 0) {
+			if (reply)
+				*reply = o;
+			else
+				json_decref(o);
+			break;
+		}
+		json_decref(o);
+		if (rc == SF_ETHROTTLED || rc == SF_EAUTH || rc == SF_EINTR)
+			break;
+		/* Unknown outcome, or an answer such as "not found" / "already
+		 * associated" that may describe what an earlier attempt did: the
+		 * parent says whether the change is in place. */
+		struct sf_err keep = *c->err;
+		sf_err_clear(c->err);
+		int in = d->done(c, ctx);
+		if (in < 0) {
+			rc = in;
+			break;
+		}
+		if (in > 0) {
+			sf_debug("%s: %s: %s; the change is in place", c->address, d->op, keep.msg);
+			rc = 0;
+			break;
+		}
+		*c->err = keep;
+		if (!unknown) {
+			/* Not SF_ENOTFOUND: callers read that as "already gone". */
+			rc = sf_fail(c->err, SF_ERROR, "%s: %s could not be confirmed: AWS answered \"%s\" but still shows it undone",
+				     c->address, d->what, keep.msg);
+			sf_err_hint(c->err, "look at the object in AWS, then run the command again");
+			break;
+		}
+		sf_debug("%s: %s: outcome unknown and not in place; sending it again", c->address, d->op);
+	}
+	json_decref(params);
+	if (rc < 0 && unknown)
+		sf_err_hint(c->err, "the reply was lost %d times and AWS does not show %s done; run the command again",
+			    AX_ONCE_TRIES, d->what);
+	return rc;
+}

@@ -84,6 +84,64 @@ json_t *ax_ec2_tagspec(const char *rt, const json_t *tags);
  * (owned) when found, 0 and *id NULL when not, or an error. */
 int ax_ec2_find_token(struct sf_rctx *c, const char *action, const char *list_key, const char *id_key, char **id);
 
+/* ---- calls that must not be repeated blindly ----
+ *
+ * A call whose reply is lost (timeout, reset, truncated or unparsable
+ * reply, 5xx) may have been carried out.  Repeating a create without a
+ * client token then makes a second object; repeating a detach, a
+ * disassociate or a removal answers "not found" (or an attach "already
+ * associated") for what the first attempt did, which says nothing about
+ * whether the change is in place.  Every such call of the AWS types goes
+ * through one of two paths, which send it with sf_aws_query_once() and,
+ * when the outcome is unknown or the answer is one of those, look at AWS
+ * before deciding:
+ *   ax_create  a create: look the object up by its secfaas:token tag
+ *              (or the type's own lookup) and adopt it, else create again;
+ *   ax_change  a change to a parent (attach, detach, associate, add or
+ *              remove a member): read the parent to see whether the
+ *              change is in place, else send it again.
+ * Both send at most AX_ONCE_TRIES times.  The look-ups cost calls only
+ * after such a failure, or (ax_create) when the engine says an earlier
+ * attempt of this create was interrupted (c->resumed). */
+#define AX_ONCE_TRIES 3
+
+/* Find what an earlier attempt of a create made: 0 and *id (owned) when
+ * found, 0 and *id NULL when not, or an error.  A lookup must only return
+ * an object that carries this state's ownership (its token). */
+typedef int (*ax_find_fn)(struct sf_rctx *c, const void *ctx, char **id);
+
+struct ax_create_def {
+	const char *service;            /* "ec2", "iam" */
+	const char *op;                 /* "CreateVpc" */
+	const char *id_key;             /* reply member holding the new id, at the top of the reply or
+					   one object down ("vpcId" in {"vpc":{"vpcId":..}}) */
+	const char *describe, *set_key; /* EC2: find by the secfaas:token tag (with id_key) ... */
+	ax_find_fn find;                /* ... or this lookup (wins when set) */
+	const void *find_ctx;
+};
+
+/* Create through the shared path: 0 and *id (owned) of the new or the
+ * found object; *reply (may be NULL) gets the call's reply (new
+ * reference), or NULL when the object was found by the lookup instead.
+ * params are stolen. */
+int ax_create(struct sf_rctx *c, const struct ax_create_def *d, json_t *params, json_t **reply, char **id);
+
+/* Is the change in place?  1 yes, 0 no, < 0 an error (c->err filled). */
+typedef int (*ax_check_fn)(struct sf_rctx *c, const void *ctx);
+
+struct ax_change_def {
+	const char *service; /* "ec2", "iam" */
+	const char *op;      /* "DetachRolePolicy" */
+	ax_check_fn done;    /* reads the parent */
+	const char *what;    /* "detaching the policy from the role", for messages */
+};
+
+/* A change through the shared path: 0 once AWS shows it in place; a
+ * definite refusal while it is not in place is returned as is, with the
+ * hint that it could not be confirmed.  params are stolen; reply may be
+ * NULL. */
+int ax_change(struct sf_rctx *c, const struct ax_change_def *d, const void *ctx, json_t *params, json_t **reply);
+
 /* EC2: make the user tags of `id` equal `want_tags` (CreateTags for new or
  * changed keys, DeleteTags for removed ones; ownership tags untouched). */
 int ax_ec2_sync_tags(struct sf_rctx *c, const char *id, const json_t *have_tags, const json_t *want_tags);

@@ -233,6 +233,11 @@ static json_t *image_tags(struct sf_rctx *c, const json_t *want, const char *key
 	return t;
 }
 
+/* The image is tagged with the operation token at creation (and its name
+ * is unique), so a lost CreateImage reply is found by that tag. */
+static const struct ax_create_def image_make = {"ec2", "CreateImage", "imageId", "DescribeImages", "imagesSet",
+					       NULL, NULL};
+
 static int bake(struct sf_rctx *c, const json_t *want, const char *key, const char *base, char **image)
 {
 	struct sf_bake_in in;
@@ -297,17 +302,11 @@ static int bake(struct sf_rctx *c, const json_t *want, const char *key, const ch
 				       ssm_arch(ax_s(want, "arch")), key);
 		json_t *spec = json_pack("[{s:s, s:o}, {s:s, s:o}]", "ResourceType", "image", "Tag", ax_tag_list(tags),
 					 "ResourceType", "snapshot", "Tag", ax_tag_list(tags));
-		rc = ax_ec2(c, "CreateImage",
-			    json_pack("{s:s, s:s, s:s, s:o}", "InstanceId", iid, "Name", name, "Description",
-				      "EKS AL2023 with gVisor runsc baked by secfaas", "TagSpecification", spec),
-			    &o);
+		rc = ax_create(c, &image_make,
+			       json_pack("{s:s, s:s, s:s, s:o}", "InstanceId", iid, "Name", name, "Description",
+					 "EKS AL2023 with gVisor runsc baked by secfaas", "TagSpecification", spec),
+			       NULL, image);
 		free(name);
-		if (!rc) {
-			*image = xstrdup(ax_s(o, "imageId"));
-			json_decref(o);
-			if (!*image)
-				rc = sf_fail(c->err, SF_EPROTO, "%s: CreateImage returned no imageId", c->address);
-		}
 	}
 	if (rc < 0 && rc != SF_EINTR) {
 		/* a failed bake must not leave a builder running */
@@ -442,6 +441,38 @@ static int image_in_use(struct sf_rctx *c, const char *image, char **by)
 	return rc;
 }
 
+/* Snapshots CreateImage made for `image` that outlived it: a run killed
+ * between DeregisterImage and DeleteSnapshot, or a snapshot whose delete
+ * failed.  EC2 describes each as "Created by CreateImage(<instance>) for
+ * <image>"; ours also carry the image's kind tag. */
+static int drop_orphan_snapshots(struct sf_rctx *c, const char *image)
+{
+	char *desc = xasprintf("Created by CreateImage(*) for %s", image);
+	json_t *o = NULL;
+	int rc = ax_ec2(c, "DescribeSnapshots",
+			json_pack("{s:[s], s:[{s:s, s:[s]}, {s:s, s:[s]}]}", "Owner", "self", "Filter", "Name",
+				  "description", "Value", desc, "Name", "tag:secfaas:kind", "Value", "gvisor-ami"),
+			&o);
+	free(desc);
+	size_t i;
+	json_t *s;
+	json_array_foreach(json_object_get(o, "snapshotSet"), i, s)
+	{
+		const char *snap = ax_s(s, "snapshotId");
+		if (rc < 0 || !snap)
+			continue;
+		rc = ax_ec2(c, "DeleteSnapshot", json_pack("{s:s}", "SnapshotId", snap), NULL);
+		if (rc == SF_ENOTFOUND) {
+			sf_err_clear(c->err);
+			rc = 0;
+		}
+		if (!rc)
+			sf_info("%s: deleted snapshot %s left by %s", c->address, snap, image);
+	}
+	json_decref(o);
+	return rc;
+}
+
 /* Deregister image and delete its snapshots unless in use. */
 static int drop_image(struct sf_rctx *c, const char *image)
 {
@@ -449,7 +480,7 @@ static int drop_image(struct sf_rctx *c, const char *image)
 	int rc = ax_ec2_describe_one(c, "DescribeImages", "ImageId", image, "imagesSet", &im);
 	if (rc == SF_ENOTFOUND) {
 		sf_err_clear(c->err);
-		return 0;
+		return drop_orphan_snapshots(c, image);
 	}
 	if (rc < 0)
 		return rc;

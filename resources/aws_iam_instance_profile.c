@@ -19,6 +19,37 @@ static const struct sf_attr_def attrs[] = {
 	{NULL, 0, 0, NULL},
 };
 
+struct profile_role {
+	const char *profile, *role;
+	int member; /* the state that counts as done */
+};
+
+/* ax_change's check: is the role in the profile (or out of it)? */
+static int member_done(struct sf_rctx *c, const void *ctx)
+{
+	const struct profile_role *x = ctx;
+	json_t *o = NULL;
+	int rc = ax_iam(c, "GetInstanceProfile", json_pack("{s:s}", "InstanceProfileName", x->profile), &o);
+	if (rc == SF_ENOTFOUND && !x->member) {
+		sf_err_clear(c->err);
+		return 1;
+	}
+	if (rc < 0)
+		return rc;
+	int in = 0;
+	size_t i;
+	json_t *r;
+	json_array_foreach(json_object_get(json_object_get(o, "InstanceProfile"), "Roles"), i, r) if (
+		ax_s(r, "RoleName") && !strcmp(ax_s(r, "RoleName"), x->role)) in = 1;
+	json_decref(o);
+	return in == x->member;
+}
+
+static const struct ax_change_def role_add = {"iam", "AddRoleToInstanceProfile", member_done,
+					      "adding the role to the instance profile"};
+static const struct ax_change_def role_remove = {"iam", "RemoveRoleFromInstanceProfile", member_done,
+						 "removing the role from the instance profile"};
+
 static int ip_create(struct sf_rctx *c, const json_t *want, json_t **out)
 {
 	const char *name = ax_s(want, "name"), *role = ax_s(want, "role");
@@ -57,9 +88,10 @@ static int ip_create(struct sf_rctx *c, const json_t *want, json_t **out)
 		has_role = 1;
 	char *arn = xstrdup(ax_s(ip, "Arn"));
 	json_decref(o);
+	struct profile_role x = {name, role, 1};
 	if (!has_role)
-		rc = ax_iam(c, "AddRoleToInstanceProfile", json_pack("{s:s, s:s}", "InstanceProfileName", name, "RoleName", role),
-			    NULL);
+		rc = ax_change(c, &role_add, &x, json_pack("{s:s, s:s}", "InstanceProfileName", name, "RoleName", role),
+			       NULL);
 	if (!rc) {
 		*out = ax_out(want);
 		json_object_set_new(*out, "arn", json_string(arn ? arn : ""));
@@ -93,8 +125,9 @@ static int ip_destroy(struct sf_rctx *c, const json_t *prior)
 	{
 		if (rc < 0)
 			break;
-		rc = ax_iam(c, "RemoveRoleFromInstanceProfile",
-			    json_pack("{s:s, s:s}", "InstanceProfileName", name, "RoleName", ax_s(r, "RoleName")), NULL);
+		struct profile_role x = {name, ax_s(r, "RoleName"), 0};
+		rc = ax_change(c, &role_remove, &x,
+			       json_pack("{s:s, s:s}", "InstanceProfileName", name, "RoleName", x.role), NULL);
 	}
 	json_decref(o);
 	if (!rc)

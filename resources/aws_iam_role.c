@@ -66,6 +66,56 @@ static int attached(struct sf_rctx *c, const char *role, json_t **arns)
 	return 0;
 }
 
+struct role_policy {
+	const char *role, *arn;
+};
+
+/* ax_change's check for a detach: the policy is no longer attached (or
+ * the role is gone). */
+static int detached_done(struct sf_rctx *c, const void *ctx)
+{
+	const struct role_policy *x = ctx;
+	json_t *have = NULL;
+	int rc = attached(c, x->role, &have);
+	if (rc == SF_ENOTFOUND) {
+		sf_err_clear(c->err);
+		return 1;
+	}
+	if (rc < 0)
+		return rc;
+	int gone = !has(have, x->arn);
+	json_decref(have);
+	return gone;
+}
+
+static const struct ax_change_def policy_detach = {"iam", "DetachRolePolicy", detached_done,
+						   "detaching the policy from the role"};
+
+/* ax_change's check for a removal from an instance profile: the role is
+ * no longer in it (or the profile is gone). */
+static int removed_done(struct sf_rctx *c, const void *ctx)
+{
+	const struct role_policy *x = ctx; /* arn: the profile's name */
+	json_t *o = NULL;
+	int rc = ax_iam(c, "GetInstanceProfile", json_pack("{s:s}", "InstanceProfileName", x->arn), &o);
+	if (rc == SF_ENOTFOUND) {
+		sf_err_clear(c->err);
+		return 1;
+	}
+	if (rc < 0)
+		return rc;
+	int in = 0;
+	size_t i;
+	json_t *r;
+	json_array_foreach(json_object_get(json_object_get(o, "InstanceProfile"), "Roles"), i, r) if (
+		ax_s(r, "RoleName") && !strcmp(ax_s(r, "RoleName"), x->role)) in = 1;
+	json_decref(o);
+	return !in;
+}
+
+static const struct ax_change_def profile_remove = {"iam", "RemoveRoleFromInstanceProfile", removed_done,
+						    "removing the role from its instance profile"};
+
 static int sync_policies(struct sf_rctx *c, const char *role, const json_t *want_list)
 {
 	json_t *have = NULL, *want = json_array();
@@ -96,9 +146,10 @@ static int sync_policies(struct sf_rctx *c, const char *role, const json_t *want
 	{
 		if (rc < 0)
 			break;
-		if (!has(want, json_string_value(e)))
-			rc = ax_iam(c, "DetachRolePolicy",
-				    json_pack("{s:s, s:s}", "RoleName", role, "PolicyArn", json_string_value(e)), NULL);
+		struct role_policy x = {role, json_string_value(e)};
+		if (!has(want, x.arn))
+			rc = ax_change(c, &policy_detach, &x, json_pack("{s:s, s:s}", "RoleName", role, "PolicyArn", x.arn),
+				       NULL);
 	}
 	json_decref(have);
 	json_decref(want);
@@ -247,9 +298,9 @@ static int role_destroy(struct sf_rctx *c, const json_t *prior)
 	{
 		if (rc < 0)
 			break;
-		rc = ax_iam(c, "RemoveRoleFromInstanceProfile",
-			    json_pack("{s:s, s:s}", "RoleName", name, "InstanceProfileName", ax_s(e, "InstanceProfileName")),
-			    NULL);
+		struct role_policy x = {name, ax_s(e, "InstanceProfileName")};
+		rc = ax_change(c, &profile_remove, &x,
+			       json_pack("{s:s, s:s}", "RoleName", name, "InstanceProfileName", x.arn), NULL);
 	}
 	json_decref(o);
 	if (!rc)

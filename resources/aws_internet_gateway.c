@@ -30,31 +30,53 @@ static int attached_to(const json_t *g, const char *vpc)
 	return 0;
 }
 
+static const struct ax_create_def igw_make = {"ec2", "CreateInternetGateway", "internetGatewayId",
+					     "DescribeInternetGateways", "internetGatewaySet", NULL, NULL};
+
+struct igw_vpc {
+	const char *igw, *vpc;
+	int attached; /* the state that counts as done */
+};
+
+/* ax_change's check: is the gateway attached to (or detached from) the VPC? */
+static int igw_attach_done(struct sf_rctx *c, const void *ctx)
+{
+	const struct igw_vpc *x = ctx;
+	json_t *g = NULL;
+	int rc = ax_ec2_describe_one(c, "DescribeInternetGateways", "InternetGatewayId", x->igw, "internetGatewaySet", &g);
+	if (rc == SF_ENOTFOUND && !x->attached) {
+		sf_err_clear(c->err);
+		return 1;
+	}
+	if (rc < 0)
+		return rc;
+	int on = attached_to(g, x->vpc);
+	json_decref(g);
+	return on == x->attached;
+}
+
+static const struct ax_change_def igw_attach = {"ec2", "AttachInternetGateway", igw_attach_done,
+						"attaching the internet gateway"};
+static const struct ax_change_def igw_detach = {"ec2", "DetachInternetGateway", igw_attach_done,
+						"detaching the internet gateway"};
+
 static int igw_create(struct sf_rctx *c, const json_t *want, json_t **out)
 {
 	char *id = NULL;
-	int rc = ax_ec2_find_token(c, "DescribeInternetGateways", "internetGatewaySet", "internetGatewayId", &id);
+	json_t *tags = ax_tags(c, want, 1);
+	int rc = ax_create(c, &igw_make,
+			   json_pack("{s:o}", "TagSpecification", ax_ec2_tagspec("internet-gateway", tags)), NULL, &id);
+	json_decref(tags);
 	if (rc < 0)
 		return rc;
-	if (!id) {
-		json_t *tags = ax_tags(c, want, 1), *o = NULL;
-		rc = ax_ec2(c, "CreateInternetGateway",
-			    json_pack("{s:o}", "TagSpecification", ax_ec2_tagspec("internet-gateway", tags)), &o);
-		json_decref(tags);
-		if (rc < 0)
-			return rc;
-		id = xstrdup(ax_s(json_object_get(o, "internetGateway"), "internetGatewayId"));
-		json_decref(o);
-		if (!id)
-			return sf_fail(c->err, SF_EPROTO, "%s: CreateInternetGateway returned no id", c->address);
-	}
 	if (c->record_id)
 		c->record_id(c, id);
 	json_t *g = NULL;
 	rc = ax_ec2_describe_one(c, "DescribeInternetGateways", "InternetGatewayId", id, "internetGatewaySet", &g);
-	if (!rc && !attached_to(g, ax_s(want, "vpc_id")))
-		rc = ax_ec2(c, "AttachInternetGateway",
-			    json_pack("{s:s, s:s}", "InternetGatewayId", id, "VpcId", ax_s(want, "vpc_id")), NULL);
+	if (!rc && !attached_to(g, ax_s(want, "vpc_id"))) {
+		struct igw_vpc x = {id, ax_s(want, "vpc_id"), 1};
+		rc = ax_change(c, &igw_attach, &x, json_pack("{s:s, s:s}", "InternetGatewayId", id, "VpcId", x.vpc), NULL);
+	}
 	json_decref(g);
 	if (!rc) {
 		*out = ax_out(want);
@@ -94,8 +116,8 @@ static int del_once(struct sf_rctx *c, void *ctx)
 		const char *vpc = ax_s(a, "vpcId");
 		if (!vpc)
 			continue;
-		rc = ax_ec2(c, "DetachInternetGateway", json_pack("{s:s, s:s}", "InternetGatewayId", id, "VpcId", vpc),
-			    NULL);
+		struct igw_vpc x = {id, vpc, 0};
+		rc = ax_change(c, &igw_detach, &x, json_pack("{s:s, s:s}", "InternetGatewayId", id, "VpcId", vpc), NULL);
 		if (rc < 0)
 			break;
 	}

@@ -30,6 +30,41 @@ static int in_list(const json_t *l, const char *s)
 	return 0;
 }
 
+struct rt_assoc {
+	const char *rt, *subnet, *assoc; /* associate: rt + subnet; disassociate: assoc */
+};
+
+/* ax_change's check: is the subnet associated with the table, or (with an
+ * association id) is that association gone? */
+static int assoc_done(struct sf_rctx *c, const void *ctx)
+{
+	const struct rt_assoc *x = ctx;
+	json_t *t = NULL;
+	int rc = ax_ec2_describe_one(c, "DescribeRouteTables", "RouteTableId", x->rt, "routeTableSet", &t);
+	if (rc == SF_ENOTFOUND && x->assoc) {
+		sf_err_clear(c->err);
+		return 1;
+	}
+	if (rc < 0)
+		return rc;
+	int present = 0;
+	size_t i;
+	json_t *a;
+	json_array_foreach(json_object_get(t, "associationSet"), i, a)
+	{
+		const char *sn = ax_s(a, "subnetId"), *aid = ax_s(a, "routeTableAssociationId");
+		if (x->assoc ? (aid && !strcmp(aid, x->assoc)) : (sn && !strcmp(sn, x->subnet)))
+			present = 1;
+	}
+	json_decref(t);
+	return x->assoc ? !present : present;
+}
+
+static const struct ax_change_def rt_associate = {"ec2", "AssociateRouteTable", assoc_done,
+						  "associating the subnet with the route table"};
+static const struct ax_change_def rt_disassociate = {"ec2", "DisassociateRouteTable", assoc_done,
+						     "disassociating the subnet from the route table"};
+
 /* Associate every wanted subnet, disassociate the others. */
 static int sync_assoc(struct sf_rctx *c, const char *id, const json_t *want_subnets)
 {
@@ -46,7 +81,8 @@ static int sync_assoc(struct sf_rctx *c, const char *id, const json_t *want_subn
 		if (!sn || !aid)
 			continue;
 		if (!in_list(want_subnets, sn)) {
-			rc = ax_ec2(c, "DisassociateRouteTable", json_pack("{s:s}", "AssociationId", aid), NULL);
+			struct rt_assoc x = {id, sn, aid};
+			rc = ax_change(c, &rt_disassociate, &x, json_pack("{s:s}", "AssociationId", aid), NULL);
 			if (rc < 0)
 				break;
 		} else {
@@ -58,35 +94,30 @@ static int sync_assoc(struct sf_rctx *c, const char *id, const json_t *want_subn
 		if (rc < 0)
 			break;
 		const char *sn = json_string_value(a);
+		struct rt_assoc x = {id, sn, NULL};
 		if (sn && !in_list(have, sn))
-			rc = ax_ec2(c, "AssociateRouteTable", json_pack("{s:s, s:s}", "RouteTableId", id, "SubnetId", sn),
-				    NULL);
+			rc = ax_change(c, &rt_associate, &x, json_pack("{s:s, s:s}", "RouteTableId", id, "SubnetId", sn),
+				       NULL);
 	}
 	json_decref(have);
 	json_decref(t);
 	return rc;
 }
 
+static const struct ax_create_def rt_make = {"ec2", "CreateRouteTable", "routeTableId", "DescribeRouteTables",
+					    "routeTableSet", NULL, NULL};
+
 static int rt_create(struct sf_rctx *c, const json_t *want, json_t **out)
 {
 	char *id = NULL;
-	int rc = ax_ec2_find_token(c, "DescribeRouteTables", "routeTableSet", "routeTableId", &id);
+	json_t *tags = ax_tags(c, want, 1);
+	int rc = ax_create(c, &rt_make,
+			   json_pack("{s:s, s:o}", "VpcId", ax_s(want, "vpc_id"), "TagSpecification",
+				     ax_ec2_tagspec("route-table", tags)),
+			   NULL, &id);
+	json_decref(tags);
 	if (rc < 0)
 		return rc;
-	if (!id) {
-		json_t *tags = ax_tags(c, want, 1), *o = NULL;
-		rc = ax_ec2(c, "CreateRouteTable",
-			    json_pack("{s:s, s:o}", "VpcId", ax_s(want, "vpc_id"), "TagSpecification",
-				      ax_ec2_tagspec("route-table", tags)),
-			    &o);
-		json_decref(tags);
-		if (rc < 0)
-			return rc;
-		id = xstrdup(ax_s(json_object_get(o, "routeTable"), "routeTableId"));
-		json_decref(o);
-		if (!id)
-			return sf_fail(c->err, SF_EPROTO, "%s: CreateRouteTable returned no id", c->address);
-	}
 	if (c->record_id)
 		c->record_id(c, id);
 	const char *gw = ax_s(want, "gateway_id");

@@ -22,28 +22,22 @@ static const struct sf_attr_def attrs[] = {
 	{NULL, 0, 0, NULL},
 };
 
+static const struct ax_create_def sg_make = {"ec2", "CreateSecurityGroup", "groupId", "DescribeSecurityGroups",
+					    "securityGroupInfo", NULL, NULL};
+
 static int sg_create(struct sf_rctx *c, const json_t *want, json_t **out)
 {
 	char *id = NULL;
-	int rc = ax_ec2_find_token(c, "DescribeSecurityGroups", "securityGroupInfo", "groupId", &id);
+	json_t *tags = ax_tags(c, want, 1);
+	const char *desc = ax_s(want, "description");
+	int rc = ax_create(c, &sg_make,
+			   json_pack("{s:s, s:s, s:s, s:o}", "VpcId", ax_s(want, "vpc_id"), "GroupName", ax_s(want, "name"),
+				     "GroupDescription", desc ? desc : "managed by secfaas", "TagSpecification",
+				     ax_ec2_tagspec("security-group", tags)),
+			   NULL, &id);
+	json_decref(tags);
 	if (rc < 0)
 		return rc;
-	if (!id) {
-		json_t *tags = ax_tags(c, want, 1), *o = NULL;
-		const char *desc = ax_s(want, "description");
-		rc = ax_ec2(c, "CreateSecurityGroup",
-			    json_pack("{s:s, s:s, s:s, s:o}", "VpcId", ax_s(want, "vpc_id"), "GroupName", ax_s(want, "name"),
-				      "GroupDescription", desc ? desc : "managed by secfaas", "TagSpecification",
-				      ax_ec2_tagspec("security-group", tags)),
-			    &o);
-		json_decref(tags);
-		if (rc < 0)
-			return rc;
-		id = xstrdup(ax_s(o, "groupId"));
-		json_decref(o);
-		if (!id)
-			return sf_fail(c->err, SF_EPROTO, "%s: CreateSecurityGroup returned no groupId", c->address);
-	}
 	if (c->record_id)
 		c->record_id(c, id);
 	if (json_is_true(json_object_get(want, "self_ingress"))) {

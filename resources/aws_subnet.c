@@ -23,27 +23,21 @@ static const struct sf_attr_def attrs[] = {
 	{NULL, 0, 0, NULL},
 };
 
+static const struct ax_create_def sn_make = {"ec2", "CreateSubnet", "subnetId", "DescribeSubnets", "subnetSet",
+					    NULL, NULL};
+
 static int sn_create(struct sf_rctx *c, const json_t *want, json_t **out)
 {
 	char *id = NULL;
-	int rc = ax_ec2_find_token(c, "DescribeSubnets", "subnetSet", "subnetId", &id);
+	json_t *tags = ax_tags(c, want, 1);
+	int rc = ax_create(c, &sn_make,
+			   json_pack("{s:s, s:s, s:s, s:o}", "VpcId", ax_s(want, "vpc_id"), "CidrBlock",
+				     ax_s(want, "cidr_block"), "AvailabilityZone", ax_s(want, "availability_zone"),
+				     "TagSpecification", ax_ec2_tagspec("subnet", tags)),
+			   NULL, &id);
+	json_decref(tags);
 	if (rc < 0)
 		return rc;
-	if (!id) {
-		json_t *tags = ax_tags(c, want, 1), *o = NULL;
-		rc = ax_ec2(c, "CreateSubnet",
-			    json_pack("{s:s, s:s, s:s, s:o}", "VpcId", ax_s(want, "vpc_id"), "CidrBlock",
-				      ax_s(want, "cidr_block"), "AvailabilityZone", ax_s(want, "availability_zone"),
-				      "TagSpecification", ax_ec2_tagspec("subnet", tags)),
-			    &o);
-		json_decref(tags);
-		if (rc < 0)
-			return rc;
-		id = xstrdup(ax_s(json_object_get(o, "subnet"), "subnetId"));
-		json_decref(o);
-		if (!id)
-			return sf_fail(c->err, SF_EPROTO, "%s: CreateSubnet returned no subnetId", c->address);
-	}
 	if (c->record_id)
 		c->record_id(c, id);
 	if (json_is_true(json_object_get(want, "public")))

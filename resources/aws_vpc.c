@@ -30,26 +30,19 @@ static const struct sf_waiter_def vpc_available = {
 	.delay_s = 2, .success = {"available"}, .empty_is_notfound = 1, .notfound_msg = "{VpcId} not found",
 };
 
+static const struct ax_create_def vpc_make = {"ec2", "CreateVpc", "vpcId", "DescribeVpcs", "vpcSet", NULL, NULL};
+
 static int vpc_create(struct sf_rctx *c, const json_t *want, json_t **out)
 {
 	char *id = NULL;
-	int rc = ax_ec2_find_token(c, "DescribeVpcs", "vpcSet", "vpcId", &id);
+	json_t *tags = ax_tags(c, want, 1);
+	int rc = ax_create(c, &vpc_make,
+			   json_pack("{s:s, s:o}", "CidrBlock", ax_s(want, "cidr_block"), "TagSpecification",
+				     ax_ec2_tagspec("vpc", tags)),
+			   NULL, &id);
+	json_decref(tags);
 	if (rc < 0)
 		return rc;
-	if (!id) {
-		json_t *tags = ax_tags(c, want, 1), *o = NULL;
-		rc = ax_ec2(c, "CreateVpc",
-			    json_pack("{s:s, s:o}", "CidrBlock", ax_s(want, "cidr_block"), "TagSpecification",
-				      ax_ec2_tagspec("vpc", tags)),
-			    &o);
-		json_decref(tags);
-		if (rc < 0)
-			return rc;
-		id = xstrdup(ax_s(json_object_get(o, "vpc"), "vpcId"));
-		json_decref(o);
-		if (!id)
-			return sf_fail(c->err, SF_EPROTO, "%s: CreateVpc returned no vpcId", c->address);
-	}
 	if (c->record_id)
 		c->record_id(c, id);
 	rc = ax_wait(c, &vpc_available, json_pack("{s:[s]}", "VpcId", id), 300, "vpc");

@@ -289,8 +289,10 @@ static int step_create(struct wctx *w, const json_t *want, const char *resume_to
 	/* a new object: never the id of the one it replaces */
 	step_start(r, nd, "create", NULL, NULL);
 	w->rc.token = token;
+	w->rc.resumed = resume_token && *resume_token;
 	json_t *out = NULL;
 	int rc = ch->type->create(&w->rc, want, &out);
+	w->rc.resumed = 0;
 	if (rc == 0 && !out)
 		rc = sf_fail(err, SF_EPROTO, "%s: create returned no attributes", ch->address);
 	struct sf_err e2 = SF_ERR_INIT;

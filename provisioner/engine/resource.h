@@ -19,7 +19,10 @@
  *   next apply calls create() again with the same token, and the type must
  *   find and adopt what the first call made (AWS ClientToken /
  *   clientRequestToken, or a `secfaas:token` tag looked up before creating)
- *   and then continue waiting for it, never create a second one.
+ *   and then continue waiting for it, never create a second one.  The
+ *   engine sets c->resumed for such a second attempt; within one attempt, a
+ *   call whose reply was lost is handled by the shared create path of the
+ *   family (resources/aws_common.h: ax_create).
  *
  * Long waits call c->progress() each poll and stop early when *c->cancel is
  * set (first Ctrl-C), returning SF_EINTR; the engine then records the
@@ -69,6 +72,11 @@ struct sf_rctx {
 	/* Plan time only (plan_review): add one warning line to the plan,
 	 * shown with the address above the changes. May be NULL. */
 	void (*warn)(struct sf_rctx *c, const char *msg);
+	/* create only: an earlier attempt under this token was interrupted
+	 * (the journal still says `creating`), so it may have made the object:
+	 * look for it before creating.  0 on a first attempt, where that
+	 * look-up would only cost a call. */
+	int resumed;
 };
 
 struct sf_change;     /* engine's per-resource plan entry (plan.h) */

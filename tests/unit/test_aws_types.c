@@ -256,6 +256,7 @@ T_TEST(vpc_resumed_create_adopts_by_token)
 		      EC2("DescribeVpcs", "<vpcSet><item><vpcId>vpc-0aa</vpcId><state>available</state></item></vpcSet>"), -1);
 	sf_replay_add(t.f.rp, "Action=ModifyVpcAttribute", EC2("ModifyVpcAttribute", "<return>true</return>"), 2);
 	json_t *want = json_pack("{s:s}", "cidr_block", "10.40.0.0/16"), *out = NULL;
+	t.c.resumed = 1; /* the journal says an earlier attempt was interrupted */
 	T_EQ(sf_rt_aws_vpc.create(&t.c, want, &out), 0);
 	if (t.err.code)
 		fprintf(stderr, "err: %s\n", t.err.msg);
@@ -289,9 +290,107 @@ T_TEST(vpc_fresh_create_tags_ownership_and_token)
 	T_EQ(sent2(&t, "Action=CreateVpc", "Key=team&TagSpecification.1.Tag.1.Value=t"), 1);
 	T_EQ(sent(&t, "EnableDnsHostnames.Value=true"), 1);
 	T_EQ(sent2(&t, "Action=DescribeVpcs", "VpcId.1=vpc-0bb"), 2); /* waited for available */
+	/* a first attempt costs no look-up */
+	T_EQ(sent2(&t, "Action=DescribeVpcs", "tag%3Asecfaas%3Atoken"), 0);
 	T_STREQ(json_string_value(json_object_get(out, "id")), "vpc-0bb");
 	json_decref(out);
 	json_decref(want);
+	rt_close(&t);
+}
+
+/* The CreateVpc reply is cut after AWS made the VPC: the create is not
+ * sent again blindly; the VPC is found by its token and adopted. */
+T_TEST(vpc_lost_reply_adopts_what_it_made)
+{
+	struct rt t;
+	rt_open(&t, "aws_vpc.main");
+	sf_replay_add(t.f.rp, "Action=CreateVpc", "HTTP/1.1 200 OK\nContent-Type: text/xml\n\n<CreateVpcResponse><vpc>", 1);
+	sf_replay_add(t.f.rp, "Action=CreateVpc", EC2("CreateVpc", "<vpc><vpcId>vpc-0dup</vpcId></vpc>"), -1);
+	sf_replay_add(t.f.rp, "Action=DescribeVpcs && tag%3Asecfaas%3Atoken",
+		      EC2("DescribeVpcs", "<vpcSet><item><vpcId>vpc-0cc</vpcId><state>available</state></item></vpcSet>"), 1);
+	sf_replay_add(t.f.rp, "Action=DescribeVpcs && VpcId.1=vpc-0cc",
+		      EC2("DescribeVpcs", "<vpcSet><item><vpcId>vpc-0cc</vpcId><state>available</state></item></vpcSet>"), -1);
+	sf_replay_add(t.f.rp, "Action=ModifyVpcAttribute", EC2("ModifyVpcAttribute", "<return>true</return>"), 2);
+	json_t *want = json_pack("{s:s}", "cidr_block", "10.40.0.0/16"), *out = NULL;
+	T_EQ(sf_rt_aws_vpc.create(&t.c, want, &out), 0);
+	T_EQ(sent(&t, "Action=CreateVpc"), 1);
+	T_STREQ(json_string_value(json_object_get(out, "id")), "vpc-0cc");
+	json_decref(out);
+	/* nothing found under the token: then, and only then, sent again */
+	rt_close(&t);
+	rt_open(&t, "aws_vpc.main");
+	sf_replay_add(t.f.rp, "Action=CreateVpc", "HTTP/1.1 200 OK\nContent-Type: text/xml\n\n<CreateVpcResponse><vpc>", 1);
+	sf_replay_add(t.f.rp, "Action=CreateVpc", EC2("CreateVpc", "<vpc><vpcId>vpc-0dd</vpcId></vpc>"), 1);
+	sf_replay_add(t.f.rp, "Action=DescribeVpcs && tag%3Asecfaas%3Atoken", EC2("DescribeVpcs", "<vpcSet/>"), 1);
+	sf_replay_add(t.f.rp, "Action=DescribeVpcs && VpcId.1=vpc-0dd",
+		      EC2("DescribeVpcs", "<vpcSet><item><vpcId>vpc-0dd</vpcId><state>available</state></item></vpcSet>"), -1);
+	sf_replay_add(t.f.rp, "Action=ModifyVpcAttribute", EC2("ModifyVpcAttribute", "<return>true</return>"), 2);
+	out = NULL;
+	T_EQ(sf_rt_aws_vpc.create(&t.c, want, &out), 0);
+	T_EQ(sent(&t, "Action=CreateVpc"), 2);
+	T_STREQ(json_string_value(json_object_get(out, "id")), "vpc-0dd");
+	json_decref(out);
+	json_decref(want);
+	rt_close(&t);
+}
+
+#define IAM(act, body)                                                                                      \
+	"HTTP/1.1 200 OK\nContent-Type: text/xml\n\n<" act "Response xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\">" \
+	body "<ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></" act "Response>"
+#define IAM_NOSUCH                                                                                          \
+	"HTTP/1.1 404 Not Found\nContent-Type: text/xml\n\n<ErrorResponse><Error><Type>Sender</Type><Code>NoSuchEntity"  \
+	"</Code><Message>not attached</Message></Error><RequestId>r</RequestId></ErrorResponse>"
+
+/* Destroy of a role whose DetachRolePolicy reply was lost: "not found" on
+ * the retry counts only once the role's attachments confirm it; a role the
+ * policy is still attached to is not deleted as if it were gone. */
+T_TEST(role_destroy_confirms_a_detach_before_it_counts)
+{
+	struct rt t;
+	const char *pol = "arn:aws:iam::aws:policy/AmazonEKSClusterPolicy";
+	rt_open(&t, "aws_iam_role.cluster");
+	sf_replay_add(t.f.rp, "Action=ListAttachedRolePolicies",
+		      IAM("ListAttachedRolePolicies", "<ListAttachedRolePoliciesResult><AttachedPolicies><member>"
+						      "<PolicyArn>arn:aws:iam::aws:policy/AmazonEKSClusterPolicy</PolicyArn>"
+						      "</member></AttachedPolicies><IsTruncated>false</IsTruncated>"
+						      "</ListAttachedRolePoliciesResult>"),
+		      2);
+	sf_replay_add(t.f.rp, "Action=ListAttachedRolePolicies",
+		      IAM("ListAttachedRolePolicies", "<ListAttachedRolePoliciesResult><AttachedPolicies/>"
+						      "<IsTruncated>false</IsTruncated></ListAttachedRolePoliciesResult>"),
+		      -1);
+	/* the detach ran but its reply was cut; the parent still showed the
+	 * policy at the first look (eventual), and the retry says not found */
+	sf_replay_add(t.f.rp, "Action=DetachRolePolicy", "HTTP/1.1 200 OK\nContent-Type: text/xml\n\n<DetachRolePolicyResp", 1);
+	sf_replay_add(t.f.rp, "Action=DetachRolePolicy", IAM_NOSUCH, -1);
+	sf_replay_add(t.f.rp, "Action=ListInstanceProfilesForRole",
+		      IAM("ListInstanceProfilesForRole", "<ListInstanceProfilesForRoleResult><InstanceProfiles/>"
+							 "<IsTruncated>false</IsTruncated></ListInstanceProfilesForRoleResult>"),
+		      -1);
+	sf_replay_add(t.f.rp, "Action=DeleteRole", IAM("DeleteRole", ""), 1);
+	json_t *prior = json_pack("{s:s, s:[s]}", "name", "c-cluster", "policy_arns", pol);
+	T_EQ(sf_rt_aws_iam_role.destroy(&t.c, prior), 0);
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
+	T_EQ(sent(&t, "Action=DetachRolePolicy"), 2);
+	T_EQ(sent(&t, "Action=DeleteRole"), 1);
+	rt_close(&t);
+
+	/* the policy stays attached while the retry says "not found": no
+	 * DeleteRole, and an error that says the detach is not confirmed */
+	rt_open(&t, "aws_iam_role.cluster");
+	sf_replay_add(t.f.rp, "Action=ListAttachedRolePolicies",
+		      IAM("ListAttachedRolePolicies", "<ListAttachedRolePoliciesResult><AttachedPolicies><member>"
+						      "<PolicyArn>arn:aws:iam::aws:policy/AmazonEKSClusterPolicy</PolicyArn>"
+						      "</member></AttachedPolicies><IsTruncated>false</IsTruncated>"
+						      "</ListAttachedRolePoliciesResult>"),
+		      -1);
+	sf_replay_add(t.f.rp, "Action=DetachRolePolicy", IAM_NOSUCH, -1);
+	sf_replay_add(t.f.rp, "Action=DeleteRole", IAM("DeleteRole", ""), 1);
+	T_OK(sf_rt_aws_iam_role.destroy(&t.c, prior) < 0);
+	T_EQ(sent(&t, "Action=DeleteRole"), 0);
+	T_CONTAINS(t.err.msg, "could not be confirmed");
+	json_decref(prior);
 	rt_close(&t);
 }
 
