@@ -36,6 +36,11 @@ struct sf_state {
 	int busy_ms;
 	char lineage[37];
 
+	/* fencing: the lock this handle took (sf_lock_acquire), checked by
+	 * every commit that writes state content; broken once it is gone */
+	char fence[37];
+	int broken;
+
 	/* explicit transaction (sf_state_begin): mutex held across calls */
 	int in_tx;
 	int tx_dirty;
@@ -55,6 +60,12 @@ struct st_wscope {
 
 void st_enter(struct sf_state *st);
 void st_leave(struct sf_state *st);
+
+/* Fencing (lock.c): 0 when this handle holds no lock or still holds the
+ * one it took; else marks the handle broken and fails SF_ELOCKED.  Called
+ * inside the write transaction, so no other writer can slip in between
+ * the check and the commit. */
+int st_fence_check(struct sf_state *st, struct sf_err *err);
 
 /* Open a write scope (see above). SF_EINVAL on a read-only handle. */
 int st_wbegin(struct sf_state *st, struct st_wscope *ws, struct sf_err *err);

@@ -160,6 +160,8 @@ static int try_acquire(struct sf_state *st, const char *operation, const char *i
 	if ((rc = insert_lock(st, id, operation, info, err)) < 0 || (rc = st_exec(st, "COMMIT", err)) < 0)
 		goto fail;
 	memcpy(id_out, id, sizeof id);
+	memcpy(st->fence, id, sizeof id);
+	st->broken = 0;
 	return 0;
 fail:
 	if (!sqlite3_get_autocommit(st->db))
@@ -233,6 +235,8 @@ int sf_lock_heartbeat(struct sf_state *st, const char *id, struct sf_err *err)
 		rc = sf_fail(err, SF_ENOTFOUND, "lock %s on state %s is no longer held", id ? id : "",
 			     st->path);
 		sf_err_hint(err, "someone ran force-unlock; stop writing to this state");
+		if (id && !strcmp(id, st->fence))
+			st->broken = 1;
 	}
 	st_leave(st);
 	return rc;
@@ -247,8 +251,28 @@ int sf_lock_release(struct sf_state *st, const char *id, struct sf_err *err)
 	if (rc == 0 && !changes)
 		rc = sf_fail(err, SF_ENOTFOUND, "lock %s on state %s was not held (force-unlocked?)",
 			     id ? id : "", st->path);
+	if (id && !strcmp(id, st->fence))
+		st->fence[0] = 0;
 	st_leave(st);
 	return rc;
+}
+
+int st_fence_check(struct sf_state *st, struct sf_err *err)
+{
+	struct sf_lock_info cur;
+	if (!st->fence[0])
+		return 0;
+	int locked = st->broken ? 0 : read_lock(st, &cur, err);
+	if (locked < 0)
+		return locked;
+	if (locked && !strcmp(cur.id, st->fence))
+		return 0;
+	st->broken = 1;
+	sf_fail(err, SF_ELOCKED, "state %s: this run no longer holds its lock %s (%s); it stops writing", st->path,
+		st->fence,
+		locked ? "another run holds the state now" : "it was removed or taken over, e.g. by force-unlock --force");
+	return sf_err_hint(err, "what this run started and did not record is journaled as in progress: "
+				"the next apply resumes it under the same tokens");
 }
 
 int sf_lock_get(struct sf_state *st, struct sf_lock_info *out, struct sf_err *err)
@@ -299,6 +323,8 @@ int sf_lock_force_unlock(struct sf_state *st, const char *id, int force, struct 
 	if ((rc = exec_bound(st, "DELETE FROM locks WHERE id = ?1", id, err, &changes)) < 0)
 		goto done;
 	rc = st_exec(st, "COMMIT", err);
+	if (rc == 0 && !strcmp(id, st->fence))
+		st->fence[0] = 0;
 done:
 	if (!sqlite3_get_autocommit(st->db))
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);

@@ -83,6 +83,11 @@ int sf_state_open(struct sf_state **out, const char *path, const struct sf_state
 		  struct sf_err *err);
 void sf_state_close(struct sf_state *st); /* NULL ok; releases nothing but the handle */
 const char *sf_state_path(const struct sf_state *st);
+/* 1 once this handle can no longer write state content: the lock it took
+ * was removed or taken over (force-unlock --force, a stolen lock row), as
+ * seen by a heartbeat or a commit.  Whoever drives a run stops starting
+ * work that would have to record itself. */
+int sf_state_broken(const struct sf_state *st);
 /* Both re-read from the file (another process may have written). lineage:
  * borrowed, valid until the next call on st; NULL on a read error.
  * serial: -1 on a read error. */
@@ -239,7 +244,12 @@ struct sf_lock_info {
  * On SF_ELOCKED, *holder (if non-NULL) describes the lock in the way. */
 int sf_lock_acquire(struct sf_state *st, const char *operation, const char *info, double timeout_s,
 		    struct sf_lock_info *holder, char id_out[37], struct sf_err *err);
-/* heartbeat/release: SF_ENOTFOUND when `id` no longer holds the lock (someone
+/* Fencing: once a handle has acquired a lock, every commit that writes
+ * state content checks, inside its transaction, that the lock is still
+ * that one; if not it writes nothing, fails SF_ELOCKED and the handle is
+ * broken (sf_state_broken).  Release (or force-unlock of its own id) ends
+ * the fence.  Another backend keeps the same promise with its own lock.
+ * heartbeat/release: SF_ENOTFOUND when `id` no longer holds the lock (someone
  * force-unlocked it): the run should stop writing. acquire refuses inside a
  * transaction (SF_EINVAL); while waiting it does not hold the handle mutex. */
 int sf_lock_heartbeat(struct sf_state *st, const char *id, struct sf_err *err);

@@ -298,7 +298,12 @@ static int bump_serial(struct sf_state *st, struct sf_err *err)
 /* COMMIT, bumping the serial first when dirty; on failure roll back. */
 static int commit_tx(struct sf_state *st, int dirty, struct sf_err *err)
 {
-	int rc = dirty ? bump_serial(st, err) : 0;
+	/* Fencing: state content is written only under the lock this handle
+	 * took.  Bookkeeping (run history, timings) still goes through, so a
+	 * run that lost its lock can record how it ended. */
+	int rc = dirty ? st_fence_check(st, err) : 0;
+	if (rc == 0 && dirty)
+		rc = bump_serial(st, err);
 	if (rc == 0)
 		rc = st_exec(st, "COMMIT", err);
 	if (rc < 0 && !sqlite3_get_autocommit(st->db))
@@ -752,6 +757,11 @@ done:
 	free(ck);
 	handle_free(st);
 	return rc;
+}
+
+int sf_state_broken(const struct sf_state *st)
+{
+	return st->broken;
 }
 
 const char *sf_state_path(const struct sf_state *st)

@@ -45,6 +45,8 @@ struct run {
 	pthread_cond_t cv;
 	size_t running, finished;
 	int stop_ticker;
+	int halted; /* the state can no longer be written (lock lost): start nothing new */
+	struct node *lost; /* the first step refused by the fence */
 	struct sf_apply_result *res;
 };
 
@@ -178,7 +180,8 @@ static void record_failure(struct run *r, struct sf_resource *row, enum sf_rstat
 	    sf_journal_result(r->st, jid, 0, res, &e) == 0 && sf_state_commit(r->st, &e) == 0)
 		return;
 	sf_state_rollback(r->st);
-	sf_warn("%s: could not record the failure in the state: %s", row->address, e.msg);
+	if (!sf_state_broken(r->st))
+		sf_warn("%s: could not record the failure in the state: %s", row->address, e.msg);
 }
 
 static int record_id_cb(struct sf_rctx *c, const char *id)
@@ -604,18 +607,26 @@ static void *worker(void *arg)
 		if (r->finished == r->n)
 			break;
 		int cancelled = r->o->cancel && *r->o->cancel;
+		/* Fencing: a run whose lock was taken away (seen by a heartbeat
+		 * or a refused commit) starts nothing more; what is in flight
+		 * ends on its own and cannot record itself. */
+		if (!r->halted && sf_state_broken(r->st))
+			r->halted = 1;
 		ssize_t pick = -1;
-		if (!cancelled)
+		if (!cancelled && !r->halted)
 			for (size_t i = 0; i < r->n && pick < 0; i++)
 				if (ready(r, i))
 					pick = (ssize_t)i;
 		if (pick < 0) {
-			if (cancelled && r->running == 0) {
+			if ((cancelled || r->halted) && r->running == 0) {
 				/* Nothing in flight: mark the rest skipped and finish. */
 				for (size_t i = 0; i < r->n; i++)
 					if (r->v[i].st == N_WAITING) {
 						r->v[i].st = N_SKIPPED;
-						sf_fail(&r->v[i].err, SF_EINTR, "not started: interrupted");
+						if (r->halted)
+							sf_fail(&r->v[i].err, SF_ELOCKED, "not started: this run lost its lock");
+						else
+							sf_fail(&r->v[i].err, SF_EINTR, "not started: interrupted");
 						r->finished++;
 						r->res->skipped++;
 					}
@@ -679,8 +690,15 @@ static void *worker(void *arg)
 				r->res->interrupted = 1;
 			else
 				r->res->failed++;
-			emit(r, nd, SF_EV_ERROR);
-			propagate_skips(r);
+			if (sf_state_broken(r->st)) {
+				/* every step would fail the same way: one message, at the end */
+				r->halted = 1;
+				if (!r->lost)
+					r->lost = nd;
+			} else {
+				emit(r, nd, SF_EV_ERROR);
+				propagate_skips(r);
+			}
 		}
 		pthread_cond_broadcast(&r->cv);
 	}
@@ -728,9 +746,11 @@ static void *ticker(void *arg)
 			struct sf_err e = SF_ERR_INIT;
 			last_hb = now;
 			pthread_mutex_unlock(&r->mu);
-			if (sf_lock_heartbeat(r->st, r->o->lock_id, &e) < 0)
+			if (sf_lock_heartbeat(r->st, r->o->lock_id, &e) < 0 && !sf_state_broken(r->st))
 				sf_warn("lock heartbeat failed: %s", e.msg);
 			pthread_mutex_lock(&r->mu);
+			if (sf_state_broken(r->st))
+				pthread_cond_broadcast(&r->cv); /* workers stop picking */
 		}
 	}
 	pthread_mutex_unlock(&r->mu);
@@ -818,7 +838,19 @@ int sf_apply(const struct sf_plan *plan, const struct sf_config *cfg, struct sf_
 	for (size_t i = 0; i < r.n; i++)
 		if (r.v[i].st == N_FAILED && r.v[i].err.code != SF_EINTR && !first)
 			first = &r.v[i].err;
-	if (first) {
+	if (r.halted) {
+		/* one error for the whole run: the lock is gone */
+		struct sf_err e = SF_ERR_INIT;
+		if (r.lost && r.lost->err.code == SF_ELOCKED)
+			e = r.lost->err;
+		else
+			sf_fail(&e, SF_ELOCKED, "state %s: this run lost its lock; it stopped starting operations",
+				sf_state_path(st));
+		*err = e;
+		sf_err_prefix(err, "%d done, %d in flight when the lock went, %d not started: ",
+			      res->added + res->changed + res->destroyed, res->failed, res->skipped);
+		rc = SF_ELOCKED;
+	} else if (first) {
 		*err = *first;
 		if (res->failed > 1)
 			sf_fail(err, first->code, "%d operations failed; first: %s", res->failed, first->msg);

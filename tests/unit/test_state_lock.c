@@ -274,3 +274,58 @@ T_TEST(second_process_waits_for_lock)
 }
 
 T_MAIN()
+
+/* Fencing: a handle whose lock was force-unlocked and taken by another run
+ * writes no more state content (SF_ELOCKED, broken), while the new holder
+ * writes and the old run can still record how it ended. */
+T_TEST(lost_lock_fences_every_write)
+{
+	ts_clean_env();
+	char *p = ts_path("lock-fence.db");
+	struct sf_err err = SF_ERR_INIT;
+	struct sf_state *a = ts_open(p, NULL), *b = ts_open(p, NULL);
+	if (!a || !b)
+		return;
+	char ida[37], idb[37];
+	int64_t run = 0;
+	struct sf_run_info ri = {"apply", NULL, NULL, NULL};
+	T_EQ(sf_lock_acquire(a, "apply", NULL, 0, NULL, ida, &err), 0);
+	T_EQ(sf_state_run_begin(a, &ri, &run, &err), 0);
+	T_EQ(ts_put(a, "aws_vpc.main", "{\"cidr_block\":\"10.0.0.0/16\"}", NULL), 0);
+	T_EQ(sf_state_broken(a), 0);
+
+	/* someone runs force-unlock --force and a second run takes the lock */
+	T_EQ(sf_lock_force_unlock(b, ida, 1, &err), 0);
+	T_EQ(sf_lock_acquire(b, "apply", NULL, 0, NULL, idb, &err), 0);
+	int64_t serial = sf_state_serial(b);
+
+	/* every kind of content write by the first run is refused */
+	T_EQ(ts_put(a, "aws_subnet.a", "{}", NULL), SF_ELOCKED);
+	T_EQ(sf_state_broken(a), 1);
+	int64_t jid = 0;
+	T_EQ(sf_journal_intent(a, 0, "aws_subnet.a", "create", "tok", NULL, &jid, &err), SF_ELOCKED);
+	T_CONTAINS(err.msg, "no longer holds its lock");
+	T_EQ(sf_state_begin(a, &err), 0);
+	T_EQ(sf_state_meta_set(a, "k", "v", &err), 0);
+	T_EQ(sf_state_commit(a, &err), SF_ELOCKED);
+	T_EQ(sf_state_serial(b), serial);
+	struct sf_resource *r = NULL;
+	T_EQ(sf_state_get(b, "aws_subnet.a", &r, &err), SF_ENOTFOUND);
+	/* its run history is bookkeeping: it still records how it ended */
+	T_EQ(sf_state_run_end(a, run, "error", NULL, &err), 0);
+	/* the new holder writes */
+	T_EQ(ts_put(b, "aws_subnet.b", "{}", NULL), 0);
+	T_EQ(sf_state_broken(b), 0);
+	T_EQ(sf_lock_release(b, idb, &err), 0);
+
+	/* a lock row removed without a successor fences too, and a heartbeat
+	 * notices it before any write */
+	T_EQ(sf_lock_acquire(b, "apply", NULL, 0, NULL, idb, &err), 0);
+	T_EQ(ts_exec(p, "DELETE FROM locks"), 0);
+	T_EQ(sf_lock_heartbeat(b, idb, &err), SF_ENOTFOUND);
+	T_EQ(sf_state_broken(b), 1);
+	T_EQ(ts_put(b, "aws_subnet.c", "{}", NULL), SF_ELOCKED);
+	sf_state_close(a);
+	sf_state_close(b);
+	free(p);
+}
