@@ -51,7 +51,7 @@ TESTSUPOBJ := $(TESTSUP:%.c=$(B)/obj/%.o)
 DOCS    := $(B)/secfaas.1 $(B)/completion/secfaas.bash $(B)/completion/_secfaas $(B)/completion/secfaas.fish
 
 .SECONDARY:
-.PHONY: all deps test check demo sim fuzz lint lint-all install clean unit bench
+.PHONY: all deps test check demo sim fuzz lint lint-all install clean unit bench soak
 all: $(B)/secfaas $(DOCS)
 
 $(B)/obj/%.o: %.c
@@ -114,6 +114,10 @@ demo: deps
 sim: deps
 	$(MAKE) all
 	sh tools/sim
+
+# The long reliability runs (tests/reliability/soak.sh): minutes, not in `make test`.
+soak: all
+	SECFAAS_BUILD=$(abspath $(B)) sh tests/reliability/soak.sh
 
 fuzz:
 	$(MAKE) -f tests/fuzz/fuzz.mk
