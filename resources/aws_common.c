@@ -581,6 +581,23 @@ static int create_find(struct sf_rctx *c, const struct ax_create_def *d, char **
 	return ax_ec2_find_token(c, d->describe, d->set_key, d->id_key, id);
 }
 
+/* After an unknown outcome: a new EC2 object is missing from listings for
+ * a moment (eventual consistency), so "not found" is believed only after
+ * a few looks spread over some seconds (1, 2, 4 s, scaled like every
+ * wait) — sending the create again too early would make a second one. */
+static int create_find_settled(struct sf_rctx *c, const struct ax_create_def *d, char **id)
+{
+	double wait = 1.0;
+	for (int look = 0;; look++) {
+		int rc = create_find(c, d, id);
+		if (rc < 0 || *id || look == 3)
+			return rc;
+		if ((rc = ax_sleep(c, ax_delay(wait))) < 0)
+			return rc;
+		wait *= 2;
+	}
+}
+
 int ax_create(struct sf_rctx *c, const struct ax_create_def *d, json_t *params, json_t **reply, char **id)
 {
 	int rc = 0, unknown = 0;
@@ -620,7 +637,7 @@ int ax_create(struct sf_rctx *c, const struct ax_create_def *d, json_t *params, 
 		if (!unknown && !(was_unknown && rc != SF_ETHROTTLED && rc != SF_EAUTH && rc != SF_EINTR))
 			break;
 		struct sf_err keep = *c->err;
-		int frc = create_find(c, d, id);
+		int frc = create_find_settled(c, d, id);
 		if (frc < 0) {
 			rc = frc;
 			break;

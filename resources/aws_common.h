@@ -96,7 +96,9 @@ int ax_ec2_find_token(struct sf_rctx *c, const char *action, const char *list_ke
  * when the outcome is unknown or the answer is one of those, look at AWS
  * before deciding:
  *   ax_create  a create: look the object up by its secfaas:token tag
- *              (or the type's own lookup) and adopt it, else create again;
+ *              (or the type's own lookup) and adopt it, else create again
+ *              (after a few looks over some seconds: EC2 lists a new
+ *              object only after a moment);
  *   ax_change  a change to a parent (attach, detach, associate, add or
  *              remove a member): read the parent to see whether the
  *              change is in place, else send it again.

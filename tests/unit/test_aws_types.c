@@ -321,13 +321,15 @@ T_TEST(vpc_lost_reply_adopts_what_it_made)
 	rt_open(&t, "aws_vpc.main");
 	sf_replay_add(t.f.rp, "Action=CreateVpc", "HTTP/1.1 200 OK\nContent-Type: text/xml\n\n<CreateVpcResponse><vpc>", 1);
 	sf_replay_add(t.f.rp, "Action=CreateVpc", EC2("CreateVpc", "<vpc><vpcId>vpc-0dd</vpcId></vpc>"), 1);
-	sf_replay_add(t.f.rp, "Action=DescribeVpcs && tag%3Asecfaas%3Atoken", EC2("DescribeVpcs", "<vpcSet/>"), 1);
+	sf_replay_add(t.f.rp, "Action=DescribeVpcs && tag%3Asecfaas%3Atoken", EC2("DescribeVpcs", "<vpcSet/>"), -1);
 	sf_replay_add(t.f.rp, "Action=DescribeVpcs && VpcId.1=vpc-0dd",
 		      EC2("DescribeVpcs", "<vpcSet><item><vpcId>vpc-0dd</vpcId><state>available</state></item></vpcSet>"), -1);
 	sf_replay_add(t.f.rp, "Action=ModifyVpcAttribute", EC2("ModifyVpcAttribute", "<return>true</return>"), 2);
 	out = NULL;
 	T_EQ(sf_rt_aws_vpc.create(&t.c, want, &out), 0);
 	T_EQ(sent(&t, "Action=CreateVpc"), 2);
+	/* looked more than once: a new VPC is listed only after a moment */
+	T_EQ(sent2(&t, "Action=DescribeVpcs", "tag%3Asecfaas%3Atoken"), 4);
 	T_STREQ(json_string_value(json_object_get(out, "id")), "vpc-0dd");
 	json_decref(out);
 	json_decref(want);
