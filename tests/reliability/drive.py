@@ -135,12 +135,14 @@ class Runner:
 
 
 def tail(path, n=6):
+    """The error lines of a run's output, then its last lines."""
     try:
         with open(path) as f:
             lines = f.read().splitlines()
     except OSError:
         return ""
-    return "\n".join("      | " + l for l in lines[-n:])
+    errs = [l for l in lines[:-n] if "error" in l][-8:]
+    return "\n".join("      | " + l for l in errs + lines[-n:])
 
 
 def order_of(sim, runner, cmd):
