@@ -316,6 +316,11 @@ def kill_chain(sim, runner, b, rep, phase):
             p.send_signal(signal.SIGKILL)
         p.wait()
         sim.clear()
+        if hit:
+            # every operation that ran before the kill landed, not only the
+            # first one seen (parallel steps)
+            now = sim.calls()["calls"]
+            hit = [o for o in left if now.get(o, 0) > before.get(o, 0)]
         if not hit:
             # the run ended without calling any remaining operation
             for o in left:
