@@ -251,7 +251,8 @@ def t_tenant_function_lands_in_gvisor(w):
     node = k.ok("GET", "/api/v1/nodes/" + p["spec"]["nodeName"])
     assert node["metadata"]["labels"].get(env.SANDBOX_KEY) == "gvisor"
     code, body = k.call("POST", "/api/v1/namespaces/openfaas/services/gateway:8080/proxy/function/tenant1", "")[:2]
-    assert code == 200 and body["handler"] == "runsc" and "Starting gVisor" in body["dmesg"], body
+    # the watchdog ran dmesg in the pod: the kernel its runtime (runsc) presents
+    assert code == 200 and body.startswith("[") and "Starting gVisor" in body.splitlines()[0], body
     r = w.run("plan", "s.yaml", "--detailed-exitcode")
     assert r.returncode == 0, r.stdout[-1500:]
     # the webhook server is the shipped code: its log shows the request

@@ -27,6 +27,7 @@ import yaml
 
 from . import quota
 from .cluster import ADMIN
+from . import components
 from .network import is_coredns
 from .runner import Runner, node_ip
 from .util import ApiError, canon, deep, labels_match, log, now_rfc3339, selector_from_obj
@@ -575,9 +576,13 @@ class Controllers:
             if real:
                 self.runner.kubelet(p, node)
                 continue
-            if net is not None and net.enabled and is_coredns(p):
+            if net is not None and net.enabled and (is_coredns(p) or components.served(p)):
                 try:
-                    pn = net.serve_dns(p, nn, node_ip(node))
+                    if is_coredns(p):
+                        pn = net.serve_dns(p, nn, node_ip(node))
+                    else:
+                        pn = net.serve_pod(p, nn, node_ip(node),
+                                           lambda pn, p=p: components.listeners(p, pn, self.gateway))
                     if (p.get("status") or {}).get("podIP") != pn.ip:
                         st = deep(p.get("status") or {})
                         st["podIP"], st["podIPs"] = pn.ip, [{"ip": pn.ip}]

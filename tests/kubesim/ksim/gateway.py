@@ -9,21 +9,42 @@ consumes the caller's Authorization header, so /system/* through the proxy is
 401 unless kubesim runs with --lenient-proxy.  Deploying creates Deployment
 and Service <name> in openfaas-fn shaped as faas-netes CE makes them (label
 faas_function, empty nodeSelector, no runtimeClassName, no tolerations); pods
-then go through the cluster's admission chain like any other.  Invoking a
-function answers with a JSON report of the pod that served it.
+then go through the cluster's admission chain like any other.
+
+Invoking a function (/function/<name>[/path]) first does what the gateway's
+scaler does with scale_from_zero=true (no available replica: scale to the
+minimum if at 0, poll until one is available, then go on), then what
+faas-netes's proxy does for the CE gateway (direct_functions=false): it picks a ready endpoint of
+the function and forwards the request there, over the pod network, from the
+gateway pod's own network namespace -- so the function's real process (the
+OpenFaaS classic watchdog image, or the official Python image; runner.py)
+answers, and NetworkPolicy judges the gateway's packets like any pod's.  As
+faas-provider's proxy: no endpoint -> 503 "No endpoints available for:
+<name>."; the connection fails or times out (faas-netes read_timeout) -> 500
+"Can't reach service for: <name>."; otherwise the function's status, headers
+and body.  A function whose pods kubesim does not run (other images: they
+have no packets) answers with kubesim's JSON report of the pod that would
+have served it (runtime class, handler, node, the kernel it would see).
 """
 import base64
 import hashlib
+import http.client
 import json
+import random
 import re
+import socket
+import time
 
+from . import netns
 from .cluster import rand_suffix
-from .util import ApiError, deep
+from .util import ApiError, deep, log
 
 FN_NS = "openfaas-fn"
 CE_LIMIT = 15
 FAAS_NETES = {"username": "system:serviceaccount:openfaas:openfaas-controller",
               "groups": ["system:serviceaccounts", "system:serviceaccounts:openfaas", "system:authenticated"]}
+HOP_HEADERS = {"connection", "proxy-connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
+               "trailer", "transfer-encoding", "upgrade", "content-length", "host"}
 GVISOR_DMESG = ["Starting gVisor...", "Mounting deweydecimalfs...", "Reticulating splines...",
                 "Creating process schedule...", "Generating random numbers by fair dice roll...",
                 "Waiting for children...", "Checking naughty and nice process list...",
@@ -36,6 +57,30 @@ def text(code, msg):
 
 def as_json(code, obj):
     return code, {"Content-Type": "application/json"}, json.dumps(obj, indent=1).encode()
+
+
+def go_duration(text, default):
+    """Seconds of a Go duration ("1m05s", "500ms", "30") as faas-provider reads its timeouts."""
+    if not isinstance(text, str) or not text.strip():
+        return default
+    t = text.strip()
+    if t.isdigit():
+        return float(t)
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+    total, ok = 0.0, False
+    for num, unit in re.findall(r"([0-9]*\.?[0-9]+)(ms|us|µs|ns|h|m|s)", t):
+        total += float(num) * units[unit]
+        ok = True
+    return total if ok else default
+
+
+class Forward:
+    """An invocation to send once the store lock is released."""
+
+    def __init__(self, name, ip, port, src_fd, timeout, method, path, query, headers, body, peer):
+        self.name, self.ip, self.port, self.src_fd, self.timeout = name, ip, port, src_fd, timeout
+        self.method, self.path, self.query, self.headers, self.body, self.peer = \
+            method, path, query, headers, body, peer
 
 
 class Gateway:
@@ -97,8 +142,10 @@ class Gateway:
             return False
         return bool(want_pw) and user == want_user and pw == want_pw
 
-    def handle(self, method, path, headers, body, trusted=False):
-        path = path.split("?", 1)[0]
+    def handle(self, method, path, headers, body, trusted=False, source_uid=None, peer=None):
+        """One request to the gateway.  source_uid: the gateway pod it arrived at (its in-cluster
+        address), else the NodePort/LB or the API server's proxy (any ready gateway pod forwards)."""
+        path, _, query = path.partition("?")
         if not path.startswith("/"):
             path = "/" + path
         with self.c.lock:
@@ -107,14 +154,82 @@ class Gateway:
             if path in ("/healthz", "/healthz/"):
                 return text(200, "OK")
             if path.startswith("/function/"):
-                return self.invoke(method, path[len("/function/"):], headers, body)
-            if path.startswith("/system/") or path.startswith("/ui"):
+                rest = path[len("/function/"):]
+                found, wait = self.scale_from_zero(rest)
+                if found is not None:
+                    return found
+            elif path.startswith("/system/") or path.startswith("/ui"):
                 if not trusted and not self.check_auth(headers):
                     code, h, b = text(401, "Unauthorized")
                     h["WWW-Authenticate"] = 'Basic realm="Restricted"'
                     return code, h, b
                 return self.system(method, path, body)
-            return text(404, "404 page not found")
+            else:
+                return text(404, "404 page not found")
+        if wait:
+            self.wait_available(rest)
+        with self.c.lock:
+            out = self.invoke(method, rest, query, headers, body, source_uid, peer)
+        if not isinstance(out, Forward):
+            return out
+        return self.forward(out)
+
+    # ---- scale from zero (gateway/scaling/function_scaler.go) ------------------------------
+
+    def fn_name(self, rest):
+        return rest.partition("/")[0].split(".")[0]
+
+    def scale_from_zero(self, rest):
+        """(an answer to return at once, or None; whether to wait for an available replica).
+        With scale_from_zero=true the gateway asks faas-netes for the replicas first: unknown
+        function -> 404; none available -> scaled to its minimum (1) and polled."""
+        name = self.fn_name(rest)
+        d = self.c.store.get(("apps", "deployments"), FN_NS, name)
+        if d is None or "faas_function" not in (d["metadata"].get("labels") or {}):
+            return text(404, "error finding function %s.%s: server returned non-200 status code: 404"
+                        % (name, FN_NS)), False
+        if self.gateway_env().get("scale_from_zero", "true") != "true":
+            return None, False
+        if ((d.get("status") or {}).get("availableReplicas") or 0) > 0:
+            return None, False
+        if ((d.get("spec") or {}).get("replicas") or 0) == 0:
+            minr = int((d["metadata"].get("labels") or {}).get("com.openfaas.scale.min", 1) or 1)
+            try:
+                self.c.patch(self.c.rt("apps", "deployments"), "v1", FN_NS, name, "application/merge-patch+json",
+                             json.dumps({"spec": {"replicas": minr}}).encode(), "faas-netes", False, False,
+                             FAAS_NETES)
+            except ApiError as e:
+                return text(500, "error finding function %s: unable to scale function [%s], err: %s"
+                            % (name, name, e.message)), False
+        return None, True
+
+    def wait_available(self, rest):
+        """Poll (store lock not held) until the function has an available replica: up to 1000
+        polls 100 ms apart (the gateway's MaxPollCount and FunctionPollInterval), then go on
+        anyway, as the gateway does.  That budget is simulated time (scaled) while the function
+        has no pod at all, and real time while one is starting: its process starts at the
+        machine's speed."""
+        name = self.fn_name(rest)
+        t0 = time.monotonic()
+        scaled = t0 + self.c.clock.delay(100)
+        while True:
+            with self.c.lock:
+                d = self.c.store.get(("apps", "deployments"), FN_NS, name)
+                if d is None or ((d.get("status") or {}).get("availableReplicas") or 0) > 0:
+                    return
+                starting = any((p["metadata"].get("labels") or {}).get("faas_function") == name
+                               for p in self.c.store.list(("", "pods"), FN_NS))
+            now = time.monotonic()
+            if now - t0 >= 100 or (now >= scaled and not starting):
+                log("gateway: [Scale] function=%s 0=>N timed-out after %f seconds" % (name, now - t0))
+                return
+            time.sleep(0.1)
+
+    def pod_answer(self, uid):
+        """The handler of gateway pod uid's own :8080 (components.py)."""
+        def answer(method, path, headers, body, peer):
+            return self.handle(method, path, headers, body, source_uid=uid, peer=peer)
+        return answer
 
     def functions(self):
         return [d for d in self.c.store.list(("apps", "deployments"), FN_NS)
@@ -214,6 +329,9 @@ class Gateway:
                      "resources": deep(self.resources(req)),
                      "securityContext": {"readOnlyRootFilesystem": bool(req.get("readOnlyRootFilesystem")),
                                          "allowPrivilegeEscalation": False}}
+        if self.faas_netes_env().get("set_nonroot_user") == "true":
+            # faas-netes ConfigureContainerUserID: every function as uid 12000 (SecurityContextUserID)
+            container["securityContext"]["runAsUser"] = 12000
         minr = int((req.get("labels") or {}).get("com.openfaas.scale.min", 1) or 1)
         dep = {"apiVersion": "apps/v1", "kind": "Deployment",
                "metadata": {"name": name, "namespace": FN_NS, "labels": labels, "annotations": ann},
@@ -280,6 +398,14 @@ class Gateway:
         tspec = new["spec"]["template"]["spec"]
         tspec["containers"][0].update({"image": dep["spec"]["template"]["spec"]["containers"][0]["image"],
                                        "env": dep["spec"]["template"]["spec"]["containers"][0]["env"]})
+        # ConfigureReadOnlyRootFilesystem / ConfigureContainerUserID edit the existing securityContext
+        sc = tspec["containers"][0].setdefault("securityContext", {})
+        want = dep["spec"]["template"]["spec"]["containers"][0]["securityContext"]
+        sc["readOnlyRootFilesystem"] = want["readOnlyRootFilesystem"]
+        if "runAsUser" in want:
+            sc["runAsUser"] = want["runAsUser"]
+        else:
+            sc.pop("runAsUser", None)
         new["spec"]["template"]["metadata"]["labels"] = dep["spec"]["template"]["metadata"]["labels"]
         tspec["nodeSelector"] = {}
         try:
@@ -299,8 +425,44 @@ class Gateway:
         self.invocations.pop(name, None)
         return text(202, "")
 
-    def invoke(self, method, rest, headers, body):
-        name = rest.split("/", 1)[0].split(".")[0]
+    # ---- invocations -------------------------------------------------------------------
+
+    def container_env(self, which):
+        d = self.c.store.get(("apps", "deployments"), "openfaas", "gateway") or {}
+        for c in (((d.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []:
+            if which in str(c.get("image", "")) or c.get("name") == which:
+                return {e.get("name"): e.get("value") for e in c.get("env") or [] if isinstance(e, dict)}
+        return {}
+
+    def faas_netes_env(self):
+        return self.container_env("faas-netes")
+
+    def gateway_env(self):
+        return self.container_env("openfaas/gateway")
+
+    def source_fd(self, source_uid):
+        """The namespace the gateway's connection to a function leaves from: the gateway pod's own
+        (the one the request arrived at, else any ready one); None = the host (loopback mode)."""
+        net = self.c.network
+        if net is None or not net.enabled:
+            return None
+        if source_uid is not None and source_uid in net.pods:
+            return net.pods[source_uid].fd
+        for p in self.c.store.list(("", "pods"), "openfaas"):
+            pn = net.pods.get(p["metadata"]["uid"])
+            if pn is not None and not pn.host_network and self.is_gateway_pod(p) and ready(p):
+                return pn.fd
+        return None
+
+    def is_gateway_pod(self, p):
+        d = self.c.store.get(("apps", "deployments"), "openfaas", "gateway")
+        sel = ((((d or {}).get("spec") or {}).get("selector") or {}).get("matchLabels")) or {"app": "gateway"}
+        labels = p["metadata"].get("labels") or {}
+        return all(labels.get(k) == v for k, v in sel.items())
+
+    def invoke(self, method, rest, query, headers, body, source_uid=None, peer=None):
+        name, _, sub = rest.partition("/")
+        name = name.split(".")[0]
         d = self.c.store.get(("apps", "deployments"), FN_NS, name)
         if d is None or "faas_function" not in (d["metadata"].get("labels") or {}):
             return text(404, "error finding function %s.%s: server returned non-200 status code: 404" % (name, FN_NS))
@@ -308,8 +470,24 @@ class Gateway:
                 if (p["metadata"].get("labels") or {}).get("faas_function") == name
                 and (p.get("status") or {}).get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")]
         if not pods:
-            return text(502, "Can't reach service for: %s." % name)
+            code, h, b = text(503, "No endpoints available for: %s." % name)
+            h["X-Openfaas-Internal"] = "proxy"
+            return code, h, b
         self.invocations[name] = self.invocations.get(name, 0) + 1
+        net = self.c.network
+        live = [p for p in pods if self.has_packets(p)]
+        if live:
+            # faas-netes resolves the function through its Service's ready endpoints
+            eps = [p for p in live if ready(p)]
+            if not eps:
+                code, h, b = text(503, "No endpoints available for: %s." % name)
+                h["X-Openfaas-Internal"] = "proxy"
+                return code, h, b
+            pod = random.choice(eps)
+            env = self.faas_netes_env()
+            timeout = go_duration(env.get("read_timeout"), 10.0)
+            return Forward(name, pod["status"]["podIP"], 8080, self.source_fd(source_uid), timeout, method,
+                           "/" + sub if sub else "/", query, headers, body, peer)
         pod = pods[self.invocations[name] % len(pods)]
         spec = pod.get("spec") or {}
         node = self.c.store.get(("", "nodes"), "", spec.get("nodeName", "")) or {"metadata": {}, "status": {}}
@@ -346,3 +524,56 @@ class Gateway:
             "nodeRuntimeHandlers": [h.get("name") for h in (node.get("status") or {}).get("runtimeHandlers") or []],
             "kernel": kernel, "dmesg": dmesg, "envProcess": fprocess, "output": output,
             "method": method, "input": (body or b"").decode("utf-8", "replace")})
+
+    def has_packets(self, pod):
+        """A pod a connection can reach: a process pod of the runner, or one kubesim serves."""
+        net = self.c.network
+        uid = pod["metadata"]["uid"]
+        if net is not None and net.enabled:
+            pn = net.pods.get(uid)
+            return pn is not None and (pn.servers or self.ctl.runner.pods.get(uid) is not None)
+        return self.ctl.runner.pods.get(uid) is not None
+
+    def forward(self, fw):
+        """Send the invocation to the function's pod (store lock NOT held) as faas-provider's
+        proxy does: the request's method, sub-path, query, headers (hop-by-hop ones dropped,
+        X-Forwarded-Host/-For added) and body; the function's answer comes back as it is."""
+        path = fw.path + ("?" + fw.query if fw.query else "")
+        hdrs = {k: v for k, v in fw.headers.items() if k.lower() not in HOP_HEADERS}
+        lower = {k.lower() for k in hdrs}
+        host = next((v for k, v in fw.headers.items() if k.lower() == "host"), "")
+        if host and "x-forwarded-host" not in lower:
+            hdrs["X-Forwarded-Host"] = host
+        if "x-forwarded-for" not in lower:
+            hdrs["X-Forwarded-For"] = "%s:%d" % fw.peer[:2] if fw.peer else "127.0.0.1:0"
+        conn = None
+        try:
+            if fw.src_fd is not None:
+                sock = netns.connect_in(fw.src_fd, (fw.ip, fw.port), fw.timeout)
+            else:
+                sock = socket.create_connection((fw.ip, fw.port), timeout=fw.timeout)
+            sock.settimeout(fw.timeout)
+            conn = http.client.HTTPConnection(fw.ip, fw.port, timeout=fw.timeout)
+            conn.sock = sock
+            conn.request(fw.method, path, body=fw.body or b"", headers=hdrs)
+            r = conn.getresponse()
+            data = r.read()
+            out = {k: v for k, v in r.getheaders() if k.lower() not in HOP_HEADERS}
+            ctype = r.getheader("Content-Type") or next(
+                (v for k, v in fw.headers.items() if k.lower() == "content-type"), "") or "text/plain"
+            out = {k: v for k, v in out.items() if k.lower() != "content-type"}
+            out["Content-Type"] = ctype
+            return r.status, out, data
+        except (OSError, http.client.HTTPException) as e:
+            log("gateway: error with proxy request to: http://%s:%d%s, %s" % (fw.ip, fw.port, path, e))
+            code, h, b = text(500, "Can't reach service for: %s." % fw.name)
+            h["X-Openfaas-Internal"] = "proxy"
+            return code, h, b
+        finally:
+            if conn is not None:
+                conn.close()
+
+
+def ready(p):
+    return (p.get("status") or {}).get("phase") == "Running" and any(
+        c.get("type") == "Ready" and c.get("status") == "True" for c in (p.get("status") or {}).get("conditions") or [])

@@ -18,8 +18,10 @@ all gone when kubesim dies, kill -9 included):
       with the node group's MetadataOptions -- the token reply leaves with IP
       TTL = HttpPutResponseHopLimit, so with 1 it dies at the node's forwarding
       and only host-network processes get it.
-  one namespace per pod that has packets: pods of the official Python image
-      (runner.py) and the ones kubesim serves itself (CoreDNS: cluster DNS).
+  one namespace per pod that has packets: process pods (runner.py: the official
+      Python image, the OpenFaaS classic watchdog image) and the ones kubesim
+      serves itself (CoreDNS: cluster DNS; the OpenFaaS components,
+      components.py).
 
 Pod IPs come from the node's subnet (highest addresses first).  The kubelet's
 probes leave from the node; the API server's webhook calls from a
@@ -47,6 +49,13 @@ EKS_DEFAULT_METADATA = {"HttpTokens": "required", "HttpPutResponseHopLimit": 2, 
 def is_coredns(pod):
     return any(any(r in ((c or {}).get("image") or "") for r in COREDNS_IMAGES)
                for c in (pod.get("spec") or {}).get("containers") or [])
+
+
+class _Nothing:
+    """Marks a served pod without a listening port (its namespace still goes with the pod)."""
+
+    def close(self):
+        pass
 
 
 class NodeNet:
@@ -330,6 +339,14 @@ class Network:
             self.teardown_pod(uid)
         for uid in [u for u in self.ips if u not in live_uids and u not in self.pods]:
             self.release(uid)
+
+    def serve_pod(self, pod, node_name, node_ip, start):
+        """A pod kubesim answers for itself (an OpenFaaS component, components.py): its namespace,
+        and start(pn) -> the listeners it serves there (closed with the pod)."""
+        pn = self.setup_pod(pod, node_name, node_ip)
+        if not pn.servers:
+            pn.servers = list(start(pn)) or [_Nothing()]
+        return pn
 
     def serve_dns(self, pod, node_name, node_ip):
         """A CoreDNS pod: kubesim answers on its port 53 (UDP and TCP) inside its namespace."""

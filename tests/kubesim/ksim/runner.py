@@ -3,9 +3,13 @@ real.  Owned by the kubesim suite (tests/kubesim).
 
 Containers whose image is an official Python image (repository python,
 library/python, docker.io/library/python or index.docker.io/library/python,
-any tag or digest) run as local processes of /usr/bin/python3; every other
-container stays simulated (Running/Ready after the start delay).  A pod with
-at least one such container is a "process pod":
+any tag or digest) run as local processes of /usr/bin/python3, and so do those
+of the OpenFaaS classic-watchdog images (ghcr.io/openfaas/alpine,
+functions/alpine: Alpine with fwatchdog as CMD, user 1000), whose watchdog is
+fwatchdog.py and whose userland -- what Alpine's is -- is BusyBox (Debian's
+busybox-static, one directory of applet links first and alone on PATH); every
+other container stays simulated (Running/Ready after the start delay).  A pod
+with at least one such container is a "process pod":
 
 * Pod IP: with the pod network (network.py, root) an address of the node's
   subnet in the pod's own network namespace (hostNetwork: the node's), the
@@ -14,9 +18,19 @@ at least one such container is a "process pod":
   127.0.<b>.<c> (b >= 1; never the --nodeport-ip; 127.0.0.x stays for the API
   server and the tests), chosen so that every declared TCP containerPort is
   free on it.
-* command/args as Kubernetes combines them with the image's (no entrypoint,
-  CMD ["python3"]); "python", "python3", "python3.X" or any path ending in
-  /python or /python3* becomes /usr/bin/python3; $(VAR) references expand.
+* command/args as Kubernetes combines them with the image's (no entrypoint;
+  CMD ["python3"], or ["fwatchdog"]); "python", "python3", "python3.X" or any
+  path ending in /python or /python3* becomes /usr/bin/python3; in a watchdog
+  image "fwatchdog" (or /usr/bin/fwatchdog) is fwatchdog.py and /bin/X,
+  /usr/bin/X, /sbin/X, /usr/sbin/X name the BusyBox applet X; $(VAR)
+  references expand.
+* What the container sees of its kernel follows the pod's runtime handler, as
+  the kernel the sandbox presents: in a watchdog image `dmesg` and `uname` are
+  replaced by views of it -- under runsc gVisor's (release 4.4.0, its
+  synthetic boot log starting "Starting gVisor..."), under runc the node's
+  (its nodeInfo.kernelVersion; dmesg refused: "klogctl: Operation not
+  permitted", as for a container without CAP_SYSLOG).  NON-FAITHFUL: the
+  process itself is never in a sandbox (see gvisor-node notes in README).
 * env: a minimal base (PATH, HOME=/tmp, LANG=C.UTF-8, HOSTNAME, the
   kubernetes Service variables), then envFrom and env with value, fieldRef
   (status.podIP, status.hostIP, metadata.name/namespace/uid/labels[]/
@@ -79,19 +93,99 @@ from .util import ApiError, canon, deep, is_loopback_host, log, now_rfc3339
 PYTHON_REPOS = ("python", "library/python", "docker.io/library/python", "index.docker.io/library/python")
 BASE_PATH = "/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"
 PYTHON_EXE = re.compile(r"^(.*/)?python(3[0-9.]*)?$")
+WATCHDOG_REPOS = ("ghcr.io/openfaas/alpine", "functions/alpine", "docker.io/functions/alpine",
+                  "index.docker.io/functions/alpine")
+FWATCHDOG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fwatchdog.py")
+BUSYBOX_PATHS = ("/usr/bin/busybox", "/bin/busybox")
+IMAGE_BIN_DIRS = ("/bin/", "/usr/bin/", "/sbin/", "/usr/sbin/", "/usr/local/bin/")
+GVISOR_RELEASE = "4.4.0"
+GVISOR_VERSION = "#1 SMP Sun Jan 10 15:06:54 PST 2016"
+GVISOR_DMESG = ["Starting gVisor...", "Mounting deweydecimalfs...", "Reticulating splines...",
+                "Creating process schedule...", "Generating random numbers by fair dice roll...",
+                "Waiting for children...", "Checking naughty and nice process list...",
+                "Feeding the init monster...", "Setting up VFS...", "Ready!"]
 PR_SET_PDEATHSIG = 1
 _LIBC = None
 
 
-def is_python_image(image):
-    """True for the official Python image, any tag or digest."""
+def _repo(image):
     if not isinstance(image, str) or not image:
-        return False
+        return ""
     repo = image.split("@", 1)[0]
     last = repo.rsplit("/", 1)[-1]
     if ":" in last:
         repo = repo[:len(repo) - len(last) + last.index(":")]
-    return repo in PYTHON_REPOS
+    return repo
+
+
+def is_python_image(image):
+    """True for the official Python image, any tag or digest."""
+    return _repo(image) in PYTHON_REPOS
+
+
+def is_watchdog_image(image):
+    """True for the OpenFaaS classic-watchdog Alpine image, any tag or digest."""
+    return _repo(image) in WATCHDOG_REPOS
+
+
+def runs_for_real(image):
+    return is_python_image(image) or is_watchdog_image(image)
+
+
+_APPLETS = None
+
+
+def busybox():
+    """(path of Debian's busybox-static, its applet names) or (None, []) when it is missing."""
+    global _APPLETS
+    if _APPLETS is None:
+        path = next((p for p in BUSYBOX_PATHS if os.access(p, os.X_OK)), None)
+        names = []
+        if path:
+            try:
+                out = subprocess.run([path, "--list"], capture_output=True, text=True, timeout=10).stdout
+                names = [n for n in out.split() if re.match(r"^[A-Za-z0-9_.\[\]-]+$", n) and "/" not in n]
+            except (OSError, subprocess.SubprocessError):
+                path = None
+        _APPLETS = (path, names)
+    return _APPLETS
+
+
+def gvisor_dmesg(uid):
+    """gVisor's synthetic boot log, its timestamps fixed per pod."""
+    seed = int(hashlib.sha256(uid.encode()).hexdigest()[:8], 16)
+    lines, t = [], 0.0
+    for i, msg in enumerate(GVISOR_DMESG):
+        lines.append("[%12.6f] %s" % (t, msg))
+        t += ((seed >> (i % 24)) % 997) / 1000.0
+    return "\n".join(lines) + "\n"
+
+
+KERNEL_VIEW = r"""#!/usr/bin/python3
+# kubesim: the kernel this container's runtime presents (generated per pod by ksim/runner.py)
+import os, socket, sys
+VIEW = %s
+name = os.path.basename(sys.argv[0])
+if name == "dmesg":
+    if VIEW["dmesg"] is None:
+        sys.stderr.write("dmesg: klogctl: Operation not permitted\n")
+        sys.exit(1)
+    sys.stdout.write(VIEW["dmesg"])
+    sys.exit(0)
+fields = {"s": "Linux", "n": socket.gethostname(), "r": VIEW["release"], "v": VIEW["version"],
+          "m": "x86_64", "p": "unknown", "i": "unknown", "o": "Linux"}
+want = []
+for a in sys.argv[1:]:
+    if a in ("-a", "--all"):
+        want = ["s", "n", "r", "v", "m", "o"]
+        break
+    if not a.startswith("-") or any(c not in fields for c in a[1:]):
+        sys.stderr.write("uname: unrecognized option: %%s\nBusyBox v1.35.0 multi-call binary.\n" %% a)
+        sys.exit(1)
+    want += [c for c in a[1:] if c not in want]
+order = [k for k in "snrvmpio" if k in (want or ["s"])]
+print(" ".join(fields[k] for k in order))
+"""
 
 
 def _preexec(parent_pid, netfd=None, binds=(), hostname=None):
@@ -141,7 +235,8 @@ class Ctr:
     def __init__(self, spec):
         self.spec = spec
         self.name = spec.get("name", "")
-        self.real = is_python_image(spec.get("image"))
+        self.watchdog = is_watchdog_image(spec.get("image"))
+        self.real = self.watchdog or is_python_image(spec.get("image"))
         self.inst = None
         self.runs = 0          # instances started
         self.crashes = 0       # exits since the back-off was last reset
@@ -166,6 +261,7 @@ class PodRun:
         self.started = now_rfc3339()
         self.vols = {}
         self.grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
+        self.kernel = ("", "", None)  # (release, version, dmesg or None): what the runtime presents
         for c in (pod.get("spec") or {}).get("containers") or []:
             if isinstance(c, dict):
                 self.ctrs[c.get("name", "")] = Ctr(c)
@@ -202,7 +298,7 @@ class Runner:
 
     @staticmethod
     def wants(pod):
-        return any(is_python_image((c or {}).get("image"))
+        return any(runs_for_real((c or {}).get("image"))
                    for c in (pod.get("spec") or {}).get("containers") or [])
 
     # ---- bookkeeping ------------------------------------------------------------
@@ -542,16 +638,66 @@ class Runner:
 
     @staticmethod
     def argv_for(spec, k8s_env):
+        watchdog = is_watchdog_image(spec.get("image"))
         if spec.get("command"):
             argv = list(spec["command"]) + list(spec.get("args") or [])
         elif spec.get("args"):
-            argv = list(spec["args"])  # the python image has no ENTRYPOINT: args replace CMD
+            argv = list(spec["args"])  # neither image has an ENTRYPOINT: args replace CMD
         else:
-            argv = ["python3"]         # its CMD
+            argv = ["fwatchdog"] if watchdog else ["python3"]  # their CMD
         argv = [Runner.expand(str(a), k8s_env) for a in argv]
-        if PYTHON_EXE.match(argv[0]):
+        if not watchdog and PYTHON_EXE.match(argv[0]):
             argv[0] = "/usr/bin/python3"
         return argv
+
+    def kernel_view(self, pod, node):
+        """The kernel a container of this pod sees: gVisor's under a RuntimeClass whose handler is
+        runsc, else the node's."""
+        rcn = (pod.get("spec") or {}).get("runtimeClassName")
+        rc = self.c.store.get(("node.k8s.io", "runtimeclasses"), "", rcn) if rcn else None
+        if (rc or {}).get("handler") == "runsc":
+            return GVISOR_RELEASE, GVISOR_VERSION, gvisor_dmesg(pod["metadata"]["uid"])
+        info = (node.get("status") or {}).get("nodeInfo") or {}
+        return info.get("kernelVersion") or os.uname().release, "#1 SMP PREEMPT_DYNAMIC", None
+
+    def userland(self, pod, pr):
+        """The watchdog image's /bin: BusyBox applet links and the kernel view (created once per pod)."""
+        d = os.path.join(pr.dir, "image", "bin")
+        if os.path.isdir(d):
+            return d
+        bb, applets = busybox()
+        if bb is None:
+            raise ConfigError("kubesim: busybox is missing (Debian package busybox-static; make deps), so the "
+                              "image's userland cannot run")
+        os.makedirs(d)
+        for a in applets:
+            os.symlink(bb, os.path.join(d, a))
+        view = {"release": pr.kernel[0], "version": pr.kernel[1], "dmesg": pr.kernel[2]}
+        script = KERNEL_VIEW % repr(view)
+        for name in ("dmesg", "uname"):
+            path = os.path.join(d, name)
+            if os.path.lexists(path):
+                os.unlink(path)
+            with open(path, "w") as f:
+                f.write(script)
+            os.chmod(path, 0o755)
+        os.makedirs(os.path.join(pr.dir, "tmp"), exist_ok=True)
+        return d
+
+    def watchdog_argv(self, pod, pr, argv, env):
+        """A classic-watchdog image's process: its userland first and alone on PATH, a private
+        TMPDIR (the watchdog's lock file), fwatchdog.py as the watchdog."""
+        d = self.userland(pod, pr)
+        env["PATH"] = d
+        env["TMPDIR"] = os.path.join(pr.dir, "tmp")
+        exe = argv[0] if argv else ""
+        if exe in ("fwatchdog", "/usr/bin/fwatchdog", "/usr/local/bin/fwatchdog"):
+            bind = [] if pr.net is not None else ["--bind", pr.ip]
+            return ["/usr/bin/python3", FWATCHDOG] + bind + argv[1:]
+        for pfx in IMAGE_BIN_DIRS:
+            if exe.startswith(pfx) and os.path.lexists(os.path.join(d, exe[len(pfx):])):
+                return [os.path.join(d, exe[len(pfx):])] + argv[1:]
+        return argv  # looked up on the image's PATH (a miss is the runtime's StartError)
 
     # ---- probes ----------------------------------------------------------------------------
 
@@ -710,7 +856,7 @@ class Runner:
                 self.pod_files(pod, pr)
             else:
                 ports = sorted({cp.get("containerPort") for c in (pod.get("spec") or {}).get("containers") or []
-                                if is_python_image(c.get("image")) for cp in c.get("ports") or []
+                                if runs_for_real(c.get("image")) for cp in c.get("ports") or []
                                 if cp.get("containerPort") and (cp.get("protocol") or "TCP") == "TCP"})
                 pr = PodRun(pod, self.alloc_ip(ports), d, node["metadata"]["name"])
             os.makedirs(os.path.join(pr.dir, "logs"), exist_ok=True)
@@ -722,6 +868,7 @@ class Runner:
                 self.event(pod, "Pod", "FailedMount", msg, once_key=(uid, "FailedMount", msg))
                 self.write_status(pod, None, node)
                 return
+            pr.kernel = self.kernel_view(pod, node)
             self.pods[uid] = pr
         for ctr in pr.ctrs.values():
             if ctr.real:
@@ -793,6 +940,23 @@ class Runner:
             self.event(pod, "Pod", "Failed", "Error: %s" % e, once_key=(uid, ctr.name, "Failed", str(e)))
             return
         argv = [self.rewrite(a, mounts) for a in self.argv_for(spec, k8s)]
+        if ctr.watchdog:
+            try:
+                argv = self.watchdog_argv(pod, pr, argv, env)
+            except ConfigError as e:
+                argv = None
+                start_err = e
+        if argv is None:
+            msg = ('failed to create containerd task: failed to create shim task: OCI runtime create failed: '
+                   '%s: unknown' % start_err)
+            ctr.runs += 1
+            ctr.crashes += 1
+            ctr.term = {"terminated": {"exitCode": 128, "reason": "StartError", "message": msg,
+                                       "startedAt": "1970-01-01T00:00:00Z", "finishedAt": now_rfc3339(),
+                                       "containerID": ""}}
+            self.set_backoff(ctr)
+            self.event(pod, "Pod", "Failed", "Error: %s" % msg, once_key=(uid, ctr.name, ctr.runs, "Failed"))
+            return
         cwd = self.rewrite(spec.get("workingDir"), mounts) if spec.get("workingDir") else pr.dir
         if not os.path.isdir(cwd):
             cwd = pr.dir
