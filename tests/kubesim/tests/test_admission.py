@@ -208,7 +208,10 @@ def t_service_account_tokens(k, aws):
         else:
             assert not vols and not mounts, (vols, mounts)
     for name, (spec, mounted) in cases.items():
-        k.watch_until(P, lambda o: (o.get("status") or {}).get("phase") == "Succeeded", field_name=name)
+        # real processes: a busy machine may take long to start four Pythons (bounded, event-driven)
+        done = k.watch_until(P, lambda o: (o.get("status") or {}).get("phase") in ("Succeeded", "Failed"),
+                             field_name=name, timeout=180)
+        assert done["status"]["phase"] == "Succeeded", (name, done["status"])
         out = k.ok("GET", P + "/%s/log" % name)  # the client parses the JSON line
         if not mounted:
             # no volume: the path was not mapped to anything of the pod's
