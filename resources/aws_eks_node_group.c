@@ -21,9 +21,14 @@
  * with the old one and a resumed create (same token) finds its own.
  * CreateNodegroup carries clientRequestToken as well.
  *
- * Two flavours: with launch_template_id (gVisor groups: custom AMI, user
- * data with the NodeConfig; amiType/diskSize must then stay unset), or with
- * ami_type (runc groups on the stock EKS AL2023 AMI, no template).  The
+ * Every group has a launch template (launch_template_id): it carries the
+ * instance metadata options (IMDSv2 required, the hop limit) and the root
+ * volume, so diskSize is never sent.  gVisor groups: the template also has
+ * the custom AMI and user data with the NodeConfig (amiType stays unset,
+ * EKS calls it CUSTOM); runc groups: ami_type names the stock EKS AL2023
+ * AMI and EKS adds its own bootstrap.  Without a template (ami_type and
+ * disk_size only) the group gets EKS's default template, whose hop limit
+ * is 2.  The
  * launch_template_image_id and launch_template_user_data attributes are
  * not sent anywhere: they are references to the AMI and the template's
  * user data, so that a change to either shows in the plan as an in-place
@@ -43,19 +48,19 @@ static const struct sf_attr_def attrs[] = {
 	{"subnet_ids", SF_AT_LIST, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "subnets for the nodes"},
 	{"instance_types", SF_AT_LIST, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "EC2 instance types"},
 	{"capacity_type", SF_AT_STRING, SF_ATTR_OPTIONAL | SF_ATTR_FORCE_NEW, "ON_DEMAND or SPOT"},
-	{"ami_type", SF_AT_STRING, SF_ATTR_OPTIONAL | SF_ATTR_FORCE_NEW, "EKS AMI type (groups without a template)"},
-	{"disk_size", SF_AT_INT, SF_ATTR_OPTIONAL | SF_ATTR_FORCE_NEW, "root GiB (groups without a template)"},
+	{"ami_type", SF_AT_STRING, SF_ATTR_OPTIONAL | SF_ATTR_FORCE_NEW, "EKS AMI type (stock AMI; unset with a custom AMI in the template)"},
+	{"disk_size", SF_AT_INT, SF_ATTR_OPTIONAL | SF_ATTR_FORCE_NEW, "root GiB (groups without a template only)"},
 	{"min_size", SF_AT_INT, SF_ATTR_REQUIRED, "minimum nodes"},
 	{"max_size", SF_AT_INT, SF_ATTR_REQUIRED, "maximum nodes"},
 	{"desired_size", SF_AT_INT, SF_ATTR_REQUIRED, "desired nodes (sent at create and when the spec changes it)"},
 	{"labels", SF_AT_MAP, SF_ATTR_OPTIONAL, "Kubernetes labels"},
 	{"taints", SF_AT_LIST, SF_ATTR_OPTIONAL, "Kubernetes taints [{key,value,effect}]"},
 	{"update_config", SF_AT_MAP, SF_ATTR_OPTIONAL, "{maxUnavailable} or {maxUnavailablePercentage}"},
-	{"launch_template_id", SF_AT_STRING, SF_ATTR_OPTIONAL | SF_ATTR_FORCE_NEW, "launch template (gVisor groups)"},
+	{"launch_template_id", SF_AT_STRING, SF_ATTR_OPTIONAL | SF_ATTR_FORCE_NEW, "launch template (metadata options, root volume; gVisor groups: AMI, user data)"},
 	{"launch_template_version", SF_AT_STRING, SF_ATTR_OPTIONAL, "template version; a change rolls the nodes"},
 	{"launch_template_image_id", SF_AT_STRING, SF_ATTR_OPTIONAL, "AMI in the template (change trigger)"},
 	{"launch_template_user_data", SF_AT_STRING, SF_ATTR_OPTIONAL, "user data in the template (change trigger)"},
-	{"version", SF_AT_STRING, SF_ATTR_OPTIONAL, "Kubernetes version (groups without a template; default the cluster's)"},
+	{"version", SF_AT_STRING, SF_ATTR_OPTIONAL, "Kubernetes version (stock-AMI groups; default the cluster's)"},
 	{"release_version", SF_AT_STRING, SF_ATTR_OPTIONAL, "EKS AMI release (groups without a template; default newest)"},
 	{"tags", SF_AT_MAP, SF_ATTR_OPTIONAL, "tags (ownership tags are added)"},
 	{"id", SF_AT_STRING, SF_ATTR_COMPUTED, "cluster/nodegroup"},
@@ -174,16 +179,16 @@ static int ng_create(struct sf_rctx *c, const json_t *want, json_t **out)
 				    json_pack("{s:s, s:s}", "id", ax_s(want, "launch_template_id"), "version",
 					      ax_s(want, "launch_template_version") ? ax_s(want, "launch_template_version")
 										    : "$Default"));
-	} else {
-		if (ax_s(want, "ami_type"))
-			json_object_set_new(body, "amiType", json_string(ax_s(want, "ami_type")));
-		if (json_integer_value(json_object_get(want, "disk_size")))
-			json_object_set(body, "diskSize", json_object_get(want, "disk_size"));
-		if (ax_s(want, "version"))
-			json_object_set_new(body, "version", json_string(ax_s(want, "version")));
-		if (ax_s(want, "release_version"))
-			json_object_set_new(body, "releaseVersion", json_string(ax_s(want, "release_version")));
+	} else if (json_integer_value(json_object_get(want, "disk_size"))) {
+		json_object_set(body, "diskSize", json_object_get(want, "disk_size"));
 	}
+	if (ax_s(want, "ami_type"))
+		json_object_set_new(body, "amiType", json_string(ax_s(want, "ami_type")));
+	/* stock AMI (a template without an image allows them) */
+	if (ax_s(want, "version"))
+		json_object_set_new(body, "version", json_string(ax_s(want, "version")));
+	if (ax_s(want, "release_version"))
+		json_object_set_new(body, "releaseVersion", json_string(ax_s(want, "release_version")));
 	char *p = ngpath(g.cluster, NULL, NULL);
 	int rc = ax_eks(c, "POST", p, body, NULL);
 	free(p);
@@ -227,7 +232,7 @@ static int ng_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 	/* desired_size stays what secfaas last set (the autoscaler owns it) */
 	if (!json_object_get(prior, "desired_size"))
 		json_object_set(*out, "desired_size", json_object_get(sc, "desiredSize"));
-	if (!ax_s(prior, "launch_template_id") && ax_s(ng, "version"))
+	if (ax_s(prior, "ami_type") && ax_s(ng, "version"))
 		json_object_set_new(*out, "version", json_string(ax_s(ng, "version")));
 	if (ax_s(prior, "release_version") && ax_s(ng, "releaseVersion"))
 		json_object_set_new(*out, "release_version", json_string(ax_s(ng, "releaseVersion")));
@@ -300,28 +305,28 @@ static int version_update(struct sf_rctx *c, const struct ng *g, const json_t *w
 	const char *v = ax_s(want, "version"), *rv = ax_s(want, "release_version");
 	const char *have_v = ax_s(ng, "version"), *have_rv = ax_s(ng, "releaseVersion");
 	const char *have_ltv = ax_s(json_object_get(ng, "launchTemplate"), "version");
-	json_t *body;
-	char *what;
-	if (lt) {
-		if (have_ltv && strcmp(ltv, "$Default") && !strcmp(have_ltv, ltv)) {
-			json_decref(ng);
-			return 0;
-		}
-		body = json_pack("{s:{s:s, s:s}}", "launchTemplate", "id", lt, "version", ltv);
-		what = xasprintf("rolling update to launch template version %s", ltv);
-	} else {
-		int same_v = !v || (have_v && !strcmp(have_v, v)), same_rv = !rv || (have_rv && !strcmp(have_rv, rv));
-		if (same_v && same_rv) {
-			json_decref(ng);
-			return 0;
-		}
-		body = json_object();
-		if (v)
-			json_object_set_new(body, "version", json_string(v));
-		if (rv)
-			json_object_set_new(body, "releaseVersion", json_string(rv));
-		what = xasprintf("rolling update %s -> Kubernetes %s", have_v ? have_v : "?", v ? v : have_v ? have_v : "?");
+	/* a stock-AMI group (ami_type) takes a version and a release with
+	 * or without its template; a custom AMI only a template version */
+	int stock = ax_s(want, "ami_type") != NULL;
+	int same_v = !stock || !v || (have_v && !strcmp(have_v, v));
+	int same_rv = !stock || !rv || (have_rv && !strcmp(have_rv, rv));
+	int same_lt = !lt || (have_ltv && strcmp(ltv, "$Default") && !strcmp(have_ltv, ltv));
+	if (same_v && same_rv && same_lt) {
+		json_decref(ng);
+		return 0;
 	}
+	json_t *body = json_object();
+	char *what;
+	if (!same_lt)
+		json_object_set_new(body, "launchTemplate", json_pack("{s:s, s:s}", "id", lt, "version", ltv));
+	if (!same_v)
+		json_object_set_new(body, "version", json_string(v));
+	if (!same_rv)
+		json_object_set_new(body, "releaseVersion", json_string(rv));
+	if (!same_v || !same_rv)
+		what = xasprintf("rolling update %s -> Kubernetes %s", have_v ? have_v : "?", v ? v : have_v ? have_v : "?");
+	else
+		what = xasprintf("rolling update to launch template version %s", ltv);
 	json_decref(ng);
 	if (c->progress)
 		c->progress(c, what);

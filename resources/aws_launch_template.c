@@ -1,10 +1,16 @@
 /*
- * aws_launch_template.c - aws_launch_template: the launch template of a
- * gVisor node group: custom AMI, AL2023 user data (MIME multipart with a
- * NodeConfig and the runsc containerd fragment, rendered by the lowering
- * with references to the cluster endpoint and CA), IMDSv2 required with a
- * hop limit of 2 (pods behind the node need one extra hop), encrypted gp3
- * root volume.
+ * aws_launch_template.c - aws_launch_template: the launch template every
+ * node group runs from.  It always carries the instance metadata options
+ * -- IMDSv2 required, PUT response hop limit 1 unless the spec asks for
+ * more -- and an encrypted gp3 root volume.  With hop limit 1 the token
+ * reply dies at the node's forwarding, so a pod (one routed hop behind the
+ * node under the VPC CNI) can get neither a token nor the node role's
+ * credentials; EKS's default template, used when a group names none, has
+ * 2.  A gVisor group's template also has the custom AMI and AL2023 user
+ * data (MIME multipart with a NodeConfig and the runsc containerd
+ * fragment, rendered by the lowering with references to the cluster
+ * endpoint and CA); a runc group's has neither, EKS supplies its stock AMI
+ * and bootstrap.
  *
  * Changes never replace the template: they create a new version, make it
  * the default and report it as latest_version, which the node group
@@ -23,10 +29,10 @@
 
 static const struct sf_attr_def attrs[] = {
 	{"name", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "name prefix (a suffix makes it unique)"},
-	{"image_id", SF_AT_STRING, SF_ATTR_REQUIRED, "AMI (the baked gVisor image)"},
-	{"user_data", SF_AT_STRING, SF_ATTR_REQUIRED, "AL2023 MIME user data (plain text; sent base64)"},
+	{"image_id", SF_AT_STRING, SF_ATTR_OPTIONAL, "AMI (gVisor groups: the baked or given image; unset: EKS's)"},
+	{"user_data", SF_AT_STRING, SF_ATTR_OPTIONAL, "AL2023 MIME user data (plain text; sent base64; unset: EKS's)"},
 	{"disk_size", SF_AT_INT, SF_ATTR_OPTIONAL, "root volume GiB (default 20)"},
-	{"hop_limit", SF_AT_INT, SF_ATTR_OPTIONAL, "IMDSv2 PUT response hop limit (default 2)"},
+	{"hop_limit", SF_AT_INT, SF_ATTR_OPTIONAL, "IMDSv2 PUT response hop limit (default 1: pods get no token)"},
 	{"tags", SF_AT_MAP, SF_ATTR_OPTIONAL, "tags of the template and its instances"},
 	{"image_check", SF_AT_MAP, SF_ATTR_OPTIONAL | SF_ATTR_IGNORE_DRIFT,
 	 "for a given (not baked) AMI: {arch, gvisor_release, where}; checked before use"},
@@ -38,19 +44,24 @@ static const struct sf_attr_def attrs[] = {
 
 static json_t *lt_data(struct sf_rctx *c, const json_t *want)
 {
-	const char *ud = ax_s(want, "user_data");
-	char *b64 = sf_b64encode(ud ? ud : "", ud ? strlen(ud) : 0);
+	const char *ud = ax_s(want, "user_data"), *image = ax_s(want, "image_id");
 	json_int_t disk = json_integer_value(json_object_get(want, "disk_size"));
 	json_int_t hop = json_integer_value(json_object_get(want, "hop_limit"));
 	json_t *tags = ax_tags(c, want, 0);
-	json_t *d = json_pack("{s:s, s:s, s:{s:s, s:I, s:s}, s:[{s:s, s:{s:I, s:s, s:b, s:b}}], s:[{s:s, s:o}]}",
-			      "ImageId", ax_s(want, "image_id"), "UserData", b64, "MetadataOptions", "HttpTokens",
-			      "required", "HttpPutResponseHopLimit", hop > 0 ? hop : (json_int_t)2, "HttpEndpoint",
-			      "enabled", "BlockDeviceMapping", "DeviceName", "/dev/xvda", "Ebs", "VolumeSize",
-			      disk > 0 ? disk : (json_int_t)20, "VolumeType", "gp3", "DeleteOnTermination", 1, "Encrypted",
-			      1, "TagSpecification", "ResourceType", "instance", "Tag", ax_tag_list(tags));
+	json_t *d = json_pack("{s:{s:s, s:I, s:s}, s:[{s:s, s:{s:I, s:s, s:b, s:b}}], s:[{s:s, s:o}]}",
+			      "MetadataOptions", "HttpTokens", "required", "HttpPutResponseHopLimit",
+			      hop > 0 ? hop : (json_int_t)1, "HttpEndpoint", "enabled", "BlockDeviceMapping",
+			      "DeviceName", "/dev/xvda", "Ebs", "VolumeSize", disk > 0 ? disk : (json_int_t)20, "VolumeType",
+			      "gp3", "DeleteOnTermination", 1, "Encrypted", 1, "TagSpecification", "ResourceType", "instance",
+			      "Tag", ax_tag_list(tags));
+	if (image)
+		json_object_set_new(d, "ImageId", json_string(image));
+	if (ud && *ud) {
+		char *b64 = sf_b64encode(ud, strlen(ud));
+		json_object_set_new(d, "UserData", json_string(b64));
+		free(b64);
+	}
 	json_decref(tags);
-	free(b64);
 	return d;
 }
 

@@ -60,6 +60,7 @@ struct sf_nodegroup {
 	const char *ami;               /* a given image (`ami:`), or NULL */
 	int bakes;                     /* gVisor without `ami`: runs the baked image of its arch */
 	long long disk_size, min, max, desired;
+	long long hop_limit;           /* IMDSv2 PUT response hop limit of its launch template (default 1) */
 	const json_t *instance_types;  /* array of strings */
 	const json_t *labels_json;     /* object; gVisor groups include the sandbox label */
 	const json_t *taints_json;     /* array of {key, value, effect}; gVisor: with the sandbox taint */

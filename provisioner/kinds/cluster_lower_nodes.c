@@ -43,27 +43,39 @@ static char *user_data(const struct sf_cluster *cl, const struct sf_nodegroup *g
 	return t2;
 }
 
-/* A gVisor group's launch template (its image: the given `ami`, checked at
- * plan time, or the baked one of its arch) wired into the node group. 0,
- * or -1 with a diagnostic. */
+/* The launch template of group g, wired into its node group: IMDSv2
+ * required with the group's hop limit (1 by default, so pods get no token)
+ * and the root volume for every group; a gVisor group's also has its
+ * image (the given `ami`, checked at plan time, or the baked one of its
+ * arch) and user data.  0, or -1 with a diagnostic. */
 static int launch_template(struct cl_lower *l, size_t i, const struct sf_nodegroup *g, const struct sf_pos *gp,
 			   json_t *ngc)
 {
-	struct sf_err err = SF_ERR_INIT;
-	char *ud = user_data(l->cl, g, &err);
-	if (!ud) {
-		sf_diag_error(l->d, gp, "nodeGroups[%zu] (%s): cannot render user data: %s", i, g->name, err.msg);
-		return -1;
+	int gvisor = g->runtime == SF_RUNTIME_GVISOR;
+	char *ud = NULL;
+	if (gvisor) {
+		struct sf_err err = SF_ERR_INIT;
+		ud = user_data(l->cl, g, &err);
+		if (!ud) {
+			sf_diag_error(l->d, gp, "nodeGroups[%zu] (%s): cannot render user data: %s", i, g->name, err.msg);
+			return -1;
+		}
 	}
 	char *lt_addr = xasprintf("aws_launch_template.%s", g->name);
-	char *ami_addr = xasprintf("aws_gvisor_ami.gvisor_%s", g->arch);
-	json_t *image = g->ami ? json_string(g->ami) : cl_ref(ami_addr, "id");
 	char *tn = xasprintf("%s-%s", l->cl->name, g->name);
 	json_t *ltags = json_deep_copy(l->tags);
 	json_object_set_new(ltags, "eks:nodegroup-name", json_string(g->name));
-	json_t *ltc = json_pack("{s:s, s:O*, s:s, s:I, s:i, s:o}", "name", tn, "image_id", image, "user_data", ud,
-				"disk_size", (json_int_t)g->disk_size, "hop_limit", 2, "tags", ltags);
-	if (g->ami) {
+	json_t *ltc = json_pack("{s:s, s:I, s:I, s:o}", "name", tn, "disk_size", (json_int_t)g->disk_size, "hop_limit",
+				(json_int_t)g->hop_limit, "tags", ltags);
+	json_t *image = NULL;
+	if (gvisor) {
+		char *ami_addr = xasprintf("aws_gvisor_ami.gvisor_%s", g->arch);
+		image = g->ami ? json_string(g->ami) : cl_ref(ami_addr, "id");
+		free(ami_addr);
+		json_object_set(ltc, "image_id", image);
+		json_object_set_new(ltc, "user_data", json_string(ud));
+	}
+	if (gvisor && g->ami) {
 		/* a given image is checked before the template uses it */
 		const struct sf_node *an = g->node ? sf_node_get(g->node, "ami") : NULL;
 		char *where = an ? xasprintf("%s:%d:%d", an->pos.file ? an->pos.file : "", an->pos.line, an->pos.col)
@@ -76,18 +88,23 @@ static int launch_template(struct cl_lower *l, size_t i, const struct sf_nodegro
 	cl_add(l, "aws_launch_template", g->name, ltc, gp, NULL);
 	json_object_set_new(ngc, "launch_template_id", cl_ref(lt_addr, "id"));
 	json_object_set_new(ngc, "launch_template_version", cl_ref(lt_addr, "latest_version"));
-	json_object_set(ngc, "launch_template_image_id", image);
-	json_object_set_new(ngc, "launch_template_user_data", cl_ref(lt_addr, "user_data"));
+	if (gvisor) {
+		json_object_set(ngc, "launch_template_image_id", image);
+		json_object_set_new(ngc, "launch_template_user_data", cl_ref(lt_addr, "user_data"));
+	} else {
+		json_object_set_new(ngc, "ami_type", json_string(!strcmp(g->arch, "arm64") ? "AL2023_ARM_64_STANDARD"
+											   : "AL2023_x86_64_STANDARD"));
+	}
 	json_decref(image);
 	free(tn);
-	free(ami_addr);
 	free(lt_addr);
 	free(ud);
 	return 0;
 }
 
-/* eks_nodegroup.<group> per group in the public subnets; runc groups use
- * the EKS AL2023 AMI type directly, gVisor groups their launch template. */
+/* eks_nodegroup.<group> per group in the public subnets, each with its
+ * launch template; runc groups on the EKS AL2023 AMI type, gVisor groups
+ * on their own image. */
 void cl_lower_nodes(struct cl_lower *l)
 {
 	for (size_t i = 0; i < l->cl->n_groups; i++) {
@@ -102,15 +119,11 @@ void cl_lower_nodes(struct cl_lower *l)
 					l->tags);
 		if (g->update_config)
 			json_object_set(ngc, "update_config", (json_t *)g->update_config);
-		if (g->runtime == SF_RUNTIME_GVISOR) {
-			if (launch_template(l, i, g, gp, ngc) < 0) {
-				json_decref(ngc);
-				continue;
-			}
-		} else {
-			json_object_set_new(ngc, "ami_type", json_string(!strcmp(g->arch, "arm64") ? "AL2023_ARM_64_STANDARD"
-												 : "AL2023_x86_64_STANDARD"));
-			json_object_set_new(ngc, "disk_size", json_integer(g->disk_size));
+		if (launch_template(l, i, g, gp, ngc) < 0) {
+			json_decref(ngc);
+			continue;
+		}
+		if (g->runtime != SF_RUNTIME_GVISOR) {
 			/* The control plane's version by reference: the group's
 			 * version update runs after the control plane's, in the
 			 * same apply (EKS's order, and the kubelet skew rule). */

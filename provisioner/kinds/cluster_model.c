@@ -73,6 +73,7 @@ static json_t *normalize(const struct sf_doc *doc)
 		setdef(ng, "runtime", json_string("runc"));
 		setdef(ng, "capacityType", json_string("ON_DEMAND"));
 		setdef(ng, "diskSize", json_integer(20));
+		setdef(ensure_obj(ng, "metadata"), "hopLimit", json_integer(1));
 		json_t *sc = ensure_obj(ng, "scaling");
 		setdef(sc, "desired", json_incref(json_object_get(sc, "min")));
 		const char *arch = "x86_64";
@@ -141,6 +142,7 @@ static void load_group(struct sf_nodegroup *g, const json_t *ng, const struct sf
 	g->ami = str(ng, "ami");
 	g->bakes = g->runtime == SF_RUNTIME_GVISOR && !g->ami;
 	g->disk_size = json_integer_value(json_object_get(ng, "diskSize"));
+	g->hop_limit = json_integer_value(json_object_get(json_object_get(ng, "metadata"), "hopLimit"));
 	g->min = json_integer_value(json_object_get(sc, "min"));
 	g->max = json_integer_value(json_object_get(sc, "max"));
 	g->desired = json_integer_value(json_object_get(sc, "desired"));

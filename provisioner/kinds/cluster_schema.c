@@ -257,6 +257,12 @@ static const struct sf_schema update_fields[] = {
 	{NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0},
 };
 
+static const struct sf_schema metadata_fields[] = {
+	{"hopLimit", SF_S_INT, 0, 0, 0, 0, 1, 64, 0,
+	 "IMDSv2 PUT response hop limit (default 1: pods, one hop behind the node, get no token)"},
+	{NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+};
+
 static const struct sf_schema ng_fields[] = {
 	{"name", SF_S_STRING, SF_S_REQUIRED, 0, 0, 0, 0, 0, sf_check_dns_label, "node group name, unique"},
 	{"runtime", SF_S_STRING, 0, 0, 0, runtimes, 0, 0, 0, "runc (default) or gvisor"},
@@ -273,6 +279,7 @@ static const struct sf_schema ng_fields[] = {
 	 "runc groups: pin the kubelet version (default the cluster's; at most 3 minor versions behind it)"},
 	{"releaseVersion", SF_S_STRING, 0, 0, 0, 0, 0, 0, 0,
 	 "runc groups: pin the EKS AMI release, e.g. 1.35.6-20261120 (default the newest for the version)"},
+	{"metadata", SF_S_OBJECT, 0, metadata_fields, 0, 0, 0, 0, 0, "instance metadata service (IMDSv2 is always required)"},
 	{NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0},
 };
 
@@ -289,7 +296,22 @@ static void check_nodegroups(const struct sf_node *n, struct sf_diags *d, const 
 	}
 }
 
-static const struct sf_schema ng_item = {"nodeGroup", SF_S_OBJECT, 0, ng_fields, 0, 0, 0, 0, 0, 0};
+/* A hop limit above 1 lets every pod on the node fetch a token and the
+ * node role's credentials; on a gVisor group that is where the untrusted
+ * functions run, so say so (it stays allowed: the rare agent that needs
+ * it may run there). */
+static void check_nodegroup(const struct sf_node *n, struct sf_diags *d, const char *path)
+{
+	const struct sf_node *hop = sf_node_get(sf_node_get(n, "metadata"), "hopLimit");
+	const char *rt = sf_node_str(sf_node_get(n, "runtime"));
+	long long h = 1;
+	if (hop && rt && !strcmp(rt, "gvisor") && sf_scalar_is_int(sf_node_str(hop), &h) && h > 1)
+		sf_diag_add(d, SF_SEV_WARNING, &hop->pos,
+			    "%s.metadata.hopLimit: %lld lets every pod of this gVisor group, tenant functions included, fetch an IMDS token and the node role's credentials; keep 1 unless a pod there must reach the metadata service",
+			    path, h);
+}
+
+static const struct sf_schema ng_item = {"nodeGroup", SF_S_OBJECT, 0, ng_fields, 0, 0, 0, 0, check_nodegroup, 0};
 
 static const struct sf_schema network_fields[] = {
 	{"cidr", SF_S_STRING, SF_S_REQUIRED, 0, 0, 0, 0, 0, check_vpc_cidr, "VPC CIDR, /16 to /24"},

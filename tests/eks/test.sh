@@ -75,7 +75,7 @@ check_no_duplicates() {
 	t_eq "route tables (main + public + private)" "$(q 'n("ec2:route-table")')" 3
 	t_eq "one cluster" "$(q 'n("eks:cluster")')" 1
 	t_eq "two node groups" "$(q 'n("eks:nodegroup")')" 2
-	t_eq "one launch template" "$(q 'n("ec2:launch-template")')" 1
+	t_eq "two launch templates (one per node group)" "$(q 'n("ec2:launch-template")')" 2
 	t_eq "one gVisor image" "$(q 'n("ec2:image")')" 1
 	t_eq "three roles" "$(q 'n("iam:role")')" 3
 	t_eq "no builder left" "$(q 'len([i for i in inv["ec2:instance"] if i["tags"].get("secfaas:role")=="ami-builder"])')" 0
@@ -108,6 +108,8 @@ t_eq "sandbox uses the baked AMI through its template" "$(q '[g["launchTemplate"
 t_eq "sandbox label and taint" "$(q '[(g["labels"], g["taints"]) for g in ngs("fn-e2e") if g["name"].startswith("sandbox-")]')" '[[{"secfaas.dev/sandbox": "gvisor"}, [{"effect": "NO_SCHEDULE", "key": "secfaas.dev/sandbox", "value": "gvisor"}]]]'
 t_eq "sandbox user data joins the cluster with runsc" "$(q '[("runsc" in __import__("base64").b64decode(g["userData"]).decode()) for g in ngs("fn-e2e") if g["name"].startswith("sandbox-")]')" '[true]'
 t_eq "system group on the stock AL2023 AMI type" "$(q '[g["amiType"] for g in ngs("fn-e2e") if g["name"].startswith("system-")]')" '["AL2023_x86_64_STANDARD"]'
+t_eq "system group runs from a launch template of its own" "$(q '[bool(g["launchTemplate"]) for g in ngs("fn-e2e") if g["name"].startswith("system-")]')" '[true]'
+t_eq "every group: IMDSv2 required, hop limit 1 (pods get no token)" "$(q 'sorted((g["metadataOptions"]["HttpTokens"], g["metadataOptions"]["HttpPutResponseHopLimit"]) for g in ngs("fn-e2e"))')" '[["required", 1], ["required", 1]]'
 check_no_duplicates 4
 t_rc 0 "next plan is empty" $S plan "$WORK/c.yaml" $ST --detailed-exitcode
 t_grep "no changes" "No changes." .out

@@ -89,8 +89,17 @@ T_TEST(lowering_builds_the_graph)
 	for (int i = 0; want[i]; i++)
 		if (!sf_config_find(&c, want[i]))
 			T_FAILF("missing %s", want[i]);
-	T_OK(!sf_config_find(&c, "aws_launch_template.system")); /* runc: stock AMI type */
+	/* runc: the stock AMI type, through a template of its own (no image, no user data) */
 	T_STREQ(attr(&c, "eks_nodegroup.system", "ami_type"), "AL2023_x86_64_STANDARD");
+	T_OK(has_dep(&c, "eks_nodegroup.system", "aws_launch_template.system"));
+	T_OK(!attr(&c, "aws_launch_template.system", "image_id"));
+	T_OK(!attr(&c, "aws_launch_template.system", "user_data"));
+	T_OK(!json_object_get(sf_config_find(&c, "eks_nodegroup.system")->config, "disk_size"));
+	T_OK(!attr(&c, "eks_nodegroup.sandbox", "ami_type")); /* custom AMI */
+	/* every template keeps pods away from the node's metadata: hop limit 1 */
+	for (size_t i = 0; i < c.n; i++)
+		if (!strcmp(c.v[i].type->name, "aws_launch_template"))
+			T_EQ(json_integer_value(json_object_get(c.v[i].config, "hop_limit")), 1);
 	/* the cluster does not wait for the bake or the node role ... */
 	T_OK(!depends(&c, "eks_cluster.main", "aws_gvisor_ami.gvisor_x86_64", 0));
 	T_OK(!depends(&c, "eks_cluster.main", "aws_iam_role.node", 0));
@@ -153,6 +162,61 @@ T_TEST(lowering_given_ami_plans_no_bake)
 	sf_config_release(&c);
 	sf_specset_release(&set);
 	sf_diags_release(&d);
+}
+
+/* metadata.hopLimit reaches the group's template; above 1 on a gVisor group
+ * warns (with its position), on a runc group it does not; 0 is refused. */
+T_TEST(lowering_hop_limit_from_the_spec_warns_on_gvisor)
+{
+	struct sf_specset set = SF_SPECSET_INIT;
+	struct sf_config c = SF_CONFIG_INIT;
+	struct sf_diags d = SF_DIAGS_INIT;
+	char *text = xasprintf("%s      metadata: {hopLimit: 2}\n", SPEC_MIN);
+	T_EQ(lower(text, &set, &c, &d), 0);
+	T_EQ(d.nerrors, 0);
+	T_EQ(d.n, 1);
+	if (d.n == 1) {
+		T_EQ(d.v[0].sev, SF_SEV_WARNING);
+		T_EQ(d.v[0].pos.line, 14);
+		T_CONTAINS(d.v[0].msg, "metadata.hopLimit: 2 lets every pod of this gVisor group");
+	}
+	T_EQ(json_integer_value(json_object_get(sf_config_find(&c, "aws_launch_template.sandbox")->config, "hop_limit")),
+	     2);
+	T_EQ(json_integer_value(json_object_get(sf_config_find(&c, "aws_launch_template.system")->config, "hop_limit")),
+	     1);
+	free(text);
+	sf_config_release(&c);
+	sf_specset_release(&set);
+	sf_diags_release(&d);
+
+	struct sf_specset set2 = SF_SPECSET_INIT;
+	struct sf_config c2 = SF_CONFIG_INIT;
+	struct sf_diags d2 = SF_DIAGS_INIT;
+	text = xstrdup(SPEC_MIN);
+	char *runc = strstr(text, "scaling: {min: 2, max: 4}}");
+	T_OK(runc != NULL);
+	char *t2 = xasprintf("%.*sscaling: {min: 2, max: 4}, metadata: {hopLimit: 2}}%s", (int)(runc - text), text,
+			     runc + strlen("scaling: {min: 2, max: 4}}"));
+	T_EQ(lower(t2, &set2, &c2, &d2), 0);
+	T_EQ(d2.n, 0);
+	T_EQ(json_integer_value(json_object_get(sf_config_find(&c2, "aws_launch_template.system")->config, "hop_limit")),
+	     2);
+	free(t2);
+	free(text);
+	sf_config_release(&c2);
+	sf_specset_release(&set2);
+	sf_diags_release(&d2);
+
+	struct sf_specset set3 = SF_SPECSET_INIT;
+	struct sf_config c3 = SF_CONFIG_INIT;
+	struct sf_diags d3 = SF_DIAGS_INIT;
+	text = xasprintf("%s      metadata: {hopLimit: 0}\n", SPEC_MIN);
+	lower(text, &set3, &c3, &d3);
+	T_EQ(d3.nerrors, 1);
+	free(text);
+	sf_config_release(&c3);
+	sf_specset_release(&set3);
+	sf_diags_release(&d3);
 }
 
 T_TEST(lowering_needs_a_region)
@@ -446,6 +510,29 @@ T_TEST(launch_template_refuses_a_foreign_ami_with_the_spec_position)
 	T_CONTAINS(t.err.msg, "carries no secfaas gVisor tags");
 	T_STREQ(t.err.where, "c.yaml:14:12");
 	T_EQ(sent(&t, "Action=CreateLaunchTemplate"), 0);
+	json_decref(want);
+	rt_close(&t);
+}
+
+/* What the template sends: IMDSv2 required, hop limit 1 by default, the
+ * root volume; a runc group's template has no ImageId and no UserData. */
+T_TEST(launch_template_sends_hop_limit_one_and_no_image_for_runc)
+{
+	struct rt t;
+	rt_open(&t, "aws_launch_template.system");
+	sf_replay_add(t.f.rp, "Action=CreateLaunchTemplate",
+		      EC2("CreateLaunchTemplate", "<launchTemplate><launchTemplateId>lt-0aa</launchTemplateId>"
+			  "<latestVersionNumber>1</latestVersionNumber></launchTemplate>"),
+		      1);
+	json_t *want = json_pack("{s:s, s:i}", "name", "demo-system", "disk_size", 30), *out = NULL;
+	T_EQ(sf_rt_aws_launch_template.create(&t.c, want, &out), 0);
+	T_EQ(sent2(&t, "Action=CreateLaunchTemplate", "LaunchTemplateData.MetadataOptions.HttpPutResponseHopLimit=1&"), 1);
+	T_EQ(sent2(&t, "Action=CreateLaunchTemplate", "LaunchTemplateData.MetadataOptions.HttpTokens=required"), 1);
+	T_EQ(sent2(&t, "Action=CreateLaunchTemplate", "VolumeSize=30"), 1);
+	T_EQ(sent(&t, "LaunchTemplateData.ImageId"), 0);
+	T_EQ(sent(&t, "LaunchTemplateData.UserData"), 0);
+	T_STREQ(json_string_value(json_object_get(out, "id")), "lt-0aa");
+	json_decref(out);
 	json_decref(want);
 	rt_close(&t);
 }
