@@ -178,6 +178,10 @@ void sf_k8s_lower(const json_t *cluster, const json_t *conn, const char *const *
 	json_object_set_new(a, "name", json_string("basic-auth"));
 	json_object_set_new(a, "labels", json_pack("{s:s}", "app", "openfaas"));
 	add(&l, &sf_rt_k8s_basic_auth, "openfaas", a, 2);
+	/* the policies: after the namespaces, before anything runs pods */
+	json_t *pols = sf_k8s_network_policies(cluster);
+	add_docs(&l, "of_", pols, 2, 0, MAX_PHASE);
+	json_decref(pols);
 	add_docs(&l, "of_", docs, 1, 3, MAX_PHASE);
 	goto done;
 fail:

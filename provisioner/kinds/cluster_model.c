@@ -95,6 +95,7 @@ static json_t *normalize(const struct sf_doc *doc)
 		setdef(of, "enabled", json_true());
 		setdef(of, "acceptLicense", json_false());
 		setdef(of, "gatewayService", json_string("NodePort"));
+		setdef(of, "functionEgress", json_string("none"));
 	}
 	json_t *out = json_pack("{s:o, s:o}", "metadata", md, "spec", s);
 	return out;

@@ -365,6 +365,38 @@ static void check_image(const struct sf_node *n, struct sf_diags *d, const char 
 			      path, n->scalar, why);
 }
 
+/* none | internet | a list of IPv4 CIDRs.  A listed CIDR that covers the
+ * metadata service's link-local range hands functions what the hop limit
+ * keeps from them: warn. */
+static void check_egress(const struct sf_node *n, struct sf_diags *d, const char *path)
+{
+	if (n->type == SF_N_SCALAR) {
+		if (strcmp(n->scalar, "none") && strcmp(n->scalar, "internet"))
+			sf_diag_error(d, &n->pos, "%s: \"%s\" is not none, internet or a list of CIDRs", path, n->scalar);
+		return;
+	}
+	if (n->type != SF_N_SEQ) {
+		sf_diag_error(d, &n->pos, "%s: expected none, internet or a list of CIDRs", path);
+		return;
+	}
+	uint32_t ll, net;
+	int llb, bits;
+	sf_parse_cidr("169.254.0.0/16", &ll, &llb);
+	for (size_t i = 0; i < n->n; i++) {
+		const struct sf_node *c = n->vals[i];
+		int rc = c->type == SF_N_SCALAR ? sf_parse_cidr(c->scalar, &net, &bits) : -1;
+		if (rc == -2)
+			sf_diag_error(d, &c->pos, "%s[%zu]: \"%s\" has host bits set; use the network address", path, i,
+				      c->scalar);
+		else if (rc < 0)
+			sf_diag_error(d, &c->pos, "%s[%zu]: expected an IPv4 CIDR like 203.0.113.0/24", path, i);
+		else if (sf_cidrs_overlap(net, bits, ll, llb))
+			sf_diag_add(d, SF_SEV_WARNING, &c->pos,
+				    "%s[%zu]: %s covers link-local 169.254.0.0/16, where the instance metadata service answers; functions could reach it",
+				    path, i, c->scalar);
+	}
+}
+
 static const struct sf_schema openfaas_fields[] = {
 	{"enabled", SF_S_BOOL, 0, 0, 0, 0, 0, 0, 0, "install OpenFaaS CE (default true when the section exists)"},
 	{"acceptLicense", SF_S_BOOL, 0, 0, 0, 0, 0, 0, 0, "acknowledge the OpenFaaS CE EULA (required)"},
@@ -372,6 +404,8 @@ static const struct sf_schema openfaas_fields[] = {
 	{"mutator", SF_S_STRING, 0, 0, 0, mutators, 0, 0, 0,
 	 "how function pods get the gVisor class at admission: auto (default: MutatingAdmissionPolicy on 1.36+, else webhook), policy, webhook"},
 	{"webhookImage", SF_S_STRING, 0, 0, 0, 0, 0, 0, check_image, "Python image the admission webhook runs from (default pinned; set for a registry mirror)"},
+	{"functionEgress", SF_S_ANY, 0, 0, 0, 0, 0, 0, check_egress,
+	 "where functions may connect besides cluster DNS: none (default), internet (not link-local, the VPC or services), or a list of CIDRs"},
 	{NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0},
 };
 

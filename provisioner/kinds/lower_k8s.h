@@ -15,6 +15,7 @@
  *   k8s_manifest.of_<kind>_<ns>_<name>      OpenFaaS CE objects, when spec.openfaas is enabled
  *   k8s_gvisor_guard.openfaas_fn            the fail-closed admission route for openfaas-fn
  *   k8s_basic_auth.openfaas                 the gateway's generated basic-auth Secret
+ *   k8s_manifest.of_networkpolicy_<ns>_<n>  the default NetworkPolicies (cluster_netpol.c)
  * Objects are chained by their secfaas.dev/phase annotation: each depends
  * on every object of the phase before.
  */
@@ -30,5 +31,11 @@ struct sf_diags;
  * into each instance). deps: addresses the first objects depend on. */
 void sf_k8s_lower(const json_t *cluster, const json_t *conn, const char *const *deps, size_t ndeps,
 		  struct sf_config *c, struct sf_diags *d);
+
+/* The default NetworkPolicies of a cluster with OpenFaaS, as a new array
+ * of objects (provisioner/kinds/cluster_netpol.c).  `cluster` is the
+ * normalised {metadata, spec}: network.cidr, network.serviceCidr and
+ * openfaas.functionEgress are read from it. */
+json_t *sf_k8s_network_policies(const json_t *cluster);
 
 #endif

@@ -142,7 +142,7 @@ def exists(k, path):
 def t_install_and_converge(w):
     k = w.c.k
     r = w.run("apply", "s.yaml", "--auto-approve", want=0)
-    assert "Apply complete! Resources: 26 added" in r.stdout, r.stdout[-500:]
+    assert "Apply complete! Resources: 33 added" in r.stdout, r.stdout[-500:]
     rc = k.ok("GET", "/apis/node.k8s.io/v1/runtimeclasses/gvisor")
     assert rc["handler"] == "runsc", rc
     assert rc["scheduling"]["nodeSelector"] == {env.SANDBOX_KEY: "gvisor"}, rc
@@ -261,6 +261,83 @@ def t_tenant_function_lands_in_gvisor(w):
                    for q in pods["items"]) if pods["items"] else ""
     assert "patched=True" in logs, logs[-800:]
     assert gateway(k, "DELETE", "/system/functions", {"functionName": "tenant1"})[0] == 202
+
+
+# what a function's code does with the network, in its image's own shell (BusyBox): connect to each
+# of $TARGETS at once and say how it went (dropped = a policy said no, refused = nothing listens)
+REACH = ('d=$(mktemp -d); i=0; for t in $TARGETS; do i=$((i+1)); ('
+         'h=${t%:*}; p=${t##*:}; out=$(timeout 4 nc -w 3 "$h" "$p" </dev/null 2>&1); rc=$?; '
+         'case "$rc:$out" in 1:*"timed out"*) r=dropped;; 143:*|124:*) r=dropped;; 1:*refused*) r=refused;; '
+         '1:*) r=error;; *) r=connected;; esac; echo "$t $r" >"$d/$i") & done; wait; cat "$d"/*; rm -rf "$d"')
+NETPOLS = {"openfaas-fn": ["secfaas-default-deny", "secfaas-dns", "secfaas-from-gateway"],
+           "openfaas": ["secfaas-alertmanager", "secfaas-nats", "secfaas-prometheus"]}
+
+
+def enforce(k, on):
+    assert k.ok("POST", "/_kubesim/network-policy", {"enforce": on}, token="")["enforce"] is on
+    rv = int(k.ok("GET", "/_kubesim/network-policy", token="")["resourceVersion"])
+    until(lambda: int(k.ok("GET", "/_kubesim/network-policy", token="")["appliedResourceVersion"]) >= rv,
+          "network rules to catch up")
+
+
+def reach(k, name):
+    code, body = k.call("POST", "/api/v1/namespaces/openfaas/services/gateway:8080/proxy/function/" + name, "")[:2]
+    assert code == 200, (code, body)
+    return dict(line.split(" ", 1) for line in body.splitlines())
+
+
+def t_network_policies(w):
+    """The default policies are in the cluster; with the network policy agent on (as the vpc-cni
+    add-on's enableNetworkPolicy does), a function reached through the gateway still answers,
+    but its own connections to NATS, the Kubernetes API, the webhook, the metadata service and
+    another function's pod are dropped; a deleted policy is drift that apply puts back."""
+    k = w.c.k
+    for ns, names in NETPOLS.items():
+        got = sorted(p["metadata"]["name"] for p in k.ok("GET", "/apis/networking.k8s.io/v1/namespaces/%s/networkpolicies"
+                                                          % ns)["items"])
+        assert got == names, (ns, got)
+    svc = lambda ns, n: k.ok("GET", "/api/v1/namespaces/%s/services/%s" % (ns, n))["spec"]["clusterIP"]  # noqa: E731
+    code, body = gateway(k, "POST", "/system/functions", {"service": "other", "image": "ghcr.io/openfaas/alpine:3.20",
+                                                          "envProcess": "cat"})
+    assert code == 202, (code, body)
+    other = until(lambda: running_pod(k, "other"), "function other to run")
+    targets = {"nats": "%s:4222" % svc("openfaas", "nats"), "kubernetes API": "%s:443" % svc("default", "kubernetes"),
+               "webhook": "%s:443" % svc("openfaas", "secfaas-gvisor-webhook"),
+               "metadata service": "169.254.169.254:80", "another function": "%s:8080" % other["status"]["podIP"]}
+    code, body = gateway(k, "POST", "/system/functions", {"service": "reach", "image": "ghcr.io/openfaas/alpine:3.20",
+                                                          "envProcess": 'sh -c eval$IFS"$REACH"',
+                                                          "envVars": {"REACH": REACH,
+                                                                      "TARGETS": " ".join(targets.values())}})
+    assert code == 202, (code, body)
+    until(lambda: running_pod(k, "reach") and k.ok("GET", "/apis/apps/v1/namespaces/openfaas-fn/deployments/reach")[
+        "status"].get("availableReplicas") == 1, "function reach to be available", timeout=120)
+    # not enforced (no agent): every target answers, so the probe can tell
+    got = reach(k, "reach")
+    assert all(got[t] == "connected" for t in targets.values()), got
+    enforce(k, True)
+    try:
+        got = reach(k, "reach")  # the gateway reaches the function ...
+        bad = {n: got.get(t) for n, t in targets.items() if got.get(t) != "dropped"}
+        assert not bad, bad      # ... which reaches none of them
+        # deleted policies are drift: plan names them, apply puts them back (both egress
+        # policies go, since either alone keeps the functions' egress isolated)
+        for n in ("secfaas-default-deny", "secfaas-dns"):
+            k.ok("DELETE", "/apis/networking.k8s.io/v1/namespaces/openfaas-fn/networkpolicies/" + n)
+        enforce(k, True)
+        # (NATS and the other function stay closed by their own ingress policies)
+        got = reach(k, "reach")
+        assert got[targets["kubernetes API"]] == "connected" and got[targets["nats"]] == "dropped", got
+        r = w.run("plan", "s.yaml", "--detailed-exitcode")
+        assert r.returncode == 2 and "of_networkpolicy_openfaas_fn_secfaas_default_deny" in r.stdout and \
+            "of_networkpolicy_openfaas_fn_secfaas_dns" in r.stdout, r.stdout[-1500:]
+        w.run("apply", "s.yaml", "--auto-approve", want=0)
+        enforce(k, True)
+        assert reach(k, "reach")[targets["kubernetes API"]] == "dropped"
+        assert w.run("plan", "s.yaml", "--detailed-exitcode").returncode == 0
+    finally:
+        enforce(k, False)
+        for n in ("reach", "other"):
+            gateway(k, "DELETE", "/system/functions", {"functionName": n})
 
 
 def t_webhook_code():
@@ -443,7 +520,7 @@ def t_kubectl_with_kubeconfig(w):
 def t_destroy_leaves_nothing(w):
     k = w.c.k
     r = w.run("destroy", "s.yaml", "--auto-approve", want=0)
-    assert "26 destroyed" in r.stdout, r.stdout[-800:]
+    assert "33 destroyed" in r.stdout, r.stdout[-800:]
     for p in ("/api/v1/namespaces/openfaas", "/api/v1/namespaces/openfaas-fn",
               "/apis/node.k8s.io/v1/runtimeclasses/gvisor",
               "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/functions.openfaas.com",
@@ -465,7 +542,7 @@ def t_loadbalancer_teardown():
         r = w.run("destroy", "s.yaml", "--auto-approve", want=0)
         # the Service's destroy waited for the load balancer to be gone in AWS
         assert c.aws.lbs == {} and len(c.aws.deleted_lbs) == 1, (c.aws.lbs, c.aws.deleted_lbs)
-        assert "26 destroyed" in r.stdout
+        assert "33 destroyed" in r.stdout
     finally:
         c.stop()
 
@@ -744,6 +821,7 @@ def main():
         run.run("apply installs RuntimeClass + OpenFaaS; 2nd plan empty", t_install_and_converge, w)
         run.run("basic-auth generated once, never printed", t_secret_never_printed, w)
         run.run("tenant function lands in gVisor via the webhook, no re-run", t_tenant_function_lands_in_gvisor, w)
+        run.run("default NetworkPolicies: enforced on real packets, deleted one repaired", t_network_policies, w)
         run.run("webhook down/tampered/untrusted: refused, drift, repaired", t_webhook_broken_fails_closed, w)
         run.run("verify passes; fails when the route is broken", t_verify_pass_and_broken, w)
         run.run("drift shows fields; conflicts need --force-conflicts", t_drift_and_conflicts, w)

@@ -109,6 +109,80 @@ T_TEST(openfaas_objects_and_order)
 	sf_diags_release(&d);
 }
 
+static const json_t *policy_spec(const struct sf_config *c, const char *addr)
+{
+	const struct sf_rinst *r = sf_config_find(c, addr);
+	return r ? json_object_get(json_object_get(r->config, "manifest"), "spec") : NULL;
+}
+
+/* The default NetworkPolicies: built as objects (the spec's CIDRs are
+ * ipBlock values), before anything runs pods, egress per functionEgress. */
+T_TEST(network_policies_default_and_egress)
+{
+	static const char *const modes[] = {"none", "internet", "list"};
+	for (int k = 0; k < 3; k++) {
+		struct sf_config c = SF_CONFIG_INIT;
+		struct sf_diags d = SF_DIAGS_INIT;
+		json_t *cl = cluster(1, 1, NULL);
+		json_t *spec = json_object_get(cl, "spec");
+		json_object_set_new(spec, "network", json_pack("{s:s, s:s}", "cidr", "10.40.0.0/16", "serviceCidr",
+								"172.20.0.0/16"));
+		json_t *eg = k == 2 ? json_pack("[s, s]", "203.0.113.0/24", "198.51.100.7/32") : json_string(modes[k]);
+		json_object_set_new(json_object_get(spec, "openfaas"), "functionEgress", eg);
+		sf_cluster_lower_k8s(cl, &c, &d);
+		T_EQ(d.nerrors, 0);
+		const json_t *deny = policy_spec(&c, "k8s_manifest.of_networkpolicy_openfaas_fn_secfaas_default_deny");
+		T_OK(deny && json_object_size(json_object_get(deny, "podSelector")) == 0);
+		T_EQ(json_array_size(json_object_get(deny, "policyTypes")), 2);
+		T_OK(!json_object_get(deny, "ingress") && !json_object_get(deny, "egress"));
+		const json_t *gw = policy_spec(&c, "k8s_manifest.of_networkpolicy_openfaas_fn_secfaas_from_gateway");
+		const json_t *from = json_array_get(json_object_get(json_array_get(json_object_get(gw, "ingress"), 0), "from"), 0);
+		T_STREQ(json_string_value(json_object_get(json_object_get(json_object_get(from, "podSelector"), "matchLabels"), "app")),
+			"gateway");
+		T_OK(policy_spec(&c, "k8s_manifest.of_networkpolicy_openfaas_fn_secfaas_dns") != NULL);
+		const json_t *nats = policy_spec(&c, "k8s_manifest.of_networkpolicy_openfaas_secfaas_nats");
+		T_EQ(json_array_size(json_object_get(json_array_get(json_object_get(nats, "ingress"), 0), "from")), 2);
+		const json_t *egr = policy_spec(&c, "k8s_manifest.of_networkpolicy_openfaas_fn_secfaas_egress");
+		const json_t *to = json_object_get(json_array_get(json_object_get(egr, "egress"), 0), "to");
+		if (k == 0) {
+			T_OK(egr == NULL);
+		} else if (k == 1) {
+			const json_t *b = json_object_get(json_array_get(to, 0), "ipBlock");
+			T_STREQ(json_string_value(json_object_get(b, "cidr")), "0.0.0.0/0");
+			char *ex = json_dumps(json_object_get(b, "except"), JSON_COMPACT);
+			T_STREQ(ex, "[\"169.254.0.0/16\",\"10.40.0.0/16\",\"172.20.0.0/16\"]");
+			free(ex);
+			b = json_object_get(json_array_get(to, 1), "ipBlock");
+			T_STREQ(json_string_value(json_array_get(json_object_get(b, "except"), 0)), "fd00:ec2::/32");
+		} else {
+			T_EQ(json_array_size(to), 2);
+			T_STREQ(json_string_value(json_object_get(json_object_get(json_array_get(to, 1), "ipBlock"), "cidr")),
+				"198.51.100.7/32");
+		}
+		/* after the namespaces, before the gateway runs */
+		const struct sf_rinst *r = sf_config_find(&c, "k8s_manifest.of_networkpolicy_openfaas_fn_secfaas_default_deny");
+		const struct sf_rinst *dep = sf_config_find(&c, "k8s_manifest.of_deployment_openfaas_gateway");
+		T_OK(r && has_dep(r, "k8s_manifest.of_namespace_openfaas_fn"));
+		T_OK(dep && !has_dep(r, "k8s_manifest.of_deployment_openfaas_gateway"));
+		size_t *order = NULL;
+		char *cycle = NULL;
+		T_EQ(sf_config_order(&c, &order, &cycle), 0);
+		size_t pi = 0, gi = 0;
+		for (size_t i = 0; i < c.n; i++) {
+			if (&c.v[order[i]] == r)
+				pi = i;
+			if (&c.v[order[i]] == dep)
+				gi = i;
+		}
+		T_OK(pi < gi);
+		free(order);
+		free(cycle);
+		json_decref(cl);
+		sf_config_release(&c);
+		sf_diags_release(&d);
+	}
+}
+
 T_TEST(licence_must_be_accepted)
 {
 	struct sf_config c = SF_CONFIG_INIT;
