@@ -17,8 +17,10 @@
  *          (resources/gvisor_webhook.h), failurePolicy Fail;
  *      switching (e.g. after a control-plane upgrade) removes the other;
  *   3. a self-test with dry-run pods: one without the class must be refused
- *      (or, with the mutator, come back with the class), one with the class
- *      must be admitted, a hostNetwork one must be refused;
+ *      (or, with the mutator, come back with the class and without
+ *      privilege escalation), one with the class must be admitted, a
+ *      hostNetwork one and one asking for a service-account token must be
+ *      refused;
  *   4. repair: every function Deployment (label faas_function) whose pod
  *      template lacks the class gets a merge patch that sets it.
  * read reports `compliant: false` (and why, in `drift`) when a policy or
@@ -145,6 +147,8 @@ static json_t *probe_pod(const char *ns, const char *rclass, int host_network)
 			      "metadata", "name", "secfaas-guard-selftest", "namespace", ns, "spec", "containers", "name",
 			      "probe", "image", "ghcr.io/openfaas/alpine:3.20");
 	json_t *spec = json_object_get(p, "spec");
+	/* explicit, so the test does not depend on the namespace's account */
+	json_object_set_new(spec, "automountServiceAccountToken", json_false());
 	if (rclass)
 		json_object_set_new(spec, "runtimeClassName", json_string(rclass));
 	if (host_network)
@@ -176,11 +180,18 @@ static int self_test(struct sf_kube *k, const json_t *a, int mutator, struct sf_
 	if (rc == 0) {
 		const char *cls = sget(json_object_get(got, "spec"), "runtimeClassName");
 		int ok = mutator && cls && !strcmp(cls, rcn);
+		const json_t *sc = json_object_get(json_array_get(json_object_get(json_object_get(got, "spec"), "containers"), 0),
+						   "securityContext");
+		int restricted = json_is_false(json_object_get(sc, "allowPrivilegeEscalation"));
 		json_decref(got);
 		if (!ok)
 			return sf_fail(err, SF_ERROR,
 				       "gVisor guard self-test: a pod without RuntimeClass %s was admitted in %s%s%s (fail-open)",
 				       rcn, ns, cls ? " with class " : "", cls ? cls : "");
+		if (!restricted)
+			return sf_fail(err, SF_ERROR,
+				       "gVisor guard self-test: the mutator admitted a pod in %s without allowPrivilegeEscalation: false (an older mutator?)",
+				       ns);
 	} else if (rc != SF_EINVAL && rc != SF_EAUTH) {
 		*err = e;
 		return rc;
@@ -203,6 +214,16 @@ static int self_test(struct sf_kube *k, const json_t *a, int mutator, struct sf_
 	json_decref(got);
 	if (rc == 0)
 		return sf_fail(err, SF_ERROR, "gVisor guard self-test: a hostNetwork pod was admitted in %s", ns);
+	/* a pod asking for a service-account token is refused */
+	pod = probe_pod(ns, rcn, 0);
+	json_object_set_new(json_object_get(pod, "spec"), "automountServiceAccountToken", json_true());
+	got = NULL;
+	rc = dry_pod(k, pod, &got, &e);
+	json_decref(pod);
+	json_decref(got);
+	if (rc == 0)
+		return sf_fail(err, SF_ERROR, "gVisor guard self-test: a pod with a service-account token was admitted in %s",
+			       ns);
 	return 0;
 }
 

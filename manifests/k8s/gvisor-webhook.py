@@ -5,7 +5,9 @@ secfaas ships this file in a ConfigMap and runs it from a pinned public
 Python image, on clusters whose API server does not serve
 MutatingAdmissionPolicy (Kubernetes < 1.36).  For every pod created in the
 guarded namespace it answers an AdmissionReview with a JSON patch that sets
-the gVisor RuntimeClass and the sandbox node selector and toleration, so a
+the gVisor RuntimeClass and the sandbox node selector and toleration (and
+the safe restricted defaults: no token, seccomp, no escalation, no
+capabilities), so a
 function a tenant deploys through the OpenFaaS gateway runs under gVisor
 without anyone re-running secfaas.
 
@@ -73,6 +75,39 @@ def patch_for(pod):
         ops.append({"op": "add", "path": "/spec/tolerations", "value": [TOLERATION]})
     elif TOLERATION not in tols:
         ops.append({"op": "add", "path": "/spec/tolerations/-", "value": TOLERATION})
+    return ops + restricted_ops(spec)
+
+
+def restricted_ops(spec):
+    """What Pod Security "restricted" asks that is safe for any image: no
+    service-account token, RuntimeDefault seccomp when the pod names no
+    profile, and in every container no privilege escalation and all
+    capabilities dropped.  A token volume the ServiceAccount plugin already
+    mounted stays (the deny guard refuses such a pod)."""
+    ops = []
+    if spec.get("automountServiceAccountToken") is not False:
+        ops.append({"op": "add", "path": "/spec/automountServiceAccountToken", "value": False})
+    psc = spec.get("securityContext")
+    if not isinstance(psc, dict):
+        ops.append({"op": "add", "path": "/spec/securityContext", "value": {"seccompProfile": {"type": "RuntimeDefault"}}})
+    elif not isinstance(psc.get("seccompProfile"), dict):
+        ops.append({"op": "add", "path": "/spec/securityContext/seccompProfile", "value": {"type": "RuntimeDefault"}})
+    for i, c in enumerate(spec.get("containers") or []):
+        if not isinstance(c, dict):
+            continue
+        base = "/spec/containers/%d/securityContext" % i
+        sc = c.get("securityContext")
+        if not isinstance(sc, dict):
+            ops.append({"op": "add", "path": base, "value": {"allowPrivilegeEscalation": False,
+                                                             "capabilities": {"drop": ["ALL"]}}})
+            continue
+        if sc.get("allowPrivilegeEscalation") is not False:
+            ops.append({"op": "add", "path": base + "/allowPrivilegeEscalation", "value": False})
+        caps = sc.get("capabilities")
+        if not isinstance(caps, dict):
+            ops.append({"op": "add", "path": base + "/capabilities", "value": {"drop": ["ALL"]}})
+        elif caps.get("drop") != ["ALL"]:
+            ops.append({"op": "add", "path": base + "/capabilities/drop", "value": ["ALL"]})
     return ops
 
 

@@ -246,6 +246,21 @@ def t_tenant_function_lands_in_gvisor(w):
     p = until(lambda: running_pod(k, "tenant1"), "tenant1 to run")
     assert p["spec"]["runtimeClassName"] == "gvisor"
     assert p["spec"]["nodeSelector"] == {env.SANDBOX_KEY: "gvisor"}, p["spec"]
+    # no service-account token, and the safe restricted defaults
+    assert p["spec"]["automountServiceAccountToken"] is False, p["spec"]
+    assert not [v for v in p["spec"].get("volumes") or [] if "projected" in v], p["spec"]
+    assert not [m for c in p["spec"]["containers"] for m in c.get("volumeMounts") or []
+                if m["mountPath"].startswith("/var/run/secrets/kubernetes.io")], p["spec"]
+    sc = p["spec"]["containers"][0]["securityContext"]
+    assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"] == {"drop": ["ALL"]}, sc
+    assert p["spec"]["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, p["spec"]
+    # asking for a token back, or for escalation, is refused
+    for extra, why in (({"automountServiceAccountToken": True}, "service-account token"),):
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "asks"},
+               "spec": dict({"runtimeClassName": "gvisor", "containers": [{"name": "c", "image": "ghcr.io/openfaas/alpine:3.20"}]},
+                            **extra)}
+        code, body = k.call("POST", "/api/v1/namespaces/openfaas-fn/pods?dryRun=All", pod)[:2]
+        assert code in (403, 422) and why in json.dumps(body), (code, body)
     dep = k.ok("GET", "/apis/apps/v1/namespaces/openfaas-fn/deployments/tenant1")
     assert "runtimeClassName" not in dep["spec"]["template"]["spec"]  # mutated at admission, not patched
     node = k.ok("GET", "/api/v1/nodes/" + p["spec"]["nodeName"])
@@ -368,6 +383,21 @@ def t_webhook_code():
     got = review({"spec": {"nodeSelector": {}, "containers": [{"name": "fn"}]}})
     assert got["spec"]["runtimeClassName"] == "gvisor"
     assert got["spec"]["nodeSelector"] == {env.SANDBOX_KEY: "gvisor"} and got["spec"]["tolerations"] == [tol], got
+    # and the safe restricted defaults: no token, RuntimeDefault seccomp, no escalation, no capabilities
+    assert got["spec"]["automountServiceAccountToken"] is False, got
+    assert got["spec"]["securityContext"] == {"seccompProfile": {"type": "RuntimeDefault"}}, got
+    assert got["spec"]["containers"] == [{"name": "fn", "securityContext": {"allowPrivilegeEscalation": False,
+                                                                            "capabilities": {"drop": ["ALL"]}}}], got
+    # a pod's own profile and other securityContext fields are kept; a re-enabled escalation is taken away
+    got = review({"spec": {"securityContext": {"runAsUser": 12000, "seccompProfile": {"type": "Localhost",
+                                                                                      "localhostProfile": "p.json"}},
+                           "containers": [{"name": "fn", "securityContext": {"readOnlyRootFilesystem": True,
+                                                                              "allowPrivilegeEscalation": True,
+                                                                              "capabilities": {"add": ["NET_ADMIN"]}}}]}})
+    assert got["spec"]["securityContext"]["seccompProfile"]["type"] == "Localhost", got
+    c = got["spec"]["containers"][0]["securityContext"]
+    assert c["readOnlyRootFilesystem"] is True and c["allowPrivilegeEscalation"] is False, c
+    assert c["capabilities"] == {"add": ["NET_ADMIN"], "drop": ["ALL"]}, c   # the add is the guard's to refuse
     # other selectors and tolerations are kept; another class is replaced
     got = review({"spec": {"runtimeClassName": "runc-fast", "nodeSelector": {"a": "b"},
                            "tolerations": [{"key": "x", "operator": "Exists"}]}})
@@ -375,7 +405,10 @@ def t_webhook_code():
     assert got["spec"]["tolerations"] == [{"key": "x", "operator": "Exists"}, tol], got
     # already compliant: no patch; other namespaces, kinds and operations: untouched
     assert review({"spec": {"runtimeClassName": "gvisor", "nodeSelector": {env.SANDBOX_KEY: "gvisor"},
-                            "tolerations": [tol]}}) is None
+                            "tolerations": [tol], "automountServiceAccountToken": False,
+                            "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+                            "containers": [{"name": "fn", "securityContext": {"allowPrivilegeEscalation": False,
+                                                                               "capabilities": {"drop": ["ALL"]}}}]}}) is None
     assert review({"spec": {}}, ns="openfaas") is None
     assert review({"spec": {}}, op="UPDATE") is None
     assert review({"spec": {}}, kind="Service") is None
