@@ -182,6 +182,9 @@ void sf_k8s_lower(const json_t *cluster, const json_t *conn, const char *const *
 	json_t *pols = sf_k8s_network_policies(cluster);
 	add_docs(&l, "of_", pols, 2, 0, MAX_PHASE);
 	json_decref(pols);
+	json_t *lims = sf_k8s_function_limits(cluster);
+	add_docs(&l, "of_", lims, 2, 0, MAX_PHASE);
+	json_decref(lims);
 	add_docs(&l, "of_", docs, 1, 3, MAX_PHASE);
 	goto done;
 fail:

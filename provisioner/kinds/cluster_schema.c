@@ -397,6 +397,68 @@ static void check_egress(const struct sf_node *n, struct sf_diags *d, const char
 	}
 }
 
+/* A Kubernetes quantity ("500m", "2", "1.5Gi") as a number, or -1. */
+static double quantity(const char *s)
+{
+	static const struct {
+		const char *sfx;
+		double mul;
+	} units[] = {{"Ki", 1024.0}, {"Mi", 1048576.0}, {"Gi", 1073741824.0}, {"Ti", 1099511627776.0},
+		     {"m", 0.001},  {"k", 1e3},         {"M", 1e6},            {"G", 1e9},
+		     {"T", 1e12},   {"", 1.0}};
+	if (!s || !isdigit((unsigned char)*s))
+		return -1;
+	char *end;
+	double v = strtod(s, &end);
+	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+		if (!strcmp(end, units[i].sfx))
+			return v * units[i].mul;
+	return -1;
+}
+
+static void check_quantity(const struct sf_node *n, struct sf_diags *d, const char *path)
+{
+	if (quantity(n->scalar) < 0)
+		sf_diag_error(d, &n->pos, "%s: \"%s\" is not a Kubernetes quantity like 500m, 2 or 256Mi", path, n->scalar);
+}
+
+/* The API server refuses a LimitRange whose default exceeds its max, or
+ * whose request exceeds its default: say so at plan time. */
+static void check_limits(const struct sf_node *n, struct sf_diags *d, const char *path)
+{
+	static const char *const pairs[][2] = {{"defaultCpu", "maxCpu"},
+					       {"defaultMemory", "maxMemory"},
+					       {"defaultRequestCpu", "defaultCpu"},
+					       {"defaultRequestMemory", "defaultMemory"}};
+	static const char *const dflt[][2] = {{"maxCpu", "2"}, {"maxMemory", "4Gi"}, {"defaultCpu", "500m"},
+					      {"defaultMemory", "256Mi"}};
+	for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+		const struct sf_node *a = sf_node_get(n, pairs[i][0]), *b = sf_node_get(n, pairs[i][1]);
+		if (!a)
+			continue;
+		const char *bv = b ? b->scalar : NULL;
+		for (size_t j = 0; !bv && j < sizeof dflt / sizeof dflt[0]; j++)
+			if (!strcmp(dflt[j][0], pairs[i][1]))
+				bv = dflt[j][1];
+		double x = quantity(a->scalar), y = quantity(bv);
+		if (x >= 0 && y >= 0 && x > y)
+			sf_diag_error(d, &a->pos, "%s.%s: %s is more than %s (%s)", path, pairs[i][0], a->scalar, pairs[i][1], bv);
+	}
+}
+
+static const struct sf_schema limits_fields[] = {
+	{"pods", SF_S_INT, 0, 0, 0, 0, 1, 100000, 0, "function pods in all (default 100)"},
+	{"cpu", SF_S_STRING, 0, 0, 0, 0, 0, 0, check_quantity, "CPU limits of all function pods together (default 32)"},
+	{"memory", SF_S_STRING, 0, 0, 0, 0, 0, 0, check_quantity, "memory limits of all function pods together (default 64Gi)"},
+	{"maxCpu", SF_S_STRING, 0, 0, 0, 0, 0, 0, check_quantity, "CPU limit of one container at most (default 2)"},
+	{"maxMemory", SF_S_STRING, 0, 0, 0, 0, 0, 0, check_quantity, "memory limit of one container at most (default 4Gi)"},
+	{"defaultCpu", SF_S_STRING, 0, 0, 0, 0, 0, 0, check_quantity, "CPU limit of a container that sets none (default 500m)"},
+	{"defaultMemory", SF_S_STRING, 0, 0, 0, 0, 0, 0, check_quantity, "memory limit of a container that sets none (default 256Mi)"},
+	{"defaultRequestCpu", SF_S_STRING, 0, 0, 0, 0, 0, 0, check_quantity, "CPU request of a container that sets none (default 50m)"},
+	{"defaultRequestMemory", SF_S_STRING, 0, 0, 0, 0, 0, 0, check_quantity, "memory request of a container that sets none (default 64Mi)"},
+	{NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+};
+
 static const struct sf_schema openfaas_fields[] = {
 	{"enabled", SF_S_BOOL, 0, 0, 0, 0, 0, 0, 0, "install OpenFaaS CE (default true when the section exists)"},
 	{"acceptLicense", SF_S_BOOL, 0, 0, 0, 0, 0, 0, 0, "acknowledge the OpenFaaS CE EULA (required)"},
@@ -406,6 +468,8 @@ static const struct sf_schema openfaas_fields[] = {
 	{"webhookImage", SF_S_STRING, 0, 0, 0, 0, 0, 0, check_image, "Python image the admission webhook runs from (default pinned; set for a registry mirror)"},
 	{"functionEgress", SF_S_ANY, 0, 0, 0, 0, 0, 0, check_egress,
 	 "where functions may connect besides cluster DNS: none (default), internet (not link-local, the VPC or services), or a list of CIDRs"},
+	{"functionLimits", SF_S_OBJECT, 0, limits_fields, 0, 0, 0, 0, check_limits,
+	 "ResourceQuota and LimitRange of openfaas-fn (always installed; these override the defaults)"},
 	{NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0},
 };
 

@@ -16,6 +16,9 @@
  *   k8s_gvisor_guard.openfaas_fn            the fail-closed admission route for openfaas-fn
  *   k8s_basic_auth.openfaas                 the gateway's generated basic-auth Secret
  *   k8s_manifest.of_networkpolicy_<ns>_<n>  the default NetworkPolicies (cluster_netpol.c)
+ *   k8s_manifest.of_resourcequota_openfaas_fn_secfaas_functions,
+ *   k8s_manifest.of_limitrange_openfaas_fn_secfaas_functions
+ *                                           openfaas.functionLimits (cluster_fnlimits.c)
  * Objects are chained by their secfaas.dev/phase annotation: each depends
  * on every object of the phase before.
  */
@@ -37,5 +40,10 @@ void sf_k8s_lower(const json_t *cluster, const json_t *conn, const char *const *
  * normalised {metadata, spec}: network.cidr, network.serviceCidr and
  * openfaas.functionEgress are read from it. */
 json_t *sf_k8s_network_policies(const json_t *cluster);
+
+/* The ResourceQuota and LimitRange of openfaas-fn from
+ * openfaas.functionLimits (defaults for what it leaves out), as a new
+ * array (provisioner/kinds/cluster_fnlimits.c). */
+json_t *sf_k8s_function_limits(const json_t *cluster);
 
 #endif

@@ -142,7 +142,7 @@ def exists(k, path):
 def t_install_and_converge(w):
     k = w.c.k
     r = w.run("apply", "s.yaml", "--auto-approve", want=0)
-    assert "Apply complete! Resources: 33 added" in r.stdout, r.stdout[-500:]
+    assert "Apply complete! Resources: 35 added" in r.stdout, r.stdout[-500:]
     rc = k.ok("GET", "/apis/node.k8s.io/v1/runtimeclasses/gvisor")
     assert rc["handler"] == "runsc", rc
     assert rc["scheduling"]["nodeSelector"] == {env.SANDBOX_KEY: "gvisor"}, rc
@@ -355,6 +355,31 @@ def t_network_policies(w):
             gateway(k, "DELETE", "/system/functions", {"functionName": n})
 
 
+def t_function_limits(w):
+    """The quota counts function pods; a container asking more than the LimitRange's max is refused."""
+    k = w.c.k
+    q = k.ok("GET", "/api/v1/namespaces/openfaas-fn/resourcequotas/secfaas-functions")
+    assert q["spec"]["hard"] == {"pods": "100", "limits.cpu": "32", "limits.memory": "64Gi"}, q["spec"]
+    used = lambda: int(k.ok("GET", "/api/v1/namespaces/openfaas-fn/resourcequotas/secfaas-functions")[  # noqa: E731
+        "status"].get("used", {}).get("pods", "0"))
+    until(lambda: used() == len([p for p in k.ok("GET", "/api/v1/namespaces/openfaas-fn/pods")["items"]
+                                 if p["status"].get("phase") not in ("Succeeded", "Failed")]), "the quota to settle")
+    before = used()
+    code, body = gateway(k, "POST", "/system/functions", {"service": "small", "image": "ghcr.io/openfaas/alpine:3.20",
+                                                          "envProcess": "cat"})
+    assert code == 202, (code, body)
+    p = until(lambda: running_pod(k, "small"), "function small to run")
+    assert p["spec"]["containers"][0]["resources"]["limits"] == {"cpu": "500m", "memory": "256Mi"}, p["spec"]
+    until(lambda: used() == before + 1, "the quota to count the pod")
+    code, body = gateway(k, "POST", "/system/functions", {"service": "big", "image": "ghcr.io/openfaas/alpine:3.20",
+                                                          "envProcess": "cat", "limits": {"cpu": "3"}})
+    assert code == 202, (code, body)
+    msg = cond(refused_deployment(k, "big"), "ReplicaFailure")["message"]
+    assert "maximum cpu usage per container is 2, but limit is 3" in msg.lower(), msg
+    for n in ("small", "big"):
+        assert gateway(k, "DELETE", "/system/functions", {"functionName": n})[0] == 202
+
+
 def t_webhook_code():
     """The shipped webhook server's decisions, case by case, with its
     patches applied by kubesim's RFC 6902 implementation."""
@@ -553,7 +578,7 @@ def t_kubectl_with_kubeconfig(w):
 def t_destroy_leaves_nothing(w):
     k = w.c.k
     r = w.run("destroy", "s.yaml", "--auto-approve", want=0)
-    assert "33 destroyed" in r.stdout, r.stdout[-800:]
+    assert "35 destroyed" in r.stdout, r.stdout[-800:]
     for p in ("/api/v1/namespaces/openfaas", "/api/v1/namespaces/openfaas-fn",
               "/apis/node.k8s.io/v1/runtimeclasses/gvisor",
               "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/functions.openfaas.com",
@@ -575,7 +600,7 @@ def t_loadbalancer_teardown():
         r = w.run("destroy", "s.yaml", "--auto-approve", want=0)
         # the Service's destroy waited for the load balancer to be gone in AWS
         assert c.aws.lbs == {} and len(c.aws.deleted_lbs) == 1, (c.aws.lbs, c.aws.deleted_lbs)
-        assert "33 destroyed" in r.stdout
+        assert "35 destroyed" in r.stdout
     finally:
         c.stop()
 
@@ -855,6 +880,7 @@ def main():
         run.run("basic-auth generated once, never printed", t_secret_never_printed, w)
         run.run("tenant function lands in gVisor via the webhook, no re-run", t_tenant_function_lands_in_gvisor, w)
         run.run("default NetworkPolicies: enforced on real packets, deleted one repaired", t_network_policies, w)
+        run.run("function quota and LimitRange applied and enforced", t_function_limits, w)
         run.run("webhook down/tampered/untrusted: refused, drift, repaired", t_webhook_broken_fails_closed, w)
         run.run("verify passes; fails when the route is broken", t_verify_pass_and_broken, w)
         run.run("drift shows fields; conflicts need --force-conflicts", t_drift_and_conflicts, w)

@@ -183,6 +183,39 @@ T_TEST(network_policies_default_and_egress)
 	}
 }
 
+/* ResourceQuota and LimitRange: defaults, and the spec's values as values. */
+T_TEST(function_limits_quota_and_limitrange)
+{
+	for (int k = 0; k < 2; k++) {
+		struct sf_config c = SF_CONFIG_INIT;
+		struct sf_diags d = SF_DIAGS_INIT;
+		json_t *cl = cluster(1, 1, NULL);
+		if (k)
+			json_object_set_new(json_object_get(json_object_get(cl, "spec"), "openfaas"), "functionLimits",
+					    json_pack("{s:i, s:s, s:s}", "pods", 20, "memory", "8Gi", "maxCpu", "1500m"));
+		sf_cluster_lower_k8s(cl, &c, &d);
+		T_EQ(d.nerrors, 0);
+		const json_t *q = policy_spec(&c, "k8s_manifest.of_resourcequota_openfaas_fn_secfaas_functions");
+		const json_t *lr = policy_spec(&c, "k8s_manifest.of_limitrange_openfaas_fn_secfaas_functions");
+		T_OK(q && lr);
+		const json_t *hard = json_object_get(q, "hard");
+		T_STREQ(json_string_value(json_object_get(hard, "pods")), k ? "20" : "100");
+		T_STREQ(json_string_value(json_object_get(hard, "limits.memory")), k ? "8Gi" : "64Gi");
+		T_STREQ(json_string_value(json_object_get(hard, "limits.cpu")), "32");
+		const json_t *l0 = json_array_get(json_object_get(lr, "limits"), 0);
+		T_STREQ(json_string_value(json_object_get(l0, "type")), "Container");
+		T_STREQ(json_string_value(json_object_get(json_object_get(l0, "max"), "cpu")), k ? "1500m" : "2");
+		T_STREQ(json_string_value(json_object_get(json_object_get(l0, "default"), "memory")), "256Mi");
+		T_STREQ(json_string_value(json_object_get(json_object_get(l0, "defaultRequest"), "cpu")), "50m");
+		/* before the gateway (so before any function pod) */
+		const struct sf_rinst *r = sf_config_find(&c, "k8s_manifest.of_resourcequota_openfaas_fn_secfaas_functions");
+		T_OK(r && has_dep(r, "k8s_manifest.of_namespace_openfaas_fn"));
+		json_decref(cl);
+		sf_config_release(&c);
+		sf_diags_release(&d);
+	}
+}
+
 T_TEST(licence_must_be_accepted)
 {
 	struct sf_config c = SF_CONFIG_INIT;
