@@ -23,6 +23,7 @@
 	X(aws_subnet)               \
 	X(aws_vpc)                  \
 	X(eks_access_entry)         \
+	X(eks_addon)                \
 	X(eks_cluster)              \
 	X(eks_node_group)
 

@@ -74,6 +74,7 @@ void sf_cluster_lower(const struct sf_doc *doc, struct sf_config *c, struct sf_d
 	cl_lower_iam(&l);
 	cl_lower_network(&l);
 	cl_lower_control(&l);
+	cl_lower_addons(&l);
 	cl_lower_images(&l);
 	cl_lower_nodes(&l);
 	sf_cluster_lower_k8s(cl.json, c, d);

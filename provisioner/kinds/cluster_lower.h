@@ -8,8 +8,10 @@
  *   cl_lower_iam       cluster and node roles, the AMI builder's role and profile
  *   cl_lower_network   VPC, subnets, internet gateway, route tables, security group
  *   cl_lower_control   the EKS cluster and its access entries
+ *   cl_lower_addons    EKS add-ons: vpc-cni (network policy on), kube-proxy,
+ *                      eks-pod-identity-agent, coredns
  *   cl_lower_images    one baked gVisor image per arch that needs one
- *   cl_lower_nodes     launch templates of gVisor groups, the node groups
+ *   cl_lower_nodes     every group's launch template, the node groups
  * then the Kubernetes objects (sf_cluster_lower_k8s).
  */
 #ifndef SF_CLUSTER_LOWER_H
@@ -37,6 +39,7 @@ json_t *cl_ref(const char *addr, const char *attr);
 void cl_lower_iam(struct cl_lower *l);
 void cl_lower_network(struct cl_lower *l);
 void cl_lower_control(struct cl_lower *l);
+void cl_lower_addons(struct cl_lower *l);
 void cl_lower_images(struct cl_lower *l);
 void cl_lower_nodes(struct cl_lower *l);
 

@@ -132,6 +132,7 @@ void cl_lower_nodes(struct cl_lower *l)
 			if (g->release_version)
 				json_object_set_new(ngc, "release_version", json_string(g->release_version));
 		}
-		cl_add(l, "eks_nodegroup", g->name, ngc, gp, NULL);
+		/* after the managed VPC CNI: its pods' network (cluster_lower_addons.c) */
+		cl_add(l, "eks_nodegroup", g->name, ngc, gp, "eks_addon.vpc_cni");
 	}
 }

@@ -5,6 +5,7 @@ Names available in EXPR:
   inv          inventory resources: {"ec2:vpc": [...], ...} (missing kinds are [])
   n(kind)      number of live objects of a kind, e.g. n("ec2:vpc")
   ngs(c)       node groups of cluster c (admin API list)
+  addons(c)    add-ons of cluster c (admin API: parsed configuration, networkPolicy switch)
   calls        call counters {"ec2:RunInstances": 3, ...} (missing ops are 0)
 Only loopback URLs are accepted.
 """
@@ -32,6 +33,7 @@ def main():
         "calls": calls,
         "n": lambda k: len(inv[k]),
         "ngs": lambda c: get(base, "/_awssim/eks/clusters/%s/nodegroups" % urllib.parse.quote(c)),
+        "addons": lambda c: get(base, "/_awssim/eks/clusters/%s/addons" % urllib.parse.quote(c)),
         "json": json,
     }
     v = eval(expr, env)  # test-only helper: expressions come from the suite itself

@@ -78,6 +78,7 @@ check_no_duplicates() {
 	t_eq "two launch templates (one per node group)" "$(q 'n("ec2:launch-template")')" 2
 	t_eq "one gVisor image" "$(q 'n("ec2:image")')" 1
 	t_eq "three roles" "$(q 'n("iam:role")')" 3
+	t_eq "four add-ons, EKS-managed" "$(q 'sorted(a["id"].split("/")[1] for a in inv["eks:addon"])')" '["coredns", "eks-pod-identity-agent", "kube-proxy", "vpc-cni"]'
 	t_eq "no builder left" "$(q 'len([i for i in inv["ec2:instance"] if i["tags"].get("secfaas:role")=="ami-builder"])')" 0
 	t_eq "instances = desired nodes" "$(q 'n("ec2:instance")')" "$1"
 }
@@ -109,6 +110,9 @@ t_eq "sandbox label and taint" "$(q '[(g["labels"], g["taints"]) for g in ngs("f
 t_eq "sandbox user data joins the cluster with runsc" "$(q '[("runsc" in __import__("base64").b64decode(g["userData"]).decode()) for g in ngs("fn-e2e") if g["name"].startswith("sandbox-")]')" '[true]'
 t_eq "system group on the stock AL2023 AMI type" "$(q '[g["amiType"] for g in ngs("fn-e2e") if g["name"].startswith("system-")]')" '["AL2023_x86_64_STANDARD"]'
 t_eq "system group runs from a launch template of its own" "$(q '[bool(g["launchTemplate"]) for g in ngs("fn-e2e") if g["name"].startswith("system-")]')" '[true]'
+t_eq "add-ons active (coredns after the nodes)" "$(q 'sorted(set(a["status"] for a in inv["eks:addon"]))')" '["ACTIVE"]'
+t_eq "vpc-cni enforces NetworkPolicy" "$(q '[a["configuration"] for a in addons("fn-e2e")["addons"] if a["name"] == "vpc-cni"]')" '[{"enableNetworkPolicy": "true"}]'
+t_eq "the cluster's network policy switch is on" "$(q 'addons("fn-e2e")["networkPolicy"]')" true
 t_eq "every group: IMDSv2 required, hop limit 1 (pods get no token)" "$(q 'sorted((g["metadataOptions"]["HttpTokens"], g["metadataOptions"]["HttpPutResponseHopLimit"]) for g in ngs("fn-e2e"))')" '[["required", 1], ["required", 1]]'
 check_no_duplicates 4
 t_rc 0 "next plan is empty" $S plan "$WORK/c.yaml" $ST --detailed-exitcode

@@ -96,6 +96,16 @@ T_TEST(lowering_builds_the_graph)
 	T_OK(!attr(&c, "aws_launch_template.system", "user_data"));
 	T_OK(!json_object_get(sf_config_find(&c, "eks_nodegroup.system")->config, "disk_size"));
 	T_OK(!attr(&c, "eks_nodegroup.sandbox", "ami_type")); /* custom AMI */
+	/* add-ons: vpc-cni with its network policy agent, before the nodes; coredns after one */
+	T_STREQ(json_string_value(json_object_get(
+			json_object_get(sf_config_find(&c, "eks_addon.vpc_cni")->config, "configuration_values"),
+			"enableNetworkPolicy")),
+		"true");
+	T_STREQ(attr(&c, "eks_addon.vpc_cni", "kubernetes_version"), "1.31");
+	T_OK(sf_config_find(&c, "eks_addon.kube_proxy") && sf_config_find(&c, "eks_addon.pod_identity_agent"));
+	T_OK(has_dep(&c, "eks_nodegroup.system", "eks_addon.vpc_cni"));
+	T_OK(has_dep(&c, "eks_nodegroup.sandbox", "eks_addon.vpc_cni"));
+	T_OK(has_dep(&c, "eks_addon.coredns", "eks_nodegroup.system"));
 	/* every template keeps pods away from the node's metadata: hop limit 1 */
 	for (size_t i = 0; i < c.n; i++)
 		if (!strcmp(c.v[i].type->name, "aws_launch_template"))
@@ -532,6 +542,54 @@ T_TEST(launch_template_sends_hop_limit_one_and_no_image_for_runc)
 	T_EQ(sent(&t, "LaunchTemplateData.ImageId"), 0);
 	T_EQ(sent(&t, "LaunchTemplateData.UserData"), 0);
 	T_STREQ(json_string_value(json_object_get(out, "id")), "lt-0aa");
+	json_decref(out);
+	json_decref(want);
+	rt_close(&t);
+}
+
+#define EKSJ(body) "HTTP/1.1 200 OK\nContent-Type: application/json\n\n" body
+
+/* eks_addon: the default version for the cluster's Kubernetes version,
+ * resolveConflicts OVERWRITE over the self-managed copy, the configuration
+ * as a JSON string; read brings the live configuration back (drift). */
+T_TEST(eks_addon_create_and_read_configuration)
+{
+	struct rt t;
+	rt_open(&t, "eks_addon.vpc_cni");
+	sf_replay_add(t.f.rp, "GET https://eks && /addons/supported-versions?addonName=vpc-cni&kubernetesVersion=1.33",
+		      EKSJ("{\"addons\":[{\"addonName\":\"vpc-cni\",\"addonVersions\":["
+			   "{\"addonVersion\":\"v1.21.1-eksbuild.1\",\"compatibilities\":[{\"clusterVersion\":\"1.33\",\"defaultVersion\":false}]},"
+			   "{\"addonVersion\":\"v1.20.4-eksbuild.2\",\"compatibilities\":[{\"clusterVersion\":\"1.33\",\"defaultVersion\":true}]}]}]}"),
+		      1);
+	sf_replay_add(t.f.rp, "POST https://eks && /clusters/demo/addons", EKSJ("{\"addon\":{\"status\":\"CREATING\"}}"), 1);
+	sf_replay_add(t.f.rp, "GET https://eks && /clusters/demo/addons/vpc-cni",
+		      EKSJ("{\"addon\":{\"addonName\":\"vpc-cni\",\"status\":\"ACTIVE\",\"addonVersion\":\"v1.20.4-eksbuild.2\","
+			   "\"addonArn\":\"arn:aws:eks:eu-west-1:1:addon/demo/vpc-cni/x\","
+			   "\"configurationValues\":\"{\\\"enableNetworkPolicy\\\":\\\"true\\\"}\"}}"),
+		      2);
+	sf_replay_add(t.f.rp, "GET https://eks && /clusters/demo/addons/vpc-cni",
+		      EKSJ("{\"addon\":{\"addonName\":\"vpc-cni\",\"status\":\"ACTIVE\",\"addonVersion\":\"v1.20.4-eksbuild.2\","
+			   "\"configurationValues\":\"{\\\"enableNetworkPolicy\\\":\\\"false\\\"}\"}}"),
+		      1);
+	json_t *want = json_pack("{s:s, s:s, s:s, s:{s:s}}", "cluster_name", "demo", "addon_name", "vpc-cni",
+				 "kubernetes_version", "1.33", "configuration_values", "enableNetworkPolicy", "true"),
+	       *out = NULL;
+	T_EQ(sf_rt_eks_addon.create(&t.c, want, &out), 0);
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
+	T_EQ(sent2(&t, "POST https://eks", "\"resolveConflicts\":\"OVERWRITE\""), 1);
+	T_EQ(sent2(&t, "POST https://eks", "\"addonVersion\":\"v1.20.4-eksbuild.2\""), 1);
+	T_EQ(sent2(&t, "POST https://eks", "\"configurationValues\":\"{\\\"enableNetworkPolicy\\\":\\\"true\\\"}\""), 1);
+	T_STREQ(json_string_value(json_object_get(out, "version")), "v1.20.4-eksbuild.2");
+	T_STREQ(t.ids[0], "demo/vpc-cni");
+	/* someone turned the agent off: read shows it */
+	json_t *now = NULL;
+	T_EQ(sf_rt_eks_addon.read(&t.c, out, &now), 0);
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
+	T_STREQ(json_string_value(json_object_get(json_object_get(now, "configuration_values"), "enableNetworkPolicy")),
+		"false");
+	json_decref(now);
 	json_decref(out);
 	json_decref(want);
 	rt_close(&t);

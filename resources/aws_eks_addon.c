@@ -1,0 +1,232 @@
+/*
+ * aws_eks_addon.c - eks_addon: an EKS add-on (vpc-cni, coredns, kube-proxy,
+ * eks-pod-identity-agent) managed by EKS instead of the self-managed copy
+ * CreateCluster installs.  Why: the VPC CNI's network policy agent only
+ * enforces NetworkPolicy when the add-on's configuration says
+ * enableNetworkPolicy, and that setting must be something plan can see
+ * drift on.
+ *
+ * create: CreateAddon with resolveConflicts OVERWRITE (the cluster already
+ * runs self-managed copies of vpc-cni, coredns and kube-proxy; without it
+ * EKS fails the add-on with ConfigurationConflict), configurationValues as
+ * the JSON string EKS expects, clientRequestToken, tags; then wait ACTIVE.
+ * The version is addon_version when given, else the default that
+ * DescribeAddonVersions names for kubernetes_version (upgrading add-ons is
+ * a lifecycle concern of its own; this type only installs and keeps the
+ * configuration).  An add-on of that name that already exists is adopted
+ * only when its tags say this workspace made it; otherwise create fails.
+ *
+ * read: DescribeAddon; the live configurationValues come back parsed, so
+ * a loosened configuration (network policy turned off) shows in plan.
+ * update: UpdateAddon (configuration, version) and wait for the update.
+ * destroy: DeleteAddon, wait until it is gone (a cluster delete would take
+ * it too, but then the add-on's own teardown would not be ordered).
+ */
+#include <string.h>
+
+#include "resources/aws_common.h"
+#include "resources/types_aws.h"
+#include "util.h"
+
+static const struct sf_attr_def attrs[] = {
+	{"cluster_name", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "EKS cluster"},
+	{"addon_name", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "vpc-cni, coredns, kube-proxy, ..."},
+	{"kubernetes_version", SF_AT_STRING, SF_ATTR_OPTIONAL | SF_ATTR_IGNORE_DRIFT,
+	 "cluster version whose default add-on version is installed when addon_version is unset"},
+	{"addon_version", SF_AT_STRING, SF_ATTR_OPTIONAL, "add-on version (default: DescribeAddonVersions' default)"},
+	{"configuration_values", SF_AT_MAP, SF_ATTR_OPTIONAL, "add-on configuration (sent as a JSON string)"},
+	{"tags", SF_AT_MAP, SF_ATTR_OPTIONAL | SF_ATTR_IGNORE_DRIFT, "tags"},
+	{"arn", SF_AT_STRING, SF_ATTR_COMPUTED, "add-on ARN"},
+	{"version", SF_AT_STRING, SF_ATTR_COMPUTED, "the version EKS runs"},
+	{NULL, 0, 0, NULL},
+};
+
+static char *apath(const json_t *w, const char *suffix)
+{
+	char *lc = sf_aws_label(ax_s(w, "cluster_name")), *la = sf_aws_label(ax_s(w, "addon_name"));
+	char *p = xasprintf("/clusters/%s/addons%s%s%s", lc, la && suffix ? "/" : "", suffix ? la : "",
+			    suffix ? suffix : "");
+	free(lc);
+	free(la);
+	return p;
+}
+
+static json_t *wait_args(const json_t *w)
+{
+	return json_pack("{s:s, s:s}", "clusterName", ax_s(w, "cluster_name"), "addonName", ax_s(w, "addon_name"));
+}
+
+/* The default version for the cluster's Kubernetes version; owned or NULL
+ * (then EKS picks its default itself). */
+static char *default_version(struct sf_rctx *c, const json_t *want)
+{
+	const char *k8s = ax_s(want, "kubernetes_version");
+	if (!k8s)
+		return NULL;
+	char *la = sf_aws_label(ax_s(want, "addon_name")), *lk = sf_aws_label(k8s);
+	char *q = xasprintf("addonName=%s&kubernetesVersion=%s", la, lk);
+	free(la);
+	free(lk);
+	json_t *o = NULL;
+	char *v = NULL;
+	struct sf_aws *aws = ax_client(c);
+	if (aws && sf_aws_rest_json(aws, "eks", "GET", "/addons/supported-versions", q, NULL, &o, c->err) == 0) {
+		size_t i, j;
+		json_t *a, *ver;
+		json_array_foreach(json_object_get(json_array_get(json_object_get(o, "addons"), 0), "addonVersions"), i, a)
+		{
+			json_array_foreach(json_object_get(a, "compatibilities"), j, ver)
+			{
+				if (!v && json_is_true(json_object_get(ver, "defaultVersion")) &&
+				    ax_s(ver, "clusterVersion") && !strcmp(ax_s(ver, "clusterVersion"), k8s))
+					v = xstrdup(ax_s(a, "addonVersion"));
+			}
+		}
+	}
+	sf_err_clear(c->err); /* no default known: EKS chooses */
+	json_decref(o);
+	free(q);
+	return v;
+}
+
+static char *config_string(const json_t *want)
+{
+	const json_t *cv = json_object_get(want, "configuration_values");
+	return json_object_size(cv) ? json_dumps(cv, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+}
+
+static int describe(struct sf_rctx *c, const json_t *w, json_t **addon)
+{
+	char *p = apath(w, "");
+	int rc = ax_eks_describe(c, p, "addon", addon);
+	free(p);
+	return rc;
+}
+
+static json_t *output(const json_t *want, const json_t *addon)
+{
+	json_t *out = ax_out(want);
+	json_object_set_new(out, "arn", json_string(ax_s(addon, "addonArn") ? ax_s(addon, "addonArn") : ""));
+	json_object_set_new(out, "version", json_string(ax_s(addon, "addonVersion") ? ax_s(addon, "addonVersion") : ""));
+	return out;
+}
+
+static int ad_create(struct sf_rctx *c, const json_t *want, json_t **out)
+{
+	char *ver = ax_s(want, "addon_version") ? xstrdup(ax_s(want, "addon_version")) : default_version(c, want);
+	char *cfg = config_string(want);
+	json_t *body = json_pack("{s:s, s:s, s:o, s:s}", "addonName", ax_s(want, "addon_name"), "resolveConflicts",
+				 "OVERWRITE", "tags", ax_tags(c, want, 0), "clientRequestToken",
+				 c->token ? c->token : ax_s(want, "addon_name"));
+	if (ver)
+		json_object_set_new(body, "addonVersion", json_string(ver));
+	if (cfg)
+		json_object_set_new(body, "configurationValues", json_string(cfg));
+	char *p = apath(want, NULL);
+	int rc = ax_eks(c, "POST", p, body, NULL);
+	free(p);
+	free(ver);
+	free(cfg);
+	json_t *addon = NULL;
+	if (rc == SF_ECONFLICT) {
+		/* exists: ours only if it carries this workspace's address tag */
+		sf_err_clear(c->err);
+		rc = describe(c, want, &addon);
+		const json_t *t = json_object_get(addon, "tags");
+		const char *addr = ax_s(t, "secfaas:address"), *ws = ax_s(t, "secfaas:workspace");
+		if (!rc && (!addr || !ws || strcmp(addr, c->address) || strcmp(ws, ax_workspace(c))))
+			rc = sf_fail(c->err, SF_ECONFLICT, "%s: add-on %s already exists on cluster %s and was not made by this workspace",
+				     c->address, ax_s(want, "addon_name"), ax_s(want, "cluster_name"));
+		json_decref(addon);
+		addon = NULL;
+	}
+	if (rc < 0)
+		return rc;
+	char *id = xasprintf("%s/%s", ax_s(want, "cluster_name"), ax_s(want, "addon_name"));
+	if (c->record_id)
+		c->record_id(c, id);
+	free(id);
+	rc = ax_wait(c, sf_aws_waiter_find("eks.AddonActive"), wait_args(want), 1800, "add-on");
+	if (!rc)
+		rc = describe(c, want, &addon);
+	if (!rc)
+		*out = output(want, addon);
+	json_decref(addon);
+	return rc;
+}
+
+static int ad_read(struct sf_rctx *c, const json_t *prior, json_t **out)
+{
+	json_t *addon = NULL;
+	int rc = describe(c, prior, &addon);
+	if (rc < 0)
+		return rc;
+	*out = json_deep_copy(prior);
+	json_object_set_new(*out, "version", json_string(ax_s(addon, "addonVersion") ? ax_s(addon, "addonVersion") : ""));
+	if (ax_s(prior, "addon_version"))
+		json_object_set_new(*out, "addon_version", json_string(ax_s(addon, "addonVersion") ? ax_s(addon, "addonVersion") : ""));
+	const char *cv = ax_s(addon, "configurationValues");
+	json_t *live = cv && *cv ? json_loads(cv, 0, NULL) : NULL;
+	if (json_object_size(live) || json_object_get(prior, "configuration_values"))
+		json_object_set_new(*out, "configuration_values", json_is_object(live) ? json_incref(live) : json_object());
+	json_decref(live);
+	json_decref(addon);
+	return 0;
+}
+
+static int ad_update(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out)
+{
+	char *cfg = config_string(want);
+	json_t *body = json_pack("{s:s, s:s, s:s}", "resolveConflicts", "OVERWRITE", "configurationValues",
+				 cfg ? cfg : "", "clientRequestToken", c->token ? c->token : ax_s(want, "addon_name"));
+	free(cfg);
+	if (ax_s(want, "addon_version"))
+		json_object_set_new(body, "addonVersion", json_string(ax_s(want, "addon_version")));
+	char *p = apath(want, "/update");
+	json_t *o = NULL;
+	int rc = ax_eks(c, "POST", p, body, &o);
+	free(p);
+	if (rc < 0)
+		return rc;
+	const char *uid = ax_s(json_object_get(o, "update"), "id");
+	if (uid) {
+		json_t *args = wait_args(want);
+		json_object_set_new(args, "updateId", json_string(uid));
+		rc = ax_wait(c, sf_aws_waiter_find("eks.AddonUpdateSuccessful"), args, 1800, "add-on update");
+	}
+	json_decref(o);
+	if (!rc)
+		rc = ax_wait(c, sf_aws_waiter_find("eks.AddonActive"), wait_args(want), 1800, "add-on");
+	json_t *addon = NULL;
+	if (!rc)
+		rc = describe(c, want, &addon);
+	if (!rc)
+		*out = output(want, addon);
+	(void)prior;
+	json_decref(addon);
+	return rc;
+}
+
+static int ad_destroy(struct sf_rctx *c, const json_t *prior)
+{
+	char *p = apath(prior, "");
+	int rc = ax_eks(c, "DELETE", p, NULL, NULL);
+	free(p);
+	if (rc == SF_ENOTFOUND) {
+		sf_err_clear(c->err);
+		return 0;
+	}
+	if (!rc)
+		rc = ax_wait(c, sf_aws_waiter_find("eks.AddonDeleted"), wait_args(prior), 1800, "add-on");
+	return rc;
+}
+
+const struct sf_rtype sf_rt_eks_addon = {
+	.name = "eks_addon",
+	.schema_version = 1,
+	.attrs = attrs,
+	.create = ad_create,
+	.read = ad_read,
+	.update = ad_update,
+	.destroy = ad_destroy,
+};
