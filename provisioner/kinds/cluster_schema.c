@@ -324,6 +324,13 @@ static const struct sf_schema network_fields[] = {
 
 static void check_network(const struct sf_node *n, struct sf_diags *d, const char *path)
 {
+	/* A private endpoint answers only inside the VPC: apply creates the
+	 * cluster, then cannot install a single Kubernetes object from outside. */
+	const struct sf_node *ea = sf_node_get(n, "endpointAccess");
+	if (ea && ea->type == SF_N_SCALAR && !strcmp(ea->scalar, "private"))
+		sf_diag_add(d, SF_SEV_WARNING, &ea->pos,
+			    "%s.endpointAccess: private makes the Kubernetes API reachable only from inside the VPC; run secfaas there (a bastion, a VPN or Direct Connect into the VPC), or apply stops after creating the cluster; public-and-private keeps nodes on the private endpoint",
+			    path);
 	const struct sf_node *v = sf_node_get(n, "cidr"), *s = sf_node_get(n, "serviceCidr");
 	uint32_t a, b;
 	int ab, bb;

@@ -229,6 +229,27 @@ T_TEST(lowering_hop_limit_from_the_spec_warns_on_gvisor)
 	sf_diags_release(&d3);
 }
 
+T_TEST(private_endpoint_warns_at_plan_time)
+{
+	struct sf_specset set = SF_SPECSET_INIT;
+	struct sf_config c = SF_CONFIG_INIT;
+	struct sf_diags d = SF_DIAGS_INIT;
+	char *text = xstrdup(SPEC_MIN);
+	char *at = strstr(text, "availabilityZones: 3}");
+	char *t2 = xasprintf("%.*savailabilityZones: 3, endpointAccess: private}%s", (int)(at - text), text,
+			     at + strlen("availabilityZones: 3}"));
+	T_EQ(lower(t2, &set, &c, &d), 0);
+	T_EQ(d.nerrors, 0);
+	T_EQ(d.n, 1);
+	if (d.n == 1)
+		T_CONTAINS(d.v[0].msg, "reachable only from inside the VPC; run secfaas there");
+	free(t2);
+	free(text);
+	sf_config_release(&c);
+	sf_specset_release(&set);
+	sf_diags_release(&d);
+}
+
 T_TEST(lowering_needs_a_region)
 {
 	struct sf_specset set = SF_SPECSET_INIT;
