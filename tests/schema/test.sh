@@ -38,7 +38,11 @@ mirror of an image in a stack|Stack resource attributes are checked by their typ
 node group newer than the cluster|two versions compared
 node group beyond the kubelet skew|two versions compared
 gVisor group pins a version|a rule across fields
-release of another version|two fields compared'
+release of another version|two fields compared
+function egress word|a word or a list of CIDRs is a check hook
+function egress cidr|CIDR host bits are a check hook
+function limits quantity|Kubernetes quantity syntax is a check hook
+function limits default over max|two quantities compared'
 
 cat >"$T_ROOT/check.py" <<'PY'
 import json, sys, yaml, jsonschema
