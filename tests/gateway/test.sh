@@ -6,6 +6,7 @@
 # gateway through the node port the Service also has, and say so; secrets
 # stay hidden in listings and are null in --json.
 . "$SECFAAS_SRC/tests/lib.sh"
+t_private_net "$0"
 S=$SECFAAS
 export NO_COLOR=1
 trap sim_stop_all EXIT

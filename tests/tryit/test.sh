@@ -6,6 +6,7 @@
 # Synchronisation: tools/sim's output is read through a FIFO up to its last
 # line; no sleeps.
 . "$SECFAAS_SRC/tests/lib.sh"
+t_private_net "$0"
 export NO_COLOR=1
 
 t_begin "README: try it yourself, with tools/sim"
