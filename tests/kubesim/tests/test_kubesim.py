@@ -1560,10 +1560,27 @@ def t_refuse_non_loopback():
     assert r.returncode != 0 and "not loopback" in r.stderr, r.stderr
 
 
+def t_nodeport_ip_per_instance():
+    """Two runs side by side simulate clusters of the same name; their
+    NodePort addresses differ, and a restart keeps its own."""
+    import importlib.machinery
+    import importlib.util
+    loader = importlib.machinery.SourceFileLoader("kubesim_main", KUBESIM)
+    spec = importlib.util.spec_from_loader("kubesim_main", loader)
+    mod = importlib.util.module_from_spec(spec)
+    loader.exec_module(mod)
+    a = mod.default_nodeport_ip("fn-functions", "/tmp/run-a/clusters/x/port")
+    b = mod.default_nodeport_ip("fn-functions", "/tmp/run-b/clusters/x/port")
+    assert a != b, (a, b)
+    assert a == mod.default_nodeport_ip("fn-functions", "/tmp/run-a/clusters/x/port")
+    assert harness.is_loopback_host(a) and harness.is_loopback_host(b), (a, b)
+
+
 def main():
     run = Runner()
     t0 = time.monotonic()
     run.run("refuse non-loopback endpoints", t_refuse_non_loopback)
+    run.run("NodePort address differs per simulator instance", t_nodeport_ip_per_instance)
     aws = FakeAWS("demo")
     k = Kubesim(TMP, aws=aws)
     try:
