@@ -95,10 +95,11 @@ $(B)/tests/%: $(B)/obj/tests/unit/%.o $(TESTSUPOBJ) $(B)/libsecfaas.a
 
 unit: $(TESTBIN) $(B)/secfaas
 
-# The runner executes every unit binary and every tests/*/test.sh suite and
+# The build (binary, man page, completions: the help suite checks them),
+# then the runner: every unit binary and every tests/*/test.sh suite; it
 # ends with "N passed, N failed".
 test: deps
-	$(MAKE) unit
+	$(MAKE) all unit
 	SECFAAS_BUILD=$(abspath $(B)) tests/run
 
 check:

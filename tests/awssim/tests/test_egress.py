@@ -431,7 +431,7 @@ class Egress(unittest.TestCase):
 
         def aws(*args):
             p = subprocess.run([AWS, "--endpoint-url", base, "--output", "json", "ec2", *args], capture_output=True,
-                               text=True, env=env, timeout=60)
+                               text=True, env=env, timeout=600)   # a hang guard, not a speed test
             self.assertEqual(p.returncode, 0, p.stderr)
             return json.loads(p.stdout) if p.stdout.strip() else {}
         vpc, pub, _, _ = self.network("10.65.0.0/16")

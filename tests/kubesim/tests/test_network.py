@@ -375,11 +375,30 @@ def t_imds_hop_limits(k, aws):
     aws.set_groups([group("system", 2)])
 
 
-def net_inodes_in_use():
-    """Every network namespace inode some process holds (as its namespace or an open fd)."""
+def boot_ticks_now():
+    """Now, in the unit of /proc/PID/stat's start time (clock ticks since boot)."""
+    with open("/proc/uptime") as f:
+        return int(float(f.read().split()[0]) * os.sysconf("SC_CLK_TCK"))
+
+
+def started_at(pid):
+    try:
+        with open("/proc/%s/stat" % pid) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def net_inodes_in_use(started_by=None):
+    """Every network namespace inode some process holds (as its namespace or an open fd).
+    With started_by, only processes started by then count: the kernel reuses a freed
+    namespace's inode number, and another test run beside this one may be handed it for a
+    namespace of its own."""
     found = set()
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
+            continue
+        if started_by is not None and (started_at(pid) or 0) > started_by:
             continue
         try:
             found.add(os.stat("/proc/%s/ns/net" % pid).st_ino)
@@ -417,13 +436,14 @@ def t_kill9_leaves_nothing(k, before):
         pids = [p["pid"] for p in st["processes"] if p["pid"]]
         assert inodes <= net_inodes_in_use() and host_view() == before
     finally:
+        killed = boot_ticks_now()
         os.kill(k.proc.pid, signal.SIGKILL)
         k.proc.wait()
         k.log.close()
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 120   # the kernel's clean-up on a busy machine; a hang guard
     while True:
         alive = [p for p in pids if os.path.exists("/proc/%d" % p)]
-        held = inodes & net_inodes_in_use()
+        held = inodes & net_inodes_in_use(started_by=killed)
         if not alive and not held:
             break
         if time.monotonic() > deadline:
