@@ -109,6 +109,36 @@ t_private_net() { # suite script
 	T_PRIVATE_NET=1 exec unshare --net sh -c 'ip link set lo up && exec sh "$0"' "$1"
 }
 
+# ---------------------------------------------------------------- PostgreSQL
+# pg_start / pg_stop / pg_restart / pg_crash / pg_have: see tests/pg.sh.
+. "${SECFAAS_SRC:-.}/tests/pg.sh"
+
+# pg_need: make sure SECFAAS_TEST_PG points at a server: the one tests/run
+# started for this run, else a private one for this suite (stopped when the
+# suite's shell exits).  Fails the suite when the server binaries exist but
+# the server cannot be started; without the binaries prints why and
+# returns 1, so a suite can skip its PostgreSQL half.
+pg_need() {
+	[ -z "${SECFAAS_TEST_PG:-}" ] || return 0
+	if ! pg_have; then
+		echo "skipping PostgreSQL cases: server binaries not installed (make deps installs them)"
+		return 1
+	fi
+	T_PGDIR="$T_ROOT/pg"
+	trap 'pg_stop "$T_PGDIR"' EXIT
+	trap 'exit 130' INT TERM
+	pg_start "$T_PGDIR" || {
+		echo "FAIL: cannot start a private PostgreSQL server"
+		exit 1
+	}
+}
+
+# pg_newdb NAME: a fresh database on the server; prints its URL.
+pg_newdb() {
+	psql "$SECFAAS_TEST_PG" -qAt -v ON_ERROR_STOP=1 -c "CREATE DATABASE \"$1\"" >/dev/null || return 1
+	echo "$SECFAAS_TEST_PG" | sed "s|:///postgres?|:///$1?|"
+}
+
 # Refuse non-loopback endpoints (project rule for every test).
 require_loopback() {
 	for url in "$@"; do

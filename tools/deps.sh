@@ -3,9 +3,9 @@
 # Idempotent and non-interactive; safe to run on every `make demo`.
 set -eu
 PKGS="build-essential pkg-config git ca-certificates curl openssl sqlite3 \
-libcurl4-openssl-dev libjansson-dev libyaml-dev libsqlite3-dev libssl-dev libxml2-dev libgit2-dev \
+libcurl4-openssl-dev libjansson-dev libyaml-dev libsqlite3-dev libpq-dev libssl-dev libxml2-dev libgit2-dev \
 python3 python3-botocore python3-boto3 python3-yaml python3-jsonschema python3-cryptography awscli \
-runsc containerd containernetworking-plugins iproute2 nftables busybox-static shellcheck clang libclang-rt-14-dev valgrind cppcheck"
+runsc containerd containernetworking-plugins iproute2 nftables busybox-static postgresql postgresql-client shellcheck clang libclang-rt-14-dev valgrind cppcheck"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
