@@ -26,7 +26,7 @@ V       ?= 0
 Q       := $(if $(filter 1,$(V)),,@)
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
-PKGS    := libcurl jansson yaml-0.1 sqlite3 openssl libxml-2.0 libgit2
+PKGS    := libcurl jansson yaml-0.1 sqlite3 libpq openssl libxml-2.0 libgit2
 OPT     ?= -O2 -g
 WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
            -Wmissing-prototypes -Wvla -Wno-format-nonliteral -Wno-format-truncation

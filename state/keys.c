@@ -5,11 +5,19 @@
  * The key is found lazily, on the first secret read or write: a plan over
  * a state without secrets never pays for PBKDF2 (600,000 rounds of SHA-512
  * take a good fraction of a second).  Sources, first that applies:
- * opts.passphrase, opts.key_file, SECFAAS_STATE_PASSPHRASE,
- * SECFAAS_STATE_KEY_FILE, then "<state>.key" (created 0600 with a random
- * key the first time a secret is written).  The meta row `key_check` (an
- * HMAC of a constant under the key) is written with the first secret, so a
- * wrong key fails with one clear message before any value is touched.
+ *   - a key provider (AWS KMS envelope encryption, opts.key_provider):
+ *     for a state whose secrets were sealed that way (meta key_source
+ *     "kms") the stored data key is unwrapped through it; with no secret
+ *     yet, a fresh data key from it is stored wrapped (kms_wrapped_key) -
+ *     configuring KMS is explicit, so it wins over a passphrase;
+ *   - opts.passphrase, opts.key_file, SECFAAS_STATE_PASSPHRASE,
+ *     SECFAAS_STATE_KEY_FILE;
+ *   - files only: "<state>.key" (created 0600 with a random key the first
+ *     time a secret is written).  A shared database has no such place: a
+ *     key on one runner's disk would lock every other runner out.
+ * The meta row `key_check` (an HMAC of a constant under the key) is written
+ * with the first secret, so a wrong key fails with one clear message before
+ * any value is touched.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,18 +34,19 @@
 
 static int meta_text(struct sf_state *st, const char *key, char **out, struct sf_err *err)
 {
-	sqlite3_stmt *s = NULL;
-	int rc = st_prepare(st, "SELECT value FROM meta WHERE key = ?1", &s, err);
-	*out = NULL;
+	struct st_arg a[1] = {st_text(key)};
+	int rc = st_qtext(st, Q_META_GET, a, 1, out, err);
 	if (rc < 0)
-		return rc;
-	st_bind_text(s, 1, key);
-	int src = sqlite3_step(s);
-	if (src == SQLITE_ROW)
-		*out = st_col_strdup(s, 0);
-	else if (src != SQLITE_DONE)
-		rc = st_sqlfail(st, src, err, "reading the key check value");
-	sqlite3_finalize(s);
+		sf_err_prefix(err, "reading the key check value: ");
+	return rc;
+}
+
+static int meta_put(struct sf_state *st, const char *key, const char *value, struct sf_err *err)
+{
+	struct st_arg a[2] = {st_text(key), st_text(value)};
+	int rc = st_qexec(st, Q_META_PUT, a, 2, NULL, err);
+	if (rc < 0)
+		sf_err_prefix(err, "storing the key check value: ");
 	return rc;
 }
 
@@ -73,27 +82,73 @@ done:
 	return rc;
 }
 
-static int load_key(struct sf_state *st, int for_write, unsigned char key[SF_CRYPT_KEY_LEN],
-		    const char **source, struct sf_err *err)
+/* Unwrap the stored data key (KMS), or make and store a new one. */
+static int provider_key(struct sf_state *st, int for_write, unsigned char key[SF_CRYPT_KEY_LEN],
+			struct sf_err *err)
+{
+	char *wrapped = NULL, *kid = NULL;
+	int rc = meta_text(st, "kms_wrapped_key", &wrapped, err);
+	if (rc < 0)
+		return rc;
+	if (wrapped) {
+		meta_text(st, "kms_key_id", &kid, NULL);
+		if (!st->kp) {
+			rc = sf_fail(err, SF_ECRYPTO, "cannot decrypt state secrets: they are sealed under "
+						      "AWS KMS key %s and no KMS key is configured",
+				     kid ? kid : "?");
+			sf_err_hint(err, "set backend.kmsKeyId (or SECFAAS_STATE_KMS_KEY_ID) and AWS "
+					 "credentials allowed to call kms:Decrypt on that key");
+		} else if ((rc = st->kp->decrypt(st->kp->ctx, wrapped, key, err)) < 0) {
+			sf_err_prefix(err, "cannot decrypt the state's data key with AWS KMS key %s: ",
+				      kid ? kid : st->kp->key_id);
+		}
+		goto done;
+	}
+	if (!for_write) {
+		rc = sf_fail(err, SF_ECRYPTO, "cannot decrypt state secrets in %s: no data key is stored",
+			     st->path);
+		goto done;
+	}
+	if ((rc = st->kp->generate(st->kp->ctx, key, &wrapped, err)) < 0) {
+		sf_err_prefix(err, "cannot create a data key for state secrets with AWS KMS key %s: ",
+			      st->kp->key_id);
+		goto done;
+	}
+	if ((rc = meta_put(st, "kms_wrapped_key", wrapped, err)) < 0 ||
+	    (rc = meta_put(st, "kms_key_id", st->kp->key_id ? st->kp->key_id : "", err)) < 0)
+		goto done;
+done:
+	free(wrapped);
+	free(kid);
+	return rc;
+}
+
+static int load_key(struct sf_state *st, int for_write, const char *src_db,
+		    unsigned char key[SF_CRYPT_KEY_LEN], const char **source, struct sf_err *err)
 {
 	int rc = 0;
 	char *salt_hex = NULL, *data = NULL, *deflt = NULL;
 	unsigned char *salt = NULL;
 	size_t n = 0;
+	/* Sealed under KMS, or nothing sealed yet and a provider given. */
+	if ((src_db && !strcmp(src_db, "kms")) || (!src_db && st->kp)) {
+		*source = "kms";
+		return provider_key(st, for_write, key, err);
+	}
 	if (st->passphrase) {
 		*source = "passphrase";
 		if ((rc = meta_text(st, "kdf_salt", &salt_hex, err)) < 0)
 			goto done;
 		size_t sl = salt_hex ? strlen(salt_hex) / 2 : 0;
 		if (!sl) {
-			rc = sf_fail(err, SF_ECORRUPT, "state file %s has no key derivation salt", st->path);
+			rc = sf_fail(err, SF_ECORRUPT, "state %s has no key derivation salt", st->path);
 			goto done;
 		}
 		salt = xmalloc(sl);
 		for (size_t i = 0; i < sl; i++) {
 			unsigned v = 0;
 			if (sscanf(salt_hex + 2 * i, "%2x", &v) != 1) {
-				rc = sf_fail(err, SF_ECORRUPT, "state file %s has a malformed salt", st->path);
+				rc = sf_fail(err, SF_ECORRUPT, "state %s has a malformed salt", st->path);
 				goto done;
 			}
 			salt[i] = (unsigned char)v;
@@ -103,6 +158,12 @@ static int load_key(struct sf_state *st, int for_write, unsigned char key[SF_CRY
 	}
 	*source = "key_file";
 	const char *kf = st->key_file;
+	if (!kf && st->workspace) {
+		rc = sf_fail(err, SF_ECRYPTO, "no key for the secrets in state %s", st->path);
+		sf_err_hint(err, "a shared state needs a key every runner has: set SECFAAS_STATE_PASSPHRASE, "
+				 "or backend.kmsKeyId for AWS KMS envelope encryption");
+		goto done;
+	}
 	if (!kf)
 		kf = deflt = xasprintf("%s.key", st->path);
 	rc = sf_read_file(&data, &n, kf, 4096, err);
@@ -143,38 +204,36 @@ int st_key(struct sf_state *st, int for_write, struct sf_err *err)
 		return 0;
 	if ((rc = meta_text(st, "key_check", &kcv_db, err)) < 0)
 		goto done;
+	if (kcv_db && (rc = meta_text(st, "key_source", &src_db, err)) < 0)
+		goto done;
 	if (st->have_key) {
 		/* only here to make sure the check value is stored */
 		memcpy(key, st->key, sizeof key);
-		source = st->passphrase ? "passphrase" : "key_file";
-	} else if ((rc = load_key(st, for_write, key, &source, err)) < 0) {
+		source = src_db ? src_db : st->kp ? "kms" : st->passphrase ? "passphrase" : "key_file";
+	} else if ((rc = load_key(st, for_write, src_db, key, &source, err)) < 0) {
 		goto done;
 	}
 	sf_crypt_kcv(key, kcv);
 	if (kcv_db && strcmp(kcv_db, kcv)) {
-		meta_text(st, "key_source", &src_db, NULL);
 		rc = sf_fail(err, SF_ECRYPTO, WRONG_KEY_MSG);
 		if (src_db && !strcmp(src_db, "passphrase"))
 			sf_err_hint(err, "the secrets in %s were encrypted with a passphrase; set "
 					 "SECFAAS_STATE_PASSPHRASE to it", st->path);
+		else if (src_db && !strcmp(src_db, "kms"))
+			sf_err_hint(err, "the secrets in %s were encrypted with a data key from AWS KMS; "
+					 "the stored data key no longer matches", st->path);
+		else if (st->workspace)
+			sf_err_hint(err, "the secrets in %s were encrypted with a key file; set "
+					 "SECFAAS_STATE_KEY_FILE to it", st->path);
 		else
 			sf_err_hint(err, "the secrets in %s were encrypted with a key file; set "
 					 "SECFAAS_STATE_KEY_FILE to it (default %s.key)", st->path, st->path);
 		goto done;
 	}
 	if (!kcv_db && for_write) {
-		sqlite3_stmt *s = NULL;
-		if ((rc = st_prepare(st, "INSERT OR REPLACE INTO meta(key, value) VALUES "
-					 "('key_check', ?1), ('key_source', ?2)", &s, err)) < 0)
+		if ((rc = meta_put(st, "key_check", kcv, err)) < 0 ||
+		    (rc = meta_put(st, "key_source", source, err)) < 0)
 			goto done;
-		st_bind_text(s, 1, kcv);
-		st_bind_text(s, 2, source);
-		int src = sqlite3_step(s);
-		sqlite3_finalize(s);
-		if (src != SQLITE_DONE) {
-			rc = st_sqlfail(st, src, err, "storing the key check value");
-			goto done;
-		}
 	}
 	memcpy(st->key, key, sizeof key);
 	st->have_key = 1;

@@ -1,14 +1,18 @@
 /*
- * lock.c - one writer per state file, recorded in the single-row `locks`
- * table so every process (and a human with `secfaas state`) can see who
- * holds it, since when, and whether it still heartbeats.
+ * lock.c - one writer per workspace: acquire (waiting up to a timeout),
+ * heartbeat, release, force-unlock rules, staleness; and the fleet claims
+ * that `apply --all` takes under the lock.
  *
- * Acquiring runs in BEGIN IMMEDIATE: SQLite's write lock serialises the
- * check-and-insert across processes.  A lock held by a dead PID on this host
- * is reclaimed silently; one whose heartbeat is older than 5 minutes is only
- * reported as stale (another host's PID cannot be checked, and PID reuse
- * makes "alive" the safe guess), and the CLI prints the force-unlock hint.
- * Lock rows are not state content: they never bump the serial.
+ * How the lock itself is held is the backend's business (state/backend.h):
+ * a row in the file for SQLite, a session advisory lock for PostgreSQL.
+ * Both keep a row describing the holder (id, operation, who, host, PID,
+ * version, created, heartbeat) so every process and every human can see who
+ * holds it and whether it still heartbeats.  Lock rows are not state
+ * content: they never bump the serial.
+ *
+ * Fencing is written once here (st_fence_check, called by store.c inside
+ * every content commit); the backend only answers whether the lock is
+ * still this handle's (lock_fence).
  */
 #include <errno.h>
 #include <signal.h>
@@ -25,42 +29,6 @@
 #endif
 
 #define LOCK_STALE_S 300.0
-#define L_COLS "id, operation, who, host, pid, version, created, heartbeat, info"
-
-static void copy_col(char *dst, size_t n, sqlite3_stmt *s, int i)
-{
-	const char *t = (const char *)sqlite3_column_text(s, i);
-	snprintf(dst, n, "%s", t ? t : "");
-}
-
-/* 1 and *li filled if locked, 0 if not, < 0 on error. */
-static int read_lock(struct sf_state *st, struct sf_lock_info *li, struct sf_err *err)
-{
-	sqlite3_stmt *s = NULL;
-	int rc = st_prepare(st, "SELECT " L_COLS " FROM locks WHERE one = 1", &s, err);
-	if (rc < 0)
-		return rc;
-	int src = sqlite3_step(s);
-	if (src == SQLITE_ROW) {
-		memset(li, 0, sizeof *li);
-		copy_col(li->id, sizeof li->id, s, 0);
-		copy_col(li->operation, sizeof li->operation, s, 1);
-		copy_col(li->who, sizeof li->who, s, 2);
-		copy_col(li->host, sizeof li->host, s, 3);
-		li->pid = sqlite3_column_int(s, 4);
-		copy_col(li->version, sizeof li->version, s, 5);
-		li->created = sqlite3_column_double(s, 6);
-		li->heartbeat = sqlite3_column_double(s, 7);
-		copy_col(li->info, sizeof li->info, s, 8);
-		rc = 1;
-	} else if (src == SQLITE_DONE) {
-		rc = 0;
-	} else {
-		rc = st_sqlfail(st, src, err, "reading the lock");
-	}
-	sqlite3_finalize(s);
-	return rc;
-}
 
 /* 1 alive (or cannot tell), 0 known dead. Only meaningful on this host. */
 static int pid_alive(int pid)
@@ -84,89 +52,18 @@ int sf_lock_is_stale(const struct sf_lock_info *li, double now)
 	return same_host(li) && !pid_alive(li->pid);
 }
 
-static int exec_bound(struct sf_state *st, const char *sql, const char *a, struct sf_err *err,
-		      int *changes)
+void st_lock_info_mine(struct sf_lock_info *li, const char *id, const char *operation, const char *info)
 {
-	sqlite3_stmt *s = NULL;
-	int rc = st_prepare(st, sql, &s, err);
-	if (rc < 0)
-		return rc;
-	if (a)
-		st_bind_text(s, 1, a);
-	int src = sqlite3_step(s);
-	if (src != SQLITE_DONE)
-		rc = st_sqlfail(st, src, err, "updating the lock");
-	else if (changes)
-		*changes = sqlite3_changes(st->db);
-	sqlite3_finalize(s);
-	return rc;
-}
-
-static int insert_lock(struct sf_state *st, const char *id, const char *operation, const char *info,
-		       struct sf_err *err)
-{
-	sqlite3_stmt *s = NULL;
-	char *who = xasprintf("%s@%s", sf_username(), sf_hostname());
 	double now = sf_now();
-	int rc = st_prepare(st, "INSERT INTO locks(one, " L_COLS ") VALUES "
-				"(1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", &s, err);
-	if (rc == 0) {
-		st_bind_text(s, 1, id);
-		st_bind_text(s, 2, operation);
-		st_bind_text(s, 3, who);
-		st_bind_text(s, 4, sf_hostname());
-		sqlite3_bind_int(s, 5, (int)getpid());
-		st_bind_text(s, 6, SECFAAS_VERSION);
-		sqlite3_bind_double(s, 7, now);
-		sqlite3_bind_double(s, 8, now);
-		st_bind_text(s, 9, info ? info : "");
-		int src = sqlite3_step(s);
-		if (src != SQLITE_DONE)
-			rc = st_sqlfail(st, src, err, "taking the lock");
-	}
-	sqlite3_finalize(s);
-	free(who);
-	return rc;
-}
-
-/* One attempt.  0 acquired, SF_ELOCKED (holder filled) or another error. */
-static int try_acquire(struct sf_state *st, const char *operation, const char *info,
-		       struct sf_lock_info *holder, char id_out[37], struct sf_err *err)
-{
-	struct sf_lock_info cur = {0};
-	int rc = st_exec(st, "BEGIN IMMEDIATE", err);
-	if (rc < 0)
-		return rc;
-	int locked = read_lock(st, &cur, err);
-	if (locked < 0) {
-		rc = locked;
-		goto fail;
-	}
-	if (locked && same_host(&cur) && !pid_alive(cur.pid)) {
-		sf_info("state %s: reclaiming lock %s left by pid %d on %s (process is gone)", st->path,
-			cur.id, cur.pid, cur.host);
-		if ((rc = st_exec(st, "DELETE FROM locks", err)) < 0)
-			goto fail;
-		locked = 0;
-	}
-	if (locked) {
-		if (holder)
-			*holder = cur;
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-		return SF_ELOCKED;
-	}
-	char id[37];
-	sf_uuid4(id);
-	if ((rc = insert_lock(st, id, operation, info, err)) < 0 || (rc = st_exec(st, "COMMIT", err)) < 0)
-		goto fail;
-	memcpy(id_out, id, sizeof id);
-	memcpy(st->fence, id, sizeof id);
-	st->broken = 0;
-	return 0;
-fail:
-	if (!sqlite3_get_autocommit(st->db))
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-	return rc;
+	memset(li, 0, sizeof *li);
+	snprintf(li->id, sizeof li->id, "%s", id);
+	snprintf(li->operation, sizeof li->operation, "%s", operation);
+	snprintf(li->who, sizeof li->who, "%s@%s", sf_username(), sf_hostname());
+	snprintf(li->host, sizeof li->host, "%s", sf_hostname());
+	li->pid = (int)getpid();
+	snprintf(li->version, sizeof li->version, "%s", SECFAAS_VERSION);
+	li->created = li->heartbeat = now;
+	snprintf(li->info, sizeof li->info, "%s", info ? info : "");
 }
 
 static void nap(double secs)
@@ -182,9 +79,12 @@ int sf_lock_acquire(struct sf_state *st, const char *operation, const char *info
 	if (!operation || !*operation)
 		return sf_fail(err, SF_EINVAL, "a lock needs an operation name");
 	double deadline = sf_mono() + (timeout_s > 0 ? timeout_s : 0);
-	struct sf_lock_info cur = {0};
+	struct sf_lock_info cur = {0}, mine;
 	int rc;
 	for (;;) {
+		char id[37];
+		sf_uuid4(id);
+		st_lock_info_mine(&mine, id, operation, info);
 		st_enter(st);
 		if (st->readonly)
 			rc = sf_fail(err, SF_EINVAL, "state %s was opened read-only", st->path);
@@ -192,8 +92,23 @@ int sf_lock_acquire(struct sf_state *st, const char *operation, const char *info
 			rc = sf_fail(err, SF_EINVAL, "cannot take the lock on %s inside a transaction",
 				     st->path);
 		else
-			rc = try_acquire(st, operation, info, &cur, id_out, err);
+			rc = st->be->lock_try(st, &mine, &cur, err);
+		/* What this run reads from now on is what it may write on top
+		 * of: others may have written while we waited. */
+		if (rc == 0 && (rc = st_serial_refresh(st, err)) < 0) {
+			struct sf_err e2 = SF_ERR_INIT;
+			st->be->lock_release(st, id, &e2);
+		}
+		if (rc == 0) {
+			/* fencing: from now on every content commit checks this lock */
+			memcpy(st->fence, id, sizeof id);
+			st->broken = 0;
+		}
 		st_leave(st);
+		if (rc == 0) {
+			memcpy(id_out, id, sizeof id);
+			return 0;
+		}
 		if (rc != SF_ELOCKED && rc != SF_ETIMEOUT)
 			return rc;
 		double left = deadline - sf_mono();
@@ -201,7 +116,7 @@ int sf_lock_acquire(struct sf_state *st, const char *operation, const char *info
 			break;
 		/* Not holding the mutex while we wait: other threads keep
 		 * using the handle. 100-250 ms keeps the wait responsive
-		 * without hammering the file. */
+		 * without hammering the database. */
 		unsigned char j = 0;
 		sf_random(&j, 1);
 		double d = 0.1 + 0.15 * j / 255.0;
@@ -225,13 +140,12 @@ int sf_lock_acquire(struct sf_state *st, const char *operation, const char *info
 
 int sf_lock_heartbeat(struct sf_state *st, const char *id, struct sf_err *err)
 {
-	int changes = 0;
+	int64_t n = 0;
 	st_enter(st);
-	char *sql = xasprintf("UPDATE locks SET heartbeat = %.6f WHERE id = ?1", sf_now());
+	struct st_arg a[2] = {st_text(id), st_real(sf_now())};
 	int rc = st->readonly ? sf_fail(err, SF_EINVAL, "state %s was opened read-only", st->path)
-			      : exec_bound(st, sql, id, err, &changes);
-	free(sql);
-	if (rc == 0 && !changes) {
+			      : st_qexec(st, Q_LOCK_BEAT, a, 2, &n, err);
+	if (rc == 0 && !n) {
 		rc = sf_fail(err, SF_ENOTFOUND, "lock %s on state %s is no longer held", id ? id : "",
 			     st->path);
 		sf_err_hint(err, "someone ran force-unlock; stop writing to this state");
@@ -244,13 +158,9 @@ int sf_lock_heartbeat(struct sf_state *st, const char *id, struct sf_err *err)
 
 int sf_lock_release(struct sf_state *st, const char *id, struct sf_err *err)
 {
-	int changes = 0;
 	st_enter(st);
 	int rc = st->readonly ? sf_fail(err, SF_EINVAL, "state %s was opened read-only", st->path)
-			      : exec_bound(st, "DELETE FROM locks WHERE id = ?1", id, err, &changes);
-	if (rc == 0 && !changes)
-		rc = sf_fail(err, SF_ENOTFOUND, "lock %s on state %s was not held (force-unlocked?)",
-			     id ? id : "", st->path);
+			      : st->be->lock_release(st, id, err);
 	if (id && !strcmp(id, st->fence))
 		st->fence[0] = 0;
 	st_leave(st);
@@ -259,18 +169,18 @@ int sf_lock_release(struct sf_state *st, const char *id, struct sf_err *err)
 
 int st_fence_check(struct sf_state *st, struct sf_err *err)
 {
-	struct sf_lock_info cur;
+	int other = 0;
 	if (!st->fence[0])
 		return 0;
-	int locked = st->broken ? 0 : read_lock(st, &cur, err);
-	if (locked < 0)
-		return locked;
-	if (locked && !strcmp(cur.id, st->fence))
+	int held = st->broken ? 0 : st->be->lock_fence(st, st->fence, &other, err);
+	if (held < 0)
+		return held;
+	if (held)
 		return 0;
 	st->broken = 1;
 	sf_fail(err, SF_ELOCKED, "state %s: this run no longer holds its lock %s (%s); it stops writing", st->path,
 		st->fence,
-		locked ? "another run holds the state now" : "it was removed or taken over, e.g. by force-unlock --force");
+		other ? "another run holds the state now" : "it was removed or taken over, e.g. by force-unlock --force");
 	return sf_err_hint(err, "what this run started and did not record is journaled as in progress: "
 				"the next apply resumes it under the same tokens");
 }
@@ -278,7 +188,7 @@ int st_fence_check(struct sf_state *st, struct sf_err *err)
 int sf_lock_get(struct sf_state *st, struct sf_lock_info *out, struct sf_err *err)
 {
 	st_enter(st);
-	int rc = read_lock(st, out, err);
+	int rc = st->be->lock_get(st, out, err);
 	if (rc == 0)
 		rc = sf_fail(err, SF_ENOTFOUND, "state %s is not locked", st->path);
 	else if (rc == 1)
@@ -290,27 +200,25 @@ int sf_lock_get(struct sf_state *st, struct sf_lock_info *out, struct sf_err *er
 int sf_lock_force_unlock(struct sf_state *st, const char *id, int force, struct sf_err *err)
 {
 	struct sf_lock_info cur = {0};
-	int changes = 0;
 	st_enter(st);
-	int rc = st->readonly ? sf_fail(err, SF_EINVAL, "state %s was opened read-only", st->path)
-			      : st_exec(st, "BEGIN IMMEDIATE", err);
+	int rc = st->readonly ? sf_fail(err, SF_EINVAL, "state %s was opened read-only", st->path) : 0;
 	if (rc < 0)
 		goto out;
-	int locked = read_lock(st, &cur, err);
+	int locked = st->be->lock_get(st, &cur, err);
 	if (locked < 0) {
 		rc = locked;
-		goto done;
+		goto out;
 	}
 	if (!locked) {
 		rc = sf_fail(err, SF_ENOTFOUND, "state is not locked");
 		sf_err_where(err, "%s", st->path);
-		goto done;
+		goto out;
 	}
 	if (!id || strcmp(id, cur.id)) {
 		rc = sf_fail(err, SF_ENOTFOUND, "no lock with id %s on state %s (it is locked by %s, "
 						"lock %s)", id ? id : "", st->path, cur.who, cur.id);
 		sf_err_hint(err, "pass the exact lock id");
-		goto done;
+		goto out;
 	}
 	if (!force && !sf_lock_is_stale(&cur, sf_now())) {
 		char age[32];
@@ -318,16 +226,73 @@ int sf_lock_force_unlock(struct sf_state *st, const char *id, int force, struct 
 		rc = sf_fail(err, SF_ECONFLICT, "lock %s is live: %s (pid %d, operation %s) heartbeat "
 						"%s ago", cur.id, cur.who, cur.pid, cur.operation, age);
 		sf_err_hint(err, "make sure that run is gone, then pass --force to unlock anyway");
-		goto done;
+		goto out;
 	}
-	if ((rc = exec_bound(st, "DELETE FROM locks WHERE id = ?1", id, err, &changes)) < 0)
-		goto done;
-	rc = st_exec(st, "COMMIT", err);
+	rc = st->be->lock_force(st, &cur, err);
 	if (rc == 0 && !strcmp(id, st->fence))
 		st->fence[0] = 0;
+out:
+	st_leave(st);
+	return rc;
+}
+
+/* ---- fleet claims ------------------------------------------------------------ */
+
+int sf_state_claim(struct sf_state *st, const char *round, struct sf_claim *prev, struct sf_err *err)
+{
+	if (!round || !*round)
+		return sf_fail(err, SF_EINVAL, "a claim needs a round name");
+	struct st_wscope ws;
+	struct st_rows r = ST_ROWS_INIT;
+	char *who = xasprintf("%s@%s", sf_username(), sf_hostname());
+	st_enter(st);
+	int rc = st_wbegin(st, &ws, err);
+	if (rc < 0)
+		goto out;
+	struct st_arg a[5] = {st_text(round), st_text(who), st_text(sf_hostname()), st_int(getpid()),
+			      st_real(sf_now())};
+	if ((rc = st_q(st, Q_CLAIM_GET, a, 1, &r, err)) < 0)
+		goto done;
+	if (r.nrows && !strcmp(st_cell(&r, 0, 3) ? st_cell(&r, 0, 3) : "", "ok")) {
+		if (prev) {
+			memset(prev, 0, sizeof *prev);
+			snprintf(prev->who, sizeof prev->who, "%s", st_cell(&r, 0, 0) ? st_cell(&r, 0, 0) : "");
+			snprintf(prev->host, sizeof prev->host, "%s", st_cell(&r, 0, 1) ? st_cell(&r, 0, 1) : "");
+			prev->pid = (int)st_cell_int(&r, 0, 2);
+			snprintf(prev->status, sizeof prev->status, "ok");
+			prev->started = st_cell_real(&r, 0, 4);
+			prev->finished = st_cell_real(&r, 0, 5);
+		}
+		rc = sf_fail(err, SF_ECONFLICT, "workspace in state %s was already applied in round %s by %s",
+			     st->path, round, st_cell(&r, 0, 0) ? st_cell(&r, 0, 0) : "?");
+		goto done;
+	}
+	/* none, failed, or "running" by a runner that no longer holds the
+	 * lock (we do): ours now */
+	rc = st_qexec(st, Q_CLAIM_PUT, a, 5, NULL, err);
 done:
-	if (!sqlite3_get_autocommit(st->db))
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	st_rows_release(&r);
+	rc = st_wend(st, &ws, rc, err);
+out:
+	st_leave(st);
+	free(who);
+	return rc;
+}
+
+int sf_state_claim_end(struct sf_state *st, const char *round, int ok, struct sf_err *err)
+{
+	struct st_wscope ws;
+	int64_t n = 0;
+	st_enter(st);
+	int rc = st_wbegin(st, &ws, err);
+	if (rc < 0)
+		goto out;
+	struct st_arg a[3] = {st_text(round), st_text(ok ? "ok" : "error"), st_real(sf_now())};
+	rc = st_qexec(st, Q_CLAIM_END, a, 3, &n, err);
+	if (rc == 0 && !n)
+		rc = sf_fail(err, SF_ENOTFOUND, "no running claim for round %s in state %s", round ? round : "",
+			     st->path);
+	rc = st_wend(st, &ws, rc, err);
 out:
 	st_leave(st);
 	return rc;

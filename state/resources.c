@@ -1,9 +1,13 @@
 /*
- * resources.c - the resources table: get, list, put, remove, rename.
+ * resources.c - the resources table: get, list, put, remove, rename, and
+ * the stored-row helpers that snapshots, restore and copies share.
  *
  * Attributes are stored as compact JSON with sorted keys (stable bytes for
  * stable content); the attributes named in `sensitive` are sealed one by one
- * (see keys.c) before the JSON is written, and opened after it is read.
+ * (see keys.c) before the JSON is written, and opened after it is read.  In
+ * memory a sealed value is always {"$enc": "v1:<base64>"}; a backend with
+ * secrets_apart (PostgreSQL) keeps those bytes in rows of their own (bytea)
+ * instead of inside the attributes, and hands them back in the last column.
  */
 #include <string.h>
 
@@ -11,8 +15,6 @@
 
 #include "state/internal.h"
 #include "util.h"
-
-#define RES_COLS "address, type, id, status, attrs, sensitive, deps, token, schema_version, updated_at"
 
 void sf_resource_free(struct sf_resource *r)
 {
@@ -37,15 +39,17 @@ void sf_resource_list_free(struct sf_resource **v, size_t n)
 	free(v);
 }
 
-static int load_json_col(struct sf_state *st, sqlite3_stmt *s, int col, const char *addr,
-			 const char *what, json_t **out, struct sf_err *err)
+/* ---- stored rows ---------------------------------------------------------- */
+
+static int load_json_cell(struct sf_state *st, const struct st_rows *rows, size_t r, size_t col,
+			  const char *addr, const char *what, json_t **out, struct sf_err *err)
 {
-	const char *t = (const char *)sqlite3_column_text(s, col);
+	const char *t = st_cell(rows, r, col);
 	*out = NULL;
 	if (!t)
 		return 0;
 	json_error_t je;
-	*out = json_loads(t, 0, &je);
+	*out = json_loads(t, JSON_DECODE_ANY, &je);
 	if (!*out) {
 		sf_fail(err, SF_ECORRUPT, "resource %s in state %s has unreadable %s: %s", addr, st->path,
 			what, je.text);
@@ -54,97 +58,230 @@ static int load_json_col(struct sf_state *st, sqlite3_stmt *s, int col, const ch
 	return 0;
 }
 
-/* Build a resource from a row of RES_COLS; decrypt when `open` is set. */
-static int row_to_resource(struct sf_state *st, sqlite3_stmt *s, int open, struct sf_resource **out,
+json_t *st_row_json(struct sf_state *st, const struct st_rows *rows, size_t r, struct sf_err *err)
+{
+	const char *addr = st_cell(rows, r, 0);
+	json_t *attrs = NULL, *sens = NULL, *deps = NULL, *secrets = NULL, *row = NULL;
+	if (!addr) {
+		sf_fail(err, SF_ECORRUPT, "a resource in state %s has no address", st->path);
+		return NULL;
+	}
+	if (load_json_cell(st, rows, r, 4, addr, "attributes", &attrs, err) < 0 ||
+	    load_json_cell(st, rows, r, 5, addr, "sensitive list", &sens, err) < 0 ||
+	    load_json_cell(st, rows, r, 6, addr, "dependencies", &deps, err) < 0 ||
+	    load_json_cell(st, rows, r, 10, addr, "secrets", &secrets, err) < 0)
+		goto done;
+	if (!json_is_object(attrs)) {
+		sf_fail(err, SF_ECORRUPT, "resource %s in state %s: attributes are not an object", addr,
+			st->path);
+		goto done;
+	}
+	/* Sealed values kept apart come back as base64 of nonce|ct|tag. */
+	const char *name;
+	json_t *b64;
+	json_object_foreach(secrets, name, b64) {
+		char *env = xasprintf(SF_CRYPT_ENVELOPE_PREFIX "%s", json_string_value(b64) ? json_string_value(b64) : "");
+		json_object_set_new(attrs, name, json_pack("{s:s}", "$enc", env));
+		free(env);
+	}
+	const char *id = st_cell(rows, r, 2), *status = st_cell(rows, r, 3), *tok = st_cell(rows, r, 7);
+	row = json_pack("{s:s, s:s, s:o, s:s, s:O, s:o, s:o, s:o, s:I, s:f}", "address", addr, "type",
+			st_cell(rows, r, 1) ? st_cell(rows, r, 1) : "", "id", id ? json_string(id) : json_null(),
+			"status", status ? status : "", "attrs", attrs, "sensitive",
+			sens ? json_incref(sens) : json_null(), "deps", deps ? json_incref(deps) : json_null(),
+			"token", tok ? json_string(tok) : json_null(), "schema_version",
+			(json_int_t)st_cell_int(rows, r, 8), "updated_at", st_cell_real(rows, r, 9));
+done:
+	json_decref(attrs);
+	json_decref(sens);
+	json_decref(deps);
+	json_decref(secrets);
+	return row;
+}
+
+/* Build a resource from a stored row object; decrypt when `open` is set. */
+static int row_to_resource(struct sf_state *st, json_t *row, int open, struct sf_resource **out,
 			   struct sf_err *err)
 {
 	struct sf_resource *r = xcalloc(1, sizeof *r);
-	int rc;
-	r->address = st_col_strdup(s, 0);
-	r->type = st_col_strdup(s, 1);
-	r->id = st_col_strdup(s, 2);
-	const char *status = (const char *)sqlite3_column_text(s, 3);
+	int rc = 0;
+	json_t *j;
+	r->address = xstrdup(json_string_value(json_object_get(row, "address")));
+	r->type = xstrdup(json_string_value(json_object_get(row, "type")));
+	r->id = xstrdup(json_string_value(json_object_get(row, "id")));
+	const char *status = json_string_value(json_object_get(row, "status"));
 	if (sf_rstatus_parse(status, &r->status) < 0) {
 		rc = sf_fail(err, SF_ECORRUPT, "resource %s in state %s has unknown status \"%s\"",
 			     r->address, st->path, status ? status : "");
 		goto done;
 	}
-	if ((rc = load_json_col(st, s, 4, r->address, "attributes", &r->attrs, err)) < 0 ||
-	    (rc = load_json_col(st, s, 5, r->address, "sensitive list", &r->sensitive, err)) < 0 ||
-	    (rc = load_json_col(st, s, 6, r->address, "dependencies", &r->deps, err)) < 0)
-		goto done;
-	if (!json_is_object(r->attrs)) {
-		rc = sf_fail(err, SF_ECORRUPT, "resource %s in state %s: attributes are not an object",
-			     r->address, st->path);
-		goto done;
-	}
-	r->token = st_col_strdup(s, 7);
-	r->schema_version = sqlite3_column_int(s, 8);
-	r->updated_at = sqlite3_column_double(s, 9);
+	r->attrs = json_deep_copy(json_object_get(row, "attrs"));
+	if ((j = json_object_get(row, "sensitive")) && !json_is_null(j))
+		r->sensitive = json_incref(j);
+	if ((j = json_object_get(row, "deps")) && !json_is_null(j))
+		r->deps = json_incref(j);
+	r->token = xstrdup(json_string_value(json_object_get(row, "token")));
+	r->schema_version = (int)json_integer_value(json_object_get(row, "schema_version"));
+	r->updated_at = json_number_value(json_object_get(row, "updated_at"));
 	if (open && r->sensitive && (rc = st_open_attrs(st, r->address, r->attrs, r->sensitive, err)) < 0)
 		goto done;
 	*out = r;
 	r = NULL;
-	rc = 0;
 done:
 	sf_resource_free(r);
 	return rc;
 }
 
+/* Dump optional JSON as compact sorted text (owned) or NULL. */
+static char *dump(const json_t *j)
+{
+	return j && !json_is_null(j) ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
+}
+
+int st_row_write(struct sf_state *st, const char *address, json_t *row, struct sf_err *err)
+{
+	json_t *attrs = json_deep_copy(json_object_get(row, "attrs")), *apart = json_object();
+	json_t *sens = json_object_get(row, "sensitive");
+	int rc = 0;
+	if (!json_is_object(attrs)) {
+		rc = sf_fail(err, SF_ECORRUPT, "resource %s: stored attributes are not an object", address);
+		goto done;
+	}
+	if (st->be->secrets_apart && json_is_array(sens)) {
+		size_t i;
+		json_t *name;
+		json_array_foreach(sens, i, name) {
+			const char *nm = json_string_value(name);
+			json_t *v = nm ? json_object_get(attrs, nm) : NULL;
+			const char *env = json_string_value(json_object_get(v, "$enc"));
+			size_t pl = strlen(SF_CRYPT_ENVELOPE_PREFIX);
+			if (!env || strncmp(env, SF_CRYPT_ENVELOPE_PREFIX, pl))
+				continue;
+			json_object_set_new(apart, nm, json_string(env + pl));
+			json_object_del(attrs, nm);
+		}
+	}
+	char *at = dump(attrs), *st_sens = dump(sens), *deps = dump(json_object_get(row, "deps"));
+	const char *type = json_string_value(json_object_get(row, "type"));
+	const char *status = json_string_value(json_object_get(row, "status"));
+	struct st_arg a[10] = {st_text(address),
+			       st_text(type),
+			       st_text(json_string_value(json_object_get(row, "id"))),
+			       st_text(status),
+			       st_text(at ? at : "{}"),
+			       st_text(st_sens),
+			       st_text(deps),
+			       st_text(json_string_value(json_object_get(row, "token"))),
+			       st_int(json_integer_value(json_object_get(row, "schema_version"))),
+			       st_real(json_number_value(json_object_get(row, "updated_at")))};
+	if ((rc = st_qexec(st, Q_RES_PUT, a, 10, NULL, err)) < 0) {
+		sf_err_prefix(err, "writing resource %s: ", address);
+		goto free_text;
+	}
+	if (st->be->secrets_apart) {
+		struct st_arg c[1] = {st_text(address)};
+		if ((rc = st_qexec(st, Q_SEC_CLEAR, c, 1, NULL, err)) < 0)
+			goto free_text;
+		const char *nm;
+		json_t *b64;
+		json_object_foreach(apart, nm, b64) {
+			unsigned char *raw = NULL;
+			size_t n = 0;
+			if (sf_b64_decode(json_string_value(b64), &raw, &n) < 0) {
+				rc = sf_fail(err, SF_ECORRUPT, "sealed attribute %s of %s is not base64", nm,
+					     address);
+				goto free_text;
+			}
+			struct st_arg s[3] = {st_text(address), st_text(nm), st_blob(raw, n)};
+			rc = st_qexec(st, Q_SEC_PUT, s, 3, NULL, err);
+			free(raw);
+			if (rc < 0)
+				goto free_text;
+		}
+	}
+free_text:
+	free(at);
+	free(st_sens);
+	free(deps);
+done:
+	json_decref(attrs);
+	json_decref(apart);
+	return rc;
+}
+
+int st_rows_read_all(struct sf_state *st, json_t **out, struct sf_err *err)
+{
+	struct st_rows r = ST_ROWS_INIT;
+	*out = NULL;
+	int rc = st_q(st, Q_RES_LIST, NULL, 0, &r, err);
+	if (rc < 0)
+		return rc;
+	json_t *list = json_array();
+	for (size_t i = 0; i < r.nrows; i++) {
+		json_t *row = st_row_json(st, &r, i, err);
+		if (!row) {
+			rc = err ? err->code : SF_ECORRUPT;
+			if (rc >= 0)
+				rc = SF_ECORRUPT;
+			json_decref(list);
+			list = NULL;
+			break;
+		}
+		json_array_append_new(list, row);
+	}
+	st_rows_release(&r);
+	*out = list;
+	return rc;
+}
+
+/* ---- public API ------------------------------------------------------------ */
+
 int sf_state_get(struct sf_state *st, const char *address, struct sf_resource **out,
 		 struct sf_err *err)
 {
-	sqlite3_stmt *s = NULL;
+	struct st_rows r = ST_ROWS_INIT;
 	*out = NULL;
 	st_enter(st);
-	int rc = st_prepare(st, "SELECT " RES_COLS " FROM resources WHERE address = ?1", &s, err);
-	if (rc < 0)
-		goto done;
-	st_bind_text(s, 1, address);
-	int src = sqlite3_step(s);
-	if (src == SQLITE_ROW)
-		rc = row_to_resource(st, s, 1, out, err);
-	else if (src == SQLITE_DONE)
+	struct st_arg a[1] = {st_text(address)};
+	int rc = st_q(st, Q_RES_GET, a, 1, &r, err);
+	if (rc == 0 && !r.nrows)
 		rc = sf_fail(err, SF_ENOTFOUND, "no resource %s in state %s", address, st->path);
-	else
-		rc = st_sqlfail(st, src, err, "reading a resource");
-done:
-	sqlite3_finalize(s);
+	if (rc == 0) {
+		json_t *row = st_row_json(st, &r, 0, err);
+		rc = row ? row_to_resource(st, row, 1, out, err) : SF_ECORRUPT;
+		json_decref(row);
+	}
+	st_rows_release(&r);
 	st_leave(st);
 	return rc;
 }
 
 int sf_state_list(struct sf_state *st, struct sf_resource ***out, size_t *n, struct sf_err *err)
 {
-	sqlite3_stmt *s = NULL;
+	struct st_rows r = ST_ROWS_INIT;
 	struct sf_resource **v = NULL;
-	size_t cnt = 0, cap = 0;
-	int src;
+	size_t cnt = 0;
 	*out = NULL;
 	*n = 0;
 	st_enter(st);
-	int rc = st_prepare(st, "SELECT " RES_COLS " FROM resources ORDER BY address", &s, err);
+	int rc = st_q(st, Q_RES_LIST, NULL, 0, &r, err);
 	if (rc < 0)
 		goto done;
-	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			cap = cap ? 2 * cap : 16;
-			v = xrealloc(v, cap * sizeof *v);
-		}
-		if ((rc = row_to_resource(st, s, 1, &v[cnt], err)) < 0)
+	v = xcalloc(r.nrows + 1, sizeof *v);
+	for (size_t i = 0; i < r.nrows; i++) {
+		json_t *row = st_row_json(st, &r, i, err);
+		rc = row ? row_to_resource(st, row, 1, &v[cnt], err) : SF_ECORRUPT;
+		json_decref(row);
+		if (rc < 0)
 			goto done;
 		cnt++;
-	}
-	if (src != SQLITE_DONE) {
-		rc = st_sqlfail(st, src, err, "listing resources");
-		goto done;
 	}
 	*out = v;
 	*n = cnt;
 	v = NULL;
 	rc = 0;
 done:
-	sqlite3_finalize(s);
+	st_rows_release(&r);
 	sf_resource_list_free(v, cnt);
 	st_leave(st);
 	return rc;
@@ -166,44 +303,15 @@ static int check_name_array(const json_t *a, const char *what, const char *addr,
 	return 0;
 }
 
-/* Dump optional JSON as compact sorted text (owned) or NULL. */
-static char *dump(const json_t *j)
+/* The stored row of resource r with attrs already sealed (owned). */
+static json_t *row_of(const struct sf_resource *r, json_t *sealed)
 {
-	return j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
-}
-
-/* Write one row; attrs is already sealed. */
-static int insert_row(struct sf_state *st, const struct sf_resource *r, const char *address,
-		      const json_t *sealed, struct sf_err *err)
-{
-	sqlite3_stmt *s = NULL;
-	char *attrs = dump(sealed), *sens = dump(r->sensitive), *deps = dump(r->deps);
-	int rc = st_prepare(st, "INSERT OR REPLACE INTO resources(" RES_COLS ") VALUES "
-				"(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)", &s, err);
-	if (rc < 0)
-		goto done;
-	st_bind_text(s, 1, address);
-	st_bind_text(s, 2, r->type);
-	st_bind_text(s, 3, r->id);
-	st_bind_text(s, 4, sf_rstatus_name(r->status));
-	st_bind_text(s, 5, attrs ? attrs : "{}");
-	st_bind_text(s, 6, sens);
-	st_bind_text(s, 7, deps);
-	st_bind_text(s, 8, r->token);
-	sqlite3_bind_int(s, 9, r->schema_version);
-	sqlite3_bind_double(s, 10, sf_now());
-	int src = sqlite3_step(s);
-	if (src != SQLITE_DONE) {
-		char *what = xasprintf("writing resource %s", address);
-		rc = st_sqlfail(st, src, err, what);
-		free(what);
-	}
-done:
-	sqlite3_finalize(s);
-	free(attrs);
-	free(sens);
-	free(deps);
-	return rc;
+	return json_pack("{s:s, s:o, s:s, s:O, s:O, s:O, s:o, s:i, s:f}", "type", r->type, "id",
+			 r->id ? json_string(r->id) : json_null(), "status", sf_rstatus_name(r->status),
+			 "attrs", sealed, "sensitive", r->sensitive ? r->sensitive : json_null(), "deps",
+			 r->deps ? r->deps : json_null(), "token",
+			 r->token ? json_string(r->token) : json_null(), "schema_version",
+			 r->schema_version, "updated_at", sf_now());
 }
 
 int sf_state_put(struct sf_state *st, const struct sf_resource *r, struct sf_err *err)
@@ -220,18 +328,22 @@ int sf_state_put(struct sf_state *st, const struct sf_resource *r, struct sf_err
 		return rc;
 
 	json_t *sealed = r->attrs ? json_deep_copy(r->attrs) : json_object();
+	json_t *row = NULL;
 	struct st_wscope ws;
 	st_enter(st);
 	if ((rc = st_wbegin(st, &ws, err)) < 0)
 		goto done;
 	if (r->sensitive)
 		rc = st_seal_attrs(st, r->address, sealed, r->sensitive, err);
-	if (rc == 0)
-		rc = insert_row(st, r, r->address, sealed, err);
+	if (rc == 0) {
+		row = row_of(r, sealed);
+		rc = st_row_write(st, r->address, row, err);
+	}
 	ws.dirty = rc == 0;
 	rc = st_wend(st, &ws, rc, err);
 done:
 	st_leave(st);
+	json_decref(row);
 	json_decref(sealed);
 	return rc;
 }
@@ -239,20 +351,15 @@ done:
 int sf_state_remove(struct sf_state *st, const char *address, struct sf_err *err)
 {
 	struct st_wscope ws;
-	sqlite3_stmt *s = NULL;
+	int64_t n = 0;
 	st_enter(st);
 	int rc = st_wbegin(st, &ws, err);
 	if (rc < 0)
 		goto done;
-	if ((rc = st_prepare(st, "DELETE FROM resources WHERE address = ?1", &s, err)) == 0) {
-		st_bind_text(s, 1, address);
-		int src = sqlite3_step(s);
-		if (src != SQLITE_DONE)
-			rc = st_sqlfail(st, src, err, "removing a resource");
-		else if (sqlite3_changes(st->db) == 0)
-			rc = sf_fail(err, SF_ENOTFOUND, "no resource %s in state %s", address, st->path);
-	}
-	sqlite3_finalize(s);
+	struct st_arg a[1] = {st_text(address)};
+	rc = st_qexec(st, Q_RES_DEL, a, 1, &n, err);
+	if (rc == 0 && n == 0)
+		rc = sf_fail(err, SF_ENOTFOUND, "no resource %s in state %s", address, st->path);
 	ws.dirty = rc == 0;
 	rc = st_wend(st, &ws, rc, err);
 done:
@@ -260,57 +367,21 @@ done:
 	return rc;
 }
 
-/* Point other resources' dependency lists from src to dst. */
-static int rename_deps(struct sf_state *st, const char *src, const char *dst, struct sf_err *err)
-{
-	sqlite3_stmt *s = NULL;
-	int rc = st_prepare(st,
-			    "UPDATE resources SET deps = (SELECT json_group_array(CASE value WHEN ?1 "
-			    "THEN ?2 ELSE value END) FROM json_each(resources.deps)) "
-			    "WHERE deps IS NOT NULL AND EXISTS (SELECT 1 FROM json_each(resources.deps) "
-			    "WHERE value = ?1)",
-			    &s, err);
-	if (rc < 0)
-		return rc;
-	st_bind_text(s, 1, src);
-	st_bind_text(s, 2, dst);
-	int sr = sqlite3_step(s);
-	if (sr != SQLITE_DONE)
-		rc = st_sqlfail(st, sr, err, "updating dependencies");
-	sqlite3_finalize(s);
-	return rc;
-}
-
 int sf_state_rename(struct sf_state *st, const char *src, const char *dst, struct sf_err *err)
 {
 	struct st_wscope ws;
 	struct sf_resource *r = NULL, *other = NULL;
-	sqlite3_stmt *s = NULL;
-	json_t *sealed = NULL;
+	json_t *sealed = NULL, *row = NULL;
 	if (!src || !dst || !*dst)
 		return sf_fail(err, SF_EINVAL, "rename needs a source and a destination address");
 	st_enter(st);
 	int rc = st_wbegin(st, &ws, err);
 	if (rc < 0)
 		goto out;
-	if ((rc = st_prepare(st, "SELECT " RES_COLS " FROM resources WHERE address = ?1", &s, err)) < 0)
-		goto done;
-	st_bind_text(s, 1, src);
-	int sr = sqlite3_step(s);
-	if (sr == SQLITE_DONE) {
-		rc = sf_fail(err, SF_ENOTFOUND, "no resource %s in state %s", src, st->path);
-		goto done;
-	}
-	if (sr != SQLITE_ROW) {
-		rc = st_sqlfail(st, sr, err, "reading a resource");
-		goto done;
-	}
 	/* Decrypted: the AAD names the address, so secrets are re-sealed
 	 * under the new one. */
-	if ((rc = row_to_resource(st, s, 1, &r, err)) < 0)
+	if ((rc = sf_state_get(st, src, &r, err)) < 0 || !r)
 		goto done;
-	sqlite3_finalize(s);
-	s = NULL;
 	size_t tl = strlen(r->type);
 	if (strncmp(dst, r->type, tl) || dst[tl] != '.' || !dst[tl + 1]) {
 		rc = sf_fail(err, SF_EINVAL, "cannot move %s to %s: the destination must be a %s address "
@@ -330,26 +401,19 @@ int sf_state_rename(struct sf_state *st, const char *src, const char *dst, struc
 	sealed = json_deep_copy(r->attrs);
 	if (r->sensitive && (rc = st_seal_attrs(st, dst, sealed, r->sensitive, err)) < 0)
 		goto done;
-	if ((rc = insert_row(st, r, dst, sealed, err)) < 0)
-		goto done;
-	if ((rc = st_prepare(st, "DELETE FROM resources WHERE address = ?1", &s, err)) < 0)
-		goto done;
-	st_bind_text(s, 1, src);
-	sr = sqlite3_step(s);
-	if (sr != SQLITE_DONE) {
-		rc = st_sqlfail(st, sr, err, "removing the old address");
-		goto done;
-	}
-	if ((rc = rename_deps(st, src, dst, err)) < 0)
+	row = row_of(r, sealed);
+	struct st_arg a[2] = {st_text(src), st_text(dst)};
+	if ((rc = st_row_write(st, dst, row, err)) < 0 || (rc = st_qexec(st, Q_RES_DEL, a, 1, NULL, err)) < 0 ||
+	    (rc = st_qexec(st, Q_RES_RENAME_DEPS, a, 2, NULL, err)) < 0)
 		goto done;
 	ws.dirty = 1;
 done:
-	sqlite3_finalize(s);
 	rc = st_wend(st, &ws, rc, err);
 out:
 	st_leave(st);
 	sf_resource_free(r);
 	sf_resource_free(other);
 	json_decref(sealed);
+	json_decref(row);
 	return rc;
 }

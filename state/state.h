@@ -1,18 +1,29 @@
 /*
- * state.h - the SQLite state store: resources, operations journal, run
- * history and snapshots, locks, encrypted sensitive attributes.
+ * state.h - the state store: resources, operations journal, run history and
+ * snapshots, locks, encrypted sensitive attributes, fleet claims.
  *
- * Why SQLite: one file, transactions, WAL for concurrent readers, and
- * crash safety we would otherwise hand-roll.  Every transition the apply
- * engine makes is its own transaction, so a run killed at any instant leaves
- * a consistent file that the next `apply` resumes from.
+ * Where state lives (the "target" given to sf_state_open):
+ *   - a file path: one workspace in one SQLite file (the default).  One
+ *     file, transactions, WAL for concurrent readers, and crash safety we
+ *     would otherwise hand-roll;
+ *   - a postgres:// or postgresql:// URL: many workspaces (opts.workspace
+ *     names one) in a set of tables in one PostgreSQL schema (opts.schema,
+ *     "secfaas" by default, so teams can share a server).  For runners that
+ *     share state: the lock is a session advisory lock that dies with its
+ *     holder's connection.
+ * Both behave the same through this API (state/backend.h says how).  Every
+ * transition the apply engine makes is its own transaction, so a run killed
+ * at any instant leaves consistent state that the next `apply` resumes from.
  *
  * Identity: `lineage` (UUID set once at creation) and `serial` (+1 for every
  * committed write transaction).  Saved plans record both; apply refuses a
- * plan whose lineage/serial no longer match.
+ * plan whose lineage/serial no longer match.  Writes compare the serial
+ * they last saw (at open, at lock acquisition, or their own last commit)
+ * with the stored one and fail with SF_ESTALE when another writer got in
+ * between, so two writers never interleave, even without the lock.
  *
  * Calling steps:
- *   1. sf_state_open(&st, path, &opts, &err)      creates (opts.create), migrates
+ *   1. sf_state_open(&st, target, &opts, &err)    creates (opts.create), migrates
  *   2. sf_lock_acquire(st, "apply", timeout, &holder, id, &err) before writing
  *   3. sf_state_backup(st, &err) before a mutating command
  *   4. sf_state_begin / sf_state_put / sf_journal_* / sf_state_commit
@@ -38,16 +49,42 @@
 
 struct sf_state;
 
+/* Envelope encryption of the state key by a key service (AWS KMS's
+ * GenerateDataKey / Decrypt): the state stores only the wrapped data key.
+ * The callbacks live above state/ (the state layer calls no cloud API);
+ * both fill key[32] and return 0, or a negative code with err set.
+ * generate: *wrapped is an owned base64 string to store. */
+struct sf_key_provider {
+	const char *key_id; /* e.g. a KMS key ARN or alias; shown in messages */
+	int (*generate)(void *ctx, unsigned char key[32], char **wrapped, struct sf_err *err);
+	int (*decrypt)(void *ctx, const char *wrapped, unsigned char key[32], struct sf_err *err);
+	void *ctx;
+};
+
 struct sf_state_opts {
-	int create;              /* create the file (and parent dir) if missing */
+	int create;              /* create the file / workspace (and schema) if missing */
 	int readonly;            /* open read-only: no migrations, no writes */
-	double busy_timeout_s;   /* SQLite busy timeout; 0 = 5 s */
+	double busy_timeout_s;   /* SQLite busy timeout, PostgreSQL connect timeout; 0 = 5 s */
+	const char *workspace;   /* PostgreSQL: which workspace (required there) */
+	const char *schema;      /* PostgreSQL: schema of the tables; NULL = "secfaas" */
 	/* Encryption key sources, first non-NULL wins; all NULL = look at
-	 * SECFAAS_STATE_PASSPHRASE, SECFAAS_STATE_KEY_FILE, then "<path>.key"
-	 * (created 0600 with a random key the first time a secret is written). */
+	 * SECFAAS_STATE_PASSPHRASE, SECFAAS_STATE_KEY_FILE, then (files only)
+	 * "<path>.key", created 0600 with a random key the first time a secret
+	 * is written.  A state whose secrets were sealed under a key provider
+	 * needs that provider to read them. */
 	const char *passphrase;  /* >= 16 chars; PBKDF2-SHA512, 600000 iterations, salt in meta */
 	const char *key_file;    /* 32 raw bytes or 64 hex chars */
+	const struct sf_key_provider *key_provider; /* borrowed; must outlive the handle */
 };
+
+/* 1 if target names a PostgreSQL database (postgres:// or postgresql://). */
+int sf_state_target_is_url(const char *target);
+/* The workspaces stored at target: for a URL, every workspace in the
+ * schema (opts->schema); for a directory, the NAME of each NAME.db in it.
+ * Sorted; owned array of owned strings (free each and the array).  A
+ * missing directory or schema is an empty list. */
+int sf_state_workspaces(const char *target, const struct sf_state_opts *opts, char ***names, size_t *n,
+			struct sf_err *err);
 
 enum sf_rstatus {
 	SF_RS_CREATING = 0, /* intent written, create may or may not have happened */
@@ -74,15 +111,23 @@ struct sf_resource {
 void sf_resource_free(struct sf_resource *r);
 void sf_resource_list_free(struct sf_resource **v, size_t n);
 
-/* Errors: SF_ENOTFOUND no file (and !create); SF_ECORRUPT not SQLite, a
- * foreign SQLite file, damaged/truncated, newer schema, or (readonly) an
- * older schema needing an upgrade - such files are never modified;
- * SF_EIO unwritable directory/file; SF_EINVAL passphrase < 16 chars.
+/* Errors: SF_ENOTFOUND no file or workspace (and !create); SF_ECORRUPT
+ * not SQLite, a foreign SQLite file, damaged/truncated, newer schema, or
+ * (readonly) an older schema needing an upgrade - such files are never
+ * modified; SF_EIO unwritable directory/file, database unreachable;
+ * SF_EINVAL passphrase < 16 chars, bad workspace or schema name.
  * The file and "<path>.key"/"<path>.backup" are created 0600. */
-int sf_state_open(struct sf_state **out, const char *path, const struct sf_state_opts *opts,
+int sf_state_open(struct sf_state **out, const char *target, const struct sf_state_opts *opts,
 		  struct sf_err *err);
-void sf_state_close(struct sf_state *st); /* NULL ok; releases nothing but the handle */
+/* NULL ok.  Closing the handle ends its database session, which also
+ * releases a PostgreSQL lock still held (a file lock row stays until
+ * released or reclaimed). */
+void sf_state_close(struct sf_state *st);
+/* Where the state is, for messages: the file path, or "postgresql://USER@HOST/DB
+ * schema S workspace W" (never a password).  Borrowed. */
 const char *sf_state_path(const struct sf_state *st);
+const char *sf_state_backend(const struct sf_state *st); /* "sqlite" or "postgres" */
+const char *sf_state_workspace(const struct sf_state *st); /* NULL for a file */
 /* 1 once this handle can no longer write state content: the lock it took
  * was removed or taken over (force-unlock --force, a stolen lock row), as
  * seen by a heartbeat or a commit.  Whoever drives a run stops starting
@@ -95,8 +140,12 @@ const char *sf_state_lineage(struct sf_state *st);
 int64_t sf_state_serial(struct sf_state *st);
 int sf_state_schema_version(void); /* newest schema this build writes */
 
-/* VACUUM INTO "<path>.backup" (replacing an older backup). */
+/* Files: VACUUM INTO "<path>.backup" (replacing an older backup).
+ * PostgreSQL: a snapshot of the current content in the run history
+ * (restorable with sf_state_restore).  sf_state_backup_where() then
+ * describes it ("<path>.backup", "snapshot at serial N"); borrowed, "" before. */
 int sf_state_backup(struct sf_state *st, struct sf_err *err);
+const char *sf_state_backup_where(const struct sf_state *st);
 
 /* Explicit transaction (BEGIN IMMEDIATE). Calls below made outside one run
  * in their own implicit transaction. Commit bumps serial by one if anything
@@ -197,6 +246,7 @@ struct sf_run {
 	double started, finished;      /* finished 0 while running / if it died */
 	char *who, *host, *command, *spec_digest, *git_sha, *plan_summary, *result, *summary;
 	int64_t serial_before, serial_after;
+	int pid;
 };
 int sf_state_run_begin(struct sf_state *st, const struct sf_run_info *ri, int64_t *out_id,
 		       struct sf_err *err);
@@ -248,7 +298,9 @@ int sf_lock_acquire(struct sf_state *st, const char *operation, const char *info
  * state content checks, inside its transaction, that the lock is still
  * that one; if not it writes nothing, fails SF_ELOCKED and the handle is
  * broken (sf_state_broken).  Release (or force-unlock of its own id) ends
- * the fence.  Another backend keeps the same promise with its own lock.
+ * the fence.  A file checks its lock row; PostgreSQL its session advisory
+ * lock (a session that lost it cannot commit at all), and on both the
+ * serial compare-and-swap refuses a commit on top of another writer's.
  * heartbeat/release: SF_ENOTFOUND when `id` no longer holds the lock (someone
  * force-unlocked it): the run should stop writing. acquire refuses inside a
  * transaction (SF_EINVAL); while waiting it does not hold the handle mutex. */
@@ -261,5 +313,30 @@ int sf_lock_get(struct sf_state *st, struct sf_lock_info *out, struct sf_err *er
 int sf_lock_force_unlock(struct sf_state *st, const char *id, int force, struct sf_err *err);
 /* 1 if heartbeat older than 5 minutes, or same host and PID dead. */
 int sf_lock_is_stale(const struct sf_lock_info *li, double now);
+
+/* Fleet claims: `apply --all` started on several runners at once takes each
+ * workspace's lock without waiting (the others skip it) and then claims the
+ * workspace for a named round (e.g. the commit being applied), so a runner
+ * that comes to it later does not apply it again.  Call with the lock held.
+ * claim: 0 claimed; SF_ECONFLICT when the round was already completed
+ * successfully, with *prev describing by whom (a claim that ended in error,
+ * or whose runner died, can be claimed again).  Bookkeeping: no serial bump. */
+struct sf_claim {
+	char who[128];   /* "user@host" */
+	char host[128];
+	int pid;
+	char status[16]; /* "running", "ok", "error" */
+	double started, finished;
+};
+int sf_state_claim(struct sf_state *st, const char *round, struct sf_claim *prev, struct sf_err *err);
+int sf_state_claim_end(struct sf_state *st, const char *round, int ok, struct sf_err *err);
+
+/* Copy everything of src into dst: lineage, serial, resources (secrets
+ * re-sealed under dst's key), journal, run history, snapshots, metadata,
+ * phase timings.  dst must be new (serial 0, nothing in it) or carry the
+ * same lineage at a serial not newer than src's; otherwise SF_ECONFLICT and
+ * dst is untouched.  One transaction on dst; src is only read.  Neither
+ * handle may be inside a transaction; take dst's lock first. */
+int sf_state_copy(struct sf_state *dst, struct sf_state *src, struct sf_err *err);
 
 #endif

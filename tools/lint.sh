@@ -47,7 +47,7 @@ tidy() {
 		shift
 		for f in "$@"; do
 			clang-tidy --quiet -checks="$checks" "$f" -- -std=c11 -D_GNU_SOURCE -DSECFAAS_VERSION=\"lint\" \
-				-I. -Ilib $(pkg-config --cflags libxml-2.0) 2>/dev/null | grep -E "warning:|error:"
+				-I. -Ilib $(pkg-config --cflags libxml-2.0 libpq) 2>/dev/null | grep -E "warning:|error:"
 		done
 		exit 0' tidy "$1")
 	if [ -n "$out" ]; then
@@ -68,6 +68,6 @@ if [ $all -eq 1 ]; then
 fi
 
 echo "lint: shellcheck"
-shellcheck -s sh -S warning tools/*.sh tests/run tests/lib.sh tests/sim.sh tests/*/test.sh bench/*.sh bench/*/run.sh bench/peers/*/*.sh .ci/run manifests/*.sh 2>&1 || rc=1
+shellcheck -s sh -S warning tools/*.sh tests/run tests/lib.sh tests/sim.sh tests/pg.sh tests/*/test.sh bench/*.sh bench/*/run.sh bench/peers/*/*.sh .ci/run manifests/*.sh 2>&1 || rc=1
 [ $rc -eq 0 ] && echo "lint: clean"
 exit $rc

@@ -41,8 +41,8 @@ T_TEST(create_open_reopen)
 	T_EQ(strlen(lin), 36);
 	T_EQ(lin[14], '4'); /* UUID v4 */
 	T_EQ(sf_state_serial(st), 0);
-	T_EQ(sf_state_schema_version(), 2);
-	T_EQ(ts_user_version(p), 2);
+	T_EQ(sf_state_schema_version(), 3);
+	T_EQ(ts_user_version(p), 3);
 	struct stat sb;
 	T_EQ(stat(p, &sb), 0);
 	T_EQ(sb.st_mode & 0777, 0600);
@@ -627,7 +627,7 @@ T_TEST(newer_schema_refused)
 	o.create = 1;
 	T_EQ(sf_state_open(&st, p, &o, &err), SF_ECORRUPT);
 	T_CONTAINS(err.msg, "state file");
-	T_CONTAINS(err.msg, "was written by a newer secfaas 9.9.9 (schema 99, this build knows 2); "
+	T_CONTAINS(err.msg, "was written by a newer secfaas 9.9.9 (schema 99, this build knows 3); "
 			    "upgrade secfaas");
 	char *a = ts_slurp(p, &n2);
 	T_OK(n1 == n2 && memcmp(a, b, n1) == 0);
@@ -637,14 +637,17 @@ T_TEST(newer_schema_refused)
 	free(p);
 }
 
-T_TEST(migration_from_v1_fixture)
+/* Each tests/state/fixtures/v<N>.db is a file as schema N left it; every
+ * one must upgrade to the newest schema with every row intact. */
+static void check_fixture(int version)
 {
 	ts_clean_env();
-	char *src = xasprintf("%s/tests/state/fixtures/v1.db", t_srcdir());
-	char *srck = xasprintf("%s/tests/state/fixtures/v1.db.key", t_srcdir());
-	char *p = ts_path("v1.db");
+	char *src = xasprintf("%s/tests/state/fixtures/v%d.db", t_srcdir(), version);
+	char *srck = xasprintf("%s/tests/state/fixtures/v%d.db.key", t_srcdir(), version);
+	char *p = ts_path("fixture.db");
 	char *pk = xasprintf("%s.key", p);
 	size_t n = 0;
+	unlink(p);
 	char *b = ts_slurp(src, &n);
 	T_OK(b != NULL);
 	if (!b)
@@ -654,7 +657,7 @@ T_TEST(migration_from_v1_fixture)
 	b = ts_slurp(srck, &n);
 	ts_write(pk, b, n);
 	free(b);
-	T_EQ(ts_user_version(p), 1);
+	T_EQ(ts_user_version(p), version);
 
 	/* read-only cannot migrate: a clear refusal */
 	struct sf_err err = SF_ERR_INIT;
@@ -663,12 +666,12 @@ T_TEST(migration_from_v1_fixture)
 	o.readonly = 1;
 	T_EQ(sf_state_open(&st, p, &o, &err), SF_ECORRUPT);
 	T_CONTAINS(err.msg, "needs an upgrade");
-	T_EQ(ts_user_version(p), 1);
+	T_EQ(ts_user_version(p), version);
 
 	st = ts_open(p, NULL);
 	if (!st)
 		return;
-	T_EQ(ts_user_version(p), 2);
+	T_EQ(ts_user_version(p), sf_state_schema_version());
 	T_STREQ(sf_state_lineage(st), "6f1c1d9e-2b8a-4c55-9d1e-3a7f0b2c4d11");
 	T_EQ(sf_state_serial(st), 7); /* migration is not a content write */
 	char *v = NULL;
@@ -707,13 +710,17 @@ T_TEST(migration_from_v1_fixture)
 	if (rn == 1) {
 		T_STREQ(runs[0].command, "apply");
 		T_EQ(runs[0].serial_after, 7);
+		T_EQ(runs[0].pid, version >= 2 ? 4242 : 0);
 	}
 	sf_run_free(runs, rn);
-	/* v2 additions work on the upgraded file */
-	char *pid = ts_query(p, "SELECT pid FROM runs WHERE id = 1");
-	T_STREQ(pid, "0");
-	free(pid);
+	double lo = 0, hi = 0;
+	size_t tn = 0;
+	T_EQ(sf_state_timing_typical(st, "eks_cluster", "create", &lo, &hi, &tn, &err), 0);
+	T_EQ(tn, version >= 2 ? 1 : 0);
+	/* later additions work on the upgraded file */
 	T_EQ(sf_state_timing_add(st, "eks_cluster", "create", 600, &err), 0);
+	struct sf_claim prev;
+	T_EQ(sf_state_claim(st, "round-1", &prev, &err), 0);
 	T_EQ(ts_put(st, "local_file.new", "{}", NULL), 0);
 	T_EQ(sf_state_serial(st), 8);
 	sf_state_close(st);
@@ -726,6 +733,12 @@ T_TEST(migration_from_v1_fixture)
 	free(srck);
 	free(p);
 	free(pk);
+}
+
+T_TEST(migration_from_fixtures)
+{
+	for (int v = 1; v < sf_state_schema_version(); v++)
+		check_fixture(v);
 }
 
 T_TEST(readonly_handle)
@@ -1156,6 +1169,11 @@ T_TEST(threads_share_a_handle)
 	free(p);
 }
 
+/* Processes writing one file without the lock: each write compares the
+ * serial its process last saw, so once another process has committed, a
+ * process's further writes fail with SF_ESTALE instead of landing on top of
+ * the other's.  The file ends consistent: serial == rows == successes, and
+ * each process's successes are an unbroken prefix of its attempts. */
 T_TEST(processes_write_concurrently)
 {
 	ts_clean_env();
@@ -1164,29 +1182,88 @@ T_TEST(processes_write_concurrently)
 	struct sf_state *st = NULL;
 	ts_keep(p);
 	pid_t kids[3];
+	int pipes[3][2];
 	for (int k = 0; k < 3; k++) {
+		T_EQ(pipe(pipes[k]), 0);
 		kids[k] = fork();
 		if (kids[k] == 0) {
+			close(pipes[k][0]);
 			struct sf_state *cst = ts_open(p, NULL);
-			int bad = !cst;
+			int bad = !cst, ok = 0, failed = 0;
 			for (int i = 0; cst && i < 30; i++) {
 				char addr[64];
 				snprintf(addr, sizeof addr, "local_file.p%d_%d", k, i);
-				if (ts_put(cst, addr, "{}", NULL) < 0)
-					bad = 1;
+				int rc = ts_put(cst, addr, "{}", NULL);
+				if (rc == 0 && !failed)
+					ok++;
+				else if (rc == 0 || rc != SF_ESTALE)
+					bad = 1; /* a write after a refusal, or another error */
+				else
+					failed = 1;
 			}
 			sf_state_close(cst);
+			unsigned char c = (unsigned char)ok;
+			if (write(pipes[k][1], &c, 1) != 1)
+				bad = 1;
 			_exit(bad); /* _exit: the parent owns the temp dir cleanup */
 		}
+		close(pipes[k][1]);
 	}
+	int total = 0;
 	for (int k = 0; k < 3; k++) {
 		int status = 0;
+		unsigned char c = 0;
+		T_EQ(read(pipes[k][0], &c, 1), 1);
+		close(pipes[k][0]);
+		total += c;
 		waitpid(kids[k], &status, 0);
 		T_OK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	}
+	T_OK(total >= 30);
 	st = ts_open(p, NULL);
-	T_EQ(sf_state_serial(st), 90);
+	T_EQ(sf_state_serial(st), total);
+	struct sf_resource **v = NULL;
+	size_t n = 0;
+	struct sf_err err = SF_ERR_INIT;
+	T_EQ(sf_state_list(st, &v, &n, &err), 0);
+	T_EQ(n, (size_t)total);
+	sf_resource_list_free(v, n);
 	sf_state_close(st);
+	free(p);
+}
+
+/* Two handles without the lock: the second writer is refused after the
+ * first one committed, and sees the new serial once it takes the lock. */
+T_TEST(compare_and_swap_without_lock)
+{
+	ts_clean_env();
+	char *p = ts_path("cas.db");
+	struct sf_err err = SF_ERR_INIT;
+	struct sf_state *a = ts_open(p, NULL), *b = ts_open(p, NULL);
+	if (!a || !b)
+		return;
+	T_EQ(ts_put(a, "local_file.a", "{}", NULL), 0);
+	T_EQ(ts_put(b, "local_file.b", "{}", NULL), SF_ESTALE);
+	struct sf_resource *r = NULL;
+	T_EQ(sf_state_get(b, "local_file.b", &r, &err), SF_ENOTFOUND);
+	/* explicit transaction: refused at commit, nothing of it lands */
+	T_EQ(sf_state_begin(b, &err), 0);
+	T_EQ(ts_put(b, "local_file.c", "{}", NULL), 0);
+	T_EQ(sf_state_commit(b, &err), SF_ESTALE);
+	T_CONTAINS(err.msg, "changed under this run");
+	T_CONTAINS(err.msg, "serial 1");
+	T_EQ(sf_state_get(a, "local_file.c", &r, &err), SF_ENOTFOUND);
+	/* bookkeeping is not content: still allowed */
+	T_EQ(sf_state_timing_add(b, "x", "create", 1, &err), 0);
+	/* the lock makes b current again */
+	char id[37];
+	T_EQ(sf_lock_acquire(b, "apply", NULL, 0, NULL, id, &err), 0);
+	T_EQ(ts_put(b, "local_file.b", "{}", NULL), 0);
+	T_EQ(sf_lock_release(b, id, &err), 0);
+	T_EQ(ts_put(a, "local_file.d", "{}", NULL), SF_ESTALE);
+	T_EQ(sf_state_serial(a), 2);
+	sf_state_close(a);
+	sf_state_close(b);
 	free(p);
 }
 
