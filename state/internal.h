@@ -43,6 +43,7 @@ struct sf_state {
 	int64_t serial_seen;   /* serial as of open, lock, or our last commit */
 	char backup_where[512];
 	enum st_cons cons;     /* constraint violated by the last failed statement */
+	int broken;            /* can no longer write (see sf_state_broken) */
 
 	/* fencing: the lock this handle took (sf_lock_acquire), checked by
 	 * every commit that writes state content; broken once it is gone */
@@ -58,6 +59,7 @@ struct sf_state {
 	char *passphrase;      /* copy of opts->passphrase, wiped on close */
 	char *key_file;        /* copy of opts->key_file */
 	const struct sf_key_provider *kp;
+	int key_from_state;    /* opts.key_from_state */
 	int have_key;
 	unsigned char key[SF_CRYPT_KEY_LEN];
 };

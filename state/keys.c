@@ -135,7 +135,16 @@ static int load_key(struct sf_state *st, int for_write, const char *src_db,
 		*source = "kms";
 		return provider_key(st, for_write, key, err);
 	}
-	if (st->passphrase) {
+	int use_pass = st->passphrase != NULL;
+	if (st->key_from_state && src_db)
+		use_pass = !strcmp(src_db, "passphrase");
+	if (use_pass && !st->passphrase) {
+		rc = sf_fail(err, SF_ECRYPTO, "cannot decrypt state secrets: %s was sealed with a passphrase",
+			     st->path);
+		sf_err_hint(err, "set SECFAAS_STATE_PASSPHRASE to it");
+		goto done;
+	}
+	if (use_pass) {
 		*source = "passphrase";
 		if ((rc = meta_text(st, "kdf_salt", &salt_hex, err)) < 0)
 			goto done;

@@ -37,6 +37,7 @@
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "state/internal.h"
@@ -332,6 +333,7 @@ static int pgfail(struct sf_state *st, PGresult *res, struct sf_err *err, const 
 					    ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
 					    : PQerrorMessage(b->conn));
 	if (connection_gone(sqlstate, b->conn)) {
+		st->broken = 1;
 		if (!b->lost) {
 			b->lost = 1;
 			snprintf(b->lost_msg, sizeof b->lost_msg,
@@ -985,9 +987,12 @@ static int pg_lock_try(struct sf_state *st, const struct sf_lock_info *mine, str
 	}
 	if (!got) {
 		/* Held (by us already, or by another session): say by whom.
-		 * A holder between taking the lock and writing its row is
-		 * reported without details. */
-		rc = pg_lock_get(st, holder, err);
+		 * A holder writes its row right after taking the lock; give it
+		 * a moment before reporting one without details. */
+		for (int tries = 0; (rc = pg_lock_get(st, holder, err)) == 0 && tries < 10; tries++) {
+			struct timespec ts = {0, 20 * 1000 * 1000};
+			nanosleep(&ts, NULL);
+		}
 		if (rc < 0)
 			return rc;
 		if (rc == 0) {

@@ -75,6 +75,11 @@ struct sf_state_opts {
 	const char *passphrase;  /* >= 16 chars; PBKDF2-SHA512, 600000 iterations, salt in meta */
 	const char *key_file;    /* 32 raw bytes or 64 hex chars */
 	const struct sf_key_provider *key_provider; /* borrowed; must outlive the handle */
+	/* Use the key source the state's secrets were sealed with (recorded at
+	 * the first secret) rather than the first one given: the read side of
+	 * a copy, whose destination wants another key (a key-file state copied
+	 * to a shared state sealed with a passphrase). */
+	int key_from_state;
 };
 
 /* 1 if target names a PostgreSQL database (postgres:// or postgresql://). */
@@ -139,6 +144,11 @@ int sf_state_broken(const struct sf_state *st);
 const char *sf_state_lineage(struct sf_state *st);
 int64_t sf_state_serial(struct sf_state *st);
 int sf_state_schema_version(void); /* newest schema this build writes */
+/* 1 once this handle can no longer write: its database connection is gone
+ * (nothing is retried on a new one: the lock went with it), or another
+ * writer committed since it last saw the state (SF_ESTALE).  Whoever drives
+ * a run stops starting work that would have to record itself. */
+int sf_state_broken(const struct sf_state *st);
 
 /* Files: VACUUM INTO "<path>.backup" (replacing an older backup).
  * PostgreSQL: a snapshot of the current content in the run history

@@ -201,6 +201,7 @@ static int bump_serial(struct sf_state *st, struct sf_err *err)
 		return rc;
 	int64_t now = -1;
 	struct sf_err e2 = SF_ERR_INIT;
+	st->broken = 1;
 	st_serial(st, &now, &e2);
 	sf_fail(err, SF_ESTALE,
 		"state %s changed under this run: another writer committed serial %lld after this run "
@@ -430,6 +431,16 @@ int sf_state_open(struct sf_state **out, const char *target, const struct sf_sta
 	st->passphrase = pass ? xstrdup(pass) : NULL;
 	st->key_file = !pass && kf ? xstrdup(kf) : NULL;
 	st->kp = opts->key_provider;
+	st->key_from_state = opts->key_from_state;
+	if (opts->key_from_state && !opts->passphrase) {
+		/* the environment may name either side's key: keep both, the
+		 * state's recorded source decides (keys.c) */
+		const char *ep = getenv("SECFAAS_STATE_PASSPHRASE"), *ek = getenv("SECFAAS_STATE_KEY_FILE");
+		if (!st->passphrase && ep && *ep && strlen(ep) >= SF_CRYPT_MIN_PASSPHRASE)
+			st->passphrase = xstrdup(ep);
+		if (!st->key_file && !opts->key_file && ek && *ek)
+			st->key_file = xstrdup(ek);
+	}
 	st->busy_ms = (int)((opts->busy_timeout_s > 0 ? opts->busy_timeout_s : 5.0) * 1000);
 
 	if ((rc = st->be->open(st, opts, err)) < 0)
@@ -461,6 +472,11 @@ const char *sf_state_path(const struct sf_state *st)
 const char *sf_state_backend(const struct sf_state *st)
 {
 	return st->be->name;
+}
+
+int sf_state_broken(const struct sf_state *st)
+{
+	return st->broken;
 }
 
 const char *sf_state_workspace(const struct sf_state *st)
