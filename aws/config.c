@@ -19,6 +19,7 @@ static const struct sf_aws_service services[] = {
 	{"elb", "ELASTIC_LOAD_BALANCING", "elastic_load_balancing", "elasticloadbalancing", "elasticloadbalancing",
 	 SF_PROTO_QUERY, "2012-06-01", NULL, 0},
 	{"iam", "IAM", "iam", "iam", "iam", SF_PROTO_QUERY, "2010-05-08", NULL, 1},
+	{"kms", "KMS", "kms", "kms", "kms", SF_PROTO_JSON, NULL, "1.1", 0},
 	{"ssm", "SSM", "ssm", "ssm", "ssm", SF_PROTO_JSON, NULL, "1.1", 0},
 	{"sts", "STS", "sts", "sts", "sts", SF_PROTO_QUERY, "2011-06-15", NULL, 0},
 };
