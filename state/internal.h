@@ -48,7 +48,6 @@ struct sf_state {
 	/* fencing: the lock this handle took (sf_lock_acquire), checked by
 	 * every commit that writes state content; broken once it is gone */
 	char fence[37];
-	int broken;
 
 	/* explicit transaction (sf_state_begin): mutex held across calls */
 	int in_tx;

@@ -133,19 +133,16 @@ void sf_state_close(struct sf_state *st);
 const char *sf_state_path(const struct sf_state *st);
 const char *sf_state_backend(const struct sf_state *st); /* "sqlite" or "postgres" */
 const char *sf_state_workspace(const struct sf_state *st); /* NULL for a file */
-/* 1 once this handle can no longer write state content: the lock it took
- * was removed or taken over (force-unlock --force, a stolen lock row), as
- * seen by a heartbeat or a commit.  Whoever drives a run stops starting
- * work that would have to record itself. */
-int sf_state_broken(const struct sf_state *st);
 /* Both re-read from the file (another process may have written). lineage:
  * borrowed, valid until the next call on st; NULL on a read error.
  * serial: -1 on a read error. */
 const char *sf_state_lineage(struct sf_state *st);
 int64_t sf_state_serial(struct sf_state *st);
 int sf_state_schema_version(void); /* newest schema this build writes */
-/* 1 once this handle can no longer write: its database connection is gone
- * (nothing is retried on a new one: the lock went with it), or another
+/* 1 once this handle can no longer write state content: the lock it took
+ * was removed or taken over (force-unlock --force, a stolen lock row), as
+ * seen by a heartbeat or a commit; its database connection is gone
+ * (nothing is retried on a new one: the lock went with it); or another
  * writer committed since it last saw the state (SF_ESTALE).  Whoever drives
  * a run stops starting work that would have to record itself. */
 int sf_state_broken(const struct sf_state *st);

@@ -459,11 +459,6 @@ done:
 	return rc;
 }
 
-int sf_state_broken(const struct sf_state *st)
-{
-	return st->broken;
-}
-
 const char *sf_state_path(const struct sf_state *st)
 {
 	return st->path;

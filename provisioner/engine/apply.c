@@ -45,8 +45,9 @@ struct run {
 	pthread_cond_t cv;
 	size_t running, finished;
 	int stop_ticker;
-	int halted; /* the state can no longer be written (lock lost): start nothing new */
-	struct node *lost; /* the first step refused by the fence */
+	int halted; /* the state can no longer be written (lock lost, connection gone,
+		     * another writer got in): start nothing new */
+	struct node *lost; /* the first step refused by the state */
 	struct sf_apply_result *res;
 };
 
@@ -624,7 +625,8 @@ static void *worker(void *arg)
 					if (r->v[i].st == N_WAITING) {
 						r->v[i].st = N_SKIPPED;
 						if (r->halted)
-							sf_fail(&r->v[i].err, SF_ELOCKED, "not started: this run lost its lock");
+							sf_fail(&r->v[i].err, SF_ELOCKED,
+								"not started: the state can no longer be written");
 						else
 							sf_fail(&r->v[i].err, SF_EINTR, "not started: interrupted");
 						r->finished++;
@@ -690,8 +692,12 @@ static void *worker(void *arg)
 				r->res->interrupted = 1;
 			else
 				r->res->failed++;
+			/* A state that can no longer be written (this run lost its
+			 * lock, its database connection is gone, or another writer
+			 * got in) fails every step the same way: stop starting any,
+			 * and leave the one message to the caller instead of one per
+			 * resource. */
 			if (sf_state_broken(r->st)) {
-				/* every step would fail the same way: one message, at the end */
 				r->halted = 1;
 				if (!r->lost)
 					r->lost = nd;
@@ -839,17 +845,18 @@ int sf_apply(const struct sf_plan *plan, const struct sf_config *cfg, struct sf_
 		if (r.v[i].st == N_FAILED && r.v[i].err.code != SF_EINTR && !first)
 			first = &r.v[i].err;
 	if (r.halted) {
-		/* one error for the whole run: the lock is gone */
+		/* one error for the whole run: the state refused it (lost lock,
+		 * lost connection or another writer), said by the first refusal */
 		struct sf_err e = SF_ERR_INIT;
-		if (r.lost && r.lost->err.code == SF_ELOCKED)
+		if (r.lost && r.lost->err.code)
 			e = r.lost->err;
 		else
 			sf_fail(&e, SF_ELOCKED, "state %s: this run lost its lock; it stopped starting operations",
 				sf_state_path(st));
 		*err = e;
-		sf_err_prefix(err, "%d done, %d in flight when the lock went, %d not started: ",
+		sf_err_prefix(err, "%d done, %d in flight when the state stopped taking writes, %d not started: ",
 			      res->added + res->changed + res->destroyed, res->failed, res->skipped);
-		rc = SF_ELOCKED;
+		rc = e.code;
 	} else if (first) {
 		*err = *first;
 		if (res->failed > 1)
