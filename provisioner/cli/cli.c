@@ -10,7 +10,7 @@
 
 /* Parsed by global_opt in main.c; keep the two in step (tests/help checks
  * every name here is in the help text). */
-const char sf_cli_global_options[] = "state= workspace= json no-color parallelism= auto-approve detailed-exitcode "
+const char sf_cli_global_options[] = "state= backend= backend-schema= workspace= json no-color parallelism= auto-approve detailed-exitcode "
 				     "lock=false lock-timeout= input=false region= profile= ttl= repo= ref= "
 				     "subpath= allow-dirty force-conflicts help";
 

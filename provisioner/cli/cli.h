@@ -23,7 +23,12 @@ enum {
 
 struct sf_cli {
 	const char *argv0;
-	const char *state_path;   /* --state; default .secfaas/<workspace>.db */
+	const char *state_path;   /* --state FILE: one state file, whatever the backend */
+	const char *backend;      /* --backend / SECFAAS_BACKEND / secfaas.yaml backend.url: a
+				   * postgres:// URL, or a directory of <workspace>.db files;
+				   * NULL = .secfaas */
+	const char *backend_schema; /* --backend-schema / SECFAAS_BACKEND_SCHEMA / backend.schema */
+	const char *kms_key_id;   /* SECFAAS_STATE_KMS_KEY_ID / backend.kmsKeyId: KMS envelope key */
 	const char *region;       /* --region */
 	const char *profile;      /* --profile */
 	int json;                 /* --json */

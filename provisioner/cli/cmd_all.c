@@ -38,6 +38,7 @@ struct wsrow {
 	int out;           /* apply --all: read end of the child's stdout+stderr, -1 when closed */
 	int logfd;         /* apply --all: the log file, -1 when closed */
 	struct sf_buf line; /* apply --all: the unfinished last line */
+	char *skipped;     /* apply --all: left to another runner, and why ("held by ...") */
 };
 
 static void rows_free(struct wsrow *v, size_t n)
@@ -45,6 +46,7 @@ static void rows_free(struct wsrow *v, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		sf_buf_release(&v[i].line);
 		free(v[i].name);
+		free(v[i].skipped);
 		if (v[i].log) {
 			unlink(v[i].log);
 			free(v[i].log);
@@ -53,15 +55,17 @@ static void rows_free(struct wsrow *v, size_t n)
 	free(v);
 }
 
-/* Workspaces in the spec, then state files in .secfaas/ without a spec. */
+/* Workspaces in the spec, then workspaces the backend holds without a spec
+ * (every workspace of a shared database, not only local files). */
 static int collect(struct sf_cli *cli, struct sf_plan_args *pa, struct wsrow **out, size_t *n)
 {
 	struct sf_specset set = SF_SPECSET_INIT;
 	struct sf_diags d = SF_DIAGS_INIT;
+	struct sf_err err = SF_ERR_INIT;
 	*out = NULL;
 	*n = 0;
 	if (cli->state_path)
-		return sf_cli_errorf(cli, "--all uses one state per workspace under .secfaas/; drop --state");
+		return sf_cli_errorf(cli, "--all uses one state per workspace in the backend; drop --state");
 	sf_run_load_set(cli, pa->spec, &set, &d, NULL, NULL);
 	if (d.nerrors) {
 		sf_diags_print(&d, cli->errf, cli->color);
@@ -78,29 +82,30 @@ static int collect(struct sf_cli *cli, struct sf_plan_args *pa, struct wsrow **o
 	}
 	size_t k = nn;
 	free(names);
-	DIR *dir = opendir(".secfaas");
-	struct dirent *de;
-	while (dir && (de = readdir(dir))) {
-		size_t l = strlen(de->d_name);
-		if (l <= 3 || strcmp(de->d_name + l - 3, ".db"))
-			continue;
-		char *name = xstrndup(de->d_name, l - 3);
+	sf_diags_release(&d);
+	sf_specset_release(&set);
+	char **have = NULL;
+	size_t nh = 0;
+	struct sf_state_opts so = {.schema = cli->backend_schema};
+	const char *dir = sf_run_state_dir(cli);
+	if (sf_state_workspaces(dir ? dir : cli->backend, &so, &have, &nh, &err) < 0) {
+		rows_free(v, k);
+		return sf_cli_error(cli, &err);
+	}
+	for (size_t j = 0; j < nh; j++) {
 		int known = 0;
 		for (size_t i = 0; i < k; i++)
-			if (!strcmp(v[i].name, name))
+			if (!strcmp(v[i].name, have[j]))
 				known = 1;
 		if (known) {
-			free(name);
+			free(have[j]);
 			continue;
 		}
 		v = xrealloc(v, (k + 1) * sizeof *v);
 		memset(&v[k], 0, sizeof v[k]);
-		v[k++].name = name;
+		v[k++].name = have[j];
 	}
-	if (dir)
-		closedir(dir);
-	sf_diags_release(&d);
-	sf_specset_release(&set);
+	free(have);
 	*out = v;
 	*n = k;
 	return 0;
@@ -110,19 +115,27 @@ static void summary(struct sf_cli *cli, struct wsrow *v, size_t n, int apply, in
 {
 	if (cli->json)
 		return;
+	int here = 0, other = 0, errors = 0;
 	fprintf(cli->out, "\n%-28s %5s %7s %8s  %s\n", "WORKSPACE", "ADD", "CHANGE", "DESTROY", "RESULT");
 	for (size_t i = 0; i < n; i++) {
 		const char *res;
-		if (!v[i].in_spec && !prune)
+		if (!v[i].in_spec && !prune) {
 			res = "not in the spec (add --prune to destroy it)";
-		else if (v[i].errored || (apply && v[i].rc))
+		} else if (v[i].skipped) {
+			res = v[i].skipped;
+			other++;
+		} else if (v[i].errored || (apply && v[i].rc)) {
 			res = "error";
-		else if (!v[i].add && !v[i].change && !v[i].destroy)
-			res = "no changes";
-		else
-			res = apply ? "applied" : "changes";
+			errors++;
+		} else {
+			res = !v[i].add && !v[i].change && !v[i].destroy ? "no changes" : apply ? "applied" : "changes";
+			here++;
+		}
 		fprintf(cli->out, "%-28s %5d %7d %8d  %s\n", v[i].name, v[i].add, v[i].change, v[i].destroy, res);
 	}
+	if (apply)
+		fprintf(cli->out, "\n%d workspace%s applied by this runner, %d left to other runners, %d failed.\n", here,
+			here == 1 ? "" : "s", other, errors);
 }
 
 static int plan_one(struct sf_cli *cli, struct sf_plan_args *pa, struct wsrow *row, json_t *jall)
@@ -137,9 +150,8 @@ static int plan_one(struct sf_cli *cli, struct sf_plan_args *pa, struct wsrow *r
 		setenv("SECFAAS_WORKSPACE", row->name, 1);
 		rc = sf_run_load(cli, pa->spec, &ws);
 	} else {
-		ws.state_path = xasprintf(".secfaas/%s.db", row->name);
+		rc = sf_run_state_target(cli, row->name, &ws.state_path, &ws.state_ws);
 		pa->opts.destroy = 1;
-		rc = 0;
 	}
 	if (!rc)
 		rc = sf_run_open(cli, &ws, row->in_spec ? row->name : NULL, "plan", row->in_spec, 1, 0);
@@ -225,10 +237,25 @@ static char **child_argv(struct sf_cli *cli, struct sf_plan_args *pa, const stru
 		}
 		if (cli->allow_dirty)
 			a[k++] = "--allow-dirty";
+		if (pa->round) {
+			a[k++] = "--round";
+			a[k++] = (char *)pa->round;
+		}
 	} else {
 		a[k++] = "destroy";
-		a[k++] = "--state";
-		a[k++] = own[(*nown)++] = xasprintf(".secfaas/%s.db", row->name);
+		a[k++] = "--state-only";
+		a[k++] = "--workspace";
+		a[k++] = row->name;
+	}
+	/* Another runner holding a workspace is not an error: it is theirs. */
+	a[k++] = "--skip-locked";
+	if (cli->backend) {
+		a[k++] = "--backend";
+		a[k++] = (char *)cli->backend;
+	}
+	if (cli->backend_schema) {
+		a[k++] = "--backend-schema";
+		a[k++] = (char *)cli->backend_schema;
 	}
 	a[k++] = "--auto-approve";
 	a[k++] = "--input=false";
@@ -298,6 +325,47 @@ static int pump(struct sf_cli *cli, struct wsrow *row)
 	return 1;
 }
 
+/* The holder named in a child's "Skipped:" line (text or JSON). */
+static char *skip_reason(const char *text)
+{
+	const char *p, *e;
+	if ((p = strstr(text, "Skipped: workspace ")) && (e = strchr(p, '\n'))) {
+		const char *by = strstr(p, " is being applied by ");
+		if (by && by < e) {
+			by += strlen(" is being applied by ");
+			return xasprintf("held by %.*s", (int)(e - by - (e[-1] == '.')), by);
+		}
+		by = strstr(p, " was already applied in round ");
+		if (by && by < e) {
+			const char *who = strstr(by, " by ");
+			if (who && who < e) {
+				who += 4;
+				return xasprintf("applied by %.*s", (int)(e - who - (e[-1] == '.')), who);
+			}
+		}
+	}
+	if ((p = strstr(text, "\"type\":\"workspace_skipped\""))) {
+		const char *line = p;
+		while (line > text && line[-1] != '\n')
+			line--;
+		e = strchr(p, '\n');
+		char *one = xstrndup(line, e ? (size_t)(e - line) : strlen(line));
+		json_t *j = json_loads(one, 0, NULL);
+		free(one);
+		const char *reason = json_string_value(json_object_get(j, "reason"));
+		const char *who = json_string_value(json_object_get(j, "by"));
+		char *r = xasprintf("%s by %s", reason && !strcmp(reason, "locked") ? "held" : "applied", who ? who : "?");
+		if (reason && !strcmp(reason, "locked")) {
+			char *r2 = xasprintf("%s (pid %lld)", r, (long long)json_integer_value(json_object_get(j, "pid")));
+			free(r);
+			r = r2;
+		}
+		json_decref(j);
+		return r;
+	}
+	return NULL;
+}
+
 /* Read "Resources: N added, M changed, K destroyed" back from a child's log. */
 static void scan_counts(struct wsrow *row)
 {
@@ -305,6 +373,7 @@ static void scan_counts(struct wsrow *row)
 	struct sf_err err = SF_ERR_INIT;
 	if (sf_read_file(&text, NULL, row->log, 0, &err) < 0)
 		return;
+	row->skipped = skip_reason(text);
 	const char *p;
 	if ((p = strstr(text, "Destroy complete! Resources: ")))
 		sscanf(p, "Destroy complete! Resources: %d destroyed", &row->destroy);

@@ -226,7 +226,7 @@ int sf_cmd_execute(struct sf_cli *cli, struct sf_ws *ws, struct sf_plan *plan, c
 		 res.changed, res.destroyed, res.failed, res.skipped, res.seconds);
 	struct sf_err e2 = SF_ERR_INIT;
 	sf_state_run_end(ws->st, run_id, rc == 0 ? "ok" : rc == SF_EINTR ? "interrupted" : "error", summary, &e2);
-	if (sf_state_snapshot(ws->st, &e2) < 0)
+	if (sf_state_snapshot(ws->st, &e2) < 0 && !sf_state_broken(ws->st))
 		fprintf(cli->errf, "secfaas: warning: could not record a state snapshot: %s\n", e2.msg);
 	sf_duration_fmt(dur, sizeof dur, res.seconds);
 	int destroy = plan->destroy_mode;
@@ -303,7 +303,7 @@ static int apply_saved(struct sf_cli *cli, const char *path)
 	int64_t serial = sf_state_serial(ws.st);
 	if (strcmp(plan.lineage, lineage)) {
 		sf_fail(&err, SF_ESTALE, "plan %s was made for another state (lineage %s; %s has %s)", path, plan.lineage,
-			ws.state_path, lineage);
+			sf_state_path(ws.st), lineage);
 		sf_err_hint(&err, "use --state to pick the state the plan was made for, or plan again");
 		rc = sf_cli_error(cli, &err);
 		goto done;
@@ -337,11 +337,36 @@ done:
 	return rc;
 }
 
+/* A workspace this runner leaves to another (apply --all on several
+ * runners): one line saying why, exit 0.  reason "locked": another run
+ * holds it now; "done": it was applied in this round already. */
+static int skipped(struct sf_cli *cli, struct sf_ws *ws, const char *reason, const char *who, int pid,
+		   const char *round)
+{
+	const char *name = ws->cfg.workspace ? ws->cfg.workspace : ws->state_ws ? ws->state_ws : "?";
+	if (cli->json) {
+		json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s?}", "type", "workspace_skipped", "workspace", name,
+				      "reason", reason, "by", who ? who : "", "pid", pid, "round", round);
+		char *t = json_dumps(j, JSON_COMPACT);
+		fprintf(cli->out, "%s\n", t);
+		free(t);
+		json_decref(j);
+	} else if (!strcmp(reason, "locked") && pid > 0) {
+		fprintf(cli->out, "Skipped: workspace %s is being applied by %s (pid %d).\n", name, who, pid);
+	} else if (!strcmp(reason, "locked")) {
+		fprintf(cli->out, "Skipped: workspace %s is being applied by %s.\n", name, who);
+	} else {
+		fprintf(cli->out, "Skipped: workspace %s was already applied in round %s by %s.\n", name, round, who);
+	}
+	return SF_EXIT_OK;
+}
+
 static int plan_and_apply(struct sf_cli *cli, int argc, char **argv, const char *command, int destroy)
 {
 	struct sf_plan_args pa;
 	struct sf_ws ws;
 	struct sf_plan plan;
+	int claimed = 0;
 	memset(&ws, 0, sizeof ws);
 	memset(&plan, 0, sizeof plan);
 	int rc = sf_parse_plan_args(cli, command, argc, argv, &pa);
@@ -365,14 +390,28 @@ static int plan_and_apply(struct sf_cli *cli, int argc, char **argv, const char 
 		rc = apply_saved(cli, pa.spec);
 		goto done;
 	}
-	if (destroy && !pa.spec && cli->state_path) {
+	if (destroy && !pa.spec && (cli->state_path || pa.state_only)) {
 		/* destroy from state alone: the spec is not needed to delete */
 		ws.cfg.workspace = NULL;
 	} else if ((rc = sf_run_load(cli, pa.spec, &ws))) {
 		goto done;
 	}
-	if ((rc = sf_run_open(cli, &ws, ws.cfg.workspace, command, !destroy, 1, 1)))
+	ws.skip_locked = pa.round || pa.skip_locked;
+	if ((rc = sf_run_open(cli, &ws, ws.cfg.workspace, command, !destroy, 1, 1))) {
+		if (ws.held)
+			rc = skipped(cli, &ws, "locked", ws.holder.who, ws.holder.pid, NULL);
 		goto done;
+	}
+	if (pa.round) {
+		struct sf_claim prev;
+		struct sf_err err = SF_ERR_INIT;
+		if (sf_state_claim(ws.st, pa.round, &prev, &err) < 0) {
+			rc = err.code == SF_ECONFLICT ? skipped(cli, &ws, "done", prev.who, prev.pid, pa.round)
+						      : sf_cli_error(cli, &err);
+			goto done;
+		}
+		claimed = 1;
+	}
 	if ((rc = sf_make_plan(cli, &ws, &pa, &plan)))
 		goto done;
 	if (!sf_plan_has_changes(&plan)) {
@@ -403,6 +442,11 @@ static int plan_and_apply(struct sf_cli *cli, int argc, char **argv, const char 
 	if (rc == SF_EXIT_OK && cli->detailed_exitcode)
 		rc = SF_EXIT_CHANGES;
 done:
+	if (claimed) {
+		struct sf_err e2 = SF_ERR_INIT;
+		if (sf_state_claim_end(ws.st, pa.round, rc == SF_EXIT_OK || rc == SF_EXIT_CHANGES, &e2) < 0)
+			fprintf(cli->errf, "secfaas: warning: could not record the end of round %s: %s\n", pa.round, e2.msg);
+	}
 	sf_plan_release(&plan);
 	sf_run_close(&ws);
 	sf_plan_args_release(&pa);

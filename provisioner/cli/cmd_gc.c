@@ -2,10 +2,12 @@
  * cmd_gc.c - `secfaas gc`: destroy ephemeral workspaces whose TTL passed,
  * then sweep AWS for secfaas-tagged objects no state knows.
  *
- * Phase 1 (state): every state file under the state directory (default
- * .secfaas/) that recorded an expiry (metadata.ttl or `apply --ttl`) and is
- * past it is destroyed from its state alone, under its own lock, exactly
- * like `secfaas destroy --state FILE --auto-approve`.
+ * Phase 1 (state): every workspace of the backend - each state file of the
+ * state directory (default .secfaas/), or every workspace of a shared
+ * PostgreSQL state, the whole team's - that recorded an expiry
+ * (metadata.ttl or `apply --ttl`) and is past it is destroyed from its
+ * state alone, under its own lock, exactly like `secfaas destroy --state
+ * FILE --auto-approve`.
  *
  * Phase 2 (sweep, unless --no-sweep): resources/sweep.h lists every AWS
  * object tagged secfaas:workspace in the region (the sweep hooks of the
@@ -20,7 +22,7 @@
  * status is 1 if anything expired or orphaned could not be removed, so
  * schedulers notice leaks.
  */
-#include <dirent.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,15 +52,24 @@ static int has_aws(struct sf_state *st)
 	return aws;
 }
 
-static int gc_one(struct sf_cli *cli, const char *path, double now, int act, int *found, int *failed, int *aws_found)
+/* One state to look at: a file (--state, or the state directory's) or a
+ * workspace of the shared backend. */
+struct gc_ref {
+	char *target, *workspace, *label;
+};
+
+static int gc_one(struct sf_cli *cli, const struct gc_ref *ref, double now, int act, int *found, int *failed,
+		  int *aws_found)
 {
 	struct sf_ws ws;
 	struct sf_err err = SF_ERR_INIT;
 	struct sf_plan plan;
 	char *exp = NULL;
+	const char *path = ref->label;
 	memset(&ws, 0, sizeof ws);
 	memset(&plan, 0, sizeof plan);
-	ws.state_path = xstrdup(path);
+	ws.state_path = xstrdup(ref->target);
+	ws.state_ws = xstrdup(ref->workspace);
 	int rc = sf_run_open(cli, &ws, NULL, "gc", 0, act, act);
 	if (rc) {
 		(*failed)++;
@@ -128,14 +139,15 @@ static void known_release(struct known *k)
 
 /* Read one state without locking it (a running apply holds the lock and is
  * exactly the case whose objects must count as known). */
-static int known_add(struct known *k, const char *path, struct sf_err *err)
+static int known_add(struct sf_cli *cli, struct known *k, const struct gc_ref *ref, struct sf_err *err)
 {
 	struct sf_state *st = NULL;
-	struct sf_state_opts so = {.readonly = 1};
+	struct sf_state_opts so = {.readonly = 1, .workspace = ref->workspace, .schema = cli->backend_schema};
 	struct sf_journal_entry *j = NULL;
 	struct sf_resource **r = NULL;
 	size_t nj = 0, nr = 0;
-	int rc = sf_state_open(&st, path, &so, err);
+	const char *path = ref->label;
+	int rc = sf_state_open(&st, ref->target, &so, err);
 	if (rc < 0)
 		goto done;
 	const char *lin = sf_state_lineage(st);
@@ -161,12 +173,13 @@ static int known_add(struct known *k, const char *path, struct sf_err *err)
 	}
 	for (size_t i = 0; i < nr && names; i++)
 		json_object_set_new(names, r[i]->address, json_true());
-	const char *base = strrchr(path, '/');
-	base = base ? base + 1 : path;
+	const char *base = ref->workspace ? ref->workspace : strrchr(path, '/');
+	base = ref->workspace ? base : base ? base + 1 : path;
 	size_t bl = strlen(base);
 	k->v = xrealloc(k->v, (k->n + 1) * sizeof *k->v);
-	k->v[k->n++] = (struct known_state){xstrndup(base, bl > 3 && !strcmp(base + bl - 3, ".db") ? bl - 3 : bl),
-					     xstrdup(lin), names};
+	k->v[k->n++] = (struct known_state){
+		xstrndup(base, !ref->workspace && bl > 3 && !strcmp(base + bl - 3, ".db") ? bl - 3 : bl), xstrdup(lin),
+		names};
 done:
 	sf_resource_list_free(r, nr);
 	sf_journal_free(j, nj);
@@ -239,9 +252,56 @@ done:
 	return rc;
 }
 
+static void refs_free(struct gc_ref *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].target);
+		free(v[i].workspace);
+		free(v[i].label);
+	}
+	free(v);
+}
+
+/* Every state gc looks after: each file of the state directory, or every
+ * workspace of the shared database (the whole team's, not this runner's). */
+static int list_refs(struct sf_cli *cli, const char *dir, struct gc_ref **out, size_t *n)
+{
+	struct sf_err err = SF_ERR_INIT;
+	struct sf_state_opts so = {.schema = cli->backend_schema};
+	char **names = NULL;
+	size_t k = 0;
+	int url = !dir && sf_run_backend_is_url(cli);
+	const char *where = url ? cli->backend : dir ? dir : sf_run_state_dir(cli);
+	*out = NULL;
+	*n = 0;
+	if (!url) {
+		struct stat sb;
+		if (stat(where, &sb) < 0 || !S_ISDIR(sb.st_mode))
+			return sf_cli_errorf(cli, "cannot read state directory %s; pass --state-dir DIR", where);
+	}
+	if (sf_state_workspaces(where, &so, &names, &k, &err) < 0)
+		return sf_cli_error(cli, &err);
+	struct gc_ref *v = xcalloc(k + 1, sizeof *v);
+	for (size_t i = 0; i < k; i++) {
+		if (url) {
+			v[i].target = xstrdup(cli->backend);
+			v[i].workspace = names[i];
+			v[i].label = xasprintf("workspace %s", names[i]);
+		} else {
+			v[i].target = xasprintf("%s/%s.db", where, names[i]);
+			v[i].label = xstrdup(v[i].target);
+			free(names[i]);
+		}
+	}
+	free(names);
+	*out = v;
+	*n = k;
+	return 0;
+}
+
 int cmd_gc(struct sf_cli *cli, int argc, char **argv)
 {
-	const char *dir = ".secfaas", *at = NULL;
+	const char *dir = NULL, *at = NULL;
 	int dry = 0, no_sweep = 0;
 	for (int i = 1; i < argc; i++) {
 		int m;
@@ -261,20 +321,11 @@ int cmd_gc(struct sf_cli *cli, int argc, char **argv)
 	if (at && sf_time_parse(at, &now) < 0)
 		return sf_cli_errorf(cli, "--now must be an RFC 3339 UTC time like 2026-05-02T10:14:07Z");
 	int act = !dry && cli->auto_approve;
-	DIR *d = opendir(dir);
-	if (!d)
-		return sf_cli_errorf(cli, "cannot read state directory %s; pass --state-dir DIR", dir);
-	char **paths = NULL;
+	struct gc_ref *refs = NULL;
 	size_t n = 0;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		size_t l = strlen(de->d_name);
-		if (l > 3 && !strcmp(de->d_name + l - 3, ".db")) {
-			paths = xrealloc(paths, (n + 1) * sizeof *paths);
-			paths[n++] = xasprintf("%s/%s", dir, de->d_name);
-		}
-	}
-	closedir(d);
+	int lrc = list_refs(cli, dir, &refs, &n);
+	if (lrc)
+		return lrc;
 	/* Learn what every state knows before phase 1 changes anything, and
 	 * take "now" from AWS's clock when the sweep will talk to AWS anyway. */
 	struct known k = {NULL, 0};
@@ -282,11 +333,12 @@ int cmd_gc(struct sf_cli *cli, int argc, char **argv)
 	struct sf_err aws_err = SF_ERR_INIT;
 	if (!no_sweep) {
 		for (size_t i = 0; i <= n; i++) {
-			const char *path = i < n ? paths[i] : cli->state_path; /* --state: one more known state */
+			struct gc_ref extra = {(char *)cli->state_path, NULL, (char *)cli->state_path};
+			const struct gc_ref *ref = i < n ? &refs[i] : cli->state_path ? &extra : NULL; /* --state: one more */
 			struct sf_err err = SF_ERR_INIT;
-			if (path && known_add(&k, path, &err) < 0 && !unreadable) {
+			if (ref && known_add(cli, &k, ref, &err) < 0 && !unreadable) {
 				sf_warn("gc: %s", err.msg);
-				unreadable = xstrdup(path);
+				unreadable = xstrdup(ref->label);
 			}
 		}
 		if (!unreadable) {
@@ -304,13 +356,11 @@ int cmd_gc(struct sf_cli *cli, int argc, char **argv)
 		}
 	}
 	int found = 0, failed = 0, aws_found = 0;
-	for (size_t i = 0; i < n; i++) {
-		gc_one(cli, paths[i], now, act, &found, &failed, &aws_found);
-		free(paths[i]);
-	}
-	free(paths);
+	for (size_t i = 0; i < n; i++)
+		gc_one(cli, &refs[i], now, act, &found, &failed, &aws_found);
+	refs_free(refs, n);
 	if (!found)
-		fprintf(cli->out, "gc: nothing has expired (%zu state file%s checked)\n", n, n == 1 ? "" : "s");
+		fprintf(cli->out, "gc: nothing has expired (%zu state%s checked)\n", n, n == 1 ? "" : "s");
 	else if (!act)
 		fprintf(cli->out, "gc: %d expired workspace(s); run `secfaas gc --auto-approve` to destroy them\n", found);
 	else

@@ -1,16 +1,21 @@
 /*
- * cmd_state.c - `secfaas state list|show|rm|mv|history`, `show`, and
- * `force-unlock`.  No cloud calls here: these read or edit the state file
- * only (editing commands lock it and back it up first).
+ * cmd_state.c - `secfaas state list|show|rm|mv|history|migrate|pull`,
+ * `show`, and `force-unlock`.  No cloud calls here: these read or edit the
+ * state only (editing commands lock it and back it up first).  migrate
+ * copies every workspace between a directory of files and a shared
+ * database, either way; pull writes one workspace to a file to inspect.
  */
+#include <errno.h>
 #include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "provisioner/cli/commands.h"
 #include "provisioner/cli/plan_cmd.h"
 #include "provisioner/cli/run.h"
 #include "provisioner/engine/plan.h"
+#include "provisioner/spec/schema.h"
 #include "resources/types.h"
 #include "util.h"
 
@@ -177,7 +182,7 @@ static int state_rm(struct sf_cli *cli, int argc, char **argv)
 	}
 	for (int i = 2; i < argc; i++)
 		fprintf(cli->out, "Removed %s (the object itself was not touched)\n", argv[i]);
-	fprintf(cli->out, "Backup of the previous state: %s.backup\n", ws.state_path);
+	fprintf(cli->out, "Backup of the previous state: %s\n", sf_state_backup_where(ws.st));
 done:
 	sf_run_close(&ws);
 	return rc;
@@ -197,7 +202,8 @@ static int state_mv(struct sf_cli *cli, int argc, char **argv)
 		rc = sf_cli_error(cli, &err);
 		goto done;
 	}
-	fprintf(cli->out, "Moved %s to %s\nBackup of the previous state: %s.backup\n", argv[2], argv[3], ws.state_path);
+	fprintf(cli->out, "Moved %s to %s\nBackup of the previous state: %s\n", argv[2], argv[3],
+		sf_state_backup_where(ws.st));
 done:
 	sf_run_close(&ws);
 	return rc;
@@ -248,6 +254,264 @@ done:
 	return rc;
 }
 
+/* ---- moving state between backends ------------------------------------------- */
+
+static int count_of(struct sf_state *st, int runs)
+{
+	struct sf_err err = SF_ERR_INIT;
+	size_t n = 0;
+	if (runs) {
+		struct sf_run *r = NULL;
+		if (sf_state_runs(st, &r, &n, &err) == 0)
+			sf_run_free(r, n);
+	} else {
+		struct sf_resource **r = NULL;
+		if (sf_state_list(st, &r, &n, &err) == 0)
+			sf_resource_list_free(r, n);
+	}
+	return (int)n;
+}
+
+/* Copy the workspace open in src into dst (both open and locked).  *same: it
+ * was already there.  0 or SF_EXIT_ERROR (printed). */
+static int copy_into(struct sf_cli *cli, struct sf_ws *dst, struct sf_ws *src, int *same)
+{
+	struct sf_err err = SF_ERR_INIT;
+	const char *sl = sf_state_lineage(src->st), *dl = sf_state_lineage(dst->st);
+	*same = sl && dl && !strcmp(sl, dl) && sf_state_serial(src->st) == sf_state_serial(dst->st);
+	if (sf_state_copy(dst->st, src->st, &err) < 0)
+		return sf_cli_error(cli, &err);
+	return 0;
+}
+
+/* Workspaces of the current backend (or the one --workspace/--state names). */
+static int source_names(struct sf_cli *cli, char ***names, size_t *n)
+{
+	struct sf_err err = SF_ERR_INIT;
+	const char *w = getenv("SECFAAS_WORKSPACE");
+	*names = NULL;
+	*n = 0;
+	if (cli->state_path || (w && *w)) {
+		const char *name = w && *w ? w : NULL;
+		char *base = NULL;
+		if (!name) {
+			const char *b = strrchr(cli->state_path, '/');
+			base = xstrdup(b ? b + 1 : cli->state_path);
+			size_t l = strlen(base);
+			if (l > 3 && !strcmp(base + l - 3, ".db"))
+				base[l - 3] = 0;
+		}
+		*names = xcalloc(1, sizeof **names);
+		(*names)[0] = base ? base : xstrdup(name);
+		*n = 1;
+		return 0;
+	}
+	struct sf_state_opts so = {.schema = cli->backend_schema};
+	const char *dir = sf_run_state_dir(cli);
+	if (sf_state_workspaces(dir ? dir : cli->backend, &so, names, n, &err) < 0)
+		return sf_cli_error(cli, &err);
+	if (!*n)
+		return sf_cli_errorf(cli, "no workspaces in %s to move", dir ? dir : "the shared state");
+	return 0;
+}
+
+static void free_names(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static int state_migrate(struct sf_cli *cli, int argc, char **argv)
+{
+	const char *to = NULL, *to_schema = NULL;
+	for (int i = 2; i < argc; i++) {
+		int m;
+		if ((m = sf_opt_match(argc, argv, &i, "to", 1, &to)) || (m = sf_opt_match(argc, argv, &i, "to-schema", 1,
+											  &to_schema))) {
+			if (m < 0)
+				return sf_cli_errorf(cli, "%s needs a value", argv[i]);
+		} else if (argv[i][0] == '-') {
+			return sf_cli_unknown_option(cli, "state", argv[i]);
+		} else {
+			return sf_cli_errorf(cli, "unknown argument %s for state migrate; see `secfaas state --help`", argv[i]);
+		}
+	}
+	if (!to || !*to)
+		return sf_cli_errorf(cli, "usage: secfaas state migrate --to postgres://...|DIR|FILE.db [--to-schema NAME]");
+	int to_url = sf_state_target_is_url(to);
+	size_t tl = strlen(to);
+	int to_file = !to_url && tl > 3 && !strcmp(to + tl - 3, ".db");
+	char **names = NULL;
+	size_t n = 0;
+	int rc = source_names(cli, &names, &n);
+	if (rc)
+		return rc;
+	if (to_file && n != 1) {
+		free_names(names, n);
+		return sf_cli_errorf(cli, "%s is one state file but there are %zu workspaces; give a directory or --workspace",
+				     to, n);
+	}
+	int moved = 0, already = 0, failed = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct sf_ws src, dst;
+		memset(&src, 0, sizeof src);
+		memset(&dst, 0, sizeof dst);
+		int same = 0;
+		src.key_from_state = 1;
+		if (sf_run_state_target(cli, names[i], &src.state_path, &src.state_ws) ||
+		    sf_run_open(cli, &src, names[i], "state migrate", 0, 1, 0)) {
+			failed++;
+			goto next;
+		}
+		if (to_url) {
+			dst.state_path = xstrdup(to);
+			dst.state_ws = xstrdup(names[i]);
+			dst.state_schema = to_schema;
+		} else {
+			size_t dl = strlen(to);
+			while (dl > 1 && to[dl - 1] == '/')
+				dl--;
+			dst.state_path = to_file ? xstrdup(to) : xasprintf("%.*s/%s.db", (int)dl, to, names[i]);
+		}
+		if (sf_run_open(cli, &dst, names[i], "state migrate", 1, 1, 0) || copy_into(cli, &dst, &src, &same)) {
+			failed++;
+			goto next;
+		}
+		if (same)
+			already++;
+		else
+			moved++;
+		int nr = count_of(dst.st, 0), nh = count_of(dst.st, 1);
+		fprintf(cli->out, "%s: %s %s (lineage %s, serial %lld, %d resource%s, %d run%s)\n", names[i],
+			same ? "already in" : "copied to", sf_state_path(dst.st), sf_state_lineage(dst.st),
+			(long long)sf_state_serial(dst.st), nr, nr == 1 ? "" : "s", nh, nh == 1 ? "" : "s");
+next:
+		sf_run_close(&dst);
+		sf_run_close(&src);
+	}
+	free_names(names, n);
+	fprintf(cli->out, "\nMigrated %d workspace%s, %d already there, %d failed.\n", moved, moved == 1 ? "" : "s",
+		already, failed);
+	if (!failed && !getenv("SECFAAS_IN_AUTOMATION"))
+		fprintf(cli->out, "Point secfaas at the new location with --backend %s (or SECFAAS_BACKEND, or backend.url "
+				  "in secfaas.yaml). The old copy is left as it was.\n",
+			to_url ? "URL" : to);
+	return failed ? SF_EXIT_ERROR : SF_EXIT_OK;
+}
+
+static int state_pull(struct sf_cli *cli, int argc, char **argv)
+{
+	const char *file = NULL;
+	for (int i = 2; i < argc; i++) {
+		if (argv[i][0] == '-')
+			return sf_cli_unknown_option(cli, "state", argv[i]);
+		if (file)
+			return sf_cli_errorf(cli, "usage: secfaas state pull [FILE.db]");
+		file = argv[i];
+	}
+	struct sf_ws src, dst;
+	struct sf_err err = SF_ERR_INIT;
+	memset(&src, 0, sizeof src);
+	memset(&dst, 0, sizeof dst);
+	char *path = NULL, *tmp = NULL, *tmpkey = NULL, *key = NULL, *how = NULL;
+	src.key_from_state = 1;
+	int rc = sf_run_open(cli, &src, NULL, "state pull", 0, 1, 0), same = 0;
+	if (rc)
+		goto done;
+	const char *name = src.state_ws;
+	if (!name) {
+		const char *b = strrchr(src.state_path, '/');
+		name = b ? b + 1 : src.state_path;
+	}
+	size_t nl = strlen(name);
+	path = file ? xstrdup(file) : nl > 3 && !strcmp(name + nl - 3, ".db") ? xstrdup(name) : xasprintf("%s.db", name);
+	if (!strcmp(path, src.state_path)) {
+		rc = sf_cli_errorf(cli, "%s is the state itself; name another file", path);
+		goto done;
+	}
+	/* Never overwrite somebody else's state: an existing file must hold
+	 * this same state (an older pull). */
+	if (access(path, F_OK) == 0) {
+		struct sf_state *old = NULL;
+		struct sf_state_opts ro = {.readonly = 1};
+		if (sf_state_open(&old, path, &ro, &err) < 0 || !sf_state_lineage(old) ||
+		    strcmp(sf_state_lineage(old), sf_state_lineage(src.st))) {
+			sf_state_close(old);
+			rc = sf_cli_errorf(cli, "%s exists and is not a copy of this state; remove it or name another file",
+					   path);
+			goto done;
+		}
+		sf_state_close(old);
+	}
+	/* Written beside the target, then renamed over it: a failed pull
+	 * leaves any earlier copy whole. */
+	tmp = xasprintf("%s.pull.%ld", path, (long)getpid());
+	tmpkey = xasprintf("%s.key", tmp);
+	key = xasprintf("%s.key", path);
+	dst.state_path = xstrdup(tmp);
+	if ((rc = sf_run_open(cli, &dst, NULL, "state pull", 1, 0, 0)) || (rc = copy_into(cli, &dst, &src, &same)))
+		goto done;
+	int nr = count_of(dst.st, 0), nh = count_of(dst.st, 1);
+	struct sf_err e2 = SF_ERR_INIT;
+	sf_state_meta_get(dst.st, "key_source", &how, &e2);
+	fprintf(cli->out, "Pulled %s (lineage %s, serial %lld, %d resource%s, %d run%s) into %s.\n",
+		sf_state_path(src.st), sf_state_lineage(dst.st), (long long)sf_state_serial(dst.st), nr, nr == 1 ? "" : "s",
+		nh, nh == 1 ? "" : "s", path);
+	sf_state_close(dst.st);
+	dst.st = NULL;
+	char *wal = xasprintf("%s-wal", path), *shm = xasprintf("%s-shm", path);
+	unlink(wal);
+	unlink(shm);
+	free(wal);
+	free(shm);
+	if ((access(tmpkey, F_OK) == 0 && rename(tmpkey, key) < 0) || rename(tmp, path) < 0) {
+		rc = sf_cli_errorf(cli, "cannot write %s: %s", path, strerror(errno));
+		goto done;
+	}
+	if (!getenv("SECFAAS_IN_AUTOMATION"))
+		fprintf(cli->out, "Read it with `secfaas --state %s state list`%s%s%s.\n", path,
+			!how ? "" : !strcmp(how, "key_file") ? " (its secrets are sealed with the key file " : "",
+			how && !strcmp(how, "key_file") ? key : how && !strcmp(how, "kms") ? " (its secrets need the same KMS key)"
+				: how ? " (its secrets need the same SECFAAS_STATE_PASSPHRASE)" : "",
+			how && !strcmp(how, "key_file") ? ")" : "");
+done:
+	if (tmp && access(tmp, F_OK) == 0 && rc) {
+		unlink(tmp);
+		unlink(tmpkey);
+	}
+	sf_run_close(&dst);
+	sf_run_close(&src);
+	free(path);
+	free(tmp);
+	free(tmpkey);
+	free(key);
+	free(how);
+	return rc;
+}
+
+static int state_restore(struct sf_cli *cli, int argc, char **argv)
+{
+	long long serial = 0;
+	if (argc != 3 || !sf_scalar_is_int(argv[2], &serial) || serial < 0)
+		return sf_cli_errorf(cli, "usage: secfaas state restore SERIAL (a serial `secfaas state history` lists)");
+	struct sf_ws ws;
+	struct sf_err err = SF_ERR_INIT;
+	memset(&ws, 0, sizeof ws);
+	int rc = open_for(cli, &ws, NULL, "state restore", 1, 1);
+	if (rc)
+		goto done;
+	if (sf_state_restore(ws.st, serial, &err) < 0) {
+		rc = sf_cli_error(cli, &err);
+		goto done;
+	}
+	fprintf(cli->out, "Restored the resources of serial %lld as serial %lld\nBackup of the previous state: %s\n",
+		serial, (long long)sf_state_serial(ws.st), sf_state_backup_where(ws.st));
+done:
+	sf_run_close(&ws);
+	return rc;
+}
+
 int cmd_state(struct sf_cli *cli, int argc, char **argv)
 {
 	if (argc < 2)
@@ -263,7 +527,14 @@ int cmd_state(struct sf_cli *cli, int argc, char **argv)
 		return state_mv(cli, argc, argv);
 	if (!strcmp(sub, "history"))
 		return state_history(cli, argc, argv);
-	return sf_cli_errorf(cli, "unknown state subcommand \"%s\"; use list, show, rm, mv or history", sub);
+	if (!strcmp(sub, "restore"))
+		return state_restore(cli, argc, argv);
+	if (!strcmp(sub, "migrate"))
+		return state_migrate(cli, argc, argv);
+	if (!strcmp(sub, "pull"))
+		return state_pull(cli, argc, argv);
+	return sf_cli_errorf(cli, "unknown state subcommand \"%s\"; use list, show, rm, mv, history, restore, migrate or pull",
+			     sub);
 }
 
 int cmd_show(struct sf_cli *cli, int argc, char **argv)
@@ -316,7 +587,7 @@ int cmd_show(struct sf_cli *cli, int argc, char **argv)
 		json_t *arr = json_array();
 		for (size_t i = 0; i < n; i++)
 			json_array_append_new(arr, resource_json(res[i]));
-		json_t *j = json_pack("{s:s, s:s, s:I, s:o}", "state", ws.state_path, "lineage", sf_state_lineage(ws.st),
+		json_t *j = json_pack("{s:s, s:s, s:I, s:o}", "state", sf_state_path(ws.st), "lineage", sf_state_lineage(ws.st),
 				      "serial", (json_int_t)sf_state_serial(ws.st), "resources", arr);
 		if (nruns)
 			json_object_set_new(j, "last_run",
@@ -325,7 +596,7 @@ int cmd_show(struct sf_cli *cli, int argc, char **argv)
 						      runs[0].git_sha));
 		sf_cli_print_json(cli, j);
 	} else {
-		fprintf(cli->out, "State %s (lineage %s, serial %lld): %zu resource%s\n", ws.state_path,
+		fprintf(cli->out, "State %s (lineage %s, serial %lld): %zu resource%s\n", sf_state_path(ws.st),
 			sf_state_lineage(ws.st), (long long)sf_state_serial(ws.st), n, n == 1 ? "" : "s");
 		if (nruns) {
 			char t[32];

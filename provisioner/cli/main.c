@@ -15,13 +15,17 @@
 #include "provisioner/cli/commands_aws.h"
 #include "provisioner/cli/commands_eks.h"
 #include "provisioner/cli/commands_kube.h"
+#include "provisioner/cli/settings.h"
 #include "provisioner/spec/schema.h"
 #include "state/state.h"
 #include "util.h"
 
 #define GLOBAL_HELP                                                                                         \
 	"Global options (before or after the command; -name works like --name):\n"                          \
-	"  --state PATH          state file (default .secfaas/<metadata.name>.db)\n"                       \
+	"  --state PATH          one state file (default .secfaas/<metadata.name>.db)\n"                   \
+	"  --backend URL|DIR     where workspaces' state lives: a postgres:// URL shared by every\n"       \
+	"                        runner, or a directory of state files (default .secfaas)\n"             \
+	"  --backend-schema NAME PostgreSQL schema of the state tables (default secfaas)\n"             \
 	"  --workspace NAME      pick one workspace when the spec holds several\n"                          \
 	"  --json                machine-readable output\n"                                                 \
 	"  --no-color            no ANSI colors (also NO_COLOR=1, or stdout not a terminal)\n"              \
@@ -51,6 +55,11 @@ static const struct sf_envvar env_vars[] = {
 	{"SECFAAS_STATE_PASSPHRASE",
 	 "passphrase (16+ characters) for the state's sensitive attributes (AES-256-GCM, PBKDF2-SHA512 key)"},
 	{"SECFAAS_STATE_KEY_FILE", "file holding the state key (default <state>.key, created mode 0600)"},
+	{"SECFAAS_STATE_KMS_KEY_ID",
+	 "AWS KMS key (id, ARN or alias) whose data key seals the state's secrets (like backend.kmsKeyId)"},
+	{"SECFAAS_BACKEND", "where the state lives: a postgres:// URL or a directory of state files (like --backend)"},
+	{"SECFAAS_BACKEND_SCHEMA", "PostgreSQL schema of the state tables (like --backend-schema)"},
+	{"SECFAAS_ROUND", "apply: claim each workspace once per this name, e.g. the commit (like --round)"},
 	{"SECFAAS_TTL", "apply: make the workspace ephemeral for this long (like --ttl)"},
 	{"SECFAAS_FORCE_CONFLICTS", "1: server-side apply takes fields other managers own (like --force-conflicts)"},
 	{"SECFAAS_MODULE_PATH", "colon-separated directories searched for modules before the installed ones"},
@@ -78,6 +87,8 @@ static void env_help(FILE *f)
 	for (size_t i = 0; i < SF_ARRAY_LEN(env_vars); i++)
 		fprintf(f, "  %-26s %s\n", env_vars[i].name, env_vars[i].help);
 	fputs("  and AWS's standard variables (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, AWS_CA_BUNDLE, ...)\n", f);
+	fputs("Settings: a secfaas.yaml in the repository root with a `backend:` section (url, schema,\n"
+	      "  kmsKeyId) is read by every command; options and environment win over it.\n", f);
 }
 
 static const struct sf_cmd commands[] = {
@@ -242,21 +253,33 @@ static const struct sf_cmd commands[] = {
 	 "  secfaas show --state .secfaas/demo.db\n"
 	 "  secfaas show tfplan --json\n",
 	 "full", NULL},
-	{"state", cmd_state, "inspect and edit the state: list, show, rm, mv, history",
+	{"state", cmd_state, "inspect, edit and move the state: list, show, rm, mv, history, restore, migrate, pull",
 	 "usage: secfaas state list [GLOB]\n"
 	 "       secfaas state show ADDRESS\n"
 	 "       secfaas state rm ADDRESS...\n"
 	 "       secfaas state mv SOURCE DESTINATION\n"
 	 "       secfaas state history\n"
+	 "       secfaas state restore SERIAL\n"
+	 "       secfaas state migrate --to postgres://...|DIR|FILE.db [--to-schema NAME]\n"
+	 "       secfaas state pull [FILE.db]\n"
 	 "\n"
-	 "No cloud calls. rm and mv lock the state, back it up to <state>.backup first,\n"
-	 "and print what changed. `rm` makes secfaas forget an object without deleting it.\n"
+	 "No cloud calls. rm, mv and restore lock the state, back it up first (a file to\n"
+	 "<state>.backup, a shared state to a snapshot in its history) and print what changed.\n"
+	 "`rm` makes secfaas forget an object without deleting it; `restore` writes the\n"
+	 "resources of an earlier serial as a new serial.\n"
+	 "`migrate` copies every workspace of the current backend (or the one --workspace\n"
+	 "names) to a shared PostgreSQL database or to a directory of state files, with\n"
+	 "lineage, serial, history and journal unchanged; a target holding another state\n"
+	 "is refused. `pull` writes one workspace to a local file to inspect.\n"
 	 "\n"
 	 "examples:\n"
 	 "  secfaas state list --state .secfaas/demo.db\n"
 	 "  secfaas state list 'local_file.*'\n"
-	 "  secfaas state mv local_file.old local_file.new\n",
-	 "", "list show rm mv history"},
+	 "  secfaas state mv local_file.old local_file.new\n"
+	 "  secfaas state migrate --to postgresql://ci@db.internal/infra\n"
+	 "  secfaas --backend postgresql://ci@db.internal/infra state migrate --to .secfaas\n"
+	 "  secfaas --backend postgresql://ci@db.internal/infra --workspace dev state pull dev.db\n",
+	 "to= to-schema=", "list show rm mv history restore migrate pull"},
 	{"validate", cmd_validate, "check specs offline (schema, references, cycles)",
 	 "usage: secfaas validate [SPEC...] [--json]\n"
 	 "\n"
@@ -347,6 +370,10 @@ static int global_opt(struct sf_cli *cli, int argc, char **argv, int *i)
 	int m;
 	if ((m = sf_opt_match(argc, argv, i, "state", 1, &cli->state_path)))
 		return m;
+	if ((m = sf_opt_match(argc, argv, i, "backend", 1, &cli->backend)))
+		return m;
+	if ((m = sf_opt_match(argc, argv, i, "backend-schema", 1, &cli->backend_schema)))
+		return m;
 	if ((m = sf_opt_match(argc, argv, i, "region", 1, &cli->region)))
 		return m;
 	if ((m = sf_opt_match(argc, argv, i, "profile", 1, &cli->profile)))
@@ -410,8 +437,32 @@ static int global_opt(struct sf_cli *cli, int argc, char **argv, int *i)
 	return 0;
 }
 
+/* Where state lives: options, then the environment, then the repository's
+ * secfaas.yaml.  -1 (printed) when that file is not valid. */
+static int resolve_backend(struct sf_cli *cli, struct sf_settings *s)
+{
+	const char *e;
+	if (sf_settings_load(s, cli->errf, cli->color) < 0) {
+		fprintf(cli->errf, "secfaas: the repository settings in %s are not valid; nothing was done\n",
+			s->file ? s->file : "secfaas.yaml");
+		return -1;
+	}
+	if (!cli->backend && (e = getenv("SECFAAS_BACKEND")) && *e)
+		cli->backend = e;
+	if (!cli->backend)
+		cli->backend = s->backend;
+	if (!cli->backend_schema && (e = getenv("SECFAAS_BACKEND_SCHEMA")) && *e)
+		cli->backend_schema = e;
+	if (!cli->backend_schema)
+		cli->backend_schema = s->schema;
+	cli->kms_key_id = (e = getenv("SECFAAS_STATE_KMS_KEY_ID")) && *e ? e : s->kms_key_id;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	struct sf_settings settings;
+	memset(&settings, 0, sizeof settings);
 	struct sf_cli cli;
 	memset(&cli, 0, sizeof cli);
 	cli.argv0 = argv[0];
@@ -468,12 +519,16 @@ int main(int argc, char **argv)
 				  : sf_cli_errorf(&cli, "unknown command \"%s\"; run `secfaas help`", rest[0]);
 		} else if (want_help) {
 			rc = sf_cmd_help(&cli, c->name, stdout);
+		} else if (strcmp(c->name, "help") && strcmp(c->name, "version") &&
+			   resolve_backend(&cli, &settings) < 0) {
+			rc = SF_EXIT_ERROR;
 		} else {
 			cli.cmd_options = c->options;
 			rc = c->run(&cli, nrest, rest);
 		}
 	}
 	free(rest);
+	sf_settings_release(&settings);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "secfaas: error: could not write output\n");
 		rc = SF_EXIT_ERROR;

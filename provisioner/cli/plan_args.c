@@ -38,6 +38,13 @@ int sf_parse_plan_args(struct sf_cli *cli, const char *cmd, int argc, char **arg
 			if (m < 0 || !sf_scalar_is_int(v, &n) || n < 1 || n > 64)
 				return sf_cli_errorf(cli, "--cluster-parallelism needs a number from 1 to 64");
 			pa->cluster_parallelism = (int)n;
+		} else if ((m = sf_opt_match(argc, argv, &i, "round", 1, &pa->round))) {
+			if (m < 0 || !pa->round || !*pa->round)
+				return sf_cli_errorf(cli, "--round needs a name (e.g. the commit being applied)");
+		} else if (sf_opt_match(argc, argv, &i, "skip-locked", 0, NULL) > 0) {
+			pa->skip_locked = 1;
+		} else if (sf_opt_match(argc, argv, &i, "state-only", 0, NULL) > 0) {
+			pa->state_only = 1;
 		} else if (sf_opt_match(argc, argv, &i, "destroy", 0, NULL) > 0) {
 			pa->opts.destroy = 1;
 		} else if (sf_opt_match(argc, argv, &i, "refresh-only", 0, NULL) > 0) {
@@ -58,6 +65,16 @@ int sf_parse_plan_args(struct sf_cli *cli, const char *cmd, int argc, char **arg
 	}
 	pa->opts.replace = pa->replace;
 	pa->opts.targets = pa->targets;
+	if (!pa->round) {
+		const char *r = getenv("SECFAAS_ROUND");
+		pa->round = r && *r ? r : NULL;
+	}
+	if ((pa->round || pa->skip_locked) && strcmp(cmd, "apply") && strcmp(cmd, "destroy"))
+		return sf_cli_errorf(cli, "--round and --skip-locked belong to apply");
+	if (pa->state_only && strcmp(cmd, "destroy"))
+		return sf_cli_errorf(cli, "--state-only belongs to destroy");
+	if (pa->state_only && pa->spec)
+		return sf_cli_errorf(cli, "destroy --state-only reads no spec; drop %s", pa->spec);
 	if (pa->opts.destroy && pa->opts.refresh_only)
 		return sf_cli_errorf(cli, "--destroy and --refresh-only exclude each other");
 	if (pa->prune && !pa->all)

@@ -16,6 +16,9 @@ struct sf_plan_args {
 	int cluster_parallelism;         /* --cluster-parallelism N for apply --all (default 2) */
 	int full;                        /* --full: long created values printed in full */
 	int summary;                     /* plan --all --summary: the table only */
+	const char *round;               /* --round R / SECFAAS_ROUND: apply each workspace once per R */
+	int skip_locked;                 /* --skip-locked: a workspace another run holds is skipped */
+	int state_only;                  /* destroy --state-only: from the state, no spec */
 };
 
 /* plan --all / apply --all (cmd_all.c). */

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "aws/kms.h"
+#include "provisioner/cli/settings.h"
 #include "provisioner/kinds/gitsrc.h"
 #include "provisioner/kinds/kinds.h"
 #include "provisioner/kinds/modules.h"
@@ -59,6 +61,18 @@ const char *sf_run_default_spec(void)
 	return "secfaas.yaml";
 }
 
+/* A repository's secfaas.yaml may hold its settings document next to
+ * specs (provisioner/cli/settings.h): it is not a spec. */
+static void drop_settings(struct sf_specset *set, struct sf_diags *d, const char *what)
+{
+	size_t had = set->n;
+	for (size_t i = set->n; i-- > 0;)
+		if (sf_settings_is_doc(set->docs[i].root))
+			sf_specset_remove(set, i);
+	if (had && !set->n)
+		sf_diag_error(d, NULL, "%s holds only repository settings (backend:), no spec documents; pass a spec", what);
+}
+
 int sf_run_load_set(struct sf_cli *cli, const char *spec, struct sf_specset *set, struct sf_diags *d, char *sha,
 		    int *dirty)
 {
@@ -73,6 +87,10 @@ int sf_run_load_set(struct sf_cli *cli, const char *spec, struct sf_specset *set
 		o.subpath = cli->subpath ? cli->subpath : spec;
 		o.allow_dirty = cli->allow_dirty;
 		int rc = sf_gitsrc_load(set, &o, &res, d);
+		if (rc == 0) {
+			drop_settings(set, d, o.subpath ? o.subpath : cli->repo);
+			rc = d->nerrors ? -1 : 0;
+		}
 		if (rc == 0) {
 			if (sha)
 				snprintf(sha, 41, "%s", res.sha);
@@ -95,6 +113,9 @@ int sf_run_load_set(struct sf_cli *cli, const char *spec, struct sf_specset *set
 		return -1;
 	}
 	if (sf_spec_load_path(set, path, d) < 0 || d->nerrors)
+		return -1;
+	drop_settings(set, d, path);
+	if (d->nerrors)
 		return -1;
 	return sf_modules_expand(set, &mo, d);
 }
@@ -121,38 +142,108 @@ int sf_run_load(struct sf_cli *cli, const char *spec, struct sf_ws *ws)
 	return bad ? SF_EXIT_ERROR : 0;
 }
 
+int sf_run_backend_is_url(const struct sf_cli *cli)
+{
+	return sf_state_target_is_url(cli->backend);
+}
+
+const char *sf_run_state_dir(const struct sf_cli *cli)
+{
+	if (sf_run_backend_is_url(cli))
+		return NULL;
+	return cli->backend && *cli->backend ? cli->backend : ".secfaas";
+}
+
+int sf_run_state_target(struct sf_cli *cli, const char *workspace, char **target, char **ws_name)
+{
+	struct sf_err err = SF_ERR_INIT;
+	*target = *ws_name = NULL;
+	if (cli->state_path) {
+		*target = xstrdup(cli->state_path);
+		return 0;
+	}
+	if (!workspace) {
+		const char *w = getenv("SECFAAS_WORKSPACE");
+		workspace = w && *w ? w : NULL;
+	}
+	const char *dir = sf_run_state_dir(cli);
+	if (workspace) {
+		if (dir) {
+			*target = xasprintf("%s/%s.db", dir, workspace);
+		} else {
+			*target = xstrdup(cli->backend);
+			*ws_name = xstrdup(workspace);
+		}
+		return 0;
+	}
+	/* No workspace named: the only one there is. */
+	char **names = NULL;
+	size_t n = 0;
+	struct sf_state_opts so = {.schema = cli->backend_schema};
+	if (sf_state_workspaces(dir ? dir : cli->backend, &so, &names, &n, &err) < 0)
+		return sf_cli_error(cli, &err);
+	int rc = 0;
+	const char *where = dir ? dir : "the shared state";
+	if (n == 1) {
+		if (dir) {
+			*target = xasprintf("%s/%s.db", dir, names[0]);
+		} else {
+			*target = xstrdup(cli->backend);
+			*ws_name = xstrdup(names[0]);
+		}
+	} else if (n) {
+		rc = sf_cli_errorf(cli, "%zu workspaces in %s; choose one with --workspace NAME (or give the spec)", n, where);
+	} else {
+		rc = sf_cli_errorf(cli, "no state found in %s; pass --workspace NAME, --state PATH or the spec", where);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return rc;
+}
+
 int sf_run_state_path(struct sf_cli *cli, const char *workspace, char **out)
 {
-	if (cli->state_path) {
-		*out = xstrdup(cli->state_path);
-		return 0;
+	char *ws = NULL;
+	int rc = sf_run_state_target(cli, workspace, out, &ws);
+	free(ws);
+	return rc;
+}
+
+/* AWS KMS envelope keys: the state layer calls these back when it needs its
+ * data key made or unwrapped; the AWS client is the workspace's own. */
+static int kms_generate(void *ctx, unsigned char key[32], char **wrapped, struct sf_err *err)
+{
+	struct sf_ws *ws = ctx;
+	struct sf_aws *a = sf_providers_aws(&ws->prov, err);
+	if (!a)
+		return err && err->code ? err->code : SF_EAUTH;
+	return sf_kms_generate_data_key(a, ws->kp.key_id, key, wrapped, err);
+}
+
+static int kms_decrypt(void *ctx, const char *wrapped, unsigned char key[32], struct sf_err *err)
+{
+	struct sf_ws *ws = ctx;
+	struct sf_aws *a = sf_providers_aws(&ws->prov, err);
+	if (!a)
+		return err && err->code ? err->code : SF_EAUTH;
+	return sf_kms_decrypt(a, wrapped, key, err);
+}
+
+void sf_run_state_opts(struct sf_cli *cli, struct sf_ws *ws, int create, struct sf_state_opts *so)
+{
+	memset(so, 0, sizeof *so);
+	so->create = create;
+	so->workspace = ws->state_ws;
+	so->schema = ws->state_schema ? ws->state_schema : cli->backend_schema;
+	so->key_from_state = ws->key_from_state;
+	if (cli->kms_key_id && *cli->kms_key_id) {
+		ws->kp.key_id = cli->kms_key_id;
+		ws->kp.generate = kms_generate;
+		ws->kp.decrypt = kms_decrypt;
+		ws->kp.ctx = ws;
+		so->key_provider = &ws->kp;
 	}
-	if (workspace) {
-		*out = xasprintf(".secfaas/%s.db", workspace);
-		return 0;
-	}
-	DIR *d = opendir(".secfaas");
-	char *found = NULL;
-	int n = 0;
-	if (d) {
-		struct dirent *de;
-		while ((de = readdir(d))) {
-			size_t l = strlen(de->d_name);
-			if (l > 3 && !strcmp(de->d_name + l - 3, ".db")) {
-				n++;
-				free(found);
-				found = xasprintf(".secfaas/%s", de->d_name);
-			}
-		}
-		closedir(d);
-	}
-	if (n == 1) {
-		*out = found;
-		return 0;
-	}
-	free(found);
-	return sf_cli_errorf(cli, n ? "several state files in .secfaas/; choose one with --state PATH or give the spec"
-				    : "no state found (.secfaas/ has no state); pass --state PATH or the spec");
 }
 
 static void print_lock(struct sf_cli *cli, const struct sf_lock_info *li)
@@ -180,9 +271,8 @@ int sf_run_open(struct sf_cli *cli, struct sf_ws *ws, const char *workspace, con
 		int backup)
 {
 	struct sf_err err = SF_ERR_INIT;
-	if (!ws->state_path && sf_run_state_path(cli, workspace, &ws->state_path) != 0)
+	if (!ws->state_path && sf_run_state_target(cli, workspace, &ws->state_path, &ws->state_ws) != 0)
 		return SF_EXIT_ERROR;
-	struct sf_state_opts so = {.create = create};
 	if (!ws->prov_init) {
 		sf_providers_init(&ws->prov);
 		ws->prov_init = 1;
@@ -192,6 +282,8 @@ int sf_run_open(struct sf_cli *cli, struct sf_ws *ws, const char *workspace, con
 		ws->prov.workspace = ws->cfg.workspace;
 		ws->prov.metadata = ws->cfg.metadata;
 	}
+	struct sf_state_opts so;
+	sf_run_state_opts(cli, ws, create, &so);
 	if (sf_state_open(&ws->st, ws->state_path, &so, &err) < 0) {
 		if (err.code == SF_ENOTFOUND && !create)
 			sf_err_hint(&err, "nothing has been applied for this workspace yet");
@@ -202,7 +294,13 @@ int sf_run_open(struct sf_cli *cli, struct sf_ws *ws, const char *workspace, con
 		memset(&holder, 0, sizeof holder);
 		char info[256];
 		snprintf(info, sizeof info, "spec@%.12s", ws->cfg.digest ? ws->cfg.digest : "-");
-		if (sf_lock_acquire(ws->st, op, info, cli->lock_timeout_s, &holder, ws->lock_id, &err) < 0) {
+		if (sf_lock_acquire(ws->st, op, info, ws->skip_locked ? 0 : cli->lock_timeout_s, &holder, ws->lock_id,
+				    &err) < 0) {
+			if (err.code == SF_ELOCKED && ws->skip_locked) {
+				ws->held = 1;
+				ws->holder = holder;
+				return SF_EXIT_ERROR;
+			}
 			if (err.code == SF_ELOCKED) {
 				print_lock(cli, &holder);
 				return SF_EXIT_ERROR;
@@ -221,7 +319,9 @@ void sf_run_close(struct sf_ws *ws)
 {
 	if (ws->st && ws->locked) {
 		struct sf_err err = SF_ERR_INIT;
-		if (sf_lock_release(ws->st, ws->lock_id, &err) < 0)
+		/* a broken handle's lock went with its connection, or was
+		 * taken over by the writer that got in: nothing to say */
+		if (sf_lock_release(ws->st, ws->lock_id, &err) < 0 && !sf_state_broken(ws->st))
 			fprintf(stderr, "secfaas: warning: could not release lock %s: %s\n", ws->lock_id, err.msg);
 	}
 	if (ws->prov_init)
@@ -230,6 +330,7 @@ void sf_run_close(struct sf_ws *ws)
 	sf_config_release(&ws->cfg);
 	sf_specset_release(&ws->set);
 	free(ws->state_path);
+	free(ws->state_ws);
 	memset(ws, 0, sizeof *ws);
 }
 

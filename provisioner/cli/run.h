@@ -21,7 +21,14 @@ struct sf_ws {
 	struct sf_state *st;
 	char lock_id[37];
 	int locked;
-	char *state_path;
+	char *state_path;         /* a state file, or the backend URL */
+	char *state_ws;           /* the workspace in a backend URL; NULL for a file */
+	const char *state_schema; /* PostgreSQL schema; NULL = cli->backend_schema */
+	int key_from_state;       /* read side of a copy: the state's own key source decides */
+	int skip_locked;          /* set before sf_run_open: a held lock is not an error */
+	int held;                 /* sf_run_open found the lock held (skip_locked): see holder */
+	struct sf_lock_info holder;
+	struct sf_key_provider kp; /* AWS KMS envelope keys when configured */
 	struct sf_providers prov; /* initialised by sf_run_open */
 	int prov_init;
 	char git_sha[41];         /* commit the specs came from ("" if not from git) */
@@ -40,12 +47,26 @@ const char *sf_run_default_spec(void);
 /* Load + validate + lower. Prints diagnostics; returns 0 or SF_EXIT_ERROR. */
 int sf_run_load(struct sf_cli *cli, const char *spec, struct sf_ws *ws);
 
-/* Resolve the state path for a workspace (--state wins; else
- * .secfaas/<workspace>.db; workspace NULL: the single .db in .secfaas/). */
+/* The backend: a postgres:// URL (1) or a directory of state files (0). */
+int sf_run_backend_is_url(const struct sf_cli *cli);
+/* Directory of state files (--backend DIR, default .secfaas); NULL for a URL. */
+const char *sf_run_state_dir(const struct sf_cli *cli);
+
+/* Where a workspace's state lives.  --state FILE wins; else a backend URL
+ * (*target the URL, *ws_name the workspace) or <state dir>/<workspace>.db.
+ * workspace NULL: $SECFAAS_WORKSPACE (--workspace), else the only one there
+ * is.  Prints and returns SF_EXIT_ERROR when that is ambiguous. */
+int sf_run_state_target(struct sf_cli *cli, const char *workspace, char **target, char **ws_name);
+/* The file path form of the above (NULL ws_name); a URL backend gives the URL. */
 int sf_run_state_path(struct sf_cli *cli, const char *workspace, char **out);
 
+/* Options for sf_state_open for ws: workspace, schema, key provider. */
+void sf_run_state_opts(struct sf_cli *cli, struct sf_ws *ws, int create, struct sf_state_opts *so);
+
 /* Open state (create it when `create`), lock it for `op` unless --lock=false,
- * back it up first when `backup`. Returns 0 or SF_EXIT_ERROR (printed). */
+ * back it up first when `backup`. Returns 0 or SF_EXIT_ERROR (printed).
+ * With ws->skip_locked, a lock held by another run is not printed: ws->held
+ * is set, ws->holder says by whom, and SF_EXIT_ERROR is returned. */
 int sf_run_open(struct sf_cli *cli, struct sf_ws *ws, const char *workspace, const char *op, int create,
 		int lock, int backup);
 

@@ -515,6 +515,15 @@ int sf_spec_load_path(struct sf_specset *set, const char *path, struct sf_diags 
 	return rc;
 }
 
+void sf_specset_remove(struct sf_specset *set, size_t i)
+{
+	if (i >= set->n)
+		return;
+	node_free(set->docs[i].root);
+	memmove(&set->docs[i], &set->docs[i + 1], (set->n - i - 1) * sizeof *set->docs);
+	set->n--;
+}
+
 void sf_specset_release(struct sf_specset *set)
 {
 	for (size_t i = 0; i < set->n; i++)

@@ -94,6 +94,9 @@ int sf_spec_load_path(struct sf_specset *set, const char *path, struct sf_diags 
 int sf_spec_load_buffer(struct sf_specset *set, const char *name, const char *buf, size_t len,
 			struct sf_diags *d);
 void sf_specset_release(struct sf_specset *set);
+/* Drop document i (its nodes are freed; later documents move down).  The
+ * digest still covers the file it came from. */
+void sf_specset_remove(struct sf_specset *set, size_t i);
 
 /* Map lookup; NULL if absent or n is not a map. */
 struct sf_node *sf_node_get(const struct sf_node *n, const char *key);
