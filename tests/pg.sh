@@ -7,7 +7,8 @@
 #                         a unix socket only (no TCP port, so parallel runs
 #                         never collide), wait until it accepts connections,
 #                         export SECFAAS_TEST_PG (a postgresql:// URL) and
-#                         write it to DIR/url.  A watchdog stops the server
+#                         SECFAAS_TEST_PG_DIR (DIR, for pg_restart), and
+#                         write the URL to DIR/url.  A watchdog stops the server
 #                         when OWNER (default: this shell) exits, however it
 #                         exits, so a killed run leaves no server behind.
 #   pg_stop DIR           stop that server by its PID and remove its files
@@ -79,7 +80,8 @@ pg_start() { # DIR [OWNER_PID]
 		return 1
 	fi
 	SECFAAS_TEST_PG="postgresql:///postgres?host=$_pgroot/sock&user=postgres"
-	export SECFAAS_TEST_PG
+	SECFAAS_TEST_PG_DIR=$_pgd
+	export SECFAAS_TEST_PG SECFAAS_TEST_PG_DIR
 	echo "$SECFAAS_TEST_PG" >"$_pgd/url"
 	# The watchdog polls every second: it only has to notice an owner
 	# that died without running its cleanup (kill -9), then clean up.

@@ -119,6 +119,30 @@ t_rc 0 "next plan is empty" $S plan "$WORK/c.yaml" $ST --detailed-exitcode
 t_grep "no changes" "No changes." .out
 t_end
 
+# ------------------------------------------------------------ fresh runner, shared state
+t_begin "a fresh CI runner on the shared state plans no changes for the applied cluster"
+if pg_need; then
+	PGURL=$(pg_newdb "eks_$$") || t_fail "cannot create a database on the test PostgreSQL"
+	export SECFAAS_STATE_PASSPHRASE="eks suite team passphrase"
+	# the cluster's state moves to the team's database (docs/ci-workflow.md)
+	t_rc 0 "migrate the state" env SECFAAS_WORKSPACE=fn-e2e $S state migrate $ST --to "$PGURL"
+	t_grep "copied" "fn-e2e: copied to" .out
+	# the repository: its settings and the cluster spec, committed
+	mkdir -p repo/clusters
+	git init -q -b main repo
+	printf 'backend:\n  url: "%s"\n' "$PGURL" >repo/secfaas.yaml
+	cp "$WORK/c.yaml" repo/clusters/
+	git -C repo add -A
+	GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.invalid GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.invalid \
+		git -C repo commit -qm clusters
+	git clone -q repo runner # a fresh checkout: nothing local but the repository
+	t_rc 0 "plan on the fresh runner" sh -c "cd runner && $S plan --repo . --subpath clusters --detailed-exitcode"
+	t_grep "no changes" "No changes." .out
+	t_ok "the runner kept no local state" test ! -e runner/.secfaas
+	unset SECFAAS_STATE_PASSPHRASE
+fi
+t_end
+
 # ------------------------------------------------------------ in-place scaling
 t_begin "desired size edit updates in place"
 spec 3 m6i.large 20250113.0

@@ -1,0 +1,138 @@
+#!/bin/sh
+# Fleets on a shared state: three runners start `apply --all` at once on a
+# repository of 30 workspaces (each one IAM role in the local AWS,
+# tests/awssim) against one PostgreSQL state (tests/pg.sh).  Every
+# workspace must be applied exactly once - checked in the simulator's
+# inventory and call counters, not only in secfaas output - and the three
+# summaries must add up: each workspace applied by one runner and left by
+# the other two.  Then a fourth, fresh runner re-running the same round
+# applies nothing, `plan --all` from a fresh directory sees all 30 with no
+# changes, and `gc` checks every workspace of the shared state.
+. "$SECFAAS_SRC/tests/lib.sh"
+S=$SECFAAS
+export NO_COLOR=1
+if ! pg_need; then
+	echo "0 passed, 0 failed"
+	exit 0
+fi
+SIMDIR=$T_ROOT/awssim
+eval "$("$SECFAAS_SRC/tests/awssim/ctl" start "$SIMDIR" --timescale 0.001)" || {
+	echo "cannot start awssim"
+	echo "0 passed, 1 failed"
+	exit 1
+}
+trap '"$SECFAAS_SRC/tests/awssim/ctl" stop "$SIMDIR" >/dev/null 2>&1; [ -z "${T_PGDIR:-}" ] || pg_stop "$T_PGDIR"' EXIT
+require_loopback "$AWSSIM_URL"
+export AWS_ENDPOINT_URL=$AWSSIM_URL AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE
+export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY AWS_REGION=eu-west-1
+export SECFAAS_POLL_SCALE=0.001
+export AWS_EC2_METADATA_DISABLED=true AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_CONFIG_FILE=/nonexistent
+unset AWS_PROFILE AWS_SESSION_TOKEN
+q() { /usr/bin/python3 "$SECFAAS_SRC/tests/eks/q.py" "$AWSSIM_URL" "$1"; }
+PGURL=$(pg_newdb "fleet_$$") || {
+	echo "FAIL: cannot create a database on the test PostgreSQL"
+	echo "0 passed, 1 failed"
+	exit 1
+}
+export SECFAAS_BACKEND=$PGURL SECFAAS_BACKEND_SCHEMA=fleet
+N=30
+
+t_begin "three runners apply --all on 30 workspaces: each applied exactly once, summaries add up"
+SPECS=$T_ROOT/specs
+mkdir "$SPECS"
+i=1
+while [ $i -le $N ]; do
+	w=$(printf 'ws%02d' $i)
+	cat >"$SPECS/$w.yaml" <<Y
+apiVersion: secfaas.dev/v1alpha1
+kind: Stack
+metadata: {name: $w, region: eu-west-1}
+spec:
+  resources:
+    - {type: aws_iam_role, name: r, attributes: {name: fleet-$w, service: ec2.amazonaws.com}}
+Y
+	i=$((i + 1))
+done
+before=$(q 'calls["iam:CreateRole"]')
+# fresh runners: each its own empty directory, only the shared backend
+for r in 1 2 3; do
+	mkdir "runner$r"
+	(cd "runner$r" && exec $S apply --all "$SPECS" --auto-approve --round merge-1 --cluster-parallelism 3) \
+		>"out$r" 2>"err$r" &
+	eval "pid$r=\$!"
+done
+for r in 1 2 3; do
+	eval "wait \$pid$r"
+	t_eq "runner $r succeeded" "$?" 0
+	t_grep "runner $r prints its summary" "left to other runners" "out$r"
+	t_ok "runner $r wrote no local state" test ! -e "runner$r/.secfaas"
+done
+t_eq "30 roles in AWS" "$(q 'n("iam:role")')" $N
+t_eq "each role exactly once" "$(q 'len(set(r["id"] for r in inv["iam:role"]))')" $N
+t_eq "CreateRole called once per workspace" "$(($(q 'calls["iam:CreateRole"]') - before))" $N
+# every workspace: "applied" in exactly one summary, left by the two others
+applied=0
+i=1
+while [ $i -le $N ]; do
+	w=$(printf 'ws%02d' $i)
+	a=$(cat out1 out2 out3 | grep -cE "^$w +1 +0 +0  applied$")
+	l=$(cat out1 out2 out3 | grep -cE "^$w +0 +0 +0  (held|applied) by ")
+	[ "$a" = 1 ] || t_fail "$w applied by $a runners"
+	[ "$l" = 2 ] || t_fail "$w left by $l runners, want 2"
+	applied=$((applied + a))
+	i=$((i + 1))
+done
+t_eq "summaries add up" "$applied" $N
+sum=0
+for r in 1 2 3; do
+	n=$(sed -n 's/^\([0-9]*\) workspaces* applied by this runner, \([0-9]*\) left to other runners, 0 failed\.$/\1+\2/p' "out$r")
+	[ -n "$n" ] || t_fail "runner $r summary line missing"
+	t_eq "runner $r: its own plus the others' make $N" "$((${n:-0}))" $N
+	sum=$((sum + ${n%%+*}))
+done
+t_eq "the runners' counts add up" "$sum" $N
+t_end
+
+t_begin "a late runner in the same round applies nothing; plan --all and gc see every workspace"
+mkdir late
+t_rc 0 "same round again" sh -c "cd late && $S apply --all $SPECS --auto-approve --round merge-1"
+t_grep "nothing left to do" "0 workspaces applied by this runner, $N left to other runners, 0 failed." .out
+t_eq "no new roles" "$(q 'n("iam:role")')" $N
+t_rc 0 "plan --all from a fresh directory" sh -c "cd late && $S plan --all $SPECS --detailed-exitcode"
+t_eq "30 workspaces, no changes" "$(grep -cE '^ws[0-9]+ +0 +0 +0  no changes$' .out)" $N
+mkdir gone
+t_rc 0 "gc checks every workspace of the shared state" sh -c "cd gone && $S gc --no-sweep"
+t_grep "all 30" "nothing has expired ($N states checked)" .out
+t_end
+
+t_begin "secrets of the shared state sealed under an AWS KMS key: one data key, unwrapped by every fresh runner"
+export AWS_DEFAULT_REGION=eu-west-1 # the aws CLI reads this one
+kid=$(aws kms create-key --description "secfaas state" --query KeyMetadata.KeyId --output text 2>err) ||
+	t_fail "create-key: $(cat err)"
+aws kms create-alias --alias-name alias/secfaas-state --target-key-id "$kid" 2>err || t_fail "create-alias: $(cat err)"
+export SECFAAS_BACKEND_SCHEMA=kms
+mkdir objs
+cat >s.yaml <<'Y'
+apiVersion: secfaas.dev/v1alpha1
+kind: Stack
+metadata: {name: app}
+spec:
+  resources:
+    - {type: test_object, name: a, attributes: {dir: objs, secret: "kms-S3CRET"}}
+Y
+gen=$(q 'calls["kms:GenerateDataKey"]')
+dec=$(q 'calls["kms:Decrypt"]')
+t_rc 0 "apply with backend.kmsKeyId" env SECFAAS_STATE_KMS_KEY_ID=alias/secfaas-state $S apply s.yaml --auto-approve
+t_eq "one data key made" "$(($(q 'calls["kms:GenerateDataKey"]') - gen))" 1
+t_ok "no plaintext in the database" sh -c "! pg_dump -n kms '$PGURL' | grep -a -q kms-S3CRET"
+mkdir fresh
+t_rc 0 "a fresh runner reads the secret back" sh -c "cd fresh && SECFAAS_STATE_KMS_KEY_ID=alias/secfaas-state $S --workspace app state show test_object.a --json"
+t_eq "unwrapped once" "$(($(q 'calls["kms:Decrypt"]') - dec))" 1
+t_rc 1 "without the KMS key configured: one clear error" sh -c "cd fresh && $S --workspace app state show test_object.a"
+t_grep "names the key" "AWS KMS key alias/secfaas-state" .err
+aws kms disable-key --key-id "$kid" 2>err || t_fail "disable-key: $(cat err)"
+t_rc 1 "a disabled key: refused by KMS, said so" sh -c "cd fresh && SECFAAS_STATE_KMS_KEY_ID=alias/secfaas-state $S --workspace app state show test_object.a"
+t_grep "KMS's reason" "Disabled" .err
+t_end
+
+finish
