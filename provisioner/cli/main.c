@@ -95,22 +95,29 @@ static const struct sf_cmd commands[] = {
 	{"apply", cmd_apply, "create or update infrastructure to match the spec",
 	 "usage: secfaas apply [SPEC | PLANFILE] [--auto-approve] [--replace ADDR]... [--target ADDR]...\n"
 	 "                     [--destroy] [--refresh=false] [--full]\n"
-	 "       secfaas apply --all [--prune] [--cluster-parallelism N] --auto-approve [SPECDIR]\n"
+	 "       secfaas apply --all [SPECDIR] --auto-approve [--prune] [--cluster-parallelism N]\n"
+	 "                     [--round NAME] [--skip-locked]\n"
 	 "\n"
 	 "Plans, shows the plan, asks for 'yes' (on a terminal), then applies it as a\n"
 	 "dependency graph (--parallelism N at once). With a saved PLANFILE from\n"
 	 "`secfaas plan --out`, applies exactly that plan without asking, and refuses it if\n"
 	 "the state changed since it was made. Interrupted or killed runs are resumed by\n"
 	 "running apply again. --full prints long created values (manifests) in full.\n"
+	 "\n"
 	 "--all applies every workspace (cluster) in the spec directory, N at once\n"
 	 "(--cluster-parallelism, default 2); --prune also destroys workspaces whose spec\n"
-	 "was removed.\n"
+	 "was removed. Started on several runners against one shared state, each\n"
+	 "workspace goes to one of them: a workspace another runner holds is skipped\n"
+	 "(--skip-locked, which --all implies), and with --round NAME (SECFAAS_ROUND) one\n"
+	 "applied in that round already is skipped too. The summary says which this runner\n"
+	 "applied and which it left to others.\n"
 	 "\n"
 	 "examples:\n"
 	 "  secfaas apply examples/minimal.yaml\n"
 	 "  secfaas plan cluster.yaml --out tfplan && secfaas apply tfplan\n"
-	 "  secfaas apply cluster.yaml --auto-approve --parallelism 4\n",
-	 "destroy refresh=false replace= target= all prune cluster-parallelism= full", NULL},
+	 "  secfaas apply cluster.yaml --auto-approve --parallelism 4\n"
+	 "  secfaas apply --all --repo . --ref \"$GITHUB_SHA\" --round \"$GITHUB_SHA\" --auto-approve\n",
+	 "destroy refresh=false replace= target= all prune cluster-parallelism= full round= skip-locked", NULL},
 	{"bake", cmd_bake, "bake (or find) the gVisor AMI of a spec and print its id",
 	 SF_BAKE_USAGE "\nexample:\n  secfaas bake examples/minimal.yaml --arch x86_64\n",
 	 "arch= subnet-id= instance-profile=", NULL},
@@ -127,15 +134,18 @@ static const struct sf_cmd commands[] = {
 	 "  secfaas completion man | man -l -\n",
 	 "", "bash zsh fish man"},
 	{"destroy", cmd_destroy, "destroy everything the state tracks for a workspace",
-	 "usage: secfaas destroy [SPEC] [--auto-approve] [--target ADDR]... [--refresh=false] [--full]\n"
+	 "usage: secfaas destroy [SPEC | --state-only] [--auto-approve] [--target ADDR]... [--refresh=false]\n"
+	 "                       [--full]\n"
 	 "\n"
 	 "Plans the destruction of every resource in the workspace's state, shows it, asks\n"
-	 "for 'yes', then deletes in reverse dependency order.\n"
+	 "for 'yes', then deletes in reverse dependency order. --state-only (or --state\n"
+	 "FILE) destroys what the state records without reading a spec.\n"
 	 "\n"
 	 "examples:\n"
 	 "  secfaas destroy examples/minimal.yaml\n"
-	 "  secfaas destroy --state .secfaas/fn-staging.db --auto-approve\n",
-	 "refresh=false target= full", NULL},
+	 "  secfaas destroy --state .secfaas/fn-staging.db --auto-approve\n"
+	 "  secfaas destroy --workspace fn-staging --state-only --auto-approve\n",
+	 "refresh=false target= full state-only", NULL},
 	{"eks-token", cmd_eks_token, "print an EKS bearer token as a kubectl ExecCredential",
 	 SF_EKS_TOKEN_USAGE
 	 "\nexample:\n  secfaas eks-token --cluster fn-staging --region eu-west-1\n",
@@ -152,7 +162,8 @@ static const struct sf_cmd commands[] = {
 	{"gc", cmd_gc, "destroy expired ephemeral workspaces and sweep AWS for orphaned secfaas objects",
 	 "usage: secfaas gc [--dry-run] [--auto-approve] [--state-dir DIR] [--now TIME] [--no-sweep]\n"
 	 "\n"
-	 "1. Every state file in DIR (default .secfaas) with an expiry recorded from\n"
+	 "1. Every workspace of the backend - each state file in DIR (default .secfaas),\n"
+	 "   or every workspace of a shared PostgreSQL state - with an expiry recorded from\n"
 	 "   metadata.ttl or `apply --ttl` that has passed is destroyed from its state,\n"
 	 "   under its own lock.\n"
 	 "2. Then (unless --no-sweep) AWS is searched for objects tagged secfaas:workspace\n"

@@ -65,6 +65,8 @@ const char *sf_run_default_spec(void)
  * specs (provisioner/cli/settings.h): it is not a spec. */
 static void drop_settings(struct sf_specset *set, struct sf_diags *d, const char *what)
 {
+	if (!set)
+		return;
 	size_t had = set->n;
 	for (size_t i = set->n; i-- > 0;)
 		if (sf_settings_is_doc(set->docs[i].root))
