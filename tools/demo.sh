@@ -12,8 +12,10 @@ SIM_SRC=$top
 . "$top/tests/sim.sh"
 cleanup() {
 	sim_stop_all
+	[ ! -d "$work/pg" ] || pg_stop "$work/pg" >/dev/null 2>&1 || true
 	rm -rf "$work"
 }
+. "$top/tests/pg.sh"
 trap cleanup EXIT INT TERM
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
@@ -47,6 +49,13 @@ if "$S" plan examples/functions.yaml >/dev/null 2>plan.err && ! grep -q "no AWS 
 	"$S" show --state .secfaas/fn-functions.db
 	step "a second plan has nothing to do"
 	"$S" plan examples/functions.yaml --detailed-exitcode
+	if pg_have && pg_start "$work/pg" >/dev/null; then
+		step "share it: move the state into PostgreSQL (a private server here); a fresh runner plans no changes"
+		"$S" state migrate --to "$SECFAAS_TEST_PG"
+		mkdir "$work/runner"
+		(cd "$work/runner" && cp -R "$top/examples" . &&
+			"$S" --backend "$SECFAAS_TEST_PG" plan examples/functions.yaml --detailed-exitcode)
+	fi
 	step "verify: deploy a probe function through the OpenFaaS gateway and prove it ran under gVisor"
 	"$S" verify fn-functions
 	step "destroy it, leaving nothing behind in the local AWS"
