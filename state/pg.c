@@ -47,7 +47,7 @@
 #define SECFAAS_VERSION "0.0.0"
 #endif
 
-#define DEFAULT_SCHEMA "secfaas"
+#define DEFAULT_SCHEMA SF_STATE_DEFAULT_SCHEMA
 #define BYTEAOID 17
 /* pg_advisory_xact_lock key serialising schema migrations ("sfmigrat"). */
 #define MIGRATION_LOCK_KEY "7378666d69677261"

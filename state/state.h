@@ -61,12 +61,14 @@ struct sf_key_provider {
 	void *ctx;
 };
 
+#define SF_STATE_DEFAULT_SCHEMA "secfaas"
+
 struct sf_state_opts {
 	int create;              /* create the file / workspace (and schema) if missing */
 	int readonly;            /* open read-only: no migrations, no writes */
 	double busy_timeout_s;   /* SQLite busy timeout, PostgreSQL connect timeout; 0 = 5 s */
 	const char *workspace;   /* PostgreSQL: which workspace (required there) */
-	const char *schema;      /* PostgreSQL: schema of the tables; NULL = "secfaas" */
+	const char *schema;      /* PostgreSQL: schema of the tables; NULL = SF_STATE_DEFAULT_SCHEMA */
 	/* Encryption key sources, first non-NULL wins; all NULL = look at
 	 * SECFAAS_STATE_PASSPHRASE, SECFAAS_STATE_KEY_FILE, then (files only)
 	 * "<path>.key", created 0600 with a random key the first time a secret

@@ -374,6 +374,14 @@ static int state_migrate(struct sf_cli *cli, int argc, char **argv)
 				dl--;
 			dst.state_path = to_file ? xstrdup(to) : xasprintf("%.*s/%s.db", (int)dl, to, names[i]);
 		}
+		const char *ds = to_schema ? to_schema : cli->backend_schema, *ss = cli->backend_schema;
+		int same_schema = !strcmp(ds ? ds : SF_STATE_DEFAULT_SCHEMA, ss ? ss : SF_STATE_DEFAULT_SCHEMA);
+		if (!strcmp(dst.state_path, src.state_path) &&
+		    (dst.state_ws ? src.state_ws && !strcmp(dst.state_ws, src.state_ws) && same_schema : !src.state_ws)) {
+			sf_cli_errorf(cli, "%s: the target is where its state already is; name another --to", names[i]);
+			failed++;
+			goto next;
+		}
 		if (sf_run_open(cli, &dst, names[i], "state migrate", 1, 1, 0) || copy_into(cli, &dst, &src, &same)) {
 			failed++;
 			goto next;
