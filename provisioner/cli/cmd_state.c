@@ -461,13 +461,13 @@ static int state_pull(struct sf_cli *cli, int argc, char **argv)
 	if ((rc = sf_run_open(cli, &dst, NULL, "state pull", 1, 0, 0)) || (rc = copy_into(cli, &dst, &src, &same)))
 		goto done;
 	int nr = count_of(dst.st, 0), nh = count_of(dst.st, 1);
+	char *lineage = xstrdup(sf_state_lineage(dst.st));
+	long long serial = (long long)sf_state_serial(dst.st);
 	struct sf_err e2 = SF_ERR_INIT;
 	sf_state_meta_get(dst.st, "key_source", &how, &e2);
-	fprintf(cli->out, "Pulled %s (lineage %s, serial %lld, %d resource%s, %d run%s) into %s.\n",
-		sf_state_path(src.st), sf_state_lineage(dst.st), (long long)sf_state_serial(dst.st), nr, nr == 1 ? "" : "s",
-		nh, nh == 1 ? "" : "s", path);
 	sf_state_close(dst.st);
 	dst.st = NULL;
+	/* the old copy's -wal/-shm belong to it, never to the new file */
 	char *wal = xasprintf("%s-wal", path), *shm = xasprintf("%s-shm", path);
 	unlink(wal);
 	unlink(shm);
@@ -475,14 +475,22 @@ static int state_pull(struct sf_cli *cli, int argc, char **argv)
 	free(shm);
 	if ((access(tmpkey, F_OK) == 0 && rename(tmpkey, key) < 0) || rename(tmp, path) < 0) {
 		rc = sf_cli_errorf(cli, "cannot write %s: %s", path, strerror(errno));
+		free(lineage);
 		goto done;
 	}
-	if (!getenv("SECFAAS_IN_AUTOMATION"))
-		fprintf(cli->out, "Read it with `secfaas --state %s state list`%s%s%s.\n", path,
-			!how ? "" : !strcmp(how, "key_file") ? " (its secrets are sealed with the key file " : "",
-			how && !strcmp(how, "key_file") ? key : how && !strcmp(how, "kms") ? " (its secrets need the same KMS key)"
-				: how ? " (its secrets need the same SECFAAS_STATE_PASSPHRASE)" : "",
-			how && !strcmp(how, "key_file") ? ")" : "");
+	fprintf(cli->out, "Pulled %s (lineage %s, serial %lld, %d resource%s, %d run%s) into %s.\n",
+		sf_state_path(src.st), lineage, serial, nr, nr == 1 ? "" : "s", nh, nh == 1 ? "" : "s", path);
+	free(lineage);
+	if (!getenv("SECFAAS_IN_AUTOMATION")) {
+		fprintf(cli->out, "Read it with `secfaas --state %s state list`", path);
+		if (how && !strcmp(how, "key_file"))
+			fprintf(cli->out, " (its secrets are sealed with the key file %s)", key);
+		else if (how && !strcmp(how, "kms"))
+			fprintf(cli->out, " (its secrets need the same KMS key)");
+		else if (how)
+			fprintf(cli->out, " (its secrets need the same SECFAAS_STATE_PASSPHRASE)");
+		fprintf(cli->out, ".\n");
+	}
 done:
 	if (tmp && access(tmp, F_OK) == 0 && rc) {
 		unlink(tmp);
