@@ -114,10 +114,12 @@ t_private_net() { # suite script
 . "${SECFAAS_SRC:-.}/tests/pg.sh"
 
 # pg_need: make sure SECFAAS_TEST_PG points at a server: the one tests/run
-# started for this run, else a private one for this suite (stopped when the
-# suite's shell exits).  Fails the suite when the server binaries exist but
-# the server cannot be started; without the binaries prints why and
-# returns 1, so a suite can skip its PostgreSQL half.
+# started for this run, else a private one for this suite.  Fails the suite
+# when the server binaries exist but the server cannot be started; without
+# the binaries prints why and returns 1, so a suite can skip its PostgreSQL
+# half.  It leaves the suite's traps alone (a suite's EXIT trap stops its
+# simulators): the suite calls pg_release from its own EXIT trap, and the
+# server's watchdog (tests/pg.sh) stops it anyway if the suite is killed.
 pg_need() {
 	[ -z "${SECFAAS_TEST_PG:-}" ] || return 0
 	if ! pg_have; then
@@ -125,12 +127,15 @@ pg_need() {
 		return 1
 	fi
 	T_PGDIR="$T_ROOT/pg"
-	trap 'pg_stop "$T_PGDIR"' EXIT
-	trap 'exit 130' INT TERM
 	pg_start "$T_PGDIR" || {
 		echo "FAIL: cannot start a private PostgreSQL server"
 		exit 1
 	}
+}
+
+# pg_release: stop the server pg_need started for this suite, if it did.
+pg_release() {
+	[ -z "${T_PGDIR:-}" ] || pg_stop "$T_PGDIR"
 }
 
 # pg_newdb NAME: a fresh database on the server; prints its URL.

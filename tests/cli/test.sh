@@ -14,6 +14,7 @@
 S=$SECFAAS
 
 BACKENDS=files
+trap pg_release EXIT
 if pg_need; then
 	PGURL=$(pg_newdb "cli_$$") || {
 		echo "FAIL: cannot create a database on the test PostgreSQL"

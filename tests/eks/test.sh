@@ -12,7 +12,7 @@
 . "$SECFAAS_SRC/tests/lib.sh"
 S=$SECFAAS
 export NO_COLOR=1
-trap sim_stop_all EXIT
+trap 'sim_stop_all; pg_release' EXIT
 sim_awssim "$T_ROOT/awssim" --timescale 0.001 || {
 	echo "0 passed, 1 failed"
 	exit 1

@@ -15,19 +15,13 @@ if ! pg_need; then
 	echo "0 passed, 0 failed"
 	exit 0
 fi
-SIMDIR=$T_ROOT/awssim
-eval "$("$SECFAAS_SRC/tests/awssim/ctl" start "$SIMDIR" --timescale 0.001)" || {
-	echo "cannot start awssim"
+trap 'sim_stop_all; pg_release' EXIT
+sim_awssim "$T_ROOT/awssim" --timescale 0.001 || {
 	echo "0 passed, 1 failed"
 	exit 1
 }
-trap '"$SECFAAS_SRC/tests/awssim/ctl" stop "$SIMDIR" >/dev/null 2>&1; [ -z "${T_PGDIR:-}" ] || pg_stop "$T_PGDIR"' EXIT
-require_loopback "$AWSSIM_URL"
-export AWS_ENDPOINT_URL=$AWSSIM_URL AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE
-export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY AWS_REGION=eu-west-1
+sim_aws_env
 export SECFAAS_POLL_SCALE=0.001
-export AWS_EC2_METADATA_DISABLED=true AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_CONFIG_FILE=/nonexistent
-unset AWS_PROFILE AWS_SESSION_TOKEN
 q() { /usr/bin/python3 "$SECFAAS_SRC/tests/eks/q.py" "$AWSSIM_URL" "$1"; }
 PGURL=$(pg_newdb "fleet_$$") || {
 	echo "FAIL: cannot create a database on the test PostgreSQL"
