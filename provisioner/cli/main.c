@@ -59,6 +59,7 @@ static const struct sf_envvar env_vars[] = {
 	 "AWS KMS key (id, ARN or alias) whose data key seals the state's secrets (like backend.kmsKeyId)"},
 	{"SECFAAS_BACKEND", "where the state lives: a postgres:// URL or a directory of state files (like --backend)"},
 	{"SECFAAS_BACKEND_SCHEMA", "PostgreSQL schema of the state tables (like --backend-schema)"},
+	{"SECFAAS_IN_AUTOMATION", "any value: leave out \"run `secfaas ...` next\" hints meant for a person at a terminal"},
 	{"SECFAAS_ROUND", "apply: claim each workspace once per this name, e.g. the commit (like --round)"},
 	{"SECFAAS_TTL", "apply: make the workspace ephemeral for this long (like --ttl)"},
 	{"SECFAAS_FORCE_CONFLICTS", "1: server-side apply takes fields other managers own (like --force-conflicts)"},
