@@ -36,10 +36,12 @@ pg_have() {
 	pg_bindir >/dev/null
 }
 
-# Run a server binary as the postgres user when we are root.
+# Run a server binary as the postgres user when we are root, from / (the
+# caller's directory is usually one that user may not enter; every path
+# given is absolute).
 pg__as() {
 	if [ "$(id -u)" -eq 0 ]; then
-		runuser -u postgres -- "$@"
+		(cd / && runuser -u postgres -- "$@")
 	else
 		"$@"
 	fi
