@@ -172,7 +172,9 @@ int st_fence_check(struct sf_state *st, struct sf_err *err)
 	int other = 0;
 	if (!st->fence[0])
 		return 0;
-	int held = st->broken ? 0 : st->be->lock_fence(st, st->fence, &other, err);
+	/* Asked even when already broken: a handle broken by a lost
+	 * connection or a stale serial keeps that error, not this one. */
+	int held = st->be->lock_fence(st, st->fence, &other, err);
 	if (held < 0)
 		return held;
 	if (held)
