@@ -599,10 +599,17 @@ T_TEST(force_unlock_ends_the_live_holder)
 	T_EQ(sf_lock_heartbeat(a, ida, &err), SF_EIO);
 	T_CONTAINS(err.msg, "lost the connection");
 	T_EQ(ts_put(a, "local_file.late", "{}", NULL), SF_EIO);
+	T_EQ(sf_state_broken(a), 1);
 	T_EQ(nres(b), 0);
+	/* the new holder writes under its fence */
+	T_EQ(ts_put(b, "local_file.b", "{}", NULL), 0);
+	T_EQ(sf_state_broken(b), 0);
 	/* the holder itself may force its own lock: an ordinary release */
 	T_EQ(sf_lock_force_unlock(b, idb, 1, &err), 0);
 	T_EQ(sf_lock_get(b, &(struct sf_lock_info){0}, &err), SF_ENOTFOUND);
+	/* which ends its fence: writing without a lock is the caller's choice */
+	T_EQ(ts_put(b, "local_file.c", "{}", NULL), 0);
+	T_EQ(nres(b), 2);
 	sf_state_close(a);
 	sf_state_close(b);
 	free(schema);
