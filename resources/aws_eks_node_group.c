@@ -407,13 +407,17 @@ static int ng_update(struct sf_rctx *c, const json_t *prior, const json_t *want,
 		rc = run_update(c, &g, "/update-config", json_incref(body), "node group config update");
 	}
 	json_decref(body);
-	if (!rc && ax_s(want, "launch_template_id") &&
-	    (ax_changed(prior, want, "launch_template_version") || ax_changed(prior, want, "launch_template_image_id") ||
-	     ax_changed(prior, want, "launch_template_user_data")))
-		rc = version_update(c, &g, want);
-	else if (!rc && !ax_s(want, "launch_template_id") &&
-		 ((ax_s(want, "version") && ax_changed(prior, want, "version")) ||
-		  (ax_s(want, "release_version") && ax_changed(prior, want, "release_version"))))
+	/* A stock-AMI group with its own template (runc groups: the template
+	 * only carries metadata options and the root volume) follows the
+	 * cluster's version like one without; version_update sends what the
+	 * group's flavour allows. */
+	int lt_moved = ax_s(want, "launch_template_id") &&
+		       (ax_changed(prior, want, "launch_template_version") ||
+			ax_changed(prior, want, "launch_template_image_id") ||
+			ax_changed(prior, want, "launch_template_user_data"));
+	int ver_moved = (ax_s(want, "version") && ax_changed(prior, want, "version")) ||
+			(ax_s(want, "release_version") && ax_changed(prior, want, "release_version"));
+	if (!rc && (lt_moved || ver_moved))
 		rc = version_update(c, &g, want);
 	if (!rc && ax_changed(prior, want, "tags") && json_object_size(json_object_get(want, "tags"))) {
 		char *l = sf_aws_label(ax_s(prior, "arn") ? ax_s(prior, "arn") : "");

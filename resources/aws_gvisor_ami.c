@@ -567,18 +567,47 @@ static int ami_destroy(struct sf_rctx *c, const json_t *prior)
 		    json_pack("{s:[{s:s, s:[s]}]}", "Filter", "Name", "tag:secfaas:workspace", "Value", ws), &o);
 	if (rc < 0)
 		return rc;
-	size_t nlt = json_array_size(json_object_get(o, "launchTemplates"));
+	/* Only templates that name an image (gVisor groups) make this a
+	 * replacement: a stock-AMI group's template (metadata options, root
+	 * volume) has none and may outlive the images in a teardown. */
+	int imaged = 0;
+	size_t i;
+	json_t *lt;
+	json_array_foreach(json_object_get(o, "launchTemplates"), i, lt)
+	{
+		json_t *vs = NULL;
+		rc = ax_ec2(c, "DescribeLaunchTemplateVersions",
+			    json_pack("{s:s}", "LaunchTemplateId", ax_s(lt, "launchTemplateId") ? ax_s(lt, "launchTemplateId") : ""),
+			    &vs);
+		if (rc == SF_ENOTFOUND) { /* deleted meanwhile */
+			sf_err_clear(c->err);
+			rc = 0;
+			continue;
+		}
+		if (rc < 0)
+			break;
+		size_t k;
+		json_t *v;
+		json_array_foreach(json_object_get(vs, "launchTemplateVersionSet"), k, v)
+		{
+			const char *img = ax_s(json_object_get(v, "launchTemplateData"), "imageId");
+			if (img && *img)
+				imaged = 1;
+		}
+		json_decref(vs);
+		if (imaged)
+			break;
+	}
 	json_decref(o);
 	o = NULL;
-	if (nlt)
-		return 0;
+	if (rc < 0 || imaged)
+		return rc;
 	rc = ax_ec2(c, "DescribeImages",
 		    json_pack("{s:[s], s:[{s:s, s:[s]}, {s:s, s:[s]}]}", "Owner", "self", "Filter", "Name",
 			      "tag:secfaas:workspace", "Value", ws, "Name", "tag:secfaas:kind", "Value", "gvisor-ami"),
 		    &o);
 	if (rc < 0)
 		return rc;
-	size_t i;
 	json_t *im;
 	json_array_foreach(json_object_get(o, "imagesSet"), i, im)
 	{

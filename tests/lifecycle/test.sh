@@ -185,7 +185,7 @@ t_end
 
 t_begin "destroy leaves the inventory empty"
 t_rc 0 "destroy" $S destroy "$WORK/c.yaml" $ST --auto-approve
-t_eq "inventory empty" "$(q 'sum(len(v) for v in inv.values())')" 0
+t_eq "inventory empty (left: $(q "{k: len(v) for k, v in inv.items() if v}"))" "$(q 'sum(len(v) for v in inv.values())')" 0
 t_end
 
 finish

@@ -42,7 +42,19 @@ release of another version|two fields compared
 function egress word|a word or a list of CIDRs is a check hook
 function egress cidr|CIDR host bits are a check hook
 function limits quantity|Kubernetes quantity syntax is a check hook
-function limits default over max|two quantities compared'
+function limits default over max|two quantities compared
+tag key prefix|tag rules are check hooks, not yet in the generated schema
+ownership tag|tag rules are check hooks, not yet in the generated schema
+tag key character|tag rules are check hooks, not yet in the generated schema
+tag value character|tag rules are check hooks, not yet in the generated schema
+admin is a session|ARN rules are check hooks, not yet in the generated schema
+admin account|ARN rules are check hooks, not yet in the generated schema
+admin twice|items compared after parsing their ARNs
+admin partition|ARN rules are check hooks, not yet in the generated schema
+public cidr host bits|CIDR arithmetic
+public cidr syntax|CIDR syntax is a check hook
+public cidr twice|items compared after normalising their CIDRs
+cluster name too long for IAM|a length derived from the IAM role name limit'
 
 cat >"$T_ROOT/check.py" <<'PY'
 import json, sys, yaml, jsonschema
