@@ -386,8 +386,8 @@ static void check_egress(const struct sf_node *n, struct sf_diags *d, const char
 		sf_diag_error(d, &n->pos, "%s: expected none, internet or a list of CIDRs", path);
 		return;
 	}
-	uint32_t ll, net;
-	int llb, bits;
+	uint32_t ll = 0, net = 0;
+	int llb = 0, bits = 0; /* set by sf_parse_cidr; the constant always parses */
 	sf_parse_cidr("169.254.0.0/16", &ll, &llb);
 	for (size_t i = 0; i < n->n; i++) {
 		const struct sf_node *c = n->vals[i];
