@@ -766,7 +766,10 @@ Y
 	t_end
 
 	# ------------------------------------------------------------ server restart
-	if [ -n "${SECFAAS_TEST_PG_DIR:-}" ]; then
+	# The restart case stops a server: it gets one of its own, so suites
+	# running beside this one on the shared server never see it go away.
+	if [ "$BACKENDS" != files ] && pg_start "$T_ROOT/pg-restart" >pg-restart.log 2>&1 &&
+		PGURL=$(pg_newdb cli_restart); then
 		BACKEND=postgres
 		begin "PostgreSQL restarted in the middle of an apply: one clear error, nothing half-written, re-run converges"
 		mkdir objs
@@ -779,7 +782,7 @@ Y
 		$S apply s.yaml --auto-approve --parallelism=1 >apply.log 2>apply.err &
 		pid=$!
 		wait_gate gate $pid # a exists in objs/, its result is not recorded yet
-		pg_restart "$SECFAAS_TEST_PG_DIR" >restart.log 2>&1 || t_fail "restart: $(cat restart.log)"
+		pg_restart "$T_ROOT/pg-restart" >restart.log 2>&1 || t_fail "restart: $(cat restart.log)"
 		exec 3>gate # a's create returns; recording it meets the ended session
 		exec 3>&-
 		wait $pid
@@ -794,8 +797,11 @@ Y
 		t_eq "no duplicates: 3 objects" "$(nobjs)" 3
 		t_rc 0 "converged" $S plan s.yaml --detailed-exitcode
 		t_end
-	else
-		echo "skipping the restart case: the test PostgreSQL is not ours to restart"
+		pg_stop "$T_ROOT/pg-restart"
+	elif [ "$BACKENDS" != files ]; then
+		t_begin "a private PostgreSQL server for the restart case"
+		t_fail "cannot start it: $(cat pg-restart.log 2>/dev/null)"
+		t_end
 	fi
 fi
 unset SECFAAS_BACKEND SECFAAS_BACKEND_SCHEMA SECFAAS_STATE_KEY_FILE
