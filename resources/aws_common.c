@@ -9,6 +9,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "provisioner/engine/ownership.h"
 #include "resources/providers.h"
 #include "util.h"
 #include "wait.h"
@@ -181,28 +182,127 @@ const char *ax_workspace(struct sf_rctx *c)
 	return p && p->workspace ? p->workspace : "";
 }
 
-json_t *ax_tags(struct sf_rctx *c, const json_t *want, int with_token)
+const char *ax_lineage(struct sf_rctx *c)
 {
 	const struct sf_providers *p = c->provider;
-	json_t *t = json_object();
-	const json_t *user = json_object_get(want, "tags");
-	if (json_is_object(user))
-		json_object_update(t, (json_t *)user);
+	return p && p->lineage ? p->lineage : "";
+}
+
+static void owner_tags(struct sf_rctx *c, json_t *t, int with_token)
+{
+	const struct sf_providers *p = c->provider;
 	if (p && p->workspace)
-		json_object_set_new(t, "secfaas:workspace", json_string(p->workspace));
+		json_object_set_new(t, SF_TAG_WORKSPACE, json_string(p->workspace));
 	if (p && p->lineage)
-		json_object_set_new(t, "secfaas:lineage", json_string(p->lineage));
-	json_object_set_new(t, "secfaas:address", json_string(c->address));
+		json_object_set_new(t, SF_TAG_LINEAGE, json_string(p->lineage));
+	json_object_set_new(t, SF_TAG_ADDRESS, json_string(c->address));
 	if (with_token && c->token)
-		json_object_set_new(t, "secfaas:token", json_string(c->token));
+		json_object_set_new(t, SF_TAG_TOKEN, json_string(c->token));
 	const char *ttl = p && p->metadata ? ax_s(p->metadata, "ttl") : NULL;
 	double secs;
 	if (ttl && sf_duration_parse(ttl, &secs) == 0) {
 		char ts[40];
 		sf_time_rfc3339(ts, sizeof ts, sf_now() + secs);
-		json_object_set_new(t, "secfaas:expires-at", json_string(ts));
+		json_object_set_new(t, SF_TAG_EXPIRES, json_string(ts));
 	}
+}
+
+json_t *ax_tags(struct sf_rctx *c, const json_t *want, int with_token)
+{
+	json_t *t = json_object();
+	const json_t *user = json_object_get(want, "tags");
+	if (json_is_object(user))
+		json_object_update(t, (json_t *)user);
+	owner_tags(c, t, with_token);
 	return t;
+}
+
+json_t *ax_owner_tags(struct sf_rctx *c)
+{
+	json_t *t = json_object();
+	owner_tags(c, t, 1);
+	return t;
+}
+
+int ax_adopt(struct sf_rctx *c, const struct sf_own *own, const char *id, const json_t *tags)
+{
+	if (sf_own_is_ours(tags, ax_lineage(c), c->address, c->token))
+		return 0;
+	return sf_own_refuse(c->err, c->address, own, id, tags, "already exists");
+}
+
+int ax_ec2_marks(struct sf_rctx *c, const char *action, const char *idparam, const char *id, const char *list_key,
+		 json_t **tags)
+{
+	json_t *o = NULL;
+	*tags = NULL;
+	if (!id || !*id)
+		return sf_fail(c->err, SF_ENOTFOUND, "%s: no id recorded", c->address);
+	int rc = ax_ec2_describe_one(c, action, idparam, id, list_key, &o);
+	if (rc < 0)
+		return rc;
+	*tags = ax_tags_from_list(json_object_get(o, "tagSet"));
+	json_decref(o);
+	return 0;
+}
+
+int ax_iam_marks(struct sf_rctx *c, const char *action, const char *name_param, const char *name, json_t **tags)
+{
+	struct sf_aws *a = ax_client(c);
+	*tags = NULL;
+	if (!name || !*name)
+		return sf_fail(c->err, SF_ENOTFOUND, "%s: no name", c->address);
+	if (!a)
+		return c->err->code;
+	json_t *p = json_pack("{s:s}", name_param, name), *all = NULL;
+	int rc = sf_aws_query_all(a, "iam", action, p, "Tags", &all, c->err);
+	json_decref(p);
+	if (rc < 0)
+		return rc;
+	*tags = ax_tags_from_list(all);
+	json_decref(all);
+	return 0;
+}
+
+int ax_eks_marks(struct sf_rctx *c, const char *path, const char *member, const char *arn_key, json_t **tags,
+		 char **arn)
+{
+	json_t *o = NULL;
+	*tags = NULL;
+	if (arn)
+		*arn = NULL;
+	int rc = ax_eks(c, "GET", path, NULL, &o);
+	if (rc < 0)
+		return rc;
+	const json_t *m = json_object_get(o, member);
+	const json_t *t = json_object_get(m, "tags");
+	*tags = json_is_object(t) ? json_deep_copy(t) : json_object();
+	if (arn && ax_s(m, arn_key))
+		*arn = xstrdup(ax_s(m, arn_key));
+	json_decref(o);
+	return 0;
+}
+
+int ax_ec2_claim(struct sf_rctx *c, const char *id, const json_t *tags)
+{
+	return ax_ec2(c, "CreateTags", json_pack("{s:[s], s:o}", "ResourceId", id, "Tag", ax_tag_list(tags)), NULL);
+}
+
+int ax_iam_claim(struct sf_rctx *c, const char *action, const char *name_param, const char *name, const json_t *tags)
+{
+	return ax_iam(c, action, json_pack("{s:s, s:o}", name_param, name, "Tags", ax_tag_list(tags)), NULL);
+}
+
+int ax_eks_claim(struct sf_rctx *c, const char *arn, const json_t *tags)
+{
+	if (!arn)
+		return sf_fail(c->err, SF_ENOTFOUND, "%s: no ARN to tag", c->address);
+	char *l = sf_aws_label(arn);
+	char *p = xasprintf("/tags/%s", l);
+	int rc = ax_eks(c, "POST", p, json_pack("{s:O}", "tags", tags), NULL);
+	free(p);
+	free(l);
+	return rc;
 }
 
 json_t *ax_tag_list(const json_t *tags)

@@ -148,6 +148,33 @@ int ax_change(struct sf_rctx *c, const struct ax_change_def *d, const void *ctx,
  * changed keys, DeleteTags for removed ones; ownership tags untouched). */
 int ax_ec2_sync_tags(struct sf_rctx *c, const char *id, const json_t *have_tags, const json_t *want_tags);
 
+/* ---- ownership (provisioner/engine/resource.h, docs/ownership.md) ---- */
+
+/* The run's ownership tags only (workspace, lineage, address, token,
+ * expiry): what `secfaas import` writes.  New object. */
+json_t *ax_owner_tags(struct sf_rctx *c);
+/* The run's state lineage (may be ""). */
+const char *ax_lineage(struct sf_rctx *c);
+/* create() met an existing object `id` of its name whose ownership tags
+ * are `tags` (NULL: untagged): 0 when it is this state's to adopt (what a
+ * killed run or a create whose reply was lost made for this address),
+ * else SF_ECONFLICT naming the owner and the `secfaas import` command. */
+int ax_adopt(struct sf_rctx *c, const struct sf_own *own, const char *id, const json_t *tags);
+
+/* marks() building blocks: the tags of one object as an object (new ref),
+ * SF_ENOTFOUND when it does not exist. */
+int ax_ec2_marks(struct sf_rctx *c, const char *action, const char *idparam, const char *id, const char *list_key,
+		 json_t **tags);
+/* IAM: ListRoleTags / ListInstanceProfileTags with name_param = name. */
+int ax_iam_marks(struct sf_rctx *c, const char *action, const char *name_param, const char *name, json_t **tags);
+/* EKS: GET path, tags of reply[member]; *arn (owned, may be NULL) from member's arn_key. */
+int ax_eks_marks(struct sf_rctx *c, const char *path, const char *member, const char *arn_key, json_t **tags,
+		 char **arn);
+/* claim() building blocks: add `tags` to one object. */
+int ax_ec2_claim(struct sf_rctx *c, const char *id, const json_t *tags);
+int ax_iam_claim(struct sf_rctx *c, const char *action, const char *name_param, const char *name, const json_t *tags);
+int ax_eks_claim(struct sf_rctx *c, const char *arn, const json_t *tags);
+
 /* "secfaas:workspace" value of the run (may be ""). */
 const char *ax_workspace(struct sf_rctx *c);
 

@@ -1,9 +1,14 @@
 /*
  * aws_eks_access_entry.c - eks_access_entry: an EKS access entry giving an
  * IAM principal an access policy on the whole cluster (spec.access.admins:
- * AmazonEKSClusterAdminPolicy).  The entry is keyed by the principal, so a
- * resumed create that meets ResourceInUse adopts it; associating the policy
- * again is a no-op.
+ * AmazonEKSClusterAdminPolicy).
+ *
+ * Ownership (SF_OWN_TAGS): the entry is keyed by the principal, and EKS
+ * makes entries of its own (the cluster creator's, node roles'), as may
+ * anyone with access to the cluster.  A create that meets ResourceInUse
+ * adopts the entry only when its tags prove it is this state's (a resumed
+ * create); associating the policy again is a no-op.  Someone else's entry
+ * is never deleted: that would lock its principal out of the cluster.
  */
 #include <string.h>
 
@@ -30,20 +35,55 @@ static char *epath(const json_t *w, const char *suffix)
 	return p;
 }
 
+static const struct sf_own own;
+
+static int ae_marks(struct sf_rctx *c, const json_t *a_, char **id, json_t **tags)
+{
+	*tags = NULL;
+	*id = NULL;
+	if (!ax_s(a_, "cluster_name") || !ax_s(a_, "principal_arn"))
+		return sf_fail(c->err, SF_ENOTFOUND, "%s: no cluster or principal", c->address);
+	*id = xasprintf("%s/%s", ax_s(a_, "cluster_name"), ax_s(a_, "principal_arn"));
+	char *p = epath(a_, NULL);
+	int rc = ax_eks_marks(c, p, "accessEntry", "accessEntryArn", tags, NULL);
+	free(p);
+	return rc;
+}
+
+static int ae_claim(struct sf_rctx *c, const json_t *a_, const json_t *tags)
+{
+	json_t *t = NULL;
+	char *arn = NULL, *p = epath(a_, NULL);
+	int rc = ax_eks_marks(c, p, "accessEntry", "accessEntryArn", &t, &arn);
+	free(p);
+	json_decref(t);
+	if (!rc)
+		rc = ax_eks_claim(c, arn, tags);
+	free(arn);
+	return rc;
+}
+
 static int ae_create(struct sf_rctx *c, const json_t *want, json_t **out)
 {
 	char *lc = sf_aws_label(ax_s(want, "cluster_name"));
 	char *p = xasprintf("/clusters/%s/access-entries", lc);
 	free(lc);
-	json_t *tags = ax_tags(c, want, 0);
+	json_t *tags = ax_tags(c, want, 1);
 	int rc = ax_eks(c, "POST", p,
 			json_pack("{s:s, s:o, s:s}", "principalArn", ax_s(want, "principal_arn"), "tags", tags,
 				  "clientRequestToken", c->token ? c->token : ax_s(want, "principal_arn")),
 			NULL);
 	free(p);
-	if (rc == SF_ECONFLICT) { /* the entry exists: keyed by the principal */
+	if (rc == SF_ECONFLICT && !strcmp(c->err->aws_code, "ResourceInUseException")) {
+		/* the entry exists (keyed by the principal): ours only on proof */
+		json_t *t = NULL;
+		char *id = NULL;
 		sf_err_clear(c->err);
-		rc = 0;
+		rc = ae_marks(c, want, &id, &t);
+		if (!rc)
+			rc = ax_adopt(c, &own, id, t);
+		free(id);
+		json_decref(t);
 	}
 	if (rc < 0)
 		return rc;
@@ -90,7 +130,19 @@ static int ae_destroy(struct sf_rctx *c, const json_t *prior)
 	return rc;
 }
 
+static const struct sf_own own = {
+	.kind = SF_OWN_TAGS,
+	.noun = "EKS access entry",
+	.proof = "tags secfaas:lineage + secfaas:address (or secfaas:token) on the entry; its access policy "
+		 "association belongs to it",
+	.marks = ae_marks,
+	.claim = ae_claim,
+	.why_taken = "EKS makes an access entry of its own for the principal that created the cluster, so drop "
+		     "that principal from spec.access.admins",
+};
+
 const struct sf_rtype sf_rt_eks_access_entry = {
+	.own = &own,
 	.name = "eks_access_entry",
 	.schema_version = 1,
 	.attrs = attrs,

@@ -15,6 +15,13 @@
  * tagged kubernetes.io/cluster/<name>) while the control plane is still
  * there, then deletes the cluster, retrying ResourceInUse while node groups
  * drain, and waits until it is gone.
+ *
+ * Ownership (SF_OWN_TAGS): cluster names come from the spec; a create that
+ * meets ResourceInUse adopts the cluster only when its tags prove it is
+ * this state's, and the engine checks them before every update and delete,
+ * so someone else's cluster of that name, its node groups and its load
+ * balancers are never touched.  The load balancer sweep takes only those
+ * in this cluster's VPC.
  */
 #include <string.h>
 
@@ -119,6 +126,31 @@ static void fill_computed(json_t *out, const json_t *cl)
 	json_object_set_new(out, "platform_version", json_string(pv ? pv : ""));
 }
 
+static const struct sf_own own;
+
+static int cl_marks(struct sf_rctx *c, const json_t *a_, char **id, json_t **tags)
+{
+	const char *name = ax_s(a_, "name");
+	*id = name ? xstrdup(name) : NULL;
+	*tags = NULL;
+	if (!name)
+		return sf_fail(c->err, SF_ENOTFOUND, "%s: no name", c->address);
+	char *p = cpath(name, NULL);
+	int rc = ax_eks_marks(c, p, "cluster", "arn", tags, NULL);
+	free(p);
+	return rc;
+}
+
+static int cl_claim(struct sf_rctx *c, const json_t *a_, const json_t *tags)
+{
+	json_t *cl = NULL;
+	int rc = describe(c, ax_s(a_, "name"), &cl);
+	if (!rc)
+		rc = ax_eks_claim(c, ax_s(cl, "arn"), tags);
+	json_decref(cl);
+	return rc;
+}
+
 static int cl_create(struct sf_rctx *c, const json_t *want, json_t **out)
 {
 	const char *name = ax_s(want, "name");
@@ -127,7 +159,6 @@ static int cl_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	if (json_array_size(json_object_get(want, "security_group_ids")))
 		json_object_set(vpc, "securityGroupIds", json_object_get(want, "security_group_ids"));
 	json_t *tags = ax_tags(c, want, 1);
-	json_object_del(tags, "secfaas:token"); /* clientRequestToken covers it */
 	const char *auth = ax_s(want, "authentication_mode");
 	json_t *body = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:{s:s, s:b}, s:s}", "name", name, "version",
 				 ax_s(want, "version"), "roleArn", ax_s(want, "role_arn"), "resourcesVpcConfig", vpc,
@@ -138,19 +169,13 @@ static int cl_create(struct sf_rctx *c, const json_t *want, json_t **out)
 		json_object_set_new(body, "kubernetesNetworkConfig",
 				    json_pack("{s:s}", "serviceIpv4Cidr", ax_s(want, "service_cidr")));
 	int rc = ax_eks(c, "POST", "/clusters", body, NULL);
-	if (rc == SF_ECONFLICT) {
-		/* exists: ours only if it carries this workspace's address tag */
+	if (rc == SF_ECONFLICT && !strcmp(c->err->aws_code, "ResourceInUseException")) {
+		/* exists: adopted only on proof that it is this state's */
 		json_t *cl = NULL;
 		sf_err_clear(c->err);
 		rc = describe(c, name, &cl);
-		if (!rc) {
-			const json_t *t = json_object_get(cl, "tags");
-			const char *addr = ax_s(t, "secfaas:address"), *ws = ax_s(t, "secfaas:workspace");
-			if (!addr || !ws || strcmp(addr, c->address) || strcmp(ws, ax_workspace(c)))
-				rc = sf_fail(c->err, SF_ECONFLICT,
-					     "%s: EKS cluster %s already exists and was not made by this workspace",
-					     c->address, name);
-		}
+		if (!rc)
+			rc = ax_adopt(c, &own, name, json_object_get(cl, "tags"));
 		json_decref(cl);
 	}
 	if (rc < 0)
@@ -372,7 +397,14 @@ static int elb_call(struct sf_rctx *c, const char *action, int v2, json_t *param
 	return rc;
 }
 
-static int sweep_lbs(struct sf_rctx *c, const char *cluster)
+/* Is this load balancer in the cluster's VPC (vpc NULL: unknown, any)? */
+static int in_vpc(const json_t *lb, const char *vpc)
+{
+	const char *v = ax_s(lb, "VpcId") ? ax_s(lb, "VpcId") : ax_s(lb, "VPCId");
+	return !vpc || (v && !strcmp(v, vpc));
+}
+
+static int sweep_lbs(struct sf_rctx *c, const char *cluster, const char *vpc)
 {
 	char *key = xasprintf("kubernetes.io/cluster/%s", cluster);
 	json_t *o = NULL;
@@ -385,7 +417,7 @@ static int sweep_lbs(struct sf_rctx *c, const char *cluster)
 			break;
 		const char *arn = ax_s(lb, "LoadBalancerArn");
 		json_t *t = NULL;
-		if (!arn || elb_call(c, "DescribeTags", 1, json_pack("{s:[s]}", "ResourceArns", arn), &t) < 0) {
+		if (!arn || !in_vpc(lb, vpc) || elb_call(c, "DescribeTags", 1, json_pack("{s:[s]}", "ResourceArns", arn), &t) < 0) {
 			sf_err_clear(c->err);
 			continue;
 		}
@@ -430,7 +462,7 @@ static int sweep_lbs(struct sf_rctx *c, const char *cluster)
 			break;
 		const char *name = ax_s(lb, "LoadBalancerName");
 		json_t *t = NULL;
-		if (!name || elb_call(c, "DescribeTags", 0, json_pack("{s:[s]}", "LoadBalancerNames", name), &t) < 0) {
+		if (!name || !in_vpc(lb, vpc) || elb_call(c, "DescribeTags", 0, json_pack("{s:[s]}", "LoadBalancerNames", name), &t) < 0) {
 			sf_err_clear(c->err);
 			continue;
 		}
@@ -462,7 +494,16 @@ static int cl_destroy(struct sf_rctx *c, const json_t *prior)
 	const char *name = ax_s(prior, "name");
 	if (!name)
 		return 0;
-	int rc = sweep_lbs(c, name);
+	json_t *cl = NULL;
+	int rc = describe(c, name, &cl);
+	if (rc == SF_ENOTFOUND) {
+		sf_err_clear(c->err);
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	rc = sweep_lbs(c, name, ax_s(json_object_get(cl, "resourcesVpcConfig"), "vpcId"));
+	json_decref(cl);
 	if (rc < 0) {
 		/* Not fatal for the cluster itself; the VPC sweep reports leftovers. */
 		sf_warn("%s: load balancer sweep: %s", c->address, c->err->msg);
@@ -508,8 +549,17 @@ static int cl_sweep_list(struct sf_sweep *s, const struct sf_sweep_hook *h)
 }
 
 static const struct sf_sweep_hook cl_sweep = {"eks cluster", SF_SWEEP_CLUSTER, cl_sweep_list, NULL, NULL};
+static const struct sf_own own = {
+	.kind = SF_OWN_TAGS,
+	.noun = "EKS cluster",
+	.proof = "tags secfaas:lineage + secfaas:address (or secfaas:token) on the cluster; Kubernetes load "
+		 "balancers in its VPC tagged kubernetes.io/cluster/<name> go with it",
+	.marks = cl_marks,
+	.claim = cl_claim,
+};
 
 const struct sf_rtype sf_rt_eks_cluster = {
+	.own = &own,
 	.name = "eks_cluster",
 	.schema_version = 1,
 	.attrs = attrs,

@@ -33,6 +33,10 @@
  * not sent anywhere: they are references to the AMI and the template's
  * user data, so that a change to either shows in the plan as an in-place
  * change of this group (the rolling update) in the same apply.
+ *
+ * Ownership (SF_OWN_TAGS): a node group is named within its cluster, so a
+ * create that meets ResourceInUse adopts it only when its tags prove it is
+ * this state's, and the engine checks them before every update and delete.
  */
 #include <string.h>
 
@@ -156,13 +160,60 @@ static void fill(json_t *out, const struct ng *g, const json_t *ng)
 	free(id);
 }
 
+static const struct sf_own own;
+
+/* The node group name of attrs: recorded, or (a create that never
+ * returned) derived from the operation token.  Owned, or NULL. */
+static char *ng_name(struct sf_rctx *c, const json_t *a_)
+{
+	if (ax_s(a_, "nodegroup_name"))
+		return xstrdup(ax_s(a_, "nodegroup_name"));
+	if (!c->token || !ax_s(a_, "name"))
+		return NULL;
+	char sfx[9];
+	ax_token_suffix(c, sfx);
+	return xasprintf("%s-%s", ax_s(a_, "name"), sfx);
+}
+
+static int ng_marks(struct sf_rctx *c, const json_t *a_, char **id, json_t **tags)
+{
+	char *name = ng_name(c, a_);
+	*tags = NULL;
+	*id = NULL;
+	if (!name || !ax_s(a_, "cluster_name")) {
+		free(name);
+		return sf_fail(c->err, SF_ENOTFOUND, "%s: no node group name yet", c->address);
+	}
+	*id = xasprintf("%s/%s", ax_s(a_, "cluster_name"), name);
+	char *p = ngpath(ax_s(a_, "cluster_name"), name, NULL);
+	int rc = ax_eks_marks(c, p, "nodegroup", "nodegroupArn", tags, NULL);
+	free(p);
+	free(name);
+	return rc;
+}
+
+static int ng_claim(struct sf_rctx *c, const json_t *a_, const json_t *tags)
+{
+	char *name = ng_name(c, a_), *arn = NULL;
+	json_t *t = NULL;
+	char *p = ngpath(ax_s(a_, "cluster_name"), name ? name : "", NULL);
+	int rc = ax_eks_marks(c, p, "nodegroup", "nodegroupArn", &t, &arn);
+	if (!rc)
+		rc = ax_eks_claim(c, arn, tags);
+	free(p);
+	free(name);
+	free(arn);
+	json_decref(t);
+	return rc;
+}
+
 static int ng_create(struct sf_rctx *c, const json_t *want, json_t **out)
 {
 	char sfx[9];
 	ax_token_suffix(c, sfx);
 	char *name = xasprintf("%s-%s", ax_s(want, "name"), sfx);
 	struct ng g = {ax_s(want, "cluster_name"), name};
-	json_t *tags = ax_tags(c, want, 0);
+	json_t *tags = ax_tags(c, want, 1);
 	json_t *body = json_pack("{s:s, s:o, s:O, s:O, s:s, s:s, s:o, s:s}", "nodegroupName", name, "scalingConfig",
 				 scaling(want), "subnets", json_object_get(want, "subnet_ids"), "instanceTypes",
 				 json_object_get(want, "instance_types"), "nodeRole", ax_s(want, "node_role_arn"),
@@ -192,10 +243,16 @@ static int ng_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	char *p = ngpath(g.cluster, NULL, NULL);
 	int rc = ax_eks(c, "POST", p, body, NULL);
 	free(p);
-	if (rc == SF_ECONFLICT) {
-		/* ResourceInUse: the name carries our token suffix, so it is ours */
+	if (rc == SF_ECONFLICT && !strcmp(c->err->aws_code, "ResourceInUseException")) {
+		/* the name carries our token suffix; still, adopt only on proof */
+		json_t *t = NULL;
+		char *id = NULL;
 		sf_err_clear(c->err);
-		rc = 0;
+		rc = ng_marks(c, want, &id, &t);
+		if (!rc)
+			rc = ax_adopt(c, &own, id, t);
+		free(id);
+		json_decref(t);
 	}
 	if (!rc && c->record_id) {
 		char *id = xasprintf("%s/%s", g.cluster, name);
@@ -437,17 +494,11 @@ static int ng_update(struct sf_rctx *c, const json_t *prior, const json_t *want,
 
 static int ng_destroy(struct sf_rctx *c, const json_t *prior)
 {
-	char *owned = NULL;
-	const char *name = ax_s(prior, "nodegroup_name");
-	if (!name) {
-		/* killed before create returned: the name derives from the token */
-		char sfx[9];
-		ax_token_suffix(c, sfx);
-		if (!ax_s(prior, "name"))
-			return 0;
-		name = owned = xasprintf("%s-%s", ax_s(prior, "name"), sfx);
-	}
-	struct ng g = {ax_s(prior, "cluster_name"), name};
+	/* killed before create returned: the name derives from the token */
+	char *owned = ng_name(c, prior);
+	if (!owned)
+		return 0;
+	struct ng g = {ax_s(prior, "cluster_name"), owned};
 	char *p = ngpath(g.cluster, g.name, NULL);
 	int rc = ax_eks(c, "DELETE", p, NULL, NULL);
 	free(p);
@@ -507,8 +558,17 @@ static int ng_sweep_list(struct sf_sweep *s, const struct sf_sweep_hook *h)
 
 static const struct sf_sweep_hook ng_sweep = {"eks node group", SF_SWEEP_NODEGROUP, ng_sweep_list, NULL,
 					      "eks cluster"};
+static const struct sf_own own = {
+	.kind = SF_OWN_TAGS,
+	.noun = "EKS node group",
+	.proof = "tags secfaas:lineage + secfaas:address (or secfaas:token) on the node group; the instances "
+		 "EKS launches for it go with it",
+	.marks = ng_marks,
+	.claim = ng_claim,
+};
 
 const struct sf_rtype sf_rt_eks_node_group = {
+	.own = &own,
 	.name = "eks_nodegroup",
 	.schema_version = 1,
 	.attrs = attrs,

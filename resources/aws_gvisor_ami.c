@@ -27,12 +27,19 @@
  * keep_replaced, so the old image stays for a revert or for template
  * versions that still name it, the apply reports it "kept for reuse", and
  * it goes with that teardown sweep.
+ *
+ * Ownership (SF_OWN_ID): images are content-addressed and shared: a
+ * workspace reuses an image another state baked with the same key, but
+ * only the state whose secfaas:lineage the image carries ever deregisters
+ * it (and only when nothing uses it).  Builders are reaped only when they
+ * carry this state's lineage.
  */
 #include <string.h>
 
 #include <openssl/evp.h>
 
 #include "log.h"
+#include "provisioner/engine/ownership.h"
 #include "provisioner/node/render.h"
 #include "resources/aws_common.h"
 #include "resources/aws_sweep.h"
@@ -152,14 +159,15 @@ static const struct sf_waiter_def builder_stopped = {
 	.failure_msg = "builder {InstanceId} was {status} before the image was made", .label = "builder",
 };
 
-/* Terminate every live builder of this key. */
+/* Terminate every live builder of this key that this state launched
+ * (another state may be baking the same key right now). */
 static int reap_builders(struct sf_rctx *c, const char *key)
 {
 	json_t *o = NULL;
 	int rc = ax_ec2(c, "DescribeInstances",
-			json_pack("{s:[{s:s, s:[s]}, {s:s, s:[s, s, s, s]}]}", "Filter", "Name", "tag:secfaas:bake-key",
-				  "Value", key, "Name", "instance-state-name", "Value", "pending", "running", "stopping",
-				  "stopped"),
+			json_pack("{s:[{s:s, s:[s]}, {s:s, s:[s]}, {s:s, s:[s, s, s, s]}]}", "Filter", "Name",
+				  "tag:secfaas:bake-key", "Value", key, "Name", "tag:secfaas:lineage", "Value", ax_lineage(c),
+				  "Name", "instance-state-name", "Value", "pending", "running", "stopping", "stopped"),
 			&o);
 	if (rc < 0)
 		return rc;
@@ -473,7 +481,8 @@ static int drop_orphan_snapshots(struct sf_rctx *c, const char *image)
 	return rc;
 }
 
-/* Deregister image and delete its snapshots unless in use. */
+/* Deregister image and delete its snapshots unless another state made it
+ * or something uses it. */
 static int drop_image(struct sf_rctx *c, const char *image)
 {
 	json_t *im = NULL;
@@ -484,6 +493,17 @@ static int drop_image(struct sf_rctx *c, const char *image)
 	}
 	if (rc < 0)
 		return rc;
+	json_t *tags = ax_tags_from_list(json_object_get(im, "tagSet"));
+	const char *lin = ax_s(tags, "secfaas:lineage");
+	if (!lin || strcmp(lin, ax_lineage(c))) {
+		char *who = sf_own_owner(tags);
+		sf_info("%s: keeping %s: it belongs to %s (shared by its bake key)", c->address, image, who);
+		free(who);
+		json_decref(tags);
+		json_decref(im);
+		return 0;
+	}
+	json_decref(tags);
 	char *by = NULL;
 	rc = image_in_use(c, image, &by);
 	if (!rc && by) {
@@ -559,12 +579,12 @@ static int ami_destroy(struct sf_rctx *c, const json_t *prior)
 	 * images baked ahead by `secfaas bake`) go only with the workspace:
 	 * while one of its launch templates exists this is a replacement, and
 	 * they are what a revert or the next apply reuses. */
-	const char *ws = ax_workspace(c);
-	if (!*ws)
+	const char *lin = ax_lineage(c);
+	if (!*lin)
 		return 0;
 	json_t *o = NULL;
 	rc = ax_ec2(c, "DescribeLaunchTemplates",
-		    json_pack("{s:[{s:s, s:[s]}]}", "Filter", "Name", "tag:secfaas:workspace", "Value", ws), &o);
+		    json_pack("{s:[{s:s, s:[s]}]}", "Filter", "Name", "tag:secfaas:lineage", "Value", lin), &o);
 	if (rc < 0)
 		return rc;
 	/* Only templates that name an image (gVisor groups) make this a
@@ -604,7 +624,7 @@ static int ami_destroy(struct sf_rctx *c, const json_t *prior)
 		return rc;
 	rc = ax_ec2(c, "DescribeImages",
 		    json_pack("{s:[s], s:[{s:s, s:[s]}, {s:s, s:[s]}]}", "Owner", "self", "Filter", "Name",
-			      "tag:secfaas:workspace", "Value", ws, "Name", "tag:secfaas:kind", "Value", "gvisor-ami"),
+			      "tag:secfaas:lineage", "Value", lin, "Name", "tag:secfaas:kind", "Value", "gvisor-ami"),
 		    &o);
 	if (rc < 0)
 		return rc;
@@ -629,7 +649,30 @@ static int ami_sweep_list(struct sf_sweep *s, const struct sf_sweep_hook *h)
 
 static const struct sf_sweep_hook ami_sweep = {"image", SF_SWEEP_IMAGE, ami_sweep_list, NULL, NULL};
 
+/* ---- ownership ---- */
+
+static int ami_marks(struct sf_rctx *c, const json_t *a_, char **id, json_t **tags)
+{
+	*id = ax_s(a_, "id") ? xstrdup(ax_s(a_, "id")) : NULL;
+	return ax_ec2_marks(c, "DescribeImages", "ImageId", ax_s(a_, "id"), "imagesSet", tags);
+}
+
+static int ami_claim(struct sf_rctx *c, const json_t *a_, const json_t *tags)
+{
+	return ax_ec2_claim(c, ax_s(a_, "id"), tags);
+}
+
+static const struct sf_own own = {
+	.kind = SF_OWN_ID,
+	.noun = "gVisor AMI",
+	.proof = "the ami- id recorded at create; an image reused by its bake key is deregistered only by "
+		 "the state whose secfaas:lineage it carries, and only when unused",
+	.marks = ami_marks,
+	.claim = ami_claim,
+};
+
 const struct sf_rtype sf_rt_aws_gvisor_ami = {
+	.own = &own,
 	.name = "aws_gvisor_ami",
 	.schema_version = 1,
 	.attrs = attrs,

@@ -1,7 +1,9 @@
 /*
  * aws_iam_instance_profile.c - aws_iam_instance_profile: an instance
- * profile holding one role (the AMI builder's).  Same adopt rule as
- * aws_iam_role for a resumed create.
+ * profile holding one role (the AMI builder's).  Ownership as aws_iam_role
+ * (SF_OWN_TAGS): an existing profile of that name is adopted only when its
+ * tags prove it is this state's; its role membership belongs to the
+ * profile.
  */
 #include <string.h>
 
@@ -49,6 +51,19 @@ static const struct ax_change_def role_add = {"iam", "AddRoleToInstanceProfile",
 					      "adding the role to the instance profile"};
 static const struct ax_change_def role_remove = {"iam", "RemoveRoleFromInstanceProfile", member_done,
 						 "removing the role from the instance profile"};
+static const struct sf_own own;
+
+static int ip_marks(struct sf_rctx *c, const json_t *a_, char **id, json_t **tags)
+{
+	const char *name = ax_s(a_, "name");
+	*id = name ? xstrdup(name) : NULL;
+	return ax_iam_marks(c, "ListInstanceProfileTags", "InstanceProfileName", name, tags);
+}
+
+static int ip_claim(struct sf_rctx *c, const json_t *a_, const json_t *tags)
+{
+	return ax_iam_claim(c, "TagInstanceProfile", "InstanceProfileName", ax_s(a_, "name"), tags);
+}
 
 static int ip_create(struct sf_rctx *c, const json_t *want, json_t **out)
 {
@@ -59,19 +74,13 @@ static int ip_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	json_decref(tags);
 	json_decref(o);
 	o = NULL;
-	if (rc == SF_ECONFLICT) {
-		sf_err_clear(c->err);
+	if (rc == SF_ECONFLICT && !strcmp(c->err->aws_code, "EntityAlreadyExists")) {
 		json_t *t = NULL;
-		rc = ax_iam(c, "ListInstanceProfileTags", json_pack("{s:s}", "InstanceProfileName", name), &t);
-		json_t *tg = ax_tags_from_list(json_object_get(t, "Tags"));
-		const char *addr = ax_s(tg, "secfaas:address"), *ws = ax_s(tg, "secfaas:workspace");
-		int ours = !rc && addr && ws && !strcmp(addr, c->address) && !strcmp(ws, ax_workspace(c));
-		json_decref(tg);
+		sf_err_clear(c->err);
+		rc = ax_iam_marks(c, "ListInstanceProfileTags", "InstanceProfileName", name, &t);
+		if (!rc)
+			rc = ax_adopt(c, &own, name, t);
 		json_decref(t);
-		if (!rc && !ours)
-			rc = sf_fail(c->err, SF_ECONFLICT,
-				     "%s: instance profile %s already exists and was not made by this workspace", c->address,
-				     name);
 	}
 	if (rc < 0)
 		return rc;
@@ -147,8 +156,17 @@ static int ip_sweep_list(struct sf_sweep *s, const struct sf_sweep_hook *h)
 }
 
 static const struct sf_sweep_hook ip_sweep = {"instance profile", SF_SWEEP_INSTANCE_PROFILE, ip_sweep_list, NULL, NULL};
+static const struct sf_own own = {
+	.kind = SF_OWN_TAGS,
+	.noun = "IAM instance profile",
+	.proof = "tags secfaas:lineage + secfaas:address (or secfaas:token) on the profile; the role it holds "
+		 "is a membership of the profile",
+	.marks = ip_marks,
+	.claim = ip_claim,
+};
 
 const struct sf_rtype sf_rt_aws_iam_instance_profile = {
+	.own = &own,
 	.name = "aws_iam_instance_profile",
 	.schema_version = 1,
 	.attrs = attrs,

@@ -8,13 +8,16 @@
  * a role must detach them first anyway.  Policies are given as AWS-managed
  * names ("AmazonEKSClusterPolicy") or full ARNs.
  *
- * Idempotency: role names are chosen by the lowering, so a resumed create
- * meets EntityAlreadyExists; it adopts the role when its secfaas:token tag
- * is this operation's token (or it is tagged with this very address and
- * workspace), and refuses a foreign role of the same name.
+ * Ownership (SF_OWN_TAGS): role names come from the spec and anyone may
+ * hold one.  A create that meets EntityAlreadyExists adopts the role only
+ * when its tags prove it is this state's (a killed run's create); the
+ * engine checks the same tags before every update and delete.  Destroy
+ * removes the role from instance profiles of this state only: a profile
+ * someone else made is never changed, the delete fails naming it instead.
  */
 #include <string.h>
 
+#include "provisioner/engine/ownership.h"
 #include "resources/aws_common.h"
 #include "resources/aws_sweep.h"
 #include "resources/types_aws.h"
@@ -170,19 +173,18 @@ static char *trust_policy(struct sf_rctx *c, const char *service)
 	return s;
 }
 
-/* Is the existing role ours to adopt? */
-static int adoptable(struct sf_rctx *c, const char *name)
+static const struct sf_own own;
+
+static int role_marks(struct sf_rctx *c, const json_t *a_, char **id, json_t **tags)
 {
-	json_t *out = NULL;
-	if (ax_iam(c, "ListRoleTags", json_pack("{s:s}", "RoleName", name), &out) < 0)
-		return 0;
-	json_t *t = ax_tags_from_list(json_object_get(out, "Tags"));
-	const char *tok = ax_s(t, "secfaas:token"), *addr = ax_s(t, "secfaas:address"), *ws = ax_s(t, "secfaas:workspace");
-	int ok = (tok && c->token && !strcmp(tok, c->token)) ||
-		 (addr && ws && !strcmp(addr, c->address) && !strcmp(ws, ax_workspace(c)));
-	json_decref(t);
-	json_decref(out);
-	return ok;
+	const char *name = ax_s(a_, "name");
+	*id = name ? xstrdup(name) : NULL;
+	return ax_iam_marks(c, "ListRoleTags", "RoleName", name, tags);
+}
+
+static int role_claim(struct sf_rctx *c, const json_t *a_, const json_t *tags)
+{
+	return ax_iam_claim(c, "TagRole", "RoleName", ax_s(a_, "name"), tags);
 }
 
 static int role_create(struct sf_rctx *c, const json_t *want, json_t **out)
@@ -196,16 +198,17 @@ static int role_create(struct sf_rctx *c, const json_t *want, json_t **out)
 			&o);
 	json_decref(tags);
 	free(doc);
-	if (rc == SF_ECONFLICT) {
-		if (!adoptable(c, name)) {
-			sf_fail(c->err, SF_ECONFLICT, "%s: IAM role %s already exists and was not made by this workspace",
-				c->address, name);
-			return sf_err_hint(c->err, "delete or rename the other role, or change metadata.name");
-		}
+	if (rc == SF_ECONFLICT && !strcmp(c->err->aws_code, "EntityAlreadyExists")) {
+		json_t *t = NULL;
 		sf_err_clear(c->err);
+		rc = ax_iam_marks(c, "ListRoleTags", "RoleName", name, &t);
+		if (!rc)
+			rc = ax_adopt(c, &own, name, t);
+		json_decref(t);
 		json_decref(o);
 		o = NULL;
-		rc = ax_iam(c, "GetRole", json_pack("{s:s}", "RoleName", name), &o);
+		if (!rc)
+			rc = ax_iam(c, "GetRole", json_pack("{s:s}", "RoleName", name), &o);
 	}
 	if (rc < 0)
 		return rc;
@@ -287,13 +290,33 @@ static int role_destroy(struct sf_rctx *c, const json_t *prior)
 	const char *name = ax_s(prior, "name");
 	if (!name)
 		return 0;
-	json_t *empty = json_array(), *o = NULL;
-	int rc = sync_policies(c, name, empty);
-	json_decref(empty);
-	if (!rc)
-		rc = ax_iam(c, "ListInstanceProfilesForRole", json_pack("{s:s}", "RoleName", name), &o);
+	json_t *o = NULL;
+	int rc = ax_iam(c, "ListInstanceProfilesForRole", json_pack("{s:s}", "RoleName", name), &o);
 	size_t i;
 	json_t *e;
+	/* first make sure every profile holding it is ours: nothing is
+	 * detached from a role that cannot be deleted in the end */
+	json_array_foreach(json_object_get(o, "InstanceProfiles"), i, e)
+	{
+		const char *ip = ax_s(e, "InstanceProfileName");
+		json_t *t = NULL;
+		if (rc < 0 || !ip)
+			break;
+		rc = ax_iam_marks(c, "ListInstanceProfileTags", "InstanceProfileName", ip, &t);
+		if (!rc && strcmp(ax_s(t, SF_TAG_LINEAGE) ? ax_s(t, SF_TAG_LINEAGE) : "", ax_lineage(c))) {
+			char *who = sf_own_owner(t);
+			rc = sf_fail(c->err, SF_ECONFLICT,
+				     "%s: IAM role %s is in instance profile %s, which belongs to %s; secfaas does not change it",
+				     c->address, name, ip, who);
+			sf_err_hint(c->err, "remove the role from that profile (aws iam remove-role-from-instance-profile) and run destroy again");
+			free(who);
+		}
+		json_decref(t);
+	}
+	json_t *empty = json_array();
+	if (!rc)
+		rc = sync_policies(c, name, empty);
+	json_decref(empty);
 	json_array_foreach(json_object_get(o, "InstanceProfiles"), i, e)
 	{
 		if (rc < 0)
@@ -320,8 +343,17 @@ static int role_sweep_list(struct sf_sweep *s, const struct sf_sweep_hook *h)
 }
 
 static const struct sf_sweep_hook role_sweep = {"iam role", SF_SWEEP_ROLE, role_sweep_list, NULL, NULL};
+static const struct sf_own own = {
+	.kind = SF_OWN_TAGS,
+	.noun = "IAM role",
+	.proof = "tags secfaas:lineage + secfaas:address (or secfaas:token) on the role; its policy attachments "
+		 "and instance profile memberships go with it, and only profiles of this state are changed",
+	.marks = role_marks,
+	.claim = role_claim,
+};
 
 const struct sf_rtype sf_rt_aws_iam_role = {
+	.own = &own,
 	.name = "aws_iam_role",
 	.schema_version = 1,
 	.attrs = attrs,

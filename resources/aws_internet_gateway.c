@@ -142,8 +142,30 @@ static int igw_sweep_list(struct sf_sweep *s, const struct sf_sweep_hook *h)
 }
 
 static const struct sf_sweep_hook igw_sweep = {"internet gateway", SF_SWEEP_INTERNET_GATEWAY, igw_sweep_list, NULL, NULL};
+/* ---- ownership: EC2 ids are never reused (SF_OWN_ID) ---- */
+
+static int igw_marks(struct sf_rctx *c, const json_t *a_, char **id, json_t **tags)
+{
+	*id = ax_s(a_, "id") ? xstrdup(ax_s(a_, "id")) : NULL;
+	return ax_ec2_marks(c, "DescribeInternetGateways", "InternetGatewayId", ax_s(a_, "id"), "internetGatewaySet", tags);
+}
+
+static int igw_claim(struct sf_rctx *c, const json_t *a_, const json_t *tags)
+{
+	return ax_ec2_claim(c, ax_s(a_, "id"), tags);
+}
+
+static const struct sf_own own = {
+	.kind = SF_OWN_ID,
+	.noun = "internet gateway",
+	.proof = "the id recorded at create (EC2 never reuses ids); without one, only the object tagged with "
+		 "this operation's secfaas:token",
+	.marks = igw_marks,
+	.claim = igw_claim,
+};
 
 const struct sf_rtype sf_rt_aws_internet_gateway = {
+	.own = &own,
 	.name = "aws_internet_gateway",
 	.schema_version = 1,
 	.attrs = attrs,

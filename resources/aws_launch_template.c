@@ -19,6 +19,10 @@
  * before destroy) never collides; CreateLaunchTemplate and
  * CreateLaunchTemplateVersion carry ClientToken, so a resumed create or
  * update returns what the killed run made.
+ *
+ * Ownership (SF_OWN_ID): the lt-... id recorded at create.  A template
+ * found by its name (a resumed create, a destroy whose create never
+ * returned) is taken only when its tags prove it is this state's.
  */
 #include <string.h>
 
@@ -111,6 +115,55 @@ static int lt_plan_check(struct sf_rctx *c, const json_t *want)
 	return check_image(c, want);
 }
 
+static const struct sf_own own;
+
+/* The template named `name`, when its tags prove it is this state's:
+ * 0 with *lt (new ref), SF_ENOTFOUND, or SF_ECONFLICT naming the owner. */
+static int by_name(struct sf_rctx *c, const char *name, json_t **lt)
+{
+	json_t *o = NULL;
+	*lt = NULL;
+	int rc = ax_ec2(c, "DescribeLaunchTemplates", json_pack("{s:[s]}", "LaunchTemplateName", name), &o);
+	if (rc < 0)
+		return rc;
+	json_t *x = json_array_get(json_object_get(o, "launchTemplates"), 0);
+	if (!x) {
+		json_decref(o);
+		return sf_fail(c->err, SF_ENOTFOUND, "%s: launch template %s not found", c->address, name);
+	}
+	json_t *t = ax_tags_from_list(json_object_get(x, "tagSet"));
+	rc = ax_adopt(c, &own, name, t);
+	json_decref(t);
+	if (!rc)
+		*lt = json_incref(x);
+	json_decref(o);
+	return rc;
+}
+
+static int lt_marks(struct sf_rctx *c, const json_t *a_, char **id, json_t **tags)
+{
+	json_t *o = NULL;
+	*tags = NULL;
+	*id = ax_s(a_, "id") ? xstrdup(ax_s(a_, "id")) : NULL;
+	if (!*id)
+		return sf_fail(c->err, SF_ENOTFOUND, "%s: no id recorded", c->address);
+	int rc = ax_ec2(c, "DescribeLaunchTemplates", json_pack("{s:[s]}", "LaunchTemplateId", *id), &o);
+	if (rc < 0)
+		return rc;
+	json_t *x = json_array_get(json_object_get(o, "launchTemplates"), 0);
+	if (!x)
+		rc = sf_fail(c->err, SF_ENOTFOUND, "%s: launch template gone", c->address);
+	else
+		*tags = ax_tags_from_list(json_object_get(x, "tagSet"));
+	json_decref(o);
+	return rc;
+}
+
+static int lt_claim(struct sf_rctx *c, const json_t *a_, const json_t *tags)
+{
+	return ax_ec2_claim(c, ax_s(a_, "id"), tags);
+}
+
 static int lt_create(struct sf_rctx *c, const json_t *want, json_t **out)
 {
 	int crc = check_image(c, want);
@@ -128,14 +181,13 @@ static int lt_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	json_decref(tags);
 	if (rc == SF_ECONFLICT) {
 		/* same name from a killed run whose token matched: find it */
+		json_t *lt = NULL;
 		sf_err_clear(c->err);
-		rc = ax_ec2(c, "DescribeLaunchTemplates", json_pack("{s:[s]}", "LaunchTemplateName", name), &o);
-		json_t *lt = json_array_get(json_object_get(o, "launchTemplates"), 0);
-		if (!rc && lt) {
-			json_t *x = json_pack("{s:O}", "launchTemplate", lt);
-			json_decref(o);
-			o = x;
-		}
+		json_decref(o);
+		o = NULL;
+		rc = by_name(c, name, &lt);
+		if (!rc)
+			o = json_pack("{s:o}", "launchTemplate", lt);
 	}
 	if (rc < 0) {
 		free(name);
@@ -216,14 +268,24 @@ static int lt_destroy(struct sf_rctx *c, const json_t *prior)
 	if (id) {
 		p = json_pack("{s:s}", "LaunchTemplateId", id);
 	} else {
-		/* killed before the id was recorded: the name derives from the token */
+		/* killed before the id was recorded: the name derives from the
+		 * token, and the template found by it must prove it is ours */
 		char sfx[9];
-		if (!ax_s(prior, "name"))
+		json_t *lt = NULL;
+		if (!ax_s(prior, "name") || !c->token)
 			return 0;
 		ax_token_suffix(c, sfx);
 		char *name = xasprintf("%s-%s", ax_s(prior, "name"), sfx);
-		p = json_pack("{s:s}", "LaunchTemplateName", name);
+		int rc = by_name(c, name, &lt);
 		free(name);
+		if (rc == SF_ENOTFOUND) {
+			sf_err_clear(c->err);
+			return 0;
+		}
+		if (rc < 0)
+			return rc;
+		p = json_pack("{s:s}", "LaunchTemplateId", ax_s(lt, "launchTemplateId") ? ax_s(lt, "launchTemplateId") : "");
+		json_decref(lt);
 	}
 	int rc = ax_ec2(c, "DeleteLaunchTemplate", p, NULL);
 	if (rc == SF_ENOTFOUND) {
@@ -241,8 +303,17 @@ static int lt_sweep_list(struct sf_sweep *s, const struct sf_sweep_hook *h)
 }
 
 static const struct sf_sweep_hook lt_sweep = {"launch template", SF_SWEEP_LAUNCH_TEMPLATE, lt_sweep_list, NULL, NULL};
+static const struct sf_own own = {
+	.kind = SF_OWN_ID,
+	.noun = "launch template",
+	.proof = "the lt- id recorded at create; a template found by its name only with this state's tags "
+		 "(secfaas:lineage + secfaas:address, or secfaas:token)",
+	.marks = lt_marks,
+	.claim = lt_claim,
+};
 
 const struct sf_rtype sf_rt_aws_launch_template = {
+	.own = &own,
 	.name = "aws_launch_template",
 	.schema_version = 1,
 	.attrs = attrs,

@@ -240,8 +240,30 @@ static int rtb_sweep_list(struct sf_sweep *s, const struct sf_sweep_hook *h)
 }
 
 static const struct sf_sweep_hook rtb_sweep = {"route table", SF_SWEEP_ROUTE_TABLE, rtb_sweep_list, NULL, NULL};
+/* ---- ownership: EC2 ids are never reused (SF_OWN_ID) ---- */
+
+static int rt_marks(struct sf_rctx *c, const json_t *a_, char **id, json_t **tags)
+{
+	*id = ax_s(a_, "id") ? xstrdup(ax_s(a_, "id")) : NULL;
+	return ax_ec2_marks(c, "DescribeRouteTables", "RouteTableId", ax_s(a_, "id"), "routeTableSet", tags);
+}
+
+static int rt_claim(struct sf_rctx *c, const json_t *a_, const json_t *tags)
+{
+	return ax_ec2_claim(c, ax_s(a_, "id"), tags);
+}
+
+static const struct sf_own own = {
+	.kind = SF_OWN_ID,
+	.noun = "route table",
+	.proof = "the id recorded at create (EC2 never reuses ids); without one, only the object tagged with "
+		 "this operation's secfaas:token",
+	.marks = rt_marks,
+	.claim = rt_claim,
+};
 
 const struct sf_rtype sf_rt_aws_route_table = {
+	.own = &own,
 	.name = "aws_route_table",
 	.schema_version = 1,
 	.attrs = attrs,

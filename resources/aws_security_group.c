@@ -94,8 +94,30 @@ static int sg_sweep_list(struct sf_sweep *s, const struct sf_sweep_hook *h)
 }
 
 static const struct sf_sweep_hook sg_sweep = {"security group", SF_SWEEP_SECURITY_GROUP, sg_sweep_list, NULL, NULL};
+/* ---- ownership: EC2 ids are never reused (SF_OWN_ID) ---- */
+
+static int sg_marks(struct sf_rctx *c, const json_t *a_, char **id, json_t **tags)
+{
+	*id = ax_s(a_, "id") ? xstrdup(ax_s(a_, "id")) : NULL;
+	return ax_ec2_marks(c, "DescribeSecurityGroups", "GroupId", ax_s(a_, "id"), "securityGroupInfo", tags);
+}
+
+static int sg_claim(struct sf_rctx *c, const json_t *a_, const json_t *tags)
+{
+	return ax_ec2_claim(c, ax_s(a_, "id"), tags);
+}
+
+static const struct sf_own own = {
+	.kind = SF_OWN_ID,
+	.noun = "security group",
+	.proof = "the id recorded at create (EC2 never reuses ids); without one, only the object tagged with "
+		 "this operation's secfaas:token",
+	.marks = sg_marks,
+	.claim = sg_claim,
+};
 
 const struct sf_rtype sf_rt_aws_security_group = {
+	.own = &own,
 	.name = "aws_security_group",
 	.schema_version = 1,
 	.attrs = attrs,

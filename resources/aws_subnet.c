@@ -88,8 +88,30 @@ static int subnet_sweep_list(struct sf_sweep *s, const struct sf_sweep_hook *h)
 }
 
 static const struct sf_sweep_hook subnet_sweep = {"subnet", SF_SWEEP_SUBNET, subnet_sweep_list, NULL, NULL};
+/* ---- ownership: EC2 ids are never reused (SF_OWN_ID) ---- */
+
+static int sn_marks(struct sf_rctx *c, const json_t *a_, char **id, json_t **tags)
+{
+	*id = ax_s(a_, "id") ? xstrdup(ax_s(a_, "id")) : NULL;
+	return ax_ec2_marks(c, "DescribeSubnets", "SubnetId", ax_s(a_, "id"), "subnetSet", tags);
+}
+
+static int sn_claim(struct sf_rctx *c, const json_t *a_, const json_t *tags)
+{
+	return ax_ec2_claim(c, ax_s(a_, "id"), tags);
+}
+
+static const struct sf_own own = {
+	.kind = SF_OWN_ID,
+	.noun = "subnet",
+	.proof = "the id recorded at create (EC2 never reuses ids); without one, only the object tagged with "
+		 "this operation's secfaas:token",
+	.marks = sn_marks,
+	.claim = sn_claim,
+};
 
 const struct sf_rtype sf_rt_aws_subnet = {
+	.own = &own,
 	.name = "aws_subnet",
 	.schema_version = 1,
 	.attrs = attrs,

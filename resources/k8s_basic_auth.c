@@ -167,7 +167,15 @@ static int destroy(struct sf_rctx *c, const json_t *prior)
 	return sf_kube_delete(k, "v1", "Secret", sget(prior, "namespace"), sget(prior, "name"), "Background", c->err);
 }
 
+static const struct sf_own own = {
+	.kind = SF_OWN_PARENT,
+	.noun = "Kubernetes Secret",
+	.proof = "lives in the cluster its endpoint names (created by secfaas, never rotated)",
+	.parent_type = "eks_cluster",
+};
+
 const struct sf_rtype sf_rt_k8s_basic_auth = {
+	.own = &own,
 	.name = "k8s_basic_auth",
 	.schema_version = 1,
 	.attrs = attrs,

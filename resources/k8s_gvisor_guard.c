@@ -449,7 +449,15 @@ static int destroy(struct sf_rctx *c, const json_t *prior)
 	return rc;
 }
 
+static const struct sf_own own = {
+	.kind = SF_OWN_PARENT,
+	.noun = "gVisor admission guard",
+	.proof = "lives in the cluster its endpoint names; its objects carry secfaas's names and labels",
+	.parent_type = "eks_cluster",
+};
+
 const struct sf_rtype sf_rt_k8s_gvisor_guard = {
+	.own = &own,
 	.name = "k8s_gvisor_guard",
 	.schema_version = 1,
 	.attrs = attrs,

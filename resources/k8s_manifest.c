@@ -209,7 +209,16 @@ done:
 	return rc;
 }
 
+static const struct sf_own own = {
+	.kind = SF_OWN_PARENT,
+	.noun = "Kubernetes object",
+	.proof = "lives in the cluster its endpoint names; its fields are server-side applied by field manager "
+		 "secfaas, so another manager's fields are never taken over silently",
+	.parent_type = "eks_cluster",
+};
+
 const struct sf_rtype sf_rt_k8s_manifest = {
+	.own = &own,
 	.name = "k8s_manifest",
 	.schema_version = 1,
 	.attrs = attrs,

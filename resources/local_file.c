@@ -123,7 +123,14 @@ static int lf_destroy(struct sf_rctx *c, const json_t *prior)
 	return 0;
 }
 
+static const struct sf_own own = {
+	.kind = SF_OWN_LOCAL,
+	.noun = "local file",
+	.proof = "a file on this machine at the path the spec names",
+};
+
 const struct sf_rtype sf_rt_local_file = {
+	.own = &own,
 	.name = "local_file",
 	.schema_version = 1,
 	.attrs = attrs,

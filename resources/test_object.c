@@ -285,7 +285,14 @@ static int to_destroy(struct sf_rctx *c, const json_t *prior)
 	return rc;
 }
 
+static const struct sf_own own = {
+	.kind = SF_OWN_ID,
+	.noun = "test object",
+	.proof = "the random id recorded at create; without one, the object carrying the operation token",
+};
+
 const struct sf_rtype sf_rt_test_object = {
+	.own = &own,
 	.name = "test_object",
 	.schema_version = 1,
 	.attrs = attrs,
@@ -299,6 +306,7 @@ const struct sf_rtype sf_rt_test_object = {
  * groups and launch templates), so the engine's handling of the old,
  * "deposed" object can be tested with kill -9 between the two steps. */
 const struct sf_rtype sf_rt_test_object_cbd = {
+	.own = &own,
 	.name = "test_object_cbd",
 	.schema_version = 1,
 	.attrs = attrs,
@@ -312,6 +320,7 @@ const struct sf_rtype sf_rt_test_object_cbd = {
 /* Replacements make a new object and keep the old one (like gVisor images
  * kept for reuse), so plan and apply wording for kept objects is tested. */
 const struct sf_rtype sf_rt_test_object_keep = {
+	.own = &own,
 	.name = "test_object_keep",
 	.schema_version = 1,
 	.attrs = attrs,

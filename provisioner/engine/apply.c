@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "provisioner/engine/ownership.h"
 #include "util.h"
 
 enum nstate { N_WAITING, N_RUNNING, N_DONE, N_FAILED, N_SKIPPED };
@@ -274,6 +275,86 @@ static int create_generation(struct run *r, const char *addr)
 	return gen;
 }
 
+/* ---- ownership (resource.h, ownership.h) ---- */
+
+/* For SF_OWN_TAGS types: read the ownership tags of the live object attrs
+ * names.  1 = ours, 0 = no such object, 2 = someone else's (*id and *tags
+ * set for the message), < 0 = could not tell (err filled). */
+static int own_probe(struct wctx *w, const json_t *attrs, const char *token, char **id, json_t **tags)
+{
+	const struct sf_own *own = sf_own_of(w->node->ch->type);
+	*id = NULL;
+	*tags = NULL;
+	if (!own || own->kind != SF_OWN_TAGS || !own->marks)
+		return 1;
+	const char *saved = w->rc.token;
+	w->rc.token = token;
+	int rc = own->marks(&w->rc, attrs, id, tags);
+	w->rc.token = saved;
+	if (rc == SF_ENOTFOUND) {
+		sf_err_clear(w->rc.err);
+		return 0;
+	}
+	if (rc < 0) {
+		sf_err_prefix(w->rc.err, "cannot prove ownership: ");
+		return rc;
+	}
+	if (sf_own_is_ours(*tags, sf_state_lineage(w->run->st), w->node->ch->address, token))
+		return 1;
+	return 2;
+}
+
+/* Destroy the object attrs names, only when it is this state's (token: the
+ * operation that made it, may be NULL).  Someone else's object of that name
+ * is left untouched: the state's object is gone, so the delete succeeds and
+ * says so. */
+static int owned_destroy(struct wctx *w, const json_t *attrs, const char *token)
+{
+	char *id = NULL;
+	json_t *tags = NULL;
+	int rc = own_probe(w, attrs, token, &id, &tags);
+	if (rc == 2) {
+		const struct sf_own *own = sf_own_of(w->node->ch->type);
+		char *who = sf_own_owner(tags);
+		sf_warn("%s: %s %s belongs to %s, not to this state: left untouched, removed from the state",
+			w->node->ch->address, own->noun ? own->noun : "object", id ? id : "?", who);
+		free(who);
+		rc = 0;
+	} else if (rc == 1) {
+		const char *saved = w->rc.token;
+		w->rc.token = token;
+		rc = w->node->ch->type->destroy(&w->rc, attrs);
+		w->rc.token = saved;
+	}
+	free(id);
+	json_decref(tags);
+	return rc;
+}
+
+/* SF_OWN_PARENT types: the address of the parent this run deletes, or
+ * NULL when the parent stays (or is not secfaas's). */
+static const char *parent_deleted(struct run *r, const struct sf_change *ch)
+{
+	const struct sf_own *own = sf_own_of(ch->type);
+	if (!own || own->kind != SF_OWN_PARENT || !own->parent_type)
+		return NULL;
+	for (size_t i = 0; i < ch->ndeps; i++) {
+		const struct sf_change *p = sf_plan_find(r->plan, ch->deps[i]);
+		if (p && p->type && !strcmp(p->type->name, own->parent_type) && p->action == SF_ACT_DELETE)
+			return p->address;
+	}
+	return NULL;
+}
+
+/* Failures after which the provider may or may not have acted (a lost or
+ * cut reply, a timeout, a local write that failed): the next apply resumes
+ * with the same token rather than assume anything was made or not. */
+static int ambiguous(int code)
+{
+	return code == SF_EINTR || code == SF_ETRANSIENT || code == SF_ETIMEOUT || code == SF_EPROTO ||
+	       code == SF_EIO || code == SF_ETHROTTLED;
+}
+
 static int step_create(struct wctx *w, const json_t *want, const char *resume_token)
 {
 	struct run *r = w->run;
@@ -313,13 +394,29 @@ static int step_create(struct wctx *w, const json_t *want, const char *resume_to
 			rc = e2.code ? e2.code : SF_EIO;
 		}
 	} else {
-		/* Interrupted: leave `creating` so the next apply resumes with the
-		 * same token. Failed: `tainted` so the next plan replaces it. */
+		/* Interrupted, or an answer that leaves open whether the object was
+		 * made: leave `creating` so the next apply resumes with the same
+		 * token.  A definite refusal before any id was recorded (a fresh
+		 * token, so nothing can carry it): no row at all, so nothing that
+		 * may be someone else's is ever deletable from this state.  Failed
+		 * after the object existed: `tainted`, the next plan replaces it. */
 		struct sf_resource *row = NULL;
-		if (sf_state_get(r->st, ch->address, &row, &e2) == 0) {
-			record_failure(r, row, rc == SF_EINTR ? SF_RS_CREATING : SF_RS_TAINTED, jid, res);
-			sf_resource_free(row);
+		pthread_mutex_lock(&r->mu);
+		int have_id = nd->id[0] != 0;
+		pthread_mutex_unlock(&r->mu);
+		if (ambiguous(rc)) {
+			if (sf_state_get(r->st, ch->address, &row, &e2) == 0)
+				record_failure(r, row, SF_RS_CREATING, jid, res);
+		} else if (!have_id && !resume_token) {
+			if (sf_state_begin(r->st, &e2) < 0 || sf_state_remove(r->st, ch->address, &e2) < 0 ||
+			    sf_journal_result(r->st, jid, 0, res, &e2) < 0 || sf_state_commit(r->st, &e2) < 0) {
+				sf_state_rollback(r->st);
+				sf_warn("%s: could not record the failure in the state: %s", ch->address, e2.msg);
+			}
+		} else if (sf_state_get(r->st, ch->address, &row, &e2) == 0) {
+			record_failure(r, row, SF_RS_TAINTED, jid, res);
 		}
+		sf_resource_free(row);
 	}
 	free(res);
 	json_decref(out);
@@ -347,7 +444,19 @@ static int step_update(struct wctx *w, const json_t *prior, const json_t *want)
 	step_start(r, nd, "update", row->id, NULL);
 	w->rc.token = token;
 	json_t *out = NULL;
-	int rc = ch->type->update(&w->rc, prior ? prior : row->attrs, want, &out);
+	char *oid = NULL;
+	json_t *otags = NULL;
+	int rc = own_probe(w, prior ? prior : row->attrs, row->token, &oid, &otags);
+	if (rc == 0) {
+		sf_fail(err, SF_ENOTFOUND, "%s: the object was deleted outside secfaas", ch->address);
+		rc = sf_err_hint(err, "run `secfaas plan` again: it will be created anew");
+	} else if (rc == 2) {
+		rc = sf_own_refuse(err, ch->address, sf_own_of(ch->type), oid, otags, "was replaced outside secfaas");
+	}
+	free(oid);
+	json_decref(otags);
+	if (rc == 1)
+		rc = ch->type->update(&w->rc, prior ? prior : row->attrs, want, &out);
 	char *res = result_json(rc ? err : NULL);
 	struct sf_err e2 = SF_ERR_INIT;
 	if (rc == 0) {
@@ -404,7 +513,16 @@ static int step_delete(struct wctx *w)
 		prior = json_deep_copy(row->attrs);
 		json_object_set_new(prior, "id", json_string(row->id));
 	}
-	int rc = ch->type->destroy(&w->rc, prior);
+	int rc = owned_destroy(w, prior, row->token);
+	const char *parent = rc < 0 && rc != SF_EINTR ? parent_deleted(r, ch) : NULL;
+	if (parent) {
+		/* e.g. a Kubernetes object whose API server cannot be reached:
+		 * it goes with its cluster, which this run deletes anyway */
+		sf_warn("%s: not deleted on its own (%s); it goes with %s, deleted in this run", ch->address, err->msg,
+			parent);
+		sf_err_clear(err);
+		rc = 0;
+	}
 	json_decref(prior);
 	char *res = result_json(rc ? err : NULL);
 	struct sf_err e2 = SF_ERR_INIT;
@@ -487,7 +605,7 @@ static int replace_cbd(struct wctx *w, const json_t *want)
 	if (!rc) {
 		/* the old object, now deposed, goes once the new one exists */
 		step_start(r, w->node, "delete", old->id, deposed_label(key));
-		rc = ch->type->destroy(&w->rc, old->attrs);
+		rc = owned_destroy(w, old->attrs, old->token);
 		if (!rc || rc == SF_ENOTFOUND) {
 			rc = 0;
 			sf_state_meta_set(r->st, key, NULL, &e);
@@ -542,7 +660,7 @@ static int run_node(struct wctx *w)
 			 * of its own; its record goes once it is gone. */
 			step_start(r, w->node, "delete", json_string_value(json_object_get(ch->before, "id")),
 				   deposed_label(ch->deposed_key));
-			rc = ch->type->destroy(&w->rc, ch->before);
+			rc = owned_destroy(w, ch->before, NULL);
 			if (rc == SF_ENOTFOUND)
 				rc = 0;
 			if (rc == 0 && sf_state_meta_set(r->st, ch->deposed_key, NULL, &w->node->err) < 0)

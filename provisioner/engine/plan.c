@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "provisioner/engine/ownership.h"
 #include "util.h"
 
 const char *sf_action_name(enum sf_action a)
@@ -364,6 +365,38 @@ static int refresh_one(struct sf_change *c, const struct sf_resource *r, const s
 		sf_err_prefix(err, "refreshing %s: ", c->address);
 		return rc;
 	}
+	/* A name-keyed object may have been deleted and its name taken by
+	 * someone else: then ours is gone, and theirs is never diffed,
+	 * updated or deleted (resource.h, the ownership rule). */
+	const struct sf_own *own = sf_own_of(c->type);
+	if (own && own->kind == SF_OWN_TAGS && own->marks) {
+		char *id = NULL;
+		json_t *tags = NULL;
+		int m = own->marks(&ctx, r->attrs, &id, &tags);
+		int foreign = m == 0 && !sf_own_is_ours(tags, plan->lineage, c->address, r->token);
+		if (m == SF_ENOTFOUND || foreign) {
+			char *who = foreign ? sf_own_owner(tags) : NULL;
+			if (foreign)
+				drift_add(plan, c->address, "deleted outside secfaas; its name is now taken by %s", who);
+			else
+				drift_add(plan, c->address, "%s", "deleted outside secfaas");
+			free(who);
+		}
+		free(id);
+		json_decref(tags);
+		if (m == SF_ENOTFOUND || foreign) {
+			json_decref(*live);
+			*live = NULL;
+			return SF_ENOTFOUND;
+		}
+		if (m < 0) {
+			json_decref(*live);
+			*live = NULL;
+			*err = e;
+			sf_err_prefix(err, "refreshing %s: cannot prove ownership: ", c->address);
+			return m;
+		}
+	}
 	for (const struct sf_attr_def *a = c->type->attrs; a->name; a++) {
 		if (!(a->flags & (SF_ATTR_REQUIRED | SF_ATTR_OPTIONAL)) || (a->flags & SF_ATTR_IGNORE_DRIFT))
 			continue;
@@ -438,6 +471,36 @@ static int plan_destroy(struct sf_plan *plan, const struct sf_registry *types, s
 		all_attrs(c);
 	}
 	return 0;
+}
+
+/* A planned create of a name-keyed object whose name someone else already
+ * owns fails the plan, before anything is made (the same refusal create
+ * would give).  Whatever cannot be checked now (no credentials, a name
+ * known only after apply) is left to create. */
+static int own_precheck(struct sf_plan *plan, struct sf_change *c, struct sf_resource **res, size_t nres,
+			const struct sf_plan_opts *opts, struct sf_err *err)
+{
+	const struct sf_own *own = sf_own_of(c->type);
+	if (!own || own->kind != SF_OWN_TAGS || !own->marks || !c->after ||
+	    (c->action != SF_ACT_CREATE && c->action != SF_ACT_REPLACE && c->action != SF_ACT_REPLACE_CBD))
+		return 0;
+	const char *token = NULL;
+	for (size_t i = 0; i < nres; i++)
+		if (!strcmp(res[i]->address, c->address))
+			token = res[i]->token;
+	struct sf_err e = SF_ERR_INIT;
+	volatile int cancel = 0;
+	struct sf_rctx ctx = {.address = c->address, .token = token, .err = &e, .provider = opts->providers,
+			      .cancel = &cancel};
+	char *id = NULL;
+	json_t *tags = NULL;
+	int rc = 0;
+	if (own->marks(&ctx, c->after, &id, &tags) == 0 &&
+	    !sf_own_is_ours(tags, plan->lineage, c->address, token))
+		rc = sf_own_refuse(err, c->address, own, id, tags, "already exists");
+	free(id);
+	json_decref(tags);
+	return rc;
 }
 
 static int cmp_change(const void *a, const void *b)
@@ -578,7 +641,11 @@ int sf_plan_make(struct sf_plan *plan, const struct sf_config *cfg, struct sf_st
 	/* Live checks some types need before anything is changed. */
 	for (size_t i = 0; opts->refresh && !opts->refresh_only && i < plan->n; i++) {
 		struct sf_change *c = &plan->v[i];
-		if (!c->type || !c->type->plan_check || c->action == SF_ACT_NOOP || c->action == SF_ACT_DELETE)
+		if (!c->type || c->action == SF_ACT_NOOP || c->action == SF_ACT_DELETE)
+			continue;
+		if (own_precheck(plan, c, res, nres, opts, err) < 0)
+			goto done;
+		if (!c->type->plan_check)
 			continue;
 		volatile int cancel = 0;
 		struct sf_rctx ctx = {.address = c->address, .err = err, .provider = opts->providers, .cancel = &cancel};

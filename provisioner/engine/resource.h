@@ -27,6 +27,41 @@
  * Long waits call c->progress() each poll and stop early when *c->cancel is
  * set (first Ctrl-C), returning SF_EINTR; the engine then records the
  * resource as still `creating` so the next apply resumes the wait.
+ *
+ * The ownership rule (docs/ownership.md) that makes a shared account safe:
+ *   secfaas never changes or deletes a live object unless it is proven to
+ *   be this state's own, and never adopts one that is not.  Every type
+ *   declares in `own` how the proof is made (the registry unit test fails
+ *   for a type without it):
+ *   SF_OWN_ID      the provider picks ids and never reuses them (vpc-...,
+ *                  lt-...): the id the state recorded when create made the
+ *                  object is the proof.  Without a recorded id (a killed or
+ *                  failed create) only an object carrying this operation's
+ *                  secfaas:token tag is ours; create and destroy find it
+ *                  by that tag, never by a name.
+ *   SF_OWN_TAGS    the object is named from the spec, and anyone can own
+ *                  that name (IAM roles, EKS clusters, node groups, access
+ *                  entries): its live ownership tags must name this
+ *                  state's lineage and the address or the operation token
+ *                  (sf_own_verdict).  The engine reads them with
+ *                  own->marks() at plan refresh and before every update,
+ *                  replacement and delete: a foreign object is never
+ *                  changed, and a delete leaves it untouched and forgets
+ *                  the row.  create() adopts an existing object of that
+ *                  name only on the same proof (resources/aws_common.h
+ *                  ax_adopt), else fails naming the owner and the
+ *                  `secfaas import` command that takes it over on purpose.
+ *   SF_OWN_PARENT  the object has no identity of its own outside another
+ *                  object (a Kubernetes object inside the cluster, a rule
+ *                  inside a group): it is proven through that parent, and
+ *                  when the parent is being deleted in the same run, a
+ *                  failure to reach it does not block the parent's delete.
+ *   SF_OWN_LOCAL   not a shared object (a file on this machine).
+ * A create that fails before it recorded an id (record_id) with a definite
+ * answer from the provider leaves no row: nothing deletable is recorded for
+ * an object that may belong to someone else.  `secfaas import` is the one
+ * deliberate takeover: it reads the object, names its previous owner and
+ * writes this state's ownership tags with own->claim().
  */
 #ifndef SF_RESOURCE_H
 #define SF_RESOURCE_H
@@ -82,6 +117,31 @@ struct sf_rctx {
 struct sf_change;     /* engine's per-resource plan entry (plan.h) */
 struct sf_sweep_hook; /* gc's sweep of one kind (resources/sweep.h) */
 
+enum sf_own_kind { SF_OWN_NONE = 0, SF_OWN_ID, SF_OWN_TAGS, SF_OWN_PARENT, SF_OWN_LOCAL };
+
+/* How a type proves ownership (see the rule above). */
+struct sf_own {
+	enum sf_own_kind kind;
+	const char *noun;   /* "IAM role", for messages */
+	const char *proof;  /* one line: what proves it (docs, `secfaas help types`) */
+	/* SF_OWN_TAGS (optional for the others): locate the live object that
+	 * `attrs` (state attributes, or desired ones at plan time) names and
+	 * return its ownership tags as an object (new ref) and its id/name
+	 * (owned string, may be NULL).  SF_ENOTFOUND when there is none or it
+	 * cannot be named yet (e.g. the name derives from a token not chosen).
+	 * c->token is the row's operation token when known. */
+	int (*marks)(struct sf_rctx *c, const json_t *attrs, char **id, json_t **tags);
+	/* Optional: write `tags` (ownership tags only) on the object `attrs`
+	 * names (`secfaas import`). */
+	int (*claim)(struct sf_rctx *c, const json_t *attrs, const json_t *tags);
+	/* SF_OWN_PARENT: type name of the parent (e.g. "eks_cluster"), or NULL
+	 * when the parent is outside secfaas. */
+	const char *parent_type;
+	/* Optional: why such an object may already exist, added to the
+	 * refusal (e.g. EKS's own access entry for the cluster creator). */
+	const char *why_taken;
+};
+
 struct sf_rtype {
 	const char *name;                 /* "local_file", "aws_vpc" */
 	int schema_version;
@@ -122,6 +182,8 @@ struct sf_rtype {
 	/* Optional: how `secfaas gc` finds objects of this type that no state
 	 * owns and deletes them (resources/sweep.h); the engine never uses it. */
 	const struct sf_sweep_hook *sweep;
+	/* Required: how ownership of a live object is proven (see above). */
+	const struct sf_own *own;
 };
 
 /* The resource types a run knows, handed to the engine by its caller

@@ -173,6 +173,22 @@ t_eq "bad's first object was deleted; three objects" "$(nobjs)" 3
 t_rc 0 "converged" $S plan s.yaml --detailed-exitcode
 t_end
 
+t_begin "a create refused before anything was made records nothing deletable"
+mkdir objs
+stack s.yaml <<'Y'
+    - {type: test_object, name: never, attributes: {dir: objs, fail_on: create}}
+Y
+t_rc 1 "apply fails" $S apply s.yaml --auto-approve
+t_grep "error names resource" "test_object.never: error: injected failure on create" .err
+t_rc 0 "state list" $S state list
+t_nogrep "no row, no taint" "test_object.never" .out
+t_rc 2 "next plan creates it, nothing to replace or destroy" $S plan s.yaml --detailed-exitcode
+t_grep "plain create" "Plan: 1 to add, 0 to change, 0 to destroy." .out
+t_nogrep "not tainted" "tainted" .out
+t_rc 0 "destroy has nothing to do" $S destroy s.yaml --auto-approve
+t_nogrep "no phantom destroyed" "test_object.never: Destroying" .out
+t_end
+
 # ---------------------------------------------------------------- parallelism
 begin "parallelism bound"
 mkdir objs

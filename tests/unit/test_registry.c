@@ -37,4 +37,30 @@ T_TEST(attribute_tables)
 		}
 	}
 }
+/* The ownership rule (resource.h): every type says how it proves that a
+ * live object is this state's, and a name-keyed one can read the proof. */
+T_TEST(every_type_declares_ownership)
+{
+	size_t n;
+	const struct sf_rtype *const *all = sf_rtype_all(&n);
+	for (size_t i = 0; i < n; i++) {
+		const struct sf_rtype *t = all[i];
+		const struct sf_own *o = t->own;
+		if (!o || o->kind == SF_OWN_NONE)
+			fprintf(stderr, "type %s declares no ownership proof (.own)\n", t->name);
+		T_OK(o && o->kind != SF_OWN_NONE);
+		if (!o)
+			continue;
+		T_OK(o->noun && *o->noun);
+		T_OK(o->proof && *o->proof);
+		if (o->kind == SF_OWN_TAGS)
+			T_OK(o->marks != NULL);
+		/* AWS objects can be taken over by `secfaas import` */
+		if (!strncmp(t->name, "aws_", 4) || !strncmp(t->name, "eks_", 4))
+			T_OK(o->claim != NULL && (o->kind == SF_OWN_ID || o->kind == SF_OWN_TAGS));
+		if (o->kind == SF_OWN_PARENT && o->parent_type)
+			T_OK(sf_rtype_find(o->parent_type) != NULL);
+	}
+}
+
 T_MAIN()
