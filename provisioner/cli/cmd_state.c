@@ -14,6 +14,7 @@
 #include "provisioner/cli/commands.h"
 #include "provisioner/cli/plan_cmd.h"
 #include "provisioner/cli/run.h"
+#include "provisioner/engine/ownership.h"
 #include "provisioner/engine/plan.h"
 #include "provisioner/spec/schema.h"
 #include "resources/types.h"
@@ -724,8 +725,18 @@ int cmd_import(struct sf_cli *cli, int argc, char **argv)
 	json_object_foreach_safe(prior, tmp, k, v) if (json_is_string(v) && strstr(json_string_value(v), "${"))
 		json_object_del(prior, k);
 	json_object_set_new(prior, "id", json_string(id));
+	/* name-keyed types find the object by name: the id is the name (for a
+	 * node group, CLUSTER/NAME as in the state) */
+	if (sf_rtype_attr(ri->type, "nodegroup_name")) {
+		const char *slash = strrchr(id, '/');
+		json_object_set_new(prior, "nodegroup_name", json_string(slash ? slash + 1 : id));
+	} else if (sf_rtype_attr(ri->type, "name") && !json_object_get(prior, "name")) {
+		json_object_set_new(prior, "name", json_string(id));
+	}
+	char token[33];
+	sf_state_token(ws.st, addr, "import", (int)sf_state_serial(ws.st), token);
 	volatile int cancel = 0;
-	struct sf_rctx ctx = {.address = addr, .err = &err, .provider = &ws.prov, .cancel = &cancel};
+	struct sf_rctx ctx = {.address = addr, .token = token, .err = &err, .provider = &ws.prov, .cancel = &cancel};
 	if (ri->type->read(&ctx, prior, &live) < 0) {
 		if (err.code == SF_ENOTFOUND)
 			sf_err_hint(&err, "check the id and the spec's settings for %s", addr);
@@ -734,6 +745,41 @@ int cmd_import(struct sf_cli *cli, int argc, char **argv)
 	}
 	if (!json_object_get(live, "id"))
 		json_object_set_new(live, "id", json_string(id));
+	/* The deliberate takeover (resource.h, the ownership rule): say whose
+	 * it was, then write this state's ownership tags on it, so the engine
+	 * and `gc` count it as this state's from now on. */
+	const struct sf_own *own = sf_own_of(ri->type);
+	char *was = NULL;
+	if (own && own->marks) {
+		char *mid = NULL;
+		json_t *tags = NULL;
+		if (own->marks(&ctx, live, &mid, &tags) == 0)
+			was = sf_own_is_ours(tags, sf_state_lineage(ws.st), addr, NULL) ? xstrdup("this state already")
+											: sf_own_owner(tags);
+		sf_err_clear(&err);
+		free(mid);
+		json_decref(tags);
+	}
+	if (own && own->claim) {
+		int64_t jid = 0;
+		struct sf_providers *pv = &ws.prov;
+		json_t *tags = json_pack("{s:s, s:s, s:s, s:s}", SF_TAG_WORKSPACE, pv->workspace ? pv->workspace : "",
+					 SF_TAG_LINEAGE, sf_state_lineage(ws.st), SF_TAG_ADDRESS, addr, SF_TAG_TOKEN, token);
+		/* journalled as an update of the object (its tags) */
+		int crc = sf_journal_intent(ws.st, 0, addr, "update", token, "{\"import\":true}", &jid, &err);
+		if (!crc)
+			crc = own->claim(&ctx, live, tags);
+		json_decref(tags);
+		struct sf_err je = SF_ERR_INIT;
+		if (jid)
+			sf_journal_result(ws.st, jid, crc == 0, crc ? "{\"ok\":false}" : "{\"ok\":true}", &je);
+		if (crc < 0) {
+			sf_err_prefix(&err, "taking %s over: ", addr);
+			rc = sf_cli_error(cli, &err);
+			free(was);
+			goto done;
+		}
+	}
 	struct sf_resource r = {0};
 	json_t *sens = json_array(), *deps = json_array();
 	for (const struct sf_attr_def *a = ri->type->attrs; a->name; a++)
@@ -744,6 +790,7 @@ int cmd_import(struct sf_cli *cli, int argc, char **argv)
 	r.address = (char *)addr;
 	r.type = (char *)ri->type->name;
 	r.id = (char *)id;
+	r.token = token;
 	r.status = SF_RS_CREATED;
 	r.attrs = live;
 	r.sensitive = sens;
@@ -753,10 +800,20 @@ int cmd_import(struct sf_cli *cli, int argc, char **argv)
 	json_decref(sens);
 	json_decref(deps);
 	if (prc < 0) {
+		free(was);
 		rc = sf_cli_error(cli, &err);
 		goto done;
 	}
-	fprintf(cli->out, "Imported %s [id=%s]. Run `secfaas plan` to see how it differs from the spec.\n", addr, id);
+	fprintf(cli->out, "Imported %s [id=%s].\n", addr, id);
+	if (own && own->kind != SF_OWN_LOCAL)
+		fprintf(cli->out,
+			"This state now owns %s %s%s%s%s: its ownership tags name this state, the next apply changes it to "
+			"match the spec, and `secfaas destroy` deletes it.\n",
+			own->noun, id, was ? " (owned until now by " : "", was ? was : "", was ? ")" : "");
+	if (own && own->proof && own->kind != SF_OWN_LOCAL)
+		fprintf(cli->out, "What comes with it: %s.\n", own->proof);
+	fprintf(cli->out, "Run `secfaas plan` to see how it differs from the spec.\n");
+	free(was);
 	rc = 0;
 done:
 	json_decref(prior);
