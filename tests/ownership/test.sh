@@ -57,7 +57,7 @@ apiVersion: secfaas.dev/v1alpha1
 kind: Cluster
 metadata: {name: $n, region: eu-west-1}
 spec:
-  kubernetesVersion: "1.31"
+  kubernetesVersion: "1.33"
   network: {cidr: 10.$o.0.0/16, availabilityZones: 2, endpointAccess: public}
   access: {admins: [$admins]}
   nodeGroups:
