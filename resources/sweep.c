@@ -50,6 +50,7 @@ static void swept_release(struct sf_swept *o)
 	free(o->arn);
 	free(o->reason);
 	json_decref(o->prior);
+	free(o->lineage);
 }
 
 /* The reason to delete an object with these tags, or NULL to keep it. */
@@ -82,7 +83,8 @@ void sf_sweep_add(struct sf_sweep *s, const struct sf_sweep_hook *h, const char 
 		return;
 	}
 	struct sf_swept o = {h, s->type, xstrdup(id), parent ? xstrdup(parent) : NULL, arn ? xstrdup(arn) : NULL,
-			     decide(s, tags), prior ? prior : json_pack("{s:s}", "id", id)};
+			     decide(s, tags), prior ? prior : json_pack("{s:s}", "id", id),
+			     tag(tags, "secfaas:lineage") ? xstrdup(tag(tags, "secfaas:lineage")) : NULL};
 	int ours = tag(tags, SF_OWNER_TAG) != NULL;
 	if (o.reason) {
 		push(s, &o);
@@ -228,7 +230,11 @@ int sf_sweep(struct sf_providers *p, const struct sf_provider *const *provs, siz
 		c.err = &e;
 		c.provider = p;
 		sf_info("gc: deleting %s %s (%s)", k, label, o->reason);
+		/* the types' own ownership checks then see the dead state's lineage */
+		const char *keep_lineage = p->lineage;
+		p->lineage = o->lineage;
 		int r = delete_one(&c, o);
+		p->lineage = keep_lineage;
 		if (r < 0) {
 			(*left)++;
 			sf_buf_printf(report, "left %s %s: %s: %s%s%s\n", k, label, o->reason, e.msg, e.hint[0] ? "; " : "",

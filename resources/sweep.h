@@ -83,6 +83,7 @@ struct sf_swept {
 	char *arn;                   /* for the report when known */
 	char *reason;                /* why it is deleted */
 	json_t *prior;               /* attributes handed to destroy (owned) */
+	char *lineage;               /* its secfaas:lineage: the dead state on whose behalf it is deleted */
 };
 
 struct sf_sweep_hook {
