@@ -174,3 +174,20 @@ int sf_aws_foreign_reply(struct sf_err *err, const char *service, const char *op
 	return sf_err_hint(err, "%s", html ? "a proxy or captive portal answered: check HTTPS_PROXY/NO_PROXY and the endpoint URL"
 					   : "check the endpoint URL (AWS_ENDPOINT_URL*) and network path");
 }
+
+const char *sf_aws_propagation(const char *service, const char *op, const char *code, const char *message)
+{
+	if (!service || !code || !message)
+		return NULL;
+	if (!strcmp(service, "eks") && !strcmp(code, "InvalidParameterException") &&
+	    strstr(message, "could not be assumed because it does not exist or the trusted entity is not correct"))
+		return "EKS cannot assume the new IAM role yet (IAM propagation)";
+	if (!strcmp(service, "ec2") && op && !strcmp(op, "RunInstances") && !strcmp(code, "InvalidParameterValue") &&
+	    (strstr(message, "for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name") ||
+	     strstr(message, "for parameter iamInstanceProfile.arn is invalid. Invalid IAM Instance Profile ARN")))
+		return "EC2 does not know the new instance profile yet (IAM propagation)";
+	if (!strcmp(service, "sts") && op && !strcmp(op, "AssumeRole") && !strcmp(code, "AccessDenied") &&
+	    strstr(message, "is not authorized to perform: sts:AssumeRole on resource"))
+		return "STS cannot assume the new IAM role yet (IAM propagation)";
+	return NULL;
+}

@@ -34,6 +34,23 @@ int sf_aws_foreign_reply(struct sf_err *err, const char *service, const char *op
 /* The sf_code an AWS error code/status maps to. */
 int sf_aws_error_class(const char *code, long status);
 
+/* Eventual consistency: a change made moments ago (a new IAM role or
+ * instance profile) has not yet reached the service answering, which says
+ * so with these exact errors (IAM User Guide, "Changes that I make are not
+ * always immediately visible"):
+ *   EKS CreateCluster/CreateNodegroup/UpdateNodegroupVersion:
+ *     InvalidParameterException "Role with arn: ARN, could not be assumed
+ *     because it does not exist or the trusted entity is not correct"
+ *   EC2 RunInstances: InvalidParameterValue "Value (NAME) for parameter
+ *     iamInstanceProfile.name is invalid. Invalid IAM Instance Profile
+ *     name" (or .arn / "... ARN")
+ *   STS AssumeRole: AccessDenied "... is not authorized to perform:
+ *     sts:AssumeRole on resource: ARN"
+ * Returns a short phrase for a progress line ("EKS cannot assume the role
+ * yet"), or NULL when the error is not one of them.  Callers retry with a
+ * bound: the same words also come back when the role really is wrong. */
+const char *sf_aws_propagation(const char *service, const char *op, const char *code, const char *message);
+
 /* Code sets shared with retry.h. */
 int sf_aws_code_is_throttle(const char *code);
 int sf_aws_code_is_transient(const char *code);

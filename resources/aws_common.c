@@ -7,6 +7,7 @@
 
 #include <openssl/evp.h>
 
+#include "aws/awserr.h"
 #include "clock.h"
 #include "log.h"
 #include "provisioner/engine/ownership.h"
@@ -72,12 +73,22 @@ struct ax_wait_ctx {
 	double scale;
 };
 
+static int fresh_named(struct sf_rctx *c, const char *msg, char *out, size_t n);
+
 static int ax_poll(void *ctx, char *status, size_t n, struct sf_err *err)
 {
 	struct ax_wait_ctx *w = ctx;
-	char st[96];
-	int verdict;
+	char st[96], id[64];
+	int verdict = SF_WAITER_PENDING;
 	int rc = sf_aws_waiter_poll(w->a, w->def, w->args, &verdict, st, sizeof st, NULL, err);
+	/* an id this run just made is briefly unknown to EC2's readers
+	 * (eventual consistency): not gone, not yet visible */
+	if ((rc < 0 || verdict == SF_WAITER_FAILURE) && err->code == SF_ENOTFOUND &&
+	    fresh_named(w->c, err->msg, id, sizeof id)) {
+		snprintf(status, n, "%s not visible yet (eventual consistency)", id);
+		sf_err_clear(err);
+		return SF_WAIT_PENDING;
+	}
 	if (rc < 0)
 		return rc;
 	const char *label = w->def->label;
@@ -404,20 +415,10 @@ int ax_ec2_sync_tags(struct sf_rctx *c, const char *id, const json_t *have_tags,
 			json_array_append_new(del, json_pack("{s:s}", "Key", k));
 	}
 	int rc = 0;
-	json_t *out = NULL;
-	if (json_object_size(add)) {
-		json_t *p = json_pack("{s:[s], s:o}", "ResourceId", id, "Tag", ax_tag_list(add));
-		rc = sf_aws_query(a, "ec2", "CreateTags", p, &out, c->err);
-		json_decref(p);
-		json_decref(out);
-		out = NULL;
-	}
-	if (!rc && json_array_size(del)) {
-		json_t *p = json_pack("{s:[s], s:O}", "ResourceId", id, "Tag", del);
-		rc = sf_aws_query(a, "ec2", "DeleteTags", p, &out, c->err);
-		json_decref(p);
-		json_decref(out);
-	}
+	if (json_object_size(add))
+		rc = ax_ec2(c, "CreateTags", json_pack("{s:[s], s:o}", "ResourceId", id, "Tag", ax_tag_list(add)), NULL);
+	if (!rc && json_array_size(del))
+		rc = ax_ec2(c, "DeleteTags", json_pack("{s:[s], s:O}", "ResourceId", id, "Tag", del), NULL);
 	json_decref(add);
 	json_decref(del);
 	return rc;
@@ -428,13 +429,175 @@ json_t *ax_out(const json_t *want)
 	return json_deep_copy(want);
 }
 
+/* ---- eventual consistency ----
+ *
+ * AWS answers some calls from replicas that lag behind the one that took a
+ * change: a new IAM role or instance profile is refused by EKS/EC2 for
+ * seconds, and a new EC2 id is unknown to other calls (its *.NotFound, or
+ * EKS relaying it) for a moment.  Every AWS call of the types goes through
+ * ax_ec2/ax_iam/ax_eks, which retry exactly those errors: the propagation
+ * errors awserr.h names, and a NotFound / invalid-parameter error whose
+ * message names an id this run made in the last FRESH_S seconds.  Retries
+ * back off from 1 s to 15 s, stop after SETTLE_S (official seconds, scaled
+ * like every wait) and print a progress line each time.  A NotFound for an
+ * older id is an answer, not a lag: it is never retried here (destroy
+ * counts it as "already gone"). */
+
+#define FRESH_S 300.0
+#define SETTLE_S 180.0
+
+static int looks_like_ec2_id(const char *s)
+{
+	static const char *const pfx[] = {"vpc-", "subnet-", "sg-", "igw-", "rtb-", "lt-", "ami-", "i-", "eni-",
+					  "snap-", "eipalloc-", "nat-", "vpce-", NULL};
+	for (const char *const *p = pfx; *p; p++) {
+		size_t l = strlen(*p);
+		if (strncmp(s, *p, l))
+			continue;
+		size_t n = 0;
+		for (const char *x = s + l; *x; x++, n++)
+			if (!((*x >= '0' && *x <= '9') || (*x >= 'a' && *x <= 'f')))
+				return 0;
+		return n == 8 || n == 17;
+	}
+	return 0;
+}
+
+static void fresh_walk(json_t *fresh, const json_t *v, double now)
+{
+	size_t i;
+	const char *k;
+	json_t *x;
+	if (json_is_string(v) && looks_like_ec2_id(json_string_value(v)))
+		json_object_set_new(fresh, json_string_value(v), json_real(now));
+	else if (json_is_array(v))
+		json_array_foreach(v, i, x) fresh_walk(fresh, x, now);
+	else if (json_is_object(v))
+		json_object_foreach((json_t *)v, k, x) fresh_walk(fresh, x, now);
+}
+
+/* Remember the EC2 ids in the reply of a call that made something. */
+static void fresh_from(struct sf_rctx *c, const char *action, const json_t *reply)
+{
+	struct sf_providers *p = c->provider;
+	if (!p || !reply ||
+	    (strncmp(action, "Create", 6) && strcmp(action, "RunInstances") && strncmp(action, "Allocate", 8) &&
+	     strcmp(action, "CopyImage")))
+		return;
+	pthread_mutex_lock(&p->mu);
+	if (!p->fresh)
+		p->fresh = json_object();
+	fresh_walk(p->fresh, reply, sf_mono());
+	pthread_mutex_unlock(&p->mu);
+}
+
+void ax_fresh_add(struct sf_rctx *c, const char *id)
+{
+	struct sf_providers *p = c->provider;
+	if (!p || !id)
+		return;
+	pthread_mutex_lock(&p->mu);
+	if (!p->fresh)
+		p->fresh = json_object();
+	json_object_set_new(p->fresh, id, json_real(sf_mono()));
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* Copy to out a fresh id that msg names; 1 when there is one. */
+static int fresh_named(struct sf_rctx *c, const char *msg, char *out, size_t n)
+{
+	struct sf_providers *p = c->provider;
+	int found = 0;
+	if (!p)
+		return 0;
+	double now = sf_mono(), window = ax_deadline(FRESH_S);
+	const char *k;
+	json_t *t;
+	pthread_mutex_lock(&p->mu);
+	json_object_foreach(p->fresh, k, t)
+	{
+		if (now - json_real_value(t) <= window && strstr(msg, k)) {
+			snprintf(out, n, "%s", k);
+			found = 1;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&p->mu);
+	return found;
+}
+
+struct settle {
+	int attempt;
+	double start, wait;
+};
+
+/* After a failed call: 1 when c->err is an eventual-consistency refusal and
+ * the call should run again (after the backoff sleep), 0 when not (or the
+ * budget is spent), SF_EINTR when the sleep was interrupted. */
+static int settle_again(struct sf_rctx *c, struct settle *st, const char *service, const char *op)
+{
+	char why[200], id[64];
+	const char *w = sf_aws_propagation(service, op, c->err->aws_code, c->err->msg);
+	if (w) {
+		snprintf(why, sizeof why, "%s", w);
+	} else if ((c->err->code == SF_ENOTFOUND || !strcmp(c->err->aws_code, "InvalidParameterException") ||
+		    !strcmp(c->err->aws_code, "InvalidParameterValue")) &&
+		   fresh_named(c, c->err->msg, id, sizeof id)) {
+		snprintf(why, sizeof why, "%s %s does not know the new %s yet (eventual consistency)", service, op, id);
+	} else {
+		return 0;
+	}
+	if (!st->attempt) {
+		st->start = sf_mono();
+		st->wait = ax_delay(1.0);
+	}
+	st->attempt++;
+	double limit = ax_deadline(SETTLE_S);
+	if (c->timeout_s > 0 && c->timeout_s < limit)
+		limit = c->timeout_s;
+	if (sf_mono() - st->start + st->wait > limit) {
+		char d[32];
+		sf_duration_fmt(d, sizeof d, sf_mono() - st->start);
+		sf_err_hint(c->err, "%s for %s (%d attempts); if it lasts, the reference is wrong", why, d, st->attempt);
+		return 0;
+	}
+	char line[256];
+	snprintf(line, sizeof line, "%s; retrying (attempt %d)", why, st->attempt + 1);
+	sf_debug("%s: %s", c->address, line);
+	if (c->note)
+		c->note(c, line);
+	else if (c->progress)
+		c->progress(c, line);
+	int s = ax_sleep(c, st->wait);
+	if (s < 0)
+		return s;
+	sf_err_clear(c->err);
+	st->wait *= 2;
+	if (st->wait > ax_delay(15.0))
+		st->wait = ax_delay(15.0);
+	return 1;
+}
+
 int ax_ec2(struct sf_rctx *c, const char *action, json_t *params, json_t **out)
 {
 	struct sf_aws *a = ax_client(c);
 	json_t *o = NULL;
+	struct settle st = {0, 0, 0};
+	int rc;
 	if (!params)
 		params = json_object();
-	int rc = a ? sf_aws_query(a, "ec2", action, params, &o, c->err) : c->err->code;
+	for (;;) {
+		rc = a ? sf_aws_query(a, "ec2", action, params, &o, c->err) : c->err->code;
+		if (rc >= 0 || !a)
+			break;
+		int again = settle_again(c, &st, "ec2", action);
+		if (again < 0)
+			rc = again;
+		if (again != 1)
+			break;
+	}
+	if (rc >= 0)
+		fresh_from(c, action, o);
 	json_decref(params);
 	if (out)
 		*out = o;
@@ -447,7 +610,18 @@ int ax_iam(struct sf_rctx *c, const char *action, json_t *params, json_t **out)
 {
 	struct sf_aws *a = ax_client(c);
 	json_t *o = NULL;
-	int rc = a ? sf_aws_query(a, "iam", action, params, &o, c->err) : c->err->code;
+	struct settle st = {0, 0, 0};
+	int rc;
+	for (;;) {
+		rc = a ? sf_aws_query(a, "iam", action, params, &o, c->err) : c->err->code;
+		if (rc >= 0 || !a)
+			break;
+		int again = settle_again(c, &st, "iam", action);
+		if (again < 0)
+			rc = again;
+		if (again != 1)
+			break;
+	}
 	json_decref(params);
 	if (out)
 		*out = o;
@@ -456,11 +630,38 @@ int ax_iam(struct sf_rctx *c, const char *action, json_t *params, json_t **out)
 	return rc;
 }
 
+/* "CreateCluster" & co. from an EKS request, for the propagation rules. */
+static const char *eks_op(const char *method, const char *path)
+{
+	if (!strcmp(method, "POST") && !strcmp(path, "/clusters"))
+		return "CreateCluster";
+	if (!strcmp(method, "POST") && strstr(path, "/node-groups") && !strstr(path, "/node-groups/"))
+		return "CreateNodegroup";
+	if (!strcmp(method, "POST") && strstr(path, "/update-version"))
+		return "UpdateNodegroupVersion";
+	if (!strcmp(method, "POST") && strstr(path, "/update-config"))
+		return "Update";
+	if (!strcmp(method, "POST") && strstr(path, "/access-entries"))
+		return "CreateAccessEntry";
+	return method;
+}
+
 int ax_eks(struct sf_rctx *c, const char *method, const char *path, json_t *body, json_t **out)
 {
 	struct sf_aws *a = ax_client(c);
 	json_t *o = NULL;
-	int rc = a ? sf_aws_rest_json(a, "eks", method, path, NULL, body, &o, c->err) : c->err->code;
+	struct settle st = {0, 0, 0};
+	int rc;
+	for (;;) {
+		rc = a ? sf_aws_rest_json(a, "eks", method, path, NULL, body, &o, c->err) : c->err->code;
+		if (rc >= 0 || !a)
+			break;
+		int again = settle_again(c, &st, "eks", eks_op(method, path));
+		if (again < 0)
+			rc = again;
+		if (again != 1)
+			break;
+	}
 	json_decref(body);
 	if (out)
 		*out = o;

@@ -192,8 +192,13 @@ int ax_ec2_describe_one(struct sf_rctx *c, const char *action, const char *idpar
 			const char *list_key, json_t **obj);
 
 /* EC2 call with params built by the caller (stolen: decref'd here); reply
- * dropped unless out is non-NULL. */
+ * dropped unless out is non-NULL.  ax_ec2, ax_iam and ax_eks retry, with a
+ * bound and a progress line, the errors AWS sends while a change made
+ * moments ago has not propagated (aws/awserr.h sf_aws_propagation; a
+ * NotFound naming an id this run just made), see aws_common.c. */
 int ax_ec2(struct sf_rctx *c, const char *action, json_t *params, json_t **out);
+/* Mark an id as just made (ax_ec2 does it for the ids in Create* replies). */
+void ax_fresh_add(struct sf_rctx *c, const char *id);
 /* The same for IAM (query) and EKS (rest-json; body stolen, may be NULL). */
 int ax_iam(struct sf_rctx *c, const char *action, json_t *params, json_t **out);
 int ax_eks(struct sf_rctx *c, const char *method, const char *path, json_t *body, json_t **out);

@@ -272,18 +272,9 @@ static int bake(struct sf_rctx *c, const json_t *want, const char *key, const ch
 	if (ax_s(want, "builder_instance_profile"))
 		json_object_set_new(p, "IamInstanceProfile", json_pack("{s:s}", "Name", ax_s(want, "builder_instance_profile")));
 	json_t *o = NULL;
-	/* A new instance profile takes a few seconds to be usable by EC2. */
-	for (int attempt = 0;; attempt++) {
-		rc = ax_ec2(c, "RunInstances", json_incref(p), &o);
-		if (rc == SF_EINVAL && attempt < 8 && strstr(c->err->msg, "nstance profile")) {
-			sf_err_clear(c->err);
-			if ((rc = ax_sleep(c, ax_delay(2.0 * (attempt + 1)))) < 0)
-				break;
-			continue;
-		}
-		break;
-	}
-	json_decref(p);
+	/* a new instance profile takes seconds to be usable by EC2: ax_ec2
+	 * retries AWS's exact refusal (aws/awserr.h sf_aws_propagation) */
+	rc = ax_ec2(c, "RunInstances", p, &o);
 	if (rc < 0) {
 		json_decref(tags);
 		return rc;

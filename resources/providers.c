@@ -18,6 +18,7 @@ void sf_providers_release(struct sf_providers *p)
 	if (p->kube_release)
 		p->kube_release(p);
 	sf_aws_free(p->aws);
+	json_decref(p->fresh);
 	pthread_mutex_destroy(&p->mu);
 	memset(p, 0, sizeof *p);
 }

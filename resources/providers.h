@@ -36,6 +36,7 @@ struct sf_providers {
 	void *kube;              /* Kubernetes client cache (kube_cache.c), opaque here */
 	/* Frees the kube slot; set by whoever fills it (kube_cache.c). */
 	void (*kube_release)(struct sf_providers *p);
+	json_t *fresh;           /* ids this run just made: {id: monotonic time} (aws_common.c), under mu */
 };
 
 void sf_providers_init(struct sf_providers *p);

@@ -216,6 +216,16 @@ static void progress_cb(struct sf_rctx *c, const char *status)
 	pthread_mutex_unlock(&w->run->mu);
 }
 
+static void note_cb(struct sf_rctx *c, const char *status)
+{
+	struct wctx *w = (struct wctx *)c;
+	pthread_mutex_lock(&w->run->mu);
+	snprintf(w->node->status, sizeof w->node->status, "%s", status ? status : "");
+	w->node->last_tick = sf_mono();
+	emit(w->run, w->node, SF_EV_PROGRESS);
+	pthread_mutex_unlock(&w->run->mu);
+}
+
 /* Reference lookup at apply time: dependencies are done, read their state. */
 struct alookup {
 	struct run *r;
@@ -776,6 +786,7 @@ static void *worker(void *arg)
 		w.rc.provider = r->o->providers;
 		w.rc.cancel = r->o->cancel;
 		w.rc.progress = progress_cb;
+		w.rc.note = note_cb;
 		w.rc.record_id = record_id_cb;
 		w.rc.engine = r;
 		w.run = r;

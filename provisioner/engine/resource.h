@@ -112,6 +112,9 @@ struct sf_rctx {
 	 * look for it before creating.  0 on a first attempt, where that
 	 * look-up would only cost a call. */
 	int resumed;
+	/* Report status and print it as a progress line now (a retry the
+	 * user should see, e.g. waiting for IAM to propagate). May be NULL. */
+	sf_progress_fn note;
 };
 
 struct sf_change;     /* engine's per-resource plan entry (plan.h) */

@@ -634,6 +634,113 @@ T_TEST(launch_template_refuses_an_arch_mismatch)
 	rt_close(&t);
 }
 
+/* ---- eventual consistency: AWS's exact refusals are retried, others not ---- */
+
+#define EKS_ERR(code, msg)                                                                                  \
+	"HTTP/1.1 400 Bad Request\nContent-Type: application/json\nx-amzn-ErrorType: " code ":http://internal/\n\n" \
+	"{\"message\":\"" msg "\"}"
+#define EC2_ERR(code, msg)                                                                                  \
+	"HTTP/1.1 400 Bad Request\nContent-Type: text/xml\n\n<Response><Errors><Error><Code>" code "</Code><Message>" msg \
+	"</Message></Error></Errors><RequestID>r</RequestID></Response>"
+
+static int notes;
+static void count_note(struct sf_rctx *c, const char *status)
+{
+	(void)c;
+	if (strstr(status, "retrying"))
+		notes++;
+}
+
+T_TEST(new_role_not_yet_assumable_by_eks_is_retried)
+{
+	struct rt t;
+	rt_open(&t, "eks_cluster.main");
+	notes = 0;
+	t.c.note = count_note;
+	sf_replay_add(t.f.rp, "POST https://eks.eu-west-1.amazonaws.com/clusters",
+		      EKS_ERR("InvalidParameterException",
+			      "Role with arn: arn:aws:iam::123456789012:role/demo-cluster, could not be assumed because it "
+			      "does not exist or the trusted entity is not correct"),
+		      2);
+	sf_replay_add(t.f.rp, "POST https://eks.eu-west-1.amazonaws.com/clusters",
+		      "HTTP/1.1 200 OK\nContent-Type: application/json\n\n{\"cluster\":{\"name\":\"demo\",\"status\":\"CREATING\"}}", 1);
+	sf_replay_add(t.f.rp, "GET https://eks.eu-west-1.amazonaws.com/clusters/demo",
+		      "HTTP/1.1 200 OK\nContent-Type: application/json\n\n{\"cluster\":{\"name\":\"demo\",\"status\":\"ACTIVE\","
+		      "\"arn\":\"arn:aws:eks:eu-west-1:123456789012:cluster/demo\",\"endpoint\":\"https://e\"}}",
+		      -1);
+	json_t *want = json_pack("{s:s, s:s, s:s, s:[s, s]}", "name", "demo", "version", "1.33", "role_arn",
+				 "arn:aws:iam::123456789012:role/demo-cluster", "subnet_ids", "subnet-1", "subnet-2"),
+	       *out = NULL;
+	T_EQ(sf_rt_eks_cluster.create(&t.c, want, &out), 0);
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
+	T_EQ(sent(&t, "POST https://eks.eu-west-1.amazonaws.com/clusters\n"), 3);
+	T_EQ(notes, 2); /* a progress line per retry */
+	json_decref(out);
+	json_decref(want);
+	rt_close(&t);
+}
+
+T_TEST(new_instance_profile_not_yet_usable_by_ec2_is_retried_with_a_bound)
+{
+	struct rt t;
+	rt_open(&t, "aws_gvisor_ami.x");
+	notes = 0;
+	t.c.note = count_note;
+	/* the exact text EC2 sends, for ever: retried, then the error stands */
+	t.c.timeout_s = 0.2;
+	sf_replay_add(t.f.rp, "Action=RunInstances",
+		      EC2_ERR("InvalidParameterValue", "Value (demo-ami-builder) for parameter iamInstanceProfile.name is "
+						       "invalid. Invalid IAM Instance Profile name"),
+		      -1);
+	json_t *o = NULL;
+	int rc = ax_ec2(&t.c, "RunInstances",
+			json_pack("{s:s, s:s, s:i, s:i, s:{s:s}}", "ImageId", "ami-1", "InstanceType", "m6i.large",
+				  "MinCount", 1, "MaxCount", 1, "IamInstanceProfile", "Name", "demo-ami-builder"),
+			&o);
+	T_EQ(rc, SF_EINVAL);
+	T_OK(sent(&t, "Action=RunInstances") > 2);
+	T_OK(notes > 1);
+	T_OK(strstr(t.err.hint, "EC2 does not know the new instance profile yet") != NULL);
+	rt_close(&t);
+}
+
+T_TEST(a_wrong_parameter_is_not_retried)
+{
+	struct rt t;
+	rt_open(&t, "aws_gvisor_ami.x");
+	sf_replay_add(t.f.rp, "Action=RunInstances",
+		      EC2_ERR("InvalidParameterValue", "Value (m6i.huge) for parameter instanceType is invalid."), -1);
+	json_t *o = NULL;
+	T_EQ(ax_ec2(&t.c, "RunInstances", json_pack("{s:s}", "ImageId", "ami-1"), &o), SF_EINVAL);
+	T_EQ(sent(&t, "Action=RunInstances"), 1);
+	rt_close(&t);
+}
+
+T_TEST(not_found_is_retried_only_for_an_id_this_run_just_made)
+{
+	struct rt t;
+	rt_open(&t, "aws_subnet.a");
+	sf_replay_add(t.f.rp, "Action=CreateSubnet",
+		      EC2("CreateSubnet", "<subnet><subnetId>subnet-0123456789abcdef0</subnetId></subnet>"), 1);
+	sf_replay_add(t.f.rp, "Action=ModifySubnetAttribute && subnet-0123456789abcdef0",
+		      EC2_ERR("InvalidSubnetID.NotFound", "The subnet ID 'subnet-0123456789abcdef0' does not exist"), 2);
+	sf_replay_add(t.f.rp, "Action=ModifySubnetAttribute && subnet-0123456789abcdef0",
+		      EC2("ModifySubnetAttribute", "<return>true</return>"), 1);
+	sf_replay_add(t.f.rp, "Action=DeleteSubnet && subnet-0fffffffffffffff0",
+		      EC2_ERR("InvalidSubnetID.NotFound", "The subnet ID 'subnet-0fffffffffffffff0' does not exist"), -1);
+	T_EQ(ax_ec2(&t.c, "CreateSubnet", json_pack("{s:s}", "VpcId", "vpc-1"), NULL), 0);
+	T_EQ(ax_ec2(&t.c, "ModifySubnetAttribute",
+		    json_pack("{s:s, s:{s:b}}", "SubnetId", "subnet-0123456789abcdef0", "MapPublicIpOnLaunch", "Value", 1),
+		    NULL),
+	     0);
+	T_EQ(sent(&t, "Action=ModifySubnetAttribute"), 3);
+	/* an old id: NotFound is an answer (destroy counts it as gone) */
+	T_EQ(ax_ec2(&t.c, "DeleteSubnet", json_pack("{s:s}", "SubnetId", "subnet-0fffffffffffffff0"), NULL), SF_ENOTFOUND);
+	T_EQ(sent(&t, "Action=DeleteSubnet"), 1);
+	rt_close(&t);
+}
+
 T_TEST(helpers_tags_and_suffix)
 {
 	struct rt t;
