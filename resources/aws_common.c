@@ -29,6 +29,32 @@ const char *ax_s(const json_t *o, const char *k)
 	return json_string_value(json_object_get(o, k));
 }
 
+static int hexv(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+char *ax_url_decode(const char *s)
+{
+	size_t n = s ? strlen(s) : 0, k = 0;
+	char *o = xmalloc(n + 1);
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '%' && i + 2 < n && hexv(s[i + 1]) >= 0 && hexv(s[i + 2]) >= 0) {
+			o[k++] = (char)(hexv(s[i + 1]) * 16 + hexv(s[i + 2]));
+			i += 2;
+		} else {
+			o[k++] = s[i] == '+' ? ' ' : s[i];
+		}
+	}
+	o[k] = 0;
+	return o;
+}
+
+int ax_true(const json_t *v)
+{
+	return json_is_true(v) || (json_is_string(v) && !strcmp(json_string_value(v), "true"));
+}
+
 /* SECFAAS_POLL_SCALE: official time -> time on this run's clock. */
 static double poll_scale(void)
 {
@@ -1010,4 +1036,17 @@ int ax_change(struct sf_rctx *c, const struct ax_change_def *d, const void *ctx,
 		sf_err_hint(c->err, "the reply was lost %d times and AWS does not show %s done; run the command again",
 			    AX_ONCE_TRIES, d->what);
 	return rc;
+}
+
+void ax_read_attr(json_t *out, const json_t *prior, const char *k, const json_t *live, const json_t *dflt)
+{
+	if (json_object_get(prior, k)) {
+		if (live)
+			json_object_set(out, k, (json_t *)live);
+		else
+			json_object_del(out, k);
+		return;
+	}
+	if (live && !(dflt && json_equal(live, dflt)))
+		json_object_set(out, k, (json_t *)live);
 }

@@ -36,8 +36,13 @@
 /* The shared client, or NULL with c->err filled. */
 struct sf_aws *ax_client(struct sf_rctx *c);
 
+/* Percent-decode (IAM returns policy documents URL-encoded). Owned. */
+char *ax_url_decode(const char *s);
+
 /* String member or NULL. */
 const char *ax_s(const json_t *o, const char *k);
+/* A boolean as the XML protocols give it ("true") or as JSON. */
+int ax_true(const json_t *v);
 
 /* Official delay scaled by SECFAAS_POLL_SCALE (never below 1 ms). */
 double ax_delay(double official_s);
@@ -221,6 +226,11 @@ int ax_sweep_enis(struct sf_rctx *c, const char *filter, const char *value);
  * [a-z0-9]), so a create-before-destroy replacement gets a fresh name and a
  * resumed create the same one. out >= 9 bytes. */
 void ax_token_suffix(struct sf_rctx *c, char out[9]);
+
+/* read: out[k] = live when the prior manages k, or when live differs from
+ * the value an unset k means (`dflt`, may be NULL = nothing), so a change
+ * the spec never mentioned still shows as drift.  live is borrowed. */
+void ax_read_attr(json_t *out, const json_t *prior, const char *k, const json_t *live, const json_t *dflt);
 
 /* 1 if attribute k differs between a and b (absent on one side counts). */
 int ax_changed(const json_t *a, const json_t *b, const char *k);

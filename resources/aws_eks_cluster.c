@@ -87,6 +87,8 @@ static json_t *vpc_access(const json_t *want)
 	json_object_set_new(v, "endpointPrivateAccess", json_boolean(json_is_true(priv)));
 	if (json_array_size(json_object_get(want, "public_access_cidrs")))
 		json_object_set(v, "publicAccessCidrs", json_object_get(want, "public_access_cidrs"));
+	else if (!pub || json_is_true(pub)) /* unset means AWS's default; say it, or an update keeps a drifted list */
+		json_object_set_new(v, "publicAccessCidrs", json_pack("[s]", "0.0.0.0/0"));
 	return v;
 }
 
@@ -194,6 +196,49 @@ static int cl_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	return rc;
 }
 
+/* The log types enabled, in all_logs order (new array). */
+static json_t *logs_enabled(const json_t *cl)
+{
+	json_t *on = json_array();
+	for (const char *const *t = all_logs; *t; t++) {
+		size_t i, k;
+		json_t *e, *ty;
+		int en = 0;
+		json_array_foreach(json_object_get(json_object_get(cl, "logging"), "clusterLogging"), i, e)
+		{
+			if (!json_is_true(json_object_get(e, "enabled")))
+				continue;
+			json_array_foreach(json_object_get(e, "types"), k, ty) if (json_string_value(ty) &&
+									    !strcmp(json_string_value(ty), *t)) en = 1;
+		}
+		if (en)
+			json_array_append_new(on, json_string(*t));
+	}
+	return on;
+}
+
+/* The same set in the spec's order when it is the same set. */
+static json_t *same_order(const json_t *spec, json_t *live)
+{
+	if (!json_is_array(spec) || json_array_size(spec) != json_array_size(live))
+		return live;
+	size_t i, k;
+	json_t *a, *b;
+	json_array_foreach(spec, i, a)
+	{
+		int f = 0;
+		json_array_foreach(live, k, b) if (json_equal(a, b)) f = 1;
+		if (!f)
+			return live;
+	}
+	json_decref(live);
+	return json_incref((json_t *)spec);
+}
+
+/* Drift: version, endpoint access and its public CIDRs, control-plane
+ * logging and tags are read (an unset one against the value AWS applies
+ * when it is not given: public endpoint, 0.0.0.0/0, no logs); see
+ * docs/drift.md for what is not. */
 static int cl_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 {
 	json_t *cl = NULL;
@@ -203,13 +248,24 @@ static int cl_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 	*out = json_deep_copy(prior);
 	json_object_set(*out, "version", json_object_get(cl, "version"));
 	const json_t *vpc = json_object_get(cl, "resourcesVpcConfig");
-	if (json_object_get(prior, "endpoint_public"))
-		json_object_set(*out, "endpoint_public", json_object_get(vpc, "endpointPublicAccess"));
-	if (json_object_get(prior, "endpoint_private"))
-		json_object_set(*out, "endpoint_private", json_object_get(vpc, "endpointPrivateAccess"));
-	if (json_object_get(prior, "tags")) {
-		json_object_set_new(*out, "tags", ax_user_tags(json_object_get(cl, "tags")));
+	json_t *t = json_true(), *f = json_false(), *any = json_pack("[s]", "0.0.0.0/0"), *none = json_array();
+	ax_read_attr(*out, prior, "endpoint_public", json_object_get(vpc, "endpointPublicAccess"), t);
+	ax_read_attr(*out, prior, "endpoint_private", json_object_get(vpc, "endpointPrivateAccess"), f);
+	json_t *cidrs = json_object_get(vpc, "publicAccessCidrs");
+	if (json_is_array(cidrs)) {
+		json_t *l = same_order(json_object_get(prior, "public_access_cidrs"), json_incref(cidrs));
+		ax_read_attr(*out, prior, "public_access_cidrs", l, any);
+		json_decref(l);
 	}
+	json_t *logs = same_order(json_object_get(prior, "logging"), logs_enabled(cl));
+	ax_read_attr(*out, prior, "logging", logs, none);
+	json_decref(logs);
+	json_decref(t);
+	json_decref(f);
+	json_decref(any);
+	json_decref(none);
+	if (json_object_get(prior, "tags"))
+		json_object_set_new(*out, "tags", ax_user_tags(json_object_get(cl, "tags")));
 	fill_computed(*out, cl);
 	json_decref(cl);
 	return 0;

@@ -4,6 +4,10 @@
  * (SF_OWN_TAGS): an existing profile of that name is adopted only when its
  * tags prove it is this state's; its role membership belongs to the
  * profile.
+ *
+ * Drift: the role it holds is read; a role removed or swapped out of band
+ * is put back in place (instances launched with the profile get the role
+ * the spec names, not someone else's).
  */
 #include <string.h>
 
@@ -14,7 +18,7 @@
 
 static const struct sf_attr_def attrs[] = {
 	{"name", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "profile name"},
-	{"role", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "role name it carries"},
+	{"role", SF_AT_STRING, SF_ATTR_REQUIRED, "role name it carries (put back in place when changed)"},
 	{"tags", SF_AT_MAP, SF_ATTR_OPTIONAL | SF_ATTR_FORCE_NEW, "tags (ownership tags are added)"},
 	{"arn", SF_AT_STRING, SF_ATTR_COMPUTED, "profile ARN"},
 	{"id", SF_AT_STRING, SF_ATTR_COMPUTED, "profile name"},
@@ -123,6 +127,37 @@ static int ip_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 	return 0;
 }
 
+static int ip_update(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out)
+{
+	const char *name = ax_s(prior, "name"), *role = ax_s(want, "role");
+	json_t *o = NULL;
+	int rc = ax_iam(c, "GetInstanceProfile", json_pack("{s:s}", "InstanceProfileName", name), &o);
+	int has = 0;
+	size_t i;
+	json_t *r;
+	json_array_foreach(json_object_get(json_object_get(o, "InstanceProfile"), "Roles"), i, r)
+	{
+		const char *rn = ax_s(r, "RoleName");
+		if (rc < 0 || !rn)
+			break;
+		if (role && !strcmp(rn, role))
+			has = 1;
+		else
+			rc = ax_iam(c, "RemoveRoleFromInstanceProfile",
+				    json_pack("{s:s, s:s}", "InstanceProfileName", name, "RoleName", rn), NULL);
+	}
+	json_decref(o);
+	if (!rc && !has && role)
+		rc = ax_iam(c, "AddRoleToInstanceProfile", json_pack("{s:s, s:s}", "InstanceProfileName", name, "RoleName", role),
+			    NULL);
+	if (rc < 0)
+		return rc;
+	*out = ax_out(want);
+	json_object_set(*out, "arn", json_object_get(prior, "arn"));
+	json_object_set(*out, "id", json_object_get(prior, "id"));
+	return 0;
+}
+
 static int ip_destroy(struct sf_rctx *c, const json_t *prior)
 {
 	const char *name = ax_s(prior, "name");
@@ -172,6 +207,7 @@ const struct sf_rtype sf_rt_aws_iam_instance_profile = {
 	.attrs = attrs,
 	.create = ip_create,
 	.read = ip_read,
+	.update = ip_update,
 	.destroy = ip_destroy,
 	.sweep = &ip_sweep,
 };

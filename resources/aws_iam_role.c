@@ -8,6 +8,12 @@
  * a role must detach them first anyway.  Policies are given as AWS-managed
  * names ("AmazonEKSClusterPolicy") or full ARNs.
  *
+ * Drift: the trust policy, the attached policies, inline policies and tags
+ * are read.  A trust policy that is not exactly the one secfaas writes for
+ * `service` (another principal added, say) shows as a changed service and
+ * is rewritten in place (UpdateAssumeRolePolicy); inline policies show in
+ * unmanaged_inline_policies, which no spec sets, so apply deletes them.
+ *
  * Ownership (SF_OWN_TAGS): role names come from the spec and anyone may
  * hold one.  A create that meets EntityAlreadyExists adopts the role only
  * when its tags prove it is this state's (a killed run's create); the
@@ -25,8 +31,10 @@
 
 static const struct sf_attr_def attrs[] = {
 	{"name", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "role name (unique in the account)"},
-	{"service", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "service principal allowed to assume it"},
+	{"service", SF_AT_STRING, SF_ATTR_REQUIRED, "service principal allowed to assume it (the whole trust policy)"},
 	{"policy_arns", SF_AT_LIST, SF_ATTR_OPTIONAL, "managed policies (names of AWS policies or ARNs)"},
+	{"unmanaged_inline_policies", SF_AT_LIST, SF_ATTR_OPTIONAL,
+	 "read only: inline policies found on the role; apply deletes them"},
 	{"tags", SF_AT_MAP, SF_ATTR_OPTIONAL, "tags (ownership tags are added)"},
 	{"arn", SF_AT_STRING, SF_ATTR_COMPUTED, "role ARN"},
 	{"id", SF_AT_STRING, SF_ATTR_COMPUTED, "role name"},
@@ -173,6 +181,77 @@ static char *trust_policy(struct sf_rctx *c, const char *service)
 	return s;
 }
 
+/* The principals a trust policy lets assume the role, for the plan:
+ * "Allow Service eks.amazonaws.com, Allow AWS arn:aws:iam::1:root". */
+static char *principals(const json_t *doc)
+{
+	struct sf_buf b = SF_BUF_INIT;
+	size_t i, k;
+	json_t *st, *v;
+	json_t *sts = json_object_get(doc, "Statement");
+	json_t *one = json_is_object(sts) ? json_pack("[O]", sts) : json_incref(sts);
+	json_array_foreach(one, i, st)
+	{
+		const char *eff = ax_s(st, "Effect") ? ax_s(st, "Effect") : "?";
+		const json_t *p = json_object_get(st, "Principal");
+		const char *kind;
+		json_t *ids;
+		if (json_is_string(p)) {
+			sf_buf_printf(&b, "%s%s %s", b.len ? ", " : "", eff, json_string_value(p));
+			continue;
+		}
+		json_object_foreach((json_t *)p, kind, ids)
+		{
+			json_t *l = json_is_array(ids) ? json_incref(ids) : json_pack("[O]", ids);
+			json_array_foreach(l, k, v) sf_buf_printf(&b, "%s%s %s %s", b.len ? ", " : "", eff, kind,
+								  json_string_value(v) ? json_string_value(v) : "?");
+			json_decref(l);
+		}
+		if (json_object_get(st, "Condition"))
+			sf_buf_printf(&b, " (with conditions)");
+	}
+	json_decref(one);
+	return b.len ? sf_buf_detach(&b) : (sf_buf_release(&b), xstrdup("nobody"));
+}
+
+/* read: the service if the live trust policy is exactly secfaas's for it,
+ * else the principals it allows (owned). */
+static char *trust_read(struct sf_rctx *c, const char *service, const char *encoded)
+{
+	char *doc = ax_url_decode(encoded ? encoded : "");
+	char *mine = trust_policy(c, service ? service : "");
+	json_t *live = json_loads(doc, 0, NULL), *want = json_loads(mine, 0, NULL);
+	char *r = live && want && json_equal(live, want) ? xstrdup(service) : NULL;
+	if (!r) {
+		char *who = live ? principals(live) : xstrdup("an unreadable document");
+		r = xasprintf("trust policy: %s", who);
+		free(who);
+	}
+	json_decref(live);
+	json_decref(want);
+	free(doc);
+	free(mine);
+	return r;
+}
+
+static int inline_policies(struct sf_rctx *c, const char *role, json_t **names)
+{
+	struct sf_aws *a = ax_client(c);
+	if (!a)
+		return c->err->code;
+	json_t *p = json_pack("{s:s}", "RoleName", role);
+	int rc = sf_aws_query_all(a, "iam", "ListRolePolicies", p, "PolicyNames", names, c->err);
+	json_decref(p);
+	return rc;
+}
+
+static int role_validate(const json_t *want, struct sf_err *err)
+{
+	if (json_array_size(json_object_get(want, "unmanaged_inline_policies")))
+		return sf_fail(err, SF_EINVAL, "unmanaged_inline_policies is read from the live role, never set");
+	return 0;
+}
+
 static const struct sf_own own;
 
 static int role_marks(struct sf_rctx *c, const json_t *a_, char **id, json_t **tags)
@@ -236,8 +315,28 @@ static int role_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 	int rc = ax_iam(c, "GetRole", json_pack("{s:s}", "RoleName", name), &o);
 	if (rc < 0)
 		return rc;
-	json_decref(o);
 	*out = json_deep_copy(prior);
+	const json_t *role = json_object_get(o, "Role");
+	char *svc = trust_read(c, ax_s(prior, "service"), ax_s(role, "AssumeRolePolicyDocument"));
+	json_object_set_new(*out, "service", json_string(svc));
+	free(svc);
+	if (json_object_get(prior, "tags")) {
+		json_t *t = ax_tags_from_list(json_object_get(role, "Tags"));
+		json_object_set_new(*out, "tags", ax_user_tags(t));
+		json_decref(t);
+	}
+	json_decref(o);
+	json_t *inl = NULL, *none = json_array();
+	rc = inline_policies(c, name, &inl);
+	if (rc < 0) {
+		json_decref(none);
+		json_decref(*out);
+		*out = NULL;
+		return rc;
+	}
+	ax_read_attr(*out, prior, "unmanaged_inline_policies", inl, none);
+	json_decref(inl);
+	json_decref(none);
 	if (json_object_get(prior, "policy_arns")) {
 		json_t *have = NULL;
 		rc = attached(c, name, &have);
@@ -270,13 +369,42 @@ static int role_update(struct sf_rctx *c, const json_t *prior, const json_t *wan
 	const char *name = ax_s(prior, "name");
 	json_t *empty = json_array();
 	const json_t *pl = json_object_get(want, "policy_arns");
-	int rc = sync_policies(c, name, pl ? pl : empty);
+	int rc = 0;
+	if (ax_changed(prior, want, "service")) {
+		char *doc = trust_policy(c, ax_s(want, "service"));
+		rc = ax_iam(c, "UpdateAssumeRolePolicy", json_pack("{s:s, s:s}", "RoleName", name, "PolicyDocument", doc),
+			    NULL);
+		free(doc);
+	}
+	size_t i;
+	json_t *e;
+	json_array_foreach(json_object_get(prior, "unmanaged_inline_policies"), i, e)
+	{
+		if (rc < 0 || !json_string_value(e))
+			break;
+		rc = ax_iam(c, "DeleteRolePolicy",
+			    json_pack("{s:s, s:s}", "RoleName", name, "PolicyName", json_string_value(e)), NULL);
+		if (rc == SF_ENOTFOUND) {
+			sf_err_clear(c->err);
+			rc = 0;
+		}
+	}
+	if (!rc)
+		rc = sync_policies(c, name, pl ? pl : empty);
 	json_decref(empty);
 	if (!rc && !json_equal(json_object_get(prior, "tags"), json_object_get(want, "tags")) &&
 	    json_object_size(json_object_get(want, "tags")))
 		rc = ax_iam(c, "TagRole",
 			    json_pack("{s:s, s:o}", "RoleName", name, "Tags", ax_tag_list(json_object_get(want, "tags"))),
 			    NULL);
+	json_t *gone = json_array();
+	const char *k;
+	json_t *v;
+	json_object_foreach(json_object_get(prior, "tags"), k, v) if (!json_object_get(json_object_get(want, "tags"), k))
+		json_array_append_new(gone, json_string(k));
+	if (!rc && json_array_size(gone))
+		rc = ax_iam(c, "UntagRole", json_pack("{s:s, s:O}", "RoleName", name, "TagKeys", gone), NULL);
+	json_decref(gone);
 	if (rc < 0)
 		return rc;
 	*out = ax_out(want);
@@ -360,6 +488,7 @@ const struct sf_rtype sf_rt_aws_iam_role = {
 	.create = role_create,
 	.read = role_read,
 	.update = role_update,
+	.validate = role_validate,
 	.destroy = role_destroy,
 	.sweep = &role_sweep,
 };

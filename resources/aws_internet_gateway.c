@@ -2,6 +2,9 @@
  * aws_internet_gateway.c - aws_internet_gateway: an internet gateway
  * attached to one VPC (the attachment is part of the resource: a gateway
  * is useless unattached, and detaching is the first step of deleting it).
+ *
+ * Drift: the attachment and tags are read; a gateway detached (or moved to
+ * another VPC) out of band is attached back in place.
  */
 #include <string.h>
 
@@ -11,7 +14,7 @@
 #include "util.h"
 
 static const struct sf_attr_def attrs[] = {
-	{"vpc_id", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "VPC to attach to"},
+	{"vpc_id", SF_AT_STRING, SF_ATTR_REQUIRED, "VPC to attach to (re-attached in place)"},
 	{"tags", SF_AT_MAP, SF_ATTR_OPTIONAL, "tags (ownership tags are added)"},
 	{"id", SF_AT_STRING, SF_ATTR_COMPUTED, "igw-..."},
 	{NULL, 0, 0, NULL},
@@ -102,6 +105,29 @@ static int igw_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 	return 0;
 }
 
+/* Attach to want's VPC only, whatever it is attached to now. */
+static int igw_update(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out)
+{
+	const char *id = ax_s(prior, "id"), *vpc = ax_s(want, "vpc_id");
+	json_t *g = NULL;
+	int rc = ax_ec2_describe_one(c, "DescribeInternetGateways", "InternetGatewayId", id, "internetGatewaySet", &g);
+	size_t i;
+	json_t *a;
+	json_array_foreach(json_object_get(g, "attachmentSet"), i, a)
+	{
+		const char *v = ax_s(a, "vpcId");
+		if (rc < 0 || !v || (vpc && !strcmp(v, vpc)))
+			continue;
+		rc = ax_ec2(c, "DetachInternetGateway", json_pack("{s:s, s:s}", "InternetGatewayId", id, "VpcId", v), NULL);
+	}
+	if (!rc && vpc && !attached_to(g, vpc))
+		rc = ax_ec2(c, "AttachInternetGateway", json_pack("{s:s, s:s}", "InternetGatewayId", id, "VpcId", vpc), NULL);
+	json_decref(g);
+	if (rc < 0)
+		return rc;
+	return ax_ec2_update_tags(c, prior, want, out);
+}
+
 static int del_once(struct sf_rctx *c, void *ctx)
 {
 	const char *id = ctx;
@@ -171,7 +197,7 @@ const struct sf_rtype sf_rt_aws_internet_gateway = {
 	.attrs = attrs,
 	.create = igw_create,
 	.read = igw_read,
-	.update = ax_ec2_update_tags,
+	.update = igw_update,
 	.destroy = igw_destroy,
 	.sweep = &igw_sweep,
 };

@@ -20,11 +20,21 @@
  * CreateLaunchTemplateVersion carry ClientToken, so a resumed create or
  * update returns what the killed run made.
  *
+ * Drift: the data of the template's default version is read (AMI, user
+ * data, IMDS options — tokens required, hop limit — and root volume): a
+ * default version someone else made or chose shows as changed attributes.
+ * When the version this state recorded still holds what the spec wants,
+ * apply just makes it the default again (no new version, so node groups do
+ * not roll); otherwise it creates a new version as for any change.
+ *
  * Ownership (SF_OWN_ID): the lt-... id recorded at create.  A template
  * found by its name (a resumed create, a destroy whose create never
  * returned) is taken only when its tags prove it is this state's.
  */
+#include <stdlib.h>
 #include <string.h>
+
+#include <openssl/evp.h>
 
 #include "resources/aws_common.h"
 #include "resources/aws_sweep.h"
@@ -37,6 +47,7 @@ static const struct sf_attr_def attrs[] = {
 	{"user_data", SF_AT_STRING, SF_ATTR_OPTIONAL, "AL2023 MIME user data (plain text; sent base64; unset: EKS's)"},
 	{"disk_size", SF_AT_INT, SF_ATTR_OPTIONAL, "root volume GiB (default 20)"},
 	{"hop_limit", SF_AT_INT, SF_ATTR_OPTIONAL, "IMDSv2 PUT response hop limit (default 1: pods get no token)"},
+	{"http_tokens", SF_AT_STRING, SF_ATTR_OPTIONAL, "IMDS session tokens: required (default, IMDSv2 only)"},
 	{"tags", SF_AT_MAP, SF_ATTR_OPTIONAL, "tags of the template and its instances"},
 	{"image_check", SF_AT_MAP, SF_ATTR_OPTIONAL | SF_ATTR_IGNORE_DRIFT,
 	 "for a given (not baked) AMI: {arch, gvisor_release, where}; checked before use"},
@@ -52,8 +63,9 @@ static json_t *lt_data(struct sf_rctx *c, const json_t *want)
 	json_int_t disk = json_integer_value(json_object_get(want, "disk_size"));
 	json_int_t hop = json_integer_value(json_object_get(want, "hop_limit"));
 	json_t *tags = ax_tags(c, want, 0);
+	const char *tokens = ax_s(want, "http_tokens") ? ax_s(want, "http_tokens") : "required";
 	json_t *d = json_pack("{s:{s:s, s:I, s:s}, s:[{s:s, s:{s:I, s:s, s:b, s:b}}], s:[{s:s, s:o}]}",
-			      "MetadataOptions", "HttpTokens", "required", "HttpPutResponseHopLimit",
+			      "MetadataOptions", "HttpTokens", tokens, "HttpPutResponseHopLimit",
 			      hop > 0 ? hop : (json_int_t)1, "HttpEndpoint", "enabled", "BlockDeviceMapping",
 			      "DeviceName", "/dev/xvda", "Ebs", "VolumeSize", disk > 0 ? disk : (json_int_t)20, "VolumeType",
 			      "gp3", "DeleteOnTermination", 1, "Encrypted", 1, "TagSpecification", "ResourceType", "instance",
@@ -212,9 +224,53 @@ static int lt_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	return 0;
 }
 
-static int lt_read(struct sf_rctx *c, const json_t *prior, json_t **out)
+/* The data of one version ("$Default", "3") as this type's attributes
+ * (new object with image_id, user_data, hop_limit, http_tokens,
+ * disk_size), SF_ENOTFOUND when the template is gone. */
+static int version_attrs(struct sf_rctx *c, const char *id, const char *version, json_t **va)
 {
 	json_t *o = NULL;
+	int rc = ax_ec2(c, "DescribeLaunchTemplateVersions",
+			json_pack("{s:s, s:[s]}", "LaunchTemplateId", id, "LaunchTemplateVersion", version), &o);
+	if (rc < 0)
+		return rc;
+	json_t *v = json_array_get(json_object_get(o, "launchTemplateVersionSet"), 0);
+	if (!v) {
+		json_decref(o);
+		return sf_fail(c->err, SF_ENOTFOUND, "%s: launch template %s has no version %s", c->address, id, version);
+	}
+	const json_t *d = json_object_get(v, "launchTemplateData"), *mo = json_object_get(d, "metadataOptions");
+	*va = json_object();
+	if (ax_s(d, "imageId"))
+		json_object_set_new(*va, "image_id", json_string(ax_s(d, "imageId")));
+	if (ax_s(d, "userData")) {
+		const char *b = ax_s(d, "userData");
+		size_t n = strlen(b);
+		unsigned char *txt = xmalloc(n + 4);
+		int m = EVP_DecodeBlock(txt, (const unsigned char *)b, (int)n);
+		if (m >= 0) {
+			while (m > 0 && n > 0 && b[n - 1] == '=') { /* DecodeBlock counts padding as bytes */
+				m--;
+				n--;
+			}
+			json_object_set_new(*va, "user_data", json_stringn((const char *)txt, (size_t)m));
+		}
+		free(txt);
+	}
+	json_object_set_new(*va, "http_tokens", json_string(ax_s(mo, "httpTokens") ? ax_s(mo, "httpTokens") : "optional"));
+	if (ax_s(mo, "httpPutResponseHopLimit"))
+		json_object_set_new(*va, "hop_limit", json_integer(strtoll(ax_s(mo, "httpPutResponseHopLimit"), NULL, 10)));
+	const json_t *ebs = json_object_get(json_array_get(json_object_get(d, "blockDeviceMappingSet"), 0), "ebs");
+	if (ax_s(ebs, "volumeSize"))
+		json_object_set_new(*va, "disk_size", json_integer(strtoll(ax_s(ebs, "volumeSize"), NULL, 10)));
+	json_object_set_new(*va, "version", json_string(ax_s(v, "versionNumber") ? ax_s(v, "versionNumber") : ""));
+	json_decref(o);
+	return 0;
+}
+
+static int lt_read(struct sf_rctx *c, const json_t *prior, json_t **out)
+{
+	json_t *o = NULL, *live = NULL;
 	int rc = ax_ec2(c, "DescribeLaunchTemplates", json_pack("{s:[s]}", "LaunchTemplateId", ax_s(prior, "id")), &o);
 	if (rc < 0)
 		return rc;
@@ -223,19 +279,64 @@ static int lt_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 		json_decref(o);
 		return sf_fail(c->err, SF_ENOTFOUND, "%s: launch template gone", c->address);
 	}
+	if ((rc = version_attrs(c, ax_s(prior, "id"), "$Default", &live)) < 0) {
+		json_decref(o);
+		return rc;
+	}
+	/* latest_version stays the version this state made: node groups follow
+	 * it, never a version someone else added */
 	*out = json_deep_copy(prior);
-	json_object_set(*out, "latest_version", json_object_get(lt, "latestVersionNumber"));
+	json_t *hop = json_integer(1), *disk = json_integer(20), *req = json_string("required");
+	ax_read_attr(*out, prior, "image_id", json_object_get(live, "image_id"), NULL);
+	ax_read_attr(*out, prior, "user_data", json_object_get(live, "user_data"), NULL);
+	ax_read_attr(*out, prior, "hop_limit", json_object_get(live, "hop_limit"), hop);
+	ax_read_attr(*out, prior, "disk_size", json_object_get(live, "disk_size"), disk);
+	ax_read_attr(*out, prior, "http_tokens", json_object_get(live, "http_tokens"), req);
+	json_decref(hop);
+	json_decref(disk);
+	json_decref(req);
+	json_decref(live);
 	json_decref(o);
 	return 0;
+}
+
+/* Does version attrs `v` hold what want asks for? */
+static int holds(const json_t *v, const json_t *want)
+{
+	json_int_t hop = json_integer_value(json_object_get(want, "hop_limit")),
+		   disk = json_integer_value(json_object_get(want, "disk_size"));
+	const char *tok = ax_s(want, "http_tokens") ? ax_s(want, "http_tokens") : "required";
+	return !ax_changed(v, want, "image_id") && !ax_changed(v, want, "user_data") &&
+	       json_integer_value(json_object_get(v, "hop_limit")) == (hop > 0 ? hop : 1) &&
+	       json_integer_value(json_object_get(v, "disk_size")) == (disk > 0 ? disk : 20) && ax_s(v, "http_tokens") &&
+	       !strcmp(ax_s(v, "http_tokens"), tok);
 }
 
 static int lt_update(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out)
 {
 	const char *id = ax_s(prior, "id");
-	json_t *o = NULL;
+	json_t *o = NULL, *mine = NULL;
 	int rc = check_image(c, want);
 	if (rc < 0)
 		return rc;
+	/* drift only (someone made another version the default): the version
+	 * this state recorded is immutable, so if it still is what the spec
+	 * wants, make it the default again */
+	const char *ours = ax_s(prior, "latest_version");
+	if (ours && version_attrs(c, id, ours, &mine) == 0 && holds(mine, want)) {
+		json_decref(mine);
+		rc = ax_ec2(c, "ModifyLaunchTemplate", json_pack("{s:s, s:s}", "LaunchTemplateId", id, "SetDefaultVersion", ours),
+			    NULL);
+		if (rc < 0)
+			return rc;
+		*out = ax_out(want);
+		json_object_set(*out, "id", json_object_get(prior, "id"));
+		json_object_set(*out, "template_name", json_object_get(prior, "template_name"));
+		json_object_set_new(*out, "latest_version", json_string(ours));
+		return 0;
+	}
+	json_decref(mine);
+	sf_err_clear(c->err);
 	rc = ax_ec2(c, "CreateLaunchTemplateVersion",
 			json_pack("{s:s, s:s, s:o, s:s}", "ClientToken", c->token ? c->token : id, "LaunchTemplateId", id,
 				  "LaunchTemplateData", lt_data(c, want), "VersionDescription", "secfaas update"),

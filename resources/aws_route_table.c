@@ -3,8 +3,15 @@
  * associations and, when gateway_id is set, the default route through it.
  *
  * Routes and associations are part of the table rather than resources of
- * their own: they cannot outlive it, and associations are the only part
- * that changes in place (subnets added or removed).
+ * their own: they cannot outlive it.  Associations (subnets added or
+ * removed) and the default route change in place.
+ *
+ * Drift: the subnet associations, the default route's target and tags are
+ * read; a deleted or redirected default route shows as a changed
+ * gateway_id and is put back (CreateRoute / ReplaceRoute).  Any other route
+ * someone added (origin CreateRoute) shows in unmanaged_routes, which no
+ * spec sets, so apply deletes it.  The local route and routes a VPC
+ * endpoint manages (prefix lists) are not ours to judge and are skipped.
  */
 #include <string.h>
 
@@ -15,7 +22,9 @@
 
 static const struct sf_attr_def attrs[] = {
 	{"vpc_id", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "VPC id"},
-	{"gateway_id", SF_AT_STRING, SF_ATTR_OPTIONAL | SF_ATTR_FORCE_NEW, "internet gateway for 0.0.0.0/0"},
+	{"gateway_id", SF_AT_STRING, SF_ATTR_OPTIONAL, "internet gateway for 0.0.0.0/0"},
+	{"unmanaged_routes", SF_AT_LIST, SF_ATTR_OPTIONAL,
+	 "read only: routes found in the table that the spec does not declare; apply deletes them"},
 	{"subnet_ids", SF_AT_LIST, SF_ATTR_OPTIONAL, "subnets associated with the table"},
 	{"tags", SF_AT_MAP, SF_ATTR_OPTIONAL, "tags (ownership tags are added)"},
 	{"id", SF_AT_STRING, SF_ATTR_COMPUTED, "rtb-..."},
@@ -107,6 +116,49 @@ static int sync_assoc(struct sf_rctx *c, const char *id, const json_t *want_subn
 static const struct ax_create_def rt_make = {"ec2", "CreateRouteTable", "routeTableId", "DescribeRouteTables",
 					    "routeTableSet", NULL, NULL};
 
+static int rt_validate(const json_t *want, struct sf_err *err)
+{
+	if (json_array_size(json_object_get(want, "unmanaged_routes")))
+		return sf_fail(err, SF_EINVAL, "unmanaged_routes is read from the live table, never set");
+	return 0;
+}
+
+/* The target of one route: gateway, NAT gateway, instance, peering, ... */
+static const char *target(const json_t *r)
+{
+	static const char *const keys[] = {"gatewayId", "natGatewayId", "instanceId", "networkInterfaceId",
+					   "vpcPeeringConnectionId", "transitGatewayId", "egressOnlyInternetGatewayId",
+					   "carrierGatewayId", "localGatewayId", "coreNetworkArn"};
+	for (size_t i = 0; i < SF_ARRAY_LEN(keys); i++)
+		if (ax_s(r, keys[i]))
+			return ax_s(r, keys[i]);
+	return "(no target)";
+}
+
+/* Point 0.0.0.0/0 at gw (NULL: no default route), whatever it is now. */
+static int set_default_route(struct sf_rctx *c, const char *id, const char *have, const char *gw)
+{
+	int rc = 0;
+	if (gw && have)
+		rc = ax_ec2(c, "ReplaceRoute",
+			    json_pack("{s:s, s:s, s:s}", "RouteTableId", id, "DestinationCidrBlock", "0.0.0.0/0", "GatewayId",
+				      gw),
+			    NULL);
+	else if (gw)
+		rc = ax_ec2(c, "CreateRoute",
+			    json_pack("{s:s, s:s, s:s}", "RouteTableId", id, "DestinationCidrBlock", "0.0.0.0/0", "GatewayId",
+				      gw),
+			    NULL);
+	else if (have)
+		rc = ax_ec2(c, "DeleteRoute", json_pack("{s:s, s:s}", "RouteTableId", id, "DestinationCidrBlock", "0.0.0.0/0"),
+			    NULL);
+	if (rc < 0 && (!strcmp(c->err->aws_code, "RouteAlreadyExists") || !strcmp(c->err->aws_code, "InvalidRoute.NotFound"))) {
+		sf_err_clear(c->err);
+		rc = 0;
+	}
+	return rc;
+}
+
 static int rt_create(struct sf_rctx *c, const json_t *want, json_t **out)
 {
 	char *id = NULL;
@@ -165,6 +217,29 @@ static int rt_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 		json_object_set_new(*out, "subnet_ids", l);
 		json_decref(live);
 	}
+	const char *gw = NULL;
+	json_t *extra = json_array(), *none = json_array();
+	size_t i;
+	json_t *r;
+	json_array_foreach(json_object_get(t, "routeSet"), i, r)
+	{
+		const char *dst = ax_s(r, "destinationCidrBlock") ? ax_s(r, "destinationCidrBlock")
+								   : ax_s(r, "destinationIpv6CidrBlock");
+		const char *origin = ax_s(r, "origin");
+		if (!dst || ax_s(r, "destinationPrefixListId") || (origin && strcmp(origin, "CreateRoute")) ||
+		    (ax_s(r, "gatewayId") && !strcmp(ax_s(r, "gatewayId"), "local")))
+			continue;
+		if (!strcmp(dst, "0.0.0.0/0"))
+			gw = target(r);
+		else
+			json_array_append_new(extra, json_pack("{s:s, s:s}", "destination", dst, "target", target(r)));
+	}
+	json_t *g = gw ? json_string(gw) : NULL;
+	ax_read_attr(*out, prior, "gateway_id", g, NULL);
+	ax_read_attr(*out, prior, "unmanaged_routes", extra, none);
+	json_decref(g);
+	json_decref(extra);
+	json_decref(none);
 	ax_ec2_read_tags(*out, prior, t);
 	json_decref(t);
 	return 0;
@@ -175,7 +250,28 @@ static int rt_update(struct sf_rctx *c, const json_t *prior, const json_t *want,
 	const char *id = ax_s(prior, "id");
 	json_t *e1 = json_array(), *e2 = json_object();
 	const json_t *sn = json_object_get(want, "subnet_ids");
-	int rc = sync_assoc(c, id, sn ? sn : e1);
+	int rc = 0;
+	if (ax_changed(prior, want, "gateway_id"))
+		rc = set_default_route(c, id, ax_s(prior, "gateway_id"), ax_s(want, "gateway_id"));
+	size_t i;
+	json_t *r;
+	json_array_foreach(json_object_get(prior, "unmanaged_routes"), i, r)
+	{
+		const char *dst = ax_s(r, "destination");
+		if (rc < 0 || !dst)
+			break;
+		rc = ax_ec2(c, "DeleteRoute",
+			    json_pack("{s:s, s:s}", "RouteTableId", id, strchr(dst, ':') ? "DestinationIpv6CidrBlock"
+										 : "DestinationCidrBlock",
+				      dst),
+			    NULL);
+		if (rc < 0 && !strcmp(c->err->aws_code, "InvalidRoute.NotFound")) {
+			sf_err_clear(c->err);
+			rc = 0;
+		}
+	}
+	if (!rc)
+		rc = sync_assoc(c, id, sn ? sn : e1);
 	const json_t *ht = json_object_get(prior, "tags"), *wt = json_object_get(want, "tags");
 	if (!rc)
 		rc = ax_ec2_sync_tags(c, id, ht ? ht : e2, wt ? wt : e2);
@@ -270,6 +366,7 @@ const struct sf_rtype sf_rt_aws_route_table = {
 	.create = rt_create,
 	.read = rt_read,
 	.update = rt_update,
+	.validate = rt_validate,
 	.destroy = rt_destroy,
 	.sweep = &rtb_sweep,
 };

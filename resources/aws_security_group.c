@@ -4,9 +4,18 @@
  * the extra cluster security group given to EKS needs).  Egress stays the
  * AWS default (all).  Destroy sweeps available ENIs using the group and
  * retries DependencyViolation.
+ *
+ * Drift: the ingress rules are read.  The self rule missing (revoked out
+ * of band) shows as self_ingress false; any other ingress rule shows in
+ * unmanaged_ingress, which no spec sets, so apply revokes it.  Egress is
+ * not read: the default allows everything out, so an added egress rule
+ * grants nothing, and a removed one only cuts the nodes off, which shows
+ * as failing nodes rather than as silent exposure.
  */
+#include <stdlib.h>
 #include <string.h>
 
+#include "aws/xml.h"
 #include "resources/aws_common.h"
 #include "resources/aws_sweep.h"
 #include "resources/types_aws.h"
@@ -16,7 +25,9 @@ static const struct sf_attr_def attrs[] = {
 	{"vpc_id", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "VPC id"},
 	{"name", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "group name, unique in the VPC"},
 	{"description", SF_AT_STRING, SF_ATTR_OPTIONAL | SF_ATTR_FORCE_NEW, "group description"},
-	{"self_ingress", SF_AT_BOOL, SF_ATTR_OPTIONAL | SF_ATTR_FORCE_NEW, "allow all traffic between members"},
+	{"self_ingress", SF_AT_BOOL, SF_ATTR_OPTIONAL, "allow all traffic between members"},
+	{"unmanaged_ingress", SF_AT_LIST, SF_ATTR_OPTIONAL,
+	 "read only: ingress rules found on the group that the spec does not declare; apply revokes them"},
 	{"tags", SF_AT_MAP, SF_ATTR_OPTIONAL, "tags (ownership tags are added)"},
 	{"id", SF_AT_STRING, SF_ATTR_COMPUTED, "sg-..."},
 	{NULL, 0, 0, NULL},
@@ -24,6 +35,96 @@ static const struct sf_attr_def attrs[] = {
 
 static const struct ax_create_def sg_make = {"ec2", "CreateSecurityGroup", "groupId", "DescribeSecurityGroups",
 					    "securityGroupInfo", NULL, NULL};
+
+static int sg_validate(const json_t *want, struct sf_err *err)
+{
+	if (json_array_size(json_object_get(want, "unmanaged_ingress")))
+		return sf_fail(err, SF_EINVAL, "unmanaged_ingress is read from the live group, never set; use self_ingress");
+	return 0;
+}
+
+static int self_rule(struct sf_rctx *c, const char *id, int on)
+{
+	int rc = ax_ec2(c, on ? "AuthorizeSecurityGroupIngress" : "RevokeSecurityGroupIngress",
+			json_pack("{s:s, s:[{s:s, s:[{s:s}]}]}", "GroupId", id, "IpPermissions", "IpProtocol", "-1", "Groups",
+				  "GroupId", id),
+			NULL);
+	if (rc < 0 && (!strcmp(c->err->aws_code, "InvalidPermission.Duplicate") ||
+		       !strcmp(c->err->aws_code, "InvalidPermission.NotFound"))) {
+		sf_err_clear(c->err);
+		rc = 0;
+	}
+	return rc;
+}
+
+/* One rule as secfaas shows it: {protocol, from_port, to_port, source}. */
+static json_t *rule(const json_t *perm, const char *source)
+{
+	json_t *r = json_pack("{s:s, s:s}", "protocol", ax_s(perm, "ipProtocol") ? ax_s(perm, "ipProtocol") : "-1",
+			      "source", source);
+	if (ax_s(perm, "fromPort"))
+		json_object_set_new(r, "from_port", json_integer(strtoll(ax_s(perm, "fromPort"), NULL, 10)));
+	if (ax_s(perm, "toPort"))
+		json_object_set_new(r, "to_port", json_integer(strtoll(ax_s(perm, "toPort"), NULL, 10)));
+	return r;
+}
+
+/* Split the live ingress into "has the self rule" and every other rule. */
+static void ingress(const json_t *g, const char *id, int *self, json_t *extra)
+{
+	size_t i, k;
+	json_t *p, *x;
+	*self = 0;
+	json_array_foreach(json_object_get(g, "ipPermissions"), i, p)
+	{
+		static const struct {
+			const char *list, *key;
+		} src[] = {{"groups", "groupId"}, {"ipRanges", "cidrIp"}, {"ipv6Ranges", "cidrIpv6"},
+			   {"prefixListIds", "prefixListId"}};
+		for (size_t s = 0; s < SF_ARRAY_LEN(src); s++) {
+			json_t *l = sf_json_list(p, src[s].list);
+			json_array_foreach(l, k, x)
+			{
+				const char *v = ax_s(x, src[s].key);
+				if (!v)
+					continue;
+				if (s == 0 && !strcmp(v, id) && ax_s(p, "ipProtocol") && !strcmp(ax_s(p, "ipProtocol"), "-1"))
+					*self = 1;
+				else
+					json_array_append_new(extra, rule(p, v));
+			}
+			json_decref(l);
+		}
+	}
+}
+
+/* Revoke one rule found by ingress(). */
+static int revoke_rule(struct sf_rctx *c, const char *id, const json_t *r)
+{
+	const char *src = ax_s(r, "source");
+	json_t *perm = json_pack("{s:s}", "IpProtocol", ax_s(r, "protocol") ? ax_s(r, "protocol") : "-1");
+	if (json_object_get(r, "from_port"))
+		json_object_set(perm, "FromPort", json_object_get(r, "from_port"));
+	if (json_object_get(r, "to_port"))
+		json_object_set(perm, "ToPort", json_object_get(r, "to_port"));
+	if (!src)
+		src = "";
+	if (!strncmp(src, "sg-", 3))
+		json_object_set_new(perm, "Groups", json_pack("[{s:s}]", "GroupId", src));
+	else if (!strncmp(src, "pl-", 3))
+		json_object_set_new(perm, "PrefixListIds", json_pack("[{s:s}]", "PrefixListId", src));
+	else if (strchr(src, ':'))
+		json_object_set_new(perm, "Ipv6Ranges", json_pack("[{s:s}]", "CidrIpv6", src));
+	else
+		json_object_set_new(perm, "IpRanges", json_pack("[{s:s}]", "CidrIp", src));
+	int rc = ax_ec2(c, "RevokeSecurityGroupIngress", json_pack("{s:s, s:[o]}", "GroupId", id, "IpPermissions", perm),
+			NULL);
+	if (rc < 0 && !strcmp(c->err->aws_code, "InvalidPermission.NotFound")) {
+		sf_err_clear(c->err);
+		rc = 0;
+	}
+	return rc;
+}
 
 static int sg_create(struct sf_rctx *c, const json_t *want, json_t **out)
 {
@@ -40,16 +141,8 @@ static int sg_create(struct sf_rctx *c, const json_t *want, json_t **out)
 		return rc;
 	if (c->record_id)
 		c->record_id(c, id);
-	if (json_is_true(json_object_get(want, "self_ingress"))) {
-		rc = ax_ec2(c, "AuthorizeSecurityGroupIngress",
-			    json_pack("{s:s, s:[{s:s, s:[{s:s}]}]}", "GroupId", id, "IpPermissions", "IpProtocol", "-1",
-				      "Groups", "GroupId", id),
-			    NULL);
-		if (rc < 0 && !strcmp(c->err->aws_code, "InvalidPermission.Duplicate")) {
-			sf_err_clear(c->err);
-			rc = 0;
-		}
-	}
+	if (json_is_true(json_object_get(want, "self_ingress")))
+		rc = self_rule(c, id, 1);
 	if (!rc) {
 		*out = ax_out(want);
 		json_object_set_new(*out, "id", json_string(id));
@@ -66,9 +159,41 @@ static int sg_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 		return rc;
 	*out = json_deep_copy(prior);
 	json_object_set(*out, "name", json_object_get(g, "groupName"));
+	int self = 0;
+	json_t *extra = json_array(), *f = json_false(), *none = json_array();
+	ingress(g, ax_s(prior, "id") ? ax_s(prior, "id") : "", &self, extra);
+	json_t *sb = json_boolean(self);
+	ax_read_attr(*out, prior, "self_ingress", sb, f);
+	ax_read_attr(*out, prior, "unmanaged_ingress", extra, none);
+	json_decref(sb);
+	json_decref(f);
+	json_decref(none);
+	json_decref(extra);
 	ax_ec2_read_tags(*out, prior, g);
 	json_decref(g);
 	return 0;
+}
+
+static int sg_update(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out)
+{
+	const char *id = ax_s(prior, "id");
+	int rc = 0;
+	if (ax_changed(prior, want, "self_ingress"))
+		rc = self_rule(c, id, json_is_true(json_object_get(want, "self_ingress")));
+	size_t i;
+	json_t *r;
+	json_array_foreach(json_object_get(prior, "unmanaged_ingress"), i, r)
+	{
+		if (rc < 0)
+			break;
+		rc = revoke_rule(c, id, r);
+	}
+	if (rc < 0)
+		return rc;
+	rc = ax_ec2_update_tags(c, prior, want, out);
+	if (!rc)
+		json_object_del(*out, "unmanaged_ingress");
+	return rc;
 }
 
 static int del_once(struct sf_rctx *c, void *ctx)
@@ -123,7 +248,8 @@ const struct sf_rtype sf_rt_aws_security_group = {
 	.attrs = attrs,
 	.create = sg_create,
 	.read = sg_read,
-	.update = ax_ec2_update_tags,
+	.update = sg_update,
+	.validate = sg_validate,
 	.destroy = sg_destroy,
 	.sweep = &sg_sweep,
 };

@@ -5,6 +5,11 @@
  * kubernetes.io/role/elb=1 (private ones kubernetes.io/role/internal-elb=1),
  * set by the lowering in `tags`.  Destroy sweeps available ENIs left in the
  * subnet (load balancers, the VPC CNI) and retries DependencyViolation.
+ *
+ * Drift: CIDR, zone, MapPublicIpOnLaunch and tags are read; a changed
+ * public-IP mapping is set back in place.  EC2 shows an attribute change to
+ * readers a moment late, so after setting it create and update wait until
+ * DescribeSubnets reads it back (else the next plan reports false drift).
  */
 #include <string.h>
 
@@ -17,7 +22,7 @@ static const struct sf_attr_def attrs[] = {
 	{"vpc_id", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "VPC id"},
 	{"cidr_block", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "IPv4 CIDR inside the VPC"},
 	{"availability_zone", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "zone name, e.g. eu-west-1a"},
-	{"public", SF_AT_BOOL, SF_ATTR_OPTIONAL | SF_ATTR_FORCE_NEW, "map public IPs on launch"},
+	{"public", SF_AT_BOOL, SF_ATTR_OPTIONAL, "map public IPs on launch (changed in place)"},
 	{"tags", SF_AT_MAP, SF_ATTR_OPTIONAL, "tags (ownership tags are added)"},
 	{"id", SF_AT_STRING, SF_ATTR_COMPUTED, "subnet-..."},
 	{NULL, 0, 0, NULL},
@@ -25,6 +30,30 @@ static const struct sf_attr_def attrs[] = {
 
 static const struct ax_create_def sn_make = {"ec2", "CreateSubnet", "subnetId", "DescribeSubnets", "subnetSet",
 					    NULL, NULL};
+
+/* EC2 shows an attribute change to readers a moment late: wait until
+ * DescribeSubnets reads the value back. */
+static const struct sf_waiter_def public_on = {
+	.name = "aws_subnet.public_on", .service = "ec2", .operation = "DescribeSubnets",
+	.status_path = "subnetSet[].mapPublicIpOnLaunch", .delay_s = 0.5, .success = {"true"},
+	.empty_is_notfound = 1, .notfound_msg = "{SubnetId} not found", .label = "MapPublicIpOnLaunch",
+};
+static const struct sf_waiter_def public_off = {
+	.name = "aws_subnet.public_off", .service = "ec2", .operation = "DescribeSubnets",
+	.status_path = "subnetSet[].mapPublicIpOnLaunch", .delay_s = 0.5, .success = {"false"},
+	.empty_is_notfound = 1, .notfound_msg = "{SubnetId} not found", .label = "MapPublicIpOnLaunch",
+};
+
+/* Set MapPublicIpOnLaunch and wait until readers see it. */
+static int set_public(struct sf_rctx *c, const char *id, int on)
+{
+	int rc = ax_ec2(c, "ModifySubnetAttribute",
+			json_pack("{s:s, s:{s:b}}", "SubnetId", id, "MapPublicIpOnLaunch", "Value", on), NULL);
+	if (!rc)
+		rc = ax_wait(c, on ? &public_on : &public_off, json_pack("{s:[s]}", "SubnetId", id), 60,
+			     "subnet attribute");
+	return rc;
+}
 
 static int sn_create(struct sf_rctx *c, const json_t *want, json_t **out)
 {
@@ -41,8 +70,7 @@ static int sn_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	if (c->record_id)
 		c->record_id(c, id);
 	if (json_is_true(json_object_get(want, "public")))
-		rc = ax_ec2(c, "ModifySubnetAttribute",
-			    json_pack("{s:s, s:{s:b}}", "SubnetId", id, "MapPublicIpOnLaunch", "Value", 1), NULL);
+		rc = set_public(c, id, 1);
 	if (!rc) {
 		*out = ax_out(want);
 		json_object_set_new(*out, "id", json_string(id));
@@ -60,9 +88,24 @@ static int sn_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 	*out = json_deep_copy(prior);
 	json_object_set(*out, "cidr_block", json_object_get(v, "cidrBlock"));
 	json_object_set(*out, "availability_zone", json_object_get(v, "availabilityZone"));
+	json_t *f = json_false();
+	json_t *pub = json_boolean(ax_true(json_object_get(v, "mapPublicIpOnLaunch")));
+	ax_read_attr(*out, prior, "public", pub, f);
+	json_decref(pub);
+	json_decref(f);
 	ax_ec2_read_tags(*out, prior, v);
 	json_decref(v);
 	return 0;
+}
+
+static int sn_update(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out)
+{
+	int rc = 0;
+	if (ax_changed(prior, want, "public"))
+		rc = set_public(c, ax_s(prior, "id"), json_is_true(json_object_get(want, "public")));
+	if (rc < 0)
+		return rc;
+	return ax_ec2_update_tags(c, prior, want, out);
 }
 
 static int del_once(struct sf_rctx *c, void *ctx)
@@ -117,7 +160,7 @@ const struct sf_rtype sf_rt_aws_subnet = {
 	.attrs = attrs,
 	.create = sn_create,
 	.read = sn_read,
-	.update = ax_ec2_update_tags,
+	.update = sn_update,
 	.destroy = sn_destroy,
 	.sweep = &subnet_sweep,
 };

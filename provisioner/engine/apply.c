@@ -628,6 +628,31 @@ static int replace_cbd(struct wctx *w, const json_t *want)
 	return rc;
 }
 
+/* The state's attributes with the live values plan read for every
+ * settable, diffed, non-sensitive attribute; NULL without a live read. */
+static json_t *live_prior(struct run *r, const struct sf_change *ch)
+{
+	struct sf_resource *row = NULL;
+	struct sf_err e = SF_ERR_INIT;
+	if (!ch->before || !ch->has_prior || sf_state_get(r->st, ch->address, &row, &e) < 0)
+		return NULL;
+	json_t *p = json_deep_copy(row->attrs);
+	if (row->id && !json_object_get(p, "id"))
+		json_object_set_new(p, "id", json_string(row->id));
+	for (const struct sf_attr_def *a = ch->type->attrs; a->name; a++) {
+		if (!(a->flags & (SF_ATTR_REQUIRED | SF_ATTR_OPTIONAL)) ||
+		    (a->flags & (SF_ATTR_SENSITIVE | SF_ATTR_IGNORE_DRIFT | SF_ATTR_COMPUTED)))
+			continue;
+		json_t *v = json_object_get(ch->before, a->name);
+		if (v)
+			json_object_set(p, a->name, v);
+		else
+			json_object_del(p, a->name);
+	}
+	sf_resource_free(row);
+	return p;
+}
+
 static int run_node(struct wctx *w)
 {
 	const struct sf_change *ch = w->node->ch;
@@ -647,9 +672,16 @@ static int run_node(struct wctx *w)
 		sf_resource_free(row);
 		break;
 	}
-	case SF_ACT_UPDATE:
-		rc = step_update(w, NULL, want);
+	case SF_ACT_UPDATE: {
+		/* Update from what plan saw live, so drift is reverted: a type
+		 * compares prior with want, and the state alone would say
+		 * nothing changed.  Computed and sensitive values come from the
+		 * state (a saved plan may leave secrets out). */
+		json_t *prior = live_prior(r, ch);
+		rc = step_update(w, prior, want);
+		json_decref(prior);
 		break;
+	}
 	case SF_ACT_REPLACE:
 	case SF_ACT_REPLACE_CBD:
 		if (ch->keep_old) {

@@ -1,7 +1,9 @@
 #!/usr/bin/python3
-"""hand.py URL COMMAND ARGS... - make or change AWS objects "by hand" in the
-local AWS, as another team or tool would (boto3, never secfaas), for the
-ownership suite.  Only loopback URLs are accepted.
+"""hand.py URL COMMAND ARGS... [+ COMMAND ARGS...] - make or change AWS objects
+"by hand" in the local AWS, as another team or tool would (boto3, never
+secfaas), for the ownership and drift suites.  Several commands separated by
+a lone "+" run in one process (starting boto3 is the slow part).  Only
+loopback URLs are accepted.
 
   role NAME SERVICE [POLICY_ARN...]     a role trusting SERVICE, policies attached
   profile NAME [ROLE]                   an instance profile, optionally holding ROLE
@@ -11,7 +13,21 @@ ownership suite.  Only loopback URLs are accepted.
   cluster NAME ROLE VPC_ID              an EKS cluster in that VPC's subnets (waits ACTIVE)
   access-entry CLUSTER PRINCIPAL_ARN    an access entry made outside secfaas
   tag-role NAME K=V...                  (re)tag a role
+  get EXPR                              print a value read with boto3 (ec2, eks, iam clients)
+  eks-cidrs CLUSTER CIDR...             UpdateClusterConfig publicAccessCidrs (waits)
+  eks-logging-off CLUSTER               UpdateClusterConfig: every log type off (waits)
+  sg-revoke-self GROUP_ID               revoke the all-traffic-from-itself ingress rule
+  sg-open GROUP_ID PORT                 authorize tcp PORT from 0.0.0.0/0
+  route-delete RTB_ID CIDR              delete a route
+  subnet-public SUBNET_ID true|false    ModifySubnetAttribute MapPublicIpOnLaunch
+  lt-imds LT_ID TOKENS HOP              a new default version with these IMDS options; prints it
+  ng-config CLUSTER NG MAX K=V          scaling max size (the cost ceiling), add a label, remove every taint (waits)
+  ng-version CLUSTER NG LT_ID VERSION   roll the node group to another template version (waits)
+  role-trust NAME AWS_PRINCIPAL         let AWS_PRINCIPAL assume the role as well
+  role-policies NAME DETACH_ARN ATTACH_ARN
+  role-inline NAME POLICY_NAME          put an inline policy granting s3:*
 """
+import json
 import os
 import sys
 import tempfile
@@ -26,11 +42,15 @@ HOST = urllib.parse.urlparse(URL).hostname or ""
 if not (HOST.startswith("127.") or HOST in ("::1", "localhost")):
     sys.exit("hand.py: refusing non-loopback endpoint %s" % URL)
 # EKS access entries are in awssim's overlay models, not in Debian's botocore
-_models = tempfile.mkdtemp()
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "awssim"))
-from awssimlib.wire import write_client_models  # noqa: E402
+# (written once per suite: HAND_MODELS names a directory to keep them in)
+_models = os.environ.get("HAND_MODELS") or tempfile.mkdtemp()
+if not os.path.exists(os.path.join(_models, ".done")):
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "awssim"))
+    from awssimlib.wire import write_client_models  # noqa: E402
 
-write_client_models(_models)
+    os.makedirs(_models, exist_ok=True)
+    write_client_models(_models)
+    open(os.path.join(_models, ".done"), "w").close()
 os.environ["AWS_DATA_PATH"] = _models
 SESSION = boto3.Session(aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
                         aws_secret_access_key="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", region_name="eu-west-1")
@@ -61,9 +81,22 @@ def until(fn, what, limit=600):
     sys.exit("hand.py: timed out waiting for " + what)
 
 
+def eks_update(eks, name, **kw):
+    u = eks.update_cluster_config(name=name, **kw)["update"]["id"]
+    until(lambda: eks.describe_update(name=name, updateId=u)["update"]["status"] == "Successful", "cluster update")
+    until(lambda: eks.describe_cluster(name=name)["cluster"]["status"] == "ACTIVE", "cluster ACTIVE")
+
+
 def main():
-    cmd, a = sys.argv[2], sys.argv[3:]
     iam, ec2, eks = client("iam"), client("ec2"), client("eks")
+    argv = sys.argv[2:]
+    while argv:
+        n = argv.index("+") if "+" in argv else len(argv)
+        run(iam, ec2, eks, argv[0], argv[1:n])
+        argv = argv[n + 1:]
+
+
+def run(iam, ec2, eks, cmd, a):
     if cmd == "role":
         iam.create_role(RoleName=a[0], AssumeRolePolicyDocument=trust(a[1]))
         for p in a[2:]:
@@ -98,6 +131,55 @@ def main():
         until(lambda: eks.describe_cluster(name=a[0])["cluster"]["status"] == "ACTIVE", "cluster ACTIVE")
     elif cmd == "access-entry":
         eks.create_access_entry(clusterName=a[0], principalArn=a[1])
+    elif cmd == "get":  # print one value read with boto3 (clients: ec2, eks, iam), as JSON
+        print(json.dumps(eval(a[0], {"ec2": ec2, "eks": eks, "iam": iam}), sort_keys=True, default=str))
+    elif cmd == "eks-cidrs":
+        eks_update(eks, a[0], resourcesVpcConfig={"publicAccessCidrs": a[1:]})
+    elif cmd == "eks-logging-off":
+        eks_update(eks, a[0], logging={"clusterLogging": [{"types": ["api", "audit", "authenticator",
+                                                                      "controllerManager", "scheduler"],
+                                                           "enabled": False}]})
+    elif cmd == "sg-revoke-self":
+        ec2.revoke_security_group_ingress(GroupId=a[0], IpPermissions=[{"IpProtocol": "-1",
+                                                                        "UserIdGroupPairs": [{"GroupId": a[0]}]}])
+    elif cmd == "sg-open":
+        ec2.authorize_security_group_ingress(GroupId=a[0], IpPermissions=[{
+            "IpProtocol": "tcp", "FromPort": int(a[1]), "ToPort": int(a[1]), "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    elif cmd == "route-delete":
+        ec2.delete_route(RouteTableId=a[0], DestinationCidrBlock=a[1])
+    elif cmd == "subnet-public":
+        ec2.modify_subnet_attribute(SubnetId=a[0], MapPublicIpOnLaunch={"Value": a[1] == "true"})
+    elif cmd == "lt-imds":
+        v = ec2.create_launch_template_version(LaunchTemplateId=a[0], SourceVersion="$Default", LaunchTemplateData={
+            "MetadataOptions": {"HttpTokens": a[1], "HttpPutResponseHopLimit": int(a[2])}})
+        n = str(v["LaunchTemplateVersion"]["VersionNumber"])
+        ec2.modify_launch_template(LaunchTemplateId=a[0], DefaultVersion=n)
+        print(n)
+    elif cmd == "ng-config":
+        k, v = a[3].split("=", 1)
+        ng = eks.describe_nodegroup(clusterName=a[0], nodegroupName=a[1])["nodegroup"]
+        sc = dict(ng["scalingConfig"], maxSize=int(a[2]))
+        u = eks.update_nodegroup_config(clusterName=a[0], nodegroupName=a[1], scalingConfig=sc,
+                                        labels={"addOrUpdateLabels": {k: v}},
+                                        taints={"removeTaints": ng.get("taints") or []})["update"]["id"]
+        until(lambda: eks.describe_update(name=a[0], nodegroupName=a[1], updateId=u)["update"]["status"] ==
+              "Successful", "node group update")
+    elif cmd == "ng-version":
+        u = eks.update_nodegroup_version(clusterName=a[0], nodegroupName=a[1],
+                                         launchTemplate={"id": a[2], "version": a[3]})["update"]["id"]
+        until(lambda: eks.describe_update(name=a[0], nodegroupName=a[1], updateId=u)["update"]["status"] ==
+              "Successful", "node group version update")
+    elif cmd == "role-trust":
+        d = iam.get_role(RoleName=a[0])["Role"]["AssumeRolePolicyDocument"]
+        doc = d if isinstance(d, dict) else json.loads(urllib.parse.unquote(d))
+        doc["Statement"].append({"Effect": "Allow", "Principal": {"AWS": a[1]}, "Action": "sts:AssumeRole"})
+        iam.update_assume_role_policy(RoleName=a[0], PolicyDocument=json.dumps(doc))
+    elif cmd == "role-policies":
+        iam.detach_role_policy(RoleName=a[0], PolicyArn=a[1])
+        iam.attach_role_policy(RoleName=a[0], PolicyArn=a[2])
+    elif cmd == "role-inline":
+        iam.put_role_policy(RoleName=a[0], PolicyName=a[1], PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
     else:
         sys.exit("hand.py: unknown command " + cmd)
 

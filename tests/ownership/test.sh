@@ -45,6 +45,7 @@ snapshot() {
 lineage() { /usr/bin/python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"select value from meta where key='lineage'\").fetchone()[0])" "$1"; }
 WORK=$T_ROOT/work
 mkdir -p "$WORK/a" "$WORK/b" "$WORK/h"
+export HAND_MODELS=$T_ROOT/models
 
 # spec FILE NAME CIDR-OCTET [ADMIN...]: a small cluster (one runc group)
 spec() {
@@ -116,11 +117,9 @@ t_end
 # ------------------------------------------------------------ hand-made objects
 t_begin "hand-made role (policy, other profile), instance profile, cluster with a load balancer and VPC survive"
 cd "$WORK/h" || exit 2
-hand role fn-hand-cluster eks.amazonaws.com arn:aws:iam::aws:policy/AmazonEKSClusterPolicy
-hand role team-builder ec2.amazonaws.com
-hand profile team-profile fn-hand-cluster
-hand profile fn-hand-ami-builder team-builder
-hvpc=$(hand vpc 10.70.0.0/16 fn-hand kubernetes.io/cluster/fn-hand=owned)
+hvpc=$(hand role fn-hand-cluster eks.amazonaws.com arn:aws:iam::aws:policy/AmazonEKSClusterPolicy \
+	+ role team-builder ec2.amazonaws.com + profile team-profile fn-hand-cluster \
+	+ profile fn-hand-ami-builder team-builder + vpc 10.70.0.0/16 fn-hand kubernetes.io/cluster/fn-hand=owned)
 hand cluster fn-hand fn-hand-cluster "$hvpc"
 curl -sf -X POST "$AWSSIM_URL/_awssim/elb/load-balancers" \
 	-d '{"cluster":"fn-hand","namespace":"default","service":"web","type":"nlb"}' >/dev/null
@@ -172,9 +171,8 @@ spec:
       attributes: {name: reuse-app, service: ec2.amazonaws.com, policy_arns: [AmazonSSMManagedInstanceCore]}
 Y
 t_rc 0 "apply" $S apply r.yaml --auto-approve
-hand delete-role reuse-app
-hand role reuse-app ec2.amazonaws.com arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly
-hand profile other-profile reuse-app
+hand delete-role reuse-app + role reuse-app ec2.amazonaws.com arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly \
+	+ profile other-profile reuse-app
 t_rc 0 "refresh-only plan" $S plan r.yaml -refresh-only
 t_grep "drift names the new owner" "deleted outside secfaas; its name is now taken by nobody secfaas knows" "$T_DIR/.out"
 t_rc 0 "destroy leaves it alone" $S destroy r.yaml --auto-approve

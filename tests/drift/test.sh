@@ -1,0 +1,150 @@
+#!/bin/sh
+# Drift on every security and cost setting, against the local AWS
+# (tests/awssim): each setting is changed out of band the way a person or an
+# attacker with the console would (boto3, tests/ownership/hand.py), then
+# `plan -refresh-only` must report it (exit 2 with --detailed-exitcode) and
+# `apply` must put it back, checked in the simulator, not in secfaas output.
+# Cases: EKS public endpoint CIDRs widened to 0.0.0.0/0 and control-plane
+# logging turned off; the security group's self rule revoked and an SSH rule
+# opened to the world; the default route deleted; a public subnet's
+# MapPublicIpOnLaunch switched; a launch template default version with IMDSv1
+# and a larger hop limit; node group scaling, labels, taints and AMI (its
+# launch template version); an IAM role's trust policy, attached and inline
+# policies.  (Kubernetes guard objects: tests/k8s, t_verify_pass_and_broken.)
+# The simulator runs with --timescale 0.001, secfaas with
+# SECFAAS_POLL_SCALE=0.001.
+. "$SECFAAS_SRC/tests/lib.sh"
+S=$SECFAAS
+export NO_COLOR=1
+SIMDIR=$T_ROOT/awssim
+eval "$("$SECFAAS_SRC/tests/awssim/ctl" start "$SIMDIR" --timescale 0.001)" || {
+	echo "cannot start awssim"
+	echo "0 passed, 1 failed"
+	exit 1
+}
+trap '"$SECFAAS_SRC/tests/awssim/ctl" stop "$SIMDIR" >/dev/null 2>&1' EXIT
+require_loopback "$AWSSIM_URL"
+export AWS_ENDPOINT_URL=$AWSSIM_URL AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE
+export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY AWS_REGION=eu-west-1
+export SECFAAS_POLL_SCALE=0.001
+unset AWS_PROFILE AWS_SESSION_TOKEN
+q() { /usr/bin/python3 "$SECFAAS_SRC/tests/eks/q.py" "$AWSSIM_URL" "$1"; }
+hand() { /usr/bin/python3 "$SECFAAS_SRC/tests/ownership/hand.py" "$AWSSIM_URL" "$@"; }
+aws_get() { hand get "$1"; }
+WORK=$T_ROOT/work
+mkdir -p "$WORK"
+export HAND_MODELS=$T_ROOT/models
+ST="--state $WORK/d.db"
+id_of() { $S state list $ST | awk -v a="$1" '$1==a{print $2}'; }
+cat >"$WORK/d.yaml" <<'Y'
+apiVersion: secfaas.dev/v1alpha1
+kind: Cluster
+metadata: {name: fn-drift, region: eu-west-1}
+spec:
+  kubernetesVersion: "1.33"
+  network: {cidr: 10.80.0.0/16, availabilityZones: 2, endpointAccess: public, publicAccessCidrs: [203.0.113.0/24]}
+  logging: [api, audit]
+  gvisor: {release: "20250113.0", platform: systrap}
+  nodeGroups:
+    - {name: system, instanceTypes: [m6i.large], scaling: {min: 1, max: 3, desired: 1}}
+    - {name: sandbox, runtime: gvisor, instanceTypes: [m6i.large], scaling: {min: 1, max: 3, desired: 1}}
+Y
+
+# drift_case NAME ADDRESS ATTR: after the out-of-band change, plan -refresh-only
+# names it and exits 2, apply reverts it, the next plan is empty.
+drift_case() {
+	t_rc 2 "plan -refresh-only reports it" $S plan "$WORK/d.yaml" $ST -refresh-only --detailed-exitcode
+	t_grep "names $2 $3" "$2: $3 changed outside secfaas" "$T_DIR/.out"
+	cp "$T_DIR/.out" "$T_DIR/.drift"
+	t_rc 2 "plan shows the revert" $S plan "$WORK/d.yaml" $ST --detailed-exitcode
+	t_grep "as an in-place update" "~ $2" "$T_DIR/.out"
+	t_nogrep "never by replacing it" "-/+ $2" "$T_DIR/.out"
+	t_rc 0 "apply reverts it" $S apply "$WORK/d.yaml" $ST --auto-approve
+	t_rc 0 "converged" $S plan "$WORK/d.yaml" $ST --detailed-exitcode
+}
+
+t_begin "apply the cluster"
+t_rc 0 "apply" $S apply "$WORK/d.yaml" $ST --auto-approve
+t_rc 0 "converged" $S plan "$WORK/d.yaml" $ST --detailed-exitcode
+t_eq "endpoint CIDRs as the spec" "$(aws_get "eks.describe_cluster(name='fn-drift')['cluster']['resourcesVpcConfig']['publicAccessCidrs']")" '["203.0.113.0/24"]'
+t_end
+
+t_begin "EKS public endpoint widened to 0.0.0.0/0"
+hand eks-cidrs fn-drift 0.0.0.0/0
+drift_case cidrs eks_cluster.main public_access_cidrs
+t_eq "CIDRs back in AWS" "$(aws_get "eks.describe_cluster(name='fn-drift')['cluster']['resourcesVpcConfig']['publicAccessCidrs']")" '["203.0.113.0/24"]'
+t_end
+
+t_begin "EKS control-plane logging turned off"
+hand eks-logging-off fn-drift
+drift_case logging eks_cluster.main logging
+t_eq "audit logging on again" "$(aws_get "sorted(t for l in eks.describe_cluster(name='fn-drift')['cluster']['logging']['clusterLogging'] if l['enabled'] for t in l['types'])")" '["api", "audit"]'
+t_end
+
+t_begin "security group: self rule revoked, SSH opened to the world"
+sg=$(id_of aws_security_group.cluster)
+hand sg-revoke-self "$sg" + sg-open "$sg" 22
+drift_case sg aws_security_group.cluster self_ingress
+t_eq "self rule back, SSH rule gone" "$(aws_get "sorted((p['IpProtocol'], str(p.get('FromPort')), [g['GroupId'] for g in p['UserIdGroupPairs']], [r['CidrIp'] for r in p['IpRanges']]) for p in ec2.describe_security_groups(GroupIds=['$sg'])['SecurityGroups'][0]['IpPermissions'])")" "[[\"-1\", \"None\", [\"$sg\"], []]]"
+t_end
+
+t_begin "default route deleted"
+rtb=$(id_of aws_route_table.public)
+hand route-delete "$rtb" 0.0.0.0/0
+drift_case route aws_route_table.public gateway_id
+t_eq "route back through the gateway" "$(aws_get "[r.get('GatewayId') for r in ec2.describe_route_tables(RouteTableIds=['$rtb'])['RouteTables'][0]['Routes'] if r.get('DestinationCidrBlock')=='0.0.0.0/0']")" "[\"$(id_of aws_internet_gateway.main)\"]"
+t_end
+
+t_begin "public subnet stops mapping public IPs"
+sn=$(id_of aws_subnet.public_a)
+hand subnet-public "$sn" false
+drift_case subnet aws_subnet.public_a public
+t_eq "mapping back on" "$(aws_get "ec2.describe_subnets(SubnetIds=['$sn'])['Subnets'][0]['MapPublicIpOnLaunch']")" true
+t_end
+
+t_begin "launch template default version with IMDSv1 and a larger hop limit"
+lt=$(id_of aws_launch_template.sandbox)
+ours=$(aws_get "ec2.describe_launch_templates(LaunchTemplateIds=['$lt'])['LaunchTemplates'][0]['DefaultVersionNumber']")
+weak=$(hand lt-imds "$lt" optional 3)
+t_ok "a weaker version is the default" test "$weak" != "$ours"
+drift_case lt aws_launch_template.sandbox http_tokens
+t_grep "hop limit too" "aws_launch_template.sandbox: hop_limit changed outside secfaas" "$T_DIR/.drift"
+t_eq "our version is the default again" "$(aws_get "ec2.describe_launch_templates(LaunchTemplateIds=['$lt'])['LaunchTemplates'][0]['DefaultVersionNumber']")" "$ours"
+t_end
+
+t_begin "node group scaling, labels, taints and AMI (template version)"
+ng=$(q '[g["name"] for g in ngs("fn-drift") if g["name"].startswith("sandbox-")][0]')
+hand ng-config fn-drift "$ng" 10 rogue=yes + ng-version fn-drift "$ng" "$lt" "$weak"
+t_rc 2 "plan -refresh-only reports each" $S plan "$WORK/d.yaml" $ST -refresh-only --detailed-exitcode
+for a in max_size labels taints launch_template_version; do
+	t_grep "names $a" "eks_nodegroup.sandbox: $a changed outside secfaas" "$T_DIR/.out"
+done
+t_rc 0 "apply reverts them" $S apply "$WORK/d.yaml" $ST --auto-approve
+t_rc 0 "converged" $S plan "$WORK/d.yaml" $ST --detailed-exitcode
+t_eq "scaling, labels, taints, template version back" "$(q "[(g['scaling']['maxSize'], g['labels'], g['taints'], str(g['launchTemplate']['version'])) for g in ngs('fn-drift') if g['name']=='$ng']")" \
+	"[[3, {\"secfaas.dev/sandbox\": \"gvisor\"}, [{\"effect\": \"NO_SCHEDULE\", \"key\": \"secfaas.dev/sandbox\", \"value\": \"gvisor\"}], \"$ours\"]]"
+t_end
+
+t_begin "IAM role: trust widened, policy swapped, inline policy added"
+hand role-trust fn-drift-node arn:aws:iam::999999999999:root \
+	+ role-policies fn-drift-node arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy arn:aws:iam::aws:policy/AdministratorAccess \
+	+ role-inline fn-drift-node backdoor
+t_rc 2 "plan -refresh-only reports each" $S plan "$WORK/d.yaml" $ST -refresh-only --detailed-exitcode
+for a in service policy_arns unmanaged_inline_policies; do
+	t_grep "names $a" "aws_iam_role.node: $a changed outside secfaas" "$T_DIR/.out"
+done
+t_rc 2 "plan" $S plan "$WORK/d.yaml" $ST --detailed-exitcode
+t_grep "trust shown" "trust policy: Allow Service ec2.amazonaws.com, Allow AWS arn:aws:iam::999999999999:root" "$T_DIR/.out"
+t_nogrep "role not replaced" "-/+ aws_iam_role.node" "$T_DIR/.out"
+t_rc 0 "apply reverts them" $S apply "$WORK/d.yaml" $ST --auto-approve
+t_rc 0 "converged" $S plan "$WORK/d.yaml" $ST --detailed-exitcode
+t_eq "policies back" "$(q "[sorted(p.split('/')[-1] for p in r['attachedPolicies']) for r in inv['iam:role'] if r['id']=='fn-drift-node']")" '[["AmazonEC2ContainerRegistryReadOnly", "AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonSSMManagedInstanceCore"]]'
+t_eq "no inline policy" "$(q "[r['inlinePolicies'] for r in inv['iam:role'] if r['id']=='fn-drift-node']")" '[[]]'
+t_end
+
+t_begin "destroy"
+t_rc 0 "destroy" $S destroy "$WORK/d.yaml" $ST --auto-approve
+t_eq "inventory empty" "$(q 'sum(len(v) for v in inv.values())')" 0
+t_end
+
+finish
