@@ -22,7 +22,8 @@
  * the AMI bakes (which needs a public subnet, the route to the internet and
  * the builder profile) and while the node role is set up.  Launch templates
  * wait for the cluster (endpoint and CA in the user data) and their AMI;
- * node groups for the cluster, the node role and their template.
+ * node groups for the cluster, the node role, their template and the
+ * public route table (their subnets' route out; torn down after them).
  *
  * Choices (documented in the README):
  *   - AZ names are deterministic: <region>a, <region>b, ... taken from

@@ -30,9 +30,9 @@ struct cl_lower {
 };
 
 /* Add an instance of `type` (steals conf); dep: an extra dependency or NULL
- * (cluster_lower_common.c). */
-void cl_add(struct cl_lower *l, const char *type, const char *name, json_t *conf, const struct sf_pos *pos,
-	    const char *dep);
+ * (cluster_lower_common.c).  Returns the instance, for more dependencies. */
+struct sf_rinst *cl_add(struct cl_lower *l, const char *type, const char *name, json_t *conf,
+		       const struct sf_pos *pos, const char *dep);
 /* "${addr.attr}" as a new JSON string. */
 json_t *cl_ref(const char *addr, const char *attr);
 

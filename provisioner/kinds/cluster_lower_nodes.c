@@ -132,7 +132,11 @@ void cl_lower_nodes(struct cl_lower *l)
 			if (g->release_version)
 				json_object_set_new(ngc, "release_version", json_string(g->release_version));
 		}
-		/* after the managed VPC CNI: its pods' network (cluster_lower_addons.c) */
-		cl_add(l, "eks_nodegroup", g->name, ngc, gp, "eks_addon.vpc_cni");
+		/* after the managed VPC CNI: its pods' network
+		 * (cluster_lower_addons.c).  Nodes in the public subnets need the
+		 * route out (image pulls, joining the cluster), and the route must
+		 * outlive them at teardown, so the dependency orders both ways. */
+		sf_rinst_add_dep(cl_add(l, "eks_nodegroup", g->name, ngc, gp, "eks_addon.vpc_cni"),
+				 "aws_route_table.public");
 	}
 }

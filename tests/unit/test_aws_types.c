@@ -122,6 +122,9 @@ T_TEST(lowering_builds_the_graph)
 	T_OK(has_dep(&c, "aws_launch_template.sandbox", "aws_gvisor_ami.gvisor_x86_64"));
 	T_OK(has_dep(&c, "eks_nodegroup.sandbox", "aws_launch_template.sandbox"));
 	T_OK(has_dep(&c, "eks_nodegroup.sandbox", "aws_iam_role.node"));
+	/* nodes need the route out, which must also outlive them at teardown */
+	T_OK(depends(&c, "eks_nodegroup.sandbox", "aws_internet_gateway.main", 0));
+	T_OK(has_dep(&c, "eks_nodegroup.system", "aws_route_table.public"));
 	const char *ud = attr(&c, "aws_launch_template.sandbox", "user_data");
 	T_OK(ud != NULL);
 	if (ud) {
