@@ -171,9 +171,25 @@ static const struct sf_schema stack_fields[] = {
 
 static const struct sf_schema stack_spec = {"spec", SF_S_OBJECT, 0, stack_fields, 0, 0, 0, 0, 0, 0};
 
+/* metadata.tags go on every AWS resource, as for a Cluster: under the
+ * resource's own tags, which win on a shared key. */
+static void add_workspace_tags(const struct sf_rtype *t, const struct sf_node *mtags, json_t *conf)
+{
+	const struct sf_attr_def *a = sf_rtype_attr(t, "tags");
+	if (!mtags || mtags->type != SF_N_MAP || !a || a->type != SF_AT_MAP ||
+	    (strncmp(t->name, "aws_", 4) && strncmp(t->name, "eks_", 4)))
+		return;
+	json_t *tags = attr_to_json(SF_AT_MAP, mtags);
+	json_t *own = json_object_get(conf, "tags");
+	if (json_is_object(own))
+		json_object_update(tags, own);
+	json_object_set_new(conf, "tags", tags);
+}
+
 static void stack_lower(const struct sf_doc *doc, struct sf_config *c, struct sf_diags *d)
 {
 	(void)d;
+	const struct sf_node *mtags = sf_node_get(sf_node_get(doc->root, "metadata"), "tags");
 	const struct sf_node *list = sf_node_get(sf_node_get(doc->root, "spec"), "resources");
 	for (size_t i = 0; list && i < list->n; i++) {
 		const struct sf_node *r = list->vals[i];
@@ -181,6 +197,7 @@ static void stack_lower(const struct sf_doc *doc, struct sf_config *c, struct sf
 		if (!t)
 			continue;
 		json_t *conf = stack_attrs(t, sf_node_get(r, "attributes"));
+		add_workspace_tags(t, mtags, conf);
 		struct sf_rinst *ri = sf_config_add(c, t, sf_node_str(sf_node_get(r, "name")), conf, &r->pos);
 		json_decref(conf);
 		const struct sf_node *deps = sf_node_get(r, "dependsOn");

@@ -158,6 +158,32 @@ T_TEST(lowering_builds_the_graph)
 	sf_diags_release(&d);
 }
 
+T_TEST(stack_metadata_tags_reach_every_aws_resource)
+{
+	struct sf_specset set = SF_SPECSET_INIT;
+	struct sf_config c = SF_CONFIG_INIT;
+	struct sf_diags d = SF_DIAGS_INIT;
+	T_EQ(lower("apiVersion: secfaas.dev/v1alpha1\n"
+		   "kind: Stack\n"
+		   "metadata: {name: s, region: eu-west-1, tags: {team: t, cost: c1}}\n"
+		   "spec:\n"
+		   "  resources:\n"
+		   "    - {type: aws_iam_role, name: a, attributes: {name: r, service: ec2.amazonaws.com, tags: {cost: own}}}\n"
+		   "    - {type: aws_vpc, name: v, attributes: {cidr_block: 10.0.0.0/16}}\n"
+		   "    - {type: local_file, name: f, attributes: {path: x, content: y}}\n",
+		   &set, &c, &d),
+	     0);
+	const json_t *rt = json_object_get(sf_config_find(&c, "aws_iam_role.a")->config, "tags");
+	T_STREQ(json_string_value(json_object_get(rt, "team")), "t");
+	T_STREQ(json_string_value(json_object_get(rt, "cost")), "own"); /* the resource's own tag wins */
+	const json_t *vt = json_object_get(sf_config_find(&c, "aws_vpc.v")->config, "tags");
+	T_STREQ(json_string_value(json_object_get(vt, "team")), "t");
+	T_OK(!json_object_get(sf_config_find(&c, "local_file.f")->config, "tags"));
+	sf_config_release(&c);
+	sf_specset_release(&set);
+	sf_diags_release(&d);
+}
+
 T_TEST(lowering_given_ami_plans_no_bake)
 {
 	struct sf_specset set = SF_SPECSET_INIT;
