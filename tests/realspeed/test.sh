@@ -17,18 +17,13 @@
 . "$SECFAAS_SRC/tests/lib.sh"
 S=$SECFAAS
 export NO_COLOR=1
-SIMDIR=$T_ROOT/awssim
-eval "$("$SECFAAS_SRC/tests/awssim/ctl" start "$SIMDIR" --timescale 1)" || {
-	echo "cannot start awssim"
+trap sim_stop_all EXIT
+sim_awssim "$T_ROOT/awssim" --timescale 1 || {
 	echo "0 passed, 1 failed"
 	exit 1
 }
-trap '"$SECFAAS_SRC/tests/awssim/ctl" stop "$SIMDIR" >/dev/null 2>&1' EXIT
-require_loopback "$AWSSIM_URL"
-export AWS_ENDPOINT_URL=$AWSSIM_URL AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE
-export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY AWS_REGION=eu-west-1
+sim_aws_env
 export SECFAAS_POLL_SCALE=0.1
-unset AWS_PROFILE AWS_SESSION_TOKEN
 q() { /usr/bin/python3 "$SECFAAS_SRC/tests/eks/q.py" "$AWSSIM_URL" "$1"; }
 # successful calls of OP: all calls minus those answered with an error
 ok_calls() { q "calls['$1'] - sum(v for k, v in json.loads(__import__('urllib.request').request.urlopen('$AWSSIM_URL/_awssim/calls').read())['errors'].items() if k.startswith('$1:'))"; }
