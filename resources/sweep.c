@@ -10,6 +10,7 @@
 struct spare {
 	struct sf_swept o;
 	int counted; /* counted in kept (ours, and a state knows it) */
+	int unknown; /* no state knows it (SF_SWEEP_UNKNOWN) */
 };
 
 struct sf_sweep {
@@ -23,6 +24,9 @@ struct sf_sweep {
 	 * parent's verdict */
 	struct spare *spare;
 	size_t nspare;
+	/* objects no state knows: listed, never deleted */
+	struct sf_swept *unknown;
+	size_t nunknown;
 	int kept;
 	const struct sf_rtype *type; /* of the hook being listed */
 	struct sf_err *err;
@@ -53,26 +57,41 @@ static void swept_release(struct sf_swept *o)
 	free(o->lineage);
 }
 
-/* The reason to delete an object with these tags, or NULL to keep it. */
-static char *decide(struct sf_sweep *s, const json_t *tags)
+/* The verdict on an object with these tags; *why is its reason (owned),
+ * NULL for SF_SWEEP_KEEP. */
+static enum sf_sweep_verdict decide(struct sf_sweep *s, const json_t *tags, char **why)
 {
 	const char *ws = tag(tags, SF_OWNER_TAG), *lin = tag(tags, "secfaas:lineage");
 	const char *exp = tag(tags, "secfaas:expires-at");
 	double at;
+	*why = NULL;
 	if (!ws)
-		return NULL; /* not ours: never touched */
-	if (exp && sf_time_parse(exp, &at) == 0 && at < s->now)
-		return xasprintf("workspace %s expired at %s", ws, exp);
-	if (!s->known(ws, lin, tag(tags, "secfaas:address"), tag(tags, "secfaas:token"), s->ctx))
-		return lin ? xasprintf("no state knows workspace %s (lineage %s)", ws, lin)
+		return SF_SWEEP_KEEP; /* not ours: never touched */
+	if (exp && sf_time_parse(exp, &at) == 0 && at < s->now) {
+		*why = xasprintf("workspace %s expired at %s", ws, exp);
+		return SF_SWEEP_ORPHAN;
+	}
+	enum sf_sweep_verdict v = s->known(ws, lin, tag(tags, "secfaas:address"), tag(tags, "secfaas:token"), why, s->ctx);
+	if (v == SF_SWEEP_KEEP) {
+		free(*why);
+		*why = NULL;
+	} else if (!*why) {
+		*why = lin ? xasprintf("no state knows workspace %s (lineage %s)", ws, lin)
 			   : xasprintf("no state knows workspace %s", ws);
-	return NULL;
+	}
+	return v;
 }
 
 static void push(struct sf_sweep *s, const struct sf_swept *o)
 {
 	s->v = xrealloc(s->v, (s->n + 1) * sizeof *s->v);
 	s->v[s->n++] = *o;
+}
+
+static void push_unknown(struct sf_sweep *s, const struct sf_swept *o)
+{
+	s->unknown = xrealloc(s->unknown, (s->nunknown + 1) * sizeof *s->unknown);
+	s->unknown[s->nunknown++] = *o;
 }
 
 void sf_sweep_add(struct sf_sweep *s, const struct sf_sweep_hook *h, const char *id, const char *parent,
@@ -82,22 +101,29 @@ void sf_sweep_add(struct sf_sweep *s, const struct sf_sweep_hook *h, const char 
 		json_decref(prior);
 		return;
 	}
+	char *why = NULL;
+	enum sf_sweep_verdict v = decide(s, tags, &why);
 	struct sf_swept o = {h, s->type, xstrdup(id), parent ? xstrdup(parent) : NULL, arn ? xstrdup(arn) : NULL,
-			     decide(s, tags), prior ? prior : json_pack("{s:s}", "id", id),
+			     why, prior ? prior : json_pack("{s:s}", "id", id),
 			     tag(tags, "secfaas:lineage") ? xstrdup(tag(tags, "secfaas:lineage")) : NULL};
 	int ours = tag(tags, SF_OWNER_TAG) != NULL;
-	if (o.reason) {
+	if (v == SF_SWEEP_ORPHAN) {
 		push(s, &o);
 		return;
 	}
-	if (ours)
+	int counted = ours && v == SF_SWEEP_KEEP;
+	if (counted)
 		s->kept++;
+	/* whoever made it, it goes if its parent goes (follow_parents) */
 	if (h->follows && o.parent) {
 		s->spare = xrealloc(s->spare, (s->nspare + 1) * sizeof *s->spare);
-		s->spare[s->nspare++] = (struct spare){o, ours};
+		s->spare[s->nspare++] = (struct spare){o, counted, v == SF_SWEEP_UNKNOWN};
 		return;
 	}
-	swept_release(&o);
+	if (v == SF_SWEEP_UNKNOWN)
+		push_unknown(s, &o);
+	else
+		swept_release(&o);
 }
 
 /* Objects of following hooks go with a parent that goes. */
@@ -110,11 +136,15 @@ static void follow_parents(struct sf_sweep *s)
 			if (!strcmp(s->v[j].hook->kind, o->hook->follows) && !strcmp(s->v[j].id, o->parent))
 				parent = &s->v[j];
 		if (!parent) {
-			swept_release(o);
+			if (s->spare[i].unknown)
+				push_unknown(s, o);
+			else
+				swept_release(o);
 			continue;
 		}
 		if (s->spare[i].counted)
 			s->kept--;
+		free(o->reason);
 		/* "eks cluster" → "its cluster NAME is being deleted" */
 		const char *sp = strrchr(o->hook->follows, ' ');
 		o->reason = xasprintf("its %s %s is being deleted", sp ? sp + 1 : o->hook->follows, o->parent);
@@ -194,13 +224,14 @@ static int delete_one(struct sf_rctx *c, const struct sf_swept *o)
 }
 
 int sf_sweep(struct sf_providers *p, const struct sf_provider *const *provs, size_t nprovs, sf_sweep_known_fn is_known,
-	     void *ctx, double now, int dry_run, struct sf_buf *report, int *left, struct sf_err *err)
+	     void *ctx, double now, int dry_run, struct sf_buf *report, int *left, int *unknown, struct sf_err *err)
 {
 	struct sf_sweep s = {.p = p, .known = is_known, .ctx = ctx, .now = now, .err = err};
 	size_t nh = 0;
 	struct hook_ref *hs = hooks(provs, nprovs, &nh);
 	int rc = 0;
 	*left = 0;
+	*unknown = 0;
 	/* List everything first so a dry run shows the whole picture and the
 	 * decisions do not change half-way through the deletions. */
 	for (size_t i = 0; i < nh; i++) {
@@ -244,6 +275,13 @@ int sf_sweep(struct sf_providers *p, const struct sf_provider *const *provs, siz
 		}
 		free(addr);
 	}
+	if (s.nunknown)
+		qsort(s.unknown, s.nunknown, sizeof *s.unknown, by_rank_id);
+	for (size_t i = 0; i < s.nunknown; i++) {
+		const struct sf_swept *o = &s.unknown[i];
+		sf_buf_printf(report, "not deleting %s %s: %s\n", o->hook->kind, o->arn ? o->arn : o->id, o->reason);
+	}
+	*unknown = (int)s.nunknown;
 	if (s.kept)
 		sf_buf_printf(report, "kept %d object%s of workspaces with a live state\n", s.kept, s.kept == 1 ? "" : "s");
 	rc = (int)s.n;
@@ -252,8 +290,11 @@ done:
 		swept_release(&s.v[i]);
 	for (size_t i = 0; i < s.nspare; i++)
 		swept_release(&s.spare[i].o);
+	for (size_t i = 0; i < s.nunknown; i++)
+		swept_release(&s.unknown[i]);
 	free(s.v);
 	free(s.spare);
+	free(s.unknown);
 	free(hs);
 	return rc;
 }

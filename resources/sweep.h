@@ -21,22 +21,25 @@
  * path per type: DependencyViolation retries, bounded waits, policy
  * detaching).  Every wait and retry has a deadline, so a sweep never hangs.
  *
- * What is deleted: an object whose secfaas:lineage (or, when it has none,
- * secfaas:workspace) is not known to any state (is_known returns 0), or
- * whose secfaas:expires-at is before `now`; objects of a hook that
- * `follows` another kind (node groups follow their cluster) go when their
- * parent goes, whoever made them.
+ * What is deleted: an object whose secfaas:expires-at is before `now`, or
+ * one the caller's verdict (is_known) calls an orphan: its state is known
+ * (by lineage, or its workspace is one the user named as dead) but never
+ * recorded it.  An object whose lineage no state here knows may be
+ * another team's live workspace: it is listed ("not deleting ...") and
+ * never deleted.  Objects of a hook that `follows` another kind (node
+ * groups follow their cluster) go when their parent goes, whoever made
+ * them.
  *
  * Calling steps (secfaas gc; provs/nprovs from sf_provider_all()):
  *   struct sf_providers p; sf_providers_init(&p); p.region = ...;
  *   double now; if (sf_sweep_now(&p, provs, nprovs, &now, &err) < 0) ... // no credentials
- *   struct sf_buf rep = SF_BUF_INIT; int left;
- *   int n = sf_sweep(&p, provs, nprovs, known, ctx, now, dry_run, &rep, &left, &err);
+ *   struct sf_buf rep = SF_BUF_INIT; int left, unknown;
+ *   int n = sf_sweep(&p, provs, nprovs, known, ctx, now, dry_run, &rep, &left, &unknown, &err);
  *   print sf_buf_cstr(&rep); sf_buf_release(&rep); sf_providers_release(&p);
  *
  * Ownership: the providers and ctx are borrowed; the report buffer is the
  * caller's (lines are appended: "deleted KIND ID: REASON", "would delete
- * ...", "left KIND ID: REASON: ERROR").
+ * ...", "left KIND ID: REASON: ERROR", "not deleting KIND ID: REASON").
  */
 #ifndef SF_SWEEP_H
 #define SF_SWEEP_H
@@ -113,11 +116,17 @@ void sf_sweep_add(struct sf_sweep *s, const struct sf_sweep_hook *h, const char 
 
 /* ---- for secfaas gc ---- */
 
-/* 1 when a state knows the object with these ownership tags
+/* What the caller's states say of an object with these ownership tags
  * (secfaas:workspace, secfaas:lineage, secfaas:address, secfaas:token; any
- * but workspace may be NULL when the object lacks that tag), else 0. */
-typedef int (*sf_sweep_known_fn)(const char *workspace, const char *lineage, const char *address, const char *token,
-				 void *ctx);
+ * but workspace may be NULL when the object lacks that tag). */
+enum sf_sweep_verdict {
+	SF_SWEEP_KEEP = 0, /* a state knows it */
+	SF_SWEEP_ORPHAN,   /* its workspace is known dead, or its state never recorded it: delete */
+	SF_SWEEP_UNKNOWN,  /* no state knows its lineage: perhaps someone else's live object; never deleted */
+};
+/* The verdict; for ORPHAN and UNKNOWN *why is set to a reason (owned). */
+typedef enum sf_sweep_verdict (*sf_sweep_known_fn)(const char *workspace, const char *lineage, const char *address,
+						   const char *token, char **why, void *ctx);
 
 /* "now" as the swept services see it (the first provider with a clock;
  * for AWS a signed STS GetCallerIdentity, which also proves the
@@ -131,8 +140,9 @@ int sf_sweep_now(struct sf_providers *p, const struct sf_provider *const *provs,
  * region of the clients p.  Returns the number of objects selected for deletion (deleted,
  * would delete with dry_run, or left), or < 0 when a listing failed (err
  * filled; nothing was deleted).  *left counts the selected objects still
- * present afterwards (0 on dry_run). */
+ * present afterwards (0 on dry_run); *unknown the objects listed but not
+ * deleted because no state knows them (SF_SWEEP_UNKNOWN). */
 int sf_sweep(struct sf_providers *p, const struct sf_provider *const *provs, size_t nprovs, sf_sweep_known_fn is_known,
-	     void *ctx, double now, int dry_run, struct sf_buf *report, int *left, struct sf_err *err);
+	     void *ctx, double now, int dry_run, struct sf_buf *report, int *left, int *unknown, struct sf_err *err);
 
 #endif

@@ -11,16 +11,21 @@
  *
  * Phase 2 (sweep, unless --no-sweep): resources/sweep.h lists every AWS
  * object tagged secfaas:workspace in the region (the sweep hooks of the
- * providers' types, provider.h) and deletes, in dependency
- * order, those no state here knows (lineage unknown, or lineage known but
- * neither its address nor its operation token is in that state) and those
- * whose secfaas:expires-at passed.  "now" is the AWS service's clock (the
- * Date of a signed STS call), --now overrides.  Without credentials the
- * sweep is skipped with the reason.
+ * providers' types, provider.h) and deletes, in dependency order, those
+ * whose secfaas:expires-at passed and those whose state is here but never
+ * recorded them (a run killed before its intent was written).  An object
+ * whose lineage no state here knows is only listed: the account is shared,
+ * and a workspace whose state lives elsewhere (another directory, another
+ * team, a CI runner) is alive as far as gc can tell.  `--dead-workspace NAME`
+ * is the user's word that NAME's unknown states are dead; its objects are
+ * then deleted too.  "now" is the AWS service's clock (the Date of a
+ * signed STS call), --now overrides.  Without credentials the sweep is
+ * skipped with the reason.
  *
  * Without --auto-approve (or with --dry-run) gc only lists.  The exit
- * status is 1 if anything expired or orphaned could not be removed, so
- * schedulers notice leaks.
+ * status is 1 if anything expired or orphaned is left afterwards (listed
+ * only, or could not be removed), so schedulers notice leaks; objects of
+ * unknown workspaces do not count (they are not known to be leaks).
  */
 #include <sys/stat.h>
 #include <stdlib.h>
@@ -118,6 +123,7 @@ done:
 /* What the readable states know, for the sweep's is_known. */
 struct known_state {
 	char *workspace; /* file name without .db */
+	char *path;      /* where it was read, for messages */
 	char *lineage;
 	json_t *names;   /* object: addresses and operation tokens -> true */
 };
@@ -125,16 +131,23 @@ struct known_state {
 struct known {
 	struct known_state *v;
 	size_t n;
+	const char *where; /* the state directory, or "the shared state" */
+	const char *dir;   /* the state directory, NULL for a shared state */
+	char **named;      /* --dead-workspace values (borrowed) */
+	size_t nnamed;
+	json_t *unknown;   /* workspace -> lineages seen ({lineage: true}) of objects no state knows */
 };
 
 static void known_release(struct known *k)
 {
 	for (size_t i = 0; i < k->n; i++) {
 		free(k->v[i].workspace);
+		free(k->v[i].path);
 		free(k->v[i].lineage);
 		json_decref(k->v[i].names);
 	}
 	free(k->v);
+	json_decref(k->unknown);
 }
 
 /* Read one state without locking it (a running apply holds the lock and is
@@ -178,8 +191,8 @@ static int known_add(struct sf_cli *cli, struct known *k, const struct gc_ref *r
 	size_t bl = strlen(base);
 	k->v = xrealloc(k->v, (k->n + 1) * sizeof *k->v);
 	k->v[k->n++] = (struct known_state){
-		xstrndup(base, !ref->workspace && bl > 3 && !strcmp(base + bl - 3, ".db") ? bl - 3 : bl), xstrdup(lin),
-		names};
+		xstrndup(base, !ref->workspace && bl > 3 && !strcmp(base + bl - 3, ".db") ? bl - 3 : bl), xstrdup(path),
+		xstrdup(lin), names};
 done:
 	sf_resource_list_free(r, nr);
 	sf_journal_free(j, nj);
@@ -187,9 +200,11 @@ done:
 	return rc;
 }
 
-static int is_known(const char *workspace, const char *lineage, const char *address, const char *token, void *ctx)
+static enum sf_sweep_verdict is_known(const char *workspace, const char *lineage, const char *address,
+				      const char *token, char **why, void *ctx)
 {
-	const struct known *k = ctx;
+	struct known *k = ctx;
+	const struct known_state *found = NULL;
 	for (size_t i = 0; i < k->n; i++) {
 		const struct known_state *s = &k->v[i];
 		if (lineage ? strcmp(lineage, s->lineage) != 0 : strcmp(workspace, s->workspace) != 0)
@@ -199,9 +214,61 @@ static int is_known(const char *workspace, const char *lineage, const char *addr
 		 * intent was written made an object the state never heard of) */
 		if (!s->names || (!address && !token) || (address && json_object_get(s->names, address)) ||
 		    (token && json_object_get(s->names, token)))
-			return 1;
+			return SF_SWEEP_KEEP;
+		found = s;
 	}
-	return 0;
+	if (found) {
+		*why = xasprintf("state %s (lineage %s) never recorded it", found->path, found->lineage);
+		return SF_SWEEP_ORPHAN;
+	}
+	for (size_t i = 0; i < k->nnamed; i++)
+		if (!strcmp(k->named[i], workspace)) {
+			*why = lineage ? xasprintf("workspace %s named with --dead-workspace; no state here has its lineage %s",
+						   workspace, lineage)
+				       : xasprintf("workspace %s named with --dead-workspace; no state here knows it", workspace);
+			return SF_SWEEP_ORPHAN;
+		}
+	/* another directory, another team or a CI runner may hold its state:
+	 * alive as far as gc can tell */
+	json_t *lins = json_object_get(k->unknown, workspace);
+	if (!lins) {
+		lins = json_object();
+		json_object_set_new(k->unknown, workspace, lins);
+	}
+	json_object_set_new(lins, lineage ? lineage : "", json_true());
+	*why = lineage ? xasprintf("no state in %s knows workspace %s (lineage %s); it may be live elsewhere", k->where,
+				   workspace, lineage)
+		       : xasprintf("no state in %s knows workspace %s; it may be live elsewhere", k->where, workspace);
+	return SF_SWEEP_UNKNOWN;
+}
+
+/* The refusal's summary: which workspaces, and how to name one. */
+static void print_unknown(struct sf_cli *cli, const struct known *k, int unknown)
+{
+	struct sf_buf b = SF_BUF_INIT;
+	const char *ws;
+	json_t *lins;
+	json_object_foreach(k->unknown, ws, lins)
+	{
+		const char *lin;
+		json_t *t;
+		sf_buf_printf(&b, "%s%s", b.len ? ", " : "", ws);
+		int first = 1;
+		json_object_foreach(lins, lin, t)
+		{
+			if (!*lin)
+				continue;
+			sf_buf_printf(&b, "%s%s", first ? " (lineage " : ", ", lin);
+			first = 0;
+		}
+		if (!first)
+			sf_buf_puts(&b, ")");
+	}
+	fprintf(cli->out,
+		"gc: not deleting %d object(s) of workspace(s) no state in %s knows: %s; their state may live elsewhere. "
+		"If one is dead, delete its objects with `secfaas gc%s%s --dead-workspace NAME --auto-approve`\n",
+		unknown, k->where, sf_buf_cstr(&b), k->dir ? " --state-dir " : "", k->dir ? k->dir : "");
+	sf_buf_release(&b);
 }
 
 /* Phase 2. Returns the exit status contribution (0 or SF_EXIT_ERROR). */
@@ -211,7 +278,7 @@ static int sweep(struct sf_cli *cli, struct known *k, const char *unreadable, co
 	struct sf_providers p;
 	struct sf_err err = SF_ERR_INIT;
 	struct sf_buf rep = SF_BUF_INIT;
-	int rc = SF_EXIT_OK, left = 0;
+	int rc = SF_EXIT_OK, left = 0, unknown = 0;
 	sf_providers_init(&p);
 	p.region = cli->region;
 	p.profile = cli->profile;
@@ -232,8 +299,10 @@ static int sweep(struct sf_cli *cli, struct known *k, const char *unreadable, co
 	}
 	size_t np;
 	const struct sf_provider *const *provs = sf_provider_all(&np);
-	int n = sf_sweep(&p, provs, np, is_known, k, now, !act, &rep, &left, &err);
+	int n = sf_sweep(&p, provs, np, is_known, k, now, !act, &rep, &left, &unknown, &err);
 	fputs(sf_buf_cstr(&rep), cli->out);
+	if (n >= 0 && unknown)
+		print_unknown(cli, k, unknown);
 	if (n < 0) {
 		rc = sf_cli_error(cli, &err);
 	} else if (!n) {
@@ -241,6 +310,7 @@ static int sweep(struct sf_cli *cli, struct known *k, const char *unreadable, co
 	} else if (!act) {
 		fprintf(cli->out, "gc: sweep found %d orphaned or expired object(s); run `secfaas gc --auto-approve` to delete them\n",
 			n);
+		rc = SF_EXIT_ERROR; /* left in place: a dry run tells the scheduler there is work */
 	} else {
 		fprintf(cli->out, "gc: sweep deleted %d object(s), %d left\n", n - left, left);
 		if (left)
@@ -264,7 +334,7 @@ static void refs_free(struct gc_ref *v, size_t n)
 
 /* Every state gc looks after: each file of the state directory, or every
  * workspace of the shared database (the whole team's, not this runner's). */
-static int list_refs(struct sf_cli *cli, const char *dir, struct gc_ref **out, size_t *n)
+static int list_refs(struct sf_cli *cli, const char *dir, struct gc_ref **out, size_t *n, const char **state_dir)
 {
 	struct sf_err err = SF_ERR_INIT;
 	struct sf_state_opts so = {.schema = cli->backend_schema};
@@ -274,6 +344,7 @@ static int list_refs(struct sf_cli *cli, const char *dir, struct gc_ref **out, s
 	const char *where = url ? cli->backend : dir ? dir : sf_run_state_dir(cli);
 	*out = NULL;
 	*n = 0;
+	*state_dir = url ? NULL : where;
 	if (!url) {
 		struct stat sb;
 		if (stat(where, &sb) < 0 || !S_ISDIR(sb.st_mode))
@@ -299,36 +370,23 @@ static int list_refs(struct sf_cli *cli, const char *dir, struct gc_ref **out, s
 	return 0;
 }
 
-int cmd_gc(struct sf_cli *cli, int argc, char **argv)
+/* Both phases, after the arguments were read (cmd_gc). */
+static int gc_run(struct sf_cli *cli, const char *dir, const char *at, int dry, int no_sweep, char **named,
+		  size_t nnamed)
 {
-	const char *dir = NULL, *at = NULL;
-	int dry = 0, no_sweep = 0;
-	for (int i = 1; i < argc; i++) {
-		int m;
-		if (sf_opt_match(argc, argv, &i, "dry-run", 0, NULL) > 0)
-			dry = 1;
-		else if (sf_opt_match(argc, argv, &i, "no-sweep", 0, NULL) > 0)
-			no_sweep = 1;
-		else if ((m = sf_opt_match(argc, argv, &i, "state-dir", 1, &dir)) || (m = sf_opt_match(argc, argv, &i, "now", 1, &at))) {
-			if (m < 0)
-				return sf_cli_errorf(cli, "%s needs a value", argv[i]);
-		} else if (argv[i][0] == '-')
-			return sf_cli_unknown_option(cli, "gc", argv[i]);
-		else
-			return sf_cli_errorf(cli, "unknown argument %s for gc; see `secfaas gc --help`", argv[i]);
-	}
 	double now = sf_now();
 	if (at && sf_time_parse(at, &now) < 0)
 		return sf_cli_errorf(cli, "--now must be an RFC 3339 UTC time like 2026-05-02T10:14:07Z");
 	int act = !dry && cli->auto_approve;
 	struct gc_ref *refs = NULL;
 	size_t n = 0;
-	int lrc = list_refs(cli, dir, &refs, &n);
+	const char *state_dir = NULL;
+	int lrc = list_refs(cli, dir, &refs, &n, &state_dir);
 	if (lrc)
 		return lrc;
 	/* Learn what every state knows before phase 1 changes anything, and
 	 * take "now" from AWS's clock when the sweep will talk to AWS anyway. */
-	struct known k = {NULL, 0};
+	struct known k = {NULL, 0, state_dir ? state_dir : "the shared state", state_dir, named, nnamed, json_object()};
 	char *unreadable = NULL;
 	struct sf_err aws_err = SF_ERR_INIT;
 	if (!no_sweep) {
@@ -365,10 +423,53 @@ int cmd_gc(struct sf_cli *cli, int argc, char **argv)
 		fprintf(cli->out, "gc: %d expired workspace(s); run `secfaas gc --auto-approve` to destroy them\n", found);
 	else
 		fprintf(cli->out, "gc: %d expired workspace(s), %d could not be removed\n", found, failed);
-	int rc = failed ? SF_EXIT_ERROR : SF_EXIT_OK;
+	/* listed only: a dry run tells the scheduler there is work */
+	int rc = failed || (found && !act) ? SF_EXIT_ERROR : SF_EXIT_OK;
 	if (!no_sweep && sweep(cli, &k, unreadable, &aws_err, now, act, aws_found) != SF_EXIT_OK)
 		rc = SF_EXIT_ERROR;
 	known_release(&k);
 	free(unreadable);
+	return rc;
+}
+
+int cmd_gc(struct sf_cli *cli, int argc, char **argv)
+{
+	const char *dir = NULL, *at = NULL, *ws = NULL;
+	int dry = 0, no_sweep = 0;
+	/* --dead-workspace values point into argv */
+	char **named = xcalloc((size_t)argc, sizeof *named);
+	size_t nnamed = 0;
+	for (int i = 1; i < argc; i++) {
+		int m;
+		if (sf_opt_match(argc, argv, &i, "dry-run", 0, NULL) > 0) {
+			dry = 1;
+		} else if (sf_opt_match(argc, argv, &i, "no-sweep", 0, NULL) > 0) {
+			no_sweep = 1;
+		} else if ((m = sf_opt_match(argc, argv, &i, "dead-workspace", 1, &ws))) {
+			if (m < 0 || !*ws) {
+				free(named);
+				return sf_cli_errorf(cli, "--dead-workspace needs the name of a workspace (metadata.name)");
+			}
+			named[nnamed++] = (char *)ws;
+		} else if ((m = sf_opt_match(argc, argv, &i, "state-dir", 1, &dir)) ||
+			   (m = sf_opt_match(argc, argv, &i, "now", 1, &at))) {
+			if (m < 0) {
+				free(named);
+				return sf_cli_errorf(cli, "%s needs a value", argv[i]);
+			}
+		} else if (argv[i][0] == '-') {
+			free(named);
+			return sf_cli_unknown_option(cli, "gc", argv[i]);
+		} else {
+			free(named);
+			return sf_cli_errorf(cli, "unknown argument %s for gc; see `secfaas gc --help`", argv[i]);
+		}
+	}
+	if (nnamed && no_sweep) {
+		free(named);
+		return sf_cli_errorf(cli, "--dead-workspace names a workspace for the sweep; it cannot go with --no-sweep");
+	}
+	int rc = gc_run(cli, dir, at, dry, no_sweep, named, nnamed);
+	free(named);
 	return rc;
 }

@@ -161,25 +161,31 @@ static const struct sf_cmd commands[] = {
 	 "  secfaas force-unlock 4b1e0c2a-8f3d-4d7e-9a51-0c2d3e4f5a6b --state .secfaas/demo.db\n",
 	 "force", NULL},
 	{"gc", cmd_gc, "destroy expired ephemeral workspaces and sweep AWS for orphaned secfaas objects",
-	 "usage: secfaas gc [--dry-run] [--auto-approve] [--state-dir DIR] [--now TIME] [--no-sweep]\n"
+	 "usage: secfaas gc [--dry-run] [--auto-approve] [--state-dir DIR] [--dead-workspace NAME]... [--now TIME]\n"
+	 "                  [--no-sweep]\n"
 	 "\n"
 	 "1. Every workspace of the backend - each state file in DIR (default .secfaas),\n"
 	 "   or every workspace of a shared PostgreSQL state - with an expiry recorded from\n"
 	 "   metadata.ttl or `apply --ttl` that has passed is destroyed from its state,\n"
 	 "   under its own lock.\n"
 	 "2. Then (unless --no-sweep) AWS is searched for objects tagged secfaas:workspace\n"
-	 "   that no readable state knows (a lost state file, a run killed before its\n"
-	 "   intent was written) or whose secfaas:expires-at has passed, and they are deleted\n"
-	 "   in dependency order. Objects without secfaas tags, and objects a live state\n"
-	 "   recorded, are never touched (docs/gc.md).\n"
+	 "   whose secfaas:expires-at has passed, or whose state in DIR never recorded\n"
+	 "   them (a run killed before its intent was written), and they are deleted in\n"
+	 "   dependency order. Objects of a workspace no state in DIR knows may be live\n"
+	 "   elsewhere: they are listed, never deleted, unless the workspace is named\n"
+	 "   with --dead-workspace (its states outside DIR are dead: a lost state file).\n"
+	 "   Objects without secfaas tags, and objects a live state recorded, are never\n"
+	 "   touched (docs/gc.md).\n"
 	 "\n"
 	 "Without --auto-approve (or with --dry-run) gc only lists. \"Now\" is the AWS\n"
-	 "server's time (--now overrides). Exit 1 if anything expired or orphaned is left.\n"
+	 "server's time (--now overrides). Exit 1 if anything expired or orphaned is left\n"
+	 "(so a dry run exits 1 when there is work).\n"
 	 "\n"
 	 "examples:\n"
 	 "  secfaas gc                       # list what has expired or leaked\n"
-	 "  secfaas gc --auto-approve        # remove it (cron/CI)\n",
-	 "dry-run no-sweep state-dir= now=", NULL},
+	 "  secfaas gc --auto-approve        # remove it (cron/CI)\n"
+	 "  secfaas gc --dead-workspace fn-old --auto-approve   # fn-old's state was lost: delete its objects\n",
+	 "dry-run no-sweep state-dir= dead-workspace= now=", NULL},
 	{"help", cmd_help, "show help for a command", "usage: secfaas help [COMMAND]\n",
 	 "", NULL},
 	{"import", cmd_import, "adopt an existing object into the state",

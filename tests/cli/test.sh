@@ -604,7 +604,7 @@ t_rc 0 "gc now: nothing expired" $S gc --auto-approve
 t_grep "kept" "kept" .out
 t_eq "still two" "$(nobjs)" 2
 later=$(date -u -d '+3 hours' +%Y-%m-%dT%H:%M:%SZ)
-t_rc 0 "gc dry-run in 3h lists" $S gc --now "$later"
+t_rc 1 "gc dry-run in 3h lists, and exits 1: there is work" $S gc --now "$later"
 t_grep "would destroy" "would destroy 1 resource(s)" .out
 t_eq "dry run deletes nothing" "$(nobjs)" 2
 t_rc 0 "gc in 3h destroys the expired one" $S gc --now "$later" --auto-approve

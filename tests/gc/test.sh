@@ -69,6 +69,23 @@ t_rc 0 "gc --no-sweep skips the AWS phase" $S gc --state-dir "$SD" --no-sweep --
 t_nogrep "no sweep output" "sweep" .out
 t_end
 
+# A fresh runner, another team's directory: the account is shared, and no
+# state here says gc-live is dead.
+t_begin "gc from an empty state directory deletes nothing that is live, lists it and names the way to delete"
+mkdir -p "$WORK/empty"
+t_rc 0 "gc --auto-approve from an empty directory" $S gc --state-dir "$WORK/empty" --auto-approve
+t_grep "the live cluster is listed, not deleted" "not deleting eks cluster arn:aws:eks:eu-west-1:123456789012:cluster/gc-live: no state in $WORK/empty knows workspace gc-live (lineage " .out
+t_grep "the refusal names the workspace and the way to name it" "object(s) of workspace(s) no state in $WORK/empty knows: gc-live (lineage " .out
+t_grep "how to delete a dead one" "secfaas gc --state-dir $WORK/empty --dead-workspace NAME --auto-approve" .out
+t_grep "nothing selected" "sweep found no orphaned or expired objects" .out
+t_nogrep "nothing deleted" "^deleted " .out
+t_eq "untouched" "$(nws gc-live)" "$live"
+t_rc 0 "naming another workspace changes nothing for gc-live" $S gc --state-dir "$WORK/empty" --dead-workspace gc-other --auto-approve
+t_eq "still untouched" "$(nws gc-live)" "$live"
+t_rc 1 "--dead-workspace with --no-sweep is refused" $S gc --state-dir "$WORK/empty" --dead-workspace gc-live --no-sweep
+t_grep "why" "cannot go with --no-sweep" .err
+t_end
+
 # ------------------------------------------------------------ (1) TTL expiry
 # gc-ttl's state is in the state directory: the state phase destroys it.
 # gc-exp's state lives elsewhere and is only named with --state: gc knows it
@@ -97,7 +114,7 @@ t_eq "still nothing removed" "$(nws gc-ttl)" "$n"
 t_eq "still nothing of gc-exp removed" "$(nws gc-exp)" "$x"
 curl -sf -X POST "$AWSSIM_URL/_awssim/clock" -d '{"advance": 360}' >/dev/null
 # (4) dry run after expiry: lists, deletes nothing
-t_rc 0 "gc --dry-run after expiry" $S gc --state-dir "$SD" $XS --dry-run --auto-approve --now "$(simnow)"
+t_rc 1 "gc --dry-run after expiry exits 1: there is work" $S gc --state-dir "$SD" $XS --dry-run --auto-approve --now "$(simnow)"
 t_grep "would destroy" "expired at" .out
 t_grep "would destroy from state" "would destroy" .out
 t_grep "sweep would delete by expiry" "would delete eks cluster arn:aws:eks:eu-west-1:123456789012:cluster/gc-exp: workspace gc-exp expired at" .out
@@ -125,17 +142,21 @@ t_rc 0 "gc without credentials that work" env AWS_SECRET_ACCESS_KEY=wrong-secret
 	$S gc --state-dir "$SD" --auto-approve
 t_grep "skipped with the reason" "gc: sweep skipped: " .out
 t_eq "nothing removed" "$(nws gc-lost)" "$n"
-t_rc 0 "gc lists without --auto-approve" $S gc --state-dir "$SD"
+t_rc 0 "gc --auto-approve without naming it" $S gc --state-dir "$SD" --auto-approve
+t_grep "its objects are listed" "not deleting eks cluster arn:aws:eks:eu-west-1:123456789012:cluster/gc-lost: no state in $SD knows workspace gc-lost" .out
+t_grep "and the workspace named" "object(s) of workspace(s) no state in $SD knows: gc-lost (lineage " .out
+t_eq "nothing removed without its name" "$(nws gc-lost)" "$n"
+t_rc 1 "gc --dead-workspace lists without --auto-approve, exits 1" $S gc --state-dir "$SD" --dead-workspace gc-lost
 t_grep "orphans listed" "would delete eks cluster" .out
-t_grep "reason given" "no state knows workspace gc-lost" .out
+t_grep "reason given" "workspace gc-lost named with --dead-workspace; no state here has its lineage" .out
 t_eq "listing removed nothing" "$(nws gc-lost)" "$n"
-t_rc 0 "gc --dry-run --auto-approve lists" $S gc --state-dir "$SD" --dry-run --auto-approve
+t_rc 1 "gc --dead-workspace --dry-run --auto-approve lists" $S gc --state-dir "$SD" --dead-workspace gc-lost --dry-run --auto-approve
 would=$(grep -c "^would delete " .out)
 t_nogrep "only gc-lost listed" "workspace gc-live" .out
 t_grep "dry-run count" "sweep found $would orphaned or expired object(s)" .out
 t_ok "every gc-lost object listed" test "$would" -ge "$n"
 t_eq "dry run removed nothing" "$(nws gc-lost)" "$n"
-t_rc 0 "gc --auto-approve" $S gc --state-dir "$SD" --auto-approve
+t_rc 0 "gc --dead-workspace gc-lost --auto-approve" $S gc --state-dir "$SD" --dead-workspace gc-lost --auto-approve
 t_grep "report" "gc: sweep deleted $would object(s), 0 left" .out
 t_grep "deleted cluster reported" "deleted eks cluster arn:aws:eks:eu-west-1:" .out
 t_grep "deleted vpc reported" "deleted vpc vpc-" .out
@@ -199,7 +220,7 @@ wait $pid 2>/dev/null
 curl -sf -X DELETE "$AWSSIM_URL/_awssim/faults" >/dev/null
 rm -f "$SD/gc-bake.db" "$SD/gc-bake.db".*
 t_eq "the builder instance is alive" "$(q "len([i for i in inv['ec2:instance'] if i['tags'].get('secfaas:workspace')=='gc-bake'])")" 1
-t_rc 0 "gc --auto-approve" $S gc --state-dir "$SD" --auto-approve
+t_rc 0 "gc --dead-workspace gc-bake --auto-approve" $S gc --state-dir "$SD" --dead-workspace gc-bake --auto-approve
 t_grep "builder reported" "deleted ec2 instance i-" .out
 t_grep "nothing left" ", 0 left" .out
 t_eq "every gc-bake object gone" "$(q "sum(1 for v in inv.values() for o in v if 'gc-bake' in str(o))")" 0
