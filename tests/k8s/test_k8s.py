@@ -514,12 +514,18 @@ def t_verify_pass_and_broken(w):
     k.ok("DELETE", "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings/secfaas-openfaas-fn-gvisor-only")
     r = w.kube("verify", w.name)
     assert r.returncode == 1 and "verify: FAIL" in r.stdout and "fail-open" in r.stdout, r.stdout
+    # plan -refresh-only sees it as drift of the guard, apply puts it back
+    r = w.run("plan", "s.yaml", "-refresh-only", "--detailed-exitcode")
+    assert r.returncode == 2 and "k8s_gvisor_guard.openfaas_fn: compliant changed outside secfaas" in r.stdout, r.stdout
     # break it another way: the RuntimeClass no longer selects gVisor nodes
     w.run("apply", "s.yaml", "--auto-approve", want=0)
     assert w.kube("verify", w.name).returncode == 0
+    assert w.run("plan", "s.yaml", "--detailed-exitcode").returncode == 0
     k.ok("DELETE", "/apis/node.k8s.io/v1/runtimeclasses/gvisor")
     r = w.kube("verify", w.name)
     assert r.returncode == 1 and "RuntimeClass gvisor" in r.stdout, r.stdout
+    r = w.run("plan", "s.yaml", "-refresh-only", "--detailed-exitcode")
+    assert r.returncode == 2 and "k8s_manifest.runtimeclass_gvisor" in r.stdout, r.stdout
     r = w.run("plan", "s.yaml", "--detailed-exitcode")
     assert r.returncode == 2 and "k8s_manifest.runtimeclass_gvisor" in r.stdout, r.stdout
     w.run("apply", "s.yaml", "--auto-approve", want=0)
