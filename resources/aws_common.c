@@ -268,6 +268,24 @@ int ax_adopt(struct sf_rctx *c, const struct sf_own *own, const char *id, const 
 	return sf_own_refuse(c->err, c->address, own, id, tags, "already exists");
 }
 
+int ax_iam_find(struct sf_rctx *c, const void *ctx, char **id)
+{
+	const struct ax_iam_name *n = ctx;
+	json_t *t = NULL;
+	*id = NULL;
+	int rc = ax_iam_marks(c, n->list_tags, n->param, n->name, &t);
+	if (rc == SF_ENOTFOUND) {
+		sf_err_clear(c->err);
+		return 0;
+	}
+	if (!rc)
+		rc = ax_adopt(c, n->own, n->name, t);
+	json_decref(t);
+	if (!rc)
+		*id = xstrdup(n->name);
+	return rc;
+}
+
 int ax_ec2_marks(struct sf_rctx *c, const char *action, const char *idparam, const char *id, const char *list_key,
 		 json_t **tags)
 {
@@ -408,6 +426,12 @@ int ax_ec2_find_token(struct sf_rctx *c, const char *action, const char *list_ke
 	json_array_foreach(all, i, e)
 	{
 		const char *s = ax_s(e, id_key);
+		/* The token filter finds it; the ownership verdict decides. */
+		json_t *tags = ax_tags_from_list(json_object_get(e, "tagSet"));
+		int ours = sf_own_is_ours(tags, ax_lineage(c), c->address, c->token);
+		json_decref(tags);
+		if (!ours)
+			continue;
 		/* Terminated instances and deleted things linger in listings. */
 		const char *st = ax_s(json_object_get(e, "instanceState"), "name");
 		if (st && (!strcmp(st, "terminated") || !strcmp(st, "shutting-down")))
@@ -959,6 +983,26 @@ int ax_create(struct sf_rctx *c, const struct ax_create_def *d, json_t *params, 
 			break;
 		}
 		json_decref(o);
+		if (d->exists && !strcmp(c->err->aws_code, d->exists)) {
+			/* The name is taken: by what an earlier attempt made
+			 * (a lost reply, a killed run), which the lookup adopts,
+			 * or by someone else, which it refuses naming the owner. */
+			struct sf_err keep = *c->err;
+			sf_err_clear(c->err);
+			int frc = create_find_settled(c, d, id);
+			if (frc < 0) {
+				rc = frc;
+				break;
+			}
+			if (*id) {
+				sf_info("%s: %s: the name is taken by this state's own object %s; adopting it", c->address,
+					d->op, *id);
+				rc = 0;
+				break;
+			}
+			*c->err = keep;
+			break;
+		}
 		/* Unknown outcome, or a refusal right after one (the name is
 		 * now taken by what the lost reply made): look first. */
 		if (!unknown && !(was_unknown && rc != SF_ETHROTTLED && rc != SF_EAUTH && rc != SF_EINTR))

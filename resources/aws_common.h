@@ -101,7 +101,10 @@ int ax_ec2_find_token(struct sf_rctx *c, const char *action, const char *list_ke
  * when the outcome is unknown or the answer is one of those, look at AWS
  * before deciding:
  *   ax_create  a create: look the object up by its secfaas:token tag
- *              (or the type's own lookup) and adopt it, else create again
+ *              (or the type's own lookup) and adopt it only when its
+ *              ownership tags prove it is this state's, refuse it when
+ *              they do not (also when the name is found taken: `exists`),
+ *              else create again
  *              (after a few looks over some seconds: EC2 lists a new
  *              object only after a moment);
  *   ax_change  a change to a parent (attach, detach, associate, add or
@@ -114,7 +117,10 @@ int ax_ec2_find_token(struct sf_rctx *c, const char *action, const char *list_ke
 
 /* Find what an earlier attempt of a create made: 0 and *id (owned) when
  * found, 0 and *id NULL when not, or an error.  A lookup must only return
- * an object that carries this state's ownership (its token). */
+ * an object whose ownership tags prove it is this state's (the verdict of
+ * provisioner/engine/ownership.h, through ax_adopt), and refuse one that
+ * belongs to someone else.  This is the one create path: a lost reply, a
+ * resumed create and a name found taken all end in this lookup. */
 typedef int (*ax_find_fn)(struct sf_rctx *c, const void *ctx, char **id);
 
 struct ax_create_def {
@@ -125,7 +131,20 @@ struct ax_create_def {
 	const char *describe, *set_key; /* EC2: find by the secfaas:token tag (with id_key) ... */
 	ax_find_fn find;                /* ... or this lookup (wins when set) */
 	const void *find_ctx;
+	const char *exists;             /* AWS code for "the name is taken" ("EntityAlreadyExists"), or NULL:
+					   on it, the lookup decides (ours: adopt; else it refuses) */
 };
+
+/* The lookup of a name-keyed IAM object for ax_create: its ownership tags
+ * (list_tags, e.g. "ListRoleTags" with param "RoleName") go through
+ * ax_adopt: 0 and *id = name when they prove it is this state's, 0 and
+ * *id NULL when there is no such object, SF_ECONFLICT naming the owner
+ * when it is someone else's.  ctx is a struct ax_iam_name. */
+struct ax_iam_name {
+	const struct sf_own *own;
+	const char *list_tags, *param, *name;
+};
+int ax_iam_find(struct sf_rctx *c, const void *ctx, char **id);
 
 /* Create through the shared path: 0 and *id (owned) of the new or the
  * found object; *reply (may be NULL) gets the call's reply (new

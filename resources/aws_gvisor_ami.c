@@ -244,7 +244,7 @@ static json_t *image_tags(struct sf_rctx *c, const json_t *want, const char *key
 /* The image is tagged with the operation token at creation (and its name
  * is unique), so a lost CreateImage reply is found by that tag. */
 static const struct ax_create_def image_make = {"ec2", "CreateImage", "imageId", "DescribeImages", "imagesSet",
-					       NULL, NULL};
+					       NULL, NULL, NULL};
 
 static int bake(struct sf_rctx *c, const json_t *want, const char *key, const char *base, char **image)
 {

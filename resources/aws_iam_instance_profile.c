@@ -73,19 +73,16 @@ static int ip_create(struct sf_rctx *c, const json_t *want, json_t **out)
 {
 	const char *name = ax_s(want, "name"), *role = ax_s(want, "role");
 	json_t *tags = ax_tags(c, want, 1), *o = NULL;
-	int rc = ax_iam(c, "CreateInstanceProfile",
-			json_pack("{s:s, s:o}", "InstanceProfileName", name, "Tags", ax_tag_list(tags)), &o);
+	/* A taken name or a lost reply: the profile is adopted only when its
+	 * tags prove it is this state's (ax_iam_find). */
+	const struct ax_iam_name n = {&own, "ListInstanceProfileTags", "InstanceProfileName", name};
+	const struct ax_create_def make = {"iam", "CreateInstanceProfile", "InstanceProfileName", NULL, NULL,
+					   ax_iam_find, &n, "EntityAlreadyExists"};
+	char *id = NULL;
+	int rc = ax_create(c, &make, json_pack("{s:s, s:o}", "InstanceProfileName", name, "Tags", ax_tag_list(tags)),
+			   NULL, &id);
 	json_decref(tags);
-	json_decref(o);
-	o = NULL;
-	if (rc == SF_ECONFLICT && !strcmp(c->err->aws_code, "EntityAlreadyExists")) {
-		json_t *t = NULL;
-		sf_err_clear(c->err);
-		rc = ax_iam_marks(c, "ListInstanceProfileTags", "InstanceProfileName", name, &t);
-		if (!rc)
-			rc = ax_adopt(c, &own, name, t);
-		json_decref(t);
-	}
+	free(id);
 	if (rc < 0)
 		return rc;
 	if (c->record_id)

@@ -271,24 +271,21 @@ static int role_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	const char *name = ax_s(want, "name");
 	char *doc = trust_policy(c, ax_s(want, "service"));
 	json_t *tags = ax_tags(c, want, 1), *o = NULL;
-	int rc = ax_iam(c, "CreateRole",
-			json_pack("{s:s, s:s, s:s, s:o}", "RoleName", name, "AssumeRolePolicyDocument", doc, "Description",
-				  "managed by secfaas", "Tags", ax_tag_list(tags)),
-			&o);
+	/* A taken name or a lost reply: the role is adopted only when its
+	 * tags prove it is this state's (ax_iam_find). */
+	const struct ax_iam_name n = {&own, "ListRoleTags", "RoleName", name};
+	const struct ax_create_def make = {"iam", "CreateRole", "RoleName", NULL, NULL, ax_iam_find, &n,
+					   "EntityAlreadyExists"};
+	char *id = NULL;
+	int rc = ax_create(c, &make,
+			   json_pack("{s:s, s:s, s:s, s:o}", "RoleName", name, "AssumeRolePolicyDocument", doc,
+				     "Description", "managed by secfaas", "Tags", ax_tag_list(tags)),
+			   &o, &id);
 	json_decref(tags);
 	free(doc);
-	if (rc == SF_ECONFLICT && !strcmp(c->err->aws_code, "EntityAlreadyExists")) {
-		json_t *t = NULL;
-		sf_err_clear(c->err);
-		rc = ax_iam_marks(c, "ListRoleTags", "RoleName", name, &t);
-		if (!rc)
-			rc = ax_adopt(c, &own, name, t);
-		json_decref(t);
-		json_decref(o);
-		o = NULL;
-		if (!rc)
-			rc = ax_iam(c, "GetRole", json_pack("{s:s}", "RoleName", name), &o);
-	}
+	free(id);
+	if (!rc && !o)
+		rc = ax_iam(c, "GetRole", json_pack("{s:s}", "RoleName", name), &o);
 	if (rc < 0)
 		return rc;
 	char *arn = xstrdup(ax_s(json_object_get(o, "Role"), "Arn"));

@@ -34,7 +34,7 @@ static int attached_to(const json_t *g, const char *vpc)
 }
 
 static const struct ax_create_def igw_make = {"ec2", "CreateInternetGateway", "internetGatewayId",
-					     "DescribeInternetGateways", "internetGatewaySet", NULL, NULL};
+					     "DescribeInternetGateways", "internetGatewaySet", NULL, NULL, NULL};
 
 struct igw_vpc {
 	const char *igw, *vpc;

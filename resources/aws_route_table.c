@@ -114,7 +114,7 @@ static int sync_assoc(struct sf_rctx *c, const char *id, const json_t *want_subn
 }
 
 static const struct ax_create_def rt_make = {"ec2", "CreateRouteTable", "routeTableId", "DescribeRouteTables",
-					    "routeTableSet", NULL, NULL};
+					    "routeTableSet", NULL, NULL, NULL};
 
 static int rt_validate(const json_t *want, struct sf_err *err)
 {
@@ -135,27 +135,75 @@ static const char *target(const json_t *r)
 	return "(no target)";
 }
 
-/* Point 0.0.0.0/0 at gw (NULL: no default route), whatever it is now. */
-static int set_default_route(struct sf_rctx *c, const char *id, const char *have, const char *gw)
+/* The live target of a route of table `rt` (NULL: none).  0, or an error. */
+static int live_route(struct sf_rctx *c, const char *rt, const char *dst, char **gw)
 {
-	int rc = 0;
-	if (gw && have)
-		rc = ax_ec2(c, "ReplaceRoute",
-			    json_pack("{s:s, s:s, s:s}", "RouteTableId", id, "DestinationCidrBlock", "0.0.0.0/0", "GatewayId",
-				      gw),
-			    NULL);
-	else if (gw)
-		rc = ax_ec2(c, "CreateRoute",
-			    json_pack("{s:s, s:s, s:s}", "RouteTableId", id, "DestinationCidrBlock", "0.0.0.0/0", "GatewayId",
-				      gw),
-			    NULL);
-	else if (have)
-		rc = ax_ec2(c, "DeleteRoute", json_pack("{s:s, s:s}", "RouteTableId", id, "DestinationCidrBlock", "0.0.0.0/0"),
-			    NULL);
-	if (rc < 0 && (!strcmp(c->err->aws_code, "RouteAlreadyExists") || !strcmp(c->err->aws_code, "InvalidRoute.NotFound"))) {
-		sf_err_clear(c->err);
-		rc = 0;
+	json_t *t = NULL;
+	*gw = NULL;
+	int rc = ax_ec2_describe_one(c, "DescribeRouteTables", "RouteTableId", rt, "routeTableSet", &t);
+	if (rc < 0)
+		return rc;
+	size_t i;
+	json_t *r;
+	json_array_foreach(json_object_get(t, "routeSet"), i, r)
+	{
+		const char *d = ax_s(r, "destinationCidrBlock") ? ax_s(r, "destinationCidrBlock")
+							       : ax_s(r, "destinationIpv6CidrBlock");
+		if (d && !strcmp(d, dst) && !*gw)
+			*gw = xstrdup(target(r));
 	}
+	json_decref(t);
+	return 0;
+}
+
+struct rt_route {
+	const char *rt, *dst, *gw; /* gw NULL: the route is gone */
+};
+
+/* ax_change's check: does the route point where it should (or is it gone)? */
+static int route_done(struct sf_rctx *c, const void *ctx)
+{
+	const struct rt_route *x = ctx;
+	char *have = NULL;
+	int rc = live_route(c, x->rt, x->dst, &have);
+	if (rc == SF_ENOTFOUND && !x->gw) {
+		sf_err_clear(c->err);
+		return 1;
+	}
+	if (rc < 0)
+		return rc;
+	int done = x->gw ? have && !strcmp(have, x->gw) : !have;
+	free(have);
+	return done;
+}
+
+static const struct ax_change_def route_create = {"ec2", "CreateRoute", route_done, "adding the route"};
+static const struct ax_change_def route_replace = {"ec2", "ReplaceRoute", route_done, "pointing the route at its gateway"};
+static const struct ax_change_def route_delete = {"ec2", "DeleteRoute", route_done, "deleting the route"};
+
+/* Point 0.0.0.0/0 at gw (NULL: no default route), whatever it is now:
+ * the live table, not the recorded state, says which call that takes. */
+static int set_default_route(struct sf_rctx *c, const char *id, const char *gw)
+{
+	char *have = NULL;
+	int rc = live_route(c, id, "0.0.0.0/0", &have);
+	if (rc < 0)
+		return rc;
+	struct rt_route x = {id, "0.0.0.0/0", gw};
+	if (gw && have && strcmp(have, gw))
+		rc = ax_change(c, &route_replace, &x,
+			       json_pack("{s:s, s:s, s:s}", "RouteTableId", id, "DestinationCidrBlock", "0.0.0.0/0",
+					 "GatewayId", gw),
+			       NULL);
+	else if (gw && !have)
+		rc = ax_change(c, &route_create, &x,
+			       json_pack("{s:s, s:s, s:s}", "RouteTableId", id, "DestinationCidrBlock", "0.0.0.0/0",
+					 "GatewayId", gw),
+			       NULL);
+	else if (!gw && have)
+		rc = ax_change(c, &route_delete, &x,
+			       json_pack("{s:s, s:s}", "RouteTableId", id, "DestinationCidrBlock", "0.0.0.0/0"), NULL);
+	free(have);
 	return rc;
 }
 
@@ -174,14 +222,13 @@ static int rt_create(struct sf_rctx *c, const json_t *want, json_t **out)
 		c->record_id(c, id);
 	const char *gw = ax_s(want, "gateway_id");
 	if (gw) {
-		rc = ax_ec2(c, "CreateRoute",
-			    json_pack("{s:s, s:s, s:s}", "RouteTableId", id, "DestinationCidrBlock", "0.0.0.0/0",
-				      "GatewayId", gw),
-			    NULL);
-		if (rc == SF_ECONFLICT && !strcmp(c->err->aws_code, "RouteAlreadyExists")) {
-			sf_err_clear(c->err); /* a resumed create made it already */
-			rc = 0;
-		}
+		/* "already exists" after a resumed create counts only when the
+		 * route points at this gateway. */
+		struct rt_route x = {id, "0.0.0.0/0", gw};
+		rc = ax_change(c, &route_create, &x,
+			       json_pack("{s:s, s:s, s:s}", "RouteTableId", id, "DestinationCidrBlock", "0.0.0.0/0",
+					 "GatewayId", gw),
+			       NULL);
 	}
 	json_t *empty = json_array();
 	const json_t *sn = json_object_get(want, "subnet_ids");
@@ -252,7 +299,7 @@ static int rt_update(struct sf_rctx *c, const json_t *prior, const json_t *want,
 	const json_t *sn = json_object_get(want, "subnet_ids");
 	int rc = 0;
 	if (ax_changed(prior, want, "gateway_id"))
-		rc = set_default_route(c, id, ax_s(prior, "gateway_id"), ax_s(want, "gateway_id"));
+		rc = set_default_route(c, id, ax_s(want, "gateway_id"));
 	size_t i;
 	json_t *r;
 	json_array_foreach(json_object_get(prior, "unmanaged_routes"), i, r)
@@ -260,15 +307,11 @@ static int rt_update(struct sf_rctx *c, const json_t *prior, const json_t *want,
 		const char *dst = ax_s(r, "destination");
 		if (rc < 0 || !dst)
 			break;
-		rc = ax_ec2(c, "DeleteRoute",
-			    json_pack("{s:s, s:s}", "RouteTableId", id, strchr(dst, ':') ? "DestinationIpv6CidrBlock"
-										 : "DestinationCidrBlock",
-				      dst),
-			    NULL);
-		if (rc < 0 && !strcmp(c->err->aws_code, "InvalidRoute.NotFound")) {
-			sf_err_clear(c->err);
-			rc = 0;
-		}
+		struct rt_route x = {id, dst, NULL};
+		rc = ax_change(c, &route_delete, &x,
+			       json_pack("{s:s, s:s}", "RouteTableId", id,
+					 strchr(dst, ':') ? "DestinationIpv6CidrBlock" : "DestinationCidrBlock", dst),
+			       NULL);
 	}
 	if (!rc)
 		rc = sync_assoc(c, id, sn ? sn : e1);

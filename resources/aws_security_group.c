@@ -34,7 +34,7 @@ static const struct sf_attr_def attrs[] = {
 };
 
 static const struct ax_create_def sg_make = {"ec2", "CreateSecurityGroup", "groupId", "DescribeSecurityGroups",
-					    "securityGroupInfo", NULL, NULL};
+					    "securityGroupInfo", NULL, NULL, "InvalidGroup.Duplicate"};
 
 static int sg_validate(const json_t *want, struct sf_err *err)
 {
@@ -43,18 +43,54 @@ static int sg_validate(const json_t *want, struct sf_err *err)
 	return 0;
 }
 
+static void ingress(const json_t *g, const char *id, int *self, json_t *extra);
+
+struct sg_rule {
+	const char *id;
+	const json_t *rule; /* one rule as ingress() shows it, or NULL: the self rule */
+	int on;             /* the state that counts as done */
+};
+
+/* ax_change's check: is the rule there (or gone)?  An answer such as
+ * "duplicate" or "not found" is believed only once the group shows it. */
+static int rule_done(struct sf_rctx *c, const void *ctx)
+{
+	const struct sg_rule *x = ctx;
+	json_t *g = NULL;
+	int rc = ax_ec2_describe_one(c, "DescribeSecurityGroups", "GroupId", x->id, "securityGroupInfo", &g);
+	if (rc == SF_ENOTFOUND && !x->on) {
+		sf_err_clear(c->err);
+		return 1;
+	}
+	if (rc < 0)
+		return rc;
+	int self = 0, present;
+	json_t *extra = json_array();
+	ingress(g, x->id, &self, extra);
+	present = self;
+	if (x->rule) {
+		size_t i;
+		json_t *r;
+		present = 0;
+		json_array_foreach(extra, i, r) if (json_equal(r, x->rule)) present = 1;
+	}
+	json_decref(extra);
+	json_decref(g);
+	return present == x->on;
+}
+
+static const struct ax_change_def rule_add = {"ec2", "AuthorizeSecurityGroupIngress", rule_done,
+					      "allowing the group's own traffic"};
+static const struct ax_change_def rule_remove = {"ec2", "RevokeSecurityGroupIngress", rule_done,
+						 "revoking the ingress rule"};
+
 static int self_rule(struct sf_rctx *c, const char *id, int on)
 {
-	int rc = ax_ec2(c, on ? "AuthorizeSecurityGroupIngress" : "RevokeSecurityGroupIngress",
-			json_pack("{s:s, s:[{s:s, s:[{s:s}]}]}", "GroupId", id, "IpPermissions", "IpProtocol", "-1", "Groups",
-				  "GroupId", id),
-			NULL);
-	if (rc < 0 && (!strcmp(c->err->aws_code, "InvalidPermission.Duplicate") ||
-		       !strcmp(c->err->aws_code, "InvalidPermission.NotFound"))) {
-		sf_err_clear(c->err);
-		rc = 0;
-	}
-	return rc;
+	struct sg_rule x = {id, NULL, on};
+	return ax_change(c, on ? &rule_add : &rule_remove, &x,
+			 json_pack("{s:s, s:[{s:s, s:[{s:s}]}]}", "GroupId", id, "IpPermissions", "IpProtocol", "-1",
+				   "Groups", "GroupId", id),
+			 NULL);
 }
 
 /* One rule as secfaas shows it: {protocol, from_port, to_port, source}. */
@@ -117,13 +153,8 @@ static int revoke_rule(struct sf_rctx *c, const char *id, const json_t *r)
 		json_object_set_new(perm, "Ipv6Ranges", json_pack("[{s:s}]", "CidrIpv6", src));
 	else
 		json_object_set_new(perm, "IpRanges", json_pack("[{s:s}]", "CidrIp", src));
-	int rc = ax_ec2(c, "RevokeSecurityGroupIngress", json_pack("{s:s, s:[o]}", "GroupId", id, "IpPermissions", perm),
-			NULL);
-	if (rc < 0 && !strcmp(c->err->aws_code, "InvalidPermission.NotFound")) {
-		sf_err_clear(c->err);
-		rc = 0;
-	}
-	return rc;
+	struct sg_rule x = {id, r, 0};
+	return ax_change(c, &rule_remove, &x, json_pack("{s:s, s:[o]}", "GroupId", id, "IpPermissions", perm), NULL);
 }
 
 static int sg_create(struct sf_rctx *c, const json_t *want, json_t **out)

@@ -29,7 +29,7 @@ static const struct sf_attr_def attrs[] = {
 };
 
 static const struct ax_create_def sn_make = {"ec2", "CreateSubnet", "subnetId", "DescribeSubnets", "subnetSet",
-					    NULL, NULL};
+					    NULL, NULL, NULL};
 
 /* EC2 shows an attribute change to readers a moment late: wait until
  * DescribeSubnets reads the value back. */

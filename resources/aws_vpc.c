@@ -30,7 +30,7 @@ static const struct sf_waiter_def vpc_available = {
 	.delay_s = 2, .success = {"available"}, .empty_is_notfound = 1, .notfound_msg = "{VpcId} not found",
 };
 
-static const struct ax_create_def vpc_make = {"ec2", "CreateVpc", "vpcId", "DescribeVpcs", "vpcSet", NULL, NULL};
+static const struct ax_create_def vpc_make = {"ec2", "CreateVpc", "vpcId", "DescribeVpcs", "vpcSet", NULL, NULL, NULL};
 
 static int vpc_create(struct sf_rctx *c, const json_t *want, json_t **out)
 {

@@ -49,7 +49,7 @@
  *                  changed, and a delete leaves it untouched and forgets
  *                  the row.  create() adopts an existing object of that
  *                  name only on the same proof (resources/aws_common.h
- *                  ax_adopt), else fails naming the owner and the
+ *                  ax_create with an ax_adopt lookup), else fails naming the owner and the
  *                  `secfaas import` command that takes it over on purpose.
  *   SF_OWN_PARENT  the object has no identity of its own outside another
  *                  object (a Kubernetes object inside the cluster, a rule

@@ -375,7 +375,8 @@ T_TEST(vpc_resumed_create_adopts_by_token)
 	struct rt t;
 	rt_open(&t, "aws_vpc.main");
 	sf_replay_add(t.f.rp, "Action=DescribeVpcs && tag%3Asecfaas%3Atoken",
-		      EC2("DescribeVpcs", "<vpcSet><item><vpcId>vpc-0aa</vpcId><state>available</state></item></vpcSet>"), 1);
+		      EC2("DescribeVpcs", "<vpcSet><item><vpcId>vpc-0aa</vpcId><state>available</state>"
+					  "<tagSet><item><key>secfaas:token</key><value>0123456789abcdef0123456789abcdef</value></item></tagSet></item></vpcSet>"), 1);
 	sf_replay_add(t.f.rp, "Action=DescribeVpcs && VpcId.1=vpc-0aa",
 		      EC2("DescribeVpcs", "<vpcSet><item><vpcId>vpc-0aa</vpcId><state>available</state></item></vpcSet>"), -1);
 	sf_replay_add(t.f.rp, "Action=ModifyVpcAttribute", EC2("ModifyVpcAttribute", "<return>true</return>"), 2);
@@ -431,7 +432,8 @@ T_TEST(vpc_lost_reply_adopts_what_it_made)
 	sf_replay_add(t.f.rp, "Action=CreateVpc", "HTTP/1.1 200 OK\nContent-Type: text/xml\n\n<CreateVpcResponse><vpc>", 1);
 	sf_replay_add(t.f.rp, "Action=CreateVpc", EC2("CreateVpc", "<vpc><vpcId>vpc-0dup</vpcId></vpc>"), -1);
 	sf_replay_add(t.f.rp, "Action=DescribeVpcs && tag%3Asecfaas%3Atoken",
-		      EC2("DescribeVpcs", "<vpcSet><item><vpcId>vpc-0cc</vpcId><state>available</state></item></vpcSet>"), 1);
+		      EC2("DescribeVpcs", "<vpcSet><item><vpcId>vpc-0cc</vpcId><state>available</state>"
+					  "<tagSet><item><key>secfaas:token</key><value>0123456789abcdef0123456789abcdef</value></item></tagSet></item></vpcSet>"), 1);
 	sf_replay_add(t.f.rp, "Action=DescribeVpcs && VpcId.1=vpc-0cc",
 		      EC2("DescribeVpcs", "<vpcSet><item><vpcId>vpc-0cc</vpcId><state>available</state></item></vpcSet>"), -1);
 	sf_replay_add(t.f.rp, "Action=ModifyVpcAttribute", EC2("ModifyVpcAttribute", "<return>true</return>"), 2);
@@ -512,6 +514,10 @@ T_TEST(role_destroy_confirms_a_detach_before_it_counts)
 						      "</ListAttachedRolePoliciesResult>"),
 		      -1);
 	sf_replay_add(t.f.rp, "Action=DetachRolePolicy", IAM_NOSUCH, -1);
+	sf_replay_add(t.f.rp, "Action=ListInstanceProfilesForRole",
+		      IAM("ListInstanceProfilesForRole", "<ListInstanceProfilesForRoleResult><InstanceProfiles/>"
+							 "<IsTruncated>false</IsTruncated></ListInstanceProfilesForRoleResult>"),
+		      -1);
 	sf_replay_add(t.f.rp, "Action=DeleteRole", IAM("DeleteRole", ""), 1);
 	T_OK(sf_rt_aws_iam_role.destroy(&t.c, prior) < 0);
 	T_EQ(sent(&t, "Action=DeleteRole"), 0);
