@@ -469,6 +469,58 @@ T_TEST(vpc_lost_reply_adopts_what_it_made)
 	"HTTP/1.1 404 Not Found\nContent-Type: text/xml\n\n<ErrorResponse><Error><Type>Sender</Type><Code>NoSuchEntity"  \
 	"</Code><Message>not attached</Message></Error><RequestId>r</RequestId></ErrorResponse>"
 
+#define IAM_TAKEN                                                                                           \
+	"HTTP/1.1 409 Conflict\nContent-Type: text/xml\n\n<ErrorResponse><Error><Type>Sender</Type><Code>"          \
+	"EntityAlreadyExists</Code><Message>Instance Profile p already exists.</Message></Error><RequestId>r"      \
+	"</RequestId></ErrorResponse>"
+#define IP_TAGS(ws, lin, tok)                                                                               \
+	IAM("ListInstanceProfileTags", "<ListInstanceProfileTagsResult><Tags>"                                      \
+		"<member><Key>secfaas:workspace</Key><Value>" ws "</Value></member>"                                \
+		"<member><Key>secfaas:lineage</Key><Value>" lin "</Value></member>"                                 \
+		"<member><Key>secfaas:address</Key><Value>aws_iam_instance_profile.node</Value></member>"          \
+		"<member><Key>secfaas:token</Key><Value>" tok "</Value></member>"                                   \
+		"</Tags><IsTruncated>false</IsTruncated></ListInstanceProfileTagsResult>")
+
+/* A taken name goes down the create path's lookup: another state's
+ * profile (same spec, so the same address, but another lineage) is
+ * refused naming its owner and never touched; one this state's killed
+ * run made (its token) is adopted. */
+T_TEST(profile_create_adopts_only_what_its_tags_prove_ours)
+{
+	struct rt t;
+	rt_open(&t, "aws_iam_instance_profile.node");
+	sf_replay_add(t.f.rp, "Action=CreateInstanceProfile", IAM_TAKEN, -1);
+	sf_replay_add(t.f.rp, "Action=ListInstanceProfileTags", IP_TAGS("demo", "lin-9", "ffff"), -1);
+	sf_replay_add(t.f.rp, "Action=GetInstanceProfile", IAM_NOSUCH, -1);
+	json_t *want = json_pack("{s:s, s:s}", "name", "p", "role", "r"), *out = NULL;
+	T_EQ(sf_rt_aws_iam_instance_profile.create(&t.c, want, &out), SF_ECONFLICT);
+	T_CONTAINS(t.err.msg, "lineage lin-9");
+	T_CONTAINS(t.err.hint, "secfaas import");
+	T_EQ(t.nids, 0);
+	T_EQ(sent(&t, "Action=AddRoleToInstanceProfile"), 0);
+	T_EQ(sent(&t, "Action=GetInstanceProfile"), 0);
+	T_OK(out == NULL);
+	rt_close(&t);
+
+	rt_open(&t, "aws_iam_instance_profile.node");
+	sf_replay_add(t.f.rp, "Action=CreateInstanceProfile", IAM_TAKEN, -1);
+	sf_replay_add(t.f.rp, "Action=ListInstanceProfileTags",
+		      IP_TAGS("demo", "lin-1", "0123456789abcdef0123456789abcdef"), -1);
+	sf_replay_add(t.f.rp, "Action=GetInstanceProfile",
+		      IAM("GetInstanceProfile", "<GetInstanceProfileResult><InstanceProfile><InstanceProfileName>p"
+						"</InstanceProfileName><Arn>arn:aws:iam::1:instance-profile/p</Arn><Roles>"
+						"<member><RoleName>r</RoleName></member></Roles></InstanceProfile>"
+						"</GetInstanceProfileResult>"),
+		      -1);
+	T_EQ(sf_rt_aws_iam_instance_profile.create(&t.c, want, &out), 0);
+	T_EQ(sent(&t, "Action=CreateInstanceProfile"), 1);
+	T_EQ(t.nids, 1);
+	T_STREQ(json_string_value(json_object_get(out, "arn")), "arn:aws:iam::1:instance-profile/p");
+	json_decref(out);
+	json_decref(want);
+	rt_close(&t);
+}
+
 /* Destroy of a role whose DetachRolePolicy reply was lost: "not found" on
  * the retry counts only once the role's attachments confirm it; a role the
  * policy is still attached to is not deleted as if it were gone. */
