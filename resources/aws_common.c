@@ -903,7 +903,25 @@ static int call_once(struct sf_rctx *c, const char *service, const char *op, con
 	*unknown = 0;
 	if (!a)
 		return c->err->code;
-	return sf_aws_query_once(a, service, op, params, out, unknown, c->err);
+	/* A propagation refusal is a definite "not done": it is retried like
+	 * in ax_ec2, and the ids a create returns count as fresh the same way. */
+	struct settle st = {0, 0, 0};
+	for (;;) {
+		int rc = sf_aws_query_once(a, service, op, params, out, unknown, c->err);
+		if (rc >= 0) {
+			fresh_from(c, op, *out);
+			return rc;
+		}
+		if (*unknown)
+			return rc;
+		int again = settle_again(c, &st, service, op);
+		if (again < 0)
+			return again;
+		if (again != 1)
+			return rc;
+		json_decref(*out);
+		*out = NULL;
+	}
 }
 
 /* The id at id_key, at the top of the reply or one object down. */
@@ -1014,6 +1032,7 @@ int ax_create(struct sf_rctx *c, const struct ax_create_def *d, json_t *params, 
 			break;
 		}
 		if (*id) {
+			ax_fresh_add(c, *id);
 			sf_info("%s: the reply to %s was lost; it made %s", c->address, d->op, *id);
 			sf_err_clear(c->err);
 			rc = 0;
