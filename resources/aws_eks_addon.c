@@ -14,7 +14,8 @@
  * DescribeAddonVersions names for kubernetes_version (upgrading add-ons is
  * a lifecycle concern of its own; this type only installs and keeps the
  * configuration).  An add-on of that name that already exists is adopted
- * only when its tags say this workspace made it; otherwise create fails.
+ * only when its ownership tags prove it is this state's (docs/ownership.md);
+ * otherwise create fails naming the owner and `secfaas import`.
  *
  * read: DescribeAddon; the live configurationValues come back parsed, so
  * a loosened configuration (network policy turned off) shows in plan.
@@ -40,6 +41,8 @@ static const struct sf_attr_def attrs[] = {
 	{"version", SF_AT_STRING, SF_ATTR_COMPUTED, "the version EKS runs"},
 	{NULL, 0, 0, NULL},
 };
+
+static const struct sf_own own;
 
 static char *apath(const json_t *w, const char *suffix)
 {
@@ -103,6 +106,31 @@ static int describe(struct sf_rctx *c, const json_t *w, json_t **addon)
 	return rc;
 }
 
+/* Ownership: the add-on's tags; its id is "cluster/addon". */
+static int ad_marks(struct sf_rctx *c, const json_t *a_, char **id, json_t **tags)
+{
+	char *p = apath(a_, ""), *arn = NULL;
+	int rc = ax_eks_marks(c, p, "addon", "addonArn", tags, &arn);
+	free(p);
+	free(arn);
+	if (!rc && id)
+		*id = xasprintf("%s/%s", ax_s(a_, "cluster_name"), ax_s(a_, "addon_name"));
+	return rc;
+}
+
+static int ad_claim(struct sf_rctx *c, const json_t *a_, const json_t *tags)
+{
+	json_t *t = NULL;
+	char *arn = NULL, *p = apath(a_, "");
+	int rc = ax_eks_marks(c, p, "addon", "addonArn", &t, &arn);
+	free(p);
+	json_decref(t);
+	if (!rc)
+		rc = ax_eks_claim(c, arn, tags);
+	free(arn);
+	return rc;
+}
+
 static json_t *output(const json_t *want, const json_t *addon)
 {
 	json_t *out = ax_out(want);
@@ -129,16 +157,15 @@ static int ad_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	free(cfg);
 	json_t *addon = NULL;
 	if (rc == SF_ECONFLICT) {
-		/* exists: ours only if it carries this workspace's address tag */
+		/* exists (keyed by its name on the cluster): ours only on proof */
+		json_t *t = NULL;
+		char *id = NULL;
 		sf_err_clear(c->err);
-		rc = describe(c, want, &addon);
-		const json_t *t = json_object_get(addon, "tags");
-		const char *addr = ax_s(t, "secfaas:address"), *ws = ax_s(t, "secfaas:workspace");
-		if (!rc && (!addr || !ws || strcmp(addr, c->address) || strcmp(ws, ax_workspace(c))))
-			rc = sf_fail(c->err, SF_ECONFLICT, "%s: add-on %s already exists on cluster %s and was not made by this workspace",
-				     c->address, ax_s(want, "addon_name"), ax_s(want, "cluster_name"));
-		json_decref(addon);
-		addon = NULL;
+		rc = ad_marks(c, want, &id, &t);
+		if (!rc)
+			rc = ax_adopt(c, &own, id, t);
+		free(id);
+		json_decref(t);
 	}
 	if (rc < 0)
 		return rc;
@@ -221,7 +248,18 @@ static int ad_destroy(struct sf_rctx *c, const json_t *prior)
 	return rc;
 }
 
+static const struct sf_own own = {
+	.kind = SF_OWN_TAGS,
+	.noun = "EKS add-on",
+	.proof = "tags secfaas:lineage + secfaas:address (or secfaas:token) on the add-on",
+	.marks = ad_marks,
+	.claim = ad_claim,
+	.why_taken = "an add-on of that name is already installed on the cluster (by EKS, a console user or another "
+		     "tool), so leave it out of this spec",
+};
+
 const struct sf_rtype sf_rt_eks_addon = {
+	.own = &own,
 	.name = "eks_addon",
 	.schema_version = 1,
 	.attrs = attrs,

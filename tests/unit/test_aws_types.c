@@ -703,6 +703,49 @@ T_TEST(eks_addon_create_and_read_configuration)
 	rt_close(&t);
 }
 
+#define ADDON_TAKEN                                                                                      \
+	"HTTP/1.1 409 Conflict\nContent-Type: application/json\n\n"                                    \
+	"{\"__type\":\"com.amazonaws.eks#ResourceInUseException\",\"message\":\"Addon already exists.\"}"
+#define ADDON_TAGGED(lin, tok)                                                                            \
+	EKSJ("{\"addon\":{\"addonName\":\"vpc-cni\",\"status\":\"ACTIVE\",\"addonVersion\":\"v1\","        \
+	     "\"addonArn\":\"arn:aws:eks:eu-west-1:1:addon/demo/vpc-cni/x\",\"tags\":{"                     \
+	     "\"secfaas:workspace\":\"demo\",\"secfaas:lineage\":\"" lin "\","                              \
+	     "\"secfaas:address\":\"eks_addon.vpc_cni\",\"secfaas:token\":\"" tok "\"}}}")
+
+/* An add-on of that name already on the cluster: another state's (same
+ * address, another lineage) is refused naming its owner and no id is
+ * recorded; the one this state's lost reply made (its token) is adopted. */
+T_TEST(eks_addon_adopts_only_what_its_tags_prove_ours)
+{
+	struct rt t;
+	json_t *want = json_pack("{s:s, s:s, s:s}", "cluster_name", "demo", "addon_name", "vpc-cni", "addon_version", "v1"),
+	       *out = NULL;
+	rt_open(&t, "eks_addon.vpc_cni");
+	sf_replay_add(t.f.rp, "POST https://eks && /clusters/demo/addons", ADDON_TAKEN, -1);
+	sf_replay_add(t.f.rp, "GET https://eks && /clusters/demo/addons/vpc-cni", ADDON_TAGGED("lin-9", "ffff"), -1);
+	T_EQ(sf_rt_eks_addon.create(&t.c, want, &out), SF_ECONFLICT);
+	T_CONTAINS(t.err.msg, "lineage lin-9");
+	T_CONTAINS(t.err.hint, "secfaas import");
+	T_EQ(t.nids, 0);
+	T_EQ(sent(&t, "POST https://eks && /clusters/demo/addons/vpc-cni/update"), 0);
+	T_OK(out == NULL);
+	rt_close(&t);
+
+	rt_open(&t, "eks_addon.vpc_cni");
+	sf_replay_add(t.f.rp, "POST https://eks && /clusters/demo/addons", ADDON_TAKEN, -1);
+	sf_replay_add(t.f.rp, "GET https://eks && /clusters/demo/addons/vpc-cni",
+		      ADDON_TAGGED("lin-1", "0123456789abcdef0123456789abcdef"), -1);
+	T_EQ(sf_rt_eks_addon.create(&t.c, want, &out), 0);
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
+	T_EQ(t.nids, 1);
+	T_STREQ(t.ids[0], "demo/vpc-cni");
+	T_STREQ(json_string_value(json_object_get(out, "arn")), "arn:aws:eks:eu-west-1:1:addon/demo/vpc-cni/x");
+	json_decref(out);
+	json_decref(want);
+	rt_close(&t);
+}
+
 T_TEST(launch_template_refuses_an_arch_mismatch)
 {
 	struct rt t;
