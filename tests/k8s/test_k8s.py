@@ -362,15 +362,23 @@ def t_function_limits(w):
     assert q["spec"]["hard"] == {"pods": "100", "limits.cpu": "32", "limits.memory": "64Gi"}, q["spec"]
     used = lambda: int(k.ok("GET", "/api/v1/namespaces/openfaas-fn/resourcequotas/secfaas-functions")[  # noqa: E731
         "status"].get("used", {}).get("pods", "0"))
-    until(lambda: used() == len([p for p in k.ok("GET", "/api/v1/namespaces/openfaas-fn/pods")["items"]
-                                 if p["status"].get("phase") not in ("Succeeded", "Failed")]), "the quota to settle")
-    before = used()
+
+    def charged():
+        # what the quota charges: neither terminal nor terminating (pods of
+        # earlier cases may still be going away while this one runs)
+        return [p["metadata"]["name"] for p in k.ok("GET", "/api/v1/namespaces/openfaas-fn/pods")["items"]
+                if p["status"].get("phase") not in ("Succeeded", "Failed")
+                and not p["metadata"].get("deletionTimestamp")]
     code, body = gateway(k, "POST", "/system/functions", {"service": "small", "image": "ghcr.io/openfaas/alpine:3.20",
                                                           "envProcess": "cat"})
     assert code == 202, (code, body)
     p = until(lambda: running_pod(k, "small"), "function small to run")
     assert p["spec"]["containers"][0]["resources"]["limits"] == {"cpu": "500m", "memory": "256Mi"}, p["spec"]
-    until(lambda: used() == before + 1, "the quota to count the pod")
+
+    def counted():
+        names = charged()
+        return p["metadata"]["name"] in names and used() == len(names)
+    until(counted, "the quota to count the pod with the others", timeout=120)
     code, body = gateway(k, "POST", "/system/functions", {"service": "big", "image": "ghcr.io/openfaas/alpine:3.20",
                                                           "envProcess": "cat", "limits": {"cpu": "3"}})
     assert code == 202, (code, body)
