@@ -141,6 +141,7 @@ static int do_call(struct sf_aws *c, const struct call *k, json_t **out, struct 
 	struct sf_http_resp resp = SF_HTTP_RESP_INIT;
 	char *origin = NULL, *host = NULL, *base = NULL, *path = NULL, *url = NULL;
 	int skew_retried = 0, cost = 0;
+	int budget = sf_retry_budget(&c->retry, !k->once);
 	*out = NULL;
 
 	rc = sf_aws_resolve_endpoint(c->cfg, k->service, c->region, &ep, err);
@@ -206,7 +207,7 @@ static int do_call(struct sf_aws *c, const struct call *k, json_t **out, struct 
 				       resp.body.len, &doc, rid, &aerr);
 			sf_debug("aws: %s %s -> HTTP %ld%s%s attempt %d/%d %.3fs request-id %s", k->service, k->op,
 				 resp.status, rc < 0 && aerr.aws_code[0] ? " " : "", rc < 0 ? aerr.aws_code : "", attempt,
-				 c->retry.max_attempts, dt, rid[0] ? rid : "-");
+				 budget, dt, rid[0] ? rid : "-");
 			if (rc == 0) {
 				sf_retry_success(&c->retry, cost);
 				*out = doc;
@@ -215,7 +216,7 @@ static int do_call(struct sf_aws *c, const struct call *k, json_t **out, struct 
 		} else {
 			rc = trc;
 			sf_debug("aws: %s %s -> %s attempt %d/%d %.3fs", k->service, k->op,
-				 resp.timed_out ? "timeout" : "connection error", attempt, c->retry.max_attempts, dt);
+				 resp.timed_out ? "timeout" : "connection error", attempt, budget, dt);
 		}
 		int kind = sf_retry_classify(trc, resp.timed_out, trc == 0 ? resp.status : 0, aerr.aws_code, aerr.msg);
 		if (trc == 0 && rc == SF_ETRANSIENT && kind == SF_RETRY_NO)
@@ -246,15 +247,17 @@ static int do_call(struct sf_aws *c, const struct call *k, json_t **out, struct 
 		}
 		if (aerr.code == SF_EAUTH && aerr.aws_code[0] && strstr(aerr.aws_code, "Expired") && !k->explicit_signer)
 			sf_creds_invalidate(c->creds);
-		if (kind == SF_RETRY_NO || attempt >= c->retry.max_attempts)
+		if (kind == SF_RETRY_NO || attempt >= budget)
 			goto done;
 		cost = sf_retry_acquire(&c->retry, kind);
 		if (!cost) {
 			sf_debug("aws: retry quota exhausted; not retrying %s %s", k->service, k->op);
 			goto done;
 		}
+		/* each round's backoff starts over, so a long budget keeps
+		 * the SDK's short pauses instead of sitting at the cap */
 		struct sf_backoff bo = sf_retry_backoff(&c->retry);
-		double d = sf_backoff_delay(&bo, attempt - 1, c->clock->rand01(c->clock->ctx));
+		double d = sf_backoff_delay(&bo, (attempt - 1) % c->retry.max_attempts, c->clock->rand01(c->clock->ctx));
 		sf_debug("aws: retrying %s %s in %.2fs (%s)", k->service, k->op, d, aerr.aws_code[0] ? aerr.aws_code : aerr.msg);
 		c->clock->sleep(c->clock->ctx, d);
 	}
@@ -392,14 +395,16 @@ int sf_aws_new(struct sf_aws **out, const struct sf_aws_opts *opts, struct sf_er
 	rc = sf_aws_resolve_region(c->cfg, opts->region, &c->region, err);
 	if (rc < 0)
 		goto fail;
-	int max = opts->max_attempts;
+	int max = opts->max_attempts, rounds = 1;
 	if (max <= 0) {
 		rc = sf_retry_parse_settings(sf_aws_config_setting(c->cfg, "AWS_MAX_ATTEMPTS", "max_attempts"),
-					     sf_aws_config_setting(c->cfg, "AWS_RETRY_MODE", "retry_mode"), &max, err);
+					     sf_aws_config_setting(c->cfg, "AWS_RETRY_MODE", "retry_mode"), &max, &rounds,
+					     err);
 		if (rc < 0)
 			goto fail;
 	}
 	c->retry.max_attempts = max;
+	c->retry.rounds = rounds;
 	c->ca_bundle = xstrdup(sf_aws_config_setting(c->cfg, "AWS_CA_BUNDLE", "ca_bundle"));
 	if (opts->http) {
 		c->http = opts->http;

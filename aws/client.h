@@ -6,7 +6,8 @@
  * wire protocol.  Adding an operation needs no new C code.  The client
  * bundles what every call needs: config/profile, region, endpoint
  * resolution, the credential chain, the transport, SigV4, standard-mode
- * retries with a shared quota, clock-skew correction and debug logging
+ * retries with a shared quota (and, for calls safe to repeat, more rounds
+ * of them: aws/retry.h), clock-skew correction and debug logging
  * (SECFAAS_LOG=debug: service, operation, status, attempt, latency, request
  * id; never keys, tokens or signatures).
  *
@@ -50,7 +51,7 @@ struct sf_aws_opts {
 	struct sf_http *http;              /* NULL: libcurl pool (owned by the client) */
 	const struct sf_clock *clock;  /* NULL: system clock */
 	struct sf_aws_config *config;      /* NULL: load the shared files */
-	int max_attempts;                  /* 0: AWS_MAX_ATTEMPTS / profile / 3 */
+	int max_attempts;                  /* 0: AWS_MAX_ATTEMPTS / profile / 3 (x SF_RETRY_ROUNDS); set: the whole budget */
 	double timeout_s;                  /* per attempt; 0: 60 */
 	double connect_timeout_s;          /* 0: 10 */
 };

@@ -13,7 +13,13 @@ void sf_retry_init(struct sf_retry *r, int max_attempts)
 	pthread_mutex_init(&r->mu, NULL);
 	r->tokens = SF_RETRY_QUOTA;
 	r->max_attempts = max_attempts > 0 ? max_attempts : 3;
+	r->rounds = 1;
 	r->cap_s = SF_RETRY_CAP_S;
+}
+
+int sf_retry_budget(const struct sf_retry *r, int safe_to_repeat)
+{
+	return r->max_attempts * (safe_to_repeat && r->rounds > 1 ? r->rounds : 1);
 }
 
 void sf_retry_destroy(struct sf_retry *r)
@@ -72,9 +78,11 @@ struct sf_backoff sf_retry_backoff(const struct sf_retry *r)
 	return b;
 }
 
-int sf_retry_parse_settings(const char *max_attempts, const char *mode, int *out, struct sf_err *err)
+int sf_retry_parse_settings(const char *max_attempts, const char *mode, int *out, int *rounds, struct sf_err *err)
 {
 	*out = 3;
+	if (rounds)
+		*rounds = (mode && *mode) || (max_attempts && *max_attempts) ? 1 : SF_RETRY_ROUNDS;
 	if (mode && *mode) {
 		if (!strcasecmp(mode, "legacy"))
 			*out = 5;

@@ -6,6 +6,18 @@
  * the SDKs keeps secfaas a good citizen under throttling and lets one
  * flaky 503 pass unnoticed.  Rules:
  *   - max attempts 3 (AWS_MAX_ATTEMPTS / profile max_attempts);
+ *   - rounds: a call that is safe to repeat (a read, a waiter's poll, a
+ *     write under a client token: everything not sent with the client's
+ *     *_once calls) whose attempts all met a retryable fault starts
+ *     again, up to SF_RETRY_ROUNDS rounds of max attempts, each round's
+ *     backoff starting over.  The SDKs stop after one round, which is
+ *     right for a short script but fails a half-hour apply on three
+ *     unlucky replies in a row; the shared paths of the AWS types resend
+ *     a call that is not safe to repeat after a look-up the same number
+ *     of times (resources/aws_common.h, ax_create and ax_change).  A max attempts
+ *     set by the user (variable, profile, or the client's options) is the
+ *     whole budget: one round.  The quota below still ends every retry
+ *     when faults are everywhere;
  *   - delay before retry i (0-based) = rand[0,1) * min(2^i, 20) seconds
  *     (sf_backoff_delay with SF_AWS_BACKOFF);
  *   - retry on what backoff.h calls retryable (connection errors and
@@ -37,15 +49,20 @@
 #define SF_RETRY_COST 5
 #define SF_RETRY_TIMEOUT_COST 10
 #define SF_RETRY_CAP_S 20.0
+#define SF_RETRY_ROUNDS 3
 
 struct sf_retry {
 	pthread_mutex_t mu;
 	int tokens;
-	int max_attempts;
+	int max_attempts; /* per round */
+	int rounds;       /* for calls safe to repeat; 1: max_attempts is the whole budget */
 	double cap_s;
 };
 
 void sf_retry_init(struct sf_retry *r, int max_attempts);
+/* Attempts a call may make in all: max_attempts * rounds when it is safe
+ * to repeat, max_attempts when not. */
+int sf_retry_budget(const struct sf_retry *r, int safe_to_repeat);
 void sf_retry_destroy(struct sf_retry *r);
 
 /* What to do after a failed attempt (enum sf_retry_kind). transport_rc is
@@ -64,7 +81,8 @@ int sf_retry_tokens(struct sf_retry *r);
 struct sf_backoff sf_retry_backoff(const struct sf_retry *r);
 
 /* Max attempts from AWS_MAX_ATTEMPTS / AWS_RETRY_MODE values (either may be
- * NULL): 3 by default, legacy mode 5. SF_EINVAL for junk. */
-int sf_retry_parse_settings(const char *max_attempts, const char *mode, int *out, struct sf_err *err);
+ * NULL): 3 by default, legacy mode 5. SF_EINVAL for junk.  *rounds
+ * (may be NULL): SF_RETRY_ROUNDS when neither is set, else 1. */
+int sf_retry_parse_settings(const char *max_attempts, const char *mode, int *out, int *rounds, struct sf_err *err);
 
 #endif

@@ -940,6 +940,20 @@ static const char *reply_id(const json_t *o, const char *key)
 	return NULL;
 }
 
+/* How many times a call that is not safe to repeat is sent: as many as
+ * the client attempts a call that is (aws/retry.h), so a create or a
+ * detach meets a run of faults with the same patience as a read. */
+static int once_tries(struct sf_rctx *c)
+{
+	struct sf_aws *a = ax_client(c);
+	if (!a) { /* the call itself reports it */
+		sf_err_clear(c->err);
+		return 1;
+	}
+	int n = sf_retry_budget(sf_aws_retry_state(a), 1);
+	return n > 0 ? n : 1;
+}
+
 static int create_find(struct sf_rctx *c, const struct ax_create_def *d, char **id)
 {
 	*id = NULL;
@@ -982,7 +996,8 @@ int ax_create(struct sf_rctx *c, const struct ax_create_def *d, json_t *params, 
 			return rc;
 		}
 	}
-	for (int attempt = 1; attempt <= AX_ONCE_TRIES; attempt++) {
+	int tries = once_tries(c);
+	for (int attempt = 1; attempt <= tries; attempt++) {
 		json_t *o = NULL;
 		int was_unknown = unknown;
 		rc = call_once(c, d->service, d->op, params, &o, &unknown);
@@ -1047,7 +1062,7 @@ int ax_create(struct sf_rctx *c, const struct ax_create_def *d, json_t *params, 
 	if (rc < 0 && unknown)
 		sf_err_hint(c->err, "the reply was lost %d times and nothing was found under this operation's token; "
 				    "run apply again",
-			    AX_ONCE_TRIES);
+			    tries);
 	return rc;
 }
 
@@ -1056,7 +1071,8 @@ int ax_change(struct sf_rctx *c, const struct ax_change_def *d, const void *ctx,
 	int rc = 0, unknown = 0;
 	if (reply)
 		*reply = NULL;
-	for (int attempt = 1; attempt <= AX_ONCE_TRIES; attempt++) {
+	int tries = once_tries(c);
+	for (int attempt = 1; attempt <= tries; attempt++) {
 		json_t *o = NULL;
 		rc = call_once(c, d->service, d->op, params, &o, &unknown);
 		if (rc == 0) {
@@ -1097,7 +1113,7 @@ int ax_change(struct sf_rctx *c, const struct ax_change_def *d, const void *ctx,
 	json_decref(params);
 	if (rc < 0 && unknown)
 		sf_err_hint(c->err, "the reply was lost %d times and AWS does not show %s done; run the command again",
-			    AX_ONCE_TRIES, d->what);
+			    tries, d->what);
 	return rc;
 }
 

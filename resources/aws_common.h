@@ -110,10 +110,11 @@ int ax_ec2_find_token(struct sf_rctx *c, const char *action, const char *list_ke
  *   ax_change  a change to a parent (attach, detach, associate, add or
  *              remove a member): read the parent to see whether the
  *              change is in place, else send it again.
- * Both send at most AX_ONCE_TRIES times.  The look-ups cost calls only
- * after such a failure, or (ax_create) when the engine says an earlier
- * attempt of this create was interrupted (c->resumed). */
-#define AX_ONCE_TRIES 3
+ * Both send at most as many times as the client attempts a call that is
+ * safe to repeat (sf_retry_budget, aws/retry.h: 9 by default), so a run
+ * of faults costs a create no more than it costs a read.  The look-ups
+ * cost calls only after such a failure, or (ax_create) when the engine
+ * says an earlier attempt of this create was interrupted (c->resumed). */
 
 /* Find what an earlier attempt of a create made: 0 and *id (owned) when
  * found, 0 and *id NULL when not, or an error.  A lookup must only return

@@ -458,6 +458,23 @@ T_TEST(vpc_lost_reply_adopts_what_it_made)
 	T_EQ(sent2(&t, "Action=DescribeVpcs", "tag%3Asecfaas%3Atoken"), 4);
 	T_STREQ(json_string_value(json_object_get(out, "id")), "vpc-0dd");
 	json_decref(out);
+	/* a run of faults longer than the SDK's three attempts: sent as many
+	 * times as a read is attempted (aws/retry.h), a look-up before each */
+	rt_close(&t);
+	rt_open(&t, "aws_vpc.main");
+	sf_replay_add(t.f.rp, "Action=CreateVpc", "HTTP/1.1 200 OK\nContent-Type: text/xml\n\n<CreateVpcResponse><vpc>", 1);
+	sf_replay_add(t.f.rp, "Action=CreateVpc", "!reset", 4);
+	sf_replay_add(t.f.rp, "Action=CreateVpc", EC2("CreateVpc", "<vpc><vpcId>vpc-0ee</vpcId></vpc>"), 1);
+	sf_replay_add(t.f.rp, "Action=DescribeVpcs && tag%3Asecfaas%3Atoken", EC2("DescribeVpcs", "<vpcSet/>"), -1);
+	sf_replay_add(t.f.rp, "Action=DescribeVpcs && VpcId.1=vpc-0ee",
+		      EC2("DescribeVpcs", "<vpcSet><item><vpcId>vpc-0ee</vpcId><state>available</state></item></vpcSet>"), -1);
+	sf_replay_add(t.f.rp, "Action=ModifyVpcAttribute", EC2("ModifyVpcAttribute", "<return>true</return>"), 2);
+	out = NULL;
+	T_EQ(sf_rt_aws_vpc.create(&t.c, want, &out), 0);
+	T_EQ(sent(&t, "Action=CreateVpc"), 6);
+	T_EQ(sent2(&t, "Action=DescribeVpcs", "tag%3Asecfaas%3Atoken"), 5 * 4);
+	T_STREQ(json_string_value(json_object_get(out, "id")), "vpc-0ee");
+	json_decref(out);
 	json_decref(want);
 	rt_close(&t);
 }
