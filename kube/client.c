@@ -238,18 +238,25 @@ static int do_request(struct sf_kube *k, const char *method, const char *path, c
 		free(auth);
 		free(tok);
 		sf_hdrs_release(&hd);
-		if (rc == 0 && rs->status == 401 && !reauthed && !k->static_token) {
-			/* The token may have expired early (clock skew): mint once more,
-			 * without counting an attempt. */
-			reauthed = 1;
+		int kind = sf_retry_classify_http(rc, rs->timed_out, rc == 0 ? rs->status : 0);
+		if (rc == 0 && rs->status == 401 && !k->static_token) {
 			char *fresh = NULL;
 			if ((rc = bearer(k, 1, &fresh, err)) < 0)
 				break;
 			free(fresh);
-			attempt--;
-			continue;
+			if (!reauthed) {
+				/* The token may have expired early (clock skew): mint
+				 * once more, without counting an attempt. */
+				reauthed = 1;
+				attempt--;
+				continue;
+			}
+			/* Refused again with a fresh token.  EKS's authenticator
+			 * answers 401 as well when it could not ask STS about the
+			 * token (a fault or throttling there), so the refusal
+			 * stands only after the attempts a transient fault gets. */
+			kind = SF_RETRY_TRANSIENT;
 		}
-		int kind = sf_retry_classify_http(rc, rs->timed_out, rc == 0 ? rs->status : 0);
 		if (kind == SF_RETRY_NO || attempt >= k->backoff.max_attempts)
 			break;
 		double d = rc == 0 ? sf_retry_after(sf_hdrs_get(&rs->headers, "Retry-After"), KUBE_RETRY_AFTER_MAX_S) : -1;

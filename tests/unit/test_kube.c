@@ -406,6 +406,30 @@ T_TEST(token_source_minted_once_and_again_after_a_401)
 	/* no static token and no source: refused before any request */
 	T_EQ(sf_kube_new(&k, &c, NULL, &err), SF_EAUTH);
 	T_EQ(s.nreq, 3);
+	/* refused again with the fresh token (the authenticator could not
+	 * reach STS): retried with backoff and a new token each time */
+	script_release(&s);
+	s = (struct script){.n = 3,
+			    .r = {{401, "{\"kind\":\"Status\",\"reason\":\"Unauthorized\",\"code\":401}", NULL},
+				  {401, "{\"kind\":\"Status\",\"reason\":\"Unauthorized\",\"code\":401}", NULL},
+				  {200, "{}", NULL}}};
+	m.calls = 0;
+	T_EQ(sf_kube_new(&k, &c, &src, &err), 0);
+	T_EQ(sf_kube_request(k, "GET", "/version", NULL, NULL, NULL, NULL, &err), 0);
+	T_EQ(s.nreq, 3);
+	T_EQ(m.calls, 3);
+	T_STREQ(s.auth[2], "Bearer tok-3");
+	sf_kube_free(k);
+	/* a refusal that persists stands after the attempts (5) */
+	script_release(&s);
+	s = (struct script){.n = 6};
+	for (size_t i = 0; i < s.n; i++)
+		s.r[i] = (struct reply){401, "{\"kind\":\"Status\",\"reason\":\"Unauthorized\",\"code\":401}", NULL};
+	T_EQ(sf_kube_new(&k, &c, &src, &err), 0);
+	T_EQ(sf_kube_request(k, "GET", "/version", NULL, NULL, NULL, NULL, &err), SF_EAUTH);
+	T_EQ(s.nreq, 6); /* the free re-mint, then 5 attempts */
+	T_CONTAINS(err.hint, "bearer token");
+	sf_kube_free(k);
 	sf_http_free(h);
 	script_release(&s);
 }
