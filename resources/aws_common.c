@@ -286,6 +286,25 @@ int ax_iam_find(struct sf_rctx *c, const void *ctx, char **id)
 	return rc;
 }
 
+int ax_own_find(struct sf_rctx *c, const void *ctx, char **id)
+{
+	const struct ax_own_name *n = ctx;
+	json_t *t = NULL;
+	char *found = NULL;
+	*id = NULL;
+	int rc = n->own->marks(c, n->attrs, &found, &t);
+	if (rc == SF_ENOTFOUND) {
+		sf_err_clear(c->err);
+		rc = 0;
+	} else if (!rc && !(rc = ax_adopt(c, n->own, found, t))) {
+		*id = found ? found : xstrdup("");
+		found = NULL;
+	}
+	free(found);
+	json_decref(t);
+	return rc;
+}
+
 int ax_ec2_marks(struct sf_rctx *c, const char *action, const char *idparam, const char *id, const char *list_key,
 		 json_t **tags)
 {
@@ -895,8 +914,8 @@ void ax_ec2_read_tags(json_t *out, const json_t *prior, const json_t *obj)
 
 /* ---- calls that must not be repeated blindly (see aws_common.h) ---- */
 
-static int call_once(struct sf_rctx *c, const char *service, const char *op, const json_t *params, json_t **out,
-		     int *unknown)
+static int call_once(struct sf_rctx *c, const char *service, const char *op, const char *path, const json_t *params,
+		     json_t **out, int *unknown)
 {
 	struct sf_aws *a = ax_client(c);
 	*out = NULL;
@@ -907,7 +926,8 @@ static int call_once(struct sf_rctx *c, const char *service, const char *op, con
 	 * in ax_ec2, and the ids a create returns count as fresh the same way. */
 	struct settle st = {0, 0, 0};
 	for (;;) {
-		int rc = sf_aws_query_once(a, service, op, params, out, unknown, c->err);
+		int rc = path ? sf_aws_rest_json_once(a, service, "POST", path, NULL, params, out, unknown, c->err)
+			      : sf_aws_query_once(a, service, op, params, out, unknown, c->err);
 		if (rc >= 0) {
 			fresh_from(c, op, *out);
 			return rc;
@@ -983,6 +1003,12 @@ static int create_find_settled(struct sf_rctx *c, const struct ax_create_def *d,
 
 int ax_create(struct sf_rctx *c, const struct ax_create_def *d, json_t *params, json_t **reply, char **id)
 {
+	return ax_create_at(c, d, NULL, params, reply, id);
+}
+
+int ax_create_at(struct sf_rctx *c, const struct ax_create_def *d, const char *path, json_t *params, json_t **reply,
+		 char **id)
+{
 	int rc = 0, unknown = 0;
 	*id = NULL;
 	if (reply)
@@ -1000,7 +1026,7 @@ int ax_create(struct sf_rctx *c, const struct ax_create_def *d, json_t *params, 
 	for (int attempt = 1; attempt <= tries; attempt++) {
 		json_t *o = NULL;
 		int was_unknown = unknown;
-		rc = call_once(c, d->service, d->op, params, &o, &unknown);
+		rc = call_once(c, d->service, d->op, path, params, &o, &unknown);
 		if (rc == 0) {
 			const char *got = reply_id(o, d->id_key);
 			if (!got) {
@@ -1074,7 +1100,7 @@ int ax_change(struct sf_rctx *c, const struct ax_change_def *d, const void *ctx,
 	int tries = once_tries(c);
 	for (int attempt = 1; attempt <= tries; attempt++) {
 		json_t *o = NULL;
-		rc = call_once(c, d->service, d->op, params, &o, &unknown);
+		rc = call_once(c, d->service, d->op, NULL, params, &o, &unknown);
 		if (rc == 0) {
 			if (reply)
 				*reply = o;

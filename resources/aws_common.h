@@ -147,11 +147,25 @@ struct ax_iam_name {
 };
 int ax_iam_find(struct sf_rctx *c, const void *ctx, char **id);
 
+/* The lookup of an object keyed by a name the spec gives (EKS clusters,
+ * node groups, add-ons, access entries): the type's own->marks on the
+ * desired attributes, then ax_adopt, with the same answers as
+ * ax_iam_find.  ctx is a struct ax_own_name. */
+struct ax_own_name {
+	const struct sf_own *own;
+	const json_t *attrs;
+};
+int ax_own_find(struct sf_rctx *c, const void *ctx, char **id);
+
 /* Create through the shared path: 0 and *id (owned) of the new or the
  * found object; *reply (may be NULL) gets the call's reply (new
  * reference), or NULL when the object was found by the lookup instead.
  * params are stolen. */
 int ax_create(struct sf_rctx *c, const struct ax_create_def *d, json_t *params, json_t **reply, char **id);
+/* The same for a rest-json service (eks): params are the body POSTed to
+ * path (labels already encoded). */
+int ax_create_at(struct sf_rctx *c, const struct ax_create_def *d, const char *path, json_t *params, json_t **reply,
+		 char **id);
 
 /* Is the change in place?  1 yes, 0 no, < 0 an error (c->err filled). */
 typedef int (*ax_check_fn)(struct sf_rctx *c, const void *ctx);

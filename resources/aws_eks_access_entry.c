@@ -110,22 +110,18 @@ static int ae_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	char *p = xasprintf("/clusters/%s/access-entries", lc);
 	free(lc);
 	json_t *tags = ax_tags(c, want, 1);
-	int rc = ax_eks(c, "POST", p,
-			json_pack("{s:s, s:o, s:s}", "principalArn", ax_s(want, "principal_arn"), "tags", tags,
-				  "clientRequestToken", c->token ? c->token : ax_s(want, "principal_arn")),
-			NULL);
+	/* the entry is keyed by the principal: a taken one or a lost reply
+	 * is this state's only on proof (the one create path) */
+	struct ax_own_name n = {&own, want};
+	struct ax_create_def d = {.service = "eks", .op = "CreateAccessEntry", .id_key = "principalArn",
+				  .find = ax_own_find, .find_ctx = &n, .exists = "ResourceInUseException"};
+	char *made = NULL;
+	int rc = ax_create_at(c, &d, p,
+			      json_pack("{s:s, s:o, s:s}", "principalArn", ax_s(want, "principal_arn"), "tags", tags,
+					"clientRequestToken", c->token ? c->token : ax_s(want, "principal_arn")),
+			      NULL, &made);
+	free(made);
 	free(p);
-	if (rc == SF_ECONFLICT && !strcmp(c->err->aws_code, "ResourceInUseException")) {
-		/* the entry exists (keyed by the principal): ours only on proof */
-		json_t *t = NULL;
-		char *id = NULL;
-		sf_err_clear(c->err);
-		rc = ae_marks(c, want, &id, &t);
-		if (!rc)
-			rc = ax_adopt(c, &own, id, t);
-		free(id);
-		json_decref(t);
-	}
 	if (rc < 0)
 		return rc;
 	char *id = xasprintf("%s/%s", ax_s(want, "cluster_name"), ax_s(want, "principal_arn"));

@@ -150,23 +150,18 @@ static int ad_create(struct sf_rctx *c, const json_t *want, json_t **out)
 		json_object_set_new(body, "addonVersion", json_string(ver));
 	if (cfg)
 		json_object_set_new(body, "configurationValues", json_string(cfg));
-	char *p = apath(want, NULL);
-	int rc = ax_eks(c, "POST", p, body, NULL);
+	/* keyed by its name on the cluster: a taken one or a lost reply is
+	 * this state's only on proof (the one create path) */
+	char *p = apath(want, NULL), *made = NULL;
+	struct ax_own_name n = {&own, want};
+	struct ax_create_def d = {.service = "eks", .op = "CreateAddon", .id_key = "addonName", .find = ax_own_find,
+				  .find_ctx = &n, .exists = "ResourceInUseException"};
+	int rc = ax_create_at(c, &d, p, body, NULL, &made);
+	free(made);
 	free(p);
 	free(ver);
 	free(cfg);
 	json_t *addon = NULL;
-	if (rc == SF_ECONFLICT) {
-		/* exists (keyed by its name on the cluster): ours only on proof */
-		json_t *t = NULL;
-		char *id = NULL;
-		sf_err_clear(c->err);
-		rc = ad_marks(c, want, &id, &t);
-		if (!rc)
-			rc = ax_adopt(c, &own, id, t);
-		free(id);
-		json_decref(t);
-	}
 	if (rc < 0)
 		return rc;
 	char *id = xasprintf("%s/%s", ax_s(want, "cluster_name"), ax_s(want, "addon_name"));

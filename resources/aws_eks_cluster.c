@@ -170,16 +170,14 @@ static int cl_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	if (ax_s(want, "service_cidr"))
 		json_object_set_new(body, "kubernetesNetworkConfig",
 				    json_pack("{s:s}", "serviceIpv4Cidr", ax_s(want, "service_cidr")));
-	int rc = ax_eks(c, "POST", "/clusters", body, NULL);
-	if (rc == SF_ECONFLICT && !strcmp(c->err->aws_code, "ResourceInUseException")) {
-		/* exists: adopted only on proof that it is this state's */
-		json_t *cl = NULL;
-		sf_err_clear(c->err);
-		rc = describe(c, name, &cl);
-		if (!rc)
-			rc = ax_adopt(c, &own, name, json_object_get(cl, "tags"));
-		json_decref(cl);
-	}
+	/* the one create path: a taken name or a lost reply ends in the
+	 * lookup, which adopts only on proof that it is this state's */
+	struct ax_own_name n = {&own, want};
+	struct ax_create_def d = {.service = "eks", .op = "CreateCluster", .id_key = "name", .find = ax_own_find,
+				  .find_ctx = &n, .exists = "ResourceInUseException"};
+	char *made = NULL;
+	int rc = ax_create_at(c, &d, "/clusters", body, NULL, &made);
+	free(made);
 	if (rc < 0)
 		return rc;
 	if (c->record_id)

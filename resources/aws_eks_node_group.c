@@ -240,20 +240,15 @@ static int ng_create(struct sf_rctx *c, const json_t *want, json_t **out)
 		json_object_set_new(body, "version", json_string(ax_s(want, "version")));
 	if (ax_s(want, "release_version"))
 		json_object_set_new(body, "releaseVersion", json_string(ax_s(want, "release_version")));
-	char *p = ngpath(g.cluster, NULL, NULL);
-	int rc = ax_eks(c, "POST", p, body, NULL);
+	/* the name carries our token suffix; still, a taken name or a lost
+	 * reply is adopted only on proof (the one create path) */
+	char *p = ngpath(g.cluster, NULL, NULL), *made = NULL;
+	struct ax_own_name n = {&own, want};
+	struct ax_create_def d = {.service = "eks", .op = "CreateNodegroup", .id_key = "nodegroupName",
+				  .find = ax_own_find, .find_ctx = &n, .exists = "ResourceInUseException"};
+	int rc = ax_create_at(c, &d, p, body, NULL, &made);
+	free(made);
 	free(p);
-	if (rc == SF_ECONFLICT && !strcmp(c->err->aws_code, "ResourceInUseException")) {
-		/* the name carries our token suffix; still, adopt only on proof */
-		json_t *t = NULL;
-		char *id = NULL;
-		sf_err_clear(c->err);
-		rc = ng_marks(c, want, &id, &t);
-		if (!rc)
-			rc = ax_adopt(c, &own, id, t);
-		free(id);
-		json_decref(t);
-	}
 	if (!rc && c->record_id) {
 		char *id = xasprintf("%s/%s", g.cluster, name);
 		c->record_id(c, id);

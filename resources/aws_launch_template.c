@@ -152,6 +152,27 @@ static int by_name(struct sf_rctx *c, const char *name, json_t **lt)
 	return rc;
 }
 
+/* ax_create's lookup: the template of this name when it is this state's. */
+struct lt_name {
+	const char *name;
+};
+
+static int lt_find(struct sf_rctx *c, const void *ctx, char **id)
+{
+	const struct lt_name *n = ctx;
+	json_t *lt = NULL;
+	*id = NULL;
+	int rc = by_name(c, n->name, &lt);
+	if (rc == SF_ENOTFOUND) {
+		sf_err_clear(c->err);
+		return 0;
+	}
+	if (!rc)
+		*id = xstrdup(ax_s(lt, "launchTemplateId") ? ax_s(lt, "launchTemplateId") : "");
+	json_decref(lt);
+	return rc;
+}
+
 static int lt_marks(struct sf_rctx *c, const json_t *a_, char **id, json_t **tags)
 {
 	json_t *o = NULL;
@@ -185,18 +206,23 @@ static int lt_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	ax_token_suffix(c, sfx);
 	char *name = xasprintf("%s-%s", ax_s(want, "name"), sfx);
 	json_t *tags = ax_tags(c, want, 1), *o = NULL;
-	int rc = ax_ec2(c, "CreateLaunchTemplate",
-			json_pack("{s:s, s:s, s:o, s:o}", "ClientToken", c->token ? c->token : name, "LaunchTemplateName",
-				  name, "LaunchTemplateData", lt_data(c, want), "TagSpecification",
-				  ax_ec2_tagspec("launch-template", tags)),
-			&o);
+	/* the one create path: a lost reply or the name found taken (the
+	 * name carries our token suffix) ends in by_name, which adopts only
+	 * on proof and refuses naming the owner otherwise */
+	struct lt_name n = {name};
+	struct ax_create_def d = {.service = "ec2", .op = "CreateLaunchTemplate", .id_key = "launchTemplateId",
+				  .find = lt_find, .find_ctx = &n,
+				  .exists = "InvalidLaunchTemplateName.AlreadyExistsException"};
+	char *made = NULL;
+	int rc = ax_create(c, &d,
+			   json_pack("{s:s, s:s, s:o, s:o}", "ClientToken", c->token ? c->token : name,
+				     "LaunchTemplateName", name, "LaunchTemplateData", lt_data(c, want),
+				     "TagSpecification", ax_ec2_tagspec("launch-template", tags)),
+			   &o, &made);
 	json_decref(tags);
-	if (rc == SF_ECONFLICT) {
-		/* same name from a killed run whose token matched: find it */
+	free(made);
+	if (!rc && !o) { /* found by the lookup: its version from there */
 		json_t *lt = NULL;
-		sf_err_clear(c->err);
-		json_decref(o);
-		o = NULL;
 		rc = by_name(c, name, &lt);
 		if (!rc)
 			o = json_pack("{s:o}", "launchTemplate", lt);

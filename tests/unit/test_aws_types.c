@@ -686,7 +686,8 @@ T_TEST(eks_addon_create_and_read_configuration)
 			   "{\"addonVersion\":\"v1.21.1-eksbuild.1\",\"compatibilities\":[{\"clusterVersion\":\"1.33\",\"defaultVersion\":false}]},"
 			   "{\"addonVersion\":\"v1.20.4-eksbuild.2\",\"compatibilities\":[{\"clusterVersion\":\"1.33\",\"defaultVersion\":true}]}]}]}"),
 		      1);
-	sf_replay_add(t.f.rp, "POST https://eks && /clusters/demo/addons", EKSJ("{\"addon\":{\"status\":\"CREATING\"}}"), 1);
+	sf_replay_add(t.f.rp, "POST https://eks && /clusters/demo/addons",
+		      EKSJ("{\"addon\":{\"addonName\":\"vpc-cni\",\"status\":\"CREATING\"}}"), 1);
 	sf_replay_add(t.f.rp, "GET https://eks && /clusters/demo/addons/vpc-cni",
 		      EKSJ("{\"addon\":{\"addonName\":\"vpc-cni\",\"status\":\"ACTIVE\",\"addonVersion\":\"v1.20.4-eksbuild.2\","
 			   "\"addonArn\":\"arn:aws:eks:eu-west-1:1:addon/demo/vpc-cni/x\","
@@ -759,6 +760,206 @@ T_TEST(eks_addon_adopts_only_what_its_tags_prove_ours)
 	T_STREQ(t.ids[0], "demo/vpc-cni");
 	T_STREQ(json_string_value(json_object_get(out, "arn")), "arn:aws:eks:eu-west-1:1:addon/demo/vpc-cni/x");
 	json_decref(out);
+	json_decref(want);
+	rt_close(&t);
+}
+
+/* ---- EKS creates on the one create path (ax_create_at) ----
+ * A name taken by someone else's object is refused naming its owner and
+ * the object is left alone; a create whose reply was lost is not sent
+ * again when the lookup finds what it made (its tags prove it ours). */
+
+#define EKS_TAKEN(what)                                                                                   \
+	"HTTP/1.1 409 Conflict\nContent-Type: application/json\n\n"                                    \
+	"{\"__type\":\"com.amazonaws.eks#ResourceInUseException\",\"message\":\"" what " already exists.\"}"
+#define EKS_CUT "HTTP/1.1 200 OK\nContent-Type: application/json\n\n{\"cluster\":{\"name\":"
+#define OWN_TAGS(addr, lin, tok)                                                                          \
+	"\"tags\":{\"secfaas:workspace\":\"demo\",\"secfaas:lineage\":\"" lin "\",\"secfaas:address\":\"" addr \
+	"\",\"secfaas:token\":\"" tok "\"}"
+#define MY_TOKEN "0123456789abcdef0123456789abcdef"
+#define EKS_PROD(tags)                                                                                    \
+	EKSJ("{\"cluster\":{\"name\":\"prod\",\"status\":\"ACTIVE\",\"arn\":\"arn:aws:eks:eu-west-1:1:cluster/prod\"," \
+	     "\"endpoint\":\"https://e\"," tags "}}")
+
+static json_t *cluster_want(void)
+{
+	return json_pack("{s:s, s:s, s:s, s:[s, s]}", "name", "prod", "version", "1.33", "role_arn",
+			 "arn:aws:iam::1:role/prod-cluster", "subnet_ids", "subnet-1", "subnet-2");
+}
+
+T_TEST(eks_cluster_create_refuses_a_foreign_name_and_adopts_its_lost_reply)
+{
+	struct rt t;
+	json_t *want = cluster_want(), *out = NULL;
+	rt_open(&t, "eks_cluster.main");
+	sf_replay_add(t.f.rp, "POST https://eks.eu-west-1.amazonaws.com/clusters\n", EKS_TAKEN("Cluster"), -1);
+	sf_replay_add(t.f.rp, "GET https://eks.eu-west-1.amazonaws.com/clusters/prod\n",
+		      EKS_PROD(OWN_TAGS("eks_cluster.main", "lin-9", "ffff")), -1);
+	T_EQ(sf_rt_eks_cluster.create(&t.c, want, &out), SF_ECONFLICT);
+	T_CONTAINS(t.err.msg, "lineage lin-9");
+	T_CONTAINS(t.err.hint, "secfaas import");
+	T_EQ(t.nids, 0);
+	T_EQ(sent(&t, "DELETE https://eks"), 0);
+	T_OK(out == NULL);
+	rt_close(&t);
+	/* the reply is cut after EKS took the request: looked up, adopted,
+	 * not sent again */
+	rt_open(&t, "eks_cluster.main");
+	sf_replay_add(t.f.rp, "POST https://eks.eu-west-1.amazonaws.com/clusters\n", EKS_CUT, 1);
+	sf_replay_add(t.f.rp, "POST https://eks.eu-west-1.amazonaws.com/clusters\n", EKS_TAKEN("Cluster"), -1);
+	sf_replay_add(t.f.rp, "GET https://eks.eu-west-1.amazonaws.com/clusters/prod\n",
+		      EKS_PROD(OWN_TAGS("eks_cluster.main", "lin-1", MY_TOKEN)), -1);
+	T_EQ(sf_rt_eks_cluster.create(&t.c, want, &out), 0);
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
+	T_EQ(sent(&t, "POST https://eks.eu-west-1.amazonaws.com/clusters\n"), 1);
+	T_EQ(t.nids, 1);
+	T_STREQ(t.ids[0], "prod");
+	T_STREQ(json_string_value(json_object_get(out, "endpoint")), "https://e");
+	json_decref(out);
+	json_decref(want);
+	rt_close(&t);
+}
+
+#define ENTRY(tags)                                                                                       \
+	EKSJ("{\"accessEntry\":{\"clusterName\":\"prod\",\"principalArn\":\"arn:aws:iam::1:role/ops\","      \
+	     "\"accessEntryArn\":\"arn:aws:eks:eu-west-1:1:access-entry/prod/role/1/ops/x\"," tags "}}")
+
+T_TEST(eks_access_entry_create_refuses_a_foreign_entry_and_adopts_its_lost_reply)
+{
+	struct rt t;
+	json_t *want = json_pack("{s:s, s:s}", "cluster_name", "prod", "principal_arn", "arn:aws:iam::1:role/ops"),
+	       *out = NULL;
+	rt_open(&t, "eks_access_entry.ops");
+	sf_replay_add(t.f.rp, "POST https://eks && /clusters/prod/access-entries\n", EKS_TAKEN("Access entry"), -1);
+	sf_replay_add(t.f.rp, "GET https://eks && /clusters/prod/access-entries/arn%3Aaws%3Aiam%3A%3A1%3Arole%2Fops\n",
+		      ENTRY(OWN_TAGS("eks_access_entry.ops", "lin-9", "ffff")), -1);
+	T_EQ(sf_rt_eks_access_entry.create(&t.c, want, &out), SF_ECONFLICT);
+	T_CONTAINS(t.err.msg, "lineage lin-9");
+	T_EQ(t.nids, 0);
+	T_EQ(sent(&t, "DELETE https://eks"), 0);
+	T_EQ(sent(&t, "/access-policies"), 0); /* its permissions untouched */
+	rt_close(&t);
+	rt_open(&t, "eks_access_entry.ops");
+	sf_replay_add(t.f.rp, "POST https://eks && /clusters/prod/access-entries\n",
+		      "HTTP/1.1 200 OK\nContent-Type: application/json\n\n{\"accessEntry\":{", 1);
+	sf_replay_add(t.f.rp, "POST https://eks && /clusters/prod/access-entries\n", EKS_TAKEN("Access entry"), -1);
+	sf_replay_add(t.f.rp, "GET https://eks && /clusters/prod/access-entries/arn%3Aaws%3Aiam%3A%3A1%3Arole%2Fops\n",
+		      ENTRY(OWN_TAGS("eks_access_entry.ops", "lin-1", MY_TOKEN)), -1);
+	sf_replay_add(t.f.rp, "POST https://eks && /access-policies\n",
+		      EKSJ("{\"clusterName\":\"prod\",\"principalArn\":\"arn:aws:iam::1:role/ops\"}"), 1);
+	T_EQ(sf_rt_eks_access_entry.create(&t.c, want, &out), 0);
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
+	T_EQ(sent2(&t, "POST https://eks", "/clusters/prod/access-entries\n"), 1);
+	T_EQ(sent(&t, "/access-policies\n"), 1);
+	T_EQ(t.nids, 1);
+	json_decref(out);
+	json_decref(want);
+	rt_close(&t);
+}
+
+#define NODEGROUP(tags)                                                                                   \
+	EKSJ("{\"nodegroup\":{\"nodegroupName\":\"sandbox-x\",\"clusterName\":\"prod\",\"status\":\"ACTIVE\","  \
+	     "\"nodegroupArn\":\"arn:aws:eks:eu-west-1:1:nodegroup/prod/sandbox-x/y\","                        \
+	     "\"scalingConfig\":{\"minSize\":1,\"maxSize\":2,\"desiredSize\":1}," tags "}}")
+
+T_TEST(eks_node_group_and_addon_creates_adopt_their_lost_reply_without_sending_again)
+{
+	struct rt t;
+	json_t *want = json_pack("{s:s, s:s, s:s, s:[s], s:[s], s:i, s:i, s:i}", "cluster_name", "prod", "name",
+				 "sandbox", "node_role_arn", "arn:aws:iam::1:role/node", "subnet_ids", "subnet-1",
+				 "instance_types", "m6i.large", "min_size", 1, "max_size", 2, "desired_size", 1),
+	       *out = NULL;
+	rt_open(&t, "eks_nodegroup.sandbox");
+	sf_replay_add(t.f.rp, "POST https://eks && /clusters/prod/node-groups\n",
+		      "HTTP/1.1 200 OK\nContent-Type: application/json\n\n{\"nodegroup\":{", 1);
+	sf_replay_add(t.f.rp, "POST https://eks && /clusters/prod/node-groups\n", EKS_TAKEN("Nodegroup"), -1);
+	sf_replay_add(t.f.rp, "GET https://eks && /clusters/prod/node-groups/sandbox-",
+		      NODEGROUP(OWN_TAGS("eks_nodegroup.sandbox", "lin-1", MY_TOKEN)), -1);
+	T_EQ(sf_rt_eks_node_group.create(&t.c, want, &out), 0);
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
+	T_EQ(sent2(&t, "POST https://eks", "/clusters/prod/node-groups\n"), 1);
+	T_EQ(t.nids, 1);
+	json_decref(out);
+	out = NULL;
+	json_decref(want);
+	rt_close(&t);
+	/* someone else's node group under that name is refused, left alone */
+	want = json_pack("{s:s, s:s, s:s, s:[s], s:[s], s:i, s:i, s:i}", "cluster_name", "prod", "name", "sandbox",
+			 "node_role_arn", "arn:aws:iam::1:role/node", "subnet_ids", "subnet-1", "instance_types",
+			 "m6i.large", "min_size", 1, "max_size", 2, "desired_size", 1);
+	rt_open(&t, "eks_nodegroup.sandbox");
+	sf_replay_add(t.f.rp, "POST https://eks && /clusters/prod/node-groups\n", EKS_TAKEN("Nodegroup"), -1);
+	sf_replay_add(t.f.rp, "GET https://eks && /clusters/prod/node-groups/sandbox-",
+		      NODEGROUP(OWN_TAGS("eks_nodegroup.sandbox", "lin-9", "ffff")), -1);
+	T_EQ(sf_rt_eks_node_group.create(&t.c, want, &out), SF_ECONFLICT);
+	T_CONTAINS(t.err.msg, "lineage lin-9");
+	T_EQ(t.nids, 0);
+	T_EQ(sent(&t, "DELETE https://eks"), 0);
+	json_decref(want);
+	rt_close(&t);
+	/* an add-on whose reply was lost */
+	want = json_pack("{s:s, s:s, s:s}", "cluster_name", "demo", "addon_name", "vpc-cni", "addon_version", "v1");
+	rt_open(&t, "eks_addon.vpc_cni");
+	sf_replay_add(t.f.rp, "POST https://eks && /clusters/demo/addons\n",
+		      "HTTP/1.1 200 OK\nContent-Type: application/json\n\n{\"addon\":{", 1);
+	sf_replay_add(t.f.rp, "POST https://eks && /clusters/demo/addons\n", ADDON_TAKEN, -1);
+	sf_replay_add(t.f.rp, "GET https://eks && /clusters/demo/addons/vpc-cni",
+		      ADDON_TAGGED("lin-1", "0123456789abcdef0123456789abcdef"), -1);
+	T_EQ(sf_rt_eks_addon.create(&t.c, want, &out), 0);
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
+	T_EQ(sent2(&t, "POST https://eks", "/clusters/demo/addons\n"), 1);
+	T_EQ(t.nids, 1);
+	json_decref(out);
+	json_decref(want);
+	rt_close(&t);
+}
+
+#define LT_FOUND(lin, tok)                                                                                \
+	EC2("DescribeLaunchTemplates", "<launchTemplates><item><launchTemplateId>lt-0mine</launchTemplateId>"  \
+	    "<latestVersionNumber>1</latestVersionNumber><tagSet>"                                          \
+	    "<item><key>secfaas:workspace</key><value>demo</value></item>"                                  \
+	    "<item><key>secfaas:lineage</key><value>" lin "</value></item>"                                 \
+	    "<item><key>secfaas:address</key><value>aws_launch_template.system</value></item>"              \
+	    "<item><key>secfaas:token</key><value>" tok "</value></item></tagSet></item></launchTemplates>")
+
+#define LT_TAKEN                                                                                          \
+	"HTTP/1.1 400 Bad Request\nContent-Type: text/xml\n\n<Response><Errors><Error><Code>"                  \
+	"InvalidLaunchTemplateName.AlreadyExistsException</Code><Message>Launch template name already in use."  \
+	"</Message></Error></Errors><RequestID>r</RequestID></Response>"
+
+T_TEST(launch_template_create_adopts_its_lost_reply_and_refuses_a_foreign_name)
+{
+	struct rt t;
+	json_t *want = json_pack("{s:s, s:i}", "name", "demo-system", "disk_size", 30), *out = NULL;
+	rt_open(&t, "aws_launch_template.system");
+	sf_replay_add(t.f.rp, "Action=CreateLaunchTemplate",
+		      "HTTP/1.1 200 OK\nContent-Type: text/xml\n\n<CreateLaunchTemplateResponse><launchTemplate>", 1);
+	sf_replay_add(t.f.rp, "Action=CreateLaunchTemplate",
+		      LT_TAKEN, -1);
+	sf_replay_add(t.f.rp, "Action=DescribeLaunchTemplates && LaunchTemplateName.1=demo-system-",
+		      LT_FOUND("lin-1", MY_TOKEN), -1);
+	T_EQ(sf_rt_aws_launch_template.create(&t.c, want, &out), 0);
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
+	T_EQ(sent(&t, "Action=CreateLaunchTemplate"), 1);
+	T_STREQ(json_string_value(json_object_get(out, "id")), "lt-0mine");
+	T_STREQ(json_string_value(json_object_get(out, "latest_version")), "1");
+	json_decref(out);
+	out = NULL;
+	rt_close(&t);
+	rt_open(&t, "aws_launch_template.system");
+	sf_replay_add(t.f.rp, "Action=CreateLaunchTemplate",
+		      LT_TAKEN, -1);
+	sf_replay_add(t.f.rp, "Action=DescribeLaunchTemplates && LaunchTemplateName.1=demo-system-",
+		      LT_FOUND("lin-9", "ffff"), -1);
+	T_EQ(sf_rt_aws_launch_template.create(&t.c, want, &out), SF_ECONFLICT);
+	T_CONTAINS(t.err.msg, "lineage lin-9");
+	T_EQ(t.nids, 0);
+	T_EQ(sent(&t, "Action=DeleteLaunchTemplate"), 0);
 	json_decref(want);
 	rt_close(&t);
 }
