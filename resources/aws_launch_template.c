@@ -53,7 +53,7 @@ static const struct sf_attr_def attrs[] = {
 	 "for a given (not baked) AMI: {arch, gvisor_release, where}; checked before use"},
 	{"id", SF_AT_STRING, SF_ATTR_COMPUTED, "lt-..."},
 	{"template_name", SF_AT_STRING, SF_ATTR_COMPUTED, "actual template name"},
-	{"latest_version", SF_AT_STRING, SF_ATTR_COMPUTED, "version the node group uses"},
+	{"latest_version", SF_AT_STRING, SF_ATTR_COMPUTED | SF_ATTR_NEW_ON_UPDATE, "version the node group uses"},
 	{NULL, 0, 0, NULL},
 };
 

@@ -4,7 +4,8 @@
  * Resolution during planning: a reference to a resource that is unchanged
  * or updated in place resolves to its known value; a reference to one being
  * created or replaced resolves only for attributes the spec sets (computed
- * ones are "known after apply").  An unknown value on a force-new attribute
+ * ones are "known after apply"), and so does one to an attribute an update
+ * renews (SF_ATTR_NEW_ON_UPDATE) of a resource being updated.  An unknown value on a force-new attribute
  * forces replacement, as in Terraform.
  */
 #include "provisioner/engine/plan.h"
@@ -264,6 +265,11 @@ static const json_t *plan_ref(const char *addr, const char *attr, void *ctx)
 	if (v && !json_is_null(v))
 		return v; /* set in the spec: known now */
 	if (fresh)
+		return NULL;
+	/* updated in place: what the update itself renews (a launch template's
+	 * latest version) is known only after apply, so what uses it changes too */
+	const struct sf_attr_def *ad = c->action == SF_ACT_UPDATE && c->type ? sf_rtype_attr(c->type, attr) : NULL;
+	if (ad && (ad->flags & SF_ATTR_NEW_ON_UPDATE))
 		return NULL;
 	return c->before ? json_object_get(c->before, attr) : NULL;
 }

@@ -80,6 +80,8 @@ enum sf_attr_flags {
 	SF_ATTR_SENSITIVE = 1 << 4,    /* never printed; encrypted in state */
 	SF_ATTR_IGNORE_DRIFT = 1 << 5, /* managed remotely (autoscaled sizes): not diffed */
 	SF_ATTR_WRITE_ONLY = 1 << 6,   /* sent on create/update, not readable back */
+	SF_ATTR_NEW_ON_UPDATE = 1 << 7, /* computed, and changes with every update (a version
+					 * number): unknown to a plan that updates the object */
 };
 
 struct sf_attr_def {

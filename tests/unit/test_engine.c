@@ -400,6 +400,63 @@ T_TEST(plan_refuses_unknown_types_and_needs_a_registry)
 	sf_state_close(st);
 }
 
+/* A launch template changed in place gets a new version, so the node
+ * group that uses ${...latest_version} must change in the same plan, not in
+ * the next one. */
+T_TEST(plan_an_update_renews_what_it_flags_new_on_update)
+{
+	struct sf_state *st = fresh_state("renew");
+	json_t *lt = json_pack("{s:s, s:s, s:i, s:s}", "name", "lt", "id", "lt-1", "hop_limit", 1, "latest_version", "1");
+	put(st, "aws_launch_template.lt", "aws_launch_template", SF_RS_CREATED, lt);
+	json_t *ng = json_pack("{s:s, s:s, s:s, s:[s], s:[s], s:i, s:i, s:i, s:s, s:s, s:s}", "cluster_name", "c", "name",
+			       "g", "node_role_arn", "arn:aws:iam::1:role/r", "subnet_ids", "subnet-1", "instance_types",
+			       "m6i.large", "min_size", 1, "max_size", 2, "desired_size", 1, "launch_template_id", "lt-1",
+			       "launch_template_version", "1", "id", "c/g");
+	put(st, "eks_nodegroup.g", "eks_nodegroup", SF_RS_CREATED, ng);
+	for (int hop = 1; hop <= 2; hop++) {
+		struct sf_specset set = SF_SPECSET_INIT;
+		struct sf_config cfg = SF_CONFIG_INIT;
+		char *diag = NULL;
+		char *doc = xasprintf(
+			"kind: T\nmetadata: {name: ws}\nresources:\n"
+			"  - {type: aws_launch_template, name: lt, attrs: {name: lt, hop_limit: %d}}\n"
+			"  - {type: eks_nodegroup, name: g, attrs: {cluster_name: c, name: g, node_role_arn: 'arn:aws:iam::1:role/r',"
+			" subnet_ids: [subnet-1], instance_types: [m6i.large], min_size: 1, max_size: 2, desired_size: 1,"
+			" launch_template_id: '${aws_launch_template.lt.id}',"
+			" launch_template_version: '${aws_launch_template.lt.latest_version}'}}\n",
+			hop);
+		T_EQ(assemble(doc, &set, &cfg, &diag), 0);
+		struct sf_plan plan;
+		struct sf_plan_opts o = {.types = sf_types()};
+		struct sf_err err = SF_ERR_INIT;
+		T_EQ(sf_plan_make(&plan, &cfg, st, &o, &err), 0);
+		const struct sf_change *cl = sf_plan_find(&plan, "aws_launch_template.lt"),
+				       *cg = sf_plan_find(&plan, "eks_nodegroup.g");
+		T_OK(cl && cg);
+		if (hop == 1) { /* nothing changes: the version is the one in state */
+			T_EQ(cl->action, SF_ACT_NOOP);
+			T_EQ(cg->action, SF_ACT_NOOP);
+		} else {
+			T_EQ(cl->action, SF_ACT_UPDATE);
+			T_EQ(cg->action, SF_ACT_UPDATE);
+			int unknown = 0;
+			for (size_t i = 0; i < cg->nattrs; i++)
+				unknown |= !strcmp(cg->attrs[i].name, "launch_template_version") && cg->attrs[i].unknown;
+			T_OK(unknown);
+			/* the id does not change with an update: still known, no replacement */
+			T_STREQ(json_string_value(json_object_get(cg->after, "launch_template_id")), "lt-1");
+		}
+		sf_plan_release(&plan);
+		free(doc);
+		free(diag);
+		sf_config_release(&cfg);
+		sf_specset_release(&set);
+	}
+	json_decref(lt);
+	json_decref(ng);
+	sf_state_close(st);
+}
+
 /* ---- apply with the test type ----------------------------------------- */
 
 static int count_objects(const char *dir)
