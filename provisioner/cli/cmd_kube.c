@@ -647,14 +647,287 @@ static long gw_call(struct sf_http *h, const char *base, const char *method, con
 	return st;
 }
 
-static int verify_run(struct sf_cli *cli, struct sf_kube *k, const struct target *t, double timeout_s,
-		      struct report *r)
+/* What the isolation probe function runs.  The classic watchdog splits
+ * fprocess on spaces and uses no shell, so sh evaluates the script from the
+ * function's environment.  It reads its targets on stdin, one per line
+ * ("name host port kind", kind tcp or imds), tries them all at once and
+ * prints "probe <name> <result>": a TCP path is connected when nc's connect
+ * succeeds, refused when something answered no, dropped when the connect
+ * timed out (what a NetworkPolicy does), error otherwise; the IMDS path sends
+ * the IMDSv2 token PUT and reads the reply (token or no-token).  BusyBox (the
+ * image's userland) has sh, nc, timeout and mktemp.  The banner probe stays a
+ * function of its own whose fprocess is `dmesg` alone. */
+#define PROBE_FPROCESS "sh -c eval$IFS\"$SECFAAS_PROBE\""
+static const char PROBE_SCRIPT[] =
+	"d=$(mktemp -d); i=0; "
+	"while read -r name host port kind; do i=$((i+1)); ( "
+	"if [ \"$kind\" = imds ]; then "
+	"out=$(printf 'PUT /latest/api/token HTTP/1.0\\r\\nHost: 169.254.169.254\\r\\n"
+	"X-aws-ec2-metadata-token-ttl-seconds: 60\\r\\n\\r\\n' | timeout 5 nc -w 4 \"$host\" \"$port\" 2>&1); "
+	"case \"$out\" in *' 200 '*) r=token;; *) r=no-token;; esac; "
+	"else out=$(timeout 5 nc -w 4 \"$host\" \"$port\" </dev/null 2>&1); rc=$?; "
+	"case \"$rc:$out\" in 1:*'timed out'*) r=dropped;; 143:*|124:*) r=dropped;; 1:*refused*) r=refused;; "
+	"1:*) r=error;; *) r=connected;; esac; fi; "
+	"echo \"probe $name $r\" >\"$d/$i\" ) & done; wait; cat \"$d\"/* 2>/dev/null; rm -rf \"$d\"";
+
+/* The ClusterIP:port of Service ns/name (owned), or NULL. */
+static char *service_target(struct sf_kube *k, const char *ns, const char *name, int port)
+{
+	struct sf_err e = SF_ERR_INIT;
+	json_t *svc = NULL;
+	char *out = NULL;
+	if (sf_kube_get(k, "v1", "Service", ns, name, &svc, &e) == 0) {
+		const char *ip = sget(json_object_get(svc, "spec"), "clusterIP");
+		if (ip && *ip && strcmp(ip, "None"))
+			out = xasprintf("%s:%d", ip, port);
+	}
+	json_decref(svc);
+	return out;
+}
+
+/* Add one path for the probe: `name` (one word, the probe's key), `what`
+ * (the report's words), target "host:port" (owned, taken; NULL = the
+ * destination does not exist here, so nothing is added). */
+static void add_path(json_t *paths, const char *name, const char *what, char *target, int allowed)
+{
+	if (!target)
+		return;
+	json_array_append_new(paths, json_pack("{s:s, s:s, s:s, s:b}", "name", name, "what", what, "target", target,
+					       "allowed", allowed));
+	free(target);
+}
+
+/* One PASS/FAIL line per path the probe tried: each must fail except the
+ * allowed destination, which must succeed. */
+static void isolation_report(struct report *r, const char *out, const json_t *paths)
+{
+	size_t i;
+	json_t *p;
+	json_array_foreach(paths, i, p)
+	{
+		const char *name = sget(p, "name"), *what = sget(p, "what"), *tg = sget(p, "target");
+		int allowed = json_is_true(json_object_get(p, "allowed"));
+		char *key = xasprintf("probe %s ", name);
+		const char *at = strstr(out, key);
+		char res[32] = "";
+		if (at)
+			sscanf(at + strlen(key), "%31s", res);
+		free(key);
+		if (!res[0]) {
+			check(r, 0, "isolation: %s %s: the probe gave no answer", what, tg);
+			continue;
+		}
+		int reached = !strcmp(res, "connected") || !strcmp(res, "token");
+		if (allowed)
+			check(r, reached, "isolation: %s %s from a function: %s (must succeed)", what, tg, res);
+		else
+			check(r, !reached, "isolation: %s %s from a function: %s (must fail)", what, tg, res);
+	}
+}
+
+/* The probe's stdin: "name host port kind" per path (owned). */
+static char *probe_input(const json_t *paths)
+{
+	struct sf_buf in = SF_BUF_INIT;
+	size_t i;
+	json_t *p;
+	json_array_foreach(paths, i, p)
+	{
+		const char *name = sget(p, "name"), *tg = sget(p, "target"), *colon = strrchr(tg, ':');
+		sf_buf_printf(&in, "%s %.*s %s %s\n", name, (int)(colon - tg), tg, colon + 1,
+			      !strcmp(name, "imds-token") ? "imds" : "tcp");
+	}
+	char *s = xstrdup(sf_buf_cstr(&in));
+	sf_buf_release(&in);
+	return s;
+}
+
+/* Deploy function `fn` through the gateway; 1 when it was accepted. */
+static int deploy_function(struct report *r, struct sf_http *h, const char *gw, const char *user, const char *pw,
+			   const char *fn, const char *fprocess, const char *script, const char *role)
 {
 	struct sf_err err = SF_ERR_INIT;
-	json_t *rc_obj = NULL, *pod = NULL, *list = NULL, *node = NULL, *secret = NULL;
-	char *gw = NULL, *body = NULL, *user = NULL, *pw = NULL, *fn = NULL;
+	/* The smoke-test image the OpenFaaS documentation uses; a
+	 * registry mirror can be named with SECFAAS_VERIFY_IMAGE. */
+	const char *img = getenv("SECFAAS_VERIFY_IMAGE");
+	json_t *reqj = json_pack("{s:s, s:s, s:s, s:{s:s}}", "service", fn, "image",
+				 img && *img ? img : "ghcr.io/openfaas/alpine:latest", "envProcess", fprocess, "labels",
+				 "secfaas.dev/probe", "verify");
+	if (script)
+		json_object_set_new(reqj, "envVars", json_pack("{s:s}", "SECFAAS_PROBE", script));
+	char *req = json_dumps(reqj, JSON_COMPACT), *body = NULL;
+	json_decref(reqj);
+	long st = gw_call(h, gw, "POST", "/system/functions", user, pw, req, &body, &err);
+	free(req);
+	int ok = st >= 200 && st < 300;
+	check(r, ok, "deploy %s %s through the gateway at %s: HTTP %ld%s%s", role, fn, gw, st, ok ? "" : " ",
+	      ok ? "" : (body && *body ? body : err.msg));
+	free(body);
+	return ok;
+}
+
+/* Wait until a pod of function `fn` runs (a copy, owned) or `end`; NULL on
+ * failure, reported.  Without a mutator the Deployment is moved into gVisor
+ * as apply does (*repaired says so). */
+static json_t *wait_function_pod(struct report *r, struct sf_kube *k, const char *fn, int mutator, double end,
+				 int *repaired)
+{
+	struct sf_err err = SF_ERR_INIT;
+	double refused_since = 0, refused_grace = sf_mono() + 10;
+	char *sel = xasprintf("faas_function=%s", fn);
+	json_t *found = NULL;
+	while (sf_mono() < end && !found) {
+		json_t *dep = NULL, *list = NULL;
+		sf_err_clear(&err);
+		if (sf_kube_get(k, "apps/v1", "Deployment", "openfaas-fn", fn, &dep, &err) == 0 && !mutator && !*repaired) {
+			const char *dc = sget(json_object_get(json_object_get(json_object_get(dep, "spec"), "template"), "spec"),
+					      "runtimeClassName");
+			if (!dc) {
+				json_t *patch = json_pack("{s:{s:{s:{s:s}}}}", "spec", "template", "spec", "runtimeClassName", "gvisor");
+				*repaired = sf_kube_merge_patch(k, "apps/v1", "Deployment", "openfaas-fn", fn, patch, NULL, &err) == 0;
+				json_decref(patch);
+			}
+		}
+		/* Refused at admission even after the repair (or by the mutator):
+		 * the route is broken and waiting longer will not help. */
+		const json_t *rf = NULL;
+		size_t ci;
+		json_t *cv;
+		json_array_foreach(json_object_get(json_object_get(dep, "status"), "conditions"), ci, cv)
+		{
+			const char *ct = sget(cv, "type"), *cs = sget(cv, "status");
+			if (ct && cs && !strcmp(ct, "ReplicaFailure") && !strcmp(cs, "True"))
+				rf = cv;
+		}
+		if (rf && (*repaired || mutator || sf_mono() > refused_grace)) {
+			if (!refused_since)
+				refused_since = sf_mono();
+			else if (sf_mono() - refused_since > 5) {
+				check(r, 0, "%s pods refused at admission: %s", fn,
+				      sget(rf, "message") ? sget(rf, "message") : "?");
+				json_decref(dep);
+				free(sel);
+				return NULL;
+			}
+		} else {
+			refused_since = 0;
+		}
+		json_decref(dep);
+		if (sf_kube_list(k, "v1", "Pod", "openfaas-fn", sel, &list, &err) == 0) {
+			size_t i;
+			json_t *x;
+			json_array_foreach(json_object_get(list, "items"), i, x)
+			{
+				const char *ph = sget(json_object_get(x, "status"), "phase");
+				if (!found && ph && !strcmp(ph, "Running") &&
+				    !json_object_get(json_object_get(x, "metadata"), "deletionTimestamp"))
+					found = json_deep_copy(x);
+			}
+		}
+		json_decref(list);
+		if (!found)
+			nap_ms(500);
+	}
+	free(sel);
+	check(r, found != NULL, "%s pod running%s", fn, found ? "" : " (timed out)");
+	return found;
+}
+
+/* Invoke function `fn` through the API server's service proxy (no auth
+ * needed) with `input`; 0 and *body (owned) on HTTP 200, else reported. */
+static int invoke_function(struct report *r, struct sf_kube *k, const char *fn, const char *input, char **body)
+{
+	struct sf_err err = SF_ERR_INIT;
+	char *path = xasprintf("/api/v1/namespaces/openfaas/services/gateway:8080/proxy/function/%s", fn);
+	long pst = 0;
+	int irc = -1;
+	*body = NULL;
+	for (int attempt = 0; attempt < 20; attempt++) {
+		free(*body);
+		*body = NULL;
+		sf_err_clear(&err);
+		irc = sf_kube_request_raw(k, "POST", path, "text/plain", input, &pst, body, &err);
+		if (irc == 0 && pst == 200)
+			break;
+		nap_ms(500);
+	}
+	free(path);
+	if (irc < 0 || pst != 200) {
+		check(r, 0, "invoke %s: HTTP %ld %s", fn, pst, irc < 0 ? err.msg : (*body ? *body : ""));
+		return -1;
+	}
+	return 0;
+}
+
+/* The second lock on the node role's credentials, on its own: every node
+ * group's instances must answer the IMDSv2 token PUT with hop limit 1, so
+ * the reply dies one hop away, in the pod, even where a NetworkPolicy lets
+ * a pod reach 169.254.169.254.  Read live from EKS and EC2 (a group without
+ * a launch template of its own gets EKS's, hop limit 2). */
+static void node_credentials_report(struct report *r, struct sf_aws *aws, const char *cluster)
+{
+	struct sf_err err = SF_ERR_INIT;
+	char *cl = sf_aws_label(cluster), *path = xasprintf("/clusters/%s/node-groups", cl);
+	json_t *ls = NULL;
+	if (sf_aws_rest_json(aws, "eks", "GET", path, NULL, NULL, &ls, &err) < 0) {
+		check(r, 0, "node credentials: listing node groups of %s: %s", cluster, err.msg);
+		goto out;
+	}
+	size_t i;
+	json_t *nv;
+	json_array_foreach(json_object_get(ls, "nodegroups"), i, nv)
+	{
+		const char *ng = json_string_value(nv);
+		char *ngl = sf_aws_label(ng ? ng : ""), *np = xasprintf("%s/%s", path, ngl);
+		json_t *d = NULL, *vs = NULL;
+		sf_err_clear(&err);
+		if (sf_aws_rest_json(aws, "eks", "GET", np, NULL, NULL, &d, &err) < 0) {
+			check(r, 0, "node credentials: node group %s: %s", ng, err.msg);
+		} else {
+			const json_t *lt = json_object_get(json_object_get(d, "nodegroup"), "launchTemplate");
+			const char *id = sget(lt, "id"), *ver = sget(lt, "version");
+			if (!id) {
+				check(r, 0, "node credentials: node group %s runs EKS's default launch template (IMDS hop limit 2: "
+					    "a pod can take the node role's credentials; apply gives it one with hop limit 1)",
+				      ng);
+			} else {
+				json_t *p = json_pack("{s:s, s:[s]}", "LaunchTemplateId", id, "LaunchTemplateVersion",
+						      ver ? ver : "$Default");
+				sf_err_clear(&err);
+				int rc = sf_aws_query_all(aws, "ec2", "DescribeLaunchTemplateVersions", p,
+							  "launchTemplateVersionSet", &vs, &err);
+				json_decref(p);
+				const json_t *mo = json_object_get(
+					json_object_get(json_array_get(vs, 0), "launchTemplateData"), "metadataOptions");
+				const char *tokens = sget(mo, "httpTokens"), *hop = sget(mo, "httpPutResponseHopLimit");
+				if (rc < 0)
+					check(r, 0, "node credentials: node group %s launch template %s: %s", ng, id, err.msg);
+				else
+					check(r, tokens && !strcmp(tokens, "required") && hop && !strcmp(hop, "1"),
+					      "node credentials: node group %s launch template %s version %s: IMDSv2 %s, "
+					      "hop limit %s (must be required, 1)",
+					      ng, id, ver ? ver : "$Default", tokens ? tokens : "optional", hop ? hop : "unset (the AMI's default)");
+			}
+		}
+		json_decref(d);
+		json_decref(vs);
+		free(ngl);
+		free(np);
+	}
+out:
+	json_decref(ls);
+	free(cl);
+	free(path);
+}
+
+static int verify_run(struct sf_cli *cli, struct sf_kube *k, struct sf_aws *aws, const struct target *t,
+		      double timeout_s, struct report *r)
+{
+	struct sf_err err = SF_ERR_INIT;
+	json_t *rc_obj = NULL, *pod = NULL, *list = NULL, *node = NULL, *secret = NULL, *pod_fn = NULL, *pod_net = NULL;
+	char *gw = NULL, *body = NULL, *user = NULL, *pw = NULL, *fn = NULL, *net = NULL;
 	struct sf_http *h = NULL;
-	int deployed = 0;
+	int deployed = 0, net_deployed = 0;
 
 	/* 1. RuntimeClass */
 	if (sf_kube_get(k, "node.k8s.io/v1", "RuntimeClass", NULL, "gvisor", &rc_obj, &err) < 0) {
@@ -752,94 +1025,26 @@ static int verify_run(struct sf_cli *cli, struct sf_kube *k, const struct target
 	sf_random(rb, sizeof rb);
 	sf_hex(rnd, rb, sizeof rb);
 	fn = xasprintf("secfaas-verify-%s", rnd);
-	/* The smoke-test image the OpenFaaS documentation uses; a
-	 * registry mirror can be named with SECFAAS_VERIFY_IMAGE. */
-	const char *img = getenv("SECFAAS_VERIFY_IMAGE");
-	json_t *reqj = json_pack("{s:s, s:s, s:s, s:{s:s}}", "service", fn, "image",
-				 img && *img ? img : "ghcr.io/openfaas/alpine:latest", "envProcess", "dmesg", "labels",
-				 "secfaas.dev/probe", "verify");
-	char *req = json_dumps(reqj, JSON_COMPACT);
-	json_decref(reqj);
-	sf_err_clear(&err);
-	long st = gw_call(h, gw, "POST", "/system/functions", user, pw, req, &body, &err);
-	free(req);
-	deployed = st >= 200 && st < 300;
-	check(r, deployed, "deploy probe %s through the gateway at %s: HTTP %ld%s%s", fn, gw, st, deployed ? "" : " ",
-	      deployed ? "" : (body && *body ? body : err.msg));
-	free(body);
-	body = NULL;
+	net = xasprintf("secfaas-verify-%s-net", rnd);
+	/* two functions: the banner probe (fprocess `dmesg`), and the isolation
+	 * probe, which also tries the banner probe's pod as another tenant's */
+	deployed = deploy_function(r, h, gw, user, pw, fn, "dmesg", NULL, "probe");
 	if (!deployed)
 		goto done;
+	net_deployed = deploy_function(r, h, gw, user, pw, net, PROBE_FPROCESS, PROBE_SCRIPT, "isolation probe");
 
 	/* 5. wait for a running pod; repair (as apply does) when no mutator */
 	double end = sf_mono() + timeout_s;
-	int repaired = 0, running = 0;
-	double refused_since = 0, refused_grace = sf_mono() + 10;
-	char *sel = xasprintf("faas_function=%s", fn);
-	const json_t *p = NULL;
-	while (sf_mono() < end && !running) {
-		json_t *dep = NULL;
-		sf_err_clear(&err);
-		if (sf_kube_get(k, "apps/v1", "Deployment", "openfaas-fn", fn, &dep, &err) == 0 && !mutator && !repaired) {
-			const char *dc = sget(json_object_get(json_object_get(json_object_get(dep, "spec"), "template"), "spec"),
-					      "runtimeClassName");
-			if (!dc) {
-				json_t *patch = json_pack("{s:{s:{s:{s:s}}}}", "spec", "template", "spec", "runtimeClassName", "gvisor");
-				repaired = sf_kube_merge_patch(k, "apps/v1", "Deployment", "openfaas-fn", fn, patch, NULL, &err) == 0;
-				json_decref(patch);
-			}
-		}
-		/* Refused at admission even after the repair (or by the mutator):
-		 * the route is broken and waiting longer will not help. */
-		const json_t *rf = NULL;
-		size_t ci;
-		json_t *cv;
-		json_array_foreach(json_object_get(json_object_get(dep, "status"), "conditions"), ci, cv)
-		{
-			const char *ct = sget(cv, "type"), *cs = sget(cv, "status");
-			if (ct && cs && !strcmp(ct, "ReplicaFailure") && !strcmp(cs, "True"))
-				rf = cv;
-		}
-		if (rf && (repaired || mutator || sf_mono() > refused_grace)) {
-			if (!refused_since)
-				refused_since = sf_mono();
-			else if (sf_mono() - refused_since > 5) {
-				check(r, 0, "probe pods refused at admission: %s", sget(rf, "message") ? sget(rf, "message") : "?");
-				json_decref(dep);
-				free(sel);
-				goto done;
-			}
-		} else {
-			refused_since = 0;
-		}
-		json_decref(dep);
-		json_decref(list);
-		list = NULL;
-		if (sf_kube_list(k, "v1", "Pod", "openfaas-fn", sel, &list, &err) == 0) {
-			size_t i;
-			json_t *x;
-			json_array_foreach(json_object_get(list, "items"), i, x)
-			{
-				const char *ph = sget(json_object_get(x, "status"), "phase");
-				if (ph && !strcmp(ph, "Running") && !json_object_get(json_object_get(x, "metadata"), "deletionTimestamp")) {
-					p = x;
-					running = 1;
-				}
-			}
-		}
-		if (!running)
-			nap_ms(500);
-	}
-	free(sel);
+	int repaired = 0;
+	pod_fn = wait_function_pod(r, k, fn, mutator, end, &repaired);
 	if (!mutator)
-		fprintf(cli->out, "  note  no mutator on this cluster: the probe was %s by the repair patch (as `secfaas apply` does)\n",
+		fprintf(cli->out, "  note  no mutator on this cluster: the probes were %s by the repair patch (as `secfaas apply` does)\n",
 			repaired ? "moved into gVisor" : "already in gVisor");
-	check(r, running, "probe pod running%s", running ? "" : " (timed out)");
-	if (!running)
+	if (!pod_fn)
 		goto done;
-	const char *pcls = sget(json_object_get(p, "spec"), "runtimeClassName");
-	const char *nodename = sget(json_object_get(p, "spec"), "nodeName");
-	check(r, pcls && !strcmp(pcls, "gvisor"), "pod %s: runtimeClassName %s", sget(json_object_get(p, "metadata"), "name"),
+	const char *pcls = sget(json_object_get(pod_fn, "spec"), "runtimeClassName");
+	const char *nodename = sget(json_object_get(pod_fn, "spec"), "nodeName");
+	check(r, pcls && !strcmp(pcls, "gvisor"), "pod %s: runtimeClassName %s", sget(json_object_get(pod_fn, "metadata"), "name"),
 	      pcls ? pcls : "(none)");
 	sf_err_clear(&err);
 	if (!nodename || sf_kube_get(k, "v1", "Node", NULL, nodename, &node, &err) < 0) {
@@ -850,37 +1055,60 @@ static int verify_run(struct sf_cli *cli, struct sf_kube *k, const struct target
 		      lv ? lv : "(absent)");
 	}
 
-	/* 6. invoke through the API server's service proxy (no auth needed) */
-	char *path = xasprintf("/api/v1/namespaces/openfaas/services/gateway:8080/proxy/function/%s", fn);
-	long pst = 0;
-	sf_err_clear(&err);
-	int irc = -1;
-	for (int attempt = 0; attempt < 20; attempt++) {
-		free(body);
-		body = NULL;
-		irc = sf_kube_request_raw(k, "POST", path, "text/plain", "", &pst, &body, &err);
-		if (irc == 0 && pst == 200)
-			break;
-		nap_ms(500);
+	/* 6. invoke the banner probe */
+	if (invoke_function(r, k, fn, "", &body) == 0) {
+		json_t *rep = json_loads(body, 0, NULL);
+		if (json_is_object(rep) && json_object_get(rep, "runtimeClassName")) {
+			/* kubesim's report: what the node ran the pod with */
+			const char *h2 = sget(rep, "handler"), *dm = sget(rep, "dmesg");
+			check(r, sget(rep, "runtimeClassName") && !strcmp(sget(rep, "runtimeClassName"), "gvisor") && h2 &&
+				      !strcmp(h2, "runsc"),
+			      "invoke probe: ran with RuntimeClass %s, handler %s on %s", sget(rep, "runtimeClassName"),
+			      h2 ? h2 : "?", sget(rep, "node") ? sget(rep, "node") : "?");
+			check(r, dm && strstr(dm, "Starting gVisor"), "probe output shows the gVisor kernel banner");
+		} else {
+			check(r, strstr(body, "Starting gVisor") != NULL, "probe output (dmesg) shows the gVisor kernel banner");
+		}
+		json_decref(rep);
 	}
-	free(path);
-	if (irc < 0 || pst != 200) {
-		check(r, 0, "invoke probe: HTTP %ld %s", pst, irc < 0 ? err.msg : (body ? body : ""));
+
+	/* 7. the isolation probe, from a function under gVisor: what a tenant
+	 * must not reach, and one destination it may (cluster DNS, which every
+	 * function needs) */
+	if (!net_deployed)
 		goto done;
+	pod_net = wait_function_pod(r, k, net, mutator, end, &repaired);
+	if (!pod_net)
+		goto done;
+	pcls = sget(json_object_get(pod_net, "spec"), "runtimeClassName");
+	check(r, pcls && !strcmp(pcls, "gvisor"), "pod %s: runtimeClassName %s",
+	      sget(json_object_get(pod_net, "metadata"), "name"), pcls ? pcls : "(none)");
+	json_t *paths = json_array();
+	const char *peer_ip = sget(json_object_get(pod_fn, "status"), "podIP");
+	add_path(paths, "imds-token", "IMDS token endpoint", xstrdup("169.254.169.254:80"), 0);
+	add_path(paths, "kubernetes-api", "Kubernetes API", service_target(k, "default", "kubernetes", 443), 0);
+	add_path(paths, "nats", "NATS", service_target(k, "openfaas", "nats", 4222), 0);
+	add_path(paths, "webhook", "admission webhook", service_target(k, "openfaas", "secfaas-gvisor-webhook", 443), 0);
+	add_path(paths, "function", "another function's pod", peer_ip ? xasprintf("%s:8080", peer_ip) : NULL, 0);
+	add_path(paths, "dns", "allowed destination cluster DNS", service_target(k, "kube-system", "kube-dns", 53), 1);
+	char *input = probe_input(paths);
+	free(body);
+	body = NULL;
+	if (invoke_function(r, k, net, input, &body) == 0) {
+		if (strstr(body, "probe "))
+			isolation_report(r, body, paths);
+		else
+			check(r, 0, "isolation: %s ran no network probes (its image needs BusyBox sh and nc, as the default has)",
+			      net);
 	}
-	json_t *rep = json_loads(body, 0, NULL);
-	if (json_is_object(rep) && json_object_get(rep, "runtimeClassName")) {
-		/* kubesim's report: what the node ran the pod with */
-		const char *h2 = sget(rep, "handler"), *dm = sget(rep, "dmesg");
-		check(r, sget(rep, "runtimeClassName") && !strcmp(sget(rep, "runtimeClassName"), "gvisor") && h2 &&
-			      !strcmp(h2, "runsc"),
-		      "invoke probe: ran with RuntimeClass %s, handler %s on %s", sget(rep, "runtimeClassName"),
-		      h2 ? h2 : "?", sget(rep, "node") ? sget(rep, "node") : "?");
-		check(r, dm && strstr(dm, "Starting gVisor"), "probe output shows the gVisor kernel banner");
-	} else {
-		check(r, strstr(body, "Starting gVisor") != NULL, "probe output (dmesg) shows the gVisor kernel banner");
-	}
-	json_decref(rep);
+	free(input);
+	json_decref(paths);
+
+	/* 8. the node groups' own lock on the node role's credentials */
+	if (aws && sget(t->conn, "cluster_name"))
+		node_credentials_report(r, aws, sget(t->conn, "cluster_name"));
+	else
+		fprintf(cli->out, "  note  IMDS hop limit of the node groups not checked (no EKS cluster in this workspace)\n");
 done:
 	if (deployed) {
 		char *del = xasprintf("{\"functionName\":\"%s\"}", fn);
@@ -888,6 +1116,15 @@ done:
 		sf_err_clear(&err);
 		long dst = gw_call(h, gw, "DELETE", "/system/functions", user, pw, del, &b2, &err);
 		check(r, dst >= 200 && dst < 300, "clean up probe %s: HTTP %ld", fn, dst);
+		free(del);
+		free(b2);
+	}
+	if (net_deployed) {
+		char *del = xasprintf("{\"functionName\":\"%s\"}", net);
+		char *b2 = NULL;
+		sf_err_clear(&err);
+		long dst = gw_call(h, gw, "DELETE", "/system/functions", user, pw, del, &b2, &err);
+		check(r, dst >= 200 && dst < 300, "clean up isolation probe %s: HTTP %ld", net, dst);
 		free(del);
 		free(b2);
 	}
@@ -904,6 +1141,9 @@ done:
 		memset(pw, 0, strlen(pw));
 	free(pw);
 	free(fn);
+	free(net);
+	json_decref(pod_fn);
+	json_decref(pod_net);
 	return r->failed ? SF_EXIT_ERROR : SF_EXIT_OK;
 }
 
@@ -941,7 +1181,7 @@ int cmd_verify(struct sf_cli *cli, int argc, char **argv)
 	}
 	fprintf(cli->out, "Verifying that OpenFaaS functions of %s run under gVisor (%s):\n", name, sf_kube_endpoint(k));
 	struct report r = {cli, 0, 0};
-	rc = verify_run(cli, k, &t, timeout_s, &r);
+	rc = verify_run(cli, k, aws, &t, timeout_s, &r);
 	if (r.failed)
 		fprintf(cli->out, "\nverify: FAIL (%d of %d checks failed)\n", r.failed, r.n);
 	else

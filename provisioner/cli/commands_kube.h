@@ -36,7 +36,10 @@
 #define SF_VERIFY_USAGE                                                                             \
 	"usage: secfaas verify NAME [--timeout DUR]\n"                                              \
 	"Deploy a probe function through the OpenFaaS gateway, invoke it, and prove it ran under\n" \
-	"RuntimeClass gvisor on a gVisor node. Prints a report; exits 1 if any check fails.\n"
+	"RuntimeClass gvisor on a gVisor node; from a second probe, try the IMDS token endpoint,\n"  \
+	"the Kubernetes API, NATS, the webhook and another function (each must fail) and cluster\n" \
+	"DNS (must answer); check every node group's IMDS hop limit is 1. Prints a report; exits\n" \
+	"1 if any check fails.\n"
 
 #define SF_OUTPUT_USAGE                                                                          \
 	"usage: secfaas output [NAME] [OUTPUT] [--raw] [--show-sensitive] [--json]\n"            \

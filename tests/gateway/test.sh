@@ -63,6 +63,35 @@ t_begin "verify reaches the LoadBalancer gateway through its node port and says 
 t_rc 0 "verify" $S verify fn-functions $ST
 t_grep "note" "does not resolve; using the node port" .out
 t_grep "passes" "verify: PASS" .out
+cp .out "$WORK/verify.out"
+t_end
+
+# The applied spec closes every path twice: the functions' NetworkPolicies
+# (enforced, since the vpc-cni add-on turns the network policy agent on)
+# and hop limit 1 on every node group's launch template.
+t_begin "verify proves isolation: a function reaches none of IMDS, the API, NATS, the webhook, another function; DNS answers"
+for path in "IMDS token endpoint 169.254.169.254:80" "Kubernetes API" "NATS" "admission webhook" "another function's pod"; do
+	t_ok "$path: one PASS line, the path closed" grep -qE "^  PASS  isolation: $path [^ ]* ?from a function: (dropped|refused|no-token) \(must fail\)$" "$WORK/verify.out"
+done
+t_ok "cluster DNS answers" grep -qE "^  PASS  isolation: allowed destination cluster DNS [0-9.]+:53 from a function: connected \(must succeed\)$" "$WORK/verify.out"
+t_ok "the isolation probe ran under gVisor" grep -qE "^  PASS  pod secfaas-verify-[0-9a-f]+-net-[^ ]+: runtimeClassName gvisor$" "$WORK/verify.out"
+for g in system sandbox; do
+	t_ok "node group $g: hop limit 1" grep -qE "^  PASS  node credentials: node group $g-[0-9a-f]+ launch template lt-[0-9a-f]+ version [0-9]+: IMDSv2 required, hop limit 1 " "$WORK/verify.out"
+done
+t_end
+
+t_begin "verify fails, naming the node group, when its launch template's hop limit is 2"
+sed 's/^      runtime: gvisor$/      runtime: gvisor\n      metadata: {hopLimit: 2}/' "$WORK/fn.yaml" >"$WORK/fn-hop2.yaml"
+t_ok "the spec asks for hop limit 2" grep -q "hopLimit: 2" "$WORK/fn-hop2.yaml"
+t_rc 0 "apply hop limit 2" $S apply "$WORK/fn-hop2.yaml" $ST --auto-approve
+t_grep "the launch template changes" "hop_limit" .out
+t_rc 1 "verify" $S verify fn-functions $ST
+cp .out "$WORK/verify.out"
+t_ok "names the group and the hop limit" grep -qE "^  FAIL  node credentials: node group sandbox-[0-9a-f]+ launch template lt-[0-9a-f]+ version [0-9]+: IMDSv2 required, hop limit 2 " "$WORK/verify.out"
+t_ok "the other group still passes" grep -qE "^  PASS  node credentials: node group system-[0-9a-f]+ launch template lt-[0-9a-f]+ version 1: IMDSv2 required, hop limit 1 " "$WORK/verify.out"
+t_grep "fails" "verify: FAIL (1 of" "$WORK/verify.out"
+t_rc 0 "apply the spec again" $S apply "$WORK/fn.yaml" $ST --auto-approve
+t_rc 0 "verify passes again" $S verify fn-functions $ST
 t_end
 
 t_begin "destroy"

@@ -15,6 +15,7 @@ observable state, never fixed sleeps.
 import base64
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -511,33 +512,79 @@ def t_webhook_broken_fails_closed(w):
             assert body[:40].encode() not in data and b"BEGIN PRIVATE KEY" not in data, f
 
 
+ISOLATION = ("IMDS token endpoint", "Kubernetes API", "NATS", "admission webhook", "another function's pod")
+
+
+def isolation_line(out, verdict, path, result):
+    """The one line verify prints for a path the isolation probe tried."""
+    return re.search(r"^  %s  isolation: %s \S+ from a function: %s \(must fail\)$" % (verdict, re.escape(path), result),
+                     out, re.M)
+
+
 def t_verify_pass_and_broken(w):
     k = w.c.k
-    r = w.kube("verify", w.name, want=0)
-    assert "verify: PASS" in r.stdout and "FAIL" not in r.stdout, r.stdout
-    assert "handler runsc" in r.stdout and "gVisor kernel banner" in r.stdout
-    until(lambda: not exists(k, "/apis/apps/v1/namespaces/openfaas-fn/deployments/" +
-                             r.stdout.split("deploy probe ")[1].split()[0]), "the probe to be cleaned up")
-    # break the route: drop the guard's binding (pods without the class would be admitted)
-    k.ok("DELETE", "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings/secfaas-openfaas-fn-gvisor-only")
+    # no network policy agent: the isolation probe (a function under gVisor) reaches what it
+    # must not, and verify names each path
     r = w.kube("verify", w.name)
-    assert r.returncode == 1 and "verify: FAIL" in r.stdout and "fail-open" in r.stdout, r.stdout
-    # plan -refresh-only sees it as drift of the guard, apply puts it back
-    r = w.run("plan", "s.yaml", "-refresh-only", "--detailed-exitcode")
-    assert r.returncode == 2 and "k8s_gvisor_guard.openfaas_fn: compliant changed outside secfaas" in r.stdout, r.stdout
-    # break it another way: the RuntimeClass no longer selects gVisor nodes
-    w.run("apply", "s.yaml", "--auto-approve", want=0)
-    assert w.kube("verify", w.name).returncode == 0
-    assert w.run("plan", "s.yaml", "--detailed-exitcode").returncode == 0
-    k.ok("DELETE", "/apis/node.k8s.io/v1/runtimeclasses/gvisor")
-    r = w.kube("verify", w.name)
-    assert r.returncode == 1 and "RuntimeClass gvisor" in r.stdout, r.stdout
-    r = w.run("plan", "s.yaml", "-refresh-only", "--detailed-exitcode")
-    assert r.returncode == 2 and "k8s_manifest.runtimeclass_gvisor" in r.stdout, r.stdout
-    r = w.run("plan", "s.yaml", "--detailed-exitcode")
-    assert r.returncode == 2 and "k8s_manifest.runtimeclass_gvisor" in r.stdout, r.stdout
-    w.run("apply", "s.yaml", "--auto-approve", want=0)
-    w.kube("verify", w.name, want=0)
+    assert r.returncode == 1 and "verify: FAIL" in r.stdout, r.stdout
+    for path in ("Kubernetes API", "NATS", "admission webhook", "another function's pod"):
+        assert isolation_line(r.stdout, "FAIL", path, "connected"), (path, r.stdout)
+    # the nodes' metadata service answers with EKS's default hop limit 2 (these nodes have no
+    # launch template of secfaas's): the probe gets a token
+    assert isolation_line(r.stdout, "FAIL", "IMDS token endpoint", "token"), r.stdout
+    assert "PASS  probe output (dmesg) shows the gVisor kernel banner" in r.stdout, r.stdout
+    assert "note  IMDS hop limit of the node groups not checked" in r.stdout, r.stdout
+    # with the agent on (what the vpc-cni add-on's enableNetworkPolicy does) every path is closed
+    enforce(k, True)
+    try:
+        r = w.kube("verify", w.name, want=0)
+        assert "verify: PASS" in r.stdout and "FAIL" not in r.stdout, r.stdout
+        assert "gVisor kernel banner" in r.stdout
+        for path in ISOLATION:
+            assert isolation_line(r.stdout, "PASS", path, "(dropped|no-token)"), (path, r.stdout)
+        assert re.search(r"^  PASS  isolation: allowed destination cluster DNS \S+:53 from a function: connected "
+                         r"\(must succeed\)$", r.stdout, re.M), r.stdout
+        until(lambda: not exists(k, "/apis/apps/v1/namespaces/openfaas-fn/deployments/" +
+                                 r.stdout.split("deploy probe ")[1].split()[0]), "the probe to be cleaned up")
+        # removed egress policies: verify fails, naming the paths that opened
+        for n in ("secfaas-default-deny", "secfaas-dns"):
+            k.ok("DELETE", "/apis/networking.k8s.io/v1/namespaces/openfaas-fn/networkpolicies/" + n)
+        enforce(k, True)
+        r = w.kube("verify", w.name)
+        assert r.returncode == 1, r.stdout
+        for path in ("Kubernetes API", "admission webhook"):
+            assert isolation_line(r.stdout, "FAIL", path, "connected"), (path, r.stdout)
+        assert isolation_line(r.stdout, "FAIL", "IMDS token endpoint", "token"), r.stdout
+        # NATS and the other function keep their own ingress policies
+        for path in ("NATS", "another function's pod"):
+            assert isolation_line(r.stdout, "PASS", path, "dropped"), (path, r.stdout)
+        w.run("apply", "s.yaml", "--auto-approve", want=0)
+        enforce(k, True)
+        w.kube("verify", w.name, want=0)
+        # break the route: drop the guard's binding (pods without the class would be admitted)
+        k.ok("DELETE", "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings/"
+             "secfaas-openfaas-fn-gvisor-only")
+        r = w.kube("verify", w.name)
+        assert r.returncode == 1 and "verify: FAIL" in r.stdout and "fail-open" in r.stdout, r.stdout
+        # plan -refresh-only sees it as drift of the guard, apply puts it back
+        r = w.run("plan", "s.yaml", "-refresh-only", "--detailed-exitcode")
+        assert r.returncode == 2 and "k8s_gvisor_guard.openfaas_fn: compliant changed outside secfaas" in r.stdout, \
+            r.stdout
+        # break it another way: the RuntimeClass no longer selects gVisor nodes
+        w.run("apply", "s.yaml", "--auto-approve", want=0)
+        assert w.kube("verify", w.name).returncode == 0
+        assert w.run("plan", "s.yaml", "--detailed-exitcode").returncode == 0
+        k.ok("DELETE", "/apis/node.k8s.io/v1/runtimeclasses/gvisor")
+        r = w.kube("verify", w.name)
+        assert r.returncode == 1 and "RuntimeClass gvisor" in r.stdout, r.stdout
+        r = w.run("plan", "s.yaml", "-refresh-only", "--detailed-exitcode")
+        assert r.returncode == 2 and "k8s_manifest.runtimeclass_gvisor" in r.stdout, r.stdout
+        r = w.run("plan", "s.yaml", "--detailed-exitcode")
+        assert r.returncode == 2 and "k8s_manifest.runtimeclass_gvisor" in r.stdout, r.stdout
+        w.run("apply", "s.yaml", "--auto-approve", want=0)
+        w.kube("verify", w.name, want=0)
+    finally:
+        enforce(k, False)
 
 
 def t_drift_and_conflicts(w):
@@ -637,6 +684,7 @@ def t_v136_mutator():
         assert p["spec"]["runtimeClassName"] == "gvisor"
         dep = k.ok("GET", "/apis/apps/v1/namespaces/openfaas-fn/deployments/later")
         assert "runtimeClassName" not in dep["spec"]["template"]["spec"]  # mutated at admission, not patched
+        enforce(k, True)  # the network policy agent on, as the vpc-cni add-on has it
         r = w.kube("verify", "m136", want=0)
         assert "mutated to gvisor" in r.stdout, r.stdout
         # break the mutator (CEL outside the supported subset): pods are refused, never admitted without gVisor
@@ -872,6 +920,10 @@ def t_cluster_end_to_end():
 
         r = run("verify", "fn-k8s", binary=KUBECMD, want=0)
         assert "verify: PASS" in r.stdout, r.stdout
+        # an EKS cluster: the isolation paths closed and every node group's hop limit read from AWS
+        for path in ISOLATION:
+            assert isolation_line(r.stdout, "PASS", path, "(dropped|no-token)"), (path, r.stdout)
+        assert len(re.findall(r"^  PASS  node credentials: node group .* hop limit 1 ", r.stdout, re.M)) >= 1, r.stdout
         run("delete", "validatingadmissionpolicybinding", "secfaas-openfaas-fn-gvisor-only", binary="/usr/bin/kubectl",
             want=0)
         r = run("verify", "fn-k8s", binary=KUBECMD)
