@@ -13,6 +13,7 @@
 #include "provisioner/engine/config.h"
 #include "provisioner/kinds/cluster.h"
 #include "resources/aws_common.h"
+#include "resources/provider.h"
 #include "resources/providers.h"
 #include "resources/types_aws.h"
 #include "t.h"
@@ -182,6 +183,65 @@ T_TEST(stack_metadata_tags_reach_every_aws_resource)
 	sf_config_release(&c);
 	sf_specset_release(&set);
 	sf_diags_release(&d);
+}
+
+/* The same for every AWS type the provider lists, one resource at a time
+ * with its required attributes given: a type added without a map `tags`
+ * attribute (the Stack's tags would be dropped silently) fails here. */
+T_TEST(stack_metadata_tags_reach_each_aws_type)
+{
+	int checked = 0;
+	for (const struct sf_rtype *const *tp = sf_provider_aws.types; *tp; tp++) {
+		const struct sf_rtype *t = *tp;
+		const struct sf_attr_def *ta = sf_rtype_attr(t, "tags");
+		if (!ta || ta->type != SF_AT_MAP) {
+			fprintf(stderr, "  %s has no map attribute tags\n", t->name);
+			T_OK(0);
+			continue;
+		}
+		/* values the types check offline */
+		static const char *const valid[][2] = {
+			{"gvisor_release", "\"20250113.0\""}, {"arch", "x86_64"}, {"kubernetes_version", "\"1.33\""}};
+		static const char *const sample[] = {"\"x\"", "1", "true", "[\"x\"]", "{k: v}", "\"x\""};
+		struct sf_buf y = SF_BUF_INIT;
+		sf_buf_printf(&y, "apiVersion: secfaas.dev/v1alpha1\nkind: Stack\n"
+				  "metadata: {name: s, region: eu-west-1, tags: {team: t}}\n"
+				  "spec:\n  resources:\n    - type: %s\n      name: r\n      attributes: {",
+			      t->name);
+		const char *sep = "";
+		for (const struct sf_attr_def *a = t->attrs; a->name; a++) {
+			if (a->flags & SF_ATTR_REQUIRED) {
+				const char *v = sample[a->type];
+				for (size_t k = 0; k < sizeof valid / sizeof valid[0]; k++)
+					if (!strcmp(a->name, valid[k][0]))
+						v = valid[k][1];
+				sf_buf_printf(&y, "%s%s: %s", sep, a->name, v);
+				sep = ", ";
+			}
+		}
+		sf_buf_printf(&y, "}\n");
+		const char *text = sf_buf_cstr(&y);
+		struct sf_specset set = SF_SPECSET_INIT;
+		struct sf_config c = SF_CONFIG_INIT;
+		struct sf_diags d = SF_DIAGS_INIT;
+		char *addr = xasprintf("%s.r", t->name);
+		int rc = lower(text, &set, &c, &d);
+		if (rc != 0)
+			fprintf(stderr, "  %s: %s\n%s\n", t->name, d.nerrors ? d.v[0].msg : "lowering failed", text);
+		T_EQ(rc, 0);
+		const struct sf_rinst *r = rc == 0 ? sf_config_find(&c, addr) : NULL;
+		T_OK(r != NULL);
+		if (r) {
+			T_STREQ(json_string_value(json_object_get(json_object_get(r->config, "tags"), "team")), "t");
+			checked++;
+		}
+		free(addr);
+		sf_buf_release(&y);
+		sf_config_release(&c);
+		sf_specset_release(&set);
+		sf_diags_release(&d);
+	}
+	T_OK(checked >= 13);
 }
 
 T_TEST(lowering_given_ami_plans_no_bake)
