@@ -20,9 +20,9 @@
 #       stops every simulator started here (call it from the EXIT trap).
 SIM_SRC=${SIM_SRC:-${SECFAAS_SRC:-$(pwd)}}
 SIM_DIRS=""
-# EC2's windows off until secfaas retries the refusals EC2 sends while a new
-# id or tag propagates; IAM propagation on, as it always was.
-SIM_CONSISTENCY=${SIM_CONSISTENCY:-ec2=0}
+# Every window AWS documents, as long as AWS has it: secfaas retries the
+# refusals AWS sends while a change propagates.
+SIM_CONSISTENCY=${SIM_CONSISTENCY:-1}
 
 sim_awssim() {
 	sim_dir=$1
