@@ -10,18 +10,21 @@
 #include "util.h"
 
 static const struct sf_aws_service services[] = {
-	{"ec2", "EC2", "ec2", "ec2", "ec2", SF_PROTO_EC2, "2016-11-15", NULL, 0},
-	{"eks", "EKS", "eks", "eks", "eks", SF_PROTO_REST_JSON, "2017-11-01", NULL, 0},
+	{"ec2", "EC2", "ec2", "ec2", "ec2", SF_PROTO_EC2, "2016-11-15", NULL, 0, NULL},
+	{"eks", "EKS", "eks", "eks", "eks", SF_PROTO_REST_JSON, "2017-11-01", NULL, 0, NULL},
 	{"elasticloadbalancing", "ELASTIC_LOAD_BALANCING_V2", "elastic_load_balancing_v2", "elasticloadbalancing",
-	 "elasticloadbalancing", SF_PROTO_QUERY, "2015-12-01", NULL, 0},
+	 "elasticloadbalancing", SF_PROTO_QUERY, "2015-12-01", NULL, 0, NULL},
 	/* Classic ELB: same endpoint and signing name, its own API version and
 	 * endpoint override name (serviceId "Elastic Load Balancing"). */
 	{"elb", "ELASTIC_LOAD_BALANCING", "elastic_load_balancing", "elasticloadbalancing", "elasticloadbalancing",
-	 SF_PROTO_QUERY, "2012-06-01", NULL, 0},
-	{"iam", "IAM", "iam", "iam", "iam", SF_PROTO_QUERY, "2010-05-08", NULL, 1},
-	{"kms", "KMS", "kms", "kms", "kms", SF_PROTO_JSON, NULL, "1.1", 0},
-	{"ssm", "SSM", "ssm", "ssm", "ssm", SF_PROTO_JSON, NULL, "1.1", 0},
-	{"sts", "STS", "sts", "sts", "sts", SF_PROTO_QUERY, "2011-06-15", NULL, 0},
+	 SF_PROTO_QUERY, "2012-06-01", NULL, 0, NULL},
+	{"iam", "IAM", "iam", "iam", "iam", SF_PROTO_QUERY, "2010-05-08", NULL, 1, NULL},
+	{"kms", "KMS", "kms", "kms", "kms", SF_PROTO_JSON, NULL, "1.1", 0, NULL},
+	/* The Price List API has a few endpoints (api.pricing.<region>), none
+	 * in most regions; us-east-1's serves every region's prices. */
+	{"pricing", "PRICING", "pricing", "pricing", "api.pricing", SF_PROTO_JSON, NULL, "1.1", 0, "us-east-1"},
+	{"ssm", "SSM", "ssm", "ssm", "ssm", SF_PROTO_JSON, NULL, "1.1", 0, NULL},
+	{"sts", "STS", "sts", "sts", "sts", SF_PROTO_QUERY, "2011-06-15", NULL, 0, NULL},
 };
 
 const struct sf_aws_service *sf_aws_service_find(const char *id)
@@ -459,6 +462,9 @@ int sf_aws_resolve_endpoint(const struct sf_aws_config *cfg, const char *service
 	if (svc->global) { /* IAM: one endpoint per partition, signed in its home region */
 		snprintf(out->url, sizeof out->url, "https://%s.%s", pt->iam_label, suffix);
 		snprintf(out->signing_region, sizeof out->signing_region, "%s", pt->global_region);
+	} else if (svc->home_region && !strcmp(part, "aws")) {
+		snprintf(out->url, sizeof out->url, "https://%s.%s.%s", svc->host_prefix, svc->home_region, suffix);
+		snprintf(out->signing_region, sizeof out->signing_region, "%s", svc->home_region);
 	} else if (!strcmp(svc->id, "sts") && !strcmp(part, "aws")) {
 		const char *mode = sf_aws_config_setting(cfg, "AWS_STS_REGIONAL_ENDPOINTS", "sts_regional_endpoints");
 		int legacy = 0;

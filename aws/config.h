@@ -38,7 +38,7 @@ enum sf_aws_protocol { SF_PROTO_EC2 = 1, SF_PROTO_QUERY, SF_PROTO_REST_JSON, SF_
 /* Static facts about a service: its endpoint prefix, signing name and wire
  * protocol, as the AWS service models declare them. */
 struct sf_aws_service {
-	const char *id;           /* our name: "ec2", "iam", "sts", "eks", "ssm", "kms", "elasticloadbalancing" (v2), "elb" (classic) */
+	const char *id;           /* our name: "ec2", "iam", "sts", "eks", "ssm", "kms", "pricing", "elasticloadbalancing" (v2), "elb" (classic) */
 	const char *env_id;       /* AWS_ENDPOINT_URL_<env_id> */
 	const char *cfg_id;       /* key inside a [services x] section */
 	const char *signing_name;
@@ -47,6 +47,7 @@ struct sf_aws_service {
 	const char *version;      /* API version (query protocols) */
 	const char *json_version; /* "1.1" for json protocol */
 	int global;               /* one endpoint per partition (IAM) */
+	const char *home_region;  /* answers only in this region, whatever the client's (Price List: us-east-1) */
 };
 
 /* Lookup by id ("elbv2" and "elasticloadbalancingv2" accepted as aliases). NULL if unknown. */
