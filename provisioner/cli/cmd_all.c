@@ -165,10 +165,10 @@ static int plan_one(struct sf_cli *cli, struct sf_plan_args *pa, struct wsrow *r
 		row->change = plan.change;
 		row->destroy = plan.destroy;
 		if (jall)
-			json_object_set_new(jall, row->name, sf_plan_render_json(&plan));
+			json_object_set_new(jall, row->name, sf_plan_json_ws(&ws, &plan, pa->opts.refresh));
 		else if (!pa->summary) {
 			fprintf(cli->out, "\n=== workspace %s%s ===\n", row->name, row->in_spec ? "" : " (removed from the spec: destroy)");
-			sf_print_plan(cli, &plan, pa->full);
+			sf_print_plan_ws(cli, &ws, &plan, pa->full, pa->opts.refresh);
 		}
 	}
 	sf_plan_release(&plan);

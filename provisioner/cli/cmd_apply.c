@@ -421,7 +421,7 @@ static int plan_and_apply(struct sf_cli *cli, int argc, char **argv, const char 
 	}
 	/* the plan once, then the events (with --json only the events) */
 	if (!cli->json)
-		sf_print_plan(cli, &plan, pa.full);
+		sf_print_plan_ws(cli, &ws, &plan, pa.full, pa.opts.refresh);
 	if (!cli->auto_approve) {
 		int ok = sf_run_confirm(cli, destroy ? "Do you really want to destroy all resources in this workspace?"
 						     : "Do you want to perform these actions?",

@@ -5,6 +5,7 @@
 
 #include "provisioner/cli/plan_cmd.h"
 #include "provisioner/spec/schema.h"
+#include "resources/estimate.h"
 #include "resources/types.h"
 #include "util.h"
 
@@ -112,14 +113,82 @@ int sf_make_plan(struct sf_cli *cli, struct sf_ws *ws, struct sf_plan_args *pa, 
 	return 0;
 }
 
-void sf_print_plan(struct sf_cli *cli, const struct sf_plan *plan, int full)
+/* Phase timings of past runs of this workspace, for the time estimate. */
+static int state_typical(void *ctx, const char *type, const char *phase, double *lo, double *hi)
+{
+	struct sf_err err = SF_ERR_INIT;
+	size_t n = 0;
+	return sf_state_timing_typical(ctx, type, phase, lo, hi, &n, &err) == 0 && n > 0;
+}
+
+/* The plan's cost and time estimate (estimate.h), or NULL when it has no
+ * changes or nothing to price.  online: ask the Price List API (the plan
+ * refreshed, so AWS is in use anyway); else, or when the API does not
+ * answer, the built-in table, saying why. */
+static json_t *plan_estimate(struct sf_ws *ws, const struct sf_plan *plan, int online)
+{
+	if (!ws || !sf_plan_has_changes(plan) || plan->refresh_only || !sf_estimate_wanted(plan))
+		return NULL;
+	struct sf_err err = SF_ERR_INIT;
+	struct sf_prices p;
+	struct sf_aws *aws = online ? sf_providers_aws(&ws->prov, &err) : NULL;
+	const char *region = ws->prov.region;
+	if (!region && aws)
+		region = sf_aws_region(aws);
+	char *why = NULL;
+	if (aws && region) {
+		json_t *types = sf_estimate_instance_types(plan);
+		if (sf_prices_fetch(&p, aws, region, types, &err) < 0) {
+			why = xasprintf("the Price List API did not answer: %s", err.msg);
+			sf_prices_release(&p);
+		}
+		json_decref(types);
+	} else {
+		why = online ? xasprintf("the Price List API cannot be reached: %s", err.msg)
+			     : xstrdup("planned without refresh, so the Price List API was not asked");
+	}
+	if (why) {
+		sf_prices_builtin(&p, region);
+		p.fallback = why;
+	}
+	struct sf_estimate_opts o = {&p, (time_t)sf_now(), ws->st ? state_typical : NULL, ws->st};
+	json_t *est = sf_estimate_make(plan, &o);
+	sf_prices_release(&p);
+	return est;
+}
+
+static void print_plan(struct sf_cli *cli, const struct sf_plan *plan, int full, json_t *est)
 {
 	if (cli->json) {
 		json_t *j = sf_plan_render_json(plan);
+		if (est)
+			json_object_set(j, "estimate", est);
 		sf_cli_print_json(cli, j);
 	} else {
 		struct sf_plan_render_opts o = {cli->color, full};
 		sf_plan_render_changes(plan, cli->out, &o);
+		if (est)
+			sf_estimate_render(est, cli->out, cli->color);
 		sf_plan_render_summary(plan, cli->out, cli->color);
 	}
+}
+
+void sf_print_plan(struct sf_cli *cli, const struct sf_plan *plan, int full)
+{
+	print_plan(cli, plan, full, NULL);
+}
+
+void sf_print_plan_ws(struct sf_cli *cli, struct sf_ws *ws, const struct sf_plan *plan, int full, int online)
+{
+	json_t *est = plan_estimate(ws, plan, online);
+	print_plan(cli, plan, full, est);
+	json_decref(est);
+}
+
+json_t *sf_plan_json_ws(struct sf_ws *ws, const struct sf_plan *plan, int online)
+{
+	json_t *j = sf_plan_render_json(plan), *est = plan_estimate(ws, plan, online);
+	if (est)
+		json_object_set_new(j, "estimate", est);
+	return j;
 }

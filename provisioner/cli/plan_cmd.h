@@ -32,6 +32,12 @@ void sf_plan_args_release(struct sf_plan_args *pa);
 int sf_make_plan(struct sf_cli *cli, struct sf_ws *ws, struct sf_plan_args *pa, struct sf_plan *plan);
 /* The plan as JSON (--json) or for people; full: see sf_plan_render_opts. */
 void sf_print_plan(struct sf_cli *cli, const struct sf_plan *plan, int full);
+/* The same with the cost and time estimate of what the plan leaves
+ * (resources/estimate.h) before the summary line and as "estimate" in
+ * JSON; online: prices from the Price List API, else the built-in table. */
+void sf_print_plan_ws(struct sf_cli *cli, struct sf_ws *ws, const struct sf_plan *plan, int full, int online);
+/* The JSON plan with its estimate (plan --all --json). New reference. */
+json_t *sf_plan_json_ws(struct sf_ws *ws, const struct sf_plan *plan, int online);
 
 #endif
 

@@ -1,0 +1,88 @@
+#!/bin/sh
+# The cost and time estimate at the end of a plan, against the local AWS's
+# Price List API (tests/awssim, its dated price table): the lines for
+# examples/full.yaml (golden full.txt: figures priced by hand in
+# tests/unit/test_estimate.c), the JSON plan's "estimate", the same figures
+# from the built-in table when the API is not asked or does not answer, no
+# estimate for a plan of local files only, and apply times taken from the
+# workspace's own past runs once it has some.  UPDATE_GOLDEN=1 rewrites
+# full.txt; review the diff.
+. "$SECFAAS_SRC/tests/lib.sh"
+S=$SECFAAS
+here="$SECFAAS_SRC/tests/estimate"
+export NO_COLOR=1
+trap 'sim_stop_all' EXIT
+sim_awssim "$T_ROOT/awssim" --timescale 0.001 || {
+	echo "0 passed, 1 failed"
+	exit 1
+}
+sim_aws_env
+export SECFAAS_POLL_SCALE=0.001
+FULL=$SECFAAS_SRC/examples/full.yaml
+
+# the estimate block of a human plan: from its heading to the blank line
+block() { sed -n '/^Estimate of what will exist/,/^$/p' "$1"; }
+# est FILE EXPR: a Python expression over the JSON plan's estimate `e`
+est() { /usr/bin/python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["estimate"]; print(eval(sys.argv[2]))' "$1" "$2"; }
+
+t_begin "plan of examples/full.yaml ends with the estimate, priced by the Price List API"
+t_rc 0 "plan" $S plan "$FULL" --state st.db
+block .out >full.txt
+if [ -n "${UPDATE_GOLDEN:-}" ]; then
+	cp full.txt "$here/full.txt"
+elif ! diff -u "$here/full.txt" full.txt >diff.out; then
+	t_fail "estimate lines differ from golden:"
+	sed 's/^/    /' diff.out | head -n 40
+fi
+t_grep "before the summary line" "Plan: 64 to add" .out
+t_eq "the estimate comes just before the summary" "$(grep -B2 '^Plan:' .out | head -n 1 | cut -c1-15)" "  Longest chain"
+t_eq "the simulator was asked for prices (signed for us-east-1)" \
+	"$(curl -s "$AWSSIM_URL/_awssim/calls" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["calls"].get("pricing:GetProducts", 0) >= 4, [k for k in d["errors"] if k.startswith("pricing:")])')" "True []"
+t_end
+
+t_begin "JSON plan carries the estimate; the built-in table gives the same figures"
+t_rc 0 "plan --json" $S plan "$FULL" --state st.db --json
+cp .out api.json
+t_eq "source" "$(est api.json 'e["price_source"], e["price_date"], e["currency"]')" "('AWS Price List API', '2026-11-20', 'USD')"
+t_eq "monthly total" "$(est api.json 'e["monthly"]')" "692.12"
+t_eq "hourly total" "$(est api.json 'e["hourly"]')" "0.94811"
+t_rc 0 "plan --refresh=false --json" $S plan "$FULL" --state st.db --json --refresh=false
+cp .out builtin.json
+t_eq "built-in source, saying why" "$(est builtin.json 'e["price_source"], e["price_fallback"]')" \
+	"('built-in price table', 'planned without refresh, so the Price List API was not asked')"
+t_eq "the same items from both" "$(est builtin.json 'e["items"]')" "$(est api.json 'e["items"]')"
+t_eq "apply time from built-in timings" "$(est api.json 'e["time_source"]')" "built-in typical EKS timings"
+t_end
+
+t_begin "Price List API unreachable: the built-in table, and why"
+AWS_ENDPOINT_URL_PRICING=http://127.0.0.1:1 AWS_MAX_ATTEMPTS=1 t_rc 0 "plan" $S plan "$FULL" --state st.db
+t_grep "fallback named" "prices: built-in price table, published 2026-11-20" .out
+t_grep "reason given" "(the Price List API did not answer: " .out
+t_grep "same total" '$692.12/month' .out
+t_end
+
+t_begin "a Stack of local files has no estimate"
+cat >spec.yaml <<'YAML'
+apiVersion: secfaas.dev/v1alpha1
+kind: Stack
+metadata: {name: local}
+spec:
+  resources:
+    - {type: local_file, name: a, attributes: {path: out/a.txt, content: hello}}
+YAML
+t_rc 0 "plan" $S plan spec.yaml
+t_nogrep "no estimate lines" "Estimate" .out
+t_rc 0 "plan --json" $S plan spec.yaml --json
+t_eq "no estimate in JSON" "$(/usr/bin/python3 -c 'import json,sys; print("estimate" in json.load(open(".out")))')" False
+t_end
+
+t_begin "apply time from the workspace's own past runs"
+MIN=$SECFAAS_SRC/examples/minimal.yaml
+t_rc 0 "apply minimal" $S apply "$MIN" --state m.db --auto-approve
+t_rc 0 "destroy minimal" $S destroy "$MIN" --state m.db --auto-approve --json
+t_rc 0 "plan again" $S plan "$MIN" --state m.db --json
+t_eq "history first" "$(est .out 'e["time_source"].startswith("this workspace\x27s past runs")')" True
+# the simulated cluster took seconds, not the built-in 8-12 minutes
+t_eq "the history's short durations count" "$(est .out 'e["apply_seconds"]["high"] < 480')" True
+t_end
+finish
