@@ -147,6 +147,9 @@ T_TEST(endpoint_table_partitions_and_globals)
 		{"sts", "eu-west-1", "https://sts.eu-west-1.amazonaws.com", "eu-west-1", "aws"},
 		{"iam", "eu-west-1", "https://iam.amazonaws.com", "us-east-1", "aws"},
 		{"iam", "ap-south-1", "https://iam.amazonaws.com", "us-east-1", "aws"},
+		/* the Price List API: us-east-1's endpoint for every region's prices */
+		{"pricing", "eu-west-1", "https://api.pricing.us-east-1.amazonaws.com", "us-east-1", "aws"},
+		{"pricing", "us-east-1", "https://api.pricing.us-east-1.amazonaws.com", "us-east-1", "aws"},
 		{"ec2", "cn-north-1", "https://ec2.cn-north-1.amazonaws.com.cn", "cn-north-1", "aws-cn"},
 		{"sts", "cn-northwest-1", "https://sts.cn-northwest-1.amazonaws.com.cn", "cn-northwest-1", "aws-cn"},
 		{"iam", "cn-northwest-1", "https://iam.cn-north-1.amazonaws.com.cn", "cn-north-1", "aws-cn"},
