@@ -45,6 +45,9 @@ int sf_label_value_ok(const char *v);
 /* ---- the model (cluster_model.c) ---- */
 
 #define SF_DEFAULT_SERVICE_CIDR "172.20.0.0/16"
+/* The longest name made from a Cluster's is the IAM role
+ * <name>-ami-builder, and IAM role names hold 64 characters. */
+#define SF_CLUSTER_NAME_MAX (64 - (sizeof "-ami-builder" - 1))
 /* Placeholders for the cluster's endpoint and CA before it exists (node
  * configuration previews; lowering replaces them with references). */
 #define SF_PENDING_ENDPOINT "https://pending-cluster-endpoint.invalid"

@@ -55,13 +55,13 @@ void sf_cluster_lower(const struct sf_doc *doc, struct sf_config *c, struct sf_d
 		sf_diag_error(d, l.pos, "metadata.region: a Cluster needs a region (set metadata.region, or AWS_REGION)");
 		goto done;
 	}
-	/* The longest name made from it is the IAM role <name>-ami-builder, and
-	 * IAM role names hold 64 characters: AWS would refuse it mid-apply. */
-	if (strlen(cl.name) > 64 - strlen("-ami-builder")) {
+	/* A longer one would make an IAM role name AWS refuses mid-apply
+	 * (SF_CLUSTER_NAME_MAX). */
+	if (strlen(cl.name) > SF_CLUSTER_NAME_MAX) {
 		const struct sf_node *nn = sf_node_get(sf_node_get(doc->root, "metadata"), "name");
 		sf_diag_error(d, nn ? &nn->pos : l.pos,
 			      "metadata.name: a Cluster's name has at most %zu characters (its IAM role <name>-ami-builder must fit IAM's 64), not %zu",
-			      64 - strlen("-ami-builder"), strlen(cl.name));
+			      (size_t)SF_CLUSTER_NAME_MAX, strlen(cl.name));
 		goto done;
 	}
 	/* tags every AWS object carries */

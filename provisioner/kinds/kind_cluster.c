@@ -12,4 +12,4 @@ static void cluster_lower(const struct sf_doc *doc, struct sf_config *c, struct 
 }
 
 const struct sf_kind sf_kind_cluster = {"Cluster", &sf_cluster_spec_schema, cluster_lower,
-					"an EKS cluster with gVisor node groups"};
+					"an EKS cluster with gVisor node groups", SF_CLUSTER_NAME_MAX};

@@ -207,4 +207,4 @@ static void stack_lower(const struct sf_doc *doc, struct sf_config *c, struct sf
 	}
 }
 
-const struct sf_kind sf_kind_stack = {"Stack", &stack_spec, stack_lower, "resources listed by type and name"};
+const struct sf_kind sf_kind_stack = {"Stack", &stack_spec, stack_lower, "resources listed by type and name", 0};

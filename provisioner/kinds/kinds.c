@@ -74,12 +74,47 @@ int sf_config_build(struct sf_config *out, const struct sf_specset *set, const c
 
 /* ---- JSON Schema (secfaas schema) ---- */
 
+/* Characters of a tag key or value, as sf_check_aws_tags allows them: a
+ * class of what is refused (ASCII punctuation outside _ . : / = + - @,
+ * controls, the soft hyphen, formatting, bidirectional and private-use
+ * marks, specials), so it reads the same in ECMAScript and other regex
+ * dialects without Unicode property classes.  Code points from U+F0000
+ * (refused by validate) are not listed: the schema may accept a little
+ * more than validate, never less. */
+#define TAG_CHARS \
+	"[^\\x00-\\x1f!\"#$%&'()*,;<>?\\[\\\\\\]^`{|}~\\x7f-\\x9f\\u00ad\\u2000-\\u200f\\u2028-\\u202f" \
+	"\\u2060-\\u206f\\ue000-\\uf8ff\\ufeff\\ufff0-\\uffff]"
+/* An IAM role or user ARN (sf_check_principal_arns). */
+#define PRINCIPAL_ARN \
+	"^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc):iam::[0-9]{12}:(role|user)/" \
+	"([\\x21-\\x7e]*/)?[A-Za-z0-9+=,.@_-]{1,64}$"
+/* A dotted IPv4 address with a prefix length, leading zeros allowed as
+ * validate reads them; host bits are validate's to find. */
+#define OCTET "0*(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+#define IPV4_CIDR "^(" OCTET "\\.){3}" OCTET "/0*([0-9]|[12][0-9]|3[0-2])$"
+
 /* What a check hook enforces, where a JSON Schema can say it too. */
 static void check_keywords(const struct sf_schema *s, json_t *out)
 {
 	if (s->check == sf_check_dns_label) {
 		json_object_set_new(out, "pattern", json_string("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"));
 		json_object_set_new(out, "maxLength", json_integer(63));
+	} else if (s->check == sf_check_aws_tags) {
+		/* 1-128 characters, no aws: (any case) or secfaas: prefix */
+		json_object_set_new(out, "maxProperties", json_integer(SF_USER_TAGS_MAX));
+		json_object_set_new(out, "propertyNames",
+				    json_pack("{s:i, s:i, s:s}", "minLength", 1, "maxLength", 128, "pattern",
+					      "^(?![aA][wW][sS]:)(?!secfaas:)" TAG_CHARS "+$"));
+		json_t *v = json_object_get(out, "additionalProperties");
+		json_object_set_new(v, "maxLength", json_integer(256));
+		json_object_set_new(v, "pattern", json_string("^" TAG_CHARS "*$"));
+	} else if (s->check == sf_check_principal_arns) {
+		json_object_set_new(json_object_get(out, "items"), "pattern", json_string(PRINCIPAL_ARN));
+		json_object_set_new(out, "uniqueItems", json_true()); /* one access entry per principal */
+	} else if (s->check == sf_check_public_cidrs) {
+		json_object_set_new(json_object_get(out, "items"), "pattern", json_string(IPV4_CIDR));
+		json_object_set_new(out, "maxItems", json_integer(40)); /* EKS's quota */
+		json_object_set_new(out, "uniqueItems", json_true());
 	}
 }
 
@@ -193,9 +228,13 @@ json_t *sf_kinds_json_schema(void)
 		json_t *spec = schema_of(kinds[i]->spec);
 		if (kinds[i]->doc)
 			json_object_set_new(spec, "description", json_string(kinds[i]->doc));
-		json_array_append_new(per_kind, json_pack("{s:{s:{s:{s:s}}, s:[s]}, s:{s:{s:o}}}", "if", "properties", "kind",
-							  "const", kinds[i]->name, "required", "kind", "then",
-							  "properties", "spec", spec));
+		json_t *then = json_pack("{s:{s:o}}", "properties", "spec", spec);
+		if (kinds[i]->name_max) /* a kind whose names become longer AWS names */
+			json_object_set_new(json_object_get(then, "properties"), "metadata",
+					    json_pack("{s:{s:{s:I}}}", "properties", "name", "maxLength",
+						      (json_int_t)kinds[i]->name_max));
+		json_array_append_new(per_kind, json_pack("{s:{s:{s:{s:s}}, s:[s]}, s:o}", "if", "properties", "kind",
+							  "const", kinds[i]->name, "required", "kind", "then", then));
 	}
 	json_t *module_call = json_pack(
 		"{s:s, s:s, s:[s], s:{s:{s:s, s:s}, s:{s:s, s:s}}, s:b}", "description",

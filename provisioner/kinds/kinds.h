@@ -20,6 +20,7 @@ struct sf_kind {
 	/* Add instances for doc to c. Problems go to d (positions from doc). */
 	void (*lower)(const struct sf_doc *doc, struct sf_config *c, struct sf_diags *d);
 	const char *doc;
+	size_t name_max;                    /* longest metadata.name the kind can use; 0: the envelope's */
 };
 
 const struct sf_kind *sf_kind_find(const char *name);
@@ -35,8 +36,11 @@ int sf_config_build(struct sf_config *out, const struct sf_specset *set, const c
 
 /* A JSON Schema (draft 2020-12) of one spec document, made from the kind
  * table and the same schema rows validation uses, for editors' YAML
- * language servers.  Checks across fields and most check hooks (CIDRs,
- * regions) stay with validation.  New reference. */
+ * language servers.  The offline rules a pattern or a bound can say are
+ * in it too (DNS labels, AWS tags, admin ARNs, public access CIDRs and
+ * their duplicates, a kind's longest name); checks across fields, CIDR
+ * arithmetic and the other check hooks (regions, instance types) stay with
+ * validation.  New reference. */
 json_t *sf_kinds_json_schema(void);
 
 /* The Stack kind (kind_stack.c). */
