@@ -111,15 +111,13 @@ static void on_event(void *arg, const struct sf_apply_event *ev)
 	pthread_mutex_unlock(&u->mu);
 }
 
-/* Every 10 s also outside a terminal: a CI log that is quiet for a minute
- * reads as a hung job. */
-static double progress_interval(void)
+double sf_progress_interval(void)
 {
 	const char *e = getenv("SECFAAS_PROGRESS_INTERVAL");
 	double v;
 	if (e && sf_duration_parse(e, &v) == 0 && v > 0)
 		return v;
-	return 10;
+	return SF_PROGRESS_INTERVAL;
 }
 
 /* Before the first operation, run the preflight (credentials) of every
@@ -214,7 +212,7 @@ int sf_cmd_execute(struct sf_cli *cli, struct sf_ws *ws, struct sf_plan *plan, c
 		.cancel = sf_run_cancel_flag(),
 		.event = on_event,
 		.ui = &u,
-		.progress_interval = progress_interval(),
+		.progress_interval = sf_progress_interval(),
 		.lock_id = ws->locked ? ws->lock_id : NULL,
 	};
 	struct sf_apply_result res;

@@ -24,6 +24,7 @@
 
 #include "log.h"
 #include "provisioner/cli/commands_eks.h"
+#include "provisioner/cli/plan_cmd.h"
 #include "provisioner/cli/run.h"
 #include "provisioner/engine/apply.h"
 #include "provisioner/kinds/cluster.h"
@@ -180,7 +181,8 @@ int cmd_bake(struct sf_cli *cli, int argc, char **argv)
 		ws.prov.run_id = run_id;
 		sf_run_signals_install(cli);
 		struct sf_apply_opts ao = {.parallelism = 1, .providers = &ws.prov, .run_id = run_id,
-					   .cancel = sf_run_cancel_flag(), .event = on_event, .progress_interval = 10,
+					   .cancel = sf_run_cancel_flag(), .event = on_event,
+					   .progress_interval = sf_progress_interval(),
 					   .lock_id = journal.locked ? journal.lock_id : NULL};
 		struct sf_apply_result res;
 		int r = sf_apply(&plan, &cfg, journal.st, &ao, &res, &err);

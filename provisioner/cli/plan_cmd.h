@@ -41,6 +41,12 @@ json_t *sf_plan_json_ws(struct sf_ws *ws, const struct sf_plan *plan, int online
 
 #endif
 
+/* Seconds between "Still creating..." lines and progress events:
+ * SECFAAS_PROGRESS_INTERVAL, else SF_PROGRESS_INTERVAL, on a terminal or
+ * not: a CI log that is quiet for a minute reads as a hung job. */
+#define SF_PROGRESS_INTERVAL 10
+double sf_progress_interval(void);
+
 /* Execute a plan on an open, locked workspace: run history, events,
  * summary, expiry bookkeeping. Returns an exit code. (cmd_apply.c) */
 int sf_cmd_execute(struct sf_cli *cli, struct sf_ws *ws, struct sf_plan *plan, const char *command);

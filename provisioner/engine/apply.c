@@ -50,7 +50,13 @@ struct run {
 		     * another writer got in): start nothing new */
 	struct node *lost; /* the first step refused by the state */
 	struct sf_apply_result *res;
+	const struct sf_clock *clk; /* steps' elapsed time and progress ticks */
 };
+
+static double now_of(const struct run *r)
+{
+	return r->clk->now(r->clk->ctx);
+}
 
 struct wctx {
 	struct sf_rctx rc;
@@ -67,7 +73,7 @@ static void emit(struct run *r, struct node *nd, enum sf_apply_ev type)
 		.address = nd->ch->address,
 		.action = nd->ch->action,
 		.phase = nd->phase,
-		.elapsed = nd->started ? sf_mono() - nd->started : 0,
+		.elapsed = nd->started ? now_of(r) - nd->started : 0,
 		.id = nd->id[0] ? nd->id : NULL,
 		.status = nd->status[0] ? nd->status : NULL,
 		.err = &nd->err,
@@ -82,7 +88,7 @@ static void step_start(struct run *r, struct node *nd, const char *phase, const 
 {
 	pthread_mutex_lock(&r->mu);
 	nd->phase = phase;
-	nd->started = nd->last_tick = sf_mono();
+	nd->started = nd->last_tick = now_of(r);
 	nd->typical[0] = 0;
 	nd->status[0] = 0;
 	snprintf(nd->id, sizeof nd->id, "%s", id ? id : "");
@@ -96,7 +102,7 @@ static void step_done(struct run *r, struct node *nd)
 {
 	struct sf_err te = SF_ERR_INIT;
 	if (nd->ch->type && nd->phase)
-		sf_state_timing_add(r->st, nd->ch->type->name, nd->phase, sf_mono() - nd->started, &te);
+		sf_state_timing_add(r->st, nd->ch->type->name, nd->phase, now_of(r) - nd->started, &te);
 	emit(r, nd, SF_EV_COMPLETE);
 }
 
@@ -807,7 +813,7 @@ static void *worker(void *arg)
 		}
 		struct node *nd = &r->v[pick];
 		nd->st = N_RUNNING;
-		nd->started = nd->last_tick = sf_mono();
+		nd->started = nd->last_tick = now_of(r);
 		nd->phase = NULL;
 		r->running++;
 		pthread_mutex_unlock(&r->mu);
@@ -876,7 +882,7 @@ static void *worker(void *arg)
 static void *ticker(void *arg)
 {
 	struct run *r = arg;
-	double last_hb = sf_mono();
+	double last_hb = now_of(r);
 	pthread_mutex_lock(&r->mu);
 	while (!r->stop_ticker) {
 		struct timespec ts;
@@ -887,7 +893,7 @@ static void *ticker(void *arg)
 			ts.tv_nsec -= 1000000000L;
 		}
 		pthread_cond_timedwait(&r->cv, &r->mu, &ts);
-		double now = sf_mono();
+		double now = now_of(r);
 		for (size_t i = 0; i < r->n; i++) {
 			struct node *nd = &r->v[i];
 			if (nd->st == N_RUNNING && nd->phase && now - nd->last_tick >= r->o->progress_interval) {
@@ -952,6 +958,7 @@ int sf_apply(const struct sf_plan *plan, const struct sf_config *cfg, struct sf_
 	r.st = st;
 	r.o = opts;
 	r.res = res;
+	r.clk = opts->clock ? opts->clock : sf_clock_monotonic();
 	pthread_mutex_init(&r.mu, NULL);
 	pthread_cond_init(&r.cv, NULL);
 	r.v = xcalloc(plan->n ? plan->n : 1, sizeof *r.v);

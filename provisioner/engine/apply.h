@@ -21,6 +21,7 @@
 #ifndef SF_APPLY_H
 #define SF_APPLY_H
 
+#include "clock.h"
 #include "provisioner/engine/config.h"
 #include "provisioner/engine/plan.h"
 #include "state/state.h"
@@ -57,8 +58,9 @@ struct sf_apply_opts {
 	volatile int *cancel;       /* set by the first SIGINT/SIGTERM */
 	sf_apply_event_fn event;    /* may be NULL */
 	void *ui;
-	double progress_interval;   /* seconds between "still ..." events (10 TTY, 60 otherwise) */
+	double progress_interval;   /* seconds between "still ..." events (the CLI: 10) */
 	const char *lock_id;        /* heartbeat every 30 s when set */
+	const struct sf_clock *clock; /* times steps, progress and heartbeats; NULL: monotonic */
 };
 
 struct sf_apply_result {
