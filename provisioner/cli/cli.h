@@ -19,6 +19,7 @@ enum {
 	SF_EXIT_OK = 0,      /* success, or no changes */
 	SF_EXIT_ERROR = 1,   /* any error: bad input, lock conflict, stale plan, leftovers, interrupt */
 	SF_EXIT_CHANGES = 2, /* only with --detailed-exitcode: the plan has changes */
+	SF_EXIT_FMT = 3,     /* fmt --check: a file is not in the canonical layout */
 };
 
 struct sf_cli {

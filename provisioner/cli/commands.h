@@ -40,6 +40,7 @@ int sf_cmd_help(struct sf_cli *cli, const char *name, FILE *f);
 int cmd_apply(struct sf_cli *cli, int argc, char **argv);
 int cmd_completion(struct sf_cli *cli, int argc, char **argv);
 int cmd_destroy(struct sf_cli *cli, int argc, char **argv);
+int cmd_fmt(struct sf_cli *cli, int argc, char **argv);
 int cmd_force_unlock(struct sf_cli *cli, int argc, char **argv);
 int cmd_gc(struct sf_cli *cli, int argc, char **argv);
 int cmd_help(struct sf_cli *cli, int argc, char **argv);

@@ -151,6 +151,25 @@ static const struct sf_cmd commands[] = {
 	 SF_EKS_TOKEN_USAGE
 	 "\nexample:\n  secfaas eks-token --cluster fn-staging --region eu-west-1\n",
 	 "cluster= role-arn=", NULL},
+	{"fmt", cmd_fmt, "rewrite spec files in the canonical layout, comments kept",
+	 "usage: secfaas fmt [PATH...] [--check] [--diff]\n"
+	 "\n"
+	 "Rewrites each spec file (a file, or the .yaml/.yml files of a directory;\n"
+	 "default $SECFAAS_SPEC or ./secfaas.yaml) in one layout: two-space indentation,\n"
+	 "one space after a colon, a mapping's sequences at the key's column, no line\n"
+	 "wrapping, each value in the style it was written in (flow stays flow, quoted\n"
+	 "stays quoted), comments kept, runs of blank lines kept as one. It never changes\n"
+	 "what a file says: the result is read back and must give the same YAML and the\n"
+	 "same comments, else the file is left alone with an error. Prints the name of\n"
+	 "each file it changed.\n"
+	 "\n"
+	 "  --check  change nothing; list the files that are not formatted; exit 3 if any\n"
+	 "  --diff   print a unified diff of each change (with --check: only the diff)\n"
+	 "\n"
+	 "examples:\n"
+	 "  secfaas fmt examples/\n"
+	 "  secfaas fmt --check --diff specs/    # in CI: exit 3 and the diff when unformatted\n",
+	 "check diff", NULL},
 	{"force-unlock", cmd_force_unlock, "remove a stale state lock by its exact ID",
 	 "usage: secfaas force-unlock LOCK_ID [--force] [SPEC]\n"
 	 "\n"
