@@ -381,30 +381,20 @@ static int ami_update(struct sf_rctx *c, const json_t *prior, const json_t *want
 	return 0;
 }
 
-/* Is image used by a launch template version or a live instance? *by owned. */
-static int image_in_use(struct sf_rctx *c, const char *image, char **by)
+/* The first version of the launch templates `params` selects (stolen;
+ * an empty object: every template) whose data names `image` (NULL: any
+ * image at all).  *by (owned) says which, NULL when none does. */
+static int lt_naming_image(struct sf_rctx *c, json_t *params, const char *image, char **by)
 {
 	*by = NULL;
 	struct sf_aws *a = ax_client(c);
-	if (!a)
+	if (!a) {
+		json_decref(params);
 		return c->err->code;
-	json_t *o = NULL;
-	int rc = ax_ec2(c, "DescribeInstances",
-			json_pack("{s:[{s:s, s:[s]}, {s:s, s:[s, s, s, s]}]}", "Filter", "Name", "image-id", "Value", image,
-				  "Name", "instance-state-name", "Value", "pending", "running", "stopping", "stopped"),
-			&o);
-	if (rc < 0)
-		return rc;
-	json_t *r = json_array_get(json_object_get(o, "reservationSet"), 0);
-	json_t *in = json_array_get(json_object_get(r, "instancesSet"), 0);
-	if (in)
-		*by = xasprintf("instance %s", ax_s(in, "instanceId") ? ax_s(in, "instanceId") : "?");
-	json_decref(o);
-	if (*by)
-		return 0;
-	json_t *lts = NULL, *p = json_object();
-	rc = sf_aws_query_all(a, "ec2", "DescribeLaunchTemplates", p, "launchTemplates", &lts, c->err);
-	json_decref(p);
+	}
+	json_t *lts = NULL;
+	int rc = sf_aws_query_all(a, "ec2", "DescribeLaunchTemplates", params, "launchTemplates", &lts, c->err);
+	json_decref(params);
 	if (rc < 0)
 		return rc;
 	size_t i;
@@ -412,8 +402,7 @@ static int image_in_use(struct sf_rctx *c, const char *image, char **by)
 	json_array_foreach(lts, i, lt)
 	{
 		const char *lid = ax_s(lt, "launchTemplateId");
-		json_t *vs = NULL;
-		p = json_pack("{s:s}", "LaunchTemplateId", lid ? lid : "");
+		json_t *vs = NULL, *p = json_pack("{s:s}", "LaunchTemplateId", lid ? lid : "");
 		rc = sf_aws_query_all(a, "ec2", "DescribeLaunchTemplateVersions", p, "launchTemplateVersionSet", &vs, c->err);
 		json_decref(p);
 		if (rc == SF_ENOTFOUND) { /* deleted meanwhile */
@@ -428,7 +417,7 @@ static int image_in_use(struct sf_rctx *c, const char *image, char **by)
 		json_array_foreach(vs, k, v)
 		{
 			const char *img = ax_s(json_object_get(v, "launchTemplateData"), "imageId");
-			if (img && !strcmp(img, image) && !*by)
+			if (img && *img && (!image || !strcmp(img, image)) && !*by)
 				*by = xasprintf("launch template %s version %s", lid,
 						ax_s(v, "versionNumber") ? ax_s(v, "versionNumber") : "?");
 		}
@@ -438,6 +427,27 @@ static int image_in_use(struct sf_rctx *c, const char *image, char **by)
 	}
 	json_decref(lts);
 	return rc;
+}
+
+/* Is image used by a launch template version or a live instance? *by owned. */
+static int image_in_use(struct sf_rctx *c, const char *image, char **by)
+{
+	*by = NULL;
+	json_t *o = NULL;
+	int rc = ax_ec2(c, "DescribeInstances",
+			json_pack("{s:[{s:s, s:[s]}, {s:s, s:[s, s, s, s]}]}", "Filter", "Name", "image-id", "Value", image,
+				  "Name", "instance-state-name", "Value", "pending", "running", "stopping", "stopped"),
+			&o);
+	if (rc < 0)
+		return rc;
+	json_t *r = json_array_get(json_object_get(o, "reservationSet"), 0);
+	json_t *in = json_array_get(json_object_get(r, "instancesSet"), 0);
+	if (in)
+		*by = xasprintf("instance %s", ax_s(in, "instanceId") ? ax_s(in, "instanceId") : "?");
+	json_decref(o);
+	if (*by)
+		return 0;
+	return lt_naming_image(c, json_object(), image, by);
 }
 
 /* Snapshots CreateImage made for `image` that outlived it: a run killed
@@ -573,46 +583,18 @@ static int ami_destroy(struct sf_rctx *c, const json_t *prior)
 	const char *lin = ax_lineage(c);
 	if (!*lin)
 		return 0;
-	json_t *o = NULL;
-	rc = ax_ec2(c, "DescribeLaunchTemplates",
-		    json_pack("{s:[{s:s, s:[s]}]}", "Filter", "Name", "tag:secfaas:lineage", "Value", lin), &o);
-	if (rc < 0)
-		return rc;
 	/* Only templates that name an image (gVisor groups) make this a
 	 * replacement: a stock-AMI group's template (metadata options, root
 	 * volume) has none and may outlive the images in a teardown. */
-	int imaged = 0;
-	size_t i;
-	json_t *lt;
-	json_array_foreach(json_object_get(o, "launchTemplates"), i, lt)
-	{
-		json_t *vs = NULL;
-		rc = ax_ec2(c, "DescribeLaunchTemplateVersions",
-			    json_pack("{s:s}", "LaunchTemplateId", ax_s(lt, "launchTemplateId") ? ax_s(lt, "launchTemplateId") : ""),
-			    &vs);
-		if (rc == SF_ENOTFOUND) { /* deleted meanwhile */
-			sf_err_clear(c->err);
-			rc = 0;
-			continue;
-		}
-		if (rc < 0)
-			break;
-		size_t k;
-		json_t *v;
-		json_array_foreach(json_object_get(vs, "launchTemplateVersionSet"), k, v)
-		{
-			const char *img = ax_s(json_object_get(v, "launchTemplateData"), "imageId");
-			if (img && *img)
-				imaged = 1;
-		}
-		json_decref(vs);
-		if (imaged)
-			break;
-	}
-	json_decref(o);
-	o = NULL;
+	char *by = NULL;
+	rc = lt_naming_image(c, json_pack("{s:[{s:s, s:[s]}]}", "Filter", "Name", "tag:secfaas:lineage", "Value", lin),
+			     NULL, &by);
+	int imaged = by != NULL;
+	free(by);
 	if (rc < 0 || imaged)
 		return rc;
+	json_t *o = NULL;
+	size_t i;
 	rc = ax_ec2(c, "DescribeImages",
 		    json_pack("{s:[s], s:[{s:s, s:[s]}, {s:s, s:[s]}]}", "Owner", "self", "Filter", "Name",
 			      "tag:secfaas:lineage", "Value", lin, "Name", "tag:secfaas:kind", "Value", "gvisor-ami"),
