@@ -182,7 +182,11 @@ static void fmt_path(struct sf_cli *cli, const char *path, struct fmt_opts *o)
 	while (d && (de = readdir(d)))
 		if (de->d_name[0] != '.' && yaml_name(de->d_name)) {
 			names = xrealloc(names, (n + 1) * sizeof *names);
-			names[n++] = xasprintf("%s/%s", path, de->d_name);
+			/* "examples/" and "examples" name the same files alike */
+			size_t pl = strlen(path);
+			while (pl > 1 && path[pl - 1] == '/')
+				pl--;
+			names[n++] = xasprintf("%.*s/%s", (int)pl, path, de->d_name);
 		}
 	if (d)
 		closedir(d);
