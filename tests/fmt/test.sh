@@ -27,6 +27,11 @@ for f in ex/*.yaml; do
 done
 t_end
 
+t_begin "the project's own examples are formatted (fmt --check in CI passes on them)"
+t_rc 0 "fmt --check examples/" $S fmt --check "$SECFAAS_SRC/examples/"
+t_eq "nothing listed" "$(cat .out)" ""
+t_end
+
 t_begin "--check for CI: exit 3 and nothing written; --diff; then formatted"
 cat >s.yaml <<'YAML'
 # a stack
