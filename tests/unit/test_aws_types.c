@@ -805,7 +805,9 @@ T_TEST(eks_addon_adopts_only_what_its_tags_prove_ours)
 	T_CONTAINS(t.err.msg, "lineage lin-9");
 	T_CONTAINS(t.err.hint, "secfaas import");
 	T_EQ(t.nids, 0);
-	T_EQ(sent(&t, "POST https://eks && /clusters/demo/addons/vpc-cni/update"), 0);
+	T_EQ(sent2(&t, "POST https://eks", "/clusters/demo/addons"), 1); /* the create, once */
+	T_EQ(sent2(&t, "POST https://eks", "/clusters/demo/addons/vpc-cni/update"), 0);
+	T_EQ(sent2(&t, "DELETE https://eks", "/addons/vpc-cni"), 0);
 	T_OK(out == NULL);
 	rt_close(&t);
 
