@@ -10,16 +10,29 @@
  * runs self-managed copies of vpc-cni, coredns and kube-proxy; without it
  * EKS fails the add-on with ConfigurationConflict), configurationValues as
  * the JSON string EKS expects, clientRequestToken, tags; then wait ACTIVE.
- * The version is addon_version when given, else the default that
- * DescribeAddonVersions names for kubernetes_version (upgrading add-ons is
- * a lifecycle concern of its own; this type only installs and keeps the
- * configuration).  An add-on of that name that already exists is adopted
- * only when its ownership tags prove it is this state's (docs/ownership.md);
- * otherwise create fails naming the owner and `secfaas import`.
+ * The version is addon_version when given (a pin), else the default that
+ * DescribeAddonVersions names for kubernetes_version.  An add-on of that
+ * name that already exists is adopted only when its ownership tags prove
+ * it is this state's (docs/ownership.md); otherwise create fails naming
+ * the owner and `secfaas import`.
+ *
+ * Versions follow the cluster's: kubernetes_version is the Kubernetes
+ * version the add-on is meant for, so changing it (an upgrade step) is an
+ * update that moves an unpinned add-on to the default for the new version.
+ * The Cluster lowering gives it the control plane's version as a literal
+ * (the plan shows "1.34" -> "1.35") and orders node groups after the
+ * add-ons, so a step runs control plane, add-ons, node groups.
+ *
+ * plan_check: a pinned version must be one EKS offers for
+ * kubernetes_version, and an unpinned add-on needs a default for it;
+ * otherwise UpdateAddon would refuse mid-upgrade, after the control plane
+ * has already moved.
  *
  * read: DescribeAddon; the live configurationValues come back parsed, so
  * a loosened configuration (network policy turned off) shows in plan.
- * update: UpdateAddon (configuration, version) and wait for the update.
+ * update: waits out an update a killed run left in flight, then
+ * UpdateAddon (configuration, version) unless the add-on already runs
+ * both, and waits for the update.
  * destroy: DeleteAddon, wait until it is gone (a cluster delete would take
  * it too, but then the add-on's own teardown would not be ordered).
  */
@@ -32,9 +45,11 @@
 static const struct sf_attr_def attrs[] = {
 	{"cluster_name", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "EKS cluster"},
 	{"addon_name", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "vpc-cni, coredns, kube-proxy, ..."},
-	{"kubernetes_version", SF_AT_STRING, SF_ATTR_OPTIONAL | SF_ATTR_IGNORE_DRIFT,
-	 "cluster version whose default add-on version is installed when addon_version is unset"},
-	{"addon_version", SF_AT_STRING, SF_ATTR_OPTIONAL, "add-on version (default: DescribeAddonVersions' default)"},
+	{"kubernetes_version", SF_AT_STRING, SF_ATTR_OPTIONAL,
+	 "cluster version whose default add-on version runs when addon_version is unset (a change moves it)"},
+	{"addon_version", SF_AT_STRING, SF_ATTR_OPTIONAL, "pinned add-on version (default: DescribeAddonVersions' default)"},
+	{"version_where", SF_AT_STRING, SF_ATTR_OPTIONAL | SF_ATTR_IGNORE_DRIFT,
+	 "file:line:col of the pin, for plan errors"},
 	{"configuration_values", SF_AT_MAP, SF_ATTR_OPTIONAL, "add-on configuration (sent as a JSON string)"},
 	{"tags", SF_AT_MAP, SF_ATTR_OPTIONAL | SF_ATTR_IGNORE_DRIFT, "tags"},
 	{"arn", SF_AT_STRING, SF_ATTR_COMPUTED, "add-on ARN"},
@@ -59,37 +74,79 @@ static json_t *wait_args(const json_t *w)
 	return json_pack("{s:s, s:s}", "clusterName", ax_s(w, "cluster_name"), "addonName", ax_s(w, "addon_name"));
 }
 
-/* The default version for the cluster's Kubernetes version; owned or NULL
- * (then EKS picks its default itself). */
-static char *default_version(struct sf_rctx *c, const json_t *want)
+/* The versions of the add-on EKS offers for Kubernetes `k8s`
+ * (DescribeAddonVersions): 0 and *vs (owned, the "addonVersions" array,
+ * maybe empty), or < 0 with c->err set. */
+static int offered(struct sf_rctx *c, const char *addon, const char *k8s, json_t **vs)
 {
-	const char *k8s = ax_s(want, "kubernetes_version");
-	if (!k8s)
-		return NULL;
-	char *la = sf_aws_label(ax_s(want, "addon_name")), *lk = sf_aws_label(k8s);
+	*vs = NULL;
+	char *la = sf_aws_label(addon), *lk = sf_aws_label(k8s);
 	char *q = xasprintf("addonName=%s&kubernetesVersion=%s", la, lk);
 	free(la);
 	free(lk);
 	json_t *o = NULL;
-	char *v = NULL;
 	struct sf_aws *aws = ax_client(c);
-	if (aws && sf_aws_rest_json(aws, "eks", "GET", "/addons/supported-versions", q, NULL, &o, c->err) == 0) {
-		size_t i, j;
-		json_t *a, *ver;
-		json_array_foreach(json_object_get(json_array_get(json_object_get(o, "addons"), 0), "addonVersions"), i, a)
+	int rc = aws ? sf_aws_rest_json(aws, "eks", "GET", "/addons/supported-versions", q, NULL, &o, c->err)
+		     : c->err->code; /* ax_client said why */
+	free(q);
+	if (rc == 0) {
+		json_t *a = json_object_get(json_array_get(json_object_get(o, "addons"), 0), "addonVersions");
+		*vs = json_is_array(a) ? json_incref(a) : json_array();
+	}
+	json_decref(o);
+	return rc;
+}
+
+/* The version in vs that EKS names the default for `k8s`, or NULL
+ * (borrowed from vs). */
+static const char *default_in(const json_t *vs, const char *k8s)
+{
+	size_t i, j;
+	json_t *a, *ver;
+	json_array_foreach(vs, i, a)
+	{
+		json_array_foreach(json_object_get(a, "compatibilities"), j, ver)
 		{
-			json_array_foreach(json_object_get(a, "compatibilities"), j, ver)
-			{
-				if (!v && json_is_true(json_object_get(ver, "defaultVersion")) &&
-				    ax_s(ver, "clusterVersion") && !strcmp(ax_s(ver, "clusterVersion"), k8s))
-					v = xstrdup(ax_s(a, "addonVersion"));
-			}
+			if (json_is_true(json_object_get(ver, "defaultVersion")) && ax_s(ver, "clusterVersion") &&
+			    !strcmp(ax_s(ver, "clusterVersion"), k8s))
+				return ax_s(a, "addonVersion");
 		}
 	}
-	sf_err_clear(c->err); /* no default known: EKS chooses */
-	json_decref(o);
-	free(q);
-	return v;
+	return NULL;
+}
+
+static int offers(const json_t *vs, const char *version)
+{
+	size_t i;
+	json_t *a;
+	json_array_foreach(vs, i, a) if (ax_s(a, "addonVersion") && !strcmp(ax_s(a, "addonVersion"), version)) return 1;
+	return 0;
+}
+
+/* The version `want` asks for: the pin, else the default for its
+ * Kubernetes version.  0 and *ver (owned; NULL when neither is known, then
+ * EKS chooses at create), or < 0 with c->err set when EKS names no
+ * default for that Kubernetes version. */
+static int target_version(struct sf_rctx *c, const json_t *want, char **ver)
+{
+	*ver = NULL;
+	const char *k8s = ax_s(want, "kubernetes_version");
+	if (ax_s(want, "addon_version")) {
+		*ver = xstrdup(ax_s(want, "addon_version"));
+		return 0;
+	}
+	if (!k8s)
+		return 0;
+	json_t *vs = NULL;
+	int rc = offered(c, ax_s(want, "addon_name"), k8s, &vs);
+	if (rc == 0 && default_in(vs, k8s))
+		*ver = xstrdup(default_in(vs, k8s));
+	else if (rc == 0)
+		rc = sf_fail(c->err, SF_EINVAL,
+			     "%s: EKS names no default version of add-on %s for Kubernetes %s; pin one in spec.addons.%s.version",
+			     c->address, ax_s(want, "addon_name"), k8s, ax_s(want, "addon_name"));
+	json_decref(vs);
+	return rc;
 }
 
 static char *config_string(const json_t *want)
@@ -141,7 +198,10 @@ static json_t *output(const json_t *want, const json_t *addon)
 
 static int ad_create(struct sf_rctx *c, const json_t *want, json_t **out)
 {
-	char *ver = ax_s(want, "addon_version") ? xstrdup(ax_s(want, "addon_version")) : default_version(c, want);
+	char *ver = NULL;
+	int rc = target_version(c, want, &ver);
+	if (rc < 0)
+		return rc;
 	char *cfg = config_string(want);
 	json_t *body = json_pack("{s:s, s:s, s:o, s:s}", "addonName", ax_s(want, "addon_name"), "resolveConflicts",
 				 "OVERWRITE", "tags", ax_tags(c, want, 0), "clientRequestToken",
@@ -156,7 +216,7 @@ static int ad_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	struct ax_own_name n = {&own, want};
 	struct ax_create_def d = {.service = "eks", .op = "CreateAddon", .id_key = "addonName", .find = ax_own_find,
 				  .find_ctx = &n, .exists = "ResourceInUseException"};
-	int rc = ax_create_at(c, &d, p, body, NULL, &made);
+	rc = ax_create_at(c, &d, p, body, NULL, &made);
 	free(made);
 	free(p);
 	free(ver);
@@ -198,34 +258,92 @@ static int ad_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 
 static int ad_update(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out)
 {
-	char *cfg = config_string(want);
-	json_t *body = json_pack("{s:s, s:s, s:s}", "resolveConflicts", "OVERWRITE", "configurationValues",
-				 cfg ? cfg : "", "clientRequestToken", c->token ? c->token : ax_s(want, "addon_name"));
-	free(cfg);
-	if (ax_s(want, "addon_version"))
-		json_object_set_new(body, "addonVersion", json_string(ax_s(want, "addon_version")));
-	char *p = apath(want, "/update");
-	json_t *o = NULL;
-	int rc = ax_eks(c, "POST", p, body, &o);
-	free(p);
-	if (rc < 0)
-		return rc;
-	const char *uid = ax_s(json_object_get(o, "update"), "id");
-	if (uid) {
-		json_t *args = wait_args(want);
-		json_object_set_new(args, "updateId", json_string(uid));
-		rc = ax_wait(c, sf_aws_waiter_find("eks.AddonUpdateSuccessful"), args, 1800, "add-on update");
-	}
-	json_decref(o);
-	if (!rc)
-		rc = ax_wait(c, sf_aws_waiter_find("eks.AddonActive"), wait_args(want), 1800, "add-on");
+	/* An update a killed run left in flight: EKS refuses another until it
+	 * ends (ResourceInUseException), and it may already be this one. */
 	json_t *addon = NULL;
-	if (!rc)
-		rc = describe(c, want, &addon);
+	int rc = describe(c, want, &addon);
+	const char *st = rc ? NULL : ax_s(addon, "status");
+	if (st && (!strcmp(st, "UPDATING") || !strcmp(st, "CREATING"))) {
+		json_decref(addon);
+		addon = NULL;
+		rc = ax_wait(c, sf_aws_waiter_find("eks.AddonActive"), wait_args(want), 1800, "add-on");
+		if (!rc)
+			rc = describe(c, want, &addon);
+	}
+	/* the version moves with a pin, or with the Kubernetes version it is for */
+	char *ver = NULL;
+	if (!rc && (ax_s(want, "addon_version") || ax_changed(prior, want, "kubernetes_version")))
+		rc = target_version(c, want, &ver);
+	if (rc < 0) {
+		json_decref(addon);
+		return rc;
+	}
+	int move = ver && (!ax_s(addon, "addonVersion") || strcmp(ver, ax_s(addon, "addonVersion")));
+	if (move || ax_changed(prior, want, "configuration_values")) {
+		char *cfg = config_string(want);
+		json_t *body = json_pack("{s:s, s:s, s:s}", "resolveConflicts", "OVERWRITE", "configurationValues",
+					 cfg ? cfg : "", "clientRequestToken",
+					 c->token ? c->token : ax_s(want, "addon_name"));
+		free(cfg);
+		if (move)
+			json_object_set_new(body, "addonVersion", json_string(ver));
+		if (c->progress && move) {
+			char *line = xasprintf("add-on version %s -> %s", ax_s(addon, "addonVersion") ? ax_s(addon, "addonVersion") : "?", ver);
+			c->progress(c, line);
+			free(line);
+		}
+		json_decref(addon);
+		addon = NULL;
+		char *p = apath(want, "/update");
+		json_t *o = NULL;
+		rc = ax_eks(c, "POST", p, body, &o);
+		free(p);
+		const char *uid = rc ? NULL : ax_s(json_object_get(o, "update"), "id");
+		if (uid) {
+			json_t *args = wait_args(want);
+			json_object_set_new(args, "updateId", json_string(uid));
+			rc = ax_wait(c, sf_aws_waiter_find("eks.AddonUpdateSuccessful"), args, 1800, "add-on update");
+		}
+		json_decref(o);
+		if (!rc)
+			rc = ax_wait(c, sf_aws_waiter_find("eks.AddonActive"), wait_args(want), 1800, "add-on");
+		if (!rc)
+			rc = describe(c, want, &addon);
+	}
+	free(ver);
 	if (!rc)
 		*out = output(want, addon);
-	(void)prior;
 	json_decref(addon);
+	return rc;
+}
+
+/* A pin EKS does not offer for the add-on's Kubernetes version, or an
+ * unpinned add-on without a default for it, fails the plan: at apply the
+ * control plane would already have moved when UpdateAddon refuses. */
+static int ad_plan_check(struct sf_rctx *c, const json_t *want)
+{
+	const char *k8s = ax_s(want, "kubernetes_version"), *pin = ax_s(want, "addon_version");
+	const char *name = ax_s(want, "addon_name");
+	if (!k8s || !name)
+		return 0;
+	json_t *vs = NULL;
+	int rc = offered(c, name, k8s, &vs);
+	if (rc == 0 && pin && !offers(vs, pin)) {
+		struct sf_buf b = SF_BUF_INIT;
+		size_t i;
+		json_t *a;
+		json_array_foreach(vs, i, a) sf_buf_printf(&b, "%s%s", i ? ", " : "", ax_s(a, "addonVersion"));
+		rc = sf_fail(c->err, SF_EINVAL, "%s: add-on %s %s is not offered for Kubernetes %s (EKS offers: %s)",
+			     c->address, name, pin, k8s, json_array_size(vs) ? sf_buf_cstr(&b) : "none");
+		sf_buf_release(&b);
+		if (ax_s(want, "version_where"))
+			sf_err_where(c->err, "%s", ax_s(want, "version_where"));
+	} else if (rc == 0 && !pin && !default_in(vs, k8s)) {
+		rc = sf_fail(c->err, SF_EINVAL,
+			     "%s: EKS names no default version of add-on %s for Kubernetes %s; pin one in spec.addons.%s.version",
+			     c->address, name, k8s, name);
+	}
+	json_decref(vs);
 	return rc;
 }
 
@@ -262,4 +380,5 @@ const struct sf_rtype sf_rt_eks_addon = {
 	.read = ad_read,
 	.update = ad_update,
 	.destroy = ad_destroy,
+	.plan_check = ad_plan_check,
 };
