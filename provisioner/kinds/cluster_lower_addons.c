@@ -2,10 +2,17 @@
  *
  * vpc-cni with its network policy agent on (enableNetworkPolicy), so the
  * NetworkPolicies secfaas installs are enforced; kube-proxy and
- * eks-pod-identity-agent; coredns.  Node groups come after vpc-cni (their
- * pods' network); coredns after the first node group (a Deployment: EKS
- * reports it DEGRADED while no node can run it).  Versions: the default
- * for the cluster's Kubernetes version (resources/aws_eks_addon.c). */
+ * eks-pod-identity-agent; coredns.  Node groups come after vpc-cni,
+ * kube-proxy and the pod identity agent (cluster_lower_nodes.c), so an
+ * upgrade step runs control plane, add-ons, node groups; coredns after the
+ * first node group (a Deployment: EKS reports it DEGRADED while no node
+ * can run it).
+ *
+ * Versions: each add-on carries the cluster's Kubernetes version, so an
+ * upgrade moves it to EKS's default for the new version
+ * (resources/aws_eks_addon.c), unless spec.addons.<name>.version pins one;
+ * the pin's position goes along for plan-time errors. */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "provisioner/kinds/cluster_lower.h"
@@ -17,7 +24,17 @@ static void addon(struct cl_lower *l, const char *inst, const char *name, json_t
 			      name, "kubernetes_version", l->cl->kubernetes_version, "tags", l->tags);
 	if (config)
 		json_object_set_new(a, "configuration_values", config);
-	cl_add(l, "eks_addon", inst, a, l->pos, dep);
+	const struct sf_node *spec = sf_node_get(l->cl->doc->root, "spec");
+	const struct sf_node *pin = sf_node_get(sf_node_get(sf_node_get(spec, "addons"), name), "version");
+	const struct sf_pos *pos = l->pos;
+	if (pin && sf_node_str(pin)) {
+		json_object_set_new(a, "addon_version", json_string(sf_node_str(pin)));
+		char *where = xasprintf("%s:%d:%d", pin->pos.file ? pin->pos.file : "", pin->pos.line, pin->pos.col);
+		json_object_set_new(a, "version_where", json_string(where));
+		free(where);
+		pos = &pin->pos;
+	}
+	cl_add(l, "eks_addon", inst, a, pos, dep);
 }
 
 void cl_lower_addons(struct cl_lower *l)

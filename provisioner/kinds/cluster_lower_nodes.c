@@ -132,11 +132,15 @@ void cl_lower_nodes(struct cl_lower *l)
 			if (g->release_version)
 				json_object_set_new(ngc, "release_version", json_string(g->release_version));
 		}
-		/* after the managed VPC CNI: its pods' network
-		 * (cluster_lower_addons.c).  Nodes in the public subnets need the
-		 * route out (image pulls, joining the cluster), and the route must
-		 * outlive them at teardown, so the dependency orders both ways. */
-		sf_rinst_add_dep(cl_add(l, "eks_nodegroup", g->name, ngc, gp, "eks_addon.vpc_cni"),
-				 "aws_route_table.public");
+		/* after the managed VPC CNI (its pods' network), kube-proxy and
+		 * the pod identity agent: an upgrade step moves the control
+		 * plane, then the add-ons, then the nodes (cluster_lower_addons.c).
+		 * Nodes in the public subnets need the route out (image pulls,
+		 * joining the cluster), and the route must outlive them at
+		 * teardown, so the dependency orders both ways. */
+		struct sf_rinst *ngi = cl_add(l, "eks_nodegroup", g->name, ngc, gp, "eks_addon.vpc_cni");
+		sf_rinst_add_dep(ngi, "eks_addon.kube_proxy");
+		sf_rinst_add_dep(ngi, "eks_addon.pod_identity_agent");
+		sf_rinst_add_dep(ngi, "aws_route_table.public");
 	}
 }

@@ -528,6 +528,15 @@ static void check_cluster_spec(const struct sf_node *n, struct sf_diags *d, cons
 			sf_diag_error(d, &rv->pos, "spec.nodeGroups[%zu].releaseVersion: %s is not a release of Kubernetes %s",
 				      i, sf_node_str(rv), sf_node_str(kv));
 	}
+	/* kube-proxy's version is a Kubernetes version: never newer than the
+	 * API server, at most SF_EKS_KUBELET_SKEW minors behind it */
+	const struct sf_node *kp = sf_node_get(sf_node_get(sf_node_get(n, "addons"), "kube-proxy"), "version");
+	unsigned kmaj = 0, kmin = 0;
+	if (kp && cm >= 0 && sf_node_str(kp) && sscanf(sf_node_str(kp), "v%u.%u.", &kmaj, &kmin) == 2 &&
+	    (kmaj != 1 || (int)kmin > cm || (int)kmin < cm - SF_EKS_KUBELET_SKEW))
+		sf_diag_error(d, &kp->pos,
+			      "spec.addons.kube-proxy.version: %s does not fit Kubernetes %s; kube-proxy may not be newer than the API server, nor more than %d minor versions behind it",
+			      sf_node_str(kp), sf_node_str(sf_node_get(n, "kubernetesVersion")), SF_EKS_KUBELET_SKEW);
 	const struct sf_node *of = sf_node_get(n, "openfaas");
 	int of_enabled = 1;
 	if (of)
@@ -535,6 +544,33 @@ static void check_cluster_spec(const struct sf_node *n, struct sf_diags *d, cons
 	if (of && of_enabled && !has_gvisor)
 		sf_diag_error(d, &of->pos, "spec.openfaas: functions must run under gVisor, but no node group has runtime: gvisor");
 }
+
+/* "v1.21.1-eksbuild.1": EKS add-on versions are a v-prefixed semantic
+ * version and an eksbuild number. */
+static void check_addon_version(const struct sf_node *n, struct sf_diags *d, const char *path)
+{
+	unsigned a, b, c, e;
+	int used = 0;
+	if (sscanf(n->scalar, "v%u.%u.%u-eksbuild.%u%n", &a, &b, &c, &e, &used) != 4 || n->scalar[used] ||
+	    !isdigit((unsigned char)n->scalar[used - 1]))
+		sf_diag_error(d, &n->pos, "%s: \"%s\" is not an EKS add-on version like v1.21.1-eksbuild.1", path,
+			      n->scalar);
+}
+
+static const struct sf_schema addon_fields[] = {
+	{"version", SF_S_STRING, 0, 0, 0, 0, 0, 0, check_addon_version,
+	 "pin the add-on version (default: EKS's default for the cluster's Kubernetes version, moved with every upgrade)"},
+	{NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+};
+
+/* The add-ons every Cluster runs (cluster_lower_addons.c). */
+static const struct sf_schema addons_fields[] = {
+	{"vpc-cni", SF_S_OBJECT, 0, addon_fields, 0, 0, 0, 0, 0, "the VPC CNI (network policy agent on)"},
+	{"kube-proxy", SF_S_OBJECT, 0, addon_fields, 0, 0, 0, 0, 0, "kube-proxy"},
+	{"coredns", SF_S_OBJECT, 0, addon_fields, 0, 0, 0, 0, 0, "CoreDNS"},
+	{"eks-pod-identity-agent", SF_S_OBJECT, 0, addon_fields, 0, 0, 0, 0, 0, "the EKS Pod Identity agent"},
+	{NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+};
 
 static const struct sf_schema cluster_fields[] = {
 	{"kubernetesVersion", SF_S_STRING, SF_S_REQUIRED, 0, 0, sf_eks_version_names, 0, 0, 0,
@@ -546,6 +582,7 @@ static const struct sf_schema cluster_fields[] = {
 	{"logging", SF_S_LIST, 0, 0, &(const struct sf_schema){"logType", SF_S_STRING, 0, 0, 0, log_types, 0, 0, 0, 0},
 	 0, 0, 0, 0, "control plane log types"},
 	{"openfaas", SF_S_OBJECT, 0, openfaas_fields, 0, 0, 0, 0, check_openfaas, "OpenFaaS CE with every function in gVisor"},
+	{"addons", SF_S_OBJECT, 0, addons_fields, 0, 0, 0, 0, 0, "EKS add-on versions (each follows the cluster's version unless pinned)"},
 	{NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0},
 };
 

@@ -1,12 +1,15 @@
 #!/bin/sh
-# Cluster lifecycle against the local AWS (tests/awssim): the Kubernetes
-# version's support as EKS reports it (plan warns for extended support,
-# refuses a new cluster on a version out of support), upgrades one minor
-# version per apply with the control plane first and then every node group
-# (the runc group through its version, the gVisor group through a re-baked
-# image and a new launch template version), a skip of two minors refused at
-# plan time, a kill -9 while the node groups roll resumed by the next apply,
-# and a desired size chosen by an autoscaler that is not planned back.
+# Cluster lifecycle against the local AWS (tests/awssim) and the Kubernetes
+# simulator it starts for the cluster: the Kubernetes version's support as
+# EKS reports it (plan warns for extended support, refuses a new cluster on
+# a version out of support), upgrades one minor version per apply with the
+# control plane first, then the add-ons (to EKS's default for the new
+# version, or a pinned one), then every node group (the runc group through
+# its version, the gVisor group through a re-baked image and a new launch
+# template version), OpenFaaS functions running under gVisor between the
+# steps, a skip of two minors refused at plan time, a kill -9 while the
+# node groups roll resumed by the next apply, and a desired size chosen by
+# an autoscaler that is not planned back.
 # Every expectation is read from the simulator (inventory, node groups,
 # call counters), not from secfaas state.  awssim runs with --timescale
 # 0.001 and secfaas with SECFAAS_POLL_SCALE=0.001.
@@ -35,7 +38,7 @@ WORK=$T_ROOT/work
 mkdir -p "$WORK"
 ST="--state $WORK/state.db"
 
-# spec VERSION [SANDBOX_MAX]
+# spec VERSION [SANDBOX_MAX [ADDONS]]
 spec() {
 	cat >"$WORK/c.yaml" <<Y
 apiVersion: secfaas.dev/v1alpha1
@@ -54,12 +57,44 @@ spec:
       runtime: gvisor
       instanceTypes: [m6i.xlarge]
       scaling: {min: 1, max: ${2:-10}, desired: 2}
+  openfaas: {acceptLicense: true}
+${3:-}
 Y
 }
 cluster_version() {
 	eks DescribeCluster '{"name": "fn-life"}' | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["cluster"]["version"])'
 }
 group() { q "[g[\"$2\"] for g in ngs(\"fn-life\") if g[\"name\"].startswith(\"$1-\")]"; }
+# The add-on versions the cluster runs, and EKS's defaults for a version.
+addons_live() { q '{a["name"]: a["version"] for a in addons("fn-life")["addons"]}'; }
+addons_default() {
+	eks DescribeAddonVersions "{\"kubernetesVersion\": \"$1\"}" | /usr/bin/python3 -c 'import json, sys
+k8s, names = sys.argv[1], ("coredns", "eks-pod-identity-agent", "kube-proxy", "vpc-cni")
+print(json.dumps({a["addonName"]: [v["addonVersion"] for v in a["addonVersions"] for c in v["compatibilities"]
+                  if c["clusterVersion"] == k8s and c["defaultVersion"]][0]
+                  for a in json.load(sys.stdin)["addons"] if a["addonName"] in names}, sort_keys=True))' "$1"
+}
+# Line of the first apply output line matching $1 (0 if none).
+line_of() { n=$(grep -n -- "$1" apply.out | head -n 1 | cut -d: -f1); echo "${n:-0}"; }
+before() { # what, first, second: both in apply.out (an apply's output), first earlier
+	a=$(line_of "$2")
+	b=$(line_of "$3")
+	if [ "$a" -gt 0 ] && [ "$b" -gt 0 ] && [ "$a" -lt "$b" ]; then t_ok "$1" true; else t_fail "$1 (\"$2\" at line $a, \"$3\" at line $b)"; fi
+}
+# A function deployed through the gateway that must keep running, and
+# `secfaas verify`: a new function lands in gVisor on a gVisor node.
+gw() { $S output fn-life $ST --raw "$1" 2>/dev/null; }
+fn_ready() { # name: 1 when the gateway reports an available replica
+	curl -sf -u "admin:$(gw openfaas_password)" "$(gw gateway_url)/system/function/$1?namespace=openfaas-fn" |
+		/usr/bin/python3 -c 'import json, sys; print(1 if json.load(sys.stdin).get("availableReplicas", 0) >= 1 else 0)'
+}
+functions_run_in_gvisor() {
+	i=0
+	while [ "$(fn_ready keeper 2>/dev/null)" != 1 ] && [ $i -lt 3000 ]; do i=$((i + 1)); done
+	t_eq "the function deployed before keeps running" "$(fn_ready keeper)" 1
+	t_rc 0 "verify: a new function runs under gVisor" $S verify fn-life $ST
+	t_grep "verify passes" "verify: PASS" .out
+}
 
 # ------------------------------------------------------------ versions from EKS
 t_begin "a version out of EKS support is refused at plan time for a new cluster"
@@ -100,7 +135,10 @@ t_rc 0 "apply" $S apply "$WORK/c.yaml" $ST --auto-approve
 t_eq "cluster on 1.34" "$(cluster_version)" 1.34
 t_eq "runc group on 1.34" "$(group system version)" '["1.34"]'
 t_eq "gVisor group on 1.34" "$(group sandbox version)" '["1.34"]'
+t_eq "add-ons on EKS's defaults for 1.34" "$(addons_live)" "$(addons_default 1.34)"
 t_rc 0 "converged" $S plan "$WORK/c.yaml" $ST --detailed-exitcode
+t_ok "deploy a function" curl -sf -o /dev/null -u "admin:$(gw openfaas_password)" -d '{"service": "keeper", "image": "ghcr.io/openfaas/alpine:3.20", "envProcess": "cat"}' "$(gw gateway_url)/system/functions"
+functions_run_in_gvisor
 t_end
 
 t_begin "skipping a minor version is refused at plan time, with the way forward"
@@ -113,15 +151,17 @@ t_rc 1 "apply refuses too" $S apply "$WORK/c.yaml" $ST --auto-approve
 t_eq "no upgrade was asked for" "$(q 'calls["eks:UpdateClusterVersion"]')" "$calls"
 t_end
 
-t_begin "1.34 -> 1.35: control plane, then the runc group's version, then the gVisor group's new image"
+t_begin "1.34 -> 1.35: control plane, add-ons, then the runc group's version and the gVisor group's new image"
 spec 1.35
 t_rc 2 "plan" $S plan "$WORK/c.yaml" $ST --detailed-exitcode
 t_grep "control plane" '~ eks_cluster.main' .out
+t_grep "add-ons follow" '~ eks_addon.kube_proxy' .out
 t_grep "runc group follows" '"1.34" -> "1.35"' .out
 t_grep "a new image for the gVisor group" "aws_gvisor_ami.gvisor_x86_64" .out
 t_grep "gVisor group rolls" "~ eks_nodegroup.sandbox" .out
 t_nogrep "no warning in standard support" "Warnings:" .out
 t_rc 0 "apply" $S apply "$WORK/c.yaml" $ST --auto-approve
+cp .out apply.out
 t_eq "cluster on 1.35" "$(cluster_version)" 1.35
 t_eq "runc group on 1.35" "$(group system version)" '["1.35"]'
 t_eq "runc group on the 1.35 AMI release" "$(q '[g["releaseVersion"].startswith("1.35") for g in ngs("fn-life") if g["name"].startswith("system-")]')" '[true]'
@@ -129,6 +169,12 @@ t_eq "gVisor group on 1.35" "$(group sandbox version)" '["1.35"]'
 t_eq "gVisor group on template version 2" "$(q '[g["launchTemplate"]["version"] for g in ngs("fn-life") if g["name"].startswith("sandbox-")]')" '["2"]'
 t_eq "every node runs its group's new image" "$(q 'all(i["imageId"] == ([g for g in ngs("fn-life") if g["name"].startswith("sandbox-")][0]["releaseVersion"]) for g in ngs("fn-life") if g["name"].startswith("sandbox-") for i in g["instances"])')" true
 t_eq "same node groups (no replacement)" "$(q 'n("eks:nodegroup")')" 2
+t_eq "add-ons on EKS's defaults for 1.35" "$(addons_live)" "$(addons_default 1.35)"
+t_ok "kube-proxy moved" [ "$(q '[a["version"] for a in addons("fn-life")["addons"] if a["name"] == "kube-proxy"][0]')" != "$(addons_default 1.34 | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["kube-proxy"])')" ]
+before "control plane before the add-ons" "eks_cluster.main: Modifications complete" "eks_addon.kube_proxy: Modifying"
+before "add-ons before the runc group" "eks_addon.kube_proxy: Modifications complete" "eks_nodegroup.system: Modifying"
+before "add-ons before the gVisor group" "eks_addon.kube_proxy: Modifications complete" "eks_nodegroup.sandbox: Modifying"
+functions_run_in_gvisor
 t_rc 0 "converged" $S plan "$WORK/c.yaml" $ST --detailed-exitcode
 t_end
 
@@ -152,6 +198,27 @@ t_eq "runc group on 1.36" "$(group system version)" '["1.36"]'
 t_eq "gVisor group on 1.36" "$(group sandbox version)" '["1.36"]'
 t_eq "node groups active" "$(group system status) $(group sandbox status)" '["ACTIVE"] ["ACTIVE"]'
 t_eq "two node groups, two images at most" "$(q 'n("eks:nodegroup")')" 2
+t_eq "add-ons on EKS's defaults for 1.36" "$(addons_live)" "$(addons_default 1.36)"
+functions_run_in_gvisor
+t_rc 0 "converged" $S plan "$WORK/c.yaml" $ST --detailed-exitcode
+t_end
+
+t_begin "a pinned add-on version: refused at plan time when EKS does not offer it, applied when it does"
+kp_calls=$(q 'calls["eks:UpdateAddon"]')
+spec 1.36 10 "  addons:
+    kube-proxy: {version: v1.35.0-eksbuild.1}"
+t_rc 1 "plan refuses a version EKS does not offer for 1.36" $S plan "$WORK/c.yaml" $ST
+t_grep "where and why" "c.yaml:19:27: error: eks_addon.kube_proxy: add-on kube-proxy v1.35.0-eksbuild.1 is not offered for Kubernetes 1.36" .err
+older=$(eks DescribeAddonVersions '{"kubernetesVersion": "1.36", "addonName": "kube-proxy"}' | /usr/bin/python3 -c 'import json, sys
+vs = [v["addonVersion"] for v in json.load(sys.stdin)["addons"][0]["addonVersions"] if not any(c["defaultVersion"] for c in v["compatibilities"] if c["clusterVersion"] == "1.36")]
+print(vs[0])')
+spec 1.36 10 "  addons:
+    kube-proxy: {version: $older}"
+t_rc 2 "plan" $S plan "$WORK/c.yaml" $ST --detailed-exitcode
+t_grep "the pin shows" "addon_version" .out
+t_rc 0 "apply" $S apply "$WORK/c.yaml" $ST --auto-approve
+t_eq "kube-proxy on the pinned version" "$(q '[a["version"] for a in addons("fn-life")["addons"] if a["name"] == "kube-proxy"][0]')" "$older"
+t_eq "one add-on update" "$(q 'calls["eks:UpdateAddon"]')" "$((kp_calls + 1))"
 t_rc 0 "converged" $S plan "$WORK/c.yaml" $ST --detailed-exitcode
 t_end
 

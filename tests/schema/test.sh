@@ -43,7 +43,9 @@ function egress word|a word or a list of CIDRs is a check hook
 function egress cidr|CIDR host bits are a check hook
 function limits quantity|Kubernetes quantity syntax is a check hook
 function limits default over max|two quantities compared
-public cidr host bits|CIDR arithmetic'
+public cidr host bits|CIDR arithmetic
+add-on version syntax|add-on version syntax is a check hook
+kube-proxy newer than the cluster|two versions compared'
 
 cat >"$T_ROOT/check.py" <<'PY'
 import json, sys, yaml, jsonschema

@@ -106,6 +106,9 @@ T_TEST(lowering_builds_the_graph)
 	T_OK(sf_config_find(&c, "eks_addon.kube_proxy") && sf_config_find(&c, "eks_addon.pod_identity_agent"));
 	T_OK(has_dep(&c, "eks_nodegroup.system", "eks_addon.vpc_cni"));
 	T_OK(has_dep(&c, "eks_nodegroup.sandbox", "eks_addon.vpc_cni"));
+	/* an upgrade step: control plane, then add-ons, then node groups */
+	T_OK(has_dep(&c, "eks_nodegroup.system", "eks_addon.kube_proxy"));
+	T_OK(has_dep(&c, "eks_nodegroup.sandbox", "eks_addon.pod_identity_agent"));
 	T_OK(has_dep(&c, "eks_addon.coredns", "eks_nodegroup.system"));
 	/* every template keeps pods away from the node's metadata: hop limit 1 */
 	for (size_t i = 0; i < c.n; i++)
@@ -980,6 +983,53 @@ T_TEST(eks_node_group_and_addon_creates_adopt_their_lost_reply_without_sending_a
 	rt_close(&t);
 }
 
+#define VERSIONS_134                                                                                      \
+	EKSJ("{\"addons\":[{\"addonName\":\"kube-proxy\",\"addonVersions\":["                              \
+	     "{\"addonVersion\":\"v1.34.2-eksbuild.2\",\"compatibilities\":[{\"clusterVersion\":\"1.34\",\"defaultVersion\":true}]}," \
+	     "{\"addonVersion\":\"v1.34.1-eksbuild.1\",\"compatibilities\":[{\"clusterVersion\":\"1.34\",\"defaultVersion\":false}]}]}]}")
+#define KP_ADDON(status, version)                                                                         \
+	EKSJ("{\"addon\":{\"addonName\":\"kube-proxy\",\"status\":\"" status "\",\"addonVersion\":\"" version "\"}}")
+
+/* An upgrade step: the Kubernetes version an add-on is for moves, so an
+ * unpinned add-on goes to EKS's default for the new version. */
+T_TEST(eks_addon_follows_the_kubernetes_version)
+{
+	struct rt t;
+	rt_open(&t, "eks_addon.kube_proxy");
+	sf_replay_add(t.f.rp, "GET https://eks && /clusters/demo/addons/kube-proxy", KP_ADDON("ACTIVE", "v1.33.5-eksbuild.2"), 1);
+	sf_replay_add(t.f.rp, "GET https://eks && /addons/supported-versions?addonName=kube-proxy&kubernetesVersion=1.34",
+		      VERSIONS_134, 1);
+	sf_replay_add(t.f.rp, "POST https://eks && /clusters/demo/addons/kube-proxy/update",
+		      EKSJ("{\"update\":{\"id\":\"u-1\",\"status\":\"InProgress\",\"type\":\"AddonUpdate\"}}"), 1);
+	sf_replay_add(t.f.rp, "GET https://eks && /clusters/demo/updates/u-1",
+		      EKSJ("{\"update\":{\"id\":\"u-1\",\"status\":\"Successful\",\"type\":\"AddonUpdate\"}}"), 1);
+	sf_replay_add(t.f.rp, "GET https://eks && /clusters/demo/addons/kube-proxy", KP_ADDON("ACTIVE", "v1.34.2-eksbuild.2"), -1);
+	json_t *prior = json_pack("{s:s, s:s, s:s}", "cluster_name", "demo", "addon_name", "kube-proxy",
+				  "kubernetes_version", "1.33"),
+	       *want = json_pack("{s:s, s:s, s:s}", "cluster_name", "demo", "addon_name", "kube-proxy",
+				 "kubernetes_version", "1.34"),
+	       *out = NULL;
+	T_EQ(sf_rt_eks_addon.update(&t.c, prior, want, &out), 0);
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
+	T_EQ(sent2(&t, "/kube-proxy/update", "\"addonVersion\":\"v1.34.2-eksbuild.2\""), 1);
+	T_STREQ(json_string_value(json_object_get(out, "version")), "v1.34.2-eksbuild.2");
+	json_decref(out);
+	out = NULL;
+	/* run again (a killed run resumed): EKS already runs it, nothing is sent */
+	size_t before = sf_replay_count(t.f.rp);
+	sf_replay_add(t.f.rp, "GET https://eks && /addons/supported-versions?addonName=kube-proxy&kubernetesVersion=1.34",
+		      VERSIONS_134, 1);
+	T_EQ(sf_rt_eks_addon.update(&t.c, prior, want, &out), 0);
+	T_EQ(sent(&t, "/kube-proxy/update"), 1);
+	T_EQ(sf_replay_count(t.f.rp), before + 2); /* describe and the versions, no update */
+	T_STREQ(json_string_value(json_object_get(out, "version")), "v1.34.2-eksbuild.2");
+	json_decref(out);
+	json_decref(prior);
+	json_decref(want);
+	rt_close(&t);
+}
+
 #define LT_FOUND(lin, tok)                                                                                \
 	EC2("DescribeLaunchTemplates", "<launchTemplates><item><launchTemplateId>lt-0mine</launchTemplateId>"  \
 	    "<latestVersionNumber>1</latestVersionNumber><tagSet>"                                          \
@@ -1022,6 +1072,28 @@ T_TEST(launch_template_create_adopts_its_lost_reply_and_refuses_a_foreign_name)
 	T_CONTAINS(t.err.msg, "lineage lin-9");
 	T_EQ(t.nids, 0);
 	T_EQ(sent(&t, "Action=DeleteLaunchTemplate"), 0);
+	json_decref(want);
+	rt_close(&t);
+}
+
+/* A pin EKS does not offer for the Kubernetes version fails the plan,
+ * where the spec pinned it, naming what EKS offers. */
+T_TEST(eks_addon_plan_refuses_a_pin_not_offered)
+{
+	struct rt t;
+	rt_open(&t, "eks_addon.kube_proxy");
+	sf_replay_add(t.f.rp, "GET https://eks && /addons/supported-versions?addonName=kube-proxy&kubernetesVersion=1.34",
+		      VERSIONS_134, 2);
+	json_t *want = json_pack("{s:s, s:s, s:s, s:s, s:s}", "cluster_name", "demo", "addon_name", "kube-proxy",
+				 "kubernetes_version", "1.34", "addon_version", "v1.33.5-eksbuild.2", "version_where",
+				 "c.yaml:12:29");
+	T_EQ(sf_rt_eks_addon.plan_check(&t.c, want), SF_EINVAL);
+	T_CONTAINS(t.err.msg, "add-on kube-proxy v1.33.5-eksbuild.2 is not offered for Kubernetes 1.34 (EKS offers: "
+			      "v1.34.2-eksbuild.2, v1.34.1-eksbuild.1)");
+	T_STREQ(t.err.where, "c.yaml:12:29");
+	sf_err_clear(&t.err);
+	json_object_set_new(want, "addon_version", json_string("v1.34.1-eksbuild.1"));
+	T_EQ(sf_rt_eks_addon.plan_check(&t.c, want), 0);
 	json_decref(want);
 	rt_close(&t);
 }

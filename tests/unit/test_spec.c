@@ -171,6 +171,12 @@ static const struct {
 	 "spec.nodeGroups[0].kubernetesVersion: a gVisor group runs the image baked for the cluster's Kubernetes version; only runc groups pin theirs"},
 	{"release of another version", HDR NET "  nodeGroups:\n    - {name: a, kubernetesVersion: \"1.30\", releaseVersion: 1.31.9-20261120, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}}\n",
 	 "spec.nodeGroups[0].releaseVersion: 1.31.9-20261120 is not a release of Kubernetes 1.30"},
+	{"add-on version syntax", HDR NET "  addons: {vpc-cni: {version: 1.21.1}}\n  nodeGroups:\n    - {name: a, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}}\n",
+	 "s.yaml:8:31: error: spec.addons.vpc-cni.version: \"1.21.1\" is not an EKS add-on version like v1.21.1-eksbuild.1"},
+	{"unknown add-on", HDR NET "  addons: {vpc_cni: {version: v1.21.1-eksbuild.1}}\n  nodeGroups:\n    - {name: a, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}}\n",
+	 "spec.addons: unknown field \"vpc_cni\""},
+	{"kube-proxy newer than the cluster", HDR NET "  addons: {kube-proxy: {version: v1.32.0-eksbuild.2}}\n  nodeGroups:\n    - {name: a, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}}\n",
+	 "spec.addons.kube-proxy.version: v1.32.0-eksbuild.2 does not fit Kubernetes 1.31; kube-proxy may not be newer than the API server, nor more than 3 minor versions behind it"},
 };
 
 /* With SECFAAS_SPEC_CASES set to a directory, each case is also written
@@ -212,6 +218,18 @@ T_TEST(pinned_http_mirror_accepted)
 			&n);
 	if (n)
 		T_FAILF("pinned http mirror refused: %s", t);
+	free(t);
+}
+
+/* pinned add-on versions that fit the cluster's version pass offline */
+T_TEST(pinned_addons_accepted)
+{
+	int n = 0;
+	char *t = check(HDR NET "  addons:\n    vpc-cni: {version: v1.21.1-eksbuild.1}\n"
+			    "    kube-proxy: {version: v1.28.15-eksbuild.4}\n    coredns: {}\n" NG,
+			&n);
+	if (n)
+		T_FAILF("pinned add-ons refused: %s", t);
 	free(t);
 }
 
