@@ -23,7 +23,7 @@
  * (the plan shows "1.34" -> "1.35") and orders node groups after the
  * add-ons, so a step runs control plane, add-ons, node groups.
  *
- * plan_check: a pinned version must be one EKS offers for
+ * plan_review: a pinned version must be one EKS offers for
  * kubernetes_version, and an unpinned add-on needs a default for it;
  * otherwise UpdateAddon would refuse mid-upgrade, after the control plane
  * has already moved.
@@ -319,16 +319,29 @@ static int ad_update(struct sf_rctx *c, const json_t *prior, const json_t *want,
 
 /* A pin EKS does not offer for the add-on's Kubernetes version, or an
  * unpinned add-on without a default for it, fails the plan: at apply the
- * control plane would already have moved when UpdateAddon refuses. */
-static int ad_plan_check(struct sf_rctx *c, const json_t *want)
+ * control plane would already have moved when UpdateAddon refuses.  Asked
+ * only when the add-on is new or its versions change; a list that cannot
+ * be read is a warning (apply resolves the version again), as for the
+ * cluster's own version list. */
+static int ad_plan_review(struct sf_rctx *c, const json_t *before, const json_t *want)
 {
 	const char *k8s = ax_s(want, "kubernetes_version"), *pin = ax_s(want, "addon_version");
 	const char *name = ax_s(want, "addon_name");
-	if (!k8s || !name)
+	if (!k8s || !name ||
+	    (before && !ax_changed(before, want, "kubernetes_version") && !ax_changed(before, want, "addon_version")))
 		return 0;
 	json_t *vs = NULL;
 	int rc = offered(c, name, k8s, &vs);
-	if (rc == 0 && pin && !offers(vs, pin)) {
+	if (rc < 0) {
+		char *m = xasprintf("EKS's versions of add-on %s could not be read (%s); apply resolves the version", name,
+				    c->err->msg);
+		if (c->warn)
+			c->warn(c, m);
+		free(m);
+		sf_err_clear(c->err);
+		return 0;
+	}
+	if (pin && !offers(vs, pin)) {
 		struct sf_buf b = SF_BUF_INIT;
 		size_t i;
 		json_t *a;
@@ -338,7 +351,7 @@ static int ad_plan_check(struct sf_rctx *c, const json_t *want)
 		sf_buf_release(&b);
 		if (ax_s(want, "version_where"))
 			sf_err_where(c->err, "%s", ax_s(want, "version_where"));
-	} else if (rc == 0 && !pin && !default_in(vs, k8s)) {
+	} else if (!pin && !default_in(vs, k8s)) {
 		rc = sf_fail(c->err, SF_EINVAL,
 			     "%s: EKS names no default version of add-on %s for Kubernetes %s; pin one in spec.addons.%s.version",
 			     c->address, name, k8s, name);
@@ -380,5 +393,5 @@ const struct sf_rtype sf_rt_eks_addon = {
 	.read = ad_read,
 	.update = ad_update,
 	.destroy = ad_destroy,
-	.plan_check = ad_plan_check,
+	.plan_review = ad_plan_review,
 };

@@ -1087,13 +1087,17 @@ T_TEST(eks_addon_plan_refuses_a_pin_not_offered)
 	json_t *want = json_pack("{s:s, s:s, s:s, s:s, s:s}", "cluster_name", "demo", "addon_name", "kube-proxy",
 				 "kubernetes_version", "1.34", "addon_version", "v1.33.5-eksbuild.2", "version_where",
 				 "c.yaml:12:29");
-	T_EQ(sf_rt_eks_addon.plan_check(&t.c, want), SF_EINVAL);
+	T_EQ(sf_rt_eks_addon.plan_review(&t.c, NULL, want), SF_EINVAL);
 	T_CONTAINS(t.err.msg, "add-on kube-proxy v1.33.5-eksbuild.2 is not offered for Kubernetes 1.34 (EKS offers: "
 			      "v1.34.2-eksbuild.2, v1.34.1-eksbuild.1)");
 	T_STREQ(t.err.where, "c.yaml:12:29");
 	sf_err_clear(&t.err);
 	json_object_set_new(want, "addon_version", json_string("v1.34.1-eksbuild.1"));
-	T_EQ(sf_rt_eks_addon.plan_check(&t.c, want), 0);
+	T_EQ(sf_rt_eks_addon.plan_review(&t.c, NULL, want), 0);
+	/* an add-on whose versions do not change costs no call */
+	size_t n = sf_replay_count(t.f.rp);
+	T_EQ(sf_rt_eks_addon.plan_review(&t.c, want, want), 0);
+	T_EQ(sf_replay_count(t.f.rp), n);
 	json_decref(want);
 	rt_close(&t);
 }
