@@ -59,4 +59,8 @@ print("plan-noop-pg: %d resources, %d runs each, interleaved" % (n, runs))
 print("  sqlite    median %.1f ms (min %.1f, max %.1f)" % (med["sqlite"], walls["sqlite"][0] * 1000, walls["sqlite"][-1] * 1000))
 print("  postgres  median %.1f ms (min %.1f, max %.1f)" % (med["postgres"], walls["postgres"][0] * 1000, walls["postgres"][-1] * 1000))
 print("  postgres / sqlite %.2fx  goal 1.50x  ratio %.2f" % (ratio, ratio / 1.5))
+if os.environ.get("BENCH_SUMMARY"):
+    with open(os.environ["BENCH_SUMMARY"], "a") as f:
+        f.write("%-27s postgres %.1f ms / sqlite %.1f ms = %.2fx (goal <= 1.50x, ratio %.2f)\n"
+                % ("plan-noop-pg (%d resources)" % n, med["postgres"], med["sqlite"], ratio, ratio / 1.5))
 PY
