@@ -25,6 +25,7 @@
 #include "provisioner/cli/commands.h"
 #include "provisioner/cli/plan_cmd.h"
 #include "provisioner/cli/run.h"
+#include "provisioner/kinds/kinds.h"
 #include "util.h"
 
 struct wsrow {
@@ -56,25 +57,33 @@ static void rows_free(struct wsrow *v, size_t n)
 }
 
 /* Workspaces in the spec, then workspaces the backend holds without a spec
- * (every workspace of a shared database, not only local files). */
-static int collect(struct sf_cli *cli, struct sf_plan_args *pa, struct wsrow **out, size_t *n)
+ * (every workspace of a shared database, not only local files).  keep
+ * non-NULL: the set is kept there, its documents checked once, for the
+ * caller to build every workspace from (release it with
+ * sf_specset_release); each spec file or git blob is read once per run. */
+static int collect(struct sf_cli *cli, struct sf_plan_args *pa, struct wsrow **out, size_t *n,
+		   struct sf_specset *keep)
 {
-	struct sf_specset set = SF_SPECSET_INIT;
+	struct sf_specset own = SF_SPECSET_INIT, *setp = keep ? keep : &own;
 	struct sf_diags d = SF_DIAGS_INIT;
 	struct sf_err err = SF_ERR_INIT;
 	*out = NULL;
 	*n = 0;
 	if (cli->state_path)
 		return sf_cli_errorf(cli, "--all uses one state per workspace in the backend; drop --state");
-	sf_run_load_set(cli, pa->spec, &set, &d, NULL, NULL);
+	sf_run_load_set(cli, pa->spec, setp, &d, NULL, NULL);
+	if (!d.nerrors && keep)
+		sf_config_check_specs(setp, &d);
 	if (d.nerrors) {
 		sf_diags_print(&d, cli->errf, cli->color);
+		fprintf(cli->errf, "secfaas: %zu error%s in %s; nothing was changed\n", d.nerrors,
+			d.nerrors == 1 ? "" : "s", pa->spec ? pa->spec : cli->repo ? cli->repo : sf_run_default_spec());
 		sf_diags_release(&d);
-		sf_specset_release(&set);
+		sf_specset_release(setp);
 		return SF_EXIT_ERROR;
 	}
 	const char **names;
-	size_t nn = sf_config_workspaces(&set, &names);
+	size_t nn = sf_config_workspaces(setp, &names);
 	struct wsrow *v = xcalloc(nn + 1, sizeof *v);
 	for (size_t i = 0; i < nn; i++) {
 		v[i].name = xstrdup(names[i]);
@@ -83,7 +92,8 @@ static int collect(struct sf_cli *cli, struct sf_plan_args *pa, struct wsrow **o
 	size_t k = nn;
 	free(names);
 	sf_diags_release(&d);
-	sf_specset_release(&set);
+	if (!keep)
+		sf_specset_release(&own);
 	char **have = NULL;
 	size_t nh = 0;
 	struct sf_state_opts so = {.schema = cli->backend_schema};
@@ -138,7 +148,11 @@ static void summary(struct sf_cli *cli, struct wsrow *v, size_t n, int apply, in
 			here == 1 ? "" : "s", other, errors);
 }
 
-static int plan_one(struct sf_cli *cli, struct sf_plan_args *pa, struct wsrow *row, json_t *jall)
+/* One workspace's plan, built from the set loaded once; its state is read
+ * without a lock, and a workspace with none is planned against nothing
+ * (a plan of a fleet creates no state and takes no lock). */
+static int plan_one(struct sf_cli *cli, struct sf_plan_args *pa, const struct sf_specset *set, struct wsrow *row,
+		    json_t *jall)
 {
 	struct sf_ws ws;
 	struct sf_plan plan;
@@ -147,14 +161,13 @@ static int plan_one(struct sf_cli *cli, struct sf_plan_args *pa, struct wsrow *r
 	struct sf_plan_opts saved = pa->opts;
 	int rc;
 	if (row->in_spec) {
-		setenv("SECFAAS_WORKSPACE", row->name, 1);
-		rc = sf_run_load(cli, pa->spec, &ws);
+		rc = sf_run_build(cli, set, row->name, &ws);
 	} else {
 		rc = sf_run_state_target(cli, row->name, &ws.state_path, &ws.state_ws);
 		pa->opts.destroy = 1;
 	}
 	if (!rc)
-		rc = sf_run_open(cli, &ws, row->in_spec ? row->name : NULL, "plan", row->in_spec, 1, 0);
+		rc = sf_run_open_plan(cli, &ws, row->name, 0);
 	if (!rc)
 		rc = sf_make_plan(cli, &ws, pa, &plan);
 	pa->opts = saved;
@@ -180,7 +193,8 @@ int sf_cmd_plan_all(struct sf_cli *cli, struct sf_plan_args *pa)
 {
 	struct wsrow *v;
 	size_t n;
-	int rc = collect(cli, pa, &v, &n);
+	struct sf_specset set = SF_SPECSET_INIT;
+	int rc = collect(cli, pa, &v, &n, &set);
 	if (rc)
 		return rc;
 	json_t *jall = cli->json ? json_object() : NULL;
@@ -192,12 +206,12 @@ int sf_cmd_plan_all(struct sf_cli *cli, struct sf_plan_args *pa)
 			changes = 1;
 			continue;
 		}
-		if (plan_one(cli, pa, &v[i], jall))
+		if (plan_one(cli, pa, &set, &v[i], jall))
 			errors++;
 		if (v[i].add || v[i].change || v[i].destroy)
 			changes = 1;
 	}
-	unsetenv("SECFAAS_WORKSPACE");
+	sf_specset_release(&set);
 	summary(cli, v, n, 0, pa->prune);
 	if (jall) {
 		json_t *sum = json_array();
@@ -392,7 +406,7 @@ int sf_cmd_apply_all(struct sf_cli *cli, struct sf_plan_args *pa, char **argv0)
 		return sf_cli_errorf(cli, "apply --all runs unattended; review with `secfaas plan --all` and re-run with --auto-approve");
 	struct wsrow *v;
 	size_t n;
-	int rc = collect(cli, pa, &v, &n);
+	int rc = collect(cli, pa, &v, &n, NULL);
 	if (rc)
 		return rc;
 	int limit = pa->cluster_parallelism > 0 ? pa->cluster_parallelism : 2;

@@ -24,7 +24,10 @@ int cmd_plan(struct sf_cli *cli, int argc, char **argv)
 	}
 	if ((rc = sf_run_load(cli, pa.spec, &ws)))
 		goto done;
-	if ((rc = sf_run_open(cli, &ws, ws.cfg.workspace, "plan", 1, 1, 0)))
+	/* a saved plan is bound to its state's lineage, so --out makes the
+	 * state; a plan only shown creates nothing for a new workspace */
+	if ((rc = pa.out ? sf_run_open(cli, &ws, ws.cfg.workspace, "plan", 1, 1, 0)
+			 : sf_run_open_plan(cli, &ws, ws.cfg.workspace, 1)))
 		goto done;
 	if ((rc = sf_make_plan(cli, &ws, &pa, &plan)))
 		goto done;

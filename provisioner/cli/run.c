@@ -122,26 +122,44 @@ int sf_run_load_set(struct sf_cli *cli, const char *spec, struct sf_specset *set
 	return sf_modules_expand(set, &mo, d);
 }
 
-int sf_run_load(struct sf_cli *cli, const char *spec, struct sf_ws *ws)
+/* ws->cfg of workspace from set (checked: its documents were checked
+ * already), the TTL override, and diagnostics printed. */
+static int build(struct sf_cli *cli, const struct sf_specset *set, const char *workspace, int checked,
+		 struct sf_ws *ws, struct sf_diags *d, const char *path)
 {
-	struct sf_diags d = SF_DIAGS_INIT;
-	const char *path = spec ? spec : cli->repo ? cli->repo : sf_run_default_spec();
-	sf_run_load_set(cli, spec, &ws->set, &d, ws->git_sha, &ws->git_dirty);
-	if (!d.nerrors)
-		sf_config_build(&ws->cfg, &ws->set, getenv("SECFAAS_WORKSPACE"), &d);
-	int bad = d.nerrors > 0;
+	if (!d->nerrors) {
+		if (checked)
+			sf_config_build_checked(&ws->cfg, set, workspace, d);
+		else
+			sf_config_build(&ws->cfg, set, workspace, d);
+	}
+	int bad = d->nerrors > 0;
 	const char *ttl = getenv("SECFAAS_TTL");
 	if (!bad && ttl && *ttl) {
 		if (!ws->cfg.metadata)
 			ws->cfg.metadata = json_object();
 		json_object_set_new(ws->cfg.metadata, "ttl", json_string(ttl));
 	}
-	sf_diags_print(&d, cli->errf, cli->color);
+	sf_diags_print(d, cli->errf, cli->color);
 	if (bad)
-		fprintf(cli->errf, "secfaas: %zu error%s in %s; nothing was changed\n", d.nerrors, d.nerrors == 1 ? "" : "s",
-			path);
-	sf_diags_release(&d);
+		fprintf(cli->errf, "secfaas: %zu error%s in %s; nothing was changed\n", d->nerrors,
+			d->nerrors == 1 ? "" : "s", path);
+	sf_diags_release(d);
 	return bad ? SF_EXIT_ERROR : 0;
+}
+
+int sf_run_load(struct sf_cli *cli, const char *spec, struct sf_ws *ws)
+{
+	struct sf_diags d = SF_DIAGS_INIT;
+	const char *path = spec ? spec : cli->repo ? cli->repo : sf_run_default_spec();
+	sf_run_load_set(cli, spec, &ws->set, &d, ws->git_sha, &ws->git_dirty);
+	return build(cli, &ws->set, getenv("SECFAAS_WORKSPACE"), 0, ws, &d, path);
+}
+
+int sf_run_build(struct sf_cli *cli, const struct sf_specset *set, const char *workspace, struct sf_ws *ws)
+{
+	struct sf_diags d = SF_DIAGS_INIT;
+	return build(cli, set, workspace, 1, ws, &d, workspace);
 }
 
 int sf_run_backend_is_url(const struct sf_cli *cli)
@@ -269,12 +287,8 @@ static void print_lock(struct sf_cli *cli, const struct sf_lock_info *li)
 		fprintf(cli->errf, "Another secfaas run holds it; wait for it, or retry with --lock-timeout DURATION.\n");
 }
 
-int sf_run_open(struct sf_cli *cli, struct sf_ws *ws, const char *workspace, const char *op, int create, int lock,
-		int backup)
+static void providers_init(struct sf_cli *cli, struct sf_ws *ws)
 {
-	struct sf_err err = SF_ERR_INIT;
-	if (!ws->state_path && sf_run_state_target(cli, workspace, &ws->state_path, &ws->state_ws) != 0)
-		return SF_EXIT_ERROR;
 	if (!ws->prov_init) {
 		sf_providers_init(&ws->prov);
 		ws->prov_init = 1;
@@ -284,9 +298,22 @@ int sf_run_open(struct sf_cli *cli, struct sf_ws *ws, const char *workspace, con
 		ws->prov.workspace = ws->cfg.workspace;
 		ws->prov.metadata = ws->cfg.metadata;
 	}
+}
+
+/* sf_run_open; absent_ok: a missing state is no error, ws->st stays NULL. */
+static int open_state(struct sf_cli *cli, struct sf_ws *ws, const char *workspace, const char *op, int create,
+		      int lock, int backup, int absent_ok)
+{
+	struct sf_err err = SF_ERR_INIT;
+	if (!ws->state_path && sf_run_state_target(cli, workspace, &ws->state_path, &ws->state_ws) != 0)
+		return SF_EXIT_ERROR;
+	providers_init(cli, ws);
 	struct sf_state_opts so;
 	sf_run_state_opts(cli, ws, create, &so);
 	if (sf_state_open(&ws->st, ws->state_path, &so, &err) < 0) {
+		ws->st = NULL;
+		if (err.code == SF_ENOTFOUND && absent_ok)
+			return 0;
 		if (err.code == SF_ENOTFOUND && !create)
 			sf_err_hint(&err, "nothing has been applied for this workspace yet");
 		return sf_cli_error(cli, &err);
@@ -315,6 +342,35 @@ int sf_run_open(struct sf_cli *cli, struct sf_ws *ws, const char *workspace, con
 	if (backup && sf_state_backup(ws->st, &err) < 0)
 		return sf_cli_error(cli, &err);
 	return 0;
+}
+
+int sf_run_open(struct sf_cli *cli, struct sf_ws *ws, const char *workspace, const char *op, int create, int lock,
+		int backup)
+{
+	return open_state(cli, ws, workspace, op, create, lock, backup, 0);
+}
+
+int sf_run_open_plan(struct sf_cli *cli, struct sf_ws *ws, const char *workspace, int lock)
+{
+	struct sf_err err = SF_ERR_INIT;
+	if (lock)
+		return open_state(cli, ws, workspace, "plan", 0, 1, 0, 1);
+	if (!ws->state_path && sf_run_state_target(cli, workspace, &ws->state_path, &ws->state_ws) != 0)
+		return SF_EXIT_ERROR;
+	providers_init(cli, ws);
+	struct sf_state_opts so;
+	sf_run_state_opts(cli, ws, 0, &so);
+	so.readonly = 1;
+	if (sf_state_open(&ws->st, ws->state_path, &so, &err) == 0) {
+		ws->prov.lineage = sf_state_lineage(ws->st);
+		return 0;
+	}
+	ws->st = NULL;
+	if (err.code == SF_ENOTFOUND)
+		return 0; /* nothing applied yet: planned against nothing */
+	/* anything else (an older schema to upgrade, a
+	 * damaged file) is for the ordinary open to handle and report */
+	return open_state(cli, ws, workspace, "plan", 0, 1, 0, 1);
 }
 
 void sf_run_close(struct sf_ws *ws)

@@ -46,6 +46,10 @@ const char *sf_run_default_spec(void);
 
 /* Load + validate + lower. Prints diagnostics; returns 0 or SF_EXIT_ERROR. */
 int sf_run_load(struct sf_cli *cli, const char *spec, struct sf_ws *ws);
+/* The same from a set loaded and checked once (sf_run_load_set and
+ * sf_config_check_specs), for one workspace of it: set is borrowed and
+ * must outlive ws (ws->set stays empty).  Prints; 0 or SF_EXIT_ERROR. */
+int sf_run_build(struct sf_cli *cli, const struct sf_specset *set, const char *workspace, struct sf_ws *ws);
 
 /* The backend: a postgres:// URL (1) or a directory of state files (0). */
 int sf_run_backend_is_url(const struct sf_cli *cli);
@@ -69,6 +73,14 @@ void sf_run_state_opts(struct sf_cli *cli, struct sf_ws *ws, int create, struct 
  * is set, ws->holder says by whom, and SF_EXIT_ERROR is returned. */
 int sf_run_open(struct sf_cli *cli, struct sf_ws *ws, const char *workspace, const char *op, int create,
 		int lock, int backup);
+
+/* Open the state a plan reads.  A workspace with no state yet is planned
+ * against nothing: ws->st stays NULL and nothing is created (no file, no
+ * lock, no sync to disk for a plan that changes nothing).  Otherwise as
+ * sf_run_open(..., "plan", 0, 1, 0) with lock; without, read-only and
+ * unlocked (plan --all, a report over many workspaces).  0 or
+ * SF_EXIT_ERROR (printed). */
+int sf_run_open_plan(struct sf_cli *cli, struct sf_ws *ws, const char *workspace, int lock);
 
 void sf_run_close(struct sf_ws *ws);
 

@@ -261,17 +261,45 @@ static void check_ref(const char *addr, const char *attr, void *ctx)
 	sf_rinst_add_dep(rc->r, addr);
 }
 
+int sf_config_check_set(const struct sf_specset *set, const struct sf_lowering *low, struct sf_diags *d)
+{
+	size_t before = d->nerrors;
+	for (size_t i = 0; i < set->n; i++)
+		low->validate(&set->docs[i], d);
+	return d->nerrors > before ? -1 : 0;
+}
+
 int sf_config_assemble(struct sf_config *out, const struct sf_specset *set, const char *workspace,
 		       const struct sf_lowering *low, struct sf_diags *d)
 {
-	size_t before = d->nerrors;
 	/* 1. Validate every document's envelope and kind schema, so `validate`
 	 *    reports all errors in all documents. */
-	for (size_t i = 0; i < set->n; i++)
-		low->validate(&set->docs[i], d);
-	if (d->nerrors > before)
+	if (sf_config_check_set(set, low, d) < 0)
 		return -1;
+	return sf_config_assemble_checked(out, set, workspace, low, d);
+}
 
+/* Is some document of set in workspace? One pass over the documents: a
+ * fleet run asks this once per workspace of a set of hundreds. */
+static int has_workspace(const struct sf_specset *set, const char *workspace)
+{
+	for (size_t i = 0; i < set->n; i++) {
+		const char *name = sf_node_str(sf_node_get(sf_node_get(set->docs[i].root, "metadata"), "name"));
+		if (name && !strcmp(name, workspace))
+			return 1;
+	}
+	return 0;
+}
+
+int sf_config_assemble_checked(struct sf_config *out, const struct sf_specset *set, const char *workspace,
+			       const struct sf_lowering *low, struct sf_diags *d)
+{
+	size_t before = d->nerrors;
+	if (workspace && has_workspace(set, workspace)) {
+		out->workspace = xstrdup(workspace);
+		out->digest = xstrdup(set->digest ? set->digest : "");
+		goto lower;
+	}
 	const char **ws;
 	size_t nws = sf_config_workspaces(set, &ws);
 	if (!workspace) {
@@ -302,6 +330,7 @@ int sf_config_assemble(struct sf_config *out, const struct sf_specset *set, cons
 	out->digest = xstrdup(set->digest ? set->digest : "");
 	free(ws);
 
+lower:
 	/* 2. Lower this workspace's documents. */
 	for (size_t i = 0; i < set->n; i++) {
 		const struct sf_doc *doc = &set->docs[i];

@@ -64,6 +64,12 @@ struct sf_lowering {
  * All problems go to d; returns 0 if none. */
 int sf_config_assemble(struct sf_config *out, const struct sf_specset *set, const char *workspace,
 		       const struct sf_lowering *low, struct sf_diags *d);
+/* The two halves of sf_config_assemble, for a run that builds many
+ * workspaces from one set (plan --all): check every document once, then
+ * lower each workspace from the checked set without checking it again. */
+int sf_config_check_set(const struct sf_specset *set, const struct sf_lowering *low, struct sf_diags *d);
+int sf_config_assemble_checked(struct sf_config *out, const struct sf_specset *set, const char *workspace,
+			       const struct sf_lowering *low, struct sf_diags *d);
 void sf_config_release(struct sf_config *c);
 const struct sf_rinst *sf_config_find(const struct sf_config *c, const char *address);
 

@@ -522,8 +522,10 @@ int sf_plan_make(struct sf_plan *plan, const struct sf_config *cfg, struct sf_st
 	size_t nres = 0, *order = NULL;
 	char *cycle = NULL;
 	memset(plan, 0, sizeof *plan);
-	snprintf(plan->lineage, sizeof plan->lineage, "%s", sf_state_lineage(st));
-	plan->serial = sf_state_serial(st);
+	/* st NULL: a workspace with no state yet, planned against nothing */
+	const char *lineage = st ? sf_state_lineage(st) : NULL;
+	snprintf(plan->lineage, sizeof plan->lineage, "%s", lineage ? lineage : "");
+	plan->serial = st ? sf_state_serial(st) : 0;
 	plan->spec_digest = xstrdup(cfg->digest ? cfg->digest : "");
 	plan->destroy_mode = opts->destroy;
 	plan->refresh_only = opts->refresh_only;
@@ -532,7 +534,7 @@ int sf_plan_make(struct sf_plan *plan, const struct sf_config *cfg, struct sf_st
 		sf_fail(err, SF_ERROR, "internal: a plan needs the resource type registry");
 		goto done;
 	}
-	if (sf_state_list(st, &res, &nres, err) < 0)
+	if (st && sf_state_list(st, &res, &nres, err) < 0)
 		goto done;
 	for (size_t i = 0; i < nres; i++)
 		if (!sf_registry_find(opts->types, res[i]->type)) {
@@ -694,7 +696,7 @@ int sf_plan_make(struct sf_plan *plan, const struct sf_config *cfg, struct sf_st
 		free(keep);
 	}
 summarise:
-	if (!plan->refresh_only && plan_deposed(plan, st, opts->types, res, nres, err) < 0)
+	if (st && !plan->refresh_only && plan_deposed(plan, st, opts->types, res, nres, err) < 0)
 		goto done;
 	if (plan->n) /* qsort(NULL, 0) is undefined */
 		qsort(plan->v, plan->n, sizeof *plan->v, cmp_change);

@@ -120,6 +120,8 @@ struct sf_plan {
 	char git_sha[48];       /* commit the specs came from (saved plans), "" if none */
 };
 
+/* st NULL: the workspace has no state yet (everything is created; the
+ * plan has no lineage and cannot be saved for apply). */
 int sf_plan_make(struct sf_plan *plan, const struct sf_config *cfg, struct sf_state *st,
 		 const struct sf_plan_opts *opts, struct sf_err *err);
 void sf_plan_release(struct sf_plan *plan);

@@ -65,11 +65,23 @@ void sf_kind_lower(const struct sf_doc *doc, struct sf_config *c, struct sf_diag
 		k->lower(doc, c, d);
 }
 
+static const struct sf_lowering kinds_lowering = {sf_kind_validate, sf_kind_lower};
+
 int sf_config_build(struct sf_config *out, const struct sf_specset *set, const char *workspace,
 		    struct sf_diags *d)
 {
-	static const struct sf_lowering kinds_lowering = {sf_kind_validate, sf_kind_lower};
 	return sf_config_assemble(out, set, workspace, &kinds_lowering, d);
+}
+
+int sf_config_check_specs(const struct sf_specset *set, struct sf_diags *d)
+{
+	return sf_config_check_set(set, &kinds_lowering, d);
+}
+
+int sf_config_build_checked(struct sf_config *out, const struct sf_specset *set, const char *workspace,
+			    struct sf_diags *d)
+{
+	return sf_config_assemble_checked(out, set, workspace, &kinds_lowering, d);
 }
 
 /* ---- JSON Schema (secfaas schema) ---- */

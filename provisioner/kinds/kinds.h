@@ -33,6 +33,12 @@ void sf_kind_lower(const struct sf_doc *doc, struct sf_config *c, struct sf_diag
  * sf_config_assemble() with these kinds (see config.h for the contract). */
 int sf_config_build(struct sf_config *out, const struct sf_specset *set, const char *workspace,
 		    struct sf_diags *d);
+/* The same in two steps for many workspaces of one set: check every
+ * document once (sf_config_check_specs), then build each workspace
+ * without checking the set again (sf_config_build_checked). */
+int sf_config_check_specs(const struct sf_specset *set, struct sf_diags *d);
+int sf_config_build_checked(struct sf_config *out, const struct sf_specset *set, const char *workspace,
+			    struct sf_diags *d);
 
 /* A JSON Schema (draft 2020-12) of one spec document, made from the kind
  * table and the same schema rows validation uses, for editors' YAML

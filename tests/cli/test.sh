@@ -111,6 +111,7 @@ stack s.yaml <<'Y'
 Y
 t_rc 2 "plan shows changes" $S plan s.yaml --detailed-exitcode
 t_grep "plan summary" "Plan: 2 to add, 0 to change, 0 to destroy." .out
+t_eq "a plan of a new workspace makes no state" "$(nstates)" 0
 t_rc 0 "apply" $S apply s.yaml --auto-approve
 t_grep "apply summary" "Apply complete! Resources: 2 added, 0 changed, 0 destroyed." .out
 t_eq "two objects" "$(nobjs)" 2

@@ -77,13 +77,20 @@ t_rc 2 "plan --all --summary" $S plan --all --summary --repo repo specs --detail
 t_grep "the table" "alpha                            1       0        0  changes" .out
 t_nogrep "no sections" "=== workspace" .out
 t_nogrep "no resource blocks" "will be created" .out
+t_eq "plans of new workspaces make no state" "$(find . -name '*.db*' | wc -l)" 0
 t_rc 1 "--summary needs --all" $S plan --summary --repo repo specs
 t_rc 1 "apply --all needs --auto-approve" $S apply --all --repo repo specs
 t_rc 0 "apply --all" $S apply --all --repo repo specs --auto-approve --cluster-parallelism 2
 t_grep "applied alpha" "alpha                            1       0        0  applied" .out
 t_ok "one state per workspace" test -f .secfaas/alpha.db -a -f .secfaas/beta.db
 t_eq "two objects" "$(find objs -maxdepth 1 -name "*.json" | wc -l)" 2
+for f in .secfaas/alpha.db .secfaas/alpha.db-wal; do test -e "$f" && cp "$f" "$f.before"; done
 t_rc 0 "plan --all now empty" $S plan --all --repo repo specs --detailed-exitcode
+# a plan of applied workspaces reads their state: no lock taken, nothing written
+for f in .secfaas/alpha.db .secfaas/alpha.db-wal; do
+	test -e "$f.before" && t_ok "plan --all left $f as it was" cmp -s "$f" "$f.before"
+	rm -f "$f.before"
+done
 git -C repo rm -q specs/beta.yaml
 commit "drop beta" >/dev/null
 t_rc 2 "removed spec is only listed without --prune, and counts as a change" $S plan --all --repo repo specs --detailed-exitcode
