@@ -13,7 +13,11 @@
  * Synchronisation without sleeps: `gate` names a FIFO; create opens it for
  * writing, which blocks until the test opens it for reading, so a test can
  * kill -9 the process at exactly that point (`gate_at`: before the object
- * exists, or after it exists but before create returns).
+ * exists, or after it exists but before create returns).  `meet` names a
+ * FIFO that read opens (for writing, or for reading with `meet_as: read`)
+ * and closes: an open of one side blocks until the other side is opened, so
+ * two objects meeting there are read only if both reads run at once (what
+ * workspaces planned side by side do), with no timing involved.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -39,6 +43,8 @@ static const struct sf_attr_def attrs[] = {
 	{"gate", SF_AT_STRING, SF_ATTR_OPTIONAL, "FIFO opened for writing in create (blocks until read)"},
 	{"gate_at", SF_AT_STRING, SF_ATTR_OPTIONAL, "before (default) or after the object exists"},
 	{"gate_hold", SF_AT_BOOL, SF_ATTR_OPTIONAL, "after signalling the gate, block until killed or interrupted"},
+	{"meet", SF_AT_STRING, SF_ATTR_OPTIONAL, "FIFO opened in read (blocks until its other side is opened)"},
+	{"meet_as", SF_AT_STRING, SF_ATTR_OPTIONAL, "write (default) or read: the side of `meet` read opens"},
 	{"created_at", SF_AT_STRING, SF_ATTR_COMPUTED, "creation time"},
 	{NULL, 0, 0, NULL},
 };
@@ -232,6 +238,13 @@ static int to_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 		return sf_fail(c->err, SF_ERROR, "injected failure on read");
 	if (!dir || !id)
 		return sf_fail(c->err, SF_ENOTFOUND, "object has no id");
+	const char *meet = sget(prior, "meet"), *as = sget(prior, "meet_as");
+	if (meet) {
+		int fd = open(meet, (as && !strcmp(as, "read") ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
+		if (fd < 0)
+			return sf_fail(c->err, SF_EIO, "cannot open %s: %s", meet, strerror(errno));
+		close(fd);
+	}
 	char *p = obj_path(dir, id);
 	json_t *j = json_load_file(p, 0, NULL);
 	free(p);

@@ -2,8 +2,9 @@
  * cmd_all.c - `plan --all` and `apply --all`: every workspace (cluster) in a
  * spec directory or repository, each with its own state file.
  *
- * plan --all plans the workspaces one after another in this process and ends
- * with a summary table; with --prune, state files whose workspace is no longer
+ * plan --all plans the workspaces in this process from the spec set loaded
+ * once, --cluster-parallelism at a time (default 4), shows them in order and
+ * ends with a summary table; it writes no state and takes no lock.  With --prune, state files whose workspace is no longer
  * in the spec are planned for destruction (without it they are only listed,
  * so deleting a file from a repo never destroys a cluster by accident).
  * apply --all runs one child `secfaas apply` (or `destroy` for pruned
@@ -17,6 +18,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -148,17 +151,42 @@ static void summary(struct sf_cli *cli, struct wsrow *v, size_t n, int apply, in
 			here == 1 ? "" : "s", other, errors);
 }
 
+/* One workspace's plan for plan --all, made by a worker: what it printed
+ * (its plan section, its errors) is kept here until the workspaces before
+ * it are shown, so the output reads as if they were planned in order. */
+/* Workspaces plan --all plans at once unless --cluster-parallelism says. */
+enum { PLAN_ALL_PARALLELISM = 4 };
+
+struct planjob {
+	struct wsrow *row;
+	char *out, *err; /* the workspace's stdout and stderr text */
+	size_t outlen, errlen;
+	json_t *json;    /* --json: its plan */
+	int rc;
+	int done;
+};
+
+struct planrun {
+	struct sf_cli *cli;
+	struct sf_plan_args *pa;
+	const struct sf_specset *set;
+	struct planjob *jobs;
+	size_t njobs, next;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+};
+
 /* One workspace's plan, built from the set loaded once; its state is read
  * without a lock, and a workspace with none is planned against nothing
- * (a plan of a fleet creates no state and takes no lock). */
-static int plan_one(struct sf_cli *cli, struct sf_plan_args *pa, const struct sf_specset *set, struct wsrow *row,
-		    json_t *jall)
+ * (a plan of a fleet creates no state and takes no lock).  Prints through
+ * its own cli (the worker's buffers); pa is the worker's copy. */
+static int plan_one(struct sf_cli *cli, struct sf_plan_args *pa, const struct sf_specset *set, struct planjob *job)
 {
+	struct wsrow *row = job->row;
 	struct sf_ws ws;
 	struct sf_plan plan;
 	memset(&ws, 0, sizeof ws);
 	memset(&plan, 0, sizeof plan);
-	struct sf_plan_opts saved = pa->opts;
 	int rc;
 	if (row->in_spec) {
 		rc = sf_run_build(cli, set, row->name, &ws);
@@ -170,15 +198,14 @@ static int plan_one(struct sf_cli *cli, struct sf_plan_args *pa, const struct sf
 		rc = sf_run_open_plan(cli, &ws, row->name, 0);
 	if (!rc)
 		rc = sf_make_plan(cli, &ws, pa, &plan);
-	pa->opts = saved;
 	if (rc) {
 		row->errored = 1;
 	} else {
 		row->add = plan.add;
 		row->change = plan.change;
 		row->destroy = plan.destroy;
-		if (jall)
-			json_object_set_new(jall, row->name, sf_plan_json_ws(&ws, &plan, pa->opts.refresh));
+		if (cli->json)
+			job->json = sf_plan_json_ws(&ws, &plan, pa->opts.refresh);
 		else if (!pa->summary) {
 			fprintf(cli->out, "\n=== workspace %s%s ===\n", row->name, row->in_spec ? "" : " (removed from the spec: destroy)");
 			sf_print_plan_ws(cli, &ws, &plan, pa->full, pa->opts.refresh);
@@ -187,6 +214,38 @@ static int plan_one(struct sf_cli *cli, struct sf_plan_args *pa, const struct sf
 	sf_plan_release(&plan);
 	sf_run_close(&ws);
 	return rc;
+}
+
+static void *plan_worker(void *arg)
+{
+	struct planrun *r = arg;
+	for (;;) {
+		pthread_mutex_lock(&r->mu);
+		size_t i = r->next++;
+		pthread_mutex_unlock(&r->mu);
+		if (i >= r->njobs)
+			return NULL;
+		struct planjob *job = &r->jobs[i];
+		struct sf_cli cli = *r->cli;
+		struct sf_plan_args pa = *r->pa;
+		FILE *out = open_memstream(&job->out, &job->outlen);
+		FILE *err = open_memstream(&job->err, &job->errlen);
+		if (!out || !err) {
+			fputs("secfaas: out of memory\n", stderr);
+			abort();
+		}
+		cli.out = out;
+		cli.errf = err;
+		job->rc = *sf_run_cancel_flag() ? SF_EXIT_ERROR : plan_one(&cli, &pa, r->set, job);
+		if (job->rc && !job->row->errored)
+			job->row->errored = 1;
+		fclose(out);
+		fclose(err);
+		pthread_mutex_lock(&r->mu);
+		job->done = 1;
+		pthread_cond_broadcast(&r->cv);
+		pthread_mutex_unlock(&r->mu);
+	}
 }
 
 int sf_cmd_plan_all(struct sf_cli *cli, struct sf_plan_args *pa)
@@ -199,6 +258,10 @@ int sf_cmd_plan_all(struct sf_cli *cli, struct sf_plan_args *pa)
 		return rc;
 	json_t *jall = cli->json ? json_object() : NULL;
 	int errors = 0, changes = 0;
+	/* The workspaces plan side by side (each mostly waits on its reads
+	 * of AWS), --cluster-parallelism at once, and are shown in order. */
+	struct planrun r = {.cli = cli, .pa = pa, .set = &set};
+	r.jobs = xcalloc(n + 1, sizeof *r.jobs);
 	for (size_t i = 0; i < n; i++) {
 		if (!v[i].in_spec && !pa->prune) {
 			/* a workspace whose spec is gone is pending work (a destroy
@@ -206,11 +269,46 @@ int sf_cmd_plan_all(struct sf_cli *cli, struct sf_plan_args *pa)
 			changes = 1;
 			continue;
 		}
-		if (plan_one(cli, pa, &set, &v[i], jall))
+		r.jobs[r.njobs++].row = &v[i];
+	}
+	pthread_mutex_init(&r.mu, NULL);
+	pthread_cond_init(&r.cv, NULL);
+	size_t nthreads = (size_t)(pa->cluster_parallelism > 0 ? pa->cluster_parallelism : PLAN_ALL_PARALLELISM);
+	if (nthreads > r.njobs)
+		nthreads = r.njobs;
+	pthread_t *th = xcalloc(nthreads + 1, sizeof *th);
+	size_t started = 0;
+	for (; started < nthreads; started++)
+		if (pthread_create(&th[started], NULL, plan_worker, &r))
+			break;
+	if (!started && r.njobs)
+		plan_worker(&r); /* no thread to be had: plan them here */
+	for (size_t i = 0; i < r.njobs; i++) {
+		struct planjob *job = &r.jobs[i];
+		pthread_mutex_lock(&r.mu);
+		while (!job->done)
+			pthread_cond_wait(&r.cv, &r.mu);
+		pthread_mutex_unlock(&r.mu);
+		if (job->outlen)
+			fwrite(job->out, 1, job->outlen, cli->out);
+		if (job->errlen)
+			fwrite(job->err, 1, job->errlen, cli->errf);
+		fflush(cli->out);
+		free(job->out);
+		free(job->err);
+		if (job->json)
+			json_object_set_new(jall, job->row->name, job->json);
+		if (job->rc)
 			errors++;
-		if (v[i].add || v[i].change || v[i].destroy)
+		if (job->row->add || job->row->change || job->row->destroy)
 			changes = 1;
 	}
+	for (size_t t = 0; t < started; t++)
+		pthread_join(th[t], NULL);
+	free(th);
+	free(r.jobs);
+	pthread_cond_destroy(&r.cv);
+	pthread_mutex_destroy(&r.mu);
 	sf_specset_release(&set);
 	summary(cli, v, n, 0, pa->prune);
 	if (jall) {

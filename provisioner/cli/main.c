@@ -227,22 +227,23 @@ static const struct sf_cmd commands[] = {
 	{"plan", cmd_plan, "show what apply would change",
 	 "usage: secfaas plan [SPEC] [--out FILE] [--destroy | --refresh-only] [--refresh=false]\n"
 	 "                    [--replace ADDR]... [--target ADDR]... [--detailed-exitcode] [--json] [--full]\n"
-	 "       secfaas plan --all [--prune] [--summary] [SPECDIR]\n"
+	 "       secfaas plan --all [--prune] [--summary] [--cluster-parallelism N] [SPECDIR]\n"
 	 "\n"
 	 "Reads the spec (a file or a directory of *.yaml), refreshes recorded resources,\n"
 	 "and prints the changes per attribute: + create, ~ update in place, -/+ replace\n"
 	 "(the forcing attribute is marked), +/- replace creating the new one first,\n"
 	 "- destroy. --out saves the plan for `secfaas apply FILE`. Updates hide unchanged\n"
 	 "attributes; a long created value (a manifest) is one line unless --full.\n"
-	 "--all plans every workspace in the spec directory, one section each, and ends\n"
-	 "with a summary table (--summary: the table only); --prune also plans destroying\n"
-	 "the workspaces whose spec was removed.\n"
+	 "--all plans every workspace in the spec directory, N at once (--cluster-parallelism,\n"
+	 "default 4), one section each in order, and ends with a summary table (--summary:\n"
+	 "the table only); --prune also plans destroying the workspaces whose spec was\n"
+	 "removed.  A plan writes no state: a workspace never applied gets none.\n"
 	 "\n"
 	 "examples:\n"
 	 "  secfaas plan examples/minimal.yaml\n"
 	 "  secfaas plan specs/ --detailed-exitcode --json > plan.json; echo $?\n"
 	 "  secfaas plan cluster.yaml --out tfplan\n",
-	 "out= destroy refresh-only refresh=false replace= target= all prune summary full", NULL},
+	 "out= destroy refresh-only refresh=false replace= target= all prune summary full cluster-parallelism=", NULL},
 	{"refresh", cmd_refresh, "update the state from the live objects (after review)",
 	 "usage: secfaas refresh [SPEC] [--auto-approve] [--target ADDR]... [--full]\n"
 	 "\n"

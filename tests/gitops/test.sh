@@ -101,6 +101,25 @@ t_rc 0 "apply --all --prune" $S apply --all --prune --repo repo specs --auto-app
 t_eq "one object left" "$(find objs -maxdepth 1 -name "*.json" | wc -l)" 1
 t_end
 
+t_begin "plan --all plans workspaces side by side and shows them in order"
+mkdir -p objs specs
+mkfifo meet.fifo
+# alpha's and beta's refresh reads each open one side of the FIFO: each
+# open returns only once the other side is open, so the plan finishes only
+# if the two workspaces are read at the same time (timeout: a serial plan
+# would wait forever)
+for w in alpha:write beta:read gamma:write; do
+	name=${w%%:*}
+	if [ "$name" = gamma ]; then meet=""; else meet=", meet: $T_DIR/meet.fifo, meet_as: ${w#*:}"; fi
+	printf 'apiVersion: secfaas.dev/v1alpha1\nkind: Stack\nmetadata: {name: %s}\nspec:\n  resources:\n    - {type: test_object, name: a, attributes: {dir: %s/objs, content: %s%s}}\n' \
+		"$name" "$T_DIR" "$name" "$meet" >"specs/$name.yaml"
+done
+t_rc 0 "apply --all" $S apply --all specs --auto-approve --cluster-parallelism 1
+t_rc 0 "plan --all reads two workspaces at once" timeout 600 $S plan --all specs --cluster-parallelism 2 --detailed-exitcode
+t_eq "sections in order" "$(grep '^=== workspace' .out | tr -d '=' | xargs)" "workspace alpha workspace beta workspace gamma"
+t_grep "summary row" "gamma                            0       0        0  no changes" .out
+t_end
+
 t_begin "apply --all streams each workspace's lines with its name while they happen"
 mkdir -p objs repo/specs
 git init -q -b main repo

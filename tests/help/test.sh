@@ -89,7 +89,8 @@ comp() {
 }
 echo "cmd: $(comp secfaas ap)"
 echo "opt: $(comp secfaas apply --auto)"
-echo "cmdopt: $(comp secfaas plan --cluster)"
+echo "cmdopt: $(comp secfaas validate --cluster)"
+echo "cmdopt2: $(comp secfaas plan --cluster)"
 echo "global-first: $(comp secfaas --state x.db pl)"
 echo "sub: $(comp secfaas state '')"
 echo "value: $(comp secfaas plan --out dir/s)"
@@ -100,8 +101,9 @@ t_ok "bash runs it" bash comp.sh "$B/completion/secfaas.bash"
 cp .out comp.out
 t_grep "a command" "cmd: apply" comp.out
 t_grep "a flag" "opt: --auto-approve" comp.out
-t_grep "plan has no --cluster-parallelism" "cmdopt: " comp.out
-t_nogrep "plan has no --cluster-parallelism" "cmdopt: --cluster-parallelism" comp.out
+t_grep "validate has no --cluster-parallelism" "cmdopt: " comp.out
+t_nogrep "validate has no --cluster-parallelism" "cmdopt: --cluster-parallelism" comp.out
+t_grep "plan --all has it" "cmdopt2: --cluster-parallelism" comp.out
 t_grep "after a global option's value" "global-first: plan" comp.out
 t_grep "state subcommands" "sub: list show rm mv history" comp.out
 t_grep "an option's value is a file" "value: dir/spec.yaml" comp.out
@@ -129,7 +131,7 @@ t_eq "no roff warnings" "$(cat groff.err)" ""
 for c in $cmds; do
 	grep -qE "^   $c\$" page.txt || t_fail "the man page has no section for $c"
 done
-t_grep "usage text" "secfaas plan --all [--prune] [--summary] [SPECDIR]" page.txt
+t_grep "usage text" "secfaas plan --all [--prune] [--summary] [--cluster-parallelism N] [SPECDIR]" page.txt
 t_grep "environment" "SECFAAS_POLL_SCALE" page.txt
 t_grep "exit status" "EXIT STATUS" page.txt
 t_end
