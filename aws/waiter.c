@@ -12,18 +12,20 @@
 static const struct sf_waiter_def waiters[] = {
 	{.name = "eks.ClusterActive", .service = "eks", .operation = "DescribeCluster", .path = "/clusters/{name}",
 	 .status_path = "cluster.status", .delay_s = 30, .max_attempts = 40, .success = {"ACTIVE"},
-	 .failure = {"DELETING", "FAILED"}, .failure_msg = "cluster {name} is {status}"},
+	 .failure = {"DELETING", "FAILED"}, .failure_msg = "cluster {name} is {status}", .typical_lo = 480,
+	 .typical_hi = 720},
 	{.name = "eks.ClusterDeleted", .service = "eks", .operation = "DescribeCluster", .path = "/clusters/{name}",
 	 .status_path = "cluster.status", .delay_s = 30, .max_attempts = 40, .failure = {"ACTIVE", "CREATING", "PENDING"},
-	 .notfound_success = 1},
+	 .notfound_success = 1, .typical_lo = 240, .typical_hi = 360},
 	/* secfaas: a node group being deleted or broken will not become ACTIVE either */
 	{.name = "eks.NodegroupActive", .service = "eks", .operation = "DescribeNodegroup",
 	 .path = "/clusters/{clusterName}/node-groups/{nodegroupName}", .status_path = "nodegroup.status", .delay_s = 30,
 	 .max_attempts = 80, .success = {"ACTIVE"}, .failure = {"CREATE_FAILED", "DEGRADED", "DELETING", "DELETE_FAILED"},
-	 .failure_msg = "node group {nodegroupName} is {status}: {detail}", .detail_path = "nodegroup.health.issues"},
+	 .failure_msg = "node group {nodegroupName} is {status}: {detail}", .detail_path = "nodegroup.health.issues",
+	 .typical_lo = 150, .typical_hi = 240},
 	{.name = "eks.NodegroupDeleted", .service = "eks", .operation = "DescribeNodegroup",
 	 .path = "/clusters/{clusterName}/node-groups/{nodegroupName}", .status_path = "nodegroup.status", .delay_s = 30,
-	 .max_attempts = 40, .failure = {"DELETE_FAILED"}, .notfound_success = 1},
+	 .max_attempts = 40, .failure = {"DELETE_FAILED"}, .notfound_success = 1, .typical_lo = 95, .typical_hi = 150},
 	/* secfaas: DescribeUpdate, of a cluster and of one of its node groups */
 	{.name = "eks.UpdateSuccessful", .service = "eks", .operation = "DescribeUpdate",
 	 .path = "/clusters/{name}/updates/{updateId}", .status_path = "update.status", .delay_s = 30, .max_attempts = 40,
@@ -37,10 +39,11 @@ static const struct sf_waiter_def waiters[] = {
 	{.name = "eks.AddonActive", .service = "eks", .operation = "DescribeAddon",
 	 .path = "/clusters/{clusterName}/addons/{addonName}", .status_path = "addon.status", .delay_s = 10,
 	 .max_attempts = 60, .success = {"ACTIVE"}, .failure = {"CREATE_FAILED", "DEGRADED"},
-	 .failure_msg = "add-on {addonName} is {status}: {detail}", .detail_path = "addon.health.issues"},
+	 .failure_msg = "add-on {addonName} is {status}: {detail}", .detail_path = "addon.health.issues",
+	 .typical_lo = 45, .typical_hi = 80},
 	{.name = "eks.AddonDeleted", .service = "eks", .operation = "DescribeAddon",
 	 .path = "/clusters/{clusterName}/addons/{addonName}", .status_path = "addon.status", .delay_s = 10,
-	 .max_attempts = 60, .failure = {"DELETE_FAILED"}, .notfound_success = 1},
+	 .max_attempts = 60, .failure = {"DELETE_FAILED"}, .notfound_success = 1, .typical_lo = 20, .typical_hi = 45},
 	/* secfaas: DescribeUpdate of an add-on */
 	{.name = "eks.AddonUpdateSuccessful", .service = "eks", .operation = "DescribeUpdate",
 	 .path = "/clusters/{clusterName}/updates/{updateId}", .query = "addonName={addonName}",
@@ -66,6 +69,21 @@ static const struct sf_waiter_def waiters[] = {
 	 .status_path = "natGatewaySet[].state", .delay_s = 15, .max_attempts = 40, .success = {"deleted"},
 	 .notfound_success = 1},
 };
+
+double sf_waiter_pause(const struct sf_waiter_def *def, double lo, double hi, double elapsed_s)
+{
+	double d = def->delay_s > 0 ? def->delay_s : 1;
+	if (hi <= lo || hi <= 0 || elapsed_s >= hi)
+		return d;
+	if (elapsed_s < lo) {
+		double to_lo = lo - elapsed_s;
+		return to_lo < 2 * d ? (to_lo < 1 ? 1 : to_lo) : 2 * d;
+	}
+	/* near the end: a third of the official delay, but not under 5 s
+	 * (a 10 s add-on row polls every 5 s there) nor over the delay */
+	double fine = d / 3 < 5 ? 5 : d / 3;
+	return fine < d ? fine : d;
+}
 
 const struct sf_waiter_def *sf_aws_waiter_find(const char *name)
 {
@@ -287,7 +305,8 @@ static int run_poll(void *ctx, char *status, size_t n, struct sf_err *err)
 static double run_delay(void *ctx, int attempt, double elapsed_s)
 {
 	const struct sf_waiter_def *def = ctx;
-	return def->delay ? def->delay(def, attempt, elapsed_s) : def->delay_s;
+	return def->delay ? def->delay(def, attempt, elapsed_s)
+			  : sf_waiter_pause(def, def->typical_lo, def->typical_hi, elapsed_s);
 }
 
 static void run_progress(void *ctx, const char *status, int attempt, double elapsed_s)
@@ -312,7 +331,8 @@ int sf_aws_wait(struct sf_aws *c, const char *waiter, const json_t *args, const 
 		.name = def->name,
 		.delay = run_delay,
 		.delay_ctx = (void *)def,
-		.max_attempts = def->max_attempts,
+		/* polls near the usual end are closer: the deadline alone bounds them */
+		.max_attempts = def->typical_hi > 0 ? 0 : def->max_attempts,
 		.timeout_s = o->timeout_s > 0 ? o->timeout_s : def->delay_s * def->max_attempts,
 		.clock = o->clock ? o->clock : sf_aws_clock(c),
 		.cancel = o->cancel,

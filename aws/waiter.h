@@ -72,7 +72,25 @@ struct sf_waiter_def {
 	const char *detail_path;   /* reply member given to failure_msg as {detail}; may be NULL */
 	const char *notfound_msg;  /* with empty_is_notfound and no acceptor: "{VpcId} not found" */
 	const char *label;         /* progress lines show "<label> <status>"; may be NULL */
+	/* AWS's usual duration of the transition, official seconds: it
+	 * usually ends between typical_lo and typical_hi after the call that
+	 * started it.  0: unknown (every pause is delay_s).  See
+	 * sf_waiter_pause. */
+	double typical_lo, typical_hi;
 };
+
+/* The pause after a poll elapsed_s into a wait (official seconds) whose end
+ * is expected between lo and hi (the workspace's own history, else the
+ * row's typical_lo..typical_hi; hi <= lo: delay_s throughout).  Polls go
+ * where the end is: before lo, one every 2 x delay_s, the last landing on
+ * lo (a failure still shows within a minute or two); between lo and hi,
+ * one every delay_s / 3 (at least 5 s, at most delay_s), so the wait ends
+ * at most that long after AWS is done; after hi, the official delay_s again (the usual figure
+ * did not hold: no faster than the SDK).  For an end spread evenly over the
+ * window this makes about as many calls as the official cadence, moved
+ * from where nothing happens to where the end is; each wait stays far
+ * below the services' request rates (one call in 10 s at most for EKS). */
+double sf_waiter_pause(const struct sf_waiter_def *def, double lo, double hi, double elapsed_s);
 
 /* Named row of the table, or NULL. */
 const struct sf_waiter_def *sf_aws_waiter_find(const char *name);

@@ -97,6 +97,7 @@ struct ax_wait_ctx {
 	const json_t *args;
 	const char *what;
 	double scale;
+	double lo, hi; /* where the end usually is, official seconds (sf_waiter_pause) */
 };
 
 static int fresh_named(struct sf_rctx *c, const char *msg, char *out, size_t n);
@@ -124,13 +125,30 @@ static int ax_poll(void *ctx, char *status, size_t n, struct sf_err *err)
 	return verdict == SF_WAITER_SUCCESS ? SF_WAIT_DONE : SF_WAIT_PENDING;
 }
 
-/* The row's delay (or strategy, fed the official time), scaled. */
+/* The row's strategy, or polls placed near the usual end, fed the
+ * official time and scaled. */
 static double ax_pause(void *ctx, int attempt, double elapsed_s)
 {
 	struct ax_wait_ctx *w = ctx;
 	const struct sf_waiter_def *def = w->def;
 	double scale = w->scale > 0 ? w->scale : 1;
-	return ax_delay(def->delay ? def->delay(def, attempt, elapsed_s / scale) : def->delay_s);
+	return ax_delay(def->delay ? def->delay(def, attempt, elapsed_s / scale)
+				   : sf_waiter_pause(def, w->lo, w->hi, elapsed_s / scale));
+}
+
+/* Where a wait's end usually is: for a row that knows AWS's usual figure,
+ * the step's own history in this workspace when there is enough of it
+ * (whole steps: the call, the wait and its last pause, so the low end is
+ * taken a little earlier), else the row's figure. */
+static void usual_end(struct sf_rctx *c, const struct sf_waiter_def *def, double scale, double *lo, double *hi)
+{
+	*lo = def->typical_lo;
+	*hi = def->typical_hi;
+	double a = 0, b = 0;
+	if (def->typical_hi > 0 && c->typical && c->typical(c, &a, &b) == 0 && b > 0 && scale > 0) {
+		*lo = a * 0.9 / scale;
+		*hi = b / scale;
+	}
 }
 
 static void ax_progress(void *ctx, const char *status, int attempt, double elapsed_s)
@@ -148,7 +166,8 @@ static void ax_progress(void *ctx, const char *status, int attempt, double elaps
 static int wait_with(struct sf_rctx *c, struct sf_aws *a, const struct sf_waiter_def *def, const json_t *args,
 		     double timeout_s, const char *what)
 {
-	struct ax_wait_ctx w = {c, a, def, args, what, poll_scale()};
+	struct ax_wait_ctx w = {c, a, def, args, what, poll_scale(), 0, 0};
+	usual_end(c, def, w.scale, &w.lo, &w.hi);
 	double budget = c->timeout_s > 0 ? c->timeout_s : ax_deadline(timeout_s);
 	struct sf_wait_loop loop = {
 		.name = def->name,

@@ -76,7 +76,7 @@ static int describe(struct sf_rctx *c, const char *name, json_t **cl)
  * until then (right after DeleteCluster it may still read ACTIVE). */
 static const struct sf_waiter_def cluster_gone = {
 	.name = "eks_cluster.gone", .service = "eks", .operation = "DescribeCluster", .path = "/clusters/{name}",
-	.status_path = "cluster.status", .delay_s = 30, .notfound_success = 1,
+	.status_path = "cluster.status", .delay_s = 30, .notfound_success = 1, .typical_lo = 240, .typical_hi = 360,
 };
 
 static json_t *vpc_access(const json_t *want)

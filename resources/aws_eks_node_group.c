@@ -136,7 +136,7 @@ static int describe(struct sf_rctx *c, const struct ng *g, json_t **ng)
 static const struct sf_waiter_def nodegroup_gone = {
 	.name = "eks_nodegroup.gone", .service = "eks", .operation = "DescribeNodegroup",
 	.path = "/clusters/{clusterName}/node-groups/{nodegroupName}", .status_path = "nodegroup.status", .delay_s = 30,
-	.notfound_success = 1,
+	.notfound_success = 1, .typical_lo = 95, .typical_hi = 150,
 };
 
 /* Arguments of the node group waiters (new reference). */

@@ -192,6 +192,18 @@ static void record_failure(struct run *r, struct sf_resource *row, enum sf_rstat
 		sf_warn("%s: could not record the failure in the state: %s", row->address, e.msg);
 }
 
+static int typical_cb(struct sf_rctx *c, double *lo, double *hi)
+{
+	struct wctx *w = (struct wctx *)c;
+	struct sf_err e = SF_ERR_INIT;
+	size_t n = 0;
+	const char *phase = w->node->phase;
+	if (!phase || !w->node->ch->type ||
+	    sf_state_timing_typical(w->run->st, w->node->ch->type->name, phase, lo, hi, &n, &e) < 0 || n < 3)
+		return -1;
+	return 0;
+}
+
 static int record_id_cb(struct sf_rctx *c, const char *id)
 {
 	struct wctx *w = (struct wctx *)c;
@@ -826,6 +838,7 @@ static void *worker(void *arg)
 		w.rc.progress = progress_cb;
 		w.rc.note = note_cb;
 		w.rc.record_id = record_id_cb;
+		w.rc.typical = typical_cb;
 		w.rc.engine = r;
 		w.run = r;
 		w.node = nd;

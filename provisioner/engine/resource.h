@@ -117,6 +117,11 @@ struct sf_rctx {
 	/* Report status and print it as a progress line now (a retry the
 	 * user should see, e.g. waiting for IAM to propagate). May be NULL. */
 	sf_progress_fn note;
+	/* How long this step usually takes in this workspace: the 10th..90th
+	 * percentile of its earlier runs, in seconds on this run's clock.
+	 * 0 with *lo and *hi, or -1 when there are too few of them.  A long
+	 * wait polls more often near the usual end.  May be NULL. */
+	int (*typical)(struct sf_rctx *c, double *lo, double *hi);
 };
 
 struct sf_change;     /* engine's per-resource plan entry (plan.h) */

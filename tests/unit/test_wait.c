@@ -9,6 +9,7 @@
  */
 #include <string.h>
 
+#include "aws/waiter.h"
 #include "t.h"
 #include "tests/aws/fixture.h"
 #include "wait.h"
@@ -230,6 +231,57 @@ T_TEST(waiter_rows_acceptors_and_templates)
 	json_decref(a2);
 	json_decref(a3);
 	fx_close(&f);
+}
+
+/* Polls placed by sf_waiter_pause for an end at d (official seconds): the
+ * polls made and how long after d the last one came. */
+static int polls_until(const struct sf_waiter_def *def, double lo, double hi, double d, double *lag)
+{
+	double t = 0;
+	for (int n = 1;; n++) {
+		if (t >= d) {
+			*lag = t - d;
+			return n;
+		}
+		t += sf_waiter_pause(def, lo, hi, t);
+	}
+}
+
+T_TEST(pauses_gather_polls_near_the_usual_end)
+{
+	const struct sf_waiter_def *def = sf_aws_waiter_find("eks.ClusterActive");
+	T_OK(def && def->typical_lo > 0 && def->typical_hi > def->typical_lo);
+	/* before the window: every 2 x 30 s, the last pause landing on lo */
+	T_OK(sf_waiter_pause(def, 480, 720, 0) == 60);
+	T_OK(sf_waiter_pause(def, 480, 720, 450) == 30);
+	/* in it: every 10 s; past it, or with no figure: the official 30 s */
+	T_OK(sf_waiter_pause(def, 480, 720, 480) == 10);
+	T_OK(sf_waiter_pause(def, 480, 720, 719) == 10);
+	T_OK(sf_waiter_pause(def, 480, 720, 720) == 30);
+	T_OK(sf_waiter_pause(def, 0, 0, 500) == 30);
+	/* a 10 s row (add-ons) polls every 5 s near its end, not faster */
+	const struct sf_waiter_def *addon = sf_aws_waiter_find("eks.AddonActive");
+	T_OK(addon && sf_waiter_pause(addon, addon->typical_lo, addon->typical_hi, addon->typical_lo) == 5);
+	/* AWS's +-15 % around 600 s: the wait ends at most 10 s after the
+	 * cluster is ACTIVE (the official cadence: up to 30 s), and makes
+	 * about the official number of calls (ceil(d / 30), plus the poll
+	 * right after the call) */
+	int extra = 0, n = 0;
+	for (double d = 510; d <= 690; d += 7.3, n++) {
+		double lag = 0, lag0 = 0;
+		int k = polls_until(def, def->typical_lo, def->typical_hi, d, &lag);
+		int k0 = polls_until(def, 0, 0, d, &lag0);
+		if (lag > 10.0 + 1e-9)
+			T_FAILF("end at %.1f s: found %.1f s late", d, lag);
+		extra += k - k0;
+	}
+	if (extra > n)
+		T_FAILF("%d polls more than the official cadence over %d waits", extra, n);
+	/* the workspace's own history narrows it: an end at 400 s is found
+	 * within 10 s when history says 380..420 */
+	double lag = 0;
+	polls_until(def, 380, 420, 400, &lag);
+	T_OK(lag <= 10.0);
 }
 
 T_MAIN()
