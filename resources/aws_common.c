@@ -98,6 +98,7 @@ struct ax_wait_ctx {
 	const char *what;
 	double scale;
 	double lo, hi; /* where the end usually is, official seconds (sf_waiter_pause) */
+	json_t *last;  /* the last reply, kept for ax_wait_reply */
 };
 
 static int fresh_named(struct sf_rctx *c, const char *msg, char *out, size_t n);
@@ -107,17 +108,21 @@ static int ax_poll(void *ctx, char *status, size_t n, struct sf_err *err)
 	struct ax_wait_ctx *w = ctx;
 	char st[96], id[64];
 	int verdict = SF_WAITER_PENDING;
-	int rc = sf_aws_waiter_poll(w->a, w->def, w->args, &verdict, st, sizeof st, NULL, err);
+	json_t *doc = NULL;
+	int rc = sf_aws_waiter_poll(w->a, w->def, w->args, &verdict, st, sizeof st, &doc, err);
 	/* an id this run just made is briefly unknown to EC2's readers
 	 * (eventual consistency): not gone, not yet visible */
 	if ((rc < 0 || verdict == SF_WAITER_FAILURE) && err->code == SF_ENOTFOUND &&
 	    fresh_named(w->c, err->msg, id, sizeof id)) {
+		json_decref(doc);
 		snprintf(status, n, "%s not visible yet (eventual consistency)", id);
 		sf_err_clear(err);
 		return SF_WAIT_PENDING;
 	}
 	if (rc < 0)
 		return rc;
+	json_decref(w->last);
+	w->last = doc;
 	const char *label = w->def->label;
 	snprintf(status, n, "%s%s%s", label ? label : "", label ? " " : "", st[0] ? st : "?");
 	if (verdict == SF_WAITER_FAILURE)
@@ -164,9 +169,9 @@ static void ax_progress(void *ctx, const char *status, int attempt, double elaps
 }
 
 static int wait_with(struct sf_rctx *c, struct sf_aws *a, const struct sf_waiter_def *def, const json_t *args,
-		     double timeout_s, const char *what)
+		     double timeout_s, const char *what, json_t **last)
 {
-	struct ax_wait_ctx w = {c, a, def, args, what, poll_scale(), 0, 0};
+	struct ax_wait_ctx w = {c, a, def, args, what, poll_scale(), 0, 0, NULL};
 	usual_end(c, def, w.scale, &w.lo, &w.hi);
 	double budget = c->timeout_s > 0 ? c->timeout_s : ax_deadline(timeout_s);
 	struct sf_wait_loop loop = {
@@ -180,6 +185,10 @@ static int wait_with(struct sf_rctx *c, struct sf_aws *a, const struct sf_waiter
 	};
 	struct sf_wait_result res;
 	int rc = sf_wait_run(&loop, ax_poll, &w, &res, c->err);
+	if (last && rc == 0)
+		*last = w.last;
+	else
+		json_decref(w.last);
 	if (rc == SF_EINTR)
 		return sf_fail(c->err, SF_EINTR, "%s: interrupted while waiting", c->address);
 	if (rc == SF_ETIMEOUT) {
@@ -192,16 +201,24 @@ static int wait_with(struct sf_rctx *c, struct sf_aws *a, const struct sf_waiter
 	return rc;
 }
 
-int ax_wait(struct sf_rctx *c, const struct sf_waiter_def *def, json_t *args, double timeout_s, const char *what)
+int ax_wait_reply(struct sf_rctx *c, const struct sf_waiter_def *def, json_t *args, double timeout_s,
+		  const char *what, json_t **last)
 {
 	struct sf_aws *a = ax_client(c);
 	int rc = a ? 0 : c->err->code;
+	if (last)
+		*last = NULL;
 	if (!rc && !def)
 		rc = sf_fail(c->err, SF_EINVAL, "%s: no such waiter for %s", c->address, what);
 	if (!rc)
-		rc = wait_with(c, a, def, args, timeout_s, what);
+		rc = wait_with(c, a, def, args, timeout_s, what, last);
 	json_decref(args);
 	return rc;
+}
+
+int ax_wait(struct sf_rctx *c, const struct sf_waiter_def *def, json_t *args, double timeout_s, const char *what)
+{
+	return ax_wait_reply(c, def, args, timeout_s, what, NULL);
 }
 
 int ax_retry_conflict(struct sf_rctx *c, ax_op_fn op, void *ctx, double timeout_s, const char *what)

@@ -62,6 +62,12 @@ int ax_sleep(struct sf_rctx *c, double s);
  * timeout_s (the official budget, scaled as ax_deadline; c->timeout_s wins
  * when set). */
 int ax_wait(struct sf_rctx *c, const struct sf_waiter_def *def, json_t *args, double timeout_s, const char *what);
+/* The same, and *last (may be NULL) takes the reply of the poll that saw
+ * success (new reference; NULL on failure, or when that poll had none: a
+ * missing object counted as success): what the object looks like now,
+ * without another read. */
+int ax_wait_reply(struct sf_rctx *c, const struct sf_waiter_def *def, json_t *args, double timeout_s,
+		  const char *what, json_t **last);
 
 /* Run op until it stops failing with DependencyViolation / DeleteConflict /
  * ResourceInUse / InvalidNetworkInterface.InUse (SF_ECONFLICT), with

@@ -182,10 +182,13 @@ static int cl_create(struct sf_rctx *c, const json_t *want, json_t **out)
 		return rc;
 	if (c->record_id)
 		c->record_id(c, name);
-	rc = ax_wait(c, sf_aws_waiter_find("eks.ClusterActive"), json_pack("{s:s}", "name", name), 2400, "cluster");
-	json_t *cl = NULL;
-	if (!rc)
+	/* the reply that says ACTIVE carries the endpoint and CA: no read after it */
+	json_t *last = NULL, *cl = NULL;
+	rc = ax_wait_reply(c, sf_aws_waiter_find("eks.ClusterActive"), json_pack("{s:s}", "name", name), 2400,
+			   "cluster", &last);
+	if (!rc && !(cl = json_incref(json_object_get(last, "cluster"))))
 		rc = describe(c, name, &cl);
+	json_decref(last);
 	if (!rc) {
 		*out = ax_out(want);
 		fill_computed(*out, cl);
@@ -283,10 +286,12 @@ static int run_update(struct sf_rctx *c, const char *name, const char *suffix, j
  * again and ask it which version it runs before asking for another. */
 static int version_step(struct sf_rctx *c, const char *name, const char *want)
 {
-	int rc = ax_wait(c, sf_aws_waiter_find("eks.ClusterActive"), json_pack("{s:s}", "name", name), 3600, "cluster");
-	json_t *cl = NULL;
-	if (!rc)
+	json_t *last = NULL, *cl = NULL;
+	int rc = ax_wait_reply(c, sf_aws_waiter_find("eks.ClusterActive"), json_pack("{s:s}", "name", name), 3600,
+			       "cluster", &last);
+	if (!rc && !(cl = json_incref(json_object_get(last, "cluster"))))
 		rc = describe(c, name, &cl);
+	json_decref(last);
 	if (rc < 0)
 		return rc;
 	const char *have = ax_s(cl, "version");

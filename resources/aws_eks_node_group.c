@@ -254,11 +254,13 @@ static int ng_create(struct sf_rctx *c, const json_t *want, json_t **out)
 		c->record_id(c, id);
 		free(id);
 	}
+	/* the reply that says ACTIVE is the group as it is: no read after it */
+	json_t *last = NULL, *ng = NULL;
 	if (!rc)
-		rc = ax_wait(c, sf_aws_waiter_find("eks.NodegroupActive"), ng_args(&g), 3600, "node group");
-	json_t *ng = NULL;
-	if (!rc)
+		rc = ax_wait_reply(c, sf_aws_waiter_find("eks.NodegroupActive"), ng_args(&g), 3600, "node group", &last);
+	if (!rc && !(ng = json_incref(json_object_get(last, "nodegroup"))))
 		rc = describe(c, &g, &ng);
+	json_decref(last);
 	if (!rc) {
 		*out = ax_out(want);
 		fill(*out, &g, ng);
@@ -345,11 +347,11 @@ static int run_update(struct sf_rctx *c, const struct ng *g, const char *suffix,
  * update may have finished meanwhile). */
 static int version_update(struct sf_rctx *c, const struct ng *g, const json_t *want)
 {
-	json_t *args = ng_args(g);
-	int rc = ax_wait(c, sf_aws_waiter_find("eks.NodegroupActive"), args, 3600, "node group");
-	json_t *ng = NULL;
-	if (!rc)
+	json_t *args = ng_args(g), *last = NULL, *ng = NULL;
+	int rc = ax_wait_reply(c, sf_aws_waiter_find("eks.NodegroupActive"), args, 3600, "node group", &last);
+	if (!rc && !(ng = json_incref(json_object_get(last, "nodegroup"))))
 		rc = describe(c, g, &ng);
+	json_decref(last);
 	if (rc < 0)
 		return rc;
 	const char *lt = ax_s(want, "launch_template_id");

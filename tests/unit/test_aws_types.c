@@ -886,6 +886,27 @@ T_TEST(eks_cluster_create_refuses_a_foreign_name_and_adopts_its_lost_reply)
 	rt_close(&t);
 }
 
+/* The reply of the poll that saw ACTIVE carries the endpoint and the CA:
+ * a create reads the cluster once, not once more after the wait. */
+T_TEST(eks_cluster_create_reads_no_more_after_the_wait)
+{
+	struct rt t;
+	json_t *want = cluster_want(), *out = NULL;
+	rt_open(&t, "eks_cluster.main");
+	sf_replay_add(t.f.rp, "POST https://eks.eu-west-1.amazonaws.com/clusters\n",
+		      EKSJ("{\"cluster\":{\"name\":\"prod\",\"status\":\"CREATING\"}}"), 1);
+	sf_replay_add(t.f.rp, "GET https://eks.eu-west-1.amazonaws.com/clusters/prod\n",
+		      EKS_PROD(OWN_TAGS("eks_cluster.main", "lin-1", MY_TOKEN)), -1);
+	T_EQ(sf_rt_eks_cluster.create(&t.c, want, &out), 0);
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
+	T_EQ(sent(&t, "GET https://eks.eu-west-1.amazonaws.com/clusters/prod\n"), 1);
+	T_STREQ(json_string_value(json_object_get(out, "endpoint")), "https://e");
+	json_decref(out);
+	json_decref(want);
+	rt_close(&t);
+}
+
 #define ENTRY(tags)                                                                                       \
 	EKSJ("{\"accessEntry\":{\"clusterName\":\"prod\",\"principalArn\":\"arn:aws:iam::1:role/ops\","      \
 	     "\"accessEntryArn\":\"arn:aws:eks:eu-west-1:1:access-entry/prod/role/1/ops/x\"," tags "}}")
