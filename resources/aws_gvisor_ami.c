@@ -14,8 +14,9 @@
  *      token, so a resumed create never launches a second one) runs the
  *      rendered bake script as user data and powers off; we wait for
  *      `stopped`, check GetConsoleOutput for "SECFAAS-BAKE-OK <key>",
- *      CreateImage (image and snapshots tagged), wait `available`, and
- *      terminate every builder of this key.
+ *      CreateImage (image and snapshots tagged, with the containerd version
+ *      the console reported as secfaas:containerd-version), wait
+ *      `available`, and terminate every builder of this key.
  * Destroy deregisters the image and deletes its snapshots unless something
  * still uses it: a launch template version or a live instance anywhere in
  * the account and region (another cluster, or this workspace's older
@@ -61,6 +62,8 @@ static const struct sf_attr_def attrs[] = {
 	{"base_ami_id", SF_AT_STRING, SF_ATTR_COMPUTED, "EKS AL2023 image it was baked from"},
 	{"bake_key", SF_AT_STRING, SF_ATTR_COMPUTED, "content address (secfaas:bake-key tag)"},
 	{"reused", SF_AT_BOOL, SF_ATTR_COMPUTED, "true when an existing image was reused"},
+	{"containerd_version", SF_AT_STRING, SF_ATTR_COMPUTED,
+	 "containerd version the image runs (its secfaas:containerd-version tag; empty when not recorded)"},
 	{NULL, 0, 0, NULL},
 };
 
@@ -116,7 +119,7 @@ static void bake_in(const json_t *want, const char *base, struct sf_bake_in *in)
 }
 
 /* Our image carrying the key (pending or available): owned id or NULL. */
-static int find_image(struct sf_rctx *c, const char *key, char **id, char **state)
+static int find_image(struct sf_rctx *c, const char *key, char **id, char **state, char **containerd)
 {
 	*id = NULL;
 	json_t *o = NULL;
@@ -135,6 +138,11 @@ static int find_image(struct sf_rctx *c, const char *key, char **id, char **stat
 			*id = xstrdup(ax_s(im, "imageId"));
 			if (state)
 				*state = xstrdup(st);
+			if (containerd) {
+				json_t *tags = ax_tags_from_list(json_object_get(im, "tagSet"));
+				*containerd = ax_s(tags, SF_CONTAINERD_TAG) ? xstrdup(ax_s(tags, SF_CONTAINERD_TAG)) : NULL;
+				json_decref(tags);
+			}
 			break;
 		}
 	}
@@ -193,10 +201,11 @@ static int looks_like_key(const char *p)
 	return p[64] == 0 || p[64] == ' ' || p[64] == '\r' || p[64] == '\n';
 }
 
-static int console_has_marker(struct sf_rctx *c, const char *iid, const char *key, int *ok)
+static int console_has_marker(struct sf_rctx *c, const char *iid, const char *key, int *ok, char **containerd)
 {
 	json_t *o = NULL;
 	*ok = 0;
+	*containerd = NULL;
 	int rc = ax_ec2(c, "GetConsoleOutput", json_pack("{s:s}", "InstanceId", iid), &o);
 	if (rc < 0)
 		return rc;
@@ -207,6 +216,7 @@ static int console_has_marker(struct sf_rctx *c, const char *iid, const char *ke
 		int m = EVP_DecodeBlock(txt, (const unsigned char *)b64, (int)n);
 		if (m >= 0) {
 			txt[m] = 0;
+			*containerd = sf_containerd_from_console((char *)txt);
 			char *want = xasprintf("%s %s", SF_BAKE_MARKER, key);
 			*ok = strstr((char *)txt, want) != NULL;
 			const char *mk = strstr((char *)txt, SF_BAKE_MARKER " ");
@@ -246,7 +256,8 @@ static json_t *image_tags(struct sf_rctx *c, const json_t *want, const char *key
 static const struct ax_create_def image_make = {"ec2", "CreateImage", "imageId", "DescribeImages", "imagesSet",
 					       NULL, NULL, NULL};
 
-static int bake(struct sf_rctx *c, const json_t *want, const char *key, const char *base, char **image)
+static int bake(struct sf_rctx *c, const json_t *want, const char *key, const char *base, char **image,
+		char **containerd)
 {
 	struct sf_bake_in in;
 	bake_in(want, base, &in);
@@ -290,13 +301,18 @@ static int bake(struct sf_rctx *c, const json_t *want, const char *key, const ch
 	rc = ax_wait(c, &builder_stopped, json_pack("{s:[s]}", "InstanceId", iid), 3600, "bake");
 	int ok = 0;
 	if (!rc)
-		rc = console_has_marker(c, iid, key, &ok);
+		rc = console_has_marker(c, iid, key, &ok, containerd);
 	if (!rc && !ok)
 		rc = sf_fail(c->err, SF_ERROR, "%s: builder %s stopped without printing \"%s %s\"", c->address, iid,
 			     SF_BAKE_MARKER, key);
 	if (!rc) {
 		json_object_del(tags, "Name");
 		json_object_del(tags, "secfaas:role");
+		if (*containerd)
+			json_object_set_new(tags, SF_CONTAINERD_TAG, json_string(*containerd));
+		else
+			sf_warn("%s: builder %s did not report its containerd version; the image records none", c->address,
+				iid);
 		char *name = xasprintf("secfaas-gvisor-%s-%s-%.12s", ax_s(want, "gvisor_release"),
 				       ssm_arch(ax_s(want, "arch")), key);
 		json_t *spec = json_pack("[{s:s, s:o}, {s:s, s:o}]", "ResourceType", "image", "Tag", ax_tag_list(tags),
@@ -320,7 +336,7 @@ static int bake(struct sf_rctx *c, const json_t *want, const char *key, const ch
 
 static int ami_create(struct sf_rctx *c, const json_t *want, json_t **out)
 {
-	char *base = NULL, *image = NULL, key[65];
+	char *base = NULL, *image = NULL, *containerd = NULL, key[65];
 	int reused = 0;
 	int rc = base_ami(c, want, &base);
 	if (rc < 0)
@@ -329,12 +345,12 @@ static int ami_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	bake_in(want, base, &in);
 	if ((rc = sf_bake_key(&in, key, c->err)) < 0)
 		goto done;
-	if ((rc = find_image(c, key, &image, NULL)) < 0)
+	if ((rc = find_image(c, key, &image, NULL, &containerd)) < 0)
 		goto done;
 	if (image) {
 		reused = 1;
 		sf_info("%s: reusing %s (bake key %.12s…)", c->address, image, key);
-	} else if ((rc = bake(c, want, key, base, &image)) < 0) {
+	} else if ((rc = bake(c, want, key, base, &image, &containerd)) < 0) {
 		goto done;
 	}
 	if (c->record_id)
@@ -348,9 +364,11 @@ static int ami_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	json_object_set_new(*out, "base_ami_id", json_string(base));
 	json_object_set_new(*out, "bake_key", json_string(key));
 	json_object_set_new(*out, "reused", json_boolean(reused));
+	json_object_set_new(*out, "containerd_version", json_string(containerd ? containerd : ""));
 done:
 	free(base);
 	free(image);
+	free(containerd);
 	return rc;
 }
 
@@ -375,7 +393,7 @@ static int ami_update(struct sf_rctx *c, const json_t *prior, const json_t *want
 	(void)c;
 	/* only builder settings and tags differ: nothing to do to the image */
 	*out = ax_out(want);
-	const char *k[] = {"id", "base_ami_id", "bake_key", "reused"};
+	const char *k[] = {"id", "base_ami_id", "bake_key", "reused", "containerd_version"};
 	for (size_t i = 0; i < SF_ARRAY_LEN(k); i++)
 		json_object_set(*out, k[i], json_object_get(prior, k[i]));
 	return 0;

@@ -36,6 +36,8 @@
 
 #include <openssl/evp.h>
 
+#include "log.h"
+#include "provisioner/node/render.h"
 #include "resources/aws_common.h"
 #include "resources/aws_sweep.h"
 #include "resources/types_aws.h"
@@ -81,8 +83,10 @@ static json_t *lt_data(struct sf_rctx *c, const json_t *want)
 	return d;
 }
 
-/* A given AMI must exist, be available, match the node arch and carry the
- * gVisor tags secfaas bakes with (secfaas:kind, secfaas:gvisor-release). */
+/* A given AMI must exist, be available, match the node arch, carry the
+ * gVisor tags secfaas bakes with (secfaas:kind, secfaas:gvisor-release),
+ * and not run a containerd the rendered runsc handler does not fit (its
+ * secfaas:containerd-version tag). */
 static int check_image(struct sf_rctx *c, const json_t *want)
 {
 	const json_t *chk = json_object_get(want, "image_check");
@@ -110,6 +114,16 @@ static int check_image(struct sf_rctx *c, const json_t *want)
 			     image);
 	else if (rel && strcmp(rel, irel))
 		rc = sf_fail(c->err, SF_EINVAL, "ami %s has gVisor %s but spec.gvisor.release is %s", image, irel, rel);
+	else if (sf_containerd_major(ax_s(tags, SF_CONTAINERD_TAG)) == 1)
+		/* the user data's runsc handler is a containerd 2 (`version = 3`)
+		 * fragment: containerd 1.x loads it without an error and without
+		 * the runtime, so every gVisor pod would fail to start */
+		rc = sf_fail(c->err, SF_EINVAL,
+			     "ami %s runs containerd %s; secfaas configures the runsc handler for containerd 2, which containerd 1.x ignores (the node would have no runsc runtime)",
+			     image, ax_s(tags, SF_CONTAINERD_TAG));
+	else if (!ax_s(tags, SF_CONTAINERD_TAG))
+		sf_warn("%s: ami %s does not record its containerd version (%s); the runsc handler is configured for containerd 2",
+			c->address, image, SF_CONTAINERD_TAG);
 	json_decref(tags);
 	if (rc < 0)
 		sf_err_hint(c->err, "bake one with `secfaas bake SPEC`, or drop `ami:` to let apply bake it");

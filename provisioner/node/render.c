@@ -764,3 +764,28 @@ done:
 	sf_buf_release(&b);
 	return rc;
 }
+
+char *sf_containerd_from_console(const char *txt)
+{
+	const char *m = txt ? strstr(txt, SF_CONTAINERD_MARKER " ") : NULL;
+	if (!m)
+		return NULL;
+	const char *end = m + strcspn(m, "\r\n");
+	for (const char *p = m + strlen(SF_CONTAINERD_MARKER); p + 2 < end; p++) {
+		if (p[0] == ' ' && p[1] == 'v' && p[2] >= '0' && p[2] <= '9') {
+			size_t n = strspn(p + 2, "0123456789.");
+			if (p + 2 + n <= end && n < 32)
+				return xstrndup(p + 2, n);
+		}
+	}
+	return NULL;
+}
+
+int sf_containerd_major(const char *version)
+{
+	if (!version || version[0] < '0' || version[0] > '9')
+		return -1;
+	char *end = NULL;
+	long m = strtol(version, &end, 10);
+	return (end && (*end == '.' || !*end) && m >= 0 && m < 1000) ? (int)m : -1;
+}

@@ -62,6 +62,12 @@
 #define SF_GVISOR_BASE_URL "https://storage.googleapis.com/gvisor/releases/release"
 /* Printed by the bake script when it finished: "SECFAAS-BAKE-OK <key>". */
 #define SF_BAKE_MARKER "SECFAAS-BAKE-OK"
+/* Printed by the bake script with the image's `containerd --version` line
+ * ("none" without containerd); the image records the version in the tag
+ * SF_CONTAINERD_TAG ("2.1.4"), which decides the runsc handler's
+ * fragment (containerd 1.x ignores a `version = 3` file). */
+#define SF_CONTAINERD_MARKER "SECFAAS-CONTAINERD-VERSION"
+#define SF_CONTAINERD_TAG "secfaas:containerd-version"
 /* Version of the canonical key text; bump when its fields change. */
 #define SF_BAKE_KEY_FORMAT "secfaas-gvisor-bake/1"
 /* Path of the bake script inside the embedded table. */
@@ -167,5 +173,13 @@ int sf_gvisor_platform_supported(const char *release, const char *platform);
 int sf_gvisor_mirror_check(const char *url, int pinned, char *why, size_t n);
 /* Normalised arch ("x86_64"/"aarch64") for x86_64|amd64|aarch64|arm64, else NULL. */
 const char *sf_gvisor_arch(const char *arch);
+
+/* The version in the bake script's containerd line of console text:
+ * "SECFAAS-CONTAINERD-VERSION containerd github.com/containerd/containerd/v2
+ * v2.1.4 <revision>" gives "2.1.4".  Owned, or NULL (no such line, "none",
+ * or a line without a version). */
+char *sf_containerd_from_console(const char *txt);
+/* The major number of a containerd version ("1.7.27" -> 1), or -1. */
+int sf_containerd_major(const char *version);
 
 #endif

@@ -667,7 +667,8 @@ T_TEST(gvisor_ami_reused_by_bake_key_without_a_builder)
 		      "{\"Parameter\":{\"Name\":\"x\",\"Type\":\"String\",\"Value\":\"ami-0123456789abcdef0\"}}",
 		      1);
 	sf_replay_add(t.f.rp, "Action=DescribeImages && tag%3Asecfaas%3Abake-key",
-		      EC2("DescribeImages", "<imagesSet><item><imageId>ami-0fedcba9876543210</imageId><imageState>available</imageState></item></imagesSet>"), 1);
+		      EC2("DescribeImages", "<imagesSet><item><imageId>ami-0fedcba9876543210</imageId><imageState>available</imageState>"
+			  "<tagSet><item><key>secfaas:containerd-version</key><value>2.1.4</value></item></tagSet></item></imagesSet>"), 1);
 	sf_replay_add(t.f.rp, "Action=DescribeImages && ImageId.1=ami-0fedcba9876543210",
 		      EC2("DescribeImages", "<imagesSet><item><imageId>ami-0fedcba9876543210</imageId><imageState>available</imageState></item></imagesSet>"), 1);
 	sf_replay_add(t.f.rp, "Action=DescribeInstances", EC2("DescribeInstances", "<reservationSet/>"), 1);
@@ -682,6 +683,7 @@ T_TEST(gvisor_ami_reused_by_bake_key_without_a_builder)
 	T_STREQ(json_string_value(json_object_get(out, "id")), "ami-0fedcba9876543210");
 	T_STREQ(json_string_value(json_object_get(out, "base_ami_id")), "ami-0123456789abcdef0");
 	T_OK(json_is_true(json_object_get(out, "reused")));
+	T_STREQ(json_string_value(json_object_get(out, "containerd_version")), "2.1.4"); /* the image's tag */
 	T_EQ(strlen(json_string_value(json_object_get(out, "bake_key"))), 64);
 	/* the key searched for (image) and reaped by (builders) is the one returned */
 	T_EQ(sent2(&t, "Action=DescribeImages", json_string_value(json_object_get(out, "bake_key"))), 1);
@@ -708,6 +710,37 @@ T_TEST(launch_template_refuses_a_foreign_ami_with_the_spec_position)
 	T_CONTAINS(t.err.msg, "carries no secfaas gVisor tags");
 	T_STREQ(t.err.where, "c.yaml:14:12");
 	T_EQ(sent(&t, "Action=CreateLaunchTemplate"), 0);
+	json_decref(want);
+	rt_close(&t);
+}
+
+/* A given image that runs containerd 1.x is refused at plan time: the
+ * runsc handler is a containerd 2 fragment, which 1.x silently ignores. */
+T_TEST(launch_template_refuses_an_ami_with_containerd_1)
+{
+	struct rt t;
+	rt_open(&t, "aws_launch_template.sandbox");
+	sf_replay_add(t.f.rp, "Action=DescribeImages && ImageId.1=ami-0old",
+		      EC2("DescribeImages", "<imagesSet><item><imageId>ami-0old</imageId><imageState>available</imageState>"
+			  "<architecture>x86_64</architecture><tagSet><item><key>secfaas:kind</key><value>gvisor-ami</value></item>"
+			  "<item><key>secfaas:gvisor-release</key><value>20250113.0</value></item>"
+			  "<item><key>secfaas:containerd-version</key><value>1.7.27</value></item></tagSet></item></imagesSet>"),
+		      1);
+	sf_replay_add(t.f.rp, "Action=DescribeImages && ImageId.1=ami-0new",
+		      EC2("DescribeImages", "<imagesSet><item><imageId>ami-0new</imageId><imageState>available</imageState>"
+			  "<architecture>x86_64</architecture><tagSet><item><key>secfaas:kind</key><value>gvisor-ami</value></item>"
+			  "<item><key>secfaas:gvisor-release</key><value>20250113.0</value></item>"
+			  "<item><key>secfaas:containerd-version</key><value>2.1.4</value></item></tagSet></item></imagesSet>"),
+		      1);
+	json_t *want = json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:s}}", "name", "demo-sandbox", "image_id", "ami-0old",
+				 "user_data", "x", "image_check", "arch", "x86_64", "gvisor_release", "20250113.0", "where",
+				 "c.yaml:14:12");
+	T_EQ(sf_rt_aws_launch_template.plan_check(&t.c, want), SF_EINVAL);
+	T_CONTAINS(t.err.msg, "ami ami-0old runs containerd 1.7.27; secfaas configures the runsc handler for containerd 2");
+	T_STREQ(t.err.where, "c.yaml:14:12");
+	sf_err_clear(&t.err);
+	json_object_set_new(want, "image_id", json_string("ami-0new"));
+	T_EQ(sf_rt_aws_launch_template.plan_check(&t.c, want), 0);
 	json_decref(want);
 	rt_close(&t);
 }

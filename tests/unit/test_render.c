@@ -306,6 +306,27 @@ T_TEST(release_arch_platform_helpers)
 	T_STREQ(SF_RUNTIME_HANDLER, "runsc");
 }
 
+/* The bake prints `containerd --version`; the image records the version. */
+T_TEST(containerd_version_from_the_bake_console)
+{
+	char *v = sf_containerd_from_console("[  179.1] cloud-init[2100]: SECFAAS-CONTAINERD-VERSION containerd "
+					     "github.com/containerd/containerd/v2 v2.1.4 75cb2b7193e4e490e9fbdc236c0e811ccaba3376\r\n"
+					     "[  180.0] cloud-init[2100]: SECFAAS-BAKE-OK abc\r\n");
+	T_STREQ(v, "2.1.4");
+	T_EQ(sf_containerd_major(v), 2);
+	free(v);
+	v = sf_containerd_from_console("SECFAAS-CONTAINERD-VERSION containerd github.com/containerd/containerd v1.7.27 05044ec\n");
+	T_STREQ(v, "1.7.27");
+	T_EQ(sf_containerd_major(v), 1);
+	free(v);
+	T_OK(!sf_containerd_from_console("SECFAAS-CONTAINERD-VERSION none\r\nnext line v2.0.0\n"));
+	T_OK(!sf_containerd_from_console("SECFAAS-BAKE-OK abc\n"));
+	T_OK(!sf_containerd_from_console(NULL));
+	T_EQ(sf_containerd_major(NULL), -1);
+	T_EQ(sf_containerd_major("v2"), -1);
+	T_EQ(sf_containerd_major("2"), 2);
+}
+
 T_TEST(golden_bake_script_and_key)
 {
 	struct sf_bake_in in = sample_bake();
