@@ -253,6 +253,16 @@ t_grep "cause" "ami-0123456789abcdef0 does not exist" .err
 t_eq "nothing created" "$(q 'sum(len(v) for v in inv.values())')" 0
 t_end
 
+t_begin "a named ami: on containerd 1.x fails plan with the spec position (the runsc handler is for containerd 2)"
+old=$(/usr/bin/python3 "$SECFAAS_SRC/tests/eks/old_image.py" "$AWSSIM_URL" 1.7.27)
+t_ok "an image tagged containerd 1.7.27" [ -n "$old" ]
+sed -i "s/ami: ami-0123456789abcdef0/ami: $old/" "$WORK/ami.yaml"
+t_rc 1 "plan refuses" $S plan "$WORK/ami.yaml" --state "$WORK/ami.db"
+t_grep "position and cause" "ami.yaml:11:12: error: ami $old runs containerd 1.7.27; secfaas configures the runsc handler for containerd 2" .err
+t_eq "no cluster created" "$(q 'n("eks:cluster")')" 0
+curl -sf -X POST "$AWSSIM_URL/_awssim/reset" >/dev/null
+t_end
+
 # ------------------------------------------------------------ full example
 t_begin "examples/full.yaml: apply, converge, destroy with a Kubernetes load balancer left behind"
 FS="--state $WORK/full.db"
