@@ -339,6 +339,50 @@ static void check_network(const struct sf_node *n, struct sf_diags *d, const cha
 		sf_diag_error(d, &s->pos, "%s.serviceCidr: %s overlaps the VPC CIDR %s", path, s->scalar, v->scalar);
 }
 
+/* ---- the hooks above as JSON Schema keywords (secfaas schema) ---- */
+
+/* A label key: [prefix/]name, the prefix a DNS subdomain of at most 253
+ * characters, the name 1-63 alphanumerics, '-', '_', '.' with
+ * alphanumeric ends; kubernetes.io/ and k8s.io/ are reserved to
+ * Kubernetes (sf_label_key_ok, check_labels). */
+#define LABEL_NAME "[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?"
+#define LABEL_KEY "^(?!.*kubernetes\\.io/)(?!.*k8s\\.io/)([a-z0-9.-]{1,253}/)?" LABEL_NAME "$"
+/* A gVisor release: YYYYMMDD from 2018 on, optionally .N (check_release). */
+#define RELEASE "^(20(1[89]|[2-9][0-9])|2[1-9][0-9]{2}|[3-9][0-9]{3})(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])(\\.[0-9]+)?$"
+
+static void pattern(json_t *o, const char *re)
+{
+	if (o)
+		json_object_set_new(o, "pattern", json_string(re));
+}
+
+int sf_cluster_check_keywords(sf_schema_check_fn check, json_t *out)
+{
+	if (check == check_ami) {
+		pattern(out, "^ami-([0-9a-f]{8}|[0-9a-f]{17})$");
+	} else if (check == check_sha512) {
+		pattern(out, "^[0-9A-Fa-f]{128}$");
+	} else if (check == check_release) {
+		pattern(out, RELEASE);
+	} else if (check == check_instance_types) {
+		/* family, generation, attributes . size (sf_instance_type_arch);
+		 * one architecture per group is a comparison, validate's */
+		pattern(json_object_get(out, "items"), "^[a-z]+[0-9]+[a-z0-9-]*\\.[a-z0-9]+$");
+	} else if (check == check_vpc_cidr) {
+		pattern(out, "^" SF_JS_IPV4_NET "/0*(1[6-9]|2[0-4])$");
+	} else if (check == check_service_cidr) {
+		pattern(out, "^" SF_JS_IPV4_NET "/0*(1[2-9]|2[0-4])$");
+	} else if (check == check_labels) {
+		json_object_set_new(out, "propertyNames", json_pack("{s:s}", "pattern", LABEL_KEY));
+		json_t *v = json_object_get(out, "additionalProperties");
+		if (json_is_object(v))
+			pattern(v, "^(" LABEL_NAME ")?$");
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
 static const struct sf_schema gvisor_fields[] = {
 	{"release", SF_S_STRING, SF_S_REQUIRED, 0, 0, 0, 0, 0, check_release, "pinned gVisor release, e.g. 20250113.0"},
 	{"platform", SF_S_STRING, 0, 0, 0, platforms, 0, 0, 0, "systrap (default), ptrace or kvm (metal instances)"},

@@ -100,10 +100,8 @@ int sf_config_build_checked(struct sf_config *out, const struct sf_specset *set,
 #define PRINCIPAL_ARN \
 	"^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc):iam::[0-9]{12}:(role|user)/" \
 	"([\\x21-\\x7e]*/)?[A-Za-z0-9+=,.@_-]{1,64}$"
-/* A dotted IPv4 address with a prefix length, leading zeros allowed as
- * validate reads them; host bits are validate's to find. */
-#define OCTET "0*(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-#define IPV4_CIDR "^(" OCTET "\\.){3}" OCTET "/0*([0-9]|[12][0-9]|3[0-2])$"
+/* An IPv4 CIDR with any prefix length (kinds.h). */
+#define IPV4_CIDR "^" SF_JS_IPV4_NET "/0*([0-9]|[12][0-9]|3[0-2])$"
 
 /* What a check hook enforces, where a JSON Schema can say it too. */
 static void check_keywords(const struct sf_schema *s, json_t *out)
@@ -127,6 +125,15 @@ static void check_keywords(const struct sf_schema *s, json_t *out)
 		json_object_set_new(json_object_get(out, "items"), "pattern", json_string(IPV4_CIDR));
 		json_object_set_new(out, "maxItems", json_integer(40)); /* EKS's quota */
 		json_object_set_new(out, "uniqueItems", json_true());
+	} else if (s->check == sf_check_region) {
+		size_t n;
+		const char *const *r = sf_known_regions(&n);
+		json_t *e = json_array();
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(e, json_string(r[i]));
+		json_object_set_new(out, "enum", e);
+	} else if (s->check) {
+		sf_cluster_check_keywords(s->check, out);
 	}
 }
 

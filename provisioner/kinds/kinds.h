@@ -57,6 +57,17 @@ extern const struct sf_kind sf_kind_cluster;
 /* Shared checks usable by kind schemas. */
 void sf_check_dns_label(const struct sf_node *n, struct sf_diags *d, const char *path);
 void sf_check_region(const struct sf_node *n, struct sf_diags *d, const char *path);
+/* JSON Schema patterns for a dotted IPv4 address with a prefix length,
+ * leading zeros allowed as sf_parse_cidr reads them (host bits are
+ * validate's to find): SF_JS_IPV4_NET "/" prefix-pattern. */
+#define SF_JS_OCTET "0*(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+#define SF_JS_IPV4_NET "(" SF_JS_OCTET "\\.){3}" SF_JS_OCTET
+/* The regions sf_check_region knows (static table; *n set). */
+const char *const *sf_known_regions(size_t *n);
+/* JSON Schema keywords for what one of the Cluster schema's own check
+ * hooks enforces, added to `out`, where a JSON Schema can say it
+ * (cluster_schema.c).  Returns 1 when it knew the hook. */
+int sf_cluster_check_keywords(sf_schema_check_fn check, json_t *out);
 /* AWS tags (metadata.tags): what every service secfaas tags would refuse,
  * found offline.  Keys 1-128 and values 0-256 characters (code points, not
  * bytes) of letters, digits, spaces and _ . : / = + - @ (IAM's and EKS's
