@@ -13,11 +13,13 @@
 
 /* One row per type: X(<name>) for `const struct sf_rtype sf_rt_<name>`. */
 #define AWS_TYPES(X)               \
+	X(aws_eip)                  \
 	X(aws_gvisor_ami)           \
 	X(aws_iam_instance_profile) \
 	X(aws_iam_role)             \
 	X(aws_internet_gateway)     \
 	X(aws_launch_template)      \
+	X(aws_nat_gateway)          \
 	X(aws_route_table)          \
 	X(aws_security_group)       \
 	X(aws_subnet)               \

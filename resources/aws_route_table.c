@@ -1,6 +1,8 @@
 /*
  * aws_route_table.c - aws_route_table: a route table with its subnet
- * associations and, when gateway_id is set, the default route through it.
+ * associations and, when gateway_id (an internet gateway) or
+ * nat_gateway_id (a NAT gateway, for private subnets) is set, the default
+ * route through it.
  *
  * Routes and associations are part of the table rather than resources of
  * their own: they cannot outlive it.  Associations (subnets added or
@@ -8,9 +10,9 @@
  *
  * Drift: the subnet associations, the default route's target and tags are
  * read; a deleted or redirected default route shows as a changed
- * gateway_id and is put back (CreateRoute / ReplaceRoute).  Any other route
- * someone added (origin CreateRoute) shows in unmanaged_routes, which no
- * spec sets, so apply deletes it.  The local route and routes a VPC
+ * gateway_id / nat_gateway_id and is put back (CreateRoute /
+ * ReplaceRoute).  Any other route someone added (origin CreateRoute)
+ * shows in unmanaged_routes, which no spec sets, so apply deletes it.  The local route and routes a VPC
  * endpoint manages (prefix lists) are not ours to judge and are skipped.
  */
 #include <string.h>
@@ -23,6 +25,7 @@
 static const struct sf_attr_def attrs[] = {
 	{"vpc_id", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "VPC id"},
 	{"gateway_id", SF_AT_STRING, SF_ATTR_OPTIONAL, "internet gateway for 0.0.0.0/0"},
+	{"nat_gateway_id", SF_AT_STRING, SF_ATTR_OPTIONAL, "NAT gateway for 0.0.0.0/0 (instead of gateway_id)"},
 	{"unmanaged_routes", SF_AT_LIST, SF_ATTR_OPTIONAL,
 	 "read only: routes found in the table that the spec does not declare; apply deletes them"},
 	{"subnet_ids", SF_AT_LIST, SF_ATTR_OPTIONAL, "subnets associated with the table"},
@@ -181,6 +184,18 @@ static const struct ax_change_def route_create = {"ec2", "CreateRoute", route_do
 static const struct ax_change_def route_replace = {"ec2", "ReplaceRoute", route_done, "pointing the route at its gateway"};
 static const struct ax_change_def route_delete = {"ec2", "DeleteRoute", route_done, "deleting the route"};
 
+/* The default route's desired target: the internet or the NAT gateway. */
+static const char *want_target(const json_t *want)
+{
+	return ax_s(want, "gateway_id") ? ax_s(want, "gateway_id") : ax_s(want, "nat_gateway_id");
+}
+
+/* CreateRoute / ReplaceRoute name a NAT gateway in a parameter of its own. */
+static const char *target_param(const char *gw)
+{
+	return !strncmp(gw, "nat-", 4) ? "NatGatewayId" : "GatewayId";
+}
+
 /* Point 0.0.0.0/0 at gw (NULL: no default route), whatever it is now:
  * the live table, not the recorded state, says which call that takes. */
 static int set_default_route(struct sf_rctx *c, const char *id, const char *gw)
@@ -193,12 +208,12 @@ static int set_default_route(struct sf_rctx *c, const char *id, const char *gw)
 	if (gw && have && strcmp(have, gw))
 		rc = ax_change(c, &route_replace, &x,
 			       json_pack("{s:s, s:s, s:s}", "RouteTableId", id, "DestinationCidrBlock", "0.0.0.0/0",
-					 "GatewayId", gw),
+					 target_param(gw), gw),
 			       NULL);
 	else if (gw && !have)
 		rc = ax_change(c, &route_create, &x,
 			       json_pack("{s:s, s:s, s:s}", "RouteTableId", id, "DestinationCidrBlock", "0.0.0.0/0",
-					 "GatewayId", gw),
+					 target_param(gw), gw),
 			       NULL);
 	else if (!gw && have)
 		rc = ax_change(c, &route_delete, &x,
@@ -220,14 +235,14 @@ static int rt_create(struct sf_rctx *c, const json_t *want, json_t **out)
 		return rc;
 	if (c->record_id)
 		c->record_id(c, id);
-	const char *gw = ax_s(want, "gateway_id");
+	const char *gw = want_target(want);
 	if (gw) {
 		/* "already exists" after a resumed create counts only when the
 		 * route points at this gateway. */
 		struct rt_route x = {id, "0.0.0.0/0", gw};
 		rc = ax_change(c, &route_create, &x,
 			       json_pack("{s:s, s:s, s:s}", "RouteTableId", id, "DestinationCidrBlock", "0.0.0.0/0",
-					 "GatewayId", gw),
+					 target_param(gw), gw),
 			       NULL);
 	}
 	json_t *empty = json_array();
@@ -281,8 +296,11 @@ static int rt_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 		else
 			json_array_append_new(extra, json_pack("{s:s, s:s}", "destination", dst, "target", target(r)));
 	}
-	json_t *g = gw ? json_string(gw) : NULL;
+	int nat = gw && !strncmp(gw, "nat-", 4);
+	json_t *g = gw && !nat ? json_string(gw) : NULL, *ng = nat ? json_string(gw) : NULL;
 	ax_read_attr(*out, prior, "gateway_id", g, NULL);
+	ax_read_attr(*out, prior, "nat_gateway_id", ng, NULL);
+	json_decref(ng);
 	ax_read_attr(*out, prior, "unmanaged_routes", extra, none);
 	json_decref(g);
 	json_decref(extra);
@@ -298,8 +316,8 @@ static int rt_update(struct sf_rctx *c, const json_t *prior, const json_t *want,
 	json_t *e1 = json_array(), *e2 = json_object();
 	const json_t *sn = json_object_get(want, "subnet_ids");
 	int rc = 0;
-	if (ax_changed(prior, want, "gateway_id"))
-		rc = set_default_route(c, id, ax_s(want, "gateway_id"));
+	if (ax_changed(prior, want, "gateway_id") || ax_changed(prior, want, "nat_gateway_id"))
+		rc = set_default_route(c, id, want_target(want));
 	size_t i;
 	json_t *r;
 	json_array_foreach(json_object_get(prior, "unmanaged_routes"), i, r)

@@ -408,6 +408,8 @@ static const struct timing {
 	{"aws_iam_role", "create", 5, 15},
 	{"aws_iam_instance_profile", "create", 5, 15},
 	{"aws_internet_gateway", "delete", 5, 60},
+	{"aws_nat_gateway", "create", 60, 180},
+	{"aws_nat_gateway", "delete", 60, 120},
 	{"aws_subnet", "delete", 5, 120},
 	{"aws_security_group", "delete", 5, 120},
 	{"aws_vpc", "delete", 5, 30},

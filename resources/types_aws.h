@@ -9,6 +9,8 @@ extern const struct sf_rtype sf_rt_aws_iam_instance_profile;
 extern const struct sf_rtype sf_rt_aws_vpc;
 extern const struct sf_rtype sf_rt_aws_subnet;
 extern const struct sf_rtype sf_rt_aws_internet_gateway;
+extern const struct sf_rtype sf_rt_aws_eip;
+extern const struct sf_rtype sf_rt_aws_nat_gateway;
 extern const struct sf_rtype sf_rt_aws_route_table;
 extern const struct sf_rtype sf_rt_aws_security_group;
 extern const struct sf_rtype sf_rt_aws_gvisor_ami;

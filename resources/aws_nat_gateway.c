@@ -1,0 +1,221 @@
+/*
+ * aws_nat_gateway.c - aws_nat_gateway: a public NAT gateway in a public
+ * subnet, sending out from an Elastic IP (aws_eip), so nodes in private
+ * subnets reach EKS, ECR and the internet without addresses of their own.
+ *
+ * CreateNatGateway carries the operation token as ClientToken: sent again
+ * after a lost reply or a killed run, AWS answers with the gateway the
+ * first call made instead of making a second one (which would also fail
+ * on the already-associated address).  The gateway is tagged with the
+ * token too, the proof ax_create's lookup needs.  create waits for
+ * `available`; a gateway that ends `failed` (no internet gateway, no free
+ * address) is an error carrying AWS's reason.  destroy waits for
+ * `deleted`, which is when AWS lets go of the address: the EIP depends on
+ * the gateway, so it is released only after that.
+ *
+ * Subnet and address cannot change in place (a new gateway is made).
+ * Drift: state and tags; a gateway deleted out of band reads as gone.
+ */
+#include <string.h>
+
+#include "resources/aws_common.h"
+#include "resources/aws_sweep.h"
+#include "resources/types_aws.h"
+#include "aws/waiter.h"
+#include "provisioner/engine/ownership.h"
+#include "util.h"
+
+static const struct sf_attr_def attrs[] = {
+	{"subnet_id", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "public subnet it lives in"},
+	{"allocation_id", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "Elastic IP it sends from (eipalloc-...)"},
+	{"tags", SF_AT_MAP, SF_ATTR_OPTIONAL, "tags (ownership tags are added)"},
+	{"public_ip", SF_AT_STRING, SF_ATTR_COMPUTED, "its public address"},
+	{"id", SF_AT_STRING, SF_ATTR_COMPUTED, "nat-..."},
+	{NULL, 0, 0, NULL},
+};
+
+/* Deleted gateways stay listed for about an hour: never adopt one. */
+static int gone(const json_t *n)
+{
+	const char *st = ax_s(n, "state");
+	return st && (!strcmp(st, "deleted") || !strcmp(st, "deleting"));
+}
+
+/* ax_create's lookup: the live gateway tagged with this operation's token
+ * whose ownership tags prove it is this state's. */
+static int nat_find(struct sf_rctx *c, const void *ctx, char **id)
+{
+	(void)ctx;
+	*id = NULL;
+	if (!c->token)
+		return 0;
+	struct sf_aws *a = ax_client(c);
+	if (!a)
+		return c->err->code;
+	json_t *p = json_pack("{s:[{s:s, s:[s]}]}", "Filter", "Name", "tag:secfaas:token", "Value", c->token);
+	json_t *all = NULL;
+	int rc = sf_aws_query_all(a, "ec2", "DescribeNatGateways", p, "natGatewaySet", &all, c->err);
+	json_decref(p);
+	if (rc < 0)
+		return rc;
+	size_t i;
+	json_t *e;
+	json_array_foreach(all, i, e)
+	{
+		json_t *tags = ax_tags_from_list(json_object_get(e, "tagSet"));
+		int ours = sf_own_is_ours(tags, ax_lineage(c), c->address, c->token);
+		json_decref(tags);
+		if (ours && !gone(e) && ax_s(e, "natGatewayId")) {
+			*id = xstrdup(ax_s(e, "natGatewayId"));
+			break;
+		}
+	}
+	json_decref(all);
+	return 0;
+}
+
+static const struct ax_create_def nat_make = {"ec2", "CreateNatGateway", "natGatewayId", NULL, NULL, nat_find,
+					     NULL, NULL};
+
+static int describe(struct sf_rctx *c, const char *id, json_t **n)
+{
+	return ax_ec2_describe_one(c, "DescribeNatGateways", "NatGatewayId", id, "natGatewaySet", n);
+}
+
+static const char *public_ip(const json_t *n)
+{
+	size_t i;
+	json_t *a;
+	json_array_foreach(json_object_get(n, "natGatewayAddressSet"), i, a)
+	{
+		if (ax_s(a, "publicIp"))
+			return ax_s(a, "publicIp");
+	}
+	return NULL;
+}
+
+static int nat_create(struct sf_rctx *c, const json_t *want, json_t **out)
+{
+	char *id = NULL;
+	json_t *tags = ax_tags(c, want, 1);
+	const char *tok = c->token ? c->token : c->address;
+	int rc = ax_create(c, &nat_make,
+			   json_pack("{s:s, s:s, s:s, s:s, s:o}", "SubnetId", ax_s(want, "subnet_id"), "AllocationId",
+				     ax_s(want, "allocation_id"), "ConnectivityType", "public", "ClientToken", tok,
+				     "TagSpecification", ax_ec2_tagspec("natgateway", tags)),
+			   NULL, &id);
+	json_decref(tags);
+	if (rc < 0)
+		return rc;
+	if (c->record_id)
+		c->record_id(c, id);
+	rc = ax_wait(c, sf_aws_waiter_find("ec2.NatGatewayAvailable"), json_pack("{s:[s]}", "NatGatewayId", id), 600,
+		     "NAT gateway");
+	json_t *n = NULL;
+	if (rc == SF_ERROR && describe(c, id, &n) == 0 && ax_s(n, "failureMessage"))
+		sf_err_hint(c->err, "AWS says: %s (%s); fix that, then run apply again (the failed gateway is "
+				    "deleted by AWS within the hour)",
+			    ax_s(n, "failureMessage"), ax_s(n, "failureCode") ? ax_s(n, "failureCode") : "");
+	else if (!rc && !(rc = describe(c, id, &n))) {
+		*out = ax_out(want);
+		json_object_set_new(*out, "id", json_string(id));
+		if (public_ip(n))
+			json_object_set_new(*out, "public_ip", json_string(public_ip(n)));
+	}
+	json_decref(n);
+	free(id);
+	return rc;
+}
+
+static int nat_read(struct sf_rctx *c, const json_t *prior, json_t **out)
+{
+	json_t *n = NULL;
+	int rc = describe(c, ax_s(prior, "id"), &n);
+	if (rc < 0)
+		return rc;
+	if (gone(n)) {
+		json_decref(n);
+		return sf_fail(c->err, SF_ENOTFOUND, "%s: %s was deleted", c->address, ax_s(prior, "id"));
+	}
+	*out = json_deep_copy(prior);
+	if (public_ip(n))
+		json_object_set_new(*out, "public_ip", json_string(public_ip(n)));
+	ax_ec2_read_tags(*out, prior, n);
+	json_decref(n);
+	return 0;
+}
+
+static int nat_update(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out)
+{
+	int rc = ax_ec2_update_tags(c, prior, want, out);
+	if (!rc && ax_s(prior, "public_ip"))
+		json_object_set_new(*out, "public_ip", json_string(ax_s(prior, "public_ip")));
+	return rc;
+}
+
+static int del_once(struct sf_rctx *c, void *ctx)
+{
+	const char *id = ctx;
+	int rc = ax_ec2(c, "DeleteNatGateway", json_pack("{s:s}", "NatGatewayId", id), NULL);
+	if (rc < 0)
+		return rc;
+	return ax_wait(c, sf_aws_waiter_find("ec2.NatGatewayDeleted"), json_pack("{s:[s]}", "NatGatewayId", id), 600,
+		       "NAT gateway");
+}
+
+static const struct ax_ec2_kind kind = {"DescribeNatGateways", "natGatewaySet", "natGatewayId", NULL, 900,
+					"deleting the NAT gateway"};
+
+static int nat_destroy(struct sf_rctx *c, const json_t *prior)
+{
+	return ax_ec2_destroy(c, prior, &kind, del_once);
+}
+
+/* ---- gc sweep ---- */
+
+static json_t *sweep_prior(const char *id, const json_t *item, const json_t *tags)
+{
+	(void)tags;
+	return gone(item) ? NULL : json_pack("{s:s}", "id", id);
+}
+
+static int nat_sweep_list(struct sf_sweep *s, const struct sf_sweep_hook *h)
+{
+	return ax_sweep_ec2(s, h, "DescribeNatGateways", "natGatewaySet", "natGatewayId", NULL, sweep_prior);
+}
+
+static const struct sf_sweep_hook nat_sweep = {"nat gateway", SF_SWEEP_NAT_GATEWAY, nat_sweep_list, NULL, NULL};
+
+/* ---- ownership: EC2 ids are never reused (SF_OWN_ID) ---- */
+
+static int nat_marks(struct sf_rctx *c, const json_t *a_, char **id, json_t **tags)
+{
+	*id = ax_s(a_, "id") ? xstrdup(ax_s(a_, "id")) : NULL;
+	return ax_ec2_marks(c, "DescribeNatGateways", "NatGatewayId", ax_s(a_, "id"), "natGatewaySet", tags);
+}
+
+static int nat_claim(struct sf_rctx *c, const json_t *a_, const json_t *tags)
+{
+	return ax_ec2_claim(c, ax_s(a_, "id"), tags);
+}
+
+static const struct sf_own own = {
+	.kind = SF_OWN_ID,
+	.noun = "NAT gateway",
+	.proof = "the id recorded at create (EC2 never reuses ids); without one, only the live gateway tagged "
+		 "with this operation's secfaas:token",
+	.marks = nat_marks,
+	.claim = nat_claim,
+};
+
+const struct sf_rtype sf_rt_aws_nat_gateway = {
+	.own = &own,
+	.name = "aws_nat_gateway",
+	.schema_version = 1,
+	.attrs = attrs,
+	.create = nat_create,
+	.read = nat_read,
+	.update = nat_update,
+	.destroy = nat_destroy,
+	.sweep = &nat_sweep,
+};
