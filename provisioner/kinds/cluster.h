@@ -90,6 +90,8 @@ struct sf_cluster {
 		const char *endpoint_access; /* public | private | public-and-private */
 		const json_t *public_access_cidrs; /* array, or NULL */
 		const char *service_cidr;
+		const char *node_subnets; /* private (default) | public */
+		const char *nat;       /* single (default) | perAz | none */
 	} network;
 	struct {
 		int set;               /* spec.gvisor present */

@@ -48,7 +48,7 @@
 void sf_cluster_lower(const struct sf_doc *doc, struct sf_config *c, struct sf_diags *d)
 {
 	struct sf_cluster cl;
-	struct cl_lower l = {&cl, c, d, &doc->root->pos, NULL, NULL, NULL};
+	struct cl_lower l = {&cl, c, d, &doc->root->pos, NULL, NULL, NULL, NULL, NULL};
 	if (sf_cluster_load(&cl, doc) < 0)
 		goto done; /* validation reported why */
 	if (!cl.region) {
@@ -82,6 +82,7 @@ void sf_cluster_lower(const struct sf_doc *doc, struct sf_config *c, struct sf_d
 done:
 	json_decref(l.pub_ids);
 	json_decref(l.priv_ids);
+	json_decref(l.node_routes);
 	json_decref(l.tags);
 	sf_cluster_release(&cl);
 }

@@ -6,7 +6,8 @@
  * One function per concern adds its instances, in this order (their
  * references, not the order, decide what runs in parallel):
  *   cl_lower_iam       cluster and node roles, the AMI builder's role and profile
- *   cl_lower_network   VPC, subnets, internet gateway, route tables, security group
+ *   cl_lower_network   VPC, subnets, internet gateway, NAT gateways and their
+ *                      Elastic IPs, route tables, security group
  *   cl_lower_control   the EKS cluster and its access entries
  *   cl_lower_addons    EKS add-ons: vpc-cni (network policy on), kube-proxy,
  *                      eks-pod-identity-agent, coredns
@@ -27,6 +28,8 @@ struct cl_lower {
 	json_t *tags;             /* the tags every AWS object carries (owned) */
 	json_t *pub_ids;          /* ${aws_subnet.public_<z>.id} references (owned; set by the network) */
 	json_t *priv_ids;         /* ${aws_subnet.private_<z>.id} references (owned) */
+	json_t *node_ids;         /* the subnets nodes go in: pub_ids or priv_ids (borrowed) */
+	json_t *node_routes;      /* addresses of the route tables that are their way out (owned) */
 };
 
 /* Add an instance of `type` (steals conf); dep: an extra dependency or NULL

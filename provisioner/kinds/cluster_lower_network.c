@@ -1,6 +1,7 @@
 /* cluster_lower_network.c - the Cluster's VPC and what is in it (see cluster_lower.h). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "provisioner/kinds/cluster_lower.h"
 #include "util.h"
@@ -13,10 +14,74 @@ static char *subnet_cidr(uint32_t net, int bits, int newbits, int i)
 	return xasprintf("%u.%u.%u.%u/%d", n >> 24, (n >> 16) & 255, (n >> 8) & 255, n & 255, nb);
 }
 
+/* An Elastic IP and a NAT gateway in public subnet z; returns the NAT
+ * gateway's address (owned).  The NAT gateway needs the internet gateway
+ * attached to be made at all, and its traffic leaves through the public
+ * route table, which must outlive it at teardown. */
+static char *nat_gateway(struct cl_lower *l, int z, const char *suffix)
+{
+	char *eip = xasprintf("aws_eip.%s", suffix), *nat = xasprintf("aws_nat_gateway.%s", suffix);
+	char *sub = xasprintf("aws_subnet.public_%c", 'a' + z);
+	cl_add(l, "aws_eip", suffix, json_pack("{s:O*}", "tags", l->tags), l->pos, NULL);
+	struct sf_rinst *r = cl_add(l, "aws_nat_gateway", suffix,
+				    json_pack("{s:o, s:o, s:O*}", "subnet_id", cl_ref(sub, "id"), "allocation_id",
+					      cl_ref(eip, "id"), "tags", l->tags),
+				    l->pos, "aws_internet_gateway.main");
+	sf_rinst_add_dep(r, "aws_route_table.public");
+	free(eip);
+	free(sub);
+	return nat;
+}
+
+/* The private route table(s): nat single, one table for every private
+ * subnet, out through one NAT gateway in the first public subnet; perAz,
+ * one NAT gateway and one table per AZ, so an AZ's nodes keep their way
+ * out when another AZ fails; none, a table without a default route.
+ * Records where nodes go and which tables are their way out. */
+static void private_routes(struct cl_lower *l)
+{
+	const struct sf_cluster *cl = l->cl;
+	const char *nat = cl->network.nat ? cl->network.nat : "single";
+	int priv = !cl->network.node_subnets || !strcmp(cl->network.node_subnets, "private");
+	l->node_ids = priv ? l->priv_ids : l->pub_ids;
+	l->node_routes = json_array();
+	if (!priv)
+		json_array_append_new(l->node_routes, json_string("aws_route_table.public"));
+	if (!strcmp(nat, "perAz")) {
+		for (int z = 0; z < cl->network.azs; z++) {
+			char sfx[16], rt[64];
+			snprintf(sfx, sizeof sfx, "private_%c", 'a' + z);
+			char *n = nat_gateway(l, z, sfx);
+			json_t *sn = json_array();
+			json_array_append(sn, json_array_get(l->priv_ids, (size_t)z));
+			cl_add(l, "aws_route_table", sfx,
+			       json_pack("{s:o, s:o, s:o, s:O*}", "vpc_id", cl_ref("aws_vpc.main", "id"), "nat_gateway_id",
+					 cl_ref(n, "id"), "subnet_ids", sn, "tags", l->tags),
+			       l->pos, NULL);
+			snprintf(rt, sizeof rt, "aws_route_table.%s", sfx);
+			if (priv)
+				json_array_append_new(l->node_routes, json_string(rt));
+			free(n);
+		}
+		return;
+	}
+	json_t *conf = json_pack("{s:o, s:O*, s:O*}", "vpc_id", cl_ref("aws_vpc.main", "id"), "subnet_ids", l->priv_ids,
+				 "tags", l->tags);
+	if (!strcmp(nat, "single")) {
+		char *n = nat_gateway(l, 0, "main");
+		json_object_set_new(conf, "nat_gateway_id", cl_ref(n, "id"));
+		free(n);
+	}
+	cl_add(l, "aws_route_table", "private", conf, l->pos, NULL);
+	if (priv)
+		json_array_append_new(l->node_routes, json_string("aws_route_table.private"));
+}
+
 /* aws_vpc.main; a public and a private subnet per AZ (<region>a, b, ...:
  * deterministic, so plans never need AWS), the VPC CIDR split in 2 x AZ
  * equal blocks, public first; the internet gateway; route tables (public:
- * 0.0.0.0/0 to the gateway); the shared security group. */
+ * 0.0.0.0/0 to the gateway; private: to the NAT gateway(s)); the shared
+ * security group. */
 void cl_lower_network(struct cl_lower *l)
 {
 	const struct sf_cluster *cl = l->cl;
@@ -59,10 +124,7 @@ void cl_lower_network(struct cl_lower *l)
 	       json_pack("{s:o, s:o, s:O*, s:O*}", "vpc_id", cl_ref("aws_vpc.main", "id"), "gateway_id",
 			 cl_ref("aws_internet_gateway.main", "id"), "subnet_ids", l->pub_ids, "tags", l->tags),
 	       l->pos, NULL);
-	cl_add(l, "aws_route_table", "private",
-	       json_pack("{s:o, s:O*, s:O*}", "vpc_id", cl_ref("aws_vpc.main", "id"), "subnet_ids", l->priv_ids, "tags",
-			 l->tags),
-	       l->pos, NULL);
+	private_routes(l);
 	char *n = xasprintf("%s-cluster-shared", name);
 	cl_add(l, "aws_security_group", "cluster",
 	       json_pack("{s:o, s:s, s:s, s:b, s:O*}", "vpc_id", cl_ref("aws_vpc.main", "id"), "name", n, "description",

@@ -102,7 +102,8 @@ static int launch_template(struct cl_lower *l, size_t i, const struct sf_nodegro
 	return 0;
 }
 
-/* eks_nodegroup.<group> per group in the public subnets, each with its
+/* eks_nodegroup.<group> per group in the node subnets (private unless
+ * network.nodeSubnets says public), each with its
  * launch template; runc groups on the EKS AL2023 AMI type, gVisor groups
  * on their own image. */
 void cl_lower_nodes(struct cl_lower *l)
@@ -112,7 +113,7 @@ void cl_lower_nodes(struct cl_lower *l)
 		const struct sf_pos *gp = g->node ? &g->node->pos : l->pos;
 		json_t *ngc = json_pack("{s:o, s:s, s:o, s:O*, s:O*, s:s*, s:I, s:I, s:I, s:O*, s:O*, s:O*}", "cluster_name",
 					cl_ref("eks_cluster.main", "name"), "name", g->name, "node_role_arn",
-					cl_ref("aws_iam_role.node", "arn"), "subnet_ids", l->pub_ids, "instance_types",
+					cl_ref("aws_iam_role.node", "arn"), "subnet_ids", l->node_ids, "instance_types",
 					g->instance_types, "capacity_type", g->capacity_type, "min_size",
 					(json_int_t)g->min, "max_size", (json_int_t)g->max, "desired_size",
 					(json_int_t)g->desired, "labels", g->labels_json, "taints", g->taints_json, "tags",
@@ -135,12 +136,16 @@ void cl_lower_nodes(struct cl_lower *l)
 		/* after the managed VPC CNI (its pods' network), kube-proxy and
 		 * the pod identity agent: an upgrade step moves the control
 		 * plane, then the add-ons, then the nodes (cluster_lower_addons.c).
-		 * Nodes in the public subnets need the route out (image pulls,
-		 * joining the cluster), and the route must outlive them at
-		 * teardown, so the dependency orders both ways. */
+		 * Nodes need their route out (image pulls, joining the cluster:
+		 * the public table, or the private ones through NAT), and the
+		 * route must outlive them at teardown, so the dependency orders
+		 * both ways. */
 		struct sf_rinst *ngi = cl_add(l, "eks_nodegroup", g->name, ngc, gp, "eks_addon.vpc_cni");
 		sf_rinst_add_dep(ngi, "eks_addon.kube_proxy");
 		sf_rinst_add_dep(ngi, "eks_addon.pod_identity_agent");
-		sf_rinst_add_dep(ngi, "aws_route_table.public");
+		size_t k;
+		json_t *rt;
+		json_array_foreach(l->node_routes, k, rt)
+			sf_rinst_add_dep(ngi, json_string_value(rt));
 	}
 }

@@ -60,6 +60,8 @@ static json_t *normalize(const struct sf_doc *doc)
 	setdef(net, "availabilityZones", json_integer(3));
 	setdef(net, "endpointAccess", json_string("public"));
 	setdef(net, "serviceCidr", json_string(SF_DEFAULT_SERVICE_CIDR));
+	setdef(net, "nodeSubnets", json_string("private"));
+	setdef(net, "nat", json_string("single"));
 	json_t *gv = json_object_get(s, "gvisor");
 	if (json_is_object(gv))
 		setdef(gv, "platform", json_string("systrap"));
@@ -204,6 +206,8 @@ int sf_cluster_load(struct sf_cluster *out, const struct sf_doc *doc)
 	out->network.endpoint_access = str(net, "endpointAccess");
 	out->network.public_access_cidrs = opt(net, "publicAccessCidrs", is_array);
 	out->network.service_cidr = str(net, "serviceCidr");
+	out->network.node_subnets = str(net, "nodeSubnets");
+	out->network.nat = str(net, "nat");
 	out->gvisor.set = json_is_object(gv);
 	out->gvisor.release = str(gv, "release");
 	out->gvisor.platform = out->gvisor.set ? str(gv, "platform") : "systrap";

@@ -19,6 +19,8 @@
 #include "util.h"
 
 static const char *const endpoint_access[] = {"public", "private", "public-and-private", NULL};
+static const char *const node_subnets[] = {"private", "public", NULL};
+static const char *const nats[] = {"single", "perAz", "none", NULL};
 static const char *const runtimes[] = {"runc", "gvisor", NULL};
 static const char *const platforms[] = {"systrap", "ptrace", "kvm", NULL};
 static const char *const effects[] = {"NoSchedule", "PreferNoSchedule", "NoExecute", NULL};
@@ -319,6 +321,8 @@ static const struct sf_schema network_fields[] = {
 	{"endpointAccess", SF_S_STRING, 0, 0, 0, endpoint_access, 0, 0, 0, "API endpoint: public (default), private, public-and-private"},
 	{"publicAccessCidrs", SF_S_LIST, 0, 0, 0, 0, 0, 0, sf_check_public_cidrs, "CIDRs allowed to reach a public endpoint"},
 	{"serviceCidr", SF_S_STRING, 0, 0, 0, 0, 0, 0, check_service_cidr, "Kubernetes service CIDR (default 172.20.0.0/16)"},
+	{"nodeSubnets", SF_S_STRING, 0, 0, 0, node_subnets, 0, 0, 0, "where nodes live: private (default; no public IPs, out through NAT) or public"},
+	{"nat", SF_S_STRING, 0, 0, 0, nats, 0, 0, 0, "NAT gateways for private subnets: single (default), perAz (one per AZ) or none"},
 	{NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0},
 };
 
@@ -331,6 +335,15 @@ static void check_network(const struct sf_node *n, struct sf_diags *d, const cha
 		sf_diag_add(d, SF_SEV_WARNING, &ea->pos,
 			    "%s.endpointAccess: private makes the Kubernetes API reachable only from inside the VPC; run secfaas there (a bastion, a VPN or Direct Connect into the VPC), or apply stops after creating the cluster; public-and-private keeps nodes on the private endpoint",
 			    path);
+	/* Nodes in private subnets without NAT have no way to the EKS API,
+	 * ECR or the bootstrap they need to join: every node group would
+	 * fail after its instances start, minutes into apply. */
+	const struct sf_node *ns = sf_node_get(n, "nodeSubnets"), *nat = sf_node_get(n, "nat");
+	const char *nsv = ns && ns->type == SF_N_SCALAR ? ns->scalar : "private";
+	if (nat && nat->type == SF_N_SCALAR && !strcmp(nat->scalar, "none") && !strcmp(nsv, "private"))
+		sf_diag_error(d, &nat->pos,
+			      "%s.nat: none leaves nodes in private subnets%s without a route to EKS, ECR or the internet, so they could not join the cluster; use nat: single (or perAz), or nodeSubnets: public (VPC endpoints, which would allow none, are not built yet)",
+			      path, ns ? "" : " (nodeSubnets defaults to private)");
 	const struct sf_node *v = sf_node_get(n, "cidr"), *s = sf_node_get(n, "serviceCidr");
 	uint32_t a, b;
 	int ab, bb;

@@ -7,6 +7,7 @@ Names available in EXPR:
   ngs(c)       node groups of cluster c (admin API list)
   addons(c)    add-ons of cluster c (admin API: parsed configuration, networkPolicy switch)
   calls        call counters {"ec2:RunInstances": 3, ...} (missing ops are 0)
+  errors       error counters {"ec2:ReleaseAddress:InvalidIPAddress.InUse": 1, ...} (missing are 0)
 Only loopback URLs are accepted.
 """
 import collections
@@ -27,10 +28,13 @@ def main():
     if not (host.startswith("127.") or host in ("::1", "localhost")):
         sys.exit("q.py: refusing non-loopback endpoint %s" % base)
     inv = collections.defaultdict(list, get(base, "/_awssim/inventory")["resources"])
-    calls = collections.defaultdict(int, get(base, "/_awssim/calls")["calls"])
+    counters = get(base, "/_awssim/calls")
+    calls = collections.defaultdict(int, counters["calls"])
+    errors = collections.defaultdict(int, counters["errors"])
     env = {
         "inv": inv,
         "calls": calls,
+        "errors": errors,
         "n": lambda k: len(inv[k]),
         "ngs": lambda c: get(base, "/_awssim/eks/clusters/%s/nodegroups" % urllib.parse.quote(c)),
         "addons": lambda c: get(base, "/_awssim/eks/clusters/%s/addons" % urllib.parse.quote(c)),

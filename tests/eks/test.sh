@@ -73,6 +73,8 @@ check_no_duplicates() {
 	t_eq "six subnets" "$(q 'n("ec2:subnet")')" 6
 	t_eq "one internet gateway" "$(q 'n("ec2:internet-gateway")')" 1
 	t_eq "route tables (main + public + private)" "$(q 'n("ec2:route-table")')" 3
+	t_eq "one NAT gateway" "$(q 'n("ec2:nat-gateway")')" 1
+	t_eq "one Elastic IP" "$(q 'n("ec2:elastic-ip")')" 1
 	t_eq "one cluster" "$(q 'n("eks:cluster")')" 1
 	t_eq "two node groups" "$(q 'n("eks:nodegroup")')" 2
 	t_eq "two launch templates (one per node group)" "$(q 'n("ec2:launch-template")')" 2
@@ -97,6 +99,17 @@ t_eq "user tags" "$(q 'sorted(set(s["tags"].get("team") for s in inv["ec2:subnet
 t_eq "public subnets carry the ELB role tag" "$(q 'len([s for s in inv["ec2:subnet"] if s["tags"].get("kubernetes.io/role/elb")=="1"])')" 3
 t_eq "private subnets carry the internal ELB tag" "$(q 'len([s for s in inv["ec2:subnet"] if s["tags"].get("kubernetes.io/role/internal-elb")=="1"])')" 3
 t_eq "gateway attached to the VPC" "$(q 'inv["ec2:internet-gateway"][0]["attachments"] == [inv["ec2:vpc"][0]["id"]]')" true
+PUB='set(s["id"] for s in inv["ec2:subnet"] if s["tags"].get("kubernetes.io/role/elb")=="1")'
+PRIV='set(s["id"] for s in inv["ec2:subnet"] if s["tags"].get("kubernetes.io/role/internal-elb")=="1")'
+t_eq "NAT gateway available in a public subnet" "$(q "[(x['state'], x['subnet'] in $PUB) for x in inv['ec2:nat-gateway']]")" '[["available", true]]'
+t_eq "its Elastic IP is associated (to the NAT gateway)" "$(q '[bool(a["association"]) for a in inv["ec2:elastic-ip"]]')" '[true]'
+t_eq "NAT gateway and address carry the ownership tags" "$(q 'sorted(x["tags"].get("secfaas:address") for x in inv["ec2:nat-gateway"] + inv["ec2:elastic-ip"])')" '["aws_eip.main", "aws_nat_gateway.main"]'
+t_eq "node groups in the private subnets only" "$(q "sorted(set(s['id'] in $PRIV for g in ngs('fn-e2e') for s in g['subnets']))")" '[true]'
+t_eq "nodes in the private subnets" "$(q "sorted(set(i['subnet'] in $PRIV for g in ngs('fn-e2e') for i in g['instances']))")" '[true]'
+nat=$(q 'inv["ec2:nat-gateway"][0]["id"]')
+t_eq "the private subnets' default route goes to the NAT gateway" \
+	"$(/usr/bin/python3 "$SECFAAS_SRC/tests/ownership/hand.py" "$AWSSIM_URL" get "sorted(a['SubnetId'] for t in ec2.describe_route_tables(Filters=[{'Name': 'route.nat-gateway-id', 'Values': ['$nat']}])['RouteTables'] for a in t['Associations'] if a.get('SubnetId'))")" \
+	"$(q "sorted($PRIV)")"
 t_eq "cluster role policies" "$(q '[sorted(r["attachedPolicies"]) for r in inv["iam:role"] if r["id"]=="fn-e2e-cluster"]')" '[["arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"]]'
 t_eq "node role has the worker policies" "$(q '[len(r["attachedPolicies"]) for r in inv["iam:role"] if r["id"]=="fn-e2e-node"]')" '[4]'
 t_eq "builder profile carries its role" "$(q '[p["roles"] for p in inv["iam:instance-profile"]]')" '[["fn-e2e-ami-builder"]]'
@@ -200,7 +213,8 @@ t_end
 # ------------------------------------------------------------ destroy
 t_begin "destroy leaves the inventory empty"
 t_rc 0 "destroy" $S destroy "$WORK/c.yaml" $ST --auto-approve
-t_eq "inventory empty (left: $(q "{k: len(v) for k, v in inv.items() if v}"))" "$(q 'sum(len(v) for v in inv.values())')" 0
+t_eq "inventory empty, NAT gateways and Elastic IPs included (left: $(q "{k: len(v) for k, v in inv.items() if v}"))" "$(q 'sum(len(v) for v in inv.values())')" 0
+t_eq "each address released once its NAT gateway was gone (never refused as in use)" "$(q '(calls["ec2:ReleaseAddress"] >= 1, errors["ec2:ReleaseAddress:InvalidIPAddress.InUse"])')" '[true, 0]'
 t_end
 
 # ------------------------------------------------------------ secfaas bake

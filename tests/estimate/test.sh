@@ -34,7 +34,7 @@ elif ! diff -u "$here/full.txt" full.txt >diff.out; then
 	t_fail "estimate lines differ from golden:"
 	sed 's/^/    /' diff.out | head -n 40
 fi
-t_grep "before the summary line" "Plan: 64 to add" .out
+t_grep "before the summary line" "Plan: 66 to add" .out
 t_eq "the estimate comes just before the summary" "$(grep -B2 '^Plan:' .out | head -n 1 | cut -c1-15)" "  Longest chain"
 t_eq "the simulator was asked for prices (signed for us-east-1)" \
 	"$(curl -s "$AWSSIM_URL/_awssim/calls" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["calls"].get("pricing:GetProducts", 0) >= 4, [k for k in d["errors"] if k.startswith("pricing:")])')" "True []"
@@ -44,8 +44,8 @@ t_begin "JSON plan carries the estimate; the built-in table gives the same figur
 t_rc 0 "plan --json" $S plan "$FULL" --state st.db --json
 cp .out api.json
 t_eq "source" "$(est api.json 'e["price_source"], e["price_date"], e["currency"]')" "('AWS Price List API', '2026-11-20', 'USD')"
-t_eq "monthly total" "$(est api.json 'e["monthly"]')" "692.12"
-t_eq "hourly total" "$(est api.json 'e["hourly"]')" "0.94811"
+t_eq "monthly total" "$(est api.json 'e["monthly"]')" "727.16"
+t_eq "hourly total" "$(est api.json 'e["hourly"]')" "0.99611"
 t_rc 0 "plan --refresh=false --json" $S plan "$FULL" --state st.db --json --refresh=false
 cp .out builtin.json
 t_eq "built-in source, saying why" "$(est builtin.json 'e["price_source"], e["price_fallback"]')" \
@@ -58,7 +58,7 @@ t_begin "Price List API unreachable: the built-in table, and why"
 AWS_ENDPOINT_URL_PRICING=http://127.0.0.1:1 AWS_MAX_ATTEMPTS=1 t_rc 0 "plan" $S plan "$FULL" --state st.db
 t_grep "fallback named" "prices: built-in price table, published 2026-11-20" .out
 t_grep "reason given" "(the Price List API did not answer: " .out
-t_grep "same total" '$692.12/month' .out
+t_grep "same total" '$727.16/month' .out
 t_end
 
 t_begin "a Stack of local files has no estimate"

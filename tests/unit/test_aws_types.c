@@ -126,9 +126,27 @@ T_TEST(lowering_builds_the_graph)
 	T_OK(has_dep(&c, "aws_launch_template.sandbox", "aws_gvisor_ami.gvisor_x86_64"));
 	T_OK(has_dep(&c, "eks_nodegroup.sandbox", "aws_launch_template.sandbox"));
 	T_OK(has_dep(&c, "eks_nodegroup.sandbox", "aws_iam_role.node"));
-	/* nodes need the route out, which must also outlive them at teardown */
+	/* nodes (private subnets by default) need the route out through the
+	 * NAT gateway, which must also outlive them at teardown */
+	T_OK(has_dep(&c, "eks_nodegroup.system", "aws_route_table.private"));
+	T_OK(!has_dep(&c, "eks_nodegroup.system", "aws_route_table.public"));
+	T_OK(depends(&c, "eks_nodegroup.sandbox", "aws_nat_gateway.main", 0));
+	T_OK(depends(&c, "eks_nodegroup.sandbox", "aws_eip.main", 0));
 	T_OK(depends(&c, "eks_nodegroup.sandbox", "aws_internet_gateway.main", 0));
-	T_OK(has_dep(&c, "eks_nodegroup.system", "aws_route_table.public"));
+	/* the NAT gateway: in the first public subnet, after the internet
+	 * gateway it needs and the public route its traffic leaves by */
+	T_CONTAINS(attr(&c, "aws_nat_gateway.main", "subnet_id"), "aws_subnet.public_a.id");
+	T_CONTAINS(attr(&c, "aws_nat_gateway.main", "allocation_id"), "aws_eip.main.id");
+	T_OK(has_dep(&c, "aws_nat_gateway.main", "aws_internet_gateway.main"));
+	T_OK(has_dep(&c, "aws_nat_gateway.main", "aws_route_table.public"));
+	T_CONTAINS(attr(&c, "aws_route_table.private", "nat_gateway_id"), "aws_nat_gateway.main.id");
+	T_OK(!attr(&c, "aws_route_table.private", "gateway_id"));
+	{
+		const json_t *ids = json_object_get(sf_config_find(&c, "eks_nodegroup.sandbox")->config, "subnet_ids");
+		T_EQ(json_array_size(ids), 3);
+		for (size_t i = 0; i < json_array_size(ids); i++)
+			T_CONTAINS(json_string_value(json_array_get(ids, i)), "aws_subnet.private_");
+	}
 	const char *ud = attr(&c, "aws_launch_template.sandbox", "user_data");
 	T_OK(ud != NULL);
 	if (ud) {
@@ -342,6 +360,102 @@ T_TEST(private_endpoint_warns_at_plan_time)
 	sf_diags_release(&d);
 }
 
+
+/* The spec text with the network line replaced. */
+static char *with_network(const char *net)
+{
+	const char *at = strstr(SPEC_MIN, "  network: {");
+	const char *end = strchr(at, '\n');
+	return xasprintf("%.*s  network: {%s}%s", (int)(at - SPEC_MIN), SPEC_MIN, net, end);
+}
+
+T_TEST(lowering_nat_per_az_and_public_nodes)
+{
+	struct sf_specset set = SF_SPECSET_INIT;
+	struct sf_config c = SF_CONFIG_INIT;
+	struct sf_diags d = SF_DIAGS_INIT;
+	/* perAz: an address, a NAT gateway and a private table per AZ, each
+	 * table for its AZ's subnet only; nodes wait for all three routes */
+	char *t1 = with_network("cidr: 10.40.0.0/16, availabilityZones: 3, nat: perAz");
+	T_EQ(lower(t1, &set, &c, &d), 0);
+	T_EQ(d.nerrors, 0);
+	static const char *const az[] = {"a", "b", "c"};
+	for (int i = 0; i < 3; i++) {
+		char *nat = xasprintf("aws_nat_gateway.private_%s", az[i]), *rt = xasprintf("aws_route_table.private_%s", az[i]);
+		char *eip = xasprintf("aws_eip.private_%s.id", az[i]), *pub = xasprintf("aws_subnet.public_%s.id", az[i]);
+		char *natid = xasprintf("%s.id", nat), *priv = xasprintf("aws_subnet.private_%s.id", az[i]);
+		T_CONTAINS(attr(&c, nat, "subnet_id"), pub);
+		T_CONTAINS(attr(&c, nat, "allocation_id"), eip);
+		T_CONTAINS(attr(&c, rt, "nat_gateway_id"), natid);
+		const json_t *sn = json_object_get(sf_config_find(&c, rt)->config, "subnet_ids");
+		T_EQ(json_array_size(sn), 1);
+		T_CONTAINS(json_string_value(json_array_get(sn, 0)), priv);
+		T_OK(has_dep(&c, "eks_nodegroup.system", rt));
+		free(nat), free(rt), free(eip), free(pub), free(natid), free(priv);
+	}
+	T_OK(!sf_config_find(&c, "aws_route_table.private"));
+	T_OK(!sf_config_find(&c, "aws_nat_gateway.main"));
+	sf_config_release(&c);
+	sf_specset_release(&set);
+	sf_diags_release(&d);
+	free(t1);
+
+	/* public nodes: the public subnets and their route, as before */
+	set = (struct sf_specset)SF_SPECSET_INIT;
+	c = (struct sf_config)SF_CONFIG_INIT;
+	d = (struct sf_diags)SF_DIAGS_INIT;
+	char *t2 = with_network("cidr: 10.40.0.0/16, nodeSubnets: public, nat: none");
+	T_EQ(lower(t2, &set, &c, &d), 0);
+	T_EQ(d.nerrors, 0);
+	T_OK(has_dep(&c, "eks_nodegroup.system", "aws_route_table.public"));
+	T_OK(!has_dep(&c, "eks_nodegroup.system", "aws_route_table.private"));
+	T_CONTAINS(json_string_value(json_array_get(
+			   json_object_get(sf_config_find(&c, "eks_nodegroup.system")->config, "subnet_ids"), 0)),
+		   "aws_subnet.public_a.id");
+	T_OK(!sf_config_find(&c, "aws_nat_gateway.main") && !sf_config_find(&c, "aws_eip.main"));
+	T_OK(!attr(&c, "aws_route_table.private", "nat_gateway_id"));
+	sf_config_release(&c);
+	sf_specset_release(&set);
+	sf_diags_release(&d);
+	free(t2);
+}
+
+/* Private nodes without NAT could never join: refused offline, at the
+ * position of nat, saying what to do. */
+T_TEST(private_nodes_without_nat_are_refused_with_the_position)
+{
+	struct sf_specset set = SF_SPECSET_INIT;
+	struct sf_config c = SF_CONFIG_INIT;
+	struct sf_diags d = SF_DIAGS_INIT;
+	char *t = with_network("cidr: 10.40.0.0/16, nat: none");
+	T_OK(lower(t, &set, &c, &d) < 0);
+	T_EQ(d.nerrors, 1);
+	if (d.n >= 1) {
+		T_EQ(d.v[0].pos.line, 6);
+		T_EQ(d.v[0].pos.col, 38); /* the value: "  network: {cidr: 10.40.0.0/16, nat: none}" */
+		T_CONTAINS(d.v[0].msg, "spec.network.nat: none leaves nodes in private subnets (nodeSubnets defaults to private)");
+		T_CONTAINS(d.v[0].msg, "VPC endpoints, which would allow none, are not built yet");
+	}
+	T_EQ(c.n, 0);
+	sf_config_release(&c);
+	sf_specset_release(&set);
+	sf_diags_release(&d);
+	free(t);
+	/* a value outside the enum: also offline */
+	set = (struct sf_specset)SF_SPECSET_INIT;
+	c = (struct sf_config)SF_CONFIG_INIT;
+	d = (struct sf_diags)SF_DIAGS_INIT;
+	t = with_network("cidr: 10.40.0.0/16, nodeSubnets: hidden");
+	T_OK(lower(t, &set, &c, &d) < 0);
+	T_EQ(d.nerrors, 1);
+	if (d.n >= 1)
+		T_CONTAINS(d.v[0].msg, "nodeSubnets");
+	sf_config_release(&c);
+	sf_specset_release(&set);
+	sf_diags_release(&d);
+	free(t);
+}
+
 T_TEST(lowering_needs_a_region)
 {
 	struct sf_specset set = SF_SPECSET_INIT;
@@ -537,6 +651,159 @@ T_TEST(vpc_lost_reply_adopts_what_it_made)
 	T_EQ(sent(&t, "Action=CreateVpc"), 6);
 	T_EQ(sent2(&t, "Action=DescribeVpcs", "tag%3Asecfaas%3Atoken"), 5 * 4);
 	T_STREQ(json_string_value(json_object_get(out, "id")), "vpc-0ee");
+	json_decref(out);
+	json_decref(want);
+	rt_close(&t);
+}
+
+
+#define EC2_OWN_TAGS(lin, tok)                                                                                  \
+	"<tagSet><item><key>secfaas:workspace</key><value>demo</value></item>"                              \
+	"<item><key>secfaas:lineage</key><value>" lin "</value></item>"                                      \
+	"<item><key>secfaas:token</key><value>" tok "</value></item></tagSet>"
+#define NAT_TOKEN "0123456789abcdef0123456789abcdef"
+#define NAT_ITEM(id, state)                                                                                 \
+	"<item><natGatewayId>" id "</natGatewayId><state>" state "</state><subnetId>subnet-1</subnetId>"      \
+	"<natGatewayAddressSet><item><allocationId>eipalloc-1</allocationId><publicIp>198.51.100.7</publicIp>" \
+	"</item></natGatewayAddressSet>" EC2_OWN_TAGS("lin-1", NAT_TOKEN) "</item>"
+
+/* The CreateNatGateway reply is cut after AWS made the gateway: it is not
+ * sent again blindly (a second gateway would fail on the address anyway);
+ * the live gateway under this operation's token is adopted, a deleted one
+ * of the same token never is.  The call carries the token as ClientToken,
+ * so even a resend would be answered with the same gateway. */
+T_TEST(nat_gateway_lost_reply_adopts_what_it_made)
+{
+	struct rt t;
+	rt_open(&t, "aws_nat_gateway.main");
+	sf_replay_add(t.f.rp, "Action=CreateNatGateway",
+		      "HTTP/1.1 200 OK\nContent-Type: text/xml\n\n<CreateNatGatewayResponse><natGateway>", 1);
+	sf_replay_add(t.f.rp, "Action=CreateNatGateway",
+		      EC2("CreateNatGateway", "<natGateway><natGatewayId>nat-0dup</natGatewayId></natGateway>"), -1);
+	sf_replay_add(t.f.rp, "Action=DescribeNatGateways && tag%3Asecfaas%3Atoken",
+		      EC2("DescribeNatGateways", "<natGatewaySet>" NAT_ITEM("nat-0old", "deleted") NAT_ITEM("nat-0aa", "pending")
+						 "</natGatewaySet>"), 1);
+	sf_replay_add(t.f.rp, "Action=DescribeNatGateways && NatGatewayId.1=nat-0aa",
+		      EC2("DescribeNatGateways", "<natGatewaySet>" NAT_ITEM("nat-0aa", "pending") "</natGatewaySet>"), 1);
+	sf_replay_add(t.f.rp, "Action=DescribeNatGateways && NatGatewayId.1=nat-0aa",
+		      EC2("DescribeNatGateways", "<natGatewaySet>" NAT_ITEM("nat-0aa", "available") "</natGatewaySet>"), -1);
+	json_t *want = json_pack("{s:s, s:s}", "subnet_id", "subnet-1", "allocation_id", "eipalloc-1"), *out = NULL;
+	T_EQ(sf_rt_aws_nat_gateway.create(&t.c, want, &out), 0);
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
+	T_EQ(sent(&t, "Action=CreateNatGateway"), 1);
+	T_EQ(sent2(&t, "Action=CreateNatGateway", "ClientToken=" NAT_TOKEN), 1);
+	T_EQ(sent2(&t, "Action=CreateNatGateway", "AllocationId=eipalloc-1"), 1);
+	T_EQ(sent2(&t, "Action=CreateNatGateway", "ResourceType=natgateway"), 1);
+	T_EQ(sent2(&t, "Action=DescribeNatGateways", "NatGatewayId.1=nat-0aa"), 3); /* waited for available */
+	T_STREQ(json_string_value(json_object_get(out, "id")), "nat-0aa");
+	T_STREQ(json_string_value(json_object_get(out, "public_ip")), "198.51.100.7");
+	T_EQ(t.nids, 1);
+	T_STREQ(t.ids[0], "nat-0aa");
+	json_decref(out);
+	rt_close(&t);
+
+	/* a gateway that fails (no internet gateway attached): AWS's reason */
+	rt_open(&t, "aws_nat_gateway.main");
+	sf_replay_add(t.f.rp, "Action=CreateNatGateway",
+		      EC2("CreateNatGateway", "<natGateway><natGatewayId>nat-0bad</natGatewayId></natGateway>"), 1);
+	sf_replay_add(t.f.rp, "Action=DescribeNatGateways && NatGatewayId.1=nat-0bad",
+		      EC2("DescribeNatGateways", "<natGatewaySet><item><natGatewayId>nat-0bad</natGatewayId><state>failed</state>"
+						 "<failureCode>Gateway.NotAttached</failureCode><failureMessage>Network vpc-1 has "
+						 "no Internet gateway attached</failureMessage></item></natGatewaySet>"), -1);
+	out = NULL;
+	T_OK(sf_rt_aws_nat_gateway.create(&t.c, want, &out) < 0);
+	T_OK(out == NULL);
+	T_CONTAINS(t.err.hint, "Network vpc-1 has no Internet gateway attached (Gateway.NotAttached)");
+	T_STREQ(t.ids[0], "nat-0bad"); /* recorded: destroy can delete it */
+	json_decref(want);
+	rt_close(&t);
+}
+
+/* An address is released only by the allocation id this state recorded,
+ * or, when a killed create never recorded one, by this operation's
+ * token: an address someone else tagged (another state's lineage and
+ * token) or left untagged is never released, whatever a listing says. */
+T_TEST(eip_foreign_address_is_never_released)
+{
+	struct rt t;
+	rt_open(&t, "aws_eip.main");
+	sf_replay_add(t.f.rp, "Action=DescribeAddresses && tag%3Asecfaas%3Atoken",
+		      EC2("DescribeAddresses", "<addressesSet><item><allocationId>eipalloc-0theirs</allocationId>"
+					       "<publicIp>198.51.100.9</publicIp>" EC2_OWN_TAGS("lin-other", "ffffffffffffffffffffffffffffffff")
+					       "</item><item><allocationId>eipalloc-0bare</allocationId><publicIp>198.51.100.10"
+					       "</publicIp></item></addressesSet>"), -1);
+	sf_replay_add(t.f.rp, "Action=ReleaseAddress", EC2("ReleaseAddress", "<return>true</return>"), -1);
+	json_t *prior = json_object(); /* a killed create: no id recorded */
+	T_EQ(sf_rt_aws_eip.destroy(&t.c, prior), 0);
+	T_EQ(sent(&t, "Action=ReleaseAddress"), 0);
+	json_decref(prior);
+	rt_close(&t);
+
+	/* this state's own: by its recorded id, waiting out the moments AWS
+	 * still counts it as the NAT gateway's */
+	rt_open(&t, "aws_eip.main");
+	sf_replay_add(t.f.rp, "Action=ReleaseAddress && AllocationId=eipalloc-0ours",
+		      "HTTP/1.1 400 Bad Request\nContent-Type: text/xml\n\n<Response><Errors><Error><Code>InvalidIPAddress.InUse"
+		      "</Code><Message>Address 198.51.100.7 is in use.</Message></Error></Errors><RequestID>r</RequestID></Response>",
+		      1);
+	sf_replay_add(t.f.rp, "Action=ReleaseAddress && AllocationId=eipalloc-0ours", EC2("ReleaseAddress", "<return>true</return>"), 1);
+	prior = json_pack("{s:s}", "id", "eipalloc-0ours");
+	T_EQ(sf_rt_aws_eip.destroy(&t.c, prior), 0);
+	T_EQ(sent(&t, "Action=ReleaseAddress"), 2);
+	T_EQ(sent(&t, "AllocationId=eipalloc-0theirs"), 0);
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	json_decref(prior);
+	rt_close(&t);
+
+	/* a fresh allocation: VPC domain, tagged with the ownership tags */
+	rt_open(&t, "aws_eip.main");
+	sf_replay_add(t.f.rp, "Action=AllocateAddress",
+		      EC2("AllocateAddress", "<publicIp>198.51.100.7</publicIp><allocationId>eipalloc-0new</allocationId>"
+					     "<domain>vpc</domain>"), 1);
+	sf_replay_add(t.f.rp, "Action=DescribeAddresses && AllocationId.1=eipalloc-0new",
+		      EC2("DescribeAddresses", "<addressesSet><item><allocationId>eipalloc-0new</allocationId><publicIp>"
+					       "198.51.100.7</publicIp><domain>vpc</domain></item></addressesSet>"), -1);
+	json_t *want = json_object(), *out = NULL;
+	T_EQ(sf_rt_aws_eip.create(&t.c, want, &out), 0);
+	T_EQ(sent2(&t, "Action=AllocateAddress", "Domain=vpc"), 1);
+	T_EQ(sent2(&t, "Action=AllocateAddress", "ResourceType=elastic-ip"), 1);
+	T_EQ(sent2(&t, "Action=AllocateAddress", "Value=lin-1"), 1);
+	T_EQ(sent2(&t, "Action=AllocateAddress", "Value=" NAT_TOKEN), 1);
+	T_STREQ(json_string_value(json_object_get(out, "id")), "eipalloc-0new");
+	T_STREQ(json_string_value(json_object_get(out, "public_ip")), "198.51.100.7");
+	json_decref(out);
+	json_decref(want);
+	rt_close(&t);
+}
+
+/* The private table's default route names the NAT gateway in the
+ * parameter CreateRoute has for it, and reads back as nat_gateway_id. */
+T_TEST(route_table_default_route_through_a_nat_gateway)
+{
+	struct rt t;
+	rt_open(&t, "aws_route_table.private");
+	sf_replay_add(t.f.rp, "Action=CreateRouteTable",
+		      EC2("CreateRouteTable", "<routeTable><routeTableId>rtb-0p</routeTableId></routeTable>"), 1);
+	sf_replay_add(t.f.rp, "Action=CreateRoute", EC2("CreateRoute", "<return>true</return>"), 1);
+	sf_replay_add(t.f.rp, "Action=DescribeRouteTables && RouteTableId.1=rtb-0p",
+		      EC2("DescribeRouteTables", "<routeTableSet><item><routeTableId>rtb-0p</routeTableId><routeSet>"
+						 "<item><destinationCidrBlock>10.40.0.0/16</destinationCidrBlock><gatewayId>local"
+						 "</gatewayId><origin>CreateRouteTable</origin></item>"
+						 "<item><destinationCidrBlock>0.0.0.0/0</destinationCidrBlock><natGatewayId>nat-0aa"
+						 "</natGatewayId><origin>CreateRoute</origin><state>active</state></item>"
+						 "</routeSet><associationSet/></item></routeTableSet>"), -1);
+	json_t *want = json_pack("{s:s, s:s, s:[]}", "vpc_id", "vpc-1", "nat_gateway_id", "nat-0aa", "subnet_ids"), *out = NULL;
+	T_EQ(sf_rt_aws_route_table.create(&t.c, want, &out), 0);
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
+	T_EQ(sent2(&t, "Action=CreateRoute&", "NatGatewayId=nat-0aa"), 1);
+	T_EQ(sent2(&t, "Action=CreateRoute&", "&GatewayId=nat"), 0);
+	json_t *read = NULL;
+	T_EQ(sf_rt_aws_route_table.read(&t.c, out, &read), 0);
+	T_STREQ(json_string_value(json_object_get(read, "nat_gateway_id")), "nat-0aa");
+	T_OK(!json_object_get(read, "gateway_id"));
+	json_decref(read);
 	json_decref(out);
 	json_decref(want);
 	rt_close(&t);

@@ -130,12 +130,18 @@ T_TEST(full_example_priced_by_hand)
 	T_EQ(json_integer_value(json_object_get(ebs, "count")), 200);
 	NEAR(num(ebs, "monthly"), 17.60);
 	NEAR(num(ebs, "hourly"), 0.024110); /* 17.60 / 730 */
-	/* NodePort gateway: no load balancer; no NAT gateway */
-	T_EQ(json_array_size(json_object_get(est, "items")), 5);
+	/* nodes in private subnets, nat single: one NAT gateway, $0.048/h */
+	const json_t *nat = item_of(est, "NAT gateway");
+	T_OK(nat != NULL);
+	T_EQ(json_integer_value(json_object_get(nat, "count")), 1);
+	NEAR(num(nat, "hourly"), 0.048);
+	NEAR(num(nat, "monthly"), 35.04);
+	/* NodePort gateway: no load balancer */
+	T_EQ(json_array_size(json_object_get(est, "items")), 6);
 	T_EQ(json_array_size(json_object_get(est, "unpriced")), 0);
-	/* 0.10 + 0.214 + 0.428 + 0.182 + 17.60/730 */
-	NEAR(num(est, "hourly"), 0.948110);
-	NEAR(num(est, "monthly"), 692.12);
+	/* 0.10 + 0.214 + 0.428 + 0.182 + 0.048 + 17.60/730 */
+	NEAR(num(est, "hourly"), 0.996110);
+	NEAR(num(est, "monthly"), 727.16);
 	T_STREQ(json_string_value(json_object_get(est, "price_source")), "built-in price table");
 	T_STREQ(json_string_value(json_object_get(est, "price_date")), "2026-11-20");
 	T_EQ(json_integer_value(json_object_get(est, "hours_per_month")), 730);
@@ -155,7 +161,7 @@ T_TEST(extended_support_adds_the_surcharge)
 	T_STREQ(json_string_value(json_object_get(eks, "what")), "EKS control plane (extended support)");
 	NEAR(num(eks, "hourly"), 0.60); /* $0.10 + $0.50 */
 	NEAR(num(eks, "monthly"), 438.00);
-	NEAR(num(est, "monthly"), 692.12 + 365.00);
+	NEAR(num(est, "monthly"), 727.16 + 365.00);
 	json_decref(est);
 	sf_plan_release(&plan);
 }
@@ -169,7 +175,7 @@ T_TEST(load_balancer_gateway_and_unknown_types)
 	T_OK(lb != NULL);
 	NEAR(num(lb, "hourly"), 0.028);
 	NEAR(num(lb, "monthly"), 20.44);
-	NEAR(num(est, "monthly"), 692.12 + 20.44);
+	NEAR(num(est, "monthly"), 727.16 + 20.44);
 	json_decref(est);
 	sf_plan_release(&plan);
 
@@ -178,7 +184,7 @@ T_TEST(load_balancer_gateway_and_unknown_types)
 	est = estimate(&plan, "eu-west-1", DEC_2026, NULL, NULL);
 	T_EQ(json_array_size(json_object_get(est, "unpriced")), 1);
 	T_STREQ(json_string_value(json_array_get(json_object_get(est, "unpriced"), 0)), "m7g.4xlarge On-Demand");
-	NEAR(num(est, "monthly"), 692.12 - 132.86);
+	NEAR(num(est, "monthly"), 727.16 - 132.86);
 	json_decref(est);
 	sf_plan_release(&plan);
 }
@@ -261,7 +267,7 @@ T_TEST(human_lines)
 	fclose(m);
 	T_CONTAINS(text, "Estimate of what will exist (eu-west-1, USD; prices: built-in price table, published 2026-11-20):");
 	T_CONTAINS(text, "2 x $0.2140 per instance-hour       $0.4280/h  $312.44/month  Spot bills at most");
-	T_CONTAINS(text, "$0.9481/h  $692.12/month");
+	T_CONTAINS(text, "$0.9961/h  $727.16/month");
 	T_CONTAINS(text, "Apply time: about ");
 	T_CONTAINS(text, "Longest chain: ");
 	free(text);
