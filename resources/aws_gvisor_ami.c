@@ -168,14 +168,20 @@ static const struct sf_waiter_def builder_stopped = {
 };
 
 /* Terminate every live builder of this key that this state launched
- * (another state may be baking the same key right now). */
+ * (another state may be baking the same key right now): proven by the
+ * state's lineage, or, for a run without one, by its operation token. */
 static int reap_builders(struct sf_rctx *c, const char *key)
 {
 	json_t *o = NULL;
+	const char *lin = ax_lineage(c);
+	if (!*lin && !c->token)
+		return sf_fail(c->err, SF_ERROR, "%s: cannot tell this run's image builders from others' (no lineage, no token)",
+			       c->address);
 	int rc = ax_ec2(c, "DescribeInstances",
 			json_pack("{s:[{s:s, s:[s]}, {s:s, s:[s]}, {s:s, s:[s, s, s, s]}]}", "Filter", "Name",
-				  "tag:secfaas:bake-key", "Value", key, "Name", "tag:secfaas:lineage", "Value", ax_lineage(c),
-				  "Name", "instance-state-name", "Value", "pending", "running", "stopping", "stopped"),
+				  "tag:secfaas:bake-key", "Value", key, "Name",
+				  *lin ? "tag:secfaas:lineage" : "tag:secfaas:token", "Value", *lin ? lin : c->token, "Name",
+				  "instance-state-name", "Value", "pending", "running", "stopping", "stopped"),
 			&o);
 	if (rc < 0)
 		return rc;

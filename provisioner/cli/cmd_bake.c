@@ -16,7 +16,8 @@
  * image baked from other inputs, the journal forgets it (the image stays,
  * owned by whoever uses it) and the bake creates - or, by bake key, finds
  * - the one for the current inputs.  The workspace's own state is only
- * read (its builder network, and its lineage for the ownership tags).
+ * read (its builder network, and its lineage for the ownership tags; the
+ * bake journal's lineage when the workspace has none yet).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +165,12 @@ int cmd_bake(struct sf_cli *cli, int argc, char **argv)
 	journal.state_path = journal_path(path);
 	if ((rc = sf_run_open(cli, &journal, ws.cfg.workspace, "bake", 1, 1, 0)))
 		goto done;
+	/* Baked ahead of the first apply, the workspace has no state and so
+	 * no lineage yet: the builder and the image carry the bake journal's,
+	 * which is what proves the builder this bake's to terminate once the
+	 * image is made (resources/aws_gvisor_ami.c reap_builders). */
+	if (!ws.prov.lineage || !*ws.prov.lineage)
+		ws.prov.lineage = sf_state_lineage(journal.st);
 	address = xasprintf("aws_gvisor_ami.gvisor_%s", arch);
 	cfg.workspace = xstrdup(ws.cfg.workspace);
 	sf_config_add(&cfg, sf_rtype_find("aws_gvisor_ami"), address + strlen("aws_gvisor_ami."), want, NULL);

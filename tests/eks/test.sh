@@ -239,6 +239,22 @@ if $S help 2>&1 | grep -q "^ *bake "; then
 	t_rc 0 "destroy" $S destroy "$WORK/c.yaml" $ST --auto-approve
 	t_eq "inventory empty" "$(q 'sum(len(v) for v in inv.values())')" 0
 	t_end
+
+	# Baked ahead of the first apply: the workspace has no state, so no
+	# lineage; the builder must still be proven this bake's and terminated.
+	t_begin "secfaas bake before any apply, on the operator's network: the builder is terminated, the image is tagged with an owner"
+	rm -f "$WORK/state.db"*
+	curl -sf -X POST "$AWSSIM_URL/_awssim/reset" >/dev/null
+	H="/usr/bin/python3 $SECFAAS_SRC/tests/ownership/hand.py $AWSSIM_URL"
+	HAND_MODELS=$T_ROOT/hand-models
+	export HAND_MODELS
+	vpc=$($H vpc 10.250.0.0/16 bake-net + role bake-builder ec2.amazonaws.com + profile bake-builder bake-builder | head -n 1)
+	sub=$($H get "ec2.describe_subnets(Filters=[{'Name': 'vpc-id', 'Values': ['$vpc']}])['Subnets'][0]['SubnetId']" | tr -d '"')
+	spec 2 m6i.large 20250113.0
+	t_rc 0 "bake" $S bake "$WORK/c.yaml" $ST --subnet-id "$sub" --instance-profile bake-builder
+	t_eq "no builder left (stopped or running)" "$(q 'len([i for i in inv["ec2:instance"] if i["tags"].get("secfaas:role")=="ami-builder"])')" 0
+	t_eq "the image names its owner" "$(q 'len(inv["ec2:image"][0]["tags"].get("secfaas:lineage",""))')" 36
+	t_end
 else
 	echo "note: secfaas bake is not wired into main.c yet; its case is skipped (provisioner/cli/commands_eks.h)"
 fi
