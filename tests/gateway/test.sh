@@ -81,7 +81,14 @@ done
 t_end
 
 t_begin "verify fails, naming the node group, when its launch template's hop limit is 2"
-sed 's/^      runtime: gvisor$/      runtime: gvisor\n      metadata: {hopLimit: 2}/' "$WORK/fn.yaml" >"$WORK/fn-hop2.yaml"
+# a structured edit (the example's layout is fmt's to choose)
+/usr/bin/python3 -c '
+import sys, yaml
+d = yaml.safe_load(open(sys.argv[1]))
+for g in d["spec"]["nodeGroups"]:
+    if g.get("runtime") == "gvisor":
+        g["metadata"] = {"hopLimit": 2}
+yaml.safe_dump(d, open(sys.argv[2], "w"), sort_keys=False)' "$WORK/fn.yaml" "$WORK/fn-hop2.yaml"
 t_ok "the spec asks for hop limit 2" grep -q "hopLimit: 2" "$WORK/fn-hop2.yaml"
 t_rc 0 "apply hop limit 2" $S apply "$WORK/fn-hop2.yaml" $ST --auto-approve
 t_grep "the launch template changes" "hop_limit" .out

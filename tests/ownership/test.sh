@@ -76,10 +76,10 @@ before=$(snapshot fn-own)
 t_eq "first state's admin entry exists" "$(q "len([e for e in inv['eks:access-entry'] if e['id'].endswith('role/platform-admins')])")" 1
 cd "$WORK/b" || exit 2
 t_rc 1 "plan from an empty directory refuses" $S plan "$WORK/own.yaml"
-lin_b=$(lineage .secfaas/fn-own.db)
 t_grep "owner named" "IAM role fn-own-cluster already exists and belongs to workspace fn-own (lineage $lin_a, resource aws_iam_role.cluster), not to this state" "$T_DIR/.err"
 t_grep "import command" "secfaas import aws_iam_role.cluster fn-own-cluster SPEC" "$T_DIR/.err"
 t_rc 1 "apply without refresh fails at create instead" $S apply "$WORK/own.yaml" --auto-approve -refresh=false
+lin_b=$(lineage .secfaas/fn-own.db) # a plan leaves no state; the apply made it
 t_grep "create refuses, naming the owner" "belongs to workspace fn-own (lineage $lin_a" "$T_DIR/.err"
 t_nogrep "nothing adopted" "aws_iam_role.cluster: Creation complete" "$T_DIR/.out"
 t_nogrep "cluster not adopted" "eks_cluster.main: Creation complete" "$T_DIR/.out"
@@ -127,9 +127,9 @@ Y
 hb=$(snapshot fn-hand)
 hp=$(q "sorted((p['id'], sorted(p['roles'])) for p in inv['iam:instance-profile'])")
 t_rc 1 "plan refuses" $S plan "$WORK/hand.yaml"
-lin_h=$(lineage .secfaas/fn-hand.db)
 t_grep "role owner" "IAM role fn-hand-cluster already exists and belongs to nobody secfaas knows" "$T_DIR/.err"
 t_rc 1 "apply without refresh fails" $S apply "$WORK/hand.yaml" --auto-approve -refresh=false
+lin_h=$(lineage .secfaas/fn-hand.db) # a plan leaves no state; the apply made it
 t_grep "profile refused" "IAM instance profile fn-hand-ami-builder already exists and belongs to nobody secfaas knows" "$T_DIR/.err"
 t_rc 1 "re-apply fails" $S apply "$WORK/hand.yaml" --auto-approve -refresh=false
 t_eq "hand objects untouched by apply" "$(snapshot fn-hand "$lin_h")" "$hb"
