@@ -1,6 +1,7 @@
 """Pod admission realism: Pod Security (restricted), LimitRange, ResourceQuota,
 ServiceAccount token automount.  Imported by test_kubesim.py."""
 import json
+import time
 
 from harness import group
 
@@ -177,7 +178,17 @@ SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 def t_service_account_tokens(k, aws):
     aws.set_groups([group("system", 1)])
-    k.watch_until("/api/v1/nodes", lambda o: True)
+    # Wait until the earlier cases' nodes are gone, not for any node: a pod
+    # bound to a node that the scale-down then removes never runs, and on a
+    # busy machine the removal comes after the pods are scheduled.
+    deadline = time.monotonic() + 120
+    while True:
+        nodes = k.ok("GET", "/api/v1/nodes")["items"]
+        if len(nodes) == 1 and (nodes[0]["metadata"].get("labels") or {}).get(
+                "eks.amazonaws.com/nodegroup") == "system":
+            break
+        assert time.monotonic() < deadline, [n["metadata"]["name"] for n in nodes]
+        time.sleep(0.1)
     k.ok("POST", "/api/v1/namespaces", ns("sa"))
     # every namespace gets ServiceAccount default and ConfigMap kube-root-ca.crt
     k.ok("GET", "/api/v1/namespaces/sa/serviceaccounts/default")
