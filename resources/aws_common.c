@@ -398,6 +398,11 @@ int ax_ec2_claim(struct sf_rctx *c, const char *id, const json_t *tags)
 	return ax_ec2(c, "CreateTags", json_pack("{s:[s], s:o}", "ResourceId", id, "Tag", ax_tag_list(tags)), NULL);
 }
 
+int ax_ec2_claim_id(struct sf_rctx *c, const json_t *attrs, const json_t *tags)
+{
+	return ax_ec2_claim(c, ax_s(attrs, "id"), tags);
+}
+
 int ax_iam_claim(struct sf_rctx *c, const char *action, const char *name_param, const char *name, const json_t *tags)
 {
 	return ax_iam(c, action, json_pack("{s:s, s:o}", name_param, name, "Tags", ax_tag_list(tags)), NULL);

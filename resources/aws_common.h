@@ -217,6 +217,8 @@ int ax_eks_marks(struct sf_rctx *c, const char *path, const char *member, const 
 		 char **arn);
 /* claim() building blocks: add `tags` to one object. */
 int ax_ec2_claim(struct sf_rctx *c, const char *id, const json_t *tags);
+/* own->claim of an EC2 type whose attrs hold its id as "id". */
+int ax_ec2_claim_id(struct sf_rctx *c, const json_t *attrs, const json_t *tags);
 int ax_iam_claim(struct sf_rctx *c, const char *action, const char *name_param, const char *name, const json_t *tags);
 int ax_eks_claim(struct sf_rctx *c, const char *arn, const json_t *tags);
 

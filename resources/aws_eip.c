@@ -112,18 +112,13 @@ static int eip_marks(struct sf_rctx *c, const json_t *a_, char **id, json_t **ta
 	return ax_ec2_marks(c, "DescribeAddresses", "AllocationId", ax_s(a_, "id"), "addressesSet", tags);
 }
 
-static int eip_claim(struct sf_rctx *c, const json_t *a_, const json_t *tags)
-{
-	return ax_ec2_claim(c, ax_s(a_, "id"), tags);
-}
-
 static const struct sf_own own = {
 	.kind = SF_OWN_ID,
 	.noun = "Elastic IP",
 	.proof = "the allocation id recorded at create (EC2 never reuses them); without one, only the address "
 		 "tagged with this operation's secfaas:token",
 	.marks = eip_marks,
-	.claim = eip_claim,
+	.claim = ax_ec2_claim_id,
 };
 
 const struct sf_rtype sf_rt_aws_eip = {

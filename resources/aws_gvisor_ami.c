@@ -654,18 +654,13 @@ static int ami_marks(struct sf_rctx *c, const json_t *a_, char **id, json_t **ta
 	return ax_ec2_marks(c, "DescribeImages", "ImageId", ax_s(a_, "id"), "imagesSet", tags);
 }
 
-static int ami_claim(struct sf_rctx *c, const json_t *a_, const json_t *tags)
-{
-	return ax_ec2_claim(c, ax_s(a_, "id"), tags);
-}
-
 static const struct sf_own own = {
 	.kind = SF_OWN_ID,
 	.noun = "gVisor AMI",
 	.proof = "the ami- id recorded at create; an image reused by its bake key is deregistered only by "
 		 "the state whose secfaas:lineage it carries, and only when unused",
 	.marks = ami_marks,
-	.claim = ami_claim,
+	.claim = ax_ec2_claim_id,
 };
 
 const struct sf_rtype sf_rt_aws_gvisor_ami = {

@@ -176,18 +176,13 @@ static int igw_marks(struct sf_rctx *c, const json_t *a_, char **id, json_t **ta
 	return ax_ec2_marks(c, "DescribeInternetGateways", "InternetGatewayId", ax_s(a_, "id"), "internetGatewaySet", tags);
 }
 
-static int igw_claim(struct sf_rctx *c, const json_t *a_, const json_t *tags)
-{
-	return ax_ec2_claim(c, ax_s(a_, "id"), tags);
-}
-
 static const struct sf_own own = {
 	.kind = SF_OWN_ID,
 	.noun = "internet gateway",
 	.proof = "the id recorded at create (EC2 never reuses ids); without one, only the object tagged with "
 		 "this operation's secfaas:token",
 	.marks = igw_marks,
-	.claim = igw_claim,
+	.claim = ax_ec2_claim_id,
 };
 
 const struct sf_rtype sf_rt_aws_internet_gateway = {

@@ -206,11 +206,6 @@ static int lt_marks(struct sf_rctx *c, const json_t *a_, char **id, json_t **tag
 	return rc;
 }
 
-static int lt_claim(struct sf_rctx *c, const json_t *a_, const json_t *tags)
-{
-	return ax_ec2_claim(c, ax_s(a_, "id"), tags);
-}
-
 static int lt_create(struct sf_rctx *c, const json_t *want, json_t **out)
 {
 	int crc = check_image(c, want);
@@ -450,7 +445,7 @@ static const struct sf_own own = {
 	.proof = "the lt- id recorded at create; a template found by its name only with this state's tags "
 		 "(secfaas:lineage + secfaas:address, or secfaas:token)",
 	.marks = lt_marks,
-	.claim = lt_claim,
+	.claim = ax_ec2_claim_id,
 };
 
 const struct sf_rtype sf_rt_aws_launch_template = {

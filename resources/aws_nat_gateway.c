@@ -194,18 +194,13 @@ static int nat_marks(struct sf_rctx *c, const json_t *a_, char **id, json_t **ta
 	return ax_ec2_marks(c, "DescribeNatGateways", "NatGatewayId", ax_s(a_, "id"), "natGatewaySet", tags);
 }
 
-static int nat_claim(struct sf_rctx *c, const json_t *a_, const json_t *tags)
-{
-	return ax_ec2_claim(c, ax_s(a_, "id"), tags);
-}
-
 static const struct sf_own own = {
 	.kind = SF_OWN_ID,
 	.noun = "NAT gateway",
 	.proof = "the id recorded at create (EC2 never reuses ids); without one, only the live gateway tagged "
 		 "with this operation's secfaas:token",
 	.marks = nat_marks,
-	.claim = nat_claim,
+	.claim = ax_ec2_claim_id,
 };
 
 const struct sf_rtype sf_rt_aws_nat_gateway = {

@@ -405,18 +405,13 @@ static int rt_marks(struct sf_rctx *c, const json_t *a_, char **id, json_t **tag
 	return ax_ec2_marks(c, "DescribeRouteTables", "RouteTableId", ax_s(a_, "id"), "routeTableSet", tags);
 }
 
-static int rt_claim(struct sf_rctx *c, const json_t *a_, const json_t *tags)
-{
-	return ax_ec2_claim(c, ax_s(a_, "id"), tags);
-}
-
 static const struct sf_own own = {
 	.kind = SF_OWN_ID,
 	.noun = "route table",
 	.proof = "the id recorded at create (EC2 never reuses ids); without one, only the object tagged with "
 		 "this operation's secfaas:token",
 	.marks = rt_marks,
-	.claim = rt_claim,
+	.claim = ax_ec2_claim_id,
 };
 
 const struct sf_rtype sf_rt_aws_route_table = {
