@@ -1095,8 +1095,9 @@ int ax_create_at(struct sf_rctx *c, const struct ax_create_def *d, const char *p
 				break;
 			}
 			if (*id) {
-				sf_info("%s: %s: the name is taken by this state's own object %s; adopting it", c->address,
-					d->op, *id);
+				sf_info("%s: %s: the name is taken by %s, which its ownership proof lets this state use; "
+					"adopting it",
+					c->address, d->op, *id);
 				rc = 0;
 				break;
 			}

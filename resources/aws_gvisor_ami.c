@@ -257,10 +257,26 @@ static json_t *image_tags(struct sf_rctx *c, const json_t *want, const char *key
 	return t;
 }
 
-/* The image is tagged with the operation token at creation (and its name
- * is unique), so a lost CreateImage reply is found by that tag. */
-static const struct ax_create_def image_make = {"ec2", "CreateImage", "imageId", "DescribeImages", "imagesSet",
-					       NULL, NULL, NULL};
+/* The create path's lookup for an image: any usable image of the bake key
+ * (ctx), the same answer ami_create's reuse gives. */
+static int image_by_key(struct sf_rctx *c, const void *ctx, char **id)
+{
+	return find_image(c, ctx, id, NULL, NULL);
+}
+
+/* CreateImage through the shared create path.  The image's name carries
+ * the bake key, and images are content-addressed, so whatever holds the
+ * name with a usable image of this key is the same content: a lost reply
+ * (the image this call made) or a bake of the same key that finished
+ * first (a run that lost its lock but was still baking, or another state).
+ * Either is reused, as ami_create reuses an image it finds up front.  A
+ * name held by an image without this key is refused with AWS's error. */
+static int make_image(struct sf_rctx *c, const char *key, json_t *params, char **image)
+{
+	const struct ax_create_def d = {"ec2", "CreateImage", "imageId", NULL, NULL, image_by_key, key,
+					"InvalidAMIName.Duplicate"};
+	return ax_create(c, &d, params, NULL, image);
+}
 
 static int bake(struct sf_rctx *c, const json_t *want, const char *key, const char *base, char **image,
 		char **containerd)
@@ -323,10 +339,10 @@ static int bake(struct sf_rctx *c, const json_t *want, const char *key, const ch
 				       ssm_arch(ax_s(want, "arch")), key);
 		json_t *spec = json_pack("[{s:s, s:o}, {s:s, s:o}]", "ResourceType", "image", "Tag", ax_tag_list(tags),
 					 "ResourceType", "snapshot", "Tag", ax_tag_list(tags));
-		rc = ax_create(c, &image_make,
-			       json_pack("{s:s, s:s, s:s, s:o}", "InstanceId", iid, "Name", name, "Description",
-					 "EKS AL2023 with gVisor runsc baked by secfaas", "TagSpecification", spec),
-			       NULL, image);
+		rc = make_image(c, key,
+				json_pack("{s:s, s:s, s:s, s:o}", "InstanceId", iid, "Name", name, "Description",
+					  "EKS AL2023 with gVisor runsc baked by secfaas", "TagSpecification", spec),
+				image);
 		free(name);
 	}
 	if (rc < 0 && rc != SF_EINTR) {

@@ -543,6 +543,9 @@ static int sent(struct rt *t, const char *s)
 	return n;
 }
 
+#define EC2_ERR(code, msg)                                                                                  \
+	"HTTP/1.1 400 Bad Request\nContent-Type: text/xml\n\n<Response><Errors><Error><Code>" code "</Code><Message>" msg \
+	"</Message></Error></Errors><RequestID>r</RequestID></Response>"
 #define EC2(act, body)                                                                                      \
 	"HTTP/1.1 200 OK\nContent-Type: text/xml\n\n<" act "Response xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">" \
 	"<requestId>r</requestId>" body "</" act "Response>"
@@ -957,6 +960,78 @@ T_TEST(gvisor_ami_reused_by_bake_key_without_a_builder)
 	T_EQ(sent2(&t, "Action=DescribeInstances", json_string_value(json_object_get(out, "bake_key"))), 1);
 	T_EQ(sf_replay_unmatched(t.f.rp), 0);
 	json_decref(out);
+	json_decref(want);
+	rt_close(&t);
+}
+
+/* A bake whose CreateImage meets its own name taken: a bake of the same key
+ * (a run that lost its lock, still baking) finished first.  The image of
+ * the key is reused, not reported as a failure; an image holding the name
+ * without the key is refused with AWS's error. */
+#define AMI_SSM                                                                                              \
+	"HTTP/1.1 200 OK\nContent-Type: application/x-amz-json-1.1\n\n"                                       \
+	"{\"Parameter\":{\"Name\":\"x\",\"Type\":\"String\",\"Value\":\"ami-0123456789abcdef0\"}}"
+static void ami_bake_replies(struct rt *t)
+{
+	sf_replay_add(t->f.rp, "AmazonSSM.GetParameter && amazon-linux-2023/x86_64/standard", AMI_SSM, 1);
+	/* nothing of the key at first: bake */
+	sf_replay_add(t->f.rp, "Action=DescribeImages && tag%3Asecfaas%3Abake-key", EC2("DescribeImages", "<imagesSet/>"), 1);
+	sf_replay_add(t->f.rp, "Action=RunInstances",
+		      EC2("RunInstances", "<instancesSet><item><instanceId>i-0b</instanceId></item></instancesSet>"), 1);
+	sf_replay_add(t->f.rp, "Action=DescribeInstances && InstanceId.1=i-0b",
+		      EC2("DescribeInstances", "<reservationSet><item><instancesSet><item><instanceId>i-0b</instanceId>"
+			  "<instanceState><name>stopped</name></instanceState></item></instancesSet></item></reservationSet>"), 1);
+	/* "SECFAAS-BAKE-OK done\nSECFAAS-CONTAINERD-VERSION containerd github.com/containerd/containerd v2.1.4 x\n" */
+	sf_replay_add(t->f.rp, "Action=GetConsoleOutput",
+		      EC2("GetConsoleOutput", "<output>U0VDRkFBUy1CQUtFLU9LIGRvbmUKU0VDRkFBUy1DT05UQUlORVJELVZFUlNJ"
+			  "T04gY29udGFpbmVyZCBnaXRodWIuY29tL2NvbnRhaW5lcmQvY29udGFpbmVyZCB2Mi4xLjQgeAo=</output>"), 1);
+	sf_replay_add(t->f.rp, "Action=CreateImage",
+		      EC2_ERR("InvalidAMIName.Duplicate", "AMI name secfaas-gvisor-x is already in use by AMI ami-0aaaaaaaaaaaaaaaa"),
+		      1);
+}
+
+T_TEST(gvisor_ami_name_taken_by_a_bake_of_the_same_key_is_reused)
+{
+	struct rt t;
+	rt_open(&t, "aws_gvisor_ami.gvisor_x86_64");
+	ami_bake_replies(&t);
+	sf_replay_add(t.f.rp, "Action=DescribeImages && tag%3Asecfaas%3Abake-key",
+		      EC2("DescribeImages", "<imagesSet><item><imageId>ami-0aaaaaaaaaaaaaaaa</imageId><imageState>pending</imageState>"
+			  "</item></imagesSet>"), -1);
+	sf_replay_add(t.f.rp, "Action=DescribeImages && ImageId.1=ami-0aaaaaaaaaaaaaaaa",
+		      EC2("DescribeImages", "<imagesSet><item><imageId>ami-0aaaaaaaaaaaaaaaa</imageId><imageState>available</imageState></item></imagesSet>"), 1);
+	sf_replay_add(t.f.rp, "Action=DescribeInstances && tag%3Asecfaas%3Alineage",
+		      EC2("DescribeInstances", "<reservationSet><item><instancesSet><item><instanceId>i-0b</instanceId>"
+			  "</item></instancesSet></item></reservationSet>"), 1);
+	sf_replay_add(t.f.rp, "Action=TerminateInstances && InstanceId.1=i-0b", EC2("TerminateInstances", ""), 1);
+	json_t *want = json_pack("{s:s, s:s, s:s}", "kubernetes_version", "1.31", "arch", "x86_64", "gvisor_release",
+				 "20250113.0"),
+	       *out = NULL;
+	T_EQ(sf_rt_aws_gvisor_ami.create(&t.c, want, &out), 0);
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
+	T_EQ(sent(&t, "Action=CreateImage"), 1);
+	T_STREQ(json_string_value(json_object_get(out, "id")), "ami-0aaaaaaaaaaaaaaaa");
+	T_EQ(t.nids, 1);
+	T_EQ(sent(&t, "Action=TerminateInstances"), 1); /* this run's builder does not outlive the bake */
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	json_decref(out);
+	rt_close(&t);
+
+	/* the name is held by an image that is not of this key: refused */
+	rt_open(&t, "aws_gvisor_ami.gvisor_x86_64");
+	ami_bake_replies(&t);
+	sf_replay_add(t.f.rp, "Action=DescribeImages && tag%3Asecfaas%3Abake-key", EC2("DescribeImages", "<imagesSet/>"), -1);
+	sf_replay_add(t.f.rp, "Action=DescribeInstances && tag%3Asecfaas%3Alineage",
+		      EC2("DescribeInstances", "<reservationSet><item><instancesSet><item><instanceId>i-0b</instanceId>"
+			  "</item></instancesSet></item></reservationSet>"), 1);
+	sf_replay_add(t.f.rp, "Action=TerminateInstances && InstanceId.1=i-0b", EC2("TerminateInstances", ""), 1);
+	out = NULL;
+	T_OK(sf_rt_aws_gvisor_ami.create(&t.c, want, &out) < 0);
+	T_STREQ(t.err.aws_code, "InvalidAMIName.Duplicate");
+	T_OK(out == NULL);
+	T_EQ(sent(&t, "Action=TerminateInstances"), 1); /* a failed bake leaves no builder */
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
 	json_decref(want);
 	rt_close(&t);
 }
@@ -1446,10 +1521,6 @@ T_TEST(launch_template_refuses_an_arch_mismatch)
 #define EKS_ERR(code, msg)                                                                                  \
 	"HTTP/1.1 400 Bad Request\nContent-Type: application/json\nx-amzn-ErrorType: " code ":http://internal/\n\n" \
 	"{\"message\":\"" msg "\"}"
-#define EC2_ERR(code, msg)                                                                                  \
-	"HTTP/1.1 400 Bad Request\nContent-Type: text/xml\n\n<Response><Errors><Error><Code>" code "</Code><Message>" msg \
-	"</Message></Error></Errors><RequestID>r</RequestID></Response>"
-
 static int notes;
 static void count_note(struct sf_rctx *c, const char *status)
 {
