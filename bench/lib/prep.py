@@ -48,16 +48,19 @@ def prebake(sim, secfaas, spec, workdir, timescale):
     if r.returncode != 0:
         raise SystemExit("bench: secfaas bake failed (see %s)" % log)
     ami = r.stdout.split()[0]
-    # the builder is terminated by bake; its ENI goes with it
-    for _ in range(200):
-        try:
-            ec2.delete_subnet(SubnetId=sub)
-            break
-        except ec2.exceptions.ClientError as e:
-            if "DependencyViolation" not in str(e):
-                raise
-            time.sleep(0.05)
-    ec2.delete_vpc(VpcId=vpc)
+    # the builder is terminated by bake; its ENI goes with it, when the
+    # instance is gone (a busy machine makes that take a while: wait for it,
+    # up to two minutes, rather than a number of tries)
+    for delete in (lambda: ec2.delete_subnet(SubnetId=sub), lambda: ec2.delete_vpc(VpcId=vpc)):
+        end = time.monotonic() + 120
+        while True:
+            try:
+                delete()
+                break
+            except ec2.exceptions.ClientError as e:
+                if "DependencyViolation" not in str(e) or time.monotonic() > end:
+                    raise
+                time.sleep(0.05)
     iam.remove_role_from_instance_profile(InstanceProfileName="bench-prebake", RoleName="bench-prebake")
     iam.delete_instance_profile(InstanceProfileName="bench-prebake")
     iam.delete_role(RoleName="bench-prebake")
