@@ -1,7 +1,8 @@
 /*
  * aws_iam_role.c - aws_iam_role: an IAM role assumable by one AWS service
  * (eks.amazonaws.com for the cluster, ec2.amazonaws.com for nodes and the
- * AMI builder) with its managed policy attachments.
+ * AMI builder, pods.eks.amazonaws.com for the pods of an EKS Pod Identity
+ * association) with its managed policy attachments.
  *
  * Attachments belong to the role (changed in place) rather than being
  * resources of their own: the role is useless without them and destroying
@@ -169,13 +170,17 @@ static int sync_policies(struct sf_rctx *c, const char *role, const json_t *want
 
 /* The trust policy, naming the service as the client's partition spells it
  * (the attribute keeps the commercial spelling, so a spec means the same
- * in every partition). */
+ * in every partition).  EKS Pod Identity also tags the role session with
+ * the pod's cluster, namespace and service account, and refuses an
+ * association whose role does not allow sts:TagSession as well. */
 static char *trust_policy(struct sf_rctx *c, const char *service)
 {
 	struct sf_aws *a = ax_client(c);
 	const char *principal = sf_aws_service_principal(a ? sf_aws_partition_of(a) : "aws", service);
-	json_t *d = json_pack("{s:s, s:[{s:s, s:{s:s}, s:s}]}", "Version", "2012-10-17", "Statement", "Effect", "Allow",
-			      "Principal", "Service", principal, "Action", "sts:AssumeRole");
+	json_t *act = !strcmp(service, "pods.eks.amazonaws.com") ? json_pack("[s, s]", "sts:AssumeRole", "sts:TagSession")
+								 : json_string("sts:AssumeRole");
+	json_t *d = json_pack("{s:s, s:[{s:s, s:{s:s}, s:o}]}", "Version", "2012-10-17", "Statement", "Effect", "Allow",
+			      "Principal", "Service", principal, "Action", act);
 	char *s = json_dumps(d, JSON_COMPACT);
 	json_decref(d);
 	return s;

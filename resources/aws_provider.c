@@ -27,7 +27,8 @@
 	X(eks_access_entry)         \
 	X(eks_addon)                \
 	X(eks_cluster)              \
-	X(eks_node_group)
+	X(eks_node_group)                \
+	X(eks_pod_identity_association)
 
 #define DECLARE(n) extern const struct sf_rtype sf_rt_##n;
 AWS_TYPES(DECLARE)

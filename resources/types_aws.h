@@ -19,5 +19,6 @@ extern const struct sf_rtype sf_rt_eks_cluster;
 extern const struct sf_rtype sf_rt_eks_node_group;
 extern const struct sf_rtype sf_rt_eks_access_entry;
 extern const struct sf_rtype sf_rt_eks_addon;
+extern const struct sf_rtype sf_rt_eks_pod_identity_association;
 
 #endif

@@ -8,7 +8,8 @@
 # nothing deletable; EKS's own access entry for the cluster creator is never
 # adopted; `secfaas import` takes an object over on purpose and says what it
 # will own; a name taken over by someone else after an out-of-band deletion
-# is left alone by destroy.  The simulator runs with --timescale 0.001 and
+# is left alone by destroy; a Pod Identity association is refused to a
+# second state the same way.  The simulator runs with --timescale 0.001 and
 # secfaas with SECFAAS_POLL_SCALE=0.001.
 . "$SECFAAS_SRC/tests/lib.sh"
 S=$SECFAAS
@@ -151,6 +152,47 @@ t_rc 1 "destroy refuses to take it out of someone else's profile" $S destroy "$W
 t_grep "names the profile" "is in instance profile team-profile, which belongs to nobody secfaas knows" "$T_DIR/.err"
 t_eq "the other profile keeps the role" "$(q "[p['roles'] for p in inv['iam:instance-profile'] if p['id']=='team-profile']")" '[["fn-hand-cluster"]]'
 t_eq "the role keeps its policy" "$(q "[r['attachedPolicies'] for r in inv['iam:role'] if r['id']=='fn-hand-cluster']")" '[["arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"]]'
+t_end
+
+# ------------------------------------------------------------ pod identity
+t_begin "a service account's Pod Identity association belongs to the state that made it: another refuses, naming it"
+# pia DIR ROLE: a role for pods and its association for kube-system/cluster-autoscaler on the hand cluster
+pia() {
+	mkdir -p "$WORK/$1" && cat >"$WORK/$1/p.yaml" <<Y
+apiVersion: secfaas.dev/v1alpha1
+kind: Stack
+metadata: {name: pia, region: eu-west-1}
+spec:
+  resources:
+    - {type: aws_iam_role, name: ca, attributes: {name: $2, service: pods.eks.amazonaws.com}}
+    - type: eks_pod_identity_association
+      name: ca
+      attributes: {cluster_name: fn-hand, namespace: kube-system, service_account: cluster-autoscaler, role_arn: "\${aws_iam_role.ca.arn}"}
+Y
+}
+pia pa pia-ca-a
+pia pb pia-ca-b
+pias() { q "sorted((x['serviceAccount'], x['roleArn'].rsplit('/', 1)[1]) for x in inv['eks:pod-identity-association'] if x['id'].startswith('fn-hand/'))"; }
+cd "$WORK/pa" || exit 2
+t_rc 0 "first state makes the role and the association (trust: AssumeRole + TagSession)" $S apply p.yaml --auto-approve
+lin_p=$(lineage .secfaas/pia.db)
+t_eq "the association" "$(pias)" '[["kube-system/cluster-autoscaler", "pia-ca-a"]]'
+t_rc 0 "converged" $S plan p.yaml --detailed-exitcode
+cd "$WORK/pb" || exit 2
+t_rc 1 "a second state's plan refuses" $S plan p.yaml
+t_grep "names the owner" "belongs to workspace pia (lineage $lin_p, resource eks_pod_identity_association.ca)" "$T_DIR/.err"
+t_grep "and import" "secfaas import eks_pod_identity_association.ca" "$T_DIR/.err"
+t_rc 1 "its apply fails at the create" $S apply p.yaml --auto-approve -refresh=false
+t_grep "create refuses" "belongs to workspace pia (lineage $lin_p" "$T_DIR/.err"
+$S state list >"$T_DIR/rows" 2>&1
+t_nogrep "no row for the refused association" "eks_pod_identity_association.ca" "$T_DIR/rows"
+t_eq "the first state's association is untouched" "$(pias)" '[["kube-system/cluster-autoscaler", "pia-ca-a"]]'
+t_rc 0 "second state's destroy" $S destroy p.yaml --auto-approve
+t_eq "and untouched by its destroy" "$(pias)" '[["kube-system/cluster-autoscaler", "pia-ca-a"]]'
+cd "$WORK/pa" || exit 2
+t_rc 0 "the first state's destroy" $S destroy p.yaml --auto-approve
+t_eq "takes its association" "$(pias)" '[]'
+t_eq "and its role" "$(q "len([r for r in inv['iam:role'] if r['id'].startswith('pia-ca')])")" 0
 t_end
 
 # ------------------------------------------------------------ name reuse

@@ -1386,6 +1386,196 @@ T_TEST(eks_node_group_and_addon_creates_adopt_their_lost_reply_without_sending_a
 #define KP_ADDON(status, version)                                                                         \
 	EKSJ("{\"addon\":{\"addonName\":\"kube-proxy\",\"status\":\"" status "\",\"addonVersion\":\"" version "\"}}")
 
+/* ---- eks_pod_identity_association ---- */
+
+#define IAMX(body) "HTTP/1.1 200 OK\nContent-Type: text/xml\n\n" body
+
+/* A role for pods trusts pods.eks.amazonaws.com for sts:AssumeRole and
+ * sts:TagSession (EKS refuses an association otherwise); a role for a
+ * service other than Pod Identity keeps sts:AssumeRole alone. */
+T_TEST(aws_iam_role_for_pods_allows_tag_session)
+{
+	static const struct {
+		const char *service;
+		int tag_session;
+	} cases[] = {{"pods.eks.amazonaws.com", 1}, {"ec2.amazonaws.com", 0}};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct rt t;
+		rt_open(&t, "aws_iam_role.vpc_cni");
+		sf_replay_add(t.f.rp, "Action=CreateRole",
+			      IAMX("<CreateRoleResponse><CreateRoleResult><Role><RoleName>demo-vpc-cni</RoleName>"
+				   "<Arn>arn:aws:iam::1:role/demo-vpc-cni</Arn></Role></CreateRoleResult></CreateRoleResponse>"),
+			      1);
+		sf_replay_add(t.f.rp, "Action=ListAttachedRolePolicies",
+			      IAMX("<ListAttachedRolePoliciesResponse><ListAttachedRolePoliciesResult><AttachedPolicies/>"
+				   "<IsTruncated>false</IsTruncated></ListAttachedRolePoliciesResult>"
+				   "</ListAttachedRolePoliciesResponse>"),
+			      -1);
+		json_t *want = json_pack("{s:s, s:s}", "name", "demo-vpc-cni", "service", cases[i].service), *out = NULL;
+		T_EQ(sf_rt_aws_iam_role.create(&t.c, want, &out), 0);
+		if (t.err.code)
+			fprintf(stderr, "err: %s\n", t.err.msg);
+		T_EQ(sent2(&t, "Action=CreateRole", "sts%3AAssumeRole"), 1);
+		T_EQ(sent2(&t, "Action=CreateRole", "sts%3ATagSession"), cases[i].tag_session);
+		json_decref(out);
+		json_decref(want);
+		rt_close(&t);
+	}
+}
+
+
+#define PIA_PATH "/clusters/prod/pod-identity-associations"
+#define PIA(id, role, tags)                                                                               \
+	EKSJ("{\"association\":{\"clusterName\":\"prod\",\"namespace\":\"kube-system\","                     \
+	     "\"serviceAccount\":\"cluster-autoscaler\",\"associationId\":\"" id "\","                      \
+	     "\"associationArn\":\"arn:aws:eks:eu-west-1:1:podidentityassociation/prod/" id "\","           \
+	     "\"roleArn\":\"" role "\"," tags "}}")
+#define PIA_LIST(id)                                                                                      \
+	EKSJ("{\"associations\":[{\"clusterName\":\"prod\",\"namespace\":\"kube-system\","                   \
+	     "\"serviceAccount\":\"cluster-autoscaler\",\"associationId\":\"" id "\"}]}")
+#define PIA_TAKEN                                                                                         \
+	"HTTP/1.1 409 Conflict\nContent-Type: application/json\n\n"                                    \
+	"{\"__type\":\"com.amazonaws.eks#ResourceInUseException\",\"message\":\"Association already exists: a-1\"}"
+#define ROLE_CA "arn:aws:iam::1:role/prod-autoscaler"
+
+static json_t *pia_want(void)
+{
+	return json_pack("{s:s, s:s, s:s, s:s}", "cluster_name", "prod", "namespace", "kube-system", "service_account",
+			 "cluster-autoscaler", "role_arn", ROLE_CA);
+}
+
+/* The service account already has an association: another state's (or one
+ * nobody tagged, as an add-on's) is refused naming its owner and left
+ * alone; the one a create whose reply was cut made (this state's token) is
+ * found by the pair, adopted and not sent again. */
+T_TEST(eks_pod_identity_association_refuses_a_taken_pair_and_adopts_its_lost_reply)
+{
+	struct rt t;
+	json_t *want = pia_want(), *out = NULL;
+	rt_open(&t, "eks_pod_identity_association.autoscaler");
+	sf_replay_add(t.f.rp, "POST https://eks && " PIA_PATH "\n", PIA_TAKEN, -1);
+	sf_replay_add(t.f.rp,
+		      "GET https://eks && " PIA_PATH "?namespace=kube-system&serviceAccount=cluster-autoscaler\n",
+		      PIA_LIST("a-1"), -1);
+	sf_replay_add(t.f.rp, "GET https://eks && " PIA_PATH "/a-1\n",
+		      PIA("a-1", "arn:aws:iam::1:role/theirs",
+			  OWN_TAGS("eks_pod_identity_association.autoscaler", "lin-9", "ffff")),
+		      -1);
+	T_EQ(sf_rt_eks_pod_identity_association.create(&t.c, want, &out), SF_ECONFLICT);
+	T_CONTAINS(t.err.msg, "lineage lin-9");
+	T_CONTAINS(t.err.hint, "secfaas import");
+	T_EQ(t.nids, 0);
+	T_EQ(sent2(&t, "POST https://eks", PIA_PATH "\n"), 1);
+	T_EQ(sent2(&t, "POST https://eks", PIA_PATH "/a-1"), 0); /* its role untouched */
+	T_EQ(sent(&t, "DELETE https://eks"), 0);
+	T_OK(out == NULL);
+	rt_close(&t);
+
+	rt_open(&t, "eks_pod_identity_association.autoscaler");
+	sf_replay_add(t.f.rp, "POST https://eks && " PIA_PATH "\n", PIA_TAKEN, -1);
+	sf_replay_add(t.f.rp, "GET https://eks && " PIA_PATH "?namespace=kube-system&serviceAccount=cluster-autoscaler\n",
+		      PIA_LIST("a-1"), -1);
+	sf_replay_add(t.f.rp, "GET https://eks && " PIA_PATH "/a-1\n",
+		      PIA("a-1", "arn:aws:iam::1:role/addon", "\"tags\":{}"), -1);
+	T_EQ(sf_rt_eks_pod_identity_association.create(&t.c, want, &out), SF_ECONFLICT);
+	T_CONTAINS(t.err.msg, "nobody secfaas knows");
+	T_EQ(t.nids, 0);
+	rt_close(&t);
+
+	rt_open(&t, "eks_pod_identity_association.autoscaler");
+	sf_replay_add(t.f.rp, "POST https://eks && " PIA_PATH "\n",
+		      "HTTP/1.1 200 OK\nContent-Type: application/json\n\n{\"association\":{", 1);
+	sf_replay_add(t.f.rp, "POST https://eks && " PIA_PATH "\n", PIA_TAKEN, -1);
+	sf_replay_add(t.f.rp, "GET https://eks && " PIA_PATH "?namespace=kube-system&serviceAccount=cluster-autoscaler\n",
+		      PIA_LIST("a-2"), -1);
+	sf_replay_add(t.f.rp, "GET https://eks && " PIA_PATH "/a-2\n",
+		      PIA("a-2", ROLE_CA, OWN_TAGS("eks_pod_identity_association.autoscaler", "lin-1", MY_TOKEN)), -1);
+	T_EQ(sf_rt_eks_pod_identity_association.create(&t.c, want, &out), 0);
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
+	T_EQ(sent2(&t, "POST https://eks", PIA_PATH "\n"), 1);
+	T_EQ(sent2(&t, "POST https://eks", PIA_PATH "/a-2"), 0); /* same role: no update */
+	T_EQ(t.nids, 1);
+	T_STREQ(t.ids[0], "a-2");
+	T_STREQ(json_string_value(json_object_get(out, "id")), "a-2");
+	T_STREQ(json_string_value(json_object_get(out, "arn")), "arn:aws:eks:eu-west-1:1:podidentityassociation/prod/a-2");
+	json_decref(out);
+	json_decref(want);
+	rt_close(&t);
+}
+
+/* A fresh create sends the pair, the role, the ownership tags and the
+ * token; read reports a role changed outside secfaas, and update points
+ * the association back at the spec's role by its recorded id. */
+T_TEST(eks_pod_identity_association_create_read_drift_and_update)
+{
+	struct rt t;
+	json_t *want = pia_want(), *out = NULL, *now = NULL, *fixed = NULL;
+	rt_open(&t, "eks_pod_identity_association.autoscaler");
+	sf_replay_add(t.f.rp, "POST https://eks && " PIA_PATH "\n", PIA("a-3", ROLE_CA, "\"tags\":{}"), 1);
+	sf_replay_add(t.f.rp, "GET https://eks && " PIA_PATH "/a-3\n",
+		      PIA("a-3", "arn:aws:iam::1:role/wide", "\"tags\":{}"), 2);
+	sf_replay_add(t.f.rp, "POST https://eks && " PIA_PATH "/a-3\n", PIA("a-3", ROLE_CA, "\"tags\":{}"), 1);
+	T_EQ(sf_rt_eks_pod_identity_association.create(&t.c, want, &out), 0);
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
+	T_EQ(sent2(&t, "POST https://eks", "\"serviceAccount\":\"cluster-autoscaler\""), 1);
+	T_EQ(sent2(&t, "POST https://eks", "\"namespace\":\"kube-system\""), 1);
+	T_EQ(sent2(&t, "POST https://eks", "\"roleArn\":\"" ROLE_CA "\""), 1);
+	T_EQ(sent2(&t, "POST https://eks", "\"secfaas:lineage\":\"lin-1\""), 1);
+	T_EQ(sent2(&t, "POST https://eks", "\"clientRequestToken\":\"" MY_TOKEN "\""), 1);
+	T_STREQ(t.ids[0], "a-3");
+	T_EQ(sf_rt_eks_pod_identity_association.read(&t.c, out, &now), 0);
+	T_STREQ(json_string_value(json_object_get(now, "role_arn")), "arn:aws:iam::1:role/wide");
+	T_EQ(sf_rt_eks_pod_identity_association.update(&t.c, now, want, &fixed), 0);
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
+	T_EQ(sent2(&t, "POST https://eks", PIA_PATH "/a-3\n"), 1);
+	T_EQ(sent2(&t, PIA_PATH "/a-3\n", "\"roleArn\":\"" ROLE_CA "\""), 1);
+	T_STREQ(json_string_value(json_object_get(fixed, "id")), "a-3");
+	json_decref(fixed);
+	json_decref(now);
+	json_decref(out);
+	json_decref(want);
+	rt_close(&t);
+}
+
+/* destroy deletes by the recorded id; gone already is success; without a
+ * recorded id (a killed create) it finds the pair's association. */
+T_TEST(eks_pod_identity_association_destroy)
+{
+	struct rt t;
+	json_t *prior = pia_want();
+	json_object_set_new(prior, "id", json_string("a-4"));
+	rt_open(&t, "eks_pod_identity_association.autoscaler");
+	sf_replay_add(t.f.rp, "GET https://eks && " PIA_PATH "/a-4\n", PIA("a-4", ROLE_CA, "\"tags\":{}"), 1);
+	sf_replay_add(t.f.rp, "DELETE https://eks && " PIA_PATH "/a-4\n", PIA("a-4", ROLE_CA, "\"tags\":{}"), 1);
+	T_EQ(sf_rt_eks_pod_identity_association.destroy(&t.c, prior), 0);
+	T_EQ(sent(&t, "DELETE https://eks"), 1);
+	T_EQ(sent(&t, "?namespace="), 0);
+	rt_close(&t);
+
+	rt_open(&t, "eks_pod_identity_association.autoscaler");
+	sf_replay_add(t.f.rp, "GET https://eks && " PIA_PATH "/a-4\n",
+		      "HTTP/1.1 404 Not Found\nContent-Type: application/json\n\n"
+		      "{\"__type\":\"com.amazonaws.eks#ResourceNotFoundException\",\"message\":\"Association not found: a-4\"}",
+		      1);
+	T_EQ(sf_rt_eks_pod_identity_association.destroy(&t.c, prior), 0);
+	T_EQ(sent(&t, "DELETE https://eks"), 0);
+	rt_close(&t);
+
+	json_object_del(prior, "id");
+	rt_open(&t, "eks_pod_identity_association.autoscaler");
+	sf_replay_add(t.f.rp, "GET https://eks && " PIA_PATH "?namespace=kube-system&serviceAccount=cluster-autoscaler\n",
+		      PIA_LIST("a-5"), 1);
+	sf_replay_add(t.f.rp, "GET https://eks && " PIA_PATH "/a-5\n", PIA("a-5", ROLE_CA, "\"tags\":{}"), 1);
+	sf_replay_add(t.f.rp, "DELETE https://eks && " PIA_PATH "/a-5\n", PIA("a-5", ROLE_CA, "\"tags\":{}"), 1);
+	T_EQ(sf_rt_eks_pod_identity_association.destroy(&t.c, prior), 0);
+	T_EQ(sent(&t, "DELETE https://eks"), 1);
+	rt_close(&t);
+	json_decref(prior);
+}
+
 /* An upgrade step: the Kubernetes version an add-on is for moves, so an
  * unpinned add-on goes to EKS's default for the new version. */
 T_TEST(eks_addon_follows_the_kubernetes_version)
