@@ -352,7 +352,7 @@ static void check_network(const struct sf_node *n, struct sf_diags *d, const cha
 		sf_diag_error(d, &s->pos, "%s.serviceCidr: %s overlaps the VPC CIDR %s", path, s->scalar, v->scalar);
 }
 
-/* ---- the hooks above as JSON Schema keywords (secfaas schema) ---- */
+/* ---- patterns shared by the hooks above and their JSON Schema keywords ---- */
 
 /* A label key: [prefix/]name, the prefix a DNS subdomain of at most 253
  * characters, the name 1-63 alphanumerics, '-', '_', '.' with
@@ -363,38 +363,14 @@ static void check_network(const struct sf_node *n, struct sf_diags *d, const cha
 /* A gVisor release: YYYYMMDD from 2018 on, optionally .N (check_release). */
 #define RELEASE "^(20(1[89]|[2-9][0-9])|2[1-9][0-9]{2}|[3-9][0-9]{3})(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])(\\.[0-9]+)?$"
 
-static void pattern(json_t *o, const char *re)
-{
-	if (o)
-		json_object_set_new(o, "pattern", json_string(re));
-}
-
-int sf_cluster_check_keywords(sf_schema_check_fn check, json_t *out)
-{
-	if (check == check_ami) {
-		pattern(out, "^ami-([0-9a-f]{8}|[0-9a-f]{17})$");
-	} else if (check == check_sha512) {
-		pattern(out, "^[0-9A-Fa-f]{128}$");
-	} else if (check == check_release) {
-		pattern(out, RELEASE);
-	} else if (check == check_instance_types) {
-		/* family, generation, attributes . size (sf_instance_type_arch);
-		 * one architecture per group is a comparison, validate's */
-		pattern(json_object_get(out, "items"), "^[a-z]+[0-9]+[a-z0-9-]*\\.[a-z0-9]+$");
-	} else if (check == check_vpc_cidr) {
-		pattern(out, "^" SF_JS_IPV4_NET "/0*(1[6-9]|2[0-4])$");
-	} else if (check == check_service_cidr) {
-		pattern(out, "^" SF_JS_IPV4_NET "/0*(1[2-9]|2[0-4])$");
-	} else if (check == check_labels) {
-		json_object_set_new(out, "propertyNames", json_pack("{s:s}", "pattern", LABEL_KEY));
-		json_t *v = json_object_get(out, "additionalProperties");
-		if (json_is_object(v))
-			pattern(v, "^(" LABEL_NAME ")?$");
-	} else {
-		return 0;
-	}
-	return 1;
-}
+/* A Kubernetes quantity as validate reads it (quantity()): digits, an
+ * optional fraction, then a decimal exponent or one of the suffixes
+ * secfaas knows.  One string for the check and the JSON Schema
+ * (sf_schema_pattern_match). */
+#define QUANTITY "^[0-9]+(\\.[0-9]*)?([eE][-+]?[0-9]+|Ki|Mi|Gi|Ti|m|k|M|G|T)?$"
+/* An EKS add-on version, v<major>.<minor>.<patch>-eksbuild.<n>
+ * (check_addon_version; one string for the check and the schema). */
+#define ADDON_VERSION "^v[0-9]+\\.[0-9]+\\.[0-9]+-eksbuild\\.[0-9]+$"
 
 static const struct sf_schema gvisor_fields[] = {
 	{"release", SF_S_STRING, SF_S_REQUIRED, 0, 0, 0, 0, 0, check_release, "pinned gVisor release, e.g. 20250113.0"},
@@ -470,7 +446,7 @@ static double quantity(const char *s)
 	} units[] = {{"Ki", 1024.0}, {"Mi", 1048576.0}, {"Gi", 1073741824.0}, {"Ti", 1099511627776.0},
 		     {"m", 0.001},  {"k", 1e3},         {"M", 1e6},            {"G", 1e9},
 		     {"T", 1e12},   {"", 1.0}};
-	if (!s || !isdigit((unsigned char)*s))
+	if (!s || sf_schema_pattern_match(QUANTITY, s) != 1)
 		return -1;
 	char *end;
 	double v = strtod(s, &end);
@@ -581,7 +557,8 @@ static void check_cluster_spec(const struct sf_node *n, struct sf_diags *d, cons
 				      "spec.nodeGroups[%zu].kubernetesVersion: %s is %d minor versions behind the cluster's %s; kubelets may trail the API server by at most %d",
 				      i, sf_node_str(kv), cm - gm, sf_node_str(sf_node_get(n, "kubernetesVersion")),
 				      SF_EKS_KUBELET_SKEW);
-		if (!gvisor && rv && kv && sf_node_str(rv) && strncmp(sf_node_str(rv), sf_node_str(kv), strlen(sf_node_str(kv))))
+		if (!gvisor && sf_node_str(rv) && sf_node_str(kv) &&
+		    strncmp(sf_node_str(rv), sf_node_str(kv), strlen(sf_node_str(kv))))
 			sf_diag_error(d, &rv->pos, "spec.nodeGroups[%zu].releaseVersion: %s is not a release of Kubernetes %s",
 				      i, sf_node_str(rv), sf_node_str(kv));
 	}
@@ -603,13 +580,10 @@ static void check_cluster_spec(const struct sf_node *n, struct sf_diags *d, cons
 }
 
 /* "v1.21.1-eksbuild.1": EKS add-on versions are a v-prefixed semantic
- * version and an eksbuild number. */
+ * version and an eksbuild number (ADDON_VERSION). */
 static void check_addon_version(const struct sf_node *n, struct sf_diags *d, const char *path)
 {
-	unsigned a, b, c, e;
-	int used = 0;
-	if (sscanf(n->scalar, "v%u.%u.%u-eksbuild.%u%n", &a, &b, &c, &e, &used) != 4 || n->scalar[used] ||
-	    !isdigit((unsigned char)n->scalar[used - 1]))
+	if (sf_schema_pattern_match(ADDON_VERSION, n->scalar) != 1)
 		sf_diag_error(d, &n->pos, "%s: \"%s\" is not an EKS add-on version like v1.21.1-eksbuild.1", path,
 			      n->scalar);
 }
@@ -649,4 +623,195 @@ const struct sf_schema sf_cluster_spec_schema = {"spec", SF_S_OBJECT, 0, cluster
 const struct sf_schema *sf_cluster_schema(void)
 {
 	return &sf_cluster_spec_schema;
+}
+
+/* ---- the hooks above as JSON Schema keywords (secfaas schema) ---- */
+
+/* A container image reference (lib/imageref.h's grammar).  Without a
+ * domain the first path component has no '.', as the runtimes read a
+ * first component with one as a registry host; a name longer than 255
+ * characters is validate's to refuse. */
+#define IMG_COMPONENT "[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*"
+#define IMG_COMPONENT_NODOT "[a-z0-9]+((_|__|-+)[a-z0-9]+)*"
+#define IMG_LABEL "[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
+#define IMG_HOST "(" IMG_LABEL "(\\." IMG_LABEL ")*|\\[[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*\\])"
+#define IMG_PATH IMG_COMPONENT "(/" IMG_COMPONENT ")*"
+#define IMAGE_REF                                                                                               \
+	"^(" IMG_HOST "(:[0-9]{1,5})?/" IMG_PATH "|" IMG_COMPONENT "|" IMG_COMPONENT_NODOT "(/" IMG_COMPONENT ")+)" \
+	"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@(sha256:[0-9a-f]{64}|sha384:[0-9a-f]{96}|sha512:[0-9a-f]{128}))?$"
+/* A gVisor release mirror (sf_gvisor_mirror_check): http(s), a host
+ * without credentials, a port 1-65535 of at most 6 digits, then only the
+ * path characters a shell and a URL leave alone. */
+#define MIRROR_URL                                                                                     \
+	"^https?://[A-Za-z0-9][A-Za-z0-9.-]*(:(?=[0-9]{1,6}(/|$))0*([1-9][0-9]{0,3}|[1-5][0-9]{4}|"      \
+	"6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?(/[A-Za-z0-9._~/%+=,:-]*)?$"
+/* Plain http:// to this machine, which needs no pin. */
+#define MIRROR_LOOPBACK "^http://(localhost|127\\.[0-9.]+)([:/]|$)"
+/* A node group on Graviton (sf_instance_type_arch: a 'g' right after the
+ * generation digits) and one on x86_64 (anything else there). */
+#define ARM64_TYPE "^[a-z]+[0-9]+g"
+#define X86_TYPE "^[a-z]+[0-9]+([a-fh-z-][a-z0-9-]*)?\\."
+
+static void pattern(json_t *o, const char *re)
+{
+	if (o)
+		json_object_set_new(o, "pattern", json_string(re));
+}
+
+/* Append x to o's allOf (created when missing). */
+static void all_of(json_t *o, json_t *x)
+{
+	json_t *a = json_object_get(o, "allOf");
+	if (!a) {
+		a = json_array();
+		json_object_set_new(o, "allOf", a);
+	}
+	json_array_append_new(a, x);
+}
+
+/* {required: [field], properties: {field: {const: value}}} */
+static json_t *field_is(const char *field, json_t *value)
+{
+	return json_pack("{s:[s], s:{s:{s:o}}}", "required", field, "properties", field, "const", value);
+}
+
+/* A node group with runtime: gvisor. */
+static json_t *gvisor_group(void)
+{
+	json_t *g = field_is("runtime", json_string("gvisor"));
+	json_object_set_new(g, "type", json_string("object"));
+	return g;
+}
+
+/* "^1\\.31" for "1.31": a text that starts with v. */
+static json_t *prefix_pattern(const char *v)
+{
+	char re[64];
+	size_t o = 0;
+	re[o++] = '^';
+	for (const char *p = v; *p && o + 3 < sizeof re; p++) {
+		if (*p == '.')
+			re[o++] = '\\';
+		re[o++] = *p;
+	}
+	re[o] = 0;
+	return json_string(re);
+}
+
+/* check_cluster_spec as keywords: the rules across node groups, the
+ * gVisor section, OpenFaaS and the add-ons.  Versions come from the same
+ * table validation reads (sf_eks_version_names), so each of the finite
+ * cluster versions gets its own if/then of what may run beside it. */
+static void cluster_spec_keywords(json_t *out)
+{
+	/* a gVisor group without an ami needs spec.gvisor to bake one */
+	json_t *no_ami = gvisor_group();
+	json_object_set_new(no_ami, "not", json_pack("{s:[s]}", "required", "ami"));
+	all_of(out, json_pack("{s:{s:[s], s:{s:{s:o}}}, s:{s:[s]}}", "if", "required", "nodeGroups", "properties",
+			      "nodeGroups", "contains", no_ami, "then", "required", "gvisor"));
+	/* OpenFaaS, unless enabled: false (or a module call, expanded before
+	 * validation), needs a gVisor group (or one from a module call) */
+	json_t *off = field_is("enabled", json_false());
+	json_object_set_new(off, "type", json_string("object"));
+	json_t *of_on = json_pack("{s:[s], s:{s:{s:{s:[o, {s:[s]}]}}}}", "required", "openfaas", "properties",
+				  "openfaas", "not", "anyOf", off, "required", "module");
+	all_of(out, json_pack("{s:o, s:{s:{s:{s:{s:[o, {s:[s]}]}}}}}", "if", of_on, "then", "properties",
+			      "nodeGroups", "contains", "anyOf", gvisor_group(), "required", "module"));
+	/* a gVisor group runs the image baked for the cluster's version: it
+	 * pins neither kubernetesVersion nor releaseVersion */
+	json_t *items = json_pack("{s:o, s:{s:{s:[{s:[s]}, {s:[s]}]}}}", "if", gvisor_group(), "then", "not", "anyOf",
+				  "required", "kubernetesVersion", "required", "releaseVersion");
+	/* a runc group's releaseVersion is a release of its kubernetesVersion */
+	for (size_t i = 0; sf_eks_version_names[i]; i++)
+		all_of(items, json_pack("{s:o, s:{s:{s:{s:o}}}}", "if",
+					field_is("kubernetesVersion", json_string(sf_eks_version_names[i])), "then",
+					"properties", "releaseVersion", "pattern", prefix_pattern(sf_eks_version_names[i])));
+	all_of(out, json_pack("{s:{s:{s:o}}}", "properties", "nodeGroups", "items", items));
+	/* per cluster version: the kubelet versions allowed beside it (not
+	 * newer, at most SF_EKS_KUBELET_SKEW minors behind) and kube-proxy's */
+	for (size_t i = 0; sf_eks_version_names[i]; i++) {
+		int cm = sf_eks_minor(sf_eks_version_names[i]);
+		json_t *ok = json_array();
+		char minors[128] = "";
+		size_t o = 0;
+		for (size_t j = 0; sf_eks_version_names[j]; j++) {
+			int gm = sf_eks_minor(sf_eks_version_names[j]);
+			if (gm <= cm && gm >= cm - SF_EKS_KUBELET_SKEW)
+				json_array_append_new(ok, json_string(sf_eks_version_names[j]));
+		}
+		json_array_append_new(ok, json_null());
+		for (int m = cm - SF_EKS_KUBELET_SKEW; m <= cm && o < sizeof minors - 8; m++)
+			if (m >= 0)
+				o += (size_t)snprintf(minors + o, sizeof minors - o, "%s%d", o ? "|" : "", m);
+		char kp[192];
+		snprintf(kp, sizeof kp, "^v0*1\\.0*(%s)\\.", minors);
+		json_t *groups = json_pack("{s:{s:{s:{s:o}}}}", "items", "properties", "kubernetesVersion", "enum", ok);
+		json_t *addons = json_pack("{s:{s:{s:{s:{s:s}}}}}", "properties", "kube-proxy", "properties", "version",
+					   "pattern", kp);
+		all_of(out, json_pack("{s:o, s:{s:{s:o, s:o}}}", "if",
+				      field_is("kubernetesVersion", json_string(sf_eks_version_names[i])), "then",
+				      "properties", "nodeGroups", groups, "addons", addons));
+	}
+}
+
+int sf_cluster_check_keywords(sf_schema_check_fn check, json_t *out)
+{
+	if (check == check_ami) {
+		pattern(out, "^ami-([0-9a-f]{8}|[0-9a-f]{17})$");
+	} else if (check == check_sha512) {
+		pattern(out, "^[0-9A-Fa-f]{128}$");
+	} else if (check == check_release) {
+		pattern(out, RELEASE);
+	} else if (check == check_instance_types) {
+		/* family, generation, attributes . size, and one architecture
+		 * for all of them (sf_instance_type_arch) */
+		pattern(json_object_get(out, "items"), "^[a-z]+[0-9]+[a-z0-9-]*\\.[a-z0-9]+$");
+		json_object_set_new(out, "anyOf",
+				    json_pack("[{s:{s:s}}, {s:{s:s}}]", "items", "pattern", ARM64_TYPE, "items",
+					      "pattern", X86_TYPE));
+	} else if (check == check_vpc_cidr) {
+		pattern(out, "^" SF_JS_IPV4_NET "/0*(1[6-9]|2[0-4])$");
+	} else if (check == check_service_cidr) {
+		pattern(out, "^" SF_JS_IPV4_NET "/0*(1[2-9]|2[0-4])$");
+	} else if (check == check_labels) {
+		json_object_set_new(out, "propertyNames", json_pack("{s:s}", "pattern", LABEL_KEY));
+		json_t *v = json_object_get(out, "additionalProperties");
+		if (json_is_object(v))
+			pattern(v, "^(" LABEL_NAME ")?$");
+	} else if (check == check_image) {
+		pattern(out, IMAGE_REF);
+		json_object_set_new(out, "maxLength", json_integer(1024));
+	} else if (check == check_quantity) {
+		pattern(out, QUANTITY);
+	} else if (check == check_addon_version) {
+		pattern(out, ADDON_VERSION);
+		json_object_set_new(out, "type", json_string("string")); /* "v..." is never a number */
+	} else if (check == check_egress) {
+		/* none | internet | a list of IPv4 CIDRs (host bits are validate's) */
+		json_object_set_new(out, "anyOf",
+				    json_pack("[{s:s}, {s:[s, s]}, {s:s, s:{s:s, s:s}}]", "type", "null", "enum", "none",
+					      "internet", "type", "array", "items", "type", "string", "pattern",
+					      "^" SF_JS_IPV4_NET "/0*([0-9]|[12][0-9]|3[0-2])$"));
+	} else if (check == check_gvisor) {
+		/* the mirror's syntax, and plain http:// only to this machine
+		 * or with a SHA-512 pin */
+		json_t *m = json_object_get(json_object_get(out, "properties"), "mirror");
+		pattern(m, MIRROR_URL);
+		json_object_set_new(out, "if",
+				    json_pack("{s:[s], s:{s:{s:s, s:s, s:{s:s}}}}", "required", "mirror", "properties",
+					      "mirror", "type", "string", "pattern", "^http://", "not", "pattern",
+					      MIRROR_LOOPBACK));
+		json_object_set_new(out, "then", json_pack("{s:[s], s:{s:{s:{s:s}}}}", "required", "sha512",
+							   "properties", "sha512", "not", "type", "null"));
+	} else if (check == check_openfaas) {
+		/* the EULA acknowledged, or OpenFaaS off */
+		json_object_set_new(out, "anyOf",
+				    json_pack("[o, o]", field_is("enabled", json_false()),
+					      field_is("acceptLicense", json_true())));
+	} else if (check == check_cluster_spec) {
+		cluster_spec_keywords(out);
+	} else {
+		return 0;
+	}
+	return 1;
 }

@@ -42,11 +42,13 @@ int sf_config_build_checked(struct sf_config *out, const struct sf_specset *set,
 
 /* A JSON Schema (draft 2020-12) of one spec document, made from the kind
  * table and the same schema rows validation uses, for editors' YAML
- * language servers.  The offline rules a pattern or a bound can say are
- * in it too (DNS labels, AWS tags, admin ARNs, public access CIDRs and
- * their duplicates, a kind's longest name); checks across fields, CIDR
- * arithmetic and the other check hooks (regions, instance types) stay with
- * validation.  New reference. */
+ * language servers.  The offline rules a pattern, a bound or an if/then
+ * can say are in it too (DNS labels, AWS tags, admin ARNs, CIDR syntax,
+ * image references, mirrors, quantities, the versions allowed beside each
+ * cluster version, the OpenFaaS licence, what a gVisor group needs); CIDR
+ * arithmetic, comparisons of two values (min and max, two quantities),
+ * unique names across items and a Stack resource type's own checks stay
+ * with validation.  New reference. */
 json_t *sf_kinds_json_schema(void);
 
 /* The Stack kind (kind_stack.c). */

@@ -2,6 +2,7 @@
 #include "provisioner/spec/schema.h"
 
 #include <errno.h>
+#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -347,4 +348,14 @@ json_t *sf_schema_to_json(const struct sf_schema *s, const struct sf_node *n)
 	}
 	}
 	return NULL;
+}
+
+int sf_schema_pattern_match(const char *re, const char *s)
+{
+	regex_t r;
+	if (regcomp(&r, re, REG_EXTENDED | REG_NOSUB))
+		return -1;
+	int rc = regexec(&r, s, 0, NULL, 0) == 0;
+	regfree(&r);
+	return rc;
 }

@@ -65,4 +65,12 @@ const char *sf_did_you_mean(const char *word, const char *const *candidates, siz
 int sf_scalar_is_int(const char *s, long long *out);
 int sf_scalar_is_bool(const char *s, int *out);
 
+/* 1 when s matches the pattern re, 0 when not, -1 when re does not
+ * compile.  The pattern is written once in the dialect POSIX extended
+ * regular expressions and JSON Schema's ECMA-262 patterns read alike
+ * (anchors, [classes], (a|b), ?, *, +, {m,n}, \. escapes; no lookaround,
+ * no \d): a check hook that tests it and the JSON Schema that carries it
+ * (`secfaas schema`) then hold the same rule from one string. */
+int sf_schema_pattern_match(const char *re, const char *s);
+
 #endif

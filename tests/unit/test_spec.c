@@ -233,6 +233,50 @@ T_TEST(pinned_addons_accepted)
 	free(t);
 }
 
+/* a node group whose kubernetesVersion is left empty (YAML null) beside a
+ * releaseVersion: the release is not compared with a version that is not
+ * there (this read a NULL string) */
+T_TEST(release_beside_an_empty_version)
+{
+	int n = 0;
+	char *t = check(HDR NET "  nodeGroups:\n    - {name: a, kubernetesVersion: null, releaseVersion: 1.31.9-20261120, "
+				"instanceTypes: [m6i.large], scaling: {min: 1, max: 2}}\n",
+			&n);
+	if (n)
+		T_FAILF("empty version refused: %s", t);
+	free(t);
+}
+
+/* add-on versions and quantities are matched whole: no sign, no blank, no
+ * hexadecimal that scanf or strtod would have read as a number */
+T_TEST(addon_version_and_quantity_are_whole_matches)
+{
+	static const char *const bad_versions[] = {"v-1.21.1-eksbuild.1", "v 1.21.1-eksbuild.1", "v+1.21.1-eksbuild.1",
+						   "v1.21.1-eksbuild.+1", "v1.21.1-eksbuild.1\n"};
+	for (size_t i = 0; i < SF_ARRAY_LEN(bad_versions); i++) {
+		int n = 0;
+		char *y = xasprintf(HDR NET "  addons: {vpc-cni: {version: \"%s\"}}\n" NG, bad_versions[i]);
+		char *t = check(y, &n);
+		if (n != 1 || !strstr(t, "is not an EKS add-on version"))
+			T_FAILF("version \"%s\" not refused: %s", bad_versions[i], t);
+		free(t);
+		free(y);
+	}
+	static const char *const bad_q[] = {"0x10", "1e3Mi", "1.5.3", "inf", " 2", "2Mi "};
+	for (size_t i = 0; i < SF_ARRAY_LEN(bad_q); i++) {
+		int n = 0;
+		char *y = xasprintf(HDR NET "  nodeGroups:\n    - {name: a, runtime: gvisor, ami: ami-0123456789abcdef0, "
+					    "instanceTypes: [m6i.large], scaling: {min: 1, max: 2}}\n"
+					    "  openfaas: {acceptLicense: true, functionLimits: {cpu: \"%s\"}}\n",
+				    bad_q[i]);
+		char *t = check(y, &n);
+		if (n != 1 || !strstr(t, "is not a Kubernetes quantity"))
+			T_FAILF("quantity \"%s\" not refused: %s", bad_q[i], t);
+		free(t);
+		free(y);
+	}
+}
+
 T_TEST(all_errors_reported_at_once)
 {
 	int n = 0;
