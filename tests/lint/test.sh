@@ -2,7 +2,9 @@
 # The layer check (tools/layers.sh over tools/layers.txt): the tree as it
 # is passes, and a temporary copy with one climbing include, one climbing
 # call, a climbing table row or an unlisted directory fails, naming the
-# file, the line or symbol and the rule.
+# file, the line or symbol and the rule.  The names check (tools/refs.py)
+# passes on the tree and fails on a comment or document that names a file
+# the tree does not have or a path outside it.
 . "$SECFAAS_SRC/tests/lib.sh"
 SRC=$SECFAAS_SRC
 OBJ=$SECFAAS_BUILD/obj
@@ -13,7 +15,7 @@ copy_tree() {
 	for d in lib aws kube state resources provisioner; do
 		cp -R "$SRC/$d" "$1/"
 	done
-	cp "$SRC/tools/layers.sh" "$SRC/tools/layers.txt" "$1/tools/"
+	cp "$SRC/tools/layers.sh" "$SRC/tools/layers.txt" "$SRC/tools/lint.sh" "$1/tools/"
 }
 
 # copy_objects DIR: the product objects of the build (not the unit tests).
@@ -35,6 +37,10 @@ t_rc 1 "layers with lib/util.c including the engine" sh src/tools/layers.sh -r s
 t_grep "names file, line and target" "layers: lib/util.c:$line: includes provisioner/engine/plan.h" "$T_DIR/.out"
 t_grep "names the rule" "lib (floor 0) may use only: nothing" "$T_DIR/.out"
 t_eq "one violation" "$(grep -c ' may use only: ' "$T_DIR/.out")" 1
+# make lint runs tools/lint.sh, whose layer step fails the same way
+t_rc 1 "tools/lint.sh (make lint) with the climbing include" env LINT_ONLY=layers sh src/tools/lint.sh empty
+t_grep "make lint names it" "layers: lib/util.c:$line: includes provisioner/engine/plan.h" "$T_DIR/.out"
+t_nogrep "make lint is not clean" "lint: clean" "$T_DIR/.out"
 t_end
 
 t_begin "a climbing include between middle floors fails"
@@ -88,6 +94,37 @@ mkdir -p src/provisioner/extra
 printf 'int sf_extra(void);\nint sf_extra(void) { return 0; }\n' >src/provisioner/extra/extra.c
 t_rc 1 "layers with an unlisted directory" sh src/tools/layers.sh -r src -o empty
 t_grep "names the directory" "provisioner/extra/extra.c: directory provisioner/extra has no row in tools/layers.txt" "$T_DIR/.out"
+t_end
+
+# The names check (tools/refs.py): comments and documents name only files
+# of the tree.
+t_begin "the tree names only its own files"
+t_rc 0 "refs on the source tree" python3 "$SRC/tools/refs.py" "$SRC"
+t_end
+
+t_begin "a comment naming a missing file fails"
+mkdir -p tree/lib tree/docs
+printf '/* see lib/b.h, b.h, the tail engine/x.h and cmd_<verb>.c */\nint a;\n' >tree/lib/a.c
+printf 'int b;\n' >tree/lib/b.h
+mkdir -p tree/provisioner/engine
+printf 'int x;\n' >tree/provisioner/engine/x.h
+printf '# Doc\n\nSee `lib/a.c` and `provisioner/engine/x.h`.\n' >tree/docs/a.md
+t_rc 0 "refs on names that resolve" python3 "$SRC/tools/refs.py" tree
+printf 'int c; /* as provisioner/render.c does */\n// and lib/gone.h\n' >tree/lib/c.c
+t_rc 1 "refs with a comment naming a moved file" python3 "$SRC/tools/refs.py" tree
+t_grep "names file, line and name" "lib/c.c:1: names provisioner/render.c, which is not in the repository" "$T_DIR/.out"
+t_grep "a line comment too" "lib/c.c:2: names lib/gone.h, which is not in the repository" "$T_DIR/.out"
+t_eq "two findings" "$(grep -c 'names' "$T_DIR/.out")" 2
+t_end
+
+t_begin "a document citing one outside the tree fails"
+mkdir -p tree/docs
+printf '# Doc\n\nFacts: `/work/shared/reference/x.md`, `style.md`.\n' >tree/docs/a.md
+printf 'char *s = "/* not a comment: gone.c */";\n' >tree/a.c
+t_rc 1 "refs with a document citing outside notes" python3 "$SRC/tools/refs.py" tree
+t_grep "names the absolute path" "docs/a.md:3: names /work/shared/reference/x.md, a path outside the repository" "$T_DIR/.out"
+t_grep "names the missing document" "docs/a.md:3: names style.md, which is not in the repository" "$T_DIR/.out"
+t_nogrep "strings are not comments" "gone.c" "$T_DIR/.out"
 t_end
 
 finish
