@@ -2,6 +2,7 @@
 #include "resources/estimate.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -130,11 +131,11 @@ static int on_product(void *ctx, const json_t *doc, struct sf_err *err)
 	return 0;
 }
 
-int sf_prices_fetch(struct sf_prices *p, struct sf_aws *c, const char *region, const json_t *instance_types,
-		    struct sf_err *err)
+/* GetProducts for region into f->p: the EKS, NAT, EBS and load balancer
+ * prices when base, and the instance types listed (none: no query). */
+static int fetch_products(struct fetch *f, struct sf_aws *c, const char *region, const json_t *instance_types,
+			  int base, struct sf_err *err)
 {
-	prices_init(p, region);
-	struct fetch f = {p, ""};
 	json_t *q[5];
 	const char *svc[5] = {"AmazonEKS", "AmazonEC2", "AmazonEC2", "AmazonEC2", "AWSELB"};
 	for (size_t i = 0; i < 5; i++) {
@@ -159,16 +160,125 @@ int sf_prices_fetch(struct sf_prices *p, struct sf_aws *c, const char *region, c
 	sf_pricing_filter(q[3], "TERM_MATCH", "capacitystatus", "Used");
 	int rc = 0;
 	for (size_t k = 0; k < 5 && rc == 0; k++)
-		if (k != 3 || types.len)
-			rc = sf_pricing_products(c, svc[k], q[k], on_product, &f, err);
+		if (k == 3 ? types.len > 0 : base)
+			rc = sf_pricing_products(c, svc[k], q[k], on_product, f, err);
 	for (size_t k = 0; k < 5; k++)
 		json_decref(q[k]);
 	sf_buf_release(&types);
+	return rc;
+}
+
+int sf_prices_fetch(struct sf_prices *p, struct sf_aws *c, const char *region, const json_t *instance_types,
+		    struct sf_err *err)
+{
+	prices_init(p, region);
+	struct fetch f = {p, ""};
+	int rc = fetch_products(&f, c, region, instance_types, 1, err);
 	if (rc < 0)
 		return rc;
 	snprintf(p->source, sizeof p->source, "AWS Price List API");
 	snprintf(p->date, sizeof p->date, "%s", f.date[0] ? f.date : "unknown day");
 	return 0;
+}
+
+/* ---- a run's prices, by region ---- */
+
+struct price_entry {
+	char region[32];
+	struct sf_prices prices;  /* as fetched so far */
+	json_t *asked;            /* {"m6i.large": true}: instance types asked for */
+	struct sf_err failed;     /* the first ask's error; code 0: it answered */
+};
+
+struct sf_price_cache {
+	pthread_mutex_t mu;       /* held while asking, so a region is asked once */
+	struct price_entry *v;
+	size_t n;
+	size_t calls;             /* sf_prices_fetch-equivalents made (for tests) */
+};
+
+struct sf_price_cache *sf_price_cache_new(void)
+{
+	struct sf_price_cache *pc = xcalloc(1, sizeof *pc);
+	pthread_mutex_init(&pc->mu, NULL);
+	return pc;
+}
+
+void sf_price_cache_free(struct sf_price_cache *pc)
+{
+	if (!pc)
+		return;
+	for (size_t i = 0; i < pc->n; i++) {
+		sf_prices_release(&pc->v[i].prices);
+		json_decref(pc->v[i].asked);
+	}
+	free(pc->v);
+	pthread_mutex_destroy(&pc->mu);
+	free(pc);
+}
+
+static void prices_copy(struct sf_prices *dst, const struct sf_prices *src)
+{
+	*dst = *src;
+	dst->fallback = src->fallback ? xstrdup(src->fallback) : NULL;
+	dst->instances = json_deep_copy(src->instances);
+}
+
+int sf_price_cache_get(struct sf_price_cache *pc, struct sf_aws *c, const char *region, const json_t *instance_types,
+		       struct sf_prices *p, struct sf_err *err)
+{
+	pthread_mutex_lock(&pc->mu);
+	struct price_entry *e = NULL;
+	for (size_t i = 0; i < pc->n && !e; i++)
+		if (!strcmp(pc->v[i].region, region))
+			e = &pc->v[i];
+	int rc = 0;
+	if (!e) {
+		pc->v = xrealloc(pc->v, (pc->n + 1) * sizeof *pc->v);
+		e = &pc->v[pc->n++];
+		memset(e, 0, sizeof *e);
+		snprintf(e->region, sizeof e->region, "%s", region);
+		e->asked = json_object();
+		rc = sf_prices_fetch(&e->prices, c, region, instance_types, &e->failed);
+		pc->calls++;
+		size_t i;
+		json_t *t;
+		json_array_foreach(instance_types, i, t) json_object_set_new(e->asked, json_string_value(t), json_true());
+	} else if (!e->failed.code) {
+		/* only the types no workspace of this run asked for yet */
+		json_t *missing = json_array();
+		size_t i;
+		json_t *t;
+		json_array_foreach(instance_types, i, t) if (json_is_string(t) && !json_object_get(e->asked, json_string_value(t)))
+			json_array_append(missing, t);
+		if (json_array_size(missing)) {
+			struct fetch f = {&e->prices, ""};
+			snprintf(f.date, sizeof f.date, "%s", e->prices.date);
+			rc = fetch_products(&f, c, region, missing, 0, err);
+			pc->calls++;
+			if (rc == 0) {
+				snprintf(e->prices.date, sizeof e->prices.date, "%s", f.date);
+				json_array_foreach(missing, i, t) json_object_set_new(e->asked, json_string_value(t), json_true());
+			}
+		}
+		json_decref(missing);
+	}
+	if (e->failed.code) {
+		/* the API did not answer this run: not asked again for the region */
+		*err = e->failed;
+		rc = -1;
+	}
+	if (rc == 0)
+		prices_copy(p, &e->prices);
+	else
+		prices_init(p, region);
+	pthread_mutex_unlock(&pc->mu);
+	return rc < 0 ? rc : 0;
+}
+
+size_t sf_price_cache_calls(const struct sf_price_cache *pc)
+{
+	return pc ? pc->calls : 0;
 }
 
 /* ---- what the plan leaves behind ---- */
@@ -258,16 +368,17 @@ static double r2(double v)
 struct cost {
 	json_t *items, *unpriced;
 	double hourly;
+	double spot_hourly; /* the part of hourly that is Spot at its On-Demand ceiling */
 };
 
 /* One line of the bill: count × unit_price per unit; per_month: the unit
  * price is per month (EBS GB-months), not per hour. */
-static void item(struct cost *c, const char *what, const char *address, long long count, const char *unit,
-		 double price, int per_month, const char *note)
+static json_t *item(struct cost *c, const char *what, const char *address, long long count, const char *unit,
+		    double price, int per_month, const char *note)
 {
 	if (price < 0) {
 		json_array_append_new(c->unpriced, json_string(what));
-		return;
+		return NULL;
 	}
 	double hourly = per_month ? (double)count * price / SF_HOURS_PER_MONTH : (double)count * price;
 	json_t *it = json_pack("{s:s, s:I, s:s, s:f, s:f, s:f}", "what", what, "count", (json_int_t)count, "unit", unit,
@@ -278,6 +389,7 @@ static void item(struct cost *c, const char *what, const char *address, long lon
 		json_object_set_new(it, "note", json_string(note));
 	json_array_append_new(c->items, it);
 	c->hourly += hourly;
+	return it;
 }
 
 static double instance_price(const struct sf_prices *p, const char *type)
@@ -298,6 +410,8 @@ static long long node_disk(const struct sf_plan *plan, const struct sf_change *c
 	}
 	return d > 0 ? d : 20;
 }
+
+#define SPOT_NOTE "Spot: up to the On-Demand figure"
 
 static void node_group(struct cost *c, const struct sf_plan *plan, const struct sf_change *ch,
 		       const struct sf_prices *p, long long *ebs_gib)
@@ -330,17 +444,25 @@ static void node_group(struct cost *c, const struct sf_plan *plan, const struct 
 	} else {
 		sf_buf_printf(&what, "%s On-Demand", type);
 	}
-	item(c, sf_buf_cstr(&what), ch->address, n, "instance-hour", price, 0,
-	     spot ? "Spot bills at most the On-Demand price shown" : NULL);
+	/* The Price List API has no Spot prices (they move with the market):
+	 * a Spot group is shown at its On-Demand figure, as a ceiling, and
+	 * says so in its line, in JSON and in the total. */
+	json_t *it = item(c, sf_buf_cstr(&what), ch->address, n, "instance-hour", price, 0,
+			  spot ? SPOT_NOTE : NULL);
+	if (it && spot) {
+		json_object_set_new(it, "capacity_type", json_string("SPOT"));
+		json_object_set_new(it, "price_is_ceiling", json_true());
+		c->spot_hourly += json_number_value(json_object_get(it, "hourly"));
+	}
 	sf_buf_release(&what);
 	*ebs_gib += n * node_disk(plan, ch);
 }
 
 static json_t *cost_items(const struct sf_plan *plan, const struct sf_estimate_opts *o, double *hourly,
-			  json_t **unpriced)
+			  double *spot_hourly, json_t **unpriced)
 {
 	const struct sf_prices *p = o->prices;
-	struct cost c = {json_array(), json_array(), 0};
+	struct cost c = {json_array(), json_array(), 0, 0};
 	long long ebs = 0;
 	int nat = 0, clb = 0, nlb = 0;
 	for (size_t i = 0; i < plan->n; i++) {
@@ -379,6 +501,7 @@ static json_t *cost_items(const struct sf_plan *plan, const struct sf_estimate_o
 	if (ebs)
 		item(&c, "EBS gp3 root volumes", NULL, ebs, "GiB-month", p->gp3_gb_month, 1, NULL);
 	*hourly = c.hourly;
+	*spot_hourly = c.spot_hourly;
 	*unpriced = c.unpriced;
 	return c.items;
 }
@@ -497,6 +620,78 @@ static void finish(const struct sf_plan *plan, struct step *s, size_t i)
 	s[i].state = 2;
 }
 
+/* The apply's length with at most `workers` changes at once (0: no
+ * bound), as the engine runs it: whenever a worker is free it takes the
+ * first change in plan order whose dependencies are done
+ * (provisioner/engine/apply.c).  hi: use each step's high duration, else
+ * its low one.  A dependency circle the plan would refuse is cut at its
+ * first change, as finish() cuts it. */
+static double makespan(const struct sf_plan *plan, const struct step *s, int workers, int hi)
+{
+	size_t n = plan->n;
+	long *dep = NULL;
+	size_t *ndep = xcalloc(n + 1, sizeof *ndep), *off = xcalloc(n + 1, sizeof *off), total = 0;
+	for (size_t i = 0; i < n; i++) {
+		off[i] = total;
+		total += plan->v[i].ndeps;
+	}
+	dep = xcalloc(total + 1, sizeof *dep);
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < plan->v[i].ndeps; k++) {
+			const struct sf_change *d = sf_plan_find(plan, plan->v[i].deps[k]);
+			if (d && d != &plan->v[i])
+				dep[off[i] + ndep[i]++] = (long)(d - plan->v);
+		}
+	/* state: 0 waiting, 1 running (until end[i]), 2 done */
+	int *st = xcalloc(n + 1, sizeof *st);
+	double *end = xcalloc(n + 1, sizeof *end), now = 0;
+	size_t done = 0, running = 0;
+	while (done < n) {
+		int started = 0;
+		for (size_t i = 0; i < n && (workers <= 0 || running < (size_t)workers); i++) {
+			if (st[i])
+				continue;
+			size_t k = 0;
+			while (k < ndep[i] && st[dep[off[i] + k]] == 2)
+				k++;
+			if (k < ndep[i])
+				continue;
+			st[i] = 1;
+			end[i] = now + (hi ? s[i].hi : s[i].lo);
+			running++;
+			started = 1;
+		}
+		if (!running && !started) {
+			/* a circle: start its first waiting change regardless */
+			for (size_t i = 0; i < n; i++)
+				if (!st[i]) {
+					st[i] = 1;
+					end[i] = now + (hi ? s[i].hi : s[i].lo);
+					running++;
+					break;
+				}
+		}
+		/* the next change to end, and every one ending with it */
+		double next = -1;
+		for (size_t i = 0; i < n; i++)
+			if (st[i] == 1 && (next < 0 || end[i] < next))
+				next = end[i];
+		now = next;
+		for (size_t i = 0; i < n; i++)
+			if (st[i] == 1 && end[i] <= now) {
+				st[i] = 2;
+				running--;
+				done++;
+			}
+	}
+	free(st);
+	free(end);
+	free(dep);
+	free(ndep);
+	free(off);
+	return now;
+}
+
 static void apply_time(json_t *est, const struct sf_plan *plan, const struct sf_estimate_opts *o)
 {
 	struct step *s = xcalloc(plan->n ? plan->n : 1, sizeof *s);
@@ -516,8 +711,17 @@ static void apply_time(json_t *est, const struct sf_plan *plan, const struct sf_
 		if (s[i].hi > 0)
 			json_array_insert_new(path, 0, json_pack("{s:s, s:f, s:f}", "address", plan->v[i].address, "low",
 								 s[i].lo, "high", s[i].hi));
-	json_object_set_new(est, "apply_seconds", json_pack("{s:f, s:f}", "low", end >= 0 ? round(s[end].flo) : 0.0,
-							    "high", end >= 0 ? round(s[end].fhi) : 0.0));
+	double clo = end >= 0 ? round(s[end].flo) : 0.0, chi = end >= 0 ? round(s[end].fhi) : 0.0;
+	/* the longest chain is the floor; with --parallelism N the engine
+	 * runs at most N changes at once, and a wide plan waits for workers */
+	double lo = clo, hi = chi;
+	if (o->parallelism > 0 && plan->n) {
+		lo = fmax(clo, round(makespan(plan, s, o->parallelism, 0)));
+		hi = fmax(chi, round(makespan(plan, s, o->parallelism, 1)));
+	}
+	json_object_set_new(est, "apply_seconds", json_pack("{s:f, s:f}", "low", lo, "high", hi));
+	json_object_set_new(est, "critical_path_seconds", json_pack("{s:f, s:f}", "low", clo, "high", chi));
+	json_object_set_new(est, "parallelism", json_integer(o->parallelism > 0 ? o->parallelism : 0));
 	json_object_set_new(est, "time_source", json_string(hist && blt ? "this workspace's past runs, else built-in typical EKS timings"
 							   : hist  ? "this workspace's past runs"
 								   : "built-in typical EKS timings"));
@@ -528,15 +732,24 @@ static void apply_time(json_t *est, const struct sf_plan *plan, const struct sf_
 json_t *sf_estimate_make(const struct sf_plan *plan, const struct sf_estimate_opts *o)
 {
 	const struct sf_prices *p = o->prices;
-	double hourly = 0;
+	double hourly = 0, spot = 0;
 	json_t *unpriced = NULL;
-	json_t *items = cost_items(plan, o, &hourly, &unpriced);
+	json_t *items = cost_items(plan, o, &hourly, &spot, &unpriced);
 	json_t *est = json_pack("{s:s, s:s, s:s, s:s, s:i, s:o, s:f, s:f, s:o}", "currency", "USD", "region", p->region,
 				"price_source", p->source, "price_date", p->date, "hours_per_month", SF_HOURS_PER_MONTH,
 				"items", items, "hourly", r6(hourly), "monthly", r2(hourly * SF_HOURS_PER_MONTH),
 				"unpriced", unpriced);
 	if (p->fallback)
 		json_object_set_new(est, "price_fallback", json_string(p->fallback));
+	/* with Spot in it the total is a ceiling: say so, and what is firm */
+	json_object_set_new(est, "total_is_ceiling", json_boolean(spot > 0));
+	if (spot > 0)
+		json_object_set_new(est, "spot",
+				    json_pack("{s:s, s:f, s:f, s:f, s:f}", "note",
+					      SPOT_NOTE " (the Price List API has no Spot prices)", "hourly_at_most", r6(spot),
+					      "monthly_at_most", r2(spot * SF_HOURS_PER_MONTH), "hourly_without_spot",
+					      r6(hourly - spot), "monthly_without_spot",
+					      r2((hourly - spot) * SF_HOURS_PER_MONTH)));
 	apply_time(est, plan, o);
 	return est;
 }
@@ -571,35 +784,60 @@ void sf_estimate_render(const json_t *est, FILE *out, int color)
 		fprintf(out, "  (%s)\n", fb);
 	size_t i;
 	json_t *it;
-	int w = 5;
+	int w = 12, rw = 34;
+	char rate[96], h[32], m[32];
 	json_array_foreach(json_object_get(est, "items"), i, it)
 	{
 		int l = (int)strlen(json_string_value(json_object_get(it, "what")));
 		w = l > w ? l : w;
+		l = snprintf(rate, sizeof rate, "%lld x %s$%.4f per %s",
+			     (long long)json_integer_value(json_object_get(it, "count")),
+			     json_is_true(json_object_get(it, "price_is_ceiling")) ? "up to " : "", num(it, "unit_price"),
+			     json_string_value(json_object_get(it, "unit")));
+		rw = l > rw ? l : rw;
 	}
-	char rate[64], h[32], m[32];
 	json_array_foreach(json_object_get(est, "items"), i, it)
 	{
 		const char *note = json_string_value(json_object_get(it, "note"));
-		snprintf(rate, sizeof rate, "%lld x $%.4f per %s", (long long)json_integer_value(json_object_get(it, "count")), num(it, "unit_price"),
+		snprintf(rate, sizeof rate, "%lld x %s$%.4f per %s",
+			 (long long)json_integer_value(json_object_get(it, "count")),
+			 json_is_true(json_object_get(it, "price_is_ceiling")) ? "up to " : "", num(it, "unit_price"),
 			 json_string_value(json_object_get(it, "unit")));
 		snprintf(h, sizeof h, "$%.4f/h", num(it, "hourly"));
 		snprintf(m, sizeof m, "$%.2f/month", num(it, "monthly"));
-		fprintf(out, "  %-*s  %-34s %10s %14s%s%s\n", w, json_string_value(json_object_get(it, "what")), rate, h, m,
-			note ? "  " : "", note ? note : "");
+		fprintf(out, "  %-*s  %-*s %10s %14s%s%s\n", w, json_string_value(json_object_get(it, "what")), rw, rate, h,
+			m, note ? "  " : "", note ? note : "");
 	}
+	const json_t *spot = json_object_get(est, "spot");
 	snprintf(h, sizeof h, "$%.4f/h", num(est, "hourly"));
 	snprintf(m, sizeof m, "$%.2f/month", num(est, "monthly"));
-	fprintf(out, "  %-*s  %-34s %10s %14s\n", w, "Total", "", h, m);
+	fprintf(out, "  %-*s  %-*s %10s %14s%s\n", w, spot ? "Total, at most" : "Total", rw, "", h, m,
+		spot ? "  Spot counted at its On-Demand ceiling" : "");
+	if (spot) {
+		snprintf(h, sizeof h, "$%.4f/h", num(spot, "hourly_without_spot"));
+		snprintf(m, sizeof m, "$%.2f/month", num(spot, "monthly_without_spot"));
+		fprintf(out, "  %-*s  %-*s %10s %14s  the Price List API has no Spot prices\n", w, "Without Spot", rw,
+			"", h, m);
+	}
 	json_array_foreach(json_object_get(est, "unpriced"), i, it)
 		fprintf(out, "  %s: no price for %s, not in the total\n", json_string_value(it),
 			json_string_value(json_object_get(est, "region")));
-	const json_t *as = json_object_get(est, "apply_seconds");
+	const json_t *as = json_object_get(est, "apply_seconds"), *cp = json_object_get(est, "critical_path_seconds");
 	struct sf_buf lo = SF_BUF_INIT, hi = SF_BUF_INIT;
 	duration(&lo, num(as, "low"));
 	duration(&hi, num(as, "high"));
-	fprintf(out, "  Apply time: about %s to %s (%s)\n", sf_buf_cstr(&lo), sf_buf_cstr(&hi),
-		json_string_value(json_object_get(est, "time_source")));
+	long long par = (long long)json_integer_value(json_object_get(est, "parallelism"));
+	fprintf(out, "  Apply time: about %s to %s", sf_buf_cstr(&lo), sf_buf_cstr(&hi));
+	if (par > 0 && cp && (num(as, "low") > num(cp, "low") || num(as, "high") > num(cp, "high"))) {
+		struct sf_buf clo = SF_BUF_INIT, chi = SF_BUF_INIT;
+		duration(&clo, num(cp, "low"));
+		duration(&chi, num(cp, "high"));
+		fprintf(out, " at --parallelism %lld (the longest chain alone: %s to %s)", par, sf_buf_cstr(&clo),
+			sf_buf_cstr(&chi));
+		sf_buf_release(&clo);
+		sf_buf_release(&chi);
+	}
+	fprintf(out, " (%s)\n", json_string_value(json_object_get(est, "time_source")));
 	/* the chain's slow steps; the quick ones are only counted */
 	const json_t *path = json_object_get(est, "critical_path");
 	size_t quick = 0, shown = 0;

@@ -14,6 +14,8 @@
 
 #include "err.h"
 
+struct sf_price_cache; /* resources/estimate.h */
+
 /* Documented exit codes (README "Exit codes"). */
 enum {
 	SF_EXIT_OK = 0,      /* success, or no changes */
@@ -45,6 +47,7 @@ struct sf_cli {
 	const char *subpath;      /* --subpath DIR inside the repo (or the positional spec) */
 	int allow_dirty;          /* --allow-dirty */
 	const char *cmd_options;  /* the running command's options (sf_cmd.options), set by main */
+	struct sf_price_cache *prices; /* plan --all: the run's prices by region (borrowed); NULL: ask per plan */
 	FILE *out;                /* stdout */
 	FILE *errf;               /* stderr */
 };

@@ -29,6 +29,7 @@
 #include "provisioner/cli/plan_cmd.h"
 #include "provisioner/cli/run.h"
 #include "provisioner/kinds/kinds.h"
+#include "resources/estimate.h"
 #include "util.h"
 
 struct wsrow {
@@ -205,7 +206,7 @@ static int plan_one(struct sf_cli *cli, struct sf_plan_args *pa, const struct sf
 		row->change = plan.change;
 		row->destroy = plan.destroy;
 		if (cli->json)
-			job->json = sf_plan_json_ws(&ws, &plan, pa->opts.refresh);
+			job->json = sf_plan_json_ws(cli, &ws, &plan, pa->opts.refresh);
 		else if (!pa->summary) {
 			fprintf(cli->out, "\n=== workspace %s%s ===\n", row->name, row->in_spec ? "" : " (removed from the spec: destroy)");
 			sf_print_plan_ws(cli, &ws, &plan, pa->full, pa->opts.refresh);
@@ -261,6 +262,9 @@ int sf_cmd_plan_all(struct sf_cli *cli, struct sf_plan_args *pa)
 	/* The workspaces plan side by side (each mostly waits on its reads
 	 * of AWS), --cluster-parallelism at once, and are shown in order. */
 	struct planrun r = {.cli = cli, .pa = pa, .set = &set};
+	/* each region's prices are asked once for the whole run */
+	struct sf_price_cache *prices = sf_price_cache_new();
+	cli->prices = prices;
 	r.jobs = xcalloc(n + 1, sizeof *r.jobs);
 	for (size_t i = 0; i < n; i++) {
 		if (!v[i].in_spec && !pa->prune) {
@@ -309,6 +313,8 @@ int sf_cmd_plan_all(struct sf_cli *cli, struct sf_plan_args *pa)
 	free(r.jobs);
 	pthread_cond_destroy(&r.cv);
 	pthread_mutex_destroy(&r.mu);
+	cli->prices = NULL;
+	sf_price_cache_free(prices);
 	sf_specset_release(&set);
 	summary(cli, v, n, 0, pa->prune);
 	if (jall) {

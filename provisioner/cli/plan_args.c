@@ -125,7 +125,7 @@ static int state_typical(void *ctx, const char *type, const char *phase, double 
  * changes or nothing to price.  online: ask the Price List API (the plan
  * refreshed, so AWS is in use anyway); else, or when the API does not
  * answer, the built-in table, saying why. */
-static json_t *plan_estimate(struct sf_ws *ws, const struct sf_plan *plan, int online)
+static json_t *plan_estimate(struct sf_cli *cli, struct sf_ws *ws, const struct sf_plan *plan, int online)
 {
 	if (!ws || !sf_plan_has_changes(plan) || plan->refresh_only || !sf_estimate_wanted(plan))
 		return NULL;
@@ -138,7 +138,9 @@ static json_t *plan_estimate(struct sf_ws *ws, const struct sf_plan *plan, int o
 	char *why = NULL;
 	if (aws && region) {
 		json_t *types = sf_estimate_instance_types(plan);
-		if (sf_prices_fetch(&p, aws, region, types, &err) < 0) {
+		int rc = cli->prices ? sf_price_cache_get(cli->prices, aws, region, types, &p, &err)
+				     : sf_prices_fetch(&p, aws, region, types, &err);
+		if (rc < 0) {
 			why = xasprintf("the Price List API did not answer: %s", err.msg);
 			sf_prices_release(&p);
 		}
@@ -151,7 +153,7 @@ static json_t *plan_estimate(struct sf_ws *ws, const struct sf_plan *plan, int o
 		sf_prices_builtin(&p, region);
 		p.fallback = why;
 	}
-	struct sf_estimate_opts o = {&p, (time_t)sf_now(), ws->st ? state_typical : NULL, ws->st};
+	struct sf_estimate_opts o = {&p, (time_t)sf_now(), ws->st ? state_typical : NULL, ws->st, cli->parallelism};
 	json_t *est = sf_estimate_make(plan, &o);
 	sf_prices_release(&p);
 	return est;
@@ -180,14 +182,14 @@ void sf_print_plan(struct sf_cli *cli, const struct sf_plan *plan, int full)
 
 void sf_print_plan_ws(struct sf_cli *cli, struct sf_ws *ws, const struct sf_plan *plan, int full, int online)
 {
-	json_t *est = plan_estimate(ws, plan, online);
+	json_t *est = plan_estimate(cli, ws, plan, online);
 	print_plan(cli, plan, full, est);
 	json_decref(est);
 }
 
-json_t *sf_plan_json_ws(struct sf_ws *ws, const struct sf_plan *plan, int online)
+json_t *sf_plan_json_ws(struct sf_cli *cli, struct sf_ws *ws, const struct sf_plan *plan, int online)
 {
-	json_t *j = sf_plan_render_json(plan), *est = plan_estimate(ws, plan, online);
+	json_t *j = sf_plan_render_json(plan), *est = plan_estimate(cli, ws, plan, online);
 	if (est)
 		json_object_set_new(j, "estimate", est);
 	return j;

@@ -37,7 +37,7 @@ void sf_print_plan(struct sf_cli *cli, const struct sf_plan *plan, int full);
  * JSON; online: prices from the Price List API, else the built-in table. */
 void sf_print_plan_ws(struct sf_cli *cli, struct sf_ws *ws, const struct sf_plan *plan, int full, int online);
 /* The JSON plan with its estimate (plan --all --json). New reference. */
-json_t *sf_plan_json_ws(struct sf_ws *ws, const struct sf_plan *plan, int online);
+json_t *sf_plan_json_ws(struct sf_cli *cli, struct sf_ws *ws, const struct sf_plan *plan, int online);
 
 #endif
 

@@ -61,6 +61,45 @@ t_grep "reason given" "(the Price List API did not answer: " .out
 t_grep "same total" '$727.16/month' .out
 t_end
 
+t_begin "plan --all asks the Price List API once per region, not once per workspace, even when it fails"
+# pricing:GetProducts calls the local AWS has answered so far
+pricing_calls() { curl -s "$AWSSIM_URL/_awssim/calls" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["calls"].get("pricing:GetProducts", 0))'; }
+mkdir fleet one
+for w in a b c; do sed "s/name: fn-minimal/name: fleet-$w/" "$SECFAAS_SRC/examples/minimal.yaml" >"fleet/$w.yaml"; done
+cp fleet/a.yaml one/
+before=$(pricing_calls)
+t_rc 0 "plan --all of one workspace" $S plan --all one --backend one-state
+single=$(($(pricing_calls) - before))
+t_ok "one workspace asks" test "$single" -ge 4
+before=$(pricing_calls)
+t_rc 0 "plan --all of three in eu-west-1" $S plan --all fleet --backend fleet-state
+t_eq "three workspaces of one region ask as often as one" "$(($(pricing_calls) - before))" "$single"
+t_eq "each workspace is priced" "$(grep -c '^Estimate of what will exist (eu-west-1' .out)" 3
+t_eq "from the API" "$(grep -c 'prices: AWS Price List API' .out)" 3
+# another region and an instance type no workspace named yet: that region
+# asks once more in full; the new type alone is one more query
+sed 's/name: fleet-a/name: fleet-d/; s/region: eu-west-1/region: us-east-1/' fleet/a.yaml >fleet/d.yaml
+sed 's/name: fleet-a/name: fleet-e/; s/\[m6i.large\]/[m7g.large]/' fleet/a.yaml >fleet/e.yaml
+before=$(pricing_calls)
+t_rc 0 "plan --all of five in two regions" $S plan --all fleet --backend fleet-state --json
+t_eq "one more region: twice the calls, and one for the new type" "$(($(pricing_calls) - before))" "$((2 * single + 1))"
+t_eq "every workspace priced from the API" \
+	"$(/usr/bin/python3 -c 'import json; d=json.load(open(".out"))["workspaces"]; print(sorted((w, d[w]["estimate"]["price_source"], d[w]["estimate"]["region"]) for w in d))')" \
+	"[('fleet-a', 'AWS Price List API', 'eu-west-1'), ('fleet-b', 'AWS Price List API', 'eu-west-1'), ('fleet-c', 'AWS Price List API', 'eu-west-1'), ('fleet-d', 'AWS Price List API', 'us-east-1'), ('fleet-e', 'AWS Price List API', 'eu-west-1')]"
+t_eq "the new type is priced" \
+	"$(/usr/bin/python3 -c 'import json; e=json.load(open(".out"))["workspaces"]["fleet-e"]["estimate"]; print([i["what"] for i in e["items"] if i["what"].startswith("m7g")], e["unpriced"])')" \
+	"['m7g.large On-Demand'] []"
+# the API failing: asked once per region, then the built-in table
+curl -s -X POST "$AWSSIM_URL/_awssim/faults" \
+	-d '{"rules":[{"service":"pricing","operation":"GetProducts","kind":"http500"}]}' >/dev/null
+before=$(pricing_calls)
+AWS_MAX_ATTEMPTS=1 t_rc 0 "plan --all" $S plan --all fleet --backend fleet-state
+curl -s -X DELETE "$AWSSIM_URL/_awssim/faults" >/dev/null
+t_eq "one failed ask per region (two regions)" "$(($(pricing_calls) - before))" 2
+t_eq "every workspace says why" "$(grep -c '(the Price List API did not answer: ' .out)" 5
+t_eq "and is priced from the built-in table" "$(grep -c 'prices: built-in price table' .out)" 5
+t_end
+
 t_begin "a Stack of local files has no estimate"
 cat >spec.yaml <<'YAML'
 apiVersion: secfaas.dev/v1alpha1

@@ -13,6 +13,7 @@
 #include "provisioner/kinds/kinds.h"
 #include "resources/eks_versions.h"
 #include "resources/estimate.h"
+#include "resources/types.h"
 #include "util.h"
 #include "t.h"
 
@@ -82,14 +83,20 @@ static double num(const json_t *o, const char *k)
 	return json_number_value(json_object_get(o, k));
 }
 
-static json_t *estimate(const struct sf_plan *plan, const char *region, time_t now, sf_typical_fn fn, void *ctx)
+static json_t *estimate_par(const struct sf_plan *plan, const char *region, time_t now, sf_typical_fn fn, void *ctx,
+			    int parallelism)
 {
 	struct sf_prices p;
 	T_EQ(sf_prices_builtin(&p, region), 0);
-	struct sf_estimate_opts o = {&p, now, fn, ctx};
+	struct sf_estimate_opts o = {&p, now, fn, ctx, parallelism};
 	json_t *est = sf_estimate_make(plan, &o);
 	sf_prices_release(&p);
 	return est;
+}
+
+static json_t *estimate(const struct sf_plan *plan, const char *region, time_t now, sf_typical_fn fn, void *ctx)
+{
+	return estimate_par(plan, region, now, fn, ctx, 0);
 }
 
 /* 2026-12-05: Kubernetes 1.35 in standard support until 2027-03-27. */
@@ -120,8 +127,13 @@ T_TEST(full_example_priced_by_hand)
 	NEAR(num(sb, "unit_price"), 0.214);
 	NEAR(num(sb, "hourly"), 0.428);
 	NEAR(num(sb, "monthly"), 312.44);
+	/* the Price List API has no Spot prices: a ceiling, and it says so */
+	T_OK(json_is_true(json_object_get(sb, "price_is_ceiling")));
+	T_STREQ(json_string_value(json_object_get(sb, "capacity_type")), "SPOT");
+	T_STREQ(json_string_value(json_object_get(sb, "note")), "Spot: up to the On-Demand figure");
 	const json_t *arm = item_of(est, "eks_nodegroup.sandbox-arm"); /* 1 x m7g.xlarge, capacity type unset */
 	T_OK(arm != NULL);
+	T_OK(!json_object_get(arm, "price_is_ceiling"));
 	NEAR(num(arm, "hourly"), 0.182);
 	NEAR(num(arm, "monthly"), 132.86);
 	/* root volumes: 2 x 40 + 2 x 50 + 1 x 20 (the default) = 200 GiB */
@@ -142,6 +154,13 @@ T_TEST(full_example_priced_by_hand)
 	/* 0.10 + 0.214 + 0.428 + 0.182 + 0.048 + 17.60/730 */
 	NEAR(num(est, "hourly"), 0.996110);
 	NEAR(num(est, "monthly"), 727.16);
+	/* so the total is a ceiling too; without Spot: 0.996110 - 0.428 */
+	T_OK(json_is_true(json_object_get(est, "total_is_ceiling")));
+	const json_t *spot = json_object_get(est, "spot");
+	NEAR(num(spot, "hourly_at_most"), 0.428);
+	NEAR(num(spot, "monthly_at_most"), 312.44);
+	NEAR(num(spot, "hourly_without_spot"), 0.568110);
+	NEAR(num(spot, "monthly_without_spot"), 414.72); /* 0.56811 x 730 = 414.7203 */
 	T_STREQ(json_string_value(json_object_get(est, "price_source")), "built-in price table");
 	T_STREQ(json_string_value(json_object_get(est, "price_date")), "2026-11-20");
 	T_EQ(json_integer_value(json_object_get(est, "hours_per_month")), 730);
@@ -255,6 +274,87 @@ T_TEST(apply_time_is_the_critical_path)
 	sf_plan_release(&plan);
 }
 
+/* n node groups after one cluster (chain: 1) or on their own (chain: 0),
+ * all created. */
+static void plan_of_groups(struct sf_plan *plan, size_t n, int chain)
+{
+	memset(plan, 0, sizeof *plan);
+	plan->v = xcalloc(n + 2, sizeof *plan->v);
+	if (chain) {
+		struct sf_change *c = &plan->v[plan->n++];
+		c->address = xstrdup("eks_cluster.main");
+		c->type = sf_rtype_find("eks_cluster");
+		c->action = SF_ACT_CREATE;
+		c->after = json_object();
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct sf_change *c = &plan->v[plan->n++];
+		c->address = xasprintf("eks_nodegroup.g%zu", i);
+		c->type = sf_rtype_find("eks_nodegroup");
+		c->action = SF_ACT_CREATE;
+		c->after = json_object();
+		c->deps = xcalloc(2, sizeof *c->deps);
+		if (chain)
+			c->deps[c->ndeps++] = xstrdup("eks_cluster.main");
+	}
+	sf_plan_count(plan);
+}
+
+static void seconds(const json_t *est, const char *k, double lo, double hi)
+{
+	const json_t *v = json_object_get(est, k);
+	if (fabs(num(v, "low") - lo) > 1e-6 || fabs(num(v, "high") - hi) > 1e-6)
+		T_FAILF("%s: %g..%g, want %g..%g", k, num(v, "low"), num(v, "high"), lo, hi);
+}
+
+/* apply runs at most --parallelism changes at once: four node groups
+ * (built in: 150-300 s each) take one round unbounded, two at 2 or 3
+ * workers, four at 1; after a cluster (480-720 s) the rounds follow it.
+ * Figures by hand. */
+T_TEST(apply_time_bounded_by_parallelism)
+{
+	struct sf_plan plan;
+	plan_of_groups(&plan, 4, 0);
+	static const struct {
+		int par;
+		double lo, hi;
+	} flat[] = {{0, 150, 300}, {10, 150, 300}, {4, 150, 300}, {3, 300, 600}, {2, 300, 600}, {1, 600, 1200}};
+	for (size_t i = 0; i < SF_ARRAY_LEN(flat); i++) {
+		json_t *est = estimate_par(&plan, "eu-west-1", DEC_2026, NULL, NULL, flat[i].par);
+		seconds(est, "apply_seconds", flat[i].lo, flat[i].hi);
+		seconds(est, "critical_path_seconds", 150, 300);
+		T_EQ(json_integer_value(json_object_get(est, "parallelism")), flat[i].par);
+		json_decref(est);
+	}
+	sf_plan_release(&plan);
+
+	plan_of_groups(&plan, 4, 1);
+	json_t *est = estimate_par(&plan, "eu-west-1", DEC_2026, NULL, NULL, 2);
+	seconds(est, "apply_seconds", 480 + 2 * 150, 720 + 2 * 300);
+	seconds(est, "critical_path_seconds", 480 + 150, 720 + 300);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&text, &len);
+	sf_estimate_render(est, m, 0);
+	fclose(m);
+	T_CONTAINS(text, "Apply time: about 13 min to 22 min at --parallelism 2 (the longest chain alone: 10 min to 17 min)");
+	free(text);
+	json_decref(est);
+	sf_plan_release(&plan);
+
+	/* examples/full.yaml at the default 10: never shorter than its chain */
+	plan_of_full(&plan, NULL, NULL);
+	est = estimate_par(&plan, "eu-west-1", DEC_2026, NULL, NULL, 10);
+	const json_t *as = json_object_get(est, "apply_seconds"), *cp = json_object_get(est, "critical_path_seconds");
+	T_OK(num(as, "high") >= num(cp, "high") && num(as, "low") >= num(cp, "low"));
+	double chain = num(cp, "high");
+	json_decref(est);
+	est = estimate_par(&plan, "eu-west-1", DEC_2026, NULL, NULL, 1);
+	T_OK(num(json_object_get(est, "apply_seconds"), "high") > chain + 900);
+	json_decref(est);
+	sf_plan_release(&plan);
+}
+
 T_TEST(human_lines)
 {
 	struct sf_plan plan;
@@ -266,8 +366,10 @@ T_TEST(human_lines)
 	sf_estimate_render(est, m, 0);
 	fclose(m);
 	T_CONTAINS(text, "Estimate of what will exist (eu-west-1, USD; prices: built-in price table, published 2026-11-20):");
-	T_CONTAINS(text, "2 x $0.2140 per instance-hour       $0.4280/h  $312.44/month  Spot bills at most");
-	T_CONTAINS(text, "$0.9961/h  $727.16/month");
+	T_CONTAINS(text, "2 x up to $0.2140 per instance-hour  $0.4280/h  $312.44/month  Spot: up to the On-Demand figure\n");
+	T_CONTAINS(text, "Total, at most");
+	T_CONTAINS(text, "$0.9961/h  $727.16/month  Spot counted at its On-Demand ceiling\n");
+	T_CONTAINS(text, "$0.5681/h  $414.72/month  the Price List API has no Spot prices\n");
 	T_CONTAINS(text, "Apply time: about ");
 	T_CONTAINS(text, "Longest chain: ");
 	free(text);
