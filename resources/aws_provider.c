@@ -20,6 +20,7 @@
 	X(aws_internet_gateway)     \
 	X(aws_launch_template)      \
 	X(aws_nat_gateway)          \
+	X(aws_network_ref)          \
 	X(aws_route_table)          \
 	X(aws_security_group)       \
 	X(aws_subnet)               \

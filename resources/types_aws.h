@@ -7,6 +7,7 @@
 extern const struct sf_rtype sf_rt_aws_iam_role;
 extern const struct sf_rtype sf_rt_aws_iam_instance_profile;
 extern const struct sf_rtype sf_rt_aws_vpc;
+extern const struct sf_rtype sf_rt_aws_network_ref;
 extern const struct sf_rtype sf_rt_aws_subnet;
 extern const struct sf_rtype sf_rt_aws_internet_gateway;
 extern const struct sf_rtype sf_rt_aws_eip;

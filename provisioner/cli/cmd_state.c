@@ -712,6 +712,11 @@ int cmd_import(struct sf_cli *cli, int argc, char **argv)
 		goto done;
 	}
 	sf_err_clear(&err);
+	if (sf_own_of(ri->type) && sf_own_of(ri->type)->kind == SF_OWN_REF) {
+		rc = sf_cli_errorf(cli, "%s names an existing %s that secfaas only reads and never owns; there is nothing to import (apply reads it)",
+				   addr, sf_own_of(ri->type)->noun);
+		goto done;
+	}
 	if (!ri->type->read) {
 		rc = sf_cli_errorf(cli, "resource type %s cannot be imported", ri->type->name);
 		goto done;

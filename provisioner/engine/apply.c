@@ -340,6 +340,14 @@ static int owned_destroy(struct wctx *w, const json_t *attrs, const char *token)
 {
 	char *id = NULL;
 	json_t *tags = NULL;
+	const struct sf_own *ref = sf_own_of(w->node->ch->type);
+	if (ref && ref->kind == SF_OWN_REF) {
+		/* someone else's object, only ever read: forget it, touch nothing */
+		const char *rid = json_string_value(json_object_get(attrs, "id"));
+		sf_info("%s: %s %s is not this state's: left as it is, removed from the state", w->node->ch->address,
+			ref->noun, rid ? rid : "?");
+		return 0;
+	}
 	int rc = own_probe(w, attrs, token, &id, &tags);
 	if (rc == 2) {
 		const struct sf_own *own = sf_own_of(w->node->ch->type);

@@ -61,6 +61,7 @@ const char *sf_own_kind_name(enum sf_own_kind k)
 	case SF_OWN_TAGS: return "tags";
 	case SF_OWN_PARENT: return "parent";
 	case SF_OWN_LOCAL: return "local";
+	case SF_OWN_REF: return "reference";
 	case SF_OWN_NONE: break;
 	}
 	return "none";

@@ -408,6 +408,10 @@ static void render_change(FILE *out, const struct sf_change *ch, const struct sf
 	else if (ch->action == SF_ACT_REPLACE_CBD)
 		fprintf(out, "  %s# the old object%s%s%s is destroyed once the new one exists%s\n", c->bold, old ? " (" : "",
 			old ? old : "", old ? ")" : "", c->off);
+	if ((ch->action == SF_ACT_DELETE || ch->action == SF_ACT_REPLACE || ch->action == SF_ACT_REPLACE_CBD) &&
+	    ch->type && ch->type->own && ch->type->own->kind == SF_OWN_REF)
+		fprintf(out, "  %s# only forgotten: the %s%s%s%s is someone else's, and stays as it is%s\n", c->bold,
+			ch->type->own->noun, old ? " (" : "", old ? old : "", old ? ")" : "", c->off);
 	fprintf(out, "%s%3s%s %s\n", col, sym, c->off, ch->address);
 	struct ctx x = {out, c, lg, 0, full};
 	for (size_t k = 0; k < ch->nattrs; k++)

@@ -57,6 +57,11 @@
  *                  when the parent is being deleted in the same run, a
  *                  failure to reach it does not block the parent's delete.
  *   SF_OWN_LOCAL   not a shared object (a file on this machine).
+ *   SF_OWN_REF     never ours: an existing object the spec names by id
+ *                  (a VPC a network team made), only read.  The engine
+ *                  never calls destroy for it: deleting or replacing the
+ *                  address forgets the row, the object stays as it was,
+ *                  and `secfaas import` refuses it.
  * A create that fails before it recorded an id (record_id) with a definite
  * answer from the provider leaves no row: nothing deletable is recorded for
  * an object that may belong to someone else.  `secfaas import` is the one
@@ -127,7 +132,7 @@ struct sf_rctx {
 struct sf_change;     /* engine's per-resource plan entry (plan.h) */
 struct sf_sweep_hook; /* gc's sweep of one kind (resources/sweep.h) */
 
-enum sf_own_kind { SF_OWN_NONE = 0, SF_OWN_ID, SF_OWN_TAGS, SF_OWN_PARENT, SF_OWN_LOCAL };
+enum sf_own_kind { SF_OWN_NONE = 0, SF_OWN_ID, SF_OWN_TAGS, SF_OWN_PARENT, SF_OWN_LOCAL, SF_OWN_REF };
 
 /* How a type proves ownership (see the rule above). */
 struct sf_own {

@@ -83,10 +83,12 @@ struct sf_cluster {
 	const json_t *user_tags;       /* metadata.tags, or NULL */
 	const char *kubernetes_version;
 	struct {
-		const char *cidr;
+		const char *cidr;      /* a VPC secfaas makes; NULL with vpc_id */
 		uint32_t net;          /* parsed cidr */
 		int bits;
-		int azs;               /* availability zones (>= 2) */
+		const char *vpc_id;    /* an existing VPC (read only), or NULL */
+		const json_t *private_subnets, *public_subnets; /* its given subnet ids (arrays; with vpc_id) */
+		int azs;               /* availability zones (>= 2) of a made VPC */
 		const char *endpoint_access; /* public | private | public-and-private */
 		const json_t *public_access_cidrs; /* array, or NULL */
 		const char *service_cidr;

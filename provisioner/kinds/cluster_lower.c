@@ -10,6 +10,8 @@
  *   network  aws_vpc.main; aws_subnet.public_<a..> and private_<a..>, one
  *            pair per AZ; aws_internet_gateway.main; aws_route_table.public
  *            (0.0.0.0/0 → gateway, public subnets) and .private;
+ *            or, with network.vpcId, aws_network_ref.main (the given VPC
+ *            and subnets, only read);
  *            aws_security_group.cluster (members talk to each other)
  *   images   aws_gvisor_ami.<arch> per arch of gVisor groups without `ami:`
  *   nodes    aws_launch_template.<group> per gVisor group;
@@ -48,7 +50,7 @@
 void sf_cluster_lower(const struct sf_doc *doc, struct sf_config *c, struct sf_diags *d)
 {
 	struct sf_cluster cl;
-	struct cl_lower l = {&cl, c, d, &doc->root->pos, NULL, NULL, NULL, NULL, NULL};
+	struct cl_lower l = {&cl, c, d, &doc->root->pos, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
 	if (sf_cluster_load(&cl, doc) < 0)
 		goto done; /* validation reported why */
 	if (!cl.region) {
@@ -83,6 +85,9 @@ done:
 	json_decref(l.pub_ids);
 	json_decref(l.priv_ids);
 	json_decref(l.node_routes);
+	json_decref(l.vpc_id);
+	json_decref(l.builder_subnet);
+	free(l.builder_dep);
 	json_decref(l.tags);
 	sf_cluster_release(&cl);
 }

@@ -7,7 +7,8 @@
  * references, not the order, decide what runs in parallel):
  *   cl_lower_iam       cluster and node roles, the AMI builder's role and profile
  *   cl_lower_network   VPC, subnets, internet gateway, NAT gateways and their
- *                      Elastic IPs, route tables, security group
+ *                      Elastic IPs, route tables (or a reference to an
+ *                      existing VPC and subnets), security group
  *   cl_lower_control   the EKS cluster and its access entries
  *   cl_lower_addons    EKS add-ons: vpc-cni (network policy on), kube-proxy,
  *                      eks-pod-identity-agent, coredns
@@ -30,6 +31,9 @@ struct cl_lower {
 	json_t *priv_ids;         /* ${aws_subnet.private_<z>.id} references (owned) */
 	json_t *node_ids;         /* the subnets nodes go in: pub_ids or priv_ids (borrowed) */
 	json_t *node_routes;      /* addresses of the route tables that are their way out (owned) */
+	json_t *vpc_id;           /* the VPC's id: ${aws_vpc.main.id} or ${aws_network_ref.main.vpc_id} (owned) */
+	json_t *builder_subnet;   /* where the gVisor image builder runs (owned) */
+	char *builder_dep;        /* what gives the builder its way out: an address (owned) */
 };
 
 /* Add an instance of `type` (steals conf); dep: an extra dependency or NULL

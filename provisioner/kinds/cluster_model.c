@@ -57,11 +57,19 @@ static json_t *normalize(const struct sf_doc *doc)
 		s = json_object();
 	json_t *md = sf_node_to_json(sf_node_get(doc->root, "metadata"));
 	json_t *net = ensure_obj(s, "network");
-	setdef(net, "availabilityZones", json_integer(3));
+	int given = json_is_string(json_object_get(net, "vpcId"));
+	if (!given) /* a given VPC's subnets decide its zones and way out */
+		setdef(net, "availabilityZones", json_integer(3));
 	setdef(net, "endpointAccess", json_string("public"));
 	setdef(net, "serviceCidr", json_string(SF_DEFAULT_SERVICE_CIDR));
 	setdef(net, "nodeSubnets", json_string("private"));
-	setdef(net, "nat", json_string("single"));
+	if (!given) {
+		setdef(net, "nat", json_string("single"));
+	} else {
+		json_t *subs = ensure_obj(net, "subnets");
+		setdef(subs, "private", json_array());
+		setdef(subs, "public", json_array());
+	}
 	json_t *gv = json_object_get(s, "gvisor");
 	if (json_is_object(gv))
 		setdef(gv, "platform", json_string("systrap"));
@@ -200,6 +208,9 @@ int sf_cluster_load(struct sf_cluster *out, const struct sf_doc *doc)
 	out->user_tags = opt(md, "tags", is_object);
 	out->kubernetes_version = str(spec, "kubernetesVersion");
 	out->network.cidr = str(net, "cidr");
+	out->network.vpc_id = str(net, "vpcId");
+	out->network.private_subnets = opt(json_object_get(net, "subnets"), "private", is_array);
+	out->network.public_subnets = opt(json_object_get(net, "subnets"), "public", is_array);
 	out->network.azs = (int)json_integer_value(json_object_get(net, "availabilityZones"));
 	if (out->network.azs < 2)
 		out->network.azs = 2;
@@ -230,9 +241,12 @@ int sf_cluster_load(struct sf_cluster *out, const struct sf_doc *doc)
 		else if (g->bakes)
 			out->bakes_x86_64 = 1;
 	}
-	if (!out->name || !json_is_object(spec) || !out->network.cidr ||
-	    sf_parse_cidr(out->network.cidr, &out->network.net, &out->network.bits) != 0)
+	if (!out->name || !json_is_object(spec))
 		return -1; /* validation reported it */
+	if (out->network.vpc_id ? out->network.cidr != NULL
+				: !out->network.cidr ||
+					  sf_parse_cidr(out->network.cidr, &out->network.net, &out->network.bits) != 0)
+		return -1;
 	return 0;
 }
 

@@ -81,6 +81,10 @@ static json_t *egress_rule(const json_t *spec)
 		const char *svc = json_string_value(json_object_get(net, "serviceCidr"));
 		if (vpc)
 			json_array_append_new(except, json_string(vpc));
+		else if (json_is_string(json_object_get(net, "vpcId")))
+			/* a given VPC's block, read by its reference (which refuses
+			 * a VPC with more blocks than this one) */
+			json_array_append_new(except, json_string("${aws_network_ref.main.cidr_block}"));
 		if (svc)
 			json_array_append_new(except, json_string(svc));
 		json_array_append_new(to, json_pack("{s:{s:s, s:o}}", "ipBlock", "cidr", "0.0.0.0/0", "except", except));

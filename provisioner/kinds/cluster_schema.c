@@ -315,8 +315,44 @@ static void check_nodegroup(const struct sf_node *n, struct sf_diags *d, const c
 
 static const struct sf_schema ng_item = {"nodeGroup", SF_S_OBJECT, 0, ng_fields, 0, 0, 0, 0, check_nodegroup, 0};
 
+/* An EC2 id: prefix-, then 8 or 17 lowercase hex digits. */
+static int ec2_id_ok(const char *s, const char *prefix)
+{
+	size_t p = strlen(prefix), l = strlen(s);
+	int ok = !strncmp(s, prefix, p) && (l == p + 8 || l == p + 17);
+	for (size_t i = p; ok && i < l; i++)
+		ok = isxdigit((unsigned char)s[i]) && !isupper((unsigned char)s[i]);
+	return ok;
+}
+
+static void check_vpc_id(const struct sf_node *n, struct sf_diags *d, const char *path)
+{
+	if (!ec2_id_ok(n->scalar, "vpc-"))
+		sf_diag_error(d, &n->pos, "%s: \"%s\" is not a VPC id like vpc-0123456789abcdef0", path, n->scalar);
+}
+
+static void check_subnet_ids(const struct sf_node *n, struct sf_diags *d, const char *path)
+{
+	for (size_t i = 0; i < n->n; i++) {
+		const struct sf_node *e = n->vals[i];
+		if (e->type != SF_N_SCALAR || !ec2_id_ok(e->scalar, "subnet-"))
+			sf_diag_error(d, &e->pos, "%s[%zu]: \"%s\" is not a subnet id like subnet-0123456789abcdef0", path,
+				      i, e->type == SF_N_SCALAR ? e->scalar : "");
+	}
+}
+
+static const struct sf_schema subnet_fields[] = {
+	{"private", SF_S_LIST, 0, 0, 0, 0, 0, 16, check_subnet_ids,
+	 "private subnet ids (nodes by default, internal load balancers)"},
+	{"public", SF_S_LIST, 0, 0, 0, 0, 0, 16, check_subnet_ids, "public subnet ids (internet-facing load balancers)"},
+	{NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+};
+
 static const struct sf_schema network_fields[] = {
-	{"cidr", SF_S_STRING, SF_S_REQUIRED, 0, 0, 0, 0, 0, check_vpc_cidr, "VPC CIDR, /16 to /24"},
+	{"cidr", SF_S_STRING, 0, 0, 0, 0, 0, 0, check_vpc_cidr, "VPC CIDR, /16 to /24, of a VPC secfaas makes (or vpcId)"},
+	{"vpcId", SF_S_STRING, 0, 0, 0, 0, 0, 0, check_vpc_id,
+	 "an existing VPC to use instead of making one (with subnets; only read, never changed or deleted)"},
+	{"subnets", SF_S_OBJECT, 0, subnet_fields, 0, 0, 0, 0, 0, "the existing subnets of vpcId to use"},
 	{"availabilityZones", SF_S_INT, 0, 0, 0, 0, 2, 6, 0, "AZs to spread subnets over (default 3; EKS needs 2)"},
 	{"endpointAccess", SF_S_STRING, 0, 0, 0, endpoint_access, 0, 0, 0, "API endpoint: public (default), private, public-and-private"},
 	{"publicAccessCidrs", SF_S_LIST, 0, 0, 0, 0, 0, 0, sf_check_public_cidrs, "CIDRs allowed to reach a public endpoint"},
@@ -325,6 +361,79 @@ static const struct sf_schema network_fields[] = {
 	{"nat", SF_S_STRING, 0, 0, 0, nats, 0, 0, 0, "NAT gateways for private subnets: single (default), perAz (one per AZ) or none"},
 	{NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0},
 };
+
+/* network.cidr (secfaas makes the VPC) or network.vpcId with subnets (an
+ * existing VPC): exactly one.  What describes a VPC secfaas makes
+ * (availabilityZones, nat) has no meaning for a given one. */
+static void check_given_network(const struct sf_node *n, struct sf_diags *d, const char *path)
+{
+	const struct sf_node *cidr = sf_node_get(n, "cidr"), *vpc = sf_node_get(n, "vpcId");
+	const struct sf_node *subs = sf_node_get(n, "subnets");
+	if (!cidr && !vpc) {
+		sf_diag_error(d, &n->pos,
+			      "%s: set cidr (secfaas makes the VPC) or vpcId and subnets (an existing VPC)", path);
+		return;
+	}
+	if (cidr && vpc) {
+		sf_diag_error(d, &vpc->pos,
+			      "%s.vpcId: cidr and vpcId are mutually exclusive: cidr makes a new VPC, vpcId uses an existing one (cidr is at line %d)",
+			      path, cidr->pos.line);
+		return;
+	}
+	if (!vpc) {
+		if (subs)
+			sf_diag_error(d, &subs->pos,
+				      "%s.subnets: given subnets need the VPC they are in (vpcId); with cidr secfaas makes its own",
+				      path);
+		return;
+	}
+	static const char *const made_only[] = {"availabilityZones", "nat", NULL};
+	for (size_t i = 0; made_only[i]; i++) {
+		const struct sf_node *m = sf_node_get(n, made_only[i]);
+		if (m)
+			sf_diag_error(d, &m->pos,
+				      "%s.%s: describes a VPC secfaas makes; with vpcId the given subnets decide the zones and their route tables the way out",
+				      path, made_only[i]);
+	}
+	const struct sf_node *priv = sf_node_get(subs, "private"), *pub = sf_node_get(subs, "public");
+	size_t np = priv && priv->type == SF_N_SEQ ? priv->n : 0, nu = pub && pub->type == SF_N_SEQ ? pub->n : 0;
+	if (!subs || np + nu == 0) {
+		sf_diag_error(d, subs ? &subs->pos : &vpc->pos,
+			      "%s.subnets: vpcId needs its subnets: private: [subnet-...] and/or public: [subnet-...] (EKS needs subnets in at least two availability zones)",
+			      path);
+		return;
+	}
+	if (np + nu < 2)
+		sf_diag_error(d, &subs->pos,
+			      "%s.subnets: EKS needs subnets in at least two availability zones; one subnet is in one zone",
+			      path);
+	const struct sf_node *ns = sf_node_get(n, "nodeSubnets");
+	const char *nsv = ns && ns->type == SF_N_SCALAR ? ns->scalar : "private";
+	if (!strcmp(nsv, "private") && !np)
+		sf_diag_error(d, ns ? &ns->pos : &subs->pos,
+			      "%s.subnets.private: nodes go in the private subnets%s, and none is given; list them, or set nodeSubnets: public",
+			      path, ns ? "" : " (nodeSubnets defaults to private)");
+	if (!strcmp(nsv, "public") && !nu)
+		sf_diag_error(d, ns ? &ns->pos : &subs->pos,
+			      "%s.subnets.public: nodeSubnets: public puts nodes in the public subnets, and none is given", path);
+	/* one subnet listed twice, or as both private and public */
+	const struct sf_node *all[32];
+	size_t na = 0;
+	for (size_t k = 0; k < 2; k++) {
+		const struct sf_node *l = k ? pub : priv;
+		for (size_t i = 0; l && l->type == SF_N_SEQ && i < l->n && na < 32; i++) {
+			const struct sf_node *e = l->vals[i];
+			for (size_t j = 0; e->type == SF_N_SCALAR && j < na; j++)
+				if (!strcmp(all[j]->scalar, e->scalar)) {
+					sf_diag_error(d, &e->pos, "%s.subnets: %s is listed twice (also at line %d)", path,
+						      e->scalar, all[j]->pos.line);
+					break;
+				}
+			if (e->type == SF_N_SCALAR)
+				all[na++] = e;
+		}
+	}
+}
 
 static void check_network(const struct sf_node *n, struct sf_diags *d, const char *path)
 {
@@ -345,6 +454,7 @@ static void check_network(const struct sf_node *n, struct sf_diags *d, const cha
 			      "%s.nat: none leaves nodes in private subnets%s without a route to EKS, ECR or the internet, so they could not join the cluster; use nat: single (or perAz), or nodeSubnets: public (VPC endpoints, which would allow none, are not built yet)",
 			      path, ns ? "" : " (nodeSubnets defaults to private)");
 	const struct sf_node *v = sf_node_get(n, "cidr"), *s = sf_node_get(n, "serviceCidr");
+	check_given_network(n, d, path);
 	uint32_t a, b;
 	int ab, bb;
 	if (v && s && sf_parse_cidr(v->scalar, &a, &ab) == 0 && sf_parse_cidr(s->scalar, &b, &bb) == 0 &&
@@ -754,6 +864,31 @@ static void cluster_spec_keywords(json_t *out)
 	}
 }
 
+/* check_given_network as keywords: cidr or vpcId, exactly one; with
+ * vpcId its subnets (two at least, the nodes' list not empty) and neither
+ * availabilityZones nor nat; subnets only with vpcId.  A subnet listed in
+ * both lists is validate's (JSON Schema has no uniqueness across two
+ * arrays). */
+static void network_keywords(json_t *out)
+{
+	json_object_set_new(out, "oneOf", json_pack("[{s:[s]}, {s:[s]}]", "required", "cidr", "required", "vpcId"));
+	all_of(out, json_pack("{s:{s:[s]}, s:{s:{s:[s]}}}", "if", "required", "subnets", "then", "required", "vpcId"));
+	json_t *two = json_pack("[{s:[s], s:{s:{s:i}}}, {s:[s], s:{s:{s:i}}}, {s:[s, s], s:{s:{s:i}, s:{s:i}}}]",
+				"required", "private", "properties", "private", "minItems", 2, "required", "public",
+				"properties", "public", "minItems", 2, "required", "private", "public", "properties",
+				"private", "minItems", 1, "public", "minItems", 1);
+	json_t *given = json_pack("{s:[s], s:{s:[{s:[s]}, {s:[s]}]}, s:{s:{s:o}}}", "required", "subnets", "not", "anyOf",
+				  "required", "availabilityZones", "required", "nat", "properties", "subnets", "anyOf", two);
+	/* the list nodes go in (nodeSubnets, private by default) is not empty */
+	json_t *need_pub = json_pack("{s:{s:{s:[s], s:{s:{s:i}}}}}", "properties", "subnets", "required", "public",
+				     "properties", "public", "minItems", 1);
+	json_t *need_priv = json_pack("{s:{s:{s:[s], s:{s:{s:i}}}}}", "properties", "subnets", "required", "private",
+				      "properties", "private", "minItems", 1);
+	json_t *nodes = json_pack("{s:o, s:o, s:o}", "if", field_is("nodeSubnets", json_string("public")), "then",
+				  need_pub, "else", need_priv);
+	all_of(out, json_pack("{s:{s:[s]}, s:{s:[o, o]}}", "if", "required", "vpcId", "then", "allOf", given, nodes));
+}
+
 int sf_cluster_check_keywords(sf_schema_check_fn check, json_t *out)
 {
 	if (check == check_ami) {
@@ -769,6 +904,13 @@ int sf_cluster_check_keywords(sf_schema_check_fn check, json_t *out)
 		json_object_set_new(out, "anyOf",
 				    json_pack("[{s:{s:s}}, {s:{s:s}}]", "items", "pattern", ARM64_TYPE, "items",
 					      "pattern", X86_TYPE));
+	} else if (check == check_vpc_id) {
+		pattern(out, "^vpc-([0-9a-f]{8}|[0-9a-f]{17})$");
+	} else if (check == check_subnet_ids) {
+		pattern(json_object_get(out, "items"), "^subnet-([0-9a-f]{8}|[0-9a-f]{17})$");
+		json_object_set_new(out, "uniqueItems", json_true());
+	} else if (check == check_network) {
+		network_keywords(out);
 	} else if (check == check_vpc_cidr) {
 		pattern(out, "^" SF_JS_IPV4_NET "/0*(1[6-9]|2[0-4])$");
 	} else if (check == check_service_cidr) {

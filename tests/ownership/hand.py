@@ -10,6 +10,15 @@ loopback URLs are accepted.
   add-to-profile PROFILE ROLE
   delete-role NAME                      detach, remove from profiles, delete
   vpc CIDR NAME_TAG [K=V...]            a VPC with 2 subnets; prints the VPC id
+  network CIDR NAME_TAG [one-az|no-nat] a network team's VPC: 2 public subnets (public addresses
+                                        on launch, kubernetes.io/role/elb) and 2 private ones
+                                        (internal-elb) in 2 AZs, an internet gateway, a NAT gateway
+                                        (waits available), a route table each; one-az puts every
+                                        subnet in one zone, no-nat leaves private subnets without a
+                                        way out.  Prints {"vpc", "private", "public", ...} as JSON
+  inventory VPC_ID                      everything of that VPC a careless tool could break, as
+                                        sorted JSON: the VPC, subnets (attributes, tags), route
+                                        tables (routes, associations, tags), gateways, addresses
   cluster NAME ROLE VPC_ID              an EKS cluster in that VPC's subnets (waits ACTIVE)
   access-entry CLUSTER PRINCIPAL_ARN    an access entry made outside secfaas
   tag-role NAME K=V...                  (re)tag a role
@@ -87,6 +96,61 @@ def eks_update(eks, name, **kw):
     until(lambda: eks.describe_cluster(name=name)["cluster"]["status"] == "ACTIVE", "cluster ACTIVE")
 
 
+def network(ec2, cidr, name, opts):
+    tag = lambda rt, n: [{"ResourceType": rt, "Tags": [{"Key": "Name", "Value": n}]}]  # noqa: E731
+    v = ec2.create_vpc(CidrBlock=cidr, TagSpecifications=tag("vpc", name))["Vpc"]["VpcId"]
+    base = cidr.split(".")
+    out = {"vpc": v, "private": [], "public": []}
+    for i, kind in enumerate(("public", "public", "private", "private")):
+        az = "eu-west-1a" if "one-az" in opts or i % 2 == 0 else "eu-west-1b"
+        role = "kubernetes.io/role/elb" if kind == "public" else "kubernetes.io/role/internal-elb"
+        box = {}
+        until(lambda: box.setdefault("s", ec2.create_subnet(
+            VpcId=v, CidrBlock="%s.%s.%d.0/24" % (base[0], base[1], i), AvailabilityZone=az,
+            TagSpecifications=[{"ResourceType": "subnet", "Tags": [{"Key": "Name", "Value": "%s-%s-%d" % (name, kind, i)},
+                                                                    {"Key": role, "Value": "1"}]}])), "subnet")
+        sid = box["s"]["Subnet"]["SubnetId"]
+        if kind == "public":
+            ec2.modify_subnet_attribute(SubnetId=sid, MapPublicIpOnLaunch={"Value": True})
+        out[kind].append(sid)
+    igw = ec2.create_internet_gateway(TagSpecifications=tag("internet-gateway", name))["InternetGateway"]
+    until(lambda: ec2.attach_internet_gateway(InternetGatewayId=igw["InternetGatewayId"], VpcId=v) or True, "attach")
+    pub = ec2.create_route_table(VpcId=v, TagSpecifications=tag("route-table", name + "-public"))["RouteTable"]
+    until(lambda: ec2.create_route(RouteTableId=pub["RouteTableId"], DestinationCidrBlock="0.0.0.0/0",
+                                   GatewayId=igw["InternetGatewayId"]), "public route")
+    for sid in out["public"]:
+        until(lambda: ec2.associate_route_table(RouteTableId=pub["RouteTableId"], SubnetId=sid), "associate")
+    priv = ec2.create_route_table(VpcId=v, TagSpecifications=tag("route-table", name + "-private"))["RouteTable"]
+    if "no-nat" not in opts:
+        eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
+        nat = ec2.create_nat_gateway(SubnetId=out["public"][0], AllocationId=eip)["NatGateway"]["NatGatewayId"]
+        until(lambda: ec2.describe_nat_gateways(NatGatewayIds=[nat])["NatGateways"][0]["State"] == "available",
+              "NAT gateway available", limit=2000)
+        until(lambda: ec2.create_route(RouteTableId=priv["RouteTableId"], DestinationCidrBlock="0.0.0.0/0",
+                                       NatGatewayId=nat), "private route")
+        out["nat"] = nat
+    for sid in out["private"]:
+        until(lambda: ec2.associate_route_table(RouteTableId=priv["RouteTableId"], SubnetId=sid), "associate")
+    out["igw"] = igw["InternetGatewayId"]
+    return out
+
+
+def inventory(ec2, vpc):
+    f = [{"Name": "vpc-id", "Values": [vpc]}]
+    drop = ("AvailableIpAddressCount",)  # nodes and the control plane's interfaces come and go
+    subs = [{k: v for k, v in s.items() if k not in drop} for s in ec2.describe_subnets(Filters=f)["Subnets"]]
+    rtbs = ec2.describe_route_tables(Filters=f)["RouteTables"]
+    igws = ec2.describe_internet_gateways(Filters=[{"Name": "attachment.vpc-id", "Values": [vpc]}])["InternetGateways"]
+    nats = [n for n in ec2.describe_nat_gateways(Filter=f)["NatGateways"] if n["State"] == "available"]
+    inv = {"vpc": ec2.describe_vpcs(VpcIds=[vpc])["Vpcs"],
+           "dns": [ec2.describe_vpc_attribute(VpcId=vpc, Attribute=a)[k]["Value"]
+                   for a, k in (("enableDnsSupport", "EnableDnsSupport"), ("enableDnsHostnames", "EnableDnsHostnames"))],
+           "subnets": sorted(subs, key=lambda s: s["SubnetId"]),
+           "rtbs": sorted(rtbs, key=lambda r: r["RouteTableId"]), "igws": igws,
+           "nats": sorted(nats, key=lambda n: n["NatGatewayId"]), "addresses": ec2.describe_addresses()["Addresses"]}
+    return json.dumps(inv, sort_keys=True, default=str)
+
+
 def main():
     iam, ec2, eks = client("iam"), client("ec2"), client("eks")
     argv = sys.argv[2:]
@@ -123,6 +187,10 @@ def run(iam, ec2, eks, cmd, a):
             until(lambda: ec2.create_subnet(VpcId=v, CidrBlock="%s.%s.%d.0/24" % (base[0], base[1], i),
                                             AvailabilityZone=az), "subnet")
         print(v)
+    elif cmd == "network":
+        print(json.dumps(network(ec2, a[0], a[1], a[2:])))
+    elif cmd == "inventory":
+        print(inventory(ec2, a[0]))
     elif cmd == "cluster":
         sn = [s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [a[2]]}])["Subnets"]]
         arn = iam.get_role(RoleName=a[1])["Role"]["Arn"]

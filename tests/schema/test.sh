@@ -23,7 +23,8 @@ scaling order|JSON Schema has no bound relative to another field
 function limits default over max|quantities with units compared by value
 guard namespace in a stack|a Stack resource type checks its attributes in code (the type'"'"'s validate), and a value may be a ${reference} resolved at apply
 guard image in a stack|a Stack resource type checks its attributes in code (the type'"'"'s validate), and a value may be a ${reference} resolved at apply
-mirror of an image in a stack|a Stack resource type checks its attributes in code (the type'"'"'s validate), and a value may be a ${reference} resolved at apply'
+mirror of an image in a stack|a Stack resource type checks its attributes in code (the type'"'"'s validate), and a value may be a ${reference} resolved at apply
+subnet listed twice|JSON Schema has no uniqueness across two arrays (private and public)'
 
 cat >"$T_ROOT/check.py" <<'PY'
 import json, sys, yaml, jsonschema

@@ -214,6 +214,8 @@ T_TEST(stack_metadata_tags_reach_each_aws_type)
 	int checked = 0;
 	for (const struct sf_rtype *const *tp = sf_provider_aws.types; *tp; tp++) {
 		const struct sf_rtype *t = *tp;
+		if (t->own && t->own->kind == SF_OWN_REF)
+			continue; /* someone else's object, never written: no tags to carry */
 		const struct sf_attr_def *ta = sf_rtype_attr(t, "tags");
 		if (!ta || ta->type != SF_AT_MAP) {
 			fprintf(stderr, "  %s has no map attribute tags\n", t->name);
@@ -418,6 +420,44 @@ T_TEST(lowering_nat_per_az_and_public_nodes)
 	sf_specset_release(&set);
 	sf_diags_release(&d);
 	free(t2);
+}
+
+/* A given VPC: one read-only reference, nothing of the network made
+ * (no VPC, subnet, gateway, route table, address), and everything placed
+ * in it (security group, cluster, node groups, the image builder) waits
+ * for the reference and uses the given ids, known at plan time. */
+T_TEST(lowering_given_vpc_makes_no_network_and_refers_to_it)
+{
+	struct sf_specset set = SF_SPECSET_INIT;
+	struct sf_config c = SF_CONFIG_INIT;
+	struct sf_diags d = SF_DIAGS_INIT;
+	char *t1 = with_network("vpcId: vpc-0aaaaaaaaaaaaaaa1, subnets: {private: [subnet-0aaaaaaaaaaaaaa11, "
+				"subnet-0aaaaaaaaaaaaaa12], public: [subnet-0aaaaaaaaaaaaaa21, subnet-0aaaaaaaaaaaaaa22]}");
+	T_EQ(lower(t1, &set, &c, &d), 0);
+	T_EQ(d.nerrors, 0);
+	for (size_t i = 0; i < c.n; i++) {
+		const char *a = c.v[i].address;
+		T_OK(strncmp(a, "aws_vpc.", 8) && strncmp(a, "aws_subnet.", 11) && strncmp(a, "aws_internet_gateway.", 21) &&
+		     strncmp(a, "aws_route_table.", 16) && strncmp(a, "aws_nat_gateway.", 16) && strncmp(a, "aws_eip.", 8));
+	}
+	T_STREQ(attr(&c, "aws_network_ref.main", "vpc_id"), "vpc-0aaaaaaaaaaaaaaa1");
+	T_STREQ(attr(&c, "aws_security_group.cluster", "vpc_id"), "${aws_network_ref.main.vpc_id}");
+	const json_t *ng = json_object_get(sf_config_find(&c, "eks_nodegroup.system")->config, "subnet_ids");
+	T_EQ(json_array_size(ng), 2);
+	T_STREQ(json_string_value(json_array_get(ng, 0)), "subnet-0aaaaaaaaaaaaaa11");
+	T_OK(has_dep(&c, "eks_nodegroup.system", "aws_network_ref.main"));
+	T_EQ(json_array_size(json_object_get(sf_config_find(&c, "eks_cluster.main")->config, "subnet_ids")), 4);
+	T_OK(depends(&c, "eks_cluster.main", "aws_network_ref.main", 0));
+	T_STREQ(attr(&c, "aws_gvisor_ami.gvisor_x86_64", "builder_subnet_id"), "subnet-0aaaaaaaaaaaaaa21");
+	T_OK(has_dep(&c, "aws_gvisor_ami.gvisor_x86_64", "aws_network_ref.main"));
+	const json_t *chk = json_object_get(sf_config_find(&c, "aws_network_ref.main")->config, "check");
+	T_EQ(json_integer_value(json_object_get(chk, "max_nodes")), 14);
+	T_STREQ(json_string_value(json_object_get(chk, "builder_subnet_id")), "subnet-0aaaaaaaaaaaaaa21");
+	T_CONTAINS(json_string_value(json_object_get(chk, "where")), ".yaml:6:");
+	sf_config_release(&c);
+	sf_specset_release(&set);
+	sf_diags_release(&d);
+	free(t1);
 }
 
 /* Private nodes without NAT could never join: refused offline, at the
