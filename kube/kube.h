@@ -142,7 +142,7 @@ struct sf_kube_wait {
 	void (*progress)(void *ctx, const char *status); /* may be NULL */
 	void *ctx;
 };
-/* Ready by kind: CRD Established, Deployment rolled out, Namespace Active,
+/* Ready by kind: CRD Established, Deployment and DaemonSet rolled out, Namespace Active,
  * LoadBalancer Service with an ingress; other kinds are ready at once. */
 int sf_kube_wait_ready(struct sf_kube *k, const json_t *obj, const struct sf_kube_wait *w, struct sf_err *err);
 /* Until GET returns 404 (namespaces, LoadBalancer Services, finalizers). */
@@ -155,6 +155,7 @@ int sf_kube_wait_nodes(struct sf_kube *k, const json_t *labels, int count, const
 /* Pure readiness logic (unit-tested without a server). Return 1 ready,
  * 0 not yet (why filled), -1 failed for good (why filled). */
 int sf_kube_deployment_ready(const json_t *dep, char *why, size_t n);
+int sf_kube_daemonset_ready(const json_t *ds, char *why, size_t n);
 int sf_kube_crd_ready(const json_t *crd, char *why, size_t n);
 int sf_kube_node_ready(const json_t *node, const json_t *labels);
 int sf_kube_object_ready(const json_t *obj, char *why, size_t n);

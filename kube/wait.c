@@ -113,6 +113,31 @@ int sf_kube_node_ready(const json_t *node, const json_t *labels)
 	return cond_true(node, "Ready");
 }
 
+/* As `kubectl rollout status daemonset`: the spec change observed, every
+ * scheduled pod updated, and as many available. */
+int sf_kube_daemonset_ready(const json_t *ds, char *why, size_t n)
+{
+	const json_t *md = json_object_get(ds, "metadata"), *st = json_object_get(ds, "status");
+	const char *name = json_string_value(json_object_get(md, "name"));
+	long long gen = ival(md, "generation"), obs = ival(st, "observedGeneration");
+	long long want = ival(st, "desiredNumberScheduled"), upd = ival(st, "updatedNumberScheduled"),
+		  avail = ival(st, "numberAvailable");
+	if (gen > obs) {
+		snprintf(why, n, "daemon set %s: waiting for the spec update to be observed", name ? name : "?");
+		return 0;
+	}
+	if (upd < want) {
+		snprintf(why, n, "daemon set %s: %lld of %lld updated pods", name ? name : "?", upd, want);
+		return 0;
+	}
+	if (avail < want) {
+		snprintf(why, n, "daemon set %s: %lld of %lld updated pods available", name ? name : "?", avail, want);
+		return 0;
+	}
+	snprintf(why, n, "daemon set %s rolled out", name ? name : "?");
+	return 1;
+}
+
 int sf_kube_object_ready(const json_t *obj, char *why, size_t n)
 {
 	const char *kind = json_string_value(json_object_get(obj, "kind"));
@@ -121,6 +146,8 @@ int sf_kube_object_ready(const json_t *obj, char *why, size_t n)
 		kind = "";
 	if (!strcmp(kind, "Deployment"))
 		return sf_kube_deployment_ready(obj, why, n);
+	if (!strcmp(kind, "DaemonSet"))
+		return sf_kube_daemonset_ready(obj, why, n);
 	if (!strcmp(kind, "CustomResourceDefinition"))
 		return sf_kube_crd_ready(obj, why, n);
 	if (!strcmp(kind, "Namespace")) {

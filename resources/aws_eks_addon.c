@@ -35,10 +35,27 @@
  * both, and waits for the update.
  * destroy: DeleteAddon, wait until it is gone (a cluster delete would take
  * it too, but then the add-on's own teardown would not be ordered).
+ *
+ * Credentials: pod_identity maps the add-on's service accounts to IAM
+ * roles, sent as the add-on's own podIdentityAssociations (EKS's
+ * documented way for add-ons: the associations are made, changed and
+ * deleted with the add-on, and nobody can change them on their own).  read
+ * describes each association, so a role changed or removed outside
+ * secfaas is drift.  EKS gives pods their Pod Identity credentials when
+ * they are admitted, so pods that run when the associations change keep
+ * the identity they started with (for the VPC CNI: the node role).  After
+ * an update that changes them, the add-on's workload (restart_daemonset,
+ * "namespace/name") is rolled like `kubectl rollout restart` through the
+ * cluster's API (endpoint, ca_data) and waited for, so that once the
+ * update is done every pod uses the new role and what depends on it (the
+ * node role giving up the CNI policy) can go ahead.  A cluster without
+ * that DaemonSet has no such pods, and nothing is restarted.
  */
 #include <string.h>
 
+#include "kube/kube.h"
 #include "resources/aws_common.h"
+#include "resources/kube_cache.h"
 #include "resources/types_aws.h"
 #include "util.h"
 
@@ -51,6 +68,12 @@ static const struct sf_attr_def attrs[] = {
 	{"version_where", SF_AT_STRING, SF_ATTR_OPTIONAL | SF_ATTR_IGNORE_DRIFT,
 	 "file:line:col of the pin, for plan errors"},
 	{"configuration_values", SF_AT_MAP, SF_ATTR_OPTIONAL, "add-on configuration (sent as a JSON string)"},
+	{"pod_identity", SF_AT_MAP, SF_ATTR_OPTIONAL,
+	 "service account -> IAM role ARN: the EKS Pod Identity associations the add-on manages"},
+	{"restart_daemonset", SF_AT_STRING, SF_ATTR_OPTIONAL | SF_ATTR_IGNORE_DRIFT,
+	 "namespace/name of the add-on's DaemonSet, rolled when pod_identity changes (its pods then get the new role)"},
+	{"endpoint", SF_AT_STRING, SF_ATTR_OPTIONAL | SF_ATTR_IGNORE_DRIFT, "cluster API endpoint (for the restart)"},
+	{"ca_data", SF_AT_STRING, SF_ATTR_OPTIONAL | SF_ATTR_IGNORE_DRIFT, "cluster CA, base64 (for the restart)"},
 	{"tags", SF_AT_MAP, SF_ATTR_OPTIONAL | SF_ATTR_IGNORE_DRIFT, "tags"},
 	{"arn", SF_AT_STRING, SF_ATTR_COMPUTED, "add-on ARN"},
 	{"version", SF_AT_STRING, SF_ATTR_COMPUTED, "the version EKS runs"},
@@ -155,6 +178,101 @@ static char *config_string(const json_t *want)
 	return json_object_size(cv) ? json_dumps(cv, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 }
 
+/* podIdentityAssociations of CreateAddon/UpdateAddon from pod_identity
+ * (new array; empty when unset, which removes them on update). */
+static json_t *pias_param(const json_t *want)
+{
+	json_t *a = json_array();
+	const char *sa;
+	json_t *role;
+	json_object_foreach((json_t *)json_object_get(want, "pod_identity"), sa, role)
+	{
+		if (json_string_value(role))
+			json_array_append_new(a, json_pack("{s:s, s:s}", "serviceAccount", sa, "roleArn",
+							   json_string_value(role)));
+	}
+	return a;
+}
+
+/* The live associations of an add-on ({service account: role ARN}, new
+ * object): DescribeAddon names them by ARN, each is described. */
+static int pias_live(struct sf_rctx *c, const json_t *w, const json_t *addon, json_t **out)
+{
+	*out = json_object();
+	size_t i;
+	json_t *e;
+	json_array_foreach(json_object_get(addon, "podIdentityAssociations"), i, e)
+	{
+		const char *arn = json_string_value(e), *id = arn ? strrchr(arn, '/') : NULL;
+		if (!id)
+			continue;
+		char *lc = sf_aws_label(ax_s(w, "cluster_name")), *li = sf_aws_label(id + 1);
+		char *p = xasprintf("/clusters/%s/pod-identity-associations/%s", lc, li);
+		free(lc);
+		free(li);
+		json_t *x = NULL;
+		int rc = ax_eks_describe(c, p, "association", &x);
+		free(p);
+		if (rc == SF_ENOTFOUND) { /* gone between the two reads */
+			sf_err_clear(c->err);
+			continue;
+		}
+		if (rc < 0)
+			return rc;
+		if (ax_s(x, "serviceAccount"))
+			json_object_set_new(*out, ax_s(x, "serviceAccount"), json_string(ax_s(x, "roleArn") ? ax_s(x, "roleArn") : ""));
+		json_decref(x);
+	}
+	return 0;
+}
+
+/* Roll the add-on's DaemonSet (want's restart_daemonset) as `kubectl
+ * rollout restart` does, with a pod-template annotation naming the roles
+ * its pods must run with, and wait until every pod is updated and
+ * available.  No such DaemonSet: nothing runs with the old identity. */
+static int restart_workload(struct sf_rctx *c, const json_t *want)
+{
+	const char *ds = ax_s(want, "restart_daemonset"), *slash = ds ? strchr(ds, '/') : NULL;
+	if (!slash || !ax_s(want, "endpoint"))
+		return 0;
+	char *ns = xstrndup(ds, (size_t)(slash - ds));
+	struct sf_kube_conn conn;
+	sf_kube_conn_from_attrs(&conn, want);
+	struct sf_kube *k = sf_kube_for(c->provider, &conn, c->err);
+	char *roles = json_dumps(json_object_get(want, "pod_identity"), JSON_COMPACT | JSON_SORT_KEYS);
+	json_t *patch = json_pack("{s:{s:{s:{s:{s:s}}}}}", "spec", "template", "metadata", "annotations",
+				  "secfaas.dev/pod-identity", roles ? roles : "{}");
+	free(roles);
+	int rc = k ? sf_kube_merge_patch(k, "apps/v1", "DaemonSet", ns, slash + 1, patch, NULL, c->err) : c->err->code;
+	json_decref(patch);
+	if (rc == SF_ENOTFOUND) {
+		sf_err_clear(c->err);
+		free(ns);
+		return 0;
+	}
+	if (!rc) {
+		if (c->progress) {
+			char *line = xasprintf("restarting DaemonSet %s so its pods take the new role", ds);
+			c->progress(c, line);
+			free(line);
+		}
+		struct sf_kube_wait w;
+		memset(&w, 0, sizeof w);
+		w.timeout_s = c->timeout_s > 0 ? c->timeout_s : ax_deadline(900);
+		w.interval_s = ax_delay(2);
+		w.cancel = c->cancel;
+		json_t *obj = json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion", "apps/v1", "kind", "DaemonSet", "metadata",
+					"namespace", ns, "name", slash + 1);
+		rc = sf_kube_wait_ready(k, obj, &w, c->err);
+		json_decref(obj);
+	}
+	if (rc < 0)
+		sf_err_hint(c->err, "the add-on's associations are in place; its pods still run with the identity they "
+				    "started with until restarted: run apply again");
+	free(ns);
+	return rc;
+}
+
 static int describe(struct sf_rctx *c, const json_t *w, json_t **addon)
 {
 	char *p = apath(w, "");
@@ -210,6 +328,8 @@ static int ad_create(struct sf_rctx *c, const json_t *want, json_t **out)
 		json_object_set_new(body, "addonVersion", json_string(ver));
 	if (cfg)
 		json_object_set_new(body, "configurationValues", json_string(cfg));
+	if (json_object_size(json_object_get(want, "pod_identity")))
+		json_object_set_new(body, "podIdentityAssociations", pias_param(want));
 	/* keyed by its name on the cluster: a taken one or a lost reply is
 	 * this state's only on proof (the one create path) */
 	char *p = apath(want, NULL), *made = NULL;
@@ -252,8 +372,17 @@ static int ad_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 	if (json_object_size(live) || json_object_get(prior, "configuration_values"))
 		json_object_set_new(*out, "configuration_values", json_is_object(live) ? json_incref(live) : json_object());
 	json_decref(live);
+	json_t *pias = NULL;
+	int prc = pias_live(c, prior, addon, &pias);
+	if (prc == 0 && (json_object_size(pias) || json_object_get(prior, "pod_identity")))
+		json_object_set(*out, "pod_identity", pias);
+	json_decref(pias);
 	json_decref(addon);
-	return 0;
+	if (prc < 0) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return prc;
 }
 
 static int ad_update(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out)
@@ -279,7 +408,8 @@ static int ad_update(struct sf_rctx *c, const json_t *prior, const json_t *want,
 		return rc;
 	}
 	int move = ver && (!ax_s(addon, "addonVersion") || strcmp(ver, ax_s(addon, "addonVersion")));
-	if (move || ax_changed(prior, want, "configuration_values")) {
+	int identity = ax_changed(prior, want, "pod_identity");
+	if (move || identity || ax_changed(prior, want, "configuration_values")) {
 		char *cfg = config_string(want);
 		json_t *body = json_pack("{s:s, s:s, s:s}", "resolveConflicts", "OVERWRITE", "configurationValues",
 					 cfg ? cfg : "", "clientRequestToken",
@@ -287,6 +417,8 @@ static int ad_update(struct sf_rctx *c, const json_t *prior, const json_t *want,
 		free(cfg);
 		if (move)
 			json_object_set_new(body, "addonVersion", json_string(ver));
+		if (identity) /* the whole list: EKS replaces the add-on's associations with it */
+			json_object_set_new(body, "podIdentityAssociations", pias_param(want));
 		if (c->progress && move) {
 			char *line = xasprintf("add-on version %s -> %s", ax_s(addon, "addonVersion") ? ax_s(addon, "addonVersion") : "?", ver);
 			c->progress(c, line);
@@ -309,6 +441,8 @@ static int ad_update(struct sf_rctx *c, const json_t *prior, const json_t *want,
 			rc = ax_wait(c, sf_aws_waiter_find("eks.AddonActive"), wait_args(want), 1800, "add-on");
 		if (!rc)
 			rc = describe(c, want, &addon);
+		if (!rc && identity)
+			rc = restart_workload(c, want);
 	}
 	free(ver);
 	if (!rc)

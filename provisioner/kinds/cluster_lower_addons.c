@@ -8,6 +8,19 @@
  * first node group (a Deployment: EKS reports it DEGRADED while no node
  * can run it).
  *
+ * The VPC CNI's AWS permissions come through EKS Pod Identity: the
+ * add-on's own podIdentityAssociations (aws-node -> aws_iam_role.vpc_cni),
+ * the way EKS documents for add-ons, rather than a separate
+ * eks_pod_identity_association, because EKS then creates, changes and
+ * deletes the association with the add-on and lets nobody change it on its
+ * own.  The pod identity agent serving those credentials is another
+ * add-on; both are ACTIVE before any node group is made, so they need no
+ * order between them and cluster creation does not wait for one after the
+ * other.  Pods take Pod Identity credentials when they are admitted, so on
+ * a cluster whose aws-node ran on the node role the add-on's DaemonSet is
+ * restarted once the association is in place (resources/aws_eks_addon.c),
+ * before the node role gives the CNI policy up (cluster_lower_iam.c).
+ *
  * Versions: each add-on carries the cluster's Kubernetes version, so an
  * upgrade moves it to EKS's default for the new version
  * (resources/aws_eks_addon.c), unless spec.addons.<name>.version pins one;
@@ -18,7 +31,8 @@
 #include "provisioner/kinds/cluster_lower.h"
 #include "util.h"
 
-static void addon(struct cl_lower *l, const char *inst, const char *name, json_t *config, const char *dep)
+static struct sf_rinst *addon(struct cl_lower *l, const char *inst, const char *name, json_t *config,
+			      const char *dep)
 {
 	json_t *a = json_pack("{s:o, s:s, s:s*, s:O}", "cluster_name", cl_ref("eks_cluster.main", "name"), "addon_name",
 			      name, "kubernetes_version", l->cl->kubernetes_version, "tags", l->tags);
@@ -34,12 +48,19 @@ static void addon(struct cl_lower *l, const char *inst, const char *name, json_t
 		free(where);
 		pos = &pin->pos;
 	}
-	cl_add(l, "eks_addon", inst, a, pos, dep);
+	return cl_add(l, "eks_addon", inst, a, pos, dep);
 }
 
 void cl_lower_addons(struct cl_lower *l)
 {
-	addon(l, "vpc_cni", "vpc-cni", json_pack("{s:s}", "enableNetworkPolicy", "true"), NULL);
+	struct sf_rinst *cni = addon(l, "vpc_cni", "vpc-cni", json_pack("{s:s}", "enableNetworkPolicy", "true"), NULL);
+	if (cni) {
+		json_object_set_new(cni->config, "pod_identity",
+				    json_pack("{s:o}", "aws-node", cl_ref("aws_iam_role.vpc_cni", "arn")));
+		json_object_set_new(cni->config, "restart_daemonset", json_string("kube-system/aws-node"));
+		json_object_set_new(cni->config, "endpoint", cl_ref("eks_cluster.main", "endpoint"));
+		json_object_set_new(cni->config, "ca_data", cl_ref("eks_cluster.main", "ca_data"));
+	}
 	addon(l, "kube_proxy", "kube-proxy", NULL, NULL);
 	addon(l, "pod_identity_agent", "eks-pod-identity-agent", NULL, NULL);
 	char *first = l->cl->n_groups ? xasprintf("eks_nodegroup.%s", l->cl->groups[0].name) : NULL;

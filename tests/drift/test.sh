@@ -123,7 +123,7 @@ t_end
 
 t_begin "IAM role: trust widened, policy swapped, inline policy added"
 hand role-trust fn-drift-node arn:aws:iam::999999999999:root \
-	+ role-policies fn-drift-node arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy arn:aws:iam::aws:policy/AdministratorAccess \
+	+ role-policies fn-drift-node arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore arn:aws:iam::aws:policy/AdministratorAccess \
 	+ role-inline fn-drift-node backdoor
 t_rc 2 "plan -refresh-only reports each" $S plan "$WORK/d.yaml" $ST -refresh-only --detailed-exitcode
 for a in service policy_arns unmanaged_inline_policies; do
@@ -134,8 +134,23 @@ t_grep "trust shown" "trust policy: Allow Service ec2.amazonaws.com, Allow AWS a
 t_nogrep "role not replaced" "-/+ aws_iam_role.node" "$T_DIR/.out"
 t_rc 0 "apply reverts them" $S apply "$WORK/d.yaml" $ST --auto-approve
 t_rc 0 "converged" $S plan "$WORK/d.yaml" $ST --detailed-exitcode
-t_eq "policies back" "$(q "[sorted(p.split('/')[-1] for p in r['attachedPolicies']) for r in inv['iam:role'] if r['id']=='fn-drift-node']")" '[["AmazonEC2ContainerRegistryReadOnly", "AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonSSMManagedInstanceCore"]]'
+t_eq "policies back" "$(q "[sorted(p.split('/')[-1] for p in r['attachedPolicies']) for r in inv['iam:role'] if r['id']=='fn-drift-node']")" '[["AmazonEC2ContainerRegistryReadOnly", "AmazonEKSWorkerNodePolicy", "AmazonSSMManagedInstanceCore"]]'
 t_eq "no inline policy" "$(q "[r['inlinePolicies'] for r in inv['iam:role'] if r['id']=='fn-drift-node']")" '[[]]'
+t_end
+
+t_begin "VPC CNI on the node role's credentials again (as a cluster made before the split): association first, then the node role gives the policy up"
+hand addon-pia fn-drift vpc-cni + role-policies fn-drift-node arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy
+t_rc 2 "plan -refresh-only reports both" $S plan "$WORK/d.yaml" $ST -refresh-only --detailed-exitcode
+t_grep "the add-on's association" "eks_addon.vpc_cni: pod_identity changed outside secfaas" "$T_DIR/.out"
+t_grep "the node role's policy" "aws_iam_role.node: policy_arns changed outside secfaas" "$T_DIR/.out"
+t_rc 0 "apply" $S apply "$WORK/d.yaml" $ST --auto-approve
+addon_done=$(grep -n "eks_addon.vpc_cni: Modifications complete" "$T_DIR/.out" | head -n 1 | cut -d: -f1)
+role_start=$(grep -n "aws_iam_role.node: Modifying" "$T_DIR/.out" | head -n 1 | cut -d: -f1)
+t_ok "the node role is changed only after the add-on holds the association (lines ${addon_done:-?} < ${role_start:-?})" \
+	test "${addon_done:-99999}" -lt "${role_start:-0}"
+t_eq "the association is back" "$(q '[(x["serviceAccount"], x["roleArn"].split("/")[-1]) for x in inv["eks:pod-identity-association"]]')" '[["kube-system/aws-node", "fn-drift-vpc-cni"]]'
+t_eq "the node role without the CNI policy" "$(q "[sorted(p.split('/')[-1] for p in r['attachedPolicies']) for r in inv['iam:role'] if r['id']=='fn-drift-node']")" '[["AmazonEC2ContainerRegistryReadOnly", "AmazonEKSWorkerNodePolicy", "AmazonSSMManagedInstanceCore"]]'
+t_rc 0 "converged" $S plan "$WORK/d.yaml" $ST --detailed-exitcode
 t_end
 
 t_begin "destroy"

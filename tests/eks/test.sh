@@ -79,7 +79,8 @@ check_no_duplicates() {
 	t_eq "two node groups" "$(q 'n("eks:nodegroup")')" 2
 	t_eq "two launch templates (one per node group)" "$(q 'n("ec2:launch-template")')" 2
 	t_eq "one gVisor image" "$(q 'n("ec2:image")')" 1
-	t_eq "three roles" "$(q 'n("iam:role")')" 3
+	t_eq "four roles (cluster, node, VPC CNI, AMI builder)" "$(q 'n("iam:role")')" 4
+	t_eq "one Pod Identity association, the VPC CNI's (managed by its add-on)" "$(q '[(x["serviceAccount"], x["roleArn"].split("/")[-1], "addon/fn-e2e/vpc-cni/" in (x["owner"] or "")) for x in inv["eks:pod-identity-association"]]')" '[["kube-system/aws-node", "fn-e2e-vpc-cni", true]]'
 	t_eq "four add-ons, EKS-managed" "$(q 'sorted(a["id"].split("/")[1] for a in inv["eks:addon"])')" '["coredns", "eks-pod-identity-agent", "kube-proxy", "vpc-cni"]'
 	t_eq "no builder left" "$(q 'len([i for i in inv["ec2:instance"] if i["tags"].get("secfaas:role")=="ami-builder"])')" 0
 	t_eq "instances = desired nodes" "$(q 'n("ec2:instance")')" "$1"
@@ -111,7 +112,8 @@ t_eq "the private subnets' default route goes to the NAT gateway" \
 	"$(/usr/bin/python3 "$SECFAAS_SRC/tests/ownership/hand.py" "$AWSSIM_URL" get "sorted(a['SubnetId'] for t in ec2.describe_route_tables(Filters=[{'Name': 'route.nat-gateway-id', 'Values': ['$nat']}])['RouteTables'] for a in t['Associations'] if a.get('SubnetId'))")" \
 	"$(q "sorted($PRIV)")"
 t_eq "cluster role policies" "$(q '[sorted(r["attachedPolicies"]) for r in inv["iam:role"] if r["id"]=="fn-e2e-cluster"]')" '[["arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"]]'
-t_eq "node role has the worker policies" "$(q '[len(r["attachedPolicies"]) for r in inv["iam:role"] if r["id"]=="fn-e2e-node"]')" '[4]'
+t_eq "node role has the worker policies, not the CNI's" "$(q '[sorted(p.split("/")[-1] for p in r["attachedPolicies"]) for r in inv["iam:role"] if r["id"]=="fn-e2e-node"]')" '[["AmazonEC2ContainerRegistryReadOnly", "AmazonEKSWorkerNodePolicy", "AmazonSSMManagedInstanceCore"]]'
+t_eq "the VPC CNI's role carries its policy (EKS accepted its trust for Pod Identity)" "$(q '[sorted(p.split("/")[-1] for p in r["attachedPolicies"]) for r in inv["iam:role"] if r["id"]=="fn-e2e-vpc-cni"]')" '[["AmazonEKS_CNI_Policy"]]'
 t_eq "builder profile carries its role" "$(q '[p["roles"] for p in inv["iam:instance-profile"]]')" '[["fn-e2e-ami-builder"]]'
 t_eq "image tagged with its bake key" "$(q 'len(inv["ec2:image"][0]["tags"].get("secfaas:bake-key",""))')" 64
 t_eq "image release tag" "$(q 'inv["ec2:image"][0]["tags"].get("secfaas:gvisor-release")')" 20250113.0

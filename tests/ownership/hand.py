@@ -35,6 +35,7 @@ loopback URLs are accepted.
   role-trust NAME AWS_PRINCIPAL         let AWS_PRINCIPAL assume the role as well
   role-policies NAME DETACH_ARN ATTACH_ARN
   role-inline NAME POLICY_NAME          put an inline policy granting s3:*
+  addon-pia CLUSTER ADDON [SA=ROLE...]  replace the add-on's Pod Identity associations (waits)
 """
 import json
 import os
@@ -237,6 +238,11 @@ def run(iam, ec2, eks, cmd, a):
                                          launchTemplate={"id": a[2], "version": a[3]})["update"]["id"]
         until(lambda: eks.describe_update(name=a[0], nodegroupName=a[1], updateId=u)["update"]["status"] ==
               "Successful", "node group version update")
+    elif cmd == "addon-pia":
+        pias = [{"serviceAccount": x.split("=", 1)[0], "roleArn": x.split("=", 1)[1]} for x in a[2:]]
+        u = eks.update_addon(clusterName=a[0], addonName=a[1], podIdentityAssociations=pias)["update"]["id"]
+        until(lambda: eks.describe_update(name=a[0], addonName=a[1], updateId=u)["update"]["status"] ==
+              "Successful", "add-on update")
     elif cmd == "role-trust":
         d = iam.get_role(RoleName=a[0])["Role"]["AssumeRolePolicyDocument"]
         doc = d if isinstance(d, dict) else json.loads(urllib.parse.unquote(d))

@@ -110,6 +110,23 @@ T_TEST(lowering_builds_the_graph)
 	T_OK(has_dep(&c, "eks_nodegroup.system", "eks_addon.kube_proxy"));
 	T_OK(has_dep(&c, "eks_nodegroup.sandbox", "eks_addon.pod_identity_agent"));
 	T_OK(has_dep(&c, "eks_addon.coredns", "eks_nodegroup.system"));
+	/* the VPC CNI's permissions through Pod Identity, not the node role;
+	 * the node role gives them up only after the add-on holds them */
+	const json_t *nodepol = json_object_get(sf_config_find(&c, "aws_iam_role.node")->config, "policy_arns");
+	for (size_t i = 0; i < json_array_size(nodepol); i++)
+		T_OK(strcmp(json_string_value(json_array_get(nodepol, i)), "AmazonEKS_CNI_Policy") != 0);
+	T_EQ(json_array_size(nodepol), 3);
+	T_STREQ(attr(&c, "aws_iam_role.vpc_cni", "service"), "pods.eks.amazonaws.com");
+	T_STREQ(attr(&c, "aws_iam_role.vpc_cni", "name"), "demo-vpc-cni");
+	T_STREQ(json_string_value(json_array_get(
+			json_object_get(sf_config_find(&c, "aws_iam_role.vpc_cni")->config, "policy_arns"), 0)),
+		"AmazonEKS_CNI_Policy");
+	T_STREQ(json_string_value(json_object_get(
+			json_object_get(sf_config_find(&c, "eks_addon.vpc_cni")->config, "pod_identity"), "aws-node")),
+		"${aws_iam_role.vpc_cni.arn}");
+	T_STREQ(attr(&c, "eks_addon.vpc_cni", "restart_daemonset"), "kube-system/aws-node");
+	T_OK(has_dep(&c, "eks_addon.vpc_cni", "aws_iam_role.vpc_cni"));
+	T_OK(has_dep(&c, "aws_iam_role.node", "eks_addon.vpc_cni"));
 	/* every template keeps pods away from the node's metadata: hop limit 1 */
 	for (size_t i = 0; i < c.n; i++)
 		if (!strcmp(c.v[i].type->name, "aws_launch_template"))
@@ -1207,6 +1224,66 @@ T_TEST(eks_addon_create_and_read_configuration)
 	     "\"addonArn\":\"arn:aws:eks:eu-west-1:1:addon/demo/vpc-cni/x\",\"tags\":{"                     \
 	     "\"secfaas:workspace\":\"demo\",\"secfaas:lineage\":\"" lin "\","                              \
 	     "\"secfaas:address\":\"eks_addon.vpc_cni\",\"secfaas:token\":\"" tok "\"}}}")
+
+#define CNI_ROLE "arn:aws:iam::1:role/demo-vpc-cni"
+#define ADDON_PIA(arns)                                                                                   \
+	EKSJ("{\"addon\":{\"addonName\":\"vpc-cni\",\"status\":\"ACTIVE\",\"addonVersion\":\"v1\","        \
+	     "\"addonArn\":\"arn:aws:eks:eu-west-1:1:addon/demo/vpc-cni/x\",\"podIdentityAssociations\":[" arns "]}}")
+#define PIA_ARN(id) "\"arn:aws:eks:eu-west-1:1:podidentityassociation/demo/" id "\""
+
+/* The add-on's own associations: created with it, read back by describing
+ * each (a role changed or removed outside secfaas is drift), and an
+ * update that changes them sends the whole list, then rolls the add-on's
+ * DaemonSet; a cluster without that DaemonSet has nothing to roll. */
+T_TEST(eks_addon_pod_identity_create_read_and_update)
+{
+	struct rt t;
+	rt_open(&t, "eks_addon.vpc_cni");
+	sf_replay_add(t.f.rp, "POST https://eks && /clusters/demo/addons\n",
+		      EKSJ("{\"addon\":{\"addonName\":\"vpc-cni\",\"status\":\"CREATING\"}}"), 1);
+	sf_replay_add(t.f.rp, "GET https://eks && /clusters/demo/addons/vpc-cni\n", ADDON_PIA(PIA_ARN("a-1")), -1);
+	sf_replay_add(t.f.rp, "GET https://eks && /clusters/demo/pod-identity-associations/a-1\n",
+		      EKSJ("{\"association\":{\"serviceAccount\":\"aws-node\",\"namespace\":\"kube-system\","
+			   "\"roleArn\":\"arn:aws:iam::1:role/other\",\"associationId\":\"a-1\"}}"),
+		      1);
+	json_t *want = json_pack("{s:s, s:s, s:s, s:{s:s}}", "cluster_name", "demo", "addon_name", "vpc-cni",
+				 "addon_version", "v1", "pod_identity", "aws-node", CNI_ROLE),
+	       *out = NULL, *now = NULL, *fixed = NULL;
+	T_EQ(sf_rt_eks_addon.create(&t.c, want, &out), 0);
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
+	T_EQ(sent2(&t, "POST https://eks", "\"podIdentityAssociations\":[{\"serviceAccount\":\"aws-node\",\"roleArn\":\"" CNI_ROLE "\"}]"), 1);
+	T_EQ(sf_rt_eks_addon.read(&t.c, out, &now), 0);
+	T_STREQ(json_string_value(json_object_get(json_object_get(now, "pod_identity"), "aws-node")),
+		"arn:aws:iam::1:role/other");
+	rt_close(&t);
+
+	/* set back: UpdateAddon with the list; no endpoint, nothing to roll */
+	rt_open(&t, "eks_addon.vpc_cni");
+	sf_replay_add(t.f.rp, "GET https://eks && /clusters/demo/addons/vpc-cni\n", ADDON_PIA(PIA_ARN("a-2")), -1);
+	sf_replay_add(t.f.rp, "POST https://eks && /clusters/demo/addons/vpc-cni/update\n",
+		      EKSJ("{\"update\":{\"id\":\"u-1\",\"status\":\"InProgress\"}}"), 1);
+	sf_replay_add(t.f.rp, "GET https://eks && /clusters/demo/updates/u-1?addonName=vpc-cni",
+		      EKSJ("{\"update\":{\"id\":\"u-1\",\"status\":\"Successful\"}}"), -1);
+	T_EQ(sf_rt_eks_addon.update(&t.c, now, want, &fixed), 0);
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
+	T_EQ(sent2(&t, "/addons/vpc-cni/update\n", "\"podIdentityAssociations\":[{\"serviceAccount\":\"aws-node\",\"roleArn\":\"" CNI_ROLE "\"}]"), 1);
+	json_decref(fixed);
+	fixed = NULL;
+	rt_close(&t);
+
+	/* the same without a change of identity: no UpdateAddon at all */
+	rt_open(&t, "eks_addon.vpc_cni");
+	sf_replay_add(t.f.rp, "GET https://eks && /clusters/demo/addons/vpc-cni\n", ADDON_PIA(PIA_ARN("a-2")), -1);
+	T_EQ(sf_rt_eks_addon.update(&t.c, want, want, &fixed), 0);
+	T_EQ(sent(&t, "/addons/vpc-cni/update"), 0);
+	rt_close(&t);
+	json_decref(fixed);
+	json_decref(now);
+	json_decref(out);
+	json_decref(want);
+}
 
 /* An add-on of that name already on the cluster: another state's (same
  * address, another lineage) is refused naming its owner and no id is

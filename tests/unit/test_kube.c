@@ -292,6 +292,40 @@ T_TEST(rollout_logic_like_kubectl)
 	}
 }
 
+/* A DaemonSet rolled out as `kubectl rollout status` says it: the new
+ * generation observed, every scheduled pod updated and available. */
+T_TEST(daemonset_readiness)
+{
+	char why[256];
+	static const struct {
+		const char *status;
+		int gen, want;
+		const char *why;
+	} cases[] = {
+		{"{\"observedGeneration\":1,\"desiredNumberScheduled\":3,\"updatedNumberScheduled\":3,\"numberAvailable\":3}", 2,
+		 0, "spec update to be observed"},
+		{"{\"observedGeneration\":2,\"desiredNumberScheduled\":3,\"updatedNumberScheduled\":1,\"numberAvailable\":3}", 2,
+		 0, "1 of 3 updated pods"},
+		{"{\"observedGeneration\":2,\"desiredNumberScheduled\":3,\"updatedNumberScheduled\":3,\"numberAvailable\":2}", 2,
+		 0, "2 of 3 updated pods available"},
+		{"{\"observedGeneration\":2,\"desiredNumberScheduled\":3,\"updatedNumberScheduled\":3,\"numberAvailable\":3}", 2,
+		 1, "rolled out"},
+		{"{\"observedGeneration\":2,\"desiredNumberScheduled\":0}", 2, 1, "rolled out"},
+	};
+	for (size_t i = 0; i < SF_ARRAY_LEN(cases); i++) {
+		char *text = xasprintf("{\"kind\":\"DaemonSet\",\"metadata\":{\"name\":\"aws-node\",\"generation\":%d},"
+				       "\"status\":%s}",
+				       cases[i].gen, cases[i].status);
+		json_t *d = json_loads(text, 0, NULL);
+		free(text);
+		int r = sf_kube_daemonset_ready(d, why, sizeof why);
+		if (r != cases[i].want || !strstr(why, cases[i].why))
+			T_FAILF("case %zu: got %d \"%s\", want %d \"%s\"", i, r, why, cases[i].want, cases[i].why);
+		T_EQ(sf_kube_object_ready(d, why, sizeof why), cases[i].want);
+		json_decref(d);
+	}
+}
+
 T_TEST(crd_node_namespace_service_readiness)
 {
 	char why[256];
