@@ -435,6 +435,7 @@ static void check_given_network(const struct sf_node *n, struct sf_diags *d, con
 	}
 }
 
+/* Its JSON Schema twin is network_keywords: change both. */
 static void check_network(const struct sf_node *n, struct sf_diags *d, const char *path)
 {
 	/* A private endpoint answers only inside the VPC: apply creates the
@@ -887,6 +888,10 @@ static void network_keywords(json_t *out)
 	json_t *nodes = json_pack("{s:o, s:o, s:o}", "if", field_is("nodeSubnets", json_string("public")), "then",
 				  need_pub, "else", need_priv);
 	all_of(out, json_pack("{s:{s:[s]}, s:{s:[o, o]}}", "if", "required", "vpcId", "then", "allOf", given, nodes));
+	/* nat: none only with nodes in public subnets; the service CIDR
+	 * overlapping the VPC's is CIDR arithmetic, validate's */
+	all_of(out, json_pack("{s:o, s:o}", "if", field_is("nat", json_string("none")), "then",
+			      field_is("nodeSubnets", json_string("public"))));
 }
 
 int sf_cluster_check_keywords(sf_schema_check_fn check, json_t *out)
@@ -952,6 +957,16 @@ int sf_cluster_check_keywords(sf_schema_check_fn check, json_t *out)
 					      field_is("acceptLicense", json_true())));
 	} else if (check == check_cluster_spec) {
 		cluster_spec_keywords(out);
+	} else if (check == check_taint) {
+		/* a label key (kubernetes.io/ allowed: taints are not node
+		 * labels a kubelet sets) and a label value */
+		json_t *p = json_object_get(out, "properties");
+		pattern(json_object_get(p, "key"), "^([a-z0-9.-]{1,253}/)?" LABEL_NAME "$");
+		pattern(json_object_get(p, "value"), "^(" LABEL_NAME ")?$");
+	} else if (check == check_scaling || check == check_nodegroups || check == check_limits ||
+		   check == check_nodegroup) {
+		/* beyond a JSON Schema: min against max, names unique across
+		 * items, quantities compared by value; check_nodegroup only warns */
 	} else {
 		return 0;
 	}

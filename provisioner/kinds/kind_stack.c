@@ -152,6 +152,9 @@ static void check_name(const struct sf_node *n, struct sf_diags *d, const char *
 			      path, s);
 }
 
+/* A resource name (check_name). */
+#define RESOURCE_NAME "^[a-z_][a-z0-9_-]*$"
+
 static const struct sf_schema resource_fields[] = {
 	{"type", SF_S_STRING, SF_S_REQUIRED | SF_S_NONEMPTY, 0, 0, 0, 0, 0, 0, "resource type, e.g. local_file"},
 	{"name", SF_S_STRING, SF_S_REQUIRED | SF_S_NONEMPTY, 0, 0, 0, 0, 0, check_name, "name, unique per type"},
@@ -208,3 +211,27 @@ static void stack_lower(const struct sf_doc *doc, struct sf_config *c, struct sf
 }
 
 const struct sf_kind sf_kind_stack = {"Stack", &stack_spec, stack_lower, "resources listed by type and name", 0};
+
+int sf_stack_check_keywords(sf_schema_check_fn check, json_t *out)
+{
+	if (check == check_name) {
+		json_object_set_new(out, "pattern", json_string(RESOURCE_NAME));
+	} else if (check == check_resource) {
+		/* the type is one of the registry's; its attributes are the
+		 * type's to check (its validate, in code, and a value may be a
+		 * ${reference} known only at apply) */
+		size_t nt;
+		const struct sf_rtype *const *all = sf_rtype_all(&nt);
+		json_t *e = json_array();
+		for (size_t i = 0; i < nt; i++)
+			json_array_append_new(e, json_string(all[i]->name));
+		json_t *t = json_object_get(json_object_get(out, "properties"), "type");
+		if (t)
+			json_object_set_new(t, "enum", e);
+		else
+			json_decref(e);
+	} else {
+		return 0;
+	}
+	return 1;
+}

@@ -103,8 +103,9 @@ int sf_config_build_checked(struct sf_config *out, const struct sf_specset *set,
 /* An IPv4 CIDR with any prefix length (kinds.h). */
 #define IPV4_CIDR "^" SF_JS_IPV4_NET "/0*([0-9]|[12][0-9]|3[0-2])$"
 
-/* What a check hook enforces, where a JSON Schema can say it too. */
-static void check_keywords(const struct sf_schema *s, json_t *out)
+/* What a check hook enforces, where a JSON Schema can say it too; 1 when
+ * the hook is known here (said, or known to be beyond a JSON Schema). */
+static int check_keywords(const struct sf_schema *s, json_t *out)
 {
 	if (s->check == sf_check_dns_label) {
 		json_object_set_new(out, "pattern", json_string("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"));
@@ -132,9 +133,50 @@ static void check_keywords(const struct sf_schema *s, json_t *out)
 		for (size_t i = 0; i < n; i++)
 			json_array_append_new(e, json_string(r[i]));
 		json_object_set_new(out, "enum", e);
+	} else if (s->check == check_api_version) {
+		/* the envelope's apiVersion is a const of its own */
 	} else if (s->check) {
-		sf_cluster_check_keywords(s->check, out);
+		return sf_cluster_check_keywords(s->check, out) || sf_stack_check_keywords(s->check, out);
 	}
+	return 1;
+}
+
+/* Append the path of every check hook under s that check_keywords does
+ * not know. */
+static size_t gaps(const struct sf_schema *s, const char *path, struct sf_buf *out)
+{
+	size_t n = 0;
+	if (s->check) {
+		json_t *scratch = json_pack("{s:{}, s:{}, s:{}}", "items", "additionalProperties", "properties");
+		if (!check_keywords(s, scratch)) {
+			sf_buf_printf(out, "%s\n", path);
+			n++;
+		}
+		json_decref(scratch);
+	}
+	if (s->item) {
+		char *p = xasprintf("%s[]", path);
+		n += gaps(s->item, p, out);
+		free(p);
+	}
+	for (const struct sf_schema *f = s->fields; f && f->name; f++) {
+		char *p = xasprintf("%s%s%s", path, *path ? "." : "", f->name);
+		n += gaps(f, p, out);
+		free(p);
+	}
+	return n;
+}
+
+size_t sf_kinds_schema_gaps(struct sf_buf *out)
+{
+	const struct sf_schema meta = {"metadata", SF_S_OBJECT, SF_S_REQUIRED, metadata_fields, 0, 0, 0, 0, 0, 0};
+	size_t n = gaps(&meta, "metadata", out);
+	for (size_t i = 0; i < SF_ARRAY_LEN(kinds); i++) {
+		char *p = xasprintf("%s spec", kinds[i]->name);
+		n += gaps(kinds[i]->spec, p, out);
+		free(p);
+	}
+	return n;
 }
 
 static json_t *schema_of(const struct sf_schema *s);

@@ -50,6 +50,13 @@ int sf_config_build_checked(struct sf_config *out, const struct sf_specset *set,
  * unique names across items and a Stack resource type's own checks stay
  * with validation.  New reference. */
 json_t *sf_kinds_json_schema(void);
+/* Every check hook of the kinds' schema rows must be either said in that
+ * JSON Schema or known to be beyond what one can say: the paths of hooks
+ * that are neither ("Cluster spec.network.cidr"), one a line, appended to
+ * out; returns their count (0 keeps a new hook from slipping past
+ * `secfaas schema`, tests/unit/test_spec.c). */
+struct sf_buf;
+size_t sf_kinds_schema_gaps(struct sf_buf *out);
 
 /* The Stack kind (kind_stack.c). */
 extern const struct sf_kind sf_kind_stack;
@@ -70,6 +77,8 @@ const char *const *sf_known_regions(size_t *n);
  * hooks enforces, added to `out`, where a JSON Schema can say it
  * (cluster_schema.c).  Returns 1 when it knew the hook. */
 int sf_cluster_check_keywords(sf_schema_check_fn check, json_t *out);
+/* The same for the Stack kind's own hooks (kind_stack.c). */
+int sf_stack_check_keywords(sf_schema_check_fn check, json_t *out);
 /* AWS tags (metadata.tags): what every service secfaas tags would refuse,
  * found offline.  Keys 1-128 and values 0-256 characters (code points, not
  * bytes) of letters, digits, spaces and _ . : / = + - @ (IAM's and EKS's

@@ -34,6 +34,8 @@ http://127.*:[0-9]*) ;;
 *) t_fail "gateway_url is a loopback node address and port: \"$url\"" ;;
 esac
 t_eq "raw: no newline" "$(wc -l <.out | tr -d ' ')" 0
+t_rc 0 "Terraform's spelling, -raw" $S output fn-functions $ST -raw gateway_url
+t_eq "-raw gives the same" "$(cat .out)" "$url"
 t_rc 0 "gateway_url by name" $S output fn-functions $ST gateway_url
 t_grep "says how it reached the gateway" "does not resolve; using the node port" .err
 t_ok "the gateway answers there" curl -sf -o /dev/null "$url/healthz"

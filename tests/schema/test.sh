@@ -96,7 +96,7 @@ $PY "$T_ROOT/check.py" schema.json edge.yaml >res.txt 2>&1
 t_grep "the schema accepts them" "edge.yaml: ACCEPTED" res.txt
 t_end
 
-t_begin "validate and the schema agree on each value, both ways (image references, mirrors, quantities, add-on versions, egress, architectures, versions, the licence)"
+t_begin "validate and the schema agree on each value, both ways (image references, mirrors, quantities, add-on versions, egress, architectures, versions, the licence, taints, NAT)"
 # field|value (YAML flow)|expected: every line becomes one document from a
 # valid base; validate and the schema must both accept or both refuse it.
 cat >values.txt <<'VALUES'
@@ -173,6 +173,15 @@ licence|{enabled: false}|ok
 licence|{enabled: false, acceptLicense: false}|ok
 licence|{enabled: true, acceptLicense: false}|bad
 licence|{}|bad
+taint|{key: kubernetes.io/arch, value: arm64, effect: NoSchedule}|ok
+taint|{key: a.b/c_d, effect: NoExecute}|ok
+taint|{key: k, value: "", effect: NoSchedule}|ok
+taint|{key: a/b/c, effect: NoSchedule}|bad
+taint|{key: k, value: "x y", effect: NoSchedule}|bad
+network|{cidr: 10.40.0.0/16, nat: none, nodeSubnets: public}|ok
+network|{cidr: 10.40.0.0/16, nat: single}|ok
+network|{cidr: 10.40.0.0/16, nat: none}|bad
+network|{cidr: 10.40.0.0/16, nat: none, nodeSubnets: private}|bad
 VALUES
 n=0
 : >expect.txt
@@ -182,6 +191,7 @@ while IFS='|' read -r field value want; do
 	of="{acceptLicense: true}"
 	gv='{release: "20250113.0"}'
 	addons='{}'
+	net='{cidr: 10.40.0.0/16}'
 	extra=
 	case $field in
 	webhookImage) of="{acceptLicense: true, webhookImage: $value}" ;;
@@ -193,10 +203,12 @@ while IFS='|' read -r field value want; do
 	groupVersion) extra="    - {name: b, kubernetesVersion: $value, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}}" ;;
 	release) extra="    - {name: b, kubernetesVersion: \"1.30\", releaseVersion: $value, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}}" ;;
 	licence) of=$value ;;
+	taint) ng="{name: a, runtime: gvisor, ami: ami-0123456789abcdef0, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}, taints: [$value]}" ;;
+	network) net=$value ;;
 	esac
 	{
 		printf 'apiVersion: secfaas.dev/v1alpha1\nkind: Cluster\nmetadata: {name: c1, region: eu-west-1}\nspec:\n'
-		printf '  kubernetesVersion: "1.31"\n  network: {cidr: 10.40.0.0/16}\n  gvisor: %s\n  addons: %s\n' "$gv" "$addons"
+		printf '  kubernetesVersion: "1.31"\n  network: %s\n  gvisor: %s\n  addons: %s\n' "$net" "$gv" "$addons"
 		printf '  nodeGroups:\n    - %s\n' "$ng"
 		[ -z "$extra" ] || printf '%s\n' "$extra"
 		printf '  openfaas: %s\n' "$of"
@@ -214,7 +226,7 @@ while IFS='|' read -r f field value want; do
 	esac
 	[ "$got" = "$want" ] || t_fail "schema: $field $value is $got, want $want: $(grep -F "$f: " res.txt)"
 done <expect.txt
-t_ok "every value was tried" test "$(wc -l <expect.txt)" -ge 70
+t_ok "every value was tried" test "$(wc -l <expect.txt)" -ge 80
 t_end
 
 # a.b[2].c -> a.b[2]; a.b[2] -> a.b

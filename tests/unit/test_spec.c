@@ -175,6 +175,16 @@ static const struct {
 	 "s.yaml:8:31: error: spec.addons.vpc-cni.version: \"1.21.1\" is not an EKS add-on version like v1.21.1-eksbuild.1"},
 	{"unknown add-on", HDR NET "  addons: {vpc_cni: {version: v1.21.1-eksbuild.1}}\n  nodeGroups:\n    - {name: a, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}}\n",
 	 "spec.addons: unknown field \"vpc_cni\""},
+	{"taint key syntax", HDR NET "  nodeGroups:\n    - name: sys\n      instanceTypes: [m6i.large]\n      scaling: {min: 1, max: 2}\n      taints: [{key: \"a b\", value: \"-x\", effect: NoSchedule}]\n",
+	 "error: spec.nodeGroups[0].taints[0].key: \"a b\" is not a valid taint key"},
+	{"no NAT for private nodes", HDR "  kubernetesVersion: \"1.31\"\n  network: {cidr: 10.40.0.0/16, nat: none}\n" NG,
+	 "error: spec.network.nat: none leaves nodes in private subnets"},
+	{"stack resource name", "apiVersion: secfaas.dev/v1alpha1\nkind: Stack\nmetadata: {name: a}\nspec:\n  resources:\n"
+				"    - {type: local_file, name: My-File, attributes: {path: a, content: b}}\n",
+	 "error: spec.resources[0].name: \"My-File\" must start with a lowercase letter"},
+	{"stack resource type", "apiVersion: secfaas.dev/v1alpha1\nkind: Stack\nmetadata: {name: a}\nspec:\n  resources:\n"
+				"    - {type: local_fil, name: f, attributes: {path: a, content: b}}\n",
+	 "error: spec.resources[0].type: unknown resource type \"local_fil\"; did you mean \"local_file\"?"},
 	{"kube-proxy newer than the cluster", HDR NET "  addons: {kube-proxy: {version: v1.32.0-eksbuild.2}}\n  nodeGroups:\n    - {name: a, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}}\n",
 	 "spec.addons.kube-proxy.version: v1.32.0-eksbuild.2 does not fit Kubernetes 1.31; kube-proxy may not be newer than the API server, nor more than 3 minor versions behind it"},
 	{"network cidr and vpcId", HDR "  kubernetesVersion: \"1.31\"\n  network:\n    cidr: 10.40.0.0/16\n    vpcId: vpc-0123456789abcdef0\n" NG,
@@ -293,6 +303,19 @@ T_TEST(addon_version_and_quantity_are_whole_matches)
 		free(t);
 		free(y);
 	}
+}
+
+/* every check hook of every kind is said in `secfaas schema` or known to
+ * be beyond a JSON Schema: a new field's hook cannot slip past it */
+T_TEST(json_schema_knows_every_check_hook)
+{
+	struct sf_buf b = SF_BUF_INIT;
+	size_t n = sf_kinds_schema_gaps(&b);
+	if (n)
+		T_FAILF("%zu check hook(s) neither in the JSON Schema nor listed as beyond it "
+			"(sf_cluster_check_keywords in provisioner/kinds/cluster_schema.c):\n%s",
+			n, sf_buf_cstr(&b));
+	sf_buf_release(&b);
 }
 
 T_TEST(all_errors_reported_at_once)
