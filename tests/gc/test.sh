@@ -2,7 +2,8 @@
 # `secfaas gc` against the local AWS (tests/awssim): the state phase removes
 # an ephemeral cluster once the simulator's clock passes its TTL (and not
 # before); the tag sweep removes every object of a cluster whose state
-# database was deleted and of an object a killed run never recorded, while a
+# database was deleted, a dead workspace's Pod Identity association on a
+# cluster that stays, and an object a killed run never recorded, while a
 # workspace with a live state is never touched; --dry-run deletes nothing;
 # without working credentials the sweep says it was skipped.  Every
 # assertion is made on the simulator's inventory, not on secfaas output
@@ -163,6 +164,30 @@ t_grep "deleted cluster reported" "deleted eks cluster arn:aws:eks:eu-west-1:" .
 t_grep "deleted vpc reported" "deleted vpc vpc-" .out
 t_eq "every gc-lost object gone" "$(nws gc-lost)" 0
 t_eq "no untagged leftovers of it (cluster SG, ENIs, instances)" "$(q "sum(1 for v in inv.values() for o in v if 'gc-lost' in str(o))")" 0
+t_eq "live workspace untouched" "$(nws gc-live)" "$live"
+t_end
+
+# ------------------------------------------------------------ an association on a cluster that stays
+t_begin "a dead workspace's Pod Identity association on a live cluster is swept; the add-on's is kept"
+mkdir -p "$WORK/pia" && cat >"$WORK/pia/p.yaml" <<'Y'
+apiVersion: secfaas.dev/v1alpha1
+kind: Stack
+metadata: {name: gc-pia, region: eu-west-1}
+spec:
+  resources:
+    - {type: aws_iam_role, name: ca, attributes: {name: gc-pia-ca, service: pods.eks.amazonaws.com}}
+    - type: eks_pod_identity_association
+      name: ca
+      attributes: {cluster_name: gc-live, namespace: kube-system, service_account: cluster-autoscaler, role_arn: "${aws_iam_role.ca.arn}"}
+Y
+pias() { q "sorted(x['serviceAccount'] for x in inv['eks:pod-identity-association'] if x['id'].startswith('gc-live/'))"; }
+t_rc 0 "apply" $S apply "$WORK/pia/p.yaml" --state "$SD/gc-pia.db" --auto-approve
+t_eq "two associations on gc-live (the VPC CNI add-on's, this one)" "$(pias)" '["kube-system/aws-node", "kube-system/cluster-autoscaler"]'
+rm -f "$SD/gc-pia.db" "$SD/gc-pia.db".*
+t_rc 0 "gc --dead-workspace gc-pia --auto-approve" $S gc --state-dir "$SD" --dead-workspace gc-pia --auto-approve
+t_grep "reported" "deleted eks pod identity association " .out
+t_eq "only the add-on's association is left" "$(pias)" '["kube-system/aws-node"]'
+t_eq "and the role went too" "$(q "len([r for r in inv['iam:role'] if r['id'] == 'gc-pia-ca'])")" 0
 t_eq "live workspace untouched" "$(nws gc-live)" "$live"
 t_end
 
