@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "provisioner/cli/plan_cmd.h"
+#include "provisioner/kinds/cluster.h"
 #include "provisioner/spec/schema.h"
 #include "resources/estimate.h"
 #include "resources/types.h"
@@ -168,6 +169,7 @@ static void print_plan(struct sf_cli *cli, const struct sf_plan *plan, int full,
 		sf_cli_print_json(cli, j);
 	} else {
 		struct sf_plan_render_opts o = {cli->color, full};
+		sf_cluster_upgrade_steps(plan, cli->out);
 		sf_plan_render_changes(plan, cli->out, &o);
 		if (est)
 			sf_estimate_render(est, cli->out, cli->color);

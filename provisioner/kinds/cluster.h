@@ -23,6 +23,7 @@
 #define SF_CLUSTER_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "provisioner/engine/config.h"
 #include "provisioner/kinds/kinds.h"
@@ -135,6 +136,15 @@ void sf_cluster_render_in(const struct sf_cluster *c, const struct sf_nodegroup 
  * (references in lowering, the applied network or flags in bake).  New
  * object. */
 json_t *sf_cluster_image_attrs(const struct sf_cluster *c, const char *arch, const json_t *tags);
+
+/* ---- the upgrade step in a plan (cluster_upgrade.c) ---- */
+
+struct sf_plan;
+/* When the plan changes eks_cluster.main's Kubernetes version, print the
+ * step as numbered steps (control plane, images, add-ons, node groups,
+ * coredns), naming what the plan changes in each, and return 1; else print
+ * nothing and return 0. */
+int sf_cluster_upgrade_steps(const struct sf_plan *plan, FILE *out);
 
 /* ---- lowering (cluster_lower*.c) ---- */
 

@@ -160,6 +160,10 @@ t_grep "runc group follows" '"1.34" -> "1.35"' .out
 t_grep "a new image for the gVisor group" "aws_gvisor_ami.gvisor_x86_64" .out
 t_grep "gVisor group rolls" "~ eks_nodegroup.sandbox" .out
 t_nogrep "no warning in standard support" "Warnings:" .out
+# the numbered steps above the changes (golden: tests/lifecycle/upgrade-steps.txt)
+sed -n '/^Upgrade of Kubernetes/,/^$/p' .out >steps.txt
+if [ -n "${UPDATE_GOLDEN:-}" ]; then cp steps.txt "$SECFAAS_SRC/tests/lifecycle/upgrade-steps.txt"; fi
+t_ok "plan shows the upgrade as numbered steps" diff -u "$SECFAAS_SRC/tests/lifecycle/upgrade-steps.txt" steps.txt
 t_rc 0 "apply" $S apply "$WORK/c.yaml" $ST --auto-approve
 cp .out apply.out
 t_eq "cluster on 1.35" "$(cluster_version)" 1.35

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "provisioner/engine/config.h"
+#include "provisioner/engine/plan.h"
 #include "provisioner/kinds/cluster.h"
 #include "resources/aws_common.h"
 #include "resources/provider.h"
@@ -475,6 +476,49 @@ T_TEST(lowering_given_vpc_makes_no_network_and_refers_to_it)
 	sf_specset_release(&set);
 	sf_diags_release(&d);
 	free(t1);
+}
+
+/* The upgrade step in words: only when the plan moves the control plane's
+ * version, each step naming what the plan changes in it (a pinned add-on
+ * and a runc group pinned to its version said as such). */
+T_TEST(plan_shows_the_upgrade_as_numbered_steps)
+{
+	struct sf_change v[4];
+	memset(v, 0, sizeof v);
+	v[0] = (struct sf_change){.address = "eks_cluster.main", .action = SF_ACT_UPDATE,
+				  .before = json_pack("{s:s}", "version", "1.35"), .after = json_pack("{s:s}", "version", "1.36")};
+	v[1] = (struct sf_change){.address = "eks_addon.vpc_cni", .action = SF_ACT_UPDATE,
+				  .before = json_object(), .after = json_pack("{s:s}", "version", "v1.21.1-eksbuild.1")};
+	v[2] = (struct sf_change){.address = "eks_nodegroup.old", .action = SF_ACT_UPDATE,
+				  .before = json_pack("{s:s}", "version", "1.34"), .after = json_pack("{s:s}", "version", "1.34")};
+	v[3] = (struct sf_change){.address = "eks_addon.coredns", .action = SF_ACT_NOOP, .before = json_object(),
+				  .after = json_object()};
+	struct sf_plan plan;
+	memset(&plan, 0, sizeof plan);
+	plan.v = v;
+	plan.n = 4;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	T_EQ(sf_cluster_upgrade_steps(&plan, f), 1);
+	fclose(f);
+	T_CONTAINS(buf, "Upgrade of Kubernetes 1.35 -> 1.36, applied in this order:\n  1. control plane\n");
+	T_CONTAINS(buf, "  2. add-ons, once the control plane runs the new version\n       eks_addon.vpc_cni: pinned to v1.21.1-eksbuild.1\n");
+	T_CONTAINS(buf, "  3. node groups");
+	T_CONTAINS(buf, "eks_nodegroup.old: runc, stays on 1.34 (pinned)");
+	T_OK(!strstr(buf, "coredns")); /* not changed: not a step */
+	free(buf);
+	/* the same version: no steps */
+	json_object_set_new(v[0].after, "version", json_string("1.35"));
+	f = open_memstream(&buf, &len);
+	T_EQ(sf_cluster_upgrade_steps(&plan, f), 0);
+	fclose(f);
+	T_EQ(len, 0);
+	free(buf);
+	for (int i = 0; i < 4; i++) {
+		json_decref(v[i].before);
+		json_decref(v[i].after);
+	}
 }
 
 /* Private nodes without NAT could never join: refused offline, at the
