@@ -187,6 +187,36 @@ int st_fence_check(struct sf_state *st, struct sf_err *err)
 				"the next apply resumes it under the same tokens");
 }
 
+int sf_lock_wait_free(struct sf_state *st, double timeout_s, struct sf_lock_info *holder, struct sf_err *err)
+{
+	double deadline = sf_mono() + (timeout_s > 0 ? timeout_s : 0);
+	struct sf_lock_info cur;
+	for (;;) {
+		memset(&cur, 0, sizeof cur);
+		st_enter(st);
+		int rc = st->be->lock_get(st, &cur, err);
+		st_leave(st);
+		if (rc < 0)
+			return rc;
+		if (rc == 0 || sf_lock_is_stale(&cur, sf_now()))
+			return 0;
+		double left = deadline - sf_mono();
+		if (left <= 0)
+			break;
+		unsigned char j = 0;
+		sf_random(&j, 1);
+		double d = 0.1 + 0.15 * j / 255.0;
+		nap(d < left ? d : left);
+	}
+	if (holder)
+		*holder = cur;
+	char age[32];
+	sf_duration_fmt(age, sizeof age, sf_now() - cur.created);
+	sf_fail(err, SF_ELOCKED, "state %s is locked by %s (pid %d, operation %s, lock %s, %s old)", st->path, cur.who,
+		cur.pid, cur.operation, cur.id, age);
+	return sf_err_hint(err, "wait for it to finish, or pass --lock-timeout to wait");
+}
+
 int sf_lock_get(struct sf_state *st, struct sf_lock_info *out, struct sf_err *err)
 {
 	st_enter(st);

@@ -315,6 +315,14 @@ int sf_lock_acquire(struct sf_state *st, const char *operation, const char *info
  * transaction (SF_EINVAL); while waiting it does not hold the handle mutex. */
 int sf_lock_heartbeat(struct sf_state *st, const char *id, struct sf_err *err);
 int sf_lock_release(struct sf_state *st, const char *id, struct sf_err *err);
+/* For a reader that must not see a writer's run half done but writes
+ * nothing itself (a plan): 0 once no live run holds the lock, waiting up to
+ * timeout_s; a stale lock does not stop a reader (reclaiming it is the next
+ * writer's business).  SF_ELOCKED with *holder (if non-NULL) filled as
+ * sf_lock_acquire's.  Takes nothing and writes nothing, so it works on a
+ * read-only handle.  A file only: PostgreSQL's lock is a session lock whose
+ * row outlives a dead session, so there the reader takes the lock. */
+int sf_lock_wait_free(struct sf_state *st, double timeout_s, struct sf_lock_info *holder, struct sf_err *err);
 /* SF_ENOTFOUND if unlocked. */
 int sf_lock_get(struct sf_state *st, struct sf_lock_info *out, struct sf_err *err);
 /* Removes the lock only if `id` matches exactly. A lock whose heartbeat is

@@ -353,16 +353,32 @@ int sf_run_open(struct sf_cli *cli, struct sf_ws *ws, const char *workspace, con
 int sf_run_open_plan(struct sf_cli *cli, struct sf_ws *ws, const char *workspace, int lock)
 {
 	struct sf_err err = SF_ERR_INIT;
-	if (lock)
-		return open_state(cli, ws, workspace, "plan", 0, 1, 0, 1);
 	if (!ws->state_path && sf_run_state_target(cli, workspace, &ws->state_path, &ws->state_ws) != 0)
 		return SF_EXIT_ERROR;
+	/* PostgreSQL's lock row outlives a dead session: only taking the lock
+	 * tells whether a writer is in the middle of a run */
+	if (lock && cli->lock && sf_state_target_is_url(ws->state_path))
+		return open_state(cli, ws, workspace, "plan", 0, 1, 0, 1);
 	providers_init(cli, ws);
 	struct sf_state_opts so;
 	sf_run_state_opts(cli, ws, 0, &so);
 	so.readonly = 1;
 	if (sf_state_open(&ws->st, ws->state_path, &so, &err) == 0) {
 		ws->prov.lineage = sf_state_lineage(ws->st);
+		/* a plan writes nothing, so it takes no lock (no write, no sync
+		 * to disk); it only refuses to read a state a live run is
+		 * changing, as it did when it took the lock */
+		if (lock && cli->lock) {
+			struct sf_lock_info holder;
+			memset(&holder, 0, sizeof holder);
+			if (sf_lock_wait_free(ws->st, cli->lock_timeout_s, &holder, &err) < 0) {
+				if (err.code == SF_ELOCKED) {
+					print_lock(cli, &holder);
+					return SF_EXIT_ERROR;
+				}
+				return sf_cli_error(cli, &err);
+			}
+		}
 		return 0;
 	}
 	ws->st = NULL;

@@ -76,9 +76,12 @@ int sf_run_open(struct sf_cli *cli, struct sf_ws *ws, const char *workspace, con
 
 /* Open the state a plan reads.  A workspace with no state yet is planned
  * against nothing: ws->st stays NULL and nothing is created (no file, no
- * lock, no sync to disk for a plan that changes nothing).  Otherwise as
- * sf_run_open(..., "plan", 0, 1, 0) with lock; without, read-only and
- * unlocked (plan --all, a report over many workspaces).  0 or
+ * lock, no sync to disk for a plan that changes nothing).  Otherwise the
+ * state is opened read-only and, with `lock` (and not --lock=false), the plan
+ * refuses (after --lock-timeout) while a live run holds the lock, printing
+ * the holder as sf_run_open does, but takes no lock itself; a PostgreSQL
+ * state is locked as by sf_run_open(..., "plan", 0, 1, 0).  Without `lock`:
+ * read-only, no check (plan --all, a report over many workspaces).  0 or
  * SF_EXIT_ERROR (printed). */
 int sf_run_open_plan(struct sf_cli *cli, struct sf_ws *ws, const char *workspace, int lock);
 
