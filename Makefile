@@ -34,8 +34,17 @@ SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fra
 SANFLAGS := $(if $(SAN),$(SANITIZE))
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# The binary loads these when a command first needs them (lib/dl.h), by the
+# soname of the library the headers came from; everything else is linked.
+LAZY_PKGS  := libcurl libpq libxml-2.0 libgit2
+EAGER_LIBS := $(shell pkg-config --libs $(filter-out $(LAZY_PKGS),$(PKGS)) 2>/dev/null)
+soname = $(shell objdump -p "$$(pkg-config --variable=libdir $(1))/$(2).so" 2>/dev/null | awk '$$1 == "SONAME" {print $$2}')
+SONAMES := -DSF_SONAME_CURL='"$(or $(call soname,libcurl,libcurl),libcurl.so.4)"' \
+           -DSF_SONAME_PQ='"$(or $(call soname,libpq,libpq),libpq.so.5)"' \
+           -DSF_SONAME_XML2='"$(or $(call soname,libxml-2.0,libxml2),libxml2.so.2)"' \
+           -DSF_SONAME_GIT2='"$(or $(call soname,libgit2,libgit2),libgit2.so.1.5)"'
 ALL_CFLAGS := $(OPT) $(WARN) $(SANFLAGS) -D_GNU_SOURCE -DSECFAAS_VERSION='"$(VERSION)"' \
-              -I. -Ilib $(PKG_CFLAGS) $(CFLAGS)
+              -I. -Ilib $(PKG_CFLAGS) $(SONAMES) $(CFLAGS)
 ALL_LDFLAGS := $(SANFLAGS) $(LDFLAGS)
 LIBS    := $(PKG_LIBS) -lpthread -lm
 
@@ -72,7 +81,7 @@ $(B)/libsecfaas.a: $(LIBOBJ)
 	ar rcs $@ $^
 
 $(B)/secfaas: $(B)/obj/provisioner/cli/main.o $(B)/libsecfaas.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(EAGER_LIBS) -lpthread -lm -ldl
 
 $(B)/secfaas.1: $(B)/secfaas
 	$(B)/secfaas completion man >$@.tmp && mv $@.tmp $@

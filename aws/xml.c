@@ -6,14 +6,42 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "dl.h"
 #include "util.h"
 
 #define MAX_DEPTH 64
 
+/* libxml2 (and ICU under it) is loaded by the first XML reply (lib/dl.h):
+ * most commands never see one.  xmlFree is libxml2's variable holding its
+ * free function: its slot holds the variable's address. */
+#define XML_FNS(X)                                                                                          \
+	X(xmlInitParser) X(xmlNewParserCtxt) X(xmlCtxtReadMemory) X(xmlCtxtGetLastError) X(xmlDocGetRootElement) \
+	X(xmlNodeGetContent) X(xmlFreeDoc) X(xmlFreeParserCtxt) X(xmlFree)
+static struct {
+	XML_FNS(SF_DL_FIELD)
+} lx;
+static const char *const lx_names[] = {XML_FNS(SF_DL_NAME)};
+#define LX_SLOT(f) SF_DL_SLOT(lx, f)
+static void *const lx_slots[] = {XML_FNS(LX_SLOT)};
+static struct sf_dl lx_dl = SF_DL_INIT(SF_SONAME_XML2, "libxml2", lx_names, lx_slots);
+#define xmlInitParser lx.xmlInitParser
+#define xmlNewParserCtxt lx.xmlNewParserCtxt
+#define xmlCtxtReadMemory lx.xmlCtxtReadMemory
+#define xmlCtxtGetLastError lx.xmlCtxtGetLastError
+#define xmlDocGetRootElement lx.xmlDocGetRootElement
+#define xmlNodeGetContent lx.xmlNodeGetContent
+#define xmlFreeDoc lx.xmlFreeDoc
+#define xmlFreeParserCtxt lx.xmlFreeParserCtxt
+#define xmlFree (*lx.xmlFree)
+
 static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
+static int xml_ready;
 static void xml_init(void)
 {
-	xmlInitParser();
+	if (sf_dl_load(&lx_dl, NULL) == 0) {
+		xmlInitParser();
+		xml_ready = 1;
+	}
 }
 
 static int ends_with(const char *s, const char *suf)
@@ -92,6 +120,8 @@ int sf_xml_to_json(const char *xml, size_t n, json_t **out, char **root_name, st
 	if (root_name)
 		*root_name = NULL;
 	pthread_once(&xml_once, xml_init);
+	if (!xml_ready)
+		return sf_dl_load(&lx_dl, err);
 	if (!xml || n == 0)
 		return sf_fail(err, SF_EPROTO, "empty reply where XML was expected");
 	if (n > (size_t)1 << 30)

@@ -2,6 +2,8 @@
  * lists, URI encoding. */
 #include "http.h"
 
+#include "dl.h"
+
 #include <ctype.h>
 #include <curl/curl.h>
 #include <pthread.h>
@@ -289,10 +291,65 @@ struct curl_pool {
 	int nidle;
 };
 
+/* libcurl is loaded when the first transport is made (lib/dl.h): commands
+ * that never reach the network do not load it and its dependencies.
+ * libcurl's type-checking macros for setopt/getinfo give way to the table. */
+#undef curl_easy_setopt
+#undef curl_easy_getinfo
+#define CURL_FNS(X)                                                                                        \
+	X(curl_global_init) X(curl_global_cleanup) X(curl_version_info) X(curl_easy_init) X(curl_easy_reset) \
+	X(curl_easy_cleanup) X(curl_easy_setopt) X(curl_easy_getinfo) X(curl_easy_perform)                   \
+	X(curl_easy_strerror) X(curl_slist_append) X(curl_slist_free_all)
+static struct {
+	CURL_FNS(SF_DL_FIELD)
+} lc;
+static const char *const lc_names[] = {CURL_FNS(SF_DL_NAME)};
+#define LC_SLOT(f) SF_DL_SLOT(lc, f)
+static void *const lc_slots[] = {CURL_FNS(LC_SLOT)};
+static struct sf_dl lc_dl = SF_DL_INIT(SF_SONAME_CURL, "libcurl4", lc_names, lc_slots);
+#define curl_global_init lc.curl_global_init
+#define curl_global_cleanup lc.curl_global_cleanup
+#define curl_version_info lc.curl_version_info
+#define curl_easy_init lc.curl_easy_init
+#define curl_easy_reset lc.curl_easy_reset
+#define curl_easy_cleanup lc.curl_easy_cleanup
+#define curl_easy_setopt lc.curl_easy_setopt
+#define curl_easy_getinfo lc.curl_easy_getinfo
+#define curl_easy_perform lc.curl_easy_perform
+#define curl_easy_strerror lc.curl_easy_strerror
+#define curl_slist_append lc.curl_slist_append
+#define curl_slist_free_all lc.curl_slist_free_all
+
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static int curl_ready; /* curl_global_init ran (under curl_once) */
 static void curl_init_once(void)
 {
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	/* curl_global_init is not thread-safe in every libcurl: once, here */
+	if (sf_dl_load(&lc_dl, NULL) == 0 && curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK)
+		curl_ready = 1;
+}
+
+static int curl_load(struct sf_err *err)
+{
+	pthread_once(&curl_once, curl_init_once);
+	if (curl_ready)
+		return 0;
+	if (sf_dl_load(&lc_dl, err) < 0)
+		return err ? err->code : SF_ENOTFOUND;
+	return sf_fail(err, SF_ERROR, "libcurl could not be initialised (curl_global_init failed)");
+}
+
+const char *sf_http_curl_version(void)
+{
+	if (curl_load(NULL) < 0)
+		return "unavailable";
+	return curl_version_info(CURLVERSION_NOW)->version;
+}
+
+void sf_http_shutdown(void)
+{
+	if (curl_ready)
+		curl_global_cleanup();
 }
 
 struct recv_ctx {
@@ -490,8 +547,10 @@ static const struct sf_http_ops curl_ops = {curl_send, curl_destroy};
 
 int sf_http_curl_new(struct sf_http **out, struct sf_err *err)
 {
-	(void)err;
-	pthread_once(&curl_once, curl_init_once);
+	*out = NULL;
+	int rc = curl_load(err);
+	if (rc < 0)
+		return rc;
 	struct curl_pool *p = xcalloc(1, sizeof *p);
 	pthread_mutex_init(&p->mu, NULL);
 	*out = sf_http_wrap(&curl_ops, p);

@@ -107,8 +107,13 @@ struct sf_http {
 	void *ctx;
 };
 
-/* libcurl transport with a keep-alive handle pool. */
+/* libcurl transport with a keep-alive handle pool.  The first call loads
+ * libcurl (lib/dl.h): SF_ENOTFOUND, naming the package, when it is missing. */
 int sf_http_curl_new(struct sf_http **out, struct sf_err *err);
+/* libcurl's version ("8.1.2"), loading it; "unavailable" when it cannot be. */
+const char *sf_http_curl_version(void);
+/* At exit: libcurl's global cleanup, if a transport was ever made. */
+void sf_http_shutdown(void);
 /* Wrap custom ops (tests). ctx is destroyed with ops->destroy by sf_http_free. */
 struct sf_http *sf_http_wrap(const struct sf_http_ops *ops, void *ctx);
 int sf_http_send(struct sf_http *h, const struct sf_http_req *req, struct sf_http_resp *resp, struct sf_err *err);

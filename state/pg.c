@@ -42,6 +42,52 @@
 #include "log.h"
 #include "state/internal.h"
 #include "util.h"
+#include "dl.h"
+
+/* libpq (and Kerberos, LDAP under it) is loaded when a state in PostgreSQL
+ * is opened (lib/dl.h): a state in a file never needs it. */
+#define PQ_FNS(X) \
+	X(PQclear) X(PQcmdStatus) X(PQcmdTuples) X(PQconnectdbParams) X(PQdb) X(PQerrorMessage) \
+	X(PQescapeIdentifier) X(PQexec) X(PQexecParams) X(PQexecPrepared) X(PQfinish) X(PQfreemem) \
+	X(PQftype) X(PQgetisnull) X(PQgetlength) X(PQgetvalue) X(PQhost) X(PQnfields) X(PQntuples) \
+	X(PQport) X(PQprepare) X(PQresultErrorField) X(PQresultErrorMessage) X(PQresultStatus) \
+	X(PQsetNoticeProcessor) X(PQstatus) X(PQtransactionStatus) X(PQunescapeBytea) X(PQuser)
+static struct {
+	PQ_FNS(SF_DL_FIELD)
+} lp;
+static const char *const lp_names[] = {PQ_FNS(SF_DL_NAME)};
+#define LP_SLOT(f) SF_DL_SLOT(lp, f)
+static void *const lp_slots[] = {PQ_FNS(LP_SLOT)};
+static struct sf_dl lp_dl = SF_DL_INIT(SF_SONAME_PQ, "libpq5", lp_names, lp_slots);
+#define PQclear lp.PQclear
+#define PQcmdStatus lp.PQcmdStatus
+#define PQcmdTuples lp.PQcmdTuples
+#define PQconnectdbParams lp.PQconnectdbParams
+#define PQdb lp.PQdb
+#define PQerrorMessage lp.PQerrorMessage
+#define PQescapeIdentifier lp.PQescapeIdentifier
+#define PQexec lp.PQexec
+#define PQexecParams lp.PQexecParams
+#define PQexecPrepared lp.PQexecPrepared
+#define PQfinish lp.PQfinish
+#define PQfreemem lp.PQfreemem
+#define PQftype lp.PQftype
+#define PQgetisnull lp.PQgetisnull
+#define PQgetlength lp.PQgetlength
+#define PQgetvalue lp.PQgetvalue
+#define PQhost lp.PQhost
+#define PQnfields lp.PQnfields
+#define PQntuples lp.PQntuples
+#define PQport lp.PQport
+#define PQprepare lp.PQprepare
+#define PQresultErrorField lp.PQresultErrorField
+#define PQresultErrorMessage lp.PQresultErrorMessage
+#define PQresultStatus lp.PQresultStatus
+#define PQsetNoticeProcessor lp.PQsetNoticeProcessor
+#define PQstatus lp.PQstatus
+#define PQtransactionStatus lp.PQtransactionStatus
+#define PQunescapeBytea lp.PQunescapeBytea
+#define PQuser lp.PQuser
 
 #ifndef SECFAAS_VERSION
 #define SECFAAS_VERSION "0.0.0"
@@ -635,6 +681,9 @@ static int connect_db(const char *target, const char *schema, double timeout_s, 
 	const char *val[] = {tmo, "30", "10", "3", target, "secfaas", NULL};
 	*out = NULL;
 	*display = NULL;
+	int rc = sf_dl_load(&lp_dl, err);
+	if (rc < 0)
+		return rc;
 	PGconn *c = PQconnectdbParams(kw, val, 1);
 	if (!c || PQstatus(c) != CONNECTION_OK) {
 		char msg[300];
@@ -852,7 +901,8 @@ static void pg_close(struct sf_state *st)
 	 * the next holder need not wait for this backend to exit. */
 	if (b->lock_held && !b->lost)
 		PQclear(PQexec(b->conn, "SELECT pg_advisory_unlock_all()"));
-	PQfinish(b->conn);
+	if (b->conn) /* none when libpq could not be loaded */
+		PQfinish(b->conn);
 	free(b->display);
 	free(b);
 	st->bk = NULL;

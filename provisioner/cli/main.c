@@ -5,11 +5,11 @@
  * (--name, --name=value, --name value) or Terraform's single dash
  * (-auto-approve).  Handlers get the remaining arguments.
  */
-#include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "http.h"
 #include "log.h"
 #include "provisioner/cli/commands.h"
 #include "provisioner/cli/commands_aws.h"
@@ -395,7 +395,7 @@ int cmd_version(struct sf_cli *cli, int argc, char **argv)
 	(void)argv;
 	if (cli->json)
 		fprintf(cli->out, "{\"secfaas_version\":\"%s\",\"state_schema\":%d,\"curl\":\"%s\"}\n", SECFAAS_VERSION,
-			sf_state_schema_version(), curl_version_info(CURLVERSION_NOW)->version);
+			sf_state_schema_version(), sf_http_curl_version());
 	else
 		fprintf(cli->out, "secfaas %s\n", SECFAAS_VERSION);
 	return 0;
@@ -514,7 +514,6 @@ int main(int argc, char **argv)
 	cli.color = isatty(1) && !(nc && *nc) && term && strcmp(term, "dumb");
 	if (sf_log_init() < 0)
 		fprintf(stderr, "secfaas: warning: SECFAAS_LOG must be one of error, warn, info, debug, trace; using warn\n");
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 
 	/* Split argv: globals out, the rest (command + its args) kept in order. */
 	char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
@@ -571,6 +570,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "secfaas: error: could not write output\n");
 		rc = SF_EXIT_ERROR;
 	}
-	curl_global_cleanup();
+	sf_http_shutdown();
 	return rc;
 }

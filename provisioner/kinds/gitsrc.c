@@ -18,6 +18,89 @@
 
 #include "log.h"
 #include "util.h"
+#include "dl.h"
+
+/* libgit2 (and its SSH and TLS stacks) is loaded when a spec is read from
+ * git (lib/dl.h): a spec in a directory never needs it. */
+#define GIT_FNS(X) \
+	X(git_blob_free) X(git_blob_lookup) X(git_blob_rawcontent) X(git_blob_rawsize) X(git_buf_dispose) \
+	X(git_commit_free) X(git_commit_id) X(git_commit_tree) X(git_credential_ssh_key_from_agent) \
+	X(git_error_last) X(git_fetch_options_init) X(git_libgit2_init) X(git_libgit2_shutdown) \
+	X(git_object_free) X(git_object_id) X(git_object_lookup) X(git_object_peel) X(git_oid_equal) \
+	X(git_oid_fromstr) X(git_oid_tostr) X(git_reference_free) X(git_reference_name) \
+	X(git_reference_name_to_id) X(git_reference_symbolic_target) X(git_reference_type) \
+	X(git_remote_connect) X(git_remote_create_options_init) X(git_remote_create_with_opts) \
+	X(git_remote_default_branch) X(git_remote_disconnect) X(git_remote_fetch) X(git_remote_free) \
+	X(git_repository_free) X(git_repository_init) X(git_repository_is_bare) \
+	X(git_repository_open_bare) X(git_repository_open_ext) X(git_repository_path) \
+	X(git_repository_set_head) X(git_repository_workdir) X(git_revparse_ext) X(git_status_byindex) \
+	X(git_status_list_entrycount) X(git_status_list_free) X(git_status_list_new) \
+	X(git_status_options_init) X(git_tree_entry_byindex) X(git_tree_entry_bypath) \
+	X(git_tree_entry_filemode) X(git_tree_entry_free) X(git_tree_entry_id) X(git_tree_entry_name) \
+	X(git_tree_entry_type) X(git_tree_entrycount) X(git_tree_free) X(git_tree_lookup)
+static struct {
+	GIT_FNS(SF_DL_FIELD)
+} lg;
+static const char *const lg_names[] = {GIT_FNS(SF_DL_NAME)};
+#define LG_SLOT(f) SF_DL_SLOT(lg, f)
+static void *const lg_slots[] = {GIT_FNS(LG_SLOT)};
+static struct sf_dl lg_dl = SF_DL_INIT(SF_SONAME_GIT2, "libgit2-1.5", lg_names, lg_slots);
+#define git_blob_free lg.git_blob_free
+#define git_blob_lookup lg.git_blob_lookup
+#define git_blob_rawcontent lg.git_blob_rawcontent
+#define git_blob_rawsize lg.git_blob_rawsize
+#define git_buf_dispose lg.git_buf_dispose
+#define git_commit_free lg.git_commit_free
+#define git_commit_id lg.git_commit_id
+#define git_commit_tree lg.git_commit_tree
+#define git_credential_ssh_key_from_agent lg.git_credential_ssh_key_from_agent
+#define git_error_last lg.git_error_last
+#define git_fetch_options_init lg.git_fetch_options_init
+#define git_libgit2_init lg.git_libgit2_init
+#define git_libgit2_shutdown lg.git_libgit2_shutdown
+#define git_object_free lg.git_object_free
+#define git_object_id lg.git_object_id
+#define git_object_lookup lg.git_object_lookup
+#define git_object_peel lg.git_object_peel
+#define git_oid_equal lg.git_oid_equal
+#define git_oid_fromstr lg.git_oid_fromstr
+#define git_oid_tostr lg.git_oid_tostr
+#define git_reference_free lg.git_reference_free
+#define git_reference_name lg.git_reference_name
+#define git_reference_name_to_id lg.git_reference_name_to_id
+#define git_reference_symbolic_target lg.git_reference_symbolic_target
+#define git_reference_type lg.git_reference_type
+#define git_remote_connect lg.git_remote_connect
+#define git_remote_create_options_init lg.git_remote_create_options_init
+#define git_remote_create_with_opts lg.git_remote_create_with_opts
+#define git_remote_default_branch lg.git_remote_default_branch
+#define git_remote_disconnect lg.git_remote_disconnect
+#define git_remote_fetch lg.git_remote_fetch
+#define git_remote_free lg.git_remote_free
+#define git_repository_free lg.git_repository_free
+#define git_repository_init lg.git_repository_init
+#define git_repository_is_bare lg.git_repository_is_bare
+#define git_repository_open_bare lg.git_repository_open_bare
+#define git_repository_open_ext lg.git_repository_open_ext
+#define git_repository_path lg.git_repository_path
+#define git_repository_set_head lg.git_repository_set_head
+#define git_repository_workdir lg.git_repository_workdir
+#define git_revparse_ext lg.git_revparse_ext
+#define git_status_byindex lg.git_status_byindex
+#define git_status_list_entrycount lg.git_status_list_entrycount
+#define git_status_list_free lg.git_status_list_free
+#define git_status_list_new lg.git_status_list_new
+#define git_status_options_init lg.git_status_options_init
+#define git_tree_entry_byindex lg.git_tree_entry_byindex
+#define git_tree_entry_bypath lg.git_tree_entry_bypath
+#define git_tree_entry_filemode lg.git_tree_entry_filemode
+#define git_tree_entry_free lg.git_tree_entry_free
+#define git_tree_entry_id lg.git_tree_entry_id
+#define git_tree_entry_name lg.git_tree_entry_name
+#define git_tree_entry_type lg.git_tree_entry_type
+#define git_tree_entrycount lg.git_tree_entrycount
+#define git_tree_free lg.git_tree_free
+#define git_tree_lookup lg.git_tree_lookup
 
 #define SPEC_MAX ((size_t)16 << 20)
 
@@ -544,6 +627,12 @@ int sf_gitsrc_load(struct sf_specset *set, const struct sf_gitsrc_opts *o, struc
 	char *sub = norm_subpath(o->subpath), *disp = display_repo(o->repo ? o->repo : ""), *prefix = NULL;
 	int rc = -1, is_local = 0;
 
+	if (sf_dl_load(&lg_dl, &err) < 0) {
+		sf_diag_error(d, NULL, "%s (%s)", err.msg, err.hint);
+		free(sub);
+		free(disp);
+		return -1;
+	}
 	git_libgit2_init();
 	if (open_source(&repo, &res->repo_path, &is_local, o, &err) < 0)
 		goto fail;
@@ -611,6 +700,11 @@ int sf_gitsrc_read_file(const struct sf_gitsrc_opts *o, const char *path, char *
 	char *repo_path = NULL, *refname = NULL, *sub = norm_subpath(path), *disp = display_repo(o->repo ? o->repo : "");
 	int rc, is_local = 0;
 
+	if ((rc = sf_dl_load(&lg_dl, err)) < 0) {
+		free(sub);
+		free(disp);
+		return rc;
+	}
 	git_libgit2_init();
 	if ((rc = open_source(&repo, &repo_path, &is_local, o, err)) < 0)
 		goto done;

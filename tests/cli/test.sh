@@ -355,6 +355,36 @@ t_rc 0 "apply after reclaim" $S apply s.yaml --auto-approve
 t_eq "one object" "$(nobjs)" 1
 t_end
 
+begin "a command loads only the libraries it uses (no libcurl, libgit2, libxml2 offline; libpq for PostgreSQL only)"
+mkdir objs
+stack s.yaml <<'Y'
+    - {type: test_object, name: a, attributes: {dir: objs, content: one}}
+Y
+# glibc's loader names every library it maps (LD_DEBUG=files, on stderr)
+loaded() { # FILE LIB...: which of the libraries FILE's trace shows loaded
+	f=$1
+	shift
+	for l in "$@"; do grep -q "file=$l" "$f" && printf '%s ' "$l"; done
+}
+i=0
+for cmd in "version" "validate s.yaml" "plan s.yaml" "apply s.yaml --auto-approve" \
+	"plan s.yaml --refresh=false --detailed-exitcode" "state list"; do
+	i=$((i + 1))
+	# shellcheck disable=SC2086 # the command's words
+	LD_DEBUG=files $S $cmd >"o$i" 2>"ld$i" || t_fail "$cmd failed: $(grep -v '^ *[0-9]*:' "ld$i" | head -n 3)"
+	t_eq "$cmd loads none of them" "$(loaded "ld$i" libcurl libgit2 libxml2)" ""
+	if [ "$BACKEND" = postgres ]; then
+		case $cmd in version | validate*) want="" ;; *) want="libpq " ;; esac
+	else
+		want=""
+	fi
+	t_eq "$cmd and libpq" "$(loaded "ld$i" libpq)" "$want"
+done
+LD_DEBUG=files $S version --json >o 2>ld
+t_eq "version --json names libcurl's version, so it loads it" "$(loaded ld libcurl)" "libcurl "
+t_grep "curl version" '"curl":"' o
+t_end
+
 # a file: PostgreSQL's lock is a session lock, which a plan still takes
 if [ "$BACKEND" = files ]; then
 	begin "a plan takes no lock and writes nothing; it still waits for a live run, not for a dead one"

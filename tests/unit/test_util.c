@@ -1,6 +1,7 @@
 /* Unit tests for lib/: err, util, log redaction. */
 #include "t.h"
 
+#include "dl.h"
 #include "err.h"
 #include "log.h"
 #include "imageref.h"
@@ -15,6 +16,45 @@ T_TEST(err_format_one_line)
 	sf_err_hint(&e, "check the name");
 	char buf[1024];
 	T_STREQ(sf_err_format(&e, buf, sizeof buf), "spec.yaml:3:5: error: role x not found; check the name");
+}
+
+/* lib/dl.h: a library found fills its table; one that is missing, or lacks
+ * a function, is one error naming it and the package, every time, and the
+ * table is never half used */
+static size_t (*dl_strlen)(const char *);
+static int (*dl_missing)(void);
+
+T_TEST(dl_load_fills_or_names_the_package)
+{
+	static const char *const names[] = {"strlen"};
+	static void *const slots[] = {(void *)&dl_strlen};
+	static struct sf_dl libc = SF_DL_INIT("libc.so.6", "libc6", names, slots);
+	struct sf_err e = SF_ERR_INIT;
+	T_OK(!sf_dl_loaded(&libc));
+	T_EQ(sf_dl_load(&libc, &e), 0);
+	T_OK(sf_dl_loaded(&libc));
+	T_OK(dl_strlen != NULL);
+	T_EQ(dl_strlen ? dl_strlen("four") : 0, 4);
+
+	static const char *const gone[] = {"strlen"};
+	static void *const gslots[] = {(void *)&dl_strlen};
+	static struct sf_dl nolib = SF_DL_INIT("libsecfaas-no-such-library.so.9", "no-such-package", gone, gslots);
+	for (int i = 0; i < 2; i++) {
+		sf_err_clear(&e);
+		T_EQ(sf_dl_load(&nolib, &e), SF_ENOTFOUND);
+		T_OK(strstr(e.msg, "libsecfaas-no-such-library.so.9") != NULL);
+		T_OK(strstr(e.hint, "apt-get install no-such-package") != NULL);
+	}
+	T_OK(!sf_dl_loaded(&nolib));
+
+	static const char *const wrong[] = {"sf_no_such_function_anywhere"};
+	static void *const wslots[] = {(void *)&dl_missing};
+	static struct sf_dl old = SF_DL_INIT("libc.so.6", "libc6", wrong, wslots);
+	sf_err_clear(&e);
+	T_EQ(sf_dl_load(&old, &e), SF_ENOTFOUND);
+	T_OK(strstr(e.msg, "sf_no_such_function_anywhere") != NULL);
+	T_OK(!sf_dl_loaded(&old));
+	T_OK(dl_missing == NULL);
 }
 
 T_TEST(duration_parse_and_format)
