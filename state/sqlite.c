@@ -529,8 +529,10 @@ static int open_db(struct sf_state *st, int flags, struct sf_err *err)
 }
 
 /* Classify an existing file without writing to it.  *fresh = 1 for an
- * empty database we may initialise; *uv = its schema version. */
-static int probe(struct sf_state *st, int create, int *fresh, int64_t *uv, struct sf_err *err)
+ * empty database we may initialise; *uv = its schema version.  keep: leave
+ * the read-only connection open on success (a read-only open goes on with
+ * it rather than opening the file and reading its schema a second time). */
+static int probe(struct sf_state *st, int create, int keep, int *fresh, int64_t *uv, struct sf_err *err)
 {
 	int rc = 0;
 	int64_t app = 0, nobj = 0;
@@ -606,7 +608,8 @@ corrupt:
 done:
 	free(ver);
 	free(lineage);
-	db_close(st);
+	if (rc < 0 || !keep || *fresh)
+		db_close(st);
 	return rc;
 }
 
@@ -699,7 +702,7 @@ static int sq_open(struct sf_state *st, const struct sf_state_opts *opts, struct
 	st->bk = xcalloc(1, sizeof(struct sq));
 	if ((rc = check_file(st->path, opts->create, opts->readonly, err)) < 0)
 		goto fail;
-	if ((rc = probe(st, opts->create, &fresh, &uv, err)) < 0)
+	if ((rc = probe(st, opts->create, opts->readonly, &fresh, &uv, err)) < 0)
 		goto fail;
 	if (opts->readonly && uv < st_sqlite_schema_version()) {
 		rc = sf_fail(err, SF_ECORRUPT, "state file %s uses schema %lld and needs an upgrade to %d",
@@ -707,7 +710,7 @@ static int sq_open(struct sf_state *st, const struct sf_state_opts *opts, struct
 		sf_err_hint(err, "run a command that writes state (e.g. `secfaas plan`) once to upgrade it");
 		goto fail;
 	}
-	if ((rc = open_db(st, opts->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE, err)) < 0)
+	if (!SQ(st)->db && (rc = open_db(st, opts->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE, err)) < 0)
 		goto fail;
 	if (!opts->readonly && (rc = set_wal(st, err)) < 0)
 		goto fail;
