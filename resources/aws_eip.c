@@ -102,7 +102,8 @@ static int eip_sweep_list(struct sf_sweep *s, const struct sf_sweep_hook *h)
 	return ax_sweep_ec2(s, h, "DescribeAddresses", "addressesSet", "allocationId", NULL, NULL);
 }
 
-static const struct sf_sweep_hook eip_sweep = {"elastic ip", SF_SWEEP_ELASTIC_IP, eip_sweep_list, NULL, NULL};
+/* after the NAT gateway holding it (aws_nat_gateway.c), before network interfaces */
+static const struct sf_sweep_hook eip_sweep = {"elastic ip", SF_SWEEP_NETWORK_INTERFACE - 2, eip_sweep_list, NULL, NULL};
 
 /* ---- ownership: allocation ids are never reused (SF_OWN_ID) ---- */
 

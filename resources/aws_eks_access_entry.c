@@ -231,6 +231,7 @@ const struct sf_rtype sf_rt_eks_access_entry = {
 	.own = &own,
 	.name = "eks_access_entry",
 	.schema_version = 1,
+	.typical = {.create = {1, 5}},
 	.attrs = attrs,
 	.create = ae_create,
 	.read = ae_read,

@@ -522,6 +522,7 @@ const struct sf_rtype sf_rt_eks_addon = {
 	.own = &own,
 	.name = "eks_addon",
 	.schema_version = 1,
+	.typical = {.create = {30, 120}, .update = {30, 120}, .delete = {15, 60}},
 	.attrs = attrs,
 	.create = ad_create,
 	.read = ad_read,

@@ -621,6 +621,7 @@ const struct sf_rtype sf_rt_eks_cluster = {
 	.own = &own,
 	.name = "eks_cluster",
 	.schema_version = 1,
+	.typical = {.create = {480, 720}, .update = {600, 1800}, .delete = {240, 480}},
 	.attrs = attrs,
 	.create = cl_create,
 	.read = cl_read,

@@ -568,6 +568,7 @@ const struct sf_rtype sf_rt_eks_node_group = {
 	.own = &own,
 	.name = "eks_nodegroup",
 	.schema_version = 1,
+	.typical = {.create = {150, 300}, .update = {600, 1500}, .delete = {240, 480}},
 	.attrs = attrs,
 	.create_before_destroy = 1,
 	.create = ng_create,

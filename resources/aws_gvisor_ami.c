@@ -683,6 +683,7 @@ const struct sf_rtype sf_rt_aws_gvisor_ami = {
 	.own = &own,
 	.name = "aws_gvisor_ami",
 	.schema_version = 1,
+	.typical = {.create = {480, 900}, .delete = {5, 30}},
 	.attrs = attrs,
 	.keep_replaced = 1,
 	.validate = ami_validate,

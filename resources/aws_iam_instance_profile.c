@@ -201,6 +201,7 @@ const struct sf_rtype sf_rt_aws_iam_instance_profile = {
 	.own = &own,
 	.name = "aws_iam_instance_profile",
 	.schema_version = 1,
+	.typical = {.create = {5, 15}},
 	.attrs = attrs,
 	.create = ip_create,
 	.read = ip_read,

@@ -486,6 +486,7 @@ const struct sf_rtype sf_rt_aws_iam_role = {
 	.own = &own,
 	.name = "aws_iam_role",
 	.schema_version = 1,
+	.typical = {.create = {5, 15}},
 	.attrs = attrs,
 	.create = role_create,
 	.read = role_read,

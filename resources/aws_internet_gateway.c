@@ -189,6 +189,7 @@ const struct sf_rtype sf_rt_aws_internet_gateway = {
 	.own = &own,
 	.name = "aws_internet_gateway",
 	.schema_version = 1,
+	.typical = {.delete = {5, 60}},
 	.attrs = attrs,
 	.create = igw_create,
 	.read = igw_read,

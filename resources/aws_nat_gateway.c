@@ -184,7 +184,8 @@ static int nat_sweep_list(struct sf_sweep *s, const struct sf_sweep_hook *h)
 	return ax_sweep_ec2(s, h, "DescribeNatGateways", "natGatewaySet", "natGatewayId", NULL, sweep_prior);
 }
 
-static const struct sf_sweep_hook nat_sweep = {"nat gateway", SF_SWEEP_NAT_GATEWAY, nat_sweep_list, NULL, NULL};
+/* before its address (aws_eip.c ranks it SF_SWEEP_NETWORK_INTERFACE - 2), its subnet and its ENI */
+static const struct sf_sweep_hook nat_sweep = {"nat gateway", SF_SWEEP_NETWORK_INTERFACE - 5, nat_sweep_list, NULL, NULL};
 
 /* ---- ownership: EC2 ids are never reused (SF_OWN_ID) ---- */
 
@@ -207,6 +208,7 @@ const struct sf_rtype sf_rt_aws_nat_gateway = {
 	.own = &own,
 	.name = "aws_nat_gateway",
 	.schema_version = 1,
+	.typical = {.create = {60, 180}, .delete = {60, 120}},
 	.attrs = attrs,
 	.create = nat_create,
 	.read = nat_read,

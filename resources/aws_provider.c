@@ -3,38 +3,17 @@
  * resources/aws_*.c), the credential check apply makes before changing any
  * of them, and the gc sweep's extra kinds, clock and scope (aws_sweep.c).
  *
- * Adding an AWS type: its file, and one row in AWS_TYPES below.
+ * Adding an AWS type: its file, and one row in SF_AWS_TYPES (types_aws.h).
  */
 #include <string.h>
 
 #include "resources/aws_common.h"
 #include "resources/aws_sweep.h"
 #include "resources/provider.h"
+#include "resources/types_aws.h"
 
-/* One row per type: X(<name>) for `const struct sf_rtype sf_rt_<name>`. */
-#define AWS_TYPES(X)               \
-	X(aws_eip)                  \
-	X(aws_gvisor_ami)           \
-	X(aws_iam_instance_profile) \
-	X(aws_iam_role)             \
-	X(aws_internet_gateway)     \
-	X(aws_launch_template)      \
-	X(aws_nat_gateway)          \
-	X(aws_network_ref)          \
-	X(aws_route_table)          \
-	X(aws_security_group)       \
-	X(aws_subnet)               \
-	X(aws_vpc)                  \
-	X(eks_access_entry)         \
-	X(eks_addon)                \
-	X(eks_cluster)              \
-	X(eks_node_group)                \
-	X(eks_pod_identity_association)
-
-#define DECLARE(n) extern const struct sf_rtype sf_rt_##n;
-AWS_TYPES(DECLARE)
 #define ROW(n) &sf_rt_##n,
-static const struct sf_rtype *const types[] = {AWS_TYPES(ROW) NULL};
+static const struct sf_rtype *const types[] = {SF_AWS_TYPES(ROW) NULL};
 
 /* Resolve the credentials once, so a missing or expired one is one clear
  * error instead of one per resource (Kubernetes objects may use a static

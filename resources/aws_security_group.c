@@ -271,6 +271,7 @@ const struct sf_rtype sf_rt_aws_security_group = {
 	.own = &own,
 	.name = "aws_security_group",
 	.schema_version = 1,
+	.typical = {.delete = {5, 120}},
 	.attrs = attrs,
 	.create = sg_create,
 	.read = sg_read,

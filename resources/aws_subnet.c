@@ -152,6 +152,7 @@ const struct sf_rtype sf_rt_aws_subnet = {
 	.own = &own,
 	.name = "aws_subnet",
 	.schema_version = 1,
+	.typical = {.delete = {5, 120}},
 	.attrs = attrs,
 	.create = sn_create,
 	.read = sn_read,

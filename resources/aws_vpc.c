@@ -202,6 +202,7 @@ const struct sf_rtype sf_rt_aws_vpc = {
 	.own = &own,
 	.name = "aws_vpc",
 	.schema_version = 1,
+	.typical = {.delete = {5, 30}},
 	.attrs = attrs,
 	.create = vpc_create,
 	.read = vpc_read,

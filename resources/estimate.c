@@ -508,40 +508,6 @@ static json_t *cost_items(const struct sf_plan *plan, const struct sf_estimate_o
 
 /* ---- time ---- */
 
-/* Typical seconds (low, high) of one phase when this workspace has no
- * history: EKS's documented and observed durations (a control plane in
- * about 10 minutes, a managed node group in a few, a rolling node update
- * in a quarter of an hour, an image bake about 10 minutes); seconds for
- * the API-only objects. */
-static const struct timing {
-	const char *type, *phase;
-	double lo, hi;
-} builtin_timings[] = {
-	{"eks_cluster", "create", 480, 720},
-	{"eks_cluster", "update", 600, 1800},
-	{"eks_cluster", "delete", 240, 480},
-	{"eks_nodegroup", "create", 150, 300},
-	{"eks_nodegroup", "update", 600, 1500},
-	{"eks_nodegroup", "delete", 240, 480},
-	{"eks_addon", "create", 30, 120},
-	{"eks_addon", "update", 30, 120},
-	{"eks_addon", "delete", 15, 60},
-	{"aws_gvisor_ami", "create", 480, 900},
-	{"aws_gvisor_ami", "delete", 5, 30},
-	{"aws_iam_role", "create", 5, 15},
-	{"aws_iam_instance_profile", "create", 5, 15},
-	{"aws_internet_gateway", "delete", 5, 60},
-	{"aws_nat_gateway", "create", 60, 180},
-	{"aws_nat_gateway", "delete", 60, 120},
-	{"aws_subnet", "delete", 5, 120},
-	{"aws_security_group", "delete", 5, 120},
-	{"aws_vpc", "delete", 5, 30},
-	{"k8s_manifest", "create", 1, 30},
-	{"k8s_manifest", "update", 1, 30},
-	{"k8s_gvisor_guard", "create", 10, 60},
-	{"eks_access_entry", "create", 1, 5},
-};
-
 struct step {
 	double lo, hi;     /* this change's own duration */
 	double flo, fhi;   /* finishing time along its longest chain */
@@ -549,24 +515,33 @@ struct step {
 	long prev;         /* the dependency on that chain, or -1 */
 };
 
-static int typical(const struct sf_estimate_opts *o, const char *type, const char *phase, double *lo, double *hi,
-		   int *hist, int *builtin_used)
+/* Typical seconds (low, high) of one phase: this workspace's history when
+ * it has one, else what the type declares (its `typical`: EKS's documented
+ * and observed durations, a control plane in about 10 minutes, a managed
+ * node group in a few, a rolling node update in a quarter of an hour, an
+ * image bake about 10 minutes), else an API call or two. */
+static int typical(const struct sf_estimate_opts *o, const struct sf_rtype *type, const char *phase, double *lo,
+		   double *hi, int *hist, int *builtin_used)
 {
-	if (o->typical && o->typical(o->typical_ctx, type, phase, lo, hi)) {
+	const char *name = type ? type->name : "";
+	if (o->typical && o->typical(o->typical_ctx, name, phase, lo, hi)) {
 		*hist = 1;
 		return 0;
 	}
-	for (size_t i = 0; i < SF_ARRAY_LEN(builtin_timings); i++)
-		if (!strcmp(builtin_timings[i].type, type) && !strcmp(builtin_timings[i].phase, phase)) {
-			*lo = builtin_timings[i].lo;
-			*hi = builtin_timings[i].hi;
-			*builtin_used = 1;
-			return 0;
-		}
+	*builtin_used = 1;
+	const struct sf_span *t = NULL;
+	if (type)
+		t = !strcmp(phase, "create")   ? &type->typical.create
+		    : !strcmp(phase, "update") ? &type->typical.update
+					       : &type->typical.delete;
+	if (t && t->hi > 0) {
+		*lo = t->lo;
+		*hi = t->hi;
+		return 0;
+	}
 	/* an API call or two */
 	*lo = 1;
 	*hi = 5;
-	*builtin_used = 1;
 	return 0;
 }
 
@@ -574,7 +549,7 @@ static void step_time(const struct sf_change *ch, const struct sf_estimate_opts 
 		      int *blt)
 {
 	double lo = 0, hi = 0, a, b;
-	const char *t = tname(ch);
+	const struct sf_rtype *t = ch->type;
 	switch (ch->action) {
 	case SF_ACT_NOOP: break;
 	case SF_ACT_CREATE:

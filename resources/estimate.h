@@ -25,7 +25,8 @@
  * Time: the critical path through the plan's dependencies, each change
  * taking its typical duration from this workspace's past runs (the state's
  * phase timings, handed in as a callback since this floor does not read
- * state) or, without any, from built-in typical EKS timings; and, since
+ * state) or, without any, from the durations each type declares
+ * (sf_rtype.typical: typical EKS timings); and, since
  * apply runs at most --parallelism changes at once, the time a plan wider
  * than that takes when each free worker takes the next ready change in
  * plan order, as the engine does (never less than the longest chain).

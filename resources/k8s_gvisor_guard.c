@@ -460,6 +460,7 @@ const struct sf_rtype sf_rt_k8s_gvisor_guard = {
 	.own = &own,
 	.name = "k8s_gvisor_guard",
 	.schema_version = 1,
+	.typical = {.create = {10, 60}},
 	.attrs = attrs,
 	.create = create,
 	.read = read_,

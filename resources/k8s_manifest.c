@@ -221,6 +221,7 @@ const struct sf_rtype sf_rt_k8s_manifest = {
 	.own = &own,
 	.name = "k8s_manifest",
 	.schema_version = 1,
+	.typical = {.create = {1, 30}, .update = {1, 30}},
 	.attrs = attrs,
 	.create = create,
 	.read = read_,

@@ -4,19 +4,14 @@
  * token, and an EKS token's AWS credentials are checked by the client that
  * mints it.  Nothing to sweep: objects go with their cluster.
  *
- * Adding a Kubernetes type: its file, and one row in K8S_TYPES below.
+ * Adding a Kubernetes type: its file, and one row in SF_K8S_TYPES
+ * (types_k8s.h).
  */
 #include "resources/provider.h"
+#include "resources/types_k8s.h"
 
-#define K8S_TYPES(X)    \
-	X(k8s_basic_auth)  \
-	X(k8s_gvisor_guard) \
-	X(k8s_manifest)
-
-#define DECLARE(n) extern const struct sf_rtype sf_rt_##n;
-K8S_TYPES(DECLARE)
 #define ROW(n) &sf_rt_##n,
-static const struct sf_rtype *const types[] = {K8S_TYPES(ROW) NULL};
+static const struct sf_rtype *const types[] = {SF_K8S_TYPES(ROW) NULL};
 
 const struct sf_provider sf_provider_k8s = {
 	.name = "k8s",

@@ -11,8 +11,10 @@
  *
  * Adding a resource type to a family: write resources/<family>_<name>.c
  * defining `const struct sf_rtype sf_rt_<name>` (with its sweep hook when
- * gc must find it, see sweep.h), and add one row to the family's list in
- * resources/<family>_provider.c.  Nothing else names the type.
+ * gc must find it, see sweep.h), and add one row to the family's list:
+ * SF_AWS_TYPES (types_aws.h), SF_K8S_TYPES (types_k8s.h) or SF_CORE_TYPES
+ * (types.h).  The descriptor's table and the type's declaration come from
+ * that row; nothing else names the type.
  *
  * Ownership: descriptors are static and const; everything returned is
  * borrowed.  Not to be confused with struct sf_providers (providers.h),

@@ -1,7 +1,8 @@
 /*
  * registry.c - every resource type secfaas knows, from the provider
- * descriptors (provider.h): the core types below, the AWS types in
- * aws_provider.c, the Kubernetes types in k8s_provider.c.  Names are
+ * descriptors (provider.h): the core provider below, the AWS one in
+ * aws_provider.c, the Kubernetes one in k8s_provider.c, each over its
+ * family's list (types.h, types_aws.h, types_k8s.h).  Names are
  * unique across providers (a unit test checks it).  sf_types() is the
  * registry the commands hand to the engine.
  */
@@ -14,16 +15,8 @@
 #include "util.h"
 
 /* The core provider: local files, and the engine's test types. */
-#define CORE_TYPES(X) \
-	X(local_file)      \
-	X(test_object)     \
-	X(test_object_cbd) \
-	X(test_object_keep)
-
-#define DECLARE(n) extern const struct sf_rtype sf_rt_##n;
-CORE_TYPES(DECLARE)
 #define ROW(n) &sf_rt_##n,
-static const struct sf_rtype *const core[] = {CORE_TYPES(ROW) NULL};
+static const struct sf_rtype *const core[] = {SF_CORE_TYPES(ROW) NULL};
 
 const struct sf_provider sf_provider_core = {
 	.name = "core",

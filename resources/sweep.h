@@ -53,9 +53,10 @@
 
 #define SF_OWNER_TAG "secfaas:workspace"
 
-/* Deletion ranks (lower first).  A new kind takes the rank of the kind it
- * resembles, or a number between two (what it depends on must rank
- * higher). */
+/* Deletion ranks (lower first): the anchors the hooks are ordered by.  A
+ * new kind takes the rank of the kind it resembles, or, written in its own
+ * file, a number between two (SF_SWEEP_SUBNET - 5: just before subnets);
+ * what it depends on must rank higher. */
 enum sf_sweep_rank {
 	SF_SWEEP_NODEGROUP = 10,
 	SF_SWEEP_CLUSTER = 20,
@@ -63,8 +64,6 @@ enum sf_sweep_rank {
 	SF_SWEEP_LAUNCH_TEMPLATE = 40,
 	SF_SWEEP_IMAGE = 50,
 	SF_SWEEP_SNAPSHOT = 60,
-	SF_SWEEP_NAT_GATEWAY = 65,     /* before its address, its subnet and its ENI */
-	SF_SWEEP_ELASTIC_IP = 68,
 	SF_SWEEP_NETWORK_INTERFACE = 70,
 	SF_SWEEP_SECURITY_GROUP = 80,
 	SF_SWEEP_ROUTE_TABLE = 90,

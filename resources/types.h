@@ -8,11 +8,15 @@
 
 #include "provisioner/engine/resource.h"
 
-/* core */
-extern const struct sf_rtype sf_rt_local_file;
-extern const struct sf_rtype sf_rt_test_object;
-extern const struct sf_rtype sf_rt_test_object_cbd;
-extern const struct sf_rtype sf_rt_test_object_keep;
+/* The core types (registry.c), one row each: X(<name>) for
+ * `const struct sf_rtype sf_rt_<name>`. */
+#define SF_CORE_TYPES(X) \
+	X(local_file)     \
+	X(test_object)    \
+	X(test_object_cbd) \
+	X(test_object_keep)
+
+SF_CORE_TYPES(SF_RTYPE_EXTERN)
 
 /* Every type, sorted by name; built once, never freed (borrowed). */
 const struct sf_registry *sf_types(void);

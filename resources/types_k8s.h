@@ -24,9 +24,15 @@
 struct sf_kube;
 struct sf_kube_wait;
 
-extern const struct sf_rtype sf_rt_k8s_basic_auth;
-extern const struct sf_rtype sf_rt_k8s_gvisor_guard;
-extern const struct sf_rtype sf_rt_k8s_manifest;
+/* One row per type: X(<name>) for `const struct sf_rtype sf_rt_<name>`;
+ * adding a Kubernetes type is its file and one row here (k8s_provider.c
+ * and these declarations come from this list). */
+#define SF_K8S_TYPES(X)    \
+	X(k8s_basic_auth)   \
+	X(k8s_gvisor_guard) \
+	X(k8s_manifest)
+
+SF_K8S_TYPES(SF_RTYPE_EXTERN)
 
 #define SF_K8S_CONN_ATTRS                                                                                     \
 	{"endpoint", SF_AT_STRING, SF_ATTR_REQUIRED, "Kubernetes API endpoint (https://...)"},                  \

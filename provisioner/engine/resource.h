@@ -197,9 +197,22 @@ struct sf_rtype {
 	/* Optional: how `secfaas gc` finds objects of this type that no state
 	 * owns and deletes them (resources/sweep.h); the engine never uses it. */
 	const struct sf_sweep_hook *sweep;
+	/* Optional: how many seconds (low, high) a create, an update and a
+	 * delete usually take, for a plan's time estimate when the workspace
+	 * has no history of its own (resources/estimate.h); {0, 0}: an API
+	 * call or two.  The engine never uses it. */
+	struct {
+		struct sf_span {
+			double lo, hi;
+		} create, update, delete;
+	} typical;
 	/* Required: how ownership of a live object is proven (see above). */
 	const struct sf_own *own;
 };
+
+/* Declares the type table `sf_rt_<name>`; the X-macro lists of the type
+ * families (resources/types*.h) declare every type with it. */
+#define SF_RTYPE_EXTERN(name) extern const struct sf_rtype sf_rt_##name;
 
 /* The resource types a run knows, handed to the engine by its caller
  * (the product's table is resources/registry.c, tests may build their

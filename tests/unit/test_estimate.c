@@ -355,6 +355,43 @@ T_TEST(apply_time_bounded_by_parallelism)
 	sf_plan_release(&plan);
 }
 
+/* A type's own `typical` durations are the estimate without a history:
+ * a new type declares them in its file, nothing else names it. */
+static const struct sf_rtype slow_type = {
+	.name = "aws_slow_thing",
+	.typical = {.create = {100, 200}, .delete = {30, 40}},
+};
+
+T_TEST(a_types_typical_durations_count)
+{
+	struct sf_plan plan;
+	memset(&plan, 0, sizeof plan);
+	plan.v = xcalloc(2, sizeof *plan.v);
+	const char *addr[] = {"aws_slow_thing.a", "aws_slow_thing.b"};
+	for (int i = 0; i < 2; i++) {
+		struct sf_change *c = &plan.v[plan.n++];
+		c->address = xstrdup(addr[i]);
+		c->type = &slow_type;
+		c->action = i == 0 ? SF_ACT_CREATE : SF_ACT_REPLACE;
+		c->after = json_object();
+		if (i == 1) {
+			c->before = json_object();
+			c->has_prior = 1;
+		}
+		c->deps = xcalloc(2, sizeof *c->deps);
+		if (i == 1) /* b after a: the chain adds up */
+			c->deps[c->ndeps++] = xstrdup("aws_slow_thing.a");
+	}
+	sf_plan_count(&plan);
+	json_t *est = estimate(&plan, "eu-west-1", DEC_2026, NULL, NULL);
+	const json_t *as = json_object_get(est, "apply_seconds");
+	/* a's create, then b's create and delete */
+	NEAR(num(as, "low"), 100 + 100 + 30);
+	NEAR(num(as, "high"), 200 + 200 + 40);
+	json_decref(est);
+	sf_plan_release(&plan);
+}
+
 T_TEST(human_lines)
 {
 	struct sf_plan plan;
