@@ -109,6 +109,28 @@ t_private_net() { # suite script
 	T_PRIVATE_NET=1 exec unshare --net sh -c 'ip link set lo up && exec sh "$0"' "$1"
 }
 
+# ------------------------------------------------------------ the local AWS
+# sim_suite TIMESCALE POLL_SCALE [AWSSIM-OPTION...]: the local AWS for the
+# rest of a suite.  Starts awssim in $T_ROOT/awssim with its clock at
+# TIMESCALE (sim_awssim, tests/sim.sh), stops it and any PostgreSQL server
+# pg_need started when the suite exits (the suite's EXIT trap), and exports
+# what secfaas needs to run against it (sim_aws_env) with
+# SECFAAS_POLL_SCALE=POLL_SCALE.  A simulator that does not start ends the
+# suite at once as one failure.
+sim_suite() {
+	trap 'sim_stop_all; pg_release' EXIT
+	sim_ts=$1
+	sim_ps=$2
+	shift 2
+	sim_awssim "$T_ROOT/awssim" --timescale "$sim_ts" "$@" || {
+		echo "0 passed, 1 failed"
+		exit 1
+	}
+	sim_aws_env
+	SECFAAS_POLL_SCALE=$sim_ps
+	export SECFAAS_POLL_SCALE
+}
+
 # ---------------------------------------------------------------- PostgreSQL
 # pg_start / pg_stop / pg_restart / pg_crash / pg_have: see tests/pg.sh.
 . "${SECFAAS_SRC:-.}/tests/pg.sh"

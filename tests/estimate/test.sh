@@ -11,13 +11,7 @@
 S=$SECFAAS
 here="$SECFAAS_SRC/tests/estimate"
 export NO_COLOR=1
-trap 'sim_stop_all' EXIT
-sim_awssim "$T_ROOT/awssim" --timescale 0.001 || {
-	echo "0 passed, 1 failed"
-	exit 1
-}
-sim_aws_env
-export SECFAAS_POLL_SCALE=0.001
+sim_suite 0.001 0.001
 FULL=$SECFAAS_SRC/examples/full.yaml
 
 # the estimate block of a human plan: from its heading to the blank line

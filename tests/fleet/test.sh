@@ -15,13 +15,7 @@ if ! pg_need; then
 	echo "0 passed, 0 failed"
 	exit 0
 fi
-trap 'sim_stop_all; pg_release' EXIT
-sim_awssim "$T_ROOT/awssim" --timescale 0.001 || {
-	echo "0 passed, 1 failed"
-	exit 1
-}
-sim_aws_env
-export SECFAAS_POLL_SCALE=0.001
+sim_suite 0.001 0.001
 q() { /usr/bin/python3 "$SECFAAS_SRC/tests/eks/q.py" "$AWSSIM_URL" "$1"; }
 PGURL=$(pg_newdb "fleet_$$") || {
 	echo "FAIL: cannot create a database on the test PostgreSQL"
