@@ -53,8 +53,8 @@ static char *nat_gateway(struct cl_lower *l, int z, const char *suffix)
 static void private_routes(struct cl_lower *l)
 {
 	const struct sf_cluster *cl = l->cl;
-	const char *nat = cl->network.nat ? cl->network.nat : "single";
 	int priv = !cl->network.node_subnets || !strcmp(cl->network.node_subnets, "private");
+	const char *nat = cl->network.nat ? cl->network.nat : priv ? "single" : "none";
 	l->node_ids = priv ? l->priv_ids : l->pub_ids;
 	l->node_routes = json_array();
 	if (!priv)

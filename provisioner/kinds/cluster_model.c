@@ -64,7 +64,11 @@ static json_t *normalize(const struct sf_doc *doc)
 	setdef(net, "serviceCidr", json_string(SF_DEFAULT_SERVICE_CIDR));
 	setdef(net, "nodeSubnets", json_string("private"));
 	if (!given) {
-		setdef(net, "nat", json_string("single"));
+		/* NAT exists for private nodes; public nodes leave through the
+		 * internet gateway, so by default they get none (an explicit nat
+		 * still builds one, for whatever else runs in the private subnets). */
+		const char *ns = json_string_value(json_object_get(net, "nodeSubnets"));
+		setdef(net, "nat", json_string(ns && !strcmp(ns, "public") ? "none" : "single"));
 	} else {
 		json_t *subs = ensure_obj(net, "subnets");
 		setdef(subs, "private", json_array());

@@ -358,7 +358,7 @@ static const struct sf_schema network_fields[] = {
 	{"publicAccessCidrs", SF_S_LIST, 0, 0, 0, 0, 0, 0, sf_check_public_cidrs, "CIDRs allowed to reach a public endpoint"},
 	{"serviceCidr", SF_S_STRING, 0, 0, 0, 0, 0, 0, check_service_cidr, "Kubernetes service CIDR (default 172.20.0.0/16)"},
 	{"nodeSubnets", SF_S_STRING, 0, 0, 0, node_subnets, 0, 0, 0, "where nodes live: private (default; no public IPs, out through NAT) or public"},
-	{"nat", SF_S_STRING, 0, 0, 0, nats, 0, 0, 0, "NAT gateways for private subnets: single (default), perAz (one per AZ) or none"},
+	{"nat", SF_S_STRING, 0, 0, 0, nats, 0, 0, 0, "NAT gateways for private subnets: single (default with private nodes), perAz (one per AZ) or none (default with public nodes)"},
 	{NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0},
 };
 

@@ -518,6 +518,44 @@ T_TEST(plan_shows_the_upgrade_as_numbered_steps)
 	for (int i = 0; i < 4; i++) {
 		json_decref(v[i].before);
 		json_decref(v[i].after);
+}
+
+/* NAT is for private nodes: public nodes leave through the internet
+ * gateway, so without `nat:` they get no NAT gateway and no address; an
+ * explicit nat with public nodes still builds one. */
+T_TEST(nat_default_follows_node_subnets)
+{
+	static const struct {
+		const char *net;
+		int nat;
+	} cases[] = {
+		{"cidr: 10.40.0.0/16, nodeSubnets: public", 0},
+		{"cidr: 10.40.0.0/16, nodeSubnets: public, nat: single", 1},
+		{"cidr: 10.40.0.0/16, nodeSubnets: private", 1},
+		{"cidr: 10.40.0.0/16", 1},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct sf_specset set = SF_SPECSET_INIT;
+		struct sf_config c = SF_CONFIG_INIT;
+		struct sf_diags d = SF_DIAGS_INIT;
+		char *t = with_network(cases[i].net);
+		T_EQ(lower(t, &set, &c, &d), 0);
+		T_EQ(d.nerrors, 0);
+		int nat = 0, eip = 0;
+		for (size_t j = 0; j < c.n; j++) {
+			nat += !strcmp(c.v[j].type->name, "aws_nat_gateway");
+			eip += !strcmp(c.v[j].type->name, "aws_eip");
+		}
+		if (nat != cases[i].nat || eip != cases[i].nat)
+			T_FAILF("%s: %d NAT gateway(s), %d address(es), want %d", cases[i].net, nat, eip, cases[i].nat);
+		if (!cases[i].nat)
+			T_OK(!attr(&c, "aws_route_table.private", "nat_gateway_id"));
+		else
+			T_CONTAINS(attr(&c, "aws_route_table.private", "nat_gateway_id"), "aws_nat_gateway.main.id");
+		sf_config_release(&c);
+		sf_specset_release(&set);
+		sf_diags_release(&d);
+		free(t);
 	}
 }
 
