@@ -523,6 +523,115 @@ class Egress:
             out["NextToken"] = nxt
         return out
 
+    def ModifyVpcEndpoint(self, ctx, p):
+        """Add or remove subnets (an interface per subnet), security groups
+        (on every interface), route tables (a gateway's prefix-list route)
+        and private DNS, in place; each checked as CreateVpcEndpoint checks
+        it.  Nothing changes when any part is refused."""
+        self._dry(p)
+        st = ctx.state()
+        e = st["vpces"].get(p["VpcEndpointId"])
+        if e is None or not self._is_visible(e, ctx.now):
+            self._get(st, "vpces", p["VpcEndpointId"])
+        if e["State"] in ("deleting", "deleted"):
+            raise AwsError("IncorrectState", f"The VPC endpoint {e['VpcEndpointId']} is in state {e['State']} and "
+                           "cannot be modified.", 400)
+        vpc = self._get(st, "vpcs", e["VpcId"])
+        gw = e["VpcEndpointType"] == "Gateway"
+        add_s, rm_s = list(p.get("AddSubnetIds") or []), list(p.get("RemoveSubnetIds") or [])
+        add_g, rm_g = list(p.get("AddSecurityGroupIds") or []), list(p.get("RemoveSecurityGroupIds") or [])
+        add_r, rm_r = list(p.get("AddRouteTableIds") or []), list(p.get("RemoveRouteTableIds") or [])
+        if gw and (add_s or rm_s or add_g or rm_g or "PrivateDnsEnabled" in p):
+            raise AwsError("InvalidParameter", "Subnets, security groups and private DNS are not supported for "
+                           "Gateway endpoints", 400)
+        if not gw and (add_r or rm_r):
+            raise AwsError("InvalidParameter", "Route tables are not supported for Interface endpoints", 400)
+        if gw:
+            pl = e["_pl"]
+            rtbs = []
+            for rid in add_r:
+                rtb = self._get(st, "rtbs", rid)
+                if rtb["VpcId"] != vpc["VpcId"]:
+                    raise AwsError("InvalidRouteTableId.NotFound", f"The routeTable ID '{rid}' does not exist in "
+                                   f"vpc {vpc['VpcId']}", 400)
+                if rid not in e["RouteTableIds"] and any(r.get("DestinationPrefixListId") == pl
+                                                         for r in rtb["Routes"]):
+                    raise AwsError("RouteAlreadyExists", f"route table {rid} already has a route with destination-"
+                                   f"prefix-list-id {pl}", 400)
+                rtbs.append(rtb)
+            for rid in rm_r:
+                self._get(st, "rtbs", rid)
+            for rtb in rtbs:
+                if rtb["RouteTableId"] not in e["RouteTableIds"]:
+                    rtb["Routes"].append({"DestinationPrefixListId": pl, "GatewayId": e["VpcEndpointId"],
+                                          "Origin": "CreateRoute", "State": "active"})
+                    e["RouteTableIds"].append(rtb["RouteTableId"])
+            for rid in rm_r:
+                if rid in e["RouteTableIds"]:
+                    e["RouteTableIds"].remove(rid)
+                    st["rtbs"][rid]["Routes"] = [r for r in st["rtbs"][rid]["Routes"]
+                                                 if r.get("GatewayId") != e["VpcEndpointId"]]
+            return {"Return": True}
+        # interface endpoint: check everything first
+        groups = [g["GroupId"] for g in e["Groups"] if g["GroupId"] not in rm_g]
+        for gid in add_g:
+            sg = self._get(st, "sgs", gid)
+            if sg["VpcId"] != vpc["VpcId"]:
+                raise AwsError("InvalidParameter", f"The security group '{gid}' does not belong to the VPC "
+                               f"'{vpc['VpcId']}'", 400)
+            if gid not in groups:
+                groups.append(gid)
+        if not groups:
+            raise AwsError("InvalidParameter", "An Interface endpoint must have at least one security group", 400)
+        keep = [sid for sid in e["SubnetIds"] if sid not in rm_s]
+        zones = {st["subnets"][sid]["AvailabilityZone"]: sid for sid in keep if sid in st["subnets"]}
+        new_subs = []
+        for sid in add_s:
+            if sid in keep:
+                continue
+            sub = self._get(st, "subnets", sid)
+            if sub["VpcId"] != vpc["VpcId"]:
+                raise AwsError("InvalidParameter", f"The subnet ID '{sid}' does not belong to the VPC "
+                               f"'{vpc['VpcId']}'", 400)
+            if sub["AvailabilityZone"] in zones:
+                raise AwsError("DuplicateSubnetsInSameZone", f"Found another VPC endpoint subnet in the availability "
+                               f"zone of {sid}. VPC endpoint subnets should be in different availability zones "
+                               "supported by the VPC endpoint service.", 400)
+            zones[sub["AvailabilityZone"]] = sid
+            new_subs.append(sub)
+        dns = p.get("PrivateDnsEnabled", e.get("PrivateDnsEnabled"))
+        if dns and not e.get("PrivateDnsEnabled"):
+            if not (vpc["_dns"]["EnableDnsSupport"] and vpc["_dns"]["EnableDnsHostnames"]):
+                raise AwsError("InvalidParameter", "Enabling private DNS requires both enableDnsSupport and "
+                               f"enableDnsHostnames VPC attributes set to true for {vpc['VpcId']}", 400)
+        # then apply
+        vid = e["VpcEndpointId"]
+        for eid in list(e["NetworkInterfaceIds"]):
+            eni = st["enis"].get(eid)
+            if eni is not None and eni["SubnetId"] in rm_s:
+                self.release_eni(None, eni, st)
+                e["NetworkInterfaceIds"].remove(eid)
+        for sub in new_subs:
+            eni = self.create_eni(ctx, sub, f"VPC Endpoint Interface {vid}", groups, {}, requester="727180483921",
+                                  itype="vpc_endpoint", status="in-use")
+            e["NetworkInterfaceIds"].append(eni["NetworkInterfaceId"])
+        e["SubnetIds"] = keep + [s["SubnetId"] for s in new_subs]
+        e["Groups"] = [{"GroupId": g, "GroupName": st["sgs"][g]["GroupName"]} for g in groups]
+        for eid in e["NetworkInterfaceIds"]:
+            if eid in st["enis"]:
+                st["enis"][eid]["Groups"] = list(e["Groups"])
+        if dns != e.get("PrivateDnsEnabled"):
+            e["PrivateDnsEnabled"] = bool(dns)
+            name = self._services_by_name(ctx.region).get(e["ServiceName"], {}).get("PrivateDnsName")
+            e["DnsEntries"] = [d for d in e["DnsEntries"] if d["DnsName"] != name]
+            if dns and name:
+                e["DnsEntries"].append({"DnsName": name, "HostedZoneId": "Z" + _h(vpc["VpcId"], n=13).upper()})
+        return {"Return": True}
+
+    def _services_by_name(self, region):
+        return {s["ServiceName"]: s for s in self._services(region) if s["ServiceType"][0]["ServiceType"] ==
+                "Interface"}
+
     def DeleteVpcEndpoints(self, ctx, p):
         self._dry(p)
         st = ctx.state()

@@ -280,7 +280,7 @@ class Egress(unittest.TestCase):
         shapes = model["shapes"]
         ops = ["AllocateAddress", "AssociateAddress", "DisassociateAddress", "ReleaseAddress", "DescribeAddresses",
                "CreateNatGateway", "DeleteNatGateway", "DescribeNatGateways", "CreateVpcEndpoint",
-               "DeleteVpcEndpoints", "DescribeVpcEndpoints", "DescribeVpcEndpointServices"]
+               "DeleteVpcEndpoints", "DescribeVpcEndpoints", "DescribeVpcEndpointServices", "ModifyVpcEndpoint"]
         def wire(inp, name):
             m = inp["members"][name]
             w = m.get("queryName") or m.get("locationName", name)[:1].upper() + m.get("locationName", name)[1:]
@@ -400,6 +400,55 @@ class Egress(unittest.TestCase):
             ec2.delete_subnet(SubnetId=s)
         ec2.delete_vpc(VpcId=vpc)
         self.assertEqual(inventory(), {})
+
+    def test_modify_vpc_endpoint(self):
+        """ModifyVpcEndpoint changes subnets (an interface each), security
+        groups, route tables and private DNS in place, with the same checks
+        as CreateVpcEndpoint; a refused change changes nothing."""
+        ec2 = self.ec2
+        vpc, pub, priv, _ = self.network("10.67.0.0/16", igw=False)
+        ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+        sg1 = ec2.create_security_group(GroupName="a", Description="a", VpcId=vpc)["GroupId"]
+        sg2 = ec2.create_security_group(GroupName="b", Description="b", VpcId=vpc)["GroupId"]
+        sts = f"com.amazonaws.{REGION}.sts"
+        e = ec2.create_vpc_endpoint(VpcId=vpc, VpcEndpointType="Interface", ServiceName=sts, SubnetIds=priv[:1],
+                                    SecurityGroupIds=[sg1], PrivateDnsEnabled=False)["VpcEndpoint"]
+        vid = e["VpcEndpointId"]
+        advance(200)
+        self.assertTrue(ec2.modify_vpc_endpoint(VpcEndpointId=vid, AddSubnetIds=priv[1:], RemoveSecurityGroupIds=[sg1],
+                                                AddSecurityGroupIds=[sg2], PrivateDnsEnabled=True)["Return"])
+        got = ec2.describe_vpc_endpoints(VpcEndpointIds=[vid])["VpcEndpoints"][0]
+        self.assertEqual(sorted(got["SubnetIds"]), sorted(priv))
+        self.assertEqual([g["GroupId"] for g in got["Groups"]], [sg2])
+        self.assertTrue(got["PrivateDnsEnabled"])
+        self.assertIn(f"sts.{REGION}.amazonaws.com", [d["DnsName"] for d in got["DnsEntries"]])
+        self.assertEqual(len(got["NetworkInterfaceIds"]), len(priv))
+        enis = ec2.describe_network_interfaces(NetworkInterfaceIds=got["NetworkInterfaceIds"])["NetworkInterfaces"]
+        self.assertEqual({g["GroupId"] for x in enis for g in x["Groups"]}, {sg2})
+        # refused: a second subnet in a zone, route tables on an interface endpoint, no group left
+        self.err(lambda: ec2.modify_vpc_endpoint(VpcEndpointId=vid, AddSubnetIds=[pub[0]]),
+                 "DuplicateSubnetsInSameZone")
+        rtb = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+        self.err(lambda: ec2.modify_vpc_endpoint(VpcEndpointId=vid, AddRouteTableIds=[rtb]), "InvalidParameter")
+        self.err(lambda: ec2.modify_vpc_endpoint(VpcEndpointId=vid, RemoveSecurityGroupIds=[sg2]), "InvalidParameter")
+        self.assertEqual(sorted(ec2.describe_vpc_endpoints(VpcEndpointIds=[vid])["VpcEndpoints"][0]["SubnetIds"]),
+                         sorted(priv))
+        ec2.modify_vpc_endpoint(VpcEndpointId=vid, RemoveSubnetIds=priv[1:])
+        got = ec2.describe_vpc_endpoints(VpcEndpointIds=[vid])["VpcEndpoints"][0]
+        self.assertEqual((got["SubnetIds"], len(got["NetworkInterfaceIds"])), (priv[:1], 1))
+        # a gateway endpoint: its route follows the route tables
+        gid = ec2.create_vpc_endpoint(VpcId=vpc, ServiceName=f"com.amazonaws.{REGION}.s3")["VpcEndpoint"]["VpcEndpointId"]
+        ec2.modify_vpc_endpoint(VpcEndpointId=gid, AddRouteTableIds=[rtb])
+        routes = ec2.describe_route_tables(RouteTableIds=[rtb])["RouteTables"][0]["Routes"]
+        self.assertEqual([r["GatewayId"] for r in routes if r.get("DestinationPrefixListId")], [gid])
+        self.err(lambda: ec2.modify_vpc_endpoint(VpcEndpointId=gid, AddSubnetIds=priv[:1]), "InvalidParameter")
+        ec2.modify_vpc_endpoint(VpcEndpointId=gid, RemoveRouteTableIds=[rtb])
+        routes = ec2.describe_route_tables(RouteTableIds=[rtb])["RouteTables"][0]["Routes"]
+        self.assertFalse([r for r in routes if r.get("DestinationPrefixListId")])
+        ec2.delete_vpc_endpoints(VpcEndpointIds=[vid, gid])
+        self.err(lambda: ec2.modify_vpc_endpoint(VpcEndpointId=vid, PrivateDnsEnabled=False), "IncorrectState")
+        self.err(lambda: ec2.modify_vpc_endpoint(VpcEndpointId="vpce-0123456789abcdef0"),
+                 "InvalidVpcEndpointId.NotFound")
 
     def test_faults_on_new_operations(self):
         """A truncated CreateNatGateway took effect: retrying with its ClientToken finds
