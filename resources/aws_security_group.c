@@ -1,12 +1,15 @@
 /*
  * aws_security_group.c - aws_security_group: a VPC security group, with
  * an optional "all traffic from members of this group" ingress rule (what
- * the extra cluster security group given to EKS needs).  Egress stays the
+ * the extra cluster security group given to EKS needs) and an optional
+ * HTTPS rule from one CIDR (what the interface VPC endpoints' group needs:
+ * 443 from the VPC).  Egress stays the
  * AWS default (all).  Destroy sweeps available ENIs using the group and
  * retries DependencyViolation.
  *
  * Drift: the ingress rules are read.  The self rule missing (revoked out
- * of band) shows as self_ingress false; any other ingress rule shows in
+ * of band) shows as self_ingress false, the HTTPS rule missing as no
+ * https_from; any other ingress rule shows in
  * unmanaged_ingress, which no spec sets, so apply revokes it.  Egress is
  * not read: the default allows everything out, so an added egress rule
  * grants nothing, and a removed one only cuts the nodes off, which shows
@@ -26,6 +29,7 @@ static const struct sf_attr_def attrs[] = {
 	{"name", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "group name, unique in the VPC"},
 	{"description", SF_AT_STRING, SF_ATTR_OPTIONAL | SF_ATTR_FORCE_NEW, "group description"},
 	{"self_ingress", SF_AT_BOOL, SF_ATTR_OPTIONAL, "allow all traffic between members"},
+	{"https_from", SF_AT_STRING, SF_ATTR_OPTIONAL, "a CIDR allowed in on TCP 443"},
 	{"unmanaged_ingress", SF_AT_LIST, SF_ATTR_OPTIONAL,
 	 "read only: ingress rules found on the group that the spec does not declare; apply revokes them"},
 	{"tags", SF_AT_MAP, SF_ATTR_OPTIONAL, "tags (ownership tags are added)"},
@@ -81,6 +85,8 @@ static int rule_done(struct sf_rctx *c, const void *ctx)
 
 static const struct ax_change_def rule_add = {"ec2", "AuthorizeSecurityGroupIngress", rule_done,
 					      "allowing the group's own traffic"};
+static const struct ax_change_def https_add = {"ec2", "AuthorizeSecurityGroupIngress", rule_done,
+					       "allowing HTTPS into the group"};
 static const struct ax_change_def rule_remove = {"ec2", "RevokeSecurityGroupIngress", rule_done,
 						 "revoking the ingress rule"};
 
@@ -103,6 +109,24 @@ static json_t *rule(const json_t *perm, const char *source)
 	if (ax_s(perm, "toPort"))
 		json_object_set_new(r, "to_port", json_integer(strtoll(ax_s(perm, "toPort"), NULL, 10)));
 	return r;
+}
+
+/* The HTTPS rule from cidr as ingress() shows it (new object). */
+static json_t *https_rule(const char *cidr)
+{
+	return json_pack("{s:s, s:s, s:i, s:i}", "protocol", "tcp", "source", cidr, "from_port", 443, "to_port", 443);
+}
+
+static int https_set(struct sf_rctx *c, const char *id, const char *cidr)
+{
+	json_t *r = https_rule(cidr);
+	struct sg_rule x = {id, r, 1};
+	int rc = ax_change(c, &https_add, &x,
+			   json_pack("{s:s, s:[{s:s, s:i, s:i, s:[{s:s}]}]}", "GroupId", id, "IpPermissions", "IpProtocol",
+				     "tcp", "FromPort", 443, "ToPort", 443, "IpRanges", "CidrIp", cidr),
+			   NULL);
+	json_decref(r);
+	return rc;
 }
 
 /* Split the live ingress into "has the self rule" and every other rule. */
@@ -174,6 +198,8 @@ static int sg_create(struct sf_rctx *c, const json_t *want, json_t **out)
 		c->record_id(c, id);
 	if (json_is_true(json_object_get(want, "self_ingress")))
 		rc = self_rule(c, id, 1);
+	if (!rc && ax_s(want, "https_from"))
+		rc = https_set(c, id, ax_s(want, "https_from"));
 	if (!rc) {
 		*out = ax_out(want);
 		json_object_set_new(*out, "id", json_string(id));
@@ -193,6 +219,22 @@ static int sg_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 	int self = 0;
 	json_t *extra = json_array(), *f = json_false(), *none = json_array();
 	ingress(g, ax_s(prior, "id") ? ax_s(prior, "id") : "", &self, extra);
+	/* the declared HTTPS rule is the spec's, not unmanaged */
+	json_t *hs = NULL;
+	if (ax_s(prior, "https_from")) {
+		json_t *want_r = https_rule(ax_s(prior, "https_from"));
+		size_t k;
+		json_t *r;
+		json_array_foreach(extra, k, r) if (json_equal(r, want_r))
+		{
+			json_array_remove(extra, k);
+			hs = json_string(ax_s(prior, "https_from"));
+			break;
+		}
+		json_decref(want_r);
+	}
+	ax_read_attr(*out, prior, "https_from", hs, NULL);
+	json_decref(hs);
 	json_t *sb = json_boolean(self);
 	ax_read_attr(*out, prior, "self_ingress", sb, f);
 	ax_read_attr(*out, prior, "unmanaged_ingress", extra, none);
@@ -211,6 +253,16 @@ static int sg_update(struct sf_rctx *c, const json_t *prior, const json_t *want,
 	int rc = 0;
 	if (ax_changed(prior, want, "self_ingress"))
 		rc = self_rule(c, id, json_is_true(json_object_get(want, "self_ingress")));
+	if (!rc && ax_changed(prior, want, "https_from")) {
+		/* a rule missing from the live group reads as no https_from */
+		if (ax_s(prior, "https_from")) {
+			json_t *r = https_rule(ax_s(prior, "https_from"));
+			rc = revoke_rule(c, id, r);
+			json_decref(r);
+		}
+		if (!rc && ax_s(want, "https_from"))
+			rc = https_set(c, id, ax_s(want, "https_from"));
+	}
 	size_t i;
 	json_t *r;
 	json_array_foreach(json_object_get(prior, "unmanaged_ingress"), i, r)
