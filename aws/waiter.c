@@ -65,6 +65,15 @@ static const struct sf_waiter_def waiters[] = {
 	{.name = "ec2.NatGatewayAvailable", .service = "ec2", .operation = "DescribeNatGateways",
 	 .status_path = "natGatewaySet[].state", .delay_s = 15, .max_attempts = 40, .success = {"available"},
 	 .failure = {"failed", "deleting", "deleted"}, .notfound_retry = 1},
+	/* secfaas: EC2 has no waiter for VPC endpoints; AWS answers the states
+	 * in lower case, the model's enum spells them capitalised */
+	{.name = "ec2.VpcEndpointAvailable", .service = "ec2", .operation = "DescribeVpcEndpoints",
+	 .status_path = "vpcEndpointSet[].state", .delay_s = 15, .max_attempts = 40, .success = {"available", "Available"},
+	 .failure = {"failed", "Failed", "rejected", "deleting", "deleted"}, .notfound_retry = 1, .typical_lo = 60,
+	 .typical_hi = 180},
+	{.name = "ec2.VpcEndpointDeleted", .service = "ec2", .operation = "DescribeVpcEndpoints",
+	 .status_path = "vpcEndpointSet[].state", .delay_s = 15, .max_attempts = 40, .success = {"deleted", "Deleted"},
+	 .notfound_success = 1},
 	{.name = "ec2.NatGatewayDeleted", .service = "ec2", .operation = "DescribeNatGateways",
 	 .status_path = "natGatewaySet[].state", .delay_s = 15, .max_attempts = 40, .success = {"deleted"},
 	 .notfound_success = 1},

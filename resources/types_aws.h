@@ -25,6 +25,7 @@
 	X(aws_security_group)             \
 	X(aws_subnet)                     \
 	X(aws_vpc)                        \
+	X(aws_vpc_endpoint)               \
 	X(eks_access_entry)               \
 	X(eks_addon)                      \
 	X(eks_cluster)                    \

@@ -518,6 +518,7 @@ T_TEST(plan_shows_the_upgrade_as_numbered_steps)
 	for (int i = 0; i < 4; i++) {
 		json_decref(v[i].before);
 		json_decref(v[i].after);
+	}
 }
 
 /* NAT is for private nodes: public nodes leave through the internet
