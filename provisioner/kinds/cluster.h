@@ -94,7 +94,8 @@ struct sf_cluster {
 		const json_t *public_access_cidrs; /* array, or NULL */
 		const char *service_cidr;
 		const char *node_subnets; /* private (default) | public */
-		const char *nat;       /* single (default) | perAz | none */
+		const char *nat;       /* single (default with private nodes) | perAz | none */
+		const json_t *vpc_endpoints; /* array of service names (cluster_lower_endpoints.c), or NULL */
 	} network;
 	struct {
 		int set;               /* spec.gvisor present */
@@ -109,6 +110,12 @@ struct sf_cluster {
 	const struct sf_doc *doc;      /* borrowed */
 	json_t *json;                  /* {metadata, spec} with every default spelled out (owned) */
 };
+
+/* network.vpcEndpoints: the services secfaas can make an endpoint for, and
+ * those nodes without NAT cannot join without (NULL terminated;
+ * cluster_lower_endpoints.c). */
+extern const char *const sf_vpc_endpoint_services[];
+extern const char *const sf_vpc_endpoints_nodes_need[];
 
 /* The Cluster document of `workspace` in a loaded set, or NULL (borrowed). */
 const struct sf_doc *sf_cluster_doc(const struct sf_specset *set, const char *workspace);

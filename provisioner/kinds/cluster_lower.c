@@ -50,7 +50,7 @@
 void sf_cluster_lower(const struct sf_doc *doc, struct sf_config *c, struct sf_diags *d)
 {
 	struct sf_cluster cl;
-	struct cl_lower l = {&cl, c, d, &doc->root->pos, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+	struct cl_lower l = {&cl, c, d, &doc->root->pos, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
 	if (sf_cluster_load(&cl, doc) < 0)
 		goto done; /* validation reported why */
 	if (!cl.region) {
@@ -76,6 +76,7 @@ void sf_cluster_lower(const struct sf_doc *doc, struct sf_config *c, struct sf_d
 
 	cl_lower_iam(&l);
 	cl_lower_network(&l);
+	cl_lower_endpoints(&l);
 	cl_lower_control(&l);
 	cl_lower_addons(&l);
 	cl_lower_images(&l);
@@ -88,6 +89,7 @@ done:
 	json_decref(l.vpc_id);
 	json_decref(l.builder_subnet);
 	free(l.builder_dep);
+	json_decref(l.priv_routes);
 	json_decref(l.tags);
 	sf_cluster_release(&cl);
 }

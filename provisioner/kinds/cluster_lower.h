@@ -9,6 +9,7 @@
  *   cl_lower_network   VPC, subnets, internet gateway, NAT gateways and their
  *                      Elastic IPs, route tables (or a reference to an
  *                      existing VPC and subnets), security group
+ *   cl_lower_endpoints VPC endpoints (network.vpcEndpoints) and their group
  *   cl_lower_control   the EKS cluster and its access entries
  *   cl_lower_addons    EKS add-ons: vpc-cni (network policy on), kube-proxy,
  *                      eks-pod-identity-agent, coredns
@@ -30,10 +31,11 @@ struct cl_lower {
 	json_t *pub_ids;          /* ${aws_subnet.public_<z>.id} references (owned; set by the network) */
 	json_t *priv_ids;         /* ${aws_subnet.private_<z>.id} references (owned) */
 	json_t *node_ids;         /* the subnets nodes go in: pub_ids or priv_ids (borrowed) */
-	json_t *node_routes;      /* addresses of the route tables that are their way out (owned) */
+	json_t *node_routes;      /* addresses of what is their way out: route tables, VPC endpoints (owned) */
 	json_t *vpc_id;           /* the VPC's id: ${aws_vpc.main.id} or ${aws_network_ref.main.vpc_id} (owned) */
 	json_t *builder_subnet;   /* where the gVisor image builder runs (owned) */
 	char *builder_dep;        /* what gives the builder its way out: an address (owned) */
+	json_t *priv_routes;      /* addresses of the private subnets' route tables (owned) */
 };
 
 /* Add an instance of `type` (steals conf); dep: an extra dependency or NULL
@@ -45,6 +47,7 @@ json_t *cl_ref(const char *addr, const char *attr);
 
 void cl_lower_iam(struct cl_lower *l);
 void cl_lower_network(struct cl_lower *l);
+void cl_lower_endpoints(struct cl_lower *l);
 void cl_lower_control(struct cl_lower *l);
 void cl_lower_addons(struct cl_lower *l);
 void cl_lower_images(struct cl_lower *l);

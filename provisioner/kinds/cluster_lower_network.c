@@ -57,6 +57,7 @@ static void private_routes(struct cl_lower *l)
 	const char *nat = cl->network.nat ? cl->network.nat : priv ? "single" : "none";
 	l->node_ids = priv ? l->priv_ids : l->pub_ids;
 	l->node_routes = json_array();
+	l->priv_routes = json_array();
 	if (!priv)
 		json_array_append_new(l->node_routes, json_string("aws_route_table.public"));
 	if (!strcmp(nat, "perAz")) {
@@ -71,6 +72,7 @@ static void private_routes(struct cl_lower *l)
 					 cl_ref(n, "id"), "subnet_ids", sn, "tags", l->tags),
 			       l->pos, NULL);
 			snprintf(rt, sizeof rt, "aws_route_table.%s", sfx);
+			json_array_append_new(l->priv_routes, json_string(rt));
 			if (priv)
 				json_array_append_new(l->node_routes, json_string(rt));
 			free(n);
@@ -85,6 +87,7 @@ static void private_routes(struct cl_lower *l)
 		free(n);
 	}
 	cl_add(l, "aws_route_table", "private", conf, l->pos, NULL);
+	json_array_append_new(l->priv_routes, json_string("aws_route_table.private"));
 	if (priv)
 		json_array_append_new(l->node_routes, json_string("aws_route_table.private"));
 }

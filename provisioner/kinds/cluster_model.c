@@ -223,6 +223,7 @@ int sf_cluster_load(struct sf_cluster *out, const struct sf_doc *doc)
 	out->network.service_cidr = str(net, "serviceCidr");
 	out->network.node_subnets = str(net, "nodeSubnets");
 	out->network.nat = str(net, "nat");
+	out->network.vpc_endpoints = opt(net, "vpcEndpoints", is_array);
 	out->gvisor.set = json_is_object(gv);
 	out->gvisor.release = str(gv, "release");
 	out->gvisor.platform = out->gvisor.set ? str(gv, "platform") : "systrap";

@@ -359,6 +359,7 @@ static const struct sf_schema network_fields[] = {
 	{"serviceCidr", SF_S_STRING, 0, 0, 0, 0, 0, 0, check_service_cidr, "Kubernetes service CIDR (default 172.20.0.0/16)"},
 	{"nodeSubnets", SF_S_STRING, 0, 0, 0, node_subnets, 0, 0, 0, "where nodes live: private (default; no public IPs, out through NAT) or public"},
 	{"nat", SF_S_STRING, 0, 0, 0, nats, 0, 0, 0, "NAT gateways for private subnets: single (default with private nodes), perAz (one per AZ) or none (default with public nodes)"},
+	{"vpcEndpoints", SF_S_LIST, 0, 0, &(const struct sf_schema){"service", SF_S_STRING, 0, 0, 0, sf_vpc_endpoint_services, 0, 0, 0, 0}, 0, 0, 0, 0, "VPC endpoints (interface, in the private subnets; s3: gateway, on the private route tables); with nat: none, nodes need ec2, ecr.api, ecr.dkr, s3 and sts"},
 	{NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0},
 };
 
@@ -435,6 +436,50 @@ static void check_given_network(const struct sf_node *n, struct sf_diags *d, con
 	}
 }
 
+/* Each service once: a second endpoint with private DNS for the same
+ * service is refused by AWS mid-apply. */
+static void check_endpoints(const struct sf_node *eps, struct sf_diags *d, const char *path)
+{
+	if (!eps || eps->type != SF_N_SEQ)
+		return;
+	for (size_t i = 0; i < eps->n; i++)
+		for (size_t j = 0; j < i; j++) {
+			const struct sf_node *a = eps->vals[i], *b = eps->vals[j];
+			if (a->type == SF_N_SCALAR && b->type == SF_N_SCALAR && !strcmp(a->scalar, b->scalar)) {
+				sf_diag_error(d, &a->pos, "%s.vpcEndpoints[%zu]: %s is listed twice (first at line %d)",
+					      path, i, a->scalar, b->pos.line);
+				break;
+			}
+		}
+}
+
+/* Private nodes without NAT reach AWS only through VPC endpoints and the
+ * API server only through its private endpoint: without them every node
+ * group would fail after its instances start, minutes into apply. */
+static void check_no_nat(const struct sf_node *n, const struct sf_node *nat, const struct sf_node *eps,
+			 struct sf_diags *d, const char *path, const char *why)
+{
+	struct sf_buf missing = SF_BUF_INIT;
+	for (size_t i = 0; sf_vpc_endpoints_nodes_need[i]; i++) {
+		int found = 0;
+		for (size_t j = 0; eps && eps->type == SF_N_SEQ && j < eps->n; j++)
+			found |= eps->vals[j]->type == SF_N_SCALAR &&
+				 !strcmp(eps->vals[j]->scalar, sf_vpc_endpoints_nodes_need[i]);
+		if (!found)
+			sf_buf_printf(&missing, "%s%s", missing.len ? ", " : "", sf_vpc_endpoints_nodes_need[i]);
+	}
+	if (missing.len)
+		sf_diag_error(d, &nat->pos,
+			      "%s.nat: none leaves nodes in private subnets%s without a way to EC2, ECR, S3 or STS, so they could not join the cluster; list the VPC endpoints they need in %s.vpcEndpoints (missing: %s), or use nat: single (or perAz)",
+			      path, why, path, missing.s);
+	sf_buf_release(&missing);
+	const struct sf_node *ea = sf_node_get(n, "endpointAccess");
+	if (!ea || (ea->type == SF_N_SCALAR && !strcmp(ea->scalar, "public")))
+		sf_diag_error(d, ea ? &ea->pos : &nat->pos,
+			      "%s.endpointAccess: %s with nat: none: nodes without a way to the internet reach the Kubernetes API only through the cluster's private endpoint; use public-and-private (or private)",
+			      path, ea ? "public" : "public (the default)");
+}
+
 /* Its JSON Schema twin is network_keywords: change both. */
 static void check_network(const struct sf_node *n, struct sf_diags *d, const char *path)
 {
@@ -449,11 +494,11 @@ static void check_network(const struct sf_node *n, struct sf_diags *d, const cha
 	 * ECR or the bootstrap they need to join: every node group would
 	 * fail after its instances start, minutes into apply. */
 	const struct sf_node *ns = sf_node_get(n, "nodeSubnets"), *nat = sf_node_get(n, "nat");
+	const struct sf_node *eps = sf_node_get(n, "vpcEndpoints");
 	const char *nsv = ns && ns->type == SF_N_SCALAR ? ns->scalar : "private";
+	check_endpoints(eps, d, path);
 	if (nat && nat->type == SF_N_SCALAR && !strcmp(nat->scalar, "none") && !strcmp(nsv, "private"))
-		sf_diag_error(d, &nat->pos,
-			      "%s.nat: none leaves nodes in private subnets%s without a route to EKS, ECR or the internet, so they could not join the cluster; use nat: single (or perAz), or nodeSubnets: public (VPC endpoints, which would allow none, are not built yet)",
-			      path, ns ? "" : " (nodeSubnets defaults to private)");
+		check_no_nat(n, nat, eps, d, path, ns ? "" : " (nodeSubnets defaults to private)");
 	const struct sf_node *v = sf_node_get(n, "cidr"), *s = sf_node_get(n, "serviceCidr");
 	check_given_network(n, d, path);
 	uint32_t a, b;

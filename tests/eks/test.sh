@@ -219,6 +219,51 @@ t_eq "inventory empty, NAT gateways and Elastic IPs included (left: $(q "{k: len
 t_eq "each address released once its NAT gateway was gone (never refused as in use)" "$(q '(calls["ec2:ReleaseAddress"] >= 1, errors["ec2:ReleaseAddress:InvalidIPAddress.InUse"])')" '[true, 0]'
 t_end
 
+# ------------------------------------------------------------ no NAT: VPC endpoints
+t_begin "a private cluster without NAT (examples/private.yaml): VPC endpoints, drift repaired, destroy empties"
+rm -f "$WORK/state.db"*
+curl -sf -X POST "$AWSSIM_URL/_awssim/reset" >/dev/null
+PS="$SECFAAS_SRC/examples/private.yaml"
+t_rc 0 "apply" $S apply "$PS" $ST --auto-approve
+t_eq "no NAT gateway, no Elastic IP" "$(q '(n("ec2:nat-gateway"), n("ec2:elastic-ip"))')" '[0, 0]'
+t_eq "every endpoint available, of its type" "$(q 'sorted((e["service"].split(".", 3)[3], e["type"], e["state"]) for e in inv["ec2:vpc-endpoint"])')" \
+	'[["ec2", "Interface", "available"], ["ecr.api", "Interface", "available"], ["ecr.dkr", "Interface", "available"], ["eks-auth", "Interface", "available"], ["s3", "Gateway", "available"], ["sts", "Interface", "available"]]'
+t_eq "endpoints carry the ownership tags" "$(q 'sorted(e["tags"].get("secfaas:address") for e in inv["ec2:vpc-endpoint"])')" \
+	'["aws_vpc_endpoint.ec2", "aws_vpc_endpoint.ecr_api", "aws_vpc_endpoint.ecr_dkr", "aws_vpc_endpoint.eks_auth", "aws_vpc_endpoint.s3", "aws_vpc_endpoint.sts"]'
+PRIV='set(s["id"] for s in inv["ec2:subnet"] if s["tags"].get("kubernetes.io/role/internal-elb")=="1")'
+sts=$(state_id aws_vpc_endpoint.sts)
+sg=$(state_id aws_security_group.endpoints)
+H="/usr/bin/python3 $SECFAAS_SRC/tests/ownership/hand.py $AWSSIM_URL"
+t_eq "interface endpoints: the private subnets, private DNS, the endpoints' group" \
+	"$($H get "sorted(set((tuple(sorted(e['SubnetIds'])), e['PrivateDnsEnabled'], tuple(g['GroupId'] for g in e['Groups'])) for e in ec2.describe_vpc_endpoints(Filters=[{'Name': 'vpc-endpoint-type', 'Values': ['Interface']}])['VpcEndpoints']))")" \
+	"$($H get "[[sorted(s['SubnetId'] for s in ec2.describe_subnets(Filters=[{'Name': 'tag:kubernetes.io/role/internal-elb', 'Values': ['1']}])['Subnets']), True, ['$sg']]]")"
+t_eq "their group lets in HTTPS from the VPC only" \
+	"$($H get "[(p['IpProtocol'], p.get('FromPort'), p.get('ToPort'), [r['CidrIp'] for r in p['IpRanges']]) for p in ec2.describe_security_groups(GroupIds=['$sg'])['SecurityGroups'][0]['IpPermissions']]")" \
+	'[["tcp", 443, 443, ["10.50.0.0/16"]]]'
+privs=$(q "sorted($PRIV)")
+vpc=$(q 'inv["ec2:vpc"][0]["id"]')
+t_eq "s3: a gateway route on the private route table, none on the public one" \
+	"$($H get "sorted((any(a.get('SubnetId') in $privs for a in t['Associations']), any(r.get('DestinationPrefixListId') for r in t['Routes'])) for t in ec2.describe_route_tables(Filters=[{'Name': 'vpc-id', 'Values': ['$vpc']}])['RouteTables'] if not any(a.get('Main') for a in t['Associations']))")" \
+	'[[false, false], [true, true]]'
+t_eq "node groups active in the private subnets" "$(q "sorted((g['status'], all(s['id'] in $PRIV for s in g['subnets'])) for g in ngs('fn-private'))")" '[["ACTIVE", true], ["ACTIVE", true]]'
+t_rc 0 "converged" $S plan "$PS" $ST --detailed-exitcode
+# drift: someone takes a subnet and the group off the STS endpoint and turns private DNS off
+other=$(state_id aws_security_group.cluster)
+sub=$($H get "sorted(ec2.describe_vpc_endpoints(VpcEndpointIds=['$sts'])['VpcEndpoints'][0]['SubnetIds'])[0]" | tr -d '"')
+$H vpce-strip "$sts" "$sub" "$other" >/dev/null
+t_rc 2 "plan reports the endpoint's drift" $S plan "$PS" $ST --detailed-exitcode
+t_grep "an update in place" "~ aws_vpc_endpoint.sts" .out
+t_nogrep "not a replacement" "-/+ aws_vpc_endpoint.sts" .out
+t_rc 0 "apply repairs it" $S apply "$PS" $ST --auto-approve
+t_eq "the same endpoint, repaired" \
+	"$($H get "(lambda e: (len(e['SubnetIds']), '$sub' in e['SubnetIds'], e['PrivateDnsEnabled'], [g['GroupId'] for g in e['Groups']]))(ec2.describe_vpc_endpoints(VpcEndpointIds=['$sts'])['VpcEndpoints'][0])")" \
+	"[3, true, true, [\"$sg\"]]"
+t_eq "repaired in place, through ModifyVpcEndpoint" "$(q '(calls["ec2:CreateVpcEndpoint"], calls["ec2:DeleteVpcEndpoints"])')" '[6, 0]'
+t_rc 0 "converged again" $S plan "$PS" $ST --detailed-exitcode
+t_rc 0 "destroy" $S destroy "$PS" $ST --auto-approve
+t_eq "inventory empty, endpoints included (left: $(q "{k: len(v) for k, v in inv.items() if v}"))" "$(q 'sum(len(v) for v in inv.values())')" 0
+t_end
+
 # ------------------------------------------------------------ secfaas bake
 if $S help 2>&1 | grep -q "^ *bake "; then
 	t_begin "secfaas bake bakes once; apply then reuses the image"

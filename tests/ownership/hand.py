@@ -28,6 +28,8 @@ loopback URLs are accepted.
   sg-revoke-self GROUP_ID               revoke the all-traffic-from-itself ingress rule
   sg-open GROUP_ID PORT                 authorize tcp PORT from 0.0.0.0/0
   route-delete RTB_ID CIDR              delete a route
+  vpce-strip VPCE_ID SUBNET_ID SG_ID    remove a subnet and the security group from an interface endpoint
+                                        (SG_ID, a group of the same VPC, takes its place), private DNS off
   subnet-public SUBNET_ID true|false    ModifySubnetAttribute MapPublicIpOnLaunch
   lt-imds LT_ID TOKENS HOP              a new default version with these IMDS options; prints it
   ng-config CLUSTER NG MAX K=V          scaling max size (the cost ceiling), add a label, remove every taint (waits)
@@ -214,6 +216,10 @@ def run(iam, ec2, eks, cmd, a):
     elif cmd == "sg-open":
         ec2.authorize_security_group_ingress(GroupId=a[0], IpPermissions=[{
             "IpProtocol": "tcp", "FromPort": int(a[1]), "ToPort": int(a[1]), "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    elif cmd == "vpce-strip":
+        e = ec2.describe_vpc_endpoints(VpcEndpointIds=[a[0]])["VpcEndpoints"][0]
+        ec2.modify_vpc_endpoint(VpcEndpointId=a[0], RemoveSubnetIds=[a[1]], AddSecurityGroupIds=[a[2]],
+                                RemoveSecurityGroupIds=[g["GroupId"] for g in e["Groups"]], PrivateDnsEnabled=False)
     elif cmd == "route-delete":
         ec2.delete_route(RouteTableId=a[0], DestinationCidrBlock=a[1])
     elif cmd == "subnet-public":

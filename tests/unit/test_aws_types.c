@@ -560,6 +560,114 @@ T_TEST(nat_default_follows_node_subnets)
 	}
 }
 
+/* A fully private cluster: no NAT gateway, no address; an interface
+ * endpoint per listed service in the private subnets with private DNS,
+ * behind a group that lets HTTPS in from the VPC only; s3 as a gateway on
+ * the private route table; every node group waits for every endpoint
+ * (and so outlives none of them at teardown). */
+T_TEST(lowering_vpc_endpoints_without_nat)
+{
+	struct sf_specset set = SF_SPECSET_INIT;
+	struct sf_config c = SF_CONFIG_INIT;
+	struct sf_diags d = SF_DIAGS_INIT;
+	char *t = with_network("cidr: 10.40.0.0/16, nat: none, endpointAccess: public-and-private, vpcEndpoints: [ec2, "
+			       "ecr.api, ecr.dkr, s3, sts, eks-auth]");
+	T_EQ(lower(t, &set, &c, &d), 0);
+	T_EQ(d.nerrors, 0);
+	for (size_t j = 0; j < c.n; j++)
+		T_OK(strcmp(c.v[j].type->name, "aws_nat_gateway") && strcmp(c.v[j].type->name, "aws_eip"));
+	static const char *const iface[] = {"ec2", "ecr_api", "ecr_dkr", "sts", "eks_auth"};
+	static const char *const svc[] = {"ec2", "ecr.api", "ecr.dkr", "sts", "eks-auth"};
+	for (size_t i = 0; i < SF_ARRAY_LEN(iface); i++) {
+		char *a = xasprintf("aws_vpc_endpoint.%s", iface[i]), *full = xasprintf("com.amazonaws.eu-west-1.%s", svc[i]);
+		const struct sf_rinst *r = sf_config_find(&c, a);
+		T_OK(r != NULL);
+		if (r) {
+			T_STREQ(attr(&c, a, "service_name"), full);
+			T_STREQ(attr(&c, a, "type"), "Interface");
+			T_OK(json_is_true(json_object_get(r->config, "private_dns")));
+			const json_t *sn = json_object_get(r->config, "subnet_ids");
+			T_EQ(json_array_size(sn), 3);
+			for (size_t k = 0; k < json_array_size(sn); k++)
+				T_CONTAINS(json_string_value(json_array_get(sn, k)), "aws_subnet.private_");
+			T_CONTAINS(json_string_value(json_array_get(json_object_get(r->config, "security_group_ids"), 0)),
+				   "aws_security_group.endpoints.id");
+			T_OK(!json_object_get(r->config, "route_table_ids"));
+		}
+		T_OK(has_dep(&c, "eks_nodegroup.system", a));
+		T_OK(has_dep(&c, "eks_nodegroup.sandbox", a));
+		free(a);
+		free(full);
+	}
+	T_STREQ(attr(&c, "aws_security_group.endpoints", "https_from"), "10.40.0.0/16");
+	T_STREQ(attr(&c, "aws_vpc_endpoint.s3", "type"), "Gateway");
+	const json_t *rts = json_object_get(sf_config_find(&c, "aws_vpc_endpoint.s3")->config, "route_table_ids");
+	T_EQ(json_array_size(rts), 1);
+	T_CONTAINS(json_string_value(json_array_get(rts, 0)), "aws_route_table.private.id");
+	T_OK(!json_object_get(sf_config_find(&c, "aws_vpc_endpoint.s3")->config, "subnet_ids"));
+	T_OK(has_dep(&c, "eks_nodegroup.system", "aws_vpc_endpoint.s3"));
+	sf_config_release(&c);
+	sf_specset_release(&set);
+	sf_diags_release(&d);
+	free(t);
+
+	/* perAz: the gateway endpoint goes on every AZ's private table */
+	set = (struct sf_specset)SF_SPECSET_INIT;
+	c = (struct sf_config)SF_CONFIG_INIT;
+	d = (struct sf_diags)SF_DIAGS_INIT;
+	t = with_network("cidr: 10.40.0.0/16, nat: perAz, vpcEndpoints: [s3]");
+	T_EQ(lower(t, &set, &c, &d), 0);
+	rts = json_object_get(sf_config_find(&c, "aws_vpc_endpoint.s3")->config, "route_table_ids");
+	T_EQ(json_array_size(rts), 3);
+	T_CONTAINS(json_string_value(json_array_get(rts, 2)), "aws_route_table.private_c.id");
+	T_OK(!sf_config_find(&c, "aws_security_group.endpoints")); /* no interface endpoint, no group */
+	sf_config_release(&c);
+	sf_specset_release(&set);
+	sf_diags_release(&d);
+	free(t);
+}
+
+/* nat: none with private nodes is refused offline unless the endpoints
+ * nodes need are listed (naming the missing ones) and the API server has a
+ * private endpoint; a service listed twice is refused at its position. */
+T_TEST(no_nat_needs_the_node_endpoints_and_a_private_api_endpoint)
+{
+	static const struct {
+		const char *net, *msg;
+		int line, col;
+	} cases[] = {
+		{"cidr: 10.40.0.0/16, nat: none, endpointAccess: public-and-private, vpcEndpoints: [ecr.api, s3]",
+		 "(missing: ec2, ecr.dkr, sts)", 6, 38},
+		{"cidr: 10.40.0.0/16, nat: none, vpcEndpoints: [ec2, ecr.api, ecr.dkr, s3, sts]",
+		 "spec.network.endpointAccess: public (the default) with nat: none", 6, 38},
+		{"cidr: 10.40.0.0/16, nat: none, endpointAccess: public, vpcEndpoints: [ec2, ecr.api, ecr.dkr, s3, sts]",
+		 "nodes without a way to the internet reach the Kubernetes API only through the cluster's private endpoint",
+		 6, 60},
+		{"cidr: 10.40.0.0/16, vpcEndpoints: [sts, s3, sts]", "spec.network.vpcEndpoints[2]: sts is listed twice", 6,
+		 57},
+		{"cidr: 10.40.0.0/16, vpcEndpoints: [ecr]", "vpcEndpoints", 6, 48},
+	};
+	for (size_t i = 0; i < SF_ARRAY_LEN(cases); i++) {
+		struct sf_specset set = SF_SPECSET_INIT;
+		struct sf_config c = SF_CONFIG_INIT;
+		struct sf_diags d = SF_DIAGS_INIT;
+		char *t = with_network(cases[i].net);
+		T_OK(lower(t, &set, &c, &d) < 0);
+		T_EQ(d.nerrors, 1);
+		if (d.n >= 1) {
+			T_CONTAINS(d.v[0].msg, cases[i].msg);
+			if (d.v[0].pos.line != cases[i].line || d.v[0].pos.col != cases[i].col)
+				T_FAILF("%s: at %d:%d, want %d:%d", cases[i].net, d.v[0].pos.line, d.v[0].pos.col, cases[i].line,
+					cases[i].col);
+		}
+		T_EQ(c.n, 0);
+		sf_config_release(&c);
+		sf_specset_release(&set);
+		sf_diags_release(&d);
+		free(t);
+	}
+}
+
 /* Private nodes without NAT could never join: refused offline, at the
  * position of nat, saying what to do. */
 T_TEST(private_nodes_without_nat_are_refused_with_the_position)
@@ -569,12 +677,12 @@ T_TEST(private_nodes_without_nat_are_refused_with_the_position)
 	struct sf_diags d = SF_DIAGS_INIT;
 	char *t = with_network("cidr: 10.40.0.0/16, nat: none");
 	T_OK(lower(t, &set, &c, &d) < 0);
-	T_EQ(d.nerrors, 1);
+	T_EQ(d.nerrors, 2); /* and endpointAccess: public, the default */
 	if (d.n >= 1) {
 		T_EQ(d.v[0].pos.line, 6);
 		T_EQ(d.v[0].pos.col, 38); /* the value: "  network: {cidr: 10.40.0.0/16, nat: none}" */
 		T_CONTAINS(d.v[0].msg, "spec.network.nat: none leaves nodes in private subnets (nodeSubnets defaults to private)");
-		T_CONTAINS(d.v[0].msg, "VPC endpoints, which would allow none, are not built yet");
+		T_CONTAINS(d.v[0].msg, "list the VPC endpoints they need in spec.network.vpcEndpoints (missing: ec2, ecr.api, ecr.dkr, s3, sts)");
 	}
 	T_EQ(c.n, 0);
 	sf_config_release(&c);
@@ -861,6 +969,104 @@ T_TEST(nat_gateway_lost_reply_adopts_what_it_made)
 	T_STREQ(t.ids[0], "nat-0bad"); /* recorded: destroy can delete it */
 	json_decref(want);
 	rt_close(&t);
+}
+
+#define VPCE_ITEM(id, state, extra)                                                                          \
+	"<item><vpcEndpointId>" id "</vpcEndpointId><vpcEndpointType>Interface</vpcEndpointType><state>" state   \
+	"</state>" extra EC2_OWN_TAGS("lin-1", NAT_TOKEN) "</item>"
+
+/* CreateVpcEndpoint's reply is lost after AWS made the endpoint: the
+ * endpoint tagged with this operation's token is adopted (a deleted one
+ * never), not made twice; create sends the token, the subnets, the group
+ * and private DNS, and waits for `available`. */
+T_TEST(vpc_endpoint_lost_reply_adopts_what_it_made)
+{
+	struct rt t;
+	rt_open(&t, "aws_vpc_endpoint.sts");
+	sf_replay_add(t.f.rp, "Action=CreateVpcEndpoint",
+		      "HTTP/1.1 200 OK\nContent-Type: text/xml\n\n<CreateVpcEndpointResponse><vpcEndpoint>", 1);
+	sf_replay_add(t.f.rp, "Action=CreateVpcEndpoint",
+		      EC2("CreateVpcEndpoint", "<vpcEndpoint><vpcEndpointId>vpce-0dup</vpcEndpointId></vpcEndpoint>"), -1);
+	sf_replay_add(t.f.rp, "Action=DescribeVpcEndpoints && tag%3Asecfaas%3Atoken",
+		      EC2("DescribeVpcEndpoints", "<vpcEndpointSet>" VPCE_ITEM("vpce-0old", "deleted", "")
+						  VPCE_ITEM("vpce-0aa", "pending", "") "</vpcEndpointSet>"), 1);
+	sf_replay_add(t.f.rp, "Action=DescribeVpcEndpoints && VpcEndpointId.1=vpce-0aa",
+		      EC2("DescribeVpcEndpoints", "<vpcEndpointSet>" VPCE_ITEM("vpce-0aa", "pending", "") "</vpcEndpointSet>"), 1);
+	sf_replay_add(t.f.rp, "Action=DescribeVpcEndpoints && VpcEndpointId.1=vpce-0aa",
+		      EC2("DescribeVpcEndpoints", "<vpcEndpointSet>" VPCE_ITEM("vpce-0aa", "available", "") "</vpcEndpointSet>"),
+		      -1);
+	json_t *want = json_pack("{s:s, s:s, s:s, s:[s, s], s:[s], s:b}", "vpc_id", "vpc-1", "service_name",
+				 "com.amazonaws.eu-west-1.sts", "type", "Interface", "subnet_ids", "subnet-a", "subnet-b",
+				 "security_group_ids", "sg-1", "private_dns", 1),
+	       *out = NULL;
+	T_EQ(sf_rt_aws_vpc_endpoint.create(&t.c, want, &out), 0);
+	T_EQ(sent(&t, "Action=CreateVpcEndpoint"), 1);
+	T_EQ(sent2(&t, "Action=CreateVpcEndpoint", "ClientToken=" NAT_TOKEN), 1);
+	T_EQ(sent2(&t, "Action=CreateVpcEndpoint", "SubnetId.2=subnet-b"), 1);
+	T_EQ(sent2(&t, "Action=CreateVpcEndpoint", "SecurityGroupId.1=sg-1"), 1);
+	T_EQ(sent2(&t, "Action=CreateVpcEndpoint", "PrivateDnsEnabled=true"), 1);
+	T_EQ(sent2(&t, "Action=CreateVpcEndpoint", "ResourceType=vpc-endpoint"), 1);
+	T_EQ(sent2(&t, "Action=DescribeVpcEndpoints", "VpcEndpointId.1=vpce-0aa"), 2); /* waited for available */
+	T_STREQ(json_string_value(json_object_get(out, "id")), "vpce-0aa");
+	T_EQ(t.nids, 1);
+	T_STREQ(t.ids[0], "vpce-0aa");
+	json_decref(out);
+	rt_close(&t);
+
+	/* drift: a subnet and the group were swapped and private DNS turned
+	 * off out of band: read shows it, update puts it back in one call */
+	rt_open(&t, "aws_vpc_endpoint.sts");
+	sf_replay_add(t.f.rp, "Action=DescribeVpcEndpoints && VpcEndpointId.1=vpce-0aa",
+		      EC2("DescribeVpcEndpoints", "<vpcEndpointSet>" VPCE_ITEM("vpce-0aa", "available",
+			  "<subnetIdSet><item>subnet-a</item><item>subnet-x</item></subnetIdSet><groupSet><item><groupId>sg-x"
+			  "</groupId><groupName>x</groupName></item></groupSet><privateDnsEnabled>false</privateDnsEnabled>")
+			  "</vpcEndpointSet>"), 1);
+	json_t *prior = json_deep_copy(want), *read = NULL;
+	json_object_set_new(prior, "id", json_string("vpce-0aa"));
+	T_EQ(sf_rt_aws_vpc_endpoint.read(&t.c, prior, &read), 0);
+	T_STREQ(json_string_value(json_array_get(json_object_get(read, "subnet_ids"), 1)), "subnet-x");
+	T_STREQ(json_string_value(json_array_get(json_object_get(read, "security_group_ids"), 0)), "sg-x");
+	T_OK(json_is_false(json_object_get(read, "private_dns")));
+	sf_replay_add(t.f.rp, "Action=ModifyVpcEndpoint", EC2("ModifyVpcEndpoint", "<return>true</return>"), 1);
+	sf_replay_add(t.f.rp, "Action=DescribeVpcEndpoints && VpcEndpointId.1=vpce-0aa",
+		      EC2("DescribeVpcEndpoints", "<vpcEndpointSet>" VPCE_ITEM("vpce-0aa", "available",
+			  "<subnetIdSet><item>subnet-b</item><item>subnet-a</item></subnetIdSet><groupSet><item><groupId>sg-1"
+			  "</groupId></item></groupSet><privateDnsEnabled>true</privateDnsEnabled>") "</vpcEndpointSet>"), -1);
+	out = NULL;
+	T_EQ(sf_rt_aws_vpc_endpoint.update(&t.c, read, want, &out), 0);
+	T_EQ(sent(&t, "Action=ModifyVpcEndpoint"), 1);
+	T_EQ(sent2(&t, "Action=ModifyVpcEndpoint", "AddSubnetId.1=subnet-b"), 1);
+	T_EQ(sent2(&t, "Action=ModifyVpcEndpoint", "RemoveSubnetId.1=subnet-x"), 1);
+	T_EQ(sent2(&t, "Action=ModifyVpcEndpoint", "AddSecurityGroupId.1=sg-1"), 1);
+	T_EQ(sent2(&t, "Action=ModifyVpcEndpoint", "RemoveSecurityGroupId.1=sg-x"), 1);
+	T_EQ(sent2(&t, "Action=ModifyVpcEndpoint", "PrivateDnsEnabled=true"), 1);
+	json_decref(out);
+	json_decref(read);
+	rt_close(&t);
+
+	/* destroy: DeleteVpcEndpoints reports per endpoint; an unknown one is
+	 * already gone, another failure is the error */
+	rt_open(&t, "aws_vpc_endpoint.sts");
+	sf_replay_add(t.f.rp, "Action=DeleteVpcEndpoints",
+		      EC2("DeleteVpcEndpoints", "<unsuccessful><item><resourceId>vpce-0aa</resourceId><error><code>"
+						"InvalidVpcEndpoint.NotFound</code><message>gone</message></error></item>"
+						"</unsuccessful>"), 1);
+	sf_replay_add(t.f.rp, "Action=DescribeVpcEndpoints",
+		      "HTTP/1.1 400 Bad Request\nContent-Type: text/xml\n\n<Response><Errors><Error><Code>"
+		      "InvalidVpcEndpointId.NotFound</Code><Message>The VpcEndpoint Id 'vpce-0aa' does not exist</Message>"
+		      "</Error></Errors><RequestID>r</RequestID></Response>", -1);
+	T_EQ(sf_rt_aws_vpc_endpoint.destroy(&t.c, prior), 0);
+	rt_close(&t);
+	rt_open(&t, "aws_vpc_endpoint.sts");
+	sf_replay_add(t.f.rp, "Action=DeleteVpcEndpoints",
+		      EC2("DeleteVpcEndpoints", "<unsuccessful><item><resourceId>vpce-0aa</resourceId><error><code>"
+						"OperationNotPermitted</code><message>not yours</message></error></item>"
+						"</unsuccessful>"), -1);
+	T_OK(sf_rt_aws_vpc_endpoint.destroy(&t.c, prior) < 0);
+	T_CONTAINS(t.err.msg, "OperationNotPermitted: not yours");
+	rt_close(&t);
+	json_decref(prior);
+	json_decref(want);
 }
 
 /* An address is released only by the allocation id this state recorded,
