@@ -264,6 +264,30 @@ t_rc 0 "destroy" $S destroy "$PS" $ST --auto-approve
 t_eq "inventory empty, endpoints included (left: $(q "{k: len(v) for k, v in inv.items() if v}"))" "$(q 'sum(len(v) for v in inv.values())')" 0
 t_end
 
+# ------------------------------------------------------------ nat: perAz
+t_begin "nat: perAz: a NAT gateway and an address per AZ, each AZ's private table to its own; destroy empties"
+rm -f "$WORK/state.db"*
+curl -sf -X POST "$AWSSIM_URL/_awssim/reset" >/dev/null
+spec 2 m6i.large 20250113.0
+sed -i 's/endpointAccess: public}/endpointAccess: public, nat: perAz}/' "$WORK/c.yaml"
+t_rc 0 "apply" $S apply "$WORK/c.yaml" $ST --auto-approve
+t_eq "three NAT gateways, available, three addresses, each associated" \
+	"$(q '(sorted(x["state"] for x in inv["ec2:nat-gateway"]), sorted(bool(a["association"]) for a in inv["ec2:elastic-ip"]))')" \
+	'[["available", "available", "available"], [true, true, true]]'
+H="/usr/bin/python3 $SECFAAS_SRC/tests/ownership/hand.py $AWSSIM_URL"
+# per AZ: the AZ of its NAT gateway's (public) subnet, and the AZs of the private subnets its route table serves
+t_eq "each private route table sends its own AZ's subnet to the NAT gateway of that AZ" \
+	"$($H get "(lambda az: sorted((az(n['SubnetId']), sorted(az(a['SubnetId']) for t in ec2.describe_route_tables(Filters=[{'Name': 'route.nat-gateway-id', 'Values': [n['NatGatewayId']]}])['RouteTables'] for a in t['Associations'] if a.get('SubnetId'))) for n in ec2.describe_nat_gateways()['NatGateways'] if n['State'] == 'available'))(lambda s: ec2.describe_subnets(SubnetIds=[s])['Subnets'][0]['AvailabilityZone'])")" \
+	'[["eu-west-1a", ["eu-west-1a"]], ["eu-west-1b", ["eu-west-1b"]], ["eu-west-1c", ["eu-west-1c"]]]'
+t_eq "the NAT gateways in the public subnets" "$(q "sorted(set(x['subnet'] in set(s['id'] for s in inv['ec2:subnet'] if s['tags'].get('kubernetes.io/role/elb')=='1') for x in inv['ec2:nat-gateway']))")" '[true]'
+t_eq "route tables: main, public and one private per AZ" "$(q 'n("ec2:route-table")')" 5
+t_eq "node groups active" "$(q 'sorted(g["status"] for g in ngs("fn-e2e"))')" '["ACTIVE", "ACTIVE"]'
+t_rc 0 "converged" $S plan "$WORK/c.yaml" $ST --detailed-exitcode
+t_rc 0 "destroy" $S destroy "$WORK/c.yaml" $ST --auto-approve
+t_eq "inventory empty, the three NAT gateways and addresses included (left: $(q "{k: len(v) for k, v in inv.items() if v}"))" "$(q 'sum(len(v) for v in inv.values())')" 0
+t_eq "each address released once its NAT gateway was gone" "$(q '(calls["ec2:ReleaseAddress"] >= 3, errors["ec2:ReleaseAddress:InvalidIPAddress.InUse"])')" '[true, 0]'
+t_end
+
 # ------------------------------------------------------------ secfaas bake
 if $S help 2>&1 | grep -q "^ *bake "; then
 	t_begin "secfaas bake bakes once; apply then reuses the image"
