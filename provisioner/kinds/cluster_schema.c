@@ -446,7 +446,7 @@ static void check_endpoints(const struct sf_node *eps, struct sf_diags *d, const
 		for (size_t j = 0; j < i; j++) {
 			const struct sf_node *a = eps->vals[i], *b = eps->vals[j];
 			if (a->type == SF_N_SCALAR && b->type == SF_N_SCALAR && !strcmp(a->scalar, b->scalar)) {
-				sf_diag_error(d, &a->pos, "%s.vpcEndpoints[%zu]: %s is listed twice (first at line %d)",
+				sf_diag_error(d, &a->pos, "%s.vpcEndpoints[%zu]: %s is listed twice (also at line %d)",
 					      path, i, a->scalar, b->pos.line);
 				break;
 			}
