@@ -1069,6 +1069,51 @@ T_TEST(vpc_endpoint_lost_reply_adopts_what_it_made)
 	json_decref(want);
 }
 
+#define SG_ITEM(perms)                                                                                        \
+	"<securityGroupInfo><item><groupId>sg-1</groupId><groupName>e</groupName><ipPermissions>" perms          \
+	"</ipPermissions></item></securityGroupInfo>"
+#define SG_HTTPS(cidr)                                                                                        \
+	"<item><ipProtocol>tcp</ipProtocol><fromPort>443</fromPort><toPort>443</toPort><ipRanges><item><cidrIp>" \
+	cidr "</cidrIp></item></ipRanges></item>"
+
+/* https_from: the declared HTTPS rule is the spec's, not unmanaged; the
+ * rule revoked out of band reads as no https_from, and update authorizes
+ * it again (checked on the group before it counts); a rule for another
+ * CIDR stays unmanaged and is revoked. */
+T_TEST(security_group_https_from_drift)
+{
+	struct rt t;
+	rt_open(&t, "aws_security_group.endpoints");
+	json_t *prior = json_pack("{s:s, s:s, s:s, s:s}", "id", "sg-1", "vpc_id", "vpc-1", "name", "e", "https_from",
+				  "10.50.0.0/16"),
+	       *read = NULL;
+	sf_replay_add(t.f.rp, "Action=DescribeSecurityGroups",
+		      EC2("DescribeSecurityGroups", SG_ITEM(SG_HTTPS("10.50.0.0/16"))), 1);
+	T_EQ(sf_rt_aws_security_group.read(&t.c, prior, &read), 0);
+	T_STREQ(json_string_value(json_object_get(read, "https_from")), "10.50.0.0/16");
+	T_EQ(json_array_size(json_object_get(read, "unmanaged_ingress")), 0);
+	json_decref(read);
+	read = NULL;
+	sf_replay_add(t.f.rp, "Action=DescribeSecurityGroups",
+		      EC2("DescribeSecurityGroups", SG_ITEM(SG_HTTPS("0.0.0.0/0"))), 1);
+	T_EQ(sf_rt_aws_security_group.read(&t.c, prior, &read), 0);
+	T_OK(!json_object_get(read, "https_from"));
+	T_EQ(json_array_size(json_object_get(read, "unmanaged_ingress")), 1);
+	sf_replay_add(t.f.rp, "Action=AuthorizeSecurityGroupIngress", EC2("AuthorizeSecurityGroupIngress", "<return>true</return>"), 1);
+	sf_replay_add(t.f.rp, "Action=RevokeSecurityGroupIngress", EC2("RevokeSecurityGroupIngress", "<return>true</return>"), 1);
+	sf_replay_add(t.f.rp, "Action=DescribeSecurityGroups",
+		      EC2("DescribeSecurityGroups", SG_ITEM(SG_HTTPS("10.50.0.0/16"))), -1);
+	json_t *out = NULL;
+	T_EQ(sf_rt_aws_security_group.update(&t.c, read, prior, &out), 0);
+	T_EQ(sent2(&t, "Action=AuthorizeSecurityGroupIngress", "CidrIp=10.50.0.0%2F16"), 1);
+	T_EQ(sent2(&t, "Action=AuthorizeSecurityGroupIngress", "FromPort=443"), 1);
+	T_EQ(sent2(&t, "Action=RevokeSecurityGroupIngress", "CidrIp=0.0.0.0%2F0"), 1);
+	json_decref(out);
+	json_decref(read);
+	json_decref(prior);
+	rt_close(&t);
+}
+
 /* An address is released only by the allocation id this state recorded,
  * or, when a killed create never recorded one, by this operation's
  * token: an address someone else tagged (another state's lineage and
