@@ -388,7 +388,7 @@ static void check_given_network(const struct sf_node *n, struct sf_diags *d, con
 				      path);
 		return;
 	}
-	static const char *const made_only[] = {"availabilityZones", "nat", NULL};
+	static const char *const made_only[] = {"availabilityZones", "nat", "vpcEndpoints", NULL};
 	for (size_t i = 0; made_only[i]; i++) {
 		const struct sf_node *m = sf_node_get(n, made_only[i]);
 		if (m)
@@ -912,7 +912,7 @@ static void cluster_spec_keywords(json_t *out)
 
 /* check_given_network as keywords: cidr or vpcId, exactly one; with
  * vpcId its subnets (two at least, the nodes' list not empty) and neither
- * availabilityZones nor nat; subnets only with vpcId.  A subnet listed in
+ * availabilityZones, nat nor vpcEndpoints; subnets only with vpcId.  A subnet listed in
  * both lists is validate's (JSON Schema has no uniqueness across two
  * arrays). */
 static void network_keywords(json_t *out)
@@ -923,8 +923,9 @@ static void network_keywords(json_t *out)
 				"required", "private", "properties", "private", "minItems", 2, "required", "public",
 				"properties", "public", "minItems", 2, "required", "private", "public", "properties",
 				"private", "minItems", 1, "public", "minItems", 1);
-	json_t *given = json_pack("{s:[s], s:{s:[{s:[s]}, {s:[s]}]}, s:{s:{s:o}}}", "required", "subnets", "not", "anyOf",
-				  "required", "availabilityZones", "required", "nat", "properties", "subnets", "anyOf", two);
+	json_t *given = json_pack("{s:[s], s:{s:[{s:[s]}, {s:[s]}, {s:[s]}]}, s:{s:{s:o}}}", "required", "subnets", "not",
+				  "anyOf", "required", "availabilityZones", "required", "nat", "required", "vpcEndpoints",
+				  "properties", "subnets", "anyOf", two);
 	/* the list nodes go in (nodeSubnets, private by default) is not empty */
 	json_t *need_pub = json_pack("{s:{s:{s:[s], s:{s:{s:i}}}}}", "properties", "subnets", "required", "public",
 				     "properties", "public", "minItems", 1);
@@ -933,10 +934,20 @@ static void network_keywords(json_t *out)
 	json_t *nodes = json_pack("{s:o, s:o, s:o}", "if", field_is("nodeSubnets", json_string("public")), "then",
 				  need_pub, "else", need_priv);
 	all_of(out, json_pack("{s:{s:[s]}, s:{s:[o, o]}}", "if", "required", "vpcId", "then", "allOf", given, nodes));
-	/* nat: none only with nodes in public subnets; the service CIDR
-	 * overlapping the VPC's is CIDR arithmetic, validate's */
-	all_of(out, json_pack("{s:o, s:o}", "if", field_is("nat", json_string("none")), "then",
-			      field_is("nodeSubnets", json_string("public"))));
+	/* each endpoint once; nat: none with private nodes needs the
+	 * endpoints nodes need and a private API endpoint (the CIDR overlap
+	 * is validate's) */
+	json_t *eps = json_object_get(json_object_get(out, "properties"), "vpcEndpoints");
+	if (eps)
+		json_object_set_new(eps, "uniqueItems", json_true());
+	json_t *need = json_array();
+	for (size_t i = 0; sf_vpc_endpoints_nodes_need[i]; i++)
+		json_array_append_new(need, json_pack("{s:{s:s}}", "contains", "const", sf_vpc_endpoints_nodes_need[i]));
+	json_t *cond = field_is("nat", json_string("none"));
+	json_object_set_new(cond, "not", field_is("nodeSubnets", json_string("public")));
+	all_of(out, json_pack("{s:o, s:{s:[s, s], s:{s:{s:o}, s:{s:[s, s]}}}}", "if", cond, "then", "required",
+			      "vpcEndpoints", "endpointAccess", "properties", "vpcEndpoints", "allOf", need,
+			      "endpointAccess", "enum", "private", "public-and-private"));
 }
 
 int sf_cluster_check_keywords(sf_schema_check_fn check, json_t *out)

@@ -199,6 +199,8 @@ static const struct {
 	 "s.yaml:8:12: error: spec.network.vpcId: cidr and vpcId are mutually exclusive: cidr makes a new VPC, vpcId uses an existing one (cidr is at line 7)"},
 	{"network without cidr or vpcId", HDR "  kubernetesVersion: \"1.31\"\n  network: {endpointAccess: public}\n" NG,
 	 "s.yaml:6:12: error: spec.network: set cidr (secfaas makes the VPC) or vpcId and subnets (an existing VPC)"},
+	{"vpc endpoints in a given vpc", HDR "  kubernetesVersion: \"1.31\"\n  network: {vpcId: vpc-0123456789abcdef0, subnets: {private: [subnet-0123456789abcdef0, subnet-0123456789abcdef1]}, vpcEndpoints: [sts]}\n" NG,
+	 "error: spec.network.vpcEndpoints: describes a VPC secfaas makes"},
 	{"vpc id syntax", HDR "  kubernetesVersion: \"1.31\"\n  network: {vpcId: vpc-XYZ, subnets: {private: [subnet-0123456789abcdef0, subnet-0123456789abcdef1]}}\n" NG,
 	 "s.yaml:6:20: error: spec.network.vpcId: \"vpc-XYZ\" is not a VPC id like vpc-0123456789abcdef0"},
 	{"subnet id syntax", HDR "  kubernetesVersion: \"1.31\"\n  network:\n    vpcId: vpc-0123456789abcdef0\n    subnets:\n      private: [subnet-0123456789abcdef0, sn-1]\n" NG,
