@@ -25,13 +25,15 @@ const char *const sf_vpc_endpoint_services[] = {"ec2",	"ecr.api", "ecr.dkr",		  
 						 "ssm", "ssmmessages", "ec2messages",	   "secretsmanager", NULL};
 
 /* What a managed node needs when its subnet has no way to the internet:
- * the VPC CNI assigns pod addresses through the EC2 API; the kubelet
- * pulls the add-on images (vpc-cni, kube-proxy, coredns, the pod identity
- * agent) from ECR, whose API and registry are two services and whose
- * layers are in S3; and STS serves the web-identity exchange of the pods
- * that run with a role.  The same set AWS's private-cluster guide and
- * eksctl's fully-private clusters start from. */
-const char *const sf_vpc_endpoints_nodes_need[] = {"ec2", "ecr.api", "ecr.dkr", "s3", "sts", NULL};
+ * the VPC CNI assigns pod addresses through the EC2 API, with credentials
+ * it gets through EKS Pod Identity (eks-auth; cluster_lower_iam.c gives
+ * it a role of its own, not the node role's); the kubelet pulls the
+ * add-on images (vpc-cni, kube-proxy, coredns, the pod identity agent)
+ * from ECR, whose API and registry are two services and whose layers are
+ * in S3; and STS serves the web-identity exchange of the pods that run
+ * with a role.  The set AWS's private-cluster guide and eksctl's
+ * fully-private clusters start from, plus eks-auth. */
+const char *const sf_vpc_endpoints_nodes_need[] = {"ec2", "ecr.api", "ecr.dkr", "s3", "sts", "eks-auth", NULL};
 
 /* The instance name of a service: dots and dashes become underscores. */
 static char *instance_name(const char *svc)

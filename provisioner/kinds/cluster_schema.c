@@ -359,7 +359,7 @@ static const struct sf_schema network_fields[] = {
 	{"serviceCidr", SF_S_STRING, 0, 0, 0, 0, 0, 0, check_service_cidr, "Kubernetes service CIDR (default 172.20.0.0/16)"},
 	{"nodeSubnets", SF_S_STRING, 0, 0, 0, node_subnets, 0, 0, 0, "where nodes live: private (default; no public IPs, out through NAT) or public"},
 	{"nat", SF_S_STRING, 0, 0, 0, nats, 0, 0, 0, "NAT gateways for private subnets: single (default with private nodes), perAz (one per AZ) or none (default with public nodes)"},
-	{"vpcEndpoints", SF_S_LIST, 0, 0, &(const struct sf_schema){"service", SF_S_STRING, 0, 0, 0, sf_vpc_endpoint_services, 0, 0, 0, 0}, 0, 0, 0, 0, "VPC endpoints (interface, in the private subnets; s3: gateway, on the private route tables); with nat: none, nodes need ec2, ecr.api, ecr.dkr, s3 and sts"},
+	{"vpcEndpoints", SF_S_LIST, 0, 0, &(const struct sf_schema){"service", SF_S_STRING, 0, 0, 0, sf_vpc_endpoint_services, 0, 0, 0, 0}, 0, 0, 0, 0, "VPC endpoints (interface, in the private subnets; s3: gateway, on the private route tables); with nat: none, nodes need ec2, ecr.api, ecr.dkr, s3, sts and eks-auth"},
 	{NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0},
 };
 
@@ -470,7 +470,7 @@ static void check_no_nat(const struct sf_node *n, const struct sf_node *nat, con
 	}
 	if (missing.len)
 		sf_diag_error(d, &nat->pos,
-			      "%s.nat: none leaves nodes in private subnets%s without a way to EC2, ECR, S3 or STS, so they could not join the cluster; list the VPC endpoints they need in %s.vpcEndpoints (missing: %s), or use nat: single (or perAz)",
+			      "%s.nat: none leaves nodes in private subnets%s without a way to EC2, ECR, S3, STS or EKS Pod Identity, so they could not join the cluster; list the VPC endpoints they need in %s.vpcEndpoints (missing: %s), or use nat: single (or perAz)",
 			      path, why, path, missing.s);
 	sf_buf_release(&missing);
 	const struct sf_node *ea = sf_node_get(n, "endpointAccess");

@@ -182,9 +182,9 @@ network|{cidr: 10.40.0.0/16, nat: none, nodeSubnets: public}|ok
 network|{cidr: 10.40.0.0/16, nat: single}|ok
 network|{cidr: 10.40.0.0/16, nat: none}|bad
 network|{cidr: 10.40.0.0/16, nat: none, nodeSubnets: private}|bad
-network|{cidr: 10.40.0.0/16, nat: none, endpointAccess: public-and-private, vpcEndpoints: [ec2, ecr.api, ecr.dkr, s3, sts]}|ok
-network|{cidr: 10.40.0.0/16, nat: none, endpointAccess: public-and-private, vpcEndpoints: [ec2, ecr.api, ecr.dkr, s3]}|bad
-network|{cidr: 10.40.0.0/16, nat: none, vpcEndpoints: [ec2, ecr.api, ecr.dkr, s3, sts]}|bad
+network|{cidr: 10.40.0.0/16, nat: none, endpointAccess: public-and-private, vpcEndpoints: [ec2, ecr.api, ecr.dkr, s3, sts, eks-auth]}|ok
+network|{cidr: 10.40.0.0/16, nat: none, endpointAccess: public-and-private, vpcEndpoints: [ec2, ecr.api, ecr.dkr, s3, sts]}|bad
+network|{cidr: 10.40.0.0/16, nat: none, vpcEndpoints: [ec2, ecr.api, ecr.dkr, s3, sts, eks-auth]}|bad
 network|{cidr: 10.40.0.0/16, vpcEndpoints: [sts, sts]}|bad
 VALUES
 n=0

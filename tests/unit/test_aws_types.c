@@ -637,10 +637,10 @@ T_TEST(no_nat_needs_the_node_endpoints_and_a_private_api_endpoint)
 		int line, col;
 	} cases[] = {
 		{"cidr: 10.40.0.0/16, nat: none, endpointAccess: public-and-private, vpcEndpoints: [ecr.api, s3]",
-		 "(missing: ec2, ecr.dkr, sts)", 6, 38},
-		{"cidr: 10.40.0.0/16, nat: none, vpcEndpoints: [ec2, ecr.api, ecr.dkr, s3, sts]",
+		 "(missing: ec2, ecr.dkr, sts, eks-auth)", 6, 38},
+		{"cidr: 10.40.0.0/16, nat: none, vpcEndpoints: [ec2, ecr.api, ecr.dkr, s3, sts, eks-auth]",
 		 "spec.network.endpointAccess: public (the default) with nat: none", 6, 38},
-		{"cidr: 10.40.0.0/16, nat: none, endpointAccess: public, vpcEndpoints: [ec2, ecr.api, ecr.dkr, s3, sts]",
+		{"cidr: 10.40.0.0/16, nat: none, endpointAccess: public, vpcEndpoints: [ec2, ecr.api, ecr.dkr, s3, sts, eks-auth]",
 		 "nodes without a way to the internet reach the Kubernetes API only through the cluster's private endpoint",
 		 6, 60},
 		{"cidr: 10.40.0.0/16, vpcEndpoints: [sts, s3, sts]", "spec.network.vpcEndpoints[2]: sts is listed twice", 6,
@@ -682,7 +682,7 @@ T_TEST(private_nodes_without_nat_are_refused_with_the_position)
 		T_EQ(d.v[0].pos.line, 6);
 		T_EQ(d.v[0].pos.col, 38); /* the value: "  network: {cidr: 10.40.0.0/16, nat: none}" */
 		T_CONTAINS(d.v[0].msg, "spec.network.nat: none leaves nodes in private subnets (nodeSubnets defaults to private)");
-		T_CONTAINS(d.v[0].msg, "list the VPC endpoints they need in spec.network.vpcEndpoints (missing: ec2, ecr.api, ecr.dkr, s3, sts)");
+		T_CONTAINS(d.v[0].msg, "list the VPC endpoints they need in spec.network.vpcEndpoints (missing: ec2, ecr.api, ecr.dkr, s3, sts, eks-auth)");
 	}
 	T_EQ(c.n, 0);
 	sf_config_release(&c);
