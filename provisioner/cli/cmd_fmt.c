@@ -190,7 +190,8 @@ static void fmt_path(struct sf_cli *cli, const char *path, struct fmt_opts *o)
 		}
 	if (d)
 		closedir(d);
-	qsort(names, n, sizeof *names, name_cmp);
+	if (n) /* names is NULL in a directory without spec files */
+		qsort(names, n, sizeof *names, name_cmp);
 	for (size_t i = 0; i < n; i++) {
 		fmt_file(cli, names[i], o);
 		free(names[i]);

@@ -414,6 +414,7 @@ static int step_create(struct wctx *w, const json_t *want, const char *resume_to
 	json_t *out = NULL;
 	int rc = ch->type->create(&w->rc, want, &out);
 	w->rc.resumed = 0;
+	w->rc.token = NULL; /* it names this frame's buffer */
 	if (rc == 0 && !out)
 		rc = sf_fail(err, SF_EPROTO, "%s: create returned no attributes", ch->address);
 	struct sf_err e2 = SF_ERR_INIT;
@@ -493,6 +494,7 @@ static int step_update(struct wctx *w, const json_t *prior, const json_t *want)
 	json_decref(otags);
 	if (rc == 1)
 		rc = ch->type->update(&w->rc, prior ? prior : row->attrs, want, &out);
+	w->rc.token = NULL; /* it names this frame's buffer */
 	char *res = result_json(rc ? err : NULL);
 	struct sf_err e2 = SF_ERR_INIT;
 	if (rc == 0) {
@@ -550,6 +552,7 @@ static int step_delete(struct wctx *w)
 		json_object_set_new(prior, "id", json_string(row->id));
 	}
 	int rc = owned_destroy(w, prior, row->token);
+	w->rc.token = NULL; /* row is freed below */
 	const char *parent = rc < 0 && rc != SF_EINTR ? parent_deleted(r, ch) : NULL;
 	if (parent) {
 		/* e.g. a Kubernetes object whose API server cannot be reached:
