@@ -866,6 +866,24 @@ int ax_sweep_enis(struct sf_rctx *c, const char *filter, const char *value)
 	return rc < 0 ? rc : n;
 }
 
+int ax_delete_else_sweep(struct sf_rctx *c, ax_op_fn del, ax_op_fn sweep, void *ctx)
+{
+	int rc = del(c, ctx);
+	if (rc != SF_ECONFLICT)
+		return rc;
+	struct sf_err keep = *c->err;
+	sf_err_clear(c->err);
+	int s = sweep(c, ctx);
+	if (s < 0)
+		return s;
+	if (!s) {
+		/* nothing of ours to sweep: still in use, ax_retry_conflict waits */
+		*c->err = keep;
+		return rc;
+	}
+	return del(c, ctx);
+}
+
 void ax_token_suffix(struct sf_rctx *c, char out[9])
 {
 	char h[65];

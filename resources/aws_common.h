@@ -264,6 +264,13 @@ int ax_eks_update(struct sf_rctx *c, const char *path, const char *cluster, cons
  * "group-id", "vpc-id"): the ENI sweep of teardown. Count deleted or error. */
 int ax_sweep_enis(struct sf_rctx *c, const char *filter, const char *value);
 
+/* One delete attempt for ax_retry_conflict: del first, and only when AWS
+ * answers that something still depends on the object (SF_ECONFLICT), sweep
+ * the leftovers others made (available ENIs, Kubernetes security groups)
+ * and delete once more.  A teardown where nothing was left behind then
+ * costs one call per object, not a listing before every delete. */
+int ax_delete_else_sweep(struct sf_rctx *c, ax_op_fn del, ax_op_fn sweep, void *ctx);
+
 /* A short, name-safe suffix derived from the operation token (8 chars of
  * [a-z0-9]), so a create-before-destroy replacement gets a fresh name and a
  * resumed create the same one. out >= 9 bytes. */

@@ -279,11 +279,19 @@ static int sg_update(struct sf_rctx *c, const json_t *prior, const json_t *want,
 	return rc;
 }
 
+static int del_group(struct sf_rctx *c, void *ctx)
+{
+	return ax_ec2(c, "DeleteSecurityGroup", json_pack("{s:s}", "GroupId", (const char *)ctx), NULL);
+}
+
+static int sweep_group(struct sf_rctx *c, void *ctx)
+{
+	return ax_sweep_enis(c, "group-id", ctx);
+}
+
 static int del_once(struct sf_rctx *c, void *ctx)
 {
-	int rc = ax_sweep_enis(c, "group-id", ctx);
-	if (rc >= 0)
-		rc = ax_ec2(c, "DeleteSecurityGroup", json_pack("{s:s}", "GroupId", (const char *)ctx), NULL);
+	int rc = ax_delete_else_sweep(c, del_group, sweep_group, ctx);
 	return rc < 0 ? rc : 0;
 }
 

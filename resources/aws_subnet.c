@@ -108,11 +108,19 @@ static int sn_update(struct sf_rctx *c, const json_t *prior, const json_t *want,
 	return ax_ec2_update_tags(c, prior, want, out);
 }
 
+static int del_subnet(struct sf_rctx *c, void *ctx)
+{
+	return ax_ec2(c, "DeleteSubnet", json_pack("{s:s}", "SubnetId", (const char *)ctx), NULL);
+}
+
+static int sweep_subnet(struct sf_rctx *c, void *ctx)
+{
+	return ax_sweep_enis(c, "subnet-id", ctx);
+}
+
 static int del_once(struct sf_rctx *c, void *ctx)
 {
-	int rc = ax_sweep_enis(c, "subnet-id", ctx);
-	if (rc >= 0)
-		rc = ax_ec2(c, "DeleteSubnet", json_pack("{s:s}", "SubnetId", (const char *)ctx), NULL);
+	int rc = ax_delete_else_sweep(c, del_subnet, sweep_subnet, ctx);
 	return rc < 0 ? rc : 0;
 }
 

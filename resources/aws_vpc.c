@@ -73,9 +73,11 @@ static int vpc_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 	return 0;
 }
 
-/* Security groups Kubernetes (or the EKS cluster) made in this VPC. */
+/* Security groups Kubernetes (or the EKS cluster) made in this VPC: how
+ * many were deleted, or an error. */
 static int sweep_groups(struct sf_rctx *c, const char *vpc, const char *cluster)
 {
+	int n = 0;
 	if (!cluster)
 		return 0;
 	char *tag = xasprintf("tag-key");
@@ -110,23 +112,35 @@ static int sweep_groups(struct sf_rctx *c, const char *vpc, const char *cluster)
 		if (rc < 0)
 			break;
 		sf_info("%s: swept Kubernetes security group %s", c->address, gid);
+		n++;
 	}
 	json_decref(out);
-	return rc;
+	return rc < 0 ? rc : n;
 }
 
 struct del {
 	const char *id, *cluster;
 };
 
+static int del_vpc(struct sf_rctx *c, void *ctx)
+{
+	const struct del *d = ctx;
+	return ax_ec2(c, "DeleteVpc", json_pack("{s:s}", "VpcId", d->id), NULL);
+}
+
+static int sweep_vpc(struct sf_rctx *c, void *ctx)
+{
+	const struct del *d = ctx;
+	int enis = ax_sweep_enis(c, "vpc-id", d->id);
+	if (enis < 0)
+		return enis;
+	int groups = sweep_groups(c, d->id, d->cluster);
+	return groups < 0 ? groups : enis + groups;
+}
+
 static int del_once(struct sf_rctx *c, void *ctx)
 {
-	struct del *d = ctx;
-	int rc = ax_sweep_enis(c, "vpc-id", d->id);
-	if (rc >= 0)
-		rc = sweep_groups(c, d->id, d->cluster);
-	if (rc >= 0)
-		rc = ax_ec2(c, "DeleteVpc", json_pack("{s:s}", "VpcId", d->id), NULL);
+	int rc = ax_delete_else_sweep(c, del_vpc, sweep_vpc, ctx);
 	return rc < 0 ? rc : 0;
 }
 

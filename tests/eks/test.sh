@@ -214,7 +214,13 @@ t_end
 
 # ------------------------------------------------------------ destroy
 t_begin "destroy leaves the inventory empty"
+enis=$(q 'calls["ec2:DescribeNetworkInterfaces"], calls["ec2:DescribeSecurityGroups"]')
 t_rc 0 "destroy" $S destroy "$WORK/c.yaml" $ST --auto-approve
+# nothing was left behind in the subnets, groups or VPC: each is deleted
+# with one call, no listing of leftovers first (the full example's load
+# balancer below shows the sweep when something is)
+t_eq "no sweep listings when nothing blocks a delete" \
+	"$(q 'calls["ec2:DescribeNetworkInterfaces"], calls["ec2:DescribeSecurityGroups"]')" "$enis"
 t_eq "inventory empty, NAT gateways and Elastic IPs included (left: $(q "{k: len(v) for k, v in inv.items() if v}"))" "$(q 'sum(len(v) for v in inv.values())')" 0
 t_eq "each address released once its NAT gateway was gone (never refused as in use)" "$(q '(calls["ec2:ReleaseAddress"] >= 1, errors["ec2:ReleaseAddress:InvalidIPAddress.InUse"])')" '[true, 0]'
 t_end
