@@ -114,19 +114,29 @@ def network(ec2, cidr, name, opts):
                                                                     {"Key": role, "Value": "1"}]}])), "subnet")
         sid = box["s"]["Subnet"]["SubnetId"]
         if kind == "public":
-            ec2.modify_subnet_attribute(SubnetId=sid, MapPublicIpOnLaunch={"Value": True})
+            until(lambda: ec2.modify_subnet_attribute(SubnetId=sid, MapPublicIpOnLaunch={"Value": True}), "public IPs")
         out[kind].append(sid)
     igw = ec2.create_internet_gateway(TagSpecifications=tag("internet-gateway", name))["InternetGateway"]
     until(lambda: ec2.attach_internet_gateway(InternetGatewayId=igw["InternetGatewayId"], VpcId=v) or True, "attach")
-    pub = ec2.create_route_table(VpcId=v, TagSpecifications=tag("route-table", name + "-public"))["RouteTable"]
+    # A new id is missing from EC2 for a moment (eventual consistency): each
+    # call that names one retries its NotFound; a refused create made nothing.
+    box = {}
+    until(lambda: box.setdefault("pub", ec2.create_route_table(
+        VpcId=v, TagSpecifications=tag("route-table", name + "-public"))["RouteTable"]), "public route table")
+    pub = box["pub"]
     until(lambda: ec2.create_route(RouteTableId=pub["RouteTableId"], DestinationCidrBlock="0.0.0.0/0",
                                    GatewayId=igw["InternetGatewayId"]), "public route")
     for sid in out["public"]:
         until(lambda: ec2.associate_route_table(RouteTableId=pub["RouteTableId"], SubnetId=sid), "associate")
-    priv = ec2.create_route_table(VpcId=v, TagSpecifications=tag("route-table", name + "-private"))["RouteTable"]
+    until(lambda: box.setdefault("priv", ec2.create_route_table(
+        VpcId=v, TagSpecifications=tag("route-table", name + "-private"))["RouteTable"]), "private route table")
+    priv = box["priv"]
     if "no-nat" not in opts:
         eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
-        nat = ec2.create_nat_gateway(SubnetId=out["public"][0], AllocationId=eip)["NatGateway"]["NatGatewayId"]
+        until(lambda: box.setdefault("nat", ec2.create_nat_gateway(
+            SubnetId=out["public"][0], AllocationId=eip, ClientToken=name + "-nat")["NatGateway"]["NatGatewayId"]),
+            "NAT gateway")
+        nat = box["nat"]
         until(lambda: ec2.describe_nat_gateways(NatGatewayIds=[nat])["NatGateways"][0]["State"] == "available",
               "NAT gateway available", limit=2000)
         until(lambda: ec2.create_route(RouteTableId=priv["RouteTableId"], DestinationCidrBlock="0.0.0.0/0",
