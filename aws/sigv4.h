@@ -2,7 +2,7 @@
  * sigv4.h - AWS Signature Version 4, for headers and for presigned URLs.
  *
  * Why separate: signing is pure (no I/O, no clock, no globals), so it is
- * tested byte for byte against AWS's published vectors (testdata/sigv4) and
+ * tested byte for byte against AWS's published vectors (tests/aws/sigv4) and
  * reused by the client, the EKS token and the credential chain.  The time is
  * passed in as an amz-date string; the caller owns clock-skew correction.
  *

@@ -119,10 +119,10 @@ t_end
 
 t_begin "a document citing one outside the tree fails"
 mkdir -p tree/docs
-printf '# Doc\n\nFacts: `/work/shared/reference/x.md`, `style.md`.\n' >tree/docs/a.md
+printf '# Doc\n\nFacts: `/home/dev/notes/x.md`, `style.md`.\n' >tree/docs/a.md
 printf 'char *s = "/* not a comment: gone.c */";\n' >tree/a.c
 t_rc 1 "refs with a document citing outside notes" python3 "$SRC/tools/refs.py" tree
-t_grep "names the absolute path" "docs/a.md:3: names /work/shared/reference/x.md, a path outside the repository" "$T_DIR/.out"
+t_grep "names the absolute path" "docs/a.md:3: names /home/dev/notes/x.md, a path outside the repository" "$T_DIR/.out"
 t_grep "names the missing document" "docs/a.md:3: names style.md, which is not in the repository" "$T_DIR/.out"
 t_nogrep "strings are not comments" "gone.c" "$T_DIR/.out"
 t_end

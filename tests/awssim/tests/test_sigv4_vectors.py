@@ -1,4 +1,4 @@
-"""The verifier against the AWS SigV4 test suite (testdata/sigv4): for every
+"""The verifier against the AWS SigV4 test suite (tests/aws/sigv4): for every
 case the signature awssim computes from the raw .req must equal the one in
 the expected .authz, and a one-byte change must not."""
 import glob
@@ -9,9 +9,7 @@ import unittest
 from common import SRC
 from awssimlib import sigv4
 
-DATA = os.path.join(os.path.dirname(SRC), "shared", "testdata", "sigv4")
-if not os.path.isdir(DATA):
-    DATA = "/work/shared/testdata/sigv4"
+DATA = os.path.join(SRC, "tests", "aws", "sigv4")
 
 
 def parse_req(text):
