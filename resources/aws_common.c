@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <openssl/evp.h>
@@ -492,9 +493,13 @@ int ax_ec2_find_token(struct sf_rctx *c, const char *action, const char *list_ke
 		json_decref(tags);
 		if (!ours)
 			continue;
-		/* Terminated instances and deleted things linger in listings. */
+		/* Terminated instances and deleted things (NAT gateways, VPC
+		 * endpoints: "state") linger in listings: never adopt one. */
 		const char *st = ax_s(json_object_get(e, "instanceState"), "name");
 		if (st && (!strcmp(st, "terminated") || !strcmp(st, "shutting-down")))
+			continue;
+		st = ax_s(e, "state");
+		if (st && (!strcasecmp(st, "deleted") || !strcasecmp(st, "deleting")))
 			continue;
 		if (s) {
 			*id = xstrdup(s);

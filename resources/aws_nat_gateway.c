@@ -41,41 +41,10 @@ static int gone(const json_t *n)
 	return st && (!strcmp(st, "deleted") || !strcmp(st, "deleting"));
 }
 
-/* ax_create's lookup: the live gateway tagged with this operation's token
- * whose ownership tags prove it is this state's. */
-static int nat_find(struct sf_rctx *c, const void *ctx, char **id)
-{
-	(void)ctx;
-	*id = NULL;
-	if (!c->token)
-		return 0;
-	struct sf_aws *a = ax_client(c);
-	if (!a)
-		return c->err->code;
-	json_t *p = json_pack("{s:[{s:s, s:[s]}]}", "Filter", "Name", "tag:secfaas:token", "Value", c->token);
-	json_t *all = NULL;
-	int rc = sf_aws_query_all(a, "ec2", "DescribeNatGateways", p, "natGatewaySet", &all, c->err);
-	json_decref(p);
-	if (rc < 0)
-		return rc;
-	size_t i;
-	json_t *e;
-	json_array_foreach(all, i, e)
-	{
-		json_t *tags = ax_tags_from_list(json_object_get(e, "tagSet"));
-		int ours = sf_own_is_ours(tags, ax_lineage(c), c->address, c->token);
-		json_decref(tags);
-		if (ours && !gone(e) && ax_s(e, "natGatewayId")) {
-			*id = xstrdup(ax_s(e, "natGatewayId"));
-			break;
-		}
-	}
-	json_decref(all);
-	return 0;
-}
-
-static const struct ax_create_def nat_make = {"ec2", "CreateNatGateway", "natGatewayId", NULL, NULL, nat_find,
-					     NULL, NULL};
+/* A lost reply or a kill is found by the operation token (deleted
+ * gateways, which linger in listings, are skipped there). */
+static const struct ax_create_def nat_make = {"ec2", "CreateNatGateway", "natGatewayId", "DescribeNatGateways",
+					     "natGatewaySet", NULL, NULL, NULL};
 
 static int describe(struct sf_rctx *c, const char *id, json_t **n)
 {

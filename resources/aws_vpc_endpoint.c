@@ -114,41 +114,10 @@ static json_t *keep_order(const json_t *prior, const json_t *live)
 	return l;
 }
 
-/* ax_create's lookup: the live endpoint tagged with this operation's token
- * whose ownership tags prove it is this state's. */
-static int vpce_find(struct sf_rctx *c, const void *ctx, char **id)
-{
-	(void)ctx;
-	*id = NULL;
-	if (!c->token)
-		return 0;
-	struct sf_aws *a = ax_client(c);
-	if (!a)
-		return c->err->code;
-	json_t *p = json_pack("{s:[{s:s, s:[s]}]}", "Filter", "Name", "tag:secfaas:token", "Value", c->token);
-	json_t *all = NULL;
-	int rc = sf_aws_query_all(a, "ec2", "DescribeVpcEndpoints", p, "vpcEndpointSet", &all, c->err);
-	json_decref(p);
-	if (rc < 0)
-		return rc;
-	size_t i;
-	json_t *e;
-	json_array_foreach(all, i, e)
-	{
-		json_t *tags = ax_tags_from_list(json_object_get(e, "tagSet"));
-		int ours = sf_own_is_ours(tags, ax_lineage(c), c->address, c->token);
-		json_decref(tags);
-		if (ours && !gone(e) && ax_s(e, "vpcEndpointId")) {
-			*id = xstrdup(ax_s(e, "vpcEndpointId"));
-			break;
-		}
-	}
-	json_decref(all);
-	return 0;
-}
-
-static const struct ax_create_def vpce_make = {"ec2",	  "CreateVpcEndpoint", "vpcEndpointId", NULL, NULL,
-					      vpce_find, NULL,		      NULL};
+/* A lost reply or a kill is found by the operation token (deleted
+ * endpoints, which linger in listings, are skipped there). */
+static const struct ax_create_def vpce_make = {"ec2", "CreateVpcEndpoint", "vpcEndpointId", "DescribeVpcEndpoints",
+					      "vpcEndpointSet", NULL, NULL, NULL};
 
 static int describe(struct sf_rctx *c, const char *id, json_t **e)
 {
