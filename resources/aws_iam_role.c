@@ -2,18 +2,27 @@
  * aws_iam_role.c - aws_iam_role: an IAM role assumable by one AWS service
  * (eks.amazonaws.com for the cluster, ec2.amazonaws.com for nodes and the
  * AMI builder, pods.eks.amazonaws.com for the pods of an EKS Pod Identity
- * association) with its managed policy attachments.
+ * association) with its managed policy attachments and inline policies.
  *
- * Attachments belong to the role (changed in place) rather than being
- * resources of their own: the role is useless without them and destroying
- * a role must detach them first anyway.  Policies are given as AWS-managed
- * names ("AmazonEKSClusterPolicy") or full ARNs.
+ * Attachments and inline policies belong to the role (changed in place)
+ * rather than being resources of their own: the role is useless without
+ * them and destroying a role must remove them first anyway.  Managed
+ * policies are given as AWS-managed names ("AmazonEKSClusterPolicy") or
+ * full ARNs.  A permission that no AWS-managed policy grants narrowly
+ * enough (the cluster autoscaler's, scoped to one cluster's Auto Scaling
+ * groups by a tag condition) is an inline policy: `inline_policies` maps
+ * its name to the document (PutRolePolicy).  Inline rather than a
+ * customer-managed policy of its own: it lives and dies with the role, so
+ * there is no second name-keyed object to own, adopt or leave behind.
  *
  * Drift: the trust policy, the attached policies, inline policies and tags
  * are read.  A trust policy that is not exactly the one secfaas writes for
  * `service` (another principal added, say) shows as a changed service and
- * is rewritten in place (UpdateAssumeRolePolicy); inline policies show in
- * unmanaged_inline_policies, which no spec sets, so apply deletes them.
+ * is rewritten in place (UpdateAssumeRolePolicy).  An inline policy the
+ * spec names is read back (GetRolePolicy) and compared as JSON, so an
+ * edited or deleted one shows as a change and is written again; others
+ * show in unmanaged_inline_policies, which no spec sets, so apply deletes
+ * them.
  *
  * Ownership (SF_OWN_TAGS): role names come from the spec and anyone may
  * hold one.  A create that meets EntityAlreadyExists adopts the role only
@@ -34,8 +43,10 @@ static const struct sf_attr_def attrs[] = {
 	{"name", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "role name (unique in the account)"},
 	{"service", SF_AT_STRING, SF_ATTR_REQUIRED, "service principal allowed to assume it (the whole trust policy)"},
 	{"policy_arns", SF_AT_LIST, SF_ATTR_OPTIONAL, "managed policies (names of AWS policies or ARNs)"},
+	{"inline_policies", SF_AT_MAP, SF_ATTR_OPTIONAL,
+	 "inline policies: name -> policy document (an object with Version and Statement)"},
 	{"unmanaged_inline_policies", SF_AT_LIST, SF_ATTR_OPTIONAL,
-	 "read only: inline policies found on the role; apply deletes them"},
+	 "read only: inline policies found on the role that inline_policies does not name; apply deletes them"},
 	{"tags", SF_AT_MAP, SF_ATTR_OPTIONAL, "tags (ownership tags are added)"},
 	{"arn", SF_AT_STRING, SF_ATTR_COMPUTED, "role ARN"},
 	{"id", SF_AT_STRING, SF_ATTR_COMPUTED, "role name"},
@@ -250,10 +261,118 @@ static int inline_policies(struct sf_rctx *c, const char *role, json_t **names)
 	return rc;
 }
 
+/* IAM's limits on inline policies: a name of 1..128 characters of
+ * [A-Za-z0-9+=,.@_-], and at most 10,240 characters for all of a role's
+ * inline policies together (IAM counts them without white space, as the
+ * compact JSON secfaas sends). */
+#define INLINE_NAME_MAX 128
+#define INLINE_TOTAL_MAX 10240
+
+static int policy_name_ok(const char *n)
+{
+	size_t len = strlen(n);
+	if (!len || len > INLINE_NAME_MAX)
+		return 0;
+	for (const char *p = n; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      strchr("+=,.@_-", *p)))
+			return 0;
+	return 1;
+}
+
+/* The document as IAM receives it: compact JSON (owned). */
+static char *policy_text(const json_t *doc)
+{
+	return json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+}
+
 static int role_validate(const json_t *want, struct sf_err *err)
 {
 	if (json_array_size(json_object_get(want, "unmanaged_inline_policies")))
 		return sf_fail(err, SF_EINVAL, "unmanaged_inline_policies is read from the live role, never set");
+	const json_t *inl = json_object_get(want, "inline_policies");
+	if (!inl)
+		return 0;
+	if (!json_is_object(inl))
+		return sf_fail(err, SF_EINVAL, "inline_policies must map policy names to policy documents");
+	const char *k;
+	json_t *v;
+	size_t total = 0;
+	json_object_foreach((json_t *)inl, k, v)
+	{
+		if (!policy_name_ok(k))
+			return sf_fail(err, SF_EINVAL,
+				       "inline_policies: \"%s\" is not an IAM policy name (1-128 of A-Z a-z 0-9 +=,.@_-)", k);
+		if (!json_is_object(v) || !json_is_array(json_object_get(v, "Statement")))
+			return sf_fail(err, SF_EINVAL, "inline_policies.%s: a policy document needs a Statement list", k);
+		char *t = policy_text(v);
+		total += strlen(t);
+		free(t);
+	}
+	if (total > INLINE_TOTAL_MAX)
+		return sf_fail(err, SF_EINVAL, "inline_policies: %zu characters together, IAM allows a role %d", total,
+			       INLINE_TOTAL_MAX);
+	return 0;
+}
+
+/* Write every inline policy of `want` whose document differs from the one
+ * in `have` (NULL: none there).  PutRolePolicy replaces a policy of the
+ * same name, so a retry after a lost reply is harmless. */
+static int put_inline(struct sf_rctx *c, const char *role, const json_t *want, const json_t *have)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)want, k, v)
+	{
+		if (json_equal(v, json_object_get(have, k)))
+			continue;
+		char *t = policy_text(v);
+		int rc = ax_iam(c, "PutRolePolicy",
+				json_pack("{s:s, s:s, s:s}", "RoleName", role, "PolicyName", k, "PolicyDocument", t), NULL);
+		free(t);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Delete one inline policy; one already gone counts as deleted. */
+static int delete_inline(struct sf_rctx *c, const char *role, const char *name)
+{
+	int rc = ax_iam(c, "DeleteRolePolicy", json_pack("{s:s, s:s}", "RoleName", role, "PolicyName", name), NULL);
+	if (rc == SF_ENOTFOUND) {
+		sf_err_clear(c->err);
+		rc = 0;
+	}
+	return rc;
+}
+
+/* The live documents of the inline policies `names` (an object; those
+ * missing on the role are left out) into *docs (new). */
+static int inline_docs(struct sf_rctx *c, const char *role, const json_t *names, json_t **docs)
+{
+	*docs = json_object();
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)names, k, v)
+	{
+		json_t *o = NULL;
+		int rc = ax_iam(c, "GetRolePolicy", json_pack("{s:s, s:s}", "RoleName", role, "PolicyName", k), &o);
+		if (rc == SF_ENOTFOUND) {
+			sf_err_clear(c->err);
+			continue;
+		}
+		if (rc < 0) {
+			json_decref(*docs);
+			*docs = NULL;
+			return rc;
+		}
+		char *doc = ax_url_decode(ax_s(o, "PolicyDocument") ? ax_s(o, "PolicyDocument") : "");
+		json_t *d = json_loads(doc, 0, NULL);
+		json_object_set_new(*docs, k, d ? d : json_string(doc));
+		free(doc);
+		json_decref(o);
+	}
 	return 0;
 }
 
@@ -301,6 +420,8 @@ static int role_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	const json_t *pl = json_object_get(want, "policy_arns");
 	rc = sync_policies(c, name, pl ? pl : empty);
 	json_decref(empty);
+	if (!rc)
+		rc = put_inline(c, name, json_object_get(want, "inline_policies"), NULL);
 	if (!rc) {
 		*out = ax_out(want);
 		json_object_set_new(*out, "arn", json_string(arn ? arn : ""));
@@ -336,9 +457,26 @@ static int role_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 		*out = NULL;
 		return rc;
 	}
-	ax_read_attr(*out, prior, "unmanaged_inline_policies", inl, none);
+	const json_t *mine = json_object_get(prior, "inline_policies");
+	json_t *others = json_array();
+	size_t j;
+	json_t *n;
+	json_array_foreach(inl, j, n) if (json_string_value(n) && !json_object_get(mine, json_string_value(n)))
+		json_array_append(others, n);
+	ax_read_attr(*out, prior, "unmanaged_inline_policies", others, none);
+	json_decref(others);
 	json_decref(inl);
 	json_decref(none);
+	if (mine) {
+		json_t *docs = NULL;
+		rc = inline_docs(c, name, mine, &docs);
+		if (rc < 0) {
+			json_decref(*out);
+			*out = NULL;
+			return rc;
+		}
+		json_object_set_new(*out, "inline_policies", docs);
+	}
 	if (json_object_get(prior, "policy_arns")) {
 		json_t *have = NULL;
 		rc = attached(c, name, &have);
@@ -380,17 +518,25 @@ static int role_update(struct sf_rctx *c, const json_t *prior, const json_t *wan
 	}
 	size_t i;
 	json_t *e;
+	const json_t *want_inl = json_object_get(want, "inline_policies");
 	json_array_foreach(json_object_get(prior, "unmanaged_inline_policies"), i, e)
 	{
 		if (rc < 0 || !json_string_value(e))
 			break;
-		rc = ax_iam(c, "DeleteRolePolicy",
-			    json_pack("{s:s, s:s}", "RoleName", name, "PolicyName", json_string_value(e)), NULL);
-		if (rc == SF_ENOTFOUND) {
-			sf_err_clear(c->err);
-			rc = 0;
-		}
+		if (!json_object_get(want_inl, json_string_value(e)))
+			rc = delete_inline(c, name, json_string_value(e));
 	}
+	const char *k0;
+	json_t *v0;
+	json_object_foreach(json_object_get(prior, "inline_policies"), k0, v0)
+	{
+		if (rc < 0)
+			break;
+		if (!json_object_get(want_inl, k0))
+			rc = delete_inline(c, name, k0);
+	}
+	if (!rc)
+		rc = put_inline(c, name, want_inl, json_object_get(prior, "inline_policies"));
 	if (!rc)
 		rc = sync_policies(c, name, pl ? pl : empty);
 	json_decref(empty);
@@ -447,6 +593,19 @@ static int role_destroy(struct sf_rctx *c, const json_t *prior)
 	if (!rc)
 		rc = sync_policies(c, name, empty);
 	json_decref(empty);
+	/* inline policies belong to the role: IAM refuses to delete a role
+	 * that still has one (DeleteConflict) */
+	json_t *inl = NULL;
+	if (!rc)
+		rc = inline_policies(c, name, &inl);
+	json_array_foreach(inl, i, e)
+	{
+		if (rc < 0)
+			break;
+		if (json_string_value(e))
+			rc = delete_inline(c, name, json_string_value(e));
+	}
+	json_decref(inl);
 	json_array_foreach(json_object_get(o, "InstanceProfiles"), i, e)
 	{
 		if (rc < 0)
@@ -476,8 +635,8 @@ static const struct sf_sweep_hook role_sweep = {"iam role", SF_SWEEP_ROLE, role_
 static const struct sf_own own = {
 	.kind = SF_OWN_TAGS,
 	.noun = "IAM role",
-	.proof = "tags secfaas:lineage + secfaas:address (or secfaas:token) on the role; its policy attachments "
-		 "and instance profile memberships go with it, and only profiles of this state are changed",
+	.proof = "tags secfaas:lineage + secfaas:address (or secfaas:token) on the role; its policy attachments, "
+		 "inline policies and instance profile memberships go with it, and only profiles of this state are changed",
 	.marks = role_marks,
 	.claim = role_claim,
 };

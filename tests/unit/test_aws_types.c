@@ -1262,6 +1262,164 @@ T_TEST(profile_create_adopts_only_what_its_tags_prove_ours)
 	rt_close(&t);
 }
 
+#define IAM_NO_INLINE                                                                                       \
+	IAM("ListRolePolicies", "<ListRolePoliciesResult><PolicyNames/><IsTruncated>false</IsTruncated>"             \
+				"</ListRolePoliciesResult>")
+#define IAM_NO_ATTACHED                                                                                     \
+	IAM("ListAttachedRolePolicies", "<ListAttachedRolePoliciesResult><AttachedPolicies/>"                   \
+					"<IsTruncated>false</IsTruncated></ListAttachedRolePoliciesResult>")
+static json_t *ca_policy(const char *action)
+{
+	return json_pack("{s:s, s:[{s:s, s:s, s:s}]}", "Version", "2012-10-17", "Statement", "Effect", "Allow", "Action",
+			 action, "Resource", "*");
+}
+
+/* Inline policies: create writes each document (compact JSON); read
+ * compares the live document as JSON (white space IAM kept or not), so an
+ * edited one reads back as the live document and a deleted one as absent;
+ * update writes only what differs and deletes what the spec dropped;
+ * destroy deletes every inline policy before the role (IAM refuses to
+ * delete a role that has one). */
+T_TEST(role_inline_policies_are_written_read_back_and_removed)
+{
+	struct rt t;
+	rt_open(&t, "aws_iam_role.autoscaler");
+	sf_replay_add(t.f.rp, "Action=CreateRole",
+		      IAM("CreateRole", "<CreateRoleResult><Role><RoleName>p-ca</RoleName>"
+					"<Arn>arn:aws:iam::1:role/p-ca</Arn></Role></CreateRoleResult>"),
+		      1);
+	sf_replay_add(t.f.rp, "Action=ListAttachedRolePolicies", IAM_NO_ATTACHED, -1);
+	sf_replay_add(t.f.rp, "Action=PutRolePolicy", IAM("PutRolePolicy", ""), -1);
+	json_t *want = json_pack("{s:s, s:s, s:{s:o}}", "name", "p-ca", "service", "pods.eks.amazonaws.com",
+				 "inline_policies", "cluster-autoscaler", ca_policy("autoscaling:SetDesiredCapacity")),
+	       *out = NULL;
+	T_EQ(sf_rt_aws_iam_role.validate(want, &t.err), 0);
+	T_EQ(sf_rt_aws_iam_role.create(&t.c, want, &out), 0);
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
+	T_EQ(sent2(&t, "Action=PutRolePolicy", "PolicyName=cluster-autoscaler"), 1);
+	T_EQ(sent2(&t, "Action=PutRolePolicy", "autoscaling%3ASetDesiredCapacity"), 1);
+	T_OK(json_equal(json_object_get(out, "inline_policies"), json_object_get(want, "inline_policies")));
+	json_decref(out);
+	rt_close(&t);
+
+	/* read: the same document with IAM's spacing is no drift; an edited
+	 * one shows; others are unmanaged */
+	const char *live[] = {"%7B%20%22Version%22%3A%20%222012-10-17%22%2C%20%22Statement%22%3A%20%5B%7B%22Effect%22%3A"
+			      "%22Allow%22%2C%22Action%22%3A%22autoscaling%3ASetDesiredCapacity%22%2C%22Resource%22%3A%22*%22%7D%5D%7D",
+			      "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A"
+			      "%22Allow%22%2C%22Action%22%3A%22*%22%2C%22Resource%22%3A%22*%22%7D%5D%7D"};
+	for (int i = 0; i < 2; i++) {
+		rt_open(&t, "aws_iam_role.autoscaler");
+		sf_replay_add(t.f.rp, "Action=GetRole&",
+			      IAM("GetRole", "<GetRoleResult><Role><RoleName>p-ca</RoleName><Arn>arn:aws:iam::1:role/p-ca"
+					     "</Arn><AssumeRolePolicyDocument>x</AssumeRolePolicyDocument></Role></GetRoleResult>"),
+			      -1);
+		sf_replay_add(t.f.rp, "Action=ListRolePolicies",
+			      IAM("ListRolePolicies", "<ListRolePoliciesResult><PolicyNames><member>cluster-autoscaler</member>"
+						      "<member>hand-made</member></PolicyNames><IsTruncated>false</IsTruncated>"
+						      "</ListRolePoliciesResult>"),
+			      -1);
+		char *reply = xasprintf("<GetRolePolicyResult><RoleName>p-ca</RoleName><PolicyName>cluster-autoscaler"
+					"</PolicyName><PolicyDocument>%s</PolicyDocument></GetRolePolicyResult>",
+					live[i]);
+		char *full = xasprintf(IAM("GetRolePolicy", "%s"), reply);
+		sf_replay_add(t.f.rp, "Action=GetRolePolicy", full, -1);
+		json_t *read = NULL;
+		T_EQ(sf_rt_aws_iam_role.read(&t.c, want, &read), 0);
+		if (t.err.code)
+			fprintf(stderr, "err: %s\n", t.err.msg);
+		T_EQ(json_equal(json_object_get(read, "inline_policies"), json_object_get(want, "inline_policies")), i == 0);
+		T_STREQ(json_string_value(json_array_get(json_object_get(read, "unmanaged_inline_policies"), 0)), "hand-made");
+		T_EQ(json_array_size(json_object_get(read, "unmanaged_inline_policies")), 1);
+		if (i == 1) {
+			/* update back to the spec: one PutRolePolicy for the edited
+			 * document, the unmanaged one deleted */
+			json_object_set(read, "service", json_object_get(want, "service"));
+			sf_replay_add(t.f.rp, "Action=PutRolePolicy", IAM("PutRolePolicy", ""), -1);
+			sf_replay_add(t.f.rp, "Action=DeleteRolePolicy", IAM("DeleteRolePolicy", ""), -1);
+			sf_replay_add(t.f.rp, "Action=ListAttachedRolePolicies", IAM_NO_ATTACHED, -1);
+			json_t *upd = NULL;
+			T_EQ(sf_rt_aws_iam_role.update(&t.c, read, want, &upd), 0);
+			T_EQ(sent2(&t, "Action=PutRolePolicy", "PolicyName=cluster-autoscaler"), 1);
+			T_EQ(sent2(&t, "Action=DeleteRolePolicy", "PolicyName=hand-made"), 1);
+			T_EQ(sent2(&t, "Action=DeleteRolePolicy", "PolicyName=cluster-autoscaler"), 0);
+			json_decref(upd);
+		}
+		json_decref(read);
+		free(reply);
+		free(full);
+		rt_close(&t);
+	}
+
+	/* the spec drops the policy: DeleteRolePolicy, no Put */
+	rt_open(&t, "aws_iam_role.autoscaler");
+	sf_replay_add(t.f.rp, "Action=DeleteRolePolicy", IAM("DeleteRolePolicy", ""), -1);
+	sf_replay_add(t.f.rp, "Action=ListAttachedRolePolicies", IAM_NO_ATTACHED, -1);
+	json_t *bare = json_pack("{s:s, s:s}", "name", "p-ca", "service", "pods.eks.amazonaws.com"), *upd = NULL;
+	T_EQ(sf_rt_aws_iam_role.update(&t.c, want, bare, &upd), 0);
+	T_EQ(sent2(&t, "Action=DeleteRolePolicy", "PolicyName=cluster-autoscaler"), 1);
+	T_EQ(sent(&t, "Action=PutRolePolicy"), 0);
+	json_decref(upd);
+	json_decref(bare);
+	rt_close(&t);
+
+	/* destroy: every inline policy goes before DeleteRole; one already
+	 * gone (a lost reply's retry) counts as deleted */
+	rt_open(&t, "aws_iam_role.autoscaler");
+	sf_replay_add(t.f.rp, "Action=ListInstanceProfilesForRole",
+		      IAM("ListInstanceProfilesForRole", "<ListInstanceProfilesForRoleResult><InstanceProfiles/>"
+							 "<IsTruncated>false</IsTruncated></ListInstanceProfilesForRoleResult>"),
+		      -1);
+	sf_replay_add(t.f.rp, "Action=ListAttachedRolePolicies", IAM_NO_ATTACHED, -1);
+	sf_replay_add(t.f.rp, "Action=ListRolePolicies",
+		      IAM("ListRolePolicies", "<ListRolePoliciesResult><PolicyNames><member>cluster-autoscaler</member>"
+					      "<member>hand-made</member></PolicyNames><IsTruncated>false</IsTruncated>"
+					      "</ListRolePoliciesResult>"),
+		      -1);
+	sf_replay_add(t.f.rp, "Action=DeleteRolePolicy && PolicyName=hand-made", IAM_NOSUCH, -1);
+	sf_replay_add(t.f.rp, "Action=DeleteRolePolicy", IAM("DeleteRolePolicy", ""), -1);
+	sf_replay_add(t.f.rp, "Action=DeleteRole", IAM("DeleteRole", ""), 1);
+	T_EQ(sf_rt_aws_iam_role.destroy(&t.c, want), 0);
+	T_EQ(sent(&t, "Action=DeleteRolePolicy"), 2);
+	T_EQ(sent(&t, "Action=DeleteRole&"), 1);
+	size_t last_policy = 0, role_at = 0;
+	for (size_t i = 0; i < sf_replay_count(t.f.rp); i++) {
+		if (strstr(sf_replay_request(t.f.rp, i), "Action=DeleteRolePolicy"))
+			last_policy = i;
+		if (strstr(sf_replay_request(t.f.rp, i), "Action=DeleteRole&"))
+			role_at = i;
+	}
+	T_OK(role_at > last_policy);
+	rt_close(&t);
+
+	/* validate: IAM's name alphabet, a Statement list, the size limit */
+	struct sf_err e = SF_ERR_INIT;
+	json_t *bad = json_pack("{s:s, s:s, s:{s:o}}", "name", "p", "service", "ec2.amazonaws.com", "inline_policies",
+				"bad name", ca_policy("x"));
+	T_OK(sf_rt_aws_iam_role.validate(bad, &e) < 0);
+	T_CONTAINS(e.msg, "not an IAM policy name");
+	json_decref(bad);
+	sf_err_clear(&e);
+	bad = json_pack("{s:s, s:s, s:{s:{s:s}}}", "name", "p", "service", "ec2.amazonaws.com", "inline_policies", "a",
+			"Version", "2012-10-17");
+	T_OK(sf_rt_aws_iam_role.validate(bad, &e) < 0);
+	T_CONTAINS(e.msg, "Statement");
+	json_decref(bad);
+	sf_err_clear(&e);
+	struct sf_buf big = SF_BUF_INIT;
+	for (int i = 0; i < 800; i++)
+		sf_buf_puts(&big, "autoscaling:X");
+	bad = json_pack("{s:s, s:s, s:{s:o}}", "name", "p", "service", "ec2.amazonaws.com", "inline_policies", "a",
+			ca_policy(sf_buf_cstr(&big)));
+	T_OK(sf_rt_aws_iam_role.validate(bad, &e) < 0);
+	T_CONTAINS(e.msg, "IAM allows a role 10240");
+	sf_buf_release(&big);
+	json_decref(bad);
+	sf_err_clear(&e);
+	json_decref(want);
+}
+
 /* Destroy of a role whose DetachRolePolicy reply was lost: "not found" on
  * the retry counts only once the role's attachments confirm it; a role the
  * policy is still attached to is not deleted as if it were gone. */
@@ -1288,6 +1446,7 @@ T_TEST(role_destroy_confirms_a_detach_before_it_counts)
 		      IAM("ListInstanceProfilesForRole", "<ListInstanceProfilesForRoleResult><InstanceProfiles/>"
 							 "<IsTruncated>false</IsTruncated></ListInstanceProfilesForRoleResult>"),
 		      -1);
+	sf_replay_add(t.f.rp, "Action=ListRolePolicies", IAM_NO_INLINE, -1);
 	sf_replay_add(t.f.rp, "Action=DeleteRole", IAM("DeleteRole", ""), 1);
 	json_t *prior = json_pack("{s:s, s:[s]}", "name", "c-cluster", "policy_arns", pol);
 	T_EQ(sf_rt_aws_iam_role.destroy(&t.c, prior), 0);

@@ -222,6 +222,12 @@ class IAM:
     def PutRolePolicy(self, ctx, p):
         r = self._role(ctx, p["RoleName"])
         parse_policy(p["PolicyDocument"])
+        # IAM's quota: a role's inline policies together hold at most
+        # 10,240 characters, white space not counted.
+        docs = dict(r["_inline"], **{p["PolicyName"]: p["PolicyDocument"]})
+        if sum(len("".join(d.split())) for d in docs.values()) > 10240:
+            raise AwsError("LimitExceeded",
+                           f"Maximum policy size of 10240 bytes exceeded for role {r['RoleName']}", 409)
         r["_inline"][p["PolicyName"]] = p["PolicyDocument"]
         return {}
 

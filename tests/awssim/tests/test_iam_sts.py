@@ -77,6 +77,35 @@ class IamTest(unittest.TestCase):
         self.assertEqual(code(cm.exception), "MalformedPolicyDocument")
         self.iam.delete_role(RoleName="p-role")
 
+    def test_inline_policies_round_trip_and_size_quota(self):
+        iam = self.iam
+        iam.create_role(RoleName="inl-role", AssumeRolePolicyDocument=EKS_TRUST)
+        doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "autoscaling:Describe*",
+                                                       "Resource": "*"}]}
+        iam.put_role_policy(RoleName="inl-role", PolicyName="ca", PolicyDocument=json.dumps(doc))
+        self.assertEqual(iam.get_role_policy(RoleName="inl-role", PolicyName="ca")["PolicyDocument"], doc)
+        self.assertEqual(iam.list_role_policies(RoleName="inl-role")["PolicyNames"], ["ca"])
+        with self.assertRaises(ClientError) as cm:
+            iam.get_role_policy(RoleName="inl-role", PolicyName="nope")
+        self.assertEqual(code(cm.exception), "NoSuchEntity")
+        self.assertEqual(cm.exception.response["Error"]["Message"], "The role policy with name nope cannot be found.")
+        # 10,240 characters for all of a role's inline policies, white space not counted
+        big = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["ec2:Describe%d" % i
+                                                                                     for i in range(700)],
+                                                       "Resource": "*"}]}
+        with self.assertRaises(ClientError) as cm:
+            iam.put_role_policy(RoleName="inl-role", PolicyName="big", PolicyDocument=json.dumps(big, indent=4))
+        self.assertEqual(code(cm.exception), "LimitExceeded")
+        self.assertEqual(cm.exception.response["ResponseMetadata"]["HTTPStatusCode"], 409)
+        self.assertIn("Maximum policy size of 10240 bytes exceeded for role inl-role",
+                      cm.exception.response["Error"]["Message"])
+        self.assertEqual(iam.list_role_policies(RoleName="inl-role")["PolicyNames"], ["ca"])
+        iam.delete_role_policy(RoleName="inl-role", PolicyName="ca")
+        with self.assertRaises(ClientError) as cm:
+            iam.delete_role_policy(RoleName="inl-role", PolicyName="ca")
+        self.assertEqual(code(cm.exception), "NoSuchEntity")
+        iam.delete_role(RoleName="inl-role")
+
     def test_tags_and_pagination(self):
         for i in range(7):
             self.iam.create_role(RoleName=f"pg-{i}", AssumeRolePolicyDocument=EKS_TRUST, Path="/pg/")
