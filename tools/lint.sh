@@ -8,13 +8,15 @@
 #  - the layer check (tools/layers.sh over tools/layers.txt): includes and,
 #    with the objects in OBJDIR (default build/obj), calls
 #  - comments and documents name only files of this tree (tools/refs.py)
+#  - test suites start the local AWS through sim_suite (tests/lib.sh), the
+#    one start-up every suite shares, never by hand
 #  - cppcheck --enable=warning,portability
 #  - clang-tidy bugprone-* and cert-str34-c, files in parallel
 #  - shellcheck on every shell script we ship
 # make lint-all adds the slow analyzers: clang-tidy clang-analyzer-*.
 # Parallelism: LINT_JOBS (default: the number of online CPUs).
 # LINT_ONLY="layers refs" runs only the named steps (banned, layers, refs,
-# cppcheck, tidy, shellcheck), as tests/lint does on a copied tree.
+# sims, cppcheck, tidy, shellcheck), as tests/lint does on a copied tree.
 set -u
 cd "$(dirname "$0")/.." || exit 2
 all=0
@@ -50,6 +52,18 @@ fi
 if step refs; then
 	echo "lint: file names in comments and documents"
 	python3 tools/refs.py . || rc=1
+fi
+
+if step sims; then
+	echo "lint: suites start the local AWS through sim_suite"
+	# tests/aws tests tests/sim.sh itself, so it calls sim_awssim directly.
+	for f in tests/*/test.sh; do
+		[ -f "$f" ] && [ "$f" != tests/aws/test.sh ] || continue
+		if grep -nE '^[[:space:]]*(if[[:space:]]+|!?[[:space:]]*)sim_awssim[[:space:]]' "$f" /dev/null; then
+			echo "lint: start a suite's local AWS with sim_suite (tests/lib.sh), not sim_awssim by hand"
+			rc=1
+		fi
+	done
 fi
 
 if step cppcheck; then

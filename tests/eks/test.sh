@@ -12,13 +12,7 @@
 . "$SECFAAS_SRC/tests/lib.sh"
 S=$SECFAAS
 export NO_COLOR=1
-trap 'sim_stop_all; pg_release' EXIT
-sim_awssim "$T_ROOT/awssim" --timescale 0.001 || {
-	echo "0 passed, 1 failed"
-	exit 1
-}
-sim_aws_env
-export SECFAAS_POLL_SCALE=0.001
+sim_suite 0.001 0.001
 Q="$SECFAAS_SRC/tests/eks/q.py"
 q() { /usr/bin/python3 "$Q" "$AWSSIM_URL" "$1"; }
 WORK=$T_ROOT/work

@@ -9,13 +9,7 @@
 t_private_net "$0"
 S=$SECFAAS
 export NO_COLOR=1
-trap sim_stop_all EXIT
-sim_awssim "$T_ROOT/awssim" --timescale 0.001 || {
-	echo "0 passed, 1 failed"
-	exit 1
-}
-sim_aws_env
-export SECFAAS_POLL_SCALE=0.001
+sim_suite 0.001 0.001
 WORK=$T_ROOT/work
 mkdir -p "$WORK"
 sed 's/gatewayService: NodePort/gatewayService: LoadBalancer/' "$SECFAAS_SRC/examples/functions.yaml" >"$WORK/fn.yaml"

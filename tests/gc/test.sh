@@ -19,14 +19,8 @@
 . "$SECFAAS_SRC/tests/lib.sh"
 S=$SECFAAS
 export NO_COLOR=1
-trap sim_stop_all EXIT
 # every eventual-consistency window AWS documents on (tests/awssim/README.md)
-sim_awssim "$T_ROOT/awssim" --timescale 0.001 --consistency-delay-scale 1 || {
-	echo "0 passed, 1 failed"
-	exit 1
-}
-sim_aws_env
-export SECFAAS_POLL_SCALE=0.001
+sim_suite 0.001 0.001 --consistency-delay-scale 1
 # never let the credential chain look past the environment (no IMDS traffic)
 export AWS_EC2_METADATA_DISABLED=true AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_CONFIG_FILE=/nonexistent
 Q="$SECFAAS_SRC/tests/eks/q.py"

@@ -127,4 +127,17 @@ t_grep "names the missing document" "docs/a.md:3: names style.md, which is not i
 t_nogrep "strings are not comments" "gone.c" "$T_DIR/.out"
 t_end
 
+# Every suite starts the local AWS through sim_suite (tests/lib.sh).
+t_begin "the suites share one simulator start"
+t_rc 0 "sims on the source tree" env LINT_ONLY=sims sh "$SRC/tools/lint.sh"
+copy_tree src
+mkdir -p src/tests/hand src/tests/aws
+printf '. "$SECFAAS_SRC/tests/lib.sh"\ntrap sim_stop_all EXIT\nsim_awssim "$T_ROOT/awssim" --timescale 0.001 || exit 1\n' >src/tests/hand/test.sh
+printf 'if sim_awssim "$S" --tls; then :; fi\n' >src/tests/aws/test.sh
+t_rc 1 "sims with a suite starting awssim by hand" env LINT_ONLY=sims sh src/tools/lint.sh
+t_grep "names file and line" "tests/hand/test.sh:3:sim_awssim" "$T_DIR/.out"
+t_grep "says what to use" "with sim_suite (tests/lib.sh)" "$T_DIR/.out"
+t_nogrep "the simulator's own tests may" "tests/aws/" "$T_DIR/.out"
+t_end
+
 finish

@@ -14,14 +14,8 @@
 . "$SECFAAS_SRC/tests/lib.sh"
 S=$SECFAAS
 export NO_COLOR=1
-trap sim_stop_all EXIT
 # every eventual-consistency window AWS documents on (tests/awssim/README.md)
-sim_awssim "$T_ROOT/awssim" --timescale 0.001 --consistency-delay-scale 1 || {
-	echo "0 passed, 1 failed"
-	exit 1
-}
-sim_aws_env
-export SECFAAS_POLL_SCALE=0.001
+sim_suite 0.001 0.001 --consistency-delay-scale 1
 q() { /usr/bin/python3 "$SECFAAS_SRC/tests/eks/q.py" "$AWSSIM_URL" "$1"; }
 hand() { /usr/bin/python3 "$SECFAAS_SRC/tests/ownership/hand.py" "$AWSSIM_URL" "$@"; }
 # Everything about the objects of a name prefix that a careless tool could

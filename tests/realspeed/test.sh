@@ -17,14 +17,8 @@
 . "$SECFAAS_SRC/tests/lib.sh"
 S=$SECFAAS
 export NO_COLOR=1
-trap sim_stop_all EXIT
 # every eventual-consistency window AWS documents on, at real speed
-sim_awssim "$T_ROOT/awssim" --timescale 1 --consistency-delay-scale 1 || {
-	echo "0 passed, 1 failed"
-	exit 1
-}
-sim_aws_env
-export SECFAAS_POLL_SCALE=0.1
+sim_suite 1 0.1 --consistency-delay-scale 1
 q() { /usr/bin/python3 "$SECFAAS_SRC/tests/eks/q.py" "$AWSSIM_URL" "$1"; }
 # successful calls of OP: all calls minus those answered with an error
 ok_calls() { q "calls['$1'] - sum(v for k, v in json.loads(__import__('urllib.request').request.urlopen('$AWSSIM_URL/_awssim/calls').read())['errors'].items() if k.startswith('$1:'))"; }

@@ -18,13 +18,7 @@
 # operation, and 16 seeds.
 . "$SECFAAS_SRC/tests/lib.sh"
 export NO_COLOR=1
-trap sim_stop_all EXIT
-sim_awssim "$T_ROOT/awssim" --timescale 0.001 || {
-	echo "0 passed, 1 failed"
-	exit 1
-}
-sim_aws_env
-export SECFAAS_POLL_SCALE=0.001
+sim_suite 0.001 0.001
 DRIVE="/usr/bin/python3 $SECFAAS_SRC/tests/reliability/drive.py"
 WORK=$T_ROOT/work
 mkdir -p "$WORK"
