@@ -13,15 +13,20 @@
 #include "resources/eks_versions.h"
 #include "util.h"
 
+/* The cluster autoscaler's release line for each Kubernetes minor
+ * (its minor must be the cluster's: it simulates the scheduler of that
+ * version), from the Kubernetes project's registry. */
+#define CA_IMAGE "registry.k8s.io/autoscaling/cluster-autoscaler:"
+
 static const struct sf_eks_version table[] = {
-	{"1.29", "2024-01-23", "2025-03-23", "2026-03-23"},
-	{"1.30", "2024-05-23", "2025-07-23", "2026-07-23"},
-	{"1.31", "2024-09-26", "2025-11-26", "2026-11-26"},
-	{"1.32", "2025-01-23", "2026-03-23", "2027-03-23"},
-	{"1.33", "2025-05-29", "2026-07-29", "2027-07-29"},
-	{"1.34", "2025-10-02", "2026-12-02", "2027-12-02"},
-	{"1.35", "2026-01-27", "2027-03-27", "2028-03-27"},
-	{"1.36", "2026-06-02", "2027-08-02", "2028-08-02"},
+	{"1.29", "2024-01-23", "2025-03-23", "2026-03-23", CA_IMAGE "v1.29.5"},
+	{"1.30", "2024-05-23", "2025-07-23", "2026-07-23", CA_IMAGE "v1.30.6"},
+	{"1.31", "2024-09-26", "2025-11-26", "2026-11-26", CA_IMAGE "v1.31.4"},
+	{"1.32", "2025-01-23", "2026-03-23", "2027-03-23", CA_IMAGE "v1.32.5"},
+	{"1.33", "2025-05-29", "2026-07-29", "2027-07-29", CA_IMAGE "v1.33.6"},
+	{"1.34", "2025-10-02", "2026-12-02", "2027-12-02", CA_IMAGE "v1.34.2"},
+	{"1.35", "2026-01-27", "2027-03-27", "2028-03-27", CA_IMAGE "v1.35.0"},
+	{"1.36", "2026-06-02", "2027-08-02", "2028-08-02", CA_IMAGE "v1.36.0"},
 };
 
 const char *const sf_eks_version_names[] = {"1.29", "1.30", "1.31", "1.32", "1.33", "1.34", "1.35", "1.36", NULL};
@@ -145,4 +150,10 @@ char *sf_eks_support_note(const char *version, enum sf_eks_support s, time_t end
 	}
 	free(hint);
 	return out;
+}
+
+const char *sf_eks_autoscaler_image(const char *version)
+{
+	const struct sf_eks_version *v = version ? sf_eks_version_find(version) : NULL;
+	return v ? v->autoscaler_image : NULL;
 }

@@ -10,6 +10,9 @@
  * table only when the answer lacks a version; the table is a fallback and
  * the schema's list, never a substitute for what EKS says.
  *
+ * Also here, being per minor version like the calendar: the cluster
+ * autoscaler image of each version (one table, so an upgrade moves it).
+ *
  * Also here, because the Cluster kind and the EKS types both need them:
  * minor-version arithmetic and the kubelet skew rule (kubelets may trail
  * the API server by SF_EKS_KUBELET_SKEW minors, never lead it).
@@ -34,6 +37,7 @@ struct sf_eks_version {
 	const char *released;     /* day EKS released it, YYYY-MM-DD (UTC) */
 	const char *end_standard; /* first day without standard support */
 	const char *end_extended; /* first day without any support */
+	const char *autoscaler_image; /* the cluster autoscaler of this minor (spec.autoscaler) */
 };
 
 enum sf_eks_support {
@@ -57,6 +61,9 @@ time_t sf_eks_day(const char *ymd);
 enum sf_eks_support sf_eks_support_at(time_t released, time_t end_standard, time_t end_extended, time_t now);
 /* The same for a table entry. */
 enum sf_eks_support sf_eks_version_support(const struct sf_eks_version *v, time_t now);
+/* The cluster autoscaler image for Kubernetes `version` ("1.35"), or NULL
+ * for a version the table does not know. */
+const char *sf_eks_autoscaler_image(const char *version);
 /* "standard support", "extended support", "no support", "not released". */
 const char *sf_eks_support_name(enum sf_eks_support s);
 

@@ -104,6 +104,7 @@ struct sf_cluster {
 	const char *auth_mode;         /* API | API_AND_CONFIG_MAP */
 	const json_t *admins;          /* array of principal ARNs, or NULL */
 	const json_t *logging;         /* array of log types, or NULL */
+	const char *autoscaler;        /* "cluster-autoscaler", or NULL: none */
 	struct sf_nodegroup *groups;
 	size_t n_groups;
 	int bakes_x86_64, bakes_arm64; /* some gVisor group bakes an image of that arch */
@@ -157,6 +158,14 @@ int sf_cluster_upgrade_steps(const struct sf_plan *plan, FILE *out);
 
 /* Lower a validated Cluster document into c. */
 void sf_cluster_lower(const struct sf_doc *doc, struct sf_config *c, struct sf_diags *d);
+
+/* spec.autoscaler (cluster_lower_autoscaler.c): the IAM policy document
+ * of the cluster autoscaler of `cluster`, and its Kubernetes objects
+ * (ServiceAccount, ClusterRole, ClusterRoleBinding, Role, RoleBinding,
+ * Deployment, in that order) running `image` in `region`.  New objects;
+ * every argument is copied in as one string value. */
+json_t *sf_cluster_autoscaler_policy(const char *cluster);
+json_t *sf_cluster_autoscaler_objects(const char *cluster, const char *region, const char *image);
 
 /* Kubernetes objects of a cluster (RuntimeClass, OpenFaaS, admission
  * guard), lowered after the AWS resources (cluster_lower_k8s.c).

@@ -17,6 +17,9 @@
  *   nodes    aws_launch_template.<group> per gVisor group;
  *            eks_nodegroup.<group> per group
  *   control  eks_cluster.main; eks_access_entry.admin_<i> per access.admins
+ *   autoscaler  (spec.autoscaler) aws_iam_role.autoscaler,
+ *            eks_pod_identity_association.autoscaler,
+ *            k8s_manifest.autoscaler_<kind> (cluster_lower_autoscaler.c)
  *   then the Kubernetes objects (sf_cluster_lower_k8s).
  *
  * Parallelism falls out of the references: the cluster needs only the
@@ -81,6 +84,7 @@ void sf_cluster_lower(const struct sf_doc *doc, struct sf_config *c, struct sf_d
 	cl_lower_addons(&l);
 	cl_lower_images(&l);
 	cl_lower_nodes(&l);
+	cl_lower_autoscaler(&l);
 	sf_cluster_lower_k8s(cl.json, c, d);
 done:
 	json_decref(l.pub_ids);

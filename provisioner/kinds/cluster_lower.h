@@ -15,6 +15,8 @@
  *                      eks-pod-identity-agent, coredns
  *   cl_lower_images    one baked gVisor image per arch that needs one
  *   cl_lower_nodes     every group's launch template, the node groups
+ *   cl_lower_autoscaler spec.autoscaler: its role, Pod Identity association
+ *                      and Kubernetes objects
  * then the Kubernetes objects (sf_cluster_lower_k8s).
  */
 #ifndef SF_CLUSTER_LOWER_H
@@ -52,5 +54,6 @@ void cl_lower_control(struct cl_lower *l);
 void cl_lower_addons(struct cl_lower *l);
 void cl_lower_images(struct cl_lower *l);
 void cl_lower_nodes(struct cl_lower *l);
+void cl_lower_autoscaler(struct cl_lower *l);
 
 #endif

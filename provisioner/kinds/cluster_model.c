@@ -232,6 +232,7 @@ int sf_cluster_load(struct sf_cluster *out, const struct sf_doc *doc)
 	out->auth_mode = str(json_object_get(spec, "access"), "authenticationMode");
 	out->admins = opt(json_object_get(spec, "access"), "admins", is_array);
 	out->logging = opt(spec, "logging", is_array);
+	out->autoscaler = str(spec, "autoscaler");
 	const json_t *ngs = json_object_get(spec, "nodeGroups");
 	const struct sf_node *ngs_node = sf_node_get(sf_node_get(doc->root, "spec"), "nodeGroups");
 	out->groups = xcalloc(json_array_size(ngs) + 1, sizeof *out->groups);

@@ -29,6 +29,7 @@ static const char *const auth_modes[] = {"API", "API_AND_CONFIG_MAP", NULL};
 static const char *const log_types[] = {"api", "audit", "authenticator", "controllerManager", "scheduler", NULL};
 static const char *const gw_types[] = {"NodePort", "LoadBalancer", "ClusterIP", NULL};
 static const char *const mutators[] = {"auto", "policy", "webhook", NULL};
+static const char *const autoscalers[] = {"cluster-autoscaler", NULL};
 
 int sf_parse_cidr(const char *s, uint32_t *net, int *bits)
 {
@@ -727,6 +728,19 @@ static void check_cluster_spec(const struct sf_node *n, struct sf_diags *d, cons
 		sf_diag_error(d, &kp->pos,
 			      "spec.addons.kube-proxy.version: %s does not fit Kubernetes %s; kube-proxy may not be newer than the API server, nor more than %d minor versions behind it",
 			      sf_node_str(kp), sf_node_str(sf_node_get(n, "kubernetesVersion")), SF_EKS_KUBELET_SKEW);
+	/* the autoscaler runs on a runc group: never on a gVisor node, where
+	 * it would sit beside tenant functions with the role that scales the
+	 * cluster */
+	const struct sf_node *as = sf_node_get(n, "autoscaler");
+	int has_runc = 0;
+	for (size_t i = 0; ngs && i < ngs->n; i++) {
+		const char *rt = sf_node_str(sf_node_get(ngs->vals[i], "runtime"));
+		if (!rt || strcmp(rt, "gvisor"))
+			has_runc = 1;
+	}
+	if (as && ngs && !has_runc)
+		sf_diag_error(d, &as->pos,
+			      "spec.autoscaler: the cluster autoscaler runs on a runc node group, never beside functions on a gVisor one; add a group without runtime: gvisor");
 	const struct sf_node *of = sf_node_get(n, "openfaas");
 	int of_enabled = 1;
 	if (of)
@@ -770,6 +784,8 @@ static const struct sf_schema cluster_fields[] = {
 	 0, 0, 0, 0, "control plane log types"},
 	{"openfaas", SF_S_OBJECT, 0, openfaas_fields, 0, 0, 0, 0, check_openfaas, "OpenFaaS CE with every function in gVisor"},
 	{"addons", SF_S_OBJECT, 0, addons_fields, 0, 0, 0, 0, 0, "EKS add-on versions (each follows the cluster's version unless pinned)"},
+	{"autoscaler", SF_S_STRING, 0, 0, 0, autoscalers, 0, 0, 0,
+	 "cluster-autoscaler: install the Kubernetes cluster autoscaler (image of the cluster's minor version, its own IAM role through Pod Identity, on a runc group)"},
 	{NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0},
 };
 
@@ -873,6 +889,10 @@ static void cluster_spec_keywords(json_t *out)
 				  "openfaas", "not", "anyOf", off, "required", "module");
 	all_of(out, json_pack("{s:o, s:{s:{s:{s:{s:[o, {s:[s]}]}}}}}", "if", of_on, "then", "properties",
 			      "nodeGroups", "contains", "anyOf", gvisor_group(), "required", "module"));
+	/* the autoscaler needs a runc group (anything but runtime: gvisor;
+	 * a module call may bring one) */
+	all_of(out, json_pack("{s:{s:[s]}, s:{s:[s], s:{s:{s:{s:o}}}}}", "if", "required", "autoscaler", "then",
+			      "required", "nodeGroups", "properties", "nodeGroups", "contains", "not", gvisor_group()));
 	/* a gVisor group runs the image baked for the cluster's version: it
 	 * pins neither kubernetesVersion nor releaseVersion */
 	json_t *items = json_pack("{s:o, s:{s:{s:[{s:[s]}, {s:[s]}]}}}", "if", gvisor_group(), "then", "not", "anyOf",

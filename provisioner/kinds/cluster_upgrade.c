@@ -3,7 +3,8 @@
  * plan (see cluster.h, sf_cluster_upgrade_steps).
  *
  * A change of kubernetesVersion is one step of one minor version, applied
- * in EKS's order: the control plane, then the add-ons, then every node
+ * in EKS's order: the control plane, then the add-ons (and the cluster
+ * autoscaler, whose version follows the control plane's), then every node
  * group, then coredns (its pods need a node).  The plan's graph already
  * holds that order (cluster_lower_addons.c, cluster_lower_nodes.c); this
  * says it in words above the changes, naming only what the plan really
@@ -58,9 +59,14 @@ static int is_image(const struct sf_change *c)
 	return has_prefix(c->address, "aws_gvisor_ami.");
 }
 
+/* The cluster autoscaler's Deployment moves with the add-ons: its image
+ * follows the control plane's minor (cluster_lower_autoscaler.c). */
+#define AUTOSCALER "k8s_manifest.autoscaler_deployment"
+
 static int is_addon(const struct sf_change *c)
 {
-	return has_prefix(c->address, "eks_addon.") && strcmp(c->address, "eks_addon.coredns");
+	return (has_prefix(c->address, "eks_addon.") && strcmp(c->address, "eks_addon.coredns")) ||
+	       !strcmp(c->address, AUTOSCALER);
 }
 
 static int is_group(const struct sf_change *c)
@@ -78,8 +84,21 @@ static void image_line(FILE *out, const struct sf_change *c, const char *to)
 	fprintf(out, "%s: the gVisor image for Kubernetes %s, baked while the control plane upgrades", c->address, to);
 }
 
+/* The image of a Deployment's first container (borrowed), or NULL. */
+static const char *image_of(const json_t *attrs)
+{
+	const json_t *pod = json_object_get(
+		json_object_get(json_object_get(json_object_get(attrs, "manifest"), "spec"), "template"), "spec");
+	return str(json_array_get(json_object_get(pod, "containers"), 0), "image");
+}
+
 static void addon_line(FILE *out, const struct sf_change *c, const char *to)
 {
+	if (!strcmp(c->address, AUTOSCALER)) {
+		const char *img = image_of(c->after);
+		fprintf(out, "%s: the cluster autoscaler for Kubernetes %s (%s)", c->address, to, img ? img : "?");
+		return;
+	}
 	const char *pin = str(c->after, "version");
 	if (pin)
 		fprintf(out, "%s: pinned to %s", c->address, pin);

@@ -9,7 +9,10 @@
 # template version), OpenFaaS functions running under gVisor between the
 # steps, a skip of two minors refused at plan time, a kill -9 while the
 # node groups roll resumed by the next apply, and a desired size chosen by
-# an autoscaler that is not planned back.
+# an autoscaler that is not planned back.  The cluster runs the cluster
+# autoscaler (spec.autoscaler): its role with its inline policy, its Pod
+# Identity association and its Deployment (read through kubectl from the
+# Kubernetes simulator), whose image moves with each upgrade step.
 # Every expectation is read from the simulator (inventory, node groups,
 # call counters), not from secfaas state.  awssim runs with --timescale
 # 0.001 and secfaas with SECFAAS_POLL_SCALE=0.001.
@@ -53,7 +56,26 @@ spec:
       scaling: {min: 1, max: ${2:-10}, desired: 2}
   openfaas: {acceptLicense: true}
 ${3:-}
+  autoscaler: cluster-autoscaler
 Y
+}
+# The cluster autoscaler as the simulators hold it: its Deployment's image
+# (through kubectl and the kubeconfig secfaas writes), its role's inline
+# policy and its Pod Identity association.
+kc() { /usr/bin/kubectl --kubeconfig "$WORK/kubeconfig" --cache-dir "$WORK/kcache" "$@"; }
+ca_image() {
+	kc get deployment -n kube-system cluster-autoscaler -o jsonpath='{.spec.template.spec.containers[0].image}'
+}
+ca_want() { echo "registry.k8s.io/autoscaling/cluster-autoscaler:$1"; }
+ca_policy() {
+	eks iam:GetRolePolicy '{"RoleName": "fn-life-autoscaler", "PolicyName": "cluster-autoscaler"}' |
+		/usr/bin/python3 -c 'import json, sys
+d = json.load(sys.stdin)["PolicyDocument"]
+s = {x["Sid"]: x for x in d["Statement"]}
+print(sorted(s["ScaleThisCluster"]["Action"]), s["ScaleThisCluster"]["Condition"]["StringEquals"]["aws:ResourceTag/k8s.io/cluster-autoscaler/fn-life"], "eks:DescribeNodegroup" in s["Discover"]["Action"])'
+}
+ca_association() {
+	q '[(a["serviceAccount"], a["roleArn"].rsplit("/", 1)[-1]) for a in inv["eks:pod-identity-association"] if a["id"].startswith("fn-life/") and a["serviceAccount"].endswith("/cluster-autoscaler")]'
 }
 cluster_version() {
 	eks DescribeCluster '{"name": "fn-life"}' | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["cluster"]["version"])'
@@ -130,6 +152,15 @@ t_eq "cluster on 1.34" "$(cluster_version)" 1.34
 t_eq "runc group on 1.34" "$(group system version)" '["1.34"]'
 t_eq "gVisor group on 1.34" "$(group sandbox version)" '["1.34"]'
 t_eq "add-ons on EKS's defaults for 1.34" "$(addons_live)" "$(addons_default 1.34)"
+t_eq "the autoscaler's association" "$(ca_association)" '[["kube-system/cluster-autoscaler", "fn-life-autoscaler"]]'
+t_eq "the autoscaler's role holds its policy, scoped to this cluster's groups" "$(ca_policy)" \
+	"['autoscaling:SetDesiredCapacity', 'autoscaling:TerminateInstanceInAutoScalingGroup'] owned True"
+t_rc 0 "kubeconfig" $S kubeconfig fn-life $ST --kubeconfig "$WORK/kubeconfig"
+t_eq "the autoscaler runs the image of Kubernetes 1.34" "$(ca_image)" "$(ca_want v1.34.2)"
+node=$(kc get pods -n kube-system -l app.kubernetes.io/name=cluster-autoscaler -o jsonpath='{.items[0].spec.nodeName}')
+t_ok "its pod is on a node" [ -n "$node" ]
+kc get node "$node" -o json >node.json
+t_nogrep "a runc node, not a gVisor one" "secfaas.dev/sandbox" node.json
 t_rc 0 "converged" $S plan "$WORK/c.yaml" $ST --detailed-exitcode
 t_ok "deploy a function" curl -sf -o /dev/null -u "admin:$(gw openfaas_password)" -d '{"service": "keeper", "image": "ghcr.io/openfaas/alpine:3.20", "envProcess": "cat"}' "$(gw gateway_url)/system/functions"
 functions_run_in_gvisor
@@ -172,6 +203,8 @@ t_ok "kube-proxy moved" [ "$(q '[a["version"] for a in addons("fn-life")["addons
 before "control plane before the add-ons" "eks_cluster.main: Modifications complete" "eks_addon.kube_proxy: Modifying"
 before "add-ons before the runc group" "eks_addon.kube_proxy: Modifications complete" "eks_nodegroup.system: Modifying"
 before "add-ons before the gVisor group" "eks_addon.kube_proxy: Modifications complete" "eks_nodegroup.sandbox: Modifying"
+before "control plane before the autoscaler" "eks_cluster.main: Modifications complete" "k8s_manifest.autoscaler_deployment: Modifying"
+t_eq "the autoscaler moved to the image of Kubernetes 1.35" "$(ca_image)" "$(ca_want v1.35.0)"
 functions_run_in_gvisor
 t_rc 0 "converged" $S plan "$WORK/c.yaml" $ST --detailed-exitcode
 t_end
@@ -197,6 +230,7 @@ t_eq "gVisor group on 1.36" "$(group sandbox version)" '["1.36"]'
 t_eq "node groups active" "$(group system status) $(group sandbox status)" '["ACTIVE"] ["ACTIVE"]'
 t_eq "two node groups, two images at most" "$(q 'n("eks:nodegroup")')" 2
 t_eq "add-ons on EKS's defaults for 1.36" "$(addons_live)" "$(addons_default 1.36)"
+t_eq "the autoscaler on the image of Kubernetes 1.36" "$(ca_image)" "$(ca_want v1.36.0)"
 functions_run_in_gvisor
 t_rc 0 "converged" $S plan "$WORK/c.yaml" $ST --detailed-exitcode
 t_end
@@ -250,6 +284,8 @@ t_end
 
 t_begin "destroy leaves the inventory empty"
 t_rc 0 "destroy" $S destroy "$WORK/c.yaml" $ST --auto-approve
+t_grep "the autoscaler's role went" "aws_iam_role.autoscaler: Destruction complete" .out
+t_grep "its association went" "eks_pod_identity_association.autoscaler: Destruction complete" .out
 t_eq "inventory empty (left: $(q "{k: len(v) for k, v in inv.items() if v}"))" "$(q 'sum(len(v) for v in inv.values())')" 0
 t_end
 

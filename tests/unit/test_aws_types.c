@@ -75,6 +75,190 @@ static const char *attr(const struct sf_config *c, const char *addr, const char 
 	return r ? json_string_value(json_object_get(r->config, k)) : NULL;
 }
 
+static const json_t *manifest_of(const struct sf_config *c, const char *addr)
+{
+	const struct sf_rinst *r = sf_config_find(c, addr);
+	return r ? json_object_get(r->config, "manifest") : NULL;
+}
+
+static int has_string(const json_t *a, const char *s)
+{
+	for (size_t i = 0; i < json_array_size(a); i++)
+		if (json_string_value(json_array_get(a, i)) && !strcmp(json_string_value(json_array_get(a, i)), s))
+			return 1;
+	return 0;
+}
+
+/* spec.autoscaler: cluster-autoscaler lowers into its own role (trusted by
+ * Pod Identity, the documented policy with changes scoped to this
+ * cluster's tagged groups), the association for kube-system's
+ * cluster-autoscaler account, and its objects: the Deployment on the image
+ * of the cluster's minor, with the discovery flags, restricted, kept off
+ * gVisor nodes, moved with the add-ons in an upgrade step. */
+T_TEST(autoscaler_lowers_into_role_association_and_objects)
+{
+	struct sf_specset set = SF_SPECSET_INIT;
+	struct sf_config c = SF_CONFIG_INIT;
+	struct sf_diags d = SF_DIAGS_INIT;
+	T_EQ(lower(SPEC_MIN, &set, &c, &d), 0);
+	T_OK(!sf_config_find(&c, "aws_iam_role.autoscaler"));
+	T_OK(!sf_config_find(&c, "eks_pod_identity_association.autoscaler"));
+	T_OK(!sf_config_find(&c, "k8s_manifest.autoscaler_deployment"));
+	sf_config_release(&c);
+	sf_diags_release(&d);
+	sf_specset_release(&set);
+
+	char *spec = xasprintf("%s  autoscaler: cluster-autoscaler\n", SPEC_MIN);
+	T_EQ(lower(spec, &set, &c, &d), 0);
+	T_EQ(d.nerrors, 0);
+	T_STREQ(attr(&c, "aws_iam_role.autoscaler", "name"), "demo-autoscaler");
+	T_STREQ(attr(&c, "aws_iam_role.autoscaler", "service"), "pods.eks.amazonaws.com");
+	const json_t *role = sf_config_find(&c, "aws_iam_role.autoscaler")->config;
+	T_OK(!json_object_get(role, "policy_arns"));
+	const json_t *pol = json_object_get(json_object_get(role, "inline_policies"), "cluster-autoscaler");
+	const json_t *sts = json_object_get(pol, "Statement");
+	T_EQ(json_array_size(sts), 2);
+	const json_t *discover = json_object_get(json_array_get(sts, 0), "Action");
+	static const char *const reads[] = {"autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingInstances",
+					    "autoscaling:DescribeLaunchConfigurations", "autoscaling:DescribeTags",
+					    "ec2:DescribeLaunchTemplateVersions", "ec2:DescribeInstanceTypes",
+					    "ec2:DescribeImages", "ec2:GetInstanceTypesFromInstanceRequirements",
+					    "eks:DescribeNodegroup", NULL};
+	for (int i = 0; reads[i]; i++)
+		if (!has_string(discover, reads[i]))
+			T_FAILF("policy lacks %s", reads[i]);
+	for (size_t i = 0; i < json_array_size(discover); i++) /* nothing that changes anything unscoped */
+		T_OK(strstr(json_string_value(json_array_get(discover, i)), ":Describe") ||
+		     strstr(json_string_value(json_array_get(discover, i)), ":Get"));
+	const json_t *scale = json_array_get(sts, 1);
+	T_OK(has_string(json_object_get(scale, "Action"), "autoscaling:SetDesiredCapacity"));
+	T_OK(has_string(json_object_get(scale, "Action"), "autoscaling:TerminateInstanceInAutoScalingGroup"));
+	T_EQ(json_array_size(json_object_get(scale, "Action")), 2);
+	const json_t *cond = json_object_get(json_object_get(scale, "Condition"), "StringEquals");
+	T_STREQ(json_string_value(json_object_get(cond, "aws:ResourceTag/k8s.io/cluster-autoscaler/enabled")), "true");
+	T_STREQ(json_string_value(json_object_get(cond, "aws:ResourceTag/k8s.io/cluster-autoscaler/demo")), "owned");
+	struct sf_err e = SF_ERR_INIT;
+	T_EQ(sf_rt_aws_iam_role.validate(role, &e), 0); /* within IAM's limits */
+	/* the association */
+	T_STREQ(attr(&c, "eks_pod_identity_association.autoscaler", "namespace"), "kube-system");
+	T_STREQ(attr(&c, "eks_pod_identity_association.autoscaler", "service_account"), "cluster-autoscaler");
+	T_STREQ(attr(&c, "eks_pod_identity_association.autoscaler", "role_arn"), "${aws_iam_role.autoscaler.arn}");
+	T_STREQ(attr(&c, "eks_pod_identity_association.autoscaler", "cluster_name"), "${eks_cluster.main.name}");
+	/* the objects */
+	static const char *const kinds[][2] = {{"autoscaler_serviceaccount", "ServiceAccount"},
+					       {"autoscaler_clusterrole", "ClusterRole"},
+					       {"autoscaler_clusterrolebinding", "ClusterRoleBinding"},
+					       {"autoscaler_role", "Role"},
+					       {"autoscaler_rolebinding", "RoleBinding"},
+					       {"autoscaler_deployment", "Deployment"}};
+	for (size_t i = 0; i < 6; i++) {
+		char *a = xasprintf("k8s_manifest.%s", kinds[i][0]);
+		const json_t *m = manifest_of(&c, a);
+		T_STREQ(json_string_value(json_object_get(m, "kind")), kinds[i][1]);
+		T_STREQ(json_string_value(json_object_get(json_object_get(m, "metadata"), "name")), "cluster-autoscaler");
+		T_STREQ(attr(&c, a, "endpoint"), "${eks_cluster.main.endpoint}");
+		free(a);
+	}
+	const json_t *dep = manifest_of(&c, "k8s_manifest.autoscaler_deployment");
+	const json_t *pod = json_object_get(json_object_get(json_object_get(dep, "spec"), "template"), "spec");
+	const json_t *ctr = json_array_get(json_object_get(pod, "containers"), 0);
+	T_STREQ(json_string_value(json_object_get(ctr, "image")), "registry.k8s.io/autoscaling/cluster-autoscaler:v1.31.4");
+	T_STREQ(json_string_value(json_object_get(pod, "serviceAccountName")), "cluster-autoscaler");
+	const json_t *cmd = json_object_get(ctr, "command");
+	static const char *const flags[] = {
+		"--cloud-provider=aws",
+		"--node-group-auto-discovery=asg:tag=k8s.io/cluster-autoscaler/enabled,k8s.io/cluster-autoscaler/demo",
+		"--balance-similar-node-groups", "--skip-nodes-with-system-pods=false", NULL};
+	for (int i = 0; flags[i]; i++)
+		if (!has_string(cmd, flags[i]))
+			T_FAILF("command lacks %s", flags[i]);
+	const json_t *csc = json_object_get(ctr, "securityContext");
+	T_OK(json_is_false(json_object_get(csc, "allowPrivilegeEscalation")));
+	T_OK(json_is_true(json_object_get(csc, "readOnlyRootFilesystem")));
+	T_OK(json_is_true(json_object_get(csc, "runAsNonRoot")));
+	T_OK(has_string(json_object_get(json_object_get(csc, "capabilities"), "drop"), "ALL"));
+	T_OK(json_is_true(json_object_get(json_object_get(pod, "securityContext"), "runAsNonRoot")));
+	T_STREQ(json_string_value(json_object_get(json_object_get(json_object_get(pod, "securityContext"), "seccompProfile"),
+						  "type")),
+		"RuntimeDefault");
+	T_STREQ(json_string_value(json_object_get(json_array_get(json_object_get(ctr, "env"), 0), "value")), "eu-west-1");
+	/* never on a gVisor node: no toleration of the sandbox taint, and the
+	 * sandbox label must be absent */
+	T_OK(!json_object_get(pod, "tolerations"));
+	T_OK(!json_object_get(pod, "nodeSelector"));
+	const json_t *expr = json_array_get(
+		json_object_get(json_array_get(json_object_get(json_object_get(json_object_get(json_object_get(pod, "affinity"),
+											      "nodeAffinity"),
+									       "requiredDuringSchedulingIgnoredDuringExecution"),
+							       "nodeSelectorTerms"),
+					       0),
+				"matchExpressions"),
+		0);
+	T_STREQ(json_string_value(json_object_get(expr, "key")), "secfaas.dev/sandbox");
+	T_STREQ(json_string_value(json_object_get(expr, "operator")), "DoesNotExist");
+	/* order: pods admitted after the association and with their rights;
+	 * in an upgrade, after the add-ons and before (not after) the groups */
+	T_OK(has_dep(&c, "k8s_manifest.autoscaler_deployment", "eks_pod_identity_association.autoscaler"));
+	T_OK(has_dep(&c, "k8s_manifest.autoscaler_deployment", "k8s_manifest.autoscaler_rolebinding"));
+	T_OK(has_dep(&c, "k8s_manifest.autoscaler_deployment", "eks_addon.pod_identity_agent"));
+	T_OK(has_dep(&c, "k8s_manifest.autoscaler_deployment", "eks_addon.kube_proxy"));
+	T_OK(depends(&c, "k8s_manifest.autoscaler_deployment", "eks_cluster.main", 0));
+	T_OK(!depends(&c, "k8s_manifest.autoscaler_deployment", "eks_nodegroup.system", 0));
+	T_OK(!depends(&c, "eks_nodegroup.system", "k8s_manifest.autoscaler_deployment", 0));
+	T_OK(depends(&c, "eks_pod_identity_association.autoscaler", "aws_iam_role.autoscaler", 0));
+	sf_config_release(&c);
+	sf_diags_release(&d);
+	sf_specset_release(&set);
+	free(spec);
+
+	/* the next minor: the image of that minor, from the one table */
+	spec = xasprintf("%s  autoscaler: cluster-autoscaler\n", SPEC_MIN);
+	char *v = strstr(spec, "\"1.31\"");
+	memcpy(v, "\"1.32\"", 6);
+	T_EQ(lower(spec, &set, &c, &d), 0);
+	dep = manifest_of(&c, "k8s_manifest.autoscaler_deployment");
+	ctr = json_array_get(
+		json_object_get(json_object_get(json_object_get(json_object_get(dep, "spec"), "template"), "spec"), "containers"),
+		0);
+	T_STREQ(json_string_value(json_object_get(ctr, "image")), "registry.k8s.io/autoscaling/cluster-autoscaler:v1.32.5");
+	sf_config_release(&c);
+	sf_diags_release(&d);
+	sf_specset_release(&set);
+	free(spec);
+}
+
+/* A hostile cluster name (as a module or a generated spec might pass it
+ * before validation) is one string value wherever it goes: it cannot add
+ * fields to the Deployment or statements to the policy. */
+T_TEST(autoscaler_objects_take_a_hostile_name_as_one_value)
+{
+	const char *evil = "x\",\"hostPID\":true,\"a\":\"\n      hostNetwork: true\n- --v=9";
+	json_t *objs = sf_cluster_autoscaler_objects(evil, "eu-west-1\"\n  privileged: true", "img:1");
+	T_EQ(json_array_size(objs), 6);
+	const json_t *dep = json_array_get(objs, 5);
+	const json_t *pod = json_object_get(json_object_get(json_object_get(dep, "spec"), "template"), "spec");
+	T_OK(!json_object_get(pod, "hostPID"));
+	T_OK(!json_object_get(pod, "hostNetwork"));
+	T_EQ(json_object_size(pod), 6);
+	const json_t *ctr = json_array_get(json_object_get(pod, "containers"), 0);
+	T_EQ(json_object_size(ctr), 9);
+	T_OK(!json_object_get(ctr, "privileged"));
+	const json_t *cmd = json_object_get(ctr, "command");
+	T_EQ(json_array_size(cmd), 7);
+	char *want = xasprintf("--node-group-auto-discovery=asg:tag=k8s.io/cluster-autoscaler/enabled,k8s.io/cluster-autoscaler/%s",
+			       evil);
+	T_OK(has_string(cmd, want));
+	T_OK(!has_string(cmd, "--v=9"));
+	free(want);
+	json_decref(objs);
+	json_t *pol = sf_cluster_autoscaler_policy(evil);
+	T_EQ(json_array_size(json_object_get(pol, "Statement")), 2);
+	const json_t *cond = json_object_get(json_object_get(json_array_get(json_object_get(pol, "Statement"), 1), "Condition"),
+					     "StringEquals");
+	T_EQ(json_object_size(cond), 2);
+	json_decref(pol);
+}
+
 T_TEST(lowering_builds_the_graph)
 {
 	struct sf_specset set = SF_SPECSET_INIT;
@@ -483,7 +667,7 @@ T_TEST(lowering_given_vpc_makes_no_network_and_refers_to_it)
  * and a runc group pinned to its version said as such). */
 T_TEST(plan_shows_the_upgrade_as_numbered_steps)
 {
-	struct sf_change v[4];
+	struct sf_change v[5];
 	memset(v, 0, sizeof v);
 	v[0] = (struct sf_change){.address = "eks_cluster.main", .action = SF_ACT_UPDATE,
 				  .before = json_pack("{s:s}", "version", "1.35"), .after = json_pack("{s:s}", "version", "1.36")};
@@ -493,10 +677,14 @@ T_TEST(plan_shows_the_upgrade_as_numbered_steps)
 				  .before = json_pack("{s:s}", "version", "1.34"), .after = json_pack("{s:s}", "version", "1.34")};
 	v[3] = (struct sf_change){.address = "eks_addon.coredns", .action = SF_ACT_NOOP, .before = json_object(),
 				  .after = json_object()};
+	json_t *objs = sf_cluster_autoscaler_objects("c", "eu-west-1", "registry.k8s.io/autoscaling/cluster-autoscaler:v1.36.0");
+	v[4] = (struct sf_change){.address = "k8s_manifest.autoscaler_deployment", .action = SF_ACT_UPDATE,
+				  .before = json_object(), .after = json_pack("{s:O}", "manifest", json_array_get(objs, 5))};
+	json_decref(objs);
 	struct sf_plan plan;
 	memset(&plan, 0, sizeof plan);
 	plan.v = v;
-	plan.n = 4;
+	plan.n = 5;
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
@@ -504,7 +692,8 @@ T_TEST(plan_shows_the_upgrade_as_numbered_steps)
 	fclose(f);
 	T_CONTAINS(buf, "Upgrade of Kubernetes 1.35 -> 1.36, applied in this order:\n  1. control plane\n");
 	T_CONTAINS(buf, "  2. add-ons, once the control plane runs the new version\n       eks_addon.vpc_cni: pinned to v1.21.1-eksbuild.1\n");
-	T_CONTAINS(buf, "  3. node groups");
+	T_CONTAINS(buf, "       k8s_manifest.autoscaler_deployment: the cluster autoscaler for Kubernetes 1.36 "
+			"(registry.k8s.io/autoscaling/cluster-autoscaler:v1.36.0)\n  3. node groups");
 	T_CONTAINS(buf, "eks_nodegroup.old: runc, stays on 1.34 (pinned)");
 	T_OK(!strstr(buf, "coredns")); /* not changed: not a step */
 	free(buf);
@@ -515,7 +704,7 @@ T_TEST(plan_shows_the_upgrade_as_numbered_steps)
 	fclose(f);
 	T_EQ(len, 0);
 	free(buf);
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 5; i++) {
 		json_decref(v[i].before);
 		json_decref(v[i].after);
 	}
