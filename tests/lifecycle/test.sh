@@ -282,6 +282,20 @@ t_eq "4 in AWS" "$(q '[g["scaling"]["desiredSize"] for g in ngs("fn-life") if g[
 t_rc 0 "converged" $S plan "$WORK/c.yaml" $ST --detailed-exitcode
 t_end
 
+t_begin "the autoscaler role's policy widened by hand, and one added, are drift that apply reverts"
+t_ok "widen its policy" eks iam:PutRolePolicy '{"RoleName": "fn-life-autoscaler", "PolicyName": "cluster-autoscaler", "PolicyDocument": "{\"Version\": \"2012-10-17\", \"Statement\": [{\"Effect\": \"Allow\", \"Action\": \"autoscaling:*\", \"Resource\": \"*\"}]}"}'
+t_ok "add another" eks iam:PutRolePolicy '{"RoleName": "fn-life-autoscaler", "PolicyName": "extra", "PolicyDocument": "{\"Version\": \"2012-10-17\", \"Statement\": [{\"Effect\": \"Allow\", \"Action\": \"ec2:*\", \"Resource\": \"*\"}]}"}'
+t_rc 2 "plan shows it" $S plan "$WORK/c.yaml" $ST --detailed-exitcode
+t_grep "the role changes" "~ aws_iam_role.autoscaler" .out
+t_grep "its policy" "inline_policies" .out
+t_grep "the extra one" "unmanaged_inline_policies" .out
+t_rc 0 "apply" $S apply "$WORK/c.yaml" $ST --auto-approve
+t_eq "the policy is the autoscaler's again" "$(ca_policy)" \
+	"['autoscaling:SetDesiredCapacity', 'autoscaling:TerminateInstanceInAutoScalingGroup'] owned True"
+t_eq "the extra one is gone" "$(eks iam:ListRolePolicies '{"RoleName": "fn-life-autoscaler"}' | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["PolicyNames"])')" "['cluster-autoscaler']"
+t_rc 0 "converged" $S plan "$WORK/c.yaml" $ST --detailed-exitcode
+t_end
+
 t_begin "destroy leaves the inventory empty"
 t_rc 0 "destroy" $S destroy "$WORK/c.yaml" $ST --auto-approve
 t_grep "the autoscaler's role went" "aws_iam_role.autoscaler: Destruction complete" .out
