@@ -18,6 +18,10 @@
  * and closes: an open of one side blocks until the other side is opened, so
  * two objects meeting there are read only if both reads run at once (what
  * workspaces planned side by side do), with no timing involved.
+ * `until_inflight` N holds a create until N creates of its directory have
+ * been in flight together (or a minute passed, so a bound that is never
+ * reached fails the test's count instead of hanging it): on a busy machine
+ * a fixed delay may end before the last sibling starts.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -45,6 +49,7 @@ static const struct sf_attr_def attrs[] = {
 	{"gate_hold", SF_AT_BOOL, SF_ATTR_OPTIONAL, "after signalling the gate, block until killed or interrupted"},
 	{"meet", SF_AT_STRING, SF_ATTR_OPTIONAL, "FIFO opened in read (blocks until its other side is opened)"},
 	{"meet_as", SF_AT_STRING, SF_ATTR_OPTIONAL, "write (default) or read: the side of `meet` read opens"},
+	{"until_inflight", SF_AT_INT, SF_ATTR_OPTIONAL, "hold create until this many were in flight together"},
 	{"created_at", SF_AT_STRING, SF_ATTR_COMPUTED, "creation time"},
 	{NULL, 0, 0, NULL},
 };
@@ -88,6 +93,36 @@ static void inflight(const char *dir, int delta)
 		close(fd);
 	free(lk);
 	free(cnt);
+}
+
+/* The most operations ever in flight together in dir (0: none yet). */
+static long inflight_max(const char *dir)
+{
+	char *cnt = xasprintf("%s/.inflight", dir);
+	long cur = 0, max = 0;
+	FILE *f = fopen(cnt, "r");
+	if (f) {
+		if (fscanf(f, "%ld %ld", &cur, &max) != 2)
+			max = 0;
+		fclose(f);
+	}
+	free(cnt);
+	return max;
+}
+
+/* Hold until `until_inflight` creates were in flight at once, checking
+ * every 10 ms; cancellable; gives up after 60 s. */
+static int until_inflight(struct sf_rctx *c, const json_t *want)
+{
+	long n = (long)json_integer_value(json_object_get(want, "until_inflight"));
+	double end = sf_mono() + 60.0;
+	while (n > 0 && inflight_max(sget(want, "dir")) < n && sf_mono() < end) {
+		if (c->cancel && *c->cancel)
+			return sf_fail(c->err, SF_EINTR, "interrupted while waiting");
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	return 0;
 }
 
 static int delay(struct sf_rctx *c, const json_t *want)
@@ -222,7 +257,9 @@ static int to_create_inner(struct sf_rctx *c, const json_t *want, json_t **out)
 	if (c->record_id)
 		c->record_id(c, id);
 	gate(want, "after");
-	int rc = delay(c, want);
+	int rc = until_inflight(c, want);
+	if (!rc)
+		rc = delay(c, want);
 	if (!rc && fail_on(want, "create_after"))
 		rc = sf_fail(c->err, SF_ERROR, "injected failure after the object was created");
 	if (!rc)

@@ -194,12 +194,13 @@ t_end
 begin "parallelism bound"
 mkdir objs
 {
-	for i in 1 2 3 4 5 6; do echo "    - {type: test_object, name: p$i, attributes: {dir: objs, delay_ms: 300}}"; done
+	for i in 1 2 3 4 5 6; do echo "    - {type: test_object, name: p$i, attributes: {dir: objs, delay_ms: 300, until_inflight: 2}}"; done
 } | stack s.yaml
 t_rc 0 "apply -parallelism=2" $S apply s.yaml -auto-approve -parallelism=2
 t_eq "never more than 2 in flight" "$(awk '{print $2}' objs/.inflight)" 2
 $S destroy s.yaml --auto-approve >/dev/null 2>&1
 rm -f objs/.inflight
+sed -i "s/delay_ms: 300, until_inflight: 2/until_inflight: 6/" s.yaml
 t_rc 0 "apply --parallelism 10" $S apply s.yaml --auto-approve --parallelism 10
 t_eq "all 6 at once" "$(awk '{print $2}' objs/.inflight)" 6
 t_end
