@@ -9,11 +9,14 @@ import json
 import os
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import time
 
 import netpol_cases
 from harness import group
+from ksim import netns as ksim_netns
 
 SERVER = r"""
 import socket, threading
@@ -389,32 +392,58 @@ def started_at(pid):
         return None
 
 
-def net_inodes_in_use(started_by=None):
-    """Every network namespace inode some process holds (as its namespace or an open fd).
-    With started_by, only processes started by then count: the kernel reuses a freed
-    namespace's inode number, and another test run beside this one may be handed it for a
-    namespace of its own."""
-    found = set()
+def net_holders(started_by=None):
+    """{inode: [path]}: every network namespace some process holds, as its namespace or an
+    open fd, with the /proc paths that reach it.  With started_by, only processes started by
+    then count."""
+    found = {}
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         if started_by is not None and (started_at(pid) or 0) > started_by:
             continue
+        paths = ["/proc/%s/ns/net" % pid]
         try:
-            found.add(os.stat("/proc/%s/ns/net" % pid).st_ino)
+            paths += ["/proc/%s/fd/%s" % (pid, fd) for fd in os.listdir("/proc/%s/fd" % pid)]
         except OSError:
             pass
-        try:
-            for fd in os.listdir("/proc/%s/fd" % pid):
-                try:
-                    link = os.readlink("/proc/%s/fd/%s" % (pid, fd))
-                except OSError:
-                    continue
-                if link.startswith("net:["):
-                    found.add(int(link[5:-1]))
-        except OSError:
-            pass
+        for path in paths:
+            try:
+                link = os.readlink(path)
+            except OSError:
+                continue
+            if link.startswith("net:["):
+                found.setdefault(int(link[5:-1]), []).append(path)
     return found
+
+
+SO_NETNS_COOKIE = 71   # <asm-generic/socket.h>, Linux 5.14
+
+
+def netns_cookie(path):
+    """The namespace's cookie: unlike its inode number, which the kernel hands to a new
+    namespace once this one is freed, a cookie is never reused while the machine runs.
+    None when the holder went away meanwhile."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        with ksim_netns.socket_in(fd, socket.AF_INET, socket.SOCK_DGRAM) as s:
+            return struct.unpack("=Q", s.getsockopt(socket.SOL_SOCKET, SO_NETNS_COOKIE, 8))[0]
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def cookies_held(inodes, started_by=None):
+    """{cookie} of the namespaces with these inode numbers that a process still holds."""
+    out = set()
+    for ino, paths in net_holders(started_by).items():
+        if ino in inodes:
+            out |= {c for c in map(netns_cookie, paths) if c is not None}
+    return out
 
 
 def host_view():
@@ -434,7 +463,8 @@ def t_kill9_leaves_nothing(k, before):
             {n["imdsNetns"] for n in net["nodes"].values()} | {p["netns"] for p in net["pods"].values()}
         assert len(inodes) >= 7, net
         pids = [p["pid"] for p in st["processes"] if p["pid"]]
-        assert inodes <= net_inodes_in_use() and host_view() == before
+        assert inodes <= set(net_holders()) and host_view() == before
+        cookies = cookies_held(inodes)
     finally:
         killed = boot_ticks_now()
         os.kill(k.proc.pid, signal.SIGKILL)
@@ -443,11 +473,13 @@ def t_kill9_leaves_nothing(k, before):
     deadline = time.monotonic() + 120   # the kernel's clean-up on a busy machine; a hang guard
     while True:
         alive = [p for p in pids if os.path.exists("/proc/%d" % p)]
-        held = inodes & net_inodes_in_use(started_by=killed)
+        # by cookie: another kubesim running beside this test may already hold a new
+        # namespace that was given a freed inode number of these
+        held = cookies & cookies_held(inodes, started_by=killed)
         if not alive and not held:
             break
         if time.monotonic() > deadline:
-            raise AssertionError("after kill -9: processes %s, namespaces %s still there" % (alive, held))
+            raise AssertionError("after kill -9: processes %s, namespaces (cookies) %s still there" % (alive, held))
         time.sleep(0.05)
     assert host_view() == before, (host_view(), before)
 
