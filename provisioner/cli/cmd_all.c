@@ -206,10 +206,10 @@ static int plan_one(struct sf_cli *cli, struct sf_plan_args *pa, const struct sf
 		row->change = plan.change;
 		row->destroy = plan.destroy;
 		if (cli->json)
-			job->json = sf_plan_json_ws(cli, &ws, &plan, pa->opts.refresh);
+			job->json = sf_plan_json_ws(cli, &ws, &plan, pa->opts.refresh ? SF_PRICES_ONLINE : SF_PRICES_OFFLINE);
 		else if (!pa->summary) {
 			fprintf(cli->out, "\n=== workspace %s%s ===\n", row->name, row->in_spec ? "" : " (removed from the spec: destroy)");
-			sf_print_plan_ws(cli, &ws, &plan, pa->full, pa->opts.refresh);
+			sf_print_plan_ws(cli, &ws, &plan, pa->full, pa->opts.refresh ? SF_PRICES_ONLINE : SF_PRICES_OFFLINE);
 		}
 	}
 	sf_plan_release(&plan);

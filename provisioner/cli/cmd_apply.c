@@ -419,7 +419,10 @@ static int plan_and_apply(struct sf_cli *cli, int argc, char **argv, const char 
 	}
 	/* the plan once, then the events (with --json only the events) */
 	if (!cli->json)
-		sf_print_plan_ws(cli, &ws, &plan, pa.full, pa.opts.refresh);
+		sf_print_plan_ws(cli, &ws, &plan, pa.full,
+				 !pa.opts.refresh	 ? SF_PRICES_OFFLINE
+				 : cli->auto_approve ? SF_PRICES_UNATTENDED
+						     : SF_PRICES_ONLINE);
 	if (!cli->auto_approve) {
 		int ok = sf_run_confirm(cli, destroy ? "Do you really want to destroy all resources in this workspace?"
 						     : "Do you want to perform these actions?",

@@ -31,7 +31,7 @@ int cmd_plan(struct sf_cli *cli, int argc, char **argv)
 		goto done;
 	if ((rc = sf_make_plan(cli, &ws, &pa, &plan)))
 		goto done;
-	sf_print_plan_ws(cli, &ws, &plan, pa.full, pa.opts.refresh);
+	sf_print_plan_ws(cli, &ws, &plan, pa.full, pa.opts.refresh ? SF_PRICES_ONLINE : SF_PRICES_OFFLINE);
 	if (pa.out) {
 		struct sf_err err = SF_ERR_INIT;
 		snprintf(plan.git_sha, sizeof plan.git_sha, "%s%s", ws.git_sha, ws.git_dirty ? "+dirty" : "");

@@ -123,11 +123,12 @@ static int state_typical(void *ctx, const char *type, const char *phase, double 
 }
 
 /* The plan's cost and time estimate (estimate.h), or NULL when it has no
- * changes or nothing to price.  online: ask the Price List API (the plan
- * refreshed, so AWS is in use anyway); else, or when the API does not
- * answer, the built-in table, saying why. */
-static json_t *plan_estimate(struct sf_cli *cli, struct sf_ws *ws, const struct sf_plan *plan, int online)
+ * changes or nothing to price.  SF_PRICES_ONLINE: ask the Price List API
+ * (the plan refreshed, so AWS is in use anyway); else, or when the API
+ * does not answer, the built-in table, saying why. */
+static json_t *plan_estimate(struct sf_cli *cli, struct sf_ws *ws, const struct sf_plan *plan, enum sf_prices_from from)
 {
+	int online = from == SF_PRICES_ONLINE;
 	if (!ws || !sf_plan_has_changes(plan) || plan->refresh_only || !sf_estimate_wanted(plan))
 		return NULL;
 	struct sf_err err = SF_ERR_INIT;
@@ -148,7 +149,10 @@ static json_t *plan_estimate(struct sf_cli *cli, struct sf_ws *ws, const struct 
 		json_decref(types);
 	} else {
 		why = online ? xasprintf("the Price List API cannot be reached: %s", err.msg)
-			     : xstrdup("planned without refresh, so the Price List API was not asked");
+		      : from == SF_PRICES_UNATTENDED
+			? xstrdup("--auto-approve: nobody reviews it first, so the Price List API was not asked "
+				  "(secfaas plan asks it)")
+			: xstrdup("planned without refresh, so the Price List API was not asked");
 	}
 	if (why) {
 		sf_prices_builtin(&p, region);
@@ -182,16 +186,17 @@ void sf_print_plan(struct sf_cli *cli, const struct sf_plan *plan, int full)
 	print_plan(cli, plan, full, NULL);
 }
 
-void sf_print_plan_ws(struct sf_cli *cli, struct sf_ws *ws, const struct sf_plan *plan, int full, int online)
+void sf_print_plan_ws(struct sf_cli *cli, struct sf_ws *ws, const struct sf_plan *plan, int full,
+		      enum sf_prices_from from)
 {
-	json_t *est = plan_estimate(cli, ws, plan, online);
+	json_t *est = plan_estimate(cli, ws, plan, from);
 	print_plan(cli, plan, full, est);
 	json_decref(est);
 }
 
-json_t *sf_plan_json_ws(struct sf_cli *cli, struct sf_ws *ws, const struct sf_plan *plan, int online)
+json_t *sf_plan_json_ws(struct sf_cli *cli, struct sf_ws *ws, const struct sf_plan *plan, enum sf_prices_from from)
 {
-	json_t *j = sf_plan_render_json(plan), *est = plan_estimate(cli, ws, plan, online);
+	json_t *j = sf_plan_render_json(plan), *est = plan_estimate(cli, ws, plan, from);
 	if (est)
 		json_object_set_new(j, "estimate", est);
 	return j;

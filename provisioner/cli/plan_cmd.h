@@ -32,12 +32,19 @@ void sf_plan_args_release(struct sf_plan_args *pa);
 int sf_make_plan(struct sf_cli *cli, struct sf_ws *ws, struct sf_plan_args *pa, struct sf_plan *plan);
 /* The plan as JSON (--json) or for people; full: see sf_plan_render_opts. */
 void sf_print_plan(struct sf_cli *cli, const struct sf_plan *plan, int full);
+/* Where the estimate's prices come from: the Price List API, or the
+ * built-in table because the plan was not refreshed (nothing in AWS was
+ * asked) or because nobody reviews it before it runs (apply and destroy
+ * with --auto-approve: a Price List call there only slows the run; plan,
+ * or an apply that asks for confirmation, asks the API). */
+enum sf_prices_from { SF_PRICES_OFFLINE, SF_PRICES_ONLINE, SF_PRICES_UNATTENDED };
 /* The same with the cost and time estimate of what the plan leaves
  * (resources/estimate.h) before the summary line and as "estimate" in
- * JSON; online: prices from the Price List API, else the built-in table. */
-void sf_print_plan_ws(struct sf_cli *cli, struct sf_ws *ws, const struct sf_plan *plan, int full, int online);
+ * JSON, priced as `from` says. */
+void sf_print_plan_ws(struct sf_cli *cli, struct sf_ws *ws, const struct sf_plan *plan, int full,
+		      enum sf_prices_from from);
 /* The JSON plan with its estimate (plan --all --json). New reference. */
-json_t *sf_plan_json_ws(struct sf_cli *cli, struct sf_ws *ws, const struct sf_plan *plan, int online);
+json_t *sf_plan_json_ws(struct sf_cli *cli, struct sf_ws *ws, const struct sf_plan *plan, enum sf_prices_from from);
 
 #endif
 

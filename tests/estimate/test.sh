@@ -111,8 +111,12 @@ t_end
 
 t_begin "apply time from the workspace's own past runs"
 MIN=$SECFAAS_SRC/examples/minimal.yaml
+before=$(pricing_calls)
 t_rc 0 "apply minimal" $S apply "$MIN" --state m.db --auto-approve
+t_grep "apply --auto-approve prices from the built-in table, saying why" \
+	"(--auto-approve: nobody reviews it first, so the Price List API was not asked (secfaas plan asks it))" .out
 t_rc 0 "destroy minimal" $S destroy "$MIN" --state m.db --auto-approve --json
+t_eq "neither apply nor destroy --auto-approve asks the Price List API" "$(($(pricing_calls) - before))" 0
 t_rc 0 "plan again" $S plan "$MIN" --state m.db --json
 t_eq "history first" "$(est .out 'e["time_source"].startswith("this workspace\x27s past runs")')" True
 # the simulated cluster took seconds, not the built-in 8-12 minutes
