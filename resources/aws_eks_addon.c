@@ -56,6 +56,7 @@
 #include "kube/kube.h"
 #include "resources/aws_common.h"
 #include "resources/kube_cache.h"
+#include "resources/providers.h"
 #include "resources/types_aws.h"
 #include "util.h"
 
@@ -97,26 +98,74 @@ static json_t *wait_args(const json_t *w)
 	return json_pack("{s:s, s:s}", "clusterName", ax_s(w, "cluster_name"), "addonName", ax_s(w, "addon_name"));
 }
 
-/* The versions of the add-on EKS offers for Kubernetes `k8s`
- * (DescribeAddonVersions): 0 and *vs (owned, the "addonVersions" array,
- * maybe empty), or < 0 with c->err set. */
+/* Every add-on EKS offers for Kubernetes `k8s` in the client's region and
+ * its versions ({add-on name: "addonVersions" array}, new object):
+ * DescribeAddonVersions without an add-on name, every page.  0, or < 0
+ * with c->err set. */
+static int catalogue_fetch(struct sf_rctx *c, struct sf_aws *aws, const char *k8s, json_t **all)
+{
+	*all = json_object();
+	char *lk = sf_aws_label(k8s), *next = NULL;
+	int rc = 0;
+	do {
+		char *ln = next ? sf_aws_label(next) : NULL;
+		char *q = xasprintf("kubernetesVersion=%s&maxResults=100%s%s", lk, ln ? "&nextToken=" : "", ln ? ln : "");
+		free(ln);
+		free(next);
+		next = NULL;
+		json_t *o = NULL;
+		rc = sf_aws_rest_json(aws, "eks", "GET", "/addons/supported-versions", q, NULL, &o, c->err);
+		free(q);
+		size_t i;
+		json_t *a;
+		json_array_foreach(rc ? NULL : json_object_get(o, "addons"), i, a)
+		{
+			json_t *vs = json_object_get(a, "addonVersions");
+			if (ax_s(a, "addonName") && json_is_array(vs))
+				json_object_set(*all, ax_s(a, "addonName"), vs);
+		}
+		if (!rc && ax_s(o, "nextToken") && *ax_s(o, "nextToken"))
+			next = xstrdup(ax_s(o, "nextToken"));
+		json_decref(o);
+	} while (next);
+	free(lk);
+	if (rc < 0) {
+		json_decref(*all);
+		*all = NULL;
+	}
+	return rc;
+}
+
+/* The versions of the add-on EKS offers for Kubernetes `k8s`: 0 and *vs
+ * (owned, the "addonVersions" array, maybe empty), or < 0 with c->err set.
+ * Why one catalogue per region and Kubernetes version, kept for the run
+ * (struct sf_providers' memo): every add-on's plan review and create asks,
+ * several at once, and one unfiltered DescribeAddonVersions answers them
+ * all.  A failed ask is not kept; the next asker tries again. */
 static int offered(struct sf_rctx *c, const char *addon, const char *k8s, json_t **vs)
 {
 	*vs = NULL;
-	char *la = sf_aws_label(addon), *lk = sf_aws_label(k8s);
-	char *q = xasprintf("addonName=%s&kubernetesVersion=%s", la, lk);
-	free(la);
-	free(lk);
-	json_t *o = NULL;
+	struct sf_providers *p = c->provider;
 	struct sf_aws *aws = ax_client(c);
-	int rc = aws ? sf_aws_rest_json(aws, "eks", "GET", "/addons/supported-versions", q, NULL, &o, c->err)
-		     : c->err->code; /* ax_client said why */
-	free(q);
+	if (!aws)
+		return c->err->code; /* ax_client said why */
+	const char *region = sf_aws_region(aws);
+	char *key = xasprintf("eks.DescribeAddonVersions %s %s", region ? region : "", k8s);
+	pthread_mutex_lock(&p->memo_mu);
+	json_t *all = json_incref(json_object_get(p->memo, key));
+	int rc = 0;
+	if (!all && (rc = catalogue_fetch(c, aws, k8s, &all)) == 0) {
+		if (!p->memo)
+			p->memo = json_object();
+		json_object_set(p->memo, key, all);
+	}
+	pthread_mutex_unlock(&p->memo_mu);
+	free(key);
 	if (rc == 0) {
-		json_t *a = json_object_get(json_array_get(json_object_get(o, "addons"), 0), "addonVersions");
+		json_t *a = json_object_get(all, addon);
 		*vs = json_is_array(a) ? json_incref(a) : json_array();
 	}
-	json_decref(o);
+	json_decref(all);
 	return rc;
 }
 

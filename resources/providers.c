@@ -9,6 +9,7 @@ void sf_providers_init(struct sf_providers *p)
 {
 	memset(p, 0, sizeof *p);
 	pthread_mutex_init(&p->mu, NULL);
+	pthread_mutex_init(&p->memo_mu, NULL);
 }
 
 void sf_providers_release(struct sf_providers *p)
@@ -19,7 +20,9 @@ void sf_providers_release(struct sf_providers *p)
 		p->kube_release(p);
 	sf_aws_free(p->aws);
 	json_decref(p->fresh);
+	json_decref(p->memo);
 	pthread_mutex_destroy(&p->mu);
+	pthread_mutex_destroy(&p->memo_mu);
 	memset(p, 0, sizeof *p);
 }
 

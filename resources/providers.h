@@ -37,6 +37,13 @@ struct sf_providers {
 	/* Frees the kube slot; set by whoever fills it (kube_cache.c). */
 	void (*kube_release)(struct sf_providers *p);
 	json_t *fresh;           /* ids this run just made: {id: monotonic time} (aws_common.c), under mu */
+	/* Answers to read-only questions that do not change within a run
+	 * (EKS's add-on versions for a Kubernetes version in a region): key ->
+	 * value.  Under memo_mu, which whoever fills a key holds while it asks
+	 * AWS, so that threads asking the same question at once ask once (it
+	 * may take mu, for the client, before memo_mu, never after it). */
+	pthread_mutex_t memo_mu;
+	json_t *memo;
 };
 
 void sf_providers_init(struct sf_providers *p);

@@ -1858,7 +1858,7 @@ T_TEST(eks_addon_create_and_read_configuration)
 {
 	struct rt t;
 	rt_open(&t, "eks_addon.vpc_cni");
-	sf_replay_add(t.f.rp, "GET https://eks && /addons/supported-versions?addonName=vpc-cni&kubernetesVersion=1.33",
+	sf_replay_add(t.f.rp, "GET https://eks && /addons/supported-versions?kubernetesVersion=1.33&maxResults=100",
 		      EKSJ("{\"addons\":[{\"addonName\":\"vpc-cni\",\"addonVersions\":["
 			   "{\"addonVersion\":\"v1.21.1-eksbuild.1\",\"compatibilities\":[{\"clusterVersion\":\"1.33\",\"defaultVersion\":false}]},"
 			   "{\"addonVersion\":\"v1.20.4-eksbuild.2\",\"compatibilities\":[{\"clusterVersion\":\"1.33\",\"defaultVersion\":true}]}]}]}"),
@@ -1895,6 +1895,56 @@ T_TEST(eks_addon_create_and_read_configuration)
 	json_decref(now);
 	json_decref(out);
 	json_decref(want);
+	rt_close(&t);
+}
+
+/* EKS's add-on versions are asked once a run per region and Kubernetes
+ * version, whatever the number of add-ons and of plan reviews and creates
+ * asking (all pages of one unfiltered DescribeAddonVersions); a failed ask
+ * is asked again. */
+T_TEST(eks_addon_versions_asked_once_a_run)
+{
+	struct rt t;
+	rt_open(&t, "eks_addon.vpc_cni");
+	sf_replay_add(t.f.rp, "GET https://eks && /addons/supported-versions?kubernetesVersion=1.33&maxResults=100\n",
+		      "HTTP/1.1 403 Forbidden\nContent-Type: application/json\n\n"
+		      "{\"__type\":\"AccessDeniedException\",\"message\":\"not yet\"}",
+		      1);
+	sf_replay_add(t.f.rp, "GET https://eks && /addons/supported-versions?kubernetesVersion=1.33&maxResults=100\n",
+		      EKSJ("{\"addons\":[{\"addonName\":\"vpc-cni\",\"addonVersions\":[{\"addonVersion\":\"v1.20.4-eksbuild.2\","
+			   "\"compatibilities\":[{\"clusterVersion\":\"1.33\",\"defaultVersion\":true}]}]}],"
+			   "\"nextToken\":\"p/2\"}"),
+		      1);
+	sf_replay_add(t.f.rp, "GET https://eks && /addons/supported-versions?kubernetesVersion=1.33&maxResults=100&nextToken=p%2F2\n",
+		      EKSJ("{\"addons\":[{\"addonName\":\"coredns\",\"addonVersions\":[{\"addonVersion\":\"v1.12.1-eksbuild.2\","
+			   "\"compatibilities\":[{\"clusterVersion\":\"1.33\",\"defaultVersion\":true}]}]}]}"),
+		      1);
+	sf_replay_add(t.f.rp, "POST https://eks && /clusters/demo/addons\n",
+		      EKSJ("{\"addon\":{\"addonName\":\"x\",\"status\":\"CREATING\"}}"), 2);
+	sf_replay_add(t.f.rp, "GET https://eks && /clusters/demo/addons/vpc-cni\n",
+		      EKSJ("{\"addon\":{\"addonName\":\"vpc-cni\",\"status\":\"ACTIVE\",\"addonVersion\":\"v1.20.4-eksbuild.2\"}}"), 2);
+	sf_replay_add(t.f.rp, "GET https://eks && /clusters/demo/addons/coredns\n",
+		      EKSJ("{\"addon\":{\"addonName\":\"coredns\",\"status\":\"ACTIVE\",\"addonVersion\":\"v1.12.1-eksbuild.2\"}}"), 2);
+	json_t *cni = json_pack("{s:s, s:s, s:s}", "cluster_name", "demo", "addon_name", "vpc-cni", "kubernetes_version", "1.33"),
+	       *dns = json_pack("{s:s, s:s, s:s}", "cluster_name", "demo", "addon_name", "coredns", "kubernetes_version", "1.33"),
+	       *out1 = NULL, *out2 = NULL;
+	/* the plan review of the first fails to ask: a warning, nothing kept */
+	T_EQ(sf_rt_eks_addon.plan_review(&t.c, NULL, cni), 0);
+	T_EQ(t.err.code, 0);
+	T_EQ(sf_rt_eks_addon.plan_review(&t.c, NULL, cni), 0);
+	T_EQ(sf_rt_eks_addon.plan_review(&t.c, NULL, dns), 0);
+	T_EQ(sf_rt_eks_addon.create(&t.c, cni, &out1), 0);
+	T_EQ(sf_rt_eks_addon.create(&t.c, dns, &out2), 0);
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
+	T_EQ(sent(&t, "/addons/supported-versions?"), 3); /* the failed ask, then two pages once */
+	T_EQ(sent2(&t, "POST https://eks", "\"addonVersion\":\"v1.20.4-eksbuild.2\""), 1);
+	T_EQ(sent2(&t, "POST https://eks", "\"addonVersion\":\"v1.12.1-eksbuild.2\""), 1);
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	json_decref(out1);
+	json_decref(out2);
+	json_decref(cni);
+	json_decref(dns);
 	rt_close(&t);
 }
 
@@ -2382,7 +2432,7 @@ T_TEST(eks_addon_follows_the_kubernetes_version)
 	struct rt t;
 	rt_open(&t, "eks_addon.kube_proxy");
 	sf_replay_add(t.f.rp, "GET https://eks && /clusters/demo/addons/kube-proxy", KP_ADDON("ACTIVE", "v1.33.5-eksbuild.2"), 1);
-	sf_replay_add(t.f.rp, "GET https://eks && /addons/supported-versions?addonName=kube-proxy&kubernetesVersion=1.34",
+	sf_replay_add(t.f.rp, "GET https://eks && /addons/supported-versions?kubernetesVersion=1.34&maxResults=100",
 		      VERSIONS_134, 1);
 	sf_replay_add(t.f.rp, "POST https://eks && /clusters/demo/addons/kube-proxy/update",
 		      EKSJ("{\"update\":{\"id\":\"u-1\",\"status\":\"InProgress\",\"type\":\"AddonUpdate\"}}"), 1);
@@ -2403,11 +2453,10 @@ T_TEST(eks_addon_follows_the_kubernetes_version)
 	out = NULL;
 	/* run again (a killed run resumed): EKS already runs it, nothing is sent */
 	size_t before = sf_replay_count(t.f.rp);
-	sf_replay_add(t.f.rp, "GET https://eks && /addons/supported-versions?addonName=kube-proxy&kubernetesVersion=1.34",
-		      VERSIONS_134, 1);
 	T_EQ(sf_rt_eks_addon.update(&t.c, prior, want, &out), 0);
 	T_EQ(sent(&t, "/kube-proxy/update"), 1);
-	T_EQ(sf_replay_count(t.f.rp), before + 2); /* describe and the versions, no update */
+	/* describe only: no update, and the versions are this run's already */
+	T_EQ(sf_replay_count(t.f.rp), before + 1);
 	T_STREQ(json_string_value(json_object_get(out, "version")), "v1.34.2-eksbuild.2");
 	json_decref(out);
 	json_decref(prior);
@@ -2467,7 +2516,7 @@ T_TEST(eks_addon_plan_refuses_a_pin_not_offered)
 {
 	struct rt t;
 	rt_open(&t, "eks_addon.kube_proxy");
-	sf_replay_add(t.f.rp, "GET https://eks && /addons/supported-versions?addonName=kube-proxy&kubernetesVersion=1.34",
+	sf_replay_add(t.f.rp, "GET https://eks && /addons/supported-versions?kubernetesVersion=1.34&maxResults=100",
 		      VERSIONS_134, 2);
 	json_t *want = json_pack("{s:s, s:s, s:s, s:s, s:s}", "cluster_name", "demo", "addon_name", "kube-proxy",
 				 "kubernetes_version", "1.34", "addon_version", "v1.33.5-eksbuild.2", "version_where",
