@@ -330,6 +330,21 @@ static int describe(struct sf_rctx *c, const json_t *w, json_t **addon)
 	return rc;
 }
 
+/* Wait until the add-on is ACTIVE: 0 and *addon (owned) from the poll that
+ * saw it so (no second read), or < 0 with c->err set. */
+static int wait_active(struct sf_rctx *c, const json_t *w, json_t **addon)
+{
+	json_t *last = NULL;
+	*addon = NULL;
+	int rc = ax_wait_reply(c, sf_aws_waiter_find("eks.AddonActive"), wait_args(w), 1800, "add-on", &last);
+	if (!rc && json_is_object(json_object_get(last, "addon")))
+		*addon = json_incref(json_object_get(last, "addon"));
+	else if (!rc)
+		rc = describe(c, w, addon);
+	json_decref(last);
+	return rc;
+}
+
 /* Ownership: the add-on's tags; its id is "cluster/addon". */
 static int ad_marks(struct sf_rctx *c, const json_t *a_, char **id, json_t **tags)
 {
@@ -397,9 +412,7 @@ static int ad_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	if (c->record_id)
 		c->record_id(c, id);
 	free(id);
-	rc = ax_wait(c, sf_aws_waiter_find("eks.AddonActive"), wait_args(want), 1800, "add-on");
-	if (!rc)
-		rc = describe(c, want, &addon);
+	rc = wait_active(c, want, &addon);
 	if (!rc)
 		*out = output(want, addon);
 	json_decref(addon);
@@ -443,10 +456,7 @@ static int ad_update(struct sf_rctx *c, const json_t *prior, const json_t *want,
 	const char *st = rc ? NULL : ax_s(addon, "status");
 	if (st && (!strcmp(st, "UPDATING") || !strcmp(st, "CREATING"))) {
 		json_decref(addon);
-		addon = NULL;
-		rc = ax_wait(c, sf_aws_waiter_find("eks.AddonActive"), wait_args(want), 1800, "add-on");
-		if (!rc)
-			rc = describe(c, want, &addon);
+		rc = wait_active(c, want, &addon);
 	}
 	/* the version moves with a pin, or with the Kubernetes version it is for */
 	char *ver = NULL;
@@ -487,9 +497,7 @@ static int ad_update(struct sf_rctx *c, const json_t *prior, const json_t *want,
 		}
 		json_decref(o);
 		if (!rc)
-			rc = ax_wait(c, sf_aws_waiter_find("eks.AddonActive"), wait_args(want), 1800, "add-on");
-		if (!rc)
-			rc = describe(c, want, &addon);
+			rc = wait_active(c, want, &addon);
 		if (!rc && identity)
 			rc = restart_workload(c, want);
 	}
