@@ -64,7 +64,7 @@ static const struct sf_waiter_def waiters[] = {
 	 .success = {"terminated"}, .failure = {"pending", "stopping"}, .notfound_success = 1},
 	{.name = "ec2.NatGatewayAvailable", .service = "ec2", .operation = "DescribeNatGateways",
 	 .status_path = "natGatewaySet[].state", .delay_s = 15, .max_attempts = 40, .success = {"available"},
-	 .failure = {"failed", "deleting", "deleted"}, .notfound_retry = 1},
+	 .failure = {"failed", "deleting", "deleted"}, .notfound_retry = 1, .typical_lo = 60, .typical_hi = 150},
 	/* secfaas: EC2 has no waiter for VPC endpoints; AWS answers the states
 	 * in lower case, the model's enum spells them capitalised */
 	{.name = "ec2.VpcEndpointAvailable", .service = "ec2", .operation = "DescribeVpcEndpoints",
@@ -76,7 +76,7 @@ static const struct sf_waiter_def waiters[] = {
 	 .notfound_success = 1},
 	{.name = "ec2.NatGatewayDeleted", .service = "ec2", .operation = "DescribeNatGateways",
 	 .status_path = "natGatewaySet[].state", .delay_s = 15, .max_attempts = 40, .success = {"deleted"},
-	 .notfound_success = 1},
+	 .notfound_success = 1, .typical_lo = 30, .typical_hi = 90},
 };
 
 double sf_waiter_pause(const struct sf_waiter_def *def, double lo, double hi, double elapsed_s)
@@ -85,8 +85,8 @@ double sf_waiter_pause(const struct sf_waiter_def *def, double lo, double hi, do
 	if (hi <= lo || hi <= 0 || elapsed_s >= hi)
 		return d;
 	if (elapsed_s < lo) {
-		double to_lo = lo - elapsed_s;
-		return to_lo < 2 * d ? (to_lo < 1 ? 1 : to_lo) : 2 * d;
+		double to_lo = lo - elapsed_s, step = 2 * d > lo / 2 ? 2 * d : lo / 2;
+		return to_lo < step ? (to_lo < 1 ? 1 : to_lo) : step;
 	}
 	/* near the end: a third of the official delay, but not under 5 s
 	 * (a 10 s add-on row polls every 5 s there) nor over the delay */

@@ -82,12 +82,14 @@ struct sf_waiter_def {
 /* The pause after a poll elapsed_s into a wait (official seconds) whose end
  * is expected between lo and hi (the workspace's own history, else the
  * row's typical_lo..typical_hi; hi <= lo: delay_s throughout).  Polls go
- * where the end is: before lo, one every 2 x delay_s, the last landing on
- * lo (a failure still shows within a minute or two); between lo and hi,
+ * where the end is: before lo, one every 2 x delay_s or lo / 2, whichever
+ * is longer, the last landing on lo (a failure still shows within a few
+ * minutes, and a wait that begins with the transition polls there twice:
+ * halfway to lo, then at lo); between lo and hi,
  * one every delay_s / 3 (at least 5 s, at most delay_s), so the wait ends
  * at most that long after AWS is done; after hi, the official delay_s again (the usual figure
  * did not hold: no faster than the SDK).  For an end spread evenly over the
- * window this makes about as many calls as the official cadence, moved
+ * window this makes fewer calls than the official cadence, moved
  * from where nothing happens to where the end is; each wait stays far
  * below the services' request rates (one call in 10 s at most for EKS). */
 double sf_waiter_pause(const struct sf_waiter_def *def, double lo, double hi, double elapsed_s);

@@ -18,6 +18,11 @@ int sf_wait_run(const struct sf_wait_loop *w, sf_wait_poll_fn poll, void *ctx, s
 	if (w->max_attempts <= 0 && w->timeout_s <= 0) /* never wait without an end */
 		return sf_fail(err, SF_EINVAL, "%s: a wait needs a deadline or a number of polls", name);
 	double start = clk->now(clk->ctx);
+	if (w->first_delay_s > 0) {
+		double d = w->timeout_s > 0 && w->first_delay_s > w->timeout_s ? w->timeout_s : w->first_delay_s;
+		if (sf_clock_nap(clk, d, w->cancel) < 0)
+			return sf_fail(err, SF_EINTR, "waiting for %s interrupted", name);
+	}
 	for (;;) {
 		if (w->cancel && *w->cancel)
 			return sf_fail(err, SF_EINTR, "waiting for %s interrupted", name);

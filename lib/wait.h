@@ -54,6 +54,7 @@ struct sf_wait_loop {
 	double delay_s;               /* pause between polls */
 	sf_wait_delay_fn delay;       /* NULL: delay_s */
 	void *delay_ctx;
+	double first_delay_s;         /* pause before the first poll; 0: poll at once */
 	int max_attempts;             /* polls at most; 0: no limit */
 	double timeout_s;             /* deadline from the start; 0: none (then max_attempts > 0) */
 	const struct sf_clock *clock; /* NULL: the monotonic system clock */

@@ -170,13 +170,14 @@ static void ax_progress(void *ctx, const char *status, int attempt, double elaps
 }
 
 static int wait_with(struct sf_rctx *c, struct sf_aws *a, const struct sf_waiter_def *def, const json_t *args,
-		     double timeout_s, const char *what, json_t **last)
+		     double timeout_s, const char *what, int begun, json_t **last)
 {
 	struct ax_wait_ctx w = {c, a, def, args, what, poll_scale(), 0, 0, NULL};
 	usual_end(c, def, w.scale, &w.lo, &w.hi);
 	double budget = c->timeout_s > 0 ? c->timeout_s : ax_deadline(timeout_s);
 	struct sf_wait_loop loop = {
 		.name = def->name,
+		.first_delay_s = begun && !def->delay && w.hi > w.lo && w.lo > 0 ? ax_pause(&w, 0, 0) : 0,
 		.delay = ax_pause,
 		.delay_ctx = &w,
 		.timeout_s = budget,
@@ -202,8 +203,8 @@ static int wait_with(struct sf_rctx *c, struct sf_aws *a, const struct sf_waiter
 	return rc;
 }
 
-int ax_wait_reply(struct sf_rctx *c, const struct sf_waiter_def *def, json_t *args, double timeout_s,
-		  const char *what, json_t **last)
+static int wait_run(struct sf_rctx *c, const struct sf_waiter_def *def, json_t *args, double timeout_s,
+		    const char *what, int begun, json_t **last)
 {
 	struct sf_aws *a = ax_client(c);
 	int rc = a ? 0 : c->err->code;
@@ -212,9 +213,21 @@ int ax_wait_reply(struct sf_rctx *c, const struct sf_waiter_def *def, json_t *ar
 	if (!rc && !def)
 		rc = sf_fail(c->err, SF_EINVAL, "%s: no such waiter for %s", c->address, what);
 	if (!rc)
-		rc = wait_with(c, a, def, args, timeout_s, what, last);
+		rc = wait_with(c, a, def, args, timeout_s, what, begun, last);
 	json_decref(args);
 	return rc;
+}
+
+int ax_wait_reply(struct sf_rctx *c, const struct sf_waiter_def *def, json_t *args, double timeout_s,
+		  const char *what, json_t **last)
+{
+	return wait_run(c, def, args, timeout_s, what, 0, last);
+}
+
+int ax_wait_begun(struct sf_rctx *c, const struct sf_waiter_def *def, json_t *args, double timeout_s,
+		  const char *what, json_t **last)
+{
+	return wait_run(c, def, args, timeout_s, what, 1, last);
 }
 
 int ax_wait(struct sf_rctx *c, const struct sf_waiter_def *def, json_t *args, double timeout_s, const char *what)

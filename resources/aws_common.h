@@ -68,6 +68,13 @@ int ax_wait(struct sf_rctx *c, const struct sf_waiter_def *def, json_t *args, do
  * without another read. */
 int ax_wait_reply(struct sf_rctx *c, const struct sf_waiter_def *def, json_t *args, double timeout_s,
 		  const char *what, json_t **last);
+/* ax_wait_reply for a wait the call just answered began (a create that
+ * replied, a delete AWS accepted): AWS has only started, so a row that
+ * knows its usual duration pauses before its first poll (sf_waiter_pause
+ * from 0) instead of asking at once for what cannot be done yet.  Not for
+ * an object found by a lookup or left by an earlier run: it may be done. */
+int ax_wait_begun(struct sf_rctx *c, const struct sf_waiter_def *def, json_t *args, double timeout_s,
+		  const char *what, json_t **last);
 
 /* Run op until it stops failing with DependencyViolation / DeleteConflict /
  * ResourceInUse / InvalidNetworkInterface.InUse (SF_ECONFLICT), with

@@ -331,12 +331,14 @@ static int describe(struct sf_rctx *c, const json_t *w, json_t **addon)
 }
 
 /* Wait until the add-on is ACTIVE: 0 and *addon (owned) from the poll that
- * saw it so (no second read), or < 0 with c->err set. */
-static int wait_active(struct sf_rctx *c, const json_t *w, json_t **addon)
+ * saw it so (no second read), or < 0 with c->err set.  begun: the call
+ * just made began the transition (nothing to ask at once). */
+static int wait_active(struct sf_rctx *c, const json_t *w, int begun, json_t **addon)
 {
 	json_t *last = NULL;
 	*addon = NULL;
-	int rc = ax_wait_reply(c, sf_aws_waiter_find("eks.AddonActive"), wait_args(w), 1800, "add-on", &last);
+	int rc = (begun ? ax_wait_begun : ax_wait_reply)(c, sf_aws_waiter_find("eks.AddonActive"), wait_args(w), 1800,
+							 "add-on", &last);
 	if (!rc && json_is_object(json_object_get(last, "addon")))
 		*addon = json_incref(json_object_get(last, "addon"));
 	else if (!rc)
@@ -400,7 +402,10 @@ static int ad_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	struct ax_own_name n = {&own, want};
 	struct ax_create_def d = {.service = "eks", .op = "CreateAddon", .id_key = "addonName", .find = ax_own_find,
 				  .find_ctx = &n, .exists = "ResourceInUseException"};
-	rc = ax_create_at(c, &d, p, body, NULL, &made);
+	json_t *made_reply = NULL;
+	rc = ax_create_at(c, &d, p, body, &made_reply, &made);
+	int begun = made_reply != NULL;
+	json_decref(made_reply);
 	free(made);
 	free(p);
 	free(ver);
@@ -412,7 +417,7 @@ static int ad_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	if (c->record_id)
 		c->record_id(c, id);
 	free(id);
-	rc = wait_active(c, want, &addon);
+	rc = wait_active(c, want, begun, &addon);
 	if (!rc)
 		*out = output(want, addon);
 	json_decref(addon);
@@ -456,7 +461,7 @@ static int ad_update(struct sf_rctx *c, const json_t *prior, const json_t *want,
 	const char *st = rc ? NULL : ax_s(addon, "status");
 	if (st && (!strcmp(st, "UPDATING") || !strcmp(st, "CREATING"))) {
 		json_decref(addon);
-		rc = wait_active(c, want, &addon);
+		rc = wait_active(c, want, 0, &addon);
 	}
 	/* the version moves with a pin, or with the Kubernetes version it is for */
 	char *ver = NULL;
@@ -497,7 +502,7 @@ static int ad_update(struct sf_rctx *c, const json_t *prior, const json_t *want,
 		}
 		json_decref(o);
 		if (!rc)
-			rc = wait_active(c, want, &addon);
+			rc = wait_active(c, want, 0, &addon);
 		if (!rc && identity)
 			rc = restart_workload(c, want);
 	}
@@ -561,7 +566,7 @@ static int ad_destroy(struct sf_rctx *c, const json_t *prior)
 		return 0;
 	}
 	if (!rc)
-		rc = ax_wait(c, sf_aws_waiter_find("eks.AddonDeleted"), wait_args(prior), 1800, "add-on");
+		rc = ax_wait_begun(c, sf_aws_waiter_find("eks.AddonDeleted"), wait_args(prior), 1800, "add-on", NULL);
 	return rc;
 }
 

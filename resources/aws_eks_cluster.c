@@ -176,16 +176,19 @@ static int cl_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	struct ax_create_def d = {.service = "eks", .op = "CreateCluster", .id_key = "name", .find = ax_own_find,
 				  .find_ctx = &n, .exists = "ResourceInUseException"};
 	char *made = NULL;
-	int rc = ax_create_at(c, &d, "/clusters", body, NULL, &made);
+	json_t *made_reply = NULL;
+	int rc = ax_create_at(c, &d, "/clusters", body, &made_reply, &made);
 	free(made);
 	if (rc < 0)
 		return rc;
 	if (c->record_id)
 		c->record_id(c, name);
-	/* the reply that says ACTIVE carries the endpoint and CA: no read after it */
+	/* the reply that says ACTIVE carries the endpoint and CA: no read
+	 * after it; a cluster this call began is not asked at once */
 	json_t *last = NULL, *cl = NULL;
-	rc = ax_wait_reply(c, sf_aws_waiter_find("eks.ClusterActive"), json_pack("{s:s}", "name", name), 2400,
-			   "cluster", &last);
+	rc = (made_reply ? ax_wait_begun : ax_wait_reply)(c, sf_aws_waiter_find("eks.ClusterActive"),
+							  json_pack("{s:s}", "name", name), 2400, "cluster", &last);
+	json_decref(made_reply);
 	if (!rc && !(cl = json_incref(json_object_get(last, "cluster"))))
 		rc = describe(c, name, &cl);
 	json_decref(last);
@@ -575,7 +578,8 @@ static int cl_destroy(struct sf_rctx *c, const json_t *prior)
 	}
 	if (rc < 0)
 		return rc;
-	return ax_wait(c, &cluster_gone, json_pack("{s:s}", "name", name), 1800, "cluster deletion");
+	/* AWS accepted the delete: it has only begun */
+	return ax_wait_begun(c, &cluster_gone, json_pack("{s:s}", "name", name), 1800, "cluster deletion", NULL);
 }
 
 /* ---- gc sweep ---- */

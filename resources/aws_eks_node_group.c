@@ -246,7 +246,8 @@ static int ng_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	struct ax_own_name n = {&own, want};
 	struct ax_create_def d = {.service = "eks", .op = "CreateNodegroup", .id_key = "nodegroupName",
 				  .find = ax_own_find, .find_ctx = &n, .exists = "ResourceInUseException"};
-	int rc = ax_create_at(c, &d, p, body, NULL, &made);
+	json_t *made_reply = NULL;
+	int rc = ax_create_at(c, &d, p, body, &made_reply, &made);
 	free(made);
 	free(p);
 	if (!rc && c->record_id) {
@@ -254,10 +255,13 @@ static int ng_create(struct sf_rctx *c, const json_t *want, json_t **out)
 		c->record_id(c, id);
 		free(id);
 	}
-	/* the reply that says ACTIVE is the group as it is: no read after it */
+	/* the reply that says ACTIVE is the group as it is: no read after it;
+	 * a group this call began is not asked at once */
 	json_t *last = NULL, *ng = NULL;
 	if (!rc)
-		rc = ax_wait_reply(c, sf_aws_waiter_find("eks.NodegroupActive"), ng_args(&g), 3600, "node group", &last);
+		rc = (made_reply ? ax_wait_begun : ax_wait_reply)(c, sf_aws_waiter_find("eks.NodegroupActive"),
+								  ng_args(&g), 3600, "node group", &last);
+	json_decref(made_reply);
 	if (!rc && !(ng = json_incref(json_object_get(last, "nodegroup"))))
 		rc = describe(c, &g, &ng);
 	json_decref(last);
@@ -503,7 +507,7 @@ static int ng_destroy(struct sf_rctx *c, const json_t *prior)
 		sf_err_clear(c->err);
 		rc = 0;
 	} else if (!rc) {
-		rc = ax_wait(c, &nodegroup_gone, ng_args(&g), 3600, "node group deletion");
+		rc = ax_wait_begun(c, &nodegroup_gone, ng_args(&g), 3600, "node group deletion", NULL);
 	}
 	free(owned);
 	return rc;

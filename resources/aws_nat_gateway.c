@@ -66,26 +66,34 @@ static const char *public_ip(const json_t *n)
 static int nat_create(struct sf_rctx *c, const json_t *want, json_t **out)
 {
 	char *id = NULL;
+	json_t *made = NULL;
 	json_t *tags = ax_tags(c, want, 1);
 	const char *tok = c->token ? c->token : c->address;
 	int rc = ax_create(c, &nat_make,
 			   json_pack("{s:s, s:s, s:s, s:s, s:o}", "SubnetId", ax_s(want, "subnet_id"), "AllocationId",
 				     ax_s(want, "allocation_id"), "ConnectivityType", "public", "ClientToken", tok,
 				     "TagSpecification", ax_ec2_tagspec("natgateway", tags)),
-			   NULL, &id);
+			   &made, &id);
 	json_decref(tags);
 	if (rc < 0)
 		return rc;
 	if (c->record_id)
 		c->record_id(c, id);
-	rc = ax_wait(c, sf_aws_waiter_find("ec2.NatGatewayAvailable"), json_pack("{s:[s]}", "NatGatewayId", id), 600,
-		     "NAT gateway");
+	/* a gateway this call began is not asked at once; the poll that saw
+	 * it available is its final read */
+	json_t *last = NULL;
+	rc = (made ? ax_wait_begun : ax_wait_reply)(c, sf_aws_waiter_find("ec2.NatGatewayAvailable"),
+						    json_pack("{s:[s]}", "NatGatewayId", id), 600, "NAT gateway", &last);
+	json_decref(made);
 	json_t *n = NULL;
+	if (!rc && json_is_object(json_array_get(json_object_get(last, "natGatewaySet"), 0)))
+		n = json_incref(json_array_get(json_object_get(last, "natGatewaySet"), 0));
+	json_decref(last);
 	if (rc == SF_ERROR && describe(c, id, &n) == 0 && ax_s(n, "failureMessage"))
 		sf_err_hint(c->err, "AWS says: %s (%s); fix that, then run apply again (the failed gateway is "
 				    "deleted by AWS within the hour)",
 			    ax_s(n, "failureMessage"), ax_s(n, "failureCode") ? ax_s(n, "failureCode") : "");
-	else if (!rc && !(rc = describe(c, id, &n))) {
+	else if (!rc && (n || !(rc = describe(c, id, &n)))) {
 		*out = ax_out(want);
 		json_object_set_new(*out, "id", json_string(id));
 		if (public_ip(n))
@@ -128,8 +136,8 @@ static int del_once(struct sf_rctx *c, void *ctx)
 	int rc = ax_ec2(c, "DeleteNatGateway", json_pack("{s:s}", "NatGatewayId", id), NULL);
 	if (rc < 0)
 		return rc;
-	return ax_wait(c, sf_aws_waiter_find("ec2.NatGatewayDeleted"), json_pack("{s:[s]}", "NatGatewayId", id), 600,
-		       "NAT gateway");
+	return ax_wait_begun(c, sf_aws_waiter_find("ec2.NatGatewayDeleted"), json_pack("{s:[s]}", "NatGatewayId", id),
+			     600, "NAT gateway", NULL);
 }
 
 static const struct ax_ec2_kind kind = {"DescribeNatGateways", "natGatewaySet", "natGatewayId", NULL, 900,

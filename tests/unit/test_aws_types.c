@@ -1135,7 +1135,8 @@ T_TEST(nat_gateway_lost_reply_adopts_what_it_made)
 	T_EQ(sent2(&t, "Action=CreateNatGateway", "ClientToken=" NAT_TOKEN), 1);
 	T_EQ(sent2(&t, "Action=CreateNatGateway", "AllocationId=eipalloc-1"), 1);
 	T_EQ(sent2(&t, "Action=CreateNatGateway", "ResourceType=natgateway"), 1);
-	T_EQ(sent2(&t, "Action=DescribeNatGateways", "NatGatewayId.1=nat-0aa"), 3); /* waited for available */
+	/* waited for available; the poll that saw it is the last read */
+	T_EQ(sent2(&t, "Action=DescribeNatGateways", "NatGatewayId.1=nat-0aa"), 2);
 	T_STREQ(json_string_value(json_object_get(out, "id")), "nat-0aa");
 	T_STREQ(json_string_value(json_object_get(out, "public_ip")), "198.51.100.7");
 	T_EQ(t.nids, 1);
@@ -2050,6 +2051,33 @@ T_TEST(eks_addon_adopts_only_what_its_tags_prove_ours)
 	T_EQ(t.nids, 1);
 	T_STREQ(t.ids[0], "demo/vpc-cni");
 	T_STREQ(json_string_value(json_object_get(out, "arn")), "arn:aws:eks:eu-west-1:1:addon/demo/vpc-cni/x");
+	json_decref(out);
+	json_decref(want);
+	rt_close(&t);
+}
+
+/* A NAT gateway this run's CreateNatGateway just began is not asked at
+ * once: the first poll comes after the first pause (half of the usual 60 s
+ * before it can be available, scaled), and it is the last read. */
+T_TEST(nat_gateway_begun_wait_pauses_before_its_first_poll)
+{
+	struct rt t;
+	rt_open(&t, "aws_nat_gateway.main");
+	setenv("SECFAAS_POLL_SCALE", "0.01", 1); /* 30 s -> 0.3 s */
+	sf_replay_add(t.f.rp, "Action=CreateNatGateway",
+		      EC2("CreateNatGateway", "<natGateway><natGatewayId>nat-0new</natGatewayId></natGateway>"), 1);
+	sf_replay_add(t.f.rp, "Action=DescribeNatGateways && NatGatewayId.1=nat-0new",
+		      EC2("DescribeNatGateways", "<natGatewaySet>" NAT_ITEM("nat-0new", "available") "</natGatewaySet>"), 1);
+	json_t *want = json_pack("{s:s, s:s}", "subnet_id", "subnet-1", "allocation_id", "eipalloc-1"), *out = NULL;
+	double t0 = sf_mono();
+	T_EQ(sf_rt_aws_nat_gateway.create(&t.c, want, &out), 0);
+	double took = sf_mono() - t0;
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
+	T_OK(took >= 0.29);
+	T_EQ(sent(&t, "Action=DescribeNatGateways"), 1);
+	T_STREQ(json_string_value(json_object_get(out, "public_ip")), "198.51.100.7");
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
 	json_decref(out);
 	json_decref(want);
 	rt_close(&t);
