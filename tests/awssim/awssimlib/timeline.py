@@ -6,8 +6,8 @@ NAT gateway available or an EKS cluster ACTIVE, at the moment the simulator
 made it so (the deadline of a timed transition, not the tick that noticed
 it), so the honest critical path can be computed from it.
 
-Services call record() where they change a state.  EKS clusters, node groups
-and updates are watched instead (watch_eks), from outside svc_eks.py: a
+Services call record() where they change a state.  EKS clusters, node groups,
+add-ons and updates are watched instead (watch_eks), from outside svc_eks.py: a
 snapshot of their timers before each tick tells at which deadline a change
 happened.  Served by GET /_awssim/transitions; forgotten by reset().
 """
@@ -67,6 +67,9 @@ class Timeline:
                 for ngn, ng in list(c.get("_nodegroups", {}).items()):
                     if ng.get("_next"):
                         out[(acct, reg, "eks:nodegroup", f"{name}/{ngn}")] = ng["_next"]
+                for an, a in list(c.get("_addons", {}).items()):
+                    if a.get("_next"):
+                        out[(acct, reg, "eks:addon", f"{name}/{an}")] = (a["_next"], None)
                 for uid, u in list(c.get("_updates", {}).items()):
                     if u.get("_next"):
                         out[(acct, reg, "eks:update", f"{name}/{uid}")] = (u["_next"], None)
@@ -80,6 +83,8 @@ class Timeline:
                 live[(acct, reg, "eks:cluster", name)] = c.get("status")
                 for ngn, ng in list(c.get("_nodegroups", {}).items()):
                     live[(acct, reg, "eks:nodegroup", f"{name}/{ngn}")] = ng.get("status")
+                for an, a in list(c.get("_addons", {}).items()):
+                    live[(acct, reg, "eks:addon", f"{name}/{an}")] = a.get("status")
                 for uid, u in list(c.get("_updates", {}).items()):
                     live[(acct, reg, "eks:update", f"{name}/{uid}")] = u.get("status")
 

@@ -170,6 +170,14 @@ class AddonsTest(unittest.TestCase):
         self.assertTrue(view["networkPolicy"])
         self.assertIn("vpc-cni", view["selfManaged"])
         self.assertEqual([a["id"] for a in inventory()["eks:addon"]], ["c/coredns"])
+        # the transition log has each add-on's states, the timed ones at their deadlines
+        tl = {o["id"]: o["transitions"] for o in admin("GET", "transitions?type=eks:addon")["objects"]}
+        self.assertEqual([t["state"] for t in tl["c/coredns"]], ["CREATING", "DEGRADED", "ACTIVE"])
+        self.assertEqual([t["state"] for t in tl["c/vpc-cni"]],
+                         ["CREATING", "CREATE_FAILED", "UPDATING", "ACTIVE", "DELETING", "deleted"])
+        ts = admin("GET", "clock")["timescale"]
+        self.assertGreaterEqual(tl["c/coredns"][1]["at"] - tl["c/coredns"][0]["at"], 60 * 0.85 * ts - 1e-6)
+        self.assertLessEqual(tl["c/coredns"][1]["at"] - tl["c/coredns"][0]["at"], 60 * 1.15 * ts + 1e-6)
 
     def test_pod_identity(self):
         env = Env(self, bootstrap=False)
