@@ -19,14 +19,20 @@ own durations through that dependency graph:
                         that powers itself off (the AMI builder)
       AMI               pending -> available
       EKS cluster       CREATING -> ACTIVE;  EKS node group  CREATING -> ACTIVE
+      EKS add-on        CREATING -> ACTIVE (CoreDNS is DEGRADED until nodes
+                        run: its end is then when its nodes let it be ACTIVE)
+      NAT gateway, VPC endpoint  pending -> available
       everything else (VPC, subnets, gateway, route tables, security groups,
-      launch templates, access entries) is ready when its call returns: 0 s.
+      addresses, launch templates, access entries) is ready when its call
+      returns: 0 s.
     Dependencies are what AWS itself requires, read back from AWS after the
     run: a cluster needs its role; a node group its cluster, node role and
     launch template; a launch template whose user data carries the cluster
     endpoint needs the ACTIVE cluster, and its image; an image its builder
-    instance; an instance its instance profile; a profile its roles.
-  destroy: a node group DELETING -> gone; its instances shutting-down ->
+    instance; an instance its instance profile; a profile its roles; an
+    add-on its cluster.
+  destroy: a NAT gateway or VPC endpoint deleting -> gone; a node group
+    DELETING -> gone; its instances shutting-down ->
     terminated (AWS starts them when the group is gone); a cluster
     DELETING -> gone, once its node groups are gone; everything else is gone
     when its call returns, once the cluster and the instances are gone.
@@ -36,63 +42,71 @@ own durations through that dependency graph:
 
 CALL FLOOR (the fewest AWS calls that make, or remove, exactly these objects
 and observe their readiness).  Counted from the objects found in AWS after
-the run and the durations above:
+the run (every object the run made or removed, the AMI bake's included):
+one create call per object (tags ride on it), the calls AWS needs to finish
+configuring it, one delete; and for every wait AWS requires (a transition
+with a duration: something needs the object ready, or gone), ONE read: a
+client that knows how long the transition takes sleeps until it is over and
+reads once.  So every poll past the first of a wait is above the floor; a
+client pays for fewer polls with lag, which wall / critical path shows.
   create
-    IAM role          1 CreateRole (tags inline) + 1 AttachRolePolicy per
-                      managed policy + 1 PutRolePolicy per inline policy
+    IAM role          1 CreateRole + 1 AttachRolePolicy per managed policy +
+                      1 PutRolePolicy per inline policy (Pod Identity roles
+                      too)
     instance profile  1 CreateInstanceProfile + 1 AddRoleToInstanceProfile
-    VPC               1 CreateVpc (tags inline) + 1 ModifyVpcAttribute for
-                      DNS hostnames if on (DNS support is on by default)
+    VPC               1 CreateVpc + 1 ModifyVpcAttribute for DNS hostnames
+                      if on (DNS support is on by default); ready at once
     subnet            1 CreateSubnet + 1 ModifySubnetAttribute if it maps
                       public IPs
     internet gateway  1 Create + 1 Attach
+    elastic IP        1 AllocateAddress
+    NAT gateway       1 CreateNatGateway + 1 read (pending -> available)
+    VPC endpoint      1 CreateVpcEndpoint + 1 read if it was pending
     route table       1 Create + 1 CreateRoute per route + 1
                       AssociateRouteTable per subnet
     security group    1 Create + 1 AuthorizeSecurityGroupIngress if it has
                       ingress rules (one call takes them all) + 2 if its
                       egress is not the default (revoke, authorize)
     launch template   1 CreateLaunchTemplate
-    AMI bake          1 ssm GetParameter (base AMI) + 1 RunInstances + polls
-                      until stopped + 1 GetConsoleOutput (the bake's proof)
-                      + 1 CreateImage + polls until available + 1
+    AMI bake          1 ssm GetParameter (base AMI) + 1 RunInstances + 1
+                      read (stopped) + 1 GetConsoleOutput (the bake's proof)
+                      + 1 CreateImage + 1 read (available) + 1
                       TerminateInstances
-    EKS cluster       1 CreateCluster + polls until ACTIVE (its last reply
-                      carries the endpoint and CA)
-    EKS node groups   1 CreateNodegroup each + polls until the last of the
-                      groups created together is ACTIVE + 1 read of each
-                      other group
+    EKS cluster       1 CreateCluster + 1 read (ACTIVE; it carries the
+                      endpoint and CA)
+    EKS node group    1 CreateNodegroup + 1 read (ACTIVE) each
+    EKS add-on        1 CreateAddon + 1 read (ACTIVE) each; the Pod Identity
+                      associations it names ride on CreateAddon (0)
+    Pod Identity      1 CreatePodIdentityAssociation for one no add-on owns
     access entry      1 CreateAccessEntry + 1 AssociateAccessPolicy per policy
                       (the creator's and the node roles' entries are EKS's)
   destroy
-    node groups       1 DeleteNodegroup each + polls until the last is gone
-                      + 1 read of each other group
-    EKS cluster       1 DeleteCluster + polls until gone
-    instances (EKS's) 0, plus polls for termination if that ends after the
+    EKS node group    1 DeleteNodegroup + 1 read (gone) each
+    EKS cluster       1 DeleteCluster + 1 read (gone); its add-ons, Pod
+                      Identity associations and access entries go with it (0)
+    instances (EKS's) 0, plus 1 read if their termination ends after the
                       cluster is gone
+    NAT gateway       1 DeleteNatGateway + 1 read (gone: its subnet and
+                      address wait for it)
+    VPC endpoint      1 DeleteVpcEndpoints + 1 read (gone)
+    elastic IP        1 ReleaseAddress
     launch template, security group, subnet, route table, VPC: 1 delete each
-                      (deleting a subnet removes its route-table association)
+                      (deleting the subnets first removes the route-table
+                      associations: no DisassociateRouteTable)
     internet gateway  1 Detach + 1 Delete
     IAM role          1 DetachRolePolicy per managed policy + 1
                       DeleteRolePolicy per inline policy + 1 DeleteRole
     instance profile  1 RemoveRoleFromInstanceProfile + 1 DeleteInstanceProfile
     AMI               1 DeregisterImage + 1 DeleteSnapshot
-  "polls" are one Describe call per official waiter delay (botocore's
-  waiters-2.json: EKS ClusterActive/NodegroupActive/ClusterDeleted/
-  NodegroupDeleted every 30 s; EC2 InstanceStopped/ImageAvailable/
-  InstanceTerminated every 15 s), the first one delay after the call that
-  started the wait: ceil(duration / delay) calls.  No read is needed for
-  anything else (tags ride on the create calls; AZ names and the caller's
-  identity are known offline).
+  No other read is needed: tags ride on the create calls, AZ names and the
+  caller's identity are known offline, and what a create replies (a VPC
+  that is already available) needs no wait.
 The client's count is every AWS call in the run's window of the call log,
 failed ones included, except the presigned STS GetCallerIdentity calls the
 cluster's API server makes to check the client's bearer tokens (AWS, not the
 client, sends those).
 """
 import base64
-import math
-
-WAITER_DELAY = {"cluster": 30.0, "nodegroup": 30.0, "instance": 15.0, "image": 15.0}
-
 
 def _tr(obj):
     return obj["transitions"]
@@ -147,7 +161,7 @@ def snapshot(sim, window):
         ids.setdefault(o["type"], []).append(o["id"])
     ec2, eks, iam = sim.boto("ec2"), sim.boto("eks"), sim.boto("iam")
     snap = {"roles": {}, "profiles": {}, "vpcs": {}, "subnets": {}, "igws": {}, "rtbs": {}, "sgs": {}, "lts": {},
-            "instances": {}, "images": {}, "clusters": {}, "nodegroups": {}, "access": {}}
+            "instances": {}, "images": {}, "clusters": {}, "nodegroups": {}, "access": {}, "pias": {}}
 
     def gone(e):
         return any(k in str(e) for k in ("NotFound", "NoSuchEntity", "does not exist", "ResourceNotFound"))
@@ -256,6 +270,16 @@ def snapshot(sim, window):
             if "InvalidRequest" not in str(e) and "not supported" not in str(e).lower():
                 raise   # CONFIG_MAP clusters have no access entries
         snap["access"][name] = entries
+        pias = []
+        try:
+            for a in eks.list_pod_identity_associations(clusterName=name).get("associations", []):
+                d = eks.describe_pod_identity_association(clusterName=name,
+                                                          associationId=a["associationId"])["association"]
+                pias.append({"id": a["associationId"], "owned_by_addon": bool(d.get("ownerArn"))})
+        except Exception as e:
+            if not gone(e):
+                raise
+        snap["pias"][name] = pias
     for key in ids.get("eks:nodegroup", []):
         cl, ng = key.split("/", 1)
         try:
@@ -340,6 +364,10 @@ def critical_create(window, snap, creator_arn=None):
                 if c.get("endpoint") and c["endpoint"] in lt.get("user_data", ""):
                     deps.append(("cluster", name))
             node(("lt", oid), (t0, 0.0), deps)
+        elif typ == "eks:addon":
+            node(("addon", oid), _span(_at(o, "CREATING"), _at(o, "ACTIVE")), [("cluster", oid.split("/")[0])])
+        elif typ in ("ec2:nat-gateway", "ec2:vpc-endpoint"):
+            node((typ.split(":")[1], oid), _span(_at(o, "pending"), _at(o, "available")), [])
         elif typ == "eks:nodegroup":
             g = snap["nodegroups"].get(oid, {})
             node(("nodegroup", oid), _span(_at(o, "CREATING"), _at(o, "ACTIVE")),
@@ -371,7 +399,10 @@ def critical_destroy(window, snap):
             t0, d = _span(_at(o, "DELETING", lo), _at(o, "deleted", lo))
             nodes[("nodegroup", oid)] = {"t0": t0, "dur": d, "deps": []}
     for (typ, oid), o in objs.items():
-        if typ == "eks:cluster":
+        if typ in ("ec2:nat-gateway", "ec2:vpc-endpoint"):
+            t0, d = _span(_at(o, "deleting", lo), _at(o, "deleted", lo))
+            nodes[(typ.split(":")[1], oid)] = {"t0": t0, "dur": d, "deps": []}
+        elif typ == "eks:cluster":
             t0, d = _span(_at(o, "DELETING", lo), _at(o, "deleted", lo))
             deps = [k for k in nodes if k[0] == "nodegroup" and k[1].split("/")[0] == oid]
             nodes[("cluster", oid)] = {"t0": t0, "dur": d, "deps": deps}
@@ -386,19 +417,11 @@ def critical_destroy(window, snap):
 
 
 # -------------------------------------------------------------------- floor
-def _polls(duration, kind):
-    return max(1, int(math.ceil(duration / WAITER_DELAY[kind] - 1e-9))) if duration > 0 else 1
+READ = 1   # reads per required wait: one, at the end of a transition of known duration
 
 
-def _sibling_polls(durs, kind):
-    """polls to see every one of a set of objects started together done."""
-    if not durs:
-        return 0
-    return _polls(max(durs), kind) + len(durs) - 1
-
-
-def floor_create(window, snap, timescale, creator_arn=None):
-    """{"total": n, "items": {what: n}}; durations in AWS seconds (sim / timescale)."""
+def floor_create(window, snap, timescale=None, creator_arn=None):
+    """{"total": n, "items": {what: n}} (timescale: unused, every wait is one read)."""
     objs = {(o["type"], o["id"]): o for o in objects_in(window, "create")}
     items = {}
 
@@ -423,23 +446,25 @@ def floor_create(window, snap, timescale, creator_arn=None):
         add("launch template", 1)
     for (typ, oid), o in objs.items():
         if typ == "ec2:instance" and not snap["instances"].get(oid, {}).get("eks"):
-            t0 = _tr(o)[0]["at"]
-            stop = _at(o, "stopped")
-            d = ((stop or t0) - t0) / timescale
-            add("ami bake (builder)", 1 + 1 + _polls(d, "instance") + 1 + 1 + 1)
+            add("ami bake (builder)", 1 + 1 + READ + 1 + 1 + 1)   # GetParameter, Run, read, console, CreateImage, Terminate
         elif typ == "ec2:image":
-            d = ((_at(o, "available") or _tr(o)[0]["at"]) - _tr(o)[0]["at"]) / timescale
-            add("ami bake (image)", _polls(d, "image"))
+            add("ami bake (image)", READ)
         elif typ == "eks:cluster":
-            d = ((_at(o, "ACTIVE") or 0) - (_at(o, "CREATING") or 0)) / timescale
-            add("eks cluster", 1 + _polls(d, "cluster"))
-    groups = {}   # a cluster's node groups need only the cluster: made together
-    for (typ, oid), o in objs.items():
-        if typ == "eks:nodegroup":
-            cr = _at(o, "CREATING")
-            groups.setdefault(oid.split("/")[0], []).append(((_at(o, "ACTIVE") or cr or 0) - (cr or 0)) / timescale)
-    for durs in groups.values():
-        add("eks node groups", len(durs) + _sibling_polls(durs, "nodegroup"))
+            add("eks cluster", 1 + READ)
+        elif typ == "eks:nodegroup":
+            add("eks node groups", 1 + READ)
+        elif typ == "eks:addon":
+            add("eks add-ons", 1 + READ)
+        elif typ == "ec2:elastic-ip":
+            add("elastic ip", 1)
+        elif typ == "ec2:nat-gateway":
+            add("nat gateway", 1 + READ)
+        elif typ == "ec2:vpc-endpoint":
+            add("vpc endpoint", 1 + (READ if _at(o, "pending") is not None else 0))
+    for pias in snap["pias"].values():
+        for a in pias:
+            if not a["owned_by_addon"]:
+                add("pod identity association", 1)
     for cl, entries in snap["access"].items():
         roles = {n["role"] for n in snap["nodegroups"].values() if n["cluster"] == cl}
         for e in entries:
@@ -450,27 +475,30 @@ def floor_create(window, snap, timescale, creator_arn=None):
     return {"total": sum(items.values()), "items": items}
 
 
-def floor_destroy(window, snap, timescale):
+def floor_destroy(window, snap, timescale=None):
     objs = {(o["type"], o["id"]): o for o in objects_in(window, "destroy")}
     items = {}
 
     def add(k, n):
         items[k] = items.get(k, 0) + n
 
-    groups, cluster_gone, term = {}, {}, []
+    cluster_gone, term = [], []
     for (typ, oid), o in objs.items():
-        d0, d1 = _at(o, "DELETING", window["from"]), _at(o, "deleted", window["from"])
         if typ == "eks:nodegroup":
-            groups.setdefault(oid.split("/")[0], []).append(((d1 or 0) - (d0 or d1 or 0)) / timescale)
+            add("eks node groups", 1 + READ)
         elif typ == "eks:cluster":
-            add("eks cluster", 1 + _polls(((d1 or 0) - (d0 or d1 or 0)) / timescale, "cluster"))
-            cluster_gone[oid] = d1 or 0
+            add("eks cluster", 1 + READ)
+            cluster_gone.append(_at(o, "deleted", window["from"]) or 0)
         elif typ == "ec2:instance" and snap["instances"].get(oid, {}).get("eks"):
             term.append(_at(o, "terminated", window["from"]) or 0)
-    for durs in groups.values():
-        add("eks node groups", len(durs) + _sibling_polls(durs, "nodegroup"))
-    if term and max(term) > max(cluster_gone.values() or [0]):
-        add("eks nodes (termination)", _polls((max(term) - max(cluster_gone.values() or [0])) / timescale, "instance"))
+        elif typ == "ec2:nat-gateway":
+            add("nat gateway", 1 + READ)
+        elif typ == "ec2:vpc-endpoint":
+            add("vpc endpoint", 1 + READ)
+        elif typ == "ec2:elastic-ip":
+            add("elastic ip", 1)
+    if term and max(term) > max(cluster_gone or [0]):
+        add("eks nodes (termination)", READ)
     for k, name in (("lts", "launch template"), ("sgs", "security group"), ("subnets", "subnet"),
                     ("rtbs", "route table"), ("vpcs", "vpc")):
         for _ in snap[k]:
