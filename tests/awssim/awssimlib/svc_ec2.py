@@ -37,6 +37,21 @@ AMI_FLAVORS = [("x86_64", "standard"), ("arm64", "standard"), ("x86_64", "nvidia
                ("x86_64", "neuron")]
 AMI_OWNER = "602401143452"
 AMI_DATE = "20250915"
+# The release of the EKS AL2023 image offered per Kubernetes version (its
+# "recommended" one) where it is not AMI_DATE, and the containerd each
+# release carries (what `containerd --version` prints on it).  EKS's AL2023
+# images moved from containerd 1.7 to 2.1 in October and November 2025:
+# 1.34 shipped with 2.1, 1.32 and 1.33 moved with v20251023, 1.31 and 1.30
+# in November; images from before then carry 1.7.
+AMI_DATES = {"1.34": "20251120", "1.35": "20260205", "1.36": "20260610"}
+CONTAINERD_1_7 = "containerd github.com/containerd/containerd v1.7.27 05044ec0a9a75232cad458027ca83437aae3f4da"
+CONTAINERD_2_1 = "containerd github.com/containerd/containerd/v2 v2.1.4 75cb2b7193e4e490e9fbdc236c0e811ccaba3376"
+CONTAINERD_2_1_AFTER = "20251023"  # the first AL2023 release on containerd 2.1 for most versions
+
+
+def ami_containerd(ver, date):
+    """The `containerd --version` line of the EKS AL2023 image of `ver` released on `date`."""
+    return CONTAINERD_2_1 if ver == "1.34" or date >= CONTAINERD_2_1_AFTER else CONTAINERD_1_7
 
 T_INSTANCE_PENDING = 15
 T_INSTANCE_STOPPING = 20
@@ -168,12 +183,13 @@ class EC2(Egress):
                 for arch, flavor in AMI_FLAVORS:
                     h = hashlib.sha256(f"{region}/{ver}/{arch}/{flavor}".encode()).hexdigest()
                     ami = "ami-0" + h[:16]
-                    name = f"amazon-eks-node-al2023-{arch}-{flavor}-{ver}-v{AMI_DATE}"
+                    date = AMI_DATES.get(ver, AMI_DATE)
+                    name = f"amazon-eks-node-al2023-{arch}-{flavor}-{ver}-v{date}"
                     imgs[ami] = {
                         "ImageId": ami, "Name": name, "Description": f"EKS-optimized Kubernetes node based on "
                         f"Amazon Linux 2023, ({flavor}) k8s: {ver}", "State": "available", "OwnerId": AMI_OWNER,
                         "ImageOwnerAlias": "amazon", "Public": True, "Architecture": arch,
-                        "CreationDate": "2025-09-15T00:00:00.000Z", "ImageType": "machine",
+                        "CreationDate": f"{date[:4]}-{date[4:6]}-{date[6:]}T00:00:00.000Z", "ImageType": "machine",
                         "ImageLocation": f"amazon/{name}", "PlatformDetails": "Linux/UNIX",
                         "UsageOperation": "RunInstances", "RootDeviceName": "/dev/xvda", "RootDeviceType": "ebs",
                         "VirtualizationType": "hvm", "Hypervisor": "xen", "EnaSupport": True,
@@ -181,7 +197,8 @@ class EC2(Egress):
                         "BlockDeviceMappings": [{"DeviceName": "/dev/xvda", "Ebs": {
                             "SnapshotId": "snap-0" + h[16:32], "VolumeSize": 20, "VolumeType": "gp3",
                             "DeleteOnTermination": True, "Encrypted": False}}],
-                        "_tags": {}, "_k8s": ver, "_release": f"{ver}.0-{AMI_DATE}", "_flavor": flavor}
+                        "_tags": {}, "_k8s": ver, "_release": f"{ver}.0-{date}", "_flavor": flavor,
+                        "_containerd": ami_containerd(ver, date)}
             self._public[region] = imgs
         return self._public[region]
 
@@ -1627,7 +1644,7 @@ class EC2(Egress):
                    "SnapshotId": snap, "VolumeSize": size, "VolumeType": "gp3", "DeleteOnTermination": True,
                    "Encrypted": False}}],
                "_tags": self._tagspec(p, "image"), "_created": ctx.now, "_snap": snap,
-               "_next": (done, "available")}
+               "_next": (done, "available"), "_containerd": src.get("_containerd")}
         if p.get("Description"):
             img["Description"] = p["Description"]
         st["images"][ami] = img
@@ -1752,12 +1769,20 @@ class EC2(Egress):
                 text = user_data_text(inst["_user_data"]) if inst["_user_data"] else ""
                 key = bake_key(text) if "SECFAAS-BAKE-OK" in text else None
                 inst["_bake"] = key
+                if key and "SECFAAS-CONTAINERD-VERSION" in text:
+                    src = st["images"].get(inst["ImageId"]) or self.public_images(region).get(inst["ImageId"]) or {}
+                    inst["_ctd_line"] = src.get("_containerd") or "none"
                 if re.search(r"(?m)^\s*(poweroff|shutdown\b|halt\b|systemctl\s+poweroff)", text):
                     inst["_next"] = (at + self.sim.clock.span(T_BAKE), "poweroff")
             elif state == "poweroff":
                 if inst["State"]["Name"] != "running":
                     continue
                 if inst.get("_bake"):
+                    if inst.get("_ctd_line"):
+                        # the bake script's `containerd --version` line, with
+                        # the containerd of the image the builder runs
+                        inst["_console"].append(f"[  179.000000] cloud-init[2100]: SECFAAS-CONTAINERD-VERSION "
+                                                f"{inst['_ctd_line']}\r\n")
                     inst["_console"].append(f"[  180.000000] cloud-init[2100]: SECFAAS-BAKE-OK {inst['_bake']}\r\n")
                 inst["_console"].append("[  181.000000] reboot: Power down\r\n")
                 if inst["_shutdown"] == "terminate":

@@ -231,6 +231,30 @@ class InstanceTest(Ec2Base):
         ec2.delete_snapshot(SnapshotId=snap)
         self.assertEqual(ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"], [])
 
+    def test_bake_prints_the_containerd_of_its_base_image(self):
+        """The bake script's containerd line carries what `containerd --version`
+        prints on the image the builder boots: EKS AL2023 images from before
+        late 2025 run containerd 1.7, later ones 2.1."""
+        ec2 = self.ec2
+        vpc, subs = self.net("10.6.0.0/16")
+        script = ("#!/bin/bash\nKEY=" + "ab" * 32 + "\n"
+                  "echo \"SECFAAS-CONTAINERD-VERSION $(containerd --version 2>/dev/null | head -n 1)\"\n"
+                  "echo \"SECFAAS-BAKE-OK ${KEY}\"\npoweroff\n")
+        want = {"1.33": "containerd github.com/containerd/containerd v1.7.27 ",
+                "1.35": "containerd github.com/containerd/containerd/v2 v2.1.4 "}
+        for ver, line in want.items():
+            img = ec2.describe_images(ImageIds=[self.ami(ver)])["Images"][0]
+            iid = ec2.run_instances(ImageId=img["ImageId"], InstanceType="m6i.large", MinCount=1, MaxCount=1,
+                                    SubnetId=subs[0], UserData=script,
+                                    InstanceInitiatedShutdownBehavior="stop")["Instances"][0]["InstanceId"]
+            ec2.get_waiter("instance_stopped").wait(InstanceIds=[iid], WaiterConfig={"Delay": 0.05, "MaxAttempts": 400})
+            out = ec2.get_console_output(InstanceId=iid)["Output"]
+            self.assertIn("SECFAAS-CONTAINERD-VERSION " + line, out, img["Name"])
+            self.assertLess(out.index("SECFAAS-CONTAINERD-VERSION"), out.index("SECFAAS-BAKE-OK"))
+            ec2.terminate_instances(InstanceIds=[iid])
+        self.assertIn("-1.33-v20250915", ec2.describe_images(ImageIds=[self.ami("1.33")])["Images"][0]["Name"])
+        self.assertIn("-1.35-v2026", ec2.describe_images(ImageIds=[self.ami("1.35")])["Images"][0]["Name"])
+
     def test_public_amis_and_ssm(self):
         ec2, ssm = self.ec2, self.ssm
         for ver in ("1.29", "1.30", "1.31", "1.32", "1.33"):
