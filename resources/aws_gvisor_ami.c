@@ -405,8 +405,16 @@ static int ami_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 		json_decref(im);
 		return sf_fail(c->err, SF_ENOTFOUND, "%s: image %s is %s", c->address, ax_s(prior, "id"), st);
 	}
-	json_decref(im);
+	/* the containerd the image records (a row from before it was kept
+	 * gets it here): the launch templates pick their user data by it */
+	json_t *tags = ax_tags_from_list(json_object_get(im, "tagSet"));
 	*out = json_deep_copy(prior);
+	if (ax_s(tags, SF_CONTAINERD_TAG))
+		json_object_set_new(*out, "containerd_version", json_string(ax_s(tags, SF_CONTAINERD_TAG)));
+	else if (!json_is_string(json_object_get(*out, "containerd_version")))
+		json_object_set_new(*out, "containerd_version", json_string(""));
+	json_decref(tags);
+	json_decref(im);
 	return 0;
 }
 

@@ -12,6 +12,15 @@
  * endpoint and CA); a runc group's has neither, EKS supplies its stock AMI
  * and bootstrap.
  *
+ * The runsc table differs between containerd 1.x and 2.x, and each
+ * ignores the other's, so the lowering renders the user data once per
+ * containerd major (user_data_by_containerd) and the template keeps the
+ * one for its image's containerd (containerd_version: a baked image's by
+ * reference, a given image's secfaas:containerd-version tag), chosen at
+ * plan time (plan_resolve, so the plan shows it) and again on create and
+ * update, since apply resolves the spec anew.  A change of the image's
+ * major is a change of user_data: a new template version.
+ *
  * Changes never replace the template: they create a new version, make it
  * the default and report it as latest_version, which the node group
  * references so it rolls through UpdateNodegroupVersion.  The template
@@ -46,7 +55,12 @@
 static const struct sf_attr_def attrs[] = {
 	{"name", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "name prefix (a suffix makes it unique)"},
 	{"image_id", SF_AT_STRING, SF_ATTR_OPTIONAL, "AMI (gVisor groups: the baked or given image; unset: EKS's)"},
-	{"user_data", SF_AT_STRING, SF_ATTR_OPTIONAL, "AL2023 MIME user data (plain text; sent base64; unset: EKS's)"},
+	{"user_data", SF_AT_STRING, SF_ATTR_OPTIONAL,
+	 "AL2023 MIME user data (plain text; sent base64; unset: EKS's); with user_data_by_containerd, chosen from it"},
+	{"user_data_by_containerd", SF_AT_MAP, SF_ATTR_OPTIONAL | SF_ATTR_IGNORE_DRIFT,
+	 "gVisor groups: the user data for each containerd major version (\"1\", \"2\"), one chosen by the image's"},
+	{"containerd_version", SF_AT_STRING, SF_ATTR_OPTIONAL | SF_ATTR_COMPUTED,
+	 "containerd of the image (a baked one's; read from a given image's secfaas:containerd-version tag)"},
 	{"disk_size", SF_AT_INT, SF_ATTR_OPTIONAL, "root volume GiB (default 20)"},
 	{"hop_limit", SF_AT_INT, SF_ATTR_OPTIONAL, "IMDSv2 PUT response hop limit (default 1: pods get no token)"},
 	{"http_tokens", SF_AT_STRING, SF_ATTR_OPTIONAL, "IMDS session tokens: required (default, IMDSv2 only)"},
@@ -83,13 +97,15 @@ static json_t *lt_data(struct sf_rctx *c, const json_t *want)
 	return d;
 }
 
-/* A given AMI must exist, be available, match the node arch, carry the
- * gVisor tags secfaas bakes with (secfaas:kind, secfaas:gvisor-release),
- * and not run a containerd the rendered runsc handler does not fit (its
- * secfaas:containerd-version tag). */
-static int check_image(struct sf_rctx *c, const json_t *want)
+/* A given AMI must exist, be available, match the node arch and carry the
+ * gVisor tags secfaas bakes with (secfaas:kind, secfaas:gvisor-release).
+ * Its secfaas:containerd-version tag ("" when it has none) into *ctd when
+ * ctd is not NULL (owned). */
+static int check_image(struct sf_rctx *c, const json_t *want, char **ctd)
 {
 	const json_t *chk = json_object_get(want, "image_check");
+	if (ctd)
+		*ctd = NULL;
 	if (!json_is_object(chk))
 		return 0;
 	const char *image = ax_s(want, "image_id"), *where = ax_s(chk, "where");
@@ -114,16 +130,11 @@ static int check_image(struct sf_rctx *c, const json_t *want)
 			     image);
 	else if (rel && strcmp(rel, irel))
 		rc = sf_fail(c->err, SF_EINVAL, "ami %s has gVisor %s but spec.gvisor.release is %s", image, irel, rel);
-	else if (sf_containerd_major(ax_s(tags, SF_CONTAINERD_TAG)) == 1)
-		/* the user data's runsc handler is a containerd 2 (`version = 3`)
-		 * fragment: containerd 1.x loads it without an error and without
-		 * the runtime, so every gVisor pod would fail to start */
-		rc = sf_fail(c->err, SF_EINVAL,
-			     "ami %s runs containerd %s; secfaas configures the runsc handler for containerd 2, which containerd 1.x ignores (the node would have no runsc runtime)",
-			     image, ax_s(tags, SF_CONTAINERD_TAG));
 	else if (!ax_s(tags, SF_CONTAINERD_TAG))
 		sf_warn("%s: ami %s does not record its containerd version (%s); the runsc handler is configured for containerd 2",
 			c->address, image, SF_CONTAINERD_TAG);
+	if (rc == 0 && ctd)
+		*ctd = xstrdup(ax_s(tags, SF_CONTAINERD_TAG) ? ax_s(tags, SF_CONTAINERD_TAG) : "");
 	json_decref(tags);
 	if (rc < 0)
 		sf_err_hint(c->err, "bake one with `secfaas bake SPEC`, or drop `ami:` to let apply bake it");
@@ -138,7 +149,97 @@ done:
  * file:line:col before anything is created. */
 static int lt_plan_check(struct sf_rctx *c, const json_t *want)
 {
-	return check_image(c, want);
+	return check_image(c, want, NULL);
+}
+
+/* The user data that fits containerd `version` ("" = not recorded: an
+ * image from before secfaas recorded it, taken as containerd 2, what
+ * EKS's AL2023 images run since late 2025) out of user_data_by_containerd.
+ * A containerd 1.x node silently ignores a containerd 2 (`version = 3`)
+ * fragment and the other way round, leaving it without the runsc
+ * runtime, so a version without a rendering is refused.  Borrowed from
+ * want (JSON null while it is still unknown), or NULL with c->err set. */
+static const json_t *user_data_for(struct sf_rctx *c, const json_t *want, const char *version)
+{
+	const json_t *by = json_object_get(want, "user_data_by_containerd");
+	int major = *version ? sf_containerd_major(version) : 2;
+	char key[16];
+	snprintf(key, sizeof key, "%d", major);
+	const json_t *ud = major > 0 ? json_object_get(by, key) : NULL;
+	if (!json_is_string(ud) && !json_is_null(ud)) { /* null: known after apply (the cluster's endpoint) */
+		const json_t *chk = json_object_get(want, "image_check");
+		sf_fail(c->err, SF_EINVAL,
+			"ami %s runs containerd %s; secfaas renders the runsc handler for containerd 1.x and 2.x only",
+			ax_s(want, "image_id") ? ax_s(want, "image_id") : "(baked)", version);
+		sf_err_hint(c->err, "use an image on containerd 1.7 or 2.x (bake one with `secfaas bake SPEC`)");
+		if (ax_s(chk, "where"))
+			sf_err_where(c->err, "%s", ax_s(chk, "where"));
+		return NULL;
+	}
+	return ud;
+}
+
+/* What the template holds for `want` (new ref): with
+ * user_data_by_containerd, user_data is the one for the image's
+ * containerd and containerd_version says which.  The version comes from
+ * want (a baked image's, by reference), else from the given image's tag
+ * (read when `may_read`; check_image's reading when *read is set), else
+ * from `before` when it names the same image (a plan that does not
+ * refresh).  When none tells, user_data is JSON null (known after
+ * apply).  < 0 with c->err. */
+static int with_user_data(struct sf_rctx *c, const json_t *want, const json_t *before, int may_read, const char *read,
+			  json_t **out)
+{
+	*out = json_deep_copy(want);
+	if (!json_is_object(json_object_get(want, "user_data_by_containerd")))
+		return 0;
+	char *got = NULL;
+	const json_t *v = json_object_get(want, "containerd_version");
+	const char *ver = NULL, *image = ax_s(want, "image_id");
+	if (v) {
+		ver = json_string_value(v); /* NULL: the image is still to be baked */
+	} else if (read) {
+		ver = read;
+	} else if (may_read && image) {
+		int rc = check_image(c, want, &got);
+		if (rc < 0) {
+			json_decref(*out);
+			*out = NULL;
+			return rc;
+		}
+		ver = got;
+	} else if (before && image && ax_s(before, "image_id") && !strcmp(image, ax_s(before, "image_id"))) {
+		ver = ax_s(before, "containerd_version");
+	}
+	if (!ver) {
+		json_object_set_new(*out, "user_data", json_null());
+		free(got);
+		return 0;
+	}
+	const json_t *ud = user_data_for(c, want, ver);
+	if (!ud) {
+		free(got);
+		json_decref(*out);
+		*out = NULL;
+		return c->err->code ? c->err->code : SF_EINVAL;
+	}
+	json_object_set(*out, "user_data", (json_t *)ud);
+	json_object_set_new(*out, "containerd_version", json_string(ver));
+	free(got);
+	return 0;
+}
+
+static int lt_plan_resolve(struct sf_rctx *c, const json_t *before, json_t *want)
+{
+	json_t *w = NULL;
+	int rc = with_user_data(c, want, before, c->provider != NULL, NULL, &w);
+	if (rc < 0)
+		return rc;
+	json_object_set(want, "user_data", json_object_get(w, "user_data"));
+	if (json_object_get(w, "containerd_version"))
+		json_object_set(want, "containerd_version", json_object_get(w, "containerd_version"));
+	json_decref(w);
+	return 0;
 }
 
 static const struct sf_own own;
@@ -206,11 +307,29 @@ static int lt_marks(struct sf_rctx *c, const json_t *a_, char **id, json_t **tag
 	return rc;
 }
 
-static int lt_create(struct sf_rctx *c, const json_t *want, json_t **out)
+static int lt_create_with(struct sf_rctx *c, const json_t *want, json_t **out);
+
+static int lt_create(struct sf_rctx *c, const json_t *want_in, json_t **out)
 {
-	int crc = check_image(c, want);
-	if (crc < 0)
-		return crc;
+	char *ctd = NULL;
+	json_t *want = NULL;
+	int rc = check_image(c, want_in, &ctd);
+	if (rc >= 0)
+		rc = with_user_data(c, want_in, NULL, 0, ctd, &want);
+	free(ctd);
+	if (rc < 0)
+		return rc;
+	if (json_is_null(json_object_get(want, "user_data"))) {
+		json_decref(want);
+		return sf_fail(c->err, SF_EDEPEND, "%s: the image's containerd version is not known", c->address);
+	}
+	rc = lt_create_with(c, want, out);
+	json_decref(want);
+	return rc;
+}
+
+static int lt_create_with(struct sf_rctx *c, const json_t *want, json_t **out)
+{
 	char sfx[9];
 	ax_token_suffix(c, sfx);
 	char *name = xasprintf("%s-%s", ax_s(want, "name"), sfx);
@@ -347,13 +466,32 @@ static int holds(const json_t *v, const json_t *want)
 	       !strcmp(ax_s(v, "http_tokens"), tok);
 }
 
-static int lt_update(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out)
+static int lt_update_with(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out);
+
+static int lt_update(struct sf_rctx *c, const json_t *prior, const json_t *want_in, json_t **out)
+{
+	char *ctd = NULL;
+	json_t *want = NULL;
+	int rc = check_image(c, want_in, &ctd);
+	if (rc >= 0)
+		rc = with_user_data(c, want_in, NULL, 0, ctd, &want);
+	free(ctd);
+	if (rc < 0)
+		return rc;
+	if (json_is_null(json_object_get(want, "user_data"))) {
+		json_decref(want);
+		return sf_fail(c->err, SF_EDEPEND, "%s: the image's containerd version is not known", c->address);
+	}
+	rc = lt_update_with(c, prior, want, out);
+	json_decref(want);
+	return rc;
+}
+
+static int lt_update_with(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out)
 {
 	const char *id = ax_s(prior, "id");
 	json_t *o = NULL, *mine = NULL;
-	int rc = check_image(c, want);
-	if (rc < 0)
-		return rc;
+	int rc;
 	/* drift only (someone made another version the default): the version
 	 * this state recorded is immutable, so if it still is what the spec
 	 * wants, make it the default again */
@@ -459,5 +597,6 @@ const struct sf_rtype sf_rt_aws_launch_template = {
 	.update = lt_update,
 	.destroy = lt_destroy,
 	.plan_check = lt_plan_check,
+	.plan_resolve = lt_plan_resolve,
 	.sweep = &lt_sweep,
 };

@@ -509,6 +509,24 @@ static int own_precheck(struct sf_plan *plan, struct sf_change *c, struct sf_res
 	return rc;
 }
 
+/* The type's plan_resolve on what c will send (resource.h): before the
+ * diff, and before later changes resolve their references to it. */
+static int resolve_after(struct sf_change *c, const struct sf_plan_opts *opts, struct sf_err *err)
+{
+	if (!c->type || !c->type->plan_resolve || !c->after || opts->refresh_only)
+		return 0;
+	volatile int cancel = 0;
+	struct sf_rctx ctx = {.address = c->address, .err = err, .provider = opts->refresh ? opts->providers : NULL,
+			      .cancel = &cancel};
+	const json_t *before = c->action == SF_ACT_CREATE && c->reason != SF_REASON_RESUME ? NULL : c->before;
+	if (c->type->plan_resolve(&ctx, before, c->after) < 0) {
+		if (!err->code)
+			sf_fail(err, SF_EINVAL, "%s: plan-time resolution failed", c->address);
+		return -1;
+	}
+	return 0;
+}
+
 static int cmp_change(const void *a, const void *b)
 {
 	return strcmp(((const struct sf_change *)a)->address, ((const struct sf_change *)b)->address);
@@ -570,6 +588,8 @@ int sf_plan_make(struct sf_plan *plan, const struct sf_config *cfg, struct sf_st
 		}
 		if (!r) {
 			c->action = SF_ACT_CREATE;
+			if (resolve_after(c, opts, err) < 0)
+				goto done;
 			all_attrs(c);
 			continue;
 		}
@@ -581,6 +601,8 @@ int sf_plan_make(struct sf_plan *plan, const struct sf_config *cfg, struct sf_st
 		case SF_RS_CREATING:
 			c->action = SF_ACT_CREATE;
 			c->reason = SF_REASON_RESUME;
+			if (resolve_after(c, opts, err) < 0)
+				goto done;
 			all_attrs(c);
 			continue;
 		case SF_RS_DELETING:
@@ -588,6 +610,8 @@ int sf_plan_make(struct sf_plan *plan, const struct sf_config *cfg, struct sf_st
 		case SF_RS_LEAKED:
 			c->action = ri->type->create_before_destroy ? SF_ACT_REPLACE_CBD : SF_ACT_REPLACE;
 			c->reason = r->status == SF_RS_DELETING ? SF_REASON_RESUME : SF_REASON_TAINTED;
+			if (resolve_after(c, opts, err) < 0)
+				goto done;
 			all_attrs(c);
 			continue;
 		case SF_RS_CREATED:
@@ -602,6 +626,8 @@ int sf_plan_make(struct sf_plan *plan, const struct sf_config *cfg, struct sf_st
 				c->has_prior = 0;
 				c->action = SF_ACT_CREATE;
 				c->reason = SF_REASON_GONE;
+				if (resolve_after(c, opts, err) < 0)
+					goto done;
 				all_attrs(c);
 				continue;
 			}
@@ -612,6 +638,8 @@ int sf_plan_make(struct sf_plan *plan, const struct sf_config *cfg, struct sf_st
 				c->before = live;
 			}
 		}
+		if (resolve_after(c, opts, err) < 0)
+			goto done;
 		diff_attrs(c, unknown);
 		if (in_list(c->address, opts->replace, opts->nreplace) && c->action != SF_ACT_CREATE) {
 			c->action = ri->type->create_before_destroy ? SF_ACT_REPLACE_CBD : SF_ACT_REPLACE;

@@ -194,6 +194,18 @@ struct sf_rtype {
 	 * may add warnings through c->warn (a version leaving support), and
 	 * fail the plan like plan_check (a step the provider refuses). */
 	int (*plan_review)(struct sf_rctx *c, const json_t *before, const json_t *want);
+	/* Optional: complete the desired attributes with what only the live
+	 * objects tell (which user data fits the containerd of the image a
+	 * launch template names).  Called for every planned create, update or
+	 * replacement before it is compared with `before` (the refreshed
+	 * object, NULL for a create) and before anything that refers to it is
+	 * resolved, so the plan shows the value that will be sent.  It may set
+	 * attributes of `want` (JSON null: known only after apply).
+	 * c->provider is NULL when the plan does not refresh: then it uses
+	 * only `want` and `before`.  Apply resolves the configuration again
+	 * without it, so create and update derive the same values themselves.
+	 * < 0 with c->err fails the plan like plan_check. */
+	int (*plan_resolve)(struct sf_rctx *c, const json_t *before, json_t *want);
 	/* Optional: how `secfaas gc` finds objects of this type that no state
 	 * owns and deletes them (resources/sweep.h); the engine never uses it. */
 	const struct sf_sweep_hook *sweep;

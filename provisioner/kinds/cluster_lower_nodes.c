@@ -23,12 +23,13 @@ static char *replace_all(const char *s, const char *from, const char *to)
 	return sf_buf_detach(&b);
 }
 
-/* User data with references to the cluster's endpoint and CA, so `plan`
- * shows the real user data diff once the cluster exists. Owned or NULL. */
-static char *user_data(const struct sf_cluster *cl, const struct sf_nodegroup *g, struct sf_err *err)
+/* User data for a node on containerd `major`, with references to the
+ * cluster's endpoint and CA, so `plan` shows the real user data diff once
+ * the cluster exists. Owned or NULL. */
+static char *user_data(const struct sf_cluster *cl, const struct sf_nodegroup *g, int major, struct sf_err *err)
 {
 	struct sf_node_render_in in;
-	sf_cluster_render_in(cl, g, SF_PENDING_ENDPOINT, SF_PENDING_CA, 0, &in);
+	sf_cluster_render_in(cl, g, SF_PENDING_ENDPOINT, SF_PENDING_CA, major, &in);
 	struct sf_buf b = SF_BUF_INIT;
 	if (sf_render_user_data(&in, &b, err) < 0) {
 		sf_buf_release(&b);
@@ -47,18 +48,29 @@ static char *user_data(const struct sf_cluster *cl, const struct sf_nodegroup *g
  * required with the group's hop limit (1 by default, so pods get no token)
  * and the root volume for every group; a gVisor group's also has its
  * image (the given `ami`, checked at plan time, or the baked one of its
- * arch) and user data.  0, or -1 with a diagnostic. */
+ * arch) and its user data for either containerd the image may run: the
+ * template keeps the one for the image's recorded version (a baked
+ * image's containerd_version, a given image's tag read at plan time).
+ * 0, or -1 with a diagnostic. */
 static int launch_template(struct cl_lower *l, size_t i, const struct sf_nodegroup *g, const struct sf_pos *gp,
 			   json_t *ngc)
 {
 	int gvisor = g->runtime == SF_RUNTIME_GVISOR;
-	char *ud = NULL;
+	json_t *uds = NULL;
 	if (gvisor) {
-		struct sf_err err = SF_ERR_INIT;
-		ud = user_data(l->cl, g, &err);
-		if (!ud) {
-			sf_diag_error(l->d, gp, "nodeGroups[%zu] (%s): cannot render user data: %s", i, g->name, err.msg);
-			return -1;
+		uds = json_object();
+		for (int major = 1; major <= 2; major++) {
+			struct sf_err err = SF_ERR_INIT;
+			char *ud = user_data(l->cl, g, major, &err), key[4];
+			if (!ud) {
+				sf_diag_error(l->d, gp, "nodeGroups[%zu] (%s): cannot render user data: %s", i, g->name,
+					      err.msg);
+				json_decref(uds);
+				return -1;
+			}
+			snprintf(key, sizeof key, "%d", major);
+			json_object_set_new(uds, key, json_string(ud));
+			free(ud);
 		}
 	}
 	char *lt_addr = xasprintf("aws_launch_template.%s", g->name);
@@ -71,9 +83,12 @@ static int launch_template(struct cl_lower *l, size_t i, const struct sf_nodegro
 	if (gvisor) {
 		char *ami_addr = xasprintf("aws_gvisor_ami.gvisor_%s", g->arch);
 		image = g->ami ? json_string(g->ami) : cl_ref(ami_addr, "id");
-		free(ami_addr);
 		json_object_set(ltc, "image_id", image);
-		json_object_set_new(ltc, "user_data", json_string(ud));
+		json_object_set_new(ltc, "user_data_by_containerd", uds);
+		uds = NULL;
+		if (!g->ami)
+			json_object_set_new(ltc, "containerd_version", cl_ref(ami_addr, "containerd_version"));
+		free(ami_addr);
 	}
 	if (gvisor && g->ami) {
 		/* a given image is checked before the template uses it */
@@ -98,7 +113,7 @@ static int launch_template(struct cl_lower *l, size_t i, const struct sf_nodegro
 	json_decref(image);
 	free(tn);
 	free(lt_addr);
-	free(ud);
+	json_decref(uds);
 	return 0;
 }
 

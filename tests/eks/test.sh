@@ -354,13 +354,40 @@ t_grep "cause" "ami-0123456789abcdef0 does not exist" .err
 t_eq "nothing created" "$(q 'sum(len(v) for v in inv.values())')" 0
 t_end
 
-t_begin "a named ami: on containerd 1.x fails plan with the spec position (the runsc handler is for containerd 2)"
+t_begin "a named ami: on containerd 1.7 gets the runsc handler for containerd 1.x; one on 2.x a new template version"
 old=$(/usr/bin/python3 "$SECFAAS_SRC/tests/eks/old_image.py" "$AWSSIM_URL" 1.7.27)
 t_ok "an image tagged containerd 1.7.27" [ -n "$old" ]
 sed -i "s/ami: ami-0123456789abcdef0/ami: $old/" "$WORK/ami.yaml"
-t_rc 1 "plan refuses" $S plan "$WORK/ami.yaml" --state "$WORK/ami.db"
-t_grep "position and cause" "ami.yaml:11:12: error: ami $old runs containerd 1.7.27; secfaas configures the runsc handler for containerd 2" .err
-t_eq "no cluster created" "$(q 'n("eks:cluster")')" 0
+AS="--state $WORK/ami.db"
+t_rc 0 "plan accepts it" $S plan "$WORK/ami.yaml" $AS
+cp "$T_DIR/.out" "$WORK/plan.txt"
+t_ok "the image's containerd, read at plan time" grep -qE 'containerd_version += "1\.7\.27"' "$WORK/plan.txt"
+t_rc 0 "apply" $S apply "$WORK/ami.yaml" $AS --auto-approve
+lt_ud() { /usr/bin/python3 "$SECFAAS_SRC/tests/eks/lt_user_data.py" "$AWSSIM_URL" fn-ami-sandbox >"$WORK/ud.txt"; }
+t_rc 0 "the template's user data" lt_ud
+t_grep "containerd 1.x config (version = 2)" 'version = 2' "$WORK/ud.txt"
+t_grep "the CRI plugin of containerd 1.x" 'plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runsc]' "$WORK/ud.txt"
+t_grep "the runsc shim" 'runtime_type = "io.containerd.runsc.v1"' "$WORK/ud.txt"
+t_nogrep "no containerd 2 table" 'cri.v1.runtime' "$WORK/ud.txt"
+t_rc 0 "converged" $S plan "$WORK/ami.yaml" $AS --detailed-exitcode
+new=$(/usr/bin/python3 "$SECFAAS_SRC/tests/eks/old_image.py" "$AWSSIM_URL" 2.1.4)
+sed -i "s/ami: $old/ami: $new/" "$WORK/ami.yaml"
+t_rc 2 "an image on containerd 2 is a change" $S plan "$WORK/ami.yaml" $AS --detailed-exitcode
+cp "$T_DIR/.out" "$WORK/plan.txt"
+t_ok "the version moves" grep -qE 'containerd_version += "1\.7\.27" -> "2\.1\.4"' "$WORK/plan.txt"
+t_grep "the user data moves from" "version = 2" "$WORK/plan.txt"
+t_grep "the user data moves to" "version = 3" "$WORK/plan.txt"
+t_rc 0 "apply" $S apply "$WORK/ami.yaml" $AS --auto-approve
+t_rc 0 "the template's user data" lt_ud
+t_grep "containerd 2 config (version = 3)" 'version = 3' "$WORK/ud.txt"
+t_grep "the CRI runtime plugin of containerd 2" "plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runsc]" "$WORK/ud.txt"
+t_eq "a second template version" "$(/usr/bin/python3 -c '
+import botocore.session, os, sys
+e = botocore.session.get_session().create_client("ec2", endpoint_url=sys.argv[1], region_name=os.environ.get("AWS_REGION"))
+print([t["DefaultVersionNumber"] for t in e.describe_launch_templates()["LaunchTemplates"] if t["LaunchTemplateName"].startswith("fn-ami-sandbox-")])' "$AWSSIM_URL")" "[2]"
+t_rc 0 "converged" $S plan "$WORK/ami.yaml" $AS --detailed-exitcode
+t_rc 0 "destroy" $S destroy "$WORK/ami.yaml" $AS --auto-approve
+t_eq "no cluster left" "$(q 'n("eks:cluster")')" 0
 curl -sf -X POST "$AWSSIM_URL/_awssim/reset" >/dev/null
 t_end
 

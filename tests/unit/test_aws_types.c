@@ -349,15 +349,28 @@ T_TEST(lowering_builds_the_graph)
 		for (size_t i = 0; i < json_array_size(ids); i++)
 			T_CONTAINS(json_string_value(json_array_get(ids, i)), "aws_subnet.private_");
 	}
-	const char *ud = attr(&c, "aws_launch_template.sandbox", "user_data");
-	T_OK(ud != NULL);
-	if (ud) {
+	/* the user data for either containerd, the template keeps the one
+	 * for the baked image's recorded version */
+	const json_t *uds =
+		json_object_get(sf_config_find(&c, "aws_launch_template.sandbox")->config, "user_data_by_containerd");
+	T_OK(!attr(&c, "aws_launch_template.sandbox", "user_data"));
+	T_STREQ(attr(&c, "aws_launch_template.sandbox", "containerd_version"),
+		"${aws_gvisor_ami.gvisor_x86_64.containerd_version}");
+	T_EQ(json_object_size(uds), 2);
+	for (int major = 1; major <= 2; major++) {
+		const char *ud = json_string_value(json_object_get(uds, major == 1 ? "1" : "2"));
+		T_OK(ud != NULL);
+		if (!ud)
+			continue;
 		T_CONTAINS(ud, "${eks_cluster.main.endpoint}");
 		T_CONTAINS(ud, "${eks_cluster.main.ca_data}");
 		T_CONTAINS(ud, "application/node.eks.aws");
 		T_CONTAINS(ud, "runsc");
 		T_OK(!strstr(ud, SF_PENDING_ENDPOINT));
+		T_CONTAINS(ud, major == 1 ? "version = 2" : "version = 3");
+		T_CONTAINS(ud, major == 1 ? "io.containerd.grpc.v1.cri" : "io.containerd.cri.v1.runtime");
 	}
+	T_OK(!attr(&c, "aws_launch_template.system", "user_data_by_containerd"));
 	/* subnets: inside the VPC, disjoint, AZs a..c */
 	static const char *const sn[] = {"public_a", "public_b", "public_c", "private_a", "private_b", "private_c"};
 	uint32_t vn, nets[6];
@@ -482,6 +495,11 @@ T_TEST(lowering_given_ami_plans_no_bake)
 	const json_t *chk = json_object_get(sf_config_find(&c, "aws_launch_template.sandbox")->config, "image_check");
 	T_STREQ(json_string_value(json_object_get(chk, "arch")), "x86_64");
 	T_CONTAINS(json_string_value(json_object_get(chk, "where")), ".yaml:14:12");
+	/* a given image's containerd is read from its tag, not referenced */
+	T_OK(!attr(&c, "aws_launch_template.sandbox", "containerd_version"));
+	T_EQ(json_object_size(json_object_get(sf_config_find(&c, "aws_launch_template.sandbox")->config,
+					      "user_data_by_containerd")),
+	     2);
 	free(text);
 	sf_config_release(&c);
 	sf_specset_release(&set);
@@ -1796,34 +1814,146 @@ T_TEST(launch_template_refuses_a_foreign_ami_with_the_spec_position)
 	rt_close(&t);
 }
 
-/* A given image that runs containerd 1.x is refused at plan time: the
- * runsc handler is a containerd 2 fragment, which 1.x silently ignores. */
-T_TEST(launch_template_refuses_an_ami_with_containerd_1)
+#define GIVEN_IMAGE(id, ctd)                                                                                  \
+	EC2("DescribeImages", "<imagesSet><item><imageId>" id "</imageId><imageState>available</imageState>"        \
+	    "<architecture>x86_64</architecture><tagSet><item><key>secfaas:kind</key><value>gvisor-ami</value></item>" \
+	    "<item><key>secfaas:gvisor-release</key><value>20250113.0</value></item>"                                 \
+	    "<item><key>secfaas:containerd-version</key><value>" ctd "</value></item></tagSet></item></imagesSet>")
+
+static json_t *lt_want(const char *image)
+{
+	return json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s, s:s}}", "name", "demo-sandbox", "image_id", image,
+			 "user_data_by_containerd", "1", "UD-FOR-1", "2", "UD-FOR-2", "image_check", "arch", "x86_64",
+			 "gvisor_release", "20250113.0", "where", "c.yaml:14:12");
+}
+
+/* The template's user data is the one for the containerd its image
+ * records: a given image on containerd 1.7 gets the `version = 2`
+ * rendering at plan time and on create, one on 2.x the `version = 3` one;
+ * a containerd secfaas has no rendering for is refused at the `ami:`. */
+T_TEST(launch_template_user_data_follows_the_images_containerd)
 {
 	struct rt t;
 	rt_open(&t, "aws_launch_template.sandbox");
-	sf_replay_add(t.f.rp, "Action=DescribeImages && ImageId.1=ami-0old",
-		      EC2("DescribeImages", "<imagesSet><item><imageId>ami-0old</imageId><imageState>available</imageState>"
-			  "<architecture>x86_64</architecture><tagSet><item><key>secfaas:kind</key><value>gvisor-ami</value></item>"
-			  "<item><key>secfaas:gvisor-release</key><value>20250113.0</value></item>"
-			  "<item><key>secfaas:containerd-version</key><value>1.7.27</value></item></tagSet></item></imagesSet>"),
+	sf_replay_add(t.f.rp, "Action=DescribeImages && ImageId.1=ami-0old", GIVEN_IMAGE("ami-0old", "1.7.27"), 10);
+	sf_replay_add(t.f.rp, "Action=DescribeImages && ImageId.1=ami-0new", GIVEN_IMAGE("ami-0new", "2.1.4"), 10);
+	sf_replay_add(t.f.rp, "Action=DescribeImages && ImageId.1=ami-0odd", GIVEN_IMAGE("ami-0odd", "3.0.0"), 10);
+	sf_replay_add(t.f.rp, "Action=CreateLaunchTemplate",
+		      EC2("CreateLaunchTemplate", "<launchTemplate><launchTemplateId>lt-0aa</launchTemplateId>"
+			  "<latestVersionNumber>1</latestVersionNumber></launchTemplate>"),
 		      1);
-	sf_replay_add(t.f.rp, "Action=DescribeImages && ImageId.1=ami-0new",
-		      EC2("DescribeImages", "<imagesSet><item><imageId>ami-0new</imageId><imageState>available</imageState>"
-			  "<architecture>x86_64</architecture><tagSet><item><key>secfaas:kind</key><value>gvisor-ami</value></item>"
-			  "<item><key>secfaas:gvisor-release</key><value>20250113.0</value></item>"
-			  "<item><key>secfaas:containerd-version</key><value>2.1.4</value></item></tagSet></item></imagesSet>"),
-		      1);
-	json_t *want = json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:s}}", "name", "demo-sandbox", "image_id", "ami-0old",
-				 "user_data", "x", "image_check", "arch", "x86_64", "gvisor_release", "20250113.0", "where",
-				 "c.yaml:14:12");
-	T_EQ(sf_rt_aws_launch_template.plan_check(&t.c, want), SF_EINVAL);
-	T_CONTAINS(t.err.msg, "ami ami-0old runs containerd 1.7.27; secfaas configures the runsc handler for containerd 2");
+	json_t *want = lt_want("ami-0old"), *out = NULL;
+	T_EQ(sf_rt_aws_launch_template.plan_check(&t.c, want), 0); /* 1.x is no longer refused */
+	T_EQ(sf_rt_aws_launch_template.plan_resolve(&t.c, NULL, want), 0);
+	T_STREQ(json_string_value(json_object_get(want, "user_data")), "UD-FOR-1");
+	T_STREQ(json_string_value(json_object_get(want, "containerd_version")), "1.7.27");
+	json_decref(want);
+
+	want = lt_want("ami-0new");
+	T_EQ(sf_rt_aws_launch_template.plan_resolve(&t.c, NULL, want), 0);
+	T_STREQ(json_string_value(json_object_get(want, "user_data")), "UD-FOR-2");
+	json_decref(want);
+
+	want = lt_want("ami-0odd");
+	T_EQ(sf_rt_aws_launch_template.plan_resolve(&t.c, NULL, want), SF_EINVAL);
+	T_CONTAINS(t.err.msg, "ami ami-0odd runs containerd 3.0.0; secfaas renders the runsc handler for containerd 1.x and 2.x only");
 	T_STREQ(t.err.where, "c.yaml:14:12");
 	sf_err_clear(&t.err);
-	json_object_set_new(want, "image_id", json_string("ami-0new"));
-	T_EQ(sf_rt_aws_launch_template.plan_check(&t.c, want), 0);
 	json_decref(want);
+
+	/* create reads the image itself: apply resolves the spec again */
+	want = lt_want("ami-0old");
+	T_EQ(sf_rt_aws_launch_template.create(&t.c, want, &out), 0);
+	char *b64 = sf_b64encode("UD-FOR-1", 8);
+	b64[strcspn(b64, "=")] = 0; /* the query escapes the padding */
+	char *q = xasprintf("LaunchTemplateData.UserData=%s", b64);
+	T_EQ(sent2(&t, "Action=CreateLaunchTemplate", q), 1);
+	free(q);
+	free(b64);
+	T_STREQ(json_string_value(json_object_get(out, "user_data")), "UD-FOR-1");
+	T_STREQ(json_string_value(json_object_get(out, "containerd_version")), "1.7.27");
+	json_decref(out);
+	json_decref(want);
+	rt_close(&t);
+}
+
+/* A baked image's version comes by reference (no image read); unknown
+ * until the bake, the user data is too.  A plan that does not refresh
+ * keeps the version recorded for the same image, and cannot tell for
+ * another one. */
+T_TEST(launch_template_user_data_for_a_baked_image_and_without_refresh)
+{
+	struct rt t;
+	rt_open(&t, "aws_launch_template.sandbox");
+	json_t *want = lt_want("ami-0baked");
+	json_object_del(want, "image_check");
+	json_object_set_new(want, "containerd_version", json_string("1.7.27"));
+	T_EQ(sf_rt_aws_launch_template.plan_resolve(&t.c, NULL, want), 0);
+	T_STREQ(json_string_value(json_object_get(want, "user_data")), "UD-FOR-1");
+	json_object_set_new(want, "containerd_version", json_string("")); /* not recorded: containerd 2 */
+	T_EQ(sf_rt_aws_launch_template.plan_resolve(&t.c, NULL, want), 0);
+	T_STREQ(json_string_value(json_object_get(want, "user_data")), "UD-FOR-2");
+	/* a rendering still waiting on the cluster's endpoint: unknown, not refused */
+	json_object_set_new(json_object_get(want, "user_data_by_containerd"), "1", json_null());
+	json_object_set_new(want, "containerd_version", json_string("1.7.27"));
+	T_EQ(sf_rt_aws_launch_template.plan_resolve(&t.c, NULL, want), 0);
+	T_OK(json_is_null(json_object_get(want, "user_data")));
+	T_STREQ(json_string_value(json_object_get(want, "containerd_version")), "1.7.27");
+	json_object_set_new(want, "containerd_version", json_null()); /* to be baked */
+	T_EQ(sf_rt_aws_launch_template.plan_resolve(&t.c, NULL, want), 0);
+	T_OK(json_is_null(json_object_get(want, "user_data")));
+	T_EQ(sent(&t, "Action=DescribeImages"), 0);
+	json_decref(want);
+
+	void *prov = t.c.provider;
+	t.c.provider = NULL; /* plan without refresh */
+	json_t *before = json_pack("{s:s, s:s, s:s}", "id", "lt-0aa", "image_id", "ami-0old", "containerd_version", "1.7.27");
+	want = lt_want("ami-0old");
+	T_EQ(sf_rt_aws_launch_template.plan_resolve(&t.c, before, want), 0);
+	T_STREQ(json_string_value(json_object_get(want, "user_data")), "UD-FOR-1");
+	json_decref(want);
+	want = lt_want("ami-0other");
+	T_EQ(sf_rt_aws_launch_template.plan_resolve(&t.c, before, want), 0);
+	T_OK(json_is_null(json_object_get(want, "user_data")));
+	T_EQ(sent(&t, "Action=DescribeImages"), 0);
+	t.c.provider = prov;
+	json_decref(want);
+	json_decref(before);
+	rt_close(&t);
+}
+
+/* An update onto an image on another containerd makes a new template
+ * version with that containerd's user data. */
+T_TEST(launch_template_new_version_when_the_images_containerd_changes)
+{
+	struct rt t;
+	rt_open(&t, "aws_launch_template.sandbox");
+	sf_replay_add(t.f.rp, "Action=DescribeImages && ImageId.1=ami-0old", GIVEN_IMAGE("ami-0old", "1.7.27"), 10);
+	sf_replay_add(t.f.rp, "Action=DescribeLaunchTemplateVersions",
+		      EC2("DescribeLaunchTemplateVersions", "<launchTemplateVersionSet><item><versionNumber>1</versionNumber>"
+			  "<launchTemplateData><imageId>ami-0new</imageId><userData>VUQtRk9SLTI=</userData>"
+			  "</launchTemplateData></item></launchTemplateVersionSet>"),
+		      1);
+	sf_replay_add(t.f.rp, "Action=CreateLaunchTemplateVersion",
+		      EC2("CreateLaunchTemplateVersion", "<launchTemplateVersion><versionNumber>2</versionNumber>"
+			  "</launchTemplateVersion>"),
+		      1);
+	sf_replay_add(t.f.rp, "Action=ModifyLaunchTemplate", EC2("ModifyLaunchTemplate", "<launchTemplate/>"), 1);
+	json_t *prior = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "id", "lt-0aa", "name", "demo-sandbox", "image_id",
+				  "ami-0new", "user_data", "UD-FOR-2", "containerd_version", "2.1.4", "latest_version", "1");
+	json_t *want = lt_want("ami-0old"), *out = NULL;
+	T_EQ(sf_rt_aws_launch_template.update(&t.c, prior, want, &out), 0);
+	char *b64 = sf_b64encode("UD-FOR-1", 8);
+	b64[strcspn(b64, "=")] = 0; /* the query escapes the padding */
+	char *q = xasprintf("LaunchTemplateData.UserData=%s", b64);
+	T_EQ(sent2(&t, "Action=CreateLaunchTemplateVersion", q), 1);
+	free(q);
+	free(b64);
+	T_STREQ(json_string_value(json_object_get(out, "latest_version")), "2");
+	T_STREQ(json_string_value(json_object_get(out, "containerd_version")), "1.7.27");
+	json_decref(out);
+	json_decref(want);
+	json_decref(prior);
 	rt_close(&t);
 }
 

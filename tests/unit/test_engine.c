@@ -238,12 +238,15 @@ static json_t *value_of(enum sf_atype t, int which)
 	return json_null();
 }
 
-/* Every settable attribute of t set to its first value. */
+/* Every settable attribute of t set to its first value.  Those whose
+ * drift is ignored are left out: they take no part in a diff, and one may
+ * be a type's input to plan_resolve that a made-up value cannot satisfy
+ * (a launch template's user data for each containerd version). */
 static json_t *full_attrs(const struct sf_rtype *t)
 {
 	json_t *o = json_object();
 	for (const struct sf_attr_def *a = t->attrs; a->name; a++)
-		if (a->flags & (SF_ATTR_REQUIRED | SF_ATTR_OPTIONAL))
+		if ((a->flags & (SF_ATTR_REQUIRED | SF_ATTR_OPTIONAL)) && !(a->flags & SF_ATTR_IGNORE_DRIFT))
 			json_object_set_new(o, a->name, value_of(a->type, 0));
 	return o;
 }
