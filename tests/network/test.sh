@@ -112,4 +112,36 @@ t_eq "nothing made by the refused plans" "$(q "len([r for r in inv['iam:role'] i
 t_rc 1 "import of the reference refused" $S import aws_network_ref.main "$VPC" "$C" --state "$WORK/imp.db"
 t_grep "nothing to import" "secfaas only reads and never owns; there is nothing to import" "$T_DIR/.err"
 t_end
+t_begin "plan warns of subnets without load balancer tags and of few addresses per node, refuses fewer than one"
+hand network 10.74.0.0/16 notags no-elb-tags small + network 10.75.0.0/16 full no-nat full \
+	+ network 10.76.0.0/16 private-link no-nat endpoints >"$WORK/nets2.json" || exit 2
+sed -n 1p "$WORK/nets2.json" >"$WORK/notags.json"
+sed -n 2p "$WORK/nets2.json" >"$WORK/full.json"
+sed -n 3p "$WORK/nets2.json" >"$WORK/plink.json"
+W=$WORK/warn.yaml
+spec "$W" "$(js notags.json '["vpc"]')" "$(js notags.json '["private"]')" "$(js notags.json '["public"]')"
+t_rc 0 "plan goes on: the cluster works without them" $S plan "$W" --state "$WORK/warn.db"
+t_grep "warnings above the plan" "Warnings:" "$T_DIR/.out"
+for sid in $(js notags.json '["public"]' | tr -d ,); do
+	t_grep "public subnet $sid: elb" "subnet $sid has no tag kubernetes.io/role/elb=1" "$T_DIR/.out"
+done
+for sid in $(js notags.json '["private"]' | tr -d ,); do
+	t_grep "private subnet $sid: internal-elb" "subnet $sid has no tag kubernetes.io/role/internal-elb=1" "$T_DIR/.out"
+done
+t_grep "two /28 node subnets: 22 addresses for 4 nodes" \
+	"the private subnets have 22 free addresses for 4 nodes at the groups' maximum size; the VPC CNI gives every pod a VPC address" \
+	"$T_DIR/.out"
+sed -i 's/max: 2}/max: 12}/' "$W"
+t_rc 1 "24 nodes at most in 22 addresses" $S plan "$W" --state "$WORK/warn.db"
+t_grep "refused" "the private subnets have 22 free addresses for 24 nodes at the groups' maximum size" "$T_DIR/.err"
+t_grep "where" "warn.yaml:7:12" "$T_DIR/.err"
+spec "$W" "$(js full.json '["vpc"]')" "$(js full.json '["private"]')" "$(js full.json '["public"]')"
+t_rc 1 "a subnet with 5 free addresses" $S plan "$W" --state "$WORK/warn.db"
+t_grep "EKS's six" "subnet $(js full.json '["private"][0]') has 5 free addresses; EKS needs at least 6 in each subnet" \
+	"$T_DIR/.err"
+spec "$W" "$(js plink.json '["vpc"]')" "$(js plink.json '["private"]')" "$(js plink.json '["public"]')"
+t_rc 0 "private node subnets without NAT but with the endpoints nodes need" $S plan "$W" --state "$WORK/warn.db"
+t_nogrep "no load balancer tag warning for tagged subnets" "has no tag kubernetes.io/role" "$T_DIR/.out"
+t_eq "nothing made by these plans" "$(q "len([r for r in inv['iam:role'] if r['id'].startswith('fn-byo')])")" 0
+t_end
 finish

@@ -10,12 +10,17 @@ loopback URLs are accepted.
   add-to-profile PROFILE ROLE
   delete-role NAME                      detach, remove from profiles, delete
   vpc CIDR NAME_TAG [K=V...]            a VPC with 2 subnets; prints the VPC id
-  network CIDR NAME_TAG [one-az|no-nat] a network team's VPC: 2 public subnets (public addresses
+  network CIDR NAME_TAG [OPTION...]     a network team's VPC: 2 public subnets (public addresses
                                         on launch, kubernetes.io/role/elb) and 2 private ones
                                         (internal-elb) in 2 AZs, an internet gateway, a NAT gateway
                                         (waits available), a route table each; one-az puts every
                                         subnet in one zone, no-nat leaves private subnets without a
-                                        way out.  Prints {"vpc", "private", "public", ...} as JSON
+                                        way out, endpoints adds the endpoints nodes need without one
+                                        (ec2, ecr.api, ecr.dkr, sts; s3 on the private table),
+                                        no-elb-tags leaves the load balancer role tags off, small
+                                        makes /28 subnets (11 free addresses), full then uses all but
+                                        5 of the first private subnet's (network interfaces).
+                                        Prints {"vpc", "private", "public", ...} as JSON
   inventory VPC_ID                      everything of that VPC a careless tool could break, as
                                         sorted JSON: the VPC, subnets (attributes, tags), route
                                         tables (routes, associations, tags), gateways, addresses
@@ -108,10 +113,13 @@ def network(ec2, cidr, name, opts):
         az = "eu-west-1a" if "one-az" in opts or i % 2 == 0 else "eu-west-1b"
         role = "kubernetes.io/role/elb" if kind == "public" else "kubernetes.io/role/internal-elb"
         box = {}
+        stags = [{"Key": "Name", "Value": "%s-%s-%d" % (name, kind, i)}]
+        if "no-elb-tags" not in opts:
+            stags.append({"Key": role, "Value": "1"})
+        bits = 28 if "small" in opts or "full" in opts else 24
         until(lambda: box.setdefault("s", ec2.create_subnet(
-            VpcId=v, CidrBlock="%s.%s.%d.0/24" % (base[0], base[1], i), AvailabilityZone=az,
-            TagSpecifications=[{"ResourceType": "subnet", "Tags": [{"Key": "Name", "Value": "%s-%s-%d" % (name, kind, i)},
-                                                                    {"Key": role, "Value": "1"}]}])), "subnet")
+            VpcId=v, CidrBlock="%s.%s.%d.0/%d" % (base[0], base[1], i, bits), AvailabilityZone=az,
+            TagSpecifications=[{"ResourceType": "subnet", "Tags": stags}])), "subnet")
         sid = box["s"]["Subnet"]["SubnetId"]
         if kind == "public":
             until(lambda: ec2.modify_subnet_attribute(SubnetId=sid, MapPublicIpOnLaunch={"Value": True}), "public IPs")
@@ -145,6 +153,18 @@ def network(ec2, cidr, name, opts):
     for sid in out["private"]:
         until(lambda: ec2.associate_route_table(RouteTableId=priv["RouteTableId"], SubnetId=sid), "associate")
     out["igw"] = igw["InternetGatewayId"]
+    if "endpoints" in opts:
+        # interface endpoints with private DNS need DNS hostnames in the VPC
+        until(lambda: ec2.modify_vpc_attribute(VpcId=v, EnableDnsHostnames={"Value": True}) or True, "DNS hostnames")
+        for svc in ("ec2", "ecr.api", "ecr.dkr", "sts"):
+            until(lambda: ec2.create_vpc_endpoint(VpcId=v, VpcEndpointType="Interface", SubnetIds=out["private"],
+                                                  ServiceName="com.amazonaws.eu-west-1." + svc), svc + " endpoint")
+        until(lambda: ec2.create_vpc_endpoint(VpcId=v, VpcEndpointType="Gateway", RouteTableIds=[priv["RouteTableId"]],
+                                              ServiceName="com.amazonaws.eu-west-1.s3"), "s3 endpoint")
+    if "full" in opts:
+        sid = out["private"][0]
+        while ec2.describe_subnets(SubnetIds=[sid])["Subnets"][0]["AvailableIpAddressCount"] > 5:
+            until(lambda: ec2.create_network_interface(SubnetId=sid), "network interface")
     return out
 
 
