@@ -8,6 +8,7 @@
  */
 #include <string.h>
 
+#include "resources/aws_batch.h"
 #include "resources/aws_common.h"
 #include "resources/aws_sweep.h"
 #include "resources/types_aws.h"
@@ -89,11 +90,18 @@ static int igw_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	return rc;
 }
 
+/* Refresh: every recorded one in one filtered call (aws_batch.h). */
+static const struct ax_batch_def batch = {"DescribeInternetGateways", "InternetGatewayId", "internetGatewaySet", "internetGatewayId", "internet-gateway-id"};
+
+static int igw_read_batch(struct sf_rctx *c, const json_t *const *priors, size_t n)
+{
+	return ax_ec2_batch(c, &batch, priors, n);
+}
+
 static int igw_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 {
 	json_t *g = NULL;
-	int rc = ax_ec2_describe_one(c, "DescribeInternetGateways", "InternetGatewayId", ax_s(prior, "id"),
-				     "internetGatewaySet", &g);
+	int rc = ax_ec2_read(c, &batch, ax_s(prior, "id"), &g);
 	if (rc < 0)
 		return rc;
 	*out = json_deep_copy(prior);
@@ -193,6 +201,7 @@ const struct sf_rtype sf_rt_aws_internet_gateway = {
 	.attrs = attrs,
 	.create = igw_create,
 	.read = igw_read,
+	.read_batch = igw_read_batch,
 	.update = igw_update,
 	.destroy = igw_destroy,
 	.sweep = &igw_sweep,

@@ -17,6 +17,7 @@
  */
 #include <string.h>
 
+#include "resources/aws_batch.h"
 #include "resources/aws_common.h"
 #include "resources/aws_sweep.h"
 #include "resources/types_aws.h"
@@ -258,10 +259,18 @@ static int rt_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	return rc;
 }
 
+/* Refresh: every recorded one in one filtered call (aws_batch.h). */
+static const struct ax_batch_def batch = {"DescribeRouteTables", "RouteTableId", "routeTableSet", "routeTableId", "route-table-id"};
+
+static int rt_read_batch(struct sf_rctx *c, const json_t *const *priors, size_t n)
+{
+	return ax_ec2_batch(c, &batch, priors, n);
+}
+
 static int rt_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 {
 	json_t *t = NULL;
-	int rc = ax_ec2_describe_one(c, "DescribeRouteTables", "RouteTableId", ax_s(prior, "id"), "routeTableSet", &t);
+	int rc = ax_ec2_read(c, &batch, ax_s(prior, "id"), &t);
 	if (rc < 0)
 		return rc;
 	*out = json_deep_copy(prior);
@@ -421,6 +430,7 @@ const struct sf_rtype sf_rt_aws_route_table = {
 	.attrs = attrs,
 	.create = rt_create,
 	.read = rt_read,
+	.read_batch = rt_read_batch,
 	.update = rt_update,
 	.validate = rt_validate,
 	.destroy = rt_destroy,

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "aws/xml.h"
+#include "resources/aws_batch.h"
 #include "resources/aws_common.h"
 #include "resources/aws_sweep.h"
 #include "resources/types_aws.h"
@@ -208,10 +209,18 @@ static int sg_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	return rc;
 }
 
+/* Refresh: every recorded one in one filtered call (aws_batch.h). */
+static const struct ax_batch_def batch = {"DescribeSecurityGroups", "GroupId", "securityGroupInfo", "groupId", "group-id"};
+
+static int sg_read_batch(struct sf_rctx *c, const json_t *const *priors, size_t n)
+{
+	return ax_ec2_batch(c, &batch, priors, n);
+}
+
 static int sg_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 {
 	json_t *g = NULL;
-	int rc = ax_ec2_describe_one(c, "DescribeSecurityGroups", "GroupId", ax_s(prior, "id"), "securityGroupInfo", &g);
+	int rc = ax_ec2_read(c, &batch, ax_s(prior, "id"), &g);
 	if (rc < 0)
 		return rc;
 	*out = json_deep_copy(prior);
@@ -335,6 +344,7 @@ const struct sf_rtype sf_rt_aws_security_group = {
 	.attrs = attrs,
 	.create = sg_create,
 	.read = sg_read,
+	.read_batch = sg_read_batch,
 	.update = sg_update,
 	.validate = sg_validate,
 	.destroy = sg_destroy,

@@ -13,6 +13,7 @@
  */
 #include <string.h>
 
+#include "resources/aws_batch.h"
 #include "resources/aws_common.h"
 #include "resources/aws_sweep.h"
 #include "resources/types_aws.h"
@@ -79,10 +80,18 @@ static int sn_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	return rc;
 }
 
+/* Refresh: every recorded one in one filtered call (aws_batch.h). */
+static const struct ax_batch_def batch = {"DescribeSubnets", "SubnetId", "subnetSet", "subnetId", "subnet-id"};
+
+static int sn_read_batch(struct sf_rctx *c, const json_t *const *priors, size_t n)
+{
+	return ax_ec2_batch(c, &batch, priors, n);
+}
+
 static int sn_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 {
 	json_t *v = NULL;
-	int rc = ax_ec2_describe_one(c, "DescribeSubnets", "SubnetId", ax_s(prior, "id"), "subnetSet", &v);
+	int rc = ax_ec2_read(c, &batch, ax_s(prior, "id"), &v);
 	if (rc < 0)
 		return rc;
 	*out = json_deep_copy(prior);
@@ -164,6 +173,7 @@ const struct sf_rtype sf_rt_aws_subnet = {
 	.attrs = attrs,
 	.create = sn_create,
 	.read = sn_read,
+	.read_batch = sn_read_batch,
 	.update = sn_update,
 	.destroy = sn_destroy,
 	.sweep = &subnet_sweep,

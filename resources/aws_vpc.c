@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "resources/aws_batch.h"
 #include "resources/aws_common.h"
 #include "resources/aws_sweep.h"
 #include "resources/types_aws.h"
@@ -60,10 +61,18 @@ static int vpc_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	return rc;
 }
 
+/* Refresh: every recorded one in one filtered call (aws_batch.h). */
+static const struct ax_batch_def batch = {"DescribeVpcs", "VpcId", "vpcSet", "vpcId", "vpc-id"};
+
+static int vpc_read_batch(struct sf_rctx *c, const json_t *const *priors, size_t n)
+{
+	return ax_ec2_batch(c, &batch, priors, n);
+}
+
 static int vpc_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 {
 	json_t *v = NULL;
-	int rc = ax_ec2_describe_one(c, "DescribeVpcs", "VpcId", ax_s(prior, "id"), "vpcSet", &v);
+	int rc = ax_ec2_read(c, &batch, ax_s(prior, "id"), &v);
 	if (rc < 0)
 		return rc;
 	*out = json_deep_copy(prior);
@@ -220,6 +229,7 @@ const struct sf_rtype sf_rt_aws_vpc = {
 	.attrs = attrs,
 	.create = vpc_create,
 	.read = vpc_read,
+	.read_batch = vpc_read_batch,
 	.update = ax_ec2_update_tags,
 	.destroy = vpc_destroy,
 	.sweep = &vpc_sweep,

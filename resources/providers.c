@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "aws/client.h"
+#include "resources/aws_batch.h"
 
 void sf_providers_init(struct sf_providers *p)
 {
@@ -21,6 +22,8 @@ void sf_providers_release(struct sf_providers *p)
 	sf_aws_free(p->aws);
 	json_decref(p->fresh);
 	json_decref(p->memo);
+	if (!p->reads_lent)
+		ax_reads_free(p->reads);
 	pthread_mutex_destroy(&p->mu);
 	pthread_mutex_destroy(&p->memo_mu);
 	memset(p, 0, sizeof *p);

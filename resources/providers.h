@@ -20,6 +20,7 @@
 #include "err.h"
 
 struct sf_aws;
+struct ax_reads;
 
 struct sf_providers {
 	const char *region;      /* metadata.region or --region; NULL: environment/profile */
@@ -44,6 +45,11 @@ struct sf_providers {
 	 * may take mu, for the client, before memo_mu, never after it). */
 	pthread_mutex_t memo_mu;
 	json_t *memo;
+	/* A refresh's batched answers (aws_batch.h), made on first use and
+	 * owned, or lent by a fleet run that shares one between its
+	 * workspaces (reads_lent: not freed here).  Set under mu. */
+	struct ax_reads *reads;
+	int reads_lent;
 };
 
 void sf_providers_init(struct sf_providers *p);

@@ -109,6 +109,7 @@ int sf_make_plan(struct sf_cli *cli, struct sf_ws *ws, struct sf_plan_args *pa, 
 		fprintf(cli->errf, "secfaas: warning: --target limits the plan to %zu resource(s) and their dependencies; the result may not match the spec as a whole\n",
 			pa->opts.ntargets);
 	pa->opts.providers = &ws->prov;
+	pa->opts.parallelism = cli->parallelism;
 	if (sf_plan_make(plan, &ws->cfg, ws->st, &pa->opts, &err) < 0)
 		return sf_cli_error(cli, &err);
 	return 0;

@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "provisioner/engine/ownership.h"
+#include "provisioner/engine/refresh.h"
 #include "util.h"
 
 const char *sf_action_name(enum sf_action a)
@@ -352,33 +353,60 @@ static void all_attrs(struct sf_change *c)
 	}
 }
 
-static int refresh_one(struct sf_change *c, const struct sf_resource *r, const struct sf_plan_opts *opts,
+/* The rows of st a refresh reads, in configuration order: each recorded
+ * (created) object the spec still has, whose type can read.  Owned array. */
+static struct sf_refresh_item *refresh_items(const struct sf_config *cfg, const size_t *order,
+					     struct sf_resource **res, size_t nres, size_t *n)
+{
+	struct sf_refresh_item *v = xcalloc(cfg->n + 1, sizeof *v);
+	*n = 0;
+	for (size_t oi = 0; oi < cfg->n; oi++) {
+		const struct sf_rinst *ri = &cfg->v[order ? order[oi] : oi];
+		for (size_t i = 0; i < nres; i++)
+			if (!strcmp(res[i]->address, ri->address) && res[i]->status == SF_RS_CREATED &&
+			    !strcmp(res[i]->type, ri->type->name) && ri->type->read) {
+				v[*n].type = ri->type;
+				v[(*n)++].row = res[i];
+			}
+	}
+	return v;
+}
+
+static struct sf_refresh_item *item_of(struct sf_refresh_item *v, size_t n, const struct sf_resource *r)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].row == r)
+			return &v[i];
+	return NULL;
+}
+
+/* Judge one refreshed object (its read and, for name-keyed types, its
+ * ownership marks were made beforehand, side by side: refresh.h). */
+static int refresh_one(struct sf_change *c, const struct sf_resource *r, struct sf_refresh_item *it,
 		       struct sf_plan *plan, json_t **live, struct sf_err *err)
 {
-	if (!c->type->read)
+	if (!it)
 		return 0;
-	struct sf_err e = SF_ERR_INIT;
-	volatile int cancel = 0;
-	struct sf_rctx ctx = {.address = c->address, .token = r->token, .err = &e, .provider = opts->providers,
-			      .cancel = &cancel};
-	int rc = c->type->read(&ctx, r->attrs, live);
+	int rc = it->rc;
+	*live = it->live;
+	it->live = NULL;
 	if (rc == SF_ENOTFOUND) {
+		json_decref(*live);
+		*live = NULL;
 		drift_add(plan, c->address, "%s", "deleted outside secfaas");
 		return SF_ENOTFOUND;
 	}
 	if (rc < 0) {
-		*err = e;
+		*err = it->err;
 		sf_err_prefix(err, "refreshing %s: ", c->address);
 		return rc;
 	}
 	/* A name-keyed object may have been deleted and its name taken by
 	 * someone else: then ours is gone, and theirs is never diffed,
 	 * updated or deleted (resource.h, the ownership rule). */
-	const struct sf_own *own = sf_own_of(c->type);
-	if (own && own->kind == SF_OWN_TAGS && own->marks) {
-		char *id = NULL;
-		json_t *tags = NULL;
-		int m = own->marks(&ctx, r->attrs, &id, &tags);
+	if (it->marked) {
+		int m = it->mrc;
+		json_t *tags = it->mtags;
 		int foreign = m == 0 && !sf_own_is_ours(tags, plan->lineage, c->address, r->token);
 		if (m == SF_ENOTFOUND || foreign) {
 			char *who = foreign ? sf_own_owner(tags) : NULL;
@@ -388,8 +416,6 @@ static int refresh_one(struct sf_change *c, const struct sf_resource *r, const s
 				drift_add(plan, c->address, "%s", "deleted outside secfaas");
 			free(who);
 		}
-		free(id);
-		json_decref(tags);
 		if (m == SF_ENOTFOUND || foreign) {
 			json_decref(*live);
 			*live = NULL;
@@ -398,7 +424,7 @@ static int refresh_one(struct sf_change *c, const struct sf_resource *r, const s
 		if (m < 0) {
 			json_decref(*live);
 			*live = NULL;
-			*err = e;
+			*err = it->merr;
 			sf_err_prefix(err, "refreshing %s: cannot prove ownership: ", c->address);
 			return m;
 		}
@@ -537,7 +563,8 @@ int sf_plan_make(struct sf_plan *plan, const struct sf_config *cfg, struct sf_st
 {
 	int rc = -1;
 	struct sf_resource **res = NULL;
-	size_t nres = 0, *order = NULL;
+	size_t nres = 0, *order = NULL, nitems = 0;
+	struct sf_refresh_item *items = NULL;
 	char *cycle = NULL;
 	memset(plan, 0, sizeof *plan);
 	/* st NULL: a workspace with no state yet, planned against nothing */
@@ -570,6 +597,11 @@ int sf_plan_make(struct sf_plan *plan, const struct sf_config *cfg, struct sf_st
 		goto done;
 	}
 	struct plan_lookup pl = {plan};
+	/* Every read of the refresh first, batched and side by side. */
+	if (opts->refresh || opts->refresh_only) {
+		items = refresh_items(cfg, order, res, nres, &nitems);
+		sf_refresh_read(items, nitems, opts->providers, opts->parallelism);
+	}
 	for (size_t oi = 0; oi < cfg->n; oi++) {
 		const struct sf_rinst *ri = &cfg->v[order[oi]];
 		const struct sf_resource *r = NULL;
@@ -619,7 +651,7 @@ int sf_plan_make(struct sf_plan *plan, const struct sf_config *cfg, struct sf_st
 		}
 		if (opts->refresh || opts->refresh_only) {
 			json_t *live = NULL;
-			int x = refresh_one(c, r, opts, plan, &live, err);
+			int x = refresh_one(c, r, item_of(items, nitems, r), plan, &live, err);
 			if (x == SF_ENOTFOUND) {
 				json_decref(c->before);
 				c->before = NULL;
@@ -731,10 +763,28 @@ summarise:
 	sf_plan_count(plan);
 	rc = 0;
 done:
+	sf_refresh_release(items, nitems);
+	free(items);
 	sf_resource_list_free(res, nres);
 	free(order);
 	free(cycle);
 	if (rc < 0)
 		plan->errored = 1;
 	return rc;
+}
+
+int sf_plan_prefetch(const struct sf_config *cfg, struct sf_state *st, const struct sf_plan_opts *opts,
+		     struct sf_err *err)
+{
+	struct sf_resource **res = NULL;
+	size_t nres = 0, n = 0;
+	if (!st || opts->destroy || !(opts->refresh || opts->refresh_only))
+		return 0;
+	if (sf_state_list(st, &res, &nres, err) < 0)
+		return err->code;
+	struct sf_refresh_item *v = refresh_items(cfg, NULL, res, nres, &n);
+	sf_refresh_batch(v, n, opts->providers, opts->parallelism);
+	free(v);
+	sf_resource_list_free(res, nres);
+	return 0;
 }

@@ -99,6 +99,7 @@ struct sf_plan_opts {
 	size_t ntargets;
 	void *providers;        /* passed to resource reads as rctx.provider */
 	const struct sf_registry *types; /* types state rows may name (required), borrowed */
+	int parallelism;        /* refresh reads at once (--parallelism); <= 1: one at a time */
 };
 
 struct sf_plan {
@@ -125,6 +126,13 @@ struct sf_plan {
 int sf_plan_make(struct sf_plan *plan, const struct sf_config *cfg, struct sf_state *st,
 		 const struct sf_plan_opts *opts, struct sf_err *err);
 void sf_plan_release(struct sf_plan *plan);
+/* Only the batch step of a refresh: hand every type with a read_batch hook
+ * the rows of st that sf_plan_make would refresh, and nothing else (no
+ * read, no diff).  A fleet run does this for every workspace first, so a
+ * shared provider cache learns the ids of all of them before any is read
+ * (resources/aws_batch.h).  Errors of the hooks are ignored, as in a plan. */
+int sf_plan_prefetch(const struct sf_config *cfg, struct sf_state *st, const struct sf_plan_opts *opts,
+		     struct sf_err *err);
 int sf_plan_has_changes(const struct sf_plan *plan);
 /* Set add/change/destroy/kept and each change's keep_old from the actions
  * (after making a plan or reading one back). */

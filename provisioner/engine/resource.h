@@ -127,6 +127,10 @@ struct sf_rctx {
 	 * 0 with *lo and *hi, or -1 when there are too few of them.  A long
 	 * wait polls more often near the usual end.  May be NULL. */
 	int (*typical)(struct sf_rctx *c, double *lo, double *hi);
+	/* Set by a plan's refresh only: read() may take its answer from what
+	 * the type's read_batch fetched for this run moments before.  Any
+	 * other read (after a change, an import) asks the provider itself. */
+	int refreshing;
 };
 
 struct sf_change;     /* engine's per-resource plan entry (plan.h) */
@@ -173,6 +177,14 @@ struct sf_rtype {
 	 * verdict rather than a field may return a computed string attribute
 	 * "drift" saying why; plan prints it next to the changed attribute. */
 	int (*read)(struct sf_rctx *c, const json_t *prior, json_t **out);
+	/* Optional: before a refresh reads objects of this type one by one,
+	 * the engine hands the type all their prior attributes at once (one
+	 * call per type and run); the type fetches them in as few provider
+	 * calls as it can (one filtered, paginated Describe by ids) and keeps
+	 * the answers in the run's providers, where read() with c->refreshing
+	 * finds them.  An object the batch answer does not hold is gone.  A
+	 * failure is not the plan's: each read() then asks on its own. */
+	int (*read_batch)(struct sf_rctx *c, const json_t *const *priors, size_t n);
 	/* NULL: every change to a non-computed attribute forces replacement. */
 	int (*update)(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out);
 	/* Succeeds (0) if already gone. */

@@ -147,6 +147,41 @@ t_eq "the node role without the CNI policy" "$(q "[sorted(p.split('/')[-1] for p
 t_rc 0 "converged" $S plan "$WORK/d.yaml" $ST --detailed-exitcode
 t_end
 
+t_begin "refresh reads a workspace's subnets in one DescribeSubnets and still sees a deleted one and a changed tag"
+FL=$WORK/fleet
+mkdir -p "$FL/specs"
+for w in 1 2 3; do
+	cat >"$FL/specs/net$w.yaml" <<Y
+apiVersion: secfaas.dev/v1alpha1
+kind: Stack
+metadata: {name: net$w, region: eu-west-1}
+spec:
+  resources:
+    - {type: aws_vpc, name: v, attributes: {cidr_block: 10.9$w.0.0/16}}
+    - {type: aws_subnet, name: a, attributes: {vpc_id: '\${aws_vpc.v.id}', cidr_block: 10.9$w.1.0/24, availability_zone: eu-west-1a, tags: {tier: app}}}
+    - {type: aws_subnet, name: b, attributes: {vpc_id: '\${aws_vpc.v.id}', cidr_block: 10.9$w.2.0/24, availability_zone: eu-west-1b, tags: {tier: app}}}
+    - {type: aws_subnet, name: c, attributes: {vpc_id: '\${aws_vpc.v.id}', cidr_block: 10.9$w.3.0/24, availability_zone: eu-west-1c, tags: {tier: app}}}
+Y
+done
+FST="--state $FL/net1.db"
+fid() { $S state list $FST | awk -v a="$1" '$1==a{print $2}'; }
+t_rc 0 "apply one workspace" $S apply "$FL/specs/net1.yaml" $FST --auto-approve
+before=$(q 'calls["ec2:DescribeSubnets"]')
+t_rc 0 "refresh: nothing changed" $S plan "$FL/specs/net1.yaml" $FST -refresh-only --detailed-exitcode
+t_eq "three subnets read with one DescribeSubnets" "$(($(q 'calls["ec2:DescribeSubnets"]') - before))" 1
+hand get "ec2.delete_subnet(SubnetId='$(fid aws_subnet.b)')" >/dev/null
+hand get "ec2.create_tags(Resources=['$(fid aws_subnet.c)'], Tags=[{'Key': 'tier', 'Value': 'rogue'}])" >/dev/null
+before=$(q 'calls["ec2:DescribeSubnets"]')
+t_rc 2 "refresh sees both" $S plan "$FL/specs/net1.yaml" $FST -refresh-only --detailed-exitcode
+t_grep "the deleted subnet" "aws_subnet.b: deleted outside secfaas" "$T_DIR/.out"
+t_grep "the changed tag" "aws_subnet.c: tags changed outside secfaas" "$T_DIR/.out"
+t_nogrep "the other subnet unchanged" "aws_subnet.a:" "$T_DIR/.out"
+t_eq "still one DescribeSubnets" "$(($(q 'calls["ec2:DescribeSubnets"]') - before))" 1
+t_rc 0 "apply puts both back" $S apply "$FL/specs/net1.yaml" $FST --auto-approve
+t_rc 0 "converged" $S plan "$FL/specs/net1.yaml" $FST --detailed-exitcode
+t_rc 0 "destroy" $S destroy "$FL/specs/net1.yaml" $FST --auto-approve
+t_end
+
 t_begin "destroy"
 t_rc 0 "destroy" $S destroy "$WORK/d.yaml" $ST --auto-approve
 t_eq "inventory empty" "$(q 'sum(len(v) for v in inv.values())')" 0

@@ -2940,3 +2940,111 @@ T_TEST(waits_time_out_and_stop_on_cancel)
 }
 
 T_MAIN()
+
+/* ---- batched refresh reads (resources/aws_batch.h) ---- */
+
+#define SUBNET_ITEM(id, cidr)                                                                                   \
+	"<item><subnetId>" id "</subnetId><cidrBlock>" cidr "</cidrBlock><availabilityZone>eu-west-1a</availabilityZone>" \
+	"<mapPublicIpOnLaunch>false</mapPublicIpOnLaunch><tagSet><item><key>team</key><value>t</value></item></tagSet></item>"
+
+static json_t *subnet_prior(const char *id)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:{s:s}}", "id", id, "vpc_id", "vpc-1", "cidr_block", "10.0.0.0/24",
+			 "availability_zone", "eu-west-1a", "public", 0, "tags", "team", "t");
+}
+
+/* Three subnets refreshed: one filtered DescribeSubnets (the filter form,
+ * which does not fail when an id is gone), paginated; the id the answer
+ * lacks is gone without a call of its own; a read outside a refresh asks
+ * AWS itself. */
+T_TEST(subnet_batch_read_one_call_and_a_missing_id_is_gone)
+{
+	struct rt t;
+	rt_open(&t, "aws_subnet");
+	json_t *p[3] = {subnet_prior("subnet-0a"), subnet_prior("subnet-0b"), subnet_prior("subnet-0c")};
+	sf_replay_add(t.f.rp, "Action=DescribeSubnets && NextToken=page2",
+		      EC2("DescribeSubnets", "<subnetSet>" SUBNET_ITEM("subnet-0c", "10.0.2.0/24") "</subnetSet>"), 1);
+	sf_replay_add(t.f.rp,
+		      "Action=DescribeSubnets && Filter.1.Name=subnet-id && Filter.1.Value.1=subnet-0a && "
+		      "Filter.1.Value.2=subnet-0b && Filter.1.Value.3=subnet-0c && MaxResults=1000",
+		      EC2("DescribeSubnets", "<subnetSet>" SUBNET_ITEM("subnet-0a", "10.0.0.0/24") "</subnetSet><nextToken>page2</nextToken>"), 1);
+	T_OK(sf_rt_aws_subnet.read_batch != NULL);
+	t.c.refreshing = 1;
+	T_EQ(sf_rt_aws_subnet.read_batch(&t.c, (const json_t *const *)p, 3), 0);
+	T_EQ(sent(&t, "Action=DescribeSubnets"), 2); /* two pages of one call */
+	T_EQ(sent(&t, "SubnetId.1="), 0);              /* never the by-id form, which one gone id fails */
+	json_t *a = NULL, *b = NULL, *c = NULL;
+	t.c.address = "aws_subnet.a";
+	T_EQ(sf_rt_aws_subnet.read(&t.c, p[0], &a), 0);
+	t.c.address = "aws_subnet.b";
+	T_EQ(sf_rt_aws_subnet.read(&t.c, p[1], &b), SF_ENOTFOUND);
+	t.err = (struct sf_err)SF_ERR_INIT;
+	t.c.address = "aws_subnet.c";
+	T_EQ(sf_rt_aws_subnet.read(&t.c, p[2], &c), 0);
+	T_STREQ(json_string_value(json_object_get(c, "cidr_block")), "10.0.2.0/24"); /* drift seen */
+	T_STREQ(json_string_value(json_object_get(a, "cidr_block")), "10.0.0.0/24");
+	T_EQ(sent(&t, "Action=DescribeSubnets"), 2); /* the reads took the answer */
+	/* a second batch of the same ids in the run asks nothing */
+	T_EQ(sf_rt_aws_subnet.read_batch(&t.c, (const json_t *const *)p, 3), 0);
+	T_EQ(sent(&t, "Action=DescribeSubnets"), 2);
+	/* outside a refresh (after a change): one by-id read */
+	json_decref(a);
+	a = NULL;
+	t.c.refreshing = 0;
+	sf_replay_add(t.f.rp, "Action=DescribeSubnets && SubnetId.1=subnet-0a",
+		      EC2("DescribeSubnets", "<subnetSet>" SUBNET_ITEM("subnet-0a", "10.0.0.0/24") "</subnetSet>"), 1);
+	T_EQ(sf_rt_aws_subnet.read(&t.c, p[0], &a), 0);
+	T_EQ(sent(&t, "Action=DescribeSubnets"), 3);
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	json_decref(a);
+	json_decref(c);
+	for (int i = 0; i < 3; i++)
+		json_decref(p[i]);
+	rt_close(&t);
+}
+
+/* More ids than EC2 takes in one filter: one call per 200.  A failed batch
+ * answers nothing: each read then asks by id, so the plan sees the
+ * truth either way. */
+T_TEST(batch_read_chunks_by_200_and_a_failed_batch_falls_back)
+{
+	struct rt t;
+	rt_open(&t, "aws_security_group");
+	enum { N = 250 };
+	json_t *p[N];
+	for (int i = 0; i < N; i++) {
+		char id[32];
+		snprintf(id, sizeof id, "sg-%04x", i);
+		p[i] = json_pack("{s:s, s:s, s:s}", "id", id, "vpc_id", "vpc-1", "name", "g");
+	}
+	sf_replay_add(t.f.rp, "Action=DescribeSecurityGroups && Filter.1.Value.200=sg-00c7",
+		      EC2("DescribeSecurityGroups", "<securityGroupInfo/>"), 1);
+	sf_replay_add(t.f.rp, "Action=DescribeSecurityGroups && Filter.1.Value.50=sg-00f9",
+		      EC2("DescribeSecurityGroups", "<securityGroupInfo/>"), 1);
+	t.c.refreshing = 1;
+	T_EQ(sf_rt_aws_security_group.read_batch(&t.c, (const json_t *const *)p, N), 0);
+	T_EQ(sent(&t, "Action=DescribeSecurityGroups"), 2);
+	T_EQ(sent(&t, "Filter.1.Value.201="), 0);
+	json_t *g = NULL;
+	T_EQ(sf_rt_aws_security_group.read(&t.c, p[249], &g), SF_ENOTFOUND);
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	rt_close(&t);
+
+	rt_open(&t, "aws_security_group");
+	sf_replay_add(t.f.rp, "Action=DescribeSecurityGroups && Filter.1.Name=group-id",
+		      EC2_ERR("UnauthorizedOperation", "You are not authorized to perform this operation."), 1);
+	t.c.refreshing = 1;
+	T_OK(sf_rt_aws_security_group.read_batch(&t.c, (const json_t *const *)p, 2) < 0);
+	t.err = (struct sf_err)SF_ERR_INIT;
+	sf_replay_add(t.f.rp, "Action=DescribeSecurityGroups && GroupId.1=sg-0000",
+		      EC2("DescribeSecurityGroups", "<securityGroupInfo><item><groupId>sg-0000</groupId><groupName>g</groupName>"
+						    "<vpcId>vpc-1</vpcId></item></securityGroupInfo>"),
+		      1);
+	T_EQ(sf_rt_aws_security_group.read(&t.c, p[0], &g), 0);
+	T_STREQ(json_string_value(json_object_get(g, "name")), "g");
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	json_decref(g);
+	for (int i = 0; i < N; i++)
+		json_decref(p[i]);
+	rt_close(&t);
+}

@@ -10,6 +10,7 @@
  * is the product's (sf_types()).
  */
 #include <dirent.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -612,3 +613,128 @@ T_TEST(apply_failure_taints_and_skips_dependents_only)
 }
 
 T_MAIN()
+
+/* ---- batched, parallel refresh (provisioner/engine/refresh.h) ---------- */
+
+/* Two fake types that count what the engine asks: `fa` and `fb` batch
+ * (fb names its ids "gone-*" gone), `fc` reads one by one. */
+static pthread_mutex_t fk_mu = PTHREAD_MUTEX_INITIALIZER;
+static int fk_batches[3], fk_batch_n[3], fk_reads[3], fk_refreshing;
+static json_t *fk_answer; /* {id: attrs or null}: what the batches fetched */
+
+static int fk_index(const char *address)
+{
+	return address[1] == 'a' ? 0 : address[1] == 'b' ? 1 : 2;
+}
+
+static int fk_batch(struct sf_rctx *c, const json_t *const *priors, size_t n)
+{
+	pthread_mutex_lock(&fk_mu);
+	int k = fk_index(c->address);
+	fk_batches[k]++;
+	fk_batch_n[k] += (int)n;
+	for (size_t i = 0; i < n; i++) {
+		const char *id = json_string_value(json_object_get(priors[i], "id"));
+		json_object_set_new(fk_answer, id, strncmp(id, "gone-", 5) ? json_deep_copy(priors[i]) : json_null());
+	}
+	pthread_mutex_unlock(&fk_mu);
+	return 0;
+}
+
+static int fk_read(struct sf_rctx *c, const json_t *prior, json_t **out)
+{
+	const char *id = json_string_value(json_object_get(prior, "id"));
+	pthread_mutex_lock(&fk_mu);
+	fk_reads[fk_index(c->address)]++;
+	fk_refreshing += c->refreshing;
+	json_t *x = json_object_get(fk_answer, id);
+	int rc = x && json_is_null(x) ? SF_ENOTFOUND : 0;
+	if (!rc)
+		*out = json_deep_copy(x ? x : prior);
+	pthread_mutex_unlock(&fk_mu);
+	return rc ? sf_fail(c->err, rc, "%s not found", id) : 0;
+}
+
+static const struct sf_attr_def fk_attrs[] = {
+	{"v", SF_AT_STRING, SF_ATTR_OPTIONAL, "a value"},
+	{"id", SF_AT_STRING, SF_ATTR_COMPUTED, "id"},
+	{NULL, 0, 0, NULL},
+};
+static const struct sf_own fk_own = {.kind = SF_OWN_ID, .noun = "fake", .proof = "its id"};
+static const struct sf_rtype fk_a = {.name = "fa", .attrs = fk_attrs, .read = fk_read, .read_batch = fk_batch,
+				      .own = &fk_own};
+static const struct sf_rtype fk_b = {.name = "fb", .attrs = fk_attrs, .read = fk_read, .read_batch = fk_batch,
+				      .own = &fk_own};
+static const struct sf_rtype fk_c = {.name = "fc", .attrs = fk_attrs, .read = fk_read, .own = &fk_own};
+
+/* Refresh groups the recorded objects by type: one batch per type with
+ * all of that type's rows (never one per object, never rows a refresh does
+ * not read), every object still read, with c->refreshing; an id the batch
+ * answered as gone is planned as deleted outside secfaas.  The same at
+ * --parallelism 1 and 8. */
+T_TEST(refresh_batches_once_per_type_and_a_missing_id_is_gone)
+{
+	static const struct sf_rtype *const types[] = {&fk_a, &fk_b, &fk_c};
+	struct sf_registry reg = {types, 3};
+	for (int par = 1; par <= 8; par += 7) {
+		struct sf_state *st = fresh_state(par == 1 ? "batch1" : "batch8");
+		struct sf_config cfg = SF_CONFIG_INIT;
+		cfg.workspace = xstrdup("ws");
+		static const char *const rows[][3] = {
+			{"fa", "a1", "ok-a1"}, {"fa", "a2", "ok-a2"}, {"fa", "a3", "ok-a3"}, {"fb", "b1", "ok-b1"},
+			{"fb", "b2", "gone-b2"}, {"fc", "c1", "ok-c1"}, {"fc", "c2", "ok-c2"},
+		};
+		for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+			const struct sf_rtype *t = !strcmp(rows[i][0], "fa") ? &fk_a : !strcmp(rows[i][0], "fb") ? &fk_b : &fk_c;
+			char *addr = xasprintf("%s.%s", rows[i][0], rows[i][1]);
+			json_t *have = json_pack("{s:s, s:s}", "v", "x", "id", rows[i][2]);
+			put(st, addr, rows[i][0], SF_RS_CREATED, have);
+			json_t *want = json_pack("{s:s}", "v", "x");
+			sf_config_add(&cfg, t, rows[i][1], want, NULL);
+			json_decref(want);
+			json_decref(have);
+			free(addr);
+		}
+		/* a tainted row is replaced, not read; a row the spec dropped is deleted, not read */
+		json_t *o = json_pack("{s:s, s:s}", "v", "x", "id", "ok-a4");
+		put(st, "fa.a4", "fa", SF_RS_TAINTED, o);
+		json_t *want4 = json_pack("{s:s}", "v", "x");
+		sf_config_add(&cfg, &fk_a, "a4", want4, NULL);
+		json_decref(want4);
+		put(st, "fa.a5", "fa", SF_RS_CREATED, o);
+		json_decref(o);
+		memset(fk_batches, 0, sizeof fk_batches);
+		memset(fk_batch_n, 0, sizeof fk_batch_n);
+		memset(fk_reads, 0, sizeof fk_reads);
+		fk_refreshing = 0;
+		json_decref(fk_answer);
+		fk_answer = json_object();
+		struct sf_plan plan;
+		struct sf_plan_opts opts = {.refresh = 1, .types = &reg, .parallelism = par};
+		struct sf_err err = SF_ERR_INIT;
+		T_EQ(sf_plan_make(&plan, &cfg, st, &opts, &err), 0);
+		T_EQ(fk_batches[0], 1);
+		T_EQ(fk_batch_n[0], 3);
+		T_EQ(fk_batches[1], 1);
+		T_EQ(fk_batch_n[1], 2);
+		T_EQ(fk_batches[2], 0);
+		T_EQ(fk_reads[0] + fk_reads[1] + fk_reads[2], 7);
+		T_EQ(fk_refreshing, 7);
+		const struct sf_change *gone = sf_plan_find(&plan, "fb.b2"), *kept = sf_plan_find(&plan, "fa.a2");
+		T_OK(gone && gone->action == SF_ACT_CREATE && gone->reason == SF_REASON_GONE);
+		T_OK(kept && kept->action == SF_ACT_NOOP);
+		T_EQ(plan.ndrift, 1);
+		T_STREQ(plan.drift[0].address, "fb.b2");
+		sf_plan_release(&plan);
+		/* the batch step alone (a fleet registers every workspace first) */
+		memset(fk_batches, 0, sizeof fk_batches);
+		memset(fk_reads, 0, sizeof fk_reads);
+		T_EQ(sf_plan_prefetch(&cfg, st, &opts, &err), 0);
+		T_EQ(fk_batches[0] + fk_batches[1], 2);
+		T_EQ(fk_reads[0] + fk_reads[1] + fk_reads[2], 0);
+		sf_config_release(&cfg);
+		sf_state_close(st);
+	}
+	json_decref(fk_answer);
+	fk_answer = NULL;
+}

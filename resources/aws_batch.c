@@ -1,0 +1,207 @@
+/* aws_batch.c - batched EC2 reads of a refresh (see aws_batch.h). */
+#include "resources/aws_batch.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aws/client.h"
+#include "resources/aws_common.h"
+#include "resources/providers.h"
+#include "util.h"
+
+/* The answers of one Describe action in one region and profile. */
+struct group {
+	char *key;
+	json_t *asked;    /* {id: true}: recorded, not fetched yet */
+	json_t *answered; /* {id: item, or null when the answer had none} */
+	int busy;         /* a thread is fetching for this group */
+	struct group *next;
+};
+
+struct ax_reads {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int gathering;
+	struct group *groups;
+};
+
+struct ax_reads *ax_reads_new(void)
+{
+	struct ax_reads *r = xcalloc(1, sizeof *r);
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->cv, NULL);
+	return r;
+}
+
+void ax_reads_free(struct ax_reads *r)
+{
+	if (!r)
+		return;
+	for (struct group *g = r->groups, *n; g; g = n) {
+		n = g->next;
+		free(g->key);
+		json_decref(g->asked);
+		json_decref(g->answered);
+		free(g);
+	}
+	pthread_cond_destroy(&r->cv);
+	pthread_mutex_destroy(&r->mu);
+	free(r);
+}
+
+void ax_reads_gather(struct ax_reads *r, int on)
+{
+	pthread_mutex_lock(&r->mu);
+	r->gathering = on;
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* The run's answers: the providers' own (made on first use) or the one a
+ * fleet run lent them. */
+static struct ax_reads *reads_of(struct sf_rctx *c, int make)
+{
+	struct sf_providers *p = c->provider;
+	if (!p)
+		return NULL;
+	pthread_mutex_lock(&p->mu);
+	if (!p->reads && make)
+		p->reads = ax_reads_new();
+	struct ax_reads *r = p->reads;
+	pthread_mutex_unlock(&p->mu);
+	return r;
+}
+
+/* Answers differ by action, region and credentials (the profile names
+ * them; the environment is the process's own). */
+static char *group_key(struct sf_rctx *c, struct sf_aws *a, const struct ax_batch_def *d)
+{
+	const struct sf_providers *p = c->provider;
+	return xasprintf("%s\n%s\n%s", d->describe, sf_aws_region(a), p && p->profile ? p->profile : "");
+}
+
+/* Under r->mu. */
+static struct group *group_get(struct ax_reads *r, const char *key, int make)
+{
+	for (struct group *g = r->groups; g; g = g->next)
+		if (!strcmp(g->key, key))
+			return g;
+	if (!make)
+		return NULL;
+	struct group *g = xcalloc(1, sizeof *g);
+	g->key = xstrdup(key);
+	g->asked = json_object();
+	g->answered = json_object();
+	g->next = r->groups;
+	r->groups = g;
+	return g;
+}
+
+/* One filtered Describe of up to AX_BATCH_MAX_IDS ids, every page: *items
+ * {id: item}.  The filter form answers without the ids that are gone. */
+static int fetch_chunk(struct sf_rctx *c, struct sf_aws *a, const struct ax_batch_def *d, json_t *ids, json_t **items)
+{
+	json_t *p = json_pack("{s:[{s:s, s:O}], s:i}", "Filter", "Name", d->filter, "Value", ids, "MaxResults", 1000);
+	json_t *all = NULL;
+	int rc = sf_aws_query_all(a, "ec2", d->describe, p, d->set_key, &all, c->err);
+	json_decref(p);
+	if (rc < 0)
+		return rc;
+	*items = json_object();
+	size_t i;
+	json_t *e;
+	json_array_foreach(all, i, e)
+	{
+		const char *id = ax_s(e, d->id_key);
+		if (id)
+			json_object_set(*items, id, e);
+	}
+	json_decref(all);
+	return 0;
+}
+
+int ax_ec2_batch(struct sf_rctx *c, const struct ax_batch_def *d, const json_t *const *priors, size_t n)
+{
+	struct ax_reads *r = reads_of(c, 1);
+	struct sf_aws *a = r ? ax_client(c) : NULL;
+	if (!a)
+		return r ? c->err->code : 0;
+	char *key = group_key(c, a, d);
+	pthread_mutex_lock(&r->mu);
+	struct group *g = group_get(r, key, 1);
+	free(key);
+	for (size_t i = 0; i < n; i++) {
+		const char *id = ax_s(priors[i], "id");
+		if (id && *id && !json_object_get(g->answered, id))
+			json_object_set_new(g->asked, id, json_true());
+	}
+	int rc = 0;
+	while (!r->gathering) {
+		while (g->busy)
+			pthread_cond_wait(&r->cv, &r->mu);
+		if (!json_object_size(g->asked))
+			break;
+		/* take what is asked and not answered; others asking meanwhile
+		 * wait for this fetch, then take what is left */
+		json_t *take = json_array();
+		const char *id;
+		json_t *v;
+		json_object_foreach(g->asked, id, v) if (!json_object_get(g->answered, id))
+			json_array_append_new(take, json_string(id));
+		json_object_clear(g->asked);
+		g->busy = 1;
+		pthread_mutex_unlock(&r->mu);
+		json_t *got = json_object();
+		for (size_t off = 0; rc == 0 && off < json_array_size(take); off += AX_BATCH_MAX_IDS) {
+			json_t *chunk = json_array(), *items = NULL;
+			for (size_t k = off; k < off + AX_BATCH_MAX_IDS && k < json_array_size(take); k++)
+				json_array_append(chunk, json_array_get(take, k));
+			rc = fetch_chunk(c, a, d, chunk, &items);
+			size_t k;
+			json_t *x;
+			/* an id the answer lacks is gone (null); a failed call
+			 * answers nothing and each read asks on its own */
+			json_array_foreach(chunk, k, x) if (rc == 0)
+			{
+				json_t *item = json_object_get(items, json_string_value(x));
+				json_object_set(got, json_string_value(x), item ? item : json_null());
+			}
+			json_decref(items);
+			json_decref(chunk);
+		}
+		pthread_mutex_lock(&r->mu);
+		json_object_update(g->answered, got);
+		json_decref(got);
+		json_decref(take);
+		g->busy = 0;
+		pthread_cond_broadcast(&r->cv);
+		break;
+	}
+	pthread_mutex_unlock(&r->mu);
+	return rc;
+}
+
+int ax_ec2_read(struct sf_rctx *c, const struct ax_batch_def *d, const char *id, json_t **obj)
+{
+	*obj = NULL;
+	struct ax_reads *r = c->refreshing && id ? reads_of(c, 0) : NULL;
+	struct sf_aws *a = r ? ax_client(c) : NULL;
+	if (a) {
+		char *key = group_key(c, a, d);
+		pthread_mutex_lock(&r->mu);
+		struct group *g = group_get(r, key, 0);
+		/* a fetch for this group under way may hold the answer */
+		while (g && g->busy && !json_object_get(g->answered, id))
+			pthread_cond_wait(&r->cv, &r->mu);
+		json_t *x = g ? json_object_get(g->answered, id) : NULL;
+		if (x && !json_is_null(x))
+			*obj = json_deep_copy(x);
+		pthread_mutex_unlock(&r->mu);
+		free(key);
+		if (*obj)
+			return 0;
+		if (x)
+			return sf_fail(c->err, SF_ENOTFOUND, "%s: %s not found", c->address, id);
+	}
+	return ax_ec2_describe_one(c, d->describe, d->id_param, id, d->set_key, obj);
+}

@@ -1,0 +1,62 @@
+/*
+ * aws_batch.h - EC2 reads of a plan's refresh, one filtered call per type
+ * instead of one per object, shared by every workspace of a run.
+ *
+ * Why: a refresh that reads each subnet, security group, route table... by
+ * itself costs one round trip per object, so a fleet of applied clusters
+ * costs thousands.  EC2's Describe* calls take many ids at once.  A type's
+ * read_batch hook (provisioner/engine/resource.h) hands its ids here;
+ * they are asked in one `Filter.1.Name=<type>-id` call per 200 ids (EC2
+ * takes up to 200 values per filter), paginated with MaxResults/NextToken.
+ * The filter form, unlike the by-id parameter (SubnetId.N), does not fail
+ * the whole call with InvalidSubnetID.NotFound when one id is gone: that id
+ * is simply absent from the answer, which is how a batch says "gone".  The
+ * type's read() then takes its object from the answer (ax_ec2_read) instead
+ * of calling; the ownership checks of the engine apply to it unchanged.
+ *
+ * Answers are grouped by Describe action, region and profile, so a fleet
+ * run (plan --all) that shares one ax_reads between its workspaces asks
+ * once per type and region for all of them: it first lets every workspace
+ * register its ids while `gathering` (no call), then the first read of a
+ * type fetches the union.  Only reads made with c->refreshing use answers;
+ * every other read (after a change, an import) asks EC2 itself.
+ *
+ * Ownership: ax_reads_new's result is owned by whoever made it
+ * (ax_reads_free); a run's providers own the one they make on demand
+ * (resources/providers.c) and borrow one a fleet run hands them.
+ */
+#ifndef SF_AWS_BATCH_H
+#define SF_AWS_BATCH_H
+
+#include <jansson.h>
+
+#include "provisioner/engine/resource.h"
+
+/* One EC2 Describe action able to read many objects at once. */
+struct ax_batch_def {
+	const char *describe; /* "DescribeSubnets" */
+	const char *id_param; /* "SubnetId": the by-id parameter of a single read */
+	const char *set_key;  /* "subnetSet": the list in the reply */
+	const char *id_key;   /* "subnetId": an item's id */
+	const char *filter;   /* "subnet-id": the filter naming ids */
+};
+
+/* EC2 takes at most 200 values in one filter. */
+#define AX_BATCH_MAX_IDS 200
+
+struct ax_reads;
+struct ax_reads *ax_reads_new(void);
+void ax_reads_free(struct ax_reads *r);
+/* While on, ax_ec2_batch only records the ids it is given; the first
+ * batch or read of each group after it is turned off fetches them all. */
+void ax_reads_gather(struct ax_reads *r, int on);
+
+/* A type's read_batch: fetch the objects the priors' "id" name (those not
+ * answered yet in this run), as described above. */
+int ax_ec2_batch(struct sf_rctx *c, const struct ax_batch_def *d, const json_t *const *priors, size_t n);
+/* A type's read of one object by id: from the batch answer when
+ * c->refreshing and one holds it (SF_ENOTFOUND, filled in c->err, when the
+ * answer says it is gone), else one Describe by id. *obj: new reference. */
+int ax_ec2_read(struct sf_rctx *c, const struct ax_batch_def *d, const char *id, json_t **obj);
+
+#endif
