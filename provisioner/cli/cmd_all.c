@@ -29,6 +29,7 @@
 #include "provisioner/cli/plan_cmd.h"
 #include "provisioner/cli/run.h"
 #include "provisioner/kinds/kinds.h"
+#include "resources/aws_batch.h"
 #include "resources/estimate.h"
 #include "util.h"
 
@@ -36,6 +37,7 @@ struct wsrow {
 	char *name;
 	int in_spec;       /* 0: state only (prune candidate) */
 	int add, change, destroy;
+	int drift;         /* plan --all --refresh-only: objects changed outside secfaas */
 	int errored;
 	int rc;            /* apply --all: child exit status */
 	pid_t pid;
@@ -142,7 +144,8 @@ static void summary(struct sf_cli *cli, struct wsrow *v, size_t n, int apply, in
 			res = "error";
 			errors++;
 		} else {
-			res = !v[i].add && !v[i].change && !v[i].destroy ? "no changes" : apply ? "applied" : "changes";
+			int none = !v[i].add && !v[i].change && !v[i].destroy;
+			res = none && v[i].drift ? "changed outside secfaas" : none ? "no changes" : apply ? "applied" : "changes";
 			here++;
 		}
 		fprintf(cli->out, "%-28s %5d %7d %8d  %s\n", v[i].name, v[i].add, v[i].change, v[i].destroy, res);
@@ -171,6 +174,8 @@ struct planrun {
 	struct sf_cli *cli;
 	struct sf_plan_args *pa;
 	const struct sf_specset *set;
+	struct ax_reads *reads; /* the refresh answers every workspace shares (aws_batch.h), or NULL */
+	int prefetch;           /* this pass only registers each workspace's ids in reads */
 	struct planjob *jobs;
 	size_t njobs, next;
 	pthread_mutex_t mu;
@@ -181,7 +186,8 @@ struct planrun {
  * without a lock, and a workspace with none is planned against nothing
  * (a plan of a fleet creates no state and takes no lock).  Prints through
  * its own cli (the worker's buffers); pa is the worker's copy. */
-static int plan_one(struct sf_cli *cli, struct sf_plan_args *pa, const struct sf_specset *set, struct planjob *job)
+static int plan_one(struct sf_cli *cli, struct sf_plan_args *pa, const struct sf_specset *set, struct ax_reads *reads,
+		    struct planjob *job)
 {
 	struct wsrow *row = job->row;
 	struct sf_ws ws;
@@ -197,6 +203,10 @@ static int plan_one(struct sf_cli *cli, struct sf_plan_args *pa, const struct sf
 	}
 	if (!rc)
 		rc = sf_run_open_plan(cli, &ws, row->name, 0);
+	if (!rc && reads) {
+		ws.prov.reads = reads;
+		ws.prov.reads_lent = 1;
+	}
 	if (!rc)
 		rc = sf_make_plan(cli, &ws, pa, &plan);
 	if (rc) {
@@ -205,6 +215,7 @@ static int plan_one(struct sf_cli *cli, struct sf_plan_args *pa, const struct sf
 		row->add = plan.add;
 		row->change = plan.change;
 		row->destroy = plan.destroy;
+		row->drift = (int)plan.ndrift;
 		if (cli->json)
 			job->json = sf_plan_json_ws(cli, &ws, &plan, pa->opts.refresh ? SF_PRICES_ONLINE : SF_PRICES_OFFLINE);
 		else if (!pa->summary) {
@@ -215,6 +226,36 @@ static int plan_one(struct sf_cli *cli, struct sf_plan_args *pa, const struct sf
 	sf_plan_release(&plan);
 	sf_run_close(&ws);
 	return rc;
+}
+
+/* The first pass of a refreshing plan --all: a workspace with a state
+ * registers the ids its refresh will read in the shared answers, without a
+ * call, so that the plans after it read each type once per region for the
+ * whole fleet.  What goes wrong here is left for its plan to report. */
+static void prefetch_one(struct sf_cli *cli, struct sf_plan_args *pa, const struct sf_specset *set,
+			 struct ax_reads *reads, struct wsrow *row)
+{
+	char *target = NULL, *wsname = NULL;
+	if (!row->in_spec || sf_run_state_target(cli, row->name, &target, &wsname) != 0)
+		return;
+	/* a workspace never applied has nothing to read: not even built */
+	int have = wsname || access(target, F_OK) == 0;
+	free(target);
+	free(wsname);
+	if (!have)
+		return;
+	struct sf_ws ws;
+	memset(&ws, 0, sizeof ws);
+	if (!sf_run_build(cli, set, row->name, &ws) && !sf_run_open_plan(cli, &ws, row->name, 0) && ws.st) {
+		ws.prov.reads = reads;
+		ws.prov.reads_lent = 1;
+		struct sf_plan_opts o = pa->opts;
+		o.providers = &ws.prov;
+		o.parallelism = cli->parallelism;
+		struct sf_err err = SF_ERR_INIT;
+		(void)sf_plan_prefetch(&ws.cfg, ws.st, &o, &err);
+	}
+	sf_run_close(&ws);
 }
 
 static void *plan_worker(void *arg)
@@ -237,7 +278,18 @@ static void *plan_worker(void *arg)
 		}
 		cli.out = out;
 		cli.errf = err;
-		job->rc = *sf_run_cancel_flag() ? SF_EXIT_ERROR : plan_one(&cli, &pa, r->set, job);
+		if (r->prefetch) {
+			if (!*sf_run_cancel_flag())
+				prefetch_one(&cli, &pa, r->set, r->reads, job->row);
+			fclose(out);
+			fclose(err);
+			free(job->out);
+			free(job->err);
+			job->out = job->err = NULL;
+			job->outlen = job->errlen = 0;
+			continue;
+		}
+		job->rc = *sf_run_cancel_flag() ? SF_EXIT_ERROR : plan_one(&cli, &pa, r->set, r->reads, job);
 		if (job->rc && !job->row->errored)
 			job->row->errored = 1;
 		fclose(out);
@@ -282,6 +334,25 @@ int sf_cmd_plan_all(struct sf_cli *cli, struct sf_plan_args *pa)
 		nthreads = r.njobs;
 	pthread_t *th = xcalloc(nthreads + 1, sizeof *th);
 	size_t started = 0;
+	/* A refresh reads each type once per region and account for the whole
+	 * fleet, not once per workspace: every workspace first says what it
+	 * will read (no call), then the first read of a type asks for all. */
+	if ((pa->opts.refresh || pa->opts.refresh_only) && !pa->opts.destroy && r.njobs) {
+		r.reads = ax_reads_new();
+		ax_reads_gather(r.reads, 1);
+		r.prefetch = 1;
+		for (; started < nthreads; started++)
+			if (pthread_create(&th[started], NULL, plan_worker, &r))
+				break;
+		if (!started)
+			plan_worker(&r);
+		for (size_t t = 0; t < started; t++)
+			pthread_join(th[t], NULL);
+		started = 0;
+		r.prefetch = 0;
+		r.next = 0;
+		ax_reads_gather(r.reads, 0);
+	}
 	for (; started < nthreads; started++)
 		if (pthread_create(&th[started], NULL, plan_worker, &r))
 			break;
@@ -304,7 +375,7 @@ int sf_cmd_plan_all(struct sf_cli *cli, struct sf_plan_args *pa)
 			json_object_set_new(jall, job->row->name, job->json);
 		if (job->rc)
 			errors++;
-		if (job->row->add || job->row->change || job->row->destroy)
+		if (job->row->add || job->row->change || job->row->destroy || (pa->opts.refresh_only && job->row->drift))
 			changes = 1;
 	}
 	for (size_t t = 0; t < started; t++)
@@ -315,6 +386,7 @@ int sf_cmd_plan_all(struct sf_cli *cli, struct sf_plan_args *pa)
 	pthread_mutex_destroy(&r.mu);
 	cli->prices = NULL;
 	sf_price_cache_free(prices);
+	ax_reads_free(r.reads);
 	sf_specset_release(&set);
 	summary(cli, v, n, 0, pa->prune);
 	if (jall) {

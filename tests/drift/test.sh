@@ -147,7 +147,7 @@ t_eq "the node role without the CNI policy" "$(q "[sorted(p.split('/')[-1] for p
 t_rc 0 "converged" $S plan "$WORK/d.yaml" $ST --detailed-exitcode
 t_end
 
-t_begin "refresh reads a workspace's subnets in one DescribeSubnets and still sees a deleted one and a changed tag"
+t_begin "refresh of several workspaces reads their subnets in one DescribeSubnets and still sees a deleted one and a changed tag"
 FL=$WORK/fleet
 mkdir -p "$FL/specs"
 for w in 1 2 3; do
@@ -163,23 +163,32 @@ spec:
     - {type: aws_subnet, name: c, attributes: {vpc_id: '\${aws_vpc.v.id}', cidr_block: 10.9$w.3.0/24, availability_zone: eu-west-1c, tags: {tier: app}}}
 Y
 done
-FST="--state $FL/net1.db"
-fid() { $S state list $FST | awk -v a="$1" '$1==a{print $2}'; }
-t_rc 0 "apply one workspace" $S apply "$FL/specs/net1.yaml" $FST --auto-approve
-before=$(q 'calls["ec2:DescribeSubnets"]')
-t_rc 0 "refresh: nothing changed" $S plan "$FL/specs/net1.yaml" $FST -refresh-only --detailed-exitcode
-t_eq "three subnets read with one DescribeSubnets" "$(($(q 'calls["ec2:DescribeSubnets"]') - before))" 1
-hand get "ec2.delete_subnet(SubnetId='$(fid aws_subnet.b)')" >/dev/null
-hand get "ec2.create_tags(Resources=['$(fid aws_subnet.c)'], Tags=[{'Key': 'tier', 'Value': 'rogue'}])" >/dev/null
-before=$(q 'calls["ec2:DescribeSubnets"]')
-t_rc 2 "refresh sees both" $S plan "$FL/specs/net1.yaml" $FST -refresh-only --detailed-exitcode
+# fst N: the state of workspace netN (apply --all keeps them in .secfaas/)
+fst() { echo "$FL/.secfaas/net$1.db"; }
+fid() { $S state list --state "$(fst "$1")" | awk -v a="$2" '$1==a{print $2}'; }
+subnet_calls() { q 'calls["ec2:DescribeSubnets"]'; }
+t_rc 0 "apply three workspaces" sh -c "cd '$FL' && $S apply --all specs --auto-approve"
+before=$(subnet_calls)
+t_rc 0 "refresh of the fleet: nothing changed" sh -c "cd '$FL' && $S plan --all specs --refresh-only --detailed-exitcode"
+t_eq "nine subnets of three workspaces read with one DescribeSubnets" "$(($(subnet_calls) - before))" 1
+before=$(subnet_calls)
+t_rc 0 "refresh of one workspace" $S plan "$FL/specs/net1.yaml" --state "$(fst 1)" -refresh-only --detailed-exitcode
+t_eq "its three subnets in one DescribeSubnets" "$(($(subnet_calls) - before))" 1
+hand get "ec2.delete_subnet(SubnetId='$(fid 2 aws_subnet.b)')" >/dev/null
+hand get "ec2.create_tags(Resources=['$(fid 3 aws_subnet.c)'], Tags=[{'Key': 'tier', 'Value': 'rogue'}])" >/dev/null
+before=$(subnet_calls)
+t_rc 2 "refresh of the fleet sees both" sh -c "cd '$FL' && $S plan --all specs --refresh-only --detailed-exitcode"
 t_grep "the deleted subnet" "aws_subnet.b: deleted outside secfaas" "$T_DIR/.out"
 t_grep "the changed tag" "aws_subnet.c: tags changed outside secfaas" "$T_DIR/.out"
-t_nogrep "the other subnet unchanged" "aws_subnet.a:" "$T_DIR/.out"
-t_eq "still one DescribeSubnets" "$(($(q 'calls["ec2:DescribeSubnets"]') - before))" 1
-t_rc 0 "apply puts both back" $S apply "$FL/specs/net1.yaml" $FST --auto-approve
-t_rc 0 "converged" $S plan "$FL/specs/net1.yaml" $FST --detailed-exitcode
-t_rc 0 "destroy" $S destroy "$FL/specs/net1.yaml" $FST --auto-approve
+t_eq "exactly those two" "$(grep -c '^  ~ .* outside secfaas$' "$T_DIR/.out")" 2
+t_eq "in their own workspaces" "$(sed -n -E 's/^(net[0-9]) +0 +0 +0  (.*)$/\1: \2;/p' "$T_DIR/.out" | tr -d '\n')" \
+	"net1: no changes;net2: changed outside secfaas;net3: changed outside secfaas;"
+t_eq "still one DescribeSubnets" "$(($(subnet_calls) - before))" 1
+t_rc 0 "apply puts both back" sh -c "cd '$FL' && $S apply --all specs --auto-approve"
+t_rc 0 "converged" sh -c "cd '$FL' && $S plan --all specs --detailed-exitcode"
+for w in 1 2 3; do
+	t_rc 0 "destroy net$w" $S destroy "$FL/specs/net$w.yaml" --state "$(fst $w)" --auto-approve
+done
 t_end
 
 t_begin "destroy"
