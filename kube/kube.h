@@ -44,6 +44,7 @@
 #include <jansson.h>
 
 #include "err.h"
+#include "wait.h"
 
 struct sf_clock;
 struct sf_http;
@@ -151,6 +152,14 @@ int sf_kube_wait_gone(struct sf_kube *k, const char *api_version, const char *ki
 /* At least `count` Ready nodes carrying every label in `labels` (object). */
 int sf_kube_wait_nodes(struct sf_kube *k, const json_t *labels, int count, const struct sf_kube_wait *w,
 		       struct sf_err *err);
+
+/* A wait whose poll is the caller's own, on the same loop, options and
+ * wording as the waits above: a resource type applying until the API
+ * serves a kind its CRD just added, or repeating a self-test until new
+ * admission configuration takes effect.  poll as in wait.h; w->progress
+ * gets the latest status a poll gave after each poll (none before one
+ * gave any). */
+int sf_kube_wait_until(const struct sf_kube_wait *w, sf_wait_poll_fn poll, void *ctx, struct sf_err *err);
 
 /* Pure readiness logic (unit-tested without a server). Return 1 ready,
  * 0 not yet (why filled), -1 failed for good (why filled). */

@@ -184,7 +184,7 @@ static void report(void *ctx, const char *status, int attempt, double elapsed_s)
 {
 	const struct sf_kube_wait *w = ctx;
 	(void)attempt, (void)elapsed_s;
-	if (w && w->progress)
+	if (w && w->progress && status && status[0])
 		w->progress(w->ctx, status);
 }
 
@@ -211,6 +211,11 @@ static int run(const struct sf_kube_wait *w, sf_wait_poll_fn poll, void *ctx, st
 		return SF_ETIMEOUT;
 	}
 	return rc;
+}
+
+int sf_kube_wait_until(const struct sf_kube_wait *w, sf_wait_poll_fn poll, void *ctx, struct sf_err *err)
+{
+	return run(w, poll, ctx, err);
 }
 
 /* Errors a wait rides out: the object may not exist yet, the API server

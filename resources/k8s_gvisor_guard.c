@@ -29,6 +29,7 @@
  * other mutator, or (without a mutator) a function Deployment lacks the
  * class; plan shows it and apply repairs it.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -311,17 +312,39 @@ static int remove_mutator(struct sf_kube *k, const json_t *a, enum mode m, struc
 /* The self-test right after a mutator was (re)applied: a real API server
  * picks up new admission configuration within a second or so, so a refusal
  * is retried briefly before it counts. */
+struct settle {
+	struct sf_kube *k;
+	const json_t *a;
+	struct sf_err last; /* the latest refusal */
+};
+
+static int poll_settled(void *ctx, char *status, size_t n, struct sf_err *err)
+{
+	struct settle *s = ctx;
+	(void)err;
+	sf_err_clear(&s->last);
+	if (self_test(s->k, s->a, 1, &s->last) == 0) {
+		snprintf(status, n, "gVisor guard self-test passed");
+		return SF_WAIT_DONE;
+	}
+	snprintf(status, n, "waiting for the API server to apply the gVisor mutator");
+	return SF_WAIT_PENDING;
+}
+
 static int self_test_settled(struct sf_rctx *c, struct sf_kube *k, const json_t *a, int mutator)
 {
-	double end = sf_mono() + 15;
-	for (;;) {
-		sf_err_clear(c->err);
-		int rc = self_test(k, a, mutator, c->err);
-		if (rc == 0 || !mutator || sf_mono() > end || (c->cancel && *c->cancel))
-			return rc;
-		struct timespec ts = {0, 500000000L};
-		nanosleep(&ts, NULL);
+	if (!mutator)
+		return self_test(k, a, 0, c->err);
+	struct settle s = {k, a, SF_ERR_INIT};
+	struct sf_kube_wait w;
+	sf_k8s_wait_opts(c, &w, 15);
+	w.timeout_s = 15;
+	int rc = sf_kube_wait_until(&w, poll_settled, &s, c->err);
+	if (rc < 0 && s.last.code) { /* the self-test's own finding says more than the wait's */
+		*c->err = s.last;
+		rc = s.last.code;
 	}
+	return rc;
 }
 
 static int converge(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out)

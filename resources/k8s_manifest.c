@@ -19,6 +19,7 @@
  * finish terminating and LoadBalancer Services release their cloud load
  * balancers before the node groups and the cluster go.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -83,28 +84,52 @@ static int want_wait(const json_t *want)
 
 /* Apply; a custom resource whose CRD was just established may 404 until
  * discovery catches up, so retry that for a bounded time. */
+/* One server-side apply, done unless the API does not serve the kind
+ * yet: a kind a CustomResourceDefinition of the same apply just added is
+ * served a moment after the CRD is Established. */
+struct served {
+	struct sf_kube *k;
+	const json_t *m;
+	unsigned flags;
+	json_t **live;
+	struct sf_err last; /* the apply's refusal while the kind is not served */
+};
+
+static int poll_served(void *ctx, char *status, size_t n, struct sf_err *err)
+{
+	struct served *s = ctx;
+	sf_err_clear(&s->last);
+	int rc = sf_kube_apply(s->k, s->m, s->flags, s->live, &s->last);
+	if (rc == 0) {
+		snprintf(status, n, "%s applied", mstr(s->m, "kind", NULL));
+		return SF_WAIT_DONE;
+	}
+	if (rc != SF_ENOTFOUND) {
+		if (err)
+			*err = s->last;
+		return rc;
+	}
+	snprintf(status, n, "waiting for the API to serve %s", mstr(s->m, "kind", NULL));
+	return SF_WAIT_PENDING;
+}
+
 static int apply_and_wait(struct sf_rctx *c, struct sf_kube *k, const json_t *want, json_t **live)
 {
 	const json_t *m = manifest_of(want);
+	struct served s = {k, m, sf_kube_force_conflicts() ? SF_KUBE_FORCE : 0, live, SF_ERR_INIT};
 	struct sf_kube_wait w;
-	sf_k8s_wait_opts(c, &w, 600);
-	double end = sf_mono() + 60;
-	unsigned flags = sf_kube_force_conflicts() ? SF_KUBE_FORCE : 0;
-	int rc;
-	for (;;) {
-		rc = sf_kube_apply(k, m, flags, live, c->err);
-		if (rc != SF_ENOTFOUND || sf_mono() > end)
-			break;
-		if (c->cancel && *c->cancel)
-			return sf_fail(c->err, SF_EINTR, "interrupted while waiting for %s to be served",
-				       mstr(m, "kind", NULL));
-		if (c->progress)
-			c->progress(c, "waiting for the API to serve the kind");
-		struct timespec ts = {0, 500 * 1000 * 1000};
-		nanosleep(&ts, NULL);
+	sf_k8s_wait_opts(c, &w, 60);
+	w.timeout_s = 60;
+	int rc = sf_kube_wait_until(&w, poll_served, &s, c->err);
+	if (rc == SF_ETIMEOUT && s.last.code) { /* never served: the API's own answer says more */
+		*c->err = s.last;
+		rc = s.last.code;
 	}
+	else if (rc == SF_EINTR)
+		rc = sf_fail(c->err, SF_EINTR, "interrupted while waiting for %s to be served", mstr(m, "kind", NULL));
 	if (rc < 0 || !want_wait(want))
 		return rc;
+	sf_k8s_wait_opts(c, &w, 600);
 	return sf_kube_wait_ready(k, m, &w, c->err);
 }
 

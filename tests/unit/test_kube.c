@@ -468,4 +468,68 @@ T_TEST(token_source_minted_once_and_again_after_a_401)
 	script_release(&s);
 }
 
+/* A type's own poll on the Kubernetes wait: progress after each poll,
+ * done ends it, a poll's error ends it as
+ * is, the cancel flag stops it before the next poll, and a timeout names
+ * the last status. */
+struct own_poll {
+	int polls, done_at, fail_at;
+	volatile int *cancel_at_2;
+	char seen[256];
+};
+
+static int own_poll(void *ctx, char *status, size_t n, struct sf_err *err)
+{
+	struct own_poll *p = ctx;
+	p->polls++;
+	if (p->fail_at && p->polls == p->fail_at)
+		return sf_fail(err, SF_EAUTH, "forbidden");
+	if (p->polls == p->done_at) {
+		snprintf(status, n, "done");
+		return SF_WAIT_DONE;
+	}
+	if (p->cancel_at_2 && p->polls == 2)
+		*p->cancel_at_2 = 1;
+	snprintf(status, n, "poll %d", p->polls);
+	return SF_WAIT_PENDING;
+}
+
+static void own_progress(void *ctx, const char *status)
+{
+	struct own_poll *p = ctx;
+	size_t l = strlen(p->seen);
+	snprintf(p->seen + l, sizeof p->seen - l, "[%s]", status);
+}
+
+T_TEST(own_poll_on_the_kubernetes_wait)
+{
+	struct sf_err err = SF_ERR_INIT;
+	struct own_poll p = {.done_at = 3};
+	struct sf_kube_wait w = {.timeout_s = 30, .interval_s = 0.001, .progress = own_progress, .ctx = &p};
+	T_EQ(sf_kube_wait_until(&w, own_poll, &p, &err), 0);
+	T_EQ(p.polls, 3);
+	T_STREQ(p.seen, "[poll 1][poll 2][done]");
+
+	p = (struct own_poll){.done_at = 9, .fail_at = 2};
+	w.ctx = &p;
+	T_EQ(sf_kube_wait_until(&w, own_poll, &p, &err), SF_EAUTH);
+	T_STREQ(err.msg, "forbidden");
+	T_EQ(p.polls, 2);
+
+	volatile int cancel = 0;
+	p = (struct own_poll){.done_at = 9, .cancel_at_2 = &cancel};
+	w.ctx = &p;
+	w.cancel = &cancel;
+	T_EQ(sf_kube_wait_until(&w, own_poll, &p, &err), SF_EINTR);
+	T_EQ(p.polls, 2);
+	T_CONTAINS(err.msg, "interrupted");
+
+	/* a deadline shorter than one pause: one poll, then the timeout */
+	p = (struct own_poll){.done_at = 9};
+	struct sf_kube_wait once = {.timeout_s = 0.5, .interval_s = 60, .progress = own_progress, .ctx = &p};
+	T_EQ(sf_kube_wait_until(&once, own_poll, &p, &err), SF_ETIMEOUT);
+	T_EQ(p.polls, 1);
+	T_CONTAINS(err.msg, "poll 1");
+}
+
 T_MAIN()
