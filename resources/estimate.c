@@ -8,6 +8,7 @@
 
 #include "aws/pricing.h"
 #include "resources/eks_versions.h"
+#include "resources/provider.h"
 #include "util.h"
 
 /* ---- the built-in price table ---- */
@@ -325,8 +326,8 @@ static int load_balancer(const struct sf_change *ch)
 int sf_estimate_wanted(const struct sf_plan *plan)
 {
 	for (size_t i = 0; i < plan->n; i++) {
-		const char *t = tname(&plan->v[i]);
-		if (!strncmp(t, "aws_", 4) || !strncmp(t, "eks_", 4) || !strncmp(t, "k8s_", 4))
+		const struct sf_provider *p = sf_provider_of(plan->v[i].type);
+		if (p && p != &sf_provider_core)
 			return 1;
 	}
 	return 0;

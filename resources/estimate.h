@@ -61,8 +61,8 @@ struct sf_prices {
 	json_t *instances;      /* {"m6i.large": USD per hour (Linux, shared, On-Demand)} */
 };
 
-/* Does the plan hold anything this module prices or times (an AWS or
- * Kubernetes object, not only local files)? */
+/* Does the plan hold anything this module prices or times (a type of the
+ * aws or k8s provider, resources/provider.h, not only core ones)? */
 int sf_estimate_wanted(const struct sf_plan *plan);
 /* The instance types the plan's node groups name (new reference, a list). */
 json_t *sf_estimate_instance_types(const struct sf_plan *plan);

@@ -4,7 +4,8 @@
 #   sh tools/lint.sh [--all] [OBJDIR]
 #
 # make lint (quick, meant to run before every commit):
-#  - banned calls (sprintf, strcpy, strcat, strtok, atoi, gets) in our C
+#  - banned calls (sprintf, strcpy, strcat, strtok, atoi, gets) in our C,
+#    and a provider guessed from a type name's prefix
 #  - the layer check (tools/layers.sh over tools/layers.txt): includes and,
 #    with the objects in OBJDIR (default build/obj), calls
 #  - comments and documents name only files of this tree (tools/refs.py)
@@ -40,6 +41,13 @@ if step banned; then
 	# shellcheck disable=SC2086 # one file name per word
 	if grep -nE '\b(sprintf|strcpy|strcat|strtok|atoi|gets)\s*\(' $SRC </dev/null | grep -v 'snprintf\|vsnprintf\|asprintf'; then
 		echo "lint: banned call(s) above"
+		rc=1
+	fi
+	# A type's family comes from its provider descriptor
+	# (resources/provider.h, sf_provider_of), never from its name.
+	# shellcheck disable=SC2086 # one file name per word
+	if grep -nE 'str(n)?cmp\([^;]*"(aws|eks|k8s|local|test)_"' $PRODUCT_C </dev/null; then
+		echo "lint: a provider guessed from a type name's prefix above; ask sf_provider_of() (resources/provider.h)"
 		rc=1
 	fi
 fi

@@ -21,6 +21,8 @@
 #include "provisioner/node/render.h"
 #include "provisioner/spec/schema.h"
 #include "provisioner/spec/spec.h"
+#include "resources/provider.h"
+#include "resources/types.h"
 #include "util.h"
 
 /* ------------------------------------------------------------ state lookup */
@@ -85,7 +87,7 @@ static int load_target(struct sf_cli *cli, struct sf_ws *ws, const char *name, s
 			t->from = xstrdup(res[i]->address);
 			free(t->region);
 			t->region = sget(a, "region") ? xstrdup(sget(a, "region")) : arn_region(sget(a, "arn"));
-		} else if (!t->conn && !strncmp(res[i]->type, "k8s_", 4) && sget(a, "endpoint")) {
+		} else if (!t->conn && sf_provider_of(sf_rtype_find(res[i]->type)) == &sf_provider_k8s && sget(a, "endpoint")) {
 			t->conn = json_pack("{s:s, s:s?, s:s?, s:s?}", "endpoint", sget(a, "endpoint"), "ca_data",
 					    sget(a, "ca_data"), "cluster_name", sget(a, "cluster_name"), "token", sget(a, "token"));
 			t->from = xstrdup(res[i]->address);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "provisioner/kinds/kinds.h"
+#include "resources/provider.h"
 #include "resources/types.h"
 #include "util.h"
 
@@ -179,8 +180,7 @@ static const struct sf_schema stack_spec = {"spec", SF_S_OBJECT, 0, stack_fields
 static void add_workspace_tags(const struct sf_rtype *t, const struct sf_node *mtags, json_t *conf)
 {
 	const struct sf_attr_def *a = sf_rtype_attr(t, "tags");
-	if (!mtags || mtags->type != SF_N_MAP || !a || a->type != SF_AT_MAP ||
-	    (strncmp(t->name, "aws_", 4) && strncmp(t->name, "eks_", 4)))
+	if (!mtags || mtags->type != SF_N_MAP || !a || a->type != SF_AT_MAP || sf_provider_of(t) != &sf_provider_aws)
 		return;
 	json_t *tags = attr_to_json(SF_AT_MAP, mtags);
 	json_t *own = json_object_get(conf, "tags");

@@ -14,6 +14,8 @@
 #include "resources/eks_versions.h"
 #include "resources/estimate.h"
 #include "resources/types.h"
+#include "resources/types_aws.h"
+#include "resources/types_k8s.h"
 #include "util.h"
 #include "t.h"
 
@@ -101,6 +103,25 @@ static json_t *estimate(const struct sf_plan *plan, const char *region, time_t n
 
 /* 2026-12-05: Kubernetes 1.35 in standard support until 2027-03-27. */
 #define DEC_2026 ((time_t)1796428800)
+
+/* Whether a plan is priced follows the type's provider descriptor, not
+ * its name: a core type is not, an AWS or Kubernetes one is, and a type of
+ * no family is not, whatever its name says. */
+T_TEST(wanted_by_provider_not_by_name)
+{
+	struct sf_rtype lookalike = sf_rt_local_file;
+	lookalike.name = "aws_lookalike";
+	struct sf_change ch = {.address = "x.y", .action = SF_ACT_CREATE};
+	struct sf_plan plan = {.v = &ch, .n = 1};
+	ch.type = &sf_rt_local_file;
+	T_OK(!sf_estimate_wanted(&plan));
+	ch.type = &lookalike;
+	T_OK(!sf_estimate_wanted(&plan));
+	ch.type = &sf_rt_k8s_manifest;
+	T_OK(sf_estimate_wanted(&plan));
+	ch.type = &sf_rt_aws_vpc;
+	T_OK(sf_estimate_wanted(&plan));
+}
 
 T_TEST(full_example_priced_by_hand)
 {
