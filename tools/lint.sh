@@ -15,7 +15,8 @@
 #  - clang-tidy bugprone-* and cert-str34-c, files in parallel
 #  - shellcheck on every shell script we ship
 # make lint-all adds the slow analyzers: clang-tidy clang-analyzer-*.
-# Parallelism: LINT_JOBS (default: the number of online CPUs).
+# Parallelism: LINT_JOBS (default: the number of online CPUs).  cppcheck and clang-tidy
+# findings are cached per file (LINT_CACHE, see per_file below).
 # LINT_ONLY="layers refs" runs only the named steps (banned, layers, refs,
 # sims, cppcheck, tidy, shellcheck), as tests/lint does on a copied tree.
 set -u
@@ -74,25 +75,72 @@ if step sims; then
 	done
 fi
 
-if step cppcheck; then
-	echo "lint: cppcheck"
-	cppcheck --quiet -j "$jobs" --enable=warning,portability --error-exitcode=1 --inline-suppr --suppress=unknownMacro \
-		-D_GNU_SOURCE -I. -Ilib --suppress=missingIncludeSystem lib provisioner resources state aws kube 2>&1 || rc=1
-fi
-
-# tidy CHECKS: clang-tidy over the product C files, $jobs at a time; prints
-# findings and fails if there are any.
-tidy() {
-	out=$(echo "$PRODUCT_C" | tr '\n' '\0' | xargs -0 -n 4 -P "$jobs" sh -c '
-		checks=$1
-		shift
+# per_file ANALYZER ARG: runs ANALYZER (cppcheck, or clang-tidy with the
+# checks ARG) on every product C file, $jobs files at a time; prints its
+# findings and fails if there are any.  A file's findings are kept in
+# $LINT_CACHE (default: beside OBJDIR) under a hash of the analyzer, ARG,
+# its version, the file and every header of the tree, so a run analyses
+# again only what changed since the last one (the analyzers are most of
+# lint's time); an analysis that did not end cleanly is never kept.
+cache=${LINT_CACHE:-$obj/../lint-cache}
+per_file() {
+	mkdir -p "$cache" || return 1
+	tool=$1
+	[ "$tool" = tidy ] && tool=clang-tidy
+	base=$({
+		echo "$1 $2"
+		"$tool" --version
+		git ls-files -z '*.h' | xargs -0 cat
+	} | sha256sum | cut -c1-64)
+	# what is kept is printed as it is; the rest is analysed
+	found=""
+	todo=""
+	# shellcheck disable=SC2086 # one file name per word
+	sums=$(sha256sum $PRODUCT_C </dev/null)
+	while read -r h f; do
+		[ -n "$f" ] || continue
+		if [ -f "$cache/$base-$h" ]; then
+			[ ! -s "$cache/$base-$h" ] || found="$found$(cat "$cache/$base-$h")
+"
+		else
+			todo="$todo$f
+"
+		fi
+	done <<EOF
+$sums
+EOF
+	out=$(printf '%s' "$todo" | tr '\n' '\0' | xargs -0 -r -n 4 -P "$jobs" sh -c '
+		kind=$1 arg=$2 base=$3 cache=$4
+		shift 4
 		for f in "$@"; do
-			clang-tidy --quiet -checks="$checks" "$f" -- -std=c11 -D_GNU_SOURCE -DSECFAAS_VERSION=\"lint\" \
-				-I. -Ilib $(pkg-config --cflags libxml-2.0 libpq) 2>/dev/null | grep -E "warning:|error:"
+			key=$base-$(sha256sum "$f" | cut -c1-64)
+			case $kind in
+			tidy)
+				clang-tidy --quiet -checks="$arg" "$f" -- -std=c11 -D_GNU_SOURCE -DSECFAAS_VERSION=\"lint\" \
+					-I. -Ilib $(pkg-config --cflags libxml-2.0 libpq) >"$cache/$key.$$.all" 2>/dev/null
+				st=$?
+				grep -E "warning:|error:" "$cache/$key.$$.all" >"$cache/$key.$$"
+				rm -f "$cache/$key.$$.all"
+				;;
+			cppcheck)
+				cppcheck --quiet --enable=warning,portability --error-exitcode=1 --inline-suppr \
+					--suppress=unknownMacro -D_GNU_SOURCE -I. -Ilib --suppress=missingIncludeSystem "$f" \
+					>"$cache/$key.$$" 2>&1
+				st=$?
+				;;
+			esac
+			[ "$st" -eq 0 ] || [ -s "$cache/$key.$$" ] || echo "$f: $kind ended with status $st"
+			cat "$cache/$key.$$"
+			if [ "$st" -eq 0 ]; then
+				mv "$cache/$key.$$" "$cache/$key"
+			else
+				rm -f "$cache/$key.$$"
+			fi
 		done
-		exit 0' tidy "$1")
+		exit 0' per_file "$1" "$2" "$base" "$cache")
+	out="$found$out"
 	if [ -n "$out" ]; then
-		echo "$out"
+		printf '%s\n' "$out" | sed '/^$/d'
 		return 1
 	fi
 	return 0
@@ -101,19 +149,27 @@ tidy() {
 # strcmp() result, size_t arithmetic, intentionally similar branches, the
 # sf_ prefix, assignment in conditions, insecureAPI's memcpy advice).
 OFF='-bugprone-suspicious-string-compare,-bugprone-implicit-widening-of-multiplication-result,-bugprone-branch-clone,-bugprone-sizeof-expression,-bugprone-easily-swappable-parameters,-bugprone-reserved-identifier,-bugprone-narrowing-conversions,-bugprone-assignment-in-if-condition'
+if step cppcheck; then
+	echo "lint: cppcheck"
+	per_file cppcheck "" || rc=1
+fi
+
 if step tidy; then
 	echo "lint: clang-tidy (bugprone, cert-str34-c)"
-	tidy "-*,bugprone-*,cert-str34-c,$OFF" || rc=1
+	per_file tidy "-*,bugprone-*,cert-str34-c,$OFF" || rc=1
 	if [ $all -eq 1 ]; then
 		echo "lint: clang-tidy (clang-analyzer)"
-		tidy "-*,clang-analyzer-*,-clang-analyzer-security.insecureAPI.DeprecatedOrUnsafeBufferHandling" || rc=1
+		per_file tidy "-*,clang-analyzer-*,-clang-analyzer-security.insecureAPI.DeprecatedOrUnsafeBufferHandling" || rc=1
 	fi
 fi
 
 if step shellcheck; then
 	echo "lint: shellcheck"
-	shellcheck -s sh -S warning tools/*.sh tests/run tests/lib.sh tests/sim.sh tests/pg.sh tests/*/test.sh bench/*.sh \
-		bench/*/run.sh bench/peers/*/*.sh .ci/run manifests/*.sh 2>&1 || rc=1
+	# A few files per process, $jobs processes at a time: one process
+	# over every script kept one core busy and the other idle.
+	printf '%s\n' tools/*.sh tests/run tests/lib.sh tests/sim.sh tests/pg.sh tests/*/test.sh bench/*.sh \
+		bench/*/run.sh bench/peers/*/*.sh .ci/run manifests/*.sh |
+		xargs -n 6 -P "$jobs" shellcheck -s sh -S warning 2>&1 || rc=1
 fi
 [ $rc -eq 0 ] && echo "lint: clean"
 exit $rc
