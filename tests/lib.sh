@@ -131,6 +131,41 @@ sim_suite() {
 	export SECFAAS_POLL_SCALE
 }
 
+# sim_calls OP: how many times the local AWS has executed OP
+# ("eks:CreateCluster"), from its call counters; 0 before the first.
+sim_calls() {
+	curl -sf "$AWSSIM_URL/_awssim/calls" |
+		/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["calls"].get(sys.argv[1], 0))' "$1"
+}
+
+# sim_kill_during OP FAULTS CMD...: runs CMD (a secfaas run) in the
+# background with FAULTS set (an awssim faults document, usually a long
+# latency on OP; tests/awssim/README.md), kills it with -9 once the local
+# AWS has executed OP (its call counter moved: the call happened, its reply
+# is still held back), then clears the faults.  Never a sleep: the wait is
+# on the counter.  A CMD that ends before OP was in flight fails the case
+# with the end of its output; the output is in $T_DIR/.kill.out.
+sim_kill_during() {
+	skd_op=$1
+	skd_faults=$2
+	shift 2
+	skd_before=$(sim_calls "$skd_op")
+	curl -sf -X POST "$AWSSIM_URL/_awssim/faults" -d "$skd_faults" >/dev/null
+	"$@" >"$T_DIR/.kill.out" 2>&1 &
+	skd_pid=$!
+	skd_i=0
+	while [ "$(sim_calls "$skd_op")" = "$skd_before" ] && kill -0 $skd_pid 2>/dev/null && [ $skd_i -lt 3000 ]; do
+		skd_i=$((skd_i + 1))
+	done
+	if ! kill -0 $skd_pid 2>/dev/null; then
+		t_fail "the run ended before $skd_op was in flight"
+		sed 's/^/    | /' "$T_DIR/.kill.out" | tail -n 20
+	fi
+	kill -9 $skd_pid 2>/dev/null
+	wait $skd_pid 2>/dev/null
+	curl -sf -X DELETE "$AWSSIM_URL/_awssim/faults" >/dev/null
+}
+
 # ---------------------------------------------------------------- PostgreSQL
 # pg_start / pg_stop / pg_restart / pg_crash / pg_have: see tests/pg.sh.
 . "${SECFAAS_SRC:-.}/tests/pg.sh"

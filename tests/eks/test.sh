@@ -45,21 +45,8 @@ Y
 # other call is slowed too, so the rest of the apply cannot run far ahead
 # (finish the AMI bake, say) in the time it takes to notice OP and kill.
 kill_during() {
-	before=$(q "calls['$1']")
-	curl -sf -X POST "$AWSSIM_URL/_awssim/faults" -d "{\"rules\":[{\"operation\":\"$1\",\"kind\":\"latency\",\"ms\":20000},{\"operation\":\"*\",\"kind\":\"latency\",\"ms\":250}]}" >/dev/null
-	$S apply "$WORK/c.yaml" $ST --auto-approve >"$T_DIR/.kill.out" 2>&1 &
-	pid=$!
-	i=0
-	while [ "$(q "calls['$1']")" = "$before" ] && kill -0 $pid 2>/dev/null && [ $i -lt 3000 ]; do
-		i=$((i + 1))
-	done
-	if ! kill -0 $pid 2>/dev/null; then
-		t_fail "apply ended before $1 was in flight"
-		sed 's/^/    | /' "$T_DIR/.kill.out" | tail -n 20
-	fi
-	kill -9 $pid 2>/dev/null
-	wait $pid 2>/dev/null
-	curl -sf -X DELETE "$AWSSIM_URL/_awssim/faults" >/dev/null
+	sim_kill_during "$1" "{\"rules\":[{\"operation\":\"$1\",\"kind\":\"latency\",\"ms\":20000},{\"operation\":\"*\",\"kind\":\"latency\",\"ms\":250}]}" \
+		$S apply "$WORK/c.yaml" $ST --auto-approve
 }
 
 check_no_duplicates() {

@@ -188,18 +188,8 @@ t_end
 # ------------------------------------------------------------ (5) killed run
 t_begin "an object a killed run never recorded is swept; what the state knows is kept"
 spec gc-kill 53
-before=$(q "calls['eks:CreateCluster']")
-curl -sf -X POST "$AWSSIM_URL/_awssim/faults" -d '{"operation":"eks:CreateCluster","kind":"latency","ms":20000}' >/dev/null
-$S apply "$WORK/gc-kill.yaml" --state "$SD/gc-kill.db" --auto-approve >"$T_DIR/.kill.out" 2>&1 &
-pid=$!
-i=0
-while [ "$(q "calls['eks:CreateCluster']")" = "$before" ] && kill -0 $pid 2>/dev/null && [ $i -lt 3000 ]; do
-	i=$((i + 1))
-done
-kill -0 $pid 2>/dev/null || t_fail "apply ended before CreateCluster was in flight"
-kill -9 $pid 2>/dev/null
-wait $pid 2>/dev/null
-curl -sf -X DELETE "$AWSSIM_URL/_awssim/faults" >/dev/null
+sim_kill_during eks:CreateCluster '{"operation":"eks:CreateCluster","kind":"latency","ms":20000}' \
+	$S apply "$WORK/gc-kill.yaml" --state "$SD/gc-kill.db" --auto-approve
 t_eq "the cluster exists in AWS" "$(q "n('eks:cluster')")" 2
 # The run died before its intent reached the state: forget the intent (and
 # the creating row) the way it would look had the kill come a moment earlier.
@@ -226,18 +216,8 @@ t_begin "a run killed mid-bake whose state is lost: builder instance, image and 
 spec gc-bake 55
 # a release no other workspace baked yet, so this apply must bake
 sed -i 's/release: "20250113.0"/release: "20250120.0"/' "$WORK/gc-bake.yaml"
-before=$(q "calls['ec2:CreateImage']")
-curl -sf -X POST "$AWSSIM_URL/_awssim/faults" -d '{"operation":"ec2:CreateImage","kind":"latency","ms":20000}' >/dev/null
-$S apply "$WORK/gc-bake.yaml" --state "$SD/gc-bake.db" --auto-approve >"$T_DIR/.kill.out" 2>&1 &
-pid=$!
-i=0
-while [ "$(q "calls['ec2:CreateImage']")" = "$before" ] && kill -0 $pid 2>/dev/null && [ $i -lt 3000 ]; do
-	i=$((i + 1))
-done
-kill -0 $pid 2>/dev/null || t_fail "apply ended before CreateImage was in flight"
-kill -9 $pid 2>/dev/null
-wait $pid 2>/dev/null
-curl -sf -X DELETE "$AWSSIM_URL/_awssim/faults" >/dev/null
+sim_kill_during ec2:CreateImage '{"operation":"ec2:CreateImage","kind":"latency","ms":20000}' \
+	$S apply "$WORK/gc-bake.yaml" --state "$SD/gc-bake.db" --auto-approve
 rm -f "$SD/gc-bake.db" "$SD/gc-bake.db".*
 t_eq "the builder instance is alive" "$(q "len([i for i in inv['ec2:instance'] if i['tags'].get('secfaas:workspace')=='gc-bake'])")" 1
 t_rc 0 "gc --dead-workspace gc-bake --auto-approve" $S gc --state-dir "$SD" --dead-workspace gc-bake --auto-approve

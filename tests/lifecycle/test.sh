@@ -211,18 +211,8 @@ t_end
 
 t_begin "1.35 -> 1.36 killed while the node groups roll; the next apply resumes"
 spec 1.36
-before=$(q 'calls["eks:UpdateNodegroupVersion"]')
-curl -sf -X POST "$AWSSIM_URL/_awssim/faults" -d '{"operation":"eks:UpdateNodegroupVersion","kind":"latency","ms":20000}' >/dev/null
-$S apply "$WORK/c.yaml" $ST --auto-approve >"$T_DIR/.kill.out" 2>&1 &
-pid=$!
-i=0
-while [ "$(q 'calls["eks:UpdateNodegroupVersion"]')" = "$before" ] && kill -0 $pid 2>/dev/null && [ $i -lt 3000 ]; do
-	i=$((i + 1))
-done
-kill -0 $pid 2>/dev/null || t_fail "apply ended before a node group update was in flight"
-kill -9 $pid 2>/dev/null
-wait $pid 2>/dev/null
-curl -sf -X DELETE "$AWSSIM_URL/_awssim/faults" >/dev/null
+sim_kill_during eks:UpdateNodegroupVersion '{"operation":"eks:UpdateNodegroupVersion","kind":"latency","ms":20000}' \
+	$S apply "$WORK/c.yaml" $ST --auto-approve
 t_eq "the control plane had moved" "$(cluster_version)" 1.36
 t_rc 0 "re-apply" $S apply "$WORK/c.yaml" $ST --auto-approve
 t_eq "runc group on 1.36" "$(group system version)" '["1.36"]'
