@@ -101,7 +101,7 @@ static struct group *group_get(struct ax_reads *r, const char *key, int make)
  * {id: item}.  The filter form answers without the ids that are gone. */
 static int fetch_chunk(struct sf_rctx *c, struct sf_aws *a, const struct ax_batch_def *d, json_t *ids, json_t **items)
 {
-	json_t *p = json_pack("{s:[{s:s, s:O}], s:i}", "Filter", "Name", d->filter, "Value", ids, "MaxResults", 1000);
+	json_t *p = json_pack("{s:[{s:s, s:O}], s:i}", "Filter", "Name", d->filter, "Value", ids, "MaxResults", d->max_results);
 	json_t *all = NULL;
 	int rc = sf_aws_query_all(a, "ec2", d->describe, p, d->set_key, &all, c->err);
 	json_decref(p);

@@ -7,7 +7,8 @@
  * costs thousands.  EC2's Describe* calls take many ids at once.  A type's
  * read_batch hook (provisioner/engine/resource.h) hands its ids here;
  * they are asked in one `Filter.1.Name=<type>-id` call per 200 ids (EC2
- * takes up to 200 values per filter), paginated with MaxResults/NextToken.
+ * takes up to 200 values per filter), paginated with MaxResults (the largest page each
+ * action takes: 1000, DescribeRouteTables 100) and NextToken.
  * The filter form, unlike the by-id parameter (SubnetId.N), does not fail
  * the whole call with InvalidSubnetID.NotFound when one id is gone: that id
  * is simply absent from the answer, which is how a batch says "gone".  The
@@ -39,6 +40,7 @@ struct ax_batch_def {
 	const char *set_key;  /* "subnetSet": the list in the reply */
 	const char *id_key;   /* "subnetId": an item's id */
 	const char *filter;   /* "subnet-id": the filter naming ids */
+	int max_results;      /* the largest page the action takes (its model's MaxResults max) */
 };
 
 /* EC2 takes at most 200 values in one filter. */

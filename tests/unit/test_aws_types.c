@@ -3048,3 +3048,25 @@ T_TEST(batch_read_chunks_by_200_and_a_failed_batch_falls_back)
 		json_decref(p[i]);
 	rt_close(&t);
 }
+
+/* Each action's own page size: DescribeRouteTables takes at most 100 (its
+ * model), and a larger MaxResults fails the whole batch. */
+T_TEST(route_table_batch_asks_pages_of_100)
+{
+	struct rt t;
+	rt_open(&t, "aws_route_table");
+	json_t *p = json_pack("{s:s, s:s}", "id", "rtb-0a", "vpc_id", "vpc-1"), *out = NULL;
+	sf_replay_add(t.f.rp, "Action=DescribeRouteTables && Filter.1.Name=route-table-id && MaxResults=100",
+		      EC2("DescribeRouteTables", "<routeTableSet><item><routeTableId>rtb-0a</routeTableId><vpcId>vpc-1</vpcId>"
+						 "</item></routeTableSet>"),
+		      1);
+	t.c.refreshing = 1;
+	T_EQ(sf_rt_aws_route_table.read_batch(&t.c, (const json_t *const *)&p, 1), 0);
+	T_EQ(sf_rt_aws_route_table.read(&t.c, p, &out), 0);
+	T_EQ(sent(&t, "Action=DescribeRouteTables"), 1);
+	T_EQ(sent(&t, "MaxResults=1000"), 0);
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	json_decref(out);
+	json_decref(p);
+	rt_close(&t);
+}
