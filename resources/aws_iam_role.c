@@ -139,10 +139,13 @@ static int removed_done(struct sf_rctx *c, const void *ctx)
 static const struct ax_change_def profile_remove = {"iam", "RemoveRoleFromInstanceProfile", removed_done,
 						    "removing the role from its instance profile"};
 
-static int sync_policies(struct sf_rctx *c, const char *role, const json_t *want_list)
+static int sync_policies(struct sf_rctx *c, const char *role, const json_t *want_list, int fresh)
 {
 	json_t *have = NULL, *want = json_array();
-	int rc = attached(c, role, &have);
+	/* a role CreateRole just made has no policy attached: nothing to list */
+	int rc = fresh ? 0 : attached(c, role, &have);
+	if (fresh)
+		have = json_array();
 	if (rc < 0) {
 		json_decref(want);
 		return rc;
@@ -408,6 +411,7 @@ static int role_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	json_decref(tags);
 	free(doc);
 	free(id);
+	int fresh = !rc && o; /* CreateRole answered: made now, not found by the lookup */
 	if (!rc && !o)
 		rc = ax_iam(c, "GetRole", json_pack("{s:s}", "RoleName", name), &o);
 	if (rc < 0)
@@ -418,7 +422,7 @@ static int role_create(struct sf_rctx *c, const json_t *want, json_t **out)
 		c->record_id(c, name);
 	json_t *empty = json_array();
 	const json_t *pl = json_object_get(want, "policy_arns");
-	rc = sync_policies(c, name, pl ? pl : empty);
+	rc = sync_policies(c, name, pl ? pl : empty, fresh);
 	json_decref(empty);
 	if (!rc)
 		rc = put_inline(c, name, json_object_get(want, "inline_policies"), NULL);
@@ -538,7 +542,7 @@ static int role_update(struct sf_rctx *c, const json_t *prior, const json_t *wan
 	if (!rc)
 		rc = put_inline(c, name, want_inl, json_object_get(prior, "inline_policies"));
 	if (!rc)
-		rc = sync_policies(c, name, pl ? pl : empty);
+		rc = sync_policies(c, name, pl ? pl : empty, 0);
 	json_decref(empty);
 	if (!rc && !json_equal(json_object_get(prior, "tags"), json_object_get(want, "tags")) &&
 	    json_object_size(json_object_get(want, "tags")))
@@ -591,7 +595,7 @@ static int role_destroy(struct sf_rctx *c, const json_t *prior)
 	}
 	json_t *empty = json_array();
 	if (!rc)
-		rc = sync_policies(c, name, empty);
+		rc = sync_policies(c, name, empty, 0);
 	json_decref(empty);
 	/* inline policies belong to the role: IAM refuses to delete a role
 	 * that still has one (DeleteConflict) */

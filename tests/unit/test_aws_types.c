@@ -1482,6 +1482,70 @@ static json_t *ca_policy(const char *action)
 			 action, "Resource", "*");
 }
 
+/* A role CreateRole just made has no policy: each wanted one is attached
+ * without listing first.  One the lookup adopted after a lost reply may
+ * have some already (the earlier attempt got that far): listed, and only
+ * the missing one is attached. */
+T_TEST(role_create_lists_policies_only_of_an_adopted_role)
+{
+	struct rt t;
+	json_t *want = json_pack("{s:s, s:s, s:[s, s]}", "name", "p-node", "service", "ec2.amazonaws.com", "policy_arns",
+				 "AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly"),
+	       *out = NULL;
+	rt_open(&t, "aws_iam_role.node");
+	sf_replay_add(t.f.rp, "Action=CreateRole",
+		      IAM("CreateRole", "<CreateRoleResult><Role><RoleName>p-node</RoleName>"
+					"<Arn>arn:aws:iam::1:role/p-node</Arn></Role></CreateRoleResult>"),
+		      1);
+	sf_replay_add(t.f.rp, "Action=AttachRolePolicy", IAM("AttachRolePolicy", ""), -1);
+	T_EQ(sf_rt_aws_iam_role.create(&t.c, want, &out), 0);
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
+	T_EQ(sent(&t, "Action=ListAttachedRolePolicies"), 0);
+	T_EQ(sent(&t, "Action=AttachRolePolicy"), 2);
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	json_decref(out);
+	out = NULL;
+	rt_close(&t);
+
+	rt_open(&t, "aws_iam_role.node");
+	sf_replay_add(t.f.rp, "Action=CreateRole", "HTTP/1.1 200 OK\nContent-Type: text/xml\n\n<CreateRoleResponse>", 1);
+	sf_replay_add(t.f.rp, "Action=CreateRole",
+		      "HTTP/1.1 409 Conflict\nContent-Type: text/xml\n\n<ErrorResponse><Error><Type>Sender</Type><Code>"
+		      "EntityAlreadyExists</Code><Message>Role with name p-node already exists.</Message></Error>"
+		      "<RequestId>r</RequestId></ErrorResponse>",
+		      -1);
+	sf_replay_add(t.f.rp, "Action=ListRoleTags",
+		      IAM("ListRoleTags", "<ListRoleTagsResult><Tags>"
+					  "<member><Key>secfaas:workspace</Key><Value>demo</Value></member>"
+					  "<member><Key>secfaas:lineage</Key><Value>lin-1</Value></member>"
+					  "<member><Key>secfaas:address</Key><Value>aws_iam_role.node</Value></member>"
+					  "<member><Key>secfaas:token</Key><Value>0123456789abcdef0123456789abcdef</Value></member>"
+					  "</Tags><IsTruncated>false</IsTruncated></ListRoleTagsResult>"),
+		      -1);
+	sf_replay_add(t.f.rp, "Action=GetRole",
+		      IAM("GetRole", "<GetRoleResult><Role><RoleName>p-node</RoleName><Arn>arn:aws:iam::1:role/p-node"
+				     "</Arn></Role></GetRoleResult>"),
+		      -1);
+	sf_replay_add(t.f.rp, "Action=ListAttachedRolePolicies",
+		      IAM("ListAttachedRolePolicies", "<ListAttachedRolePoliciesResult><AttachedPolicies><member>"
+						      "<PolicyName>AmazonEKSWorkerNodePolicy</PolicyName><PolicyArn>"
+						      "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy</PolicyArn></member>"
+						      "</AttachedPolicies><IsTruncated>false</IsTruncated>"
+						      "</ListAttachedRolePoliciesResult>"),
+		      -1);
+	sf_replay_add(t.f.rp, "Action=AttachRolePolicy", IAM("AttachRolePolicy", ""), -1);
+	T_EQ(sf_rt_aws_iam_role.create(&t.c, want, &out), 0);
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
+	T_EQ(sent(&t, "Action=ListAttachedRolePolicies"), 1);
+	T_EQ(sent(&t, "Action=AttachRolePolicy"), 1);
+	T_EQ(sent2(&t, "Action=AttachRolePolicy", "AmazonEC2ContainerRegistryReadOnly"), 1);
+	json_decref(out);
+	json_decref(want);
+	rt_close(&t);
+}
+
 /* Inline policies: create writes each document (compact JSON); read
  * compares the live document as JSON (white space IAM kept or not), so an
  * edited one reads back as the live document and a deleted one as absent;
@@ -2426,6 +2490,8 @@ T_TEST(aws_iam_role_for_pods_allows_tag_session)
 			fprintf(stderr, "err: %s\n", t.err.msg);
 		T_EQ(sent2(&t, "Action=CreateRole", "sts%3AAssumeRole"), 1);
 		T_EQ(sent2(&t, "Action=CreateRole", "sts%3ATagSession"), cases[i].tag_session);
+		/* a role CreateRole just made has no policies: not listed */
+		T_EQ(sent(&t, "Action=ListAttachedRolePolicies"), 0);
 		json_decref(out);
 		json_decref(want);
 		rt_close(&t);
