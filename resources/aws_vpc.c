@@ -36,20 +36,26 @@ static const struct ax_create_def vpc_make = {"ec2", "CreateVpc", "vpcId", "Desc
 static int vpc_create(struct sf_rctx *c, const json_t *want, json_t **out)
 {
 	char *id = NULL;
-	json_t *tags = ax_tags(c, want, 1);
+	json_t *tags = ax_tags(c, want, 1), *made = NULL;
 	int rc = ax_create(c, &vpc_make,
 			   json_pack("{s:s, s:o}", "CidrBlock", ax_s(want, "cidr_block"), "TagSpecification",
 				     ax_ec2_tagspec("vpc", tags)),
-			   NULL, &id);
+			   &made, &id);
 	json_decref(tags);
 	if (rc < 0)
 		return rc;
 	if (c->record_id)
 		c->record_id(c, id);
-	rc = ax_wait(c, &vpc_available, json_pack("{s:[s]}", "VpcId", id), 300, "vpc");
-	if (!rc)
+	/* CreateVpc answered: no wait when it says available already, and DNS
+	 * support is on in every new VPC.  A VPC the lookup found (a lost
+	 * reply) is waited for and set as before. */
+	const char *st = made ? ax_s(json_object_get(made, "vpc"), "state") : NULL;
+	if (!st || strcmp(st, "available"))
+		rc = ax_wait(c, &vpc_available, json_pack("{s:[s]}", "VpcId", id), 300, "vpc");
+	if (!rc && !made)
 		rc = ax_ec2(c, "ModifyVpcAttribute", json_pack("{s:s, s:{s:b}}", "VpcId", id, "EnableDnsSupport", "Value", 1),
 			    NULL);
+	json_decref(made);
 	if (!rc)
 		rc = ax_ec2(c, "ModifyVpcAttribute",
 			    json_pack("{s:s, s:{s:b}}", "VpcId", id, "EnableDnsHostnames", "Value", 1), NULL);

@@ -1049,10 +1049,23 @@ T_TEST(vpc_fresh_create_tags_ownership_and_token)
 	T_EQ(sent2(&t, "Action=CreateVpc", "Value=aws_vpc.main"), 1);
 	T_EQ(sent2(&t, "Action=CreateVpc", "Key=team&TagSpecification.1.Tag.1.Value=t"), 1);
 	T_EQ(sent(&t, "EnableDnsHostnames.Value=true"), 1);
+	T_EQ(sent(&t, "EnableDnsSupport"), 0); /* on in every new VPC */
 	T_EQ(sent2(&t, "Action=DescribeVpcs", "VpcId.1=vpc-0bb"), 2); /* waited for available */
 	/* a first attempt costs no look-up */
 	T_EQ(sent2(&t, "Action=DescribeVpcs", "tag%3Asecfaas%3Atoken"), 0);
 	T_STREQ(json_string_value(json_object_get(out, "id")), "vpc-0bb");
+	json_decref(out);
+	out = NULL;
+	rt_close(&t);
+	/* CreateVpc says available already: nothing to wait for, no read */
+	rt_open(&t, "aws_vpc.main");
+	sf_replay_add(t.f.rp, "Action=CreateVpc", EC2("CreateVpc", "<vpc><vpcId>vpc-0bc</vpcId><state>available</state></vpc>"), 1);
+	sf_replay_add(t.f.rp, "Action=ModifyVpcAttribute", EC2("ModifyVpcAttribute", "<return>true</return>"), 1);
+	T_EQ(sf_rt_aws_vpc.create(&t.c, want, &out), 0);
+	T_EQ(sent(&t, "Action=DescribeVpcs"), 0);
+	T_EQ(sent(&t, "Action=ModifyVpcAttribute"), 1);
+	T_STREQ(json_string_value(json_object_get(out, "id")), "vpc-0bc");
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
 	json_decref(out);
 	json_decref(want);
 	rt_close(&t);
