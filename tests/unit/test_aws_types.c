@@ -1921,9 +1921,14 @@ T_TEST(launch_template_user_data_follows_the_images_containerd)
 		      1);
 	json_t *want = lt_want("ami-0old"), *out = NULL;
 	T_EQ(sf_rt_aws_launch_template.plan_check(&t.c, want), 0); /* 1.x is no longer refused */
+	T_EQ(sent(&t, "Action=DescribeImages"), 1);
 	T_EQ(sf_rt_aws_launch_template.plan_resolve(&t.c, NULL, want), 0);
 	T_STREQ(json_string_value(json_object_get(want, "user_data")), "UD-FOR-1");
 	T_STREQ(json_string_value(json_object_get(want, "containerd_version")), "1.7.27");
+	T_EQ(sent(&t, "Action=DescribeImages"), 2);
+	/* once resolved (the plan's order), the check does not read it again */
+	T_EQ(sf_rt_aws_launch_template.plan_check(&t.c, want), 0);
+	T_EQ(sent(&t, "Action=DescribeImages"), 2);
 	json_decref(want);
 
 	want = lt_want("ami-0new");
