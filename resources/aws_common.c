@@ -84,6 +84,15 @@ double ax_deadline(double official_s)
 	return d > floor ? d : floor;
 }
 
+double ax_wait_deadline(double official_s)
+{
+	/* A transition's budget: what AWS does meanwhile is not only scaled
+	 * waiting (a simulated control plane starts a real API server process),
+	 * and a loaded host stretches that, so the floor is five minutes. */
+	double d = ax_delay(official_s), floor = official_s < 300 ? official_s : 300;
+	return d > floor ? d : floor;
+}
+
 int ax_sleep(struct sf_rctx *c, double s)
 {
 	if (sf_clock_nap(sf_clock_monotonic(), s, c->cancel) < 0)
@@ -174,7 +183,7 @@ static int wait_with(struct sf_rctx *c, struct sf_aws *a, const struct sf_waiter
 {
 	struct ax_wait_ctx w = {c, a, def, args, what, poll_scale(), 0, 0, NULL};
 	usual_end(c, def, w.scale, &w.lo, &w.hi);
-	double budget = c->timeout_s > 0 ? c->timeout_s : ax_deadline(timeout_s);
+	double budget = c->timeout_s > 0 ? c->timeout_s : ax_wait_deadline(timeout_s);
 	struct sf_wait_loop loop = {
 		.name = def->name,
 		.first_delay_s = begun && !def->delay && w.hi > w.lo && w.lo > 0 ? ax_pause(&w, 0, 0) : 0,

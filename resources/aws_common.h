@@ -49,6 +49,9 @@ double ax_delay(double official_s);
 /* A wait/retry deadline: the official value scaled the same way, but not
  * below min(official, 20 s). */
 double ax_deadline(double official_s);
+/* A waiter's budget for an AWS transition: scaled the same way, but not
+ * below min(official, 300 s). */
+double ax_wait_deadline(double official_s);
 /* Sleep, waking every 50 ms to check *c->cancel: 0 or SF_EINTR. */
 int ax_sleep(struct sf_rctx *c, double s);
 
@@ -59,7 +62,7 @@ int ax_sleep(struct sf_rctx *c, double s);
  * poll.  Ends with 0 on success; SF_ERROR or SF_ENOTFOUND
  * "<address>: <the row's message>" for a failure state or a missing
  * object; the call's own error; SF_EINTR on *c->cancel; SF_ETIMEOUT after
- * timeout_s (the official budget, scaled as ax_deadline; c->timeout_s wins
+ * timeout_s (the official budget, scaled as ax_wait_deadline; c->timeout_s wins
  * when set). */
 int ax_wait(struct sf_rctx *c, const struct sf_waiter_def *def, json_t *args, double timeout_s, const char *what);
 /* The same, and *last (may be NULL) takes the reply of the poll that saw

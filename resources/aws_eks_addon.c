@@ -307,7 +307,7 @@ static int restart_workload(struct sf_rctx *c, const json_t *want)
 		}
 		struct sf_kube_wait w;
 		memset(&w, 0, sizeof w);
-		w.timeout_s = c->timeout_s > 0 ? c->timeout_s : ax_deadline(900);
+		w.timeout_s = c->timeout_s > 0 ? c->timeout_s : ax_wait_deadline(900);
 		w.interval_s = ax_delay(2);
 		w.cancel = c->cancel;
 		json_t *obj = json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion", "apps/v1", "kind", "DaemonSet", "metadata",

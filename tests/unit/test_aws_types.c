@@ -3154,3 +3154,20 @@ T_TEST(route_table_batch_asks_pages_of_100)
 	json_decref(p);
 	rt_close(&t);
 }
+
+/* A waiter's budget at a small poll scale is not the scaled official one
+ * (2.4 s for a 40 minute cluster create at 0.001) but at least five
+ * minutes, or the official budget when that is shorter: a simulated control
+ * plane's start on a loaded host is not scaled.  Retries keep the 20 s
+ * floor; at real speed both are the official values. */
+T_TEST(wait_budgets_have_a_floor_retries_keep_theirs)
+{
+	setenv("SECFAAS_POLL_SCALE", "0.001", 1);
+	T_OK(ax_wait_deadline(2400) == 300);
+	T_OK(ax_wait_deadline(60) == 60);
+	T_OK(ax_deadline(2400) == 20);
+	setenv("SECFAAS_POLL_SCALE", "1", 1);
+	T_OK(ax_wait_deadline(2400) == 2400);
+	T_OK(ax_deadline(180) == 180);
+	unsetenv("SECFAAS_POLL_SCALE");
+}
