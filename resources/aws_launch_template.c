@@ -313,22 +313,35 @@ static int lt_marks(struct sf_rctx *c, const json_t *a_, char **id, json_t **tag
 	return rc;
 }
 
+/* want_in with the user data for its image's containerd filled in (*want
+ * new), as create and update send it: apply resolves the spec again, so
+ * both make the choice the plan showed. */
+static int resolved_want(struct sf_rctx *c, const json_t *want_in, json_t **want)
+{
+	char *ctd = NULL;
+	*want = NULL;
+	int rc = check_image(c, want_in, &ctd);
+	if (rc >= 0)
+		rc = with_user_data(c, want_in, NULL, 0, ctd, want);
+	free(ctd);
+	if (rc < 0)
+		return rc;
+	if (json_is_null(json_object_get(*want, "user_data"))) {
+		json_decref(*want);
+		*want = NULL;
+		return sf_fail(c->err, SF_EDEPEND, "%s: the image's containerd version is not known", c->address);
+	}
+	return 0;
+}
+
 static int lt_create_with(struct sf_rctx *c, const json_t *want, json_t **out);
 
 static int lt_create(struct sf_rctx *c, const json_t *want_in, json_t **out)
 {
-	char *ctd = NULL;
 	json_t *want = NULL;
-	int rc = check_image(c, want_in, &ctd);
-	if (rc >= 0)
-		rc = with_user_data(c, want_in, NULL, 0, ctd, &want);
-	free(ctd);
+	int rc = resolved_want(c, want_in, &want);
 	if (rc < 0)
 		return rc;
-	if (json_is_null(json_object_get(want, "user_data"))) {
-		json_decref(want);
-		return sf_fail(c->err, SF_EDEPEND, "%s: the image's containerd version is not known", c->address);
-	}
 	rc = lt_create_with(c, want, out);
 	json_decref(want);
 	return rc;
@@ -476,18 +489,10 @@ static int lt_update_with(struct sf_rctx *c, const json_t *prior, const json_t *
 
 static int lt_update(struct sf_rctx *c, const json_t *prior, const json_t *want_in, json_t **out)
 {
-	char *ctd = NULL;
 	json_t *want = NULL;
-	int rc = check_image(c, want_in, &ctd);
-	if (rc >= 0)
-		rc = with_user_data(c, want_in, NULL, 0, ctd, &want);
-	free(ctd);
+	int rc = resolved_want(c, want_in, &want);
 	if (rc < 0)
 		return rc;
-	if (json_is_null(json_object_get(want, "user_data"))) {
-		json_decref(want);
-		return sf_fail(c->err, SF_EDEPEND, "%s: the image's containerd version is not known", c->address);
-	}
 	rc = lt_update_with(c, prior, want, out);
 	json_decref(want);
 	return rc;
