@@ -3,6 +3,7 @@ tags and filters, pagination, launch templates, instances (state machine,
 waiters, ClientToken idempotency), the AMI bake flow (console marker,
 CreateImage, snapshots), SSM public AMI parameters."""
 import base64
+import time
 import unittest
 
 from botocore.exceptions import ClientError
@@ -12,6 +13,20 @@ from common import REGION, admin, advance, client, inventory, reset
 
 def code(e):
     return e.response["Error"]["Code"]
+
+
+def wait_stopped_after_boot(ec2, iid):
+    """Until an instance that stops itself (a builder's poweroff) is stopped.  Not the
+    InstanceStopped waiter: its model makes "pending" a failure state, which a builder
+    just launched may still be in when the first poll comes."""
+    for _ in range(2000):
+        st = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["State"]["Name"]
+        if st == "stopped":
+            return
+        if st in ("shutting-down", "terminated"):
+            raise AssertionError("%s is %s, not stopping" % (iid, st))
+        time.sleep(0.05)
+    raise AssertionError("%s never stopped" % iid)
 
 
 def tags(d):
@@ -199,7 +214,7 @@ class InstanceTest(Ec2Base):
                               SubnetId=subs[0], UserData=script, InstanceInitiatedShutdownBehavior="stop",
                               MetadataOptions={"HttpTokens": "required"})
         iid = r["Instances"][0]["InstanceId"]
-        ec2.get_waiter("instance_stopped").wait(InstanceIds=[iid], WaiterConfig={"Delay": 0.05, "MaxAttempts": 400})
+        wait_stopped_after_boot(ec2, iid)
         out = ec2.get_console_output(InstanceId=iid)["Output"]
         self.assertIn(f"SECFAAS-BAKE-OK {key}", out)
         # The image is looked at while pending at real-time scale, so a slow
@@ -247,7 +262,7 @@ class InstanceTest(Ec2Base):
             iid = ec2.run_instances(ImageId=img["ImageId"], InstanceType="m6i.large", MinCount=1, MaxCount=1,
                                     SubnetId=subs[0], UserData=script,
                                     InstanceInitiatedShutdownBehavior="stop")["Instances"][0]["InstanceId"]
-            ec2.get_waiter("instance_stopped").wait(InstanceIds=[iid], WaiterConfig={"Delay": 0.05, "MaxAttempts": 400})
+            wait_stopped_after_boot(ec2, iid)
             out = ec2.get_console_output(InstanceId=iid)["Output"]
             self.assertIn("SECFAAS-CONTAINERD-VERSION " + line, out, img["Name"])
             self.assertLess(out.index("SECFAAS-CONTAINERD-VERSION"), out.index("SECFAAS-BAKE-OK"))
