@@ -442,21 +442,26 @@ class Egress:
         self.sim.record(ctx.account, ctx.region, "ec2:vpc-endpoint", e["VpcEndpointId"], "available")
         return self._endpoint_reply(e, p)
 
+    def _endpoint_subnet(self, st, vpc, sid, zones):
+        """Subnet sid for an interface endpoint of vpc: in that VPC, and in a zone not yet
+        in zones ({zone: subnet id}, updated)."""
+        sub = self._get(st, "subnets", sid)
+        if sub["VpcId"] != vpc["VpcId"]:
+            raise AwsError("InvalidParameter", f"The subnet ID '{sid}' does not belong to the VPC "
+                           f"'{vpc['VpcId']}'", 400)
+        if sub["AvailabilityZone"] in zones:
+            raise AwsError("DuplicateSubnetsInSameZone", f"Found another VPC endpoint subnet in the availability "
+                           f"zone of {sid}. VPC endpoint subnets should be in different availability zones "
+                           "supported by the VPC endpoint service.", 400)
+        zones[sub["AvailabilityZone"]] = sid
+        return sub
+
     def _create_interface_endpoint(self, ctx, st, vpc, name, svc, p):
         if p.get("RouteTableIds"):
             raise AwsError("InvalidParameter", "Route tables are not supported for Interface endpoints", 400)
         subs, zones = [], {}
         for sid in p.get("SubnetIds") or []:
-            sub = self._get(st, "subnets", sid)
-            if sub["VpcId"] != vpc["VpcId"]:
-                raise AwsError("InvalidParameter", f"The subnet ID '{sid}' does not belong to the VPC "
-                               f"'{vpc['VpcId']}'", 400)
-            if sub["AvailabilityZone"] in zones:
-                raise AwsError("DuplicateSubnetsInSameZone", f"Found another VPC endpoint subnet in the availability "
-                               f"zone of {sid}. VPC endpoint subnets should be in different availability zones "
-                               "supported by the VPC endpoint service.", 400)
-            zones[sub["AvailabilityZone"]] = sid
-            subs.append(sub)
+            subs.append(self._endpoint_subnet(st, vpc, sid, zones))
         gids = list(p.get("SecurityGroupIds") or [])
         for gid in gids:
             sg = self._get(st, "sgs", gid)
@@ -589,16 +594,7 @@ class Egress:
         for sid in add_s:
             if sid in keep:
                 continue
-            sub = self._get(st, "subnets", sid)
-            if sub["VpcId"] != vpc["VpcId"]:
-                raise AwsError("InvalidParameter", f"The subnet ID '{sid}' does not belong to the VPC "
-                               f"'{vpc['VpcId']}'", 400)
-            if sub["AvailabilityZone"] in zones:
-                raise AwsError("DuplicateSubnetsInSameZone", f"Found another VPC endpoint subnet in the availability "
-                               f"zone of {sid}. VPC endpoint subnets should be in different availability zones "
-                               "supported by the VPC endpoint service.", 400)
-            zones[sub["AvailabilityZone"]] = sid
-            new_subs.append(sub)
+            new_subs.append(self._endpoint_subnet(st, vpc, sid, zones))
         dns = p.get("PrivateDnsEnabled", e.get("PrivateDnsEnabled"))
         if dns and not e.get("PrivateDnsEnabled"):
             if not (vpc["_dns"]["EnableDnsSupport"] and vpc["_dns"]["EnableDnsHostnames"]):
