@@ -37,16 +37,19 @@ static int eip_create(struct sf_rctx *c, const json_t *want, json_t **out)
 {
 	char *id = NULL;
 	json_t *tags = ax_tags(c, want, 1);
+	json_t *a = NULL;
 	int rc = ax_create(c, &eip_make,
 			   json_pack("{s:s, s:o}", "Domain", "vpc", "TagSpecification", ax_ec2_tagspec("elastic-ip", tags)),
-			   NULL, &id);
+			   &a, &id);
 	json_decref(tags);
 	if (rc < 0)
 		return rc;
 	if (c->record_id)
 		c->record_id(c, id);
-	json_t *a = NULL;
-	rc = describe(c, id, &a);
+	/* AllocateAddress's reply carries the address; only an allocation
+	 * found by its token (a lost reply, a resumed run) is read. */
+	if (!a)
+		rc = describe(c, id, &a);
 	if (!rc) {
 		*out = ax_out(want);
 		json_object_set_new(*out, "id", json_string(id));

@@ -68,15 +68,21 @@ static int igw_create(struct sf_rctx *c, const json_t *want, json_t **out)
 {
 	char *id = NULL;
 	json_t *tags = ax_tags(c, want, 1);
+	json_t *made = NULL;
 	int rc = ax_create(c, &igw_make,
-			   json_pack("{s:o}", "TagSpecification", ax_ec2_tagspec("internet-gateway", tags)), NULL, &id);
+			   json_pack("{s:o}", "TagSpecification", ax_ec2_tagspec("internet-gateway", tags)), &made, &id);
 	json_decref(tags);
 	if (rc < 0)
 		return rc;
 	if (c->record_id)
 		c->record_id(c, id);
-	json_t *g = NULL;
-	rc = ax_ec2_describe_one(c, "DescribeInternetGateways", "InternetGatewayId", id, "internetGatewaySet", &g);
+	/* A gateway this call made is attached to nothing yet; only one found
+	 * by its token (a lost reply, a resumed run) is read to see whether the
+	 * earlier attempt got as far as attaching it. */
+	json_t *g = made ? json_incref(json_object_get(made, "internetGateway")) : NULL;
+	json_decref(made);
+	if (!g)
+		rc = ax_ec2_describe_one(c, "DescribeInternetGateways", "InternetGatewayId", id, "internetGatewaySet", &g);
 	if (!rc && !attached_to(g, ax_s(want, "vpc_id"))) {
 		struct igw_vpc x = {id, ax_s(want, "vpc_id"), 1};
 		rc = ax_change(c, &igw_attach, &x, json_pack("{s:s, s:s}", "InternetGatewayId", id, "VpcId", x.vpc), NULL);

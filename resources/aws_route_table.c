@@ -78,11 +78,12 @@ static const struct ax_change_def rt_associate = {"ec2", "AssociateRouteTable", 
 static const struct ax_change_def rt_disassociate = {"ec2", "DisassociateRouteTable", assoc_done,
 						     "disassociating the subnet from the route table"};
 
-/* Associate every wanted subnet, disassociate the others. */
-static int sync_assoc(struct sf_rctx *c, const char *id, const json_t *want_subnets)
+/* Associate every wanted subnet, disassociate the others.  known: the
+ * table as AWS last answered it (borrowed; NULL: read it now). */
+static int sync_assoc(struct sf_rctx *c, const char *id, const json_t *want_subnets, const json_t *known)
 {
-	json_t *t = NULL;
-	int rc = ax_ec2_describe_one(c, "DescribeRouteTables", "RouteTableId", id, "routeTableSet", &t);
+	json_t *t = known ? json_incref((json_t *)known) : NULL;
+	int rc = t ? 0 : ax_ec2_describe_one(c, "DescribeRouteTables", "RouteTableId", id, "routeTableSet", &t);
 	if (rc < 0)
 		return rc;
 	json_t *have = json_array();
@@ -226,11 +227,11 @@ static int set_default_route(struct sf_rctx *c, const char *id, const char *gw)
 static int rt_create(struct sf_rctx *c, const json_t *want, json_t **out)
 {
 	char *id = NULL;
-	json_t *tags = ax_tags(c, want, 1);
+	json_t *tags = ax_tags(c, want, 1), *made = NULL;
 	int rc = ax_create(c, &rt_make,
 			   json_pack("{s:s, s:o}", "VpcId", ax_s(want, "vpc_id"), "TagSpecification",
 				     ax_ec2_tagspec("route-table", tags)),
-			   NULL, &id);
+			   &made, &id);
 	json_decref(tags);
 	if (rc < 0)
 		return rc;
@@ -248,9 +249,13 @@ static int rt_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	}
 	json_t *empty = json_array();
 	const json_t *sn = json_object_get(want, "subnet_ids");
+	/* A table this call made has no association yet (CreateRouteTable's
+	 * reply shows it); one found by its token (a lost reply, a resumed
+	 * run) is read for what the earlier attempt associated. */
 	if (!rc)
-		rc = sync_assoc(c, id, sn ? sn : empty);
+		rc = sync_assoc(c, id, sn ? sn : empty, json_object_get(made, "routeTable"));
 	json_decref(empty);
+	json_decref(made);
 	if (!rc) {
 		*out = ax_out(want);
 		json_object_set_new(*out, "id", json_string(id));
@@ -341,7 +346,7 @@ static int rt_update(struct sf_rctx *c, const json_t *prior, const json_t *want,
 			       NULL);
 	}
 	if (!rc)
-		rc = sync_assoc(c, id, sn ? sn : e1);
+		rc = sync_assoc(c, id, sn ? sn : e1, NULL);
 	const json_t *ht = json_object_get(prior, "tags"), *wt = json_object_get(want, "tags");
 	if (!rc)
 		rc = ax_ec2_sync_tags(c, id, ht ? ht : e2, wt ? wt : e2);
@@ -357,7 +362,7 @@ static int rt_update(struct sf_rctx *c, const json_t *prior, const json_t *want,
 static int del_once(struct sf_rctx *c, void *ctx)
 {
 	json_t *empty = json_array();
-	int rc = sync_assoc(c, ctx, empty);
+	int rc = sync_assoc(c, ctx, empty, NULL);
 	json_decref(empty);
 	if (!rc)
 		rc = ax_ec2(c, "DeleteRouteTable", json_pack("{s:s}", "RouteTableId", (const char *)ctx), NULL);

@@ -1424,6 +1424,131 @@ T_TEST(route_table_default_route_through_a_nat_gateway)
 	rt_close(&t);
 }
 
+/* What a create's own reply says is not read again: a new address's
+ * AllocateAddress reply carries its public IP, a new gateway is attached to
+ * nothing, a new route table has no association.  Only an object found by
+ * its token after a lost reply is read, for what the earlier attempt did. */
+T_TEST(ec2_creates_read_nothing_their_reply_says)
+{
+	struct rt t;
+	json_t *want, *out = NULL;
+
+	rt_open(&t, "aws_eip.main");
+	sf_replay_add(t.f.rp, "Action=AllocateAddress",
+		      EC2("AllocateAddress", "<publicIp>198.51.100.9</publicIp><allocationId>eipalloc-0r</allocationId>"
+					     "<domain>vpc</domain>"), 1);
+	want = json_object();
+	T_EQ(sf_rt_aws_eip.create(&t.c, want, &out), 0);
+	T_EQ(sf_replay_count(t.f.rp), 1);
+	T_EQ(sent(&t, "Action=DescribeAddresses"), 0);
+	T_STREQ(json_string_value(json_object_get(out, "public_ip")), "198.51.100.9");
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	json_decref(out);
+	json_decref(want);
+	rt_close(&t);
+
+	/* the reply lost: found by its token, then read for its address */
+	rt_open(&t, "aws_eip.main");
+	sf_replay_add(t.f.rp, "Action=AllocateAddress", "!reset", 1);
+	sf_replay_add(t.f.rp, "Action=DescribeAddresses && tag%3Asecfaas%3Atoken",
+		      EC2("DescribeAddresses", "<addressesSet><item><allocationId>eipalloc-0l</allocationId>"
+					       "<publicIp>198.51.100.8</publicIp>" EC2_OWN_TAGS("lin-1", NAT_TOKEN)
+					       "</item></addressesSet>"), -1);
+	sf_replay_add(t.f.rp, "Action=DescribeAddresses && AllocationId.1=eipalloc-0l",
+		      EC2("DescribeAddresses", "<addressesSet><item><allocationId>eipalloc-0l</allocationId>"
+					       "<publicIp>198.51.100.8</publicIp></item></addressesSet>"), -1);
+	want = json_object();
+	out = NULL;
+	T_EQ(sf_rt_aws_eip.create(&t.c, want, &out), 0);
+	T_EQ(sent(&t, "Action=AllocateAddress"), 1);
+	T_EQ(sent(&t, "AllocationId.1=eipalloc-0l"), 1);
+	T_STREQ(json_string_value(json_object_get(out, "id")), "eipalloc-0l");
+	T_STREQ(json_string_value(json_object_get(out, "public_ip")), "198.51.100.8");
+	json_decref(out);
+	json_decref(want);
+	rt_close(&t);
+
+	rt_open(&t, "aws_internet_gateway.main");
+	sf_replay_add(t.f.rp, "Action=CreateInternetGateway",
+		      EC2("CreateInternetGateway", "<internetGateway><internetGatewayId>igw-0r</internetGatewayId>"
+						   "<attachmentSet/></internetGateway>"), 1);
+	sf_replay_add(t.f.rp, "Action=AttachInternetGateway && InternetGatewayId=igw-0r && VpcId=vpc-1",
+		      EC2("AttachInternetGateway", "<return>true</return>"), 1);
+	want = json_pack("{s:s}", "vpc_id", "vpc-1");
+	out = NULL;
+	T_EQ(sf_rt_aws_internet_gateway.create(&t.c, want, &out), 0);
+	T_EQ(sf_replay_count(t.f.rp), 2);
+	T_EQ(sent(&t, "Action=DescribeInternetGateways"), 0);
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	T_STREQ(json_string_value(json_object_get(out, "id")), "igw-0r");
+	json_decref(out);
+	rt_close(&t);
+
+	/* the reply lost after the earlier attempt attached it: not again */
+	rt_open(&t, "aws_internet_gateway.main");
+	sf_replay_add(t.f.rp, "Action=CreateInternetGateway", "!reset", 1);
+	sf_replay_add(t.f.rp, "Action=DescribeInternetGateways && tag%3Asecfaas%3Atoken",
+		      EC2("DescribeInternetGateways", "<internetGatewaySet><item><internetGatewayId>igw-0l</internetGatewayId>"
+						      "<attachmentSet><item><vpcId>vpc-1</vpcId><state>available</state></item>"
+						      "</attachmentSet>" EC2_OWN_TAGS("lin-1", NAT_TOKEN) "</item></internetGatewaySet>"), -1);
+	sf_replay_add(t.f.rp, "Action=DescribeInternetGateways && InternetGatewayId.1=igw-0l",
+		      EC2("DescribeInternetGateways", "<internetGatewaySet><item><internetGatewayId>igw-0l</internetGatewayId>"
+						      "<attachmentSet><item><vpcId>vpc-1</vpcId><state>available</state></item>"
+						      "</attachmentSet></item></internetGatewaySet>"), -1);
+	out = NULL;
+	T_EQ(sf_rt_aws_internet_gateway.create(&t.c, want, &out), 0);
+	T_EQ(sent(&t, "Action=AttachInternetGateway"), 0);
+	T_EQ(sent(&t, "InternetGatewayId.1=igw-0l"), 1);
+	T_STREQ(json_string_value(json_object_get(out, "id")), "igw-0l");
+	json_decref(out);
+	json_decref(want);
+	rt_close(&t);
+
+	rt_open(&t, "aws_route_table.public");
+	sf_replay_add(t.f.rp, "Action=CreateRouteTable",
+		      EC2("CreateRouteTable", "<routeTable><routeTableId>rtb-0r</routeTableId><vpcId>vpc-1</vpcId>"
+					      "<routeSet><item><destinationCidrBlock>10.40.0.0/16</destinationCidrBlock>"
+					      "<gatewayId>local</gatewayId><origin>CreateRouteTable</origin></item></routeSet>"
+					      "<associationSet/></routeTable>"), 1);
+	sf_replay_add(t.f.rp, "Action=CreateRoute&", EC2("CreateRoute", "<return>true</return>"), 1);
+	sf_replay_add(t.f.rp, "Action=AssociateRouteTable && RouteTableId=rtb-0r",
+		      EC2("AssociateRouteTable", "<associationId>rtbassoc-1</associationId>"), 2);
+	want = json_pack("{s:s, s:s, s:[s, s]}", "vpc_id", "vpc-1", "gateway_id", "igw-0r", "subnet_ids", "subnet-a",
+			 "subnet-b");
+	out = NULL;
+	T_EQ(sf_rt_aws_route_table.create(&t.c, want, &out), 0);
+	T_EQ(sf_replay_count(t.f.rp), 4);
+	T_EQ(sent(&t, "Action=DescribeRouteTables"), 0);
+	T_EQ(sent2(&t, "Action=AssociateRouteTable", "SubnetId=subnet-a"), 1);
+	T_EQ(sent2(&t, "Action=AssociateRouteTable", "SubnetId=subnet-b"), 1);
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	json_decref(out);
+	rt_close(&t);
+
+	/* the reply lost after the earlier attempt associated one subnet:
+	 * read, and only the other one is associated */
+	rt_open(&t, "aws_route_table.public");
+	sf_replay_add(t.f.rp, "Action=CreateRouteTable", "!reset", 1);
+	sf_replay_add(t.f.rp, "Action=DescribeRouteTables && tag%3Asecfaas%3Atoken",
+		      EC2("DescribeRouteTables", "<routeTableSet><item><routeTableId>rtb-0l</routeTableId>"
+						 EC2_OWN_TAGS("lin-1", NAT_TOKEN) "</item></routeTableSet>"), -1);
+	sf_replay_add(t.f.rp, "Action=CreateRoute&", EC2("CreateRoute", "<return>true</return>"), 1);
+	sf_replay_add(t.f.rp, "Action=DescribeRouteTables && RouteTableId.1=rtb-0l",
+		      EC2("DescribeRouteTables", "<routeTableSet><item><routeTableId>rtb-0l</routeTableId><associationSet>"
+						 "<item><routeTableAssociationId>rtbassoc-0a</routeTableAssociationId>"
+						 "<subnetId>subnet-a</subnetId></item></associationSet></item></routeTableSet>"), -1);
+	sf_replay_add(t.f.rp, "Action=AssociateRouteTable && RouteTableId=rtb-0l",
+		      EC2("AssociateRouteTable", "<associationId>rtbassoc-0b</associationId>"), 1);
+	out = NULL;
+	T_EQ(sf_rt_aws_route_table.create(&t.c, want, &out), 0);
+	T_EQ(sent(&t, "RouteTableId.1=rtb-0l"), 1);
+	T_EQ(sent2(&t, "Action=AssociateRouteTable", "SubnetId=subnet-a"), 0);
+	T_EQ(sent2(&t, "Action=AssociateRouteTable", "SubnetId=subnet-b"), 1);
+	json_decref(out);
+	json_decref(want);
+	rt_close(&t);
+}
+
 #define IAM(act, body)                                                                                      \
 	"HTTP/1.1 200 OK\nContent-Type: text/xml\n\n<" act "Response xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\">" \
 	body "<ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></" act "Response>"
