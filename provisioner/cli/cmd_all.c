@@ -4,7 +4,12 @@
  *
  * plan --all plans the workspaces in this process from the spec set loaded
  * once, --cluster-parallelism at a time (default 4), shows them in order and
- * ends with a summary table; it writes no state and takes no lock.  With --prune, state files whose workspace is no longer
+ * ends with a summary table; it writes no state and takes no lock.
+ * refresh --all runs the same way, each workspace under its own lock, and
+ * writes what its refresh read into its state; a workspace another run
+ * holds is skipped with a line saying by whom.  Both let every workspace
+ * register its recorded ids first, so the fleet's refresh reads each type
+ * once per region (resources/aws_batch.h), not once per workspace.  With --prune, state files whose workspace is no longer
  * in the spec are planned for destruction (without it they are only listed,
  * so deleting a file from a repo never destroys a cluster by accident).
  * apply --all runs one child `secfaas apply` (or `destroy` for pruned
@@ -37,7 +42,9 @@ struct wsrow {
 	char *name;
 	int in_spec;       /* 0: state only (prune candidate) */
 	int add, change, destroy;
-	int drift;         /* plan --all --refresh-only: objects changed outside secfaas */
+	int drift;         /* plan --all --refresh-only, refresh --all: objects changed outside secfaas */
+	int updated, removed; /* refresh --all: state rows it rewrote, and dropped as gone */
+	int absent;        /* refresh --all: never applied, no state to refresh */
 	int errored;
 	int rc;            /* apply --all: child exit status */
 	pid_t pid;
@@ -45,7 +52,7 @@ struct wsrow {
 	int out;           /* apply --all: read end of the child's stdout+stderr, -1 when closed */
 	int logfd;         /* apply --all: the log file, -1 when closed */
 	struct sf_buf line; /* apply --all: the unfinished last line */
-	char *skipped;     /* apply --all: left to another runner, and why ("held by ...") */
+	char *skipped;     /* apply --all, refresh --all: left to another runner, and why ("held by ...") */
 };
 
 static void rows_free(struct wsrow *v, size_t n)
@@ -127,15 +134,25 @@ static int collect(struct sf_cli *cli, struct sf_plan_args *pa, struct wsrow **o
 	return 0;
 }
 
-static void summary(struct sf_cli *cli, struct wsrow *v, size_t n, int apply, int prune)
+enum allmode { ALL_PLAN, ALL_APPLY, ALL_REFRESH };
+
+static void summary(struct sf_cli *cli, struct wsrow *v, size_t n, enum allmode mode, int prune)
 {
 	if (cli->json)
 		return;
-	int here = 0, other = 0, errors = 0;
-	fprintf(cli->out, "\n%-28s %5s %7s %8s  %s\n", "WORKSPACE", "ADD", "CHANGE", "DESTROY", "RESULT");
+	int apply = mode == ALL_APPLY, refresh = mode == ALL_REFRESH;
+	int here = 0, other = 0, errors = 0, written = 0;
+	if (refresh)
+		fprintf(cli->out, "\n%-28s %5s %7s %7s  %s\n", "WORKSPACE", "DRIFT", "UPDATED", "REMOVED", "RESULT");
+	else
+		fprintf(cli->out, "\n%-28s %5s %7s %8s  %s\n", "WORKSPACE", "ADD", "CHANGE", "DESTROY", "RESULT");
 	for (size_t i = 0; i < n; i++) {
 		const char *res;
-		if (!v[i].in_spec && !prune) {
+		if (!v[i].in_spec && refresh) {
+			res = "not in the spec: not refreshed";
+		} else if (v[i].absent) {
+			res = "never applied: nothing to refresh";
+		} else if (!v[i].in_spec && !prune) {
 			res = "not in the spec (add --prune to destroy it)";
 		} else if (v[i].skipped) {
 			res = v[i].skipped;
@@ -143,16 +160,26 @@ static void summary(struct sf_cli *cli, struct wsrow *v, size_t n, int apply, in
 		} else if (v[i].errored || (apply && v[i].rc)) {
 			res = "error";
 			errors++;
+		} else if (refresh) {
+			res = v[i].updated || v[i].removed ? "state updated" : v[i].drift ? "changed outside secfaas" : "no drift";
+			written += v[i].updated || v[i].removed;
+			here++;
 		} else {
 			int none = !v[i].add && !v[i].change && !v[i].destroy;
 			res = none && v[i].drift ? "changed outside secfaas" : none ? "no changes" : apply ? "applied" : "changes";
 			here++;
 		}
-		fprintf(cli->out, "%-28s %5d %7d %8d  %s\n", v[i].name, v[i].add, v[i].change, v[i].destroy, res);
+		if (refresh)
+			fprintf(cli->out, "%-28s %5d %7d %7d  %s\n", v[i].name, v[i].drift, v[i].updated, v[i].removed, res);
+		else
+			fprintf(cli->out, "%-28s %5d %7d %8d  %s\n", v[i].name, v[i].add, v[i].change, v[i].destroy, res);
 	}
 	if (apply)
 		fprintf(cli->out, "\n%d workspace%s applied by this runner, %d left to other runners, %d failed.\n", here,
 			here == 1 ? "" : "s", other, errors);
+	if (refresh)
+		fprintf(cli->out, "\n%d workspace%s refreshed (%d state%s updated), %d held by other runs, %d failed.\n", here,
+			here == 1 ? "" : "s", written, written == 1 ? "" : "s", other, errors);
 }
 
 /* One workspace's plan for plan --all, made by a worker: what it printed
@@ -176,6 +203,7 @@ struct planrun {
 	const struct sf_specset *set;
 	struct ax_reads *reads; /* the refresh answers every workspace shares (aws_batch.h), or NULL */
 	int prefetch;           /* this pass only registers each workspace's ids in reads */
+	int refresh;            /* refresh --all: each workspace locked, its state written */
 	struct planjob *jobs;
 	size_t njobs, next;
 	pthread_mutex_t mu;
@@ -223,6 +251,73 @@ static int plan_one(struct sf_cli *cli, struct sf_plan_args *pa, const struct sf
 			sf_print_plan_ws(cli, &ws, &plan, pa->full, pa->opts.refresh ? SF_PRICES_ONLINE : SF_PRICES_OFFLINE);
 		}
 	}
+	sf_plan_release(&plan);
+	sf_run_close(&ws);
+	return rc;
+}
+
+/* One workspace's refresh for refresh --all: under its own lock (taken
+ * without waiting: a workspace another run holds is that run's, skipped
+ * with a line naming the holder), the refresh-only plan read from the
+ * answers the fleet shares, then its verdicts written to the state.  A
+ * lock whose holder stopped beating is not a run in progress: that is an
+ * error naming the force-unlock that clears it. */
+static int refresh_one(struct sf_cli *cli, struct sf_plan_args *pa, const struct sf_specset *set,
+		       struct ax_reads *reads, struct planjob *job)
+{
+	struct wsrow *row = job->row;
+	struct sf_ws ws;
+	struct sf_plan plan;
+	memset(&ws, 0, sizeof ws);
+	memset(&plan, 0, sizeof plan);
+	int rc = sf_run_build(cli, set, row->name, &ws);
+	ws.skip_locked = 1;
+	ws.absent_ok = 1;
+	if (!rc && (rc = sf_run_open(cli, &ws, row->name, "refresh", 0, 1, 0)) && ws.held) {
+		const struct sf_lock_info *h = &ws.holder;
+		if (sf_lock_is_stale(h, sf_now())) {
+			fprintf(cli->errf,
+				"secfaas: error: workspace %s: its lock %s (%s, pid %d) looks stale (no heartbeat for over 5 "
+				"minutes); if no secfaas run is using it, remove it with `secfaas force-unlock %s --workspace %s`\n",
+				row->name, h->id, h->who, h->pid, h->id, row->name);
+		} else {
+			row->skipped = xasprintf("held by %s (pid %d): not refreshed", h->who, h->pid);
+			if (!cli->json)
+				fprintf(cli->out, "%sSkipped: workspace %s is held by %s (pid %d, %s): not refreshed.\n",
+					pa->summary ? "" : "\n", row->name, h->who, h->pid, h->operation);
+			rc = 0;
+		}
+		goto done;
+	}
+	if (!rc && !ws.st) {
+		row->absent = 1;
+		goto done;
+	}
+	if (!rc && reads) {
+		ws.prov.reads = reads;
+		ws.prov.reads_lent = 1;
+	}
+	if (!rc)
+		rc = sf_make_plan(cli, &ws, pa, &plan);
+	if (rc)
+		goto done;
+	row->drift = (int)plan.ndrift;
+	if (plan.ndrift && (rc = sf_refresh_write(cli, &ws, &plan, &row->updated, &row->removed)))
+		goto done;
+	if (cli->json) {
+		job->json = sf_plan_render_json(&plan);
+		json_object_set_new(job->json, "refresh",
+				    json_pack("{s:i, s:i}", "updated", row->updated, "removed", row->removed));
+	} else if (!pa->summary) {
+		fprintf(cli->out, "\n=== workspace %s ===\n", row->name);
+		sf_print_plan(cli, &plan, pa->full);
+		if (plan.ndrift)
+			fprintf(cli->out, "Refresh complete: %d resource(s) updated, %d removed from state (deleted outside secfaas).\n",
+				row->updated, row->removed);
+	}
+done:
+	if (rc)
+		row->errored = 1;
 	sf_plan_release(&plan);
 	sf_run_close(&ws);
 	return rc;
@@ -289,7 +384,9 @@ static void *plan_worker(void *arg)
 			job->outlen = job->errlen = 0;
 			continue;
 		}
-		job->rc = *sf_run_cancel_flag() ? SF_EXIT_ERROR : plan_one(&cli, &pa, r->set, r->reads, job);
+		job->rc = *sf_run_cancel_flag() ? SF_EXIT_ERROR
+			  : r->refresh	      ? refresh_one(&cli, &pa, r->set, r->reads, job)
+					      : plan_one(&cli, &pa, r->set, r->reads, job);
 		if (job->rc && !job->row->errored)
 			job->row->errored = 1;
 		fclose(out);
@@ -301,7 +398,7 @@ static void *plan_worker(void *arg)
 	}
 }
 
-int sf_cmd_plan_all(struct sf_cli *cli, struct sf_plan_args *pa)
+static int run_all(struct sf_cli *cli, struct sf_plan_args *pa, int refresh)
 {
 	struct wsrow *v;
 	size_t n;
@@ -313,12 +410,14 @@ int sf_cmd_plan_all(struct sf_cli *cli, struct sf_plan_args *pa)
 	int errors = 0, changes = 0;
 	/* The workspaces plan side by side (each mostly waits on its reads
 	 * of AWS), --cluster-parallelism at once, and are shown in order. */
-	struct planrun r = {.cli = cli, .pa = pa, .set = &set};
+	struct planrun r = {.cli = cli, .pa = pa, .set = &set, .refresh = refresh};
 	/* each region's prices are asked once for the whole run */
 	struct sf_price_cache *prices = sf_price_cache_new();
 	cli->prices = prices;
 	r.jobs = xcalloc(n + 1, sizeof *r.jobs);
 	for (size_t i = 0; i < n; i++) {
+		if (!v[i].in_spec && refresh)
+			continue; /* no spec to read its objects by: listed, never touched */
 		if (!v[i].in_spec && !pa->prune) {
 			/* a workspace whose spec is gone is pending work (a destroy
 			 * under --prune): --detailed-exitcode must not call it clean */
@@ -375,7 +474,8 @@ int sf_cmd_plan_all(struct sf_cli *cli, struct sf_plan_args *pa)
 			json_object_set_new(jall, job->row->name, job->json);
 		if (job->rc)
 			errors++;
-		if (job->row->add || job->row->change || job->row->destroy || (pa->opts.refresh_only && job->row->drift))
+		if (refresh ? job->row->updated || job->row->removed
+			    : job->row->add || job->row->change || job->row->destroy || (pa->opts.refresh_only && job->row->drift))
 			changes = 1;
 	}
 	for (size_t t = 0; t < started; t++)
@@ -388,19 +488,38 @@ int sf_cmd_plan_all(struct sf_cli *cli, struct sf_plan_args *pa)
 	sf_price_cache_free(prices);
 	ax_reads_free(r.reads);
 	sf_specset_release(&set);
-	summary(cli, v, n, 0, pa->prune);
+	summary(cli, v, n, r.refresh ? ALL_REFRESH : ALL_PLAN, pa->prune);
 	if (jall) {
 		json_t *sum = json_array();
 		for (size_t i = 0; i < n; i++)
-			json_array_append_new(sum, json_pack("{s:s, s:b, s:b, s:i, s:i, s:i}", "workspace", v[i].name, "in_spec",
-							     v[i].in_spec, "errored", v[i].errored, "add", v[i].add, "change",
-							     v[i].change, "destroy", v[i].destroy));
+			json_array_append_new(
+				sum, refresh ? json_pack("{s:s, s:b, s:b, s:i, s:i, s:i, s:s?}", "workspace", v[i].name, "in_spec",
+							 v[i].in_spec, "errored", v[i].errored, "drift", v[i].drift, "updated",
+							 v[i].updated, "removed", v[i].removed, "skipped", v[i].skipped)
+					     : json_pack("{s:s, s:b, s:b, s:i, s:i, s:i}", "workspace", v[i].name, "in_spec",
+							 v[i].in_spec, "errored", v[i].errored, "add", v[i].add, "change",
+							 v[i].change, "destroy", v[i].destroy));
 		sf_cli_print_json(cli, json_pack("{s:o, s:o}", "workspaces", jall, "summary", sum));
 	}
 	rows_free(v, n);
 	if (errors)
 		return SF_EXIT_ERROR;
 	return cli->detailed_exitcode && changes ? SF_EXIT_CHANGES : SF_EXIT_OK;
+}
+
+int sf_cmd_plan_all(struct sf_cli *cli, struct sf_plan_args *pa)
+{
+	return run_all(cli, pa, 0);
+}
+
+int sf_cmd_refresh_all(struct sf_cli *cli, struct sf_plan_args *pa)
+{
+	if (pa->prune)
+		return sf_cli_errorf(cli, "--prune belongs to plan --all and apply --all; refresh --all never destroys");
+	if (!cli->auto_approve)
+		return sf_cli_errorf(cli, "refresh --all runs unattended; review with `secfaas plan --all --refresh-only` and "
+					  "re-run with --auto-approve");
+	return run_all(cli, pa, 1);
 }
 
 /* Child process command line for one workspace. Owned array of borrowed or
@@ -675,7 +794,7 @@ int sf_cmd_apply_all(struct sf_cli *cli, struct sf_plan_args *pa, char **argv0)
 		if (pr < 0 && errno != EINTR)
 			break;
 	}
-	summary(cli, v, n, 1, pa->prune);
+	summary(cli, v, n, ALL_APPLY, pa->prune);
 	rows_free(v, n);
 	return failed ? SF_EXIT_ERROR : SF_EXIT_OK;
 }

@@ -464,21 +464,73 @@ int cmd_destroy(struct sf_cli *cli, int argc, char **argv)
 	return plan_and_apply(cli, argc, argv, "destroy", 1);
 }
 
+/* The refresh writes what its plan read and judged, not a second read:
+ * the plan's reads were batched and side by side (engine/refresh.h), and
+ * its verdicts include the ownership proof, so a name-keyed object whose
+ * name someone else took is dropped as gone instead of recorded as ours.
+ * Rows the spec no longer declares, and rows of an unfinished operation,
+ * were not read and stay as they are.  One transaction: a run killed while
+ * writing leaves the state as it was before.  The caller holds the lock. */
+int sf_refresh_write(struct sf_cli *cli, struct sf_ws *ws, const struct sf_plan *plan, int *updated, int *removed)
+{
+	struct sf_err err = SF_ERR_INIT;
+	struct sf_resource **res = NULL;
+	size_t nres = 0;
+	int rc = 0;
+	*updated = *removed = 0;
+	if (sf_state_list(ws->st, &res, &nres, &err) < 0)
+		return sf_cli_error(cli, &err);
+	if (sf_state_backup(ws->st, &err) < 0 || sf_state_begin(ws->st, &err) < 0) {
+		rc = sf_cli_error(cli, &err);
+		goto done;
+	}
+	for (size_t i = 0; i < nres; i++) {
+		const struct sf_change *c = sf_plan_find(plan, res[i]->address);
+		if (!c || res[i]->status != SF_RS_CREATED || c->reason == SF_REASON_NO_CONFIG)
+			continue;
+		int x = 0;
+		if (c->reason == SF_REASON_GONE) {
+			x = sf_state_remove(ws->st, res[i]->address, &err);
+			(*removed)++;
+		} else if (c->before && !json_equal(c->before, res[i]->attrs)) {
+			json_decref(res[i]->attrs);
+			res[i]->attrs = json_incref(c->before);
+			x = sf_state_put(ws->st, res[i], &err);
+			(*updated)++;
+		}
+		if (x < 0) {
+			sf_state_rollback(ws->st);
+			rc = sf_cli_error(cli, &err);
+			goto done;
+		}
+	}
+	if (sf_state_commit(ws->st, &err) < 0) {
+		sf_state_rollback(ws->st);
+		rc = sf_cli_error(cli, &err);
+	}
+done:
+	if (rc)
+		*updated = *removed = 0;
+	sf_resource_list_free(res, nres);
+	return rc;
+}
+
 int cmd_refresh(struct sf_cli *cli, int argc, char **argv)
 {
 	struct sf_plan_args pa;
 	struct sf_ws ws;
 	struct sf_plan plan;
-	struct sf_err err = SF_ERR_INIT;
-	struct sf_resource **res = NULL;
-	size_t nres = 0;
 	memset(&ws, 0, sizeof ws);
 	memset(&plan, 0, sizeof plan);
 	int rc = sf_parse_plan_args(cli, "refresh", argc, argv, &pa);
 	if (rc)
 		goto done;
 	pa.opts.refresh_only = 1;
-	if ((rc = sf_run_load(cli, pa.spec, &ws)) || (rc = sf_run_open(cli, &ws, ws.cfg.workspace, "refresh", 0, 1, 1)) ||
+	if (pa.all) {
+		rc = sf_cmd_refresh_all(cli, &pa);
+		goto done;
+	}
+	if ((rc = sf_run_load(cli, pa.spec, &ws)) || (rc = sf_run_open(cli, &ws, ws.cfg.workspace, "refresh", 0, 1, 0)) ||
 	    (rc = sf_make_plan(cli, &ws, &pa, &plan)))
 		goto done;
 	sf_print_plan(cli, &plan, pa.full);
@@ -493,50 +545,13 @@ int cmd_refresh(struct sf_cli *cli, int argc, char **argv)
 			goto done;
 		}
 	}
-	if (sf_state_list(ws.st, &res, &nres, &err) < 0) {
-		rc = sf_cli_error(cli, &err);
+	int updated, removed;
+	if ((rc = sf_refresh_write(cli, &ws, &plan, &updated, &removed)))
 		goto done;
-	}
-	int updated = 0, removed = 0;
-	for (size_t i = 0; i < nres; i++) {
-		const struct sf_rtype *t = sf_rtype_find(res[i]->type);
-		if (!t || !t->read || res[i]->status != SF_RS_CREATED)
-			continue;
-		json_t *live = NULL;
-		volatile int cancel = 0;
-		struct sf_rctx ctx = {.address = res[i]->address, .token = res[i]->token, .err = &err, .cancel = &cancel,
-				      .provider = &ws.prov};
-		int x = t->read(&ctx, res[i]->attrs, &live);
-		if (x == SF_ENOTFOUND) {
-			sf_err_clear(&err);
-			if (sf_state_remove(ws.st, res[i]->address, &err) < 0) {
-				rc = sf_cli_error(cli, &err);
-				goto done;
-			}
-			removed++;
-			continue;
-		}
-		if (x < 0) {
-			rc = sf_cli_error(cli, &err);
-			goto done;
-		}
-		if (!json_equal(live, res[i]->attrs)) {
-			json_decref(res[i]->attrs);
-			res[i]->attrs = live;
-			live = NULL;
-			if (sf_state_put(ws.st, res[i], &err) < 0) {
-				rc = sf_cli_error(cli, &err);
-				goto done;
-			}
-			updated++;
-		}
-		json_decref(live);
-	}
 	fprintf(cli->out, "\nRefresh complete: %d resource(s) updated, %d removed from state (deleted outside secfaas).\n",
 		updated, removed);
-	rc = SF_EXIT_OK;
+	rc = cli->detailed_exitcode && (updated || removed) ? SF_EXIT_CHANGES : SF_EXIT_OK;
 done:
-	sf_resource_list_free(res, nres);
 	sf_plan_release(&plan);
 	sf_run_close(&ws);
 	sf_plan_args_release(&pa);

@@ -246,13 +246,24 @@ static const struct sf_cmd commands[] = {
 	 "out= destroy refresh-only refresh=false replace= target= all prune summary full cluster-parallelism=", NULL},
 	{"refresh", cmd_refresh, "update the state from the live objects (after review)",
 	 "usage: secfaas refresh [SPEC] [--auto-approve] [--target ADDR]... [--full]\n"
+	 "       secfaas refresh --all [SPECDIR] --auto-approve [--summary] [--cluster-parallelism N]\n"
 	 "\n"
 	 "Same as `plan --refresh-only`, then asks before writing the refreshed\n"
-	 "attributes to the state.\n"
+	 "attributes to the state (one transaction; an object found deleted outside\n"
+	 "secfaas, or whose name another owner now holds, leaves the state).\n"
+	 "--detailed-exitcode: 2 when the state was updated.\n"
 	 "\n"
-	 "example:\n"
-	 "  secfaas refresh examples/minimal.yaml\n",
-	 "refresh=false target= full", NULL},
+	 "--all refreshes every workspace of the spec directory or repository (as plan\n"
+	 "--all selects them), N at once (--cluster-parallelism, default 4), each under\n"
+	 "its own lock, reading each AWS type once per region for the whole fleet. A\n"
+	 "workspace another run holds is skipped with a line naming the holder; a stale\n"
+	 "lock is an error. Exit 1 if any workspace failed, else 2 with\n"
+	 "--detailed-exitcode if any state was updated, else 0.\n"
+	 "\n"
+	 "examples:\n"
+	 "  secfaas refresh examples/minimal.yaml\n"
+	 "  secfaas refresh --all --repo . specs --auto-approve --summary\n",
+	 "refresh=false target= full all summary cluster-parallelism=", NULL},
 	{"render", cmd_render, "print node user data, containerd/runsc config or the bake script",
 	 "usage: secfaas render node-config SPEC --node-group NAME [--artifact user-data|containerd|runsc]\n"
 	 "                      [--endpoint URL --ca BASE64] [--containerd-major 1|2]\n"

@@ -82,7 +82,7 @@ int sf_parse_plan_args(struct sf_cli *cli, const char *cmd, int argc, char **arg
 	if (pa->prune && !pa->all)
 		return sf_cli_errorf(cli, "--prune only makes sense with --all");
 	if (pa->summary && !pa->all)
-		return sf_cli_errorf(cli, "--summary only makes sense with plan --all");
+		return sf_cli_errorf(cli, "--summary only makes sense with --all");
 	if (pa->all && (pa->opts.nreplace || pa->opts.ntargets || pa->out))
 		return sf_cli_errorf(cli, "--all cannot be combined with --replace, --target or --out");
 	if (pa->opts.destroy && pa->opts.nreplace)

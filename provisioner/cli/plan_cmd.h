@@ -21,8 +21,9 @@ struct sf_plan_args {
 	int state_only;                  /* destroy --state-only: from the state, no spec */
 };
 
-/* plan --all / apply --all (cmd_all.c). */
+/* plan --all / apply --all / refresh --all (cmd_all.c). */
 int sf_cmd_plan_all(struct sf_cli *cli, struct sf_plan_args *pa);
+int sf_cmd_refresh_all(struct sf_cli *cli, struct sf_plan_args *pa);
 int sf_cmd_apply_all(struct sf_cli *cli, struct sf_plan_args *pa, char **argv0);
 
 /* Parse plan/apply/destroy arguments. 0 or SF_EXIT_ERROR (printed). */
@@ -53,6 +54,13 @@ json_t *sf_plan_json_ws(struct sf_cli *cli, struct sf_ws *ws, const struct sf_pl
  * not: a CI log that is quiet for a minute reads as a hung job. */
 #define SF_PROGRESS_INTERVAL 10
 double sf_progress_interval(void);
+
+/* Write a refresh-only plan's verdicts into the open, locked workspace's
+ * state in one transaction: each recorded object the plan read takes its
+ * live attributes, one it found gone (or whose name another owner took)
+ * leaves the state.  *updated, *removed: how many.  0 or an exit code
+ * (printed).  (cmd_apply.c) */
+int sf_refresh_write(struct sf_cli *cli, struct sf_ws *ws, const struct sf_plan *plan, int *updated, int *removed);
 
 /* Execute a plan on an open, locked workspace: run history, events,
  * summary, expiry bookkeeping. Returns an exit code. (cmd_apply.c) */

@@ -312,7 +312,7 @@ static int open_state(struct sf_cli *cli, struct sf_ws *ws, const char *workspac
 	sf_run_state_opts(cli, ws, create, &so);
 	if (sf_state_open(&ws->st, ws->state_path, &so, &err) < 0) {
 		ws->st = NULL;
-		if (err.code == SF_ENOTFOUND && absent_ok)
+		if (err.code == SF_ENOTFOUND && (absent_ok || ws->absent_ok))
 			return 0;
 		if (err.code == SF_ENOTFOUND && !create)
 			sf_err_hint(&err, "nothing has been applied for this workspace yet");

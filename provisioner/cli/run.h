@@ -26,6 +26,7 @@ struct sf_ws {
 	const char *state_schema; /* PostgreSQL schema; NULL = cli->backend_schema */
 	int key_from_state;       /* read side of a copy: the state's own key source decides */
 	int skip_locked;          /* set before sf_run_open: a held lock is not an error */
+	int absent_ok;            /* set before sf_run_open: no state is not an error (ws->st stays NULL) */
 	int held;                 /* sf_run_open found the lock held (skip_locked): see holder */
 	struct sf_lock_info holder;
 	struct sf_key_provider kp; /* AWS KMS envelope keys when configured */

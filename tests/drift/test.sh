@@ -186,6 +186,28 @@ t_eq "in their own workspaces" "$(sed -n -E 's/^(net[0-9]) +0 +0 +0  (.*)$/\1: \
 t_eq "still one DescribeSubnets" "$(($(subnet_calls) - before))" 1
 t_rc 0 "apply puts both back" sh -c "cd '$FL' && $S apply --all specs --auto-approve"
 t_rc 0 "converged" sh -c "cd '$FL' && $S plan --all specs --detailed-exitcode"
+t_end
+
+t_begin "refresh --all records a changed tag in each workspace's state with one DescribeSubnets"
+tier() { $S state show aws_subnet.c --state "$(fst "$1")" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["attributes"]["tags"]["tier"])'; }
+for w in 1 2 3; do
+	hand get "ec2.create_tags(Resources=['$(fid $w aws_subnet.c)'], Tags=[{'Key': 'tier', 'Value': 'rogue$w'}])" >/dev/null
+done
+before=$(subnet_calls)
+t_rc 2 "refresh --all updates the three states (--detailed-exitcode)" sh -c "cd '$FL' && $S refresh --all specs --auto-approve --detailed-exitcode"
+t_eq "nine subnets of three workspaces read with one DescribeSubnets" "$(($(subnet_calls) - before))" 1
+t_grep "each workspace's drift" "aws_subnet.c: tags changed outside secfaas" "$T_DIR/.out"
+t_eq "three states updated" "$(grep -cE '^net[1-3] +1 +1 +0  state updated$' "$T_DIR/.out")" 3
+t_eq "each state holds its workspace's live tag" "$(tier 1) $(tier 2) $(tier 3)" "rogue1 rogue2 rogue3"
+t_rc 0 "no drift left" sh -c "cd '$FL' && $S plan --all specs --refresh-only --detailed-exitcode"
+hand get "ec2.create_tags(Resources=['$(fid 2 aws_subnet.c)'], Tags=[{'Key': 'tier', 'Value': 'again'}])" >/dev/null
+before=$(subnet_calls)
+t_rc 2 "refresh of one workspace" $S refresh "$FL/specs/net2.yaml" --state "$(fst 2)" --auto-approve --detailed-exitcode
+t_eq "writes what its plan read: still one DescribeSubnets" "$(($(subnet_calls) - before))" 1
+t_eq "its state updated" "$(tier 2)" again
+t_rc 2 "a plan puts the spec's tags back" sh -c "cd '$FL' && $S plan --all specs --detailed-exitcode"
+t_rc 0 "apply" sh -c "cd '$FL' && $S apply --all specs --auto-approve"
+t_rc 0 "converged" sh -c "cd '$FL' && $S plan --all specs --detailed-exitcode"
 for w in 1 2 3; do
 	t_rc 0 "destroy net$w" $S destroy "$FL/specs/net$w.yaml" --state "$(fst $w)" --auto-approve
 done

@@ -120,6 +120,50 @@ t_eq "sections in order" "$(grep '^=== workspace' .out | tr -d '=' | xargs)" "wo
 t_grep "summary row" "gamma                            0       0        0  no changes" .out
 t_end
 
+t_begin "refresh --all writes each workspace's drift under its lock; a held one is skipped with a line"
+mkdir -p objs repo/specs gated
+git init -q -b main repo
+for w in alpha beta gamma; do
+	printf 'apiVersion: secfaas.dev/v1alpha1\nkind: Stack\nmetadata: {name: %s}\nspec:\n  resources:\n    - {type: test_object, name: a, attributes: {dir: %s/objs, content: %s}}\n' "$w" "$T_DIR" "$w" >"repo/specs/$w.yaml"
+done
+commit "three clusters" >/dev/null
+t_rc 0 "apply --all" $S apply --all --repo repo specs --auto-approve
+oid() { $S state list --state ".secfaas/$1.db" --lock=false | awk '$1=="test_object.a"{print $2}'; }
+content() { $S state show test_object.a --state ".secfaas/$1.db" --lock=false | sed -n 's/^ *content *= *//p'; }
+# out of band: alpha's object edited, beta's deleted
+sed -i 's/"content": *"alpha"/"content": "rogue"/' "objs/$(oid alpha).json"
+rm "objs/$(oid beta).json"
+# a run of gamma is in the middle of an apply, holding its lock
+cp repo/specs/gamma.yaml gated/gamma.yaml
+printf '    - {type: test_object, name: g, attributes: {dir: %s/objs, gate: %s/gate.fifo, gate_hold: true}}\n' "$T_DIR" "$T_DIR" >>gated/gamma.yaml
+mkfifo gate.fifo
+$S apply gated/gamma.yaml --auto-approve >held.log 2>&1 &
+held=$!
+timeout 120 cat gate.fifo >/dev/null
+t_eq "gamma's apply holds its lock at the gate" "$?" 0
+# a fourth workspace, never applied
+printf 'apiVersion: secfaas.dev/v1alpha1\nkind: Stack\nmetadata: {name: delta}\nspec:\n  resources:\n    - {type: test_object, name: a, attributes: {dir: %s/objs}}\n' "$T_DIR" >repo/specs/delta.yaml
+commit "a fourth" >/dev/null
+t_rc 1 "refresh --all needs --auto-approve" $S refresh --all --repo repo specs
+t_eq "nothing written without it" "$(content alpha)" '"alpha"'
+t_rc 2 "refresh --all: states updated (--detailed-exitcode)" $S refresh --all --repo repo specs --auto-approve --detailed-exitcode
+t_grep "the held workspace named with its holder" "Skipped: workspace gamma is held by " .out
+t_grep "its row" "gamma                            0       0       0  held by " .out
+t_grep "alpha's row" "alpha                            1       1       0  state updated" .out
+t_grep "beta's row" "beta                             1       0       1  state updated" .out
+t_grep "delta's row" "delta                            0       0       0  never applied: nothing to refresh" .out
+t_grep "the count" "2 workspaces refreshed (2 states updated), 1 held by other runs, 0 failed." .out
+t_eq "alpha's state holds the live content" "$(content alpha)" '"rogue"'
+t_eq "beta's deleted object left its state" "$(oid beta)" ""
+t_ok "no state made for delta" test ! -e .secfaas/delta.db
+kill -9 $held
+wait $held 2>/dev/null
+t_rc 0 "plan --all --refresh-only: no drift left" $S plan --all --repo repo specs --refresh-only --detailed-exitcode
+t_rc 0 "gamma's lock died with its run: refreshed now, nothing to write" $S refresh --all --repo repo specs --auto-approve --detailed-exitcode --summary
+t_grep "gamma refreshed" "gamma                            0       0       0  no drift" .out
+t_nogrep "--summary: no sections" "=== workspace" .out
+t_end
+
 t_begin "apply --all streams each workspace's lines with its name while they happen"
 mkdir -p objs repo/specs
 git init -q -b main repo
