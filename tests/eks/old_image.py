@@ -31,6 +31,10 @@ def main():
                                                  ("secfaas:containerd-version", containerd))]
     img = ec2.create_image(InstanceId=iid, Name="old-gvisor-" + containerd, TagSpecifications=[
         {"ResourceType": "image", "Tags": tags}])["ImageId"]
+    # A new image id is eventually consistent: DescribeImages may answer
+    # InvalidAMIID.NotFound for a moment, which ImageAvailable treats as a
+    # failure and ImageExists retries, as AWS's guidance for new ids says.
+    ec2.get_waiter("image_exists").wait(ImageIds=[img], WaiterConfig={"Delay": 0.05, "MaxAttempts": 4000})
     ec2.get_waiter("image_available").wait(ImageIds=[img], WaiterConfig={"Delay": 0.05, "MaxAttempts": 4000})
     ec2.terminate_instances(InstanceIds=[iid])
     print(img)

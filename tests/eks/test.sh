@@ -358,6 +358,7 @@ t_grep "the runsc shim" 'runtime_type = "io.containerd.runsc.v1"' "$WORK/ud.txt"
 t_nogrep "no containerd 2 table" 'cri.v1.runtime' "$WORK/ud.txt"
 t_rc 0 "converged" $S plan "$WORK/ami.yaml" $AS --detailed-exitcode
 new=$(/usr/bin/python3 "$SECFAAS_SRC/tests/eks/old_image.py" "$AWSSIM_URL" 2.1.4)
+t_ok "an image tagged containerd 2.1.4" [ -n "$new" ]
 sed -i "s/ami: $old/ami: $new/" "$WORK/ami.yaml"
 t_rc 2 "an image on containerd 2 is a change" $S plan "$WORK/ami.yaml" $AS --detailed-exitcode
 cp "$T_DIR/.out" "$WORK/plan.txt"
