@@ -870,17 +870,24 @@ static json_t *prefix_pattern(const char *v)
 	return json_string(re);
 }
 
+/* The keywords of "`key` is given": present and not null. */
+static json_t *given(const char *key)
+{
+	return json_pack("{s:[s], s:{s:{s:{s:s}}}}", "required", key, "properties", key, "not", "type", "null");
+}
+
 /* check_cluster_spec as keywords: the rules across node groups, the
  * gVisor section, OpenFaaS and the add-ons.  Versions come from the same
  * table validation reads (sf_eks_version_names), so each of the finite
  * cluster versions gets its own if/then of what may run beside it. */
 static void cluster_spec_keywords(json_t *out)
 {
-	/* a gVisor group without an ami needs spec.gvisor to bake one */
+	/* a gVisor group without an ami needs spec.gvisor to bake one; a
+	 * null value is not given (sf_node_get) */
 	json_t *no_ami = gvisor_group();
-	json_object_set_new(no_ami, "not", json_pack("{s:[s]}", "required", "ami"));
-	all_of(out, json_pack("{s:{s:[s], s:{s:{s:o}}}, s:{s:[s]}}", "if", "required", "nodeGroups", "properties",
-			      "nodeGroups", "contains", no_ami, "then", "required", "gvisor"));
+	json_object_set_new(no_ami, "not", given("ami"));
+	all_of(out, json_pack("{s:{s:[s], s:{s:{s:o}}}, s:o}", "if", "required", "nodeGroups", "properties",
+			      "nodeGroups", "contains", no_ami, "then", given("gvisor")));
 	/* OpenFaaS, unless enabled: false (or a module call, expanded before
 	 * validation), needs a gVisor group (or one from a module call) */
 	json_t *off = field_is("enabled", json_false());

@@ -191,7 +191,7 @@ struct sf_node *sf_node_get(const struct sf_node *n, const char *key)
 		return NULL;
 	for (size_t i = 0; i < n->n; i++)
 		if (n->keys[i]->scalar && !strcmp(n->keys[i]->scalar, key))
-			return n->vals[i];
+			return n->vals[i]->type == SF_N_NULL ? NULL : n->vals[i];
 	return NULL;
 }
 

@@ -98,7 +98,9 @@ void sf_specset_release(struct sf_specset *set);
  * digest still covers the file it came from. */
 void sf_specset_remove(struct sf_specset *set, size_t i);
 
-/* Map lookup; NULL if absent or n is not a map. */
+/* Map lookup; NULL if absent, null (`key:` or `key: null`, which means
+ * "not given" everywhere, as in Terraform) or n is not a map.  Use
+ * sf_node_key() to tell a null value from a missing key. */
 struct sf_node *sf_node_get(const struct sf_node *n, const char *key);
 /* Key node for `key` (for positions of keys); NULL if absent. */
 struct sf_node *sf_node_key(const struct sf_node *n, const char *key);

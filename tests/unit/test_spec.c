@@ -99,6 +99,12 @@ static const struct {
 	 "s.yaml:9:7: error: spec.nodeGroups[0]: missing required field \"scaling\""},
 	{"gvisor without release", HDR "  kubernetesVersion: \"1.31\"\n  network: {cidr: 10.40.0.0/16}\n  nodeGroups:\n    - {name: a, runtime: gvisor, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}}\n",
 	 "spec.nodeGroups[0]: runtime gvisor needs spec.gvisor.release"},
+	/* an `ami:` left empty is not given: the same refusal, not a bake of
+	 * release "" that fails mid-apply after the builder role exists */
+	{"gvisor with an empty ami", HDR "  kubernetesVersion: \"1.31\"\n  network: {cidr: 10.40.0.0/16}\n  nodeGroups:\n    - name: a\n      runtime: gvisor\n      ami:\n      instanceTypes: [m6i.large]\n      scaling: {min: 1, max: 2}\n",
+	 "s.yaml:8:7: error: spec.nodeGroups[0]: runtime gvisor needs spec.gvisor.release (to bake an AMI) or an ami"},
+	{"gvisor with a null ami", HDR "  kubernetesVersion: \"1.31\"\n  network: {cidr: 10.40.0.0/16}\n  nodeGroups:\n    - name: a\n      runtime: gvisor\n      ami: null\n      instanceTypes: [m6i.large]\n      scaling: {min: 1, max: 2}\n",
+	 "spec.nodeGroups[0]: runtime gvisor needs spec.gvisor.release"},
 	{"openfaas licence", HDR NET "  nodeGroups:\n    - {name: a, runtime: gvisor, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}}\n  openfaas: {enabled: true}\n",
 	 "spec.openfaas: OpenFaaS CE is licensed under its EULA"},
 	{"autoscaler without a runc group", HDR NET "  nodeGroups:\n    - {name: a, runtime: gvisor, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}}\n  autoscaler: cluster-autoscaler\n",
