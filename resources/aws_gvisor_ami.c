@@ -41,6 +41,7 @@
 
 #include "log.h"
 #include "provisioner/engine/ownership.h"
+#include "provisioner/node/gvisor_pins.h"
 #include "provisioner/node/render.h"
 #include "resources/aws_common.h"
 #include "resources/aws_sweep.h"
@@ -53,6 +54,8 @@ static const struct sf_attr_def attrs[] = {
 	{"gvisor_release", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "pinned gVisor release"},
 	{"platform", SF_AT_STRING, SF_ATTR_OPTIONAL | SF_ATTR_FORCE_NEW, "runsc platform written to runsc.toml"},
 	{"sha512", SF_AT_STRING, SF_ATTR_OPTIONAL | SF_ATTR_FORCE_NEW, "pinned SHA-512 of the release artifact"},
+	{"sha512_artifact", SF_AT_STRING, SF_ATTR_OPTIONAL | SF_ATTR_FORCE_NEW,
+	 "the artifact sha512 pins (gvisor.tar.bz2, gvisor.tar.zstd or runsc; default the release's primary one)"},
 	{"mirror", SF_AT_STRING, SF_ATTR_OPTIONAL | SF_ATTR_FORCE_NEW, "release base URL"},
 	{"builder_subnet_id", SF_AT_STRING, SF_ATTR_OPTIONAL | SF_ATTR_IGNORE_DRIFT, "subnet of the builder instance"},
 	{"builder_instance_profile", SF_AT_STRING, SF_ATTR_OPTIONAL | SF_ATTR_IGNORE_DRIFT, "builder instance profile"},
@@ -68,14 +71,22 @@ static const struct sf_attr_def attrs[] = {
 };
 
 /* Offline, so a bad mirror fails at validate, not at bake time after the
- * builder's VPC, roles and instance exist. */
+ * builder's VPC, roles and instance exist.  A release of the built-in
+ * digest table is pinned without a sha512 (provisioner/node/gvisor_pins.h),
+ * which is what lets it come over plain http://. */
 static int ami_validate(const json_t *want, struct sf_err *err)
 {
 	const char *m = ax_s(want, "mirror"), *rel = ax_s(want, "gvisor_release");
+	const char *art = ax_s(want, "sha512_artifact");
 	char why[320];
 	if (rel && !sf_gvisor_release_valid(rel))
 		return sf_fail(err, SF_EINVAL, "gvisor_release \"%s\": use yyyymmdd or yyyymmdd.n", rel);
-	if (m && sf_gvisor_mirror_check(m, ax_s(want, "sha512") != NULL, why, sizeof why) < 0)
+	if (art && !sf_gvisor_artifact_valid(art))
+		return sf_fail(err, SF_EINVAL, "sha512_artifact \"%s\": use gvisor.tar.bz2, gvisor.tar.zstd or runsc", art);
+	if (art && !ax_s(want, "sha512"))
+		return sf_fail(err, SF_EINVAL, "sha512_artifact \"%s\" needs the sha512 it names", art);
+	int pinned = ax_s(want, "sha512") != NULL || sf_gvisor_pin_find(rel, ax_s(want, "arch")) != NULL;
+	if (m && sf_gvisor_mirror_check(m, pinned, why, sizeof why) < 0)
 		return sf_fail(err, SF_EINVAL, "mirror \"%s\" %s", m, why);
 	return 0;
 }
@@ -112,6 +123,7 @@ static void bake_in(const json_t *want, const char *base, struct sf_bake_in *in)
 	memset(in, 0, sizeof *in);
 	in->gvisor_release = ax_s(want, "gvisor_release");
 	in->gvisor_sha512 = ax_s(want, "sha512");
+	in->gvisor_artifact = ax_s(want, "sha512_artifact");
 	in->base_url = ax_s(want, "mirror");
 	in->arch = sf_gvisor_arch(ax_s(want, "arch"));
 	in->base_ami_id = base;

@@ -12,6 +12,7 @@
 #include "provisioner/cli/run.h"
 #include "provisioner/kinds/cluster.h"
 #include "provisioner/kinds/kinds.h"
+#include "provisioner/node/gvisor_pins.h"
 #include "provisioner/node/render.h"
 #include "util.h"
 
@@ -134,6 +135,10 @@ int cmd_render(struct sf_cli *cli, int argc, char **argv)
 			rc = sf_cli_error(cli, &err);
 			goto done;
 		}
+		if (!arch && !cl.gvisor.sha512 && (sf_gvisor_pin_find(cl.gvisor.release, "x86_64") ||
+						   sf_gvisor_pin_find(cl.gvisor.release, "aarch64")))
+			fprintf(cli->errf, "secfaas: note: gVisor %s is pinned by secfaas's built-in table of release digests per arch; pass --arch to render a script that checks it\n",
+				cl.gvisor.release);
 	}
 	fwrite(out.s ? out.s : "", 1, out.len, cli->out);
 	if (out.s && out.len && out.s[out.len - 1] != '\n')

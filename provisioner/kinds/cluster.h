@@ -139,7 +139,9 @@ void sf_cluster_render_in(const struct sf_cluster *c, const struct sf_nodegroup 
 			  const char *ca_b64, int containerd_major, struct sf_node_render_in *in);
 
 /* The gVisor image of one arch as aws_gvisor_ami attributes: Kubernetes
- * version, arch, release, platform, pinned SHA-512 and mirror when set,
+ * version, arch, release, platform, pinned SHA-512 (gvisor.sha512, else the
+ * built-in table's digest and artifact for release and arch when it has
+ * them) and mirror when set,
  * and `tags` when not NULL (copied).  The builder network is the caller's
  * (references in lowering, the applied network or flags in bake).  New
  * object. */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "provisioner/kinds/cluster.h"
+#include "provisioner/node/gvisor_pins.h"
 #include "provisioner/node/render.h"
 #include "util.h"
 
@@ -307,8 +308,18 @@ json_t *sf_cluster_image_attrs(const struct sf_cluster *c, const char *arch, con
 {
 	json_t *a = json_pack("{s:s*, s:s, s:s*, s:s*}", "kubernetes_version", c->kubernetes_version, "arch", arch,
 			      "gvisor_release", c->gvisor.release, "platform", c->gvisor.set ? c->gvisor.platform : NULL);
+	/* Without a gvisor.sha512 the built-in table pins the release when it
+	 * knows it (provisioner/node/gvisor_pins.h).  Lowered as attributes,
+	 * not left to the bake script's rendering, so the plan shows the pin
+	 * and an image baked before the release was pinned is replaced: it was
+	 * checked only against the release's own .sha512 (docs/sandbox.md). */
+	const struct sf_gvisor_pin *pin = c->gvisor.sha512 ? NULL : sf_gvisor_pin_find(c->gvisor.release, arch);
 	if (c->gvisor.sha512)
 		json_object_set_new(a, "sha512", json_string(c->gvisor.sha512));
+	else if (pin) {
+		json_object_set_new(a, "sha512", json_string(pin->sha512));
+		json_object_set_new(a, "sha512_artifact", json_string(pin->artifact));
+	}
 	if (c->gvisor.mirror)
 		json_object_set_new(a, "mirror", json_string(c->gvisor.mirror));
 	if (tags)

@@ -14,6 +14,7 @@
 #include "imageref.h"
 #include "provisioner/kinds/cluster.h"
 #include "provisioner/kinds/kinds.h"
+#include "provisioner/node/gvisor_pins.h"
 #include "provisioner/node/render.h"
 #include "resources/eks_versions.h"
 #include "util.h"
@@ -532,20 +533,64 @@ static void check_network(const struct sf_node *n, struct sf_diags *d, const cha
 static const struct sf_schema gvisor_fields[] = {
 	{"release", SF_S_STRING, SF_S_REQUIRED, 0, 0, 0, 0, 0, check_release, "pinned gVisor release, e.g. 20250113.0"},
 	{"platform", SF_S_STRING, 0, 0, 0, platforms, 0, 0, 0, "systrap (default), ptrace or kvm (metal instances)"},
-	{"sha512", SF_S_STRING, 0, 0, 0, 0, 0, 0, check_sha512, "expected SHA-512 of the release artifact (optional pin)"},
-	{"mirror", SF_S_STRING, 0, 0, 0, 0, 0, 0, 0, "release base URL, https:// unless sha512 pins the release (default the official gVisor bucket)"},
+	{"sha512", SF_S_STRING, 0, 0, 0, 0, 0, 0, check_sha512, "expected SHA-512 of the release artifact (default: secfaas's built-in table of release digests when it pins the release)"},
+	{"mirror", SF_S_STRING, 0, 0, 0, 0, 0, 0, 0, "release base URL, https:// unless sha512 or the built-in digest table pins the release (default the official gVisor bucket)"},
 	{NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0},
 };
 
 /* The mirror is checked here, not only when the bake script is rendered:
- * by then the VPC, roles and builder exist. */
+ * by then the VPC, roles and builder exist.  Its form only: whether plain
+ * http:// is pinned depends on the arches the node groups bake
+ * (check_gvisor_pins). */
 static void check_gvisor(const struct sf_node *n, struct sf_diags *d, const char *path)
 {
 	const struct sf_node *m = sf_node_get(n, "mirror");
 	const char *url = sf_node_str(m);
 	char why[320];
-	if (url && sf_gvisor_mirror_check(url, sf_node_str(sf_node_get(n, "sha512")) != NULL, why, sizeof why) < 0)
+	if (url && sf_gvisor_mirror_check(url, 1, why, sizeof why) < 0)
 		sf_diag_error(d, &m->pos, "%s.mirror: \"%s\" %s", path, url, why);
+}
+
+/* The release against the built-in digest table (provisioner/node/
+ * gvisor_pins.h) for every arch a gVisor group without `ami` bakes (x86_64
+ * when none does): without gvisor.sha512, a release the table does not pin
+ * for one of them gets one warning saying how to pin it, and a plain
+ * http:// mirror is refused unless the table pins every one. */
+static void check_gvisor_pins(const struct sf_node *spec, struct sf_diags *d)
+{
+	const struct sf_node *gv = sf_node_get(spec, "gvisor"), *ngs = sf_node_get(spec, "nodeGroups");
+	const struct sf_node *rel = sf_node_get(gv, "release"), *m = sf_node_get(gv, "mirror");
+	const char *release = sf_node_str(rel);
+	if (!release || !sf_gvisor_release_valid(release) || sf_node_str(sf_node_get(gv, "sha512")))
+		return;
+	int bakes[2] = {0, 0}; /* x86_64, arm64 */
+	for (size_t i = 0; ngs && ngs->type == SF_N_SEQ && i < ngs->n; i++) {
+		const char *rt = sf_node_str(sf_node_get(ngs->vals[i], "runtime"));
+		if (!rt || strcmp(rt, "gvisor") || sf_node_get(ngs->vals[i], "ami"))
+			continue;
+		const char *arch = "x86_64";
+		const struct sf_node *its = sf_node_get(ngs->vals[i], "instanceTypes");
+		if (its && its->type == SF_N_SEQ && its->n && sf_node_str(its->vals[0]))
+			sf_instance_type_arch(sf_node_str(its->vals[0]), &arch);
+		bakes[!strcmp(arch, "arm64")] = 1;
+	}
+	if (!bakes[0] && !bakes[1])
+		bakes[0] = 1;
+	char missing[32] = "";
+	static const char *const names[2] = {"x86_64", "arm64"};
+	for (int k = 0; k < 2; k++)
+		if (bakes[k] && !sf_gvisor_pin_find(release, names[k]))
+			snprintf(missing + strlen(missing), sizeof missing - strlen(missing), "%s%s", *missing ? " and " : "",
+				 names[k]);
+	if (*missing)
+		sf_diag_add(d, SF_SEV_WARNING, &rel->pos,
+			    "spec.gvisor.release: gVisor %s is not pinned by secfaas's built-in table of release digests for %s, so the bake trusts the .sha512 file beside the download; pin it with gvisor.sha512 (the SHA-512 of the release's gvisor.tar.bz2, or of runsc for a release without a tarball)",
+			    release, missing);
+	char why[320];
+	const char *url = sf_node_str(m);
+	if (url && sf_gvisor_mirror_check(url, 1, why, sizeof why) == 0 &&
+	    sf_gvisor_mirror_check(url, !*missing, why, sizeof why) < 0)
+		sf_diag_error(d, &m->pos, "spec.gvisor.mirror: \"%s\" %s", url, why);
 }
 
 static const struct sf_schema access_fields[] = {
@@ -686,6 +731,7 @@ static void check_cluster_spec(const struct sf_node *n, struct sf_diags *d, cons
 	(void)path;
 	const struct sf_node *ngs = sf_node_get(n, "nodeGroups");
 	int has_gvisor = 0;
+	check_gvisor_pins(n, d);
 	int cm = sf_eks_minor(sf_node_str(sf_node_get(n, "kubernetesVersion")));
 	for (size_t i = 0; ngs && i < ngs->n; i++) {
 		const char *rt = sf_node_str(sf_node_get(ngs->vals[i], "runtime"));
@@ -1031,8 +1077,18 @@ int sf_cluster_check_keywords(sf_schema_check_fn check, json_t *out)
 				    json_pack("{s:[s], s:{s:{s:s, s:s, s:{s:s}}}}", "required", "mirror", "properties",
 					      "mirror", "type", "string", "pattern", "^http://", "not", "pattern",
 					      MIRROR_LOOPBACK));
-		json_object_set_new(out, "then", json_pack("{s:[s], s:{s:{s:{s:s}}}}", "required", "sha512",
-							   "properties", "sha512", "not", "type", "null"));
+		/* ...or a release of the built-in digest table (looser than
+		 * validate, which also asks the table for every baked arch) */
+		const struct sf_gvisor_pin *rows;
+		size_t nrows = sf_gvisor_pins(&rows);
+		json_t *rels = json_array();
+		for (size_t i = 0; i < nrows; i++)
+			if (!i || strcmp(rows[i].release, rows[i - 1].release))
+				json_array_append_new(rels, json_string(rows[i].release));
+		json_object_set_new(out, "then",
+				    json_pack("{s:[{s:[s], s:{s:{s:{s:s}}}}, {s:[s], s:{s:{s:o}}}]}", "anyOf", "required",
+					      "sha512", "properties", "sha512", "not", "type", "null", "required",
+					      "release", "properties", "release", "enum", rels));
 	} else if (check == check_openfaas) {
 		/* the EULA acknowledged, or OpenFaaS off */
 		json_object_set_new(out, "anyOf",

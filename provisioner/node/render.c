@@ -8,6 +8,7 @@
 #include <yaml.h>
 
 #include "embed.h"
+#include "provisioner/node/gvisor_pins.h"
 
 /* ---- small validators ---- */
 
@@ -626,8 +627,18 @@ int sf_gvisor_mirror_check(const char *url, int pinned, char *why, size_t n)
 	return 0;
 }
 
-static int check_bake_in(const struct sf_bake_in *in, char sha[129], struct sf_err *err)
+/* What the bake pins: the digest, the artifact it is of ("" = the primary
+ * one the script finds) and, for a table row of the loose layout, the
+ * shim's digest ("" = none). */
+struct bake_pin {
+	char sha[129];
+	const char *artifact;
+	const char *shim;
+};
+
+static int check_bake_in(const struct sf_bake_in *in, struct bake_pin *pin, struct sf_err *err)
 {
+	char *sha = pin->sha;
 	if (!in)
 		return sf_fail(err, SF_EINVAL, "no bake input");
 	if (!sf_gvisor_release_valid(in->gvisor_release))
@@ -644,6 +655,27 @@ static int check_bake_in(const struct sf_bake_in *in, char sha[129], struct sf_e
 			sha[i] = c;
 		}
 		sha[128] = 0;
+	}
+	pin->artifact = "";
+	pin->shim = "";
+	if (in->gvisor_artifact && *in->gvisor_artifact) {
+		if (!sf_gvisor_artifact_valid(in->gvisor_artifact))
+			return sf_fail(err, SF_EINVAL, "pinned gVisor artifact \"%s\": use gvisor.tar.bz2, gvisor.tar.zstd or runsc",
+				       in->gvisor_artifact);
+		if (!sha[0])
+			return sf_fail(err, SF_EINVAL, "pinned gVisor artifact \"%s\" given without its sha512",
+				       in->gvisor_artifact);
+		pin->artifact = in->gvisor_artifact;
+	}
+	/* The built-in table: by default when nothing is pinned, and for the
+	 * rest of its row (artifact, shim) when the given digest is the
+	 * table's, so an explicit gvisor.sha512 always wins but the table's
+	 * own digest, as the Cluster kind lowers it, pins exactly its row. */
+	const struct sf_gvisor_pin *row = in->arch ? sf_gvisor_pin_find(in->gvisor_release, in->arch) : NULL;
+	if (row && (!sha[0] || (!strcmp(sha, row->sha512) && (!*pin->artifact || !strcmp(pin->artifact, row->artifact))))) {
+		memcpy(sha, row->sha512, 129);
+		pin->artifact = row->artifact;
+		pin->shim = row->shim_sha512 ? row->shim_sha512 : "";
 	}
 	char why[256] = "has characters a shell would interpret";
 	if (in->base_url && (sf_gvisor_mirror_check(in->base_url, sha[0] != 0, why, sizeof why) < 0 ||
@@ -674,8 +706,8 @@ static int check_bake_in(const struct sf_bake_in *in, char sha[129], struct sf_e
 
 /* The script with the parameter block replaced; key may be "" (unkeyed,
  * and the form hashed into the key). Input already checked. */
-static int bake_script(const struct sf_bake_in *in, const char *sha, const char *key, struct sf_buf *out,
-		       struct sf_err *err)
+static int bake_script(const struct sf_bake_in *in, const struct bake_pin *pin, const char *key,
+		       struct sf_buf *out, struct sf_err *err)
 {
 	const struct sf_embedded *tpl = sf_embedded_find(SF_BAKE_SCRIPT_NAME);
 	if (!tpl)
@@ -691,7 +723,9 @@ static int bake_script(const struct sf_bake_in *in, const char *sha, const char 
 
 	sf_buf_append(out, tpl->data, (size_t)(b_eol + 1 - tpl->data)); /* through the begin line */
 	sf_buf_printf(out, ": \"${SECFAAS_GVISOR_RELEASE:=%s}\"\n", in->gvisor_release);
-	sf_buf_printf(out, ": \"${SECFAAS_GVISOR_SHA512:=%s}\"\n", sha);
+	sf_buf_printf(out, ": \"${SECFAAS_GVISOR_SHA512:=%s}\"\n", pin->sha);
+	sf_buf_printf(out, ": \"${SECFAAS_GVISOR_ARTIFACT:=%s}\"\n", pin->artifact);
+	sf_buf_printf(out, ": \"${SECFAAS_GVISOR_SHIM_SHA512:=%s}\"\n", pin->shim);
 	sf_buf_printf(out, ": \"${SECFAAS_GVISOR_BASE_URL:=%s}\"\n", in->base_url ? in->base_url : SF_GVISOR_BASE_URL);
 	sf_buf_printf(out, ": \"${SECFAAS_GVISOR_PREFIX:=%s}\"\n",
 		      in->install_prefix ? in->install_prefix : "/usr/local");
@@ -710,16 +744,17 @@ static int bake_script(const struct sf_bake_in *in, const char *sha, const char 
 int sf_bake_key_text(const struct sf_bake_in *in, struct sf_buf *out, struct sf_err *err)
 {
 	int rc;
-	char sha[129] = "", script_sha[65], toml_sha[65];
+	struct bake_pin pin = {"", "", ""};
+	char script_sha[65], toml_sha[65];
 	struct sf_buf script = SF_BUF_INIT, toml = SF_BUF_INIT;
 
-	if ((rc = check_bake_in(in, sha, err)) < 0)
+	if ((rc = check_bake_in(in, &pin, err)) < 0)
 		goto done;
 	if (!in->base_ami_id || !in->arch) {
 		rc = sf_fail(err, SF_EINVAL, "the bake key needs the base AMI id and the arch");
 		goto done;
 	}
-	if ((rc = bake_script(in, sha, "", &script, err)) < 0)
+	if ((rc = bake_script(in, &pin, "", &script, err)) < 0)
 		goto done;
 	sf_render_runsc_toml(in->platform, &toml, NULL);
 	sf_sha256_hex(script_sha, script.s, script.len);
@@ -728,7 +763,7 @@ int sf_bake_key_text(const struct sf_bake_in *in, struct sf_buf *out, struct sf_
 		      "format %s\nbase-ami %s\narch %s\ngvisor-release %s\ngvisor-sha512 %s\n"
 		      "bake-script-sha256 %s\nrunsc-toml-sha256 %s\n",
 		      SF_BAKE_KEY_FORMAT, in->base_ami_id, sf_gvisor_arch(in->arch), in->gvisor_release,
-		      sha[0] ? sha : "-", script_sha, toml_sha);
+		      pin.sha[0] ? pin.sha : "-", script_sha, toml_sha);
 	rc = 0;
 done:
 	sf_buf_release(&script);
@@ -749,14 +784,15 @@ int sf_bake_key(const struct sf_bake_in *in, char out[65], struct sf_err *err)
 int sf_render_bake_script(const struct sf_bake_in *in, struct sf_buf *out, struct sf_err *err)
 {
 	int rc;
-	char sha[129], key[65] = "";
+	struct bake_pin pin = {"", "", ""};
+	char key[65] = "";
 	struct sf_buf b = SF_BUF_INIT;
 
-	if ((rc = check_bake_in(in, sha, err)) < 0)
+	if ((rc = check_bake_in(in, &pin, err)) < 0)
 		goto done;
 	if (in->base_ami_id && (rc = sf_bake_key(in, key, err)) < 0)
 		goto done;
-	if ((rc = bake_script(in, sha, key, &b, err)) < 0)
+	if ((rc = bake_script(in, &pin, key, &b, err)) < 0)
 		goto done;
 	sf_buf_append(out, b.s, b.len);
 	rc = 0;

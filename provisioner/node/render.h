@@ -104,7 +104,14 @@ struct sf_bake_in {
 	const char *gvisor_release; /* required: yyyymmdd or yyyymmdd.n */
 	const char *gvisor_sha512;  /* optional pinned SHA-512 (128 hex) of the primary
 				     * artifact: gvisor.tar.bz2/.tar.zstd, or runsc in
-				     * the loose layout */
+				     * the loose layout.  NULL or "": the row of the
+				     * built-in table (gvisor_pins.h) for release and
+				     * arch when there is one, else no pin */
+	const char *gvisor_artifact;/* the artifact gvisor_sha512 pins (gvisor.tar.bz2,
+				     * gvisor.tar.zstd, runsc): the script downloads
+				     * exactly it.  NULL: whichever the release has
+				     * (tarball first), or the table row's artifact
+				     * when the digest is the table's */
 	const char *base_url;       /* NULL = SF_GVISOR_BASE_URL */
 	const char *install_prefix; /* NULL = /usr/local (binaries in <prefix>/bin) */
 	const char *runsc_toml_path;/* NULL = SF_RUNSC_TOML_PATH */
@@ -149,9 +156,11 @@ int sf_bake_key_text(const struct sf_bake_in *in, struct sf_buf *out, struct sf_
 int sf_bake_key(const struct sf_bake_in *in, char out[65], struct sf_err *err);
 
 /* The bake script (embedded manifests/bake-gvisor.sh) with its parameter
- * block filled: release, pinned sha512, base URL, prefix, runsc.toml path and
- * content, arch, bake key (when base_ami_id is set).  Environment variables
- * of the same names still override at run time (tests use that). */
+ * block filled: release, pinned sha512 and the artifact it pins (and, for a
+ * table row of the loose layout, the shim's sha512), base URL, prefix,
+ * runsc.toml path and content, arch, bake key (when base_ami_id is set).
+ * Environment variables of the same names still override at run time
+ * (tests use that). */
 int sf_render_bake_script(const struct sf_bake_in *in, struct sf_buf *out, struct sf_err *err);
 
 /* ---- checks shared with the spec validator ---- */
@@ -165,7 +174,8 @@ int sf_gvisor_platform_supported(const char *release, const char *platform);
 /* 0 if `url` may be the gVisor release base URL (gvisor.mirror) the bake
  * script downloads runsc from: https://host[:port][/path] of plain
  * characters (letters, digits, - . _ ~ / % + = , :), no credentials, query
- * or fragment.  http:// only when `pinned` (a gvisor.sha512 is given) or
+ * or fragment.  http:// only when `pinned` (gvisor.sha512 or the built-in
+ * digest table, gvisor_pins.h, pins the release) or
  * the host is this machine (localhost, 127.x.y.z): otherwise anyone on the
  * builder's network could swap runsc and its .sha512 together.  The bake
  * script applies the same rule to its environment overrides.  -1

@@ -11,6 +11,9 @@
 #   20221219.2  loose layout (runsc, containerd-shim-runsc-v1, each + .sha512)
 #   20221219.3  tarball whose .sha512 has the right hash but names another file
 #   20221219.9  absent (404)
+#   20260817.0, 20260810, 20261005.0 (x86_64): stand-ins under the names of
+#               releases the built-in digest table pins (runsc, tarball,
+#               .tar.zstd), each with a matching .sha512
 # Proves: correct -> installed, runsc --version works, runsc.toml written,
 # marker with the bake key; re-run is a no-op (no download); a tampered
 # install is repaired; wrong/foreign checksum or wrong pin -> non-zero, the
@@ -161,7 +164,7 @@ WRONG=$(echo wrong | sha512sum | cut -d' ' -f1)
 if bake SECFAAS_GVISOR_SHA512="$WRONG" SECFAAS_GVISOR_PREFIX="$P5" SECFAAS_RUNSC_TOML_PATH="$P5/etc/runsc.toml"; then
 	fail "wrong pin: exit 0"
 else ok "wrong pin: non-zero exit"; fi
-check "wrong pin: message names the file and the pin" has "checksum mismatch for gvisor.tar.bz2 .*the spec pins $WRONG"
+check "wrong pin: message names the file and the pin" has "checksum mismatch for gvisor.tar.bz2 .*pinned to $WRONG"
 check "wrong pin: nothing installed" empty_prefix "$P5"
 
 # ---- 7. loose layout ----
@@ -210,5 +213,64 @@ else ok "unrendered template refuses to run"; fi
 check "unrendered template says how to render" has "secfaas render bake-script"
 check "refusals downloaded nothing" test "$(requests)" -eq "$before"
 check "refusals installed nothing" empty_prefix "$P7"
+
+# ---- 10. releases of the built-in digest table: pinned by default ----
+# The mirror serves stand-ins (Debian's runsc, the stub shim) under the
+# names of releases the table pins, each with a .sha512 that matches the
+# stand-in: only the table's digest can refuse them.  Rendered without any
+# sha512, as a spec that names just the release.
+STUB_SHA=$(sha512sum "$stage/containerd-shim-runsc-v1" | cut -d' ' -f1)
+RUNSC_SHA=$(sha512sum "$stage/runsc" | cut -d' ' -f1)
+mkdir -p "$M/20260817.0/$ARCH" "$M/20260810/$ARCH"
+cp "$stage/runsc" "$stage/containerd-shim-runsc-v1" "$M/20260817.0/$ARCH/"
+(cd "$M/20260817.0/$ARCH" && sha512sum runsc >runsc.sha512 && sha512sum containerd-shim-runsc-v1 >containerd-shim-runsc-v1.sha512)
+cp "$M/20221219.0/$ARCH/gvisor.tar.bz2" "$M/20221219.0/$ARCH/gvisor.tar.bz2.sha512" "$M/20260810/$ARCH/"
+TSCRIPT=$TMPDIR/bake-table.sh
+P8=$TMPDIR/p8
+"$DRIVER" bake-script --release 20260817.0 --base-url "$BASE" --prefix "$P8" \
+	--runsc-toml-path "$P8/etc/runsc.toml" --arch "$ARCH" --base-ami "$AMI" --platform ptrace >"$TSCRIPT"
+check "table release: the script pins runsc" grep -q '^: "${SECFAAS_GVISOR_ARTIFACT:=runsc}"$' "$TSCRIPT"
+check "table release: the script pins a digest" grep -Eq '^: "\$\{SECFAAS_GVISOR_SHA512:=[0-9a-f]{128}\}"$' "$TSCRIPT"
+check "table release: the script pins the shim" grep -Eq '^: "\$\{SECFAAS_GVISOR_SHIM_SHA512:=[0-9a-f]{128}\}"$' "$TSCRIPT"
+# tbake [ENV=VALUE...]: run the table-pinned script in test mode.
+tbake() {
+	timeout 120 env SECFAAS_BAKE_TEST=1 SECFAAS_BAKE_NO_POWEROFF=1 "$@" sh "$TSCRIPT" >"$TMPDIR/out" 2>&1
+}
+if tbake; then fail "table pin: a runsc that is not the release's was installed"; else ok "table pin: a runsc that is not the release's is refused"; fi
+check "table pin: its own .sha512 passed first" has "verified runsc against runsc.sha512"
+check "table pin: the message names the file and the table" has "checksum mismatch for runsc .*built-in table of release digests"
+check "table pin: nothing installed" empty_prefix "$P8"
+if tbake SECFAAS_GVISOR_SHA512="$RUNSC_SHA"; then fail "table pin: a shim that is not the release's was installed"; else ok "table pin: a shim that is not the release's is refused"; fi
+check "table pin: the shim refusal names it" has "checksum mismatch for containerd-shim-runsc-v1 "
+check "table pin: nothing installed after the shim refusal" empty_prefix "$P8"
+if tbake SECFAAS_GVISOR_SHA512="$RUNSC_SHA" SECFAAS_GVISOR_SHIM_SHA512="$STUB_SHA"; then
+	ok "pins of the stand-ins given: installed"
+else fail "pins of the stand-ins given: exit $?" && show; fi
+check "pins of the stand-ins given: runsc installed" cmp -s "$P8/bin/runsc" /usr/bin/runsc
+P9=$TMPDIR/p9
+"$DRIVER" bake-script --release 20260810 --base-url "$BASE" --prefix "$P9" \
+	--runsc-toml-path "$P9/etc/runsc.toml" --arch "$ARCH" --base-ami "$AMI" --platform ptrace >"$TSCRIPT"
+if tbake; then fail "table pin: a tarball that is not the release's was installed"; else ok "table pin: a tarball that is not the release's is refused"; fi
+check "table pin: the tarball refusal names it" has "checksum mismatch for gvisor.tar.bz2 .*built-in table of release digests"
+check "table pin: no tarball installed" empty_prefix "$P9"
+if [ "$ARCH" = x86_64 ]; then
+	# the table pins this release's .tar.zstd: exactly it is fetched, even
+	# though a .tar.bz2 (which the unpinned script takes first) is there
+	mkdir -p "$M/20261005.0/$ARCH"
+	cp "$M/20221219.0/$ARCH/gvisor.tar.bz2" "$M/20221219.0/$ARCH/gvisor.tar.bz2.sha512" "$M/20261005.0/$ARCH/"
+	echo "not a gVisor tarball" >"$M/20261005.0/$ARCH/gvisor.tar.zstd"
+	(cd "$M/20261005.0/$ARCH" && sha512sum gvisor.tar.zstd >gvisor.tar.zstd.sha512)
+	"$DRIVER" bake-script --release 20261005.0 --base-url "$BASE" --prefix "$P9" \
+		--runsc-toml-path "$P9/etc/runsc.toml" --arch "$ARCH" --base-ami "$AMI" --platform ptrace >"$TSCRIPT"
+	if tbake; then fail "table pin (zstd): installed"; else ok "table pin (zstd): a tarball that is not the release's is refused"; fi
+	check "table pin (zstd): the refusal names gvisor.tar.zstd" has "checksum mismatch for gvisor.tar.zstd .*built-in table"
+	check "table pin (zstd): the pinned artifact was fetched" grep -q '"GET /20261005.0/x86_64/gvisor.tar.zstd ' "$TMPDIR/mirror.log"
+	check "table pin (zstd): the other tarball was not" sh -c "! grep -q '/20261005.0/x86_64/gvisor.tar.bz2' '$TMPDIR/mirror.log'"
+	check "table pin (zstd): nothing installed" empty_prefix "$P9"
+fi
+if tbake SECFAAS_GVISOR_ARTIFACT=runsc SECFAAS_GVISOR_LAYOUT=tarball; then
+	fail "a layout contradicting the pinned artifact ran"
+else ok "a layout contradicting the pinned artifact is refused"; fi
+check "contradiction message" has "contradicts the pinned artifact runsc"
 
 finish

@@ -73,6 +73,10 @@ spec 2 m6i.large 20250113.0
 t_rc 2 "plan shows changes" $S plan "$WORK/c.yaml" $ST --detailed-exitcode
 t_grep "cluster planned" "+ eks_cluster.main" .out
 t_nogrep "a version in standard support plans without warnings" "Warnings:" .out
+t_grep "a release outside the built-in digest table warns once, saying how to pin it" \
+	"warning: spec.gvisor.release: gVisor 20250113.0 is not pinned by secfaas's built-in table of release digests for x86_64" .err
+t_eq "one such warning" "$(grep -c 'not pinned' .err)" 1
+t_nogrep "no pin planned" "sha512" .out
 t_rc 0 "apply" $S apply "$WORK/c.yaml" $ST --auto-approve
 t_grep "apply complete" "Apply complete!" .out
 t_eq "vpc cidr tag" "$(q '[v["tags"].get("kubernetes.io/cluster/fn-e2e") for v in inv["ec2:vpc"]]')" '["owned"]'
@@ -113,6 +117,16 @@ t_eq "every group: IMDSv2 required, hop limit 1 (pods get no token)" "$(q 'sorte
 check_no_duplicates 4
 t_rc 0 "next plan is empty" $S plan "$WORK/c.yaml" $ST --detailed-exitcode
 t_grep "no changes" "No changes." .out
+t_end
+
+# ------------------------------------------------------------ built-in digest table
+t_begin "a release of the built-in digest table: the plan shows the pinned digest and artifact, no warning"
+sed -e 's/fn-e2e/fn-pin/' -e 's/20250113.0/20260817.0/' "$WORK/c.yaml" >"$WORK/pin.yaml"
+t_rc 2 "plan" $S plan "$WORK/pin.yaml" --state "$WORK/pinned.db" --detailed-exitcode
+t_grep "the table's runsc digest is planned for the image" \
+	"84936438d583ec976800f464e75a83e1515f0890b451b9b4db219c4472b54ca9b106a6772ee683f1e64cce2128871d7637b14d800591f8451b8137f6c39fb2ef" .out
+t_grep "the artifact it pins is planned" '"runsc"' .out
+t_nogrep "no warning" "not pinned" .err
 t_end
 
 # ------------------------------------------------------------ fresh runner, shared state

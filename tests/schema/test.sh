@@ -130,6 +130,9 @@ mirror|"https://m.example/g?x=1"|bad
 mirror|"https://m.example/g#f"|bad
 mirror|"https://user@m.example/g"|bad
 mirror|"https://.m.example/g"|bad
+mirror|"http://mirror.example/g"|bad
+tablemirror|"http://mirror.example/g"|ok
+tablemirror|"http://mirror.example/g?x"|bad
 cpu|"500m"|ok
 cpu|2|ok
 cpu|"1.5"|ok
@@ -202,6 +205,7 @@ while IFS='|' read -r field value want; do
 	functionEgress) of="{acceptLicense: true, functionEgress: $value}" ;;
 	cpu) of="{acceptLicense: true, functionLimits: {maxCpu: \"2000\", defaultCpu: \"1m\", defaultRequestCpu: \"1m\", cpu: $value}}" ;;
 	mirror) gv="{release: \"20250113.0\", mirror: $value}" ;;
+	tablemirror) gv="{release: \"20260817.0\", mirror: $value}" ;; # pinned by the built-in digest table
 	vpc-cni | kube-proxy) addons="{$field: {version: $value}}" ;;
 	instanceTypes) ng="{name: a, runtime: gvisor, ami: ami-0123456789abcdef0, instanceTypes: $value, scaling: {min: 1, max: 2}}" ;;
 	groupVersion) extra="    - {name: b, kubernetesVersion: $value, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}}" ;;

@@ -27,7 +27,7 @@ static const char *SPEC_MIN =
 	"spec:\n"
 	"  kubernetesVersion: \"1.31\"\n"
 	"  network: {cidr: 10.40.0.0/16, availabilityZones: 3}\n"
-	"  gvisor: {release: \"20250113.0\"}\n"
+	"  gvisor: {release: \"20260817.0\"}\n"
 	"  nodeGroups:\n"
 	"    - {name: system, instanceTypes: [m6i.large], scaling: {min: 2, max: 4}}\n"
 	"    - name: sandbox\n"

@@ -135,7 +135,7 @@ static const char CLUSTER_GOOD[] =
 	"  network:\n"                                                /* 6 */
 	"    module: vpc-3az\n"                                       /* 7 */
 	"    inputs: {cidr: 10.50.0.0/16}\n"                          /* 8 */
-	"  gvisor: {release: \"20250113.0\"}\n"                       /* 9 */
+	"  gvisor: {release: \"20260817.0\"}\n"                       /* 9 */
 	"  nodeGroups:\n"                                             /* 10 */
 	"    - name: system\n"                                        /* 11 */
 	"      instanceTypes: [m6i.large]\n"                          /* 12 */

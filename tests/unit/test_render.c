@@ -6,6 +6,7 @@
 #include <yaml.h>
 
 #include "embed.h"
+#include "provisioner/node/gvisor_pins.h"
 #include "provisioner/node/render.h"
 #include "util.h"
 
@@ -560,6 +561,182 @@ T_TEST(hostile_values_never_become_structure)
 		REFUSED(bi.arch = h);
 #undef REFUSED
 	}
+	sf_buf_release(&b);
+}
+
+/* The built-in table's form: exact release names (never "latest"), one row
+ * per (release, arch), 128 lowercase hex digits, a known artifact, and the
+ * shim pinned exactly for the loose layout's rows. */
+T_TEST(gvisor_pin_table_form)
+{
+	const struct sf_gvisor_pin *rows;
+	size_t n = sf_gvisor_pins(&rows);
+	T_OK(n > 0);
+	int x86 = 0, arm = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct sf_gvisor_pin *r = &rows[i];
+		T_OK(sf_gvisor_release_valid(r->release));
+		T_OK(!strcmp(r->arch, "x86_64") || !strcmp(r->arch, "aarch64"));
+		x86 += !strcmp(r->arch, "x86_64");
+		arm += !strcmp(r->arch, "aarch64");
+		T_OK(sf_gvisor_artifact_valid(r->artifact));
+		T_EQ(strlen(r->sha512), 128);
+		T_EQ(strspn(r->sha512, "0123456789abcdef"), 128);
+		if (!strcmp(r->artifact, "runsc")) {
+			T_OK(r->shim_sha512 != NULL);
+			if (r->shim_sha512) {
+				T_EQ(strlen(r->shim_sha512), 128);
+				T_EQ(strspn(r->shim_sha512, "0123456789abcdef"), 128);
+			}
+		} else {
+			T_OK(r->shim_sha512 == NULL);
+		}
+		T_OK(sf_gvisor_pin_find(r->release, r->arch) == r); /* one row per (release, arch) */
+		for (size_t k = 0; k < i; k++)
+			T_OK(strcmp(rows[k].sha512, r->sha512) != 0);
+	}
+	T_OK(x86 > 0 && arm > 0);
+}
+
+T_TEST(gvisor_pin_lookup)
+{
+	const struct sf_gvisor_pin *p = sf_gvisor_pin_find("20260817.0", "x86_64");
+	T_OK(p != NULL);
+	if (p) {
+		T_STREQ(p->artifact, "runsc");
+		T_OK(!strncmp(p->sha512, "84936438d583ec97", 16));
+	}
+	/* arch spellings as everywhere else */
+	T_OK(sf_gvisor_pin_find("20260817.0", "amd64") == p);
+	p = sf_gvisor_pin_find("20260817.0", "arm64");
+	T_OK(p != NULL && p == sf_gvisor_pin_find("20260817.0", "aarch64"));
+	if (p)
+		T_OK(!strncmp(p->sha512, "6394fd161a4af0dc", 16));
+	p = sf_gvisor_pin_find("20260810", "aarch64");
+	T_OK(p != NULL);
+	if (p)
+		T_STREQ(p->artifact, "gvisor.tar.bz2");
+	/* exact names only: another point release is another release */
+	T_OK(sf_gvisor_pin_find("20260817.1", "x86_64") == NULL);
+	T_OK(sf_gvisor_pin_find("20260817", "x86_64") == NULL);
+	T_OK(sf_gvisor_pin_find("20250113.0", "x86_64") == NULL);
+	T_OK(sf_gvisor_pin_find("latest", "x86_64") == NULL);
+	T_OK(sf_gvisor_pin_find("20260817.0", "riscv64") == NULL);
+	T_OK(sf_gvisor_pin_find(NULL, "x86_64") == NULL);
+	T_OK(sf_gvisor_pin_find("20260817.0", NULL) == NULL);
+	T_OK(sf_gvisor_artifact_valid("gvisor.tar.zstd"));
+	T_OK(!sf_gvisor_artifact_valid("containerd-shim-runsc-v1"));
+	T_OK(!sf_gvisor_artifact_valid(NULL));
+}
+
+/* A release of the table is pinned with no sha512 in the input: the script
+ * carries the row's digest, artifact and shim digest, and the key text and
+ * key say so; an explicit sha512 wins (primary artifact, no shim pin); a
+ * release outside the table stays unpinned; without an arch nothing can be
+ * looked up. */
+T_TEST(table_pins_by_default_and_explicit_wins)
+{
+	struct sf_err err = SF_ERR_INIT;
+	struct sf_buf b = SF_BUF_INIT, kt = SF_BUF_INIT;
+	const struct sf_gvisor_pin *row = sf_gvisor_pin_find("20260817.0", "x86_64");
+	T_OK(row != NULL);
+	if (!row)
+		return;
+	struct sf_bake_in in = sample_bake();
+	in.gvisor_release = "20260817.0";
+	T_EQ(sf_render_bake_script(&in, &b, &err), 0);
+	char *want = xasprintf(": \"${SECFAAS_GVISOR_SHA512:=%s}\"\n", row->sha512);
+	T_CONTAINS(sf_buf_cstr(&b), want);
+	free(want);
+	T_CONTAINS(sf_buf_cstr(&b), ": \"${SECFAAS_GVISOR_ARTIFACT:=runsc}\"\n");
+	want = xasprintf(": \"${SECFAAS_GVISOR_SHIM_SHA512:=%s}\"\n", row->shim_sha512);
+	T_CONTAINS(sf_buf_cstr(&b), want);
+	free(want);
+	T_EQ(sf_bake_key_text(&in, &kt, &err), 0);
+	want = xasprintf("gvisor-sha512 %s\n", row->sha512);
+	T_CONTAINS(sf_buf_cstr(&kt), want);
+	free(want);
+	char pinned_key[65], k[65];
+	T_EQ(sf_bake_key(&in, pinned_key, &err), 0);
+
+	/* the table's own digest given (as the Cluster kind lowers it): the
+	 * same pin, the same key */
+	in.gvisor_sha512 = row->sha512;
+	T_EQ(sf_bake_key(&in, k, &err), 0);
+	T_STREQ(k, pinned_key);
+	in.gvisor_artifact = "runsc";
+	T_EQ(sf_bake_key(&in, k, &err), 0);
+	T_STREQ(k, pinned_key);
+
+	/* an explicit digest wins: no artifact forced, no shim pin */
+	static const char mine[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+				   "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	in = sample_bake();
+	in.gvisor_release = "20260817.0";
+	in.gvisor_sha512 = mine;
+	sf_buf_reset(&b);
+	T_EQ(sf_render_bake_script(&in, &b, &err), 0);
+	T_CONTAINS(sf_buf_cstr(&b), ": \"${SECFAAS_GVISOR_SHA512:=" "0123456789abcdef");
+	T_CONTAINS(sf_buf_cstr(&b), ": \"${SECFAAS_GVISOR_ARTIFACT:=}\"\n");
+	T_CONTAINS(sf_buf_cstr(&b), ": \"${SECFAAS_GVISOR_SHIM_SHA512:=}\"\n");
+	T_EQ(sf_bake_key(&in, k, &err), 0);
+	T_OK(strcmp(k, pinned_key) != 0);
+	/* explicit digest and artifact */
+	in.gvisor_artifact = "gvisor.tar.zstd";
+	sf_buf_reset(&b);
+	T_EQ(sf_render_bake_script(&in, &b, &err), 0);
+	T_CONTAINS(sf_buf_cstr(&b), ": \"${SECFAAS_GVISOR_ARTIFACT:=gvisor.tar.zstd}\"\n");
+	in.gvisor_artifact = "containerd-shim-runsc-v1";
+	sf_buf_reset(&b);
+	T_EQ(sf_render_bake_script(&in, &b, &err), SF_EINVAL);
+	T_CONTAINS(err.msg, "artifact");
+	in.gvisor_sha512 = NULL;
+	in.gvisor_artifact = "runsc";
+	sf_err_clear(&err);
+	sf_buf_reset(&b);
+	T_EQ(sf_render_bake_script(&in, &b, &err), SF_EINVAL);
+	T_CONTAINS(err.msg, "without its sha512");
+
+	/* outside the table: unpinned as before */
+	in = sample_bake();
+	sf_buf_reset(&b);
+	T_EQ(sf_render_bake_script(&in, &b, &err), 0);
+	T_CONTAINS(sf_buf_cstr(&b), ": \"${SECFAAS_GVISOR_SHA512:=}\"\n");
+	T_CONTAINS(sf_buf_cstr(&b), ": \"${SECFAAS_GVISOR_ARTIFACT:=}\"\n");
+	/* no arch, no lookup */
+	in.gvisor_release = "20260817.0";
+	in.arch = NULL;
+	in.base_ami_id = NULL;
+	sf_buf_reset(&b);
+	T_EQ(sf_render_bake_script(&in, &b, &err), 0);
+	T_CONTAINS(sf_buf_cstr(&b), ": \"${SECFAAS_GVISOR_SHA512:=}\"\n");
+	/* a tarball row of the other arch */
+	in = sample_bake();
+	in.gvisor_release = "20260810";
+	in.arch = "arm64";
+	sf_buf_reset(&b);
+	T_EQ(sf_render_bake_script(&in, &b, &err), 0);
+	T_CONTAINS(sf_buf_cstr(&b), ": \"${SECFAAS_GVISOR_ARTIFACT:=gvisor.tar.bz2}\"\n");
+	T_CONTAINS(sf_buf_cstr(&b), ": \"${SECFAAS_GVISOR_SHIM_SHA512:=}\"\n");
+	sf_buf_release(&b);
+	sf_buf_release(&kt);
+}
+
+/* Plain http:// is what a pin makes safe: a release the table pins renders
+ * over an http mirror with no sha512 in the input; one it does not is
+ * refused as before. */
+T_TEST(http_mirror_with_table_pin)
+{
+	struct sf_err err = SF_ERR_INIT;
+	struct sf_buf b = SF_BUF_INIT;
+	struct sf_bake_in in = sample_bake();
+	in.base_url = "http://mirror.example/gvisor";
+	in.gvisor_release = "20260817.0";
+	T_EQ(sf_render_bake_script(&in, &b, &err), 0);
+	in.gvisor_release = "20250113.0";
+	sf_buf_reset(&b);
+	T_EQ(sf_render_bake_script(&in, &b, &err), SF_EINVAL);
+	T_CONTAINS(err.msg, "plain http://");
 	sf_buf_release(&b);
 }
 

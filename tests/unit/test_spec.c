@@ -269,6 +269,123 @@ T_TEST(pinned_http_mirror_accepted)
 	free(t);
 }
 
+/* The built-in table of release digests (provisioner/node/gvisor_pins.h):
+ * a release it pins for every baked arch validates without a warning and
+ * with a plain http:// mirror; one it does not warns once, naming the
+ * arch and how to pin it, and keeps refusing http://; an explicit sha512
+ * silences the warning. */
+#define SANDBOX(types) "    - {name: sb, runtime: gvisor, instanceTypes: " types ", scaling: {min: 1, max: 2}}\n"
+static char *check_gvisor(const char *gvisor, const char *types, int *n)
+{
+	char *y = xasprintf(HDR "  kubernetesVersion: \"1.31\"\n  network: {cidr: 10.40.0.0/16}\n  gvisor: %s\n" NG SANDBOX("%s"),
+			    gvisor, types);
+	char *t = check(y, n);
+	free(y);
+	return t;
+}
+
+T_TEST(gvisor_release_table_warnings)
+{
+	int n = 0;
+	char *t = check_gvisor("{release: \"20250113.0\"}", "[m6i.large]", &n);
+	T_EQ(n, 0);
+	T_CONTAINS(t, "s.yaml:7:21: warning: spec.gvisor.release: gVisor 20250113.0 is not pinned by secfaas's built-in table of release digests for x86_64");
+	T_CONTAINS(t, "pin it with gvisor.sha512");
+	T_EQ(strstr(strstr(t, "warning:") + 1, "warning:"), NULL); /* one line */
+	free(t);
+	t = check_gvisor("{release: \"20260817.0\"}", "[m6i.large]", &n);
+	T_EQ(n, 0);
+	T_OK(!strstr(t, "warning"));
+	free(t);
+	t = check_gvisor("{release: \"20260817.0\"}", "[m7g.large]", &n);
+	T_OK(!strstr(t, "warning"));
+	free(t);
+	/* pinned for x86_64 only: a Graviton group bakes an unpinned image */
+	t = check_gvisor("{release: \"20261005.0\"}", "[m7g.large]", &n);
+	T_EQ(n, 0);
+	T_CONTAINS(t, "not pinned by secfaas's built-in table of release digests for arm64,");
+	free(t);
+	t = check_gvisor("{release: \"20250113.0\", sha512: \"" "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+			 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"}",
+			 "[m6i.large]", &n);
+	T_EQ(n, 0);
+	T_OK(!strstr(t, "warning"));
+	free(t);
+}
+
+T_TEST(http_mirror_pinned_by_the_table_accepted)
+{
+	int n = 0;
+	char *t = check_gvisor("{release: \"20260817.0\", mirror: \"http://mirror.example/gvisor\"}", "[m6i.large]", &n);
+	if (n)
+		T_FAILF("http mirror of a release the table pins refused: %s", t);
+	free(t);
+	t = check_gvisor("{release: \"20260817.0\", mirror: \"http://mirror.example/gvisor\"}", "[m7g.large]", &n);
+	if (n)
+		T_FAILF("http mirror of a release the table pins (arm64) refused: %s", t);
+	free(t);
+	/* the table pins 20261005.0 for x86_64 only: an arm64 bake over http is not */
+	t = check_gvisor("{release: \"20261005.0\", mirror: \"http://mirror.example/gvisor\"}", "[m7g.large]", &n);
+	T_EQ(n, 1);
+	T_CONTAINS(t, "error: spec.gvisor.mirror: \"http://mirror.example/gvisor\" is plain http://");
+	free(t);
+	t = check_gvisor("{release: \"20250113.0\", mirror: \"http://mirror.example/gvisor\"}", "[m6i.large]", &n);
+	T_EQ(n, 1);
+	T_CONTAINS(t, "is plain http://");
+	free(t);
+	/* a malformed mirror is reported once, whatever the table says */
+	t = check_gvisor("{release: \"20260817.0\", mirror: \"http://m.example/$(reboot)\"}", "[m6i.large]", &n);
+	T_EQ(n, 1);
+	T_CONTAINS(t, "has '$'");
+	free(t);
+}
+
+/* The Cluster lowers the table's pin into the image's attributes (what the
+ * plan shows and what replaces an image baked before the pin); an explicit
+ * sha512 wins, with no artifact forced. */
+T_TEST(table_pin_lowered_into_the_image)
+{
+	static const char *const cases[][3] = {
+		/* gvisor, sha512 prefix ("" = none), artifact ("" = none) */
+		{"{release: \"20260817.0\"}", "84936438d583ec97", "runsc"},
+		{"{release: \"20260810\"}", "3de91138cda15682", "gvisor.tar.bz2"},
+		{"{release: \"20250113.0\"}", "", ""},
+		{"{release: \"20260817.0\", sha512: \"" "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+		 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"}",
+		 "0123456789abcdef", ""},
+	};
+	for (size_t i = 0; i < SF_ARRAY_LEN(cases); i++) {
+		char *y = xasprintf(HDR "  kubernetesVersion: \"1.31\"\n  network: {cidr: 10.40.0.0/16}\n  gvisor: %s\n" NG
+					SANDBOX("[m6i.large]"),
+				    cases[i][0]);
+		struct sf_specset set = SF_SPECSET_INIT;
+		struct sf_diags d = SF_DIAGS_INIT;
+		struct sf_config cfg = SF_CONFIG_INIT;
+		T_EQ(sf_spec_load_buffer(&set, "s.yaml", y, strlen(y), &d), 0);
+		sf_config_build(&cfg, &set, NULL, &d);
+		T_EQ(d.nerrors, 0);
+		const struct sf_rinst *r = sf_config_find(&cfg, "aws_gvisor_ami.gvisor_x86_64");
+		T_OK(r != NULL);
+		if (r) {
+			const char *sha = json_string_value(json_object_get(r->config, "sha512"));
+			const char *art = json_string_value(json_object_get(r->config, "sha512_artifact"));
+			if (*cases[i][1])
+				T_OK(sha && !strncmp(sha, cases[i][1], 16) && strlen(sha) == 128);
+			else
+				T_OK(sha == NULL);
+			if (*cases[i][2])
+				T_OK(art && !strcmp(art, cases[i][2]));
+			else
+				T_OK(art == NULL);
+		}
+		sf_config_release(&cfg);
+		sf_diags_release(&d);
+		sf_specset_release(&set);
+		free(y);
+	}
+}
+#undef SANDBOX
+
 /* pinned add-on versions that fit the cluster's version pass offline */
 T_TEST(pinned_addons_accepted)
 {

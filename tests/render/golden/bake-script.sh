@@ -17,10 +17,14 @@
 # releases) or loose binaries (runsc, containerd-shim-runsc-v1, older ones);
 # SECFAAS_GVISOR_LAYOUT=auto|tarball|loose (default auto: tarball first, loose
 # when its .sha512 is 404). The pinned SHA-512 applies to the tarball, or to
-# runsc in the loose layout.
+# runsc in the loose layout; SECFAAS_GVISOR_ARTIFACT names which one it is
+# (gvisor.tar.bz2, gvisor.tar.zstd or runsc) and then exactly that artifact
+# is downloaded. A pin from secfaas's built-in table of release digests of
+# the loose layout also pins the shim (SECFAAS_GVISOR_SHIM_SHA512).
 #
 # Environment (each overrides the rendered value of the same name):
-#   SECFAAS_GVISOR_RELEASE, SECFAAS_GVISOR_SHA512, SECFAAS_GVISOR_BASE_URL,
+#   SECFAAS_GVISOR_RELEASE, SECFAAS_GVISOR_SHA512, SECFAAS_GVISOR_ARTIFACT,
+#   SECFAAS_GVISOR_SHIM_SHA512, SECFAAS_GVISOR_BASE_URL,
 #   SECFAAS_GVISOR_PREFIX, SECFAAS_RUNSC_TOML_PATH, SECFAAS_GVISOR_ARCH,
 #   SECFAAS_BAKE_KEY, SECFAAS_GVISOR_LAYOUT
 #   SECFAAS_BAKE_NO_CLEANUP=1   keep machine-id, SSH host keys, cloud-init state
@@ -35,11 +39,13 @@ set -eu
 # ---- secfaas:params begin (filled by `secfaas render bake-script`; environment overrides) ----
 : "${SECFAAS_GVISOR_RELEASE:=20250113.0}"
 : "${SECFAAS_GVISOR_SHA512:=}"
+: "${SECFAAS_GVISOR_ARTIFACT:=}"
+: "${SECFAAS_GVISOR_SHIM_SHA512:=}"
 : "${SECFAAS_GVISOR_BASE_URL:=https://storage.googleapis.com/gvisor/releases/release}"
 : "${SECFAAS_GVISOR_PREFIX:=/usr/local}"
 : "${SECFAAS_RUNSC_TOML_PATH:=/etc/containerd/runsc.toml}"
 : "${SECFAAS_GVISOR_ARCH:=x86_64}"
-: "${SECFAAS_BAKE_KEY:=6822b9a41d832417c4c5918f3732584e8d3794c4e9ed24bb248ba01fbb4e5b47}"
+: "${SECFAAS_BAKE_KEY:=828854e06699519230acdf89d21ac8aa2445195c7f91c3e9006ffece721840cb}"
 secfaas_runsc_toml() {
 	cat <<'SECFAAS_RUNSC_TOML'
 # runsc.toml - read by containerd-shim-runsc-v1 (ConfigPath); rendered by secfaas
@@ -98,13 +104,28 @@ case $REL in
 esac
 toml_text=$(secfaas_runsc_toml)
 [ -n "$toml_text" ] || die "no runsc.toml rendered: render this script with \`secfaas render bake-script SPEC\`"
-if [ -n "$SECFAAS_GVISOR_SHA512" ]; then
-	case $SECFAAS_GVISOR_SHA512 in *[!0-9a-f]*) die "SECFAAS_GVISOR_SHA512 must be 128 lowercase hex digits" ;; esac
-	[ ${#SECFAAS_GVISOR_SHA512} -eq 128 ] || die "SECFAAS_GVISOR_SHA512 must be 128 lowercase hex digits"
-fi
+for pinvar in SECFAAS_GVISOR_SHA512 SECFAAS_GVISOR_SHIM_SHA512; do
+	eval "pinval=\$$pinvar"
+	if [ -n "$pinval" ]; then
+		case $pinval in *[!0-9a-f]*) die "$pinvar must be 128 lowercase hex digits" ;; esac
+		[ ${#pinval} -eq 128 ] || die "$pinvar must be 128 lowercase hex digits"
+	fi
+done
+ARTIFACT=$SECFAAS_GVISOR_ARTIFACT
+case $ARTIFACT in
+'') ;;
+gvisor.tar.bz2 | gvisor.tar.zstd | runsc)
+	[ -n "$SECFAAS_GVISOR_SHA512" ] || die "SECFAAS_GVISOR_ARTIFACT=$ARTIFACT names a pinned artifact but no SHA-512 pins it"
+	;;
+*) die "SECFAAS_GVISOR_ARTIFACT must be gvisor.tar.bz2, gvisor.tar.zstd or runsc" ;;
+esac
 case $PREFIX in /*) ;; *) die "install prefix '$PREFIX' must be an absolute path" ;; esac
 case $TOML in /*) ;; *) die "runsc.toml path '$TOML' must be an absolute path" ;; esac
 case $SECFAAS_GVISOR_LAYOUT in auto | tarball | loose) ;; *) die "SECFAAS_GVISOR_LAYOUT must be auto, tarball or loose" ;; esac
+# The pinned artifact decides the layout: the digest is of that file only.
+case $SECFAAS_GVISOR_LAYOUT-$ARTIFACT in
+loose-gvisor.tar.* | tarball-runsc) die "SECFAAS_GVISOR_LAYOUT=$SECFAAS_GVISOR_LAYOUT contradicts the pinned artifact $ARTIFACT" ;;
+esac
 
 # gVisor publishes x86_64/aarch64 directories (amd64/arm64 are 404).
 ARCH=$(uname -m)
@@ -155,8 +176,9 @@ toml_sha=$(printf '%s\n' "$toml_text" | sha256sum | cut -d' ' -f1)
 
 # ---- idempotency: same parameters and the installed files unchanged ----
 stamp_head() {
-	printf 'release %s\narch %s\npinned-sha512 %s\nrunsc-toml-sha256 %s\nprefix %s\nrunsc-toml %s\n' \
-		"$REL" "$ARCH" "${SECFAAS_GVISOR_SHA512:--}" "$toml_sha" "$PREFIX" "$TOML"
+	printf 'release %s\narch %s\npinned-sha512 %s %s %s\nrunsc-toml-sha256 %s\nprefix %s\nrunsc-toml %s\n' \
+		"$REL" "$ARCH" "${SECFAAS_GVISOR_SHA512:--}" "${ARTIFACT:--}" "${SECFAAS_GVISOR_SHIM_SHA512:--}" \
+		"$toml_sha" "$PREFIX" "$TOML"
 }
 if [ -f "$STAMP" ] && [ "$(head -n 6 "$STAMP")" = "$(stamp_head)" ] &&
 	tail -n +7 "$STAMP" | sha512sum -c --status 2>/dev/null; then
@@ -208,7 +230,15 @@ verify() {
 # ---- download, then verify everything before installing anything ----
 layout=$SECFAAS_GVISOR_LAYOUT
 primary=""
-if [ "$layout" != loose ]; then
+case $ARTIFACT in
+gvisor.tar.*)
+	fetch "$ARTIFACT.sha512" || die "download of $URL/$ARTIFACT.sha512 failed: HTTP 404 (release $REL has no pinned $ARTIFACT for $ARCH)"
+	primary=$ARTIFACT
+	layout=tarball
+	;;
+runsc) layout=loose ;;
+esac
+if [ -z "$primary" ] && [ "$layout" != loose ]; then
 	for t in gvisor.tar.bz2 gvisor.tar.zstd; do
 		if fetch "$t.sha512"; then
 			primary=$t
@@ -234,10 +264,19 @@ else
 	fetch_required "$primary"
 	verify "$primary"
 fi
+# pinned NAME WANT: $dl/NAME must hash to WANT (the spec's gvisor.sha512 or
+# secfaas's built-in table of release digests), whatever its .sha512 says.
+pinned() {
+	got=$(sha512sum "$dl/$1" | cut -d' ' -f1)
+	[ "$got" = "$2" ] || die "checksum mismatch for $1 from $URL: the release is pinned to $2 (gvisor.sha512 or secfaas's built-in table of release digests), the file hashes to $got; nothing installed"
+	log "verified $1 against the pinned SHA-512"
+}
 if [ -n "$SECFAAS_GVISOR_SHA512" ]; then
-	got=$(sha512sum "$dl/$primary" | cut -d' ' -f1)
-	[ "$got" = "$SECFAAS_GVISOR_SHA512" ] || die "checksum mismatch for $primary from $URL: the spec pins $SECFAAS_GVISOR_SHA512, the file hashes to $got; nothing installed"
-	log "verified $primary against the pinned SHA-512"
+	pinned "$primary" "$SECFAAS_GVISOR_SHA512"
+fi
+if [ -n "$SECFAAS_GVISOR_SHIM_SHA512" ]; then
+	[ "$layout" = loose ] || die "SECFAAS_GVISOR_SHIM_SHA512 pins the loose layout's shim, but release $REL was downloaded as $primary"
+	pinned containerd-shim-runsc-v1 "$SECFAAS_GVISOR_SHIM_SHA512"
 fi
 
 # ---- unpack into the temp dir and smoke-test the verified runsc ----
