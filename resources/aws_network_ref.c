@@ -36,7 +36,11 @@
  *     cluster works but Kubernetes finds no subnet for a load balancer, so
  *     a missing tag is a warning;
  *   - with openfaas.functionEgress: internet, a VPC of one IPv4 CIDR block
- *     (the function egress policy keeps functions out of that block).
+ *     (the function egress policy keeps functions out of that block);
+ *   - DNS resolution and DNS hostnames on in the VPC: without them nodes
+ *     cannot register with the cluster (and interface endpoints have no
+ *     private DNS names).  A VPC made by CreateVpc has hostnames off, so
+ *     a network made by hand for something else often fails this.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -351,6 +355,33 @@ static int way_out(struct sf_rctx *c, const json_t *s, const json_t *rtbs, const
 	return SF_EINVAL;
 }
 
+/* DNS resolution and DNS hostnames of VPC `vid`, both on, or an error
+ * naming the one that is off and how to turn it on (secfaas never changes
+ * a VPC it only reads). */
+static int dns_on(struct sf_rctx *c, const char *vid)
+{
+	static const char *const attr[][2] = {{"enableDnsSupport", "DNS resolution"},
+					      {"enableDnsHostnames", "DNS hostnames"}};
+	for (size_t i = 0; i < sizeof attr / sizeof attr[0]; i++) {
+		json_t *o = NULL;
+		int rc = ax_ec2(c, "DescribeVpcAttribute", json_pack("{s:s, s:s}", "VpcId", vid, "Attribute", attr[i][0]),
+				&o);
+		if (rc < 0)
+			return rc;
+		/* the reply names the attribute's element after the attribute */
+		int on = ax_true(json_object_get(json_object_get(o, attr[i][0]), "value"));
+		json_decref(o);
+		if (!on) {
+			sf_fail(c->err, SF_EINVAL, "%s: VPC %s has %s off; EKS nodes cannot register with the cluster without it",
+				c->address, vid, attr[i][1]);
+			sf_err_hint(c->err, "ask the VPC's owner to turn it on (ModifyVpcAttribute %s); secfaas only reads a given VPC",
+				    attr[i][0]);
+			return SF_EINVAL;
+		}
+	}
+	return 0;
+}
+
 static void warn(struct sf_rctx *c, const char *fmt, const char *a, const char *b)
 {
 	char *m = xasprintf(fmt, a, b);
@@ -436,6 +467,8 @@ static int ref_review(struct sf_rctx *c, const json_t *before, const json_t *wan
 		free(m);
 	}
 	const char *vid = ax_s(want, "vpc_id");
+	if ((rc = dns_on(c, vid)) < 0)
+		goto out;
 	rc = ax_ec2(c, "DescribeRouteTables", json_pack("{s:[{s:s, s:[s]}]}", "Filter", "Name", "vpc-id", "Value", vid),
 		    &rt_out);
 	if (rc == 0)

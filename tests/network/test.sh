@@ -82,16 +82,17 @@ hand inventory "$VPC" >"$WORK/after_gc.json"
 t_ok "untouched by gc" cmp "$WORK/before.json" "$WORK/after_gc.json"
 t_end
 
-t_begin "plan refuses a subnet of another VPC, one availability zone, no way out, a VPC not in the region"
+t_begin "plan refuses a subnet of another VPC, one availability zone, no way out, DNS hostnames off, a VPC not in the region"
 t_eq "no call wrote to any network" "$(writes)" "$w0"
 t_end
 
-t_begin "plan refuses a subnet of another VPC, one availability zone, no way out, a VPC not in the region"
+t_begin "plan refuses a subnet of another VPC, one availability zone, no way out, DNS hostnames off, a VPC not in the region"
 hand network 10.71.0.0/16 other + network 10.72.0.0/16 oneaz one-az + network 10.73.0.0/16 nonat no-nat \
-	>"$WORK/nets.json" || exit 2
+	+ network 10.77.0.0/16 nodns no-nat no-dns-hostnames >"$WORK/nets.json" || exit 2
 sed -n 1p "$WORK/nets.json" >"$WORK/other.json"
 sed -n 2p "$WORK/nets.json" >"$WORK/oneaz.json"
 sed -n 3p "$WORK/nets.json" >"$WORK/nonat.json"
+sed -n 4p "$WORK/nets.json" >"$WORK/nodns.json"
 B=$WORK/bad.yaml
 OPRIV=$(js other.json '["private"][0]')
 spec "$B" "$VPC" "$(js net.json '["private"][0]'), $OPRIV" "$PUB"
@@ -105,6 +106,11 @@ spec "$B" "$(js nonat.json '["vpc"]')" "$(js nonat.json '["private"]')" "$(js no
 t_rc 1 "no way out" $S plan "$B" --state "$WORK/bad.db"
 t_grep "why" "nodes in subnet $(js nonat.json '["private"][0]') could not reach EKS, ECR or STS" "$T_DIR/.err"
 t_grep "what is missing" "lacks the endpoints ec2, ecr.api, ecr.dkr, sts, s3" "$T_DIR/.err"
+spec "$B" "$(js nodns.json '["vpc"]')" "$(js nodns.json '["private"]')" "$(js nodns.json '["public"]')"
+t_rc 1 "DNS hostnames off (CreateVpc's default)" $S plan "$B" --state "$WORK/bad.db"
+t_grep "which and why" "VPC $(js nodns.json '["vpc"]') has DNS hostnames off; EKS nodes cannot register with the cluster without it" "$T_DIR/.err"
+t_grep "what to do" "ModifyVpcAttribute enableDnsHostnames" "$T_DIR/.err"
+t_grep "where" "bad.yaml:7:12" "$T_DIR/.err"
 spec "$B" vpc-0123456789abcdef0 "$PRIV" "$PUB"
 t_rc 1 "unknown VPC" $S plan "$B" --state "$WORK/bad.db"
 t_grep "region named" "VPC vpc-0123456789abcdef0 does not exist in eu-west-1" "$T_DIR/.err"

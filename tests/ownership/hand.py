@@ -153,9 +153,11 @@ def network(ec2, cidr, name, opts):
     for sid in out["private"]:
         until(lambda: ec2.associate_route_table(RouteTableId=priv["RouteTableId"], SubnetId=sid), "associate")
     out["igw"] = igw["InternetGatewayId"]
-    if "endpoints" in opts:
-        # interface endpoints with private DNS need DNS hostnames in the VPC
+    # EKS nodes need DNS hostnames (off in a new VPC), and interface
+    # endpoints need them for their private DNS names
+    if "no-dns-hostnames" not in opts:
         until(lambda: ec2.modify_vpc_attribute(VpcId=v, EnableDnsHostnames={"Value": True}) or True, "DNS hostnames")
+    if "endpoints" in opts:
         for svc in ("ec2", "ecr.api", "ecr.dkr", "sts"):
             until(lambda: ec2.create_vpc_endpoint(VpcId=v, VpcEndpointType="Interface", SubnetIds=out["private"],
                                                   ServiceName="com.amazonaws.eu-west-1." + svc), svc + " endpoint")
