@@ -13,7 +13,7 @@
 /* The answers of one Describe action in one region and profile. */
 struct group {
 	char *key;
-	json_t *asked;    /* {id: true}: recorded, not fetched yet */
+	json_t *asked;    /* {id: the filter's value for it}: recorded, not fetched yet */
 	json_t *answered; /* {id: item, or null when the answer had none} */
 	int busy;         /* a thread is fetching for this group */
 	struct group *next;
@@ -97,11 +97,14 @@ static struct group *group_get(struct ax_reads *r, const char *key, int make)
 	return g;
 }
 
-/* One filtered Describe of up to AX_BATCH_MAX_IDS ids, every page: *items
- * {id: item}.  The filter form answers without the ids that are gone. */
-static int fetch_chunk(struct sf_rctx *c, struct sf_aws *a, const struct ax_batch_def *d, json_t *ids, json_t **items)
+/* One filtered Describe of up to AX_BATCH_MAX_IDS values, every page:
+ * *items {id: item}.  The filter form answers without what is gone. */
+static int fetch_chunk(struct sf_rctx *c, struct sf_aws *a, const struct ax_batch_def *d, json_t *values,
+		       json_t **items)
 {
-	json_t *p = json_pack("{s:[{s:s, s:O}], s:i}", "Filter", "Name", d->filter, "Value", ids, "MaxResults", d->max_results);
+	json_t *p = json_pack("{s:[{s:s, s:O}]}", "Filter", "Name", d->filter, "Value", values);
+	if (d->max_results)
+		json_object_set_new(p, "MaxResults", json_integer(d->max_results));
 	json_t *all = NULL;
 	int rc = sf_aws_query_all(a, "ec2", d->describe, p, d->set_key, &all, c->err);
 	json_decref(p);
@@ -131,9 +134,9 @@ int ax_ec2_batch(struct sf_rctx *c, const struct ax_batch_def *d, const json_t *
 	struct group *g = group_get(r, key, 1);
 	free(key);
 	for (size_t i = 0; i < n; i++) {
-		const char *id = ax_s(priors[i], "id");
-		if (id && *id && !json_object_get(g->answered, id))
-			json_object_set_new(g->asked, id, json_true());
+		const char *id = ax_s(priors[i], "id"), *v = d->filter_attr ? ax_s(priors[i], d->filter_attr) : id;
+		if (id && *id && v && *v && !json_object_get(g->answered, id))
+			json_object_set_new(g->asked, id, json_string(v));
 	}
 	int rc = 0;
 	while (!r->gathering) {
@@ -143,20 +146,25 @@ int ax_ec2_batch(struct sf_rctx *c, const struct ax_batch_def *d, const json_t *
 			break;
 		/* take what is asked and not answered; others asking meanwhile
 		 * wait for this fetch, then take what is left */
-		json_t *take = json_array();
+		json_t *take = json_array(), *vals = json_array();
 		const char *id;
 		json_t *v;
 		json_object_foreach(g->asked, id, v) if (!json_object_get(g->answered, id))
+		{
 			json_array_append_new(take, json_string(id));
+			json_array_append(vals, v);
+		}
 		json_object_clear(g->asked);
 		g->busy = 1;
 		pthread_mutex_unlock(&r->mu);
 		json_t *got = json_object();
 		for (size_t off = 0; rc == 0 && off < json_array_size(take); off += AX_BATCH_MAX_IDS) {
-			json_t *chunk = json_array(), *items = NULL;
-			for (size_t k = off; k < off + AX_BATCH_MAX_IDS && k < json_array_size(take); k++)
+			json_t *chunk = json_array(), *values = json_array(), *items = NULL;
+			for (size_t k = off; k < off + AX_BATCH_MAX_IDS && k < json_array_size(take); k++) {
 				json_array_append(chunk, json_array_get(take, k));
-			rc = fetch_chunk(c, a, d, chunk, &items);
+				json_array_append(values, json_array_get(vals, k));
+			}
+			rc = fetch_chunk(c, a, d, values, &items);
 			size_t k;
 			json_t *x;
 			/* an id the answer lacks is gone (null); a failed call
@@ -167,8 +175,10 @@ int ax_ec2_batch(struct sf_rctx *c, const struct ax_batch_def *d, const json_t *
 				json_object_set(got, json_string_value(x), item ? item : json_null());
 			}
 			json_decref(items);
+			json_decref(values);
 			json_decref(chunk);
 		}
+		json_decref(vals);
 		pthread_mutex_lock(&r->mu);
 		json_object_update(g->answered, got);
 		json_decref(got);
@@ -181,27 +191,35 @@ int ax_ec2_batch(struct sf_rctx *c, const struct ax_batch_def *d, const json_t *
 	return rc;
 }
 
-int ax_ec2_read(struct sf_rctx *c, const struct ax_batch_def *d, const char *id, json_t **obj)
+int ax_ec2_answer(struct sf_rctx *c, const struct ax_batch_def *d, const char *id, json_t **obj)
 {
 	*obj = NULL;
 	struct ax_reads *r = c->refreshing && id ? reads_of(c, 0) : NULL;
 	struct sf_aws *a = r ? ax_client(c) : NULL;
-	if (a) {
-		char *key = group_key(c, a, d);
-		pthread_mutex_lock(&r->mu);
-		struct group *g = group_get(r, key, 0);
-		/* a fetch for this group under way may hold the answer */
-		while (g && g->busy && !json_object_get(g->answered, id))
-			pthread_cond_wait(&r->cv, &r->mu);
-		json_t *x = g ? json_object_get(g->answered, id) : NULL;
-		if (x && !json_is_null(x))
-			*obj = json_deep_copy(x);
-		pthread_mutex_unlock(&r->mu);
-		free(key);
-		if (*obj)
-			return 0;
-		if (x)
-			return sf_fail(c->err, SF_ENOTFOUND, "%s: %s not found", c->address, id);
-	}
+	if (!a)
+		return 1;
+	char *key = group_key(c, a, d);
+	pthread_mutex_lock(&r->mu);
+	struct group *g = group_get(r, key, 0);
+	/* a fetch for this group under way may hold the answer */
+	while (g && g->busy && !json_object_get(g->answered, id))
+		pthread_cond_wait(&r->cv, &r->mu);
+	json_t *x = g ? json_object_get(g->answered, id) : NULL;
+	if (x && !json_is_null(x))
+		*obj = json_deep_copy(x);
+	pthread_mutex_unlock(&r->mu);
+	free(key);
+	if (*obj)
+		return 0;
+	if (x)
+		return sf_fail(c->err, SF_ENOTFOUND, "%s: %s not found", c->address, id);
+	return 1;
+}
+
+int ax_ec2_read(struct sf_rctx *c, const struct ax_batch_def *d, const char *id, json_t **obj)
+{
+	int rc = ax_ec2_answer(c, d, id, obj);
+	if (rc <= 0)
+		return rc;
 	return ax_ec2_describe_one(c, d->describe, d->id_param, id, d->set_key, obj);
 }

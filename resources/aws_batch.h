@@ -11,7 +11,10 @@
  * action takes: 1000, DescribeRouteTables 100) and NextToken.
  * The filter form, unlike the by-id parameter (SubnetId.N), does not fail
  * the whole call with InvalidSubnetID.NotFound when one id is gone: that id
- * is simply absent from the answer, which is how a batch says "gone".  The
+ * is simply absent from the answer, which is how a batch says "gone".
+ * (EC2 documents the same of every by-id list here: AllocationId.N fails
+ * with InvalidAllocationID.NotFound, LaunchTemplateId.N with
+ * InvalidLaunchTemplateId.NotFound; so every batch takes a filter.)  The
  * type's read() then takes its object from the answer (ax_ec2_read) instead
  * of calling; the ownership checks of the engine apply to it unchanged.
  *
@@ -40,7 +43,13 @@ struct ax_batch_def {
 	const char *set_key;  /* "subnetSet": the list in the reply */
 	const char *id_key;   /* "subnetId": an item's id */
 	const char *filter;   /* "subnet-id": the filter naming ids */
-	int max_results;      /* the largest page the action takes (its model's MaxResults max) */
+	int max_results;      /* the largest page the action takes (its model's MaxResults max);
+			       * 0: the action takes no MaxResults (DescribeAddresses) */
+	/* NULL: the filter takes the ids.  Else the prior's attribute whose
+	 * value it takes instead ("name": DescribeLaunchTemplates has no id
+	 * filter, its names are unique); the answer is still matched by id,
+	 * so an object of that name with another id is not ours: gone. */
+	const char *filter_attr;
 };
 
 /* EC2 takes at most 200 values in one filter. */
@@ -60,5 +69,9 @@ int ax_ec2_batch(struct sf_rctx *c, const struct ax_batch_def *d, const json_t *
  * c->refreshing and one holds it (SF_ENOTFOUND, filled in c->err, when the
  * answer says it is gone), else one Describe by id. *obj: new reference. */
 int ax_ec2_read(struct sf_rctx *c, const struct ax_batch_def *d, const char *id, json_t **obj);
+/* Only the batch's answer: 0 with *obj (new reference), SF_ENOTFOUND (in
+ * c->err) when it says the object is gone, 1 when there is none (not a
+ * refresh, or the batch failed): the caller then asks AWS its own way. */
+int ax_ec2_answer(struct sf_rctx *c, const struct ax_batch_def *d, const char *id, json_t **obj);
 
 #endif

@@ -13,6 +13,7 @@
  */
 #include <string.h>
 
+#include "resources/aws_batch.h"
 #include "resources/aws_common.h"
 #include "resources/aws_sweep.h"
 #include "resources/types_aws.h"
@@ -61,10 +62,21 @@ static int eip_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	return rc;
 }
 
+/* Refresh: every recorded one in one call filtered by allocation-id
+ * (aws_batch.h; AllocationId.N fails whole with InvalidAllocationID.NotFound
+ * when one is released).  DescribeAddresses takes no MaxResults: one page. */
+static const struct ax_batch_def batch = {"DescribeAddresses", "AllocationId", "addressesSet", "allocationId",
+					  "allocation-id", 0, NULL};
+
+static int eip_read_batch(struct sf_rctx *c, const json_t *const *priors, size_t n)
+{
+	return ax_ec2_batch(c, &batch, priors, n);
+}
+
 static int eip_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 {
 	json_t *a = NULL;
-	int rc = describe(c, ax_s(prior, "id"), &a);
+	int rc = ax_ec2_read(c, &batch, ax_s(prior, "id"), &a);
 	if (rc < 0)
 		return rc;
 	*out = json_deep_copy(prior);
@@ -132,6 +144,7 @@ const struct sf_rtype sf_rt_aws_eip = {
 	.attrs = attrs,
 	.create = eip_create,
 	.read = eip_read,
+	.read_batch = eip_read_batch,
 	.update = eip_update,
 	.destroy = eip_destroy,
 	.sweep = &eip_sweep,

@@ -43,6 +43,7 @@
 #include "provisioner/engine/ownership.h"
 #include "provisioner/node/gvisor_pins.h"
 #include "provisioner/node/render.h"
+#include "resources/aws_batch.h"
 #include "resources/aws_common.h"
 #include "resources/aws_sweep.h"
 #include "resources/types_aws.h"
@@ -406,10 +407,22 @@ done:
 	return rc;
 }
 
+/* Refresh: every recorded image in one call filtered by image-id
+ * (aws_batch.h): a deregistered image is absent from it, where ImageId.N
+ * answers a recently deregistered one with nothing and an older one with
+ * InvalidAMIID.NotFound.  The model of DescribeImages here takes no
+ * MaxResults: one page. */
+static const struct ax_batch_def batch = {"DescribeImages", "ImageId", "imagesSet", "imageId", "image-id", 0, NULL};
+
+static int ami_read_batch(struct sf_rctx *c, const json_t *const *priors, size_t n)
+{
+	return ax_ec2_batch(c, &batch, priors, n);
+}
+
 static int ami_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 {
 	json_t *im = NULL;
-	int rc = ax_ec2_describe_one(c, "DescribeImages", "ImageId", ax_s(prior, "id"), "imagesSet", &im);
+	int rc = ax_ec2_read(c, &batch, ax_s(prior, "id"), &im);
 	if (rc < 0)
 		return rc;
 	const char *st = ax_s(im, "imageState");
@@ -709,6 +722,7 @@ const struct sf_rtype sf_rt_aws_gvisor_ami = {
 	.validate = ami_validate,
 	.create = ami_create,
 	.read = ami_read,
+	.read_batch = ami_read_batch,
 	.update = ami_update,
 	.destroy = ami_destroy,
 	.sweep = &ami_sweep,

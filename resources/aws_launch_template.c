@@ -47,6 +47,7 @@
 
 #include "log.h"
 #include "provisioner/node/render.h"
+#include "resources/aws_batch.h"
 #include "resources/aws_common.h"
 #include "resources/aws_sweep.h"
 #include "resources/types_aws.h"
@@ -441,17 +442,29 @@ static int version_attrs(struct sf_rctx *c, const char *id, const char *version,
 	return 0;
 }
 
+/* Refresh: which recorded templates still exist, in one call.
+ * DescribeLaunchTemplates has no id filter and LaunchTemplateId.N fails
+ * whole with InvalidLaunchTemplateId.NotFound when one is gone, so it is
+ * filtered by the recorded names (unique in a region) and matched by id
+ * (aws_batch.h).  The default version is still read per template:
+ * DescribeLaunchTemplateVersions takes one template, or every template of
+ * the account. */
+static const struct ax_batch_def batch = {"DescribeLaunchTemplates", "LaunchTemplateId", "launchTemplates",
+					  "launchTemplateId", "launch-template-name", 200, "template_name"};
+
+static int lt_read_batch(struct sf_rctx *c, const json_t *const *priors, size_t n)
+{
+	return ax_ec2_batch(c, &batch, priors, n);
+}
+
 static int lt_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 {
 	json_t *o = NULL, *live = NULL;
-	int rc = ax_ec2(c, "DescribeLaunchTemplates", json_pack("{s:[s]}", "LaunchTemplateId", ax_s(prior, "id")), &o);
+	int rc = ax_ec2_read(c, &batch, ax_s(prior, "id"), &o);
+	if (rc == SF_ENOTFOUND)
+		return sf_fail(c->err, SF_ENOTFOUND, "%s: launch template gone", c->address);
 	if (rc < 0)
 		return rc;
-	json_t *lt = json_array_get(json_object_get(o, "launchTemplates"), 0);
-	if (!lt) {
-		json_decref(o);
-		return sf_fail(c->err, SF_ENOTFOUND, "%s: launch template gone", c->address);
-	}
 	if ((rc = version_attrs(c, ax_s(prior, "id"), "$Default", &live)) < 0) {
 		json_decref(o);
 		return rc;
@@ -605,6 +618,7 @@ const struct sf_rtype sf_rt_aws_launch_template = {
 	.create_before_destroy = 1,
 	.create = lt_create,
 	.read = lt_read,
+	.read_batch = lt_read_batch,
 	.update = lt_update,
 	.destroy = lt_destroy,
 	.plan_check = lt_plan_check,

@@ -18,6 +18,7 @@
  */
 #include <string.h>
 
+#include "resources/aws_batch.h"
 #include "resources/aws_common.h"
 #include "resources/aws_sweep.h"
 #include "resources/types_aws.h"
@@ -104,10 +105,20 @@ static int nat_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	return rc;
 }
 
+/* Refresh: every recorded one in one call filtered by nat-gateway-id
+ * (aws_batch.h); a deleted gateway still listed is gone as below. */
+static const struct ax_batch_def batch = {"DescribeNatGateways", "NatGatewayId", "natGatewaySet", "natGatewayId",
+					  "nat-gateway-id", 1000, NULL};
+
+static int nat_read_batch(struct sf_rctx *c, const json_t *const *priors, size_t n)
+{
+	return ax_ec2_batch(c, &batch, priors, n);
+}
+
 static int nat_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 {
 	json_t *n = NULL;
-	int rc = describe(c, ax_s(prior, "id"), &n);
+	int rc = ax_ec2_read(c, &batch, ax_s(prior, "id"), &n);
 	if (rc < 0)
 		return rc;
 	if (gone(n)) {
@@ -189,6 +200,7 @@ const struct sf_rtype sf_rt_aws_nat_gateway = {
 	.attrs = attrs,
 	.create = nat_create,
 	.read = nat_read,
+	.read_batch = nat_read_batch,
 	.update = nat_update,
 	.destroy = nat_destroy,
 	.sweep = &nat_sweep,

@@ -265,7 +265,7 @@ static int rt_create(struct sf_rctx *c, const json_t *want, json_t **out)
 }
 
 /* Refresh: every recorded one in one filtered call (aws_batch.h). */
-static const struct ax_batch_def batch = {"DescribeRouteTables", "RouteTableId", "routeTableSet", "routeTableId", "route-table-id", 100};
+static const struct ax_batch_def batch = {"DescribeRouteTables", "RouteTableId", "routeTableSet", "routeTableId", "route-table-id", 100, NULL};
 
 static int rt_read_batch(struct sf_rctx *c, const json_t *const *priors, size_t n)
 {

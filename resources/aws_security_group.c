@@ -210,7 +210,7 @@ static int sg_create(struct sf_rctx *c, const json_t *want, json_t **out)
 }
 
 /* Refresh: every recorded one in one filtered call (aws_batch.h). */
-static const struct ax_batch_def batch = {"DescribeSecurityGroups", "GroupId", "securityGroupInfo", "groupId", "group-id", 1000};
+static const struct ax_batch_def batch = {"DescribeSecurityGroups", "GroupId", "securityGroupInfo", "groupId", "group-id", 1000, NULL};
 
 static int sg_read_batch(struct sf_rctx *c, const json_t *const *priors, size_t n)
 {

@@ -81,7 +81,7 @@ static int sn_create(struct sf_rctx *c, const json_t *want, json_t **out)
 }
 
 /* Refresh: every recorded one in one filtered call (aws_batch.h). */
-static const struct ax_batch_def batch = {"DescribeSubnets", "SubnetId", "subnetSet", "subnetId", "subnet-id", 1000};
+static const struct ax_batch_def batch = {"DescribeSubnets", "SubnetId", "subnetSet", "subnetId", "subnet-id", 1000, NULL};
 
 static int sn_read_batch(struct sf_rctx *c, const json_t *const *priors, size_t n)
 {

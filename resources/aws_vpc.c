@@ -68,7 +68,7 @@ static int vpc_create(struct sf_rctx *c, const json_t *want, json_t **out)
 }
 
 /* Refresh: every recorded one in one filtered call (aws_batch.h). */
-static const struct ax_batch_def batch = {"DescribeVpcs", "VpcId", "vpcSet", "vpcId", "vpc-id", 1000};
+static const struct ax_batch_def batch = {"DescribeVpcs", "VpcId", "vpcSet", "vpcId", "vpc-id", 1000, NULL};
 
 static int vpc_read_batch(struct sf_rctx *c, const json_t *const *priors, size_t n)
 {

@@ -26,6 +26,7 @@
 #include <strings.h>
 
 #include "aws/xml.h"
+#include "resources/aws_batch.h"
 #include "resources/aws_common.h"
 #include "resources/aws_sweep.h"
 #include "resources/types_aws.h"
@@ -177,10 +178,20 @@ static int vpce_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	return rc;
 }
 
+/* Refresh: every recorded one in one call filtered by vpc-endpoint-id
+ * (aws_batch.h); a deleted endpoint still listed is gone as below. */
+static const struct ax_batch_def batch = {"DescribeVpcEndpoints", "VpcEndpointId", "vpcEndpointSet", "vpcEndpointId",
+					  "vpc-endpoint-id", 1000, NULL};
+
+static int vpce_read_batch(struct sf_rctx *c, const json_t *const *priors, size_t n)
+{
+	return ax_ec2_batch(c, &batch, priors, n);
+}
+
 static int vpce_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 {
 	json_t *e = NULL;
-	int rc = describe(c, ax_s(prior, "id"), &e);
+	int rc = ax_ec2_read(c, &batch, ax_s(prior, "id"), &e);
 	if (rc < 0)
 		return rc;
 	if (gone(e)) {
@@ -352,6 +363,7 @@ const struct sf_rtype sf_rt_aws_vpc_endpoint = {
 	.attrs = attrs,
 	.create = vpce_create,
 	.read = vpce_read,
+	.read_batch = vpce_read_batch,
 	.update = vpce_update,
 	.validate = vpce_validate,
 	.destroy = vpce_destroy,

@@ -16,6 +16,7 @@
 #include "resources/aws_common.h"
 #include "resources/provider.h"
 #include "resources/providers.h"
+#include "resources/types.h"
 #include "resources/types_aws.h"
 #include "t.h"
 #include "tests/aws/fixture.h"
@@ -3295,4 +3296,102 @@ T_TEST(wait_budgets_have_a_floor_retries_keep_theirs)
 	T_OK(ax_wait_deadline(2400) == 2400);
 	T_OK(ax_deadline(180) == 180);
 	unsetenv("SECFAAS_POLL_SCALE");
+}
+
+/* The other EC2 types a refresh reads in one call, each by the filter its
+ * Describe documents (never the by-id list, which fails whole when one id
+ * is gone): the missing id is gone without a call of its own, and an
+ * action whose model takes no MaxResults is sent none. */
+T_TEST(eip_nat_endpoint_image_batch_reads_filter_by_id)
+{
+	static const struct {
+		const char *type, *action, *filter, *byid, *a, *b, *reply, *prior_extra;
+		int max;
+	} k[] = {
+		{"aws_eip", "DescribeAddresses", "allocation-id", "AllocationId.1=", "eipalloc-0a", "eipalloc-0b",
+		 EC2("DescribeAddresses", "<addressesSet><item><allocationId>eipalloc-0a</allocationId>"
+					  "<publicIp>198.51.100.9</publicIp></item></addressesSet>"),
+		 NULL, 0},
+		{"aws_nat_gateway", "DescribeNatGateways", "nat-gateway-id", "NatGatewayId.1=", "nat-0a", "nat-0b",
+		 EC2("DescribeNatGateways", "<natGatewaySet>" NAT_ITEM("nat-0a", "available") "</natGatewaySet>"), NULL, 1},
+		{"aws_vpc_endpoint", "DescribeVpcEndpoints", "vpc-endpoint-id", "VpcEndpointId.1=", "vpce-0a", "vpce-0b",
+		 EC2("DescribeVpcEndpoints", "<vpcEndpointSet><item><vpcEndpointId>vpce-0a</vpcEndpointId><state>available"
+					     "</state><vpcEndpointType>Gateway</vpcEndpointType></item></vpcEndpointSet>"),
+		 "Gateway", 1},
+		{"aws_gvisor_ami", "DescribeImages", "image-id", "ImageId.1=", "ami-0a", "ami-0b",
+		 EC2("DescribeImages", "<imagesSet><item><imageId>ami-0a</imageId><imageState>available</imageState>"
+				       "</item></imagesSet>"),
+		 NULL, 0},
+	};
+	for (size_t i = 0; i < SF_ARRAY_LEN(k); i++) {
+		struct rt t;
+		rt_open(&t, k[i].type);
+		const struct sf_rtype *ty = sf_rtype_find(k[i].type);
+		T_OK(ty && ty->read_batch);
+		json_t *p[2] = {json_pack("{s:s}", "id", k[i].a), json_pack("{s:s}", "id", k[i].b)};
+		for (int j = 0; j < 2 && k[i].prior_extra; j++)
+			json_object_set_new(p[j], "type", json_string(k[i].prior_extra));
+		char *rule = xasprintf("Action=%s && Filter.1.Name=%s && Filter.1.Value.1=%s && Filter.1.Value.2=%s",
+				       k[i].action, k[i].filter, k[i].a, k[i].b);
+		sf_replay_add(t.f.rp, rule, k[i].reply, 1);
+		t.c.refreshing = 1;
+		T_EQ(ty->read_batch(&t.c, (const json_t *const *)p, 2), 0);
+		char *act = xasprintf("Action=%s", k[i].action);
+		T_EQ(sent(&t, act), 1);
+		T_EQ(sent(&t, k[i].byid), 0);
+		T_EQ(sent(&t, "MaxResults="), k[i].max);
+		json_t *a = NULL, *b = NULL;
+		T_EQ(ty->read(&t.c, p[0], &a), 0);
+		T_STREQ(json_string_value(json_object_get(a, "id")), k[i].a);
+		T_EQ(ty->read(&t.c, p[1], &b), SF_ENOTFOUND);
+		T_EQ(sent(&t, act), 1); /* both reads took the answer */
+		T_EQ(sf_replay_unmatched(t.f.rp), 0);
+		json_decref(a);
+		free(act);
+		free(rule);
+		json_decref(p[0]);
+		json_decref(p[1]);
+		rt_close(&t);
+	}
+}
+
+/* Launch templates have no id filter: one DescribeLaunchTemplates by the
+ * recorded names, matched by id, so a template someone deleted and made
+ * again under the same name is gone, with no call of its own; the one
+ * still there reads only its default version. */
+T_TEST(launch_template_batch_reads_by_name_and_matches_the_id)
+{
+	struct rt t;
+	rt_open(&t, "aws_launch_template.sandbox");
+	json_t *p[2] = {json_pack("{s:s, s:s, s:s}", "id", "lt-0a", "template_name", "ng-a-1", "name", "ng-a"),
+			json_pack("{s:s, s:s, s:s}", "id", "lt-0b", "template_name", "ng-b-1", "name", "ng-b")};
+	sf_replay_add(t.f.rp,
+		      "Action=DescribeLaunchTemplates && Filter.1.Name=launch-template-name && Filter.1.Value.1=ng-a-1 && "
+		      "Filter.1.Value.2=ng-b-1 && MaxResults=200",
+		      EC2("DescribeLaunchTemplates",
+			  "<launchTemplates><item><launchTemplateId>lt-0a</launchTemplateId><launchTemplateName>ng-a-1"
+			  "</launchTemplateName></item><item><launchTemplateId>lt-0c</launchTemplateId><launchTemplateName>"
+			  "ng-b-1</launchTemplateName></item></launchTemplates>"),
+		      1);
+	sf_replay_add(t.f.rp, "Action=DescribeLaunchTemplateVersions && LaunchTemplateId=lt-0a",
+		      EC2("DescribeLaunchTemplateVersions",
+			  "<launchTemplateVersionSet><item><launchTemplateId>lt-0a</launchTemplateId><versionNumber>1"
+			  "</versionNumber><launchTemplateData><imageId>ami-0a</imageId><metadataOptions><httpTokens>"
+			  "required</httpTokens><httpPutResponseHopLimit>1</httpPutResponseHopLimit></metadataOptions>"
+			  "</launchTemplateData></item></launchTemplateVersionSet>"),
+		      1);
+	t.c.refreshing = 1;
+	T_EQ(sf_rt_aws_launch_template.read_batch(&t.c, (const json_t *const *)p, 2), 0);
+	json_t *a = NULL, *b = NULL;
+	T_EQ(sf_rt_aws_launch_template.read(&t.c, p[0], &a), 0);
+	T_STREQ(json_string_value(json_object_get(a, "image_id")), "ami-0a");
+	T_EQ(sf_rt_aws_launch_template.read(&t.c, p[1], &b), SF_ENOTFOUND);
+	T_EQ(sent(&t, "Action=DescribeLaunchTemplates&"), 1);
+	T_EQ(sent(&t, "LaunchTemplateId.1="), 0);
+	T_EQ(sent(&t, "Action=DescribeLaunchTemplateVersions"), 1);
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	json_decref(a);
+	json_decref(p[0]);
+	json_decref(p[1]);
+	rt_close(&t);
 }

@@ -1672,12 +1672,16 @@ class EC2(Egress):
         pool.update(own)
         ids = p.get("ImageIds")
         if ids:
-            missing = [i for i in ids if i not in pool]
+            # AWS: "Recently deregistered images appear in the returned
+            # results for a short interval and then return empty results";
+            # only an id EC2 never had (or long forgotten) is an error.
+            # A deregistered image of this account is answered with nothing.
+            missing = [i for i in ids if i not in pool and i not in st["images_deregistered"]]
             if missing:
                 if not re.fullmatch(r"ami-[0-9a-f]{8,17}", missing[0]):
                     raise AwsError("InvalidAMIID.Malformed", f"Invalid id: \"{missing[0]}\" (expecting \"ami-...\")", 400)
                 raise AwsError("InvalidAMIID.NotFound", "The image id '[" + ", ".join(missing) + "]' does not exist", 400)
-            items = [pool[i] for i in ids]
+            items = [pool[i] for i in ids if i in pool]
         else:
             items = list(own.values()) + list(public.values())
         owners = p.get("Owners")
@@ -1701,6 +1705,7 @@ class EC2(Egress):
             raise AwsError("AuthFailure", f"Not authorized for image:{ami}", 400)
         self._get(st, "images", ami)
         del st["images"][ami]
+        st["images_deregistered"][ami] = ctx.now
         self.sim.record(ctx.account, ctx.region, "ec2:image", ami, "deleted")
         return {}
 

@@ -241,6 +241,13 @@ class InstanceTest(Ec2Base):
         self.assertEqual(code(cm.exception), "InvalidSnapshot.InUse")
         ec2.terminate_instances(InstanceIds=[iid])
         ec2.deregister_image(ImageId=img)
+        # AWS answers a deregistered image's id with nothing, not an error;
+        # an id it never had is InvalidAMIID.NotFound; a filter leaves it out
+        self.assertEqual(ec2.describe_images(ImageIds=[img])["Images"], [])
+        self.assertEqual(ec2.describe_images(Filters=[{"Name": "image-id", "Values": [img]}])["Images"], [])
+        with self.assertRaises(ClientError) as cm:
+            ec2.describe_images(ImageIds=[img, "ami-0123456789abcdef0"])
+        self.assertEqual(code(cm.exception), "InvalidAMIID.NotFound")
         # the snapshot outlives the image, as in AWS: a classic leak
         self.assertEqual(len(ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]), 1)
         ec2.delete_snapshot(SnapshotId=snap)
@@ -269,6 +276,44 @@ class InstanceTest(Ec2Base):
             ec2.terminate_instances(InstanceIds=[iid])
         self.assertIn("-1.33-v20250915", ec2.describe_images(ImageIds=[self.ami("1.33")])["Images"][0]["Name"])
         self.assertIn("-1.35-v2026", ec2.describe_images(ImageIds=[self.ami("1.35")])["Images"][0]["Name"])
+
+    def test_filters_leave_a_missing_id_out_where_id_lists_fail(self):
+        """The batched refresh's forms: a filter naming an id that does not
+        exist answers without it; the by-id list fails the whole call with
+        EC2's documented code."""
+        ec2 = self.ec2
+        eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
+        lt = ec2.create_launch_template(LaunchTemplateName="batch-lt", LaunchTemplateData={
+            "ImageId": self.ami()})["LaunchTemplate"]["LaunchTemplateId"]
+        cases = [
+            (ec2.describe_addresses, "AllocationIds", "Filters", "allocation-id", "Addresses", "AllocationId",
+             eip, "eipalloc-0123456789abcdef0", "InvalidAllocationID.NotFound"),
+            (ec2.describe_nat_gateways, "NatGatewayIds", "Filter", "nat-gateway-id", "NatGateways", "NatGatewayId",
+             None, "nat-0123456789abcdef0", "NatGatewayNotFound"),
+            (ec2.describe_vpc_endpoints, "VpcEndpointIds", "Filters", "vpc-endpoint-id", "VpcEndpoints",
+             "VpcEndpointId", None, "vpce-0123456789abcdef0", "InvalidVpcEndpointId.NotFound"),
+            (ec2.describe_instances, "InstanceIds", "Filters", "instance-id", "Reservations", None,
+             None, "i-0123456789abcdef0", "InvalidInstanceID.NotFound"),
+            (ec2.describe_launch_templates, "LaunchTemplateIds", "Filters", None, "LaunchTemplates",
+             "LaunchTemplateId", lt, "lt-0123456789abcdef0", "InvalidLaunchTemplateId.NotFound"),
+        ]
+        for call, ids, fkey, fname, out, idk, live, missing, err in cases:
+            with self.subTest(call=call.__name__):
+                if fname:
+                    got = call(**{fkey: [{"Name": fname, "Values": [v for v in (live, missing) if v]}]})[out]
+                    self.assertEqual([x[idk] for x in got] if idk else got, [live] if live else [])
+                with self.assertRaises(ClientError) as cm:
+                    call(**{ids: [v for v in (live, missing) if v]})
+                self.assertEqual(code(cm.exception), err)
+        # DescribeLaunchTemplates has no id filter: by name, a missing one absent
+        got = ec2.describe_launch_templates(Filters=[{"Name": "launch-template-name",
+                                                      "Values": ["batch-lt", "no-such-lt"]}])["LaunchTemplates"]
+        self.assertEqual([x["LaunchTemplateId"] for x in got], [lt])
+        with self.assertRaises(ClientError) as cm:
+            ec2.describe_launch_templates(Filters=[{"Name": "launch-template-id", "Values": [lt]}])
+        self.assertEqual(code(cm.exception), "InvalidParameterValue")
+        ec2.delete_launch_template(LaunchTemplateId=lt)
+        ec2.release_address(AllocationId=eip)
 
     def test_public_amis_and_ssm(self):
         ec2, ssm = self.ec2, self.ssm
