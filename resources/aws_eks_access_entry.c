@@ -225,6 +225,7 @@ static const struct sf_own own = {
 	.claim = ae_claim,
 	.why_taken = "EKS makes an access entry of its own for the principal that created the cluster, so drop "
 		     "that principal from spec.access.admins",
+	.deleted_with = "eks_cluster", /* DeleteCluster removes its access entries */
 };
 
 const struct sf_rtype sf_rt_eks_access_entry = {

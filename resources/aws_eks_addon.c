@@ -33,8 +33,10 @@
  * update: waits out an update a killed run left in flight, then
  * UpdateAddon (configuration, version) unless the add-on already runs
  * both, and waits for the update.
- * destroy: DeleteAddon, wait until it is gone (a cluster delete would take
- * it too, but then the add-on's own teardown would not be ordered).
+ * destroy: DeleteAddon, wait until it is gone.  When the run deletes the
+ * cluster too, no call at all: DeleteCluster removes its add-ons, so the
+ * engine forgets the row once the cluster's delete is confirmed
+ * (own.deleted_with); the roles the add-on uses wait for that.
  *
  * Credentials: pod_identity maps the add-on's service accounts to IAM
  * roles, sent as the add-on's own podIdentityAssociations (EKS's
@@ -578,6 +580,7 @@ static const struct sf_own own = {
 	.claim = ad_claim,
 	.why_taken = "an add-on of that name is already installed on the cluster (by EKS, a console user or another "
 		     "tool), so leave it out of this spec",
+	.deleted_with = "eks_cluster",
 };
 
 const struct sf_rtype sf_rt_eks_addon = {

@@ -319,6 +319,7 @@ static const struct sf_own own = {
 	.claim = pi_claim,
 	.why_taken = "the service account already has an association (made by hand, another tool or an EKS add-on), "
 		     "and EKS allows one per service account",
+	.deleted_with = "eks_cluster", /* DeleteCluster removes its associations */
 };
 
 const struct sf_rtype sf_rt_eks_pod_identity_association = {

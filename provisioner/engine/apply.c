@@ -33,6 +33,8 @@ struct node {
 	char deposed[24];   /* the step works on a deposed object: its key */
 	const char *phase;
 	struct sf_err err;
+	ssize_t with; /* this delete goes with that node's delete (sf_own.deleted_with): its index, or -1 */
+	int gone;     /* this node's delete removed the live object, or found none: what went with it is gone too */
 };
 
 struct run {
@@ -349,6 +351,8 @@ static int owned_destroy(struct wctx *w, const json_t *attrs, const char *token)
 		return 0;
 	}
 	int rc = own_probe(w, attrs, token, &id, &tags);
+	if (rc == 0)
+		w->node->gone = 1;
 	if (rc == 2) {
 		const struct sf_own *own = sf_own_of(w->node->ch->type);
 		char *who = sf_own_owner(tags);
@@ -361,6 +365,7 @@ static int owned_destroy(struct wctx *w, const json_t *attrs, const char *token)
 		w->rc.token = token;
 		rc = w->node->ch->type->destroy(&w->rc, attrs);
 		w->rc.token = saved;
+		w->node->gone = rc == 0;
 	}
 	free(id);
 	json_decref(tags);
@@ -584,6 +589,46 @@ static int step_delete(struct wctx *w)
 	return rc;
 }
 
+/* A delete whose object went with its parent's (sf_own.deleted_with): the
+ * parent's delete is confirmed (it removed the live object, or found it
+ * gone), so no call is made; the row goes with the journal saying why.  A
+ * kill before this point leaves the row, and the next run's refresh finds
+ * the object gone. */
+static int step_gone_with(struct wctx *w, const struct node *parent)
+{
+	struct run *r = w->run;
+	struct node *nd = w->node;
+	const struct sf_change *ch = nd->ch;
+	struct sf_err *err = &nd->err;
+	struct sf_resource *row = NULL;
+	int64_t jid = 0;
+	int grc = sf_state_get(r->st, ch->address, &row, err);
+	if (grc == SF_ENOTFOUND) {
+		sf_err_clear(err);
+		return 0;
+	}
+	if (grc < 0)
+		return err->code;
+	char token[33];
+	sf_state_token(r->st, ch->address, "delete", 0, token);
+	step_start(r, nd, "delete", row->id, NULL);
+	char *res = xasprintf("{\"ok\":true,\"deleted_with\":\"%s\"}", parent->ch->address);
+	if (sf_state_begin(r->st, err) < 0 || journal(r, ch->address, "delete", token, &jid, err) < 0 ||
+	    sf_state_remove(r->st, ch->address, err) < 0 || sf_journal_result(r->st, jid, 1, res, err) < 0 ||
+	    sf_state_commit(r->st, err) < 0) {
+		sf_state_rollback(r->st);
+		free(res);
+		sf_resource_free(row);
+		return err->code ? err->code : SF_EIO;
+	}
+	free(res);
+	sf_resource_free(row);
+	sf_info("%s: deleted with %s", ch->address, parent->ch->address);
+	/* no timing: it took no call, and would skew the type's usual delete */
+	emit(r, nd, SF_EV_COMPLETE);
+	return 0;
+}
+
 /* A replacement that keeps the old object (kept for reuse): only the new
  * one is made; the old one is reported, not destroyed. */
 static int replace_keep(struct wctx *w, const json_t *want)
@@ -740,7 +785,12 @@ static int run_node(struct wctx *w)
 				step_done(r, w->node);
 			break;
 		}
-		rc = step_delete(w);
+		/* the parent's node is done (this one waited for it); only a
+		 * confirmed removal of the parent takes this object with it */
+		if (w->node->with >= 0 && r->v[w->node->with].gone)
+			rc = step_gone_with(w, &r->v[w->node->with]);
+		else
+			rc = step_delete(w);
 		break;
 	case SF_ACT_NOOP:
 		break;
@@ -971,6 +1021,124 @@ static void add_wait(struct node *nd, size_t j)
 	nd->waits[nd->nwaits++] = j;
 }
 
+static void drop_wait(struct node *nd, size_t j)
+{
+	for (size_t k = 0; k < nd->nwaits; k++)
+		if (nd->waits[k] == j) {
+			nd->waits[k] = nd->waits[--nd->nwaits];
+			return;
+		}
+}
+
+static int waits_on(const struct node *nd, size_t j)
+{
+	for (size_t k = 0; k < nd->nwaits; k++)
+		if (nd->waits[k] == j)
+			return 1;
+	return 0;
+}
+
+/* Edges: creates/updates wait for the dependencies they reference;
+ * deletes wait for the deletion of whatever depended on them. */
+static void build_edges(struct run *r)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		free(r->v[i].waits);
+		r->v[i].waits = NULL;
+		r->v[i].nwaits = 0;
+		r->v[i].with = -1;
+	}
+	for (size_t i = 0; i < r->n; i++) {
+		const struct sf_change *a = r->v[i].ch;
+		for (size_t j = 0; j < r->n; j++) {
+			const struct sf_change *b = r->v[j].ch;
+			if (i == j)
+				continue;
+			int a_del = a->action == SF_ACT_DELETE, b_del = b->action == SF_ACT_DELETE;
+			if (!a_del && !b_del && changes_dep(a, b->address))
+				add_wait(&r->v[i], j);
+			if (a_del && changes_dep(b, a->address) &&
+			    (b_del || b->action == SF_ACT_REPLACE || b->action == SF_ACT_REPLACE_CBD))
+				add_wait(&r->v[i], j);
+			/* a deposed object goes after its replacement exists */
+			if (a->reason == SF_REASON_DEPOSED && !b_del && !strcmp(a->address, b->address))
+				add_wait(&r->v[i], j);
+		}
+	}
+}
+
+/* Mark in seen[] every node that node i waits for, transitively. */
+static void reach(const struct run *r, size_t i, char *seen)
+{
+	for (size_t k = 0; k < r->v[i].nwaits; k++) {
+		size_t j = r->v[i].waits[k];
+		if (!seen[j]) {
+			seen[j] = 1;
+			reach(r, j, seen);
+		}
+	}
+}
+
+static int cyclic(const struct run *r)
+{
+	char *seen = xcalloc(r->n ? r->n : 1, 1);
+	int bad = 0;
+	for (size_t i = 0; i < r->n && !bad; i++) {
+		memset(seen, 0, r->n);
+		reach(r, i, seen);
+		bad = seen[i];
+	}
+	free(seen);
+	return bad;
+}
+
+/* Deletes that go with their parent's (sf_own.deleted_with, e.g. an EKS
+ * add-on with its cluster): the object waits for the parent's delete
+ * instead of going before it, and is then forgotten without a call
+ * (step_gone_with).  What the object depends on still waits for it, so
+ * nothing it uses goes while it exists -- except what the parent's delete
+ * itself must wait for (a node group an add-on was created after: EKS
+ * wants node groups gone before the cluster).  A graph that would still
+ * close a circle keeps every delete on its own. */
+static void ride_parents(struct run *r)
+{
+	int any = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		const struct sf_change *ch = r->v[i].ch;
+		const struct sf_own *own = sf_own_of(ch->type);
+		if (ch->action != SF_ACT_DELETE || ch->reason == SF_REASON_DEPOSED || !own || !own->deleted_with)
+			continue;
+		for (size_t j = 0; j < r->n && r->v[i].with < 0; j++) {
+			const struct sf_change *p = r->v[j].ch;
+			if (j != i && p->action == SF_ACT_DELETE && p->reason != SF_REASON_DEPOSED && p->type &&
+			    !strcmp(p->type->name, own->deleted_with) && changes_dep(ch, p->address))
+				r->v[i].with = (ssize_t)j;
+		}
+		if (r->v[i].with >= 0) {
+			drop_wait(&r->v[r->v[i].with], i);
+			any = 1;
+		}
+	}
+	if (!any)
+		return;
+	char *seen = xcalloc(r->n, 1);
+	for (size_t i = 0; i < r->n; i++) {
+		if (r->v[i].with < 0)
+			continue;
+		memset(seen, 0, r->n);
+		reach(r, (size_t)r->v[i].with, seen);
+		for (size_t x = 0; x < r->n; x++)
+			if (seen[x] && waits_on(&r->v[x], i))
+				drop_wait(&r->v[x], i);
+	}
+	free(seen);
+	for (size_t i = 0; i < r->n; i++)
+		if (r->v[i].with >= 0)
+			add_wait(&r->v[i], (size_t)r->v[i].with);
+	if (cyclic(r))
+		build_edges(r);
+}
+
 int sf_apply(const struct sf_plan *plan, const struct sf_config *cfg, struct sf_state *st,
 	     const struct sf_apply_opts *opts, struct sf_apply_result *res, struct sf_err *err)
 {
@@ -989,25 +1157,8 @@ int sf_apply(const struct sf_plan *plan, const struct sf_config *cfg, struct sf_
 	for (size_t i = 0; i < plan->n; i++)
 		if (plan->v[i].action != SF_ACT_NOOP)
 			r.v[r.n++].ch = &plan->v[i];
-	/* Edges: creates/updates wait for the dependencies they reference;
-	 * deletes wait for the deletion of whatever depended on them. */
-	for (size_t i = 0; i < r.n; i++) {
-		const struct sf_change *a = r.v[i].ch;
-		for (size_t j = 0; j < r.n; j++) {
-			const struct sf_change *b = r.v[j].ch;
-			if (i == j)
-				continue;
-			int a_del = a->action == SF_ACT_DELETE, b_del = b->action == SF_ACT_DELETE;
-			if (!a_del && !b_del && changes_dep(a, b->address))
-				add_wait(&r.v[i], j);
-			if (a_del && changes_dep(b, a->address) &&
-			    (b_del || b->action == SF_ACT_REPLACE || b->action == SF_ACT_REPLACE_CBD))
-				add_wait(&r.v[i], j);
-			/* a deposed object goes after its replacement exists */
-			if (a->reason == SF_REASON_DEPOSED && !b_del && !strcmp(a->address, b->address))
-				add_wait(&r.v[i], j);
-		}
-	}
+	build_edges(&r);
+	ride_parents(&r);
 	int par = opts->parallelism > 0 ? opts->parallelism : 1;
 	if ((size_t)par > r.n)
 		par = r.n ? (int)r.n : 1;

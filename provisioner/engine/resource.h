@@ -159,6 +159,13 @@ struct sf_own {
 	/* Optional: why such an object may already exist, added to the
 	 * refusal (e.g. EKS's own access entry for the cluster creator). */
 	const char *why_taken;
+	/* Optional: type name of a parent whose delete removes this object
+	 * too (EKS deletes a cluster's add-ons, access entries and Pod
+	 * Identity associations with it).  When a run deletes both, the
+	 * engine makes no call for this object: it waits for the parent's
+	 * delete and forgets the row once that delete is confirmed
+	 * (provisioner/engine/apply.c, gone_with). */
+	const char *deleted_with;
 };
 
 struct sf_rtype {

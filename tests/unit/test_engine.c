@@ -738,3 +738,180 @@ T_TEST(refresh_batches_once_per_type_and_a_missing_id_is_gone)
 	json_decref(fk_answer);
 	fk_answer = NULL;
 }
+
+/* ---- deletes that go with their parent's (sf_own.deleted_with) ---------- */
+
+/* `gp` is a parent whose delete removes the `gc` objects in it (as
+ * DeleteCluster removes a cluster's add-ons); `gu` is something a gc uses
+ * (a role), `gn` something made in the parent that a gc was made after and
+ * that must go before the parent (a node group).  The fakes log their
+ * deletes in order; gp's ownership tags say whose it is (gp_whose). */
+static pthread_mutex_t gw_mu = PTHREAD_MUTEX_INITIALIZER;
+static char gw_log[512];
+static int gp_fail, gp_whose, gp_made; /* whose: 0 ours, 1 someone else's, 2 gone */
+
+static int gw_create(struct sf_rctx *c, const json_t *want, json_t **out)
+{
+	if (!strncmp(c->address, "gp.", 3))
+		gp_made = 1;
+	*out = json_deep_copy(want);
+	json_object_set_new(*out, "id", json_string(c->address));
+	return 0;
+}
+
+static int gw_read(struct sf_rctx *c, const json_t *prior, json_t **out)
+{
+	(void)c;
+	*out = json_deep_copy(prior);
+	return 0;
+}
+
+static int gw_destroy(struct sf_rctx *c, const json_t *prior)
+{
+	(void)prior;
+	pthread_mutex_lock(&gw_mu);
+	int fail = gp_fail && !strncmp(c->address, "gp.", 3);
+	if (!fail && !strncmp(c->address, "gp.", 3))
+		gp_made = 0;
+	if (!fail)
+		snprintf(gw_log + strlen(gw_log), sizeof gw_log - strlen(gw_log), "%s ", c->address);
+	pthread_mutex_unlock(&gw_mu);
+	return fail ? sf_fail(c->err, SF_EINVAL, "%s: refused", c->address) : 0;
+}
+
+static int gp_marks(struct sf_rctx *c, const json_t *attrs, char **id, json_t **tags)
+{
+	(void)attrs;
+	if (gp_whose == 2 || !gp_made)
+		return sf_fail(c->err, SF_ENOTFOUND, "no such parent");
+	*id = xstrdup("p-1");
+	*tags = gp_whose ? json_pack("{s:s}", "secfaas:lineage", "someone-else")
+			 : json_pack("{s:s}", "secfaas:token", c->token ? c->token : "");
+	return 0;
+}
+
+static const struct sf_own gp_own = {.kind = SF_OWN_TAGS, .noun = "parent", .proof = "tags", .marks = gp_marks};
+static const struct sf_own gc_own = {.kind = SF_OWN_ID, .noun = "child", .proof = "its id", .deleted_with = "gp"};
+static const struct sf_rtype gw_p = {.name = "gp", .schema_version = 1, .attrs = fk_attrs, .create = gw_create,
+				     .read = gw_read, .destroy = gw_destroy, .own = &gp_own};
+static const struct sf_rtype gw_c = {.name = "gc", .schema_version = 1, .attrs = fk_attrs, .create = gw_create,
+				     .read = gw_read, .destroy = gw_destroy, .own = &gc_own};
+static const struct sf_rtype gw_u = {.name = "gu", .schema_version = 1, .attrs = fk_attrs, .create = gw_create,
+				     .read = gw_read, .destroy = gw_destroy, .own = &fk_own};
+static const struct sf_rtype gw_n = {.name = "gn", .schema_version = 1, .attrs = fk_attrs, .create = gw_create,
+				     .read = gw_read, .destroy = gw_destroy, .own = &fk_own};
+
+static void gw_add(struct sf_config *c, const struct sf_rtype *t, const char *name, const char *dep1,
+		   const char *dep2)
+{
+	json_t *a = json_pack("{s:s}", "v", "x");
+	struct sf_rinst *r = sf_config_add(c, t, name, a, NULL);
+	json_decref(a);
+	if (dep1)
+		sf_rinst_add_dep(r, dep1);
+	if (dep2)
+		sf_rinst_add_dep(r, dep2);
+}
+
+/* children: gc.a uses gu.u; gc.b was made after gn.n (which is in gp.p) */
+static void gw_config(struct sf_config *c, int with_a)
+{
+	*c = (struct sf_config)SF_CONFIG_INIT;
+	c->workspace = xstrdup("ws");
+	gw_add(c, &gw_u, "u", NULL, NULL);
+	gw_add(c, &gw_p, "p", NULL, NULL);
+	gw_add(c, &gw_n, "n", "gp.p", NULL);
+	if (with_a)
+		gw_add(c, &gw_c, "a", "gp.p", "gu.u");
+	gw_add(c, &gw_c, "b", "gp.p", "gn.n");
+}
+
+static int gw_run(struct sf_state *st, int with_a, int destroy, struct sf_apply_result *res)
+{
+	static const struct sf_rtype *const types[] = {&gw_c, &gw_n, &gw_p, &gw_u}; /* sorted by name */
+	struct sf_registry reg = {types, 4};
+	struct sf_config cfg;
+	gw_config(&cfg, with_a);
+	struct sf_plan plan;
+	struct sf_err err = SF_ERR_INIT;
+	/* a destroy without refresh: the apply-time ownership proof decides */
+	struct sf_plan_opts po = {.refresh = !destroy, .destroy = destroy, .types = &reg};
+	int rc = sf_plan_make(&plan, &cfg, st, &po, &err);
+	if (rc < 0)
+		T_FAILF("plan: %s", err.msg);
+	volatile int cancel = 0;
+	struct sf_apply_opts ao = {.parallelism = 4, .cancel = &cancel, .progress_interval = 60};
+	memset(res, 0, sizeof *res);
+	gw_log[0] = 0;
+	if (rc == 0)
+		rc = sf_apply(&plan, &cfg, st, &ao, res, &err);
+	sf_plan_release(&plan);
+	sf_config_release(&cfg);
+	return rc;
+}
+
+static int gw_has(struct sf_state *st, const char *addr)
+{
+	char *v = state_attr(st, addr, "id", NULL);
+	free(v);
+	return v != NULL;
+}
+
+/* Destroying the parent with its children: no call for a child, its row
+ * goes once the parent's delete is confirmed; what a child uses goes after
+ * the parent, what the parent must outlive goes first (no deadlock); a
+ * parent whose delete fails keeps its children's rows; a parent that turns
+ * out to be someone else's takes nothing with it; a child dropped on its
+ * own is deleted by a call. */
+T_TEST(apply_deletes_go_with_their_parents_delete)
+{
+	struct sf_apply_result res;
+	gp_fail = gp_whose = gp_made = 0;
+	struct sf_state *st = fresh_state("gowith");
+	T_EQ(gw_run(st, 1, 0, &res), 0);
+	T_EQ(res.added, 5);
+
+	/* a child the spec drops while the parent stays: deleted by a call */
+	T_EQ(gw_run(st, 0, 0, &res), 0);
+	T_STREQ(gw_log, "gc.a ");
+	T_EQ(gw_run(st, 1, 0, &res), 0);
+
+	/* the parent's delete fails: the children's rows stay, no child call */
+	gp_fail = 1;
+	T_OK(gw_run(st, 1, 1, &res) < 0);
+	T_OK(!strstr(gw_log, "gc."));
+	T_STREQ(gw_log, "gn.n "); /* what the parent must outlive went first */
+	T_OK(gw_has(st, "gc.a") && gw_has(st, "gc.b") && gw_has(st, "gp.p") && gw_has(st, "gu.u"));
+	T_EQ(res.failed, 1);
+
+	/* then it succeeds: the children go with it, in the right order */
+	gp_fail = 0;
+	T_EQ(gw_run(st, 1, 1, &res), 0);
+	T_OK(!strstr(gw_log, "gc."));
+	T_STREQ(gw_log, "gp.p gu.u ");
+	T_EQ(res.destroyed, 4); /* gn was deleted by the failed run */
+	T_OK(!gw_has(st, "gc.a") && !gw_has(st, "gc.b") && !gw_has(st, "gp.p") && !gw_has(st, "gu.u"));
+	sf_state_close(st);
+
+	/* a parent that is someone else's now: left alone, and the children
+	 * are deleted on their own (each proven first) */
+	gp_made = 0;
+	st = fresh_state("gowith2");
+	T_EQ(gw_run(st, 1, 0, &res), 0);
+	gp_whose = 1;
+	T_EQ(gw_run(st, 1, 1, &res), 0);
+	T_OK(strstr(gw_log, "gc.a ") && strstr(gw_log, "gc.b ") && !strstr(gw_log, "gp.p"));
+	T_OK(!gw_has(st, "gc.a") && !gw_has(st, "gp.p"));
+	sf_state_close(st);
+
+	/* a parent already gone: its children went with it */
+	gp_whose = gp_made = 0;
+	st = fresh_state("gowith3");
+	T_EQ(gw_run(st, 1, 0, &res), 0);
+	gp_whose = 2;
+	T_EQ(gw_run(st, 1, 1, &res), 0);
+	T_OK(!strstr(gw_log, "gc.") && !strstr(gw_log, "gp.p"));
+	T_OK(!gw_has(st, "gc.a") && !gw_has(st, "gc.b") && !gw_has(st, "gp.p"));
+	sf_state_close(st);
+	gp_whose = 0;
+}
