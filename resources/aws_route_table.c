@@ -359,10 +359,18 @@ static int rt_update(struct sf_rctx *c, const json_t *prior, const json_t *want,
 	return 0;
 }
 
+/* Delete first: when the run deletes the table's subnets too, the table
+ * goes after them (unlinked_by) and their deletes took the associations,
+ * so one call does it.  Only when AWS still finds an association (a subnet
+ * that stays) are they read and undone, and the delete sent again. */
 static int del_once(struct sf_rctx *c, void *ctx)
 {
+	int rc = ax_ec2(c, "DeleteRouteTable", json_pack("{s:s}", "RouteTableId", (const char *)ctx), NULL);
+	if (rc != SF_ECONFLICT)
+		return rc;
+	sf_err_clear(c->err);
 	json_t *empty = json_array();
-	int rc = sync_assoc(c, ctx, empty, NULL);
+	rc = sync_assoc(c, ctx, empty, NULL);
 	json_decref(empty);
 	if (!rc)
 		rc = ax_ec2(c, "DeleteRouteTable", json_pack("{s:s}", "RouteTableId", (const char *)ctx), NULL);
@@ -428,6 +436,11 @@ static const struct sf_own own = {
 	.claim = ax_ec2_claim_id,
 };
 
+/* AWS removes a subnet's association when the subnet is deleted, and
+ * leaves a route to a deleted NAT gateway or a detached internet gateway
+ * as a blackhole, which the table's delete takes with it. */
+static const char *const unlinked_by[] = {"aws_subnet", "aws_nat_gateway", "aws_internet_gateway", NULL};
+
 const struct sf_rtype sf_rt_aws_route_table = {
 	.own = &own,
 	.name = "aws_route_table",
@@ -440,4 +453,5 @@ const struct sf_rtype sf_rt_aws_route_table = {
 	.validate = rt_validate,
 	.destroy = rt_destroy,
 	.sweep = &rtb_sweep,
+	.unlinked_by = unlinked_by,
 };

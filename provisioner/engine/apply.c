@@ -1038,9 +1038,21 @@ static int waits_on(const struct node *nd, size_t j)
 	return 0;
 }
 
+/* Does deleting an object of type `t` undo the link `of` holds to it
+ * (sf_rtype.unlinked_by)? */
+static int unlinks(const struct sf_rtype *t, const struct sf_rtype *of)
+{
+	for (const char *const *u = of && t ? of->unlinked_by : NULL; u && *u; u++)
+		if (!strcmp(*u, t->name))
+			return 1;
+	return 0;
+}
+
 /* Edges: creates/updates wait for the dependencies they reference;
- * deletes wait for the deletion of whatever depended on them. */
-static void build_edges(struct run *r)
+ * deletes wait for the deletion of whatever depended on them, except that
+ * (when `shortcuts`) a dependent whose link that deletion undoes goes
+ * after it instead (sf_rtype.unlinked_by). */
+static void build_edges(struct run *r, int shortcuts)
 {
 	for (size_t i = 0; i < r->n; i++) {
 		free(r->v[i].waits);
@@ -1058,8 +1070,12 @@ static void build_edges(struct run *r)
 			if (!a_del && !b_del && changes_dep(a, b->address))
 				add_wait(&r->v[i], j);
 			if (a_del && changes_dep(b, a->address) &&
-			    (b_del || b->action == SF_ACT_REPLACE || b->action == SF_ACT_REPLACE_CBD))
-				add_wait(&r->v[i], j);
+			    (b_del || b->action == SF_ACT_REPLACE || b->action == SF_ACT_REPLACE_CBD)) {
+				if (shortcuts && b_del && b->reason != SF_REASON_DEPOSED && unlinks(a->type, b->type))
+					add_wait(&r->v[j], i);
+				else
+					add_wait(&r->v[i], j);
+			}
 			/* a deposed object goes after its replacement exists */
 			if (a->reason == SF_REASON_DEPOSED && !b_del && !strcmp(a->address, b->address))
 				add_wait(&r->v[i], j);
@@ -1068,7 +1084,7 @@ static void build_edges(struct run *r)
 }
 
 /* Mark in seen[] every node that node i waits for, transitively. */
-static void reach(const struct run *r, size_t i, char *seen)
+static void reach(const struct run *r, size_t i, unsigned char *seen)
 {
 	for (size_t k = 0; k < r->v[i].nwaits; k++) {
 		size_t j = r->v[i].waits[k];
@@ -1081,7 +1097,7 @@ static void reach(const struct run *r, size_t i, char *seen)
 
 static int cyclic(const struct run *r)
 {
-	char *seen = xcalloc(r->n ? r->n : 1, 1);
+	unsigned char *seen = xcalloc(r->n ? r->n : 1, 1);
 	int bad = 0;
 	for (size_t i = 0; i < r->n && !bad; i++) {
 		memset(seen, 0, r->n);
@@ -1098,8 +1114,7 @@ static int cyclic(const struct run *r)
  * (step_gone_with).  What the object depends on still waits for it, so
  * nothing it uses goes while it exists -- except what the parent's delete
  * itself must wait for (a node group an add-on was created after: EKS
- * wants node groups gone before the cluster).  A graph that would still
- * close a circle keeps every delete on its own. */
+ * wants node groups gone before the cluster). */
 static void ride_parents(struct run *r)
 {
 	int any = 0;
@@ -1121,7 +1136,7 @@ static void ride_parents(struct run *r)
 	}
 	if (!any)
 		return;
-	char *seen = xcalloc(r->n, 1);
+	unsigned char *seen = xcalloc(r->n, 1);
 	for (size_t i = 0; i < r->n; i++) {
 		if (r->v[i].with < 0)
 			continue;
@@ -1135,8 +1150,6 @@ static void ride_parents(struct run *r)
 	for (size_t i = 0; i < r->n; i++)
 		if (r->v[i].with >= 0)
 			add_wait(&r->v[i], (size_t)r->v[i].with);
-	if (cyclic(r))
-		build_edges(r);
 }
 
 int sf_apply(const struct sf_plan *plan, const struct sf_config *cfg, struct sf_state *st,
@@ -1157,8 +1170,10 @@ int sf_apply(const struct sf_plan *plan, const struct sf_config *cfg, struct sf_
 	for (size_t i = 0; i < plan->n; i++)
 		if (plan->v[i].action != SF_ACT_NOOP)
 			r.v[r.n++].ch = &plan->v[i];
-	build_edges(&r);
+	build_edges(&r, 1);
 	ride_parents(&r);
+	if (cyclic(&r)) /* a graph these shortcuts would close a circle in keeps every delete on its own */
+		build_edges(&r, 0);
 	int par = opts->parallelism > 0 ? opts->parallelism : 1;
 	if ((size_t)par > r.n)
 		par = r.n ? (int)r.n : 1;

@@ -178,6 +178,14 @@ struct sf_rtype {
 	 * for launch template versions that still name them); the old ones
 	 * go when the address itself is destroyed.  Not for tainted objects. */
 	int keep_replaced;
+	/* Optional, NULL-terminated: types whose delete also undoes this
+	 * object's link to them (a subnet's delete takes its route table
+	 * association with it; a gateway's delete leaves a route to it a
+	 * blackhole that the table's delete takes).  When a run deletes this
+	 * object and such a dependency, this delete comes after theirs, so it
+	 * has no link left to undo, instead of before.  Its delete must still
+	 * undo links that remain (a dependency the run keeps). */
+	const char *const *unlinked_by;
 
 	int (*create)(struct sf_rctx *c, const json_t *want, json_t **out);
 	/* SF_ENOTFOUND when the object is gone.  A type whose drift is a

@@ -212,12 +212,19 @@ t_begin "destroy leaves the inventory empty"
 enis=$(q 'calls["ec2:DescribeNetworkInterfaces"], calls["ec2:DescribeSecurityGroups"]')
 eksdel=$(q '[calls[k] for k in ("eks:DeleteAddon", "eks:DeleteAccessEntry", "eks:DeletePodIdentityAssociation")]')
 described=$(q 'calls["eks:DescribeAddon"]')
+rtcalls=$(q '[calls[k] for k in ("ec2:DisassociateRouteTable", "ec2:DescribeRouteTables")]')
+rtrefused=$(q 'errors["ec2:DeleteRouteTable:DependencyViolation"]')
 t_rc 0 "destroy" $S destroy "$WORK/c.yaml" $ST --auto-approve
 # DeleteCluster removes the add-ons (and any access entry or Pod Identity
 # association): none is read, deleted or waited for on its own
 t_eq "add-ons go with the cluster: no delete of their own" \
 	"$(q '[calls[k] for k in ("eks:DeleteAddon", "eks:DeleteAccessEntry", "eks:DeletePodIdentityAssociation")]')" "$eksdel"
 t_eq "add-ons go with the cluster: none read or polled" "$(q 'calls["eks:DescribeAddon"]')" "$described"
+# the route tables go after their subnets, whose deletes took the
+# associations: one DeleteRouteTable each, nothing read or disassociated
+t_eq "route tables: no DisassociateRouteTable or DescribeRouteTables" \
+	"$(q '[calls[k] for k in ("ec2:DisassociateRouteTable", "ec2:DescribeRouteTables")]')" "$rtcalls"
+t_eq "route tables: never refused as still associated" "$(q 'errors["ec2:DeleteRouteTable:DependencyViolation"]')" "$rtrefused"
 # nothing was left behind in the subnets, groups or VPC: each is deleted
 # with one call, no listing of leftovers first (the full example's load
 # balancer below shows the sweep when something is)

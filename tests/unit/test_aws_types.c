@@ -1550,6 +1550,42 @@ T_TEST(ec2_creates_read_nothing_their_reply_says)
 	rt_close(&t);
 }
 
+/* Destroy deletes at once: when the run deleted the table's subnets first
+ * (their deletes took the associations) that one call is all.  When AWS
+ * still finds an association (a subnet that stays), it is read, undone
+ * and the delete sent again. */
+T_TEST(route_table_destroy_is_one_call_once_its_subnets_are_gone)
+{
+	struct rt t;
+	rt_open(&t, "aws_route_table.private");
+	sf_replay_add(t.f.rp, "Action=DeleteRouteTable", EC2("DeleteRouteTable", "<return>true</return>"), 1);
+	json_t *prior = json_pack("{s:s, s:s, s:[s]}", "id", "rtb-0p", "vpc_id", "vpc-1", "subnet_ids", "subnet-a");
+	T_EQ(sf_rt_aws_route_table.destroy(&t.c, prior), 0);
+	T_EQ(sf_replay_count(t.f.rp), 1);
+	T_EQ(sent(&t, "Action=DeleteRouteTable"), 1);
+	rt_close(&t);
+
+	rt_open(&t, "aws_route_table.private");
+	sf_replay_add(t.f.rp, "Action=DeleteRouteTable",
+		      EC2_ERR("DependencyViolation", "The routeTable 'rtb-0p' has dependencies and cannot be deleted."), 1);
+	sf_replay_add(t.f.rp, "Action=DescribeRouteTables && RouteTableId.1=rtb-0p",
+		      EC2("DescribeRouteTables", "<routeTableSet><item><routeTableId>rtb-0p</routeTableId><associationSet>"
+						 "<item><routeTableAssociationId>rtbassoc-1</routeTableAssociationId>"
+						 "<routeTableId>rtb-0p</routeTableId><subnetId>subnet-a</subnetId>"
+						 "<main>false</main></item></associationSet></item></routeTableSet>"), 1);
+	sf_replay_add(t.f.rp, "Action=DisassociateRouteTable && AssociationId=rtbassoc-1",
+		      EC2("DisassociateRouteTable", "<return>true</return>"), 1);
+	sf_replay_add(t.f.rp, "Action=DeleteRouteTable", EC2("DeleteRouteTable", "<return>true</return>"), 1);
+	T_EQ(sf_rt_aws_route_table.destroy(&t.c, prior), 0);
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
+	T_EQ(sent(&t, "Action=DeleteRouteTable"), 2);
+	T_EQ(sent(&t, "Action=DisassociateRouteTable"), 1);
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	json_decref(prior);
+	rt_close(&t);
+}
+
 #define IAM(act, body)                                                                                      \
 	"HTTP/1.1 200 OK\nContent-Type: text/xml\n\n<" act "Response xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\">" \
 	body "<ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></" act "Response>"

@@ -826,12 +826,37 @@ static void gw_config(struct sf_config *c, int with_a)
 	gw_add(c, &gw_c, "b", "gp.p", "gn.n");
 }
 
+static const struct sf_rtype gw_s = {.name = "gs", .schema_version = 1, .attrs = fk_attrs, .create = gw_create,
+				     .read = gw_read, .destroy = gw_destroy, .own = &fk_own};
+static const struct sf_rtype gw_y = {.name = "gy", .schema_version = 1, .attrs = fk_attrs, .create = gw_create,
+				     .read = gw_read, .destroy = gw_destroy, .own = &fk_own};
+static const char *const gr_unlinked[] = {"gs", NULL};
+static const struct sf_rtype gw_r = {.name = "gr", .schema_version = 1, .attrs = fk_attrs, .create = gw_create,
+				     .read = gw_read, .destroy = gw_destroy, .own = &fk_own, .unlinked_by = gr_unlinked};
+
+/* modes of gw_config2: a table linked to a subnet; the table dropped while
+ * the subnet stays; and a NAT-like gy in the subnet that the table routes
+ * through (the reversed order would close a circle) */
+static void gw_config2(struct sf_config *c, int mode)
+{
+	*c = (struct sf_config)SF_CONFIG_INIT;
+	c->workspace = xstrdup("ws");
+	gw_add(c, &gw_s, "a", NULL, NULL);
+	if (mode == 2)
+		gw_add(c, &gw_y, "y", "gs.a", NULL);
+	if (mode != 1)
+		gw_add(c, &gw_r, "r", "gs.a", mode == 2 ? "gy.y" : NULL);
+}
+
 static int gw_run(struct sf_state *st, int with_a, int destroy, struct sf_apply_result *res)
 {
-	static const struct sf_rtype *const types[] = {&gw_c, &gw_n, &gw_p, &gw_u}; /* sorted by name */
-	struct sf_registry reg = {types, 4};
+	static const struct sf_rtype *const types[] = {&gw_c, &gw_n, &gw_p, &gw_r, &gw_s, &gw_u, &gw_y}; /* by name */
+	struct sf_registry reg = {types, 7};
 	struct sf_config cfg;
-	gw_config(&cfg, with_a);
+	if (with_a >= 10)
+		gw_config2(&cfg, with_a - 10);
+	else
+		gw_config(&cfg, with_a);
 	struct sf_plan plan;
 	struct sf_err err = SF_ERR_INIT;
 	/* a destroy without refresh: the apply-time ownership proof decides */
@@ -914,4 +939,27 @@ T_TEST(apply_deletes_go_with_their_parents_delete)
 	T_OK(!gw_has(st, "gc.a") && !gw_has(st, "gc.b") && !gw_has(st, "gp.p"));
 	sf_state_close(st);
 	gp_whose = 0;
+}
+
+/* A route table's link to a subnet goes with the subnet's delete
+ * (sf_rtype.unlinked_by): when both are deleted the table goes after the
+ * subnet; dropped alone it goes by itself; where that order would close a
+ * circle every delete keeps the usual order and all still go. */
+T_TEST(apply_a_delete_the_dependency_unlinks_goes_after_it)
+{
+	struct sf_apply_result res;
+	struct sf_state *st = fresh_state("unlinked");
+	T_EQ(gw_run(st, 10, 0, &res), 0);
+	T_EQ(gw_run(st, 10, 1, &res), 0);
+	T_STREQ(gw_log, "gs.a gr.r ");
+	T_EQ(res.destroyed, 2);
+	T_EQ(gw_run(st, 10, 0, &res), 0);
+	T_EQ(gw_run(st, 11, 0, &res), 0);
+	T_STREQ(gw_log, "gr.r ");
+	T_OK(gw_has(st, "gs.a") && !gw_has(st, "gr.r"));
+	T_EQ(gw_run(st, 12, 0, &res), 0);
+	T_EQ(gw_run(st, 12, 1, &res), 0);
+	T_STREQ(gw_log, "gr.r gy.y gs.a ");
+	T_EQ(res.destroyed, 3);
+	sf_state_close(st);
 }
