@@ -593,23 +593,28 @@ static int role_destroy(struct sf_rctx *c, const json_t *prior)
 		}
 		json_decref(t);
 	}
-	json_t *empty = json_array();
-	if (!rc)
-		rc = sync_policies(c, name, empty, 0);
-	json_decref(empty);
-	/* inline policies belong to the role: IAM refuses to delete a role
-	 * that still has one (DeleteConflict) */
-	json_t *inl = NULL;
-	if (!rc)
-		rc = inline_policies(c, name, &inl);
-	json_array_foreach(inl, i, e)
+	/* What the state recorded goes without listing first: IAM refuses to
+	 * delete a role that still has a policy attached or inline
+	 * (DeleteConflict), so one attached or put outside secfaas shows up
+	 * there, and only then are both listed and removed */
+	json_array_foreach(json_object_get(prior, "policy_arns"), i, e)
 	{
 		if (rc < 0)
 			break;
-		if (json_string_value(e))
-			rc = delete_inline(c, name, json_string_value(e));
+		if (!json_string_value(e))
+			continue;
+		struct role_policy x = {name, policy_arn(c, json_string_value(e))};
+		rc = ax_change(c, &policy_detach, &x, json_pack("{s:s, s:s}", "RoleName", name, "PolicyArn", x.arn), NULL);
+		free((char *)x.arn);
 	}
-	json_decref(inl);
+	const char *k;
+	json_t *v;
+	json_object_foreach(json_object_get(prior, "inline_policies"), k, v)
+	{
+		if (rc < 0)
+			break;
+		rc = delete_inline(c, name, k);
+	}
 	json_array_foreach(json_object_get(o, "InstanceProfiles"), i, e)
 	{
 		if (rc < 0)
@@ -621,6 +626,25 @@ static int role_destroy(struct sf_rctx *c, const json_t *prior)
 	json_decref(o);
 	if (!rc)
 		rc = ax_iam(c, "DeleteRole", json_pack("{s:s}", "RoleName", name), NULL);
+	if (rc == SF_ECONFLICT) {
+		sf_err_clear(c->err);
+		json_t *empty = json_array();
+		rc = sync_policies(c, name, empty, 0);
+		json_decref(empty);
+		json_t *inl = NULL;
+		if (!rc)
+			rc = inline_policies(c, name, &inl);
+		json_array_foreach(inl, i, e)
+		{
+			if (rc < 0)
+				break;
+			if (json_string_value(e))
+				rc = delete_inline(c, name, json_string_value(e));
+		}
+		json_decref(inl);
+		if (!rc)
+			rc = ax_iam(c, "DeleteRole", json_pack("{s:s}", "RoleName", name), NULL);
+	}
 	if (rc == SF_ENOTFOUND) {
 		sf_err_clear(c->err);
 		rc = 0;

@@ -1811,7 +1811,9 @@ T_TEST(role_inline_policies_are_written_read_back_and_removed)
 	json_decref(bare);
 	rt_close(&t);
 
-	/* destroy: every inline policy goes before DeleteRole; one already
+	/* destroy: every inline policy goes before the DeleteRole that
+	 * succeeds: the recorded one at once, and the hand-made one IAM's
+	 * DeleteConflict reveals (the listing then names both); one already
 	 * gone (a lost reply's retry) counts as deleted */
 	rt_open(&t, "aws_iam_role.autoscaler");
 	sf_replay_add(t.f.rp, "Action=ListInstanceProfilesForRole",
@@ -1826,10 +1828,16 @@ T_TEST(role_inline_policies_are_written_read_back_and_removed)
 		      -1);
 	sf_replay_add(t.f.rp, "Action=DeleteRolePolicy && PolicyName=hand-made", IAM_NOSUCH, -1);
 	sf_replay_add(t.f.rp, "Action=DeleteRolePolicy", IAM("DeleteRolePolicy", ""), -1);
+	sf_replay_add(t.f.rp, "Action=DeleteRole",
+		      "HTTP/1.1 409 Conflict\nContent-Type: text/xml\n\n<ErrorResponse><Error><Type>Sender</Type><Code>"
+		      "DeleteConflict</Code><Message>Cannot delete entity, must delete policies first.</Message>"
+		      "</Error><RequestId>r</RequestId></ErrorResponse>",
+		      1);
 	sf_replay_add(t.f.rp, "Action=DeleteRole", IAM("DeleteRole", ""), 1);
 	T_EQ(sf_rt_aws_iam_role.destroy(&t.c, want), 0);
-	T_EQ(sent(&t, "Action=DeleteRolePolicy"), 2);
-	T_EQ(sent(&t, "Action=DeleteRole&"), 1);
+	T_EQ(sent(&t, "Action=DeleteRolePolicy"), 3);
+	T_EQ(sent2(&t, "Action=DeleteRolePolicy", "hand-made"), 1);
+	T_EQ(sent(&t, "Action=DeleteRole&"), 2);
 	size_t last_policy = 0, role_at = 0;
 	for (size_t i = 0; i < sf_replay_count(t.f.rp); i++) {
 		if (strstr(sf_replay_request(t.f.rp, i), "Action=DeleteRolePolicy"))
@@ -1880,7 +1888,7 @@ T_TEST(role_destroy_confirms_a_detach_before_it_counts)
 						      "<PolicyArn>arn:aws:iam::aws:policy/AmazonEKSClusterPolicy</PolicyArn>"
 						      "</member></AttachedPolicies><IsTruncated>false</IsTruncated>"
 						      "</ListAttachedRolePoliciesResult>"),
-		      2);
+		      1);
 	sf_replay_add(t.f.rp, "Action=ListAttachedRolePolicies",
 		      IAM("ListAttachedRolePolicies", "<ListAttachedRolePoliciesResult><AttachedPolicies/>"
 						      "<IsTruncated>false</IsTruncated></ListAttachedRolePoliciesResult>"),
@@ -1921,6 +1929,63 @@ T_TEST(role_destroy_confirms_a_detach_before_it_counts)
 	T_OK(sf_rt_aws_iam_role.destroy(&t.c, prior) < 0);
 	T_EQ(sent(&t, "Action=DeleteRole"), 0);
 	T_CONTAINS(t.err.msg, "could not be confirmed");
+	json_decref(prior);
+	rt_close(&t);
+}
+
+/* Destroy removes the policies the state recorded without listing the
+ * role's first: one detach and one inline delete each, then DeleteRole.
+ * A policy attached outside secfaas makes IAM refuse the delete
+ * (DeleteConflict); only then are the role's policies listed and
+ * removed, and the delete sent again. */
+T_TEST(role_destroy_lists_policies_only_when_iam_finds_more)
+{
+	struct rt t;
+	rt_open(&t, "aws_iam_role.autoscaler");
+	sf_replay_add(t.f.rp, "Action=ListInstanceProfilesForRole",
+		      IAM("ListInstanceProfilesForRole", "<ListInstanceProfilesForRoleResult><InstanceProfiles/>"
+							 "<IsTruncated>false</IsTruncated></ListInstanceProfilesForRoleResult>"),
+		      -1);
+	sf_replay_add(t.f.rp, "Action=DetachRolePolicy && PolicyArn=arn%3Aaws%3Aiam%3A%3Aaws%3Apolicy%2FAmazonEKSClusterPolicy",
+		      IAM("DetachRolePolicy", ""), 1);
+	sf_replay_add(t.f.rp, "Action=DeleteRolePolicy && PolicyName=scale", IAM("DeleteRolePolicy", ""), 1);
+	sf_replay_add(t.f.rp, "Action=DeleteRole", IAM("DeleteRole", ""), 1);
+	json_t *prior = json_pack("{s:s, s:[s], s:{s:{}}}", "name", "c-as", "policy_arns", "AmazonEKSClusterPolicy",
+				  "inline_policies", "scale");
+	T_EQ(sf_rt_aws_iam_role.destroy(&t.c, prior), 0);
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
+	T_EQ(sf_replay_count(t.f.rp), 4);
+	T_EQ(sent(&t, "Action=ListAttachedRolePolicies") + sent(&t, "Action=ListRolePolicies"), 0);
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	rt_close(&t);
+
+	rt_open(&t, "aws_iam_role.autoscaler");
+	sf_replay_add(t.f.rp, "Action=ListInstanceProfilesForRole",
+		      IAM("ListInstanceProfilesForRole", "<ListInstanceProfilesForRoleResult><InstanceProfiles/>"
+							 "<IsTruncated>false</IsTruncated></ListInstanceProfilesForRoleResult>"),
+		      -1);
+	sf_replay_add(t.f.rp, "Action=DetachRolePolicy", IAM("DetachRolePolicy", ""), 2);
+	sf_replay_add(t.f.rp, "Action=DeleteRolePolicy && PolicyName=scale", IAM("DeleteRolePolicy", ""), 1);
+	sf_replay_add(t.f.rp, "Action=DeleteRole",
+		      "HTTP/1.1 409 Conflict\nContent-Type: text/xml\n\n<ErrorResponse><Error><Type>Sender</Type><Code>"
+		      "DeleteConflict</Code><Message>Cannot delete entity, must detach all policies first.</Message>"
+		      "</Error><RequestId>r</RequestId></ErrorResponse>",
+		      1);
+	sf_replay_add(t.f.rp, "Action=ListAttachedRolePolicies",
+		      IAM("ListAttachedRolePolicies", "<ListAttachedRolePoliciesResult><AttachedPolicies><member>"
+						      "<PolicyArn>arn:aws:iam::aws:policy/AdministratorAccess</PolicyArn>"
+						      "</member></AttachedPolicies><IsTruncated>false</IsTruncated>"
+						      "</ListAttachedRolePoliciesResult>"),
+		      1);
+	sf_replay_add(t.f.rp, "Action=ListRolePolicies", IAM_NO_INLINE, 1);
+	sf_replay_add(t.f.rp, "Action=DeleteRole", IAM("DeleteRole", ""), 1);
+	T_EQ(sf_rt_aws_iam_role.destroy(&t.c, prior), 0);
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
+	T_EQ(sent2(&t, "Action=DetachRolePolicy", "AdministratorAccess"), 1);
+	T_EQ(sent(&t, "Action=DeleteRole&"), 2);
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
 	json_decref(prior);
 	rt_close(&t);
 }
