@@ -142,11 +142,18 @@ static int igw_update(struct sf_rctx *c, const json_t *prior, const json_t *want
 	return ax_ec2_update_tags(c, prior, want, out);
 }
 
+/* Delete first: the gateway was detached from the VPC the state recorded
+ * (igw_destroy), so one call does it.  Only when AWS refuses it (still
+ * attached somewhere) is it read and detached from whatever holds it. */
 static int del_once(struct sf_rctx *c, void *ctx)
 {
 	const char *id = ctx;
+	int rc = ax_ec2(c, "DeleteInternetGateway", json_pack("{s:s}", "InternetGatewayId", id), NULL);
+	if (rc != SF_ECONFLICT)
+		return rc;
+	sf_err_clear(c->err);
 	json_t *g = NULL;
-	int rc = ax_ec2_describe_one(c, "DescribeInternetGateways", "InternetGatewayId", id, "internetGatewaySet", &g);
+	rc = ax_ec2_describe_one(c, "DescribeInternetGateways", "InternetGatewayId", id, "internetGatewaySet", &g);
 	if (rc < 0)
 		return rc;
 	size_t i;
@@ -171,6 +178,17 @@ static const struct ax_ec2_kind kind = {"DescribeInternetGateways", "internetGat
 
 static int igw_destroy(struct sf_rctx *c, const json_t *prior)
 {
+	const char *id = ax_s(prior, "id"), *vpc = ax_s(prior, "vpc_id");
+	if (id && vpc) {
+		/* detached from the recorded VPC without reading first: a refusal
+		 * is checked against the gateway (ax_change), and a gateway already
+		 * gone or still held is the delete's business */
+		struct igw_vpc x = {id, vpc, 0};
+		int rc = ax_change(c, &igw_detach, &x, json_pack("{s:s, s:s}", "InternetGatewayId", id, "VpcId", vpc), NULL);
+		if (rc < 0 && rc != SF_ENOTFOUND && rc != SF_ECONFLICT)
+			return rc;
+		sf_err_clear(c->err);
+	}
 	return ax_ec2_destroy(c, prior, &kind, del_once);
 }
 

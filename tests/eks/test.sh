@@ -214,6 +214,7 @@ eksdel=$(q '[calls[k] for k in ("eks:DeleteAddon", "eks:DeleteAccessEntry", "eks
 described=$(q 'calls["eks:DescribeAddon"]')
 rtcalls=$(q '[calls[k] for k in ("ec2:DisassociateRouteTable", "ec2:DescribeRouteTables")]')
 rtrefused=$(q 'errors["ec2:DeleteRouteTable:DependencyViolation"]')
+igwread=$(q 'calls["ec2:DescribeInternetGateways"]')
 t_rc 0 "destroy" $S destroy "$WORK/c.yaml" $ST --auto-approve
 # DeleteCluster removes the add-ons (and any access entry or Pod Identity
 # association): none is read, deleted or waited for on its own
@@ -225,6 +226,8 @@ t_eq "add-ons go with the cluster: none read or polled" "$(q 'calls["eks:Describ
 t_eq "route tables: no DisassociateRouteTable or DescribeRouteTables" \
 	"$(q '[calls[k] for k in ("ec2:DisassociateRouteTable", "ec2:DescribeRouteTables")]')" "$rtcalls"
 t_eq "route tables: never refused as still associated" "$(q 'errors["ec2:DeleteRouteTable:DependencyViolation"]')" "$rtrefused"
+t_eq "internet gateway: detached from its recorded VPC and deleted without a read" \
+	"$(q 'calls["ec2:DescribeInternetGateways"]')" "$igwread"
 # nothing was left behind in the subnets, groups or VPC: each is deleted
 # with one call, no listing of leftovers first (the full example's load
 # balancer below shows the sweep when something is)

@@ -1550,6 +1550,26 @@ T_TEST(ec2_creates_read_nothing_their_reply_says)
 	rt_close(&t);
 }
 
+/* Destroy detaches the gateway from the VPC the state recorded and
+ * deletes it: two calls, nothing read first. */
+T_TEST(internet_gateway_destroy_detaches_the_recorded_vpc_without_reading)
+{
+	struct rt t;
+	rt_open(&t, "aws_internet_gateway.main");
+	sf_replay_add(t.f.rp, "Action=DetachInternetGateway && InternetGatewayId=igw-1 && VpcId=vpc-1",
+		      EC2("DetachInternetGateway", "<return>true</return>"), 1);
+	sf_replay_add(t.f.rp, "Action=DeleteInternetGateway && InternetGatewayId=igw-1",
+		      EC2("DeleteInternetGateway", "<return>true</return>"), 1);
+	json_t *prior = json_pack("{s:s, s:s}", "id", "igw-1", "vpc_id", "vpc-1");
+	T_EQ(sf_rt_aws_internet_gateway.destroy(&t.c, prior), 0);
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
+	T_EQ(sf_replay_count(t.f.rp), 2);
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	json_decref(prior);
+	rt_close(&t);
+}
+
 /* Destroy deletes at once: when the run deleted the table's subnets first
  * (their deletes took the associations) that one call is all.  When AWS
  * still finds an association (a subnet that stays), it is read, undone
