@@ -97,7 +97,7 @@ static void check_release(const struct sf_node *n, struct sf_diags *d, const cha
 		ok = y >= 2018 && m >= 1 && m <= 12 && dd >= 1 && dd <= 31;
 	}
 	if (!ok)
-		sf_diag_error(d, &n->pos, "%s: \"%s\" is not a gVisor release (YYYYMMDD or YYYYMMDD.N, e.g. 20250113.0)",
+		sf_diag_error(d, &n->pos, "%s: \"%s\" is not a gVisor release (YYYYMMDD or YYYYMMDD.N, e.g. 20260817.0)",
 			      path, s);
 }
 
@@ -531,7 +531,7 @@ static void check_network(const struct sf_node *n, struct sf_diags *d, const cha
 #define ADDON_VERSION "^v[0-9]+\\.[0-9]+\\.[0-9]+-eksbuild\\.[0-9]+$"
 
 static const struct sf_schema gvisor_fields[] = {
-	{"release", SF_S_STRING, SF_S_REQUIRED, 0, 0, 0, 0, 0, check_release, "pinned gVisor release, e.g. 20250113.0"},
+	{"release", SF_S_STRING, SF_S_REQUIRED, 0, 0, 0, 0, 0, check_release, "pinned gVisor release, e.g. 20260817.0"},
 	{"platform", SF_S_STRING, 0, 0, 0, platforms, 0, 0, 0, "systrap (default), ptrace or kvm (metal instances)"},
 	{"sha512", SF_S_STRING, 0, 0, 0, 0, 0, 0, check_sha512, "expected SHA-512 of the release artifact (default: secfaas's built-in table of release digests when it pins the release)"},
 	{"mirror", SF_S_STRING, 0, 0, 0, 0, 0, 0, 0, "release base URL, https:// unless sha512 or the built-in digest table pins the release (default the official gVisor bucket)"},
