@@ -340,6 +340,27 @@ T_TEST(http_mirror_pinned_by_the_table_accepted)
 	free(t);
 }
 
+/* A Stack's aws_gvisor_ami is held to the same rule by the type's own
+ * validate: plain http:// for a release the table pins for its arch. */
+T_TEST(stack_image_http_mirror_with_table_pin)
+{
+	static const char *const fmt = "apiVersion: secfaas.dev/v1alpha1\nkind: Stack\nmetadata: {name: a, region: eu-west-1}\nspec:\n  resources:\n"
+				       "    - {type: aws_gvisor_ami, name: g, attributes: {kubernetes_version: \"1.31\", arch: %s, gvisor_release: \"%s\", mirror: \"http://m.example/g\"}}\n";
+	int n = 0;
+	char *y = xasprintf(fmt, "arm64", "20260817.0");
+	char *t = check(y, &n);
+	if (n)
+		T_FAILF("http mirror of a release the table pins refused: %s", t);
+	free(t);
+	free(y);
+	y = xasprintf(fmt, "arm64", "20261005.0"); /* pinned for x86_64 only */
+	t = check(y, &n);
+	T_EQ(n, 1);
+	T_CONTAINS(t, "mirror \"http://m.example/g\" is plain http://");
+	free(t);
+	free(y);
+}
+
 /* The Cluster lowers the table's pin into the image's attributes (what the
  * plan shows and what replaces an image baked before the pin); an explicit
  * sha512 wins, with no artifact forced. */
