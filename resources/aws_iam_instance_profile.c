@@ -118,6 +118,10 @@ static int ip_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 	if (rc < 0)
 		return rc;
 	*out = json_deep_copy(prior);
+	/* an instance profile carries at most 50 tags and GetInstanceProfile
+	 * returns them all: a refresh proves ownership from this answer */
+	if (c->refreshing)
+		c->own_tags = ax_tags_from_list(json_object_get(json_object_get(o, "InstanceProfile"), "Tags"));
 	json_t *r = json_array_get(json_object_get(json_object_get(o, "InstanceProfile"), "Roles"), 0);
 	json_object_set_new(*out, "role", json_string(ax_s(r, "RoleName") ? ax_s(r, "RoleName") : ""));
 	json_decref(o);

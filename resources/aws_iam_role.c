@@ -444,6 +444,10 @@ static int role_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 		return rc;
 	*out = json_deep_copy(prior);
 	const json_t *role = json_object_get(o, "Role");
+	/* A role carries at most 50 tags and GetRole returns them all: a
+	 * refresh proves ownership from this answer, not a ListRoleTags more. */
+	if (c->refreshing)
+		c->own_tags = ax_tags_from_list(json_object_get(role, "Tags"));
 	char *svc = trust_read(c, ax_s(prior, "service"), ax_s(role, "AssumeRolePolicyDocument"));
 	json_object_set_new(*out, "service", json_string(svc));
 	free(svc);

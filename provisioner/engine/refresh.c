@@ -103,8 +103,16 @@ static void read_one(void *ctx, size_t i)
 			    .provider = r->providers, .cancel = &cancel, .refreshing = 1};
 	it->rc = it->type->read(&c, it->row->attrs, &it->live);
 	const struct sf_own *own = sf_own_of(it->type);
-	if (it->rc < 0 || !own || own->kind != SF_OWN_TAGS || !own->marks)
+	if (it->rc < 0 || !own || own->kind != SF_OWN_TAGS || !own->marks) {
+		json_decref(c.own_tags);
 		return;
+	}
+	if (c.own_tags) { /* read saw every tag already: judged from those */
+		it->marked = 1;
+		it->mrc = 0;
+		it->mtags = c.own_tags;
+		return;
+	}
 	/* A name-keyed object's ownership tags, read now beside the others
 	 * (the plan judges them in order). */
 	c.err = &it->merr;

@@ -131,6 +131,12 @@ struct sf_rctx {
 	 * the type's read_batch fetched for this run moments before.  Any
 	 * other read (after a change, an import) asks the provider itself. */
 	int refreshing;
+	/* Refresh only (refreshing set), for an SF_OWN_TAGS type: read() may
+	 * leave here (new reference, marks()'s form) the tags the very answer
+	 * it read carried, when that answer holds all of them; the refresh then
+	 * judges ownership from them instead of asking marks() again.  The
+	 * same proof from the same object, one call fewer.  NULL: marks(). */
+	json_t *own_tags;
 };
 
 struct sf_change;     /* engine's per-resource plan entry (plan.h) */

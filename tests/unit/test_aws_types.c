@@ -3516,3 +3516,64 @@ T_TEST(launch_template_batch_reads_by_name_and_matches_the_id)
 	json_decref(p[1]);
 	rt_close(&t);
 }
+
+/* A refresh reads a role with GetRole and ListRolePolicies: GetRole's
+ * answer carries every tag of the role, so the ownership proof comes from
+ * it (c->own_tags) and no ListRoleTags is sent; outside a refresh nothing
+ * is left there. */
+T_TEST(role_refresh_takes_its_ownership_tags_from_get_role)
+{
+	struct rt t;
+	rt_open(&t, "aws_iam_role.node");
+	json_t *prior = json_pack("{s:s, s:s}", "name", "p-node", "service", "ec2.amazonaws.com");
+	sf_replay_add(t.f.rp, "Action=GetRole&",
+		      IAM("GetRole", "<GetRoleResult><Role><RoleName>p-node</RoleName><Arn>arn:aws:iam::1:role/p-node</Arn>"
+				     "<Tags><member><Key>secfaas:lineage</Key><Value>lin-1</Value></member><member><Key>"
+				     "secfaas:address</Key><Value>aws_iam_role.node</Value></member></Tags></Role>"
+				     "</GetRoleResult>"),
+		      2);
+	sf_replay_add(t.f.rp, "Action=ListRolePolicies", IAM_NO_INLINE, 2);
+	json_t *out = NULL;
+	t.c.refreshing = 1;
+	T_EQ(sf_rt_aws_iam_role.read(&t.c, prior, &out), 0);
+	T_OK(t.c.own_tags != NULL);
+	T_STREQ(json_string_value(json_object_get(t.c.own_tags, "secfaas:lineage")), "lin-1");
+	T_STREQ(json_string_value(json_object_get(t.c.own_tags, "secfaas:address")), "aws_iam_role.node");
+	T_EQ(sent(&t, "Action=ListRoleTags"), 0);
+	T_EQ(sent(&t, "Action="), 2);
+	json_decref(t.c.own_tags);
+	t.c.own_tags = NULL;
+	json_decref(out);
+	out = NULL;
+	t.c.refreshing = 0;
+	T_EQ(sf_rt_aws_iam_role.read(&t.c, prior, &out), 0);
+	T_OK(t.c.own_tags == NULL);
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	json_decref(out);
+	json_decref(prior);
+	rt_close(&t);
+}
+
+/* The same for an instance profile: GetInstanceProfile carries its tags. */
+T_TEST(instance_profile_refresh_takes_its_ownership_tags_from_get_instance_profile)
+{
+	struct rt t;
+	rt_open(&t, "aws_iam_instance_profile.node");
+	json_t *prior = json_pack("{s:s, s:s}", "name", "p-node", "role", "p-node");
+	sf_replay_add(t.f.rp, "Action=GetInstanceProfile&",
+		      IAM("GetInstanceProfile",
+			  "<GetInstanceProfileResult><InstanceProfile><InstanceProfileName>p-node</InstanceProfileName>"
+			  "<Roles><member><RoleName>p-node</RoleName></member></Roles><Tags><member><Key>secfaas:lineage"
+			  "</Key><Value>lin-1</Value></member></Tags></InstanceProfile></GetInstanceProfileResult>"),
+		      1);
+	json_t *out = NULL;
+	t.c.refreshing = 1;
+	T_EQ(sf_rt_aws_iam_instance_profile.read(&t.c, prior, &out), 0);
+	T_STREQ(json_string_value(json_object_get(t.c.own_tags, "secfaas:lineage")), "lin-1");
+	T_EQ(sent(&t, "Action=ListInstanceProfileTags"), 0);
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	json_decref(t.c.own_tags);
+	json_decref(out);
+	json_decref(prior);
+	rt_close(&t);
+}

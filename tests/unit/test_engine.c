@@ -963,3 +963,66 @@ T_TEST(apply_a_delete_the_dependency_unlinks_goes_after_it)
 	T_EQ(res.destroyed, 3);
 	sf_state_close(st);
 }
+
+/* A name-keyed (SF_OWN_TAGS) type whose read saw every tag in the same
+ * answer (IAM's GetRole) leaves them in c->own_tags: the refresh judges
+ * ownership from them and asks marks() nothing.  Tags of another owner
+ * still mean "deleted outside secfaas; its name is now taken". */
+static int fo_marks_calls;
+static char sf_lin[64];
+static int fo_read(struct sf_rctx *c, const json_t *prior, json_t **out)
+{
+	const char *id = json_string_value(json_object_get(prior, "id"));
+	if (c->refreshing)
+		c->own_tags = json_pack("{s:s, s:s}", "secfaas:lineage", strcmp(id, "theirs") ? sf_lin : "other-lineage",
+					"secfaas:address", c->address);
+	*out = json_deep_copy(prior);
+	return 0;
+}
+static int fo_marks(struct sf_rctx *c, const json_t *a, char **id, json_t **tags)
+{
+	(void)c;
+	(void)a;
+	*id = NULL;
+	*tags = NULL;
+	__atomic_add_fetch(&fo_marks_calls, 1, __ATOMIC_SEQ_CST);
+	return SF_ENOTFOUND;
+}
+static const struct sf_own fo_own = {.kind = SF_OWN_TAGS, .noun = "fake", .proof = "its tags", .marks = fo_marks};
+static const struct sf_rtype fo_t = {.name = "fo", .attrs = fk_attrs, .read = fo_read, .own = &fo_own};
+
+T_TEST(refresh_judges_ownership_from_the_tags_read_saw)
+{
+	static const struct sf_rtype *const types[] = {&fo_t};
+	struct sf_registry reg = {types, 1};
+	struct sf_state *st = fresh_state("owntags");
+	snprintf(sf_lin, sizeof sf_lin, "%s", sf_state_lineage(st));
+	struct sf_config cfg = SF_CONFIG_INIT;
+	cfg.workspace = xstrdup("ws");
+	static const char *const rows[][2] = {{"mine", "ours"}, {"taken", "theirs"}};
+	for (size_t i = 0; i < 2; i++) {
+		char *addr = xasprintf("fo.%s", rows[i][0]);
+		json_t *have = json_pack("{s:s, s:s}", "v", "x", "id", rows[i][1]), *want = json_pack("{s:s}", "v", "x");
+		put(st, addr, "fo", SF_RS_CREATED, have);
+		sf_config_add(&cfg, &fo_t, rows[i][0], want, NULL);
+		json_decref(want);
+		json_decref(have);
+		free(addr);
+	}
+	fo_marks_calls = 0;
+	struct sf_plan plan;
+	/* refresh only: a planned create would ask marks() whether its name is
+	 * free, which is not the refresh's question */
+	struct sf_plan_opts opts = {.refresh_only = 1, .types = &reg, .parallelism = 2};
+	struct sf_err err = SF_ERR_INIT;
+	T_EQ(sf_plan_make(&plan, &cfg, st, &opts, &err), 0);
+	T_EQ(fo_marks_calls, 0);
+	const struct sf_change *mine = sf_plan_find(&plan, "fo.mine"), *taken = sf_plan_find(&plan, "fo.taken");
+	T_OK(mine && mine->reason == SF_REASON_NONE && mine->before);
+	T_OK(taken && taken->reason == SF_REASON_GONE);
+	T_EQ(plan.ndrift, 1);
+	T_OK(strstr(plan.drift[0].what, "its name is now taken by") != NULL);
+	sf_plan_release(&plan);
+	sf_config_release(&cfg);
+	sf_state_close(st);
+}
