@@ -922,6 +922,52 @@ out:
 	free(path);
 }
 
+/* Every gVisor node offers the runsc runtime handler, where its kubelet
+ * reports them (status.runtimeHandlers, Kubernetes 1.30 on): a containerd
+ * that did not take the runsc table (a containerd 1.x node given a
+ * `version = 3` fragment loads it without an error) is Ready all the same,
+ * and only a function pod's start would fail. */
+static void runsc_handlers(struct sf_kube *k, struct report *r)
+{
+	struct sf_err err = SF_ERR_INIT;
+	json_t *list = NULL;
+	if (sf_kube_list(k, "v1", "Node", NULL, SF_SANDBOX_KEY "=" SF_SANDBOX_VALUE, &list, &err) < 0) {
+		check(r, 0, "gVisor nodes' runtimes: %s", err.msg);
+		return;
+	}
+	size_t i, reported = 0, with = 0;
+	json_t *node, *h;
+	struct sf_buf bad = SF_BUF_INIT;
+	json_array_foreach(json_object_get(list, "items"), i, node)
+	{
+		const json_t *st = json_object_get(node, "status");
+		const json_t *hs = json_object_get(st, "runtimeHandlers");
+		if (!json_is_array(hs))
+			continue;
+		reported++;
+		int runsc = 0;
+		size_t j;
+		json_array_foreach(hs, j, h) runsc |= sget(h, "name") && !strcmp(sget(h, "name"), SF_RUNTIME_HANDLER);
+		if (runsc) {
+			with++;
+			continue;
+		}
+		const char *crv = sget(json_object_get(st, "nodeInfo"), "containerRuntimeVersion");
+		sf_buf_printf(&bad, "%s%s (%s)", bad.len ? ", " : "", sget(json_object_get(node, "metadata"), "name"),
+			      crv ? crv : "runtime unknown");
+	}
+	if (reported && with == reported)
+		check(r, 1, "gVisor nodes' runtimes: all %zu offer the " SF_RUNTIME_HANDLER " handler", reported);
+	else if (reported)
+		check(r, 0,
+		      "gVisor nodes' runtimes: %zu of %zu offer no " SF_RUNTIME_HANDLER " handler: %s; their containerd "
+		      "did not load the runsc table (an image's secfaas:containerd-version tag must name the containerd "
+		      "it runs)",
+		      reported - with, reported, sf_buf_cstr(&bad));
+	sf_buf_release(&bad);
+	json_decref(list);
+}
+
 static int verify_run(struct sf_cli *cli, struct sf_kube *k, struct sf_aws *aws, const struct target *t,
 		      double timeout_s, struct report *r)
 {
@@ -948,6 +994,8 @@ static int verify_run(struct sf_cli *cli, struct sf_kube *k, struct sf_aws *aws,
 	int nodes_ok = sf_kube_wait_nodes(k, labels, 1, &w, &err) == 0;
 	json_decref(labels);
 	check(r, nodes_ok, "gVisor nodes: %s", nodes_ok ? "at least one Ready node labelled " SF_SANDBOX_KEY "=" SF_SANDBOX_VALUE : err.msg);
+	if (nodes_ok)
+		runsc_handlers(k, r);
 
 	/* 3. admission guard fails closed */
 	json_t *probe = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:[{s:s, s:s}]}}", "apiVersion", "v1", "kind", "Pod",

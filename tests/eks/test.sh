@@ -387,6 +387,9 @@ t_grep "containerd 1.x config (version = 2)" 'version = 2' "$WORK/ud.txt"
 t_grep "the CRI plugin of containerd 1.x" 'plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runsc]' "$WORK/ud.txt"
 t_grep "the runsc shim" 'runtime_type = "io.containerd.runsc.v1"' "$WORK/ud.txt"
 t_nogrep "no containerd 2 table" 'cri.v1.runtime' "$WORK/ud.txt"
+# no OpenFaaS here, so verify fails overall; its node runtime check is what counts
+t_rc 1 "verify" $S verify fn-ami $AS
+t_grep "the gVisor node offers runsc on containerd 1.7" "PASS  gVisor nodes' runtimes: all 1 offer the runsc handler" "$T_DIR/.out"
 t_rc 0 "converged" $S plan "$WORK/ami.yaml" $AS --detailed-exitcode
 new=$(/usr/bin/python3 "$SECFAAS_SRC/tests/eks/old_image.py" "$AWSSIM_URL" 2.1.4)
 t_ok "an image tagged containerd 2.1.4" [ -n "$new" ]
@@ -405,6 +408,26 @@ import botocore.session, os, sys
 e = botocore.session.get_session().create_client("ec2", endpoint_url=sys.argv[1], region_name=os.environ.get("AWS_REGION"))
 print([t["DefaultVersionNumber"] for t in e.describe_launch_templates()["LaunchTemplates"] if t["LaunchTemplateName"].startswith("fn-ami-sandbox-")])' "$AWSSIM_URL")" "[2]"
 t_rc 0 "converged" $S plan "$WORK/ami.yaml" $AS --detailed-exitcode
+t_rc 0 "destroy" $S destroy "$WORK/ami.yaml" $AS --auto-approve
+t_eq "no cluster left" "$(q 'n("eks:cluster")')" 0
+curl -sf -X POST "$AWSSIM_URL/_awssim/reset" >/dev/null
+t_end
+
+# An image baked before secfaas recorded its containerd is taken as
+# containerd 2; one that really runs 1.7 then loads the version = 3 table
+# without an error and without runsc: the node is Ready, and only verify
+# (or a function pod's start) tells.
+t_begin "an untagged image on containerd 1.7: plan warns, and verify names the gVisor node without runsc"
+untagged=$(/usr/bin/python3 "$SECFAAS_SRC/tests/eks/old_image.py" "$AWSSIM_URL" 1.7.27 --no-tag)
+t_ok "an image without secfaas:containerd-version" [ -n "$untagged" ]
+sed -i "s/ami: ami-[0-9a-f]*/ami: $untagged/" "$WORK/ami.yaml"
+rm -f "$WORK/ami.db"*
+t_rc 0 "plan" $S plan "$WORK/ami.yaml" $AS
+t_grep "the warning" "ami $untagged does not record its containerd version (secfaas:containerd-version); the runsc handler is configured for containerd 2" "$T_DIR/.err"
+t_rc 0 "apply" $S apply "$WORK/ami.yaml" $AS --auto-approve
+t_rc 1 "verify" $S verify fn-ami $AS
+t_grep "the node without runsc, and why" "FAIL  gVisor nodes' runtimes: 1 of 1 offer no runsc handler: " "$T_DIR/.out"
+t_grep "its containerd" "(containerd://1.7.27); their containerd did not load the runsc table" "$T_DIR/.out"
 t_rc 0 "destroy" $S destroy "$WORK/ami.yaml" $AS --auto-approve
 t_eq "no cluster left" "$(q 'n("eks:cluster")')" 0
 curl -sf -X POST "$AWSSIM_URL/_awssim/reset" >/dev/null

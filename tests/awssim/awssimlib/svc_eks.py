@@ -1614,7 +1614,13 @@ class EKS:
             for iid in ng["_instances"]:
                 inst = st["instances"].get(iid)
                 if inst:
+                    # the containerd its image carries: kubesim's node loads
+                    # the user data's containerd configuration as that
+                    # version would
+                    img = ec2.find_image(ctx, inst.get("ImageId")) or {}
+                    ctd = (img.get("_containerd") or "").split()
                     insts.append({"id": iid, "state": inst["State"]["Name"], "imageId": inst.get("ImageId"),
+                                  "containerd": ctd[2].lstrip("v") if len(ctd) > 2 else None,
                                   "privateIp": inst.get("PrivateIpAddress"),
                                   "privateDnsName": inst.get("PrivateDnsName"), "subnet": inst["SubnetId"],
                                   "az": inst["Placement"]["AvailabilityZone"], "instanceType": inst["InstanceType"]})

@@ -95,15 +95,51 @@ def pod_ready(pod):
 
 # ---- NodeConfig (nodeadm user data) ---------------------------------------
 
+def runtime_handlers(tomls, containerd=None):
+    """The runtime handlers a node's containerd offers with the configuration
+    fragments `tomls` merged in.  containerd 1.x reads the CRI plugin of a
+    `version = 2` file (io.containerd.grpc.v1.cri) and loads a `version = 3`
+    file without an error but without its runtimes; 2.x reads
+    io.containerd.cri.v1.runtime and migrates a `version = 2` file.  With the
+    version unknown (None), both tables count."""
+    major = None
+    if containerd:
+        try:
+            major = int(str(containerd).split(".")[0])
+        except ValueError:
+            major = None
+    handlers = ["runc"]
+    for t in tomls:
+        try:
+            doc = tomllib.loads(t)
+        except tomllib.TOMLDecodeError:
+            continue
+        version = doc.get("version", 1)
+        plugins = doc.get("plugins") or {}
+        if major is None:
+            keys = ("io.containerd.grpc.v1.cri", "io.containerd.cri.v1.runtime")
+        elif major >= 2:
+            keys = ("io.containerd.cri.v1.runtime",) if version >= 3 else ("io.containerd.grpc.v1.cri",)
+        else:
+            keys = ("io.containerd.grpc.v1.cri",) if version == 2 else ()
+        for key in keys:
+            rts = (((plugins.get(key) or {}).get("containerd") or {}).get("runtimes") or {})
+            for name, conf in rts.items():
+                if isinstance(conf, dict) and conf.get("runtime_type") and name not in handlers:
+                    handlers.append(name)
+    return handlers
+
+
 def parse_user_data(b64):
-    """(labels, taints, runtime_handlers) from launch-template user data."""
-    labels, taints, handlers = {}, [], ["runc"]
+    """(labels, taints, containerd configuration fragments) from
+    launch-template user data."""
+    labels, taints, tomls = {}, [], []
     if not b64:
-        return labels, taints, handlers
+        return labels, taints, tomls
     try:
         raw = base64.b64decode(b64)
     except ValueError:
-        return labels, taints, handlers
+        return labels, taints, tomls
     docs = []
     if raw.lstrip().startswith(b"MIME-Version") or b"Content-Type: multipart" in raw[:400]:
         msg = email.message_from_bytes(raw, policy=email.policy.default)
@@ -112,7 +148,7 @@ def parse_user_data(b64):
                 docs.append(part.get_payload(decode=True).decode("utf-8", "replace"))
     else:
         docs.append(raw.decode("utf-8", "replace"))
-    flags, tomls = [], []
+    flags = []
     for d in docs:
         try:
             for nc in yaml.safe_load_all(d):
@@ -143,19 +179,7 @@ def parse_user_data(b64):
                 if v:
                     taint["value"] = v
                 taints.append(taint)
-    handlers = ["runc"]
-    for t in tomls:
-        try:
-            doc = tomllib.loads(t)
-        except tomllib.TOMLDecodeError:
-            continue
-        plugins = doc.get("plugins") or {}
-        for key in ("io.containerd.grpc.v1.cri", "io.containerd.cri.v1.runtime"):
-            rts = (((plugins.get(key) or {}).get("containerd") or {}).get("runtimes") or {})
-            for name, conf in rts.items():
-                if isinstance(conf, dict) and conf.get("runtime_type") and name not in handlers:
-                    handlers.append(name)
-    return labels, taints, handlers
+    return labels, taints, tomls
 
 
 class Controllers:
@@ -824,7 +848,7 @@ class Controllers:
             name = g.get("nodegroupName") or g.get("name") or ""
             scaling = g.get("scalingConfig") or g.get("scaling") or {}
             size = int(scaling.get("desiredSize", 0) or 0)
-            ud_labels, ud_taints, handlers = parse_user_data(g.get("userData"))
+            ud_labels, ud_taints, tomls = parse_user_data(g.get("userData"))
             azs = list(g.get("availabilityZones") or [])
             if not azs:
                 for s in g.get("subnets") or []:
@@ -844,16 +868,17 @@ class Controllers:
                     slots.append((x.get("privateDnsName") or "ip-10-0-%d-%d.%s.compute.internal"
                                   % (gnum, 10 + i, self.c.cfg.region),
                                   x.get("az") or azs[i % len(azs)], x.get("privateIp") or "10.0.%d.%d" % (gnum, 10 + i),
-                                  x.get("instanceType") or itype, x.get("id")))
+                                  x.get("instanceType") or itype, x.get("id"), x.get("containerd")))
                     net_want[slots[-1][0]] = (slots[-1][2], cidrs.get(x.get("subnet")),
                                               dict(mopts or {}, instanceId=x.get("id"), role=g.get("nodeRole", "")
                                                    .rsplit("/", 1)[-1] or None))
             else:
                 for i in range(size):
                     slots.append(("ip-10-0-%d-%d.%s.compute.internal" % (gnum, 10 + i, self.c.cfg.region),
-                                  azs[i % len(azs)], "10.0.%d.%d" % (gnum, 10 + i), itype, None))
+                                  azs[i % len(azs)], "10.0.%d.%d" % (gnum, 10 + i), itype, None, None))
                     net_want[slots[-1][0]] = (slots[-1][2], None, dict(mopts or {}))
-            for nname, zone, ip, itype, iid in slots:
+            for nname, zone, ip, itype, iid, ctd in slots:
+                handlers = runtime_handlers(tomls, ctd)
                 labels = {"beta.kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux",
                           "kubernetes.io/arch": "amd64", "kubernetes.io/os": "linux",
                           "kubernetes.io/hostname": nname, "eks.amazonaws.com/nodegroup": name,
@@ -871,14 +896,14 @@ class Controllers:
                         tt["value"] = t["value"]
                     if tt not in taints:
                         taints.append(tt)
-                want[nname] = (labels, taints, handlers, zone, ip, iid)
+                want[nname] = (labels, taints, handlers, zone, ip, iid, ctd)
         if self.c.network is not None:
             self.c.network.sync_nodes(net_want)
         existing = {n["metadata"]["name"]: n for n in self.c.store.list(nrt.key)}
         for nname, n in existing.items():
             if nname not in want and (n["metadata"].get("labels") or {}).get("eks.amazonaws.com/nodegroup"):
                 self.c.remove_now(nrt, n)
-        for nname, (labels, taints, handlers, zone, ip, iid) in want.items():
+        for nname, (labels, taints, handlers, zone, ip, iid, ctd) in want.items():
             cur = existing.get(nname)
             node = deep(cur) if cur else {
                 "apiVersion": "v1", "kind": "Node",
@@ -912,7 +937,7 @@ class Controllers:
                                  "ephemeral-storage": "18242267924"}
             st["nodeInfo"] = {"architecture": "amd64", "operatingSystem": "linux",
                               "osImage": "Amazon Linux 2023.7.20250512", "kernelVersion": "6.1.134-152.225.amzn2023.x86_64",
-                              "containerRuntimeVersion": "containerd://2.0.5",
+                              "containerRuntimeVersion": "containerd://%s" % (ctd or "2.1.4"),
                               "kubeletVersion": "v1.%d.0-eks-kubesim" % self.c.cfg.minor,
                               "kubeProxyVersion": "v1.%d.0-eks-kubesim" % self.c.cfg.minor,
                               "machineID": hashlib.md5(nname.encode()).hexdigest(),

@@ -160,7 +160,7 @@ def node_config(labels=None, taints=None, runsc=True, containerd2=True):
     if taints:
         flags.append("--register-with-taints=" + ",".join(taints))
     if containerd2:
-        toml = ("[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runsc]\n"
+        toml = ("version = 3\n[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runsc]\n"
                 "runtime_type = 'io.containerd.runsc.v1'\n"
                 "[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runsc.options]\n"
                 "TypeUrl = 'io.containerd.runsc.v1.options'\nConfigPath = '/etc/containerd/runsc.toml'\n")

@@ -346,14 +346,30 @@ def t_nodes(k, aws):
          "instances": [{"id": "i-0abc", "state": "running", "privateIp": "10.0.9.9", "az": "eu-west-1c",
                         "privateDnsName": "ip-10-0-9-9.eu-west-1.compute.internal", "instanceType": "t3.large"},
                        {"id": "i-0def", "state": "pending", "privateIp": "10.0.9.10", "az": "eu-west-1c",
-                        "privateDnsName": "ip-10-0-9-10.eu-west-1.compute.internal"}]}])
+                        "privateDnsName": "ip-10-0-9-10.eu-west-1.compute.internal"}]}]
+        # a node's containerd (from its image) decides which runtime table it reads
+        + [{"name": name, "status": "ACTIVE", "labels": {}, "taints": [], "scaling": {"desiredSize": 1},
+            "instanceTypes": ["m5.large"], "subnets": [{"id": "subnet-2", "az": "eu-west-1a"}],
+            "userData": node_config(None, None, runsc=True, containerd2=v3),
+            "instances": [{"id": "i-0%s" % ip, "state": "running", "privateIp": "10.0.8.%s" % ip, "az": "eu-west-1a",
+                           "privateDnsName": "ip-10-0-8-%s.eu-west-1.compute.internal" % ip, "containerd": ctd}]}
+           for name, ctd, v3, ip in (("c17v3", "1.7.27", True, "11"), ("c17v2", "1.7.27", False, "12"),
+                                     ("c21v2", "2.1.4", False, "13"), ("c21v3", "2.1.4", True, "14"))])
     nodes = {}
-    k.watch_until("/api/v1/nodes", lambda o: (nodes.__setitem__(o["metadata"]["name"], o), len(nodes) >= 7)[1])
+    k.watch_until("/api/v1/nodes", lambda o: (nodes.__setitem__(o["metadata"]["name"], o), len(nodes) >= 11)[1])
     lst = k.ok("GET", "/api/v1/nodes")["items"]
     by_group = {}
     for n in lst:
         by_group.setdefault(n["metadata"]["labels"]["eks.amazonaws.com/nodegroup"], []).append(n)
-    assert sorted(by_group) == ["awsshape", "gvisor", "old", "plain", "system"], sorted(by_group)
+    assert sorted(by_group) == ["awsshape", "c17v2", "c17v3", "c21v2", "c21v3", "gvisor", "old", "plain",
+                                "system"], sorted(by_group)
+    handlers = {g: [h["name"] for h in by_group[g][0]["status"]["runtimeHandlers"]]
+                for g in ("c17v3", "c17v2", "c21v2", "c21v3")}
+    # containerd 1.7 loads a version 3 file without an error and without its runtimes; 2.x migrates version 2
+    assert handlers == {"c17v3": ["runc"], "c17v2": ["runc", "runsc"], "c21v2": ["runc", "runsc"],
+                        "c21v3": ["runc", "runsc"]}, handlers
+    assert by_group["c17v3"][0]["status"]["nodeInfo"]["containerRuntimeVersion"] == "containerd://1.7.27"
+    assert by_group["c21v3"][0]["status"]["nodeInfo"]["containerRuntimeVersion"] == "containerd://2.1.4"
     a = by_group["awsshape"]
     assert [n["metadata"]["name"] for n in a] == ["ip-10-0-9-9.eu-west-1.compute.internal"], a  # running only
     assert a[0]["spec"]["providerID"] == "aws:///eu-west-1c/i-0abc"
@@ -376,7 +392,7 @@ def t_nodes(k, aws):
     assert "taints" not in p["spec"]
     # deleting groups removes their nodes
     aws.set_groups(standard_groups())
-    for n in by_group["old"] + by_group["plain"]:
+    for n in by_group["old"] + by_group["plain"] + [by_group[g][0] for g in ("c17v3", "c17v2", "c21v2", "c21v3")]:
         k.watch_gone("/api/v1/nodes", n["metadata"]["name"])
 
 
