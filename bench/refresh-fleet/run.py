@@ -11,7 +11,9 @@ calls come from the simulator's call log, never from secfaas.
 Printed for each N: wall time, AWS calls in all and per workspace, the EC2
 Describe calls (goal: a constant per type and region, O(types x regions),
 where one call per object would make 11 per workspace) and the IAM calls
-(IAM has no batch read: those stay per object, side by side).
+(IAM has no batch read by name: GetRole and ListRolePolicies per role).
+Then `refresh --all` of the largest N, which reads the same way and takes
+each workspace's lock: its wall time and calls.
 A benchmark, not a test: it exits non-zero only when a run broke.
 """
 import os
@@ -110,6 +112,22 @@ def main():
             if os.environ.get("VERBOSE"):
                 for op in sorted(calls):
                     print("        %-40s %d" % (op, calls[op]))
+        # refresh --all reads the same way and writes under each lock
+        k = sizes[-1]
+        mark = sim.mark()
+        t = time.perf_counter()
+        r = subprocess.run([s, "refresh", "--all", "specs%d" % k, "--auto-approve", "--summary"], cwd=d, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        wall = time.perf_counter() - t
+        if r.returncode != 0:
+            sys.exit("refresh-fleet: refresh --all of %d exited %d: %s" % (k, r.returncode, r.stderr.decode()[-600:]))
+        clean = sum(1 for l in r.stdout.decode().splitlines() if l.startswith("rf") and l.endswith("no drift"))
+        if clean != k:
+            sys.exit("refresh-fleet: refresh --all: %d of %d workspaces without drift" % (clean, k))
+        calls = sim.window(mark)["calls"]
+        print("  refresh --all of %d, each under its lock: %.2f s, %d calls, %d EC2 describes, %d IAM calls"
+              % (k, wall, sum(calls.values()), sum(v for op, v in calls.items() if op.startswith("ec2:Describe")),
+                 sum(v for op, v in calls.items() if op.startswith("iam:"))))
         small, big = rows[0], rows[-1]
         print("  EC2 describes grow %.1fx for %dx the workspaces (O(types x regions): 1.0 up to one call per 200 ids);"
               " one call per object would be %dx" % (big[3] / max(small[3], 1), big[0] // small[0], big[0] // small[0]))
