@@ -628,8 +628,13 @@ static int role_destroy(struct sf_rctx *c, const json_t *prior)
 			       json_pack("{s:s, s:s}", "RoleName", name, "InstanceProfileName", x.arn), NULL);
 	}
 	json_decref(o);
-	if (!rc)
-		rc = ax_iam(c, "DeleteRole", json_pack("{s:s}", "RoleName", name), NULL);
+	if (rc == SF_ENOTFOUND) {
+		sf_err_clear(c->err);
+		return 0;
+	}
+	if (rc < 0) /* a profile someone else owns stops it here, before DeleteRole: not a DeleteConflict */
+		return rc;
+	rc = ax_iam(c, "DeleteRole", json_pack("{s:s}", "RoleName", name), NULL);
 	if (rc == SF_ECONFLICT) {
 		sf_err_clear(c->err);
 		json_t *empty = json_array();

@@ -2006,6 +2006,24 @@ T_TEST(role_destroy_lists_policies_only_when_iam_finds_more)
 	T_EQ(sent2(&t, "Action=DetachRolePolicy", "AdministratorAccess"), 1);
 	T_EQ(sent(&t, "Action=DeleteRole&"), 2);
 	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	rt_close(&t);
+
+	/* a profile someone else owns holds the role: nothing is detached or
+	 * listed, no DeleteRole, and the error names the profile */
+	rt_open(&t, "aws_iam_role.autoscaler");
+	sf_replay_add(t.f.rp, "Action=ListInstanceProfilesForRole",
+		      IAM("ListInstanceProfilesForRole", "<ListInstanceProfilesForRoleResult><InstanceProfiles><member>"
+							 "<InstanceProfileName>team-profile</InstanceProfileName></member>"
+							 "</InstanceProfiles><IsTruncated>false</IsTruncated>"
+							 "</ListInstanceProfilesForRoleResult>"),
+		      -1);
+	sf_replay_add(t.f.rp, "Action=ListInstanceProfileTags",
+		      IAM("ListInstanceProfileTags", "<ListInstanceProfileTagsResult><Tags/><IsTruncated>false</IsTruncated>"
+						     "</ListInstanceProfileTagsResult>"),
+		      -1);
+	T_OK(sf_rt_aws_iam_role.destroy(&t.c, prior) < 0);
+	T_CONTAINS(t.err.msg, "team-profile");
+	T_EQ(sf_replay_count(t.f.rp), 2);
 	json_decref(prior);
 	rt_close(&t);
 }
