@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include <openssl/evp.h>
+#include <pthread.h>
 
 #include "aws/awserr.h"
 #include "clock.h"
@@ -109,6 +110,7 @@ struct ax_wait_ctx {
 	double scale;
 	double lo, hi; /* where the end usually is, official seconds (sf_waiter_pause) */
 	json_t *last;  /* the last reply, kept for ax_wait_reply */
+	double before; /* seconds this wait had run before this loop (ax_wait_siblings) */
 };
 
 static int fresh_named(struct sf_rctx *c, const char *msg, char *out, size_t n);
@@ -147,6 +149,7 @@ static double ax_pause(void *ctx, int attempt, double elapsed_s)
 	struct ax_wait_ctx *w = ctx;
 	const struct sf_waiter_def *def = w->def;
 	double scale = w->scale > 0 ? w->scale : 1;
+	elapsed_s += w->before;
 	return ax_delay(def->delay ? def->delay(def, attempt, elapsed_s / scale)
 				   : sf_waiter_pause(def, w->lo, w->hi, elapsed_s / scale));
 }
@@ -173,20 +176,30 @@ static void ax_progress(void *ctx, const char *status, int attempt, double elaps
 	if (!w->c->progress)
 		return;
 	char d[32], line[256];
-	sf_duration_fmt(d, sizeof d, elapsed_s);
+	sf_duration_fmt(d, sizeof d, elapsed_s + w->before);
 	snprintf(line, sizeof line, "%s: %s (%s elapsed)", w->what, status[0] ? status : "waiting", d);
 	w->c->progress(w->c, line);
 }
 
-static int wait_with(struct sf_rctx *c, struct sf_aws *a, const struct sf_waiter_def *def, const json_t *args,
-		     double timeout_s, const char *what, int begun, json_t **last)
+static double wait_budget(struct sf_rctx *c, double timeout_s)
 {
-	struct ax_wait_ctx w = {c, a, def, args, what, poll_scale(), 0, 0, NULL};
+	return c->timeout_s > 0 ? c->timeout_s : ax_wait_deadline(timeout_s);
+}
+
+/* The wait loop.  before: seconds the wait has already run (a sibling's
+ * wait it followed, and its own read after it), counted toward the budget
+ * and the usual end; polled: that read was made, so pause first. */
+static int wait_with(struct sf_rctx *c, struct sf_aws *a, const struct sf_waiter_def *def, const json_t *args,
+		     double timeout_s, const char *what, int begun, json_t **last, double before, int polled)
+{
+	struct ax_wait_ctx w = {c, a, def, args, what, poll_scale(), 0, 0, NULL, before};
 	usual_end(c, def, w.scale, &w.lo, &w.hi);
-	double budget = c->timeout_s > 0 ? c->timeout_s : ax_wait_deadline(timeout_s);
+	double budget = wait_budget(c, timeout_s) - before;
+	if (budget <= 0)
+		budget = 1e-3;
 	struct sf_wait_loop loop = {
 		.name = def->name,
-		.first_delay_s = begun && !def->delay && w.hi > w.lo && w.lo > 0 ? ax_pause(&w, 0, 0) : 0,
+		.first_delay_s = polled || (begun && !def->delay && w.hi > w.lo && w.lo > 0) ? ax_pause(&w, 0, 0) : 0,
 		.delay = ax_pause,
 		.delay_ctx = &w,
 		.timeout_s = budget,
@@ -204,7 +217,7 @@ static int wait_with(struct sf_rctx *c, struct sf_aws *a, const struct sf_waiter
 		return sf_fail(c->err, SF_EINTR, "%s: interrupted while waiting", c->address);
 	if (rc == SF_ETIMEOUT) {
 		char d[32];
-		sf_duration_fmt(d, sizeof d, budget);
+		sf_duration_fmt(d, sizeof d, budget + before);
 		sf_fail(c->err, SF_ETIMEOUT, "%s: %s still %s after %s", c->address, what,
 			res.status[0] ? res.status : "pending", d);
 		return sf_err_hint(c->err, "run apply again to keep waiting; the object is recorded in state");
@@ -222,7 +235,7 @@ static int wait_run(struct sf_rctx *c, const struct sf_waiter_def *def, json_t *
 	if (!rc && !def)
 		rc = sf_fail(c->err, SF_EINVAL, "%s: no such waiter for %s", c->address, what);
 	if (!rc)
-		rc = wait_with(c, a, def, args, timeout_s, what, begun, last);
+		rc = wait_with(c, a, def, args, timeout_s, what, begun, last, 0, 0);
 	json_decref(args);
 	return rc;
 }
@@ -242,6 +255,151 @@ int ax_wait_begun(struct sf_rctx *c, const struct sf_waiter_def *def, json_t *ar
 int ax_wait(struct sf_rctx *c, const struct sf_waiter_def *def, json_t *args, double timeout_s, const char *what)
 {
 	return ax_wait_reply(c, def, args, timeout_s, what, NULL);
+}
+
+/* ---- siblings: one poll loop for objects going through one transition ----
+ * A group is (client, waiter row, key): one region and account, one kind of
+ * transition, one parent.  While one member's wait polls (it leads), the
+ * others sleep; when it ends they read their own object once each, and one
+ * that is not done yet leads (or follows) again. */
+struct sib_group {
+	struct sib_group *next;
+	const struct sf_aws *client;
+	const struct sf_waiter_def *def;
+	char *key;
+	const char *leader;   /* the leading wait's address (borrowed while it leads); NULL: none leads */
+	unsigned long ended;  /* leading waits that have ended */
+	int users;
+};
+
+static pthread_mutex_t sib_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t sib_cv = PTHREAD_COND_INITIALIZER;
+static struct sib_group *sib_groups;
+
+/* Under sib_mu. */
+static struct sib_group *sib_join(const struct sf_aws *a, const struct sf_waiter_def *def, const char *key)
+{
+	struct sib_group *g;
+	for (g = sib_groups; g; g = g->next)
+		if (g->client == a && g->def == def && !strcmp(g->key, key))
+			break;
+	if (!g) {
+		g = xcalloc(1, sizeof *g);
+		g->client = a;
+		g->def = def;
+		g->key = xstrdup(key);
+		g->next = sib_groups;
+		sib_groups = g;
+	}
+	g->users++;
+	return g;
+}
+
+/* Under sib_mu. */
+static void sib_leave(struct sib_group *g)
+{
+	if (--g->users > 0)
+		return;
+	for (struct sib_group **p = &sib_groups; *p; p = &(*p)->next)
+		if (*p == g) {
+			*p = g->next;
+			break;
+		}
+	free(g->key);
+	free(g);
+}
+
+/* Sleep until the group's leading wait ends: 1 it ended, 0 none led, or
+ * SF_EINTR / SF_ETIMEOUT (c->err filled) at *c->cancel or the deadline
+ * (sf_mono() seconds).  Under sib_mu. */
+static int sib_follow(struct sf_rctx *c, struct sib_group *g, double deadline, const char *what)
+{
+	if (!g->leader)
+		return 0;
+	unsigned long seen = g->ended;
+	if (c->progress) { /* not under the lock: the callback may take others */
+		char line[256];
+		snprintf(line, sizeof line, "%s: waiting while %s is polled, then one read", what, g->leader);
+		pthread_mutex_unlock(&sib_mu);
+		c->progress(c, line);
+		pthread_mutex_lock(&sib_mu);
+	}
+	while (g->leader && g->ended == seen) {
+		if (c->cancel && *c->cancel)
+			return sf_fail(c->err, SF_EINTR, "%s: interrupted while waiting", c->address);
+		double now = sf_mono();
+		if (now >= deadline)
+			return sf_fail(c->err, SF_ETIMEOUT, "%s: %s still pending after waiting for %s", c->address,
+				       what, g->leader);
+		/* wake at least every 50 ms to look at *c->cancel */
+		double nap = deadline - now < 0.05 ? deadline - now : 0.05;
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		long long ns = ts.tv_nsec + (long long)(nap * 1e9);
+		ts.tv_sec += (time_t)(ns / 1000000000LL);
+		ts.tv_nsec = (long)(ns % 1000000000LL);
+		pthread_cond_timedwait(&sib_cv, &sib_mu, &ts);
+	}
+	return 1;
+}
+
+int ax_wait_siblings(struct sf_rctx *c, const char *key, const struct sf_waiter_def *def, json_t *args,
+		     double timeout_s, const char *what, int begun, json_t **last)
+{
+	struct sf_aws *a = ax_client(c);
+	int rc = a ? 0 : c->err->code;
+	if (last)
+		*last = NULL;
+	if (!rc && !def)
+		rc = sf_fail(c->err, SF_EINVAL, "%s: no such waiter for %s", c->address, what);
+	if (rc < 0 || !key) {
+		if (!rc)
+			rc = wait_with(c, a, def, args, timeout_s, what, begun, last, 0, 0);
+		json_decref(args);
+		return rc;
+	}
+	double start = sf_mono(), deadline = start + wait_budget(c, timeout_s);
+	int polled = 0;
+	pthread_mutex_lock(&sib_mu);
+	struct sib_group *g = sib_join(a, def, key);
+	for (;;) {
+		int f = sib_follow(c, g, deadline, what);
+		if (f < 0) {
+			rc = f;
+			break;
+		}
+		if (f == 0) { /* nobody polls: this wait leads */
+			g->leader = c->address ? c->address : what;
+			pthread_mutex_unlock(&sib_mu);
+			rc = wait_with(c, a, def, args, timeout_s, what, begun && !polled, last, sf_mono() - start, polled);
+			pthread_mutex_lock(&sib_mu);
+			g->leader = NULL;
+			g->ended++;
+			pthread_cond_broadcast(&sib_cv);
+			break;
+		}
+		/* the leader is done: one read of this object */
+		pthread_mutex_unlock(&sib_mu);
+		struct ax_wait_ctx w = {c, a, def, args, what, poll_scale(), 0, 0, NULL, sf_mono() - start};
+		char status[512] = "";
+		rc = ax_poll(&w, status, sizeof status, c->err);
+		polled = 1;
+		if (rc >= 0)
+			ax_progress(&w, status, 1, 0);
+		if (rc == SF_WAIT_DONE && last)
+			*last = w.last;
+		else
+			json_decref(w.last);
+		pthread_mutex_lock(&sib_mu);
+		if (rc != SF_WAIT_PENDING) {
+			rc = rc < 0 ? rc : 0;
+			break;
+		}
+	}
+	sib_leave(g);
+	pthread_mutex_unlock(&sib_mu);
+	json_decref(args);
+	return rc;
 }
 
 int ax_retry_conflict(struct sf_rctx *c, ax_op_fn op, void *ctx, double timeout_s, const char *what)

@@ -78,6 +78,17 @@ int ax_wait_reply(struct sf_rctx *c, const struct sf_waiter_def *def, json_t *ar
  * an object found by a lookup or left by an earlier run: it may be done. */
 int ax_wait_begun(struct sf_rctx *c, const struct sf_waiter_def *def, json_t *args, double timeout_s,
 		  const char *what, json_t **last);
+/* ax_wait_reply (begun: ax_wait_begun) for one of several siblings that go
+ * through the same transition at about the same time, when what comes next
+ * needs all of them (the add-ons of one cluster, which every node group
+ * waits for: key names the parent; NULL: a wait of its own).  Waits of one client, row and key share one poll loop: while one of
+ * them polls its object, the others sleep, then read their own object once
+ * each when it ends, and one still pending polls (or sleeps) again.  Each
+ * sibling past the first then costs one read instead of a poll loop of its
+ * own, at the price of ending no earlier than the one polled.  Same
+ * results, budget and errors as ax_wait_reply; args stolen. */
+int ax_wait_siblings(struct sf_rctx *c, const char *key, const struct sf_waiter_def *def, json_t *args,
+		     double timeout_s, const char *what, int begun, json_t **last);
 
 /* Run op until it stops failing with DependencyViolation / DeleteConflict /
  * ResourceInUse / InvalidNetworkInterface.InUse (SF_ECONFLICT), with

@@ -334,13 +334,15 @@ static int describe(struct sf_rctx *c, const json_t *w, json_t **addon)
 
 /* Wait until the add-on is ACTIVE: 0 and *addon (owned) from the poll that
  * saw it so (no second read), or < 0 with c->err set.  begun: the call
- * just made began the transition (nothing to ask at once). */
-static int wait_active(struct sf_rctx *c, const json_t *w, int begun, json_t **addon)
+ * just made began the transition (nothing to ask at once).  siblings: the
+ * cluster's name when its add-ons made alongside share one poll loop
+ * (ax_wait_siblings), else NULL. */
+static int wait_active(struct sf_rctx *c, const json_t *w, int begun, const char *siblings, json_t **addon)
 {
 	json_t *last = NULL;
 	*addon = NULL;
-	int rc = (begun ? ax_wait_begun : ax_wait_reply)(c, sf_aws_waiter_find("eks.AddonActive"), wait_args(w), 1800,
-							 "add-on", &last);
+	int rc = ax_wait_siblings(c, siblings, sf_aws_waiter_find("eks.AddonActive"), wait_args(w), 1800, "add-on", begun,
+				  &last);
 	if (!rc && json_is_object(json_object_get(last, "addon")))
 		*addon = json_incref(json_object_get(last, "addon"));
 	else if (!rc)
@@ -419,7 +421,7 @@ static int ad_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	if (c->record_id)
 		c->record_id(c, id);
 	free(id);
-	rc = wait_active(c, want, begun, &addon);
+	rc = wait_active(c, want, begun, ax_s(want, "cluster_name"), &addon);
 	if (!rc)
 		*out = output(want, addon);
 	json_decref(addon);
@@ -463,7 +465,7 @@ static int ad_update(struct sf_rctx *c, const json_t *prior, const json_t *want,
 	const char *st = rc ? NULL : ax_s(addon, "status");
 	if (st && (!strcmp(st, "UPDATING") || !strcmp(st, "CREATING"))) {
 		json_decref(addon);
-		rc = wait_active(c, want, 0, &addon);
+		rc = wait_active(c, want, 0, NULL, &addon);
 	}
 	/* the version moves with a pin, or with the Kubernetes version it is for */
 	char *ver = NULL;
@@ -504,7 +506,7 @@ static int ad_update(struct sf_rctx *c, const json_t *prior, const json_t *want,
 		}
 		json_decref(o);
 		if (!rc)
-			rc = wait_active(c, want, 0, &addon);
+			rc = wait_active(c, want, 0, NULL, &addon);
 		if (!rc && identity)
 			rc = restart_workload(c, want);
 	}

@@ -256,7 +256,11 @@ static int ng_create(struct sf_rctx *c, const json_t *want, json_t **out)
 		free(id);
 	}
 	/* the reply that says ACTIVE is the group as it is: no read after it;
-	 * a group this call began is not asked at once */
+	 * a group this call began is not asked at once.  Each group polls on
+	 * its own rather than share a loop with its siblings (as add-ons do,
+	 * ax_wait_siblings): coredns and the Kubernetes objects wait for a
+	 * given group, which would otherwise be seen ACTIVE only when the
+	 * slowest of them is. */
 	json_t *last = NULL, *ng = NULL;
 	if (!rc)
 		rc = (made_reply ? ax_wait_begun : ax_wait_reply)(c, sf_aws_waiter_find("eks.NodegroupActive"),

@@ -6,6 +6,7 @@
  * content-addressed AMI is reused without RunInstances, a given `ami:` is
  * checked with its spec position, and the shared helpers.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -2733,6 +2734,136 @@ T_TEST(eks_node_group_and_addon_creates_adopt_their_lost_reply_without_sending_a
 	json_decref(out);
 	json_decref(want);
 	rt_close(&t);
+}
+
+/* ---- siblings: one poll loop for the add-ons (or node groups) of one cluster ---- */
+
+struct sib_case {
+	struct rt *t;
+	struct sf_rctx c2;  /* the second add-on's create, on its own thread */
+	struct sf_err err2;
+	json_t *want2, *out2;
+	int rc2, spawned, following, done2;
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+};
+static struct sib_case *sib_now;
+
+static void *sib_second(void *arg)
+{
+	struct sib_case *k = arg;
+	int rc = sf_rt_eks_addon.create(&k->c2, k->want2, &k->out2);
+	pthread_mutex_lock(&k->mu);
+	k->rc2 = rc;
+	k->done2 = 1;
+	pthread_cond_broadcast(&k->cv);
+	pthread_mutex_unlock(&k->mu);
+	return NULL;
+}
+
+/* The second create says it follows the first one's polls. */
+static void sib_progress2(struct sf_rctx *c, const char *line)
+{
+	(void)c;
+	if (!strstr(line, "waiting while eks_addon.vpc_cni is polled"))
+		return;
+	pthread_mutex_lock(&sib_now->mu);
+	sib_now->following = 1;
+	pthread_cond_broadcast(&sib_now->cv);
+	pthread_mutex_unlock(&sib_now->mu);
+}
+
+/* After the first add-on's first poll: start the second add-on's create and
+ * go on only once it follows this wait (or, if it polls on its own, once it
+ * has finished: then its reads come before this wait's next poll). */
+static void sib_progress1(struct sf_rctx *c, const char *line)
+{
+	(void)c;
+	struct sib_case *k = sib_now;
+	if (k->spawned || !strstr(line, "CREATING"))
+		return;
+	k->spawned = 1;
+	pthread_create(&k->th, NULL, sib_second, k);
+	pthread_mutex_lock(&k->mu);
+	while (!k->following && !k->done2)
+		pthread_cond_wait(&k->cv, &k->mu);
+	pthread_mutex_unlock(&k->mu);
+}
+
+/* index of the first (last: from the end) request containing a and b, -1 */
+static long sent_at(struct rt *t, const char *a, const char *b, int last)
+{
+	long at = -1;
+	for (size_t i = 0; i < sf_replay_count(t->f.rp); i++)
+		if (strstr(sf_replay_request(t->f.rp, i), a) && strstr(sf_replay_request(t->f.rp, i), b)) {
+			at = (long)i;
+			if (!last)
+				break;
+		}
+	return at;
+}
+
+#define SIB_ADDON(name, status) EKSJ("{\"addon\":{\"addonName\":\"" name "\",\"status\":\"" status "\",\"addonVersion\":\"v1\"}}")
+
+/* Two add-ons of one cluster created alongside: while the first one's wait
+ * polls, the second's sleeps, and reads its add-on once when the first is
+ * ACTIVE; still CREATING then, it polls on alone. */
+T_TEST(eks_addons_made_alongside_share_one_poll_loop)
+{
+	for (int still_creating = 0; still_creating < 2; still_creating++) {
+		struct rt t;
+		struct sib_case k;
+		memset(&k, 0, sizeof k);
+		pthread_mutex_init(&k.mu, NULL);
+		pthread_cond_init(&k.cv, NULL);
+		sib_now = &k;
+		rt_open(&t, "eks_addon.vpc_cni");
+		k.t = &t;
+		k.c2 = t.c;
+		k.c2.address = "eks_addon.kube_proxy";
+		k.c2.err = &k.err2;
+		k.c2.record_id = NULL;
+		k.c2.progress = sib_progress2;
+		t.c.progress = sib_progress1;
+		sf_replay_add(t.f.rp, "POST https://eks && /clusters/demo/addons\n", SIB_ADDON("x", "CREATING"), 2);
+		sf_replay_add(t.f.rp, "GET https://eks && /clusters/demo/addons/vpc-cni\n", SIB_ADDON("vpc-cni", "CREATING"), 3);
+		sf_replay_add(t.f.rp, "GET https://eks && /clusters/demo/addons/vpc-cni\n", SIB_ADDON("vpc-cni", "ACTIVE"), -1);
+		if (still_creating)
+			sf_replay_add(t.f.rp, "GET https://eks && /clusters/demo/addons/kube-proxy\n",
+				      SIB_ADDON("kube-proxy", "CREATING"), 1);
+		sf_replay_add(t.f.rp, "GET https://eks && /clusters/demo/addons/kube-proxy\n", SIB_ADDON("kube-proxy", "ACTIVE"),
+			      -1);
+		json_t *cni = json_pack("{s:s, s:s, s:s}", "cluster_name", "demo", "addon_name", "vpc-cni", "addon_version", "v1"),
+		       *out = NULL;
+		k.want2 = json_pack("{s:s, s:s, s:s}", "cluster_name", "demo", "addon_name", "kube-proxy", "addon_version", "v1");
+		T_EQ(sf_rt_eks_addon.create(&t.c, cni, &out), 0);
+		if (t.err.code)
+			fprintf(stderr, "err: %s\n", t.err.msg);
+		if (k.spawned)
+			pthread_join(k.th, NULL);
+		T_EQ(k.spawned, 1);
+		T_EQ(k.rc2, 0);
+		if (k.err2.code)
+			fprintf(stderr, "err2: %s\n", k.err2.msg);
+		T_EQ(k.following, 1);
+		T_EQ(sent(&t, "GET https://eks.eu-west-1.amazonaws.com/clusters/demo/addons/vpc-cni\n"), 4);
+		/* one read of its own after the first was seen ACTIVE, and one
+		 * poll more while it was still CREATING */
+		T_EQ(sent(&t, "GET https://eks.eu-west-1.amazonaws.com/clusters/demo/addons/kube-proxy\n"), 1 + still_creating);
+		T_OK(sent_at(&t, "GET https://eks", "/addons/kube-proxy\n", 0) >
+		     sent_at(&t, "GET https://eks", "/addons/vpc-cni\n", 1));
+		T_STREQ(json_string_value(json_object_get(k.out2, "version")), "v1");
+		T_EQ(sf_replay_unmatched(t.f.rp), 0);
+		json_decref(out);
+		json_decref(k.out2);
+		json_decref(k.want2);
+		json_decref(cni);
+		rt_close(&t);
+		sib_now = NULL;
+		pthread_mutex_destroy(&k.mu);
+		pthread_cond_destroy(&k.cv);
+	}
 }
 
 #define VERSIONS_134                                                                                      \
