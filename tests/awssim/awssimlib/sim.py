@@ -364,7 +364,7 @@ class Sim:
                                   "mutating": mutating(svc, op), "status": r.status if r.action != "reset" else None,
                                   "error": info["error"], "fault": info["fault"],
                                   "latencyMs": int(round(r.delay * 1000)) if r.delay else 0,
-                                  "requestId": info.get("rid")})
+                                  "requestId": info.get("rid"), "auth": info.get("auth")})
         return r
 
     def _handle(self, req, info):
@@ -429,9 +429,13 @@ class Sim:
         region = scope["region"] if scope else self.default_region
         try:
             if "authorization" in req.headers:
+                info["auth"] = "header"
                 identity, scope = sigv4.verify_header(req.method, req.raw_path, query_pairs, req.header_pairs,
                                                       req.body, self.lookup_key, now_wall, sim_now)
             elif scope is not None:
+                # a query-signed URL: an EKS bearer token that a cluster's API
+                # server checks, not a call of the token's holder
+                info["auth"] = "presigned"
                 identity, scope = sigv4.verify_presigned(req.method, req.raw_path, query_pairs,
                                                          req.header_pairs, req.body, self.lookup_key, sim_now)
                 if api_key != "sts" or op != "GetCallerIdentity":

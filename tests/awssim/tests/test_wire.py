@@ -143,9 +143,15 @@ class Presigned(unittest.TestCase):
                                              headers={"x-k8s-aws-id": "demo"})
         botocore.auth.SigV4QueryAuth(creds, "sts", "eu-west-1", expires=60).add_auth(req)
         u = urllib.parse.urlsplit(req.url)
+        seq = admin("GET", "calls?log=1")["seq"]
         ok = self._replay(u, {"x-k8s-aws-id": "demo", "Host": u.netloc})
         self.assertEqual(ok[0], 200, ok[1])
         self.assertIn(ACCOUNT.encode(), ok[1])
+        # the call log tells a checked token from a call the holder signed
+        sts.get_caller_identity()
+        log = admin("GET", f"calls?log=1&since={seq}")["log"]
+        self.assertEqual([(c["operation"], c["auth"]) for c in log],
+                         [("GetCallerIdentity", "presigned"), ("GetCallerIdentity", "header")])
         bad = self._replay(u, {"x-k8s-aws-id": "other", "Host": u.netloc})
         self.assertEqual((bad[0], xml_code(bad[1])), (403, "SignatureDoesNotMatch"))
         advance(901)
