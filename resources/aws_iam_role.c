@@ -15,10 +15,11 @@
  * customer-managed policy of its own: it lives and dies with the role, so
  * there is no second name-keyed object to own, adopt or leave behind.
  *
- * Drift: the trust policy, the attached policies, inline policies and tags
- * are read.  A trust policy that is not exactly the one secfaas writes for
- * `service` (another principal added, say) shows as a changed service and
- * is rewritten in place (UpdateAssumeRolePolicy).  An inline policy the
+ * Drift: the trust policy, the attached policies (of every role, also one
+ * whose spec names none), inline policies and tags are read.  A trust
+ * policy that is not exactly the one secfaas writes for `service` (another
+ * principal added, say) shows as a changed service and is rewritten in
+ * place (UpdateAssumeRolePolicy).  An inline policy the
  * spec names is read back (GetRolePolicy) and compared as JSON, so an
  * edited or deleted one shows as a change and is written again; others
  * show in unmanaged_inline_policies, which no spec sets, so apply deletes
@@ -435,6 +436,26 @@ static int role_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	return rc;
 }
 
+/* policy_arns as read: the recorded list in its own spelling when the
+ * live attachments are the same set, else the recorded ones still attached
+ * followed by every live ARN (new array). */
+static json_t *attached_read(struct sf_rctx *c, const json_t *recorded, const json_t *have)
+{
+	json_t *l = json_array();
+	size_t i;
+	json_t *e;
+	json_array_foreach(recorded, i, e)
+	{
+		char *arn = policy_arn(c, json_string_value(e) ? json_string_value(e) : "");
+		if (has(have, arn))
+			json_array_append(l, e);
+		free(arn);
+	}
+	if (json_array_size(l) != json_array_size(have))
+		json_array_extend(l, (json_t *)have);
+	return l;
+}
+
 static int role_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 {
 	const char *name = ax_s(prior, "name");
@@ -485,30 +506,22 @@ static int role_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 		}
 		json_object_set_new(*out, "inline_policies", docs);
 	}
-	if (json_object_get(prior, "policy_arns")) {
-		json_t *have = NULL;
-		rc = attached(c, name, &have);
-		if (rc < 0) {
-			json_decref(*out);
-			*out = NULL;
-			return rc;
-		}
-		/* report in the spec's spelling when the set is the same */
-		json_t *l = json_array();
-		size_t i;
-		json_t *e;
-		json_array_foreach(json_object_get(prior, "policy_arns"), i, e)
-		{
-			char *arn = policy_arn(c, json_string_value(e) ? json_string_value(e) : "");
-			if (has(have, arn))
-				json_array_append(l, e);
-			free(arn);
-		}
-		if (json_array_size(l) != json_array_size(have))
-			json_array_extend(l, have);
-		json_object_set_new(*out, "policy_arns", l);
-		json_decref(have);
+	/* Every role's attachments are read, also of one whose spec names no
+	 * managed policy: AdministratorAccess attached by hand to it is drift
+	 * like any other, and apply detaches it. */
+	json_t *have = NULL;
+	rc = attached(c, name, &have);
+	if (rc < 0) {
+		json_decref(*out);
+		*out = NULL;
+		return rc;
 	}
+	json_t *l = attached_read(c, json_object_get(prior, "policy_arns"), have);
+	json_t *empty = json_array();
+	ax_read_attr(*out, prior, "policy_arns", l, empty);
+	json_decref(empty);
+	json_decref(l);
+	json_decref(have);
 	return 0;
 }
 

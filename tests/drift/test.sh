@@ -10,7 +10,8 @@
 # MapPublicIpOnLaunch switched; a launch template default version with IMDSv1
 # and a larger hop limit; node group scaling, labels, taints and AMI (its
 # launch template version); an IAM role's trust policy, attached and inline
-# policies.  (Kubernetes guard objects: tests/k8s, t_verify_pass_and_broken.)
+# policies, also of a role whose spec names no managed policy.  (Kubernetes
+# guard objects: tests/k8s, t_verify_pass_and_broken.)
 # The simulator runs with --timescale 0.001, secfaas with
 # SECFAAS_POLL_SCALE=0.001.
 . "$SECFAAS_SRC/tests/lib.sh"
@@ -130,6 +131,32 @@ t_rc 0 "apply reverts them" $S apply "$WORK/d.yaml" $ST --auto-approve
 t_rc 0 "converged" $S plan "$WORK/d.yaml" $ST --detailed-exitcode
 t_eq "policies back" "$(q "[sorted(p.split('/')[-1] for p in r['attachedPolicies']) for r in inv['iam:role'] if r['id']=='fn-drift-node']")" '[["AmazonEC2ContainerRegistryReadOnly", "AmazonEKSWorkerNodePolicy", "AmazonSSMManagedInstanceCore"]]'
 t_eq "no inline policy" "$(q "[r['inlinePolicies'] for r in inv['iam:role'] if r['id']=='fn-drift-node']")" '[[]]'
+t_end
+
+t_begin "IAM role made without managed policies: AdministratorAccess and an inline policy attached by hand"
+cat >"$WORK/plain.yaml" <<'Y'
+apiVersion: secfaas.dev/v1alpha1
+kind: Stack
+metadata: {name: fn-drift-plain, region: eu-west-1}
+spec:
+  resources:
+    - {type: aws_iam_role, name: plain, attributes: {name: fn-drift-plain, service: pods.eks.amazonaws.com}}
+Y
+PST="--state $WORK/plain.db"
+t_rc 0 "apply" $S apply "$WORK/plain.yaml" $PST --auto-approve
+hand get "iam.attach_role_policy(RoleName='fn-drift-plain', PolicyArn='arn:aws:iam::aws:policy/AdministratorAccess')" >/dev/null
+hand role-inline fn-drift-plain backdoor
+t_rc 2 "plan -refresh-only reports both" $S plan "$WORK/plain.yaml" $PST -refresh-only --detailed-exitcode
+t_grep "the attached policy" "aws_iam_role.plain: policy_arns changed outside secfaas" "$T_DIR/.out"
+t_grep "the inline policy" "aws_iam_role.plain: unmanaged_inline_policies changed outside secfaas" "$T_DIR/.out"
+t_rc 2 "plan shows the removal" $S plan "$WORK/plain.yaml" $PST --detailed-exitcode
+t_grep "AdministratorAccess named" "AdministratorAccess" "$T_DIR/.out"
+t_nogrep "role not replaced" "-/+ aws_iam_role.plain" "$T_DIR/.out"
+t_rc 0 "apply removes them" $S apply "$WORK/plain.yaml" $PST --auto-approve
+t_eq "no policy attached" "$(q "[r['attachedPolicies'] for r in inv['iam:role'] if r['id']=='fn-drift-plain']")" '[[]]'
+t_eq "no inline policy" "$(q "[r['inlinePolicies'] for r in inv['iam:role'] if r['id']=='fn-drift-plain']")" '[[]]'
+t_rc 0 "converged" $S plan "$WORK/plain.yaml" $PST --detailed-exitcode
+t_rc 0 "destroy" $S destroy "$WORK/plain.yaml" $PST --auto-approve
 t_end
 
 t_begin "VPC CNI on the node role's credentials again (as a cluster made before the split): association first, then the node role gives the policy up"

@@ -1793,6 +1793,7 @@ T_TEST(role_inline_policies_are_written_read_back_and_removed)
 					live[i]);
 		char *full = xasprintf(IAM("GetRolePolicy", "%s"), reply);
 		sf_replay_add(t.f.rp, "Action=GetRolePolicy", full, -1);
+		sf_replay_add(t.f.rp, "Action=ListAttachedRolePolicies", IAM_NO_ATTACHED, -1);
 		json_t *read = NULL;
 		T_EQ(sf_rt_aws_iam_role.read(&t.c, want, &read), 0);
 		if (t.err.code)
@@ -3666,7 +3667,8 @@ T_TEST(launch_template_batch_reads_by_name_and_matches_the_id)
 	rt_close(&t);
 }
 
-/* A refresh reads a role with GetRole and ListRolePolicies: GetRole's
+/* A refresh reads a role with GetRole, ListRolePolicies and
+ * ListAttachedRolePolicies: GetRole's
  * answer carries every tag of the role, so the ownership proof comes from
  * it (c->own_tags) and no ListRoleTags is sent; outside a refresh nothing
  * is left there. */
@@ -3682,6 +3684,7 @@ T_TEST(role_refresh_takes_its_ownership_tags_from_get_role)
 				     "</GetRoleResult>"),
 		      2);
 	sf_replay_add(t.f.rp, "Action=ListRolePolicies", IAM_NO_INLINE, 2);
+	sf_replay_add(t.f.rp, "Action=ListAttachedRolePolicies", IAM_NO_ATTACHED, 2);
 	json_t *out = NULL;
 	t.c.refreshing = 1;
 	T_EQ(sf_rt_aws_iam_role.read(&t.c, prior, &out), 0);
@@ -3689,7 +3692,7 @@ T_TEST(role_refresh_takes_its_ownership_tags_from_get_role)
 	T_STREQ(json_string_value(json_object_get(t.c.own_tags, "secfaas:lineage")), "lin-1");
 	T_STREQ(json_string_value(json_object_get(t.c.own_tags, "secfaas:address")), "aws_iam_role.node");
 	T_EQ(sent(&t, "Action=ListRoleTags"), 0);
-	T_EQ(sent(&t, "Action="), 2);
+	T_EQ(sent(&t, "Action="), 3);
 	json_decref(t.c.own_tags);
 	t.c.own_tags = NULL;
 	json_decref(out);
@@ -3697,6 +3700,58 @@ T_TEST(role_refresh_takes_its_ownership_tags_from_get_role)
 	t.c.refreshing = 0;
 	T_EQ(sf_rt_aws_iam_role.read(&t.c, prior, &out), 0);
 	T_OK(t.c.own_tags == NULL);
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	json_decref(out);
+	json_decref(prior);
+	rt_close(&t);
+}
+
+/* A role whose spec names no managed policy still has its attachments
+ * read: AdministratorAccess attached by hand shows in policy_arns (the
+ * spec's unset list means none), and the update back to the spec detaches
+ * it.  Nothing attached reads as unset, so such a role shows no drift. */
+T_TEST(role_without_policy_arns_reads_a_policy_attached_by_hand)
+{
+	struct rt t;
+	rt_open(&t, "aws_iam_role.autoscaler");
+	json_t *prior = json_pack("{s:s, s:s}", "name", "p-ca", "service", "pods.eks.amazonaws.com");
+	sf_replay_add(t.f.rp, "Action=GetRole&",
+		      IAM("GetRole", "<GetRoleResult><Role><RoleName>p-ca</RoleName><Arn>arn:aws:iam::1:role/p-ca</Arn>"
+				     "</Role></GetRoleResult>"),
+		      -1);
+	sf_replay_add(t.f.rp, "Action=ListRolePolicies", IAM_NO_INLINE, -1);
+	sf_replay_add(t.f.rp, "Action=ListAttachedRolePolicies",
+		      IAM("ListAttachedRolePolicies", "<ListAttachedRolePoliciesResult><AttachedPolicies><member>"
+						      "<PolicyName>AdministratorAccess</PolicyName><PolicyArn>"
+						      "arn:aws:iam::aws:policy/AdministratorAccess</PolicyArn></member>"
+						      "</AttachedPolicies><IsTruncated>false</IsTruncated>"
+						      "</ListAttachedRolePoliciesResult>"),
+		      2); /* the read's and the update's listing */
+	sf_replay_add(t.f.rp, "Action=ListAttachedRolePolicies", IAM_NO_ATTACHED, -1);
+	sf_replay_add(t.f.rp, "Action=DetachRolePolicy", IAM("DetachRolePolicy", ""), -1);
+	json_t *out = NULL;
+	t.c.refreshing = 1;
+	T_EQ(sf_rt_aws_iam_role.read(&t.c, prior, &out), 0);
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
+	json_decref(t.c.own_tags);
+	t.c.own_tags = NULL;
+	t.c.refreshing = 0;
+	T_EQ(json_array_size(json_object_get(out, "policy_arns")), 1);
+	T_STREQ(json_string_value(json_array_get(json_object_get(out, "policy_arns"), 0)),
+		"arn:aws:iam::aws:policy/AdministratorAccess");
+	json_t *upd = NULL;
+	json_object_set(out, "service", json_object_get(prior, "service")); /* the trust policy is not this test's */
+	T_EQ(sf_rt_aws_iam_role.update(&t.c, out, prior, &upd), 0);
+	T_EQ(sent2(&t, "Action=DetachRolePolicy", "AdministratorAccess"), 1);
+	T_EQ(sent(&t, "Action=AttachRolePolicy"), 0);
+	T_OK(json_object_get(upd, "policy_arns") == NULL);
+	json_decref(upd);
+	json_decref(out);
+	out = NULL;
+	/* nothing attached: no policy_arns, no drift */
+	T_EQ(sf_rt_aws_iam_role.read(&t.c, prior, &out), 0);
+	T_OK(json_object_get(out, "policy_arns") == NULL);
 	T_EQ(sf_replay_unmatched(t.f.rp), 0);
 	json_decref(out);
 	json_decref(prior);
