@@ -63,6 +63,12 @@ THROTTLE = {"ec2": ("RequestLimitExceeded", 503, "Request limit exceeded."),
 HTTP500 = {"ec2": "InternalError", "eks": "ServerException", "ssm": "InternalServerError", "kms": "KMSInternalException",
            "pricing": "InternalErrorException"}
 HTTP503 = {"ec2": "Unavailable", "eks": "ServiceUnavailableException", "ssm": "ServiceUnavailable"}
+# The "denied" fault: the caller's policies do not allow the action (a
+# least-privilege identity).  Each protocol's access-denied error, 403.
+DENIED = {"ec2": "UnauthorizedOperation", "query": "AccessDenied", "json": "AccessDeniedException",
+          "rest-json": "AccessDeniedException"}
+# The service prefix of IAM action names, where it is not the API's key.
+ACTION_PREFIX = {"elbv2": "elasticloadbalancing", "elb": "elasticloadbalancing", "tagging": "tag"}
 
 # Eventual consistency: AWS seconds (before jitter and --consistency-delay-scale)
 # during which a change is not yet seen by other calls.  Sources in README.md.
@@ -472,6 +478,15 @@ class Sim:
                 code = HTTP503.get(api_key, "ServiceUnavailable")
                 r = self._error(api_key, proto, AwsError(code, "Service is unavailable. Please try again.",
                                                          503, sender=False), rid)
+            elif kind == "denied":
+                action = f"{ACTION_PREFIX.get(api_key, api_key)}:{op}"
+                who = identity["arn"] if identity else "anonymous"
+                msg = (f"User: {who} is not authorized to perform: {action} on resource: {rule.get('resource', '*')} "
+                       f"because no identity-based policy allows the {action} action")
+                if proto == "ec2":
+                    msg = "You are not authorized to perform this operation. " + msg
+                code = DENIED.get(proto, "AccessDeniedException")
+                r = self._error(api_key, proto, AwsError(code, msg, 403), rid)
             elif kind == "reset":
                 r = Reply(action="reset")
             elif kind == "truncate":
@@ -617,7 +632,7 @@ class Sim:
                     rules = data.get("rules", data if isinstance(data, list) else [data])
                     for r in rules:
                         if r.get("kind", "throttle") not in ("throttle", "http500", "500", "http503", "503",
-                                                             "latency", "reset", "truncate"):
+                                                             "latency", "reset", "truncate", "denied"):
                             return _json_reply(400, {"error": f"unknown fault kind {r.get('kind')}"})
                         self.faults.append(dict(r))
                     if "seed" in data:

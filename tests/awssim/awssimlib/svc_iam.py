@@ -5,6 +5,8 @@ Rules enforced like AWS: NoSuchEntity (404), EntityAlreadyExists (409),
 DeleteConflict (409) when a role still has policies or instance profiles,
 LimitExceeded (409) for a second role in an instance profile,
 MalformedPolicyDocument (400).  Policy documents are returned URL-encoded.
+GetAccountAuthorizationDetails answers every role with its policies,
+instance profiles and tags in one paginated listing.
 A fresh role or instance profile becomes usable by EKS/EC2/STS only after a
 propagation delay (sim.lag: "iam.role" / "iam.instance-profile"), as in AWS.
 """
@@ -359,6 +361,61 @@ class IAM:
 
     def ListInstanceProfileTags(self, ctx, p):
         return self._page(tags_to_list(self._prof(ctx, p["InstanceProfileName"])["_tags"]), p, "Tags")
+
+    # ------------------------------------------- authorization details
+    def _role_detail(self, g, r):
+        """A role as GetAccountAuthorizationDetails gives it (RoleDetail):
+        with its inline policies' documents (URL-encoded), its attached
+        managed policies, its instance profiles and every tag."""
+        o = {k: r[k] for k in ("Path", "RoleName", "RoleId", "Arn", "CreateDate")}
+        o["AssumeRolePolicyDocument"] = quote(r["_doc"], safe="")
+        o["InstanceProfileList"] = [self._out_profile(g, ip) for _, ip in sorted(g["profiles"].items())
+                                    if r["RoleName"] in ip["_roles"]]
+        o["RolePolicyList"] = [{"PolicyName": n, "PolicyDocument": quote(d, safe="")}
+                               for n, d in sorted(r["_inline"].items())]
+        o["AttachedManagedPolicies"] = []
+        for arn in r["_attached"]:
+            pol = g["managed"].get(arn) or g["policies"].get(arn)
+            o["AttachedManagedPolicies"].append({"PolicyName": pol["PolicyName"] if pol else arn.rsplit("/", 1)[-1],
+                                                 "PolicyArn": arn})
+        if r.get("PermissionsBoundary"):
+            o["PermissionsBoundary"] = dict(r["PermissionsBoundary"])
+        if r["_tags"]:
+            o["Tags"] = tags_to_list(r["_tags"])
+        o["RoleLastUsed"] = {}
+        return o
+
+    def _policy_detail(self, pol):
+        o = {k: v for k, v in pol.items() if not k.startswith("_") and k != "Tags"}
+        o["PermissionsBoundaryUsageCount"] = 0
+        o["PolicyVersionList"] = [{"Document": quote(pol["_doc"], safe=""), "VersionId": pol["DefaultVersionId"],
+                                   "IsDefaultVersion": True, "CreateDate": pol["CreateDate"]}]
+        return o
+
+    def GetAccountAuthorizationDetails(self, ctx, p):
+        """Every entity of the account the Filter names (all of them without
+        one), paginated together with Marker/MaxItems (IAM's default page:
+        100) in the order of the reply's lists.  This IAM has no users or
+        groups.  AWS-managed policies are those the account uses (attached
+        to one of its entities), customer-managed ones all of them."""
+        g = self._g(ctx)
+        kinds = p.get("Filter") or ["User", "Role", "Group", "LocalManagedPolicy", "AWSManagedPolicy"]
+        items = []
+        if "Role" in kinds:
+            items += [("RoleDetailList", self._role_detail(g, r)) for _, r in sorted(g["roles"].items())]
+        if "LocalManagedPolicy" in kinds:
+            items += [("Policies", self._policy_detail(pol)) for _, pol in sorted(g["policies"].items())]
+        if "AWSManagedPolicy" in kinds:
+            items += [("Policies", self._policy_detail(pol)) for _, pol in sorted(g["managed"].items())
+                      if pol["AttachmentCount"] > 0]
+        page, nxt = paginate(items, p.get("Marker"), p.get("MaxItems"), 100)
+        out = {"UserDetailList": [], "GroupDetailList": [], "RoleDetailList": [], "Policies": []}
+        for key, item in page:
+            out[key].append(item)
+        out["IsTruncated"] = nxt is not None
+        if nxt:
+            out["Marker"] = nxt
+        return out
 
     # --------------------------------------------------------- inventory
     def inventory(self, account, region, st):

@@ -8,7 +8,7 @@ import unittest
 
 from botocore.exceptions import ClientError
 
-from common import ACCOUNT, advance, client, reset, session
+from common import ACCOUNT, admin, advance, client, reset, session
 
 EKS_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {
     "Service": "eks.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
@@ -121,6 +121,73 @@ class IamTest(unittest.TestCase):
         self.assertEqual(sorted(names), [f"pg-{i}" for i in range(7)])
         for i in range(7):
             self.iam.delete_role(RoleName=f"pg-{i}")
+
+    def test_account_authorization_details(self):
+        """Every role with its trust policy, inline policies (URL-encoded on the
+        wire; botocore decodes them), attached policies, instance profiles and
+        tags; paginated with Marker/MaxItems over the whole account; Filter
+        narrows it; MaxItems beyond IAM's 1000 is a ValidationError."""
+        iam = self.iam
+        doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
+        for i in range(5):
+            iam.create_role(RoleName=f"gaad-{i}", AssumeRolePolicyDocument=EKS_TRUST,
+                            Tags=[{"Key": "secfaas:lineage", "Value": f"lin-{i}"}])
+        iam.attach_role_policy(RoleName="gaad-1", PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
+        iam.put_role_policy(RoleName="gaad-1", PolicyName="rw", PolicyDocument=json.dumps(doc))
+        iam.create_instance_profile(InstanceProfileName="gaad-prof")
+        iam.add_role_to_instance_profile(InstanceProfileName="gaad-prof", RoleName="gaad-1")
+        first = iam.get_account_authorization_details(Filter=["Role"], MaxItems=2)
+        self.assertTrue(first["IsTruncated"])
+        self.assertEqual(len(first["RoleDetailList"]), 2)
+        self.assertEqual((first["UserDetailList"], first["GroupDetailList"], first["Policies"]), ([], [], []))
+        roles = [r for page in iam.get_paginator("get_account_authorization_details").paginate(
+            Filter=["Role"], PaginationConfig={"PageSize": 2}) for r in page["RoleDetailList"]]
+        mine = {r["RoleName"]: r for r in roles if r["RoleName"].startswith("gaad-")}
+        self.assertEqual(sorted(mine), [f"gaad-{i}" for i in range(5)])
+        r = mine["gaad-1"]
+        self.assertEqual(r["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"], "eks.amazonaws.com")
+        self.assertEqual(r["RolePolicyList"], [{"PolicyName": "rw", "PolicyDocument": doc}])
+        self.assertEqual(r["AttachedManagedPolicies"], [{"PolicyName": "AdministratorAccess",
+                                                         "PolicyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}])
+        self.assertEqual([p["InstanceProfileName"] for p in r["InstanceProfileList"]], ["gaad-prof"])
+        self.assertEqual(r["Tags"], [{"Key": "secfaas:lineage", "Value": "lin-1"}])
+        self.assertEqual(r["Arn"], f"arn:aws:iam::{ACCOUNT}:role/gaad-1")
+        self.assertEqual((mine["gaad-0"]["RolePolicyList"], mine["gaad-0"]["AttachedManagedPolicies"],
+                          mine["gaad-0"]["InstanceProfileList"]), ([], [], []))
+        # the AWS-managed policies the account uses come with Filter=AWSManagedPolicy
+        pols = iam.get_account_authorization_details(Filter=["AWSManagedPolicy"])
+        self.assertEqual(pols["RoleDetailList"], [])
+        self.assertIn("AdministratorAccess", [p["PolicyName"] for p in pols["Policies"]])
+        with self.assertRaises(ClientError) as cm:
+            iam.get_account_authorization_details(Filter=["Role"], MaxItems=1001)
+        self.assertEqual(code(cm.exception), "ValidationError")
+        with self.assertRaises(ClientError) as cm:
+            iam.get_account_authorization_details(Filter=["Robot"])
+        self.assertEqual(code(cm.exception), "ValidationError")
+        iam.remove_role_from_instance_profile(InstanceProfileName="gaad-prof", RoleName="gaad-1")
+        iam.delete_instance_profile(InstanceProfileName="gaad-prof")
+        iam.detach_role_policy(RoleName="gaad-1", PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
+        iam.delete_role_policy(RoleName="gaad-1", PolicyName="rw")
+        for i in range(5):
+            iam.delete_role(RoleName=f"gaad-{i}")
+
+    def test_denied_fault_is_access_denied(self):
+        """A least-privilege caller: the "denied" fault answers the action with
+        IAM's AccessDenied 403 naming the caller and the action; other calls
+        still work."""
+        admin("POST", "faults", {"operation": "iam:GetAccountAuthorizationDetails", "kind": "denied"})
+        try:
+            with self.assertRaises(ClientError) as cm:
+                self.iam.get_account_authorization_details(Filter=["Role"])
+            self.assertEqual(code(cm.exception), "AccessDenied")
+            self.assertEqual(cm.exception.response["ResponseMetadata"]["HTTPStatusCode"], 403)
+            self.assertIn(f"User: arn:aws:iam::{ACCOUNT}:user/secfaas-test is not authorized to perform: "
+                          "iam:GetAccountAuthorizationDetails on resource: *",
+                          cm.exception.response["Error"]["Message"])
+            self.iam.list_roles()
+        finally:
+            admin("DELETE", "faults")
+        self.iam.get_account_authorization_details(Filter=["Role"])
 
 
 class StsTest(unittest.TestCase):
