@@ -16,6 +16,7 @@ struct group {
 	json_t *asked;    /* {id: the filter's value for it}: recorded, not fetched yet */
 	json_t *answered; /* {id: item, or null when the answer had none} */
 	int busy;         /* a thread is fetching for this group */
+	int fetched;      /* IAM: the account's listing was asked (once a run) */
 	struct group *next;
 };
 
@@ -222,4 +223,97 @@ int ax_ec2_read(struct sf_rctx *c, const struct ax_batch_def *d, const char *id,
 	if (rc <= 0)
 		return rc;
 	return ax_ec2_describe_one(c, d->describe, d->id_param, id, d->set_key, obj);
+}
+
+/* ---- IAM roles: one listing of the account ---- */
+
+/* IAM is global: its listing differs by partition and credentials only. */
+static char *iam_key(struct sf_rctx *c, struct sf_aws *a)
+{
+	const struct sf_providers *p = c->provider;
+	const char *part = sf_aws_partition_of(a);
+	return xasprintf("iam:GetAccountAuthorizationDetails\n%s\n%s", part ? part : "aws",
+			 p && p->profile ? p->profile : "");
+}
+
+int ax_iam_role_batch(struct sf_rctx *c, const json_t *const *priors, size_t n)
+{
+	struct ax_reads *r = reads_of(c, 1);
+	struct sf_aws *a = r ? ax_client(c) : NULL;
+	if (!a)
+		return r ? c->err->code : 0;
+	char *key = iam_key(c, a);
+	pthread_mutex_lock(&r->mu);
+	struct group *g = group_get(r, key, 1);
+	free(key);
+	for (size_t i = 0; i < n; i++) {
+		const char *name = ax_s(priors[i], "name");
+		if (name && *name && !json_object_get(g->answered, name))
+			json_object_set_new(g->asked, name, json_true());
+	}
+	int rc = 0;
+	while (!r->gathering) {
+		while (g->busy)
+			pthread_cond_wait(&r->cv, &r->mu);
+		if (g->fetched || json_object_size(g->asked) < AX_IAM_BATCH_MIN_ROLES)
+			break; /* listed already, or too few: each role reads itself */
+		json_t *take = g->asked;
+		g->asked = json_object();
+		g->busy = 1;
+		pthread_mutex_unlock(&r->mu);
+		json_t *p = json_pack("{s:[s], s:i}", "Filter", "Role", "MaxItems", 1000), *all = NULL;
+		rc = sf_aws_query_all(a, "iam", "GetAccountAuthorizationDetails", p, "RoleDetailList", &all, c->err);
+		json_decref(p);
+		json_t *got = json_object();
+		if (rc == 0) {
+			json_t *by = json_object();
+			size_t i;
+			json_t *e;
+			json_array_foreach(all, i, e) if (ax_s(e, "RoleName")) json_object_set(by, ax_s(e, "RoleName"), e);
+			const char *name;
+			json_t *v;
+			/* a role the listing lacks is gone (null) */
+			json_object_foreach(take, name, v)
+			{
+				json_t *d = json_object_get(by, name);
+				json_object_set(got, name, d ? d : json_null());
+			}
+			json_decref(by);
+		}
+		json_decref(all);
+		pthread_mutex_lock(&r->mu);
+		json_object_update(g->answered, got);
+		json_decref(got);
+		json_decref(take);
+		g->fetched = 1; /* refused or failed: not asked again this run */
+		g->busy = 0;
+		pthread_cond_broadcast(&r->cv);
+		break;
+	}
+	pthread_mutex_unlock(&r->mu);
+	return rc;
+}
+
+int ax_iam_role_answer(struct sf_rctx *c, const char *name, json_t **detail)
+{
+	*detail = NULL;
+	struct ax_reads *r = c->refreshing && name ? reads_of(c, 0) : NULL;
+	struct sf_aws *a = r ? ax_client(c) : NULL;
+	if (!a)
+		return 1;
+	char *key = iam_key(c, a);
+	pthread_mutex_lock(&r->mu);
+	struct group *g = group_get(r, key, 0);
+	while (g && g->busy && !json_object_get(g->answered, name))
+		pthread_cond_wait(&r->cv, &r->mu);
+	json_t *x = g ? json_object_get(g->answered, name) : NULL;
+	if (x && !json_is_null(x))
+		*detail = json_deep_copy(x);
+	pthread_mutex_unlock(&r->mu);
+	free(key);
+	if (*detail)
+		return 0;
+	if (x)
+		return sf_fail(c->err, SF_ENOTFOUND, "%s: IAM role %s not found", c->address, name);
+	return 1;
 }

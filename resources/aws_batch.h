@@ -1,6 +1,7 @@
 /*
  * aws_batch.h - EC2 reads of a plan's refresh, one filtered call per type
- * instead of one per object, shared by every workspace of a run.
+ * instead of one per object, shared by every workspace of a run; and IAM
+ * roles, read for a large run in one listing of the account (below).
  *
  * Why: a refresh that reads each subnet, security group, route table... by
  * itself costs one round trip per object, so a fleet of applied clusters
@@ -73,5 +74,31 @@ int ax_ec2_read(struct sf_rctx *c, const struct ax_batch_def *d, const char *id,
  * c->err) when it says the object is gone, 1 when there is none (not a
  * refresh, or the batch failed): the caller then asks AWS its own way. */
 int ax_ec2_answer(struct sf_rctx *c, const struct ax_batch_def *d, const char *id, json_t **obj);
+
+/* IAM roles.  IAM reads a role by name only (GetRole, then its inline
+ * and attached policies: three calls a role), but
+ * GetAccountAuthorizationDetails (Filter=Role, MaxItems 1000, Marker)
+ * lists every role of the account with its trust policy, inline policy
+ * documents, attached managed policies and every tag, one page per 1000
+ * roles.  It lists the whole account, also roles that are not ours, so it
+ * pays only when a run reads many roles: at AX_IAM_BATCH_MIN_ROLES or more
+ * (per-role reads cost three calls each, 48 there, where a shared account
+ * of up to 1000 roles is one page), every workspace of the run having
+ * registered its roles first as for EC2.  Fewer, and a single workspace's
+ * refresh (a cluster has 3-5 roles) reads each role by itself.  The
+ * listing is asked once per run, partition and profile; a refusal
+ * (AccessDenied: least-privilege credentials need not allow
+ * iam:GetAccountAuthorizationDetails) or any other failure only costs that
+ * call: each role is then read by itself.  A role the listing lacks is
+ * gone.  Ownership is proven from the tags of the listing's own entry, as
+ * from GetRole's. */
+#define AX_IAM_BATCH_MIN_ROLES 16
+/* aws_iam_role's read_batch: register the priors' "name"s (while the run
+ * gathers), else list the account's roles as above when enough are asked. */
+int ax_iam_role_batch(struct sf_rctx *c, const json_t *const *priors, size_t n);
+/* The listing's entry (a RoleDetail) for a role: 0 with *detail (new
+ * reference), SF_ENOTFOUND (in c->err) when the listing says it is gone,
+ * 1 when there is none (not a refresh, too few roles, or the call failed). */
+int ax_iam_role_answer(struct sf_rctx *c, const char *name, json_t **detail);
 
 #endif

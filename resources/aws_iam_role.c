@@ -25,6 +25,10 @@
  * show in unmanaged_inline_policies, which no spec sets, so apply deletes
  * them.
  *
+ * A refresh of many roles (a fleet's) reads them all from one listing of
+ * the account (ax_iam_role_batch, resources/aws_batch.h) instead of three
+ * calls a role, and falls back to those calls when the listing is refused.
+ *
  * Ownership (SF_OWN_TAGS): role names come from the spec and anyone may
  * hold one.  A create that meets EntityAlreadyExists adopts the role only
  * when its tags prove it is this state's (a killed run's create); the
@@ -35,6 +39,8 @@
 #include <string.h>
 
 #include "provisioner/engine/ownership.h"
+#include "aws/xml.h"
+#include "resources/aws_batch.h"
 #include "resources/aws_common.h"
 #include "resources/aws_sweep.h"
 #include "resources/types_aws.h"
@@ -351,6 +357,18 @@ static int delete_inline(struct sf_rctx *c, const char *role, const char *name)
 	return rc;
 }
 
+/* A policy document as IAM answers it (URL-encoded) parsed, or the text
+ * when it is not JSON (new). */
+static json_t *policy_doc(const char *encoded)
+{
+	char *doc = ax_url_decode(encoded ? encoded : "");
+	json_t *d = json_loads(doc, 0, NULL);
+	if (!d)
+		d = json_string(doc);
+	free(doc);
+	return d;
+}
+
 /* The live documents of the inline policies `names` (an object; those
  * missing on the role are left out) into *docs (new). */
 static int inline_docs(struct sf_rctx *c, const char *role, const json_t *names, json_t **docs)
@@ -371,10 +389,7 @@ static int inline_docs(struct sf_rctx *c, const char *role, const json_t *names,
 			*docs = NULL;
 			return rc;
 		}
-		char *doc = ax_url_decode(ax_s(o, "PolicyDocument") ? ax_s(o, "PolicyDocument") : "");
-		json_t *d = json_loads(doc, 0, NULL);
-		json_object_set_new(*docs, k, d ? d : json_string(doc));
-		free(doc);
+		json_object_set_new(*docs, k, policy_doc(ax_s(o, "PolicyDocument")));
 		json_decref(o);
 	}
 	return 0;
@@ -456,73 +471,109 @@ static json_t *attached_read(struct sf_rctx *c, const json_t *recorded, const js
 	return l;
 }
 
-static int role_read(struct sf_rctx *c, const json_t *prior, json_t **out)
+/* The role as read (new): `role` is GetRole's Role or the account
+ * listing's RoleDetail (both carry the trust policy and every tag), `inl`
+ * the names of its inline policies, `docs` the live documents of those the
+ * prior names (NULL when it names none), `have` its attached ARNs. */
+static json_t *role_live(struct sf_rctx *c, const json_t *prior, const json_t *role, const json_t *inl, json_t *docs,
+			 const json_t *have)
 {
-	const char *name = ax_s(prior, "name");
-	json_t *o = NULL;
-	int rc = ax_iam(c, "GetRole", json_pack("{s:s}", "RoleName", name), &o);
-	if (rc < 0)
-		return rc;
-	*out = json_deep_copy(prior);
-	const json_t *role = json_object_get(o, "Role");
-	/* A role carries at most 50 tags and GetRole returns them all: a
+	json_t *out = json_deep_copy(prior);
+	/* A role carries at most 50 tags and both answers hold them all: a
 	 * refresh proves ownership from this answer, not a ListRoleTags more. */
 	if (c->refreshing)
 		c->own_tags = ax_tags_from_list(json_object_get(role, "Tags"));
 	char *svc = trust_read(c, ax_s(prior, "service"), ax_s(role, "AssumeRolePolicyDocument"));
-	json_object_set_new(*out, "service", json_string(svc));
+	json_object_set_new(out, "service", json_string(svc));
 	free(svc);
 	if (json_object_get(prior, "tags")) {
 		json_t *t = ax_tags_from_list(json_object_get(role, "Tags"));
-		json_object_set_new(*out, "tags", ax_user_tags(t));
+		json_object_set_new(out, "tags", ax_user_tags(t));
 		json_decref(t);
 	}
-	json_decref(o);
-	json_t *inl = NULL, *none = json_array();
-	rc = inline_policies(c, name, &inl);
-	if (rc < 0) {
-		json_decref(none);
-		json_decref(*out);
-		*out = NULL;
-		return rc;
-	}
 	const json_t *mine = json_object_get(prior, "inline_policies");
-	json_t *others = json_array();
+	json_t *others = json_array(), *none = json_array();
 	size_t j;
 	json_t *n;
 	json_array_foreach(inl, j, n) if (json_string_value(n) && !json_object_get(mine, json_string_value(n)))
 		json_array_append(others, n);
-	ax_read_attr(*out, prior, "unmanaged_inline_policies", others, none);
+	ax_read_attr(out, prior, "unmanaged_inline_policies", others, none);
 	json_decref(others);
-	json_decref(inl);
-	json_decref(none);
-	if (mine) {
-		json_t *docs = NULL;
-		rc = inline_docs(c, name, mine, &docs);
-		if (rc < 0) {
-			json_decref(*out);
-			*out = NULL;
-			return rc;
-		}
-		json_object_set_new(*out, "inline_policies", docs);
-	}
+	if (mine)
+		json_object_set(out, "inline_policies", docs);
 	/* Every role's attachments are read, also of one whose spec names no
 	 * managed policy: AdministratorAccess attached by hand to it is drift
 	 * like any other, and apply detaches it. */
-	json_t *have = NULL;
-	rc = attached(c, name, &have);
-	if (rc < 0) {
-		json_decref(*out);
-		*out = NULL;
-		return rc;
-	}
 	json_t *l = attached_read(c, json_object_get(prior, "policy_arns"), have);
-	json_t *empty = json_array();
-	ax_read_attr(*out, prior, "policy_arns", l, empty);
-	json_decref(empty);
+	ax_read_attr(out, prior, "policy_arns", l, none);
 	json_decref(l);
+	json_decref(none);
+	return out;
+}
+
+/* role_live from the account listing's entry: no call. */
+static json_t *role_from_detail(struct sf_rctx *c, const json_t *prior, const json_t *d)
+{
+	const json_t *mine = json_object_get(prior, "inline_policies");
+	json_t *inl = json_array(), *docs = json_object(), *have = json_array();
+	json_t *pl = sf_json_list(d, "RolePolicyList"), *am = sf_json_list(d, "AttachedManagedPolicies");
+	size_t i;
+	json_t *e;
+	json_array_foreach(pl, i, e)
+	{
+		const char *k = ax_s(e, "PolicyName");
+		if (!k)
+			continue;
+		json_array_append_new(inl, json_string(k));
+		if (json_object_get(mine, k))
+			json_object_set_new(docs, k, policy_doc(ax_s(e, "PolicyDocument")));
+	}
+	json_array_foreach(am, i, e) if (ax_s(e, "PolicyArn")) json_array_append_new(have, json_string(ax_s(e, "PolicyArn")));
+	json_t *out = role_live(c, prior, d, inl, docs, have);
+	json_decref(pl);
+	json_decref(am);
+	json_decref(inl);
+	json_decref(docs);
 	json_decref(have);
-	return 0;
+	return out;
+}
+
+static int role_read(struct sf_rctx *c, const json_t *prior, json_t **out)
+{
+	const char *name = ax_s(prior, "name");
+	*out = NULL;
+	/* a refresh of many roles has them all from one listing
+	 * (resources/aws_batch.h) */
+	json_t *d = NULL;
+	int rc = ax_iam_role_answer(c, name, &d);
+	if (rc < 0)
+		return rc;
+	if (rc == 0) {
+		*out = role_from_detail(c, prior, d);
+		json_decref(d);
+		return 0;
+	}
+	json_t *o = NULL, *inl = NULL, *docs = NULL, *have = NULL;
+	const json_t *mine = json_object_get(prior, "inline_policies");
+	rc = ax_iam(c, "GetRole", json_pack("{s:s}", "RoleName", name), &o);
+	if (rc >= 0)
+		rc = inline_policies(c, name, &inl);
+	if (rc >= 0 && mine)
+		rc = inline_docs(c, name, mine, &docs);
+	if (rc >= 0)
+		rc = attached(c, name, &have);
+	if (rc >= 0)
+		*out = role_live(c, prior, json_object_get(o, "Role"), inl, docs, have);
+	json_decref(o);
+	json_decref(inl);
+	json_decref(docs);
+	json_decref(have);
+	return rc < 0 ? rc : 0;
+}
+
+static int role_batch(struct sf_rctx *c, const json_t *const *priors, size_t n)
+{
+	return ax_iam_role_batch(c, priors, n);
 }
 
 static int role_update(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out)
@@ -699,6 +750,7 @@ const struct sf_rtype sf_rt_aws_iam_role = {
 	.attrs = attrs,
 	.create = role_create,
 	.read = role_read,
+	.read_batch = role_batch,
 	.update = role_update,
 	.validate = role_validate,
 	.destroy = role_destroy,

@@ -10,8 +10,10 @@
 # MapPublicIpOnLaunch switched; a launch template default version with IMDSv1
 # and a larger hop limit; node group scaling, labels, taints and AMI (its
 # launch template version); an IAM role's trust policy, attached and inline
-# policies, also of a role whose spec names no managed policy.  (Kubernetes
-# guard objects: tests/k8s, t_verify_pass_and_broken.)
+# policies, also of a role whose spec names no managed policy, and of a
+# fleet's roles read from one account listing (or role by role when the
+# listing is refused).  (Kubernetes guard objects: tests/k8s,
+# t_verify_pass_and_broken.)
 # The simulator runs with --timescale 0.001, secfaas with
 # SECFAAS_POLL_SCALE=0.001.
 . "$SECFAAS_SRC/tests/lib.sh"
@@ -237,6 +239,54 @@ t_rc 0 "apply" sh -c "cd '$FL' && $S apply --all specs --auto-approve"
 t_rc 0 "converged" sh -c "cd '$FL' && $S plan --all specs --detailed-exitcode"
 for w in 1 2 3; do
 	t_rc 0 "destroy net$w" $S destroy "$FL/specs/net$w.yaml" --state "$(fst $w)" --auto-approve
+done
+t_end
+
+t_begin "a fleet's IAM roles read from one account listing: a policy attached by hand and a name taken by someone else still seen, and per role when the listing is refused"
+IF=$WORK/iamfleet
+mkdir -p "$IF/specs"
+for w in 1 2 3; do
+	{
+		printf 'apiVersion: secfaas.dev/v1alpha1\nkind: Stack\nmetadata: {name: iam%s, region: eu-west-1}\nspec:\n  resources:\n' "$w"
+		for r in a b c d e f; do
+			printf '    - {type: aws_iam_role, name: %s, attributes: {name: fn-iam%s-%s, service: ec2.amazonaws.com}}\n' "$r" "$w" "$r"
+		done
+	} >"$IF/specs/iam$w.yaml"
+done
+iam_calls() { q '[calls["iam:GetAccountAuthorizationDetails"], calls["iam:GetRole"], calls["iam:ListRolePolicies"], calls["iam:ListAttachedRolePolicies"], calls["iam:ListRoleTags"]]' | tr -d ' '; }
+delta() { python3 -c 'import json,sys; a=json.loads(sys.argv[1]); b=json.loads(sys.argv[2]); print(json.dumps([y-x for x,y in zip(a,b)]).replace(" ",""))' "$1" "$2"; }
+t_rc 0 "apply three workspaces of six roles" sh -c "cd '$IF' && $S apply --all specs --auto-approve"
+before=$(iam_calls)
+t_rc 0 "refresh of the fleet: nothing changed" sh -c "cd '$IF' && $S plan --all specs --refresh-only --detailed-exitcode"
+t_eq "eighteen roles read from one listing, no call per role" "$(delta "$before" "$(iam_calls)")" '[1,0,0,0,0]'
+hand get "iam.attach_role_policy(RoleName='fn-iam2-c', PolicyArn='arn:aws:iam::aws:policy/AdministratorAccess')" >/dev/null
+hand role-inline fn-iam3-a backdoor
+hand get "iam.delete_role(RoleName='fn-iam1-f')" >/dev/null
+hand get "iam.create_role(RoleName='fn-iam1-f', AssumeRolePolicyDocument='{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"Service\":\"ec2.amazonaws.com\"},\"Action\":\"sts:AssumeRole\"}]}', Tags=[{'Key':'secfaas:workspace','Value':'iam1'},{'Key':'secfaas:lineage','Value':'someone-else'},{'Key':'secfaas:address','Value':'aws_iam_role.f'}])" >/dev/null
+before=$(iam_calls)
+t_rc 2 "refresh of the fleet sees all three" sh -c "cd '$IF' && $S plan --all specs --refresh-only --detailed-exitcode"
+t_grep "the attached policy" "aws_iam_role.c: policy_arns changed outside secfaas" "$T_DIR/.out"
+t_grep "the inline policy" "aws_iam_role.a: unmanaged_inline_policies changed outside secfaas" "$T_DIR/.out"
+t_grep "the taken name, proven from the listing's tags" "aws_iam_role.f: deleted outside secfaas; its name is now taken by" "$T_DIR/.out"
+t_eq "still one listing" "$(delta "$before" "$(iam_calls)")" '[1,0,0,0,0]'
+t_eq "in their own workspaces" "$(sed -n -E 's/^(iam[0-9]) +0 +0 +0  (.*)$/\1: \2;/p' "$T_DIR/.out" | tr -d '\n')" \
+	"iam1: changed outside secfaas;iam2: changed outside secfaas;iam3: changed outside secfaas;"
+curl -sf -X POST "$AWSSIM_URL/_awssim/faults" -d '{"operation": "iam:GetAccountAuthorizationDetails", "kind": "denied"}' >/dev/null
+before=$(iam_calls)
+t_rc 2 "the listing refused (least privilege): the same drift, read role by role" sh -c "cd '$IF' && $S plan --all specs --refresh-only --detailed-exitcode"
+t_grep "the attached policy" "aws_iam_role.c: policy_arns changed outside secfaas" "$T_DIR/.out"
+t_grep "the inline policy" "aws_iam_role.a: unmanaged_inline_policies changed outside secfaas" "$T_DIR/.out"
+t_grep "the taken name" "aws_iam_role.f: deleted outside secfaas; its name is now taken by" "$T_DIR/.out"
+t_eq "asked once, then each role by itself" "$(delta "$before" "$(iam_calls)")" '[1,18,18,18,0]'
+curl -sf -X DELETE "$AWSSIM_URL/_awssim/faults" >/dev/null
+t_eq "the other owner's role untouched" "$(q "[r['tags']['secfaas:lineage'] for r in inv['iam:role'] if r['id']=='fn-iam1-f']")" '["someone-else"]'
+hand get "iam.delete_role(RoleName='fn-iam1-f')" >/dev/null
+t_rc 0 "apply removes what secfaas did not put there (and makes the deleted role again)" sh -c "cd '$IF' && $S apply --all specs --auto-approve"
+t_eq "no policy left on the role" "$(q "[r['attachedPolicies'] for r in inv['iam:role'] if r['id']=='fn-iam2-c']")" '[[]]'
+t_eq "no inline policy left" "$(q "[r['inlinePolicies'] for r in inv['iam:role'] if r['id']=='fn-iam3-a']")" '[[]]'
+t_rc 0 "converged" sh -c "cd '$IF' && $S plan --all specs --detailed-exitcode"
+for w in 1 2 3; do
+	t_rc 0 "destroy iam$w" $S destroy "$IF/specs/iam$w.yaml" --state "$IF/.secfaas/iam$w.db" --auto-approve
 done
 t_end
 

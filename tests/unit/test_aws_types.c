@@ -14,6 +14,7 @@
 #include "provisioner/engine/config.h"
 #include "provisioner/engine/plan.h"
 #include "provisioner/kinds/cluster.h"
+#include "resources/aws_batch.h"
 #include "resources/aws_common.h"
 #include "resources/provider.h"
 #include "resources/providers.h"
@@ -3756,6 +3757,160 @@ T_TEST(role_without_policy_arns_reads_a_policy_attached_by_hand)
 	json_decref(out);
 	json_decref(prior);
 	rt_close(&t);
+}
+
+#define EKS_TRUST_ENC                                                                                       \
+	"%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Principal" \
+	"%22%3A%7B%22Service%22%3A%22eks.amazonaws.com%22%7D%2C%22Action%22%3A%22sts%3AAssumeRole%22%7D%5D%7D"
+
+/* One RoleDetail of GetAccountAuthorizationDetails, tagged as this state's
+ * role `name`, plus `extra` (policy lists) inside it. */
+static void role_detail(struct sf_buf *b, const char *name, const char *extra)
+{
+	sf_buf_printf(b,
+		      "<member><Path>/</Path><RoleName>%s</RoleName><RoleId>AROA%s</RoleId><Arn>arn:aws:iam::1:role/%s</Arn>"
+		      "<AssumeRolePolicyDocument>%s</AssumeRolePolicyDocument><InstanceProfileList/>%s"
+		      "<Tags><member><Key>secfaas:lineage</Key><Value>lin-1</Value></member><member><Key>secfaas:address"
+		      "</Key><Value>aws_iam_role.%s</Value></member></Tags><RoleLastUsed/></member>",
+		      name, name, name, EKS_TRUST_ENC, extra ? extra : "<RolePolicyList/><AttachedManagedPolicies/>", name);
+}
+
+static char *gaad_page(int from, int to, const char *marker, const char *extra_role)
+{
+	struct sf_buf b = SF_BUF_INIT;
+	sf_buf_puts(&b, "HTTP/1.1 200 OK\nContent-Type: text/xml\n\n<GetAccountAuthorizationDetailsResponse xmlns=\""
+			"https://iam.amazonaws.com/doc/2010-05-08/\"><GetAccountAuthorizationDetailsResult><UserDetailList/>"
+			"<GroupDetailList/><RoleDetailList>");
+	for (int i = from; i < to; i++) {
+		char n[8];
+		snprintf(n, sizeof n, "r%02d", i);
+		role_detail(&b, n,
+			    i == 1 ? "<RolePolicyList><member><PolicyName>backdoor</PolicyName><PolicyDocument>%7B%22Version"
+				     "%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%5D%7D</PolicyDocument></member>"
+				     "</RolePolicyList><AttachedManagedPolicies><member><PolicyName>AdministratorAccess"
+				     "</PolicyName><PolicyArn>arn:aws:iam::aws:policy/AdministratorAccess</PolicyArn></member>"
+				     "</AttachedManagedPolicies>"
+				   : NULL);
+	}
+	if (extra_role)
+		role_detail(&b, extra_role, NULL);
+	sf_buf_printf(&b, "</RoleDetailList><Policies/><IsTruncated>%s</IsTruncated>%s%s%s"
+			  "</GetAccountAuthorizationDetailsResult><ResponseMetadata><RequestId>r</RequestId>"
+			  "</ResponseMetadata></GetAccountAuthorizationDetailsResponse>",
+		      marker ? "true" : "false", marker ? "<Marker>" : "", marker ? marker : "", marker ? "</Marker>" : "");
+	return sf_buf_detach(&b);
+}
+
+/* A refresh of AX_IAM_BATCH_MIN_ROLES roles or more lists the account's
+ * roles once (GetAccountAuthorizationDetails, Filter=Role, every page) and
+ * each role reads from that listing: no GetRole, ListRolePolicies or
+ * ListAttachedRolePolicies.  What a hand attached or put shows, the
+ * ownership proof comes from the listing's tags, and a role the listing
+ * lacks is gone.  A second batch of the run asks nothing again. */
+T_TEST(role_batch_reads_many_roles_from_one_account_listing)
+{
+	struct rt t;
+	rt_open(&t, "aws_iam_role");
+	enum { N = AX_IAM_BATCH_MIN_ROLES };
+	json_t *p[N];
+	for (int i = 0; i < N; i++) {
+		char n[8];
+		snprintf(n, sizeof n, "r%02d", i);
+		p[i] = json_pack("{s:s, s:s}", "name", n, "service", "eks.amazonaws.com");
+	}
+	char *pg1 = gaad_page(0, 8, "m1", NULL), *pg2 = gaad_page(8, N - 1, NULL, "not-ours");
+	sf_replay_add(t.f.rp, "Action=GetAccountAuthorizationDetails && Marker=m1", pg2, 1);
+	sf_replay_add(t.f.rp, "Action=GetAccountAuthorizationDetails && Filter.member.1=Role && MaxItems=1000", pg1, 1);
+	t.c.refreshing = 1;
+	T_OK(sf_rt_aws_iam_role.read_batch != NULL);
+	T_EQ(sf_rt_aws_iam_role.read_batch(&t.c, (const json_t *const *)p, N), 0);
+	T_EQ(sent(&t, "Action=GetAccountAuthorizationDetails"), 2); /* two pages of one listing */
+	json_t *out = NULL;
+	t.c.address = "aws_iam_role.r00";
+	T_EQ(sf_rt_aws_iam_role.read(&t.c, p[0], &out), 0);
+	T_STREQ(json_string_value(json_object_get(out, "service")), "eks.amazonaws.com");
+	T_OK(json_object_get(out, "policy_arns") == NULL);
+	T_OK(json_object_get(out, "unmanaged_inline_policies") == NULL);
+	T_STREQ(json_string_value(json_object_get(t.c.own_tags, "secfaas:address")), "aws_iam_role.r00");
+	json_decref(t.c.own_tags);
+	t.c.own_tags = NULL;
+	json_decref(out);
+	t.c.address = "aws_iam_role.r01";
+	T_EQ(sf_rt_aws_iam_role.read(&t.c, p[1], &out), 0);
+	T_STREQ(json_string_value(json_array_get(json_object_get(out, "policy_arns"), 0)),
+		"arn:aws:iam::aws:policy/AdministratorAccess");
+	T_STREQ(json_string_value(json_array_get(json_object_get(out, "unmanaged_inline_policies"), 0)), "backdoor");
+	json_decref(t.c.own_tags);
+	t.c.own_tags = NULL;
+	json_decref(out);
+	out = NULL;
+	t.c.address = "aws_iam_role.r15";
+	T_EQ(sf_rt_aws_iam_role.read(&t.c, p[N - 1], &out), SF_ENOTFOUND);
+	t.err = (struct sf_err)SF_ERR_INIT;
+	T_OK(out == NULL);
+	T_EQ(sf_rt_aws_iam_role.read_batch(&t.c, (const json_t *const *)p, N), 0);
+	T_EQ(sent(&t, "Action="), 2); /* every read from the listing, nothing asked twice */
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	for (int i = 0; i < N; i++)
+		json_decref(p[i]);
+	free(pg1);
+	free(pg2);
+	rt_close(&t);
+}
+
+/* Fewer roles than AX_IAM_BATCH_MIN_ROLES (one workspace): no listing of
+ * the whole account, each role reads itself.  A listing refused by the
+ * credentials' policy (AccessDenied: least privilege) fails nothing: it is
+ * asked once, and each role then reads itself. */
+T_TEST(role_batch_few_roles_or_refused_reads_each_role)
+{
+	struct rt t;
+	enum { N = AX_IAM_BATCH_MIN_ROLES };
+	json_t *p[N];
+	for (int i = 0; i < N; i++) {
+		char n[8];
+		snprintf(n, sizeof n, "r%02d", i);
+		p[i] = json_pack("{s:s, s:s}", "name", n, "service", "eks.amazonaws.com");
+	}
+	for (int refused = 0; refused < 2; refused++) {
+		rt_open(&t, "aws_iam_role");
+		t.c.refreshing = 1;
+		sf_replay_add(t.f.rp, "Action=GetAccountAuthorizationDetails",
+			      "HTTP/1.1 403 Forbidden\nContent-Type: text/xml\n\n<ErrorResponse><Error><Type>Sender</Type>"
+			      "<Code>AccessDenied</Code><Message>User: arn:aws:iam::1:user/ci is not authorized to perform: "
+			      "iam:GetAccountAuthorizationDetails on resource: *</Message></Error><RequestId>r</RequestId>"
+			      "</ErrorResponse>",
+			      -1);
+		sf_replay_add(t.f.rp, "Action=GetRole&",
+			      IAM("GetRole", "<GetRoleResult><Role><RoleName>r00</RoleName><Arn>arn:aws:iam::1:role/r00</Arn>"
+					     "<AssumeRolePolicyDocument>" EKS_TRUST_ENC "</AssumeRolePolicyDocument><Tags><member>"
+					     "<Key>secfaas:lineage</Key><Value>lin-1</Value></member></Tags></Role></GetRoleResult>"),
+			      -1);
+		sf_replay_add(t.f.rp, "Action=ListRolePolicies", IAM_NO_INLINE, -1);
+		sf_replay_add(t.f.rp, "Action=ListAttachedRolePolicies", IAM_NO_ATTACHED, -1);
+		size_t n = refused ? N : 3;
+		(void)sf_rt_aws_iam_role.read_batch(&t.c, (const json_t *const *)p, n);
+		T_EQ(sent(&t, "Action=GetAccountAuthorizationDetails"), refused);
+		(void)sf_rt_aws_iam_role.read_batch(&t.c, (const json_t *const *)p, n);
+		T_EQ(sent(&t, "Action=GetAccountAuthorizationDetails"), refused); /* never asked again */
+		t.err = (struct sf_err)SF_ERR_INIT;
+		json_t *out = NULL;
+		t.c.address = "aws_iam_role.r00";
+		T_EQ(sf_rt_aws_iam_role.read(&t.c, p[0], &out), 0);
+		if (t.err.code)
+			fprintf(stderr, "err: %s\n", t.err.msg);
+		T_STREQ(json_string_value(json_object_get(out, "service")), "eks.amazonaws.com");
+		T_STREQ(json_string_value(json_object_get(t.c.own_tags, "secfaas:lineage")), "lin-1");
+		T_EQ(sent(&t, "Action=GetRole&"), 1);
+		T_EQ(sent(&t, "Action=ListAttachedRolePolicies"), 1);
+		T_EQ(sf_replay_unmatched(t.f.rp), 0);
+		json_decref(t.c.own_tags);
+		t.c.own_tags = NULL;
+		json_decref(out);
+		rt_close(&t);
+	}
+	for (int i = 0; i < N; i++)
+		json_decref(p[i]);
 }
 
 /* The same for an instance profile: GetInstanceProfile carries its tags. */
