@@ -523,6 +523,21 @@ static int step_update(struct wctx *w, const json_t *prior, const json_t *want)
 	return rc;
 }
 
+/* The state row a delete works on: 1 with *row set (the caller frees it),
+ * 0 when the row is already gone from the state (nothing to do), or the
+ * negative error of reading it. */
+static int row_to_delete(struct run *r, const struct sf_change *ch, struct sf_resource **row, struct sf_err *err)
+{
+	int grc = sf_state_get(r->st, ch->address, row, err);
+	if (grc == SF_ENOTFOUND) {
+		sf_err_clear(err);
+		return 0;
+	}
+	if (grc < 0)
+		return err->code ? err->code : grc;
+	return 1;
+}
+
 static int step_delete(struct wctx *w)
 {
 	struct run *r = w->run;
@@ -531,13 +546,9 @@ static int step_delete(struct wctx *w)
 	struct sf_err *err = &nd->err;
 	struct sf_resource *row = NULL;
 	int64_t jid = 0;
-	int grc = sf_state_get(r->st, ch->address, &row, err);
-	if (grc == SF_ENOTFOUND) {
-		sf_err_clear(err);
-		return 0; /* already gone from state */
-	}
-	if (grc < 0)
-		return err->code;
+	int grc = row_to_delete(r, ch, &row, err);
+	if (grc <= 0)
+		return grc;
 	enum sf_rstatus prev = row->status;
 	row->status = SF_RS_DELETING;
 	char token[33];
@@ -602,17 +613,15 @@ static int step_gone_with(struct wctx *w, const struct node *parent)
 	struct sf_err *err = &nd->err;
 	struct sf_resource *row = NULL;
 	int64_t jid = 0;
-	int grc = sf_state_get(r->st, ch->address, &row, err);
-	if (grc == SF_ENOTFOUND) {
-		sf_err_clear(err);
-		return 0;
-	}
-	if (grc < 0)
-		return err->code;
+	int grc = row_to_delete(r, ch, &row, err);
+	if (grc <= 0)
+		return grc;
 	char token[33];
 	sf_state_token(r->st, ch->address, "delete", 0, token);
 	step_start(r, nd, "delete", row->id, NULL);
-	char *res = xasprintf("{\"ok\":true,\"deleted_with\":\"%s\"}", parent->ch->address);
+	json_t *rj = json_pack("{s:b, s:s}", "ok", 1, "deleted_with", parent->ch->address);
+	char *res = json_dumps(rj, JSON_COMPACT);
+	json_decref(rj);
 	if (sf_state_begin(r->st, err) < 0 || journal(r, ch->address, "delete", token, &jid, err) < 0 ||
 	    sf_state_remove(r->st, ch->address, err) < 0 || sf_journal_result(r->st, jid, 1, res, err) < 0 ||
 	    sf_state_commit(r->st, err) < 0) {
