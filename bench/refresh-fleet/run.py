@@ -11,7 +11,9 @@ calls come from the simulator's call log, never from secfaas.
 Printed for each N: wall time, AWS calls in all and per workspace, the EC2
 Describe calls (goal: a constant per type and region, O(types x regions),
 where one call per object would make 11 per workspace) and the IAM calls
-(IAM has no batch read by name: GetRole and ListRolePolicies per role).
+(from 16 roles on, one GetAccountAuthorizationDetails listing of the
+account's roles per 1000; fewer are read role by role: GetRole,
+ListRolePolicies, ListAttachedRolePolicies).
 Then `refresh --all` of the largest N, which reads the same way and takes
 each workspace's lock: its wall time and calls.
 A benchmark, not a test: it exits non-zero only when a run broke.
