@@ -3790,7 +3790,11 @@ static char *gaad_page(int from, int to, const char *marker, const char *extra_r
 				     "</RolePolicyList><AttachedManagedPolicies><member><PolicyName>AdministratorAccess"
 				     "</PolicyName><PolicyArn>arn:aws:iam::aws:policy/AdministratorAccess</PolicyArn></member>"
 				     "</AttachedManagedPolicies>"
-				   : NULL);
+			    : i == 2 ? "<RolePolicyList><member><PolicyName>ca</PolicyName><PolicyDocument>%7B%20%22Version%22"
+				       "%3A%20%222012-10-17%22%2C%20%22Statement%22%3A%20%5B%7B%22Effect%22%3A%22Allow%22%2C"
+				       "%22Action%22%3A%22*%22%2C%22Resource%22%3A%22*%22%7D%5D%7D</PolicyDocument></member>"
+				       "</RolePolicyList><AttachedManagedPolicies/>"
+				     : NULL);
 	}
 	if (extra_role)
 		role_detail(&b, extra_role, NULL);
@@ -3840,6 +3844,19 @@ T_TEST(role_batch_reads_many_roles_from_one_account_listing)
 	T_STREQ(json_string_value(json_array_get(json_object_get(out, "policy_arns"), 0)),
 		"arn:aws:iam::aws:policy/AdministratorAccess");
 	T_STREQ(json_string_value(json_array_get(json_object_get(out, "unmanaged_inline_policies"), 0)), "backdoor");
+	json_decref(t.c.own_tags);
+	t.c.own_tags = NULL;
+	json_decref(out);
+	out = NULL;
+	/* a named inline policy's document comes from the listing too, and
+	 * is compared as JSON: an edited one reads back as the live one */
+	json_object_set_new(p[2], "inline_policies", json_pack("{s:o}", "ca", ca_policy("autoscaling:X")));
+	t.c.address = "aws_iam_role.r02";
+	T_EQ(sf_rt_aws_iam_role.read(&t.c, p[2], &out), 0);
+	json_t *live_ca = ca_policy("*");
+	T_OK(json_equal(json_object_get(json_object_get(out, "inline_policies"), "ca"), live_ca));
+	T_OK(json_object_get(out, "unmanaged_inline_policies") == NULL);
+	json_decref(live_ca);
 	json_decref(t.c.own_tags);
 	t.c.own_tags = NULL;
 	json_decref(out);
