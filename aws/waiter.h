@@ -77,6 +77,11 @@ struct sf_waiter_def {
 	 * started it.  0: unknown (every pause is delay_s).  See
 	 * sf_waiter_pause. */
 	double typical_lo, typical_hi;
+	/* The name this wait's own history is kept under, for a row that
+	 * is one of several waits of one step (the AMI bake: its builder's
+	 * run, then its image), where the step's history would mix them;
+	 * NULL: the step's history.  See ax_wait (resources/aws_common.h). */
+	const char *part;
 };
 
 /* The pause after a poll elapsed_s into a wait (official seconds) whose end

@@ -157,13 +157,16 @@ static double ax_pause(void *ctx, int attempt, double elapsed_s)
 /* Where a wait's end usually is: for a row that knows AWS's usual figure,
  * the step's own history in this workspace when there is enough of it
  * (whole steps: the call, the wait and its last pause, so the low end is
- * taken a little earlier), else the row's figure. */
+ * taken a little earlier), or for a row that names its part, that part's
+ * own history (ax_wait_begun records it), else the row's figure. */
 static void usual_end(struct sf_rctx *c, const struct sf_waiter_def *def, double scale, double *lo, double *hi)
 {
 	*lo = def->typical_lo;
 	*hi = def->typical_hi;
 	double a = 0, b = 0;
-	if (def->typical_hi > 0 && c->typical && c->typical(c, &a, &b) == 0 && b > 0 && scale > 0) {
+	int known = def->part ? c->typical_part && c->typical_part(c, def->part, &a, &b) == 0
+			      : c->typical && c->typical(c, &a, &b) == 0;
+	if (def->typical_hi > 0 && known && b > 0 && scale > 0) {
 		*lo = a * 0.9 / scale;
 		*hi = b / scale;
 	}
@@ -209,6 +212,10 @@ static int wait_with(struct sf_rctx *c, struct sf_aws *a, const struct sf_waiter
 	};
 	struct sf_wait_result res;
 	int rc = sf_wait_run(&loop, ax_poll, &w, &res, c->err);
+	/* a part's history: only waits that began with the transition say
+	 * how long it takes (one that found it half done would shorten it) */
+	if (rc == 0 && begun && !polled && def->part && c->part_took)
+		c->part_took(c, def->part, res.elapsed_s + before);
 	if (last && rc == 0)
 		*last = w.last;
 	else

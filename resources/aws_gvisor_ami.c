@@ -164,20 +164,34 @@ static int find_image(struct sf_rctx *c, const char *key, char **id, char **stat
 }
 
 /* The image we made or reuse: failed images are final, and one that is not
- * there at all is an error (nothing will make it appear). */
+ * there at all is an error (nothing will make it appear).  A new image
+ * (CreateImage of a stopped builder: one snapshot of its root volume)
+ * usually becomes available about five minutes after the call, 255-345 s.
+ * AWS gives no way to predict a snapshot's time (it depends on the blocks
+ * written, not only on the volume's size), so there is no figure per GiB;
+ * the workspace's own bakes narrow it (.part: the image apart from the
+ * builder, which the whole step's history would mix in).  The official
+ * waiter's 15 s delay stays the pace outside that window (aws/waiter.h,
+ * sf_waiter_pause). */
 static const struct sf_waiter_def image_usable = {
 	.name = "aws_gvisor_ami.image", .service = "ec2", .operation = "DescribeImages",
 	.status_path = "imagesSet[].imageState", .delay_s = 15, .success = {"available"},
 	.failure = {"failed", "invalid", "deregistered"}, .empty_is_notfound = 1,
 	.failure_msg = "image {ImageId} is {status}", .notfound_msg = "{ImageId} not found", .label = "image",
+	.typical_lo = 255, .typical_hi = 345, .part = "image",
 };
 
-/* The builder powers itself off when the bake script is done. */
+/* The builder powers itself off when the bake script is done: from
+ * RunInstances, its boot (pending to running, about 15 s), the script's
+ * work (cloud-init, download and check of one release, install, about
+ * four minutes) and the stop it asks for (about 20 s), 235-315 s in all;
+ * its own history as for the image. */
 static const struct sf_waiter_def builder_stopped = {
 	.name = "aws_gvisor_ami.builder", .service = "ec2", .operation = "DescribeInstances",
 	.status_path = "reservationSet[].instancesSet[].instanceState.name", .delay_s = 15, .success = {"stopped"},
 	.failure = {"terminated", "shutting-down"},
 	.failure_msg = "builder {InstanceId} was {status} before the image was made", .label = "builder",
+	.typical_lo = 235, .typical_hi = 315, .part = "builder",
 };
 
 /* Terminate every live builder of this key that this state launched
@@ -284,15 +298,21 @@ static int image_by_key(struct sf_rctx *c, const void *ctx, char **id)
  * first (a run that lost its lock but was still baking, or another state).
  * Either is reused, as ami_create reuses an image it finds up front.  A
  * name held by an image without this key is refused with AWS's error. */
-static int make_image(struct sf_rctx *c, const char *key, json_t *params, char **image)
+static int make_image(struct sf_rctx *c, const char *key, json_t *params, char **image, int *made)
 {
 	const struct ax_create_def d = {"ec2", "CreateImage", "imageId", NULL, NULL, image_by_key, key,
 					"InvalidAMIName.Duplicate"};
-	return ax_create(c, &d, params, NULL, image);
+	json_t *reply = NULL;
+	int rc = ax_create(c, &d, params, &reply, image);
+	*made = rc == 0 && reply != NULL;
+	json_decref(reply);
+	return rc;
 }
 
+/* *made: the image is the one this bake's CreateImage made just now (not
+ * one found by the create path's lookup). */
 static int bake(struct sf_rctx *c, const json_t *want, const char *key, const char *base, char **image,
-		char **containerd)
+		char **containerd, int *made)
 {
 	struct sf_bake_in in;
 	bake_in(want, base, &in);
@@ -333,7 +353,11 @@ static int bake(struct sf_rctx *c, const json_t *want, const char *key, const ch
 		return sf_fail(c->err, SF_EPROTO, "%s: RunInstances returned no instance", c->address);
 	}
 	sf_info("%s: baking gVisor %s on builder %s from %s", c->address, ax_s(want, "gvisor_release"), iid, base);
-	rc = ax_wait(c, &builder_stopped, json_pack("{s:[s]}", "InstanceId", iid), 3600, "bake");
+	/* A first attempt launched it just now: nothing to read before the
+	 * script can have run.  A resumed one may have got an instance an
+	 * earlier attempt launched under the same ClientToken, maybe done. */
+	rc = (c->resumed ? ax_wait_reply : ax_wait_begun)(c, &builder_stopped, json_pack("{s:[s]}", "InstanceId", iid),
+							     3600, "bake", NULL);
 	int ok = 0;
 	if (!rc)
 		rc = console_has_marker(c, iid, key, &ok, containerd);
@@ -355,7 +379,7 @@ static int bake(struct sf_rctx *c, const json_t *want, const char *key, const ch
 		rc = make_image(c, key,
 				json_pack("{s:s, s:s, s:s, s:o}", "InstanceId", iid, "Name", name, "Description",
 					  "EKS AL2023 with gVisor runsc baked by secfaas", "TagSpecification", spec),
-				image);
+				image, made);
 		free(name);
 	}
 	if (rc < 0 && rc != SF_EINTR) {
@@ -372,7 +396,7 @@ static int bake(struct sf_rctx *c, const json_t *want, const char *key, const ch
 static int ami_create(struct sf_rctx *c, const json_t *want, json_t **out)
 {
 	char *base = NULL, *image = NULL, *containerd = NULL, key[65];
-	int reused = 0;
+	int reused = 0, made = 0;
 	int rc = base_ami(c, want, &base);
 	if (rc < 0)
 		return rc;
@@ -385,12 +409,15 @@ static int ami_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	if (image) {
 		reused = 1;
 		sf_info("%s: reusing %s (bake key %.12s…)", c->address, image, key);
-	} else if ((rc = bake(c, want, key, base, &image, &containerd)) < 0) {
+	} else if ((rc = bake(c, want, key, base, &image, &containerd, &made)) < 0) {
 		goto done;
 	}
 	if (c->record_id)
 		c->record_id(c, image);
-	if ((rc = ax_wait(c, &image_usable, json_pack("{s:[s]}", "ImageId", image), 3600, "image")) < 0)
+	/* an image CreateImage just made is pending for minutes: no read
+	 * before its usual end; one found (reused, or a lookup's) may be done */
+	if ((rc = (made ? ax_wait_begun : ax_wait_reply)(c, &image_usable, json_pack("{s:[s]}", "ImageId", image), 3600,
+							 "image", NULL)) < 0)
 		goto done;
 	if ((rc = reap_builders(c, key)) < 0)
 		goto done;

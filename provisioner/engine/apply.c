@@ -206,6 +206,38 @@ static int typical_cb(struct sf_rctx *c, double *lo, double *hi)
 	return 0;
 }
 
+/* A part of a step keeps its timings as phase "<phase>/<part>" of the
+ * type ("create/builder"), apart from the whole step's. */
+static int part_phase(const struct wctx *w, const char *part, char *out, size_t n)
+{
+	const char *phase = w->node->phase;
+	if (!phase || !part || !*part || !w->node->ch->type)
+		return -1;
+	int k = snprintf(out, n, "%s/%s", phase, part);
+	return k > 0 && (size_t)k < n ? 0 : -1;
+}
+
+static int typical_part_cb(struct sf_rctx *c, const char *part, double *lo, double *hi)
+{
+	struct wctx *w = (struct wctx *)c;
+	struct sf_err e = SF_ERR_INIT;
+	char phase[96];
+	size_t n = 0;
+	if (part_phase(w, part, phase, sizeof phase) < 0 ||
+	    sf_state_timing_typical(w->run->st, w->node->ch->type->name, phase, lo, hi, &n, &e) < 0 || n < 3)
+		return -1;
+	return 0;
+}
+
+static void part_took_cb(struct sf_rctx *c, const char *part, double seconds)
+{
+	struct wctx *w = (struct wctx *)c;
+	struct sf_err e = SF_ERR_INIT;
+	char phase[96];
+	if (part_phase(w, part, phase, sizeof phase) == 0)
+		sf_state_timing_add(w->run->st, w->node->ch->type->name, phase, seconds, &e);
+}
+
 static int record_id_cb(struct sf_rctx *c, const char *id)
 {
 	struct wctx *w = (struct wctx *)c;
@@ -909,6 +941,8 @@ static void *worker(void *arg)
 		w.rc.note = note_cb;
 		w.rc.record_id = record_id_cb;
 		w.rc.typical = typical_cb;
+		w.rc.typical_part = typical_part_cb;
+		w.rc.part_took = part_took_cb;
 		w.rc.engine = r;
 		w.run = r;
 		w.node = nd;

@@ -127,6 +127,12 @@ struct sf_rctx {
 	 * 0 with *lo and *hi, or -1 when there are too few of them.  A long
 	 * wait polls more often near the usual end.  May be NULL. */
 	int (*typical)(struct sf_rctx *c, double *lo, double *hi);
+	/* The same for one named part of this step (a wait among several,
+	 * such as an AMI bake's builder run and then its image), and
+	 * part_took records how long that part took this time.  Either may
+	 * be NULL. */
+	int (*typical_part)(struct sf_rctx *c, const char *part, double *lo, double *hi);
+	void (*part_took)(struct sf_rctx *c, const char *part, double seconds);
 	/* Set by a plan's refresh only: read() may take its answer from what
 	 * the type's read_batch fetched for this run moments before.  Any
 	 * other read (after a change, an import) asks the provider itself. */

@@ -2139,6 +2139,133 @@ T_TEST(gvisor_ami_name_taken_by_a_bake_of_the_same_key_is_reused)
 	rt_close(&t);
 }
 
+/* The bake's two waits, each with a history of its own: the builder's run
+ * and the image, asked for and recorded under their names (the whole
+ * step's history mixes both, and a reuse of an image costs seconds). */
+static char part_asked[4][16], part_rec[4][16];
+static double part_secs[4];
+static int nasked, nrec, step_asked;
+static int fake_typical(struct sf_rctx *c, double *lo, double *hi)
+{
+	(void)c;
+	step_asked++;
+	*lo = 1;
+	*hi = 2;
+	return 0;
+}
+static int fake_typical_part(struct sf_rctx *c, const char *part, double *lo, double *hi)
+{
+	(void)c;
+	if (nasked < 4)
+		snprintf(part_asked[nasked++], sizeof part_asked[0], "%s", part);
+	*lo = *hi = 0;
+	return -1; /* no history yet: AWS's usual figures */
+}
+static void fake_part_took(struct sf_rctx *c, const char *part, double seconds)
+{
+	(void)c;
+	if (nrec < 4) {
+		part_secs[nrec] = seconds;
+		snprintf(part_rec[nrec++], sizeof part_rec[0], "%s", part);
+	}
+}
+
+static void ami_parts_open(struct rt *t)
+{
+	rt_open(t, "aws_gvisor_ami.gvisor_x86_64");
+	nasked = nrec = step_asked = 0;
+	t->c.typical = fake_typical;
+	t->c.typical_part = fake_typical_part;
+	t->c.part_took = fake_part_took;
+}
+
+T_TEST(gvisor_ami_bake_waits_use_and_record_their_own_history)
+{
+	struct rt t;
+	ami_parts_open(&t);
+	sf_replay_add(t.f.rp, "AmazonSSM.GetParameter && amazon-linux-2023/x86_64/standard", AMI_SSM, 1);
+	sf_replay_add(t.f.rp, "Action=DescribeImages && tag%3Asecfaas%3Abake-key", EC2("DescribeImages", "<imagesSet/>"), 1);
+	sf_replay_add(t.f.rp, "Action=RunInstances",
+		      EC2("RunInstances", "<instancesSet><item><instanceId>i-0b</instanceId></item></instancesSet>"), 1);
+	sf_replay_add(t.f.rp, "Action=DescribeInstances && InstanceId.1=i-0b",
+		      EC2("DescribeInstances", "<reservationSet><item><instancesSet><item><instanceId>i-0b</instanceId>"
+			  "<instanceState><name>stopped</name></instanceState></item></instancesSet></item></reservationSet>"), 1);
+	sf_replay_add(t.f.rp, "Action=GetConsoleOutput",
+		      EC2("GetConsoleOutput", "<output>U0VDRkFBUy1CQUtFLU9LIGRvbmUKU0VDRkFBUy1DT05UQUlORVJELVZFUlNJ"
+			  "T04gY29udGFpbmVyZCBnaXRodWIuY29tL2NvbnRhaW5lcmQvY29udGFpbmVyZCB2Mi4xLjQgeAo=</output>"), 1);
+	sf_replay_add(t.f.rp, "Action=CreateImage", EC2("CreateImage", "<imageId>ami-0c</imageId>"), 1);
+	sf_replay_add(t.f.rp, "Action=DescribeImages && ImageId.1=ami-0c",
+		      EC2("DescribeImages", "<imagesSet><item><imageId>ami-0c</imageId><imageState>available</imageState></item></imagesSet>"), 1);
+	sf_replay_add(t.f.rp, "Action=DescribeInstances && tag%3Asecfaas%3Alineage",
+		      EC2("DescribeInstances", "<reservationSet><item><instancesSet><item><instanceId>i-0b</instanceId>"
+			  "</item></instancesSet></item></reservationSet>"), 1);
+	sf_replay_add(t.f.rp, "Action=TerminateInstances && InstanceId.1=i-0b", EC2("TerminateInstances", ""), 1);
+	json_t *want = json_pack("{s:s, s:s, s:s}", "kubernetes_version", "1.31", "arch", "x86_64", "gvisor_release",
+				 "20250113.0"),
+	       *out = NULL;
+	T_EQ(sf_rt_aws_gvisor_ami.create(&t.c, want, &out), 0);
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
+	T_STREQ(json_string_value(json_object_get(out, "id")), "ami-0c");
+	/* one read each: the builder when its run is usually over, the
+	 * image when it usually is available, not right after the call */
+	T_EQ(sent2(&t, "Action=DescribeInstances", "InstanceId.1=i-0b"), 1);
+	T_EQ(sent2(&t, "Action=DescribeImages", "ImageId.1=ami-0c"), 1);
+	T_EQ(step_asked, 0); /* the whole step's history is not theirs */
+	T_EQ(nasked, 2);
+	T_STREQ(part_asked[0], "builder");
+	T_STREQ(part_asked[1], "image");
+	T_EQ(nrec, 2);
+	T_STREQ(part_rec[0], "builder");
+	T_STREQ(part_rec[1], "image");
+	/* each began with its call: its first read came at half the usual
+	 * start at the earliest (official 117.5 s and 127.5 s, scaled) */
+	T_OK(part_secs[0] >= 117.5 * 0.0001);
+	T_OK(part_secs[1] >= 127.5 * 0.0001);
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	json_decref(out);
+	rt_close(&t);
+
+	/* a reused image (found by its bake key, maybe long done) is read at
+	 * once and says nothing about how long an image takes */
+	ami_parts_open(&t);
+	sf_replay_add(t.f.rp, "AmazonSSM.GetParameter && amazon-linux-2023/x86_64/standard", AMI_SSM, 1);
+	sf_replay_add(t.f.rp, "Action=DescribeImages && tag%3Asecfaas%3Abake-key",
+		      EC2("DescribeImages", "<imagesSet><item><imageId>ami-0d</imageId><imageState>pending</imageState>"
+			  "</item></imagesSet>"), 1);
+	sf_replay_add(t.f.rp, "Action=DescribeImages && ImageId.1=ami-0d",
+		      EC2("DescribeImages", "<imagesSet><item><imageId>ami-0d</imageId><imageState>available</imageState></item></imagesSet>"), 1);
+	sf_replay_add(t.f.rp, "Action=DescribeInstances && tag%3Asecfaas%3Alineage", EC2("DescribeInstances", "<reservationSet/>"), 1);
+	out = NULL;
+	T_EQ(sf_rt_aws_gvisor_ami.create(&t.c, want, &out), 0);
+	T_EQ(sent(&t, "Action=RunInstances"), 0);
+	T_EQ(nrec, 0);
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	json_decref(out);
+	rt_close(&t);
+
+	/* a resumed create: RunInstances under the same ClientToken answers
+	 * the instance an earlier attempt launched, which may be done */
+	ami_parts_open(&t);
+	t.c.resumed = 1;
+	sf_replay_add(t.f.rp, "AmazonSSM.GetParameter && amazon-linux-2023/x86_64/standard", AMI_SSM, 1);
+	sf_replay_add(t.f.rp, "Action=DescribeImages && tag%3Asecfaas%3Abake-key", EC2("DescribeImages", "<imagesSet/>"), 1);
+	sf_replay_add(t.f.rp, "Action=RunInstances",
+		      EC2("RunInstances", "<instancesSet><item><instanceId>i-0b</instanceId></item></instancesSet>"), 1);
+	sf_replay_add(t.f.rp, "Action=DescribeInstances && InstanceId.1=i-0b",
+		      EC2("DescribeInstances", "<reservationSet><item><instancesSet><item><instanceId>i-0b</instanceId>"
+			  "<instanceState><name>stopped</name></instanceState></item></instancesSet></item></reservationSet>"), 1);
+	sf_replay_add(t.f.rp, "Action=GetConsoleOutput",
+		      EC2_ERR("UnauthorizedOperation", "You are not authorized to perform this operation."), 1); /* stop there */
+	sf_replay_add(t.f.rp, "Action=DescribeInstances && tag%3Asecfaas%3Alineage", EC2("DescribeInstances", "<reservationSet/>"), 1);
+	out = NULL;
+	T_OK(sf_rt_aws_gvisor_ami.create(&t.c, want, &out) < 0);
+	T_EQ(sent2(&t, "Action=DescribeInstances", "InstanceId.1=i-0b"), 1);
+	T_EQ(nrec, 0);
+	json_decref(want);
+	rt_close(&t);
+}
+
 T_TEST(launch_template_refuses_a_foreign_ami_with_the_spec_position)
 {
 	struct rt t;

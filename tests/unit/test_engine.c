@@ -1071,3 +1071,71 @@ T_TEST(refresh_judges_ownership_from_the_tags_read_saw)
 	sf_config_release(&cfg);
 	sf_state_close(st);
 }
+
+/* A part of a step (one wait among several of a create) keeps a history
+ * of its own: apply records what create reports under "create/<part>",
+ * apart from the whole step's "create", and hands it back to a later
+ * create once there are three samples. */
+static double pt_lo, pt_hi;
+static int pt_known;
+static int pt_create(struct sf_rctx *c, const json_t *want, json_t **out)
+{
+	pt_known = c->typical_part && c->typical_part(c, "wait", &pt_lo, &pt_hi) == 0;
+	if (c->part_took) {
+		c->part_took(c, "wait", 40);
+		c->part_took(c, "wait", 50);
+		c->part_took(c, "wait", 60);
+	}
+	*out = json_deep_copy(want);
+	json_object_set_new(*out, "id", json_string(c->address));
+	return 0;
+}
+static const struct sf_rtype pt_t = {.name = "pt", .schema_version = 1, .attrs = fk_attrs, .create = pt_create,
+				     .read = gw_read, .destroy = gw_destroy, .own = &fk_own};
+
+static int pt_apply(struct sf_state *st, const char *name)
+{
+	static const struct sf_rtype *const types[] = {&pt_t};
+	struct sf_registry reg = {types, 1};
+	struct sf_config cfg = SF_CONFIG_INIT;
+	cfg.workspace = xstrdup("ws");
+	json_t *a = json_pack("{s:s}", "v", "x");
+	sf_config_add(&cfg, &pt_t, name, a, NULL);
+	json_decref(a);
+	struct sf_plan plan;
+	struct sf_err err = SF_ERR_INIT;
+	struct sf_plan_opts po = {.refresh = 1, .types = &reg};
+	int rc = sf_plan_make(&plan, &cfg, st, &po, &err);
+	volatile int cancel = 0;
+	struct sf_apply_opts ao = {.parallelism = 1, .cancel = &cancel, .progress_interval = 60};
+	struct sf_apply_result res = {0};
+	if (rc == 0)
+		rc = sf_apply(&plan, &cfg, st, &ao, &res, &err);
+	if (rc < 0)
+		T_FAILF("apply: %s", err.msg);
+	sf_plan_release(&plan);
+	sf_config_release(&cfg);
+	return rc;
+}
+
+T_TEST(apply_keeps_a_history_per_part_of_a_step)
+{
+	struct sf_state *st = fresh_state("parts");
+	struct sf_err err = SF_ERR_INIT;
+	double lo = 0, hi = 0;
+	size_t n = 0;
+	pt_known = 1;
+	T_EQ(pt_apply(st, "a"), 0);
+	T_EQ(pt_known, 0); /* none yet */
+	T_EQ(sf_state_timing_typical(st, "pt", "create/wait", &lo, &hi, &n, &err), 0);
+	T_EQ(n, 3);
+	T_OK(lo == 40 && hi == 60);
+	/* the whole step's history holds the step, not its parts */
+	T_EQ(sf_state_timing_typical(st, "pt", "create", &lo, &hi, &n, &err), 0);
+	T_EQ(n, 1);
+	T_OK(hi < 40);
+	T_EQ(pt_apply(st, "b"), 0);
+	T_EQ(pt_known, 1);
+	T_OK(pt_lo == 40 && pt_hi == 60);
+	sf_state_close(st);
+}
