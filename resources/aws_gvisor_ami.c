@@ -646,7 +646,10 @@ static int ami_destroy(struct sf_rctx *c, const json_t *prior)
 		rc = drop_image(c, image);
 	if (rc < 0)
 		return rc;
-	if (c->token) {
+	/* A create that finished (its outputs, bake_key among them, are
+	 * recorded) reaped its builders; only one that was interrupted can
+	 * have left a builder (or, before the id was recorded, an image). */
+	if (c->token && !ax_s(prior, "bake_key")) {
 		/* killed mid-bake: the builder (and, before the id was
 		 * recorded, the image) carry the operation token */
 		json_t *o = NULL;

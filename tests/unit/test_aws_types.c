@@ -2266,6 +2266,53 @@ T_TEST(gvisor_ami_bake_waits_use_and_record_their_own_history)
 	rt_close(&t);
 }
 
+/* Destroy looks for builders under the create's token only when that
+ * create was interrupted: a finished one (its bake_key recorded) reaped
+ * them.  The image itself is always proven and checked for users. */
+static void ami_drop_replies(struct rt *t)
+{
+	sf_replay_add(t->f.rp, "Action=DescribeImages && ImageId.1=ami-0c",
+		      EC2("DescribeImages", "<imagesSet><item><imageId>ami-0c</imageId><imageState>available</imageState>"
+			  "<blockDeviceMapping><item><ebs><snapshotId>snap-0c</snapshotId></ebs></item></blockDeviceMapping>"
+			  "<tagSet><item><key>secfaas:lineage</key><value>lin-1</value></item></tagSet></item></imagesSet>"), 1);
+	sf_replay_add(t->f.rp, "Action=DescribeInstances && Filter.1.Name=image-id", EC2("DescribeInstances", "<reservationSet/>"), 1);
+	sf_replay_add(t->f.rp, "Action=DescribeLaunchTemplates", EC2("DescribeLaunchTemplates", "<launchTemplates/>"), 2);
+	sf_replay_add(t->f.rp, "Action=DeregisterImage && ImageId=ami-0c", EC2("DeregisterImage", "<return>true</return>"), 1);
+	sf_replay_add(t->f.rp, "Action=DeleteSnapshot && SnapshotId=snap-0c", EC2("DeleteSnapshot", "<return>true</return>"), 1);
+	sf_replay_add(t->f.rp, "Action=DescribeImages && tag%3Asecfaas%3Alineage", EC2("DescribeImages", "<imagesSet/>"), 1);
+}
+
+T_TEST(gvisor_ami_destroy_looks_for_builders_only_after_an_interrupted_create)
+{
+	struct rt t;
+	rt_open(&t, "aws_gvisor_ami.gvisor_x86_64");
+	ami_drop_replies(&t);
+	json_t *prior = json_pack("{s:s, s:s, s:s}", "id", "ami-0c", "arch", "x86_64", "bake_key",
+				  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+	T_EQ(sf_rt_aws_gvisor_ami.destroy(&t.c, prior), 0);
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
+	T_EQ(sent(&t, "Action=DeregisterImage"), 1);
+	T_EQ(sent2(&t, "Action=DescribeInstances", "tag%3Asecfaas%3Atoken"), 0);
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	json_decref(prior);
+	rt_close(&t);
+
+	/* killed mid-bake: the id may be recorded, the outputs are not */
+	rt_open(&t, "aws_gvisor_ami.gvisor_x86_64");
+	ami_drop_replies(&t);
+	sf_replay_add(t.f.rp, "Action=DescribeInstances && tag%3Asecfaas%3Atoken",
+		      EC2("DescribeInstances", "<reservationSet><item><instancesSet><item><instanceId>i-0b</instanceId>"
+			  "</item></instancesSet></item></reservationSet>"), 1);
+	sf_replay_add(t.f.rp, "Action=TerminateInstances && InstanceId.1=i-0b", EC2("TerminateInstances", ""), 1);
+	prior = json_pack("{s:s, s:s}", "id", "ami-0c", "arch", "x86_64");
+	T_EQ(sf_rt_aws_gvisor_ami.destroy(&t.c, prior), 0);
+	T_EQ(sent(&t, "Action=TerminateInstances"), 1); /* the builder it left */
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	json_decref(prior);
+	rt_close(&t);
+}
+
 T_TEST(launch_template_refuses_a_foreign_ami_with_the_spec_position)
 {
 	struct rt t;
