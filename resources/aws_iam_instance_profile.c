@@ -80,16 +80,23 @@ static int ip_create(struct sf_rctx *c, const json_t *want, json_t **out)
 					   ax_iam_find, &n, "EntityAlreadyExists"};
 	char *id = NULL;
 	int rc = ax_create(c, &make, json_pack("{s:s, s:o}", "InstanceProfileName", name, "Tags", ax_tag_list(tags)),
-			   NULL, &id);
+			   &o, &id);
 	json_decref(tags);
 	free(id);
 	if (rc < 0)
 		return rc;
 	if (c->record_id)
 		c->record_id(c, name);
-	rc = ax_iam(c, "GetInstanceProfile", json_pack("{s:s}", "InstanceProfileName", name), &o);
-	if (rc < 0)
-		return rc;
+	/* The create's reply is the new profile (its ARN, no role yet); only
+	 * one found by the lookup (a lost reply, a resumed create, an adopted
+	 * name) is read, since its role may be in place already. */
+	if (!json_object_get(o, "InstanceProfile")) {
+		json_decref(o);
+		o = NULL;
+		rc = ax_iam(c, "GetInstanceProfile", json_pack("{s:s}", "InstanceProfileName", name), &o);
+		if (rc < 0)
+			return rc;
+	}
 	json_t *ip = json_object_get(o, "InstanceProfile");
 	int has_role = 0;
 	size_t i;

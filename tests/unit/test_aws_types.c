@@ -1667,6 +1667,32 @@ T_TEST(profile_create_adopts_only_what_its_tags_prove_ours)
 	rt_close(&t);
 }
 
+/* A new profile is not read back: CreateInstanceProfile's reply carries
+ * its ARN, and a new profile holds no role yet. */
+T_TEST(profile_fresh_create_takes_its_reply_without_a_read)
+{
+	struct rt t;
+	rt_open(&t, "aws_iam_instance_profile.node");
+	sf_replay_add(t.f.rp, "Action=CreateInstanceProfile",
+		      IAM("CreateInstanceProfile", "<CreateInstanceProfileResult><InstanceProfile><InstanceProfileName>p"
+						   "</InstanceProfileName><Arn>arn:aws:iam::1:instance-profile/p</Arn><Roles/>"
+						   "</InstanceProfile></CreateInstanceProfileResult>"),
+		      1);
+	sf_replay_add(t.f.rp, "Action=AddRoleToInstanceProfile && RoleName=r",
+		      IAM("AddRoleToInstanceProfile", ""), 1);
+	json_t *want = json_pack("{s:s, s:s}", "name", "p", "role", "r"), *out = NULL;
+	T_EQ(sf_rt_aws_iam_instance_profile.create(&t.c, want, &out), 0);
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
+	T_EQ(sent(&t, "Action=GetInstanceProfile"), 0);
+	T_EQ(sent(&t, "Action=AddRoleToInstanceProfile"), 1);
+	T_STREQ(json_string_value(json_object_get(out, "arn")), "arn:aws:iam::1:instance-profile/p");
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	json_decref(out);
+	json_decref(want);
+	rt_close(&t);
+}
+
 #define IAM_NO_INLINE                                                                                       \
 	IAM("ListRolePolicies", "<ListRolePoliciesResult><PolicyNames/><IsTruncated>false</IsTruncated>"             \
 				"</ListRolePoliciesResult>")
