@@ -153,6 +153,20 @@ http://*)
 	;;
 *) die "base URL '$BASE' must start with https://" ;;
 esac
+# Over plain http:// a digest proves only its own file.  The loose layout's
+# containerd-shim-runsc-v1 (containerd runs it as root) would be trusted
+# from the .sha512 beside it, which whoever swaps the shim swaps too, so
+# unless the shim is pinned as well only a tarball (both binaries under one
+# digest) is taken from such a mirror.
+shim_unpinned_plain=0
+case $BASE in http://*) [ $loopback = 1 ] || [ -n "$SECFAAS_GVISOR_SHIM_SHA512" ] || shim_unpinned_plain=1 ;; esac
+if [ $shim_unpinned_plain = 1 ]; then
+	case $SECFAAS_GVISOR_LAYOUT-$ARTIFACT in
+	loose-* | *-runsc) die "base URL '$BASE' is plain http:// and the loose layout's containerd-shim-runsc-v1 is not pinned (gvisor.sha512 pins runsc only): anyone on the network could swap the shim and its checksum file; use https://" ;;
+	esac
+	SECFAAS_GVISOR_LAYOUT=tarball
+	log "plain http:// mirror: only the release's tarball is taken (its digest covers runsc and the shim)"
+fi
 if [ "$SECFAAS_BAKE_TEST" = 1 ]; then
 	[ $loopback = 1 ] || die "SECFAAS_BAKE_TEST=1: refusing non-loopback base URL $BASE"
 	# Never send test traffic through a proxy.
@@ -240,6 +254,8 @@ if [ -z "$primary" ] && [ "$layout" != loose ]; then
 	done
 	if [ -n "$primary" ]; then
 		layout=tarball
+	elif [ $shim_unpinned_plain = 1 ]; then
+		die "release $REL has no tarball at $URL (HTTP 404), and over plain http:// its loose containerd-shim-runsc-v1 cannot be verified (gvisor.sha512 pins runsc only); use https://"
 	elif [ "$layout" = tarball ]; then
 		die "download of $URL/gvisor.tar.bz2.sha512 failed: HTTP 404 (no tarball for release $REL, $ARCH)"
 	fi

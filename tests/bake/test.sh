@@ -197,6 +197,22 @@ if bake SECFAAS_GVISOR_BASE_URL="http://mirror.example/gvisor" SECFAAS_GVISOR_PR
 	fail "plain http mirror without a pin accepted"
 else ok "plain http mirror without a pin refused"; fi
 check "http refusal says why" has "is plain http:// and no SHA-512 pins the release"
+# a pinned runsc over plain http://: the loose layout's shim is pinned by
+# nothing but its own .sha512 on the same server, so only a tarball is taken
+PIN=$(echo pin | sha512sum | cut -d' ' -f1)
+for how in SECFAAS_GVISOR_LAYOUT=loose SECFAAS_GVISOR_ARTIFACT=runsc; do
+	if bake SECFAAS_GVISOR_BASE_URL="http://mirror.example/gvisor" SECFAAS_GVISOR_SHA512="$PIN" "$how" \
+		SECFAAS_GVISOR_PREFIX="$P7"; then
+		fail "plain http, runsc pinned, $how: accepted"
+	else ok "plain http, runsc pinned, $how: refused"; fi
+	check "plain http, $how: the refusal names the unpinned shim" has "plain http:// and the loose layout's containerd-shim-runsc-v1 is not pinned"
+done
+bake SECFAAS_GVISOR_BASE_URL="http://mirror.example/gvisor" SECFAAS_GVISOR_SHA512="$PIN" SECFAAS_GVISOR_PREFIX="$P7"
+check "plain http, runsc pinned, layout auto: only the tarball is taken" has "plain http:// mirror: only the release's tarball is taken"
+bake SECFAAS_GVISOR_BASE_URL="http://mirror.example/gvisor" SECFAAS_GVISOR_SHA512="$PIN" SECFAAS_GVISOR_SHIM_SHA512="$PIN" \
+	SECFAAS_GVISOR_LAYOUT=loose SECFAAS_GVISOR_PREFIX="$P7"
+check "plain http, runsc and shim pinned: the loose layout passes that check" \
+	sh -c "! grep -q 'containerd-shim-runsc-v1 is not pinned' '$TMPDIR/out' && grep -q 'refusing non-loopback' '$TMPDIR/out'"
 if bake SECFAAS_GVISOR_BASE_URL="http://127.0.0.1.example.com:$PORT" SECFAAS_GVISOR_PREFIX="$P7"; then
 	fail "127.0.0.1.example.com accepted as loopback"
 else ok "127.0.0.1.example.com refused as non-loopback"; fi

@@ -45,7 +45,7 @@ set -eu
 : "${SECFAAS_GVISOR_PREFIX:=/usr/local}"
 : "${SECFAAS_RUNSC_TOML_PATH:=/etc/containerd/runsc.toml}"
 : "${SECFAAS_GVISOR_ARCH:=x86_64}"
-: "${SECFAAS_BAKE_KEY:=828854e06699519230acdf89d21ac8aa2445195c7f91c3e9006ffece721840cb}"
+: "${SECFAAS_BAKE_KEY:=95103192c9209189c8afe73192872944e3437f68c1bc0f588ae0077e0e3cd7c9}"
 secfaas_runsc_toml() {
 	cat <<'SECFAAS_RUNSC_TOML'
 # runsc.toml - read by containerd-shim-runsc-v1 (ConfigPath); rendered by secfaas
@@ -160,6 +160,20 @@ http://*)
 	;;
 *) die "base URL '$BASE' must start with https://" ;;
 esac
+# Over plain http:// a digest proves only its own file.  The loose layout's
+# containerd-shim-runsc-v1 (containerd runs it as root) would be trusted
+# from the .sha512 beside it, which whoever swaps the shim swaps too, so
+# unless the shim is pinned as well only a tarball (both binaries under one
+# digest) is taken from such a mirror.
+shim_unpinned_plain=0
+case $BASE in http://*) [ $loopback = 1 ] || [ -n "$SECFAAS_GVISOR_SHIM_SHA512" ] || shim_unpinned_plain=1 ;; esac
+if [ $shim_unpinned_plain = 1 ]; then
+	case $SECFAAS_GVISOR_LAYOUT-$ARTIFACT in
+	loose-* | *-runsc) die "base URL '$BASE' is plain http:// and the loose layout's containerd-shim-runsc-v1 is not pinned (gvisor.sha512 pins runsc only): anyone on the network could swap the shim and its checksum file; use https://" ;;
+	esac
+	SECFAAS_GVISOR_LAYOUT=tarball
+	log "plain http:// mirror: only the release's tarball is taken (its digest covers runsc and the shim)"
+fi
 if [ "$SECFAAS_BAKE_TEST" = 1 ]; then
 	[ $loopback = 1 ] || die "SECFAAS_BAKE_TEST=1: refusing non-loopback base URL $BASE"
 	# Never send test traffic through a proxy.
@@ -247,6 +261,8 @@ if [ -z "$primary" ] && [ "$layout" != loose ]; then
 	done
 	if [ -n "$primary" ]; then
 		layout=tarball
+	elif [ $shim_unpinned_plain = 1 ]; then
+		die "release $REL has no tarball at $URL (HTTP 404), and over plain http:// its loose containerd-shim-runsc-v1 cannot be verified (gvisor.sha512 pins runsc only); use https://"
 	elif [ "$layout" = tarball ]; then
 		die "download of $URL/gvisor.tar.bz2.sha512 failed: HTTP 404 (no tarball for release $REL, $ARCH)"
 	fi
