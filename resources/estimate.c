@@ -581,7 +581,7 @@ static void finish(const struct sf_plan *plan, struct step *s, size_t i)
 	double blo = 0, bhi = 0;
 	for (size_t k = 0; k < ch->ndeps; k++) {
 		const struct sf_change *d = sf_plan_find(plan, ch->deps[k]);
-		if (!d)
+		if (!d || !sf_change_waits_for(ch, ch->deps[k]))
 			continue;
 		size_t j = (size_t)(d - plan->v);
 		finish(plan, s, j);
@@ -615,7 +615,7 @@ static double makespan(const struct sf_plan *plan, const struct step *s, int wor
 	for (size_t i = 0; i < n; i++)
 		for (size_t k = 0; k < plan->v[i].ndeps; k++) {
 			const struct sf_change *d = sf_plan_find(plan, plan->v[i].deps[k]);
-			if (d && d != &plan->v[i])
+			if (d && d != &plan->v[i] && sf_change_waits_for(&plan->v[i], plan->v[i].deps[k]))
 				dep[off[i] + ndep[i]++] = (long)(d - plan->v);
 		}
 	/* state: 0 waiting, 1 running (until end[i]), 2 done */

@@ -238,6 +238,29 @@ static void part_took_cb(struct sf_rctx *c, const char *part, double seconds)
 		sf_state_timing_add(w->run->st, w->node->ch->type->name, phase, seconds, &e);
 }
 
+static void reach(const struct run *r, size_t i, unsigned char *seen);
+
+static size_t pending_cb(struct sf_rctx *c, const char *type)
+{
+	struct wctx *w = (struct wctx *)c;
+	struct run *r = w->run;
+	size_t self = (size_t)(w->node - r->v), n = 0;
+	unsigned char *seen = xcalloc(r->n ? r->n : 1, 1);
+	pthread_mutex_lock(&r->mu);
+	for (size_t i = 0; i < r->n; i++) {
+		const struct node *nd = &r->v[i];
+		if (i == self || (nd->st != N_WAITING && nd->st != N_RUNNING) || nd->ch->action == SF_ACT_DELETE ||
+		    !nd->ch->type || strcmp(nd->ch->type->name, type))
+			continue;
+		memset(seen, 0, r->n);
+		reach(r, i, seen);
+		n += !seen[self]; /* one that waits for this one would never finish first */
+	}
+	pthread_mutex_unlock(&r->mu);
+	free(seen);
+	return n;
+}
+
 static int record_id_cb(struct sf_rctx *c, const char *id)
 {
 	struct wctx *w = (struct wctx *)c;
@@ -943,6 +966,7 @@ static void *worker(void *arg)
 		w.rc.typical = typical_cb;
 		w.rc.typical_part = typical_part_cb;
 		w.rc.part_took = part_took_cb;
+		w.rc.pending = pending_cb;
 		w.rc.engine = r;
 		w.run = r;
 		w.node = nd;
@@ -1091,7 +1115,8 @@ static int unlinks(const struct sf_rtype *t, const struct sf_rtype *of)
 	return 0;
 }
 
-/* Edges: creates/updates wait for the dependencies they reference;
+/* Edges: creates/updates wait for the dependencies they reference (a
+ * create not for an update-only one, sf_change_waits_for);
  * deletes wait for the deletion of whatever depended on them, except that
  * (when `shortcuts`) a dependent whose link that deletion undoes goes
  * after it instead (sf_rtype.unlinked_by). */
@@ -1110,7 +1135,7 @@ static void build_edges(struct run *r, int shortcuts)
 			if (i == j)
 				continue;
 			int a_del = a->action == SF_ACT_DELETE, b_del = b->action == SF_ACT_DELETE;
-			if (!a_del && !b_del && changes_dep(a, b->address))
+			if (!a_del && !b_del && sf_change_waits_for(a, b->address))
 				add_wait(&r->v[i], j);
 			if (a_del && changes_dep(b, a->address) &&
 			    (b_del || b->action == SF_ACT_REPLACE || b->action == SF_ACT_REPLACE_CBD)) {

@@ -60,6 +60,9 @@ void sf_config_release(struct sf_config *c)
 		for (size_t j = 0; j < r->ndeps; j++)
 			free(r->deps[j]);
 		free(r->deps);
+		for (size_t j = 0; j < r->nupdate_only; j++)
+			free(r->update_only[j]);
+		free(r->update_only);
 	}
 	free(c->v);
 	free(c->workspace);
@@ -212,11 +215,35 @@ void sf_rinst_add_dep(struct sf_rinst *r, const char *addr)
 	r->deps[r->ndeps++] = xstrdup(addr);
 }
 
+void sf_rinst_add_update_dep(struct sf_rinst *r, const char *addr)
+{
+	sf_rinst_add_dep(r, addr);
+	for (size_t i = 0; i < r->nupdate_only; i++)
+		if (!strcmp(r->update_only[i], addr))
+			return;
+	r->update_only = xrealloc(r->update_only, (r->nupdate_only + 1) * sizeof *r->update_only);
+	r->update_only[r->nupdate_only++] = xstrdup(addr);
+}
+
 struct refcheck {
 	struct sf_config *c;
 	struct sf_rinst *r;
 	struct sf_diags *d;
 };
+
+/* A create needs what it reads: an address the configuration refers to
+ * is an ordinary dependency even if it was also added as update-only. */
+static void refs_win(const char *addr, const char *attr, void *ctx)
+{
+	struct sf_rinst *r = ctx;
+	(void)attr;
+	for (size_t i = 0; i < r->nupdate_only; i++)
+		if (!strcmp(r->update_only[i], addr)) {
+			free(r->update_only[i]);
+			r->update_only[i] = r->update_only[--r->nupdate_only];
+			return;
+		}
+}
 
 static void check_ref(const char *addr, const char *attr, void *ctx)
 {
@@ -361,6 +388,7 @@ lower:
 	for (size_t i = 0; i < out->n; i++) {
 		struct refcheck rc = {out, &out->v[i], d};
 		sf_refs_walk(out->v[i].config, check_ref, &rc);
+		sf_refs_walk(out->v[i].config, refs_win, &out->v[i]);
 		for (size_t j = 0; j < out->v[i].ndeps; j++)
 			if (!sf_config_find(out, out->v[i].deps[j]))
 				sf_diag_error(d, &out->v[i].pos, "%s: dependsOn names undeclared resource \"%s\"",
@@ -418,8 +446,15 @@ json_t *sf_config_to_json(const struct sf_config *c)
 		json_t *deps = json_array();
 		for (size_t j = 0; j < r->ndeps; j++)
 			json_array_append_new(deps, json_string(r->deps[j]));
-		json_array_append_new(res, json_pack("{s:s, s:s, s:s, s:O, s:o}", "address", r->address, "type",
-						     r->type->name, "name", r->name, "config", r->config, "deps", deps));
+		json_t *o = json_pack("{s:s, s:s, s:s, s:O, s:o}", "address", r->address, "type", r->type->name, "name",
+				      r->name, "config", r->config, "deps", deps);
+		if (r->nupdate_only) {
+			json_t *u = json_array();
+			for (size_t j = 0; j < r->nupdate_only; j++)
+				json_array_append_new(u, json_string(r->update_only[j]));
+			json_object_set_new(o, "update_only", u);
+		}
+		json_array_append_new(res, o);
 	}
 	return json_pack("{s:s, s:s?, s:s, s:O?, s:o}", "workspace", c->workspace ? c->workspace : "", "kind", c->kind,
 			 "digest", c->digest ? c->digest : "", "metadata", c->metadata, "resources", res);
@@ -453,6 +488,8 @@ int sf_config_from_json(struct sf_config *out, const json_t *j, const struct sf_
 		size_t k;
 		json_t *dv;
 		json_array_foreach(deps, k, dv) if (json_is_string(dv)) sf_rinst_add_dep(ri, json_string_value(dv));
+		json_array_foreach(json_object_get(r, "update_only"), k, dv) if (json_is_string(dv))
+			sf_rinst_add_update_dep(ri, json_string_value(dv));
 	}
 	return 0;
 }

@@ -32,6 +32,9 @@ struct sf_rinst {
 	json_t *config;               /* desired attributes (may hold ${...} strings) */
 	char **deps;                  /* sorted, unique addresses */
 	size_t ndeps;
+	char **update_only;           /* those of deps that order only changes to an existing
+				       * object (sf_rinst_add_update_dep); unique */
+	size_t nupdate_only;
 	struct sf_pos pos;            /* where it was declared (file borrowed from the specset) */
 };
 
@@ -83,6 +86,13 @@ int sf_config_order(const struct sf_config *c, size_t **order, char **cycle);
 
 /* Add a dependency edge (deduplicated). */
 void sf_rinst_add_dep(struct sf_rinst *r, const char *addr);
+/* Add a dependency that orders only the changes to an object that already
+ * exists (an update or a replacement waits for addr's change), while the
+ * object's first creation runs alongside addr's: for an order that matters
+ * once both run (an upgrade step) but that a new object does not need.  It
+ * is a dependency like any other for deletes, plans and cycles.  Not for an
+ * address the configuration refers to: a create needs what it reads. */
+void sf_rinst_add_update_dep(struct sf_rinst *r, const char *addr);
 
 /* Serialise for plan files and read back (types looked up in `types`).
  * from_json: SF_EINVAL/SF_ECORRUPT with err on unknown type or bad shape. */

@@ -62,7 +62,23 @@ static void change_release(struct sf_change *c)
 	for (size_t i = 0; i < c->ndeps; i++)
 		free(c->deps[i]);
 	free(c->deps);
+	for (size_t i = 0; i < c->nupdate_only; i++)
+		free(c->update_only[i]);
+	free(c->update_only);
 	json_decref(c->sens);
+}
+
+int sf_change_waits_for(const struct sf_change *c, const char *addr)
+{
+	int dep = 0;
+	for (size_t i = 0; i < c->ndeps && !dep; i++)
+		dep = !strcmp(c->deps[i], addr);
+	if (!dep || c->action != SF_ACT_CREATE)
+		return dep;
+	for (size_t i = 0; i < c->nupdate_only; i++)
+		if (!strcmp(c->update_only[i], addr))
+			return 0;
+	return 1;
 }
 
 int sf_change_sensitive(const struct sf_change *c, const char *name)
@@ -610,6 +626,9 @@ int sf_plan_make(struct sf_plan *plan, const struct sf_config *cfg, struct sf_st
 				r = res[i];
 		struct sf_change *c = plan_add(plan, ri->address, ri->type);
 		deps_copy(c, ri->deps, ri->ndeps);
+		c->update_only = xcalloc(ri->nupdate_only + 1, sizeof *c->update_only);
+		for (size_t k = 0; k < ri->nupdate_only; k++)
+			c->update_only[c->nupdate_only++] = xstrdup(ri->update_only[k]);
 		int unknown = 0;
 		c->after = sf_refs_resolve(ri->config, plan_ref, &pl, &unknown);
 		mark_sensitive_refs(c, cfg, plan, ri->config);

@@ -70,6 +70,8 @@ struct sf_change {
 	size_t nattrs;
 	char **deps;            /* for create/update: config deps; for delete: state deps */
 	size_t ndeps;
+	char **update_only;     /* of deps: those a create does not wait for (sf_rinst_add_update_dep) */
+	size_t nupdate_only;
 	enum sf_rstatus prior_status; /* when before != NULL */
 	int has_prior;
 	char *deposed_key;      /* SF_REASON_DEPOSED: the state meta key holding it */
@@ -83,6 +85,10 @@ struct sf_change {
  * or its value uses a sensitive attribute (directly or through another
  * such value)?  Plan output, JSON and plan files hide exactly these. */
 int sf_change_sensitive(const struct sf_change *c, const char *name);
+
+/* Does the create, update or replacement c wait for the change of addr
+ * (one of its deps)?  Always, except a create for an update-only one. */
+int sf_change_waits_for(const struct sf_change *c, const char *addr);
 
 struct sf_drift {
 	char *address;

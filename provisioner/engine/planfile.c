@@ -144,6 +144,8 @@ int sf_plan_save(const struct sf_plan *plan, const struct sf_config *cfg, struct
 			json_object_set_new(last, "deposed_key", json_string(c->deposed_key));
 		if (c->sens)
 			json_object_set(last, "sensitive_refs", c->sens);
+		if (c->nupdate_only)
+			json_object_set_new(last, "update_only", strv(c->update_only, c->nupdate_only));
 	}
 	json_t *drift = json_array();
 	for (size_t i = 0; i < plan->ndrift; i++)
@@ -253,6 +255,11 @@ int sf_plan_parse(struct sf_plan *plan, struct sf_config *cfg, const char *path,
 		for (size_t k = 0; k < json_array_size(deps); k++)
 			if (json_is_string(json_array_get(deps, k)))
 				ch->deps[ch->ndeps++] = xstrdup(json_string_value(json_array_get(deps, k)));
+		const json_t *uo = json_object_get(c, "update_only");
+		ch->update_only = xcalloc(json_array_size(uo) + 1, sizeof *ch->update_only);
+		for (size_t k = 0; k < json_array_size(uo); k++)
+			if (json_is_string(json_array_get(uo, k)))
+				ch->update_only[ch->nupdate_only++] = xstrdup(json_string_value(json_array_get(uo, k)));
 		ch->attrs = xcalloc(json_array_size(attrs) + 1, sizeof *ch->attrs);
 		for (size_t k = 0; k < json_array_size(attrs); k++) {
 			json_t *a = json_array_get(attrs, k), *ab = NULL, *aa = NULL;

@@ -143,6 +143,12 @@ struct sf_rctx {
 	 * judges ownership from them instead of asking marks() again.  The
 	 * same proof from the same object, one call fewer.  NULL: marks(). */
 	json_t *own_tags;
+	/* Apply only: how many changes to objects of resource type `type`
+	 * this run still has to finish (waiting or running; deletes not
+	 * counted), leaving out those that wait for this one.  An object that
+	 * cannot be ready before such objects are (an add-on whose pods need
+	 * nodes) waits while any is pending.  May be NULL: none. */
+	size_t (*pending)(struct sf_rctx *c, const char *type);
 };
 
 struct sf_change;     /* engine's per-resource plan entry (plan.h) */

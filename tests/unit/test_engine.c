@@ -79,7 +79,7 @@ T_TEST(graph_names_the_cycle)
 /* Documents of the form
  *   kind: T
  *   metadata: {name: ws}
- *   resources: [{type: test_object, name: a, attrs: {...}, dependsOn: [...]}]
+ *   resources: [{type: test_object, name: a, attrs: {...}, dependsOn: [...], updateOnly: [...]}]
  * lowered straight into instances. */
 static int validated;
 
@@ -107,6 +107,9 @@ static void t_lower(const struct sf_doc *doc, struct sf_config *c, struct sf_dia
 		const struct sf_node *dep = sf_node_get(r, "dependsOn");
 		for (size_t j = 0; dep && j < dep->n; j++)
 			sf_rinst_add_dep(ri, sf_node_str(dep->vals[j]));
+		const struct sf_node *upd = sf_node_get(r, "updateOnly");
+		for (size_t j = 0; upd && j < upd->n; j++)
+			sf_rinst_add_update_dep(ri, sf_node_str(upd->vals[j]));
 	}
 }
 
@@ -154,6 +157,33 @@ T_TEST(config_references_become_dependencies)
 	char *cycle = NULL;
 	T_EQ(sf_config_order(&cfg, &order, &cycle), 0);
 	T_STREQ(cfg.v[order[0]].address, "test_object.a");
+	T_STREQ(cfg.v[order[2]].address, "test_object.c");
+	free(order);
+	free(diag);
+	sf_config_release(&cfg);
+	sf_specset_release(&set);
+}
+
+/* An update-only dependency is a dependency; one the configuration also
+ * refers to is an ordinary one (a create needs what it reads). */
+T_TEST(config_update_only_dependency_yields_to_a_reference)
+{
+	struct sf_specset set = SF_SPECSET_INIT;
+	struct sf_config cfg = SF_CONFIG_INIT;
+	char *diag = NULL;
+	T_EQ(assemble(DOC("x", "  - {type: test_object, name: a, attrs: {dir: /x}}\n"
+				"  - {type: test_object, name: b, attrs: {dir: /x, content: '${test_object.a.id}'},"
+				" updateOnly: [test_object.a]}\n"
+				"  - {type: test_object, name: c, attrs: {dir: /x}, updateOnly: [test_object.b]}\n"),
+		      &set, &cfg, &diag),
+	     0);
+	T_STREQ(diag, "");
+	const struct sf_rinst *b = sf_config_find(&cfg, "test_object.b"), *c = sf_config_find(&cfg, "test_object.c");
+	T_OK(b && b->ndeps == 1 && b->nupdate_only == 0);
+	T_OK(c && c->ndeps == 1 && !strcmp(c->deps[0], "test_object.b") && c->nupdate_only == 1);
+	size_t *order = NULL;
+	char *cycle = NULL;
+	T_EQ(sf_config_order(&cfg, &order, &cycle), 0);
 	T_STREQ(cfg.v[order[2]].address, "test_object.c");
 	free(order);
 	free(diag);
@@ -1138,4 +1168,110 @@ T_TEST(apply_keeps_a_history_per_part_of_a_step)
 	T_EQ(pt_known, 1);
 	T_OK(pt_lo == 40 && pt_hi == 60);
 	sf_state_close(st);
+}
+
+/* An update-only dependency (sf_rinst_add_update_dep): the dependent's
+ * create runs alongside the dependency's create, its update still waits for
+ * the dependency's update.  The dependency's create waits (at most a while)
+ * for the dependent's create to start, so without the rule it sees none;
+ * the dependent's update notes whether the dependency's had ended. */
+static pthread_mutex_t uo_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t uo_cv = PTHREAD_COND_INITIALIZER;
+static int uo_dep_started, uo_saw_dep, uo_first_done, uo_dep_after_first;
+
+static int uo_create(struct sf_rctx *c, const json_t *want, json_t **out)
+{
+	pthread_mutex_lock(&uo_mu);
+	if (!strcmp(c->address, "ud.dep")) {
+		uo_dep_started = 1;
+		pthread_cond_broadcast(&uo_cv);
+	} else {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 20; /* a deadlock guard, not a pause: it ends as soon as ud.dep starts */
+		while (!uo_dep_started && pthread_cond_timedwait(&uo_cv, &uo_mu, &ts) == 0)
+			;
+		uo_saw_dep = uo_dep_started;
+	}
+	pthread_mutex_unlock(&uo_mu);
+	*out = json_deep_copy(want);
+	json_object_set_new(*out, "id", json_string(c->address));
+	return 0;
+}
+
+static int uo_update(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out)
+{
+	pthread_mutex_lock(&uo_mu);
+	if (!strcmp(c->address, "ud.dep"))
+		uo_dep_after_first = uo_first_done;
+	else
+		uo_first_done = 1;
+	pthread_mutex_unlock(&uo_mu);
+	*out = json_deep_copy(want);
+	json_object_set(*out, "id", json_object_get(prior, "id"));
+	return 0;
+}
+
+static const struct sf_rtype uo_t = {.name = "ud", .schema_version = 1, .attrs = fk_attrs, .create = uo_create,
+				     .read = gw_read, .update = uo_update, .destroy = gw_destroy, .own = &fk_own};
+
+static int uo_run(struct sf_state *st, const char *v, int saved)
+{
+	static const struct sf_rtype *const types[] = {&uo_t};
+	struct sf_registry reg = {types, 1};
+	struct sf_config cfg = SF_CONFIG_INIT;
+	cfg.workspace = xstrdup("ws");
+	cfg.kind = xstrdup("Stack");
+	json_t *a = json_pack("{s:s}", "v", v);
+	sf_config_add(&cfg, &uo_t, "first", a, NULL);
+	sf_rinst_add_update_dep(sf_config_add(&cfg, &uo_t, "dep", a, NULL), "ud.first");
+	json_decref(a);
+	struct sf_plan plan, loaded;
+	struct sf_err err = SF_ERR_INIT;
+	struct sf_plan_opts po = {.refresh = 1, .types = &reg};
+	int rc = sf_plan_make(&plan, &cfg, st, &po, &err);
+	struct sf_plan *p = &plan;
+	char *path = xasprintf("%s/uo.plan", t_tmpdir());
+	if (!rc && saved) { /* through a saved plan: the rule goes along */
+		struct sf_config cfg2 = SF_CONFIG_INIT;
+		rc = sf_plan_save(&plan, &cfg, st, path, &err);
+		if (!rc)
+			rc = sf_plan_load(&loaded, &cfg2, path, &reg, &err);
+		if (!rc)
+			rc = sf_plan_unseal(&loaded, &cfg2, st, &err);
+		sf_config_release(&cfg);
+		cfg = cfg2;
+		p = &loaded;
+		sf_plan_release(&plan);
+	}
+	if (rc < 0)
+		T_FAILF("plan: %s", err.msg);
+	volatile int cancel = 0;
+	struct sf_apply_opts ao = {.parallelism = 4, .cancel = &cancel, .progress_interval = 60};
+	struct sf_apply_result res;
+	memset(&res, 0, sizeof res);
+	if (rc == 0)
+		rc = sf_apply(p, &cfg, st, &ao, &res, &err);
+	if (rc < 0)
+		T_FAILF("apply: %s", err.msg);
+	free(path);
+	sf_plan_release(p);
+	sf_config_release(&cfg);
+	return rc;
+}
+
+T_TEST(apply_update_only_dependency_orders_updates_not_creates)
+{
+	for (int saved = 0; saved <= 1; saved++) {
+		char name[32];
+		snprintf(name, sizeof name, "updonly%d", saved);
+		struct sf_state *st = fresh_state(name);
+		uo_dep_started = uo_saw_dep = uo_first_done = uo_dep_after_first = 0;
+		T_EQ(uo_run(st, "1", saved), 0);
+		T_EQ(uo_saw_dep, 1); /* the create did not wait */
+		T_EQ(uo_run(st, "2", saved), 0);
+		T_EQ(uo_first_done, 1);
+		T_EQ(uo_dep_after_first, 1); /* the update did */
+		sf_state_close(st);
+	}
 }
