@@ -41,6 +41,14 @@ static const struct sf_waiter_def waiters[] = {
 	 .max_attempts = 60, .success = {"ACTIVE"}, .failure = {"CREATE_FAILED", "DEGRADED"},
 	 .failure_msg = "add-on {addonName} is {status}: {detail}", .detail_path = "addon.health.issues",
 	 .typical_lo = 45, .typical_hi = 80},
+	/* secfaas: a new add-on's creation is over: ACTIVE, or DEGRADED (a
+	 * Deployment add-on, such as coredns, while no node can run its pods),
+	 * which the caller judges (resources/aws_eks_addon.c) */
+	{.name = "eks.AddonSettled", .service = "eks", .operation = "DescribeAddon",
+	 .path = "/clusters/{clusterName}/addons/{addonName}", .status_path = "addon.status", .delay_s = 10,
+	 .max_attempts = 60, .success = {"ACTIVE", "DEGRADED"}, .failure = {"CREATE_FAILED"},
+	 .failure_msg = "add-on {addonName} is {status}: {detail}", .detail_path = "addon.health.issues",
+	 .typical_lo = 45, .typical_hi = 80},
 	{.name = "eks.AddonDeleted", .service = "eks", .operation = "DescribeAddon",
 	 .path = "/clusters/{clusterName}/addons/{addonName}", .status_path = "addon.status", .delay_s = 10,
 	 .max_attempts = 60, .failure = {"DELETE_FAILED"}, .notfound_success = 1, .typical_lo = 20, .typical_hi = 45},

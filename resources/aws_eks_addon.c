@@ -10,6 +10,12 @@
  * runs self-managed copies of vpc-cni, coredns and kube-proxy; without it
  * EKS fails the add-on with ConfigurationConflict), configurationValues as
  * the JSON string EKS expects, clientRequestToken, tags; then wait ACTIVE.
+ * A Deployment add-on (coredns) made before any node can run its pods
+ * settles DEGRADED with too few replicas, and EKS turns it ACTIVE once
+ * they run: that wait goes on while this run still has node groups to
+ * make or change, then gives EKS a while to see the pods, and ends in an
+ * error naming the health issues if the add-on stays DEGRADED (every
+ * node tainted against its pods, say), never in an endless wait.
  * The version is addon_version when given (a pin), else the default that
  * DescribeAddonVersions names for kubernetes_version.  An add-on of that
  * name that already exists is adopted only when its ownership tags prove
@@ -337,18 +343,120 @@ static int describe(struct sf_rctx *c, const json_t *w, json_t **addon)
  * just made began the transition (nothing to ask at once).  siblings: the
  * cluster's name when its add-ons made alongside share one poll loop
  * (ax_wait_siblings), else NULL. */
-static int wait_active(struct sf_rctx *c, const json_t *w, int begun, const char *siblings, json_t **addon)
+static int wait_row(struct sf_rctx *c, const char *row, const json_t *w, int begun, const char *siblings,
+		    json_t **addon)
 {
 	json_t *last = NULL;
 	*addon = NULL;
-	int rc = ax_wait_siblings(c, siblings, sf_aws_waiter_find("eks.AddonActive"), wait_args(w), 1800, "add-on", begun,
-				  &last);
+	int rc = ax_wait_siblings(c, siblings, sf_aws_waiter_find(row), wait_args(w), 1800, "add-on", begun, &last);
 	if (!rc && json_is_object(json_object_get(last, "addon")))
 		*addon = json_incref(json_object_get(last, "addon"));
 	else if (!rc)
 		rc = describe(c, w, addon);
 	json_decref(last);
 	return rc;
+}
+
+static int wait_active(struct sf_rctx *c, const json_t *w, int begun, const char *siblings, json_t **addon)
+{
+	return wait_row(c, "eks.AddonActive", w, begun, siblings, addon);
+}
+
+/* The same until a new add-on is ACTIVE or DEGRADED, which settle()
+ * judges: its creation is over. */
+static int wait_settled(struct sf_rctx *c, const json_t *w, int begun, const char *siblings, json_t **addon)
+{
+	return wait_row(c, "eks.AddonSettled", w, begun, siblings, addon);
+}
+
+/* The add-on's health issues as one line ("code: message; ..."), owned. */
+static char *issues_line(const json_t *addon)
+{
+	struct sf_buf b = SF_BUF_INIT;
+	size_t i;
+	json_t *is;
+	json_array_foreach(json_object_get(json_object_get(addon, "health"), "issues"), i, is) {
+		if (i)
+			sf_buf_puts(&b, "; ");
+		sf_buf_puts(&b, ax_s(is, "code") ? ax_s(is, "code") : "?");
+		if (ax_s(is, "message")) {
+			sf_buf_puts(&b, ": ");
+			sf_buf_puts(&b, ax_s(is, "message"));
+		}
+	}
+	if (!b.len)
+		sf_buf_puts(&b, "no health issue given");
+	return sf_buf_detach(&b);
+}
+
+/* DEGRADED only for want of replicas: the add-on's pods found no node. */
+static int needs_nodes(const json_t *addon)
+{
+	const json_t *v = json_object_get(json_object_get(addon, "health"), "issues");
+	size_t i;
+	json_t *is;
+	json_array_foreach(v, i, is) if (!ax_s(is, "code") || strcmp(ax_s(is, "code"), "InsufficientNumberOfReplicas"))
+		return 0;
+	return json_array_size(v) > 0;
+}
+
+/* How long EKS may take, official seconds, to see a Deployment add-on's
+ * pods run once the nodes are up, before a DEGRADED add-on is an error. */
+#define NODES_GRACE_S 120.0
+
+/* A created add-on that settled (eks.AddonSettled) into *addon (owned,
+ * replaced as it is read again): 0 once it is ACTIVE.  DEGRADED for want
+ * of replicas waits while this run has node groups to make or change
+ * (c->pending), then reads the add-on again at the row's pace for
+ * NODES_GRACE_S at most; any other DEGRADED, or one that outlasts that,
+ * fails naming its issues. */
+static int settle(struct sf_rctx *c, const json_t *w, json_t **addon)
+{
+	double deadline = sf_mono() + (c->timeout_s > 0 ? c->timeout_s : ax_wait_deadline(1800)), nodes_up = 0;
+	int held = 0;
+	for (;;) {
+		const char *st = ax_s(*addon, "status");
+		if (st && !strcmp(st, "ACTIVE"))
+			return 0;
+		int waits = st && !strcmp(st, "DEGRADED") && needs_nodes(*addon);
+		while (waits && c->pending && c->pending(c, "eks_nodegroup") > 0) {
+			if (!held && c->progress)
+				c->progress(c, "add-on: DEGRADED until a node runs its pods: waiting for the node groups");
+			held = 1;
+			if (sf_mono() >= deadline)
+				return sf_fail(c->err, SF_ETIMEOUT, "%s: add-on %s still DEGRADED while the node groups come up",
+					       c->address, ax_s(w, "addon_name"));
+			int rc = ax_sleep(c, 0.1);
+			if (rc < 0)
+				return rc;
+		}
+		double now = sf_mono();
+		if (waits && !nodes_up)
+			nodes_up = now;
+		if (!waits || now - nodes_up >= ax_delay(NODES_GRACE_S) || now >= deadline) {
+			char *why = issues_line(*addon);
+			sf_fail(c->err, SF_ERROR, "%s: add-on %s is %s: %s", c->address, ax_s(w, "addon_name"),
+				st ? st : "in no known state", why);
+			free(why);
+			if (waits)
+				sf_err_hint(c->err, "no node runs its pods although the node groups are up: give the cluster a "
+						    "node group without NoSchedule taints (a gVisor group's keeps them off)");
+			return c->err->code;
+		}
+		if (held) { /* the node groups are done: read it at once, then at the row's pace */
+			held = 0;
+		} else {
+			int rc = ax_sleep(c, ax_delay(10));
+			if (rc < 0)
+				return rc;
+		}
+		json_t *next = NULL;
+		int rc = describe(c, w, &next);
+		if (rc < 0)
+			return rc;
+		json_decref(*addon);
+		*addon = next;
+	}
 }
 
 /* Ownership: the add-on's tags; its id is "cluster/addon". */
@@ -421,7 +529,9 @@ static int ad_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	if (c->record_id)
 		c->record_id(c, id);
 	free(id);
-	rc = wait_active(c, want, begun, ax_s(want, "cluster_name"), &addon);
+	rc = wait_settled(c, want, begun, ax_s(want, "cluster_name"), &addon);
+	if (!rc)
+		rc = settle(c, want, &addon);
 	if (!rc)
 		*out = output(want, addon);
 	json_decref(addon);

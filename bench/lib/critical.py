@@ -19,8 +19,12 @@ own durations through that dependency graph:
                         that powers itself off (the AMI builder)
       AMI               pending -> available
       EKS cluster       CREATING -> ACTIVE;  EKS node group  CREATING -> ACTIVE
-      EKS add-on        CREATING -> ACTIVE (CoreDNS is DEGRADED until nodes
-                        run: its end is then when its nodes let it be ACTIVE)
+      EKS add-on        CREATING -> ACTIVE; one made before any node could
+                        run its pods (CoreDNS) goes CREATING -> DEGRADED, and
+                        is ready once that is over and the first node group
+                        whose nodes its pods tolerate is ACTIVE, whenever
+                        EKS noticed it (the client's late node groups are
+                        its lag, not AWS's time)
       NAT gateway, VPC endpoint  pending -> available
       everything else (VPC, subnets, gateway, route tables, security groups,
       addresses, launch templates, access entries) is ready when its call
@@ -30,7 +34,7 @@ own durations through that dependency graph:
     launch template; a launch template whose user data carries the cluster
     endpoint needs the ACTIVE cluster, and its image; an image its builder
     instance; an instance its instance profile; a profile its roles; an
-    add-on its cluster.
+    add-on its cluster (and a DEGRADED one, a node group it can run on).
   destroy: a NAT gateway or VPC endpoint deleting -> gone; a node group
     DELETING -> gone; its instances shutting-down ->
     terminated (AWS starts them when the group is gone); a cluster
@@ -289,13 +293,20 @@ def snapshot(sim, window):
                 continue
             raise
         snap["nodegroups"][key] = {"cluster": cl, "role": g["nodeRole"].rsplit("/", 1)[-1],
-                                   "lt": (g.get("launchTemplate") or {}).get("id")}
+                                   "lt": (g.get("launchTemplate") or {}).get("id"),
+                                   # can a Deployment add-on (CoreDNS, which tolerates only
+                                   # these two taints) run on its nodes
+                                   "schedulable": not any(
+                                       t.get("effect") in ("NO_SCHEDULE", "NO_EXECUTE") and
+                                       t.get("key") not in ("CriticalAddonsOnly", "node-role.kubernetes.io/control-plane")
+                                       for t in g.get("taints") or [])}
     return snap
 
 
 # ----------------------------------------------------------- critical path
 def _longest(nodes):
-    """nodes: key -> {"dur", "deps"[, "t0"]}; returns (length, path)."""
+    """nodes: key -> {"dur", "deps"[, "any", "t0"]}: a node starts once all of
+    its deps and the first of its "any" are done; returns (length, path)."""
     memo = {}
 
     def fin(k, depth=0):
@@ -304,6 +315,9 @@ def _longest(nodes):
                 raise ValueError("cycle in the dependency graph at %s" % k)
             n = nodes[k]
             best = max(((fin(d, depth + 1), d) for d in n["deps"] if d in nodes), default=(0.0, None))
+            first = min(((fin(d, depth + 1), d) for d in n.get("any") or [] if d in nodes), default=None)
+            if first is not None and first[0] > best[0]:
+                best = first
             memo[k] = (best[0] + n["dur"], best[1])
         return memo[k][0]
 
@@ -332,8 +346,10 @@ def critical_create(window, snap, creator_arn=None):
     nodes = {}
     add_role = _call_times(window, "iam:AddRoleToInstanceProfile")
 
-    def node(key, span, deps):
+    def node(key, span, deps, any_of=None):
         nodes[key] = {"t0": span[0], "dur": span[1], "deps": [d for d in deps if d[1]]}
+        if any_of:
+            nodes[key]["any"] = any_of
 
     for (typ, oid), o in objs.items():
         t0 = _tr(o)[0]["at"]
@@ -365,7 +381,15 @@ def critical_create(window, snap, creator_arn=None):
                     deps.append(("cluster", name))
             node(("lt", oid), (t0, 0.0), deps)
         elif typ == "eks:addon":
-            node(("addon", oid), _span(_at(o, "CREATING"), _at(o, "ACTIVE")), [("cluster", oid.split("/")[0])])
+            cl, made, degraded = oid.split("/")[0], _at(o, "CREATING"), _at(o, "DEGRADED")
+            if degraded is None:
+                node(("addon", oid), _span(made, _at(o, "ACTIVE")), [("cluster", cl)])
+            else:
+                # its own part ends at DEGRADED; ACTIVE then waits for nodes it can run on
+                node(("addon", oid), _span(made, degraded), [("cluster", cl)])
+                node(("on nodes", oid), (_at(o, "ACTIVE", degraded), 0.0), [("addon", oid)],
+                     [("nodegroup", k) for k, g in snap["nodegroups"].items()
+                      if g["cluster"] == cl and g.get("schedulable", True)])
         elif typ in ("ec2:nat-gateway", "ec2:vpc-endpoint"):
             node((typ.split(":")[1], oid), _span(_at(o, "pending"), _at(o, "available")), [])
         elif typ == "eks:nodegroup":

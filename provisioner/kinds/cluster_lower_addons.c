@@ -4,9 +4,14 @@
  * NetworkPolicies secfaas installs are enforced; kube-proxy and
  * eks-pod-identity-agent; coredns.  Node groups come after vpc-cni,
  * kube-proxy and the pod identity agent (cluster_lower_nodes.c), so an
- * upgrade step runs control plane, add-ons, node groups; coredns after the
- * first node group (a Deployment: EKS reports it DEGRADED while no node
- * can run it).
+ * upgrade step runs control plane, add-ons, node groups; coredns's update
+ * after the first node group's.  coredns is a Deployment, not a DaemonSet:
+ * EKS accepts it on a cluster without nodes and reports it DEGRADED until
+ * a node can run its pods, so a new cluster creates it with the other
+ * add-ons, alongside the node groups (an update-only dependency,
+ * provisioner/engine/config.h), and its create waits through DEGRADED
+ * while this run's node groups come up (resources/aws_eks_addon.c).  On an
+ * upgrade its pods already run on the nodes, which move first.
  *
  * The VPC CNI's AWS permissions come through EKS Pod Identity: the
  * add-on's own podIdentityAssociations (aws-node -> aws_iam_role.vpc_cni),
@@ -63,7 +68,10 @@ void cl_lower_addons(struct cl_lower *l)
 	}
 	addon(l, "kube_proxy", "kube-proxy", NULL, NULL);
 	addon(l, "pod_identity_agent", "eks-pod-identity-agent", NULL, NULL);
-	char *first = l->cl->n_groups ? xasprintf("eks_nodegroup.%s", l->cl->groups[0].name) : NULL;
-	addon(l, "coredns", "coredns", NULL, first);
-	free(first);
+	struct sf_rinst *dns = addon(l, "coredns", "coredns", NULL, NULL);
+	if (dns && l->cl->n_groups) {
+		char *first = xasprintf("eks_nodegroup.%s", l->cl->groups[0].name);
+		sf_rinst_add_update_dep(dns, first);
+		free(first);
+	}
 }

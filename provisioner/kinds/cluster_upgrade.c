@@ -5,8 +5,10 @@
  * A change of kubernetesVersion is one step of one minor version, applied
  * in EKS's order: the control plane, then the add-ons (and the cluster
  * autoscaler, whose version follows the control plane's), then every node
- * group, then coredns (its pods need a node).  The plan's graph already
- * holds that order (cluster_lower_addons.c, cluster_lower_nodes.c); this
+ * group, then coredns (its pods run on the nodes, which move first).  The
+ * plan's graph already holds that order for updates (cluster_lower_addons.c:
+ * coredns's dependency on the first node group orders updates only;
+ * cluster_lower_nodes.c); this
  * says it in words above the changes, naming only what the plan really
  * changes, so the operator sees the sequence apply will walk.
  */

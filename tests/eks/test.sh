@@ -110,7 +110,7 @@ t_eq "sandbox label and taint" "$(q '[(g["labels"], g["taints"]) for g in ngs("f
 t_eq "sandbox user data joins the cluster with runsc" "$(q '[("runsc" in __import__("base64").b64decode(g["userData"]).decode()) for g in ngs("fn-e2e") if g["name"].startswith("sandbox-")]')" '[true]'
 t_eq "system group on the stock AL2023 AMI type" "$(q '[g["amiType"] for g in ngs("fn-e2e") if g["name"].startswith("system-")]')" '["AL2023_x86_64_STANDARD"]'
 t_eq "system group runs from a launch template of its own" "$(q '[bool(g["launchTemplate"]) for g in ngs("fn-e2e") if g["name"].startswith("system-")]')" '[true]'
-t_eq "add-ons active (coredns after the nodes)" "$(q 'sorted(set(a["status"] for a in inv["eks:addon"]))')" '["ACTIVE"]'
+t_eq "add-ons active (coredns too, once the nodes run it)" "$(q 'sorted(set(a["status"] for a in inv["eks:addon"]))')" '["ACTIVE"]'
 t_eq "vpc-cni enforces NetworkPolicy" "$(q '[a["configuration"] for a in addons("fn-e2e")["addons"] if a["name"] == "vpc-cni"]')" '[{"enableNetworkPolicy": "true"}]'
 t_eq "the cluster's network policy switch is on" "$(q 'addons("fn-e2e")["networkPolicy"]')" true
 t_eq "every group: IMDSv2 required, hop limit 1 (pods get no token)" "$(q 'sorted((g["metadataOptions"]["HttpTokens"], g["metadataOptions"]["HttpPutResponseHopLimit"]) for g in ngs("fn-e2e"))')" '[["required", 1], ["required", 1]]'
@@ -235,6 +235,39 @@ t_eq "no sweep listings when nothing blocks a delete" \
 	"$(q 'calls["ec2:DescribeNetworkInterfaces"], calls["ec2:DescribeSecurityGroups"]')" "$enis"
 t_eq "inventory empty, NAT gateways and Elastic IPs included (left: $(q "{k: len(v) for k, v in inv.items() if v}"))" "$(q 'sum(len(v) for v in inv.values())')" 0
 t_eq "each address released once its NAT gateway was gone (never refused as in use)" "$(q '(calls["ec2:ReleaseAddress"] >= 1, errors["ec2:ReleaseAddress:InvalidIPAddress.InUse"])')" '[true, 0]'
+t_end
+
+# ------------------------------------------------------------ coredns with no node to run on
+# coredns is created with the other add-ons, before any node exists: EKS
+# reports it DEGRADED until a node can run its pods.  When every node group
+# carries a NoSchedule taint its pods do not tolerate, it stays DEGRADED
+# once the node groups are up: the apply ends with an error naming the
+# add-on and its health issue, not in a wait without end.
+t_begin "coredns stays DEGRADED on tainted nodes: the apply fails naming it, after the node groups are up"
+cat >"$WORK/taint.yaml" <<Y
+apiVersion: secfaas.dev/v1alpha1
+kind: Cluster
+metadata: {name: fn-taint, region: eu-west-1}
+spec:
+  kubernetesVersion: "1.35"
+  network: {cidr: 10.41.0.0/16, availabilityZones: 2, endpointAccess: public}
+  gvisor: {release: "20260817.0", platform: systrap}
+  nodeGroups:
+    - name: tainted
+      instanceTypes: [m6i.large]
+      scaling: {min: 1, max: 2, desired: 1}
+      taints: [{key: dedicated, value: batch, effect: NoSchedule}]
+Y
+t_rc 1 "apply fails" $S apply "$WORK/taint.yaml" --state "$WORK/taint.db" --auto-approve
+t_grep "the error names coredns and its health issue" \
+	"eks_addon.coredns: add-on coredns is DEGRADED: InsufficientNumberOfReplicas" .err
+t_grep "and what to do" "give the cluster a node group without NoSchedule taints" .err
+t_eq "the node group was made and is ACTIVE" "$(q 'sorted(g["status"] for g in ngs("fn-taint"))')" '["ACTIVE"]'
+t_eq "the other add-ons are ACTIVE, coredns DEGRADED" \
+	"$(q 'sorted((a["name"], a["status"]) for a in addons("fn-taint")["addons"])')" \
+	'[["coredns", "DEGRADED"], ["eks-pod-identity-agent", "ACTIVE"], ["kube-proxy", "ACTIVE"], ["vpc-cni", "ACTIVE"]]'
+t_rc 0 "destroy" $S destroy "$WORK/taint.yaml" --state "$WORK/taint.db" --auto-approve
+t_eq "inventory empty (left: $(q "{k: len(v) for k, v in inv.items() if v}"))" "$(q 'sum(len(v) for v in inv.values())')" 0
 t_end
 
 # ------------------------------------------------------------ no NAT: VPC endpoints

@@ -148,6 +148,10 @@ t_end
 t_begin "apply 1.34 with a runc and a gVisor group"
 spec 1.34
 t_rc 0 "apply" $S apply "$WORK/c.yaml" $ST --auto-approve
+cp .out apply.out
+# a new cluster: coredns with the other add-ons, while the node groups come up
+before "coredns created before the runc group is up" "eks_addon.coredns: Creating" "eks_nodegroup.system: Creation complete"
+t_eq "coredns ACTIVE" "$(q '[a["status"] for a in addons("fn-life")["addons"] if a["name"] == "coredns"]')" '["ACTIVE"]'
 t_eq "cluster on 1.34" "$(cluster_version)" 1.34
 t_eq "runc group on 1.34" "$(group system version)" '["1.34"]'
 t_eq "gVisor group on 1.34" "$(group sandbox version)" '["1.34"]'
@@ -203,6 +207,7 @@ t_ok "kube-proxy moved" [ "$(q '[a["version"] for a in addons("fn-life")["addons
 before "control plane before the add-ons" "eks_cluster.main: Modifications complete" "eks_addon.kube_proxy: Modifying"
 before "add-ons before the runc group" "eks_addon.kube_proxy: Modifications complete" "eks_nodegroup.system: Modifying"
 before "add-ons before the gVisor group" "eks_addon.kube_proxy: Modifications complete" "eks_nodegroup.sandbox: Modifying"
+before "coredns after the runc group (an upgrade moves the nodes first)" "eks_nodegroup.system: Modifications complete" "eks_addon.coredns: Modifying"
 before "control plane before the autoscaler" "eks_cluster.main: Modifications complete" "k8s_manifest.autoscaler_deployment: Modifying"
 t_eq "the autoscaler moved to the image of Kubernetes 1.35" "$(ca_image)" "$(ca_want v1.35.0)"
 functions_run_in_gvisor

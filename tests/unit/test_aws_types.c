@@ -298,6 +298,23 @@ T_TEST(lowering_builds_the_graph)
 	T_OK(has_dep(&c, "eks_nodegroup.system", "eks_addon.kube_proxy"));
 	T_OK(has_dep(&c, "eks_nodegroup.sandbox", "eks_addon.pod_identity_agent"));
 	T_OK(has_dep(&c, "eks_addon.coredns", "eks_nodegroup.system"));
+	/* coredns: created with the other add-ons, alongside the node groups
+	 * (EKS reports it DEGRADED until a node runs it); on an upgrade it
+	 * still moves after the first node group */
+	const struct sf_rinst *dns = sf_config_find(&c, "eks_addon.coredns"),
+			      *ng = sf_config_find(&c, "eks_nodegroup.system");
+	struct sf_change dch = {.address = dns->address, .action = SF_ACT_CREATE, .deps = dns->deps, .ndeps = dns->ndeps,
+				.update_only = dns->update_only, .nupdate_only = dns->nupdate_only};
+	struct sf_change nch = {.address = ng->address, .action = SF_ACT_CREATE, .deps = ng->deps, .ndeps = ng->ndeps,
+				.update_only = ng->update_only, .nupdate_only = ng->nupdate_only};
+	T_OK(!sf_change_waits_for(&dch, "eks_nodegroup.system"));
+	T_OK(sf_change_waits_for(&dch, "eks_cluster.main"));
+	T_OK(sf_change_waits_for(&nch, "eks_addon.vpc_cni"));
+	T_OK(sf_change_waits_for(&nch, "eks_addon.pod_identity_agent"));
+	dch.action = SF_ACT_UPDATE;
+	T_OK(sf_change_waits_for(&dch, "eks_nodegroup.system"));
+	dch.action = SF_ACT_REPLACE;
+	T_OK(sf_change_waits_for(&dch, "eks_nodegroup.system"));
 	/* the VPC CNI's permissions through Pod Identity, not the node role;
 	 * the node role gives them up only after the add-on holds them */
 	const json_t *nodepol = json_object_get(sf_config_find(&c, "aws_iam_role.node")->config, "policy_arns");

@@ -10,7 +10,8 @@ CREATING (180 s) -> ACTIVE or CREATE_FAILED (health.issues: bad AL2023
 NodeConfig user data, AMI missing, launch failures) ; UPDATING (config
 120 s; version: a rolling replacement, setup 60 s then 120 s per batch of
 updateConfig.maxUnavailable nodes) ; DELETING (120 s) -> gone.  Add-on
-CREATING (60 s) -> ACTIVE, DEGRADED (coredns without nodes) or CREATE_FAILED
+CREATING (60 s) -> ACTIVE, DEGRADED (coredns without a node its pods may run on:
+none running, or all tainted NoSchedule/NoExecute; ACTIVE once one is) or CREATE_FAILED
 (ConfigurationConflict) ; UPDATING (60 s) ; DELETING (30 s) -> gone.
 Node groups launch real simulated EC2 instances (tagged eks:*), so their
 ENIs block subnet/VPC deletion like in AWS.
@@ -1162,9 +1163,18 @@ class EKS:
                 "configurationSchema": json.dumps(cat.ADDONS[name]["schema"], sort_keys=True),
                 "podIdentityConfiguration": [dict(x) for x in cat.ADDONS[name]["podIdentity"]]}
 
+    # What EKS's coredns Deployment tolerates: CriticalAddonsOnly, and the
+    # control plane's taint (no EKS node carries it).
+    COREDNS_TOLERATES = ("CriticalAddonsOnly", "node-role.kubernetes.io/control-plane")
+
+    def _schedulable(self, ng):
+        """Can coredns's pods run on this group's nodes: no NoSchedule or NoExecute taint it does not tolerate."""
+        return not any(t.get("effect") in ("NO_SCHEDULE", "NO_EXECUTE") and t.get("key") not in self.COREDNS_TOLERATES
+                       for t in ng.get("taints") or [])
+
     def _has_nodes(self, ctx_state, c):
         for ng in c["_nodegroups"].values():
-            if ng["status"] in ("ACTIVE", "UPDATING", "DEGRADED"):
+            if ng["status"] in ("ACTIVE", "UPDATING", "DEGRADED") and self._schedulable(ng):
                 for iid in ng["_instances"]:
                     inst = ctx_state["instances"].get(iid)
                     if inst and inst["State"]["Name"] == "running":
@@ -1172,7 +1182,8 @@ class EKS:
         return False
 
     def _addon_health(self, c, a):
-        """ACTIVE, or DEGRADED for a Deployment add-on (coredns) with no node to run on."""
+        """ACTIVE, or DEGRADED for a Deployment add-on (coredns) with no node to run on (none running, or
+        every one tainted against its pods)."""
         if a["addonName"] == "coredns" and not self._has_nodes(self.sim.scope(c["_account"], c["_region"]), c):
             a["health"] = {"issues": [{"code": "InsufficientNumberOfReplicas", "message": "The add-on is unhealthy "
                                        "because it doesn't have the desired number of replicas.",

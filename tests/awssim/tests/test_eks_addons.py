@@ -155,6 +155,13 @@ class AddonsTest(unittest.TestCase):
         env.advance(70)
         a = eks.describe_addon(clusterName="c", addonName="coredns")["addon"]
         self.assertEqual((a["status"], a["health"]["issues"][0]["code"]), ("DEGRADED", "InsufficientNumberOfReplicas"))
+        # nodes whose taints its pods do not tolerate do not help (a gVisor group's NoSchedule sandbox taint)
+        eks.create_nodegroup(clusterName="c", nodegroupName="t", nodeRole=env.node_role, subnets=env.subs,
+                             scalingConfig={"minSize": 1, "maxSize": 2, "desiredSize": 1},
+                             taints=[{"key": "secfaas.dev/sandbox", "value": "gvisor", "effect": "NO_SCHEDULE"}])
+        env.advance(200)
+        self.assertEqual(eks.describe_nodegroup(clusterName="c", nodegroupName="t")["nodegroup"]["status"], "ACTIVE")
+        self.assertEqual(eks.describe_addon(clusterName="c", addonName="coredns")["addon"]["status"], "DEGRADED")
         eks.create_nodegroup(clusterName="c", nodegroupName="g", nodeRole=env.node_role, subnets=env.subs,
                              scalingConfig={"minSize": 1, "maxSize": 2, "desiredSize": 1})
         env.advance(200)
