@@ -521,6 +521,25 @@ static int plan_destroy(struct sf_plan *plan, const struct sf_registry *types, s
 	return 0;
 }
 
+/* 1 when c lives inside a parent (own->deleted_with: an access entry or
+ * add-on in its EKS cluster) that this plan creates from nothing: no state
+ * row, no interrupted create.  Nothing can be in a parent that does not
+ * exist yet, so there is no name to check; a parent of that name that
+ * exists after all is someone else's, and the parent's own check refuses
+ * it (or its create does). */
+static int parent_is_new(const struct sf_plan *plan, const struct sf_change *c, const struct sf_own *own)
+{
+	if (!own->deleted_with)
+		return 0;
+	for (size_t i = 0; i < c->ndeps; i++) {
+		const struct sf_change *p = sf_plan_find(plan, c->deps[i]);
+		if (p && p->type && !strcmp(p->type->name, own->deleted_with) && p->action == SF_ACT_CREATE &&
+		    p->reason == SF_REASON_NONE && !p->has_prior)
+			return 1;
+	}
+	return 0;
+}
+
 /* A planned create of a name-keyed object whose name someone else already
  * owns fails the plan, before anything is made (the same refusal create
  * would give).  Whatever cannot be checked now (no credentials, a name
@@ -531,6 +550,8 @@ static int own_precheck(struct sf_plan *plan, struct sf_change *c, struct sf_res
 	const struct sf_own *own = sf_own_of(c->type);
 	if (!own || own->kind != SF_OWN_TAGS || !own->marks || !c->after ||
 	    (c->action != SF_ACT_CREATE && c->action != SF_ACT_REPLACE && c->action != SF_ACT_REPLACE_CBD))
+		return 0;
+	if (parent_is_new(plan, c, own))
 		return 0;
 	const char *token = NULL;
 	for (size_t i = 0; i < nres; i++)

@@ -1016,6 +1016,70 @@ T_TEST(apply_resumes_after_a_kill_between_a_parents_delete_and_its_childrens_row
 	gc_real = 0;
 }
 
+/* The plan's ownership check of a name-keyed child (an access entry in
+ * its cluster) asks nothing when the plan creates its parent from
+ * nothing: nothing can be in a parent that does not exist yet.  With the
+ * parent in the state it asks, and refuses a name someone else holds. */
+static int gk_marks_calls, gk_taken;
+static int gk_marks(struct sf_rctx *c, const json_t *attrs, char **id, json_t **tags)
+{
+	(void)attrs;
+	__atomic_add_fetch(&gk_marks_calls, 1, __ATOMIC_SEQ_CST);
+	if (!gk_taken)
+		return sf_fail(c->err, SF_ENOTFOUND, "no such child");
+	*id = xstrdup("k-1");
+	*tags = json_pack("{s:s}", "secfaas:lineage", "someone-else");
+	return 0;
+}
+static const struct sf_own gk_own = {
+	.kind = SF_OWN_TAGS, .noun = "child", .proof = "tags", .marks = gk_marks, .deleted_with = "gp"};
+static const struct sf_rtype gw_k = {.name = "gk", .schema_version = 1, .attrs = fk_attrs, .create = gw_create,
+				     .read = gw_read, .destroy = gw_destroy, .own = &gk_own};
+
+static int gk_plan(struct sf_state *st, int with_child, int apply, struct sf_err *err)
+{
+	static const struct sf_rtype *const types[] = {&gw_k, &gw_p}; /* by name */
+	struct sf_registry reg = {types, 2};
+	struct sf_config cfg = SF_CONFIG_INIT;
+	cfg.workspace = xstrdup("ws");
+	gw_add(&cfg, &gw_p, "p", NULL, NULL);
+	if (with_child)
+		gw_add(&cfg, &gw_k, "k", "gp.p", NULL);
+	struct sf_plan plan;
+	struct sf_plan_opts po = {.refresh = 1, .types = &reg};
+	int rc = sf_plan_make(&plan, &cfg, st, &po, err);
+	if (rc >= 0 && apply) {
+		volatile int cancel = 0;
+		struct sf_apply_opts ao = {.parallelism = 2, .cancel = &cancel, .progress_interval = 60};
+		struct sf_apply_result res;
+		rc = sf_apply(&plan, &cfg, st, &ao, &res, err);
+	}
+	sf_plan_release(&plan);
+	sf_config_release(&cfg);
+	return rc;
+}
+
+T_TEST(plan_asks_nothing_of_a_childs_name_in_a_parent_it_creates)
+{
+	struct sf_err err = SF_ERR_INIT;
+	gp_fail = gp_whose = gp_made = 0;
+	gk_marks_calls = gk_taken = 0;
+	struct sf_state *st = fresh_state("gkplan");
+	T_OK(gk_plan(st, 1, 0, &err) >= 0);
+	T_EQ(gk_marks_calls, 0);
+	/* the parent exists: the child's name is asked, and a taken one refused */
+	T_EQ(gk_plan(st, 0, 1, &err), 0);
+	T_OK(gk_plan(st, 1, 0, &err) >= 0);
+	T_EQ(gk_marks_calls, 1);
+	gk_taken = 1;
+	sf_err_clear(&err);
+	T_OK(gk_plan(st, 1, 0, &err) < 0);
+	T_OK(strstr(err.msg, "gk.k") != NULL);
+	T_EQ(gk_marks_calls, 2);
+	gk_taken = 0;
+	sf_state_close(st);
+}
+
 /* A route table's link to a subnet goes with the subnet's delete
  * (sf_rtype.unlinked_by): when both are deleted the table goes after the
  * subnet; dropped alone it goes by itself; where that order would close a
