@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "aws/client.h"
+#include "log.h"
 #include "resources/aws_common.h"
 #include "resources/providers.h"
 #include "util.h"
@@ -264,6 +265,9 @@ int ax_iam_role_batch(struct sf_rctx *c, const json_t *const *priors, size_t n)
 		json_t *p = json_pack("{s:[s], s:i}", "Filter", "Role", "MaxItems", 1000), *all = NULL;
 		rc = sf_aws_query_all(a, "iam", "GetAccountAuthorizationDetails", p, "RoleDetailList", &all, c->err);
 		json_decref(p);
+		if (rc < 0)
+			sf_info("IAM: the account's role listing (GetAccountAuthorizationDetails) failed (%s); each of the %zu "
+				"roles is read by itself", c->err->msg, json_object_size(take));
 		json_t *got = json_object();
 		if (rc == 0) {
 			json_t *by = json_object();

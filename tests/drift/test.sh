@@ -273,7 +273,9 @@ t_eq "in their own workspaces" "$(sed -n -E 's/^(iam[0-9]) +0 +0 +0  (.*)$/\1: \
 	"iam1: changed outside secfaas;iam2: changed outside secfaas;iam3: changed outside secfaas;"
 curl -sf -X POST "$AWSSIM_URL/_awssim/faults" -d '{"operation": "iam:GetAccountAuthorizationDetails", "kind": "denied"}' >/dev/null
 before=$(iam_calls)
-t_rc 2 "the listing refused (least privilege): the same drift, read role by role" sh -c "cd '$IF' && $S plan --all specs --refresh-only --detailed-exitcode"
+t_rc 2 "the listing refused (least privilege): the same drift, read role by role" sh -c "cd '$IF' && SECFAAS_LOG=info $S plan --all specs --refresh-only --detailed-exitcode"
+t_grep "the log says the listing was refused" "IAM: the account's role listing (GetAccountAuthorizationDetails) failed (" "$T_DIR/.err"
+t_grep "and that each role was read by itself" "); each of the 18 roles is read by itself" "$T_DIR/.err"
 t_grep "the attached policy" "aws_iam_role.c: policy_arns changed outside secfaas" "$T_DIR/.out"
 t_grep "the inline policy" "aws_iam_role.a: unmanaged_inline_policies changed outside secfaas" "$T_DIR/.out"
 t_grep "the taken name" "aws_iam_role.f: deleted outside secfaas; its name is now taken by" "$T_DIR/.out"
