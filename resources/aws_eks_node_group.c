@@ -256,15 +256,16 @@ static int ng_create(struct sf_rctx *c, const json_t *want, json_t **out)
 		free(id);
 	}
 	/* the reply that says ACTIVE is the group as it is: no read after it;
-	 * a group this call began is not asked at once.  Each group polls on
-	 * its own rather than share a loop with its siblings (as add-ons do,
-	 * ax_wait_siblings): coredns and the Kubernetes objects wait for a
-	 * given group, which would otherwise be seen ACTIVE only when the
-	 * slowest of them is. */
+	 * a group this call began is not asked at once.  The groups of a
+	 * cluster made alongside share one poll loop (ax_wait_siblings, as its
+	 * add-ons do): one is polled, the others are read once when it is
+	 * done.  What waits for them on a create waits for all of them (the
+	 * Kubernetes objects, coredns's way to ACTIVE), so a group seen no
+	 * earlier than the one polled is never seen later than needed. */
 	json_t *last = NULL, *ng = NULL;
 	if (!rc)
-		rc = (made_reply ? ax_wait_begun : ax_wait_reply)(c, sf_aws_waiter_find("eks.NodegroupActive"),
-								  ng_args(&g), 3600, "node group", &last);
+		rc = ax_wait_siblings(c, g.cluster, sf_aws_waiter_find("eks.NodegroupActive"), ng_args(&g), 3600,
+				      "node group", made_reply != NULL, &last);
 	json_decref(made_reply);
 	if (!rc && !(ng = json_incref(json_object_get(last, "nodegroup"))))
 		rc = describe(c, &g, &ng);

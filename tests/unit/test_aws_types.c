@@ -3085,6 +3085,105 @@ T_TEST(eks_addons_made_alongside_share_one_poll_loop)
 	}
 }
 
+#define SIB_NG(name, status)                                                                              \
+	EKSJ("{\"nodegroup\":{\"nodegroupName\":\"" name "\",\"clusterName\":\"demo\",\"status\":\"" status "\","   \
+	     "\"nodegroupArn\":\"arn:aws:eks:eu-west-1:1:nodegroup/demo/" name "/y\","                           \
+	     "\"scalingConfig\":{\"minSize\":1,\"maxSize\":2,\"desiredSize\":1}}}")
+
+static void *sib_second_ng(void *arg)
+{
+	struct sib_case *k = arg;
+	int rc = sf_rt_eks_node_group.create(&k->c2, k->want2, &k->out2);
+	pthread_mutex_lock(&k->mu);
+	k->rc2 = rc;
+	k->done2 = 1;
+	pthread_cond_broadcast(&k->cv);
+	pthread_mutex_unlock(&k->mu);
+	return NULL;
+}
+
+static void sib_ng_progress2(struct sf_rctx *c, const char *line)
+{
+	(void)c;
+	if (!strstr(line, "waiting while eks_nodegroup.system is polled"))
+		return;
+	pthread_mutex_lock(&sib_now->mu);
+	sib_now->following = 1;
+	pthread_cond_broadcast(&sib_now->cv);
+	pthread_mutex_unlock(&sib_now->mu);
+}
+
+static void sib_ng_progress1(struct sf_rctx *c, const char *line)
+{
+	(void)c;
+	struct sib_case *k = sib_now;
+	if (k->spawned || !strstr(line, "CREATING"))
+		return;
+	k->spawned = 1;
+	pthread_create(&k->th, NULL, sib_second_ng, k);
+	pthread_mutex_lock(&k->mu);
+	while (!k->following && !k->done2)
+		pthread_cond_wait(&k->cv, &k->mu);
+	pthread_mutex_unlock(&k->mu);
+}
+
+/* The node groups of one cluster made alongside share one poll loop too:
+ * the second group's wait sleeps while the first's polls and reads its
+ * group once when the first is ACTIVE (on a create, what waits for node
+ * groups waits for all of them). */
+T_TEST(eks_node_groups_made_alongside_share_one_poll_loop)
+{
+	struct rt t;
+	struct sib_case k;
+	memset(&k, 0, sizeof k);
+	pthread_mutex_init(&k.mu, NULL);
+	pthread_cond_init(&k.cv, NULL);
+	sib_now = &k;
+	rt_open(&t, "eks_nodegroup.system");
+	k.t = &t;
+	k.c2 = t.c;
+	k.c2.address = "eks_nodegroup.sandbox";
+	k.c2.err = &k.err2;
+	k.c2.record_id = NULL;
+	k.c2.progress = sib_ng_progress2;
+	t.c.progress = sib_ng_progress1;
+	sf_replay_add(t.f.rp, "POST https://eks && /clusters/demo/node-groups\n", SIB_NG("x", "CREATING"), 2);
+	sf_replay_add(t.f.rp, "GET https://eks && /clusters/demo/node-groups/system-", SIB_NG("system-x", "CREATING"), 3);
+	sf_replay_add(t.f.rp, "GET https://eks && /clusters/demo/node-groups/system-", SIB_NG("system-x", "ACTIVE"), -1);
+	sf_replay_add(t.f.rp, "GET https://eks && /clusters/demo/node-groups/sandbox-", SIB_NG("sandbox-x", "ACTIVE"), -1);
+	json_t *sys = json_pack("{s:s, s:s, s:s, s:[s], s:[s], s:i, s:i, s:i}", "cluster_name", "demo", "name", "system",
+				"node_role_arn", "arn:aws:iam::1:role/node", "subnet_ids", "subnet-1", "instance_types",
+				"m6i.large", "min_size", 1, "max_size", 2, "desired_size", 1),
+	       *out = NULL;
+	k.want2 = json_pack("{s:s, s:s, s:s, s:[s], s:[s], s:i, s:i, s:i}", "cluster_name", "demo", "name", "sandbox",
+			    "node_role_arn", "arn:aws:iam::1:role/node", "subnet_ids", "subnet-1", "instance_types",
+			    "m6i.large", "min_size", 1, "max_size", 2, "desired_size", 1);
+	T_EQ(sf_rt_eks_node_group.create(&t.c, sys, &out), 0);
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
+	if (k.spawned)
+		pthread_join(k.th, NULL);
+	T_EQ(k.spawned, 1);
+	T_EQ(k.rc2, 0);
+	if (k.err2.code)
+		fprintf(stderr, "err2: %s\n", k.err2.msg);
+	T_EQ(k.following, 1);
+	T_EQ(sent(&t, "/clusters/demo/node-groups/system-"), 4);
+	/* one read of its own, after the first was seen ACTIVE */
+	T_EQ(sent(&t, "/clusters/demo/node-groups/sandbox-"), 1);
+	T_OK(sent_at(&t, "GET https://eks", "/node-groups/sandbox-", 0) >
+	     sent_at(&t, "GET https://eks", "/node-groups/system-", 1));
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	json_decref(out);
+	json_decref(k.out2);
+	json_decref(k.want2);
+	json_decref(sys);
+	rt_close(&t);
+	sib_now = NULL;
+	pthread_mutex_destroy(&k.mu);
+	pthread_cond_destroy(&k.cv);
+}
+
 #define VERSIONS_134                                                                                      \
 	EKSJ("{\"addons\":[{\"addonName\":\"kube-proxy\",\"addonVersions\":["                              \
 	     "{\"addonVersion\":\"v1.34.2-eksbuild.2\",\"compatibilities\":[{\"clusterVersion\":\"1.34\",\"defaultVersion\":true}]}," \
