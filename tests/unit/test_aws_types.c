@@ -3184,6 +3184,70 @@ T_TEST(eks_node_groups_made_alongside_share_one_poll_loop)
 	pthread_cond_destroy(&k.cv);
 }
 
+#define DNS_ADDON(status, issues)                                                                         \
+	EKSJ("{\"addon\":{\"addonName\":\"coredns\",\"status\":\"" status "\",\"addonVersion\":\"v1\","          \
+	     "\"health\":{\"issues\":[" issues "]}}}")
+#define TOO_FEW "{\"code\":\"InsufficientNumberOfReplicas\",\"message\":\"The add-on is unhealthy because it doesn't have the desired number of replicas.\"}"
+
+static int dns_pending_left;
+static size_t dns_pending(struct sf_rctx *c, const char *type)
+{
+	(void)c;
+	if (strcmp(type, "eks_nodegroup"))
+		return 0;
+	return dns_pending_left > 0 ? (size_t)dns_pending_left-- : 0;
+}
+
+/* coredns made before any node: DEGRADED for want of replicas is waited
+ * through while the run still makes node groups (c->pending, no read
+ * meanwhile), then read at once: ACTIVE ends the create.  Still DEGRADED
+ * with no node group left to come, it fails naming its health issue once
+ * EKS had its while; DEGRADED for another reason fails at once. */
+T_TEST(eks_addon_create_waits_through_degraded_while_node_groups_come)
+{
+	for (int mode = 0; mode < 3; mode++) {
+		struct rt t;
+		rt_open(&t, "eks_addon.coredns");
+		t.c.pending = dns_pending;
+		dns_pending_left = mode == 0 ? 3 : 0;
+		sf_replay_add(t.f.rp, "POST https://eks && /clusters/demo/addons\n", SIB_ADDON("coredns", "CREATING"), 1);
+		sf_replay_add(t.f.rp, "GET https://eks && /clusters/demo/addons/coredns\n", SIB_ADDON("coredns", "CREATING"), 1);
+		if (mode == 2)
+			sf_replay_add(t.f.rp, "GET https://eks && /clusters/demo/addons/coredns\n",
+				      DNS_ADDON("DEGRADED", "{\"code\":\"AdmissionRequestDenied\",\"message\":\"denied\"}"), -1);
+		else
+			sf_replay_add(t.f.rp, "GET https://eks && /clusters/demo/addons/coredns\n", DNS_ADDON("DEGRADED", TOO_FEW),
+				      mode == 0 ? 1 : -1);
+		if (mode == 0)
+			sf_replay_add(t.f.rp, "GET https://eks && /clusters/demo/addons/coredns\n", DNS_ADDON("ACTIVE", ""), -1);
+		json_t *want = json_pack("{s:s, s:s, s:s}", "cluster_name", "demo", "addon_name", "coredns", "addon_version",
+					 "v1"),
+		       *out = NULL;
+		int rc = sf_rt_eks_addon.create(&t.c, want, &out);
+		size_t reads = (size_t)sent(&t, "GET https://eks.eu-west-1.amazonaws.com/clusters/demo/addons/coredns\n");
+		if (mode == 0) {
+			if (t.err.code)
+				fprintf(stderr, "err: %s\n", t.err.msg);
+			T_EQ(rc, 0);
+			T_EQ(dns_pending_left, 0);
+			T_EQ(reads, 3); /* CREATING, DEGRADED, then one read once the node groups were done */
+			T_STREQ(json_string_value(json_object_get(out, "version")), "v1");
+		} else if (mode == 1) {
+			T_EQ(rc, SF_ERROR);
+			T_CONTAINS(t.err.msg, "eks_addon.coredns: add-on coredns is DEGRADED: InsufficientNumberOfReplicas: The add-on");
+			T_CONTAINS(t.err.hint, "node group without NoSchedule taints");
+			T_OK(reads >= 3); /* it was read again before giving up */
+		} else {
+			T_EQ(rc, SF_ERROR);
+			T_CONTAINS(t.err.msg, "add-on coredns is DEGRADED: AdmissionRequestDenied: denied");
+			T_EQ(reads, 2);
+		}
+		json_decref(out);
+		json_decref(want);
+		rt_close(&t);
+	}
+}
+
 #define VERSIONS_134                                                                                      \
 	EKSJ("{\"addons\":[{\"addonName\":\"kube-proxy\",\"addonVersions\":["                              \
 	     "{\"addonVersion\":\"v1.34.2-eksbuild.2\",\"compatibilities\":[{\"clusterVersion\":\"1.34\",\"defaultVersion\":true}]}," \
