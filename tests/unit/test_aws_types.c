@@ -2959,9 +2959,11 @@ T_TEST(eks_node_group_and_addon_creates_adopt_their_lost_reply_without_sending_a
 
 struct sib_case {
 	struct rt *t;
-	struct sf_rctx c2;  /* the second add-on's create, on its own thread */
+	struct sf_rctx c2;  /* the second create, on its own thread */
 	struct sf_err err2;
 	json_t *want2, *out2;
+	const struct sf_rtype *type2; /* what the second create makes */
+	const char *follows;          /* its progress line once it follows the first one's polls */
 	int rc2, spawned, following, done2;
 	pthread_t th;
 	pthread_mutex_t mu;
@@ -2972,7 +2974,7 @@ static struct sib_case *sib_now;
 static void *sib_second(void *arg)
 {
 	struct sib_case *k = arg;
-	int rc = sf_rt_eks_addon.create(&k->c2, k->want2, &k->out2);
+	int rc = k->type2->create(&k->c2, k->want2, &k->out2);
 	pthread_mutex_lock(&k->mu);
 	k->rc2 = rc;
 	k->done2 = 1;
@@ -2985,7 +2987,7 @@ static void *sib_second(void *arg)
 static void sib_progress2(struct sf_rctx *c, const char *line)
 {
 	(void)c;
-	if (!strstr(line, "waiting while eks_addon.vpc_cni is polled"))
+	if (!strstr(line, sib_now->follows))
 		return;
 	pthread_mutex_lock(&sib_now->mu);
 	sib_now->following = 1;
@@ -3043,6 +3045,8 @@ T_TEST(eks_addons_made_alongside_share_one_poll_loop)
 		k.c2.address = "eks_addon.kube_proxy";
 		k.c2.err = &k.err2;
 		k.c2.record_id = NULL;
+		k.type2 = &sf_rt_eks_addon;
+		k.follows = "waiting while eks_addon.vpc_cni is polled";
 		k.c2.progress = sib_progress2;
 		t.c.progress = sib_progress1;
 		sf_replay_add(t.f.rp, "POST https://eks && /clusters/demo/addons\n", SIB_ADDON("x", "CREATING"), 2);
@@ -3090,43 +3094,6 @@ T_TEST(eks_addons_made_alongside_share_one_poll_loop)
 	     "\"nodegroupArn\":\"arn:aws:eks:eu-west-1:1:nodegroup/demo/" name "/y\","                           \
 	     "\"scalingConfig\":{\"minSize\":1,\"maxSize\":2,\"desiredSize\":1}}}")
 
-static void *sib_second_ng(void *arg)
-{
-	struct sib_case *k = arg;
-	int rc = sf_rt_eks_node_group.create(&k->c2, k->want2, &k->out2);
-	pthread_mutex_lock(&k->mu);
-	k->rc2 = rc;
-	k->done2 = 1;
-	pthread_cond_broadcast(&k->cv);
-	pthread_mutex_unlock(&k->mu);
-	return NULL;
-}
-
-static void sib_ng_progress2(struct sf_rctx *c, const char *line)
-{
-	(void)c;
-	if (!strstr(line, "waiting while eks_nodegroup.system is polled"))
-		return;
-	pthread_mutex_lock(&sib_now->mu);
-	sib_now->following = 1;
-	pthread_cond_broadcast(&sib_now->cv);
-	pthread_mutex_unlock(&sib_now->mu);
-}
-
-static void sib_ng_progress1(struct sf_rctx *c, const char *line)
-{
-	(void)c;
-	struct sib_case *k = sib_now;
-	if (k->spawned || !strstr(line, "CREATING"))
-		return;
-	k->spawned = 1;
-	pthread_create(&k->th, NULL, sib_second_ng, k);
-	pthread_mutex_lock(&k->mu);
-	while (!k->following && !k->done2)
-		pthread_cond_wait(&k->cv, &k->mu);
-	pthread_mutex_unlock(&k->mu);
-}
-
 /* The node groups of one cluster made alongside share one poll loop too:
  * the second group's wait sleeps while the first's polls and reads its
  * group once when the first is ACTIVE (on a create, what waits for node
@@ -3145,8 +3112,10 @@ T_TEST(eks_node_groups_made_alongside_share_one_poll_loop)
 	k.c2.address = "eks_nodegroup.sandbox";
 	k.c2.err = &k.err2;
 	k.c2.record_id = NULL;
-	k.c2.progress = sib_ng_progress2;
-	t.c.progress = sib_ng_progress1;
+	k.type2 = &sf_rt_eks_node_group;
+	k.follows = "waiting while eks_nodegroup.system is polled";
+	k.c2.progress = sib_progress2;
+	t.c.progress = sib_progress1;
 	sf_replay_add(t.f.rp, "POST https://eks && /clusters/demo/node-groups\n", SIB_NG("x", "CREATING"), 2);
 	sf_replay_add(t.f.rp, "GET https://eks && /clusters/demo/node-groups/system-", SIB_NG("system-x", "CREATING"), 3);
 	sf_replay_add(t.f.rp, "GET https://eks && /clusters/demo/node-groups/system-", SIB_NG("system-x", "ACTIVE"), -1);
