@@ -193,17 +193,15 @@ int ax_ec2_batch(struct sf_rctx *c, const struct ax_batch_def *d, const json_t *
 	return rc;
 }
 
-int ax_ec2_answer(struct sf_rctx *c, const struct ax_batch_def *d, const char *id, json_t **obj)
+/* The answer a group (key, freed here) holds for id: 0 with *obj (new
+ * reference), SF_ENOTFOUND when the answer had none, 1 when nothing was
+ * asked for it.  A fetch for the group under way may hold the answer, so
+ * it is waited for. */
+static int group_answer(struct sf_rctx *c, struct ax_reads *r, char *key, const char *id, const char *noun,
+			json_t **obj)
 {
-	*obj = NULL;
-	struct ax_reads *r = c->refreshing && id ? reads_of(c, 0) : NULL;
-	struct sf_aws *a = r ? ax_client(c) : NULL;
-	if (!a)
-		return 1;
-	char *key = group_key(c, a, d);
 	pthread_mutex_lock(&r->mu);
 	struct group *g = group_get(r, key, 0);
-	/* a fetch for this group under way may hold the answer */
 	while (g && g->busy && !json_object_get(g->answered, id))
 		pthread_cond_wait(&r->cv, &r->mu);
 	json_t *x = g ? json_object_get(g->answered, id) : NULL;
@@ -214,8 +212,18 @@ int ax_ec2_answer(struct sf_rctx *c, const struct ax_batch_def *d, const char *i
 	if (*obj)
 		return 0;
 	if (x)
-		return sf_fail(c->err, SF_ENOTFOUND, "%s: %s not found", c->address, id);
+		return sf_fail(c->err, SF_ENOTFOUND, "%s: %s%s not found", c->address, noun, id);
 	return 1;
+}
+
+int ax_ec2_answer(struct sf_rctx *c, const struct ax_batch_def *d, const char *id, json_t **obj)
+{
+	*obj = NULL;
+	struct ax_reads *r = c->refreshing && id ? reads_of(c, 0) : NULL;
+	struct sf_aws *a = r ? ax_client(c) : NULL;
+	if (!a)
+		return 1;
+	return group_answer(c, r, group_key(c, a, d), id, "", obj);
 }
 
 int ax_ec2_read(struct sf_rctx *c, const struct ax_batch_def *d, const char *id, json_t **obj)
@@ -305,19 +313,5 @@ int ax_iam_role_answer(struct sf_rctx *c, const char *name, json_t **detail)
 	struct sf_aws *a = r ? ax_client(c) : NULL;
 	if (!a)
 		return 1;
-	char *key = iam_key(c, a);
-	pthread_mutex_lock(&r->mu);
-	struct group *g = group_get(r, key, 0);
-	while (g && g->busy && !json_object_get(g->answered, name))
-		pthread_cond_wait(&r->cv, &r->mu);
-	json_t *x = g ? json_object_get(g->answered, name) : NULL;
-	if (x && !json_is_null(x))
-		*detail = json_deep_copy(x);
-	pthread_mutex_unlock(&r->mu);
-	free(key);
-	if (*detail)
-		return 0;
-	if (x)
-		return sf_fail(c->err, SF_ENOTFOUND, "%s: IAM role %s not found", c->address, name);
-	return 1;
+	return group_answer(c, r, iam_key(c, a), name, "IAM role ", detail);
 }
