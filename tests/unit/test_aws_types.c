@@ -2963,7 +2963,7 @@ struct sib_case {
 	struct sf_err err2;
 	json_t *want2, *out2;
 	const struct sf_rtype *type2; /* what the second create makes */
-	const char *follows;          /* its progress line once it follows the first one's polls */
+	char follows[128];            /* its progress line once it follows the first one's polls */
 	int rc2, spawned, following, done2;
 	pthread_t th;
 	pthread_mutex_t mu;
@@ -3027,6 +3027,35 @@ static long sent_at(struct rt *t, const char *a, const char *b, int last)
 
 #define SIB_ADDON(name, status) EKSJ("{\"addon\":{\"addonName\":\"" name "\",\"status\":\"" status "\",\"addonVersion\":\"v1\"}}")
 
+/* A case of two creates of `type` alongside: `first` on the test's own
+ * context (t, opened here), `second` on a thread of its own once the first
+ * has polled (sib_progress1), going on once it follows the first's polls. */
+static void sib_open(struct sib_case *k, struct rt *t, const char *first, const char *second,
+		     const struct sf_rtype *type)
+{
+	memset(k, 0, sizeof *k);
+	pthread_mutex_init(&k->mu, NULL);
+	pthread_cond_init(&k->cv, NULL);
+	sib_now = k;
+	rt_open(t, first);
+	k->t = t;
+	k->c2 = t->c;
+	k->c2.address = second;
+	k->c2.err = &k->err2;
+	k->c2.record_id = NULL;
+	k->type2 = type;
+	snprintf(k->follows, sizeof k->follows, "waiting while %s is polled", first);
+	k->c2.progress = sib_progress2;
+	t->c.progress = sib_progress1;
+}
+
+static void sib_close(struct sib_case *k)
+{
+	sib_now = NULL;
+	pthread_mutex_destroy(&k->mu);
+	pthread_cond_destroy(&k->cv);
+}
+
 /* Two add-ons of one cluster created alongside: while the first one's wait
  * polls, the second's sleeps, and reads its add-on once when the first is
  * ACTIVE; still CREATING then, it polls on alone. */
@@ -3035,20 +3064,7 @@ T_TEST(eks_addons_made_alongside_share_one_poll_loop)
 	for (int still_creating = 0; still_creating < 2; still_creating++) {
 		struct rt t;
 		struct sib_case k;
-		memset(&k, 0, sizeof k);
-		pthread_mutex_init(&k.mu, NULL);
-		pthread_cond_init(&k.cv, NULL);
-		sib_now = &k;
-		rt_open(&t, "eks_addon.vpc_cni");
-		k.t = &t;
-		k.c2 = t.c;
-		k.c2.address = "eks_addon.kube_proxy";
-		k.c2.err = &k.err2;
-		k.c2.record_id = NULL;
-		k.type2 = &sf_rt_eks_addon;
-		k.follows = "waiting while eks_addon.vpc_cni is polled";
-		k.c2.progress = sib_progress2;
-		t.c.progress = sib_progress1;
+		sib_open(&k, &t, "eks_addon.vpc_cni", "eks_addon.kube_proxy", &sf_rt_eks_addon);
 		sf_replay_add(t.f.rp, "POST https://eks && /clusters/demo/addons\n", SIB_ADDON("x", "CREATING"), 2);
 		sf_replay_add(t.f.rp, "GET https://eks && /clusters/demo/addons/vpc-cni\n", SIB_ADDON("vpc-cni", "CREATING"), 3);
 		sf_replay_add(t.f.rp, "GET https://eks && /clusters/demo/addons/vpc-cni\n", SIB_ADDON("vpc-cni", "ACTIVE"), -1);
@@ -3083,9 +3099,7 @@ T_TEST(eks_addons_made_alongside_share_one_poll_loop)
 		json_decref(k.want2);
 		json_decref(cni);
 		rt_close(&t);
-		sib_now = NULL;
-		pthread_mutex_destroy(&k.mu);
-		pthread_cond_destroy(&k.cv);
+		sib_close(&k);
 	}
 }
 
@@ -3102,20 +3116,7 @@ T_TEST(eks_node_groups_made_alongside_share_one_poll_loop)
 {
 	struct rt t;
 	struct sib_case k;
-	memset(&k, 0, sizeof k);
-	pthread_mutex_init(&k.mu, NULL);
-	pthread_cond_init(&k.cv, NULL);
-	sib_now = &k;
-	rt_open(&t, "eks_nodegroup.system");
-	k.t = &t;
-	k.c2 = t.c;
-	k.c2.address = "eks_nodegroup.sandbox";
-	k.c2.err = &k.err2;
-	k.c2.record_id = NULL;
-	k.type2 = &sf_rt_eks_node_group;
-	k.follows = "waiting while eks_nodegroup.system is polled";
-	k.c2.progress = sib_progress2;
-	t.c.progress = sib_progress1;
+	sib_open(&k, &t, "eks_nodegroup.system", "eks_nodegroup.sandbox", &sf_rt_eks_node_group);
 	sf_replay_add(t.f.rp, "POST https://eks && /clusters/demo/node-groups\n", SIB_NG("x", "CREATING"), 2);
 	sf_replay_add(t.f.rp, "GET https://eks && /clusters/demo/node-groups/system-", SIB_NG("system-x", "CREATING"), 3);
 	sf_replay_add(t.f.rp, "GET https://eks && /clusters/demo/node-groups/system-", SIB_NG("system-x", "ACTIVE"), -1);
@@ -3148,9 +3149,7 @@ T_TEST(eks_node_groups_made_alongside_share_one_poll_loop)
 	json_decref(k.want2);
 	json_decref(sys);
 	rt_close(&t);
-	sib_now = NULL;
-	pthread_mutex_destroy(&k.mu);
-	pthread_cond_destroy(&k.cv);
+	sib_close(&k);
 }
 
 #define DNS_ADDON(status, issues)                                                                         \
