@@ -66,6 +66,43 @@ char *xstrndup(const char *s, size_t n)
 	return d;
 }
 
+void sf_strs_add(struct sf_strs *s, const char *x)
+{
+	if (sf_strs_has(s, x))
+		return;
+	s->v = xrealloc(s->v, (s->n + 1) * sizeof *s->v);
+	s->v[s->n++] = xstrdup(x);
+}
+
+int sf_strs_has(const struct sf_strs *s, const char *x)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (!strcmp(s->v[i], x))
+			return 1;
+	return 0;
+}
+
+int sf_strs_del(struct sf_strs *s, const char *x)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (!strcmp(s->v[i], x)) {
+			free(s->v[i]);
+			memmove(s->v + i, s->v + i + 1, (s->n - i - 1) * sizeof *s->v);
+			s->n--;
+			return 1;
+		}
+	return 0;
+}
+
+void sf_strs_free(struct sf_strs *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+	s->v = NULL;
+	s->n = 0;
+}
+
 char *xvasprintf(const char *fmt, va_list ap)
 {
 	char *s = NULL;

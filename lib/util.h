@@ -28,6 +28,18 @@ char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *xvasprintf(const char *fmt, va_list ap);
 
+/* A small set of strings, unique, in the order added (addresses of a
+ * resource's dependencies, say).  Zero-initialised is empty; owns its
+ * strings; release with sf_strs_free(). */
+struct sf_strs {
+	char **v;
+	size_t n;
+};
+void sf_strs_add(struct sf_strs *s, const char *x);   /* no-op if present */
+int sf_strs_has(const struct sf_strs *s, const char *x);
+int sf_strs_del(struct sf_strs *s, const char *x);    /* 1 if it was there */
+void sf_strs_free(struct sf_strs *s);
+
 /* Growable byte buffer. Invariant: s is NUL-terminated when len > 0 or after
  * any append; cap is the hard limit (0 = 64 MiB default). Appending past the
  * cap sets `overflow` and drops the bytes (sticky; check once at the end). */

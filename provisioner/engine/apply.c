@@ -35,6 +35,7 @@ struct node {
 	struct sf_err err;
 	ssize_t with; /* this delete goes with that node's delete (sf_own.deleted_with): its index, or -1 */
 	int gone;     /* this node's delete removed the live object, or found none: what went with it is gone too */
+	int accepted; /* its create was accepted (record_id): what needs only the object to exist may start */
 };
 
 struct run {
@@ -267,6 +268,8 @@ static int record_id_cb(struct sf_rctx *c, const char *id)
 	struct sf_err e = SF_ERR_INIT;
 	pthread_mutex_lock(&w->run->mu);
 	snprintf(w->node->id, sizeof w->node->id, "%s", id ? id : "");
+	w->node->accepted = 1;
+	pthread_cond_broadcast(&w->run->cv);
 	pthread_mutex_unlock(&w->run->mu);
 	/* Keep the row `creating` but remember the id, so a killed run can still
 	 * destroy the object even if create never returned. */
@@ -870,9 +873,11 @@ static int ready(struct run *r, size_t i)
 	struct node *nd = &r->v[i];
 	if (nd->st != N_WAITING)
 		return 0;
-	for (size_t k = 0; k < nd->nwaits; k++)
-		if (r->v[nd->waits[k]].st != N_DONE)
+	for (size_t k = 0; k < nd->nwaits; k++) {
+		const struct node *dep = &r->v[nd->waits[k]];
+		if (dep->st != N_DONE && !(dep->accepted && sf_change_accepts(nd->ch, dep->ch->address)))
 			return 0;
+	}
 	return 1;
 }
 

@@ -60,9 +60,8 @@ void sf_config_release(struct sf_config *c)
 		for (size_t j = 0; j < r->ndeps; j++)
 			free(r->deps[j]);
 		free(r->deps);
-		for (size_t j = 0; j < r->nupdate_only; j++)
-			free(r->update_only[j]);
-		free(r->update_only);
+		sf_strs_free(&r->update_only);
+		sf_strs_free(&r->accept_only);
 	}
 	free(c->v);
 	free(c->workspace);
@@ -218,11 +217,13 @@ void sf_rinst_add_dep(struct sf_rinst *r, const char *addr)
 void sf_rinst_add_update_dep(struct sf_rinst *r, const char *addr)
 {
 	sf_rinst_add_dep(r, addr);
-	for (size_t i = 0; i < r->nupdate_only; i++)
-		if (!strcmp(r->update_only[i], addr))
-			return;
-	r->update_only = xrealloc(r->update_only, (r->nupdate_only + 1) * sizeof *r->update_only);
-	r->update_only[r->nupdate_only++] = xstrdup(addr);
+	sf_strs_add(&r->update_only, addr);
+}
+
+void sf_rinst_add_accept_dep(struct sf_rinst *r, const char *addr)
+{
+	sf_rinst_add_dep(r, addr);
+	sf_strs_add(&r->accept_only, addr);
 }
 
 struct refcheck {
@@ -232,17 +233,14 @@ struct refcheck {
 };
 
 /* A create needs what it reads: an address the configuration refers to
- * is an ordinary dependency even if it was also added as update-only. */
+ * is an ordinary dependency even if it was also added as update-only or
+ * accept-only. */
 static void refs_win(const char *addr, const char *attr, void *ctx)
 {
 	struct sf_rinst *r = ctx;
 	(void)attr;
-	for (size_t i = 0; i < r->nupdate_only; i++)
-		if (!strcmp(r->update_only[i], addr)) {
-			free(r->update_only[i]);
-			r->update_only[i] = r->update_only[--r->nupdate_only];
-			return;
-		}
+	sf_strs_del(&r->update_only, addr);
+	sf_strs_del(&r->accept_only, addr);
 }
 
 static void check_ref(const char *addr, const char *attr, void *ctx)
@@ -438,6 +436,17 @@ int sf_config_order(const struct sf_config *c, size_t **order, char **cycle)
 
 /* ---- serialisation ---- */
 
+/* o[key] = the set as an array of strings; nothing when it is empty. */
+static void set_strs(json_t *o, const char *key, const struct sf_strs *v)
+{
+	if (!v->n)
+		return;
+	json_t *a = json_array();
+	for (size_t j = 0; j < v->n; j++)
+		json_array_append_new(a, json_string(v->v[j]));
+	json_object_set_new(o, key, a);
+}
+
 json_t *sf_config_to_json(const struct sf_config *c)
 {
 	json_t *res = json_array();
@@ -448,12 +457,8 @@ json_t *sf_config_to_json(const struct sf_config *c)
 			json_array_append_new(deps, json_string(r->deps[j]));
 		json_t *o = json_pack("{s:s, s:s, s:s, s:O, s:o}", "address", r->address, "type", r->type->name, "name",
 				      r->name, "config", r->config, "deps", deps);
-		if (r->nupdate_only) {
-			json_t *u = json_array();
-			for (size_t j = 0; j < r->nupdate_only; j++)
-				json_array_append_new(u, json_string(r->update_only[j]));
-			json_object_set_new(o, "update_only", u);
-		}
+		set_strs(o, "update_only", &r->update_only);
+		set_strs(o, "accept_only", &r->accept_only);
 		json_array_append_new(res, o);
 	}
 	return json_pack("{s:s, s:s?, s:s, s:O?, s:o}", "workspace", c->workspace ? c->workspace : "", "kind", c->kind,
@@ -490,6 +495,8 @@ int sf_config_from_json(struct sf_config *out, const json_t *j, const struct sf_
 		json_array_foreach(deps, k, dv) if (json_is_string(dv)) sf_rinst_add_dep(ri, json_string_value(dv));
 		json_array_foreach(json_object_get(r, "update_only"), k, dv) if (json_is_string(dv))
 			sf_rinst_add_update_dep(ri, json_string_value(dv));
+		json_array_foreach(json_object_get(r, "accept_only"), k, dv) if (json_is_string(dv))
+			sf_rinst_add_accept_dep(ri, json_string_value(dv));
 	}
 	return 0;
 }

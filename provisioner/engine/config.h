@@ -24,6 +24,7 @@
 
 #include "provisioner/engine/resource.h"
 #include "provisioner/spec/spec.h"
+#include "util.h"
 
 struct sf_rinst {
 	char *address;                /* "local_file.a" */
@@ -32,9 +33,10 @@ struct sf_rinst {
 	json_t *config;               /* desired attributes (may hold ${...} strings) */
 	char **deps;                  /* sorted, unique addresses */
 	size_t ndeps;
-	char **update_only;           /* those of deps that order only changes to an existing
-				       * object (sf_rinst_add_update_dep); unique */
-	size_t nupdate_only;
+	struct sf_strs update_only;   /* those of deps that order only changes to an existing
+				       * object (sf_rinst_add_update_dep) */
+	struct sf_strs accept_only;   /* those of deps a create waits for only until their
+				       * object exists (sf_rinst_add_accept_dep) */
 	struct sf_pos pos;            /* where it was declared (file borrowed from the specset) */
 };
 
@@ -93,6 +95,16 @@ void sf_rinst_add_dep(struct sf_rinst *r, const char *addr);
  * is a dependency like any other for deletes, plans and cycles.  Not for an
  * address the configuration refers to: a create needs what it reads. */
 void sf_rinst_add_update_dep(struct sf_rinst *r, const char *addr);
+
+/* Add addr as a dependency whose object a create of r needs to exist, not
+ * to be ready: when both are created by the same run, r starts once
+ * addr's create has been accepted (its id is known), and addr's wait for
+ * readiness runs alongside r's create.  For an object that uses the other
+ * only once it runs itself, long after its own create call (a node group
+ * and the add-ons its nodes run: EKS puts those on a node when it joins).
+ * Updates, replacements and deletes still wait for addr's whole change,
+ * and so does a create that refers to addr (it reads addr's attributes). */
+void sf_rinst_add_accept_dep(struct sf_rinst *r, const char *addr);
 
 /* Serialise for plan files and read back (types looked up in `types`).
  * from_json: SF_EINVAL/SF_ECORRUPT with err on unknown type or bad shape. */

@@ -62,9 +62,8 @@ static void change_release(struct sf_change *c)
 	for (size_t i = 0; i < c->ndeps; i++)
 		free(c->deps[i]);
 	free(c->deps);
-	for (size_t i = 0; i < c->nupdate_only; i++)
-		free(c->update_only[i]);
-	free(c->update_only);
+	sf_strs_free(&c->update_only);
+	sf_strs_free(&c->accept_only);
 	json_decref(c->sens);
 }
 
@@ -75,10 +74,12 @@ int sf_change_waits_for(const struct sf_change *c, const char *addr)
 		dep = !strcmp(c->deps[i], addr);
 	if (!dep || c->action != SF_ACT_CREATE)
 		return dep;
-	for (size_t i = 0; i < c->nupdate_only; i++)
-		if (!strcmp(c->update_only[i], addr))
-			return 0;
-	return 1;
+	return !sf_strs_has(&c->update_only, addr);
+}
+
+int sf_change_accepts(const struct sf_change *c, const char *addr)
+{
+	return c->action == SF_ACT_CREATE && sf_strs_has(&c->accept_only, addr);
 }
 
 int sf_change_sensitive(const struct sf_change *c, const char *name)
@@ -647,9 +648,10 @@ int sf_plan_make(struct sf_plan *plan, const struct sf_config *cfg, struct sf_st
 				r = res[i];
 		struct sf_change *c = plan_add(plan, ri->address, ri->type);
 		deps_copy(c, ri->deps, ri->ndeps);
-		c->update_only = xcalloc(ri->nupdate_only + 1, sizeof *c->update_only);
-		for (size_t k = 0; k < ri->nupdate_only; k++)
-			c->update_only[c->nupdate_only++] = xstrdup(ri->update_only[k]);
+		for (size_t k = 0; k < ri->update_only.n; k++)
+			sf_strs_add(&c->update_only, ri->update_only.v[k]);
+		for (size_t k = 0; k < ri->accept_only.n; k++)
+			sf_strs_add(&c->accept_only, ri->accept_only.v[k]);
 		int unknown = 0;
 		c->after = sf_refs_resolve(ri->config, plan_ref, &pl, &unknown);
 		mark_sensitive_refs(c, cfg, plan, ri->config);

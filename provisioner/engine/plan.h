@@ -70,8 +70,9 @@ struct sf_change {
 	size_t nattrs;
 	char **deps;            /* for create/update: config deps; for delete: state deps */
 	size_t ndeps;
-	char **update_only;     /* of deps: those a create does not wait for (sf_rinst_add_update_dep) */
-	size_t nupdate_only;
+	struct sf_strs update_only; /* of deps: those a create does not wait for (sf_rinst_add_update_dep) */
+	struct sf_strs accept_only; /* of deps: those a create waits for only until their object
+				     * exists (sf_rinst_add_accept_dep) */
 	enum sf_rstatus prior_status; /* when before != NULL */
 	int has_prior;
 	char *deposed_key;      /* SF_REASON_DEPOSED: the state meta key holding it */
@@ -89,6 +90,10 @@ int sf_change_sensitive(const struct sf_change *c, const char *name);
 /* Does the create, update or replacement c wait for the change of addr
  * (one of its deps)?  Always, except a create for an update-only one. */
 int sf_change_waits_for(const struct sf_change *c, const char *addr);
+
+/* Does c, waiting for addr's change, need only addr's object to exist (a
+ * create and an accept-only dependency), not addr's whole change? */
+int sf_change_accepts(const struct sf_change *c, const char *addr);
 
 struct sf_drift {
 	char *address;

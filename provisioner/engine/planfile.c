@@ -108,6 +108,14 @@ static json_t *strv(char **v, size_t n)
 	return a;
 }
 
+/* Add each string of the array a (if it is one) to the set. */
+static void strs_load(struct sf_strs *v, const json_t *a)
+{
+	for (size_t k = 0; k < json_array_size(a); k++)
+		if (json_is_string(json_array_get(a, k)))
+			sf_strs_add(v, json_string_value(json_array_get(a, k)));
+}
+
 int sf_plan_save(const struct sf_plan *plan, const struct sf_config *cfg, struct sf_state *st, const char *path,
 		 struct sf_err *err)
 {
@@ -144,8 +152,10 @@ int sf_plan_save(const struct sf_plan *plan, const struct sf_config *cfg, struct
 			json_object_set_new(last, "deposed_key", json_string(c->deposed_key));
 		if (c->sens)
 			json_object_set(last, "sensitive_refs", c->sens);
-		if (c->nupdate_only)
-			json_object_set_new(last, "update_only", strv(c->update_only, c->nupdate_only));
+		if (c->update_only.n)
+			json_object_set_new(last, "update_only", strv(c->update_only.v, c->update_only.n));
+		if (c->accept_only.n)
+			json_object_set_new(last, "accept_only", strv(c->accept_only.v, c->accept_only.n));
 	}
 	json_t *drift = json_array();
 	for (size_t i = 0; i < plan->ndrift; i++)
@@ -255,11 +265,8 @@ int sf_plan_parse(struct sf_plan *plan, struct sf_config *cfg, const char *path,
 		for (size_t k = 0; k < json_array_size(deps); k++)
 			if (json_is_string(json_array_get(deps, k)))
 				ch->deps[ch->ndeps++] = xstrdup(json_string_value(json_array_get(deps, k)));
-		const json_t *uo = json_object_get(c, "update_only");
-		ch->update_only = xcalloc(json_array_size(uo) + 1, sizeof *ch->update_only);
-		for (size_t k = 0; k < json_array_size(uo); k++)
-			if (json_is_string(json_array_get(uo, k)))
-				ch->update_only[ch->nupdate_only++] = xstrdup(json_string_value(json_array_get(uo, k)));
+		strs_load(&ch->update_only, json_object_get(c, "update_only"));
+		strs_load(&ch->accept_only, json_object_get(c, "accept_only"));
 		ch->attrs = xcalloc(json_array_size(attrs) + 1, sizeof *ch->attrs);
 		for (size_t k = 0; k < json_array_size(attrs); k++) {
 			json_t *a = json_array_get(attrs, k), *ab = NULL, *aa = NULL;

@@ -304,9 +304,9 @@ T_TEST(lowering_builds_the_graph)
 	const struct sf_rinst *dns = sf_config_find(&c, "eks_addon.coredns"),
 			      *ng = sf_config_find(&c, "eks_nodegroup.system");
 	struct sf_change dch = {.address = dns->address, .action = SF_ACT_CREATE, .deps = dns->deps, .ndeps = dns->ndeps,
-				.update_only = dns->update_only, .nupdate_only = dns->nupdate_only};
+				.update_only = dns->update_only, .accept_only = dns->accept_only};
 	struct sf_change nch = {.address = ng->address, .action = SF_ACT_CREATE, .deps = ng->deps, .ndeps = ng->ndeps,
-				.update_only = ng->update_only, .nupdate_only = ng->nupdate_only};
+				.update_only = ng->update_only, .accept_only = ng->accept_only};
 	T_OK(!sf_change_waits_for(&dch, "eks_nodegroup.system"));
 	T_OK(sf_change_waits_for(&dch, "eks_cluster.main"));
 	T_OK(sf_change_waits_for(&nch, "eks_addon.vpc_cni"));

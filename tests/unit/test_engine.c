@@ -79,7 +79,8 @@ T_TEST(graph_names_the_cycle)
 /* Documents of the form
  *   kind: T
  *   metadata: {name: ws}
- *   resources: [{type: test_object, name: a, attrs: {...}, dependsOn: [...], updateOnly: [...]}]
+ *   resources: [{type: test_object, name: a, attrs: {...}, dependsOn: [...], updateOnly: [...],
+ *               acceptOnly: [...]}]
  * lowered straight into instances. */
 static int validated;
 
@@ -110,6 +111,9 @@ static void t_lower(const struct sf_doc *doc, struct sf_config *c, struct sf_dia
 		const struct sf_node *upd = sf_node_get(r, "updateOnly");
 		for (size_t j = 0; upd && j < upd->n; j++)
 			sf_rinst_add_update_dep(ri, sf_node_str(upd->vals[j]));
+		const struct sf_node *acc = sf_node_get(r, "acceptOnly");
+		for (size_t j = 0; acc && j < acc->n; j++)
+			sf_rinst_add_accept_dep(ri, sf_node_str(acc->vals[j]));
 	}
 }
 
@@ -179,8 +183,8 @@ T_TEST(config_update_only_dependency_yields_to_a_reference)
 	     0);
 	T_STREQ(diag, "");
 	const struct sf_rinst *b = sf_config_find(&cfg, "test_object.b"), *c = sf_config_find(&cfg, "test_object.c");
-	T_OK(b && b->ndeps == 1 && b->nupdate_only == 0);
-	T_OK(c && c->ndeps == 1 && !strcmp(c->deps[0], "test_object.b") && c->nupdate_only == 1);
+	T_OK(b && b->ndeps == 1 && b->update_only.n == 0);
+	T_OK(c && c->ndeps == 1 && !strcmp(c->deps[0], "test_object.b") && c->update_only.n == 1);
 	size_t *order = NULL;
 	char *cycle = NULL;
 	T_EQ(sf_config_order(&cfg, &order, &cycle), 0);
@@ -1242,9 +1246,19 @@ T_TEST(apply_keeps_a_history_per_part_of_a_step)
 static pthread_mutex_t uo_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t uo_cv = PTHREAD_COND_INITIALIZER;
 static int uo_dep_started, uo_saw_dep, uo_first_done, uo_dep_after_first;
+/* an accept-only dependency (sf_rinst_add_accept_dep) instead: the first
+ * create records its id, then waits for the dependent's create */
+static int uo_accept, uo_dep_before_id;
 
 static int uo_create(struct sf_rctx *c, const json_t *want, json_t **out)
 {
+	if (uo_accept && strcmp(c->address, "ud.dep")) {
+		pthread_mutex_lock(&uo_mu);
+		uo_dep_before_id = uo_dep_started;
+		pthread_mutex_unlock(&uo_mu);
+		if (c->record_id)
+			c->record_id(c, c->address);
+	}
 	pthread_mutex_lock(&uo_mu);
 	if (!strcmp(c->address, "ud.dep")) {
 		uo_dep_started = 1;
@@ -1288,7 +1302,11 @@ static int uo_run(struct sf_state *st, const char *v, int saved)
 	cfg.kind = xstrdup("Stack");
 	json_t *a = json_pack("{s:s}", "v", v);
 	sf_config_add(&cfg, &uo_t, "first", a, NULL);
-	sf_rinst_add_update_dep(sf_config_add(&cfg, &uo_t, "dep", a, NULL), "ud.first");
+	struct sf_rinst *dep = sf_config_add(&cfg, &uo_t, "dep", a, NULL);
+	if (uo_accept)
+		sf_rinst_add_accept_dep(dep, "ud.first");
+	else
+		sf_rinst_add_update_dep(dep, "ud.first");
 	json_decref(a);
 	struct sf_plan plan, loaded;
 	struct sf_err err = SF_ERR_INIT;
@@ -1326,6 +1344,7 @@ static int uo_run(struct sf_state *st, const char *v, int saved)
 
 T_TEST(apply_update_only_dependency_orders_updates_not_creates)
 {
+	uo_accept = 0;
 	for (int saved = 0; saved <= 1; saved++) {
 		char name[32];
 		snprintf(name, sizeof name, "updonly%d", saved);
@@ -1338,4 +1357,57 @@ T_TEST(apply_update_only_dependency_orders_updates_not_creates)
 		T_EQ(uo_dep_after_first, 1); /* the update did */
 		sf_state_close(st);
 	}
+}
+
+/* An accept-only dependency: the dependent's create starts once the
+ * dependency's create has recorded its id, not before, and not only when
+ * that create ends (it waits for the dependent); the dependent's update
+ * still waits for the dependency's whole update.  Also through a saved plan. */
+T_TEST(apply_accept_only_dependency_starts_a_create_once_the_object_exists)
+{
+	uo_accept = 1;
+	for (int saved = 0; saved <= 1; saved++) {
+		char name[32];
+		snprintf(name, sizeof name, "acconly%d", saved);
+		struct sf_state *st = fresh_state(name);
+		uo_dep_started = uo_saw_dep = uo_first_done = uo_dep_after_first = uo_dep_before_id = 0;
+		T_EQ(uo_run(st, "1", saved), 0);
+		T_EQ(uo_dep_before_id, 0); /* not before the object existed */
+		T_EQ(uo_saw_dep, 1);       /* but before its create ended */
+		T_EQ(uo_run(st, "2", saved), 0);
+		T_EQ(uo_first_done, 1);
+		T_EQ(uo_dep_after_first, 1);
+		sf_state_close(st);
+	}
+	uo_accept = 0;
+}
+
+/* An accept-only dependency is one a create waits for only until the
+ * object exists (sf_change_accepts, creates alone); one the configuration
+ * also refers to is an ordinary one (a create needs what it reads). */
+T_TEST(config_accept_only_dependency_yields_to_a_reference)
+{
+	struct sf_specset set = SF_SPECSET_INIT;
+	struct sf_config cfg = SF_CONFIG_INIT;
+	char *diag = NULL;
+	T_EQ(assemble(DOC("x", "  - {type: test_object, name: a, attrs: {dir: /x}}\n"
+				"  - {type: test_object, name: b, attrs: {dir: /x, content: '${test_object.a.id}'},"
+				" acceptOnly: [test_object.a]}\n"
+				"  - {type: test_object, name: c, attrs: {dir: /x}, acceptOnly: [test_object.a]}\n"),
+		      &set, &cfg, &diag),
+	     0);
+	T_STREQ(diag, "");
+	const struct sf_rinst *b = sf_config_find(&cfg, "test_object.b"), *c = sf_config_find(&cfg, "test_object.c");
+	T_OK(b && b->ndeps == 1 && b->accept_only.n == 0);
+	T_OK(c && c->ndeps == 1 && sf_strs_has(&c->accept_only, "test_object.a"));
+	struct sf_change ch = {.address = c->address, .action = SF_ACT_CREATE, .deps = c->deps, .ndeps = c->ndeps,
+			       .accept_only = c->accept_only};
+	T_OK(sf_change_waits_for(&ch, "test_object.a"));
+	T_OK(sf_change_accepts(&ch, "test_object.a"));
+	ch.action = SF_ACT_UPDATE;
+	T_OK(sf_change_waits_for(&ch, "test_object.a"));
+	T_OK(!sf_change_accepts(&ch, "test_object.a"));
+	free(diag);
+	sf_config_release(&cfg);
+	sf_specset_release(&set);
 }
