@@ -572,6 +572,13 @@ static void step_time(const struct sf_change *ch, const struct sf_estimate_opts 
 	s->hi = hi;
 }
 
+/* Does ch wait for dep's whole change?  Not for one it needs only to exist:
+ * that wait is the create call's, which the estimate counts as nothing. */
+static int waits_ready(const struct sf_change *ch, const char *dep)
+{
+	return sf_change_waits_for(ch, dep) && !sf_change_accepts(ch, dep);
+}
+
 static void finish(const struct sf_plan *plan, struct step *s, size_t i)
 {
 	if (s[i].state == 2 || s[i].state == 1)
@@ -581,7 +588,7 @@ static void finish(const struct sf_plan *plan, struct step *s, size_t i)
 	double blo = 0, bhi = 0;
 	for (size_t k = 0; k < ch->ndeps; k++) {
 		const struct sf_change *d = sf_plan_find(plan, ch->deps[k]);
-		if (!d || !sf_change_waits_for(ch, ch->deps[k]))
+		if (!d || !waits_ready(ch, ch->deps[k]))
 			continue;
 		size_t j = (size_t)(d - plan->v);
 		finish(plan, s, j);
@@ -615,7 +622,7 @@ static double makespan(const struct sf_plan *plan, const struct step *s, int wor
 	for (size_t i = 0; i < n; i++)
 		for (size_t k = 0; k < plan->v[i].ndeps; k++) {
 			const struct sf_change *d = sf_plan_find(plan, plan->v[i].deps[k]);
-			if (d && d != &plan->v[i] && sf_change_waits_for(&plan->v[i], plan->v[i].deps[k]))
+			if (d && d != &plan->v[i] && waits_ready(&plan->v[i], plan->v[i].deps[k]))
 				dep[off[i] + ndep[i]++] = (long)(d - plan->v);
 		}
 	/* state: 0 waiting, 1 running (until end[i]), 2 done */

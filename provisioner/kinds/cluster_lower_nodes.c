@@ -151,13 +151,21 @@ void cl_lower_nodes(struct cl_lower *l)
 		/* after the managed VPC CNI (its pods' network), kube-proxy and
 		 * the pod identity agent: an upgrade step moves the control
 		 * plane, then the add-ons, then the nodes (cluster_lower_addons.c).
+		 * A new group needs them only to exist: EKS puts an add-on's
+		 * pods on a node when it joins, minutes after CreateNodegroup,
+		 * and the CNI's Pod Identity association rides on CreateAddon,
+		 * so the group is created once they have been accepted and
+		 * their readiness is waited for alongside it.  An add-on that
+		 * fails before it is accepted still keeps the group from being
+		 * made.
 		 * Nodes need their route out (image pulls, joining the cluster:
 		 * the public table, or the private ones through NAT), and the
 		 * route must outlive them at teardown, so the dependency orders
 		 * both ways. */
-		struct sf_rinst *ngi = cl_add(l, "eks_nodegroup", g->name, ngc, gp, "eks_addon.vpc_cni");
-		sf_rinst_add_dep(ngi, "eks_addon.kube_proxy");
-		sf_rinst_add_dep(ngi, "eks_addon.pod_identity_agent");
+		struct sf_rinst *ngi = cl_add(l, "eks_nodegroup", g->name, ngc, gp, NULL);
+		sf_rinst_add_accept_dep(ngi, "eks_addon.vpc_cni");
+		sf_rinst_add_accept_dep(ngi, "eks_addon.kube_proxy");
+		sf_rinst_add_accept_dep(ngi, "eks_addon.pod_identity_agent");
 		size_t k;
 		json_t *rt;
 		json_array_foreach(l->node_routes, k, rt)

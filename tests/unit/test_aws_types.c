@@ -311,6 +311,13 @@ T_TEST(lowering_builds_the_graph)
 	T_OK(sf_change_waits_for(&dch, "eks_cluster.main"));
 	T_OK(sf_change_waits_for(&nch, "eks_addon.vpc_cni"));
 	T_OK(sf_change_waits_for(&nch, "eks_addon.pod_identity_agent"));
+	/* a new group: once those add-ons exist, not once they are ACTIVE */
+	T_OK(sf_change_accepts(&nch, "eks_addon.vpc_cni"));
+	T_OK(sf_change_accepts(&nch, "eks_addon.kube_proxy"));
+	T_OK(sf_change_accepts(&nch, "eks_addon.pod_identity_agent"));
+	T_OK(!sf_change_accepts(&nch, "eks_cluster.main"));
+	nch.action = SF_ACT_UPDATE;
+	T_OK(!sf_change_accepts(&nch, "eks_addon.vpc_cni"));
 	dch.action = SF_ACT_UPDATE;
 	T_OK(sf_change_waits_for(&dch, "eks_nodegroup.system"));
 	dch.action = SF_ACT_REPLACE;
