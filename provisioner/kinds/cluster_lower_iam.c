@@ -11,7 +11,10 @@
  * Order: the node role gives the policy up only after the vpc-cni add-on
  * has its association and its pods were restarted with it, so a cluster
  * made before this split keeps pod networking on its running nodes through
- * the upgrade (the node role's update depends on eks_addon.vpc_cni). */
+ * the upgrade (the node role's update depends on eks_addon.vpc_cni).  A
+ * new node role never had the policy: its create runs alongside the
+ * add-on's (an update-only dependency), so the node groups that need the
+ * role do not wait for the add-on to be ACTIVE through it. */
 #include <stdlib.h>
 
 #include "provisioner/kinds/cluster_lower.h"
@@ -52,7 +55,7 @@ void cl_lower_iam(struct cl_lower *l)
 	role(l, "cluster", "cluster", "eks.amazonaws.com", cluster_pol);
 	struct sf_rinst *node = role(l, "node", "node", "ec2.amazonaws.com", node_pol);
 	if (node)
-		sf_rinst_add_dep(node, "eks_addon.vpc_cni");
+		sf_rinst_add_update_dep(node, "eks_addon.vpc_cni");
 	role(l, "vpc_cni", "vpc-cni", "pods.eks.amazonaws.com", cni_pol);
 	if (l->cl->bakes_x86_64 || l->cl->bakes_arm64) {
 		role(l, "ami_builder", "ami-builder", "ec2.amazonaws.com", builder_pol);

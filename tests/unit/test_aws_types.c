@@ -72,6 +72,23 @@ static int depends(const struct sf_config *c, const char *addr, const char *dep,
 	return 0;
 }
 
+/* Does a create of addr wait, directly or through other creates, for dep
+ * to be ready (not only accepted, and not an update-only order)? */
+static int create_waits(const struct sf_config *c, const char *addr, const char *dep, int depth)
+{
+	const struct sf_rinst *r = sf_config_find(c, addr);
+	if (!r || depth > 64)
+		return 0;
+	for (size_t i = 0; i < r->ndeps; i++) {
+		const char *d = r->deps[i];
+		if (sf_strs_has(&r->update_only, d) || sf_strs_has(&r->accept_only, d))
+			continue;
+		if (!strcmp(d, dep) || create_waits(c, d, dep, depth + 1))
+			return 1;
+	}
+	return 0;
+}
+
 static const char *attr(const struct sf_config *c, const char *addr, const char *k)
 {
 	const struct sf_rinst *r = sf_config_find(c, addr);
@@ -339,6 +356,17 @@ T_TEST(lowering_builds_the_graph)
 	T_STREQ(attr(&c, "eks_addon.vpc_cni", "restart_daemonset"), "kube-system/aws-node");
 	T_OK(has_dep(&c, "eks_addon.vpc_cni", "aws_iam_role.vpc_cni"));
 	T_OK(has_dep(&c, "aws_iam_role.node", "eks_addon.vpc_cni"));
+	/* a new cluster's node groups wait for the add-ons their nodes run
+	 * only to exist: neither directly nor through the node role (whose
+	 * update alone waits for the CNI) for them to be ACTIVE */
+	T_OK(sf_strs_has(&sf_config_find(&c, "aws_iam_role.node")->update_only, "eks_addon.vpc_cni"));
+	for (int g = 0; g < 2; g++)
+		for (size_t k = 0; k < 3; k++) {
+			static const char *const adds[] = {"eks_addon.vpc_cni", "eks_addon.kube_proxy",
+							   "eks_addon.pod_identity_agent"};
+			T_OK(!create_waits(&c, g ? "eks_nodegroup.sandbox" : "eks_nodegroup.system", adds[k], 0));
+		}
+	T_OK(create_waits(&c, "eks_nodegroup.sandbox", "eks_cluster.main", 0));
 	/* every template keeps pods away from the node's metadata: hop limit 1 */
 	for (size_t i = 0; i < c.n; i++)
 		if (!strcmp(c.v[i].type->name, "aws_launch_template"))
