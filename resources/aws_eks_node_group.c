@@ -512,7 +512,11 @@ static int ng_destroy(struct sf_rctx *c, const json_t *prior)
 		sf_err_clear(c->err);
 		rc = 0;
 	} else if (!rc) {
-		rc = ax_wait_begun(c, &nodegroup_gone, ng_args(&g), 3600, "node group deletion", NULL);
+		/* the groups of a cluster deleted alongside share one poll loop,
+		 * as their creates do: the cluster's delete waits for all of
+		 * them, so one seen gone no earlier than the one polled is
+		 * never seen later than needed */
+		rc = ax_wait_siblings(c, g.cluster, &nodegroup_gone, ng_args(&g), 3600, "node group deletion", 1, NULL);
 	}
 	free(owned);
 	return rc;

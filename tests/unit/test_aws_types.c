@@ -2999,6 +2999,7 @@ struct sib_case {
 	json_t *want2, *out2;
 	const struct sf_rtype *type2; /* what the second create makes */
 	char follows[128];            /* its progress line once it follows the first one's polls */
+	int destroying;               /* two deletes instead (want2: the second's prior) */
 	int rc2, spawned, following, done2;
 	pthread_t th;
 	pthread_mutex_t mu;
@@ -3009,7 +3010,7 @@ static struct sib_case *sib_now;
 static void *sib_second(void *arg)
 {
 	struct sib_case *k = arg;
-	int rc = k->type2->create(&k->c2, k->want2, &k->out2);
+	int rc = k->destroying ? k->type2->destroy(&k->c2, k->want2) : k->type2->create(&k->c2, k->want2, &k->out2);
 	pthread_mutex_lock(&k->mu);
 	k->rc2 = rc;
 	k->done2 = 1;
@@ -3037,7 +3038,7 @@ static void sib_progress1(struct sf_rctx *c, const char *line)
 {
 	(void)c;
 	struct sib_case *k = sib_now;
-	if (k->spawned || !strstr(line, "CREATING"))
+	if (k->spawned || !strstr(line, k->destroying ? "DELETING" : "CREATING"))
 		return;
 	k->spawned = 1;
 	pthread_create(&k->th, NULL, sib_second, k);
@@ -3181,6 +3182,50 @@ T_TEST(eks_node_groups_made_alongside_share_one_poll_loop)
 	T_EQ(sf_replay_unmatched(t.f.rp), 0);
 	json_decref(out);
 	json_decref(k.out2);
+	json_decref(k.want2);
+	json_decref(sys);
+	rt_close(&t);
+	sib_close(&k);
+}
+
+/* ... and so do their deletes: the cluster's delete waits for all of them,
+ * so the second group is read once when the first is gone. */
+T_TEST(eks_node_groups_deleted_alongside_share_one_poll_loop)
+{
+	static const char gone[] = "HTTP/1.1 404 Not Found\nContent-Type: application/json\n\n"
+				   "{\"__type\":\"com.amazonaws.eks#ResourceNotFoundException\","
+				   "\"message\":\"No node group found\"}";
+	struct rt t;
+	struct sib_case k;
+	sib_open(&k, &t, "eks_nodegroup.system", "eks_nodegroup.sandbox", &sf_rt_eks_node_group);
+	k.destroying = 1;
+	sf_replay_add(t.f.rp, "DELETE https://eks && /clusters/demo/node-groups/system-x\n", SIB_NG("system-x", "DELETING"),
+		      1);
+	sf_replay_add(t.f.rp, "DELETE https://eks && /clusters/demo/node-groups/sandbox-x\n",
+		      SIB_NG("sandbox-x", "DELETING"), 1);
+	sf_replay_add(t.f.rp, "GET https://eks && /clusters/demo/node-groups/system-x\n", SIB_NG("system-x", "DELETING"), 3);
+	sf_replay_add(t.f.rp, "GET https://eks && /clusters/demo/node-groups/system-x\n", gone, -1);
+	sf_replay_add(t.f.rp, "GET https://eks && /clusters/demo/node-groups/sandbox-x\n", gone, -1);
+	json_t *sys = json_pack("{s:s, s:s, s:s}", "id", "demo/system-x", "cluster_name", "demo", "nodegroup_name",
+				"system-x");
+	k.want2 = json_pack("{s:s, s:s, s:s}", "id", "demo/sandbox-x", "cluster_name", "demo", "nodegroup_name",
+			    "sandbox-x");
+	T_EQ(sf_rt_eks_node_group.destroy(&t.c, sys), 0);
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
+	if (k.spawned)
+		pthread_join(k.th, NULL);
+	T_EQ(k.spawned, 1);
+	T_EQ(k.rc2, 0);
+	if (k.err2.code)
+		fprintf(stderr, "err2: %s\n", k.err2.msg);
+	T_EQ(k.following, 1);
+	T_EQ(sent(&t, "GET https://eks.eu-west-1.amazonaws.com/clusters/demo/node-groups/system-x\n"), 4);
+	/* one read of its own, after the first was seen gone */
+	T_EQ(sent(&t, "GET https://eks.eu-west-1.amazonaws.com/clusters/demo/node-groups/sandbox-x\n"), 1);
+	T_OK(sent_at(&t, "GET https://eks", "/node-groups/sandbox-x\n", 0) >
+	     sent_at(&t, "GET https://eks", "/node-groups/system-x\n", 1));
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
 	json_decref(k.want2);
 	json_decref(sys);
 	rt_close(&t);
