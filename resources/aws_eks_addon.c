@@ -440,7 +440,7 @@ static int settle(struct sf_rctx *c, const json_t *w, json_t **addon)
 			free(why);
 			if (waits)
 				sf_err_hint(c->err, "no node runs its pods although the node groups are up: give the cluster a "
-						    "node group without NoSchedule taints (a gVisor group's keeps them off)");
+						    "runc node group with at least one node and without NoSchedule taints");
 			return c->err->code;
 		}
 		if (held) { /* the node groups are done: read it at once, then at the row's pace */

@@ -726,6 +726,32 @@ static void check_openfaas(const struct sf_node *n, struct sf_diags *d, const ch
 			      path);
 }
 
+/* Can the CoreDNS add-on's pods run on some group?  EKS's CoreDNS
+ * tolerates CriticalAddonsOnly (any effect) and the control plane's
+ * NoSchedule taint only; a gVisor group carries the sandbox taint.  With
+ * no such group the add-on stays DEGRADED once the nodes are up and the
+ * apply fails minutes in (resources/aws_eks_addon.c), so say it offline. */
+static int runs_coredns(const struct sf_node *ngs)
+{
+	for (size_t i = 0; i < ngs->n; i++) {
+		const char *rt = sf_node_str(sf_node_get(ngs->vals[i], "runtime"));
+		if (rt && !strcmp(rt, "gvisor"))
+			continue;
+		const struct sf_node *ts = sf_node_get(ngs->vals[i], "taints");
+		int keeps_off = 0;
+		for (size_t k = 0; ts && k < ts->n && !keeps_off; k++) {
+			const char *key = sf_node_str(sf_node_get(ts->vals[k], "key"));
+			const char *eff = sf_node_str(sf_node_get(ts->vals[k], "effect"));
+			if (!key || !eff || !strcmp(eff, "PreferNoSchedule") || !strcmp(key, "CriticalAddonsOnly"))
+				continue;
+			keeps_off = strcmp(key, "node-role.kubernetes.io/control-plane") || strcmp(eff, "NoSchedule");
+		}
+		if (!keeps_off)
+			return 1;
+	}
+	return 0;
+}
+
 static void check_cluster_spec(const struct sf_node *n, struct sf_diags *d, const char *path)
 {
 	(void)path;
@@ -787,6 +813,9 @@ static void check_cluster_spec(const struct sf_node *n, struct sf_diags *d, cons
 	if (as && ngs && !has_runc)
 		sf_diag_error(d, &as->pos,
 			      "spec.autoscaler: the cluster autoscaler runs on a runc node group, never beside functions on a gVisor one; add a group without runtime: gvisor");
+	if (ngs && ngs->n && !runs_coredns(ngs))
+		sf_diag_error(d, &ngs->pos,
+			      "spec.nodeGroups: CoreDNS can run on none of these node groups (gVisor groups keep it off, and so does a NoSchedule or NoExecute taint it does not tolerate); add a runc group without such taints");
 	const struct sf_node *of = sf_node_get(n, "openfaas");
 	int of_enabled = 1;
 	if (of)
@@ -946,6 +975,16 @@ static void cluster_spec_keywords(json_t *out)
 	 * a module call may bring one) */
 	all_of(out, json_pack("{s:{s:[s]}, s:{s:[s], s:{s:{s:{s:o}}}}}", "if", "required", "autoscaler", "then",
 			      "required", "nodeGroups", "properties", "nodeGroups", "contains", "not", gvisor_group()));
+	/* CoreDNS needs a group it can run on (runs_coredns): a runc group
+	 * whose taints it tolerates (or a module call, which may bring one) */
+	json_t *keeps_off = json_pack("{s:{s:{s:[s, s]}}, s:{s:[{s:{s:{s:s}}}, {s:{s:{s:s}, s:{s:s}}}]}}", "properties",
+				      "effect", "enum", "NoSchedule", "NoExecute", "not", "anyOf", "properties", "key",
+				      "const", "CriticalAddonsOnly", "properties", "key", "const",
+				      "node-role.kubernetes.io/control-plane", "effect", "const", "NoSchedule");
+	json_t *dns_ok = json_pack("{s:o, s:{s:{s:{s:o}}}}", "not", gvisor_group(), "properties", "taints", "not",
+				   "contains", keeps_off);
+	all_of(out, json_pack("{s:{s:[s]}, s:{s:{s:{s:{s:[o, {s:[s]}]}}}}}", "if", "required", "nodeGroups", "then",
+			      "properties", "nodeGroups", "contains", "anyOf", dns_ok, "required", "module"));
 	/* a gVisor group runs the image baked for the cluster's version: it
 	 * pins neither kubernetesVersion nor releaseVersion */
 	json_t *items = json_pack("{s:o, s:{s:{s:[{s:[s]}, {s:[s]}]}}}", "if", gvisor_group(), "then", "not", "anyOf",

@@ -10,7 +10,25 @@ import os
 import sys
 import urllib.parse
 
+import time
+
+import botocore.exceptions
 import botocore.session
+
+
+def soon(call, **kw):
+    """call(**kw), again while AWS does not know an id it just handed out
+    (InvalidVpcID.NotFound and the like: new ids are eventually consistent,
+    and AWS's guidance is to retry)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return call(**kw)
+        except botocore.exceptions.ClientError as e:
+            code = e.response.get("Error", {}).get("Code", "")
+            if not code.endswith(".NotFound") or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def main():
@@ -26,8 +44,8 @@ def main():
     base = ssm.get_parameter(Name="/aws/service/eks/optimized-ami/%s/amazon-linux-2023/x86_64/standard/"
                                   "recommended/image_id" % minor)["Parameter"]["Value"]
     vpc = ec2.create_vpc(CidrBlock="10.99.0.0/16")["Vpc"]["VpcId"]
-    sub = ec2.create_subnet(VpcId=vpc, CidrBlock="10.99.0.0/24")["Subnet"]["SubnetId"]
-    iid = ec2.run_instances(ImageId=base, InstanceType="m6i.large", MinCount=1, MaxCount=1, SubnetId=sub)[
+    sub = soon(ec2.create_subnet, VpcId=vpc, CidrBlock="10.99.0.0/24")["Subnet"]["SubnetId"]
+    iid = soon(ec2.run_instances, ImageId=base, InstanceType="m6i.large", MinCount=1, MaxCount=1, SubnetId=sub)[
         "Instances"][0]["InstanceId"]
     ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig={"Delay": 0.05, "MaxAttempts": 2000})
     tags = [{"Key": k, "Value": v} for k, v in (("secfaas:kind", "gvisor-ami"), ("secfaas:gvisor-release", "20250113.0"),

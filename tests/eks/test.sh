@@ -239,11 +239,13 @@ t_end
 
 # ------------------------------------------------------------ coredns with no node to run on
 # coredns is created with the other add-ons, before any node exists: EKS
-# reports it DEGRADED until a node can run its pods.  When every node group
-# carries a NoSchedule taint its pods do not tolerate, it stays DEGRADED
-# once the node groups are up: the apply ends with an error naming the
-# add-on and its health issue, not in a wait without end.
-t_begin "coredns stays DEGRADED on tainted nodes: the apply fails naming it, after the node groups are up"
+# reports it DEGRADED until a node can run its pods.  validate refuses a
+# cluster whose every node group is gVisor or tainted against CoreDNS; one
+# whose only group it can run on starts with no node passes, and then
+# coredns stays DEGRADED once the node groups are up: the apply ends with
+# an error naming the add-on and its health issue, not in a wait without
+# end.
+t_begin "coredns stays DEGRADED with no node to run on: validate refuses tainted groups, apply names the health issue"
 cat >"$WORK/taint.yaml" <<Y
 apiVersion: secfaas.dev/v1alpha1
 kind: Cluster
@@ -258,10 +260,27 @@ spec:
       scaling: {min: 1, max: 2, desired: 1}
       taints: [{key: dedicated, value: batch, effect: NoSchedule}]
 Y
+t_rc 1 "validate refuses every group tainted against CoreDNS" $S validate "$WORK/taint.yaml"
+t_grep "naming where and what to do" "taint.yaml:9:5: error: spec.nodeGroups: CoreDNS can run on none of these node groups" .err
+t_rc 1 "and so does apply, before any call" $S apply "$WORK/taint.yaml" --state "$WORK/taint.db" --auto-approve
+t_eq "nothing was made" "$(q 'sum(len(v) for v in inv.values())')" 0
+cat >"$WORK/taint.yaml" <<Y
+apiVersion: secfaas.dev/v1alpha1
+kind: Cluster
+metadata: {name: fn-taint, region: eu-west-1}
+spec:
+  kubernetesVersion: "1.35"
+  network: {cidr: 10.41.0.0/16, availabilityZones: 2, endpointAccess: public}
+  gvisor: {release: "20260817.0", platform: systrap}
+  nodeGroups:
+    - name: tainted
+      instanceTypes: [m6i.large]
+      scaling: {min: 0, max: 2, desired: 0}
+Y
 t_rc 1 "apply fails" $S apply "$WORK/taint.yaml" --state "$WORK/taint.db" --auto-approve
 t_grep "the error names coredns and its health issue" \
 	"eks_addon.coredns: add-on coredns is DEGRADED: InsufficientNumberOfReplicas" .err
-t_grep "and what to do" "give the cluster a node group without NoSchedule taints" .err
+t_grep "and what to do" "give the cluster a runc node group with at least one node and without NoSchedule taints" .err
 t_eq "the node group was made and is ACTIVE" "$(q 'sorted(g["status"] for g in ngs("fn-taint"))')" '["ACTIVE"]'
 t_eq "the other add-ons are ACTIVE, coredns DEGRADED" \
 	"$(q 'sorted((a["name"], a["status"]) for a in addons("fn-taint")["addons"])')" \

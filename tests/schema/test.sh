@@ -96,7 +96,7 @@ $PY "$T_ROOT/check.py" schema.json edge.yaml >res.txt 2>&1
 t_grep "the schema accepts them" "edge.yaml: ACCEPTED" res.txt
 t_end
 
-t_begin "validate and the schema agree on each value, both ways (image references, mirrors, quantities, add-on versions, egress, architectures, versions, the licence, taints, NAT)"
+t_begin "validate and the schema agree on each value, both ways (image references, mirrors, quantities, add-on versions, egress, architectures, versions, the licence, taints, NAT, a group CoreDNS can run on)"
 # field|value (YAML flow)|expected: every line becomes one document from a
 # valid base; validate and the schema must both accept or both refuse it.
 cat >values.txt <<'VALUES'
@@ -189,12 +189,18 @@ network|{cidr: 10.40.0.0/16, nat: none, endpointAccess: public-and-private, vpcE
 network|{cidr: 10.40.0.0/16, nat: none, endpointAccess: public-and-private, vpcEndpoints: [ec2, ecr.api, ecr.dkr, s3, sts]}|bad
 network|{cidr: 10.40.0.0/16, nat: none, vpcEndpoints: [ec2, ecr.api, ecr.dkr, s3, sts, eks-auth]}|bad
 network|{cidr: 10.40.0.0/16, vpcEndpoints: [sts, sts]}|bad
+dnsTaint|{key: dedicated, value: batch, effect: NoSchedule}|bad
+dnsTaint|{key: node-role.kubernetes.io/control-plane, effect: NoExecute}|bad
+dnsTaint|{key: node-role.kubernetes.io/control-plane, effect: NoSchedule}|ok
+dnsTaint|{key: CriticalAddonsOnly, effect: NoExecute}|ok
+dnsTaint|{key: dedicated, effect: PreferNoSchedule}|ok
 VALUES
 n=0
 : >expect.txt
 while IFS='|' read -r field value want; do
 	n=$((n + 1))
 	ng='{name: a, runtime: gvisor, ami: ami-0123456789abcdef0, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}}'
+	sys='{name: sys, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}}' # where CoreDNS runs
 	of="{acceptLicense: true}"
 	gv='{release: "20250113.0"}'
 	addons='{}'
@@ -213,12 +219,14 @@ while IFS='|' read -r field value want; do
 	licence) of=$value ;;
 	taint) ng="{name: a, runtime: gvisor, ami: ami-0123456789abcdef0, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}, taints: [$value]}" ;;
 	network) net=$value ;;
+	dnsTaint) sys="{name: sys, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}, taints: [$value]}" ;;
 	esac
 	{
 		printf 'apiVersion: secfaas.dev/v1alpha1\nkind: Cluster\nmetadata: {name: c1, region: eu-west-1}\nspec:\n'
 		printf '  kubernetesVersion: "1.31"\n  network: %s\n  gvisor: %s\n  addons: %s\n' "$net" "$gv" "$addons"
 		printf '  nodeGroups:\n    - %s\n' "$ng"
 		[ -z "$extra" ] || printf '%s\n' "$extra"
+		printf '    - %s\n' "$sys"
 		printf '  openfaas: %s\n' "$of"
 	} >"v$n.yaml"
 	if $S validate "v$n.yaml" >"v$n.out" 2>&1; then got=ok; else got=bad; fi

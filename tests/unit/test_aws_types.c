@@ -3283,7 +3283,7 @@ T_TEST(eks_addon_create_waits_through_degraded_while_node_groups_come)
 		} else if (mode == 1) {
 			T_EQ(rc, SF_ERROR);
 			T_CONTAINS(t.err.msg, "eks_addon.coredns: add-on coredns is DEGRADED: InsufficientNumberOfReplicas: The add-on");
-			T_CONTAINS(t.err.hint, "node group without NoSchedule taints");
+			T_CONTAINS(t.err.hint, "runc node group with at least one node and without NoSchedule taints");
 			T_OK(reads >= 3); /* it was read again before giving up */
 		} else {
 			T_EQ(rc, SF_ERROR);

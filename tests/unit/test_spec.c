@@ -111,6 +111,10 @@ static const struct {
 	 "s.yaml:10:15: error: spec.autoscaler: the cluster autoscaler runs on a runc node group, never beside functions on a gVisor one; add a group without runtime: gvisor"},
 	{"unknown autoscaler", HDR NET NG "  autoscaler: karpenter\n",
 	 "s.yaml:10:15: error: spec.autoscaler"},
+	{"coredns has no node group", HDR NET "  nodeGroups:\n    - {name: a, runtime: gvisor, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}}\n"
+			"    - {name: b, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}, taints: [{key: dedicated, effect: NoSchedule}]}\n"
+			"    - {name: c, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}, taints: [{key: node-role.kubernetes.io/control-plane, effect: NoExecute}]}\n",
+	 "s.yaml:9:5: error: spec.nodeGroups: CoreDNS can run on none of these node groups (gVisor groups keep it off, and so does a NoSchedule or NoExecute taint it does not tolerate); add a runc group without such taints"},
 	{"openfaas without gvisor", HDR NET NG "  openfaas: {acceptLicense: true}\n",
 	 "spec.openfaas: functions must run under gVisor, but no node group has runtime: gvisor"},
 	{"unknown spec field", HDR NET NG "  nodegroups: []\n",
@@ -504,6 +508,30 @@ T_TEST(good_specs_load)
 		free(p);
 		sf_diags_release(&d);
 		sf_specset_release(&set);
+	}
+}
+
+/* CoreDNS tolerates CriticalAddonsOnly (any effect) and the control
+ * plane's NoSchedule taint, and ignores PreferNoSchedule: a group with
+ * only those taints is one it can run on. */
+T_TEST(coredns_runs_on_a_group_with_taints_it_tolerates)
+{
+	static const char *const taints[] = {
+		"[{key: CriticalAddonsOnly, effect: NoExecute}]",
+		"[{key: node-role.kubernetes.io/control-plane, effect: NoSchedule}]",
+		"[{key: dedicated, value: batch, effect: PreferNoSchedule}]",
+	};
+	for (size_t i = 0; i < SF_ARRAY_LEN(taints); i++) {
+		char *y = xasprintf(HDR NET "  nodeGroups:\n    - {name: a, runtime: gvisor, instanceTypes: [m6i.large], "
+					    "scaling: {min: 1, max: 2}}\n    - {name: b, instanceTypes: [m6i.large], "
+					    "scaling: {min: 1, max: 2}, taints: %s}\n",
+				    taints[i]);
+		int n = 0;
+		char *t = check(y, &n);
+		if (n)
+			T_FAILF("%s: %s", taints[i], t);
+		free(t);
+		free(y);
 	}
 }
 
