@@ -139,10 +139,14 @@ int sf_kube_merge_patch(struct sf_kube *k, const char *api_version, const char *
 struct sf_kube_wait {
 	double timeout_s;         /* 0: 300 */
 	double interval_s;        /* 0: 1 */
+	double first_interval_s;  /* 0: every pause is interval_s; else the first pause,
+				   * doubled after each poll up to interval_s */
 	volatile int *cancel;     /* may be NULL */
 	void (*progress)(void *ctx, const char *status); /* may be NULL */
 	void *ctx;
 };
+/* The pause after poll number attempt (1-based) of w. */
+double sf_kube_pause(const struct sf_kube_wait *w, int attempt);
 /* Ready by kind: CRD Established, Deployment and DaemonSet rolled out, Namespace Active,
  * LoadBalancer Service with an ingress; other kinds are ready at once. */
 int sf_kube_wait_ready(struct sf_kube *k, const json_t *obj, const struct sf_kube_wait *w, struct sf_err *err);

@@ -188,13 +188,31 @@ static void report(void *ctx, const char *status, int attempt, double elapsed_s)
 		w->progress(w->ctx, status);
 }
 
-/* Run poll on the shared loop (wait.h) with w's interval, timeout, cancel
+double sf_kube_pause(const struct sf_kube_wait *w, int attempt)
+{
+	double every = w && w->interval_s > 0 ? w->interval_s : 1.0, p = w ? w->first_interval_s : 0;
+	if (p <= 0)
+		return every;
+	for (int i = 1; i < attempt && p < every; i++)
+		p *= 2;
+	return p < every ? p : every;
+}
+
+static double pause_of(void *ctx, int attempt, double elapsed_s)
+{
+	(void)elapsed_s;
+	return sf_kube_pause(ctx, attempt);
+}
+
+/* Run poll on the shared loop (wait.h) with w's pauses, timeout, cancel
  * flag and progress; timeouts and interrupts worded as kube.h says. */
 static int run(const struct sf_kube_wait *w, sf_wait_poll_fn poll, void *ctx, struct sf_err *err)
 {
 	struct sf_wait_loop loop = {
 		.name = "kubernetes",
 		.delay_s = w && w->interval_s > 0 ? w->interval_s : 1.0,
+		.delay = w && w->first_interval_s > 0 ? pause_of : NULL,
+		.delay_ctx = (void *)w,
 		.timeout_s = wait_timeout(w),
 		.cancel = w ? w->cancel : NULL,
 		.progress = report,

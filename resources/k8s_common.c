@@ -23,6 +23,10 @@ void sf_k8s_wait_opts(struct sf_rctx *c, struct sf_kube_wait *w, double default_
 {
 	memset(w, 0, sizeof *w);
 	w->timeout_s = c->timeout_s > 0 ? c->timeout_s : default_timeout_s;
+	/* an object of the cluster's own API is usually ready within a
+	 * second (a namespace, a CRD, a small rollout): look again soon,
+	 * then every half second */
+	w->first_interval_s = 0.05;
 	w->interval_s = 0.5;
 	w->cancel = c->cancel;
 	w->progress = progress_thunk;

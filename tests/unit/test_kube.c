@@ -532,4 +532,21 @@ T_TEST(own_poll_on_the_kubernetes_wait)
 	T_CONTAINS(err.msg, "poll 1");
 }
 
+/* Pauses that start short and double up to the interval; without a
+ * first pause every one is the interval. */
+T_TEST(kubernetes_wait_pauses_ramp_up_to_the_interval)
+{
+	struct sf_kube_wait w = {.interval_s = 0.5, .first_interval_s = 0.05};
+	T_OK(sf_kube_pause(&w, 1) == 0.05);
+	T_OK(sf_kube_pause(&w, 2) == 0.1);
+	T_OK(sf_kube_pause(&w, 4) == 0.4);
+	T_OK(sf_kube_pause(&w, 5) == 0.5);
+	T_OK(sf_kube_pause(&w, 1000) == 0.5);
+	w.first_interval_s = 0;
+	T_OK(sf_kube_pause(&w, 1) == 0.5);
+	w.interval_s = 0;
+	T_OK(sf_kube_pause(&w, 3) == 1.0);
+	T_OK(sf_kube_pause(NULL, 3) == 1.0);
+}
+
 T_MAIN()
