@@ -833,6 +833,18 @@ struct settle {
 	double start, wait;
 };
 
+/* A call that went through after refusals: say so, so that the step's
+ * status no longer reads "retrying" while what follows (a long wait that
+ * reads nothing for minutes) runs. */
+static void settled(struct sf_rctx *c, const struct settle *st, const char *service, const char *op)
+{
+	if (!st->attempt || !c->note)
+		return;
+	char line[200];
+	snprintf(line, sizeof line, "%s %s accepted after %d attempts", service, op, st->attempt + 1);
+	c->note(c, line);
+}
+
 /* After a failed call: 1 when c->err is an eventual-consistency refusal and
  * the call should run again (after the backoff sleep), 0 when not (or the
  * budget is spent), SF_EINTR when the sleep was interrupted. */
@@ -898,8 +910,10 @@ int ax_ec2(struct sf_rctx *c, const char *action, json_t *params, json_t **out)
 		if (again != 1)
 			break;
 	}
-	if (rc >= 0)
+	if (rc >= 0) {
+		settled(c, &st, "ec2", action);
 		fresh_from(c, action, o);
+	}
 	json_decref(params);
 	if (out)
 		*out = o;
@@ -924,6 +938,8 @@ int ax_iam(struct sf_rctx *c, const char *action, json_t *params, json_t **out)
 		if (again != 1)
 			break;
 	}
+	if (rc >= 0)
+		settled(c, &st, "iam", action);
 	json_decref(params);
 	if (out)
 		*out = o;
@@ -964,6 +980,8 @@ int ax_eks(struct sf_rctx *c, const char *method, const char *path, json_t *body
 		if (again != 1)
 			break;
 	}
+	if (rc >= 0)
+		settled(c, &st, "eks", eks_op(method, path));
 	json_decref(body);
 	if (out)
 		*out = o;
@@ -1180,6 +1198,7 @@ static int call_once(struct sf_rctx *c, const char *service, const char *op, con
 		int rc = path ? sf_aws_rest_json_once(a, service, "POST", path, NULL, params, out, unknown, c->err)
 			      : sf_aws_query_once(a, service, op, params, out, unknown, c->err);
 		if (rc >= 0) {
+			settled(c, &st, service, op);
 			fresh_from(c, op, *out);
 			return rc;
 		}

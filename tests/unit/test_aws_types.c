@@ -3630,11 +3630,13 @@ T_TEST(launch_template_refuses_an_arch_mismatch)
 	"HTTP/1.1 400 Bad Request\nContent-Type: application/json\nx-amzn-ErrorType: " code ":http://internal/\n\n" \
 	"{\"message\":\"" msg "\"}"
 static int notes;
+static char last_note[256];
 static void count_note(struct sf_rctx *c, const char *status)
 {
 	(void)c;
 	if (strstr(status, "retrying"))
 		notes++;
+	snprintf(last_note, sizeof last_note, "%s", status);
 }
 
 T_TEST(new_role_not_yet_assumable_by_eks_is_retried)
@@ -3662,6 +3664,8 @@ T_TEST(new_role_not_yet_assumable_by_eks_is_retried)
 		fprintf(stderr, "err: %s\n", t.err.msg);
 	T_EQ(sent(&t, "POST https://eks.eu-west-1.amazonaws.com/clusters\n"), 3);
 	T_EQ(notes, 2); /* a progress line per retry */
+	/* and one once it went through: the status no longer says retrying */
+	T_STREQ(last_note, "eks CreateCluster accepted after 3 attempts");
 	json_decref(out);
 	json_decref(want);
 	rt_close(&t);
