@@ -190,10 +190,13 @@ static double wait_budget(struct sf_rctx *c, double timeout_s)
 }
 
 /* The wait loop.  before: seconds the wait has already run (a sibling's
- * wait it followed, and its own read after it), counted toward the budget
- * and the usual end; polled: that read was made, so pause first. */
+ * wait it followed, and its own read after it, or a sleep until needed),
+ * counted toward the budget and the usual end; polled: that read was
+ * made, so pause first; slept: seconds of before spent asleep until the
+ * object was needed (ax_until_needed). */
 static int wait_with(struct sf_rctx *c, struct sf_aws *a, const struct sf_waiter_def *def, const json_t *args,
-		     double timeout_s, const char *what, int begun, json_t **last, double before, int polled)
+		     double timeout_s, const char *what, int begun, json_t **last, double before, int polled,
+		     double slept)
 {
 	struct ax_wait_ctx w = {c, a, def, args, what, poll_scale(), 0, 0, NULL, before};
 	usual_end(c, def, w.scale, &w.lo, &w.hi);
@@ -202,7 +205,12 @@ static int wait_with(struct sf_rctx *c, struct sf_aws *a, const struct sf_waiter
 		budget = 1e-3;
 	struct sf_wait_loop loop = {
 		.name = def->name,
-		.first_delay_s = polled || (begun && !def->delay && w.hi > w.lo && w.lo > 0) ? ax_pause(&w, 0, 0) : 0,
+		/* a wait that began with the transition reads first at its
+		 * usual start, or at once when that has passed (a sleep until
+		 * needed outlasted it) */
+		.first_delay_s = polled || (begun && !def->delay && w.hi > w.lo && w.lo > 0 && before / w.scale < w.lo)
+					 ? ax_pause(&w, 0, 0)
+					 : 0,
 		.delay = ax_pause,
 		.delay_ctx = &w,
 		.timeout_s = budget,
@@ -213,8 +221,10 @@ static int wait_with(struct sf_rctx *c, struct sf_aws *a, const struct sf_waiter
 	struct sf_wait_result res;
 	int rc = sf_wait_run(&loop, ax_poll, &w, &res, c->err);
 	/* a part's history: only waits that began with the transition say
-	 * how long it takes (one that found it half done would shorten it) */
-	if (rc == 0 && begun && !polled && def->part && c->part_took)
+	 * how long it takes (one that found it half done would shorten it),
+	 * and after a sleep until needed only one that saw it still under way
+	 * (else it ended at some time during the sleep) */
+	if (rc == 0 && begun && !polled && def->part && c->part_took && (slept <= 0 || res.attempts > 1))
 		c->part_took(c, def->part, res.elapsed_s + before);
 	if (last && rc == 0)
 		*last = w.last;
@@ -241,8 +251,11 @@ static int wait_run(struct sf_rctx *c, const struct sf_waiter_def *def, json_t *
 		*last = NULL;
 	if (!rc && !def)
 		rc = sf_fail(c->err, SF_EINVAL, "%s: no such waiter for %s", c->address, what);
+	double slept = 0;
+	if (!rc && (begun & AX_FINAL))
+		rc = ax_until_needed(c, what, sf_mono() + wait_budget(c, timeout_s), &slept);
 	if (!rc)
-		rc = wait_with(c, a, def, args, timeout_s, what, begun, last, 0, 0);
+		rc = wait_with(c, a, def, args, timeout_s, what, begun & AX_BEGUN, last, slept, 0, slept);
 	json_decref(args);
 	return rc;
 }
@@ -256,7 +269,38 @@ int ax_wait_reply(struct sf_rctx *c, const struct sf_waiter_def *def, json_t *ar
 int ax_wait_begun(struct sf_rctx *c, const struct sf_waiter_def *def, json_t *args, double timeout_s,
 		  const char *what, json_t **last)
 {
-	return wait_run(c, def, args, timeout_s, what, 1, last);
+	return wait_run(c, def, args, timeout_s, what, AX_BEGUN, last);
+}
+
+int ax_wait_final(struct sf_rctx *c, const struct sf_waiter_def *def, json_t *args, double timeout_s,
+		  const char *what, int begun, json_t **last)
+{
+	return wait_run(c, def, args, timeout_s, what, (begun ? AX_BEGUN : 0) | AX_FINAL, last);
+}
+
+int ax_until_needed(struct sf_rctx *c, const char *what, double deadline, double *slept)
+{
+	double t0 = sf_mono();
+	*slept = 0;
+	if (!c->needed || c->needed(c, 1))
+		return 0;
+	if (c->progress) {
+		char line[256];
+		snprintf(line, sizeof line, "%s: nothing needs it yet; read when something does", what);
+		c->progress(c, line);
+	}
+	int rc = 0;
+	/* the engine's answer changes when a step ends or starts: asking
+	 * every 100 ms wakes the wait within that of it */
+	while (rc == 0 && sf_mono() < deadline) {
+		rc = ax_sleep(c, 0.1);
+		if (rc == 0 && c->needed(c, 1))
+			break;
+	}
+	if (rc < 0 || sf_mono() >= deadline)
+		c->needed(c, 0); /* awake: polling, or leaving */
+	*slept = sf_mono() - t0;
+	return rc;
 }
 
 int ax_wait(struct sf_rctx *c, const struct sf_waiter_def *def, json_t *args, double timeout_s, const char *what)
@@ -359,13 +403,18 @@ int ax_wait_siblings(struct sf_rctx *c, const char *key, const struct sf_waiter_
 		*last = NULL;
 	if (!rc && !def)
 		rc = sf_fail(c->err, SF_EINVAL, "%s: no such waiter for %s", c->address, what);
+	double start = sf_mono(), deadline = start + wait_budget(c, timeout_s), slept = 0;
+	/* a sleep until needed comes before joining: a sleeper neither leads
+	 * nor follows, and wakes to lead or to follow what still polls */
+	if (!rc && (begun & AX_FINAL))
+		rc = ax_until_needed(c, what, deadline, &slept);
+	begun &= AX_BEGUN;
 	if (rc < 0 || !key) {
 		if (!rc)
-			rc = wait_with(c, a, def, args, timeout_s, what, begun, last, 0, 0);
+			rc = wait_with(c, a, def, args, timeout_s, what, begun, last, slept, 0, slept);
 		json_decref(args);
 		return rc;
 	}
-	double start = sf_mono(), deadline = start + wait_budget(c, timeout_s);
 	int polled = 0;
 	pthread_mutex_lock(&sib_mu);
 	struct sib_group *g = sib_join(a, def, key);
@@ -378,7 +427,8 @@ int ax_wait_siblings(struct sf_rctx *c, const char *key, const struct sf_waiter_
 		if (f == 0) { /* nobody polls: this wait leads */
 			g->leader = c->address ? c->address : what;
 			pthread_mutex_unlock(&sib_mu);
-			rc = wait_with(c, a, def, args, timeout_s, what, begun && !polled, last, sf_mono() - start, polled);
+			rc = wait_with(c, a, def, args, timeout_s, what, begun && !polled, last, sf_mono() - start, polled,
+				       slept);
 			pthread_mutex_lock(&sib_mu);
 			g->leader = NULL;
 			g->ended++;

@@ -90,6 +90,26 @@ int ax_wait_begun(struct sf_rctx *c, const struct sf_waiter_def *def, json_t *ar
 int ax_wait_siblings(struct sf_rctx *c, const char *key, const struct sf_waiter_def *def, json_t *args,
 		     double timeout_s, const char *what, int begun, json_t **last);
 
+/* A step's final wait: nothing timed follows it in the step, so nothing
+ * but what waits for this step can use its end.  While nothing needs it
+ * yet (c->needed, provisioner/engine/resource.h: everything that waits for
+ * it also waits for something slower still at work, such as a NAT gateway
+ * whose route's node groups wait for the EKS cluster), it sleeps without a
+ * call, asking again every 100 ms; then the wait goes on as
+ * ax_wait_begun (begun) or ax_wait_reply would, the sleep counted as time
+ * already waited: a begun wait whose usual start passed meanwhile reads at
+ * once.  Budget, results and errors as theirs; args stolen.
+ * For ax_wait_siblings, or AX_FINAL into begun (the sleep comes before
+ * the shared loop). */
+#define AX_BEGUN 1
+#define AX_FINAL 2
+int ax_wait_final(struct sf_rctx *c, const struct sf_waiter_def *def, json_t *args, double timeout_s,
+		  const char *what, int begun, json_t **last);
+/* The sleep itself: 0 once needed (at once when c->needed is NULL or says
+ * so), at deadline (sf_mono() seconds), or SF_EINTR on *c->cancel;
+ * *slept the seconds it took.  One progress line when it sleeps. */
+int ax_until_needed(struct sf_rctx *c, const char *what, double deadline, double *slept);
+
 /* Run op until it stops failing with DependencyViolation / DeleteConflict /
  * ResourceInUse / InvalidNetworkInterface.InUse (SF_ECONFLICT), with
  * backoff from 1 s (scaled) doubling to 30 s, until timeout_s. */

@@ -340,7 +340,8 @@ static int describe(struct sf_rctx *c, const json_t *w, json_t **addon)
 
 /* Wait until the add-on is ACTIVE: 0 and *addon (owned) from the poll that
  * saw it so (no second read), or < 0 with c->err set.  begun: the call
- * just made began the transition (nothing to ask at once).  siblings: the
+ * just made began the transition (nothing to ask at once), with AX_FINAL
+ * when nothing timed follows (ax_wait_final).  siblings: the
  * cluster's name when its add-ons made alongside share one poll loop
  * (ax_wait_siblings), else NULL. */
 static int wait_row(struct sf_rctx *c, const char *row, const json_t *w, int begun, const char *siblings,
@@ -529,7 +530,9 @@ static int ad_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	if (c->record_id)
 		c->record_id(c, id);
 	free(id);
-	rc = wait_settled(c, want, begun, ax_s(want, "cluster_name"), &addon);
+	/* the final wait: while what waits for the add-on waits for something
+	 * else still at work (coredns: only the run's end), it sleeps first */
+	rc = wait_settled(c, want, begun | AX_FINAL, ax_s(want, "cluster_name"), &addon);
 	if (!rc)
 		rc = settle(c, want, &addon);
 	if (!rc)

@@ -415,9 +415,12 @@ static int ami_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	if (c->record_id)
 		c->record_id(c, image);
 	/* an image CreateImage just made is pending for minutes: no read
-	 * before its usual end; one found (reused, or a lookup's) may be done */
-	if ((rc = (made ? ax_wait_begun : ax_wait_reply)(c, &image_usable, json_pack("{s:[s]}", "ImageId", image), 3600,
-							 "image", NULL)) < 0)
+	 * before its usual end; one found (reused, or a lookup's) may be done.
+	 * Its launch templates' node groups usually wait for the cluster as
+	 * well: no read until something could go on with it (ax_wait_final;
+	 * the builder's wait above is not final, CreateImage follows it) */
+	if ((rc = ax_wait_final(c, &image_usable, json_pack("{s:[s]}", "ImageId", image), 3600, "image", made, NULL)) <
+	    0)
 		goto done;
 	if ((rc = reap_builders(c, key)) < 0)
 		goto done;

@@ -81,10 +81,12 @@ static int nat_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	if (c->record_id)
 		c->record_id(c, id);
 	/* a gateway this call began is not asked at once; the poll that saw
-	 * it available is its final read */
+	 * it available is its final read.  Nothing but its routes use it,
+	 * and their node groups usually wait for the cluster too: no read
+	 * until something could go on with it (ax_wait_final) */
 	json_t *last = NULL;
-	rc = (made ? ax_wait_begun : ax_wait_reply)(c, sf_aws_waiter_find("ec2.NatGatewayAvailable"),
-						    json_pack("{s:[s]}", "NatGatewayId", id), 600, "NAT gateway", &last);
+	rc = ax_wait_final(c, sf_aws_waiter_find("ec2.NatGatewayAvailable"), json_pack("{s:[s]}", "NatGatewayId", id),
+			   600, "NAT gateway", made != NULL, &last);
 	json_decref(made);
 	json_t *n = NULL;
 	if (!rc && json_is_object(json_array_get(json_object_get(last, "natGatewaySet"), 0)))
@@ -147,8 +149,10 @@ static int del_once(struct sf_rctx *c, void *ctx)
 	int rc = ax_ec2(c, "DeleteNatGateway", json_pack("{s:s}", "NatGatewayId", id), NULL);
 	if (rc < 0)
 		return rc;
-	return ax_wait_begun(c, sf_aws_waiter_find("ec2.NatGatewayDeleted"), json_pack("{s:[s]}", "NatGatewayId", id),
-			     600, "NAT gateway", NULL);
+	/* its subnet and address wait for it, and often for the cluster's
+	 * delete too: no read before they could go (ax_wait_final) */
+	return ax_wait_final(c, sf_aws_waiter_find("ec2.NatGatewayDeleted"), json_pack("{s:[s]}", "NatGatewayId", id),
+			     600, "NAT gateway", 1, NULL);
 }
 
 static const struct ax_ec2_kind kind = {"DescribeNatGateways", "natGatewaySet", "natGatewayId", NULL, 900,

@@ -36,6 +36,9 @@ struct node {
 	ssize_t with; /* this delete goes with that node's delete (sf_own.deleted_with): its index, or -1 */
 	int gone;     /* this node's delete removed the live object, or found none: what went with it is gone too */
 	int accepted; /* its create was accepted (record_id): what needs only the object to exist may start */
+	int lazy;     /* asleep in a final wait nothing needs yet (needed_cb): not making progress */
+	int slept;    /* this step slept so: its duration is not AWS's (no timing recorded) */
+	char awaits[48]; /* running, but waiting while this run has changes of this type pending (pending_cb) */
 };
 
 struct run {
@@ -48,6 +51,7 @@ struct run {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	size_t running, finished;
+	size_t par; /* worker threads */
 	int stop_ticker;
 	int halted; /* the state can no longer be written (lock lost, connection gone,
 		     * another writer got in): start nothing new */
@@ -94,6 +98,7 @@ static void step_start(struct run *r, struct node *nd, const char *phase, const 
 	nd->started = nd->last_tick = now_of(r);
 	nd->typical[0] = 0;
 	nd->status[0] = 0;
+	nd->slept = 0;
 	snprintf(nd->id, sizeof nd->id, "%s", id ? id : "");
 	snprintf(nd->deposed, sizeof nd->deposed, "%s", deposed ? deposed : "");
 	pthread_mutex_unlock(&r->mu);
@@ -104,7 +109,13 @@ static void step_start(struct run *r, struct node *nd, const char *phase, const 
 static void step_done(struct run *r, struct node *nd)
 {
 	struct sf_err te = SF_ERR_INIT;
-	if (nd->ch->type && nd->phase)
+	pthread_mutex_lock(&r->mu);
+	int slept = nd->slept;
+	pthread_mutex_unlock(&r->mu);
+	/* a step that slept until needed ended no earlier than it was asked
+	 * again: only a bound on AWS's time, which would stretch the usual
+	 * figure the next run's waits go by */
+	if (nd->ch->type && nd->phase && !slept)
 		sf_state_timing_add(r->st, nd->ch->type->name, nd->phase, now_of(r) - nd->started, &te);
 	emit(r, nd, SF_EV_COMPLETE);
 }
@@ -257,9 +268,200 @@ static size_t pending_cb(struct sf_rctx *c, const char *type)
 		reach(r, i, seen);
 		n += !seen[self]; /* one that waits for this one would never finish first */
 	}
+	/* while it waits for them, it waits on them (needed_cb) */
+	snprintf(w->node->awaits, sizeof w->node->awaits, "%s", n ? type : "");
 	pthread_mutex_unlock(&r->mu);
 	free(seen);
 	return n;
+}
+
+/* ---- laziness: a final wait nothing needs yet sleeps (resource.h, needed) ----
+ *
+ * A step's last wait (a NAT gateway becoming available, an add-on ACTIVE)
+ * may end long before anything can use it: everything that waits for it
+ * also waits for something slower (the EKS cluster).  Its polls meanwhile
+ * are calls for nothing.  needed_cb tells such a wait whether its end could
+ * be used now; if not, it sleeps without calls and asks again.
+ *
+ * Over the unfinished nodes (waiting or running), with X the node asking:
+ *   edges  i waits for j: waits[] (both directions of build_edges: for a
+ *          delete, the nodes that wait for it are those whose deletes must
+ *          come first), but not an accept-only wait that j's existence
+ *          already satisfied (ready()); and for a running node that waits
+ *          while this run has changes of a type pending (pending_cb:
+ *          coredns until the node groups are up), every change it counted.
+ *   active(Y)  Y is running and not asleep (and, if it waits on pending
+ *          changes, one of those is active), or Y is waiting and one of
+ *          its unfinished waits is active, or Y is ready and a worker is
+ *          free to start it.  X itself is never active here, nor is a
+ *          final wait that slept and woke: it was held only by what has
+ *          ended since, and sleepers woken together (the run's last
+ *          add-ons, two NAT gateways of one node group) read side by side
+ *          rather than one after the other.
+ *   held(N)  for an unfinished N:
+ *     (a) N waits for an active Y that is not X and does not itself wait
+ *         (transitively) for X; or
+ *     (b) N has dependents, and every one of them is held; or
+ *     (c) N has none, and some active Z does not wait (transitively) for
+ *         N: the run cannot end before Z anyway.
+ *   needed(X) = not held(X), where X's own held uses only (b) and (c).
+ * Deadlock-free: every active node is, at its root, a running node that is
+ * not asleep, and such a node ends on its own (its waits do not depend on
+ * anything asleep: a wait that does is not active; leaving more nodes out
+ * of active only wakes more sleepers).  When none is left, nothing is
+ * held, so every sleeping wait wakes.  Sleeping is one-way (a
+ * wait that woke does not sleep again), so the run ends.  The sleeper
+ * occupies a worker, so a ready node counts as active only while a
+ * worker is free: when all are asleep, the sleepers wake instead. */
+struct lz {
+	const struct run *r;
+	size_t n, x;
+	unsigned char *e;            /* e[i * n + j]: i waits for j (unfinished both) */
+	signed char *act, *held, *onx; /* memo: -1 unknown, 2 being computed */
+	unsigned char *seen;
+};
+
+static int unfinished(const struct node *nd)
+{
+	return nd->st == N_WAITING || nd->st == N_RUNNING;
+}
+
+static int lz_active(struct lz *z, size_t i)
+{
+	const struct run *r = z->r;
+	const struct node *nd = &r->v[i];
+	if (z->act[i] >= 0)
+		return z->act[i] == 1; /* 2: a circle of implied waits, nothing active in it */
+	z->act[i] = 2;
+	int a = 0, any = 0;
+	for (size_t j = 0; j < z->n && !a; j++)
+		if (z->e[i * z->n + j]) {
+			any = 1;
+			a = lz_active(z, j);
+		}
+	if (nd->st == N_RUNNING)
+		a = !nd->lazy && !nd->slept && (!nd->awaits[0] || a);
+	else if (nd->st == N_WAITING && !any)
+		a = !r->halted && !(r->o->cancel && *r->o->cancel) && r->running < r->par;
+	else if (nd->st != N_WAITING)
+		a = 0;
+	z->act[i] = (signed char)a;
+	return a;
+}
+
+/* Does i wait (transitively) for X? */
+static int lz_onx(struct lz *z, size_t i)
+{
+	if (z->onx[i] >= 0)
+		return z->onx[i] == 1;
+	z->onx[i] = 2;
+	int o = 0;
+	for (size_t j = 0; j < z->n && !o; j++)
+		if (z->e[i * z->n + j])
+			o = j == z->x || lz_onx(z, j);
+	z->onx[i] = (signed char)o;
+	return o;
+}
+
+/* Mark in z->seen every node that waits (transitively) for i. */
+static void lz_waiters(struct lz *z, size_t i)
+{
+	for (size_t k = 0; k < z->n; k++)
+		if (z->e[k * z->n + i] && !z->seen[k]) {
+			z->seen[k] = 1;
+			lz_waiters(z, k);
+		}
+}
+
+static int lz_held(struct lz *z, size_t i)
+{
+	size_t n = z->n;
+	if (z->held[i] >= 0)
+		return z->held[i] == 1; /* 2: not held (the safe answer: wake) */
+	z->held[i] = 2;
+	int h = 0, deps = 0, all = 1;
+	for (size_t j = 0; i != z->x && j < n && !h; j++) /* (a) */
+		if (z->e[i * n + j] && j != z->x && !lz_onx(z, j) && lz_active(z, j))
+			h = 1;
+	for (size_t k = 0; k < n && !h; k++) /* (b) */
+		if (z->e[k * n + i]) {
+			deps = 1;
+			if (!lz_held(z, k))
+				all = 0;
+		}
+	if (!h && deps)
+		h = all;
+	if (!h && !deps) { /* (c) */
+		memset(z->seen, 0, n);
+		lz_waiters(z, i);
+		for (size_t k = 0; k < n && !h; k++)
+			if (k != i && !z->seen[k] && unfinished(&z->r->v[k]) && lz_active(z, k))
+				h = 1;
+	}
+	z->held[i] = (signed char)h;
+	return h;
+}
+
+/* Is node x held?  Under r->mu. */
+static int lz_is_held(const struct run *r, size_t x)
+{
+	size_t n = r->n;
+	struct lz z = {r, n, x, xcalloc(n * n, 1), xcalloc(n, 1), xcalloc(n, 1), xcalloc(n, 1), xcalloc(n, 1)};
+	unsigned char *reached = xcalloc(n, 1);
+	for (size_t i = 0; i < n; i++) {
+		const struct node *nd = &r->v[i];
+		if (!unfinished(nd))
+			continue;
+		for (size_t k = 0; k < nd->nwaits; k++) {
+			const struct node *dep = &r->v[nd->waits[k]];
+			/* an accept-only wait the object's existence satisfied
+			 * (ready()) does not need the step's end */
+			if (unfinished(dep) && !(dep->accepted && sf_change_accepts(nd->ch, dep->ch->address)))
+				z.e[i * n + nd->waits[k]] = 1;
+		}
+		if (nd->st != N_RUNNING || !nd->awaits[0])
+			continue;
+		for (size_t j = 0; j < n; j++) { /* what pending_cb counted for it */
+			const struct node *p = &r->v[j];
+			if (j == i || !unfinished(p) || p->ch->action == SF_ACT_DELETE || !p->ch->type ||
+			    strcmp(p->ch->type->name, nd->awaits))
+				continue;
+			memset(reached, 0, n);
+			reach(r, j, reached);
+			if (!reached[i])
+				z.e[i * n + j] = 1;
+		}
+	}
+	memset(z.act, -1, n);
+	memset(z.held, -1, n);
+	memset(z.onx, -1, n);
+	z.act[x] = 0; /* the asker is about to sleep, or not needed to run on */
+	int h = lz_held(&z, x);
+	free(reached);
+	free(z.e);
+	free(z.act);
+	free(z.held);
+	free(z.onx);
+	free(z.seen);
+	return h;
+}
+
+static int needed_cb(struct sf_rctx *c, int ask)
+{
+	struct wctx *w = (struct wctx *)c;
+	struct run *r = w->run;
+	struct node *nd = w->node;
+	enum sf_action a = nd->ch->action;
+	/* a replacement has another step after this wait */
+	if (a != SF_ACT_CREATE && a != SF_ACT_DELETE && a != SF_ACT_UPDATE)
+		return 1;
+	pthread_mutex_lock(&r->mu);
+	int need = !ask || !lz_is_held(r, (size_t)(nd - r->v));
+	nd->lazy = !need;
+	if (!need)
+		nd->slept = 1;
+	pthread_mutex_unlock(&r->mu);
+	return need;
 }
 
 static int record_id_cb(struct sf_rctx *c, const char *id)
@@ -972,6 +1174,7 @@ static void *worker(void *arg)
 		w.rc.typical_part = typical_part_cb;
 		w.rc.part_took = part_took_cb;
 		w.rc.pending = pending_cb;
+		w.rc.needed = needed_cb;
 		w.rc.engine = r;
 		w.run = r;
 		w.node = nd;
@@ -980,6 +1183,8 @@ static void *worker(void *arg)
 		pthread_mutex_lock(&r->mu);
 		r->running--;
 		r->finished++;
+		nd->lazy = 0;
+		nd->awaits[0] = 0;
 		if (rc == 0) {
 			/* each step already reported its completion */
 			nd->st = N_DONE;
@@ -1250,6 +1455,7 @@ int sf_apply(const struct sf_plan *plan, const struct sf_config *cfg, struct sf_
 	int par = opts->parallelism > 0 ? opts->parallelism : 1;
 	if ((size_t)par > r.n)
 		par = r.n ? (int)r.n : 1;
+	r.par = (size_t)par;
 	pthread_t *th = xcalloc((size_t)par, sizeof *th);
 	pthread_t tick;
 	int have_tick = pthread_create(&tick, NULL, ticker, &r) == 0;

@@ -149,6 +149,15 @@ struct sf_rctx {
 	 * cannot be ready before such objects are (an add-on whose pods need
 	 * nodes) waits while any is pending.  May be NULL: none. */
 	size_t (*pending)(struct sf_rctx *c, const char *type);
+	/* Apply only, for a step's final wait (nothing timed follows it):
+	 * could this step's end be used now?  ask 1: 1 yes; 0 when everything
+	 * that waits for it is held up by something else still at work, and
+	 * the step then counts as asleep (idle, making no calls) until asked
+	 * again.  ask 0: it is awake again (a wait that stops sleeping for
+	 * its deadline or a cancel); returns 1.  A step that slept records no
+	 * duration of its own (its end may have come during the sleep).  May
+	 * be NULL: always needed.  See provisioner/engine/apply.c, needed_cb. */
+	int (*needed)(struct sf_rctx *c, int ask);
 };
 
 struct sf_change;     /* engine's per-resource plan entry (plan.h) */

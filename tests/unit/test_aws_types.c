@@ -2815,6 +2815,59 @@ T_TEST(nat_gateway_begun_wait_pauses_before_its_first_poll)
 	rt_close(&t);
 }
 
+/* A NAT gateway nothing needs yet (its route's node groups wait for the
+ * cluster too: the engine's c->needed says so) is not read while it is
+ * not needed, however long that is; once it is, and its usual start (60 s,
+ * scaled: 2.4 s) has passed meanwhile, it is read at once, and only once. */
+static struct rt *nz_t;
+static double nz_t0, nz_woke, nz_blocked;
+static int nz_reads_asleep, nz_awake_calls;
+static int nz_needed(struct sf_rctx *c, int ask)
+{
+	(void)c;
+	if (!ask) {
+		nz_awake_calls++;
+		return 1;
+	}
+	nz_reads_asleep += sent(nz_t, "Action=DescribeNatGateways");
+	if (sf_mono() - nz_t0 < nz_blocked)
+		return 0; /* the cluster-like blocker still runs */
+	if (!nz_woke)
+		nz_woke = sf_mono();
+	return 1;
+}
+
+T_TEST(nat_gateway_not_needed_yet_is_read_once_when_it_is)
+{
+	struct rt t;
+	rt_open(&t, "aws_nat_gateway.main");
+	setenv("SECFAAS_POLL_SCALE", "0.04", 1); /* its usual start, 60 s -> 2.4 s */
+	sf_replay_add(t.f.rp, "Action=CreateNatGateway",
+		      EC2("CreateNatGateway", "<natGateway><natGatewayId>nat-0new</natGatewayId></natGateway>"), 1);
+	sf_replay_add(t.f.rp, "Action=DescribeNatGateways && NatGatewayId.1=nat-0new",
+		      EC2("DescribeNatGateways", "<natGatewaySet>" NAT_ITEM("nat-0new", "available") "</natGatewaySet>"), 1);
+	json_t *want = json_pack("{s:s, s:s}", "subnet_id", "subnet-1", "allocation_id", "eipalloc-1"), *out = NULL;
+	nz_t = &t;
+	nz_t0 = sf_mono();
+	nz_woke = 0;
+	nz_blocked = 2.5;
+	nz_reads_asleep = nz_awake_calls = 0;
+	t.c.needed = nz_needed;
+	T_EQ(sf_rt_aws_nat_gateway.create(&t.c, want, &out), 0);
+	double end = sf_mono();
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
+	T_EQ(nz_reads_asleep, 0);             /* no read while not needed */
+	T_OK(nz_woke > 0 && end - nz_woke < 0.15); /* then one at once: no pause of 0.2 s */
+	T_EQ(sent(&t, "Action=DescribeNatGateways"), 1);
+	T_EQ(nz_awake_calls, 0);
+	T_STREQ(json_string_value(json_object_get(out, "public_ip")), "198.51.100.7");
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	json_decref(out);
+	json_decref(want);
+	rt_close(&t);
+}
+
 /* ---- EKS creates on the one create path (ax_create_at) ----
  * A name taken by someone else's object is refused naming its owner and
  * the object is left alone; a create whose reply was lost is not sent

@@ -19,6 +19,7 @@
 #include "provisioner/engine/graph.h"
 #include "provisioner/engine/plan.h"
 #include "provisioner/spec/schema.h"
+#include "resources/aws_common.h"
 #include "resources/types.h"
 #include "t.h"
 #include "util.h"
@@ -1410,4 +1411,194 @@ T_TEST(config_accept_only_dependency_yields_to_a_reference)
 	free(diag);
 	sf_config_release(&cfg);
 	sf_specset_release(&set);
+}
+
+/* ---- final waits that sleep until needed (resource.h, needed) ----------
+ * `lz` objects end in a final wait (ax_until_needed, resources/aws_common.h)
+ * and count the times the engine told them they are not needed yet; `lb`
+ * is a blocker, running until every sleeper of the case was told so three
+ * times (or a guard of seconds: the case then fails), then noting it
+ * ended; `ld` waits for what the case names.  A sleeper notes whether
+ * the blocker had ended when it woke. */
+static pthread_mutex_t lz_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t lz_cv = PTHREAD_COND_INITIALIZER;
+static int lz_asks[2], lz_woke[2], lz_after[2], lz_rc[2], lz_sleepers, lz_blocker_done, lz_blocker_saw,
+	lz_cancel;
+static int (*lz_engine)(struct sf_rctx *c, int ask);
+static size_t lz_timed, lb_timed; /* durations the run recorded for the step types */
+
+static int lz_index(const struct sf_rctx *c)
+{
+	return c->address[strlen(c->address) - 1] == 'b';
+}
+
+static int lz_counting(struct sf_rctx *c, int ask)
+{
+	int need = lz_engine(c, ask);
+	if (ask && !need) {
+		pthread_mutex_lock(&lz_mu);
+		lz_asks[lz_index(c)]++;
+		pthread_cond_broadcast(&lz_cv);
+		pthread_mutex_unlock(&lz_mu);
+	}
+	return need;
+}
+
+static int lz_create(struct sf_rctx *c, const json_t *want, json_t **out)
+{
+	int i = lz_index(c);
+	double slept = 0;
+	pthread_mutex_lock(&lz_mu);
+	if (c->needed) {
+		lz_engine = c->needed;
+		c->needed = lz_counting;
+	}
+	pthread_mutex_unlock(&lz_mu);
+	int rc = ax_until_needed(c, "object", sf_mono() + 30, &slept);
+	pthread_mutex_lock(&lz_mu);
+	lz_rc[i] = rc;
+	if (!rc) {
+		lz_woke[i]++; /* its one read would come here */
+		lz_after[i] = lz_blocker_done;
+	}
+	pthread_cond_broadcast(&lz_cv);
+	pthread_mutex_unlock(&lz_mu);
+	if (rc < 0)
+		return rc;
+	*out = json_deep_copy(want);
+	json_object_set_new(*out, "id", json_string(c->address));
+	return 0;
+}
+
+static int lb_create(struct sf_rctx *c, const json_t *want, json_t **out)
+{
+	pthread_mutex_lock(&lz_mu);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 5; /* a guard, not a pause: it ends once the sleepers were told no */
+	int ok = 0;
+	while (!(ok = lz_asks[0] >= 3 && (lz_sleepers < 2 || lz_asks[1] >= 3)) &&
+	       pthread_cond_timedwait(&lz_cv, &lz_mu, &ts) == 0)
+		;
+	lz_blocker_saw = ok && !lz_woke[0] && !lz_woke[1];
+	if (lz_cancel)
+		*c->cancel = 1;
+	lz_blocker_done = 1;
+	pthread_mutex_unlock(&lz_mu);
+	if (lz_cancel)
+		return sf_fail(c->err, SF_EINTR, "%s: interrupted", c->address);
+	*out = json_deep_copy(want);
+	json_object_set_new(*out, "id", json_string(c->address));
+	return 0;
+}
+
+static const struct sf_rtype lz_t = {.name = "lz", .schema_version = 1, .attrs = fk_attrs, .create = lz_create,
+				     .read = gw_read, .destroy = gw_destroy, .own = &fk_own};
+static const struct sf_rtype lb_t = {.name = "lb", .schema_version = 1, .attrs = fk_attrs, .create = lb_create,
+				     .read = gw_read, .destroy = gw_destroy, .own = &fk_own};
+static const struct sf_rtype ld_t = {.name = "ld", .schema_version = 1, .attrs = fk_attrs, .create = gw_create,
+				     .read = gw_read, .destroy = gw_destroy, .own = &fk_own};
+
+/* shape: 1 lz.a -> ld.d <- lb.y; 2 lz.a, lz.b -> ld.d <- lb.y (two NAT
+ * gateways feeding one node group that also waits for the cluster);
+ * 3 lz.a alone, lb.y beside it.  Returns apply's code, *secs its time. */
+static int lz_run(const char *name, int shape, int cancel_mode, double *secs)
+{
+	static const struct sf_rtype *const types[] = {&lb_t, &ld_t, &lz_t}; /* by name */
+	struct sf_registry reg = {types, 3};
+	struct sf_config cfg = SF_CONFIG_INIT;
+	cfg.workspace = xstrdup("ws");
+	memset(lz_asks, 0, sizeof lz_asks);
+	memset(lz_woke, 0, sizeof lz_woke);
+	memset(lz_after, 0, sizeof lz_after);
+	memset(lz_rc, 0, sizeof lz_rc);
+	lz_blocker_done = lz_blocker_saw = 0;
+	lz_sleepers = shape == 2 ? 2 : 1;
+	lz_cancel = cancel_mode;
+	gw_add(&cfg, &lz_t, "a", NULL, NULL);
+	if (shape == 2)
+		gw_add(&cfg, &lz_t, "b", NULL, NULL);
+	gw_add(&cfg, &lb_t, "y", NULL, NULL);
+	if (shape != 3) {
+		json_t *a = json_pack("{s:s}", "v", "x");
+		struct sf_rinst *d = sf_config_add(&cfg, &ld_t, "d", a, NULL);
+		json_decref(a);
+		sf_rinst_add_dep(d, "lz.a");
+		sf_rinst_add_dep(d, "lb.y");
+		if (shape == 2)
+			sf_rinst_add_dep(d, "lz.b");
+	}
+	struct sf_state *st = fresh_state(name);
+	struct sf_plan plan;
+	struct sf_err err = SF_ERR_INIT;
+	struct sf_plan_opts po = {.refresh = 1, .types = &reg};
+	int rc = sf_plan_make(&plan, &cfg, st, &po, &err);
+	if (rc < 0)
+		T_FAILF("plan: %s", err.msg);
+	volatile int cancel = 0;
+	struct sf_apply_opts ao = {.parallelism = 4, .cancel = &cancel, .progress_interval = 60};
+	struct sf_apply_result res;
+	memset(&res, 0, sizeof res);
+	double t0 = sf_mono();
+	if (rc == 0)
+		rc = sf_apply(&plan, &cfg, st, &ao, &res, &err);
+	*secs = sf_mono() - t0;
+	double lo = 0, hi = 0;
+	struct sf_err te = SF_ERR_INIT;
+	lz_timed = lb_timed = 0;
+	sf_state_timing_typical(st, "lz", "create", &lo, &hi, &lz_timed, &te);
+	sf_state_timing_typical(st, "lb", "create", &lo, &hi, &lb_timed, &te);
+	sf_plan_release(&plan);
+	sf_config_release(&cfg);
+	sf_state_close(st);
+	return rc;
+}
+
+/* A final wait whose only dependent also waits for a running blocker sleeps
+ * (asked again and again, no read) until the blocker ends, then reads once. */
+T_TEST(apply_final_wait_sleeps_while_its_dependent_waits_for_another)
+{
+	double secs = 0;
+	T_EQ(lz_run("lazy1", 1, 0, &secs), 0);
+	T_EQ(lz_blocker_saw, 1); /* told "not needed" three times, not woken */
+	T_EQ(lz_woke[0], 1);
+	T_EQ(lz_after[0], 1); /* woke only once the blocker ended */
+	/* the sleeper's time is not AWS's: no duration recorded for it */
+	T_EQ(lz_timed, 0);
+	T_EQ(lb_timed, 1);
+}
+
+/* Two sleepers feeding one dependent (two NAT gateways, one node group):
+ * each holds the other up only while it polls; asleep together, with the
+ * blocker gone, nothing is at work, so both wake: no deadlock. */
+T_TEST(apply_two_final_waits_feeding_one_dependent_both_wake)
+{
+	double secs = 0;
+	T_EQ(lz_run("lazy2", 2, 0, &secs), 0);
+	T_EQ(lz_blocker_saw, 1);
+	T_EQ(lz_woke[0], 1);
+	T_EQ(lz_woke[1], 1);
+	T_OK(lz_after[0] && lz_after[1]);
+}
+
+/* A sleeper nothing waits for (an add-on only the run's end needs) sleeps
+ * while anything else runs: the run cannot end before it anyway. */
+T_TEST(apply_final_wait_of_a_sink_sleeps_while_another_node_runs)
+{
+	double secs = 0;
+	T_EQ(lz_run("lazy3", 3, 0, &secs), 0);
+	T_EQ(lz_blocker_saw, 1);
+	T_EQ(lz_woke[0], 1);
+	T_EQ(lz_after[0], 1);
+}
+
+/* Ctrl-C while asleep: the sleep ends at once with SF_EINTR, no read. */
+T_TEST(apply_cancel_ends_a_sleep_until_needed_promptly)
+{
+	double secs = 0;
+	T_EQ(lz_run("lazy4", 1, 1, &secs), SF_EINTR);
+	T_EQ(lz_blocker_saw, 1);
+	T_EQ(lz_woke[0], 0);
+	T_EQ(lz_rc[0], SF_EINTR);
+	T_OK(secs < 3);
 }
