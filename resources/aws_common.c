@@ -290,10 +290,11 @@ int ax_until_needed(struct sf_rctx *c, const char *what, double deadline, double
 		c->progress(c, line);
 	}
 	int rc = 0;
-	/* the engine's answer changes when a step ends or starts: asking
-	 * every 100 ms wakes the wait within that of it */
+	/* the engine's answer changes when a step ends or starts, and it
+	 * works it out again only then: asking every 20 ms costs nothing and
+	 * wakes the wait within that of it */
 	while (rc == 0 && sf_mono() < deadline) {
-		rc = ax_sleep(c, 0.1);
+		rc = ax_sleep(c, 0.02);
 		if (rc == 0 && c->needed(c, 1))
 			break;
 	}

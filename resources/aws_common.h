@@ -95,7 +95,7 @@ int ax_wait_siblings(struct sf_rctx *c, const char *key, const struct sf_waiter_
  * yet (c->needed, provisioner/engine/resource.h: everything that waits for
  * it also waits for something slower still at work, such as a NAT gateway
  * whose route's node groups wait for the EKS cluster), it sleeps without a
- * call, asking again every 100 ms; then the wait goes on as
+ * call, asking again every 20 ms; then the wait goes on as
  * ax_wait_begun (begun) or ax_wait_reply would, the sleep counted as time
  * already waited: a begun wait whose usual start passed meanwhile reads at
  * once.  Budget, results and errors as theirs; args stolen.

@@ -39,6 +39,8 @@ struct node {
 	int lazy;     /* asleep in a final wait nothing needs yet (needed_cb): not making progress */
 	int slept;    /* this step slept so: its duration is not AWS's (no timing recorded) */
 	char awaits[48]; /* running, but waiting while this run has changes of this type pending (pending_cb) */
+	unsigned long asked; /* r->gen + 1 when needed_cb last worked out held, else 0 */
+	int held;            /* that answer */
 };
 
 struct run {
@@ -52,6 +54,7 @@ struct run {
 	pthread_cond_t cv;
 	size_t running, finished;
 	size_t par; /* worker threads */
+	unsigned long gen; /* moves with every change needed_cb's answer depends on */
 	int stop_ticker;
 	int halted; /* the state can no longer be written (lock lost, connection gone,
 		     * another writer got in): start nothing new */
@@ -269,7 +272,10 @@ static size_t pending_cb(struct sf_rctx *c, const char *type)
 		n += !seen[self]; /* one that waits for this one would never finish first */
 	}
 	/* while it waits for them, it waits on them (needed_cb) */
-	snprintf(w->node->awaits, sizeof w->node->awaits, "%s", n ? type : "");
+	if (strcmp(w->node->awaits, n ? type : "")) {
+		snprintf(w->node->awaits, sizeof w->node->awaits, "%s", n ? type : "");
+		r->gen++;
+	}
 	pthread_mutex_unlock(&r->mu);
 	free(seen);
 	return n;
@@ -312,7 +318,10 @@ static size_t pending_cb(struct sf_rctx *c, const char *type)
  * held, so every sleeping wait wakes.  Sleeping is one-way (a
  * wait that woke does not sleep again), so the run ends.  The sleeper
  * occupies a worker, so a ready node counts as active only while a
- * worker is free: when all are asleep, the sleepers wake instead. */
+ * worker is free: when all are asleep, the sleepers wake instead.
+ * A sleeper asks every few milliseconds; the answer is worked out again
+ * only when something it depends on moved (r->gen: a node started or
+ * ended, slept or woke, began or stopped waiting on pending changes). */
 struct lz {
 	const struct run *r;
 	size_t n, x;
@@ -456,8 +465,16 @@ static int needed_cb(struct sf_rctx *c, int ask)
 	if (a != SF_ACT_CREATE && a != SF_ACT_DELETE && a != SF_ACT_UPDATE)
 		return 1;
 	pthread_mutex_lock(&r->mu);
-	int need = !ask || !lz_is_held(r, (size_t)(nd - r->v));
-	nd->lazy = !need;
+	size_t x = (size_t)(nd - r->v);
+	if (ask && nd->asked != r->gen + 1) { /* nothing it depends on moved: the same answer */
+		nd->held = lz_is_held(r, x);
+		nd->asked = r->gen + 1;
+	}
+	int need = !ask || !nd->held;
+	if (nd->lazy != !need) {
+		nd->lazy = !need;
+		r->gen++;
+	}
 	if (!need)
 		nd->slept = 1;
 	pthread_mutex_unlock(&r->mu);
@@ -471,6 +488,7 @@ static int record_id_cb(struct sf_rctx *c, const char *id)
 	pthread_mutex_lock(&w->run->mu);
 	snprintf(w->node->id, sizeof w->node->id, "%s", id ? id : "");
 	w->node->accepted = 1;
+	w->run->gen++;
 	pthread_cond_broadcast(&w->run->cv);
 	pthread_mutex_unlock(&w->run->mu);
 	/* Keep the row `creating` but remember the id, so a killed run can still
@@ -1121,8 +1139,10 @@ static void *worker(void *arg)
 		/* Fencing: a run whose lock was taken away (seen by a heartbeat
 		 * or a refused commit) starts nothing more; what is in flight
 		 * ends on its own and cannot record itself. */
-		if (!r->halted && sf_state_broken(r->st))
+		if (!r->halted && sf_state_broken(r->st)) {
 			r->halted = 1;
+			r->gen++;
+		}
 		ssize_t pick = -1;
 		if (!cancelled && !r->halted)
 			for (size_t i = 0; i < r->n && pick < 0; i++)
@@ -1160,6 +1180,7 @@ static void *worker(void *arg)
 		nd->started = nd->last_tick = now_of(r);
 		nd->phase = NULL;
 		r->running++;
+		r->gen++;
 		pthread_mutex_unlock(&r->mu);
 
 		struct wctx w = {0};
@@ -1183,6 +1204,7 @@ static void *worker(void *arg)
 		pthread_mutex_lock(&r->mu);
 		r->running--;
 		r->finished++;
+		r->gen++;
 		nd->lazy = 0;
 		nd->awaits[0] = 0;
 		if (rc == 0) {
