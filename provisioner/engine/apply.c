@@ -306,11 +306,16 @@ static size_t pending_cb(struct sf_rctx *c, const char *type)
  *          rather than one after the other.
  *   held(N)  for an unfinished N:
  *     (a) N waits for an active Y that is not X and does not itself wait
- *         (transitively) for X; or
+ *         (transitively) for X; or, only when N is quick (its type's
+ *         usual duration for the step is short, LZ_QUICK_S: a route
+ *         table, an address, a subnet's delete), so that starting it late
+ *         delays little:
  *     (b) N has dependents, and every one of them is held; or
  *     (c) N has none, and some active Z does not wait (transitively) for
  *         N: the run cannot end before Z anyway.
  *   needed(X) = not held(X), where X's own held uses only (b) and (c).
+ * A node group is not quick: a NAT gateway whose route's node groups wait
+ * only for it is needed, even while add-ons still settle elsewhere.
  * Deadlock-free: every active node is, at its root, a running node that is
  * not asleep, and such a node ends on its own (its waits do not depend on
  * anything asleep: a wait that does is not active; leaving more nodes out
@@ -382,6 +387,25 @@ static void lz_waiters(struct lz *z, size_t i)
 		}
 }
 
+/* A step whose usual time (sf_rtype.typical, official seconds) is at most
+ * this is quick: an API call or two, or a delete that may retry while AWS
+ * lets go of what used it (a subnet's, up to two minutes).  A node group
+ * (150-300 s) or a cluster is not. */
+#define LZ_QUICK_S 120.0
+
+static int lz_quick(const struct sf_change *ch)
+{
+	const struct sf_rtype *t = ch->type;
+	if (!t)
+		return 1;
+	switch (ch->action) {
+	case SF_ACT_CREATE: return t->typical.create.hi <= LZ_QUICK_S;
+	case SF_ACT_UPDATE: return t->typical.update.hi <= LZ_QUICK_S;
+	case SF_ACT_DELETE: return t->typical.delete.hi <= LZ_QUICK_S;
+	default: return t->typical.create.hi + t->typical.delete.hi <= LZ_QUICK_S;
+	}
+}
+
 static int lz_held(struct lz *z, size_t i)
 {
 	size_t n = z->n;
@@ -392,6 +416,10 @@ static int lz_held(struct lz *z, size_t i)
 	for (size_t j = 0; i != z->x && j < n && !h; j++) /* (a) */
 		if (z->e[i * n + j] && j != z->x && !lz_onx(z, j) && lz_active(z, j))
 			h = 1;
+	if (!h && i != z->x && !lz_quick(z->r->v[i].ch)) {
+		z->held[i] = 0;
+		return 0;
+	}
 	for (size_t k = 0; k < n && !h; k++) /* (b) */
 		if (z->e[k * n + i]) {
 			deps = 1;

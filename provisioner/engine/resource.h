@@ -266,7 +266,8 @@ struct sf_rtype {
 	/* Optional: how many seconds (low, high) a create, an update and a
 	 * delete usually take, for a plan's time estimate when the workspace
 	 * has no history of its own (resources/estimate.h); {0, 0}: an API
-	 * call or two.  The engine never uses it. */
+	 * call or two.  The engine asks only whether it is short: such a
+	 * step may start late at little cost (apply.c, needed_cb). */
 	struct {
 		struct sf_span {
 			double lo, hi;
