@@ -1,51 +1,12 @@
 /* refresh.c - batched, parallel refresh reads (see refresh.h). */
 #include "provisioner/engine/refresh.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "pool.h"
 #include "provisioner/engine/ownership.h"
 #include "util.h"
-
-/* n jobs on up to `parallelism` threads (this one included). */
-struct pool {
-	size_t n, next;
-	pthread_mutex_t mu;
-	void (*fn)(void *ctx, size_t i);
-	void *ctx;
-};
-
-static void *pool_worker(void *arg)
-{
-	struct pool *p = arg;
-	for (;;) {
-		pthread_mutex_lock(&p->mu);
-		size_t i = p->next++;
-		pthread_mutex_unlock(&p->mu);
-		if (i >= p->n)
-			return NULL;
-		p->fn(p->ctx, i);
-	}
-}
-
-static void pool_run(size_t n, int parallelism, void (*fn)(void *ctx, size_t i), void *ctx)
-{
-	struct pool p = {n, 0, PTHREAD_MUTEX_INITIALIZER, fn, ctx};
-	size_t want = parallelism > 1 ? (size_t)parallelism : 1;
-	if (want > n)
-		want = n;
-	pthread_t *th = want > 1 ? xcalloc(want - 1, sizeof *th) : NULL;
-	size_t started = 0;
-	for (; started + 1 < want; started++)
-		if (pthread_create(&th[started], NULL, pool_worker, &p))
-			break; /* fewer threads: this one still does the rest */
-	pool_worker(&p);
-	for (size_t t = 0; t < started; t++)
-		pthread_join(th[t], NULL);
-	free(th);
-	pthread_mutex_destroy(&p.mu);
-}
 
 struct batch_run {
 	struct sf_refresh_item *v;
@@ -83,7 +44,7 @@ void sf_refresh_batch(struct sf_refresh_item *v, size_t n, void *providers, int 
 		if (!seen)
 			b.first[groups++] = i;
 	}
-	pool_run(groups, parallelism, batch_one, &b);
+	sf_pool_run(groups, parallelism, batch_one, &b);
 	free(b.first);
 }
 
@@ -124,7 +85,7 @@ void sf_refresh_read(struct sf_refresh_item *v, size_t n, void *providers, int p
 {
 	sf_refresh_batch(v, n, providers, parallelism);
 	struct read_run r = {v, providers};
-	pool_run(n, parallelism, read_one, &r);
+	sf_pool_run(n, parallelism, read_one, &r);
 }
 
 void sf_refresh_release(struct sf_refresh_item *v, size_t n)

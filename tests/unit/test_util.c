@@ -1,7 +1,11 @@
 /* Unit tests for lib/: err, util, log redaction. */
 #include "t.h"
 
+#include <pthread.h>
+#include <sched.h>
+
 #include "dl.h"
+#include "pool.h"
 #include "err.h"
 #include "log.h"
 #include "imageref.h"
@@ -239,6 +243,79 @@ T_TEST(image_references)
 	T_EQ(sf_image_ref_parse("team/app", &r, why, sizeof why), 0);
 	T_EQ(r.domain_len, 0);
 	T_EQ(r.path_len, 8);
+}
+
+/* lib/pool.h: every job runs exactly once, never more than `parallelism`
+ * of one call at once, and helpers are reused: many calls start no more
+ * helpers than one call needs. */
+struct pool_probe {
+	pthread_mutex_t mu;
+	int *runs;
+	int active, most;
+};
+
+static void pool_job(void *ctx, size_t i)
+{
+	struct pool_probe *p = ctx;
+	pthread_mutex_lock(&p->mu);
+	p->runs[i]++;
+	if (++p->active > p->most)
+		p->most = p->active;
+	pthread_mutex_unlock(&p->mu);
+	sched_yield(); /* let others start meanwhile if they can */
+	pthread_mutex_lock(&p->mu);
+	p->active--;
+	pthread_mutex_unlock(&p->mu);
+}
+
+struct pool_nest {
+	int runs[8];
+	int parallelism;
+};
+
+static void pool_nested(void *ctx, size_t i)
+{
+	struct pool_nest *p = ctx;
+	struct pool_probe q = {PTHREAD_MUTEX_INITIALIZER, xcalloc(4, sizeof(int)), 0, 0};
+	sf_pool_run(4, p->parallelism, pool_job, &q);
+	int ok = 1;
+	for (size_t k = 0; k < 4; k++)
+		ok &= q.runs[k] == 1;
+	__atomic_add_fetch(&p->runs[i], ok, __ATOMIC_SEQ_CST);
+	free(q.runs);
+}
+
+T_TEST(pool_runs_each_job_once_within_parallelism)
+{
+	static const size_t ns[] = {0, 1, 5, 100};
+	static const int ps[] = {0, 1, 3, 10};
+	for (size_t a = 0; a < SF_ARRAY_LEN(ns); a++)
+		for (size_t b = 0; b < SF_ARRAY_LEN(ps); b++) {
+			struct pool_probe p = {PTHREAD_MUTEX_INITIALIZER, xcalloc(ns[a] + 1, sizeof(int)), 0, 0};
+			sf_pool_run(ns[a], ps[b], pool_job, &p);
+			for (size_t i = 0; i < ns[a]; i++)
+				if (p.runs[i] != 1)
+					T_FAILF("n %zu, parallelism %d: job %zu ran %d times", ns[a], ps[b], i, p.runs[i]);
+			if (p.most > (ps[b] > 1 ? ps[b] : 1))
+				T_FAILF("n %zu, parallelism %d: %d jobs at once", ns[a], ps[b], p.most);
+			T_EQ(p.active, 0);
+			free(p.runs);
+		}
+	/* helpers come back: 200 more calls of 10 need no new one beyond 9
+	 * each of the calls running at once (here: one at a time) */
+	size_t before = sf_pool_started();
+	for (int k = 0; k < 200; k++) {
+		struct pool_probe p = {PTHREAD_MUTEX_INITIALIZER, xcalloc(20, sizeof(int)), 0, 0};
+		sf_pool_run(20, 10, pool_job, &p);
+		free(p.runs);
+	}
+	T_OK(sf_pool_started() <= 9);
+	T_OK(sf_pool_started() >= before);
+	/* a job may run a pool of its own */
+	struct pool_nest nest = {{0}, 3};
+	sf_pool_run(8, 4, pool_nested, &nest);
+	for (size_t i = 0; i < 8; i++)
+		T_EQ(nest.runs[i], 1);
 }
 
 T_MAIN()
