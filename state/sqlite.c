@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <string.h>
@@ -516,8 +517,24 @@ static void sq_close(struct sf_state *st)
 	st->bk = NULL;
 }
 
+/* SQLite's memory statistics (sqlite3_memory_used, the soft heap limit),
+ * which secfaas never reads, take one process-wide mutex around every
+ * allocation SQLite makes.  A fleet run (plan --all, refresh --all) opens
+ * hundreds of state files from several threads, and parsing each file's
+ * schema allocates a lot: those threads spent more time waiting for each
+ * other on that mutex than parsing.  It must be set before SQLite
+ * initialises, hence the first open; a refusal (SQLite already in use)
+ * only keeps the statistics. */
+static void sqlite_setup(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+	sqlite3_initialize();
+}
+
 static int open_db(struct sf_state *st, int flags, struct sf_err *err)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, sqlite_setup);
 	int src = sqlite3_open_v2(st->path, &SQ(st)->db, flags | SQLITE_OPEN_FULLMUTEX, NULL);
 	if (src != SQLITE_OK)
 		return sqfail(st, src, err, "opening");
