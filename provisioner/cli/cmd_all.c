@@ -87,6 +87,10 @@ static int collect(struct sf_cli *cli, struct sf_plan_args *pa, struct wsrow **o
 	sf_run_load_set(cli, pa->spec, setp, &d, NULL, NULL);
 	if (!d.nerrors && keep)
 		sf_config_check_specs(setp, &d);
+	/* every workspace is built from this set: each finds its documents
+	 * by a lookup, not a scan of all of them */
+	if (!d.nerrors && keep)
+		sf_specset_index(setp);
 	if (d.nerrors) {
 		sf_diags_print(&d, cli->errf, cli->color);
 		fprintf(cli->errf, "secfaas: %zu error%s in %s; nothing was changed\n", d.nerrors,

@@ -1,6 +1,7 @@
 /* config.c - configuration model, references, plan-file serialisation (see config.h). */
 #include "provisioner/engine/config.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,13 +15,9 @@ size_t sf_config_workspaces(const struct sf_specset *set, const char ***out)
 	size_t n = 0;
 	for (size_t i = 0; i < set->n; i++) {
 		const char *name = sf_node_str(sf_node_get(sf_node_get(set->docs[i].root, "metadata"), "name"));
-		if (!name)
-			continue;
-		int seen = 0;
-		for (size_t j = 0; j < n; j++)
-			if (!strcmp(v[j], name))
-				seen = 1;
-		if (!seen)
+		size_t it = 0;
+		/* in the order each name first appears */
+		if (name && sf_specset_next_named(set, name, &it) == i)
 			v[n++] = name;
 	}
 	*out = v;
@@ -304,16 +301,13 @@ int sf_config_assemble(struct sf_config *out, const struct sf_specset *set, cons
 	return sf_config_assemble_checked(out, set, workspace, low, d);
 }
 
-/* Is some document of set in workspace? One pass over the documents: a
- * fleet run asks this once per workspace of a set of hundreds. */
+/* Is some document of set in workspace?  A fleet run asks this once per
+ * workspace of a set of hundreds: a lookup in the set's index when it has
+ * one (spec.h). */
 static int has_workspace(const struct sf_specset *set, const char *workspace)
 {
-	for (size_t i = 0; i < set->n; i++) {
-		const char *name = sf_node_str(sf_node_get(sf_node_get(set->docs[i].root, "metadata"), "name"));
-		if (name && !strcmp(name, workspace))
-			return 1;
-	}
-	return 0;
+	size_t it = 0;
+	return sf_specset_next_named(set, workspace, &it) != SIZE_MAX;
 }
 
 int sf_config_assemble_checked(struct sf_config *out, const struct sf_specset *set, const char *workspace,
@@ -357,11 +351,8 @@ int sf_config_assemble_checked(struct sf_config *out, const struct sf_specset *s
 
 lower:
 	/* 2. Lower this workspace's documents. */
-	for (size_t i = 0; i < set->n; i++) {
+	for (size_t it = 0, i; (i = sf_specset_next_named(set, workspace, &it)) != SIZE_MAX;) {
 		const struct sf_doc *doc = &set->docs[i];
-		const char *name = sf_node_str(sf_node_get(sf_node_get(doc->root, "metadata"), "name"));
-		if (!name || strcmp(name, workspace))
-			continue;
 		if (!out->kind) {
 			out->kind = xstrdup(sf_node_str(sf_node_get(doc->root, "kind")));
 			out->metadata = sf_node_to_json(sf_node_get(doc->root, "metadata"));

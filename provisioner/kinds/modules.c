@@ -947,7 +947,9 @@ int sf_modules_expand(struct sf_specset *set, const struct sf_module_opts *o, st
 	}
 	free(sp);
 
-	/* 1. Take `kind: Module` documents out of the set. */
+	/* 1. Take `kind: Module` documents out of the set (docs[] is
+	 * edited in place: a name index would no longer hold). */
+	sf_specset_unindex(set);
 	size_t keep = 0;
 	for (size_t i = 0; i < set->n; i++) {
 		struct sf_doc *doc = &set->docs[i];

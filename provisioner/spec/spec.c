@@ -356,6 +356,7 @@ static struct sf_node *parse_node(struct parse *ps, yaml_event_t *ev, int depth)
 
 static void set_add_doc(struct sf_specset *set, const char *file, int index, struct sf_node *root)
 {
+	sf_specset_unindex(set);
 	set->docs = xrealloc(set->docs, (set->n + 1) * sizeof *set->docs);
 	set->docs[set->n].file = file;
 	set->docs[set->n].index = index;
@@ -519,6 +520,7 @@ void sf_specset_remove(struct sf_specset *set, size_t i)
 {
 	if (i >= set->n)
 		return;
+	sf_specset_unindex(set);
 	node_free(set->docs[i].root);
 	memmove(&set->docs[i], &set->docs[i + 1], (set->n - i - 1) * sizeof *set->docs);
 	set->n--;
@@ -526,6 +528,7 @@ void sf_specset_remove(struct sf_specset *set, size_t i)
 
 void sf_specset_release(struct sf_specset *set)
 {
+	sf_specset_unindex(set);
 	for (size_t i = 0; i < set->n; i++)
 		node_free(set->docs[i].root);
 	free(set->docs);
@@ -534,4 +537,91 @@ void sf_specset_release(struct sf_specset *set)
 	free(set->files);
 	free(set->digest);
 	memset(set, 0, sizeof *set);
+}
+
+/* ---- documents by metadata.name ---- */
+
+struct named {
+	const char *name; /* borrowed from the document */
+	size_t doc;
+};
+
+struct sf_specindex {
+	const struct sf_doc *docs; /* the set it was built for: docs and n */
+	size_t n;
+	struct named *v;           /* named documents by (name, doc) */
+	size_t nv;
+};
+
+static const char *doc_name(const struct sf_doc *doc)
+{
+	return sf_node_str(sf_node_get(sf_node_get(doc->root, "metadata"), "name"));
+}
+
+static int named_cmp(const void *a, const void *b)
+{
+	const struct named *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+	return c ? c : (x->doc > y->doc) - (x->doc < y->doc);
+}
+
+void sf_specset_unindex(struct sf_specset *set)
+{
+	if (!set->index)
+		return;
+	free(set->index->v);
+	free(set->index);
+	set->index = NULL;
+}
+
+void sf_specset_index(struct sf_specset *set)
+{
+	sf_specset_unindex(set);
+	struct sf_specindex *x = xcalloc(1, sizeof *x);
+	x->docs = set->docs;
+	x->n = set->n;
+	x->v = xcalloc(set->n + 1, sizeof *x->v);
+	for (size_t i = 0; i < set->n; i++) {
+		const char *name = doc_name(&set->docs[i]);
+		if (name)
+			x->v[x->nv++] = (struct named){name, i};
+	}
+	qsort(x->v, x->nv, sizeof *x->v, named_cmp);
+	set->index = x;
+}
+
+size_t sf_specset_next_named(const struct sf_specset *set, const char *name, size_t *it)
+{
+	const struct sf_specindex *x = set->index;
+	if (x && x->docs == set->docs && x->n == set->n) {
+		/* *it: 0 to start, else one past the position last returned */
+		size_t k = *it;
+		if (k == 0) {
+			size_t lo = 0, hi = x->nv;
+			while (lo < hi) {
+				size_t mid = lo + (hi - lo) / 2;
+				if (strcmp(x->v[mid].name, name) < 0)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			k = lo;
+		}
+		if (k < x->nv && !strcmp(x->v[k].name, name)) {
+			*it = k + 1;
+			return x->v[k].doc;
+		}
+		*it = x->nv + 1;
+		return SIZE_MAX;
+	}
+	/* no index (or one for another set): *it is the next document */
+	for (size_t i = *it; i < set->n; i++) {
+		const char *n = doc_name(&set->docs[i]);
+		if (n && !strcmp(n, name)) {
+			*it = i + 1;
+			return i;
+		}
+	}
+	*it = set->n;
+	return SIZE_MAX;
 }

@@ -22,6 +22,7 @@
 #ifndef SF_SPEC_H
 #define SF_SPEC_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 struct sf_pos {
@@ -54,8 +55,9 @@ struct sf_specset {
 	size_t nfiles;
 	char *digest;           /* hex sha256 over (name, bytes) of every file, in load order */
 	void *priv;
+	struct sf_specindex *index; /* owned: documents by metadata.name (sf_specset_index), or NULL */
 };
-#define SF_SPECSET_INIT {NULL, 0, NULL, 0, NULL, NULL}
+#define SF_SPECSET_INIT {NULL, 0, NULL, 0, NULL, NULL, NULL}
 
 enum sf_severity { SF_SEV_ERROR, SF_SEV_WARNING };
 
@@ -97,6 +99,22 @@ void sf_specset_release(struct sf_specset *set);
 /* Drop document i (its nodes are freed; later documents move down).  The
  * digest still covers the file it came from. */
 void sf_specset_remove(struct sf_specset *set, size_t i);
+
+/* The documents of one workspace (metadata.name).  A fleet run builds each
+ * of its hundreds of workspaces from one set, and scanning the whole set
+ * for each made that quadratic in the number of workspaces; once the set
+ * is final (loaded, modules expanded), sf_specset_index sorts its
+ * documents by name so each lookup is a binary search.  Adding or removing
+ * documents drops the index (so does sf_specset_unindex, for code editing
+ * docs[] in place), and a set without one is scanned: the answers are the
+ * same either way.
+ *
+ * sf_specset_next_named: the next document named `name` after cursor *it
+ * (start at 0), in set order: its index in docs[], or SIZE_MAX when there
+ * is no more.  Thread-safe on a set no one changes meanwhile. */
+void sf_specset_index(struct sf_specset *set);
+void sf_specset_unindex(struct sf_specset *set);
+size_t sf_specset_next_named(const struct sf_specset *set, const char *name, size_t *it);
 
 /* Map lookup; NULL if absent, null (`key:` or `key: null`, which means
  * "not given" everywhere, as in Terraform) or n is not a map.  Use

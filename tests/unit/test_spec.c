@@ -535,6 +535,68 @@ T_TEST(coredns_runs_on_a_group_with_taints_it_tolerates)
 	}
 }
 
+/* The workspace index (spec.h): with and without it, and after the set
+ * changed under it, every name finds the same documents in set order as
+ * the scan of every document that came before it; sf_config_workspaces
+ * keeps the order in which names first appear, and a workspace is still
+ * built from its own documents only. */
+static void named_docs(const struct sf_specset *set, const char *name, char *out, size_t n)
+{
+	out[0] = 0;
+	for (size_t it = 0, i; (i = sf_specset_next_named(set, name, &it)) != SIZE_MAX;)
+		snprintf(out + strlen(out), n - strlen(out), "%zu,", i);
+}
+
+T_TEST(workspace_index_finds_what_the_scan_found)
+{
+#define DOC(n) "apiVersion: secfaas.dev/v1alpha1\nkind: Stack\nmetadata: {name: " n "}\nspec: {resources: []}\n---\n"
+	const char *y = DOC("b") DOC("a") DOC("b") "apiVersion: secfaas.dev/v1alpha1\nkind: Stack\nspec: {resources: []}\n---\n"
+		DOC("c") DOC("a");
+#undef DOC
+	struct sf_specset set = SF_SPECSET_INIT;
+	struct sf_diags d = SF_DIAGS_INIT;
+	T_EQ(sf_spec_load_buffer(&set, "w.yaml", y, strlen(y), &d), 0);
+	T_EQ(set.n, 6);
+	static const struct {
+		const char *name, *want, *after_remove;
+	} cases[] = {{"a", "1,5,", "0,4,"}, {"b", "0,2,", "1,"}, {"c", "4,", "3,"}, {"zz", "", ""}, {"", "", ""},
+		     {"0", "", ""}};
+	char got[64];
+	for (int pass = 0; pass < 3; pass++) {
+		if (pass == 1)
+			sf_specset_index(&set);
+		if (pass == 2) {
+			sf_specset_index(&set);
+			sf_specset_remove(&set, 0); /* drops the index */
+			T_OK(set.index == NULL);
+			sf_specset_index(&set);
+		}
+		for (size_t i = 0; i < SF_ARRAY_LEN(cases); i++) {
+			named_docs(&set, cases[i].name, got, sizeof got);
+			const char *want = pass == 2 ? cases[i].after_remove : cases[i].want;
+			if (strcmp(got, want))
+				T_FAILF("pass %d, name \"%s\": documents %s, want %s", pass, cases[i].name, got, want);
+		}
+		const char **ws;
+		size_t nws = sf_config_workspaces(&set, &ws);
+		got[0] = 0;
+		for (size_t i = 0; i < nws; i++)
+			snprintf(got + strlen(got), sizeof got - strlen(got), "%s,", ws[i]);
+		free(ws);
+		T_STREQ(got, pass == 2 ? "a,b,c," : "b,a,c,");
+		struct sf_config cfg = SF_CONFIG_INIT;
+		/* (checked: the nameless document is no valid spec) */
+		T_EQ(sf_config_build_checked(&cfg, &set, "a", &d), 0);
+		T_STREQ(cfg.workspace, "a");
+		T_STREQ(cfg.kind, "Stack");
+		sf_config_release(&cfg);
+		T_EQ(sf_config_build_checked(&cfg, &set, "zz", &d), -1); /* no such workspace, as before */
+		sf_config_release(&cfg);
+		sf_diags_release(&d);
+	}
+	sf_specset_release(&set);
+}
+
 T_TEST(multi_document_and_workspaces)
 {
 	const char *y = "apiVersion: secfaas.dev/v1alpha1\nkind: Stack\nmetadata: {name: a}\nspec: {resources: []}\n---\n"
