@@ -196,7 +196,14 @@ int ax_ec2_batch(struct sf_rctx *c, const struct ax_batch_def *d, const json_t *
 /* The answer a group (key, freed here) holds for id: 0 with *obj (new
  * reference), SF_ENOTFOUND when the answer had none, 1 when nothing was
  * asked for it.  A fetch for the group under way may hold the answer, so
- * it is waited for. */
+ * it is waited for.
+ *
+ * The copy is made after the lock is let go: every workspace of a fleet
+ * takes its objects from here, and copying them under the one lock of
+ * the run kept the others waiting.  An answer is never changed once
+ * stored (an id is fetched only while it has none), and the reference
+ * taken under the lock keeps it alive, so reading it unlocked is safe
+ * (jansson's reference counts are atomic; json_deep_copy only reads). */
 static int group_answer(struct sf_rctx *c, struct ax_reads *r, char *key, const char *id, const char *noun,
 			json_t **obj)
 {
@@ -205,10 +212,13 @@ static int group_answer(struct sf_rctx *c, struct ax_reads *r, char *key, const 
 	while (g && g->busy && !json_object_get(g->answered, id))
 		pthread_cond_wait(&r->cv, &r->mu);
 	json_t *x = g ? json_object_get(g->answered, id) : NULL;
-	if (x && !json_is_null(x))
-		*obj = json_deep_copy(x);
+	json_t *item = x && !json_is_null(x) ? json_incref(x) : NULL;
 	pthread_mutex_unlock(&r->mu);
 	free(key);
+	if (item) {
+		*obj = json_deep_copy(item);
+		json_decref(item);
+	}
 	if (*obj)
 		return 0;
 	if (x)
