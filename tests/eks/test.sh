@@ -246,7 +246,9 @@ t_end
 # an error naming the add-on and its health issue, not in a wait without
 # end.
 t_begin "coredns stays DEGRADED with no node to run on: validate refuses tainted groups, apply names the health issue"
-cat >"$WORK/taint.yaml" <<Y
+# taint_spec SCALING [TAINTS]: the cluster, its one group so
+taint_spec() {
+	cat >"$WORK/taint.yaml" <<Y
 apiVersion: secfaas.dev/v1alpha1
 kind: Cluster
 metadata: {name: fn-taint, region: eu-west-1}
@@ -257,26 +259,16 @@ spec:
   nodeGroups:
     - name: tainted
       instanceTypes: [m6i.large]
-      scaling: {min: 1, max: 2, desired: 1}
-      taints: [{key: dedicated, value: batch, effect: NoSchedule}]
+      scaling: $1
+      taints: [${2:-}]
 Y
+}
+taint_spec "{min: 1, max: 2, desired: 1}" "{key: dedicated, value: batch, effect: NoSchedule}"
 t_rc 1 "validate refuses every group tainted against CoreDNS" $S validate "$WORK/taint.yaml"
 t_grep "naming where and what to do" "taint.yaml:9:5: error: spec.nodeGroups: CoreDNS can run on none of these node groups" .err
 t_rc 1 "and so does apply, before any call" $S apply "$WORK/taint.yaml" --state "$WORK/taint.db" --auto-approve
 t_eq "nothing was made" "$(q 'sum(len(v) for v in inv.values())')" 0
-cat >"$WORK/taint.yaml" <<Y
-apiVersion: secfaas.dev/v1alpha1
-kind: Cluster
-metadata: {name: fn-taint, region: eu-west-1}
-spec:
-  kubernetesVersion: "1.35"
-  network: {cidr: 10.41.0.0/16, availabilityZones: 2, endpointAccess: public}
-  gvisor: {release: "20260817.0", platform: systrap}
-  nodeGroups:
-    - name: tainted
-      instanceTypes: [m6i.large]
-      scaling: {min: 0, max: 2, desired: 0}
-Y
+taint_spec "{min: 0, max: 2, desired: 0}"
 t_rc 1 "apply fails" $S apply "$WORK/taint.yaml" --state "$WORK/taint.db" --auto-approve
 t_grep "the error names coredns and its health issue" \
 	"eks_addon.coredns: add-on coredns is DEGRADED: InsufficientNumberOfReplicas" .err

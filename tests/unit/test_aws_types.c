@@ -3138,6 +3138,19 @@ static void sib_open(struct sib_case *k, struct rt *t, const char *first, const 
 	t->c.progress = sib_progress1;
 }
 
+/* The second operation has ended: it ran, succeeded and followed the
+ * first one's polls. */
+static void sib_joined(struct sib_case *k)
+{
+	if (k->spawned)
+		pthread_join(k->th, NULL);
+	T_EQ(k->spawned, 1);
+	T_EQ(k->rc2, 0);
+	if (k->err2.code)
+		fprintf(stderr, "err2: %s\n", k->err2.msg);
+	T_EQ(k->following, 1);
+}
+
 static void sib_close(struct sib_case *k)
 {
 	sib_now = NULL;
@@ -3168,13 +3181,7 @@ T_TEST(eks_addons_made_alongside_share_one_poll_loop)
 		T_EQ(sf_rt_eks_addon.create(&t.c, cni, &out), 0);
 		if (t.err.code)
 			fprintf(stderr, "err: %s\n", t.err.msg);
-		if (k.spawned)
-			pthread_join(k.th, NULL);
-		T_EQ(k.spawned, 1);
-		T_EQ(k.rc2, 0);
-		if (k.err2.code)
-			fprintf(stderr, "err2: %s\n", k.err2.msg);
-		T_EQ(k.following, 1);
+		sib_joined(&k);
 		T_EQ(sent(&t, "GET https://eks.eu-west-1.amazonaws.com/clusters/demo/addons/vpc-cni\n"), 4);
 		/* one read of its own after the first was seen ACTIVE, and one
 		 * poll more while it was still CREATING */
@@ -3220,13 +3227,7 @@ T_TEST(eks_node_groups_made_alongside_share_one_poll_loop)
 	T_EQ(sf_rt_eks_node_group.create(&t.c, sys, &out), 0);
 	if (t.err.code)
 		fprintf(stderr, "err: %s\n", t.err.msg);
-	if (k.spawned)
-		pthread_join(k.th, NULL);
-	T_EQ(k.spawned, 1);
-	T_EQ(k.rc2, 0);
-	if (k.err2.code)
-		fprintf(stderr, "err2: %s\n", k.err2.msg);
-	T_EQ(k.following, 1);
+	sib_joined(&k);
 	T_EQ(sent(&t, "/clusters/demo/node-groups/system-"), 4);
 	/* one read of its own, after the first was seen ACTIVE */
 	T_EQ(sent(&t, "/clusters/demo/node-groups/sandbox-"), 1);
@@ -3266,13 +3267,7 @@ T_TEST(eks_node_groups_deleted_alongside_share_one_poll_loop)
 	T_EQ(sf_rt_eks_node_group.destroy(&t.c, sys), 0);
 	if (t.err.code)
 		fprintf(stderr, "err: %s\n", t.err.msg);
-	if (k.spawned)
-		pthread_join(k.th, NULL);
-	T_EQ(k.spawned, 1);
-	T_EQ(k.rc2, 0);
-	if (k.err2.code)
-		fprintf(stderr, "err2: %s\n", k.err2.msg);
-	T_EQ(k.following, 1);
+	sib_joined(&k);
 	T_EQ(sent(&t, "GET https://eks.eu-west-1.amazonaws.com/clusters/demo/node-groups/system-x\n"), 4);
 	/* one read of its own, after the first was seen gone */
 	T_EQ(sent(&t, "GET https://eks.eu-west-1.amazonaws.com/clusters/demo/node-groups/sandbox-x\n"), 1);

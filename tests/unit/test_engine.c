@@ -169,31 +169,47 @@ T_TEST(config_references_become_dependencies)
 	sf_specset_release(&set);
 }
 
-/* An update-only dependency is a dependency; one the configuration also
- * refers to is an ordinary one (a create needs what it reads). */
-T_TEST(config_update_only_dependency_yields_to_a_reference)
+/* An update-only or accept-only dependency is a dependency; one the
+ * configuration also refers to is an ordinary one (a create needs what it
+ * reads).  An accept-only one lets only a create go on once the object
+ * exists (sf_change_accepts). */
+T_TEST(config_soft_dependencies_yield_to_a_reference)
 {
-	struct sf_specset set = SF_SPECSET_INIT;
-	struct sf_config cfg = SF_CONFIG_INIT;
-	char *diag = NULL;
-	T_EQ(assemble(DOC("x", "  - {type: test_object, name: a, attrs: {dir: /x}}\n"
-				"  - {type: test_object, name: b, attrs: {dir: /x, content: '${test_object.a.id}'},"
-				" updateOnly: [test_object.a]}\n"
-				"  - {type: test_object, name: c, attrs: {dir: /x}, updateOnly: [test_object.b]}\n"),
-		      &set, &cfg, &diag),
-	     0);
-	T_STREQ(diag, "");
-	const struct sf_rinst *b = sf_config_find(&cfg, "test_object.b"), *c = sf_config_find(&cfg, "test_object.c");
-	T_OK(b && b->ndeps == 1 && b->update_only.n == 0);
-	T_OK(c && c->ndeps == 1 && !strcmp(c->deps[0], "test_object.b") && c->update_only.n == 1);
-	size_t *order = NULL;
-	char *cycle = NULL;
-	T_EQ(sf_config_order(&cfg, &order, &cycle), 0);
-	T_STREQ(cfg.v[order[2]].address, "test_object.c");
-	free(order);
-	free(diag);
-	sf_config_release(&cfg);
-	sf_specset_release(&set);
+	for (int acc = 0; acc < 2; acc++) {
+		const char *key = acc ? "acceptOnly" : "updateOnly";
+		struct sf_specset set = SF_SPECSET_INIT;
+		struct sf_config cfg = SF_CONFIG_INIT;
+		char *diag = NULL,
+		     *doc = xasprintf(DOC("x", "  - {type: test_object, name: a, attrs: {dir: /x}}\n"
+					       "  - {type: test_object, name: b, attrs: {dir: /x, content: '${test_object.a.id}'},"
+					       " %s: [test_object.a]}\n"
+					       "  - {type: test_object, name: c, attrs: {dir: /x}, %s: [test_object.b]}\n"),
+				      key, key);
+		T_EQ(assemble(doc, &set, &cfg, &diag), 0);
+		T_STREQ(diag, "");
+		const struct sf_rinst *b = sf_config_find(&cfg, "test_object.b"),
+				      *c = sf_config_find(&cfg, "test_object.c");
+		const struct sf_strs *bs = acc ? &b->accept_only : &b->update_only,
+				     *cs = acc ? &c->accept_only : &c->update_only;
+		T_OK(b && b->ndeps == 1 && bs->n == 0);
+		T_OK(c && c->ndeps == 1 && !strcmp(c->deps[0], "test_object.b") && cs->n == 1);
+		size_t *order = NULL;
+		char *cycle = NULL;
+		T_EQ(sf_config_order(&cfg, &order, &cycle), 0);
+		T_STREQ(cfg.v[order[2]].address, "test_object.c");
+		struct sf_change ch = {.address = c->address, .action = SF_ACT_CREATE, .deps = c->deps, .ndeps = c->ndeps,
+				       .update_only = c->update_only, .accept_only = c->accept_only};
+		T_EQ(sf_change_waits_for(&ch, "test_object.b"), acc);
+		T_EQ(sf_change_accepts(&ch, "test_object.b"), acc);
+		ch.action = SF_ACT_UPDATE;
+		T_OK(sf_change_waits_for(&ch, "test_object.b"));
+		T_OK(!sf_change_accepts(&ch, "test_object.b"));
+		free(order);
+		free(doc);
+		free(diag);
+		sf_config_release(&cfg);
+		sf_specset_release(&set);
+	}
 }
 
 T_TEST(config_reports_bad_references_duplicates_and_cycles)
@@ -1381,36 +1397,6 @@ T_TEST(apply_accept_only_dependency_starts_a_create_once_the_object_exists)
 		sf_state_close(st);
 	}
 	uo_accept = 0;
-}
-
-/* An accept-only dependency is one a create waits for only until the
- * object exists (sf_change_accepts, creates alone); one the configuration
- * also refers to is an ordinary one (a create needs what it reads). */
-T_TEST(config_accept_only_dependency_yields_to_a_reference)
-{
-	struct sf_specset set = SF_SPECSET_INIT;
-	struct sf_config cfg = SF_CONFIG_INIT;
-	char *diag = NULL;
-	T_EQ(assemble(DOC("x", "  - {type: test_object, name: a, attrs: {dir: /x}}\n"
-				"  - {type: test_object, name: b, attrs: {dir: /x, content: '${test_object.a.id}'},"
-				" acceptOnly: [test_object.a]}\n"
-				"  - {type: test_object, name: c, attrs: {dir: /x}, acceptOnly: [test_object.a]}\n"),
-		      &set, &cfg, &diag),
-	     0);
-	T_STREQ(diag, "");
-	const struct sf_rinst *b = sf_config_find(&cfg, "test_object.b"), *c = sf_config_find(&cfg, "test_object.c");
-	T_OK(b && b->ndeps == 1 && b->accept_only.n == 0);
-	T_OK(c && c->ndeps == 1 && sf_strs_has(&c->accept_only, "test_object.a"));
-	struct sf_change ch = {.address = c->address, .action = SF_ACT_CREATE, .deps = c->deps, .ndeps = c->ndeps,
-			       .accept_only = c->accept_only};
-	T_OK(sf_change_waits_for(&ch, "test_object.a"));
-	T_OK(sf_change_accepts(&ch, "test_object.a"));
-	ch.action = SF_ACT_UPDATE;
-	T_OK(sf_change_waits_for(&ch, "test_object.a"));
-	T_OK(!sf_change_accepts(&ch, "test_object.a"));
-	free(diag);
-	sf_config_release(&cfg);
-	sf_specset_release(&set);
 }
 
 /* ---- final waits that sleep until needed (resource.h, needed) ----------
