@@ -140,6 +140,7 @@ lint-all: all
 	sh tools/lint.sh --all $(B)/obj
 
 bench: all
+	@sh tools/deps.sh bench
 	sh bench/run.sh $(abspath $(B))/secfaas
 
 install: $(B)/secfaas $(DOCS)
