@@ -355,10 +355,6 @@ int sf_run_open_plan(struct sf_cli *cli, struct sf_ws *ws, const char *workspace
 	struct sf_err err = SF_ERR_INIT;
 	if (!ws->state_path && sf_run_state_target(cli, workspace, &ws->state_path, &ws->state_ws) != 0)
 		return SF_EXIT_ERROR;
-	/* PostgreSQL's lock row outlives a dead session: only taking the lock
-	 * tells whether a writer is in the middle of a run */
-	if (lock && cli->lock && sf_state_target_is_url(ws->state_path))
-		return open_state(cli, ws, workspace, "plan", 0, 1, 0, 1);
 	providers_init(cli, ws);
 	struct sf_state_opts so;
 	sf_run_state_opts(cli, ws, 0, &so);
@@ -367,7 +363,10 @@ int sf_run_open_plan(struct sf_cli *cli, struct sf_ws *ws, const char *workspace
 		ws->prov.lineage = sf_state_lineage(ws->st);
 		/* a plan writes nothing, so it takes no lock (no write, no sync
 		 * to disk); it only refuses to read a state a live run is
-		 * changing, as it did when it took the lock */
+		 * changing, as it did when it took the lock.  On PostgreSQL a
+		 * lock row counts only while its session holds the advisory
+		 * lock (state/pg.c, Q_LOCK_GET), so a dead run's row is passed
+		 * by here too */
 		if (lock && cli->lock) {
 			struct sf_lock_info holder;
 			memset(&holder, 0, sizeof holder);
