@@ -150,10 +150,7 @@ size_t sf_pool_started(void)
 	return k;
 }
 
-/* At exit the idle helpers are stopped and joined, so nothing of theirs
- * is left for leak checkers; one still working (an exit from inside a
- * job) is left alone. */
-__attribute__((destructor)) static void pool_exit(void)
+void sf_pool_stop(void)
 {
 	pthread_mutex_lock(&helpers_mu);
 	struct helper *list = idle;
@@ -169,4 +166,12 @@ __attribute__((destructor)) static void pool_exit(void)
 		pthread_cond_destroy(&h->cv);
 		free(h);
 	}
+}
+
+/* At exit whatever sf_pool_stop left running is stopped and joined, so
+ * nothing of theirs is left for leak checkers; one still working (an exit
+ * from inside a job) is left alone. */
+__attribute__((destructor)) static void pool_exit(void)
+{
+	sf_pool_stop();
 }

@@ -21,7 +21,7 @@
  * (it starts a new one, or does the work itself if none can be started).
  *
  * Ownership: the helpers belong to the process; the idle ones are joined
- * at exit.
+ * by sf_pool_stop, or at exit.
  */
 #ifndef SF_POOL_H
 #define SF_POOL_H
@@ -29,6 +29,12 @@
 #include <stddef.h>
 
 void sf_pool_run(size_t n, int parallelism, void (*fn)(void *ctx, size_t i), void *ctx);
+/* Stop and join the idle helpers (a later run starts new ones).  A
+ * program calls it before it exits: a helper that ends then, while the
+ * libraries it used are still set up, frees their per-thread state (an
+ * OpenSSL error queue, say), which one joined by the exit-time
+ * destructor, after those libraries' own exit handlers, cannot. */
+void sf_pool_stop(void);
 /* Helper threads started so far in this process (for tests). */
 size_t sf_pool_started(void);
 

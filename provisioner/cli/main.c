@@ -11,6 +11,7 @@
 
 #include "http.h"
 #include "log.h"
+#include "pool.h"
 #include "provisioner/cli/commands.h"
 #include "provisioner/cli/commands_aws.h"
 #include "provisioner/cli/commands_eks.h"
@@ -581,6 +582,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "secfaas: error: could not write output\n");
 		rc = SF_EXIT_ERROR;
 	}
+	sf_pool_stop();
 	sf_http_shutdown();
 	return rc;
 }

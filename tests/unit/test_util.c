@@ -316,6 +316,16 @@ T_TEST(pool_runs_each_job_once_within_parallelism)
 	sf_pool_run(8, 4, pool_nested, &nest);
 	for (size_t i = 0; i < 8; i++)
 		T_EQ(nest.runs[i], 1);
+	/* stopped, the idle helpers are gone: the next run starts new ones,
+	 * and runs each job once as before */
+	size_t had = sf_pool_started();
+	sf_pool_stop();
+	struct pool_probe p = {PTHREAD_MUTEX_INITIALIZER, xcalloc(20, sizeof(int)), 0, 0};
+	sf_pool_run(20, 4, pool_job, &p);
+	for (size_t i = 0; i < 20; i++)
+		T_EQ(p.runs[i], 1);
+	free(p.runs);
+	T_OK(sf_pool_started() > had);
 }
 
 T_MAIN()
