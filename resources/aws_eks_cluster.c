@@ -299,14 +299,14 @@ static int version_step(struct sf_rctx *c, const char *name, const char *want)
 		return rc;
 	const char *have = ax_s(cl, "version");
 	int same = have && !strcmp(have, want);
-	json_decref(cl);
-	if (same)
-		return 0;
-	if (c->progress) {
+	if (!same && c->progress) { /* have lives in cl */
 		char *m = xasprintf("control plane %s -> %s", have ? have : "?", want);
 		c->progress(c, m);
 		free(m);
 	}
+	json_decref(cl);
+	if (same)
+		return 0;
 	return run_update(c, name, "/updates",
 			  json_pack("{s:s, s:s}", "version", want, "clientRequestToken", c->token ? c->token : name),
 			  "version update");
