@@ -335,6 +335,13 @@ struct lz {
 	unsigned char *seen;
 };
 
+/* Does nd's wait for dep already have what it needs: a create's
+ * accept-only dependency whose object exists (sf_change_accepts)? */
+static int accepted_for(const struct node *nd, const struct node *dep)
+{
+	return dep->accepted && sf_change_accepts(nd->ch, dep->ch->address);
+}
+
 static int unfinished(const struct node *nd)
 {
 	return nd->st == N_WAITING || nd->st == N_RUNNING;
@@ -453,7 +460,7 @@ static int lz_is_held(const struct run *r, size_t x)
 			const struct node *dep = &r->v[nd->waits[k]];
 			/* an accept-only wait the object's existence satisfied
 			 * (ready()) does not need the step's end */
-			if (unfinished(dep) && !(dep->accepted && sf_change_accepts(nd->ch, dep->ch->address)))
+			if (unfinished(dep) && !accepted_for(nd, dep))
 				z.e[i * n + nd->waits[k]] = 1;
 		}
 		if (nd->st != N_RUNNING || !nd->awaits[0])
@@ -1123,7 +1130,7 @@ static int ready(struct run *r, size_t i)
 		return 0;
 	for (size_t k = 0; k < nd->nwaits; k++) {
 		const struct node *dep = &r->v[nd->waits[k]];
-		if (dep->st != N_DONE && !(dep->accepted && sf_change_accepts(nd->ch, dep->ch->address)))
+		if (dep->st != N_DONE && !accepted_for(nd, dep))
 			return 0;
 	}
 	return 1;
