@@ -20,6 +20,9 @@ struct lowering {
 	/* addresses per phase; phase p depends on all of phase p-1 */
 	char **phase[MAX_PHASE + 1];
 	size_t nphase[MAX_PHASE + 1];
+	/* the node groups the objects' pods run on (borrowed) */
+	const char *const *nodes;
+	size_t nnodes;
 };
 
 static void phase_add(struct lowering *l, int p, const char *addr)
@@ -68,6 +71,25 @@ static struct sf_rinst *add(struct lowering *l, const struct sf_rtype *t, const 
 	return r;
 }
 
+/* An object that waits for its pods to run waits for the node groups they
+ * can run on; everything else only needs the API server. */
+static void needs_nodes(struct lowering *l, struct sf_rinst *r)
+{
+	for (size_t i = 0; i < l->nnodes; i++)
+		sf_rinst_add_dep(r, l->nodes[i]);
+}
+
+/* Kinds whose readiness (kube/wait.c) is their pods running. */
+static int runs_pods(const json_t *obj)
+{
+	static const char *const kinds[] = {"Deployment", "StatefulSet", "DaemonSet", "Job"};
+	const char *kind = json_string_value(json_object_get(obj, "kind"));
+	for (size_t i = 0; kind && i < SF_ARRAY_LEN(kinds); i++)
+		if (!strcmp(kind, kinds[i]))
+			return 1;
+	return 0;
+}
+
 /* Add one k8s_manifest per document whose phase (base + its annotation)
  * is in [lo, hi]; the phase annotation is consumed. */
 static void add_docs(struct lowering *l, const char *prefix, json_t *docs, int base_phase, int lo, int hi)
@@ -92,7 +114,9 @@ static void add_docs(struct lowering *l, const char *prefix, json_t *docs, int b
 		json_t *a = with_conn(l);
 		json_object_set(a, "manifest", o);
 		char *name = inst_name(prefix, o);
-		add(l, &sf_rt_k8s_manifest, name, a, p);
+		struct sf_rinst *r = add(l, &sf_rt_k8s_manifest, name, a, p);
+		if (runs_pods(o))
+			needs_nodes(l, r);
 		free(name);
 	}
 }
@@ -124,22 +148,25 @@ void sf_k8s_lower(const json_t *cluster, const json_t *conn, const char *const *
 	l.c = c;
 	l.d = d;
 	l.conn = conn;
+	l.nodes = deps;
+	l.nnodes = ndeps;
 	struct sf_err err = SF_ERR_INIT;
 	json_t *docs = NULL;
 	const json_t *spec = json_object_get(cluster, "spec");
 	const json_t *of = json_object_get(spec, "openfaas");
 	int openfaas = json_is_object(of) && !json_is_false(json_object_get(of, "enabled"));
 
-	/* Phase 0: the RuntimeClass, after the node groups exist. */
+	/* Phase 0: the RuntimeClass.  It and every object that runs no pod
+	 * (namespaces, CRD, RBAC, config, Services, policies) need only the
+	 * API server, so they are made while the node groups come up; the
+	 * guard and the Deployments wait for the groups their pods run on. */
 	const char *rc_vars[] = {"RUNTIME_CLASS", "gvisor", "HANDLER", SF_RUNTIME_HANDLER, "SANDBOX_KEY", SF_SANDBOX_KEY,
 				 "SANDBOX_VALUE", SF_SANDBOX_VALUE, "SANDBOX_EFFECT", SF_SANDBOX_EFFECT, NULL};
 	if (sf_kube_template(&docs, "manifests/k8s/runtimeclass-gvisor.yaml", rc_vars, &err) < 0)
 		goto fail;
 	json_t *a = with_conn(&l);
 	json_object_set(a, "manifest", json_array_get(docs, 0));
-	struct sf_rinst *rc = add(&l, &sf_rt_k8s_manifest, "runtimeclass_gvisor", a, 0);
-	for (size_t i = 0; i < ndeps; i++)
-		sf_rinst_add_dep(rc, deps[i]);
+	add(&l, &sf_rt_k8s_manifest, "runtimeclass_gvisor", a, 0);
 	json_decref(docs);
 	docs = NULL;
 	if (!openfaas)
@@ -172,7 +199,9 @@ void sf_k8s_lower(const json_t *cluster, const json_t *conn, const char *const *
 	const char *wimg = json_string_value(json_object_get(of, "webhookImage"));
 	if (wimg)
 		json_object_set_new(a, "webhook_image", json_string(wimg));
-	add(&l, &sf_rt_k8s_gvisor_guard, "openfaas_fn", a, 2);
+	/* the guard's self-test goes through the webhook's pods (before
+	 * Kubernetes 1.36), and everything after it runs pods */
+	needs_nodes(&l, add(&l, &sf_rt_k8s_gvisor_guard, "openfaas_fn", a, 2));
 	a = with_conn(&l);
 	json_object_set_new(a, "namespace", json_string("openfaas"));
 	json_object_set_new(a, "name", json_string("basic-auth"));
@@ -198,6 +227,24 @@ done:
 	}
 }
 
+/* Can a pod with no tolerations and no node selector run on this group's
+ * nodes?  Not on gVisor nodes, nor past a NoSchedule or NoExecute taint. */
+static int runs_plain_pods(const json_t *ng)
+{
+	const char *rt = json_string_value(json_object_get(ng, "runtime"));
+	if (rt && !strcmp(rt, "gvisor"))
+		return 0;
+	size_t i;
+	const json_t *t;
+	json_array_foreach(json_object_get(ng, "taints"), i, t)
+	{
+		const char *eff = json_string_value(json_object_get(t, "effect"));
+		if (eff && (!strcmp(eff, "NoSchedule") || !strcmp(eff, "NoExecute")))
+			return 0;
+	}
+	return 1;
+}
+
 void sf_cluster_lower_k8s(const json_t *cluster, struct sf_config *c, struct sf_diags *d)
 {
 	json_t *conn = json_pack("{s:s, s:s, s:s}", "endpoint", "${eks_cluster.main.endpoint}", "ca_data",
@@ -205,10 +252,17 @@ void sf_cluster_lower_k8s(const json_t *cluster, struct sf_config *c, struct sf_
 	const json_t *ngs = json_object_get(json_object_get(cluster, "spec"), "nodeGroups");
 	size_t n = json_array_size(ngs), k = 0;
 	char **deps = xcalloc(n + 1, sizeof *deps);
-	for (size_t i = 0; i < n; i++) {
-		const char *name = json_string_value(json_object_get(json_array_get(ngs, i), "name"));
-		if (name)
-			deps[k++] = xasprintf("eks_nodegroup.%s", name);
+	/* the groups OpenFaaS's own pods and the webhook's run on: runc, no
+	 * taint that keeps a pod without tolerations off; with none such,
+	 * every group (the Deployments then wait until their timeout, as
+	 * they would anyway) */
+	for (int any = 0; any < 2 && !k; any++) {
+		for (size_t i = 0; i < n; i++) {
+			const json_t *ng = json_array_get(ngs, i);
+			const char *name = json_string_value(json_object_get(ng, "name"));
+			if (name && (any || runs_plain_pods(ng)))
+				deps[k++] = xasprintf("eks_nodegroup.%s", name);
+		}
 	}
 	sf_k8s_lower(cluster, conn, (const char *const *)deps, k, c, d);
 	for (size_t i = 0; i < k; i++)

@@ -4,10 +4,15 @@
  *
  * sf_cluster_lower_k8s() (cluster.h) is the Cluster kind's entry point: it
  * connects every object to eks_cluster.main (${eks_cluster.main.endpoint},
- * .ca_data, .name) and makes the first objects depend on every
- * eks_nodegroup.<name>, so destroy removes them (LoadBalancer Services
- * waited for) before the node groups and the cluster.  sf_k8s_lower() is
- * the same with the connection and the dependencies given explicitly
+ * .ca_data, .name), so objects that run no pod are made as soon as the
+ * control plane is ACTIVE, while the node groups come up.  The objects
+ * whose readiness is their pods running (the gVisor guard, whose self-test
+ * goes through its webhook's pods, and every Deployment) depend on each
+ * eks_nodegroup.<name> those pods can run on (runc, no NoSchedule or
+ * NoExecute taint; every group when none is), and since the Services
+ * come after the guard, destroy still removes them (LoadBalancer Services
+ * waited for) before those node groups and the cluster.  sf_k8s_lower()
+ * is the same with the connection and the node groups given explicitly
  * (tests point it at a local kubesim).
  *
  * What is added:
@@ -31,7 +36,8 @@ struct sf_config;
 struct sf_diags;
 
 /* conn: object with endpoint/ca_data/cluster_name/token (borrowed, copied
- * into each instance). deps: addresses the first objects depend on. */
+ * into each instance). deps: the node groups (addresses) the objects that
+ * run pods depend on. */
 void sf_k8s_lower(const json_t *cluster, const json_t *conn, const char *const *deps, size_t ndeps,
 		  struct sf_config *c, struct sf_diags *d);
 

@@ -59,7 +59,8 @@ T_TEST(runtimeclass_only_without_openfaas)
 		T_STREQ(json_string_value(json_object_get(r->config, "endpoint")), "${eks_cluster.main.endpoint}");
 		T_STREQ(json_string_value(json_object_get(r->config, "ca_data")), "${eks_cluster.main.ca_data}");
 		T_STREQ(json_string_value(json_object_get(r->config, "cluster_name")), "${eks_cluster.main.name}");
-		T_OK(has_dep(r, "eks_nodegroup.system") && has_dep(r, "eks_nodegroup.sandbox"));
+		/* it runs no pod: made while the node groups come up */
+		T_EQ(r->ndeps, 0);
 	}
 	json_decref(cl);
 	sf_config_release(&c);
@@ -117,6 +118,56 @@ static const json_t *policy_spec(const struct sf_config *c, const char *addr)
 
 /* The default NetworkPolicies: built as objects (the spec's CIDRs are
  * ipBlock values), before anything runs pods, egress per functionEgress. */
+/* Only what waits for pods waits for nodes, and only for the groups its
+ * pods can run on. */
+static int any_dep_on_nodes(const struct sf_rinst *r)
+{
+	for (size_t i = 0; i < r->ndeps; i++)
+		if (!strncmp(r->deps[i], "eks_nodegroup.", 14))
+			return 1;
+	return 0;
+}
+
+T_TEST(only_pods_wait_for_node_groups)
+{
+	json_t *cl = cluster(1, 1, NULL);
+	json_t *ngs = json_object_get(json_object_get(cl, "spec"), "nodeGroups");
+	/* a runc group that keeps untolerating pods off, and one that only prefers to */
+	json_array_append_new(ngs, json_pack("{s:s, s:s, s:[{s:s, s:s}]}", "name", "batch", "runtime", "runc", "taints",
+					     "key", "batch", "effect", "NoExecute"));
+	json_array_append_new(ngs, json_pack("{s:s, s:s, s:[{s:s, s:s}]}", "name", "spare", "runtime", "runc", "taints",
+					     "key", "spare", "effect", "PreferNoSchedule"));
+	struct sf_config c = SF_CONFIG_INIT;
+	struct sf_diags d = SF_DIAGS_INIT;
+	sf_cluster_lower_k8s(cl, &c, &d);
+	T_EQ(d.nerrors, 0);
+	int deployments = 0;
+	for (size_t i = 0; i < c.n; i++) {
+		const struct sf_rinst *r = &c.v[i];
+		const char *kind = json_string_value(json_object_get(json_object_get(r->config, "manifest"), "kind"));
+		int pods = !strcmp(r->address, "k8s_gvisor_guard.openfaas_fn") || (kind && !strcmp(kind, "Deployment"));
+		deployments += kind && !strcmp(kind, "Deployment");
+		if (pods) {
+			T_OK(has_dep(r, "eks_nodegroup.system") && has_dep(r, "eks_nodegroup.spare"));
+			T_OK(!has_dep(r, "eks_nodegroup.sandbox") && !has_dep(r, "eks_nodegroup.batch"));
+		} else if (any_dep_on_nodes(r)) {
+			T_FAILF("%s runs no pod but waits for a node group", r->address);
+		}
+	}
+	T_EQ(deployments, 5);
+	sf_config_release(&c);
+	/* no group plain pods can run on: they wait for every group */
+	json_array_remove(ngs, 3);
+	json_array_remove(ngs, 0);
+	c = (struct sf_config)SF_CONFIG_INIT;
+	sf_cluster_lower_k8s(cl, &c, &d);
+	const struct sf_rinst *g = sf_config_find(&c, "k8s_gvisor_guard.openfaas_fn");
+	T_OK(g && has_dep(g, "eks_nodegroup.sandbox") && has_dep(g, "eks_nodegroup.batch"));
+	json_decref(cl);
+	sf_config_release(&c);
+	sf_diags_release(&d);
+}
+
 T_TEST(network_policies_default_and_egress)
 {
 	static const char *const modes[] = {"none", "internet", "list"};
