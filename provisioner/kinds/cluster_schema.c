@@ -752,6 +752,28 @@ static int runs_coredns(const struct sf_node *ngs)
 	return 0;
 }
 
+/* Can a pod that tolerates no taint run on some group?  OpenFaaS's own
+ * Deployments and the gVisor admission webhook are such pods: with no runc
+ * group free of NoSchedule and NoExecute taints they never start, and the
+ * apply waits for their rollout until it times out. */
+static int runs_plain_pods(const struct sf_node *ngs)
+{
+	for (size_t i = 0; i < ngs->n; i++) {
+		const char *rt = sf_node_str(sf_node_get(ngs->vals[i], "runtime"));
+		if (rt && !strcmp(rt, "gvisor"))
+			continue;
+		const struct sf_node *ts = sf_node_get(ngs->vals[i], "taints");
+		int keeps_off = 0;
+		for (size_t k = 0; ts && k < ts->n && !keeps_off; k++) {
+			const char *eff = sf_node_str(sf_node_get(ts->vals[k], "effect"));
+			keeps_off = eff && (!strcmp(eff, "NoSchedule") || !strcmp(eff, "NoExecute"));
+		}
+		if (!keeps_off)
+			return 1;
+	}
+	return 0;
+}
+
 static void check_cluster_spec(const struct sf_node *n, struct sf_diags *d, const char *path)
 {
 	(void)path;
@@ -822,6 +844,9 @@ static void check_cluster_spec(const struct sf_node *n, struct sf_diags *d, cons
 		sf_scalar_is_bool(sf_node_str(sf_node_get(of, "enabled")), &of_enabled);
 	if (of && of_enabled && !has_gvisor)
 		sf_diag_error(d, &of->pos, "spec.openfaas: functions must run under gVisor, but no node group has runtime: gvisor");
+	if (of && of_enabled && ngs && ngs->n && !runs_plain_pods(ngs))
+		sf_diag_error(d, &of->pos,
+			      "spec.openfaas: OpenFaaS's gateway, NATS and Prometheus and the gVisor admission webhook run on runc nodes, but every runc group keeps them off (a NoSchedule or NoExecute taint); add a runc group without such taints");
 }
 
 /* "v1.21.1-eksbuild.1": EKS add-on versions are a v-prefixed semantic
@@ -969,8 +994,14 @@ static void cluster_spec_keywords(json_t *out)
 	json_object_set_new(off, "type", json_string("object"));
 	json_t *of_on = json_pack("{s:[s], s:{s:{s:{s:[o, {s:[s]}]}}}}", "required", "openfaas", "properties",
 				  "openfaas", "not", "anyOf", off, "required", "module");
-	all_of(out, json_pack("{s:o, s:{s:{s:{s:{s:[o, {s:[s]}]}}}}}", "if", of_on, "then", "properties",
+	all_of(out, json_pack("{s:O, s:{s:{s:{s:{s:[o, {s:[s]}]}}}}}", "if", of_on, "then", "properties",
 			      "nodeGroups", "contains", "anyOf", gvisor_group(), "required", "module"));
+	/* and a runc group its own pods can run on (runs_plain_pods): no
+	 * NoSchedule or NoExecute taint at all */
+	json_t *plain = json_pack("{s:o, s:{s:{s:{s:{s:{s:{s:[s, s]}}}}}}}", "not", gvisor_group(), "properties", "taints",
+				  "not", "contains", "properties", "effect", "enum", "NoSchedule", "NoExecute");
+	all_of(out, json_pack("{s:o, s:{s:{s:{s:{s:[o, {s:[s]}]}}}}}", "if", of_on, "then", "properties",
+			      "nodeGroups", "contains", "anyOf", plain, "required", "module"));
 	/* the autoscaler needs a runc group (anything but runtime: gvisor;
 	 * a module call may bring one) */
 	all_of(out, json_pack("{s:{s:[s]}, s:{s:[s], s:{s:{s:{s:o}}}}}", "if", "required", "autoscaler", "then",

@@ -194,6 +194,10 @@ dnsTaint|{key: node-role.kubernetes.io/control-plane, effect: NoExecute}|bad
 dnsTaint|{key: node-role.kubernetes.io/control-plane, effect: NoSchedule}|ok
 dnsTaint|{key: CriticalAddonsOnly, effect: NoExecute}|ok
 dnsTaint|{key: dedicated, effect: PreferNoSchedule}|ok
+ofTaint|{key: CriticalAddonsOnly, effect: NoExecute}|bad
+ofTaint|{key: node-role.kubernetes.io/control-plane, effect: NoSchedule}|bad
+ofTaint|{key: dedicated, effect: PreferNoSchedule}|ok
+ofTaint2|{key: CriticalAddonsOnly, effect: NoSchedule}|ok
 VALUES
 n=0
 : >expect.txt
@@ -219,7 +223,14 @@ while IFS='|' read -r field value want; do
 	licence) of=$value ;;
 	taint) ng="{name: a, runtime: gvisor, ami: ami-0123456789abcdef0, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}, taints: [$value]}" ;;
 	network) net=$value ;;
-	dnsTaint) sys="{name: sys, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}, taints: [$value]}" ;;
+	# CoreDNS alone (OpenFaaS's pods tolerate no taint at all: ofTaint)
+	dnsTaint)
+		sys="{name: sys, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}, taints: [$value]}"
+		of="{enabled: false}"
+		;;
+	ofTaint) sys="{name: sys, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}, taints: [$value]}" ;;
+	# a tainted group beside one without taints
+	ofTaint2) extra="    - {name: b, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}, taints: [$value]}" ;;
 	esac
 	{
 		printf 'apiVersion: secfaas.dev/v1alpha1\nkind: Cluster\nmetadata: {name: c1, region: eu-west-1}\nspec:\n'

@@ -115,6 +115,10 @@ static const struct {
 			"    - {name: b, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}, taints: [{key: dedicated, effect: NoSchedule}]}\n"
 			"    - {name: c, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}, taints: [{key: node-role.kubernetes.io/control-plane, effect: NoExecute}]}\n",
 	 "s.yaml:9:5: error: spec.nodeGroups: CoreDNS can run on none of these node groups (gVisor groups keep it off, and so does a NoSchedule or NoExecute taint it does not tolerate); add a runc group without such taints"},
+	{"openfaas pods have no node group", HDR NET "  nodeGroups:\n    - {name: a, runtime: gvisor, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}}\n"
+			"    - {name: b, instanceTypes: [m6i.large], scaling: {min: 1, max: 2}, taints: [{key: CriticalAddonsOnly, effect: NoSchedule}]}\n"
+			"  openfaas: {acceptLicense: true}\n",
+	 "s.yaml:11:13: error: spec.openfaas: OpenFaaS's gateway, NATS and Prometheus and the gVisor admission webhook run on runc nodes, but every runc group keeps them off (a NoSchedule or NoExecute taint); add a runc group without such taints"},
 	{"openfaas without gvisor", HDR NET NG "  openfaas: {acceptLicense: true}\n",
 	 "spec.openfaas: functions must run under gVisor, but no node group has runtime: gvisor"},
 	{"unknown spec field", HDR NET NG "  nodegroups: []\n",
