@@ -726,49 +726,40 @@ static void check_openfaas(const struct sf_node *n, struct sf_diags *d, const ch
 			      path);
 }
 
-/* Can the CoreDNS add-on's pods run on some group?  EKS's CoreDNS
- * tolerates CriticalAddonsOnly (any effect) and the control plane's
- * NoSchedule taint only; a gVisor group carries the sandbox taint.  With
- * no such group the add-on stays DEGRADED once the nodes are up and the
- * apply fails minutes in (resources/aws_eks_addon.c), so say it offline. */
-static int runs_coredns(const struct sf_node *ngs)
+/* Does this taint keep a pod off its node?  PreferNoSchedule never does.
+ * EKS's CoreDNS tolerates CriticalAddonsOnly (any effect) and the control
+ * plane's NoSchedule taint only; OpenFaaS's own Deployments and the gVisor
+ * admission webhook tolerate nothing. */
+static int keeps_off(const struct sf_node *taint, int coredns)
 {
-	for (size_t i = 0; i < ngs->n; i++) {
-		const char *rt = sf_node_str(sf_node_get(ngs->vals[i], "runtime"));
-		if (rt && !strcmp(rt, "gvisor"))
-			continue;
-		const struct sf_node *ts = sf_node_get(ngs->vals[i], "taints");
-		int keeps_off = 0;
-		for (size_t k = 0; ts && k < ts->n && !keeps_off; k++) {
-			const char *key = sf_node_str(sf_node_get(ts->vals[k], "key"));
-			const char *eff = sf_node_str(sf_node_get(ts->vals[k], "effect"));
-			if (!key || !eff || !strcmp(eff, "PreferNoSchedule") || !strcmp(key, "CriticalAddonsOnly"))
-				continue;
-			keeps_off = strcmp(key, "node-role.kubernetes.io/control-plane") || strcmp(eff, "NoSchedule");
-		}
-		if (!keeps_off)
-			return 1;
-	}
-	return 0;
+	const char *key = sf_node_str(sf_node_get(taint, "key"));
+	const char *eff = sf_node_str(sf_node_get(taint, "effect"));
+	if (!eff || (strcmp(eff, "NoSchedule") && strcmp(eff, "NoExecute")))
+		return 0;
+	if (!coredns)
+		return 1;
+	if (!key || !strcmp(key, "CriticalAddonsOnly"))
+		return 0;
+	return strcmp(key, "node-role.kubernetes.io/control-plane") || strcmp(eff, "NoSchedule");
 }
 
-/* Can a pod that tolerates no taint run on some group?  OpenFaaS's own
- * Deployments and the gVisor admission webhook are such pods: with no runc
- * group free of NoSchedule and NoExecute taints they never start, and the
- * apply waits for their rollout until it times out. */
-static int runs_plain_pods(const struct sf_node *ngs)
+/* Can such pods (coredns: CoreDNS's; else ones that tolerate nothing) run
+ * on some group?  Never on a gVisor group, which carries the sandbox
+ * taint.  With none, CoreDNS stays DEGRADED once the nodes are up, and
+ * OpenFaaS's pods never start, so the apply fails minutes in (CoreDNS:
+ * resources/aws_eks_addon.c) or waits for a rollout until it times out:
+ * say it offline. */
+static int some_group_runs(const struct sf_node *ngs, int coredns)
 {
 	for (size_t i = 0; i < ngs->n; i++) {
 		const char *rt = sf_node_str(sf_node_get(ngs->vals[i], "runtime"));
 		if (rt && !strcmp(rt, "gvisor"))
 			continue;
 		const struct sf_node *ts = sf_node_get(ngs->vals[i], "taints");
-		int keeps_off = 0;
-		for (size_t k = 0; ts && k < ts->n && !keeps_off; k++) {
-			const char *eff = sf_node_str(sf_node_get(ts->vals[k], "effect"));
-			keeps_off = eff && (!strcmp(eff, "NoSchedule") || !strcmp(eff, "NoExecute"));
-		}
-		if (!keeps_off)
+		size_t k = 0;
+		while (ts && k < ts->n && !keeps_off(ts->vals[k], coredns))
+			k++;
+		if (!ts || k == ts->n)
 			return 1;
 	}
 	return 0;
@@ -835,7 +826,7 @@ static void check_cluster_spec(const struct sf_node *n, struct sf_diags *d, cons
 	if (as && ngs && !has_runc)
 		sf_diag_error(d, &as->pos,
 			      "spec.autoscaler: the cluster autoscaler runs on a runc node group, never beside functions on a gVisor one; add a group without runtime: gvisor");
-	if (ngs && ngs->n && !runs_coredns(ngs))
+	if (ngs && ngs->n && !some_group_runs(ngs, 1))
 		sf_diag_error(d, &ngs->pos,
 			      "spec.nodeGroups: CoreDNS can run on none of these node groups (gVisor groups keep it off, and so does a NoSchedule or NoExecute taint it does not tolerate); add a runc group without such taints");
 	const struct sf_node *of = sf_node_get(n, "openfaas");
@@ -844,7 +835,7 @@ static void check_cluster_spec(const struct sf_node *n, struct sf_diags *d, cons
 		sf_scalar_is_bool(sf_node_str(sf_node_get(of, "enabled")), &of_enabled);
 	if (of && of_enabled && !has_gvisor)
 		sf_diag_error(d, &of->pos, "spec.openfaas: functions must run under gVisor, but no node group has runtime: gvisor");
-	if (of && of_enabled && ngs && ngs->n && !runs_plain_pods(ngs))
+	if (of && of_enabled && ngs && ngs->n && !some_group_runs(ngs, 0))
 		sf_diag_error(d, &of->pos,
 			      "spec.openfaas: OpenFaaS's gateway, NATS and Prometheus and the gVisor admission webhook run on runc nodes, but every runc group keeps them off (a NoSchedule or NoExecute taint); add a runc group without such taints");
 }
@@ -996,7 +987,7 @@ static void cluster_spec_keywords(json_t *out)
 				  "openfaas", "not", "anyOf", off, "required", "module");
 	all_of(out, json_pack("{s:O, s:{s:{s:{s:{s:[o, {s:[s]}]}}}}}", "if", of_on, "then", "properties",
 			      "nodeGroups", "contains", "anyOf", gvisor_group(), "required", "module"));
-	/* and a runc group its own pods can run on (runs_plain_pods): no
+	/* and a runc group its own pods can run on (some_group_runs): no
 	 * NoSchedule or NoExecute taint at all */
 	json_t *plain = json_pack("{s:o, s:{s:{s:{s:{s:{s:{s:[s, s]}}}}}}}", "not", gvisor_group(), "properties", "taints",
 				  "not", "contains", "properties", "effect", "enum", "NoSchedule", "NoExecute");
@@ -1006,7 +997,7 @@ static void cluster_spec_keywords(json_t *out)
 	 * a module call may bring one) */
 	all_of(out, json_pack("{s:{s:[s]}, s:{s:[s], s:{s:{s:{s:o}}}}}", "if", "required", "autoscaler", "then",
 			      "required", "nodeGroups", "properties", "nodeGroups", "contains", "not", gvisor_group()));
-	/* CoreDNS needs a group it can run on (runs_coredns): a runc group
+	/* CoreDNS needs a group it can run on (some_group_runs): a runc group
 	 * whose taints it tolerates (or a module call, which may bring one) */
 	json_t *keeps_off = json_pack("{s:{s:{s:[s, s]}}, s:{s:[{s:{s:{s:s}}}, {s:{s:{s:s}, s:{s:s}}}]}}", "properties",
 				      "effect", "enum", "NoSchedule", "NoExecute", "not", "anyOf", "properties", "key",
