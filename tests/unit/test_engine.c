@@ -1616,3 +1616,74 @@ T_TEST(apply_cancel_ends_a_sleep_until_needed_promptly)
 	T_EQ(lz_rc[0], SF_EINTR);
 	T_OK(secs < 3);
 }
+
+/* A sleeper holds its worker.  With --parallelism 2, lz.a (a sink, asleep
+ * while anything else runs) and mq.q take both workers; mr.r, ready and
+ * waiting for neither, can only start once one of them ends.  mq.q runs
+ * until mr.r has started (a guard of seconds: the case then fails), so
+ * the sleeper must not sleep while a ready step waits for its worker:
+ * otherwise the two hold each other until the guard. */
+static int mr_started, mq_saw;
+
+static int mr_create(struct sf_rctx *c, const json_t *want, json_t **out)
+{
+	pthread_mutex_lock(&lz_mu);
+	mr_started = 1;
+	pthread_cond_broadcast(&lz_cv);
+	pthread_mutex_unlock(&lz_mu);
+	*out = json_deep_copy(want);
+	json_object_set_new(*out, "id", json_string(c->address));
+	return 0;
+}
+
+static int mq_create(struct sf_rctx *c, const json_t *want, json_t **out)
+{
+	pthread_mutex_lock(&lz_mu);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 5; /* a guard, not a pause: it ends as soon as mr.r starts */
+	while (!mr_started && pthread_cond_timedwait(&lz_cv, &lz_mu, &ts) == 0)
+		;
+	mq_saw = mr_started;
+	pthread_mutex_unlock(&lz_mu);
+	*out = json_deep_copy(want);
+	json_object_set_new(*out, "id", json_string(c->address));
+	return 0;
+}
+
+static const struct sf_rtype mq_t = {.name = "mq", .schema_version = 1, .attrs = fk_attrs, .create = mq_create,
+				     .read = gw_read, .destroy = gw_destroy, .own = &fk_own};
+static const struct sf_rtype mr_t = {.name = "mr", .schema_version = 1, .attrs = fk_attrs, .create = mr_create,
+				     .read = gw_read, .destroy = gw_destroy, .own = &fk_own};
+
+T_TEST(apply_final_wait_does_not_sleep_on_a_worker_a_ready_step_needs)
+{
+	static const struct sf_rtype *const types[] = {&lz_t, &mq_t, &mr_t}; /* by name */
+	struct sf_registry reg = {types, 3};
+	struct sf_config cfg = SF_CONFIG_INIT;
+	cfg.workspace = xstrdup("ws");
+	memset(lz_woke, 0, sizeof lz_woke);
+	memset(lz_rc, 0, sizeof lz_rc);
+	lz_cancel = lz_blocker_done = 0;
+	mr_started = mq_saw = 0;
+	gw_add(&cfg, &lz_t, "a", NULL, NULL); /* the first two in order (by address) */
+	gw_add(&cfg, &mq_t, "q", NULL, NULL);
+	gw_add(&cfg, &mr_t, "r", NULL, NULL);
+	struct sf_state *st = fresh_state("lazyslot");
+	struct sf_plan plan;
+	struct sf_err err = SF_ERR_INIT;
+	struct sf_plan_opts po = {.refresh = 1, .types = &reg};
+	int rc = sf_plan_make(&plan, &cfg, st, &po, &err);
+	if (rc < 0)
+		T_FAILF("plan: %s", err.msg);
+	volatile int cancel = 0;
+	struct sf_apply_opts ao = {.parallelism = 2, .cancel = &cancel, .progress_interval = 60};
+	struct sf_apply_result res;
+	memset(&res, 0, sizeof res);
+	T_EQ(sf_apply(&plan, &cfg, st, &ao, &res, &err), 0);
+	T_EQ(lz_woke[0], 1);
+	T_EQ(mq_saw, 1); /* mr.r started while mq.q still ran */
+	sf_plan_release(&plan);
+	sf_config_release(&cfg);
+	sf_state_close(st);
+}
