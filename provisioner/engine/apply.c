@@ -323,7 +323,9 @@ static size_t pending_cb(struct sf_rctx *c, const char *type)
  * held, so every sleeping wait wakes.  Sleeping is one-way (a
  * wait that woke does not sleep again), so the run ends.  The sleeper
  * occupies a worker, so a ready node counts as active only while a
- * worker is free: when all are asleep, the sleepers wake instead.
+ * worker is free: when all are asleep, the sleepers wake instead; and
+ * while a ready node waits for a worker, nothing is held (a sleeper's end
+ * frees one).
  * A sleeper asks every few milliseconds; the answer is worked out again
  * only when something it depends on moved (r->gen: a node started or
  * ended, slept or woke, began or stopped waiting on pending changes). */
@@ -446,10 +448,20 @@ static int lz_held(struct lz *z, size_t i)
 	return h;
 }
 
+static int ready(const struct run *r, size_t i);
+
 /* Is node x held?  Under r->mu. */
 static int lz_is_held(const struct run *r, size_t x)
 {
 	size_t n = r->n;
+	/* A sleeper keeps its worker.  While every worker is taken and a step
+	 * that could start waits for one, sleeping on would hold that step up
+	 * (with a blocker that runs until it starts, until the blocker's
+	 * deadline): the wait goes on, and its end frees the worker. */
+	if (r->running >= r->par && !r->halted && !(r->o->cancel && *r->o->cancel))
+		for (size_t i = 0; i < n; i++)
+			if (ready(r, i))
+				return 0;
 	struct lz z = {r, n, x, xcalloc(n * n, 1), xcalloc(n, 1), xcalloc(n, 1), xcalloc(n, 1), xcalloc(n, 1)};
 	unsigned char *reached = xcalloc(n, 1);
 	for (size_t i = 0; i < n; i++) {
@@ -1123,9 +1135,9 @@ static int run_node(struct wctx *w)
 
 /* ---- scheduler ---- */
 
-static int ready(struct run *r, size_t i)
+static int ready(const struct run *r, size_t i)
 {
-	struct node *nd = &r->v[i];
+	const struct node *nd = &r->v[i];
 	if (nd->st != N_WAITING)
 		return 0;
 	for (size_t k = 0; k < nd->nwaits; k++) {
