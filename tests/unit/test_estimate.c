@@ -57,6 +57,12 @@ static void plan_of_full(struct sf_plan *plan, const char *from, const char *to)
 		c->deps = xcalloc(cfg.v[i].ndeps + 1, sizeof *c->deps);
 		for (size_t k = 0; k < cfg.v[i].ndeps; k++)
 			c->deps[c->ndeps++] = xstrdup(cfg.v[i].deps[k]);
+		/* as sf_plan_make: a create waits for neither an update-only
+		 * dependency nor, past its create call, an accept-only one */
+		for (size_t k = 0; k < cfg.v[i].update_only.n; k++)
+			sf_strs_add(&c->update_only, cfg.v[i].update_only.v[k]);
+		for (size_t k = 0; k < cfg.v[i].accept_only.n; k++)
+			sf_strs_add(&c->accept_only, cfg.v[i].accept_only.v[k]);
 	}
 	sf_plan_count(plan);
 	sf_config_release(&cfg);
