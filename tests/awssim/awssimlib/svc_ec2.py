@@ -1270,10 +1270,30 @@ class EC2(Egress):
 
     def DescribeLaunchTemplateVersions(self, ctx, p):
         st = ctx.state()
+        mr = p.get("MaxResults")
+        if mr is not None and not 1 <= mr <= 200:
+            raise AwsError("InvalidParameterValue", f"Value ( {mr} ) for parameter maxResults is invalid. "
+                           "Expecting a value between 1 and 200.", 400)
+        if p.get("LaunchTemplateId") and p.get("LaunchTemplateName"):
+            raise AwsError("InvalidParameterCombination", "Only one of LaunchTemplateId or LaunchTemplateName "
+                           "can be specified.", 400)
         if not p.get("LaunchTemplateId") and not p.get("LaunchTemplateName"):
-            vers = [v for lt in st["lts"].values() for v in lt["_versions"].values()]
-            if p.get("Versions"):
-                vers = [self.lt_version(st, lt, x) for lt in st["lts"].values() for x in p["Versions"]]
+            # every template of the account: only its $Latest and/or
+            # $Default version, never numbers (the API reference, Versions)
+            want = p.get("Versions") or []
+            if not want:
+                raise AwsError("MissingParameter", "The request must contain the parameter LaunchTemplateName or "
+                               "LaunchTemplateId", 400)
+            bad = [x for x in want if x not in ("$Latest", "$Default")]
+            if bad:
+                raise AwsError("InvalidParameterValue", f"Version {bad[0]} is invalid when no launch template is "
+                               "specified: only $Latest and $Default describe every launch template", 400)
+            vers = []
+            for lt in sorted((x for x in st["lts"].values() if self._is_visible(x)),
+                             key=lambda x: (x.get("_created", 0), x["LaunchTemplateId"])):
+                nums = sorted({lt["LatestVersionNumber"] if x == "$Latest" else lt["DefaultVersionNumber"]
+                               for x in want})
+                vers += [lt["_versions"][n] for n in nums if n in lt["_versions"]]
         else:
             lt = self._lt(st, p.get("LaunchTemplateId"), p.get("LaunchTemplateName"))
             if p.get("Versions"):
@@ -1286,9 +1306,10 @@ class EC2(Egress):
                         and (hi is None or v["VersionNumber"] <= hi)]
         getters = {"is-default-version": lambda v: [str(v["DefaultVersion"]).lower()],
                    "image-id": lambda v: [v["LaunchTemplateData"].get("ImageId", "")],
-                   "instance-type": lambda v: [v["LaunchTemplateData"].get("InstanceType", "")]}
+                   "instance-type": lambda v: [v["LaunchTemplateData"].get("InstanceType", "")],
+                   "create-time": lambda v: [iso(v["CreateTime"])]}
         vers = apply_filters(vers, p.get("Filters"), getters, "ltv")
-        page, nxt = paginate(vers, p.get("NextToken"), p.get("MaxResults"))
+        page, nxt = paginate(vers, p.get("NextToken"), mr)
         out = {"LaunchTemplateVersions": [dict(v) for v in page]}
         if nxt:
             out["NextToken"] = nxt

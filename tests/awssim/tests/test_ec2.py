@@ -169,6 +169,49 @@ class InstanceTest(Ec2Base):
         self.assertEqual(code(cm.exception), "InvalidLaunchTemplateId.VersionNotFound")
         ec2.delete_launch_template(LaunchTemplateId=lt["LaunchTemplateId"])
 
+    def test_launch_template_versions_of_every_template(self):
+        """Without a template, DescribeLaunchTemplateVersions describes the $Latest and/or $Default
+        version of every template in the account (numbers refused), filtered and paged like any
+        Describe call, MaxResults 1 to 200."""
+        ec2 = self.ec2
+        a, b = self.ami(), self.ami("1.30")
+        one = ec2.create_launch_template(LaunchTemplateName="every-1", LaunchTemplateData={
+            "ImageId": a})["LaunchTemplate"]["LaunchTemplateId"]
+        two = ec2.create_launch_template(LaunchTemplateName="every-2", LaunchTemplateData={
+            "ImageId": a})["LaunchTemplate"]["LaunchTemplateId"]
+        ec2.create_launch_template_version(LaunchTemplateId=two, LaunchTemplateData={"ImageId": b})
+        ec2.create_launch_template_version(LaunchTemplateId=two, LaunchTemplateData={"ImageId": b})
+        ec2.modify_launch_template(LaunchTemplateId=two, DefaultVersion="2")
+        try:
+            def got(**kw):
+                out = []
+                for page in ec2.get_paginator("describe_launch_template_versions").paginate(**kw):
+                    out += [(v["LaunchTemplateId"], v["VersionNumber"], v["DefaultVersion"])
+                            for v in page["LaunchTemplateVersions"]]
+                return sorted(x for x in out if x[0] in (one, two))
+            self.assertEqual(got(Versions=["$Latest"]), [(one, 1, True), (two, 3, False)])
+            self.assertEqual(got(Versions=["$Default"]), [(one, 1, True), (two, 2, True)])
+            # a version that is both is described once
+            both = got(Versions=["$Latest", "$Default"])
+            self.assertEqual(both, [(one, 1, True), (two, 2, True), (two, 3, False)])
+            self.assertEqual(got(Versions=["$Latest", "$Default"], PaginationConfig={"PageSize": 1}), both)
+            # version 1 of `two` names `a` but is neither: not described account-wide
+            self.assertEqual(got(Versions=["$Latest", "$Default"], Filters=[{"Name": "image-id", "Values": [a]}]),
+                             [(one, 1, True)])
+            self.assertEqual(sorted(v["VersionNumber"] for v in ec2.describe_launch_template_versions(
+                LaunchTemplateId=two, Filters=[{"Name": "image-id", "Values": [a]}])["LaunchTemplateVersions"]), [1])
+            for kw, want in (({}, "MissingParameter"), ({"Versions": ["1"]}, "InvalidParameterValue"),
+                             ({"Versions": ["$Latest"], "MaxResults": 201}, "InvalidParameterValue"),
+                             ({"Versions": ["$Latest"], "MaxResults": 0}, "InvalidParameterValue"),
+                             ({"LaunchTemplateId": one, "LaunchTemplateName": "every-1"},
+                              "InvalidParameterCombination")):
+                with self.assertRaises(ClientError, msg=str(kw)) as cm:
+                    ec2.describe_launch_template_versions(**kw)
+                self.assertEqual(code(cm.exception), want, kw)
+        finally:
+            ec2.delete_launch_template(LaunchTemplateId=one)
+            ec2.delete_launch_template(LaunchTemplateId=two)
+
     def test_instances_idempotency_and_waiters(self):
         ec2 = self.ec2
         vpc, subs = self.net("10.3.0.0/16")
