@@ -484,73 +484,229 @@ static int ami_update(struct sf_rctx *c, const json_t *prior, const json_t *want
 	return 0;
 }
 
-/* The first version of the launch templates `params` selects (stolen;
- * an empty object: every template) whose data names `image` (NULL: any
- * image at all).  *by (owned) says which, NULL when none does. */
-static int lt_naming_image(struct sf_rctx *c, json_t *params, const char *image, char **by)
+/* ---- destroy: which of a destroy's images may go ----
+ *
+ * An image goes only when nothing could launch from it: not a live
+ * instance, and not a launch template version an EKS node group or an
+ * Auto Scaling group could still launch from, in any workspace or team of
+ * the account (a fleet reuses one baked image through `ami:`).  EC2 reads
+ * every version only one template at a time, which made each delete cost
+ * a call per template in the account.  What it does offer account-wide is
+ * the $Latest and $Default versions of every template (Versions without a
+ * template id), so the check is:
+ *   1. DescribeInstances filtered by image-id: one call for all images.
+ *   2. The $Latest and $Default versions of every template, paged 200 at a
+ *      time: what a group on $Latest/$Default launches, and what every
+ *      secfaas node group launches (it pins the number its template made
+ *      the default, aws_launch_template.c latest_version).
+ *   3. The other versions, which a group can still pin (EKS resolves a
+ *      node group's version to a number and keeps it when the template's
+ *      default moves on; a group scaled to zero has no instance to show
+ *      it), are read per template, but only where such a version can name
+ *      one of the images: the template has a version that is neither its
+ *      $Latest nor its $Default, and its $Latest was made no earlier than
+ *      the oldest image.  Versions are numbered in the order they are made
+ *      and never change, and no version can name an image before CreateImage
+ *      handed out its id, so a template whose newest version is older than
+ *      an image names it nowhere.  A template with one version, or whose
+ *      versions all predate the images, costs nothing; one that gained
+ *      versions since still costs its read, as nothing account-wide
+ *      answers for those versions.
+ * All images of one destroy (its own, a killed bake's, and the workspace's
+ * others in a teardown) share these calls. */
+
+struct cand {
+	char *id;
+	json_t *im; /* its DescribeImages item; NULL while not read or gone */
+	char *by;   /* what still uses it, or who owns it (owned) */
+	int used;   /* by names a user, not an owner */
+};
+
+struct cands {
+	struct cand *v;
+	size_t n, cap;
+	json_t *current; /* $Latest and $Default of every template, read once */
+};
+
+static void cands_release(struct cands *cs)
 {
-	*by = NULL;
+	for (size_t i = 0; i < cs->n; i++) {
+		free(cs->v[i].id);
+		json_decref(cs->v[i].im);
+		free(cs->v[i].by);
+	}
+	free(cs->v);
+	json_decref(cs->current);
+}
+
+/* Add image `id` once; `im` borrowed, copied when given. */
+static void cands_add(struct cands *cs, const char *id, const json_t *im)
+{
+	for (size_t i = 0; i < cs->n; i++)
+		if (!strcmp(cs->v[i].id, id)) {
+			if (im && !cs->v[i].im)
+				cs->v[i].im = json_deep_copy(im);
+			return;
+		}
+	if (cs->n == cs->cap) {
+		cs->cap = cs->cap ? cs->cap * 2 : 4;
+		cs->v = xrealloc(cs->v, cs->cap * sizeof *cs->v);
+	}
+	cs->v[cs->n++] = (struct cand){xstrdup(id), im ? json_deep_copy(im) : NULL, NULL, 0};
+}
+
+/* The candidate named `id` still to be decided, or NULL. */
+static struct cand *cands_open(struct cands *cs, const char *id)
+{
+	for (size_t i = 0; id && i < cs->n; i++)
+		if (cs->v[i].im && !cs->v[i].by && !strcmp(cs->v[i].id, id))
+			return &cs->v[i];
+	return NULL;
+}
+
+/* The ids still to be decided, as a filter's values; NULL when none. */
+static json_t *cands_values(const struct cands *cs)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < cs->n; i++)
+		if (cs->v[i].im && !cs->v[i].by)
+			json_array_append_new(a, json_string(cs->v[i].id));
+	if (!json_array_size(a)) {
+		json_decref(a);
+		return NULL;
+	}
+	return a;
+}
+
+static int current_versions(struct sf_rctx *c, struct cands *cs)
+{
+	if (cs->current)
+		return 0;
+	struct sf_aws *a = ax_client(c);
+	if (!a)
+		return c->err->code;
+	json_t *p = json_pack("{s:[s, s], s:i}", "LaunchTemplateVersion", "$Latest", "$Default", "MaxResults", 200);
+	int rc = sf_aws_query_all(a, "ec2", "DescribeLaunchTemplateVersions", p, "launchTemplateVersionSet", &cs->current,
+				  c->err);
+	json_decref(p);
+	return rc;
+}
+
+static void mark_used(struct cands *cs, const json_t *v)
+{
+	struct cand *k = cands_open(cs, ax_s(json_object_get(v, "launchTemplateData"), "imageId"));
+	if (!k)
+		return;
+	k->by = xasprintf("launch template %s version %s", ax_s(v, "launchTemplateId") ? ax_s(v, "launchTemplateId") : "?",
+			  ax_s(v, "versionNumber") ? ax_s(v, "versionNumber") : "?");
+	k->used = 1;
+}
+
+/* Step 3 above: can a template whose $Latest is `latest` (made at `made`)
+ * and $Default `dflt` have another version, made since `oldest`, naming an
+ * image?  Timestamps are EC2's ISO 8601, compared to the second (a tie, or
+ * one missing, reads). */
+static int may_name(long latest, long dflt, const char *made, const char *oldest)
+{
+	if (latest < 2 || (latest == 2 && dflt == 1))
+		return 0;
+	if (!made || !oldest || strlen(made) < 19 || strlen(oldest) < 19)
+		return 1;
+	return strncmp(made, oldest, 19) >= 0;
+}
+
+/* The creation date of the oldest candidate still open; NULL when one has
+ * none (then every template with older versions is read). */
+static const char *oldest_open(const struct cands *cs)
+{
+	const char *oldest = NULL;
+	for (size_t i = 0; i < cs->n; i++) {
+		if (!cs->v[i].im || cs->v[i].by)
+			continue;
+		const char *d = ax_s(cs->v[i].im, "creationDate");
+		if (!d)
+			return NULL;
+		if (!oldest || strcmp(d, oldest) < 0)
+			oldest = d;
+	}
+	return oldest;
+}
+
+/* Sets each open candidate's `by` when something could launch from it. */
+static int find_users(struct sf_rctx *c, struct cands *cs)
+{
+	json_t *ids = cands_values(cs), *o = NULL;
+	if (!ids)
+		return 0;
 	struct sf_aws *a = ax_client(c);
 	if (!a) {
-		json_decref(params);
+		json_decref(ids);
 		return c->err->code;
 	}
-	json_t *lts = NULL;
-	int rc = sf_aws_query_all(a, "ec2", "DescribeLaunchTemplates", params, "launchTemplates", &lts, c->err);
-	json_decref(params);
-	if (rc < 0)
-		return rc;
-	size_t i;
-	json_t *lt;
-	json_array_foreach(lts, i, lt)
+	json_t *p = json_pack("{s:[{s:s, s:O}, {s:s, s:[s, s, s, s]}]}", "Filter", "Name", "image-id", "Value", ids, "Name",
+			      "instance-state-name", "Value", "pending", "running", "stopping", "stopped");
+	int rc = sf_aws_query_all(a, "ec2", "DescribeInstances", p, "reservationSet", &o, c->err);
+	json_decref(p);
+	json_decref(ids);
+	size_t i, k;
+	json_t *r, *in;
+	json_array_foreach(o, i, r) json_array_foreach(json_object_get(r, "instancesSet"), k, in)
 	{
-		const char *lid = ax_s(lt, "launchTemplateId");
-		json_t *vs = NULL, *p = json_pack("{s:s}", "LaunchTemplateId", lid ? lid : "");
+		struct cand *x = cands_open(cs, ax_s(in, "imageId"));
+		if (x) {
+			x->by = xasprintf("instance %s", ax_s(in, "instanceId") ? ax_s(in, "instanceId") : "?");
+			x->used = 1;
+		}
+	}
+	json_decref(o);
+	if (rc < 0 || (rc = current_versions(c, cs)) < 0)
+		return rc;
+	/* per template: [$Latest number, its createTime, $Default number] */
+	json_t *v, *tpl = json_object();
+	json_array_foreach(cs->current, i, v)
+	{
+		const char *lid = ax_s(v, "launchTemplateId"), *num = ax_s(v, "versionNumber");
+		mark_used(cs, v);
+		if (!lid || !num)
+			continue;
+		long n = strtol(num, NULL, 10);
+		json_t *t = json_object_get(tpl, lid);
+		if (!t) {
+			t = json_pack("[I, n, I]", (json_int_t)0, (json_int_t)0);
+			json_object_set_new(tpl, lid, t);
+		}
+		if (n >= json_integer_value(json_array_get(t, 0))) {
+			json_array_set_new(t, 0, json_integer(n));
+			json_array_set_new(t, 1, ax_s(v, "createTime") ? json_string(ax_s(v, "createTime")) : json_null());
+		}
+		const char *d = ax_s(v, "defaultVersion");
+		if (d && !strcmp(d, "true"))
+			json_array_set_new(t, 2, json_integer(n));
+	}
+	const char *lid;
+	json_t *t;
+	json_object_foreach(tpl, lid, t)
+	{
+		if (!may_name((long)json_integer_value(json_array_get(t, 0)), (long)json_integer_value(json_array_get(t, 2)),
+			      json_string_value(json_array_get(t, 1)), oldest_open(cs)))
+			continue;
+		if (!(ids = cands_values(cs)))
+			break;
+		json_t *vs = NULL;
+		p = json_pack("{s:s, s:[{s:s, s:o}]}", "LaunchTemplateId", lid, "Filter", "Name", "image-id", "Value", ids);
 		rc = sf_aws_query_all(a, "ec2", "DescribeLaunchTemplateVersions", p, "launchTemplateVersionSet", &vs, c->err);
 		json_decref(p);
 		if (rc == SF_ENOTFOUND) { /* deleted meanwhile */
 			sf_err_clear(c->err);
 			rc = 0;
-			continue;
 		}
+		json_array_foreach(vs, k, v) mark_used(cs, v);
+		json_decref(vs);
 		if (rc < 0)
 			break;
-		size_t k;
-		json_t *v;
-		json_array_foreach(vs, k, v)
-		{
-			const char *img = ax_s(json_object_get(v, "launchTemplateData"), "imageId");
-			if (img && *img && (!image || !strcmp(img, image)) && !*by)
-				*by = xasprintf("launch template %s version %s", lid,
-						ax_s(v, "versionNumber") ? ax_s(v, "versionNumber") : "?");
-		}
-		json_decref(vs);
-		if (*by)
-			break;
 	}
-	json_decref(lts);
+	json_decref(tpl);
 	return rc;
-}
-
-/* Is image used by a launch template version or a live instance? *by owned. */
-static int image_in_use(struct sf_rctx *c, const char *image, char **by)
-{
-	*by = NULL;
-	json_t *o = NULL;
-	int rc = ax_ec2(c, "DescribeInstances",
-			json_pack("{s:[{s:s, s:[s]}, {s:s, s:[s, s, s, s]}]}", "Filter", "Name", "image-id", "Value", image,
-				  "Name", "instance-state-name", "Value", "pending", "running", "stopping", "stopped"),
-			&o);
-	if (rc < 0)
-		return rc;
-	json_t *r = json_array_get(json_object_get(o, "reservationSet"), 0);
-	json_t *in = json_array_get(json_object_get(r, "instancesSet"), 0);
-	if (in)
-		*by = xasprintf("instance %s", ax_s(in, "instanceId") ? ax_s(in, "instanceId") : "?");
-	json_decref(o);
-	if (*by)
-		return 0;
-	return lt_naming_image(c, json_object(), image, by);
 }
 
 /* Snapshots CreateImage made for `image` that outlived it: a run killed
@@ -585,70 +741,134 @@ static int drop_orphan_snapshots(struct sf_rctx *c, const char *image)
 	return rc;
 }
 
-/* Deregister image and delete its snapshots unless another state made it
- * or something uses it. */
-static int drop_image(struct sf_rctx *c, const char *image)
+/* Reads the candidates not read yet (one DescribeImages filtered by
+ * image-id, which answers a deregistered image with nothing, where
+ * ImageId.N fails whole on an older one); a gone one's snapshots are
+ * dropped; one another state made stays (only its lineage deregisters it). */
+static int read_cands(struct sf_rctx *c, struct cands *cs)
 {
-	json_t *im = NULL;
-	int rc = ax_ec2_describe_one(c, "DescribeImages", "ImageId", image, "imagesSet", &im);
-	if (rc == SF_ENOTFOUND) {
-		sf_err_clear(c->err);
-		return drop_orphan_snapshots(c, image);
-	}
+	json_t *ids = json_array(), *o = NULL;
+	for (size_t i = 0; i < cs->n; i++)
+		if (!cs->v[i].im)
+			json_array_append_new(ids, json_string(cs->v[i].id));
+	int rc = 0;
+	if (json_array_size(ids))
+		rc = ax_ec2(c, "DescribeImages", json_pack("{s:[{s:s, s:O}]}", "Filter", "Name", "image-id", "Value", ids), &o);
+	json_decref(ids);
 	if (rc < 0)
 		return rc;
-	json_t *tags = ax_tags_from_list(json_object_get(im, "tagSet"));
-	const char *lin = ax_s(tags, "secfaas:lineage");
-	if (!lin || strcmp(lin, ax_lineage(c))) {
-		char *who = sf_own_owner(tags);
-		sf_info("%s: keeping %s: it belongs to %s (shared by its bake key)", c->address, image, who);
-		free(who);
-		json_decref(tags);
-		json_decref(im);
-		return 0;
-	}
-	json_decref(tags);
-	char *by = NULL;
-	rc = image_in_use(c, image, &by);
-	if (!rc && by) {
-		sf_info("%s: keeping %s: still used by %s", c->address, image, by);
-		free(by);
-		json_decref(im);
-		return 0;
-	}
-	if (!rc)
-		rc = ax_ec2(c, "DeregisterImage", json_pack("{s:s}", "ImageId", image), NULL);
-	if (rc == SF_ENOTFOUND) {
-		sf_err_clear(c->err);
-		rc = 0;
-	}
 	size_t i;
-	json_t *b;
-	json_array_foreach(json_object_get(im, "blockDeviceMapping"), i, b)
-	{
-		const char *snap = ax_s(json_object_get(b, "ebs"), "snapshotId");
-		if (rc < 0 || !snap)
+	json_t *im;
+	json_array_foreach(json_object_get(o, "imagesSet"), i, im) if (ax_s(im, "imageId"))
+		cands_add(cs, ax_s(im, "imageId"), im);
+	json_decref(o);
+	for (i = 0; i < cs->n && rc >= 0; i++) {
+		struct cand *k = &cs->v[i];
+		if (!k->im) {
+			rc = drop_orphan_snapshots(c, k->id);
 			continue;
-		rc = ax_ec2(c, "DeleteSnapshot", json_pack("{s:s}", "SnapshotId", snap), NULL);
+		}
+		json_t *tags = ax_tags_from_list(json_object_get(k->im, "tagSet"));
+		const char *lin = ax_s(tags, "secfaas:lineage");
+		if (!lin || strcmp(lin, ax_lineage(c))) {
+			char *who = sf_own_owner(tags);
+			sf_info("%s: keeping %s: it belongs to %s (shared by its bake key)", c->address, k->id, who);
+			k->by = who;
+		}
+		json_decref(tags);
+	}
+	return rc;
+}
+
+/* Deregister every candidate nothing uses and delete its snapshots. */
+static int drop_unused(struct sf_rctx *c, struct cands *cs)
+{
+	int rc = find_users(c, cs);
+	for (size_t i = 0; i < cs->n && rc >= 0; i++) {
+		struct cand *k = &cs->v[i];
+		if (!k->im)
+			continue;
+		if (k->by) {
+			if (k->used)
+				sf_info("%s: keeping %s: still used by %s", c->address, k->id, k->by);
+			continue;
+		}
+		rc = ax_ec2(c, "DeregisterImage", json_pack("{s:s}", "ImageId", k->id), NULL);
 		if (rc == SF_ENOTFOUND) {
 			sf_err_clear(c->err);
 			rc = 0;
 		}
+		size_t j;
+		json_t *b;
+		json_array_foreach(json_object_get(k->im, "blockDeviceMapping"), j, b)
+		{
+			const char *snap = ax_s(json_object_get(b, "ebs"), "snapshotId");
+			if (rc < 0 || !snap)
+				continue;
+			rc = ax_ec2(c, "DeleteSnapshot", json_pack("{s:s}", "SnapshotId", snap), NULL);
+			if (rc == SF_ENOTFOUND) {
+				sf_err_clear(c->err);
+				rc = 0;
+			}
+		}
+		if (!rc)
+			sf_info("%s: deregistered %s and deleted its snapshots", c->address, k->id);
 	}
-	json_decref(im);
-	if (!rc)
-		sf_info("%s: deregistered %s and deleted its snapshots", c->address, image);
+	return rc;
+}
+
+/* This workspace's other gVisor images (older releases kept for reuse,
+ * images baked ahead by `secfaas bake`) go only with the workspace: while
+ * one of its launch templates names an image this is a replacement, and
+ * they are what a revert or the next apply reuses.  Only templates that
+ * name an image (gVisor groups) count: a stock-AMI group's template
+ * (metadata options, root volume) has none and may outlive the images in a
+ * teardown.  Its $Latest and $Default say which kind it is now. */
+static int add_lineage_images(struct sf_rctx *c, struct cands *cs)
+{
+	const char *lin = ax_lineage(c);
+	struct sf_aws *a = ax_client(c);
+	if (!*lin)
+		return 0;
+	if (!a)
+		return c->err->code;
+	json_t *lts = NULL, *p = json_pack("{s:[{s:s, s:[s]}]}", "Filter", "Name", "tag:secfaas:lineage", "Value", lin);
+	int rc = sf_aws_query_all(a, "ec2", "DescribeLaunchTemplates", p, "launchTemplates", &lts, c->err);
+	json_decref(p);
+	if (rc >= 0 && json_array_size(lts))
+		rc = current_versions(c, cs);
+	size_t i, k;
+	json_t *lt, *v;
+	int imaged = 0;
+	json_array_foreach(lts, i, lt) json_array_foreach(cs->current, k, v)
+	{
+		const char *img = ax_s(json_object_get(v, "launchTemplateData"), "imageId");
+		const char *lid = ax_s(v, "launchTemplateId"), *mine = ax_s(lt, "launchTemplateId");
+		if (img && *img && lid && mine && !strcmp(lid, mine))
+			imaged = 1;
+	}
+	json_decref(lts);
+	if (rc < 0 || imaged)
+		return rc;
+	json_t *o = NULL;
+	rc = ax_ec2(c, "DescribeImages",
+		    json_pack("{s:[s], s:[{s:s, s:[s]}, {s:s, s:[s]}]}", "Owner", "self", "Filter", "Name",
+			      "tag:secfaas:lineage", "Value", lin, "Name", "tag:secfaas:kind", "Value", "gvisor-ami"),
+		    &o);
+	json_t *im;
+	json_array_foreach(json_object_get(o, "imagesSet"), i, im) if (ax_s(im, "imageId"))
+		cands_add(cs, ax_s(im, "imageId"), im);
+	json_decref(o);
 	return rc;
 }
 
 static int ami_destroy(struct sf_rctx *c, const json_t *prior)
 {
 	const char *image = ax_s(prior, "id");
+	struct cands cs = {0};
 	int rc = 0;
 	if (image && strncmp(image, "ami-", 4) == 0)
-		rc = drop_image(c, image);
-	if (rc < 0)
-		return rc;
+		cands_add(&cs, image, NULL);
 	/* A create that finished (its outputs, bake_key among them, are
 	 * recorded) reaped its builders; only one that was interrupted can
 	 * have left a builder (or, before the id was recorded, an image). */
@@ -671,50 +891,20 @@ static int ami_destroy(struct sf_rctx *c, const json_t *prior)
 		if (!rc && json_array_size(ids))
 			rc = ax_ec2(c, "TerminateInstances", json_pack("{s:O}", "InstanceId", ids), NULL);
 		json_decref(ids);
-		if (rc < 0)
-			return rc;
 		char *found = NULL;
-		if (!image)
+		if (!rc && !image)
 			rc = ax_ec2_find_token(c, "DescribeImages", "imagesSet", "imageId", &found);
 		if (!rc && found)
-			rc = drop_image(c, found);
+			cands_add(&cs, found, NULL);
 		free(found);
-		if (rc < 0)
-			return rc;
 	}
-	/* This workspace's other gVisor images (older releases kept for reuse,
-	 * images baked ahead by `secfaas bake`) go only with the workspace:
-	 * while one of its launch templates exists this is a replacement, and
-	 * they are what a revert or the next apply reuses. */
-	const char *lin = ax_lineage(c);
-	if (!*lin)
-		return 0;
-	/* Only templates that name an image (gVisor groups) make this a
-	 * replacement: a stock-AMI group's template (metadata options, root
-	 * volume) has none and may outlive the images in a teardown. */
-	char *by = NULL;
-	rc = lt_naming_image(c, json_pack("{s:[{s:s, s:[s]}]}", "Filter", "Name", "tag:secfaas:lineage", "Value", lin),
-			     NULL, &by);
-	int imaged = by != NULL;
-	free(by);
-	if (rc < 0 || imaged)
-		return rc;
-	json_t *o = NULL;
-	size_t i;
-	rc = ax_ec2(c, "DescribeImages",
-		    json_pack("{s:[s], s:[{s:s, s:[s]}, {s:s, s:[s]}]}", "Owner", "self", "Filter", "Name",
-			      "tag:secfaas:lineage", "Value", lin, "Name", "tag:secfaas:kind", "Value", "gvisor-ami"),
-		    &o);
-	if (rc < 0)
-		return rc;
-	json_t *im;
-	json_array_foreach(json_object_get(o, "imagesSet"), i, im)
-	{
-		const char *id = ax_s(im, "imageId");
-		if (id && (!image || strcmp(id, image)) && (rc = drop_image(c, id)) < 0)
-			break;
-	}
-	json_decref(o);
+	if (rc >= 0)
+		rc = add_lineage_images(c, &cs);
+	if (rc >= 0)
+		rc = read_cands(c, &cs);
+	if (rc >= 0)
+		rc = drop_unused(c, &cs);
+	cands_release(&cs);
 	return rc;
 }
 

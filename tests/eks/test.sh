@@ -215,7 +215,20 @@ described=$(q 'calls["eks:DescribeAddon"]')
 rtcalls=$(q '[calls[k] for k in ("ec2:DisassociateRouteTable", "ec2:DescribeRouteTables")]')
 rtrefused=$(q 'errors["ec2:DeleteRouteTable:DependencyViolation"]')
 igwread=$(q 'calls["ec2:DescribeInternetGateways"]')
+# another team's template still names the release bump's image in its
+# version 1 (a node group may pin it), beside 50 unrelated templates
+FL="$SECFAAS_SRC/tests/eks/foreign_lts.py"
+t_ok "another team's templates" /usr/bin/python3 "$FL" "$AWSSIM_URL" add "$ami2" 50
+ltv=$(q 'calls["ec2:DescribeLaunchTemplateVersions"]')
 t_rc 0 "destroy" $S destroy "$WORK/c.yaml" $ST --auto-approve
+t_eq "the image a foreign template version names is kept, the other deregistered" \
+	"$(q "sorted(i['id'] == '$ami2' for i in inv['ec2:image'])")" "[true]"
+# the account's $Latest and $Default in one read, version 1 of the one
+# template that has older versions, and this workspace's own templates'
+# refresh: not one read per template in the account
+t_ok "template versions read a bounded number of times (got $(($(q 'calls["ec2:DescribeLaunchTemplateVersions"]') - ltv)))" \
+	test "$(($(q 'calls["ec2:DescribeLaunchTemplateVersions"]') - ltv))" -le 6
+t_ok "another team's templates and the image they kept dropped" /usr/bin/python3 "$FL" "$AWSSIM_URL" drop "$ami2"
 # DeleteCluster removes the add-ons (and any access entry or Pod Identity
 # association): none is read, deleted or waited for on its own
 t_eq "add-ons go with the cluster: no delete of their own" \

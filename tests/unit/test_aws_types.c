@@ -2349,12 +2349,14 @@ T_TEST(gvisor_ami_bake_waits_use_and_record_their_own_history)
  * them.  The image itself is always proven and checked for users. */
 static void ami_drop_replies(struct rt *t)
 {
-	sf_replay_add(t->f.rp, "Action=DescribeImages && ImageId.1=ami-0c",
+	sf_replay_add(t->f.rp, "Action=DescribeImages && Filter.1.Name=image-id && Filter.1.Value.1=ami-0c",
 		      EC2("DescribeImages", "<imagesSet><item><imageId>ami-0c</imageId><imageState>available</imageState>"
 			  "<blockDeviceMapping><item><ebs><snapshotId>snap-0c</snapshotId></ebs></item></blockDeviceMapping>"
 			  "<tagSet><item><key>secfaas:lineage</key><value>lin-1</value></item></tagSet></item></imagesSet>"), 1);
 	sf_replay_add(t->f.rp, "Action=DescribeInstances && Filter.1.Name=image-id", EC2("DescribeInstances", "<reservationSet/>"), 1);
-	sf_replay_add(t->f.rp, "Action=DescribeLaunchTemplates", EC2("DescribeLaunchTemplates", "<launchTemplates/>"), 2);
+	sf_replay_add(t->f.rp, "Action=DescribeLaunchTemplates", EC2("DescribeLaunchTemplates", "<launchTemplates/>"), 1);
+	sf_replay_add(t->f.rp, "Action=DescribeLaunchTemplateVersions && LaunchTemplateVersion.1=%24Latest",
+		      EC2("DescribeLaunchTemplateVersions", "<launchTemplateVersionSet/>"), 1);
 	sf_replay_add(t->f.rp, "Action=DeregisterImage && ImageId=ami-0c", EC2("DeregisterImage", "<return>true</return>"), 1);
 	sf_replay_add(t->f.rp, "Action=DeleteSnapshot && SnapshotId=snap-0c", EC2("DeleteSnapshot", "<return>true</return>"), 1);
 	sf_replay_add(t->f.rp, "Action=DescribeImages && tag%3Asecfaas%3Alineage", EC2("DescribeImages", "<imagesSet/>"), 1);
@@ -2389,6 +2391,137 @@ T_TEST(gvisor_ami_destroy_looks_for_builders_only_after_an_interrupted_create)
 	T_EQ(sf_replay_unmatched(t.f.rp), 0);
 	json_decref(prior);
 	rt_close(&t);
+}
+
+/* Whether a destroy's images are still used: one DescribeInstances and one
+ * account-wide read of every template's $Latest and $Default for all of
+ * them, and a template's other versions only where one can name an image
+ * (it has such versions, made since the oldest image).  The images below
+ * are ours (lineage lin-1), made 2026-03-01; the workspace has no template
+ * left (a teardown), so its images are all candidates. */
+#define LTV(lt, n, dflt, made, image)                                                                          \
+	"<item><launchTemplateId>" lt "</launchTemplateId><versionNumber>" n "</versionNumber><createTime>" made \
+	"</createTime><defaultVersion>" dflt "</defaultVersion><launchTemplateData><imageId>" image              \
+	"</imageId></launchTemplateData></item>"
+#define OUR_IMAGE(id)                                                                                            \
+	"<item><imageId>" id "</imageId><imageState>available</imageState><creationDate>2026-03-01T10:00:00.000Z"   \
+	"</creationDate><blockDeviceMapping><item><ebs><snapshotId>snap-" id "</snapshotId></ebs></item>"            \
+	"</blockDeviceMapping><tagSet><item><key>secfaas:lineage</key><value>lin-1</value></item><item><key>"         \
+	"secfaas:kind</key><value>gvisor-ami</value></item></tagSet></item>"
+
+/* `current`: the account-wide $Latest/$Default items (owned, freed here). */
+static void ami_use_open(struct rt *t, const char *images, char *current)
+{
+	rt_open(t, "aws_gvisor_ami.gvisor_x86_64");
+	char *images_body = xasprintf(EC2("DescribeImages", "<imagesSet>%s</imagesSet>"), images);
+	char *body = xasprintf(EC2("DescribeLaunchTemplateVersions", "<launchTemplateVersionSet>%s</launchTemplateVersionSet>"),
+			       current);
+	sf_replay_add(t->f.rp, "Action=DescribeLaunchTemplates && tag%3Asecfaas%3Alineage",
+		      EC2("DescribeLaunchTemplates", "<launchTemplates/>"), 1);
+	sf_replay_add(t->f.rp, "Action=DescribeImages && Owner.1=self && tag%3Asecfaas%3Alineage", images_body, 1);
+	sf_replay_add(t->f.rp, "Action=DescribeInstances && Filter.1.Name=image-id", EC2("DescribeInstances", "<reservationSet/>"), 1);
+	sf_replay_add(t->f.rp, "Action=DescribeLaunchTemplateVersions && LaunchTemplateVersion.1=%24Latest && "
+			       "LaunchTemplateVersion.2=%24Default && MaxResults=200", body, 1);
+	free(images_body);
+	free(body);
+	free(current);
+}
+
+static int ami_use_destroy(struct rt *t)
+{
+	json_t *prior = json_pack("{s:s, s:s, s:s}", "id", "ami-0c", "arch", "x86_64", "bake_key", "k");
+	int rc = sf_rt_aws_gvisor_ami.destroy(&t->c, prior);
+	if (rc < 0)
+		fprintf(stderr, "err: %s\n", t->err.msg);
+	json_decref(prior);
+	return rc;
+}
+
+T_TEST(gvisor_ami_destroy_keeps_an_image_a_foreign_template_names_in_an_older_version)
+{
+	struct rt t;
+	/* lt-0f's $Latest (3) and $Default (2) name another image; version 1,
+	 * which a node group may still pin, names ours */
+	ami_use_open(&t, OUR_IMAGE("ami-0c"),
+		     xstrdup(LTV("lt-0f", "2", "true", "2026-04-01T00:00:00.000Z", "ami-0other")
+				     LTV("lt-0f", "3", "false", "2026-05-01T00:00:00.000Z", "ami-0other")));
+	sf_replay_add(t.f.rp, "Action=DescribeLaunchTemplateVersions && LaunchTemplateId=lt-0f && Filter.1.Name=image-id && "
+			      "Filter.1.Value.1=ami-0c",
+		      EC2("DescribeLaunchTemplateVersions", "<launchTemplateVersionSet>" LTV(
+				  "lt-0f", "1", "false", "2026-03-02T00:00:00.000Z", "ami-0c") "</launchTemplateVersionSet>"),
+		      1);
+	T_EQ(ami_use_destroy(&t), 0);
+	T_EQ(sent(&t, "Action=DeregisterImage"), 0);
+	T_EQ(sent(&t, "Action=DeleteSnapshot"), 0);
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	T_EQ(sf_replay_unused(t.f.rp), 0);
+	rt_close(&t);
+
+	/* the same template made before the image can name it in no version:
+	 * not read, and the image goes */
+	ami_use_open(&t, OUR_IMAGE("ami-0c"),
+		     xstrdup(LTV("lt-0f", "2", "true", "2026-01-01T00:00:00.000Z", "ami-0other")
+				     LTV("lt-0f", "3", "false", "2026-02-01T00:00:00.000Z", "ami-0other")));
+	sf_replay_add(t.f.rp, "Action=DeregisterImage && ImageId=ami-0c", EC2("DeregisterImage", "<return>true</return>"), 1);
+	sf_replay_add(t.f.rp, "Action=DeleteSnapshot && SnapshotId=snap-ami-0c", EC2("DeleteSnapshot", "<return>true</return>"), 1);
+	T_EQ(ami_use_destroy(&t), 0);
+	T_EQ(sent2(&t, "Action=DescribeLaunchTemplateVersions", "LaunchTemplateId="), 0);
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	T_EQ(sf_replay_unused(t.f.rp), 0);
+	rt_close(&t);
+}
+
+T_TEST(gvisor_ami_destroy_keeps_an_image_the_latest_version_of_a_foreign_template_names)
+{
+	struct rt t;
+	ami_use_open(&t, OUR_IMAGE("ami-0c"),
+		     xstrdup(LTV("lt-0f", "1", "false", "2026-04-01T00:00:00.000Z", "ami-0other")
+				     LTV("lt-0f", "2", "true", "2026-05-01T00:00:00.000Z", "ami-0other")
+					     LTV("lt-0e", "1", "true", "2026-05-01T00:00:00.000Z", "ami-0c")));
+	T_EQ(ami_use_destroy(&t), 0);
+	T_EQ(sent(&t, "Action=DeregisterImage"), 0);
+	/* both templates' versions were all in the account-wide answer */
+	T_EQ(sent2(&t, "Action=DescribeLaunchTemplateVersions", "LaunchTemplateId="), 0);
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	rt_close(&t);
+}
+
+/* An unused image goes with its snapshots, and what that costs does not
+ * grow with the account's other templates (here 50: one version each, or
+ * older versions made before the image), nor with the number of images
+ * (the workspace's two share every read). */
+T_TEST(gvisor_ami_destroy_costs_the_same_beside_fifty_unrelated_templates)
+{
+	size_t calls[2];
+	for (int many = 0; many < 2; many++) {
+		struct rt t;
+		char *cur = xstrdup("");
+		for (int i = 0; many && i < 50; i++) {
+			char *more = i % 2 ? xasprintf("%s" LTV("lt-%02d", "1", "true", "2026-06-01T00:00:00.000Z", "ami-0other%d"),
+						       cur, i, i)
+					   : xasprintf("%s" LTV("lt-%02d", "4", "true", "2026-02-01T00:00:00.000Z", "ami-0other%d"),
+						       cur, i, i);
+			free(cur);
+			cur = more;
+		}
+		ami_use_open(&t, OUR_IMAGE("ami-0c") OUR_IMAGE("ami-0d"), cur);
+		sf_replay_add(t.f.rp, "Action=DeregisterImage && ImageId=ami-0c", EC2("DeregisterImage", "<return>true</return>"), 1);
+		sf_replay_add(t.f.rp, "Action=DeregisterImage && ImageId=ami-0d", EC2("DeregisterImage", "<return>true</return>"), 1);
+		sf_replay_add(t.f.rp, "Action=DeleteSnapshot && SnapshotId=snap-ami-0c", EC2("DeleteSnapshot", "<return>true</return>"),
+			      1);
+		sf_replay_add(t.f.rp, "Action=DeleteSnapshot && SnapshotId=snap-ami-0d", EC2("DeleteSnapshot", "<return>true</return>"),
+			      1);
+		T_EQ(ami_use_destroy(&t), 0);
+		T_EQ(sf_replay_unmatched(t.f.rp), 0);
+		T_EQ(sf_replay_unused(t.f.rp), 0); /* both deregistered, both snapshots deleted */
+		T_EQ(sent(&t, "Action=DescribeInstances"), 1);
+		T_EQ(sent(&t, "Action=DescribeLaunchTemplateVersions"), 1);
+		T_EQ(sent(&t, "Action=DescribeImages"), 1); /* the lineage's images; the recorded one among them */
+		calls[many] = sf_replay_count(t.f.rp);
+		rt_close(&t);
+	}
+	T_EQ(calls[1], calls[0]);
+	T_EQ(calls[0], 8);
 }
 
 T_TEST(launch_template_refuses_a_foreign_ami_with_the_spec_position)
