@@ -321,11 +321,12 @@ class InstanceTest(Ec2Base):
         self.assertIn("-1.35-v2026", ec2.describe_images(ImageIds=[self.ami("1.35")])["Images"][0]["Name"])
 
     def test_filters_leave_a_missing_id_out_where_id_lists_fail(self):
-        """The batched refresh's forms: a filter naming an id that does not
-        exist answers without it; the by-id list fails the whole call with
-        EC2's documented code."""
+        """The forms of the batched refresh and of shared waiter polls: a
+        filter naming an id that does not exist answers without it; the by-id
+        list fails the whole call with EC2's documented code."""
         ec2 = self.ec2
         eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
+        _, subs = self.net("10.7.0.0/16")
         lt = ec2.create_launch_template(LaunchTemplateName="batch-lt", LaunchTemplateData={
             "ImageId": self.ami()})["LaunchTemplate"]["LaunchTemplateId"]
         cases = [
@@ -337,6 +338,10 @@ class InstanceTest(Ec2Base):
              "VpcEndpointId", None, "vpce-0123456789abcdef0", "InvalidVpcEndpointId.NotFound"),
             (ec2.describe_instances, "InstanceIds", "Filters", "instance-id", "Reservations", None,
              None, "i-0123456789abcdef0", "InvalidInstanceID.NotFound"),
+            (ec2.describe_subnets, "SubnetIds", "Filters", "subnet-id", "Subnets", "SubnetId",
+             subs[0], "subnet-0123456789abcdef0", "InvalidSubnetID.NotFound"),
+            (ec2.describe_images, "ImageIds", "Filters", "image-id", "Images", "ImageId",
+             self.ami(), "ami-0123456789abcdef0", "InvalidAMIID.NotFound"),
             (ec2.describe_launch_templates, "LaunchTemplateIds", "Filters", None, "LaunchTemplates",
              "LaunchTemplateId", lt, "lt-0123456789abcdef0", "InvalidLaunchTemplateId.NotFound"),
         ]
