@@ -96,9 +96,14 @@ double sf_waiter_pause(const struct sf_waiter_def *def, double lo, double hi, do
 		double to_lo = lo - elapsed_s, step = 2 * d > lo / 2 ? 2 * d : lo / 2;
 		return to_lo < step ? (to_lo < 1 ? 1 : to_lo) : step;
 	}
+	return sf_waiter_fine_step(def);
+}
+
+double sf_waiter_fine_step(const struct sf_waiter_def *def)
+{
 	/* near the end: a third of the official delay, but not under 5 s
 	 * (a 10 s add-on row polls every 5 s there) nor over the delay */
-	double fine = d / 3 < 5 ? 5 : d / 3;
+	double d = def->delay_s > 0 ? def->delay_s : 1, fine = d / 3 < 5 ? 5 : d / 3;
 	return fine < d ? fine : d;
 }
 
@@ -233,17 +238,25 @@ static int call(struct sf_aws *c, const struct sf_waiter_def *def, const json_t 
 int sf_aws_waiter_poll(struct sf_aws *c, const struct sf_waiter_def *def, const json_t *args, int *verdict,
 		       char *status, size_t n, json_t **doc, struct sf_err *err)
 {
-	json_t *reply = NULL, *st = NULL;
+	json_t *reply = NULL;
+	struct sf_err cerr = SF_ERR_INIT;
+	int rc = call(c, def, args, &reply, &cerr);
+	return sf_aws_waiter_judge(def, args, rc, &cerr, reply, verdict, status, n, doc, err);
+}
+
+int sf_aws_waiter_judge(const struct sf_waiter_def *def, const json_t *args, int rc, const struct sf_err *cerr,
+			json_t *reply, int *verdict, char *status, size_t n, json_t **doc, struct sf_err *err)
+{
+	json_t *st = NULL;
 	*verdict = SF_WAITER_PENDING;
 	if (n)
 		status[0] = 0;
 	if (doc)
 		*doc = NULL;
-	struct sf_err cerr = SF_ERR_INIT;
-	int rc = call(c, def, args, &reply, &cerr);
 	if (rc < 0 && rc != SF_ENOTFOUND) {
 		if (err)
-			*err = cerr;
+			*err = *cerr;
+		json_decref(reply);
 		return rc;
 	}
 	size_t nst = 0, nok = 0;
@@ -270,7 +283,7 @@ int sf_aws_waiter_poll(struct sf_aws *c, const struct sf_waiter_def *def, const 
 			*verdict = SF_WAITER_PENDING;
 		else if (rc == SF_ENOTFOUND) { /* not an acceptor: the service's own error */
 			if (err)
-				*err = cerr;
+				*err = *cerr;
 			json_decref(st);
 			json_decref(reply);
 			return rc;

@@ -99,6 +99,10 @@ struct sf_waiter_def {
  * below the services' request rates (one call in 10 s at most for EKS). */
 double sf_waiter_pause(const struct sf_waiter_def *def, double lo, double hi, double elapsed_s);
 
+/* The spacing of the polls sf_waiter_pause places between lo and hi,
+ * official seconds: delay_s / 3, at least 5 s, at most delay_s. */
+double sf_waiter_fine_step(const struct sf_waiter_def *def);
+
 /* Named row of the table, or NULL. */
 const struct sf_waiter_def *sf_aws_waiter_find(const char *name);
 
@@ -129,6 +133,14 @@ enum sf_waiter_verdict { SF_WAITER_PENDING = 0, SF_WAITER_SUCCESS, SF_WAITER_FAI
  * NotFound that is not an acceptor, AccessDenied ...). */
 int sf_aws_waiter_poll(struct sf_aws *c, const struct sf_waiter_def *def, const json_t *args, int *verdict,
 		       char *status, size_t n, json_t **doc, struct sf_err *err);
+
+/* The acceptors of def on one call's outcome (sf_aws_waiter_poll is the
+ * call, then this): rc the call's return, cerr its error (read when rc < 0),
+ * reply its answer (stolen; may be NULL).  Returns as sf_aws_waiter_poll.
+ * For a caller that made the call its own way (aws/pollshare.h: one call
+ * for several waits). */
+int sf_aws_waiter_judge(const struct sf_waiter_def *def, const json_t *args, int rc, const struct sf_err *cerr,
+			json_t *reply, int *verdict, char *status, size_t n, json_t **doc, struct sf_err *err);
 
 /* Collect the strings at `path` in doc ("a.b[].c": [] walks an array) into a
  * new JSON array. */

@@ -1,6 +1,7 @@
 /* aws_common.c - shared helpers of the AWS resource types (see aws_common.h). */
 #include "resources/aws_common.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -10,6 +11,7 @@
 #include <pthread.h>
 
 #include "aws/awserr.h"
+#include "aws/pollshare.h"
 #include "clock.h"
 #include "log.h"
 #include "provisioner/engine/ownership.h"
@@ -121,7 +123,7 @@ static int ax_poll(void *ctx, char *status, size_t n, struct sf_err *err)
 	char st[96], id[64];
 	int verdict = SF_WAITER_PENDING;
 	json_t *doc = NULL;
-	int rc = sf_aws_waiter_poll(w->a, w->def, w->args, &verdict, st, sizeof st, &doc, err);
+	int rc = sf_pollshare_poll(w->c, w->a, w->def, w->args, &verdict, st, sizeof st, &doc, err);
 	/* an id this run just made is briefly unknown to EC2's readers
 	 * (eventual consistency): not gone, not yet visible */
 	if ((rc < 0 || verdict == SF_WAITER_FAILURE) && err->code == SF_ENOTFOUND &&
@@ -143,15 +145,32 @@ static int ax_poll(void *ctx, char *status, size_t n, struct sf_err *err)
 }
 
 /* The row's strategy, or polls placed near the usual end, fed the
- * official time and scaled. */
+ * official time and scaled.  A poll that falls inside the usual end's
+ * window is moved to the nearest instant of a grid shared by every wait
+ * (multiples of the row's fine step on the monotonic clock): waits of one
+ * EC2 action near their ends then poll at the same instants, so their
+ * polls share one call (aws/pollshare.h, told here when each poll is due),
+ * however far apart they began.  The spacing there is the fine step
+ * either way, so the time from AWS's end to the poll that sees it does
+ * not grow; only the phase moves. */
 static double ax_pause(void *ctx, int attempt, double elapsed_s)
 {
 	struct ax_wait_ctx *w = ctx;
 	const struct sf_waiter_def *def = w->def;
-	double scale = w->scale > 0 ? w->scale : 1;
-	elapsed_s += w->before;
-	return ax_delay(def->delay ? def->delay(def, attempt, elapsed_s / scale)
-				   : sf_waiter_pause(def, w->lo, w->hi, elapsed_s / scale));
+	double scale = w->scale > 0 ? w->scale : 1, official = (elapsed_s + w->before) / scale;
+	double p = def->delay ? def->delay(def, attempt, official) : sf_waiter_pause(def, w->lo, w->hi, official);
+	double d = ax_delay(p), at = official + p;
+	if (!sf_pollshare_can(def, w->args))
+		return d;
+	double now = sf_mono(), due = now + d;
+	if (!def->delay && w->hi > w->lo && at >= w->lo && at < w->hi) {
+		double step = ax_delay(sf_waiter_fine_step(def));
+		due = floor(due / step + 0.5) * step;
+		if (due < now + d / 2) /* never less than half the pause it replaces */
+			due += step;
+	}
+	sf_pollshare_expect(w->c, w->a, def, due);
+	return due - now;
 }
 
 /* Where a wait's end usually is: for a row that knows AWS's usual figure,
@@ -200,6 +219,8 @@ static int wait_with(struct sf_rctx *c, struct sf_aws *a, const struct sf_waiter
 {
 	struct ax_wait_ctx w = {c, a, def, args, what, poll_scale(), 0, 0, NULL, before};
 	usual_end(c, def, w.scale, &w.lo, &w.hi);
+	if (sf_pollshare_can(def, args)) /* polls from now on; ax_pause says when */
+		sf_pollshare_expect(c, a, def, 0);
 	double budget = wait_budget(c, timeout_s) - before;
 	if (budget <= 0)
 		budget = 1e-3;
@@ -220,6 +241,7 @@ static int wait_with(struct sf_rctx *c, struct sf_aws *a, const struct sf_waiter
 	};
 	struct sf_wait_result res;
 	int rc = sf_wait_run(&loop, ax_poll, &w, &res, c->err);
+	sf_pollshare_leave(c);
 	/* a part's history: only waits that began with the transition say
 	 * how long it takes (one that found it half done would shorten it),
 	 * and after a sleep until needed only one that saw it still under way

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "aws/client.h"
+#include "aws/pollshare.h"
 #include "aws/query.h"
 #include "aws/replay.h"
 #include "log.h"
@@ -816,6 +817,174 @@ T_TEST(client_is_thread_safe)
 	}
 	T_EQ(sf_replay_count(f.rp), 80);
 	fx_close(&f);
+}
+
+/* ---- polls of one EC2 action share calls (aws/pollshare.h) ---- */
+
+#define PS_EC2(body)                                                                                        \
+	"HTTP/1.1 200 OK\nContent-Type: text/xml\n\n<DescribeInstancesResponse "                          \
+	"xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><requestId>r</requestId><reservationSet>" body \
+	"</reservationSet></DescribeInstancesResponse>"
+#define PS_INST(id, state)                                                                                  \
+	"<item><reservationId>r-" id "</reservationId><instancesSet><item><instanceId>" id "</instanceId>"    \
+	"<instanceState><name>" state "</name></instanceState></item></instancesSet></item>"
+
+static const struct sf_waiter_def ps_stopped = {
+	.name = "t.stopped", .service = "ec2", .operation = "DescribeInstances",
+	.status_path = "reservationSet[].instancesSet[].instanceState.name", .delay_s = 15, .success = {"stopped"},
+	.failure = {"terminated"},
+};
+static const struct sf_waiter_def ps_stopped_retry = {
+	.name = "t.stopped_retry", .service = "ec2", .operation = "DescribeInstances",
+	.status_path = "reservationSet[].instancesSet[].instanceState.name", .delay_s = 15, .success = {"stopped"},
+	.failure = {"terminated"}, .notfound_retry = 1,
+};
+
+struct ps_member {
+	struct sf_aws *c;
+	const struct sf_waiter_def *def;
+	const char *id;
+	int rc, verdict;
+	char status[64];
+	json_t *doc;
+	struct sf_err err;
+};
+
+static void ps_poll(struct ps_member *m)
+{
+	json_t *args = json_pack("{s:[s]}", "InstanceId", m->id);
+	m->err = (struct sf_err)SF_ERR_INIT;
+	m->rc = sf_pollshare_poll(m, m->c, m->def, args, &m->verdict, m->status, sizeof m->status, &m->doc, &m->err);
+	json_decref(args);
+}
+
+static void *ps_thread(void *arg)
+{
+	ps_poll(arg);
+	return NULL;
+}
+
+/* n polls said ahead for this instant, made on threads of their own at
+ * once: each waits in the gather until all the others have come. */
+static void ps_together(struct ps_member *m, int n)
+{
+	double due = sf_mono();
+	pthread_t th[4];
+	for (int i = 0; i < n; i++)
+		sf_pollshare_expect(&m[i], m[i].c, m[i].def, due);
+	for (int i = 0; i < n; i++)
+		pthread_create(&th[i], NULL, ps_thread, &m[i]);
+	for (int i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+}
+
+static void ps_release(struct ps_member *m, int n)
+{
+	for (int i = 0; i < n; i++) {
+		json_decref(m[i].doc);
+		m[i].doc = NULL;
+		sf_pollshare_leave(&m[i]);
+	}
+}
+
+T_TEST(waiter_polls_of_one_ec2_action_share_one_call)
+{
+	struct fx f;
+	env_keys();
+	sf_pollshare_set_max(60); /* a slow host must not split the gathers below */
+	unsigned long shared = sf_pollshare_shared_calls();
+
+	/* two waits polling at one instant: one call with both ids, each
+	 * judging only its own instance */
+	T_EQ(fx_open(&f, NULL), 0);
+	sf_replay_add(f.rp, "Action=DescribeInstances && Filter.1.Name=instance-id && =i-0a && =i-0b",
+		      PS_EC2(PS_INST("i-0a", "stopped") PS_INST("i-0b", "running")), 1);
+	struct ps_member m[3] = {{.c = f.c, .def = &ps_stopped, .id = "i-0a"}, {.c = f.c, .def = &ps_stopped, .id = "i-0b"}};
+	ps_together(m, 2);
+	T_EQ(sf_replay_count(f.rp), 1);
+	T_EQ(sf_replay_unmatched(f.rp), 0);
+	T_OK(!strstr(sf_replay_request(f.rp, 0), "InstanceId.1"));
+	T_EQ(m[0].rc, 0);
+	T_EQ(m[0].verdict, SF_WAITER_SUCCESS);
+	T_STREQ(m[0].status, "stopped");
+	T_EQ(m[1].rc, 0);
+	T_EQ(m[1].verdict, SF_WAITER_PENDING);
+	T_STREQ(m[1].status, "running");
+	json_t *ids = sf_json_path_strings(m[1].doc, "reservationSet[].instancesSet[].instanceId");
+	T_EQ(json_array_size(ids), 1); /* its own part of the answer only */
+	T_STREQ(json_string_value(json_array_get(ids, 0)), "i-0b");
+	json_decref(ids);
+	T_EQ(sf_pollshare_shared_calls(), shared + 1);
+	ps_release(m, 2);
+	fx_close(&f);
+
+	/* an id the filtered answer lacks is, for its wait, what the by-id
+	 * call says of it: InvalidInstanceID.NotFound, which a row without
+	 * notfound_retry returns and one with it waits on */
+	T_EQ(fx_open(&f, NULL), 0);
+	sf_replay_add(f.rp, "Action=DescribeInstances && Filter.1.Name=instance-id && =i-0a && =i-0b && =i-0c",
+		      PS_EC2(PS_INST("i-0a", "running")), 1);
+	struct ps_member g[3] = {{.c = f.c, .def = &ps_stopped, .id = "i-0a"}, {.c = f.c, .def = &ps_stopped, .id = "i-0b"}, {.c = f.c, .def = &ps_stopped_retry, .id = "i-0c"}};
+	ps_together(g, 3);
+	T_EQ(sf_replay_count(f.rp), 1);
+	T_EQ(sf_replay_unmatched(f.rp), 0);
+	T_EQ(g[0].rc, 0);
+	T_EQ(g[0].verdict, SF_WAITER_PENDING);
+	T_EQ(g[1].rc, SF_ENOTFOUND);
+	T_STREQ(g[1].err.aws_code, "InvalidInstanceID.NotFound");
+	T_CONTAINS(g[1].err.msg, "ec2 DescribeInstances: InvalidInstanceID.NotFound: The instance ID 'i-0b' does not exist");
+	T_EQ(g[2].rc, 0);
+	T_EQ(g[2].verdict, SF_WAITER_PENDING);
+	T_STREQ(g[2].status, "not found");
+	ps_release(g, 3);
+	fx_close(&f);
+
+	/* a failed call fails every member with its error */
+	T_EQ(fx_open(&f, NULL), 0);
+	sf_replay_add(f.rp, "Action=DescribeInstances && Filter.1.Name=instance-id",
+		      "HTTP/1.1 403 Forbidden\nContent-Type: text/xml\n\n<Response><Errors><Error><Code>UnauthorizedOperation"
+		      "</Code><Message>You are not authorized to perform this operation.</Message></Error></Errors>"
+		      "<RequestID>r</RequestID></Response>", -1);
+	struct ps_member e[2] = {{.c = f.c, .def = &ps_stopped, .id = "i-0a"}, {.c = f.c, .def = &ps_stopped_retry, .id = "i-0b"}};
+	ps_together(e, 2);
+	T_EQ(sf_replay_count(f.rp), 1);
+	for (int i = 0; i < 2; i++) {
+		T_EQ(e[i].rc, SF_EAUTH);
+		T_STREQ(e[i].err.aws_code, "UnauthorizedOperation");
+	}
+	ps_release(e, 2);
+	fx_close(&f);
+
+	/* a poll alone, said ahead or not, makes its own by-id call as ever,
+	 * and judges it as sf_aws_waiter_poll does */
+	for (int ahead = 0; ahead < 2; ahead++) {
+		T_EQ(fx_open(&f, NULL), 0);
+		sf_replay_add(f.rp, "Action=DescribeInstances && InstanceId.1=i-0b",
+			      "HTTP/1.1 400 Bad Request\nContent-Type: text/xml\n\n<Response><Errors><Error><Code>InvalidInstanceID.NotFound"
+			      "</Code><Message>The instance ID 'i-0b' does not exist</Message></Error></Errors>"
+			      "<RequestID>r</RequestID></Response>", 1);
+		sf_replay_add(f.rp, "Action=DescribeInstances && InstanceId.1=i-0a", PS_EC2(PS_INST("i-0a", "stopped")), 1);
+		struct ps_member one[2] = {{.c = f.c, .def = &ps_stopped, .id = "i-0a"}, {.c = f.c, .def = &ps_stopped, .id = "i-0b"}};
+		if (ahead)
+			ps_together(one, 1);
+		else
+			ps_poll(&one[0]);
+		T_EQ(one[0].rc, 0);
+		T_EQ(one[0].verdict, SF_WAITER_SUCCESS);
+		ps_poll(&one[1]);
+		T_EQ(one[1].rc, SF_ENOTFOUND);
+		T_EQ(sf_replay_count(f.rp), 2);
+		T_EQ(sf_replay_unmatched(f.rp), 0);
+		T_OK(!strstr(sf_replay_request(f.rp, 0), "Filter"));
+		ps_release(one, 2);
+		fx_close(&f);
+	}
+	T_EQ(sf_pollshare_shared_calls(), shared + 3);
+	/* not one id list: never shared */
+	json_t *two = json_pack("{s:[s], s:b}", "InstanceId", "i-0a", "DryRun", 0);
+	T_OK(!sf_pollshare_can(&ps_stopped, two));
+	json_decref(two);
+	sf_pollshare_set_max(0);
 }
 
 T_MAIN()

@@ -14,6 +14,7 @@
 #include "provisioner/engine/config.h"
 #include "provisioner/engine/plan.h"
 #include "provisioner/kinds/cluster.h"
+#include "aws/pollshare.h"
 #include "resources/aws_batch.h"
 #include "resources/aws_common.h"
 #include "resources/provider.h"
@@ -3330,6 +3331,88 @@ T_TEST(eks_addons_made_alongside_share_one_poll_loop)
 		rt_close(&t);
 		sib_close(&k);
 	}
+}
+
+/* ---- waits of one EC2 action near their ends poll on one grid and
+ * share their calls (aws/pollshare.h) ---- */
+
+static const struct sf_waiter_def grid_stopped = {
+	.name = "t.grid_stopped", .service = "ec2", .operation = "DescribeInstances",
+	.status_path = "reservationSet[].instancesSet[].instanceState.name", .delay_s = 15, .success = {"stopped"},
+	.failure = {"terminated", "shutting-down"}, .label = "builder", .typical_lo = 1, .typical_hi = 1000,
+};
+
+#define GRID_INST(id, state)                                                                                \
+	"<item><reservationId>r-" id "</reservationId><instancesSet><item><instanceId>" id "</instanceId>"    \
+	"<instanceState><name>" state "</name></instanceState></item></instancesSet></item>"
+#define GRID_REPLY(items) EC2("DescribeInstances", "<reservationSet>" items "</reservationSet>")
+
+struct grid_case {
+	struct sf_rctx c2;
+	struct sf_err err2;
+	pthread_t th;
+	int spawned, rc2;
+};
+static struct grid_case *grid_now;
+
+static void *grid_second(void *arg)
+{
+	struct grid_case *k = arg;
+	k->rc2 = ax_wait_begun(&k->c2, &grid_stopped, json_pack("{s:[s]}", "InstanceId", "i-0b"), 3600, "builder", NULL);
+	return NULL;
+}
+
+/* After the first wait's first poll: the second wait begins (as a second
+ * bake whose RunInstances came later). */
+static void grid_progress(struct sf_rctx *c, const char *line)
+{
+	(void)c;
+	(void)line;
+	if (grid_now->spawned++)
+		return;
+	pthread_create(&grid_now->th, NULL, grid_second, grid_now);
+}
+
+/* Two waits of one action, the second begun after the first had polled:
+ * near their ends both poll at the grid's instants, one call naming both
+ * instances each time; each ends on its own instance's state, and the one
+ * left polls alone by id again. */
+T_TEST(ec2_waits_near_their_ends_share_one_call_per_poll)
+{
+	struct rt t;
+	struct grid_case k;
+	memset(&k, 0, sizeof k);
+	rt_open(&t, "aws_gvisor_ami.a");
+	setenv("SECFAAS_POLL_SCALE", "0.02", 1); /* fine step 5 s: a 0.1 s grid */
+	sf_pollshare_set_max(60);
+	grid_now = &k;
+	k.c2 = t.c;
+	k.c2.address = "aws_gvisor_ami.b";
+	k.c2.err = &k.err2;
+	k.c2.progress = NULL;
+	t.c.progress = grid_progress;
+	sf_replay_add(t.f.rp, "Action=DescribeInstances && InstanceId.1=i-0a", GRID_REPLY(GRID_INST("i-0a", "running")), 1);
+	sf_replay_add(t.f.rp, "Action=DescribeInstances && Filter.1.Name=instance-id && =i-0a && =i-0b",
+		      GRID_REPLY(GRID_INST("i-0a", "running") GRID_INST("i-0b", "pending")), 1);
+	sf_replay_add(t.f.rp, "Action=DescribeInstances && Filter.1.Name=instance-id && =i-0a && =i-0b",
+		      GRID_REPLY(GRID_INST("i-0b", "running") GRID_INST("i-0a", "stopped")), 1);
+	sf_replay_add(t.f.rp, "Action=DescribeInstances && InstanceId.1=i-0b", GRID_REPLY(GRID_INST("i-0b", "stopped")), 1);
+	T_EQ(ax_wait_begun(&t.c, &grid_stopped, json_pack("{s:[s]}", "InstanceId", "i-0a"), 3600, "builder", NULL), 0);
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
+	if (k.spawned)
+		pthread_join(k.th, NULL);
+	T_EQ(k.rc2, 0);
+	if (k.err2.code)
+		fprintf(stderr, "err2: %s\n", k.err2.msg);
+	T_EQ(sent2(&t, "Filter.1.Name=instance-id", "=i-0b"), 2);
+	T_EQ(sent(&t, "InstanceId.1=i-0a"), 1); /* alone before the second began */
+	T_EQ(sent(&t, "InstanceId.1=i-0b"), 1); /* alone after the first ended */
+	T_EQ(sent(&t, "Action=DescribeInstances"), 4);
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	grid_now = NULL;
+	sf_pollshare_set_max(0);
+	rt_close(&t);
 }
 
 #define SIB_NG(name, status)                                                                              \
