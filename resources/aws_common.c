@@ -274,10 +274,16 @@ static int wait_run(struct sf_rctx *c, const struct sf_waiter_def *def, json_t *
 	if (!rc && !def)
 		rc = sf_fail(c->err, SF_EINVAL, "%s: no such waiter for %s", c->address, what);
 	double slept = 0;
-	if (!rc && (begun & AX_FINAL))
+	if (!rc && (begun & AX_FINAL)) {
+		/* asleep, it may wake and read at any moment: a poll of its
+		 * action then waits a moment for it (aws/pollshare.h) */
+		if (sf_pollshare_can(def, args))
+			sf_pollshare_expect(c, a, def, 0);
 		rc = ax_until_needed(c, what, sf_mono() + wait_budget(c, timeout_s), &slept);
+	}
 	if (!rc)
 		rc = wait_with(c, a, def, args, timeout_s, what, begun & AX_BEGUN, last, slept, 0, slept);
+	sf_pollshare_leave(c);
 	json_decref(args);
 	return rc;
 }
@@ -314,9 +320,12 @@ int ax_until_needed(struct sf_rctx *c, const char *what, double deadline, double
 	int rc = 0;
 	/* the engine's answer changes when a step ends or starts, and it
 	 * works it out again only then: asking every 20 ms costs nothing and
-	 * wakes the wait within that of it */
+	 * wakes the wait within that of it.  Every sleeper asks at the same
+	 * instants (multiples of 20 ms on the monotonic clock), so sleepers
+	 * woken by one step's end make their first reads together, and those
+	 * of one EC2 action share one call (aws/pollshare.h). */
 	while (rc == 0 && sf_mono() < deadline) {
-		rc = ax_sleep(c, 0.02);
+		rc = ax_sleep(c, 0.02 - fmod(sf_mono(), 0.02));
 		if (rc == 0 && c->needed(c, 1))
 			break;
 	}
