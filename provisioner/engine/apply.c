@@ -53,7 +53,13 @@ struct run {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	size_t running, finished;
-	size_t par; /* worker threads */
+	size_t par;    /* --parallelism: steps at work at once (asleep ones not counted) */
+	size_t asleep; /* running steps asleep in a final wait (node.lazy) */
+	/* worker threads: par to begin with, one more whenever a step falling
+	 * asleep leaves a step that could start without an idle worker */
+	pthread_t *th;
+	size_t nth, cap_th;
+	int nospawn; /* a thread could not be started: sleepers give way instead */
 	unsigned long gen; /* moves with every change needed_cb's answer depends on */
 	int stop_ticker;
 	int halted; /* the state can no longer be written (lock lost, connection gone,
@@ -321,11 +327,14 @@ static size_t pending_cb(struct sf_rctx *c, const char *type)
  * anything asleep: a wait that does is not active; leaving more nodes out
  * of active only wakes more sleepers).  When none is left, nothing is
  * held, so every sleeping wait wakes.  Sleeping is one-way (a
- * wait that woke does not sleep again), so the run ends.  The sleeper
- * occupies a worker, so a ready node counts as active only while a
- * worker is free: when all are asleep, the sleepers wake instead; and
- * while a ready node waits for a worker, nothing is held (a sleeper's end
- * frees one).
+ * wait that woke does not sleep again), so the run ends.  A sleeper makes
+ * no calls, so it does not count against --parallelism: a ready node is
+ * active while fewer than that many steps are at work, and a step that
+ * falls asleep with no idle worker left starts one more worker thread
+ * (wake_worker), so what could start does (were it left waiting for the
+ * sleeper's thread, the sleeper would be held by whatever holds that
+ * step).  Only when no thread can be started do sleepers give way: while
+ * every worker is taken and a step could start, nothing is held.
  * A sleeper asks every few milliseconds; the answer is worked out again
  * only when something it depends on moved (r->gen: a node started or
  * ended, slept or woke, began or stopped waiting on pending changes). */
@@ -365,7 +374,7 @@ static int lz_active(struct lz *z, size_t i)
 	if (nd->st == N_RUNNING)
 		a = !nd->lazy && !nd->slept && (!nd->awaits[0] || a);
 	else if (nd->st == N_WAITING && !any)
-		a = !r->halted && !(r->o->cancel && *r->o->cancel) && r->running < r->par;
+		a = !r->halted && !(r->o->cancel && *r->o->cancel) && r->running - r->asleep < r->par;
 	else if (nd->st != N_WAITING)
 		a = 0;
 	z->act[i] = (signed char)a;
@@ -454,11 +463,12 @@ static int ready(const struct run *r, size_t i);
 static int lz_is_held(const struct run *r, size_t x)
 {
 	size_t n = r->n;
-	/* A sleeper keeps its worker.  While every worker is taken and a step
-	 * that could start waits for one, sleeping on would hold that step up
-	 * (with a blocker that runs until it starts, until the blocker's
-	 * deadline): the wait goes on, and its end frees the worker. */
-	if (r->running >= r->par && !r->halted && !(r->o->cancel && *r->o->cancel))
+	/* A sleeper keeps its thread.  When no more can be started, while
+	 * every worker is taken and a step that could start waits for one,
+	 * sleeping on would hold that step up (with a blocker that runs until
+	 * it starts, until the blocker's deadline): the wait goes on, and its
+	 * end frees the worker. */
+	if (r->nospawn && r->running >= r->nth && !r->halted && !(r->o->cancel && *r->o->cancel))
 		for (size_t i = 0; i < n; i++)
 			if (ready(r, i))
 				return 0;
@@ -502,6 +512,45 @@ static int lz_is_held(const struct run *r, size_t x)
 	return h;
 }
 
+static void *worker(void *arg);
+
+/* One more worker thread, when a step fell asleep and one that could start
+ * finds no idle worker.  Under r->mu. */
+static void wake_worker(struct run *r)
+{
+	if (r->nospawn || r->running < r->nth || r->running - r->asleep >= r->par || r->halted)
+		return;
+	size_t i = 0;
+	while (i < r->n && !ready(r, i))
+		i++;
+	if (i == r->n)
+		return;
+	if (r->nth == r->cap_th) {
+		r->cap_th = r->cap_th ? r->cap_th * 2 : 4;
+		r->th = xrealloc(r->th, r->cap_th * sizeof *r->th);
+	}
+	if (pthread_create(&r->th[r->nth], NULL, worker, r) != 0)
+		r->nospawn = 1;
+	else
+		r->nth++;
+}
+
+/* A node's sleep begins (on 1) or ends (on 0).  Under r->mu. */
+static void set_lazy(struct run *r, struct node *nd, int on)
+{
+	if (nd->lazy == on)
+		return;
+	nd->lazy = on;
+	if (on)
+		r->asleep++;
+	else
+		r->asleep--;
+	r->gen++;
+	if (on)
+		wake_worker(r);
+	pthread_cond_broadcast(&r->cv);
+}
+
 static int needed_cb(struct sf_rctx *c, int ask)
 {
 	struct wctx *w = (struct wctx *)c;
@@ -518,10 +567,7 @@ static int needed_cb(struct sf_rctx *c, int ask)
 		nd->asked = r->gen + 1;
 	}
 	int need = !ask || !nd->held;
-	if (nd->lazy != !need) {
-		nd->lazy = !need;
-		r->gen++;
-	}
+	set_lazy(r, nd, !need);
 	if (!need)
 		nd->slept = 1;
 	pthread_mutex_unlock(&r->mu);
@@ -1197,7 +1243,7 @@ static void *worker(void *arg)
 			r->gen++;
 		}
 		ssize_t pick = -1;
-		if (!cancelled && !r->halted)
+		if (!cancelled && !r->halted && r->running - r->asleep < r->par)
 			for (size_t i = 0; i < r->n && pick < 0; i++)
 				if (ready(r, i))
 					pick = (ssize_t)i;
@@ -1255,10 +1301,10 @@ static void *worker(void *arg)
 		int rc = run_node(&w);
 
 		pthread_mutex_lock(&r->mu);
+		set_lazy(r, nd, 0);
 		r->running--;
 		r->finished++;
 		r->gen++;
-		nd->lazy = 0;
 		nd->awaits[0] = 0;
 		if (rc == 0) {
 			/* each step already reported its completion */
@@ -1531,18 +1577,31 @@ int sf_apply(const struct sf_plan *plan, const struct sf_config *cfg, struct sf_
 	if ((size_t)par > r.n)
 		par = r.n ? (int)r.n : 1;
 	r.par = (size_t)par;
-	pthread_t *th = xcalloc((size_t)par, sizeof *th);
+	r.cap_th = (size_t)par;
+	r.th = xcalloc(r.cap_th, sizeof *r.th);
 	pthread_t tick;
 	int have_tick = pthread_create(&tick, NULL, ticker, &r) == 0;
-	int nth = 0;
+	pthread_mutex_lock(&r.mu);
 	if (r.n)
-		for (; nth < par; nth++)
-			if (pthread_create(&th[nth], NULL, worker, &r) != 0)
+		for (; r.nth < (size_t)par; r.nth++)
+			if (pthread_create(&r.th[r.nth], NULL, worker, &r) != 0)
 				break;
-	if (r.n && nth == 0)
+	if (r.nth < (size_t)par)
+		r.nospawn = 1;
+	pthread_mutex_unlock(&r.mu);
+	if (r.n && r.nth == 0)
 		worker(&r); /* could not start threads: run inline */
-	for (int i = 0; i < nth; i++)
-		pthread_join(th[i], NULL);
+	/* workers started meanwhile (wake_worker) are joined too: none starts
+	 * once every step has ended, which is when the first ones return */
+	for (size_t i = 0;; i++) {
+		pthread_mutex_lock(&r.mu);
+		int more = i < r.nth;
+		pthread_t t = more ? r.th[i] : (pthread_t){0};
+		pthread_mutex_unlock(&r.mu);
+		if (!more)
+			break;
+		pthread_join(t, NULL);
+	}
 	pthread_mutex_lock(&r.mu);
 	r.stop_ticker = 1;
 	pthread_cond_broadcast(&r.cv);
@@ -1581,7 +1640,7 @@ int sf_apply(const struct sf_plan *plan, const struct sf_config *cfg, struct sf_
 	for (size_t i = 0; i < r.n; i++)
 		free(r.v[i].waits);
 	free(r.v);
-	free(th);
+	free(r.th);
 	pthread_mutex_destroy(&r.mu);
 	pthread_cond_destroy(&r.cv);
 	return rc;

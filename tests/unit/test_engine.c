@@ -1617,18 +1617,20 @@ T_TEST(apply_cancel_ends_a_sleep_until_needed_promptly)
 	T_OK(secs < 3);
 }
 
-/* A sleeper holds its worker.  With --parallelism 2, lz.a (a sink, asleep
- * while anything else runs) and mq.q take both workers; mr.r, ready and
- * waiting for neither, can only start once one of them ends.  mq.q runs
- * until mr.r has started (a guard of seconds: the case then fails), so
- * the sleeper must not sleep while a ready step waits for its worker:
- * otherwise the two hold each other until the guard. */
-static int mr_started, mq_saw;
+/* A sleeper makes no calls, so it does not count against --parallelism.
+ * With 2, lz.a (a sink, asleep while anything else runs) and mq.q take
+ * both workers; mr.r, ready and waiting for neither, must still start:
+ * mq.q runs until it has (a guard of seconds: the case then fails), so
+ * were mr.r left waiting for the sleeper's worker, the two would hold each
+ * other until the guard.  Nor may the sleeper wake to free its worker
+ * (polling for nothing): it is still asleep when mr.r starts. */
+static int mr_started, mq_saw, mr_saw_sleeper;
 
 static int mr_create(struct sf_rctx *c, const json_t *want, json_t **out)
 {
 	pthread_mutex_lock(&lz_mu);
 	mr_started = 1;
+	mr_saw_sleeper = lz_asks[0] > 0 && !lz_woke[0];
 	pthread_cond_broadcast(&lz_cv);
 	pthread_mutex_unlock(&lz_mu);
 	*out = json_deep_copy(want);
@@ -1656,7 +1658,7 @@ static const struct sf_rtype mq_t = {.name = "mq", .schema_version = 1, .attrs =
 static const struct sf_rtype mr_t = {.name = "mr", .schema_version = 1, .attrs = fk_attrs, .create = mr_create,
 				     .read = gw_read, .destroy = gw_destroy, .own = &fk_own};
 
-T_TEST(apply_final_wait_does_not_sleep_on_a_worker_a_ready_step_needs)
+T_TEST(apply_a_sleeping_final_wait_leaves_its_slot_to_a_ready_step)
 {
 	static const struct sf_rtype *const types[] = {&lz_t, &mq_t, &mr_t}; /* by name */
 	struct sf_registry reg = {types, 3};
@@ -1665,7 +1667,8 @@ T_TEST(apply_final_wait_does_not_sleep_on_a_worker_a_ready_step_needs)
 	memset(lz_woke, 0, sizeof lz_woke);
 	memset(lz_rc, 0, sizeof lz_rc);
 	lz_cancel = lz_blocker_done = 0;
-	mr_started = mq_saw = 0;
+	mr_started = mq_saw = mr_saw_sleeper = 0;
+	memset(lz_asks, 0, sizeof lz_asks);
 	gw_add(&cfg, &lz_t, "a", NULL, NULL); /* the first two in order (by address) */
 	gw_add(&cfg, &mq_t, "q", NULL, NULL);
 	gw_add(&cfg, &mr_t, "r", NULL, NULL);
@@ -1682,7 +1685,8 @@ T_TEST(apply_final_wait_does_not_sleep_on_a_worker_a_ready_step_needs)
 	memset(&res, 0, sizeof res);
 	T_EQ(sf_apply(&plan, &cfg, st, &ao, &res, &err), 0);
 	T_EQ(lz_woke[0], 1);
-	T_EQ(mq_saw, 1); /* mr.r started while mq.q still ran */
+	T_EQ(mq_saw, 1);         /* mr.r started while mq.q still ran */
+	T_EQ(mr_saw_sleeper, 1); /* and while lz.a slept */
 	sf_plan_release(&plan);
 	sf_config_release(&cfg);
 	sf_state_close(st);
