@@ -309,7 +309,11 @@ static size_t pending_cb(struct sf_rctx *c, const char *type)
  *          final wait that slept and woke: it was held only by what has
  *          ended since, and sleepers woken together (the run's last
  *          add-ons, two NAT gateways of one node group) read side by side
- *          rather than one after the other.
+ *          rather than one after the other.  Except in (c): there a woken
+ *          wait that something waits for is active (the run goes on after
+ *          it: a NAT gateway read for the route its node groups wait for),
+ *          so the run's sinks (add-ons only its end waits for) sleep on
+ *          instead of waking with it; woken sinks still read together.
  *   held(N)  for an unfinished N:
  *     (a) N waits for an active Y that is not X and does not itself wait
  *         (transitively) for X; or, only when N is quick (its type's
@@ -343,6 +347,7 @@ struct lz {
 	size_t n, x;
 	unsigned char *e;            /* e[i * n + j]: i waits for j (unfinished both) */
 	signed char *act, *held, *onx; /* memo: -1 unknown, 2 being computed */
+	signed char *act_c;            /* act as (c) counts it (lz_active) */
 	unsigned char *seen;
 };
 
@@ -358,27 +363,45 @@ static int unfinished(const struct node *nd)
 	return nd->st == N_WAITING || nd->st == N_RUNNING;
 }
 
-static int lz_active(struct lz *z, size_t i)
+/* Does some unfinished node wait for i? */
+static int lz_awaited(const struct lz *z, size_t i)
+{
+	for (size_t k = 0; k < z->n; k++)
+		if (z->e[k * z->n + i])
+			return 1;
+	return 0;
+}
+
+/* for_c: as rule (c) counts it, where a final wait that slept and woke is
+ * at work when something waits for it (a NAT gateway read for its route):
+ * the run goes on after it, so a sink need not wake for it. */
+static int lz_active_as(struct lz *z, size_t i, int for_c)
 {
 	const struct run *r = z->r;
 	const struct node *nd = &r->v[i];
-	if (z->act[i] >= 0)
-		return z->act[i] == 1; /* 2: a circle of implied waits, nothing active in it */
-	z->act[i] = 2;
+	signed char *memo = for_c ? z->act_c : z->act;
+	if (memo[i] >= 0)
+		return memo[i] == 1; /* 2: a circle of implied waits, nothing active in it */
+	memo[i] = 2;
 	int a = 0, any = 0;
 	for (size_t j = 0; j < z->n && !a; j++)
 		if (z->e[i * z->n + j]) {
 			any = 1;
-			a = lz_active(z, j);
+			a = lz_active_as(z, j, for_c);
 		}
 	if (nd->st == N_RUNNING)
-		a = !nd->lazy && !nd->slept && (!nd->awaits[0] || a);
+		a = !nd->lazy && (!nd->slept || (for_c && lz_awaited(z, i))) && (!nd->awaits[0] || a);
 	else if (nd->st == N_WAITING && !any)
 		a = !r->halted && !(r->o->cancel && *r->o->cancel) && r->running - r->asleep < r->par;
 	else if (nd->st != N_WAITING)
 		a = 0;
-	z->act[i] = (signed char)a;
+	memo[i] = (signed char)a;
 	return a;
+}
+
+static int lz_active(struct lz *z, size_t i)
+{
+	return lz_active_as(z, i, 0);
 }
 
 /* Does i wait (transitively) for X? */
@@ -450,7 +473,7 @@ static int lz_held(struct lz *z, size_t i)
 		memset(z->seen, 0, n);
 		lz_waiters(z, i);
 		for (size_t k = 0; k < n && !h; k++)
-			if (k != i && !z->seen[k] && unfinished(&z->r->v[k]) && lz_active(z, k))
+			if (k != i && !z->seen[k] && unfinished(&z->r->v[k]) && lz_active_as(z, k, 1))
 				h = 1;
 	}
 	z->held[i] = (signed char)h;
@@ -459,7 +482,7 @@ static int lz_held(struct lz *z, size_t i)
 
 static int ready(const struct run *r, size_t i);
 
-/* Is node x held?  Under r->mu. */
+/* Is node x held?  1 yes, 2 for now (ask again), 0 no.  Under r->mu. */
 static int lz_is_held(const struct run *r, size_t x)
 {
 	size_t n = r->n;
@@ -472,7 +495,15 @@ static int lz_is_held(const struct run *r, size_t x)
 		for (size_t i = 0; i < n; i++)
 			if (ready(r, i))
 				return 0;
-	struct lz z = {r, n, x, xcalloc(n * n, 1), xcalloc(n, 1), xcalloc(n, 1), xcalloc(n, 1), xcalloc(n, 1)};
+	struct lz z = {.r = r,
+		       .n = n,
+		       .x = x,
+		       .e = xcalloc(n * n, 1),
+		       .act = xcalloc(n, 1),
+		       .held = xcalloc(n, 1),
+		       .onx = xcalloc(n, 1),
+		       .act_c = xcalloc(n, 1),
+		       .seen = xcalloc(n, 1)};
 	unsigned char *reached = xcalloc(n, 1);
 	for (size_t i = 0; i < n; i++) {
 		const struct node *nd = &r->v[i];
@@ -499,13 +530,23 @@ static int lz_is_held(const struct run *r, size_t x)
 		}
 	}
 	memset(z.act, -1, n);
+	memset(z.act_c, -1, n);
 	memset(z.held, -1, n);
 	memset(z.onx, -1, n);
-	z.act[x] = 0; /* the asker is about to sleep, or not needed to run on */
+	z.act[x] = z.act_c[x] = 0; /* the asker is about to sleep, or not needed to run on */
 	int h = lz_held(&z, x);
+	/* A sink that found nothing at work while a sleeper something waits
+	 * for has not answered since the last move: that one is about to wake
+	 * (then it is at work for (c) above) or to say what holds it (which
+	 * holds the sink too).  Sleepers ask at the same instants, and a sink
+	 * asking first would wake for nothing: it waits for that answer. */
+	for (size_t i = 0; !h && i < n; i++)
+		if (i != x && r->v[i].lazy && r->v[i].asked != r->gen + 1 && lz_awaited(&z, i) && !lz_awaited(&z, x))
+			h = 2;
 	free(reached);
 	free(z.e);
 	free(z.act);
+	free(z.act_c);
 	free(z.held);
 	free(z.onx);
 	free(z.seen);
@@ -564,7 +605,8 @@ static int needed_cb(struct sf_rctx *c, int ask)
 	size_t x = (size_t)(nd - r->v);
 	if (ask && nd->asked != r->gen + 1) { /* nothing it depends on moved: the same answer */
 		nd->held = lz_is_held(r, x);
-		nd->asked = r->gen + 1;
+		/* 2: held until another sleeper answers (not kept) */
+		nd->asked = nd->held == 2 ? 0 : r->gen + 1;
 	}
 	int need = !ask || !nd->held;
 	set_lazy(r, nd, !need);

@@ -1411,6 +1411,7 @@ static pthread_cond_t lz_cv = PTHREAD_COND_INITIALIZER;
 static int lz_asks[2], lz_woke[2], lz_after[2], lz_rc[2], lz_sleepers, lz_blocker_done, lz_blocker_saw,
 	lz_cancel;
 static int (*lz_engine)(struct sf_rctx *c, int ask);
+static int lw_done, lz_after_w[2]; /* lw.w ended; it had when each sleeper woke */
 static size_t lz_timed, lb_timed; /* durations the run recorded for the step types */
 
 static int lz_index(const struct sf_rctx *c)
@@ -1446,6 +1447,7 @@ static int lz_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	if (!rc) {
 		lz_woke[i]++; /* its one read would come here */
 		lz_after[i] = lz_blocker_done;
+		lz_after_w[i] = lw_done;
 	}
 	pthread_cond_broadcast(&lz_cv);
 	pthread_mutex_unlock(&lz_mu);
@@ -1484,12 +1486,27 @@ static int lb_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	return 0;
 }
 
+/* a step that usually takes minutes (a node group), noting that it ended */
+static int lw_create(struct sf_rctx *c, const json_t *want, json_t **out)
+{
+	pthread_mutex_lock(&lz_mu);
+	lw_done = 1;
+	pthread_cond_broadcast(&lz_cv);
+	pthread_mutex_unlock(&lz_mu);
+	*out = json_deep_copy(want);
+	json_object_set_new(*out, "id", json_string(c->address));
+	return 0;
+}
+
 static const struct sf_rtype lz_t = {.name = "lz", .schema_version = 1, .attrs = fk_attrs, .create = lz_create,
 				     .read = gw_read, .destroy = gw_destroy, .own = &fk_own};
 static const struct sf_rtype lb_t = {.name = "lb", .schema_version = 1, .attrs = fk_attrs, .create = lb_create,
 				     .read = gw_read, .destroy = gw_destroy, .own = &fk_own};
 static const struct sf_rtype ld_t = {.name = "ld", .schema_version = 1, .attrs = fk_attrs, .create = gw_create,
 				     .read = gw_read, .destroy = gw_destroy, .own = &fk_own};
+static const struct sf_rtype lw_t = {.name = "lw", .schema_version = 1, .attrs = fk_attrs, .create = lw_create,
+				     .read = gw_read, .destroy = gw_destroy, .own = &fk_own,
+				     .typical = {.create = {150, 300}}};
 /* a step that usually takes minutes (a node group) */
 static const struct sf_rtype ls_t = {.name = "ls", .schema_version = 1, .attrs = fk_attrs, .create = gw_create,
 				     .read = gw_read, .destroy = gw_destroy, .own = &fk_own,
@@ -1498,12 +1515,14 @@ static const struct sf_rtype ls_t = {.name = "ls", .schema_version = 1, .attrs =
 /* shape: 1 lz.a -> ld.d <- lb.y; 2 lz.a, lz.b -> ld.d <- lb.y (two NAT
  * gateways feeding one node group that also waits for the cluster);
  * 3 lz.a alone, lb.y beside it; 4 lz.a -> ls.s -> ld.d, lb.y beside them
- * (a NAT gateway, the node group it alone holds up, what follows it).
+ * (a NAT gateway, the node group it alone holds up, what follows it);
+ * 6 lz.a alone, lz.b -> lw.w <- lb.y (an add-on only the run's end
+ * waits for, a NAT gateway whose node group also waits for the cluster).
  * Returns apply's code, *secs its time. */
 static int lz_run(const char *name, int shape, int cancel_mode, double *secs)
 {
-	static const struct sf_rtype *const types[] = {&lb_t, &ld_t, &ls_t, &lz_t}; /* by name */
-	struct sf_registry reg = {types, 4};
+	static const struct sf_rtype *const types[] = {&lb_t, &ld_t, &ls_t, &lw_t, &lz_t}; /* by name */
+	struct sf_registry reg = {types, 5};
 	struct sf_config cfg = SF_CONFIG_INIT;
 	cfg.workspace = xstrdup("ws");
 	memset(lz_asks, 0, sizeof lz_asks);
@@ -1511,13 +1530,21 @@ static int lz_run(const char *name, int shape, int cancel_mode, double *secs)
 	memset(lz_after, 0, sizeof lz_after);
 	memset(lz_rc, 0, sizeof lz_rc);
 	lz_blocker_done = lz_blocker_saw = 0;
-	lz_sleepers = shape == 2 ? 2 : shape == 4 ? 0 : 1;
+	memset(lz_after_w, 0, sizeof lz_after_w);
+	lw_done = 0;
+	lz_sleepers = shape == 2 || shape == 6 ? 2 : shape == 4 ? 0 : 1;
 	lz_cancel = cancel_mode;
 	gw_add(&cfg, &lz_t, "a", NULL, NULL);
-	if (shape == 2)
+	if (shape == 2 || shape == 6)
 		gw_add(&cfg, &lz_t, "b", NULL, NULL);
 	gw_add(&cfg, &lb_t, "y", NULL, NULL);
-	if (shape == 4) {
+	if (shape == 6) {
+		json_t *a = json_pack("{s:s}", "v", "x");
+		struct sf_rinst *w = sf_config_add(&cfg, &lw_t, "w", a, NULL);
+		json_decref(a);
+		sf_rinst_add_dep(w, "lz.b");
+		sf_rinst_add_dep(w, "lb.y");
+	} else if (shape == 4) {
 		gw_add(&cfg, &ls_t, "s", "lz.a", NULL);
 		gw_add(&cfg, &ld_t, "d", "ls.s", NULL);
 	} else if (shape != 3) {
@@ -1591,6 +1618,23 @@ T_TEST(apply_final_wait_of_a_sink_sleeps_while_another_node_runs)
 	T_EQ(lz_blocker_saw, 1);
 	T_EQ(lz_woke[0], 1);
 	T_EQ(lz_after[0], 1);
+}
+
+/* An add-on only the run's end waits for (lz.a) and a NAT gateway (lz.b)
+ * whose node group (lw.w) also waits for the cluster (lb.y) sleep while the
+ * cluster runs.  When it ends nothing is at work, and both ask at the same
+ * instant: the NAT gateway wakes (its node group can go on), and the add-on
+ * sleeps on until the node group has ended, whichever asked first, since
+ * the run goes on after the woken NAT gateway. */
+T_TEST(apply_sink_sleeps_on_while_a_woken_final_wait_feeds_a_long_step)
+{
+	double secs = 0;
+	T_EQ(lz_run("lazy6", 6, 0, &secs), 0);
+	T_EQ(lz_blocker_saw, 1);
+	T_EQ(lz_woke[1], 1);
+	T_EQ(lz_after_w[1], 0); /* the NAT gateway woke before its node group ran */
+	T_EQ(lz_woke[0], 1);
+	T_EQ(lz_after_w[0], 1); /* the add-on only once that had ended */
 }
 
 /* A final wait whose dependent takes minutes (a node group waiting only for
