@@ -189,11 +189,12 @@ class InstanceTest(Ec2Base):
                     out += [(v["LaunchTemplateId"], v["VersionNumber"], v["DefaultVersion"])
                             for v in page["LaunchTemplateVersions"]]
                 return sorted(x for x in out if x[0] in (one, two))
-            self.assertEqual(got(Versions=["$Latest"]), [(one, 1, True), (two, 3, False)])
-            self.assertEqual(got(Versions=["$Default"]), [(one, 1, True), (two, 2, True)])
+            # in id order (got sorts): the ids are random
+            self.assertEqual(got(Versions=["$Latest"]), sorted([(one, 1, True), (two, 3, False)]))
+            self.assertEqual(got(Versions=["$Default"]), sorted([(one, 1, True), (two, 2, True)]))
             # a version that is both is described once
             both = got(Versions=["$Latest", "$Default"])
-            self.assertEqual(both, [(one, 1, True), (two, 2, True), (two, 3, False)])
+            self.assertEqual(both, sorted([(one, 1, True), (two, 2, True), (two, 3, False)]))
             self.assertEqual(got(Versions=["$Latest", "$Default"], PaginationConfig={"PageSize": 1}), both)
             # version 1 of `two` names `a` but is neither: not described account-wide
             self.assertEqual(got(Versions=["$Latest", "$Default"], Filters=[{"Name": "image-id", "Values": [a]}]),
