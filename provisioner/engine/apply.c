@@ -555,8 +555,9 @@ static int lz_is_held(const struct run *r, size_t x)
 
 static void *worker(void *arg);
 
-/* One more worker thread, when a step fell asleep and one that could start
- * finds no idle worker.  Under r->mu. */
+/* One more worker thread, when a step that could start finds no idle
+ * worker while sleepers leave slots free (a step fell asleep, or one
+ * became ready beside sleepers).  Under r->mu. */
 static void wake_worker(struct run *r)
 {
 	if (r->nospawn || r->running < r->nth || r->running - r->asleep >= r->par || r->halted)
@@ -624,6 +625,9 @@ static int record_id_cb(struct sf_rctx *c, const char *id)
 	snprintf(w->node->id, sizeof w->node->id, "%s", id ? id : "");
 	w->node->accepted = 1;
 	w->run->gen++;
+	/* what only needed the object to exist may start now: a worker for
+	 * it if every one is taken while sleepers leave slots free */
+	wake_worker(w->run);
 	pthread_cond_broadcast(&w->run->cv);
 	pthread_mutex_unlock(&w->run->mu);
 	/* Keep the row `creating` but remember the id, so a killed run can still

@@ -1637,6 +1637,79 @@ T_TEST(apply_sink_sleeps_on_while_a_woken_final_wait_feeds_a_long_step)
 	T_EQ(lz_after_w[0], 1); /* the add-on only once that had ended */
 }
 
+/* With --parallelism 2, lz.a (a sink) sleeps beside ua.first; then
+ * ua.first's create is accepted (records its id) and waits for ua.dep,
+ * which needs only that.  Both workers are taken, one by the sleeper, but a
+ * slot is free: ua.dep must start on a worker started for it, not wait for
+ * ua.first's end (a guard of seconds: the case then fails). */
+static int ua_dep_started, ua_saw_dep;
+
+static int ua_create(struct sf_rctx *c, const json_t *want, json_t **out)
+{
+	pthread_mutex_lock(&lz_mu);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 5; /* guards, not pauses: each ends as soon as what it waits for happened */
+	if (!strcmp(c->address, "ua.dep")) {
+		ua_dep_started = 1;
+		pthread_cond_broadcast(&lz_cv);
+	} else {
+		while (!lz_asks[0] && pthread_cond_timedwait(&lz_cv, &lz_mu, &ts) == 0)
+			; /* the sleeper is asleep */
+		pthread_mutex_unlock(&lz_mu);
+		if (c->record_id)
+			c->record_id(c, c->address);
+		pthread_mutex_lock(&lz_mu);
+		while (!ua_dep_started && pthread_cond_timedwait(&lz_cv, &lz_mu, &ts) == 0)
+			;
+		ua_saw_dep = ua_dep_started;
+	}
+	pthread_mutex_unlock(&lz_mu);
+	*out = json_deep_copy(want);
+	json_object_set_new(*out, "id", json_string(c->address));
+	return 0;
+}
+
+static const struct sf_rtype ua_t = {.name = "ua", .schema_version = 1, .attrs = fk_attrs, .create = ua_create,
+				     .read = gw_read, .destroy = gw_destroy, .own = &fk_own};
+
+T_TEST(apply_a_step_accepted_beside_a_sleeper_gets_a_worker)
+{
+	static const struct sf_rtype *const types[] = {&ua_t, &lz_t}; /* by name */
+	struct sf_registry reg = {types, 2};
+	struct sf_config cfg = SF_CONFIG_INIT;
+	cfg.workspace = xstrdup("ws");
+	memset(lz_woke, 0, sizeof lz_woke);
+	memset(lz_asks, 0, sizeof lz_asks);
+	memset(lz_rc, 0, sizeof lz_rc);
+	lz_cancel = lz_blocker_done = 0;
+	ua_dep_started = ua_saw_dep = 0;
+	gw_add(&cfg, &lz_t, "a", NULL, NULL);
+	gw_add(&cfg, &ua_t, "first", NULL, NULL);
+	json_t *a = json_pack("{s:s}", "v", "x");
+	struct sf_rinst *dep = sf_config_add(&cfg, &ua_t, "dep", a, NULL);
+	json_decref(a);
+	sf_rinst_add_accept_dep(dep, "ua.first");
+	struct sf_state *st = fresh_state("lazyaccept");
+	struct sf_plan plan;
+	struct sf_err err = SF_ERR_INIT;
+	struct sf_plan_opts po = {.refresh = 1, .types = &reg};
+	int rc = sf_plan_make(&plan, &cfg, st, &po, &err);
+	if (rc < 0)
+		T_FAILF("plan: %s", err.msg);
+	volatile int cancel = 0;
+	struct sf_apply_opts ao = {.parallelism = 2, .cancel = &cancel, .progress_interval = 60};
+	struct sf_apply_result res;
+	memset(&res, 0, sizeof res);
+	T_EQ(sf_apply(&plan, &cfg, st, &ao, &res, &err), 0);
+	T_OK(lz_asks[0] > 0); /* lz.a slept */
+	T_EQ(ua_saw_dep, 1);  /* ua.dep started while ua.first ran */
+	T_EQ(lz_woke[0], 1);
+	sf_plan_release(&plan);
+	sf_config_release(&cfg);
+	sf_state_close(st);
+}
+
 /* A final wait whose dependent takes minutes (a node group waiting only for
  * the NAT gateway's route) is needed at once, even while something else
  * runs that the run's end waits for: starting the node group late would
