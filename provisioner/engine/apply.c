@@ -623,12 +623,6 @@ static int record_id_cb(struct sf_rctx *c, const char *id)
 	struct sf_err e = SF_ERR_INIT;
 	pthread_mutex_lock(&w->run->mu);
 	snprintf(w->node->id, sizeof w->node->id, "%s", id ? id : "");
-	w->node->accepted = 1;
-	w->run->gen++;
-	/* what only needed the object to exist may start now: a worker for
-	 * it if every one is taken while sleepers leave slots free */
-	wake_worker(w->run);
-	pthread_cond_broadcast(&w->run->cv);
 	pthread_mutex_unlock(&w->run->mu);
 	/* Keep the row `creating` but remember the id, so a killed run can still
 	 * destroy the object even if create never returned. */
@@ -640,9 +634,21 @@ static int record_id_cb(struct sf_rctx *c, const char *id)
 	json_object_set_new(row->attrs, "id", json_string(id));
 	int rc = sf_state_put(w->run->st, row, &e);
 	sf_resource_free(row);
-	if (rc < 0)
+	if (rc < 0) {
 		sf_warn("%s: could not record id %s: %s", w->node->ch->address, id, e.msg);
-	return rc;
+		return rc;
+	}
+	/* only an id the state holds lets accept-only dependents start: what
+	 * they make may then refer to it, and a killed run finds it again */
+	pthread_mutex_lock(&w->run->mu);
+	w->node->accepted = 1;
+	w->run->gen++;
+	/* what only needed the object to exist may start now: a worker for
+	 * it if every one is taken while sleepers leave slots free */
+	wake_worker(w->run);
+	pthread_cond_broadcast(&w->run->cv);
+	pthread_mutex_unlock(&w->run->mu);
+	return 0;
 }
 
 static void progress_cb(struct sf_rctx *c, const char *status)
