@@ -709,6 +709,17 @@ static int find_users(struct sf_rctx *c, struct cands *cs)
 	return rc;
 }
 
+/* Delete one snapshot; one already gone is no error. */
+static int drop_snapshot(struct sf_rctx *c, const char *snap)
+{
+	int rc = ax_ec2(c, "DeleteSnapshot", json_pack("{s:s}", "SnapshotId", snap), NULL);
+	if (rc == SF_ENOTFOUND) {
+		sf_err_clear(c->err);
+		rc = 0;
+	}
+	return rc;
+}
+
 /* Snapshots CreateImage made for `image` that outlived it: a run killed
  * between DeregisterImage and DeleteSnapshot, or a snapshot whose delete
  * failed.  EC2 describes each as "Created by CreateImage(<instance>) for
@@ -729,11 +740,7 @@ static int drop_orphan_snapshots(struct sf_rctx *c, const char *image)
 		const char *snap = ax_s(s, "snapshotId");
 		if (rc < 0 || !snap)
 			continue;
-		rc = ax_ec2(c, "DeleteSnapshot", json_pack("{s:s}", "SnapshotId", snap), NULL);
-		if (rc == SF_ENOTFOUND) {
-			sf_err_clear(c->err);
-			rc = 0;
-		}
+		rc = drop_snapshot(c, snap);
 		if (!rc)
 			sf_info("%s: deleted snapshot %s left by %s", c->address, snap, image);
 	}
@@ -805,11 +812,7 @@ static int drop_unused(struct sf_rctx *c, struct cands *cs)
 			const char *snap = ax_s(json_object_get(b, "ebs"), "snapshotId");
 			if (rc < 0 || !snap)
 				continue;
-			rc = ax_ec2(c, "DeleteSnapshot", json_pack("{s:s}", "SnapshotId", snap), NULL);
-			if (rc == SF_ENOTFOUND) {
-				sf_err_clear(c->err);
-				rc = 0;
-			}
+			rc = drop_snapshot(c, snap);
 		}
 		if (!rc)
 			sf_info("%s: deregistered %s and deleted its snapshots", c->address, k->id);

@@ -1637,6 +1637,32 @@ T_TEST(apply_sink_sleeps_on_while_a_woken_final_wait_feeds_a_long_step)
 	T_EQ(lz_after_w[0], 1); /* the add-on only once that had ended */
 }
 
+/* Plan and apply cfg (released here) on a fresh state with --parallelism 2:
+ * apply's code. */
+static int two_workers(struct sf_config *cfg, const struct sf_registry *reg, const char *name)
+{
+	struct sf_state *st = fresh_state(name);
+	struct sf_plan plan;
+	struct sf_err err = SF_ERR_INIT;
+	struct sf_plan_opts po = {.refresh = 1, .types = reg};
+	int rc = sf_plan_make(&plan, cfg, st, &po, &err);
+	if (rc < 0) {
+		T_FAILF("plan: %s", err.msg);
+		sf_config_release(cfg);
+		sf_state_close(st);
+		return rc;
+	}
+	volatile int cancel = 0;
+	struct sf_apply_opts ao = {.parallelism = 2, .cancel = &cancel, .progress_interval = 60};
+	struct sf_apply_result res;
+	memset(&res, 0, sizeof res);
+	rc = sf_apply(&plan, cfg, st, &ao, &res, &err);
+	sf_plan_release(&plan);
+	sf_config_release(cfg);
+	sf_state_close(st);
+	return rc;
+}
+
 /* With --parallelism 2, lz.a (a sink) sleeps beside ua.first; then
  * ua.first's create is accepted (records its id) and waits for ua.dep,
  * which needs only that.  Both workers are taken, one by the sleeper, but a
@@ -1690,24 +1716,10 @@ T_TEST(apply_a_step_accepted_beside_a_sleeper_gets_a_worker)
 	struct sf_rinst *dep = sf_config_add(&cfg, &ua_t, "dep", a, NULL);
 	json_decref(a);
 	sf_rinst_add_accept_dep(dep, "ua.first");
-	struct sf_state *st = fresh_state("lazyaccept");
-	struct sf_plan plan;
-	struct sf_err err = SF_ERR_INIT;
-	struct sf_plan_opts po = {.refresh = 1, .types = &reg};
-	int rc = sf_plan_make(&plan, &cfg, st, &po, &err);
-	if (rc < 0)
-		T_FAILF("plan: %s", err.msg);
-	volatile int cancel = 0;
-	struct sf_apply_opts ao = {.parallelism = 2, .cancel = &cancel, .progress_interval = 60};
-	struct sf_apply_result res;
-	memset(&res, 0, sizeof res);
-	T_EQ(sf_apply(&plan, &cfg, st, &ao, &res, &err), 0);
+	T_EQ(two_workers(&cfg, &reg, "lazyaccept"), 0);
 	T_OK(lz_asks[0] > 0); /* lz.a slept */
 	T_EQ(ua_saw_dep, 1);  /* ua.dep started while ua.first ran */
 	T_EQ(lz_woke[0], 1);
-	sf_plan_release(&plan);
-	sf_config_release(&cfg);
-	sf_state_close(st);
 }
 
 /* A final wait whose dependent takes minutes (a node group waiting only for
@@ -1789,22 +1801,8 @@ T_TEST(apply_a_sleeping_final_wait_leaves_its_slot_to_a_ready_step)
 	gw_add(&cfg, &lz_t, "a", NULL, NULL); /* the first two in order (by address) */
 	gw_add(&cfg, &mq_t, "q", NULL, NULL);
 	gw_add(&cfg, &mr_t, "r", NULL, NULL);
-	struct sf_state *st = fresh_state("lazyslot");
-	struct sf_plan plan;
-	struct sf_err err = SF_ERR_INIT;
-	struct sf_plan_opts po = {.refresh = 1, .types = &reg};
-	int rc = sf_plan_make(&plan, &cfg, st, &po, &err);
-	if (rc < 0)
-		T_FAILF("plan: %s", err.msg);
-	volatile int cancel = 0;
-	struct sf_apply_opts ao = {.parallelism = 2, .cancel = &cancel, .progress_interval = 60};
-	struct sf_apply_result res;
-	memset(&res, 0, sizeof res);
-	T_EQ(sf_apply(&plan, &cfg, st, &ao, &res, &err), 0);
+	T_EQ(two_workers(&cfg, &reg, "lazyslot"), 0);
 	T_EQ(lz_woke[0], 1);
 	T_EQ(mq_saw, 1);         /* mr.r started while mq.q still ran */
 	T_EQ(mr_saw_sleeper, 1); /* and while lz.a slept */
-	sf_plan_release(&plan);
-	sf_config_release(&cfg);
-	sf_state_close(st);
 }
