@@ -11,6 +11,7 @@
 #include "aws/awserr.h"
 #include "aws/client.h"
 #include "aws/waiter.h"
+#include "clock.h"
 #include "log.h"
 #include "util.h"
 
@@ -178,14 +179,8 @@ static int poised(const struct gather *g, double now, int *announced)
 static void nap_until(double until)
 {
 	double left = until - sf_mono();
-	if (left <= 0)
-		return;
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	long long ns = ts.tv_nsec + (long long)(left * 1e9);
-	ts.tv_sec += (time_t)(ns / 1000000000LL);
-	ts.tv_nsec = (long)(ns % 1000000000LL);
-	pthread_cond_timedwait(&cv, &mu, &ts);
+	if (left > 0)
+		sf_cond_wait_s(&cv, &mu, left);
 }
 
 static int has_id(const json_t *ids, const char *id)

@@ -65,3 +65,13 @@ int sf_clock_nap(const struct sf_clock *clk, double secs, volatile int *cancel)
 		clk->sleep(clk->ctx, left < NAP_SLICE_S ? left : NAP_SLICE_S);
 	}
 }
+
+int sf_cond_wait_s(pthread_cond_t *cv, pthread_mutex_t *mu, double secs)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	long long ns = ts.tv_nsec + (long long)((secs > 0 ? secs : 0) * 1e9);
+	ts.tv_sec += (time_t)(ns / 1000000000LL);
+	ts.tv_nsec = (long)(ns % 1000000000LL);
+	return pthread_cond_timedwait(cv, mu, &ts);
+}

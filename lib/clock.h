@@ -18,6 +18,8 @@
 #ifndef SF_CLOCK_H
 #define SF_CLOCK_H
 
+#include <pthread.h>
+
 struct sf_clock {
 	double (*now)(void *ctx);              /* seconds; which epoch depends on the clock */
 	void (*sleep)(void *ctx, double secs); /* may return early on a signal */
@@ -36,5 +38,9 @@ const struct sf_clock *sf_clock_monotonic(void);
  * NULL) before each: 0 when the time has passed, SF_EINTR as soon as
  * *cancel is non-zero (also before sleeping at all). */
 int sf_clock_nap(const struct sf_clock *clk, double secs, volatile int *cancel);
+
+/* pthread_cond_timedwait for at most secs from now (it takes a deadline on
+ * the wall clock); mu held, as there.  Its return. */
+int sf_cond_wait_s(pthread_cond_t *cv, pthread_mutex_t *mu, double secs);
 
 #endif

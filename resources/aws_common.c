@@ -415,13 +415,7 @@ static int sib_follow(struct sf_rctx *c, struct sib_group *g, double deadline, c
 			return sf_fail(c->err, SF_ETIMEOUT, "%s: %s still pending after waiting for %s", c->address,
 				       what, g->leader);
 		/* wake at least every 50 ms to look at *c->cancel */
-		double nap = deadline - now < 0.05 ? deadline - now : 0.05;
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		long long ns = ts.tv_nsec + (long long)(nap * 1e9);
-		ts.tv_sec += (time_t)(ns / 1000000000LL);
-		ts.tv_nsec = (long)(ns % 1000000000LL);
-		pthread_cond_timedwait(&sib_cv, &sib_mu, &ts);
+		sf_cond_wait_s(&sib_cv, &sib_mu, deadline - now < 0.05 ? deadline - now : 0.05);
 	}
 	return 1;
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "provisioner/engine/ownership.h"
 #include "util.h"
@@ -1310,14 +1311,7 @@ static void *worker(void *arg)
 				pthread_cond_broadcast(&r->cv);
 				break;
 			}
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 100 * 1000 * 1000; /* re-check cancel regularly */
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
-			pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+			sf_cond_wait_s(&r->cv, &r->mu, 0.1); /* re-check cancel regularly */
 			continue;
 		}
 		struct node *nd = &r->v[pick];
@@ -1403,14 +1397,7 @@ static void *ticker(void *arg)
 	double last_hb = now_of(r);
 	pthread_mutex_lock(&r->mu);
 	while (!r->stop_ticker) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 200 * 1000 * 1000;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+		sf_cond_wait_s(&r->cv, &r->mu, 0.2);
 		double now = now_of(r);
 		for (size_t i = 0; i < r->n; i++) {
 			struct node *nd = &r->v[i];
