@@ -541,8 +541,9 @@ static int lz_is_held(const struct run *r, size_t x)
 	 * (then it is at work for (c) above) or to say what holds it (which
 	 * holds the sink too).  Sleepers ask at the same instants, and a sink
 	 * asking first would wake for nothing: it waits for that answer. */
-	for (size_t i = 0; !h && i < n; i++)
-		if (i != x && r->v[i].lazy && r->v[i].asked != r->gen + 1 && lz_awaited(&z, i) && !lz_awaited(&z, x))
+	int sink = !h && !lz_awaited(&z, x);
+	for (size_t i = 0; sink && !h && i < n; i++)
+		if (i != x && r->v[i].lazy && r->v[i].asked != r->gen + 1 && lz_awaited(&z, i))
 			h = 2;
 	free(reached);
 	free(z.e);
