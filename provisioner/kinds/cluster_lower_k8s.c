@@ -184,10 +184,26 @@ void sf_k8s_lower(const json_t *cluster, const json_t *conn, const char *const *
 		goto fail;
 	if (!strcmp(type, "NodePort"))
 		set_gateway_node_port(docs);
-	/* OpenFaaS phases start at 1 (after the RuntimeClass); the guard and
-	 * the Secret sit in phase 2, after the namespaces and CRD, and before
-	 * anything that runs pods. */
+	/* OpenFaaS phases start at 1 (after the RuntimeClass): namespaces and
+	 * CRD, then RBAC, config, Services, the Secret and the policies (no
+	 * pods: made while the node groups come up). */
 	add_docs(&l, "of_", docs, 1, 0, 2);
+	a = with_conn(&l);
+	json_object_set_new(a, "namespace", json_string("openfaas"));
+	json_object_set_new(a, "name", json_string("basic-auth"));
+	json_object_set_new(a, "labels", json_pack("{s:s}", "app", "openfaas"));
+	add(&l, &sf_rt_k8s_basic_auth, "openfaas", a, 2);
+	json_t *pols = sf_k8s_network_policies(cluster);
+	add_docs(&l, "of_", pols, 2, 0, MAX_PHASE);
+	json_decref(pols);
+	json_t *lims = sf_k8s_function_limits(cluster);
+	add_docs(&l, "of_", lims, 2, 0, MAX_PHASE);
+	json_decref(lims);
+	/* The guard sits in phase 3 beside NATS, Prometheus and Alertmanager,
+	 * which create no pods in openfaas-fn and so need not wait for it; the
+	 * gateway, whose faas-netes creates the function pods, is in the phase
+	 * after, with the queue worker.  Its self-test goes through the
+	 * webhook's pods (before Kubernetes 1.36): it needs nodes. */
 	a = with_conn(&l);
 	json_object_set_new(a, "namespace", json_string("openfaas-fn"));
 	json_object_set_new(a, "runtime_class", json_string("gvisor"));
@@ -199,21 +215,7 @@ void sf_k8s_lower(const json_t *cluster, const json_t *conn, const char *const *
 	const char *wimg = json_string_value(json_object_get(of, "webhookImage"));
 	if (wimg)
 		json_object_set_new(a, "webhook_image", json_string(wimg));
-	/* the guard's self-test goes through the webhook's pods (before
-	 * Kubernetes 1.36), and everything after it runs pods */
-	needs_nodes(&l, add(&l, &sf_rt_k8s_gvisor_guard, "openfaas_fn", a, 2));
-	a = with_conn(&l);
-	json_object_set_new(a, "namespace", json_string("openfaas"));
-	json_object_set_new(a, "name", json_string("basic-auth"));
-	json_object_set_new(a, "labels", json_pack("{s:s}", "app", "openfaas"));
-	add(&l, &sf_rt_k8s_basic_auth, "openfaas", a, 2);
-	/* the policies: after the namespaces, before anything runs pods */
-	json_t *pols = sf_k8s_network_policies(cluster);
-	add_docs(&l, "of_", pols, 2, 0, MAX_PHASE);
-	json_decref(pols);
-	json_t *lims = sf_k8s_function_limits(cluster);
-	add_docs(&l, "of_", lims, 2, 0, MAX_PHASE);
-	json_decref(lims);
+	needs_nodes(&l, add(&l, &sf_rt_k8s_gvisor_guard, "openfaas_fn", a, 3));
 	add_docs(&l, "of_", docs, 1, 3, MAX_PHASE);
 	goto done;
 fail:

@@ -38,6 +38,20 @@ static int has_dep(const struct sf_rinst *r, const char *addr)
 	return 0;
 }
 
+/* Does r wait for addr, directly or through its dependencies?  (The
+ * graph is small and acyclic: a plain walk.) */
+static int depends_on(const struct sf_config *c, const struct sf_rinst *r, const char *addr)
+{
+	if (has_dep(r, addr))
+		return 1;
+	for (size_t i = 0; i < r->ndeps; i++) {
+		const struct sf_rinst *d = sf_config_find(c, r->deps[i]);
+		if (d && depends_on(c, d, addr))
+			return 1;
+	}
+	return 0;
+}
+
 T_TEST(runtimeclass_only_without_openfaas)
 {
 	struct sf_config c = SF_CONFIG_INIT;
@@ -84,9 +98,20 @@ T_TEST(openfaas_objects_and_order)
 	T_OK(gw && nats && guard && ba && ns && ext);
 	if (gw && nats && guard && ba && ns && ext) {
 		T_OK(has_dep(gw, "k8s_manifest.of_deployment_openfaas_nats"));   /* nats first */
-		T_OK(has_dep(guard, "k8s_manifest.of_namespace_openfaas_fn"));
+		T_OK(depends_on(&c, guard, "k8s_manifest.of_namespace_openfaas_fn"));
 		T_OK(has_dep(ns, "k8s_manifest.runtimeclass_gvisor"));
-		T_OK(has_dep(ext, "k8s_gvisor_guard.openfaas_fn"));
+		/* the gateway's faas-netes makes the function pods: the guard and
+		 * the policies of openfaas-fn come first */
+		T_OK(has_dep(gw, "k8s_gvisor_guard.openfaas_fn"));
+		T_OK(depends_on(&c, gw, "k8s_basic_auth.openfaas"));
+		T_OK(depends_on(&c, gw, "k8s_manifest.of_networkpolicy_openfaas_fn_secfaas_default_deny"));
+		/* nothing else waits for the guard: NATS starts beside it, the
+		 * queue worker beside the gateway, a Service with the config */
+		T_OK(!has_dep(nats, "k8s_gvisor_guard.openfaas_fn"));
+		T_OK(!depends_on(&c, ext, "k8s_gvisor_guard.openfaas_fn"));
+		const struct sf_rinst *qw = sf_config_find(&c, "k8s_manifest.of_deployment_openfaas_queue_worker");
+		T_OK(qw && has_dep(qw, "k8s_manifest.of_deployment_openfaas_nats") &&
+		     !has_dep(qw, "k8s_manifest.of_deployment_openfaas_gateway"));
 		/* phase annotations are consumed, images pinned */
 		const json_t *m = json_object_get(gw->config, "manifest");
 		T_OK(json_object_get(json_object_get(m, "metadata"), "annotations") == NULL);
