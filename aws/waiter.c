@@ -2,6 +2,7 @@
  * the services' waiters-2.json files. */
 #include "aws/waiter.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -93,8 +94,8 @@ double sf_waiter_pause(const struct sf_waiter_def *def, double lo, double hi, do
 	if (hi <= lo || hi <= 0 || elapsed_s >= hi)
 		return d;
 	if (elapsed_s < lo) {
-		double to_lo = lo - elapsed_s, step = 2 * d > lo / 2 ? 2 * d : lo / 2;
-		return to_lo < step ? (to_lo < 1 ? 1 : to_lo) : step;
+		double to_lo = lo - elapsed_s, step = to_lo / ceil(to_lo / SF_WAITER_QUIET_S);
+		return step < 1 ? 1 : step;
 	}
 	return sf_waiter_fine_step(def);
 }

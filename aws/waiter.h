@@ -87,10 +87,10 @@ struct sf_waiter_def {
 /* The pause after a poll elapsed_s into a wait (official seconds) whose end
  * is expected between lo and hi (the workspace's own history, else the
  * row's typical_lo..typical_hi; hi <= lo: delay_s throughout).  Polls go
- * where the end is: before lo, one every 2 x delay_s or lo / 2, whichever
- * is longer, the last landing on lo (a failure still shows within a few
- * minutes, and a wait that begins with the transition polls there twice:
- * halfway to lo, then at lo); between lo and hi,
+ * where the end is: before lo, as few as keep a failure from going unseen
+ * for more than SF_WAITER_QUIET_S, evenly spaced, the last landing on lo (a
+ * wait that begins with a cluster's create polls at 4 and 8 minutes; one
+ * that begins with a node group's, at its usual start only); between lo and hi,
  * one every delay_s / 3 (at least 5 s, at most delay_s), so the wait ends
  * at most that long after AWS is done; after hi, the official delay_s again (the usual figure
  * did not hold: no faster than the SDK).  For an end spread evenly over the
@@ -98,6 +98,10 @@ struct sf_waiter_def {
  * from where nothing happens to where the end is; each wait stays far
  * below the services' request rates (one call in 10 s at most for EKS). */
 double sf_waiter_pause(const struct sf_waiter_def *def, double lo, double hi, double elapsed_s);
+/* The longest quiet stretch before a transition's usual start, official
+ * seconds: a transition that fails early (a node group's CREATE_FAILED, a
+ * builder that stops at once) is seen at most this late. */
+#define SF_WAITER_QUIET_S 300.0
 
 /* The spacing of the polls sf_waiter_pause places between lo and hi,
  * official seconds: delay_s / 3, at least 5 s, at most delay_s. */

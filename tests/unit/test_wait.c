@@ -259,13 +259,16 @@ T_TEST(pauses_gather_polls_near_the_usual_end)
 {
 	const struct sf_waiter_def *def = sf_aws_waiter_find("eks.ClusterActive");
 	T_OK(def && def->typical_lo > 0 && def->typical_hi > def->typical_lo);
-	/* before the window: every lo / 2 (at least 2 x 30 s), the last pause
-	 * landing on lo: a wait that begins with the create polls at 240 and
-	 * 480 s, not every minute of the eight where nothing happens */
+	/* before the window: no more than 5 minutes apart, evenly, the last
+	 * pause landing on lo: a wait that begins with the create polls at
+	 * 240 and 480 s, not every minute of the eight where nothing happens */
 	T_OK(sf_waiter_pause(def, 480, 720, 0) == 240);
 	T_OK(sf_waiter_pause(def, 480, 720, 240) == 240);
 	T_OK(sf_waiter_pause(def, 480, 720, 450) == 30);
-	T_OK(sf_waiter_pause(def, 100, 200, 0) == 60); /* never under 2 x delay_s */
+	T_OK(sf_waiter_pause(def, 100, 200, 0) == 100); /* short: straight to lo */
+	T_OK(sf_waiter_pause(def, 300, 400, 0) == 300);
+	T_OK(sf_waiter_pause(def, 900, 1000, 0) == 300);
+	T_OK(sf_waiter_pause(def, 100, 200, 99.5) == 1); /* never under 1 s */
 	/* in it: every 10 s; past it, or with no figure: the official 30 s */
 	T_OK(sf_waiter_pause(def, 480, 720, 480) == 10);
 	T_OK(sf_waiter_pause(def, 480, 720, 719) == 10);
