@@ -47,6 +47,7 @@ struct gather {
 	struct sf_aws *client;
 	const struct kind *k;
 	double opened, last; /* sf_mono() seconds: opened, last joined */
+	double after_s;      /* how long it waits for read-backs whose calls are in flight */
 	int members, users, done;
 	json_t *ids; /* the union, in order of arrival */
 	int rc;      /* the call's outcome */
@@ -56,14 +57,15 @@ struct gather {
 
 /* A wait that may poll: its next poll is due at `due` (sf_mono()
  * seconds), or at any moment (0: it begins, or wakes from a sleep), or not
- * before it says (DBL_MAX: it has just polled); g: the gather it is in
- * while it polls. */
+ * before it says (DBL_MAX: it has just polled); after: when the calls its
+ * next poll follows began (sf_pollshare_expect_after; 0: none in flight);
+ * g: the gather it is in while it polls. */
 struct expect {
 	struct expect *next;
 	const void *who;
 	struct sf_aws *client;
 	const struct kind *k;
-	double due;
+	double due, after;
 	struct gather *g;
 };
 
@@ -115,6 +117,16 @@ unsigned long sf_pollshare_shared_calls(void)
 	return n;
 }
 
+int sf_pollshare_gathering(void)
+{
+	int n = 0;
+	pthread_mutex_lock(&mu);
+	for (const struct gather *g = open_gathers; g; g = g->next)
+		n += g->members;
+	pthread_mutex_unlock(&mu);
+	return n;
+}
+
 /* Under mu: who's entry, or NULL. */
 static struct expect *entry_of(const void *who)
 {
@@ -124,7 +136,10 @@ static struct expect *entry_of(const void *who)
 	return who ? e : NULL;
 }
 
-void sf_pollshare_expect(const void *who, struct sf_aws *c, const struct sf_waiter_def *def, double due)
+/* who says what it polls next: due as sf_pollshare_expect, after as in
+ * struct expect (-1: keep what it said, when of the same action; said
+ * again, the first instant stays). */
+static void set_expect(const void *who, struct sf_aws *c, const struct sf_waiter_def *def, double due, double after)
 {
 	const struct kind *k = NULL;
 	for (size_t i = 0; def && def->operation && !def->path && i < SF_ARRAY_LEN(kinds); i++)
@@ -139,11 +154,26 @@ void sf_pollshare_expect(const void *who, struct sf_aws *c, const struct sf_wait
 		e->next = expects;
 		expects = e;
 	}
+	int same = e->k == k && e->client == c;
+	if (after < 0 || (after > 0 && same && e->after > 0))
+		after = same ? e->after : 0;
 	e->who = who;
 	e->client = c;
 	e->k = k;
 	e->due = due > 0 ? due : 0;
+	e->after = after;
+	pthread_cond_broadcast(&cv); /* a gather may have been waiting for it */
 	pthread_mutex_unlock(&mu);
+}
+
+void sf_pollshare_expect(const void *who, struct sf_aws *c, const struct sf_waiter_def *def, double due)
+{
+	set_expect(who, c, def, due, due > 0 ? 0 : -1);
+}
+
+void sf_pollshare_expect_after(const void *who, struct sf_aws *c, const struct sf_waiter_def *def)
+{
+	set_expect(who, c, def, 0, sf_mono());
 }
 
 void sf_pollshare_leave(const void *who)
@@ -154,6 +184,7 @@ void sf_pollshare_leave(const void *who)
 			struct expect *e = *p;
 			*p = e->next;
 			free(e);
+			pthread_cond_broadcast(&cv); /* a gather may have been waiting for it */
 			break;
 		}
 	pthread_mutex_unlock(&mu);
@@ -161,16 +192,22 @@ void sf_pollshare_leave(const void *who)
 
 /* Under mu: the other waits of g's client and action that may poll now,
  * outside g: *announced counts those said ahead for about now (the
- * grid's instant g was opened at), the rest could come at any moment. */
-static int poised(const struct gather *g, double now, int *announced)
+ * grid's instant g was opened at), *after those whose calls are in flight,
+ * the rest could come at any moment. */
+static int poised(const struct gather *g, double now, int *announced, int *after)
 {
 	int n = 0;
-	*announced = 0;
+	*announced = *after = 0;
 	for (const struct expect *e = expects; e; e = e->next) {
-		if (e->client != g->client || e->k != g->k || e->g || (e->due > 0 && e->due > now + max_s))
+		if (e->client != g->client || e->k != g->k || e->g)
 			continue;
-		n++;
-		*announced += e->due > 0;
+		if (e->after > 0) {
+			n++;
+			(*after)++;
+		} else if (e->due <= 0 || e->due <= now + max_s) {
+			n++;
+			*announced += e->due > 0;
+		}
 	}
 	return n;
 }
@@ -298,11 +335,12 @@ static void gather_members(struct gather *g)
 {
 	for (;;) {
 		double now = sf_mono();
-		int announced, n = poised(g, now, &announced);
-		if (!n || now - g->opened >= max_s || (!announced && now - g->last >= SF_POLLSHARE_MIN_S))
+		int announced, after, n = poised(g, now, &announced, &after);
+		double end = g->opened + (after ? g->after_s : max_s);
+		if (!n || now >= end || (!announced && !after && now - g->last >= SF_POLLSHARE_MIN_S))
 			break;
-		double until = announced ? g->opened + max_s : g->last + SF_POLLSHARE_MIN_S;
-		nap_until(until < g->opened + max_s ? until : g->opened + max_s);
+		double until = announced || after ? end : g->last + SF_POLLSHARE_MIN_S;
+		nap_until(until < end ? until : end);
 	}
 	for (struct gather **p = &open_gathers; *p; p = &(*p)->next)
 		if (*p == g) {
@@ -338,7 +376,12 @@ int sf_pollshare_poll(const void *who, struct sf_aws *c, const struct sf_waiter_
 	} else { /* lead */
 		g = xcalloc(1, sizeof *g);
 		double now = sf_mono();
-		*g = (struct gather){open_gathers, c, k, now, now, 1, 1, 0, json_array(), 0, SF_ERR_INIT, NULL};
+		/* its own calls' time, when it polls after some: what others
+		 * begun with it may still need for theirs */
+		double took = me && me->after > 0 ? now - me->after : 0;
+		took = took < SF_POLLSHARE_AFTER_MAX_S ? took : SF_POLLSHARE_AFTER_MAX_S;
+		*g = (struct gather){open_gathers, c, k, now, now, took > max_s ? took : max_s, 1, 1, 0, json_array(), 0,
+				     SF_ERR_INIT, NULL};
 		if (me)
 			me->g = g;
 		add_ids(g, ids);
@@ -377,6 +420,7 @@ int sf_pollshare_poll(const void *who, struct sf_aws *c, const struct sf_waiter_
 	if ((me = entry_of(who)) != NULL) { /* polled: not poised again before it says when */
 		me->g = NULL;
 		me->due = DBL_MAX;
+		me->after = 0;
 	}
 	if (--g->users == 0) {
 		json_decref(g->ids);

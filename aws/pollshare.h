@@ -39,10 +39,23 @@
  * from a sleep, they said no time).  A few milliseconds at most, against
  * polls seconds apart.
  *
+ * A read-back polls at once after the calls whose effect it reads (a
+ * subnet's CreateSubnet and ModifySubnetAttribute, then DescribeSubnets
+ * until readers see the attribute), so read-backs begun side by side poll
+ * as far apart as their calls end, often more than SF_POLLSHARE_MAX_S.
+ * Such a wait says so before its calls (sf_pollshare_expect_after), and a
+ * gather waits for it while they are in flight: until it joins, or for as
+ * long as the leader's own calls took since it said so (calls begun
+ * together end about that far apart; ones held up longer, by retries, are
+ * not waited for), at least SF_POLLSHARE_MAX_S and at most
+ * SF_POLLSHARE_AFTER_MAX_S.  Nothing is waited for when no such calls are
+ * in flight: a read-back alone polls at once, as before.
+ *
  * Calling steps:
  *   sf_pollshare_expect(me, c, def, 0);      (I may poll at any moment)
  *   sf_pollshare_expect(me, c, def, due);    (my next poll is at due, sf_mono() seconds)
- *   ... sleep until due ...
+ *   sf_pollshare_expect_after(me, c, def);   (I poll as soon as calls I make now return)
+ *   ... sleep until due, or make those calls ...
  *   sf_pollshare_poll(me, c, def, args, &verdict, status, n, &doc, err);
  *   sf_pollshare_leave(me);                  (the wait is over)
  *
@@ -64,6 +77,7 @@ struct sf_waiter_def;
 /* How long a gather stays open (seconds, above). */
 #define SF_POLLSHARE_MIN_S 0.005
 #define SF_POLLSHARE_MAX_S 0.015
+#define SF_POLLSHARE_AFTER_MAX_S 0.25
 
 /* 1 when polls of def with args can share calls (an EC2 row whose args are
  * one id list of an action this module knows), else 0. */
@@ -74,6 +88,13 @@ int sf_pollshare_can(const struct sf_waiter_def *def, const json_t *args);
  * again, it replaces what who said before.  Rows that cannot share are
  * ignored. */
 void sf_pollshare_expect(const void *who, struct sf_aws *c, const struct sf_waiter_def *def, double due);
+/* who polls def on client c as soon as calls it makes now return (a
+ * read-back of their effect): until then a gather of def's action waits
+ * for it (above).  Said before the calls (said again, it keeps the first
+ * instant); ends with who's next poll, a sf_pollshare_expect with a due,
+ * or sf_pollshare_leave (a call failed).  A sf_pollshare_expect with due
+ * 0 keeps it (the wait begins). */
+void sf_pollshare_expect_after(const void *who, struct sf_aws *c, const struct sf_waiter_def *def);
 /* who's wait is over: it polls no more.  Safe to repeat. */
 void sf_pollshare_leave(const void *who);
 
@@ -92,5 +113,7 @@ void sf_pollshare_set_max(double max_s);
 /* Calls made for gathers of two or more polls since the process started
  * (tests, debug logs). */
 unsigned long sf_pollshare_shared_calls(void);
+/* Tests: polls now in gathers still open (waiting for company). */
+int sf_pollshare_gathering(void);
 
 #endif

@@ -340,6 +340,19 @@ int ax_wait(struct sf_rctx *c, const struct sf_waiter_def *def, json_t *args, do
 	return ax_wait_reply(c, def, args, timeout_s, what, NULL);
 }
 
+void ax_wait_soon(struct sf_rctx *c, const struct sf_waiter_def *def)
+{
+	/* no client: nothing to say (the calls will fail, saying why) */
+	struct sf_aws *a = c->provider ? sf_providers_aws((struct sf_providers *)c->provider, NULL) : NULL;
+	if (a)
+		sf_pollshare_expect_after(c, a, def);
+}
+
+void ax_wait_unsay(struct sf_rctx *c)
+{
+	sf_pollshare_leave(c);
+}
+
 /* ---- siblings: one poll loop for objects going through one transition ----
  * A group is (client, waiter row, key): one region and account, one kind of
  * transition, one parent.  While one member's wait polls (it leads), the

@@ -71,6 +71,17 @@ int ax_wait(struct sf_rctx *c, const struct sf_waiter_def *def, json_t *args, do
  * without another read. */
 int ax_wait_reply(struct sf_rctx *c, const struct sf_waiter_def *def, json_t *args, double timeout_s,
 		  const char *what, json_t **last);
+/* A wait of def will begin as soon as the calls this step makes now
+ * return, and poll at once: a read-back of what they change, such as an
+ * attribute EC2 shows readers a moment late.  Said ahead
+ * (aws/pollshare.h sf_pollshare_expect_after; rows whose polls cannot
+ * share calls are ignored), so the read-backs of steps made side by side
+ * share one Describe however far apart their calls end, while one alone
+ * polls at once.  Said again, the first instant stays.  Ends with the
+ * wait (ax_wait and the like), or ax_wait_unsay when none follows (a
+ * call failed). */
+void ax_wait_soon(struct sf_rctx *c, const struct sf_waiter_def *def);
+void ax_wait_unsay(struct sf_rctx *c);
 /* ax_wait_reply for a wait the call just answered began (a create that
  * replied, a delete AWS accepted): AWS has only started, so a row that
  * knows its usual duration pauses before its first poll (sf_waiter_pause

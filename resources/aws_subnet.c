@@ -45,20 +45,28 @@ static const struct sf_waiter_def public_off = {
 	.empty_is_notfound = 1, .notfound_msg = "{SubnetId} not found", .label = "MapPublicIpOnLaunch",
 };
 
-/* Set MapPublicIpOnLaunch and wait until readers see it. */
+/* Set MapPublicIpOnLaunch and wait until readers see it.  The read-back
+ * is said ahead (ax_wait_soon; a create says it before CreateSubnet): the
+ * public subnets of a network are made side by side, and their read-backs
+ * then share one DescribeSubnets. */
 static int set_public(struct sf_rctx *c, const char *id, int on)
 {
+	const struct sf_waiter_def *def = on ? &public_on : &public_off;
+	ax_wait_soon(c, def);
 	int rc = ax_ec2(c, "ModifySubnetAttribute",
 			json_pack("{s:s, s:{s:b}}", "SubnetId", id, "MapPublicIpOnLaunch", "Value", on), NULL);
 	if (!rc)
-		rc = ax_wait(c, on ? &public_on : &public_off, json_pack("{s:[s]}", "SubnetId", id), 60,
-			     "subnet attribute");
+		return ax_wait(c, def, json_pack("{s:[s]}", "SubnetId", id), 60, "subnet attribute");
+	ax_wait_unsay(c);
 	return rc;
 }
 
 static int sn_create(struct sf_rctx *c, const json_t *want, json_t **out)
 {
 	char *id = NULL;
+	int pub = json_is_true(json_object_get(want, "public"));
+	if (pub)
+		ax_wait_soon(c, &public_on);
 	json_t *tags = ax_tags(c, want, 1);
 	int rc = ax_create(c, &sn_make,
 			   json_pack("{s:s, s:s, s:s, s:o}", "VpcId", ax_s(want, "vpc_id"), "CidrBlock",
@@ -66,11 +74,13 @@ static int sn_create(struct sf_rctx *c, const json_t *want, json_t **out)
 				     "TagSpecification", ax_ec2_tagspec("subnet", tags)),
 			   NULL, &id);
 	json_decref(tags);
-	if (rc < 0)
+	if (rc < 0) {
+		ax_wait_unsay(c);
 		return rc;
+	}
 	if (c->record_id)
 		c->record_id(c, id);
-	if (json_is_true(json_object_get(want, "public")))
+	if (pub)
 		rc = set_public(c, id, 1);
 	if (!rc) {
 		*out = ax_out(want);

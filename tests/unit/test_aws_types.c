@@ -3415,6 +3415,316 @@ T_TEST(ec2_waits_near_their_ends_share_one_call_per_poll)
 	rt_close(&t);
 }
 
+/* ---- read-backs of subnets made side by side share one DescribeSubnets
+ * (ax_wait_soon; aws/pollshare.h sf_pollshare_expect_after) ---- */
+
+/* A transport over the replay that holds some requests until others have
+ * come, so that calls in flight together end in a chosen order without
+ * sleeps: a request whose body has a rule's hold (and hold2) waits until
+ * `need` requests whose body has its release have come, or `gathering`
+ * polls wait in an open gather (aws/pollshare.h; 0: not this way), or
+ * 30 s.  A held request counts as it arrives, any other once answered. */
+struct gate_rule {
+	const char *hold, *hold2, *release;
+	int need, gathering, seen;
+};
+#define GATE_RULES 3
+struct gate {
+	struct sf_http *inner, *h;
+	struct gate_rule r[GATE_RULES];
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct sf_aws *c;
+};
+
+/* Under g->mu: count body toward every rule it releases. */
+static void gate_count(struct gate *g, const char *body)
+{
+	for (int i = 0; i < GATE_RULES; i++)
+		if (g->r[i].release && strstr(body, g->r[i].release))
+			g->r[i].seen++;
+	pthread_cond_broadcast(&g->cv);
+}
+
+static int gate_send(void *ctx, const struct sf_http_req *req, struct sf_http_resp *resp, struct sf_err *err)
+{
+	struct gate *g = ctx;
+	char *body = xstrndup(req->body ? req->body : "", req->body ? req->body_len : 0);
+	const struct gate_rule *held = NULL;
+	for (int i = 0; i < GATE_RULES; i++)
+		if (g->r[i].hold && strstr(body, g->r[i].hold) && (!g->r[i].hold2 || strstr(body, g->r[i].hold2)))
+			held = &g->r[i];
+	pthread_mutex_lock(&g->mu);
+	if (held) {
+		gate_count(g, body);
+		double until = sf_mono() + 30;
+		/* a gather says nothing when it opens or grows: look every ms */
+		while (held->seen < held->need && !(held->gathering && sf_pollshare_gathering() >= held->gathering) &&
+		       sf_mono() < until)
+			sf_cond_wait_s(&g->cv, &g->mu, held->gathering ? 0.001 : until - sf_mono());
+	}
+	pthread_mutex_unlock(&g->mu);
+	int rc = sf_http_send(g->inner, req, resp, err);
+	if (!held) {
+		pthread_mutex_lock(&g->mu);
+		gate_count(g, body);
+		pthread_mutex_unlock(&g->mu);
+	}
+	free(body);
+	return rc;
+}
+
+/* The run's client goes through g (rules set by the caller). */
+static void gate_open(struct gate *g, struct rt *t)
+{
+	static const struct sf_http_ops ops = {gate_send, NULL};
+	pthread_mutex_init(&g->mu, NULL);
+	pthread_cond_init(&g->cv, NULL);
+	g->inner = sf_replay_http(t->f.rp);
+	g->h = sf_http_wrap(&ops, g);
+	struct sf_aws_opts o = SF_AWS_OPTS_INIT;
+	o.region = "eu-west-1";
+	o.http = g->h;
+	o.clock = &t->f.clock;
+	struct sf_err e = SF_ERR_INIT;
+	if (sf_aws_new(&g->c, &o, &e) < 0)
+		abort();
+	t->p.aws = g->c;
+}
+
+static void gate_close(struct gate *g, struct rt *t)
+{
+	t->p.aws = t->f.c;
+	sf_aws_free(g->c);
+	sf_http_free(g->h);
+	pthread_cond_destroy(&g->cv);
+	pthread_mutex_destroy(&g->mu);
+}
+
+#define PUB_SUBNET(id, pub) "<item><subnetId>" id "</subnetId><mapPublicIpOnLaunch>" pub "</mapPublicIpOnLaunch></item>"
+
+/* One subnet's create (prior NULL) or update on a thread of its own. */
+struct sn_case {
+	struct sf_rctx c;
+	struct sf_err err;
+	char address[32];
+	json_t *prior, *want, *out;
+	int rc;
+	pthread_t th;
+};
+
+static void *sn_main(void *arg)
+{
+	struct sn_case *k = arg;
+	k->rc = k->prior ? sf_rt_aws_subnet.update(&k->c, k->prior, k->want, &k->out)
+			 : sf_rt_aws_subnet.create(&k->c, k->want, &k->out);
+	return NULL;
+}
+
+/* n subnets from the first-th (public_a, subnet-0a at 10.0.0.0/24,
+ * public_b ...): made (update 0; public) or made public (update 1), all at
+ * once; returns when all have ended. */
+static void sn_run(struct rt *t, struct sn_case *k, int first, int n, int update)
+{
+	for (int i = 0; i < n; i++) {
+		char cidr[32], id[32];
+		snprintf(cidr, sizeof cidr, "10.0.%d.0/24", first + i);
+		snprintf(id, sizeof id, "subnet-0%c", 'a' + first + i);
+		snprintf(k[i].address, sizeof k[i].address, "aws_subnet.public_%c", 'a' + first + i);
+		k[i].c = t->c;
+		k[i].c.address = k[i].address;
+		k[i].c.err = &k[i].err;
+		k[i].c.record_id = NULL;
+		k[i].err = (struct sf_err)SF_ERR_INIT;
+		k[i].out = NULL;
+		k[i].want = json_pack("{s:s, s:s, s:s, s:b}", "vpc_id", "vpc-1", "cidr_block", cidr, "availability_zone",
+				      "eu-west-1a", "public", 1);
+		k[i].prior = update ? json_pack("{s:s, s:s, s:s, s:s, s:b}", "id", id, "vpc_id", "vpc-1", "cidr_block",
+						cidr, "availability_zone", "eu-west-1a", "public", 0)
+				    : NULL;
+		pthread_create(&k[i].th, NULL, sn_main, &k[i]);
+	}
+	for (int i = 0; i < n; i++)
+		pthread_join(k[i].th, NULL);
+}
+
+static void sn_release(struct sn_case *k, int n)
+{
+	for (int i = 0; i < n; i++) {
+		json_decref(k[i].prior);
+		json_decref(k[i].want);
+		json_decref(k[i].out);
+	}
+}
+
+/* The three public subnets of a network, made side by side: each sets
+ * MapPublicIpOnLaunch, and their read-backs are one DescribeSubnets naming
+ * all three, after every call, however far apart the calls end: here a's
+ * ModifySubnetAttribute ends first, b's only once a's read-back waits in
+ * its gather, c's CreateSubnet once b's has joined it.  A subnet made
+ * alone reads back by id at once. */
+T_TEST(public_subnets_made_side_by_side_read_back_in_one_call)
+{
+	struct rt t;
+	struct gate g;
+	memset(&g, 0, sizeof g);
+	rt_open(&t, "aws_subnet");
+	sf_pollshare_set_max(60); /* a slow host must not split the gather */
+	/* the three creates begun before a's read-back; a's ends first,
+	 * then b's, then c's (or each after a read-back went out) */
+	g.r[0] = (struct gate_rule){"Action=ModifySubnetAttribute", "subnet-0a", "Action=CreateSubnet", 3, 0, 0};
+	g.r[1] = (struct gate_rule){"Action=ModifySubnetAttribute", "subnet-0b", "Action=DescribeSubnets", 1, 1, 0};
+	g.r[2] = (struct gate_rule){"Action=CreateSubnet", "10.0.2.0", "Action=DescribeSubnets", 1, 2, 0};
+	gate_open(&g, &t);
+	for (int i = 0; i < 3; i++) {
+		char match[64], reply[256];
+		snprintf(match, sizeof match, "Action=CreateSubnet && CidrBlock=10.0.%d.0", i);
+		snprintf(reply, sizeof reply, EC2("CreateSubnet", "<subnet><subnetId>subnet-0%c</subnetId></subnet>"), 'a' + i);
+		sf_replay_add(t.f.rp, match, reply, 1);
+	}
+	sf_replay_add(t.f.rp, "Action=ModifySubnetAttribute && MapPublicIpOnLaunch.Value=true",
+		      EC2("ModifySubnetAttribute", "<return>true</return>"), 3);
+	sf_replay_add(t.f.rp, "Action=DescribeSubnets && Filter.1.Name=subnet-id && =subnet-0a && =subnet-0b && =subnet-0c",
+		      EC2("DescribeSubnets", "<subnetSet>" PUB_SUBNET("subnet-0b", "true") PUB_SUBNET("subnet-0c", "true")
+					     PUB_SUBNET("subnet-0a", "true") "</subnetSet>"), 1);
+	struct sn_case k[3];
+	sn_run(&t, k, 0, 3, 0);
+	for (int i = 0; i < 3; i++) {
+		T_EQ(k[i].rc, 0);
+		if (k[i].rc)
+			fprintf(stderr, "%s: %s\n", k[i].address, k[i].err.msg);
+		char id[32];
+		snprintf(id, sizeof id, "subnet-0%c", 'a' + i);
+		T_STREQ(ax_s(k[i].out, "id"), id);
+	}
+	T_EQ(sent(&t, "Action=DescribeSubnets"), 1);
+	T_EQ(sent(&t, "SubnetId.1="), 0);
+	T_OK(sent_at(&t, "Action=DescribeSubnets", "", 0) > sent_at(&t, "Action=ModifySubnetAttribute", "", 1));
+	T_OK(sent_at(&t, "Action=CreateSubnet", "10.0.2.0", 0) > sent_at(&t, "Action=ModifySubnetAttribute", "subnet-0b", 0));
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	sn_release(k, 3);
+
+	/* alone: its own by-id read, at once (nothing is waited for: the
+	 * 60 s gather bound above would show) */
+	memset(g.r, 0, sizeof g.r);
+	sf_replay_add(t.f.rp, "Action=CreateSubnet && CidrBlock=10.0.0.0",
+		      EC2("CreateSubnet", "<subnet><subnetId>subnet-0a</subnetId></subnet>"), 1);
+	sf_replay_add(t.f.rp, "Action=ModifySubnetAttribute", EC2("ModifySubnetAttribute", "<return>true</return>"), 1);
+	sf_replay_add(t.f.rp, "Action=DescribeSubnets && SubnetId.1=subnet-0a",
+		      EC2("DescribeSubnets", "<subnetSet>" PUB_SUBNET("subnet-0a", "true") "</subnetSet>"), 1);
+	double t0 = sf_mono();
+	sn_run(&t, k, 0, 1, 0);
+	T_OK(sf_mono() - t0 < 30);
+	T_EQ(k[0].rc, 0);
+	T_EQ(sent(&t, "Action=DescribeSubnets"), 2);
+	T_OK(sent_at(&t, "SubnetId.1=subnet-0a", "", 0) > sent_at(&t, "Action=ModifySubnetAttribute", "", 1));
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	sn_release(k, 1);
+	sf_pollshare_set_max(0);
+	gate_close(&g, &t);
+	rt_close(&t);
+}
+
+/* A read-back waits for another whose call is in flight only a moment
+ * (at the default bounds): b's ModifySubnetAttribute is held until a's
+ * read-back has gone out, so a reads alone, by id, before b's call ends;
+ * b's call then fails, and b reads nothing. */
+T_TEST(a_read_back_waits_only_a_moment_for_a_call_held_up)
+{
+	struct rt t;
+	struct gate g;
+	memset(&g, 0, sizeof g);
+	rt_open(&t, "aws_subnet");
+	/* a's call waits for b's to be under way (b announced), b's for a's read */
+	g.r[0] = (struct gate_rule){"Action=ModifySubnetAttribute", "subnet-0a", "subnet-0b", 1, 0, 0};
+	g.r[1] = (struct gate_rule){"Action=ModifySubnetAttribute", "subnet-0b", "Action=DescribeSubnets", 1, 0, 0};
+	gate_open(&g, &t);
+	sf_replay_add(t.f.rp, "Action=ModifySubnetAttribute && SubnetId=subnet-0a",
+		      EC2("ModifySubnetAttribute", "<return>true</return>"), 1);
+	sf_replay_add(t.f.rp, "Action=ModifySubnetAttribute && SubnetId=subnet-0b",
+		      "HTTP/1.1 403 Forbidden\nContent-Type: text/xml\n\n<Response><Errors><Error><Code>UnauthorizedOperation"
+		      "</Code><Message>You are not authorized to perform this operation.</Message></Error></Errors>"
+		      "<RequestID>r</RequestID></Response>", 1);
+	sf_replay_add(t.f.rp, "Action=DescribeSubnets && SubnetId.1=subnet-0a",
+		      EC2("DescribeSubnets", "<subnetSet>" PUB_SUBNET("subnet-0a", "true") "</subnetSet>"), 1);
+	struct sn_case k[2];
+	sn_run(&t, k, 0, 2, 1);
+	T_EQ(k[0].rc, 0);
+	T_EQ(k[1].rc, SF_EAUTH);
+	T_EQ(sf_replay_count(t.f.rp), 3);
+	T_CONTAINS(sf_replay_request(t.f.rp, 0), "SubnetId=subnet-0a");
+	T_CONTAINS(sf_replay_request(t.f.rp, 1), "Action=DescribeSubnets");
+	T_CONTAINS(sf_replay_request(t.f.rp, 2), "SubnetId=subnet-0b");
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	sn_release(k, 2);
+	gate_close(&g, &t);
+	rt_close(&t);
+}
+
+/* A shared read-back judged as each subnet's own: a subnet the answer
+ * lacks fails with the very error its own by-id call gets
+ * (InvalidSubnetID.NotFound), the others go on; a failed call fails each
+ * with its error. */
+T_TEST(a_shared_read_back_fails_each_subnet_as_its_own_call_would)
+{
+	struct rt t;
+	struct gate g;
+	memset(&g, 0, sizeof g);
+	rt_open(&t, "aws_subnet");
+	sf_pollshare_set_max(60);
+	/* the three calls in flight together */
+	g.r[0] = (struct gate_rule){"Action=ModifySubnetAttribute", NULL, "Action=ModifySubnetAttribute", 3, 0, 0};
+	gate_open(&g, &t);
+	sf_replay_add(t.f.rp, "Action=ModifySubnetAttribute", EC2("ModifySubnetAttribute", "<return>true</return>"), 7);
+	sf_replay_add(t.f.rp, "Action=DescribeSubnets && Filter.1.Name=subnet-id && =subnet-0a && =subnet-0b && =subnet-0c",
+		      EC2("DescribeSubnets", "<subnetSet>" PUB_SUBNET("subnet-0a", "true") PUB_SUBNET("subnet-0b", "false")
+					     "</subnetSet>"), 1);
+	sf_replay_add(t.f.rp, "Action=DescribeSubnets && SubnetId.1=subnet-0b",
+		      EC2("DescribeSubnets", "<subnetSet>" PUB_SUBNET("subnet-0b", "true") "</subnetSet>"), 1);
+	struct sn_case k[3];
+	sn_run(&t, k, 0, 3, 1);
+	T_EQ(k[0].rc, 0);
+	T_EQ(k[1].rc, 0); /* not seen yet: polled again, alone */
+	T_EQ(k[2].rc, SF_ENOTFOUND);
+	T_STREQ(k[2].err.aws_code, "InvalidSubnetID.NotFound");
+	T_EQ(sent(&t, "Action=DescribeSubnets"), 2);
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	struct sf_err shared = k[2].err;
+	sn_release(k, 3);
+
+	/* subnet-0c alone: its own call's error is the same */
+	g.r[0].need = 1;
+	g.r[0].seen = 0;
+	sf_replay_add(t.f.rp, "Action=DescribeSubnets && SubnetId.1=subnet-0c",
+		      EC2_ERR("InvalidSubnetID.NotFound", "The subnet ID 'subnet-0c' does not exist"), 1);
+	struct sn_case one[1];
+	sn_run(&t, one, 2, 1, 1);
+	T_EQ(one[0].rc, SF_ENOTFOUND);
+	T_STREQ(one[0].err.aws_code, shared.aws_code);
+	T_EQ(one[0].err.http_status, shared.http_status);
+	T_STREQ(one[0].err.msg, shared.msg);
+	sn_release(one, 1);
+
+	/* a failed call fails each wait with its error */
+	g.r[0].need = 3;
+	g.r[0].seen = 0;
+	sf_replay_add(t.f.rp, "Action=DescribeSubnets && Filter.1.Name=subnet-id",
+		      "HTTP/1.1 403 Forbidden\nContent-Type: text/xml\n\n<Response><Errors><Error><Code>UnauthorizedOperation"
+		      "</Code><Message>You are not authorized to perform this operation.</Message></Error></Errors>"
+		      "<RequestID>r</RequestID></Response>", 1);
+	sn_run(&t, k, 0, 3, 1);
+	for (int i = 0; i < 3; i++) {
+		T_EQ(k[i].rc, SF_EAUTH);
+		T_STREQ(k[i].err.aws_code, "UnauthorizedOperation");
+	}
+	T_EQ(sent(&t, "Action=DescribeSubnets"), 4);
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	sn_release(k, 3);
+	sf_pollshare_set_max(0);
+	gate_close(&g, &t);
+	rt_close(&t);
+}
+
 #define SIB_NG(name, status)                                                                              \
 	EKSJ("{\"nodegroup\":{\"nodegroupName\":\"" name "\",\"clusterName\":\"demo\",\"status\":\"" status "\","   \
 	     "\"nodegroupArn\":\"arn:aws:eks:eu-west-1:1:nodegroup/demo/" name "/y\","                           \
