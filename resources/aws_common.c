@@ -652,20 +652,24 @@ int ax_iam_marks(struct sf_rctx *c, const char *action, const char *name_param, 
 }
 
 int ax_eks_marks(struct sf_rctx *c, const char *path, const char *member, const char *arn_key, json_t **tags,
-		 char **arn)
+		 char **arn, json_t **obj)
 {
 	json_t *o = NULL;
 	*tags = NULL;
 	if (arn)
 		*arn = NULL;
+	if (obj)
+		*obj = NULL;
 	int rc = ax_eks(c, "GET", path, NULL, &o);
 	if (rc < 0)
 		return rc;
-	const json_t *m = json_object_get(o, member);
+	json_t *m = json_object_get(o, member);
 	const json_t *t = json_object_get(m, "tags");
 	*tags = json_is_object(t) ? json_deep_copy(t) : json_object();
 	if (arn && ax_s(m, arn_key))
 		*arn = xstrdup(ax_s(m, arn_key));
+	if (obj)
+		*obj = json_incref(m);
 	json_decref(o);
 	return 0;
 }

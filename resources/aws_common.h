@@ -264,9 +264,10 @@ int ax_ec2_marks(struct sf_rctx *c, const char *action, const char *idparam, con
 		 json_t **tags);
 /* IAM: ListRoleTags / ListInstanceProfileTags with name_param = name. */
 int ax_iam_marks(struct sf_rctx *c, const char *action, const char *name_param, const char *name, json_t **tags);
-/* EKS: GET path, tags of reply[member]; *arn (owned, may be NULL) from member's arn_key. */
+/* EKS: GET path, tags of reply[member]; *arn (owned, may be NULL) from member's arn_key;
+ * *obj (new ref, may be NULL) reply[member] itself, when obj is not NULL. */
 int ax_eks_marks(struct sf_rctx *c, const char *path, const char *member, const char *arn_key, json_t **tags,
-		 char **arn);
+		 char **arn, json_t **obj);
 /* claim() building blocks: add `tags` to one object. */
 int ax_ec2_claim(struct sf_rctx *c, const char *id, const json_t *tags);
 /* own->claim of an EC2 type whose attrs hold its id as "id". */

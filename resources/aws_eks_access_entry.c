@@ -86,7 +86,7 @@ static int ae_marks(struct sf_rctx *c, const json_t *a_, char **id, json_t **tag
 		return sf_fail(c->err, SF_ENOTFOUND, "%s: no cluster or principal", c->address);
 	*id = xasprintf("%s/%s", ax_s(a_, "cluster_name"), ax_s(a_, "principal_arn"));
 	char *p = epath(a_, NULL);
-	int rc = ax_eks_marks(c, p, "accessEntry", "accessEntryArn", tags, NULL);
+	int rc = ax_eks_marks(c, p, "accessEntry", "accessEntryArn", tags, NULL, NULL);
 	free(p);
 	return rc;
 }
@@ -95,7 +95,7 @@ static int ae_claim(struct sf_rctx *c, const json_t *a_, const json_t *tags)
 {
 	json_t *t = NULL;
 	char *arn = NULL, *p = epath(a_, NULL);
-	int rc = ax_eks_marks(c, p, "accessEntry", "accessEntryArn", &t, &arn);
+	int rc = ax_eks_marks(c, p, "accessEntry", "accessEntryArn", &t, &arn, NULL);
 	free(p);
 	json_decref(t);
 	if (!rc)

@@ -464,7 +464,7 @@ static int settle(struct sf_rctx *c, const json_t *w, json_t **addon)
 static int ad_marks(struct sf_rctx *c, const json_t *a_, char **id, json_t **tags)
 {
 	char *p = apath(a_, ""), *arn = NULL;
-	int rc = ax_eks_marks(c, p, "addon", "addonArn", tags, &arn);
+	int rc = ax_eks_marks(c, p, "addon", "addonArn", tags, &arn, NULL);
 	free(p);
 	free(arn);
 	if (!rc && id)
@@ -476,7 +476,7 @@ static int ad_claim(struct sf_rctx *c, const json_t *a_, const json_t *tags)
 {
 	json_t *t = NULL;
 	char *arn = NULL, *p = apath(a_, "");
-	int rc = ax_eks_marks(c, p, "addon", "addonArn", &t, &arn);
+	int rc = ax_eks_marks(c, p, "addon", "addonArn", &t, &arn, NULL);
 	free(p);
 	json_decref(t);
 	if (!rc)

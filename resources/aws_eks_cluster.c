@@ -138,7 +138,9 @@ static int cl_marks(struct sf_rctx *c, const json_t *a_, char **id, json_t **tag
 	if (!name)
 		return sf_fail(c->err, SF_ENOTFOUND, "%s: no name", c->address);
 	char *p = cpath(name, NULL);
-	int rc = ax_eks_marks(c, p, "cluster", "arn", tags, NULL);
+	/* before a delete, the cluster read here is the one cl_destroy
+	 * needs (its VPC): kept for it in c->marked */
+	int rc = ax_eks_marks(c, p, "cluster", "arn", tags, NULL, c->keep_marked ? &c->marked : NULL);
 	free(p);
 	return rc;
 }
@@ -556,8 +558,10 @@ static int cl_destroy(struct sf_rctx *c, const json_t *prior)
 	const char *name = ax_s(prior, "name");
 	if (!name)
 		return 0;
-	json_t *cl = NULL;
-	int rc = describe(c, name, &cl);
+	/* the cluster the engine's ownership proof just read (cl_marks), or
+	 * read here when there is none */
+	json_t *cl = json_incref(c->marked);
+	int rc = cl ? 0 : describe(c, name, &cl);
 	if (rc == SF_ENOTFOUND) {
 		sf_err_clear(c->err);
 		return 0;

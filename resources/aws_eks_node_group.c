@@ -186,7 +186,7 @@ static int ng_marks(struct sf_rctx *c, const json_t *a_, char **id, json_t **tag
 	}
 	*id = xasprintf("%s/%s", ax_s(a_, "cluster_name"), name);
 	char *p = ngpath(ax_s(a_, "cluster_name"), name, NULL);
-	int rc = ax_eks_marks(c, p, "nodegroup", "nodegroupArn", tags, NULL);
+	int rc = ax_eks_marks(c, p, "nodegroup", "nodegroupArn", tags, NULL, NULL);
 	free(p);
 	free(name);
 	return rc;
@@ -197,7 +197,7 @@ static int ng_claim(struct sf_rctx *c, const json_t *a_, const json_t *tags)
 	char *name = ng_name(c, a_), *arn = NULL;
 	json_t *t = NULL;
 	char *p = ngpath(ax_s(a_, "cluster_name"), name ? name : "", NULL);
-	int rc = ax_eks_marks(c, p, "nodegroup", "nodegroupArn", &t, &arn);
+	int rc = ax_eks_marks(c, p, "nodegroup", "nodegroupArn", &t, &arn, NULL);
 	if (!rc)
 		rc = ax_eks_claim(c, arn, tags);
 	free(p);

@@ -775,7 +775,9 @@ static int owned_destroy(struct wctx *w, const json_t *attrs, const char *token)
 			ref->noun, rid ? rid : "?");
 		return 0;
 	}
+	w->rc.keep_marked = 1; /* what the proof reads may serve the destroy below */
 	int rc = own_probe(w, attrs, token, &id, &tags);
+	w->rc.keep_marked = 0;
 	if (rc == 0)
 		w->node->gone = 1;
 	if (rc == 2) {
@@ -792,6 +794,8 @@ static int owned_destroy(struct wctx *w, const json_t *attrs, const char *token)
 		w->rc.token = saved;
 		w->node->gone = rc == 0;
 	}
+	json_decref(w->rc.marked);
+	w->rc.marked = NULL;
 	free(id);
 	json_decref(tags);
 	return rc;

@@ -143,6 +143,17 @@ struct sf_rctx {
 	 * judges ownership from them instead of asking marks() again.  The
 	 * same proof from the same object, one call fewer.  NULL: marks(). */
 	json_t *own_tags;
+	/* Delete only, for an SF_OWN_TAGS type: the engine sets keep_marked
+	 * while it proves ownership (own->marks()) of an object it is about to
+	 * delete.  marks() may then leave in `marked` (new reference, in the
+	 * type's own form: EKS's cluster object) the object its answer
+	 * described, and the destroy() that follows in the same step takes
+	 * what it needs from it (the cluster's VPC) instead of reading the
+	 * object again.  The same answer, one call fewer.  destroy() borrows
+	 * it; the engine drops it after destroy().  NULL (another caller of
+	 * marks(), a type that leaves nothing): destroy() reads for itself. */
+	int keep_marked;
+	json_t *marked;
 	/* Apply only: how many changes to objects of resource type `type`
 	 * this run still has to finish (waiting or running; deletes not
 	 * counted), leaving out those that wait for this one.  An object that

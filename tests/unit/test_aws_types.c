@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "provisioner/engine/apply.h"
 #include "provisioner/engine/config.h"
 #include "provisioner/engine/plan.h"
 #include "provisioner/kinds/cluster.h"
@@ -3078,6 +3079,130 @@ T_TEST(eks_cluster_create_reads_no_more_after_the_wait)
 	json_decref(out);
 	json_decref(want);
 	rt_close(&t);
+}
+
+/* ---- deleting a cluster reads it once ----
+ * Before a delete the engine proves the cluster is this state's with a
+ * DescribeCluster (cl_marks); the destroy takes the cluster's VPC for its
+ * load balancer sweep from that same answer instead of asking again. */
+
+#define ELB2_LBS                                                                                          \
+	"HTTP/1.1 200 OK\nContent-Type: text/xml\n\n<DescribeLoadBalancersResponse><DescribeLoadBalancersResult>"    \
+	"<LoadBalancers><member><LoadBalancerArn>arn:lb/in</LoadBalancerArn><VpcId>vpc-1</VpcId></member>"         \
+	"<member><LoadBalancerArn>arn:lb/out</LoadBalancerArn><VpcId>vpc-9</VpcId></member></LoadBalancers>"       \
+	"</DescribeLoadBalancersResult></DescribeLoadBalancersResponse>"
+#define ELB_NO_TAGS                                                                                       \
+	"HTTP/1.1 200 OK\nContent-Type: text/xml\n\n<DescribeTagsResponse><DescribeTagsResult><TagDescriptions>" \
+	"<member><Tags/></member></TagDescriptions></DescribeTagsResult></DescribeTagsResponse>"
+#define ELB_CLASSIC_NONE                                                                                  \
+	"HTTP/1.1 200 OK\nContent-Type: text/xml\n\n<DescribeLoadBalancersResponse><DescribeLoadBalancersResult>"    \
+	"<LoadBalancerDescriptions/></DescribeLoadBalancersResult></DescribeLoadBalancersResponse>"
+#define EKS_GONE                                                                                          \
+	"HTTP/1.1 404 Not Found\nContent-Type: application/json\nx-amzn-ErrorType: ResourceNotFoundException\n\n" \
+	"{\"message\":\"No cluster found for name: prod.\"}"
+
+/* The replies of a cluster delete: the cluster (in vpc-1, tagged for
+ * `lineage`) answers `active` reads, then is gone. */
+static void cluster_delete_replies(struct rt *t, const char *lineage, int active)
+{
+	char *cl = xasprintf("HTTP/1.1 200 OK\nContent-Type: application/json\n\n"
+			     "{\"cluster\":{\"name\":\"prod\",\"status\":\"ACTIVE\",\"arn\":\"arn:aws:eks:eu-west-1:1:cluster/prod\","
+			     "\"resourcesVpcConfig\":{\"vpcId\":\"vpc-1\"},\"tags\":{\"secfaas:lineage\":\"%s\","
+			     "\"secfaas:address\":\"eks_cluster.main\"}}}",
+			     lineage);
+	sf_replay_add(t->f.rp, "GET https://eks.eu-west-1.amazonaws.com/clusters/prod\n", cl, active);
+	sf_replay_add(t->f.rp, "GET https://eks.eu-west-1.amazonaws.com/clusters/prod\n", EKS_GONE, -1);
+	sf_replay_add(t->f.rp, "Action=DescribeLoadBalancers && Version=2015-12-01", ELB2_LBS, -1);
+	sf_replay_add(t->f.rp, "Action=DescribeTags", ELB_NO_TAGS, -1);
+	sf_replay_add(t->f.rp, "Action=DescribeLoadBalancers", ELB_CLASSIC_NONE, -1);
+	sf_replay_add(t->f.rp, "DELETE https://eks.eu-west-1.amazonaws.com/clusters/prod\n",
+		      EKSJ("{\"cluster\":{\"name\":\"prod\",\"status\":\"DELETING\"}}"), 1);
+	free(cl);
+}
+
+/* Requests containing s before the first containing `before`. */
+static int sent_before(struct rt *t, const char *s, const char *before)
+{
+	int n = 0;
+	for (size_t i = 0; i < sf_replay_count(t->f.rp); i++) {
+		if (strstr(sf_replay_request(t->f.rp, i), before))
+			break;
+		if (strstr(sf_replay_request(t->f.rp, i), s))
+			n++;
+	}
+	return n;
+}
+
+T_TEST(eks_cluster_delete_reads_the_cluster_once)
+{
+	struct rt t;
+	rt_open(&t, "eks_cluster.main");
+	char *db = xasprintf("%s/cldel.db", t_tmpdir());
+	unlink(db);
+	struct sf_state *st = NULL;
+	struct sf_state_opts so = {.create = 1};
+	struct sf_err err = SF_ERR_INIT;
+	T_EQ(sf_state_open(&st, db, &so, &err), 0);
+	json_t *have = cluster_want();
+	json_object_set_new(have, "id", json_string("prod"));
+	struct sf_resource row = {.address = "eks_cluster.main", .type = "eks_cluster", .id = "prod",
+				  .status = SF_RS_CREATED, .attrs = have, .schema_version = 1};
+	T_EQ(sf_state_put(st, &row, &err), 0);
+	/* two answers of the live cluster: the old code's second read got one
+	 * too, so only the order below tells the two apart */
+	cluster_delete_replies(&t, sf_state_lineage(st), 2);
+
+	static const struct sf_rtype *const types[] = {&sf_rt_eks_cluster};
+	struct sf_registry reg = {types, 1};
+	struct sf_config cfg = SF_CONFIG_INIT;
+	cfg.workspace = xstrdup("demo");
+	struct sf_plan plan;
+	/* no refresh: the apply-time ownership proof is the only read before the delete */
+	struct sf_plan_opts po = {.destroy = 1, .refresh = 0, .types = &reg, .providers = &t.p};
+	T_EQ(sf_plan_make(&plan, &cfg, st, &po, &err), 0);
+	volatile int cancel = 0;
+	struct sf_apply_opts ao = {.parallelism = 1, .providers = &t.p, .cancel = &cancel, .progress_interval = 60};
+	struct sf_apply_result res = {0};
+	int rc = sf_apply(&plan, &cfg, st, &ao, &res, &err);
+	if (rc < 0)
+		fprintf(stderr, "apply: %s\n", err.msg);
+	T_EQ(rc, 0);
+	T_EQ(res.destroyed, 1);
+	T_EQ(sent(&t, "DELETE https://eks.eu-west-1.amazonaws.com/clusters/prod\n"), 1);
+	/* one DescribeCluster before the delete: the proof's, none of its own */
+	T_EQ(sent_before(&t, "GET https://eks.eu-west-1.amazonaws.com/clusters/prod\n", "DELETE https://eks"), 1);
+	/* the sweep knew the cluster's VPC from that answer */
+	T_EQ(sent(&t, "arn%3Alb%2Fin"), 1);
+	T_EQ(sent(&t, "arn%3Alb%2Fout"), 0);
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	sf_plan_release(&plan);
+	sf_config_release(&cfg);
+	json_decref(have);
+	sf_state_close(st);
+	free(db);
+	rt_close(&t);
+}
+
+/* Called without the engine's proof (no c->marked), destroy reads the
+ * cluster itself, and takes one already gone as deleted. */
+T_TEST(eks_cluster_delete_without_a_proof_reads_it_and_takes_gone_as_done)
+{
+	struct rt t;
+	json_t *have = cluster_want();
+	rt_open(&t, "eks_cluster.main");
+	cluster_delete_replies(&t, "lin-1", 1);
+	T_EQ(sf_rt_eks_cluster.destroy(&t.c, have), 0);
+	T_EQ(sent(&t, "DELETE https://eks"), 1);
+	T_EQ(sent_before(&t, "GET https://eks.eu-west-1.amazonaws.com/clusters/prod\n", "DELETE https://eks"), 1);
+	T_EQ(sent(&t, "arn%3Alb%2Fout"), 0);
+	rt_close(&t);
+	rt_open(&t, "eks_cluster.main");
+	cluster_delete_replies(&t, "lin-1", 0);
+	T_EQ(sf_rt_eks_cluster.destroy(&t.c, have), 0);
+	T_EQ(sent(&t, "DELETE https://eks"), 0);
+	T_EQ(sent(&t, "Action=DescribeLoadBalancers"), 0);
+	rt_close(&t);
+	json_decref(have);
 }
 
 #define ENTRY(tags)                                                                                       \

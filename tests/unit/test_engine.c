@@ -1187,6 +1187,82 @@ T_TEST(refresh_judges_ownership_from_the_tags_read_saw)
 	sf_state_close(st);
 }
 
+/* The ownership proof before a delete may leave what it read for the
+ * destroy that follows (c->keep_marked, c->marked: the EKS cluster's VPC
+ * comes from it); the proof before an update keeps nothing, and nothing
+ * a delete was handed outlives its step. */
+static char fm_lin[64], fm_seen[64];
+static int fm_kept, fm_update_saw;
+static int fm_marks(struct sf_rctx *c, const json_t *a, char **id, json_t **tags)
+{
+	(void)a;
+	*id = xstrdup(c->address);
+	*tags = json_pack("{s:s, s:s}", "secfaas:lineage", fm_lin, "secfaas:address", c->address);
+	if (c->keep_marked) {
+		c->marked = json_pack("{s:s}", "seen", c->address);
+		fm_kept++;
+	}
+	return 0;
+}
+static int fm_update(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out)
+{
+	(void)prior;
+	fm_update_saw += c->marked != NULL;
+	*out = json_deep_copy(want);
+	json_object_set_new(*out, "id", json_string(c->address));
+	return 0;
+}
+static int fm_destroy(struct sf_rctx *c, const json_t *prior)
+{
+	(void)prior;
+	const char *s = json_string_value(json_object_get(c->marked, "seen"));
+	snprintf(fm_seen + strlen(fm_seen), sizeof fm_seen - strlen(fm_seen), "%s ", s ? s : "-");
+	return 0;
+}
+static const struct sf_own fm_own = {.kind = SF_OWN_TAGS, .noun = "fake", .proof = "its tags", .marks = fm_marks};
+static const struct sf_rtype fm_t = {.name = "fm", .schema_version = 1, .attrs = fk_attrs, .create = gw_create,
+				     .read = gw_read, .update = fm_update, .destroy = fm_destroy, .own = &fm_own};
+
+T_TEST(apply_hands_a_deletes_ownership_proof_to_its_destroy)
+{
+	static const struct sf_rtype *const types[] = {&fm_t};
+	struct sf_registry reg = {types, 1};
+	struct sf_state *st = fresh_state("marked");
+	snprintf(fm_lin, sizeof fm_lin, "%s", sf_state_lineage(st));
+	fm_seen[0] = 0;
+	fm_kept = fm_update_saw = 0;
+	struct sf_config cfg = SF_CONFIG_INIT;
+	cfg.workspace = xstrdup("ws");
+	/* fm.up changes (an update, proven first), fm.d1 and fm.d2 go (deletes) */
+	static const char *const names[] = {"up", "d1", "d2"};
+	for (size_t i = 0; i < 3; i++) {
+		char *addr = xasprintf("fm.%s", names[i]);
+		json_t *have = json_pack("{s:s, s:s}", "v", "x", "id", addr);
+		put(st, addr, "fm", SF_RS_CREATED, have);
+		json_decref(have);
+		free(addr);
+	}
+	json_t *want = json_pack("{s:s}", "v", "y");
+	sf_config_add(&cfg, &fm_t, "up", want, NULL);
+	json_decref(want);
+	struct sf_plan plan;
+	struct sf_err err = SF_ERR_INIT;
+	struct sf_plan_opts po = {.refresh = 0, .types = &reg};
+	T_EQ(sf_plan_make(&plan, &cfg, st, &po, &err), 0);
+	volatile int cancel = 0;
+	struct sf_apply_opts ao = {.parallelism = 1, .cancel = &cancel, .progress_interval = 60};
+	struct sf_apply_result res = {0};
+	T_EQ(sf_apply(&plan, &cfg, st, &ao, &res, &err), 0);
+	T_EQ(res.changed, 1);
+	T_EQ(res.destroyed, 2);
+	T_EQ(fm_kept, 2);       /* asked to keep for the two deletes only */
+	T_EQ(fm_update_saw, 0); /* the update's proof left nothing, nor did a delete before it */
+	T_OK(strstr(fm_seen, "fm.d1 ") && strstr(fm_seen, "fm.d2 ") && strlen(fm_seen) == 12);
+	sf_plan_release(&plan);
+	sf_config_release(&cfg);
+	sf_state_close(st);
+}
+
 /* A part of a step (one wait among several of a create) keeps a history
  * of its own: apply records what create reports under "create/<part>",
  * apart from the whole step's "create", and hands it back to a later
