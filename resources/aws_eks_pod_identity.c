@@ -134,7 +134,10 @@ static int pi_marks(struct sf_rctx *c, const json_t *a_, char **id, json_t **tag
 	*tags = json_is_object(t) ? json_deep_copy(t) : json_object();
 	if (id)
 		*id = xstrdup(ax_s(x, "associationId") ? ax_s(x, "associationId") : "");
-	json_decref(x);
+	if (c->keep_marked) /* before a delete: pi_destroy deletes this one */
+		c->marked = x;
+	else
+		json_decref(x);
 	return 0;
 }
 
@@ -236,10 +239,11 @@ static int pi_update(struct sf_rctx *c, const json_t *prior, const json_t *want,
 
 static int pi_destroy(struct sf_rctx *c, const json_t *prior)
 {
-	json_t *x = NULL;
 	/* without a recorded id (a killed create) the pair's association is
-	 * the one: the engine has proven it ours through marks before this */
-	int rc = locate(c, prior, &x);
+	 * the one: the engine has proven it ours through marks before this,
+	 * and left what marks found in c->marked */
+	json_t *x = json_incref(c->marked);
+	int rc = x ? 0 : locate(c, prior, &x);
 	if (!rc) {
 		char *p = ppath(ax_s(prior, "cluster_name"), ax_s(x, "associationId"));
 		rc = ax_eks(c, "DELETE", p, NULL, NULL);

@@ -4159,7 +4159,8 @@ T_TEST(eks_pod_identity_association_create_read_drift_and_update)
 }
 
 /* destroy deletes by the recorded id; gone already is success; without a
- * recorded id (a killed create) it finds the pair's association. */
+ * recorded id (a killed create) it finds the pair's association, or takes
+ * the one the ownership proof before it found (c->marked). */
 T_TEST(eks_pod_identity_association_destroy)
 {
 	struct rt t;
@@ -4190,6 +4191,29 @@ T_TEST(eks_pod_identity_association_destroy)
 	sf_replay_add(t.f.rp, "DELETE https://eks && " PIA_PATH "/a-5\n", PIA("a-5", ROLE_CA, "\"tags\":{}"), 1);
 	T_EQ(sf_rt_eks_pod_identity_association.destroy(&t.c, prior), 0);
 	T_EQ(sent(&t, "DELETE https://eks"), 1);
+	rt_close(&t);
+
+	/* after the engine's ownership proof, which found it the same way,
+	 * destroy deletes what the proof found without looking again */
+	rt_open(&t, "eks_pod_identity_association.autoscaler");
+	sf_replay_add(t.f.rp, "GET https://eks && " PIA_PATH "?namespace=kube-system&serviceAccount=cluster-autoscaler\n",
+		      PIA_LIST("a-6"), -1);
+	sf_replay_add(t.f.rp, "GET https://eks && " PIA_PATH "/a-6\n", PIA("a-6", ROLE_CA, "\"tags\":{}"), -1);
+	sf_replay_add(t.f.rp, "DELETE https://eks && " PIA_PATH "/a-6\n", PIA("a-6", ROLE_CA, "\"tags\":{}"), 1);
+	char *mid = NULL;
+	json_t *mtags = NULL;
+	t.c.keep_marked = 1;
+	T_EQ(sf_rt_eks_pod_identity_association.own->marks(&t.c, prior, &mid, &mtags), 0);
+	t.c.keep_marked = 0;
+	T_OK(t.c.marked != NULL);
+	T_EQ(sf_rt_eks_pod_identity_association.destroy(&t.c, prior), 0);
+	T_EQ(sent(&t, "DELETE https://eks"), 1);
+	T_EQ(sent(&t, "?namespace="), 1);
+	T_EQ(sent2(&t, "GET https://eks", PIA_PATH "/a-6\n"), 1);
+	json_decref(t.c.marked);
+	t.c.marked = NULL;
+	json_decref(mtags);
+	free(mid);
 	rt_close(&t);
 	json_decref(prior);
 }
