@@ -57,11 +57,31 @@ static const struct ax_change_def role_remove = {"iam", "RemoveRoleFromInstanceP
 						 "removing the role from the instance profile"};
 static const struct sf_own own;
 
+/* GetInstanceProfile, not ListInstanceProfileTags: a profile carries at
+ * most 50 tags and its answer holds them all (as ip_read relies on), and
+ * also the roles ip_destroy takes out before deleting it, so before a
+ * delete (c->keep_marked) the profile is kept for it in c->marked. */
 static int ip_marks(struct sf_rctx *c, const json_t *a_, char **id, json_t **tags)
 {
 	const char *name = ax_s(a_, "name");
 	*id = name ? xstrdup(name) : NULL;
-	return ax_iam_marks(c, "ListInstanceProfileTags", "InstanceProfileName", name, tags);
+	*tags = NULL;
+	if (!name || !*name)
+		return sf_fail(c->err, SF_ENOTFOUND, "%s: no name", c->address);
+	struct sf_aws *a = ax_client(c);
+	if (!a)
+		return c->err->code;
+	json_t *p = json_pack("{s:s}", "InstanceProfileName", name), *o = NULL;
+	int rc = sf_aws_query(a, "iam", "GetInstanceProfile", p, &o, c->err);
+	json_decref(p);
+	if (rc < 0)
+		return rc;
+	json_t *ip = json_object_get(o, "InstanceProfile");
+	*tags = ax_tags_from_list(json_object_get(ip, "Tags"));
+	if (c->keep_marked && ip)
+		c->marked = json_incref(ip);
+	json_decref(o);
+	return 0;
 }
 
 static int ip_claim(struct sf_rctx *c, const json_t *a_, const json_t *tags)
@@ -169,8 +189,10 @@ static int ip_update(struct sf_rctx *c, const json_t *prior, const json_t *want,
 static int ip_destroy(struct sf_rctx *c, const json_t *prior)
 {
 	const char *name = ax_s(prior, "name");
-	json_t *o = NULL;
-	int rc = ax_iam(c, "GetInstanceProfile", json_pack("{s:s}", "InstanceProfileName", name), &o);
+	/* the profile the engine's ownership proof just read (ip_marks), or
+	 * read here when there is none */
+	json_t *o = c->marked ? json_pack("{s:O}", "InstanceProfile", c->marked) : NULL;
+	int rc = o ? 0 : ax_iam(c, "GetInstanceProfile", json_pack("{s:s}", "InstanceProfileName", name), &o);
 	size_t i;
 	json_t *r;
 	json_array_foreach(json_object_get(json_object_get(o, "InstanceProfile"), "Roles"), i, r)

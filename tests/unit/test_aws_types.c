@@ -5085,6 +5085,46 @@ T_TEST(role_batch_few_roles_or_refused_reads_each_role)
 		json_decref(p[i]);
 }
 
+/* Before a delete the ownership proof reads the profile with
+ * GetInstanceProfile (its tags), and the destroy takes the roles to
+ * remove from that answer: one read of the profile, where the proof's
+ * ListInstanceProfileTags was followed by the destroy's own read. */
+T_TEST(instance_profile_delete_reads_the_profile_once)
+{
+	struct rt t;
+	rt_open(&t, "aws_iam_instance_profile.node");
+	json_t *prior = json_pack("{s:s, s:s}", "name", "p-node", "role", "p-node");
+	sf_replay_add(t.f.rp, "Action=GetInstanceProfile&",
+		      IAM("GetInstanceProfile",
+			  "<GetInstanceProfileResult><InstanceProfile><InstanceProfileName>p-node</InstanceProfileName>"
+			  "<Roles><member><RoleName>p-node</RoleName></member></Roles><Tags><member><Key>secfaas:lineage"
+			  "</Key><Value>lin-1</Value></member></Tags></InstanceProfile></GetInstanceProfileResult>"),
+		      1);
+	sf_replay_add(t.f.rp, "Action=GetInstanceProfile&", IAM_NOSUCH, -1);
+	sf_replay_add(t.f.rp, "Action=RemoveRoleFromInstanceProfile", IAM("RemoveRoleFromInstanceProfile", ""), 1);
+	sf_replay_add(t.f.rp, "Action=DeleteInstanceProfile", IAM("DeleteInstanceProfile", ""), 1);
+	char *id = NULL;
+	json_t *tags = NULL;
+	t.c.keep_marked = 1; /* as the engine's proof before a delete (apply.c, owned_destroy) */
+	T_EQ(sf_rt_aws_iam_instance_profile.own->marks(&t.c, prior, &id, &tags), 0);
+	t.c.keep_marked = 0;
+	T_STREQ(json_string_value(json_object_get(tags, "secfaas:lineage")), "lin-1");
+	T_EQ(sf_rt_aws_iam_instance_profile.destroy(&t.c, prior), 0);
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
+	T_EQ(sent(&t, "Action=ListInstanceProfileTags"), 0);
+	T_EQ(sent_before(&t, "Action=GetInstanceProfile&", "Action=RemoveRoleFromInstanceProfile"), 1);
+	T_EQ(sent2(&t, "Action=RemoveRoleFromInstanceProfile", "RoleName=p-node"), 1);
+	T_EQ(sent(&t, "Action=DeleteInstanceProfile"), 1);
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	json_decref(t.c.marked);
+	t.c.marked = NULL;
+	json_decref(tags);
+	free(id);
+	json_decref(prior);
+	rt_close(&t);
+}
+
 /* The same for an instance profile: GetInstanceProfile carries its tags. */
 T_TEST(instance_profile_refresh_takes_its_ownership_tags_from_get_instance_profile)
 {
