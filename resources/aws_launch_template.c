@@ -50,6 +50,7 @@
 #include "resources/aws_batch.h"
 #include "resources/aws_common.h"
 #include "resources/aws_sweep.h"
+#include "resources/providers.h"
 #include "resources/types_aws.h"
 #include "util.h"
 
@@ -98,10 +99,52 @@ static json_t *lt_data(struct sf_rctx *c, const json_t *want)
 	return d;
 }
 
+/* The memo key of a given image (owned), or NULL with c->err set. */
+static char *image_key(struct sf_rctx *c, const char *image)
+{
+	struct sf_aws *aws = ax_client(c);
+	if (!aws)
+		return NULL; /* ax_client said why */
+	const char *region = sf_aws_region(aws);
+	return xasprintf("ec2.DescribeImages %s %s", region ? region : "", image);
+}
+
+/* The given image `image` as DescribeImages describes it (*im, new ref):
+ * from the run's memo (struct sf_providers) when a check in this run
+ * already passed it, else read.  Why: plan_resolve checks a given image
+ * and create or update, which resolve the spec anew, check it again a
+ * moment later in the same process; that second read would only repeat
+ * the first's answer.  A saved plan applied by another process has a
+ * memo of its own and reads it again.  0, or < 0 with c->err set
+ * (SF_ENOTFOUND: no such image). */
+static int image_read(struct sf_rctx *c, const char *key, const char *image, json_t **im)
+{
+	struct sf_providers *p = c->provider;
+	pthread_mutex_lock(&p->memo_mu);
+	*im = json_incref(json_object_get(p->memo, key));
+	pthread_mutex_unlock(&p->memo_mu);
+	/* read outside memo_mu: the call takes the providers' mu (the
+	 * client, ids just made), which must not be taken under memo_mu;
+	 * two checks of one image at once may then both read it */
+	return *im ? 0 : ax_ec2_describe_one(c, "DescribeImages", "ImageId", image, "imagesSet", im);
+}
+
+/* Keep `im` for image_read, once its check passed: a failed check or
+ * read is never kept, so the next check reads again. */
+static void image_keep(struct sf_rctx *c, const char *key, json_t *im)
+{
+	struct sf_providers *p = c->provider;
+	pthread_mutex_lock(&p->memo_mu);
+	if (!p->memo)
+		p->memo = json_object();
+	json_object_set(p->memo, key, im);
+	pthread_mutex_unlock(&p->memo_mu);
+}
+
 /* A given AMI must exist, be available, match the node arch and carry the
  * gVisor tags secfaas bakes with (secfaas:kind, secfaas:gvisor-release).
  * Its secfaas:containerd-version tag ("" when it has none) into *ctd when
- * ctd is not NULL (owned). */
+ * ctd is not NULL (owned).  Read once per run (image_read). */
 static int check_image(struct sf_rctx *c, const json_t *want, char **ctd)
 {
 	const json_t *chk = json_object_get(want, "image_check");
@@ -114,7 +157,8 @@ static int check_image(struct sf_rctx *c, const json_t *want, char **ctd)
 		return 0; /* baked image: not known yet, nothing to check */
 	const char *arch = ax_s(chk, "arch"), *rel = ax_s(chk, "gvisor_release");
 	json_t *im = NULL;
-	int rc = ax_ec2_describe_one(c, "DescribeImages", "ImageId", image, "imagesSet", &im);
+	char *key = image_key(c, image);
+	int rc = key ? image_read(c, key, image, &im) : c->err->code;
 	if (rc == SF_ENOTFOUND)
 		rc = sf_fail(c->err, SF_EINVAL, "ami %s does not exist in this account and region", image);
 	if (rc < 0)
@@ -136,6 +180,8 @@ static int check_image(struct sf_rctx *c, const json_t *want, char **ctd)
 			c->address, image, SF_CONTAINERD_TAG);
 	if (rc == 0 && ctd)
 		*ctd = xstrdup(ax_s(tags, SF_CONTAINERD_TAG) ? ax_s(tags, SF_CONTAINERD_TAG) : "");
+	if (rc == 0)
+		image_keep(c, key, im);
 	json_decref(tags);
 	if (rc < 0)
 		sf_err_hint(c->err, "bake one with `secfaas bake SPEC`, or drop `ami:` to let apply bake it");
@@ -143,6 +189,7 @@ done:
 	if (rc < 0 && where)
 		sf_err_where(c->err, "%s", where);
 	json_decref(im);
+	free(key);
 	return rc;
 }
 

@@ -437,7 +437,10 @@ AS="--state $WORK/ami.db"
 t_rc 0 "plan accepts it" $S plan "$WORK/ami.yaml" $AS
 cp "$T_DIR/.out" "$WORK/plan.txt"
 t_ok "the image's containerd, read at plan time" grep -qE 'containerd_version += "1\.7\.27"' "$WORK/plan.txt"
+images=$(q 'calls["ec2:DescribeImages"]')
 t_rc 0 "apply" $S apply "$WORK/ami.yaml" $AS --auto-approve
+# the plan's check and the create's are one read within the process
+t_eq "the given image read once by the apply" "$(q 'calls["ec2:DescribeImages"]')" "$((images + 1))"
 lt_ud() { /usr/bin/python3 "$SECFAAS_SRC/tests/eks/lt_user_data.py" "$AWSSIM_URL" fn-ami-sandbox >"$WORK/ud.txt"; }
 t_rc 0 "the template's user data" lt_ud
 t_grep "containerd 1.x config (version = 2)" 'version = 2' "$WORK/ud.txt"

@@ -2562,7 +2562,9 @@ static json_t *lt_want(const char *image)
 /* The template's user data is the one for the containerd its image
  * records: a given image on containerd 1.7 gets the `version = 2`
  * rendering at plan time and on create, one on 2.x the `version = 3` one;
- * a containerd secfaas has no rendering for is refused at the `ami:`. */
+ * a containerd secfaas has no rendering for is refused at the `ami:`.
+ * The image is read once per run: plan_check, plan_resolve and create
+ * check the answer the first of them read. */
 T_TEST(launch_template_user_data_follows_the_images_containerd)
 {
 	struct rt t;
@@ -2580,10 +2582,10 @@ T_TEST(launch_template_user_data_follows_the_images_containerd)
 	T_EQ(sf_rt_aws_launch_template.plan_resolve(&t.c, NULL, want), 0);
 	T_STREQ(json_string_value(json_object_get(want, "user_data")), "UD-FOR-1");
 	T_STREQ(json_string_value(json_object_get(want, "containerd_version")), "1.7.27");
-	T_EQ(sent(&t, "Action=DescribeImages"), 2);
+	T_EQ(sent(&t, "Action=DescribeImages"), 1);
 	/* once resolved (the plan's order), the check does not read it again */
 	T_EQ(sf_rt_aws_launch_template.plan_check(&t.c, want), 0);
-	T_EQ(sent(&t, "Action=DescribeImages"), 2);
+	T_EQ(sent(&t, "Action=DescribeImages"), 1);
 	json_decref(want);
 
 	want = lt_want("ami-0new");
@@ -2598,9 +2600,12 @@ T_TEST(launch_template_user_data_follows_the_images_containerd)
 	sf_err_clear(&t.err);
 	json_decref(want);
 
-	/* create reads the image itself: apply resolves the spec again */
+	/* create checks the image again (apply resolves the spec again), on
+	 * the answer this run's plan read */
+	int images = sent(&t, "Action=DescribeImages");
 	want = lt_want("ami-0old");
 	T_EQ(sf_rt_aws_launch_template.create(&t.c, want, &out), 0);
+	T_EQ(sent(&t, "Action=DescribeImages"), images);
 	char *b64 = sf_b64encode("UD-FOR-1", 8);
 	b64[strcspn(b64, "=")] = 0; /* the query escapes the padding */
 	char *q = xasprintf("LaunchTemplateData.UserData=%s", b64);
@@ -2610,6 +2615,53 @@ T_TEST(launch_template_user_data_follows_the_images_containerd)
 	T_STREQ(json_string_value(json_object_get(out, "user_data")), "UD-FOR-1");
 	T_STREQ(json_string_value(json_object_get(out, "containerd_version")), "1.7.27");
 	json_decref(out);
+	json_decref(want);
+	rt_close(&t);
+}
+
+/* Only a check that passed is kept for the run: an image not yet
+ * available fails the check and is read again by the next one, a call
+ * refused outright too; another run (a saved plan applied by another
+ * process: new providers) reads it again. */
+T_TEST(launch_template_keeps_only_a_passed_image_check_for_the_run)
+{
+	struct rt t;
+	rt_open(&t, "aws_launch_template.sandbox");
+	sf_replay_add(t.f.rp, "Action=DescribeImages && ImageId.1=ami-0old",
+		      EC2("DescribeImages", "<imagesSet><item><imageId>ami-0old</imageId><imageState>pending</imageState>"
+			  "<architecture>x86_64</architecture><tagSet/></item></imagesSet>"),
+		      1);
+	sf_replay_add(t.f.rp, "Action=DescribeImages && ImageId.1=ami-0old",
+		      EC2_ERR("UnauthorizedOperation", "You are not authorized to perform this operation."), 1);
+	sf_replay_add(t.f.rp, "Action=DescribeImages && ImageId.1=ami-0old", GIVEN_IMAGE("ami-0old", "1.7.27"), -1);
+	json_t *want = lt_want("ami-0old");
+	T_EQ(sf_rt_aws_launch_template.plan_resolve(&t.c, NULL, want), SF_EINVAL);
+	T_CONTAINS(t.err.msg, "is pending, not available");
+	sf_err_clear(&t.err);
+	json_decref(want);
+	want = lt_want("ami-0old");
+	T_OK(sf_rt_aws_launch_template.plan_resolve(&t.c, NULL, want) < 0);
+	sf_err_clear(&t.err);
+	json_decref(want);
+	want = lt_want("ami-0old");
+	T_EQ(sf_rt_aws_launch_template.plan_resolve(&t.c, NULL, want), 0);
+	T_EQ(sent(&t, "Action=DescribeImages"), 3);
+	json_decref(want);
+	want = lt_want("ami-0old");
+	T_EQ(sf_rt_aws_launch_template.plan_resolve(&t.c, NULL, want), 0);
+	T_EQ(sent(&t, "Action=DescribeImages"), 3); /* kept from here on */
+	json_decref(want);
+	/* the next run's providers know nothing of it */
+	t.p.aws = NULL; /* owned by the fixture */
+	sf_providers_release(&t.p);
+	sf_providers_init(&t.p);
+	t.p.workspace = "demo";
+	t.p.lineage = "lin-1";
+	t.p.aws = t.f.c;
+	t.p.aws_tried = 1;
+	want = lt_want("ami-0old");
+	T_EQ(sf_rt_aws_launch_template.plan_resolve(&t.c, NULL, want), 0);
+	T_EQ(sent(&t, "Action=DescribeImages"), 4);
 	json_decref(want);
 	rt_close(&t);
 }
