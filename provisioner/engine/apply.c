@@ -612,6 +612,14 @@ static int needed_cb(struct sf_rctx *c, int ask)
 		nd->asked = nd->held == 2 ? 0 : r->gen + 1;
 	}
 	int need = !ask || !nd->held;
+	/* SECFAAS_LOG=debug: the laziness rule's turns, which depend on what
+	 * else is at work at the instant of asking */
+	if (nd->lazy == need)
+		sf_debug("apply: %s %s (%zu asleep, %zu running)", nd->ch->address,
+			 !need ? (nd->held == 2 ? "sleeps until the sleepers asking with it answer"
+						: "sleeps: all that waits for its end is held up by slower steps")
+			       : ask ? "wakes: something can use its end now" : "wakes for its deadline or a cancel",
+			 r->asleep, r->running);
 	set_lazy(r, nd, !need);
 	if (!need)
 		nd->slept = 1;

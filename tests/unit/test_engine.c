@@ -21,6 +21,7 @@
 #include "provisioner/spec/schema.h"
 #include "resources/aws_common.h"
 #include "resources/types.h"
+#include "log.h"
 #include "t.h"
 #include "util.h"
 
@@ -1877,8 +1878,25 @@ T_TEST(apply_a_sleeping_final_wait_leaves_its_slot_to_a_ready_step)
 	gw_add(&cfg, &lz_t, "a", NULL, NULL); /* the first two in order (by address) */
 	gw_add(&cfg, &mq_t, "q", NULL, NULL);
 	gw_add(&cfg, &mr_t, "r", NULL, NULL);
+	/* the rule's turns are traced at debug level */
+	char *log = xasprintf("%s/lazyslot.log", t_tmpdir());
+	setenv("SECFAAS_LOG", "debug", 1);
+	setenv("SECFAAS_LOG_PATH", log, 1);
+	sf_log_init();
 	T_EQ(two_workers(&cfg, &reg, "lazyslot"), 0);
+	unsetenv("SECFAAS_LOG");
+	unsetenv("SECFAAS_LOG_PATH");
+	sf_log_init();
 	T_EQ(lz_woke[0], 1);
 	T_EQ(mq_saw, 1);         /* mr.r started while mq.q still ran */
 	T_EQ(mr_saw_sleeper, 1); /* and while lz.a slept */
+	char *trace = NULL;
+	struct sf_err e = SF_ERR_INIT;
+	T_EQ(sf_read_file(&trace, NULL, log, 1 << 20, &e), 0);
+	if (trace) {
+		T_CONTAINS(trace, "apply: lz.a sleeps: all that waits for its end is held up by slower steps");
+		T_CONTAINS(trace, "apply: lz.a wakes");
+	}
+	free(trace);
+	free(log);
 }
