@@ -79,6 +79,22 @@ static void needs_nodes(struct lowering *l, struct sf_rinst *r)
 		sf_rinst_add_dep(r, l->nodes[i]);
 }
 
+/* A Service is made without waiting for the node groups, but deleted
+ * before them and so before the cluster: a LoadBalancer one's delete
+ * waits there for its cloud load balancer to be gone.  Update-only
+ * dependencies (provisioner/engine/config.h) give exactly that order. */
+static void goes_before_nodes(struct lowering *l, struct sf_rinst *r)
+{
+	for (size_t i = 0; i < l->nnodes; i++)
+		sf_rinst_add_update_dep(r, l->nodes[i]);
+}
+
+static int is_kind(const json_t *obj, const char *kind)
+{
+	const char *k = json_string_value(json_object_get(obj, "kind"));
+	return k && !strcmp(k, kind);
+}
+
 /* Kinds whose readiness (kube/wait.c) is their pods running. */
 static int runs_pods(const json_t *obj)
 {
@@ -117,6 +133,8 @@ static void add_docs(struct lowering *l, const char *prefix, json_t *docs, int b
 		struct sf_rinst *r = add(l, &sf_rt_k8s_manifest, name, a, p);
 		if (runs_pods(o))
 			needs_nodes(l, r);
+		else if (is_kind(o, "Service"))
+			goes_before_nodes(l, r);
 		free(name);
 	}
 }

@@ -9,9 +9,11 @@
  * whose readiness is their pods running (the gVisor guard, whose self-test
  * goes through its webhook's pods, and every Deployment) depend on each
  * eks_nodegroup.<name> those pods can run on (runc, no NoSchedule or
- * NoExecute taint; every group when none is), and since the Services
- * come after the guard, destroy still removes them (LoadBalancer Services
- * waited for) before those node groups and the cluster.  sf_k8s_lower()
+ * NoExecute taint; every group when none is).  The Services wait for
+ * those node groups only for changes to an existing Service (update-only
+ * dependencies), so they are made beside the node groups and destroy
+ * still removes them (LoadBalancer Services waited for) before those node
+ * groups and the cluster.  sf_k8s_lower()
  * is the same with the connection and the node groups given explicitly
  * (tests point it at a local kubesim).
  *

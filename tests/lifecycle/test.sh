@@ -295,6 +295,10 @@ t_begin "destroy leaves the inventory empty"
 t_rc 0 "destroy" $S destroy "$WORK/c.yaml" $ST --auto-approve
 t_grep "the autoscaler's role went" "aws_iam_role.autoscaler: Destruction complete" .out
 t_grep "its association went" "eks_pod_identity_association.autoscaler: Destruction complete" .out
+cp .out apply.out
+# a LoadBalancer gateway's load balancer goes with its Service, before the nodes
+before "the gateway's Service before the runc group" "k8s_manifest.of_service_openfaas_gateway_external: Destruction complete" \
+	"eks_nodegroup.system: Destroying"
 t_eq "inventory empty (left: $(q "{k: len(v) for k, v in inv.items() if v}"))" "$(q 'sum(len(v) for v in inv.values())')" 0
 t_end
 

@@ -144,13 +144,19 @@ static const json_t *policy_spec(const struct sf_config *c, const char *addr)
 /* The default NetworkPolicies: built as objects (the spec's CIDRs are
  * ipBlock values), before anything runs pods, egress per functionEgress. */
 /* Only what waits for pods waits for nodes, and only for the groups its
- * pods can run on. */
+ * pods can run on; a Service goes before those groups on destroy without
+ * waiting for them when made (update-only dependencies). */
 static int any_dep_on_nodes(const struct sf_rinst *r)
 {
 	for (size_t i = 0; i < r->ndeps; i++)
-		if (!strncmp(r->deps[i], "eks_nodegroup.", 14))
+		if (!strncmp(r->deps[i], "eks_nodegroup.", 14) && !sf_strs_has(&r->update_only, r->deps[i]))
 			return 1;
 	return 0;
+}
+
+static int update_dep(const struct sf_rinst *r, const char *addr)
+{
+	return has_dep(r, addr) && sf_strs_has(&r->update_only, addr);
 }
 
 T_TEST(only_pods_wait_for_node_groups)
@@ -166,12 +172,19 @@ T_TEST(only_pods_wait_for_node_groups)
 	struct sf_diags d = SF_DIAGS_INIT;
 	sf_cluster_lower_k8s(cl, &c, &d);
 	T_EQ(d.nerrors, 0);
-	int deployments = 0;
+	int deployments = 0, services = 0;
 	for (size_t i = 0; i < c.n; i++) {
 		const struct sf_rinst *r = &c.v[i];
 		const char *kind = json_string_value(json_object_get(json_object_get(r->config, "manifest"), "kind"));
 		int pods = !strcmp(r->address, "k8s_gvisor_guard.openfaas_fn") || (kind && !strcmp(kind, "Deployment"));
 		deployments += kind && !strcmp(kind, "Deployment");
+		if (kind && !strcmp(kind, "Service")) {
+			/* deleted before the groups (a LoadBalancer one's load
+			 * balancer with it), made beside them */
+			services++;
+			T_OK(update_dep(r, "eks_nodegroup.system") && update_dep(r, "eks_nodegroup.spare"));
+			T_OK(!has_dep(r, "eks_nodegroup.sandbox") && !has_dep(r, "eks_nodegroup.batch"));
+		}
 		if (pods) {
 			T_OK(has_dep(r, "eks_nodegroup.system") && has_dep(r, "eks_nodegroup.spare"));
 			T_OK(!has_dep(r, "eks_nodegroup.sandbox") && !has_dep(r, "eks_nodegroup.batch"));
@@ -180,6 +193,7 @@ T_TEST(only_pods_wait_for_node_groups)
 		}
 	}
 	T_EQ(deployments, 5);
+	T_EQ(services, 5);
 	sf_config_release(&c);
 	/* no group plain pods can run on: they wait for every group */
 	json_array_remove(ngs, 3);
