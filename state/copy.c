@@ -232,6 +232,7 @@ int sf_state_copy(struct sf_state *dst, struct sf_state *src, struct sf_err *err
 	st_enter(dst);
 	if ((rc = st_wbegin(dst, &ws, err)) < 0)
 		goto leave;
+	dst->lineage[0] = 0; /* read it again under the write lock, not from the open */
 	const char *dl = sf_state_lineage(dst);
 	int64_t dserial = 0;
 	if ((rc = st_serial(dst, &dserial, err)) < 0)
@@ -265,6 +266,8 @@ done:
 	rc = st_wend(dst, &ws, rc, err);
 	if (rc == 0)
 		dst->serial_seen = s.serial;
+	else
+		dst->lineage[0] = 0; /* whatever was written is gone: read it again */
 leave:
 	st_leave(dst);
 out:

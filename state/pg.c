@@ -29,12 +29,15 @@
  * transition was its own transaction, so what was committed is consistent
  * and the next run resumes from the journal.
  *
- * Queries are prepared once per connection and always run with parameters;
- * the only identifier ever spliced into SQL is the schema name, validated
- * ([a-z_][a-z0-9_]*) and quoted with PQescapeIdentifier.
+ * Queries always run with parameters, and are prepared once per connection
+ * when a command runs them often (pgrun); the only identifier ever spliced
+ * into SQL is the schema name, validated ([a-z_][a-z0-9_]*) and quoted with
+ * PQescapeIdentifier.  Round trips are what a remote database makes slow:
+ * the usual open is one (open_fast), a no-op plan six.
  */
 #include <ctype.h>
 #include <libpq-fe.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -66,9 +69,13 @@ static struct sf_dl lp_dl = SF_DL_INIT(SF_SONAME_PQ, "libpq5", lp_names, lp_slot
 #define PQdb lp.PQdb
 #define PQerrorMessage lp.PQerrorMessage
 #define PQescapeIdentifier lp.PQescapeIdentifier
-#define PQexec lp.PQexec
-#define PQexecParams lp.PQexecParams
-#define PQexecPrepared lp.PQexecPrepared
+/* Every call that waits for the server's answer is one round trip, the
+ * cost that dominates against a database across a network; counted for
+ * the debug log (pg_close) and the tests that hold the count down. */
+static atomic_long pg_trips;
+#define PQexec(...) (atomic_fetch_add(&pg_trips, 1), lp.PQexec(__VA_ARGS__))
+#define PQexecParams(...) (atomic_fetch_add(&pg_trips, 1), lp.PQexecParams(__VA_ARGS__))
+#define PQexecPrepared(...) (atomic_fetch_add(&pg_trips, 1), lp.PQexecPrepared(__VA_ARGS__))
 #define PQfinish lp.PQfinish
 #define PQfreemem lp.PQfreemem
 #define PQftype lp.PQftype
@@ -79,7 +86,7 @@ static struct sf_dl lp_dl = SF_DL_INIT(SF_SONAME_PQ, "libpq5", lp_names, lp_slot
 #define PQnfields lp.PQnfields
 #define PQntuples lp.PQntuples
 #define PQport lp.PQport
-#define PQprepare lp.PQprepare
+#define PQprepare(...) (atomic_fetch_add(&pg_trips, 1), lp.PQprepare(__VA_ARGS__))
 #define PQresultErrorField lp.PQresultErrorField
 #define PQresultErrorMessage lp.PQresultErrorMessage
 #define PQresultStatus lp.PQresultStatus
@@ -109,6 +116,7 @@ enum pq_priv {
 
 struct pg {
 	PGconn *conn;
+	/* per statement: runs so far while <= UNPREPARED_RUNS, then prepared (pgrun) */
 	unsigned char prepared[Q__COUNT];
 	unsigned char prepared_p[P__COUNT];
 	int lost;              /* the connection broke: every call fails with lost_msg */
@@ -117,9 +125,11 @@ struct pg {
 	int lock_held;         /* this session holds the advisory lock */
 	int in_tx;             /* a transaction was started (for tx_gone) */
 	char *display;         /* the database for messages, without password */
+	long trips;            /* pg_trips when the handle was opened */
 };
 
 #define PG(st) ((struct pg *)(st)->bk)
+#define UNPREPARED_RUNS 2
 
 #define J_COLS "id, run_id, address, op, token, detail, done::int, ok::int, result, " \
 	       "extract(epoch FROM started)::float8, coalesce(extract(epoch FROM finished)::float8, 0)"
@@ -520,7 +530,12 @@ static void collect_rows(PGresult *res, struct st_rows *rows)
 	rows->changes = ct && *ct ? strtoll(ct, NULL, 10) : 0;
 }
 
-/* Prepare (once per connection) and run statement `name`. */
+/* Run statement `name`.  Its first two runs go as unnamed statements, text
+ * and parameters in one round trip each; the third prepares it (one round
+ * trip more, once) so that it and every later run send only the parameters
+ * and skip the server's parsing and planning.  A statement a command runs
+ * once or twice (most of a plan's) costs one round trip per run; one run
+ * n > 2 times costs n + 1. */
 static int pgrun(struct sf_state *st, unsigned char *prepared, const char *name, const char *sql,
 		 const struct st_arg *args, int nargs, struct st_rows *rows, struct sf_err *err)
 {
@@ -529,10 +544,10 @@ static int pgrun(struct sf_state *st, unsigned char *prepared, const char *name,
 		return lost_fail(st, err);
 	if (nargs > 18)
 		return sf_fail(err, SF_ERROR, "internal: too many query parameters");
+	/* $1, the workspace, is int8 even where a text does not use it */
+	static const Oid ws_type[20] = {20};
 	PGresult *res;
-	if (!*prepared) {
-		/* $1, the workspace, is int8 even where a text does not use it */
-		static const Oid ws_type[1] = {20};
+	if (*prepared == UNPREPARED_RUNS) {
 		res = PQprepare(b->conn, name, sql, 1, ws_type);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 			int rc = pgfail(st, res, err, "preparing a query");
@@ -540,11 +555,16 @@ static int pgrun(struct sf_state *st, unsigned char *prepared, const char *name,
 			return rc;
 		}
 		PQclear(res);
-		*prepared = 1;
+		*prepared = UNPREPARED_RUNS + 1;
 	}
 	struct pgparams p;
 	params_fill(&p, st->ws_id, args, nargs);
-	res = PQexecPrepared(b->conn, name, p.n, p.v, p.len, p.fmt, 0);
+	if (*prepared > UNPREPARED_RUNS) {
+		res = PQexecPrepared(b->conn, name, p.n, p.v, p.len, p.fmt, 0);
+	} else {
+		res = PQexecParams(b->conn, sql, p.n, ws_type, p.v, p.len, p.fmt, 0);
+		(*prepared)++;
+	}
 	ExecStatusType s = PQresultStatus(res);
 	int rc = 0;
 	if (s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK) {
@@ -666,9 +686,33 @@ static void ignore_notice(void *arg, const char *msg)
 	(void)msg;
 }
 
-/* Connect and set the session up: schema on the search path, keepalives,
- * timeouts.  *display gets the URL for messages (owned). */
-static int connect_db(const char *target, const char *schema, double timeout_s, PGconn **out,
+/* The session's settings, as select-list items: $1 (the schema) on the
+ * search path, the server's keepalives, timeouts. */
+#define SESSION_SETTINGS                                                                  \
+	"set_config('search_path', quote_ident($1), false), "                             \
+	"set_config('tcp_keepalives_idle', '30', false), "                                \
+	"set_config('tcp_keepalives_interval', '10', false), "                            \
+	"set_config('tcp_keepalives_count', '3', false), "                                \
+	"set_config('lock_timeout', '60s', false), "                                      \
+	"set_config('idle_in_transaction_session_timeout', '10min', false)"
+
+static int session_setup(PGconn *c, const char *schema, const char *display, struct sf_err *err)
+{
+	const char *p[1] = {schema};
+	PGresult *res = PQexecParams(c, "SELECT " SESSION_SETTINGS, 1, NULL, p, NULL, NULL, 0);
+	int rc = 0;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		char msg[300];
+		first_line(msg, sizeof msg, PQresultErrorMessage(res));
+		rc = sf_fail(err, SF_EIO, "cannot set up the session on the state database %s: %s", display, msg);
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* Connect; with setup, also set the session up (session_setup).
+ * *display gets the URL for messages (owned). */
+static int connect_db(const char *target, const char *schema, double timeout_s, int setup, PGconn **out,
 		      char **display, struct sf_err *err)
 {
 	char tmo[16];
@@ -698,28 +742,52 @@ static int connect_db(const char *target, const char *schema, double timeout_s, 
 	*display = display_url(c);
 	/* NOTICEs ("relation already exists, skipping") are not for users */
 	PQsetNoticeProcessor(c, ignore_notice, NULL);
-	const char *p[1] = {schema};
-	PGresult *res = PQexecParams(c,
-				     "SELECT set_config('search_path', quote_ident($1), false), "
-				     "set_config('tcp_keepalives_idle', '30', false), "
-				     "set_config('tcp_keepalives_interval', '10', false), "
-				     "set_config('tcp_keepalives_count', '3', false), "
-				     "set_config('lock_timeout', '60s', false), "
-				     "set_config('idle_in_transaction_session_timeout', '10min', false)",
-				     1, NULL, p, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		char msg[300];
-		first_line(msg, sizeof msg, PQresultErrorMessage(res));
-		sf_fail(err, SF_EIO, "cannot set up the session on the state database %s: %s", *display, msg);
-		PQclear(res);
+	if (setup && session_setup(c, schema, *display, err) < 0) {
 		PQfinish(c);
 		free(*display);
 		*display = NULL;
 		return SF_EIO;
 	}
-	PQclear(res);
 	*out = c;
 	return 0;
+}
+
+/* The usual open in one round trip: the session's settings (read-only
+ * for a read-only handle), the schema's version, the workspace's id and
+ * lineage and the schema's oid, in one statement.  Its table names carry
+ * the schema: the search path it sets applies from the next statement.
+ * Returns 1 when the workspace is open (st->ws_id, lock key, lineage
+ * set), 0 when anything is unusual (no schema or workspace yet, another
+ * schema version, a refusal) for the step-by-step open to handle and
+ * report, < 0 when the connection broke. */
+static int open_fast(struct sf_state *st, const char *schema, int readonly, struct sf_err *err)
+{
+	struct pg *b = PG(st);
+	char *q = PQescapeIdentifier(b->conn, schema, strlen(schema));
+	if (!q)
+		return 0;
+	char *sql = xasprintf("SELECT " SESSION_SETTINGS "%s, (SELECT version FROM %s.schema_info), "
+			      "(SELECT written_by FROM %s.schema_info), w.id, w.lineage, (SELECT oid FROM "
+			      "pg_namespace WHERE nspname = $1) FROM %s.workspaces w WHERE w.name = $2",
+			      readonly ? ", set_config('default_transaction_read_only', 'on', false)" : "", q, q, q);
+	PQfreemem(q);
+	const char *p[2] = {schema, st->workspace};
+	PGresult *res = PQexecParams(b->conn, sql, 2, NULL, p, NULL, NULL, 0);
+	free(sql);
+	int rc = 0, nf = PQnfields(res);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && nf >= 5 &&
+	    !PQgetisnull(res, 0, nf - 5) && strtol(PQgetvalue(res, 0, nf - 5), NULL, 10) == st_pg_schema_version() &&
+	    !PQgetisnull(res, 0, nf - 1) && PQgetlength(res, 0, nf - 2) < (int)sizeof st->lineage) {
+		st->ws_id = strtoll(PQgetvalue(res, 0, nf - 3), NULL, 10);
+		memcpy(st->lineage, PQgetvalue(res, 0, nf - 2), (size_t)PQgetlength(res, 0, nf - 2) + 1);
+		uint64_t oid = strtoull(PQgetvalue(res, 0, nf - 1), NULL, 10);
+		b->lock_key = (int64_t)((oid << 32) | ((uint64_t)st->ws_id & 0xffffffffu));
+		rc = 1;
+	} else if (PQstatus(b->conn) == CONNECTION_BAD) {
+		rc = pgfail(st, res, err, "opening the workspace");
+	}
+	PQclear(res);
+	return rc;
 }
 
 /* Schema version, or 0 when the schema or its tables do not exist yet;
@@ -901,6 +969,8 @@ static void pg_close(struct sf_state *st)
 	 * the next holder need not wait for this backend to exit. */
 	if (b->lock_held && !b->lost)
 		PQclear(PQexec(b->conn, "SELECT pg_advisory_unlock_all()"));
+	if (b->conn)
+		sf_debug("state %s: %ld round trips to the database", st->path, atomic_load(&pg_trips) - b->trips);
 	if (b->conn) /* none when libpq could not be loaded */
 		PQfinish(b->conn);
 	free(b->display);
@@ -927,7 +997,8 @@ static int pg_open(struct sf_state *st, const struct sf_state_opts *opts, struct
 	st->workspace = xstrdup(opts->workspace);
 	st->bk = xcalloc(1, sizeof(struct pg));
 	struct pg *b = PG(st);
-	if ((rc = connect_db(st->target, schema, st->busy_ms / 1000.0, &b->conn, &display, err)) < 0)
+	b->trips = atomic_load(&pg_trips);
+	if ((rc = connect_db(st->target, schema, st->busy_ms / 1000.0, 0, &b->conn, &display, err)) < 0)
 		goto fail;
 	b->display = display;
 	free(st->path);
@@ -935,7 +1006,14 @@ static int pg_open(struct sf_state *st, const struct sf_state_opts *opts, struct
 		st->path = xasprintf("%s workspace %s", display, st->workspace);
 	else
 		st->path = xasprintf("%s schema %s workspace %s", display, schema, st->workspace);
-	if ((rc = read_version(st, &version, &writer, err)) < 0)
+	if ((rc = open_fast(st, schema, opts->readonly, err)) != 0) {
+		if (rc < 0)
+			goto fail;
+		st->readonly = opts->readonly;
+		return 0;
+	}
+	if ((rc = session_setup(b->conn, schema, display, err)) < 0 ||
+	    (rc = read_version(st, &version, &writer, err)) < 0)
 		goto fail;
 	if (version > st_pg_schema_version()) {
 		rc = refuse_newer(st, version, writer, err);
@@ -1142,7 +1220,7 @@ static int pg_workspaces(const char *target, const struct sf_state_opts *opts, c
 	*n = 0;
 	if (!valid_schema(schema))
 		return sf_fail(err, SF_EINVAL, "state schema name \"%s\" is not valid", schema);
-	int rc = connect_db(target, schema, opts->busy_timeout_s, &c, &display, err);
+	int rc = connect_db(target, schema, opts->busy_timeout_s, 1, &c, &display, err);
 	if (rc < 0)
 		return rc;
 	PGresult *res = PQexec(c, "SELECT name FROM workspaces ORDER BY name COLLATE \"C\"");

@@ -479,12 +479,17 @@ const char *sf_state_workspace(const struct sf_state *st)
 	return st->workspace;
 }
 
+/* A workspace's lineage is fixed at its creation; only a copy into this
+ * handle's workspace replaces it (copy.c, which sets it here too), so it
+ * is read once per handle. */
 const char *sf_state_lineage(struct sf_state *st)
 {
 	char *v = NULL;
 	const char *ret = NULL;
 	st_enter(st);
-	if (st_qtext(st, Q_LINEAGE, NULL, 0, &v, NULL) == 0 && v && strlen(v) < sizeof st->lineage) {
+	if (st->lineage[0])
+		ret = st->lineage;
+	else if (st_qtext(st, Q_LINEAGE, NULL, 0, &v, NULL) == 0 && v && strlen(v) < sizeof st->lineage) {
 		memcpy(st->lineage, v, strlen(v) + 1);
 		ret = st->lineage;
 	}
