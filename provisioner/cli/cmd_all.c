@@ -45,6 +45,7 @@ struct wsrow {
 	int drift;         /* plan --all --refresh-only, refresh --all: objects changed outside secfaas */
 	int updated, removed; /* refresh --all: state rows it rewrote, and dropped as gone */
 	int absent;        /* refresh --all: never applied, no state to refresh */
+	int stored;        /* the backend listed a state for it */
 	int errored;
 	int rc;            /* apply --all: child exit status */
 	pid_t pid;
@@ -123,13 +124,14 @@ static int collect(struct sf_cli *cli, struct sf_plan_args *pa, struct wsrow **o
 		int known = 0;
 		for (size_t i = 0; i < k; i++)
 			if (!strcmp(v[i].name, have[j]))
-				known = 1;
+				known = v[i].stored = 1;
 		if (known) {
 			free(have[j]);
 			continue;
 		}
 		v = xrealloc(v, (k + 1) * sizeof *v);
 		memset(&v[k], 0, sizeof v[k]);
+		v[k].stored = 1;
 		v[k++].name = have[j];
 	}
 	free(have);
@@ -216,7 +218,9 @@ struct planrun {
 
 /* One workspace's plan, built from the set loaded once; its state is read
  * without a lock, and a workspace with none is planned against nothing
- * (a plan of a fleet creates no state and takes no lock).  Prints through
+ * (a plan of a fleet creates no state and takes no lock).  One the
+ * backend did not list has none to read: it is not opened, which against
+ * a shared database saves a connection per new workspace.  Prints through
  * its own cli (the worker's buffers); pa is the worker's copy. */
 static int plan_one(struct sf_cli *cli, struct sf_plan_args *pa, const struct sf_specset *set, struct ax_reads *reads,
 		    struct planjob *job)
@@ -234,7 +238,7 @@ static int plan_one(struct sf_cli *cli, struct sf_plan_args *pa, const struct sf
 		pa->opts.destroy = 1;
 	}
 	if (!rc)
-		rc = sf_run_open_plan(cli, &ws, row->name, 0);
+		rc = row->stored ? sf_run_open_plan(cli, &ws, row->name, 0) : sf_run_open_plan_new(cli, &ws, row->name);
 	if (!rc && reads) {
 		ws.prov.reads = reads;
 		ws.prov.reads_lent = 1;
@@ -334,14 +338,8 @@ done:
 static void prefetch_one(struct sf_cli *cli, struct sf_plan_args *pa, const struct sf_specset *set,
 			 struct ax_reads *reads, struct wsrow *row)
 {
-	char *target = NULL, *wsname = NULL;
-	if (!row->in_spec || sf_run_state_target(cli, row->name, &target, &wsname) != 0)
-		return;
 	/* a workspace never applied has nothing to read: not even built */
-	int have = wsname || access(target, F_OK) == 0;
-	free(target);
-	free(wsname);
-	if (!have)
+	if (!row->in_spec || !row->stored)
 		return;
 	struct sf_ws ws;
 	memset(&ws, 0, sizeof ws);

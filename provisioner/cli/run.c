@@ -388,6 +388,14 @@ int sf_run_open_plan(struct sf_cli *cli, struct sf_ws *ws, const char *workspace
 	return open_state(cli, ws, workspace, "plan", 0, 1, 0, 1);
 }
 
+int sf_run_open_plan_new(struct sf_cli *cli, struct sf_ws *ws, const char *workspace)
+{
+	if (!ws->state_path && sf_run_state_target(cli, workspace, &ws->state_path, &ws->state_ws) != 0)
+		return SF_EXIT_ERROR;
+	providers_init(cli, ws);
+	return 0;
+}
+
 void sf_run_close(struct sf_ws *ws)
 {
 	if (ws->st && ws->locked) {

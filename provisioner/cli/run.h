@@ -85,6 +85,11 @@ int sf_run_open(struct sf_cli *cli, struct sf_ws *ws, const char *workspace, con
  * read-only, no check (plan --all, a report over many workspaces).  0 or
  * SF_EXIT_ERROR (printed). */
 int sf_run_open_plan(struct sf_cli *cli, struct sf_ws *ws, const char *workspace, int lock);
+/* sf_run_open_plan for a workspace the caller knows has no state (the
+ * backend's listing of a fleet did not name it): planned against nothing
+ * without asking the backend, so a shared database is not connected to
+ * once per new workspace.  0 or SF_EXIT_ERROR (printed). */
+int sf_run_open_plan_new(struct sf_cli *cli, struct sf_ws *ws, const char *workspace);
 
 void sf_run_close(struct sf_ws *ws);
 

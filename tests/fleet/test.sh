@@ -93,6 +93,29 @@ t_rc 0 "gc checks every workspace of the shared state" sh -c "cd gone && $S gc -
 t_grep "all 30" "nothing has expired ($N states checked)" .out
 t_end
 
+t_begin "plan --all opens only the workspaces the shared state lists; new ones are still checked against AWS"
+mkdir more late
+cp "$SPECS"/*.yaml more/
+for w in new1 new2 new3; do
+	role=fleet-$w
+	[ $w = new3 ] && role=fleet-ws01 # a name workspace ws01 owns
+	cat >"more/$w.yaml" <<Y
+apiVersion: secfaas.dev/v1alpha1
+kind: Stack
+metadata: {name: $w, region: eu-west-1}
+spec:
+  resources:
+    - {type: aws_iam_role, name: r, attributes: {name: $role, service: ec2.amazonaws.com}}
+Y
+done
+t_rc 1 "plan --all of 30 applied and 3 new workspaces" sh -c "cd late && SECFAAS_LOG=debug $S plan --all ../more"
+t_eq "the 30 applied: no changes" "$(grep -cE '^ws[0-9]+ +0 +0 +0  no changes$' .out)" $N
+t_eq "two new ones: one role each to add" "$(grep -cE '^new[12] +1 +0 +0  changes$' .out)" 2
+t_grep "the third: its role's name is taken" "aws_iam_role.r: IAM role fleet-ws01 already exists" .err
+t_ok "the listed states were read" grep -q 'workspace ws01: [0-9]* round trips to the database' .err
+t_eq "no state opened for the new ones" "$(grep -c 'workspace new[0-9]: [0-9]* round trips' .err)" 0
+t_end
+
 t_begin "secrets of the shared state sealed under an AWS KMS key: one data key, unwrapped by every fresh runner"
 export AWS_DEFAULT_REGION=eu-west-1 # the aws CLI reads this one
 kid=$(aws kms create-key --description "secfaas state" --query KeyMetadata.KeyId --output text 2>err) ||
