@@ -17,7 +17,8 @@ struct group {
 	json_t *asked;    /* {id: the filter's value for it}: recorded, not fetched yet */
 	json_t *answered; /* {id: item, or null when the answer had none} */
 	int busy;         /* a thread is fetching for this group */
-	int fetched;      /* IAM: the account's listing was asked (once a run) */
+	int fetched;      /* IAM, names: the account's listing was asked (once a run) */
+	int listed;       /* names: it answered (answered holds every name) */
 	struct group *next;
 };
 
@@ -25,6 +26,7 @@ struct ax_reads {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int gathering;
+	size_t fleet; /* workspaces a fleet run plans against nothing (ax_reads_fleet) */
 	struct group *groups;
 };
 
@@ -50,6 +52,13 @@ void ax_reads_free(struct ax_reads *r)
 	pthread_cond_destroy(&r->cv);
 	pthread_mutex_destroy(&r->mu);
 	free(r);
+}
+
+void ax_reads_fleet(struct ax_reads *r, size_t fresh)
+{
+	pthread_mutex_lock(&r->mu);
+	r->fleet = fresh;
+	pthread_mutex_unlock(&r->mu);
 }
 
 void ax_reads_gather(struct ax_reads *r, int on)
@@ -324,4 +333,101 @@ int ax_iam_role_answer(struct sf_rctx *c, const char *name, json_t **detail)
 	if (!a)
 		return 1;
 	return group_answer(c, r, iam_key(c, a), name, "IAM role ", detail);
+}
+
+/* ---- names: one listing of the account for a fleet's name checks ---- */
+
+const struct ax_names_def ax_names_iam_roles = {"IAM role", "iam", "ListRoles", "Roles", "RoleName", 1000, 0};
+const struct ax_names_def ax_names_iam_profiles = {"IAM instance profile", "iam", "ListInstanceProfiles",
+						   "InstanceProfiles", "InstanceProfileName", 1000, 0};
+const struct ax_names_def ax_names_eks_clusters = {"EKS cluster", "eks", "/clusters", "clusters", NULL, 0, 1};
+
+struct names_page {
+	const struct ax_names_def *d;
+	json_t *names; /* {name: true} */
+};
+
+static int names_page(void *ctx, const json_t *page, struct sf_err *err)
+{
+	(void)err;
+	struct names_page *np = ctx;
+	size_t i;
+	json_t *e;
+	json_array_foreach(json_object_get(page, np->d->list_key), i, e)
+	{
+		const char *n = np->d->name_key ? ax_s(e, np->d->name_key) : json_string_value(e);
+		if (n)
+			json_object_set_new(np->names, n, json_true());
+	}
+	return 0;
+}
+
+/* Every name of d's kind (*names {name: true}), every page. */
+static int names_fetch(struct sf_rctx *c, struct sf_aws *a, const struct ax_names_def *d, json_t **names)
+{
+	struct names_page np = {d, json_object()};
+	int rc;
+	if (!strcmp(d->service, "eks")) {
+		rc = sf_aws_rest_json_pages(a, d->service, d->list, "maxResults=100", names_page, &np, c->err);
+	} else {
+		json_t *p = d->max_items ? json_pack("{s:i}", "MaxItems", d->max_items) : json_object();
+		rc = sf_aws_query_pages(a, d->service, d->list, p, names_page, &np, c->err);
+		json_decref(p);
+	}
+	if (rc < 0) {
+		json_decref(np.names);
+		return rc;
+	}
+	*names = np.names;
+	return 0;
+}
+
+int ax_name_listed(struct sf_rctx *c, const struct ax_names_def *d, const char *name)
+{
+	struct ax_reads *r = c->name_check && name ? reads_of(c, 0) : NULL;
+	if (!r)
+		return 1;
+	pthread_mutex_lock(&r->mu);
+	size_t fleet = r->fleet;
+	pthread_mutex_unlock(&r->mu);
+	struct sf_aws *a = fleet >= AX_NAMES_FLEET_MIN ? ax_client(c) : NULL;
+	if (!a) {
+		sf_err_clear(c->err); /* no client: the check's own read says why */
+		return 1;
+	}
+	const struct sf_providers *p = c->provider;
+	const char *where = d->regional ? sf_aws_region(a) : sf_aws_partition_of(a);
+	char *key = xasprintf("names:%s\n%s\n%s", d->list, where ? where : "", p && p->profile ? p->profile : "");
+	pthread_mutex_lock(&r->mu);
+	struct group *g = group_get(r, key, 1);
+	free(key);
+	while (g->busy)
+		pthread_cond_wait(&r->cv, &r->mu);
+	if (!g->fetched) {
+		g->busy = 1;
+		pthread_mutex_unlock(&r->mu);
+		json_t *names = NULL;
+		struct sf_err e = SF_ERR_INIT;
+		struct sf_err *mine = c->err;
+		c->err = &e;
+		int rc = names_fetch(c, a, d, &names);
+		c->err = mine;
+		if (rc < 0)
+			sf_info("%s names: the account's listing (%s) failed (%s); each name is checked by itself", d->noun,
+				d->list, e.msg);
+		else
+			sf_debug("%s names: %zu listed for the fleet's checks", d->noun, json_object_size(names));
+		pthread_mutex_lock(&r->mu);
+		if (rc == 0) {
+			json_decref(g->answered);
+			g->answered = names;
+			g->listed = 1;
+		}
+		g->fetched = 1; /* refused or failed: not asked again this run */
+		g->busy = 0;
+		pthread_cond_broadcast(&r->cv);
+	}
+	int ask = !g->listed || json_object_get(g->answered, name) != NULL;
+	pthread_mutex_unlock(&r->mu);
+	return ask;
 }

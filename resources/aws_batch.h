@@ -101,4 +101,38 @@ int ax_iam_role_batch(struct sf_rctx *c, const json_t *const *priors, size_t n);
  * 1 when there is none (not a refresh, too few roles, or the call failed). */
 int ax_iam_role_answer(struct sf_rctx *c, const char *name, json_t **detail);
 
+/* Names.  A plan checks that every name a create will take is free
+ * (c->name_check, provisioner/engine/resource.h): one call a name, so a
+ * fleet of new workspaces asks thousands (minimal.yaml: four roles, an
+ * instance profile and a cluster each).  A fleet run with at least
+ * AX_NAMES_FLEET_MIN workspaces planned against nothing says so
+ * (ax_reads_fleet); their checks then share one listing of the account's
+ * names per kind, partition or region, and profile (ListRoles,
+ * ListInstanceProfiles: a page per 1000; ListClusters: a page per 100),
+ * asked once a run by the first check that needs it.  A name the listing
+ * lacks is free; a name it holds is read as before, for its tags (the
+ * listings carry none).  A listing is a moment's view, and IAM's lists
+ * trail its writes: a name taken after it is found by the create, which
+ * meets the existing name and refuses it unless its tags prove it ours,
+ * as with any name taken between plan and apply.  A failed or refused
+ * listing costs that call: every check then reads its own name. */
+#define AX_NAMES_FLEET_MIN 8
+struct ax_names_def {
+	const char *noun;     /* "IAM role", for the log */
+	const char *service;  /* "iam" (query protocol) or "eks" (rest-json) */
+	const char *list;     /* "ListRoles", or the rest path "/clusters" */
+	const char *list_key; /* "Roles", "clusters" */
+	const char *name_key; /* "RoleName"; NULL: the list holds the names */
+	int max_items;        /* query protocol's MaxItems (0: none) */
+	int regional;         /* names are per region (EKS), not per partition */
+};
+extern const struct ax_names_def ax_names_iam_roles, ax_names_iam_profiles, ax_names_eks_clusters;
+/* A fleet run's count of workspaces planned against nothing (see above). */
+void ax_reads_fleet(struct ax_reads *r, size_t fresh);
+/* For a name check (c->name_check): 0 when the fleet's listing of d's
+ * names does not hold `name` (it is free: no call), 1 when it must be read
+ * (the listing holds it, or there is none: not a name check, not a large
+ * enough fleet, or the listing failed). */
+int ax_name_listed(struct sf_rctx *c, const struct ax_names_def *d, const char *name);
+
 #endif

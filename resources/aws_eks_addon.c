@@ -159,15 +159,12 @@ static int offered(struct sf_rctx *c, const char *addon, const char *k8s, json_t
 		return c->err->code; /* ax_client said why */
 	const char *region = sf_aws_region(aws);
 	char *key = xasprintf("eks.DescribeAddonVersions %s %s", region ? region : "", k8s);
-	pthread_mutex_lock(&p->memo_mu);
-	json_t *all = json_incref(json_object_get(p->memo, key));
+	pthread_mutex_lock(&p->memo->mu);
+	json_t *all = json_incref(json_object_get(p->memo->map, key));
 	int rc = 0;
-	if (!all && (rc = catalogue_fetch(c, aws, k8s, &all)) == 0) {
-		if (!p->memo)
-			p->memo = json_object();
-		json_object_set(p->memo, key, all);
-	}
-	pthread_mutex_unlock(&p->memo_mu);
+	if (!all && (rc = catalogue_fetch(c, aws, k8s, &all)) == 0)
+		json_object_set(p->memo->map, key, all);
+	pthread_mutex_unlock(&p->memo->mu);
 	free(key);
 	if (rc == 0) {
 		json_t *a = json_object_get(all, addon);

@@ -23,12 +23,15 @@
  * balancers are never touched.  The load balancer sweep takes only those
  * in this cluster's VPC.
  */
+#include <pthread.h>
 #include <string.h>
 
 #include "log.h"
+#include "resources/aws_batch.h"
 #include "resources/aws_common.h"
 #include "resources/aws_sweep.h"
 #include "resources/eks_versions.h"
+#include "resources/providers.h"
 #include "resources/types_aws.h"
 #include "util.h"
 
@@ -137,6 +140,8 @@ static int cl_marks(struct sf_rctx *c, const json_t *a_, char **id, json_t **tag
 	*tags = NULL;
 	if (!name)
 		return sf_fail(c->err, SF_ENOTFOUND, "%s: no name", c->address);
+	if (!ax_name_listed(c, &ax_names_eks_clusters, name))
+		return sf_fail(c->err, SF_ENOTFOUND, "%s: EKS cluster %s does not exist", c->address, name);
 	char *p = cpath(name, NULL);
 	/* before a delete, the cluster read here is the one cl_destroy
 	 * needs (its VPC): kept for it in c->marked */
@@ -349,17 +354,30 @@ static int cl_update(struct sf_rctx *c, const json_t *prior, const json_t *want,
 
 /* What EKS says about `version` (DescribeClusterVersions with includeAll,
  * so versions out of support are listed too): 0 with its status and
- * dates, or SF_ENOTFOUND when EKS does not list it. */
+ * dates, or SF_ENOTFOUND when EKS does not list it.  The answer is kept in
+ * the run's memo (struct sf_providers): a fleet's workspaces on one
+ * version in one region ask once.  A failed ask is not kept. */
 static int eks_version_info(struct sf_rctx *c, const char *version, enum sf_eks_support *st, time_t *std_end,
 			    time_t *ext_end)
 {
+	struct sf_providers *p = c->provider;
 	struct sf_aws *a = ax_client(c);
 	if (!a)
 		return c->err->code;
-	char *q = xasprintf("clusterVersions=%s&includeAll=true", version);
-	json_t *o = NULL;
-	int rc = sf_aws_rest_json(a, "eks", "GET", "/cluster-versions", q, NULL, &o, c->err);
-	free(q);
+	const char *region = sf_aws_region(a);
+	char *key = xasprintf("eks.DescribeClusterVersions %s %s", region ? region : "", version);
+	pthread_mutex_lock(&p->memo->mu);
+	json_t *o = json_incref(json_object_get(p->memo->map, key));
+	int rc = 0;
+	if (!o) {
+		char *q = xasprintf("clusterVersions=%s&includeAll=true", version);
+		rc = sf_aws_rest_json(a, "eks", "GET", "/cluster-versions", q, NULL, &o, c->err);
+		free(q);
+		if (rc == 0)
+			json_object_set(p->memo->map, key, o);
+	}
+	pthread_mutex_unlock(&p->memo->mu);
+	free(key);
 	if (rc < 0)
 		return rc;
 	rc = SF_ENOTFOUND;

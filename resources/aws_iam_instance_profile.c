@@ -11,6 +11,7 @@
  */
 #include <string.h>
 
+#include "resources/aws_batch.h"
 #include "resources/aws_common.h"
 #include "resources/aws_sweep.h"
 #include "resources/types_aws.h"
@@ -68,6 +69,8 @@ static int ip_marks(struct sf_rctx *c, const json_t *a_, char **id, json_t **tag
 	*tags = NULL;
 	if (!name || !*name)
 		return sf_fail(c->err, SF_ENOTFOUND, "%s: no name", c->address);
+	if (!ax_name_listed(c, &ax_names_iam_profiles, name))
+		return sf_fail(c->err, SF_ENOTFOUND, "%s: IAM instance profile %s does not exist", c->address, name);
 	struct sf_aws *a = ax_client(c);
 	if (!a)
 		return c->err->code;

@@ -401,6 +401,9 @@ static int role_marks(struct sf_rctx *c, const json_t *a_, char **id, json_t **t
 {
 	const char *name = ax_s(a_, "name");
 	*id = name ? xstrdup(name) : NULL;
+	*tags = NULL;
+	if (name && !ax_name_listed(c, &ax_names_iam_roles, name))
+		return sf_fail(c->err, SF_ENOTFOUND, "%s: IAM role %s does not exist", c->address, name);
 	return ax_iam_marks(c, "ListRoleTags", "RoleName", name, tags);
 }
 

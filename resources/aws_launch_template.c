@@ -120,11 +120,11 @@ static char *image_key(struct sf_rctx *c, const char *image)
 static int image_read(struct sf_rctx *c, const char *key, const char *image, json_t **im)
 {
 	struct sf_providers *p = c->provider;
-	pthread_mutex_lock(&p->memo_mu);
-	*im = json_incref(json_object_get(p->memo, key));
-	pthread_mutex_unlock(&p->memo_mu);
-	/* read outside memo_mu: the call takes the providers' mu (the
-	 * client, ids just made), which must not be taken under memo_mu;
+	pthread_mutex_lock(&p->memo->mu);
+	*im = json_incref(json_object_get(p->memo->map, key));
+	pthread_mutex_unlock(&p->memo->mu);
+	/* read outside the memo's mu: the call takes the providers' mu (the
+	 * client, ids just made), which must not be taken under it;
 	 * two checks of one image at once may then both read it */
 	return *im ? 0 : ax_ec2_describe_one(c, "DescribeImages", "ImageId", image, "imagesSet", im);
 }
@@ -134,11 +134,9 @@ static int image_read(struct sf_rctx *c, const char *key, const char *image, jso
 static void image_keep(struct sf_rctx *c, const char *key, json_t *im)
 {
 	struct sf_providers *p = c->provider;
-	pthread_mutex_lock(&p->memo_mu);
-	if (!p->memo)
-		p->memo = json_object();
-	json_object_set(p->memo, key, im);
-	pthread_mutex_unlock(&p->memo_mu);
+	pthread_mutex_lock(&p->memo->mu);
+	json_object_set(p->memo->map, key, im);
+	pthread_mutex_unlock(&p->memo->mu);
 }
 
 /* A given AMI must exist, be available, match the node arch and carry the

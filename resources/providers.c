@@ -10,7 +10,21 @@ void sf_providers_init(struct sf_providers *p)
 {
 	memset(p, 0, sizeof *p);
 	pthread_mutex_init(&p->mu, NULL);
-	pthread_mutex_init(&p->memo_mu, NULL);
+	sf_memo_init(&p->own_memo);
+	p->memo = &p->own_memo;
+}
+
+void sf_memo_init(struct sf_memo *m)
+{
+	pthread_mutex_init(&m->mu, NULL);
+	m->map = json_object();
+}
+
+void sf_memo_release(struct sf_memo *m)
+{
+	json_decref(m->map);
+	m->map = NULL;
+	pthread_mutex_destroy(&m->mu);
 }
 
 void sf_providers_release(struct sf_providers *p)
@@ -21,11 +35,10 @@ void sf_providers_release(struct sf_providers *p)
 		p->kube_release(p);
 	sf_aws_free(p->aws);
 	json_decref(p->fresh);
-	json_decref(p->memo);
+	sf_memo_release(&p->own_memo);
 	if (!p->reads_lent)
 		ax_reads_free(p->reads);
 	pthread_mutex_destroy(&p->mu);
-	pthread_mutex_destroy(&p->memo_mu);
 	memset(p, 0, sizeof *p);
 }
 

@@ -22,6 +22,21 @@
 struct sf_aws;
 struct ax_reads;
 
+/* Answers to read-only questions that do not change within a run (EKS's
+ * add-on versions for a Kubernetes version in a region, the list of its
+ * Kubernetes versions, a given image once its check passed): key ->
+ * value, keyed by everything the answer depends on but the credentials,
+ * which are the process's own for every workspace of a run (--profile
+ * included).  Under mu, which whoever fills a key holds while it asks
+ * AWS, so that threads asking the same question at once ask once (it may
+ * take the providers' mu, for the client, before mu, never after it). */
+struct sf_memo {
+	pthread_mutex_t mu;
+	json_t *map;
+};
+void sf_memo_init(struct sf_memo *m);
+void sf_memo_release(struct sf_memo *m);
+
 struct sf_providers {
 	const char *region;      /* metadata.region or --region; NULL: environment/profile */
 	const char *profile;     /* --profile */
@@ -38,13 +53,10 @@ struct sf_providers {
 	/* Frees the kube slot; set by whoever fills it (kube_cache.c). */
 	void (*kube_release)(struct sf_providers *p);
 	json_t *fresh;           /* ids this run just made: {id: monotonic time} (aws_common.c), under mu */
-	/* Answers to read-only questions that do not change within a run
-	 * (EKS's add-on versions for a Kubernetes version in a region): key ->
-	 * value.  Under memo_mu, which whoever fills a key holds while it asks
-	 * AWS, so that threads asking the same question at once ask once (it
-	 * may take mu, for the client, before memo_mu, never after it). */
-	pthread_mutex_t memo_mu;
-	json_t *memo;
+	/* The run's memo: own_memo, or one a fleet run lends every workspace
+	 * (plan --all asks EKS's catalogues once, not once a workspace). */
+	struct sf_memo own_memo;
+	struct sf_memo *memo;
 	/* A refresh's batched answers (aws_batch.h), made on first use and
 	 * owned, or lent by a fleet run that shares one between its
 	 * workspaces (reads_lent: not freed here).  Set under mu. */

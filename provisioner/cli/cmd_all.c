@@ -208,6 +208,7 @@ struct planrun {
 	struct sf_plan_args *pa;
 	const struct sf_specset *set;
 	struct ax_reads *reads; /* the refresh answers every workspace shares (aws_batch.h), or NULL */
+	struct sf_memo memo;    /* the answers that do not change within the run (providers.h), shared too */
 	int prefetch;           /* this pass only registers each workspace's ids in reads */
 	int refresh;            /* refresh --all: each workspace locked, its state written */
 	struct planjob *jobs;
@@ -223,7 +224,7 @@ struct planrun {
  * a shared database saves a connection per new workspace.  Prints through
  * its own cli (the worker's buffers); pa is the worker's copy. */
 static int plan_one(struct sf_cli *cli, struct sf_plan_args *pa, const struct sf_specset *set, struct ax_reads *reads,
-		    struct planjob *job)
+		    struct sf_memo *memo, struct planjob *job)
 {
 	struct wsrow *row = job->row;
 	struct sf_ws ws;
@@ -243,6 +244,8 @@ static int plan_one(struct sf_cli *cli, struct sf_plan_args *pa, const struct sf
 		ws.prov.reads = reads;
 		ws.prov.reads_lent = 1;
 	}
+	if (!rc)
+		ws.prov.memo = memo;
 	if (!rc)
 		rc = sf_make_plan(cli, &ws, pa, &plan);
 	if (rc) {
@@ -388,7 +391,7 @@ static void *plan_worker(void *arg)
 		}
 		job->rc = *sf_run_cancel_flag() ? SF_EXIT_ERROR
 			  : r->refresh	      ? refresh_one(&cli, &pa, r->set, r->reads, job)
-					      : plan_one(&cli, &pa, r->set, r->reads, job);
+					      : plan_one(&cli, &pa, r->set, r->reads, &r->memo, job);
 		if (job->rc && !job->row->errored)
 			job->row->errored = 1;
 		fclose(out);
@@ -430,6 +433,7 @@ static int run_all(struct sf_cli *cli, struct sf_plan_args *pa, int refresh)
 	}
 	pthread_mutex_init(&r.mu, NULL);
 	pthread_cond_init(&r.cv, NULL);
+	sf_memo_init(&r.memo);
 	size_t nthreads = (size_t)(pa->cluster_parallelism > 0 ? pa->cluster_parallelism : PLAN_ALL_PARALLELISM);
 	if (nthreads > r.njobs)
 		nthreads = r.njobs;
@@ -440,6 +444,11 @@ static int run_all(struct sf_cli *cli, struct sf_plan_args *pa, int refresh)
 	 * will read (no call), then the first read of a type asks for all. */
 	if ((pa->opts.refresh || pa->opts.refresh_only) && !pa->opts.destroy && r.njobs) {
 		r.reads = ax_reads_new();
+		/* the new workspaces' name checks may share listings */
+		size_t fresh = 0;
+		for (size_t i = 0; i < r.njobs; i++)
+			fresh += r.jobs[i].row->in_spec && !r.jobs[i].row->stored;
+		ax_reads_fleet(r.reads, fresh);
 		ax_reads_gather(r.reads, 1);
 		r.prefetch = 1;
 		for (; started < nthreads; started++)
@@ -486,6 +495,7 @@ static int run_all(struct sf_cli *cli, struct sf_plan_args *pa, int refresh)
 	free(r.jobs);
 	pthread_cond_destroy(&r.cv);
 	pthread_mutex_destroy(&r.mu);
+	sf_memo_release(&r.memo);
 	cli->prices = NULL;
 	sf_price_cache_free(prices);
 	ax_reads_free(r.reads);

@@ -561,7 +561,7 @@ static int own_precheck(struct sf_plan *plan, struct sf_change *c, struct sf_res
 	struct sf_err e = SF_ERR_INIT;
 	volatile int cancel = 0;
 	struct sf_rctx ctx = {.address = c->address, .token = token, .err = &e, .provider = opts->providers,
-			      .cancel = &cancel};
+			      .cancel = &cancel, .name_check = 1};
 	char *id = NULL;
 	json_t *tags = NULL;
 	int rc = 0;

@@ -154,6 +154,13 @@ struct sf_rctx {
 	 * marks(), a type that leaves nothing): destroy() reads for itself. */
 	int keep_marked;
 	json_t *marked;
+	/* Plan only, for an SF_OWN_TAGS type: marks() is asked whether the
+	 * name a planned create will take is free (provisioner/engine/plan.c,
+	 * own_precheck).  A listing of the account's names that a fleet run
+	 * shares may then answer "free" without a call of its own
+	 * (resources/aws_batch.h, ax_name_listed); a name it lists is still
+	 * read, for its tags.  Every other caller of marks() reads. */
+	int name_check;
 	/* Apply only: how many changes to objects of resource type `type`
 	 * this run still has to finish (waiting or running; deletes not
 	 * counted), leaving out those that wait for this one.  An object that

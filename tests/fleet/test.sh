@@ -116,6 +116,35 @@ t_ok "the listed states were read" grep -q 'workspace ws01: [0-9]* round trips t
 t_eq "no state opened for the new ones" "$(grep -c 'workspace new[0-9]: [0-9]* round trips' .err)" 0
 t_end
 
+t_begin "plan --all of 10 new EKS workspaces: one listing of each kind of name and one of each EKS catalogue"
+mkdir eks late
+i=1
+while [ $i -le 10 ]; do
+	sed "s/^  name: fn-minimal\$/  name: fn-f$i/" "$SECFAAS_SRC/examples/minimal.yaml" >"eks/f$i.yaml"
+	i=$((i + 1))
+done
+t_ok "the specs name their workspaces" grep -q "name: fn-f10$" eks/f10.yaml
+# a role of someone else's with the name f10's cluster role will take
+AWS_DEFAULT_REGION=us-east-1 aws iam create-role --role-name fn-f10-cluster \
+	--assume-role-policy-document '{"Version":"2012-10-17","Statement":[]}' >/dev/null 2>err ||
+	t_fail "create-role: $(cat err)"
+calls() { q "dict((k, v) for k, v in calls.items() if k.split(':')[0] in ('iam', 'eks'))"; }
+before=$(calls)
+t_rc 1 "plan --all of 10 new workspaces, one with a taken name" sh -c "cd late && $S plan --all ../eks"
+t_eq "nine plans" "$(grep -cE '^fn-f[0-9]+ +[1-9][0-9]* +0 +0  changes$' .out)" 9
+t_grep "the taken name is refused" "IAM role fn-f10-cluster already exists" .err
+after=$(calls)
+d() { /usr/bin/python3 -c "import ast,sys; a=ast.literal_eval(sys.argv[1]); b=ast.literal_eval(sys.argv[2]); print(b.get(sys.argv[3],0)-a.get(sys.argv[3],0))" "$before" "$after" "$1"; }
+t_eq "roles: one listing" "$(d iam:ListRoles)" 1
+t_eq "only the taken role's name is read" "$(d iam:ListRoleTags)" 1
+t_eq "clusters: one listing" "$(d eks:ListClusters)" 1
+t_eq "no cluster name read" "$(d eks:DescribeCluster)" 0
+t_eq "instance profiles: one listing" "$(d iam:ListInstanceProfiles)" 1
+t_eq "no instance profile name read" "$(d iam:GetInstanceProfile)" 0
+t_eq "EKS's versions asked once" "$(d eks:DescribeClusterVersions)" 1
+t_eq "add-on versions asked once" "$(d eks:DescribeAddonVersions)" 1
+t_end
+
 t_begin "secrets of the shared state sealed under an AWS KMS key: one data key, unwrapped by every fresh runner"
 export AWS_DEFAULT_REGION=eu-west-1 # the aws CLI reads this one
 kid=$(aws kms create-key --description "secfaas state" --query KeyMetadata.KeyId --output text 2>err) ||
