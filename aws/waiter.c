@@ -100,6 +100,11 @@ double sf_waiter_pause(const struct sf_waiter_def *def, double lo, double hi, do
 	return sf_waiter_fine_step(def);
 }
 
+int sf_waiter_in_window(double at, double lo, double hi)
+{
+	return hi > lo && at >= lo - 1e-6 && at < hi;
+}
+
 double sf_waiter_fine_step(const struct sf_waiter_def *def)
 {
 	/* near the end: a third of the official delay, but not under 5 s

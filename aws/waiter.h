@@ -103,6 +103,12 @@ double sf_waiter_pause(const struct sf_waiter_def *def, double lo, double hi, do
  * builder that stops at once) is seen at most this late. */
 #define SF_WAITER_QUIET_S 300.0
 
+/* 1 when a poll `at` official seconds into a wait falls in its usual
+ * end's window [lo, hi): the polls a grid may move (resources/aws_common.c,
+ * ax_pause).  The pause sf_waiter_pause computes to land on lo counts,
+ * though its sum may come out a hair before lo in floating point. */
+int sf_waiter_in_window(double at, double lo, double hi);
+
 /* The spacing of the polls sf_waiter_pause places between lo and hi,
  * official seconds: delay_s / 3, at least 5 s, at most delay_s. */
 double sf_waiter_fine_step(const struct sf_waiter_def *def);

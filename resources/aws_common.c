@@ -163,7 +163,7 @@ static double ax_pause(void *ctx, int attempt, double elapsed_s)
 	if (!sf_pollshare_can(def, w->args))
 		return d;
 	double now = sf_mono(), due = now + d;
-	if (!def->delay && w->hi > w->lo && at >= w->lo && at < w->hi) {
+	if (!def->delay && sf_waiter_in_window(at, w->lo, w->hi)) {
 		double step = ax_delay(sf_waiter_fine_step(def));
 		due = floor(due / step + 0.5) * step;
 		if (due < now + d / 2) /* never less than half the pause it replaces */

@@ -255,6 +255,30 @@ static int polls_until(const struct sf_waiter_def *def, double lo, double hi, do
 	}
 }
 
+/* The pause that lands a wait on its window's start, whenever the wait
+ * began (a call's latency makes that a fraction of a second), puts the
+ * poll inside the window, so a grid takes it there and the next poll is
+ * a step later, not up to a step and a half. */
+T_TEST(the_poll_landing_on_the_window_start_is_in_the_window)
+{
+	const struct sf_waiter_def *def = sf_aws_waiter_find("eks.ClusterActive");
+	T_OK(def != NULL);
+	int in = 0, n = 0;
+	for (int i = 0; i < 2000; i++) {
+		double e = 0.0001 * i + 0.37 * (i % 7), lo = 95 + 0.013 * i, hi = lo + 55;
+		double at = e + sf_waiter_pause(def, lo, hi, e);
+		if (e + 300 < lo)
+			continue; /* more than one pause before lo */
+		n++;
+		in += sf_waiter_in_window(at, lo, hi);
+	}
+	T_OK(n > 1000);
+	T_EQ(in, n);
+	T_OK(!sf_waiter_in_window(94.9, 95, 150));
+	T_OK(!sf_waiter_in_window(150, 95, 150));
+	T_OK(!sf_waiter_in_window(100, 0, 0));
+}
+
 T_TEST(pauses_gather_polls_near_the_usual_end)
 {
 	const struct sf_waiter_def *def = sf_aws_waiter_find("eks.ClusterActive");
