@@ -418,6 +418,8 @@ int sf_aws_new(struct sf_aws **out, const struct sf_aws_opts *opts, struct sf_er
 	rc = sf_creds_provider_new(&c->creds, c->cfg, c->http, c->clock, &hook, err);
 	if (rc < 0)
 		goto fail;
+	if (opts->creds_share)
+		sf_creds_provider_share(c->creds, opts->creds_share);
 	*out = c;
 	return 0;
 fail:

@@ -54,8 +54,9 @@ struct sf_aws_opts {
 	int max_attempts;                  /* 0: AWS_MAX_ATTEMPTS / profile / 3 (x SF_RETRY_ROUNDS); set: the whole budget */
 	double timeout_s;                  /* per attempt; 0: 60 */
 	double connect_timeout_s;          /* 0: 10 */
+	struct sf_creds_share *creds_share; /* NULL: none (aws/creds.h) */
 };
-#define SF_AWS_OPTS_INIT {NULL, NULL, NULL, NULL, NULL, 0, 0, 0}
+#define SF_AWS_OPTS_INIT {NULL, NULL, NULL, NULL, NULL, 0, 0, 0, NULL}
 
 int sf_aws_new(struct sf_aws **out, const struct sf_aws_opts *opts, struct sf_err *err);
 void sf_aws_free(struct sf_aws *c);

@@ -28,6 +28,18 @@ struct sf_creds_provider {
 	pthread_mutex_t mu;
 	struct sf_aws_creds cached;
 	int have;
+	struct sf_creds_share *share; /* NULL: none */
+};
+
+struct share_entry {
+	char *key; /* "<explicit>:<profile>" */
+	struct sf_aws_creds c;
+	struct share_entry *next;
+};
+
+struct sf_creds_share {
+	pthread_mutex_t mu;
+	struct share_entry *entries;
 };
 
 static void wipe_free(char *s)
@@ -589,12 +601,93 @@ void sf_creds_provider_free(struct sf_creds_provider *p)
 	free(p);
 }
 
+struct sf_creds_share *sf_creds_share_new(void)
+{
+	struct sf_creds_share *s = xcalloc(1, sizeof *s);
+	pthread_mutex_init(&s->mu, NULL);
+	return s;
+}
+
+void sf_creds_share_free(struct sf_creds_share *s)
+{
+	if (!s)
+		return;
+	for (struct share_entry *e = s->entries, *n; e; e = n) {
+		n = e->next;
+		sf_aws_creds_release(&e->c);
+		free(e->key);
+		free(e);
+	}
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
+void sf_creds_provider_share(struct sf_creds_provider *p, struct sf_creds_share *s)
+{
+	pthread_mutex_lock(&p->mu);
+	p->share = s;
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* The share's key for p's chain (owned). */
+static char *share_key(const struct sf_creds_provider *p)
+{
+	const char *prof = p->cfg ? sf_aws_config_profile(p->cfg) : NULL;
+	return xasprintf("%d:%s", p->cfg && sf_aws_config_profile_explicit(p->cfg), prof ? prof : "");
+}
+
+/* Under s->mu. */
+static struct share_entry *share_find(struct sf_creds_share *s, const char *key, int make)
+{
+	for (struct share_entry *e = s->entries; e; e = e->next)
+		if (!strcmp(e->key, key))
+			return e;
+	if (!make)
+		return NULL;
+	struct share_entry *e = xcalloc(1, sizeof *e);
+	e->key = xstrdup(key);
+	e->next = s->entries;
+	s->entries = e;
+	return e;
+}
+
 void sf_creds_invalidate(struct sf_creds_provider *p)
 {
 	pthread_mutex_lock(&p->mu);
 	sf_aws_creds_release(&p->cached);
 	p->have = 0;
+	if (p->share) {
+		char *key = share_key(p);
+		pthread_mutex_lock(&p->share->mu);
+		struct share_entry *e = share_find(p->share, key, 0);
+		if (e)
+			sf_aws_creds_release(&e->c);
+		pthread_mutex_unlock(&p->share->mu);
+		free(key);
+	}
 	pthread_mutex_unlock(&p->mu);
+}
+
+/* Fresh credentials for p: the share's while they are fresh, else the
+ * chain's, left in the share for the others (under its lock: providers
+ * asking at once walk the chain once). */
+static int resolve_shared(struct sf_creds_provider *p, double now, struct sf_aws_creds *out, struct sf_err *err)
+{
+	if (!p->share)
+		return resolve(p, out, err);
+	char *key = share_key(p);
+	pthread_mutex_lock(&p->share->mu);
+	struct share_entry *e = share_find(p->share, key, 1);
+	free(key);
+	int rc = 0;
+	if (e->c.access_key && (e->c.expires <= 0 || e->c.expires - now >= REFRESH_ADVISORY_S)) {
+		sf_aws_creds_copy(out, &e->c);
+	} else if ((rc = resolve(p, out, err)) == 0) {
+		sf_aws_creds_release(&e->c);
+		sf_aws_creds_copy(&e->c, out);
+	}
+	pthread_mutex_unlock(&p->share->mu);
+	return rc;
 }
 
 int sf_creds_get(struct sf_creds_provider *p, struct sf_aws_creds *out, struct sf_err *err)
@@ -607,7 +700,7 @@ int sf_creds_get(struct sf_creds_provider *p, struct sf_aws_creds *out, struct s
 	if (!p->have || (p->cached.expires > 0 && left < REFRESH_ADVISORY_S)) {
 		struct sf_aws_creds fresh = SF_AWS_CREDS_INIT;
 		struct sf_err rerr = SF_ERR_INIT;
-		rc = resolve(p, &fresh, &rerr);
+		rc = resolve_shared(p, now, &fresh, &rerr);
 		if (rc == 0) {
 			sf_aws_creds_release(&p->cached);
 			p->cached = fresh;

@@ -76,8 +76,26 @@ void sf_creds_provider_free(struct sf_creds_provider *p);
 /* Current credentials (cached/refreshed). SF_EAUTH with a hint when none
  * are found or a source fails. */
 int sf_creds_get(struct sf_creds_provider *p, struct sf_aws_creds *out, struct sf_err *err);
-/* Drop the cache (after ExpiredToken from a service). */
+/* Drop the cache (after ExpiredToken from a service), and the share's
+ * copy when the provider has one. */
 void sf_creds_invalidate(struct sf_creds_provider *p);
+
+/* Credentials shared by the providers of the clients one run makes (a
+ * fleet command makes a client per workspace): the first provider to walk
+ * the chain for a profile leaves what it found here, and the others copy
+ * it while it is fresh (not within REFRESH_ADVISORY_S of expiring), so the
+ * chain runs once a run, not once a workspace: one STS
+ * AssumeRoleWithWebIdentity in CI, one instance-metadata round trip, one
+ * credential_process.  Keyed by the profile and whether it was named
+ * explicitly; everything else the chain reads (environment, shared files,
+ * the machine's metadata) is the process's own.  A provider walks the
+ * chain under the share's lock, so providers asking at once walk it
+ * once.  The share must outlive every provider given it. */
+struct sf_creds_share;
+struct sf_creds_share *sf_creds_share_new(void);
+void sf_creds_share_free(struct sf_creds_share *s);
+/* Before the provider's first sf_creds_get. */
+void sf_creds_provider_share(struct sf_creds_provider *p, struct sf_creds_share *s);
 
 /* Parse a credential JSON document (credential_process / container / IMDS
  * shapes: AccessKeyId, SecretAccessKey, SessionToken|Token, Expiration). */

@@ -50,6 +50,7 @@ struct sf_aws *sf_providers_aws(struct sf_providers *p, struct sf_err *err)
 		struct sf_aws_opts o = SF_AWS_OPTS_INIT;
 		o.region = p->region;
 		o.profile = p->profile;
+		o.creds_share = p->creds_share;
 		if (sf_aws_new(&p->aws, &o, &p->aws_err) < 0)
 			p->aws = NULL;
 	}

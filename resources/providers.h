@@ -62,6 +62,9 @@ struct sf_providers {
 	 * workspaces (reads_lent: not freed here).  Set under mu. */
 	struct ax_reads *reads;
 	int reads_lent;
+	/* Credentials a fleet run's clients share (aws/creds.h), lent; NULL:
+	 * the client walks the credential chain for itself. */
+	struct sf_creds_share *creds_share;
 };
 
 void sf_providers_init(struct sf_providers *p);

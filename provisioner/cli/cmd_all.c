@@ -30,12 +30,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "aws/creds.h"
 #include "provisioner/cli/commands.h"
 #include "provisioner/cli/plan_cmd.h"
 #include "provisioner/cli/run.h"
 #include "provisioner/kinds/kinds.h"
 #include "resources/aws_batch.h"
 #include "resources/estimate.h"
+#include "resources/providers.h"
 #include "util.h"
 
 struct wsrow {
@@ -203,12 +205,33 @@ struct planjob {
 	int done;
 };
 
+/* What a fleet run lends every workspace's providers (providers.h): the
+ * refresh answers (aws_batch.h; NULL without a refresh), the answers that
+ * do not change within the run, the credentials of its AWS clients. */
+struct lent {
+	struct ax_reads *reads;
+	struct sf_memo memo;
+	struct sf_creds_share *creds;
+};
+
+/* After the workspace's providers are set up (its open). */
+static void lend(struct sf_ws *ws, struct lent *l)
+{
+	if (!ws->prov_init)
+		return;
+	if (l->reads) {
+		ws->prov.reads = l->reads;
+		ws->prov.reads_lent = 1;
+	}
+	ws->prov.memo = &l->memo;
+	ws->prov.creds_share = l->creds;
+}
+
 struct planrun {
 	struct sf_cli *cli;
 	struct sf_plan_args *pa;
 	const struct sf_specset *set;
-	struct ax_reads *reads; /* the refresh answers every workspace shares (aws_batch.h), or NULL */
-	struct sf_memo memo;    /* the answers that do not change within the run (providers.h), shared too */
+	struct lent lent;       /* what every workspace's providers share */
 	int prefetch;           /* this pass only registers each workspace's ids in reads */
 	int refresh;            /* refresh --all: each workspace locked, its state written */
 	struct planjob *jobs;
@@ -223,8 +246,8 @@ struct planrun {
  * backend did not list has none to read: it is not opened, which against
  * a shared database saves a connection per new workspace.  Prints through
  * its own cli (the worker's buffers); pa is the worker's copy. */
-static int plan_one(struct sf_cli *cli, struct sf_plan_args *pa, const struct sf_specset *set, struct ax_reads *reads,
-		    struct sf_memo *memo, struct planjob *job)
+static int plan_one(struct sf_cli *cli, struct sf_plan_args *pa, const struct sf_specset *set, struct lent *l,
+		    struct planjob *job)
 {
 	struct wsrow *row = job->row;
 	struct sf_ws ws;
@@ -240,12 +263,8 @@ static int plan_one(struct sf_cli *cli, struct sf_plan_args *pa, const struct sf
 	}
 	if (!rc)
 		rc = row->stored ? sf_run_open_plan(cli, &ws, row->name, 0) : sf_run_open_plan_new(cli, &ws, row->name);
-	if (!rc && reads) {
-		ws.prov.reads = reads;
-		ws.prov.reads_lent = 1;
-	}
 	if (!rc)
-		ws.prov.memo = memo;
+		lend(&ws, l);
 	if (!rc)
 		rc = sf_make_plan(cli, &ws, pa, &plan);
 	if (rc) {
@@ -273,8 +292,8 @@ static int plan_one(struct sf_cli *cli, struct sf_plan_args *pa, const struct sf
  * answers the fleet shares, then its verdicts written to the state.  A
  * lock whose holder stopped beating is not a run in progress: that is an
  * error naming the force-unlock that clears it. */
-static int refresh_one(struct sf_cli *cli, struct sf_plan_args *pa, const struct sf_specset *set,
-		       struct ax_reads *reads, struct planjob *job)
+static int refresh_one(struct sf_cli *cli, struct sf_plan_args *pa, const struct sf_specset *set, struct lent *l,
+		       struct planjob *job)
 {
 	struct wsrow *row = job->row;
 	struct sf_ws ws;
@@ -304,10 +323,8 @@ static int refresh_one(struct sf_cli *cli, struct sf_plan_args *pa, const struct
 		row->absent = 1;
 		goto done;
 	}
-	if (!rc && reads) {
-		ws.prov.reads = reads;
-		ws.prov.reads_lent = 1;
-	}
+	if (!rc)
+		lend(&ws, l);
 	if (!rc)
 		rc = sf_make_plan(cli, &ws, pa, &plan);
 	if (rc)
@@ -338,8 +355,8 @@ done:
  * registers the ids its refresh will read in the shared answers, without a
  * call, so that the plans after it read each type once per region for the
  * whole fleet.  What goes wrong here is left for its plan to report. */
-static void prefetch_one(struct sf_cli *cli, struct sf_plan_args *pa, const struct sf_specset *set,
-			 struct ax_reads *reads, struct wsrow *row)
+static void prefetch_one(struct sf_cli *cli, struct sf_plan_args *pa, const struct sf_specset *set, struct lent *l,
+			 struct wsrow *row)
 {
 	/* a workspace never applied has nothing to read: not even built */
 	if (!row->in_spec || !row->stored)
@@ -347,8 +364,7 @@ static void prefetch_one(struct sf_cli *cli, struct sf_plan_args *pa, const stru
 	struct sf_ws ws;
 	memset(&ws, 0, sizeof ws);
 	if (!sf_run_build(cli, set, row->name, &ws) && !sf_run_open_plan(cli, &ws, row->name, 0) && ws.st) {
-		ws.prov.reads = reads;
-		ws.prov.reads_lent = 1;
+		lend(&ws, l);
 		struct sf_plan_opts o = pa->opts;
 		o.providers = &ws.prov;
 		o.parallelism = cli->parallelism;
@@ -380,7 +396,7 @@ static void *plan_worker(void *arg)
 		cli.errf = err;
 		if (r->prefetch) {
 			if (!*sf_run_cancel_flag())
-				prefetch_one(&cli, &pa, r->set, r->reads, job->row);
+				prefetch_one(&cli, &pa, r->set, &r->lent, job->row);
 			fclose(out);
 			fclose(err);
 			free(job->out);
@@ -390,8 +406,8 @@ static void *plan_worker(void *arg)
 			continue;
 		}
 		job->rc = *sf_run_cancel_flag() ? SF_EXIT_ERROR
-			  : r->refresh	      ? refresh_one(&cli, &pa, r->set, r->reads, job)
-					      : plan_one(&cli, &pa, r->set, r->reads, &r->memo, job);
+			  : r->refresh	      ? refresh_one(&cli, &pa, r->set, &r->lent, job)
+					      : plan_one(&cli, &pa, r->set, &r->lent, job);
 		if (job->rc && !job->row->errored)
 			job->row->errored = 1;
 		fclose(out);
@@ -433,7 +449,8 @@ static int run_all(struct sf_cli *cli, struct sf_plan_args *pa, int refresh)
 	}
 	pthread_mutex_init(&r.mu, NULL);
 	pthread_cond_init(&r.cv, NULL);
-	sf_memo_init(&r.memo);
+	sf_memo_init(&r.lent.memo);
+	r.lent.creds = sf_creds_share_new();
 	size_t nthreads = (size_t)(pa->cluster_parallelism > 0 ? pa->cluster_parallelism : PLAN_ALL_PARALLELISM);
 	if (nthreads > r.njobs)
 		nthreads = r.njobs;
@@ -443,13 +460,13 @@ static int run_all(struct sf_cli *cli, struct sf_plan_args *pa, int refresh)
 	 * fleet, not once per workspace: every workspace first says what it
 	 * will read (no call), then the first read of a type asks for all. */
 	if ((pa->opts.refresh || pa->opts.refresh_only) && !pa->opts.destroy && r.njobs) {
-		r.reads = ax_reads_new();
+		r.lent.reads = ax_reads_new();
 		/* the new workspaces' name checks may share listings */
 		size_t fresh = 0;
 		for (size_t i = 0; i < r.njobs; i++)
 			fresh += r.jobs[i].row->in_spec && !r.jobs[i].row->stored;
-		ax_reads_fleet(r.reads, fresh);
-		ax_reads_gather(r.reads, 1);
+		ax_reads_fleet(r.lent.reads, fresh);
+		ax_reads_gather(r.lent.reads, 1);
 		r.prefetch = 1;
 		for (; started < nthreads; started++)
 			if (pthread_create(&th[started], NULL, plan_worker, &r))
@@ -461,7 +478,7 @@ static int run_all(struct sf_cli *cli, struct sf_plan_args *pa, int refresh)
 		started = 0;
 		r.prefetch = 0;
 		r.next = 0;
-		ax_reads_gather(r.reads, 0);
+		ax_reads_gather(r.lent.reads, 0);
 	}
 	for (; started < nthreads; started++)
 		if (pthread_create(&th[started], NULL, plan_worker, &r))
@@ -495,10 +512,11 @@ static int run_all(struct sf_cli *cli, struct sf_plan_args *pa, int refresh)
 	free(r.jobs);
 	pthread_cond_destroy(&r.cv);
 	pthread_mutex_destroy(&r.mu);
-	sf_memo_release(&r.memo);
+	sf_memo_release(&r.lent.memo);
+	sf_creds_share_free(r.lent.creds);
 	cli->prices = NULL;
 	sf_price_cache_free(prices);
-	ax_reads_free(r.reads);
+	ax_reads_free(r.lent.reads);
 	sf_specset_release(&set);
 	summary(cli, v, n, r.refresh ? ALL_REFRESH : ALL_PLAN, pa->prune);
 	if (jall) {

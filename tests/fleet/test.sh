@@ -145,6 +145,33 @@ t_eq "EKS's versions asked once" "$(d eks:DescribeClusterVersions)" 1
 t_eq "add-on versions asked once" "$(d eks:DescribeAddonVersions)" 1
 t_end
 
+t_begin "plan --all with CI's web identity: one AssumeRoleWithWebIdentity for the whole fleet"
+AWS_DEFAULT_REGION=us-east-1 aws iam create-role --role-name ci-fleet --assume-role-policy-document \
+	'{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::123456789012:oidc-provider/token.actions.example.com"},"Action":"sts:AssumeRoleWithWebIdentity"}]}' \
+	>/dev/null 2>err || t_fail "create-role: $(cat err)"
+b64u() { printf '%s' "$1" | base64 -w0 | tr '+/' '-_' | tr -d '='; }
+printf '%s.%s.c2ln' "$(b64u '{"alg":"RS256"}')" \
+	"$(b64u '{"iss":"https://token.actions.example.com","sub":"repo:x","aud":"sts.amazonaws.com"}')" >token
+mkdir wi run
+i=1
+while [ $i -le 10 ]; do
+	cat >"wi/wi$i.yaml" <<Y
+apiVersion: secfaas.dev/v1alpha1
+kind: Stack
+metadata: {name: wi$i, region: eu-west-1}
+spec:
+  resources:
+    - {type: aws_iam_role, name: r, attributes: {name: fleet-wi$i, service: ec2.amazonaws.com}}
+Y
+	i=$((i + 1))
+done
+assumed=$(q 'calls.get("sts:AssumeRoleWithWebIdentity", 0)')
+t_rc 0 "plan --all of 10 workspaces" sh -c "cd run && env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN \
+	AWS_WEB_IDENTITY_TOKEN_FILE=$T_DIR/token AWS_ROLE_ARN=arn:aws:iam::123456789012:role/ci-fleet $S plan --all ../wi"
+t_eq "ten plans" "$(grep -cE '^wi[0-9]+ +1 +0 +0  changes$' .out)" 10
+t_eq "one web identity exchange" "$(($(q 'calls.get("sts:AssumeRoleWithWebIdentity", 0)') - assumed))" 1
+t_end
+
 t_begin "secrets of the shared state sealed under an AWS KMS key: one data key, unwrapped by every fresh runner"
 export AWS_DEFAULT_REGION=eu-west-1 # the aws CLI reads this one
 kid=$(aws kms create-key --description "secfaas state" --query KeyMetadata.KeyId --output text 2>err) ||

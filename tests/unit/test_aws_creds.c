@@ -250,6 +250,71 @@ T_TEST(web_identity_unsigned_and_token_reread_on_refresh)
 	env_stop(&e);
 }
 
+/* Two clients of one run given one share (a fleet's workspaces): the
+ * chain is walked once, the second client copies; near expiry the first
+ * to ask walks it again and the other copies that; a service's
+ * ExpiredToken drops the share's copy too. */
+T_TEST(clients_given_one_share_walk_the_chain_once)
+{
+	struct env e;
+	struct sf_err err = SF_ERR_INIT;
+	struct sf_aws_creds c = SF_AWS_CREDS_INIT;
+	env_start(&e);
+	char *tf = xasprintf("%s/oidc-token3", t_tmpdir());
+	T_EQ(sf_write_file_atomic(tf, "jwt", 3, 0600, &err), 0);
+	setenv("AWS_WEB_IDENTITY_TOKEN_FILE", tf, 1);
+	setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/ci", 1);
+	srv_rule(&e, "WebIdentityToken", sts_reply("AssumeRoleWithWebIdentity", "ASIAS1", "2025-03-01T11:15:00Z"), 1);
+	srv_rule(&e, "WebIdentityToken", sts_reply("AssumeRoleWithWebIdentity", "ASIAS2", "2025-03-01T12:15:00Z"), 1);
+	srv_rule(&e, "WebIdentityToken", sts_reply("AssumeRoleWithWebIdentity", "ASIAS3", "2025-03-01T12:15:00Z"), 1);
+	struct sf_creds_share *share = sf_creds_share_new();
+	struct sf_aws *cl[2] = {NULL, NULL};
+	for (int i = 0; i < 2; i++) {
+		struct sf_aws_opts o = SF_AWS_OPTS_INIT;
+		o.clock = &e.clock;
+		o.timeout_s = 5;
+		o.connect_timeout_s = 2;
+		o.creds_share = share;
+		T_EQ(sf_aws_new(&cl[i], &o, &err), 0);
+	}
+	for (int i = 0; i < 2; i++) {
+		T_EQ(sf_aws_credentials(cl[i], &c, &err), 0);
+		T_STREQ(c.access_key, "ASIAS1");
+		sf_aws_creds_release(&c);
+	}
+	T_EQ(e.srv.nreqs, 1);
+	/* 14 minutes left: the first to ask refreshes, the other copies it */
+	e.clk.t = FX_T0 + 46 * 60;
+	for (int i = 0; i < 2; i++) {
+		T_EQ(sf_aws_credentials(cl[i], &c, &err), 0);
+		T_STREQ(c.access_key, "ASIAS2");
+		sf_aws_creds_release(&c);
+	}
+	T_EQ(e.srv.nreqs, 2);
+	/* a service says ExpiredToken: the client walks the chain again
+	 * rather than copy the share's copy of the refused keys */
+	srv_rule(&e, "GetCallerIdentity",
+		 reply(400, "text/xml", "<ErrorResponse><Error><Code>ExpiredToken</Code><Message>expired</Message>"
+					"</Error></ErrorResponse>"),
+		 1);
+	struct sf_aws_identity id;
+	T_OK(sf_aws_whoami(cl[0], &id, &err) < 0);
+	T_CONTAINS(err.msg, "ExpiredToken");
+	sf_err_clear(&err);
+	T_EQ(sf_aws_credentials(cl[0], &c, &err), 0);
+	T_STREQ(c.access_key, "ASIAS3");
+	sf_aws_creds_release(&c);
+	int walks = 0;
+	for (int i = 0; i < e.srv.nreqs; i++)
+		walks += strstr(srv_req(&e, i), "WebIdentityToken") != NULL;
+	T_EQ(walks, 3);
+	for (int i = 0; i < 2; i++)
+		sf_aws_free(cl[i]);
+	sf_creds_share_free(share);
+	free(tf);
+	env_stop(&e);
+}
+
 T_TEST(refresh_failure_tolerated_until_mandatory)
 {
 	struct env e;
