@@ -62,6 +62,38 @@ static const char *const lp_names[] = {PQ_FNS(SF_DL_NAME)};
 #define LP_SLOT(f) SF_DL_SLOT(lp, f)
 static void *const lp_slots[] = {PQ_FNS(LP_SLOT)};
 static struct sf_dl lp_dl = SF_DL_INIT(SF_SONAME_PQ, "libpq5", lp_names, lp_slots);
+/* Every call that waits for the server's answer is one round trip, the
+ * cost that dominates against a database across a network; counted for
+ * the debug log (pg_close) and the tests that hold the count down.  The
+ * names below send every such call through these. */
+static atomic_long pg_trips;
+
+static PGresult *trip_exec(PGconn *c, const char *sql)
+{
+	atomic_fetch_add(&pg_trips, 1);
+	return lp.PQexec(c, sql);
+}
+
+static PGresult *trip_exec_params(PGconn *c, const char *sql, int n, const Oid *types, const char *const *values,
+				  const int *lengths, const int *formats, int result_format)
+{
+	atomic_fetch_add(&pg_trips, 1);
+	return lp.PQexecParams(c, sql, n, types, values, lengths, formats, result_format);
+}
+
+static PGresult *trip_exec_prepared(PGconn *c, const char *name, int n, const char *const *values,
+				    const int *lengths, const int *formats, int result_format)
+{
+	atomic_fetch_add(&pg_trips, 1);
+	return lp.PQexecPrepared(c, name, n, values, lengths, formats, result_format);
+}
+
+static PGresult *trip_prepare(PGconn *c, const char *name, const char *sql, int n, const Oid *types)
+{
+	atomic_fetch_add(&pg_trips, 1);
+	return lp.PQprepare(c, name, sql, n, types);
+}
+
 #define PQclear lp.PQclear
 #define PQcmdStatus lp.PQcmdStatus
 #define PQcmdTuples lp.PQcmdTuples
@@ -69,13 +101,9 @@ static struct sf_dl lp_dl = SF_DL_INIT(SF_SONAME_PQ, "libpq5", lp_names, lp_slot
 #define PQdb lp.PQdb
 #define PQerrorMessage lp.PQerrorMessage
 #define PQescapeIdentifier lp.PQescapeIdentifier
-/* Every call that waits for the server's answer is one round trip, the
- * cost that dominates against a database across a network; counted for
- * the debug log (pg_close) and the tests that hold the count down. */
-static atomic_long pg_trips;
-#define PQexec(...) (atomic_fetch_add(&pg_trips, 1), lp.PQexec(__VA_ARGS__))
-#define PQexecParams(...) (atomic_fetch_add(&pg_trips, 1), lp.PQexecParams(__VA_ARGS__))
-#define PQexecPrepared(...) (atomic_fetch_add(&pg_trips, 1), lp.PQexecPrepared(__VA_ARGS__))
+#define PQexec trip_exec
+#define PQexecParams trip_exec_params
+#define PQexecPrepared trip_exec_prepared
 #define PQfinish lp.PQfinish
 #define PQfreemem lp.PQfreemem
 #define PQftype lp.PQftype
@@ -86,7 +114,7 @@ static atomic_long pg_trips;
 #define PQnfields lp.PQnfields
 #define PQntuples lp.PQntuples
 #define PQport lp.PQport
-#define PQprepare(...) (atomic_fetch_add(&pg_trips, 1), lp.PQprepare(__VA_ARGS__))
+#define PQprepare trip_prepare
 #define PQresultErrorField lp.PQresultErrorField
 #define PQresultErrorMessage lp.PQresultErrorMessage
 #define PQresultStatus lp.PQresultStatus
