@@ -250,6 +250,19 @@ T_TEST(web_identity_unsigned_and_token_reread_on_refresh)
 	env_stop(&e);
 }
 
+/* A token file `name` holding "jwt" and the environment naming it and
+ * role ci, as a CI job's OIDC set-up does.  The path is owned. */
+static char *web_identity_env(const char *name)
+{
+	struct sf_err err = SF_ERR_INIT;
+	char *tf = xasprintf("%s/%s", t_tmpdir(), name);
+	if (sf_write_file_atomic(tf, "jwt", 3, 0600, &err) < 0)
+		abort();
+	setenv("AWS_WEB_IDENTITY_TOKEN_FILE", tf, 1);
+	setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/ci", 1);
+	return tf;
+}
+
 /* Two clients of one run given one share (a fleet's workspaces): the
  * chain is walked once, the second client copies; near expiry the first
  * to ask walks it again and the other copies that; a service's
@@ -260,10 +273,7 @@ T_TEST(clients_given_one_share_walk_the_chain_once)
 	struct sf_err err = SF_ERR_INIT;
 	struct sf_aws_creds c = SF_AWS_CREDS_INIT;
 	env_start(&e);
-	char *tf = xasprintf("%s/oidc-token3", t_tmpdir());
-	T_EQ(sf_write_file_atomic(tf, "jwt", 3, 0600, &err), 0);
-	setenv("AWS_WEB_IDENTITY_TOKEN_FILE", tf, 1);
-	setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/ci", 1);
+	char *tf = web_identity_env("oidc-token3");
 	srv_rule(&e, "WebIdentityToken", sts_reply("AssumeRoleWithWebIdentity", "ASIAS1", "2025-03-01T11:15:00Z"), 1);
 	srv_rule(&e, "WebIdentityToken", sts_reply("AssumeRoleWithWebIdentity", "ASIAS2", "2025-03-01T12:15:00Z"), 1);
 	srv_rule(&e, "WebIdentityToken", sts_reply("AssumeRoleWithWebIdentity", "ASIAS3", "2025-03-01T12:15:00Z"), 1);
@@ -321,10 +331,7 @@ T_TEST(refresh_failure_tolerated_until_mandatory)
 	struct sf_err err = SF_ERR_INIT;
 	struct sf_aws_creds c = SF_AWS_CREDS_INIT;
 	env_start(&e);
-	char *tf = xasprintf("%s/oidc-token2", t_tmpdir());
-	T_EQ(sf_write_file_atomic(tf, "jwt", 3, 0600, &err), 0);
-	setenv("AWS_WEB_IDENTITY_TOKEN_FILE", tf, 1);
-	setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/ci", 1);
+	char *tf = web_identity_env("oidc-token2");
 	srv_rule(&e, "WebIdentityToken", sts_reply("AssumeRoleWithWebIdentity", "ASIAW", "2025-03-01T11:15:00Z"), 1);
 	srv_rule(&e, "WebIdentityToken",
 		 reply(403, "text/xml", "<ErrorResponse><Error><Code>AccessDenied</Code><Message>no</Message></Error></ErrorResponse>"),
