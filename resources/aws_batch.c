@@ -337,10 +337,24 @@ int ax_iam_role_answer(struct sf_rctx *c, const char *name, json_t **detail)
 
 /* ---- names: one listing of the account for a fleet's name checks ---- */
 
-const struct ax_names_def ax_names_iam_roles = {"IAM role", "iam", "ListRoles", "Roles", "RoleName", 1000, 0};
+/* IAM names are unique regardless of case (a role fn-x blocks Fn-X), so
+ * they are listed and looked up folded; a name that differs only in case
+ * is read by its own name, and IAM's by-name reads match it. */
+const struct ax_names_def ax_names_iam_roles = {"IAM role", "iam", "ListRoles", "Roles", "RoleName", 1000, 0, 1};
 const struct ax_names_def ax_names_iam_profiles = {"IAM instance profile", "iam", "ListInstanceProfiles",
-						   "InstanceProfiles", "InstanceProfileName", 1000, 0};
-const struct ax_names_def ax_names_eks_clusters = {"EKS cluster", "eks", "/clusters", "clusters", NULL, 0, 1};
+						   "InstanceProfiles", "InstanceProfileName", 1000, 0, 1};
+/* include=all: connected clusters (EKS Connector) hold names too */
+const struct ax_names_def ax_names_eks_clusters = {"EKS cluster", "eks", "/clusters", "clusters", NULL, 0, 1, 0};
+
+/* `name` as the listing keys it (owned): folded for IAM. */
+static char *name_key(const struct ax_names_def *d, const char *name)
+{
+	char *k = xstrdup(name);
+	for (char *p = k; d->fold_case && *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	return k;
+}
 
 struct names_page {
 	const struct ax_names_def *d;
@@ -356,8 +370,11 @@ static int names_page(void *ctx, const json_t *page, struct sf_err *err)
 	json_array_foreach(json_object_get(page, np->d->list_key), i, e)
 	{
 		const char *n = np->d->name_key ? ax_s(e, np->d->name_key) : json_string_value(e);
-		if (n)
-			json_object_set_new(np->names, n, json_true());
+		if (n) {
+			char *k = name_key(np->d, n);
+			json_object_set_new(np->names, k, json_true());
+			free(k);
+		}
 	}
 	return 0;
 }
@@ -368,7 +385,7 @@ static int names_fetch(struct sf_rctx *c, struct sf_aws *a, const struct ax_name
 	struct names_page np = {d, json_object()};
 	int rc;
 	if (!strcmp(d->service, "eks")) {
-		rc = sf_aws_rest_json_pages(a, d->service, d->list, "maxResults=100", names_page, &np, c->err);
+		rc = sf_aws_rest_json_pages(a, d->service, d->list, "maxResults=100&include=all", names_page, &np, c->err);
 	} else {
 		json_t *p = d->max_items ? json_pack("{s:i}", "MaxItems", d->max_items) : json_object();
 		rc = sf_aws_query_pages(a, d->service, d->list, p, names_page, &np, c->err);
@@ -427,7 +444,9 @@ int ax_name_listed(struct sf_rctx *c, const struct ax_names_def *d, const char *
 		g->busy = 0;
 		pthread_cond_broadcast(&r->cv);
 	}
-	int ask = !g->listed || json_object_get(g->answered, name) != NULL;
+	char *k = name_key(d, name);
+	int ask = !g->listed || json_object_get(g->answered, k) != NULL;
 	pthread_mutex_unlock(&r->mu);
+	free(k);
 	return ask;
 }

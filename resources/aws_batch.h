@@ -110,8 +110,9 @@ int ax_iam_role_answer(struct sf_rctx *c, const char *name, json_t **detail);
  * names per kind, partition or region, and profile (ListRoles,
  * ListInstanceProfiles: a page per 1000; ListClusters: a page per 100),
  * asked once a run by the first check that needs it.  A name the listing
- * lacks is free; a name it holds is read as before, for its tags (the
- * listings carry none).  A listing is a moment's view, and IAM's lists
+ * lacks is free (IAM's compared regardless of case, as IAM keeps them
+ * unique; EKS's with connected clusters included); a name it holds is
+ * read as before, for its tags (the listings carry none).  A listing is a moment's view, and IAM's lists
  * trail its writes: a name taken after it is found by the create, which
  * meets the existing name and refuses it unless its tags prove it ours,
  * as with any name taken between plan and apply.  A failed or refused
@@ -125,6 +126,7 @@ struct ax_names_def {
 	const char *name_key; /* "RoleName"; NULL: the list holds the names */
 	int max_items;        /* query protocol's MaxItems (0: none) */
 	int regional;         /* names are per region (EKS), not per partition */
+	int fold_case;        /* names are unique regardless of case (IAM) */
 };
 extern const struct ax_names_def ax_names_iam_roles, ax_names_iam_profiles, ax_names_eks_clusters;
 /* A fleet run's count of workspaces planned against nothing (see above). */

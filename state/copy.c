@@ -108,6 +108,7 @@ static void source_release(struct source *s)
 static int read_source(struct sf_state *src, struct source *s, struct sf_err *err)
 {
 	int rc;
+	src->lineage[0] = 0; /* read now, beside the serial, not from the open */
 	const char *lin = sf_state_lineage(src);
 	if (!lin)
 		return sf_fail(err, SF_ECORRUPT, "state %s has no lineage", src->path);

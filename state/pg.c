@@ -62,38 +62,6 @@ static const char *const lp_names[] = {PQ_FNS(SF_DL_NAME)};
 #define LP_SLOT(f) SF_DL_SLOT(lp, f)
 static void *const lp_slots[] = {PQ_FNS(LP_SLOT)};
 static struct sf_dl lp_dl = SF_DL_INIT(SF_SONAME_PQ, "libpq5", lp_names, lp_slots);
-/* Every call that waits for the server's answer is one round trip, the
- * cost that dominates against a database across a network; counted for
- * the debug log (pg_close) and the tests that hold the count down.  The
- * names below send every such call through these. */
-static atomic_long pg_trips;
-
-static PGresult *trip_exec(PGconn *c, const char *sql)
-{
-	atomic_fetch_add(&pg_trips, 1);
-	return lp.PQexec(c, sql);
-}
-
-static PGresult *trip_exec_params(PGconn *c, const char *sql, int n, const Oid *types, const char *const *values,
-				  const int *lengths, const int *formats, int result_format)
-{
-	atomic_fetch_add(&pg_trips, 1);
-	return lp.PQexecParams(c, sql, n, types, values, lengths, formats, result_format);
-}
-
-static PGresult *trip_exec_prepared(PGconn *c, const char *name, int n, const char *const *values,
-				    const int *lengths, const int *formats, int result_format)
-{
-	atomic_fetch_add(&pg_trips, 1);
-	return lp.PQexecPrepared(c, name, n, values, lengths, formats, result_format);
-}
-
-static PGresult *trip_prepare(PGconn *c, const char *name, const char *sql, int n, const Oid *types)
-{
-	atomic_fetch_add(&pg_trips, 1);
-	return lp.PQprepare(c, name, sql, n, types);
-}
-
 #define PQclear lp.PQclear
 #define PQcmdStatus lp.PQcmdStatus
 #define PQcmdTuples lp.PQcmdTuples
@@ -101,9 +69,6 @@ static PGresult *trip_prepare(PGconn *c, const char *name, const char *sql, int 
 #define PQdb lp.PQdb
 #define PQerrorMessage lp.PQerrorMessage
 #define PQescapeIdentifier lp.PQescapeIdentifier
-#define PQexec trip_exec
-#define PQexecParams trip_exec_params
-#define PQexecPrepared trip_exec_prepared
 #define PQfinish lp.PQfinish
 #define PQfreemem lp.PQfreemem
 #define PQftype lp.PQftype
@@ -114,7 +79,6 @@ static PGresult *trip_prepare(PGconn *c, const char *name, const char *sql, int 
 #define PQnfields lp.PQnfields
 #define PQntuples lp.PQntuples
 #define PQport lp.PQport
-#define PQprepare trip_prepare
 #define PQresultErrorField lp.PQresultErrorField
 #define PQresultErrorMessage lp.PQresultErrorMessage
 #define PQresultStatus lp.PQresultStatus
@@ -153,11 +117,45 @@ struct pg {
 	int lock_held;         /* this session holds the advisory lock */
 	int in_tx;             /* a transaction was started (for tx_gone) */
 	char *display;         /* the database for messages, without password */
-	long trips;            /* pg_trips when the handle was opened */
+	atomic_long trips;     /* round trips to the server (trip_exec...) */
 };
 
 #define PG(st) ((struct pg *)(st)->bk)
 #define UNPREPARED_RUNS 2
+
+/* Every call that waits for the server's answer is one round trip, the
+ * cost that dominates against a database across a network: each goes
+ * through these, which count it in *n (a handle's trips; NULL: none),
+ * for the debug log (pg_close) and the tests that hold the count down. */
+static PGresult *trip_exec(atomic_long *n, PGconn *c, const char *sql)
+{
+	if (n)
+		atomic_fetch_add(n, 1);
+	return lp.PQexec(c, sql);
+}
+
+static PGresult *trip_exec_params(atomic_long *n, PGconn *c, const char *sql, int np, const Oid *types,
+				  const char *const *values, const int *lengths, const int *formats, int result_format)
+{
+	if (n)
+		atomic_fetch_add(n, 1);
+	return lp.PQexecParams(c, sql, np, types, values, lengths, formats, result_format);
+}
+
+static PGresult *trip_exec_prepared(atomic_long *n, PGconn *c, const char *name, int np, const char *const *values,
+				    const int *lengths, const int *formats, int result_format)
+{
+	if (n)
+		atomic_fetch_add(n, 1);
+	return lp.PQexecPrepared(c, name, np, values, lengths, formats, result_format);
+}
+
+static PGresult *trip_prepare(atomic_long *n, PGconn *c, const char *name, const char *sql, int np, const Oid *types)
+{
+	if (n)
+		atomic_fetch_add(n, 1);
+	return lp.PQprepare(c, name, sql, np, types);
+}
 
 #define J_COLS "id, run_id, address, op, token, detail, done::int, ok::int, result, " \
 	       "extract(epoch FROM started)::float8, coalesce(extract(epoch FROM finished)::float8, 0)"
@@ -477,7 +475,7 @@ static int pgexec(struct sf_state *st, const char *sql, const char *what, struct
 	struct pg *b = PG(st);
 	if (b->lost)
 		return lost_fail(st, err);
-	PGresult *res = PQexec(b->conn, sql);
+	PGresult *res = trip_exec(&b->trips, b->conn, sql);
 	int rc = 0;
 	ExecStatusType s = PQresultStatus(res);
 	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK)
@@ -576,7 +574,7 @@ static int pgrun(struct sf_state *st, unsigned char *prepared, const char *name,
 	static const Oid ws_type[20] = {20};
 	PGresult *res;
 	if (*prepared == UNPREPARED_RUNS) {
-		res = PQprepare(b->conn, name, sql, 1, ws_type);
+		res = trip_prepare(&b->trips, b->conn, name, sql, 1, ws_type);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 			int rc = pgfail(st, res, err, "preparing a query");
 			PQclear(res);
@@ -588,9 +586,9 @@ static int pgrun(struct sf_state *st, unsigned char *prepared, const char *name,
 	struct pgparams p;
 	params_fill(&p, st->ws_id, args, nargs);
 	if (*prepared > UNPREPARED_RUNS) {
-		res = PQexecPrepared(b->conn, name, p.n, p.v, p.len, p.fmt, 0);
+		res = trip_exec_prepared(&b->trips, b->conn, name, p.n, p.v, p.len, p.fmt, 0);
 	} else {
-		res = PQexecParams(b->conn, sql, p.n, ws_type, p.v, p.len, p.fmt, 0);
+		res = trip_exec_params(&b->trips, b->conn, sql, p.n, ws_type, p.v, p.len, p.fmt, 0);
 		(*prepared)++;
 	}
 	ExecStatusType s = PQresultStatus(res);
@@ -639,7 +637,7 @@ static int pg_tx(struct sf_state *st, enum st_tx op, struct sf_err *err)
 	case ST_TX_COMMIT: {
 		if (b->lost)
 			return lost_fail(st, err);
-		PGresult *res = PQexec(b->conn, "COMMIT");
+		PGresult *res = trip_exec(&b->trips, b->conn, "COMMIT");
 		rc = 0;
 		if (PQresultStatus(res) != PGRES_COMMAND_OK)
 			rc = pgfail(st, res, err, "committing");
@@ -653,7 +651,7 @@ static int pg_tx(struct sf_state *st, enum st_tx op, struct sf_err *err)
 	}
 	case ST_TX_ROLLBACK:
 		if (!b->lost && PQtransactionStatus(b->conn) != PQTRANS_IDLE)
-			PQclear(PQexec(b->conn, "ROLLBACK"));
+			PQclear(trip_exec(&b->trips, b->conn, "ROLLBACK"));
 		b->in_tx = 0;
 		return 0;
 	case ST_SP_BEGIN:
@@ -662,7 +660,7 @@ static int pg_tx(struct sf_state *st, enum st_tx op, struct sf_err *err)
 		return pgexec(st, "RELEASE SAVEPOINT sf_op", "releasing a savepoint", err);
 	case ST_SP_ROLLBACK:
 		if (!b->lost && PQtransactionStatus(b->conn) != PQTRANS_IDLE)
-			PQclear(PQexec(b->conn, "ROLLBACK TO SAVEPOINT sf_op; RELEASE SAVEPOINT sf_op"));
+			PQclear(trip_exec(&b->trips, b->conn, "ROLLBACK TO SAVEPOINT sf_op; RELEASE SAVEPOINT sf_op"));
 		return 0;
 	}
 	return 0;
@@ -724,10 +722,11 @@ static void ignore_notice(void *arg, const char *msg)
 	"set_config('lock_timeout', '60s', false), "                                      \
 	"set_config('idle_in_transaction_session_timeout', '10min', false)"
 
-static int session_setup(PGconn *c, const char *schema, const char *display, struct sf_err *err)
+static int session_setup(atomic_long *trips, PGconn *c, const char *schema, const char *display,
+			 struct sf_err *err)
 {
 	const char *p[1] = {schema};
-	PGresult *res = PQexecParams(c, "SELECT " SESSION_SETTINGS, 1, NULL, p, NULL, NULL, 0);
+	PGresult *res = trip_exec_params(trips, c, "SELECT " SESSION_SETTINGS, 1, NULL, p, NULL, NULL, 0);
 	int rc = 0;
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		char msg[300];
@@ -747,10 +746,13 @@ static int connect_db(const char *target, const char *schema, double timeout_s, 
 	snprintf(tmo, sizeof tmo, "%d", timeout_s >= 1 ? (int)timeout_s : 5);
 	/* Before dbname: defaults the URL may override.  TCP keepalives let a
 	 * runner notice a vanished server; the server's own keepalives (set
-	 * below) free the lock of a vanished runner. */
+	 * below) free the lock of a vanished runner.  lock_timeout from the
+	 * start: open_fast's statement takes its table locks before its own
+	 * set_config of it runs (a URL with options of its own replaces this,
+	 * and only that first statement then waits without a limit). */
 	const char *kw[] = {"connect_timeout", "keepalives_idle", "keepalives_interval", "keepalives_count",
-			    "dbname", "fallback_application_name", NULL};
-	const char *val[] = {tmo, "30", "10", "3", target, "secfaas", NULL};
+			    "options", "dbname", "fallback_application_name", NULL};
+	const char *val[] = {tmo, "30", "10", "3", "-c lock_timeout=60s", target, "secfaas", NULL};
 	*out = NULL;
 	*display = NULL;
 	int rc = sf_dl_load(&lp_dl, err);
@@ -770,7 +772,7 @@ static int connect_db(const char *target, const char *schema, double timeout_s, 
 	*display = display_url(c);
 	/* NOTICEs ("relation already exists, skipping") are not for users */
 	PQsetNoticeProcessor(c, ignore_notice, NULL);
-	if (setup && session_setup(c, schema, *display, err) < 0) {
+	if (setup && session_setup(NULL, c, schema, *display, err) < 0) {
 		PQfinish(c);
 		free(*display);
 		*display = NULL;
@@ -794,17 +796,16 @@ static int open_fast(struct sf_state *st, const char *schema, int readonly, stru
 	char *q = PQescapeIdentifier(b->conn, schema, strlen(schema));
 	if (!q)
 		return 0;
-	char *sql = xasprintf("SELECT " SESSION_SETTINGS "%s, (SELECT version FROM %s.schema_info), "
-			      "(SELECT written_by FROM %s.schema_info), w.id, w.lineage, (SELECT oid FROM "
-			      "pg_namespace WHERE nspname = $1) FROM %s.workspaces w WHERE w.name = $2",
-			      readonly ? ", set_config('default_transaction_read_only', 'on', false)" : "", q, q, q);
+	char *sql = xasprintf("SELECT " SESSION_SETTINGS "%s, (SELECT version FROM %s.schema_info), w.id, w.lineage, "
+			      "(SELECT oid FROM pg_namespace WHERE nspname = $1) FROM %s.workspaces w WHERE w.name = $2",
+			      readonly ? ", set_config('default_transaction_read_only', 'on', false)" : "", q, q);
 	PQfreemem(q);
 	const char *p[2] = {schema, st->workspace};
-	PGresult *res = PQexecParams(b->conn, sql, 2, NULL, p, NULL, NULL, 0);
+	PGresult *res = trip_exec_params(&b->trips, b->conn, sql, 2, NULL, p, NULL, NULL, 0);
 	free(sql);
 	int rc = 0, nf = PQnfields(res);
-	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && nf >= 5 &&
-	    !PQgetisnull(res, 0, nf - 5) && strtol(PQgetvalue(res, 0, nf - 5), NULL, 10) == st_pg_schema_version() &&
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && nf >= 4 &&
+	    !PQgetisnull(res, 0, nf - 4) && strtol(PQgetvalue(res, 0, nf - 4), NULL, 10) == st_pg_schema_version() &&
 	    !PQgetisnull(res, 0, nf - 1) && PQgetlength(res, 0, nf - 2) < (int)sizeof st->lineage) {
 		st->ws_id = strtoll(PQgetvalue(res, 0, nf - 3), NULL, 10);
 		memcpy(st->lineage, PQgetvalue(res, 0, nf - 2), (size_t)PQgetlength(res, 0, nf - 2) + 1);
@@ -831,7 +832,7 @@ static int read_version(struct sf_state *st, int *version, char **writer, struct
 	struct pg *b = PG(st);
 	*version = 0;
 	*writer = NULL;
-	PGresult *res = PQexec(b->conn, "SELECT version, written_by FROM schema_info");
+	PGresult *res = trip_exec(&b->trips, b->conn, "SELECT version, written_by FROM schema_info");
 	int rc = 0;
 	if (PQresultStatus(res) == PGRES_TUPLES_OK) {
 		if (PQntuples(res) == 1) {
@@ -867,7 +868,7 @@ static int migrate(struct sf_state *st, struct sf_err *err)
 			 "waiting for another schema upgrade", err)) < 0)
 		goto fail;
 	const char *p[1] = {st->schema};
-	PGresult *res = PQexecParams(b->conn, "SELECT 1 FROM pg_namespace WHERE nspname = $1", 1, NULL, p,
+	PGresult *res = trip_exec_params(&b->trips, b->conn, "SELECT 1 FROM pg_namespace WHERE nspname = $1", 1, NULL, p,
 				     NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		rc = pgfail(st, res, err, "looking up the schema");
@@ -903,7 +904,7 @@ static int migrate(struct sf_state *st, struct sf_err *err)
 		const char *pv[2] = {v, SECFAAS_VERSION};
 		if ((rc = pgexec(st, m->sql, "upgrading the state schema", err)) < 0)
 			goto fail;
-		res = PQexecParams(b->conn,
+		res = trip_exec_params(&b->trips, b->conn,
 				   "INSERT INTO schema_info(one, version, written_by) VALUES (1, $1::int, $2) "
 				   "ON CONFLICT (one) DO UPDATE SET version = EXCLUDED.version, "
 				   "written_by = EXCLUDED.written_by",
@@ -930,7 +931,7 @@ static int open_workspace(struct sf_state *st, int create, struct sf_err *err)
 	struct pg *b = PG(st);
 	const char *p[2] = {st->workspace, NULL};
 	for (int attempt = 0; attempt < 2; attempt++) {
-		PGresult *res = PQexecParams(b->conn, "SELECT id FROM workspaces WHERE name = $1", 1, NULL, p,
+		PGresult *res = trip_exec_params(&b->trips, b->conn, "SELECT id FROM workspaces WHERE name = $1", 1, NULL, p,
 					     NULL, NULL, 0);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 			int rc = pgfail(st, res, err, "looking up the workspace");
@@ -957,7 +958,7 @@ static int open_workspace(struct sf_state *st, int create, struct sf_err *err)
 		if (rc < 0)
 			return rc;
 		b->in_tx = 1;
-		res = PQexecParams(b->conn,
+		res = trip_exec_params(&b->trips, b->conn,
 				   "INSERT INTO workspaces(name, lineage) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING "
 				   "RETURNING id",
 				   2, NULL, p, NULL, NULL, 0);
@@ -996,9 +997,9 @@ static void pg_close(struct sf_state *st)
 	/* Ending the session releases its advisory lock; say so first, so
 	 * the next holder need not wait for this backend to exit. */
 	if (b->lock_held && !b->lost)
-		PQclear(PQexec(b->conn, "SELECT pg_advisory_unlock_all()"));
+		PQclear(trip_exec(&b->trips, b->conn, "SELECT pg_advisory_unlock_all()"));
 	if (b->conn)
-		sf_debug("state %s: %ld round trips to the database", st->path, atomic_load(&pg_trips) - b->trips);
+		sf_debug("state %s: %ld round trips to the database", st->path, atomic_load(&b->trips));
 	if (b->conn) /* none when libpq could not be loaded */
 		PQfinish(b->conn);
 	free(b->display);
@@ -1025,7 +1026,6 @@ static int pg_open(struct sf_state *st, const struct sf_state_opts *opts, struct
 	st->workspace = xstrdup(opts->workspace);
 	st->bk = xcalloc(1, sizeof(struct pg));
 	struct pg *b = PG(st);
-	b->trips = atomic_load(&pg_trips);
 	if ((rc = connect_db(st->target, schema, st->busy_ms / 1000.0, 0, &b->conn, &display, err)) < 0)
 		goto fail;
 	b->display = display;
@@ -1040,7 +1040,7 @@ static int pg_open(struct sf_state *st, const struct sf_state_opts *opts, struct
 		st->readonly = opts->readonly;
 		return 0;
 	}
-	if ((rc = session_setup(b->conn, schema, display, err)) < 0 ||
+	if ((rc = session_setup(&b->trips, b->conn, schema, display, err)) < 0 ||
 	    (rc = read_version(st, &version, &writer, err)) < 0)
 		goto fail;
 	if (version > st_pg_schema_version()) {
@@ -1074,7 +1074,7 @@ static int pg_open(struct sf_state *st, const struct sf_state_opts *opts, struct
 	/* Advisory key: the schema's oid and the workspace id, so teams in
 	 * other schemas of the same database never collide. */
 	const char *p[1] = {schema};
-	PGresult *res = PQexecParams(b->conn, "SELECT oid FROM pg_namespace WHERE nspname = $1", 1, NULL, p, NULL,
+	PGresult *res = trip_exec_params(&b->trips, b->conn, "SELECT oid FROM pg_namespace WHERE nspname = $1", 1, NULL, p, NULL,
 				     NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
 		rc = pgfail(st, res, err, "looking up the schema");
@@ -1251,7 +1251,7 @@ static int pg_workspaces(const char *target, const struct sf_state_opts *opts, c
 	int rc = connect_db(target, schema, opts->busy_timeout_s, 1, &c, &display, err);
 	if (rc < 0)
 		return rc;
-	PGresult *res = PQexec(c, "SELECT name FROM workspaces ORDER BY name COLLATE \"C\"");
+	PGresult *res = trip_exec(NULL, c, "SELECT name FROM workspaces ORDER BY name COLLATE \"C\"");
 	if (PQresultStatus(res) == PGRES_FATAL_ERROR && !strcmp(sqlstate_of(res), "42P01")) {
 		rc = 0; /* no such table yet: no workspaces */
 	} else if (PQresultStatus(res) != PGRES_TUPLES_OK) {

@@ -135,9 +135,11 @@ void sf_state_close(struct sf_state *st);
 const char *sf_state_path(const struct sf_state *st);
 const char *sf_state_backend(const struct sf_state *st); /* "sqlite" or "postgres" */
 const char *sf_state_workspace(const struct sf_state *st); /* NULL for a file */
-/* Both re-read from the file (another process may have written). lineage:
- * borrowed, valid until the next call on st; NULL on a read error.
- * serial: -1 on a read error. */
+/* lineage: read once per handle (it is fixed when the workspace is made;
+ * only a copy into this handle's workspace replaces it, and sets it here
+ * too); borrowed, valid until st is closed; NULL on a read error.  serial:
+ * re-read every call (another process may have written); -1 on a read
+ * error. */
 const char *sf_state_lineage(struct sf_state *st);
 int64_t sf_state_serial(struct sf_state *st);
 int sf_state_schema_version(void); /* newest schema this build writes */
