@@ -113,6 +113,7 @@ t_eq "the 30 applied: no changes" "$(grep -cE '^ws[0-9]+ +0 +0 +0  no changes$' 
 t_eq "two new ones: one role each to add" "$(grep -cE '^new[12] +1 +0 +0  changes$' .out)" 2
 t_grep "the third: its role's name is taken" "aws_iam_role.r: IAM role fleet-ws01 already exists" .err
 t_ok "the listed states were read" grep -q 'workspace ws01: [0-9]* round trips to the database' .err
+t_ok "three new workspaces: no account listing" sh -c "! grep -q 'listed for the fleet' .err"
 t_eq "no state opened for the new ones" "$(grep -c 'workspace new[0-9]: [0-9]* round trips' .err)" 0
 t_end
 
@@ -146,6 +147,17 @@ t_eq "instance profiles: one listing" "$(d iam:ListInstanceProfiles)" 1
 t_eq "no instance profile name read" "$(d iam:GetInstanceProfile)" 0
 t_eq "EKS's versions asked once" "$(d eks:DescribeClusterVersions)" 1
 t_eq "add-on versions asked once" "$(d eks:DescribeAddonVersions)" 1
+# credentials that may not list the account's roles: each name is read
+curl -sf -X POST "$AWSSIM_URL/_awssim/faults" -d '{"rules":[{"service":"iam","operation":"ListRoles","kind":"denied"}]}' \
+	>/dev/null || t_fail "cannot set the fault"
+before=$(calls)
+t_rc 1 "plan --all again, ListRoles denied" sh -c "cd late && $S plan --all ../eks"
+curl -sf -X DELETE "$AWSSIM_URL/_awssim/faults" >/dev/null
+after=$(calls)
+t_grep "the taken name is still refused" "IAM role fn-f10-cluster already exists" .err
+t_eq "the same eight plans" "$(grep -cE '^fn-f[1-8] +[1-9][0-9]* +0 +0  changes$' .out)" 8
+t_ok "every role name read by itself" test "$(d iam:ListRoleTags)" -ge 30
+t_eq "the listing asked once for the run" "$(d iam:ListRoles)" 1
 t_end
 
 t_begin "plan --all with CI's web identity: one AssumeRoleWithWebIdentity for the whole fleet"
