@@ -139,5 +139,7 @@ void st_lock_info_mine(struct sf_lock_info *li, const char *id, const char *oper
 /* Schema version of the SQLite file format / of the PostgreSQL tables. */
 int st_sqlite_schema_version(void);
 int st_pg_schema_version(void);
+/* sf_state_reuse_connections for PostgreSQL (state/pg.c). */
+void st_pg_reuse_connections(int on);
 
 #endif

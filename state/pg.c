@@ -37,6 +37,7 @@
  */
 #include <ctype.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -770,6 +771,7 @@ static int connect_db(const char *target, const char *schema, double timeout_s, 
 		return SF_EIO;
 	}
 	*display = display_url(c);
+	sf_debug("state database %s: connected", *display);
 	/* NOTICEs ("relation already exists, skipping") are not for users */
 	PQsetNoticeProcessor(c, ignore_notice, NULL);
 	if (setup && session_setup(NULL, c, schema, *display, err) < 0) {
@@ -989,6 +991,98 @@ static int open_workspace(struct sf_state *st, int create, struct sf_err *err)
 		       st->path);
 }
 
+/* ---- kept connections (sf_state_reuse_connections) ----------------------- */
+
+/* A read-only handle's connection, kept after its close for the next
+ * read-only open of the same database and schema: its session is set up
+ * for them (schema, timeouts, read-only), and the statements it prepared
+ * stay prepared, so prepared[] travels with it. */
+struct kept {
+	char *target, *schema;
+	PGconn *conn;
+	unsigned char prepared[Q__COUNT];
+	unsigned char prepared_p[P__COUNT];
+	struct kept *next;
+};
+/* Enough for the workers of a fleet run (--cluster-parallelism), few
+ * enough never to crowd a server's max_connections. */
+#define KEPT_MAX 16
+static pthread_mutex_t kept_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct kept *kept;
+static size_t nkept;
+static int keeping;
+
+void st_pg_reuse_connections(int on)
+{
+	pthread_mutex_lock(&kept_mu);
+	keeping = on;
+	struct kept *k = on ? NULL : kept;
+	if (!on) {
+		kept = NULL;
+		nkept = 0;
+	}
+	pthread_mutex_unlock(&kept_mu);
+	while (k) {
+		struct kept *n = k->next;
+		PQfinish(k->conn);
+		free(k->target);
+		free(k->schema);
+		free(k);
+		k = n;
+	}
+}
+
+/* A kept connection to target's schema for b (1), or 0. */
+static int kept_take(struct pg *b, const char *target, const char *schema)
+{
+	pthread_mutex_lock(&kept_mu);
+	struct kept **pp = &kept, *k = NULL;
+	for (; *pp; pp = &(*pp)->next)
+		if (!strcmp((*pp)->target, target) && !strcmp((*pp)->schema, schema)) {
+			k = *pp;
+			*pp = k->next;
+			nkept--;
+			break;
+		}
+	pthread_mutex_unlock(&kept_mu);
+	if (!k)
+		return 0;
+	b->conn = k->conn;
+	memcpy(b->prepared, k->prepared, sizeof b->prepared);
+	memcpy(b->prepared_p, k->prepared_p, sizeof b->prepared_p);
+	free(k->target);
+	free(k->schema);
+	free(k);
+	return 1;
+}
+
+/* Keep st's connection rather than end it (1), when the process keeps
+ * them and it is a read-only handle's, whole and idle. */
+static int kept_put(struct sf_state *st)
+{
+	struct pg *b = PG(st);
+	if (!st->readonly || b->lost || b->lock_held || PQstatus(b->conn) != CONNECTION_OK ||
+	    PQtransactionStatus(b->conn) != PQTRANS_IDLE)
+		return 0;
+	struct kept *k = xcalloc(1, sizeof *k);
+	pthread_mutex_lock(&kept_mu);
+	int ok = keeping && nkept < KEPT_MAX;
+	if (ok) {
+		k->target = xstrdup(st->target);
+		k->schema = xstrdup(st->schema);
+		k->conn = b->conn;
+		memcpy(k->prepared, b->prepared, sizeof k->prepared);
+		memcpy(k->prepared_p, b->prepared_p, sizeof k->prepared_p);
+		k->next = kept;
+		kept = k;
+		nkept++;
+	}
+	pthread_mutex_unlock(&kept_mu);
+	if (!ok)
+		free(k);
+	return ok;
+}
+
 static void pg_close(struct sf_state *st)
 {
 	struct pg *b = PG(st);
@@ -1000,7 +1094,7 @@ static void pg_close(struct sf_state *st)
 		PQclear(trip_exec(&b->trips, b->conn, "SELECT pg_advisory_unlock_all()"));
 	if (b->conn)
 		sf_debug("state %s: %ld round trips to the database", st->path, atomic_load(&b->trips));
-	if (b->conn) /* none when libpq could not be loaded */
+	if (b->conn && !kept_put(st)) /* none when libpq could not be loaded */
 		PQfinish(b->conn);
 	free(b->display);
 	free(b);
@@ -1026,15 +1120,37 @@ static int pg_open(struct sf_state *st, const struct sf_state_opts *opts, struct
 	st->workspace = xstrdup(opts->workspace);
 	st->bk = xcalloc(1, sizeof(struct pg));
 	struct pg *b = PG(st);
-	if ((rc = connect_db(st->target, schema, st->busy_ms / 1000.0, 0, &b->conn, &display, err)) < 0)
+	int reused = opts->readonly && kept_take(b, st->target, schema);
+	if (reused) {
+		display = display_url(b->conn);
+	} else if ((rc = connect_db(st->target, schema, st->busy_ms / 1000.0, 0, &b->conn, &display, err)) < 0) {
 		goto fail;
+	}
 	b->display = display;
 	free(st->path);
 	if (!strcmp(schema, DEFAULT_SCHEMA))
 		st->path = xasprintf("%s workspace %s", display, st->workspace);
 	else
 		st->path = xasprintf("%s schema %s workspace %s", display, schema, st->workspace);
-	if ((rc = open_fast(st, schema, opts->readonly, err)) != 0) {
+	rc = open_fast(st, schema, opts->readonly, err);
+	if (rc < 0 && reused) {
+		/* a kept connection the server ended meanwhile (a restart, an
+		 * idle timeout): a new one, as if none had been kept */
+		sf_debug("state %s: a kept connection was gone (%s); connecting again", st->path, err->msg);
+		sf_err_clear(err);
+		PQfinish(b->conn);
+		b->conn = NULL;
+		b->lost = 0;
+		st->broken = 0;
+		memset(b->prepared, 0, sizeof b->prepared);
+		memset(b->prepared_p, 0, sizeof b->prepared_p);
+		if ((rc = connect_db(st->target, schema, st->busy_ms / 1000.0, 0, &b->conn, &display, err)) < 0)
+			goto fail;
+		free(b->display);
+		b->display = display;
+		rc = open_fast(st, schema, opts->readonly, err);
+	}
+	if (rc != 0) {
 		if (rc < 0)
 			goto fail;
 		st->readonly = opts->readonly;

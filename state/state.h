@@ -84,6 +84,15 @@ struct sf_state_opts {
 	int key_from_state;
 };
 
+/* While on, the connection of a read-only PostgreSQL state is kept when
+ * the state is closed, and a later read-only open of the same database
+ * and schema takes it instead of connecting: a fleet's plans open
+ * hundreds of workspaces of one database a few at a time, and each
+ * connection costs the server a backend and, across a network, several
+ * round trips (TLS, authentication).  Turning it off ends every kept
+ * connection.  State files are unaffected.  Thread-safe. */
+void sf_state_reuse_connections(int on);
+
 /* 1 if target names a PostgreSQL database (postgres:// or postgresql://). */
 int sf_state_target_is_url(const char *target);
 /* The workspaces stored at target: for a URL, every workspace in the

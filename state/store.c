@@ -319,6 +319,11 @@ void sf_state_rollback(struct sf_state *st)
 
 /* ---- open -------------------------------------------------------------- */
 
+void sf_state_reuse_connections(int on)
+{
+	st_pg_reuse_connections(on);
+}
+
 int sf_state_target_is_url(const char *target)
 {
 	return target && (!strncmp(target, "postgres://", 11) || !strncmp(target, "postgresql://", 13));

@@ -451,6 +451,9 @@ static int run_all(struct sf_cli *cli, struct sf_plan_args *pa, int refresh)
 	pthread_cond_init(&r.cv, NULL);
 	sf_memo_init(&r.lent.memo);
 	r.lent.creds = sf_creds_share_new();
+	/* each workspace's read-only state takes the connection the one
+	 * before it closed (a shared PostgreSQL state) */
+	sf_state_reuse_connections(1);
 	size_t nthreads = (size_t)(pa->cluster_parallelism > 0 ? pa->cluster_parallelism : PLAN_ALL_PARALLELISM);
 	if (nthreads > r.njobs)
 		nthreads = r.njobs;
@@ -514,6 +517,7 @@ static int run_all(struct sf_cli *cli, struct sf_plan_args *pa, int refresh)
 	pthread_mutex_destroy(&r.mu);
 	sf_memo_release(&r.lent.memo);
 	sf_creds_share_free(r.lent.creds);
+	sf_state_reuse_connections(0);
 	cli->prices = NULL;
 	sf_price_cache_free(prices);
 	ax_reads_free(r.lent.reads);

@@ -114,6 +114,10 @@ t_eq "two new ones: one role each to add" "$(grep -cE '^new[12] +1 +0 +0  change
 t_grep "the third: its role's name is taken" "aws_iam_role.r: IAM role fleet-ws01 already exists" .err
 t_ok "the listed states were read" grep -q 'workspace ws01: [0-9]* round trips to the database' .err
 t_ok "three new workspaces: no account listing" sh -c "! grep -q 'listed for the fleet' .err"
+# the listing's connection, then one a worker (4), each taken again by
+# the workspace after it: not two a workspace (the gathering pass, the plan)
+n=$(grep -c ': connected$' .err)
+t_ok "$n connections to the database for 33 workspaces (1 to 5)" sh -c '[ "$1" -ge 1 ] && [ "$1" -le 5 ]' _ "$n"
 t_eq "no state opened for the new ones" "$(grep -c 'workspace new[0-9]: [0-9]* round trips' .err)" 0
 t_end
 

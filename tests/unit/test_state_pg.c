@@ -17,6 +17,9 @@
 #include "state/backend.h"
 #include "state/crypt.h"
 #include "state/state.h"
+#include <sys/stat.h>
+
+#include "log.h"
 #include "t.h"
 #include "tests/state/helpers.h"
 #include "util.h"
@@ -795,6 +798,83 @@ T_TEST(lost_connection_mid_transaction)
 	T_EQ(sf_lock_release(b, idb, &err), 0);
 	sf_state_close(a);
 	sf_state_close(b);
+	free(schema);
+}
+
+/* How many times the log says a state connected to its database since
+ * offset `from` of the log file. */
+static int connects_since(const char *log, long from)
+{
+	char *text = NULL;
+	size_t n = 0;
+	int k = 0;
+	if (sf_read_file(&text, &n, log, 0, NULL) < 0)
+		return -1;
+	for (const char *p = (long)n > from ? text + from : text + n; (p = strstr(p, ": connected\n")); p++)
+		k++;
+	free(text);
+	return k;
+}
+
+static long file_size(const char *path)
+{
+	struct stat sb;
+	return stat(path, &sb) == 0 ? (long)sb.st_size : 0;
+}
+
+/* While a fleet run keeps connections, read-only opens of one database
+ * and schema take the connection the last one closed: three opens, one
+ * connection.  One the server ended meanwhile (a restart, an idle
+ * timeout) is replaced, not reported as a lost connection.  Turning
+ * reuse off ends the kept ones. */
+T_TEST(read_only_opens_take_a_kept_connection)
+{
+	ts_clean_env();
+	NEED_PG(url);
+	char *schema = new_schema(), *log = ts_path("pg-debug.log");
+	struct sf_state *w = pg_open(url, schema, "w", 0);
+	if (!w)
+		return;
+	T_EQ(ts_put(w, "local_file.a", "{}", NULL), 0);
+	sf_state_close(w);
+	setenv("SECFAAS_LOG", "debug", 1);
+	setenv("SECFAAS_LOG_PATH", log, 1);
+	sf_log_init();
+	long from = file_size(log);
+	sf_state_reuse_connections(1);
+	struct sf_state_opts o = {0};
+	o.schema = schema;
+	o.workspace = "w";
+	o.readonly = 1;
+	struct sf_err err = SF_ERR_INIT;
+	for (int i = 0; i < 3; i++) {
+		struct sf_state *r = NULL;
+		T_EQ(sf_state_open(&r, url, &o, &err), 0);
+		if (r)
+			T_EQ(nres(r), 1);
+		sf_state_close(r);
+	}
+	T_EQ(connects_since(log, from), 1);
+	char *ended = sql1(url, NULL, "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity WHERE "
+				      "datname = current_database() AND application_name = 'secfaas' AND "
+				      "state = 'idle' AND pid <> pg_backend_pid()");
+	T_STREQ(ended, "1");
+	free(ended);
+	struct sf_state *r = NULL;
+	T_EQ(sf_state_open(&r, url, &o, &err), 0);
+	if (r)
+		T_EQ(nres(r), 1);
+	sf_state_close(r);
+	T_EQ(connects_since(log, from), 2);
+	sf_state_reuse_connections(0);
+	unsetenv("SECFAAS_LOG");
+	unsetenv("SECFAAS_LOG_PATH");
+	sf_log_init();
+	char *left = sql1(url, NULL, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND "
+				     "application_name = 'secfaas' AND state = 'idle'");
+	T_STREQ(left, "0");
+	free(left);
+	free(log);
 	free(schema);
 }
 
