@@ -514,8 +514,14 @@ int sf_aws_rest_json_pages(struct sf_aws *c, const char *service, const char *pa
 			break;
 		rc = fn(ctx, page, err);
 		const char *next = page_str(page, "nextToken");
-		if (rc < 0 || !next || (token && !strcmp(token, next))) {
+		if (rc < 0 || !next) {
 			json_decref(page);
+			break;
+		}
+		if (token && !strcmp(token, next)) {
+			/* as the other pagers: a listing cut short is not whole */
+			json_decref(page);
+			rc = sf_fail(err, SF_EPROTO, "%s GET %s: pagination token repeats", service, path);
 			break;
 		}
 		free(token);

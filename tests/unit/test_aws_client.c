@@ -542,6 +542,16 @@ T_TEST(pagination_every_token_style)
 	T_EQ(pages, 2);
 	fx_close(&f);
 
+	T_EQ(fx_open(&f, NULL), 0); /* a token that repeats: an error, not a whole listing */
+	fx_reply(&f, "node-groups?maxResults=2&nextToken=nt%2F1%3D%3D\n", "eks_list_nodegroups_page1.http", 1);
+	fx_reply(&f, "node-groups?maxResults=2\n", "eks_list_nodegroups_page1.http", 1);
+	pages = 0;
+	T_EQ(sf_aws_rest_json_pages(f.c, "eks", "/clusters/prod/node-groups", "maxResults=2", count_page, &pages, &e),
+	     SF_EPROTO);
+	T_CONTAINS(e.msg, "pagination token repeats");
+	sf_err_clear(&e);
+	fx_close(&f);
+
 	T_EQ(fx_open(&f, NULL), 0); /* SSM: NextToken in the body */
 	fx_reply(&f, "\"NextToken\":\"s1\"", "ssm_get_parameters_by_path_page2.http", 1);
 	fx_reply(&f, "GetParametersByPath", "ssm_get_parameters_by_path_page1.http", 1);
