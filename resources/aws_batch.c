@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "aws/client.h"
+#include "aws/xml.h"
 #include "log.h"
 #include "resources/aws_common.h"
 #include "resources/providers.h"
@@ -366,8 +367,8 @@ static int names_page(void *ctx, const json_t *page, struct sf_err *err)
 	(void)err;
 	struct names_page *np = ctx;
 	size_t i;
-	json_t *e;
-	json_array_foreach(json_object_get(page, np->d->list_key), i, e)
+	json_t *e, *list = sf_json_list(page, np->d->list_key); /* a lone entry may come as an object */
+	json_array_foreach(list, i, e)
 	{
 		const char *n = np->d->name_key ? ax_s(e, np->d->name_key) : json_string_value(e);
 		if (n) {
@@ -376,6 +377,7 @@ static int names_page(void *ctx, const json_t *page, struct sf_err *err)
 			free(k);
 		}
 	}
+	json_decref(list);
 	return 0;
 }
 
