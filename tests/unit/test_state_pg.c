@@ -860,7 +860,7 @@ T_TEST(read_only_opens_take_a_kept_connection)
 				      "state = 'idle' AND pid <> pg_backend_pid()");
 	/* ours, and any other test's closed session the server has not
 	 * finished ending yet */
-	T_OK(ended && atoi(ended) >= 1);
+	T_OK(ended && strtol(ended, NULL, 10) >= 1);
 	free(ended);
 	struct sf_state *r = NULL;
 	T_EQ(sf_state_open(&r, url, &o, &err), 0);
