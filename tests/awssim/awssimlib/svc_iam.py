@@ -1,7 +1,9 @@
 """IAM: roles, trust policies, managed and inline policies, instance profiles, tags.
 
 State lives in the account's "global" scope: roles, profiles, policies.
-Rules enforced like AWS: NoSuchEntity (404), EntityAlreadyExists (409),
+Rules enforced like AWS: NoSuchEntity (404), EntityAlreadyExists (409; role
+and instance profile names are unique regardless of case, as AWS documents:
+"fn-x" blocks "FN-X"; reads by name match the exact name),
 DeleteConflict (409) when a role still has policies or instance profiles,
 LimitExceeded (409) for a second role in an instance profile,
 MalformedPolicyDocument (400).  Policy documents are returned URL-encoded.
@@ -14,6 +16,13 @@ import json
 from urllib.parse import quote
 
 from .core import AwsError, paginate, upper_id, tags_from_list, tags_to_list
+
+
+def _taken(existing, name):
+    """IAM keeps names unique regardless of case (the CreateRole and
+    CreateInstanceProfile references)."""
+    low = name.lower()
+    return any(k.lower() == low for k in existing)
 
 AWS_MANAGED = [
     "AmazonEKSClusterPolicy", "AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy",
@@ -112,7 +121,7 @@ class IAM:
     def CreateRole(self, ctx, p):
         g = self._g(ctx)
         name = p["RoleName"]
-        if name in g["roles"]:
+        if _taken(g["roles"], name):
             raise AwsError("EntityAlreadyExists", f"Role with name {name} already exists.", 409)
         parse_policy(p["AssumeRolePolicyDocument"], "trust policy")
         path = p.get("Path", "/")
@@ -296,7 +305,7 @@ class IAM:
     def CreateInstanceProfile(self, ctx, p):
         g = self._g(ctx)
         name = p["InstanceProfileName"]
-        if name in g["profiles"]:
+        if _taken(g["profiles"], name):
             raise AwsError("EntityAlreadyExists", f"Instance Profile {name} already exists.", 409)
         path = p.get("Path", "/")
         ip = {"Path": path, "InstanceProfileName": name, "InstanceProfileId": upper_id("AIPA"),

@@ -36,6 +36,15 @@ class IamTest(unittest.TestCase):
             iam.create_role(RoleName="cl-role", AssumeRolePolicyDocument=EKS_TRUST)
         self.assertEqual(code(cm.exception), "EntityAlreadyExists")
         self.assertEqual(cm.exception.response["ResponseMetadata"]["HTTPStatusCode"], 409)
+        # names are unique regardless of case
+        with self.assertRaises(ClientError) as cm:
+            iam.create_role(RoleName="CL-Role", AssumeRolePolicyDocument=EKS_TRUST)
+        self.assertEqual(code(cm.exception), "EntityAlreadyExists")
+        iam.create_instance_profile(InstanceProfileName="cl-ip")
+        with self.assertRaises(ClientError) as cm:
+            iam.create_instance_profile(InstanceProfileName="CL-IP")
+        self.assertEqual(code(cm.exception), "EntityAlreadyExists")
+        iam.delete_instance_profile(InstanceProfileName="cl-ip")
         iam.attach_role_policy(RoleName="cl-role", PolicyArn="arn:aws:iam::aws:policy/AmazonEKSClusterPolicy")
         iam.put_role_policy(RoleName="cl-role", PolicyName="inline", PolicyDocument=json.dumps(
             {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
