@@ -1055,9 +1055,10 @@ static int sent(struct rt *t, const char *s)
 	return n;
 }
 
-#define EC2_ERR(code, msg)                                                                                  \
-	"HTTP/1.1 400 Bad Request\nContent-Type: text/xml\n\n<Response><Errors><Error><Code>" code "</Code><Message>" msg \
+#define EC2_ERR_STATUS(status, code, msg)                                                                   \
+	"HTTP/1.1 " status "\nContent-Type: text/xml\n\n<Response><Errors><Error><Code>" code "</Code><Message>" msg   \
 	"</Message></Error></Errors><RequestID>r</RequestID></Response>"
+#define EC2_ERR(code, msg) EC2_ERR_STATUS("400 Bad Request", code, msg)
 #define EC2(act, body)                                                                                      \
 	"HTTP/1.1 200 OK\nContent-Type: text/xml\n\n<" act "Response xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">" \
 	"<requestId>r</requestId>" body "</" act "Response>"
@@ -3819,9 +3820,8 @@ T_TEST(a_read_back_waits_only_a_moment_for_a_call_held_up)
 	sf_replay_add(t.f.rp, "Action=ModifySubnetAttribute && SubnetId=subnet-0a",
 		      EC2("ModifySubnetAttribute", "<return>true</return>"), 1);
 	sf_replay_add(t.f.rp, "Action=ModifySubnetAttribute && SubnetId=subnet-0b",
-		      "HTTP/1.1 403 Forbidden\nContent-Type: text/xml\n\n<Response><Errors><Error><Code>UnauthorizedOperation"
-		      "</Code><Message>You are not authorized to perform this operation.</Message></Error></Errors>"
-		      "<RequestID>r</RequestID></Response>", 1);
+		      EC2_ERR_STATUS("403 Forbidden", "UnauthorizedOperation",
+				     "You are not authorized to perform this operation."), 1);
 	sf_replay_add(t.f.rp, "Action=DescribeSubnets && SubnetId.1=subnet-0a",
 		      EC2("DescribeSubnets", "<subnetSet>" PUB_SUBNET("subnet-0a", "true") "</subnetSet>"), 1);
 	struct sn_case k[2];
@@ -3886,9 +3886,8 @@ T_TEST(a_shared_read_back_fails_each_subnet_as_its_own_call_would)
 	g.r[0].need = 3;
 	g.r[0].seen = 0;
 	sf_replay_add(t.f.rp, "Action=DescribeSubnets && Filter.1.Name=subnet-id",
-		      "HTTP/1.1 403 Forbidden\nContent-Type: text/xml\n\n<Response><Errors><Error><Code>UnauthorizedOperation"
-		      "</Code><Message>You are not authorized to perform this operation.</Message></Error></Errors>"
-		      "<RequestID>r</RequestID></Response>", 1);
+		      EC2_ERR_STATUS("403 Forbidden", "UnauthorizedOperation",
+				     "You are not authorized to perform this operation."), 1);
 	sn_run(&t, k, 0, 3, 1);
 	for (int i = 0; i < 3; i++) {
 		T_EQ(k[i].rc, SF_EAUTH);
