@@ -1,6 +1,7 @@
 /* aws_batch.c - batched EC2 reads of a refresh (see aws_batch.h). */
 #include "resources/aws_batch.h"
 
+#include <ctype.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -352,8 +353,7 @@ static char *name_key(const struct ax_names_def *d, const char *name)
 {
 	char *k = xstrdup(name);
 	for (char *p = k; d->fold_case && *p; p++)
-		if (*p >= 'A' && *p <= 'Z')
-			*p = (char)(*p - 'A' + 'a');
+		*p = (char)tolower((unsigned char)*p);
 	return k;
 }
 
@@ -382,15 +382,15 @@ static int names_page(void *ctx, const json_t *page, struct sf_err *err)
 }
 
 /* Every name of d's kind (*names {name: true}), every page. */
-static int names_fetch(struct sf_rctx *c, struct sf_aws *a, const struct ax_names_def *d, json_t **names)
+static int names_fetch(struct sf_aws *a, const struct ax_names_def *d, json_t **names, struct sf_err *err)
 {
 	struct names_page np = {d, json_object()};
 	int rc;
 	if (!strcmp(d->service, "eks")) {
-		rc = sf_aws_rest_json_pages(a, d->service, d->list, "maxResults=100&include=all", names_page, &np, c->err);
+		rc = sf_aws_rest_json_pages(a, d->service, d->list, "maxResults=100&include=all", names_page, &np, err);
 	} else {
 		json_t *p = d->max_items ? json_pack("{s:i}", "MaxItems", d->max_items) : json_object();
-		rc = sf_aws_query_pages(a, d->service, d->list, p, names_page, &np, c->err);
+		rc = sf_aws_query_pages(a, d->service, d->list, p, names_page, &np, err);
 		json_decref(p);
 	}
 	if (rc < 0) {
@@ -426,11 +426,8 @@ int ax_name_listed(struct sf_rctx *c, const struct ax_names_def *d, const char *
 		g->busy = 1;
 		pthread_mutex_unlock(&r->mu);
 		json_t *names = NULL;
-		struct sf_err e = SF_ERR_INIT;
-		struct sf_err *mine = c->err;
-		c->err = &e;
-		int rc = names_fetch(c, a, d, &names);
-		c->err = mine;
+		struct sf_err e = SF_ERR_INIT; /* a failed listing is not the check's error */
+		int rc = names_fetch(a, d, &names, &e);
 		if (rc < 0)
 			sf_info("%s names: the account's listing (%s) failed (%s); each name is checked by itself", d->noun,
 				d->list, e.msg);
