@@ -993,12 +993,15 @@ static int open_workspace(struct sf_state *st, int create, struct sf_err *err)
 
 /* ---- kept connections (sf_state_reuse_connections) ----------------------- */
 
-/* A read-only handle's connection, kept after its close for the next
- * read-only open of the same database and schema: its session is set up
- * for them (schema, timeouts, read-only), and the statements it prepared
- * stay prepared, so prepared[] travels with it. */
+/* A handle's connection, kept after its close for the next open of the
+ * same database and schema in the same mode: its session is set up for
+ * them (schema, timeouts, read-only or not), and the statements it
+ * prepared stay prepared, so prepared[] travels with it.  A read-write
+ * handle's is kept only once its advisory lock is released, so a kept
+ * connection never holds a workspace. */
 struct kept {
 	char *target, *schema;
+	int readonly;
 	PGconn *conn;
 	unsigned char prepared[Q__COUNT];
 	unsigned char prepared_p[P__COUNT];
@@ -1032,13 +1035,13 @@ void st_pg_reuse_connections(int on)
 	}
 }
 
-/* A kept connection to target's schema for b (1), or 0. */
-static int kept_take(struct pg *b, const char *target, const char *schema)
+/* A kept connection to target's schema in that mode for b (1), or 0. */
+static int kept_take(struct pg *b, const char *target, const char *schema, int readonly)
 {
 	pthread_mutex_lock(&kept_mu);
 	struct kept **pp = &kept, *k = NULL;
 	for (; *pp; pp = &(*pp)->next)
-		if (!strcmp((*pp)->target, target) && !strcmp((*pp)->schema, schema)) {
+		if (!strcmp((*pp)->target, target) && !strcmp((*pp)->schema, schema) && (*pp)->readonly == readonly) {
 			k = *pp;
 			*pp = k->next;
 			nkept--;
@@ -1057,11 +1060,11 @@ static int kept_take(struct pg *b, const char *target, const char *schema)
 }
 
 /* Keep st's connection rather than end it (1), when the process keeps
- * them and it is a read-only handle's, whole and idle. */
+ * them and it is whole, idle and holds no lock. */
 static int kept_put(struct sf_state *st)
 {
 	struct pg *b = PG(st);
-	if (!st->readonly || b->lost || b->lock_held || PQstatus(b->conn) != CONNECTION_OK ||
+	if (st->broken || b->lost || b->lock_held || PQstatus(b->conn) != CONNECTION_OK ||
 	    PQtransactionStatus(b->conn) != PQTRANS_IDLE)
 		return 0;
 	struct kept *k = xcalloc(1, sizeof *k);
@@ -1070,6 +1073,7 @@ static int kept_put(struct sf_state *st)
 	if (ok) {
 		k->target = xstrdup(st->target);
 		k->schema = xstrdup(st->schema);
+		k->readonly = st->readonly;
 		k->conn = b->conn;
 		memcpy(k->prepared, b->prepared, sizeof k->prepared);
 		memcpy(k->prepared_p, b->prepared_p, sizeof k->prepared_p);
@@ -1090,8 +1094,12 @@ static void pg_close(struct sf_state *st)
 		return;
 	/* Ending the session releases its advisory lock; say so first, so
 	 * the next holder need not wait for this backend to exit. */
-	if (b->lock_held && !b->lost)
-		PQclear(trip_exec(&b->trips, b->conn, "SELECT pg_advisory_unlock_all()"));
+	if (b->lock_held && !b->lost) {
+		PGresult *res = trip_exec(&b->trips, b->conn, "SELECT pg_advisory_unlock_all()");
+		if (PQresultStatus(res) == PGRES_TUPLES_OK)
+			b->lock_held = 0; /* the connection may be kept */
+		PQclear(res);
+	}
 	if (b->conn)
 		sf_debug("state %s: %ld round trips to the database", st->path, atomic_load(&b->trips));
 	if (b->conn && !kept_put(st)) /* none when libpq could not be loaded */
@@ -1120,7 +1128,7 @@ static int pg_open(struct sf_state *st, const struct sf_state_opts *opts, struct
 	st->workspace = xstrdup(opts->workspace);
 	st->bk = xcalloc(1, sizeof(struct pg));
 	struct pg *b = PG(st);
-	int reused = opts->readonly && kept_take(b, st->target, schema);
+	int reused = kept_take(b, st->target, schema, opts->readonly);
 	if (reused) {
 		display = display_url(b->conn);
 	} else if ((rc = connect_db(st->target, schema, st->busy_ms / 1000.0, 0, &b->conn, &display, err)) < 0) {

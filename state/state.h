@@ -84,9 +84,11 @@ struct sf_state_opts {
 	int key_from_state;
 };
 
-/* While on, the connection of a read-only PostgreSQL state is kept when
- * the state is closed, and a later read-only open of the same database
- * and schema takes it instead of connecting: a fleet's plans open
+/* While on, the connection of a PostgreSQL state is kept when the state
+ * is closed, and a later open of the same database and schema in the same
+ * mode (read-only or not) takes it instead of connecting.  A connection
+ * that held the workspace's lock is kept only once the lock is released,
+ * one in a transaction or broken never.  A fleet's plans and refreshes open
  * hundreds of workspaces of one database a few at a time, and each
  * connection costs the server a backend and, across a network, several
  * round trips (TLS, authentication).  Turning it off ends every kept

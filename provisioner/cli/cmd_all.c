@@ -451,8 +451,8 @@ static int run_all(struct sf_cli *cli, struct sf_plan_args *pa, int refresh)
 	pthread_cond_init(&r.cv, NULL);
 	sf_memo_init(&r.lent.memo);
 	r.lent.creds = sf_creds_share_new();
-	/* each workspace's read-only state takes the connection the one
-	 * before it closed (a shared PostgreSQL state) */
+	/* each workspace's state takes the connection one before it closed
+	 * (a shared PostgreSQL state; a refresh's once its lock is released) */
 	sf_state_reuse_connections(1);
 	size_t nthreads = (size_t)(pa->cluster_parallelism > 0 ? pa->cluster_parallelism : PLAN_ALL_PARALLELISM);
 	if (nthreads > r.njobs)

@@ -121,6 +121,19 @@ t_ok "$n connections to the database for 33 workspaces (1 to 5)" sh -c '[ "$1" -
 t_eq "no state opened for the new ones" "$(grep -c 'workspace new[0-9]: [0-9]* round trips' .err)" 0
 t_end
 
+t_begin "refresh --all: each workspace on a connection that an earlier one released, not one a workspace"
+mkdir late
+t_rc 0 "refresh --all of the 30 applied workspaces" sh -c "cd late && SECFAAS_LOG=debug $S refresh --all $SPECS --auto-approve"
+t_eq "every workspace's state was opened" "$(grep -c 'workspace ws[0-9]*: [0-9]* round trips' .err)" \
+	"$((2 * N))"
+# the listing's connection, then at most one a worker (4) for the
+# gathering pass's read-only opens and one for the refreshes: not one a
+# workspace
+n=$(grep -c ': connected$' .err)
+t_ok "$n connections to the database for 30 refreshed workspaces (1 to 9)" sh -c '[ "$1" -ge 1 ] && [ "$1" -le 9 ]' _ "$n"
+t_rc 0 "plan --all after it: no changes, no lock left behind" sh -c "cd late && $S plan --all $SPECS --detailed-exitcode"
+t_end
+
 t_begin "plan --all of 10 new EKS workspaces: one listing of each kind of name and one of each EKS catalogue"
 mkdir eks late
 i=1

@@ -880,6 +880,75 @@ T_TEST(read_only_opens_take_a_kept_connection)
 	free(schema);
 }
 
+/* Read-write opens (refresh --all) take kept connections too, of their
+ * own mode, and never one that holds a workspace: a handle closed with
+ * its lock still held gives the lock up before its connection is kept.
+ * Proof: with the third handle's connection kept, another session takes
+ * the lock, and the open that takes the kept connection cannot. */
+T_TEST(read_write_opens_take_a_kept_connection_without_its_lock)
+{
+	ts_clean_env();
+	NEED_PG(url);
+	char *schema = new_schema(), *log = ts_path("pg-debug-rw.log");
+	struct sf_state *w = pg_open(url, schema, "w", 0);
+	if (!w)
+		return;
+	sf_state_close(w);
+	setenv("SECFAAS_LOG", "debug", 1);
+	setenv("SECFAAS_LOG_PATH", log, 1);
+	sf_log_init();
+	long from = file_size(log);
+	sf_state_reuse_connections(1);
+	struct sf_state_opts o = {0};
+	o.schema = schema;
+	o.workspace = "w";
+	struct sf_err err = SF_ERR_INIT;
+	char id[37], addr[32];
+	for (int i = 0; i < 3; i++) {
+		struct sf_state *s = NULL;
+		T_EQ(sf_state_open(&s, url, &o, &err), 0);
+		if (!s)
+			break;
+		T_EQ(sf_lock_acquire(s, "refresh", NULL, 0, NULL, id, &err), 0);
+		snprintf(addr, sizeof addr, "local_file.r%d", i);
+		T_EQ(ts_put(s, addr, "{}", NULL), 0);
+		if (i < 2)
+			T_EQ(sf_lock_release(s, id, &err), 0);
+		sf_state_close(s); /* the third with its lock held */
+	}
+	T_EQ(connects_since(log, from), 1);
+	/* a read-only open does not take the read-write connection */
+	o.readonly = 1;
+	struct sf_state *r = NULL;
+	T_EQ(sf_state_open(&r, url, &o, &err), 0);
+	if (r)
+		T_EQ(nres(r), 3);
+	o.readonly = 0;
+	T_EQ(connects_since(log, from), 2);
+	struct sf_state *kept = NULL, *other = NULL;
+	T_EQ(sf_state_open(&kept, url, &o, &err), 0);
+	T_EQ(connects_since(log, from), 2);
+	sf_state_reuse_connections(0); /* the next open connects */
+	T_EQ(sf_state_open(&other, url, &o, &err), 0);
+	T_EQ(connects_since(log, from), 3);
+	char id2[37];
+	struct sf_lock_info holder;
+	if (kept && other) {
+		T_EQ(sf_lock_acquire(other, "refresh", NULL, 0, NULL, id2, &err), 0);
+		T_EQ(sf_lock_acquire(kept, "refresh", NULL, 0, &holder, id, &err), SF_ELOCKED);
+		sf_err_clear(&err);
+		T_EQ(sf_lock_release(other, id2, &err), 0);
+	}
+	sf_state_close(kept);
+	sf_state_close(other);
+	sf_state_close(r);
+	unsetenv("SECFAAS_LOG");
+	unsetenv("SECFAAS_LOG_PATH");
+	sf_log_init();
+	free(log);
+	free(schema);
+}
+
 T_TEST(unreachable_database_one_clear_error)
 {
 	ts_clean_env();
