@@ -159,12 +159,12 @@ static int offered(struct sf_rctx *c, const char *addon, const char *k8s, json_t
 		return c->err->code; /* ax_client said why */
 	const char *region = sf_aws_region(aws);
 	char *key = xasprintf("eks.DescribeAddonVersions %s %s", region ? region : "", k8s);
-	pthread_mutex_lock(&p->memo->mu);
-	json_t *all = json_incref(json_object_get(p->memo->map, key));
+	json_t *all = sf_memo_take(p->memo, key);
 	int rc = 0;
-	if (!all && (rc = catalogue_fetch(c, aws, k8s, &all)) == 0)
-		json_object_set(p->memo->map, key, all);
-	pthread_mutex_unlock(&p->memo->mu);
+	if (!all) {
+		rc = catalogue_fetch(c, aws, k8s, &all);
+		sf_memo_fill(p->memo, key, rc == 0 ? all : NULL);
+	}
 	free(key);
 	if (rc == 0) {
 		json_t *a = json_object_get(all, addon);

@@ -366,17 +366,14 @@ static int eks_version_info(struct sf_rctx *c, const char *version, enum sf_eks_
 		return c->err->code;
 	const char *region = sf_aws_region(a);
 	char *key = xasprintf("eks.DescribeClusterVersions %s %s", region ? region : "", version);
-	pthread_mutex_lock(&p->memo->mu);
-	json_t *o = json_incref(json_object_get(p->memo->map, key));
+	json_t *o = sf_memo_take(p->memo, key);
 	int rc = 0;
 	if (!o) {
 		char *q = xasprintf("clusterVersions=%s&includeAll=true", version);
 		rc = sf_aws_rest_json(a, "eks", "GET", "/cluster-versions", q, NULL, &o, c->err);
 		free(q);
-		if (rc == 0)
-			json_object_set(p->memo->map, key, o);
+		sf_memo_fill(p->memo, key, rc == 0 ? o : NULL);
 	}
-	pthread_mutex_unlock(&p->memo->mu);
 	free(key);
 	if (rc < 0)
 		return rc;

@@ -111,32 +111,20 @@ static char *image_key(struct sf_rctx *c, const char *image)
 
 /* The given image `image` as DescribeImages describes it (*im, new ref):
  * from the run's memo (struct sf_providers) when a check in this run
- * already passed it, else read.  Why: plan_resolve checks a given image
- * and create or update, which resolve the spec anew, check it again a
- * moment later in the same process; that second read would only repeat
- * the first's answer.  A saved plan applied by another process has a
- * memo of its own and reads it again.  0, or < 0 with c->err set
- * (SF_ENOTFOUND: no such image). */
-static int image_read(struct sf_rctx *c, const char *key, const char *image, json_t **im)
+ * already passed it, else read, and *mine is then set: the caller fills
+ * the memo's key (sf_memo_fill) with the image once its check passed, or
+ * with NULL.  Why: plan_resolve checks a given image and create or
+ * update, which resolve the spec anew, check it again a moment later in
+ * the same process; that second read would only repeat the first's
+ * answer.  A saved plan applied by another process has a memo of its own
+ * and reads it again.  0, or < 0 with c->err set (SF_ENOTFOUND: no such
+ * image). */
+static int image_read(struct sf_rctx *c, const char *key, const char *image, json_t **im, int *mine)
 {
 	struct sf_providers *p = c->provider;
-	pthread_mutex_lock(&p->memo->mu);
-	*im = json_incref(json_object_get(p->memo->map, key));
-	pthread_mutex_unlock(&p->memo->mu);
-	/* read outside the memo's mu: the call takes the providers' mu (the
-	 * client, ids just made), which must not be taken under it;
-	 * two checks of one image at once may then both read it */
+	*im = sf_memo_take(p->memo, key);
+	*mine = !*im;
 	return *im ? 0 : ax_ec2_describe_one(c, "DescribeImages", "ImageId", image, "imagesSet", im);
-}
-
-/* Keep `im` for image_read, once its check passed: a failed check or
- * read is never kept, so the next check reads again. */
-static void image_keep(struct sf_rctx *c, const char *key, json_t *im)
-{
-	struct sf_providers *p = c->provider;
-	pthread_mutex_lock(&p->memo->mu);
-	json_object_set(p->memo->map, key, im);
-	pthread_mutex_unlock(&p->memo->mu);
 }
 
 /* A given AMI must exist, be available, match the node arch and carry the
@@ -156,7 +144,7 @@ static int check_image(struct sf_rctx *c, const json_t *want, char **ctd)
 	const char *arch = ax_s(chk, "arch"), *rel = ax_s(chk, "gvisor_release");
 	json_t *im = NULL;
 	char *key = image_key(c, image);
-	int rc = key ? image_read(c, key, image, &im) : c->err->code;
+	int mine = 0, rc = key ? image_read(c, key, image, &im, &mine) : c->err->code;
 	if (rc == SF_ENOTFOUND)
 		rc = sf_fail(c->err, SF_EINVAL, "ami %s does not exist in this account and region", image);
 	if (rc < 0)
@@ -178,12 +166,14 @@ static int check_image(struct sf_rctx *c, const json_t *want, char **ctd)
 			c->address, image, SF_CONTAINERD_TAG);
 	if (rc == 0 && ctd)
 		*ctd = xstrdup(ax_s(tags, SF_CONTAINERD_TAG) ? ax_s(tags, SF_CONTAINERD_TAG) : "");
-	if (rc == 0)
-		image_keep(c, key, im);
 	json_decref(tags);
 	if (rc < 0)
 		sf_err_hint(c->err, "bake one with `secfaas bake SPEC`, or drop `ami:` to let apply bake it");
 done:
+	if (mine) { /* a failed check or read is never kept: the next check reads again */
+		struct sf_providers *p = c->provider;
+		sf_memo_fill(p->memo, key, rc == 0 ? im : NULL);
+	}
 	if (rc < 0 && where)
 		sf_err_where(c->err, "%s", where);
 	json_decref(im);

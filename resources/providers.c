@@ -17,14 +17,40 @@ void sf_providers_init(struct sf_providers *p)
 void sf_memo_init(struct sf_memo *m)
 {
 	pthread_mutex_init(&m->mu, NULL);
+	pthread_cond_init(&m->cv, NULL);
 	m->map = json_object();
+	m->busy = json_object();
 }
 
 void sf_memo_release(struct sf_memo *m)
 {
 	json_decref(m->map);
-	m->map = NULL;
+	json_decref(m->busy);
+	m->map = m->busy = NULL;
+	pthread_cond_destroy(&m->cv);
 	pthread_mutex_destroy(&m->mu);
+}
+
+json_t *sf_memo_take(struct sf_memo *m, const char *key)
+{
+	pthread_mutex_lock(&m->mu);
+	json_t *v;
+	while (!(v = json_incref(json_object_get(m->map, key))) && json_object_get(m->busy, key))
+		pthread_cond_wait(&m->cv, &m->mu);
+	if (!v)
+		json_object_set_new(m->busy, key, json_true());
+	pthread_mutex_unlock(&m->mu);
+	return v;
+}
+
+void sf_memo_fill(struct sf_memo *m, const char *key, json_t *value)
+{
+	pthread_mutex_lock(&m->mu);
+	if (value)
+		json_object_set(m->map, key, value);
+	json_object_del(m->busy, key);
+	pthread_cond_broadcast(&m->cv);
+	pthread_mutex_unlock(&m->mu);
 }
 
 void sf_providers_release(struct sf_providers *p)

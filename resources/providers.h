@@ -27,15 +27,26 @@ struct ax_reads;
  * Kubernetes versions, a given image once its check passed): key ->
  * value, keyed by everything the answer depends on but the credentials,
  * which are the process's own for every workspace of a run (--profile
- * included).  Under mu, which whoever fills a key holds while it asks
- * AWS, so that threads asking the same question at once ask once (it may
- * take the providers' mu, for the client, before mu, never after it). */
+ * included).  Threads asking the same question at once ask AWS once: the
+ * first to find a key missing fills it while the others wait for that key
+ * alone (busy), so a fleet's workspaces asking different questions never
+ * wait for each other's calls.  mu guards map and busy only; no call is
+ * made under it. */
 struct sf_memo {
 	pthread_mutex_t mu;
+	pthread_cond_t cv;
 	json_t *map;
+	json_t *busy; /* keys being filled: {key: true} */
 };
 void sf_memo_init(struct sf_memo *m);
 void sf_memo_release(struct sf_memo *m);
+/* The answer kept under key (new reference), waiting while another thread
+ * fills it; or NULL when none is kept, and the key is then the caller's
+ * to fill: it must call sf_memo_fill, with its answer or with NULL when
+ * it has none (a failed ask is not kept, and the next waiter asks).  A
+ * filler asks no other key before it fills its own. */
+json_t *sf_memo_take(struct sf_memo *m, const char *key);
+void sf_memo_fill(struct sf_memo *m, const char *key, json_t *value);
 
 struct sf_providers {
 	const char *region;      /* metadata.region or --region; NULL: environment/profile */
