@@ -513,7 +513,8 @@ static int ami_update(struct sf_rctx *c, const json_t *prior, const json_t *want
  *      versions since still costs its read, as nothing account-wide
  *      answers for those versions.
  * All images of one destroy (its own, a killed bake's, and the workspace's
- * others in a teardown) share these calls. */
+ * others in a teardown) share these calls, and in a teardown the other
+ * images resources of the run share the first one's (ami_destroy). */
 
 struct cand {
 	char *id;
@@ -827,10 +828,11 @@ static int drop_unused(struct sf_rctx *c, struct cands *cs)
  * name an image (gVisor groups) count: a stock-AMI group's template
  * (metadata options, root volume) has none and may outlive the images in a
  * teardown.  Its $Latest and $Default say which kind it is now. */
-static int add_lineage_images(struct sf_rctx *c, struct cands *cs)
+static int add_lineage_images(struct sf_rctx *c, struct cands *cs, int *teardown)
 {
 	const char *lin = ax_lineage(c);
 	struct sf_aws *a = ax_client(c);
+	*teardown = 0;
 	if (!*lin)
 		return 0;
 	if (!a)
@@ -853,6 +855,7 @@ static int add_lineage_images(struct sf_rctx *c, struct cands *cs)
 	json_decref(lts);
 	if (rc < 0 || imaged)
 		return rc;
+	*teardown = 1;
 	json_t *o = NULL;
 	rc = ax_ec2(c, "DescribeImages",
 		    json_pack("{s:[s], s:[{s:s, s:[s]}, {s:s, s:[s]}]}", "Owner", "self", "Filter", "Name",
@@ -901,12 +904,44 @@ static int ami_destroy(struct sf_rctx *c, const json_t *prior)
 			cands_add(&cs, found, NULL);
 		free(found);
 	}
-	if (rc >= 0)
-		rc = add_lineage_images(c, &cs);
-	if (rc >= 0)
+	/* A teardown's images are the workspace's, whichever of its images
+	 * resources goes first: that one decides and removes them all, and
+	 * the others of the run find their image among its decided ones
+	 * (the run's memo, waiting while it works) rather than repeating its
+	 * reads and deleting what it just deleted. */
+	struct sf_providers *p = c->provider;
+	struct sf_aws *a = ax_client(c);
+	char *key = a && *ax_lineage(c) ? xasprintf("gvisor-ami teardown %s %s", sf_aws_region(a) ? sf_aws_region(a) : "",
+						    ax_lineage(c))
+					: NULL;
+	json_t *decided = key && rc >= 0 ? sf_memo_take(p->memo, key) : NULL;
+	int mine = key && rc >= 0 && !decided, teardown = 0;
+	size_t i;
+	json_t *id;
+	json_array_foreach(decided, i, id) if (image && json_string_value(id) && !strcmp(json_string_value(id), image))
+	{
+		cands_release(&cs); /* decided with the rest */
+		memset(&cs, 0, sizeof cs);
+		break;
+	}
+	if (rc >= 0 && !decided)
+		rc = add_lineage_images(c, &cs, &teardown);
+	if (rc >= 0 && cs.n)
 		rc = read_cands(c, &cs);
-	if (rc >= 0)
+	if (rc >= 0 && cs.n)
 		rc = drop_unused(c, &cs);
+	if (mine) {
+		json_t *ids = NULL;
+		if (rc >= 0 && teardown) {
+			ids = json_array();
+			for (i = 0; i < cs.n; i++)
+				json_array_append_new(ids, json_string(cs.v[i].id));
+		}
+		sf_memo_fill(p->memo, key, ids); /* none: the next one decides for itself */
+		json_decref(ids);
+	}
+	json_decref(decided);
+	free(key);
 	cands_release(&cs);
 	return rc;
 }

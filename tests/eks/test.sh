@@ -506,8 +506,14 @@ t_eq "expiry tag from metadata.ttl" "$(q 'all("secfaas:expires-at" in v["tags"] 
 t_rc 0 "converged" $S plan "$SECFAAS_SRC/examples/full.yaml" $FS --detailed-exitcode
 curl -sf -X POST "$AWSSIM_URL/_awssim/elb/load-balancers" -d '{"cluster":"fn-full","namespace":"openfaas","service":"gateway-external","type":"nlb"}' >/dev/null
 t_eq "a Kubernetes NLB exists" "$(q 'n("elbv2:load-balancer")')" 1
+imgcalls=$(q '[calls[k] for k in ("ec2:DeregisterImage", "ec2:DescribeSnapshots")] + [errors["ec2:DeregisterImage:InvalidAMIID.NotFound"]]')
 t_rc 0 "destroy full" $S destroy "$SECFAAS_SRC/examples/full.yaml" $FS --auto-approve
 t_eq "inventory empty (LB, its ENIs and SG swept)" "$(q 'sum(len(v) for v in inv.values())')" 0
+# the workspace's two images are decided once: each deregistered once, and
+# no image resource finds its image gone and looks for its snapshots
+t_eq "each image deregistered once, none twice, no snapshot search" \
+	"$(q "[a - b for a, b in zip([calls[k] for k in ('ec2:DeregisterImage', 'ec2:DescribeSnapshots')] + [errors['ec2:DeregisterImage:InvalidAMIID.NotFound']], $imgcalls)]")" \
+	"[2, 0, 0]"
 t_end
 
 # ------------------------------------------------------------ kill -9 and resume
