@@ -37,6 +37,7 @@ struct node {
 	ssize_t with; /* this delete goes with that node's delete (sf_own.deleted_with): its index, or -1 */
 	int gone;     /* this node's delete removed the live object, or found none: what went with it is gone too */
 	int accepted; /* its create was accepted (record_id): what needs only the object to exist may start */
+	double tail;  /* rank_tails: the usual seconds from its start to the end of the longest chain after it */
 	int lazy;     /* asleep in a final wait nothing needs yet (needed_cb): not making progress */
 	int slept;    /* this step slept so: its duration is not AWS's (no timing recorded) */
 	char awaits[48]; /* running, but waiting while this run has changes of this type pending (pending_cb) */
@@ -1304,8 +1305,8 @@ static void *worker(void *arg)
 		}
 		ssize_t pick = -1;
 		if (!cancelled && !r->halted && r->running - r->asleep < r->par)
-			for (size_t i = 0; i < r->n && pick < 0; i++)
-				if (ready(r, i))
+			for (size_t i = 0; i < r->n; i++) /* the longest tail; the first of equals */
+				if (ready(r, i) && (pick < 0 || r->v[i].tail > r->v[pick].tail))
 					pick = (ssize_t)i;
 		if (pick < 0) {
 			if ((cancelled || r->halted) && r->running == 0) {
@@ -1497,6 +1498,66 @@ static int unlinks(const struct sf_rtype *t, const struct sf_rtype *of)
  * deletes wait for the deletion of whatever depended on them, except that
  * (when `shortcuts`) a dependent whose link that deletion undoes goes
  * after it instead (sf_rtype.unlinked_by). */
+/* The usual seconds of a change's step (the middle of its type's typical
+ * span; 0 for a call or two). */
+static double usual_s(const struct sf_change *ch)
+{
+	const struct sf_rtype *t = ch->type;
+	if (!t)
+		return 0;
+	switch (ch->action) {
+	case SF_ACT_CREATE: return (t->typical.create.lo + t->typical.create.hi) / 2;
+	case SF_ACT_UPDATE: return (t->typical.update.lo + t->typical.update.hi) / 2;
+	case SF_ACT_DELETE: return (t->typical.delete.lo + t->typical.delete.hi) / 2;
+	default: return (t->typical.create.lo + t->typical.create.hi + t->typical.delete.lo + t->typical.delete.hi) / 2;
+	}
+}
+
+static double tail_of(struct run *r, size_t i, size_t **after, const size_t *nafter, unsigned char *mark)
+{
+	struct node *nd = &r->v[i];
+	if (mark[i] == 2)
+		return nd->tail;
+	if (mark[i] == 1)
+		return 0; /* a circle (cyclic() rebuilt the edges without one): no chain */
+	mark[i] = 1;
+	double most = 0;
+	for (size_t k = 0; k < nafter[i]; k++) {
+		double t = tail_of(r, after[i][k], after, nafter, mark);
+		if (t > most)
+			most = t;
+	}
+	nd->tail = usual_s(nd->ch) + most;
+	mark[i] = 2;
+	return nd->tail;
+}
+
+/* Each node's tail: its usual time and the longest chain of usual times
+ * of the steps that wait for it, directly or not.  A worker choosing
+ * among steps that could start takes the one with the longest tail, so
+ * the step the run's end hangs on (the Services a node group's delete
+ * waits for, then that delete and the cluster's) does not queue behind
+ * quick ones nothing long waits for. */
+static void rank_tails(struct run *r)
+{
+	size_t n = r->n;
+	size_t **after = xcalloc(n ? n : 1, sizeof *after), *nafter = xcalloc(n ? n : 1, sizeof *nafter);
+	unsigned char *mark = xcalloc(n ? n : 1, 1);
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < r->v[i].nwaits; k++) {
+			size_t j = r->v[i].waits[k];
+			after[j] = xrealloc(after[j], (nafter[j] + 1) * sizeof *after[j]);
+			after[j][nafter[j]++] = i;
+		}
+	for (size_t i = 0; i < n; i++)
+		tail_of(r, i, after, nafter, mark);
+	for (size_t i = 0; i < n; i++)
+		free(after[i]);
+	free(after);
+	free(nafter);
+	free(mark);
+}
+
 static void build_edges(struct run *r, int shortcuts)
 {
 	for (size_t i = 0; i < r->n; i++) {
@@ -1619,6 +1680,7 @@ int sf_apply(const struct sf_plan *plan, const struct sf_config *cfg, struct sf_
 	ride_parents(&r);
 	if (cyclic(&r)) /* a graph these shortcuts would close a circle in keeps every delete on its own */
 		build_edges(&r, 0);
+	rank_tails(&r);
 	int par = opts->parallelism > 0 ? opts->parallelism : 1;
 	if ((size_t)par > r.n)
 		par = r.n ? (int)r.n : 1;

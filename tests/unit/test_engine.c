@@ -1589,6 +1589,80 @@ static const struct sf_rtype ls_t = {.name = "ls", .schema_version = 1, .attrs =
 				     .read = gw_read, .destroy = gw_destroy, .own = &fk_own,
 				     .typical = {.create = {150, 300}}};
 
+/* ---- which step a busy run starts first ----
+ * `po` steps note the order they ran in; `pl` is one that usually takes
+ * minutes to make and to delete (a node group). */
+static char po_order[256];
+static pthread_mutex_t po_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void po_note(const char *address)
+{
+	pthread_mutex_lock(&po_mu);
+	size_t n = strlen(po_order);
+	snprintf(po_order + n, sizeof po_order - n, "%s%s", n ? " " : "", address);
+	pthread_mutex_unlock(&po_mu);
+}
+
+static int po_create(struct sf_rctx *c, const json_t *want, json_t **out)
+{
+	po_note(c->address);
+	*out = json_deep_copy(want);
+	json_object_set_new(*out, "id", json_string(c->address));
+	return 0;
+}
+
+static int po_destroy(struct sf_rctx *c, const json_t *prior)
+{
+	(void)prior;
+	po_note(c->address);
+	return 0;
+}
+
+static const struct sf_rtype po_t = {.name = "po", .schema_version = 1, .attrs = fk_attrs, .create = po_create,
+				     .read = gw_read, .destroy = po_destroy, .own = &fk_own};
+static const struct sf_rtype pl_t = {.name = "pl", .schema_version = 1, .attrs = fk_attrs, .create = po_create,
+				     .read = gw_read, .destroy = po_destroy, .own = &fk_own,
+				     .typical = {.create = {150, 300}, .delete = {240, 480}}};
+
+/* One worker, four quick steps that could all start: the one a long step
+ * waits for goes first, wherever its name sorts, then that long step;
+ * the quick ones follow in their order.  On create po.z is made before
+ * pl.n (which needs it); on destroy po.y, made after pl.n, is deleted
+ * before it (a Service before its node group). */
+T_TEST(apply_starts_first_the_step_the_longest_chain_waits_for)
+{
+	static const struct sf_rtype *const types[] = {&pl_t, &po_t}; /* by name */
+	struct sf_registry reg = {types, 2};
+	struct sf_state *st = fresh_state("longest");
+	for (int destroy = 0; destroy <= 1; destroy++) {
+		struct sf_config cfg = SF_CONFIG_INIT;
+		cfg.workspace = xstrdup("ws");
+		gw_add(&cfg, &po_t, "a", NULL, NULL);
+		gw_add(&cfg, &po_t, "b", NULL, NULL);
+		gw_add(&cfg, &po_t, "c", NULL, NULL);
+		gw_add(&cfg, &po_t, "z", NULL, NULL);
+		gw_add(&cfg, &pl_t, "n", "po.z", NULL);
+		gw_add(&cfg, &po_t, "y", "pl.n", NULL);
+		struct sf_plan plan;
+		struct sf_err err = SF_ERR_INIT;
+		struct sf_plan_opts po = {.refresh = 1, .destroy = destroy, .types = &reg};
+		int rc = sf_plan_make(&plan, &cfg, st, &po, &err);
+		if (rc < 0)
+			T_FAILF("plan: %s", err.msg);
+		volatile int cancel = 0;
+		struct sf_apply_opts ao = {.parallelism = 1, .cancel = &cancel, .progress_interval = 60};
+		struct sf_apply_result res;
+		memset(&res, 0, sizeof res);
+		po_order[0] = 0;
+		if (rc == 0)
+			T_EQ(sf_apply(&plan, &cfg, st, &ao, &res, &err), 0);
+		T_STREQ(po_order, destroy ? "po.y pl.n po.a po.b po.c po.z" : "po.z pl.n po.a po.b po.c po.y");
+		sf_plan_release(&plan);
+		sf_config_release(&cfg);
+	}
+	sf_state_close(st);
+}
+
 /* shape: 1 lz.a -> ld.d <- lb.y; 2 lz.a, lz.b -> ld.d <- lb.y (two NAT
  * gateways feeding one node group that also waits for the cluster);
  * 3 lz.a alone, lb.y beside it; 4 lz.a -> ls.s -> ld.d, lb.y beside them
