@@ -284,8 +284,10 @@ struct sf_rtype {
 	/* Optional: how many seconds (low, high) a create, an update and a
 	 * delete usually take, for a plan's time estimate when the workspace
 	 * has no history of its own (resources/estimate.h); {0, 0}: an API
-	 * call or two.  The engine asks only whether it is short: such a
-	 * step may start late at little cost (apply.c, needed_cb). */
+	 * call or two.  The engine asks whether it is short (such a step may
+	 * start late at little cost, apply.c needed_cb) and, when more steps
+	 * could start than it may run, which has the longest chain of these
+	 * durations after it (apply.c rank_tails). */
 	struct {
 		struct sf_span {
 			double lo, hi;
