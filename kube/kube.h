@@ -124,6 +124,12 @@ int sf_kube_list(struct sf_kube *k, const char *api_version, const char *kind, c
 /* propagation: "Background", "Foreground", "Orphan" or NULL. A 404 is success. */
 int sf_kube_delete(struct sf_kube *k, const char *api_version, const char *kind, const char *ns, const char *name,
 		   const char *propagation, struct sf_err *err);
+/* The same, and *gone (when not NULL) says whether the reply shows the
+ * object removed: a 404, or a Status of Success (the server removed it at
+ * once).  A reply carrying the object itself means it is still there
+ * (finalizers or a graceful deletion pending): *gone 0, wait for a 404. */
+int sf_kube_delete_gone(struct sf_kube *k, const char *api_version, const char *kind, const char *ns,
+			const char *name, const char *propagation, int *gone, struct sf_err *err);
 /* Delete every object of the array (manifests: apiVersion, kind,
  * metadata.name/namespace), last first, so what a template lists after its
  * dependencies goes before them. Absent objects are fine. */

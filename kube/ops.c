@@ -256,19 +256,43 @@ int sf_kube_list(struct sf_kube *k, const char *api_version, const char *kind, c
 int sf_kube_delete(struct sf_kube *k, const char *api_version, const char *kind, const char *ns, const char *name,
 		   const char *propagation, struct sf_err *err)
 {
+	return sf_kube_delete_gone(k, api_version, kind, ns, name, propagation, NULL, err);
+}
+
+int sf_kube_delete_gone(struct sf_kube *k, const char *api_version, const char *kind, const char *ns,
+			const char *name, const char *propagation, int *gone, struct sf_err *err)
+{
 	char *path = NULL, *body = NULL;
+	if (gone)
+		*gone = 0;
 	int rc = sf_kube_path(k, api_version, kind, ns, name, &path, err);
-	if (rc < 0)
-		return rc == SF_ENOTFOUND ? 0 : rc; /* kind no longer served (CRD gone): object gone too */
+	if (rc < 0) {
+		if (rc != SF_ENOTFOUND)
+			return rc;
+		if (err) /* kind no longer served (CRD gone): object gone too */
+			sf_err_clear(err);
+		if (gone)
+			*gone = 1;
+		return 0;
+	}
 	if (propagation)
 		body = xasprintf("{\"apiVersion\":\"v1\",\"kind\":\"DeleteOptions\",\"propagationPolicy\":\"%s\"}",
 				 propagation);
 	struct sf_err e = SF_ERR_INIT;
-	rc = sf_kube_request(k, "DELETE", path, body ? "application/json" : NULL, body, NULL, NULL, &e);
-	if (rc == SF_ENOTFOUND)
+	json_t *out = NULL;
+	rc = sf_kube_request(k, "DELETE", path, body ? "application/json" : NULL, body, NULL, &out, &e);
+	if (rc == SF_ENOTFOUND) {
 		rc = 0;
-	else if (rc < 0 && err)
+		if (gone)
+			*gone = 1;
+	} else if (rc < 0 && err) {
 		*err = e;
+	} else if (rc == 0 && gone) {
+		const char *k8s_kind = json_string_value(json_object_get(out, "kind"));
+		const char *status = json_string_value(json_object_get(out, "status"));
+		*gone = k8s_kind && status && !strcmp(k8s_kind, "Status") && !strcmp(status, "Success");
+	}
+	json_decref(out);
 	free(body);
 	free(path);
 	return rc;

@@ -15,8 +15,9 @@
  * Comparing against a dry run (not the manifest itself) keeps server
  * defaulting and normalisation ("0.1" → "100m") from showing as drift.
  *
- * destroy: DELETE (Background propagation) and wait for 404, so namespaces
- * finish terminating and LoadBalancer Services release their cloud load
+ * destroy: DELETE (Background propagation) and, unless the reply says the
+ * server removed it at once, wait for 404, so namespaces finish
+ * terminating and LoadBalancer Services release their cloud load
  * balancers before the node groups and the cluster go.
  */
 #include <stdio.h>
@@ -162,8 +163,8 @@ static int destroy_manifest(struct sf_rctx *c, struct sf_kube *k, const json_t *
 {
 	const char *av = mstr(m, "apiVersion", NULL), *kind = mstr(m, "kind", NULL), *name = mstr(m, "metadata", "name"),
 		   *ns = mstr(m, "metadata", "namespace");
-	int rc = sf_kube_delete(k, av, kind, ns, name, "Background", c->err);
-	if (rc < 0)
+	int gone = 0, rc = sf_kube_delete_gone(k, av, kind, ns, name, "Background", &gone, c->err);
+	if (rc < 0 || gone) /* removed at once: nothing to wait for */
 		return rc;
 	struct sf_kube_wait w;
 	sf_k8s_wait_opts(c, &w, 600);

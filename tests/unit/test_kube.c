@@ -252,6 +252,31 @@ T_TEST(static_token_401_not_retried_delete_404_ok)
 	script_release(&s);
 }
 
+/* What a DELETE's reply says: a Status of Success (removed at once) or a
+ * 404 is gone; the object itself (finalizers pending) is still there. */
+T_TEST(delete_tells_removed_from_pending)
+{
+	struct script s = {.n = 3,
+			   .r = {{200, "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Success\",\"details\":{\"name\":\"gw\"}}", NULL},
+				 {200, "{\"kind\":\"Service\",\"metadata\":{\"name\":\"lb\",\"deletionTimestamp\":\"2026-01-01T00:00:00Z\","
+				       "\"finalizers\":[\"service.kubernetes.io/load-balancer-cleanup\"]}}", NULL},
+				 {404, "{\"kind\":\"Status\",\"reason\":\"NotFound\",\"code\":404}", NULL}}};
+	struct sf_http *h;
+	struct sf_kube *k = client(&s, &h);
+	struct sf_err err = SF_ERR_INIT;
+	int gone = -1;
+	T_EQ(sf_kube_delete_gone(k, "apps/v1", "Deployment", "openfaas", "gw", "Background", &gone, &err), 0);
+	T_EQ(gone, 1);
+	T_EQ(sf_kube_delete_gone(k, "v1", "Service", "openfaas", "lb", "Background", &gone, &err), 0);
+	T_EQ(gone, 0);
+	T_EQ(sf_kube_delete_gone(k, "v1", "Service", "openfaas", "lb", "Background", &gone, &err), 0);
+	T_EQ(gone, 1);
+	T_EQ(s.nreq, 3);
+	sf_kube_free(k);
+	sf_http_free(h);
+	script_release(&s);
+}
+
 static json_t *dep(const char *status, long long gen)
 {
 	json_t *d = json_loads(status, 0, NULL);
