@@ -822,6 +822,23 @@ static long file_size(const char *path)
 	return stat(path, &sb) == 0 ? (long)sb.st_size : 0;
 }
 
+/* Debug lines (connections, round trips) to `log` from here on: the
+ * log's size now, where the lines of interest start. */
+static long debug_to(const char *log)
+{
+	setenv("SECFAAS_LOG", "debug", 1);
+	setenv("SECFAAS_LOG_PATH", log, 1);
+	sf_log_init();
+	return file_size(log);
+}
+
+static void debug_off(void)
+{
+	unsetenv("SECFAAS_LOG");
+	unsetenv("SECFAAS_LOG_PATH");
+	sf_log_init();
+}
+
 /* While a fleet run keeps connections, read-only opens of one database
  * and schema take the connection the last one closed: three opens, one
  * connection.  One the server ended meanwhile (a restart, an idle
@@ -837,10 +854,7 @@ T_TEST(read_only_opens_take_a_kept_connection)
 		return;
 	T_EQ(ts_put(w, "local_file.a", "{}", NULL), 0);
 	sf_state_close(w);
-	setenv("SECFAAS_LOG", "debug", 1);
-	setenv("SECFAAS_LOG_PATH", log, 1);
-	sf_log_init();
-	long from = file_size(log);
+	long from = debug_to(log);
 	sf_state_reuse_connections(1);
 	struct sf_state_opts o = {0};
 	o.schema = schema;
@@ -873,9 +887,7 @@ T_TEST(read_only_opens_take_a_kept_connection)
 	T_EQ(sf_state_open(&r, url, &o, &err), 0);
 	sf_state_close(r);
 	T_EQ(connects_since(log, from), 3);
-	unsetenv("SECFAAS_LOG");
-	unsetenv("SECFAAS_LOG_PATH");
-	sf_log_init();
+	debug_off();
 	free(log);
 	free(schema);
 }
@@ -894,10 +906,7 @@ T_TEST(read_write_opens_take_a_kept_connection_without_its_lock)
 	if (!w)
 		return;
 	sf_state_close(w);
-	setenv("SECFAAS_LOG", "debug", 1);
-	setenv("SECFAAS_LOG_PATH", log, 1);
-	sf_log_init();
-	long from = file_size(log);
+	long from = debug_to(log);
 	sf_state_reuse_connections(1);
 	struct sf_state_opts o = {0};
 	o.schema = schema;
@@ -942,9 +951,7 @@ T_TEST(read_write_opens_take_a_kept_connection_without_its_lock)
 	sf_state_close(kept);
 	sf_state_close(other);
 	sf_state_close(r);
-	unsetenv("SECFAAS_LOG");
-	unsetenv("SECFAAS_LOG_PATH");
-	sf_log_init();
+	debug_off();
 	free(log);
 	free(schema);
 }
