@@ -933,9 +933,12 @@ static int ami_destroy(struct sf_rctx *c, const json_t *prior)
 	if (mine) {
 		json_t *ids = NULL;
 		if (rc >= 0 && teardown) {
+			/* what it removed or found gone; one it kept (in use, or
+			 * another state's) its own resource checks again later */
 			ids = json_array();
 			for (i = 0; i < cs.n; i++)
-				json_array_append_new(ids, json_string(cs.v[i].id));
+				if (!cs.v[i].by)
+					json_array_append_new(ids, json_string(cs.v[i].id));
 		}
 		sf_memo_fill(p->memo, key, ids); /* none: the next one decides for itself */
 		json_decref(ids);

@@ -1298,11 +1298,13 @@ static int pg_lock_try(struct sf_state *st, const struct sf_lock_info *mine, str
 		goto fail;
 	return 0;
 fail:
+	/* held until an unlock has run: a connection whose lock may still
+	 * be on is never kept (kept_put), and its close unlocks all */
 	if (!b->lost) {
 		int un = 0;
-		advisory(st, P_UNLOCK, &un, NULL);
+		if (advisory(st, P_UNLOCK, &un, NULL) == 0)
+			b->lock_held = 0;
 	}
-	b->lock_held = 0;
 	return rc;
 }
 
@@ -1320,7 +1322,8 @@ static int pg_lock_release(struct sf_state *st, const char *id, struct sf_err *e
 	if (b->lock_held) {
 		int un = 0;
 		rc = advisory(st, P_UNLOCK, &un, err);
-		b->lock_held = 0;
+		if (rc == 0)
+			b->lock_held = 0; /* else pg_close unlocks all, and keeps no such connection */
 	}
 	return rc;
 }

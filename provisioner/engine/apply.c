@@ -1493,11 +1493,6 @@ static int unlinks(const struct sf_rtype *t, const struct sf_rtype *of)
 	return 0;
 }
 
-/* Edges: creates/updates wait for the dependencies they reference (a
- * create not for an update-only one, sf_change_waits_for);
- * deletes wait for the deletion of whatever depended on them, except that
- * (when `shortcuts`) a dependent whose link that deletion undoes goes
- * after it instead (sf_rtype.unlinked_by). */
 /* The usual seconds of a change's step (the middle of its type's typical
  * span; 0 for a call or two). */
 static double usual_s(const struct sf_change *ch)
@@ -1527,7 +1522,8 @@ static double tail_of(struct run *r, size_t i, size_t **after, const size_t *naf
 		if (t > most)
 			most = t;
 	}
-	nd->tail = usual_s(nd->ch) + most;
+	/* a delete that goes with its parent's makes no call of its own */
+	nd->tail = (nd->with >= 0 ? 0 : usual_s(nd->ch)) + most;
 	mark[i] = 2;
 	return nd->tail;
 }
@@ -1558,6 +1554,11 @@ static void rank_tails(struct run *r)
 	free(mark);
 }
 
+/* Edges: creates/updates wait for the dependencies they reference (a
+ * create not for an update-only one, sf_change_waits_for);
+ * deletes wait for the deletion of whatever depended on them, except that
+ * (when `shortcuts`) a dependent whose link that deletion undoes goes
+ * after it instead (sf_rtype.unlinked_by). */
 static void build_edges(struct run *r, int shortcuts)
 {
 	for (size_t i = 0; i < r->n; i++) {
