@@ -310,9 +310,11 @@ static int make_image(struct sf_rctx *c, const char *key, json_t *params, char *
 }
 
 /* *made: the image is the one this bake's CreateImage made just now (not
- * one found by the create path's lookup). */
+ * one found by the create path's lookup).  *builder (owned, may be NULL):
+ * the instance this attempt's RunInstances launched under the run's own
+ * token, so known to be this run's without a lookup. */
 static int bake(struct sf_rctx *c, const json_t *want, const char *key, const char *base, char **image,
-		char **containerd, int *made)
+		char **containerd, int *made, char **builder)
 {
 	struct sf_bake_in in;
 	bake_in(want, base, &in);
@@ -389,13 +391,16 @@ static int bake(struct sf_rctx *c, const json_t *want, const char *key, const ch
 		*c->err = keep;
 	}
 	json_decref(tags);
-	free(iid);
+	if (rc == 0 && c->token && !c->resumed)
+		*builder = iid;
+	else
+		free(iid);
 	return rc;
 }
 
 static int ami_create(struct sf_rctx *c, const json_t *want, json_t **out)
 {
-	char *base = NULL, *image = NULL, *containerd = NULL, key[65];
+	char *base = NULL, *image = NULL, *containerd = NULL, *builder = NULL, key[65];
 	int reused = 0, made = 0;
 	int rc = base_ami(c, want, &base);
 	if (rc < 0)
@@ -409,7 +414,7 @@ static int ami_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	if (image) {
 		reused = 1;
 		sf_info("%s: reusing %s (bake key %.12s…)", c->address, image, key);
-	} else if ((rc = bake(c, want, key, base, &image, &containerd, &made)) < 0) {
+	} else if ((rc = bake(c, want, key, base, &image, &containerd, &made, &builder)) < 0) {
 		goto done;
 	}
 	if (c->record_id)
@@ -422,7 +427,19 @@ static int ami_create(struct sf_rctx *c, const json_t *want, json_t **out)
 	if ((rc = ax_wait_final(c, &image_usable, json_pack("{s:[s]}", "ImageId", image), 3600, "image", made, NULL)) <
 	    0)
 		goto done;
-	if ((rc = reap_builders(c, key)) < 0)
+	/* The builder: by its id when this attempt launched it (a first
+	 * attempt leaves no other behind), else every one of the key this
+	 * state launched, an interrupted attempt's included. */
+	if (builder) {
+		rc = ax_ec2(c, "TerminateInstances", json_pack("{s:[s]}", "InstanceId", builder), NULL);
+		if (rc == SF_ENOTFOUND) { /* gone already */
+			sf_err_clear(c->err);
+			rc = 0;
+		}
+	} else {
+		rc = reap_builders(c, key);
+	}
+	if (rc < 0)
 		goto done;
 	*out = ax_out(want);
 	json_object_set_new(*out, "id", json_string(image));
@@ -434,6 +451,7 @@ done:
 	free(base);
 	free(image);
 	free(containerd);
+	free(builder);
 	return rc;
 }
 
