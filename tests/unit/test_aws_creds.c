@@ -60,14 +60,23 @@ static void env_start(struct env *e)
 }
 
 /* Client (curl transport) for profile (NULL: env/AWS_PROFILE). */
-static int env_client(struct env *e, const char *profile, struct sf_err *err)
+/* A client on the test's clock and server, sharing credentials through
+ * `share` when given. */
+static int env_new_client(struct env *e, const char *profile, struct sf_creds_share *share, struct sf_aws **out,
+			  struct sf_err *err)
 {
 	struct sf_aws_opts o = SF_AWS_OPTS_INIT;
 	o.profile = profile;
 	o.clock = &e->clock;
 	o.timeout_s = 5;
 	o.connect_timeout_s = 2;
-	return sf_aws_new(&e->c, &o, err);
+	o.creds_share = share;
+	return sf_aws_new(out, &o, err);
+}
+
+static int env_client(struct env *e, const char *profile, struct sf_err *err)
+{
+	return env_new_client(e, profile, NULL, &e->c, err);
 }
 
 static void env_stop(struct env *e)
@@ -279,14 +288,8 @@ T_TEST(clients_given_one_share_walk_the_chain_once)
 	srv_rule(&e, "WebIdentityToken", sts_reply("AssumeRoleWithWebIdentity", "ASIAS3", "2025-03-01T12:15:00Z"), 1);
 	struct sf_creds_share *share = sf_creds_share_new();
 	struct sf_aws *cl[2] = {NULL, NULL};
-	for (int i = 0; i < 2; i++) {
-		struct sf_aws_opts o = SF_AWS_OPTS_INIT;
-		o.clock = &e.clock;
-		o.timeout_s = 5;
-		o.connect_timeout_s = 2;
-		o.creds_share = share;
-		T_EQ(sf_aws_new(&cl[i], &o, &err), 0);
-	}
+	for (int i = 0; i < 2; i++)
+		T_EQ(env_new_client(&e, NULL, share, &cl[i], &err), 0);
 	for (int i = 0; i < 2; i++) {
 		T_EQ(sf_aws_credentials(cl[i], &c, &err), 0);
 		T_STREQ(c.access_key, "ASIAS1");
