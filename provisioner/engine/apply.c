@@ -436,17 +436,26 @@ static void lz_waiters(struct lz *z, size_t i)
  * (150-300 s) or a cluster is not. */
 #define LZ_QUICK_S 120.0
 
-static int lz_quick(const struct sf_change *ch)
+/* The usual seconds of a change's step (sf_rtype.typical for its action;
+ * a replacement's delete and create together; {0, 0} for a call or two). */
+static struct sf_span step_span(const struct sf_change *ch)
 {
 	const struct sf_rtype *t = ch->type;
 	if (!t)
-		return 1;
+		return (struct sf_span){0, 0};
 	switch (ch->action) {
-	case SF_ACT_CREATE: return t->typical.create.hi <= LZ_QUICK_S;
-	case SF_ACT_UPDATE: return t->typical.update.hi <= LZ_QUICK_S;
-	case SF_ACT_DELETE: return t->typical.delete.hi <= LZ_QUICK_S;
-	default: return t->typical.create.hi + t->typical.delete.hi <= LZ_QUICK_S;
+	case SF_ACT_CREATE: return t->typical.create;
+	case SF_ACT_UPDATE: return t->typical.update;
+	case SF_ACT_DELETE: return t->typical.delete;
+	default:
+		return (struct sf_span){t->typical.create.lo + t->typical.delete.lo,
+					t->typical.create.hi + t->typical.delete.hi};
 	}
+}
+
+static int lz_quick(const struct sf_change *ch)
+{
+	return step_span(ch).hi <= LZ_QUICK_S;
 }
 
 static int lz_held(struct lz *z, size_t i)
@@ -1493,21 +1502,6 @@ static int unlinks(const struct sf_rtype *t, const struct sf_rtype *of)
 	return 0;
 }
 
-/* The usual seconds of a change's step (the middle of its type's typical
- * span; 0 for a call or two). */
-static double usual_s(const struct sf_change *ch)
-{
-	const struct sf_rtype *t = ch->type;
-	if (!t)
-		return 0;
-	switch (ch->action) {
-	case SF_ACT_CREATE: return (t->typical.create.lo + t->typical.create.hi) / 2;
-	case SF_ACT_UPDATE: return (t->typical.update.lo + t->typical.update.hi) / 2;
-	case SF_ACT_DELETE: return (t->typical.delete.lo + t->typical.delete.hi) / 2;
-	default: return (t->typical.create.lo + t->typical.create.hi + t->typical.delete.lo + t->typical.delete.hi) / 2;
-	}
-}
-
 static double tail_of(struct run *r, size_t i, size_t **after, const size_t *nafter, unsigned char *mark)
 {
 	struct node *nd = &r->v[i];
@@ -1523,7 +1517,8 @@ static double tail_of(struct run *r, size_t i, size_t **after, const size_t *naf
 			most = t;
 	}
 	/* a delete that goes with its parent's makes no call of its own */
-	nd->tail = (nd->with >= 0 ? 0 : usual_s(nd->ch)) + most;
+	struct sf_span u = step_span(nd->ch);
+	nd->tail = (nd->with >= 0 ? 0 : (u.lo + u.hi) / 2) + most;
 	mark[i] = 2;
 	return nd->tail;
 }
