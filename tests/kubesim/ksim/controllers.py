@@ -2,7 +2,8 @@
 the cloud controller would do, with delays scaled by --timescale.
 
 One thread ticks every 20 ms under the store lock; calls to the local AWS
-(node groups, load balancers) happen outside the lock.  Nominal delays
+(node groups, load balancers) and the making of pods' network namespaces
+(network.py setup_pod) happen outside the lock.  Nominal delays
 (seconds, multiplied by --timescale): CRD Established 0.5, namespace
 finalization 1, pod scheduling 0.2, container start 1, load balancer
 hostname 2, load balancer cleanup 1, node-group poll 1, failed pod create
@@ -607,6 +608,8 @@ class Controllers:
                     else:
                         pn = net.serve_pod(p, nn, node_ip(node),
                                            lambda pn, p=p: components.listeners(p, pn, self.gateway))
+                    if pn is None:
+                        continue  # its namespace is still being made (still ContainerCreating)
                     if (p.get("status") or {}).get("podIP") != pn.ip:
                         st = deep(p.get("status") or {})
                         st["podIP"], st["podIPs"] = pn.ip, [{"ip": pn.ip}]

@@ -29,6 +29,7 @@ control-plane address.  Nothing in these namespaces reaches the host or any
 real network.  Without root the old loopback layout is used and enforcement
 cannot be switched on.
 """
+import hashlib
 import ipaddress
 import os
 import socket
@@ -69,6 +70,17 @@ class PodNet:
         self.uid, self.ip, self.node, self.fd, self.veth = uid, ip, node, fd, veth
         self.host_network = host_network
         self.servers = []
+        self.process = False  # processes run in it: the runner tears it down once they are gone
+
+
+class _Plumbing:
+    """A pod namespace being made without the store lock (Network.setup_pod)."""
+
+    def __init__(self, uid, pod, ip, node, veth, node_link, node_ip, node_fd, vpc_fd):
+        self.uid, self.pod, self.ip, self.node, self.veth = uid, pod, ip, node, veth
+        self.node_link, self.node_ip, self.node_fd, self.vpc_fd = node_link, node_ip, node_fd, vpc_fd
+        self.cancelled = False  # the pod went while its namespace was being made
+        self.error = None       # why the attempt failed, for the next setup_pod call to raise
 
 
 class Network:
@@ -89,6 +101,8 @@ class Network:
         self.nodes = {}         # name -> NodeNet
         self.pods = {}          # uid -> PodNet (pods with packets)
         self.ips = {}           # uid -> allocated pod IP (every pod once scheduled)
+        self.plumbing = {}      # uid -> _Plumbing: a pod namespace being made (setup_pod)
+        self.faults = None      # the Sim: its sandbox faults (server.py sandbox_fault, held)
         self.seq = 0
         self.node_seq = 0
         self.applied = {}       # node name -> ruleset text loaded
@@ -112,15 +126,21 @@ class Network:
         return used
 
     def alloc(self, uid, node_name, node_ip, subnet=None):
-        """The pod's IP, from its node's subnet, highest free address first."""
+        """The pod's IP, from its node's subnet, highest free address first (the subnet's first three
+        hosts and its last one are AWS's, as in a VPC subnet, once it has more than eight)."""
         if uid in self.ips:
             return self.ips[uid]
         nn = self.nodes.get(node_name)
         net = ipaddress.ip_network(subnet or (nn.subnet if nn else None) or "%s/24" % node_ip, strict=False)
         used = self.used_ips()
-        hosts = list(net.hosts())
-        for a in reversed(hosts[3:-1] if len(hosts) > 8 else hosts):
-            s = str(a)
+        first, last = int(net.network_address) + 1, int(net.broadcast_address) - 1
+        if net.num_addresses <= 2:  # a /31 or /32: every address is a host
+            first, last = int(net.network_address), int(net.broadcast_address)
+        if last - first + 1 > 8:
+            first, last = first + 3, last - 1
+        # Counting down from the top, never listing the subnet's hosts: a /16 has 65534 of them.
+        for a in range(last, first - 1, -1):
+            s = str(ipaddress.ip_address(a))
             if s not in used:
                 self.ips[uid] = s
                 return s
@@ -279,11 +299,21 @@ class Network:
 
     def setup_pod(self, pod, node_name, node_ip):
         """Give a pod its packets: its own namespace behind the node (or the node's, for
-        hostNetwork).  Returns the PodNet (idempotent)."""
+        hostNetwork).  Returns the PodNet once the namespace is plumbed, else None: the plumbing
+        (new namespaces and three `ip` runs, tens of milliseconds) is done by a thread of its own
+        without the store lock, as a kubelet's sandbox set-up never holds up the API server; the
+        caller asks again on its next pass.  Raises RuntimeError when the last attempt failed (the
+        next call tries again)."""
         uid = pod["metadata"]["uid"]
         pn = self.pods.get(uid)
         if pn is not None:
             return pn
+        job = self.plumbing.get(uid)
+        if job is not None:
+            if job.error is None:
+                return None
+            del self.plumbing[uid]
+            raise RuntimeError(job.error)
         nn = self.nodes.get(node_name)
         if nn is None:
             raise RuntimeError("node %s has no network namespace" % node_name)
@@ -293,23 +323,80 @@ class Network:
             return pn
         ip = self.alloc(uid, node_name, node_ip)
         self.seq += 1
-        veth = "p%d" % self.seq
-        fd = netns.new_netns()
+        # Own references to the node's and the vpc's namespaces: the node may go (its descriptor
+        # closed, the number reused) while the thread works.
+        md = pod["metadata"]
+        job = _Plumbing(uid, "%s/%s" % (md.get("namespace"), md.get("name")), ip, node_name, "p%d" % self.seq,
+                        "n%d" % nn.idx, nn.ip, os.dup(nn.fd), os.dup(self.vpc))
+        self.plumbing[uid] = job
+        threading.Thread(target=self._plumb, args=(job,), name="plumb-" + job.veth, daemon=True).start()
+        return None
+
+    def _plumb(self, job):
+        """The pod's namespace, its veth to the node and the routes to it (store lock not held),
+        then, under the lock, the pod's network -- or its undoing when the pod went meanwhile."""
+        fd, routed, err = None, False, None
         try:
-            netns.ip(nn.fd, ["link add %s address %s type veth peer name eth0 netns %s" % (veth, MAC, netns.path(fd)),
-                             "link set %s up" % veth, "route add %s/32 dev %s scope link" % (ip, veth)])
-            netns.ip(fd, ["link set lo up", "addr add %s/32 dev eth0" % ip, "link set eth0 up",
+            self.sandbox_fault(job)
+            fd = netns.new_netns()
+            netns.ip(job.node_fd, ["link add %s address %s type veth peer name eth0 netns %s"
+                                   % (job.veth, MAC, netns.path(fd)),
+                                   "link set %s up" % job.veth, "route add %s/32 dev %s scope link" % (job.ip, job.veth)])
+            netns.ip(fd, ["link set lo up", "addr add %s/32 dev eth0" % job.ip, "link set eth0 up",
                           "neigh add %s lladdr %s dev eth0 nud permanent" % (GW, MAC),
                           "route add %s dev eth0 scope link" % GW, "route add default via %s dev eth0" % GW])
-            netns.ip(self.vpc, ["route add %s/32 via %s dev n%d" % (ip, nn.ip, nn.idx)])
-        except OSError:
-            os.close(fd)
-            raise
-        pn = PodNet(uid, ip, node_name, fd, veth, False)
-        self.pods[uid] = pn
-        # the pod's rules are in place before anything in it can send a packet
-        self.refresh(force=True)
-        return pn
+            netns.ip(job.vpc_fd, ["route add %s/32 via %s dev %s" % (job.ip, job.node_ip, job.node_link)])
+            routed = True
+        except OSError as e:
+            err = e.strerror or str(e) or e.__class__.__name__
+        with self.c.lock:
+            try:
+                if self.plumbing.get(job.uid) is job and not job.cancelled and err is None:
+                    del self.plumbing[job.uid]
+                    pn = PodNet(job.uid, job.ip, job.node, fd, job.veth, False)
+                    self.pods[job.uid] = pn
+                    fd = None
+                    # the pod's rules are in place before anything in it can send a packet
+                    try:
+                        self.refresh(force=True)
+                    except Exception as e:  # a bug here must not leave the descriptors open
+                        self.error("rules after pod %s's namespace: %s" % (job.uid, e))
+                    return
+                if routed:
+                    try:
+                        netns.ip(job.vpc_fd, ["route del %s/32" % job.ip])
+                    except OSError:
+                        pass
+                if self.plumbing.get(job.uid) is job:
+                    if job.cancelled:
+                        del self.plumbing[job.uid]
+                        if job.uid not in self.pods:
+                            self.release(job.uid)
+                    else:
+                        job.error = err
+            finally:
+                # the pod's namespace, when it is not the pod's now (its veth goes with it)
+                for d in (fd, job.node_fd, job.vpc_fd):
+                    if d is not None:
+                        try:
+                            os.close(d)
+                        except OSError:
+                            pass
+
+    def sandbox_fault(self, job):
+        """A sandbox fault injected for this pod (README, admin API): held until the faults are
+        cleared, delayed, and/or failed as the VPC CNI fails an ADD."""
+        f = self.faults.sandbox_fault(*job.pod.split("/", 1)) if self.faults is not None else None
+        if f is None:
+            return
+        if f.get("hold"):
+            self.faults.held(f, lambda: job.cancelled or self.closing)
+        if f.get("delay"):
+            time.sleep(float(f["delay"]))
+        if f.get("message") is not None:
+            sandbox = hashlib.sha256(job.uid.encode()).hexdigest()
+            raise netns.NetnsError(0, 'rpc error: code = Unknown desc = failed to setup network for sandbox "%s": '
+                                      'plugin type="aws-cni" name="aws-cni" failed (add): %s' % (sandbox, f["message"]))
 
     def teardown_pod(self, uid):
         pn = self.pods.pop(uid, None)
@@ -334,24 +421,32 @@ class Network:
     def sync(self, live_uids):
         for uid in [u for u in self.pods if u not in live_uids]:
             pn = self.pods.get(uid)
-            if pn is not None and not pn.servers and not pn.host_network:
-                continue  # a process pod: the runner tears it down once its processes are gone
+            if pn is not None and pn.process:
+                continue  # the runner tears it down once its processes are gone
             self.teardown_pod(uid)
-        for uid in [u for u in self.ips if u not in live_uids and u not in self.pods]:
+        for uid in [u for u in self.plumbing if u not in live_uids]:
+            job = self.plumbing[uid]
+            if job.error is not None:
+                del self.plumbing[uid]
+            else:
+                job.cancelled = True  # its thread undoes the namespace, then frees the address
+        for uid in [u for u in self.ips if u not in live_uids and u not in self.pods and u not in self.plumbing]:
             self.release(uid)
 
     def serve_pod(self, pod, node_name, node_ip, start):
         """A pod kubesim answers for itself (an OpenFaaS component, components.py): its namespace,
-        and start(pn) -> the listeners it serves there (closed with the pod)."""
+        and start(pn) -> the listeners it serves there (closed with the pod).  None while its
+        namespace is being made (setup_pod)."""
         pn = self.setup_pod(pod, node_name, node_ip)
-        if not pn.servers:
+        if pn is not None and not pn.servers:
             pn.servers = list(start(pn)) or [_Nothing()]
         return pn
 
     def serve_dns(self, pod, node_name, node_ip):
-        """A CoreDNS pod: kubesim answers on its port 53 (UDP and TCP) inside its namespace."""
+        """A CoreDNS pod: kubesim answers on its port 53 (UDP and TCP) inside its namespace.  None
+        while its namespace is being made (setup_pod)."""
         pn = self.setup_pod(pod, node_name, node_ip)
-        if pn.servers:
+        if pn is None or pn.servers:
             return pn
         u = netns.socket_in(pn.fd, socket.AF_INET, socket.SOCK_DGRAM)
         u.bind(("0.0.0.0", 53))
@@ -483,6 +578,9 @@ class Network:
                             "metadataOptions": nn.options} for n, nn in self.nodes.items()}
         out["pods"] = {uid: {"ip": pn.ip, "node": pn.node, "netns": netns.inode(pn.fd),
                              "hostNetwork": pn.host_network} for uid, pn in self.pods.items()}
+        out["sandboxesInProgress"] = {uid: {"pod": j.pod, "ip": j.ip, "node": j.node, "error": j.error}
+                                      for uid, j in self.plumbing.items()}
+        out["addresses"] = dict(self.ips)
         return out
 
     def shutdown(self):

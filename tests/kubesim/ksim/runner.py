@@ -843,15 +843,18 @@ class Runner:
             if self.root is None:
                 self.root = tempfile.mkdtemp(prefix="kubesim-pods-")
             net = self.c.network
-            d = tempfile.mkdtemp(prefix=pod["metadata"]["name"][:40] + "-", dir=self.root)
+            pn = None
             if net is not None and net.enabled:
                 try:
                     pn = net.setup_pod(pod, node["metadata"]["name"], node_ip(node))
                 except (OSError, RuntimeError) as e:
-                    shutil.rmtree(d, ignore_errors=True)
                     msg = "Failed to create pod sandbox: %s" % e
                     self.event(pod, "Pod", "FailedCreatePodSandBox", msg, once_key=(uid, "sandbox", msg))
                     return
+                if pn is None:
+                    return  # its namespace is still being made: the next pass goes on
+            d = tempfile.mkdtemp(prefix=pod["metadata"]["name"][:40] + "-", dir=self.root)
+            if pn is not None:
                 pr = PodRun(pod, pn.ip, d, node["metadata"]["name"], pn)
                 self.pod_files(pod, pr)
             else:
@@ -870,6 +873,8 @@ class Runner:
                 return
             pr.kernel = self.kernel_view(pod, node)
             self.pods[uid] = pr
+            if pn is not None:
+                pn.process = True  # its namespace now goes with its processes (stop_pod)
         for ctr in pr.ctrs.values():
             if ctr.real:
                 self.step(pod, pr, ctr)

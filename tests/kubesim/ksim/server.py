@@ -53,6 +53,8 @@ class Sim:
         self.faults = []
         self.requests = []
         self.flock = threading.Lock()
+        self.fchange = threading.Condition(self.flock)  # notified when the faults are cleared
+        self.network.faults = self
 
     def start(self, api_port):
         self.network.start(api_port)
@@ -67,6 +69,8 @@ class Sim:
     def take_fault(self, method, path):
         with self.flock:
             for f in self.faults:
+                if "sandbox" in f:
+                    continue  # a pod's sandbox set-up, not a request (sandbox_fault)
                 if f.get("method", "*") not in ("*", method):
                     continue
                 if "path" in f and f["path"] != path:
@@ -82,6 +86,30 @@ class Sim:
                 f["hits"] = f.get("hits", 0) + 1
                 return dict(f)
         return None
+
+    def sandbox_fault(self, ns, name):
+        """The first sandbox fault for pod ns/name (`"sandbox": "ns/name"` or `"*"`), taken as a
+        request's fault is, except that a `hold` stays in the list: the set-up waits until the
+        faults are cleared (held)."""
+        with self.flock:
+            for f in self.faults:
+                if f.get("sandbox") not in ("*", "%s/%s" % (ns, name)):
+                    continue
+                f["hits"] = f.get("hits", 0) + 1
+                if f.get("hold"):
+                    return f
+                if f.get("times", 1) > 0:
+                    f["times"] = f.get("times", 1) - 1
+                    if f["times"] == 0:
+                        self.faults.remove(f)
+                return dict(f)
+        return None
+
+    def held(self, f, stop):
+        """Wait while hold fault f is in the list (DELETE /_kubesim/faults clears it) or until stop()."""
+        with self.fchange:
+            while any(x is f for x in self.faults) and not stop():
+                self.fchange.wait(1.0)  # stop() is checked at least once a second
 
     def state(self, full):
         c = self.cluster
@@ -324,6 +352,7 @@ class Handler(BaseHTTPRequestHandler):
             if self.command == "DELETE":
                 with sim.flock:
                     sim.faults = []
+                    sim.fchange.notify_all()
                 return self.send(200, {"faults": []})
             if self.command == "POST":
                 try:

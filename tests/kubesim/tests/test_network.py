@@ -144,6 +144,80 @@ def t_setup(k, aws, net):
     assert len(nodes) == 2, nodes  # traffic crosses the vpc between nodes too
 
 
+def until(what, fn, timeout=30):
+    """fn()'s first true answer, asked every 20 ms for up to timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = fn()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for %s" % what)
+        time.sleep(0.02)
+
+
+def t_sandboxes(k):
+    """A pod's sandbox (its namespace, veth and routes) is made off the API server's path, as a
+    kubelet's CNI ADD is: while one is held, the API answers at once and another pod starts; a pod
+    deleted meanwhile leaves no namespace or address; a failed ADD is an event and is tried again."""
+    k.ok("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "sb"}})
+    pods = "/api/v1/namespaces/sb/pods"
+
+    def net():
+        return k.ok("GET", "/_kubesim/state", token="")["network"]
+
+    def taken(name):
+        return any(f.get("sandbox") == "sb/" + name and f.get("hits")
+                   for f in k.ok("GET", "/_kubesim/faults", token=""))
+    try:
+        k.ok("POST", "/_kubesim/faults", {"sandbox": "sb/held", "hold": True}, token="")
+        held = k.ok("POST", pods, server_pod("held", "sb"))["metadata"]["uid"]
+        until("the held pod's set-up to start", lambda: taken("held"))
+        # The set-up is held: with it under the store lock these would wait for the hold (forever).
+        k.ok("GET", pods + "/held", timeout=10)
+        quick = k.ok("POST", pods, server_pod("quick", "sb"), timeout=10)
+        p = k.watch_until(pods, ready, field_name="quick", timeout=60)
+        assert p["status"].get("podIP"), p["status"]
+        st = k.ok("GET", pods + "/held")["status"]
+        waiting = [c["state"].get("waiting", {}).get("reason") for c in st.get("containerStatuses") or []]
+        assert st["phase"] == "Pending" and not st.get("podIP") and waiting == ["ContainerCreating"], st
+        inflight = net()["sandboxesInProgress"]
+        assert inflight.get(held, {}).get("pod") == "sb/held" and inflight[held]["error"] is None, inflight
+        assert quick["metadata"]["uid"] not in inflight, inflight
+        k.ok("DELETE", "/_kubesim/faults", token="")
+        p = k.watch_until(pods, ready, field_name="held", timeout=60)
+        assert net()["pods"][held]["ip"] == p["status"]["podIP"], (net()["pods"].get(held), p["status"])
+
+        # Deleted while its set-up is held: the namespace is undone and the address freed.
+        k.ok("POST", "/_kubesim/faults", {"sandbox": "sb/gone", "hold": True}, token="")
+        gone = k.ok("POST", pods, server_pod("gone", "sb"))["metadata"]["uid"]
+        until("the deleted pod's set-up to start", lambda: taken("gone"))
+        ip = net()["addresses"].get(gone)
+        assert ip and net()["sandboxesInProgress"].get(gone, {}).get("ip") == ip, net()
+        k.ok("DELETE", pods + "/gone?gracePeriodSeconds=0")
+        k.watch_gone(pods, "gone")
+        until("the deleted pod's namespace and address to go",
+              lambda: (lambda n: gone not in n["sandboxesInProgress"] and gone not in n["pods"]
+                       and gone not in n["addresses"])(net()))
+        assert ip not in net()["addresses"].values(), net()["addresses"]
+        k.ok("DELETE", "/_kubesim/faults", token="")
+
+        # A failed ADD: an event with the CNI's words, then the next attempt succeeds.
+        why = "add cmd: failed to assign an IP address to container"
+        k.ok("POST", "/_kubesim/faults", {"sandbox": "sb/flaky", "message": why, "times": 1}, token="")
+        k.ok("POST", pods, server_pod("flaky", "sb"))
+        k.watch_until(pods, ready, field_name="flaky", timeout=60)
+        evs = [e for e in k.ok("GET", "/api/v1/namespaces/sb/events")["items"]
+               if e["involvedObject"]["name"] == "flaky" and e["reason"] == "FailedCreatePodSandBox"]
+        assert len(evs) == 1 and evs[0]["type"] == "Warning", evs
+        msg = evs[0]["message"]
+        assert msg.startswith("Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup "
+                              "network for sandbox ") and msg.endswith('failed (add): ' + why), msg
+    finally:
+        k.call("DELETE", "/_kubesim/faults", token="")
+        k.call("DELETE", "/api/v1/namespaces/sb")
+
+
 def t_enforcement_switch(k, net):
     """Off (EKS without the network policy agent): policies are accepted and not enforced."""
     assert k.ok("GET", "/_kubesim/network-policy", token="")["enforce"] is False
@@ -524,6 +598,8 @@ def register(run, Kubesim, tmp, aws):
     try:
         if not run.run("pod network: namespaces, nodes, servers on 2 nodes", t_setup, net_k, aws, net):
             return
+        run.run("pod sandboxes: made off the API server's path, undone when the pod goes, failures retried",
+                t_sandboxes, net_k)
         run.run("NetworkPolicy: validation and defaults as the API server", t_policy_validation, net_k)
         run.run("NetworkPolicy enforcement switch (off = accepted, not enforced)", t_enforcement_switch, net_k, net)
         run.run("awssim's kubehook switches enforcement", t_kubehook_switch, net_k)
