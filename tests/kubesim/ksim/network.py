@@ -326,62 +326,75 @@ class Network:
         # Own references to the node's and the vpc's namespaces: the node may go (its descriptor
         # closed, the number reused) while the thread works.
         md = pod["metadata"]
-        job = _Plumbing(uid, "%s/%s" % (md.get("namespace"), md.get("name")), ip, node_name, "p%d" % self.seq,
-                        "n%d" % nn.idx, nn.ip, os.dup(nn.fd), os.dup(self.vpc))
-        self.plumbing[uid] = job
-        threading.Thread(target=self._plumb, args=(job,), name="plumb-" + job.veth, daemon=True).start()
+        dups = []
+        try:
+            dups.append(os.dup(nn.fd))
+            dups.append(os.dup(self.vpc))
+            job = _Plumbing(uid, "%s/%s" % (md.get("namespace"), md.get("name")), ip, node_name, "p%d" % self.seq,
+                            "n%d" % nn.idx, nn.ip, dups[0], dups[1])
+            self.plumbing[uid] = job
+            threading.Thread(target=self._plumb, args=(job,), name="plumb-" + job.veth, daemon=True).start()
+        except (OSError, RuntimeError) as e:  # no descriptor or no thread: nothing was started
+            self.plumbing.pop(uid, None)
+            for d in dups:
+                os.close(d)
+            raise RuntimeError("cannot start the pod's network set-up: %s" % e)
         return None
 
     def _plumb(self, job):
         """The pod's namespace, its veth to the node and the routes to it (store lock not held),
-        then, under the lock, the pod's network -- or its undoing when the pod went meanwhile."""
+        then, under the lock, the pod's network; or, when the pod went meanwhile, the undoing (again
+        without the lock) before its address is freed."""
         fd, routed, err = None, False, None
         try:
-            self.sandbox_fault(job)
-            fd = netns.new_netns()
-            netns.ip(job.node_fd, ["link add %s address %s type veth peer name eth0 netns %s"
-                                   % (job.veth, MAC, netns.path(fd)),
-                                   "link set %s up" % job.veth, "route add %s/32 dev %s scope link" % (job.ip, job.veth)])
-            netns.ip(fd, ["link set lo up", "addr add %s/32 dev eth0" % job.ip, "link set eth0 up",
-                          "neigh add %s lladdr %s dev eth0 nud permanent" % (GW, MAC),
-                          "route add %s dev eth0 scope link" % GW, "route add default via %s dev eth0" % GW])
-            netns.ip(job.vpc_fd, ["route add %s/32 via %s dev %s" % (job.ip, job.node_ip, job.node_link)])
-            routed = True
-        except OSError as e:
-            err = e.strerror or str(e) or e.__class__.__name__
-        with self.c.lock:
             try:
-                if self.plumbing.get(job.uid) is job and not job.cancelled and err is None:
-                    del self.plumbing[job.uid]
-                    pn = PodNet(job.uid, job.ip, job.node, fd, job.veth, False)
-                    self.pods[job.uid] = pn
-                    fd = None
-                    # the pod's rules are in place before anything in it can send a packet
-                    try:
-                        self.refresh(force=True)
-                    except Exception as e:  # a bug here must not leave the descriptors open
-                        self.error("rules after pod %s's namespace: %s" % (job.uid, e))
-                    return
-                if routed:
-                    try:
-                        netns.ip(job.vpc_fd, ["route del %s/32" % job.ip])
-                    except OSError:
-                        pass
-                if self.plumbing.get(job.uid) is job:
-                    if job.cancelled:
+                self.sandbox_fault(job)
+                if not job.cancelled:
+                    fd = netns.new_netns()
+                    netns.ip(job.node_fd, ["link add %s address %s type veth peer name eth0 netns %s"
+                                           % (job.veth, MAC, netns.path(fd)), "link set %s up" % job.veth,
+                                           "route add %s/32 dev %s scope link" % (job.ip, job.veth)])
+                    netns.ip(fd, ["link set lo up", "addr add %s/32 dev eth0" % job.ip, "link set eth0 up",
+                                  "neigh add %s lladdr %s dev eth0 nud permanent" % (GW, MAC),
+                                  "route add %s dev eth0 scope link" % GW, "route add default via %s dev eth0" % GW])
+                    netns.ip(job.vpc_fd, ["route add %s/32 via %s dev %s" % (job.ip, job.node_ip, job.node_link)])
+                    routed = True
+            except Exception as e:  # whatever it is (an ip run timing out too), the attempt failed
+                err = (e.strerror if isinstance(e, OSError) and e.strerror else str(e)) or e.__class__.__name__
+            with self.c.lock:
+                if self.plumbing.get(job.uid) is job and not job.cancelled:
+                    if err is None:
                         del self.plumbing[job.uid]
-                        if job.uid not in self.pods:
-                            self.release(job.uid)
+                        self.pods[job.uid] = PodNet(job.uid, job.ip, job.node, fd, job.veth, False)
+                        fd = None
+                        # the pod's rules are in place before anything in it can send a packet
+                        try:
+                            self.refresh(force=True)
+                        except Exception as e:  # a bug here must not stop the bookkeeping
+                            self.error("rules after pod %s's namespace: %s" % (job.uid, e))
                     else:
                         job.error = err
-            finally:
-                # the pod's namespace, when it is not the pod's now (its veth goes with it)
-                for d in (fd, job.node_fd, job.vpc_fd):
-                    if d is not None:
-                        try:
-                            os.close(d)
-                        except OSError:
-                            pass
+                    return
+            # The pod went: its route goes before its address can be handed to another pod (the
+            # entry in self.plumbing keeps the address taken until then).
+            if routed:
+                try:
+                    netns.ip(job.vpc_fd, ["route del %s/32" % job.ip])
+                except Exception:
+                    pass
+            with self.c.lock:
+                if self.plumbing.get(job.uid) is job:
+                    del self.plumbing[job.uid]
+                    if job.uid not in self.pods:
+                        self.release(job.uid)
+        finally:
+            # the pod's namespace, when it is not the pod's now (its veth goes with it)
+            for d in (fd, job.node_fd, job.vpc_fd):
+                if d is not None:
+                    try:
+                        os.close(d)
+                    except OSError:
+                        pass
 
     def sandbox_fault(self, job):
         """A sandbox fault injected for this pod (README, admin API): held until the faults are
@@ -391,7 +404,7 @@ class Network:
             return
         if f.get("hold"):
             self.faults.held(f, lambda: job.cancelled or self.closing)
-        if f.get("delay"):
+        if f.get("delay") and not job.cancelled:
             time.sleep(float(f["delay"]))
         if f.get("message") is not None:
             sandbox = hashlib.sha256(job.uid.encode()).hexdigest()

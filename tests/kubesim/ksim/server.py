@@ -35,6 +35,26 @@ from .util import ApiError, Clock, fields_match, labels_match, log, parse_field_
 ANON_PATHS = ("/version", "/healthz", "/livez", "/readyz")
 
 
+def check_fault(f):
+    """ValueError when fault f's fields have the wrong types (README: POST /_kubesim/faults)."""
+    def number(k):
+        v = f.get(k)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0):
+            raise ValueError("%s is a number of seconds, not %r" % (k, v))
+    number("delay")
+    number("retryAfter")
+    for k in ("code", "times"):
+        if k in f and (isinstance(f[k], bool) or not isinstance(f[k], int)):
+            raise ValueError("%s is an integer, not %r" % (k, f[k]))
+    for k in ("method", "path", "pathPrefix", "pathRegex", "reason", "message", "sandbox"):
+        if k in f and not isinstance(f[k], str):
+            raise ValueError("%s is a string, not %r" % (k, f[k]))
+    if "hold" in f and not isinstance(f["hold"], bool):
+        raise ValueError("hold is true or false, not %r" % (f["hold"],))
+    if "sandbox" in f and ("method" in f or "path" in f or "pathPrefix" in f or "pathRegex" in f or "code" in f):
+        raise ValueError("a sandbox fault has no request fields (method, path*, code)")
+
+
 class Sim:
     def __init__(self, cfg):
         self.cfg = cfg
@@ -360,6 +380,8 @@ class Handler(BaseHTTPRequestHandler):
                     fl = f if isinstance(f, list) else [f]
                     if not all(isinstance(x, dict) for x in fl):
                         raise ValueError("a fault is an object")
+                    for x in fl:
+                        check_fault(x)
                 except ValueError as e:
                     raise ApiError(400, "bad fault: %s" % e)
                 with sim.flock:

@@ -170,6 +170,11 @@ def t_sandboxes(k):
         return any(f.get("sandbox") == "sb/" + name and f.get("hits")
                    for f in k.ok("GET", "/_kubesim/faults", token=""))
     try:
+        for bad in ({"sandbox": "sb/held", "delay": "soon"}, {"sandbox": "sb/held", "hold": "yes"},
+                    {"sandbox": "sb/held", "path": "/api/v1/pods"}):
+            code, st, _ = k.call("POST", "/_kubesim/faults", bad, token="")
+            assert code == 400 and "bad fault" in st.get("message", ""), (bad, code, st)
+        assert k.ok("GET", "/_kubesim/faults", token="") == []
         k.ok("POST", "/_kubesim/faults", {"sandbox": "sb/held", "hold": True}, token="")
         held = k.ok("POST", pods, server_pod("held", "sb"))["metadata"]["uid"]
         until("the held pod's set-up to start", lambda: taken("held"))
@@ -216,6 +221,54 @@ def t_sandboxes(k):
     finally:
         k.call("DELETE", "/_kubesim/faults", token="")
         k.call("DELETE", "/api/v1/namespaces/sb")
+
+
+def t_plumbing_failures():
+    """The thread making a pod's namespace ends in its bookkeeping whatever fails: an ip run that
+    times out is the pod's set-up error (the next pass raises it and tries again), and a pod gone
+    meanwhile has its address freed; the descriptors it was lent are closed either way."""
+    import threading
+    import types
+    from ksim import network as ksim_network
+
+    def fake(cancelled):
+        net = ksim_network.Network.__new__(ksim_network.Network)
+        net.c = types.SimpleNamespace(lock=threading.RLock())
+        net.plumbing, net.pods, net.ips, net.faults, net.closing = {}, {}, {"u1": "10.0.0.253"}, None, False
+        r, w = os.pipe()
+        job = ksim_network._Plumbing("u1", "x/p", "10.0.0.253", "node-1", "p1", "n1", "10.0.0.10", r, w)
+        job.cancelled = cancelled
+        net.plumbing["u1"] = job
+        return net, job
+
+    def closed(fd):
+        try:
+            os.fstat(fd)
+            return False
+        except OSError:
+            return True
+
+    def slow_ip():
+        raise subprocess.TimeoutExpired(["ip", "-batch", "-"], 30)
+    real = ksim_netns.new_netns
+    ksim_netns.new_netns = slow_ip
+    try:
+        net, job = fake(False)
+        net._plumb(job)
+        assert net.plumbing.get("u1") is job and "timed out" in (job.error or ""), (net.plumbing, job.error)
+        assert closed(job.node_fd) and closed(job.vpc_fd) and net.ips == {"u1": "10.0.0.253"} and not net.pods
+        try:
+            net.setup_pod({"metadata": {"uid": "u1", "namespace": "x", "name": "p"}}, "node-1", "10.0.0.10")
+            raise AssertionError("a failed set-up was not raised")
+        except RuntimeError as e:
+            assert "timed out" in str(e), e
+        assert "u1" not in net.plumbing
+        net, job = fake(True)
+        net._plumb(job)
+        assert not net.plumbing and not net.ips and not net.pods, (net.plumbing, net.ips)
+        assert closed(job.node_fd) and closed(job.vpc_fd)
+    finally:
+        ksim_netns.new_netns = real
 
 
 def t_enforcement_switch(k, net):
@@ -591,6 +644,7 @@ def t_loopback_mode(Kubesim, tmp, aws):
 
 
 def register(run, Kubesim, tmp, aws):
+    run.run("pod sandboxes: a failed or abandoned set-up ends in its bookkeeping", t_plumbing_failures)
     before = host_view() if shutil.which("nft") and os.geteuid() == 0 else None
     net_k = Kubesim(tmp, aws=aws)
     net = Net(net_k)
