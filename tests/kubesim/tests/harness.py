@@ -30,6 +30,18 @@ from ksim.util import is_loopback_host  # noqa: E402
 ACCOUNT = "111122223333"
 
 
+def wait_for(what, fn, timeout=15, interval=0.05):
+    """Poll fn() until it returns something truthy (no fixed sleeps: a deadline)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for %s" % what)
+        time.sleep(interval)
+
+
 def assert_loopback(url):
     host = urllib.parse.urlsplit(url).hostname
     if not is_loopback_host(host):

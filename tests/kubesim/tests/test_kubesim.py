@@ -17,7 +17,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 import test_admission  # noqa: E402
-from harness import (ACCOUNT, FakeAWS, Kubesim, Runner, assert_loopback, group,  # noqa: E402
+from harness import (ACCOUNT, FakeAWS, Kubesim, Runner, assert_loopback, group, wait_for,  # noqa: E402
                      node_config, KUBESIM)
 
 TMP = tempfile.mkdtemp(prefix="kubesim-test-", dir=os.environ.get("TMPDIR"))
@@ -1354,18 +1354,6 @@ def pid_alive(pid):
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
-
-
-def wait_for(what, fn, timeout=15, interval=0.05):
-    """Poll fn() until it returns something truthy (no fixed sleeps: a deadline)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for %s" % what)
-        time.sleep(interval)
 
 
 def no_webhook_msg(port=443):

@@ -15,7 +15,7 @@ import subprocess
 import time
 
 import netpol_cases
-from harness import group
+from harness import group, wait_for
 from ksim import netns as ksim_netns
 
 SERVER = r"""
@@ -144,18 +144,6 @@ def t_setup(k, aws, net):
     assert len(nodes) == 2, nodes  # traffic crosses the vpc between nodes too
 
 
-def until(what, fn, timeout=30):
-    """fn()'s first true answer, asked every 20 ms for up to timeout seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = fn()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for %s" % what)
-        time.sleep(0.02)
-
-
 def t_sandboxes(k):
     """A pod's sandbox (its namespace, veth and routes) is made off the API server's path, as a
     kubelet's CNI ADD is: while one is held, the API answers at once and another pod starts; a pod
@@ -177,7 +165,7 @@ def t_sandboxes(k):
         assert k.ok("GET", "/_kubesim/faults", token="") == []
         k.ok("POST", "/_kubesim/faults", {"sandbox": "sb/held", "hold": True}, token="")
         held = k.ok("POST", pods, server_pod("held", "sb"))["metadata"]["uid"]
-        until("the held pod's set-up to start", lambda: taken("held"))
+        wait_for("the held pod's set-up to start", lambda: taken("held"), timeout=30, interval=0.02)
         # The set-up is held: with it under the store lock these would wait for the hold (forever).
         k.ok("GET", pods + "/held", timeout=10)
         quick = k.ok("POST", pods, server_pod("quick", "sb"), timeout=10)
@@ -196,14 +184,14 @@ def t_sandboxes(k):
         # Deleted while its set-up is held: the namespace is undone and the address freed.
         k.ok("POST", "/_kubesim/faults", {"sandbox": "sb/gone", "hold": True}, token="")
         gone = k.ok("POST", pods, server_pod("gone", "sb"))["metadata"]["uid"]
-        until("the deleted pod's set-up to start", lambda: taken("gone"))
+        wait_for("the deleted pod's set-up to start", lambda: taken("gone"), timeout=30, interval=0.02)
         ip = net()["addresses"].get(gone)
         assert ip and net()["sandboxesInProgress"].get(gone, {}).get("ip") == ip, net()
         k.ok("DELETE", pods + "/gone?gracePeriodSeconds=0")
         k.watch_gone(pods, "gone")
-        until("the deleted pod's namespace and address to go",
-              lambda: (lambda n: gone not in n["sandboxesInProgress"] and gone not in n["pods"]
-                       and gone not in n["addresses"])(net()))
+        wait_for("the deleted pod's namespace and address to go",
+                 lambda: (lambda n: gone not in n["sandboxesInProgress"] and gone not in n["pods"]
+                          and gone not in n["addresses"])(net()), timeout=30, interval=0.02)
         assert ip not in net()["addresses"].values(), net()["addresses"]
         k.ok("DELETE", "/_kubesim/faults", token="")
 
