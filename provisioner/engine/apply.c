@@ -336,10 +336,11 @@ static size_t pending_cb(struct sf_rctx *c, const char *type)
  * wait that woke does not sleep again), so the run ends.  A sleeper makes
  * no calls, so it does not count against --parallelism: a ready node is
  * active while fewer than that many steps are at work, and a step that
- * falls asleep with no idle worker left starts one more worker thread
- * (wake_worker), so what could start does (were it left waiting for the
- * sleeper's thread, the sleeper would be held by whatever holds that
- * step).  Only when no thread can be started do sleepers give way: while
+ * falls asleep with no idle worker left, or a worker taking the last
+ * idle thread while other steps could start beside sleepers, starts one
+ * more worker thread (wake_worker), so what could start does (were it
+ * left waiting for the sleeper's thread, the sleeper would be held by
+ * whatever holds that step).  Only when no thread can be started do sleepers give way: while
  * every worker is taken and a step could start, nothing is held.
  * A sleeper asks every few milliseconds; the answer is worked out again
  * only when something it depends on moved (r->gen: a node started or
@@ -568,8 +569,9 @@ static int lz_is_held(const struct run *r, size_t x)
 static void *worker(void *arg);
 
 /* One more worker thread, when a step that could start finds no idle
- * worker while sleepers leave slots free (a step fell asleep, or one
- * became ready beside sleepers).  Under r->mu. */
+ * worker while sleepers leave slots free (a step fell asleep, one became
+ * ready beside sleepers, or a worker took the last idle thread while more
+ * could start).  Under r->mu. */
 static void wake_worker(struct run *r)
 {
 	if (r->nospawn || r->running < r->nth || r->running - r->asleep >= r->par || r->halted)
@@ -1343,6 +1345,10 @@ static void *worker(void *arg)
 		nd->phase = NULL;
 		r->running++;
 		r->gen++;
+		/* this was the last idle thread, and steps ready beside it (an
+		 * end readies several at once) may have slots that sleepers
+		 * leave free: each gets a thread now, not when a step ends */
+		wake_worker(r);
 		pthread_mutex_unlock(&r->mu);
 
 		struct wctx w = {0};

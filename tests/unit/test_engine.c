@@ -1974,3 +1974,48 @@ T_TEST(apply_a_sleeping_final_wait_leaves_its_slot_to_a_ready_step)
 	free(trace);
 	free(log);
 }
+
+/* The same, with the order forced: lz.a falls asleep while the other
+ * worker runs gt.g, so no thread is started then (nothing else could
+ * start); when gt.g ends, mq.q and mr.r become ready together and that
+ * worker takes one of them.  The other must get a thread of its own then,
+ * since the sleeper leaves its slot free: were it left for the next step
+ * to end, mq.q would wait for it until the guard. */
+static int gt_create(struct sf_rctx *c, const json_t *want, json_t **out)
+{
+	pthread_mutex_lock(&lz_mu);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 5; /* a guard, not a pause: it ends once lz.a was told it is not needed */
+	while (!lz_asks[0] && pthread_cond_timedwait(&lz_cv, &lz_mu, &ts) == 0)
+		;
+	pthread_mutex_unlock(&lz_mu);
+	*out = json_deep_copy(want);
+	json_object_set_new(*out, "id", json_string(c->address));
+	return 0;
+}
+
+static const struct sf_rtype gt_t = {.name = "gt", .schema_version = 1, .attrs = fk_attrs, .create = gt_create,
+				     .read = gw_read, .destroy = gw_destroy, .own = &fk_own};
+
+T_TEST(apply_steps_ready_together_beside_a_sleeper_each_get_a_worker)
+{
+	static const struct sf_rtype *const types[] = {&gt_t, &lz_t, &mq_t, &mr_t}; /* by name */
+	struct sf_registry reg = {types, 4};
+	struct sf_config cfg = SF_CONFIG_INIT;
+	cfg.workspace = xstrdup("ws");
+	memset(lz_woke, 0, sizeof lz_woke);
+	memset(lz_rc, 0, sizeof lz_rc);
+	lz_cancel = lz_blocker_done = 0;
+	mr_started = mq_saw = mr_saw_sleeper = 0;
+	memset(lz_asks, 0, sizeof lz_asks);
+	gw_add(&cfg, &gt_t, "g", NULL, NULL);
+	gw_add(&cfg, &lz_t, "a", NULL, NULL);
+	gw_add(&cfg, &mq_t, "q", "gt.g", NULL);
+	gw_add(&cfg, &mr_t, "r", "gt.g", NULL);
+	T_EQ(two_workers(&cfg, &reg, "lazyslot2"), 0);
+	T_OK(lz_asks[0] > 0);    /* lz.a slept */
+	T_EQ(lz_woke[0], 1);
+	T_EQ(mq_saw, 1);         /* mr.r started while mq.q still ran */
+	T_EQ(mr_saw_sleeper, 1); /* and while lz.a slept */
+}
