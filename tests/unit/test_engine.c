@@ -1508,6 +1508,27 @@ static int lz_counting(struct sf_rctx *c, int ask)
 	return need;
 }
 
+/* Wait (lz_mu held) until *flag is set, up to a guard of seconds: a case
+ * whose step never comes fails on what it recorded, it does not hang. */
+static int lz_await(const int *flag)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 5; /* a guard, not a pause: it ends as soon as the flag is set */
+	while (!*flag && pthread_cond_timedwait(&lz_cv, &lz_mu, &ts) == 0)
+		;
+	return *flag;
+}
+
+/* The sleeper's records, cleared before a case. */
+static void lz_reset(void)
+{
+	memset(lz_woke, 0, sizeof lz_woke);
+	memset(lz_asks, 0, sizeof lz_asks);
+	memset(lz_rc, 0, sizeof lz_rc);
+	lz_cancel = lz_blocker_done = 0;
+}
+
 static int lz_create(struct sf_rctx *c, const json_t *want, json_t **out)
 {
 	int i = lz_index(c);
@@ -1856,10 +1877,7 @@ T_TEST(apply_a_step_accepted_beside_a_sleeper_gets_a_worker)
 	struct sf_registry reg = {types, 2};
 	struct sf_config cfg = SF_CONFIG_INIT;
 	cfg.workspace = xstrdup("ws");
-	memset(lz_woke, 0, sizeof lz_woke);
-	memset(lz_asks, 0, sizeof lz_asks);
-	memset(lz_rc, 0, sizeof lz_rc);
-	lz_cancel = lz_blocker_done = 0;
+	lz_reset();
 	ua_dep_started = ua_saw_dep = 0;
 	gw_add(&cfg, &lz_t, "a", NULL, NULL);
 	gw_add(&cfg, &ua_t, "first", NULL, NULL);
@@ -1921,16 +1939,9 @@ static int mr_create(struct sf_rctx *c, const json_t *want, json_t **out)
 static int mq_create(struct sf_rctx *c, const json_t *want, json_t **out)
 {
 	pthread_mutex_lock(&lz_mu);
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += 5; /* a guard, not a pause: it ends as soon as mr.r starts */
-	while (!mr_started && pthread_cond_timedwait(&lz_cv, &lz_mu, &ts) == 0)
-		;
-	mq_saw = mr_started;
+	mq_saw = lz_await(&mr_started);
 	pthread_mutex_unlock(&lz_mu);
-	*out = json_deep_copy(want);
-	json_object_set_new(*out, "id", json_string(c->address));
-	return 0;
+	return gw_create(c, want, out);
 }
 
 static const struct sf_rtype mq_t = {.name = "mq", .schema_version = 1, .attrs = fk_attrs, .create = mq_create,
@@ -1944,11 +1955,8 @@ T_TEST(apply_a_sleeping_final_wait_leaves_its_slot_to_a_ready_step)
 	struct sf_registry reg = {types, 3};
 	struct sf_config cfg = SF_CONFIG_INIT;
 	cfg.workspace = xstrdup("ws");
-	memset(lz_woke, 0, sizeof lz_woke);
-	memset(lz_rc, 0, sizeof lz_rc);
-	lz_cancel = lz_blocker_done = 0;
+	lz_reset();
 	mr_started = mq_saw = mr_saw_sleeper = 0;
-	memset(lz_asks, 0, sizeof lz_asks);
 	gw_add(&cfg, &lz_t, "a", NULL, NULL); /* the first two in order (by address) */
 	gw_add(&cfg, &mq_t, "q", NULL, NULL);
 	gw_add(&cfg, &mr_t, "r", NULL, NULL);
@@ -1984,15 +1992,9 @@ T_TEST(apply_a_sleeping_final_wait_leaves_its_slot_to_a_ready_step)
 static int gt_create(struct sf_rctx *c, const json_t *want, json_t **out)
 {
 	pthread_mutex_lock(&lz_mu);
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += 5; /* a guard, not a pause: it ends once lz.a was told it is not needed */
-	while (!lz_asks[0] && pthread_cond_timedwait(&lz_cv, &lz_mu, &ts) == 0)
-		;
+	lz_await(&lz_asks[0]); /* until lz.a was told it is not needed */
 	pthread_mutex_unlock(&lz_mu);
-	*out = json_deep_copy(want);
-	json_object_set_new(*out, "id", json_string(c->address));
-	return 0;
+	return gw_create(c, want, out);
 }
 
 static const struct sf_rtype gt_t = {.name = "gt", .schema_version = 1, .attrs = fk_attrs, .create = gt_create,
@@ -2004,11 +2006,8 @@ T_TEST(apply_steps_ready_together_beside_a_sleeper_each_get_a_worker)
 	struct sf_registry reg = {types, 4};
 	struct sf_config cfg = SF_CONFIG_INIT;
 	cfg.workspace = xstrdup("ws");
-	memset(lz_woke, 0, sizeof lz_woke);
-	memset(lz_rc, 0, sizeof lz_rc);
-	lz_cancel = lz_blocker_done = 0;
+	lz_reset();
 	mr_started = mq_saw = mr_saw_sleeper = 0;
-	memset(lz_asks, 0, sizeof lz_asks);
 	gw_add(&cfg, &gt_t, "g", NULL, NULL);
 	gw_add(&cfg, &lz_t, "a", NULL, NULL);
 	gw_add(&cfg, &mq_t, "q", "gt.g", NULL);
