@@ -41,6 +41,7 @@ struct sf_state {
 	int busy_ms;
 	char lineage[37];
 	int64_t serial_seen;   /* serial as of open, lock, or our last commit */
+	int serial_read;       /* the backend's open set serial_seen */
 	char backup_where[512];
 	enum st_cons cons;     /* constraint violated by the last failed statement */
 	int broken;            /* can no longer write (see sf_state_broken) */

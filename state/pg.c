@@ -33,7 +33,7 @@
  * when a command runs them often (pgrun); the only identifier ever spliced
  * into SQL is the schema name, validated ([a-z_][a-z0-9_]*) and quoted with
  * PQescapeIdentifier.  Round trips are what a remote database makes slow:
- * the usual open is one (open_fast), a no-op plan six.
+ * the usual open is one (open_fast), a no-op plan four.
  */
 #include <ctype.h>
 #include <libpq-fe.h>
@@ -785,11 +785,11 @@ static int connect_db(const char *target, const char *schema, double timeout_s, 
 }
 
 /* The usual open in one round trip: the session's settings (read-only
- * for a read-only handle), the schema's version, the workspace's id and
- * lineage and the schema's oid, in one statement.  Its table names carry
+ * for a read-only handle), the schema's version, the workspace's id,
+ * lineage and serial and the schema's oid, in one statement.  Its table names carry
  * the schema: the search path it sets applies from the next statement.
- * Returns 1 when the workspace is open (st->ws_id, lock key, lineage
- * set), 0 when anything is unusual (no schema or workspace yet, another
+ * Returns 1 when the workspace is open (st->ws_id, lock key, lineage,
+ * serial set), 0 when anything is unusual (no schema or workspace yet, another
  * schema version, a refusal) for the step-by-step open to handle and
  * report, < 0 when the connection broke. */
 static int open_fast(struct sf_state *st, const char *schema, int readonly, struct sf_err *err)
@@ -799,20 +799,23 @@ static int open_fast(struct sf_state *st, const char *schema, int readonly, stru
 	if (!q)
 		return 0;
 	char *sql = xasprintf("SELECT " SESSION_SETTINGS "%s, (SELECT version FROM %s.schema_info), w.id, w.lineage, "
-			      "(SELECT oid FROM pg_namespace WHERE nspname = $1) FROM %s.workspaces w WHERE w.name = $2",
+			      "(SELECT oid FROM pg_namespace WHERE nspname = $1), w.serial FROM %s.workspaces w WHERE w.name = $2",
 			      readonly ? ", set_config('default_transaction_read_only', 'on', false)" : "", q, q);
 	PQfreemem(q);
 	const char *p[2] = {schema, st->workspace};
 	PGresult *res = trip_exec_params(&b->trips, b->conn, sql, 2, NULL, p, NULL, NULL, 0);
 	free(sql);
 	int rc = 0, nf = PQnfields(res);
-	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && nf >= 4 &&
-	    !PQgetisnull(res, 0, nf - 4) && strtol(PQgetvalue(res, 0, nf - 4), NULL, 10) == st_pg_schema_version() &&
-	    !PQgetisnull(res, 0, nf - 1) && PQgetlength(res, 0, nf - 2) < (int)sizeof st->lineage) {
-		st->ws_id = strtoll(PQgetvalue(res, 0, nf - 3), NULL, 10);
-		memcpy(st->lineage, PQgetvalue(res, 0, nf - 2), (size_t)PQgetlength(res, 0, nf - 2) + 1);
-		uint64_t oid = strtoull(PQgetvalue(res, 0, nf - 1), NULL, 10);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && nf >= 5 &&
+	    !PQgetisnull(res, 0, nf - 5) && strtol(PQgetvalue(res, 0, nf - 5), NULL, 10) == st_pg_schema_version() &&
+	    !PQgetisnull(res, 0, nf - 2) && PQgetlength(res, 0, nf - 3) < (int)sizeof st->lineage &&
+	    !PQgetisnull(res, 0, nf - 1)) {
+		st->ws_id = strtoll(PQgetvalue(res, 0, nf - 4), NULL, 10);
+		memcpy(st->lineage, PQgetvalue(res, 0, nf - 3), (size_t)PQgetlength(res, 0, nf - 3) + 1);
+		uint64_t oid = strtoull(PQgetvalue(res, 0, nf - 2), NULL, 10);
 		b->lock_key = (int64_t)((oid << 32) | ((uint64_t)st->ws_id & 0xffffffffu));
+		st->serial_seen = strtoll(PQgetvalue(res, 0, nf - 1), NULL, 10);
+		st->serial_read = 1;
 		rc = 1;
 	} else if (PQstatus(b->conn) == CONNECTION_BAD) {
 		rc = pgfail(st, res, err, "opening the workspace");

@@ -153,6 +153,11 @@ const char *sf_state_workspace(const struct sf_state *st); /* NULL for a file */
  * error. */
 const char *sf_state_lineage(struct sf_state *st);
 int64_t sf_state_serial(struct sf_state *st);
+/* The serial as of the open, the lock or this handle's last commit, with no
+ * read: what a plan records.  Taken before the plan reads the resources, a
+ * saved plan made while another run commits can only be refused as stale
+ * when it need not be, never applied over a newer state. */
+int64_t sf_state_serial_seen(struct sf_state *st);
 int sf_state_schema_version(void); /* newest schema this build writes */
 /* 1 once this handle can no longer write state content: the lock it took
  * was removed or taken over (force-unlock --force, a stolen lock row), as

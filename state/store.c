@@ -454,7 +454,8 @@ int sf_state_open(struct sf_state **out, const char *target, const struct sf_sta
 		rc = sf_fail(err, SF_ECORRUPT, "state %s has no lineage", st->path);
 		goto done;
 	}
-	if ((rc = st_serial_refresh(st, err)) < 0)
+	/* a backend whose open read the serial along the way set it */
+	if (!st->serial_read && (rc = st_serial_refresh(st, err)) < 0)
 		goto done;
 	*out = st;
 	st = NULL;
@@ -509,6 +510,14 @@ int64_t sf_state_serial(struct sf_state *st)
 	st_enter(st);
 	if (st_serial(st, &v, NULL) < 0)
 		v = -1;
+	st_leave(st);
+	return v;
+}
+
+int64_t sf_state_serial_seen(struct sf_state *st)
+{
+	st_enter(st);
+	int64_t v = st->serial_seen;
 	st_leave(st);
 	return v;
 }

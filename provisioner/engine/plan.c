@@ -608,7 +608,7 @@ int sf_plan_make(struct sf_plan *plan, const struct sf_config *cfg, struct sf_st
 	/* st NULL: a workspace with no state yet, planned against nothing */
 	const char *lineage = st ? sf_state_lineage(st) : NULL;
 	snprintf(plan->lineage, sizeof plan->lineage, "%s", lineage ? lineage : "");
-	plan->serial = st ? sf_state_serial(st) : 0;
+	plan->serial = st ? sf_state_serial_seen(st) : 0;
 	plan->spec_digest = xstrdup(cfg->digest ? cfg->digest : "");
 	plan->destroy_mode = opts->destroy;
 	plan->refresh_only = opts->refresh_only;

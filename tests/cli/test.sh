@@ -121,10 +121,10 @@ t_rc 0 "second plan is empty" $S plan s.yaml --detailed-exitcode
 t_grep "no changes" "No changes." .out
 if [ "$BACKEND" = postgres ]; then
 	# against a database across a network each round trip is a
-	# millisecond or more: the usual open is one, the plan's reads five
+	# millisecond or more: the usual open is one, the plan's reads three
 	SECFAAS_LOG=debug $S plan s.yaml --detailed-exitcode >/dev/null 2>.trips
 	n=$(sed -n 's/.*: \([0-9][0-9]*\) round trips to the database$/\1/p' .trips)
-	t_ok "a no-op plan makes ${n:-no reported} round trips to the database (at most 6)" test "${n:-99}" -le 6
+	t_ok "a no-op plan makes ${n:-no reported} round trips to the database (at most 4)" test "${n:-99}" -le 4
 fi
 sed -i 's/content: one/content: two/' s.yaml
 t_rc 2 "update plan" $S plan s.yaml --detailed-exitcode

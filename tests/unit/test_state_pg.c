@@ -620,6 +620,57 @@ T_TEST(force_unlock_ends_the_live_holder)
 
 /* ---- writers never interleave --------------------------------------------- */
 
+/* The serial a handle saw: read at open (on PostgreSQL inside the open's
+ * one statement), kept until its own commit or the lock, while the live
+ * serial moves with other writers.  A plan records the former; writes
+ * compare against it. */
+static void serial_seen(struct sf_state *a, struct sf_state *c)
+{
+	struct sf_err err = SF_ERR_INIT;
+	T_EQ(sf_state_serial_seen(c), 2);
+	T_EQ(ts_put(a, "local_file.z", "{}", NULL), 0);
+	T_EQ(sf_state_serial_seen(a), 3);
+	T_EQ(sf_state_serial_seen(c), 2);
+	T_EQ(sf_state_serial(c), 3);
+	T_EQ(ts_put(c, "local_file.y", "{}", NULL), SF_ESTALE);
+	char id[37];
+	T_EQ(sf_lock_acquire(c, "apply", NULL, 0, NULL, id, &err), 0);
+	T_EQ(sf_state_serial_seen(c), 3);
+	T_EQ(ts_put(c, "local_file.y", "{}", NULL), 0);
+	T_EQ(sf_state_serial_seen(c), 4);
+	T_EQ(sf_lock_release(c, id, &err), 0);
+}
+
+T_TEST(serial_seen_is_the_serial_at_open)
+{
+	ts_clean_env();
+	char *p = ts_path("seen.db");
+	struct sf_state *a = ts_open(p, NULL);
+	if (a) {
+		T_EQ(ts_put(a, "local_file.a", "{}", NULL), 0);
+		T_EQ(ts_put(a, "local_file.b", "{}", NULL), 0);
+		struct sf_state *c = ts_open(p, NULL);
+		if (c)
+			serial_seen(a, c);
+		sf_state_close(c);
+	}
+	sf_state_close(a);
+	free(p);
+	NEED_PG(url);
+	char *schema = new_schema();
+	a = pg_open(url, schema, "w", 0);
+	if (a) {
+		T_EQ(ts_put(a, "local_file.a", "{}", NULL), 0);
+		T_EQ(ts_put(a, "local_file.b", "{}", NULL), 0);
+		struct sf_state *c = pg_open(url, schema, "w", 0);
+		if (c)
+			serial_seen(a, c);
+		sf_state_close(c);
+	}
+	sf_state_close(a);
+	free(schema);
+}
+
 T_TEST(compare_and_swap_between_handles)
 {
 	ts_clean_env();
