@@ -10,21 +10,26 @@
  *   secfaas-dns            egress only to the cluster DNS (kube-system
  *                          k8s-app=kube-dns) on 53 UDP and TCP;
  *   secfaas-egress         what openfaas.functionEgress allows: nothing
- *                          (none: no such policy), the internet (every
- *                          address but link-local 169.254.0.0/16 -- the
- *                          metadata service --, the VPC -- nodes, other
- *                          pods, the control plane's ENIs -- and the
- *                          service CIDR; IPv6 without fd00:ec2::/32), or the
- *                          listed CIDRs.
+ *                          (none: no such policy), the internet (public
+ *                          addresses only: never link-local 169.254.0.0/16
+ *                          -- the metadata service --, private or shared
+ *                          space, the VPC -- nodes, other pods, the control
+ *                          plane's ENIs -- or the service CIDR; IPv6
+ *                          without unique local and link-local), or the
+ *                          listed CIDRs less link-local, the VPC and the
+ *                          service CIDR.
  * openfaas (the operator's components):
  *   secfaas-nats           NATS only from the gateway and the queue-worker;
  *   secfaas-prometheus     Prometheus only from the gateway (its queries);
- *   secfaas-alertmanager   Alertmanager only from Prometheus.
+ *   secfaas-alertmanager   Alertmanager only from Prometheus;
+ *   secfaas-queue-worker-egress  the queue-worker only to NATS, the
+ *                          gateway, DNS and public addresses (callbacks).
  * A policy that is deleted or loosened is drift of its k8s_manifest: plan
  * shows it, apply puts it back.
  */
 #include <string.h>
 
+#include "provisioner/kinds/cluster.h"
 #include "provisioner/kinds/lower_k8s.h"
 #include "util.h"
 
@@ -55,6 +60,14 @@ static json_t *tcp(int port)
 	return json_pack("{s:s, s:i}", "protocol", "TCP", "port", port);
 }
 
+/* An egress rule: the cluster DNS (kube-system k8s-app=kube-dns) on 53. */
+static json_t *dns_rule(void)
+{
+	return json_pack("{s:[{s:o, s:o}], s:[{s:s, s:i}, {s:s, s:i}]}", "to", "namespaceSelector",
+			 match("kubernetes.io/metadata.name", "kube-system"), "podSelector", match("k8s-app", "kube-dns"),
+			 "ports", "protocol", "UDP", "port", 53, "protocol", "TCP", "port", 53);
+}
+
 /* Ingress to pods app=<app> in openfaas on port, only from the pods of
  * the apps listed (NULL-terminated). */
 static json_t *only_from(const char *name, const char *app, int port, const char *const *from)
@@ -68,34 +81,83 @@ static json_t *only_from(const char *name, const char *app, int port, const char
 	return p;
 }
 
-/* The egress rule of openfaas.functionEgress, or NULL for none. */
+/* Private and shared address space: "internet" means public addresses
+ * only, so a VPC peering, a transit gateway or a VPN behind the VPC's
+ * routes is never reached through it (list such networks instead). */
+static const char *const private_v4[] = {"10.0.0.0/8", "100.64.0.0/10", "172.16.0.0/12", "192.168.0.0/16", NULL};
+
+/* 1 when CIDR in lies within out (equal included); 0 otherwise or when
+ * either is not a CIDR. */
+static int cidr_within(const char *in, const char *out)
+{
+	uint32_t a, b;
+	int ab, bb;
+	return in && out && sf_parse_cidr(in, &a, &ab) == 0 && sf_parse_cidr(out, &b, &bb) == 0 && ab >= bb &&
+	       sf_cidrs_overlap(a, ab, b, bb);
+}
+
+/* Public addresses: every address but link-local (the metadata
+ * service), private and shared space, the VPC and the service CIDR; IPv6
+ * without unique local (the metadata service's fd00:ec2::254 among them)
+ * and link-local.  A list of NetworkPolicy peers. */
+static json_t *public_blocks(const json_t *net)
+{
+	const char *own[] = {json_string_value(json_object_get(net, "cidr")),
+			     json_string_value(json_object_get(net, "serviceCidr"))};
+	json_t *except = json_pack("[s]", "169.254.0.0/16");
+	for (size_t i = 0; private_v4[i]; i++)
+		json_array_append_new(except, json_string(private_v4[i]));
+	for (size_t k = 0; k < SF_ARRAY_LEN(own); k++) {
+		int covered = 0;
+		for (size_t i = 0; own[k] && private_v4[i]; i++)
+			covered |= cidr_within(own[k], private_v4[i]);
+		if (own[k] && !covered)
+			json_array_append_new(except, json_string(own[k]));
+	}
+	if (!own[0] && json_is_string(json_object_get(net, "vpcId")))
+		/* a given VPC's block, read by its reference (which refuses
+		 * a VPC with more blocks than this one) */
+		json_array_append_new(except, json_string("${aws_network_ref.main.cidr_block}"));
+	return json_pack("[{s:{s:s, s:o}}, {s:{s:s, s:[s, s]}}]", "ipBlock", "cidr", "0.0.0.0/0", "except", except,
+			 "ipBlock", "cidr", "::/0", "except", "fc00::/7", "fe80::/10");
+}
+
+/* The egress rule of openfaas.functionEgress, or NULL for none.  The
+ * cluster's own network (the VPC, the service CIDR) and link-local (the
+ * metadata service) are never in it: a listed CIDR that contains one gets
+ * it as an exception, one that lies within one is left out (validate
+ * refuses it, check_egress_network in cluster_schema.c). */
 static json_t *egress_rule(const json_t *spec)
 {
 	const json_t *of = json_object_get(spec, "openfaas");
 	const json_t *eg = json_object_get(of, "functionEgress");
 	const json_t *net = json_object_get(spec, "network");
-	json_t *to = json_array();
+	const char *own[] = {"169.254.0.0/16", json_string_value(json_object_get(net, "cidr")),
+			     json_string_value(json_object_get(net, "serviceCidr"))};
+	json_t *to = NULL;
 	if (json_is_string(eg) && !strcmp(json_string_value(eg), "internet")) {
-		json_t *except = json_pack("[s]", "169.254.0.0/16");
-		const char *vpc = json_string_value(json_object_get(net, "cidr"));
-		const char *svc = json_string_value(json_object_get(net, "serviceCidr"));
-		if (vpc)
-			json_array_append_new(except, json_string(vpc));
-		else if (json_is_string(json_object_get(net, "vpcId")))
-			/* a given VPC's block, read by its reference (which refuses
-			 * a VPC with more blocks than this one) */
-			json_array_append_new(except, json_string("${aws_network_ref.main.cidr_block}"));
-		if (svc)
-			json_array_append_new(except, json_string(svc));
-		json_array_append_new(to, json_pack("{s:{s:s, s:o}}", "ipBlock", "cidr", "0.0.0.0/0", "except", except));
-		json_array_append_new(to, json_pack("{s:{s:s, s:[s]}}", "ipBlock", "cidr", "::/0", "except", "fd00:ec2::/32"));
+		to = public_blocks(net);
 	} else if (json_is_array(eg)) {
+		to = json_array();
 		size_t i;
 		const json_t *c;
 		json_array_foreach(eg, i, c)
 		{
-			if (json_is_string(c))
-				json_array_append_new(to, json_pack("{s:{s:O}}", "ipBlock", "cidr", c));
+			const char *cidr = json_string_value(c);
+			int inside = 0;
+			json_t *except = json_array();
+			for (size_t k = 0; cidr && k < SF_ARRAY_LEN(own); k++) {
+				if (cidr_within(cidr, own[k]))
+					inside = 1;
+				else if (cidr_within(own[k], cidr))
+					json_array_append_new(except, json_string(own[k]));
+			}
+			if (!cidr || inside)
+				json_decref(except);
+			else if (json_array_size(except))
+				json_array_append_new(to, json_pack("{s:{s:s, s:o}}", "ipBlock", "cidr", cidr, "except", except));
+			else
+				json_array_append_new(to, json_pack("{s:{s:s}}", "ipBlock", "cidr", cidr));
 		}
 	}
 	if (!json_array_size(to)) {
@@ -103,6 +165,21 @@ static json_t *egress_rule(const json_t *spec)
 		return NULL;
 	}
 	return json_pack("{s:o}", "to", to);
+}
+
+/* The queue-worker's way out: NATS (its queue), the gateway (it invokes
+ * functions through it), DNS, and for the X-Callback-Url a caller may give
+ * an asynchronous invocation, public addresses only: the URL is the
+ * caller's, so it must not turn the queue-worker into a way into the VPC,
+ * the cluster's Services or the metadata service. */
+static json_t *queue_worker_egress(const json_t *spec)
+{
+	json_t *p = policy(OF_NS, "secfaas-queue-worker-egress", match("app", "queue-worker"), json_pack("[s]", "Egress"));
+	json_object_set_new(json_object_get(p, "spec"), "egress",
+			    json_pack("[{s:[o], s:[o]}, {s:[o], s:[o]}, o, {s:o}]", "to", pods_of(OF_NS, "nats"), "ports",
+				      tcp(4222), "to", pods_of(OF_NS, "gateway"), "ports", tcp(8080), dns_rule(), "to",
+				      public_blocks(json_object_get(spec, "network"))));
+	return p;
 }
 
 json_t *sf_k8s_network_policies(const json_t *cluster)
@@ -116,11 +193,7 @@ json_t *sf_k8s_network_policies(const json_t *cluster)
 			    json_pack("[{s:[o], s:[o]}]", "from", pods_of(OF_NS, "gateway"), "ports", tcp(8080)));
 	json_array_append_new(out, p);
 	p = policy(FN_NS, "secfaas-dns", json_object(), json_pack("[s]", "Egress"));
-	json_object_set_new(json_object_get(p, "spec"), "egress",
-			    json_pack("[{s:[{s:o, s:o}], s:[{s:s, s:i}, {s:s, s:i}]}]", "to", "namespaceSelector",
-				      match("kubernetes.io/metadata.name", "kube-system"), "podSelector",
-				      match("k8s-app", "kube-dns"), "ports", "protocol", "UDP", "port", 53, "protocol",
-				      "TCP", "port", 53));
+	json_object_set_new(json_object_get(p, "spec"), "egress", json_pack("[o]", dns_rule()));
 	json_array_append_new(out, p);
 	json_t *rule = egress_rule(spec);
 	if (rule) {
@@ -134,5 +207,6 @@ json_t *sf_k8s_network_policies(const json_t *cluster)
 	json_array_append_new(out, only_from("secfaas-nats", "nats", 4222, nats_users));
 	json_array_append_new(out, only_from("secfaas-prometheus", "prometheus", 9090, prom_users));
 	json_array_append_new(out, only_from("secfaas-alertmanager", "alertmanager", 9093, am_users));
+	json_array_append_new(out, queue_worker_egress(spec));
 	return out;
 }

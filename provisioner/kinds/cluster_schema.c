@@ -607,9 +607,8 @@ static void check_image(const struct sf_node *n, struct sf_diags *d, const char 
 			      path, n->scalar, why);
 }
 
-/* none | internet | a list of IPv4 CIDRs.  A listed CIDR that covers the
- * metadata service's link-local range hands functions what the hop limit
- * keeps from them: warn. */
+/* none | internet | a list of IPv4 CIDRs (what they may not cover:
+ * check_egress_network). */
 static void check_egress(const struct sf_node *n, struct sf_diags *d, const char *path)
 {
 	if (n->type == SF_N_SCALAR) {
@@ -621,9 +620,8 @@ static void check_egress(const struct sf_node *n, struct sf_diags *d, const char
 		sf_diag_error(d, &n->pos, "%s: expected none, internet or a list of CIDRs", path);
 		return;
 	}
-	uint32_t ll = 0, net = 0;
-	int llb = 0, bits = 0; /* set by sf_parse_cidr; the constant always parses */
-	sf_parse_cidr("169.254.0.0/16", &ll, &llb);
+	uint32_t net = 0;
+	int bits = 0;
 	for (size_t i = 0; i < n->n; i++) {
 		const struct sf_node *c = n->vals[i];
 		int rc = c->type == SF_N_SCALAR ? sf_parse_cidr(c->scalar, &net, &bits) : -1;
@@ -632,10 +630,6 @@ static void check_egress(const struct sf_node *n, struct sf_diags *d, const char
 				      c->scalar);
 		else if (rc < 0)
 			sf_diag_error(d, &c->pos, "%s[%zu]: expected an IPv4 CIDR like 203.0.113.0/24", path, i);
-		else if (sf_cidrs_overlap(net, bits, ll, llb))
-			sf_diag_add(d, SF_SEV_WARNING, &c->pos,
-				    "%s[%zu]: %s covers link-local 169.254.0.0/16, where the instance metadata service answers; functions could reach it",
-				    path, i, c->scalar);
 	}
 }
 
@@ -765,12 +759,48 @@ static int some_group_runs(const struct sf_node *ngs, int coredns)
 	return 0;
 }
 
+/* Functions never reach the cluster's own network (the VPC: nodes, the
+ * API server's interfaces, endpoints; the service CIDR: the cluster's
+ * Services) or link-local (the metadata service): a listed CIDR that
+ * contains one gets it as an exception (cluster_netpol.c), and one that
+ * lies within one would allow nothing, so it is refused.  A VPC given by
+ * vpcId has its block read at apply time: not checked here. */
+static void check_egress_network(const struct sf_node *spec, struct sf_diags *d)
+{
+	const struct sf_node *eg = sf_node_get(sf_node_get(spec, "openfaas"), "functionEgress");
+	const struct sf_node *net = sf_node_get(spec, "network");
+	if (!eg || eg->type != SF_N_SEQ)
+		return;
+	const char *svc = sf_node_str(sf_node_get(net, "serviceCidr"));
+	const struct {
+		const char *what, *cidr;
+	} own[] = {{"link-local (the instance metadata service)", "169.254.0.0/16"},
+		   {"the VPC CIDR", sf_node_str(sf_node_get(net, "cidr"))},
+		   {"the service CIDR", svc ? svc : SF_DEFAULT_SERVICE_CIDR}};
+	for (size_t i = 0; i < eg->n; i++) {
+		const struct sf_node *c = eg->vals[i];
+		uint32_t a, b;
+		int ab, bb;
+		if (c->type != SF_N_SCALAR || sf_parse_cidr(c->scalar, &a, &ab) < 0)
+			continue; /* check_egress reports it */
+		for (size_t k = 0; k < SF_ARRAY_LEN(own); k++)
+			if (own[k].cidr && sf_parse_cidr(own[k].cidr, &b, &bb) == 0 && ab >= bb &&
+			    sf_cidrs_overlap(a, ab, b, bb)) {
+				sf_diag_error(d, &c->pos,
+					      "spec.openfaas.functionEgress[%zu]: %s lies within %s %s, which functions never reach; list only addresses outside the cluster's network",
+					      i, c->scalar, own[k].what, own[k].cidr);
+				break;
+			}
+	}
+}
+
 static void check_cluster_spec(const struct sf_node *n, struct sf_diags *d, const char *path)
 {
 	(void)path;
 	const struct sf_node *ngs = sf_node_get(n, "nodeGroups");
 	int has_gvisor = 0;
 	check_gvisor_pins(n, d);
+	check_egress_network(n, d);
 	int cm = sf_eks_minor(sf_node_str(sf_node_get(n, "kubernetesVersion")));
 	for (size_t i = 0; ngs && i < ngs->n; i++) {
 		const char *rt = sf_node_str(sf_node_get(ngs->vals[i], "runtime"));

@@ -28,7 +28,7 @@ elif ! diff -u "$here/full.txt" full.txt >diff.out; then
 	t_fail "estimate lines differ from golden:"
 	sed 's/^/    /' diff.out | head -n 40
 fi
-t_grep "before the summary line" "Plan: 67 to add" .out
+t_grep "before the summary line" "Plan: 68 to add" .out
 t_eq "the estimate comes just before the summary" "$(grep -B2 '^Plan:' .out | head -n 1 | cut -c1-15)" "  Longest chain"
 t_eq "the simulator was asked for prices (signed for us-east-1)" \
 	"$(curl -s "$AWSSIM_URL/_awssim/calls" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["calls"].get("pricing:GetProducts", 0) >= 4, [k for k in d["errors"] if k.startswith("pricing:")])')" "True []"

@@ -143,7 +143,7 @@ def exists(k, path):
 def t_install_and_converge(w):
     k = w.c.k
     r = w.run("apply", "s.yaml", "--auto-approve", want=0)
-    assert "Apply complete! Resources: 35 added" in r.stdout, r.stdout[-500:]
+    assert "Apply complete! Resources: 36 added" in r.stdout, r.stdout[-500:]
     # the guard's self-test probes are no cause for the API server's warnings
     assert "would violate PodSecurity" not in r.stdout + r.stderr, (r.stdout + r.stderr)[-2000:]
     rc = k.ok("GET", "/apis/node.k8s.io/v1/runtimeclasses/gvisor")
@@ -288,7 +288,7 @@ REACH = ('d=$(mktemp -d); i=0; for t in $TARGETS; do i=$((i+1)); ('
          'case "$rc:$out" in 1:*"timed out"*) r=dropped;; 143:*|124:*) r=dropped;; 1:*refused*) r=refused;; '
          '1:*) r=error;; *) r=connected;; esac; echo "$t $r" >"$d/$i") & done; wait; cat "$d"/*; rm -rf "$d"')
 NETPOLS = {"openfaas-fn": ["secfaas-default-deny", "secfaas-dns", "secfaas-from-gateway"],
-           "openfaas": ["secfaas-alertmanager", "secfaas-nats", "secfaas-prometheus"]}
+           "openfaas": ["secfaas-alertmanager", "secfaas-nats", "secfaas-prometheus", "secfaas-queue-worker-egress"]}
 
 
 def enforce(k, on):
@@ -641,7 +641,7 @@ def t_kubectl_with_kubeconfig(w):
 def t_destroy_leaves_nothing(w):
     k = w.c.k
     r = w.run("destroy", "s.yaml", "--auto-approve", want=0)
-    assert "35 destroyed" in r.stdout, r.stdout[-800:]
+    assert "36 destroyed" in r.stdout, r.stdout[-800:]
     for p in ("/api/v1/namespaces/openfaas", "/api/v1/namespaces/openfaas-fn",
               "/apis/node.k8s.io/v1/runtimeclasses/gvisor",
               "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/functions.openfaas.com",
@@ -663,7 +663,7 @@ def t_loadbalancer_teardown():
         r = w.run("destroy", "s.yaml", "--auto-approve", want=0)
         # the Service's destroy waited for the load balancer to be gone in AWS
         assert c.aws.lbs == {} and len(c.aws.deleted_lbs) == 1, (c.aws.lbs, c.aws.deleted_lbs)
-        assert "35 destroyed" in r.stdout
+        assert "36 destroyed" in r.stdout
     finally:
         c.stop()
 

@@ -217,7 +217,9 @@ T_TEST(network_policies_default_and_egress)
 		json_t *spec = json_object_get(cl, "spec");
 		json_object_set_new(spec, "network", json_pack("{s:s, s:s}", "cidr", "10.40.0.0/16", "serviceCidr",
 								"172.20.0.0/16"));
-		json_t *eg = k == 2 ? json_pack("[s, s]", "203.0.113.0/24", "198.51.100.7/32") : json_string(modes[k]);
+		json_t *eg = k == 2 ? json_pack("[s, s, s, s, s]", "203.0.113.0/24", "198.51.100.7/32", "0.0.0.0/0", "10.0.0.0/8",
+						"10.40.9.0/24")
+				    : json_string(modes[k]);
 		json_object_set_new(json_object_get(spec, "openfaas"), "functionEgress", eg);
 		sf_cluster_lower_k8s(cl, &c, &d);
 		T_EQ(d.nerrors, 0);
@@ -230,6 +232,21 @@ T_TEST(network_policies_default_and_egress)
 		T_STREQ(json_string_value(json_object_get(json_object_get(json_object_get(from, "podSelector"), "matchLabels"), "app")),
 			"gateway");
 		T_OK(policy_spec(&c, "k8s_manifest.of_networkpolicy_openfaas_fn_secfaas_dns") != NULL);
+		/* the queue-worker posts callbacks to URLs its callers give:
+		 * only NATS, the gateway, DNS and public addresses */
+		const json_t *qw = policy_spec(&c, "k8s_manifest.of_networkpolicy_openfaas_secfaas_queue_worker_egress");
+		char *qws = qw ? json_dumps(qw, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+		T_STREQ(qws, "{\"egress\":[{\"ports\":[{\"port\":4222,\"protocol\":\"TCP\"}],\"to\":[{\"namespaceSelector\":{\"matchLabels\":"
+			     "{\"kubernetes.io/metadata.name\":\"openfaas\"}},\"podSelector\":{\"matchLabels\":{\"app\":\"nats\"}}}]},"
+			     "{\"ports\":[{\"port\":8080,\"protocol\":\"TCP\"}],\"to\":[{\"namespaceSelector\":{\"matchLabels\":"
+			     "{\"kubernetes.io/metadata.name\":\"openfaas\"}},\"podSelector\":{\"matchLabels\":{\"app\":\"gateway\"}}}]},"
+			     "{\"ports\":[{\"port\":53,\"protocol\":\"UDP\"},{\"port\":53,\"protocol\":\"TCP\"}],\"to\":[{\"namespaceSelector\":"
+			     "{\"matchLabels\":{\"kubernetes.io/metadata.name\":\"kube-system\"}},\"podSelector\":{\"matchLabels\":"
+			     "{\"k8s-app\":\"kube-dns\"}}}]},"
+			     "{\"to\":[{\"ipBlock\":{\"cidr\":\"0.0.0.0/0\",\"except\":[\"169.254.0.0/16\",\"10.0.0.0/8\",\"100.64.0.0/10\","
+			     "\"172.16.0.0/12\",\"192.168.0.0/16\"]}},{\"ipBlock\":{\"cidr\":\"::/0\",\"except\":[\"fc00::/7\",\"fe80::/10\"]}}]}],"
+			     "\"podSelector\":{\"matchLabels\":{\"app\":\"queue-worker\"}},\"policyTypes\":[\"Egress\"]}");
+		free(qws);
 		const json_t *nats = policy_spec(&c, "k8s_manifest.of_networkpolicy_openfaas_secfaas_nats");
 		T_EQ(json_array_size(json_object_get(json_array_get(json_object_get(nats, "ingress"), 0), "from")), 2);
 		const json_t *egr = policy_spec(&c, "k8s_manifest.of_networkpolicy_openfaas_fn_secfaas_egress");
@@ -240,14 +257,22 @@ T_TEST(network_policies_default_and_egress)
 			const json_t *b = json_object_get(json_array_get(to, 0), "ipBlock");
 			T_STREQ(json_string_value(json_object_get(b, "cidr")), "0.0.0.0/0");
 			char *ex = json_dumps(json_object_get(b, "except"), JSON_COMPACT);
-			T_STREQ(ex, "[\"169.254.0.0/16\",\"10.40.0.0/16\",\"172.20.0.0/16\"]");
+			/* public addresses only: the VPC and the services lie in
+			 * private space already */
+			T_STREQ(ex, "[\"169.254.0.0/16\",\"10.0.0.0/8\",\"100.64.0.0/10\",\"172.16.0.0/12\",\"192.168.0.0/16\"]");
 			free(ex);
 			b = json_object_get(json_array_get(to, 1), "ipBlock");
-			T_STREQ(json_string_value(json_array_get(json_object_get(b, "except"), 0)), "fd00:ec2::/32");
+			ex = json_dumps(json_object_get(b, "except"), JSON_COMPACT);
+			T_STREQ(ex, "[\"fc00::/7\",\"fe80::/10\"]");
+			free(ex);
 		} else {
-			T_EQ(json_array_size(to), 2);
-			T_STREQ(json_string_value(json_object_get(json_object_get(json_array_get(to, 1), "ipBlock"), "cidr")),
-				"198.51.100.7/32");
+			/* a listed block keeps link-local, the VPC and the services
+			 * out; one inside them is left out */
+			char *got = json_dumps(to, JSON_COMPACT);
+			T_STREQ(got, "[{\"ipBlock\":{\"cidr\":\"203.0.113.0/24\"}},{\"ipBlock\":{\"cidr\":\"198.51.100.7/32\"}},"
+				     "{\"ipBlock\":{\"cidr\":\"0.0.0.0/0\",\"except\":[\"169.254.0.0/16\",\"10.40.0.0/16\",\"172.20.0.0/16\"]}},"
+				     "{\"ipBlock\":{\"cidr\":\"10.0.0.0/8\",\"except\":[\"10.40.0.0/16\"]}}]");
+			free(got);
 		}
 		/* after the namespaces, before the gateway runs */
 		const struct sf_rinst *r = sf_config_find(&c, "k8s_manifest.of_networkpolicy_openfaas_fn_secfaas_default_deny");
