@@ -23,7 +23,10 @@ Mutating phase (create/update):
 Validating phase (generateName is resolved first, as the registry does):
  5. LimitRanger (min/max/ratio, pod CREATE) and PodSecurity (podsecurity.py):
     pods are refused at the namespace's enforce level and warned at its warn
-    level; workload templates and namespace label changes only warn.
+    level, on CREATE and on an UPDATE of the pod or of its
+    pods/ephemeralcontainers subresource that changes what is checked
+    (podsecurity.significant_update); workload templates and namespace label
+    changes only warn.
  6. ValidatingAdmissionPolicies whose bindings carry Deny (or Warn) actions.
  7. Validating admission webhooks.
  8. ResourceQuota (quota.py), last, on every namespaced CREATE.
@@ -168,7 +171,7 @@ class Admission:
                 return False
         return True
 
-    def env(self, rt, op, obj, old, user, dry_run, policy):
+    def env(self, rt, op, obj, old, user, dry_run, policy, sub=""):
         md = ((obj if obj is not None else old) or {}).get("metadata") or {}
         nso = None
         if rt.namespaced:
@@ -177,6 +180,7 @@ class Admission:
              "request": {"operation": op, "namespace": md.get("namespace", ""), "name": md.get("name", ""),
                          "kind": {"group": rt.group, "version": rt.versions[0], "kind": rt.kind},
                          "resource": {"group": rt.group, "version": rt.versions[0], "resource": rt.plural},
+                         "subResource": sub or "",
                          "userInfo": {"username": user.get("username", ""), "groups": user.get("groups", [])},
                          "dryRun": bool(dry_run)}}
         cache = {}
@@ -249,6 +253,9 @@ class Admission:
             a.name = md["name"]
         if rt.kind == "Pod" and op == "CREATE" and not a.sub:
             self.limit_ranger_validate(rt, obj)
+            self.pod_security(rt, obj)
+        elif rt.kind == "Pod" and op == "UPDATE" and a.sub in ("", "ephemeralcontainers") \
+                and podsecurity.significant_update(obj, old):
             self.pod_security(rt, obj)
         elif (rt.group, rt.kind) in podsecurity.WORKLOADS and op in ("CREATE", "UPDATE") and not a.sub:
             self.pod_security_workload(rt, obj)
@@ -333,7 +340,7 @@ class Admission:
             pspec = p.get("spec") or {}
             pname, bname = p["metadata"]["name"], b["metadata"]["name"]
             try:
-                env = self.env(rt, op, obj, old, user, dry_run, p)
+                env = self.env(rt, op, obj, old, user, dry_run, p, sub)
                 if pspec.get("paramKind"):
                     raise cel.CelError("paramKind is not supported by kubesim")
                 if not self.match_conditions(p, env):
@@ -464,7 +471,7 @@ class Admission:
             pname, bname = p["metadata"]["name"], b["metadata"]["name"]
             fail = pspec.get("failurePolicy", "Fail") != "Ignore"
             try:
-                env = self.env(rt, op, obj, old, user, dry_run, p)
+                env = self.env(rt, op, obj, old, user, dry_run, p, sub)
                 if pspec.get("paramKind"):
                     raise cel.CelError("paramKind is not supported by kubesim")
                 if not self.match_conditions(p, env):

@@ -3,7 +3,8 @@
 Cluster.create / replace / patch / apply / delete / get / list implement the
 rules in kubernetes-api.md §3-§6: defaulting, validation, the admission chain,
 generation, managedFields, no-op detection, dryRun, finalizers and deletion
-propagation.  HTTP handlers, controllers and the gateway emulation all go
+propagation, and the subresources that write part of an object (status,
+pods/ephemeralcontainers).  HTTP handlers, controllers and the gateway emulation all go
 through these methods, so a pod a controller creates meets the same admission
 as one a client POSTs.  Every method takes the store lock itself.
 """
@@ -57,6 +58,24 @@ def quantity_ok(v):
 
 def rand_suffix(n=5):
     return "".join(random.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(n))
+
+
+def ephemeral_only(old, new):
+    """A write through pods/ephemeralcontainers: the stored pod with only
+    spec.ephemeralContainers taken from the request (the registry's
+    dropNonEphemeralContainerUpdates); everything else it sends is ignored."""
+    out = deep(old)
+    eph = ((new or {}).get("spec") or {}).get("ephemeralContainers") if isinstance((new or {}).get("spec"), dict) \
+        else None
+    out.setdefault("spec", {})
+    if eph:
+        out["spec"]["ephemeralContainers"] = deep(eph)
+    else:
+        out["spec"].pop("ephemeralContainers", None)
+    rv = ((new or {}).get("metadata") or {}).get("resourceVersion")
+    if rv:
+        out["metadata"]["resourceVersion"] = rv
+    return out
 
 
 class Cluster:
@@ -346,7 +365,7 @@ class Cluster:
                 return port
         raise ApiError(422, "no free node port")
 
-    def validate(self, rt, obj, old):
+    def validate(self, rt, obj, old, sub=None):
         md = obj["metadata"]
         name = md.get("name", "")
         causes = []
@@ -379,6 +398,7 @@ class Cluster:
             self.validate_pod_spec(((spec.get("template") or {}).get("spec")), "spec.template.spec", causes)
         elif rt.kind == "Pod":
             self.validate_pod_spec(spec, "spec", causes)
+            self.validate_ephemeral(spec, (old.get("spec") or {}) if old else None, sub, causes)
         elif rt.kind == "RuntimeClass":
             h = obj.get("handler")
             if not h:
@@ -451,6 +471,52 @@ class Cluster:
             elif not c.get("image"):
                 causes.append(("%s.containers[%d].image" % (at, i), "FieldValueRequired", "Required value"))
 
+    def validate_ephemeral(self, ps, old_ps, sub, causes):
+        """Ephemeral containers as the pod registry validates them: never set on create,
+        changed only through the pods/ephemeralcontainers subresource, and there only
+        added (an existing one is neither removed nor changed); each new one has a
+        name unique in the pod, an image, and none of the fields an ephemeral
+        container may not carry."""
+        ps = ps if isinstance(ps, dict) else {}
+        eph = [c for c in ps.get("ephemeralContainers") or [] if isinstance(c, dict)]
+        at = "spec.ephemeralContainers"
+        if old_ps is None:
+            if eph:
+                causes.append((at, "FieldValueForbidden", "Forbidden: cannot be set on create"))
+            return
+        before = [c for c in old_ps.get("ephemeralContainers") or [] if isinstance(c, dict)]
+        if sub != "ephemeralcontainers":
+            if canon(before) != canon(eph):
+                causes.append(("spec", "FieldValueForbidden", "Forbidden: pod updates may not change fields other "
+                               "than `spec.containers[*].image`,`spec.initContainers[*].image`,"
+                               "`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing "
+                               "tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it "
+                               "was previously negative)"))
+            return
+        now = {c.get("name"): c for c in eph}
+        for c in before:
+            if c.get("name") not in now:
+                causes.append((at, "FieldValueForbidden",
+                               'Forbidden: existing ephemeral containers "%s" may not be removed' % c.get("name")))
+            elif canon(now[c.get("name")]) != canon(c):
+                causes.append((at, "FieldValueForbidden",
+                               'Forbidden: existing ephemeral containers "%s" may not be changed' % c.get("name")))
+        taken = {c.get("name") for key in ("containers", "initContainers") for c in ps.get(key) or []
+                 if isinstance(c, dict)}
+        for i, c in enumerate(eph):
+            here = "%s[%d]" % (at, i)
+            if not c.get("name"):
+                causes.append((here + ".name", "FieldValueRequired", "Required value"))
+            elif c["name"] in taken:
+                causes.append((here + ".name", "FieldValueDuplicate", 'Duplicate value: "%s"' % c["name"]))
+            taken.add(c.get("name"))
+            if not c.get("image"):
+                causes.append((here + ".image", "FieldValueRequired", "Required value"))
+            for f in ("ports", "livenessProbe", "readinessProbe", "startupProbe", "lifecycle", "resources"):
+                if c.get(f):
+                    causes.append(("%s.%s" % (here, f), "FieldValueForbidden",
+                                   "Forbidden: cannot be set for an Ephemeral Container"))
+
     # ---- writing ---------------------------------------------------------
 
     def generation_changed(self, rt, old, new):
@@ -512,7 +578,7 @@ class Cluster:
             # Like the registry: generateName is resolved after admission.
             md["name"] = md["generateName"] + rand_suffix()
             self.check_exists(rt, md)
-        self.validate(rt, new, old)
+        self.validate(rt, new, old, sub)
         if rt.generation:
             if old is None:
                 md["generation"] = 1
@@ -595,6 +661,8 @@ class Cluster:
             if sub == "status":
                 new = deep(old)
                 new["status"] = deep(body.get("status"))
+            elif sub == "ephemeralcontainers":
+                new = ephemeral_only(old, body)
             else:
                 new = body
                 if "managedFields" not in new["metadata"] and old["metadata"].get("managedFields"):
@@ -650,6 +718,8 @@ class Cluster:
                 st = new.get("status")
                 new = deep(old)
                 new["status"] = st
+            elif sub == "ephemeralcontainers":
+                new = ephemeral_only(old, new)
             obj, _ = self.commit(rt, version, new, old, manager, dry_run, user, sub=sub)
             return 200, obj
 
@@ -695,6 +765,10 @@ class Cluster:
         if rt.namespaced:
             new["metadata"]["namespace"] = ns
         new["apiVersion"], new["kind"] = rt.gv(version), rt.kind
+        if sub == "ephemeralcontainers":
+            if old is None:
+                raise not_found(rt, name)
+            new = ephemeral_only(old, new)
         obj, _ = self.commit(rt, version, new, old, manager, dry_run, user, entries=entries, sub=sub)
         return (201 if old is None else 200), obj
 

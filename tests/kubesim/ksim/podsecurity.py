@@ -260,6 +260,35 @@ def evaluate(level, md, spec):
     return out
 
 
+def significant_update(new, old):
+    """Whether a pod UPDATE (the pod itself or its ephemeralcontainers subresource)
+    is evaluated at all, as upstream's isSignificantPodUpdate decides: the seccomp
+    annotation, the number or images of containers and init containers, or an
+    ephemeral container added or changed; anything else (labels, status-like
+    metadata) passes unchecked."""
+    def spec(p):
+        s = (p or {}).get("spec")
+        return s if isinstance(s, dict) else {}
+
+    def ann(p):
+        return (((p or {}).get("metadata") or {}).get("annotations") or {}).get(
+            "seccomp.security.alpha.kubernetes.io/pod")
+    n, o = spec(new), spec(old)
+    if ann(new) != ann(old):
+        return True
+    for key in ("containers", "initContainers"):
+        nl, ol = n.get(key) or [], o.get(key) or []
+        if len(nl) != len(ol):
+            return True
+        if any((a or {}).get("image") != (b or {}).get("image") for a, b in zip(nl, ol)):
+            return True
+    before = {(c or {}).get("name"): c for c in o.get("ephemeralContainers") or []}
+    for c in n.get("ephemeralContainers") or []:
+        if (c or {}).get("name") not in before or before[c.get("name")] != c:
+            return True
+    return False
+
+
 def summary(failures):
     return ", ".join("%s (%s)" % f for f in failures)
 

@@ -50,7 +50,7 @@ def builtin_types(minor):
         ResType("", ["v1"], "Secret", "secrets", True),
         ResType("", ["v1"], "ConfigMap", "configmaps", True, ["cm"]),
         ResType("", ["v1"], "Service", "services", True, ["svc"], ["status", "proxy"], categories=["all"]),
-        ResType("", ["v1"], "Pod", "pods", True, ["po"], ["status", "log"], categories=["all"]),
+        ResType("", ["v1"], "Pod", "pods", True, ["po"], ["status", "log", "ephemeralcontainers"], categories=["all"]),
         ResType("", ["v1"], "Event", "events", True, ["ev"]),
         ResType("", ["v1"], "Endpoints", "endpoints", True, ["ep"]),
         ResType("", ["v1"], "ResourceQuota", "resourcequotas", True, ["quota"], ["status"]),

@@ -550,6 +550,8 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(405, "the server does not allow this method on the requested resource")
         if sub == "scale":
             return self.scale(rt, version, ns, name, q, body, user, manager, dry)
+        if sub == "ephemeralcontainers" and m not in ("GET", "PUT", "PATCH"):
+            raise ApiError(405, "the server does not allow this method on the requested resource")
         if sub == "log":
             if m != "GET":
                 raise ApiError(405, "the server does not allow this method on the requested resource")

@@ -243,7 +243,85 @@ def t_service_account_tokens(k, aws):
                                                'sa/ghost: serviceaccount "ghost" not found'), body
 
 
+def t_ephemeral_containers(k):
+    """pods/ephemeralcontainers: only spec.ephemeralContainers is taken from the request, they
+    may only be added, and the write is an UPDATE of that subresource for policies (matched only
+    by a rule naming it) and for Pod Security."""
+    k.ok("POST", "/api/v1/namespaces", ns("eph"))
+    P = "/api/v1/namespaces/eph/pods"
+    E = P + "/p/ephemeralcontainers"
+    smp = "application/strategic-merge-patch+json"
+    dbg = {"name": "dbg", "image": "busybox:1.36", "targetContainerName": "c"}
+    code, body, _ = k.call("POST", P, pod("born", "eph", ephemeralContainers=[dbg]))
+    assert code == 422 and body["message"] == ('Pod "born" is invalid: spec.ephemeralContainers: Forbidden: '
+                                               "cannot be set on create"), (code, body)
+    k.ok("POST", P, pod("p", "eph"))
+    got = k.ok("GET", E)
+    assert got["kind"] == "Pod" and got["metadata"]["name"] == "p" and not got["spec"].get("ephemeralContainers"), got
+    # the pod itself cannot take one
+    code, body, _ = k.call("PATCH", P + "/p", {"spec": {"ephemeralContainers": [dbg]}}, ctype=smp)
+    assert code == 422 and "pod updates may not change fields" in body["message"], (code, body)
+    # through the subresource: added; what else the request says is ignored
+    got = k.ok("PATCH", E, {"metadata": {"labels": {"x": "y"}},
+                            "spec": {"ephemeralContainers": [dbg], "containers": [{"name": "c", "image": "nginx:1.27"}]}},
+               ctype=smp)
+    assert got["spec"]["ephemeralContainers"] == [dbg], got["spec"]
+    assert got["spec"]["containers"][0]["image"] == "busybox:1.36" and not got["metadata"].get("labels"), got
+    assert k.ok("GET", P + "/p")["spec"]["ephemeralContainers"] == [dbg]
+    for patch, ctype, why in (
+            ([{"op": "remove", "path": "/spec/ephemeralContainers/0"}], "application/json-patch+json",
+             'existing ephemeral containers "dbg" may not be removed'),
+            ([{"op": "replace", "path": "/spec/ephemeralContainers/0/image", "value": "alpine:3.20"}],
+             "application/json-patch+json", 'existing ephemeral containers "dbg" may not be changed'),
+            ({"spec": {"ephemeralContainers": [{"name": "c", "image": "busybox:1.36"}]}}, smp,
+             'spec.ephemeralContainers[1].name: Duplicate value: "c"'),
+            ({"spec": {"ephemeralContainers": [{"name": "web", "image": "busybox:1.36",
+                                                "ports": [{"containerPort": 80}]}]}}, smp,
+             "spec.ephemeralContainers[1].ports: Forbidden: cannot be set for an Ephemeral Container")):
+        code, body, _ = k.call("PATCH", E, patch, ctype=ctype)
+        assert code == 422 and why in body["message"], (why, code, body)
+    assert k.call("DELETE", E)[0] == 405 and k.ok("GET", P + "/p")["metadata"]["name"] == "p"
+    # a policy on "pods" does not see the subresource; one naming pods/ephemeralcontainers does
+    rule = {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["pods"]}
+    vap = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+           "metadata": {"name": "no-priv"},
+           "spec": {"failurePolicy": "Fail", "matchConstraints": {"resourceRules": [rule]},
+                    "validations": [{"expression": "!has(object.spec.ephemeralContainers) || "
+                                                   "object.spec.ephemeralContainers.all(c, !has(c.securityContext) || "
+                                                   "!has(c.securityContext.privileged) || !c.securityContext.privileged)",
+                                     "messageExpression": "'no privileged ephemeral containers (' + request.operation "
+                                                          "+ ' ' + request.subResource + ')'"}]}}
+    VP = "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies/no-priv"
+    k.apply(VP, vap)
+    k.apply("/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings/no-priv",
+            {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
+             "metadata": {"name": "no-priv"},
+             "spec": {"policyName": "no-priv", "validationActions": ["Deny"], "matchResources": {
+                 "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "eph"}}}}})
+    priv = {"spec": {"ephemeralContainers": [{"name": "root", "image": "busybox:1.36",
+                                              "securityContext": {"privileged": True}}]}}
+    got = k.ok("PATCH", E + "?dryRun=All", priv, ctype=smp)
+    assert [c["name"] for c in got["spec"]["ephemeralContainers"]] == ["dbg", "root"], got["spec"]
+    vap["spec"]["matchConstraints"]["resourceRules"] = [rule, dict(rule, operations=["UPDATE"],
+                                                                   resources=["pods/ephemeralcontainers"])]
+    k.apply(VP, vap)
+    code, body, _ = k.call("PATCH", E, priv, ctype=smp)
+    assert code == 422 and body["message"] == ("ValidatingAdmissionPolicy 'no-priv' with binding 'no-priv' denied "
+                                               "request: no privileged ephemeral containers (UPDATE ephemeralcontainers)"), \
+        (code, body)
+    k.ok("DELETE", VP)
+    # Pod Security checks an added ephemeral container at the namespace's enforce level
+    k.ok("PATCH", "/api/v1/namespaces/eph", {"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "baseline"}}},
+         ctype="application/merge-patch+json")
+    code, body, _ = k.call("PATCH", E, priv, ctype=smp)
+    assert code == 403 and body["message"] == ('pods "p" is forbidden: violates PodSecurity "baseline:latest": privileged '
+                                               '(container "root" must not set securityContext.privileged=true)'), \
+        (code, body)
+    assert [c["name"] for c in k.ok("GET", P + "/p")["spec"]["ephemeralContainers"]] == ["dbg"]
+
+
 def register(run, k, aws):
     run.run("Pod Security restricted: real denials and warnings", t_pod_security, k)
     run.run("LimitRange defaults/max, ResourceQuota usage and refusals", t_limits_and_quota, k)
     run.run("ServiceAccount token automount (pod over account), kube-root-ca.crt", t_service_account_tokens, k, aws)
+    run.run("pods/ephemeralcontainers: add-only, matched as a subresource, Pod Security", t_ephemeral_containers, k)
