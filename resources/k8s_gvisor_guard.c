@@ -4,8 +4,9 @@
  *
  * create/update, in order:
  *   1. the deny guard: a ValidatingAdmissionPolicy + binding refusing any pod
- *      in the namespace without the class, or with host namespaces or
- *      privileged containers (manifests/k8s/gvisor-guard.yaml);
+ *      in the namespace without the class, or with host namespaces, hostPath
+ *      volumes, host ports or privileged containers of any kind (also those
+ *      added later as ephemeral containers; manifests/k8s/gvisor-guard.yaml);
  *   2. the mutator, which sets the class (and the sandbox node selector and
  *      toleration) on every pod created there, so functions deployed
  *      through the gateway later need no secfaas run.  Which one comes from
@@ -24,7 +25,8 @@
  *   4. repair: every function Deployment (label faas_function) whose pod
  *      template lacks the class gets a merge patch that sets it.
  * read reports `compliant: false` (and why, in `drift`) when a policy or
- * webhook object is missing or tampered with, the webhook is unavailable or
+ * webhook object is missing, tampered with or older than this binary's
+ * templates, the webhook is unavailable or
  * its certificate due, the self-test fails, the server now calls for the
  * other mutator, or (without a mutator) a function Deployment lacks the
  * class; plan shows it and apply repairs it.
@@ -125,6 +127,31 @@ static int docs_of(const json_t *a, const char *file, json_t **out, struct sf_er
 	int rc = sf_kube_template(out, file, vars, err);
 	free(policy);
 	return rc;
+}
+
+/* 1 when every field `want` sets is in `live` with the same value, lists
+ * item by item and of the same length; what the API server defaults into
+ * live (matchPolicy, selectors, scope) is no difference.  So an object left
+ * by an older secfaas, or edited in the cluster, shows as drift and apply
+ * puts this binary's version back. */
+static int covers(const json_t *want, const json_t *live)
+{
+	const char *k;
+	json_t *v;
+	size_t i;
+	if (json_is_object(want)) {
+		if (!json_is_object(live))
+			return 0;
+		json_object_foreach((json_t *)want, k, v) if (!covers(v, json_object_get(live, k))) return 0;
+		return 1;
+	}
+	if (json_is_array(want)) {
+		if (!json_is_array(live) || json_array_size(want) != json_array_size(live))
+			return 0;
+		json_array_foreach(want, i, v) if (!covers(v, json_array_get(live, i))) return 0;
+		return 1;
+	}
+	return live && json_equal(want, live);
 }
 
 /* The guard (and maybe the policy mutator) objects for these attributes. */
@@ -430,9 +457,13 @@ static int read_(struct sf_rctx *c, const json_t *prior, json_t **out)
 		sf_err_clear(&e);
 		const char *kind = sget(o, "kind"), *name = sget(json_object_get(o, "metadata"), "name");
 		int g = rc < 0 ? 0 : sf_kube_get(k, sget(o, "apiVersion"), kind, NULL, name, &live, &e);
+		int same = g < 0 || !live || covers(json_object_get(o, "spec"), json_object_get(live, "spec"));
 		json_decref(live);
 		if (g == SF_ENOTFOUND && !why[0])
 			snprintf(why, sizeof why, "%s %s is missing", kind, name);
+		else if (g == 0 && !same && !why[0])
+			snprintf(why, sizeof why, "%s %s is not the one secfaas installs (an older version, or edited)", kind,
+				 name);
 		else if (g < 0 && g != SF_ENOTFOUND) {
 			*c->err = e;
 			rc = g;

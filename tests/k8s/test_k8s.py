@@ -6,6 +6,8 @@ admission guard, the generated basic-auth Secret) are emitted as a
 pointed at a kubesim on loopback whose nodes come from the kubesim harness's
 fake AWS (a system group and a gVisor group).  Then: apply, a second plan
 with no changes, functions deployed through the gateway end up in gVisor,
+the guard refuses host access and privilege in every kind of container
+(ephemeral ones added later too) and an older guard is drift,
 verify passes and fails when the route is broken, drift and conflicts,
 secrets never printed, real kubectl with the written kubeconfig, v1.36
 mutating admission (and a broken mutator refusing pods), LoadBalancer
@@ -279,6 +281,78 @@ def t_tenant_function_lands_in_gvisor(w):
                    for q in pods["items"]) if pods["items"] else ""
     assert "patched=True" in logs, logs[-800:]
     assert gateway(k, "DELETE", "/system/functions", {"functionName": "tenant1"})[0] == 202
+
+
+GUARD_VAP = "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies/secfaas-openfaas-fn-gvisor-only"
+GUARD_DENIED = ("ValidatingAdmissionPolicy 'secfaas-openfaas-fn-gvisor-only' with binding "
+                "'secfaas-openfaas-fn-gvisor-only' denied request: openfaas-fn pods ")
+FN_IMAGE = "ghcr.io/openfaas/alpine:3.20"
+
+
+def fn_pod(name, **spec):
+    """A pod shaped like a function's, in gVisor and without a token, plus `spec`."""
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": dict({"runtimeClassName": "gvisor", "automountServiceAccountToken": False,
+                          "containers": [{"name": "fn", "image": FN_IMAGE}]}, **spec)}
+
+
+def pod_security(k, level):
+    """Set openfaas-fn's Pod Security enforce level (baseline is what secfaas applies)."""
+    k.ok("PATCH", "/api/v1/namespaces/openfaas-fn",
+         {"metadata": {"labels": {"pod-security.kubernetes.io/enforce": level}}}, ctype="application/merge-patch+json")
+
+
+def t_guard_every_container(w):
+    """The deny guard on its own (Pod Security relaxed to privileged, as a namespace admin could,
+    so it cannot refuse first) refuses a privileged init container, a hostPath volume, a host
+    port, and a privileged ephemeral container added to a running pod through the
+    pods/ephemeralcontainers subresource; an ordinary function pod and a plain ephemeral
+    container are still admitted.  A guard older than the binary's, or edited, is drift that
+    apply replaces."""
+    k = w.c.k
+    P = "/api/v1/namespaces/openfaas-fn/pods"
+    E = P + "/debugged/ephemeralcontainers"
+    smp = "application/strategic-merge-patch+json"
+    priv = {"privileged": True}
+    hostpath = fn_pod("hostpath", volumes=[{"name": "etc", "hostPath": {"path": "/etc"}}])
+    pod_security(k, "privileged")
+    try:
+        code, body = k.call("POST", P + "?dryRun=All", fn_pod("plain"))[:2]
+        assert code == 201 and body["spec"]["runtimeClassName"] == "gvisor", (code, body)
+        for pod, why in ((fn_pod("init", initContainers=[{"name": "setup", "image": FN_IMAGE, "securityContext": priv}]),
+                          "may not run privileged containers"),
+                         (hostpath, "may not mount hostPath volumes"),
+                         (fn_pod("hostport", containers=[{"name": "fn", "image": FN_IMAGE, "ports": [
+                             {"containerPort": 8080, "hostPort": 8080}]}]), "may not use hostPort")):
+            code, body = k.call("POST", P + "?dryRun=All", pod)[:2]
+            assert code == 422 and body["message"].startswith(GUARD_DENIED + why), (pod["metadata"]["name"], code, body)
+        k.ok("POST", P, fn_pod("debugged"))
+        got = k.ok("PATCH", E + "?dryRun=All", {"spec": {"ephemeralContainers": [{"name": "dbg", "image": FN_IMAGE}]}},
+                   ctype=smp)
+        assert [c["name"] for c in got["spec"]["ephemeralContainers"]] == ["dbg"], got["spec"]
+        code, body = k.call("PATCH", E, {"spec": {"ephemeralContainers": [
+            {"name": "root", "image": FN_IMAGE, "targetContainerName": "fn", "securityContext": priv}]}}, ctype=smp)[:2]
+        assert code == 422 and body["message"].startswith(GUARD_DENIED + "may not run privileged containers"), (code, body)
+        assert not k.ok("GET", P + "/debugged")["spec"].get("ephemeralContainers")
+        # an older guard (or one edited in the cluster) without the hostPath check: plan names
+        # it, apply puts the binary's back
+        vap = k.ok("GET", GUARD_VAP)
+        vap = {"apiVersion": vap["apiVersion"], "kind": vap["kind"], "metadata": {"name": vap["metadata"]["name"]},
+               "spec": dict(vap["spec"], validations=[v for v in vap["spec"]["validations"]
+                                                      if "hostPath" not in v["expression"]])}
+        k.apply(GUARD_VAP, vap, manager="saboteur", force=True)
+        assert k.call("POST", P + "?dryRun=All", hostpath)[0] == 201
+    finally:
+        pod_security(k, "baseline")
+        k.call("DELETE", P + "/debugged")
+    r = w.run("plan", "s.yaml", "--detailed-exitcode")
+    assert r.returncode == 2 and "k8s_gvisor_guard.openfaas_fn" in r.stdout and \
+        "ValidatingAdmissionPolicy secfaas-openfaas-fn-gvisor-only is not the one secfaas installs" in r.stdout, \
+        r.stdout[-2000:]
+    w.run("apply", "s.yaml", "--auto-approve", want=0)
+    assert any("hostPath" in v["expression"] for v in k.ok("GET", GUARD_VAP)["spec"]["validations"])
+    r = w.run("plan", "s.yaml", "--detailed-exitcode")
+    assert r.returncode == 0, r.stdout[-2000:]
 
 
 # what a function's code does with the network, in its image's own shell (BusyBox): connect to each
@@ -947,6 +1021,7 @@ def main():
         run.run("apply installs RuntimeClass + OpenFaaS; 2nd plan empty", t_install_and_converge, w)
         run.run("basic-auth generated once, never printed", t_secret_never_printed, w)
         run.run("tenant function lands in gVisor via the webhook, no re-run", t_tenant_function_lands_in_gvisor, w)
+        run.run("guard: init/ephemeral containers, hostPath, hostPort; older guard is drift", t_guard_every_container, w)
         run.run("default NetworkPolicies: enforced on real packets, deleted one repaired", t_network_policies, w)
         run.run("function quota and LimitRange applied and enforced", t_function_limits, w)
         run.run("webhook down/tampered/untrusted: refused, drift, repaired", t_webhook_broken_fails_closed, w)
