@@ -73,8 +73,10 @@ int sf_aws_code_is_skew(const char *code, const char *message)
 {
 	if (in_set(code, skew_codes))
 		return 1;
+	/* a slow clock: "Signature expired: X is now earlier than Y"; a fast
+	 * one: "Signature not yet current: X is still later than Y" */
 	if (code && (!strcmp(code, "InvalidSignatureException") || !strcmp(code, "SignatureDoesNotMatch")) && message &&
-	    strcasestr(message, "Signature expired"))
+	    (strcasestr(message, "Signature expired") || strcasestr(message, "Signature not yet current")))
 		return 1;
 	if (code && !strcmp(code, "AuthFailure") && message && strcasestr(message, "time"))
 		return 1;

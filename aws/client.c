@@ -2,6 +2,7 @@
  * sign, send, decode, retry. */
 #include "aws/client.h"
 
+#include <math.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -18,6 +19,9 @@
 #include "util.h"
 
 #define MAX_PAGES 1000
+/* AWS refuses a signature 5 minutes (some services 15) off its clock; a
+ * reply whose Date is within a minute of ours says the clocks agree. */
+#define SF_AWS_SKEW_AGREE_S 60.0
 
 struct sf_aws {
 	struct sf_aws_config *cfg;
@@ -238,6 +242,25 @@ static int do_call(struct sf_aws *c, const struct call *k, json_t **out, struct 
 			if (skew_retried || !date || sf_http_date_parse(date, &server) < 0)
 				goto done;
 			double off = server - c->clock->now(c->clock->ctx);
+			if (fabs(off) < SF_AWS_SKEW_AGREE_S) {
+				/* the clocks agree, so it was the credentials
+				 * that expired (EC2's RequestExpired says both):
+				 * fetch them again, once */
+				if (k->explicit_signer)
+					goto done;
+				sf_info("aws: %s %s: %s with the clocks in step; fetching the credentials again",
+					k->service, k->op, aerr.aws_code);
+				sf_creds_invalidate(c->creds);
+				sf_aws_creds_release(&creds);
+				int crc = sf_creds_get(c->creds, &creds, err);
+				if (crc < 0) {
+					sf_err_prefix(err, "%s %s: ", k->service, k->op);
+					rc = crc;
+					goto done;
+				}
+				skew_retried = 1;
+				continue;
+			}
 			pthread_mutex_lock(&c->mu);
 			c->skew = off;
 			pthread_mutex_unlock(&c->mu);

@@ -69,7 +69,10 @@ int sf_json_proto_decode(const char *service, const char *op, long status, const
 	char code[96] = "";
 	const char *msg = NULL;
 	if (etype && *etype) {
-		snprintf(code, sizeof code, "%.*s", (int)strcspn(etype, ":"), etype);
+		/* like the body's __type: "[namespace#]Code[:url]" */
+		const char *h = strchr(etype, '#');
+		const char *c0 = h && (size_t)(h - etype) < strcspn(etype, ":") ? h + 1 : etype;
+		snprintf(code, sizeof code, "%.*s", (int)strcspn(c0, ":"), c0);
 	} else if (json_is_object(doc)) {
 		const char *t = sget(doc, "__type");
 		if (!t)

@@ -143,6 +143,9 @@ T_TEST(error_shapes_every_protocol)
 		     "elbnf-1", "not found");
 	expect_error("eks", "eks_error_notfound.http", SF_ENOTFOUND, "ResourceNotFoundException", 404, "eks-nf-1",
 		     "eks GET /clusters/prod: ResourceNotFoundException: No cluster found");
+	/* the header's code may carry the namespace as well as the URL */
+	expect_error("eks", "eks_error_header_namespaced.http", SF_ENOTFOUND, "ResourceNotFoundException", 404, "eks-nf-2",
+		     "No cluster found");
 	expect_error("eks", "eks_error_inuse_type.http", SF_ECONFLICT, "ResourceInUseException", 409, "eks-iu-1",
 		     "already exists");
 	expect_error("ssm", "ssm_error_parameternotfound.http", SF_ENOTFOUND, "ParameterNotFound", 400, "ssm-nf",
@@ -485,6 +488,57 @@ T_TEST(clock_skew_corrected_from_date_header)
 	T_CONTAINS(req(&f, 2), "X-Amz-Date: 20250301T104500Z");
 	json_decref(out);
 	fx_close(&f);
+}
+
+/* A clock ahead of AWS's: IAM, STS and the JSON services say "Signature
+ * not yet current" (EC2 says RequestExpired); corrected the same way. */
+T_TEST(fast_clock_corrected_from_date_header)
+{
+	struct fx f;
+	env_keys();
+	T_EQ(fx_open(&f, NULL), 0);
+	fx_reply(&f, "X-Amz-Date: 20250301T101500Z", "sts_error_not_yet_current.http", 1);
+	fx_reply(&f, "X-Amz-Date: 20250301T100000Z", "sts_get_caller_identity.http", -1);
+	json_t *out = NULL;
+	struct sf_err e = SF_ERR_INIT;
+	T_EQ(sf_aws_query(f.c, "sts", "GetCallerIdentity", NULL, &out, &e), 0);
+	T_EQ(sf_replay_count(f.rp), 2);
+	json_decref(out);
+	fx_close(&f);
+}
+
+/* EC2's RequestExpired from a server whose clock agrees with ours: the
+ * temporary credentials expired (a credential_process that gives no
+ * Expiration cannot say so), so they are fetched again, not the request
+ * re-signed with the same keys. */
+T_TEST(request_expired_with_clocks_in_step_fetches_credentials_again)
+{
+	fx_clean_env();
+	char *count = xasprintf("%s/rot-n", t_tmpdir()), *cfg = xasprintf("%s/rot-config", t_tmpdir());
+	/* each run hands out the next key: AKIDROT1, AKIDROT2, ... */
+	char *text = xasprintf("[default]\ncredential_process = sh -c 'echo x >> %s; "
+			       "printf \"{\\\"Version\\\":1,\\\"AccessKeyId\\\":\\\"AKIDROT%%s\\\","
+			       "\\\"SecretAccessKey\\\":\\\"s\\\",\\\"SessionToken\\\":\\\"t\\\"}\" $(wc -l < %s)'\n",
+			       count, count);
+	struct sf_err e = SF_ERR_INIT;
+	T_EQ(sf_write_file_atomic(cfg, text, strlen(text), 0600, &e), 0);
+	setenv("AWS_CONFIG_FILE", cfg, 1);
+	setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent", 1);
+	struct fx f;
+	T_EQ(fx_open(&f, NULL), 0);
+	fx_reply(&f, "Credential=AKIDROT1/", "ec2_error_request_expired.http", -1);
+	fx_reply(&f, "Credential=AKIDROT2/", "ec2_describe_images.http", -1);
+	json_t *out = NULL;
+	T_EQ(sf_aws_query(f.c, "ec2", "DescribeImages", NULL, &out, &e), 0);
+	T_EQ(sf_replay_count(f.rp), 2);
+	T_CONTAINS(req(&f, 1), "X-Amz-Date: 20250301T101500Z"); /* no offset taken */
+	json_decref(out);
+	fx_close(&f);
+	unsetenv("AWS_CONFIG_FILE");
+	unsetenv("AWS_SHARED_CREDENTIALS_FILE");
+	free(text);
+	free(cfg);
+	free(count);
 }
 
 static int count_page(void *ctx, const json_t *page, struct sf_err *err)
