@@ -11,8 +11,9 @@
  * (official delay 30 s, budget 40 min).  In place: version (+1 minor, one
  * UpdateClusterVersion), endpoint access and logging (UpdateClusterConfig,
  * one kind per call, each waited for), tags.  Destroy first deletes the
- * load balancers Kubernetes made for the cluster (ELBv2;
- * tagged kubernetes.io/cluster/<name>) while the control plane is still
+ * load balancers Kubernetes made for the cluster (ELBv2 and classic;
+ * tagged kubernetes.io/cluster/<name>=owned, or elbv2.k8s.aws/cluster=<name>
+ * by the AWS Load Balancer Controller) while the control plane is still
  * there, then deletes the cluster, retrying ResourceInUse while node groups
  * drain, and waits until it is gone.
  *
@@ -483,81 +484,145 @@ static int in_vpc(const json_t *lb, const char *vpc)
 	return !vpc || (v && !strcmp(v, vpc));
 }
 
-static int sweep_lbs(struct sf_rctx *c, const char *cluster, const char *vpc)
+/* The two load balancer APIs differ only in these names. */
+struct elb_api {
+	int v2;
+	const char *list_key;   /* DescribeLoadBalancers' list */
+	const char *id_key;     /* a load balancer's id in it */
+	const char *tags_param; /* DescribeTags' list of ids */
+	const char *tags_id;    /* the id in DescribeTags' reply */
+};
+
+static const struct elb_api elbv2 = {1, "LoadBalancers", "LoadBalancerArn", "ResourceArns", "ResourceArn"};
+static const struct elb_api elb_classic = {0, "LoadBalancerDescriptions", "LoadBalancerName", "LoadBalancerNames",
+					   "LoadBalancerName"};
+
+/* DescribeTags takes at most 20 ids a call, on both APIs. */
+#define ELB_TAGS_MAX 20
+
+/* The ids of every load balancer in the VPC, all pages (an account may
+ * hold more than one page of them, 400 at most each).  Listed whole
+ * before anything is deleted, so no delete moves what a later page
+ * holds.  0 and *ids (new array), or an error. */
+static int lbs_in_vpc(struct sf_rctx *c, const struct elb_api *api, const char *vpc, json_t **ids)
 {
-	char *key = xasprintf("kubernetes.io/cluster/%s", cluster);
-	json_t *o = NULL;
-	int rc = elb_call(c, "DescribeLoadBalancers", 1, json_object(), &o);
+	struct sf_aws *a = ax_client(c);
+	json_t *all = NULL, *p = json_pack("{s:i}", "PageSize", 400);
+	int rc = a ? sf_aws_query_all(a, api->v2 ? "elasticloadbalancing" : "elb", "DescribeLoadBalancers", p,
+				      api->list_key, &all, c->err)
+		   : c->err->code;
+	json_decref(p);
+	*ids = json_array();
 	size_t i;
 	json_t *lb;
-	json_array_foreach(json_object_get(o, "LoadBalancers"), i, lb)
-	{
-		if (rc < 0)
-			break;
-		const char *arn = ax_s(lb, "LoadBalancerArn");
-		json_t *t = NULL;
-		if (!arn || !in_vpc(lb, vpc) || elb_call(c, "DescribeTags", 1, json_pack("{s:[s]}", "ResourceArns", arn), &t) < 0) {
-			sf_err_clear(c->err);
-			continue;
-		}
-		json_t *td = json_array_get(json_object_get(t, "TagDescriptions"), 0);
-		json_t *tags = ax_tags_from_list(json_object_get(td, "Tags"));
-		if (json_object_get(tags, key)) {
-			json_t *tg = NULL;
-			elb_call(c, "DescribeTargetGroups", 1, json_pack("{s:s}", "LoadBalancerArn", arn), &tg);
-			sf_err_clear(c->err);
-			rc = elb_call(c, "DeleteLoadBalancer", 1, json_pack("{s:s}", "LoadBalancerArn", arn), NULL);
-			size_t k;
-			json_t *g;
-			json_array_foreach(json_object_get(tg, "TargetGroups"), k, g)
-			{
-				if (rc < 0)
-					break;
-				rc = elb_call(c, "DeleteTargetGroup", 1,
-					      json_pack("{s:s}", "TargetGroupArn", ax_s(g, "TargetGroupArn")), NULL);
-				if (rc == SF_ENOTFOUND) {
-					sf_err_clear(c->err);
-					rc = 0;
-				}
-			}
-			json_decref(tg);
-			if (!rc)
-				sf_info("%s: deleted Kubernetes load balancer %s", c->address, arn);
-		}
-		json_decref(tags);
-		json_decref(t);
-	}
-	json_decref(o);
-	o = NULL;
-	/* Classic ELBs (the in-tree cloud provider makes these). */
-	int crc = elb_call(c, "DescribeLoadBalancers", 0, json_object(), &o);
-	if (crc < 0) {
-		sf_warn("%s: classic load balancers: %s", c->address, c->err->msg);
+	json_array_foreach(all, i, lb) if (ax_s(lb, api->id_key) && in_vpc(lb, vpc))
+		json_array_append_new(*ids, json_string(ax_s(lb, api->id_key)));
+	json_decref(all);
+	return rc < 0 ? rc : 0;
+}
+
+/* The tags of ids[from..to) into *tags (id -> tag object).  A batch AWS
+ * refuses (one of them deleted meanwhile: LoadBalancerNotFound) is asked
+ * again one id at a time, and an id that still fails is left out: not
+ * known to be the cluster's, it is not deleted. */
+static void lb_tags(struct sf_rctx *c, const struct elb_api *api, const json_t *ids, size_t from, size_t to,
+		    json_t *tags)
+{
+	json_t *batch = json_array(), *o = NULL;
+	for (size_t i = from; i < to; i++)
+		json_array_append(batch, json_array_get(ids, i));
+	if (elb_call(c, "DescribeTags", api->v2, json_pack("{s:o}", api->tags_param, batch), &o) < 0) {
 		sf_err_clear(c->err);
+		if (to - from > 1)
+			for (size_t i = from; i < to; i++)
+				lb_tags(c, api, ids, i, i + 1, tags);
+		return;
 	}
-	json_array_foreach(json_object_get(o, "LoadBalancerDescriptions"), i, lb)
+	size_t i;
+	json_t *td;
+	json_array_foreach(json_object_get(o, "TagDescriptions"), i, td) if (ax_s(td, api->tags_id))
+		json_object_set_new(tags, ax_s(td, api->tags_id), ax_tags_from_list(json_object_get(td, "Tags")));
+	json_decref(o);
+}
+
+/* Did Kubernetes make this load balancer for this cluster?  The in-tree
+ * cloud provider tags what it makes kubernetes.io/cluster/<name>=owned;
+ * the value "shared" marks one made elsewhere that the cluster only uses,
+ * which is not the cluster's to delete.  The AWS Load Balancer Controller
+ * (ELBv2 only) tags its own elbv2.k8s.aws/cluster=<name>. */
+static int lb_clusters(const struct elb_api *api, const json_t *tags, const char *key, const char *cluster)
+{
+	const char *v = ax_s(tags, key);
+	if (v && !strcmp(v, "owned"))
+		return 1;
+	v = api->v2 ? ax_s(tags, "elbv2.k8s.aws/cluster") : NULL;
+	return v && !strcmp(v, cluster);
+}
+
+static int delete_v2(struct sf_rctx *c, const char *arn)
+{
+	json_t *tg = NULL;
+	elb_call(c, "DescribeTargetGroups", 1, json_pack("{s:s}", "LoadBalancerArn", arn), &tg);
+	sf_err_clear(c->err);
+	int rc = elb_call(c, "DeleteLoadBalancer", 1, json_pack("{s:s}", "LoadBalancerArn", arn), NULL);
+	size_t k;
+	json_t *g;
+	json_array_foreach(json_object_get(tg, "TargetGroups"), k, g)
 	{
 		if (rc < 0)
 			break;
-		const char *name = ax_s(lb, "LoadBalancerName");
-		json_t *t = NULL;
-		if (!name || !in_vpc(lb, vpc) || elb_call(c, "DescribeTags", 0, json_pack("{s:[s]}", "LoadBalancerNames", name), &t) < 0) {
+		rc = elb_call(c, "DeleteTargetGroup", 1, json_pack("{s:s}", "TargetGroupArn", ax_s(g, "TargetGroupArn")),
+			      NULL);
+		if (rc == SF_ENOTFOUND) {
 			sf_err_clear(c->err);
-			continue;
+			rc = 0;
 		}
-		json_t *td = json_array_get(json_object_get(t, "TagDescriptions"), 0);
-		json_t *tags = ax_tags_from_list(json_object_get(td, "Tags"));
-		if (json_object_get(tags, key)) {
-			rc = elb_call(c, "DeleteLoadBalancer", 0, json_pack("{s:s}", "LoadBalancerName", name), NULL);
-			if (!rc)
-				sf_info("%s: deleted Kubernetes classic load balancer %s", c->address, name);
-		}
-		json_decref(tags);
-		json_decref(t);
 	}
-	json_decref(o);
-	free(key);
+	json_decref(tg);
+	if (!rc)
+		sf_info("%s: deleted Kubernetes load balancer %s", c->address, arn);
 	return rc;
+}
+
+static int delete_classic(struct sf_rctx *c, const char *name)
+{
+	int rc = elb_call(c, "DeleteLoadBalancer", 0, json_pack("{s:s}", "LoadBalancerName", name), NULL);
+	if (!rc)
+		sf_info("%s: deleted Kubernetes classic load balancer %s", c->address, name);
+	return rc;
+}
+
+/* Delete the cluster's load balancers of one API in the VPC. */
+static int sweep_api(struct sf_rctx *c, const struct elb_api *api, const char *cluster, const char *vpc)
+{
+	json_t *ids = NULL, *tags = json_object();
+	char *key = xasprintf("kubernetes.io/cluster/%s", cluster);
+	int rc = lbs_in_vpc(c, api, vpc, &ids);
+	for (size_t i = 0; !rc && i < json_array_size(ids); i += ELB_TAGS_MAX) {
+		size_t to = i + ELB_TAGS_MAX < json_array_size(ids) ? i + ELB_TAGS_MAX : json_array_size(ids);
+		lb_tags(c, api, ids, i, to, tags);
+	}
+	size_t i;
+	json_t *e;
+	json_array_foreach(ids, i, e)
+	{
+		if (rc < 0)
+			break;
+		const char *id = json_string_value(e);
+		if (lb_clusters(api, json_object_get(tags, id), key, cluster))
+			rc = api->v2 ? delete_v2(c, id) : delete_classic(c, id);
+	}
+	free(key);
+	json_decref(tags);
+	json_decref(ids);
+	return rc;
+}
+
+static int sweep_lbs(struct sf_rctx *c, const char *cluster, const char *vpc)
+{
+	int rc = sweep_api(c, &elbv2, cluster, vpc);
+	/* then classic ELBs (the in-tree cloud provider makes these) */
+	return rc < 0 ? rc : sweep_api(c, &elb_classic, cluster, vpc);
 }
 
 static int del_once(struct sf_rctx *c, void *ctx)
@@ -635,7 +700,8 @@ static const struct sf_own own = {
 	.kind = SF_OWN_TAGS,
 	.noun = "EKS cluster",
 	.proof = "tags secfaas:lineage + secfaas:address (or secfaas:token) on the cluster; Kubernetes load "
-		 "balancers in its VPC tagged kubernetes.io/cluster/<name> go with it",
+		 "balancers in its VPC tagged kubernetes.io/cluster/<name>=owned (or elbv2.k8s.aws/cluster=<name>) "
+		 "go with it",
 	.marks = cl_marks,
 	.claim = cl_claim,
 };

@@ -494,7 +494,7 @@ curl -sf -X POST "$AWSSIM_URL/_awssim/reset" >/dev/null
 t_end
 
 # ------------------------------------------------------------ full example
-t_begin "examples/full.yaml: apply, converge, destroy with a Kubernetes load balancer left behind"
+t_begin "examples/full.yaml: apply, converge, destroy with 401 Kubernetes load balancers left behind (two pages)"
 FS="--state $WORK/full.db"
 t_rc 0 "apply full" $S apply "$SECFAAS_SRC/examples/full.yaml" $FS --auto-approve
 t_nogrep "examples/full.yaml is on a version in standard support" "Warnings:" .out
@@ -504,11 +504,19 @@ t_eq "spot sandbox" "$(q '[g["capacityType"] for g in ngs("fn-full") if g["name"
 t_eq "admin access entry" "$(q 'len([e for e in inv["eks:access-entry"] if e["id"].endswith("role/platform-admins")])')" 1
 t_eq "expiry tag from metadata.ttl" "$(q 'all("secfaas:expires-at" in v["tags"] for v in inv["ec2:vpc"])')" true
 t_rc 0 "converged" $S plan "$SECFAAS_SRC/examples/full.yaml" $FS --detailed-exitcode
-curl -sf -X POST "$AWSSIM_URL/_awssim/elb/load-balancers" -d '{"cluster":"fn-full","namespace":"openfaas","service":"gateway-external","type":"nlb"}' >/dev/null
-t_eq "a Kubernetes NLB exists" "$(q 'n("elbv2:load-balancer")')" 1
+# one more than DescribeLoadBalancers' largest page (400): the sweep must
+# follow NextMarker to find the last
+/usr/bin/python3 - "$AWSSIM_URL" <<'P'
+import json, sys, urllib.request
+for i in range(401):
+    body = json.dumps({"cluster": "fn-full", "namespace": "openfaas", "service": f"gateway-{i}", "type": "nlb"})
+    urllib.request.urlopen(urllib.request.Request(sys.argv[1] + "/_awssim/elb/load-balancers", body.encode(),
+                                                  {"Content-Type": "application/json"})).read()
+P
+t_eq "401 Kubernetes NLBs exist" "$(q 'n("elbv2:load-balancer")')" 401
 imgcalls=$(q '[calls[k] for k in ("ec2:DeregisterImage", "ec2:DescribeSnapshots")] + [errors["ec2:DeregisterImage:InvalidAMIID.NotFound"]]')
 t_rc 0 "destroy full" $S destroy "$SECFAAS_SRC/examples/full.yaml" $FS --auto-approve
-t_eq "inventory empty (LB, its ENIs and SG swept)" "$(q 'sum(len(v) for v in inv.values())')" 0
+t_eq "inventory empty (every LB, their ENIs and SGs swept; left: $(q "{k: len(v) for k, v in inv.items() if v}"))" "$(q 'sum(len(v) for v in inv.values())')" 0
 # the workspace's two images are decided once: each deregistered once, and
 # no image resource finds its image gone and looks for its snapshots
 t_eq "each image deregistered once, none twice, no snapshot search" \

@@ -27,6 +27,7 @@ loopback URLs are accepted.
   cluster NAME ROLE VPC_ID              an EKS cluster in that VPC's subnets (waits ACTIVE)
   access-entry CLUSTER PRINCIPAL_ARN    an access entry made outside secfaas
   tag-role NAME K=V...                  (re)tag a role
+  elb-tag ARN K=V...                    (re)tag an ELBv2 load balancer
   get EXPR                              print a value read with boto3 (ec2, eks, iam clients)
   eks-cidrs CLUSTER CIDR...             UpdateClusterConfig publicAccessCidrs (waits)
   eks-logging-off CLUSTER               UpdateClusterConfig: every log type off (waits)
@@ -214,6 +215,8 @@ def run(iam, ec2, eks, cmd, a):
         iam.delete_role(RoleName=a[0])
     elif cmd == "tag-role":
         iam.tag_role(RoleName=a[0], Tags=kv(a[1:]))
+    elif cmd == "elb-tag":
+        client("elbv2").add_tags(ResourceArns=[a[0]], Tags=kv(a[1:]))
     elif cmd == "vpc":
         tags = kv(["Name=" + a[1]] + a[2:])
         v = ec2.create_vpc(CidrBlock=a[0], TagSpecifications=[{"ResourceType": "vpc", "Tags": tags}])["Vpc"]["VpcId"]

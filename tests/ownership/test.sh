@@ -9,7 +9,8 @@
 # adopted; `secfaas import` takes an object over on purpose and says what it
 # will own; a name taken over by someone else after an out-of-band deletion
 # is left alone by destroy; a Pod Identity association is refused to a
-# second state the same way.  The simulator runs with --timescale 0.001 and
+# second state the same way; a load balancer tagged for the cluster as
+# "shared" (someone else's it may use) outlives the cluster's destroy.  The simulator runs with --timescale 0.001 and
 # secfaas with SECFAAS_POLL_SCALE=0.001.
 . "$SECFAAS_SRC/tests/lib.sh"
 S=$SECFAAS
@@ -213,6 +214,42 @@ t_eq "their role keeps its policy" "$(q "[r['attachedPolicies'] for r in inv['ia
 t_eq "and its profile" "$(q "[p['roles'] for p in inv['iam:instance-profile'] if p['id']=='other-profile']")" '[["reuse-app"]]'
 t_rc 1 "apply refuses to adopt it" $S apply r.yaml --auto-approve
 t_grep "refusal" "IAM role reuse-app already exists and belongs to nobody secfaas knows" "$T_DIR/.err"
+t_end
+
+# ------------------------------------------------------------ shared load balancer
+# Kubernetes tags what it makes kubernetes.io/cluster/<name>=owned;
+# "shared" marks an object someone else made that the cluster only uses.
+# In a VPC the cluster was given (so its destroy leaves the VPC alone) a
+# load balancer of each kind: the cluster's destroy takes its own only.
+t_begin "a load balancer tagged kubernetes.io/cluster/<name>=shared is someone else's: destroy keeps it, takes the owned one"
+mkdir -p "$WORK/s"
+cd "$WORK/s" || exit 2
+hand network 10.77.0.0/16 lbteam >"$WORK/net.json" || exit 2
+net() { /usr/bin/python3 -c "import json,sys; v=json.load(open(sys.argv[1]))[sys.argv[2]]; print(v if isinstance(v, str) else ', '.join(v))" "$WORK/net.json" "$1"; }
+cat >"$WORK/shared.yaml" <<Y
+apiVersion: secfaas.dev/v1alpha1
+kind: Cluster
+metadata: {name: fn-shr, region: eu-west-1}
+spec:
+  kubernetesVersion: "1.33"
+  network: {vpcId: $(net vpc), subnets: {private: [$(net private)], public: [$(net public)]}}
+  nodeGroups:
+    - {name: system, instanceTypes: [m6i.large], scaling: {min: 1, max: 2, desired: 1}}
+Y
+t_rc 0 "apply" $S apply "$WORK/shared.yaml" --auto-approve
+lb() {
+	curl -sf -X POST "$AWSSIM_URL/_awssim/elb/load-balancers" \
+		-d "{\"cluster\":\"fn-shr\",\"namespace\":\"$1\",\"service\":\"$2\",\"type\":\"nlb\"}" |
+		/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["arn"])'
+}
+lb default web >/dev/null
+shared=$(lb team gateway)
+hand elb-tag "$shared" kubernetes.io/cluster/fn-shr=shared
+TAGGED="sorted(l['tags']['kubernetes.io/cluster/fn-shr'] for l in inv['elbv2:load-balancer'] if 'kubernetes.io/cluster/fn-shr' in l['tags'])"
+t_eq "one owned, one shared before destroy" "$(q "$TAGGED")" '["owned", "shared"]'
+t_rc 0 "destroy" $S destroy "$WORK/shared.yaml" --auto-approve
+t_eq "the shared one is still there, the owned one gone" "$(q "$TAGGED")" '["shared"]'
+t_eq "it is the same load balancer" "$(q "[l['id'] for l in inv['elbv2:load-balancer'] if l['id'] == '$shared']")" "[\"$shared\"]"
 t_end
 
 # ------------------------------------------------------------ clean up

@@ -3258,6 +3258,123 @@ T_TEST(eks_cluster_delete_without_a_proof_reads_it_and_takes_gone_as_done)
 	json_decref(have);
 }
 
+/* ---- the load balancer sweep reads every page and takes only the cluster's ----
+ * 25 ELBv2 load balancers in the cluster's VPC over two pages (and one in
+ * another VPC), their tags asked 20 at a time; two classic ones over two
+ * pages.  Only kubernetes.io/cluster/prod=owned, or the AWS Load Balancer
+ * Controller's elbv2.k8s.aws/cluster=prod, makes one the cluster's:
+ * "shared" marks one the cluster only uses. */
+
+/* lb/i's tags, by what the sweep must make of them */
+static const char *sweep_tags(int i)
+{
+	switch (i) {
+	case 0:
+	case 24: /* on the second page and in the second DescribeTags batch */
+		return "<member><Key>kubernetes.io/cluster/prod</Key><Value>owned</Value></member>";
+	case 1:
+		return "<member><Key>kubernetes.io/cluster/prod</Key><Value>shared</Value></member>";
+	case 2:
+		return "<member><Key>elbv2.k8s.aws/cluster</Key><Value>prod</Value></member>";
+	case 3:
+		return "<member><Key>elbv2.k8s.aws/cluster</Key><Value>prod-2</Value></member>";
+	case 4:
+		return "<member><Key>kubernetes.io/cluster/prod-2</Key><Value>owned</Value></member>";
+	default:
+		return "";
+	}
+}
+
+static void sweep_replies(struct rt *t)
+{
+	struct sf_buf b = SF_BUF_INIT;
+	const char *head = "HTTP/1.1 200 OK\nContent-Type: text/xml\n\n";
+	/* ELBv2: lb/0..21 on the first page, lb/22..24 and one elsewhere on the second */
+	for (int pg = 0; pg < 2; pg++) {
+		sf_buf_printf(&b, "%s<DescribeLoadBalancersResponse><DescribeLoadBalancersResult><LoadBalancers>", head);
+		for (int i = pg ? 22 : 0; i < (pg ? 25 : 22); i++)
+			sf_buf_printf(&b, "<member><LoadBalancerArn>arn:lb/%d-nlb</LoadBalancerArn><VpcId>vpc-1</VpcId></member>", i);
+		sf_buf_printf(&b, "%s</LoadBalancers>%s</DescribeLoadBalancersResult></DescribeLoadBalancersResponse>",
+			      pg ? "<member><LoadBalancerArn>arn:lb/x</LoadBalancerArn><VpcId>vpc-9</VpcId></member>" : "",
+			      pg ? "" : "<NextMarker>m1</NextMarker>");
+		sf_replay_add(t->f.rp, pg ? "Action=DescribeLoadBalancers && Marker=m1 && Version=2015-12-01"
+					  : "Action=DescribeLoadBalancers && Version=2015-12-01",
+			      sf_buf_cstr(&b), pg ? -1 : 1);
+		sf_buf_release(&b);
+	}
+	/* DescribeTags: lb/0..19, then lb/20..24 */
+	for (int batch = 0; batch < 2; batch++) {
+		sf_buf_printf(&b, "%s<DescribeTagsResponse><DescribeTagsResult><TagDescriptions>", head);
+		for (int i = batch * 20; i < (batch ? 25 : 20); i++)
+			sf_buf_printf(&b, "<member><ResourceArn>arn:lb/%d-nlb</ResourceArn><Tags>%s</Tags></member>", i,
+				      sweep_tags(i));
+		sf_buf_printf(&b, "</TagDescriptions></DescribeTagsResult></DescribeTagsResponse>");
+		sf_replay_add(t->f.rp, batch ? "Action=DescribeTags && ResourceArns.member.1=arn%3Alb%2F20-nlb&"
+					     : "Action=DescribeTags && ResourceArns.member.1=arn%3Alb%2F0-nlb&",
+			      sf_buf_cstr(&b), -1);
+		sf_buf_release(&b);
+	}
+	sf_replay_add(t->f.rp, "Action=DescribeTargetGroups",
+		      "HTTP/1.1 200 OK\nContent-Type: text/xml\n\n<DescribeTargetGroupsResponse><DescribeTargetGroupsResult>"
+		      "<TargetGroups/></DescribeTargetGroupsResult></DescribeTargetGroupsResponse>", -1);
+	sf_replay_add(t->f.rp, "Action=DeleteLoadBalancer && Version=2015-12-01",
+		      "HTTP/1.1 200 OK\nContent-Type: text/xml\n\n<DeleteLoadBalancerResponse><DeleteLoadBalancerResult/>"
+		      "</DeleteLoadBalancerResponse>", -1);
+	/* classic: c-owned on the first page, c-shared on the second */
+	sf_replay_add(t->f.rp, "Action=DescribeLoadBalancers && Marker=c1 && Version=2012-06-01",
+		      "HTTP/1.1 200 OK\nContent-Type: text/xml\n\n<DescribeLoadBalancersResponse><DescribeLoadBalancersResult>"
+		      "<LoadBalancerDescriptions><member><LoadBalancerName>c-shared</LoadBalancerName><VPCId>vpc-1</VPCId>"
+		      "</member></LoadBalancerDescriptions></DescribeLoadBalancersResult></DescribeLoadBalancersResponse>", -1);
+	sf_replay_add(t->f.rp, "Action=DescribeLoadBalancers && Version=2012-06-01",
+		      "HTTP/1.1 200 OK\nContent-Type: text/xml\n\n<DescribeLoadBalancersResponse><DescribeLoadBalancersResult>"
+		      "<LoadBalancerDescriptions><member><LoadBalancerName>c-owned</LoadBalancerName><VPCId>vpc-1</VPCId>"
+		      "</member></LoadBalancerDescriptions><NextMarker>c1</NextMarker></DescribeLoadBalancersResult>"
+		      "</DescribeLoadBalancersResponse>", 1);
+	sf_replay_add(t->f.rp, "Action=DescribeTags && LoadBalancerNames.member.1=c-owned",
+		      "HTTP/1.1 200 OK\nContent-Type: text/xml\n\n<DescribeTagsResponse><DescribeTagsResult><TagDescriptions>"
+		      "<member><LoadBalancerName>c-owned</LoadBalancerName><Tags><member><Key>kubernetes.io/cluster/prod</Key>"
+		      "<Value>owned</Value></member></Tags></member><member><LoadBalancerName>c-shared</LoadBalancerName>"
+		      "<Tags><member><Key>kubernetes.io/cluster/prod</Key><Value>shared</Value></member></Tags></member>"
+		      "</TagDescriptions></DescribeTagsResult></DescribeTagsResponse>", -1);
+	sf_replay_add(t->f.rp, "Action=DeleteLoadBalancer && Version=2012-06-01",
+		      "HTTP/1.1 200 OK\nContent-Type: text/xml\n\n<DeleteLoadBalancerResponse><DeleteLoadBalancerResult/>"
+		      "</DeleteLoadBalancerResponse>", -1);
+	sf_replay_add(t->f.rp, "DELETE https://eks.eu-west-1.amazonaws.com/clusters/prod\n",
+		      EKSJ("{\"cluster\":{\"name\":\"prod\",\"status\":\"DELETING\"}}"), 1);
+	sf_replay_add(t->f.rp, "GET https://eks.eu-west-1.amazonaws.com/clusters/prod\n", EKS_GONE, -1);
+}
+
+T_TEST(eks_cluster_sweep_reads_every_page_and_takes_only_owned_load_balancers)
+{
+	struct rt t;
+	json_t *have = cluster_want();
+	rt_open(&t, "eks_cluster.main");
+	/* the engine's ownership proof read the cluster (in vpc-1) */
+	t.c.marked = json_pack("{s:s, s:{s:s}}", "name", "prod", "resourcesVpcConfig", "vpcId", "vpc-1");
+	sweep_replies(&t);
+	T_EQ(sf_rt_eks_cluster.destroy(&t.c, have), 0);
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
+	T_EQ(sent2(&t, "Action=DescribeLoadBalancers", "Marker=m1"), 1);
+	T_EQ(sent2(&t, "Action=DescribeLoadBalancers", "Marker=c1"), 1);
+	/* tags of 25 in two calls, none of more than 20 */
+	T_EQ(sent2(&t, "Action=DescribeTags", "ResourceArns"), 2);
+	T_EQ(sent(&t, "ResourceArns.member.21="), 0);
+	T_EQ(sent(&t, "arn%3Alb%2Fx"), 0); /* another VPC's: not even asked about */
+	T_EQ(sent2(&t, "Action=DeleteLoadBalancer", "LoadBalancerArn="), 3);
+	T_EQ(sent(&t, "LoadBalancerArn=arn%3Alb%2F0-nlb"), 2); /* its target groups, then itself */
+	T_EQ(sent2(&t, "Action=DeleteLoadBalancer", "LoadBalancerArn=arn%3Alb%2F2-nlb"), 1);
+	T_EQ(sent2(&t, "Action=DeleteLoadBalancer", "LoadBalancerArn=arn%3Alb%2F24-nlb"), 1);
+	T_EQ(sent2(&t, "Action=DeleteLoadBalancer", "LoadBalancerName=c-owned"), 1);
+	T_EQ(sent2(&t, "Action=DeleteLoadBalancer", "LoadBalancerName=c-shared"), 0);
+	T_EQ(sent(&t, "DELETE https://eks"), 1);
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	json_decref(t.c.marked);
+	t.c.marked = NULL;
+	json_decref(have);
+	rt_close(&t);
+}
+
 #define ENTRY(tags)                                                                                       \
 	EKSJ("{\"accessEntry\":{\"clusterName\":\"prod\",\"principalArn\":\"arn:aws:iam::1:role/ops\","      \
 	     "\"accessEntryArn\":\"arn:aws:eks:eu-west-1:1:access-entry/prod/role/1/ops/x\"," tags "}}")
