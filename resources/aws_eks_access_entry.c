@@ -185,6 +185,12 @@ static int ae_update(struct sf_rctx *c, const json_t *prior, const json_t *want,
 		char *l = sf_aws_label(k), *e = epath(prior, NULL);
 		char *p = xasprintf("%s/access-policies/%s", e, l);
 		rc = ax_eks(c, "DELETE", p, NULL, NULL);
+		/* The disassociation is what this call is for: sent again after a
+		 * lost reply it finds the association gone, which is the goal. */
+		if (rc == SF_ENOTFOUND) {
+			sf_err_clear(c->err);
+			rc = 0;
+		}
 		free(p);
 		free(e);
 		free(l);

@@ -171,16 +171,20 @@ static int ip_update(struct sf_rctx *c, const json_t *prior, const json_t *want,
 		const char *rn = ax_s(r, "RoleName");
 		if (rc < 0 || !rn)
 			break;
-		if (role && !strcmp(rn, role))
+		if (role && !strcmp(rn, role)) {
 			has = 1;
-		else
-			rc = ax_iam(c, "RemoveRoleFromInstanceProfile",
-				    json_pack("{s:s, s:s}", "InstanceProfileName", name, "RoleName", rn), NULL);
+			continue;
+		}
+		struct profile_role x = {name, rn, 0};
+		rc = ax_change(c, &role_remove, &x, json_pack("{s:s, s:s}", "InstanceProfileName", name, "RoleName", rn),
+			       NULL);
 	}
 	json_decref(o);
-	if (!rc && !has && role)
-		rc = ax_iam(c, "AddRoleToInstanceProfile", json_pack("{s:s, s:s}", "InstanceProfileName", name, "RoleName", role),
-			    NULL);
+	if (!rc && !has && role) {
+		struct profile_role x = {name, role, 1};
+		rc = ax_change(c, &role_add, &x, json_pack("{s:s, s:s}", "InstanceProfileName", name, "RoleName", role),
+			       NULL);
+	}
 	if (rc < 0)
 		return rc;
 	*out = ax_out(want);

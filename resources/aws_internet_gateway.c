@@ -119,7 +119,9 @@ static int igw_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 	return 0;
 }
 
-/* Attach to want's VPC only, whatever it is attached to now. */
+/* Attach to want's VPC only, whatever it is attached to now.  Both calls go
+ * through ax_change: repeated after a lost reply they would answer "already
+ * associated" / "not attached" for what the first attempt did. */
 static int igw_update(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out)
 {
 	const char *id = ax_s(prior, "id"), *vpc = ax_s(want, "vpc_id");
@@ -132,10 +134,13 @@ static int igw_update(struct sf_rctx *c, const json_t *prior, const json_t *want
 		const char *v = ax_s(a, "vpcId");
 		if (rc < 0 || !v || (vpc && !strcmp(v, vpc)))
 			continue;
-		rc = ax_ec2(c, "DetachInternetGateway", json_pack("{s:s, s:s}", "InternetGatewayId", id, "VpcId", v), NULL);
+		struct igw_vpc x = {id, v, 0};
+		rc = ax_change(c, &igw_detach, &x, json_pack("{s:s, s:s}", "InternetGatewayId", id, "VpcId", v), NULL);
 	}
-	if (!rc && vpc && !attached_to(g, vpc))
-		rc = ax_ec2(c, "AttachInternetGateway", json_pack("{s:s, s:s}", "InternetGatewayId", id, "VpcId", vpc), NULL);
+	if (!rc && vpc && !attached_to(g, vpc)) {
+		struct igw_vpc x = {id, vpc, 1};
+		rc = ax_change(c, &igw_attach, &x, json_pack("{s:s, s:s}", "InternetGatewayId", id, "VpcId", vpc), NULL);
+	}
 	json_decref(g);
 	if (rc < 0)
 		return rc;

@@ -295,7 +295,7 @@ t_eq "inventory empty (left: $(q "{k: len(v) for k, v in inv.items() if v}"))" "
 t_end
 
 # ------------------------------------------------------------ no NAT: VPC endpoints
-t_begin "a private cluster without NAT (examples/private.yaml): VPC endpoints, drift repaired, destroy empties"
+t_begin "a private cluster without NAT (examples/private.yaml): VPC endpoints, drift repaired (replies lost too), destroy empties"
 rm -f "$WORK/state.db"*
 curl -sf -X POST "$AWSSIM_URL/_awssim/reset" >/dev/null
 PS="$SECFAAS_SRC/examples/private.yaml"
@@ -335,6 +335,25 @@ t_eq "the same endpoint, repaired" \
 	"[3, true, true, [\"$sg\"]]"
 t_eq "repaired in place, through ModifyVpcEndpoint" "$(q '(calls["ec2:CreateVpcEndpoint"], calls["ec2:DeleteVpcEndpoints"])')" '[6, 0]'
 t_rc 0 "converged again" $S plan "$PS" $ST --detailed-exitcode
+# drift repaired through calls whose replies are lost: the internet
+# gateway detached and the builder's role taken out of its instance
+# profile.  Sent again, either would be refused for what the first
+# attempt did (Resource.AlreadyAssociated, LimitExceeded), so each must be
+# checked against AWS instead, and the apply still converges in one run.
+igw=$(state_id aws_internet_gateway.main)
+prof=$(state_id aws_iam_instance_profile.ami_builder)
+$H igw-detach "$igw" + remove-from-profile "$prof" "$(state_id aws_iam_role.ami_builder)"
+t_rc 2 "plan reports both" $S plan "$PS" $ST --detailed-exitcode
+c0=$(q '[calls[k] for k in ("ec2:AttachInternetGateway", "iam:AddRoleToInstanceProfile")]')
+curl -sf -X POST "$AWSSIM_URL/_awssim/faults" -d '{"rules":[{"operation":"ec2:AttachInternetGateway","kind":"truncate","count":1},{"operation":"iam:AddRoleToInstanceProfile","kind":"truncate","count":1}]}' >/dev/null
+t_rc 0 "apply repairs both, their replies lost" $S apply "$PS" $ST --auto-approve
+curl -sf -X DELETE "$AWSSIM_URL/_awssim/faults" >/dev/null
+t_eq "each sent once, never repeated blindly" \
+	"$(q "[a - b for a, b in zip([calls[k] for k in ('ec2:AttachInternetGateway', 'iam:AddRoleToInstanceProfile')], $c0)]")" '[1, 1]'
+t_eq "gateway attached, role back in its profile" \
+	"$($H get "(len(ec2.describe_internet_gateways(InternetGatewayIds=['$igw'])['InternetGateways'][0]['Attachments']), [r['RoleName'] for r in iam.get_instance_profile(InstanceProfileName='$prof')['InstanceProfile']['Roles']] == ['$(state_id aws_iam_role.ami_builder)'])")" \
+	'[1, true]'
+t_rc 0 "converged after the lost replies" $S plan "$PS" $ST --detailed-exitcode
 t_rc 0 "destroy" $S destroy "$PS" $ST --auto-approve
 t_eq "inventory empty, endpoints included (left: $(q "{k: len(v) for k, v in inv.items() if v}"))" "$(q 'sum(len(v) for v in inv.values())')" 0
 t_end

@@ -8,6 +8,7 @@ loopback URLs are accepted.
   role NAME SERVICE [POLICY_ARN...]     a role trusting SERVICE, policies attached
   profile NAME [ROLE]                   an instance profile, optionally holding ROLE
   add-to-profile PROFILE ROLE
+  remove-from-profile PROFILE ROLE
   delete-role NAME                      detach, remove from profiles, delete
   vpc CIDR NAME_TAG [K=V...]            a VPC with 2 subnets; prints the VPC id
   network CIDR NAME_TAG [OPTION...]     a network team's VPC: 2 public subnets (public addresses
@@ -28,6 +29,7 @@ loopback URLs are accepted.
   access-entry CLUSTER PRINCIPAL_ARN    an access entry made outside secfaas
   tag-role NAME K=V...                  (re)tag a role
   elb-tag ARN K=V...                    (re)tag an ELBv2 load balancer
+  igw-detach IGW_ID                     detach an internet gateway from every VPC it is attached to
   get EXPR                              print a value read with boto3 (ec2, eks, iam clients)
   eks-cidrs CLUSTER CIDR...             UpdateClusterConfig publicAccessCidrs (waits)
   eks-logging-off CLUSTER               UpdateClusterConfig: every log type off (waits)
@@ -207,6 +209,8 @@ def run(iam, ec2, eks, cmd, a):
             iam.add_role_to_instance_profile(InstanceProfileName=a[0], RoleName=a[1])
     elif cmd == "add-to-profile":
         iam.add_role_to_instance_profile(InstanceProfileName=a[0], RoleName=a[1])
+    elif cmd == "remove-from-profile":
+        iam.remove_role_from_instance_profile(InstanceProfileName=a[0], RoleName=a[1])
     elif cmd == "delete-role":
         for p in iam.list_attached_role_policies(RoleName=a[0])["AttachedPolicies"]:
             iam.detach_role_policy(RoleName=a[0], PolicyArn=p["PolicyArn"])
@@ -217,6 +221,9 @@ def run(iam, ec2, eks, cmd, a):
         iam.tag_role(RoleName=a[0], Tags=kv(a[1:]))
     elif cmd == "elb-tag":
         client("elbv2").add_tags(ResourceArns=[a[0]], Tags=kv(a[1:]))
+    elif cmd == "igw-detach":
+        for g in ec2.describe_internet_gateways(InternetGatewayIds=[a[0]])["InternetGateways"][0]["Attachments"]:
+            ec2.detach_internet_gateway(InternetGatewayId=a[0], VpcId=g["VpcId"])
     elif cmd == "vpc":
         tags = kv(["Name=" + a[1]] + a[2:])
         v = ec2.create_vpc(CidrBlock=a[0], TagSpecifications=[{"ResourceType": "vpc", "Tags": tags}])["Vpc"]["VpcId"]

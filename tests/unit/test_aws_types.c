@@ -1627,6 +1627,40 @@ T_TEST(internet_gateway_destroy_detaches_the_recorded_vpc_without_reading)
 	rt_close(&t);
 }
 
+/* Update attaches the gateway back to its VPC (detached out of band).  A
+ * lost reply to that attach is checked against the gateway before it is
+ * sent again: sent again it would be refused as already associated, for
+ * what the first attempt did. */
+T_TEST(internet_gateway_update_attach_survives_a_lost_reply)
+{
+	struct rt t;
+	rt_open(&t, "aws_internet_gateway.main");
+	sf_replay_add(t.f.rp, "Action=DescribeInternetGateways && InternetGatewayId.1=igw-1",
+		      EC2("DescribeInternetGateways", "<internetGatewaySet><item><internetGatewayId>igw-1</internetGatewayId>"
+						      "<attachmentSet/></item></internetGatewaySet>"), 1);
+	sf_replay_add(t.f.rp, "Action=DescribeInternetGateways && InternetGatewayId.1=igw-1",
+		      EC2("DescribeInternetGateways", "<internetGatewaySet><item><internetGatewayId>igw-1</internetGatewayId>"
+						      "<attachmentSet><item><vpcId>vpc-1</vpcId><state>available</state></item>"
+						      "</attachmentSet></item></internetGatewaySet>"), -1);
+	/* the attach ran, its reply was cut; AWS refuses it a second time */
+	sf_replay_add(t.f.rp, "Action=AttachInternetGateway && InternetGatewayId=igw-1 && VpcId=vpc-1",
+		      "HTTP/1.1 200 OK\nContent-Type: text/xml\n\n<AttachInternetGatewayResp", 1);
+	sf_replay_add(t.f.rp, "Action=AttachInternetGateway",
+		      EC2_ERR("Resource.AlreadyAssociated", "resource igw-1 is already attached to network vpc-1"), -1);
+	json_t *prior = json_pack("{s:s, s:s}", "id", "igw-1", "vpc_id", "(detached)");
+	json_t *want = json_pack("{s:s}", "vpc_id", "vpc-1"), *out = NULL;
+	T_EQ(sf_rt_aws_internet_gateway.update(&t.c, prior, want, &out), 0);
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
+	T_EQ(sent(&t, "Action=AttachInternetGateway"), 1);
+	T_STREQ(json_string_value(json_object_get(out, "id")), "igw-1");
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	json_decref(out);
+	json_decref(want);
+	json_decref(prior);
+	rt_close(&t);
+}
+
 /* Destroy deletes at once: when the run deleted the table's subnets first
  * (their deletes took the associations) that one call is all.  When AWS
  * still finds an association (a subnet that stays), it is read, undone
@@ -3410,6 +3444,42 @@ T_TEST(eks_access_entry_create_refuses_a_foreign_entry_and_adopts_its_lost_reply
 	T_EQ(t.nids, 1);
 	json_decref(out);
 	json_decref(want);
+	rt_close(&t);
+}
+
+/* Update sets the entry's policies back: the one associated by hand is
+ * disassociated.  Its reply lost after EKS carried it out, the repeat
+ * finds the association gone, which is what the call was for. */
+T_TEST(eks_access_entry_update_takes_a_disassociation_gone_as_done)
+{
+	struct rt t;
+	json_t *prior = json_pack("{s:s, s:s, s:s, s:s}", "cluster_name", "prod", "principal_arn",
+				  "arn:aws:iam::1:role/ops", "policy", "(none associated)", "id", "prod/ops");
+	json_t *want = json_pack("{s:s, s:s}", "cluster_name", "prod", "principal_arn", "arn:aws:iam::1:role/ops"),
+	       *out = NULL;
+	rt_open(&t, "eks_access_entry.ops");
+	sf_replay_add(t.f.rp, "GET https://eks && /access-entries/arn%3Aaws%3Aiam%3A%3A1%3Arole%2Fops/access-policies\n",
+		      EKSJ("{\"associatedAccessPolicies\":[{\"policyArn\":"
+			   "\"arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy\",\"accessScope\":{\"type\":\"cluster\"}}]}"),
+		      1);
+	sf_replay_add(t.f.rp, "DELETE https://eks && /access-policies/arn%3Aaws%3Aeks%3A%3Aaws%3Acluster-access-policy%2FAmazonEKSViewPolicy\n",
+		      "HTTP/1.1 200 OK\nContent-Type: application/json\n\n{\"clus", 1);
+	sf_replay_add(t.f.rp, "DELETE https://eks && /access-policies/",
+		      "HTTP/1.1 404 Not Found\nContent-Type: application/json\n\n"
+		      "{\"__type\":\"com.amazonaws.eks#ResourceNotFoundException\",\"message\":\"The specified policy is not associated\"}",
+		      -1);
+	sf_replay_add(t.f.rp, "POST https://eks && /access-policies\n",
+		      EKSJ("{\"clusterName\":\"prod\",\"principalArn\":\"arn:aws:iam::1:role/ops\"}"), 1);
+	T_EQ(sf_rt_eks_access_entry.update(&t.c, prior, want, &out), 0);
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
+	T_OK(sent(&t, "DELETE https://eks") >= 1);
+	T_EQ(sent2(&t, "POST https://eks", "AmazonEKSClusterAdminPolicy"), 1);
+	T_STREQ(json_string_value(json_object_get(out, "id")), "prod/ops");
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	json_decref(out);
+	json_decref(want);
+	json_decref(prior);
 	rt_close(&t);
 }
 
@@ -5289,6 +5359,47 @@ T_TEST(instance_profile_delete_reads_the_profile_once)
 	t.c.marked = NULL;
 	json_decref(tags);
 	free(id);
+	json_decref(prior);
+	rt_close(&t);
+}
+
+#define IP_ROLES(roles)                                                                                     \
+	IAM("GetInstanceProfile", "<GetInstanceProfileResult><InstanceProfile><InstanceProfileName>p-node"          \
+				  "</InstanceProfileName><Roles>" roles "</Roles></InstanceProfile></GetInstanceProfileResult>")
+#define IAM_LIMIT                                                                                           \
+	"HTTP/1.1 409 Conflict\nContent-Type: text/xml\n\n<ErrorResponse><Error><Type>Sender</Type><Code>"          \
+	"LimitExceeded</Code><Message>Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1</Message>"     \
+	"</Error><RequestId>r</RequestId></ErrorResponse>"
+
+/* Update moves the profile to the wanted role.  The replies of both the
+ * removal and the addition are lost after IAM carried them out: each is
+ * checked against the profile before it would be sent again (again, IAM
+ * answers "not found" for the removal and a quota error for the addition). */
+T_TEST(instance_profile_update_survives_lost_replies)
+{
+	struct rt t;
+	rt_open(&t, "aws_iam_instance_profile.node");
+	sf_replay_add(t.f.rp, "Action=GetInstanceProfile&", IP_ROLES("<member><RoleName>old</RoleName></member>"), 1);
+	sf_replay_add(t.f.rp, "Action=GetInstanceProfile&", IP_ROLES(""), 1);
+	sf_replay_add(t.f.rp, "Action=GetInstanceProfile&", IP_ROLES("<member><RoleName>p-node</RoleName></member>"), -1);
+	sf_replay_add(t.f.rp, "Action=RemoveRoleFromInstanceProfile && RoleName=old",
+		      "HTTP/1.1 200 OK\nContent-Type: text/xml\n\n<RemoveRoleFromInstanceProfileResp", 1);
+	sf_replay_add(t.f.rp, "Action=RemoveRoleFromInstanceProfile", IAM_NOSUCH, -1);
+	sf_replay_add(t.f.rp, "Action=AddRoleToInstanceProfile && RoleName=p-node",
+		      "HTTP/1.1 200 OK\nContent-Type: text/xml\n\n<AddRoleToInstanceProfileResp", 1);
+	sf_replay_add(t.f.rp, "Action=AddRoleToInstanceProfile", IAM_LIMIT, -1);
+	json_t *prior = json_pack("{s:s, s:s, s:s, s:s}", "name", "p-node", "role", "old", "arn",
+				  "arn:aws:iam::1:instance-profile/p-node", "id", "p-node");
+	json_t *want = json_pack("{s:s, s:s}", "name", "p-node", "role", "p-node"), *out = NULL;
+	T_EQ(sf_rt_aws_iam_instance_profile.update(&t.c, prior, want, &out), 0);
+	if (t.err.code)
+		fprintf(stderr, "err: %s\n", t.err.msg);
+	T_EQ(sent(&t, "Action=RemoveRoleFromInstanceProfile"), 1);
+	T_EQ(sent(&t, "Action=AddRoleToInstanceProfile"), 1);
+	T_STREQ(json_string_value(json_object_get(out, "arn")), "arn:aws:iam::1:instance-profile/p-node");
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	json_decref(out);
+	json_decref(want);
 	json_decref(prior);
 	rt_close(&t);
 }
