@@ -641,13 +641,19 @@ static int role_destroy(struct sf_rctx *c, const json_t *prior)
 	const char *name = ax_s(prior, "name");
 	if (!name)
 		return 0;
-	json_t *o = NULL;
-	int rc = ax_iam(c, "ListInstanceProfilesForRole", json_pack("{s:s}", "RoleName", name), &o);
+	/* every page: a profile left off the first one would keep the role
+	 * (DeleteConflict) and never be checked for its owner */
+	struct sf_aws *a = ax_client(c);
+	if (!a)
+		return c->err->code;
+	json_t *p = json_pack("{s:s}", "RoleName", name), *o = NULL;
+	int rc = sf_aws_query_all(a, "iam", "ListInstanceProfilesForRole", p, "InstanceProfiles", &o, c->err);
+	json_decref(p);
 	size_t i;
 	json_t *e;
 	/* first make sure every profile holding it is ours: nothing is
 	 * detached from a role that cannot be deleted in the end */
-	json_array_foreach(json_object_get(o, "InstanceProfiles"), i, e)
+	json_array_foreach(o, i, e)
 	{
 		const char *ip = ax_s(e, "InstanceProfileName");
 		json_t *t = NULL;
@@ -686,7 +692,7 @@ static int role_destroy(struct sf_rctx *c, const json_t *prior)
 			break;
 		rc = delete_inline(c, name, k);
 	}
-	json_array_foreach(json_object_get(o, "InstanceProfiles"), i, e)
+	json_array_foreach(o, i, e)
 	{
 		if (rc < 0)
 			break;

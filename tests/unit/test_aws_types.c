@@ -2071,6 +2071,55 @@ T_TEST(role_destroy_confirms_a_detach_before_it_counts)
 	rt_close(&t);
 }
 
+#define PROFILES_FOR_ROLE(members, more)                                                                    \
+	IAM("ListInstanceProfilesForRole", "<ListInstanceProfilesForRoleResult><InstanceProfiles>" members         \
+					   "</InstanceProfiles>" more "</ListInstanceProfilesForRoleResult>")
+#define PROFILE_TAGS(lin)                                                                                   \
+	IAM("ListInstanceProfileTags", "<ListInstanceProfileTagsResult><Tags><member><Key>secfaas:lineage</Key>"    \
+				       "<Value>" lin "</Value></member></Tags><IsTruncated>false</IsTruncated>"       \
+				       "</ListInstanceProfileTagsResult>")
+
+/* Destroy reads every page of the role's instance profiles: one on a
+ * later page is taken out too (else DeleteRole meets DeleteConflict), and
+ * one there that belongs to someone else stops the destroy before
+ * anything is changed. */
+T_TEST(role_destroy_reads_every_page_of_its_instance_profiles)
+{
+	struct rt t;
+	json_t *prior = json_pack("{s:s, s:[]}", "name", "c-node", "policy_arns");
+	for (int foreign = 0; foreign < 2; foreign++) {
+		rt_open(&t, "aws_iam_role.node");
+		sf_replay_add(t.f.rp, "Action=ListInstanceProfilesForRole && Marker=m1",
+			      PROFILES_FOR_ROLE("<member><InstanceProfileName>p2</InstanceProfileName></member>",
+						"<IsTruncated>false</IsTruncated>"), 1);
+		sf_replay_add(t.f.rp, "Action=ListInstanceProfilesForRole",
+			      PROFILES_FOR_ROLE("<member><InstanceProfileName>p1</InstanceProfileName></member>",
+						"<IsTruncated>true</IsTruncated><Marker>m1</Marker>"), 1);
+		sf_replay_add(t.f.rp, "Action=ListInstanceProfileTags && InstanceProfileName=p1", PROFILE_TAGS("lin-1"), -1);
+		sf_replay_add(t.f.rp, "Action=ListInstanceProfileTags && InstanceProfileName=p2",
+			      foreign ? PROFILE_TAGS("lin-9") : PROFILE_TAGS("lin-1"), -1);
+		sf_replay_add(t.f.rp, "Action=RemoveRoleFromInstanceProfile", IAM("RemoveRoleFromInstanceProfile", ""), -1);
+		sf_replay_add(t.f.rp, "Action=DeleteRole", IAM("DeleteRole", ""), 1);
+		int rc = sf_rt_aws_iam_role.destroy(&t.c, prior);
+		if (!foreign) {
+			if (t.err.code)
+				fprintf(stderr, "err: %s\n", t.err.msg);
+			T_EQ(rc, 0);
+			T_EQ(sent2(&t, "Action=RemoveRoleFromInstanceProfile", "InstanceProfileName=p1"), 1);
+			T_EQ(sent2(&t, "Action=RemoveRoleFromInstanceProfile", "InstanceProfileName=p2"), 1);
+			T_EQ(sent(&t, "Action=DeleteRole"), 1);
+		} else {
+			T_EQ(rc, SF_ECONFLICT);
+			T_CONTAINS(t.err.msg, "instance profile p2");
+			T_EQ(sent(&t, "Action=RemoveRoleFromInstanceProfile"), 0);
+			T_EQ(sent(&t, "Action=DeleteRole"), 0);
+		}
+		T_EQ(sf_replay_unmatched(t.f.rp), 0);
+		rt_close(&t);
+	}
+	json_decref(prior);
+}
+
 /* Destroy removes the policies the state recorded without listing the
  * role's first: one detach and one inline delete each, then DeleteRole.
  * A policy attached outside secfaas makes IAM refuse the delete
