@@ -15,7 +15,8 @@ first:
   Prometheus   (prom/prometheus)             9090: /-/healthy, /-/ready -> 200
   Alertmanager (prom/alertmanager)           9093: /-/healthy, /-/ready -> 200
   queue-worker (ghcr.io/openfaas/queue-worker) no port; the namespace makes it a
-                                             source for connection probes
+                                             source for connection probes and of
+                                             the async invocations (queueworker.py)
 
 So NetworkPolicy decides on real packets who reaches NATS, Prometheus or the
 gateway, a refused connection means nothing listens, and a dropped one means a

@@ -14,9 +14,12 @@ cluster.local, ndots:5), so short names resolve through the search path.
 The table is rebuilt from the store with every rules refresh and read without
 the store lock (a webhook call holding the lock must not stall name lookups).
 """
+import random
 import socket
 import struct
 import threading
+
+from . import netns
 
 
 class Resolver:
@@ -135,9 +138,68 @@ class Resolver:
         return buf
 
 
+NDOTS = 5
+
+
+def search_list(ns, region):
+    """A ClusterFirst pod's search domains (its resolv.conf's search line)."""
+    return ["%s.svc.cluster.local" % ns, "svc.cluster.local", "cluster.local", "%s.compute.internal" % region]
+
+
 def resolv_conf(ns, dns_ip, region):
-    return ("search %s.svc.cluster.local svc.cluster.local cluster.local %s.compute.internal\n"
-            "nameserver %s\noptions ndots:5\n" % (ns, region, dns_ip))
+    return ("search %s\nnameserver %s\noptions ndots:%d\n" % (" ".join(search_list(ns, region)), dns_ip, NDOTS))
+
+
+def candidates(name, search):
+    """The names a stub resolver with ndots:5 asks for, in order (Go's and musl's rule: fewer dots
+    than ndots -> the search domains first, then the name itself; a trailing dot -> only the name)."""
+    if name.endswith("."):
+        return [name[:-1]]
+    rooted = [name]
+    searched = ["%s.%s" % (name, d) for d in search]
+    return rooted + searched if name.count(".") >= NDOTS else searched + rooted
+
+
+def lookup(fd, server, name, timeout):
+    """The A records of name, asked of server:53 over UDP from namespace fd (the host when None):
+    a list of addresses, [] for NXDOMAIN or no data.  Raises OSError when the server fails
+    (SERVFAIL) or nothing answers in time (socket.timeout: a dropped query)."""
+    labels = [x for x in name.strip(".").split(".")]
+    if not all(0 < len(x) < 64 for x in labels):
+        return []
+    qid = random.randint(0, 0xFFFF)
+    question = b"".join(bytes([len(x)]) + x.encode("ascii", "replace") for x in labels) + b"\0" + \
+        struct.pack("!HH", 1, 1)
+    s = netns.socket_in(fd, socket.AF_INET, socket.SOCK_DGRAM) if fd is not None else \
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.settimeout(timeout)
+        s.connect((server, 53))
+        s.send(struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0) + question)
+        while True:
+            r = s.recv(4096)
+            if len(r) >= 12 and struct.unpack("!H", r[:2])[0] == qid:
+                break
+    finally:
+        s.close()
+    flags, _, count = struct.unpack("!HHH", r[2:8])
+    if flags & 0xF == 2:
+        raise OSError("server misbehaving")
+    if flags & 0xF:
+        return []
+    out, i = [], 12 + len(question)
+    try:
+        for _ in range(count):
+            while r[i] and not r[i] & 0xC0:   # the owner name: labels, then a pointer or the root
+                i += 1 + r[i]
+            i += 2 if r[i] & 0xC0 else 1
+            typ, _, _, n = struct.unpack("!HHIH", r[i:i + 10])
+            if typ == 1 and n == 4:
+                out.append(socket.inet_ntoa(r[i + 10:i + 14]))
+            i += 10 + n
+    except (IndexError, struct.error):
+        raise OSError("malformed DNS answer")
+    return out
 
 
 def hosts_file(ip, hostname):

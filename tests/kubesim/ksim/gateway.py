@@ -25,6 +25,15 @@ faas-provider's proxy: no endpoint -> 503 "No endpoints available for:
 and body.  A function whose pods kubesim does not run (other images: they
 have no packets) answers with kubesim's JSON report of the pod that would
 have served it (runtime class, handler, node, the kernel it would see).
+
+With faas_nats_address in the gateway container's env (the real gateway
+registers its async routes only then), POST /async-function/<name>[/path]
+is queued as its MakeQueuedProxy does: the caller's headers (with an
+X-Call-Id, made when absent and then also answered), the body, the path
+after the name, the query and the X-Callback-Url -> 202 and no body; other
+methods -> 405.  Like the real one it does not look the function up: an
+unknown one is accepted, and fails later in the queue-worker
+(queueworker.py), which invokes it through this gateway.
 """
 import base64
 import hashlib
@@ -34,6 +43,8 @@ import random
 import re
 import socket
 import time
+import urllib.parse
+import uuid
 
 from . import netns
 from .cluster import rand_suffix
@@ -89,6 +100,7 @@ class Gateway:
         self.ctl = controllers
         self.lenient = lenient_proxy
         self.invocations = {}
+        self.queue = None  # queueworker.QueueWorker: where async invocations go (set by the server)
 
     # ---- readiness -----------------------------------------------------------
 
@@ -158,6 +170,8 @@ class Gateway:
                 found, wait = self.scale_from_zero(rest)
                 if found is not None:
                     return found
+            elif path.startswith("/async-function/"):
+                return self.queue_request(method, path, query, headers, body)
             elif path.startswith("/system/") or path.startswith("/ui"):
                 if not trusted and not self.check_auth(headers):
                     code, h, b = text(401, "Unauthorized")
@@ -173,6 +187,28 @@ class Gateway:
         if not isinstance(out, Forward):
             return out
         return self.forward(out)
+
+    # ---- asynchronous invocations (handlers/queue_proxy.go, callid_middleware.go) -------------
+
+    def queue_request(self, method, path, query, headers, body):
+        m = re.match(r"^/async-function/([-a-zA-Z_0-9.]+)(/.*)?$", path)
+        if self.queue is None or not self.gateway_env().get("faas_nats_address") or not m:
+            return text(404, "404 page not found")
+        if method != "POST":
+            return 405, {}, b""  # gorilla/mux: the route is registered for POST only
+        hdrs = {k: v for k, v in headers.items() if k.lower() != "host"}
+        callback = next((v for k, v in hdrs.items() if k.lower() == "x-callback-url"), "")
+        if callback:
+            try:
+                urllib.parse.urlsplit(callback)
+            except ValueError as e:
+                return text(400, 'parse "%s": %s' % (callback, e))
+        out = {"X-Start-Time": str(time.time_ns()), "X-Served-By": "openfaas-ce/0.27.13"}
+        if not next((v for k, v in hdrs.items() if k.lower() == "x-call-id"), ""):
+            hdrs["X-Call-Id"] = out["X-Call-Id"] = str(uuid.uuid4())
+        hdrs["X-Start-Time"] = out["X-Start-Time"]
+        self.queue.publish(m.group(1), m.group(2) or "", query, hdrs, body or b"", callback)
+        return 202, out, b""
 
     # ---- scale from zero (gateway/scaling/function_scaler.go) ------------------------------
 

@@ -98,6 +98,7 @@ WATCHDOG_REPOS = ("ghcr.io/openfaas/alpine", "functions/alpine", "docker.io/func
 FWATCHDOG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fwatchdog.py")
 BUSYBOX_PATHS = ("/usr/bin/busybox", "/bin/busybox")
 IMAGE_BIN_DIRS = ("/bin/", "/usr/bin/", "/sbin/", "/usr/sbin/", "/usr/local/bin/")
+PRINTED_MAX = 256 * 1024
 GVISOR_RELEASE = "4.4.0"
 GVISOR_VERSION = "#1 SMP Sun Jan 10 15:06:54 PST 2016"
 GVISOR_DMESG = ["Starting gVisor...", "Mounting deweydecimalfs...", "Reticulating splines...",
@@ -276,6 +277,8 @@ class Runner:
         self.pods = {}           # pod uid -> PodRun
         self.procs = {}          # pid -> Popen, every process not yet reaped
         self.plock = threading.Lock()
+        self.printed = {}        # (pod uid, container) -> what a component kubesim serves printed (queueworker.py)
+        self.printlock = threading.Lock()
         self.dead = False
         self.root = None
         self.ip_base = random.randint(1, 200)
@@ -343,6 +346,14 @@ class Runner:
         """Kill the processes of pods that are gone or terminating."""
         for uid in [u for u in self.pods if u not in live_uids]:
             self.stop_pod(uid)
+        with self.printlock:
+            for key in [k for k in self.printed if k[0] not in live_uids]:
+                del self.printed[key]
+
+    def print_for(self, uid, cname, text):
+        """Append to the log of container cname of a pod kubesim serves itself (its last 256 KiB kept)."""
+        with self.printlock:
+            self.printed[(uid, cname)] = (self.printed.get((uid, cname), b"") + text.encode())[-PRINTED_MAX:]
 
     def stop_pod(self, uid):
         pr = self.pods.pop(uid, None)
@@ -1125,7 +1136,8 @@ class Runner:
             if previous:
                 raise ApiError(400, 'previous terminated container "%s" in pod "%s" not found' % (cname, md["name"]))
             if "running" in state or "terminated" in state:
-                return b""  # simulated containers print nothing
+                with self.printlock:  # simulated containers print nothing, the components kubesim serves their lines
+                    return self.printed.get((md["uid"], cname), b"")
             reason = (state.get("waiting") or {}).get("reason") or "ContainerCreating"
             raise ApiError(400, 'container "%s" in pod "%s" is waiting to start: %s' % (cname, md["name"], reason))
         paths = ctr.history

@@ -30,6 +30,7 @@ from .cluster import Cluster, parse_body
 from .controllers import Controllers
 from .gateway import Gateway
 from .network import Network
+from .queueworker import QueueWorker
 from .util import ApiError, Clock, fields_match, labels_match, log, parse_field_selector, parse_label_selector
 
 ANON_PATHS = ("/version", "/healthz", "/livez", "/readyz")
@@ -68,6 +69,8 @@ class Sim:
         self.runner.token_issuer = self.auth.issue
         self.gateway = Gateway(self.cluster, self.ctl, cfg.lenient_proxy)
         self.ctl.gateway = self.gateway
+        self.queue_worker = QueueWorker(self.cluster, self.network, self.runner, self.clock)
+        self.gateway.queue = self.queue_worker
         self.nodeports = NodePorts(self)
         self.ctl.hooks.append(self.nodeports.sync)
         self.faults = []
@@ -79,10 +82,12 @@ class Sim:
     def start(self, api_port):
         self.network.start(api_port)
         self.ctl.start()
+        self.queue_worker.start()
 
     def shutdown(self):
         """Stop the controllers and kill every process the runner started."""
         self.ctl.stop.set()
+        self.queue_worker.stop()
         self.runner.shutdown()
         self.network.shutdown()
 

@@ -1,8 +1,10 @@
 """OpenFaaS on the pod network: the components kubesim serves from their pods'
 namespaces (components.py), the gateway forwarding invocations to the
-function's real process (gateway.py), the classic watchdog and its BusyBox
-userland (fwatchdog.py, runner.py), faas-netes's set_nonroot_user, and
-NetworkPolicy judging all of it on real packets.  Imported by
+function's real process (gateway.py), asynchronous invocations and their
+callbacks sent from the queue-worker's own namespace (queueworker.py), the
+classic watchdog and its BusyBox userland (fwatchdog.py, runner.py),
+faas-netes's set_nonroot_user, and NetworkPolicy judging all of it on real
+packets.  Imported by
 test_kubesim.py; needs root, ip, nft and busybox (a missing prerequisite is a
 failure, never a skip)."""
 import base64
@@ -37,6 +39,11 @@ REACH = ('d=$(mktemp -d); i=0; for t in $TARGETS; do i=$((i+1)); ('
          'h=${t%:*}; p=${t##*:}; out=$(timeout 3 nc -w 2 "$h" "$p" </dev/null 2>&1); rc=$?; '
          'case "$rc:$out" in 1:*"timed out"*) r=dropped;; 1:*refused*) r=refused;; 1:*) r=error;; '
          '*) r=connected;; esac; echo "$t $r" >"$d/$i") & done; wait; cat "$d"/*; rm -rf "$d"')
+# a function that records what is POSTed to it (a callback: call id, function, status, body) and
+# lists the records on GET
+RECORD = ('f=$TMPDIR/records; if [ "$Http_Method" = GET ]; then cat "$f" 2>/dev/null; else '
+          'printf "%s %s %s %s\\n" "$Http_X_Call_Id" "$Http_X_Function_Name" "$Http_X_Function_Status" "$(cat)" '
+          '>>"$f"; fi; true')
 
 
 def dep(name, containers, labels=None, sa=None):
@@ -70,7 +77,8 @@ def install(k):
              "type": "Opaque", "stringData": {"basic-auth-user": "admin", "basic-auth-password": PASSWORD}})
     gw = [{"name": "gateway", "image": "ghcr.io/openfaas/gateway:0.27.13",
            "env": [{"name": "upstream_timeout", "value": "1m"}, {"name": "functions_provider_url",
-                                                                  "value": "http://127.0.0.1:8081/"}],
+                                                                  "value": "http://127.0.0.1:8081/"},
+                   {"name": "faas_nats_address", "value": "nats.openfaas.svc.cluster.local"}],
            "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"},
                      {"name": "gw-metrics", "containerPort": 8082, "protocol": "TCP"}]},
           {"name": "faas-netes", "image": "ghcr.io/openfaas/faas-netes:0.18.17",
@@ -84,7 +92,8 @@ def install(k):
         {"name": "prometheus", "image": "prom/prometheus:v3.11.3",
          "ports": [{"containerPort": 9090, "protocol": "TCP"}]}]))
     k.apply("/apis/apps/v1/namespaces/openfaas/deployments/queue-worker", dep("queue-worker", [
-        {"name": "queue-worker", "image": "ghcr.io/openfaas/queue-worker:0.14.2"}]))
+        {"name": "queue-worker", "image": "ghcr.io/openfaas/queue-worker:0.14.2",
+         "env": [{"name": "faas_gateway_address", "value": "gateway.openfaas.svc.cluster.local"}]}]))
     k.apply("/api/v1/namespaces/openfaas/services/gateway", svc("gateway", 8080, {"app": "gateway"}))
     k.apply("/api/v1/namespaces/openfaas/services/gateway-external",
             svc("gateway-external", 8080, {"app": "gateway"}, "NodePort", 31112))
@@ -99,7 +108,7 @@ def install(k):
         time.sleep(0.05)
 
 
-def gw(k, method, path, body=None, auth=True, ctype=None, timeout=30):
+def gw(k, method, path, body=None, auth=True, ctype=None, timeout=30, headers=None):
     hostport = k.ok("GET", "/_kubesim/state", token="")["nodePorts"]["31112"]
     host, port = hostport.split(":")
     c = http.client.HTTPConnection(host, int(port), timeout=timeout)
@@ -111,6 +120,7 @@ def gw(k, method, path, body=None, auth=True, ctype=None, timeout=30):
         h["Content-Type"] = "application/json"
     if ctype:
         h["Content-Type"] = ctype
+    h.update(headers or {})
     c.request(method, path, body=body, headers=h)
     r = c.getresponse()
     data = r.read().decode()
@@ -244,6 +254,68 @@ def t_policies(k):
     k.ok("POST", "/_kubesim/network-policy", {"enforce": False}, token="")
 
 
+def records(k):
+    """The record function's lines, by call id: (function, status, body)."""
+    code, body, _ = gw(k, "GET", "/function/record", auth=False)
+    assert code == 200, (code, body)
+    return {p[0]: tuple(p[1:]) for p in (line.split(" ", 3) for line in body.splitlines()) if len(p) == 4}
+
+
+def recorded(k, call_id, timeout=30):
+    deadline = time.monotonic() + timeout
+    while call_id not in records(k):
+        assert time.monotonic() < deadline, "callback %s never arrived" % call_id
+        time.sleep(0.1)
+    return records(k)[call_id]
+
+
+def t_async(k):
+    """POST /async-function -> 202 + X-Call-Id; the queue-worker invokes the function through the
+    gateway and POSTs the result to X-Callback-Url, from its own namespace: an egress policy on
+    the queue-worker decides which callbacks leave."""
+    deploy_fn(k, "record", 'sh -c eval$IFS"$RECORD"', {"RECORD": RECORD})
+    to_gateway = {"X-Callback-Url": "http://gateway.openfaas:8080/function/record"}
+    code, body, hdrs = gw(k, "POST", "/async-function/echo", "async hello", auth=False, headers=to_gateway)
+    assert code == 202 and body == "" and len(hdrs.get("X-Call-Id", "")) == 36, (code, body, hdrs)
+    assert recorded(k, hdrs["X-Call-Id"]) == ("echo", "200", "async hello")
+    # a caller's own call id is kept; an unknown function is queued too and fails in the worker
+    code, _, hdrs = gw(k, "POST", "/async-function/nothing/sub", "", auth=False,
+                       headers=dict(to_gateway, **{"X-Call-Id": "caller-chosen"}))
+    assert code == 202 and "X-Call-Id" not in hdrs, hdrs
+    assert recorded(k, "caller-chosen")[:2] == ("nothing", "404")
+    assert gw(k, "GET", "/async-function/echo", auth=False)[0] == 405
+    # a callback to a pod's own address inside the VPC: delivered while nothing stops the worker ...
+    inner = {"X-Callback-Url": "http://%s:8080/" % pod_of(k, "openfaas-fn", "faas_function=record")["status"]["podIP"]}
+    code, _, hdrs = gw(k, "POST", "/async-function/echo", "inner 1", auth=False, headers=inner)
+    assert code == 202 and recorded(k, hdrs["X-Call-Id"]) == ("echo", "200", "inner 1")
+    # ... and dropped once an egress policy lets it reach only DNS and the gateway
+    k.apply("/apis/networking.k8s.io/v1/namespaces/openfaas/networkpolicies/qw-egress", {
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": "qw-egress", "namespace": "openfaas"},
+        "spec": {"podSelector": {"matchLabels": {"app": "queue-worker"}}, "policyTypes": ["Egress"],
+                 "egress": [{"to": [{"podSelector": {"matchLabels": {"app": "gateway"}}}],
+                             "ports": [{"port": 8080, "protocol": "TCP"}]},
+                            {"to": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+                             "ports": [{"port": 53, "protocol": "UDP"}]}]}})
+    assert k.ok("POST", "/_kubesim/network-policy", {"enforce": True}, token="")["enforce"] is True
+    wait_applied(k)
+    try:
+        code, _, dropped = gw(k, "POST", "/async-function/echo", "inner 2", auth=False, headers=inner)
+        assert code == 202
+        code, _, hdrs = gw(k, "POST", "/async-function/echo", "outer", auth=False, headers=to_gateway)
+        assert code == 202
+        # one message at a time: once the later callback is in, the earlier one was tried and lost
+        assert recorded(k, hdrs["X-Call-Id"]) == ("echo", "200", "outer")
+        assert dropped["X-Call-Id"] not in records(k)
+        qw = pod_of(k, "openfaas", "app=queue-worker")["metadata"]["name"]
+        logs = k.call("GET", "/api/v1/namespaces/openfaas/pods/%s/log" % qw)[1]
+        assert "Error posting to callback-url: error posting result to URL %s" % inner["X-Callback-Url"] in logs and \
+            "i/o timeout" in logs, logs[-1500:]
+    finally:
+        k.ok("DELETE", "/apis/networking.k8s.io/v1/namespaces/openfaas/networkpolicies/qw-egress")
+        k.ok("POST", "/_kubesim/network-policy", {"enforce": False}, token="")
+
+
 def register(run, Kubesim, tmp, aws):
     k = Kubesim(tmp, aws=aws, extra=["--version", "1.36"])
     try:
@@ -251,5 +323,6 @@ def register(run, Kubesim, tmp, aws):
             return
         run.run("gateway -> function's watchdog over the pod network (fprocess, Http_*, kernel view)", t_invoke, k)
         run.run("NetworkPolicy judges gateway->function and function->anything packets", t_policies, k)
+        run.run("async invocations: queue-worker invokes via the gateway, callbacks from its namespace", t_async, k)
     finally:
         k.stop()
