@@ -8,6 +8,7 @@ fake AWS (a system group and a gVisor group).  Then: apply, a second plan
 with no changes, functions deployed through the gateway end up in gVisor,
 the guard refuses host access and privilege in every kind of container
 (ephemeral ones added later too) and an older guard is drift,
+the queue-worker's callbacks kept out of the VPC by its egress policy,
 verify passes and fails when the route is broken, drift and conflicts,
 secrets never printed, real kubectl with the written kubeconfig, v1.36
 mutating admission (and a broken mutator refusing pods), LoadBalancer
@@ -430,6 +431,102 @@ def t_network_policies(w):
         enforce(k, False)
         for n in ("reach", "other"):
             gateway(k, "DELETE", "/system/functions", {"functionName": n})
+
+
+# a function that records what is POSTed to it (a callback: call id, function, status, body) and
+# lists the records on GET, in its image's own shell
+RECORD = ('f=$TMPDIR/records; if [ "$Http_Method" = GET ]; then cat "$f" 2>/dev/null; else '
+          'printf "%s %s %s %s\\n" "$Http_X_Call_Id" "$Http_X_Function_Name" "$Http_X_Function_Status" "$(cat)" '
+          '>>"$f"; fi; true')
+# a server of no OpenFaaS component, inside the VPC: prints every callback it gets
+LISTENER = ("import http.server\n"
+            "class H(http.server.BaseHTTPRequestHandler):\n"
+            "    def do_POST(self):\n"
+            "        body = self.rfile.read(int(self.headers.get('Content-Length') or 0)).decode()\n"
+            "        print('callback', self.headers.get('X-Call-Id'), self.headers.get('X-Function-Name'), body, flush=True)\n"
+            "        self.send_response(200)\n"
+            "        self.send_header('Content-Length', '0')\n"
+            "        self.end_headers()\n"
+            "    def log_message(self, *a):\n"
+            "        pass\n"
+            "http.server.HTTPServer(('', 8080), H).serve_forever()\n")
+
+
+def async_call(k, name, body, callback):
+    """POST /async-function/<name> through the NodePort with an X-Callback-Url: the call id."""
+    hostport = k.ok("GET", "/_kubesim/state", token="")["nodePorts"]["31112"]
+    harness.assert_loopback("http://" + hostport)
+    req = urllib.request.Request("http://%s/async-function/%s" % (hostport, name), method="POST", data=body.encode(),
+                                 headers={"X-Callback-Url": callback})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        assert r.status == 202, r.status
+        return r.headers["X-Call-Id"]
+
+
+def recorded(k):
+    code, body = gateway(k, "GET", "/function/record")
+    assert code == 200, (code, body)
+    return {p[0]: tuple(p[1:]) for p in (line.split(" ", 3) for line in body.splitlines()) if len(p) == 4}
+
+
+def pod_log(k, ns, name):
+    return k.call("GET", "/api/v1/namespaces/%s/pods/%s/log" % (ns, name))[1] or ""
+
+
+def t_async_callbacks(w):
+    """With the network policy agent on, the queue-worker delivers an async invocation's result
+    to a callback through the gateway, but a callback aimed inside the VPC (a pod's address) is
+    dropped by secfaas-queue-worker-egress; without that policy the same callback arrives."""
+    k = w.c.k
+    for fn, proc, env_vars in (("echo", "cat", {}), ("record", 'sh -c eval$IFS"$RECORD"', {"RECORD": RECORD})):
+        code, body = gateway(k, "POST", "/system/functions", {"service": fn, "image": "ghcr.io/openfaas/alpine:3.20",
+                                                              "envProcess": proc, "envVars": env_vars})
+        assert code == 202, (code, body)
+    k.ok("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "inner"}})
+    k.ok("POST", "/api/v1/namespaces/inner/pods", {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "listener"},
+        "spec": {"containers": [{"name": "listener", "image": "python:3.12-slim",
+                                 "command": ["python3", "-c", LISTENER],
+                                 "ports": [{"containerPort": 8080, "protocol": "TCP"}],
+                                 "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1}}]}})
+    policy = "/apis/networking.k8s.io/v1/namespaces/openfaas/networkpolicies/secfaas-queue-worker-egress"
+    deleted = False
+    try:
+        for fn in ("echo", "record"):
+            until(lambda: k.ok("GET", "/apis/apps/v1/namespaces/openfaas-fn/deployments/" + fn).get("status", {}).get(
+                "availableReplicas") == 1, "function %s to be available" % fn, timeout=120)
+        lst = until(lambda: (lambda p: p if cond(p, "Ready") and cond(p, "Ready")["status"] == "True" else None)(
+            k.ok("GET", "/api/v1/namespaces/inner/pods/listener")), "the listener to be ready", timeout=60)
+        inner = "http://%s:8080/" % lst["status"]["podIP"]
+        outer = "http://gateway.openfaas:8080/function/record"
+        enforce(k, True)
+        lost = async_call(k, "echo", "aimed inside", inner)
+        kept = async_call(k, "echo", "through the gateway", outer)
+        # the worker takes one message at a time: once the later callback is in, the earlier was tried
+        assert until(lambda: recorded(k).get(kept), "the callback through the gateway") == \
+            ("echo", "200", "through the gateway")
+        assert lost not in pod_log(k, "inner", "listener")
+        qw = until(lambda: [p for p in k.ok("GET", "/api/v1/namespaces/openfaas/pods?labelSelector=app%3Dqueue-worker")[
+            "items"] if p["status"].get("phase") == "Running"], "a running queue-worker")[0]["metadata"]["name"]
+        log = pod_log(k, "openfaas", qw)
+        assert "Error posting to callback-url: error posting result to URL %s" % inner in log and \
+            "i/o timeout" in log, log[-1500:]
+        # the policy is what stops it: without it the same callback arrives
+        k.ok("DELETE", policy)
+        deleted = True
+        enforce(k, True)
+        arrived = async_call(k, "echo", "aimed inside again", inner)
+        until(lambda: arrived in pod_log(k, "inner", "listener"), "the inner callback without the policy")
+        assert "callback %s echo aimed inside again" % arrived in pod_log(k, "inner", "listener")
+        assert lost not in pod_log(k, "inner", "listener")  # a lost callback is never retried
+    finally:
+        enforce(k, False)
+        if deleted:
+            w.run("apply", "s.yaml", "--auto-approve", want=0)
+            assert exists(k, policy)
+        k.call("DELETE", "/api/v1/namespaces/inner")
+        for fn in ("echo", "record"):
+            gateway(k, "DELETE", "/system/functions", {"functionName": fn})
 
 
 def t_function_limits(w):
@@ -1023,6 +1120,7 @@ def main():
         run.run("tenant function lands in gVisor via the webhook, no re-run", t_tenant_function_lands_in_gvisor, w)
         run.run("guard: init/ephemeral containers, hostPath, hostPort; older guard is drift", t_guard_every_container, w)
         run.run("default NetworkPolicies: enforced on real packets, deleted one repaired", t_network_policies, w)
+        run.run("async callbacks: through the gateway delivered, into the VPC dropped", t_async_callbacks, w)
         run.run("function quota and LimitRange applied and enforced", t_function_limits, w)
         run.run("webhook down/tampered/untrusted: refused, drift, repaired", t_webhook_broken_fails_closed, w)
         run.run("verify passes; fails when the route is broken", t_verify_pass_and_broken, w)
