@@ -559,6 +559,16 @@ static int lb_clusters(const struct elb_api *api, const json_t *tags, const char
 	return v && !strcmp(v, cluster);
 }
 
+static int tg_delete_once(struct sf_rctx *c, void *arn)
+{
+	int rc = elb_call(c, "DeleteTargetGroup", 1, json_pack("{s:s}", "TargetGroupArn", (const char *)arn), NULL);
+	if (rc == SF_ENOTFOUND) {
+		sf_err_clear(c->err);
+		rc = 0;
+	}
+	return rc;
+}
+
 static int delete_v2(struct sf_rctx *c, const char *arn)
 {
 	json_t *tg = NULL;
@@ -571,12 +581,11 @@ static int delete_v2(struct sf_rctx *c, const char *arn)
 	{
 		if (rc < 0)
 			break;
-		rc = elb_call(c, "DeleteTargetGroup", 1, json_pack("{s:s}", "TargetGroupArn", ax_s(g, "TargetGroupArn")),
-			      NULL);
-		if (rc == SF_ENOTFOUND) {
-			sf_err_clear(c->err);
-			rc = 0;
-		}
+		/* the load balancer's listeners go after it, and until then
+		 * its target groups are "in use" (ResourceInUse) */
+		const char *tga = ax_s(g, "TargetGroupArn");
+		if (tga)
+			rc = ax_retry_conflict(c, tg_delete_once, (void *)tga, 300, "deleting the target group");
 	}
 	json_decref(tg);
 	if (!rc)
@@ -604,14 +613,24 @@ static int sweep_api(struct sf_rctx *c, const struct elb_api *api, const char *c
 	}
 	size_t i;
 	json_t *e;
+	int failed = 0;
 	json_array_foreach(ids, i, e)
 	{
 		if (rc < 0)
 			break;
 		const char *id = json_string_value(e);
-		if (lb_clusters(api, json_object_get(tags, id), key, cluster))
-			rc = api->v2 ? delete_v2(c, id) : delete_classic(c, id);
+		if (!lb_clusters(api, json_object_get(tags, id), key, cluster))
+			continue;
+		/* one that cannot go does not keep the others, whose network
+		 * interfaces would hold the subnets */
+		if ((api->v2 ? delete_v2(c, id) : delete_classic(c, id)) < 0) {
+			sf_warn("%s: load balancer %s: %s", c->address, id, c->err->msg);
+			sf_err_clear(c->err);
+			failed++;
+		}
 	}
+	if (!rc && failed)
+		rc = sf_fail(c->err, SF_ERROR, "%d of the cluster's load balancers could not be deleted", failed);
 	free(key);
 	json_decref(tags);
 	json_decref(ids);
@@ -621,8 +640,12 @@ static int sweep_api(struct sf_rctx *c, const struct elb_api *api, const char *c
 static int sweep_lbs(struct sf_rctx *c, const char *cluster, const char *vpc)
 {
 	int rc = sweep_api(c, &elbv2, cluster, vpc);
+	if (rc < 0) {
+		sf_warn("%s: load balancer sweep: %s", c->address, c->err->msg);
+		sf_err_clear(c->err);
+	}
 	/* then classic ELBs (the in-tree cloud provider makes these) */
-	return rc < 0 ? rc : sweep_api(c, &elb_classic, cluster, vpc);
+	return sweep_api(c, &elb_classic, cluster, vpc);
 }
 
 static int del_once(struct sf_rctx *c, void *ctx)

@@ -17,6 +17,10 @@ from .core import AwsError, hexid, paginate, tags_to_list
 
 T_ENI_INUSE = 90
 T_ENI_AVAILABLE = 90
+# A deleted load balancer's listeners go after it: until then its target
+# groups are still "in use by a listener or a rule" (clients retry that
+# DeleteTargetGroup for a while, as terraform-provider-aws does for 2 min).
+T_TG_RELEASE = 15
 
 
 class _Base:
@@ -100,6 +104,7 @@ class ELBv2(_Base):
         for tg in st["elbv2_tgs"].values():
             if lb["LoadBalancerArn"] in tg["LoadBalancerArns"]:
                 tg["LoadBalancerArns"].remove(lb["LoadBalancerArn"])
+                tg["_busy_until"] = max(tg.get("_busy_until", 0), self.sim.clock.later(T_TG_RELEASE))
         self._linger(st, lb)
 
     def DescribeTargetGroups(self, ctx, p):
@@ -122,7 +127,7 @@ class ELBv2(_Base):
         tg = st["elbv2_tgs"].get(p["TargetGroupArn"])
         if tg is None:
             return {}
-        if tg["LoadBalancerArns"]:
+        if tg["LoadBalancerArns"] or tg.get("_busy_until", 0) > self.sim.clock.now():
             raise AwsError("ResourceInUse", f"Target group '{tg['TargetGroupArn']}' is currently in use by a "
                            "listener or a rule", 400)
         del st["elbv2_tgs"][tg["TargetGroupArn"]]
