@@ -592,10 +592,8 @@ static char **child_argv(struct sf_cli *cli, struct sf_plan_args *pa, const stru
 	}
 	/* Another runner holding a workspace is not an error: it is theirs. */
 	a[k++] = "--skip-locked";
-	if (cli->backend) {
-		a[k++] = "--backend";
-		a[k++] = (char *)cli->backend;
-	}
+	/* the backend URL goes by the environment (child_env): it may carry a
+	 * password, and any local user can read a process's argv */
 	if (cli->backend_schema) {
 		a[k++] = "--backend-schema";
 		a[k++] = (char *)cli->backend_schema;
@@ -728,6 +726,29 @@ static void scan_counts(struct wsrow *row)
 	free(text);
 }
 
+extern char **environ;
+
+/* The children's environment: ours, with SECFAAS_BACKEND set to the
+ * backend this run resolved (from --backend, the environment or
+ * secfaas.yaml; the environment ranks below --backend only, which the
+ * children are not given).  The caller frees the array and *own. */
+static char **child_env(const struct sf_cli *cli, char **own)
+{
+	size_t n = 0;
+	while (environ[n])
+		n++;
+	char **e = xcalloc(n + 2, sizeof *e);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "SECFAAS_BACKEND=", 16))
+			e[k++] = environ[i];
+	*own = cli->backend ? xasprintf("SECFAAS_BACKEND=%s", cli->backend) : NULL;
+	if (*own)
+		e[k++] = *own;
+	e[k] = NULL;
+	return e;
+}
+
 int sf_cmd_apply_all(struct sf_cli *cli, struct sf_plan_args *pa, char **argv0)
 {
 	(void)argv0;
@@ -766,6 +787,8 @@ int sf_cmd_apply_all(struct sf_cli *cli, struct sf_plan_args *pa, char **argv0)
 			char *own[4];
 			size_t nown;
 			char **args = child_argv(cli, pa, row, own, &nown);
+			char *benv = NULL;
+			char **envp = child_env(cli, &benv);
 			pid_t pid = fork();
 			if (pid == 0) {
 				dup2(pfd[1], 1);
@@ -773,13 +796,15 @@ int sf_cmd_apply_all(struct sf_cli *cli, struct sf_plan_args *pa, char **argv0)
 				close(pfd[0]);
 				close(pfd[1]);
 				close(fd);
-				execv("/proc/self/exe", args);
+				execve("/proc/self/exe", args, envp);
 				_exit(127);
 			}
 			close(pfd[1]);
 			for (size_t i = 0; i < nown; i++)
 				free(own[i]);
 			free(args);
+			free(envp);
+			free(benv);
 			if (pid < 0) {
 				close(pfd[0]);
 				close(fd);

@@ -204,6 +204,47 @@ t_eq "ten plans" "$(grep -cE '^wi[0-9]+ +1 +0 +0  changes$' .out)" 10
 t_eq "one web identity exchange" "$(($(q 'calls.get("sts:AssumeRoleWithWebIdentity", 0)') - assumed))" 1
 t_end
 
+t_begin "apply --all gives its children the backend through the environment, never on their command line"
+# a backend URL may carry a password, and any local user can read argv
+mkdir pw pwrun
+cat >pw/pw1.yaml <<'Y'
+apiVersion: secfaas.dev/v1alpha1
+kind: Stack
+metadata: {name: pw1, region: eu-west-1}
+spec:
+  resources:
+    - {type: aws_iam_role, name: r, attributes: {name: fleet-pw1, service: ec2.amazonaws.com}}
+Y
+before=$(sim_calls iam:CreateRole)
+curl -sf -X POST "$AWSSIM_URL/_awssim/faults" -d '{"operation":"iam:CreateRole","kind":"latency","ms":5000,"count":1}' >/dev/null
+(cd pwrun && exec $S apply --all ../pw --auto-approve) >pw.out 2>&1 &
+pid=$!
+i=0
+while [ "$(sim_calls iam:CreateRole)" = "$before" ] && kill -0 $pid 2>/dev/null && [ $i -lt 3000 ]; do
+	i=$((i + 1))
+done
+# the child is in its CreateRole, whose reply is held back
+/usr/bin/python3 - "$pid" "$PGURL" >child.txt <<'PY'
+import os, sys
+parent, url = sys.argv[1], sys.argv[2]
+for d in os.listdir("/proc"):
+    try:
+        if not d.isdigit() or open("/proc/%s/stat" % d).read().rsplit(")", 1)[1].split()[1] != parent:
+            continue
+        argv = open("/proc/%s/cmdline" % d, "rb").read().split(b"\0")
+        env = open("/proc/%s/environ" % d, "rb").read().split(b"\0")
+    except OSError:
+        continue
+    if b"pw1" in argv:
+        print("argv-backend", any(a == b"--backend" or a.startswith(b"--backend=") or url.encode() in a for a in argv))
+        print("env-backend", ("SECFAAS_BACKEND=" + url).encode() in env)
+PY
+wait $pid
+t_eq "apply --all succeeded" "$?" 0
+t_eq "its child's command line has no backend URL" "$(sed -n 's/^argv-backend //p' child.txt)" False
+t_eq "its child has the backend in its environment" "$(sed -n 's/^env-backend //p' child.txt)" True
+t_end
+
 t_begin "secrets of the shared state sealed under an AWS KMS key: one data key, unwrapped by every fresh runner"
 export AWS_DEFAULT_REGION=eu-west-1 # the aws CLI reads this one
 kid=$(aws kms create-key --description "secfaas state" --query KeyMetadata.KeyId --output text 2>err) ||
