@@ -5,6 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util.h"
+
 static int in_set(const char *code, const char *const *set)
 {
 	if (!code)
@@ -133,6 +135,27 @@ static const char *auth_hint(const char *code)
 	return "the credentials lack permission for this call; see `secfaas whoami` and the IAM policy";
 }
 
+/* AWS's signature errors go on to quote the canonical request and the
+ * string to sign, headers included: x-amz-security-token carries the
+ * session token, which must not reach a terminal, a log or the state's
+ * journal.  Cut the message there, and make it one line. */
+static void scrub(char *m)
+{
+	static const char *const cut_at[] = {"The Canonical String", "The String-to-Sign", "x-amz-security-token",
+					      "Authorization:"};
+	for (size_t i = 0; i < SF_ARRAY_LEN(cut_at); i++) {
+		char *p = strcasestr(m, cut_at[i]);
+		if (p)
+			*p = 0;
+	}
+	for (char *p = m; *p; p++)
+		if (*p == '\n' || *p == '\r' || *p == '\t')
+			*p = ' ';
+	size_t n = strlen(m);
+	while (n && (m[n - 1] == ' ' || m[n - 1] == '\''))
+		m[--n] = 0;
+}
+
 int sf_aws_error(struct sf_err *err, const char *service, const char *op, long status, const char *code,
 		 const char *message, const char *request_id)
 {
@@ -141,6 +164,7 @@ int sf_aws_error(struct sf_err *err, const char *service, const char *op, long s
 		return cls;
 	char msgpart[400];
 	snprintf(msgpart, sizeof msgpart, "%s", message && *message ? message : "");
+	scrub(msgpart);
 	if (code && *code)
 		sf_fail(err, cls, "%s %s: %s%s%s", service ? service : "aws", op ? op : "?", code, *msgpart ? ": " : "",
 			msgpart);

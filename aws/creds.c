@@ -197,8 +197,13 @@ static int credential_process(struct sf_creds_provider *p, const char *cmd, cons
 	json_error_t je;
 	doc = json_loadb(b.s ? b.s : "", b.len, 0, &je);
 	if (!doc || b.overflow) {
-		rc = sf_fail(err, SF_EAUTH, "credential_process of profile %s printed invalid JSON: %s", profile,
-			     doc ? "too large" : je.text);
+		/* jansson's text quotes the token it stopped at, which may be
+		 * a piece of a key: say where, not what */
+		if (doc)
+			rc = sf_fail(err, SF_EAUTH, "credential_process of profile %s printed too much", profile);
+		else
+			rc = sf_fail(err, SF_EAUTH, "credential_process of profile %s printed invalid JSON (line %d, column %d)",
+				     profile, je.line, je.column);
 		goto done;
 	}
 	json_t *ver = json_object_get(doc, "Version");
@@ -294,7 +299,8 @@ static int container(struct sf_creds_provider *p, struct sf_aws_creds *out, stru
 	json_error_t je;
 	doc = json_loadb(sf_buf_cstr(&resp.body), resp.body.len, 0, &je);
 	if (!doc) {
-		rc = sf_fail(err, SF_EAUTH, "container credentials endpoint returned invalid JSON: %s", je.text);
+		rc = sf_fail(err, SF_EAUTH, "container credentials endpoint returned invalid JSON (line %d, column %d)",
+			     je.line, je.column);
 		goto done;
 	}
 	rc = sf_creds_from_json(doc, out, "container credentials endpoint", err);
@@ -374,8 +380,11 @@ static int imds(struct sf_creds_provider *p, struct sf_aws_creds *out, struct sf
 	doc = json_loadb(sf_buf_cstr(&resp.body), resp.body.len, 0, &je);
 	const char *code = json_string_value(json_object_get(doc, "Code"));
 	if (!doc || (code && strcmp(code, "Success"))) {
-		rc = sf_fail(err, SF_EAUTH, "EC2 instance metadata credentials for role %s: %s", role,
-			     doc ? code : je.text);
+		if (doc)
+			rc = sf_fail(err, SF_EAUTH, "EC2 instance metadata credentials for role %s: %s", role, code);
+		else
+			rc = sf_fail(err, SF_EAUTH, "EC2 instance metadata credentials for role %s: invalid JSON (line %d, column %d)",
+				     role, je.line, je.column);
 		goto done;
 	}
 	rc = sf_creds_from_json(doc, out, "EC2 instance metadata", err);

@@ -159,6 +159,26 @@ T_TEST(error_shapes_every_protocol)
 	expect_error("eks", "proxy_html_200.http", SF_EPROTO, NULL, 200, NULL, "not from AWS");
 }
 
+/* A signature error quotes the canonical request, the session token among
+ * its headers: the message keeps AWS's first sentences only, on one line
+ * (it reaches terminals, logs and the state's journal). */
+T_TEST(signature_error_message_drops_the_canonical_request)
+{
+	struct fx f;
+	env_keys();
+	T_EQ(fx_open(&f, NULL), 0);
+	fx_reply(&f, "", "sts_error_signature_canonical.http", -1);
+	json_t *out = NULL;
+	struct sf_err e = SF_ERR_INIT;
+	T_EQ(sf_aws_query(f.c, "sts", "GetCallerIdentity", NULL, &out, &e), SF_EAUTH);
+	T_OK(!strstr(e.msg, "FwoGZXIv") && !strstr(e.msg, "security-token") && !strstr(e.msg, "Canonical"));
+	T_OK(!strchr(e.msg, '\n'));
+	T_STREQ(e.msg, "sts GetCallerIdentity: SignatureDoesNotMatch: The request signature we calculated does not match the "
+		       "signature you provided. Check your AWS Secret Access Key and signing method. Consult the service "
+		       "documentation for details.");
+	fx_close(&f);
+}
+
 T_TEST(auth_errors_carry_a_hint)
 {
 	struct fx f;

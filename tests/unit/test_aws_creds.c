@@ -198,7 +198,9 @@ T_TEST(credential_process_version_and_failures)
 			      "\"SecretAccessKey\":\"sp\",\"SessionToken\":\"tp\",\"Expiration\":\"2099-01-01T00:00:00Z\"}'\n"
 			      "[profile v2]\ncredential_process = echo '{\"Version\":2,\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"s\"}'\n"
 			      "[profile bad]\ncredential_process = sh -c 'exit 3'\n"
-			      "[profile junk]\ncredential_process = echo not-json\n");
+			      "[profile junk]\ncredential_process = echo not-json\n"
+			      /* a key left unquoted: the error must not quote it back */
+			      "[profile leak]\ncredential_process = echo '{\"Version\":1,\"AccessKeyId\":\"A\",\"SecretAccessKey\": wJalrSECRET}'\n");
 	write_files(cfg, "");
 	free(cfg);
 	T_EQ(env_client(&e, NULL, &err), 0);
@@ -209,11 +211,15 @@ T_TEST(credential_process_version_and_failures)
 	T_STREQ(c.source, "credential-process (profile default)");
 	sf_aws_creds_release(&c);
 	sf_aws_free(e.c);
-	const char *bad[][2] = {{"v2", "\"Version\" must be 1"}, {"bad", "failed (exit 3)"}, {"junk", "invalid JSON"}};
-	for (int i = 0; i < 3; i++) {
+	const char *bad[][2] = {{"v2", "\"Version\" must be 1"},
+				{"bad", "failed (exit 3)"},
+				{"junk", "invalid JSON"},
+				{"leak", "printed invalid JSON (line 1, column "}};
+	for (int i = 0; i < 4; i++) {
 		T_EQ(env_client(&e, bad[i][0], &err), 0);
 		T_EQ(sf_aws_credentials(e.c, &c, &err), SF_EAUTH);
 		T_CONTAINS(err.msg, bad[i][1]);
+		T_OK(!strstr(err.msg, "wJalr"));
 		sf_aws_free(e.c);
 		e.c = NULL;
 	}
