@@ -21,11 +21,14 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
 
+#include "log.h"
 #include "state/internal.h"
 #include "util.h"
 
@@ -51,6 +54,18 @@ static int meta_put(struct sf_state *st, const char *key, const char *value, str
 }
 
 /* Create the default key file with a fresh random key (64 hex digits). */
+/* The key opens every secret of the state: a key file others may read is
+ * said once a process (it still works: a mounted Kubernetes Secret, say,
+ * is 0644 unless its defaultMode says otherwise). */
+static void warn_if_readable(const char *path)
+{
+	static atomic_int warned;
+	struct stat sb;
+	if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && (sb.st_mode & 077) && !atomic_exchange(&warned, 1))
+		sf_warn("state key file %s can be read by other users (mode %04o); chmod 600 %s", path,
+			(unsigned)(sb.st_mode & 07777), path);
+}
+
 static int create_key_file(const char *path, struct sf_err *err)
 {
 	unsigned char raw[SF_CRYPT_KEY_LEN];
@@ -189,6 +204,7 @@ static int load_key(struct sf_state *st, int for_write, const char *src_db,
 	}
 	if (rc < 0)
 		goto done;
+	warn_if_readable(kf);
 	rc = sf_crypt_parse_key(data, n, kf, key, err);
 done:
 	if (data) {

@@ -35,7 +35,7 @@ begin() {
 		# a shared state has no key file of its own: the team's key
 		SECFAAS_STATE_KEY_FILE=$T_ROOT/team.key
 		export SECFAAS_BACKEND SECFAAS_BACKEND_SCHEMA SECFAAS_STATE_KEY_FILE
-		[ -s "$SECFAAS_STATE_KEY_FILE" ] || openssl rand -hex 32 >"$SECFAAS_STATE_KEY_FILE"
+		[ -s "$SECFAAS_STATE_KEY_FILE" ] || (umask 077 && openssl rand -hex 32 >"$SECFAAS_STATE_KEY_FILE")
 	else
 		unset SECFAAS_BACKEND SECFAAS_BACKEND_SCHEMA SECFAAS_STATE_KEY_FILE
 	fi
@@ -616,6 +616,13 @@ if stored_anywhere "s3cr3t-VALUE"; then t_fail "the stored state holds the secre
 t_ok "the state does hold the attribute (sealed)" stored_anywhere "secret"
 t_rc 0 "state show json" $S state show test_object.a --json
 t_nogrep "state show has no secret" "s3cr3t-VALUE" .out
+# the key opens every secret: one others may read is said, once
+key=${SECFAAS_STATE_KEY_FILE:-$(ls .secfaas/*.key)}
+t_nogrep "a private key file is not mentioned" "can be read by other users" .err
+chmod 644 "$key"
+t_rc 0 "state show with the key readable by others" $S state show test_object.a --json
+t_eq "said once" "$(grep -c "state key file $key can be read by other users (mode 0644); chmod 600 $key" .err)" 1
+chmod 600 "$key"
 t_end
 
 begin "saved plans hold no secret in clear; values built from secrets are secret"
