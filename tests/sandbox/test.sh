@@ -276,10 +276,10 @@ fi
 # pod into node, never into the host's network namespace.
 nsenter --net="$NODE_NS" containerd --config "$W/test.toml" >"$W/containerd.log" 2>&1 &
 cd_pid=$!
-if waited ctr --connect-timeout 30s -a "$SOCK" version >/dev/null 2>&1; then
+if waited ctr --connect-timeout 30s -a "$SOCK" version >"$W/ctr.out" 2>&1; then
 	ok "private containerd is up (pid $cd_pid)"
 else
-	fail "private containerd did not start:"
+	fail "private containerd did not start: ctr version said: $(cat "$W/ctr.out"); containerd's log:"
 	tail -n 20 "$W/containerd.log"
 	exit 1
 fi

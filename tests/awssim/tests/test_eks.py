@@ -157,6 +157,11 @@ class EksTest(unittest.TestCase):
             elbv2.delete_target_group(TargetGroupArn=tg)
         self.assertEqual(code(cm.exception), "ResourceInUse")
         elbv2.delete_load_balancer(LoadBalancerArn=lb["arn"])
+        # its listeners go after it: the target group stays in use a while
+        with self.assertRaises(ClientError) as cm:
+            elbv2.delete_target_group(TargetGroupArn=tg)
+        self.assertEqual(code(cm.exception), "ResourceInUse")
+        advance(20)  # 15 s +- jitter
         elbv2.delete_target_group(TargetGroupArn=tg)
         k8s_sg = ec2.describe_security_groups(Filters=[{"Name": "tag:kubernetes.io/cluster/demo",
                                                         "Values": ["owned"]}])["SecurityGroups"]
