@@ -152,12 +152,11 @@ static json_t *egress_rule(const json_t *spec)
 				else if (cidr_within(own[k], cidr))
 					json_array_append_new(except, json_string(own[k]));
 			}
-			if (!cidr || inside)
-				json_decref(except);
-			else if (json_array_size(except))
-				json_array_append_new(to, json_pack("{s:{s:s, s:o}}", "ipBlock", "cidr", cidr, "except", except));
-			else
+			if (cidr && !inside && json_array_size(except))
+				json_array_append_new(to, json_pack("{s:{s:s, s:O}}", "ipBlock", "cidr", cidr, "except", except));
+			else if (cidr && !inside)
 				json_array_append_new(to, json_pack("{s:{s:s}}", "ipBlock", "cidr", cidr));
+			json_decref(except);
 		}
 	}
 	if (!json_array_size(to)) {
