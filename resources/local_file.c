@@ -17,7 +17,8 @@
 static const struct sf_attr_def attrs[] = {
 	{"path", SF_AT_STRING, SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "file path"},
 	{"content", SF_AT_STRING, SF_ATTR_REQUIRED, "file content"},
-	{"file_permission", SF_AT_STRING, SF_ATTR_OPTIONAL, "octal mode, default 0644"},
+	{"file_permission", SF_AT_STRING, SF_ATTR_OPTIONAL,
+	 "octal mode, default 0644, or 0600 when the content holds a secret"},
 	{"sha256", SF_AT_STRING, SF_ATTR_COMPUTED, "hex SHA-256 of the content"},
 	{NULL, 0, 0, NULL},
 };
@@ -62,6 +63,10 @@ static int write_it(struct sf_rctx *c, const json_t *want, json_t **out)
 		return sf_fail(c->err, SF_EINVAL, "local_file needs path and content");
 	if (parse_mode(want, &mode, c->err) < 0)
 		return c->err->code;
+	/* content built from a secret is readable by its owner only, unless
+	 * file_permission says otherwise */
+	if (!json_object_get(want, "file_permission") && c->sensitive && c->sensitive(c, "content"))
+		mode = 0600;
 	/* Parent directories are created like Terraform's local_file does. */
 	char *dir = xstrdup(path);
 	char *slash = strrchr(dir, '/');

@@ -217,6 +217,11 @@ static void record_failure(struct run *r, struct sf_resource *row, enum sf_rstat
 		sf_warn("%s: could not record the failure in the state: %s", row->address, e.msg);
 }
 
+static int sensitive_cb(struct sf_rctx *c, const char *name)
+{
+	return sf_change_sensitive(((struct wctx *)c)->node->ch, name);
+}
+
 static int typical_cb(struct sf_rctx *c, double *lo, double *hi)
 {
 	struct wctx *w = (struct wctx *)c;
@@ -1360,6 +1365,7 @@ static void *worker(void *arg)
 		w.rc.note = note_cb;
 		w.rc.record_id = record_id_cb;
 		w.rc.typical = typical_cb;
+		w.rc.sensitive = sensitive_cb;
 		w.rc.typical_part = typical_part_cb;
 		w.rc.part_took = part_took_cb;
 		w.rc.pending = pending_cb;

@@ -133,6 +133,11 @@ struct sf_rctx {
 	 * be NULL. */
 	int (*typical_part)(struct sf_rctx *c, const char *part, double *lo, double *hi);
 	void (*part_took)(struct sf_rctx *c, const char *part, double seconds);
+	/* create and update: 1 when attribute `name` holds a secret (its type
+	 * flags it sensitive, or its value was built from one), so what the
+	 * type writes from it is kept as private as the state keeps it.  May
+	 * be NULL. */
+	int (*sensitive)(struct sf_rctx *c, const char *name);
 	/* Set by a plan's refresh only: read() may take its answer from what
 	 * the type's read_batch fetched for this run moments before.  Any
 	 * other read (after a change, an import) asks the provider itself. */

@@ -669,6 +669,26 @@ t_rc 1 "tampered plan refused" $S apply p3.plan
 t_grep "names the value" "test_object.a.secret is not sealed" .err
 t_end
 
+begin "a local file written from a secret is its owner's only, through a saved plan too"
+mkdir objs
+stack s.yaml <<'Y'
+    - {type: test_object, name: a, attributes: {dir: objs, secret: "s3cr3t-VALUE"}}
+    - {type: local_file, name: pw, attributes: {path: out/pw.txt, content: "pw=${test_object.a.secret}"}}
+    - {type: local_file, name: plain, attributes: {path: out/plain.txt, content: hello}}
+    - {type: local_file, name: chosen, attributes: {path: out/chosen.txt, content: "${test_object.a.secret}", file_permission: "0640"}}
+Y
+t_rc 0 "apply" $S apply s.yaml --auto-approve
+t_eq "the file built from the secret" "$(stat -c %a out/pw.txt)" 600
+t_eq "a file of plain content" "$(stat -c %a out/plain.txt)" 644
+t_eq "a mode the spec chose" "$(stat -c %a out/chosen.txt)" 640
+sed -i 's/s3cr3t-VALUE/s3cr3t-OTHER/' s.yaml
+t_rc 0 "plan --out" $S plan s.yaml --out p.plan
+t_rc 0 "apply the saved plan" $S apply p.plan
+t_grep "rewritten" "pw=s3cr3t-OTHER" out/pw.txt
+t_eq "still its owner's only" "$(stat -c %a out/pw.txt)" 600
+t_rc 0 "second plan has nothing to do" $S plan s.yaml --detailed-exitcode
+t_end
+
 begin "apply --json streams one JSON object per event, with progress"
 mkdir objs
 stack s.yaml <<'Y'
