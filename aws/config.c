@@ -411,12 +411,14 @@ static const char *configured_url(const struct sf_aws_config *cfg, const struct 
  * region global endpoints are signed in. */
 struct partition {
 	const char *name, *dns_suffix, *iam_label, *global_region;
+	const char *home; /* where a home_region service answers here; NULL: nowhere
+			     (the Price List API: cn-northwest-1 in China, none in GovCloud) */
 };
 
 static const struct partition partitions[] = {
-	{"aws", "amazonaws.com", "iam", "us-east-1"},
-	{"aws-cn", "amazonaws.com.cn", "iam.cn-north-1", "cn-north-1"},
-	{"aws-us-gov", "amazonaws.com", "iam.us-gov", "us-gov-west-1"},
+	{"aws", "amazonaws.com", "iam", "us-east-1", NULL},
+	{"aws-cn", "amazonaws.com.cn", "iam.cn-north-1", "cn-north-1", "cn-northwest-1"},
+	{"aws-us-gov", "amazonaws.com", "iam.us-gov", "us-gov-west-1", NULL},
 };
 
 /* Service principals that differ from the commercial spelling (IAM user
@@ -462,9 +464,15 @@ int sf_aws_resolve_endpoint(const struct sf_aws_config *cfg, const char *service
 	if (svc->global) { /* IAM: one endpoint per partition, signed in its home region */
 		snprintf(out->url, sizeof out->url, "https://%s.%s", pt->iam_label, suffix);
 		snprintf(out->signing_region, sizeof out->signing_region, "%s", pt->global_region);
-	} else if (svc->home_region && !strcmp(part, "aws")) {
-		snprintf(out->url, sizeof out->url, "https://%s.%s.%s", svc->host_prefix, svc->home_region, suffix);
-		snprintf(out->signing_region, sizeof out->signing_region, "%s", svc->home_region);
+	} else if (svc->home_region) {
+		const char *home = !strcmp(part, "aws") ? svc->home_region : pt->home;
+		if (!home && !configured_url(cfg, svc))
+			return sf_fail(err, SF_ENOTFOUND, "%s has no endpoint in the %s partition (region %s)", svc->id,
+				       part, region);
+		if (home) {
+			snprintf(out->url, sizeof out->url, "https://%s.%s.%s", svc->host_prefix, home, suffix);
+			snprintf(out->signing_region, sizeof out->signing_region, "%s", home);
+		}
 	} else if (!strcmp(svc->id, "sts") && !strcmp(part, "aws")) {
 		const char *mode = sf_aws_config_setting(cfg, "AWS_STS_REGIONAL_ENDPOINTS", "sts_regional_endpoints");
 		int legacy = 0;

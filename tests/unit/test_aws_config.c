@@ -150,6 +150,8 @@ T_TEST(endpoint_table_partitions_and_globals)
 		/* the Price List API: us-east-1's endpoint for every region's prices */
 		{"pricing", "eu-west-1", "https://api.pricing.us-east-1.amazonaws.com", "us-east-1", "aws"},
 		{"pricing", "us-east-1", "https://api.pricing.us-east-1.amazonaws.com", "us-east-1", "aws"},
+		/* China's prices come from its one endpoint, in cn-northwest-1 */
+		{"pricing", "cn-north-1", "https://api.pricing.cn-northwest-1.amazonaws.com.cn", "cn-northwest-1", "aws-cn"},
 		{"ec2", "cn-north-1", "https://ec2.cn-north-1.amazonaws.com.cn", "cn-north-1", "aws-cn"},
 		{"sts", "cn-northwest-1", "https://sts.cn-northwest-1.amazonaws.com.cn", "cn-northwest-1", "aws-cn"},
 		{"iam", "cn-northwest-1", "https://iam.cn-north-1.amazonaws.com.cn", "cn-north-1", "aws-cn"},
@@ -172,6 +174,9 @@ T_TEST(endpoint_table_partitions_and_globals)
 	struct sf_err e = SF_ERR_INIT;
 	T_EQ(sf_aws_resolve_endpoint(c, "s3", "eu-west-1", &ep, &e), SF_EINVAL);
 	T_EQ(sf_aws_resolve_endpoint(c, "ec2", "moon-1", &ep, &e), SF_EINVAL);
+	/* GovCloud has no Price List endpoint: said at once, not after DNS retries */
+	T_EQ(sf_aws_resolve_endpoint(c, "pricing", "us-gov-west-1", &ep, &e), SF_ENOTFOUND);
+	T_CONTAINS(e.msg, "pricing has no endpoint in the aws-us-gov partition");
 	/* STS legacy mode: the 15 original regions go global, signed us-east-1 */
 	setenv("AWS_STS_REGIONAL_ENDPOINTS", "legacy", 1);
 	T_EQ(sf_aws_resolve_endpoint(c, "sts", "eu-west-1", &ep, &e), 0);
