@@ -637,15 +637,17 @@ static int sweep_api(struct sf_rctx *c, const struct elb_api *api, const char *c
 	return rc;
 }
 
-static int sweep_lbs(struct sf_rctx *c, const char *cluster, const char *vpc)
+/* ELBv2, then classic ELBs (the in-tree cloud provider makes these).  Not
+ * fatal for the cluster itself: what stays is a warning, and the VPC's
+ * own sweep reports what it then holds. */
+static void sweep_lbs(struct sf_rctx *c, const char *cluster, const char *vpc)
 {
-	int rc = sweep_api(c, &elbv2, cluster, vpc);
-	if (rc < 0) {
-		sf_warn("%s: load balancer sweep: %s", c->address, c->err->msg);
-		sf_err_clear(c->err);
-	}
-	/* then classic ELBs (the in-tree cloud provider makes these) */
-	return sweep_api(c, &elb_classic, cluster, vpc);
+	static const struct elb_api *const apis[] = {&elbv2, &elb_classic};
+	for (size_t i = 0; i < SF_ARRAY_LEN(apis); i++)
+		if (sweep_api(c, apis[i], cluster, vpc) < 0) {
+			sf_warn("%s: load balancer sweep: %s", c->address, c->err->msg);
+			sf_err_clear(c->err);
+		}
 }
 
 static int del_once(struct sf_rctx *c, void *ctx)
@@ -671,13 +673,8 @@ static int cl_destroy(struct sf_rctx *c, const json_t *prior)
 	}
 	if (rc < 0)
 		return rc;
-	rc = sweep_lbs(c, name, ax_s(json_object_get(cl, "resourcesVpcConfig"), "vpcId"));
+	sweep_lbs(c, name, ax_s(json_object_get(cl, "resourcesVpcConfig"), "vpcId"));
 	json_decref(cl);
-	if (rc < 0) {
-		/* Not fatal for the cluster itself; the VPC sweep reports leftovers. */
-		sf_warn("%s: load balancer sweep: %s", c->address, c->err->msg);
-		sf_err_clear(c->err);
-	}
 	rc = ax_retry_conflict(c, del_once, (void *)name, 1800, "deleting the cluster");
 	if (rc == SF_ENOTFOUND) {
 		sf_err_clear(c->err);

@@ -38,6 +38,9 @@ const struct sf_schema *sf_cluster_schema(void);
 /* 0 ok; -1 malformed; -2 host bits set. */
 int sf_parse_cidr(const char *s, uint32_t *net, int *bits);
 int sf_cidrs_overlap(uint32_t a, int abits, uint32_t b, int bbits);
+/* 1 when CIDR `in` lies within `out` (equal included); 0 otherwise or when
+ * either is not a CIDR. */
+int sf_cidr_within(const char *in, const char *out);
 /* 0 and *arch = "x86_64" | "arm64", or -1 if not an instance type. */
 int sf_instance_type_arch(const char *t, const char **arch);
 int sf_label_key_ok(const char *k);

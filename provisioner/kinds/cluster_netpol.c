@@ -86,35 +86,36 @@ static json_t *only_from(const char *name, const char *app, int port, const char
  * routes is never reached through it (list such networks instead). */
 static const char *const private_v4[] = {"10.0.0.0/8", "100.64.0.0/10", "172.16.0.0/12", "192.168.0.0/16", NULL};
 
-/* 1 when CIDR in lies within out (equal included); 0 otherwise or when
- * either is not a CIDR. */
-static int cidr_within(const char *in, const char *out)
+/* What no egress rule ever allows: link-local (the metadata service),
+ * the VPC (nodes, other pods, the control plane's ENIs) and the service
+ * CIDR; the VPC is NULL for a VPC given by vpcId. */
+#define N_OWN 3
+static void own_network(const json_t *net, const char *own[N_OWN])
 {
-	uint32_t a, b;
-	int ab, bb;
-	return in && out && sf_parse_cidr(in, &a, &ab) == 0 && sf_parse_cidr(out, &b, &bb) == 0 && ab >= bb &&
-	       sf_cidrs_overlap(a, ab, b, bb);
+	own[0] = "169.254.0.0/16";
+	own[1] = json_string_value(json_object_get(net, "cidr"));
+	own[2] = json_string_value(json_object_get(net, "serviceCidr"));
 }
 
-/* Public addresses: every address but link-local (the metadata
- * service), private and shared space, the VPC and the service CIDR; IPv6
- * without unique local (the metadata service's fd00:ec2::254 among them)
- * and link-local.  A list of NetworkPolicy peers. */
+/* Public addresses: every address but the cluster's own network and
+ * private and shared space; IPv6 without unique local (the metadata
+ * service's fd00:ec2::254 among them) and link-local.  A list of
+ * NetworkPolicy peers. */
 static json_t *public_blocks(const json_t *net)
 {
-	const char *own[] = {json_string_value(json_object_get(net, "cidr")),
-			     json_string_value(json_object_get(net, "serviceCidr"))};
-	json_t *except = json_pack("[s]", "169.254.0.0/16");
+	const char *own[N_OWN];
+	own_network(net, own);
+	json_t *except = json_pack("[s]", own[0]); /* link-local, in no private range */
 	for (size_t i = 0; private_v4[i]; i++)
 		json_array_append_new(except, json_string(private_v4[i]));
-	for (size_t k = 0; k < SF_ARRAY_LEN(own); k++) {
+	for (size_t k = 1; k < N_OWN; k++) {
 		int covered = 0;
 		for (size_t i = 0; own[k] && private_v4[i]; i++)
-			covered |= cidr_within(own[k], private_v4[i]);
+			covered |= sf_cidr_within(own[k], private_v4[i]);
 		if (own[k] && !covered)
 			json_array_append_new(except, json_string(own[k]));
 	}
-	if (!own[0] && json_is_string(json_object_get(net, "vpcId")))
+	if (!own[1] && json_is_string(json_object_get(net, "vpcId")))
 		/* a given VPC's block, read by its reference (which refuses
 		 * a VPC with more blocks than this one) */
 		json_array_append_new(except, json_string("${aws_network_ref.main.cidr_block}"));
@@ -132,8 +133,8 @@ static json_t *egress_rule(const json_t *spec)
 	const json_t *of = json_object_get(spec, "openfaas");
 	const json_t *eg = json_object_get(of, "functionEgress");
 	const json_t *net = json_object_get(spec, "network");
-	const char *own[] = {"169.254.0.0/16", json_string_value(json_object_get(net, "cidr")),
-			     json_string_value(json_object_get(net, "serviceCidr"))};
+	const char *own[N_OWN];
+	own_network(net, own);
 	json_t *to = NULL;
 	if (json_is_string(eg) && !strcmp(json_string_value(eg), "internet")) {
 		to = public_blocks(net);
@@ -146,10 +147,10 @@ static json_t *egress_rule(const json_t *spec)
 			const char *cidr = json_string_value(c);
 			int inside = 0;
 			json_t *except = json_array();
-			for (size_t k = 0; cidr && k < SF_ARRAY_LEN(own); k++) {
-				if (cidr_within(cidr, own[k]))
+			for (size_t k = 0; cidr && k < N_OWN; k++) {
+				if (sf_cidr_within(cidr, own[k]))
 					inside = 1;
-				else if (cidr_within(own[k], cidr))
+				else if (sf_cidr_within(own[k], cidr))
 					json_array_append_new(except, json_string(own[k]));
 			}
 			if (cidr && !inside && json_array_size(except))

@@ -55,6 +55,14 @@ int sf_cidrs_overlap(uint32_t a, int abits, uint32_t b, int bbits)
 	return (a & mask) == (b & mask);
 }
 
+int sf_cidr_within(const char *in, const char *out)
+{
+	uint32_t a, b;
+	int ab, bb;
+	return in && out && sf_parse_cidr(in, &a, &ab) == 0 && sf_parse_cidr(out, &b, &bb) == 0 && ab >= bb &&
+	       sf_cidrs_overlap(a, ab, b, bb);
+}
+
 static void check_vpc_cidr(const struct sf_node *n, struct sf_diags *d, const char *path)
 {
 	uint32_t net;
@@ -779,13 +787,10 @@ static void check_egress_network(const struct sf_node *spec, struct sf_diags *d)
 		   {"the service CIDR", svc ? svc : SF_DEFAULT_SERVICE_CIDR}};
 	for (size_t i = 0; i < eg->n; i++) {
 		const struct sf_node *c = eg->vals[i];
-		uint32_t a, b;
-		int ab, bb;
-		if (c->type != SF_N_SCALAR || sf_parse_cidr(c->scalar, &a, &ab) < 0)
-			continue; /* check_egress reports it */
+		if (c->type != SF_N_SCALAR)
+			continue; /* check_egress reports it, and a CIDR that does not parse */
 		for (size_t k = 0; k < SF_ARRAY_LEN(own); k++)
-			if (own[k].cidr && sf_parse_cidr(own[k].cidr, &b, &bb) == 0 && ab >= bb &&
-			    sf_cidrs_overlap(a, ab, b, bb)) {
+			if (sf_cidr_within(c->scalar, own[k].cidr)) {
 				sf_diag_error(d, &c->pos,
 					      "spec.openfaas.functionEgress[%zu]: %s lies within %s %s, which functions never reach; list only addresses outside the cluster's network",
 					      i, c->scalar, own[k].what, own[k].cidr);
