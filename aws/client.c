@@ -144,7 +144,7 @@ static int do_call(struct sf_aws *c, const struct call *k, json_t **out, struct 
 	struct sf_aws_creds creds = SF_AWS_CREDS_INIT;
 	struct sf_http_resp resp = SF_HTTP_RESP_INIT;
 	char *origin = NULL, *host = NULL, *base = NULL, *path = NULL, *url = NULL;
-	int skew_retried = 0, cost = 0;
+	int skew_retried = 0, cost = 0, no_reply = 0;
 	int budget = sf_retry_budget(&c->retry, !k->once);
 	*out = NULL;
 
@@ -198,6 +198,7 @@ static int do_call(struct sf_aws *c, const struct call *k, json_t **out, struct 
 		int trc = sf_http_send(c->http, &rq, &resp, &aerr);
 		double dt = sf_mono() - t0;
 		sf_hdrs_release(&h);
+		no_reply = trc != 0 && !resp.timed_out;
 		if (trc == 0) {
 			json_t *doc = NULL;
 			double sd;
@@ -285,6 +286,11 @@ static int do_call(struct sf_aws *c, const struct call *k, json_t **out, struct 
 		c->clock->sleep(c->clock->ctx, d);
 	}
 done:
+	if (rc == SF_ETRANSIENT && no_reply && ep.variant[0] && err)
+		/* the rules give a host for every region; AWS runs far fewer */
+		sf_err_hint(err, "%s endpoints are on (AWS_USE_FIPS_ENDPOINT / AWS_USE_DUALSTACK_ENDPOINT): %s may have "
+				 "no %s endpoint in %s; check AWS's endpoint list or turn the setting off",
+			    ep.variant, k->service, ep.variant, c->region);
 	sf_http_resp_release(&resp);
 	sf_aws_creds_release(&creds);
 	free(origin);

@@ -356,15 +356,6 @@ int sf_aws_resolve_region(const struct sf_aws_config *cfg, const char *override,
 	return 0;
 }
 
-const char *sf_aws_partition(const char *region)
-{
-	if (!strncmp(region, "cn-", 3))
-		return "aws-cn";
-	if (!strncmp(region, "us-gov-", 7))
-		return "aws-us-gov";
-	return "aws";
-}
-
 static int truthy(const char *v)
 {
 	return v && !strcasecmp(v, "true");
@@ -375,6 +366,18 @@ static const char *const sts_legacy_regions[] = {
 	"eu-central-1", "eu-north-1", "eu-west-1", "eu-west-2", "eu-west-3", "sa-east-1",
 	"us-east-1", "us-east-2", "us-west-1", "us-west-2", NULL,
 };
+
+/* STS's legacy mode: the original regions use the global endpoint. */
+static int sts_legacy(const struct sf_aws_config *cfg, const char *region)
+{
+	const char *mode = sf_aws_config_setting(cfg, "AWS_STS_REGIONAL_ENDPOINTS", "sts_regional_endpoints");
+	if (!mode || strcasecmp(mode, "legacy"))
+		return 0;
+	for (int i = 0; sts_legacy_regions[i]; i++)
+		if (!strcmp(region, sts_legacy_regions[i]))
+			return 1;
+	return 0;
+}
 
 /* The endpoint URL from settings, or NULL (borrowed). */
 static const char *configured_url(const struct sf_aws_config *cfg, const struct sf_aws_service *svc)
@@ -406,20 +409,90 @@ static const char *configured_url(const struct sf_aws_config *cfg, const struct 
 	return v && *v ? v : NULL;
 }
 
-/* Per-partition facts endpoints are built from (endpoints.json): the DNS
- * suffix, the host label of the partition-global IAM endpoint, and the
- * region global endpoints are signed in. */
+/* Per-partition facts endpoints are built from (the services' endpoint
+ * rule sets and partitions.json): which regions belong to it, the DNS
+ * suffixes, IAM's four hosts and the region IAM is signed in. */
 struct partition {
-	const char *name, *dns_suffix, *iam_label, *global_region;
+	const char *name;
+	const char *prefix; /* region names starting so are in it; NULL: every other region */
+	const char *dns_suffix, *dual_suffix;
+	const char *iam[4];       /* plain, dual-stack, FIPS, FIPS dual-stack; "{r}": the region */
+	const char *iam_region;   /* where IAM is signed; NULL: the client's region */
 	const char *home; /* where a home_region service answers here; NULL: nowhere
 			     (the Price List API: cn-northwest-1 in China, none in GovCloud) */
 };
 
+/* Longer prefixes first: "us-isob-" is not "us-iso-", but keep it plain. */
 static const struct partition partitions[] = {
-	{"aws", "amazonaws.com", "iam", "us-east-1", NULL},
-	{"aws-cn", "amazonaws.com.cn", "iam.cn-north-1", "cn-north-1", "cn-northwest-1"},
-	{"aws-us-gov", "amazonaws.com", "iam.us-gov", "us-gov-west-1", NULL},
+	{"aws-us-gov", "us-gov-", "amazonaws.com", "api.aws",
+	 {"iam.us-gov.amazonaws.com", "iam.us-gov.api.aws", "iam.us-gov.amazonaws.com", "iam.us-gov.api.aws"},
+	 "us-gov-west-1", NULL},
+	{"aws-cn", "cn-", "amazonaws.com.cn", "api.amazonwebservices.com.cn",
+	 {"iam.cn-north-1.amazonaws.com.cn", "iam.global.api.amazonwebservices.com.cn", "iam-fips.amazonaws.com.cn",
+	  "iam-fips.api.amazonwebservices.com.cn"},
+	 "cn-north-1", "cn-northwest-1"},
+	{"aws-iso-b", "us-isob-", "sc2s.sgov.gov", "api.aws.scloud",
+	 {"iam.us-isob-east-1.sc2s.sgov.gov", "iam.api.aws.scloud", "iam-fips.us-isob-east-1.sc2s.sgov.gov",
+	  "iam-fips.api.aws.scloud"},
+	 "us-isob-east-1", NULL},
+	{"aws-iso-f", "us-isof-", "csp.hci.ic.gov", "api.aws.hci.ic.gov",
+	 {"iam.us-isof-south-1.csp.hci.ic.gov", "iam.api.aws.hci.ic.gov", "iam-fips.csp.hci.ic.gov",
+	  "iam-fips.api.aws.hci.ic.gov"},
+	 "us-isof-south-1", NULL},
+	{"aws-iso", "us-iso-", "c2s.ic.gov", "api.aws.ic.gov",
+	 {"iam.us-iso-east-1.c2s.ic.gov", "iam.api.aws.ic.gov", "iam-fips.us-iso-east-1.c2s.ic.gov",
+	  "iam-fips.api.aws.ic.gov"},
+	 "us-iso-east-1", NULL},
+	{"aws-iso-e", "eu-isoe-", "cloud.adc-e.uk", "api.cloud-aws.adc-e.uk",
+	 {"iam.{r}.cloud.adc-e.uk", "iam.api.cloud-aws.adc-e.uk", "iam-fips.cloud.adc-e.uk",
+	  "iam-fips.api.cloud-aws.adc-e.uk"},
+	 NULL, NULL},
+	{"aws-eusc", "eusc-", "amazonaws.eu", "api.amazonwebservices.eu",
+	 {"iam.{r}.amazonaws.eu", "iam.global.api.amazonwebservices.eu", "iam-fips.amazonaws.eu",
+	  "iam-fips.api.amazonwebservices.eu"},
+	 NULL, NULL},
+	{"aws", NULL, "amazonaws.com", "api.aws",
+	 {"iam.amazonaws.com", "iam.global.api.aws", "iam-fips.amazonaws.com", "iam-fips.global.api.aws"},
+	 "us-east-1", NULL},
 };
+
+/* FIPS hosts (without dual-stack) that are not <prefix>-fips.<region>.<suffix>.
+ * GovCloud's regular endpoints of these services are FIPS endpoints. */
+static const struct {
+	const char *service, *partition, *host;
+} fips_hosts[] = {
+	{"eks", "aws", "fips.eks.{r}.amazonaws.com"},
+	{"ec2", "aws-us-gov", "ec2.{r}.amazonaws.com"},
+	{"eks", "aws-us-gov", "eks.{r}.amazonaws.com"},
+	{"elasticloadbalancing", "aws-us-gov", "elasticloadbalancing.{r}.amazonaws.com"},
+	{"elb", "aws-us-gov", "elasticloadbalancing.{r}.amazonaws.com"},
+	{"ssm", "aws-us-gov", "ssm.{r}.amazonaws.com"},
+	{"sts", "aws-us-gov", "sts.{r}.amazonaws.com"},
+};
+
+static const struct partition *partition_of(const char *region)
+{
+	size_t i = 0;
+	for (; i + 1 < SF_ARRAY_LEN(partitions); i++)
+		if (!strncmp(region, partitions[i].prefix, strlen(partitions[i].prefix)))
+			break;
+	return &partitions[i];
+}
+
+const char *sf_aws_partition(const char *region)
+{
+	return partition_of(region)->name;
+}
+
+/* "https://" + tmpl with "{r}" replaced by region. */
+static void url_from(char *out, size_t n, const char *tmpl, const char *region)
+{
+	const char *r = strstr(tmpl, "{r}");
+	if (r)
+		snprintf(out, n, "https://%.*s%s%s", (int)(r - tmpl), tmpl, region, r + 3);
+	else
+		snprintf(out, n, "https://%s", tmpl);
+}
 
 /* Service principals that differ from the commercial spelling (IAM user
  * guide for the China regions; EKS there keeps eks.amazonaws.com). */
@@ -437,14 +510,6 @@ const char *sf_aws_service_principal(const char *partition, const char *service)
 	return service;
 }
 
-static const struct partition *partition_find(const char *name)
-{
-	for (size_t i = 0; i < SF_ARRAY_LEN(partitions); i++)
-		if (!strcmp(partitions[i].name, name))
-			return &partitions[i];
-	return &partitions[0];
-}
-
 int sf_aws_resolve_endpoint(const struct sf_aws_config *cfg, const char *service, const char *region,
 			    struct sf_aws_endpoint *out, struct sf_err *err)
 {
@@ -454,44 +519,58 @@ int sf_aws_resolve_endpoint(const struct sf_aws_config *cfg, const char *service
 		return sf_fail(err, SF_EINVAL, "unknown AWS service \"%s\"", service ? service : "(null)");
 	if (!region || !region_ok(region))
 		return sf_fail(err, SF_EINVAL, "unknown AWS region \"%s\"", region ? region : "(null)");
-	const char *part = sf_aws_partition(region);
-	const struct partition *pt = partition_find(part);
-	const char *suffix = pt->dns_suffix;
+	const struct partition *pt = partition_of(region);
+	const char *part = pt->name;
+	int fips = truthy(sf_aws_config_setting(cfg, "AWS_USE_FIPS_ENDPOINT", "use_fips_endpoint"));
+	int dual = truthy(sf_aws_config_setting(cfg, "AWS_USE_DUALSTACK_ENDPOINT", "use_dualstack_endpoint"));
+	const char *u = configured_url(cfg, svc);
+	if (u && (fips || dual)) {
+		/* the services' endpoint rule sets refuse the pair, and so do the SDKs */
+		sf_fail(err, SF_EINVAL, "%s: %s cannot be used with a configured endpoint URL", svc->id,
+			fips ? "AWS_USE_FIPS_ENDPOINT (use_fips_endpoint)"
+			     : "AWS_USE_DUALSTACK_ENDPOINT (use_dualstack_endpoint)");
+		return sf_err_hint(err, "unset one of them: a configured endpoint URL names the host itself");
+	}
 	snprintf(out->partition, sizeof out->partition, "%s", part);
 	snprintf(out->signing_name, sizeof out->signing_name, "%s", svc->signing_name);
 	snprintf(out->signing_region, sizeof out->signing_region, "%s", region);
+	snprintf(out->variant, sizeof out->variant, "%s%s%s", fips ? "FIPS" : "", fips && dual ? " " : "",
+		 dual ? "dual-stack" : "");
+	const char *suffix = dual ? pt->dual_suffix : pt->dns_suffix;
 
 	if (svc->global) { /* IAM: one endpoint per partition, signed in its home region */
-		snprintf(out->url, sizeof out->url, "https://%s.%s", pt->iam_label, suffix);
-		snprintf(out->signing_region, sizeof out->signing_region, "%s", pt->global_region);
-	} else if (svc->home_region) {
-		const char *home = !strcmp(part, "aws") ? svc->home_region : pt->home;
-		if (!home && !configured_url(cfg, svc))
+		url_from(out->url, sizeof out->url, pt->iam[fips * 2 + dual], region);
+		if (pt->iam_region)
+			snprintf(out->signing_region, sizeof out->signing_region, "%s", pt->iam_region);
+		goto configured;
+	}
+	const char *where = region;
+	if (svc->home_region) {
+		where = !strcmp(part, "aws") ? svc->home_region : pt->home;
+		if (!where && !u)
 			return sf_fail(err, SF_ENOTFOUND, "%s has no endpoint in the %s partition (region %s)", svc->id,
 				       part, region);
-		if (home) {
-			snprintf(out->url, sizeof out->url, "https://%s.%s.%s", svc->host_prefix, home, suffix);
-			snprintf(out->signing_region, sizeof out->signing_region, "%s", home);
-		}
-	} else if (!strcmp(svc->id, "sts") && !strcmp(part, "aws")) {
-		const char *mode = sf_aws_config_setting(cfg, "AWS_STS_REGIONAL_ENDPOINTS", "sts_regional_endpoints");
-		int legacy = 0;
-		if (mode && !strcasecmp(mode, "legacy"))
-			for (int i = 0; sts_legacy_regions[i]; i++)
-				if (!strcmp(region, sts_legacy_regions[i]))
-					legacy = 1;
-		if (legacy) {
-			snprintf(out->url, sizeof out->url, "https://sts.%s", suffix);
-			snprintf(out->signing_region, sizeof out->signing_region, "%s", pt->global_region);
-		} else {
-			snprintf(out->url, sizeof out->url, "https://sts.%s.%s", region, suffix);
-		}
+		if (!where)
+			where = region;
+		snprintf(out->signing_region, sizeof out->signing_region, "%s", where);
+	}
+	const char *tmpl = NULL;
+	for (size_t i = 0; fips && !dual && i < SF_ARRAY_LEN(fips_hosts); i++)
+		if (!strcmp(fips_hosts[i].service, svc->id) && !strcmp(fips_hosts[i].partition, part))
+			tmpl = fips_hosts[i].host;
+	if (tmpl) {
+		url_from(out->url, sizeof out->url, tmpl, where);
+	} else if (!strcmp(svc->id, "sts") && !strcmp(part, "aws") && !fips && !dual && sts_legacy(cfg, region)) {
+		snprintf(out->url, sizeof out->url, "https://sts.%s", suffix);
+		snprintf(out->signing_region, sizeof out->signing_region, "%s", pt->iam_region);
 	} else {
-		snprintf(out->url, sizeof out->url, "https://%s.%s.%s", svc->host_prefix, region, suffix);
+		snprintf(out->url, sizeof out->url, "https://%s%s.%s.%s", svc->host_prefix, fips ? "-fips" : "", where,
+			 suffix);
 	}
 
-	const char *u = configured_url(cfg, svc);
+configured:
 	if (u) {
+		out->variant[0] = 0;
 		if (strncmp(u, "http://", 7) && strncmp(u, "https://", 8))
 			return sf_fail(err, SF_EINVAL, "endpoint URL \"%s\" for %s must start with http:// or https://",
 				       u, svc->id);

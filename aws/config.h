@@ -13,10 +13,17 @@
  *   - endpoint: AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL, the profile's
  *     `services` section, the profile's endpoint_url, all switched off by
  *     AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true (or the profile setting);
- *     otherwise the partition's host (aws, aws-cn, aws-us-gov), IAM global
- *     and signed in the partition's home region, STS regional unless
- *     sts_regional_endpoints=legacy.  Signing name/region never change with
- *     an override.
+ *     otherwise the partition's host (aws, aws-cn, aws-us-gov, the ISO
+ *     partitions, aws-eusc), IAM global and signed in the partition's home
+ *     region, STS regional unless sts_regional_endpoints=legacy.  Signing
+ *     name/region never change with an override;
+ *   - FIPS and dual-stack hosts: AWS_USE_FIPS_ENDPOINT / use_fips_endpoint
+ *     and AWS_USE_DUALSTACK_ENDPOINT / use_dualstack_endpoint ("true"),
+ *     with the hosts the services' endpoint rule sets give (eks's FIPS host
+ *     is fips.eks.<region>; GovCloud's regular hosts are FIPS hosts for
+ *     most services).  Either with a configured endpoint URL is an error,
+ *     as in the SDKs.  A host the rules give need not exist: not every
+ *     service has a FIPS endpoint in every region.
  *
  * Calling steps:
  *   1. struct sf_aws_config *cfg; sf_aws_config_load(&cfg, cli_profile, err);
@@ -78,7 +85,8 @@ struct sf_aws_endpoint {
 	char url[512];            /* "https://eks.eu-west-1.amazonaws.com" (no trailing '/') */
 	char signing_region[32];
 	char signing_name[64];
-	char partition[16];       /* "aws", "aws-cn", "aws-us-gov" */
+	char partition[16];       /* "aws", "aws-cn", "aws-us-gov", "aws-iso-b" ... */
+	char variant[24];         /* "FIPS", "dual-stack", "FIPS dual-stack", or "" for the standard host */
 	int overridden;           /* 1 when an endpoint_url setting applied */
 };
 

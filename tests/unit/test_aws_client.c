@@ -460,6 +460,32 @@ T_TEST(retry_network_errors_and_timeouts_cost_more)
 	fx_close(&f);
 }
 
+/* A FIPS host the endpoint rules give may not exist: when nothing answers,
+ * the error says which setting chose the host. */
+T_TEST(no_reply_from_a_fips_host_names_the_setting)
+{
+	struct fx f;
+	env_keys();
+	setenv("AWS_USE_FIPS_ENDPOINT", "true", 1);
+	setenv("AWS_MAX_ATTEMPTS", "1", 1);
+	T_EQ(fx_open(&f, NULL), 0);
+	sf_replay_add(f.rp, "", "!refused", 1);
+	json_t *out = NULL;
+	struct sf_err e = SF_ERR_INIT;
+	T_EQ(sf_aws_query(f.c, "ec2", "DescribeImages", NULL, &out, &e), SF_ETRANSIENT);
+	T_CONTAINS(req(&f, 0), "ec2-fips.eu-west-1.amazonaws.com");
+	T_CONTAINS(e.hint, "FIPS endpoints are on");
+	T_CONTAINS(e.hint, "ec2 may have no FIPS endpoint in eu-west-1");
+	/* an answer that is an error is AWS speaking: no such hint */
+	sf_err_clear(&e);
+	fx_reply(&f, "", "ec2_internal_500.http", 1);
+	T_EQ(sf_aws_query(f.c, "ec2", "DescribeImages", NULL, &out, &e), SF_ETRANSIENT);
+	T_OK(!strstr(e.hint, "FIPS"));
+	fx_close(&f);
+	unsetenv("AWS_USE_FIPS_ENDPOINT");
+	unsetenv("AWS_MAX_ATTEMPTS");
+}
+
 T_TEST(retry_quota_empty_means_no_retry)
 {
 	struct fx f;

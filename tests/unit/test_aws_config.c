@@ -1,13 +1,15 @@
 /*
  * Shared config files, profiles, region resolution and the endpoint table:
- * partitions (aws, aws-cn, aws-us-gov), IAM's global signing region, STS
- * regional/legacy, and every endpoint override in precedence order.
+ * every partition, IAM's global signing region, STS regional/legacy, FIPS
+ * and dual-stack hosts (against endpoint_cases.h), and every endpoint
+ * override in precedence order.
  */
 #include "t.h"
 
 #include <string.h>
 
 #include "aws/config.h"
+#include "endpoint_cases.h"
 #include "tests/aws/fixture.h"
 
 static const char *CONFIG =
@@ -186,6 +188,85 @@ T_TEST(endpoint_table_partitions_and_globals)
 	T_STREQ(ep.url, "https://sts.ap-east-1.amazonaws.com");
 	unsetenv("AWS_STS_REGIONAL_ENDPOINTS");
 	sf_aws_config_free(c);
+}
+
+/* The hosts AWS's endpoint rules give, for each partition, with and
+ * without FIPS and dual-stack, from the environment and from a profile. */
+T_TEST(endpoint_fips_and_dualstack_hosts_match_the_rule_sets)
+{
+	static const char *const variants[4] = {"", "dual-stack", "FIPS", "FIPS dual-stack"};
+	fx_clean_env();
+	struct sf_aws_config *c = load(NULL);
+	for (size_t i = 0; i < SF_ARRAY_LEN(endpoint_cases); i++) {
+		const struct endpoint_case *k = &endpoint_cases[i];
+		for (int v = 0; v < 4; v++) {
+			if (v & 2)
+				setenv("AWS_USE_FIPS_ENDPOINT", "true", 1);
+			else
+				unsetenv("AWS_USE_FIPS_ENDPOINT");
+			if (v & 1)
+				setenv("AWS_USE_DUALSTACK_ENDPOINT", "TRUE", 1);
+			else
+				unsetenv("AWS_USE_DUALSTACK_ENDPOINT");
+			struct sf_aws_endpoint ep;
+			struct sf_err e = SF_ERR_INIT;
+			char want[256];
+			snprintf(want, sizeof want, "https://%s", k->host[v]);
+			T_EQ(sf_aws_resolve_endpoint(c, k->service, k->region, &ep, &e), 0);
+			if (strcmp(ep.url, want))
+				T_FAILF("%s in %s, variant %d: %s, want %s", k->service, k->region, v, ep.url, want);
+			T_STREQ(ep.signing_region, k->signing_region);
+			T_STREQ(ep.variant, variants[v]);
+			T_STREQ(ep.partition, sf_aws_partition(k->region));
+		}
+	}
+	/* anything but "true" is off, as in the SDKs */
+	setenv("AWS_USE_FIPS_ENDPOINT", "1", 1);
+	unsetenv("AWS_USE_DUALSTACK_ENDPOINT");
+	struct sf_aws_endpoint ep;
+	struct sf_err e = SF_ERR_INIT;
+	T_EQ(sf_aws_resolve_endpoint(c, "ec2", "eu-west-1", &ep, &e), 0);
+	T_STREQ(ep.url, "https://ec2.eu-west-1.amazonaws.com");
+	/* the Price List API stays at its home region, FIPS or not */
+	setenv("AWS_USE_FIPS_ENDPOINT", "true", 1);
+	T_EQ(sf_aws_resolve_endpoint(c, "pricing", "eu-west-1", &ep, &e), 0);
+	T_STREQ(ep.url, "https://api.pricing-fips.us-east-1.amazonaws.com");
+	T_STREQ(ep.signing_region, "us-east-1");
+	/* legacy STS is for the standard host only */
+	setenv("AWS_STS_REGIONAL_ENDPOINTS", "legacy", 1);
+	T_EQ(sf_aws_resolve_endpoint(c, "sts", "eu-west-1", &ep, &e), 0);
+	T_STREQ(ep.url, "https://sts-fips.eu-west-1.amazonaws.com");
+	T_STREQ(ep.signing_region, "eu-west-1");
+	unsetenv("AWS_STS_REGIONAL_ENDPOINTS");
+	/* a configured endpoint URL and either setting: refused, as the rules do */
+	setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566", 1);
+	T_EQ(sf_aws_resolve_endpoint(c, "eks", "eu-west-1", &ep, &e), SF_EINVAL);
+	T_CONTAINS(e.msg, "AWS_USE_FIPS_ENDPOINT");
+	T_CONTAINS(e.msg, "configured endpoint URL");
+	unsetenv("AWS_USE_FIPS_ENDPOINT");
+	setenv("AWS_USE_DUALSTACK_ENDPOINT", "true", 1);
+	sf_err_clear(&e);
+	T_EQ(sf_aws_resolve_endpoint(c, "iam", "eu-west-1", &ep, &e), SF_EINVAL);
+	T_CONTAINS(e.msg, "AWS_USE_DUALSTACK_ENDPOINT");
+	unsetenv("AWS_USE_DUALSTACK_ENDPOINT");
+	T_EQ(sf_aws_resolve_endpoint(c, "iam", "eu-west-1", &ep, &e), 0);
+	T_STREQ(ep.url, "http://127.0.0.1:4566");
+	T_STREQ(ep.variant, "");
+	unsetenv("AWS_ENDPOINT_URL");
+	sf_aws_config_free(c);
+	/* the profile's settings, when the environment says nothing */
+	struct sf_aws_config *p = NULL;
+	T_EQ(sf_aws_config_parse(&p, "[default]\nuse_fips_endpoint = true\nuse_dualstack_endpoint = true\n", NULL, NULL,
+				 &e),
+	     0);
+	T_EQ(sf_aws_resolve_endpoint(p, "eks", "us-gov-west-1", &ep, &e), 0);
+	T_STREQ(ep.url, "https://eks-fips.us-gov-west-1.api.aws");
+	/* the environment wins over the profile */
+	setenv("AWS_USE_DUALSTACK_ENDPOINT", "false", 1);
+	T_EQ(sf_aws_resolve_endpoint(p, "eks", "us-gov-west-1", &ep, &e), 0);
+	T_STREQ(ep.url, "https://eks.us-gov-west-1.amazonaws.com");
+	unsetenv("AWS_USE_DUALSTACK_ENDPOINT");
+	sf_aws_config_free(p);
 }
 
 static void expect_url(struct sf_aws_config *c, const char *svc, const char *url, int overridden)
