@@ -1138,6 +1138,29 @@ int ax_ec2_describe_one(struct sf_rctx *c, const char *action, const char *idpar
 	return 0;
 }
 
+/* An available interface that Kubernetes or EKS left behind: the VPC
+ * CNI names its interfaces aws-K8S-<instance id> and tags them
+ * node.k8s.amazonaws.com/... and cluster.k8s.amazonaws.com/name; EKS
+ * names its control plane's "Amazon EKS <cluster>".  Any other one is
+ * someone's own, and stays where it is (ax_blockers names it). */
+static int left_by_kubernetes(const json_t *eni)
+{
+	const char *d = ax_s(eni, "description");
+	if (d && (!strncmp(d, "aws-K8S-", 8) || !strncmp(d, "Amazon EKS ", 11)))
+		return 1;
+	json_t *t = ax_tags_from_list(json_object_get(eni, "tagSet"));
+	const char *k;
+	json_t *v;
+	int found = 0;
+	json_object_foreach(t, k, v)
+	{
+		if (!strncmp(k, "node.k8s.amazonaws.com/", 23) || !strcmp(k, "cluster.k8s.amazonaws.com/name"))
+			found = 1;
+	}
+	json_decref(t);
+	return found;
+}
+
 int ax_sweep_enis(struct sf_rctx *c, const char *filter, const char *value)
 {
 	json_t *out = NULL;
@@ -1153,7 +1176,7 @@ int ax_sweep_enis(struct sf_rctx *c, const char *filter, const char *value)
 	json_array_foreach(json_object_get(out, "networkInterfaceSet"), i, e)
 	{
 		const char *id = ax_s(e, "networkInterfaceId");
-		if (!id)
+		if (!id || !left_by_kubernetes(e))
 			continue;
 		rc = ax_ec2(c, "DeleteNetworkInterface", json_pack("{s:s}", "NetworkInterfaceId", id), NULL);
 		if (rc == SF_ENOTFOUND) {

@@ -314,7 +314,9 @@ int ax_eks_update(struct sf_rctx *c, const char *path, const char *cluster, cons
 		  const char *what);
 
 /* Delete the `available` ENIs matching one filter (e.g. "subnet-id",
- * "group-id", "vpc-id"): the ENI sweep of teardown. Count deleted or error. */
+ * "group-id", "vpc-id") that Kubernetes' VPC CNI or EKS left (by their
+ * descriptions and tags): the ENI sweep of teardown.  Anyone else's stays.
+ * Count deleted or error. */
 int ax_sweep_enis(struct sf_rctx *c, const char *filter, const char *value);
 
 /* One delete attempt for ax_retry_conflict: del first, and only when AWS

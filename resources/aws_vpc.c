@@ -3,8 +3,9 @@
  *
  * Create adopts a VPC tagged secfaas:token=<token> (a killed run's) before
  * creating one.  Destroy is the last network step of a teardown: it sweeps
- * what Kubernetes and EKS left in the VPC (available ENIs, security groups
- * tagged kubernetes.io/cluster/<cluster_name>) and retries
+ * what Kubernetes and EKS left in the VPC (the VPC CNI's and EKS's
+ * available ENIs, security groups tagged kubernetes.io/cluster/
+ * <cluster_name>=owned or elbv2.k8s.aws/cluster=<cluster_name>) and retries
  * DependencyViolation with backoff until its deadline, then reports what is
  * still in the way.
  */
@@ -88,22 +89,30 @@ static int vpc_read(struct sf_rctx *c, const json_t *prior, json_t **out)
 	return 0;
 }
 
+/* Is this group one that Kubernetes (its cloud provider, the AWS Load
+ * Balancer Controller) or the EKS cluster made for `cluster`?  They tag
+ * it kubernetes.io/cluster/<cluster>=owned or elbv2.k8s.aws/cluster=
+ * <cluster>.  "shared" (or any other value) is the convention for an
+ * object someone else owns and lends the cluster. */
+static int made_for(const json_t *tags, const char *cluster)
+{
+	char *key = xasprintf("kubernetes.io/cluster/%s", cluster);
+	const char *v = ax_s(tags, key), *lbc = ax_s(tags, "elbv2.k8s.aws/cluster");
+	free(key);
+	return (v && !strcmp(v, "owned")) || (lbc && !strcmp(lbc, cluster));
+}
+
 /* Security groups Kubernetes (or the EKS cluster) made in this VPC: how
- * many were deleted, or an error. */
+ * many were deleted, or an error.  One listing of the VPC's groups (they
+ * are few: the VPC is being deleted), judged by their tags. */
 static int sweep_groups(struct sf_rctx *c, const char *vpc, const char *cluster)
 {
 	int n = 0;
 	if (!cluster)
 		return 0;
-	char *tag = xasprintf("tag-key");
-	char *key = xasprintf("kubernetes.io/cluster/%s", cluster);
 	json_t *out = NULL;
-	int rc = ax_ec2(c, "DescribeSecurityGroups",
-			json_pack("{s:[{s:s, s:[s]}, {s:s, s:[s]}]}", "Filter", "Name", "vpc-id", "Value", vpc, "Name", tag,
-				  "Value", key),
+	int rc = ax_ec2(c, "DescribeSecurityGroups", json_pack("{s:[{s:s, s:[s]}]}", "Filter", "Name", "vpc-id", "Value", vpc),
 			&out);
-	free(tag);
-	free(key);
 	if (rc < 0)
 		return rc;
 	size_t i;
@@ -111,12 +120,11 @@ static int sweep_groups(struct sf_rctx *c, const char *vpc, const char *cluster)
 	json_array_foreach(json_object_get(out, "securityGroupInfo"), i, g)
 	{
 		const char *gid = ax_s(g, "groupId");
-		const char *addr = NULL;
 		json_t *t = ax_tags_from_list(json_object_get(g, "tagSet"));
-		addr = ax_s(t, "secfaas:address");
-		int ours = addr != NULL; /* secfaas-managed groups have their own resource */
+		/* secfaas-managed groups have their own resource */
+		int sweep = gid && !ax_s(t, "secfaas:address") && made_for(t, cluster);
 		json_decref(t);
-		if (!gid || ours)
+		if (!sweep)
 			continue;
 		ax_sweep_enis(c, "group-id", gid);
 		rc = ax_ec2(c, "DeleteSecurityGroup", json_pack("{s:s}", "GroupId", gid), NULL);
@@ -159,6 +167,35 @@ static int del_once(struct sf_rctx *c, void *ctx)
 	return rc < 0 ? rc : 0;
 }
 
+/* The groups still in the VPC besides its default one, for the hint of a
+ * VPC that cannot go ("security group sg-1 (name), ..."), or NULL. */
+static char *groups_left(struct sf_rctx *c, const char *vpc)
+{
+	json_t *out = NULL;
+	struct sf_err keep = *c->err;
+	int rc = ax_ec2(c, "DescribeSecurityGroups", json_pack("{s:[{s:s, s:[s]}]}", "Filter", "Name", "vpc-id", "Value", vpc),
+			&out);
+	*c->err = keep;
+	if (rc < 0)
+		return NULL;
+	struct sf_buf b = SF_BUF_INIT;
+	size_t i, n = 0;
+	json_t *g;
+	json_array_foreach(json_object_get(out, "securityGroupInfo"), i, g)
+	{
+		const char *gid = ax_s(g, "groupId"), *name = ax_s(g, "groupName");
+		if (!gid || (name && !strcmp(name, "default")))
+			continue;
+		if (n++ == 8) {
+			sf_buf_printf(&b, ", ...");
+			break;
+		}
+		sf_buf_printf(&b, "%ssecurity group %s (%s)", n > 1 ? ", " : "", gid, name ? name : "");
+	}
+	json_decref(out);
+	return b.len ? sf_buf_detach(&b) : (sf_buf_release(&b), NULL);
+}
+
 static int vpc_destroy(struct sf_rctx *c, const json_t *prior)
 {
 	char *found = NULL;
@@ -178,10 +215,12 @@ static int vpc_destroy(struct sf_rctx *c, const json_t *prior)
 		rc = 0;
 	}
 	if (rc == SF_ECONFLICT) {
-		char *left = ax_blockers(c, "vpc-id", id);
-		if (left)
-			sf_err_hint(c->err, "still in use by %s; delete them (or what owns them) and run destroy again", left);
+		char *left = ax_blockers(c, "vpc-id", id), *groups = groups_left(c, id);
+		if (left || groups)
+			sf_err_hint(c->err, "still in use by %s%s%s; delete them (or what owns them) and run destroy again",
+				    left ? left : "", left && groups ? ", " : "", groups ? groups : "");
 		free(left);
+		free(groups);
 	}
 	free(found);
 	return rc;
