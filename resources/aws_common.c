@@ -1138,6 +1138,20 @@ int ax_ec2_describe_one(struct sf_rctx *c, const char *action, const char *idpar
 	return 0;
 }
 
+int ax_swept(struct sf_rctx *c, int rc, const char *what, const char *id)
+{
+	if (rc == 0) {
+		sf_info("%s: swept %s %s", c->address, what, id);
+		return 1;
+	}
+	if (rc != SF_ENOTFOUND && rc != SF_ECONFLICT)
+		return rc;
+	/* gone already, or in use again: the caller's wait goes on */
+	sf_debug("%s: %s %s %s", c->address, what, id, rc == SF_ENOTFOUND ? "gone already" : "still in use");
+	sf_err_clear(c->err);
+	return 0;
+}
+
 /* An available interface that Kubernetes or EKS left behind: the VPC
  * CNI names its interfaces aws-K8S-<instance id> and tags them
  * node.k8s.amazonaws.com/... and cluster.k8s.amazonaws.com/name; EKS
@@ -1178,18 +1192,16 @@ int ax_sweep_enis(struct sf_rctx *c, const char *filter, const char *value)
 		const char *id = ax_s(e, "networkInterfaceId");
 		if (!id || !left_by_kubernetes(e))
 			continue;
-		rc = ax_ec2(c, "DeleteNetworkInterface", json_pack("{s:s}", "NetworkInterfaceId", id), NULL);
-		if (rc == SF_ENOTFOUND) {
-			sf_err_clear(c->err);
-			rc = 0;
+		int d = ax_swept(c, ax_ec2(c, "DeleteNetworkInterface", json_pack("{s:s}", "NetworkInterfaceId", id), NULL),
+				 "leftover network interface", id);
+		if (d < 0) {
+			json_decref(out);
+			return d;
 		}
-		if (rc < 0)
-			break;
-		sf_info("%s: swept leftover network interface %s", c->address, id);
-		n++;
+		n += d;
 	}
 	json_decref(out);
-	return rc < 0 ? rc : n;
+	return n;
 }
 
 int ax_delete_else_sweep(struct sf_rctx *c, ax_op_fn del, ax_op_fn sweep, void *ctx)

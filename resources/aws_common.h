@@ -319,6 +319,11 @@ int ax_eks_update(struct sf_rctx *c, const char *path, const char *cluster, cons
  * Count deleted or error. */
 int ax_sweep_enis(struct sf_rctx *c, const char *filter, const char *value);
 
+/* A sweep's delete of `what` `id` that returned rc: 1 deleted (said at
+ * info), 0 not (gone already, or in use again: the sweep goes on to the
+ * others and the caller's wait to the next try), else rc. */
+int ax_swept(struct sf_rctx *c, int rc, const char *what, const char *id);
+
 /* One delete attempt for ax_retry_conflict: del first, and only when AWS
  * answers that something still depends on the object (SF_ECONFLICT), sweep
  * the leftovers others made (available ENIs, Kubernetes security groups)

@@ -126,19 +126,18 @@ static int sweep_groups(struct sf_rctx *c, const char *vpc, const char *cluster)
 		json_decref(t);
 		if (!sweep)
 			continue;
-		ax_sweep_enis(c, "group-id", gid);
-		rc = ax_ec2(c, "DeleteSecurityGroup", json_pack("{s:s}", "GroupId", gid), NULL);
-		if (rc == SF_ENOTFOUND) {
-			sf_err_clear(c->err);
-			rc = 0;
+		int d = ax_sweep_enis(c, "group-id", gid);
+		if (d >= 0)
+			d = ax_swept(c, ax_ec2(c, "DeleteSecurityGroup", json_pack("{s:s}", "GroupId", gid), NULL),
+				     "Kubernetes security group", gid);
+		if (d < 0) {
+			json_decref(out);
+			return d;
 		}
-		if (rc < 0)
-			break;
-		sf_info("%s: swept Kubernetes security group %s", c->address, gid);
-		n++;
+		n += d;
 	}
 	json_decref(out);
-	return rc < 0 ? rc : n;
+	return n;
 }
 
 struct del {
