@@ -33,6 +33,9 @@ static const struct sf_attr_def attrs[] = {
 	SF_K8S_CONN_ATTRS,
 	{"manifest", SF_AT_MAP, SF_ATTR_REQUIRED, "the object (apiVersion, kind, metadata, ...)"},
 	{"wait", SF_AT_BOOL, SF_ATTR_OPTIONAL, "wait for readiness after apply (default true)"},
+	{"replace_on", SF_AT_STRING, SF_ATTR_OPTIONAL | SF_ATTR_FORCE_NEW,
+	 "a value whose change replaces the object (delete, then apply) instead of updating it: for what a controller "
+	 "reads only when it makes something (a load balancer's scheme)"},
 	{"uid", SF_AT_STRING, SF_ATTR_COMPUTED, "metadata.uid of the live object"},
 	{NULL, 0, 0, NULL},
 };

@@ -246,10 +246,10 @@ void sf_check_principal_arns(const struct sf_node *n, struct sf_diags *d, const 
 	report_duplicates(n, d, path, "; EKS keeps one access entry per principal");
 }
 
-void sf_check_public_cidrs(const struct sf_node *n, struct sf_diags *d, const char *path)
+void sf_check_ipv4_cidrs(const struct sf_node *n, struct sf_diags *d, const char *path, size_t max, const char *limit)
 {
-	if (n->n > 40)
-		sf_diag_error(d, &n->vals[40]->pos, "%s: %zu CIDRs; EKS allows at most 40 public access CIDRs", path, n->n);
+	if (n->n > max)
+		sf_diag_error(d, &n->vals[max]->pos, "%s: %zu CIDRs; %s", path, n->n, limit);
 	for (size_t i = 0; i < n->n; i++) {
 		const struct sf_node *v = n->vals[i];
 		const char *s = sf_node_str(v);
@@ -264,4 +264,9 @@ void sf_check_public_cidrs(const struct sf_node *n, struct sf_diags *d, const ch
 			sf_diag_error(d, &v->pos, "%s[%zu]: \"%s\" is not an IPv4 CIDR like 203.0.113.0/24", path, i, s);
 	}
 	report_duplicates(n, d, path, "");
+}
+
+void sf_check_public_cidrs(const struct sf_node *n, struct sf_diags *d, const char *path)
+{
+	sf_check_ipv4_cidrs(n, d, path, 40, "EKS allows at most 40 public access CIDRs");
 }

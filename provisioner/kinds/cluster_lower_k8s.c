@@ -10,6 +10,12 @@
 #include "util.h"
 
 #define PHASE_ANN "secfaas.dev/phase"
+/* Consumed like the phase: the k8s_manifest's replace_on (see
+ * set_gateway_service). */
+#define REPLACE_ANN "secfaas.dev/replace-on"
+/* The in-tree AWS cloud provider's switch for a load balancer inside the
+ * VPC (Kubernetes' documented Service annotation). */
+#define LB_INTERNAL_ANN "service.beta.kubernetes.io/aws-load-balancer-internal"
 #define MAX_PHASE 8
 
 struct lowering {
@@ -122,12 +128,16 @@ static void add_docs(struct lowering *l, const char *prefix, json_t *docs, int b
 			p = MAX_PHASE;
 		if (p < lo || p > hi)
 			continue;
+		json_t *replace_on = json_incref(json_object_get(ann, REPLACE_ANN));
 		if (ann) {
 			json_object_del(ann, PHASE_ANN);
+			json_object_del(ann, REPLACE_ANN);
 			if (!json_object_size(ann))
 				json_object_del(md, "annotations");
 		}
 		json_t *a = with_conn(l);
+		if (replace_on)
+			json_object_set_new(a, "replace_on", replace_on);
 		json_object_set(a, "manifest", o);
 		char *name = inst_name(prefix, o);
 		struct sf_rinst *r = add(l, &sf_rt_k8s_manifest, name, a, p);
@@ -139,22 +149,45 @@ static void add_docs(struct lowering *l, const char *prefix, json_t *docs, int b
 	}
 }
 
-/* The gateway's fixed NodePort (OpenFaaS's documented 31112), set on the
- * parsed Service rather than written into the template's text. */
-static void set_gateway_node_port(json_t *docs)
+/* The gateway's Service, set on the parsed object rather than written into
+ * the template's text: a NodePort gateway gets OpenFaaS's documented fixed
+ * port 31112; a LoadBalancer one who may reach it (openfaas.
+ * gatewayLoadBalancer): the internal scheme, the client CIDRs.  The cloud
+ * provider reads the scheme only when it makes the load balancer, so an
+ * internal one is marked to be replaced, not updated, when that changes. */
+static void set_gateway_service(json_t *docs, const char *type, const json_t *lb)
 {
 	size_t i;
 	json_t *o;
 	json_array_foreach(docs, i, o)
 	{
-		const json_t *md = json_object_get(o, "metadata");
+		json_t *md = json_object_get(o, "metadata");
 		const char *kind = json_string_value(json_object_get(o, "kind"));
 		const char *name = json_string_value(json_object_get(md, "name"));
 		if (!kind || !name || strcmp(kind, "Service") || strcmp(name, "gateway-external"))
 			continue;
-		json_t *port = json_array_get(json_object_get(json_object_get(o, "spec"), "ports"), 0);
-		if (json_is_object(port))
-			json_object_set_new(port, "nodePort", json_integer(31112));
+		json_t *spec = json_object_get(o, "spec");
+		if (!strcmp(type, "NodePort")) {
+			json_t *port = json_array_get(json_object_get(spec, "ports"), 0);
+			if (json_is_object(port))
+				json_object_set_new(port, "nodePort", json_integer(31112));
+			continue;
+		}
+		if (strcmp(type, "LoadBalancer") || !json_is_object(lb))
+			continue;
+		const char *scheme = json_string_value(json_object_get(lb, "scheme"));
+		if (scheme && !strcmp(scheme, "internal")) {
+			json_t *ann = json_object_get(md, "annotations");
+			if (!json_is_object(ann)) {
+				ann = json_object();
+				json_object_set_new(md, "annotations", ann);
+			}
+			json_object_set_new(ann, LB_INTERNAL_ANN, json_string("true"));
+			json_object_set_new(ann, REPLACE_ANN, json_string("internal"));
+		}
+		const json_t *ranges = json_object_get(lb, "sourceRanges");
+		if (json_is_array(ranges))
+			json_object_set_new(spec, "loadBalancerSourceRanges", json_deep_copy(ranges));
 	}
 }
 
@@ -200,8 +233,7 @@ void sf_k8s_lower(const json_t *cluster, const json_t *conn, const char *const *
 	const char *of_vars[] = {"GATEWAY_SERVICE_TYPE", type, NULL};
 	if (sf_kube_template(&docs, "manifests/openfaas/openfaas-ce.yaml", of_vars, &err) < 0)
 		goto fail;
-	if (!strcmp(type, "NodePort"))
-		set_gateway_node_port(docs);
+	set_gateway_service(docs, type, json_object_get(of, "gatewayLoadBalancer"));
 	/* OpenFaaS phases start at 1 (after the RuntimeClass): namespaces and
 	 * CRD, then RBAC, config, Services, the Secret and the policies (no
 	 * pods: made while the node groups come up). */

@@ -29,6 +29,7 @@ static const char *const capacity[] = {"ON_DEMAND", "SPOT", NULL};
 static const char *const auth_modes[] = {"API", "API_AND_CONFIG_MAP", NULL};
 static const char *const log_types[] = {"api", "audit", "authenticator", "controllerManager", "scheduler", NULL};
 static const char *const gw_types[] = {"NodePort", "LoadBalancer", "ClusterIP", NULL};
+static const char *const lb_schemes[] = {"internet-facing", "internal", NULL};
 static const char *const mutators[] = {"auto", "policy", "webhook", NULL};
 static const char *const autoscalers[] = {"cluster-autoscaler", NULL};
 
@@ -703,10 +704,26 @@ static const struct sf_schema limits_fields[] = {
 	{NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0},
 };
 
+static void check_source_ranges(const struct sf_node *n, struct sf_diags *d, const char *path)
+{
+	sf_check_ipv4_cidrs(n, d, path, 30,
+			    "at most 30: each becomes rules of the load balancer's security group (60 rules by default)");
+}
+
+static const struct sf_schema gateway_lb_fields[] = {
+	{"scheme", SF_S_STRING, 0, 0, 0, lb_schemes, 0, 0, 0,
+	 "internet-facing (default, as Kubernetes makes it) or internal: an address in the VPC, reached only from it and what is routed to it"},
+	{"sourceRanges", SF_S_LIST, SF_S_NONEMPTY, 0, 0, 0, 0, 0, check_source_ranges,
+	 "the client IPv4 CIDRs the load balancer lets in (default: any address)"},
+	{NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+};
+
 static const struct sf_schema openfaas_fields[] = {
 	{"enabled", SF_S_BOOL, 0, 0, 0, 0, 0, 0, 0, "install OpenFaaS CE (default true when the section exists)"},
 	{"acceptLicense", SF_S_BOOL, 0, 0, 0, 0, 0, 0, 0, "acknowledge the OpenFaaS CE EULA (required)"},
 	{"gatewayService", SF_S_STRING, 0, 0, 0, gw_types, 0, 0, 0, "gateway-external Service type (default NodePort)"},
+	{"gatewayLoadBalancer", SF_S_OBJECT, 0, gateway_lb_fields, 0, 0, 0, 0, 0,
+	 "with gatewayService: LoadBalancer, who can reach it: scheme and client sourceRanges"},
 	{"mutator", SF_S_STRING, 0, 0, 0, mutators, 0, 0, 0,
 	 "how function pods get the gVisor class at admission: auto (default: MutatingAdmissionPolicy on 1.36+, else webhook), policy, webhook"},
 	{"webhookImage", SF_S_STRING, 0, 0, 0, 0, 0, 0, check_image, "Python image the admission webhook runs from (default pinned; set for a registry mirror)"},
@@ -726,6 +743,23 @@ static void check_openfaas(const struct sf_node *n, struct sf_diags *d, const ch
 		sf_diag_error(d, &n->pos,
 			      "%s: OpenFaaS CE is licensed under its EULA (commercial use: one installation per company for at most 60 days); set acceptLicense: true to acknowledge it, or enabled: false",
 			      path);
+	const struct sf_node *svc = sf_node_get(n, "gatewayService"), *lb = sf_node_get(n, "gatewayLoadBalancer");
+	const char *type = sf_node_str(svc);
+	int is_lb = type && !strcmp(type, "LoadBalancer");
+	if (lb && !is_lb) {
+		sf_diag_error(d, &lb->pos, "%s.gatewayLoadBalancer: applies to gatewayService: LoadBalancer (the gateway is %s)",
+			      path, type ? type : "NodePort");
+		return;
+	}
+	const char *scheme = sf_node_str(sf_node_get(lb, "scheme"));
+	const struct sf_node *ranges = sf_node_get(lb, "sourceRanges");
+	int open = !ranges;
+	for (size_t i = 0; ranges && i < ranges->n; i++)
+		open |= sf_node_str(ranges->vals[i]) && !strcmp(sf_node_str(ranges->vals[i]), "0.0.0.0/0");
+	if (enabled && is_lb && (!scheme || strcmp(scheme, "internal")) && open)
+		sf_diag_add(d, SF_SEV_WARNING, &svc->pos,
+			    "%s.gatewayService: the gateway takes its login (basic auth over plain HTTP) from any address on the internet; set gatewayLoadBalancer.sourceRanges to your clients' CIDRs, or gatewayLoadBalancer.scheme: internal",
+			    path);
 }
 
 /* Does this taint keep a pod off its node?  PreferNoSchedule never does.

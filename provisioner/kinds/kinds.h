@@ -95,5 +95,8 @@ void sf_check_principal_arns(const struct sf_node *n, struct sf_diags *d, const 
 /* EKS publicAccessCidrs: IPv4 CIDRs without host bits, at most 40 (EKS's
  * quota), no duplicates. */
 void sf_check_public_cidrs(const struct sf_node *n, struct sf_diags *d, const char *path);
+/* A list of IPv4 CIDRs (network addresses, no duplicates), at most max
+ * (over it: "<path>: N CIDRs; <limit>"). */
+void sf_check_ipv4_cidrs(const struct sf_node *n, struct sf_diags *d, const char *path, size_t max, const char *limit);
 
 #endif

@@ -97,6 +97,73 @@ t_rc 0 "apply the spec again" $S apply "$WORK/fn.yaml" $ST --auto-approve
 t_rc 0 "verify passes again" $S verify fn-functions $ST
 t_end
 
+# gatewayLoadBalancer: who may reach the gateway's load balancer.  The
+# local AWS's classic load balancer carries what the cloud provider makes of
+# the Service: its scheme, and its group's rules (the Service's port from
+# each source range).
+t_begin "the gateway's load balancer: source ranges update it in place, the internal scheme replaces it"
+# lb EXPR: evaluate EXPR over the one load balancer `l` and its group's ingress `rules` ("port cidr" strings)
+lb() {
+	/usr/bin/python3 - "$AWSSIM_URL" "$1" <<'P'
+import json, os, sys, urllib.request
+import botocore.session
+s = botocore.session.get_session()
+r = os.environ.get("AWS_REGION")
+elb = s.create_client("elb", endpoint_url=sys.argv[1], region_name=r)
+ec2 = s.create_client("ec2", endpoint_url=sys.argv[1], region_name=r)
+ls = elb.describe_load_balancers()["LoadBalancerDescriptions"]
+assert len(ls) == 1, ls
+l = ls[0]
+rules = sorted("%s %s" % (p["FromPort"], c["CidrIp"]) for g in ec2.describe_security_groups(GroupIds=l["SecurityGroups"])[
+    "SecurityGroups"] for p in g["IpPermissions"] for c in p["IpRanges"])
+print(json.dumps(eval(sys.argv[2])))
+P
+}
+t_rc 0 "validate: a load balancer open to the internet" $S validate "$WORK/fn.yaml"
+t_grep "warned" "the gateway takes its login (basic auth over plain HTTP) from any address on the internet" .err
+t_eq "internet-facing, port 8080 from anywhere" "$(lb '[l["Scheme"], rules]')" '["internet-facing", ["8080 0.0.0.0/0"]]'
+name0=$(lb 'l["LoadBalancerName"]')
+/usr/bin/python3 - "$WORK/fn.yaml" "$WORK" <<'P'
+import sys, yaml
+d = yaml.safe_load(open(sys.argv[1]))
+of = d["spec"]["openfaas"]
+def write(name):
+    yaml.safe_dump(d, open("%s/%s.yaml" % (sys.argv[2], name), "w"), sort_keys=False)
+of["gatewayLoadBalancer"] = {"sourceRanges": ["203.0.113.0/24", "198.51.100.0/24"]}
+write("fn-ranges")
+of["gatewayLoadBalancer"]["scheme"] = "internal"
+write("fn-internal")
+of["gatewayLoadBalancer"]["sourceRanges"] = ["203.0.113.7/24"]
+write("fn-hostbits")
+of["gatewayService"] = "NodePort"
+of["gatewayLoadBalancer"]["sourceRanges"] = ["203.0.113.0/24"]
+write("fn-nodeport")
+P
+t_rc 1 "validate refuses a range with host bits" $S validate "$WORK/fn-hostbits.yaml"
+t_ok "the range, by position" grep -qE "fn-hostbits.yaml:[0-9]+:[0-9]+: error: spec.openfaas.gatewayLoadBalancer.sourceRanges\[0\]: \"203.0.113.7/24\" has host bits set" .err
+t_rc 1 "validate refuses a load balancer setting on a NodePort gateway" $S validate "$WORK/fn-nodeport.yaml"
+t_ok "the setting, by position" grep -qE "fn-nodeport.yaml:[0-9]+:[0-9]+: error: spec.openfaas.gatewayLoadBalancer: applies to gatewayService: LoadBalancer \(the gateway is NodePort\)" .err
+t_rc 0 "plan source ranges" $S plan "$WORK/fn-ranges.yaml" $ST
+t_grep "an update in place" "~ k8s_manifest.of_service_openfaas_gateway_external" .out
+t_nogrep "no warning with ranges" "from any address on the internet" .err
+t_rc 0 "apply source ranges" $S apply "$WORK/fn-ranges.yaml" $ST --auto-approve
+# the cloud provider brings the rules in line a moment after the Service changes
+t_eq "port 8080 from the two ranges only, the same load balancer" \
+	"$(i=0; until [ "$(lb 'len(rules)')" = 2 ] || [ $i -ge 300 ]; do i=$((i + 1)); done; lb '[l["LoadBalancerName"], l["Scheme"], rules]')" \
+	"[$name0, \"internet-facing\", [\"8080 198.51.100.0/24\", \"8080 203.0.113.0/24\"]]"
+t_rc 0 "plan internal" $S plan "$WORK/fn-internal.yaml" $ST
+t_grep "replaced: the scheme is read only when the load balancer is made" "-/+ k8s_manifest.of_service_openfaas_gateway_external" .out
+t_rc 0 "apply internal" $S apply "$WORK/fn-internal.yaml" $ST --auto-approve
+# lb sees exactly one load balancer: the old one is gone
+t_eq "an internal load balancer with the same rules" \
+	"$(lb '[l["Scheme"], l["DNSName"].startswith("internal-"), rules]')" \
+	'["internal", true, ["8080 198.51.100.0/24", "8080 203.0.113.0/24"]]'
+t_ok "a new one: the old was deleted" test "$(lb 'l["LoadBalancerName"]')" != "$name0"
+t_rc 0 "converged" $S plan "$WORK/fn-internal.yaml" $ST --detailed-exitcode
+t_rc 0 "back to the open spec" $S apply "$WORK/fn.yaml" $ST --auto-approve
+t_eq "internet-facing again, port 8080 from anywhere" "$(lb '[l["Scheme"], rules]')" '["internet-facing", ["8080 0.0.0.0/0"]]'
+t_end
+
 t_begin "destroy"
 t_rc 0 "destroy" $S destroy "$WORK/fn.yaml" $ST --auto-approve
 t_grep "destroy wording" "Destroy complete!" .out

@@ -5,6 +5,11 @@ type LoadBalancer appears: a load balancer tagged
 kubernetes.io/cluster/<name>=owned and kubernetes.io/service-name=NS/SVC, a
 k8s-elb-<name> security group tagged the same, and requester-managed "ELB ..."
 ENIs in the cluster's subnets (one per AZ); an NLB also gets a target group.
+The request may carry the Service's scheme (internal: an "internal-" DNS
+name), its ports and loadBalancerSourceRanges: the group lets in each port
+from each range (anywhere without ranges), and asking again for an existing
+load balancer brings those rules in line (the scheme is read only once, as
+the cloud provider does).
 Deleting a load balancer (admin_delete or the Delete API) leaves its ENIs
 in-use, then available, then gone (90 s + 90 s, scaled), so a teardown that
 neither waits nor sweeps meets DependencyViolation.  The k8s-elb SG is removed
@@ -152,14 +157,22 @@ class ELBv2(_Base):
         found = self.sim.services["eks"].find_cluster(data["cluster"], data.get("account"), data.get("region"))
         if found is None:
             raise AwsError("ClusterNotFound", f"no cluster {data['cluster']}", 404)
+        scheme = data.get("scheme", "internet-facing")
+        if scheme not in ("internet-facing", "internal"):
+            raise AwsError("ValidationError", "scheme must be internet-facing or internal", 400)
+        ranges = data.get("sourceRanges") or ["0.0.0.0/0"]
+        ports = data.get("ports") or []
         acct, region, st, c = found
         from .sim import Ctx
         ctx = Ctx(self.sim, "elb", "admin", acct, region, {"arn": ""}, "admin")
         svc_key = f"{data['namespace']}/{data['service']}"
+        ec2 = self.sim.services["ec2"]
         for lb in list(st["elbv2"].values()) + list(st["elb"].values()):
             if lb["_tags"].get("kubernetes.io/service-name") == svc_key and lb["_cluster"] == c["name"]:
+                # the cloud provider keeps the rules in step with the Service;
+                # the scheme it reads only when it makes the load balancer
+                self._ingress(st, lb, ports, ranges)
                 return self._admin_view(lb)
-        ec2 = self.sim.services["ec2"]
         name = "a" + hexid(31)
         tags = {f"kubernetes.io/cluster/{c['name']}": "owned", "kubernetes.io/service-name": svc_key}
         vpc_id = c["resourcesVpcConfig"]["vpcId"]
@@ -178,8 +191,9 @@ class ELBv2(_Base):
                                itype="interface" if typ == "classic" else "network_load_balancer")
             enis.append(e["NetworkInterfaceId"])
         now = ctx.now
+        internal = "internal-" if scheme == "internal" else ""
         if typ == "classic":
-            dns = f"{name}-{hexid(10)}.{region}.elb.amazonaws.com"
+            dns = f"{internal}{name}-{hexid(10)}.{region}.elb.amazonaws.com"
             lb = {"LoadBalancerName": name, "DNSName": dns, "CanonicalHostedZoneName": dns,
                   "CanonicalHostedZoneNameID": "Z35SXDOTRQ7X7K", "ListenerDescriptions": [],
                   "Policies": {"AppCookieStickinessPolicies": [], "LBCookieStickinessPolicies": [], "OtherPolicies": []},
@@ -188,16 +202,16 @@ class ELBv2(_Base):
                   "HealthCheck": {"Target": "TCP:30000", "Interval": 10, "Timeout": 5, "UnhealthyThreshold": 6,
                                   "HealthyThreshold": 2},
                   "SourceSecurityGroup": {"OwnerAlias": acct, "GroupName": sg["GroupName"]},
-                  "SecurityGroups": [sg["GroupId"]], "CreatedTime": now, "Scheme": "internet-facing",
+                  "SecurityGroups": [sg["GroupId"]], "CreatedTime": now, "Scheme": scheme,
                   "_tags": tags, "_enis": enis, "_sg": sg["GroupId"], "_cluster": c["name"],
                   "_arn": f"arn:aws:elasticloadbalancing:{region}:{acct}:loadbalancer/{name}"}
             st["elb"][name] = lb
         else:
             suffix = hexid(16)
             arn = f"arn:aws:elasticloadbalancing:{region}:{acct}:loadbalancer/net/{name}/{suffix}"
-            lb = {"LoadBalancerArn": arn, "DNSName": f"{name}-{suffix}.elb.{region}.amazonaws.com",
+            lb = {"LoadBalancerArn": arn, "DNSName": f"{internal}{name}-{suffix}.elb.{region}.amazonaws.com",
                   "CanonicalHostedZoneId": "Z26RNL4JYFTOTI", "CreatedTime": now, "LoadBalancerName": name,
-                  "Scheme": "internet-facing", "VpcId": vpc_id, "State": {"Code": "active"}, "Type": "network",
+                  "Scheme": scheme, "VpcId": vpc_id, "State": {"Code": "active"}, "Type": "network",
                   "AvailabilityZones": [{"ZoneName": s["AvailabilityZone"], "SubnetId": s["SubnetId"],
                                          "LoadBalancerAddresses": []} for s in subs],
                   "IpAddressType": "ipv4", "_tags": tags, "_enis": enis, "_sg": sg["GroupId"],
@@ -208,13 +222,25 @@ class ELBv2(_Base):
             st["elbv2_tgs"][tgarn] = {"TargetGroupArn": tgarn, "TargetGroupName": tgname, "Protocol": "TCP",
                                       "Port": 30000, "VpcId": vpc_id, "HealthCheckProtocol": "TCP",
                                       "TargetType": "instance", "LoadBalancerArns": [arn], "_tags": dict(tags)}
+        self._ingress(st, lb, ports, ranges)
         return self._admin_view(lb)
+
+    def _ingress(self, st, lb, ports, ranges):
+        """The load balancer's group lets in each Service port from each source range (the cloud
+        provider's rules; spec.loadBalancerSourceRanges, else anywhere), and nothing else."""
+        sg = st["sgs"].get(lb.get("_sg"))
+        if sg is None:
+            return
+        ec2 = self.sim.services["ec2"]
+        sg["_rules"] = [r for r in sg["_rules"] if r["egress"]] + [
+            ec2._rule(sg, False, "tcp", int(p), int(p), {"cidr": r}) for p in ports for r in ranges]
 
     def _admin_view(self, lb):
         if "LoadBalancerArn" in lb:
             return {"name": lb["LoadBalancerName"], "dnsName": lb["DNSName"], "arn": lb["LoadBalancerArn"],
-                    "type": "nlb"}
-        return {"name": lb["LoadBalancerName"], "dnsName": lb["DNSName"], "arn": lb["_arn"], "type": "classic"}
+                    "type": "nlb", "scheme": lb["Scheme"]}
+        return {"name": lb["LoadBalancerName"], "dnsName": lb["DNSName"], "arn": lb["_arn"], "type": "classic",
+                "scheme": lb["Scheme"]}
 
     def admin_delete(self, name):
         for (acct, region), st in self.sim.scopes.items():

@@ -48,6 +48,20 @@ CTRL_USER = {"username": "system:serviceaccount:kube-system:replicaset-controlle
              "groups": ["system:serviceaccounts", "system:authenticated"]}
 
 
+def lb_wants(svc):
+    """What the in-tree AWS cloud provider makes of a LoadBalancer Service: (scheme, ports, source
+    ranges).  Internal when aws-load-balancer-internal is set to anything but "false"; the ranges are
+    spec.loadBalancerSourceRanges, else the load-balancer-source-ranges annotation (comma-separated),
+    else anywhere."""
+    ann = (svc.get("metadata") or {}).get("annotations") or {}
+    spec = svc.get("spec") or {}
+    internal = ann.get("service.beta.kubernetes.io/aws-load-balancer-internal", "")
+    ranges = spec.get("loadBalancerSourceRanges") or [
+        r.strip() for r in ann.get("service.beta.kubernetes.io/load-balancer-source-ranges", "").split(",") if r.strip()]
+    return ("internal" if internal not in ("", "false") else "internet-facing",
+            tuple(p.get("port") for p in spec.get("ports") or [] if p.get("port")), tuple(ranges or ["0.0.0.0/0"]))
+
+
 def effect_name(e):
     return {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute",
             "PREFER_NO_SCHEDULE": "PreferNoSchedule"}.get(e, e)
@@ -738,11 +752,13 @@ class Controllers:
                     new["metadata"]["finalizers"] = fins + [LB_FINALIZER]
                     s = self.c.update_internal(srt, new)
                 lb = self.lbs.get(uid)
-                if lb is None:
+                if lb is None or (lb.get("want") != lb_wants(s) and self.c.cfg.aws_url):
+                    # made, or its rules brought in line with the Service
                     if uid not in self.lb_busy:
                         self.lb_busy.add(uid)
                         self.jobs.append(lambda s=deep(s): self.lb_create(s))
-                    continue
+                    if lb is None:
+                        continue
                 if self.after(uid, "lb", DELAYS["lb"]):
                     ing = [{"hostname": lb["dnsName"]}]
                     if ((s.get("status") or {}).get("loadBalancer") or {}).get("ingress") != ing:
@@ -773,10 +789,12 @@ class Controllers:
         md = s["metadata"]
         uid = md["uid"]
         if self.c.cfg.aws_url:
+            want = lb_wants(s)
             code, body = self.aws("POST", "/_awssim/elb/load-balancers",
                                   {"cluster": self.c.cfg.cluster, "namespace": md["namespace"],
                                    "service": md["name"], "type": (md.get("annotations") or {}).get(
-                                       "service.beta.kubernetes.io/aws-load-balancer-type", "classic")})
+                                       "service.beta.kubernetes.io/aws-load-balancer-type", "classic"),
+                                   "scheme": want[0], "ports": list(want[1]), "sourceRanges": list(want[2])})
             if code not in (200, 201) or not isinstance(body, dict) or not body.get("name"):
                 with self.c.lock:
                     self.event(s, "Service", "SyncLoadBalancerFailed",
@@ -784,7 +802,7 @@ class Controllers:
                     self.lb_busy.discard(uid)
                 time.sleep(self.clock.delay(DELAYS["retry"]))
                 return
-            lb = {"name": body["name"], "dnsName": body.get("dnsName", ""), "arn": body.get("arn", "")}
+            lb = {"name": body["name"], "dnsName": body.get("dnsName", ""), "arn": body.get("arn", ""), "want": want}
         else:
             name = "a" + uid.replace("-", "")[:31]
             lb = {"name": name, "dnsName": "%s-%d.%s.elb.amazonaws.com" % (name, abs(hash(uid)) % 10 ** 9,
