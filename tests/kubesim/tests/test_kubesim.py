@@ -460,7 +460,19 @@ def t_loadbalancer(k, aws):
     assert s["status"]["loadBalancer"]["ingress"][0]["hostname"] == "k8s-lb-gw-123.elb.eu-west-1.amazonaws.com"
     assert "service.kubernetes.io/load-balancer-cleanup" in s["metadata"]["finalizers"]
     assert aws.lbs["k8s-lb-gw"]["request"] == {"cluster": "demo", "namespace": "lb", "service": "gw",
-                                                "type": "classic"}
+                                                "type": "classic", "scheme": "internet-facing", "ports": [8080],
+                                                "sourceRanges": ["0.0.0.0/0"]}
+    # the cloud provider keeps the load balancer's rules in step with the Service: asked again with the
+    # new ranges (the annotation's, comma-separated, when the field is empty)
+    svc["metadata"]["annotations"] = {"service.beta.kubernetes.io/load-balancer-source-ranges": "203.0.113.0/24, 198.51.100.0/24",
+                                      "service.beta.kubernetes.io/aws-load-balancer-internal": "true"}
+    k.apply("/api/v1/namespaces/lb/services/gw", svc)
+    wait_for("the annotation's ranges", lambda: aws.lbs["k8s-lb-gw"]["request"]["sourceRanges"] != ["0.0.0.0/0"])
+    assert aws.lbs["k8s-lb-gw"]["request"]["sourceRanges"] == ["203.0.113.0/24", "198.51.100.0/24"]
+    assert aws.lbs["k8s-lb-gw"]["request"]["scheme"] == "internal"
+    svc["spec"]["loadBalancerSourceRanges"] = ["192.0.2.0/24"]
+    k.apply("/api/v1/namespaces/lb/services/gw", svc)
+    wait_for("the field's ranges", lambda: aws.lbs["k8s-lb-gw"]["request"]["sourceRanges"] == ["192.0.2.0/24"])
     d = k.ok("DELETE", "/api/v1/namespaces/lb/services/gw")
     assert d["kind"] == "Service" and d["metadata"]["deletionTimestamp"], d
     k.watch_gone("/api/v1/namespaces/lb/services", "gw")
