@@ -445,12 +445,15 @@ READ = 1   # reads per required wait: one, at the end of a transition of known d
 
 
 def floor_create(window, snap, timescale=None, creator_arn=None):
-    """{"total": n, "items": {what: n}} (timescale: unused, every wait is one read)."""
+    """{"total": n, "items": {what: n}, "reads": wait reads in it, "lookups": other reads in it}
+    (timescale: unused, every wait is one read)."""
     objs = {(o["type"], o["id"]): o for o in objects_in(window, "create")}
-    items = {}
+    items, kinds = {}, {"reads": 0, "lookups": 0}
 
-    def add(k, n):
+    def add(k, n, reads=0, lookups=0):
         items[k] = items.get(k, 0) + n
+        kinds["reads"] += reads
+        kinds["lookups"] += lookups
 
     for r in snap["roles"].values():
         add("iam role", 1 + r["attached"] + r["inline"])
@@ -470,21 +473,23 @@ def floor_create(window, snap, timescale=None, creator_arn=None):
         add("launch template", 1)
     for (typ, oid), o in objs.items():
         if typ == "ec2:instance" and not snap["instances"].get(oid, {}).get("eks"):
-            add("ami bake (builder)", 1 + 1 + READ + 1 + 1 + 1)   # GetParameter, Run, read, console, CreateImage, Terminate
+            # GetParameter, Run, read, console, CreateImage, Terminate
+            add("ami bake (builder)", 1 + 1 + READ + 1 + 1 + 1, reads=READ, lookups=2)
         elif typ == "ec2:image":
-            add("ami bake (image)", READ)
+            add("ami bake (image)", READ, reads=READ)
         elif typ == "eks:cluster":
-            add("eks cluster", 1 + READ)
+            add("eks cluster", 1 + READ, reads=READ)
         elif typ == "eks:nodegroup":
-            add("eks node groups", 1 + READ)
+            add("eks node groups", 1 + READ, reads=READ)
         elif typ == "eks:addon":
-            add("eks add-ons", 1 + READ)
+            add("eks add-ons", 1 + READ, reads=READ)
         elif typ == "ec2:elastic-ip":
             add("elastic ip", 1)
         elif typ == "ec2:nat-gateway":
-            add("nat gateway", 1 + READ)
+            add("nat gateway", 1 + READ, reads=READ)
         elif typ == "ec2:vpc-endpoint":
-            add("vpc endpoint", 1 + (READ if _at(o, "pending") is not None else 0))
+            r = READ if _at(o, "pending") is not None else 0
+            add("vpc endpoint", 1 + r, reads=r)
     for pias in snap["pias"].values():
         for a in pias:
             if not a["owned_by_addon"]:
@@ -496,33 +501,35 @@ def floor_create(window, snap, timescale=None, creator_arn=None):
             if e["type"] != "STANDARD" or (creator_arn and p == creator_arn) or p.rsplit("/", 1)[-1] in roles:
                 continue
             add("eks access entry", 1 + e["policies"])
-    return {"total": sum(items.values()), "items": items}
+    return dict(kinds, total=sum(items.values()), items=items)
 
 
 def floor_destroy(window, snap, timescale=None):
     objs = {(o["type"], o["id"]): o for o in objects_in(window, "destroy")}
-    items = {}
+    items, kinds = {}, {"reads": 0, "lookups": 0}
 
-    def add(k, n):
+    def add(k, n, reads=0, lookups=0):
         items[k] = items.get(k, 0) + n
+        kinds["reads"] += reads
+        kinds["lookups"] += lookups
 
     cluster_gone, term = [], []
     for (typ, oid), o in objs.items():
         if typ == "eks:nodegroup":
-            add("eks node groups", 1 + READ)
+            add("eks node groups", 1 + READ, reads=READ)
         elif typ == "eks:cluster":
-            add("eks cluster", 1 + READ)
+            add("eks cluster", 1 + READ, reads=READ)
             cluster_gone.append(_at(o, "deleted", window["from"]) or 0)
         elif typ == "ec2:instance" and snap["instances"].get(oid, {}).get("eks"):
             term.append(_at(o, "terminated", window["from"]) or 0)
         elif typ == "ec2:nat-gateway":
-            add("nat gateway", 1 + READ)
+            add("nat gateway", 1 + READ, reads=READ)
         elif typ == "ec2:vpc-endpoint":
-            add("vpc endpoint", 1 + READ)
+            add("vpc endpoint", 1 + READ, reads=READ)
         elif typ == "ec2:elastic-ip":
             add("elastic ip", 1)
     if term and max(term) > max(cluster_gone or [0]):
-        add("eks nodes (termination)", READ)
+        add("eks nodes (termination)", READ, reads=READ)
     for k, name in (("lts", "launch template"), ("sgs", "security group"), ("subnets", "subnet"),
                     ("rtbs", "route table"), ("vpcs", "vpc")):
         for _ in snap[k]:
@@ -535,4 +542,50 @@ def floor_destroy(window, snap, timescale=None):
         add("iam instance profile", len(p["roles"]) + 1)
     for im in snap["images"].values():
         add("ami", 1 + im["snapshots"])
-    return {"total": sum(items.values()), "items": items}
+    return dict(kinds, total=sum(items.values()), items=items)
+
+
+# ------------------------------------------------------------ above the floor
+# The reads that watch a transition, and the calls that start one: a read
+# after its transition began is a wait's read, one before it a check made
+# before changing anything (an ownership proof, a free-name check).
+WAIT_READS = {
+    "eks:DescribeCluster": ("eks:CreateCluster", "eks:DeleteCluster"),
+    "eks:DescribeNodegroup": ("eks:CreateNodegroup", "eks:DeleteNodegroup"),
+    "eks:DescribeAddon": ("eks:CreateAddon", "eks:DeleteAddon"),
+    "ec2:DescribeNatGateways": ("ec2:CreateNatGateway", "ec2:DeleteNatGateway"),
+    "ec2:DescribeVpcEndpoints": ("ec2:CreateVpcEndpoint", "ec2:DeleteVpcEndpoints"),
+    "ec2:DescribeInstances": ("ec2:RunInstances", "ec2:TerminateInstances", "eks:DeleteNodegroup"),
+    "ec2:DescribeImages": ("ec2:CreateImage",),
+}
+# Listings that look for what others made for the cluster (Kubernetes' load
+# balancers, leftover interfaces and groups), to delete it.
+SWEEPS = ("elb:", "elbv2:", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups")
+
+
+def above_floor(window, floor):
+    """How the calls above the floor divide: {"polls": wait reads past the floor's one per wait,
+    "checks": reads of an object before its change (IAM reads, and a Describe before the call that
+    starts the object's transition), "sweeps": listings of what others made, "lookups": other reads
+    past the floor's, "mutations": changes past the floor's (retries)}.  They add up to calls - floor."""
+    started, out = set(), {"polls": 0, "checks": 0, "sweeps": 0, "lookups": 0, "mutations": 0}
+    waits = 0
+    for c in window["log"]:
+        if c.get("auth") == "presigned":
+            continue
+        op = "%s:%s" % (c["service"], c["operation"])
+        if c["mutating"]:
+            out["mutations"] += 1
+            started.add(op)
+        elif op in WAIT_READS and started.intersection(WAIT_READS[op]):
+            waits += 1
+        elif op in WAIT_READS or c["service"] == "iam":
+            out["checks"] += 1
+        elif op.startswith(SWEEPS):
+            out["sweeps"] += 1
+        else:
+            out["lookups"] += 1
+    out["polls"] = waits - floor["reads"]
+    out["lookups"] -= floor["lookups"]
+    out["mutations"] -= floor["total"] - floor["reads"] - floor["lookups"]
+    return out

@@ -58,6 +58,13 @@ def cp_section(label, r, short=None):
     for st in (c, d):
         print("   floor (%s): %s" % (st.label, ", ".join("%s %d" % kv for kv in sorted(st.floor["items"].items()))))
         print("   calls (%s): %s" % (st.label, _ops(st.calls)))
+    for st in (c, d):
+        ab = st.above
+        print("   above the floor (%s): %d = %d polls past a wait's one read, %d checks before a change (ownership "
+              "proofs, free names, a given image), %d sweep listings, %d other reads, %d more changes; without "
+              "those polls %.2f x floor" % (st.label, st.ncalls - st.floor["total"], ab["polls"], ab["checks"],
+                                            ab["sweeps"], ab["lookups"], ab["mutations"],
+                                            (st.ncalls - ab["polls"]) / st.floor["total"]))
     summary("%-27s create %s x crit.path, %s x floor; destroy %s x crit.path, %s x floor "
             "(goals <= %.2f, <= %.1f)" % (
                 short or label, _fmt(_ratio(c.wall, c.cp["cp"])), _fmt(_ratio(c.ncalls, c.floor["total"]), "%.2f"),
