@@ -1220,10 +1220,19 @@ int sf_cluster_check_keywords(sf_schema_check_fn check, json_t *out)
 					      "sha512", "properties", "sha512", "not", "type", "null", "required",
 					      "release", "properties", "release", "enum", rels));
 	} else if (check == check_openfaas) {
-		/* the EULA acknowledged, or OpenFaaS off */
+		/* the EULA acknowledged, or OpenFaaS off; a load balancer's
+		 * settings only on a LoadBalancer gateway (the warning of one
+		 * open to the internet is validate's) */
 		json_object_set_new(out, "anyOf",
 				    json_pack("[o, o]", field_is("enabled", json_false()),
 					      field_is("acceptLicense", json_true())));
+		json_object_set_new(out, "dependentSchemas",
+				    json_pack("{s:o}", "gatewayLoadBalancer",
+					      field_is("gatewayService", json_string("LoadBalancer"))));
+	} else if (check == check_source_ranges) {
+		pattern(json_object_get(out, "items"), "^" SF_JS_IPV4_NET "/0*([0-9]|[12][0-9]|3[0-2])$");
+		json_object_set_new(out, "maxItems", json_integer(30));
+		json_object_set_new(out, "uniqueItems", json_true());
 	} else if (check == check_cluster_spec) {
 		cluster_spec_keywords(out);
 	} else if (check == check_taint) {
