@@ -65,10 +65,12 @@ def cp_section(label, r, short=None):
               "those polls %.2f x floor" % (st.label, st.ncalls - st.floor["total"], ab["polls"], ab["checks"],
                                             ab["sweeps"], ab["lookups"], ab["mutations"],
                                             (st.ncalls - ab["polls"]) / st.floor["total"]))
-    summary("%-27s create %s x crit.path, %s x floor; destroy %s x crit.path, %s x floor "
-            "(goals <= %.2f, <= %.1f)" % (
+    summary("%-27s create %s x crit.path, %s x floor (%s without polls past a wait's one read); destroy %s x "
+            "crit.path, %s x floor (%s) (goals <= %.2f, <= %.1f)" % (
                 short or label, _fmt(_ratio(c.wall, c.cp["cp"])), _fmt(_ratio(c.ncalls, c.floor["total"]), "%.2f"),
-                _fmt(_ratio(d.wall, d.cp["cp"])), _fmt(_ratio(d.ncalls, d.floor["total"]), "%.2f"), GOAL_CP, GOAL_FLOOR))
+                _fmt(_ratio(c.ncalls - c.above["polls"], c.floor["total"]), "%.2f"),
+                _fmt(_ratio(d.wall, d.cp["cp"])), _fmt(_ratio(d.ncalls, d.floor["total"]), "%.2f"),
+                _fmt(_ratio(d.ncalls - d.above["polls"], d.floor["total"]), "%.2f"), GOAL_CP, GOAL_FLOOR))
     if a is not None:
         print("   second apply: %s, %d calls (%d mutating), %.1f s" % (
             "no changes" if a.rc == 0 else "rc %d, %s changes" % (a.rc, a.changes), a.ncalls, a.mutating, a.wall))
