@@ -172,7 +172,7 @@ class NodePorts:
     def __init__(self, sim):
         self.sim = sim
         self.servers = {}
-        self.failed = set()
+        self.failed = {}   # port -> when to try binding it again
         self.next = 0
 
     def describe(self):
@@ -193,14 +193,20 @@ class NodePorts:
         for p in list(self.servers):
             if p not in want:
                 srv = self.servers.pop(p)
-                threading.Thread(target=lambda: (srv.shutdown(), srv.server_close()), daemon=True).start()
-        for p in want - set(self.servers) - self.failed:
+                threading.Thread(target=lambda srv=srv: (srv.shutdown(), srv.server_close()), daemon=True).start()
+        now = time.monotonic()
+        for p in want - set(self.servers):
+            if self.failed.get(p, 0) > now:
+                continue
             try:
                 srv = ThreadingHTTPServer((self.sim.cfg.nodeport_ip, p), NodePortHandler)
             except OSError as e:
+                # still held (a Service deleted a moment ago whose listener is
+                # closing gave its port to a new one): try again shortly
                 log("nodePort %d on %s: %s" % (p, self.sim.cfg.nodeport_ip, e))
-                self.failed.add(p)
+                self.failed[p] = now + 0.1
                 continue
+            self.failed.pop(p, None)
             srv.daemon_threads = True
             srv.sim = self.sim
             srv.get_request = nodelay_accept(srv)
