@@ -75,6 +75,7 @@ void sf_http_resp_release(struct sf_http_resp *r)
 	sf_buf_release(&r->body);
 	r->status = 0;
 	r->timed_out = 0;
+	r->unsent = 0;
 }
 
 void sf_http_resp_reset(struct sf_http_resp *r)
@@ -186,6 +187,8 @@ int sf_http_fail(struct sf_err *err, enum sf_http_failure f, const struct sf_htt
 	endpoint_of(ep, sizeof ep, req->url);
 	switch (f) {
 	case SF_HTTP_CONNECT:
+		if (resp)
+			resp->unsent = 1;
 		rc = sf_fail(err, SF_ETRANSIENT, "cannot connect to %s: %s", ep, why);
 		sf_err_hint(err, "check the endpoint and that the service is up and reachable (proxy variables apply); "
 				 "nothing was sent");

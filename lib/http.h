@@ -34,7 +34,8 @@
  * sf_http_fail() (the only place a failed exchange becomes an error, for
  * every transport) fills err with one line naming the endpoint:
  *   SF_ETRANSIENT  refused/unreachable, reset or cut short, TLS handshake
- *                  failure, timeout (resp->timed_out set): retryable
+ *                  failure, timeout (resp->timed_out set; resp->unsent when
+ *                  no connection was made): retryable
  *                  (backoff.h);
  *   SF_EPROTO      a reply larger than the body cap;
  *   SF_ERROR       the server's TLS certificate is not trusted for its name;
@@ -92,8 +93,9 @@ struct sf_http_resp {
 	struct sf_hdrs headers;      /* reply headers (last response after redirects: none followed) */
 	struct sf_buf body;
 	int timed_out;               /* set with SF_ETRANSIENT */
+	int unsent;                  /* set with SF_ETRANSIENT when no connection was made: nothing was sent */
 };
-#define SF_HTTP_RESP_INIT {0, SF_HDRS_INIT, SF_BUF_INIT, 0}
+#define SF_HTTP_RESP_INIT {0, SF_HDRS_INIT, SF_BUF_INIT, 0, 0}
 void sf_http_resp_release(struct sf_http_resp *r);
 void sf_http_resp_reset(struct sf_http_resp *r); /* release and re-init */
 
@@ -134,7 +136,8 @@ enum sf_http_failure {
 };
 /* The error for failure f of req: code, one-line message naming the
  * endpoint, a hint; detail is the library's own words (may be NULL).
- * Sets resp->timed_out for SF_HTTP_TIMEOUT.  Returns the code.  Every
+ * Sets resp->timed_out for SF_HTTP_TIMEOUT, resp->unsent for
+ * SF_HTTP_CONNECT.  Returns the code.  Every
  * transport (libcurl, replay, test doubles) reports through this. */
 int sf_http_fail(struct sf_err *err, enum sf_http_failure f, const struct sf_http_req *req,
 		 struct sf_http_resp *resp, const char *detail);

@@ -435,6 +435,15 @@ static char *gateway_url(struct sf_kube *k, char **note, struct sf_err *err)
 	} else {
 		url = node_port_url(k, port, err);
 	}
+	const char *internal = sget(json_object_get(json_object_get(svc, "metadata"), "annotations"),
+				    "service.beta.kubernetes.io/aws-load-balancer-internal");
+	if (url && type && !strcmp(type, "LoadBalancer") && internal && *internal && strcmp(internal, "false")) {
+		/* openfaas.gatewayLoadBalancer.scheme: internal */
+		char *was = *note;
+		*note = xasprintf("%s%sthe load balancer is internal: reachable only from the VPC and what is routed to it",
+				  was ? was : "", was ? "; " : "");
+		free(was);
+	}
 	json_decref(svc);
 	return url;
 }
@@ -619,9 +628,10 @@ static void nap_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Call the gateway with basic auth. *body owned. Returns HTTP status or < 0. */
+/* Call the gateway with basic auth. *body owned. Returns HTTP status or < 0
+ * (*unsent, when not NULL: no connection was made, so nothing was sent). */
 static long gw_call(struct sf_http *h, const char *base, const char *method, const char *path, const char *user,
-		    const char *pw, const char *body, char **out, struct sf_err *err)
+		    const char *pw, const char *body, char **out, int *unsent, struct sf_err *err)
 {
 	struct sf_hdrs hd = SF_HDRS_INIT;
 	char *cred = xasprintf("%s:%s", user, pw);
@@ -637,6 +647,8 @@ static long gw_call(struct sf_http *h, const char *base, const char *method, con
 				 .body_len = body ? strlen(body) : 0, .timeout_s = 30};
 	struct sf_http_resp rs = SF_HTTP_RESP_INIT;
 	long st = sf_http_send(h, &rq, &rs, err) < 0 ? err->code : rs.status;
+	if (unsent)
+		*unsent = st < 0 && rs.unsent;
 	if (out)
 		*out = xstrdup(sf_buf_cstr(&rs.body));
 	sf_http_resp_release(&rs);
@@ -746,7 +758,7 @@ static char *probe_input(const json_t *paths)
 
 /* Deploy function `fn` through the gateway; 1 when it was accepted. */
 static int deploy_function(struct report *r, struct sf_http *h, const char *gw, const char *user, const char *pw,
-			   const char *fn, const char *fprocess, const char *script, const char *role)
+			   const char *fn, const char *fprocess, const char *script, const char *role, double until)
 {
 	struct sf_err err = SF_ERR_INIT;
 	/* The smoke-test image the OpenFaaS documentation uses; a
@@ -759,7 +771,17 @@ static int deploy_function(struct report *r, struct sf_http *h, const char *gw, 
 		json_object_set_new(reqj, "envVars", json_pack("{s:s}", "SECFAAS_PROBE", script));
 	char *req = json_dumps(reqj, JSON_COMPACT), *body = NULL;
 	json_decref(reqj);
-	long st = gw_call(h, gw, "POST", "/system/functions", user, pw, req, &body, &err);
+	/* a gateway just made may not take connections yet (a new load
+	 * balancer, a node port being programmed): a deploy that was never
+	 * sent is tried again until `until` */
+	int unsent = 0;
+	long st;
+	while ((st = gw_call(h, gw, "POST", "/system/functions", user, pw, req, &body, &unsent, &err)) < 0 && unsent &&
+	       sf_mono() < until) {
+		free(body);
+		body = NULL;
+		nap_ms(500);
+	}
 	free(req);
 	int ok = st >= 200 && st < 300;
 	check(r, ok, "deploy %s %s through the gateway at %s: HTTP %ld%s%s", role, fn, gw, st, ok ? "" : " ",
@@ -1078,13 +1100,13 @@ static int verify_run(struct sf_cli *cli, struct sf_kube *k, struct sf_aws *aws,
 	net = xasprintf("secfaas-verify-%s-net", rnd);
 	/* two functions: the banner probe (fprocess `dmesg`), and the isolation
 	 * probe, which also tries the banner probe's pod as another tenant's */
-	deployed = deploy_function(r, h, gw, user, pw, fn, "dmesg", NULL, "probe");
+	double end = sf_mono() + timeout_s;
+	deployed = deploy_function(r, h, gw, user, pw, fn, "dmesg", NULL, "probe", end);
 	if (!deployed)
 		goto done;
-	net_deployed = deploy_function(r, h, gw, user, pw, net, PROBE_FPROCESS, PROBE_SCRIPT, "isolation probe");
+	net_deployed = deploy_function(r, h, gw, user, pw, net, PROBE_FPROCESS, PROBE_SCRIPT, "isolation probe", end);
 
 	/* 5. wait for a running pod; repair (as apply does) when no mutator */
-	double end = sf_mono() + timeout_s;
 	int repaired = 0;
 	pod_fn = wait_function_pod(r, k, fn, mutator, end, &repaired);
 	if (!mutator)
@@ -1164,7 +1186,7 @@ done:
 		char *del = xasprintf("{\"functionName\":\"%s\"}", fn);
 		char *b2 = NULL;
 		sf_err_clear(&err);
-		long dst = gw_call(h, gw, "DELETE", "/system/functions", user, pw, del, &b2, &err);
+		long dst = gw_call(h, gw, "DELETE", "/system/functions", user, pw, del, &b2, NULL, &err);
 		check(r, dst >= 200 && dst < 300, "clean up probe %s: HTTP %ld", fn, dst);
 		free(del);
 		free(b2);
@@ -1173,7 +1195,7 @@ done:
 		char *del = xasprintf("{\"functionName\":\"%s\"}", net);
 		char *b2 = NULL;
 		sf_err_clear(&err);
-		long dst = gw_call(h, gw, "DELETE", "/system/functions", user, pw, del, &b2, &err);
+		long dst = gw_call(h, gw, "DELETE", "/system/functions", user, pw, del, &b2, NULL, &err);
 		check(r, dst >= 200 && dst < 300, "clean up isolation probe %s: HTTP %ld", net, dst);
 		free(del);
 		free(b2);

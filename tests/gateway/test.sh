@@ -159,6 +159,9 @@ t_eq "an internal load balancer with the same rules" \
 	"$(lb '[l["Scheme"], l["DNSName"].startswith("internal-"), rules]')" \
 	'["internal", true, ["8080 198.51.100.0/24", "8080 203.0.113.0/24"]]'
 t_ok "a new one: the old was deleted" test "$(lb 'l["LoadBalancerName"]')" != "$name0"
+t_rc 0 "verify an internal gateway (here through its node port)" $S verify fn-functions $ST
+t_grep "says it is internal" "the load balancer is internal: reachable only from the VPC and what is routed to it" .out
+t_grep "passes" "verify: PASS" .out
 t_rc 0 "converged" $S plan "$WORK/fn-internal.yaml" $ST --detailed-exitcode
 t_rc 0 "back to the open spec" $S apply "$WORK/fn.yaml" $ST --auto-approve
 t_eq "internet-facing again, port 8080 from anywhere" "$(lb '[l["Scheme"], rules]')" '["internet-facing", ["8080 0.0.0.0/0"]]'

@@ -605,6 +605,8 @@ T_TEST(replay_fails_like_the_network)
 		T_OK(!strncmp(e.msg, cases[i].msg, strlen(cases[i].msg)));
 		T_OK(e.hint[0] != 0);
 		T_EQ(rs.timed_out, !strcmp(cases[i].reply, "!timeout"));
+		/* only a connection never made is known to have sent nothing */
+		T_EQ(rs.unsent, !strcmp(cases[i].reply, "!refused"));
 		sf_http_resp_release(&rs);
 	}
 	sf_replay_free(rp);
