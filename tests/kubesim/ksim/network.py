@@ -59,15 +59,20 @@ class _Nothing:
         pass
 
 
+# Each namespace's inode is read once, when it is made: describe() runs on the
+# API server's threads while a pod's or node's teardown may be closing its fd
+# (an fstat then fails with EBADF, or reads whatever file reused the number).
 class NodeNet:
     def __init__(self, name, ip, idx, fd, mfd, stub, subnet, options):
         self.name, self.ip, self.idx, self.fd, self.mfd = name, ip, idx, fd, mfd
         self.stub, self.subnet, self.options = stub, subnet, options
+        self.ino, self.mino = netns.inode(fd), netns.inode(mfd)
 
 
 class PodNet:
     def __init__(self, uid, ip, node, fd, veth, host_network):
         self.uid, self.ip, self.node, self.fd, self.veth = uid, ip, node, fd, veth
+        self.ino = netns.inode(fd)
         self.host_network = host_network
         self.servers = []
         self.process = False  # processes run in it: the runner tears it down once they are gone
@@ -587,12 +592,12 @@ class Network:
             out["why"] = self.why
             return out
         out["vpcNetns"] = netns.inode(self.vpc)
-        out["nodes"] = {n: {"ip": nn.ip, "netns": netns.inode(nn.fd), "imdsNetns": netns.inode(nn.mfd),
-                            "metadataOptions": nn.options} for n, nn in self.nodes.items()}
-        out["pods"] = {uid: {"ip": pn.ip, "node": pn.node, "netns": netns.inode(pn.fd),
-                             "hostNetwork": pn.host_network} for uid, pn in self.pods.items()}
+        out["nodes"] = {n: {"ip": nn.ip, "netns": nn.ino, "imdsNetns": nn.mino,
+                            "metadataOptions": nn.options} for n, nn in list(self.nodes.items())}
+        out["pods"] = {uid: {"ip": pn.ip, "node": pn.node, "netns": pn.ino,
+                             "hostNetwork": pn.host_network} for uid, pn in list(self.pods.items())}
         out["sandboxesInProgress"] = {uid: {"pod": j.pod, "ip": j.ip, "node": j.node, "error": j.error}
-                                      for uid, j in self.plumbing.items()}
+                                      for uid, j in list(self.plumbing.items())}
         out["addresses"] = dict(self.ips)
         return out
 
