@@ -77,15 +77,25 @@ static int has(const json_t *l, const char *s)
 	return 0;
 }
 
+/* Every page of an IAM listing of one role (ListAttachedRolePolicies ...):
+ * the items under `key` (new array). */
+static int role_list(struct sf_rctx *c, const char *role, const char *action, const char *key, json_t **out)
+{
+	struct sf_aws *a = ax_client(c);
+	*out = NULL;
+	if (!a)
+		return c->err->code;
+	json_t *p = json_pack("{s:s}", "RoleName", role);
+	int rc = sf_aws_query_all(a, "iam", action, p, key, out, c->err);
+	json_decref(p);
+	return rc;
+}
+
 /* Attached policy ARNs (new array). */
 static int attached(struct sf_rctx *c, const char *role, json_t **arns)
 {
-	struct sf_aws *a = ax_client(c);
-	if (!a)
-		return c->err->code;
-	json_t *p = json_pack("{s:s}", "RoleName", role), *all = NULL;
-	int rc = sf_aws_query_all(a, "iam", "ListAttachedRolePolicies", p, "AttachedPolicies", &all, c->err);
-	json_decref(p);
+	json_t *all = NULL;
+	int rc = role_list(c, role, "ListAttachedRolePolicies", "AttachedPolicies", &all);
 	if (rc < 0)
 		return rc;
 	*arns = json_array();
@@ -262,13 +272,7 @@ static char *trust_read(struct sf_rctx *c, const char *service, const char *enco
 
 static int inline_policies(struct sf_rctx *c, const char *role, json_t **names)
 {
-	struct sf_aws *a = ax_client(c);
-	if (!a)
-		return c->err->code;
-	json_t *p = json_pack("{s:s}", "RoleName", role);
-	int rc = sf_aws_query_all(a, "iam", "ListRolePolicies", p, "PolicyNames", names, c->err);
-	json_decref(p);
-	return rc;
+	return role_list(c, role, "ListRolePolicies", "PolicyNames", names);
 }
 
 /* IAM's limits on inline policies: a name of 1..128 characters of
@@ -643,12 +647,8 @@ static int role_destroy(struct sf_rctx *c, const json_t *prior)
 		return 0;
 	/* every page: a profile left off the first one would keep the role
 	 * (DeleteConflict) and never be checked for its owner */
-	struct sf_aws *a = ax_client(c);
-	if (!a)
-		return c->err->code;
-	json_t *p = json_pack("{s:s}", "RoleName", name), *o = NULL;
-	int rc = sf_aws_query_all(a, "iam", "ListInstanceProfilesForRole", p, "InstanceProfiles", &o, c->err);
-	json_decref(p);
+	json_t *o = NULL;
+	int rc = role_list(c, name, "ListInstanceProfilesForRole", "InstanceProfiles", &o);
 	size_t i;
 	json_t *e;
 	/* first make sure every profile holding it is ours: nothing is
