@@ -49,6 +49,10 @@
 struct sf_clock;
 struct sf_http;
 
+/* The in-tree AWS cloud provider's Service annotation for a load balancer
+ * inside the VPC (any value but "false" or empty). */
+#define SF_KUBE_LB_INTERNAL_ANN "service.beta.kubernetes.io/aws-load-balancer-internal"
+
 struct sf_kube_conn {
 	const char *endpoint;     /* "https://host[:port]" */
 	const char *ca_b64;       /* base64 of a PEM bundle (EKS certificateAuthority.data) */

@@ -436,7 +436,7 @@ static char *gateway_url(struct sf_kube *k, char **note, struct sf_err *err)
 		url = node_port_url(k, port, err);
 	}
 	const char *internal = sget(json_object_get(json_object_get(svc, "metadata"), "annotations"),
-				    "service.beta.kubernetes.io/aws-load-balancer-internal");
+				    SF_KUBE_LB_INTERNAL_ANN);
 	if (url && type && !strcmp(type, "LoadBalancer") && internal && *internal && strcmp(internal, "false")) {
 		/* openfaas.gatewayLoadBalancer.scheme: internal */
 		char *was = *note;

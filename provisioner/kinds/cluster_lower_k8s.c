@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kube/kube.h"
 #include "kube/template.h"
 #include "provisioner/kinds/cluster.h"
 #include "provisioner/kinds/lower_k8s.h"
@@ -13,9 +14,6 @@
 /* Consumed like the phase: the k8s_manifest's replace_on (see
  * set_gateway_service). */
 #define REPLACE_ANN "secfaas.dev/replace-on"
-/* The in-tree AWS cloud provider's switch for a load balancer inside the
- * VPC (Kubernetes' documented Service annotation). */
-#define LB_INTERNAL_ANN "service.beta.kubernetes.io/aws-load-balancer-internal"
 #define MAX_PHASE 8
 
 struct lowering {
@@ -182,7 +180,7 @@ static void set_gateway_service(json_t *docs, const char *type, const json_t *lb
 				ann = json_object();
 				json_object_set_new(md, "annotations", ann);
 			}
-			json_object_set_new(ann, LB_INTERNAL_ANN, json_string("true"));
+			json_object_set_new(ann, SF_KUBE_LB_INTERNAL_ANN, json_string("true"));
 			json_object_set_new(ann, REPLACE_ANN, json_string("internal"));
 		}
 		const json_t *ranges = json_object_get(lb, "sourceRanges");
