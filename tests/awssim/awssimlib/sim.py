@@ -80,6 +80,23 @@ CONSISTENCY = {
     "ec2.attribute": 1.5,          # ModifyVpcAttribute / ModifySubnetAttribute: not seen by reads yet
 }
 
+def call_target(api_key, params):
+    """The one object a call names, for the call log: an EKS cluster
+    ("name"), node group or add-on ("cluster/name"), an IAM role or instance
+    profile by name; None for anything else (EC2's calls take lists)."""
+    if api_key == "eks":
+        cluster = params.get("clusterName") or params.get("name")
+        sub = params.get("nodegroupName") or params.get("addonName")
+        if not isinstance(cluster, str):
+            return None
+        return cluster + "/" + sub if isinstance(sub, str) else cluster
+    if api_key == "iam":
+        for k in ("RoleName", "InstanceProfileName"):
+            if isinstance(params.get(k), str):
+                return params[k]
+    return None
+
+
 # Operations that do not change anything (everything else is "mutating" in the call log).
 READ_PREFIXES = ("Describe", "Get", "List", "Search", "Lookup")
 READ_ONLY = {"sts:AssumeRole", "sts:AssumeRoleWithWebIdentity", "sts:AssumeRoleWithSAML", "sts:GetSessionToken",
@@ -370,7 +387,8 @@ class Sim:
                                   "mutating": mutating(svc, op), "status": r.status if r.action != "reset" else None,
                                   "error": info["error"], "fault": info["fault"],
                                   "latencyMs": int(round(r.delay * 1000)) if r.delay else 0,
-                                  "requestId": info.get("rid"), "auth": info.get("auth")})
+                                  "requestId": info.get("rid"), "auth": info.get("auth"),
+                                  "target": info.get("target")})
         return r
 
     def _handle(self, req, info):
@@ -511,6 +529,9 @@ class Sim:
             else:
                 params, problems = parse_rest_json(api, op, labels, query_pairs, req.headers, req.body)
             check(api, op, params, problems)
+            info = getattr(self._cur, "info", None)
+            if info is not None:
+                info["target"] = call_target(api_key, params)
             account = identity["account"] if identity else DEFAULT_ACCOUNT
             if api_key == "iam":
                 region = "global"

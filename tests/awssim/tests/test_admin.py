@@ -152,6 +152,21 @@ class CallLog(unittest.TestCase):
         later = admin("GET", f"calls?log=1&since={calls['seq'] - 1}")["log"]
         self.assertEqual([c["operation"] for c in later], ["GetCallerIdentity"])
 
+    def test_log_names_the_object_of_eks_and_iam_calls(self):
+        reset()
+        eks, iam, ec2 = client("eks"), client("iam"), client("ec2")
+        for call in (lambda: eks.describe_nodegroup(clusterName="c1", nodegroupName="ng1"),
+                     lambda: eks.delete_addon(clusterName="c1", addonName="vpc-cni"),
+                     lambda: eks.describe_cluster(name="c1"),
+                     lambda: iam.list_role_tags(RoleName="r1")):
+            with self.assertRaises(ClientError):
+                call()
+        ec2.describe_vpcs()
+        log = admin("GET", "calls?log=1")["log"]
+        self.assertEqual([(c["operation"], c["target"]) for c in log], [
+            ("DescribeNodegroup", "c1/ng1"), ("DeleteAddon", "c1/vpc-cni"), ("DescribeCluster", "c1"),
+            ("ListRoleTags", "r1"), ("DescribeVpcs", None)])
+
 
 class AnsibleCalls(unittest.TestCase):
     def test_classic_link_and_cidr_block_filter(self):
