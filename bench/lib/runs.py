@@ -32,14 +32,15 @@ CREATOR_ARN = "arn:aws:iam::123456789012:user/secfaas-test"
 class Step:
     """One measured process: rc, wall, cpu, rss_mb, calls {op: n}, mutating
     (client calls that change something), changes (what the tool reported:
-    an int, or None when it cannot say), cp / floor / above (how the calls
-    above the floor divide; create and destroy)."""
+    an int, or None when it cannot say), cp / floor (the goal's, at the
+    official waiter cadence) / ideal (one read per wait) / above (how the
+    calls above the ideal floor divide; create and destroy)."""
 
     def __init__(self, label, kind):
         self.label, self.kind = label, kind
         self.rc = self.wall = self.cpu = self.rss_mb = None
         self.calls, self.mutating, self.changes = {}, 0, None
-        self.cp = self.floor = self.above = None
+        self.cp = self.floor = self.ideal = self.above = None
         self.log = None
 
     @property
@@ -116,11 +117,13 @@ class Run:
                     json.dump(snap, f, indent=1)
                 st.cp = critical.critical_create(win, snap)
                 st.floor = critical.floor_create(win, snap, self.timescale, CREATOR_ARN)
-                st.above = critical.above_floor(win, st.floor)
+                st.ideal = critical.floor_create(win, snap, self.timescale, CREATOR_ARN, cadence="wait")
+                st.above = critical.above_floor(win, st.ideal)
             elif kind == "destroy" and st.rc == 0 and snap is not None:
                 st.cp = critical.critical_destroy(win, snap)
                 st.floor = critical.floor_destroy(win, snap, self.timescale)
-                st.above = critical.above_floor(win, st.floor)
+                st.ideal = critical.floor_destroy(win, snap, self.timescale, cadence="wait")
+                st.above = critical.above_floor(win, st.ideal)
             self.results[label] = st
             if st.rc != 0 and kind != "again":
                 raise RuntimeError("%s %s exited %d (log: %s)" % (self.name, label, st.rc, st.log))
