@@ -1156,23 +1156,64 @@ int ax_swept(struct sf_rctx *c, int rc, const char *what, const char *id)
  * CNI names its interfaces aws-K8S-<instance id> and tags them
  * node.k8s.amazonaws.com/... and cluster.k8s.amazonaws.com/name; EKS
  * names its control plane's "Amazon EKS <cluster>".  Any other one is
- * someone's own, and stays where it is (ax_blockers names it). */
-static int left_by_kubernetes(const json_t *eni)
+ * someone's own, and stays where it is (ax_blockers names it).  *cluster:
+ * the cluster it says it serves (borrowed from eni or tags), or NULL. */
+static int left_by_kubernetes(const json_t *eni, const json_t *tags, const char **cluster)
 {
 	const char *d = ax_s(eni, "description");
-	if (d && (!strncmp(d, "aws-K8S-", 8) || !strncmp(d, "Amazon EKS ", 11)))
+	const char *named = ax_s(tags, "cluster.k8s.amazonaws.com/name");
+	*cluster = named;
+	if (d && !strncmp(d, "Amazon EKS ", 11)) {
+		*cluster = named ? named : d + 11;
 		return 1;
-	json_t *t = ax_tags_from_list(json_object_get(eni, "tagSet"));
+	}
+	if (named || (d && !strncmp(d, "aws-K8S-", 8)))
+		return 1;
 	const char *k;
 	json_t *v;
-	int found = 0;
-	json_object_foreach(t, k, v)
-	{
-		if (!strncmp(k, "node.k8s.amazonaws.com/", 23) || !strcmp(k, "cluster.k8s.amazonaws.com/name"))
-			found = 1;
-	}
-	json_decref(t);
-	return found;
+	json_object_foreach((json_t *)tags, k, v) if (!strncmp(k, "node.k8s.amazonaws.com/", 23)) return 1;
+	return 0;
+}
+
+/* A name EKS can give a cluster: 1-100 of [A-Za-z0-9_-], a letter or
+ * digit first. */
+static int eks_cluster_name(const char *n)
+{
+	size_t i = 0;
+	if (!n || !((n[0] >= '0' && n[0] <= '9') || (n[0] >= 'A' && n[0] <= 'Z') || (n[0] >= 'a' && n[0] <= 'z')))
+		return 0;
+	for (; n[i]; i++)
+		if (i >= 100 || !((n[i] >= '0' && n[i] <= '9') || (n[i] >= 'A' && n[i] <= 'Z') ||
+				  (n[i] >= 'a' && n[i] <= 'z') || n[i] == '-' || n[i] == '_'))
+			return 0;
+	return 1;
+}
+
+/* Is the interface's cluster still there?  Its interfaces are then its
+ * own (a cluster of another state or team in the same VPC), and stay.
+ * Only a cluster that is gone (EKS says ResourceNotFound; a name no
+ * cluster can have) leaves leftovers; any other answer keeps them.  seen
+ * memoises the answers of one sweep by name. */
+static int cluster_lives(struct sf_rctx *c, const char *name, json_t *seen)
+{
+	if (!eks_cluster_name(name))
+		return 0;
+	json_t *known = json_object_get(seen, name);
+	if (known)
+		return json_is_true(known);
+	struct sf_err keep = *c->err;
+	char *path = xasprintf("/clusters/%s", name);
+	json_t *o = NULL;
+	int rc = ax_eks_describe(c, path, "cluster", &o);
+	free(path);
+	json_decref(o);
+	int lives = rc != SF_ENOTFOUND;
+	if (rc < 0 && lives)
+		sf_debug("%s: cannot tell whether EKS cluster %s still exists (%s): its interfaces stay", c->address,
+			 name, c->err->msg);
+	*c->err = keep;
+	json_object_set_new(seen, name, json_boolean(lives));
+	return lives;
 }
 
 int ax_sweep_enis(struct sf_rctx *c, const char *filter, const char *value)
@@ -1186,20 +1227,24 @@ int ax_sweep_enis(struct sf_rctx *c, const char *filter, const char *value)
 		return rc;
 	int n = 0;
 	size_t i;
-	json_t *e;
+	json_t *e, *seen = json_object();
 	json_array_foreach(json_object_get(out, "networkInterfaceSet"), i, e)
 	{
-		const char *id = ax_s(e, "networkInterfaceId");
-		if (!id || !left_by_kubernetes(e))
+		const char *id = ax_s(e, "networkInterfaceId"), *cluster = NULL;
+		json_t *tags = ax_tags_from_list(json_object_get(e, "tagSet"));
+		int ours = id && left_by_kubernetes(e, tags, &cluster) && !(cluster && cluster_lives(c, cluster, seen));
+		json_decref(tags);
+		if (!ours)
 			continue;
 		int d = ax_swept(c, ax_ec2(c, "DeleteNetworkInterface", json_pack("{s:s}", "NetworkInterfaceId", id), NULL),
 				 "leftover network interface", id);
 		if (d < 0) {
-			json_decref(out);
-			return d;
+			n = d;
+			break;
 		}
 		n += d;
 	}
+	json_decref(seen);
 	json_decref(out);
 	return n;
 }

@@ -315,8 +315,10 @@ int ax_eks_update(struct sf_rctx *c, const char *path, const char *cluster, cons
 
 /* Delete the `available` ENIs matching one filter (e.g. "subnet-id",
  * "group-id", "vpc-id") that Kubernetes' VPC CNI or EKS left (by their
- * descriptions and tags): the ENI sweep of teardown.  Anyone else's stays.
- * Count deleted or error. */
+ * descriptions and tags): the ENI sweep of teardown.  Anyone else's stays,
+ * and so does one whose cluster (its cluster.k8s.amazonaws.com/name tag,
+ * or EKS's "Amazon EKS <cluster>") still exists: one DescribeCluster per
+ * cluster named.  Count deleted or error. */
 int ax_sweep_enis(struct sf_rctx *c, const char *filter, const char *value);
 
 /* A sweep's delete of `what` `id` that returned rc: 1 deleted (said at

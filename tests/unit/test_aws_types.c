@@ -5476,3 +5476,69 @@ T_TEST(instance_profile_refresh_takes_its_ownership_tags_from_get_instance_profi
 	json_decref(prior);
 	rt_close(&t);
 }
+
+#define ENI(id, desc, tags)                                                                                 \
+	"<item><networkInterfaceId>" id "</networkInterfaceId><status>available</status><description>" desc      \
+	"</description><tagSet>" tags "</tagSet></item>"
+#define ENI_TAG(k, v) "<item><key>" k "</key><value>" v "</value></item>"
+
+/* The teardown's interface sweep takes what the VPC CNI or EKS left for a
+ * cluster that is gone, and leaves the interfaces of a cluster that still
+ * exists (another state's or team's in the same VPC) and anyone else's.
+ * Each cluster named is asked once; a name no cluster can have is none. */
+T_TEST(interface_sweep_keeps_the_interfaces_of_a_cluster_that_still_exists)
+{
+	struct rt t;
+	rt_open(&t, "aws_subnet.private_a");
+	sf_replay_add(t.f.rp, "Action=DescribeNetworkInterfaces",
+		      EC2("DescribeNetworkInterfaces",
+			  "<networkInterfaceSet>"
+			  ENI("eni-a", "aws-K8S-i-01", ENI_TAG("cluster.k8s.amazonaws.com/name", "demo")
+			      ENI_TAG("node.k8s.amazonaws.com/instance_id", "i-01"))
+			  ENI("eni-b", "aws-K8S-i-02", ENI_TAG("cluster.k8s.amazonaws.com/name", "other")
+			      ENI_TAG("node.k8s.amazonaws.com/instance_id", "i-02"))
+			  ENI("eni-c", "Amazon EKS other", "")
+			  ENI("eni-d", "Amazon EKS demo", "")
+			  ENI("eni-e", "aws-K8S-i-03", "")
+			  ENI("eni-f", "aws-K8S-i-04", ENI_TAG("cluster.k8s.amazonaws.com/name", "../x?y"))
+			  ENI("eni-g", "a team's own interface", "")
+			  "</networkInterfaceSet>"),
+		      1);
+	sf_replay_add(t.f.rp, "GET https://eks && /clusters/demo\n", EKS_GONE, -1);
+	sf_replay_add(t.f.rp, "GET https://eks && /clusters/other\n",
+		      EKSJ("{\"cluster\":{\"name\":\"other\",\"status\":\"ACTIVE\"}}"), -1);
+	sf_replay_add(t.f.rp, "Action=DeleteNetworkInterface", EC2("DeleteNetworkInterface", "<return>true</return>"), -1);
+	T_EQ(ax_sweep_enis(&t.c, "subnet-id", "subnet-1"), 4);
+	T_EQ(sent(&t, "Action=DeleteNetworkInterface"), 4);
+	T_EQ(sent(&t, "NetworkInterfaceId=eni-a") + sent(&t, "NetworkInterfaceId=eni-d") +
+		     sent(&t, "NetworkInterfaceId=eni-e") + sent(&t, "NetworkInterfaceId=eni-f"),
+	     4);
+	T_EQ(sent(&t, "NetworkInterfaceId=eni-b") + sent(&t, "NetworkInterfaceId=eni-c") +
+		     sent(&t, "NetworkInterfaceId=eni-g"),
+	     0);
+	T_EQ(sent(&t, "/clusters/demo\n"), 1);
+	T_EQ(sent(&t, "/clusters/other\n"), 1);
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	rt_close(&t);
+}
+
+/* When EKS cannot say (refused, failing), the interfaces stay: the sweep
+ * deletes only what it knows is left over. */
+T_TEST(interface_sweep_keeps_an_interface_whose_cluster_cannot_be_asked)
+{
+	struct rt t;
+	rt_open(&t, "aws_subnet.private_a");
+	sf_replay_add(t.f.rp, "Action=DescribeNetworkInterfaces",
+		      EC2("DescribeNetworkInterfaces",
+			  "<networkInterfaceSet>" ENI("eni-1", "aws-K8S-i-01", ENI_TAG("cluster.k8s.amazonaws.com/name", "demo"))
+			  "</networkInterfaceSet>"),
+		      1);
+	sf_replay_add(t.f.rp, "GET https://eks && /clusters/demo\n",
+		      "HTTP/1.1 403 Forbidden\nContent-Type: application/json\nx-amzn-ErrorType: AccessDeniedException\n\n"
+		      "{\"message\":\"not authorized to perform: eks:DescribeCluster\"}",
+		      -1);
+	T_EQ(ax_sweep_enis(&t.c, "subnet-id", "subnet-1"), 0);
+	T_EQ(sent(&t, "Action=DeleteNetworkInterface"), 0);
+	T_EQ(t.err.code, 0);
+	rt_close(&t);
+}
