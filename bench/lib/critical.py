@@ -54,9 +54,9 @@ or gone), the reads of its official waiter (botocore's waiters-2.json: 30 s
 for EKS clusters and node groups, 10 s for add-ons, 15 s for instances,
 images and NAT gateways): ceil(AWS duration / delay), at least 1, the first
 one a delay after the call that started it.  Objects a cluster's run waits
-for together (its node groups, its add-ons) cost one such wait for the
-longest and one read of each other.  A VPC endpoint has no official waiter:
-one read.  This is the floor the goal of 1.1 was set against.  A client may
+for together (its node groups, its add-ons) cost one such wait, from the
+first one's start to the last one's end, and one read of each other.  A VPC endpoint has no official waiter:
+one read.  The goal of 1.1 is against this floor.  A client may
 poll sparsely before a transition's usual end and densely near it, and so
 come in under it; wall / critical path shows what that cost in lag.
 The stricter count beside it, ONE READ PER WAIT (cadence="wait"), is what a
@@ -490,7 +490,8 @@ class _Floor:
     waiter delay of its AWS duration, the first one delay after the call that
     started it, ceil(duration / delay), at least 1; objects of one kind that a
     cluster's run waits for together (its node groups, its add-ons) cost one
-    such wait for the longest of them and one read of each other.  cadence
+    such wait, from the first start to the last end, and one read of each
+    other.  cadence
     "wait": every wait costs one read, whatever its duration."""
 
     def __init__(self, cadence, timescale):
@@ -504,27 +505,31 @@ class _Floor:
         self.kinds["reads"] += reads
         self.kinds["lookups"] += lookups
 
-    def reads(self, wait, durations):
-        """Reads for waiting on objects whose transitions (simulated seconds) run together."""
-        if not durations:
+    def reads(self, wait, spans):
+        """Reads for waiting on objects whose transitions run together, each
+        a (start, end) in simulated seconds: one wait from the first start to
+        the last end, then one read of each other object."""
+        if not spans:
             return 0
         delay = waiter_delay(wait) if self.cadence == "waiter" else None
         if delay is None:
-            return len(durations)
-        longest = max(durations) / self.ts
-        return max(1, int(math.ceil(longest / delay - 1e-9))) + len(durations) - 1
+            return len(spans)
+        d = (max(e for _, e in spans) - min(a for a, _ in spans)) / self.ts
+        return max(1, int(math.ceil(d / delay - 1e-9))) + len(spans) - 1
 
-    def wait(self, k, calls, wait, durations):
-        r = self.reads(wait, durations)
+    def wait(self, k, calls, wait, spans):
+        r = self.reads(wait, spans)
         self.add(k, calls + r, reads=r)
 
     def result(self):
         return dict(self.kinds, total=sum(self.items.values()), items=self.items, cadence=self.cadence)
 
 
-def _d(obj, a, b, after=None):
-    """Simulated seconds of obj's transition a -> b (0 when either is missing)."""
-    return _span(_at(obj, a, after), _at(obj, b, after))[1]
+def _sp(obj, a, b, after=None):
+    """(start, end) in simulated seconds of obj's transition a -> b: (start,
+    start) when b never came, (0, 0) when a never did."""
+    t0, d = _span(_at(obj, a, after), _at(obj, b, after))
+    return (t0, t0 + d) if t0 is not None else (0.0, 0.0)
 
 
 def floor_create(window, snap, timescale=None, creator_arn=None, cadence="waiter"):
@@ -550,32 +555,32 @@ def floor_create(window, snap, timescale=None, creator_arn=None, cadence="waiter
     groups, addons = {}, {}
     for (typ, oid), o in objs.items():
         if typ == "ec2:instance" and not snap["instances"].get(oid, {}).get("eks"):
-            stop = _at(o, "stopped")
-            d = _span(_tr(o)[0]["at"], stop)[1]
+            t0 = _tr(o)[0]["at"]
             # GetParameter, Run, (reads), console, CreateImage, Terminate
-            r = f.reads("instance stopped", [d])
+            r = f.reads("instance stopped", [(t0, t0 + _span(t0, _at(o, "stopped"))[1])])
             f.add("ami bake (builder)", 1 + 1 + r + 1 + 1 + 1, reads=r, lookups=2)
         elif typ == "ec2:image":
-            f.wait("ami bake (image)", 0, "image available", [_span(_tr(o)[0]["at"], _at(o, "available"))[1]])
+            t0 = _tr(o)[0]["at"]
+            f.wait("ami bake (image)", 0, "image available", [(t0, t0 + _span(t0, _at(o, "available"))[1])])
         elif typ == "eks:cluster":
-            f.wait("eks cluster", 1, "cluster active", [_d(o, "CREATING", "ACTIVE")])
+            f.wait("eks cluster", 1, "cluster active", [_sp(o, "CREATING", "ACTIVE")])
         elif typ == "eks:nodegroup":
-            groups.setdefault(oid.split("/")[0], []).append(_d(o, "CREATING", "ACTIVE"))
+            groups.setdefault(oid.split("/")[0], []).append(_sp(o, "CREATING", "ACTIVE"))
         elif typ == "eks:addon":
             # AWS's own part: to ACTIVE, or to DEGRADED for one that then waits for nodes
             end = "DEGRADED" if _at(o, "DEGRADED") is not None else "ACTIVE"
-            addons.setdefault(oid.split("/")[0], []).append(_d(o, "CREATING", end))
+            addons.setdefault(oid.split("/")[0], []).append(_sp(o, "CREATING", end))
         elif typ == "ec2:elastic-ip":
             f.add("elastic ip", 1)
         elif typ == "ec2:nat-gateway":
-            f.wait("nat gateway", 1, "nat available", [_d(o, "pending", "available")])
+            f.wait("nat gateway", 1, "nat available", [_sp(o, "pending", "available")])
         elif typ == "ec2:vpc-endpoint":
             f.wait("vpc endpoint", 1, "vpc endpoint available",
-                   [_d(o, "pending", "available")] if _at(o, "pending") is not None else [])
-    for durs in groups.values():
-        f.wait("eks node groups", len(durs), "nodegroup active", durs)
-    for durs in addons.values():
-        f.wait("eks add-ons", len(durs), "addon active", durs)
+                   [_sp(o, "pending", "available")] if _at(o, "pending") is not None else [])
+    for spans in groups.values():
+        f.wait("eks node groups", len(spans), "nodegroup active", spans)
+    for spans in addons.values():
+        f.wait("eks add-ons", len(spans), "addon active", spans)
     for pias in snap["pias"].values():
         for a in pias:
             if not a["owned_by_addon"]:
@@ -597,24 +602,26 @@ def floor_destroy(window, snap, timescale=None, cadence="waiter"):
     cluster_gone, term, groups = [], [], {}
     for (typ, oid), o in objs.items():
         if typ == "eks:nodegroup":
-            groups.setdefault(oid.split("/")[0], []).append(_d(o, "DELETING", "deleted", lo))
+            groups.setdefault(oid.split("/")[0], []).append(_sp(o, "DELETING", "deleted", lo))
         elif typ == "eks:cluster":
-            f.wait("eks cluster", 1, "cluster deleted", [_d(o, "DELETING", "deleted", lo)])
+            f.wait("eks cluster", 1, "cluster deleted", [_sp(o, "DELETING", "deleted", lo)])
             cluster_gone.append(_at(o, "deleted", lo) or 0)
         elif typ == "ec2:instance" and snap["instances"].get(oid, {}).get("eks"):
-            term.append(_at(o, "terminated", lo) or 0)
+            term.append(_sp(o, "shutting-down", "terminated", lo))
         elif typ == "ec2:nat-gateway":
-            f.wait("nat gateway", 1, "nat deleted", [_d(o, "deleting", "deleted", lo)])
+            f.wait("nat gateway", 1, "nat deleted", [_sp(o, "deleting", "deleted", lo)])
         elif typ == "ec2:vpc-endpoint":
-            f.wait("vpc endpoint", 1, "vpc endpoint deleted", [_d(o, "deleting", "deleted", lo)])
+            f.wait("vpc endpoint", 1, "vpc endpoint deleted", [_sp(o, "deleting", "deleted", lo)])
         elif typ == "ec2:elastic-ip":
             f.add("elastic ip", 1)
-    for durs in groups.values():
-        f.wait("eks node groups", len(durs), "nodegroup deleted", durs)
-    gone = max(cluster_gone or [0])
-    if term and max(term) > gone:
+    for spans in groups.values():
+        f.wait("eks node groups", len(spans), "nodegroup deleted", spans)
+    # from the cluster's end, or without a cluster deleted from their own start
+    gone = max(cluster_gone) if cluster_gone else min([a for a, _ in term] or [0])
+    last = max([e for _, e in term] or [0])
+    if term and last > gone:
         # EKS's nodes still terminating once the cluster is gone: the VPC's deletes wait for them
-        f.wait("eks nodes (termination)", 0, "instance terminated", [max(term) - gone])
+        f.wait("eks nodes (termination)", 0, "instance terminated", [(gone, last)])
     for k, name in (("lts", "launch template"), ("sgs", "security group"), ("subnets", "subnet"),
                     ("rtbs", "route table"), ("vpcs", "vpc")):
         for _ in snap[k]:

@@ -46,11 +46,11 @@ def cp_section(label, r, short=None):
         print("   FAILED: %s (work files: %s)" % (r.error, r.dir))
         return 1
     c, d, a = r.results["create"], r.results["destroy"], r.results.get("again")
-    print("   %-8s %8s %10s %8s %14s %6s %6s %8s %11s %8s %6s" % (
+    print("   %-8s %8s %10s %8s %14s %6s %6s %8s %14s %12s %6s" % (
         "", "wall s", "crit.path", "ratio", "(goal <= %.2f)" % GOAL_CP, "calls", "floor", "ratio",
         "(goal <= %.1f)" % GOAL_FLOOR, "1 read/wait", "ratio"))
     for st in (c, d):
-        print("   %-8s %8.1f %10.1f %8s %14s %6d %6d %8s %11s %8d %6s" % (
+        print("   %-8s %8.1f %10.1f %8s %14s %6d %6d %8s %14s %12d %6s" % (
             st.label, st.wall, st.cp["cp"], _fmt(_ratio(st.wall, st.cp["cp"])), "", st.ncalls, st.floor["total"],
             _fmt(_ratio(st.ncalls, st.floor["total"]), "%.2f"), "", st.ideal["total"],
             _fmt(_ratio(st.ncalls, st.ideal["total"]), "%.2f")))
