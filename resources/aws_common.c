@@ -1193,7 +1193,8 @@ static int eks_cluster_name(const char *n)
  * own (a cluster of another state or team in the same VPC), and stay.
  * Only a cluster that is gone (EKS says ResourceNotFound; a name no
  * cluster can have) leaves leftovers; any other answer keeps them.  seen
- * memoises the answers of one sweep by name. */
+ * memoises the answers of one sweep by name.  1 lives, 0 gone, SF_EINTR
+ * (in c->err) when the run is being stopped. */
 static int cluster_lives(struct sf_rctx *c, const char *name, json_t *seen)
 {
 	if (!eks_cluster_name(name))
@@ -1207,6 +1208,8 @@ static int cluster_lives(struct sf_rctx *c, const char *name, json_t *seen)
 	int rc = ax_eks_describe(c, path, "cluster", &o);
 	free(path);
 	json_decref(o);
+	if (rc == SF_EINTR)
+		return rc;
 	int lives = rc != SF_ENOTFOUND;
 	if (rc < 0 && lives)
 		sf_debug("%s: cannot tell whether EKS cluster %s still exists (%s): its interfaces stay", c->address,
@@ -1232,9 +1235,14 @@ int ax_sweep_enis(struct sf_rctx *c, const char *filter, const char *value)
 	{
 		const char *id = ax_s(e, "networkInterfaceId"), *cluster = NULL;
 		json_t *tags = ax_tags_from_list(json_object_get(e, "tagSet"));
-		int ours = id && left_by_kubernetes(e, tags, &cluster) && !(cluster && cluster_lives(c, cluster, seen));
+		int ours = id && left_by_kubernetes(e, tags, &cluster);
+		int lives = ours && cluster ? cluster_lives(c, cluster, seen) : 0;
 		json_decref(tags);
-		if (!ours)
+		if (lives < 0) {
+			n = lives;
+			break;
+		}
+		if (!ours || lives)
 			continue;
 		int d = ax_swept(c, ax_ec2(c, "DeleteNetworkInterface", json_pack("{s:s}", "NetworkInterfaceId", id), NULL),
 				 "leftover network interface", id);
