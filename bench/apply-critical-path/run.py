@@ -14,7 +14,7 @@ non-zero only when a run fails or leaves something behind.
 Environment: SECFAAS (binary, default build/secfaas), TIMESCALE (default
 0.1: a 10-minute EKS create takes 60 s), SEED (duration jitter, default 7),
 CONSISTENCY (the simulator's --consistency-delay-scale; default 0: every
-window off, because secfaas does not yet retry IAM propagation at this speed),
+window off, as for the peers; bench/README.md gives figures with it on),
 SPECS (default "minimal full"), BENCH_DIR (keep the work files there instead
 of a temporary directory).
 """
