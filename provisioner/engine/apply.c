@@ -498,6 +498,7 @@ static int lz_held(struct lz *z, size_t i)
 }
 
 static int ready(const struct run *r, size_t i);
+static const json_t **delete_peers(const struct run *r, const struct node *nd, size_t *n);
 
 /* Is node x held?  1 yes, 2 for now (ask again), 0 no.  Under r->mu. */
 static int lz_is_held(const struct run *r, size_t x)
@@ -799,6 +800,16 @@ static int owned_destroy(struct wctx *w, const json_t *attrs, const char *token)
 		sf_info("%s: %s %s is not this state's: left as it is, removed from the state", w->node->ch->address,
 			ref->noun, rid ? rid : "?");
 		return 0;
+	}
+	const struct sf_rtype *t = w->node->ch->type;
+	if (t->delete_batch && w->node->ch->action == SF_ACT_DELETE) {
+		size_t n;
+		pthread_mutex_lock(&w->run->mu);
+		const json_t **peers = delete_peers(w->run, w->node, &n);
+		pthread_mutex_unlock(&w->run->mu);
+		(void)t->delete_batch(&w->rc, peers, n);
+		sf_err_clear(w->rc.err); /* a failed batch read is no failure: each delete reads for itself */
+		free(peers);
 	}
 	w->rc.keep_marked = 1; /* what the proof reads may serve the destroy below */
 	int rc = own_probe(w, attrs, token, &id, &tags);
@@ -1264,7 +1275,9 @@ static int run_node(struct wctx *w)
 
 /* ---- scheduler ---- */
 
-static int ready(const struct run *r, size_t i)
+/* Waiting, and everything it waits for is done (or exists, for an
+ * accept-only wait). */
+static int deps_done(const struct run *r, size_t i)
 {
 	const struct node *nd = &r->v[i];
 	if (nd->st != N_WAITING)
@@ -1275,6 +1288,54 @@ static int ready(const struct run *r, size_t i)
 			return 0;
 	}
 	return 1;
+}
+
+/* A delete of a type whose deletes go together (resource.h delete_batch)
+ * waits for the run's other deletes of that type to be able to start
+ * too, except those that wait (transitively) for it: they could never
+ * start first.  One whose dependency failed is skipped, and holds no one. */
+static int held_for_peers(const struct run *r, size_t i)
+{
+	const struct node *nd = &r->v[i];
+	if (nd->ch->action != SF_ACT_DELETE || !nd->ch->type || !nd->ch->type->delete_batch)
+		return 0;
+	unsigned char *seen = NULL;
+	int held = 0;
+	for (size_t j = 0; j < r->n && !held; j++) {
+		const struct node *o = &r->v[j];
+		if (j == i || o->st != N_WAITING || o->ch->action != SF_ACT_DELETE || o->ch->type != nd->ch->type ||
+		    deps_done(r, j))
+			continue;
+		if (!seen)
+			seen = xcalloc(r->n, 1);
+		memset(seen, 0, r->n);
+		reach(r, j, seen);
+		held = !seen[i];
+	}
+	free(seen);
+	return held;
+}
+
+static int ready(const struct run *r, size_t i)
+{
+	return deps_done(r, i) && !held_for_peers(r, i);
+}
+
+/* The prior attributes of the deletes of nd's type (delete_batch) this
+ * run has not finished: nd's own, those starting with it, and those that
+ * wait for it.  New array of borrowed objects; *n its length.  Under
+ * r->mu. */
+static const json_t **delete_peers(const struct run *r, const struct node *nd, size_t *n)
+{
+	const json_t **v = xcalloc(r->n ? r->n : 1, sizeof *v);
+	*n = 0;
+	for (size_t j = 0; j < r->n; j++) {
+		const struct node *o = &r->v[j];
+		if (o->ch->action == SF_ACT_DELETE && o->ch->type == nd->ch->type && o->ch->before &&
+		    (o->st == N_RUNNING || o->st == N_WAITING))
+			v[(*n)++] = o->ch->before;
+	}
+	return v;
 }
 
 /* Mark every node that (transitively) waits on a failed/skipped one. */

@@ -2018,3 +2018,119 @@ T_TEST(apply_steps_ready_together_beside_a_sleeper_each_get_a_worker)
 	T_EQ(mq_saw, 1);         /* mr.r started while mq.q still ran */
 	T_EQ(mr_saw_sleeper, 1); /* and while lz.a slept */
 }
+
+/* Deletes that go together (delete_batch): a run starts them side by side
+ * once all can start, and hands each the priors of those it has not
+ * finished.  bd.c's delete waits for bs.s's (bs.s uses it); bd.a and bd.b
+ * could go at once, but wait for bd.c, so no bd delete goes before bs.s.  A
+ * peer that waits for another (bd.y after bd.x) does not hold it, and one
+ * whose dependency failed is skipped without holding the rest. */
+static char bd_log[256];
+static int bd_calls, bd_first, bd_fail, bd_started, bd_early;
+static pthread_mutex_t bd_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t bd_cv = PTHREAD_COND_INITIALIZER;
+static int bd_batch(struct sf_rctx *c, const json_t *const *priors, size_t n)
+{
+	(void)c;
+	(void)priors;
+	pthread_mutex_lock(&bd_mu);
+	if (!bd_calls++)
+		bd_first = (int)n;
+	pthread_mutex_unlock(&bd_mu);
+	return 0;
+}
+static int bd_destroy(struct sf_rctx *c, const json_t *prior)
+{
+	(void)prior;
+	int fail = bd_fail && !strcmp(c->address, "bs.s");
+	pthread_mutex_lock(&bd_mu);
+	if (!strncmp(c->address, "bd.", 3)) {
+		bd_started++;
+		pthread_cond_broadcast(&bd_cv);
+	} else if (!bd_fail) {
+		/* a bd delete started while this one runs would be early: give
+		 * one that is not held back the time to show up (it does at once) */
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 300000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		while (!bd_started && pthread_cond_timedwait(&bd_cv, &bd_mu, &until) == 0)
+			;
+		bd_early += bd_started;
+	}
+	if (!fail)
+		snprintf(bd_log + strlen(bd_log), sizeof bd_log - strlen(bd_log), "%s ", c->address);
+	pthread_mutex_unlock(&bd_mu);
+	return fail ? sf_fail(c->err, SF_EPROTO, "%s: refused", c->address) : 0;
+}
+static const struct sf_rtype bd_t = {.name = "bd", .schema_version = 1, .attrs = fk_attrs, .create = gw_create,
+				     .read = gw_read, .destroy = bd_destroy, .delete_batch = bd_batch, .own = &fk_own};
+static const struct sf_rtype bs_t = {.name = "bs", .schema_version = 1, .attrs = fk_attrs, .create = gw_create,
+				     .read = gw_read, .destroy = bd_destroy, .own = &fk_own};
+
+static int bd_run(struct sf_state *st, int chain, int destroy, struct sf_apply_result *res)
+{
+	static const struct sf_rtype *const types[] = {&bd_t, &bs_t};
+	struct sf_registry reg = {types, 2};
+	struct sf_config cfg = SF_CONFIG_INIT;
+	cfg.workspace = xstrdup("ws");
+	if (chain) {
+		gw_add(&cfg, &bd_t, "y", NULL, NULL);
+		gw_add(&cfg, &bd_t, "x", "bd.y", NULL); /* x's delete comes first, y's waits for it */
+	} else {
+		gw_add(&cfg, &bd_t, "a", NULL, NULL);
+		gw_add(&cfg, &bd_t, "b", NULL, NULL);
+		gw_add(&cfg, &bd_t, "c", NULL, NULL);
+		gw_add(&cfg, &bs_t, "s", "bd.c", NULL); /* s's delete comes before c's */
+	}
+	struct sf_plan plan;
+	struct sf_err err = SF_ERR_INIT;
+	struct sf_plan_opts po = {.refresh = !destroy, .destroy = destroy, .types = &reg};
+	int rc = sf_plan_make(&plan, &cfg, st, &po, &err);
+	volatile int cancel = 0;
+	struct sf_apply_opts ao = {.parallelism = 4, .cancel = &cancel, .progress_interval = 60};
+	memset(res, 0, sizeof *res);
+	bd_log[0] = 0;
+	bd_calls = bd_first = bd_started = bd_early = 0;
+	if (rc == 0)
+		rc = sf_apply(&plan, &cfg, st, &ao, res, &err);
+	sf_plan_release(&plan);
+	sf_config_release(&cfg);
+	return rc;
+}
+
+T_TEST(apply_starts_deletes_that_go_together_side_by_side)
+{
+	struct sf_apply_result res;
+	bd_fail = 0;
+	struct sf_state *st = fresh_state("together");
+	T_EQ(bd_run(st, 0, 0, &res), 0);
+	T_EQ(res.added, 4);
+	T_EQ(bd_run(st, 0, 1, &res), 0);
+	T_EQ(res.destroyed, 4);
+	T_OK(!strncmp(bd_log, "bs.s ", 5)); /* no bd delete before the one bd.c waits for */
+	T_EQ(bd_early, 0);                   /* nor beside it */
+	T_EQ(bd_calls, 3);
+	T_EQ(bd_first, 3); /* the first to start saw all three */
+	sf_state_close(st);
+
+	st = fresh_state("together-chain");
+	T_EQ(bd_run(st, 1, 0, &res), 0);
+	T_EQ(bd_run(st, 1, 1, &res), 0); /* bd.y waits for bd.x: no deadlock */
+	T_EQ(res.destroyed, 2);
+	T_STREQ(bd_log, "bd.x bd.y ");
+	sf_state_close(st);
+
+	st = fresh_state("together-fail");
+	T_EQ(bd_run(st, 0, 0, &res), 0);
+	bd_fail = 1;
+	T_OK(bd_run(st, 0, 1, &res) < 0); /* bs.s refused: bd.c skipped, bd.a and bd.b still go */
+	T_EQ(res.destroyed, 2);
+	T_EQ(res.skipped, 1);
+	T_OK(strstr(bd_log, "bd.a ") && strstr(bd_log, "bd.b ") && !strstr(bd_log, "bd.c"));
+	bd_fail = 0;
+	sf_state_close(st);
+}
