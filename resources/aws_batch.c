@@ -21,6 +21,7 @@ struct group {
 	int busy;         /* a thread is fetching for this group */
 	int fetched;      /* IAM, names: the account's listing was asked (once a run) */
 	int listed;       /* names: it answered (answered holds every name) */
+	double at;        /* role deletes: when the listing was read (sf_mono) */
 	struct group *next;
 };
 
@@ -335,6 +336,119 @@ int ax_iam_role_answer(struct sf_rctx *c, const char *name, json_t **detail)
 	if (!a)
 		return 1;
 	return group_answer(c, r, iam_key(c, a), name, "IAM role ", detail);
+}
+
+/* ---- IAM roles deleted together: one listing, read as they start ---- */
+
+struct role_pages {
+	json_t *want;  /* {name: true}: the roles to find */
+	json_t *found; /* {name: RoleDetail} */
+	int pages, max_pages;
+	int stopped;   /* every role found, or the page budget spent */
+};
+
+static int role_page(void *ctx, const json_t *page, struct sf_err *err)
+{
+	(void)err;
+	struct role_pages *rp = ctx;
+	size_t i;
+	json_t *e, *list = sf_json_list(page, "RoleDetailList");
+	json_array_foreach(list, i, e)
+	{
+		const char *n = ax_s(e, "RoleName");
+		if (n && json_object_get(rp->want, n))
+			json_object_set(rp->found, n, e);
+	}
+	json_decref(list);
+	if (json_object_size(rp->found) < json_object_size(rp->want) && ++rp->pages < rp->max_pages)
+		return 0;
+	rp->stopped = 1;
+	return -1; /* no need to read on */
+}
+
+int ax_iam_role_delete_batch(struct sf_rctx *c, const json_t *const *priors, size_t n)
+{
+	if (n < 2)
+		return 0; /* one role: its own two calls cost no more */
+	struct ax_reads *r = reads_of(c, 1);
+	struct sf_aws *a = r ? ax_client(c) : NULL;
+	if (!a)
+		return r ? c->err->code : 0;
+	char *key = iam_key(c, a), *dkey = xasprintf("%s\ndeletes", key);
+	free(key);
+	json_t *want = json_object();
+	for (size_t i = 0; i < n; i++)
+		if (ax_s(priors[i], "name") && *ax_s(priors[i], "name"))
+			json_object_set_new(want, ax_s(priors[i], "name"), json_true());
+	pthread_mutex_lock(&r->mu);
+	struct group *g = group_get(r, dkey, 1);
+	free(dkey);
+	while (g->busy)
+		pthread_cond_wait(&r->cv, &r->mu);
+	int fresh = g->at > 0 && sf_mono() - g->at < AX_IAM_DELETE_FRESH_S;
+	const char *name;
+	json_t *v;
+	json_object_foreach(want, name, v) if (!fresh || !json_object_get(g->answered, name)) break;
+	if (!name || json_object_size(want) < 2) { /* all answered moments ago, or one left to read */
+		pthread_mutex_unlock(&r->mu);
+		json_decref(want);
+		return 0;
+	}
+	g->busy = 1;
+	pthread_mutex_unlock(&r->mu);
+	/* fewer calls than reading each: at most 2n - 1 pages */
+	struct role_pages rp = {want, json_object(), 0, 2 * (int)json_object_size(want) - 1, 0};
+	json_t *p = json_pack("{s:[s], s:i}", "Filter", "Role", "MaxItems", 1000);
+	int rc = sf_aws_query_pages(a, "iam", "GetAccountAuthorizationDetails", p, role_page, &rp, c->err);
+	json_decref(p);
+	if (rp.stopped)
+		rc = 0;
+	if (rc < 0)
+		sf_debug("IAM: the account's role listing (GetAccountAuthorizationDetails) failed (%s); each of the %zu "
+			 "roles deleted now is read by itself", c->err->msg, json_object_size(want));
+	pthread_mutex_lock(&r->mu);
+	json_object_clear(g->answered);
+	if (rc == 0)
+		json_object_foreach(want, name, v)
+		{
+			json_t *d = json_object_get(rp.found, name);
+			/* missing from a listing read to its end: gone; from one cut short: unknown */
+			if (d || !rp.stopped)
+				json_object_set(g->answered, name, d ? d : json_null());
+		}
+	g->at = sf_mono();
+	g->busy = 0;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	json_decref(rp.found);
+	json_decref(want);
+	return rc;
+}
+
+int ax_iam_role_delete_answer(struct sf_rctx *c, const char *name, json_t **detail)
+{
+	*detail = NULL;
+	struct ax_reads *r = name ? reads_of(c, 0) : NULL;
+	struct sf_aws *a = r ? ax_client(c) : NULL;
+	if (!a)
+		return 1;
+	char *key = iam_key(c, a), *dkey = xasprintf("%s\ndeletes", key);
+	free(key);
+	int rc = 1;
+	pthread_mutex_lock(&r->mu);
+	struct group *g = group_get(r, dkey, 0);
+	free(dkey);
+	json_t *d = g && g->at > 0 && sf_mono() - g->at < AX_IAM_DELETE_FRESH_S
+			    ? json_object_get(g->answered, name)
+			    : NULL;
+	if (d && json_is_null(d))
+		rc = sf_fail(c->err, SF_ENOTFOUND, "%s: IAM role %s does not exist", c->address, name);
+	else if (d) {
+		*detail = json_incref(d);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&r->mu);
+	return rc;
 }
 
 /* ---- names: one listing of the account for a fleet's name checks ---- */

@@ -101,6 +101,31 @@ int ax_iam_role_batch(struct sf_rctx *c, const json_t *const *priors, size_t n);
  * 1 when there is none (not a refresh, too few roles, or the call failed). */
 int ax_iam_role_answer(struct sf_rctx *c, const char *name, json_t **detail);
 
+/* IAM roles deleted together.  A role's delete proves ownership
+ * (ListRoleTags) and finds the instance profiles holding it
+ * (ListInstanceProfilesForRole) first: two calls a role.  The engine
+ * starts a run's role deletes side by side (resource.h delete_batch);
+ * when the run has two or more to do, the first to start reads one
+ * listing (GetAccountAuthorizationDetails, Filter=Role, MaxItems 1000)
+ * that answers both for all of them: every tag, and each role's
+ * InstanceProfileList.
+ * It is read only while it costs fewer calls, at most 2n - 1 pages for n
+ * roles, and stops at the page that holds the last of them; a role not
+ * found in a listing cut short is read by itself, one missing from a
+ * listing read to its end is gone.  The answer serves deletes that start
+ * within AX_IAM_DELETE_FRESH_S seconds of it (of the wall clock, never
+ * scaled: the proof is of the moment the role is changed, not of the
+ * run's start), and a later delete reads again.  A refusal (least-privilege
+ * credentials need not allow iam:GetAccountAuthorizationDetails) or any
+ * other failure only costs that call. */
+#define AX_IAM_DELETE_FRESH_S 10.0
+/* aws_iam_role's delete_batch. */
+int ax_iam_role_delete_batch(struct sf_rctx *c, const json_t *const *priors, size_t n);
+/* The listing's RoleDetail for a role being deleted: 0 with *detail (new
+ * reference), SF_ENOTFOUND (in c->err) when the listing says it is gone,
+ * 1 when there is none (no fresh listing holds it). */
+int ax_iam_role_delete_answer(struct sf_rctx *c, const char *name, json_t **detail);
+
 /* Names.  A plan checks that every name a create will take is free
  * (c->name_check, provisioner/engine/resource.h): one call a name, so a
  * fleet of new workspaces asks thousands (minimal.yaml: four roles, an

@@ -408,6 +408,17 @@ static int role_marks(struct sf_rctx *c, const json_t *a_, char **id, json_t **t
 	*tags = NULL;
 	if (name && !ax_name_listed(c, &ax_names_iam_roles, name))
 		return sf_fail(c->err, SF_ENOTFOUND, "%s: IAM role %s does not exist", c->address, name);
+	/* a delete started with others: the listing read for them all
+	 * (aws_batch.h) holds every tag, and the profiles for role_destroy */
+	json_t *d = NULL;
+	int rc = c->keep_marked && name ? ax_iam_role_delete_answer(c, name, &d) : 1;
+	if (rc <= 0) {
+		if (!rc) {
+			*tags = ax_tags_from_list(json_object_get(d, "Tags"));
+			c->marked = d;
+		}
+		return rc;
+	}
 	return ax_iam_marks(c, "ListRoleTags", "RoleName", name, tags);
 }
 
@@ -646,9 +657,14 @@ static int role_destroy(struct sf_rctx *c, const json_t *prior)
 	if (!name)
 		return 0;
 	/* every page: a profile left off the first one would keep the role
-	 * (DeleteConflict) and never be checked for its owner */
+	 * (DeleteConflict) and never be checked for its owner.  The account
+	 * listing its proof came from (role_marks) names them all. */
 	json_t *o = NULL;
-	int rc = role_list(c, name, "ListInstanceProfilesForRole", "InstanceProfiles", &o);
+	int rc = 0;
+	if (c->marked && ax_s(c->marked, "RoleName"))
+		o = sf_json_list(c->marked, "InstanceProfileList");
+	else
+		rc = role_list(c, name, "ListInstanceProfilesForRole", "InstanceProfiles", &o);
 	size_t i;
 	json_t *e;
 	/* first make sure every profile holding it is ours: nothing is
@@ -760,6 +776,7 @@ const struct sf_rtype sf_rt_aws_iam_role = {
 	.create = role_create,
 	.read = role_read,
 	.read_batch = role_batch,
+	.delete_batch = ax_iam_role_delete_batch,
 	.update = role_update,
 	.validate = role_validate,
 	.destroy = role_destroy,

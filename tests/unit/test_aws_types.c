@@ -5542,3 +5542,110 @@ T_TEST(interface_sweep_keeps_an_interface_whose_cluster_cannot_be_asked)
 	T_EQ(t.err.code, 0);
 	rt_close(&t);
 }
+
+#define ROLE_DETAIL(name, profiles)                                                                         \
+	"<member><RoleName>" name "</RoleName><RoleId>AROA" name "</RoleId><Arn>arn:aws:iam::1:role/" name        \
+	"</Arn><InstanceProfileList>" profiles "</InstanceProfileList><Tags>"                                   \
+	"<member><Key>secfaas:lineage</Key><Value>lin-1</Value></member>"                                        \
+	"<member><Key>secfaas:address</Key><Value>aws_iam_role.x</Value></member></Tags></member>"
+
+/* Roles a run deletes together are proven, and their instance profiles
+ * found, from one listing of the account read as they start: no
+ * ListRoleTags, no ListInstanceProfilesForRole.  A role the listing,
+ * read to its end, lacks is gone.  Alone, a role reads for itself. */
+T_TEST(role_deletes_started_together_are_proven_from_one_account_listing)
+{
+	struct rt t;
+	rt_open(&t, "aws_iam_role.x");
+	sf_replay_add(t.f.rp, "Action=GetAccountAuthorizationDetails",
+		      IAM("GetAccountAuthorizationDetails",
+			  "<GetAccountAuthorizationDetailsResult><RoleDetailList>" ROLE_DETAIL("r-other", "")
+			      ROLE_DETAIL("r-one", "<member><InstanceProfileName>p-one</InstanceProfileName></member>")
+				  ROLE_DETAIL("r-two", "") "</RoleDetailList><IsTruncated>false</IsTruncated>"
+			  "</GetAccountAuthorizationDetailsResult>"),
+		      1);
+	sf_replay_add(t.f.rp, "Action=ListInstanceProfileTags", IP_TAGS("demo", "lin-1", "ffff"), 1);
+	sf_replay_add(t.f.rp, "Action=RemoveRoleFromInstanceProfile",
+		      IAM("RemoveRoleFromInstanceProfile", ""), 1);
+	sf_replay_add(t.f.rp, "Action=DetachRolePolicy", IAM("DetachRolePolicy", ""), 1);
+	sf_replay_add(t.f.rp, "Action=DeleteRole", IAM("DeleteRole", ""), 2);
+	json_t *one = json_pack("{s:s, s:[s]}", "name", "r-one", "policy_arns", "arn:aws:iam::aws:policy/P");
+	json_t *two = json_pack("{s:s}", "name", "r-two"), *gone = json_pack("{s:s}", "name", "r-gone");
+	const json_t *priors[] = {one, two, gone};
+	T_EQ(sf_rt_aws_iam_role.delete_batch(&t.c, priors, 3), 0);
+	T_EQ(sf_rt_aws_iam_role.delete_batch(&t.c, priors, 3), 0); /* answered moments ago: no second listing */
+
+	char *id = NULL;
+	json_t *tags = NULL;
+	t.c.keep_marked = 1;
+	T_EQ(sf_rt_aws_iam_role.own->marks(&t.c, one, &id, &tags), 0);
+	T_STREQ(json_string_value(json_object_get(tags, "secfaas:lineage")), "lin-1");
+	T_EQ(sf_rt_aws_iam_role.destroy(&t.c, one), 0);
+	T_EQ(sent(&t, "InstanceProfileName=p-one"), 2); /* its profile's owner checked, the role taken out */
+	json_decref(t.c.marked);
+	t.c.marked = NULL;
+	json_decref(tags);
+	free(id);
+
+	T_EQ(sf_rt_aws_iam_role.own->marks(&t.c, two, &id, &tags), 0);
+	T_EQ(sf_rt_aws_iam_role.destroy(&t.c, two), 0);
+	json_decref(t.c.marked);
+	t.c.marked = NULL;
+	json_decref(tags);
+	free(id);
+	tags = NULL;
+	id = NULL;
+
+	T_EQ(sf_rt_aws_iam_role.own->marks(&t.c, gone, &id, &tags), SF_ENOTFOUND);
+	sf_err_clear(&t.err);
+	free(id);
+	json_decref(tags);
+	T_EQ(sent(&t, "Action=GetAccountAuthorizationDetails"), 1);
+	T_EQ(sent(&t, "Action=ListRoleTags"), 0);
+	T_EQ(sent(&t, "Action=ListInstanceProfilesForRole"), 0);
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	json_decref(one);
+	json_decref(two);
+	json_decref(gone);
+	rt_close(&t);
+}
+
+/* Credentials that may not list the account cost that one call: each role
+ * then proves itself (ListRoleTags) and lists its profiles. */
+T_TEST(role_deletes_read_each_role_when_the_account_listing_is_refused)
+{
+	struct rt t;
+	rt_open(&t, "aws_iam_role.x");
+	sf_replay_add(t.f.rp, "Action=GetAccountAuthorizationDetails",
+		      "HTTP/1.1 403 Forbidden\nContent-Type: text/xml\n\n<ErrorResponse><Error><Type>Sender</Type><Code>"
+		      "AccessDenied</Code><Message>not authorized to perform: iam:GetAccountAuthorizationDetails</Message>"
+		      "</Error><RequestId>r</RequestId></ErrorResponse>",
+		      1);
+	sf_replay_add(t.f.rp, "Action=ListRoleTags",
+		      IAM("ListRoleTags", "<ListRoleTagsResult><Tags><member><Key>secfaas:lineage</Key><Value>lin-1"
+					  "</Value></member></Tags><IsTruncated>false</IsTruncated></ListRoleTagsResult>"),
+		      1);
+	sf_replay_add(t.f.rp, "Action=ListInstanceProfilesForRole",
+		      IAM("ListInstanceProfilesForRole", "<ListInstanceProfilesForRoleResult><InstanceProfiles/>"
+							 "<IsTruncated>false</IsTruncated></ListInstanceProfilesForRoleResult>"),
+		      1);
+	sf_replay_add(t.f.rp, "Action=DeleteRole", IAM("DeleteRole", ""), 1);
+	json_t *one = json_pack("{s:s}", "name", "r-one"), *two = json_pack("{s:s}", "name", "r-two");
+	const json_t *priors[] = {one, two};
+	T_OK(sf_rt_aws_iam_role.delete_batch(&t.c, priors, 2) < 0);
+	sf_err_clear(&t.err);
+	char *id = NULL;
+	json_t *tags = NULL;
+	t.c.keep_marked = 1;
+	T_EQ(sf_rt_aws_iam_role.own->marks(&t.c, one, &id, &tags), 0);
+	T_OK(t.c.marked == NULL);
+	T_EQ(sf_rt_aws_iam_role.destroy(&t.c, one), 0);
+	T_EQ(sent(&t, "Action=ListRoleTags"), 1);
+	T_EQ(sent(&t, "Action=ListInstanceProfilesForRole"), 1);
+	T_EQ(sf_replay_unmatched(t.f.rp), 0);
+	json_decref(tags);
+	free(id);
+	json_decref(one);
+	json_decref(two);
+	rt_close(&t);
+}
