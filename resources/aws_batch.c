@@ -19,7 +19,8 @@ struct group {
 	json_t *asked;    /* {id: the filter's value for it}: recorded, not fetched yet */
 	json_t *answered; /* {id: item, or null when the answer had none} */
 	int busy;         /* a thread is fetching for this group */
-	int fetched;      /* IAM, names: the account's listing was asked (once a run) */
+	int fetched;      /* IAM, names: the account's listing was asked (once a run);
+			   * role deletes: it failed (not asked again) */
 	int listed;       /* names: it answered (answered holds every name) */
 	double at;        /* role deletes: when the listing was read (sf_mono) */
 	struct group *next;
@@ -366,6 +367,14 @@ static int role_page(void *ctx, const json_t *page, struct sf_err *err)
 	return -1; /* no need to read on */
 }
 
+/* The group of the listing read for role deletes (owned). */
+static char *delete_key(struct sf_rctx *c, struct sf_aws *a)
+{
+	char *key = iam_key(c, a), *dkey = xasprintf("%s\ndeletes", key);
+	free(key);
+	return dkey;
+}
+
 int ax_iam_role_delete_batch(struct sf_rctx *c, const json_t *const *priors, size_t n)
 {
 	if (n < 2)
@@ -374,8 +383,7 @@ int ax_iam_role_delete_batch(struct sf_rctx *c, const json_t *const *priors, siz
 	struct sf_aws *a = r ? ax_client(c) : NULL;
 	if (!a)
 		return r ? c->err->code : 0;
-	char *key = iam_key(c, a), *dkey = xasprintf("%s\ndeletes", key);
-	free(key);
+	char *dkey = delete_key(c, a);
 	json_t *want = json_object();
 	for (size_t i = 0; i < n; i++)
 		if (ax_s(priors[i], "name") && *ax_s(priors[i], "name"))
@@ -389,7 +397,8 @@ int ax_iam_role_delete_batch(struct sf_rctx *c, const json_t *const *priors, siz
 	const char *name;
 	json_t *v;
 	json_object_foreach(want, name, v) if (!fresh || !json_object_get(g->answered, name)) break;
-	if (!name || json_object_size(want) < 2) { /* all answered moments ago, or one left to read */
+	/* all answered moments ago, one left to read, or refused once already */
+	if (!name || json_object_size(want) < 2 || g->fetched) {
 		pthread_mutex_unlock(&r->mu);
 		json_decref(want);
 		return 0;
@@ -417,6 +426,7 @@ int ax_iam_role_delete_batch(struct sf_rctx *c, const json_t *const *priors, siz
 				json_object_set(g->answered, name, d ? d : json_null());
 		}
 	g->at = sf_mono();
+	g->fetched = rc < 0; /* refused or failed: not asked again this run */
 	g->busy = 0;
 	pthread_cond_broadcast(&r->cv);
 	pthread_mutex_unlock(&r->mu);
@@ -432,8 +442,7 @@ int ax_iam_role_delete_answer(struct sf_rctx *c, const char *name, json_t **deta
 	struct sf_aws *a = r ? ax_client(c) : NULL;
 	if (!a)
 		return 1;
-	char *key = iam_key(c, a), *dkey = xasprintf("%s\ndeletes", key);
-	free(key);
+	char *dkey = delete_key(c, a);
 	int rc = 1;
 	pthread_mutex_lock(&r->mu);
 	struct group *g = group_get(r, dkey, 0);

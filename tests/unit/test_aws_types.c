@@ -5634,6 +5634,8 @@ T_TEST(role_deletes_read_each_role_when_the_account_listing_is_refused)
 	const json_t *priors[] = {one, two};
 	T_OK(sf_rt_aws_iam_role.delete_batch(&t.c, priors, 2) < 0);
 	sf_err_clear(&t.err);
+	T_EQ(sf_rt_aws_iam_role.delete_batch(&t.c, priors, 2), 0); /* refused once: not asked again */
+	T_EQ(sent(&t, "Action=GetAccountAuthorizationDetails"), 1);
 	char *id = NULL;
 	json_t *tags = NULL;
 	t.c.keep_marked = 1;
