@@ -1,6 +1,7 @@
 /* aws_common.c - shared helpers of the AWS resource types (see aws_common.h). */
 #include "resources/aws_common.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1179,12 +1180,11 @@ static int left_by_kubernetes(const json_t *eni, const json_t *tags, const char 
  * digit first. */
 static int eks_cluster_name(const char *n)
 {
-	size_t i = 0;
-	if (!n || !((n[0] >= '0' && n[0] <= '9') || (n[0] >= 'A' && n[0] <= 'Z') || (n[0] >= 'a' && n[0] <= 'z')))
+	if (!n || !isalnum((unsigned char)n[0]))
 		return 0;
+	size_t i = 0;
 	for (; n[i]; i++)
-		if (i >= 100 || !((n[i] >= '0' && n[i] <= '9') || (n[i] >= 'A' && n[i] <= 'Z') ||
-				  (n[i] >= 'a' && n[i] <= 'z') || n[i] == '-' || n[i] == '_'))
+		if (i >= 100 || !(isalnum((unsigned char)n[i]) || n[i] == '-' || n[i] == '_'))
 			return 0;
 	return 1;
 }

@@ -256,13 +256,13 @@ struct sf_rtype {
 	 * before each proves ownership, the engine hands the type the prior
 	 * attributes of all the deletes of the type the run has not finished
 	 * (its own, those starting with it, those that wait for it).  The
-	 * type may
-	 * then read what the deletes need in fewer provider calls (one
-	 * listing of the account's IAM roles instead of two calls a role) and
-	 * keep the answer in the run's providers, where marks() and destroy()
-	 * of a delete that starts moments later find it.  A failure is not
-	 * the run's: each delete then reads for itself.  For types whose
-	 * deletes few steps wait for: holding one back delays those. */
+	 * type may then read what the deletes need in fewer provider calls
+	 * (one listing of the account's IAM roles instead of two calls a
+	 * role) and keep the answer in the run's providers, where marks()
+	 * and destroy() of a delete that starts moments later find it.  A
+	 * failure is not the run's: each delete then reads for itself.  For
+	 * types whose deletes few steps wait for: holding one back delays
+	 * those. */
 	int (*delete_batch)(struct sf_rctx *c, const json_t *const *priors, size_t n);
 	/* NULL: every change to a non-computed attribute forces replacement. */
 	int (*update)(struct sf_rctx *c, const json_t *prior, const json_t *want, json_t **out);
